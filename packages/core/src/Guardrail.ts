@@ -1,0 +1,87 @@
+/**
+ * Guardrails decide whether one action may run. Each has a read-only `check` and an atomic
+ * `acquire` (which takes budget and can be released). The executor checks every step of a plan
+ * before the first write, acquires a step's budget just before it runs, and releases what was
+ * acquired if a later guardrail of the same step denies. `observe` and `dry_run` never acquire.
+ *
+ * Guardrails that protect a target belong to the action kind (see `ActionHandler`), so every
+ * runbook and hand-off using that action gets them; runbook-level guardrails (confidence, mode,
+ * opt-ins) belong to the runbook.
+ *
+ * @since 0.1.0
+ */
+import { Effect } from "effect"
+import type { Action } from "./Action"
+import type { Classification } from "./Classification"
+import type { FactsJson } from "./Fact"
+import type { JsonObject } from "./Json"
+import type { Mode } from "./IncidentReport"
+import type { Plan } from "./Plan"
+import type { Signal } from "./Signal"
+import type { GuardrailStore, StoreError } from "./GuardrailStore"
+
+/** What a guardrail sees when it decides about one action. */
+export interface GuardrailContext {
+  readonly incidentId: string
+  readonly runbook: string
+  readonly mode: Mode
+  readonly signal: Signal
+  readonly classification: Classification
+  readonly facts: FactsJson
+  readonly plan: Plan
+  readonly planDigest: string
+  readonly action: Action
+  readonly stepPath: string
+  /** Epoch ms (from Clock, so virtual under TestClock). */
+  readonly now: number
+  /** The target's baseline taken when its lease was first acquired (ceilings are measured from it). */
+  readonly baseline: JsonObject
+}
+
+/** A guardrail's answer. */
+export type GuardrailResult =
+  | { readonly _tag: "Pass" }
+  | { readonly _tag: "Deny"; readonly reason: string; readonly retryAfterMs?: number | undefined }
+  | { readonly _tag: "NeedsApproval"; readonly reason: string }
+
+/** What `acquire` took, and how to give it back. */
+export interface Acquisition {
+  readonly result: GuardrailResult
+  /** Refund: gives back what was taken (a no-op when nothing was). */
+  readonly release: Effect.Effect<void, StoreError, GuardrailStore>
+}
+
+/** A guardrail. */
+export interface Guardrail<R = never> {
+  readonly name: string
+  /** Read-only decision (used before the first write, and in dry_run). */
+  readonly check: (ctx: GuardrailContext) => Effect.Effect<GuardrailResult, StoreError, GuardrailStore | R>
+  /** Atomic decision that takes budget (used in auto, just before the step runs). */
+  readonly acquire: (ctx: GuardrailContext) => Effect.Effect<Acquisition, StoreError, GuardrailStore | R>
+}
+
+/** The Pass result. */
+export const pass: GuardrailResult = { _tag: "Pass" }
+
+/** Builds a Deny result. */
+export const deny = (reason: string, retryAfterMs?: number): GuardrailResult => ({ _tag: "Deny", reason, retryAfterMs })
+
+/** Builds a NeedsApproval result. */
+export const needsApproval = (reason: string): GuardrailResult => ({ _tag: "NeedsApproval", reason })
+
+/** A release that does nothing. */
+export const noRelease: Effect.Effect<void, StoreError, GuardrailStore> = Effect.void
+
+/**
+ * Builds a guardrail from a read-only decision: `acquire` is the same check with nothing to
+ * release. For guardrails that take budget, pass `acquire` too.
+ */
+export const make = <R = never>(options: {
+  readonly name: string
+  readonly check: (ctx: GuardrailContext) => Effect.Effect<GuardrailResult, StoreError, GuardrailStore | R>
+  readonly acquire?: (ctx: GuardrailContext) => Effect.Effect<Acquisition, StoreError, GuardrailStore | R>
+}): Guardrail<R> => ({
+  name: options.name,
+  check: options.check,
+  acquire: options.acquire ?? ((ctx) => Effect.map(options.check(ctx), (result) => ({ result, release: noRelease })))
+})

@@ -1,0 +1,134 @@
+/**
+ * The GuardrailStore holds everything guardrails and incidents must share across runbooks,
+ * agent replicas and restarts: atomic counted windows, compare-and-swap values, leases with
+ * expiry and the incident journal. Implementations: in-memory (tests), a local file (the
+ * embedded default), PostgreSQL (@byteport/db) and Kubernetes Leases (@byteport/k8s). Every
+ * implementation must pass the contract suite in `@byteport/core/testing` (`storeContract`).
+ *
+ * Time is always passed in by the caller (`now`, epoch ms), so stores are deterministic under
+ * TestClock and several processes agree on windows.
+ *
+ * @since 0.1.0
+ */
+import { Context, Effect, Schema } from "effect"
+import type { Json, JsonObject } from "./Json"
+
+/** A store operation failed (I/O, lock timeout, corrupt state, API error). */
+export class StoreError extends Schema.TaggedError<StoreError>()("StoreError", {
+  store: Schema.String,
+  operation: Schema.String,
+  message: Schema.String,
+  cause: Schema.optional(Schema.Defect())
+}) {}
+
+/** A request to take `weight` (default 1) units from a sliding window of `windowMs` holding at most `max`. */
+export interface WindowRequest {
+  readonly key: string
+  readonly max: number
+  readonly windowMs: number
+  readonly now: number
+  readonly weight?: number
+}
+
+/** The result of a window acquire: Acquired (with a token to release it) or Exhausted (with when to retry). */
+export type WindowResult =
+  | { readonly _tag: "Acquired"; readonly token: string; readonly count: number }
+  | { readonly _tag: "Exhausted"; readonly count: number; readonly retryAfterMs: number }
+
+/** A value with its version, for compare-and-swap. Versions start at 1 and grow by 1 per write. */
+export interface Versioned {
+  readonly value: Json
+  readonly version: number
+}
+
+/** A lease on a key (a target), held by `holder` until `expiresAt`. */
+export interface LeaseInfo {
+  readonly key: string
+  readonly holder: string
+  readonly acquiredAt: number
+  readonly expiresAt: number
+  readonly data: JsonObject
+}
+
+/** The result of a lease acquire: Acquired (new, renewed or taken over after expiry) or Held by another holder. */
+export type LeaseResult =
+  | { readonly _tag: "Acquired"; readonly lease: LeaseInfo }
+  | { readonly _tag: "Held"; readonly lease: LeaseInfo }
+
+/** The kinds of journal entries, in the order an incident normally writes them. */
+export type JournalEntryType =
+  | "opened"
+  | "diagnosed"
+  | "classified"
+  | "planned"
+  | "awaiting_approval"
+  | "approved"
+  | "intent"
+  | "acquired"
+  | "applied"
+  | "failed"
+  | "denied"
+  | "step"
+  | "verdict"
+  | "escalated"
+  | "closed"
+
+/** One entry of an incident's journal. `seq` is assigned by the store (1, 2, 3 … per incident). */
+export interface JournalEntry {
+  readonly incidentId: string
+  readonly seq: number
+  readonly at: number
+  readonly type: JournalEntryType
+  readonly stepPath?: string | undefined
+  readonly data: JsonObject
+}
+
+/** A journal entry before the store assigns its sequence number. */
+export type NewJournalEntry = Omit<JournalEntry, "seq">
+
+/** An incident known to the journal, with its first and last entries' summary. */
+export interface IncidentIndexEntry {
+  readonly incidentId: string
+  readonly runbook: string
+  readonly targetKey: string
+  readonly openedAt: number
+  readonly lastType: JournalEntryType
+  readonly closed: boolean
+}
+
+/** The store interface. */
+export interface GuardrailStoreShape {
+  /** A short name for errors and reports ("memory", "file:/var/lib/byteport/store", "postgres", "k8s-lease"). */
+  readonly name: string
+  /** Atomically takes from a sliding window; never exceeds `max` within any `windowMs`, whatever the concurrency. */
+  readonly acquireWindow: (request: WindowRequest) => Effect.Effect<WindowResult, StoreError>
+  /** Reads a window's current count without changing it. */
+  readonly peekWindow: (key: string, windowMs: number, now: number) => Effect.Effect<{ readonly count: number; readonly oldestAt?: number | undefined }, StoreError>
+  /** Gives back a previously acquired unit (a refund when a later guardrail denied the step). Idempotent. */
+  readonly releaseWindow: (key: string, token: string) => Effect.Effect<void, StoreError>
+  /** Reads a versioned value. */
+  readonly get: (key: string) => Effect.Effect<Versioned | undefined, StoreError>
+  /** Writes `value` if the current version is `expectedVersion` (`0` = the key must be absent); true when written. */
+  readonly compareAndSet: (key: string, expectedVersion: number, value: Json) => Effect.Effect<boolean, StoreError>
+  /** Takes or renews (same holder) a lease; takes over an expired one; reports the holder otherwise. */
+  readonly acquireLease: (request: {
+    readonly key: string
+    readonly holder: string
+    readonly ttlMs: number
+    readonly now: number
+    readonly data?: JsonObject
+  }) => Effect.Effect<LeaseResult, StoreError>
+  /** Releases a lease if `holder` holds it (no-op otherwise). */
+  readonly releaseLease: (key: string, holder: string) => Effect.Effect<void, StoreError>
+  /** Reads a lease (expired leases are still returned; compare `expiresAt` with now). */
+  readonly getLease: (key: string) => Effect.Effect<LeaseInfo | undefined, StoreError>
+  /** Appends to an incident's journal; the first entry of an incident must be `opened` with data `{ runbook, targetKey }`. */
+  readonly appendJournal: (entry: NewJournalEntry) => Effect.Effect<JournalEntry, StoreError>
+  /** Reads an incident's journal in order. */
+  readonly readJournal: (incidentId: string) => Effect.Effect<ReadonlyArray<JournalEntry>, StoreError>
+  /** Lists incidents (open ones only unless `all`). */
+  readonly listIncidents: (options?: { readonly all?: boolean }) => Effect.Effect<ReadonlyArray<IncidentIndexEntry>, StoreError>
+}
+
+/** The GuardrailStore service. */
+export class GuardrailStore extends Context.Service<GuardrailStore, GuardrailStoreShape>()("@byteport/core/GuardrailStore") {}

@@ -1,0 +1,194 @@
+/**
+ * A Plan is a tree of steps, and it is data: it round-trips through JSON, prints, diffs and is
+ * golden-tested. The executor interprets it; action kinds and check kinds are resolved through
+ * the registered ActionHandlers and Checks.
+ *
+ * @since 0.1.0
+ */
+import { Schema } from "effect"
+import * as A from "./Action"
+import { ChangeProposal } from "./ChangeProposal"
+import * as Json from "./Json"
+import { Signal } from "./Signal"
+import { TargetRef } from "./TargetRef"
+
+/** A reference to a registered Check (by kind) with its params: "disk usage below 80%", "dependency healthy". */
+export interface CheckRef {
+  readonly kind: string
+  readonly target: TargetRef
+  readonly params: Json.JsonObject
+  readonly description: string
+}
+
+/** Schema of a CheckRef. */
+export const CheckRef: Schema.Codec<CheckRef> = Schema.Struct({
+  kind: Schema.String,
+  target: TargetRef,
+  params: Json.JsonObject,
+  description: Schema.String
+}) as any
+
+/** What makes a Fallback take its `otherwise` branch. */
+export type FallbackOn = "failed" | "denied" | "check"
+
+/** A plan step. */
+export type Step =
+  | { readonly _tag: "Act"; readonly action: A.Action }
+  | { readonly _tag: "Seq"; readonly steps: ReadonlyArray<Step> }
+  | {
+    readonly _tag: "Fallback"
+    readonly primary: Step
+    readonly otherwise: Step
+    readonly on: ReadonlyArray<FallbackOn>
+    /** With `on: ["check"]`: the check that must pass after `primary`, else `otherwise` runs. */
+    readonly check?: CheckRef | undefined
+  }
+  | { readonly _tag: "Until"; readonly check: CheckRef; readonly steps: ReadonlyArray<Step> }
+  | { readonly _tag: "WaitFor"; readonly check: CheckRef; readonly timeout: number; readonly interval: number }
+  | { readonly _tag: "HandOff"; readonly signal: Signal; readonly reason: string }
+  | { readonly _tag: "Propose"; readonly proposal: ChangeProposal }
+  | { readonly _tag: "Escalate"; readonly reason: string; readonly nextSteps: ReadonlyArray<string> }
+
+/** Schema of a Step (recursive). */
+export const Step: Schema.Codec<Step> = Schema.Union([
+  Schema.TaggedStruct("Act", { action: A.Action }),
+  Schema.TaggedStruct("Seq", { steps: Schema.Array(Schema.suspend((): Schema.Codec<Step> => Step)) }),
+  Schema.TaggedStruct("Fallback", {
+    primary: Schema.suspend((): Schema.Codec<Step> => Step),
+    otherwise: Schema.suspend((): Schema.Codec<Step> => Step),
+    on: Schema.Array(Schema.Literals(["failed", "denied", "check"])),
+    check: Schema.optionalKey(CheckRef)
+  }),
+  Schema.TaggedStruct("Until", { check: CheckRef, steps: Schema.Array(Schema.suspend((): Schema.Codec<Step> => Step)) }),
+  Schema.TaggedStruct("WaitFor", { check: CheckRef, timeout: Schema.Finite, interval: Schema.Finite }),
+  Schema.TaggedStruct("HandOff", { signal: Signal, reason: Schema.String }),
+  Schema.TaggedStruct("Propose", { proposal: ChangeProposal }),
+  Schema.TaggedStruct("Escalate", { reason: Schema.String, nextSteps: Schema.Array(Schema.String) })
+]) as any
+
+/** A Plan: the runbook that made it, the class it answers, a one-line summary and the root step. */
+export interface Plan {
+  readonly runbook: string
+  readonly class: string
+  readonly summary: string
+  readonly root: Step
+}
+
+/** Schema of a Plan. */
+export const Plan: Schema.Codec<Plan> = Schema.Struct({
+  runbook: Schema.String,
+  class: Schema.String,
+  summary: Schema.String,
+  root: Step
+}) as any
+
+/** Step constructors. */
+export const act = (action: A.Action): Step => ({ _tag: "Act", action })
+/** Runs steps in order; stops at the first failed or denied step. */
+export const seq = (...steps: ReadonlyArray<Step>): Step => ({ _tag: "Seq", steps })
+/** Runs `primary`; when it ends in one of `on` (default failed or denied), runs `otherwise`. */
+export const fallback = (
+  primary: Step,
+  otherwise: Step,
+  options: { readonly on?: ReadonlyArray<FallbackOn>; readonly check?: CheckRef } = {}
+): Step => ({
+  _tag: "Fallback",
+  primary,
+  otherwise,
+  on: options.on ?? ["failed", "denied"],
+  ...(options.check ? { check: options.check } : {})
+})
+/** Runs steps in order and stops as soon as `check` passes (checked before each step and at the end). */
+export const until = (check: CheckRef, ...steps: ReadonlyArray<Step>): Step => ({ _tag: "Until", check, steps })
+/** Waits until `check` passes, polling every `interval` ms; fails the step after `timeout` ms. */
+export const waitFor = (check: CheckRef, options: { readonly timeoutMs: number; readonly intervalMs: number }): Step => ({
+  _tag: "WaitFor",
+  check,
+  timeout: options.timeoutMs,
+  interval: options.intervalMs
+})
+/** Emits a Signal on the IncidentBus for the runbook that owns its target. */
+export const handOff = (signal: Signal, reason: string): Step => ({ _tag: "HandOff", signal, reason })
+/** Records a ChangeProposal (never applied). */
+export const propose = (proposal: ChangeProposal): Step => ({ _tag: "Propose", proposal })
+/** Ends the plan with an escalation. */
+export const escalate = (reason: string, nextSteps: ReadonlyArray<string> = []): Step => ({ _tag: "Escalate", reason, nextSteps })
+/** Builds a CheckRef. */
+export const check = (kind: string, target: TargetRef, params: Json.JsonObject, description: string): CheckRef => ({
+  kind,
+  target,
+  params,
+  description
+})
+
+/** Builds a Plan. */
+export const make = (runbook: string, cls: string, summary: string, root: Step): Plan => ({ runbook, class: cls, summary, root })
+
+/** The plan's digest: SHA-256 of its canonical JSON. Approvals are bound to it. */
+export const digest = (plan: Plan): string => Json.digest(plan)
+
+/** Encodes a Plan to JSON text. */
+export const toJson = (plan: Plan): string => JSON.stringify(Schema.encodeSync(Plan)(plan), null, 2)
+
+/** Decodes a Plan from JSON text (throws a SchemaError naming the bad path). */
+export const fromJson = (text: string): Plan => Schema.decodeUnknownSync(Plan)(JSON.parse(text))
+
+/** A step's path in the tree ("0", "0.1", "0.1.primary" …): the journal's key for it. */
+export type StepPath = string
+
+/** Every Act step of the tree with its path, in execution order of the tree (depth first). */
+export const actions = (step: Step, path: StepPath = "0"): Array<{ readonly path: StepPath; readonly action: A.Action }> => {
+  switch (step._tag) {
+    case "Act":
+      return [{ path, action: step.action }]
+    case "Seq":
+    case "Until":
+      return step.steps.flatMap((s, i) => actions(s, `${path}.${i}`))
+    case "Fallback":
+      return [...actions(step.primary, `${path}.p`), ...actions(step.otherwise, `${path}.o`)]
+    default:
+      return []
+  }
+}
+
+/** Renders a plan as an indented, human-readable outline (used by dry_run posts and the CLI). */
+export const render = (plan: Plan): string => {
+  const lines: Array<string> = [`Plan (${plan.runbook} / ${plan.class}): ${plan.summary}`]
+  const go = (s: Step, depth: number): void => {
+    const pad = "  ".repeat(depth)
+    switch (s._tag) {
+      case "Act":
+        lines.push(`${pad}- [${s.action.kind}] ${s.action.description}`)
+        if (s.action.undo) lines.push(`${pad}    undo: [${s.action.undo.kind}] ${s.action.undo.description}`)
+        return
+      case "Seq":
+        lines.push(`${pad}- in order:`)
+        s.steps.forEach((c) => go(c, depth + 1))
+        return
+      case "Fallback":
+        lines.push(`${pad}- try:`)
+        go(s.primary, depth + 1)
+        lines.push(`${pad}  if ${s.on.join(" or ")}${s.check ? ` (check: ${s.check.description})` : ""}, instead:`)
+        go(s.otherwise, depth + 1)
+        return
+      case "Until":
+        lines.push(`${pad}- until ${s.check.description}:`)
+        s.steps.forEach((c) => go(c, depth + 1))
+        return
+      case "WaitFor":
+        lines.push(`${pad}- wait for ${s.check.description} (timeout ${Math.round(s.timeout / 1000)}s)`)
+        return
+      case "HandOff":
+        lines.push(`${pad}- hand off ${s.signal.type} on ${s.signal.target.kind} ${s.signal.target.ref}: ${s.reason}`)
+        return
+      case "Propose":
+        lines.push(`${pad}- propose: ${s.proposal.title}`)
+        return
+      case "Escalate":
+        lines.push(`${pad}- escalate: ${s.reason}`)
+        return
+    }
+  }
+  go(plan.root, 1)
+  return lines.join("\n")
+}
