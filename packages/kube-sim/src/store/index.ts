@@ -1,0 +1,10 @@
+/** The object store, its registry, selectors and pod logs. */
+export * from "./types"
+export * as MemoryStore from "./MemoryStore"
+export { MemoryStore as MemoryObjectStore } from "./MemoryStore"
+export type { Entry, HistoryRecord, MemoryStoreOptions } from "./MemoryStore"
+export * as PodLogs from "./logs"
+export type { PodLogs as PodLogSource, LogLine, AppendOptions, ReadOptions } from "./logs"
+export * as Registry from "./registry"
+export * as Selectors from "./selectors"
+export { Keys } from "./registry"

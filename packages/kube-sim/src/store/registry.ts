@@ -1,0 +1,181 @@
+/**
+ * The resource registry: one entry per group/version/resource. Discovery documents, routing,
+ * field-selector validation, defaulting and the strategic-merge-patch key table are all derived
+ * from it, so adding a kind is one `define(...)` line.
+ */
+import type { KubeObject, ResourceKey } from "./types"
+
+/** The description of one served resource. */
+export interface ResourceType {
+  readonly group: string
+  readonly version: string
+  /** Plural resource name, e.g. `pods`. */
+  readonly resource: string
+  readonly singular: string
+  readonly kind: string
+  readonly listKind: string
+  readonly namespaced: boolean
+  readonly shortNames: ReadonlyArray<string>
+  /** Subresources served, e.g. `status`, `scale`, `log`, `eviction`. */
+  readonly subresources: ReadonlyArray<string>
+  /** Field-selector labels accepted besides metadata.name / metadata.namespace. */
+  readonly selectableFields: ReadonlyArray<string>
+  /** Whether writes to the main resource ignore `status` (true when a status subresource exists). */
+  readonly hasStatus: boolean
+  /** Categories (e.g. `all`) used by `kubectl get all`. */
+  readonly categories: ReadonlyArray<string>
+  /** Whether `metadata.generation` is tracked (bumped on spec changes). */
+  readonly tracksGeneration: boolean
+}
+
+/** `group/version` (or `version` for the core group). */
+export const groupVersion = (key: { group: string; version: string }): string =>
+  key.group === "" ? key.version : `${key.group}/${key.version}`
+
+/** A stable string for a ResourceKey. */
+export const keyString = (key: ResourceKey): string => `${key.group}/${key.version}/${key.resource}`
+
+/** `pods` or `deployments.apps`, as used in Status messages. */
+export const qualifiedResource = (key: ResourceKey): string =>
+  key.group === "" ? key.resource : `${key.resource}.${key.group}`
+
+interface Def {
+  gv: string
+  resource: string
+  kind: string
+  namespaced?: boolean
+  short?: Array<string>
+  sub?: Array<string>
+  fields?: Array<string>
+  categories?: Array<string>
+  generation?: boolean
+}
+
+const define = (d: Def): ResourceType => {
+  const [group, version] = d.gv.includes("/") ? (d.gv.split("/") as [string, string]) : ["", d.gv]
+  const sub = d.sub ?? []
+  return {
+    group,
+    version,
+    resource: d.resource,
+    singular: d.kind.toLowerCase(),
+    kind: d.kind,
+    listKind: `${d.kind}List`,
+    namespaced: d.namespaced ?? true,
+    shortNames: d.short ?? [],
+    subresources: sub,
+    selectableFields: d.fields ?? [],
+    hasStatus: sub.includes("status"),
+    categories: d.categories ?? [],
+    tracksGeneration: d.generation ?? false
+  }
+}
+
+const POD_FIELDS = [
+  "spec.nodeName",
+  "spec.restartPolicy",
+  "spec.schedulerName",
+  "spec.serviceAccountName",
+  "spec.hostNetwork",
+  "status.phase",
+  "status.podIP",
+  "status.nominatedNodeName"
+]
+const CORE_EVENT_FIELDS = [
+  "involvedObject.kind",
+  "involvedObject.namespace",
+  "involvedObject.name",
+  "involvedObject.uid",
+  "involvedObject.apiVersion",
+  "involvedObject.resourceVersion",
+  "involvedObject.fieldPath",
+  "reason",
+  "reportingComponent",
+  "source",
+  "type"
+]
+const NEW_EVENT_FIELDS = [
+  "regarding.kind",
+  "regarding.namespace",
+  "regarding.name",
+  "regarding.uid",
+  "regarding.apiVersion",
+  "regarding.resourceVersion",
+  "regarding.fieldPath",
+  "reason",
+  "reportingController",
+  "type"
+]
+
+/** Every resource kube-sim serves. */
+export const RESOURCES: ReadonlyArray<ResourceType> = [
+  define({ gv: "v1", resource: "namespaces", kind: "Namespace", namespaced: false, short: ["ns"], sub: ["status"], fields: ["status.phase"] }),
+  define({ gv: "v1", resource: "pods", kind: "Pod", short: ["po"], sub: ["status", "log", "eviction"], fields: POD_FIELDS, categories: ["all"] }),
+  define({ gv: "v1", resource: "nodes", kind: "Node", namespaced: false, short: ["no"], sub: ["status"], fields: ["spec.unschedulable"] }),
+  define({ gv: "v1", resource: "events", kind: "Event", short: ["ev"], fields: CORE_EVENT_FIELDS }),
+  define({ gv: "v1", resource: "services", kind: "Service", short: ["svc"], sub: ["status"], categories: ["all"], fields: ["spec.clusterIP", "spec.type"] }),
+  define({ gv: "v1", resource: "configmaps", kind: "ConfigMap", short: ["cm"] }),
+  define({ gv: "v1", resource: "secrets", kind: "Secret", fields: ["type"] }),
+  define({ gv: "v1", resource: "persistentvolumeclaims", kind: "PersistentVolumeClaim", short: ["pvc"], sub: ["status"] }),
+  define({ gv: "v1", resource: "persistentvolumes", kind: "PersistentVolume", namespaced: false, short: ["pv"], sub: ["status"] }),
+  define({ gv: "v1", resource: "serviceaccounts", kind: "ServiceAccount", short: ["sa"] }),
+  define({ gv: "v1", resource: "endpoints", kind: "Endpoints", short: ["ep"] }),
+  define({ gv: "apps/v1", resource: "deployments", kind: "Deployment", short: ["deploy"], sub: ["status", "scale"], categories: ["all"], generation: true }),
+  define({ gv: "apps/v1", resource: "replicasets", kind: "ReplicaSet", short: ["rs"], sub: ["status", "scale"], categories: ["all"], generation: true }),
+  define({ gv: "apps/v1", resource: "statefulsets", kind: "StatefulSet", short: ["sts"], sub: ["status", "scale"], categories: ["all"], generation: true }),
+  define({ gv: "apps/v1", resource: "daemonsets", kind: "DaemonSet", short: ["ds"], sub: ["status"], categories: ["all"], generation: true }),
+  define({ gv: "apps/v1", resource: "controllerrevisions", kind: "ControllerRevision" }),
+  define({ gv: "policy/v1", resource: "poddisruptionbudgets", kind: "PodDisruptionBudget", short: ["pdb"], sub: ["status"], generation: true }),
+  define({ gv: "autoscaling/v2", resource: "horizontalpodautoscalers", kind: "HorizontalPodAutoscaler", short: ["hpa"], sub: ["status"], categories: ["all"], generation: true }),
+  define({ gv: "coordination.k8s.io/v1", resource: "leases", kind: "Lease" }),
+  define({ gv: "events.k8s.io/v1", resource: "events", kind: "Event", short: ["ev"], fields: NEW_EVENT_FIELDS }),
+  define({ gv: "batch/v1", resource: "jobs", kind: "Job", sub: ["status"], categories: ["all"], generation: true }),
+  define({ gv: "batch/v1", resource: "cronjobs", kind: "CronJob", short: ["cj"], sub: ["status"], categories: ["all"], generation: true })
+]
+
+const byKey = new Map<string, ResourceType>(RESOURCES.map((r) => [keyString(r), r]))
+
+/** Looks up a resource type. */
+export const lookup = (key: ResourceKey): ResourceType | undefined => byKey.get(keyString(key))
+
+/** The resource type of a group/version and kind. */
+export const byKind = (apiVersion: string, kind: string): ResourceType | undefined =>
+  RESOURCES.find((r) => groupVersion(r) === apiVersion && r.kind === kind)
+
+/** All served group versions, core first. */
+export const groupVersions = (): Array<{ group: string; version: string }> => {
+  const seen = new Set<string>()
+  const out: Array<{ group: string; version: string }> = []
+  for (const r of RESOURCES) {
+    const gv = groupVersion(r)
+    if (!seen.has(gv)) {
+      seen.add(gv)
+      out.push({ group: r.group, version: r.version })
+    }
+  }
+  return out
+}
+
+/** Shorthand ResourceKeys for the common kinds (controllers use these). */
+export const Keys = {
+  namespaces: { group: "", version: "v1", resource: "namespaces" },
+  pods: { group: "", version: "v1", resource: "pods" },
+  nodes: { group: "", version: "v1", resource: "nodes" },
+  events: { group: "", version: "v1", resource: "events" },
+  services: { group: "", version: "v1", resource: "services" },
+  configmaps: { group: "", version: "v1", resource: "configmaps" },
+  secrets: { group: "", version: "v1", resource: "secrets" },
+  persistentvolumeclaims: { group: "", version: "v1", resource: "persistentvolumeclaims" },
+  persistentvolumes: { group: "", version: "v1", resource: "persistentvolumes" },
+  deployments: { group: "apps", version: "v1", resource: "deployments" },
+  replicasets: { group: "apps", version: "v1", resource: "replicasets" },
+  statefulsets: { group: "apps", version: "v1", resource: "statefulsets" },
+  daemonsets: { group: "apps", version: "v1", resource: "daemonsets" },
+  poddisruptionbudgets: { group: "policy", version: "v1", resource: "poddisruptionbudgets" },
+  horizontalpodautoscalers: { group: "autoscaling", version: "v2", resource: "horizontalpodautoscalers" },
+  leases: { group: "coordination.k8s.io", version: "v1", resource: "leases" },
+  eventsV1: { group: "events.k8s.io", version: "v1", resource: "events" }
+} as const satisfies Record<string, ResourceKey>
+
+/** Whether an object's `spec` (or template) changed in a way that bumps generation. */
+export const specOf = (obj: KubeObject): unknown => obj["spec"]
