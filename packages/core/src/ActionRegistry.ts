@@ -1,0 +1,75 @@
+/**
+ * The registry of action handlers and checks, by kind. Packages register their handlers
+ * (with the action-kind guardrails attached); the executor resolves every Act and CheckRef of
+ * a plan through it. A plan naming an unregistered kind is denied before anything runs.
+ *
+ * @since 0.1.0
+ */
+import { Context, Effect, Layer } from "effect"
+import type { ActionHandler } from "./ActionHandler"
+import type { Check } from "./Check"
+import type { Guardrail } from "./Guardrail"
+
+/** The registry service. */
+export class ActionRegistry extends Context.Service<
+  ActionRegistry,
+  {
+    readonly handler: (kind: string) => ActionHandler<never> | undefined
+    readonly check: (kind: string) => Check<never> | undefined
+    readonly kinds: ReadonlyArray<string>
+  }
+>()("@byteport/core/ActionRegistry") {}
+
+/** Provides the captured services to every handler, check and guardrail, so the registry needs nothing at use site. */
+const bindHandler = <R>(h: ActionHandler<R>, ctx: Context.Context<R>): ActionHandler<never> => ({
+  kind: h.kind,
+  guardrails: h.guardrails.map((g) => bindGuardrail(g, ctx)),
+  run: (action, permit) => Effect.provideContext(h.run(action, permit), ctx)
+})
+
+/** Binds a guardrail's requirements to a captured context. */
+export const bindGuardrail = <R>(g: Guardrail<R>, ctx: Context.Context<R>): Guardrail<never> => ({
+  name: g.name,
+  check: (c) => Effect.provideContext(g.check(c), ctx) as any,
+  acquire: (c) => Effect.provideContext(g.acquire(c), ctx) as any
+})
+
+/** Builds the registry from handlers and checks; their requirements become the layer's. */
+export const layer = <R = never>(parts: {
+  readonly handlers: ReadonlyArray<ActionHandler<R>>
+  readonly checks?: ReadonlyArray<Check<R>>
+}): Layer.Layer<ActionRegistry, never, R> =>
+  Layer.effect(
+    ActionRegistry,
+    Effect.gen(function*() {
+      const ctx = yield* Effect.context<R>()
+      const handlers = new Map<string, ActionHandler<never>>()
+      for (const h of parts.handlers) {
+        if (handlers.has(h.kind)) return yield* Effect.die(new Error(`two handlers registered for action kind ${h.kind}`))
+        handlers.set(h.kind, bindHandler(h, ctx))
+      }
+      const checks = new Map<string, Check<never>>()
+      for (const c of parts.checks ?? []) {
+        checks.set(c.kind, { kind: c.kind, run: (ref, cctx) => Effect.provideContext(c.run(ref, cctx), ctx) })
+      }
+      return ActionRegistry.of({
+        handler: (kind) => handlers.get(kind),
+        check: (kind) => checks.get(kind),
+        kinds: [...handlers.keys()]
+      })
+    })
+  )
+
+/** Merges several registries' parts (one per package) into one layer. */
+export const merge = (...layers: ReadonlyArray<Layer.Layer<ActionRegistry, never, never>>): Layer.Layer<ActionRegistry> =>
+  Layer.effect(
+    ActionRegistry,
+    Effect.gen(function*() {
+      const regs = yield* Effect.forEach(layers, (l) => Effect.provide(Effect.service(ActionRegistry), l))
+      return ActionRegistry.of({
+        handler: (kind) => regs.map((r) => r.handler(kind)).find((h) => h !== undefined),
+        check: (kind) => regs.map((r) => r.check(kind)).find((c) => c !== undefined),
+        kinds: regs.flatMap((r) => r.kinds)
+      })
+    })
+  )

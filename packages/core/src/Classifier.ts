@@ -1,0 +1,83 @@
+/**
+ * A Classifier is a pure function from facts to a Classification. `firstMatch` evaluates rules
+ * in declaration order — the seed's order, never sorted by confidence. A rule that needs a fact
+ * which is Unknown, reached before any match, yields Indeterminate: nothing safe can be
+ * concluded, so the runbook escalates instead of falling through to a later (riskier) class.
+ *
+ * @since 0.1.0
+ */
+import * as C from "./Classification"
+import * as Fact from "./Fact"
+import type { JsonObject } from "./Json"
+
+/** A pure classifier. */
+export type Classifier<F> = (facts: Fact.Facts<F>) => C.Classification
+
+/** What a rule's predicate may return: a boolean, or a match with reasons and evidence. */
+export type RuleResult = boolean | { readonly matched: boolean; readonly reasons?: ReadonlyArray<string>; readonly evidence?: JsonObject }
+
+/** A rule over facts `F` (the needed keys are checked to be Known before `when` runs). */
+export interface Rule<F> {
+  readonly class: string
+  /** A fixed confidence, or one computed from the facts. */
+  readonly confidence: number | ((facts: any) => number)
+  readonly needs: ReadonlyArray<keyof F & string>
+  readonly when: (facts: any) => RuleResult
+  readonly description?: string | undefined
+}
+
+/**
+ * Builds a rule whose predicate sees exactly the needed facts, typed and Known:
+ * `Classifier.rule<OomFacts>()({ class: "undersized_limit", confidence: 0.84, needs: ["usage"], when: (f) => f.usage.ratio >= 0.85 })`.
+ */
+export const rule = <F>() =>
+<const K extends keyof F & string>(r: {
+  readonly class: string
+  readonly confidence: number | ((facts: { readonly [P in K]: F[P] }) => number)
+  readonly needs: ReadonlyArray<K>
+  readonly when: (facts: { readonly [P in K]: F[P] }) => RuleResult
+  readonly description?: string
+}): Rule<F> => r as Rule<F>
+
+/** Options of `firstMatch`. */
+export interface FirstMatchOptions {
+  /** Matches below this confidence are Unclassified (escalate). The seed's default is 0.70. */
+  readonly minConfidence?: number
+  /** Per-class confidence overrides (configuration). */
+  readonly confidences?: Readonly<Record<string, number>>
+}
+
+/** First match, in declaration order, with Unknown-aware Indeterminate and a confidence floor. */
+export const firstMatch = <F>(rules: ReadonlyArray<Rule<F>>, options: FirstMatchOptions = {}): Classifier<F> => (facts) => {
+  const min = options.minConfidence ?? 0.7
+  const notMatched: Array<string> = []
+  for (const r of rules) {
+    const missing = r.needs.filter((k) => !facts[k] || facts[k]._tag !== "Known")
+    if (missing.length > 0) {
+      const why = missing.map((k) => {
+        const f = facts[k] as Fact.Fact<unknown> | undefined
+        return f && f._tag === "Unknown" ? `${k} unknown (${f.probe}: ${f.reason})` : `${k} missing`
+      })
+      return C.indeterminate(r.class, missing, [`rule ${r.class} needs facts that are not known: ${why.join("; ")}`, ...notMatched])
+    }
+    const values: Record<string, unknown> = {}
+    for (const k of r.needs) values[k] = (facts[k] as Fact.Known<unknown>).value
+    const res = r.when(values)
+    const matched = typeof res === "boolean" ? res : res.matched
+    if (!matched) {
+      notMatched.push(`${r.class}: not matched`)
+      continue
+    }
+    const confidence = options.confidences?.[r.class] ?? (typeof r.confidence === "function" ? r.confidence(values) : r.confidence)
+    const reasons = typeof res === "boolean" ? [] : [...(res.reasons ?? [])]
+    const evidence = typeof res === "boolean" ? {} : res.evidence ?? {}
+    if (confidence < min) {
+      return C.unclassified([
+        `${r.class} matched with confidence ${confidence.toFixed(2)}, below the minimum ${min.toFixed(2)}`,
+        ...reasons
+      ])
+    }
+    return C.classified(r.class, confidence, reasons.length ? reasons : [r.description ?? `${r.class} matched`], evidence)
+  }
+  return C.unclassified(notMatched.length ? notMatched : ["no rules"])
+}

@@ -1,0 +1,511 @@
+/**
+ * The Executor interprets a Plan. It checks every step's guardrails (runbook-level and
+ * action-kind) before the first write, so a plan that would be denied half-way is refused
+ * before it starts; then, per step and just before it runs, it acquires the step's budget
+ * atomically, releases it if a later guardrail of the step denies, and only then mints the
+ * Permit the handler needs. `dry_run` checks (read-only), mints dry-run permits that only let
+ * handlers validate, spends no budget and writes nothing to the store.
+ *
+ * In `auto` every step is journaled (intent → acquired → applied | failed | denied), so an
+ * interrupted incident resumes at its next unfinished step: an applied step is never re-run,
+ * and an acquired one is not acquired twice (no false rate-limit denial after a restart).
+ *
+ * @since 0.1.0
+ */
+import { Cause, Clock, Duration, Effect } from "effect"
+import * as A from "./Action"
+import { ActionRegistry } from "./ActionRegistry"
+import type { ChangeProposal } from "./ChangeProposal"
+import type { Classification } from "./Classification"
+import type { DecisionRecord } from "./Decision"
+import type { FactsJson } from "./Fact"
+import type { Acquisition, Guardrail, GuardrailContext, GuardrailResult } from "./Guardrail"
+import { GuardrailStore, type JournalEntry } from "./GuardrailStore"
+import { IncidentBus } from "./IncidentBus"
+import type { JsonObject } from "./Json"
+import type { Outcome, OutcomeStatus } from "./Outcome"
+import { Permit } from "./Permit"
+import * as P from "./Plan"
+import type { Signal } from "./Signal"
+import type { CheckResult } from "./Verdict"
+
+/** What the executor needs to run one plan. */
+export interface ExecuteInput {
+  readonly incidentId: string
+  readonly runbook: string
+  readonly mode: "dry_run" | "auto"
+  readonly signal: Signal
+  readonly classification: Classification
+  readonly facts: FactsJson
+  readonly plan: P.Plan
+  readonly baseline: JsonObject
+  /** Runbook-level guardrails (their requirements already bound). */
+  readonly guardrails: ReadonlyArray<Guardrail<never>>
+  /** Journal entries of an interrupted run of the same plan (auto only). */
+  readonly resumeFrom?: ReadonlyArray<JournalEntry> | undefined
+  /** How long a minted permit stays valid beyond the action's timeout (default 60 s). */
+  readonly permitGraceMs?: number
+  /** When set, only the pre-check runs (used to decide about approval without acting). */
+  readonly checkOnly?: boolean
+}
+
+/** How a plan run ended. */
+export type ExecuteStatus = "completed" | "denied" | "awaiting_approval" | "failed" | "escalated"
+
+/** Everything the run produced. */
+export interface ExecuteResult {
+  readonly status: ExecuteStatus
+  readonly planDigest: string
+  readonly decisions: ReadonlyArray<DecisionRecord>
+  readonly outcomes: ReadonlyArray<Outcome>
+  readonly proposals: ReadonlyArray<ChangeProposal>
+  readonly handoffs: ReadonlyArray<Signal>
+  readonly escalations: ReadonlyArray<{ readonly reason: string; readonly nextSteps: ReadonlyArray<string> }>
+  readonly applied: ReadonlyArray<A.Action>
+  readonly lastAppliedAt?: number | undefined
+  /** Why approval is needed (status awaiting_approval). */
+  readonly approvalReason?: string | undefined
+}
+
+type StepResult = "ok" | "failed" | "denied" | "check_failed" | "escalated"
+
+type PreDecision =
+  | { readonly _tag: "Allow" }
+  | { readonly _tag: "Deny"; readonly guardrail: string; readonly reason: string; readonly retryAfterMs?: number | undefined }
+  | { readonly _tag: "NeedsApproval"; readonly guardrail: string; readonly reason: string }
+
+const errorText = (cause: Cause.Cause<unknown>): string => {
+  const e = Cause.squash(cause)
+  return e && typeof e === "object" && "message" in e ? String((e as any).message) : String(e)
+}
+
+/** Collects every CheckRef in a step tree. */
+const checksOf = (step: P.Step): Array<P.CheckRef> => {
+  switch (step._tag) {
+    case "Seq":
+      return step.steps.flatMap(checksOf)
+    case "Until":
+      return [step.check, ...step.steps.flatMap(checksOf)]
+    case "WaitFor":
+      return [step.check]
+    case "Fallback":
+      return [...(step.check ? [step.check] : []), ...checksOf(step.primary), ...checksOf(step.otherwise)]
+    default:
+      return []
+  }
+}
+
+/** Runs a plan. Never fails: every problem becomes a decision, an outcome or a status. */
+export const execute = (
+  input: ExecuteInput
+): Effect.Effect<ExecuteResult, never, GuardrailStore | ActionRegistry | IncidentBus> =>
+  Effect.gen(function*() {
+    const store = yield* GuardrailStore
+    const registry = yield* ActionRegistry
+    const bus = yield* IncidentBus
+    const planDigest = P.digest(input.plan)
+    const auto = input.mode === "auto"
+    const decisions: Array<DecisionRecord> = []
+    const outcomes: Array<Outcome> = []
+    const proposals: Array<ChangeProposal> = []
+    const handoffs: Array<Signal> = []
+    const escalations: Array<{ reason: string; nextSteps: ReadonlyArray<string> }> = []
+    const applied: Array<A.Action> = []
+    let lastAppliedAt: number | undefined
+    let permitSeq = 0
+
+    // What an earlier, interrupted run already did.
+    const done = new Map<string, JournalEntry>() // applied | failed | denied | step
+    const acquired = new Set<string>()
+    for (const e of input.resumeFrom ?? []) {
+      if (!e.stepPath) continue
+      if (e.type === "acquired") acquired.add(e.stepPath)
+      if (e.type === "applied" || e.type === "failed" || e.type === "denied" || e.type === "step") done.set(e.stepPath, e)
+    }
+
+    const now = Clock.currentTimeMillis
+    const journalAt = (type: JournalEntry["type"], stepPath: string | undefined, data: JsonObject) =>
+      Effect.flatMap(now, (at) =>
+        auto ? Effect.asVoid(store.appendJournal({ incidentId: input.incidentId, at, type, stepPath, data })) : Effect.void
+      )
+
+    const ctxFor = (action: A.Action, stepPath: string, at: number): GuardrailContext => ({
+      incidentId: input.incidentId,
+      runbook: input.runbook,
+      mode: input.mode,
+      signal: input.signal,
+      classification: input.classification,
+      facts: input.facts,
+      plan: input.plan,
+      planDigest,
+      action,
+      stepPath,
+      now: at,
+      baseline: input.baseline
+    })
+
+    const guardrailsFor = (action: A.Action): ReadonlyArray<Guardrail<never>> => [
+      ...input.guardrails,
+      ...(registry.handler(action.kind)?.guardrails ?? [])
+    ]
+
+    const record = (r: Omit<DecisionRecord, "at">) => Effect.map(now, (at) => void decisions.push({ ...r, at }))
+    const outcome = (o: Omit<Outcome, "at">) => Effect.map(now, (at) => void outcomes.push({ ...o, at }))
+
+    // ---- 1. Pre-check: every action step, read-only, before the first write ----
+    const pre = new Map<string, PreDecision>()
+    const missingChecks = checksOf(input.plan.root).filter((c) => registry.check(c.kind) === undefined)
+    for (const { path, action } of P.actions(input.plan.root)) {
+      if (done.has(path) || acquired.has(path)) {
+        pre.set(path, { _tag: "Allow" })
+        continue
+      }
+      const at = yield* now
+      let decision: PreDecision = { _tag: "Allow" }
+      if (!registry.handler(action.kind)) {
+        decision = { _tag: "Deny", guardrail: "registry", reason: `no handler registered for action kind ${action.kind}` }
+      } else {
+        let approval: PreDecision | undefined
+        for (const g of guardrailsFor(action)) {
+          const res: GuardrailResult = yield* g.check(ctxFor(action, path, at)).pipe(
+            Effect.catchCause((cause) =>
+              Effect.succeed<GuardrailResult>({ _tag: "Deny", reason: `guardrail could not decide: ${errorText(cause)}` })
+            )
+          )
+          if (res._tag === "Deny") {
+            decision = { _tag: "Deny", guardrail: g.name, reason: res.reason, retryAfterMs: res.retryAfterMs }
+            break
+          }
+          if (res._tag === "NeedsApproval" && !approval) approval = { _tag: "NeedsApproval", guardrail: g.name, reason: res.reason }
+        }
+        if (decision._tag === "Allow" && approval) decision = approval
+      }
+      pre.set(path, decision)
+      yield* record({
+        stepPath: path,
+        actionKind: action.kind,
+        idempotencyKey: action.idempotencyKey,
+        phase: "check",
+        decision: decision._tag === "Allow" ? "allow" : decision._tag === "Deny" ? "deny" : "needs_approval",
+        ...(decision._tag !== "Allow" ? { guardrail: decision.guardrail, reason: decision.reason } : {}),
+        ...(decision._tag === "Deny" && decision.retryAfterMs !== undefined ? { retryAfterMs: decision.retryAfterMs } : {})
+      })
+    }
+
+    type Feas = "allow" | "deny" | "approval"
+    const combine = (fs: ReadonlyArray<Feas>): Feas => (fs.includes("deny") ? "deny" : fs.includes("approval") ? "approval" : "allow")
+    const feasible = (step: P.Step, path: string): Feas => {
+      switch (step._tag) {
+        case "Act": {
+          const d = pre.get(path)
+          return !d || d._tag === "Allow" ? "allow" : d._tag === "Deny" ? "deny" : "approval"
+        }
+        case "Seq":
+        case "Until":
+          return combine(step.steps.map((s, i) => feasible(s, `${path}.${i}`)))
+        case "Fallback": {
+          const p = feasible(step.primary, `${path}.p`)
+          if (p === "deny" && step.on.includes("denied")) return feasible(step.otherwise, `${path}.o`)
+          return p
+        }
+        default:
+          return "allow"
+      }
+    }
+    const overall: Feas = missingChecks.length > 0 ? "deny" : feasible(input.plan.root, "0")
+    const result = (status: ExecuteStatus, extra: Partial<ExecuteResult> = {}): ExecuteResult => ({
+      status,
+      planDigest,
+      decisions,
+      outcomes,
+      proposals,
+      handoffs,
+      escalations,
+      applied,
+      lastAppliedAt,
+      ...extra
+    })
+    if (missingChecks.length > 0) {
+      const at = yield* now
+      decisions.push({
+        stepPath: "0",
+        actionKind: "check",
+        idempotencyKey: missingChecks.map((c) => c.kind).join(","),
+        phase: "check",
+        decision: "deny",
+        guardrail: "registry",
+        reason: `no check registered for kind ${missingChecks.map((c) => c.kind).join(", ")}`,
+        at
+      })
+    }
+    if (auto && overall === "deny") return result("denied")
+    if (auto && overall === "approval") {
+      const reasons = [...pre.values()].flatMap((d) => (d._tag === "NeedsApproval" ? [d.reason] : []))
+      return result("awaiting_approval", { approvalReason: reasons.join("; ") })
+    }
+    if (input.checkOnly) return result(overall === "allow" ? "completed" : overall === "deny" ? "denied" : "awaiting_approval")
+
+    // ---- 2. Walk the tree ----
+    const runCheck = (ref: P.CheckRef): Effect.Effect<CheckResult> =>
+      Effect.gen(function*() {
+        const c = registry.check(ref.kind)
+        if (!c) return { name: ref.description, ok: false, detail: `no check registered for kind ${ref.kind}` }
+        return yield* c.run(ref, { incidentId: input.incidentId, since: lastAppliedAt ?? (yield* now) })
+      })
+
+    const releaseAll = (acqs: ReadonlyArray<Acquisition>) =>
+      Effect.forEach(acqs, (a) => Effect.ignore(a.release), { discard: true }).pipe(Effect.provideService(GuardrailStore, store))
+
+    const act = (action: A.Action, path: string): Effect.Effect<StepResult> =>
+      Effect.gen(function*() {
+        const base = { stepPath: path, kind: action.kind, target: action.target, idempotencyKey: action.idempotencyKey }
+        const prior = done.get(path)
+        if (prior) {
+          const status = prior.type === "applied" ? "applied" : prior.type === "denied" ? "denied" : "failed"
+          if (status === "applied") {
+            applied.push(action)
+            lastAppliedAt = Math.max(lastAppliedAt ?? 0, prior.at)
+          }
+          outcomes.push({ ...base, status, detail: `${String(prior.data["detail"] ?? status)} (before resume)`, at: prior.at })
+          return status === "applied" ? "ok" : status === "denied" ? "denied" : "failed"
+        }
+        const d = pre.get(path) ?? { _tag: "Allow" as const }
+        if (d._tag === "Deny") {
+          yield* outcome({ ...base, status: "denied", detail: `${d.guardrail}: ${d.reason}` })
+          return "denied"
+        }
+        if (d._tag === "NeedsApproval") {
+          // Only reachable in dry_run (auto stops before the walk).
+          yield* outcome({ ...base, status: "skipped", detail: `would wait for approval: ${d.reason}` })
+          return "ok"
+        }
+        const handler = registry.handler(action.kind)!
+        const actionDigest = A.digest(action)
+        if (!auto) {
+          const at = yield* now
+          const permit = Permit.mint(actionDigest, input.incidentId, at + action.timeout + (input.permitGraceMs ?? 60_000), "dry_run", `${input.incidentId}/${path}/dry-${++permitSeq}`)
+          const r = yield* Effect.exit(handler.run(action, permit).pipe(Effect.timeout(Duration.millis(action.timeout))))
+          if (r._tag === "Success") {
+            yield* outcome({ ...base, status: "dry_run", detail: r.value.detail, result: r.value.result })
+            return "ok"
+          }
+          yield* outcome({ ...base, status: "failed", detail: `dry run rejected: ${errorText(r.cause)}` })
+          return "failed"
+        }
+        // auto: intent → acquire → permit → run → applied | failed
+        let permitId: string
+        if (!acquired.has(path)) {
+          yield* journalAt("intent", path, { kind: action.kind, idempotencyKey: action.idempotencyKey })
+          const at = yield* now
+          const ctx = ctxFor(action, path, at)
+          const taken: Array<Acquisition> = []
+          for (const g of guardrailsFor(action)) {
+            const acq: Acquisition = yield* g.acquire(ctx).pipe(
+              Effect.catchCause((cause) =>
+                Effect.succeed<Acquisition>({
+                  result: { _tag: "Deny", reason: `guardrail could not decide: ${errorText(cause)}` },
+                  release: Effect.void
+                })
+              )
+            )
+            if (acq.result._tag !== "Pass") {
+              yield* releaseAll([...taken, acq])
+              const reason = acq.result._tag === "Deny" ? acq.result.reason : `approval required: ${acq.result.reason}`
+              yield* record({
+                stepPath: path,
+                actionKind: action.kind,
+                idempotencyKey: action.idempotencyKey,
+                phase: "acquire",
+                decision: "deny",
+                guardrail: g.name,
+                reason,
+                ...(acq.result._tag === "Deny" && acq.result.retryAfterMs !== undefined ? { retryAfterMs: acq.result.retryAfterMs } : {})
+              })
+              yield* journalAt("denied", path, { guardrail: g.name, reason, detail: `${g.name}: ${reason}` })
+              yield* outcome({ ...base, status: "denied", detail: `${g.name}: ${reason}` })
+              return "denied"
+            }
+            taken.push(acq)
+          }
+          permitId = `${input.incidentId}/${path}/${++permitSeq}`
+          yield* journalAt("acquired", path, { permitId })
+          yield* record({
+            stepPath: path,
+            actionKind: action.kind,
+            idempotencyKey: action.idempotencyKey,
+            phase: "acquire",
+            decision: "allow",
+            permitId
+          })
+        } else {
+          permitId = `${input.incidentId}/${path}/resumed-${++permitSeq}`
+          yield* record({
+            stepPath: path,
+            actionKind: action.kind,
+            idempotencyKey: action.idempotencyKey,
+            phase: "acquire",
+            decision: "allow",
+            reason: "budget acquired before the restart",
+            permitId
+          })
+        }
+        const at = yield* now
+        const permit = Permit.mint(actionDigest, input.incidentId, at + action.timeout + (input.permitGraceMs ?? 60_000), "auto", permitId)
+        const r = yield* Effect.exit(handler.run(action, permit).pipe(Effect.timeout(Duration.millis(action.timeout))))
+        const end = yield* now
+        if (r._tag === "Success") {
+          yield* journalAt("applied", path, { detail: r.value.detail, result: r.value.result })
+          applied.push(action)
+          lastAppliedAt = end
+          outcomes.push({ ...base, status: "applied", detail: r.value.detail, result: r.value.result, at: end })
+          return "ok"
+        }
+        const why = errorText(r.cause)
+        yield* journalAt("failed", path, { detail: why })
+        outcomes.push({ ...base, status: "failed", detail: why, at: end })
+        return "failed"
+      }).pipe(
+        Effect.provideService(GuardrailStore, store),
+        Effect.catchCause((cause) =>
+          Effect.gen(function*() {
+            // A journal write failed: never act without a journal.
+            yield* outcome({
+              stepPath: path,
+              kind: action.kind,
+              target: action.target,
+              idempotencyKey: action.idempotencyKey,
+              status: "failed",
+              detail: `not run: ${errorText(cause)}`
+            })
+            return "failed" as const
+          })
+        )
+      )
+
+    const stepDone = (path: string, status: string) => Effect.ignore(journalAt("step", path, { status }))
+
+    const walk = (step: P.Step, path: string): Effect.Effect<StepResult> =>
+      Effect.gen(function*() {
+        switch (step._tag) {
+          case "Act":
+            return yield* act(step.action, path)
+          case "Seq": {
+            for (let i = 0; i < step.steps.length; i++) {
+              const r = yield* walk(step.steps[i]!, `${path}.${i}`)
+              if (r !== "ok") return r
+            }
+            return "ok"
+          }
+          case "Fallback": {
+            let r = yield* walk(step.primary, `${path}.p`)
+            if (r === "ok" && step.on.includes("check") && step.check) {
+              const c = yield* runCheck(step.check)
+              yield* outcome({
+                stepPath: `${path}.check`,
+                kind: `check:${step.check.kind}`,
+                target: step.check.target,
+                status: c.ok ? "check_passed" : "check_failed",
+                detail: `${step.check.description}: ${c.detail}`
+              })
+              if (!c.ok) r = "check_failed"
+            }
+            const on: ReadonlyArray<StepResult> = step.on.map((o) => (o === "check" ? "check_failed" : o))
+            return on.includes(r) ? yield* walk(step.otherwise, `${path}.o`) : r
+          }
+          case "Until": {
+            const checkNow = Effect.gen(function*() {
+              const c = yield* runCheck(step.check)
+              if (c.ok) {
+                yield* outcome({
+                  stepPath: path,
+                  kind: `check:${step.check.kind}`,
+                  target: step.check.target,
+                  status: "check_passed",
+                  detail: `${step.check.description}: ${c.detail}`
+                })
+              }
+              return c
+            })
+            for (let i = 0; i < step.steps.length; i++) {
+              if ((yield* checkNow).ok) return "ok"
+              const r = yield* walk(step.steps[i]!, `${path}.${i}`)
+              if (r !== "ok") return r
+            }
+            const last = yield* checkNow
+            if (last.ok) return "ok"
+            yield* outcome({
+              stepPath: path,
+              kind: `check:${step.check.kind}`,
+              target: step.check.target,
+              status: "check_failed",
+              detail: `${step.check.description} still not met after every step: ${last.detail}`
+            })
+            return "check_failed"
+          }
+          case "WaitFor": {
+            if (done.has(path)) return "ok"
+            const base = { stepPath: path, kind: `wait:${step.check.kind}`, target: step.check.target }
+            if (!auto) {
+              const c = yield* runCheck(step.check)
+              yield* outcome({ ...base, status: "dry_run", detail: `would wait up to ${Math.round(step.timeout / 1000)}s for ${step.check.description} (now: ${c.detail})` })
+              return "ok"
+            }
+            const start = yield* now
+            while (true) {
+              const c = yield* runCheck(step.check)
+              if (c.ok) {
+                yield* outcome({ ...base, status: "check_passed", detail: `${step.check.description}: ${c.detail}` })
+                yield* stepDone(path, "check_passed")
+                return "ok"
+              }
+              const t = yield* now
+              if (t - start >= step.timeout) {
+                yield* outcome({ ...base, status: "check_failed", detail: `gave up after ${Math.round(step.timeout / 1000)}s: ${c.detail}` })
+                return "failed"
+              }
+              yield* Effect.sleep(Duration.millis(Math.min(step.interval, step.timeout - (t - start))))
+            }
+          }
+          case "HandOff": {
+            const base = { stepPath: path, kind: "handoff", target: step.signal.target }
+            if (done.has(path)) return "ok"
+            const child: Signal = {
+              ...step.signal,
+              parent: { incidentId: input.incidentId, runbook: input.runbook, hop: (input.signal.parent?.hop ?? 0) + 1 }
+            }
+            if (!auto) {
+              yield* outcome({ ...base, status: "dry_run", detail: `would hand off ${child.type}: ${step.reason}` })
+              return "ok"
+            }
+            const r = yield* Effect.exit(bus.publish(child))
+            if (r._tag === "Failure") {
+              const why = errorText(r.cause)
+              escalations.push({ reason: `hand-off refused: ${why}`, nextSteps: [`handle ${child.type} on ${child.target.ref} by hand`] })
+              yield* outcome({ ...base, status: "escalated", detail: why })
+              return "escalated"
+            }
+            handoffs.push(child)
+            yield* stepDone(path, "handed_off")
+            yield* outcome({ ...base, status: "handed_off", detail: `${child.type} → ${child.target.kind} ${child.target.ref}: ${step.reason}` })
+            return "ok"
+          }
+          case "Propose": {
+            proposals.push(step.proposal)
+            yield* outcome({ stepPath: path, kind: "propose", target: step.proposal.target, status: "proposed", detail: step.proposal.title })
+            return "ok"
+          }
+          case "Escalate": {
+            escalations.push({ reason: step.reason, nextSteps: step.nextSteps })
+            yield* outcome({ stepPath: path, kind: "escalate", target: input.signal.target, status: "escalated", detail: step.reason })
+            return "escalated"
+          }
+        }
+      })
+
+    const r = yield* walk(input.plan.root, "0")
+    const status: ExecuteStatus = r === "ok" ? "completed" : r === "denied" ? "denied" : r === "escalated" ? "escalated" : "failed"
+    return result(status)
+  })
+
+/** The statuses an outcome of an Act step can have. */
+export type ActStatus = Extract<OutcomeStatus, "applied" | "dry_run" | "failed" | "denied" | "skipped">
