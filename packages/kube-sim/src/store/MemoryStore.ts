@@ -69,6 +69,7 @@ export class MemoryStore implements ObjectStore {
   private compactedRv = 0
   private readonly historySize: number
   private readonly listeners = new Set<Listener>()
+  private readonly recordListeners = new Set<(record: HistoryRecord) => void>()
   private readonly queue: Array<HistoryRecord> = []
   private emitting = false
   private readonly clock: () => number
@@ -360,6 +361,14 @@ export class MemoryStore implements ObjectStore {
     }
   }
 
+  /** Subscribes to raw history records (with cached JSON); used by the HTTP watch hub. */
+  subscribeRecords(listener: (record: HistoryRecord) => void): () => void {
+    this.recordListeners.add(listener)
+    return () => {
+      this.recordListeners.delete(listener)
+    }
+  }
+
   /** History records with rv > `since` (all resources), or `undefined` when `since` is too old (410). */
   eventsSince(since: number): Array<HistoryRecord> | undefined {
     if (since < this.compactedRv) return undefined
@@ -411,6 +420,13 @@ export class MemoryStore implements ObjectStore {
     try {
       while (this.queue.length > 0) {
         const r = this.queue.shift()!
+        for (const l of [...this.recordListeners]) {
+          try {
+            l(r)
+          } catch (e) {
+            this.onListenerError(e)
+          }
+        }
         const event: WatchEvent = { type: r.type, object: r.obj }
         const info: ChangeInfo = r.old ? { resourceVersion: r.rv, oldObject: r.old } : { resourceVersion: r.rv }
         for (const l of [...this.listeners]) {

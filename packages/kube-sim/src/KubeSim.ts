@@ -1,0 +1,201 @@
+/**
+ * The kube-sim facade: starts the API server on 127.0.0.1 (random port by default) over an
+ * in-memory store, wires fault injection, the request recorder, PDB status maintenance and any
+ * controllers, and hands back everything a test needs.
+ *
+ * ```ts
+ * const sim = await KubeSim.start({ seed: 42 })
+ * const kc = new KubeConfig(); kc.loadFromString(sim.kubeconfig())
+ * // … drive it with client-node or kubectl …
+ * await sim.close()
+ * ```
+ */
+import { writeFileSync } from "node:fs"
+import * as http from "node:http"
+import type { AddressInfo } from "node:net"
+import * as Faults from "./faults/Faults"
+import * as Recorder from "./recorder/Recorder"
+import * as Disruption from "./server/disruption"
+import type { ExtraRoute } from "./server/Server"
+import { makeHandler } from "./server/Server"
+import * as Watch from "./server/watch"
+import * as PodLogs from "./store/logs"
+import { MemoryStore } from "./store/MemoryStore"
+import { Keys } from "./store/registry"
+
+/** Something an installer returns to be torn down on close. */
+export type Disposable = { dispose(): void | Promise<void> } | (() => void | Promise<void>) | void
+
+/** What a controller installer receives. */
+export interface InstallContext {
+  /** The object store (also the concrete MemoryStore API: scan, entry, eventsSince …). */
+  readonly store: MemoryStore
+  /** The pod log source the kubelet writes. */
+  readonly logs: PodLogs.PodLogs
+  /** The clock driving timestamps (epoch ms). */
+  readonly now: () => number
+  /** The simulation seed. */
+  readonly seed: number
+  /** Fault injection (controllers may expose scenario faults through it). */
+  readonly faults: Faults.Faults
+  /** Registers an extra HTTP route after start (e.g. metrics.k8s.io). */
+  readonly addRoute: (route: ExtraRoute) => void
+}
+
+/** A controller installer. */
+export type Installer = (ctx: InstallContext) => Disposable | Promise<Disposable>
+
+/** Options of `KubeSim.start`. */
+export interface StartOptions {
+  /** TCP port on 127.0.0.1 (default 0: random). */
+  readonly port?: number
+  /** Seed for uids, generated names and fault rates (default 1). */
+  readonly seed?: number
+  /** Clock for timestamps (epoch ms; default Date.now). The virtual clock plugs in here. */
+  readonly now?: () => number
+  /** Controller installers (run in order after the store exists, before the server listens). */
+  readonly install?: ReadonlyArray<Installer>
+  /** Alias of `install`. */
+  readonly controllers?: ReadonlyArray<Installer>
+  /** Extra HTTP routes tried before the Kubernetes API routes. */
+  readonly extraRoutes?: ReadonlyArray<ExtraRoute>
+  /** Watch replay history size (default 10,000 changes). */
+  readonly historySize?: number
+  /** Interval of watch bookmarks when a client allows them (default 60 s). */
+  readonly bookmarkIntervalMs?: number
+  /** Graceful pod deletion (default false; a kubelet installer turns it on via `store.gracefulDeletion`). */
+  readonly gracefulDeletion?: boolean
+  /** Namespaces created at start (default: default, kube-system, kube-public, kube-node-lease). */
+  readonly namespaces?: ReadonlyArray<string>
+}
+
+/** A running simulator. */
+export interface KubeSim {
+  /** `http://127.0.0.1:PORT`. */
+  readonly url: string
+  readonly port: number
+  readonly store: MemoryStore
+  readonly logs: PodLogs.PodLogs
+  readonly faults: Faults.Faults
+  readonly recorder: Recorder.Recorder
+  /** Number of open watch streams. */
+  readonly openWatches: number
+  /** Kubeconfig YAML pointing at the server (context `kube-sim`, namespace `default`). */
+  kubeconfig(options?: { namespace?: string; token?: string }): string
+  /** Writes `kubeconfig()` to a file (mode 0600). */
+  writeKubeconfig(path: string, options?: { namespace?: string; token?: string }): void
+  /** Simulates an apiserver restart: closes every connection and watch, keeps state and the port. */
+  restart(): Promise<void>
+  /** Stops controllers and the server. */
+  close(): Promise<void>
+}
+
+const DEFAULT_NAMESPACES = ["default", "kube-system", "kube-public", "kube-node-lease"]
+
+const listen = (server: http.Server, port: number): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const onError = (e: Error) => reject(e)
+    server.once("error", onError)
+    server.listen(port, "127.0.0.1", () => {
+      server.off("error", onError)
+      resolve((server.address() as AddressInfo).port)
+    })
+  })
+
+const closeServer = (server: http.Server): Promise<void> =>
+  new Promise((resolve) => {
+    server.close(() => resolve())
+    server.closeAllConnections()
+  })
+
+/** Starts a simulator. */
+export const start = async (options: StartOptions = {}): Promise<KubeSim> => {
+  const seed = options.seed ?? 1
+  const now = options.now ?? Date.now
+  const store = new MemoryStore({
+    now,
+    seed,
+    ...(options.historySize !== undefined ? { historySize: options.historySize } : {}),
+    gracefulDeletion: options.gracefulDeletion ?? false
+  })
+  const logs = PodLogs.make({ now })
+  const faults = Faults.make(seed)
+  const recorder = Recorder.make()
+  const hub = Watch.make(store, options.bookmarkIntervalMs !== undefined ? { bookmarkIntervalMs: options.bookmarkIntervalMs } : {})
+  const extraRoutes: Array<ExtraRoute> = [...(options.extraRoutes ?? [])]
+  faults.onDropWatches = (abrupt) => hub.closeAll(abrupt)
+  faults.onCompact = () => store.compact()
+  for (const ns of options.namespaces ?? DEFAULT_NAMESPACES) {
+    if (!store.entry(Keys.namespaces, undefined, ns)) store.create(Keys.namespaces, { apiVersion: "v1", kind: "Namespace", metadata: { name: ns } })
+  }
+  const disposers: Array<() => void | Promise<void>> = []
+  disposers.push(Disruption.install(store))
+  disposers.push(store.subscribe((key, ev) => {
+    if (key.group === "" && key.resource === "pods" && ev.type === "DELETED") logs.remove(ev.object.metadata.namespace ?? "default", ev.object.metadata.name)
+  }))
+  const ctx: InstallContext = { store, logs, now, seed, faults, addRoute: (r) => extraRoutes.push(r) }
+  for (const install of [...(options.install ?? []), ...(options.controllers ?? [])]) {
+    const d = await install(ctx)
+    if (typeof d === "function") disposers.push(d)
+    else if (d && typeof d.dispose === "function") disposers.push(() => d.dispose())
+  }
+  const handler = makeHandler({ store, logs, faults, recorder, hub, extraRoutes })
+  const makeServer = () => {
+    const s = http.createServer((req, res) => {
+      void handler(req, res)
+    })
+    s.keepAliveTimeout = 5_000
+    return s
+  }
+  let server = makeServer()
+  const port = await listen(server, options.port ?? 0)
+  const url = `http://127.0.0.1:${port}`
+  let closed = false
+  const kubeconfig = (o: { namespace?: string; token?: string } = {}) =>
+    [
+      "apiVersion: v1",
+      "kind: Config",
+      "clusters:",
+      "- name: kube-sim",
+      "  cluster:",
+      `    server: ${url}`,
+      "    insecure-skip-tls-verify: true",
+      "users:",
+      "- name: kube-sim",
+      `  user: ${o.token ? `\n    token: ${JSON.stringify(o.token)}` : "{}"}`,
+      "contexts:",
+      "- name: kube-sim",
+      "  context:",
+      "    cluster: kube-sim",
+      "    user: kube-sim",
+      `    namespace: ${o.namespace ?? "default"}`,
+      "current-context: kube-sim",
+      ""
+    ].join("\n")
+  return {
+    url,
+    port,
+    store,
+    logs,
+    faults,
+    recorder,
+    get openWatches() {
+      return hub.size
+    },
+    kubeconfig,
+    writeKubeconfig: (path, o) => writeFileSync(path, kubeconfig(o), { mode: 0o600 }),
+    restart: async () => {
+      hub.closeAll(true)
+      await closeServer(server)
+      server = makeServer()
+      await listen(server, port)
+    },
+    close: async () => {
+      if (closed) return
+      closed = true
+      for (const d of disposers.reverse()) await d()
+      hub.dispose()
+      await closeServer(server)
+    }
+  }
+}

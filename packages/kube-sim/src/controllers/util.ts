@@ -1,0 +1,159 @@
+/**
+ * Small helpers shared by the controllers: resource keys, object access, Go-style
+ * semantic equality and deep cloning.
+ */
+import type { KubeObject, ObjectStore, ResourceKey } from "../store/types"
+
+/** Resource keys of every kind the controllers touch. */
+export const R = {
+  pods: { group: "", version: "v1", resource: "pods" },
+  nodes: { group: "", version: "v1", resource: "nodes" },
+  events: { group: "", version: "v1", resource: "events" },
+  services: { group: "", version: "v1", resource: "services" },
+  endpoints: { group: "", version: "v1", resource: "endpoints" },
+  configmaps: { group: "", version: "v1", resource: "configmaps" },
+  secrets: { group: "", version: "v1", resource: "secrets" },
+  namespaces: { group: "", version: "v1", resource: "namespaces" },
+  pvcs: { group: "", version: "v1", resource: "persistentvolumeclaims" },
+  pvs: { group: "", version: "v1", resource: "persistentvolumes" },
+  deployments: { group: "apps", version: "v1", resource: "deployments" },
+  replicasets: { group: "apps", version: "v1", resource: "replicasets" },
+  statefulsets: { group: "apps", version: "v1", resource: "statefulsets" },
+  daemonsets: { group: "apps", version: "v1", resource: "daemonsets" },
+  controllerrevisions: { group: "apps", version: "v1", resource: "controllerrevisions" },
+  hpas: { group: "autoscaling", version: "v2", resource: "horizontalpodautoscalers" },
+  pdbs: { group: "policy", version: "v1", resource: "poddisruptionbudgets" }
+} as const satisfies Record<string, ResourceKey>
+
+/** Loose JSON record type used when walking objects. */
+export type Json = Record<string, any>
+
+/** Deep clone of plain JSON. */
+export const clone = <A>(a: A): A => (a === undefined ? a : structuredClone(a))
+
+/** True when a value is "empty" in Go's semantic sense (null, undefined, {}, []). */
+const isEmpty = (v: unknown): boolean =>
+  v === null || v === undefined || (Array.isArray(v) && v.length === 0) ||
+  (typeof v === "object" && !Array.isArray(v) && Object.keys(v as object).length === 0)
+
+/** Canonical form: drop empty values, sort keys; used for template equality and hashing. */
+export const canonical = (v: unknown): unknown => {
+  if (Array.isArray(v)) return v.map(canonical)
+  if (v !== null && typeof v === "object") {
+    const out: Json = {}
+    for (const k of Object.keys(v as Json).sort()) {
+      const c = canonical((v as Json)[k])
+      if (!isEmpty(c)) out[k] = c
+    }
+    return out
+  }
+  return v
+}
+
+/** Semantic deep equality (null, {} and [] equal absent). */
+export const semanticEqual = (a: unknown, b: unknown): boolean => JSON.stringify(canonical(a)) === JSON.stringify(canonical(b))
+
+/** Exact deep equality of JSON values. */
+export const jsonEqual = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b)
+
+/** `namespace/name` key. */
+export const nsName = (o: KubeObject): string => `${o.metadata.namespace ?? ""}/${o.metadata.name}`
+
+/** Sort objects by namespace/name for deterministic iteration. */
+export const sorted = (xs: Array<KubeObject>): Array<KubeObject> =>
+  [...xs].sort((a, b) => (nsName(a) < nsName(b) ? -1 : nsName(a) > nsName(b) ? 1 : 0))
+
+/** The controller ownerReference of an object. */
+export const controllerOf = (o: KubeObject) => o.metadata.ownerReferences?.find((r) => r.controller === true)
+
+/** True when `o` is controlled by the object with uid `uid`. */
+export const ownedBy = (o: KubeObject, uid: string | undefined): boolean => uid !== undefined && controllerOf(o)?.uid === uid
+
+/**
+ * Apply `f` to a clone of the stored object and write it back only when it changed,
+ * so a quiescent controller pass performs no writes.
+ */
+export const mutateIfChanged = (
+  store: ObjectStore,
+  key: ResourceKey,
+  namespace: string | undefined,
+  name: string,
+  f: (o: Json) => void
+): KubeObject | undefined => {
+  const cur = store.get(key, namespace, name)
+  if (!cur) return undefined
+  const next = clone(cur) as Json
+  f(next)
+  if (jsonEqual(next, cur)) return cur
+  return store.mutate(key, namespace, name, (o) => {
+    const live = o as Json
+    for (const k of Object.keys(live)) if (k !== "metadata" && !(k in next)) delete live[k]
+    for (const k of Object.keys(next)) if (k !== "metadata") live[k] = next[k]
+    const meta = next["metadata"] as Json
+    for (const k of Object.keys(meta)) {
+      if (k === "resourceVersion" || k === "uid" || k === "creationTimestamp" || k === "name" || k === "namespace") continue
+      ;(live["metadata"] as Json)[k] = meta[k]
+    }
+    for (const k of Object.keys(live["metadata"] as Json)) {
+      if (!(k in meta)) delete (live["metadata"] as Json)[k]
+    }
+  })
+}
+
+/** Does a label set match a LabelSelector (matchLabels + matchExpressions)? */
+export const selectorMatches = (selector: Json | undefined, labels: Record<string, string> | undefined): boolean => {
+  if (!selector) return false
+  const l = labels ?? {}
+  const ml = (selector["matchLabels"] ?? {}) as Record<string, string>
+  for (const [k, v] of Object.entries(ml)) if (l[k] !== v) return false
+  for (const e of (selector["matchExpressions"] ?? []) as Array<Json>) {
+    const has = e["key"] in l
+    const val = l[e["key"]]
+    const values = (e["values"] ?? []) as Array<string>
+    switch (e["operator"]) {
+      case "In": if (!has || !values.includes(val!)) return false; break
+      case "NotIn": if (has && values.includes(val!)) return false; break
+      case "Exists": if (!has) return false; break
+      case "DoesNotExist": if (has) return false; break
+      default: return false
+    }
+  }
+  return Object.keys(ml).length > 0 || ((selector["matchExpressions"] ?? []) as Array<unknown>).length > 0
+}
+
+/** Does a plain map selector (Service.spec.selector, nodeSelector) match labels? */
+export const mapSelectorMatches = (sel: Record<string, string> | undefined, labels: Record<string, string> | undefined): boolean => {
+  if (!sel || Object.keys(sel).length === 0) return false
+  const l = labels ?? {}
+  return Object.entries(sel).every(([k, v]) => l[k] === v)
+}
+
+/** Seconds between two RFC 3339 timestamps, or undefined. */
+export const parseTime = (s: unknown): number | undefined => {
+  if (typeof s !== "string") return undefined
+  const t = Date.parse(s)
+  return Number.isFinite(t) ? t : undefined
+}
+
+/** Upsert a condition of `type` in a conditions array; lastTransitionTime moves only when the status changes. */
+export const setCondition = (
+  conditions: Array<Json>,
+  type: string,
+  status: string,
+  reason: string | undefined,
+  message: string | undefined,
+  nowIso: string,
+  extra: { probe?: boolean; update?: boolean } = {}
+): Array<Json> => {
+  const i = conditions.findIndex((c) => c["type"] === type)
+  const prev = i >= 0 ? conditions[i] : undefined
+  const c: Json = { type, status }
+  if (extra.probe) c["lastProbeTime"] = null
+  if (extra.update) c["lastUpdateTime"] = prev && prev["status"] === status && prev["reason"] === reason && prev["message"] === message ? prev["lastUpdateTime"] : nowIso
+  c["lastTransitionTime"] = prev && prev["status"] === status ? prev["lastTransitionTime"] : nowIso
+  if (reason !== undefined) c["reason"] = reason
+  if (message !== undefined) c["message"] = message
+  if (i >= 0) conditions[i] = c
+  else conditions.push(c)
+  return conditions
+}

@@ -1,0 +1,157 @@
+/**
+ * Admission validation for writes arriving over HTTP (422 Invalid with field causes, in the
+ * apiserver's wording). Controllers writing through the store are trusted and skip it.
+ */
+import { deepEqual } from "../store/equal"
+import type { ResourceType } from "../store/registry"
+import { fromStructured, matchesLabels } from "../store/selectors"
+import type { StructuredSelector } from "../store/selectors"
+import type { KubeObject } from "../store/types"
+import type { FieldError } from "./status"
+import { invalid } from "./status"
+
+type Obj = Record<string, unknown>
+const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v)
+
+const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/
+const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/
+
+const goMap = (m: Record<string, string>): string =>
+  `map[string]string{${Object.entries(m).map(([k, v]) => `"${k}":"${v}"`).join(", ")}}`
+
+const validateName = (type: ResourceType, name: string, errs: Array<FieldError>): void => {
+  const labelOnly = type.kind === "Namespace" || type.kind === "Service"
+  const re = labelOnly ? DNS1123_LABEL : DNS1123_SUBDOMAIN
+  if (name.length > (labelOnly ? 63 : 253) || !re.test(name)) {
+    const what = labelOnly
+      ? `a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')`
+      : `a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')`
+    errs.push({ field: "metadata.name", type: "FieldValueInvalid", detail: `Invalid value: "${name}": ${what}` })
+  }
+}
+
+const validatePodSpec = (spec: unknown, prefix: string, errs: Array<FieldError>): void => {
+  if (!isObj(spec)) {
+    errs.push({ field: `${prefix}.containers`, type: "FieldValueRequired", detail: "Required value" })
+    return
+  }
+  const cs = spec["containers"]
+  if (!Array.isArray(cs) || cs.length === 0) {
+    errs.push({ field: `${prefix}.containers`, type: "FieldValueRequired", detail: "Required value" })
+    return
+  }
+  const names = new Set<string>()
+  cs.forEach((c, i) => {
+    const c0 = isObj(c) ? c : {}
+    const name = c0["name"]
+    if (typeof name !== "string" || name === "") {
+      errs.push({ field: `${prefix}.containers[${i}].name`, type: "FieldValueRequired", detail: "Required value" })
+    } else if (names.has(name)) {
+      errs.push({ field: `${prefix}.containers[${i}].name`, type: "FieldValueDuplicate", detail: `Duplicate value: "${name}"` })
+    } else names.add(name)
+    if (typeof c0["image"] !== "string" || c0["image"] === "") {
+      errs.push({ field: `${prefix}.containers[${i}].image`, type: "FieldValueRequired", detail: "Required value" })
+    }
+  })
+}
+
+const validateWorkload = (obj: KubeObject, errs: Array<FieldError>): void => {
+  const spec = isObj(obj["spec"]) ? obj["spec"] : {}
+  const replicas = spec["replicas"]
+  if (typeof replicas === "number" && replicas < 0) {
+    errs.push({ field: "spec.replicas", type: "FieldValueInvalid", detail: `Invalid value: ${replicas}: must be greater than or equal to 0` })
+  }
+  const selector = spec["selector"]
+  if (!isObj(selector) || (Object.keys(selector["matchLabels"] ?? {}).length === 0 && !Array.isArray(selector["matchExpressions"]))) {
+    errs.push({ field: "spec.selector", type: "FieldValueRequired", detail: "Required value" })
+  } else {
+    const template = isObj(spec["template"]) ? spec["template"] : {}
+    const meta = isObj(template["metadata"]) ? template["metadata"] : {}
+    const labels = (isObj(meta["labels"]) ? meta["labels"] : {}) as Record<string, string>
+    if (!matchesLabels(fromStructured(selector as StructuredSelector), labels)) {
+      errs.push({
+        field: "spec.template.metadata.labels",
+        type: "FieldValueInvalid",
+        detail: `Invalid value: ${goMap(labels)}: \`selector\` does not match template \`labels\``
+      })
+    }
+  }
+  validatePodSpec((isObj(spec["template"]) ? spec["template"] : {})["spec"], "spec.template.spec", errs)
+}
+
+const validateIntOrPercent = (v: unknown, field: string, errs: Array<FieldError>): void => {
+  if (v === undefined) return
+  if (typeof v === "number" ? v < 0 : typeof v !== "string" || !/^\d+%$/.test(v)) {
+    errs.push({ field, type: "FieldValueInvalid", detail: `Invalid value: ${JSON.stringify(v)}: must be a non-negative integer or percentage` })
+  }
+}
+
+/** Validates an object for create or update; throws an ApiError 422 when invalid. */
+export const validate = (type: ResourceType, obj: KubeObject, old?: KubeObject): void => {
+  const errs: Array<FieldError> = []
+  const name = obj.metadata?.name ?? ""
+  if (!old) validateName(type, name, errs)
+  for (const [k, v] of Object.entries(obj.metadata?.labels ?? {})) {
+    if (typeof v !== "string" || v.length > 63 || !/^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/.test(v)) {
+      errs.push({ field: `metadata.labels`, type: "FieldValueInvalid", detail: `Invalid value: "${String(v)}": a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character` })
+    }
+    if (!/^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/.test(k)) {
+      errs.push({ field: "metadata.labels", type: "FieldValueInvalid", detail: `Invalid value: "${k}": name part must consist of alphanumeric characters, '-', '_' or '.'` })
+    }
+  }
+  switch (type.kind) {
+    case "Pod":
+      validatePodSpec(obj["spec"], "spec", errs)
+      if (old && errs.length === 0) validatePodUpdate(obj, old, errs)
+      break
+    case "Deployment":
+    case "ReplicaSet":
+    case "StatefulSet":
+    case "DaemonSet":
+      validateWorkload(obj, errs)
+      if (old && isObj(old["spec"]) && isObj(obj["spec"]) && !deepEqual(old["spec"]["selector"], obj["spec"]["selector"])) {
+        errs.push({ field: "spec.selector", type: "FieldValueInvalid", detail: `Invalid value: ${JSON.stringify(obj["spec"]["selector"])}: field is immutable` })
+      }
+      break
+    case "PodDisruptionBudget": {
+      const spec = isObj(obj["spec"]) ? obj["spec"] : {}
+      if (spec["minAvailable"] !== undefined && spec["maxUnavailable"] !== undefined) {
+        errs.push({ field: "spec", type: "FieldValueInvalid", detail: `Invalid value: ${JSON.stringify(spec)}: minAvailable and maxUnavailable cannot be both set` })
+      }
+      validateIntOrPercent(spec["minAvailable"], "spec.minAvailable", errs)
+      validateIntOrPercent(spec["maxUnavailable"], "spec.maxUnavailable", errs)
+      break
+    }
+    case "HorizontalPodAutoscaler": {
+      const spec = isObj(obj["spec"]) ? obj["spec"] : {}
+      const max = spec["maxReplicas"]
+      const min = spec["minReplicas"] ?? 1
+      if (typeof max !== "number" || max < 1) {
+        errs.push({ field: "spec.maxReplicas", type: "FieldValueInvalid", detail: `Invalid value: ${JSON.stringify(max ?? 0)}: must be greater than or equal to 1` })
+      } else if (typeof min === "number" && min > max) {
+        errs.push({ field: "spec.maxReplicas", type: "FieldValueInvalid", detail: `Invalid value: ${max}: must be greater than or equal to \`minReplicas\`` })
+      }
+      break
+    }
+  }
+  if (errs.length > 0) throw invalid(type, name, errs)
+}
+
+const POD_UPDATE_FORBIDDEN =
+  "Forbidden: pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)"
+
+const validatePodUpdate = (obj: KubeObject, old: KubeObject, errs: Array<FieldError>): void => {
+  const strip = (spec: unknown): unknown => {
+    if (!isObj(spec)) return spec
+    const s: Obj = { ...spec }
+    delete s["activeDeadlineSeconds"]
+    delete s["tolerations"]
+    for (const k of ["containers", "initContainers"]) {
+      if (Array.isArray(s[k])) s[k] = (s[k] as Array<unknown>).map((c) => (isObj(c) ? { ...c, image: "" } : c))
+    }
+    return s
+  }
+  if (!deepEqual(strip(obj["spec"]), strip(old["spec"]))) {
+    errs.push({ field: "spec", type: "FieldValueForbidden", detail: POD_UPDATE_FORBIDDEN })
+  }
+}

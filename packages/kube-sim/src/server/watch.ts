@@ -1,0 +1,175 @@
+/**
+ * The watch hub: streams store changes to HTTP watchers as newline-delimited JSON, with replay
+ * from a resourceVersion (410 Expired beyond the history), selector transitions (an object that
+ * starts matching arrives as ADDED, one that stops matching as DELETED), bookmarks,
+ * `sendInitialEvents`, `timeoutSeconds`, and immediate header flushing.
+ */
+import type { ServerResponse } from "node:http"
+import type { HistoryRecord, MemoryStore } from "../store/MemoryStore"
+import type { ResourceType } from "../store/registry"
+import { groupVersion, keyString } from "../store/registry"
+import type { FieldRequirement, LabelRequirement } from "../store/selectors"
+import { matchesFields, matchesLabels } from "../store/selectors"
+import type { KubeObject } from "../store/types"
+
+/** What one watcher asked for. */
+export interface WatchSpec {
+  readonly type: ResourceType
+  readonly namespace: string | undefined
+  readonly labels: ReadonlyArray<LabelRequirement>
+  readonly fields: ReadonlyArray<FieldRequirement>
+  /** undefined, "" or "0": start with synthetic ADDED events for the current state. */
+  readonly resourceVersion: string | undefined
+  readonly allowBookmarks: boolean
+  readonly sendInitialEvents: boolean
+  readonly timeoutSeconds: number | undefined
+}
+
+interface Watcher {
+  readonly spec: WatchSpec
+  readonly keyStr: string
+  readonly res: ServerResponse
+  closed: boolean
+  timers: Array<NodeJS.Timeout>
+}
+
+/** Creates a hub bound to a store. */
+export const make = (store: MemoryStore, options: { bookmarkIntervalMs?: number } = {}) => new WatchHub(store, options.bookmarkIntervalMs ?? 60_000)
+
+/** The watch hub. */
+export class WatchHub {
+  private readonly watchers = new Set<Watcher>()
+  private readonly unsubscribe: () => void
+
+  constructor(private readonly store: MemoryStore, private readonly bookmarkIntervalMs: number) {
+    this.unsubscribe = store.subscribeRecords((r) => this.dispatch(r))
+  }
+
+  /** Number of open watches. */
+  get size(): number {
+    return this.watchers.size
+  }
+
+  private matches(w: Watcher, obj: KubeObject | undefined): boolean {
+    if (!obj) return false
+    const s = w.spec
+    if (s.namespace !== undefined && obj.metadata.namespace !== s.namespace) return false
+    if (s.labels.length > 0 && !matchesLabels(s.labels, obj.metadata.labels)) return false
+    if (s.fields.length > 0 && !matchesFields(s.fields, obj)) return false
+    return true
+  }
+
+  private line(type: string, json: string): string {
+    return `{"type":"${type}","object":${json}}\n`
+  }
+
+  private eventFor(w: Watcher, r: HistoryRecord): string | undefined {
+    if (r.keyStr !== w.keyStr) return undefined
+    const now = this.matches(w, r.obj)
+    if (r.type === "ADDED") return now ? this.line("ADDED", r.json) : undefined
+    const before = this.matches(w, r.old)
+    if (r.type === "DELETED") return before || now ? this.line("DELETED", r.json) : undefined
+    if (now && before) return this.line("MODIFIED", r.json)
+    if (now) return this.line("ADDED", r.json)
+    if (before) return this.line("DELETED", r.json)
+    return undefined
+  }
+
+  private dispatch(r: HistoryRecord): void {
+    for (const w of this.watchers) {
+      if (w.closed) continue
+      const l = this.eventFor(w, r)
+      if (l !== undefined) w.res.write(l)
+    }
+  }
+
+  private bookmark(w: Watcher, annotations?: Record<string, string>): string {
+    const t = w.spec.type
+    return this.line(
+      "BOOKMARK",
+      JSON.stringify({
+        kind: t.kind,
+        apiVersion: groupVersion(t),
+        metadata: { resourceVersion: String(this.store.resourceVersion), ...(annotations ? { annotations } : {}) }
+      })
+    )
+  }
+
+  /** Starts serving a watch on `res` (headers are flushed immediately). */
+  start(spec: WatchSpec, res: ServerResponse, onClose: () => void): void {
+    res.writeHead(200, { "Content-Type": "application/json", "Transfer-Encoding": "chunked", "Cache-Control": "no-cache, private" })
+    res.flushHeaders()
+    const w: Watcher = { spec, keyStr: keyString(spec.type), res, closed: false, timers: [] }
+    const rv = spec.resourceVersion
+    if (rv === undefined || rv === "" || rv === "0") {
+      for (const e of this.store.scan(spec.type, spec.namespace)) {
+        if (this.matches(w, e.obj)) res.write(this.line("ADDED", e.json))
+      }
+      if (spec.sendInitialEvents && spec.allowBookmarks) res.write(this.bookmark(w, { "k8s.io/initial-events-end": "true" }))
+    } else {
+      const n = Number(rv)
+      const records = Number.isFinite(n) ? this.store.eventsSince(n) : undefined
+      if (!Number.isFinite(n)) {
+        this.expire(res, `invalid resource version: ${rv}`)
+        onClose()
+        return
+      }
+      if (records === undefined) {
+        this.expire(res, `too old resource version: ${rv} (${this.store.oldestResumableVersion + 1})`)
+        onClose()
+        return
+      }
+      for (const r of records) {
+        const l = this.eventFor(w, r)
+        if (l !== undefined) res.write(l)
+      }
+      if (spec.sendInitialEvents && spec.allowBookmarks) res.write(this.bookmark(w, { "k8s.io/initial-events-end": "true" }))
+    }
+    this.watchers.add(w)
+    if (spec.allowBookmarks) {
+      w.timers.push(setInterval(() => {
+        if (!w.closed) res.write(this.bookmark(w))
+      }, this.bookmarkIntervalMs))
+    }
+    if (spec.timeoutSeconds !== undefined && spec.timeoutSeconds > 0) {
+      w.timers.push(setTimeout(() => this.close(w, false), spec.timeoutSeconds * 1000))
+    }
+    res.on("close", () => {
+      this.close(w, false)
+      onClose()
+    })
+  }
+
+  /** Writes a 410 Expired ERROR event and ends the stream (headers must already be sent). */
+  expire(res: ServerResponse, message: string): void {
+    res.write(
+      this.line(
+        "ERROR",
+        JSON.stringify({ kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure", message, reason: "Expired", code: 410 })
+      )
+    )
+    res.end()
+  }
+
+  private close(w: Watcher, abrupt: boolean): void {
+    if (w.closed) return
+    w.closed = true
+    this.watchers.delete(w)
+    for (const t of w.timers) clearTimeout(t)
+    if (abrupt) w.res.destroy()
+    else if (!w.res.writableEnded) w.res.end()
+  }
+
+  /** Closes every open watch; returns how many were closed. */
+  closeAll(abrupt = false): number {
+    const all = [...this.watchers]
+    for (const w of all) this.close(w, abrupt)
+    return all.length
+  }
+
+  /** Stops listening to the store and closes all watches. */
+  dispose(): void {
+    this.unsubscribe()
+    this.closeAll()
+  }
+}
