@@ -1,0 +1,140 @@
+/**
+ * `ceiling`: a proposed value must not exceed a limit ("≤2× current", "≤80% of node allocatable",
+ * "capped at policy.maxVolumeGb").
+ *
+ * @since 0.1.0
+ */
+import { Effect } from "effect"
+import * as Guardrail from "../Guardrail"
+import type { GuardrailContext } from "../Guardrail"
+import type { Json } from "../Json"
+import { attempt, misconfigured, show } from "./internal"
+
+/** Options of `ceiling`. */
+export interface CeilingOptions {
+  /** Name in decision records and Deny reasons. */
+  readonly name: string
+  /** The value the action proposes (e.g. the new memory limit in bytes); `undefined` when it cannot be told. */
+  readonly proposed: (ctx: GuardrailContext) => number | undefined
+  /** The limit; `undefined` when it cannot be computed (e.g. its fact is Unknown). */
+  readonly limit: (ctx: GuardrailContext) => number | undefined
+  /** Formats a value for the Deny reason (e.g. bytes as "768Mi"); default `String`. */
+  readonly describe?: ((value: number) => string) | undefined
+}
+
+const isNumber = (n: unknown): n is number => typeof n === "number" && Number.isFinite(n)
+
+/** Reads a number from JSON: a finite number, or a string holding one. */
+export const numberFromJson = (value: Json | undefined): number | undefined => {
+  if (isNumber(value)) return value
+  if (typeof value === "string" && value.trim() !== "") {
+    const n = Number(value)
+    return Number.isFinite(n) ? n : undefined
+  }
+  return undefined
+}
+
+const make = (options: CeilingOptions): Guardrail.Guardrail<never> => {
+  const { name } = options
+  const describe = options.describe ?? String
+  return Guardrail.make({
+    name,
+    check: (ctx) =>
+      Effect.sync(() => {
+        const proposed = attempt(name, "the proposed value", () => options.proposed(ctx))
+        if (!proposed.ok) return proposed.result
+        if (!isNumber(proposed.value)) return Guardrail.deny(`${name}: the proposed value could not be determined (${show(proposed.value)})`)
+        const limit = attempt(name, "the limit", () => options.limit(ctx))
+        if (!limit.ok) return limit.result
+        if (!isNumber(limit.value)) return Guardrail.deny(`${name}: the limit could not be determined (${show(limit.value)})`)
+        return proposed.value <= limit.value
+          ? Guardrail.pass
+          : Guardrail.deny(`${name}: proposed ${describe(proposed.value)} exceeds the ceiling ${describe(limit.value)}`)
+      })
+  })
+}
+
+/** Options of `ceiling.multipleOfBaseline`. */
+export interface MultipleOfBaselineOptions {
+  /** Name in decision records; default `ceiling(<factor>× baseline.<baselineKey>)`. */
+  readonly name?: string | undefined
+  /** The key of `ctx.baseline` holding the value at lease time (e.g. `memoryLimitBytes`). */
+  readonly baselineKey: string
+  /** The multiple of the baseline allowed (2 for "≤2× current"). */
+  readonly factor: number
+  /** The value the action proposes. */
+  readonly proposed: (ctx: GuardrailContext) => number | undefined
+  /** Reads the baseline value; default: a number or a numeric string. */
+  readonly parse?: ((value: Json | undefined) => number | undefined) | undefined
+  /** Formats a value for the Deny reason. */
+  readonly describe?: ((value: number) => string) | undefined
+}
+
+/** Options of `ceiling.fractionOfFact`. */
+export interface FractionOfFactOptions {
+  /** Name in decision records; default `ceiling(<fraction> of <fact>)`. */
+  readonly name?: string | undefined
+  /** The key of the Known fact in `ctx.facts` (e.g. `nodeAllocatableMemoryBytes`). */
+  readonly fact: string
+  /** The fraction of the fact allowed (0.8 for "≤80% of node allocatable"). */
+  readonly fraction: number
+  /** The value the action proposes. */
+  readonly proposed: (ctx: GuardrailContext) => number | undefined
+  /** Reads the fact's value; default: a number or a numeric string. */
+  readonly parse?: ((value: Json | undefined) => number | undefined) | undefined
+  /** Formats a value for the Deny reason. */
+  readonly describe?: ((value: number) => string) | undefined
+}
+
+/**
+ * Denies when the proposed value exceeds the limit, or when either cannot be determined (an
+ * unknown limit never lets a change through). Limits are typically computed from `ctx.baseline`,
+ * taken when the target's lease was acquired, so repeated bumps never compound; or from facts.
+ *
+ * @example
+ * ```ts
+ * import { Guardrail } from "@byteport/core"
+ * const proposedBytes = (ctx: Guardrail.GuardrailContext) => Number(ctx.action.params["limitBytes"])
+ * // ≤2× current (measured from the baseline) and ≤80% of node allocatable
+ * const twiceBaseline = Guardrail.ceiling.multipleOfBaseline({ baselineKey: "memoryLimitBytes", factor: 2, proposed: proposedBytes })
+ * const nodeShare = Guardrail.ceiling.fractionOfFact({ fact: "nodeAllocatableMemoryBytes", fraction: 0.8, proposed: proposedBytes })
+ * ```
+ */
+export const ceiling: {
+  (options: CeilingOptions): Guardrail.Guardrail<never>
+  /** A ceiling of `factor ×` the baseline value at `baselineKey` (taken at lease time, so bumps never compound). */
+  readonly multipleOfBaseline: (options: MultipleOfBaselineOptions) => Guardrail.Guardrail<never>
+  /** A ceiling of `fraction ×` a Known fact's value. */
+  readonly fractionOfFact: (options: FractionOfFactOptions) => Guardrail.Guardrail<never>
+} = Object.assign(make, {
+  multipleOfBaseline: (options: MultipleOfBaselineOptions): Guardrail.Guardrail<never> => {
+    const name = options.name ?? `ceiling(${options.factor}× baseline.${options.baselineKey})`
+    if (!(isNumber(options.factor) && options.factor > 0)) return misconfigured(name, `factor must be a positive number (got ${show(options.factor)})`)
+    const parse = options.parse ?? numberFromJson
+    return make({
+      name,
+      proposed: options.proposed,
+      limit: (ctx) => {
+        const base = parse(ctx.baseline[options.baselineKey])
+        return base === undefined ? undefined : base * options.factor
+      },
+      describe: options.describe
+    })
+  },
+  fractionOfFact: (options: FractionOfFactOptions): Guardrail.Guardrail<never> => {
+    const name = options.name ?? `ceiling(${options.fraction} of ${options.fact})`
+    if (!(isNumber(options.fraction) && options.fraction > 0)) return misconfigured(name, `fraction must be a positive number (got ${show(options.fraction)})`)
+    const parse = options.parse ?? numberFromJson
+    return make({
+      name,
+      proposed: options.proposed,
+      limit: (ctx) => {
+        const fact = ctx.facts[options.fact]
+        if (fact === undefined || fact._tag !== "Known") return undefined
+        const value = parse(fact.value)
+        return value === undefined ? undefined : value * options.fraction
+      },
+      describe: options.describe
+    })
+  }
+})
