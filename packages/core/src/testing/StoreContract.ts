@@ -1,0 +1,416 @@
+/**
+ * The contract suite every GuardrailStore implementation must pass: counted sliding windows
+ * that never exceed their max under concurrency, refunds, weights, compare-and-swap, leases,
+ * the incident journal and JSON isolation of stored values.
+ *
+ * ```ts
+ * import { storeContract } from "@byteport/core/testing"
+ * storeContract("postgres", () => PgStore.layer({ ... }), { concurrency: 200 })
+ * ```
+ *
+ * The suite never sleeps: time is passed in (`now`), so it runs as fast as the store does.
+ * Every test uses fresh random keys and incident ids, so a store shared between tests (one
+ * database, one namespace) passes too.
+ *
+ * @since 0.1.0
+ */
+import { randomUUID } from "node:crypto"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Layer } from "effect"
+import { GuardrailStore } from "../GuardrailStore"
+import type { GuardrailStoreShape, JournalEntryType, WindowResult } from "../GuardrailStore"
+import type { Json } from "../Json"
+
+/** Options of {@link storeContract}. */
+export interface StoreContractOptions {
+  /** Concurrent window acquires in the "max 1" race (default 1000). Lower it only for slow remote stores. */
+  readonly concurrency?: number
+  /** Concurrent fibers in the compare-and-swap, lease and journal races (default 100). */
+  readonly raceConcurrency?: number
+  /** Per-test timeout in ms (default 30 000). */
+  readonly timeoutMs?: number
+}
+
+const T = 1_700_000_000_000
+
+/**
+ * Registers the contract tests (vitest, `@effect/vitest`) for one store. `makeLayer` is called
+ * once per test and may build a fresh store (a temp directory) or connect to a shared one.
+ */
+export const storeContract = (
+  name: string,
+  makeLayer: () => Layer.Layer<GuardrailStore, unknown>,
+  options: StoreContractOptions = {}
+): void => {
+  const concurrency = options.concurrency ?? 1000
+  const race = options.raceConcurrency ?? 100
+  const timeout = options.timeoutMs ?? 30_000
+
+  const test = <A>(title: string, body: (store: GuardrailStoreShape, id: (s: string) => string) => Effect.Effect<A, unknown>) =>
+    it.live(
+      title,
+      () => {
+        const run = randomUUID().slice(0, 8)
+        return Effect.gen(function*() {
+          const store = yield* GuardrailStore
+          return yield* body(store, (s) => `contract-${run}-${s}`)
+        }).pipe(Effect.provide(makeLayer(), { local: true }))
+      },
+      timeout
+    )
+
+  const acquired = (results: ReadonlyArray<WindowResult>) => results.filter((r) => r._tag === "Acquired").length
+
+  const expectAcquired = (r: WindowResult, count: number): string => {
+    assert.strictEqual(r._tag, "Acquired", `expected Acquired, got ${JSON.stringify(r)}`)
+    assert.strictEqual(r.count, count)
+    return (r as Extract<WindowResult, { _tag: "Acquired" }>).token
+  }
+
+  const expectExhausted = (r: WindowResult, count: number, retryAfterMs: number) => {
+    assert.strictEqual(r._tag, "Exhausted", `expected Exhausted, got ${JSON.stringify(r)}`)
+    assert.strictEqual(r.count, count)
+    assert.strictEqual((r as Extract<WindowResult, { _tag: "Exhausted" }>).retryAfterMs, retryAfterMs)
+  }
+
+  describe(`GuardrailStore contract: ${name}`, () => {
+    // ------------------------------------------------------------------ windows
+
+    test(`window: ${concurrency} concurrent acquires with max 1 give exactly one Acquired`, (store, id) =>
+      Effect.gen(function*() {
+        const key = id("race")
+        const results = yield* Effect.forEach(
+          Array.from({ length: concurrency }, (_, i) => i),
+          (i) => store.acquireWindow({ key, max: 1, windowMs: 60_000, now: T + (i % 7) }),
+          { concurrency: "unbounded" }
+        )
+        assert.strictEqual(acquired(results), 1)
+        const winner = results.find((r) => r._tag === "Acquired")!
+        assert.strictEqual(winner.count, 1)
+        for (const r of results) if (r._tag === "Exhausted") assert.strictEqual(r.count, 1)
+        assert.strictEqual((yield* store.peekWindow(key, 60_000, T + 10)).count, 1)
+      }))
+
+    test(`window: max 20 under ${race} concurrent acquires gives exactly 20`, (store, id) =>
+      Effect.gen(function*() {
+        const key = id("race20")
+        const results = yield* Effect.forEach(
+          Array.from({ length: race }, (_, i) => i),
+          () => store.acquireWindow({ key, max: 20, windowMs: 60_000, now: T }),
+          { concurrency: "unbounded" }
+        )
+        assert.strictEqual(acquired(results), Math.min(20, race))
+        const counts = results.flatMap((r) => (r._tag === "Acquired" ? [r.count] : [])).sort((a, b) => a - b)
+        assert.deepStrictEqual(counts, Array.from({ length: Math.min(20, race) }, (_, i) => i + 1))
+        assert.strictEqual((yield* store.peekWindow(key, 60_000, T)).count, Math.min(20, race))
+      }))
+
+    test("window: slides (exhausted until exactly t + window, with exact retryAfterMs)", (store, id) =>
+      Effect.gen(function*() {
+        const key = id("slide")
+        const w = 1_000
+        expectAcquired(yield* store.acquireWindow({ key, max: 1, windowMs: w, now: T }), 1)
+        expectExhausted(yield* store.acquireWindow({ key, max: 1, windowMs: w, now: T }), 1, w)
+        expectExhausted(yield* store.acquireWindow({ key, max: 1, windowMs: w, now: T + w - 1 }), 1, 1)
+        expectAcquired(yield* store.acquireWindow({ key, max: 1, windowMs: w, now: T + w }), 1)
+
+        const k3 = id("slide3")
+        expectAcquired(yield* store.acquireWindow({ key: k3, max: 3, windowMs: w, now: T }), 1)
+        expectAcquired(yield* store.acquireWindow({ key: k3, max: 3, windowMs: w, now: T + 100 }), 2)
+        expectAcquired(yield* store.acquireWindow({ key: k3, max: 3, windowMs: w, now: T + 200 }), 3)
+        expectExhausted(yield* store.acquireWindow({ key: k3, max: 3, windowMs: w, now: T + 500 }), 3, 500)
+        assert.deepStrictEqual(yield* store.peekWindow(k3, w, T + 500), { count: 3, oldestAt: T })
+        expectAcquired(yield* store.acquireWindow({ key: k3, max: 3, windowMs: w, now: T + w }), 3)
+        assert.deepStrictEqual(yield* store.peekWindow(k3, w, T + w), { count: 3, oldestAt: T + 100 })
+        expectExhausted(yield* store.acquireWindow({ key: k3, max: 3, windowMs: w, now: T + w + 50 }), 3, 50)
+        const later = yield* store.peekWindow(k3, w, T + 10 * w)
+        assert.strictEqual(later.count, 0)
+      }))
+
+    test("window: keys are independent", (store, id) =>
+      Effect.gen(function*() {
+        const a = id("a")
+        const b = id("b")
+        expectAcquired(yield* store.acquireWindow({ key: a, max: 1, windowMs: 60_000, now: T }), 1)
+        expectAcquired(yield* store.acquireWindow({ key: b, max: 1, windowMs: 60_000, now: T }), 1)
+        expectExhausted(yield* store.acquireWindow({ key: a, max: 1, windowMs: 60_000, now: T + 1 }), 1, 59_999)
+        expectExhausted(yield* store.acquireWindow({ key: b, max: 1, windowMs: 60_000, now: T + 2 }), 1, 59_998)
+        assert.strictEqual((yield* store.peekWindow(id("c"), 60_000, T)).count, 0)
+      }))
+
+    test("window: releaseWindow refunds, and is idempotent", (store, id) =>
+      Effect.gen(function*() {
+        const key = id("refund")
+        const first = expectAcquired(yield* store.acquireWindow({ key, max: 1, windowMs: 60_000, now: T }), 1)
+        yield* store.releaseWindow(key, first)
+        assert.strictEqual((yield* store.peekWindow(key, 60_000, T)).count, 0)
+        const second = expectAcquired(yield* store.acquireWindow({ key, max: 1, windowMs: 60_000, now: T + 1 }), 1)
+        assert.notStrictEqual(second, first)
+        // Releasing the first token again must not refund the second unit.
+        yield* store.releaseWindow(key, first)
+        expectExhausted(yield* store.acquireWindow({ key, max: 1, windowMs: 60_000, now: T + 2 }), 1, 59_999)
+        yield* store.releaseWindow(key, second)
+        yield* store.releaseWindow(key, second)
+        assert.strictEqual((yield* store.peekWindow(key, 60_000, T + 2)).count, 0)
+        yield* store.releaseWindow(id("never-used"), "no-such-token")
+      }))
+
+    test("window: weights count, and retryAfterMs waits for enough units to slide out", (store, id) =>
+      Effect.gen(function*() {
+        const key = id("weight")
+        const w = 10_000
+        expectAcquired(yield* store.acquireWindow({ key, max: 5, windowMs: w, now: T, weight: 3 }), 3)
+        expectAcquired(yield* store.acquireWindow({ key, max: 5, windowMs: w, now: T + 100, weight: 2 }), 5)
+        expectExhausted(yield* store.acquireWindow({ key, max: 5, windowMs: w, now: T + 200, weight: 2 }), 5, w - 200)
+        expectExhausted(yield* store.acquireWindow({ key, max: 5, windowMs: w, now: T + 200, weight: 4 }), 5, w - 100)
+        expectExhausted(yield* store.acquireWindow({ key, max: 5, windowMs: w, now: T + 200 }), 5, w - 200)
+        assert.deepStrictEqual(yield* store.peekWindow(key, w, T + 200), { count: 5, oldestAt: T })
+        expectAcquired(yield* store.acquireWindow({ key, max: 5, windowMs: w, now: T + w, weight: 3 }), 5)
+        const big = yield* store.acquireWindow({ key: id("big"), max: 2, windowMs: w, now: T, weight: 3 })
+        assert.strictEqual(big._tag, "Exhausted")
+        assert.strictEqual(big.count, 0)
+      }))
+
+    test("window: invalid requests fail with a StoreError", (store, id) =>
+      Effect.gen(function*() {
+        for (
+          const bad of [
+            { key: id("bad"), max: -1, windowMs: 1_000, now: T },
+            { key: id("bad"), max: 1, windowMs: 0, now: T },
+            { key: id("bad"), max: 1, windowMs: 1_000, now: Number.NaN },
+            { key: id("bad"), max: 1, windowMs: 1_000, now: T, weight: 0 },
+            { key: "", max: 1, windowMs: 1_000, now: T }
+          ]
+        ) {
+          const error = yield* Effect.flip(store.acquireWindow(bad))
+          assert.strictEqual(error._tag, "StoreError")
+          assert.strictEqual(error.operation.startsWith("acquireWindow"), true, error.operation)
+          assert.strictEqual(error.store, store.name)
+        }
+      }))
+
+    // ------------------------------------------------------------------ compare-and-swap
+
+    test("cas: absent is version 0, versions grow by 1, stale writes are refused", (store, id) =>
+      Effect.gen(function*() {
+        const key = id("cas")
+        assert.strictEqual(yield* store.get(key), undefined)
+        assert.strictEqual(yield* store.compareAndSet(key, 1, "x"), false)
+        assert.strictEqual(yield* store.get(key), undefined)
+        assert.strictEqual(yield* store.compareAndSet(key, 0, { n: 1 }), true)
+        assert.deepStrictEqual(yield* store.get(key), { value: { n: 1 }, version: 1 })
+        assert.strictEqual(yield* store.compareAndSet(key, 0, { n: 99 }), false)
+        assert.strictEqual(yield* store.compareAndSet(key, 1, { n: 2 }), true)
+        assert.strictEqual(yield* store.compareAndSet(key, 1, { n: 99 }), false)
+        assert.strictEqual(yield* store.compareAndSet(key, 2, null), true)
+        assert.deepStrictEqual(yield* store.get(key), { value: null, version: 3 })
+        assert.strictEqual(yield* store.get(id("other")), undefined)
+      }))
+
+    test(`cas: ${race} concurrent writers from the same version, exactly one wins`, (store, id) =>
+      Effect.gen(function*() {
+        const key = id("cas-race")
+        const wins = yield* Effect.forEach(
+          Array.from({ length: race }, (_, i) => i),
+          (i) => Effect.map(store.compareAndSet(key, 0, { writer: i }), (ok) => (ok ? [i] : [])),
+          { concurrency: "unbounded" }
+        )
+        const winners = wins.flat()
+        assert.strictEqual(winners.length, 1)
+        assert.deepStrictEqual(yield* store.get(key), { value: { writer: winners[0]! }, version: 1 })
+        // A read-modify-write counter with retries ends exact.
+        const counter = id("counter")
+        const increment = Effect.gen(function*() {
+          for (;;) {
+            const cur = yield* store.get(counter)
+            const n = (cur?.value as number | undefined) ?? 0
+            if (yield* store.compareAndSet(counter, cur?.version ?? 0, n + 1)) return
+          }
+        })
+        const increments = Math.min(race, 30)
+        yield* Effect.forEach(Array.from({ length: increments }), () => increment, { concurrency: "unbounded" })
+        assert.deepStrictEqual(yield* store.get(counter), { value: increments, version: increments })
+      }))
+
+    // ------------------------------------------------------------------ leases
+
+    test("lease: acquire, held for others, renew by holder, takeover after expiry, release only by holder", (store, id) =>
+      Effect.gen(function*() {
+        const key = id("lease")
+        const a = yield* store.acquireLease({ key, holder: "agent-a", ttlMs: 1_000, now: T, data: { baseline: 512 } })
+        assert.deepStrictEqual(a, {
+          _tag: "Acquired",
+          lease: { key, holder: "agent-a", acquiredAt: T, expiresAt: T + 1_000, data: { baseline: 512 } }
+        })
+        const held = yield* store.acquireLease({ key, holder: "agent-b", ttlMs: 1_000, now: T + 500, data: { other: true } })
+        assert.deepStrictEqual(held, {
+          _tag: "Held",
+          lease: { key, holder: "agent-a", acquiredAt: T, expiresAt: T + 1_000, data: { baseline: 512 } }
+        })
+        const renewed = yield* store.acquireLease({ key, holder: "agent-a", ttlMs: 1_000, now: T + 500 })
+        assert.strictEqual(renewed._tag, "Acquired")
+        assert.strictEqual(renewed.lease.expiresAt, T + 1_500)
+        assert.strictEqual(renewed.lease.acquiredAt, T)
+        assert.deepStrictEqual(renewed.lease.data, { baseline: 512 })
+        assert.strictEqual((yield* store.acquireLease({ key, holder: "agent-b", ttlMs: 1_000, now: T + 1_499 }))._tag, "Held")
+        // An expired lease is still readable until taken over.
+        assert.strictEqual((yield* store.getLease(key))?.holder, "agent-a")
+        const taken = yield* store.acquireLease({ key, holder: "agent-b", ttlMs: 2_000, now: T + 1_500 })
+        assert.deepStrictEqual(taken, {
+          _tag: "Acquired",
+          lease: { key, holder: "agent-b", acquiredAt: T + 1_500, expiresAt: T + 3_500, data: {} }
+        })
+        yield* store.releaseLease(key, "agent-a")
+        assert.strictEqual((yield* store.getLease(key))?.holder, "agent-b")
+        yield* store.releaseLease(key, "agent-b")
+        assert.strictEqual(yield* store.getLease(key), undefined)
+        assert.strictEqual((yield* store.acquireLease({ key, holder: "agent-a", ttlMs: 1_000, now: T + 1_600 }))._tag, "Acquired")
+        assert.strictEqual(yield* store.getLease(id("no-lease")), undefined)
+      }))
+
+    test(`lease: ${race} concurrent holders, exactly one acquires`, (store, id) =>
+      Effect.gen(function*() {
+        const key = id("lease-race")
+        const results = yield* Effect.forEach(
+          Array.from({ length: race }, (_, i) => i),
+          (i) => store.acquireLease({ key, holder: `h${i}`, ttlMs: 60_000, now: T }),
+          { concurrency: "unbounded" }
+        )
+        const winners = results.filter((r) => r._tag === "Acquired")
+        assert.strictEqual(winners.length, 1)
+        const holder = winners[0]!.lease.holder
+        for (const r of results) assert.strictEqual(r.lease.holder, holder)
+        assert.strictEqual((yield* store.getLease(key))?.holder, holder)
+      }))
+
+    // ------------------------------------------------------------------ journal
+
+    test("journal: seq 1..n per incident in order; the first entry must be opened", (store, id) =>
+      Effect.gen(function*() {
+        const incidentId = id("inc")
+        const types: Array<JournalEntryType> = ["opened", "diagnosed", "classified", "planned", "intent", "acquired", "applied", "verdict"]
+        for (const [i, type] of types.entries()) {
+          const e = yield* store.appendJournal({
+            incidentId,
+            at: T + i,
+            type,
+            ...(type === "intent" || type === "applied" ? { stepPath: "0.1" } : {}),
+            data: type === "opened" ? { runbook: "oom-bump", targetKey: "k8s/prod/web" } : { i }
+          })
+          assert.strictEqual(e.seq, i + 1)
+          assert.strictEqual(e.type, type)
+        }
+        const journal = yield* store.readJournal(incidentId)
+        assert.deepStrictEqual(journal.map((e) => e.seq), [1, 2, 3, 4, 5, 6, 7, 8])
+        assert.deepStrictEqual(journal.map((e) => e.type), types)
+        assert.deepStrictEqual(journal.map((e) => e.at), types.map((_, i) => T + i))
+        assert.strictEqual(journal[4]!.stepPath, "0.1")
+        assert.strictEqual(journal[3]!.stepPath, undefined)
+        assert.deepStrictEqual(journal[0]!.data, { runbook: "oom-bump", targetKey: "k8s/prod/web" })
+        assert.deepStrictEqual(journal[1]!.data, { i: 1 })
+        for (const e of journal) assert.strictEqual(e.incidentId, incidentId)
+        assert.deepStrictEqual(yield* store.readJournal(id("unknown")), [])
+
+        const orphan = yield* Effect.flip(store.appendJournal({ incidentId: id("orphan"), at: T, type: "applied", data: {} }))
+        assert.strictEqual(orphan._tag, "StoreError")
+        const noRunbook = yield* Effect.flip(store.appendJournal({ incidentId: id("bare"), at: T, type: "opened", data: {} }))
+        assert.strictEqual(noRunbook._tag, "StoreError")
+        assert.deepStrictEqual(yield* store.readJournal(id("orphan")), [])
+      }))
+
+    test(`journal: ${race} concurrent appends to one incident get distinct consecutive seqs`, (store, id) =>
+      Effect.gen(function*() {
+        const incidentId = id("inc-race")
+        yield* store.appendJournal({ incidentId, at: T, type: "opened", data: { runbook: "r", targetKey: "t" } })
+        const written = yield* Effect.forEach(
+          Array.from({ length: race }, (_, i) => i),
+          (i) => store.appendJournal({ incidentId, at: T + 1 + i, type: "step", data: { i } }),
+          { concurrency: "unbounded" }
+        )
+        assert.deepStrictEqual(written.map((e) => e.seq).sort((a, b) => a - b), Array.from({ length: race }, (_, i) => i + 2))
+        const journal = yield* store.readJournal(incidentId)
+        assert.deepStrictEqual(journal.map((e) => e.seq), Array.from({ length: race + 1 }, (_, i) => i + 1))
+        // The journal keeps the order the store assigned: each entry's data is the one written with that seq.
+        const bySeq = new Map(written.map((e) => [e.seq, e.data.i]))
+        for (const e of journal.slice(1)) assert.strictEqual(e.data.i, bySeq.get(e.seq))
+      }))
+
+    test("journal: listIncidents lists open incidents, or all; closed after a closed entry", (store, id) =>
+      Effect.gen(function*() {
+        const one = id("one")
+        const two = id("two")
+        yield* store.appendJournal({ incidentId: one, at: T + 10, type: "opened", data: { runbook: "disk-full", targetKey: "host/a" } })
+        yield* store.appendJournal({ incidentId: two, at: T + 20, type: "opened", data: { runbook: "pool-exhausted", targetKey: "db/main" } })
+        yield* store.appendJournal({ incidentId: one, at: T + 30, type: "planned", data: {} })
+        yield* store.appendJournal({ incidentId: two, at: T + 40, type: "escalated", data: { reason: "x" } })
+        const mine = (xs: ReadonlyArray<{ readonly incidentId: string }>) =>
+          xs.filter((x) => x.incidentId === one || x.incidentId === two).map((x) => x.incidentId).sort()
+        assert.deepStrictEqual(mine(yield* store.listIncidents()), [one, two].sort())
+        yield* store.appendJournal({ incidentId: two, at: T + 50, type: "closed", data: {} })
+        assert.deepStrictEqual(mine(yield* store.listIncidents()), [one])
+        assert.deepStrictEqual(mine(yield* store.listIncidents({ all: false })), [one])
+        const all = yield* store.listIncidents({ all: true })
+        assert.deepStrictEqual(mine(all), [one, two].sort())
+        assert.deepStrictEqual(all.find((i) => i.incidentId === one), {
+          incidentId: one,
+          runbook: "disk-full",
+          targetKey: "host/a",
+          openedAt: T + 10,
+          lastType: "planned",
+          closed: false
+        })
+        assert.deepStrictEqual(all.find((i) => i.incidentId === two), {
+          incidentId: two,
+          runbook: "pool-exhausted",
+          targetKey: "db/main",
+          openedAt: T + 20,
+          lastType: "closed",
+          closed: true
+        })
+      }))
+
+    test("journal: incident ids that are not file- or key-safe work", (store, id) =>
+      Effect.gen(function*() {
+        for (const weird of [id("a/../b c"), id("ünïcødé:#?%"), id("x".repeat(300))]) {
+          yield* store.appendJournal({ incidentId: weird, at: T, type: "opened", data: { runbook: "r", targetKey: weird } })
+          yield* store.appendJournal({ incidentId: weird, at: T + 1, type: "closed", data: {} })
+          const j = yield* store.readJournal(weird)
+          assert.deepStrictEqual(j.map((e) => [e.incidentId, e.seq]), [[weird, 1], [weird, 2]])
+          const listed = (yield* store.listIncidents({ all: true })).find((i) => i.incidentId === weird)
+          assert.strictEqual(listed?.targetKey, weird)
+        }
+      }))
+
+    // ------------------------------------------------------------------ JSON isolation
+
+    test("values are JSON round-tripped: no shared mutable references", (store, id) =>
+      Effect.gen(function*() {
+        const key = id("json")
+        const value = { list: [1, "two", null, { deep: true }], nested: { s: "ü\n\"q\"", n: -1.5e-3 } }
+        assert.strictEqual(yield* store.compareAndSet(key, 0, value as unknown as Json), true)
+        ;(value.list as Array<unknown>).push("mutated")
+        value.nested.s = "mutated"
+        const read = yield* store.get(key)
+        assert.deepStrictEqual(read?.value, { list: [1, "two", null, { deep: true }], nested: { s: "ü\n\"q\"", n: -1.5e-3 } })
+        ;((read!.value as { list: Array<unknown> }).list).push("mutated-after-read")
+        assert.deepStrictEqual(((yield* store.get(key))?.value as { list: Array<unknown> }).list, [1, "two", null, { deep: true }])
+
+        const data = { pods: ["a", "b"] }
+        const lease = yield* store.acquireLease({ key, holder: "h", ttlMs: 1_000, now: T, data })
+        data.pods.push("c")
+        ;(lease.lease.data.pods as Array<string>).push("d")
+        assert.deepStrictEqual((yield* store.getLease(key))?.data, { pods: ["a", "b"] })
+
+        const incidentId = id("json-inc")
+        const opened = { runbook: "r", targetKey: "t", extra: { k: [1] } }
+        const e = yield* store.appendJournal({ incidentId, at: T, type: "opened", data: opened })
+        opened.extra.k.push(2)
+        ;(e.data.extra as { k: Array<number> }).k.push(3)
+        assert.deepStrictEqual((yield* store.readJournal(incidentId))[0]!.data, { runbook: "r", targetKey: "t", extra: { k: [1] } })
+
+        const notJson = yield* Effect.flip(store.compareAndSet(id("nan"), 0, { n: Number.NaN }))
+        assert.strictEqual(notJson._tag, "StoreError")
+        assert.strictEqual(yield* store.get(id("nan")), undefined)
+      }))
+  })
+}
