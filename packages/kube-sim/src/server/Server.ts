@@ -31,7 +31,7 @@ import {
   unsupportedMediaType
 } from "./status"
 import * as Table from "./table"
-import { validate } from "./validation"
+import { checkDecodable, validate } from "./validation"
 import type { WatchHub } from "./watch"
 
 type Obj = Record<string, unknown>
@@ -404,6 +404,7 @@ export const makeHandler = (ctx: HandlerContext) => {
 
   const write = (route: Route, obj: KubeObject, old: KubeObject, dryRun: boolean, skipValidation = false): KubeObject => {
     if (!skipValidation) validate(route.type, obj, old)
+    else checkDecodable(obj)
     if (dryRun) return store.prepareUpdate(route.type, obj).obj
     return store.update(route.type, obj)
   }

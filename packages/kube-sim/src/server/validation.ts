@@ -8,7 +8,33 @@ import { fromStructured, matchesLabels } from "../store/selectors"
 import type { StructuredSelector } from "../store/selectors"
 import type { KubeObject } from "../store/types"
 import type { FieldError } from "./status"
-import { invalid } from "./status"
+import { badRequest, invalid } from "./status"
+
+const goType = (v: unknown): string =>
+  v === null ? "null" : Array.isArray(v) ? "array" : typeof v === "object" ? "object" : typeof v === "boolean" ? "bool" : typeof v
+
+/**
+ * Decoding checks the apiserver's JSON decoder makes on metadata (400 BadRequest with the Go
+ * decoder's text): labels/annotations are string maps, finalizers a string list.
+ */
+export const checkDecodable = (obj: KubeObject): void => {
+  const meta = obj.metadata as Record<string, unknown>
+  for (const f of ["labels", "annotations"]) {
+    const v = meta[f]
+    if (v === undefined || v === null) continue
+    if (!isObj(v)) throw badRequest(`json: cannot unmarshal ${goType(v)} into Go struct field ObjectMeta.metadata.${f} of type map[string]string`)
+    for (const x of Object.values(v)) {
+      if (typeof x !== "string") throw badRequest(`json: cannot unmarshal ${goType(x)} into Go struct field ObjectMeta.metadata.${f} of type string`)
+    }
+  }
+  const fin = meta["finalizers"]
+  if (fin !== undefined && fin !== null && (!Array.isArray(fin) || fin.some((x) => typeof x !== "string"))) {
+    throw badRequest(`json: cannot unmarshal ${goType(fin)} into Go struct field ObjectMeta.metadata.finalizers of type []string`)
+  }
+  if (meta["name"] !== undefined && typeof meta["name"] !== "string") {
+    throw badRequest(`json: cannot unmarshal ${goType(meta["name"])} into Go struct field ObjectMeta.metadata.name of type string`)
+  }
+}
 
 type Obj = Record<string, unknown>
 const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v)
@@ -88,6 +114,7 @@ const validateIntOrPercent = (v: unknown, field: string, errs: Array<FieldError>
 
 /** Validates an object for create or update; throws an ApiError 422 when invalid. */
 export const validate = (type: ResourceType, obj: KubeObject, old?: KubeObject): void => {
+  checkDecodable(obj)
   const errs: Array<FieldError> = []
   const name = obj.metadata?.name ?? ""
   if (!old) validateName(type, name, errs)

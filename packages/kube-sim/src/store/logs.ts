@@ -28,9 +28,16 @@ export interface LogLine {
 
 /** The log source the kubelet writes and the API server reads. */
 export interface PodLogs {
-  /** Appends one line (without a trailing newline) to a container's current (or previous) log. */
-  append(namespace: string, pod: string, container: string, line: string, options?: AppendOptions): void
-  /** On restart: the current log becomes `previous` and the current log starts empty. */
+  /**
+   * Appends one line (without a trailing newline) to a container's current (or previous) log.
+   * The fifth argument may also be the line's timestamp as an RFC 3339 string.
+   */
+  append(namespace: string, pod: string, container: string, line: string, options?: AppendOptions | string): void
+  /**
+   * On container termination/restart: the current log becomes `previous` and the current log
+   * starts empty. (While a container waits after a termination, e.g. CrashLoopBackOff, a log
+   * read without `previous` serves this previous buffer, as the kubelet serves the last instance.)
+   */
   rotate(namespace: string, pod: string, container: string): void
   /** Reads a container's log as text (each line ends with "\n"); `undefined` if `previous` is asked and absent. */
   read(namespace: string, pod: string, container: string, options?: ReadOptions): string | undefined
@@ -66,7 +73,8 @@ export const make = (options: { now?: () => number; maxLines?: number } = {}): P
     return b
   }
   return {
-    append(ns, pod, container, line, opts = {}) {
+    append(ns, pod, container, line, optsOrTime = {}) {
+      const opts: AppendOptions = typeof optsOrTime === "string" ? { time: Date.parse(optsOrTime) } : optsOrTime
       const k = id(ns, pod, container)
       const b = get(k)
       const entry = { time: opts.time ?? now(), line }
