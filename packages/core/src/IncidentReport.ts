@@ -53,7 +53,8 @@ export const Status = Schema.Literals([
   "observed", // observe mode: recorded only
   "dry_run", // dry_run mode: plan posted, nothing written
   "proposed", // only change proposals were produced (and escalated/ticketed)
-  "handed_off" // the plan's work was handed to another runbook
+  "handed_off", // the plan's work was handed to another runbook
+  "duplicate" // another incident already holds the target
 ])
 
 /** How an incident ended. */
@@ -79,6 +80,7 @@ export const IncidentReport = Schema.Struct({
   children: Schema.Array(Schema.String),
   timeline: Schema.Array(TimelineEntry),
   postmortem: Schema.optionalKey(JsonObject),
+  duplicateOf: Schema.optionalKey(Schema.String),
   startedAt: Schema.Finite,
   endedAt: Schema.Finite
 })

@@ -1,2 +1,70 @@
-/** @byteport/core (placeholder, being written). */
-export const version = "0.1.0"
+/**
+ * @byteport/core — the incident model, plans as data, the executor with permits, guardrails
+ * and their stores, the incident journal, modes, approval, audit, escalation and reports.
+ *
+ * @since 0.1.0
+ */
+
+/** JSON values, canonical encoding and digests. */
+export * as Json from "./Json"
+/** What an incident is about: `{ kind, ref }`. */
+export * as TargetRef from "./TargetRef"
+/** What a Detector emits. */
+export * as Signal from "./Signal"
+/** Known / Unknown facts. */
+export * as Fact from "./Fact"
+/** Classified / Unclassified / Indeterminate. */
+export * as Classification from "./Classification"
+/** Actions as data. */
+export * as Action from "./Action"
+/** Plans as trees of steps. */
+export * as Plan from "./Plan"
+/** Changes proposed to humans, never applied. */
+export * as ChangeProposal from "./ChangeProposal"
+/** Guardrail decisions. */
+export * as Decision from "./Decision"
+/** Step outcomes. */
+export * as Outcome from "./Outcome"
+/** Verification verdicts. */
+export * as Verdict from "./Verdict"
+/** The escalation bundle. */
+export * as Escalation from "./Escalation"
+/** The incident report. */
+export * as IncidentReport from "./IncidentReport"
+/** Permits: leave to act, minted only by the executor. */
+export { Permit, PermitRefused } from "./Permit"
+
+/** Detectors: streams of signals. */
+export * as Detector from "./Detector"
+/** Diagnosers: concurrent probes with timeouts. */
+export * as Diagnoser from "./Diagnoser"
+/** Classifiers: pure, first match in declaration order. */
+export * as Classifier from "./Classifier"
+/** Verifiers and verification schedules. */
+export * as Verifier from "./Verifier"
+/** Action handlers, by kind. */
+export * as ActionHandler from "./ActionHandler"
+/** Registered checks, by kind. */
+export * as Check from "./Check"
+/** The registry of handlers and checks. */
+export * as ActionRegistry from "./ActionRegistry"
+/** Guardrails: interface and vocabulary. */
+export * as Guardrail from "./GuardrailApi"
+/** Backoff delays and schedules ("30s × 2^N, cap 300s"). */
+export * as Backoff from "./Backoff"
+/** The store guardrails and incidents share. */
+export * as GuardrailStore from "./GuardrailStore"
+/** The in-memory store. */
+export * as MemoryStore from "./stores/MemoryStore"
+/** The plan interpreter. */
+export * as Executor from "./Executor"
+/** Hand-offs between runbooks. */
+export * as IncidentBus from "./IncidentBus"
+/** Where plans, escalations, tickets and reports go. */
+export * as Notifier from "./Notifier"
+/** Runbooks: make, handle, resume, run. */
+export * as Runbook from "./Runbook"
+/** Which runbook handles a target. */
+export * as Catalog from "./Catalog"
+/** Redaction of secrets from everything that leaves the process. */
+export * as Redactor from "./Redactor"
