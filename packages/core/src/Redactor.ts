@@ -1,0 +1,514 @@
+/**
+ * The one redactor applied to everything that leaves the process: reports, the audit log,
+ * escalations, sink bodies, logs, span attributes and error causes.
+ *
+ * What it removes (each replaced by a fixed marker, `[REDACTED]` by default, keeping the key so
+ * the output stays readable):
+ * - values of secret-like keys (`password`, `passwd`, `pwd`, `secret`, `token`, `apiKey`,
+ *   `authorization`, `cookie`, `privateKey`, `credentials`, `dsn`, `passphrase`, `routingKey` …),
+ *   matched per word in camelCase, snake_case, kebab-case or dotted form, case-insensitively.
+ *   A key whose last word names a reference or a property of the secret (`secretKeyRef`,
+ *   `secretName`, `passwordFile`, `tokenCount`, `passwordEnabled`) is not a secret;
+ * - `{ name, value }` / `{ key, value }` entries (Kubernetes `env`, header lists) whose NAME is
+ *   secret-like (`valueFrom.secretKeyRef` is a reference and is kept);
+ * - in every string: URL userinfo passwords (`postgres://user:[REDACTED]@host`), Authorization /
+ *   Cookie header values, bearer/basic credentials, JWTs, GitHub tokens, Slack tokens and
+ *   webhook URLs, AWS access key ids and the secret keys next to them, PEM private keys, and
+ *   `password=…` style pairs (libpq connection strings, query strings, YAML/JSON text);
+ * - `Redacted` values from effect, and every extra pattern or key configured on the layer.
+ *
+ * `redact` is deep and total: it returns a new JSON-safe value for any input (cycles, Errors with
+ * their cause chains, Buffers, Dates, Maps, Sets, class instances, bigint) and never throws.
+ *
+ * @since 0.1.0
+ */
+import { Context, Effect, Exit, Layer, Logger, Redacted, References, Tracer } from "effect"
+import * as Cause from "effect/Cause"
+import type { Json } from "./Json"
+
+/** The default replacement marker. */
+export const MARKER = "[REDACTED]"
+
+/** Options for a redactor. */
+export interface Options {
+  /** The replacement marker (default `[REDACTED]`). */
+  readonly marker?: string
+  /** Extra secret-like keys: a string is one more secret word (matched like the built-in ones), a RegExp is tested against the whole key. */
+  readonly extraKeys?: ReadonlyArray<string | RegExp>
+  /** Extra patterns: every match in every string is replaced by the marker (a global flag is added). */
+  readonly extraPatterns?: ReadonlyArray<RegExp>
+  /** Keys never treated as secret (exact, case-insensitive), e.g. `["tokenBucket"]`. */
+  readonly allowKeys?: ReadonlyArray<string>
+  /** Depth beyond which values are replaced by `[MaxDepth]` (default 64). */
+  readonly maxDepth?: number
+}
+
+/** The redactor's operations. */
+export interface Shape {
+  /** Deeply redacts any value into a new JSON-safe value. Never throws. */
+  readonly redact: (value: unknown) => Json
+  /** Redacts the secrets found in one string. */
+  readonly redactString: (s: string) => string
+  /** Whether a key (property name, env var name, header name) names a secret. */
+  readonly isSecretKey: (key: string) => boolean
+  /** Redacts a record of span attributes: secret-like keys get the marker, other values are redacted deeply. */
+  readonly redactAttributes: (attributes: Readonly<Record<string, unknown>>) => Record<string, Json>
+  /** The marker used. */
+  readonly marker: string
+}
+
+// ---------------------------------------------------------------------------------------------
+// keys
+
+/** Words that make a key secret wherever they appear in it. */
+const SECRET_WORDS = new Set([
+  "password",
+  "passwd",
+  "pwd",
+  "secret",
+  "token",
+  "apikey",
+  "authorization",
+  "cookie",
+  "cookies",
+  "credential",
+  "credentials",
+  "creds",
+  "privatekey",
+  "passphrase",
+  "dsn",
+  "sessionid",
+  "jwt",
+  "bearer",
+  "routingkey",
+  "webhookurl"
+])
+
+/** Two consecutive words that make a key secret ("api key", "private key" …). */
+const SECRET_PAIRS = new Set([
+  "api key",
+  "private key",
+  "access key",
+  "secret key",
+  "signing key",
+  "encryption key",
+  "master key",
+  "client key",
+  "ssh key",
+  "tls key",
+  "routing key",
+  "integration key",
+  "connection string",
+  "session id",
+  "webhook url",
+  "set cookie",
+  "x api"
+])
+
+/** Words that make a key secret when they are its last word ("DB_PASS", "basicAuth"). */
+const SECRET_LAST_WORDS = new Set(["pass", "auth", "pat"])
+
+/** Last words that turn a secret-like key into a reference to, or a property of, the secret. */
+const REFERENCE_SUFFIXES = new Set([
+  "ref",
+  "refs",
+  "name",
+  "names",
+  "file",
+  "path",
+  "enabled",
+  "required",
+  "set",
+  "length",
+  "count",
+  "ttl",
+  "expiry",
+  "expires",
+  "type",
+  "kind",
+  "policy",
+  "hint",
+  "mode",
+  "namespace",
+  "store",
+  "provider",
+  "version"
+])
+
+/** Splits a key into lower-case words at camelCase, snake_case, kebab-case, dots, spaces and digits boundaries. */
+const words = (key: string): Array<string> =>
+  key
+    .replace(/([a-z0-9])([A-Z])/g, "$1 $2")
+    .replace(/([A-Z]+)([A-Z][a-z])/g, "$1 $2")
+    .split(/[^A-Za-z0-9]+/)
+    .filter((w) => w.length > 0)
+    .map((w) => w.toLowerCase())
+
+const makeIsSecretKey = (extraWords: ReadonlyArray<string>, extraRegex: ReadonlyArray<RegExp>, allow: ReadonlySet<string>) => {
+  const extra = new Set(extraWords.map((w) => w.toLowerCase().replace(/[^a-z0-9]/g, "")))
+  const cache = new Map<string, boolean>()
+  const compute = (key: string): boolean => {
+    if (allow.has(key.toLowerCase())) return false
+    if (extraRegex.some((r) => { r.lastIndex = 0; return r.test(key) })) return true
+    const ws = words(key)
+    if (ws.length === 0) return false
+    const last = ws[ws.length - 1]!
+    if (ws.length > 1 && REFERENCE_SUFFIXES.has(last)) return false
+    for (let i = 0; i < ws.length; i++) {
+      const w = ws[i]!
+      if (SECRET_WORDS.has(w) || extra.has(w)) return true
+      if (i + 1 < ws.length) {
+        const pair = `${w} ${ws[i + 1]}`
+        if (SECRET_PAIRS.has(pair) || extra.has(`${w}${ws[i + 1]}`)) return true
+      }
+    }
+    if (SECRET_LAST_WORDS.has(last)) return true
+    const joined = ws.join("")
+    return extra.has(joined)
+  }
+  return (key: string): boolean => {
+    let r = cache.get(key)
+    if (r === undefined) {
+      r = compute(key)
+      if (cache.size < 10_000) cache.set(key, r)
+    }
+    return r
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// strings
+
+/** A replacement rule over strings. */
+interface Rule {
+  readonly re: RegExp
+  readonly replace: (marker: string, isSecretKey: (k: string) => boolean) => (match: string, ...groups: Array<any>) => string
+}
+
+const PEM =
+  /-----BEGIN ((?:[A-Z0-9]+ )*)PRIVATE KEY( BLOCK)?-----[\s\S]*?(?:-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----|$)/g
+
+const rules: ReadonlyArray<Rule> = [
+  // PEM private keys (also truncated ones: to the end of the string)
+  {
+    re: PEM,
+    replace: (m) => (_all, kind: string, block: string | undefined) =>
+      `-----BEGIN ${kind}PRIVATE KEY${block ?? ""}-----${m}-----END ${kind}PRIVATE KEY${block ?? ""}-----`
+  },
+  // Slack incoming webhook URLs
+  {
+    re: /\bhttps?:\/\/hooks\.slack(?:-gov)?\.com\/(services|workflows|triggers)\/[A-Za-z0-9/_-]+/g,
+    replace: (m) => (all: string, kind: string) => `${all.slice(0, all.indexOf(kind) + kind.length)}/${m}`
+  },
+  // URL userinfo password: scheme://user:password@host
+  {
+    re: /\b([a-zA-Z][a-zA-Z0-9+.-]*:\/\/)([^\s:/?#@"'<>]*):([^\s/?#"'<>]*)@(?=[^\s@/?#"'<>]*(?:[\s/?#"'<>]|$))/g,
+    replace: (m) => (_all, scheme: string, user: string, pass: string) => pass === m ? _all : `${scheme}${user}:${m}@`
+  },
+  // Authorization / Cookie header lines: the whole value to the end of the line
+  {
+    re: /\b((?:proxy-)?authorization|(?:set-)?cookie|x-api-key|x-auth-token)([ \t]*:[ \t]*)(?!["'])([^\r\n"'\\]+)/gi,
+    replace: (m) => (_all, name: string, sep: string) => `${name}${sep}${m}`
+  },
+  // bearer / basic / token credentials
+  {
+    re: /\b(Bearer|Basic|Token|Digest)([ \t]+)(?!\[REDACTED\])([A-Za-z0-9._~+/=:-]{8,})/g,
+    replace: (m) => (_all, scheme: string, sp: string) => `${scheme}${sp}${m}`
+  },
+  // JWTs
+  { re: /\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*/g, replace: (m) => () => m },
+  // GitHub tokens
+  { re: /\b(?:gh[pousr]_[A-Za-z0-9]{20,255}|github_pat_[A-Za-z0-9_]{20,255})\b/g, replace: (m) => () => m },
+  // Slack tokens
+  { re: /\b(?:xox[abpors]|xoxe(?:\.xox[bp])?|xapp)-[A-Za-z0-9-]{8,}/g, replace: (m) => () => m },
+  // key=value and key: value pairs whose key is secret-like (libpq, query strings, YAML/JSON text)
+  {
+    re: /(["']?)([A-Za-z_][A-Za-z0-9_.-]*)\1([ \t]*[=:][ \t]*)("(?:[^"\\\r\n]|\\.)*"|'[^'\r\n]*'|[^\s&;,'"}\]]+)/g,
+    replace: (m, isSecretKey) => (all: string, q: string, key: string, sep: string, value: string) => {
+      if (!isSecretKey(key) || value.includes(m) || m.startsWith(value)) return all
+      if (value.startsWith("\"") || value.startsWith("'")) return `${q}${key}${q}${sep}${value[0]}${m}${value[0]}`
+      return `${q}${key}${q}${sep}${m}`
+    }
+  }
+]
+
+/** AWS access key ids. */
+const AWS_KEY_ID = /\b(?:AKIA|ASIA|ABIA|ACCA|AROA|AIDA)[A-Z0-9]{16}\b/g
+/** A 40-character AWS secret access key (only redacted next to an access key id). */
+const AWS_SECRET = /(?<![A-Za-z0-9/+=])[A-Za-z0-9/+=]{40}(?![A-Za-z0-9/+=])/g
+const AWS_SECRET_EXACT = /^[A-Za-z0-9/+=]{40}$/
+
+const hasAwsKeyId = (s: string): boolean => {
+  AWS_KEY_ID.lastIndex = 0
+  return AWS_KEY_ID.test(s)
+}
+
+// ---------------------------------------------------------------------------------------------
+// the redactor
+
+/** Builds a redactor (pure; no services needed). */
+export const make = (options: Options = {}): Shape => {
+  const marker = options.marker ?? MARKER
+  const maxDepth = options.maxDepth ?? 64
+  const extraKeyWords = (options.extraKeys ?? []).filter((k): k is string => typeof k === "string")
+  const extraKeyRegex = (options.extraKeys ?? []).filter((k): k is RegExp => k instanceof RegExp)
+  const allow = new Set((options.allowKeys ?? []).map((k) => k.toLowerCase()))
+  const isSecretKey = makeIsSecretKey(extraKeyWords, extraKeyRegex, allow)
+  const extraPatterns = (options.extraPatterns ?? []).map((r) => new RegExp(r.source, r.flags.includes("g") ? r.flags : r.flags + "g"))
+  const compiled = rules.map((r) => ({ re: r.re, fn: r.replace(marker, isSecretKey) }))
+
+  const redactString = (input: string): string => {
+    let s = input
+    for (const r of compiled) {
+      r.re.lastIndex = 0
+      s = s.replace(r.re, r.fn as any)
+    }
+    if (hasAwsKeyId(s)) {
+      AWS_KEY_ID.lastIndex = 0
+      s = s.replace(AWS_KEY_ID, marker)
+      AWS_SECRET.lastIndex = 0
+      s = s.replace(AWS_SECRET, marker)
+    }
+    for (const re of extraPatterns) {
+      re.lastIndex = 0
+      s = s.replace(re, marker)
+    }
+    return s
+  }
+
+  const redactError = (e: Error, seen: Set<object>, depth: number): Json => {
+    const out: Record<string, Json> = {}
+    out.name = redactString(String(e.name ?? "Error"))
+    out.message = redactString(String(e.message ?? ""))
+    for (const k of Object.keys(e)) {
+      if (k === "name" || k === "message" || k === "stack" || k === "cause") continue
+      out[k] = redactEntry(k, (e as any)[k], seen, depth + 1)
+    }
+    if (typeof e.stack === "string") out.stack = redactString(e.stack)
+    if ("cause" in e && (e as any).cause !== undefined) out.cause = go((e as any).cause, seen, depth + 1)
+    if (typeof AggregateError !== "undefined" && e instanceof AggregateError && !("errors" in out)) {
+      out.errors = go(e.errors, seen, depth + 1)
+    }
+    return out
+  }
+
+  const redactEntry = (key: string, value: unknown, seen: Set<object>, depth: number): Json => {
+    if (isSecretKey(key) && value !== null && value !== undefined && typeof value !== "boolean") return marker
+    return go(value, seen, depth)
+  }
+
+  const redactObjectEntries = (entries: Array<[string, unknown]>, seen: Set<object>, depth: number): Record<string, Json> => {
+    const out: Record<string, Json> = {}
+    // { name, value } / { key, value } entries (Kubernetes env, header lists) with a secret-like name
+    const label = entries.find(([k]) => k === "name" || k === "key")
+    const secretLabel = label !== undefined && typeof label[1] === "string" && entries.some(([k]) => k === "value") &&
+      isSecretKey(label[1])
+    // an AWS access key id among the values makes a sibling 40-character value its secret key
+    const awsNearby = entries.some(([, v]) => typeof v === "string" && hasAwsKeyId(v))
+    for (const [k, v] of entries) {
+      if (v === undefined || typeof v === "function" || typeof v === "symbol") continue
+      const rk = redactString(k)
+      if (secretLabel && k === "value" && v !== null) out[rk] = marker
+      else if (awsNearby && typeof v === "string" && AWS_SECRET_EXACT.test(v)) out[rk] = marker
+      else out[rk] = redactEntry(k, v, seen, depth + 1)
+    }
+    return out
+  }
+
+  const go = (value: unknown, seen: Set<object>, depth: number): Json => {
+    try {
+      switch (typeof value) {
+        case "string":
+          return redactString(value)
+        case "number":
+          return Number.isFinite(value) ? value : null
+        case "boolean":
+          return value
+        case "bigint":
+          return value.toString()
+        case "undefined":
+          return null
+        case "symbol":
+          return redactString(value.toString())
+        case "function":
+          return `[Function${value.name ? ` ${redactString(value.name)}` : ""}]`
+      }
+      if (value === null) return null
+      const obj = value as object
+      if (depth > maxDepth) return "[MaxDepth]"
+      if (Redacted.isRedacted(obj)) return marker
+      if (seen.has(obj)) return "[Circular]"
+      if (obj instanceof Date) return Number.isNaN(obj.getTime()) ? null : obj.toISOString()
+      if (obj instanceof RegExp) return redactString(obj.toString())
+      if (ArrayBuffer.isView(obj) || obj instanceof ArrayBuffer || (typeof SharedArrayBuffer !== "undefined" && obj instanceof SharedArrayBuffer)) {
+        const name = typeof Buffer !== "undefined" && Buffer.isBuffer(obj) ? "Buffer" : obj.constructor?.name ?? "binary"
+        return `[${name}: ${(obj as ArrayBufferView | ArrayBuffer).byteLength} bytes]`
+      }
+      seen.add(obj)
+      try {
+        if (obj instanceof Error) return redactError(obj, seen, depth)
+        if (Array.isArray(obj)) return obj.map((v) => go(v, seen, depth + 1))
+        if (obj instanceof Map) {
+          return redactObjectEntries([...obj.entries()].map(([k, v]) => [typeof k === "string" ? k : JSON.stringify(go(k, seen, depth + 1)), v]), seen, depth)
+        }
+        if (obj instanceof Set) return [...obj].map((v) => go(v, seen, depth + 1))
+        if (typeof (obj as any).toJSON === "function") {
+          const j = (obj as any).toJSON()
+          if (j !== obj) return go(j, new Set([...seen]), depth + 1)
+        }
+        if (obj instanceof Promise || obj instanceof WeakMap || obj instanceof WeakSet) return `[${obj.constructor.name}]`
+        return redactObjectEntries(Object.entries(obj), seen, depth)
+      } finally {
+        seen.delete(obj)
+      }
+    } catch {
+      return "[Unredactable]"
+    }
+  }
+
+  const redact = (value: unknown): Json => go(value, new Set(), 0)
+
+  const redactAttributes = (attributes: Readonly<Record<string, unknown>>): Record<string, Json> => {
+    const out: Record<string, Json> = {}
+    const r = redact(attributes)
+    if (r !== null && typeof r === "object" && !Array.isArray(r)) Object.assign(out, r)
+    return out
+  }
+
+  return { redact, redactString, isSecretKey, redactAttributes, marker }
+}
+
+/** A redactor with the default rules (for pure helpers such as `Report.toMarkdown`). */
+export const defaultRedactor: Shape = make()
+
+/** The Redactor service. */
+export class Redactor extends Context.Service<Redactor, Shape>()("@byteport/core/Redactor") {}
+
+/** A layer with the default rules plus the given extra keys, patterns and allowed keys. */
+export const layer = (options: Options = {}): Layer.Layer<Redactor> => Layer.succeed(Redactor, make(options))
+
+/** The default layer. */
+export const layerDefault: Layer.Layer<Redactor> = layer()
+
+/** Redacts a value with the Redactor service. */
+export const redact = (value: unknown): Effect.Effect<Json, never, Redactor> => Effect.map(Effect.service(Redactor), (r) => r.redact(value))
+
+// ---------------------------------------------------------------------------------------------
+// errors and causes
+
+/** A plain Error carrying the redacted name, message, stack and cause chain of another error. */
+export const redactError = (redactor: Shape, error: unknown): Error => {
+  const build = (e: unknown, depth: number): unknown => {
+    if (!(e instanceof Error)) return redactor.redact(e)
+    const out = new Error(redactor.redactString(String(e.message ?? "")))
+    out.name = redactor.redactString(String(e.name ?? "Error"))
+    out.stack = typeof e.stack === "string" ? redactor.redactString(e.stack) : out.stack
+    if (e.cause !== undefined && depth < 16) (out as any).cause = build(e.cause, depth + 1)
+    for (const k of Object.keys(e)) {
+      if (k === "cause" || k === "message" || k === "name" || k === "stack") continue
+      ;(out as any)[k] = redactor.isSecretKey(k) ? redactor.marker : redactor.redact((e as any)[k])
+    }
+    return out
+  }
+  return build(error, 0) as Error
+}
+
+/** A Cause with every failure and defect redacted (interruptions kept). */
+export const redactCause = <E>(redactor: Shape, cause: Cause.Cause<E>): Cause.Cause<unknown> =>
+  Cause.fromReasons(
+    cause.reasons.map((r) =>
+      Cause.isFailReason(r)
+        ? Cause.makeFailReason(r.error instanceof Error ? redactError(redactor, r.error) : redactor.redact(r.error))
+        : Cause.isDieReason(r)
+        ? Cause.makeDieReason(r.defect instanceof Error ? redactError(redactor, r.defect) : redactor.redact(r.defect))
+        : r
+    )
+  )
+
+// ---------------------------------------------------------------------------------------------
+// logging
+
+/**
+ * Wraps a Logger so that everything it sees is redacted first: the message (each part, deeply),
+ * the cause (errors, their stacks and cause chains) and the fiber's log annotations.
+ */
+export const logger = <Output>(redactor: Shape, inner: Logger.Logger<unknown, Output>): Logger.Logger<unknown, Output> =>
+  Logger.make((options) => {
+    const message = Array.isArray(options.message)
+      ? options.message.map((m) => (typeof m === "string" ? redactor.redactString(m) : redactor.redact(m)))
+      : typeof options.message === "string"
+      ? redactor.redactString(options.message)
+      : redactor.redact(options.message)
+    const cause = options.cause.reasons.length > 0 ? redactCause(redactor, options.cause) : options.cause
+    const fiber = options.fiber
+    const redactedFiber = new Proxy(fiber, {
+      get(target, prop) {
+        if (prop === "getRef") {
+          return (ref: any) => {
+            const v = target.getRef(ref)
+            return ref === References.CurrentLogAnnotations ? redactor.redactAttributes(v as Record<string, unknown>) : v
+          }
+        }
+        const v = (target as any)[prop]
+        return typeof v === "function" ? v.bind(target) : v
+      }
+    })
+    return inner.log({ ...options, message, cause, fiber: redactedFiber })
+  })
+
+/** A layer that replaces the loggers with redacting wrappers of `loggers` (default: the default logger). */
+export const layerLogger = (
+  loggers: ReadonlyArray<Logger.Logger<unknown, unknown>> = [Logger.defaultLogger]
+): Layer.Layer<never, never, Redactor> =>
+  Layer.unwrap(Effect.map(Effect.service(Redactor), (r) => Logger.layer(loggers.map((l) => logger(r, l)))))
+
+// ---------------------------------------------------------------------------------------------
+// tracing
+
+/** Redacts span attributes with the given redactor. */
+export const spanAttributes = (redactor: Shape, attributes: Readonly<Record<string, unknown>>): Record<string, Json> =>
+  redactor.redactAttributes(attributes)
+
+/**
+ * Wraps a Tracer so that every span attribute and event attribute is redacted before the inner
+ * tracer's span sees it (and so before any exporter does).
+ */
+export const tracer = (redactor: Shape, inner: Tracer.Tracer): Tracer.Tracer =>
+  Tracer.make({
+    span(options) {
+      const span = inner.span({ ...options, name: redactor.redactString(options.name) })
+      return new Proxy(span, {
+        get(target, prop) {
+          if (prop === "attribute") {
+            return (key: string, value: unknown) =>
+              target.attribute(
+                key,
+                redactor.isSecretKey(key) && value !== null && value !== undefined && typeof value !== "boolean"
+                  ? redactor.marker
+                  : redactor.redact(value)
+              )
+          }
+          if (prop === "event") {
+            return (name: string, startTime: bigint, attributes?: Record<string, unknown>) =>
+              target.event(redactor.redactString(name), startTime, attributes ? redactor.redactAttributes(attributes) : attributes)
+          }
+          if (prop === "end") {
+            return (endTime: bigint, exit: Exit.Exit<unknown, unknown>) =>
+              target.end(endTime, Exit.isFailure(exit) ? Exit.failCause(redactCause(redactor, exit.cause)) : exit)
+          }
+          const v = (target as any)[prop]
+          return typeof v === "function" ? v.bind(target) : v
+        }
+      })
+    },
+    ...(inner.context ? { context: inner.context } : {})
+  })
+
+/** A layer that installs a redacting wrapper around the current tracer. */
+export const layerTracer: Layer.Layer<never, never, Redactor> = Layer.unwrap(
+  Effect.gen(function*() {
+    const r = yield* Redactor
+    const current = yield* Effect.tracer
+    return Layer.succeed(Tracer.Tracer, tracer(r, current))
+  })
+)
