@@ -34,7 +34,14 @@ export const numberFromJson = (value: Json | undefined): number | undefined => {
   return undefined
 }
 
-const make = (options: CeilingOptions): Guardrail.Guardrail<never> => {
+/** A limit that could not be computed, with why. */
+interface Unknowable {
+  readonly unknown: string
+}
+
+const make = (
+  options: Omit<CeilingOptions, "limit"> & { readonly limit: (ctx: GuardrailContext) => number | undefined | Unknowable }
+): Guardrail.Guardrail<never> => {
   const { name } = options
   const describe = options.describe ?? String
   return Guardrail.make({
@@ -46,10 +53,12 @@ const make = (options: CeilingOptions): Guardrail.Guardrail<never> => {
         if (!isNumber(proposed.value)) return Guardrail.deny(`${name}: the proposed value could not be determined (${show(proposed.value)})`)
         const limit = attempt(name, "the limit", () => options.limit(ctx))
         if (!limit.ok) return limit.result
-        if (!isNumber(limit.value)) return Guardrail.deny(`${name}: the limit could not be determined (${show(limit.value)})`)
-        return proposed.value <= limit.value
+        const l = limit.value
+        if (typeof l === "object" && l !== null) return Guardrail.deny(`${name}: the limit could not be determined: ${l.unknown}`)
+        if (!isNumber(l)) return Guardrail.deny(`${name}: the limit could not be determined (${show(l)})`)
+        return proposed.value <= l
           ? Guardrail.pass
-          : Guardrail.deny(`${name}: proposed ${describe(proposed.value)} exceeds the ceiling ${describe(limit.value)}`)
+          : Guardrail.deny(`${name}: proposed ${describe(proposed.value)} exceeds the ceiling ${describe(l)}`)
       })
   })
 }
@@ -106,7 +115,7 @@ export const ceiling: {
   readonly multipleOfBaseline: (options: MultipleOfBaselineOptions) => Guardrail.Guardrail<never>
   /** A ceiling of `fraction ×` a Known fact's value. */
   readonly fractionOfFact: (options: FractionOfFactOptions) => Guardrail.Guardrail<never>
-} = Object.assign(make, {
+} = Object.assign((options: CeilingOptions) => make(options), {
   multipleOfBaseline: (options: MultipleOfBaselineOptions): Guardrail.Guardrail<never> => {
     const name = options.name ?? `ceiling(${options.factor}× baseline.${options.baselineKey})`
     if (!(isNumber(options.factor) && options.factor > 0)) return misconfigured(name, `factor must be a positive number (got ${show(options.factor)})`)
@@ -115,8 +124,10 @@ export const ceiling: {
       name,
       proposed: options.proposed,
       limit: (ctx) => {
-        const base = parse(ctx.baseline[options.baselineKey])
-        return base === undefined ? undefined : base * options.factor
+        const raw = ctx.baseline[options.baselineKey]
+        if (raw === undefined) return { unknown: `the baseline has no ${options.baselineKey}` }
+        const base = parse(raw)
+        return base === undefined ? { unknown: `baseline.${options.baselineKey} is not a number (${show(raw)})` } : base * options.factor
       },
       describe: options.describe
     })
@@ -130,9 +141,10 @@ export const ceiling: {
       proposed: options.proposed,
       limit: (ctx) => {
         const fact = ctx.facts[options.fact]
-        if (fact === undefined || fact._tag !== "Known") return undefined
+        if (fact === undefined) return { unknown: `the fact ${options.fact} is missing` }
+        if (fact._tag === "Unknown") return { unknown: `the fact ${options.fact} is unknown (${fact.probe}: ${fact.reason})` }
         const value = parse(fact.value)
-        return value === undefined ? undefined : value * options.fraction
+        return value === undefined ? { unknown: `the fact ${options.fact} is not a number (${show(fact.value)})` } : value * options.fraction
       },
       describe: options.describe
     })
