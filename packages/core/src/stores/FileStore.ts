@@ -98,6 +98,15 @@ export const journalFileName = (incidentId: string): string =>
     ? `${incidentId}.jsonl`
     : `~${createHash("sha256").update(incidentId).digest("hex").slice(0, 40)}.jsonl`
 
+const isAlive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (e) {
+    return isErrno(e, "EPERM")
+  }
+}
+
 const isErrno = (e: unknown, code: string): boolean => (e as NodeJS.ErrnoException | undefined)?.code === code
 
 /** Builds a FileStore on `options.directory` (creating it). */
@@ -276,7 +285,12 @@ export const make = (options: FileStoreOptions): Effect.Effect<GuardrailStoreSha
         } catch (e) {
           if (!isErrno(e, "ENOENT")) throw e
         }
-        for (const n of names) if (n.endsWith(DATA_TMP)) fs.rmSync(nodePath.join(dir, n), { force: true })
+        for (const n of names) {
+          if (n.endsWith(DATA_TMP)) fs.rmSync(nodePath.join(dir, n), { force: true })
+          // Lock temp files (`store.lock[.break].<pid>.<nonce>.tmp`) of dead processes.
+          const m = /^store\.lock(?:\.break)?\.(\d+)\.[0-9a-f]+\.tmp$/.exec(n)
+          if (m !== null && !isAlive(Number(m[1]))) fs.rmSync(nodePath.join(dir, n), { force: true })
+        }
       }
       const index = new Map<string, IndexRecord>()
       for (const file of journalFiles()) {
@@ -506,6 +520,17 @@ export const make = (options: FileStoreOptions): Effect.Effect<GuardrailStoreSha
         Effect.catch((error: StoreError) =>
           Effect.sync(() => {
             for (const p of batch) Deferred.doneUnsafe(p.deferred, Effect.fail(storeError(p.op.kind, error.message, error)))
+          })
+        ),
+        // Safety net: whatever happens (a defect), no caller waits forever for its result.
+        Effect.onExit((exit) =>
+          Effect.sync(() => {
+            for (const p of batch) {
+              Deferred.doneUnsafe(
+                p.deferred,
+                Effect.fail(storeError(p.op.kind, `unexpected failure of the store batch (${exit._tag})`, exit))
+              )
+            }
           })
         ),
         Effect.uninterruptible
