@@ -1,6 +1,6 @@
 /**
- * Test helpers for the guardrail suites: a GuardrailContext fixture builder and the store layer
- * the suites run against.
+ * Test helpers for the guardrail suites: a GuardrailContext fixture builder and a fresh
+ * MemoryStore per test.
  */
 import { Clock, Effect } from "effect"
 import * as Action from "../../src/Action"
@@ -12,11 +12,11 @@ import { GuardrailStore } from "../../src/GuardrailStore"
 import type { JsonObject } from "../../src/Json"
 import * as Plan from "../../src/Plan"
 import * as TargetRef from "../../src/TargetRef"
-import { TestStore } from "./TestStore"
+import * as MemoryStore from "../../src/stores/MemoryStore"
 
-/** Runs an effect against a fresh store (one per test). */
+/** Runs an effect against a fresh in-memory store (one per test). */
 export const withStore = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, Exclude<R, GuardrailStore>> =>
-  Effect.flatMap(TestStore.make, (store) => Effect.provideService(self, GuardrailStore, store))
+  Effect.flatMap(MemoryStore.make(), (store) => Effect.provideService(self, GuardrailStore, store))
 
 /** Overrides for a context fixture. */
 export interface CtxOptions {
