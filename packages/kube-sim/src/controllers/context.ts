@@ -3,7 +3,7 @@
  * the event recorder, pod logs and the simulated world outside the API (images in the
  * registry, request-rate series, node host state, behaviour overrides).
  */
-import type { KubeObject, ObjectStore } from "../store/types"
+import type { KubeObject, ObjectStore, ResourceKey } from "../store/types"
 import type { VirtualClock } from "../clock/VirtualClock"
 import type { Rng } from "../clock/Rng"
 import { EventRecorder } from "./events"
@@ -224,19 +224,20 @@ export class SimContext {
    * deletionTimestamp + grace and the kubelet finalises them.
    */
   deletePod(pod: KubeObject, graceSeconds?: number): void {
-    const ns = pod.metadata.namespace
-    const spec = (pod["spec"] ?? {}) as Json
-    const phase = ((pod["status"] ?? {}) as Json)["phase"]
-    const grace = graceSeconds ?? (spec["terminationGracePeriodSeconds"] as number | undefined) ?? 30
-    if (!spec["nodeName"] || phase === "Failed" || phase === "Succeeded" || grace === 0) {
-      this.store.delete(R.pods, ns, pod.metadata.name)
-      return
+    try {
+      this.store.requestDelete(R.pods, pod.metadata.namespace, pod.metadata.name, graceSeconds !== undefined ? { gracePeriodSeconds: graceSeconds } : {})
+    } catch {
+      // already gone
     }
-    if (pod.metadata.deletionTimestamp) return
-    this.store.mutate(R.pods, ns, pod.metadata.name, (o) => {
-      o.metadata.deletionTimestamp = this.iso(this.now() + grace * 1000)
-      o.metadata.deletionGracePeriodSeconds = grace
-    })
+  }
+
+  /** Delete any object the way the API does (finalizers honoured); absent objects are ignored. */
+  deleteObject(key: ResourceKey, namespace: string | undefined, name: string): void {
+    try {
+      this.store.requestDelete(key, namespace, name)
+    } catch {
+      // already gone
+    }
   }
 }
 
