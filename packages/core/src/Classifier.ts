@@ -14,7 +14,9 @@ import type { JsonObject } from "./Json"
 export type Classifier<F> = (facts: Fact.Facts<F>) => C.Classification
 
 /** What a rule's predicate may return: a boolean, or a match with reasons and evidence. */
-export type RuleResult = boolean | { readonly matched: boolean; readonly reasons?: ReadonlyArray<string>; readonly evidence?: JsonObject }
+export type RuleResult =
+  | boolean
+  | { readonly matched: boolean; readonly reasons?: ReadonlyArray<string>; readonly evidence?: Readonly<Record<string, unknown>> }
 
 /** A rule over facts `F` (the needed keys are checked to be Known before `when` runs). */
 export interface Rule<F> {
@@ -70,7 +72,7 @@ export const firstMatch = <F>(rules: ReadonlyArray<Rule<F>>, options: FirstMatch
     }
     const confidence = options.confidences?.[r.class] ?? (typeof r.confidence === "function" ? r.confidence(values) : r.confidence)
     const reasons = typeof res === "boolean" ? [] : [...(res.reasons ?? [])]
-    const evidence = typeof res === "boolean" ? {} : res.evidence ?? {}
+    const evidence: JsonObject = typeof res === "boolean" ? {} : JSON.parse(JSON.stringify(res.evidence ?? {}))
     if (confidence < min) {
       return C.unclassified([
         `${r.class} matched with confidence ${confidence.toFixed(2)}, below the minimum ${min.toFixed(2)}`,
