@@ -10,7 +10,8 @@
  * lock is older than `staleMs` (a hung or foreign owner). Breaking goes through a short-lived
  * second lock and re-reads the lock before unlinking it, so two waiters never both break a lock
  * and never remove a fresh one. The owner re-checks its nonce (`verify`) before each commit,
- * so a lock broken by age never lets a paused owner overwrite its successor's state.
+ * so a paused owner whose lock was broken by age abandons its write (the check and the rename
+ * are separate system calls: this narrows the window, it does not close it).
  *
  * @internal
  */

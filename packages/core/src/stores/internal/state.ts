@@ -49,7 +49,7 @@ export const copyJson = (value: unknown, path = "$", seen: Set<unknown> = new Se
   if (value === null || typeof value === "string" || typeof value === "boolean") return value
   if (typeof value === "number") {
     if (!Number.isFinite(value)) throw new InvalidInput(`${path} is not a finite number (${String(value)})`)
-    return value
+    return Object.is(value, -0) ? 0 : value
   }
   if (typeof value !== "object") throw new InvalidInput(`${path} is not JSON (a ${typeof value})`)
   if (seen.has(value)) throw new InvalidInput(`${path} is a cycle`)
