@@ -1,0 +1,262 @@
+/**
+ * The classifier of k8s.oom.six-signal: the seed's first-match table, in the seed's order (never
+ * sorted by confidence), with its predicates and confidences:
+ *
+ * 1. `runtime_misconfig` (0.93): the configured heap ceiling (-Xmx, GOMEMLIMIT,
+ *    --max-old-space-size) is larger than the container's memory limit.
+ * 2. `node_pressure` (0.88): the node reports MemoryPressure and the pod is healthy — its own
+ *    working set is below 70% of its memory limit (a well-behaved victim, not the culprit).
+ * 3. `genuine_memory_leak` (0.85): RSS rising across 3+ restarts with no traffic correlation.
+ * 4. `traffic_spike` (0.86): RSS correlates with the request rate.
+ * 5. `undersized_limit` (0.84): an RSS plateau at ≥85% of the limit, with no trend.
+ *
+ * A match below the minimum confidence (0.70) is Unclassified (escalate); a rule reached before
+ * any match that needs an Unknown fact (Prometheus unreachable …) makes the result Indeterminate
+ * (escalate, never a bump). An exit 137 without reason OOMKilled (a liveness or external kill)
+ * and no other memory evidence is not an OOM: Unclassified.
+ *
+ * @since 0.1.0
+ */
+import { Classification, Classifier, Fact } from "@byteport/core"
+import { humanBytes } from "../Quantity"
+import type { RuntimeHeap } from "../probes/runtimeHeap"
+
+/** The container under investigation, as `kubectl describe pod` shows it. */
+export interface PodFacts {
+  readonly namespace: string
+  readonly pod: string
+  readonly container: string
+  readonly node: string | null
+  readonly restartCount: number
+  readonly memoryLimitBytes: number | null
+  readonly memoryRequestBytes: number | null
+  /** The last termination (`lastState.terminated`, or `state.terminated`). */
+  readonly lastTermination: { readonly reason: string | null; readonly exitCode: number | null; readonly finishedAt: string | null } | null
+  readonly ready: boolean
+  /** The owning workload (Deployment, StatefulSet …) with its resourceVersion, for conditional patches. */
+  readonly workload: { readonly kind: string; readonly name: string; readonly resourceVersion: string } | null
+  /** The container's env with secret-like values already dropped (only names and literal values). */
+  readonly env: ReadonlyArray<{ readonly name: string; readonly value?: string | undefined }>
+}
+
+/** The node the pod runs on. */
+export interface NodeFacts {
+  readonly name: string
+  readonly resourceVersion: string
+  readonly unschedulable: boolean
+  readonly memoryPressure: boolean
+  readonly allocatableMemoryBytes: number | null
+}
+
+/** The current working set from metrics-server. */
+export interface WorkingSetFacts {
+  readonly bytes: number
+}
+
+/** The memory trend from Prometheus (working set, restarts and request rate over the lookback window). */
+export interface TrendFacts {
+  /** Restarts observed in the window. */
+  readonly restarts: number
+  /** The peak working set before each of the last OOM kills rose from one restart to the next. */
+  readonly risingAcrossRestarts: boolean
+  /** Working-set slope over the window, bytes per minute (within a run). */
+  readonly slopeBytesPerMinute: number
+  /** No significant trend: the working set holds at a level. */
+  readonly plateau: boolean
+  /** The highest working set in the window. */
+  readonly peakBytes: number
+  /** Pearson correlation of working set with request rate; null when there is no request-rate series. */
+  readonly rpsCorrelation: number | null
+}
+
+/** The workload's HorizontalPodAutoscaler, if any. */
+export interface HpaFacts {
+  readonly name: string
+  readonly minReplicas: number
+  readonly maxReplicas: number
+  readonly currentReplicas: number
+  readonly resourceVersion: string
+}
+
+/** The last rollout of the workload. */
+export interface DeployFacts {
+  readonly revision: string
+  readonly at: string
+  readonly minutesAgo: number
+  readonly changeCause: string | null
+  /** Deployed less than 30 minutes before the signal: a deploy-regression candidate. */
+  readonly regressionCandidate: boolean
+}
+
+/** An OOM marker found in the previous container's logs. */
+export interface OomMarker {
+  readonly runtime: "jvm" | "go" | "node"
+  readonly line: string
+}
+
+/** Everything the k8s.oom.six-signal diagnoser learns. */
+export interface OomFacts {
+  readonly pod: PodFacts
+  readonly runtimeHeap: RuntimeHeap | null
+  readonly node: NodeFacts | null
+  readonly workingSet: WorkingSetFacts
+  readonly trend: TrendFacts
+  readonly hpa: HpaFacts | null
+  readonly lastDeploy: DeployFacts | null
+  readonly oomMarkers: ReadonlyArray<OomMarker>
+}
+
+/** The classes, in the seed's order. */
+export const classes = ["runtime_misconfig", "node_pressure", "genuine_memory_leak", "traffic_spike", "undersized_limit"] as const
+
+/** One of the classes. */
+export type OomClass = (typeof classes)[number]
+
+/** Thresholds of the rules (every number in the seed is a default). */
+export interface OomThresholds {
+  /** node_pressure: the pod is healthy when its working set is below this share of its limit. Default 0.70. */
+  readonly healthyWorkingSetRatio: number
+  /** genuine_memory_leak: restarts the rising RSS must span. Default 3. */
+  readonly leakMinRestarts: number
+  /** traffic_spike at or above, "no traffic correlation" below. Default 0.7. */
+  readonly trafficCorrelation: number
+  /** undersized_limit: the plateau is at or above this share of the limit. Default 0.85. */
+  readonly plateauRatio: number
+  /** Matches below are escalated. Default 0.70. */
+  readonly minConfidence: number
+  /** The seed's confidences, overridable per class. */
+  readonly confidences: Readonly<Record<OomClass, number>>
+}
+
+/** The seed's defaults. */
+export const defaults: OomThresholds = {
+  healthyWorkingSetRatio: 0.7,
+  leakMinRestarts: 3,
+  trafficCorrelation: 0.7,
+  plateauRatio: 0.85,
+  minConfidence: 0.7,
+  confidences: {
+    runtime_misconfig: 0.93,
+    node_pressure: 0.88,
+    genuine_memory_leak: 0.85,
+    traffic_spike: 0.86,
+    undersized_limit: 0.84
+  }
+}
+
+const rule = Classifier.rule<OomFacts>()
+
+/** The rules, in the seed's order. */
+export const rules = (t: OomThresholds = defaults): ReadonlyArray<Classifier.Rule<OomFacts>> => [
+  rule({
+    class: "runtime_misconfig",
+    confidence: t.confidences.runtime_misconfig,
+    needs: ["pod", "runtimeHeap"],
+    when: ({ pod, runtimeHeap }) => {
+      const limit = pod.memoryLimitBytes
+      const matched = runtimeHeap !== null && limit !== null && runtimeHeap.heapBytes > limit
+      return {
+        matched,
+        reasons: matched
+          ? [`${runtimeHeap!.setting} (${runtimeHeap!.variable}) allows a ${humanBytes(runtimeHeap!.heapBytes)} heap, above the ${humanBytes(limit!)} container limit`]
+          : [],
+        evidence: matched ? { setting: runtimeHeap!.setting, variable: runtimeHeap!.variable, heapBytes: runtimeHeap!.heapBytes, limitBytes: limit! } : {}
+      }
+    }
+  }),
+  rule({
+    class: "node_pressure",
+    confidence: t.confidences.node_pressure,
+    needs: ["pod", "node", "workingSet"],
+    when: ({ pod, node, workingSet }) => {
+      const limit = pod.memoryLimitBytes
+      const ratio = limit ? workingSet.bytes / limit : undefined
+      const matched = node !== null && node.memoryPressure && ratio !== undefined && ratio < t.healthyWorkingSetRatio
+      return {
+        matched,
+        reasons: matched
+          ? [`node ${node!.name} reports MemoryPressure while the pod uses ${(ratio! * 100).toFixed(0)}% of its limit (healthy: below ${(t.healthyWorkingSetRatio * 100).toFixed(0)}%)`]
+          : [],
+        evidence: matched ? { node: node!.name, workingSetBytes: workingSet.bytes, limitBytes: limit!, ratio: ratio! } : {}
+      }
+    }
+  }),
+  rule({
+    class: "genuine_memory_leak",
+    confidence: t.confidences.genuine_memory_leak,
+    needs: ["trend"],
+    when: ({ trend }) => {
+      const uncorrelated = trend.rpsCorrelation === null || trend.rpsCorrelation < t.trafficCorrelation
+      const matched = trend.risingAcrossRestarts && trend.restarts >= t.leakMinRestarts && uncorrelated
+      return {
+        matched,
+        reasons: matched
+          ? [`working set rises across ${trend.restarts} restarts with no traffic correlation (r=${trend.rpsCorrelation === null ? "n/a" : trend.rpsCorrelation.toFixed(2)})`]
+          : [],
+        evidence: matched ? { restarts: trend.restarts, rpsCorrelation: trend.rpsCorrelation, slopeBytesPerMinute: trend.slopeBytesPerMinute } : {}
+      }
+    }
+  }),
+  rule({
+    class: "traffic_spike",
+    confidence: t.confidences.traffic_spike,
+    needs: ["trend"],
+    when: ({ trend }) => {
+      const matched = trend.rpsCorrelation !== null && trend.rpsCorrelation >= t.trafficCorrelation
+      return {
+        matched,
+        reasons: matched ? [`working set follows the request rate (r=${trend.rpsCorrelation!.toFixed(2)})`] : [],
+        evidence: matched ? { rpsCorrelation: trend.rpsCorrelation!, peakBytes: trend.peakBytes } : {}
+      }
+    }
+  }),
+  rule({
+    class: "undersized_limit",
+    confidence: t.confidences.undersized_limit,
+    needs: ["pod", "trend"],
+    when: ({ pod, trend }) => {
+      const limit = pod.memoryLimitBytes
+      const ratio = limit ? trend.peakBytes / limit : undefined
+      const matched = trend.plateau && ratio !== undefined && ratio >= t.plateauRatio
+      return {
+        matched,
+        reasons: matched ? [`working set plateaus at ${(ratio! * 100).toFixed(0)}% of the ${humanBytes(limit!)} limit with no trend`] : [],
+        evidence: matched ? { peakBytes: trend.peakBytes, limitBytes: limit!, ratio: ratio! } : {}
+      }
+    }
+  })
+]
+
+/**
+ * Whether the facts show an OOM at all: an OOMKilled termination, node MemoryPressure, a
+ * runtime OOM marker in the previous logs, or a working set at the limit. An exit 137 alone
+ * (a liveness-probe or external SIGKILL) is not one.
+ */
+export const oomEvidence = (facts: Fact.Facts<OomFacts>): { readonly oom: boolean; readonly why: string } => {
+  const pod = Fact.value(facts.pod)
+  const node = Fact.value(facts.node)
+  const markers = Fact.value(facts.oomMarkers) ?? []
+  const ws = Fact.value(facts.workingSet)
+  if (pod?.lastTermination?.reason === "OOMKilled") return { oom: true, why: "last termination reason OOMKilled" }
+  if (node?.memoryPressure) return { oom: true, why: `node ${node.name} reports MemoryPressure` }
+  if (markers.length > 0) return { oom: true, why: `${markers[0]!.runtime} OOM marker in previous logs` }
+  if (ws && pod?.memoryLimitBytes && ws.bytes >= pod.memoryLimitBytes * 0.95) return { oom: true, why: "working set at the memory limit" }
+  const t = pod?.lastTermination
+  return {
+    oom: false,
+    why: t?.exitCode === 137
+      ? `exit code 137 without reason OOMKilled (reason ${t.reason ?? "none"}): a liveness-probe or external kill, not an OOM`
+      : "no OOMKilled termination, memory pressure, OOM marker or working set at the limit"
+  }
+}
+
+/** The k8s.oom.six-signal classifier. */
+export const classify = (t: OomThresholds = defaults): Classifier.Classifier<OomFacts> => {
+  const firstMatch = Classifier.firstMatch(rules(t), { minConfidence: t.minConfidence })
+  return (facts) => {
+    const evidence = oomEvidence(facts)
+    // Only a known pod can tell us it was not an OOM; with the pod Unknown the rules decide (Indeterminate).
+    if (!evidence.oom && facts.pod._tag === "Known") return Classification.unclassified([evidence.why])
+    return firstMatch(facts)
+  }
+}
