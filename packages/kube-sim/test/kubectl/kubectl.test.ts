@@ -170,31 +170,51 @@ d("kubectl cross-check (in-process server)", () => {
   }, 120_000)
 })
 
-const controllersInstaller = async (): Promise<Installer | undefined> => {
+interface ControllersModule {
+  installer: (o: { clock?: unknown; onReady?: (c: { runRealtime(speed?: number, tickMs?: number): () => void }) => void }) => Installer
+}
+interface ClockModule {
+  VirtualClock: new (start?: number) => { now(): number }
+}
+const loadControllers = async (): Promise<{ controllers: ControllersModule; clock: ClockModule } | undefined> => {
   try {
-    const spec = "../../src/controllers/index"
-    const mod = (await import(/* @vite-ignore */ spec)) as { install?: Installer }
-    return typeof mod.install === "function" ? mod.install : undefined
+    const cPath = "../../src/controllers/Controllers"
+    const kPath = "../../src/clock/VirtualClock"
+    const controllers = (await import(/* @vite-ignore */ cPath)) as ControllersModule
+    const clock = (await import(/* @vite-ignore */ kPath)) as ClockModule
+    return typeof controllers.installer === "function" && typeof clock.VirtualClock === "function" ? { controllers, clock } : undefined
   } catch {
     return undefined
   }
 }
-const installer = enabled ? await controllersInstaller() : undefined
-if (enabled && !installer) console.warn("kube-sim kubectl rollout tests skipped: src/controllers/index does not export install() yet")
-const dr = enabled && installer ? describe : describe.skip
+const ctl = enabled ? await loadControllers() : undefined
+if (enabled && !ctl) console.warn("kube-sim kubectl rollout tests skipped: the controllers module (src/controllers/Controllers) is not available")
+const dr = enabled && ctl ? describe : describe.skip
 
 dr("kubectl rollout (needs the controllers)", () => {
   let sim: KubeSimInstance
   let dir: string
   let k: ReturnType<typeof runner>
+  let stopRealtime: (() => void) | undefined
   beforeAll(async () => {
-    sim = await KubeSim.start({ seed: 5, install: [installer!] })
+    const clock = new ctl!.clock.VirtualClock(Date.now())
+    sim = await KubeSim.start({
+      seed: 5,
+      now: () => clock.now(),
+      install: [ctl!.controllers.installer({ clock, onReady: (c) => (stopRealtime = c.runRealtime(20, 50)) })]
+    })
     dir = mkdtempSync(join(tmpdir(), "kube-sim-kubectl-"))
     sim.writeKubeconfig(join(dir, "config"))
     k = runner(join(dir, "config"))
-    sim.store.create(Keys.nodes, { apiVersion: "v1", kind: "Node", metadata: { name: "node-1" }, status: { conditions: [{ type: "Ready", status: "True" }], allocatable: { cpu: "8", memory: "32Gi", pods: "110" }, capacity: { cpu: "8", memory: "32Gi", pods: "110" } } })
+    sim.store.create(Keys.nodes, {
+      apiVersion: "v1",
+      kind: "Node",
+      metadata: { name: "node-1", labels: { "kubernetes.io/hostname": "node-1" } },
+      status: { conditions: [{ type: "Ready", status: "True" }], allocatable: { cpu: "8", memory: "32Gi", pods: "110" }, capacity: { cpu: "8", memory: "32Gi", pods: "110" } }
+    })
   })
   afterAll(async () => {
+    stopRealtime?.()
     k?.cleanup()
     rmSync(dir, { recursive: true, force: true })
     await sim?.close()
@@ -210,10 +230,18 @@ dr("kubectl rollout (needs the controllers)", () => {
     assert.strictEqual((await k.run(["apply", "--validate=false", "-f", file])).code, 0)
     const st = await k.run(["rollout", "status", "deployment/web", "--timeout=60s"], 90_000)
     assert.strictEqual(st.code, 0, st.stderr)
+    assert.include(st.stdout, 'deployment "web" successfully rolled out')
     assert.strictEqual((await k.run(["set", "image", "deployment/web", "app=a:2"])).code, 0)
     assert.strictEqual((await k.run(["rollout", "status", "deployment/web", "--timeout=60s"], 90_000)).code, 0)
+    const hist = await k.run(["rollout", "history", "deployment/web"])
+    assert.match(hist.stdout, /^1\s/m)
+    assert.match(hist.stdout, /^2\s/m)
     const undo = await k.run(["rollout", "undo", "deployment/web"])
     assert.strictEqual(undo.code, 0, undo.stderr)
+    assert.include(undo.stdout, "deployment.apps/web rolled back")
+    assert.strictEqual((await k.run(["rollout", "status", "deployment/web", "--timeout=60s"], 90_000)).code, 0)
+    const after = await k.run(["rollout", "history", "deployment/web"])
+    assert.match(after.stdout, /^3\s/m)
     assert.strictEqual((sim.store.get(Keys.deployments, "default", "web")!["spec"] as any).template.spec.containers[0].image, "a:1")
   }, 120_000)
 })
