@@ -408,6 +408,14 @@ export const storeContract = (
         ;(e.data.extra as { k: Array<number> }).k.push(3)
         assert.deepStrictEqual((yield* store.readJournal(incidentId))[0]!.data, { runbook: "r", targetKey: "t", extra: { k: [1] } })
 
+        // Member names that are special in JavaScript objects are plain data.
+        const special = JSON.parse("{\"__proto__\":{\"polluted\":true},\"constructor\":1}") as Json
+        assert.strictEqual(yield* store.compareAndSet(id("special"), 0, special), true)
+        const back = (yield* store.get(id("special")))?.value as Record<string, unknown>
+        assert.deepStrictEqual(Object.keys(back).sort(), ["__proto__", "constructor"])
+        assert.strictEqual(JSON.stringify(back), JSON.stringify(special))
+        assert.strictEqual(({} as Record<string, unknown>).polluted, undefined)
+
         const notJson = yield* Effect.flip(store.compareAndSet(id("nan"), 0, { n: Number.NaN }))
         assert.strictEqual(notJson._tag, "StoreError")
         assert.strictEqual(yield* store.get(id("nan")), undefined)
