@@ -51,8 +51,17 @@ export interface ChangeWindowOptions {
 
 interface Compiled {
   readonly label: string
-  readonly contains: (now: number) => boolean
+  /** Whether the window holds at `t`. */
+  readonly contains: (t: number) => boolean
+  /** The next instant after `t` at which the window begins (for a window not holding at `t`). */
+  readonly nextStart: (t: number) => number | undefined
+  /** For a window holding at `t`: the first instant after `t` at which it no longer holds. */
+  readonly endAfter: (t: number) => number | undefined
 }
+
+/** How far ahead the next allowed time (`retryAfterMs`) is searched for. */
+const searchHorizonMs = 15 * 24 * 3_600_000
+const DAY_MS = 86_400_000
 
 const parseClock = (s: string, allow24: boolean): number | undefined => {
   const m = /^(\d{1,2}):(\d{2})$/.exec(s.trim())
@@ -69,13 +78,42 @@ const toEpoch = (x: string | number | Date): number => (x instanceof Date ? x.ge
 
 const isDateRange = (w: DailyWindow | DateRange): w is DateRange => "start" in w || "end" in w
 
+/** The instant of a local wall-clock time (`minutes` after local midnight of the day `dayUtc` names) in `zone`. */
+const localToEpoch = (zone: DateTime.TimeZone, dayUtc: number, minutes: number): number => {
+  const d = new Date(dayUtc + minutes * 60_000)
+  return DateTime.toEpochMillis(
+    DateTime.makeZonedUnsafe(
+      { year: d.getUTCFullYear(), month: d.getUTCMonth() + 1, day: d.getUTCDate(), hour: d.getUTCHours(), minute: d.getUTCMinutes() },
+      { timeZone: zone, adjustForTimeZone: true }
+    )
+  )
+}
+
 const compile = (spec: WindowSpec, zone: DateTime.TimeZone, zoneLabel: string): Compiled | string => {
   if (typeof spec === "string") {
     const parsed = Cron.parse(spec, zone)
     if (Result.isFailure(parsed)) return `invalid cron expression ${show(spec)}: ${parsed.failure.message}`
     const cron = parsed.success
     const unit = cron.seconds.size === 0 || (cron.seconds.size === 1 && cron.seconds.has(0)) ? 60_000 : 1_000
-    return { label: `cron "${spec}" (${zoneLabel})`, contains: (now) => Cron.match(cron, now - (((now % unit) + unit) % unit)) }
+    const floor = (t: number) => t - (((t % unit) + unit) % unit)
+    const contains = (t: number) => Cron.match(cron, floor(t))
+    return {
+      label: `cron "${spec}" (${zoneLabel})`,
+      contains,
+      nextStart: (t) => {
+        try {
+          return Cron.next(cron, t).getTime()
+        } catch {
+          return undefined // an expression that never matches (e.g. February 30th)
+        }
+      },
+      endAfter: (t) => {
+        // a run of matching minutes (or seconds) ends at the first one that does not match
+        const limit = t + searchHorizonMs
+        for (let u = floor(t) + unit, n = 0; u <= limit && n < 100_000; u += unit, n++) if (!contains(u)) return u
+        return undefined
+      }
+    }
   }
   if (typeof spec !== "object" || spec === null) return `a window must be a cron string, a daily window or a date range (got ${show(spec)})`
   if (isDateRange(spec)) {
@@ -83,9 +121,12 @@ const compile = (spec: WindowSpec, zone: DateTime.TimeZone, zoneLabel: string): 
     const end = toEpoch(spec.end)
     if (!Number.isFinite(start) || !Number.isFinite(end)) return `invalid date range ${show(spec)}`
     if (end <= start) return `date range ends before it starts ${show(spec)}`
+    const contains = (t: number) => t >= start && t < end
     return {
       label: `${new Date(start).toISOString()} – ${new Date(end).toISOString()}`,
-      contains: (now) => now >= start && now < end
+      contains,
+      nextStart: (t) => (start > t ? start : undefined),
+      endAfter: (t) => (contains(t) ? end : undefined)
     }
   }
   const from = parseClock(spec.from, false)
@@ -101,6 +142,20 @@ const compile = (spec: WindowSpec, zone: DateTime.TimeZone, zoneLabel: string): 
   const fromMs = from * 60_000
   const toMs = to * 60_000
   const label = `${spec.days ? days.join(",") + " " : "daily "}${spec.from}–${spec.to} (${zoneLabel})`
+  /** The window's occurrences as instants [start, end), from the local day before `t` to the horizon. */
+  const occurrences = (t: number): Array<readonly [number, number]> => {
+    const p = DateTime.toParts(DateTime.makeZonedUnsafe(t, { timeZone: zone }))
+    const today = Date.UTC(p.year, p.month - 1, p.day)
+    const out: Array<readonly [number, number]> = []
+    for (let k = -1; k <= searchHorizonMs / DAY_MS + 1; k++) {
+      const day = today + k * DAY_MS
+      if (!dayIdx.has(new Date(day).getUTCDay())) continue
+      const s = localToEpoch(zone, day, from)
+      const e = from < to ? localToEpoch(zone, day, to) : localToEpoch(zone, day + DAY_MS, to)
+      out.push([s, e])
+    }
+    return out
+  }
   return {
     label,
     contains: (now) => {
@@ -109,8 +164,38 @@ const compile = (spec: WindowSpec, zone: DateTime.TimeZone, zoneLabel: string): 
       if (fromMs < toMs) return dayIdx.has(p.weekDay) && t >= fromMs && t < toMs
       // runs past midnight: the evening part belongs to today, the morning part to yesterday's window
       return (dayIdx.has(p.weekDay) && t >= fromMs) || (dayIdx.has((p.weekDay + 6) % 7) && t < toMs)
-    }
+    },
+    nextStart: (t) => occurrences(t).find(([s]) => s > t)?.[0],
+    endAfter: (t) => occurrences(t).find(([s, e]) => s <= t && t < e)?.[1]
   }
+}
+
+/**
+ * The first instant after `now` at which the windows allow acting, or `undefined` if none within
+ * the horizon. Acting can only become allowed where an allowed window begins or a freeze window
+ * ends, so only those instants are tried.
+ */
+const nextAllowed = (now: number, allow: ReadonlyArray<Compiled>, deny: ReadonlyArray<Compiled>): number | undefined => {
+  const allowed = (t: number) => !deny.some((w) => w.contains(t)) && (allow.length === 0 || allow.some((w) => w.contains(t)))
+  const horizon = now + searchHorizonMs
+  let t = now
+  for (let i = 0; i < 10_000; i++) {
+    let next = Infinity
+    for (const w of allow) {
+      if (w.contains(t)) continue
+      const c = w.nextStart(t)
+      if (c !== undefined && c > t && c < next) next = c
+    }
+    for (const w of deny) {
+      if (!w.contains(t)) continue
+      const c = w.endAfter(t)
+      if (c !== undefined && c > t && c < next) next = c
+    }
+    if (!(next <= horizon)) return undefined
+    if (allowed(next)) return next
+    t = next
+  }
+  return undefined
 }
 
 const asList = (x: WindowSpec | ReadonlyArray<WindowSpec> | undefined): ReadonlyArray<WindowSpec> =>
@@ -155,11 +240,14 @@ export const changeWindow = (options: ChangeWindowOptions): Guardrail.Guardrail<
       Effect.sync(() => {
         const at = new Date(ctx.now).toISOString()
         const frozen = deny.find((w) => w.contains(ctx.now))
-        if (frozen) return Guardrail.deny(`${name}: ${at} is inside the freeze window ${frozen.label}`)
-        if (allow.length > 0 && !allow.some((w) => w.contains(ctx.now))) {
-          return Guardrail.deny(`${name}: ${at} is outside the allowed windows: ${allow.map((w) => w.label).join("; ")}`)
-        }
-        return Guardrail.pass
+        const outside = allow.length > 0 && !allow.some((w) => w.contains(ctx.now))
+        if (!frozen && !outside) return Guardrail.pass
+        const next = nextAllowed(ctx.now, allow, deny)
+        const when = next === undefined ? "; no allowed time in the next 15 days" : `; next allowed at ${new Date(next).toISOString()}`
+        const retryAfterMs = next === undefined ? undefined : next - ctx.now
+        return frozen
+          ? Guardrail.deny(`${name}: ${at} is inside the freeze window ${frozen.label}${when}`, retryAfterMs)
+          : Guardrail.deny(`${name}: ${at} is outside the allowed windows: ${allow.map((w) => w.label).join("; ")}${when}`, retryAfterMs)
       })
   })
 }
