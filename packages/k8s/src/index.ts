@@ -1,0 +1,20 @@
+/**
+ * @byteport/k8s — BytePort for Kubernetes: the Kube service over @kubernetes/client-node,
+ * informer detectors, workload targets, Kubernetes Events, the Lease GuardrailStore, metrics,
+ * the Restarter, and the Kubernetes runbooks.
+ *
+ * @since 0.1.0
+ */
+
+/** The Kube service (typed API access, layers from kubeconfig / in-cluster). */
+export * as Kube from "./Kube"
+/** Typed Kubernetes API errors decoded from Status bodies. */
+export * as KubeError from "./KubeError"
+/** Patches with an explicit content type and a precondition. */
+export * as KubePatch from "./KubePatch"
+/** Watchable resources for informers. */
+export * as Resource from "./informers/Resource"
+/** Supervised informers as Streams. */
+export * as Informer from "./informers/Informer"
+/** Informer-based core Detectors. */
+export * as K8sDetector from "./informers/K8sDetector"
