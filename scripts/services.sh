@@ -1,0 +1,423 @@
+#!/usr/bin/env bash
+# scripts/services.sh — real database servers for BytePort's integration tests.
+#
+# Starts PostgreSQL 15, pgbouncer and MariaDB on 127.0.0.1 without systemd, as the `postgres`
+# and `mysql` system users, with all state under one directory. Installs the missing Debian
+# packages first (as root). Safe to run again: services that are already up and healthy are kept.
+#
+#   bash scripts/services.sh up     [--lease NAME [--pid PID]]   install if needed, start, print nothing on stdout
+#   bash scripts/services.sh down   [--lease NAME]               stop (see "Leases" below)
+#   bash scripts/services.sh status                              one line per service, plus the leases
+#   bash scripts/services.sh env                                 connection settings as KEY=VALUE lines
+#
+# State dir: $BYTEPORT_SERVICES_DIR, default <repo>/.services (gitignored). Keep it short: Unix
+# socket paths must stay under ~100 bytes.
+#
+# Fixed ports (all on 127.0.0.1, below the Linux ephemeral range 32768-60999 so an outgoing
+# connection can never be holding them), each overridable:
+#   PostgreSQL  BYTEPORT_PG_PORT         25432
+#   pgbouncer   BYTEPORT_PGBOUNCER_PORT  26432
+#   MariaDB     BYTEPORT_MYSQL_PORT      23306
+#
+# Leases: several test runs (several engineers, one machine) share one set of servers. `up --lease
+# NAME --pid PID` records that process PID uses them; `down --lease NAME` drops that lease and
+# stops the servers only when no live lease is left (leases of dead processes are pruned). A plain
+# `up` records the lease "manual" (no pid), so servers you started by hand outlive test runs.
+# A plain `down` stops everything, whatever the leases.
+#
+# Other knobs: BYTEPORT_SERVICES (subset of "postgres pgbouncer mariadb"), BYTEPORT_SKIP_INSTALL=1
+# (never call apt-get), BYTEPORT_PGBOUNCER_POOL_SIZE (default 4), BYTEPORT_MYSQL_MAX_CONNECTIONS (100),
+# BYTEPORT_PG_MAX_CONNECTIONS (100).
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$HERE/.." && pwd)
+STATE=${BYTEPORT_SERVICES_DIR:-$REPO/.services}
+SERVICES=${BYTEPORT_SERVICES:-"postgres pgbouncer mariadb"}
+
+PG_PORT=${BYTEPORT_PG_PORT:-25432}
+PGB_PORT=${BYTEPORT_PGBOUNCER_PORT:-26432}
+MY_PORT=${BYTEPORT_MYSQL_PORT:-23306}
+PGB_POOL_SIZE=${BYTEPORT_PGBOUNCER_POOL_SIZE:-4}
+PG_MAX_CONN=${BYTEPORT_PG_MAX_CONNECTIONS:-100}
+MY_MAX_CONN=${BYTEPORT_MYSQL_MAX_CONNECTIONS:-100}
+
+# Test-only credentials (throwaway servers on loopback). Alphanumeric so URLs need no escaping.
+PG_SUPER_PW=pgSuperTest7
+PG_APP_PW=pgAppTest7
+PG_AGENT_PW=pgAgentTest7
+PGB_ADMIN_PW=pgbAdminTest7
+MY_ADMIN_PW=myAdminTest7
+MY_APP_PW=myAppTest7
+MY_AGENT_PW=myAgentTest7
+
+# Never let inherited client settings redirect our own psql / mariadb calls.
+unset PGHOST PGHOSTADDR PGPORT PGUSER PGPASSWORD PGDATABASE PGSERVICE PGSSLMODE PGOPTIONS PGPASSFILE \
+      MYSQL_HOST MYSQL_TCP_PORT MYSQL_UNIX_PORT MYSQL_PWD
+
+now_ms() { date +%s%3N; }
+log() { printf '[services %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+has() { [[ " $SERVICES " == *" $1 "* ]]; }
+IS_ROOT=0; [[ $(id -u) == 0 ]] && IS_ROOT=1
+as_user() { local u=$1; shift; if ((IS_ROOT)); then runuser -u "$u" -- "$@"; else "$@"; fi; }
+PG_OS_USER=postgres; MY_OS_USER=mysql
+((IS_ROOT)) || { PG_OS_USER=$(id -un); MY_OS_USER=$(id -un); }
+
+# alive PID: exists and is not a zombie (PID 1 here may reap orphans late)
+alive() { [[ -n ${1:-} ]] && kill -0 "$1" 2>/dev/null && [[ $(sed -n 's/.*) \(.\).*/\1/p' "/proc/$1/stat" 2>/dev/null) != Z ]]; }
+cmdline() { tr '\0' ' ' < "/proc/$1/cmdline" 2>/dev/null; }
+pid_from() { [[ -f $1 ]] && head -1 "$1" 2>/dev/null | tr -dc 0-9; }
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+wait_for() { # wait_for NAME TIMEOUT_S cmd...
+  local name=$1 timeout=$2 t0; shift 2; t0=$(now_ms)
+  until "$@" >/dev/null 2>&1; do
+    (( $(now_ms) - t0 > timeout * 1000 )) && { log "$name not ready after ${timeout}s"; return 1; }
+    sleep 0.05
+  done
+}
+
+PG_BIN=""
+find_pg_bin() {
+  [[ -n $PG_BIN ]] && return 0
+  PG_BIN=${BYTEPORT_PG_BIN:-/usr/lib/postgresql/15/bin}
+  [[ -x $PG_BIN/postgres ]] || PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+  [[ -n $PG_BIN && -x $PG_BIN/postgres ]]
+}
+
+# ------------------------------------------------------------------------------ install
+ensure_packages() {
+  local want=() missing=() p
+  has postgres && want+=(postgresql-15 postgresql-client-15)
+  has pgbouncer && want+=(pgbouncer postgresql-client-15)
+  has mariadb && want+=(mariadb-server mariadb-client)
+  for p in "${want[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  ((${#missing[@]})) || return 0
+  [[ ${BYTEPORT_SKIP_INSTALL:-0} == 1 ]] && die "missing packages: ${missing[*]} (BYTEPORT_SKIP_INSTALL=1)"
+  ((IS_ROOT)) || die "missing packages: ${missing[*]}; run once as root to install them"
+  local t0; t0=$(now_ms)
+  log "installing ${missing[*]} (log: $STATE/apt.log)"
+  # No postinst may start a server on a default port: a policy-rc.d that denies every start.
+  local made_policy=0
+  if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod 755 /usr/sbin/policy-rc.d; made_policy=1
+  fi
+  local rc=0
+  {
+    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 -q update &&
+    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 -y -q --no-install-recommends install "${missing[@]}"
+  } >"$STATE/apt.log" 2>&1 || rc=$?
+  ((made_policy)) && rm -f /usr/sbin/policy-rc.d
+  if ((rc)); then tail -20 "$STATE/apt.log" >&2; die "apt-get install ${missing[*]} failed"; fi
+  log "installed in $(( $(now_ms) - t0 )) ms"
+}
+
+# ------------------------------------------------------------------------------ health
+# Templates are keyed by this script's content and the installed server versions.
+template_key() {
+  { sha256sum "${BASH_SOURCE[0]}"; dpkg-query -W -f='${Version}' postgresql-15 mariadb-server 2>/dev/null; } | sha256sum | cut -c1-12
+}
+pg_pid() { pid_from "$STATE/pg/data/postmaster.pid"; }
+pgb_pid() { pid_from "$STATE/pgbouncer/pgbouncer.pid"; }
+my_pid() { pid_from "$STATE/mariadb/mariadbd.pid"; }
+pg_ours() { local p; p=$(pg_pid); alive "$p" && [[ $(cmdline "$p") == *"$STATE/pg/data"* ]]; }
+pgb_ours() { local p; p=$(pgb_pid); alive "$p" && [[ $(cmdline "$p") == *"$STATE/pgbouncer/"* ]]; }
+my_ours() { local p; p=$(my_pid); alive "$p" && [[ $(cmdline "$p") == *"$STATE/mariadb/data"* ]]; }
+pg_probe() { find_pg_bin && "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" -t 2; }
+pgb_probe() {
+  PGPASSWORD=$PGB_ADMIN_PW PGCONNECT_TIMEOUT=2 psql -X -q -tA -h 127.0.0.1 -p "$PGB_PORT" -U pgbouncer_admin \
+    -d pgbouncer -c 'SHOW VERSION' >/dev/null 2>&1
+}
+my_probe() { mariadb-admin --no-defaults --protocol=socket -S "$STATE/mariadb/mysqld.sock" -uroot --connect-timeout=2 ping >/dev/null 2>&1; }
+pg_healthy() { pg_ours && pg_probe; }
+pgb_healthy() { pgb_ours && pgb_probe; }
+my_healthy() { my_ours && my_probe; }
+
+# ------------------------------------------------------------------------------ stop
+# stop_pid NAME PID PATTERN SIGNAL TIMEOUT_S: signal only a process whose command line matches.
+stop_pid() {
+  local name=$1 pid=$2 pattern=$3 sig=$4 timeout=$5 t0
+  alive "$pid" || return 0
+  [[ $(cmdline "$pid") == *"$pattern"* ]] || { log "$name: pid $pid is not ours; not touching it"; return 0; }
+  t0=$(now_ms)
+  kill "-$sig" "$pid" 2>/dev/null || true
+  while alive "$pid"; do
+    if (( $(now_ms) - t0 > timeout * 1000 )); then
+      log "$name: pid $pid still alive after ${timeout}s, sending KILL"; kill -KILL "$pid" 2>/dev/null || true; sleep 0.2
+      alive "$pid" && { log "$name: could not stop pid $pid"; return 1; }
+      break
+    fi
+    sleep 0.05
+  done
+  log "$name stopped ($(( $(now_ms) - t0 )) ms)"
+}
+stop_pgbouncer() { stop_pid pgbouncer "$(pgb_pid)" "$STATE/pgbouncer/" TERM 10; rm -f "$STATE/pgbouncer/pgbouncer.pid"; }
+# SIGINT = PostgreSQL "fast" shutdown; kills the backends of this postmaster too.
+stop_postgres() { stop_pid postgres "$(pg_pid)" "$STATE/pg/data" INT 30; }
+stop_mariadb() { stop_pid mariadb "$(my_pid)" "$STATE/mariadb/data" TERM 60; rm -f "$STATE/mariadb/mariadbd.pid"; }
+stop_all() { stop_pgbouncer; stop_postgres; stop_mariadb; rm -f "$STATE/services.env"; }
+
+# ------------------------------------------------------------------------------ start
+start_postgres() {
+  find_pg_bin || die "PostgreSQL binaries not found under /usr/lib/postgresql/*/bin"
+  local D=$STATE/pg t0; t0=$(now_ms)
+  stop_postgres
+  port_free "$PG_PORT" || die "port $PG_PORT (PostgreSQL) on 127.0.0.1 is in use; set BYTEPORT_PG_PORT"
+  rm -rf "$D"; mkdir -p "$D"; ((IS_ROOT)) && chown "$PG_OS_USER": "$D"; chmod 700 "$D"
+  # A pristine initdb output is kept as a template: later cold starts copy it instead of re-running initdb.
+  local T=$STATE/template/pg-$(template_key)
+  if [[ ! -f $T/PG_VERSION ]]; then
+    printf '%s\n' "$PG_SUPER_PW" > "$D/.pw"; ((IS_ROOT)) && chown "$PG_OS_USER": "$D/.pw"; chmod 600 "$D/.pw"
+    as_user "$PG_OS_USER" "$PG_BIN/initdb" -D "$D/data" -U postgres --pwfile="$D/.pw" --auth-local=trust \
+      --auth-host=scram-sha-256 -E UTF8 --locale=C.UTF-8 --no-sync >"$D/initdb.log" 2>&1 \
+      || { rm -f "$D/.pw"; tail -20 "$D/initdb.log" >&2; die "initdb failed"; }
+    rm -f "$D/.pw"
+    rm -rf "$STATE"/template/pg-*; mkdir -p "$STATE/template"; cp -a "$D/data" "$T.tmp" && mv "$T.tmp" "$T"
+  else
+    cp -a "$T" "$D/data" || die "copying the PostgreSQL template failed"
+  fi
+  cat >>"$D/data/postgresql.conf" <<EOF
+# --- BytePort test server (scripts/services.sh) ---
+listen_addresses = '127.0.0.1'
+port = $PG_PORT
+unix_socket_directories = '$D'
+max_connections = $PG_MAX_CONN
+superuser_reserved_connections = 3
+shared_buffers = 32MB
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+shared_preload_libraries = 'pg_stat_statements'
+compute_query_id = on
+log_line_prefix = '%m [%p] %q%u@%d/%a '
+EOF
+  as_user "$PG_OS_USER" "$PG_BIN/pg_ctl" -D "$D/data" -l "$D/postgres.log" -w -t 60 start >/dev/null 9>&- \
+    || { tail -20 "$D/postgres.log" >&2; die "PostgreSQL failed to start"; }
+  wait_for postgres 30 pg_probe || die "PostgreSQL not ready (see $D/postgres.log)"
+  # app: an ordinary application role; agent: what BytePort itself runs as (sees every session,
+  # may signal non-superuser backends, is not a superuser).
+  as_user "$PG_OS_USER" psql -X -q -v ON_ERROR_STOP=1 -h "$D" -p "$PG_PORT" -U postgres -d postgres >/dev/null <<EOF || die "creating PostgreSQL roles failed"
+CREATE ROLE app LOGIN PASSWORD '$PG_APP_PW';
+CREATE ROLE byteport_agent LOGIN PASSWORD '$PG_AGENT_PW' IN ROLE pg_monitor, pg_signal_backend;
+CREATE DATABASE appdb OWNER app;
+CREATE EXTENSION IF NOT EXISTS pg_stat_statements;
+EOF
+  log "postgres ready on 127.0.0.1:$PG_PORT ($(( $(now_ms) - t0 )) ms)"
+}
+
+start_pgbouncer() {
+  local B=$STATE/pgbouncer t0; t0=$(now_ms)
+  stop_pgbouncer
+  port_free "$PGB_PORT" || die "port $PGB_PORT (pgbouncer) on 127.0.0.1 is in use; set BYTEPORT_PGBOUNCER_PORT"
+  rm -rf "$B"; mkdir -p "$B"
+  # Transaction pooling: the mode production deployments run, and the one in which an
+  # idle-in-transaction client pins a server connection (the pathology the runbooks detect).
+  # A small default_pool_size makes saturation (cl_waiting > 0) cheap to create in tests.
+  cat >"$B/pgbouncer.ini" <<EOF
+;; BytePort test pgbouncer (scripts/services.sh)
+[databases]
+appdb = host=127.0.0.1 port=$PG_PORT dbname=appdb
+postgres = host=127.0.0.1 port=$PG_PORT dbname=postgres
+
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $PGB_PORT
+unix_socket_dir =
+auth_type = scram-sha-256
+auth_file = $B/userlist.txt
+admin_users = pgbouncer_admin
+stats_users = byteport_agent
+pool_mode = transaction
+default_pool_size = $PGB_POOL_SIZE
+max_client_conn = 200
+ignore_startup_parameters = extra_float_digits,options
+application_name_add_host = 0
+logfile = $B/pgbouncer.log
+pidfile = $B/pgbouncer.pid
+EOF
+  printf '"app" "%s"\n"postgres" "%s"\n"byteport_agent" "%s"\n"pgbouncer_admin" "%s"\n' \
+    "$PG_APP_PW" "$PG_SUPER_PW" "$PG_AGENT_PW" "$PGB_ADMIN_PW" > "$B/userlist.txt"
+  chmod 600 "$B/userlist.txt"; chmod 644 "$B/pgbouncer.ini"
+  ((IS_ROOT)) && chown -R "$PG_OS_USER": "$B"
+  # Tests (running as root) edit pgbouncer.ini in place; pgbouncer (as postgres) must still read
+  # it and the timestamped backups written beside it.
+  as_user "$PG_OS_USER" pgbouncer -q -d "$B/pgbouncer.ini" 9>&- || { tail -20 "$B/pgbouncer.log" >&2; die "pgbouncer failed to start"; }
+  wait_for pgbouncer 30 pgb_probe || die "pgbouncer not ready (see $B/pgbouncer.log)"
+  log "pgbouncer ready on 127.0.0.1:$PGB_PORT ($(( $(now_ms) - t0 )) ms)"
+}
+
+start_mariadb() {
+  local M=$STATE/mariadb t0; t0=$(now_ms)
+  stop_mariadb
+  port_free "$MY_PORT" || die "port $MY_PORT (MariaDB) on 127.0.0.1 is in use; set BYTEPORT_MYSQL_PORT"
+  rm -rf "$M"; mkdir -p "$M"; ((IS_ROOT)) && chown "$MY_OS_USER": "$M"; chmod 750 "$M"
+  local T=$STATE/template/mariadb-$(template_key)
+  if [[ ! -d $T/mysql ]]; then
+    mariadb-install-db --no-defaults --user="$MY_OS_USER" --datadir="$M/data" --auth-root-authentication-method=normal \
+      --skip-test-db --skip-name-resolve >"$M/install-db.log" 2>&1 || { tail -20 "$M/install-db.log" >&2; die "mariadb-install-db failed"; }
+    rm -rf "$STATE"/template/mariadb-*; mkdir -p "$STATE/template"; cp -a "$M/data" "$T.tmp" && mv "$T.tmp" "$T"
+  else
+    cp -a "$T" "$M/data" || die "copying the MariaDB template failed"
+  fi
+  # mariadbd does not daemonize; --user makes it drop root itself. performance_schema stays OFF
+  # (MariaDB's default): BytePort must not depend on it.
+  nohup mariadbd --no-defaults --user="$MY_OS_USER" --datadir="$M/data" --port="$MY_PORT" --bind-address=127.0.0.1 \
+    --socket="$M/mysqld.sock" --pid-file="$M/mysqld.pid" --log-error="$M/error.log" --skip-name-resolve \
+    --max-connections="$MY_MAX_CONN" --innodb-buffer-pool-size=32M --innodb-log-file-size=16M \
+    --innodb-flush-log-at-trx-commit=0 --innodb-doublewrite=0 --sync-binlog=0 --skip-log-bin \
+    </dev/null >/dev/null 2>&1 9>&- &
+  echo $! > "$M/mariadbd.pid"
+  wait_for mariadb 60 my_probe || { tail -20 "$M/error.log" >&2; die "MariaDB not ready"; }
+  # byteport_admin: root-equivalent. app: an application user without SUPER / CONNECTION ADMIN.
+  # byteport_agent: what BytePort runs as (sees every thread, may kill them).
+  mariadb --no-defaults --protocol=socket -S "$M/mysqld.sock" -uroot <<EOF || die "creating MariaDB users failed"
+CREATE USER 'byteport_admin'@'%' IDENTIFIED BY '$MY_ADMIN_PW';
+GRANT ALL PRIVILEGES ON *.* TO 'byteport_admin'@'%' WITH GRANT OPTION;
+CREATE DATABASE appdb;
+CREATE USER 'app'@'%' IDENTIFIED BY '$MY_APP_PW';
+GRANT ALL PRIVILEGES ON appdb.* TO 'app'@'%';
+CREATE USER 'byteport_agent'@'%' IDENTIFIED BY '$MY_AGENT_PW';
+GRANT PROCESS, CONNECTION ADMIN ON *.* TO 'byteport_agent'@'%';
+GRANT SELECT ON appdb.* TO 'byteport_agent'@'%';
+EOF
+  log "mariadb ready on 127.0.0.1:$MY_PORT ($(( $(now_ms) - t0 )) ms)"
+}
+
+write_env() {
+  local up=() f=$STATE/services.env
+  has postgres && pg_healthy && up+=(postgres)
+  has pgbouncer && pgb_healthy && up+=(pgbouncer)
+  has mariadb && my_healthy && up+=(mariadb)
+  {
+    echo "BYTEPORT_SERVICES_DIR=$STATE"
+    echo "BYTEPORT_TEST_SERVICES_UP=${up[*]}"
+    if [[ " ${up[*]} " == *" postgres "* ]]; then
+      echo "BYTEPORT_TEST_PG_HOST=127.0.0.1"
+      echo "BYTEPORT_TEST_PG_PORT=$PG_PORT"
+      echo "BYTEPORT_TEST_PG_URL=postgres://app:$PG_APP_PW@127.0.0.1:$PG_PORT/appdb"
+      echo "BYTEPORT_TEST_PG_SUPER_URL=postgres://postgres:$PG_SUPER_PW@127.0.0.1:$PG_PORT/appdb"
+      echo "BYTEPORT_TEST_PG_AGENT_URL=postgres://byteport_agent:$PG_AGENT_PW@127.0.0.1:$PG_PORT/appdb"
+      echo "BYTEPORT_TEST_PG_DATA=$STATE/pg/data"
+      echo "BYTEPORT_TEST_PG_PID=$(pg_pid)"
+    fi
+    if [[ " ${up[*]} " == *" pgbouncer "* ]]; then
+      echo "BYTEPORT_TEST_PGBOUNCER_PORT=$PGB_PORT"
+      echo "BYTEPORT_TEST_PGBOUNCER_URL=postgres://app:$PG_APP_PW@127.0.0.1:$PGB_PORT/appdb"
+      echo "BYTEPORT_TEST_PGBOUNCER_ADMIN_URL=postgres://pgbouncer_admin:$PGB_ADMIN_PW@127.0.0.1:$PGB_PORT/pgbouncer"
+      echo "BYTEPORT_TEST_PGBOUNCER_INI=$STATE/pgbouncer/pgbouncer.ini"
+      echo "BYTEPORT_TEST_PGBOUNCER_PID=$(pgb_pid)"
+    fi
+    if [[ " ${up[*]} " == *" mariadb "* ]]; then
+      echo "BYTEPORT_TEST_MYSQL_HOST=127.0.0.1"
+      echo "BYTEPORT_TEST_MYSQL_PORT=$MY_PORT"
+      echo "BYTEPORT_TEST_MYSQL_URL=mysql://app:$MY_APP_PW@127.0.0.1:$MY_PORT/appdb"
+      echo "BYTEPORT_TEST_MYSQL_ADMIN_URL=mysql://byteport_admin:$MY_ADMIN_PW@127.0.0.1:$MY_PORT/appdb"
+      echo "BYTEPORT_TEST_MYSQL_AGENT_URL=mysql://byteport_agent:$MY_AGENT_PW@127.0.0.1:$MY_PORT/appdb"
+      echo "BYTEPORT_TEST_MYSQL_PID=$(my_pid)"
+    fi
+  } > "$f.tmp"
+  mv -f "$f.tmp" "$f"
+}
+
+# ------------------------------------------------------------------------------ leases
+prune_leases() {
+  local l p
+  for l in "$STATE"/leases/*; do
+    [[ -e $l ]] || continue
+    p=$(tr -dc 0-9 < "$l")
+    [[ -n $p ]] && ! alive "$p" && rm -f "$l"
+  done
+  return 0
+}
+live_leases() { prune_leases; local l; for l in "$STATE"/leases/*; do [[ -e $l ]] && basename "$l"; done; return 0; }
+lease_name_ok() { [[ $1 =~ ^[A-Za-z0-9_.-]+$ ]] || die "bad lease name '$1'"; }
+
+# ------------------------------------------------------------------------------ commands
+cmd_up() {
+  local lease=manual pid=""
+  while (($#)); do case $1 in
+    --lease) lease=${2:?}; shift 2 ;; --pid) pid=${2:?}; shift 2 ;; *) die "up: unknown argument $1" ;; esac
+  done
+  lease_name_ok "$lease"
+  local t0; t0=$(now_ms)
+  ensure_packages
+  # The version of this script that started the servers: a changed script restarts them.
+  local version; version=$(sha256sum "${BASH_SOURCE[0]}" | cut -c1-16)
+  if [[ $(cat "$STATE/version" 2>/dev/null) != "$version" ]]; then
+    [[ -f $STATE/version ]] && log "services.sh changed since the servers started; restarting them"
+    stop_all
+  fi
+  local failed=() started=()
+  # MariaDB starts in the background while PostgreSQL and pgbouncer come up.
+  local my_job=""
+  if has mariadb && ! my_healthy; then
+    ( start_mariadb ) & my_job=$!; started+=(mariadb)
+  fi
+  if has postgres && ! pg_healthy; then
+    if ( start_postgres ); then started+=(postgres); stop_pgbouncer; else failed+=(postgres); fi
+  fi
+  if has pgbouncer && ! pgb_healthy; then
+    if ! has postgres || [[ " ${failed[*]} " == *" postgres "* ]]; then
+      failed+=(pgbouncer); log "pgbouncer needs postgres"
+    elif ( start_pgbouncer ); then started+=(pgbouncer); else failed+=(pgbouncer); fi
+  fi
+  if [[ -n $my_job ]]; then wait "$my_job" || failed+=(mariadb); fi
+  echo "$version" > "$STATE/version"
+  write_env
+  mkdir -p "$STATE/leases"
+  echo "$pid" > "$STATE/leases/$lease"
+  if ((${#failed[@]})); then
+    log "FAILED: ${failed[*]} (up: $(sed -n 's/^BYTEPORT_TEST_SERVICES_UP=//p' "$STATE/services.env"))"
+    exit 2
+  fi
+  if ((${#started[@]})); then log "started ${started[*]} in $(( $(now_ms) - t0 )) ms"
+  else log "already up ($(( $(now_ms) - t0 )) ms)"; fi
+}
+
+cmd_down() {
+  local lease=""
+  while (($#)); do case $1 in --lease) lease=${2:?}; shift 2 ;; *) die "down: unknown argument $1" ;; esac; done
+  [[ -d $STATE ]] || return 0
+  local t0; t0=$(now_ms)
+  if [[ -n $lease ]]; then
+    lease_name_ok "$lease"
+    rm -f "$STATE/leases/$lease"
+    local others; others=$(live_leases | tr '\n' ' ')
+    if [[ -n ${others// } ]]; then log "still leased by: $others; leaving the servers up"; return 0; fi
+  fi
+  stop_all
+  rm -rf "$STATE/leases"
+  log "down ($(( $(now_ms) - t0 )) ms)"
+}
+
+cmd_status() {
+  local s
+  for s in postgres pgbouncer mariadb; do
+    case $s in
+      postgres) if pg_healthy; then echo "postgres  up    127.0.0.1:$PG_PORT pid $(pg_pid)"; else echo "postgres  down"; fi ;;
+      pgbouncer) if pgb_healthy; then echo "pgbouncer up    127.0.0.1:$PGB_PORT pid $(pgb_pid)"; else echo "pgbouncer down"; fi ;;
+      mariadb) if my_healthy; then echo "mariadb   up    127.0.0.1:$MY_PORT pid $(my_pid)"; else echo "mariadb   down"; fi ;;
+    esac
+  done
+  [[ -d $STATE/leases ]] && echo "leases: $(live_leases | tr '\n' ' ')"
+  return 0
+}
+
+cmd_env() {
+  [[ -f $STATE/services.env ]] || die "no services running from $STATE (run: bash scripts/services.sh up)"
+  cat "$STATE/services.env"
+}
+
+cmd=${1:-}; shift || true
+case $cmd in
+  up|down)
+    mkdir -p "$STATE"; chmod 755 "$STATE"
+    exec 9>"$STATE/.lock"
+    flock -w 600 9 || die "timed out waiting for the lock on $STATE"
+    "cmd_$cmd" "$@" ;;
+  status) cmd_status ;;
+  env) cmd_env ;;
+  *) echo "usage: $0 up [--lease NAME [--pid PID]] | down [--lease NAME] | status | env" >&2; exit 64 ;;
+esac
