@@ -11,17 +11,31 @@
 export * as Approval from "./approvalRecord"
 /** Key builders for counted guardrails. */
 export * as keys from "./keys"
+/** Human approval bound to the plan digest. */
 export { approval, type ApprovalOptions } from "./approval"
+/** Exponential backoff between attempts on a key. */
 export { backoff, type BackoffOptions, type BackoffState, backoffStoreKey } from "./backoff"
+/** Keep enough members healthy. */
 export { blastRadius, type BlastRadiusOptions, type HealthCount } from "./blastRadius"
+/** A proposed value must not exceed a limit (baseline multiples, fact fractions). */
 export { ceiling, type CeilingOptions, type FractionOfFactOptions, type MultipleOfBaselineOptions, numberFromJson } from "./ceiling"
+/** Allowed and freeze windows. */
 export { changeWindow, type ChangeWindowOptions, type DailyWindow, type DateRange, type Weekday, type WindowSpec } from "./changeWindow"
+/** No action on a key while the previous one cools down. */
 export { cooldown, type CooldownOptions, cooldownStoreKey } from "./cooldown"
+/** A minimum classification confidence. */
 export { minConfidence } from "./minConfidence"
+/** Rename a guardrail. */
 export { named } from "./named"
+/** A hard prohibition. */
 export { never } from "./never"
+/** A per-minute cap whose excess is rejected and escalated. */
 export { perMinuteCap, type PerMinuteCapOptions, perMinuteWindowMs } from "./perMinuteCap"
+/** A counted sliding window. */
 export { rateLimit, type RateLimitOptions } from "./rateLimit"
+/** The target must carry an opt-in annotation. */
 export { annotationsFact, requireAnnotation, type RequireAnnotationOptions } from "./requireAnnotation"
+/** A boolean configuration flag must be on. */
 export { requireOptIn, type RequireOptInOptions } from "./requireOptIn"
+/** Apply a guardrail to selected actions only. */
 export { isKind, when } from "./when"
