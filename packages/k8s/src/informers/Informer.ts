@@ -30,11 +30,12 @@
  *
  * @since 0.1.0
  */
-import { ListWatch, Watch } from "@kubernetes/client-node"
+import { ApiException, ListWatch, Watch } from "@kubernetes/client-node"
 import type { KubeConfig, KubernetesObject } from "@kubernetes/client-node"
 import { Backoff } from "@byteport/core"
 import { Effect, Queue, Stream } from "effect"
 import { Kube } from "../Kube"
+import * as KubeError from "../KubeError"
 import type { Resource } from "./Resource"
 import { toWire } from "./Resource"
 
@@ -59,6 +60,11 @@ export interface WatchOptions {
    * tests). Runs synchronously inside client-node's callback.
    */
   readonly onConnect?: (() => void) | undefined
+  /**
+   * client-node's watch inactivity timeout (default 30 s): a watch that receives nothing for this
+   * long is closed and reopened from the last resourceVersion (a watch request, never a list).
+   */
+  readonly inactivityTimeoutMs?: number | undefined
   /** Called with each error that stopped the informer, before the supervisor restarts it. */
   readonly onError?: ((error: unknown) => void) | undefined
 }
@@ -73,8 +79,9 @@ export const defaultBackoff: Backoff.Options = { base: "1 second", factor: 2, ca
  */
 class ClosableWatch extends Watch {
   closed = false
-  constructor(kc: KubeConfig) {
+  constructor(kc: KubeConfig, inactivityTimeoutMs: number | undefined) {
     super(kc)
+    if (inactivityTimeoutMs !== undefined) (this as unknown as { requestTimeoutMs: number }).requestTimeoutMs = inactivityTimeoutMs
   }
   override async watch(
     path: string,
@@ -94,6 +101,10 @@ class ClosableWatch extends Watch {
 }
 
 const describe = (e: unknown): string => {
+  if (e instanceof ApiException) {
+    const k = KubeError.fromUnknown("informer", e)
+    return `${k._tag} ${k.status} ${k.reason}: ${k.message}`
+  }
   if (e instanceof Error) {
     const code = (e as { statusCode?: unknown; code?: unknown }).statusCode ?? (e as { code?: unknown }).code
     return `${e.name}: ${e.message}${code !== undefined ? ` (${String(code)})` : ""}`
@@ -112,7 +123,7 @@ export const watch = <T extends KubernetesObject>(resource: Resource<T>, options
       const listOptions = { namespace: options.namespace, labelSelector: options.labelSelector, fieldSelector: options.fieldSelector }
       return Stream.callback<InformerEvent<T>>((queue) =>
         Effect.gen(function*() {
-          const w = new ClosableWatch(kube.kubeConfig)
+          const w = new ClosableWatch(kube.kubeConfig, options.inactivityTimeoutMs)
           const listFn = () =>
             resource.list(kube.readApis, listOptions).then((list) => ({ ...list, items: list.items.map((o) => toWire(resource, o)) }))
           const informer = new ListWatch<T>(resource.path(options.namespace), w, listFn, false, options.labelSelector, options.fieldSelector)
