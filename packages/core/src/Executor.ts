@@ -24,7 +24,7 @@ import { GuardrailStore, type JournalEntry } from "./GuardrailStore"
 import { IncidentBus } from "./IncidentBus"
 import type { JsonObject } from "./Json"
 import type { Outcome, OutcomeStatus } from "./Outcome"
-import { Permit } from "./Permit"
+import * as Permit from "./Permit"
 import * as P from "./Plan"
 import type { Signal } from "./Signal"
 import type { CheckResult } from "./Verdict"
@@ -47,6 +47,11 @@ export interface ExecuteInput {
   readonly permitGraceMs?: number
   /** When set, only the pre-check runs (used to decide about approval without acting). */
   readonly checkOnly?: boolean
+  /**
+   * The root step's path (default "0"). A second plan of the same incident (the undo plan) uses
+   * its own root ("undo") so its journal entries never collide with the main plan's.
+   */
+  readonly rootPath?: string
 }
 
 /** How a plan run ended. */
@@ -155,7 +160,8 @@ export const execute = (
     // ---- 1. Pre-check: every action step, read-only, before the first write ----
     const pre = new Map<string, PreDecision>()
     const missingChecks = checksOf(input.plan.root).filter((c) => registry.check(c.kind) === undefined)
-    for (const { path, action } of P.actions(input.plan.root)) {
+    const rootPath = input.rootPath ?? "0"
+    for (const { path, action } of P.actions(input.plan.root, rootPath)) {
       if (done.has(path) || acquired.has(path)) {
         pre.set(path, { _tag: "Allow" })
         continue
@@ -212,7 +218,7 @@ export const execute = (
           return "allow"
       }
     }
-    const overall: Feas = missingChecks.length > 0 ? "deny" : feasible(input.plan.root, "0")
+    const overall: Feas = missingChecks.length > 0 ? "deny" : feasible(input.plan.root, rootPath)
     const result = (status: ExecuteStatus, extra: Partial<ExecuteResult> = {}): ExecuteResult => ({
       status,
       planDigest,
@@ -228,7 +234,7 @@ export const execute = (
     if (missingChecks.length > 0) {
       const at = yield* now
       decisions.push({
-        stepPath: "0",
+        stepPath: rootPath,
         actionKind: "check",
         idempotencyKey: missingChecks.map((c) => c.kind).join(","),
         phase: "check",
@@ -502,7 +508,7 @@ export const execute = (
         }
       })
 
-    const r = yield* walk(input.plan.root, "0")
+    const r = yield* walk(input.plan.root, rootPath)
     const status: ExecuteStatus = r === "ok" ? "completed" : r === "denied" ? "denied" : r === "escalated" ? "escalated" : "failed"
     return result(status)
   })

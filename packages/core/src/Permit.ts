@@ -10,6 +10,8 @@ import { Schema } from "effect"
 const genuine = new WeakSet<object>()
 const redeemed = new WeakSet<object>()
 
+let construct: (actionDigest: string, incidentId: string, expiresAt: number, mode: "auto" | "dry_run", id: string) => Permit
+
 /** Leave to perform exactly one action, once, before `expiresAt`. */
 export class Permit {
   /** Brand: makes the class nominal, so no object literal can pass for a Permit. */
@@ -27,17 +29,25 @@ export class Permit {
     readonly id: string
   ) {}
 
-  /** @internal Used by the executor only (not exported from the package index). */
-  static mint(actionDigest: string, incidentId: string, expiresAt: number, mode: "auto" | "dry_run", id: string): Permit {
-    const p = new Permit(actionDigest, incidentId, expiresAt, mode, id)
-    genuine.add(p)
-    return p
+  static {
+    construct = (actionDigest, incidentId, expiresAt, mode, id) => new Permit(actionDigest, incidentId, expiresAt, mode, id)
   }
 
   /** Whether this object was minted by the executor (a brand check that survives casts). */
   static isGenuine(p: unknown): p is Permit {
     return typeof p === "object" && p !== null && genuine.has(p) && #brand in p
   }
+}
+
+/**
+ * @internal Mints a permit. Used by the executor only: it is not exported from the package
+ * index (and the package's `exports` map forbids deep imports), so code outside BytePort's
+ * executor has no way to build a genuine Permit.
+ */
+export const mint = (actionDigest: string, incidentId: string, expiresAt: number, mode: "auto" | "dry_run", id: string): Permit => {
+  const p = construct(actionDigest, incidentId, expiresAt, mode, id)
+  genuine.add(p)
+  return p
 }
 
 /** Why a permit was refused. */

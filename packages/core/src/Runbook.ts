@@ -545,8 +545,9 @@ const undo = <F, R>(
     if (undos.length === 0) return
     yield* mark(st, "act", `undoing ${undos.length} action(s)`)
     const plan = P.make(runbook.id, "undo", `undo ${undos.length} action(s)`, P.seq(...undos.map(P.act)))
+    // Same incident (its journal is open), own root path: undo steps never collide with the plan's.
     const res = yield* Executor.execute({
-      incidentId: `${st.incidentId}/undo`,
+      incidentId: st.incidentId,
       runbook: runbook.id,
       mode: "auto",
       signal: st.signal,
@@ -554,10 +555,14 @@ const undo = <F, R>(
       facts: factsJson(st.facts),
       plan,
       baseline,
-      guardrails: []
+      guardrails: [],
+      rootPath: "undo"
     })
-    st.decisions.push(...res.decisions.map((d) => ({ ...d, stepPath: `undo/${d.stepPath}` })))
-    st.outcomes.push(...res.outcomes.map((o) => ({ ...o, stepPath: `undo/${o.stepPath}` })))
+    st.decisions.push(...res.decisions)
+    st.outcomes.push(...res.outcomes)
+    for (const o of res.outcomes) {
+      st.timeline.push({ at: o.at, phase: "act", message: `undo ${o.kind}: ${o.status} — ${o.detail}` })
+    }
   })
 
 const attachmentsOf = (outcomes: ReadonlyArray<Outcome>): Array<Attachment> =>

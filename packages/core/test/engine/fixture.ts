@@ -53,7 +53,7 @@ export const scaleHandler = (pool: Pool) =>
     ],
     apply: (p, ctx) =>
       Effect.sync(() => {
-        if (ctx.dryRun) return { detail: `would scale ${p.from} → ${p.to}`, result: {} }
+        if (ctx.dryRun) return { detail: `would scale ${p.from} → ${p.to}`, result: { workers: p.from } }
         pool.writes.push(`scale ${p.from}->${p.to}`)
         pool.workers = p.to
         pool.queue = p.to >= 4 ? 0 : pool.queue

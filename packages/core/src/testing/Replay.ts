@@ -1,0 +1,97 @@
+/**
+ * "What would it do?": `replay(runbook, facts)` classifies recorded facts and builds the plan,
+ * with no probe, no guardrail acquire and no write. `byteport replay <module> <fixture>` loads a
+ * module that exports a `ReplayModule` (a runbook and a fixture decoder) and prints the plan.
+ *
+ * @since 0.1.0
+ */
+import { Effect, Schema } from "effect"
+import type * as C from "../Classification"
+import * as Fact from "../Fact"
+import * as P from "../Plan"
+import type * as Runbook from "../Runbook"
+import type { Signal } from "../Signal"
+import * as Fixture from "./Fixture"
+
+/** What a replay found: the classification and, when classified, the plan. */
+export interface Replayed {
+  readonly runbook: string
+  readonly classification: C.Classification
+  readonly plan?: P.Plan | undefined
+  readonly planDigest?: string | undefined
+}
+
+/** A placeholder signal for replays whose fixture carries none. */
+export const replaySignal = (runbook: Runbook.Runbook<any, any>): Signal => ({
+  type: runbook.signals[0] ?? "replay",
+  target: { kind: "replay", ref: runbook.id },
+  observedAt: 0,
+  evidence: {}
+})
+
+/** Classifies the facts and builds the plan (no writes: no probe, guardrail or handler runs). */
+export const replay = <F, R>(
+  runbook: Runbook.Runbook<F, R>,
+  facts: Fact.Facts<F>,
+  signal: Signal = replaySignal(runbook)
+): Effect.Effect<Replayed, never, R> =>
+  Effect.gen(function*() {
+    const classification = runbook.classify(facts)
+    if (classification._tag !== "Classified") return { runbook: runbook.id, classification }
+    const plan = yield* runbook.remediate(classification, facts, signal)
+    return { runbook: runbook.id, classification, plan, planDigest: P.digest(plan) }
+  })
+
+/**
+ * What a module given to `byteport replay` exports: `runbook`, and `fixture` — a Schema of the
+ * facts' values (each becomes a Known fact) or a function from the parsed file to Facts — and
+ * optionally `signal`.
+ */
+export interface ReplayModule<F = any> {
+  readonly runbook: Runbook.Runbook<F, never>
+  readonly fixture: Schema.Codec<F, any> | ((raw: unknown, file: string) => Effect.Effect<Fact.Facts<F>, Fixture.FixtureError>)
+  readonly signal?: Signal
+}
+
+/** The module does not export what `byteport replay` needs. */
+export class InvalidReplayModule extends Schema.TaggedError<InvalidReplayModule>()("InvalidReplayModule", {
+  module: Schema.String,
+  message: Schema.String
+}) {}
+
+/** Replays a fixture file through a replay module's runbook. */
+export const replayFile = (
+  mod: ReplayModule,
+  fixtureFile: string,
+  text: string
+): Effect.Effect<Replayed, Fixture.FixtureError> =>
+  Effect.gen(function*() {
+    const raw = yield* Fixture.parse(fixtureFile, text)
+    const facts: Fact.Facts<any> = Schema.isSchema(mod.fixture)
+      ? Fixture.facts<any>((yield* Fixture.decode(mod.fixture as Schema.Codec<any, any>, fixtureFile, raw)) as object)
+      : yield* (mod.fixture as (raw: unknown, file: string) => Effect.Effect<Fact.Facts<any>, Fixture.FixtureError>)(raw, fixtureFile)
+    return yield* replay(mod.runbook, facts, mod.signal)
+  })
+
+/** Checks that an imported module is a ReplayModule. */
+export const asReplayModule = (name: string, mod: Record<string, unknown>): Effect.Effect<ReplayModule, InvalidReplayModule> => {
+  const rb = mod["runbook"] as Runbook.Runbook<any, any> | undefined
+  const fixture = mod["fixture"]
+  if (!rb || typeof rb !== "object" || typeof rb.classify !== "function" || typeof rb.remediate !== "function") {
+    return Effect.fail(new InvalidReplayModule({ module: name, message: `${name} exports no \`runbook\` (a Runbook)` }))
+  }
+  if (!(Schema.isSchema(fixture) || typeof fixture === "function")) {
+    return Effect.fail(new InvalidReplayModule({ module: name, message: `${name} exports no \`fixture\` (a Schema or a decoder function)` }))
+  }
+  return Effect.succeed(mod as unknown as ReplayModule)
+}
+
+/** Renders a replay for the terminal. */
+export const render = (r: Replayed): string => {
+  const c = r.classification
+  const head = c._tag === "Classified"
+    ? `classification: ${c.class} (confidence ${c.confidence.toFixed(2)})`
+    : `classification: ${c._tag}: ${c.reasons.join("; ")}`
+  return r.plan ? `${head}\nplan digest: ${r.planDigest}\n${P.render(r.plan)}` : `${head}\nno plan`
+}
+
