@@ -36,11 +36,11 @@ const deployment = (name: string, replicas = 2) => ({
 
 describe("discovery", () => {
   it("serves /version, /api, /apis and resource lists with pods/eviction as policy/v1 Eviction", async () => {
-    const v = await (await fetch(`${sim.url}/version`)).json()
+    const v = (await (await fetch(`${sim.url}/version`)).json()) as any
     assert.strictEqual(v.minor, "32")
-    const api = await (await fetch(`${sim.url}/api`)).json()
+    const api = (await (await fetch(`${sim.url}/api`)).json()) as any
     assert.deepStrictEqual(api.versions, ["v1"])
-    const apis = await (await fetch(`${sim.url}/apis`)).json()
+    const apis = (await (await fetch(`${sim.url}/apis`)).json()) as any
     const names = apis.groups.map((g: any) => g.name)
     for (const g of ["apps", "policy", "autoscaling", "coordination.k8s.io", "events.k8s.io"]) assert.include(names, g)
     const v1 = await core.getAPIResources()

@@ -28,7 +28,7 @@ afterEach(() => {
 })
 afterAll(() => sim.close())
 
-const watchEvents = async (path: string, query: Record<string, unknown>) => {
+const watchEvents = async (path: string, query: Record<string, string | number | boolean | undefined>) => {
   const events: Array<{ type: string; name: string; rv: string; obj: any }> = []
   let done: unknown = "open"
   const ac = await new Watch(kc).watch(

@@ -221,7 +221,7 @@ describe("PATCH content types", () => {
       body: "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: applied\ndata:\n  c: '3'\n"
     })
     assert.strictEqual(res.status, 200)
-    assert.deepStrictEqual((await res.json()).data, { a: "1", b: "2", c: "3" })
+    assert.deepStrictEqual(((await res.json()) as any).data, { a: "1", b: "2", c: "3" })
   })
 
   it("unknown patch content types are 415 UnsupportedMediaType", async () => {
@@ -231,7 +231,7 @@ describe("PATCH content types", () => {
       body: "{}"
     })
     assert.strictEqual(res.status, 415)
-    const body = await res.json()
+    const body = (await res.json()) as any
     assert.strictEqual(body.reason, "UnsupportedMediaType")
     assert.include(body.message, "application/strategic-merge-patch+json")
   })

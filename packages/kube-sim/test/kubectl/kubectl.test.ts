@@ -277,6 +277,7 @@ d("kube-sim serve (CLI) with kubectl", () => {
         const c = await k.run(["create", "configmap", "from-cli", "--from-literal=a=1"])
         // typed generators send protobuf: the server answers 415 like the contract says
         assert.notStrictEqual(c.code, 0)
+        assert.include(c.stderr, "the body of the request was in an unknown format")
       } finally {
         k.cleanup()
       }
