@@ -82,13 +82,22 @@ describe("FileStore across OS processes", () => {
     Effect.gen(function*() {
       const directory = freshDir()
       fs.mkdirSync(directory, { recursive: true })
-      const args = { key: "restart:web", max: 20, windowMs: 60_000, now: T, tries: 50, concurrency: 5, startAt: Date.now() + 2_500 }
+      const barrier = path.join(root, `barrier-${dirs}`)
+      const args = { key: "restart:web", max: 20, windowMs: 60_000, now: T, tries: 50, concurrency: 5, barrier }
+      const go = Effect.gen(function*() {
+        // Release both children at once, when both are ready.
+        while (fs.readdirSync(root).filter((f) => f.startsWith(`barrier-${dirs}.`) && f.endsWith(".ready")).length < 2) {
+          yield* sleep(5)
+        }
+        fs.writeFileSync(`${barrier}.go`, "")
+      })
       const [a, b] = yield* Effect.all(
         [
           runChild<{ pid: number; acquiredCounts: Array<number>; exhausted: number }>("acquire", directory, args),
-          runChild<{ pid: number; acquiredCounts: Array<number>; exhausted: number }>("acquire", directory, args)
+          runChild<{ pid: number; acquiredCounts: Array<number>; exhausted: number }>("acquire", directory, args),
+          go
         ],
-        { concurrency: 2 }
+        { concurrency: 3 }
       )
       assert.notStrictEqual(a.pid, b.pid)
       assert.strictEqual(a.acquiredCounts.length + b.acquiredCounts.length, 20)
