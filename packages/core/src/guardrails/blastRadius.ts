@@ -7,7 +7,7 @@
 import { Cause, Effect } from "effect"
 import * as Guardrail from "../Guardrail"
 import type { GuardrailContext, GuardrailResult } from "../Guardrail"
-import { attempt, misconfigured, show } from "./internal"
+import { attempt, misconfigured, safeMessage, show } from "./internal"
 
 /** A measurement of the group an action touches. */
 export interface HealthCount {
@@ -104,7 +104,7 @@ export const blastRadius = <E = never, R = never>(options: BlastRadiusOptions<E,
 
 const describeCause = (cause: Cause.Cause<unknown>): string => {
   const squashed = Cause.squash(cause)
-  if (squashed instanceof Error) return squashed.message || squashed.name
-  if (typeof squashed === "object" && squashed !== null && "message" in squashed) return String((squashed as { message: unknown }).message)
-  return show(squashed)
+  if (squashed instanceof Error) return safeMessage(squashed.message || squashed.name)
+  if (typeof squashed === "object" && squashed !== null && "message" in squashed) return safeMessage(String((squashed as { message: unknown }).message))
+  return safeMessage(show(squashed))
 }

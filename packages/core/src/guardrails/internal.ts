@@ -9,7 +9,11 @@ import { Config, Duration, Effect, Option } from "effect"
 import * as Guardrail from "../Guardrail"
 import type { GuardrailContext, GuardrailResult } from "../Guardrail"
 import type { GuardrailStore, StoreError } from "../GuardrailStore"
+import { defaultRedactor } from "../Redactor"
 import * as TargetRef from "../TargetRef"
+
+/** A message from user code or a failed probe, with secrets (DSNs, tokens, passwords …) redacted: reasons reach reports and escalations. */
+export const safeMessage = (message: string): string => defaultRedactor.redactString(message)
 
 /** Converts a `Duration.Input` to milliseconds; `undefined` unless finite and > 0. */
 export const positiveMillis = (input: Duration.Input): number | undefined => {
@@ -55,7 +59,7 @@ export const attempt = <A>(name: string, what: string, f: () => A): { readonly o
     return { ok: true, value: f() }
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error)
-    return { ok: false, result: Guardrail.deny(`${name}: could not compute ${what}: ${message}`) }
+    return { ok: false, result: Guardrail.deny(`${name}: could not compute ${what}: ${safeMessage(message)}`) }
   }
 }
 
@@ -76,7 +80,7 @@ export const resolveCount = (
   return count.pipe(
     Effect.map(validate),
     Effect.catch((error) =>
-      Effect.succeed({ ok: false, result: Guardrail.deny(`${name}: could not read ${what} from configuration: ${error.message}`) } as const)
+      Effect.succeed({ ok: false, result: Guardrail.deny(`${name}: could not read ${what} from configuration: ${safeMessage(error.message)}`) } as const)
     )
   )
 }

@@ -6,6 +6,7 @@
  */
 import { Config, Effect } from "effect"
 import * as Guardrail from "../Guardrail"
+import { safeMessage } from "./internal"
 
 /** Options of `requireOptIn`. */
 export interface RequireOptInOptions {
@@ -44,7 +45,7 @@ export const requireOptIn = (flag: string, options?: RequireOptInOptions): Guard
             : Guardrail.deny(`${options?.what ?? ctx.action.kind} is opt-in and ${flag} is not enabled (default false): ${how}`)
         ),
         Effect.catch((error) =>
-          Effect.succeed(Guardrail.deny(`${flag} could not be read as a boolean (${error.message}): ${how}`))
+          Effect.succeed(Guardrail.deny(`${flag} could not be read as a boolean (${safeMessage(error.message)}): ${how}`))
         )
       )
   })

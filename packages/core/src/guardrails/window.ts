@@ -4,6 +4,8 @@
  * `acquireWindow`, and the acquisition's `release` refunds them with `releaseWindow`.
  *
  * An entry taken at `t` counts while `now - t < window`: at exactly `t + window` it has left.
+ * A `check` Deny's `retryAfterMs` is when the oldest entry leaves (exact for unit weights, a lower
+ * bound for weighted requests); an `acquire` Deny carries the store's own answer.
  *
  * @since 0.1.0
  * @internal

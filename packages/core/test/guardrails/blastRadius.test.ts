@@ -43,6 +43,13 @@ describe("blastRadius", () => {
       assert.include(reasonOf(yield* check(dying)), "could not measure blast radius: bug in probe")
       const throwing = Guardrails.blastRadius({ maxUnhealthy: 1, observe: () => { throw new Error("sync throw") } })
       assert.include(reasonOf(yield* check(throwing)), "could not measure blast radius: sync throw")
+      const leaky = Guardrails.blastRadius({
+        minHealthy: 1,
+        observe: () => Effect.fail(new ProbeFailed({ message: "connect to postgres://agent:s3cr3t-pw@db.internal:5432/orders failed" }))
+      })
+      const leakyReason = reasonOf(yield* check(leaky))
+      assert.include(leakyReason, "could not measure blast radius")
+      assert.notInclude(leakyReason, "s3cr3t-pw")
       const inconsistent = Guardrails.blastRadius({ maxUnhealthy: 5, observe: observed(11, 10) })
       assert.include(reasonOf(yield* check(inconsistent)), "could not measure blast radius: inconsistent measurement")
     })))
