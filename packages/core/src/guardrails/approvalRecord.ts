@@ -60,13 +60,17 @@ export const read = (incidentId: string): Effect.Effect<ReadResult, StoreError, 
 
 /**
  * Records an approval for an incident (replacing any previous one, with compare-and-swap so two
- * writers never interleave). Returns the record written.
+ * writers never interleave). Returns the record written; an invalid record (empty approver or
+ * digest, non-finite expiry) fails with a `SchemaError` naming the field and writes nothing.
  */
-export const grant = (incidentId: string, record: ApprovalRecord): Effect.Effect<ApprovalRecord, StoreError, GuardrailStore> =>
+export const grant = (
+  incidentId: string,
+  record: ApprovalRecord
+): Effect.Effect<ApprovalRecord, StoreError | Schema.SchemaError, GuardrailStore> =>
   Effect.gen(function*() {
     const store = yield* GuardrailStore
     const k = key(incidentId)
-    const value = Schema.encodeSync(ApprovalRecord)(record) as unknown as Json
+    const value = (yield* Schema.encodeUnknownEffect(ApprovalRecord)(record)) as unknown as Json
     for (let i = 0; i < maxCasRetries; i++) {
       const current = yield* store.get(k)
       if (yield* store.compareAndSet(k, current?.version ?? 0, value)) return record

@@ -77,4 +77,12 @@ describe("approval", () => {
       assert.throws(() => decode({ planDigest: "abc", approver: "erin" }))
       assert.throws(() => decode({ planDigest: "", approver: "erin", expiresAt: 5 }))
     }))
+
+  it.effect("granting an invalid record fails with a SchemaError and writes nothing", () =>
+    withStore(Effect.gen(function*() {
+      const err = yield* Effect.flip(Approval.grant("inc-9", { planDigest: "abc", approver: "", expiresAt: 5 }))
+      assert.strictEqual(err._tag, "SchemaError")
+      assert.include(String(err), "approver")
+      assert.deepStrictEqual(yield* Approval.read("inc-9"), { _tag: "None" })
+    })))
 })
