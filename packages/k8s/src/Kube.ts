@@ -149,6 +149,8 @@ export interface KubeShape {
   readonly kubeConfig: KubeConfig
   /** The current context's default namespace (`default` when unset). */
   readonly defaultNamespace: string
+  /** The name of the current cluster in the kubeconfig (used in TargetRefs; `in-cluster` in a pod). */
+  readonly clusterName: string
 
   /** The client-node API classes with their mutating methods removed (informers list through these). */
   readonly readApis: ReadApis
@@ -212,6 +214,8 @@ export class Kube extends Context.Service<Kube, KubeShape>()("@byteport/k8s/Kube
 export interface MakeOptions {
   /** Time limit of one request (default 30 seconds); exceeding it is `KubeUnavailable` with reason `Timeout`. */
   readonly requestTimeout?: Duration.Input | undefined
+  /** The cluster name used in TargetRefs (default: the kubeconfig's current cluster name). */
+  readonly clusterName?: string | undefined
 }
 
 const DEFAULT_FIELD_MANAGER = "byteport"
@@ -306,6 +310,7 @@ export const make = (kc: KubeConfig, options: MakeOptions = {}): KubeShape => {
   return {
     kubeConfig: kc,
     defaultNamespace: kc.getContextObject(kc.getCurrentContext())?.namespace ?? "default",
+    clusterName: options.clusterName ?? kc.getCurrentCluster()?.name ?? "default",
     readApis: apis,
     read: (operation, f) => call(operation, () => f(apis)),
     getPod: (namespace, name) => call(`get Pod ${namespace}/${name}`, () => core.readNamespacedPod({ namespace, name })),

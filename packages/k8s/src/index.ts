@@ -18,3 +18,7 @@ export * as Resource from "./informers/Resource"
 export * as Informer from "./informers/Informer"
 /** Informer-based core Detectors. */
 export * as K8sDetector from "./informers/K8sDetector"
+/** Kubernetes TargetRefs: workloads, pods, nodes. */
+export * as Targets from "./targets/Targets"
+/** Resolving a pod to its workload (ReplicaSet → Deployment, Job → CronJob …). */
+export * as TargetResolver from "./targets/resolve"

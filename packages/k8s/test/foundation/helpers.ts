@@ -42,7 +42,8 @@ export const pod = (namespace: string, name: string, labels: Record<string, stri
 })
 
 /** Creates an object in the simulator's store (bypassing HTTP, so it is not recorded). */
-export const put = (s: KubeSimInstance, key: keyof typeof Keys, obj: object) => s.store.create(Keys[key], obj as never)
+export const put = (s: KubeSimInstance, key: keyof typeof Keys | "jobs", obj: object) =>
+  s.store.create(key === "jobs" ? { group: "batch", version: "v1", resource: "jobs" } : Keys[key], obj as never)
 
 /** Waits (real time) until `cond` holds. */
 export const until = (cond: () => boolean, timeoutMs = 5_000, what = "condition"): Effect.Effect<void> =>
