@@ -105,6 +105,21 @@ const SECRET_PAIRS = new Set([
   "x api"
 ])
 
+/** Fragments that make a word secret even inside a longer word ("PGPASSWORD", "sslpassword"). */
+const SECRET_FRAGMENTS = [
+  "password",
+  "passwd",
+  "passphrase",
+  "credential",
+  "apikey",
+  "privatekey",
+  "secretkey",
+  "accesstoken",
+  "authtoken",
+  "clientsecret",
+  "authorization"
+]
+
 /** Words that make a key secret when they are its last word ("DB_PASS", "basicAuth"). */
 const SECRET_LAST_WORDS = new Set(["pass", "auth", "pat"])
 
@@ -157,6 +172,7 @@ const makeIsSecretKey = (extraWords: ReadonlyArray<string>, extraRegex: Readonly
     for (let i = 0; i < ws.length; i++) {
       const w = ws[i]!
       if (SECRET_WORDS.has(w) || extra.has(w)) return true
+      if (w.length > 6 && SECRET_FRAGMENTS.some((f) => w.includes(f))) return true
       if (i + 1 < ws.length) {
         const pair = `${w} ${ws[i + 1]}`
         if (SECRET_PAIRS.has(pair) || extra.has(`${w}${ws[i + 1]}`)) return true
@@ -181,6 +197,8 @@ const makeIsSecretKey = (extraWords: ReadonlyArray<string>, extraRegex: Readonly
 
 /** A replacement rule over strings. */
 interface Rule {
+  /** A cheap pre-check: the rule runs only when it holds. */
+  readonly test: (s: string) => boolean
   readonly re: RegExp
   readonly replace: (marker: string, isSecretKey: (k: string) => boolean) => (match: string, ...groups: Array<any>) => string
 }
@@ -191,46 +209,58 @@ const PEM =
 const rules: ReadonlyArray<Rule> = [
   // PEM private keys (also truncated ones: to the end of the string)
   {
+    test: (s) => s.includes("PRIVATE KEY"),
     re: PEM,
     replace: (m) => (_all, kind: string, block: string | undefined) =>
       `-----BEGIN ${kind}PRIVATE KEY${block ?? ""}-----${m}-----END ${kind}PRIVATE KEY${block ?? ""}-----`
   },
   // Slack incoming webhook URLs
   {
+    test: (s) => s.includes("hooks.slack"),
     re: /\bhttps?:\/\/hooks\.slack(?:-gov)?\.com\/(services|workflows|triggers)\/[A-Za-z0-9/_-]+/g,
     replace: (m) => (all: string, kind: string) => `${all.slice(0, all.indexOf(kind) + kind.length)}/${m}`
   },
   // URL userinfo password: scheme://user:password@host
   {
+    test: (s) => s.includes("://") && s.includes("@"),
     re: /\b([a-zA-Z][a-zA-Z0-9+.-]*:\/\/)([^\s:/?#@"'<>]*):([^\s/?#"'<>]*)@(?=[^\s@/?#"'<>]*(?:[\s/?#"'<>]|$))/g,
     replace: (m) => (_all, scheme: string, user: string, pass: string) => pass === m ? _all : `${scheme}${user}:${m}@`
   },
   // Authorization / Cookie header lines: the whole value to the end of the line
   {
+    test: (s) => /authorization|cookie|x-api-key|x-auth-token/i.test(s),
     re: /\b((?:proxy-)?authorization|(?:set-)?cookie|x-api-key|x-auth-token)([ \t]*:[ \t]*)(?!["'])([^\r\n"'\\]+)/gi,
-    replace: (m) => (_all, name: string, sep: string) => `${name}${sep}${m}`
+    replace: (m) => (all: string, name: string, sep: string, value: string) => (value.startsWith(m) ? all : `${name}${sep}${m}`)
   },
   // bearer / basic / token credentials
   {
-    re: /\b(Bearer|Basic|Token|Digest)([ \t]+)(?!\[REDACTED\])([A-Za-z0-9._~+/=:-]{8,})/g,
+    test: (s) => /Bearer|Basic|Token|Digest/.test(s),
+    re: /\b(Bearer|Basic|Token|Digest)([ \t]+)([A-Za-z0-9._~+/=:-]{8,})/g,
     replace: (m) => (_all, scheme: string, sp: string) => `${scheme}${sp}${m}`
   },
   // JWTs
-  { re: /\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*/g, replace: (m) => () => m },
+  { test: (s) => s.includes("eyJ"), re: /\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*/g, replace: (m) => () => m },
   // GitHub tokens
-  { re: /\b(?:gh[pousr]_[A-Za-z0-9]{20,255}|github_pat_[A-Za-z0-9_]{20,255})\b/g, replace: (m) => () => m },
+  { test: (s) => /gh[pousr]_|github_pat_/.test(s), re: /\b(?:gh[pousr]_[A-Za-z0-9]{20,255}|github_pat_[A-Za-z0-9_]{20,255})\b/g, replace: (m) => () => m },
   // Slack tokens
-  { re: /\b(?:xox[abpors]|xoxe(?:\.xox[bp])?|xapp)-[A-Za-z0-9-]{8,}/g, replace: (m) => () => m },
-  // key=value and key: value pairs whose key is secret-like (libpq, query strings, YAML/JSON text)
+  { test: (s) => /xox|xapp/.test(s), re: /\b(?:xox[abpors]|xoxe(?:\.xox[bp])?|xapp)-[A-Za-z0-9-]{8,}/g, replace: (m) => () => m },
+  // JSON text of { "name": "<secret-like>", "value": "…" } entries (a Kubernetes env array printed as JSON)
   {
-    re: /(["']?)([A-Za-z_][A-Za-z0-9_.-]*)\1([ \t]*[=:][ \t]*)("(?:[^"\\\r\n]|\\.)*"|'[^'\r\n]*'|[^\s&;,'"}\]]+)/g,
-    replace: (m, isSecretKey) => (all: string, q: string, key: string, sep: string, value: string) => {
-      if (!isSecretKey(key) || value.includes(m) || m.startsWith(value)) return all
-      if (value.startsWith("\"") || value.startsWith("'")) return `${q}${key}${q}${sep}${value[0]}${m}${value[0]}`
-      return `${q}${key}${q}${sep}${m}`
-    }
+    test: (s) => s.includes("\"value\""),
+    re: /("(?:name|key)"[ \t]*:[ \t]*"([^"\\\r\n]*)"[ \t]*,[ \t\r\n]*"value"[ \t]*:[ \t]*)("(?:[^"\\\r\n]|\\.)*")/g,
+    replace: (m, isSecretKey) => (all: string, head: string, name: string) => (isSecretKey(name) ? `${head}"${m}"` : all)
+  },
+  // YAML text of `- name: <secret-like>` followed by `value: …`
+  {
+    test: (s) => s.includes("value:"),
+    re: /((?:^|\n)[ \t]*-?[ \t]*name:[ \t]*["']?([A-Za-z_][A-Za-z0-9_.-]*)["']?[ \t]*\r?\n[ \t]*value:[ \t]*)([^\r\n]*)/g,
+    replace: (m, isSecretKey) => (all: string, head: string, name: string, value: string) =>
+      isSecretKey(name) && value.trim() !== "" && !value.includes(m) ? `${head}${m}` : all
   }
 ]
+
+/** The value of a secret pair: a JSON-escaped, double- or single-quoted string, or a bare word. */
+const PAIR_VALUE = /^(?:\\"(?:[^"\\]|\\[^"])*\\"|"(?:[^"\\\r\n]|\\.)*"|'[^'\r\n]*'|[^\s&;,'"}\]]+)/
 
 /** AWS access key ids. */
 const AWS_KEY_ID = /\b(?:AKIA|ASIA|ABIA|ACCA|AROA|AIDA)[A-Z0-9]{16}\b/g
@@ -255,15 +285,48 @@ export const make = (options: Options = {}): Shape => {
   const allow = new Set((options.allowKeys ?? []).map((k) => k.toLowerCase()))
   const isSecretKey = makeIsSecretKey(extraKeyWords, extraKeyRegex, allow)
   const extraPatterns = (options.extraPatterns ?? []).map((r) => new RegExp(r.source, r.flags.includes("g") ? r.flags : r.flags + "g"))
-  const compiled = rules.map((r) => ({ re: r.re, fn: r.replace(marker, isSecretKey) }))
+  const compiled = rules.map((r) => ({ test: r.test, re: r.re, fn: r.replace(marker, isSecretKey) }))
+
+  /**
+   * `key=value` / `key: value` pairs whose key is secret-like (libpq strings, query strings,
+   * YAML or JSON text, also JSON escaped inside JSON). Scans key-and-separator candidates and
+   * consumes a value only when the key is secret, so a pair nested in another pair's value is
+   * still found.
+   */
+  const redactPairs = (s: string): string => {
+    const KEY_SEP = /(\\?["']?)([A-Za-z_][A-Za-z0-9_.-]*)\1([ \t]*[=:][ \t]*)/g
+    let out = ""
+    let last = 0
+    let m: RegExpExecArray | null
+    while ((m = KEY_SEP.exec(s)) !== null) {
+      if (m[0].length === 0) {
+        KEY_SEP.lastIndex++
+        continue
+      }
+      if (!isSecretKey(m[2]!)) continue
+      const start = m.index + m[0].length
+      const v = PAIR_VALUE.exec(s.slice(start))
+      if (!v || v[0].length === 0) continue
+      const value = v[0]
+      if (value.includes(marker) || marker.startsWith(value)) continue
+      const q = value.startsWith("\\\"") ? "\\\"" : value[0] === "\"" || value[0] === "'" ? value[0] : ""
+      out += s.slice(last, start) + q + marker + q
+      last = start + value.length
+      KEY_SEP.lastIndex = last
+    }
+    return last === 0 ? s : out + s.slice(last)
+  }
 
   const redactString = (input: string): string => {
     let s = input
+    const aws = hasAwsKeyId(s)
     for (const r of compiled) {
+      if (!r.test(s)) continue
       r.re.lastIndex = 0
       s = s.replace(r.re, r.fn as any)
     }
-    if (hasAwsKeyId(s)) {
+    if (s.includes("=") || s.includes(":")) s = redactPairs(s)
+    if (aws || hasAwsKeyId(s)) {
       AWS_KEY_ID.lastIndex = 0
       s = s.replace(AWS_KEY_ID, marker)
       AWS_SECRET.lastIndex = 0
@@ -293,8 +356,32 @@ export const make = (options: Options = {}): Shape => {
   }
 
   const redactEntry = (key: string, value: unknown, seen: Set<object>, depth: number): Json => {
-    if (isSecretKey(key) && value !== null && value !== undefined && typeof value !== "boolean") return marker
+    if (isSecretKey(key) && value !== null && value !== undefined && typeof value !== "boolean") return redactAll(value, depth, new Set())
     return go(value, seen, depth)
+  }
+
+  /**
+   * Everything under a secret key: plain objects and arrays keep their shape (and `_tag`
+   * discriminators, so tagged data such as a Fact still decodes), every other leaf becomes the marker.
+   */
+  const redactAll = (value: unknown, depth: number, seen: Set<object>): Json => {
+    if (value === null || value === undefined || typeof value === "boolean") return value ?? null
+    if (depth > maxDepth || typeof value !== "object" || Redacted.isRedacted(value)) return marker
+    if (seen.has(value)) return "[Circular]"
+    seen.add(value)
+    try {
+      if (Array.isArray(value)) return value.map((v) => redactAll(v, depth + 1, seen))
+      const proto = Object.getPrototypeOf(value)
+      if (proto !== Object.prototype && proto !== null) return marker
+      const out: Record<string, Json> = {}
+      for (const [k, v] of Object.entries(value)) {
+        if (v === undefined || typeof v === "function" || typeof v === "symbol") continue
+        out[redactString(k)] = k === "_tag" && typeof v === "string" ? redactString(v) : redactAll(v, depth + 1, seen)
+      }
+      return out
+    } finally {
+      seen.delete(value)
+    }
   }
 
   const redactObjectEntries = (entries: Array<[string, unknown]>, seen: Set<object>, depth: number): Record<string, Json> => {
@@ -477,16 +564,22 @@ export const tracer = (redactor: Shape, inner: Tracer.Tracer): Tracer.Tracer =>
   Tracer.make({
     span(options) {
       const span = inner.span({ ...options, name: redactor.redactString(options.name) })
+      // attributes arrive one at a time: an AWS access key id in one makes a 40-character
+      // attribute (before or after it) its secret key
+      let awsSeen = false
+      const awsCandidates: Array<string> = []
       return new Proxy(span, {
         get(target, prop) {
           if (prop === "attribute") {
-            return (key: string, value: unknown) =>
-              target.attribute(
-                key,
-                redactor.isSecretKey(key) && value !== null && value !== undefined && typeof value !== "boolean"
-                  ? redactor.marker
-                  : redactor.redact(value)
-              )
+            return (key: string, value: unknown) => {
+              if (typeof value === "string" && hasAwsKeyId(value) && !awsSeen) {
+                awsSeen = true
+                for (const k of awsCandidates) target.attribute(k, redactor.marker)
+              }
+              const secret = (redactor.isSecretKey(key) && value !== null && value !== undefined && typeof value !== "boolean") ||
+                (typeof value === "string" && AWS_SECRET_EXACT.test(value) && (awsSeen || (awsCandidates.push(key), false)))
+              target.attribute(key, secret ? redactor.marker : redactor.redact(value))
+            }
           }
           if (prop === "event") {
             return (name: string, startTime: bigint, attributes?: Record<string, unknown>) =>

@@ -135,11 +135,11 @@ export const jsonToMarkdown = (value: Json, level = 3): string => {
   }
   const obj = value as Record<string, Json>
   if (Object.keys(obj).length === 0) return "_none_"
-  if (isFlatObject(obj)) return table(["Key", "Value"], Object.entries(obj).map(([k, v]) => [humanize(k), v]))
+  if (isFlatObject(obj)) return table(["Key", "Value"], Object.entries(obj).map(([k, v]) => [k, v]))
   if (level > 6) return fence("json", JSON.stringify(obj, null, 2))
   const parts: Array<string> = []
   const scalars = Object.entries(obj).filter(([, v]) => isScalar(v))
-  if (scalars.length > 0) parts.push(table(["Key", "Value"], scalars.map(([k, v]) => [humanize(k), v])))
+  if (scalars.length > 0) parts.push(table(["Key", "Value"], scalars.map(([k, v]) => [k, v])))
   for (const [k, v] of Object.entries(obj)) {
     if (isScalar(v)) continue
     parts.push(`${"#".repeat(level)} ${humanize(k)}`, jsonToMarkdown(v as Json, level + 1))
@@ -166,7 +166,11 @@ const signalSection = (signal: Signal): string => {
   return `## Signal\n\n${lines.join("\n")}${evidence}`
 }
 
-const factsSection = (facts: FactsJson): string => {
+const factsSection = (input: FactsJson): string => {
+  // a fact whose name is secret-like was replaced by the marker as a whole: show it as Known
+  const facts = Object.fromEntries(
+    Object.entries(input).map(([k, f]) => [k, f !== null && typeof f === "object" && "_tag" in f ? f : { _tag: "Known", value: f as Json }])
+  ) as FactsJson
   const known = Object.entries(facts).filter(([, f]) => f._tag === "Known") as Array<[string, { readonly value: Json }]>
   const unknown = Object.entries(facts).filter(([, f]) => f._tag === "Unknown") as Array<
     [string, { readonly probe: string; readonly reason: string }]

@@ -75,6 +75,22 @@ export const event = (e: Escalation, options: Pick<Options, "source" | "links"> 
   }
 }
 
+/**
+ * The request body: the escalation is redacted first (so truncating the summary can never cut a
+ * secret out of reach of the patterns), the event is built and redacted again, and only then is
+ * the routing key added.
+ */
+export const encode = (
+  escalation: Escalation,
+  routingKey: string,
+  options: Pick<Options, "source" | "links"> = {},
+  redactor: Redactor.Shape = Redactor.defaultRedactor
+): string =>
+  JSON.stringify({
+    routing_key: routingKey,
+    ...(redactor.redact(event(redactor.redact(escalation) as unknown as Escalation, options)) as object)
+  })
+
 /** A PagerDuty Events API v2 pager (accepts escalations only, checked at run time too). */
 export const make = (options: Options): Sink<EscalationMessage> => {
   const redactor = options.redactor ?? Redactor.defaultRedactor
@@ -88,8 +104,7 @@ export const make = (options: Options): Sink<EscalationMessage> => {
         if (!key) {
           return yield* new SinkError({ sink: name, reason: "config", message: `${name}: the routing key is empty`, attempts: 0, retryable: false })
         }
-        const body = { routing_key: key, ...(redactor.redact(event(message.escalation, options)) as object) }
-        const res = yield* Http.postJson(name, http, JSON.stringify(body), redactor, (status, text) => {
+        const res = yield* Http.postJson(name, http, encode(message.escalation, key, options, redactor), redactor, (status, text) => {
           if (status !== 202) return false
           try {
             return (JSON.parse(text) as { status?: unknown }).status === "success"

@@ -106,6 +106,13 @@ export const payload = (message: SinkMessage.SinkMessage): Payload => {
   return { text: `${EMOJI[sev] ?? ""} ${title}`.trim(), blocks }
 }
 
+/**
+ * The request body for a message: the message is redacted first (so truncation can never cut a
+ * secret out of reach of the patterns), then the payload is built and redacted again.
+ */
+export const encode = (message: SinkMessage.SinkMessage, redactor: Redactor.Shape = Redactor.defaultRedactor): string =>
+  JSON.stringify(redactor.redact(payload(redactor.redact(message) as unknown as SinkMessage.SinkMessage)) as Json)
+
 /** A Slack incoming-webhook sink. */
 export const make = (options: Options): Sink<SinkMessage.SinkMessage> => {
   const redactor = options.redactor ?? Redactor.defaultRedactor
@@ -115,7 +122,7 @@ export const make = (options: Options): Sink<SinkMessage.SinkMessage> => {
     name,
     post: (message) =>
       Effect.flatMap(
-        Effect.sync(() => JSON.stringify(redactor.redact(payload(message)) as Json)),
+        Effect.sync(() => encode(message, redactor)),
         (text) => Effect.asVoid(Http.postJson(name, http, text, redactor, (status, body) => status === 200 && body.trim() === "ok"))
       )
   }

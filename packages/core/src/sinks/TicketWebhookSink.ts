@@ -27,6 +27,10 @@ export const body = (ticket: Ticket) => ({
   dedupKey: ticket.dedupKey
 })
 
+/** The request body for a ticket (redacted). */
+export const encode = (ticket: Ticket, redactor: Redactor.Shape = Redactor.defaultRedactor): string =>
+  JSON.stringify(redactor.redact(body(ticket)))
+
 /** A ticket webhook sink (accepts `ticket` messages only, checked at run time too). */
 export const make = (options: Options): Sink<TicketMessage> => {
   const redactor = options.redactor ?? Redactor.defaultRedactor
@@ -35,7 +39,7 @@ export const make = (options: Options): Sink<TicketMessage> => {
     name,
     post: (message: TicketMessage) =>
       Effect.flatMap(
-        Effect.sync(() => JSON.stringify(redactor.redact(body(message.ticket)))),
+        Effect.sync(() => encode(message.ticket, redactor)),
         (text) => Effect.asVoid(Http.postJson(name, options, text, redactor))
       )
   })

@@ -42,7 +42,7 @@ export const make = (options: Options): Sink<SinkMessage.SinkMessage> => {
     name,
     post: (message) =>
       Effect.flatMap(
-        Effect.sync(() => JSON.stringify(redactor.redact(encode(message)) as Json)),
+        Effect.sync(() => JSON.stringify(redactor.redact(encode(redactor.redact(message) as unknown as SinkMessage.SinkMessage)) as Json)),
         (text) => Effect.asVoid(Http.postJson(name, options, text, redactor))
       )
   }
