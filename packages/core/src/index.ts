@@ -56,6 +56,8 @@ export * as Backoff from "./Backoff"
 export * as GuardrailStore from "./GuardrailStore"
 /** The in-memory store. */
 export * as MemoryStore from "./stores/MemoryStore"
+/** The embedded default store: a local directory, safe for several processes on one host. */
+export * as FileStore from "./stores/FileStore"
 /** The plan interpreter. */
 export * as Executor from "./Executor"
 /** Hand-offs between runbooks. */
