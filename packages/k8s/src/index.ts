@@ -22,3 +22,5 @@ export * as K8sDetector from "./informers/K8sDetector"
 export * as Targets from "./targets/Targets"
 /** Resolving a pod to its workload (ReplicaSet → Deployment, Job → CronJob …). */
 export * as TargetResolver from "./targets/resolve"
+/** Kubernetes Events on the objects BytePort acts on. */
+export * as EventRecorder from "./events/EventRecorder"
