@@ -58,19 +58,23 @@ export const read = (incidentId: string): Effect.Effect<ReadResult, StoreError, 
     return { _tag: "Found", record: exit.value, version: v.version } as const
   })
 
+const encode = Schema.encodeUnknownExit(ApprovalRecord)
+
 /**
  * Records an approval for an incident (replacing any previous one, with compare-and-swap so two
- * writers never interleave). Returns the record written; an invalid record (empty approver or
- * digest, non-finite expiry) fails with a `SchemaError` naming the field and writes nothing.
+ * writers never interleave). Returns the record written. An invalid record (empty approver or
+ * digest, non-finite expiry) writes nothing and fails with a StoreError whose message starts
+ * with `invalid input:` and names the field (the stores' convention for rejected input).
  */
-export const grant = (
-  incidentId: string,
-  record: ApprovalRecord
-): Effect.Effect<ApprovalRecord, StoreError | Schema.SchemaError, GuardrailStore> =>
+export const grant = (incidentId: string, record: ApprovalRecord): Effect.Effect<ApprovalRecord, StoreError, GuardrailStore> =>
   Effect.gen(function*() {
     const store = yield* GuardrailStore
     const k = key(incidentId)
-    const value = (yield* Schema.encodeUnknownEffect(ApprovalRecord)(record)) as unknown as Json
+    const encoded = encode(record)
+    if (encoded._tag === "Failure") {
+      return yield* new StoreError({ store: store.name, operation: "grant", message: `invalid input: approval record for ${k}: ${String(encoded.cause)}` })
+    }
+    const value = encoded.value as unknown as Json
     for (let i = 0; i < maxCasRetries; i++) {
       const current = yield* store.get(k)
       if (yield* store.compareAndSet(k, current?.version ?? 0, value)) return record

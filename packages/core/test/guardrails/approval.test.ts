@@ -78,11 +78,12 @@ describe("approval", () => {
       assert.throws(() => decode({ planDigest: "", approver: "erin", expiresAt: 5 }))
     }))
 
-  it.effect("granting an invalid record fails with a SchemaError and writes nothing", () =>
+  it.effect("granting an invalid record fails with a typed error naming the field and writes nothing", () =>
     withStore(Effect.gen(function*() {
       const err = yield* Effect.flip(Approval.grant("inc-9", { planDigest: "abc", approver: "", expiresAt: 5 }))
-      assert.strictEqual(err._tag, "SchemaError")
-      assert.include(String(err), "approver")
+      assert.strictEqual(err._tag, "StoreError")
+      assert.include(err.message, "invalid input: approval record for approval:inc-9")
+      assert.include(err.message, "approver")
       assert.deepStrictEqual(yield* Approval.read("inc-9"), { _tag: "None" })
     })))
 })
