@@ -69,7 +69,7 @@ export class Controllers {
   readonly scheduler: Scheduler
   /** The HPA controller. */
   readonly hpa: HpaController
-  /** Hooks run at every clock stop before settling (the metrics sampler). */
+  /** Hooks run at every clock stop after settling (the metrics sampler). */
   readonly onStop: Array<() => void> = []
   private readonly reconcilers: Array<Reconciler>
   private settling = false
@@ -142,8 +142,8 @@ export class Controllers {
     const ms = parseDuration(d)
     this.settle()
     this.ctx.clock.advanceTo(this.now() + ms, () => {
-      for (const h of this.onStop) h()
       this.settle()
+      for (const h of this.onStop) h()
     })
   }
 

@@ -185,6 +185,10 @@ export class Kubelet {
     return rt.ip
   }
 
+  private hostIP(node: KubeObject): string {
+    return String((((node["status"] as Json | undefined)?.["addresses"] ?? []) as Array<Json>).find((a) => a["type"] === "InternalIP")?.["address"] ?? "10.0.0.1")
+  }
+
   private syncPod(pod: KubeObject, node: KubeObject): void {
     const ctx = this.ctx
     const now = ctx.now()
@@ -213,6 +217,7 @@ export class Kubelet {
     }
     const spec = (pod["spec"] ?? {}) as Json
     const host = ctx.host(rt.node)
+    if (spec["hostNetwork"] === true) rt.ip = rt.ip ?? this.hostIP(node)
     this.podIP(rt, node)
     // sandbox: the CNI must be up to create a new pod's network namespace
     if (!rt.containers.size || [...rt.containers.values()].every((c) => !c.everStarted && c.phase === "new")) {
@@ -889,6 +894,7 @@ export class Kubelet {
     }
     const us = pods.map((p) => ({ pod: p, ...usage(p) }))
     let memUsed = host.hostMemoryBytes + us.reduce((a, u) => a + u.mem, 0)
+    if (memCap - memUsed < MEMORY_EVICTION_THRESHOLD) sig0(this.signals, name, memCap).memoryPressureLastSeen = now
     const diskUsed = host.hostDiskBytes + us.reduce((a, u) => a + u.disk, 0)
     const pidsUsed = host.hostPids + us.reduce((a, u) => a + u.pids, 0)
     const sig: NodeSignals = this.signals.get(name) ?? { memoryUsedBytes: 0, memoryCapacityBytes: memCap, diskUsedBytes: 0, pidsUsed: 0 }
@@ -1003,6 +1009,15 @@ export class Kubelet {
       o["status"] = st
     })
   }
+}
+
+const sig0 = (m: Map<string, NodeSignals>, name: string, cap: number): NodeSignals => {
+  let s = m.get(name)
+  if (!s) {
+    s = { memoryUsedBytes: 0, memoryCapacityBytes: cap, diskUsedBytes: 0, pidsUsed: 0 }
+    m.set(name, s)
+  }
+  return s
 }
 
 /** Sum of a pod's container requests (limits stand in for missing requests, as API defaulting does). */

@@ -8,7 +8,7 @@ import type { KubeObject } from "../store/types"
 import type { SimContext } from "./context"
 import type { Kubelet } from "./Kubelet"
 import { PRESSURE_TRANSITION_MS } from "./Kubelet"
-import { isPodActive } from "./context"
+import { isPodActive, isPodReady } from "./context"
 import { tolerates } from "./Scheduler"
 import { R, clone, mutateIfChanged, parseTime, sorted, type Json } from "./util"
 
@@ -63,6 +63,7 @@ export class NodeLifecycle {
       ctx.clock.wakeAt(host.lastPostAt + NODE_MONITOR_GRACE_MS)
       return {}
     }
+    if (host.network !== "ok" && host.cniDaemonSet) this.cniHeal(node.metadata.name)
     const sig = this.kubelet.signals.get(node.metadata.name)
     const recent = (t: number | undefined) => t !== undefined && now - t < PRESSURE_TRANSITION_MS
     const out: Record<string, { status: string; reason: string; message: string }> = {}
@@ -95,6 +96,21 @@ export class NodeLifecycle {
     if (host.network !== "ok" || netForced === "True") out["NetworkUnavailable"] = { status: "True", reason: "NetworkPluginNotReady", message: "cni plugin not initialized" }
     else out["NetworkUnavailable"] = { status: "False", reason: "RouteCreated", message: "RouteController created a route" }
     return out
+  }
+
+  /** A freshly (re)started, ready CNI daemon pod on the node brings the network back. */
+  private cniHeal(node: string): void {
+    const ctx = this.ctx
+    const host = ctx.host(node)
+    const [ns, ds] = (host.cniDaemonSet ?? "").split("/") as [string, string]
+    for (const p of ctx.store.list(R.pods, { namespace: ns })) {
+      if ((p["spec"] as Json)["nodeName"] !== node || p.metadata.ownerReferences?.[0]?.name !== ds) continue
+      const created = parseTime(p.metadata.creationTimestamp) ?? 0
+      if (created >= (host.networkDownAt ?? 0) && isPodReady(p) && !p.metadata.deletionTimestamp) {
+        host.network = "ok"
+        host.kubeletLog.push(`cni: ${ds} on ${node} is ready; network plugin initialized`)
+      }
+    }
   }
 
   private syncNode(node: KubeObject): void {

@@ -54,6 +54,10 @@ export interface NodeHostState {
   runtimeName: "containerd" | "crio"
   /** CNI plugin health. */
   network: "ok" | "down"
+  /** `namespace/name` of the CNI DaemonSet whose pod on this node, once recreated and ready, heals the network. */
+  cniDaemonSet?: string
+  /** When the network went down (epoch ms). */
+  networkDownAt?: number
   /** The machine is gone (hardware or cloud failure). */
   hardwareFailure: boolean
   /** Memory used outside pods (system daemons, a host process), bytes. */
