@@ -9,9 +9,9 @@ import type { Faults } from "../faults/Faults"
 import type { Recorder, RecordedRequest } from "../recorder/Recorder"
 import { clone } from "../store/equal"
 import type { PodLogs } from "../store/logs"
-import type { MemoryStore } from "../store/MemoryStore"
+import type { Entry, MemoryStore } from "../store/MemoryStore"
 import type { ResourceType } from "../store/registry"
-import { groupVersion, Keys, RESOURCES } from "../store/registry"
+import { groupVersion, Keys, qualifiedResource, RESOURCES } from "../store/registry"
 import { formatStructured, matchesFields, matchesLabels, parseFieldSelector, parseLabelSelector, SelectorError } from "../store/selectors"
 import type { StructuredSelector } from "../store/selectors"
 import { StoreError } from "../store/types"
@@ -32,6 +32,7 @@ import {
 } from "./status"
 import * as Table from "./table"
 import { checkDecodable, validate } from "./validation"
+import { viewOf } from "./views"
 import type { WatchHub } from "./watch"
 
 type Obj = Record<string, unknown>
@@ -132,9 +133,15 @@ const sendError = (res: ServerResponse, e: ApiError): void => {
   sendJson(res, e.code, e.body, e.headers)
 }
 
-const toApiError = (e: unknown, type: ResourceType | undefined): ApiError => {
+const toApiError = (error: unknown, type: ResourceType | undefined): ApiError => {
+  let e = error
   if (e instanceof ApiError) return e
   if (e instanceof StoreError) {
+    const view = type ? viewOf(type) : undefined
+    if (view && type && e.key) {
+      e = new StoreError(e.reason, e.message.replace(qualifiedResource(e.key), qualifiedResource(type)), type, e.objectName)
+    }
+    if (!(e instanceof StoreError)) throw e
     const key = e.key ?? type ?? Keys.pods
     const name = e.objectName ?? ""
     const details = key.group === "" ? { name, kind: key.resource } : { name, group: key.group, kind: key.resource }
@@ -251,6 +258,23 @@ const STATUS_ON_DELETE = new Set(["apps", "batch", "policy", "autoscaling", "coo
 export const makeHandler = (ctx: HandlerContext) => {
   const { faults, hub, logs, recorder, store } = ctx
 
+  /** The storage behind a resource (itself, or the storage a view reads). */
+  const storageOf = (t: ResourceType): ResourceType => viewOf(t)?.storage ?? t
+  const toOut = (t: ResourceType, obj: KubeObject): KubeObject => viewOf(t)?.toView(obj) ?? obj
+  const toStore = (t: ResourceType, obj: KubeObject): KubeObject => viewOf(t)?.fromView(obj) ?? obj
+  const viewEntry = (t: ResourceType, e: Entry): Entry => {
+    const v = viewOf(t)
+    if (!v) return e
+    const obj = v.toView(e.obj)
+    return { obj, json: JSON.stringify(obj) }
+  }
+  const entryOf = (t: ResourceType, ns: string | undefined, name: string): Entry | undefined => {
+    const e = store.entry(storageOf(t), ns, name)
+    return e ? viewEntry(t, e) : undefined
+  }
+  const scanOf = (t: ResourceType, ns: string | undefined): Array<Entry> =>
+    viewOf(t) ? store.scan(storageOf(t), ns).map((e) => viewEntry(t, e)) : store.scan(t, ns)
+
   const checkFields = (type: ResourceType, selector: string | null): void => {
     if (!selector) return
     for (const r of parseFieldSelector(selector)) {
@@ -276,7 +300,7 @@ export const makeHandler = (ctx: HandlerContext) => {
     const limitRaw = q.get("limit")
     const limit = limitRaw ? Math.max(0, Number(limitRaw) || 0) : 0
     const cont = q.get("continue") ? decodeContinue(q.get("continue")!) : undefined
-    const entries = store.scan(type, route.namespace)
+    const entries = scanOf(type, route.namespace)
     const nsKey = (o: KubeObject) => (o.metadata.namespace ? `${o.metadata.namespace}/${o.metadata.name}` : o.metadata.name)
     let i = 0
     if (cont) {
@@ -339,7 +363,8 @@ export const makeHandler = (ctx: HandlerContext) => {
       resourceVersion: q.get("resourceVersion") ?? undefined,
       allowBookmarks: isTrue(q.get("allowWatchBookmarks")),
       sendInitialEvents: isTrue(q.get("sendInitialEvents")),
-      timeoutSeconds: timeout ? Number(timeout) : undefined
+      timeoutSeconds: timeout ? Number(timeout) : undefined,
+      ...(viewOf(type) ? { view: viewOf(type)! } : {})
     }
     if (forced === "event") {
       res.writeHead(200, { "Content-Type": "application/json", "Transfer-Encoding": "chunked" })
@@ -353,7 +378,7 @@ export const makeHandler = (ctx: HandlerContext) => {
   }
 
   const get = (route: Route, accept: string | undefined, res: ServerResponse): void => {
-    const e = store.entry(route.type, route.namespace, route.name!)
+    const e = entryOf(route.type, route.namespace, route.name!)
     if (!e) throw notFound(route.type, route.name!)
     if (accept && accept.includes("as=Table")) {
       sendJson(res, 200, Table.render(route.type, [e.obj], { resourceVersion: e.obj.metadata.resourceVersion }, store.now()))
@@ -395,18 +420,18 @@ export const makeHandler = (ctx: HandlerContext) => {
       validate(route.type, { ...obj, metadata: { ...obj.metadata, name: `${obj.metadata.generateName}x` } })
     } else validate(route.type, obj)
     if (dryRun) {
-      const out = store.prepareCreate(route.type, obj)
+      const out = store.prepareCreate(storageOf(route.type), toStore(route.type, obj))
       delete out.metadata.resourceVersion
-      return out
+      return toOut(route.type, out)
     }
-    return store.create(route.type, obj)
+    return toOut(route.type, store.create(storageOf(route.type), toStore(route.type, obj)))
   }
 
   const write = (route: Route, obj: KubeObject, old: KubeObject, dryRun: boolean, skipValidation = false): KubeObject => {
     if (!skipValidation) validate(route.type, obj, old)
     else checkDecodable(obj)
-    if (dryRun) return store.prepareUpdate(route.type, obj).obj
-    return store.update(route.type, obj)
+    if (dryRun) return toOut(route.type, store.prepareUpdate(storageOf(route.type), toStore(route.type, obj)).obj)
+    return toOut(route.type, store.update(storageOf(route.type), toStore(route.type, obj)))
   }
 
   const scaleWrite = (route: Route, cur: KubeObject, scale: unknown, dryRun: boolean): Obj => {
@@ -430,7 +455,7 @@ export const makeHandler = (ctx: HandlerContext) => {
 
   const replace = (route: Route, body: unknown, dryRun: boolean): unknown => {
     const name = route.name!
-    const cur = store.entry(route.type, route.namespace, name)?.obj
+    const cur = entryOf(route.type, route.namespace, name)?.obj
     if (!cur) throw notFound(route.type, name)
     if (route.sub === "scale") return scaleWrite(route, cur, body, dryRun)
     const obj = objectBody(body, route)
@@ -458,7 +483,7 @@ export const makeHandler = (ctx: HandlerContext) => {
     if (isApply && !q.get("fieldManager")) throw badRequest("PATCH, application/apply-patch+yaml: fieldManager is required for apply requests")
     const body = decodeBody(text, contentType)
     if (body === undefined) throw badRequest("the body of the request was empty")
-    const curEntry = store.entry(route.type, route.namespace, name)
+    const curEntry = entryOf(route.type, route.namespace, name)
     if (!curEntry) {
       if (isApply && !route.sub) {
         const obj = objectBody(clone(body), route)
@@ -532,7 +557,7 @@ export const makeHandler = (ctx: HandlerContext) => {
   }
 
   const remove = (route: Route, name: string, body: unknown, q: URLSearchParams): { object: KubeObject; deleted: boolean } => {
-    const cur = store.entry(route.type, route.namespace, name)?.obj
+    const cur = entryOf(route.type, route.namespace, name)?.obj
     if (!cur) throw notFound(route.type, name)
     const o = deleteOptions(body, q)
     if (o.uid !== undefined && o.uid !== cur.metadata.uid) {
@@ -542,10 +567,11 @@ export const makeHandler = (ctx: HandlerContext) => {
       throw conflict(route.type, name, `Precondition failed: ResourceVersion in precondition: ${o.rv}, ResourceVersion in object meta: ${cur.metadata.resourceVersion}`)
     }
     if (route.type.kind === "Namespace" && !o.dryRun) purgeNamespace(name)
-    return store.requestDelete(route.type, route.namespace, name, {
+    const r = store.requestDelete(storageOf(route.type), route.namespace, name, {
       ...(o.grace !== undefined && Number.isFinite(o.grace) ? { gracePeriodSeconds: o.grace } : {}),
       dryRun: o.dryRun
     })
+    return { object: toOut(route.type, r.object), deleted: r.deleted }
   }
 
   const podLog = (route: Route, q: URLSearchParams, req: IncomingMessage, res: ServerResponse): void => {
@@ -658,11 +684,11 @@ export const makeHandler = (ctx: HandlerContext) => {
           const labelSel = q.get("labelSelector")
           const fieldSel = q.get("fieldSelector")
           checkFields(type, fieldSel)
-          const objs = store.list(type, {
-            ...(route.namespace ? { namespace: route.namespace } : {}),
-            ...(labelSel ? { labelSelector: labelSel } : {}),
-            ...(fieldSel ? { fieldSelector: fieldSel } : {})
-          })
+          const labels = labelSel ? parseLabelSelector(labelSel) : []
+          const fields = fieldSel ? parseFieldSelector(fieldSel) : []
+          const objs = scanOf(type, route.namespace)
+            .map((e) => e.obj)
+            .filter((x) => matchesLabels(labels, x.metadata.labels) && matchesFields(fields, x))
           const items = objs.map((obj) => remove(route, obj.metadata.name, o, q).object)
           return sendJson(res, 200, { kind: type.listKind, apiVersion: groupVersion(type), metadata: { resourceVersion: String(store.resourceVersion) }, items })
         }
@@ -682,7 +708,7 @@ export const makeHandler = (ctx: HandlerContext) => {
     switch (method) {
       case "GET": {
         if (sub === "scale") {
-          const e = store.entry(type, route.namespace, route.name)
+          const e = entryOf(type, route.namespace, route.name)
           if (!e) throw notFound(type, route.name)
           return sendJson(res, 200, scaleOf(e.obj))
         }

@@ -112,6 +112,38 @@ const validateIntOrPercent = (v: unknown, field: string, errs: Array<FieldError>
   }
 }
 
+const MICRO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}(Z|[+-]\d{2}:\d{2})$/
+
+/**
+ * MicroTime fields (`eventTime`) must carry exactly six fractional digits: the apiserver parses
+ * them with Go's RFC3339Micro layout (a JavaScript Date's millisecond ISO string fails).
+ */
+const checkMicroTime = (obj: KubeObject): void => {
+  const v = obj["eventTime"]
+  if (v === undefined || v === null) return
+  if (typeof v !== "string" || !MICRO_TIME.test(v)) {
+    const text = String(v)
+    const frac = /(\.\d*)?(Z|[+-]\d{2}:\d{2})?$/.exec(text)?.[0] ?? text
+    throw badRequest(
+      `Event in version "v1" cannot be handled as a Event: parsing time "${text}" as "2006-01-02T15:04:05.000000Z07:00": cannot parse "${frac}" as ".000000"`
+    )
+  }
+}
+
+const validateNewEvent = (obj: KubeObject, errs: Array<FieldError>): void => {
+  if (obj["eventTime"] === undefined || obj["eventTime"] === null) errs.push({ field: "eventTime", type: "FieldValueRequired", detail: "Required value" })
+  for (const f of ["reportingController", "reportingInstance", "action", "reason"]) {
+    if (typeof obj[f] !== "string" || obj[f] === "") errs.push({ field: f, type: "FieldValueRequired", detail: "Required value" })
+  }
+  const t = obj["type"]
+  if (t !== "Normal" && t !== "Warning") {
+    errs.push({ field: "type", type: "FieldValueNotSupported", detail: `Unsupported value: ${JSON.stringify(t ?? "")}: supported values: "Normal", "Warning"` })
+  }
+  if (typeof obj["note"] === "string" && Buffer.byteLength(obj["note"]) > 1024) {
+    errs.push({ field: "note", type: "FieldValueInvalid", detail: "Too long: may not be more than 1024 bytes" })
+  }
+}
+
 /** Validates an object for create or update; throws an ApiError 422 when invalid. */
 export const validate = (type: ResourceType, obj: KubeObject, old?: KubeObject): void => {
   checkDecodable(obj)
@@ -127,6 +159,10 @@ export const validate = (type: ResourceType, obj: KubeObject, old?: KubeObject):
     }
   }
   switch (type.kind) {
+    case "Event":
+      checkMicroTime(obj)
+      if (type.group === "events.k8s.io") validateNewEvent(obj, errs)
+      break
     case "Pod":
       validatePodSpec(obj["spec"], "spec", errs)
       if (old && errs.length === 0) validatePodUpdate(obj, old, errs)

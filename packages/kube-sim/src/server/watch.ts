@@ -23,6 +23,8 @@ export interface WatchSpec {
   readonly allowBookmarks: boolean
   readonly sendInitialEvents: boolean
   readonly timeoutSeconds: number | undefined
+  /** For a view (events.k8s.io/v1 over core/v1 Events): the storage and the conversion. */
+  readonly view?: { readonly storage: ResourceType; readonly toView: (obj: KubeObject) => KubeObject }
 }
 
 interface Watcher {
@@ -65,13 +67,16 @@ export class WatchHub {
 
   private eventFor(w: Watcher, r: HistoryRecord): string | undefined {
     if (r.keyStr !== w.keyStr) return undefined
-    const now = this.matches(w, r.obj)
-    if (r.type === "ADDED") return now ? this.line("ADDED", r.json) : undefined
-    const before = this.matches(w, r.old)
-    if (r.type === "DELETED") return before || now ? this.line("DELETED", r.json) : undefined
-    if (now && before) return this.line("MODIFIED", r.json)
-    if (now) return this.line("ADDED", r.json)
-    if (before) return this.line("DELETED", r.json)
+    const view = w.spec.view
+    const obj = view ? view.toView(r.obj) : r.obj
+    const json = view ? JSON.stringify(obj) : r.json
+    const now = this.matches(w, obj)
+    if (r.type === "ADDED") return now ? this.line("ADDED", json) : undefined
+    const before = this.matches(w, r.old && view ? view.toView(r.old) : r.old)
+    if (r.type === "DELETED") return before || now ? this.line("DELETED", json) : undefined
+    if (now && before) return this.line("MODIFIED", json)
+    if (now) return this.line("ADDED", json)
+    if (before) return this.line("DELETED", json)
     return undefined
   }
 
@@ -99,11 +104,12 @@ export class WatchHub {
   start(spec: WatchSpec, res: ServerResponse, onClose: () => void): void {
     res.writeHead(200, { "Content-Type": "application/json", "Transfer-Encoding": "chunked", "Cache-Control": "no-cache, private" })
     res.flushHeaders()
-    const w: Watcher = { spec, keyStr: keyString(spec.type), res, closed: false, timers: [] }
+    const w: Watcher = { spec, keyStr: keyString(spec.view ? spec.view.storage : spec.type), res, closed: false, timers: [] }
     const rv = spec.resourceVersion
     if (rv === undefined || rv === "" || rv === "0") {
-      for (const e of this.store.scan(spec.type, spec.namespace)) {
-        if (this.matches(w, e.obj)) res.write(this.line("ADDED", e.json))
+      for (const e of this.store.scan(spec.view ? spec.view.storage : spec.type, spec.namespace)) {
+        const obj = spec.view ? spec.view.toView(e.obj) : e.obj
+        if (this.matches(w, obj)) res.write(this.line("ADDED", spec.view ? JSON.stringify(obj) : e.json))
       }
       if (spec.sendInitialEvents && spec.allowBookmarks) res.write(this.bookmark(w, { "k8s.io/initial-events-end": "true" }))
     } else {
