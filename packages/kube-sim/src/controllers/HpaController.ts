@@ -173,14 +173,14 @@ export class HpaController {
       st["observedGeneration"] = hpa.metadata.generation ?? 1
       if (rescaled) st["lastScaleTime"] = nowIso
       st["currentReplicas"] = current
-      st["desiredReplicas"] = desired
+      if (valid || rescaled || st["desiredReplicas"] === undefined) st["desiredReplicas"] = desired
       if (currentMetrics.length) st["currentMetrics"] = currentMetrics
       else delete st["currentMetrics"]
       setCondition(conds, "AbleToScale", "True", rescaled ? "SucceededRescale" : "ReadyForNewScale",
         rescaled ? `the HPA controller was able to update the target scale to ${desired}` : "recommended size matches current size", nowIso)
       if (valid) setCondition(conds, "ScalingActive", "True", "ValidMetricFound", "the HPA was able to successfully calculate a replica count from " + (metrics[0]?.["type"] === "Pods" ? `pods metric ${String((((metrics[0]?.["pods"] ?? {}) as Json)["metric"] as Json | undefined)?.["name"])}` : `${String(((metrics[0]?.["resource"] ?? {}) as Json)["name"] ?? "cpu")} resource utilization (percentage of request)`), nowIso)
       else setCondition(conds, "ScalingActive", "False", "FailedGetResourceMetric", "the HPA was unable to compute the replica count: no ready pods", nowIso)
-      setCondition(conds, "ScalingLimited", limited.status, limited.reason, limited.message, nowIso)
+      if (valid || rescaled || !conds.some((c) => c["type"] === "ScalingLimited")) setCondition(conds, "ScalingLimited", limited.status, limited.reason, limited.message, nowIso)
     })
   }
 }

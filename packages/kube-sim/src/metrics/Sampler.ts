@@ -129,6 +129,7 @@ export class Sampler {
       }
       this.sampleHttp(pod, base, t)
     }
+    this.sampleIngress(t)
     for (const node of ctx.store.list(R.nodes)) {
       const n = node.metadata.name
       for (const cond of (((node["status"] as Json | undefined)?.["conditions"] ?? []) as Array<Json>)) {
@@ -141,6 +142,35 @@ export class Sampler {
         db.add({ __name__: "node_memory_MemTotal_bytes", node: n }, t, sig.memoryCapacityBytes)
         db.add({ __name__: "node_memory_MemAvailable_bytes", node: n }, t, Math.max(0, sig.memoryCapacityBytes - sig.memoryUsedBytes))
       }
+    }
+  }
+
+  /** Workload-level request counters as an ingress controller sees them (503 while no pod is ready). */
+  private sampleIngress(t: number): void {
+    const ctx = this.c.ctx
+    for (const key of [...ctx.requestRates.keys()].sort()) {
+      const [ns, w] = key.split("/") as [string, string]
+      const prev = this.counters.get(`ingress/${key}`) ?? { ok: 0, err: 0, buckets: [], count: 0, sum: 0, lastAt: t }
+      const dt = (t - prev.lastAt) / 1000
+      if (dt > 0) {
+        const n = ((ctx.requestRate(ns, w, prev.lastAt) + ctx.requestRate(ns, w, t)) / 2) * dt
+        const ready = ctx.readyPods(ns, w)
+        if (ready === 0) prev.err += n
+        else {
+          const pods = ctx.store.list(R.pods, { namespace: ns }).filter((p) => isPodReady(p) && ctx.workloadOf(p).name === w)
+          const ratio = pods.reduce((a, p) => {
+            const main = (((p["spec"] as Json)["containers"] ?? []) as Array<Json>)[0]
+            return a + (main ? ctx.behaviourOf(p, String(main["name"])).behaviour.errorRatio ?? 0.001 : 0.001)
+          }, 0) / Math.max(1, pods.length)
+          prev.ok += n * (1 - ratio)
+          prev.err += n * ratio
+        }
+      }
+      prev.lastAt = t
+      this.counters.set(`ingress/${key}`, prev)
+      const l = { namespace: ns, service: w, ingress: w }
+      this.db.add({ __name__: "nginx_ingress_controller_requests", ...l, status: "200" }, t, prev.ok)
+      this.db.add({ __name__: "nginx_ingress_controller_requests", ...l, status: "503" }, t, prev.err)
     }
   }
 
