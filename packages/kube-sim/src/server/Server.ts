@@ -541,7 +541,12 @@ export const makeHandler = (ctx: HandlerContext) => {
     const g = q.get("gracePeriodSeconds") ?? (typeof o["gracePeriodSeconds"] === "number" ? String(o["gracePeriodSeconds"]) : null)
     const pre = isObj(o["preconditions"]) ? o["preconditions"] : {}
     const dryRun = q.get("dryRun") === "All" || (Array.isArray(o["dryRun"]) && o["dryRun"].includes("All"))
+    const policy = q.get("propagationPolicy") ?? (typeof o["propagationPolicy"] === "string" ? o["propagationPolicy"] : undefined)
+    if (policy !== undefined && policy !== "Foreground" && policy !== "Background" && policy !== "Orphan") {
+      throw badRequest(`propagationPolicy: Unsupported value: "${policy}": supported values: "Foreground", "Background", "Orphan"`)
+    }
     return {
+      policy,
       grace: g === null ? undefined : Number(g),
       uid: typeof pre["uid"] === "string" ? pre["uid"] : undefined,
       rv: typeof pre["resourceVersion"] === "string" ? pre["resourceVersion"] : undefined,
@@ -567,8 +572,12 @@ export const makeHandler = (ctx: HandlerContext) => {
       throw conflict(route.type, name, `Precondition failed: ResourceVersion in precondition: ${o.rv}, ResourceVersion in object meta: ${cur.metadata.resourceVersion}`)
     }
     if (route.type.kind === "Namespace" && !o.dryRun) purgeNamespace(name)
+    const gcFinalizer = store.garbageCollector
+      ? o.policy === "Foreground" ? "foregroundDeletion" : o.policy === "Orphan" ? "orphan" : undefined
+      : undefined
     const r = store.requestDelete(storageOf(route.type), route.namespace, name, {
       ...(o.grace !== undefined && Number.isFinite(o.grace) ? { gracePeriodSeconds: o.grace } : {}),
+      ...(gcFinalizer ? { addFinalizers: [gcFinalizer] } : {}),
       dryRun: o.dryRun
     })
     return { object: toOut(route.type, r.object), deleted: r.deleted }

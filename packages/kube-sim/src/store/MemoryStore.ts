@@ -61,6 +61,8 @@ export const make = (options: MemoryStoreOptions = {}): MemoryStore => new Memor
 export class MemoryStore implements ObjectStore {
   /** See ObjectStore.gracefulDeletion. */
   gracefulDeletion: boolean
+  /** See ObjectStore.garbageCollector. */
+  garbageCollector = false
   private rv = 0
   private readonly data = new Map<string, Map<string, Entry>>()
   private readonly sorted = new Map<string, Array<string>>()
@@ -325,7 +327,8 @@ export class MemoryStore implements ObjectStore {
     const cur = this.entry(key, namespace, name)
     if (!cur) throw this.notFound(key, name)
     const old = cur.obj
-    const finalizers = old.metadata.finalizers ?? []
+    const added = (options.addFinalizers ?? []).filter((f) => !(old.metadata.finalizers ?? []).includes(f))
+    const finalizers = [...(old.metadata.finalizers ?? []), ...added]
     let grace = 0
     if (old.kind === "Pod") {
       const spec = (old["spec"] ?? {}) as Record<string, unknown>
@@ -342,12 +345,15 @@ export class MemoryStore implements ObjectStore {
     }
     // pending deletion: deletionTimestamp (+ grace)
     const prevGrace = old.metadata.deletionGracePeriodSeconds
-    if (old.metadata.deletionTimestamp !== undefined && prevGrace !== undefined && prevGrace <= grace) {
+    if (old.metadata.deletionTimestamp !== undefined && prevGrace !== undefined && prevGrace <= grace && added.length === 0) {
       return { object: clone(old), deleted: false }
     }
     const obj = clone(old)
-    obj.metadata.deletionTimestamp = rfc3339(this.clock() + grace * 1000)
-    obj.metadata.deletionGracePeriodSeconds = grace
+    if (added.length > 0) obj.metadata.finalizers = finalizers
+    if (!(old.metadata.deletionTimestamp !== undefined && prevGrace !== undefined && prevGrace <= grace)) {
+      obj.metadata.deletionTimestamp = rfc3339(this.clock() + grace * 1000)
+      obj.metadata.deletionGracePeriodSeconds = grace
+    }
     if (options.dryRun) return { object: obj, deleted: false }
     obj.metadata.resourceVersion = String(this.rv + 1)
     this.commit(key, "MODIFIED", obj, old)

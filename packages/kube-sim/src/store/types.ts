@@ -22,6 +22,11 @@
  * - Deleting an object whose `metadata.finalizers` is non-empty only sets `deletionTimestamp`;
  *   once an update empties `finalizers` (and `deletionGracePeriodSeconds` is 0 or absent) the
  *   object is removed.
+ * - `ObjectStore.garbageCollector` (default false): set by a garbage-collector installer. When true,
+ *   a DELETE with `propagationPolicy=Foreground|Orphan` adds the `foregroundDeletion`/`orphan`
+ *   finalizer in the same write that sets `deletionTimestamp` (the GC removes it when done);
+ *   when false (no GC) those policies delete like Background.
+ * - `DeleteRequestOptions.addFinalizers`: finalizers added atomically with the deletion request.
  * - Pod logs: see `./logs.ts` (`PodLogs`).
  */
 
@@ -95,6 +100,8 @@ export interface DeleteRequestOptions {
   gracePeriodSeconds?: number
   /** Validate only: nothing is stored, no resourceVersion bump, no event. */
   dryRun?: boolean
+  /** Finalizers to add in the same write as the deletion request (e.g. `foregroundDeletion`). */
+  addFinalizers?: ReadonlyArray<string>
 }
 
 /** The reason of a StoreError, as it appears in the Status body. */
@@ -147,6 +154,8 @@ export interface ObjectStore {
   readonly resourceVersion: number
   /** Graceful pod deletion on (kubelet installed) or off (pure API mode: immediate deletes). */
   gracefulDeletion: boolean
+  /** A garbage collector is installed (Foreground/Orphan deletes then add their finalizers). */
+  garbageCollector: boolean
   /**
    * The API-style delete: honours finalizers and graceful pod deletion. Returns the object as
    * it is after the request (with `deletionTimestamp` when the deletion is pending) and whether

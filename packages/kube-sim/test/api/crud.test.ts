@@ -146,6 +146,29 @@ describe("CRUD through client-node", () => {
     assert.strictEqual(st.status, "Success")
   })
 
+  it("propagationPolicy Foreground/Orphan adds the GC finalizer when a garbage collector is installed", async () => {
+    await apps.createNamespacedDeployment({ namespace: "default", body: deployment("fg") })
+    sim.store.garbageCollector = true
+    try {
+      await apps.deleteNamespacedDeployment({ namespace: "default", name: "fg", propagationPolicy: "Foreground" })
+      const d = await apps.readNamespacedDeployment({ namespace: "default", name: "fg" })
+      assert.deepStrictEqual(d.metadata!.finalizers, ["foregroundDeletion"])
+      assert.instanceOf(d.metadata!.deletionTimestamp, Date)
+      // the GC removes the finalizer when the dependents are gone: then the object goes
+      sim.store.mutate({ group: "apps", version: "v1", resource: "deployments" }, "default", "fg", (o) => {
+        o.metadata.finalizers = []
+      })
+      assert.strictEqual((await apiError(() => apps.readNamespacedDeployment({ namespace: "default", name: "fg" }))).code, 404)
+    } finally {
+      sim.store.garbageCollector = false
+    }
+    await apps.createNamespacedDeployment({ namespace: "default", body: deployment("fg") })
+    await apps.deleteNamespacedDeployment({ namespace: "default", name: "fg", propagationPolicy: "Orphan" })
+    assert.strictEqual((await apiError(() => apps.readNamespacedDeployment({ namespace: "default", name: "fg" }))).code, 404)
+    const bad = await apiError(() => apps.deleteNamespacedDeployment({ namespace: "default", name: "web", propagationPolicy: "Sideways" }))
+    assert.strictEqual(bad.code, 400)
+  })
+
   it("serves every listed kind: nodes, services, configmaps, secrets, PVCs, PVs, statefulsets, daemonsets, HPAs v2, leases", async () => {
     const s = await startSim()
     try {
