@@ -104,14 +104,21 @@ export const make = (options: Options): Sink<EscalationMessage> => {
         if (!key) {
           return yield* new SinkError({ sink: name, reason: "config", message: `${name}: the routing key is empty`, attempts: 0, retryable: false })
         }
-        const res = yield* Http.postJson(name, http, encode(message.escalation, key, options, redactor), redactor, (status, text) => {
-          if (status !== 202) return false
-          try {
-            return (JSON.parse(text) as { status?: unknown }).status === "success"
-          } catch {
-            return false
-          }
-        })
+        const res = yield* Http.postJson(
+          name,
+          http,
+          encode(message.escalation, key, options, redactor),
+          redactor,
+          (status, text) => {
+            if (status !== 202) return false
+            try {
+              return (JSON.parse(text) as { status?: unknown }).status === "success"
+            } catch {
+              return false
+            }
+          },
+          [key]
+        )
         return res
       }).pipe(Effect.asVoid)
   })

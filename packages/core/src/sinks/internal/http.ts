@@ -53,8 +53,27 @@ export const postJson = (
   options: HttpOptions,
   body: string,
   redactor: Redactor.Shape,
-  ok: (status: number, text: string) => boolean = (s) => s >= 200 && s < 300
+  ok: (status: number, text: string) => boolean = (s) => s >= 200 && s < 300,
+  secrets: ReadonlyArray<string> = []
 ): Effect.Effect<HttpResponse, SinkError> => {
+  // literal secrets scrubbed from every error message: the caller's (a routing key), Redacted
+  // header values and a Redacted URL's path and query (an endpoint may echo them back)
+  const scrub = [...secrets]
+  for (const v of Object.values(options.headers ?? {})) if (Redacted.isRedacted(v)) scrub.push(Redacted.value(v))
+  if (Redacted.isRedacted(options.url)) {
+    try {
+      const u = new URL(Redacted.value(options.url))
+      scrub.push(Redacted.value(options.url), `${u.pathname}${u.search}`)
+    } catch {
+      scrub.push(Redacted.value(options.url))
+    }
+  }
+  const scrubbed = scrub.filter((x) => x.length >= 4 && x !== "/").sort((a, b) => b.length - a.length)
+  const clean = (message: string): string => {
+    let out = message
+    for (const x of scrubbed) out = out.split(x).join(redactor.marker)
+    return redactor.redactString(out)
+  }
   const timeoutMs = options.timeoutMs ?? 10_000
   const retries = Math.max(0, Math.floor(options.retries ?? 3))
   const backoffMs = Math.max(1, options.backoffMs ?? 500)
@@ -63,7 +82,7 @@ export const postJson = (
     new SinkError({
       sink,
       reason,
-      message: redactor.redactString(message),
+      message: clean(message),
       attempts,
       retryable,
       ...(status !== undefined ? { status } : {})
