@@ -1,0 +1,128 @@
+/**
+ * Connection utilization, one reading per engine. Each reading carries its inputs, so a report
+ * can show how the ratio was computed.
+ *
+ * - PostgreSQL: client backends (`pg_stat_activity.backend_type = 'client backend'`) divided by
+ *   the connections ordinary roles can open, `max_connections - superuser_reserved_connections`.
+ *   Background workers, the checkpointer and the like are not counted.
+ * - MySQL / MariaDB: `Threads_connected / max_connections`.
+ * - pgbouncer, per pool (database, user): clients `cl_active + cl_waiting` against the database's
+ *   `pool_size` (`SHOW DATABASES`, which already resolves `default_pool_size`). In transaction
+ *   pooling `cl_active` counts logged-in clients that are not waiting, so the ratio can exceed 1
+ *   on a healthy pool; `cl_waiting > 0` is the saturation signal, and `serverConnections /
+ *   poolSize` tells how full the server side is.
+ *
+ * @since 0.1.0
+ */
+import { Effect, Schema } from "effect"
+import type { DbError, DbInvalidInput } from "./DbError"
+import { NumberLike } from "./internal/schemas"
+import { MySql } from "./MySql"
+import { PgBouncer } from "./PgBouncer"
+import { Postgres } from "./Postgres"
+import * as PgBouncerStats from "./probes/PgBouncerStats"
+
+/** The PostgreSQL reading. */
+export interface PostgresUtilization {
+  readonly engine: "postgres"
+  readonly clientBackends: number
+  readonly maxConnections: number
+  readonly superuserReservedConnections: number
+  /** `maxConnections - superuserReservedConnections` */
+  readonly available: number
+  /** `clientBackends / available` */
+  readonly ratio: number
+}
+
+const PgRow = Schema.Struct({ client_backends: NumberLike, max_connections: NumberLike, reserved: NumberLike })
+
+/** Reads PostgreSQL utilization (the probe's own session counts: it is a client backend too). */
+export const postgres: Effect.Effect<PostgresUtilization, DbError, Postgres> = Postgres.use((db) =>
+  db.queryAs(
+    PgRow,
+    `SELECT (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend')::int AS client_backends,
+            current_setting('max_connections')::int AS max_connections,
+            current_setting('superuser_reserved_connections')::int AS reserved`
+  ).pipe(Effect.map(([r]) => postgresOf(r?.client_backends ?? 0, r?.max_connections ?? 0, r?.reserved ?? 0)))
+)
+
+/** Pure: the PostgreSQL reading from its inputs. */
+export const postgresOf = (clientBackends: number, maxConnections: number, reserved: number): PostgresUtilization => {
+  const available = Math.max(0, maxConnections - reserved)
+  return {
+    engine: "postgres",
+    clientBackends,
+    maxConnections,
+    superuserReservedConnections: reserved,
+    available,
+    ratio: available === 0 ? 1 : clientBackends / available
+  }
+}
+
+/** The MySQL reading. */
+export interface MySqlUtilization {
+  readonly engine: "mysql"
+  readonly threadsConnected: number
+  readonly maxConnections: number
+  /** `threadsConnected / maxConnections` */
+  readonly ratio: number
+}
+
+const MyRow = Schema.Struct({ threads_connected: NumberLike, max_connections: NumberLike })
+
+/** Reads MySQL / MariaDB utilization. */
+export const mysql: Effect.Effect<MySqlUtilization, DbError, MySql> = MySql.use((db) =>
+  db.queryAs(
+    MyRow,
+    `SELECT (SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'THREADS_CONNECTED') AS threads_connected,
+            @@GLOBAL.max_connections AS max_connections`
+  ).pipe(Effect.map(([r]) => {
+    const threadsConnected = r?.threads_connected ?? 0
+    const maxConnections = r?.max_connections ?? 0
+    return { engine: "mysql" as const, threadsConnected, maxConnections, ratio: maxConnections === 0 ? 1 : threadsConnected / maxConnections }
+  }))
+)
+
+/** The reading of one pgbouncer pool. */
+export interface PgBouncerPoolUtilization {
+  readonly engine: "pgbouncer"
+  readonly database: string
+  readonly user: string
+  readonly clientsActive: number
+  readonly clientsWaiting: number
+  /** `sv_active + sv_idle + sv_used + sv_tested + sv_login` */
+  readonly serverConnections: number
+  readonly poolSize: number
+  /** `(clientsActive + clientsWaiting) / poolSize` */
+  readonly ratio: number
+}
+
+/** Pure: per-pool readings from `SHOW POOLS` and `SHOW DATABASES` rows. */
+export const pgbouncerOf = (
+  pools: ReadonlyArray<PgBouncerStats.PoolRow>,
+  databases: ReadonlyArray<PgBouncerStats.DatabaseRow>
+): ReadonlyArray<PgBouncerPoolUtilization> => {
+  const sizes = new Map(databases.map((d) => [d.name, d.pool_size]))
+  return pools.map((p) => {
+    const poolSize = sizes.get(p.database) ?? 0
+    const clients = p.cl_active + p.cl_waiting
+    return {
+      engine: "pgbouncer" as const,
+      database: p.database,
+      user: p.user,
+      clientsActive: p.cl_active,
+      clientsWaiting: p.cl_waiting,
+      serverConnections: p.sv_active + p.sv_idle + p.sv_used + (p.sv_tested ?? 0) + (p.sv_login ?? 0),
+      poolSize,
+      ratio: poolSize === 0 ? (clients > 0 ? Infinity : 0) : clients / poolSize
+    }
+  })
+}
+
+/** Reads every pgbouncer pool. */
+export const pgbouncer: Effect.Effect<ReadonlyArray<PgBouncerPoolUtilization>, DbError | DbInvalidInput, PgBouncer> = Effect.gen(
+  function*() {
+    const [pools, dbs] = yield* Effect.all([PgBouncerStats.pools, PgBouncerStats.databases])
+    return pgbouncerOf(pools, dbs)
+  }
+)
