@@ -24,3 +24,5 @@ export * as Targets from "./targets/Targets"
 export * as TargetResolver from "./targets/resolve"
 /** Kubernetes Events on the objects BytePort acts on. */
 export * as EventRecorder from "./events/EventRecorder"
+/** A GuardrailStore on coordination.k8s.io/v1 Leases. */
+export * as LeaseStore from "./stores/LeaseStore"

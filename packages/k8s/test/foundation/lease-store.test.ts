@@ -1,0 +1,95 @@
+import { assert, describe, it } from "@effect/vitest"
+import { GuardrailStore } from "@byteport/core"
+import { storeContract } from "@byteport/core/testing"
+import { KubeSim, Keys } from "@byteport/kube-sim"
+import type { KubeSimInstance } from "@byteport/kube-sim"
+import { Effect, Layer } from "effect"
+import { afterAll, beforeAll } from "vitest"
+import * as LeaseStore from "../../src/stores/LeaseStore"
+import { kubeLayer, sim } from "./helpers"
+
+const NS = "byteport"
+
+// One simulator for the whole contract suite: the suite uses fresh random keys per test.
+let shared: KubeSimInstance
+beforeAll(async () => {
+  shared = await KubeSim.start({ seed: 11, namespaces: ["default", NS] })
+})
+afterAll(async () => {
+  await shared?.close()
+})
+
+storeContract("LeaseStore (kube-sim)", () => LeaseStore.layer({ namespace: NS }).pipe(Layer.provide(kubeLayer(shared))), {
+  // every operation is an HTTP round trip: fewer racers than the in-memory default, same exactness
+  concurrency: 200,
+  raceConcurrency: 100
+})
+
+const T = 1_700_000_000_000
+
+describe("LeaseStore specifics", () => {
+  it.live("two independent stores (two agents) racing on one window never exceed max (409 → retry)", () =>
+    Effect.gen(function*() {
+      const s = yield* sim({ namespaces: ["default", NS] })
+      const a = yield* LeaseStore.make({ namespace: NS }).pipe(Effect.provide(kubeLayer(s)))
+      const b = yield* LeaseStore.make({ namespace: NS }).pipe(Effect.provide(kubeLayer(s)))
+      const results = yield* Effect.forEach(
+        Array.from({ length: 30 }, (_, i) => i),
+        (i) => (i % 2 === 0 ? a : b).acquireWindow({ key: "bump:shop/web", max: 5, windowMs: 60_000, now: T }),
+        { concurrency: "unbounded" }
+      )
+      assert.strictEqual(results.filter((r) => r._tag === "Acquired").length, 5)
+      assert.strictEqual((yield* a.peekWindow("bump:shop/web", 60_000, T)).count, 5)
+      assert.ok(s.recorder.count({ method: "PUT", status: 409 }) + s.recorder.count({ method: "POST", status: 409 }) > 0, "the agents really conflicted")
+    }).pipe(Effect.scoped))
+
+  it.live("maps keys to valid Lease names, keeps the original key, and survives the target's deletion", () =>
+    Effect.gen(function*() {
+      const s = yield* sim({ namespaces: ["default", NS] })
+      const store = yield* LeaseStore.make({ namespace: NS }).pipe(Effect.provide(kubeLayer(s)))
+      const key = `k8s.workload:prod/shop/Deployment/${"web".repeat(100)}/app`
+      yield* store.acquireWindow({ key, max: 1, windowMs: 86_400_000, now: T })
+      const leases = s.store.list(Keys.leases, { namespace: NS })
+      assert.strictEqual(leases.length, 1)
+      const lease = leases[0]!
+      assert.match(lease.metadata.name, /^bp-w-[a-z0-9-]+$/)
+      assert.ok(lease.metadata.name.length <= 63)
+      assert.strictEqual(lease.metadata.annotations?.[LeaseStore.Annotations.key], key)
+      assert.strictEqual(lease.metadata.labels?.[LeaseStore.Labels.managedBy], "byteport")
+      assert.strictEqual(lease.metadata.ownerReferences, undefined, "not owned by the target")
+      // the target goes away; the budget stays spent
+      s.store.create(Keys.deployments, { apiVersion: "apps/v1", kind: "Deployment", metadata: { name: "web", namespace: "default" }, spec: { selector: { matchLabels: { a: "b" } }, template: { metadata: { labels: { a: "b" } }, spec: { containers: [{ name: "c", image: "i" }] } } } } as never)
+      s.store.delete(Keys.deployments, "default", "web")
+      assert.strictEqual((yield* store.acquireWindow({ key, max: 1, windowMs: 86_400_000, now: T + 1000 }))._tag, "Exhausted")
+    }).pipe(Effect.scoped))
+
+  it.live("leases are readable with kubectl-style fields; gc removes dead windows; a too-large value is refused", () =>
+    Effect.gen(function*() {
+      const s = yield* sim({ namespaces: ["default", NS] })
+      const store = yield* LeaseStore.make({ namespace: NS }).pipe(Effect.provide(kubeLayer(s)))
+      yield* store.acquireLease({ key: "target:web", holder: "agent-a", ttlMs: 90_000, now: T })
+      const l = s.store.list(Keys.leases, { namespace: NS }).find((x) => x.metadata.name.startsWith("bp-l-"))!
+      const spec = (l as unknown as { spec: Record<string, unknown> }).spec
+      assert.strictEqual(spec.holderIdentity, "agent-a")
+      assert.strictEqual(spec.leaseDurationSeconds, 90)
+      assert.match(String(spec.acquireTime), /^2023-11-14T22:13:20\.000000Z$/)
+      yield* store.acquireWindow({ key: "w1", max: 1, windowMs: 1000, now: T })
+      yield* store.acquireWindow({ key: "w2", max: 1, windowMs: 10_000, now: T })
+      assert.strictEqual(yield* store.gc(T + 5000), 1)
+      assert.deepStrictEqual(yield* store.peekWindow("w2", 10_000, T + 5000), { count: 1, oldestAt: T })
+      const big = yield* Effect.flip(store.compareAndSet("big", 0, "x".repeat(300 * 1024)))
+      assert.strictEqual(big._tag, "StoreError")
+      assert.include(big.message, "limit")
+    }).pipe(Effect.scoped))
+
+  it.live("API failures become StoreError naming the operation", () =>
+    Effect.gen(function*() {
+      const s = yield* sim({ namespaces: ["default", NS] })
+      const store = yield* LeaseStore.make({ namespace: NS }).pipe(Effect.provide(kubeLayer(s)))
+      s.faults.error({ resource: "leases", status: 503, times: 1 })
+      const e = yield* Effect.flip(store.get("k"))
+      assert.instanceOf(e, GuardrailStore.StoreError)
+      assert.strictEqual(e.operation, "get")
+      assert.include(e.message, "KubeUnavailable")
+    }).pipe(Effect.scoped))
+})
