@@ -68,5 +68,7 @@ export * as Notifier from "./Notifier"
 export * as Runbook from "./Runbook"
 /** Which runbook handles a target. */
 export * as Catalog from "./Catalog"
+/** Approval of paused incidents: the HTTP and CLI channels, `approve`, `awaitDecision`. */
+export * as Approval from "./Approval"
 /** Redaction of secrets from everything that leaves the process. */
 export * as Redactor from "./Redactor"

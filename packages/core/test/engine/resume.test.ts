@@ -3,9 +3,8 @@ import * as os from "node:os"
 import * as nodePath from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Effect, Fiber, Layer } from "effect"
-import { Classifier, Diagnoser, Guardrail, GuardrailStore, Plan, Runbook, Verifier } from "@byteport/core"
+import { Classifier, Diagnoser, FileStore, Guardrail, GuardrailStore, Plan, Runbook, Verifier } from "@byteport/core"
 import * as Testing from "@byteport/core/testing"
-import * as FileStore from "../../src/stores/FileStore"
 import * as W from "./world"
 
 interface Facts {
