@@ -65,6 +65,11 @@ export interface StartOptions {
   readonly bookmarkIntervalMs?: number
   /** Graceful pod deletion (default false; a kubelet installer turns it on via `store.gracefulDeletion`). */
   readonly gracefulDeletion?: boolean
+  /**
+   * Require `Authorization: Bearer <token>` on every request (401 otherwise). client-node sends
+   * tokens over http; kubectl only sends credentials over TLS, so leave this unset for kubectl.
+   */
+  readonly token?: string
   /** Namespaces created at start (default: default, kube-system, kube-public, kube-node-lease). */
   readonly namespaces?: ReadonlyArray<string>
 }
@@ -82,6 +87,8 @@ export interface KubeSim {
   readonly openWatches: number
   /** Kubeconfig YAML pointing at the server (context `kube-sim`, namespace `default`). */
   kubeconfig(options?: { namespace?: string; token?: string }): string
+  /** The token required by the server (if `token` was given to start). */
+  readonly token: string | undefined
   /** Writes `kubeconfig()` to a file (mode 0600). */
   writeKubeconfig(path: string, options?: { namespace?: string; token?: string }): void
   /** Simulates an apiserver restart: closes every connection and watch, keeps state and the port. */
@@ -139,7 +146,7 @@ export const start = async (options: StartOptions = {}): Promise<KubeSim> => {
     if (typeof d === "function") disposers.push(d)
     else if (d && typeof d.dispose === "function") disposers.push(() => d.dispose())
   }
-  const handler = makeHandler({ store, logs, faults, recorder, hub, extraRoutes })
+  const handler = makeHandler({ store, logs, faults, recorder, hub, extraRoutes, ...(options.token !== undefined ? { token: options.token } : {}) })
   const makeServer = () => {
     const s = http.createServer((req, res) => {
       void handler(req, res)
@@ -151,8 +158,9 @@ export const start = async (options: StartOptions = {}): Promise<KubeSim> => {
   const port = await listen(server, options.port ?? 0)
   const url = `http://127.0.0.1:${port}`
   let closed = false
-  const kubeconfig = (o: { namespace?: string; token?: string } = {}) =>
-    [
+  const kubeconfig = (opts: { namespace?: string; token?: string } = {}) => {
+    const o = { ...opts, ...(opts.token === undefined && options.token !== undefined ? { token: options.token } : {}) }
+    return [
       "apiVersion: v1",
       "kind: Config",
       "clusters:",
@@ -172,9 +180,11 @@ export const start = async (options: StartOptions = {}): Promise<KubeSim> => {
       "current-context: kube-sim",
       ""
     ].join("\n")
+  }
   return {
     url,
     port,
+    token: options.token,
     store,
     logs,
     faults,

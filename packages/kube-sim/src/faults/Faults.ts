@@ -34,6 +34,8 @@ export interface ErrorFault extends FaultMatch {
   readonly retryAfterSeconds?: number
   /** Override the Status message. */
   readonly message?: string
+  /** For 403: the user named in the RBAC message (default `system:serviceaccount:default:default`). */
+  readonly user?: string
 }
 
 /** A latency rule. */

@@ -28,6 +28,7 @@ import {
   methodNotAllowed,
   notFound,
   pathNotFound,
+  unauthorized,
   unsupportedMediaType
 } from "./status"
 import * as Table from "./table"
@@ -52,6 +53,8 @@ export interface HandlerContext {
   readonly recorder: Recorder
   readonly hub: WatchHub
   readonly extraRoutes: ReadonlyArray<ExtraRoute>
+  /** When set, every request must carry `Authorization: Bearer <token>` (else 401). */
+  readonly token?: string
 }
 
 /** A parsed resource path. */
@@ -798,11 +801,19 @@ export const makeHandler = (ctx: HandlerContext) => {
       rec.status = res.statusCode
     })
     try {
+      if (ctx.token !== undefined && req.headers["authorization"] !== `Bearer ${ctx.token}`) throw unauthorized()
       const decision = faults.decide({ method, verb: verbOf(method, route, isWatch), path: url.pathname, resource: route?.type.resource, subresource: route?.sub })
       if (decision.delayMs > 0) await new Promise((r) => setTimeout(r, decision.delayMs))
       if (decision.error) {
         const f = decision.error
-        throw forStatus(f.status, f.message, f.retryAfterSeconds)
+        throw forStatus(f.status, f.message, f.retryAfterSeconds, {
+          verb: verbOf(method, route, isWatch),
+          ...(route ? { key: route.type } : {}),
+          ...(route?.namespace ? { namespace: route.namespace } : {}),
+          ...(route?.name ? { name: route.name } : {}),
+          ...(route?.sub ? { subresource: route.sub } : {}),
+          ...(f.user ? { user: f.user } : {})
+        })
       }
       for (const extra of ctx.extraRoutes) {
         if (await extra(req, res, url, text)) return

@@ -119,9 +119,45 @@ export const methodNotAllowed = (): ApiError =>
 /** 404 for a path the server does not serve. */
 export const pathNotFound = (): ApiError => new ApiError(404, "NotFound", "the server could not find the requested resource")
 
+/** What an injected error knows about the request it answers. */
+export interface RequestFacts {
+  readonly verb: string
+  readonly key?: ResourceKey
+  readonly namespace?: string
+  readonly name?: string
+  readonly subresource?: string
+  /** The user named in a 403 (default `system:serviceaccount:default:default`). */
+  readonly user?: string
+}
+
+/** 401 Unauthorized. */
+export const unauthorized = (): ApiError => new ApiError(401, "Unauthorized", "Unauthorized")
+
+/** 403 Forbidden with the RBAC authorizer's wording. */
+export const forbidden = (facts: RequestFacts): ApiError => {
+  const user = facts.user ?? "system:serviceaccount:default:default"
+  const key = facts.key
+  const res = key ? (facts.subresource ? `${key.resource}/${facts.subresource}` : key.resource) : ""
+  const subject = key ? (facts.name ? `${qualifiedResource(key)} "${facts.name}"` : qualifiedResource(key)) : ""
+  const where = facts.namespace ? ` in the namespace "${facts.namespace}"` : facts.verb === "list" || facts.verb === "watch" ? " at the cluster scope" : ""
+  const message = key
+    ? `${subject} is forbidden: User "${user}" cannot ${facts.verb} resource "${res}" in API group "${key.group}"${where}`
+    : `forbidden: User "${user}" cannot ${facts.verb} path`
+  return new ApiError(403, "Forbidden", message, key ? { ...(facts.name ? { name: facts.name } : {}), ...(key.group ? { group: key.group } : {}), kind: key.resource } : undefined)
+}
+
 /** A generic error for an HTTP status (used by fault injection), shaped like the apiserver's. */
-export const forStatus = (code: number, message?: string, retryAfterSeconds?: number): ApiError => {
+export const forStatus = (code: number, message?: string, retryAfterSeconds?: number, facts?: RequestFacts): ApiError => {
+  if (!message && facts?.key) {
+    if (code === 403) return forbidden(facts)
+    if (code === 404 && facts.name) return notFound(facts.key, facts.name)
+    if (code === 409 && facts.name) return conflict(facts.key, facts.name)
+  }
   switch (code) {
+    case 401:
+      return unauthorized()
+    case 403:
+      return new ApiError(403, "Forbidden", message ?? "forbidden")
     case 400:
       return badRequest(message ?? "the server rejected our request for an unknown reason")
     case 404:

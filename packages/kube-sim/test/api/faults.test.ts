@@ -73,6 +73,37 @@ describe("faults", () => {
     await core.listNamespacedConfigMap({ namespace: "default" })
   })
 
+  it("injects 403 with the RBAC authorizer's message", async () => {
+    const h = sim.faults.error({ verb: "patch", resource: "deployments", status: 403, user: "system:serviceaccount:byteport:remediator" })
+    const e = await apiError(() => apps.patchNamespacedDeployment({ namespace: "default", name: "web", body: { spec: { replicas: 2 } } }, merge))
+    h.remove()
+    assert.strictEqual(e.code, 403)
+    assert.strictEqual(e.body.reason, "Forbidden")
+    assert.strictEqual(
+      e.body.message,
+      'deployments.apps "web" is forbidden: User "system:serviceaccount:byteport:remediator" cannot patch resource "deployments" in API group "apps" in the namespace "default"'
+    )
+    const ev = sim.faults.error({ subresource: "eviction", status: 403 })
+    const e2 = await apiError(() => core.createNamespacedPodEviction({ namespace: "default", name: "x", body: { metadata: { name: "x" } } }))
+    ev.remove()
+    assert.include(e2.body.message, 'cannot create resource "pods/eviction" in API group ""')
+  })
+
+  it("requires the bearer token when started with one (401 Unauthorized otherwise)", async () => {
+    const secured = await startSim({ token: "s3cret" })
+    try {
+      const ok = secured.kc.makeApiClient(CoreV1Api)
+      assert.isArray((await ok.listNamespace()).items)
+      const res = await fetch(`${secured.sim.url}/api/v1/namespaces`)
+      assert.strictEqual(res.status, 401)
+      assert.deepStrictEqual(await res.json(), { kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure", message: "Unauthorized", reason: "Unauthorized", code: 401 })
+      const wrong = await fetch(`${secured.sim.url}/api/v1/namespaces`, { headers: { Authorization: "Bearer nope" } })
+      assert.strictEqual(wrong.status, 401)
+    } finally {
+      await secured.sim.close()
+    }
+  })
+
   it("applies a rate with a seeded RNG: the same seed gives the same failures", async () => {
     const pattern = async (seed: number) => {
       const other = await startSim({ seed })
