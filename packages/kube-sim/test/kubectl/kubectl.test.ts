@@ -121,6 +121,40 @@ d("kubectl cross-check (in-process server)", () => {
     await k.run(["scale", "deployment", "web", "--replicas=2"])
   })
 
+  it("label, annotate, wait, rollout restart, get events, delete", async () => {
+    assert.strictEqual((await k.run(["label", "pod", "web-1", "tier=frontend"])).code, 0)
+    assert.strictEqual(sim.store.get(Keys.pods, "default", "web-1")!.metadata.labels!["tier"], "frontend")
+    assert.strictEqual((await k.run(["annotate", "deployment", "web", "byteport.io/owner=sre"])).code, 0)
+    assert.strictEqual(sim.store.get(Keys.deployments, "default", "web")!.metadata.annotations!["byteport.io/owner"], "sre")
+    const wait = await k.run(["wait", "--for=condition=Ready", "pod/web-1", "--timeout=10s"])
+    assert.strictEqual(wait.code, 0, wait.stderr)
+    assert.include(wait.stdout, "pod/web-1 condition met")
+    sim.recorder.clear()
+    const restart = await k.run(["rollout", "restart", "deployment/web"])
+    assert.strictEqual(restart.code, 0, restart.stderr)
+    const tpl = (sim.store.get(Keys.deployments, "default", "web")!["spec"] as any).template
+    assert.isString(tpl.metadata.annotations["kubectl.kubernetes.io/restartedAt"])
+    assert.strictEqual(sim.recorder.requests({ method: "PATCH" })[0]!.contentType, "application/strategic-merge-patch+json")
+    sim.store.create(Keys.events, {
+      apiVersion: "v1",
+      kind: "Event",
+      metadata: { name: "web-1.oom", namespace: "default" },
+      involvedObject: { kind: "Pod", namespace: "default", name: "web-1" },
+      reason: "OOMKilling",
+      message: "Memory cgroup out of memory",
+      type: "Warning",
+      lastTimestamp: new Date().toISOString().replace(/\.\d{3}Z$/, "Z")
+    })
+    const ev = await k.run(["get", "events", "--field-selector", "reason=OOMKilling"])
+    assert.strictEqual(ev.code, 0, ev.stderr)
+    assert.match(ev.stdout, /Warning\s+OOMKilling\s+pod\/web-1\s+Memory cgroup out of memory/)
+    sim.store.create(Keys.configmaps, { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "doomed", namespace: "default" } })
+    const del = await k.run(["delete", "configmap", "doomed"])
+    assert.strictEqual(del.code, 0, del.stderr)
+    assert.include(del.stdout, 'configmap "doomed" deleted')
+    assert.isUndefined(sim.store.get(Keys.configmaps, "default", "doomed"))
+  })
+
   it("cordon and uncordon", async () => {
     const r = await k.run(["cordon", "node-2"])
     assert.strictEqual(r.code, 0, r.stderr)
