@@ -252,10 +252,13 @@ export class Kubelet {
       }
     }
     if (initDone) {
+      // containers start in spec order: one whose predecessors never started waits
+      let predecessorsStarted = true
       for (const c of (spec["containers"] ?? []) as Array<Json>) {
         const cr = rt.containers.get(c["name"]) ?? this.newContainer(c["name"], false)
         rt.containers.set(c["name"], cr)
-        this.syncContainer(pod, rt, c, cr, restartPolicy)
+        if (predecessorsStarted || cr.everStarted) this.syncContainer(pod, rt, c, cr, restartPolicy)
+        if (!cr.everStarted && (cr.phase === "new" || cr.phase === "pulling")) predecessorsStarted = false
       }
     }
     this.writeStatus(pod, rt, spec)
@@ -544,7 +547,11 @@ export class Kubelet {
     const shell = cmd[0] !== undefined && /(^|\/)(sh|bash|ash|dash)$/.test(cmd[0]) && cmd[1] === "-c"
     if (shell) {
       const script = cmd[2] ?? args[0] ?? ""
-      const words = script.split(/(?:&&|\|\||;|\||\n)/).map((s) => s.trim().split(/\s+/)[0] ?? "").filter((w) => w && !/^\w+=/.test(w))
+      const words = script.split(/(?:&&|\|\||;|\||\n)/).map((seg) => {
+        const toks = seg.trim().split(/\s+/).filter((w) => w && !/^\w+=/.test(w))
+        while (toks.length > 1 && ["exec", "env", "nohup", "time"].includes(toks[0]!)) toks.shift()
+        return toks[0] ?? ""
+      }).filter(Boolean)
       const bad = words.find((w) => missing.has(w) || missing.has(w.split("/").pop()!))
       if (bad) return { at: now + 100, exitCode: 127, reason: "Error", logs: [`${cmd[0]}: 1: ${bad}: not found`] }
     }
@@ -767,7 +774,7 @@ export class Kubelet {
     ctx.clock.wakeAt(cr.restartAt)
   }
 
-  private containerStatus(c: Json, cr: ContainerRuntime, rt: PodRuntime): Json {
+  private containerStatus(c: Json, cr: ContainerRuntime, rt: PodRuntime, initDone = true): Json {
     const ctx = this.ctx
     const image = String(c["image"] ?? "")
     const term = (t: Terminated): Json => {
@@ -783,7 +790,7 @@ export class Kubelet {
     if (cr.phase === "running") state = { running: { startedAt: ctx.iso(cr.startedAt!) } }
     else if ((cr.phase === "completed" || cr.phase === "done") && cr.terminated) state = { terminated: term(cr.terminated) }
     else if (cr.phase === "backoff" && !cr.waiting) state = { waiting: { reason: "ContainerCreating" } }
-    else state = { waiting: cr.waiting ?? { reason: cr.init ? "PodInitializing" : "ContainerCreating" } }
+    else state = { waiting: cr.waiting ?? { reason: cr.init || !initDone ? "PodInitializing" : "ContainerCreating" } }
     const ready = cr.init ? cr.phase === "completed" : this.containerReady(c, cr).ready
     const out: Json = {
       name: cr.name,
@@ -810,8 +817,8 @@ export class Kubelet {
     const inits = (spec["initContainers"] ?? []) as Array<Json>
     const mains = (spec["containers"] ?? []) as Array<Json>
     const initStatuses = inits.map((c) => this.containerStatus(c, rt.containers.get(c["name"]) ?? this.newContainer(c["name"], true), rt))
-    const statuses = mains.map((c) => this.containerStatus(c, rt.containers.get(c["name"]) ?? this.newContainer(c["name"], false), rt))
     const initDone = inits.every((c) => rt.containers.get(c["name"])?.phase === "completed")
+    const statuses = mains.map((c) => this.containerStatus(c, rt.containers.get(c["name"]) ?? this.newContainer(c["name"], false), rt, initDone))
     const notReady = mains.filter((c, i) => !statuses[i]!["ready"]).map((c) => c["name"] as string)
     const incompleteInit = inits.filter((c) => rt.containers.get(c["name"])?.phase !== "completed").map((c) => c["name"] as string)
     const allStarted = mains.every((c) => rt.containers.get(c["name"])?.everStarted)
