@@ -303,6 +303,15 @@ export const makeHandler = (ctx: HandlerContext) => {
     const limitRaw = q.get("limit")
     const limit = limitRaw ? Math.max(0, Number(limitRaw) || 0) : 0
     const cont = q.get("continue") ? decodeContinue(q.get("continue")!) : undefined
+    if (cont && cont.rv < store.oldestResumableVersion) {
+      const err = new ApiError(
+        410,
+        "Expired",
+        "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list."
+      )
+      err.body.metadata = { continue: encodeContinue({ rv: store.resourceVersion, start: cont.start }) }
+      throw err
+    }
     const entries = scanOf(type, route.namespace)
     const nsKey = (o: KubeObject) => (o.metadata.namespace ? `${o.metadata.namespace}/${o.metadata.name}` : o.metadata.name)
     let i = 0

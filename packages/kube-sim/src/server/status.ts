@@ -24,7 +24,7 @@ export interface StatusDetails {
 export interface StatusBody {
   kind: "Status"
   apiVersion: "v1"
-  metadata: Record<string, never>
+  metadata: { continue?: string }
   status: "Failure" | "Success"
   message?: string
   reason?: string

@@ -79,6 +79,22 @@ describe("list", () => {
     const badCont = await apiError(() => core.listNamespacedPod({ namespace: "lw", limit: 4, _continue: "garbage" }))
     assert.strictEqual(badCont.code, 400)
   })
+
+  it("a continue token older than the history window is 410 Expired with a fresh token", async () => {
+    const first = await core.listNamespacedPod({ namespace: "lw", limit: 5 })
+    sim.store.create(Keys.configmaps, { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "churn", namespace: "default" } })
+    for (let i = 0; i < 60; i++) {
+      sim.store.mutate(Keys.configmaps, "default", "churn", (c) => {
+        c["data"] = { i: String(i) }
+      })
+    }
+    const e = await apiError(() => core.listNamespacedPod({ namespace: "lw", limit: 5, _continue: first.metadata!._continue! }))
+    assert.strictEqual(e.code, 410)
+    assert.strictEqual(e.body.reason, "Expired")
+    assert.match(e.body.message, /^The provided continue parameter is too old/)
+    const next = await core.listNamespacedPod({ namespace: "lw", limit: 5, _continue: e.body.metadata.continue })
+    assert.strictEqual(next.items[0]!.metadata!.name, "p-05")
+  })
 })
 
 describe("watch", () => {
