@@ -84,7 +84,7 @@ const neverFail = (
       ? Effect.failCause(cause as Cause.Cause<never>)
       : Effect.andThen(
         Ref.update(failures, (n) => n + 1),
-        Effect.logError(`audit: ${what} failed: ${redactor.redactString(describe(Cause.squash(cause)))}`)
+        Effect.logError(redactor.redactString(`audit: ${what} failed: ${describe(Cause.squash(cause))}`))
       ))
 
 const describe = (e: unknown): string => (e instanceof Error ? `${e.name}: ${e.message}` : String(e))
@@ -117,20 +117,26 @@ export const makeFile = (redactor: Redactor.Shape, path: string): Effect.Effect<
     const lock = yield* Semaphore.make(1)
     let handle: FileHandle | undefined
 
-    const ensureOpen = Effect.tryPromise(async () => {
-      if (handle) return handle
-      await mkdir(dirname(path), { recursive: true })
-      handle = await open(path, "a", 0o640)
-      return handle
+    const ensureOpen = Effect.tryPromise({
+      try: async () => {
+        if (handle) return handle
+        await mkdir(dirname(path), { recursive: true })
+        handle = await open(path, "a", 0o640)
+        return handle
+      },
+      catch: (e) => e
     })
 
     const writeAll = (fh: FileHandle, buf: Buffer) =>
-      Effect.tryPromise(async () => {
-        let off = 0
-        while (off < buf.length) {
-          const { bytesWritten } = await fh.write(buf, off, buf.length - off)
-          off += bytesWritten
-        }
+      Effect.tryPromise({
+        try: async () => {
+          let off = 0
+          while (off < buf.length) {
+            const { bytesWritten } = await fh.write(buf, off, buf.length - off)
+            off += bytesWritten
+          }
+        },
+        catch: (e) => e
       })
 
     const closeHandle = Effect.promise(async () => {
