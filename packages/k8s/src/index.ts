@@ -26,3 +26,7 @@ export * as TargetResolver from "./targets/resolve"
 export * as EventRecorder from "./events/EventRecorder"
 /** A GuardrailStore on coordination.k8s.io/v1 Leases. */
 export * as LeaseStore from "./stores/LeaseStore"
+/** The Prometheus HTTP API client (BYTEPORT_PROMETHEUS_URL). */
+export * as Prometheus from "./metrics/Prometheus"
+/** The Metrics service: Prometheus or metrics-server. */
+export * as Metrics from "./metrics/Metrics"
