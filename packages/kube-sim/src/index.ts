@@ -3,13 +3,23 @@
  * kubectl. The API-server half: store, HTTP server, faults, recorder; controllers plug in
  * through `KubeSim.start({ install })`.
  */
+/** The facade: `KubeSim.start(options)`. */
 export * as KubeSim from "./KubeSim"
+/** Facade types. */
 export type { Disposable, InstallContext, Installer, KubeSim as KubeSimInstance, StartOptions } from "./KubeSim"
+/** Store, registry, selectors, pod logs and the store contract types. */
 export * from "./store/index"
+/** Fault injection. */
 export * as Faults from "./faults/Faults"
+/** Fault rule types. */
 export type { ErrorFault, FaultHandle, FaultMatch, LatencyFault } from "./faults/Faults"
+/** The request recorder. */
 export * as Recorder from "./recorder/Recorder"
+/** Recorder types. */
 export type { RecordedRequest, RequestFilter } from "./recorder/Recorder"
+/** An extra HTTP route (metrics.k8s.io, Prometheus API …). */
 export type { ExtraRoute } from "./server/Server"
+/** The patch engines (JSON patch, merge patch, strategic merge patch). */
 export * as Patch from "./server/patch"
+/** apiserver Status bodies and errors. */
 export * as Status from "./server/status"
