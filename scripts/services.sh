@@ -281,6 +281,8 @@ GRANT ALL PRIVILEGES ON appdb.* TO 'app'@'%';
 CREATE USER 'byteport_agent'@'%' IDENTIFIED BY '$MY_AGENT_PW';
 GRANT PROCESS, CONNECTION ADMIN ON *.* TO 'byteport_agent'@'%';
 GRANT SELECT ON appdb.* TO 'byteport_agent'@'%';
+-- read access to the grant tables, so USER_PRIVILEGES shows every user's SUPER / CONNECTION ADMIN
+GRANT SELECT ON mysql.* TO 'byteport_agent'@'%';
 EOF
   log "mariadb ready on 127.0.0.1:$MY_PORT ($(( $(now_ms) - t0 )) ms)"
 }

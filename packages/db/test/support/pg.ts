@@ -37,11 +37,16 @@ export const closeAll = async (): Promise<void> => {
 export const uniqueName = (label: string): string => `bp-${label}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`
 
 /** Polls `check` until it returns true (or throws after `timeoutMs`). */
-export const eventually = async (check: () => Promise<boolean>, timeoutMs = 5_000, what = "condition"): Promise<void> => {
+export const eventually = async (
+  check: () => Promise<boolean>,
+  timeoutMs = 5_000,
+  what = "condition",
+  intervalMs = 25
+): Promise<void> => {
   const deadline = Date.now() + timeoutMs
   for (;;) {
     if (await check()) return
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 25))
+    await new Promise((r) => setTimeout(r, intervalMs))
   }
 }
