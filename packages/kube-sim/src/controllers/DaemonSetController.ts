@@ -39,7 +39,8 @@ export class DaemonSetController {
       const hash = templateHash(spec["template"])
       const pods = ctx.store.list(R.pods, { namespace: ns ?? "default" }).filter((p) => ownedBy(p, ds.metadata.uid))
       const tplTols = ((((spec["template"] ?? {}) as Json)["spec"] ?? {}) as Json)["tolerations"] as Array<Json> | undefined
-      const tols = [...(tplTols ?? []), ...DAEMON_TOLERATIONS]
+      const hostNet = ((((spec["template"] ?? {}) as Json)["spec"] ?? {}) as Json)["hostNetwork"] === true
+      const tols = [...(tplTols ?? []), ...DAEMON_TOLERATIONS, ...(hostNet ? [{ key: "node.kubernetes.io/network-unavailable", operator: "Exists", effect: "NoSchedule" }] : [])]
       let desired = 0
       for (const node of nodes) {
         const probe: KubeObject = { apiVersion: "v1", kind: "Pod", metadata: { name: "probe" }, spec: { ...(((spec["template"] as Json)["spec"] ?? {}) as Json), tolerations: tols } }

@@ -221,7 +221,7 @@ export class Kubelet {
     this.podIP(rt, node)
     // sandbox: the CNI must be up to create a new pod's network namespace
     if (!rt.containers.size || [...rt.containers.values()].every((c) => !c.everStarted && c.phase === "new")) {
-      if (host.network !== "ok") {
+      if (host.network !== "ok" && spec["hostNetwork"] !== true) {
         const msg = `Failed to create pod sandbox: rpc error: code = Unknown desc = failed to setup network for sandbox "${fnv32a(rt.key).toString(16).padStart(8, "0")}": plugin type="calico" failed (add): network plugin is not ready: cni config uninitialized`
         if (rt.sandboxError !== msg) ctx.events.record(pod, "Warning", "FailedCreatePodSandBox", msg, KUBELET, { host: rt.node })
         rt.sandboxError = msg

@@ -166,12 +166,17 @@ export class Scheduler {
       this.fail(pod, msg)
       return
     }
+    const owner = pod.metadata.ownerReferences?.find((r) => r.controller)?.uid
     const score = (node: KubeObject) => {
       const alloc = ((node["status"] as Json | undefined)?.["allocatable"] ?? {}) as Json
       const used = this.allocated(node.metadata.name)
       const cpuCap = tryQuantity(alloc["cpu"]) ?? 1
       const memCap = tryQuantity(alloc["memory"]) ?? 1
-      return ((cpuCap - used.cpu) / cpuCap + (memCap - used.memory) / memCap) / 2
+      const maxPods = tryQuantity(alloc["pods"]) ?? 110
+      // least allocated, plus spreading of pods of the same owner (default topology spreading)
+      const siblings = owner === undefined ? 0 : ctx.store.list(R.pods, { fieldSelector: `spec.nodeName=${node.metadata.name}` })
+        .filter((p) => isPodActive(p) && p.metadata.ownerReferences?.some((r) => r.uid === owner)).length
+      return ((cpuCap - used.cpu) / cpuCap + (memCap - used.memory) / memCap) / 2 - siblings - used.pods / maxPods / 10
     }
     let best = fits[0]!
     let bestScore = score(best)

@@ -259,7 +259,7 @@ export const node = {
     const parts: ScenarioPart = {
       workloads: [
         { ...wl, replicas: o.workload?.replicas ?? 3, pdb: { maxUnavailable: 1 }, ...o.workload?.workload },
-        ...(cause === "network-plugin" ? [{ kind: "DaemonSet" as const, name: "calico-node", namespace: "kube-system", image: "docker.io/calico/node:v3.28.1", hostNetwork: true, port: 9099, readinessProbe: { httpGet: { path: "/readiness", port: 9099 }, periodSeconds: 10 } }] : [])
+        ...(cause === "network-plugin" ? [{ kind: "DaemonSet" as const, name: "calico-node", namespace: "kube-system", image: "docker.io/calico/node:v3.28.1", hostNetwork: true, port: 9099, tolerations: [{ operator: "Exists" }], readinessProbe: { httpGet: { path: "/readiness", port: 9099 }, periodSeconds: 10 } }] : [])
       ],
       steps: [{ after: "1m", action: "nodeHost", node: n, host }],
       incident: { runbooks: ["k8s.node.not-ready", "k8s.node.pressure-drain"], class: cause === "kubelet-stopped" ? "transient_kubelet_hang" : cause === "runtime-crash" ? "runtime_crash" : cause === "network-plugin" ? "network_plugin_failure" : cause === "hardware" ? "hardware_cloud_failure" : "unknown", target: { kind: "Node", name: n }, description: `${n} NotReady: ${cause}` }
