@@ -11,6 +11,7 @@
  *   `secretName`, `passwordFile`, `tokenCount`, `passwordEnabled`) is not a secret;
  * - `{ name, value }` / `{ key, value }` entries (Kubernetes `env`, header lists) whose NAME is
  *   secret-like (`valueFrom.secretKeyRef` is a reference and is kept);
+ * - every value of `data` / `stringData` in a Kubernetes `Secret` object, whatever its key;
  * - in every string: URL userinfo passwords (`postgres://user:[REDACTED]@host`), Authorization /
  *   Cookie header values, bearer/basic credentials, JWTs, GitHub tokens, Slack tokens and
  *   webhook URLs, AWS access key ids and the secret keys next to them, PEM private keys, and
@@ -392,10 +393,14 @@ export const make = (options: Options = {}): Shape => {
       isSecretKey(label[1])
     // an AWS access key id among the values makes a sibling 40-character value its secret key
     const awsNearby = entries.some(([, v]) => typeof v === "string" && hasAwsKeyId(v))
+    // a Kubernetes Secret object: every value of data / stringData is secret, whatever its key
+    const k8sSecret = entries.some(([k, v]) => k === "kind" && v === "Secret") &&
+      entries.some(([k, v]) => k === "apiVersion" && v === "v1" || (k === "data" || k === "stringData"))
     for (const [k, v] of entries) {
       if (v === undefined || typeof v === "function" || typeof v === "symbol") continue
       const rk = redactString(k)
-      if (secretLabel && k === "value" && v !== null) out[rk] = marker
+      if (k8sSecret && (k === "data" || k === "stringData") && v !== null) out[rk] = redactAll(v, depth + 1, new Set())
+      else if (secretLabel && k === "value" && v !== null) out[rk] = marker
       else if (awsNearby && typeof v === "string" && AWS_SECRET_EXACT.test(v)) out[rk] = marker
       else out[rk] = redactEntry(k, v, seen, depth + 1)
     }

@@ -19,3 +19,5 @@ export * as SlackSink from "./SlackSink"
 export * as PagerDutySink from "./PagerDutySink"
 /** Ticket webhook sink. */
 export * as TicketWebhookSink from "./TicketWebhookSink"
+/** The roles wired from `BYTEPORT_*` configuration. */
+export * as SinkConfig from "./SinkConfig"

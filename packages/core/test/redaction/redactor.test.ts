@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Logger, Redacted, References } from "effect"
+import { Effect, Layer, Logger, Redacted, References, Tracer } from "effect"
 import * as Redactor from "../../src/Redactor"
 
 const r = Redactor.defaultRedactor
@@ -121,6 +121,24 @@ describe("Redactor: values", () => {
       })
     }))
 
+  it.effect("a Kubernetes Secret object: every data / stringData value goes, metadata stays", () =>
+    Effect.sync(() => {
+      const secret = {
+        apiVersion: "v1",
+        kind: "Secret",
+        metadata: { name: "ledger-tls", namespace: "payments" },
+        type: "kubernetes.io/tls",
+        data: { "tls.crt": "LS0tLS1CRUdJTiBDRVJU", "tls.key": "LS0tLS1CRUdJTiBQUklW", "config.json": "eyJhdXRocyI6e319" },
+        stringData: { "ca.crt": "plain" }
+      }
+      assert.deepStrictEqual(r.redact({ items: [secret] }), {
+        items: [{ ...secret, data: { "tls.crt": M, "tls.key": M, "config.json": M }, stringData: { "ca.crt": M } }]
+      })
+      // a ConfigMap's data is not secret
+      const cm = { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "cfg" }, data: { "app.yaml": "mode: fast" } }
+      assert.deepStrictEqual(r.redact(cm), cm)
+    }))
+
   it.effect("Errors: name, message, stack, own fields and the cause chain, redacted", () =>
     Effect.sync(() => {
       const inner = Object.assign(new Error("auth failed for postgres://u:pw1@h/db"), { code: "28P01", password: "pw2" })
@@ -217,6 +235,25 @@ describe("Redactor: values", () => {
 })
 
 describe("Redactor: service, logger layer", () => {
+  it.effect("layerTracer wraps the current tracer", () =>
+    Effect.gen(function*() {
+      const spans: Array<Tracer.NativeSpan> = []
+      const recording = Tracer.make({
+        span(options) {
+          const span = new Tracer.NativeSpan(options)
+          spans.push(span)
+          return span
+        }
+      })
+      yield* Effect.void.pipe(
+        Effect.withSpan("connect", { attributes: { "db.password": "pw", "db.url": "postgres://u:pw2@h/d", "db.name": "ledger" } }),
+        Effect.provide(Redactor.layerTracer.pipe(Layer.provide(Redactor.layerDefault))),
+        Effect.provideService(Tracer.Tracer, recording)
+      )
+      assert.strictEqual(spans.length, 1)
+      assert.deepStrictEqual(Object.fromEntries(spans[0]!.attributes), { "db.password": M, "db.url": `postgres://u:${M}@h/d`, "db.name": "ledger" })
+    }))
+
   it.effect("the service redacts and layerLogger wraps the loggers", () =>
     Effect.gen(function*() {
       const out = yield* Redactor.redact({ password: "x" })
