@@ -76,7 +76,12 @@ const BODY_TYPES = ["application/json", "application/yaml"]
 
 /** Parses `/api/v1/...` or `/apis/{g}/{v}/...`; undefined when it is not a resource path. */
 export const parseRoute = (pathname: string): Route | undefined => {
-  const segs = pathname.split("/").filter((s) => s.length > 0).map(decodeURIComponent)
+  let segs: Array<string>
+  try {
+    segs = pathname.split("/").filter((s) => s.length > 0).map(decodeURIComponent)
+  } catch {
+    return undefined
+  }
   let group: string
   let version: string
   let rest: Array<string>
@@ -782,7 +787,7 @@ export const makeHandler = (ctx: HandlerContext) => {
     return false
   }
 
-  return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? "/", "http://127.0.0.1")
     const method = (req.method ?? "GET").toUpperCase()
     let text = ""
@@ -836,5 +841,9 @@ export const makeHandler = (ctx: HandlerContext) => {
       sendError(res, err)
     }
   }
-}
 
+  return (req: IncomingMessage, res: ServerResponse): Promise<void> =>
+    handle(req, res).catch((e: unknown) => {
+      sendError(res, new ApiError(500, "InternalError", `Internal error occurred: ${e instanceof Error ? e.message : String(e)}`))
+    })
+}
