@@ -103,6 +103,55 @@ const COLUMNS: Record<string, Array<Col>> = {
     { name: "Allowed Disruptions", type: "integer", cell: (p) => Number(o(p["status"])["disruptionsAllowed"] ?? 0) },
     AGE
   ],
+  Namespace: [NAME, { name: "Status", type: "string", cell: (n) => String(o(n["status"])["phase"] ?? "Active") }, AGE],
+  StatefulSet: [
+    NAME,
+    { name: "Ready", type: "string", cell: (d) => `${Number(o(d["status"])["readyReplicas"] ?? 0)}/${Number(o(d["spec"])["replicas"] ?? 0)}` },
+    AGE
+  ],
+  DaemonSet: [
+    NAME,
+    { name: "Desired", type: "integer", cell: (d) => Number(o(d["status"])["desiredNumberScheduled"] ?? 0) },
+    { name: "Current", type: "integer", cell: (d) => Number(o(d["status"])["currentNumberScheduled"] ?? 0) },
+    { name: "Ready", type: "integer", cell: (d) => Number(o(d["status"])["numberReady"] ?? 0) },
+    { name: "Up-to-date", type: "integer", cell: (d) => Number(o(d["status"])["updatedNumberScheduled"] ?? 0) },
+    { name: "Available", type: "integer", cell: (d) => Number(o(d["status"])["numberAvailable"] ?? 0) },
+    AGE
+  ],
+  Service: [
+    NAME,
+    { name: "Type", type: "string", cell: (x) => String(o(x["spec"])["type"] ?? "ClusterIP") },
+    { name: "Cluster-IP", type: "string", cell: (x) => String(o(x["spec"])["clusterIP"] ?? "<none>") },
+    { name: "External-IP", type: "string", cell: () => "<none>" },
+    {
+      name: "Port(s)",
+      type: "string",
+      cell: (x) => arr(o(x["spec"])["ports"]).map((p) => `${String(p["port"])}/${String(p["protocol"] ?? "TCP")}`).join(",") || "<none>"
+    },
+    AGE
+  ],
+  HorizontalPodAutoscaler: [
+    NAME,
+    { name: "Reference", type: "string", cell: (h) => { const r = o(o(h["spec"])["scaleTargetRef"]); return `${String(r["kind"] ?? "")}/${String(r["name"] ?? "")}` } },
+    {
+      name: "Targets",
+      type: "string",
+      cell: (h) => {
+        const cur = arr(o(h["status"])["currentMetrics"])
+        return arr(o(h["spec"])["metrics"]).map((m, i) => {
+          const target = o(o(m["resource"])["target"])
+          const c = o(o(cur[i]?.["resource"])["current"])
+          const want = target["averageUtilization"] !== undefined ? `${String(target["averageUtilization"])}%` : String(target["averageValue"] ?? target["value"] ?? "")
+          const have = c["averageUtilization"] !== undefined ? `${String(c["averageUtilization"])}%` : c["averageValue"] !== undefined ? String(c["averageValue"]) : "<unknown>"
+          return `${o(m["resource"])["name"] ? `${String(o(m["resource"])["name"])}: ` : ""}${have}/${want}`
+        }).join(", ") || "<none>"
+      }
+    },
+    { name: "MinPods", type: "integer", cell: (h) => Number(o(h["spec"])["minReplicas"] ?? 1) },
+    { name: "MaxPods", type: "integer", cell: (h) => Number(o(h["spec"])["maxReplicas"] ?? 0) },
+    { name: "Replicas", type: "integer", cell: (h) => Number(o(h["status"])["currentReplicas"] ?? 0) },
+    AGE
+  ],
   Event: [
     { name: "Last Seen", type: "string", cell: (e, now) => age(String(e["lastTimestamp"] ?? e["eventTime"] ?? e.metadata.creationTimestamp), now) },
     { name: "Type", type: "string", cell: (e) => String(e["type"] ?? "") },

@@ -78,6 +78,18 @@ d("kubectl cross-check (in-process server)", () => {
     assert.match(wide.stdout.split("\n")[1]!, /node-1/)
     const json = await k.run(["get", "deployment", "web", "-o", "json"])
     assert.strictEqual(JSON.parse(json.stdout).spec.replicas, 2)
+    const ns = await k.run(["get", "namespace", "default"])
+    assert.match(ns.stdout.split("\n")[1]!, /^default\s+Active\s+/)
+    sim.store.create(Keys.horizontalpodautoscalers, {
+      apiVersion: "autoscaling/v2",
+      kind: "HorizontalPodAutoscaler",
+      metadata: { name: "web", namespace: "default" },
+      spec: { scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name: "web" }, minReplicas: 2, maxReplicas: 6, metrics: [{ type: "Resource", resource: { name: "cpu", target: { type: "Utilization", averageUtilization: 70 } } }] },
+      status: { currentReplicas: 2, desiredReplicas: 2, currentMetrics: [{ type: "Resource", resource: { name: "cpu", current: { averageUtilization: 85 } } }] }
+    })
+    const hpa = await k.run(["get", "hpa"])
+    assert.strictEqual(hpa.code, 0, hpa.stderr)
+    assert.match(hpa.stdout.split("\n")[1]!, /^web\s+Deployment\/web\s+cpu: 85%\/70%\s+2\s+6\s+2\s+/)
     const missing = await k.run(["get", "pod", "nope"])
     assert.notStrictEqual(missing.code, 0)
     assert.include(missing.stderr, 'pods "nope" not found')
