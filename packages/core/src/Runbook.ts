@@ -412,8 +412,18 @@ const runIncident = <F, R>(
     st.decisions.push(...res.decisions)
     st.outcomes.push(...res.outcomes)
     st.proposals.push(...res.proposals)
+    if (res.decisions.length > 0) {
+      const count = (phase: string, decision: string) => res.decisions.filter((d) => d.phase === phase && d.decision === decision).length
+      const parts = [
+        `checked ${res.decisions.filter((d) => d.phase === "check").length} step(s): ${count("check", "allow")} allowed, ${count("check", "deny")} denied, ${count("check", "needs_approval")} need approval`,
+        ...(res.decisions.some((d) => d.phase === "acquire")
+          ? [`acquired ${count("acquire", "allow")}, refused ${count("acquire", "deny")}`]
+          : [])
+      ]
+      st.timeline.push({ at: res.decisions[0]!.at, phase: "guardrails", message: parts.join("; ") })
+    }
     for (const d of res.decisions) {
-      if (d.decision !== "allow") yield* mark(st, "guardrails", `${d.actionKind}: ${d.decision} by ${d.guardrail}: ${d.reason}`)
+      if (d.decision !== "allow") st.timeline.push({ at: d.at, phase: "guardrails", message: `${d.actionKind}: ${d.decision} by ${d.guardrail}: ${d.reason}` })
     }
     for (const o of res.outcomes) {
       yield* Effect.sync(() =>
@@ -731,6 +741,14 @@ export const resume = <F, R>(
       children: [],
       timeline: [{ at: opened.at, phase: "detect", message: `${signal.type} on ${signal.target.kind} ${signal.target.ref}` }],
       startedAt: now
+    }
+    for (const e of entries) {
+      if (e.type === "awaiting_approval") {
+        st.timeline.push({ at: e.at, phase: "approval", message: `paused for approval of plan ${String(e.data["planDigest"]).slice(0, 12)}: ${String(e.data["reason"] ?? "")}` })
+      }
+      if (e.type === "approved") {
+        st.timeline.push({ at: e.at, phase: "approval", message: `plan ${String(e.data["planDigest"]).slice(0, 12)} approved by ${String(e.data["approver"])}` })
+      }
     }
     const stepStarted = entries.some((e) => e.stepPath !== undefined && planned !== undefined && e.seq > planned.seq)
     const awaiting = lastAwaiting && (!planned || lastAwaiting.seq > planned.seq) && !stepStarted

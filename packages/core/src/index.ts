@@ -72,3 +72,5 @@ export * as Catalog from "./Catalog"
 export * as Approval from "./Approval"
 /** Redaction of secrets from everything that leaves the process. */
 export * as Redactor from "./Redactor"
+/** Reports as JSON and Markdown postmortems, escalations as Markdown. */
+export * as Report from "./Report"
