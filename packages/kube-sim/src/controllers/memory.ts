@@ -149,7 +149,11 @@ export const crossingTime = (model: MemoryModel, input: DemandInput, limit: numb
     if (v1 > limit) {
       // linear between prev and t: solve v0 + (v1 - v0) * x = limit, then step just past it
       const x = v1 === v0 ? 0 : (limit - v0) / (v1 - v0)
-      return Math.min(t, Math.floor(prev + x * (t - prev)) + 1)
+      let c = Math.min(t, Math.floor(prev + x * (t - prev)) + 1)
+      // guard against floating-point rounding: the first millisecond strictly above the limit
+      while (c < t && at(c) <= limit) c++
+      while (c > prev + 1 && at(c - 1) > limit) c--
+      return c
     }
     prev = t
   }
