@@ -30,3 +30,7 @@ export * as LeaseStore from "./stores/LeaseStore"
 export * as Prometheus from "./metrics/Prometheus"
 /** The Metrics service: Prometheus or metrics-server. */
 export * as Metrics from "./metrics/Metrics"
+/** The `k8s.rolloutRestart` action handler and its guardrails. */
+export * as RolloutRestart from "./actions/rolloutRestart"
+/** Rollout restarts requested through the IncidentBus (`k8s.handoff.rollout-restart`). */
+export * as Restarter from "./restarter/Restarter"
