@@ -1,5 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { ConfigProvider, Effect, Layer } from "effect"
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import * as Kube from "../../src/Kube"
 import * as KubePatch from "../../src/KubePatch"
 import { deployment, kubeLayer, pod, put, sim } from "./helpers"
@@ -151,6 +154,38 @@ describe("Kube service against kube-sim", () => {
       const e = yield* Effect.flip(Effect.flatMap(Kube.Kube, (k) => k.getPod("default", "x")).pipe(Effect.provide(layer)))
       assert.strictEqual(e._tag, "KubeUnavailable")
       assert.strictEqual(e.status, 0)
+    }).pipe(Effect.scoped))
+
+  it.live("an invalid object is KubeInvalid with its causes; a slow server is KubeUnavailable (Timeout)", () =>
+    Effect.gen(function*() {
+      const s = yield* sim()
+      const kube = yield* Kube.Kube.pipe(Effect.provide(Layer.orDie(Kube.layerFromString(s.kubeconfig(), { requestTimeout: "300 millis" }))))
+      const invalid = yield* Effect.flip(kube.createLease("default", { metadata: { name: "Not_A_Valid_Name" }, spec: {} }))
+      assert.strictEqual(invalid._tag, "KubeInvalid")
+      if (invalid._tag === "KubeInvalid") {
+        assert.isAbove(invalid.causes.length, 0)
+        assert.strictEqual(invalid.causes[0]?.field, "metadata.name")
+      }
+      s.faults.latency({ verb: "get", resource: "pods", ms: 1500, times: 1 })
+      const slow = yield* Effect.flip(kube.getPod("default", "x"))
+      assert.strictEqual(slow._tag, "KubeUnavailable")
+      assert.strictEqual(slow.reason, "Timeout")
+    }).pipe(Effect.scoped))
+
+  it.live("layerDefault reads the kubeconfig file named by KUBECONFIG", () =>
+    Effect.gen(function*() {
+      const s = yield* sim()
+      put(s, "pods", pod("default", "from-file"))
+      const dir = mkdtempSync(join(tmpdir(), "byteport-kube-"))
+      const path = join(dir, "config")
+      s.writeKubeconfig(path)
+      const kube = yield* Kube.Kube.pipe(
+        Effect.provide(Kube.layerDefault),
+        Effect.provide(ConfigProvider.layer(ConfigProvider.fromEnv({ env: { KUBECONFIG: path } })))
+      )
+      assert.strictEqual(kube.clusterName, "kube-sim")
+      assert.strictEqual((yield* kube.getPod("default", "from-file")).metadata?.name, "from-file")
+      rmSync(dir, { recursive: true, force: true })
     }).pipe(Effect.scoped))
 
   it.live("a kubeconfig that cannot be loaded is KubeConfigError", () =>
