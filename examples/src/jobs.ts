@@ -38,6 +38,7 @@ export interface JobService {
   readonly writes: Array<string>
 }
 
+/** Builds the service from its queues. */
 export const makeService = (queues: ReadonlyArray<Omit<Queue, "quarantined">>): JobService => ({
   queues: new Map(queues.map((q) => [q.name, { ...q, quarantined: [] }])),
   writes: []
@@ -116,6 +117,7 @@ export const detector = (svc: JobService, every: Duration.Input = "1 second") =>
     )
   })
 
+/** Probes the queue concurrently, each probe with a timeout (a failed probe is an Unknown fact). */
 export const diagnose = (svc: JobService): Diagnoser.Diagnoser<JobFacts> =>
   Diagnoser.make<JobFacts>(
     {
@@ -145,6 +147,7 @@ export const rules = [
 /** The value of a fact the classifier already required to be Known. */
 const known = <A>(f: Fact.Fact<A>): A => Fact.value(f) as A
 
+/** The runbook: every role composed. */
 export const runbook = (svc: JobService) =>
   Runbook.make<JobFacts>({
     id: "examples.jobs.backlog",

@@ -112,7 +112,7 @@ export type TestServices =
 /** One-line test layer: a fresh MemoryStore, a registry of the handlers and checks, an IncidentBus and `Notifier.memory`. */
 export const layer = <R = never>(options: LayerOptions<R> = {}): Layer.Layer<TestServices, never, R> =>
   Layer.mergeAll(
-    (options.store ?? MemoryStore.layer) as Layer.Layer<GuardrailStore>,
+    options.store ? Layer.orDie(options.store) : MemoryStore.layer,
     ActionRegistry.layer<R>({
       handlers: (options.handlers ?? []).map((h) => ("handler" in h ? h.handler : h)),
       checks: options.checks ?? []
