@@ -63,6 +63,8 @@ export interface StartOptions {
   readonly historySize?: number
   /** Interval of watch bookmarks when a client allows them (default 60 s). */
   readonly bookmarkIntervalMs?: number
+  /** Bytes a watch may have buffered unsent before it is dropped with 410 (default 64 MiB). */
+  readonly watchBufferLimitBytes?: number
   /** Graceful pod deletion (default false; a kubelet installer turns it on via `store.gracefulDeletion`). */
   readonly gracefulDeletion?: boolean
   /**
@@ -128,7 +130,10 @@ export const start = async (options: StartOptions = {}): Promise<KubeSim> => {
   const logs = PodLogs.make({ now })
   const faults = Faults.make(seed)
   const recorder = Recorder.make()
-  const hub = Watch.make(store, options.bookmarkIntervalMs !== undefined ? { bookmarkIntervalMs: options.bookmarkIntervalMs } : {})
+  const hub = Watch.make(store, {
+    ...(options.bookmarkIntervalMs !== undefined ? { bookmarkIntervalMs: options.bookmarkIntervalMs } : {}),
+    ...(options.watchBufferLimitBytes !== undefined ? { maxBufferedBytes: options.watchBufferLimitBytes } : {})
+  })
   const extraRoutes: Array<ExtraRoute> = [...(options.extraRoutes ?? [])]
   faults.onDropWatches = (abrupt) => hub.closeAll(abrupt)
   faults.onCompact = () => store.compact()

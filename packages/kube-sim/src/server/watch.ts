@@ -36,12 +36,19 @@ interface Watcher {
 }
 
 /** Creates a hub bound to a store. */
-export const make = (store: MemoryStore, options: { bookmarkIntervalMs?: number } = {}) => new WatchHub(store, options.bookmarkIntervalMs ?? 60_000)
+export const make = (store: MemoryStore, options: { bookmarkIntervalMs?: number; maxBufferedBytes?: number } = {}): WatchHub => {
+  const hub = new WatchHub(store, options.bookmarkIntervalMs ?? 60_000)
+  if (options.maxBufferedBytes !== undefined) hub.maxBufferedBytes = options.maxBufferedBytes
+  return hub
+}
 
 /** The watch hub. */
 export class WatchHub {
   private readonly watchers = new Set<Watcher>()
   private readonly unsubscribe: () => void
+
+  /** Buffered bytes after which a slow watcher is dropped with 410. */
+  maxBufferedBytes = 64 * 2 ** 20
 
   constructor(private readonly store: MemoryStore, private readonly bookmarkIntervalMs: number) {
     this.unsubscribe = store.subscribeRecords((r) => this.dispatch(r))
@@ -84,7 +91,12 @@ export class WatchHub {
     for (const w of this.watchers) {
       if (w.closed) continue
       const l = this.eventFor(w, r)
-      if (l !== undefined) w.res.write(l)
+      if (l === undefined) continue
+      w.res.write(l)
+      if (w.res.writableLength > this.maxBufferedBytes) {
+        // a watcher that does not keep up is dropped with 410, like the apiserver's slow-watcher policy
+        this.close(w, false, `too old resource version: ${r.rv - 1} (${r.rv})`)
+      }
     }
   }
 
@@ -157,12 +169,13 @@ export class WatchHub {
     res.end()
   }
 
-  private close(w: Watcher, abrupt: boolean): void {
+  private close(w: Watcher, abrupt: boolean, expireMessage?: string): void {
     if (w.closed) return
     w.closed = true
     this.watchers.delete(w)
     for (const t of w.timers) clearTimeout(t)
     if (abrupt) w.res.destroy()
+    else if (expireMessage !== undefined && !w.res.writableEnded) this.expire(w.res, expireMessage)
     else if (!w.res.writableEnded) w.res.end()
   }
 

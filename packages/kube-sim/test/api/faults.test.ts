@@ -1,6 +1,7 @@
 import { AppsV1Api, CoreV1Api, makeInformer, PatchStrategy, setHeaderOptions, Watch } from "@kubernetes/client-node"
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import type { KubeSimInstance } from "../../src/index"
+import { Keys } from "../../src/index"
 import { apiError, podManifest, startSim, until } from "./helpers"
 import type { KubeConfig } from "@kubernetes/client-node"
 
@@ -177,6 +178,38 @@ describe("faults", () => {
     const d = await apps.readNamespacedDeployment({ namespace: "default", name: "web" })
     assert.strictEqual(d.spec!.replicas, 2)
     assert.strictEqual(sim.store.resourceVersion, rv)
+  })
+})
+
+describe("slow watchers", () => {
+  it("a watcher that stops reading is dropped with 410 once its buffer passes the limit", async () => {
+    const { request } = await import("node:http")
+    const slow = await startSim({ watchBufferLimitBytes: 256 * 1024 })
+    try {
+      let received = ""
+      const req = request(`${slow.sim.url}/api/v1/namespaces/default/configmaps?watch=true&resourceVersion=${slow.sim.store.resourceVersion}`)
+      const res = await new Promise<import("node:http").IncomingMessage>((ok) => {
+        req.on("response", ok)
+        req.end()
+      })
+      res.pause()
+      await until(() => slow.sim.openWatches === 1, 3000, "watch open")
+      const big = "x".repeat(64 * 1024)
+      for (let i = 0; i < 400 && slow.sim.openWatches === 1; i++) {
+        slow.sim.store.create(Keys.configmaps, { apiVersion: "v1", kind: "ConfigMap", metadata: { name: `big-${i}`, namespace: "default" }, data: { big } })
+        await new Promise((r) => setImmediate(r))
+      }
+      assert.strictEqual(slow.sim.openWatches, 0)
+      res.setEncoding("utf8")
+      res.on("data", (c: string) => (received += c))
+      res.resume()
+      await new Promise((r) => res.on("end", r))
+      const last = JSON.parse(received.trim().split("\n").at(-1)!)
+      assert.strictEqual(last.type, "ERROR")
+      assert.strictEqual(last.object.code, 410)
+    } finally {
+      await slow.sim.close()
+    }
   })
 })
 
