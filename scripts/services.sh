@@ -87,6 +87,12 @@ find_pg_bin() {
 
 # ------------------------------------------------------------------------------ install
 ensure_packages() {
+  # fast path: every binary we run is already there
+  local fast=1
+  if has postgres; then find_pg_bin || fast=0; command -v psql >/dev/null || fast=0; fi
+  if has pgbouncer; then command -v pgbouncer >/dev/null && command -v psql >/dev/null || fast=0; fi
+  if has mariadb; then command -v mariadbd >/dev/null && command -v mariadb-install-db >/dev/null && command -v mariadb-admin >/dev/null || fast=0; fi
+  ((fast)) && return 0
   local want=() missing=() p
   has postgres && want+=(postgresql-15 postgresql-client-15)
   has pgbouncer && want+=(pgbouncer postgresql-client-15)
@@ -287,11 +293,11 @@ EOF
   log "mariadb ready on 127.0.0.1:$MY_PORT ($(( $(now_ms) - t0 )) ms)"
 }
 
-write_env() {
-  local up=() f=$STATE/services.env
-  has postgres && pg_healthy && up+=(postgres)
-  has pgbouncer && pgb_healthy && up+=(pgbouncer)
-  has mariadb && my_healthy && up+=(mariadb)
+write_env() { # write_env [SERVICES_KNOWN_UP...]: re-probes only the others
+  local up=() f=$STATE/services.env known=" $* "
+  has postgres && { [[ $known == *" postgres "* ]] || pg_healthy; } && up+=(postgres)
+  has pgbouncer && { [[ $known == *" pgbouncer "* ]] || pgb_healthy; } && up+=(pgbouncer)
+  has mariadb && { [[ $known == *" mariadb "* ]] || my_healthy; } && up+=(mariadb)
   {
     echo "BYTEPORT_SERVICES_DIR=$STATE"
     echo "BYTEPORT_TEST_SERVICES_UP=${up[*]}"
@@ -351,23 +357,27 @@ cmd_up() {
     [[ -f $STATE/version ]] && log "services.sh changed since the servers started; restarting them"
     stop_all
   fi
-  local failed=() started=()
+  local failed=() started=() healthy=()
   # MariaDB starts in the background while PostgreSQL and pgbouncer come up.
   local my_job=""
-  if has mariadb && ! my_healthy; then
-    ( start_mariadb ) & my_job=$!; started+=(mariadb)
+  if has mariadb; then
+    if my_healthy; then healthy+=(mariadb); else ( start_mariadb ) & my_job=$!; started+=(mariadb); fi
   fi
-  if has postgres && ! pg_healthy; then
-    if ( start_postgres ); then started+=(postgres); stop_pgbouncer; else failed+=(postgres); fi
+  if has postgres; then
+    if pg_healthy; then healthy+=(postgres)
+    elif ( start_postgres ); then started+=(postgres); healthy+=(postgres); stop_pgbouncer
+    else failed+=(postgres); fi
   fi
-  if has pgbouncer && ! pgb_healthy; then
-    if ! has postgres || [[ " ${failed[*]} " == *" postgres "* ]]; then
+  if has pgbouncer; then
+    if pgb_healthy; then healthy+=(pgbouncer)
+    elif ! has postgres || [[ " ${failed[*]} " == *" postgres "* ]]; then
       failed+=(pgbouncer); log "pgbouncer needs postgres"
-    elif ( start_pgbouncer ); then started+=(pgbouncer); else failed+=(pgbouncer); fi
+    elif ( start_pgbouncer ); then started+=(pgbouncer); healthy+=(pgbouncer)
+    else failed+=(pgbouncer); fi
   fi
-  if [[ -n $my_job ]]; then wait "$my_job" || failed+=(mariadb); fi
+  if [[ -n $my_job ]]; then if wait "$my_job"; then healthy+=(mariadb); else failed+=(mariadb); fi; fi
   echo "$version" > "$STATE/version"
-  write_env
+  write_env "${healthy[@]}"
   mkdir -p "$STATE/leases"
   echo "$pid" > "$STATE/leases/$lease"
   if ((${#failed[@]})); then

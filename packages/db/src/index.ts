@@ -1,0 +1,34 @@
+/**
+ * @byteport/db — PostgreSQL, MySQL/MariaDB and pgbouncer for BytePort: services over `pg`,
+ * `mysql2` and pgbouncer's admin console, utilization readings, session probes, guarded
+ * (conditional) session kills and the pgbouncer pool-size editor.
+ *
+ * @since 0.1.0
+ */
+
+/** Typed errors (DbConnectionError, DbQueryError, DbTimeout, ...) and secret scrubbing. */
+export * as DbError from "./DbError"
+/** Connection strings parsed into parts, password kept Redacted. */
+export * as Dsn from "./Dsn"
+/** The PostgreSQL service (`@byteport/db/Postgres`). */
+export * as Postgres from "./Postgres"
+/** The MySQL / MariaDB service (`@byteport/db/MySql`). */
+export * as MySql from "./MySql"
+/** The pgbouncer admin console service (`@byteport/db/PgBouncer`). */
+export * as PgBouncer from "./PgBouncer"
+/** Connection utilization per engine. */
+export * as Utilization from "./Utilization"
+/** pg_stat_activity probes: sessions, breakdown, wait events, long-running queries. */
+export * as PgActivity from "./probes/PgActivity"
+/** pgbouncer SHOW POOLS / STATS / DATABASES / CONFIG, decoded. */
+export * as PgBouncerStats from "./probes/PgBouncerStats"
+/** MySQL PROCESSLIST + INNODB_TRX and privilege probes. */
+export * as MySqlActivity from "./probes/MySqlActivity"
+/** Application pool settings (Hikari, SQLAlchemy, pgx) from an env record. */
+export * as PoolSettings from "./probes/PoolSettings"
+/** Conditional pg_terminate_backend / pg_cancel_backend. */
+export * as PgKill from "./sessions/PgKill"
+/** Guarded KILL CONNECTION / KILL QUERY. */
+export * as MySqlKill from "./sessions/MySqlKill"
+/** pgbouncer.ini pool sizes: read, back up, raise, RELOAD, verify; capacity check. */
+export * as PgBouncerIni from "./pgbouncer/PgBouncerIni"
