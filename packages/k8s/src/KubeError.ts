@@ -194,7 +194,11 @@ const codeOf = (e: unknown, depth = 0): string | undefined => {
 export const fromUnknown = (operation: string, e: unknown): KubeError => {
   if (e instanceof ApiException) return fromStatus(operation, e.code, e.body, e.headers)
   const name = e instanceof Error ? e.name : ""
-  const message = e instanceof Error ? e.message : String(e)
+  const objMessage = e !== null && typeof e === "object" ? (e as { message?: unknown }).message : undefined
+  const message = e instanceof Error ? e.message : typeof objMessage === "string" ? objMessage : String(e)
+  // WebSocket upgrades (exec, attach) fail with "Unexpected server response: <status>"
+  const ws = /Unexpected server response: (\d{3})/.exec(message)
+  if (ws) return fromStatus(operation, Number(ws[1]), `${operation}: ${message}`)
   const code = codeOf(e)
   if (name === "TimeoutError" || name === "AbortError") {
     return new KubeUnavailable({ operation, status: 0, reason: "Timeout", message: `${operation}: ${message}` })
