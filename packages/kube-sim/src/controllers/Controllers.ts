@@ -22,7 +22,7 @@ import { NodeLifecycle } from "./NodeLifecycle"
 import { HpaController } from "./HpaController"
 import { GarbageCollector } from "./GarbageCollector"
 import { EndpointsController } from "./EndpointsController"
-import { R, type Json } from "./util"
+import { R, readView, type Json } from "./util"
 
 /** Options of the controllers. */
 export interface ControllersOptions {
@@ -81,7 +81,7 @@ export class Controllers {
   /** Build the controllers over a store (the store's clock should be `() => clock.now()`). */
   constructor(readonly store: ObjectStore, options: ControllersOptions & { logs?: PodLogSink } = {}) {
     const clock = options.clock ?? new VirtualClock(parseEpoch(options.now))
-    this.ctx = new SimContext(store, clock, new Rng(options.seed ?? 1), options.logs ?? new MemoryPodLogs())
+    this.ctx = new SimContext(readView(store), clock, new Rng(options.seed ?? 1), options.logs ?? new MemoryPodLogs())
     this.kubelet = new Kubelet(this.ctx)
     this.scheduler = new Scheduler(this.ctx)
     this.hpa = new HpaController(this.ctx, this.kubelet)

@@ -157,3 +157,41 @@ export const setCondition = (
   else conditions.push(c)
   return conditions
 }
+
+/** A store that can hand out its frozen objects without copying (MemoryStore's scan/entry). */
+interface ScanningStore extends ObjectStore {
+  scan(key: ResourceKey, namespace?: string): Array<{ readonly obj: KubeObject }>
+  entry(key: ResourceKey, namespace: string | undefined, name: string): { readonly obj: KubeObject } | undefined
+}
+
+/**
+ * A read-optimised view of the store for the controllers: `get`/`list` return the store's
+ * frozen objects instead of copies (controllers never mutate what they read; writes go through
+ * `mutate`/`update`). Falls back to the store itself when it cannot scan.
+ */
+export const readView = (store: ObjectStore): ObjectStore => {
+  const s = store as Partial<ScanningStore>
+  if (typeof s.scan !== "function" || typeof s.entry !== "function") return store
+  const scan = s.scan.bind(store)
+  const entry = s.entry.bind(store)
+  return new Proxy(store, {
+    get(target, prop) {
+      if (prop === "list") {
+        return (key: ResourceKey, opts: { namespace?: string; labelSelector?: string; fieldSelector?: string } = {}) => {
+          const node = opts.fieldSelector !== undefined ? /^spec\.nodeName=([^,]*)$/.exec(opts.fieldSelector) : null
+          if (opts.labelSelector || (opts.fieldSelector !== undefined && !node)) return target.list(key, opts)
+          const xs = scan(key, opts.namespace).map((e) => e.obj)
+          if (!node) return xs
+          const want = node[1]!
+          return xs.filter((o) => ((((o["spec"] as Json | undefined)?.["nodeName"] as string | undefined) ?? "") === want))
+        }
+      }
+      if (prop === "get") return (key: ResourceKey, ns: string | undefined, name: string) => entry(key, ns, name)?.obj
+      const v = Reflect.get(target, prop, target) as unknown
+      return typeof v === "function" ? (v as (...a: Array<unknown>) => unknown).bind(target) : v
+    },
+    set(target, prop, value) {
+      return Reflect.set(target, prop, value, target)
+    }
+  })
+}
