@@ -1,4 +1,5 @@
-import { AppsV1Api, AutoscalingV2Api, CoordinationV1Api, CoreV1Api, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node"
+import { AppsV1Api, AutoscalingV2Api, CoordinationV1Api, CoreV1Api, Health, KubernetesObjectApi, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node"
+import type { KubeConfig, V1Deployment } from "@kubernetes/client-node"
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import type { KubeSimInstance } from "../../src/index"
 import { apiError, podManifest, startSim } from "./helpers"
@@ -6,10 +7,12 @@ import { apiError, podManifest, startSim } from "./helpers"
 let sim: KubeSimInstance
 let core: CoreV1Api
 let apps: AppsV1Api
+let kc: KubeConfig
 
 beforeAll(async () => {
   const s = await startSim({ now: () => Date.UTC(2026, 10, 28, 8, 0, 0) })
   sim = s.sim
+  kc = s.kc
   core = s.kc.makeApiClient(CoreV1Api)
   apps = s.kc.makeApiClient(AppsV1Api)
 })
@@ -48,6 +51,32 @@ describe("discovery", () => {
     assert.deepInclude(ev, { group: "policy", version: "v1", kind: "Eviction" })
     const appsRes = await apps.getAPIResources()
     assert.deepInclude(appsRes.resources.find((r) => r.name === "deployments/scale")!, { group: "autoscaling", version: "v1", kind: "Scale" })
+  })
+})
+
+describe("generic clients", () => {
+  it("KubernetesObjectApi discovers plurals and creates/reads/patches (SMP by default)/deletes", async () => {
+    const objects = KubernetesObjectApi.makeApiClient(kc)
+    await objects.create(deployment("generic"))
+    const read = await objects.read<V1Deployment>({ apiVersion: "apps/v1", kind: "Deployment", metadata: { name: "generic", namespace: "default" } })
+    assert.strictEqual(read.spec!.replicas, 2)
+    const patched = await objects.patch<V1Deployment>({
+      apiVersion: "apps/v1",
+      kind: "Deployment",
+      metadata: { name: "generic", namespace: "default" },
+      spec: { template: { spec: { containers: [{ name: "sidecar", image: "registry.local/side:2.0" }] } } } as any
+    })
+    assert.deepStrictEqual(patched.spec!.template.spec!.containers.map((c) => `${c.name}=${c.image}`), ["app=registry.local/app:1.0", "sidecar=registry.local/side:2.0"])
+    assert.strictEqual(sim.recorder.requests({ method: "PATCH", path: "/apis/apps/v1/namespaces/default/deployments/generic" })[0]!.contentType, "application/strategic-merge-patch+json")
+    assert.isAtLeast(sim.recorder.count({ method: "GET", path: "/apis/apps/v1" }), 1)
+    await objects.delete({ apiVersion: "apps/v1", kind: "Deployment", metadata: { name: "generic", namespace: "default" } })
+    assert.strictEqual((await apiError(() => apps.readNamespacedDeployment({ namespace: "default", name: "generic" }))).code, 404)
+  })
+
+  it("Health reports livez and readyz", async () => {
+    const h = new Health(kc)
+    assert.isTrue(await h.livez({}))
+    assert.isTrue(await h.readyz({}))
   })
 })
 
