@@ -30,6 +30,35 @@ describe("Kube service against kube-sim", () => {
       assert.strictEqual(err.operation, "get Pod default/nope")
     }).pipe(Effect.scoped))
 
+  it.live("pod logs (current and previous), HPAs, PDBs and an accepted dry-run eviction", () =>
+    Effect.gen(function*() {
+      const s = yield* sim()
+      put(s, "pods", { ...pod("default", "logger"), status: { phase: "Running" } })
+      for (const l of ["starting", "allocating 300Mi"]) s.logs.append("default", "logger", "app", l)
+      s.logs.rotate("default", "logger", "app")
+      s.logs.append("default", "logger", "app", "restarted")
+      put(s, "horizontalpodautoscalers", {
+        apiVersion: "autoscaling/v2",
+        kind: "HorizontalPodAutoscaler",
+        metadata: { name: "web", namespace: "default" },
+        spec: { scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name: "web" }, minReplicas: 2, maxReplicas: 6, metrics: [{ type: "Resource", resource: { name: "cpu", target: { type: "Utilization", averageUtilization: 70 } } }] }
+      })
+      put(s, "poddisruptionbudgets", { apiVersion: "policy/v1", kind: "PodDisruptionBudget", metadata: { name: "web", namespace: "default" }, spec: { maxUnavailable: 1, selector: { matchLabels: { app: "web" } } } })
+      const kube = yield* Kube.Kube.pipe(Effect.provide(kubeLayer(s)))
+      assert.strictEqual(yield* kube.podLogs("default", "logger", { container: "app" }), "restarted\n")
+      assert.strictEqual(yield* kube.podLogs("default", "logger", { container: "app", previous: true, tailLines: 1 }), "allocating 300Mi\n")
+      const hpa = yield* kube.getHpa("default", "web")
+      assert.strictEqual(hpa.spec?.maxReplicas, 6)
+      assert.strictEqual(hpa.spec?.metrics?.[0]?.resource?.target.averageUtilization, 70)
+      assert.deepStrictEqual((yield* kube.listHpas()).map((h) => h.metadata?.name), ["web"])
+      assert.strictEqual((yield* kube.listPdbs({ namespace: "default" }))[0]?.spec?.maxUnavailable, 1)
+      yield* kube.evict("default", "logger", { dryRun: true })
+      const ev = s.recorder.requests({ method: "POST", path: "/api/v1/namespaces/default/pods/logger/eviction" })
+      assert.strictEqual(ev.length, 1)
+      assert.strictEqual(ev[0]!.dryRun, true)
+      assert.strictEqual((yield* kube.getPod("default", "logger")).metadata?.name, "logger", "a dry-run eviction deletes nothing")
+    }).pipe(Effect.scoped))
+
   it.live("follows list pages to the end", () =>
     Effect.gen(function*() {
       const s = yield* sim()

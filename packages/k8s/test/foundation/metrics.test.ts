@@ -1,4 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
+import { Diagnoser } from "@byteport/core"
 import { Effect, Layer } from "effect"
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
@@ -115,6 +116,21 @@ describe("Metrics", () => {
       )
       assert.strictEqual(e._tag, "PrometheusUnavailable")
     }).pipe(Effect.scoped), 60_000)
+
+  it.live("a Diagnoser probe over an unreachable Prometheus yields an Unknown fact naming PrometheusUnavailable", () =>
+    Effect.gen(function*() {
+      const url = (yield* stubServer(200, "{}")).replace(/:\d+$/, ":1")
+      const diagnose = Diagnoser.make<{ readonly workingSet: number }, Metrics.Metrics>({
+        workingSet: Diagnoser.probe("workingSet", () =>
+          Effect.flatMap(Metrics.Metrics, (m) => m.workingSet({ namespace: "shop", pod: "web-1" })).pipe(Effect.map((ws) => ws[0]?.bytes ?? 0)))
+      })
+      const facts = yield* diagnose({ type: "t", target: { kind: "k8s.pod", ref: "c/shop/web-1" }, observedAt: 0, evidence: {} }).pipe(
+        Effect.provide(Metrics.layerPrometheus().pipe(Layer.provide(Prometheus.layer({ url, timeout: "2 seconds" }))))
+      )
+      const f = facts.workingSet
+      assert.strictEqual(f._tag, "Unknown")
+      if (f._tag === "Unknown") assert.include(f.reason, "PrometheusUnavailable")
+    }).pipe(Effect.scoped))
 
   it("escapes label values and quantities parse", () => {
     assert.strictEqual(Prometheus.escapeLabel('a"b\\c'), 'a\\"b\\\\c')
