@@ -283,3 +283,11 @@ export const installer = (options: ControllersOptions & { onReady?: (c: Controll
     options.onReady?.(c)
     return () => c.dispose()
   }
+
+/**
+ * The default installer (`KubeSim.start({ install: [Controllers.install] })`): a fresh virtual
+ * clock starting at the facade's `now()`. Timestamps the API server writes itself then come from
+ * the facade's clock; use `startSim` (or `installer({ clock })` with `now: () => clock.now()`) to
+ * put both on the same virtual clock.
+ */
+export const install: Installer = (ictx) => installer()(ictx)

@@ -7,7 +7,7 @@ export type { ContainerSpec, IncidentInfo, NodeSpec, ScenarioPart, ScenarioSpec,
 export { applyScenario, loadScenario, scenario, cluster, ScenarioError, validateScenario } from "./apply"
 export { startSim } from "./startSim"
 export type { Sim, SimOptions } from "./startSim"
-export { Controllers, installer, SettleError } from "../controllers/Controllers"
+export { Controllers, install, installer, SettleError } from "../controllers/Controllers"
 export type { ContainerTarget, ControllersOptions } from "../controllers/Controllers"
 export type { ContainerBehaviour, PullOutcome } from "../controllers/behaviour"
 export { BEHAVIOUR_ANNOTATION, MEMORY_ANNOTATION } from "../controllers/behaviour"

@@ -83,7 +83,6 @@ export const startSim = async (options: SimOptions = {}): Promise<Sim> => {
   const clock = new VirtualClock(parseEpoch(options.now ?? spec?.start))
   const seed = options.seed ?? spec?.seed ?? 1
   let controllers: Controllers | undefined
-  const routes: Array<KubeSim.StartOptions["extraRoutes"] extends ReadonlyArray<infer R> | undefined ? R : never> = []
   let sampler: Sampler | undefined
   const api = await KubeSim.start({
     ...(options.kubeSim ?? {}),
@@ -98,7 +97,7 @@ export const startSim = async (options: SimOptions = {}): Promise<Sim> => {
         ictx.addRoute(prometheusRoute(controllers!, sampler, options.prometheusPrefix ?? ""))
       }
     ],
-    extraRoutes: [...(options.kubeSim?.extraRoutes ?? []), ...routes]
+    extraRoutes: [...(options.kubeSim?.extraRoutes ?? [])]
   })
   const c = controllers!
   let incidents: ReadonlyArray<IncidentInfo> = []

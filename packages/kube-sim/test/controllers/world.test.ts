@@ -1,0 +1,76 @@
+import { CoreV1Api, KubeConfig } from "@kubernetes/client-node"
+import { afterEach, assert, describe, it } from "@effect/vitest"
+import * as KubeSim from "../../src/KubeSim"
+import { Controllers, Scenario, VirtualClock, installer } from "../../src/scenario/index"
+import { R } from "../../src/controllers/util"
+import { cs, harness, podsOf, type Harness } from "./helpers"
+
+let h: Harness | undefined
+afterEach(async () => {
+  await h?.sim.close()
+  h = undefined
+})
+
+describe("mutation helpers", () => {
+  it("setMemoryModel turns a healthy workload into a leaking one from its next container start", async () => {
+    h = await harness({ scenario: Scenario.cluster().with({ workloads: [{ name: "api", replicas: 1, memoryLimit: "256Mi", memory: { kind: "steady", bytes: "100Mi" } }] }).build() })
+    h.sim.advance("10m")
+    assert.strictEqual(cs((await podsOf(h, "api"))[0]!).restartCount, 0)
+    h.sim.setMemoryModel({ workload: "api" }, { kind: "leak", baseBytes: "100Mi", bytesPerMinute: "20Mi" })
+    h.sim.advance("10m")
+    assert.strictEqual(cs((await podsOf(h, "api"))[0]!).restartCount, 0, "the running container keeps its model")
+    await h.core.deleteNamespacedPod({ name: (await podsOf(h, "api"))[0]!.metadata!.name!, namespace: "default", gracePeriodSeconds: 0 })
+    h.sim.advance("20m")
+    const p = (await podsOf(h, "api"))[0]!
+    assert.strictEqual(cs(p).lastState!.terminated!.reason, "OOMKilled")
+    assert.throws(() => h!.sim.setMemoryModel({ workload: "api" }, { kind: "nope" } as never), TypeError)
+  })
+
+  it("setNodeCondition forces a condition and its taint; clearing it restores the kubelet's view", async () => {
+    h = await harness({ scenario: Scenario.cluster({ nodes: 2 }).build() })
+    h.sim.setNodeCondition("node-1", "PIDPressure", "True")
+    let n = await h.core.readNode({ name: "node-1" })
+    assert.deepInclude(n.status!.conditions!.find((c) => c.type === "PIDPressure"), { status: "True", reason: "KubeletHasInsufficientPID" })
+    assert.isTrue(n.spec!.taints!.some((t) => t.key === "node.kubernetes.io/pid-pressure"))
+    h.sim.setNodeCondition("node-1", "PIDPressure", undefined)
+    n = await h.core.readNode({ name: "node-1" })
+    assert.strictEqual(n.status!.conditions!.find((c) => c.type === "PIDPressure")!.status, "False")
+    assert.isUndefined(n.spec!.taints)
+  })
+
+  it("setImage fixes a registry answer and the next pull succeeds", async () => {
+    h = await harness({ scenario: Scenario.cluster().with(Scenario.crashloop.imagePullAuth({ name: "api", image: "private.example.com/a:1" })).build() })
+    h.sim.setImage("private.example.com/a:1", "ok")
+    h.sim.advance("6m")
+    assert.isTrue((await podsOf(h, "api")).every((p) => p.status!.phase === "Running"))
+  })
+})
+
+describe("installation", () => {
+  it("installs into KubeSim.start with a shared virtual clock; runRealtime drives it from the wall clock", async () => {
+    const clock = new VirtualClock(Date.UTC(2026, 5, 1))
+    let c: Controllers | undefined
+    const api = await KubeSim.start({ now: () => clock.now(), install: [installer({ clock, onReady: (x) => (c = x) })] })
+    try {
+      const kc = new KubeConfig()
+      kc.loadFromString(api.kubeconfig())
+      const core = kc.makeApiClient(CoreV1Api)
+      await core.createNode({ body: { metadata: { name: "n1" }, status: { capacity: { cpu: "2", memory: "4Gi", pods: "10" }, allocatable: { cpu: "2", memory: "4Gi", pods: "10" } } } })
+      const pod = await core.createNamespacedPod({ namespace: "default", body: { metadata: { name: "p" }, spec: { containers: [{ name: "c", image: "img:1" }] } } })
+      assert.strictEqual(pod.metadata!.creationTimestamp!.toISOString(), "2026-06-01T00:00:00.000Z")
+      // auto-settle after the HTTP write: scheduled without advancing time
+      await new Promise((r) => setTimeout(r, 5))
+      assert.strictEqual((await core.readNamespacedPod({ name: "p", namespace: "default" })).spec!.nodeName, "n1")
+      const stop = c!.runRealtime(1000, 5)
+      await new Promise((r) => setTimeout(r, 40))
+      stop()
+      assert.isAtLeast(clock.now() - Date.UTC(2026, 5, 1), 5_000)
+      const p = (await core.readNamespacedPod({ name: "p", namespace: "default" }))
+      assert.strictEqual(p.status!.phase, "Running")
+      assert.isTrue(api.store.gracefulDeletion)
+      assert.strictEqual(api.store.list(R.events).filter((e) => e["reason"] === "Started").length, 1)
+    } finally {
+      await api.close()
+    }
+  })
+})
