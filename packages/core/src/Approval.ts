@@ -14,7 +14,8 @@
 import { createHash, timingSafeEqual } from "node:crypto"
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
-import { Clock, Config, Context, Duration, Effect, Layer, Redacted, Schema, type Scope } from "effect"
+import { Clock, Config, Duration, Effect, Layer, Redacted, Schema, type Scope } from "effect"
+import { ApprovalChannel } from "./approval/Channel"
 import * as ApprovalRecord from "./guardrails/approvalRecord"
 import { GuardrailStore, type StoreError } from "./GuardrailStore"
 import * as Runbook from "./Runbook"
@@ -153,15 +154,7 @@ export const approve = (
   })
 
 /** An approval channel: how a human approves a paused incident through it. */
-export class ApprovalChannel extends Context.Service<
-  ApprovalChannel,
-  {
-    /** "http", "cli" … */
-    readonly name: string
-    /** The instruction to show next to an approval request (the command or the request to send). */
-    readonly instructions: (paused: Runbook.AwaitingApproval) => string
-  }
->()("@byteport/core/ApprovalChannel") {}
+export { ApprovalChannel, type PausedIncident } from "./approval/Channel"
 
 /** The CLI channel: approvals are written to the FileStore by `byteport approve`. */
 export const cli: Layer.Layer<ApprovalChannel> = Layer.succeed(
@@ -338,22 +331,11 @@ export interface AwaitOptions {
 /**
  * Waits until a paused incident is approved for its current plan, or its request expires, then
  * resumes it with `Runbook.resume`: an approved plan runs; a changed plan pauses again (a new
- * `AwaitingApproval`); an expired request escalates.
+ * `AwaitingApproval`); an expired request escalates. (`Runbook.run` does this for every pause.)
  */
 export const awaitDecision = <F, R>(
   runbook: Runbook.Runbook<F, R>,
   paused: Runbook.AwaitingApproval,
   options: AwaitOptions = {}
 ): Effect.Effect<Runbook.HandleResult, Runbook.IncidentNotFound | StoreError, R | Runbook.Services> =>
-  Effect.gen(function*() {
-    const every = Duration.toMillis(Duration.fromInputUnsafe(options.pollEvery ?? "5 seconds"))
-    while (true) {
-      const now = yield* Clock.currentTimeMillis
-      if (now > paused.expiresAt) break
-      const found = yield* ApprovalRecord.read(paused.incidentId)
-      if (found._tag === "Found" && found.record.planDigest === paused.planDigest && found.record.expiresAt > now) break
-      yield* Effect.sleep(Duration.millis(Math.max(1, Math.min(every, paused.expiresAt - now + 1))))
-    }
-    return yield* Runbook.resume(runbook, paused.incidentId)
-  })
-
+  Runbook.awaitApproval(runbook, paused, options)

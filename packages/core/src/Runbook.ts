@@ -9,9 +9,11 @@
  * @since 0.1.0
  */
 import { randomBytes } from "node:crypto"
-import { Cause, Clock, Config, Duration, Effect, Exit, Schema, Stream } from "effect"
+import { Cause, Clock, Config, Duration, Effect, FiberSet, Schema, Stream } from "effect"
 import type { Action } from "./Action"
 import { ActionRegistry, bindGuardrail } from "./ActionRegistry"
+import { ApprovalChannel } from "./approval/Channel"
+import * as ApprovalRecord from "./guardrails/approvalRecord"
 import * as C from "./Classification"
 import type { Detector } from "./Detector"
 import type { Diagnoser } from "./Diagnoser"
@@ -21,7 +23,7 @@ import type { Attachment, Escalation, Severity } from "./Escalation"
 import * as Executor from "./Executor"
 import * as Fact from "./Fact"
 import type { Guardrail } from "./Guardrail"
-import { GuardrailStore, type JournalEntry } from "./GuardrailStore"
+import { GuardrailStore, type JournalEntry, type StoreError } from "./GuardrailStore"
 import { IncidentBus } from "./IncidentBus"
 import type { IncidentReport, Mode, Status, TimelineEntry } from "./IncidentReport"
 import type { JsonObject } from "./Json"
@@ -456,12 +458,16 @@ const runIncident = <F, R>(
       const reason = res.approvalReason ?? "approval required"
       if (!(resume?.awaiting && resume.awaiting.planDigest === st.planDigest)) {
         yield* journalAppend(st, "awaiting_approval", { planDigest: st.planDigest, expiresAt, reason })
+        const channel = yield* Effect.serviceOption(ApprovalChannel)
+        const how = channel._tag === "Some"
+          ? `\nApprove (${channel.value.name}): ${channel.value.instructions({ incidentId: st.incidentId, runbook: runbook.id, planDigest: st.planDigest, expiresAt })}`
+          : ""
         yield* notifier.postPlan({
           incidentId: st.incidentId,
           runbook: runbook.id,
           plan,
           planDigest: st.planDigest,
-          rendered: `${P.render(plan)}\n\nApproval needed (${reason}). Approve digest ${st.planDigest} before ${new Date(expiresAt).toISOString()}.`,
+          rendered: `${P.render(plan)}\n\nApproval needed (${reason}). Approve digest ${st.planDigest} before ${new Date(expiresAt).toISOString()}.${how}`,
           decisions: res.decisions,
           outcomes: res.outcomes
         })
@@ -762,6 +768,34 @@ export const resume = <F, R>(
     return yield* runIncident(runbook, st, { entries, plan: awaiting ? undefined : plan, awaiting })
   })
 
+/** Options of `awaitApproval`. */
+export interface AwaitApprovalOptions {
+  /** How often the store is polled for an approval (default 5 s). */
+  readonly pollEvery?: Duration.Input
+}
+
+/**
+ * Waits until a paused incident is approved for its plan digest (the record the `approval`
+ * guardrail reads), or until its request expires, then resumes it: an approved plan runs, a
+ * plan that changed meanwhile pauses again (a new AwaitingApproval), an expired request escalates.
+ */
+export const awaitApproval = <F, R>(
+  runbook: Runbook<F, R>,
+  paused: AwaitingApproval,
+  options: AwaitApprovalOptions = {}
+): Effect.Effect<HandleResult, IncidentNotFound | StoreError, R | Services> =>
+  Effect.gen(function*() {
+    const every = Duration.toMillis(Duration.fromInputUnsafe(options.pollEvery ?? "5 seconds"))
+    while (true) {
+      const now = yield* Clock.currentTimeMillis
+      if (now > paused.expiresAt) break
+      const found = yield* ApprovalRecord.read(paused.incidentId)
+      if (found._tag === "Found" && found.record.planDigest === paused.planDigest && found.record.expiresAt > now) break
+      yield* Effect.sleep(Duration.millis(Math.max(1, Math.min(every, paused.expiresAt - now + 1))))
+    }
+    return yield* resume(runbook, paused.incidentId)
+  })
+
 /** No resumable incident with that id (or it belongs to another runbook). */
 export class IncidentNotFound extends Schema.TaggedError<IncidentNotFound>()("IncidentNotFound", {
   incidentId: Schema.String,
@@ -786,6 +820,12 @@ export interface RunOptions {
   readonly onResult?: (result: HandleResult) => Effect.Effect<void>
   /** Called with every malformed detector element. */
   readonly onMalformed?: (error: MalformedSignal) => Effect.Effect<void>
+  /**
+   * Paused incidents: wait for their approval and resume them (default, polling every 5 s), or
+   * `false` to leave them paused for someone else to resume. Results are reported as they come:
+   * the pause, then the final report.
+   */
+  readonly approvals?: AwaitApprovalOptions | false
 }
 
 /**
@@ -798,11 +838,26 @@ export const run = <F, R>(
   runbook: Runbook<F, R>,
   options: RunOptions = {}
 ): Effect.Effect<void, never, R | Services> =>
-  Effect.gen(function*() {
+  Effect.scoped(Effect.gen(function*() {
     const bus = yield* IncidentBus
     const notifier = yield* Notifier
     const store = yield* GuardrailStore
-    const report = options.onResult ?? (() => Effect.void)
+    const onResult = options.onResult ?? (() => Effect.void)
+    const waiters = yield* FiberSet.make<void, never>()
+    // Reports a result; a pause is followed (in its own fiber) until it is decided.
+    const settle = (r: HandleResult): Effect.Effect<void, never, R | Services> =>
+      Effect.gen(function*() {
+        yield* onResult(r)
+        if (!isAwaitingApproval(r) || options.approvals === false) return
+        const next = yield* Effect.result(awaitApproval(runbook, r, options.approvals ?? {}))
+        if (next._tag === "Failure") {
+          yield* notifier.audit("approval.resume_failed", { runbook: runbook.id, incidentId: r.incidentId, error: next.failure.message })
+          return
+        }
+        yield* settle(next.success)
+      })
+    const report = (r: HandleResult): Effect.Effect<void, never, R | Services> =>
+      isAwaitingApproval(r) && options.approvals !== false ? Effect.asVoid(FiberSet.run(waiters, settle(r))) : onResult(r)
     if (options.resumeOpen ?? true) {
       const open = yield* store.listIncidents().pipe(Effect.orElseSucceed(() => []))
       for (const inc of open.filter((i) => i.runbook === runbook.id)) {
@@ -849,6 +904,6 @@ export const run = <F, R>(
       ),
       Stream.runDrain
     )
-  })
+    yield* FiberSet.awaitEmpty(waiters)
+  }))
 
-void Exit

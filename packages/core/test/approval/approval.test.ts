@@ -3,12 +3,13 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as nodePath from "node:path"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Redacted, Schema } from "effect"
+import { Effect, Fiber, Layer, Redacted, Schema, Stream } from "effect"
 import {
   Action,
   ActionHandler,
   Approval,
   Classifier,
+  Detector,
   Diagnoser,
   Guardrail,
   GuardrailStore,
@@ -42,8 +43,9 @@ const drain = (world: World) =>
   })
 
 /** Draining a node always needs a human; the plan names how many pods move, so it changes when they do. */
-const runbook = (world: World) =>
-  Runbook.make<Facts>({
+const runbook = (world: World) => Runbook.make<Facts>(runbookOptions(world))
+
+const runbookOptions = (world: World): Runbook.MakeOptions<Facts, never> => ({
     id: "test.node.drain",
     signals: ["node.unhealthy"],
     diagnose: Diagnoser.make<Facts>({ pods: Diagnoser.probe("pods", () => Effect.sync(() => world.pods)) }),
@@ -61,7 +63,7 @@ const runbook = (world: World) =>
     verify: () => Effect.sync(() => ({ _tag: "Recovered" as const, checks: [], at: 0 })),
     defaultMode: "auto",
     approvalTimeout: "10 minutes"
-  })
+})
 
 const signal = { type: "node.unhealthy", target, observedAt: 0, evidence: {} }
 const token = "s3cret-approval-token"
@@ -162,6 +164,28 @@ describe("approval", () => {
       const late = yield* Effect.flip(Approval.approve(p.incidentId, { planDigest: p.planDigest, approver: "carol" }))
       assert.strictEqual(late._tag, "NotAwaiting")
     }).pipe(Effect.provide(Testing.layer({ handlers: [drain(world)] })))
+  })
+
+  it.effect("Runbook.run follows a pause: the request names the channel, the approval resumes it, and run ends when it is decided", () => {
+    const world: World = { pods: 6, drained: [] }
+    return Effect.gen(function*() {
+      const rb = Runbook.make({ ...runbookOptions(world), detector: Detector.fromStream("once", Stream.make(signal)) })
+      const results: Array<Runbook.HandleResult> = []
+      const fiber = yield* Effect.forkChild(
+        Runbook.run(rb, { handOffs: false, approvals: { pollEvery: "5 seconds" }, onResult: (r) => Effect.sync(() => void results.push(r)) })
+      )
+      for (let i = 0; i < 1000 && results.length === 0; i++) yield* Effect.yieldNow
+      const p = paused(results[0]!)
+      const rec = yield* (yield* Notifier.NotifierRecording).get
+      assert.include(rec.plans[0]!.rendered, `Approve (cli): byteport approve ${p.incidentId} --digest ${p.planDigest}`)
+      yield* Testing.advance("1 minute")
+      assert.strictEqual(results.length, 1) // still waiting
+      yield* Approval.approve(p.incidentId, { planDigest: p.planDigest, approver: "erin" })
+      yield* Testing.advance("5 seconds")
+      yield* Fiber.join(fiber)
+      assert.deepStrictEqual(results.map((r) => (Runbook.isAwaitingApproval(r) ? "paused" : r.status)), ["paused", "recovered"])
+      assert.deepStrictEqual(world.drained, ["drain 6"])
+    }).pipe(Effect.provide(Layer.merge(Testing.layer({ handlers: [drain(world)] }), Approval.cli)))
   })
 
   it.live("a restart while paused keeps the pause; `byteport approve` (CLI, FileStore) then lets it run", () => {
