@@ -32,3 +32,9 @@ export * as PgKill from "./sessions/PgKill"
 export * as MySqlKill from "./sessions/MySqlKill"
 /** pgbouncer.ini pool sizes: read, back up, raise, RELOAD, verify; capacity check. */
 export * as PgBouncerIni from "./pgbouncer/PgBouncerIni"
+/** db.pool.exhaustion detectors (poll utilization on a Schedule). */
+export * as PoolExhaustion from "./detectors/PoolExhaustion"
+/** The diagnoser of db.pool.six-class (core Diagnoser probes). */
+export * as PoolDiagnoser from "./diagnosers/PoolDiagnoser"
+/** The classifier of db.pool.six-class. */
+export * as PoolSixClass from "./classifiers/PoolSixClass"

@@ -1,0 +1,166 @@
+/**
+ * The classifier of `db.pool.six-class` ("Detects database connection pool exhaustion across
+ * Postgres, MySQL, and pgbouncer"): first match, in the seed's order, confidence ≥ 0.70.
+ *
+ * | order | class | rule (defaults) | confidence |
+ * |---|---|---|---|
+ * | 1 | leak_after_deploy | a deploy marker within `deployWindowMs` (1 h) before the samples and a rising idle-in-transaction trend | 0.88 |
+ * | 2 | idle_in_tx_backlog | ≥ 3 sessions idle in transaction for longer than 30 s | 0.91 |
+ * | 3 | long_running_query | ≥ 2 statements over the 120 s budget, or 1 over 10 min | 0.85 |
+ * | 4 | missing_pgbouncer | pgbouncer present and clients waiting > 0 | 0.80 |
+ * | 5 | runaway_cron_fanout | one application_name that looks like batch work (`cron|job|worker|batch|scheduler`) holds ≥ 15 connections | 0.82 |
+ * | 6 | undersized_pool | utilization ≥ 85 % with none of the causes above | 0.75 |
+ *
+ * The 30 s and 120 s thresholds, the missing_pgbouncer reading and the batch-name pattern are
+ * the catalog's rulings where the seed is silent. Every number is an option.
+ *
+ * @since 0.1.0
+ */
+import { Classifier } from "@byteport/core"
+import type { PoolFacts } from "../diagnosers/PoolDiagnoser"
+import * as PgActivity from "../probes/PgActivity"
+
+/** The six classes, in the seed's order. */
+export const CLASSES = [
+  "leak_after_deploy",
+  "idle_in_tx_backlog",
+  "long_running_query",
+  "missing_pgbouncer",
+  "runaway_cron_fanout",
+  "undersized_pool"
+] as const
+
+/** One of the six classes. */
+export type PoolClass = typeof CLASSES[number]
+
+/** The seed's confidences. */
+export const CONFIDENCES: Readonly<Record<PoolClass, number>> = {
+  leak_after_deploy: 0.88,
+  idle_in_tx_backlog: 0.91,
+  long_running_query: 0.85,
+  missing_pgbouncer: 0.8,
+  runaway_cron_fanout: 0.82,
+  undersized_pool: 0.75
+}
+
+/** Thresholds (all overridable). */
+export interface Thresholds {
+  readonly idleInTxMs: number
+  readonly idleInTxMinSessions: number
+  readonly queryBudgetMs: number
+  readonly longQueriesMin: number
+  readonly veryLongQueryMs: number
+  readonly fanoutMinConnections: number
+  readonly fanoutPattern: RegExp
+  readonly undersizedRatio: number
+  readonly deployWindowMs: number
+}
+
+/** The defaults. */
+export const DEFAULT_THRESHOLDS: Thresholds = {
+  idleInTxMs: 30_000,
+  idleInTxMinSessions: 3,
+  queryBudgetMs: 120_000,
+  longQueriesMin: 2,
+  veryLongQueryMs: 600_000,
+  fanoutMinConnections: 15,
+  fanoutPattern: /cron|job|worker|batch|scheduler/i,
+  undersizedRatio: 0.85,
+  deployWindowMs: 3_600_000
+}
+
+const fingerprint = (s: PgActivity.PgSession) => s.query_id ?? (s.query ?? "").slice(0, 120)
+
+/** The rules, in the seed's order. */
+export const rules = (overrides: Partial<Thresholds> = {}): ReadonlyArray<Classifier.Rule<PoolFacts>> => {
+  const t = { ...DEFAULT_THRESHOLDS, ...overrides }
+  const rule = Classifier.rule<PoolFacts>()
+  return [
+    rule({
+      class: "leak_after_deploy",
+      confidence: CONFIDENCES.leak_after_deploy,
+      needs: ["lastDeploy", "idleInTxTrend"],
+      when: ({ idleInTxTrend, lastDeploy }) => {
+        const recent = lastDeploy !== null && lastDeploy.at <= idleInTxTrend.sampledAt &&
+          idleInTxTrend.sampledAt - lastDeploy.at <= t.deployWindowMs
+        return {
+          matched: recent && idleInTxTrend.rising,
+          reasons: lastDeploy === null ? [] : [
+            `deploy ${lastDeploy.sha} ${Math.round((idleInTxTrend.sampledAt - lastDeploy.at) / 1000)} s before the samples`,
+            `idle-in-transaction sessions rising: ${idleInTxTrend.samples.join(" → ")}`
+          ],
+          evidence: { deploySha: lastDeploy?.sha ?? null, idleInTxSamples: [...idleInTxTrend.samples] }
+        }
+      }
+    }),
+    rule({
+      class: "idle_in_tx_backlog",
+      confidence: CONFIDENCES.idle_in_tx_backlog,
+      needs: ["sessions"],
+      when: ({ sessions }) => {
+        const old = PgActivity.idleInTransactionOf(sessions, t.idleInTxMs)
+        return {
+          matched: old.length >= t.idleInTxMinSessions,
+          reasons: [`${old.length} session(s) idle in transaction for more than ${t.idleInTxMs / 1000} s`],
+          evidence: { pids: old.map((s) => s.pid), applications: [...new Set(old.map((s) => s.application_name))] }
+        }
+      }
+    }),
+    rule({
+      class: "long_running_query",
+      confidence: CONFIDENCES.long_running_query,
+      needs: ["sessions"],
+      when: ({ sessions }) => {
+        const long = PgActivity.longRunningOf(sessions, t.queryBudgetMs)
+        const veryLong = long.filter((s) => (s.query_age_ms ?? 0) > t.veryLongQueryMs)
+        return {
+          matched: long.length >= t.longQueriesMin || veryLong.length >= 1,
+          reasons: [`${long.length} statement(s) over the ${t.queryBudgetMs / 1000} s budget, ${veryLong.length} over ${t.veryLongQueryMs / 60_000} min`],
+          evidence: { pids: long.map((s) => s.pid), fingerprints: [...new Set(long.map(fingerprint))] }
+        }
+      }
+    }),
+    rule({
+      class: "missing_pgbouncer",
+      confidence: CONFIDENCES.missing_pgbouncer,
+      needs: ["pgbouncer"],
+      when: ({ pgbouncer }) => ({
+        matched: pgbouncer !== null && pgbouncer.waiting > 0,
+        reasons: pgbouncer === null ? ["no pgbouncer in front of the database"] : [`${pgbouncer.waiting} pgbouncer client(s) waiting`],
+        evidence: { waiting: pgbouncer?.waiting ?? 0 }
+      })
+    }),
+    rule({
+      class: "runaway_cron_fanout",
+      confidence: CONFIDENCES.runaway_cron_fanout,
+      needs: ["sessions"],
+      when: ({ sessions }) => {
+        const counts = PgActivity.breakdownOf(sessions).byApplication
+        const offenders = Object.entries(counts)
+          .filter(([name, n]) => n >= t.fanoutMinConnections && t.fanoutPattern.test(name))
+          .sort((a, b) => b[1] - a[1])
+        return {
+          matched: offenders.length > 0,
+          reasons: offenders.map(([name, n]) => `application ${JSON.stringify(name)} holds ${n} connections`),
+          evidence: { applications: Object.fromEntries(offenders) }
+        }
+      }
+    }),
+    rule({
+      class: "undersized_pool",
+      confidence: CONFIDENCES.undersized_pool,
+      needs: ["utilization"],
+      when: ({ utilization }) => ({
+        matched: utilization.ratio >= t.undersizedRatio,
+        reasons: [`utilization ${(utilization.ratio * 100).toFixed(1)}% (${utilization.clientBackends}/${utilization.available}) with no dominant cause`],
+        evidence: { ratio: utilization.ratio, clientBackends: utilization.clientBackends, available: utilization.available }
+      })
+    })
+  ]
+}
+
+/** The classifier: first match in the seed's order, minimum confidence 0.70. */
+export const classifier = (
+  overrides: Partial<Thresholds> = {},
+  options: Classifier.FirstMatchOptions = {}
+): Classifier.Classifier<PoolFacts> => Classifier.firstMatch(rules(overrides), { minConfidence: 0.7, ...options })
