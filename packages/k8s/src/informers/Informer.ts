@@ -153,7 +153,10 @@ export const watch = <T extends KubernetesObject>(resource: Resource<T>, options
             for (;;) {
               healthy = false
               const startedAt = Date.now()
-              yield* Effect.promise(() => informer.start())
+              // start() reports most failures through the error callback; a rejection is one too
+              yield* Effect.tryPromise({ try: () => informer.start(), catch: (e) => e }).pipe(
+                Effect.catch((e) => Effect.sync(() => Queue.offerUnsafe(failures, e)))
+              )
               const err = yield* Queue.take(failures)
               options.onError?.(err)
               if (healthy || Date.now() - startedAt >= backoff.capMs) attempt = 0

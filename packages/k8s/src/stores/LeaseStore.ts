@@ -97,15 +97,26 @@ export const make = (options: LeaseStoreOptions = {}): Effect.Effect<GuardrailSt
     const namespace = options.namespace ?? "byteport"
     const maxAttempts = options.maxAttempts ?? 100
     const name = `k8s-lease:${namespace}`
-    const locks = new Map<string, Semaphore.Semaphore>()
-    const lockOf = (objName: string) => {
-      let s = locks.get(objName)
-      if (s === undefined) {
-        s = Semaphore.makeUnsafe(1)
-        locks.set(objName, s)
-      }
-      return s
-    }
+    // one semaphore per Lease while someone uses it (dropped when the last user leaves)
+    const locks = new Map<string, { readonly sem: Semaphore.Semaphore; users: number }>()
+    const withLock = <A, E, R>(objName: string, self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+      Effect.acquireUseRelease(
+        Effect.sync(() => {
+          let l = locks.get(objName)
+          if (l === undefined) {
+            l = { sem: Semaphore.makeUnsafe(1), users: 0 }
+            locks.set(objName, l)
+          }
+          l.users++
+          return l
+        }),
+        (l) => l.sem.withPermit(self),
+        (l) =>
+          Effect.sync(() => {
+            l.users--
+            if (l.users === 0) locks.delete(objName)
+          })
+      )
 
     const fail = (operation: string, message: string, cause?: unknown) =>
       new GuardrailStore.StoreError({ store: name, operation, message, ...(cause !== undefined ? { cause } : {}) })
@@ -174,7 +185,8 @@ export const make = (options: LeaseStoreOptions = {}): Effect.Effect<GuardrailSt
         }
         return ok ? { done: true as const, result: p.result } : { done: false as const }
       })
-      return lockOf(objName).withPermit(
+      return withLock(
+        objName,
         Effect.gen(function*() {
           for (let i = 0; i < maxAttempts; i++) {
             const r = yield* attempt
