@@ -364,7 +364,7 @@ export const makeHandler = (ctx: HandlerContext) => {
     sendJson(res, 200, body)
   }
 
-  const watch = (route: Route, q: URLSearchParams, res: ServerResponse, rec: RecordedRequest): void => {
+  const watch = (route: Route, q: URLSearchParams, accept: string | undefined, res: ServerResponse, rec: RecordedRequest): void => {
     const { type } = route
     const labelSel = q.get("labelSelector")
     const fieldSel = q.get("fieldSelector")
@@ -381,7 +381,13 @@ export const makeHandler = (ctx: HandlerContext) => {
       allowBookmarks: isTrue(q.get("allowWatchBookmarks")),
       sendInitialEvents: isTrue(q.get("sendInitialEvents")),
       timeoutSeconds: timeout ? Number(timeout) : undefined,
-      ...(viewOf(type) ? { view: viewOf(type)! } : {})
+      ...(viewOf(type) ? { view: viewOf(type)! } : {}),
+      ...(accept && accept.includes("as=Table")
+        ? {
+          render: (obj: KubeObject, first: boolean) =>
+            JSON.stringify(Table.render(type, [obj], { resourceVersion: obj.metadata.resourceVersion }, store.now(), { headers: first }))
+        }
+        : {})
     }
     if (forced === "event") {
       res.writeHead(200, { "Content-Type": "application/json", "Transfer-Encoding": "chunked" })
@@ -701,7 +707,7 @@ export const makeHandler = (ctx: HandlerContext) => {
     if (!route.name) {
       switch (method) {
         case "GET":
-          if (route.watchPrefix || isTrue(q.get("watch"))) return watch(route, q, res, rec)
+          if (route.watchPrefix || isTrue(q.get("watch"))) return watch(route, q, accept, res, rec)
           return list(route, q, accept, res)
         case "POST":
           return sendJson(res, 201, create(route, bodyFor(), dryRun))

@@ -162,13 +162,20 @@ const COLUMNS: Record<string, Array<Col>> = {
 }
 
 /** Renders objects as a Table (rows carry PartialObjectMetadata). */
-export const render = (type: ResourceType, objs: ReadonlyArray<KubeObject>, listMeta: Record<string, unknown>, now: number) => {
+export const render = (
+  type: ResourceType,
+  objs: ReadonlyArray<KubeObject>,
+  listMeta: Record<string, unknown>,
+  now: number,
+  options: { headers?: boolean } = {}
+) => {
   const cols = COLUMNS[type.kind] ?? [NAME, AGE]
   return {
     kind: "Table",
     apiVersion: "meta.k8s.io/v1",
     metadata: listMeta,
-    columnDefinitions: cols.map((c) => ({ name: c.name, type: c.type, format: c.name === "Name" ? "name" : "", description: c.name, priority: c.priority ?? 0 })),
+    // watches send the column definitions with the first object only, like the apiserver
+    columnDefinitions: options.headers === false ? [] : cols.map((c) => ({ name: c.name, type: c.type, format: c.name === "Name" ? "name" : "", description: c.name, priority: c.priority ?? 0 })),
     rows: objs.map((x) => ({
       cells: cols.map((c) => c.cell(x, now)),
       object: { kind: "PartialObjectMetadata", apiVersion: "meta.k8s.io/v1", metadata: x.metadata }

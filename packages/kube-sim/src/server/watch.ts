@@ -25,6 +25,8 @@ export interface WatchSpec {
   readonly timeoutSeconds: number | undefined
   /** For a view (events.k8s.io/v1 over core/v1 Events): the storage and the conversion. */
   readonly view?: { readonly storage: ResourceType; readonly toView: (obj: KubeObject) => KubeObject }
+  /** Render each event's object differently (Table watches); `first` is true for the first object sent. */
+  readonly render?: (obj: KubeObject, first: boolean) => string
 }
 
 interface Watcher {
@@ -33,6 +35,7 @@ interface Watcher {
   readonly res: ServerResponse
   closed: boolean
   timers: Array<NodeJS.Timeout>
+  sentObjects: number
 }
 
 /** Creates a hub bound to a store. */
@@ -76,15 +79,23 @@ export class WatchHub {
     if (r.keyStr !== w.keyStr) return undefined
     const view = w.spec.view
     const obj = view ? view.toView(r.obj) : r.obj
-    const json = view ? JSON.stringify(obj) : r.json
     const now = this.matches(w, obj)
-    if (r.type === "ADDED") return now ? this.line("ADDED", json) : undefined
-    const before = this.matches(w, r.old && view ? view.toView(r.old) : r.old)
+    const before = r.type === "ADDED" ? false : this.matches(w, r.old && view ? view.toView(r.old) : r.old)
+    if (!now && !before) return undefined
+    const json = this.render(w, obj, view ? undefined : r.json)
+    if (r.type === "ADDED") return this.line("ADDED", json)
     if (r.type === "DELETED") return before || now ? this.line("DELETED", json) : undefined
     if (now && before) return this.line("MODIFIED", json)
     if (now) return this.line("ADDED", json)
     if (before) return this.line("DELETED", json)
     return undefined
+  }
+
+  private render(w: Watcher, obj: KubeObject, json: string | undefined): string {
+    const r = w.spec.render
+    w.sentObjects++
+    if (r) return r(obj, w.sentObjects === 1)
+    return json ?? JSON.stringify(obj)
   }
 
   private dispatch(r: HistoryRecord): void {
@@ -116,12 +127,12 @@ export class WatchHub {
   start(spec: WatchSpec, res: ServerResponse, onClose: () => void): void {
     res.writeHead(200, { "Content-Type": "application/json", "Transfer-Encoding": "chunked", "Cache-Control": "no-cache, private" })
     res.flushHeaders()
-    const w: Watcher = { spec, keyStr: keyString(spec.view ? spec.view.storage : spec.type), res, closed: false, timers: [] }
+    const w: Watcher = { spec, keyStr: keyString(spec.view ? spec.view.storage : spec.type), res, closed: false, timers: [], sentObjects: 0 }
     const rv = spec.resourceVersion
     if (rv === undefined || rv === "" || rv === "0") {
       for (const e of this.store.scan(spec.view ? spec.view.storage : spec.type, spec.namespace)) {
         const obj = spec.view ? spec.view.toView(e.obj) : e.obj
-        if (this.matches(w, obj)) res.write(this.line("ADDED", spec.view ? JSON.stringify(obj) : e.json))
+        if (this.matches(w, obj)) res.write(this.line("ADDED", this.render(w, obj, spec.view ? undefined : e.json)))
       }
       if (spec.sendInitialEvents && spec.allowBookmarks) res.write(this.bookmark(w, { "k8s.io/initial-events-end": "true" }))
     } else {

@@ -95,6 +95,19 @@ d("kubectl cross-check (in-process server)", () => {
     assert.include(missing.stderr, 'pods "nope" not found')
   })
 
+  it("get -w streams Table rows for watch events", async () => {
+    const watching = k.run(["get", "pods", "-w", "--request-timeout=3s"], 10_000)
+    const start = Date.now()
+    while (sim.recorder.count({ path: "/api/v1/namespaces/default/pods", watch: true }) === 0) {
+      if (Date.now() - start > 8000) throw new Error("kubectl never watched")
+      await new Promise((r) => setTimeout(r, 20))
+    }
+    sim.store.create(Keys.pods, { apiVersion: "v1", kind: "Pod", metadata: { name: "watched", namespace: "default" }, spec: { containers: [{ name: "app", image: "a:1" }] } })
+    const r = await watching
+    assert.match(r.stdout, /^watched\s+0\/1\s+Pending\s+0\s+\d+s$/m)
+    sim.store.delete(Keys.pods, "default", "watched")
+  })
+
   it("patch: strategic merge by default, merge and json types, a failing json test", async () => {
     sim.recorder.clear()
     const r = await k.run(["patch", "deployment", "web", "-p", JSON.stringify({ spec: { template: { spec: { containers: [{ name: "app", image: "a:2" }] } } } })])
