@@ -34,3 +34,57 @@ export * as Metrics from "./metrics/Metrics"
 export * as RolloutRestart from "./actions/rolloutRestart"
 /** Rollout restarts requested through the IncidentBus (`k8s.handoff.rollout-restart`). */
 export * as Restarter from "./restarter/Restarter"
+/** Kubernetes resource quantities ("512Mi") to numbers and back. */
+export * as Quantity from "./Quantity"
+/** k8s.oom.six-signal: facts, thresholds and the seed's first-match classifier. */
+export * as OomClassifier from "./classifiers/oom"
+/** k8s.oom.six-signal: the per-class plans. */
+export * as OomRemediator from "./remediators/oom"
+/** Signal types of the OOM detectors and pod → Signal. */
+export * as OomSignals from "./detectors/signals"
+/** Signal: containers terminated with reason OOMKilled (pod informer). */
+export * as OomKilledDetector from "./detectors/oomKilled"
+/** Signal: node MemoryPressure (node informer). */
+export * as MemoryPressureDetector from "./detectors/memoryPressure"
+/** Signal: restart growth (pod informer). */
+export * as RestartGrowthDetector from "./detectors/restartGrowth"
+/** Signal: metrics-server working set at a share of the limit (poll). */
+export * as WorkingSetHighDetector from "./detectors/workingSetHigh"
+/** Wire-JSON schemas of the objects the OOM probes read. */
+export * as OomWire from "./probes/wire"
+/** Probe: describe pod → PodFacts (secret-like env dropped). */
+export * as PodFactsProbe from "./probes/podFacts"
+/** Probe: the pod's node → NodeFacts. */
+export * as NodeFactsProbe from "./probes/nodeFacts"
+/** Probe: metrics-server working set vs limit. */
+export * as WorkingSetProbe from "./probes/workingSet"
+/** Probe: HPA discovery. */
+export * as HpaProbe from "./probes/hpa"
+/** Probe: last deploy (revision, time, regression candidate). */
+export * as LastDeployProbe from "./probes/lastDeploy"
+/** Probe: JVM/Go/Node OOM markers in previous logs. */
+export * as OomMarkersProbe from "./probes/oomMarkers"
+/** Probe: runtime heap ceilings from env (-Xmx, GOMEMLIMIT, --max-old-space-size). */
+export * as RuntimeHeap from "./probes/runtimeHeap"
+/** Probe: the Prometheus memory trend (runs, slope, plateau, RPS correlation). */
+export * as MemoryTrend from "./probes/memoryTrend"
+/** Settings of the OOM action kinds (BYTEPORT_OOM_*). */
+export * as OomActionSettings from "./actions/settings"
+/** The five OOM action handlers. */
+export * as OomActions from "./actions/oom"
+/** `k8s.patchMemoryLimit` and its guardrails. */
+export * as PatchMemoryLimit from "./actions/patchMemoryLimit"
+/** `k8s.raiseHpaMinReplicas` and its guardrail. */
+export * as RaiseHpaMinReplicas from "./actions/raiseHpaMinReplicas"
+/** `k8s.cordonNode`. */
+export * as CordonNode from "./actions/cordonNode"
+/** `k8s.drainNode` (PDB-aware, DaemonSets ignored). */
+export * as DrainNode from "./actions/drainNode"
+/** `k8s.captureHeapProfile`. */
+export * as CaptureHeapProfile from "./actions/captureHeapProfile"
+/** Heap profilers (pprof over HTTP; "not captured: why" otherwise). */
+export * as HeapProfiler from "./actions/heapProfiler"
+/** Verifiers of the OOM fixes. */
+export * as OomVerifiers from "./verifiers/oom"
+/** The k8s.oom.six-signal runbook. */
+export * as OomSixSignal from "./runbooks/k8s.oom.six-signal"

@@ -18,6 +18,7 @@
  * @since 0.1.0
  */
 import { Classification, Classifier, Fact } from "@byteport/core"
+import { Config, Effect } from "effect"
 import { humanBytes } from "../Quantity"
 import type { RuntimeHeap } from "../probes/runtimeHeap"
 
@@ -50,7 +51,8 @@ export interface NodeFacts {
 
 /** The current working set from metrics-server. */
 export interface WorkingSetFacts {
-  readonly bytes: number
+  /** Null when metrics-server has no sample for the container (not running). */
+  readonly bytes: number | null
 }
 
 /** The memory trend from Prometheus (working set, restarts and request rate over the lookback window). */
@@ -170,14 +172,14 @@ export const rules = (t: OomThresholds = defaults): ReadonlyArray<Classifier.Rul
     needs: ["pod", "node", "workingSet"],
     when: ({ pod, node, workingSet }) => {
       const limit = pod.memoryLimitBytes
-      const ratio = limit ? workingSet.bytes / limit : undefined
+      const ratio = limit && workingSet.bytes !== null ? workingSet.bytes / limit : undefined
       const matched = node !== null && node.memoryPressure && ratio !== undefined && ratio < t.healthyWorkingSetRatio
       return {
         matched,
         reasons: matched
           ? [`node ${node!.name} reports MemoryPressure while the pod uses ${(ratio! * 100).toFixed(0)}% of its limit (healthy: below ${(t.healthyWorkingSetRatio * 100).toFixed(0)}%)`]
           : [],
-        evidence: matched ? { node: node!.name, workingSetBytes: workingSet.bytes, limitBytes: limit!, ratio: ratio! } : {}
+        evidence: matched ? { node: node!.name, workingSetBytes: workingSet.bytes!, limitBytes: limit!, ratio: ratio! } : {}
       }
     }
   }),
@@ -240,7 +242,7 @@ export const oomEvidence = (facts: Fact.Facts<OomFacts>): { readonly oom: boolea
   if (pod?.lastTermination?.reason === "OOMKilled") return { oom: true, why: "last termination reason OOMKilled" }
   if (node?.memoryPressure) return { oom: true, why: `node ${node.name} reports MemoryPressure` }
   if (markers.length > 0) return { oom: true, why: `${markers[0]!.runtime} OOM marker in previous logs` }
-  if (ws && pod?.memoryLimitBytes && ws.bytes >= pod.memoryLimitBytes * 0.95) return { oom: true, why: "working set at the memory limit" }
+  if (ws && ws.bytes !== null && pod?.memoryLimitBytes && ws.bytes >= pod.memoryLimitBytes * 0.95) return { oom: true, why: "working set at the memory limit" }
   const t = pod?.lastTermination
   return {
     oom: false,
@@ -260,3 +262,26 @@ export const classify = (t: OomThresholds = defaults): Classifier.Classifier<Oom
     return firstMatch(facts)
   }
 }
+
+const num = (key: string, dflt: number) => Config.Number(key).pipe(Config.withDefault(dflt))
+
+/**
+ * The thresholds from configuration (every key optional, defaults from the seed):
+ * `BYTEPORT_OOM_HEALTHY_RATIO` (0.70), `BYTEPORT_OOM_LEAK_MIN_RESTARTS` (3),
+ * `BYTEPORT_OOM_TRAFFIC_CORRELATION` (0.70), `BYTEPORT_OOM_PLATEAU_RATIO` (0.85),
+ * `BYTEPORT_OOM_MIN_CONFIDENCE` (0.70) and one confidence per class:
+ * `BYTEPORT_OOM_CONFIDENCE_RUNTIME_MISCONFIG` (0.93), `…_NODE_PRESSURE` (0.88),
+ * `…_GENUINE_MEMORY_LEAK` (0.85), `…_TRAFFIC_SPIKE` (0.86), `…_UNDERSIZED_LIMIT` (0.84).
+ */
+export const thresholdsConfig: Effect.Effect<OomThresholds, Config.ConfigError> = Effect.gen(function*() {
+  const confidences = {} as Record<OomClass, number>
+  for (const c of classes) confidences[c] = yield* num(`BYTEPORT_OOM_CONFIDENCE_${c.toUpperCase()}`, defaults.confidences[c])
+  return {
+    healthyWorkingSetRatio: yield* num("BYTEPORT_OOM_HEALTHY_RATIO", defaults.healthyWorkingSetRatio),
+    leakMinRestarts: yield* num("BYTEPORT_OOM_LEAK_MIN_RESTARTS", defaults.leakMinRestarts),
+    trafficCorrelation: yield* num("BYTEPORT_OOM_TRAFFIC_CORRELATION", defaults.trafficCorrelation),
+    plateauRatio: yield* num("BYTEPORT_OOM_PLATEAU_RATIO", defaults.plateauRatio),
+    minConfidence: yield* num("BYTEPORT_OOM_MIN_CONFIDENCE", defaults.minConfidence),
+    confidences
+  }
+})

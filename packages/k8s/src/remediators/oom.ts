@@ -34,8 +34,11 @@ export interface OomRemediation {
 /** The defaults. */
 export const defaults: OomRemediation = { bumpFactor: 1.5, scaleOutFactor: 1.5, drainTimeoutSeconds: 300 }
 
-/** The TargetRef of a node. */
-export const nodeTarget = (name: string): TargetRef.TargetRef => TargetRef.make("k8s.node", name)
+/** The cluster name of a Kubernetes TargetRef (its first segment). */
+export const clusterOf = (target: TargetRef.TargetRef): string => target.ref.split("/")[0] ?? "default"
+
+/** The TargetRef of a node (`k8s.node`, `<cluster>/<name>`), in the cluster of `signal`. */
+export const nodeTarget = (name: string, cluster = "default"): TargetRef.TargetRef => TargetRef.make("k8s.node", `${cluster}/${name}`)
 
 /** The action kinds these plans use (each has a handler with its guardrails in `actions/`). */
 export const ActionKinds = {
@@ -47,7 +50,7 @@ export const ActionKinds = {
 } as const
 
 /** The memory-limit bump for a container: ×factor, rounded up to a whole MiB. */
-export const bumpAction = (signal: Signal.Signal, pod: PodFacts, factor: number, reason: string): Action.Action => {
+export const bumpAction = (signal: Signal.Signal, pod: PodFacts, factor: number, reason: string, nodeAllocatableBytes: number | null = null): Action.Action => {
   const from = pod.memoryLimitBytes ?? 0
   const to = roundUpToMi(from * factor)
   const workload = pod.workload
@@ -61,10 +64,11 @@ export const bumpAction = (signal: Signal.Signal, pod: PodFacts, factor: number,
       container: pod.container,
       fromBytes: from,
       toBytes: to,
+      nodeAllocatableBytes,
       reason
     },
     precondition: { resourceVersion: workload?.resourceVersion ?? "" },
-    timeoutMs: 30_000,
+    timeoutMs: 180_000,
     description: `raise the memory limit of ${workload ? `${workload.kind.toLowerCase()}/${workload.name}` : `pod/${pod.pod}`} container ${pod.container} from ${formatBytes(from)} to ${formatBytes(to)} (×${factor})`
   })
 }
@@ -111,13 +115,17 @@ export const plan = (
   const cls = classification.class as OomClass
   const pod = Fact.value(facts.pod)!
   const workloadName = pod.workload?.name ?? pod.pod
+  const allocatable = Fact.value(facts.node)?.allocatableMemoryBytes ?? null
+  const bumpable = pod.workload !== null && (pod.workload.kind === "Deployment" || pod.workload.kind === "StatefulSet")
+  const noWorkload = `${pod.namespace}/${pod.pod} is not managed by a Deployment or StatefulSet (${pod.workload ? pod.workload.kind : "bare pod"}): its limit cannot be raised by a patch that survives a restart`
   switch (cls) {
     case "undersized_limit":
+      if (!bumpable) return Plan.make(RUNBOOK_ID, cls, "escalate: no workload to patch", Plan.escalate(noWorkload))
       return Plan.make(
         RUNBOOK_ID,
         cls,
         `bump the memory limit of ${workloadName}/${pod.container} ×${settings.bumpFactor}`,
-        Plan.act(bumpAction(signal, pod, settings.bumpFactor, "undersized_limit: working set plateaus near the limit"))
+        Plan.act(bumpAction(signal, pod, settings.bumpFactor, "undersized_limit: working set plateaus near the limit", allocatable))
       )
     case "traffic_spike": {
       const hpa = Fact.value(facts.hpa) ?? null
@@ -131,6 +139,7 @@ export const plan = (
           fromMinReplicas: hpa?.minReplicas ?? 0,
           toMinReplicas: to,
           maxReplicas: hpa?.maxReplicas ?? 0,
+          currentReplicas: hpa?.currentReplicas ?? 0,
           reason: "traffic_spike: working set follows the request rate"
         },
         precondition: { resourceVersion: hpa?.resourceVersion ?? "" },
@@ -143,14 +152,14 @@ export const plan = (
         RUNBOOK_ID,
         cls,
         `scale out ${workloadName} through its HPA, else bump its memory limit`,
-        Plan.fallback(Plan.act(scaleOut), Plan.act(bumpAction(signal, pod, settings.bumpFactor, "traffic_spike: no HPA headroom")), {
+        Plan.fallback(Plan.act(scaleOut), bumpable ? Plan.act(bumpAction(signal, pod, settings.bumpFactor, "traffic_spike: no HPA headroom", allocatable)) : Plan.escalate(noWorkload), {
           on: ["denied", "failed"]
         })
       )
     }
     case "node_pressure": {
       const node = Fact.value(facts.node)!
-      const target = nodeTarget(node.name)
+      const target = nodeTarget(node.name, clusterOf(signal.target))
       return Plan.make(
         RUNBOOK_ID,
         cls,
@@ -183,7 +192,7 @@ export const plan = (
       const capture = Action.make({
         kind: ActionKinds.captureHeapProfile,
         target: signal.target,
-        params: { namespace: pod.namespace, pod: pod.pod, container: pod.container },
+        params: { namespace: pod.namespace, pod: pod.pod, container: pod.container, runtime: Fact.value(facts.runtimeHeap)?.runtime ?? null },
         timeoutMs: 120_000,
         description: `capture a heap profile of ${pod.namespace}/${pod.pod} container ${pod.container}`
       })

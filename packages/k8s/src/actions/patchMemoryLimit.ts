@@ -1,0 +1,152 @@
+/**
+ * `k8s.patchMemoryLimit`: a strategic-merge patch of one container's `resources.limits.memory`
+ * in a Deployment or StatefulSet, conditional on the workload's resourceVersion. When the
+ * workload changed since planning (409: its status moves all the time), the handler re-reads it
+ * and retries once only if the container's limit is still the one the plan started from — the
+ * state it was planned from — otherwise it fails as a conflict. In dry_run the patch is sent
+ * with `dryRun=All` (the apiserver validates and admits it, nothing is persisted) and no Event
+ * is recorded; otherwise a `MemoryLimitRaised` Event is recorded on the workload and the
+ * handler waits (on the Effect Clock, polling every 2 s, up to `rolloutTimeoutSeconds`, default
+ * 120) for the rollout to complete, so verification windows start once the new pods run.
+ *
+ * Guardrails (on the action kind, so every runbook that bumps memory gets them):
+ * - `never` on a `genuine_memory_leak` classification;
+ * - `ceiling` ≤ `maxFactor` × the baseline limit (`baseline.memoryLimitBytes`, taken when the
+ *   target's lease was acquired, so bumps never compound; a runbook without that baseline is
+ *   measured from the plan's `fromBytes`);
+ * - `ceiling` ≤ `nodeAllocatableRatio` × the node's allocatable memory (`params.nodeAllocatableBytes`;
+ *   unknown allocatable denies);
+ * - `rateLimit` `bumpsPerDay` per 24 h per workload container (the target ref), so a replacement
+ *   pod of the same workload cannot be bumped again.
+ *
+ * @since 0.1.0
+ */
+import { ActionHandler, Guardrail } from "@byteport/core"
+import { Clock, Effect, Schema } from "effect"
+import type { V1Deployment, V1StatefulSet } from "@kubernetes/client-node"
+import { EventRecorder, recordEvent } from "../events/EventRecorder"
+import { Kube } from "../Kube"
+import type { KubeError } from "../KubeError"
+import * as KubePatch from "../KubePatch"
+import { formatBytes, humanBytes } from "../Quantity"
+import { type ActionSettings, defaults } from "./settings"
+
+/** The action kind. */
+export const KIND = "k8s.patchMemoryLimit"
+
+/** The params. */
+export const Params = Schema.Struct({
+  namespace: Schema.String,
+  workloadKind: Schema.Literals(["Deployment", "StatefulSet"]),
+  workloadName: Schema.String,
+  container: Schema.String,
+  fromBytes: Schema.Number,
+  toBytes: Schema.Number.check(Schema.isGreaterThan(0)),
+  nodeAllocatableBytes: Schema.NullOr(Schema.Number),
+  reason: Schema.String,
+  rolloutTimeoutSeconds: Schema.optionalKey(Schema.Number)
+})
+
+/** The params. */
+export type Params = typeof Params.Type
+
+const num = (v: unknown): number | undefined => (typeof v === "number" && Number.isFinite(v) ? v : undefined)
+const isLeak = (c: Guardrail.GuardrailContext) => c.classification._tag === "Classified" && c.classification.class === "genuine_memory_leak"
+
+/** The guardrails of the action kind. */
+export const guardrails = (s: ActionSettings = defaults): ReadonlyArray<Guardrail.Guardrail<never>> => [
+  Guardrail.never(isLeak, "never bump memory on a genuine_memory_leak", { name: "never_bump_a_leak" }),
+  Guardrail.ceiling({
+    name: `ceiling(${s.maxFactor}× baseline limit)`,
+    proposed: (c) => num(c.action.params["toBytes"]),
+    limit: (c) => {
+      const base = Guardrail.numberFromJson(c.baseline["memoryLimitBytes"]) ?? num(c.action.params["fromBytes"])
+      return base === undefined || base <= 0 ? undefined : base * s.maxFactor
+    },
+    describe: humanBytes
+  }),
+  Guardrail.ceiling({
+    name: `ceiling(${s.nodeAllocatableRatio} of node allocatable)`,
+    proposed: (c) => num(c.action.params["toBytes"]),
+    limit: (c) => {
+      const a = num(c.action.params["nodeAllocatableBytes"])
+      return a === undefined ? undefined : a * s.nodeAllocatableRatio
+    },
+    describe: humanBytes
+  }),
+  Guardrail.rateLimit({
+    name: `memory_bumps_per_workload_container(${s.bumpsPerDay}/24h)`,
+    key: Guardrail.keys.perTarget("k8s.memory-bump"),
+    max: s.bumpsPerDay,
+    window: "24 hours"
+  })
+]
+
+const ActionFailed = ActionHandler.ActionFailed
+
+type Obj = V1Deployment | V1StatefulSet
+
+const readWorkload = (p: Params): Effect.Effect<Obj, KubeError, Kube> =>
+  Effect.flatMap(Kube, (k) => (p.workloadKind === "Deployment" ? k.getDeployment(p.namespace, p.workloadName) : k.getStatefulSet(p.namespace, p.workloadName)))
+
+const limitOf = (o: Obj, container: string): string | undefined =>
+  o.spec?.template.spec?.containers.find((c) => c.name === container)?.resources?.limits?.["memory"]
+
+/** The handler. */
+export const make = (s: ActionSettings = defaults): ActionHandler.ActionHandler<Kube | EventRecorder> =>
+  ActionHandler.make({
+    kind: KIND,
+    params: Params,
+    guardrails: guardrails(s),
+    apply: (p, ctx) =>
+      Effect.gen(function*() {
+        const kube = yield* Kube
+        const to = formatBytes(p.toBytes)
+        const body = { spec: { template: { spec: { containers: [{ name: p.container, resources: { limits: { memory: to } } }] } } } }
+        const send = (rv: string) => kube.patch(p.workloadKind, { namespace: p.namespace, name: p.workloadName }, KubePatch.strategic(rv, body), { dryRun: ctx.dryRun })
+        const rv = String(ctx.action.precondition["resourceVersion"] ?? "")
+        const patched = yield* send(rv).pipe(
+          Effect.catchTag("KubeConflict", () =>
+            Effect.gen(function*() {
+              const fresh = yield* readWorkload(p)
+              const current = limitOf(fresh, p.container)
+              if (current !== formatBytes(p.fromBytes)) {
+                return yield* new ActionFailed({ kind: KIND, conflict: true, message: `${p.workloadKind} ${p.namespace}/${p.workloadName} container ${p.container} limit is ${current ?? "unset"}, not the planned ${formatBytes(p.fromBytes)}` })
+              }
+              return yield* send(fresh.metadata?.resourceVersion ?? "")
+            })
+          ),
+          Effect.mapError((e) => (e._tag === "ActionFailed" ? e : new ActionFailed({ kind: KIND, conflict: e._tag === "KubeConflict", message: e.message })))
+        )
+        const what = `${p.workloadKind.toLowerCase()}/${p.workloadName} container ${p.container} memory limit ${formatBytes(p.fromBytes)} → ${to}`
+        yield* recordEvent(patched, "MemoryLimitRaised", `BytePort raised the ${what} (${p.reason}; incident ${ctx.incidentId})`, {
+          dryRun: ctx.dryRun,
+          kind: p.workloadKind,
+          apiVersion: "apps/v1"
+        })
+        let rollout = "not awaited"
+        if (!ctx.dryRun) {
+          const start = yield* Clock.currentTimeMillis
+          const generation = patched.metadata?.generation ?? 0
+          for (;;) {
+            const w = yield* readWorkload(p).pipe(Effect.mapError((e) => new ActionFailed({ kind: KIND, message: e.message })))
+            const want = w.spec?.replicas ?? 1
+            const st = w.status
+            if ((st?.observedGeneration ?? 0) >= generation && (st?.updatedReplicas ?? 0) >= want && (st?.readyReplicas ?? 0) >= want && (st?.replicas ?? 0) === want) {
+              rollout = "complete"
+              break
+            }
+            if ((yield* Clock.currentTimeMillis) - start >= (p.rolloutTimeoutSeconds ?? 120) * 1000) {
+              rollout = `not complete after ${p.rolloutTimeoutSeconds ?? 120}s (${st?.updatedReplicas ?? 0}/${want} updated, ${st?.readyReplicas ?? 0} ready)`
+              break
+            }
+            yield* Effect.sleep("2 seconds")
+          }
+        }
+        return {
+          detail: ctx.dryRun ? `would raise ${what} (validated by the apiserver with dryRun=All)` : `raised ${what}; rollout ${rollout}`,
+          result: { fromBytes: p.fromBytes, toBytes: p.toBytes, limit: to, resourceVersion: patched.metadata?.resourceVersion ?? "", rollout, dryRun: ctx.dryRun }
+        }
+      })
+  })
+

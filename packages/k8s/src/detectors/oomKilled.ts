@@ -1,0 +1,66 @@
+/**
+ * Signal 1: a container terminated with reason `OOMKilled` (an informer on pods; no polling).
+ * Each termination is emitted once (keyed by pod uid, container and `finishedAt`); on the
+ * informer's initial list only terminations younger than `maxAgeMinutes` are emitted, so an
+ * agent that starts next to an old crash loop still sees a live one but not history.
+ *
+ * @since 0.1.0
+ */
+import type { V1Pod } from "@kubernetes/client-node"
+import { Detector } from "@byteport/core"
+import { Clock, Effect, Stream } from "effect"
+import { Kube } from "../Kube"
+import * as K8sDetector from "../informers/K8sDetector"
+import { pods } from "../informers/Resource"
+import type * as Wire from "../probes/wire"
+import { podSignal, SignalTypes } from "./signals"
+
+/** Options of the detector. */
+export interface Options {
+  readonly namespace?: string | undefined
+  readonly labelSelector?: string | undefined
+  /** Terminations older than this on the initial list are history, not signals (default 15). */
+  readonly maxAgeMinutes?: number | undefined
+  /** Informer name (default `k8s.oom.oom-killed`). */
+  readonly name?: string | undefined
+}
+
+/** The OOMKilled terminations of a pod: container, finishedAt, exit code, restart count. */
+export const oomTerminations = (pod: Wire.Pod): ReadonlyArray<{ readonly container: string; readonly finishedAt: string; readonly exitCode: number | null; readonly restartCount: number }> =>
+  (pod.status?.containerStatuses ?? []).flatMap((cs) => {
+    const t = cs.state?.terminated?.reason === "OOMKilled" ? cs.state.terminated : cs.lastState?.terminated?.reason === "OOMKilled" ? cs.lastState.terminated : undefined
+    return t ? [{ container: cs.name, finishedAt: t.finishedAt ?? "", exitCode: t.exitCode ?? null, restartCount: cs.restartCount }] : []
+  })
+
+/** The detector. */
+export const make = (options: Options = {}): Detector.Detector<never, Kube> => {
+  const name = options.name ?? "k8s.oom.oom-killed"
+  const maxAgeMs = (options.maxAgeMinutes ?? 15) * 60_000
+  return Detector.fromStream(
+    name,
+    Stream.unwrap(Effect.sync(() => {
+      const seen = new Set<string>()
+      return K8sDetector.signals<V1Pod, Kube>({
+        name,
+        resource: pods,
+        namespace: options.namespace,
+        labelSelector: options.labelSelector,
+        toSignals: (event) =>
+          Effect.gen(function*() {
+            if (event.type === "delete") return []
+            const pod = event.object as unknown as Wire.Pod
+            const now = yield* Clock.currentTimeMillis
+            const out = []
+            for (const t of oomTerminations(pod)) {
+              const key = `${pod.metadata.uid ?? pod.metadata.name}/${t.container}/${t.finishedAt}`
+              if (seen.has(key)) continue
+              seen.add(key)
+              if (event.type === "add" && t.finishedAt && now - Date.parse(t.finishedAt) > maxAgeMs) continue
+              out.push(yield* podSignal(SignalTypes.oomKilled, name, pod, t.container, { reason: "OOMKilled", exitCode: t.exitCode, finishedAt: t.finishedAt, restartCount: t.restartCount }))
+            }
+            return out
+          })
+      })
+    }))
+  )
+}

@@ -1,0 +1,91 @@
+/**
+ * "kubectl describe pod": the container's restart count, memory limit and request, last exit
+ * reason, readiness, node, owning workload and env → `PodFacts`. Values of secret-like env vars
+ * (names with PASSWORD, SECRET, TOKEN, KEY, CREDENTIAL, DSN, AUTH …, values holding URL
+ * credentials) and `valueFrom` entries are dropped: only their names remain.
+ *
+ * @since 0.1.0
+ */
+import { Effect } from "effect"
+import type { PodFacts } from "../classifiers/oom"
+import { Kube } from "../Kube"
+import type { KubeError } from "../KubeError"
+import * as Quantity from "../Quantity"
+import { pods, toWire } from "../informers/Resource"
+import type * as Wire from "./wire"
+
+/** Env var names whose values are never kept. */
+export const SECRET_NAME = /(pass|secret|token|key|credential|dsn|auth|private|cert|session|cookie|signature)/i
+
+/** Values that carry credentials even under an innocent name (`scheme://user:pass@host`). */
+export const SECRET_VALUE = /:\/\/[^/\s:@]+:[^/\s@]+@|-----BEGIN [A-Z ]*PRIVATE KEY-----/
+
+/** Drops the values of secret-like env vars and `valueFrom` entries (names stay). */
+export const redactEnv = (env: ReadonlyArray<Wire.Pod["spec"]["containers"][number]["env"] extends infer E ? E extends ReadonlyArray<infer X> ? X : never : never>): PodFacts["env"] =>
+  env.map((e) => (e.value === undefined || SECRET_NAME.test(e.name) || SECRET_VALUE.test(e.value) ? { name: e.name } : { name: e.name, value: e.value }))
+
+/** The container to look at: the named one, else the first. */
+export const containerName = (pod: Wire.Pod, container?: string): string => container ?? pod.spec.containers[0]?.name ?? ""
+
+/**
+ * `PodFacts` from a wire Pod, the container, and the owning workload (kind, name, resourceVersion)
+ * when the caller resolved it.
+ */
+export const podFactsFrom = (
+  pod: Wire.Pod,
+  container: string | undefined,
+  workload: PodFacts["workload"]
+): PodFacts => {
+  const name = containerName(pod, container)
+  const spec = pod.spec.containers.find((c) => c.name === name)
+  const status = pod.status?.containerStatuses?.find((c) => c.name === name)
+  const term = status?.lastState?.terminated ?? status?.state?.terminated
+  return {
+    namespace: pod.metadata.namespace ?? "default",
+    pod: pod.metadata.name,
+    container: name,
+    node: pod.spec.nodeName ?? null,
+    restartCount: status?.restartCount ?? 0,
+    memoryLimitBytes: Quantity.parse(spec?.resources?.limits?.["memory"]) ?? null,
+    memoryRequestBytes: Quantity.parse(spec?.resources?.requests?.["memory"]) ?? null,
+    lastTermination: term ? { reason: term.reason ?? null, exitCode: term.exitCode ?? null, finishedAt: term.finishedAt ?? null } : null,
+    ready: status?.ready ?? false,
+    workload,
+    env: redactEnv(spec?.env ?? [])
+  }
+}
+
+/** Reads a pod as wire JSON (typed client-node objects are serialized back). */
+export const getPodWire = (namespace: string, name: string): Effect.Effect<Wire.Pod, KubeError, Kube> =>
+  Effect.flatMap(Kube, (kube) => Effect.map(kube.getPod(namespace, name), (p) => toWire(pods, p) as unknown as Wire.Pod))
+
+/** The owning Deployment/StatefulSet (kind, name, resourceVersion) of a pod, following ReplicaSet → Deployment. */
+export const ownerWorkload = (pod: Wire.Pod): Effect.Effect<PodFacts["workload"], KubeError, Kube> =>
+  Effect.gen(function*() {
+    const kube = yield* Kube
+    const ns = pod.metadata.namespace ?? "default"
+    const owner = pod.metadata.ownerReferences?.find((o) => o.controller === true)
+    if (!owner) return null
+    if (owner.kind === "ReplicaSet") {
+      const rs = yield* kube.getReplicaSet(ns, owner.name)
+      const top = rs.metadata?.ownerReferences?.find((o) => o.controller === true)
+      if (top?.kind === "Deployment") {
+        const d = yield* kube.getDeployment(ns, top.name)
+        return { kind: "Deployment", name: top.name, resourceVersion: d.metadata?.resourceVersion ?? "" }
+      }
+      return { kind: "ReplicaSet", name: owner.name, resourceVersion: rs.metadata?.resourceVersion ?? "" }
+    }
+    if (owner.kind === "StatefulSet") {
+      const s = yield* kube.getStatefulSet(ns, owner.name)
+      return { kind: "StatefulSet", name: owner.name, resourceVersion: s.metadata?.resourceVersion ?? "" }
+    }
+    return { kind: owner.kind, name: owner.name, resourceVersion: "" }
+  })
+
+/** The describe-pod probe: reads the pod and its workload. */
+export const probe = (namespace: string, pod: string, container?: string): Effect.Effect<PodFacts, KubeError, Kube> =>
+  Effect.gen(function*() {
+    const p = yield* getPodWire(namespace, pod)
+    const w = yield* ownerWorkload(p)
+    return podFactsFrom(p, container, w)
+  })

@@ -1,0 +1,93 @@
+/**
+ * End-to-end harness for k8s.oom.six-signal: kube-sim (controllers, metrics-server, Prometheus
+ * API) on 127.0.0.1 reached through the real client-node, the runbook's services, and virtual
+ * time. The runbook runs on Effect's TestClock, kept in lockstep with kube-sim's VirtualClock:
+ * `runWithSim` forks the program and, while it runs, lets real I/O settle, then advances the
+ * simulator and the TestClock by the same step. So verification sleeps (15 s), drain retries and
+ * rollout waits take virtual time that the simulated cluster lives through too.
+ */
+import { ActionRegistry, IncidentBus, MemoryStore, Notifier } from "@byteport/core"
+import type { GuardrailStore } from "@byteport/core"
+import { Duration, Effect, Fiber, Layer } from "effect"
+import { TestClock } from "effect/testing"
+import { startSim, type Sim } from "../../../kube-sim/src/scenario/index"
+import type { ScenarioSpec } from "../../../kube-sim/src/scenario/index"
+import * as Kube from "../../src/Kube"
+import * as EventRecorder from "../../src/events/EventRecorder"
+import * as Metrics from "../../src/metrics/Metrics"
+import * as Prometheus from "../../src/metrics/Prometheus"
+import * as OomActions from "../../src/actions/oom"
+import * as HeapProfiler from "../../src/actions/heapProfiler"
+
+export { Scenario } from "../../../kube-sim/src/scenario/index"
+export type { Sim }
+
+/** Starts kube-sim with a scenario (closed by the returned scope finalizer). */
+export const sim = (scenario: ScenarioSpec, options: { readonly seed?: number } = {}) =>
+  Effect.acquireRelease(
+    Effect.promise(() => startSim({ scenario, seed: options.seed ?? 7 })),
+    (s) => Effect.promise(() => s.close())
+  )
+
+/** Kube, Metrics (Prometheus through kube-sim) and EventRecorder for a simulator. */
+export const clusterLayer = (s: Sim) => {
+  const kube = Layer.orDie(Kube.layerFromString(s.kubeconfig(), { requestTimeout: "30 seconds" }))
+  const metrics = Metrics.layerPrometheus().pipe(Layer.provide(Prometheus.layer({ url: s.prometheusUrl, timeout: "30 seconds" })))
+  return Layer.mergeAll(kube, metrics, EventRecorder.layer({ instance: "byteport-test" }).pipe(Layer.provide(kube)))
+}
+
+/** Everything a runbook needs against a simulator. */
+export const servicesLayer = (
+  s: Sim,
+  options: { readonly store?: Layer.Layer<GuardrailStore.GuardrailStore, unknown>; readonly profiler?: Layer.Layer<HeapProfiler.HeapProfiler> } = {}
+) => {
+  const cluster = clusterLayer(s)
+  const profiler = options.profiler ?? HeapProfiler.unavailable("no heap profiler configured")
+  const registry = ActionRegistry.layer({ handlers: OomActions.handlers() }).pipe(Layer.provide(Layer.mergeAll(cluster, profiler)))
+  return Layer.mergeAll(
+    cluster,
+    registry,
+    Layer.orDie(options.store ?? MemoryStore.layer),
+    IncidentBus.layer(),
+    Notifier.memory
+  )
+}
+
+const realDelay = (ms: number) => Effect.promise(() => new Promise<void>((r) => setTimeout(r, ms)))
+
+/** Sets the TestClock to the simulator's time. */
+export const syncClock = (s: Sim) => TestClock.setTime(s.now())
+
+/** Advances the simulator and the TestClock together. */
+export const advance = (s: Sim, d: Duration.Input) =>
+  Effect.gen(function*() {
+    const ms = Duration.toMillis(Duration.fromInputUnsafe(d))
+    s.advance(ms)
+    yield* TestClock.adjust(ms)
+    yield* realDelay(1)
+  })
+
+/**
+ * Runs `effect` while advancing the simulator and the TestClock by `step` whenever it waits;
+ * dies after `max` of virtual time.
+ */
+export const runWithSim = <A, E, R>(s: Sim, effect: Effect.Effect<A, E, R>, options: { readonly step?: Duration.Input; readonly max?: Duration.Input; readonly settleMs?: number } = {}) =>
+  Effect.gen(function*() {
+    yield* TestClock.setTime(s.now())
+    const step = Duration.toMillis(Duration.fromInputUnsafe(options.step ?? "1 second"))
+    const max = Duration.toMillis(Duration.fromInputUnsafe(options.max ?? "30 minutes"))
+    const fiber = yield* Effect.forkChild(effect)
+    let elapsed = 0
+    for (;;) {
+      yield* realDelay(options.settleMs ?? 3)
+      if (fiber.pollUnsafe() !== undefined) break
+      if (elapsed >= max) {
+        yield* Fiber.interrupt(fiber)
+        return yield* Effect.die(new Error(`runWithSim: still running after ${Duration.format(Duration.millis(max))} of virtual time`))
+      }
+      s.advance(step)
+      yield* TestClock.adjust(step)
+      elapsed += step
+    }
+    return yield* Fiber.join(fiber)
+  })
