@@ -3,7 +3,7 @@ import { GuardrailStore } from "@byteport/core"
 import { storeContract } from "@byteport/core/testing"
 import { KubeSim, Keys } from "@byteport/kube-sim"
 import type { KubeSimInstance } from "@byteport/kube-sim"
-import { Effect, Layer } from "effect"
+import { ConfigProvider, Effect, Layer } from "effect"
 import { afterAll, beforeAll } from "vitest"
 import * as LeaseStore from "../../src/stores/LeaseStore"
 import { kubeLayer, sim } from "./helpers"
@@ -80,6 +80,17 @@ describe("LeaseStore specifics", () => {
       const big = yield* Effect.flip(store.compareAndSet("big", 0, "x".repeat(300 * 1024)))
       assert.strictEqual(big._tag, "StoreError")
       assert.include(big.message, "limit")
+    }).pipe(Effect.scoped))
+
+  it.live("layerConfig puts the Leases in BYTEPORT_LEASE_NAMESPACE", () =>
+    Effect.gen(function*() {
+      const s = yield* sim({ namespaces: ["default", "ops-guardrails"] })
+      const ok = yield* Effect.flatMap(GuardrailStore.GuardrailStore, (st) => st.compareAndSet("k", 0, { a: 1 })).pipe(
+        Effect.provide(LeaseStore.layerConfig.pipe(Layer.provide(kubeLayer(s)))),
+        Effect.provide(ConfigProvider.layer(ConfigProvider.fromEnv({ env: { BYTEPORT_LEASE_NAMESPACE: "ops-guardrails" } })))
+      )
+      assert.strictEqual(ok, true)
+      assert.strictEqual(s.store.list(Keys.leases, { namespace: "ops-guardrails" }).length, 1)
     }).pipe(Effect.scoped))
 
   it.live("API failures become StoreError naming the operation", () =>
