@@ -77,6 +77,7 @@ export class Controllers {
   private unsubscribe: (() => void) | undefined
   private readonly maxPasses: number
   private realtime: ReturnType<typeof setInterval> | undefined
+  private autoSettleError: unknown
 
   /** Build the controllers over a store (the store's clock should be `() => clock.now()`). */
   constructor(readonly store: ObjectStore, options: ControllersOptions & { logs?: PodLogSink } = {}) {
@@ -104,7 +105,12 @@ export class Controllers {
         if (this.settling || this.pendingAuto) return
         this.pendingAuto = setImmediate(() => {
           this.pendingAuto = undefined
-          this.settle()
+          try {
+            this.settle()
+          } catch (e) {
+            // surfaced again by the next explicit settle/advance; never crash the host process
+            this.autoSettleError = e
+          }
         })
       })
     }
@@ -123,6 +129,11 @@ export class Controllers {
   /** Run every controller until a full pass writes nothing (no time passes). Returns the number of passes. */
   settle(): number {
     if (this.settling) return 0
+    if (this.autoSettleError !== undefined) {
+      const e = this.autoSettleError
+      this.autoSettleError = undefined
+      throw e
+    }
     this.settling = true
     try {
       for (let pass = 1; pass <= this.maxPasses; pass++) {
@@ -162,7 +173,14 @@ export class Controllers {
   /** Drive virtual time from the wall clock (for kubectl sessions): `speed` virtual ms per real ms. Returns a stop function. */
   runRealtime(speed = 1, tickMs = 100): () => void {
     this.stopRealtime()
-    this.realtime = setInterval(() => this.advance(tickMs * speed), tickMs)
+    this.realtime = setInterval(() => {
+      try {
+        this.advance(tickMs * speed)
+      } catch (e) {
+        this.autoSettleError = e
+        this.stopRealtime()
+      }
+    }, tickMs)
     return () => this.stopRealtime()
   }
 

@@ -42,7 +42,8 @@ export class EventRecorder {
       })
       return
     }
-    const name = `${obj.metadata.name}.${(Math.floor(at) * 1000 + (this.seq++ % 1000)).toString(16)}`
+    let name = `${obj.metadata.name}.${(Math.floor(at) * 1000 + (this.seq++ % 1000)).toString(16)}`
+    while (this.store.get(R.events, ns, name)) name = `${obj.metadata.name}.${(Math.floor(at) * 1000 + (this.seq++ % 1000)).toString(16)}`
     const involved: Record<string, unknown> = {
       kind: obj.kind,
       namespace: obj.metadata.namespace,

@@ -5,7 +5,7 @@
 export * as Scenario from "./Scenario"
 export type { ContainerSpec, IncidentInfo, NodeSpec, ScenarioPart, ScenarioSpec, ScenarioStep, WorkloadSpec } from "./types"
 export { applyScenario, loadScenario, scenario, cluster, ScenarioError, validateScenario } from "./apply"
-export { startSim } from "./startSim"
+export { scenarioStartOptions, startSim } from "./startSim"
 export type { Sim, SimOptions } from "./startSim"
 export { Controllers, install, installer, SettleError } from "../controllers/Controllers"
 export type { ContainerTarget, ControllersOptions } from "../controllers/Controllers"

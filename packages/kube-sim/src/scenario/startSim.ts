@@ -132,3 +132,37 @@ export const startSim = async (options: SimOptions = {}): Promise<Sim> => {
     close: () => api.close()
   }
 }
+
+/**
+ * `KubeSim.start` options that install the controllers, the metrics routes and a scenario on one
+ * virtual clock, optionally driven from the wall clock (`realtimeSpeed` virtual ms per real ms).
+ * This is what the command line needs: `KubeSim.start({ ...scenarioStartOptions(file, { realtimeSpeed: 1 }), port })`.
+ */
+export const scenarioStartOptions = (
+  scenario: ScenarioSpec | string | undefined,
+  options: { readonly seed?: number; readonly realtimeSpeed?: number; readonly scrapeIntervalSeconds?: number; readonly onReady?: (c: Controllers, s: Sampler) => void } = {}
+): Pick<KubeSim.StartOptions, "now" | "seed" | "install"> => {
+  const spec = scenario !== undefined ? loadScenario(scenario) : undefined
+  const clock = new VirtualClock(parseEpoch(spec?.start))
+  const seed = options.seed ?? spec?.seed ?? 1
+  return {
+    now: () => clock.now(),
+    seed,
+    install: [
+      (ictx) => {
+        let c: Controllers | undefined
+        const dispose = installer({ clock, seed, onReady: (x) => (c = x) })(ictx) as () => void
+        const sampler = new Sampler(c!, { intervalMs: (options.scrapeIntervalSeconds ?? 15) * 1000 })
+        ictx.addRoute(metricsApiRoute(c!, sampler))
+        ictx.addRoute(prometheusRoute(c!, sampler))
+        if (spec) applyScenario(c!, spec)
+        if (options.realtimeSpeed !== undefined && options.realtimeSpeed > 0) c!.runRealtime(options.realtimeSpeed)
+        options.onReady?.(c!, sampler)
+        return () => {
+          c!.stopRealtime()
+          dispose()
+        }
+      }
+    ]
+  }
+}

@@ -74,3 +74,22 @@ describe("installation", () => {
     }
   })
 })
+
+describe("scenarioStartOptions (for the command line)", () => {
+  it("starts a scenario in real time through KubeSim.start", async () => {
+    const { scenarioStartOptions } = await import("../../src/scenario/index")
+    const yaml = ["nodes: 2", "warmup: 30s", "workloads:", "  - name: web", "    replicas: 2", ""].join("\n")
+    const api = await KubeSim.start(scenarioStartOptions(yaml, { realtimeSpeed: 100 }))
+    try {
+      const kc = new KubeConfig()
+      kc.loadFromString(api.kubeconfig())
+      const pods = await kc.makeApiClient(CoreV1Api).listNamespacedPod({ namespace: "default", labelSelector: "app=web" })
+      assert.strictEqual(pods.items.length, 2)
+      assert.isTrue(pods.items.every((p) => p.status!.phase === "Running"))
+      const prom = (await (await fetch(`${api.url}/api/v1/query?query=${encodeURIComponent("count(kube_pod_container_status_ready == 1)")}`)).json()) as any
+      assert.strictEqual(prom.data.result[0].value[1], "2")
+    } finally {
+      await api.close()
+    }
+  })
+})
