@@ -149,7 +149,7 @@ export interface KubeShape {
   readonly kubeConfig: KubeConfig
   /** The current context's default namespace (`default` when unset). */
   readonly defaultNamespace: string
-  /** The name of the current cluster in the kubeconfig (used in TargetRefs; `in-cluster` in a pod). */
+  /** The current cluster's name in the kubeconfig, made safe for TargetRefs (`clusterNameOf`; `inCluster` in a pod). */
   readonly clusterName: string
 
   /** The client-node API classes with their mutating methods removed (informers list through these). */
@@ -219,6 +219,15 @@ export interface MakeOptions {
 }
 
 const DEFAULT_FIELD_MANAGER = "byteport"
+
+/**
+ * A cluster name usable in TargetRefs: `/` and whitespace become `_` (kubeconfig cluster names
+ * can be ARNs such as `arn:aws:eks:eu-west-1:123456789012:cluster/prod`).
+ */
+export const clusterNameOf = (name: string): string => {
+  const s = name.trim().replace(/[/\s]+/g, "_")
+  return s.length > 0 ? s : "default"
+}
 
 const q = (o: WriteOptions | undefined) => ({
   ...(o?.dryRun ? { dryRun: "All" } : {}),
@@ -310,7 +319,7 @@ export const make = (kc: KubeConfig, options: MakeOptions = {}): KubeShape => {
   return {
     kubeConfig: kc,
     defaultNamespace: kc.getContextObject(kc.getCurrentContext())?.namespace ?? "default",
-    clusterName: options.clusterName ?? kc.getCurrentCluster()?.name ?? "default",
+    clusterName: clusterNameOf(options.clusterName ?? kc.getCurrentCluster()?.name ?? "default"),
     readApis: apis,
     read: (operation, f) => call(operation, () => f(apis)),
     getPod: (namespace, name) => call(`get Pod ${namespace}/${name}`, () => core.readNamespacedPod({ namespace, name })),

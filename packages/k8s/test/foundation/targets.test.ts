@@ -22,6 +22,13 @@ describe("workload targets", () => {
     assert.strictEqual(Targets.toTargetRef(whole).ref, "prod-eu/shop/Deployment/web")
   })
 
+  it("cluster names from kubeconfigs (EKS ARNs) become valid ref segments", () => {
+    const c = Kube.clusterNameOf("arn:aws:eks:eu-west-1:123456789012:cluster/prod")
+    assert.strictEqual(c, "arn:aws:eks:eu-west-1:123456789012:cluster_prod")
+    const ref = Targets.workload({ cluster: c, namespace: "shop", kind: "Deployment", name: "web" })
+    assert.deepStrictEqual(Targets.parseSync(ref), { _tag: "Workload", cluster: c, namespace: "shop", kind: "Deployment", name: "web" })
+  })
+
   it("rejects malformed refs with a typed error naming the problem", () => {
     const cases: Array<[TargetRef.TargetRef, string]> = [
       [{ kind: "k8s.workload", ref: "c/shop/web" }, "expected <cluster>/<namespace>/<Kind>/<name>"],
