@@ -45,6 +45,24 @@ describe("supervised informers", () => {
       assert.ok(watches[0]!.query.resourceVersion && watches[0]!.query.resourceVersion !== "0", "the watch resumes from the list's RV")
     }).pipe(Effect.scoped))
 
+  it.live("label and field selectors reach both the list and the watch", () =>
+    Effect.gen(function*() {
+      const s = yield* sim()
+      put(s, "pods", pod("default", "a", { app: "web" }))
+      put(s, "pods", pod("default", "b", { app: "web" }))
+      put(s, "pods", pod("default", "c", { app: "db" }))
+      const { names } = yield* collect(s, { labelSelector: "app=web", fieldSelector: "metadata.name=b" })
+      yield* until(() => s.openWatches === 1 && names("add").length === 1, 5000, "informer up")
+      assert.deepStrictEqual(names("add"), ["b"])
+      const [list, watch] = s.recorder.requests({ path: PODS })
+      assert.deepStrictEqual([list!.query.labelSelector, list!.query.fieldSelector, list!.watch], ["app=web", "metadata.name=b", false])
+      assert.deepStrictEqual([watch!.query.labelSelector, watch!.query.fieldSelector, watch!.watch], ["app=web", "metadata.name=b", true])
+      put(s, "pods", pod("default", "d", { app: "web" }))
+      s.store.delete(Keys.pods, "default", "b")
+      yield* until(() => names("delete").includes("b"), 5000, "delete of b")
+      assert.deepStrictEqual(names("add"), ["b"], "d does not match the field selector")
+    }).pipe(Effect.scoped))
+
   for (const http of [false, true]) {
     it.live(`relists after a forced 410 Gone (${http ? "HTTP 410" : "ERROR event"})`, () =>
       Effect.gen(function*() {
