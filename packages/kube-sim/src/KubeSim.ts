@@ -10,8 +10,12 @@
  * await sim.close()
  * ```
  */
-import { writeFileSync } from "node:fs"
+import { execFile } from "node:child_process"
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import * as http from "node:http"
+import * as https from "node:https"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import type { AddressInfo } from "node:net"
 import * as Faults from "./faults/Faults"
 import * as Recorder from "./recorder/Recorder"
@@ -72,13 +76,19 @@ export interface StartOptions {
    * tokens over http; kubectl only sends credentials over TLS, so leave this unset for kubectl.
    */
   readonly token?: string
+  /**
+   * Serve HTTPS: `true` makes a self-signed certificate for 127.0.0.1 with the system `openssl`
+   * (the kubeconfig then carries it as certificate-authority-data), or pass PEM `cert`/`key`.
+   * Needed to test bearer-token auth with kubectl, which sends credentials only over TLS.
+   */
+  readonly tls?: boolean | { readonly cert: string; readonly key: string }
   /** Namespaces created at start (default: default, kube-system, kube-public, kube-node-lease). */
   readonly namespaces?: ReadonlyArray<string>
 }
 
 /** A running simulator. */
 export interface KubeSim {
-  /** `http://127.0.0.1:PORT`. */
+  /** `http://127.0.0.1:PORT` (or `https://…` with `tls`). */
   readonly url: string
   readonly port: number
   readonly store: MemoryStore
@@ -91,6 +101,8 @@ export interface KubeSim {
   kubeconfig(options?: { namespace?: string; token?: string }): string
   /** The token required by the server (if `token` was given to start). */
   readonly token: string | undefined
+  /** The PEM certificate served with `tls` (the kubeconfig's CA). */
+  readonly certificate: string | undefined
   /** Writes `kubeconfig()` to a file (mode 0600). */
   writeKubeconfig(path: string, options?: { namespace?: string; token?: string }): void
   /** Simulates an apiserver restart: closes every connection and watch, keeps state and the port. */
@@ -100,6 +112,38 @@ export interface KubeSim {
 }
 
 const DEFAULT_NAMESPACES = ["default", "kube-system", "kube-public", "kube-node-lease"]
+
+/** A kube-sim start failure (e.g. no `openssl` for `tls: true`). */
+export class StartError extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = "StartError"
+  }
+}
+
+const selfSigned = (): Promise<{ cert: string; key: string }> =>
+  new Promise((resolve, reject) => {
+    const dir = mkdtempSync(join(tmpdir(), "kube-sim-tls-"))
+    const keyPath = join(dir, "key.pem")
+    const certPath = join(dir, "cert.pem")
+    execFile(
+      "openssl",
+      [
+        "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+        "-keyout", keyPath, "-out", certPath, "-days", "2", "-subj", "/CN=kube-sim",
+        "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"
+      ],
+      { timeout: 30_000 },
+      (err) => {
+        try {
+          if (err) reject(new StartError(`tls: true needs openssl to make a self-signed certificate: ${err.message}`))
+          else resolve({ cert: readFileSync(certPath, "utf8"), key: readFileSync(keyPath, "utf8") })
+        } finally {
+          rmSync(dir, { recursive: true, force: true })
+        }
+      }
+    )
+  })
 
 const listen = (server: http.Server, port: number): Promise<number> =>
   new Promise((resolve, reject) => {
@@ -151,17 +195,19 @@ export const start = async (options: StartOptions = {}): Promise<KubeSim> => {
     if (typeof d === "function") disposers.push(d)
     else if (d && typeof d.dispose === "function") disposers.push(() => d.dispose())
   }
+  const tls = options.tls === true ? await selfSigned() : options.tls ? options.tls : undefined
   const handler = makeHandler({ store, logs, faults, recorder, hub, extraRoutes, ...(options.token !== undefined ? { token: options.token } : {}) })
-  const makeServer = () => {
-    const s = http.createServer((req, res) => {
+  const makeServer = (): http.Server => {
+    const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
       void handler(req, res)
-    })
+    }
+    const s: http.Server = tls ? https.createServer({ cert: tls.cert, key: tls.key }, onRequest) : http.createServer(onRequest)
     s.keepAliveTimeout = 5_000
     return s
   }
   let server = makeServer()
   const port = await listen(server, options.port ?? 0)
-  const url = `http://127.0.0.1:${port}`
+  const url = `${tls ? "https" : "http"}://127.0.0.1:${port}`
   let closed = false
   const kubeconfig = (opts: { namespace?: string; token?: string } = {}) => {
     const o = { ...opts, ...(opts.token === undefined && options.token !== undefined ? { token: options.token } : {}) }
@@ -172,7 +218,7 @@ export const start = async (options: StartOptions = {}): Promise<KubeSim> => {
       "- name: kube-sim",
       "  cluster:",
       `    server: ${url}`,
-      "    insecure-skip-tls-verify: true",
+      tls ? `    certificate-authority-data: ${Buffer.from(tls.cert).toString("base64")}` : "    insecure-skip-tls-verify: true",
       "users:",
       "- name: kube-sim",
       `  user: ${o.token ? `\n    token: ${JSON.stringify(o.token)}` : "{}"}`,
@@ -190,6 +236,7 @@ export const start = async (options: StartOptions = {}): Promise<KubeSim> => {
     url,
     port,
     token: options.token,
+    certificate: tls?.cert,
     store,
     logs,
     faults,

@@ -105,6 +105,23 @@ describe("faults", () => {
     }
   })
 
+  it("serves HTTPS with a self-signed certificate carried in the kubeconfig", async () => {
+    const secure = await startSim({ tls: true, token: "t0k" })
+    try {
+      assert.match(secure.sim.url, /^https:\/\/127\.0\.0\.1:\d+$/)
+      assert.include(secure.sim.kubeconfig(), "certificate-authority-data: ")
+      assert.notInclude(secure.sim.kubeconfig(), "insecure-skip-tls-verify")
+      const c = secure.kc.makeApiClient(CoreV1Api)
+      assert.isTrue((await c.listNamespace()).items.some((n) => n.metadata!.name === "default"))
+      const kcBad = new (await import("@kubernetes/client-node")).KubeConfig()
+      kcBad.loadFromString(secure.sim.kubeconfig({ token: "wrong" }))
+      const e = await apiError(() => kcBad.makeApiClient(CoreV1Api).listNamespace())
+      assert.strictEqual(e.code, 401)
+    } finally {
+      await secure.sim.close()
+    }
+  })
+
   it("applies a rate with a seeded RNG: the same seed gives the same failures", async () => {
     const pattern = async (seed: number) => {
       const other = await startSim({ seed })

@@ -342,6 +342,34 @@ dr("kubectl rollout (needs the controllers)", () => {
   }, 150_000)
 })
 
+d("kubectl over TLS with a bearer token", () => {
+  it("sends the token over https; a wrong token is Unauthorized", async () => {
+    const sim = await KubeSim.start({ tls: true, token: "s3cret" })
+    const dir = mkdtempSync(join(tmpdir(), "kube-sim-tls-"))
+    try {
+      sim.writeKubeconfig(join(dir, "good"))
+      sim.writeKubeconfig(join(dir, "bad"), { token: "wrong" })
+      const good = runner(join(dir, "good"))
+      const bad = runner(join(dir, "bad"))
+      try {
+        const ok = await good.run(["get", "namespaces", "-o", "name"])
+        assert.strictEqual(ok.code, 0, ok.stderr)
+        assert.include(ok.stdout, "namespace/default")
+        const denied = await bad.run(["get", "namespaces"])
+        assert.notStrictEqual(denied.code, 0)
+        assert.include(denied.stderr, "error: You must be logged in to the server")
+        assert.isAtLeast(sim.recorder.count({ status: 401 }), 1)
+      } finally {
+        good.cleanup()
+        bad.cleanup()
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+      await sim.close()
+    }
+  })
+})
+
 d("kube-sim serve (CLI) with kubectl", () => {
   it("serves until SIGTERM and writes a working kubeconfig", async () => {
     const dir = mkdtempSync(join(tmpdir(), "kube-sim-cli-"))
