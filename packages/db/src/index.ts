@@ -38,3 +38,5 @@ export * as PoolExhaustion from "./detectors/PoolExhaustion"
 export * as PoolDiagnoser from "./diagnosers/PoolDiagnoser"
 /** The classifier of db.pool.six-class. */
 export * as PoolSixClass from "./classifiers/PoolSixClass"
+/** The MySQL / MariaDB diagnoser of db.pool.six-class (same facts, same classifier). */
+export * as MySqlPoolDiagnoser from "./diagnosers/MySqlPoolDiagnoser"

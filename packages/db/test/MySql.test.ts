@@ -1,5 +1,8 @@
 import { afterEach, assert, it } from "@effect/vitest"
 import { Effect, Redacted } from "effect"
+import { Signal, TargetRef } from "@byteport/core"
+import * as PoolSixClass from "../src/classifiers/PoolSixClass"
+import * as MySqlPoolDiagnoser from "../src/diagnosers/MySqlPoolDiagnoser"
 import * as MySql from "../src/MySql"
 import * as MySqlActivity from "../src/probes/MySqlActivity"
 import * as MySqlKill from "../src/sessions/MySqlKill"
@@ -154,4 +157,24 @@ describeWithServices(["mariadb"], "MySql service, probes and guarded KILL (real 
       assert.strictEqual(blind._tag === "DbQueryError" ? blind.errno : 0, 1227)
       assert.isTrue(yield* alive(committer))
     }), 20_000)
+
+  it.live("the MySQL diagnoser feeds the same six-class classifier: idle_in_tx_backlog on MariaDB", () =>
+    Effect.gen(function*() {
+      const victims = yield* Effect.all([openInTransaction(appUrl()), openInTransaction(appUrl()), openInTransaction(appUrl())])
+      const admin = yield* openInTransaction(adminUrl())
+      yield* Effect.sleep("400 millis")
+      const signal = Signal.make({ type: "db.pool.exhaustion", target: TargetRef.make("database", "test/mariadb"), observedAt: Date.now(), evidence: {} })
+      const facts = yield* MySqlPoolDiagnoser.make({ trendSamples: 2, trendInterval: "150 millis" })(signal)
+      assert.strictEqual(facts.utilization._tag === "Known" ? facts.utilization.value.engine : "", "mysql")
+      assert.strictEqual(facts.pgbouncer._tag === "Known" ? facts.pgbouncer.value : "x", null)
+      const rows = facts.sessions._tag === "Known" ? facts.sessions.value : []
+      const mine = rows.filter((r) => victims.some((v) => v.id === r.pid))
+      assert.deepStrictEqual(mine.map((r) => [r.state, r.rolsuper, r.application_name]), Array(3).fill(["idle in transaction", false, "app"]))
+      assert.isTrue(mine.every((r) => (r.state_age_ms ?? 0) >= 300))
+      assert.strictEqual(rows.find((r) => r.pid === admin.id)?.rolsuper, true)
+      const c = PoolSixClass.classifier({ idleInTxMs: 300 })(facts)
+      assert.strictEqual(c._tag === "Classified" ? c.class : c._tag, "idle_in_tx_backlog")
+      assert.includeMembers(c._tag === "Classified" ? c.evidence.pids as Array<number> : [], victims.map((v) => v.id))
+      yield* Effect.promise(() => Promise.all([...victims, admin].map((v) => v.q("ROLLBACK"))))
+    }).pipe(Effect.provide(agent())), 20_000)
 })

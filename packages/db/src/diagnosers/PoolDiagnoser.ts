@@ -34,9 +34,21 @@ export interface Trend {
   readonly rising: boolean
 }
 
+/**
+ * Connection utilization as the classifier sees it, for either engine: PostgreSQL client
+ * backends over `max_connections - superuser_reserved_connections`, or MySQL
+ * `Threads_connected` over `max_connections`.
+ */
+export interface PoolUtilization {
+  readonly engine: string
+  readonly ratio: number
+  readonly clientBackends: number
+  readonly available: number
+}
+
 /** The facts of the `db.pool.six-class` classifier. */
 export interface PoolFacts {
-  readonly utilization: Utilization.PostgresUtilization
+  readonly utilization: PoolUtilization
   readonly sessions: ReadonlyArray<PgActivity.PgSession>
   readonly idleInTxTrend: Trend
   readonly lastDeploy: DeployMarker | null
