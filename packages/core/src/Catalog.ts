@@ -119,6 +119,8 @@ export interface RunOptions {
   readonly onResult?: (result: Runbook.HandleResult) => Effect.Effect<void>
   /** Extra signal sources besides the runbooks' detectors (e.g. a webhook receiver). */
   readonly sources?: ReadonlyArray<Stream.Stream<unknown>>
+  /** Paused incidents: wait for their approval and resume them (default), or `false` to leave them paused. */
+  readonly approvals?: Runbook.AwaitApprovalOptions | false
 }
 
 /**
@@ -158,10 +160,12 @@ export const run = <R>(
           inFlight.delete(key)
           return
         }
-        yield* sem.withPermits(1)(Runbook.handle(routed.runbook, routed.signal)).pipe(
-          Effect.tap(onResult),
+        const r = yield* sem.withPermits(1)(Runbook.handle(routed.runbook, routed.signal)).pipe(
           Effect.ensuring(Effect.sync(() => inFlight.delete(key)))
         )
+        if (Runbook.isAwaitingApproval(r) && options.approvals !== false) {
+          yield* FiberSet.run(fibers, Runbook.follow(routed.runbook, r, onResult, options.approvals ?? {}))
+        } else yield* onResult(r)
       })
     yield* Stream.mergeAll(sources, { concurrency: "unbounded" }).pipe(
       Stream.runForEach((raw) =>

@@ -600,11 +600,13 @@ const escalate = <F, R>(
     const at = yield* Clock.currentTimeMillis
     const classification = st.classification
     const nextSteps = [...extraSteps, ...(classification ? runbook.nextSteps(classification, st.facts) : [])]
+    // observe and dry_run never page: what would have escalated goes to the ops channel (info).
+    const auto = st.mode === "auto"
     const escalation: Escalation = {
       incidentId: st.incidentId,
       runbook: runbook.id,
-      reason,
-      severity,
+      reason: auto ? reason : `[${st.mode}] ${reason}`,
+      severity: auto ? severity : "info",
       signal: st.signal,
       facts: factsJson(st.facts),
       ...(classification ? { classification } : {}),
@@ -618,14 +620,10 @@ const escalate = <F, R>(
       at
     }
     st.escalation = escalation
-    yield* mark(st, "escalate", `${severity}: ${reason}`)
+    yield* mark(st, "escalate", `${escalation.severity}: ${escalation.reason}`)
     yield* journalAppend(st, "escalated", { reason, severity }).pipe(Effect.ignore)
-    if (st.mode !== "dry_run" && st.mode !== "observe") {
-      yield* notifier.escalate(escalation)
-      if (classification && runbook.ticket(classification)) yield* notifier.ticket(escalation)
-    } else {
-      yield* notifier.escalate(escalation)
-    }
+    yield* notifier.escalate(escalation)
+    if (auto && classification && runbook.ticket(classification)) yield* notifier.ticket(escalation)
     return yield* finish(runbook, st, status)
   })
 
@@ -746,7 +744,7 @@ export const resume = <F, R>(
       proposals: [],
       children: [],
       timeline: [{ at: opened.at, phase: "detect", message: `${signal.type} on ${signal.target.kind} ${signal.target.ref}` }],
-      startedAt: now
+      startedAt: opened.at
     }
     for (const e of entries) {
       if (e.type === "awaiting_approval") {
@@ -794,6 +792,28 @@ export const awaitApproval = <F, R>(
       yield* Effect.sleep(Duration.millis(Math.max(1, Math.min(every, paused.expiresAt - now + 1))))
     }
     return yield* resume(runbook, paused.incidentId)
+  })
+
+/**
+ * Reports a result with `onResult`; when it is a pause, waits for its decision (`awaitApproval`)
+ * and reports what follows, until the incident ends. A resume that fails is audited.
+ */
+export const follow = <F, R>(
+  runbook: Runbook<F, R>,
+  result: HandleResult,
+  onResult: (result: HandleResult) => Effect.Effect<void>,
+  options: AwaitApprovalOptions = {}
+): Effect.Effect<void, never, R | Services> =>
+  Effect.gen(function*() {
+    yield* onResult(result)
+    if (!isAwaitingApproval(result)) return
+    const next = yield* Effect.result(awaitApproval(runbook, result, options))
+    if (next._tag === "Failure") {
+      const notifier = yield* Notifier
+      yield* notifier.audit("approval.resume_failed", { runbook: runbook.id, incidentId: result.incidentId, error: next.failure.message })
+      return
+    }
+    yield* follow(runbook, next.success, onResult, options)
   })
 
 /** No resumable incident with that id (or it belongs to another runbook). */
@@ -845,17 +865,7 @@ export const run = <F, R>(
     const onResult = options.onResult ?? (() => Effect.void)
     const waiters = yield* FiberSet.make<void, never>()
     // Reports a result; a pause is followed (in its own fiber) until it is decided.
-    const settle = (r: HandleResult): Effect.Effect<void, never, R | Services> =>
-      Effect.gen(function*() {
-        yield* onResult(r)
-        if (!isAwaitingApproval(r) || options.approvals === false) return
-        const next = yield* Effect.result(awaitApproval(runbook, r, options.approvals ?? {}))
-        if (next._tag === "Failure") {
-          yield* notifier.audit("approval.resume_failed", { runbook: runbook.id, incidentId: r.incidentId, error: next.failure.message })
-          return
-        }
-        yield* settle(next.success)
-      })
+    const settle = (r: HandleResult) => follow(runbook, r, onResult, options.approvals === false ? {} : options.approvals ?? {})
     const report = (r: HandleResult): Effect.Effect<void, never, R | Services> =>
       isAwaitingApproval(r) && options.approvals !== false ? Effect.asVoid(FiberSet.run(waiters, settle(r))) : onResult(r)
     if (options.resumeOpen ?? true) {

@@ -82,6 +82,31 @@ describe("modes", () => {
     }).pipe(Effect.provide(layer))
   })
 
+  it.effect("observe records only and dry_run never pages: what would escalate goes out as info for the ops channel", () => {
+    const counter = { count: 0 }
+    const { layer, runbook } = make(counter)
+    const unclassifiable = Runbook.make<Facts>({
+      id: "test.world.down",
+      signals: ["svc.down"],
+      diagnose: Diagnoser.make<Facts>({ down: Diagnoser.probe("down", () => Effect.succeed(false)) }),
+      classify: runbook.classify,
+      remediate: runbook.remediate,
+      defaultMode: "auto"
+    })
+    return Effect.gen(function*() {
+      for (const mode of ["observe", "dry_run", "auto"] as const) {
+        const r = yield* Runbook.handle(unclassifiable, W.signal(), { mode })
+        if (Runbook.isAwaitingApproval(r)) return assert.fail("no approval expected")
+        assert.strictEqual(r.escalation?.severity, mode === "auto" ? "warning" : mode === "dry_run" ? "info" : undefined)
+      }
+      const rec = yield* (yield* Notifier.NotifierRecording).get
+      assert.deepStrictEqual(rec.escalations.map((e) => [e.severity, e.reason.slice(0, 10)]), [
+        ["info", "[dry_run] "],
+        ["warning", "unclassifi"]
+      ])
+    }).pipe(Effect.provide(layer))
+  })
+
   it.effect("the mode comes from BYTEPORT_MODE_<ID>, then BYTEPORT_MODE; an invalid value means observe", () => {
     const counter = { count: 0 }
     const { layer, runbook } = make(counter)
