@@ -2,7 +2,7 @@
 /**
  * The kube-sim command line:
  *
- *   kube-sim serve [--scenario <file>] [--port N] [--kubeconfig <path>] [--seed N]
+ *   kube-sim serve [--scenario <file>] [--port N] [--kubeconfig <path>] [--seed N] [--tls] [--token T]
  *
  * Starts the simulator on 127.0.0.1, writes a kubeconfig, prints one ready line
  * (`kube-sim ready {"url":…,"port":…,"kubeconfig":…}`) and serves until SIGINT/SIGTERM.
@@ -24,7 +24,7 @@ export class UsageError extends Error {
   }
 }
 
-const USAGE = "usage: kube-sim serve [--scenario <file>] [--port N] [--kubeconfig <path>] [--seed N]"
+const USAGE = "usage: kube-sim serve [--scenario <file>] [--port N] [--kubeconfig <path>] [--seed N] [--tls] [--token T]"
 
 const intArg = (name: string, v: string | undefined): number | undefined => {
   if (v === undefined) return undefined
@@ -52,11 +52,25 @@ const loadScenario = async (file: string): Promise<Partial<StartOptions>> => {
 export const main = async (argv: ReadonlyArray<string>): Promise<KubeSim.KubeSim> => {
   const [command, ...rest] = argv
   if (command !== "serve") throw new UsageError(USAGE)
-  let values: { scenario?: string | undefined; port?: string | undefined; kubeconfig?: string | undefined; seed?: string | undefined }
+  let values: {
+    scenario?: string | undefined
+    port?: string | undefined
+    kubeconfig?: string | undefined
+    seed?: string | undefined
+    tls?: boolean | undefined
+    token?: string | undefined
+  }
   try {
     values = parseArgs({
       args: [...rest],
-      options: { scenario: { type: "string" }, port: { type: "string" }, kubeconfig: { type: "string" }, seed: { type: "string" } },
+      options: {
+        scenario: { type: "string" },
+        port: { type: "string" },
+        kubeconfig: { type: "string" },
+        seed: { type: "string" },
+        tls: { type: "boolean" },
+        token: { type: "string" }
+      },
       strict: true,
       allowPositionals: false
     }).values
@@ -69,7 +83,9 @@ export const main = async (argv: ReadonlyArray<string>): Promise<KubeSim.KubeSim
   const sim = await KubeSim.start({
     ...scenario,
     ...(port !== undefined ? { port } : {}),
-    ...(seed !== undefined ? { seed } : {})
+    ...(seed !== undefined ? { seed } : {}),
+    ...(values.tls ? { tls: true } : {}),
+    ...(values.token !== undefined ? { token: values.token } : {})
   })
   const kubeconfig = values.kubeconfig ?? join(tmpdir(), `kube-sim-${sim.port}.kubeconfig`)
   sim.writeKubeconfig(kubeconfig)

@@ -375,7 +375,7 @@ d("kube-sim serve (CLI) with kubectl", () => {
     const dir = mkdtempSync(join(tmpdir(), "kube-sim-cli-"))
     const kubeconfig = join(dir, "config")
     const cli = resolve(import.meta.dirname, "../../src/cli.ts")
-    const child = spawn(process.execPath, ["--import", "tsx", "--conditions=@byteport/source", cli, "serve", "--port", "0", "--kubeconfig", kubeconfig], {
+    const child = spawn(process.execPath, ["--import", "tsx", "--conditions=@byteport/source", cli, "serve", "--port", "0", "--kubeconfig", kubeconfig, "--tls", "--token", "cli-token"], {
       stdio: ["ignore", "pipe", "pipe"]
     })
     try {
@@ -392,7 +392,7 @@ d("kube-sim serve (CLI) with kubectl", () => {
         })
         child.on("exit", (code) => rej(new Error(`CLI exited ${code}: ${out}`)))
       })
-      assert.match(ready.url, /^http:\/\/127\.0\.0\.1:\d+$/)
+      assert.match(ready.url, /^https:\/\/127\.0\.0\.1:\d+$/)
       const k = runner(kubeconfig)
       try {
         const r = await k.run(["get", "namespaces", "-o", "name"])
