@@ -25,7 +25,8 @@
  * N entries of ~80 bytes). A journal holds a few hundred entries of typical size; each incident
  * has its own Lease. Leases (`l`) mirror the holder in `spec.holderIdentity`, `acquireTime`,
  * `renewTime` and `leaseDurationSeconds` for `kubectl get lease`; the exact millisecond times
- * are in the `byteport.io/lease` annotation. `gc(now)` deletes windows with no live entry.
+ * are in the `byteport.io/lease` annotation. `gc(now)` deletes windows with no live entry and,
+ * with `closedJournalRetentionMs`, the journals of incidents closed longer ago than that.
  *
  * @since 0.1.0
  */
@@ -90,8 +91,20 @@ interface Write {
 
 type Plan<A> = { readonly result: A; readonly write?: Write | "delete" }
 
+/** Options of `gc`. */
+export interface GcOptions {
+  /** Also delete the journals of closed incidents whose last entry is at least this old (ms). Default: keep journals. */
+  readonly closedJournalRetentionMs?: number | undefined
+}
+
+/** The store, plus garbage collection. */
+export interface LeaseStoreShape extends GuardrailStore.GuardrailStoreShape {
+  /** Deletes windows with no live entry (and, with `closedJournalRetentionMs`, old closed journals); returns how many Leases. */
+  readonly gc: (now: number, options?: GcOptions) => Effect.Effect<number, StoreError>
+}
+
 /** Builds the store over the Kube service. */
-export const make = (options: LeaseStoreOptions = {}): Effect.Effect<GuardrailStore.GuardrailStoreShape & { readonly gc: (now: number) => Effect.Effect<number, StoreError> }, never, Kube> =>
+export const make = (options: LeaseStoreOptions = {}): Effect.Effect<LeaseStoreShape, never, Kube> =>
   Effect.gen(function*() {
     const kube = yield* Kube
     const namespace = options.namespace ?? "byteport"
@@ -215,7 +228,7 @@ export const make = (options: LeaseStoreOptions = {}): Effect.Effect<GuardrailSt
     }
     const windowWrite = (state: S.WindowState): Write => ({ annotations: { [Annotations.window]: JSON.stringify(state) } })
 
-    const store: GuardrailStore.GuardrailStoreShape & { readonly gc: (now: number) => Effect.Effect<number, StoreError> } = {
+    const store: LeaseStoreShape = {
       name,
       acquireWindow: (request) =>
         Effect.flatMap(guard("acquireWindow", () => S.validateWindowRequest(request)), () =>
@@ -337,22 +350,35 @@ export const make = (options: LeaseStoreOptions = {}): Effect.Effect<GuardrailSt
             )
           )
         ),
-      gc: (now) =>
-        kube.listLeases({ namespace, labelSelector: `${Labels.store}=window` }).pipe(
-          Effect.mapError(fromKube("gc")),
-          Effect.flatMap((leases) =>
-            Effect.forEach(leases, (l) => {
-              const key = l.metadata?.annotations?.[Annotations.key]
-              const state = parseWindow(l)
-              if (key === undefined || state === undefined || S.live(state, state.windowMs, now).length > 0) return Effect.succeed(0)
-              return mutate("gc", "window", key, (current): Plan<number> => {
-                const s = parseWindow(current)
-                return s !== undefined && S.live(s, s.windowMs, now).length === 0 ? { result: 1, write: "delete" } : { result: 0 }
-              })
+      gc: (now, o = {}) =>
+        Effect.gen(function*() {
+          const windows = yield* kube.listLeases({ namespace, labelSelector: `${Labels.store}=window` }).pipe(Effect.mapError(fromKube("gc")))
+          const w = yield* Effect.forEach(windows, (l) => {
+            const key = l.metadata?.annotations?.[Annotations.key]
+            const state = parseWindow(l)
+            if (key === undefined || state === undefined || S.live(state, state.windowMs, now).length > 0) return Effect.succeed(0)
+            return mutate("gc", "window", key, (current): Plan<number> => {
+              const st = parseWindow(current)
+              return st !== undefined && S.live(st, st.windowMs, now).length === 0 ? { result: 1, write: "delete" } : { result: 0 }
             })
-          ),
-          Effect.map((ns) => ns.reduce((a, b) => a + b, 0))
-        )
+          })
+          let j: ReadonlyArray<number> = []
+          if (o.closedJournalRetentionMs !== undefined) {
+            const retention = o.closedJournalRetentionMs
+            const journals = yield* kube.listLeases({ namespace, labelSelector: `${Labels.store}=journal,${Labels.closed}=true` }).pipe(Effect.mapError(fromKube("gc")))
+            const old = (l: V1Lease | undefined) => {
+              const entries = parseJournal(l)
+              const last = entries[entries.length - 1]
+              return last !== undefined && entries.some((e) => e.type === "closed") && now - last.at >= retention
+            }
+            j = yield* Effect.forEach(journals, (l) => {
+              const key = l.metadata?.annotations?.[Annotations.key]
+              if (key === undefined || !old(l)) return Effect.succeed(0)
+              return mutate("gc", "journal", key, (current): Plan<number> => (old(current) ? { result: 1, write: "delete" } : { result: 0 }))
+            })
+          }
+          return [...w, ...j].reduce((a, b) => a + b, 0)
+        })
     }
     return store
   })
