@@ -100,6 +100,7 @@ export class HpaController {
     let desired = 0
     let reasonText = ""
     let valid = false
+    let invalid = "the HPA was unable to compute the replica count: no ready pods"
     for (const m of metrics) {
       let proposal: number | undefined
       if (m["type"] === "Resource") {
@@ -115,7 +116,11 @@ export class HpaController {
         const avgUsage = usage.reduce((a, b) => a + b, 0) / ready.length
         if (tgt["type"] === "Utilization") {
           const totalReq = requests.reduce((a, b) => a + b, 0)
-          if (totalReq <= 0) continue
+          if (totalReq <= 0) {
+            const c0 = (((ready[0]!["spec"] as Json)["containers"] ?? []) as Array<Json>)[0]
+            invalid = `the HPA was unable to compute the replica count: failed to get ${res} utilization: missing request for ${res} in container ${String(c0?.["name"] ?? "")} of Pod ${ready[0]!.metadata.name}`
+            continue
+          }
           const util = Math.round((100 * usage.reduce((a, b) => a + b, 0)) / totalReq)
           const ratio = util / ((tgt["averageUtilization"] as number | undefined) ?? 80)
           proposal = Math.abs(ratio - 1) <= TOLERANCE ? current : Math.ceil(ratio * ready.length)
@@ -179,7 +184,7 @@ export class HpaController {
       setCondition(conds, "AbleToScale", "True", rescaled ? "SucceededRescale" : "ReadyForNewScale",
         rescaled ? `the HPA controller was able to update the target scale to ${desired}` : "recommended size matches current size", nowIso)
       if (valid) setCondition(conds, "ScalingActive", "True", "ValidMetricFound", "the HPA was able to successfully calculate a replica count from " + (metrics[0]?.["type"] === "Pods" ? `pods metric ${String((((metrics[0]?.["pods"] ?? {}) as Json)["metric"] as Json | undefined)?.["name"])}` : `${String(((metrics[0]?.["resource"] ?? {}) as Json)["name"] ?? "cpu")} resource utilization (percentage of request)`), nowIso)
-      else setCondition(conds, "ScalingActive", "False", "FailedGetResourceMetric", "the HPA was unable to compute the replica count: no ready pods", nowIso)
+      else setCondition(conds, "ScalingActive", "False", "FailedGetResourceMetric", invalid, nowIso)
       if (valid || rescaled || !conds.some((c) => c["type"] === "ScalingLimited")) setCondition(conds, "ScalingLimited", limited.status, limited.reason, limited.message, nowIso)
     })
   }

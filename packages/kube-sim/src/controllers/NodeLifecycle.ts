@@ -120,6 +120,10 @@ export class NodeLifecycle {
     const name = node.metadata.name
     const desired = this.desiredConditions(node)
     const before = ((node["status"] as Json | undefined)?.["conditions"] ?? []) as Array<Json>
+    if (before.length === 0 && desired !== "unknown" && Object.keys(desired).length) {
+      ctx.events.record(node, "Normal", "Starting", "Starting kubelet.", "kubelet", { host: name })
+      ctx.events.record(node, "Normal", "RegisteredNode", `Node ${name} event: Registered Node ${name} in Controller`, "node-controller")
+    }
     const transitions: Array<[string, string]> = []
     let updated = mutateIfChanged(ctx.store, R.nodes, undefined, name, (o) => {
       const st = (o["status"] ?? {}) as Json

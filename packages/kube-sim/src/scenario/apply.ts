@@ -403,8 +403,8 @@ export const applyScenario = (c: Controllers, input: ScenarioSpec): { incidents:
 export interface ScenarioBuilder {
   /** Add parts or workloads. */
   with(...parts: Array<WorkloadSpec | ScenarioPart>): ScenarioBuilder
-  /** Apply functions to the spec (e.g. to override fields). */
-  pipe(...fns: Array<(s: ScenarioSpec) => ScenarioSpec>): ScenarioBuilder
+  /** Apply functions to the spec (e.g. to override fields) or add parts, in order. */
+  pipe(...steps: Array<((s: ScenarioSpec) => ScenarioSpec) | WorkloadSpec | ScenarioPart>): ScenarioBuilder
   /** The serialisable spec. */
   build(): ScenarioSpec
 }
@@ -413,7 +413,7 @@ export interface ScenarioBuilder {
 export const cluster = (base: Omit<ScenarioSpec, "workloads"> & { workloads?: ScenarioSpec["workloads"] } = {}): ScenarioBuilder => {
   const make = (spec: ScenarioSpec): ScenarioBuilder => ({
     with: (...parts) => make({ ...spec, workloads: [...(spec.workloads ?? []), ...parts] }),
-    pipe: (...fns) => make(fns.reduce((s, f) => f(s), spec)),
+    pipe: (...steps) => make(steps.reduce<ScenarioSpec>((s, f) => (typeof f === "function" ? f(s) : { ...s, workloads: [...(s.workloads ?? []), f] }), spec)),
     build: () => validateScenario(spec)
   })
   return make({ nodes: 3, ...base })

@@ -175,5 +175,8 @@ describe("scenario loading", () => {
     bad({ steps: [{ action: "explode" }] }, "steps[0].action")
     bad({ workloads: [{ workloads: [{ name: "a", behaviour: { startupSeconds: "slow" } }] }] }, "workloads[0].workloads[0].behaviour")
     assert.throws(() => loadScenario("{ not json"), ScenarioError)
+    const piped = Scenario.cluster({ nodes: 1 }).pipe(Scenario.oom.leak(), (x) => ({ ...x, warmup: "1m" }), { name: "web" }).build()
+    assert.strictEqual(piped.warmup, "1m")
+    assert.strictEqual(piped.workloads!.length, 2)
   })
 })
