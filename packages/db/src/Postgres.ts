@@ -6,7 +6,8 @@
  *   discarded and the next query opens a fresh connection; a query that hit a dead connection
  *   is retried once on a new one.
  * - Statements run with a server-side `statement_timeout` and a client-side backstop; a timed-out
- *   client is destroyed, never handed back to the pool.
+ *   client is destroyed, never handed back to the pool. Through pgbouncer (`viaPgBouncer`), which
+ *   refuses the startup parameter, the client-side timeout alone applies.
  * - Queries without parameters use the simple query protocol; with parameters, the extended one.
  *
  * @since 0.1.0
@@ -33,6 +34,12 @@ export interface PostgresConfig {
   readonly statementTimeoutMillis?: number
   /** Connect timeout in ms (default 5 000). */
   readonly connectTimeoutMillis?: number
+  /**
+   * The URL points at pgbouncer (default false). pgbouncer refuses a `statement_timeout` startup
+   * parameter, so none is sent and the client-side timeout alone bounds a statement (a timed-out
+   * connection is destroyed).
+   */
+  readonly viaPgBouncer?: boolean
 }
 
 /** One checked-out connection, for work that must stay on one session (transactions). */
@@ -99,7 +106,7 @@ export const make = Effect.fn("Postgres.make")(function*(config: PostgresConfig)
         max: config.poolMax ?? 4,
         idleTimeoutMillis: 30_000,
         connectionTimeoutMillis: connectTimeoutMillis,
-        statement_timeout: statementTimeoutMillis,
+        ...(config.viaPgBouncer === true ? {} : { statement_timeout: statementTimeoutMillis }),
         application_name: config.applicationName ?? dsn.params.application_name ?? "byteport"
       })
       p.on("error", onBackgroundError)
@@ -125,7 +132,7 @@ export const make = Effect.fn("Postgres.make")(function*(config: PostgresConfig)
     }).pipe(
       Effect.map((r) => (Array.isArray(r) ? (r.at(-1)?.rows ?? []) : r.rows) as ReadonlyArray<Row>),
       Effect.timeoutOrElse({
-        duration: statementTimeoutMillis + 2_000,
+        duration: config.viaPgBouncer === true ? statementTimeoutMillis : statementTimeoutMillis + 2_000,
         orElse: () =>
           Effect.fail(new DbTimeout({ engine: "postgres", message: "statement did not finish in time", timeoutMillis: statementTimeoutMillis }))
       })
@@ -189,7 +196,8 @@ export const layer = (config: PostgresConfig): Layer.Layer<Postgres, DbInvalidIn
 
 /**
  * A layer from configuration: `BYTEPORT_PG_URL` (redacted), `BYTEPORT_PG_APPLICATION_NAME`,
- * `BYTEPORT_PG_POOL_MAX`, `BYTEPORT_PG_STATEMENT_TIMEOUT_MS`, `BYTEPORT_PG_CONNECT_TIMEOUT_MS`.
+ * `BYTEPORT_PG_POOL_MAX`, `BYTEPORT_PG_STATEMENT_TIMEOUT_MS`, `BYTEPORT_PG_CONNECT_TIMEOUT_MS`,
+ * `BYTEPORT_PG_VIA_PGBOUNCER` (false).
  */
 export const layerConfig = Layer.effect(
   Postgres,
@@ -199,7 +207,8 @@ export const layerConfig = Layer.effect(
       applicationName: Config.String("BYTEPORT_PG_APPLICATION_NAME").pipe(Config.withDefault("byteport")),
       poolMax: Config.Int("BYTEPORT_PG_POOL_MAX").pipe(Config.withDefault(4)),
       statementTimeoutMillis: Config.Int("BYTEPORT_PG_STATEMENT_TIMEOUT_MS").pipe(Config.withDefault(10_000)),
-      connectTimeoutMillis: Config.Int("BYTEPORT_PG_CONNECT_TIMEOUT_MS").pipe(Config.withDefault(5_000))
+      connectTimeoutMillis: Config.Int("BYTEPORT_PG_CONNECT_TIMEOUT_MS").pipe(Config.withDefault(5_000)),
+      viaPgBouncer: Config.Boolean("BYTEPORT_PG_VIA_PGBOUNCER").pipe(Config.withDefault(false))
     })
     return yield* make(config)
   })

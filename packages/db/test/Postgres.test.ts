@@ -2,9 +2,9 @@ import { assert, it } from "@effect/vitest"
 import { Effect, Layer, Redacted, Schema } from "effect"
 import pg from "pg"
 import * as Postgres from "../src/Postgres"
-import { describeWithServices } from "./support/services"
+import { configFrom, describeWithServices } from "./support/services"
 
-describeWithServices(["postgres"], "Postgres service (real PostgreSQL 15)", (env) => {
+describeWithServices(["postgres", "pgbouncer"], "Postgres service (real PostgreSQL 15)", (env) => {
   const url = () => Redacted.make(env.BYTEPORT_TEST_PG_URL ?? "")
   const superUrl = () => env.BYTEPORT_TEST_PG_SUPER_URL ?? ""
   const password = () => new URL(env.BYTEPORT_TEST_PG_URL ?? "postgres://x:y@h/d").password
@@ -107,4 +107,22 @@ describeWithServices(["postgres"], "Postgres service (real PostgreSQL 15)", (env
       }), appName)
       assert.isString(password())
     }))
+
+  it.live("layerConfig reads BYTEPORT_PG_*; through pgbouncer no startup statement_timeout is sent", () =>
+    Effect.gen(function*() {
+      const rows = yield* Postgres.Postgres.use((db) => db.query("SELECT current_user AS u, current_setting('application_name') AS app"))
+      assert.deepStrictEqual(rows, [{ u: "app", app: "bp-config" }])
+      const slow = yield* Effect.flip(Postgres.Postgres.use((db) => db.query("SELECT pg_sleep(3)")))
+      assert.strictEqual(slow._tag, "DbTimeout")
+      const again = yield* Postgres.Postgres.use((db) => db.query("SELECT 1 AS one"))
+      assert.deepStrictEqual(again, [{ one: 1 }])
+    }).pipe(
+      Effect.provide(Postgres.layerConfig),
+      Effect.provide(configFrom({
+        BYTEPORT_PG_URL: env.BYTEPORT_TEST_PGBOUNCER_URL ?? "",
+        BYTEPORT_PG_VIA_PGBOUNCER: "true",
+        BYTEPORT_PG_APPLICATION_NAME: "bp-config",
+        BYTEPORT_PG_STATEMENT_TIMEOUT_MS: "400"
+      }))
+    ), 15_000)
 })
