@@ -76,6 +76,7 @@ describe("LeaseStore specifics", () => {
       yield* store.acquireWindow({ key: "w1", max: 1, windowMs: 1000, now: T })
       yield* store.acquireWindow({ key: "w2", max: 1, windowMs: 10_000, now: T })
       assert.strictEqual(yield* store.gc(T + 5000), 1)
+      assert.deepStrictEqual(yield* store.peekWindow("w2", 10_000, T + 5000), { count: 1, oldestAt: T })
       // closed journals go only with a retention, and only when old enough; open ones stay
       yield* store.appendJournal({ incidentId: "inc-closed", at: T, type: "opened", data: { runbook: "r", targetKey: "t" } })
       yield* store.appendJournal({ incidentId: "inc-closed", at: T + 10, type: "closed", data: {} })
@@ -86,7 +87,6 @@ describe("LeaseStore specifics", () => {
       assert.strictEqual(yield* store.gc(T + 20_000, { closedJournalRetentionMs: 10_000 }), 2)
       assert.deepStrictEqual(yield* store.readJournal("inc-closed"), [])
       assert.strictEqual((yield* store.readJournal("inc-open")).length, 1)
-      assert.deepStrictEqual(yield* store.peekWindow("w2", 10_000, T + 5000), { count: 1, oldestAt: T })
       const big = yield* Effect.flip(store.compareAndSet("big", 0, "x".repeat(300 * 1024)))
       assert.strictEqual(big._tag, "StoreError")
       assert.include(big.message, "limit")
