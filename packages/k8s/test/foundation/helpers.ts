@@ -46,7 +46,7 @@ export const put = (s: KubeSimInstance, key: keyof typeof Keys | "jobs", obj: ob
   s.store.create(key === "jobs" ? { group: "batch", version: "v1", resource: "jobs" } : Keys[key], obj as never)
 
 /** Waits (real time) until `cond` holds. */
-export const until = (cond: () => boolean, timeoutMs = 5_000, what = "condition"): Effect.Effect<void> =>
+export const until = (cond: () => boolean, timeoutMs = 15_000, what = "condition"): Effect.Effect<void> =>
   Effect.promise(async () => {
     const start = Date.now()
     while (!cond()) {

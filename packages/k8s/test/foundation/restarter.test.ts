@@ -70,7 +70,7 @@ describe("Restarter: rollout restart hand-offs", () => {
             )
           )
         yield* ask(1)
-        yield* until(() => results.length === 1, 10_000, "first hand-off handled")
+        yield* until(() => results.length === 1, 20_000, "first hand-off handled")
         const first = results[0]!
         if (Runbook.isAwaitingApproval(first)) return assert.fail("no approval expected")
         assert.strictEqual(first.status, "recovered", JSON.stringify(first.escalation ?? first.outcomes))
@@ -78,7 +78,7 @@ describe("Restarter: rollout restart hand-offs", () => {
         // the template annotation changed, and the Deployment controller rolled a new ReplicaSet
         const restartedAt = template(sim, "web")[RolloutRestart.RESTARTED_AT]
         assert.isString(restartedAt)
-        yield* until(() => replicaSetsOf(sim, "web").length === rsBefore + 1, 5_000, "a new ReplicaSet")
+        yield* until(() => replicaSetsOf(sim, "web").length === rsBefore + 1, 15_000, "a new ReplicaSet")
         const patches = sim.api.recorder.requests({ method: "PATCH", path: "/apis/apps/v1/namespaces/default/deployments/web" })
         assert.strictEqual(patches.length, 1)
         assert.strictEqual(patches[0]!.contentType, "application/strategic-merge-patch+json")
@@ -92,7 +92,7 @@ describe("Restarter: rollout restart hand-offs", () => {
         assert.strictEqual(events[0]!.source?.component, "byteport")
         // a second request within 30 minutes: the action kind's rate limit denies it
         yield* ask(2)
-        yield* until(() => results.length === 2, 10_000, "second hand-off handled")
+        yield* until(() => results.length === 2, 20_000, "second hand-off handled")
         const second = results[1]!
         if (Runbook.isAwaitingApproval(second)) return assert.fail("no approval expected")
         assert.strictEqual(second.status, "escalated")
