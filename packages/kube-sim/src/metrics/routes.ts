@@ -51,7 +51,8 @@ const notFound = (res: ServerResponse, what: string, name: string): true =>
 export const metricsApiRoute = (c: Controllers, sampler?: Sampler): Route => (req, res, url) => {
   const path = url.pathname.replace(/\/+$/, "")
   if (req.method !== "GET") return false
-  if (path === "/apis" && !String(req.headers["accept"] ?? "").includes("apidiscovery")) {
+  // the API server serves legacy (non-aggregated) discovery; add metrics.k8s.io to its group list
+  if (path === "/apis") {
     const list = Discovery.groupList()
     return send(res, 200, { ...list, groups: [...list.groups, { name: METRICS_API_GROUP.name, versions: METRICS_API_GROUP.versions, preferredVersion: METRICS_API_GROUP.preferredVersion }] })
   }

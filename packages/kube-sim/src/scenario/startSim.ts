@@ -143,7 +143,9 @@ export const scenarioStartOptions = (
   options: { readonly seed?: number; readonly realtimeSpeed?: number; readonly scrapeIntervalSeconds?: number; readonly onReady?: (c: Controllers, s: Sampler) => void } = {}
 ): Pick<KubeSim.StartOptions, "now" | "seed" | "install"> => {
   const spec = scenario !== undefined ? loadScenario(scenario) : undefined
-  const clock = new VirtualClock(parseEpoch(spec?.start))
+  // in real time, virtual time starts at the wall clock (ages in kubectl read naturally)
+  const realtime = options.realtimeSpeed !== undefined && options.realtimeSpeed > 0
+  const clock = new VirtualClock(parseEpoch(spec?.start ?? (realtime ? Math.floor(Date.now() / 1000) * 1000 : undefined)))
   const seed = options.seed ?? spec?.seed ?? 1
   return {
     now: () => clock.now(),
