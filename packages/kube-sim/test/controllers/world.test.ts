@@ -93,3 +93,33 @@ describe("scenarioStartOptions (for the command line)", () => {
     }
   })
 })
+
+describe("bare pods and annotations", () => {
+  it("restartPolicy Never/OnFailure end in Failed/Succeeded; the memory annotation drives OOM", async () => {
+    h = await harness({ scenario: Scenario.cluster({ nodes: 1 }).build() })
+    const mk = (name: string, policy: string, behaviour: object, extra: Record<string, string> = {}, limit?: string) =>
+      h!.core.createNamespacedPod({
+        namespace: "default",
+        body: {
+          metadata: { name, annotations: { "kube-sim.byteport.io/behavior": JSON.stringify({ main: behaviour }), ...extra } },
+          spec: { restartPolicy: policy, containers: [{ name: "main", image: "tool:1", ...(limit ? { resources: { limits: { memory: limit } } } : {}) }] }
+        }
+      })
+    await mk("fails", "Never", { exitAfterSeconds: 2, exitCode: 3 })
+    await mk("works", "OnFailure", { exitAfterSeconds: 2, exitCode: 0 })
+    await mk("oom", "Always", {}, { "kube-sim.byteport.io/memory": JSON.stringify({ kind: "leak", baseBytes: "10Mi", bytesPerMinute: "10Mi" }) }, "50Mi")
+    h.sim.advance("10m")
+    const fails = await h.core.readNamespacedPod({ name: "fails", namespace: "default" })
+    assert.strictEqual(fails.status!.phase, "Failed")
+    assert.deepInclude(cs(fails).state!.terminated!, { exitCode: 3, reason: "Error" })
+    const works = await h.core.readNamespacedPod({ name: "works", namespace: "default" })
+    assert.strictEqual(works.status!.phase, "Succeeded")
+    assert.deepInclude(cs(works).state!.terminated!, { exitCode: 0, reason: "Completed" })
+    const oom = await h.core.readNamespacedPod({ name: "oom", namespace: "default" })
+    assert.strictEqual(cs(oom).lastState!.terminated!.reason, "OOMKilled")
+    // 10Mi → 50Mi at 10Mi/min: the first kill lands 4 minutes after the start
+    const t = cs(oom).lastState!.terminated!
+    assert.isAtLeast(cs(oom).restartCount, 1)
+    assert.approximately(t.finishedAt!.getTime() - t.startedAt!.getTime(), 240_000, 1000)
+  })
+})
