@@ -6,12 +6,15 @@
  *
  * @since 0.1.0
  */
-import { Context, Effect, Layer, Ref } from "effect"
+import { Cause, Context, Effect, Layer, Ref } from "effect"
+import { Audit } from "./Audit"
 import type { DecisionRecord } from "./Decision"
 import type { Escalation } from "./Escalation"
 import type { IncidentReport } from "./IncidentReport"
 import type { Outcome } from "./Outcome"
 import type { Plan } from "./Plan"
+import { OpsChannel, Pager, type Sink, TicketSink } from "./sinks/Sink"
+import * as SinkMessage from "./sinks/SinkMessage"
 
 /** A dry_run plan post for the ops channel. */
 export interface PlanPost {
@@ -71,5 +74,49 @@ export const memory: Layer.Layer<Notifier | NotifierRecording> = Layer.effectCon
         audit: (event, data) => push("audit", { event, data })
       })
     ).pipe(Context.add(NotifierRecording, NotifierRecording.of({ get: Ref.get(ref) })))
+  })
+)
+
+const deliver = <M extends SinkMessage.SinkMessage>(sink: Sink<M>, message: M): Effect.Effect<void> =>
+  Effect.suspend(() => sink.post(message)).pipe(
+    Effect.catchCause((cause) => Effect.logWarning(`notifier: sink ${sink.name} could not take a ${message.kind} message: ${Cause.pretty(cause)}`))
+  )
+
+/**
+ * A notifier over the configured sinks: dry_run plans and approval requests to the `OpsChannel`;
+ * escalations to the `Pager` when one is provided and the severity is warning or critical (info,
+ * and every escalation when there is no pager, to the ops channel); tickets to the `TicketSink`
+ * (or, without one, as a notice to the ops channel); reports to the ops channel and, with the
+ * `Audit` service, to the audit log, like every audit event. A failing sink is logged, never
+ * fails the incident. Sinks and the audit log redact what they send.
+ */
+export const fromSinks: Layer.Layer<Notifier, never, OpsChannel> = Layer.effect(
+  Notifier,
+  Effect.gen(function*() {
+    const ops = yield* OpsChannel
+    const pager = yield* Effect.serviceOption(Pager)
+    const tickets = yield* Effect.serviceOption(TicketSink)
+    const audit = yield* Effect.serviceOption(Audit)
+    const record = (incidentId: string, runbook: string, event: string, data: unknown) =>
+      audit._tag === "Some" ? audit.value.record({ incidentId, runbook, event, data }) : Effect.void
+    return Notifier.of({
+      postPlan: (p) =>
+        deliver(ops, SinkMessage.plan({ incidentId: p.incidentId, runbook: p.runbook, plan: p.plan, planDigest: p.planDigest, rendered: p.rendered, decisions: p.decisions, outcomes: p.outcomes })),
+      escalate: (e) =>
+        Effect.andThen(
+          e.severity !== "info" && pager._tag === "Some" ? deliver(pager.value, SinkMessage.escalation(e)) : deliver(ops, SinkMessage.escalation(e)),
+          record(e.incidentId, e.runbook, "escalated", { severity: e.severity, reason: e.reason })
+        ),
+      ticket: (e) => {
+        const t = SinkMessage.ticketFromEscalation(e)
+        return tickets._tag === "Some"
+          ? deliver(tickets.value, SinkMessage.ticket(t))
+          : deliver(ops, SinkMessage.notice({ title: `ticket (no ticket sink configured): ${t.title}`, text: t.body, severity: t.severity, incidentId: e.incidentId, runbook: e.runbook }))
+      },
+      report: (r) =>
+        Effect.andThen(deliver(ops, SinkMessage.report(r)), record(r.incidentId, r.runbook, "report", { status: r.status, mode: r.mode, planDigest: r.planDigest ?? null })),
+      audit: (event, data) =>
+        record(typeof data["incidentId"] === "string" ? data["incidentId"] : "-", typeof data["runbook"] === "string" ? data["runbook"] : "-", event, data)
+    })
   })
 )

@@ -1,0 +1,71 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Layer } from "effect"
+import { ActionRegistry, IncidentBus, MemoryStore, Notifier, Redactor, Runbook } from "@byteport/core"
+import * as Audit from "../../src/Audit"
+import * as Sink from "../../src/sinks/Sink"
+import type { SinkMessage } from "../../src/sinks/SinkMessage"
+import * as P from "./pool"
+
+const recording = (name: string, fail = false) => {
+  const messages: Array<SinkMessage> = []
+  const sink: Sink.Sink<any> = {
+    name,
+    post: (m: SinkMessage) =>
+      fail
+        ? Effect.fail(new Sink.SinkError({ sink: name, reason: "http_status", message: "503 from the pager", attempts: 1 }))
+        : Effect.sync(() => void messages.push(m))
+  }
+  return { messages, sink, kinds: () => messages.map((m) => m.kind) }
+}
+
+const layerFor = (pool: P.Pool, sinks: { ops: ReturnType<typeof recording>; pager?: ReturnType<typeof recording>; tickets?: ReturnType<typeof recording> }) =>
+  Layer.mergeAll(
+    MemoryStore.layer,
+    ActionRegistry.layer({ handlers: [P.scale(pool)] }),
+    IncidentBus.layer(),
+    Notifier.fromSinks.pipe(
+      Layer.provide(Layer.mergeAll(
+        Sink.layerOpsChannel(sinks.ops.sink),
+        sinks.pager ? Sink.layerPager(sinks.pager.sink) : Layer.empty,
+        sinks.tickets ? Sink.layerTicketSink(sinks.tickets.sink) : Layer.empty,
+        Audit.layerMemory.pipe(Layer.provide(Redactor.layerDefault))
+      ))
+    )
+  )
+
+describe("Notifier.fromSinks", () => {
+  it.effect("dry_run plans go to the ops channel only; escalations page; tickets go to the ticket sink", () => {
+    const pool: P.Pool = { workers: 2, queue: 500, writes: [] }
+    const ops = recording("ops")
+    const pager = recording("pager")
+    const tickets = recording("tickets")
+    return Effect.gen(function*() {
+      const rb = P.runbook(pool, { verifySchedule: { offsets: [0], description: "once" }, ticket: () => true })
+      yield* Runbook.handle(rb, P.signal(), { mode: "dry_run" })
+      assert.deepStrictEqual(ops.kinds(), ["plan", "report"])
+      assert.deepStrictEqual(pager.kinds(), [])
+      const r = yield* Runbook.handle(rb, P.signal(), { mode: "auto" }) // the queue never drains: NotRecovered
+      assert.strictEqual((r as any).status, "escalated")
+      assert.deepStrictEqual(pager.kinds(), ["escalation"])
+      assert.deepStrictEqual(tickets.kinds(), ["ticket"])
+      assert.deepStrictEqual(ops.kinds(), ["plan", "report", "report"])
+    }).pipe(Effect.provide(layerFor(pool, { ops, pager, tickets })))
+  })
+
+  it.effect("a failing pager never fails the incident; without a pager escalations reach the ops channel", () => {
+    const pool: P.Pool = { workers: 2, queue: 500, writes: [] }
+    const ops = recording("ops")
+    const pager = recording("pager", true)
+    const ops2 = recording("ops2")
+    return Effect.gen(function*() {
+      const rb = P.runbook(pool, { verifySchedule: { offsets: [0], description: "once" } })
+      const r = yield* Runbook.handle(rb, P.signal(), { mode: "auto" }).pipe(Effect.provide(layerFor(pool, { ops, pager })))
+      assert.strictEqual((r as any).status, "escalated")
+      assert.deepStrictEqual(ops.kinds(), ["report"])
+      pool.workers = 2
+      const r2 = yield* Runbook.handle(rb, P.signal(), { mode: "auto" }).pipe(Effect.provide(layerFor(pool, { ops: ops2 })))
+      assert.strictEqual((r2 as any).status, "escalated")
+      assert.deepStrictEqual(ops2.kinds(), ["escalation", "report"])
+    })
+  })
+})
