@@ -9,7 +9,7 @@ import * as MySqlKill from "../src/sessions/MySqlKill"
 import * as Utilization from "../src/Utilization"
 import { closeAllMySql, openConnection } from "./support/mysql"
 import { eventually } from "./support/pg"
-import { describeWithServices } from "./support/services"
+import { configFrom, describeWithServices } from "./support/services"
 
 describeWithServices(["mariadb"], "MySql service, probes and guarded KILL (real MariaDB)", (env) => {
   const appUrl = () => env.BYTEPORT_TEST_MYSQL_URL ?? ""
@@ -76,7 +76,7 @@ describeWithServices(["mariadb"], "MySql service, probes and guarded KILL (real 
       const idle = yield* Effect.promise(() => openConnection(appUrl()))
       const slow = yield* Effect.promise(() => openConnection(appUrl()))
       const sleeping = slow.q("SELECT SLEEP(30)").catch((e: Error) => e)
-      const s1 = yield* sessionOf(inTx.id)
+      const s1 = yield* sessionOf(inTx.id, (s) => s.trx_id !== null)
       const s2 = yield* sessionOf(idle.id)
       const s3 = yield* sessionOf(slow.id, (s) => s.command === "Query")
       assert.strictEqual(s1.command, "Sleep")
@@ -177,4 +177,17 @@ describeWithServices(["mariadb"], "MySql service, probes and guarded KILL (real 
       assert.includeMembers(c._tag === "Classified" ? c.evidence.pids as Array<number> : [], victims.map((v) => v.id))
       yield* Effect.promise(() => Promise.all([...victims, admin].map((v) => v.q("ROLLBACK"))))
     }).pipe(Effect.provide(agent())), 20_000)
+
+  it.live("layerConfig reads BYTEPORT_MYSQL_*; a statement over the timeout is a DbTimeout", () =>
+    Effect.gen(function*() {
+      const [row] = yield* MySql.MySql.use((db) => db.query("SELECT CURRENT_USER() AS u"))
+      assert.match(String(row?.u), /^byteport_agent@/)
+      const slow = yield* Effect.flip(MySql.MySql.use((db) => db.query("SELECT SLEEP(3)")))
+      assert.strictEqual(slow._tag, "DbTimeout")
+      const [again] = yield* MySql.MySql.use((db) => db.query("SELECT 1 AS one"))
+      assert.strictEqual(Number(again?.one), 1)
+    }).pipe(
+      Effect.provide(MySql.layerConfig),
+      Effect.provide(configFrom({ BYTEPORT_MYSQL_URL: env.BYTEPORT_TEST_MYSQL_AGENT_URL ?? "", BYTEPORT_MYSQL_STATEMENT_TIMEOUT_MS: "400" }))
+    ), 15_000)
 })

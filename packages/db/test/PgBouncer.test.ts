@@ -9,7 +9,7 @@ import * as Postgres from "../src/Postgres"
 import * as PgBouncerStats from "../src/probes/PgBouncerStats"
 import * as Utilization from "../src/Utilization"
 import { eventually } from "./support/pg"
-import { describeWithServices } from "./support/services"
+import { configFrom, describeWithServices } from "./support/services"
 
 describeWithServices(["postgres", "pgbouncer"], "PgBouncer admin console, saturation and pool-size RELOAD (real pgbouncer)", (env) => {
   const iniPath = () => env.BYTEPORT_TEST_PGBOUNCER_INI ?? ""
@@ -143,4 +143,21 @@ describeWithServices(["postgres", "pgbouncer"], "PgBouncer admin console, satura
       assert.strictEqual((yield* Effect.flip(PgBouncerIni.readPoolSizes("[pgbouncer]\ndefault_pool_size = lots\n")))._tag, "DbInvalidInput")
       assert.deepStrictEqual(PgBouncerIni.capacityOf([{ poolSize: 50 }, { poolSize: 40, reservePool: 10 }], 100, 3), { total: 100, available: 97, fits: false })
     }))
+
+  it.live("layerConfig: a stats user reads SHOW POOLS but RELOAD is refused with a typed error", () =>
+    Effect.gen(function*() {
+      const b = yield* PgBouncer.PgBouncer
+      assert.strictEqual(b.iniPath._tag, "Some")
+      const pools = yield* PgBouncerStats.pools
+      assert.isArray(pools)
+      const denied = yield* Effect.flip(b.reload)
+      assert.strictEqual(denied._tag, "DbQueryError")
+      assert.notInclude(JSON.stringify(denied), "pgAgentTest7")
+    }).pipe(
+      Effect.provide(PgBouncer.layerConfig),
+      Effect.provide(configFrom({
+        BYTEPORT_PGBOUNCER_ADMIN_URL: (env.BYTEPORT_TEST_PGBOUNCER_ADMIN_URL ?? "").replace("pgbouncer_admin:pgbAdminTest7", "byteport_agent:pgAgentTest7"),
+        BYTEPORT_PGBOUNCER_INI: iniPath()
+      }))
+    ))
 })

@@ -11,9 +11,11 @@ const NODE_CONNECTION_CODES = new Set([
 const str = (u: unknown): string | undefined => (typeof u === "string" ? u : undefined)
 
 /**
- * Maps an error thrown by `pg` (or the Node socket under it) to a typed error. SQLSTATE classes
- * 08 (connection exception), 28 (invalid authorization), 53300 (too many connections) and 57P0x
- * (admin shutdown / terminated backend) are connection errors; a statement timeout is a DbTimeout.
+ * Maps an error thrown by `pg` (or the Node socket under it) to a typed error. Errors at ERROR
+ * severity are query errors (the session survives); otherwise SQLSTATE classes 08 (connection
+ * exception), 28 (invalid authorization), 53300 (too many connections) and 57P0x (admin
+ * shutdown / terminated backend) and socket errors are connection errors; a statement timeout
+ * is a DbTimeout.
  */
 export const fromPgError = (
   engine: Engine,
@@ -21,7 +23,7 @@ export const fromPgError = (
   secrets: ReadonlyArray<string>,
   statementTimeoutMillis: number
 ): DbConnectionError | DbQueryError | DbTimeout => {
-  const e = (cause ?? {}) as { message?: unknown; code?: unknown }
+  const e = (cause ?? {}) as { message?: unknown; code?: unknown; severity?: unknown }
   const raw = cause instanceof Error ? cause.message : str(e.message) ?? String(cause)
   const message = scrub(raw, secrets)
   const code = str(e.code)
@@ -30,6 +32,11 @@ export const fromPgError = (
   }
   if (/timeout exceeded when trying to connect|Connection terminated due to connection timeout/i.test(raw)) {
     return new DbTimeout({ engine, message, timeoutMillis: statementTimeoutMillis })
+  }
+  // A server error at ERROR severity leaves the connection usable (pgbouncer answers "admin
+  // access needed" with 08P01 at ERROR): a query error. FATAL / PANIC end the session.
+  if (code !== undefined && e.severity === "ERROR") {
+    return new DbQueryError({ engine, message, code })
   }
   if (
     code !== undefined &&
