@@ -2,13 +2,16 @@
 /**
  * The kube-sim command line:
  *
- *   kube-sim serve [--scenario <file>] [--port N] [--kubeconfig <path>] [--seed N] [--tls] [--token T]
+ *   kube-sim serve [--scenario <file>] [--controllers] [--speed X] [--port N] [--kubeconfig <path>]
+ *                  [--seed N] [--tls] [--token T]
  *
  * Starts the simulator on 127.0.0.1, writes a kubeconfig, prints one ready line
  * (`kube-sim ready {"url":…,"port":…,"kubeconfig":…}`) and serves until SIGINT/SIGTERM.
  *
- * A scenario is loaded through `./scenario/index`, which must export
- * `loadScenario(file: string): Promise<Partial<StartOptions>>` (installers, clock, seed, routes).
+ * Without `--scenario`/`--controllers` it is a pure API server (objects change only when clients
+ * write them). `--scenario <file>` (YAML or JSON) or `--controllers` (empty cluster) install the
+ * controllers through `./scenario/index`'s `scenarioStartOptions`, with virtual time running at
+ * `--speed` times real time (default 1).
  */
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -24,7 +27,8 @@ export class UsageError extends Error {
   }
 }
 
-const USAGE = "usage: kube-sim serve [--scenario <file>] [--port N] [--kubeconfig <path>] [--seed N] [--tls] [--token T]"
+const USAGE =
+  "usage: kube-sim serve [--scenario <file>] [--controllers] [--speed X] [--port N] [--kubeconfig <path>] [--seed N] [--tls] [--token T]"
 
 const intArg = (name: string, v: string | undefined): number | undefined => {
   if (v === undefined) return undefined
@@ -32,20 +36,41 @@ const intArg = (name: string, v: string | undefined): number | undefined => {
   return Number(v)
 }
 
-type ScenarioModule = { loadScenario?: (file: string) => Promise<Partial<StartOptions>> | Partial<StartOptions> }
+type ScenarioModule = {
+  scenarioStartOptions?: (
+    scenario: string | undefined,
+    options: { seed?: number; realtimeSpeed?: number }
+  ) => Partial<StartOptions>
+}
 
-const loadScenario = async (file: string): Promise<Partial<StartOptions>> => {
-  let mod: ScenarioModule
-  try {
-    const spec = "./scenario/index"
-    mod = (await import(/* @vite-ignore */ spec)) as ScenarioModule
-  } catch (e) {
+/**
+ * Start options from the scenario module (`src/scenario/index`): controllers on a virtual clock
+ * that runs in real time (times `speed`), metrics routes, and the scenario's objects when a file
+ * is given.
+ */
+const scenarioOptions = async (file: string | undefined, seed: number | undefined, speed: number): Promise<Partial<StartOptions>> => {
+  let mod: ScenarioModule | undefined
+  let lastError: unknown
+  // "./scenario/index.js" for the built package (dist/scenario/index.js), extensionless for sources
+  for (const spec of ["./scenario/index.js", "./scenario/index"]) {
+    try {
+      mod = (await import(/* @vite-ignore */ spec)) as ScenarioModule
+      break
+    } catch (e) {
+      lastError = e
+    }
+  }
+  if (!mod) {
     throw new UsageError(
-      `--scenario needs the scenario module (src/scenario/index), which could not be loaded: ${e instanceof Error ? e.message : String(e)}`
+      `--scenario/--controllers need the scenario module (src/scenario/index), which could not be loaded: ${lastError instanceof Error ? lastError.message : String(lastError)}`
     )
   }
-  if (typeof mod.loadScenario !== "function") throw new UsageError("the scenario module does not export loadScenario(file)")
-  return await mod.loadScenario(file)
+  if (typeof mod.scenarioStartOptions !== "function") throw new UsageError("the scenario module does not export scenarioStartOptions(file, options)")
+  try {
+    return mod.scenarioStartOptions(file, { ...(seed !== undefined ? { seed } : {}), realtimeSpeed: speed })
+  } catch (e) {
+    throw new UsageError(`cannot load scenario ${file ?? ""}: ${e instanceof Error ? e.message : String(e)}`)
+  }
 }
 
 /** Runs the CLI with `argv` (without node and script); resolves to the running simulator. */
@@ -59,6 +84,8 @@ export const main = async (argv: ReadonlyArray<string>): Promise<KubeSim.KubeSim
     seed?: string | undefined
     tls?: boolean | undefined
     token?: string | undefined
+    controllers?: boolean | undefined
+    speed?: string | undefined
   }
   try {
     values = parseArgs({
@@ -69,7 +96,9 @@ export const main = async (argv: ReadonlyArray<string>): Promise<KubeSim.KubeSim
         kubeconfig: { type: "string" },
         seed: { type: "string" },
         tls: { type: "boolean" },
-        token: { type: "string" }
+        token: { type: "string" },
+        controllers: { type: "boolean" },
+        speed: { type: "string" }
       },
       strict: true,
       allowPositionals: false
@@ -79,7 +108,9 @@ export const main = async (argv: ReadonlyArray<string>): Promise<KubeSim.KubeSim
   }
   const port = intArg("port", values.port)
   const seed = intArg("seed", values.seed)
-  const scenario = values.scenario ? await loadScenario(values.scenario) : {}
+  const speed = values.speed === undefined ? 1 : Number(values.speed)
+  if (!Number.isFinite(speed) || speed <= 0) throw new UsageError(`--speed must be a positive number, got "${values.speed}"`)
+  const scenario = values.scenario !== undefined || values.controllers ? await scenarioOptions(values.scenario, seed, speed) : {}
   const sim = await KubeSim.start({
     ...scenario,
     ...(port !== undefined ? { port } : {}),
