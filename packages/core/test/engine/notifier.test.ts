@@ -12,7 +12,7 @@ const recording = (name: string, fail = false) => {
     name,
     post: (m: SinkMessage) =>
       fail
-        ? Effect.fail(new Sink.SinkError({ sink: name, reason: "http_status", message: "503 from the pager", attempts: 1 }))
+        ? Effect.fail(new Sink.SinkError({ sink: name, reason: "http_status", message: "503 from the pager", attempts: 1, retryable: true, status: 503 }))
         : Effect.sync(() => void messages.push(m))
   }
   return { messages, sink, kinds: () => messages.map((m) => m.kind) }
