@@ -227,6 +227,12 @@ const rules: ReadonlyArray<Rule> = [
     re: /\b([a-zA-Z][a-zA-Z0-9+.-]*:\/\/)([^\s:/?#@"'<>]*):([^\s/?#"'<>]*)@(?=[^\s@/?#"'<>]*(?:[\s/?#"'<>]|$))/g,
     replace: (m) => (_all, scheme: string, user: string, pass: string) => pass === m ? _all : `${scheme}${user}:${m}@`
   },
+  // a URL cut after its password (a truncated message): scheme://user:pass<end>, unless pass is a port
+  {
+    test: (s) => s.includes("://"),
+    re: /\b([a-zA-Z][a-zA-Z0-9+.-]*:\/\/)([^\s:/?#@"'<>]*):(?![0-9]*$)([^\s/?#@"'<>]+)$/g,
+    replace: (m) => (all: string, scheme: string, user: string, pass: string) => (pass === m ? all : `${scheme}${user}:${m}`)
+  },
   // Authorization / Cookie header lines: the whole value to the end of the line
   {
     test: (s) => /authorization|cookie|x-api-key|x-auth-token/i.test(s),
@@ -240,7 +246,7 @@ const rules: ReadonlyArray<Rule> = [
     replace: (m) => (_all, scheme: string, sp: string) => `${scheme}${sp}${m}`
   },
   // JWTs
-  { test: (s) => s.includes("eyJ"), re: /\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*/g, replace: (m) => () => m },
+  { test: (s) => s.includes("eyJ"), re: /\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]*)?/g, replace: (m) => () => m },
   // GitHub tokens
   { test: (s) => /gh[pousr]_|github_pat_/.test(s), re: /\b(?:gh[pousr]_[A-Za-z0-9]{20,255}|github_pat_[A-Za-z0-9_]{20,255})\b/g, replace: (m) => () => m },
   // Slack tokens
@@ -248,7 +254,7 @@ const rules: ReadonlyArray<Rule> = [
   // JSON text of { "name": "<secret-like>", "value": "…" } entries (a Kubernetes env array printed as JSON)
   {
     test: (s) => s.includes("\"value\""),
-    re: /("(?:name|key)"[ \t]*:[ \t]*"([^"\\\r\n]*)"[ \t]*,[ \t\r\n]*"value"[ \t]*:[ \t]*)("(?:[^"\\\r\n]|\\.)*")/g,
+    re: /("(?:name|key)"[ \t]*:[ \t]*"([^"\\\r\n]*)"[ \t]*,[ \t\r\n]*"value"[ \t]*:[ \t]*)("(?:[^"\\\r\n]|\\.)*(?:"|$))/g,
     replace: (m, isSecretKey) => (all: string, head: string, name: string) => (isSecretKey(name) ? `${head}"${m}"` : all)
   },
   // YAML text of `- name: <secret-like>` followed by `value: …`
@@ -261,7 +267,7 @@ const rules: ReadonlyArray<Rule> = [
 ]
 
 /** The value of a secret pair: a JSON-escaped, double- or single-quoted string, or a bare word. */
-const PAIR_VALUE = /^(?:\\"(?:[^"\\]|\\[^"])*\\"|"(?:[^"\\\r\n]|\\.)*"|'[^'\r\n]*'|[^\s&;,'"}\]]+)/
+const PAIR_VALUE = /^(?:\\"(?:[^"\\]|\\[^"])*(?:\\"|$)|"(?:[^"\\\r\n]|\\.)*(?:"|$)|'[^'\r\n]*(?:'|$)|[^\s&;,'"}\]]+)/
 
 /** AWS access key ids. */
 const AWS_KEY_ID = /\b(?:AKIA|ASIA|ABIA|ACCA|AROA|AIDA)[A-Z0-9]{16}\b/g
