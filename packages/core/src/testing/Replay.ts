@@ -5,6 +5,7 @@
  *
  * @since 0.1.0
  */
+import * as fs from "node:fs"
 import { Effect, Schema } from "effect"
 import type * as C from "../Classification"
 import * as Fact from "../Fact"
@@ -72,6 +73,16 @@ export const replayFile = (
       : yield* (mod.fixture as (raw: unknown, file: string) => Effect.Effect<Fact.Facts<any>, Fixture.FixtureError>)(raw, fixtureFile)
     return yield* replay(mod.runbook, facts, mod.signal)
   })
+
+/** Replays a fixture file (JSON or YAML) through a replay module's runbook. */
+export const replayFixture = (mod: ReplayModule, fixtureFile: string): Effect.Effect<Replayed, Fixture.FixtureError> =>
+  Effect.flatMap(
+    Effect.try({
+      try: () => fs.readFileSync(fixtureFile, "utf8"),
+      catch: (e) => new Fixture.FixtureError({ file: fixtureFile, path: [], message: `${fixtureFile}: cannot read: ${(e as Error).message}` })
+    }),
+    (text) => replayFile(mod, fixtureFile, text)
+  )
 
 /** Checks that an imported module is a ReplayModule. */
 export const asReplayModule = (name: string, mod: Record<string, unknown>): Effect.Effect<ReplayModule, InvalidReplayModule> => {

@@ -15,6 +15,6 @@ export { layer, type LayerOptions, type RecordingHandler, recordingHandler, type
 /** Virtual time helpers. */
 export { advance, type AdvanceOptions, runAdvancing } from "./Clock"
 /** Replays. */
-export { asReplayModule, InvalidReplayModule, type Replayed, replay, replayFile, type ReplayModule, replaySignal, render as renderReplay } from "./Replay"
+export { asReplayModule, InvalidReplayModule, type Replayed, replay, replayFile, replayFixture, type ReplayModule, replaySignal, render as renderReplay } from "./Replay"
 /** The contract suite every GuardrailStore implementation must pass. */
 export { storeContract, type StoreContractOptions } from "./StoreContract"

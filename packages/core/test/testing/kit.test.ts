@@ -69,6 +69,10 @@ describe("replay", () => {
       assert.strictEqual(r.plan?.summary, "scale 3 → 6, else escalate")
       assert.strictEqual(r.planDigest, Plan.digest(r.plan!))
       assert.deepStrictEqual(M.writes, []) // no probe ran
+      const fromFile = yield* Testing.replayFixture(M, nodePath.join(__dirname, "fixtures/pool.json"))
+      assert.strictEqual(fromFile.plan?.summary, "scale 2 → 4, else escalate")
+      const bad = yield* Effect.flip(Testing.replayFixture(M, nodePath.join(__dirname, "fixtures/pool-bad.json")))
+      assert.deepStrictEqual(bad.path, ["workers"])
       const none = yield* Testing.replay(M.runbook, Testing.facts({ workers: 3, queue: 0 }))
       assert.strictEqual(none.plan, undefined)
       assert.strictEqual(none.classification._tag, "Unclassified")
