@@ -162,3 +162,39 @@ export const prometheusRoute = (c: Controllers, sampler: Sampler, prefix = ""): 
     throw e
   }
 }
+
+/**
+ * Simulator control over HTTP, outside the Kubernetes URL space, for out-of-process tests:
+ *
+ * - `GET /_sim/clock` → `{ now }` (RFC 3339)
+ * - `POST /_sim/advance` with `{ "by": "30s" }` → advances virtual time, returns `{ now }`
+ * - `GET /_sim/nodes/{name}/host` → the node's host state (kubelet/runtime units, journal lines, host usage)
+ */
+export const simControlRoute = (c: Controllers): Route => (req, res, url, body) => {
+  const path = url.pathname
+  if (!path.startsWith("/_sim/")) return false
+  const bad = (message: string) => send(res, 400, { status: "error", error: message })
+  if (path === "/_sim/clock" && req.method === "GET") return send(res, 200, { now: new Date(c.now()).toISOString() })
+  if (path === "/_sim/advance" && req.method === "POST") {
+    let by: unknown
+    try {
+      by = (JSON.parse(body || "{}") as { by?: unknown }).by
+    } catch {
+      return bad("body must be JSON like {\"by\":\"30s\"}")
+    }
+    if (typeof by !== "string" && typeof by !== "number") return bad("\"by\" must be a duration such as \"30s\" or milliseconds")
+    try {
+      c.advance(by)
+    } catch (e) {
+      return bad((e as Error).message)
+    }
+    return send(res, 200, { now: new Date(c.now()).toISOString() })
+  }
+  const m = /^\/_sim\/nodes\/([^/]+)\/host$/.exec(path)
+  if (m && req.method === "GET") {
+    const name = decodeURIComponent(m[1]!)
+    if (!c.ctx.store.get(R.nodes, undefined, name)) return send(res, 404, { status: "error", error: `node "${name}" not found` })
+    return send(res, 200, c.ctx.host(name))
+  }
+  return send(res, 404, { status: "error", error: `unknown simulator endpoint ${req.method} ${path}` })
+}

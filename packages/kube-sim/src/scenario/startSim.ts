@@ -11,7 +11,7 @@ import type { MemoryModel } from "../controllers/memory"
 import type { NodeHostState } from "../controllers/context"
 import type { SeriesPoint } from "../controllers/series"
 import { Sampler } from "../metrics/Sampler"
-import { metricsApiRoute, prometheusRoute } from "../metrics/routes"
+import { metricsApiRoute, prometheusRoute, simControlRoute } from "../metrics/routes"
 import type { IncidentInfo, ScenarioSpec } from "./types"
 import { applyScenario, loadScenario } from "./apply"
 
@@ -95,6 +95,7 @@ export const startSim = async (options: SimOptions = {}): Promise<Sim> => {
         sampler = new Sampler(controllers!, { intervalMs: (options.scrapeIntervalSeconds ?? 15) * 1000 })
         ictx.addRoute(metricsApiRoute(controllers!, sampler))
         ictx.addRoute(prometheusRoute(controllers!, sampler, options.prometheusPrefix ?? ""))
+        ictx.addRoute(simControlRoute(controllers!))
       }
     ],
     extraRoutes: [...(options.kubeSim?.extraRoutes ?? [])]
@@ -157,6 +158,7 @@ export const scenarioStartOptions = (
         const sampler = new Sampler(c!, { intervalMs: (options.scrapeIntervalSeconds ?? 15) * 1000 })
         ictx.addRoute(metricsApiRoute(c!, sampler))
         ictx.addRoute(prometheusRoute(c!, sampler))
+        ictx.addRoute(simControlRoute(c!))
         if (spec) applyScenario(c!, spec)
         if (options.realtimeSpeed !== undefined && options.realtimeSpeed > 0) c!.runRealtime(options.realtimeSpeed)
         options.onReady?.(c!, sampler)

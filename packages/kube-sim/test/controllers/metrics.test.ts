@@ -74,3 +74,18 @@ describe("Prometheus API", () => {
     }
   })
 })
+
+describe("simulator control over HTTP", () => {
+  it("reads the clock, advances it and serves node host facts", async () => {
+    const before = (await (await fetch(`${h.sim.url}/_sim/clock`)).json()) as any
+    assert.strictEqual(Date.parse(before.now), h.sim.now())
+    const adv = await fetch(`${h.sim.url}/_sim/advance`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ by: "90s" }) })
+    assert.strictEqual(adv.status, 200)
+    assert.strictEqual(Date.parse(((await adv.json()) as any).now), Date.parse(before.now) + 90_000)
+    const bad = await fetch(`${h.sim.url}/_sim/advance`, { method: "POST", body: JSON.stringify({ by: "soon" }) })
+    assert.strictEqual(bad.status, 400)
+    const host = (await (await fetch(`${h.sim.url}/_sim/nodes/node-1/host`)).json()) as any
+    assert.deepInclude(host, { kubelet: "active", runtime: "active", runtimeName: "containerd" })
+    assert.strictEqual((await fetch(`${h.sim.url}/_sim/nodes/nope/host`)).status, 404)
+  })
+})
