@@ -28,15 +28,19 @@ export interface Pool {
   writes: Array<string>
 }
 
+/** A fresh pool. */
 export const makePool = (workers = 2, queue = 500): Pool => ({ workers, queue, writes: [] })
 
+/** What the runbook learns. */
 export interface PoolFacts {
   readonly workers: number
   readonly queue: number
 }
 
+/** The pool's target. */
 export const target = TargetRef.make("pool", "default/jobs")
 
+/** A backlog signal on the pool. */
 export const signal = (observedAt = 0): Signal.Signal => ({
   type: "pool.backlog",
   target,
@@ -44,6 +48,7 @@ export const signal = (observedAt = 0): Signal.Signal => ({
   evidence: { queue: 500 }
 })
 
+/** Scales the pool (1 per hour per target). */
 export const scaleHandler = (pool: Pool) =>
   ActionHandler.make({
     kind: "pool.scale",
@@ -61,15 +66,18 @@ export const scaleHandler = (pool: Pool) =>
       })
   })
 
+/** A check: the queue is empty. */
 export const queueEmpty = (pool: Pool) =>
   Check.make("pool.queueEmpty", (_ref) => Effect.sync(() => ({ name: "queue empty", ok: pool.queue === 0, detail: `queue ${pool.queue}` })))
 
+/** Probes workers and queue. */
 export const diagnose = (pool: Pool) =>
   Diagnoser.make<PoolFacts>({
     workers: Diagnoser.probe("workers", () => Effect.sync(() => pool.workers)),
     queue: Diagnoser.probe("queue", () => Effect.sync(() => pool.queue))
   })
 
+/** One rule: a long queue with few workers. */
 export const rules = [
   Classifier.rule<PoolFacts>()({
     class: "too_few_workers",
@@ -79,6 +87,7 @@ export const rules = [
   })
 ]
 
+/** The runbook: scale to 4 workers, verify the queue drained. */
 export const runbook = (pool: Pool, overrides: Partial<Runbook.MakeOptions<PoolFacts, never>> = {}) =>
   Runbook.make<PoolFacts>({
     id: "test.pool.backlog",
@@ -107,6 +116,7 @@ export const runbook = (pool: Pool, overrides: Partial<Runbook.MakeOptions<PoolF
     ...overrides
   })
 
+/** The services for these tests. */
 export const layer = (pool: Pool) =>
   Layer.mergeAll(
     MemoryStore.layer,

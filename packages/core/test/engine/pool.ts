@@ -2,19 +2,23 @@
 import { Effect, Schema } from "effect"
 import { Action, ActionHandler, Classifier, Diagnoser, Guardrail, Plan, Runbook, TargetRef, Verifier } from "@byteport/core"
 
+/** The pool's state and a log of every write. */
 export interface Pool {
   workers: number
   queue: number
   writes: Array<string>
 }
 
+/** What the pool runbook learns. */
 export interface Facts {
   readonly workers: number
   readonly queue: number
 }
 
+/** The pool's target. */
 export const target = TargetRef.make("pool", "default/jobs")
 
+/** A backlog signal on the pool. */
 export const signal = (observedAt = 0) => ({ type: "pool.backlog", target, observedAt, evidence: { queue: 500 } })
 
 /** Scales to `to`; a bump that is not enough leaves the queue as it is. */
@@ -31,6 +35,7 @@ export const scale = (pool: Pool) =>
       })
   })
 
+/** One rule: a queue over 100 jobs means too few workers. */
 export const rules = [
   Classifier.rule<Facts>()({ class: "too_few_workers", confidence: 0.9, needs: ["workers", "queue"], when: (f) => f.queue > 100 })
 ]

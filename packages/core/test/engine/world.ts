@@ -21,8 +21,10 @@ import {
 } from "@byteport/core"
 import * as Testing from "@byteport/core/testing"
 
+/** The one target of the world. */
 export const target = TargetRef.make("svc", "default/api")
 
+/** A signal on a target (default: the world's target, `svc.down`). */
 export const signal = (observedAt = 0, t: TargetRef.TargetRef = target, type = "svc.down"): Signal.Signal => ({
   type,
   target: t,
@@ -30,6 +32,7 @@ export const signal = (observedAt = 0, t: TargetRef.TargetRef = target, type = "
   evidence: { probe: "http 503" }
 })
 
+/** An action of `kind` on the target, numbered `n` (so two actions of one kind differ), with an optional undo. */
 export const action = (kind: string, extra: { readonly n?: number; readonly undo?: Action.Action } = {}) =>
   Action.make({
     kind,
@@ -45,6 +48,7 @@ export interface World {
   ticks: number
 }
 
+/** A fresh world. */
 export const makeWorld = (): World => ({ bumps: 0, ticks: 0 })
 
 /** The handlers: w.ok (writes), w.bump (increments the counter), w.fail (always fails), w.denied (a guardrail denies). */
@@ -66,9 +70,12 @@ export const checks = (world: World) => [
     }))
 ]
 
+/** A CheckRef: at least `n` bumps. */
 export const bumpsAtLeast = (n: number) => Plan.check("w.bumpsAtLeast", target, { n }, `at least ${n} bumps`)
+/** A CheckRef: passes on its `n`th evaluation. */
 export const ticksAtLeast = (n: number) => Plan.check("w.ticksAtLeast", target, { n }, `at least ${n} ticks`)
 
+/** The services for executor tests over this world. */
 export const layer = (world: World, hs = handlers(world), options: { readonly hopLimit?: number } = {}) =>
   Layer.mergeAll(
     MemoryStore.layer,
@@ -77,6 +84,7 @@ export const layer = (world: World, hs = handlers(world), options: { readonly ho
     Notifier.memory
   )
 
+/** The classification every world plan answers. */
 export const classification = Classification.classified("w.broken", 0.9, ["test"])
 
 /** Opens an incident's journal (the executor journals every auto step into it). */
