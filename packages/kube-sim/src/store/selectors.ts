@@ -46,7 +46,7 @@ const checkKey = (k: string, whole: string): string => {
 /** Parses a label selector string. */
 export const parseLabelSelector = (selector: string): Array<LabelRequirement> =>
   splitTopLevel(selector).map((part): LabelRequirement => {
-    let m = /^(\S+)\s+(in|notin)\s+\(([^)]*)\)$/.exec(part)
+    let m = /^([^\s!=()]+)\s+(in|notin)\s*\(([^)]*)\)$/.exec(part)
     if (m) {
       return {
         key: checkKey(m[1]!, part),

@@ -99,6 +99,11 @@ describe("MemoryStore", () => {
     assert.deepStrictEqual(store.list(Keys.pods, { labelSelector: "app in (web,db),!tier" }).map((p) => p.metadata.name), ["a", "c"])
     assert.deepStrictEqual(store.list(Keys.pods, { fieldSelector: "spec.nodeName=n1" }).map((p) => p.metadata.name), ["b"])
     assert.deepStrictEqual(store.list(Keys.pods, { fieldSelector: "spec.nodeName=" }).map((p) => p.metadata.name), ["c"])
+    assert.deepStrictEqual(store.list(Keys.pods, { labelSelector: "app in(db), tier notin (fe)" }).map((p) => p.metadata.name), ["c"])
+    assert.deepStrictEqual(store.list(Keys.pods, { labelSelector: "app == web, tier" }).map((p) => p.metadata.name), ["b"])
+    assert.deepStrictEqual(store.list(Keys.pods, { fieldSelector: "spec.nodeName!=n1,metadata.namespace==default" }).map((p) => p.metadata.name), ["a", "c"])
+    assert.throws(() => store.list(Keys.pods, { labelSelector: "app in (web" }), /unable to parse requirement/)
+    assert.throws(() => store.list(Keys.pods, { labelSelector: "Bad Key=1" }), /unable to parse requirement/)
   })
 
   it("deletes pods immediately in API mode and gracefully when a kubelet is installed", () => {
