@@ -340,6 +340,18 @@ export const rollout = {
       incident: { runbooks: ["k8s.deploy.failed-rollout"], class: "deploy_health_regression", target: target(o, "api"), description: "p95 latency regresses on revision 2" }
     }
   },
+  /** The 5xx started 10 minutes before the rollout (a failing downstream, with Warning events): rolling back would not help. */
+  falseAttribution: (o: BaseOptions & { errorRatio?: number } = {}): ScenarioPart => {
+    const w = base(o, "api")
+    return {
+      workloads: [
+        { name: "payments", namespace: o.namespace ?? "default", replicas: 2, readinessProbe: { httpGet: { path: "/ready", port: 8080 }, periodSeconds: 10 }, behaviour: { probeLatencyMs: 3000 }, service: true },
+        { ...w, replicas: o.replicas ?? 3, requestRate: 300, behaviour: { errorRatio: o.errorRatio ?? 0.15 }, ...o.workload }
+      ],
+      steps: [{ after: "10m", action: "rollout", namespace: o.namespace ?? "default", workload: w.name, image: w.image!.replace(/:[^:/]+$/, ":1.5.0"), changeCause: `deploy ${w.name} 1.5.0 (commit 0ddba11)` }],
+      incident: { runbooks: ["k8s.deploy.failed-rollout"], class: "do_not_rollback", target: target(o, "api"), description: "5xx and Warning events on the payments dependency began 10 minutes before the rollout" }
+    }
+  },
   /** A canary Deployment (track=canary) burns its error budget faster than the stable one. */
   canarySloBurn: (o: BaseOptions & { canaryErrorRatio?: number } = {}): ScenarioPart => {
     const name = o.name ?? "api"

@@ -54,3 +54,17 @@ describe("rollout family", () => {
     assert.deepInclude(d.status!.conditions!.find((c) => c.type === "Available"), { status: "False", reason: "MinimumReplicasUnavailable" })
   })
 })
+
+describe("rollout family (false attribution)", () => {
+  it("the regression and its Warning events predate the rollout by more than 5 minutes", async () => {
+    h = await harness({ scenario: { ...Scenario.cluster().with(Scenario.rollout.falseAttribution({ name: "api" })).build(), runFor: "3m" } as any })
+    const rss = (await h.apps.listNamespacedReplicaSet({ namespace: "default", labelSelector: "app=api" })).items
+    const rolloutAt = rss.find((r) => r.metadata!.annotations!["deployment.kubernetes.io/revision"] === "2")!.metadata!.creationTimestamp!.getTime()
+    const warnings = (await h.core.listNamespacedEvent({ namespace: "default", fieldSelector: "type=Warning" })).items
+    const first = Math.min(...warnings.map((e) => e.firstTimestamp!.getTime()))
+    assert.isAbove(rolloutAt - first, 5 * 60_000)
+    assert.isTrue(warnings.some((e) => e.reason === "Unhealthy" && e.involvedObject.name!.startsWith("payments-") && e.message!.includes("context deadline exceeded")))
+    const before = await prom(h, 'sum(rate(http_requests_total{workload="api",code="500"}[5m])) / sum(rate(http_requests_total{workload="api"}[5m]))', rolloutAt - 60_000)
+    assert.approximately(Number(before.body.data.result[0].value[1]), 0.15, 0.01)
+  })
+})
