@@ -131,7 +131,7 @@ const bearerForm = fc.tuple(secretCore, fc.constantFrom("bare", "header", "curl"
     : style === "json"
     ? `{"headers":{"Authorization":"Bearer ${s}"}}`
     : `Authorization: Basic ${Buffer.from(`u:${s}`).toString("base64")}`,
-  secrets: style === "basic" ? [s, Buffer.from(`u:${s}`).toString("base64")] : [s]
+  secrets: style === "basic" ? [Buffer.from(`u:${s}`).toString("base64")] : [s]
 }))
 
 const b64url = (o: unknown) => Buffer.from(JSON.stringify(o)).toString("base64url")

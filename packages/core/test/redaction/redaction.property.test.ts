@@ -18,9 +18,29 @@ import { plantedEscalation, plantedMessages, plantedReport } from "./carriers"
 import { assertNoSecrets, asText, plant, type Planted, stringPlant } from "./plant"
 
 const r = Redactor.defaultRedactor
+
+/** All messages and own fields along an Error's cause chain, wherever it sits in a value. */
+const errorChain = (v: unknown, depth = 0): string => {
+  if (depth > 20 || v === null || typeof v !== "object") return ""
+  if (v instanceof Error) return `${v.message} ${JSON.stringify({ ...v })} ${errorChain(v.cause, depth + 1)}`
+  if (v instanceof Map) return [...v.values()].map((x) => errorChain(x, depth + 1)).join(" ")
+  return Object.values(v).map((x) => errorChain(x, depth + 1)).join(" ")
+}
 const runs = (n: number) => ({ numRuns: Number(process.env.REDACTION_RUNS ?? n) })
 
 describe("redaction properties", () => {
+  it.effect("the generators are not vacuous: every planted secret is in the value before redaction", () =>
+    Effect.sync(() =>
+      fc.assert(
+        fc.property(plant, (p) => {
+          const raw = asText(p) + (p.value instanceof Error ? JSON.stringify(p.value, Object.getOwnPropertyNames(p.value)) : "") +
+            errorChain(p.value)
+          for (const s of p.secrets) assert.include(raw, s, `form ${p.form}`)
+        }),
+        runs(200)
+      )
+    ))
+
   it.effect("redact: no planted secret survives, and the output is JSON-safe", () =>
     Effect.sync(() =>
       fc.assert(

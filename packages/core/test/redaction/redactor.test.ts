@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer, Logger, Redacted, References, Tracer } from "effect"
+import { Effect, Layer, Logger, Redacted, References, Schema, Tracer } from "effect"
 import * as Redactor from "../../src/Redactor"
 
 const r = Redactor.defaultRedactor
@@ -153,6 +153,22 @@ describe("Redactor: values", () => {
       assert.strictEqual(out.cause.cause.code, "28P01")
       assert.strictEqual(out.cause.cause.password, M)
       assert.include(out.cause.cause.stack, `postgres://u:${M}@h/db`)
+    }))
+
+  it.effect("Schema tagged errors with a defect cause", () =>
+    Effect.sync(() => {
+      class ProbeFailed extends Schema.TaggedError<ProbeFailed>()("ProbeFailed", {
+        message: Schema.String,
+        cause: Schema.optional(Schema.Defect())
+      }) {}
+      const e = new ProbeFailed({ message: "pg probe: password=pw-777777", cause: new Error("dial postgres://u:pw-888888@h/db") })
+      const text = JSON.stringify(r.redact(e))
+      assert.include(text, "ProbeFailed")
+      assert.notInclude(text, "pw-777777")
+      assert.notInclude(text, "pw-888888")
+      const copy = Redactor.redactError(r, e)
+      assert.instanceOf(copy, Error)
+      assert.notInclude(`${copy.message} ${copy.stack} ${String((copy.cause as Error).stack)}`, "pw-")
     }))
 
   it.effect("cycles, Buffers, Dates, Maps, Sets, bigint, class instances, Redacted and undefined", () =>

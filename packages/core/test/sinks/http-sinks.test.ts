@@ -54,6 +54,15 @@ describe("WebhookSink", () => {
       assert.strictEqual(lb.requests[0]!.body, lb.requests[2]!.body)
     })))
 
+  it.live("honours Retry-After on 429", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const lb = yield* Loopback.scoped([{ status: 429, headers: { "retry-after": "1" } }, { status: 200 }])
+      const started = Date.now()
+      yield* WebhookSink.make({ url: lb.url(), retries: 1, ...fast }).post(escMsg)
+      assert.strictEqual(lb.requests.length, 2)
+      assert.isAtLeast(Date.now() - started, 950)
+    })))
+
   it.live("fails with a typed SinkError after the retries are spent", () =>
     Effect.scoped(Effect.gen(function*() {
       const lb = yield* Loopback.scoped([{ status: 503, body: "unavailable" }])
@@ -144,6 +153,12 @@ describe("SlackSink", () => {
       lb.script([{ status: 200, body: "no_text" }])
       const e2 = yield* Effect.flip(SlackSink.make({ webhookUrl: lb.url(), ...fast }).post(escMsg))
       assert.strictEqual(e2.reason, "rejected")
+      // an endpoint echoing the (secret) webhook path: the SinkError never shows it
+      lb.script([{ status: 404, body: "no_service: /services/T9/B9/SECRETPATH123" }])
+      const e3 = yield* Effect.flip(SlackSink.make({ webhookUrl: Redacted.make(lb.url("/services/T9/B9/SECRETPATH123")), ...fast }).post(escMsg))
+      assert.strictEqual(e3.status, 404)
+      assert.notInclude(e3.message, "SECRETPATH123")
+      assert.include(e3.message, "no_service")
     })))
 })
 

@@ -1,6 +1,6 @@
 /**
  * POST JSON with a timeout and retries with exponential backoff on 5xx, 429, timeouts and
- * network errors. Uses the global `fetch`. Errors never carry the URL's path, headers or body.
+ * network errors (a Retry-After header in seconds adds its wait, capped at 30 s). Uses the global `fetch`. Errors never carry the URL's path, headers or body.
  *
  * @internal
  */
@@ -29,6 +29,8 @@ export interface HttpOptions {
 export interface HttpResponse {
   readonly status: number
   readonly text: string
+  /** The Retry-After header, in ms, when the endpoint sent one (seconds form). */
+  readonly retryAfterMs?: number
 }
 
 /** Reveals a Secret. */
@@ -108,7 +110,8 @@ export const postJson = (
         try {
           const res = await fetch(url, { method: "POST", headers, body, signal: controller.signal, redirect: "manual" })
           const text = await res.text()
-          return { status: res.status, text } satisfies HttpResponse
+          const ra = Number(res.headers.get("retry-after"))
+          return { status: res.status, text, ...(Number.isFinite(ra) && ra > 0 ? { retryAfterMs: ra * 1000 } : {}) } satisfies HttpResponse
         } catch (e) {
           if (controller.signal.aborted && !signal.aborted) throw new TimeoutMarker()
           throw e
@@ -124,7 +127,10 @@ export const postJson = (
     }).pipe(
       Effect.flatMap((res) => {
         if (res.status === 429 || res.status >= 500) {
-          return Effect.fail(fail("http_status", `${sink}: ${origin(url)} answered ${res.status}: ${snippet(res.text)}`, true, res.status))
+          const error = fail("http_status", `${sink}: ${origin(url)} answered ${res.status}: ${snippet(res.text)}`, true, res.status)
+          // honour Retry-After (seconds) on 429/503 when retries remain, capped at 30 s
+          const wait = attempts <= retries ? Math.min(res.retryAfterMs ?? 0, 30_000) : 0
+          return wait > 0 ? Effect.andThen(Effect.sleep(`${wait} millis`), Effect.fail(error)) : Effect.fail(error)
         }
         if (res.status < 200 || res.status >= 300) {
           return Effect.fail(fail("http_status", `${sink}: ${origin(url)} answered ${res.status}: ${snippet(res.text)}`, false, res.status))
