@@ -12,9 +12,12 @@
  *   — the working set climbs on every run, whatever the limit (a leak).
  * - **plateau**: no run grows after its warm-up — the working set settles at a level (or is
  *   killed while ramping up to it).
- * - **rpsCorrelation**: Pearson correlation of the working set with the workload's request rate at
- *   the same instants; `null` when there is no request-rate series or the rate barely varies
- *   (coefficient of variation below 5%): a constant rate cannot explain anything.
+ * - **rpsCorrelation**: Pearson correlation of the workload's summed working set (all its pods)
+ *   with its total request rate at the same instants (summing makes it independent of how
+ *   requests spread over replicas); `null` when there is no request-rate series or the rate
+ *   barely varies (coefficient of variation below 5%): a constant rate cannot explain anything.
+ *   Instants where the workload served nothing (rate 0: no pod Ready) are left out — memory
+ *   cannot follow requests that never reached it.
  *
  * @since 0.1.0
  */
@@ -123,7 +126,8 @@ export const trendFrom = (
   const peakBytes = input.workingSet.reduce((m, s) => Math.max(m, ...s.points.map((p) => p[1])), 0)
   const slopes = growing.map((r) => slopePerMinute(r.points.filter((p) => p[0] - r.points[0]![0] >= settings.warmupSeconds * 1000)))
   const slope = slopes.length ? slopes.sort((a, b) => a - b)[Math.floor(slopes.length / 2)]! : long.length ? slopePerMinute(long[long.length - 1]!.points) : 0
-  // correlation: every working-set point against the request rate at the nearest instant
+  // correlation: the workload's summed working set (all pods, nearest point within two steps)
+  // against its total request rate at the same instants — robust to how requests spread over pods
   const rps = input.requestRate[0]?.points ?? []
   let rpsCorrelation: number | null = null
   if (rps.length >= 3) {
@@ -131,17 +135,24 @@ export const trendFrom = (
     const mean = values.reduce((a, b) => a + b, 0) / values.length
     const sd = Math.sqrt(values.reduce((a, b) => a + (b - mean) ** 2, 0) / values.length)
     if (mean > 0 && sd / mean >= 0.05) {
-      const at = (t: number) => {
-        let best = rps[0]!
-        for (const p of rps) if (Math.abs(p[0] - t) < Math.abs(best[0] - t)) best = p
-        return Math.abs(best[0] - t) <= settings.stepSeconds * 1000 * 2 ? best[1] : undefined
+      const tolerance = settings.stepSeconds * 1000 * 2
+      const nearest = (points: ReadonlyArray<readonly [number, number]>, t: number): number | undefined => {
+        let best: readonly [number, number] | undefined
+        for (const p of points) if (!best || Math.abs(p[0] - t) < Math.abs(best[0] - t)) best = p
+        return best && Math.abs(best[0] - t) <= tolerance ? best[1] : undefined
       }
       const pairs: Array<readonly [number, number]> = []
-      for (const s of input.workingSet) {
-        for (const p of s.points) {
-          const r = at(p[0])
-          if (r !== undefined) pairs.push([p[1], r])
+      for (const [t, r] of rps) {
+        let sum = 0
+        let n = 0
+        for (const s of input.workingSet) {
+          const v = nearest(s.points, t)
+          if (v !== undefined) {
+            sum += v
+            n++
+          }
         }
+        if (n > 0 && r > 0) pairs.push([sum, r])
       }
       const r = pearson(pairs)
       rpsCorrelation = r === null ? null : Math.round(r * 1000) / 1000

@@ -18,7 +18,7 @@
  * @since 0.1.0
  */
 import { type Classification, Detector, Diagnoser, Fact, Runbook, type Signal, Verifier } from "@byteport/core"
-import { Config, type Duration, Effect } from "effect"
+import { Clock, Config, Duration, Effect } from "effect"
 import * as OomClassifier from "../classifiers/oom"
 import type { OomFacts, PodFacts } from "../classifiers/oom"
 import * as MemoryPressure from "../detectors/memoryPressure"
@@ -26,7 +26,7 @@ import * as OomKilled from "../detectors/oomKilled"
 import * as WorkingSetHigh from "../detectors/workingSetHigh"
 import { SignalTypes } from "../detectors/signals"
 import { Kube } from "../Kube"
-import type { Metrics } from "../metrics/Metrics"
+import { Metrics } from "../metrics/Metrics"
 import * as HpaProbe from "../probes/hpa"
 import * as LastDeploy from "../probes/lastDeploy"
 import * as MemoryTrend from "../probes/memoryTrend"
@@ -104,6 +104,21 @@ export const subjectOf = (signal: Signal.Signal): Effect.Effect<Subject, Error, 
 const needPod = <A>(name: string, pod: PodFacts | undefined, f: (pod: PodFacts) => Effect.Effect<A, unknown, Kube | Metrics>) =>
   Diagnoser.probe<A, Kube | Metrics>(name, () => (pod ? f(pod) : Effect.fail(new Error("the pod is unknown"))))
 
+/**
+ * The working set from metrics-server; for a container metrics-server has no sample of (in
+ * crash-loop back-off between OOM kills), the last value Prometheus saw in the past 10 minutes.
+ */
+export const workingSetOrLast = (p: PodFacts) =>
+  Effect.gen(function*() {
+    const ws = yield* WorkingSet.probe(p.namespace, p.pod, p.container)
+    if (ws.bytes !== null) return ws
+    const metrics = yield* Metrics
+    const end = yield* Clock.currentTimeMillis
+    const series = yield* metrics.memorySeries({ namespace: p.namespace, pod: p.pod, container: p.container }, { start: end - 600_000, end, step: Duration.seconds(15) })
+    const last = series.flatMap((s) => s.points).sort((a, b) => a[0] - b[0]).pop()
+    return { bytes: last ? last[1] : null }
+  })
+
 /** The k8s.oom.six-signal diagnoser. */
 export const diagnose = (o: Options = {}): Diagnoser.Diagnoser<OomFacts, Kube | Metrics> => {
   const timeout: Duration.Input = o.probeTimeout ?? "10 seconds"
@@ -117,7 +132,7 @@ export const diagnose = (o: Options = {}): Diagnoser.Diagnoser<OomFacts, Kube | 
       return Diagnoser.make<Omit<OomFacts, "pod">, Kube | Metrics>({
         runtimeHeap: needPod("runtime heap hints", pod, (p) => Effect.succeed(RuntimeHeap.largest(RuntimeHeap.fromEnv(p.env)))),
         node: needPod("describe node", pod, (p) => (p.node ? NodeProbe.probe(p.node) : Effect.succeed(null))),
-        workingSet: needPod("metrics-server working set", pod, (p) => WorkingSet.probe(p.namespace, p.pod, p.container)),
+        workingSet: needPod("metrics-server working set", pod, (p) => workingSetOrLast(p)),
         trend: needPod("prometheus memory trend", pod, (p) =>
           MemoryTrend.probe({ namespace: p.namespace, workload: p.workload?.kind === "Deployment" || p.workload?.kind === "StatefulSet" ? p.workload.name : p.pod, container: p.container }, trend)),
         hpa: needPod("hpa discovery", pod, (p) => (p.workload ? HpaProbe.probe(p.namespace, p.workload) : Effect.succeed(null))),

@@ -7,8 +7,8 @@
  * rollout waits take virtual time that the simulated cluster lives through too.
  */
 import { ActionRegistry, IncidentBus, MemoryStore, Notifier } from "@byteport/core"
-import type { GuardrailStore } from "@byteport/core"
-import { Duration, Effect, Fiber, Layer } from "effect"
+import type { GuardrailStore, Signal } from "@byteport/core"
+import { Duration, Effect, Fiber, Layer, Stream } from "effect"
 import { TestClock } from "effect/testing"
 import { startSim, type Sim } from "../../../kube-sim/src/scenario/index"
 import type { ScenarioSpec } from "../../../kube-sim/src/scenario/index"
@@ -91,3 +91,16 @@ export const runWithSim = <A, E, R>(s: Sim, effect: Effect.Effect<A, E, R>, opti
     }
     return yield* Fiber.join(fiber)
   })
+
+/** The first signal of a runbook's detector that satisfies `pred`. */
+export const firstSignal = <R>(runbook: { readonly detector?: { readonly signals: Stream.Stream<unknown, unknown, R> } | undefined }, pred: (s: any) => boolean = () => true): Effect.Effect<Signal.Signal, never, R> =>
+  Stream.runHead(runbook.detector!.signals.pipe(Stream.filter((x: any) => pred(x)))).pipe(
+    Effect.orDie,
+    Effect.flatMap((o) => (o._tag === "Some" ? Effect.succeed(o.value as Signal.Signal) : Effect.die(new Error("the detector ended without a signal"))))
+  )
+
+/** Mutating Kubernetes API requests (not reads, watches or Prometheus queries) the simulator served, split by dryRun. */
+export const mutations = (s: Sim) => {
+  const all = s.api.recorder.requests().filter((r) => r.method !== "GET" && !r.watch && !r.path.startsWith("/api/v1/query"))
+  return { dryRun: all.filter((r) => r.dryRun), real: all.filter((r) => !r.dryRun) }
+}
