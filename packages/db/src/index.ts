@@ -40,3 +40,5 @@ export * as PoolDiagnoser from "./diagnosers/PoolDiagnoser"
 export * as PoolSixClass from "./classifiers/PoolSixClass"
 /** The MySQL / MariaDB diagnoser of db.pool.six-class (same facts, same classifier). */
 export * as MySqlPoolDiagnoser from "./diagnosers/MySqlPoolDiagnoser"
+/** Verifiers: utilization below 70% (and no pgbouncer client waiting). */
+export * as UtilizationBelow from "./verifiers/UtilizationBelow"

@@ -4,6 +4,8 @@ import { Signal, TargetRef } from "@byteport/core"
 import * as PoolSixClass from "../src/classifiers/PoolSixClass"
 import * as MySqlPoolDiagnoser from "../src/diagnosers/MySqlPoolDiagnoser"
 import * as MySql from "../src/MySql"
+import * as UtilizationBelow from "../src/verifiers/UtilizationBelow"
+import type { Verifier } from "@byteport/core"
 import * as MySqlActivity from "../src/probes/MySqlActivity"
 import * as MySqlKill from "../src/sessions/MySqlKill"
 import * as Utilization from "../src/Utilization"
@@ -190,4 +192,13 @@ describeWithServices(["mariadb"], "MySql service, probes and guarded KILL (real 
       Effect.provide(MySql.layerConfig),
       Effect.provide(configFrom({ BYTEPORT_MYSQL_URL: env.BYTEPORT_TEST_MYSQL_AGENT_URL ?? "", BYTEPORT_MYSQL_STATEMENT_TIMEOUT_MS: "400" }))
     ), 15_000)
+
+  it.live("the MySQL verifier: Recovered below 70%, NotRecovered above the bar", () =>
+    Effect.gen(function*() {
+      const ctx = { since: Date.now(), attempt: 1 } as unknown as Verifier.VerifyContext<unknown>
+      assert.strictEqual((yield* UtilizationBelow.mysql()(ctx))._tag, "Recovered")
+      const v = yield* UtilizationBelow.mysql(0.0001)(ctx)
+      assert.strictEqual(v._tag, "NotRecovered")
+      assert.strictEqual(v.checks[0]?.name, "mysql utilization")
+    }).pipe(Effect.provide(agent())))
 })

@@ -1,4 +1,5 @@
 import { Signal, TargetRef } from "@byteport/core"
+import type { Verifier } from "@byteport/core"
 import { afterEach, assert, it } from "@effect/vitest"
 import { Effect, Layer, Redacted, Schedule, Stream } from "effect"
 import * as PoolSixClass from "../src/classifiers/PoolSixClass"
@@ -6,6 +7,7 @@ import * as PoolExhaustion from "../src/detectors/PoolExhaustion"
 import * as PoolDiagnoser from "../src/diagnosers/PoolDiagnoser"
 import * as PgBouncer from "../src/PgBouncer"
 import * as Postgres from "../src/Postgres"
+import * as UtilizationBelow from "../src/verifiers/UtilizationBelow"
 import { closeAll, openSession, uniqueName } from "./support/pg"
 import { describeWithServices } from "./support/services"
 
@@ -63,4 +65,19 @@ describeWithServices(["postgres", "pgbouncer"], "db.pool.six-class parts against
       assert.strictEqual(facts.sessions._tag, "Unknown")
       assert.strictEqual(PoolSixClass.classifier()(facts)._tag, "Indeterminate")
     }).pipe(Effect.provide(Postgres.layer({ url: Redacted.make("postgres://app:x@127.0.0.1:1/appdb"), connectTimeoutMillis: 500 }))))
+
+  it.live("the verifier: Recovered below 70%, NotRecovered above the bar, Inconclusive when unreadable", () =>
+    Effect.gen(function*() {
+      const ctx = { signal, since: Date.now(), attempt: 1 } as unknown as Verifier.VerifyContext<unknown>
+      const ok = yield* UtilizationBelow.postgres()(ctx).pipe(Effect.provide(Layer.mergeAll(agent(), bouncer())))
+      assert.strictEqual(ok._tag, "Recovered")
+      assert.deepStrictEqual(ok.checks.map((c) => c.name), ["postgres utilization", "pgbouncer waiting clients"])
+      const strict = yield* UtilizationBelow.postgres(0.0001)(ctx).pipe(Effect.provide(agent()))
+      assert.strictEqual(strict._tag, "NotRecovered")
+      assert.match(strict._tag === "NotRecovered" ? strict.reason : "", /postgres utilization: .*>= 0\.0%/)
+      const down = yield* UtilizationBelow.postgres()(ctx).pipe(
+        Effect.provide(Postgres.layer({ url: Redacted.make("postgres://app:x@127.0.0.1:1/appdb"), connectTimeoutMillis: 300 }))
+      )
+      assert.strictEqual(down._tag, "Inconclusive")
+    }))
 })

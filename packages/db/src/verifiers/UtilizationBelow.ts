@@ -1,0 +1,56 @@
+/**
+ * Verifiers of pool-exhaustion remediations: "utilization drops below 70%" (the seed's verify
+ * step for db.pool.six-class and db.connections.saturation). A reading that cannot be taken is
+ * Inconclusive, never Recovered. When a PgBouncer service is provided, the PostgreSQL verifier
+ * also requires that no pgbouncer client is waiting.
+ *
+ * @since 0.1.0
+ */
+import { Verdict } from "@byteport/core"
+import type { Verifier } from "@byteport/core"
+import { Clock, Effect, Option } from "effect"
+import type { MySql } from "../MySql"
+import { PgBouncer } from "../PgBouncer"
+import type { Postgres } from "../Postgres"
+import * as Utilization from "../Utilization"
+
+/** The seed's recovery bar. */
+export const DEFAULT_MAX_RATIO = 0.7
+
+const pct = (r: number) => `${(r * 100).toFixed(1)}%`
+
+const inconclusiveOn = <R>(eff: Effect.Effect<Verdict.Verdict, unknown, R>): Effect.Effect<Verdict.Verdict, never, R> =>
+  eff.pipe(Effect.catchCause(() =>
+    Effect.map(Clock.currentTimeMillis, (at) => Verdict.inconclusive("utilization could not be read", at))
+  ))
+
+/** PostgreSQL utilization below `maxRatio` (default 0.70), and no pgbouncer client waiting if a PgBouncer service is provided. */
+export const postgres = (maxRatio: number = DEFAULT_MAX_RATIO): Verifier.Verifier<unknown, Postgres> => () =>
+  inconclusiveOn(Effect.gen(function*() {
+    const u = yield* Utilization.postgres
+    const checks: Array<Verdict.CheckResult> = [{
+      name: "postgres utilization",
+      ok: u.ratio < maxRatio,
+      detail: `${pct(u.ratio)} (${u.clientBackends}/${u.available}) ${u.ratio < maxRatio ? "<" : ">="} ${pct(maxRatio)}`,
+      observed: { ratio: u.ratio, clientBackends: u.clientBackends, available: u.available }
+    }]
+    const bouncer = yield* Effect.serviceOption(PgBouncer)
+    if (Option.isSome(bouncer)) {
+      const pools = yield* Utilization.pgbouncer.pipe(Effect.provideService(PgBouncer, bouncer.value))
+      const waiting = pools.reduce((n, p) => n + p.clientsWaiting, 0)
+      checks.push({ name: "pgbouncer waiting clients", ok: waiting === 0, detail: `${waiting} waiting`, observed: { waiting } })
+    }
+    return Verdict.fromChecks(checks, yield* Clock.currentTimeMillis)
+  }))
+
+/** MySQL / MariaDB utilization below `maxRatio` (default 0.70). */
+export const mysql = (maxRatio: number = DEFAULT_MAX_RATIO): Verifier.Verifier<unknown, MySql> => () =>
+  inconclusiveOn(Effect.gen(function*() {
+    const u = yield* Utilization.mysql
+    return Verdict.fromChecks([{
+      name: "mysql utilization",
+      ok: u.ratio < maxRatio,
+      detail: `${pct(u.ratio)} (${u.threadsConnected}/${u.maxConnections}) ${u.ratio < maxRatio ? "<" : ">="} ${pct(maxRatio)}`,
+      observed: { ratio: u.ratio, threadsConnected: u.threadsConnected, maxConnections: u.maxConnections }
+    }], yield* Clock.currentTimeMillis)
+  }))
