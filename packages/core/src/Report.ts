@@ -5,6 +5,7 @@
  *
  * @since 0.1.0
  */
+import { Effect } from "effect"
 import type { ChangeProposal } from "./ChangeProposal"
 import type { Classification } from "./Classification"
 import type { DecisionRecord } from "./Decision"
@@ -420,3 +421,18 @@ export const escalationToMarkdown = (input: Escalation, options: Options = {}): 
     attachmentsSection(e.attachments)
   ])
 }
+
+// ---------------------------------------------------------------------------------------------
+// with the Redactor service (its extra keys and patterns apply)
+
+/** `toJson` with the Redactor service. */
+export const json = (report: IncidentReport): Effect.Effect<string, never, Redactor.Redactor> =>
+  Effect.map(Effect.service(Redactor.Redactor), (redactor) => toJson(report, { redactor }))
+
+/** `toMarkdown` with the Redactor service. */
+export const markdown = (report: IncidentReport): Effect.Effect<string, never, Redactor.Redactor> =>
+  Effect.map(Effect.service(Redactor.Redactor), (redactor) => toMarkdown(report, { redactor }))
+
+/** `escalationToMarkdown` with the Redactor service. */
+export const escalationMarkdown = (escalation: Escalation): Effect.Effect<string, never, Redactor.Redactor> =>
+  Effect.map(Effect.service(Redactor.Redactor), (redactor) => escalationToMarkdown(escalation, { redactor }))

@@ -84,6 +84,23 @@ describe("Report", () => {
       assert.include(Report.toMarkdown(report), "ledger-7d9f8b6c4-x2x9q")
     }))
 
+  it.effect("parent and duplicate links", () =>
+    Effect.sync(() => {
+      const child = { ...report, incidentId: "inc-child", parent: { incidentId: "inc-parent", runbook: "k8s.oom.six-signal", hop: 1 }, children: [], duplicateOf: "inc-other" }
+      const md = Report.toMarkdown(child)
+      assert.include(md, "| Parent incident | `inc-parent` (k8s.oom.six-signal, hop 1) |")
+      assert.include(md, "- Parent: `inc-parent` — runbook `k8s.oom.six-signal`, hop 1")
+      assert.include(md, "- Duplicate of: `inc-other`")
+    }))
+
+  it.effect("the Effect variants use the Redactor service's extra patterns", () =>
+    Effect.gen(function*() {
+      const md = yield* Report.markdown(report)
+      const json = yield* Report.json(report)
+      const esc = yield* Report.escalationMarkdown(bundle)
+      for (const text of [md, json, esc]) assert.notInclude(text, "ledger-7d9f8b6c4-x2x9q")
+    }).pipe(Effect.provide(Redactor.layer({ extraPatterns: [/ledger-7d9f8b6c4-\w+/] }))))
+
   it.effect("minimal reports render every section with placeholders", () =>
     Effect.sync(() => {
       const minimal = {
