@@ -8,7 +8,7 @@ import type { KubeObject } from "../store/types"
 import type { SimContext } from "./context"
 import { isPodReady } from "./context"
 import type { ContainerBehaviour } from "./behaviour"
-import { crossingTime, demandAt, heapCeilingFromEnv, type DemandInput, type MemoryModel } from "./memory"
+import { crossingTime, demandAt, type DemandInput, type MemoryModel } from "./memory"
 import { failuresUntil, killTime, probeFailureMessage, probeTiming, readyTime, startupSuccess, type AppHealth } from "./probes"
 import { formatBytes, tryQuantity } from "./quantity"
 import { fnv32a } from "../clock/Rng"
@@ -605,7 +605,6 @@ export class Kubelet {
       return { at: now + b.exitAfterSeconds * 1000, exitCode: code, reason: code === 0 ? "Completed" : "Error", logs: [`exiting with status ${code}`] }
     }
     if (cr.init) return { at: now + (b.completeAfterSeconds ?? 1) * 1000, exitCode: 0, reason: "Completed", logs: [`${cr.name} done`] }
-    void heapCeilingFromEnv
     return undefined
   }
 
