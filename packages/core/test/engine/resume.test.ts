@@ -1,33 +1,16 @@
+import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as nodePath from "node:path"
 import { assert, describe, it } from "@effect/vitest"
-import { Deferred, Effect, Fiber, Layer } from "effect"
-import { Classifier, Diagnoser, FileStore, Guardrail, GuardrailStore, Plan, Runbook, Verifier } from "@byteport/core"
+import { Deferred, Effect, Fiber } from "effect"
+import { FileStore, GuardrailStore, Runbook } from "@byteport/core"
 import * as Testing from "@byteport/core/testing"
+import * as R from "./resumeWorld"
 import * as W from "./world"
 
-interface Facts {
-  readonly down: boolean
-}
-
-const runbook = (verify: Verifier.Verifier<Facts>) =>
-  Runbook.make<Facts>({
-    id: "test.world.resume",
-    signals: ["svc.down"],
-    diagnose: Diagnoser.make<Facts>({ down: Diagnoser.probe("down", () => Effect.succeed(true)) }),
-    classify: Classifier.firstMatch([Classifier.rule<Facts>()({ class: "w.down", confidence: 0.9, needs: ["down"], when: (f) => f.down })]),
-    remediate: () => Effect.succeed(Plan.make("test.world.resume", "w.down", "restart once", Plan.act(W.action("w.restart", { n: 1 })))),
-    verify,
-    defaultMode: "auto"
-  })
-
-/** One restart per target per hour: a second acquire after the restart would be denied and escalated. */
-const restartHandler = (onApply: Effect.Effect<void>) =>
-  Testing.recordingHandler("w.restart", {
-    guardrails: [Guardrail.rateLimit({ name: "restarts per hour", key: Guardrail.keys.perTarget("w.restart"), max: 1, window: "1 hour" })],
-    apply: () => onApply
-  })
+const runbook = R.runbook
+const restartHandler = R.restartHandler
 
 describe("resume after a crash", () => {
   it.effect("a crash after `applied` and before `verdict` resumes at verification: no second action, no false rate-limit escalation", () =>
@@ -81,6 +64,36 @@ describe("resume after a crash", () => {
       fs.rmSync(dir, { recursive: true, force: true })
     }))
 
+  it.live("a process killed (SIGKILL) after `applied` resumes at verification in a fresh process", () =>
+    Effect.gen(function*() {
+      const dir = fs.mkdtempSync(nodePath.join(os.tmpdir(), "byteport-kill-"))
+      const marker = nodePath.join(dir, "marker.log")
+      const incidentId = "inc-killed-1"
+      yield* Effect.callback<void, Error>((resume) => {
+        const child = spawn(process.execPath, ["--import", "tsx", "--conditions=@byteport/source", nodePath.join(__dirname, "scripts/crashAfterApplied.ts"), nodePath.join(dir, "store"), incidentId, marker], {
+          cwd: nodePath.resolve(__dirname, "../../../.."),
+          stdio: ["ignore", "pipe", "pipe"]
+        })
+        let err = ""
+        child.stderr.on("data", (c) => (err += c))
+        child.stdout.on("data", (c) => {
+          if (String(c).includes("VERIFYING")) child.kill("SIGKILL")
+        })
+        child.on("close", (_code, sig) => resume(sig === "SIGKILL" ? Effect.void : Effect.fail(new Error(`child ended without being killed: ${err}`))))
+      })
+      assert.strictEqual(fs.readFileSync(marker, "utf8"), "applied\n")
+      const again = R.restartHandler(Effect.sync(() => fs.appendFileSync(marker, "applied again\n")))
+      const r = yield* Runbook.resume(R.runbook(R.recovered), incidentId).pipe(
+        Effect.provide(Testing.layer({ handlers: [again], store: FileStore.layer({ directory: nodePath.join(dir, "store"), fsync: false }) }))
+      )
+      if (Runbook.isAwaitingApproval(r)) return assert.fail("no approval expected")
+      assert.strictEqual(r.status, "recovered")
+      assert.strictEqual(r.escalation, undefined)
+      assert.deepStrictEqual(again.runs, [])
+      assert.strictEqual(fs.readFileSync(marker, "utf8"), "applied\n") // exactly one action, ever
+      fs.rmSync(dir, { recursive: true, force: true })
+    }), { timeout: 60_000 })
+
   it.effect("an unknown incident is a typed IncidentNotFound", () =>
     Effect.gen(function*() {
       const e = yield* Effect.flip(Runbook.resume(runbook(() => Effect.never), "nope"))
@@ -88,4 +101,3 @@ describe("resume after a crash", () => {
     }).pipe(Effect.provide(Testing.layer())))
 })
 
-void Layer
