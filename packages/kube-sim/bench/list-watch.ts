@@ -75,6 +75,11 @@ const main = async () => {
     }
   })
   const total = N + httpN
+  await time(`server-side list assembly of ${total} pods (in-process)`, () => {
+    const body = `{"items":[${sim.store.scan(Keys.pods, "bench").map((e) => e.json).join(",")}]}`
+    if (body.length < total) throw new Error("empty")
+  })
+  await time(`raw fetch (text, no parse) of ${total} pods`, async () => (await fetch(`${sim.url}/api/v1/namespaces/bench/pods`)).text())
   const raw = await time(`raw fetch + JSON.parse of ${total} pods`, async () => (await (await fetch(`${sim.url}/api/v1/namespaces/bench/pods`)).json()) as { items: Array<unknown> })
   console.log(`${"list payload".padEnd(52)} ${mib(JSON.stringify(raw).length)}`)
   for (let r = 1; r <= 3; r++) {
