@@ -23,3 +23,5 @@ export type { ExtraRoute } from "./server/Server"
 export * as Patch from "./server/patch"
 /** apiserver Status bodies and errors. */
 export * as Status from "./server/status"
+/** Controllers, virtual clock, scenarios and metrics: `startSim`, `scenario`, `loadScenario`, `applyScenario` … (docs/scenarios.md). */
+export * from "./scenario/index"
