@@ -1,10 +1,12 @@
 import { spawn } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
 import * as nodePath from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { Clock, Effect } from "effect"
-import { Notifier, Plan, Runbook, TargetRef } from "@byteport/core"
+import { FileStore, GuardrailStore, Notifier, Plan, Runbook, TargetRef } from "@byteport/core"
 import * as Testing from "@byteport/core/testing"
-import { parseArgs, parseTtl } from "../../src/cli"
+import { main, parseArgs, parseTtl } from "../../src/cli"
 import * as M from "./fixtures/replayModule"
 
 const repoRoot = nodePath.resolve(__dirname, "../../../..")
@@ -92,6 +94,41 @@ describe("replay", () => {
       const noModule = yield* cli(["replay", nodePath.join(__dirname, "fixtures/pool.json"), nodePath.join(__dirname, "fixtures/pool.json")])
       assert.strictEqual(noModule.code, 4)
     }), { timeout: 60_000 })
+
+  it.live("byteport pending / approve / usage, in process", () =>
+    Effect.gen(function*() {
+      const dir = fs.mkdtempSync(nodePath.join(os.tmpdir(), "byteport-cli-"))
+      const saved = process.env["BYTEPORT_STORE_DIR"]
+      process.env["BYTEPORT_STORE_DIR"] = dir
+      const out: Array<string> = []
+      const write = process.stdout.write
+      const errWrite = process.stderr.write
+      process.stdout.write = ((c: string) => (out.push(String(c)), true)) as any
+      process.stderr.write = ((c: string) => (out.push(String(c)), true)) as any
+      try {
+        // a paused incident in the FileStore
+        yield* Effect.gen(function*() {
+          const store = yield* GuardrailStore.GuardrailStore
+          yield* store.appendJournal({ incidentId: "inc-p", at: 1, type: "opened", data: { runbook: "r", targetKey: "t:x" } })
+          yield* store.appendJournal({ incidentId: "inc-p", at: 2, type: "awaiting_approval", data: { planDigest: "d1", expiresAt: 4_000_000_000_000, reason: "drain" } })
+        }).pipe(Effect.provide(FileStore.layer({ directory: dir, fsync: false })))
+        assert.strictEqual(yield* Effect.promise(() => main(["pending", "inc-p"])), 0)
+        assert.match(out.join(""), /"planDigest": "d1"/)
+        assert.strictEqual(yield* Effect.promise(() => main(["pending", "inc-none"])), 2)
+        assert.strictEqual(yield* Effect.promise(() => main(["approve", "inc-p", "--digest", "d1"])), 1)
+        assert.strictEqual(yield* Effect.promise(() => main(["approve", "inc-p", "--digest", "d1", "--approver", "x", "--bogus", "1"])), 1)
+        assert.strictEqual(yield* Effect.promise(() => main(["approve", "inc-p", "--digest", "d2", "--approver", "x"])), 3)
+        assert.strictEqual(yield* Effect.promise(() => main(["approve", "inc-p", "--digest", "d1", "--approver", "x", "--ttl", "1h"])), 0)
+        assert.strictEqual(yield* Effect.promise(() => main(["frobnicate"])), 1)
+        assert.strictEqual(yield* Effect.promise(() => main([])), 1)
+      } finally {
+        process.stdout.write = write
+        process.stderr.write = errWrite
+        if (saved === undefined) delete process.env["BYTEPORT_STORE_DIR"]
+        else process.env["BYTEPORT_STORE_DIR"] = saved
+        fs.rmSync(dir, { recursive: true, force: true })
+      }
+    }))
 
   it("the CLI parses flags and TTLs", () => {
     assert.deepStrictEqual(parseArgs(["a", "--digest", "d", "--ttl=2h"]).flags, new Map([["digest", "d"], ["ttl", "2h"]]))
