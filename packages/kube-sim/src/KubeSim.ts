@@ -105,8 +105,11 @@ export interface KubeSim {
   readonly certificate: string | undefined
   /** Writes `kubeconfig()` to a file (mode 0600). */
   writeKubeconfig(path: string, options?: { namespace?: string; token?: string }): void
-  /** Simulates an apiserver restart: closes every connection and watch, keeps state and the port. */
-  restart(): Promise<void>
+  /**
+   * Simulates an apiserver restart: closes every connection and watch, keeps state and the port.
+   * With `downtimeMs` the port refuses connections for that long (real time) before serving again.
+   */
+  restart(options?: { downtimeMs?: number }): Promise<void>
   /** Stops controllers and the server. */
   close(): Promise<void>
 }
@@ -246,9 +249,10 @@ export const start = async (options: StartOptions = {}): Promise<KubeSim> => {
     },
     kubeconfig,
     writeKubeconfig: (path, o) => writeFileSync(path, kubeconfig(o), { mode: 0o600 }),
-    restart: async () => {
+    restart: async (o = {}) => {
       hub.closeAll(true)
       await closeServer(server)
+      if (o.downtimeMs !== undefined && o.downtimeMs > 0) await new Promise((r) => setTimeout(r, o.downtimeMs))
       server = makeServer()
       await listen(server, port)
     },

@@ -198,6 +198,24 @@ describe("faults", () => {
   })
 })
 
+describe("restart with downtime", () => {
+  it("refuses connections during the downtime, then serves the same state", async () => {
+    const r = await startSim()
+    try {
+      const c = r.kc.makeApiClient(CoreV1Api)
+      await c.createNamespacedConfigMap({ namespace: "default", body: { metadata: { name: "kept" } } })
+      const restarting = r.sim.restart({ downtimeMs: 400 })
+      await new Promise((ok) => setTimeout(ok, 100))
+      const during = await fetch(`${r.sim.url}/version`).then(() => "served", (e: Error) => String((e.cause as { code?: string } | undefined)?.code ?? e.message))
+      assert.strictEqual(during, "ECONNREFUSED")
+      await restarting
+      assert.strictEqual((await c.readNamespacedConfigMap({ namespace: "default", name: "kept" })).metadata!.name, "kept")
+    } finally {
+      await r.sim.close()
+    }
+  })
+})
+
 describe("slow watchers", () => {
   it("a watcher that stops reading is dropped with 410 once its buffer passes the limit", async () => {
     const { request } = await import("node:http")
