@@ -301,7 +301,7 @@ export const make = (options: Options = {}): Shape => {
    * still found.
    */
   const redactPairs = (s: string): string => {
-    const KEY_SEP = /(\\?["']?)([A-Za-z_][A-Za-z0-9_.-]*)\1([ \t]*[=:][ \t]*)/g
+    const KEY_SEP = /(\\?["']?)([A-Za-z_][A-Za-z0-9_.-]*)\1((?:[ \t]*=|:)[ \t]*)/g
     let out = ""
     let last = 0
     let m: RegExpExecArray | null

@@ -102,7 +102,9 @@ describe("Redactor: strings", () => {
           "postgres://db.internal:5432/app",
           "https://github.com/acme/api/pull/12",
           "commit 0123456789abcdef0123456789abcdef01234567",
-          "JWT-like eyJ without dots"
+          "JWT-like eyJ without dots",
+          'MountVolume.SetUp failed for volume "secret-vol" : secret "db-creds" not found',
+          "couldn't find key password in Secret payments/db-creds"
         ]
       ) assert.strictEqual(r.redactString(s), s)
     }))
