@@ -100,6 +100,7 @@ export class Controllers {
       new GarbageCollector(this.ctx)
     ]
     store.gracefulDeletion = true
+    store.garbageCollector = true
     if (options.autoSettle !== false) {
       this.unsubscribe = store.subscribe(() => {
         if (this.settling || this.pendingAuto) return
