@@ -19,7 +19,7 @@ import { Duration, Effect, Fiber, Layer, Stream } from "effect"
 import { TestClock } from "effect/testing"
 import * as http from "node:http"
 import { gzipSync } from "node:zlib"
-import { Scenario, startSim, type Sim } from "../../packages/kube-sim/src/scenario/index"
+import { Scenario, type ScenarioSpec, startSim, type Sim } from "../../packages/kube-sim/src/scenario/index"
 
 const bold = (s: string) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s)
 const dim = (s: string) => (process.stdout.isTTY ? `\x1b[2m${s}\x1b[0m` : s)
@@ -71,7 +71,7 @@ const podsLine = (sim: Sim) =>
     })
     .join("\n    ")
 
-const incident = (title: string, scenario: Parameters<typeof startSim>[0]["scenario"], warmup: string) =>
+const incident = (title: string, scenario: ScenarioSpec, warmup: string) =>
   Effect.gen(function*() {
     console.log(`\n${bold(`━━ ${title} ━━`)}`)
     const sim = yield* Effect.promise(() => startSim({ scenario, seed: 7 }))
