@@ -74,3 +74,7 @@ export * as Approval from "./Approval"
 export * as Redactor from "./Redactor"
 /** Reports as JSON and Markdown postmortems, escalations as Markdown. */
 export * as Report from "./Report"
+/** The append-only audit log (JSONL by default; record never fails the caller). */
+export * as Audit from "./Audit"
+/** Sinks: Sink, SinkError, the OpsChannel / Pager / TicketSink roles, messages, and the console, file, webhook, Slack, PagerDuty and ticket sinks, plus SinkConfig. */
+export * from "./sinks/index"
