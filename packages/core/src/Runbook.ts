@@ -507,8 +507,23 @@ const runIncident = <F, R>(
       }
     }
     if (res.handoffs.length > 0) st.children.push(...res.handoffs.map((h) => `${h.type}:${T.key(h.target)}`))
+    // Actions a guardrail rejected inside a plan that still completed (a Fallback on "denied", e.g.
+    // the excess over a per-minute cap): the incident is verified as usual, then escalated naming
+    // them. The status stays what verification says; `report.escalation` carries the rejections.
+    // A denial whose Fallback ran an alternative in its place (`<path>.p` denied, `<path>.o` ran) is not one.
+    const replaced = (path: string) =>
+      path.endsWith(".p") && res.outcomes.some((o) => o.stepPath.startsWith(`${path.slice(0, -2)}.o`))
+    const rejected = res.outcomes.filter((o) => o.status === "denied" && !replaced(o.stepPath))
+    const rejectedText = rejected.length === 0
+      ? ""
+      : `${rejected.length} action(s) rejected by guardrails: ${rejected.map((o) => `${o.kind} on ${o.target.ref} (${o.idempotencyKey ?? o.stepPath}): ${o.detail}`).join("; ")}`
+    const rejectedSteps = rejected.length === 0 ? [] : ["decide by hand about the rejected actions named in the reason"]
     const verifier = runbook.verify(cls.class)
-    if (!verifier) return yield* finish(runbook, st, res.handoffs.length > 0 ? "handed_off" : "recovered")
+    if (!verifier) {
+      const status = res.handoffs.length > 0 ? "handed_off" : "recovered"
+      if (rejected.length > 0) return yield* escalate(runbook, st, rejectedText, "warning", rejectedSteps, status)
+      return yield* finish(runbook, st, status)
+    }
     const schedule = runbook.verifySchedule(cls.class)
     const since = res.lastAppliedAt ?? (yield* Clock.currentTimeMillis)
     yield* mark(st, "verify", `verifying (${schedule.description}) from ${new Date(since).toISOString()}`)
@@ -530,12 +545,16 @@ const runIncident = <F, R>(
       )
     }
     const last = verdicts[verdicts.length - 1]
-    if (last && last._tag === "Recovered") return yield* finish(runbook, st, "recovered")
+    const andRejected = rejected.length === 0 ? "" : `; ${rejectedText}`
+    if (last && last._tag === "Recovered") {
+      if (rejected.length > 0) return yield* escalate(runbook, st, `recovered; ${rejectedText}`, "warning", rejectedSteps, "recovered")
+      return yield* finish(runbook, st, "recovered")
+    }
     if (last && last._tag === "NotRecovered") {
       yield* undo(runbook, st, res.applied, cls, baseline)
-      return yield* escalate(runbook, st, `not recovered after ${verdicts.length} checks: ${last.reason}`, "critical")
+      return yield* escalate(runbook, st, `not recovered after ${verdicts.length} checks: ${last.reason}${andRejected}`, "critical", rejectedSteps)
     }
-    return yield* escalate(runbook, st, `verification inconclusive: ${last?._tag === "Inconclusive" ? last.reason : "no verdict"}`, "critical")
+    return yield* escalate(runbook, st, `verification inconclusive: ${last?._tag === "Inconclusive" ? last.reason : "no verdict"}${andRejected}`, "critical", rejectedSteps)
   }).pipe(
     Effect.catchCause((cause) =>
       // Any failure (a store error, a defect in user code) becomes an escalation, never a crash.
