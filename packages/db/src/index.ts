@@ -42,3 +42,9 @@ export * as PoolSixClass from "./classifiers/PoolSixClass"
 export * as MySqlPoolDiagnoser from "./diagnosers/MySqlPoolDiagnoser"
 /** Verifiers: utilization below 70% (and no pgbouncer client waiting). */
 export * as UtilizationBelow from "./verifiers/UtilizationBelow"
+/** A PostgreSQL GuardrailStore (windows, compare-and-swap, leases, journal) shared by agent replicas. */
+export * as PgStore from "./stores/PgStore"
+/** Query fingerprints: SQL normalised (literals, parameters, lists, comments) for grouping. */
+export * as Fingerprint from "./postmortem/Fingerprint"
+/** The db.pool.six-class postmortem: statements grouped by fingerprint and the permanent fix per class. */
+export * as Postmortem from "./postmortem/Postmortem"

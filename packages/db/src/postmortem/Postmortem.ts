@@ -381,8 +381,8 @@ export const fixFactsOf = (
     role: top(roles),
     database: top(databases),
     topApplication: topApp === undefined ? null : { name: topApp[0], connections: topApp[1].n, role: topApp[1].role },
-    groups: group(facts.sessions.map(sampleOfSession)),
-    ...extra
+    ...extra,
+    groups: extra.groups ?? group(facts.sessions.map(sampleOfSession))
   }
 }
 
