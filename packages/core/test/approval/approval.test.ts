@@ -3,7 +3,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as nodePath from "node:path"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Fiber, Layer, Redacted, Schema, Stream } from "effect"
+import { ConfigProvider, Effect, Fiber, Layer, Redacted, Schema, Stream } from "effect"
 import {
   Action,
   ActionHandler,
@@ -123,6 +123,28 @@ describe("approval", () => {
       assert.include(types, "approved")
       // Approving a closed incident is a conflict.
       assert.strictEqual((yield* post(url, good)).status, 409)
+    }).pipe(Effect.scoped, Effect.provide(Testing.layer({ handlers: [drain(world)] })))
+  })
+
+  it.live("layerHttp takes its token from BYTEPORT_APPROVAL_TOKEN and refuses to start without one", () => {
+    const world: World = { pods: 2, drained: [] }
+    const config = (env: Record<string, string>) => ConfigProvider.layer(ConfigProvider.fromEnv({ env }))
+    return Effect.gen(function*() {
+      const p = paused(yield* Runbook.handle(runbook(world), signal))
+      // The server lives as long as the layer: use it inside.
+      yield* Effect.gen(function*() {
+        const channel = yield* Approval.ApprovalChannel
+        assert.strictEqual(channel.name, "http")
+        const text = channel.instructions(p)
+        assert.notInclude(text, token) // the secret is never printed
+        const url = /POST (\S+)/.exec(text)![1]!
+        assert.strictEqual((yield* post(url, { planDigest: p.planDigest, approver: "frank" }, { [Approval.tokenHeader]: "nope" })).status, 401)
+        assert.strictEqual((yield* post(url, { planDigest: p.planDigest, approver: "frank" })).status, 202)
+      }).pipe(Effect.provide(Approval.layerHttp.pipe(Layer.provide(config({ BYTEPORT_APPROVAL_TOKEN: token })))))
+      const missing = yield* Effect.exit(
+        Effect.service(Approval.ApprovalChannel).pipe(Effect.provide(Approval.layerHttp.pipe(Layer.provide(config({})))))
+      )
+      assert.strictEqual(missing._tag, "Failure")
     }).pipe(Effect.scoped, Effect.provide(Testing.layer({ handlers: [drain(world)] })))
   })
 
