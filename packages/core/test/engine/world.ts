@@ -125,7 +125,7 @@ export const everyStepPlan = (): Plan.Plan =>
       Plan.fallback(Plan.act(action("w.denied", { n: 3 })), Plan.act(action("w.ok", { n: 4 }))),
       Plan.fallback(Plan.act(action("w.ok", { n: 5 })), Plan.act(action("w.bump", { n: 6 })), { on: ["check"], check: bumpsAtLeast(1) }),
       Plan.until(bumpsAtLeast(3), Plan.act(action("w.bump", { n: 7 })), Plan.act(action("w.bump", { n: 8 })), Plan.act(action("w.bump", { n: 9 })), Plan.act(action("w.bump", { n: 10 }))),
-      Plan.waitFor(ticksAtLeast(3), { timeoutMs: 60, intervalMs: 5 }),
+      Plan.waitFor(ticksAtLeast(3), { timeoutMs: 10_000, intervalMs: 5 }),
       Plan.handOff(signal(0, TargetRef.make("db", "default/pg"), "db.slow"), "the database is slow"),
       Plan.propose({ title: "raise the pool size", target, body: "pool 10 → 20" }),
       Plan.escalate("a human must look at the cache", ["check the cache hit rate"])
