@@ -47,13 +47,23 @@ export interface PgStoreConfig {
   readonly statementTimeoutMillis?: number
   /** Connect timeout in ms (default 10 000). */
   readonly connectTimeoutMillis?: number
+  /**
+   * After every `gcEvery` window acquires (default 256; 0 = never) the store deletes units of any
+   * key that slid out of their window ({@link PgStoreShape.gc}), so keys that are never used again
+   * do not accumulate rows.
+   */
+  readonly gcEvery?: number
 }
 
 /** A PgStore: the GuardrailStore plus maintenance. */
 export interface PgStoreShape extends GuardrailStoreShape {
   /** The schema the tables live in. */
   readonly schema: string
-  /** Deletes window units that have slid out of the window they were taken with (`at + window_ms <= now`); returns how many. */
+  /**
+   * Deletes window units that have slid out of the window they were taken with
+   * (`at + window_ms <= now`), at most 10 000 per call; returns how many. Rows another
+   * transaction holds are skipped (`FOR UPDATE SKIP LOCKED`), so it never waits on an acquire.
+   */
   readonly gc: (now: number) => Effect.Effect<number, GuardrailStore.StoreError>
   /** How many asynchronous connection errors were absorbed (terminated backends, lost sockets). */
   readonly backgroundErrors: Effect.Effect<number>
@@ -350,9 +360,12 @@ export const make = Effect.fn("PgStore.make")(function*(config: PgStoreConfig) {
     closed: row.closed === true
   })
 
+  const gcEvery = Math.max(0, config.gcEvery ?? 256)
+  let acquires = 0
+
   const acquireWindow = (request: WindowRequest): Effect.Effect<WindowResult, StoreErrorT> => {
     let weight = 1
-    return run("acquireWindow", async (tx) => {
+    const acquire = run("acquireWindow", async (tx) => {
       const { key, max, now, windowMs } = request
       await tx.q(lockWindow, [key])
       await tx.q(`DELETE FROM ${S}.windows WHERE key = $1 AND $2::float8 - at >= $3::float8`, [key, now, windowMs])
@@ -366,6 +379,8 @@ export const make = Effect.fn("PgStore.make")(function*(config: PgStoreConfig) {
       ])
       return { _tag: "Acquired", token, count: decision.count } as const
     }, { transaction: true, validate: () => (weight = validateWindowRequest(request)) })
+    return Effect.tap(acquire, () =>
+      gcEvery > 0 && ++acquires % gcEvery === 0 ? Effect.ignore(gc(request.now)) : Effect.void)
   }
 
   const peekWindow = (key: string, windowMs: number, now: number) =>
@@ -536,8 +551,13 @@ export const make = Effect.fn("PgStore.make")(function*(config: PgStoreConfig) {
         [options?.all === true]
       )).rows.map(indexOf).sort(byOpening), { transaction: false })
 
-  const gc = (now: number) =>
-    run("gc", async (tx) => (await tx.q(`DELETE FROM ${S}.windows WHERE at + window_ms <= $1::float8`, [now])).rowCount ?? 0, {
+  const gc = (now: number): Effect.Effect<number, StoreErrorT> =>
+    run("gc", async (tx) =>
+      (await tx.q(
+        `DELETE FROM ${S}.windows WHERE (key, token) IN (
+           SELECT key, token FROM ${S}.windows WHERE at + window_ms <= $1::float8 LIMIT 10000 FOR UPDATE SKIP LOCKED)`,
+        [now]
+      )).rowCount ?? 0, {
       transaction: false,
       validate: () => {
         if (!isFiniteNumber(now)) throw new InvalidInput(`now must be a finite epoch ms (got ${now})`)

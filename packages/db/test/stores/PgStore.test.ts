@@ -96,6 +96,31 @@ describeWithServices(["postgres"], "PgStore (real PostgreSQL 15)", (env) => {
         }))
     }))
 
+  it.live("acquires collect other keys' expired units every gcEvery acquires", () =>
+    Effect.gen(function*() {
+      const k = `autogc-${randomUUID()}`
+      const rowsOf = (key: string) =>
+        Effect.promise(async () => {
+          const c = new pg.Client({ connectionString: appUrl })
+          await c.connect()
+          try {
+            return (await c.query(`SELECT count(*)::int AS n FROM ${schema}.windows WHERE key = $1`, [key])).rows[0].n as number
+          } finally {
+            await c.end()
+          }
+        })
+      yield* withStore((s) =>
+        Effect.gen(function*() {
+          yield* s.acquireWindow({ key: `${k}-old`, max: 5, windowMs: 1_000, now: T })
+          yield* s.acquireWindow({ key: `${k}-old`, max: 5, windowMs: 1_000, now: T + 1 })
+          assert.strictEqual(yield* rowsOf(`${k}-old`), 2)
+          // the 3rd acquire (another key, later) triggers the collection
+          yield* s.acquireWindow({ key: `${k}-new`, max: 5, windowMs: 1_000, now: T + 5_000 })
+          assert.strictEqual(yield* rowsOf(`${k}-old`), 0)
+          assert.strictEqual(yield* rowsOf(`${k}-new`), 1)
+        }), { gcEvery: 3 })
+    }))
+
   it.live("a terminated backend never crashes the process; the next operation succeeds on a fresh connection", () =>
     Effect.gen(function*() {
       const app = `byteport-store-${randomUUID().slice(0, 8)}`
