@@ -48,3 +48,19 @@ export * as PgStore from "./stores/PgStore"
 export * as Fingerprint from "./postmortem/Fingerprint"
 /** The db.pool.six-class postmortem: statements grouped by fingerprint and the permanent fix per class. */
 export * as Postmortem from "./postmortem/Postmortem"
+/** Action-kind guardrails of the session kills: kills_per_minute_cap, never protected, never superuser. */
+export * as SessionGuardrails from "./actions/SessionGuardrails"
+/** Action `pg.terminateBackend` (conditional pg_terminate_backend). */
+export * as PgTerminateBackend from "./actions/PgTerminateBackend"
+/** Action `pg.cancelBackend` (conditional pg_cancel_backend; fails when the statement keeps running). */
+export * as PgCancelBackend from "./actions/PgCancelBackend"
+/** Action `mysql.killConnection` (guarded KILL CONNECTION). */
+export * as MySqlKillConnection from "./actions/MySqlKillConnection"
+/** Action `mysql.killQuery` (guarded KILL QUERY). */
+export * as MySqlKillQuery from "./actions/MySqlKillQuery"
+/** Action `pgbouncer.raisePoolSize` (raise default_pool_size, RELOAD; capacity ceiling). */
+export * as PgBouncerRaisePoolSize from "./actions/PgBouncerRaisePoolSize"
+/** The remediator of db.pool.six-class (a Plan per class). */
+export * as PoolRemediator from "./remediators/PoolRemediator"
+/** The db.pool.six-class runbook (PostgreSQL + pgbouncer, MySQL / MariaDB) and its handlers. */
+export * as PoolSixClassRunbook from "./runbooks/db.pool.six-class"
