@@ -84,6 +84,11 @@ export interface StartOptions {
   readonly tls?: boolean | { readonly cert: string; readonly key: string }
   /** Namespaces created at start (default: default, kube-system, kube-public, kube-node-lease). */
   readonly namespaces?: ReadonlyArray<string>
+  /**
+   * The IPv4 block Service cluster IPs are allocated from (default `10.96.0.0/12`). The addresses
+   * are simulator data only: nothing listens on them.
+   */
+  readonly serviceCidr?: string
 }
 
 /** A running simulator. */
@@ -172,6 +177,7 @@ export const start = async (options: StartOptions = {}): Promise<KubeSim> => {
     now,
     seed,
     ...(options.historySize !== undefined ? { historySize: options.historySize } : {}),
+    ...(options.serviceCidr !== undefined ? { serviceCidr: options.serviceCidr } : {}),
     gracefulDeletion: options.gracefulDeletion ?? false
   })
   const logs = PodLogs.make({ now })

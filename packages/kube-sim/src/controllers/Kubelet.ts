@@ -595,7 +595,8 @@ export class Kubelet {
       if (!svc) return { at: now + 1000, exitCode: 1, reason: "Error", logs: [`failed to connect to ${dname}: dial tcp: lookup ${dname}.${dns}.svc.cluster.local on 10.96.0.10:53: no such host`] }
       if (this.readyEndpoints(dns, dname) === 0) {
         const sspec = (svc["spec"] ?? {}) as Json
-        const ip = (sspec["clusterIP"] as string | undefined) ?? "10.96.0.50"
+        const cip = sspec["clusterIP"]
+        const ip = typeof cip === "string" && cip !== "None" ? cip : `${dname}.${dns}.svc.cluster.local`
         const port = (((sspec["ports"] ?? []) as Array<Json>)[0]?.["port"] as number | undefined) ?? 80
         return { at: now + 1000, exitCode: 1, reason: "Error", logs: [`failed to connect to ${dname}: dial tcp ${ip}:${port}: connect: connection refused`, "exiting: dependency not ready"] }
       }

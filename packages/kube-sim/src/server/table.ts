@@ -126,7 +126,7 @@ const COLUMNS: Record<string, Array<Col>> = {
     {
       name: "Port(s)",
       type: "string",
-      cell: (x) => arr(o(x["spec"])["ports"]).map((p) => `${String(p["port"])}/${String(p["protocol"] ?? "TCP")}`).join(",") || "<none>"
+      cell: (x) => arr(o(x["spec"])["ports"]).map((p) => `${String(p["port"])}${p["nodePort"] ? `:${String(p["nodePort"])}` : ""}/${String(p["protocol"] ?? "TCP")}`).join(",") || "<none>"
     },
     AGE
   ],

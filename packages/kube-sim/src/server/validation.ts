@@ -176,6 +176,9 @@ export const validate = (type: ResourceType, obj: KubeObject, old?: KubeObject):
         errs.push({ field: "spec.selector", type: "FieldValueInvalid", detail: `Invalid value: ${JSON.stringify(obj["spec"]["selector"])}: field is immutable` })
       }
       break
+    case "Service":
+      if (old) validateServiceUpdate(obj, old, errs)
+      break
     case "PodDisruptionBudget": {
       const spec = isObj(obj["spec"]) ? obj["spec"] : {}
       if (spec["minAvailable"] !== undefined && spec["maxUnavailable"] !== undefined) {
@@ -198,6 +201,19 @@ export const validate = (type: ResourceType, obj: KubeObject, old?: KubeObject):
     }
   }
   if (errs.length > 0) throw invalid(type, name, errs)
+}
+
+/** A Service keeps its cluster IP for life (an update may omit it: the store carries it over). */
+const validateServiceUpdate = (obj: KubeObject, old: KubeObject, errs: Array<FieldError>): void => {
+  const spec = isObj(obj["spec"]) ? obj["spec"] : {}
+  const oldSpec = isObj(old["spec"]) ? old["spec"] : {}
+  const was = oldSpec["clusterIP"]
+  if (typeof was !== "string" || spec["type"] === "ExternalName") return
+  const ips = Array.isArray(spec["clusterIPs"]) ? spec["clusterIPs"] : undefined
+  const now = spec["clusterIP"] !== undefined && spec["clusterIP"] !== "" ? spec["clusterIP"] : ips?.[0]
+  if (now !== undefined && now !== "" && now !== was) {
+    errs.push({ field: "spec.clusterIPs[0]", type: "FieldValueInvalid", detail: `Invalid value: []string{"${String(now)}"}: may not change once set` })
+  }
 }
 
 const POD_UPDATE_FORBIDDEN =

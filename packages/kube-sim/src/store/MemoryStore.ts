@@ -7,6 +7,7 @@ import { applyDefaults } from "./defaults"
 import { clone, deepEqual, deepFreeze } from "./equal"
 import { nameSuffix, rfc3339, seeded, uuid } from "./random"
 import { keyString, lookup, qualifiedResource } from "./registry"
+import * as Services from "./services"
 import type { ResourceType } from "./registry"
 import { fromStructured, matchesFields, matchesLabels, parseFieldSelector, parseLabelSelector } from "./selectors"
 import type { StructuredSelector } from "./selectors"
@@ -48,6 +49,8 @@ export interface MemoryStoreOptions {
   readonly historySize?: number
   /** Graceful pod deletion (default false: immediate, pure API mode). */
   readonly gracefulDeletion?: boolean
+  /** The IPv4 block Service cluster IPs are allocated from (default `10.96.0.0/12`). */
+  readonly serviceCidr?: string
 }
 
 type Listener = (key: ResourceKey, event: WatchEvent, info: ChangeInfo) => void
@@ -77,6 +80,10 @@ export class MemoryStore implements ObjectStore {
   private readonly clock: () => number
   /** The store's seeded random source (uids, generated names). */
   readonly random: () => number
+  /** The seed the store was made with. */
+  readonly seed: number
+  /** The block Service cluster IPs come from. */
+  readonly serviceCidr: Services.Cidr
   /** Called when a subscribe listener throws (default: console.error). */
   onListenerError: (error: unknown) => void = (error) => {
     console.error("kube-sim: store listener failed", error)
@@ -84,7 +91,9 @@ export class MemoryStore implements ObjectStore {
 
   constructor(options: MemoryStoreOptions = {}) {
     this.clock = options.now ?? Date.now
-    this.random = seeded(options.seed ?? 1)
+    this.seed = options.seed ?? 1
+    this.random = seeded(this.seed)
+    this.serviceCidr = Services.parseCidr(options.serviceCidr ?? Services.DEFAULT_SERVICE_CIDR)
     this.historySize = Math.max(1, options.historySize ?? 10_000)
     this.gracefulDeletion = options.gracefulDeletion ?? false
   }
@@ -230,8 +239,15 @@ export class MemoryStore implements ObjectStore {
     if (t?.tracksGeneration) obj.metadata.generation = 1
     else delete obj.metadata.generation
     applyDefaults(obj)
+    this.allocate(key, obj, undefined)
     obj.metadata.resourceVersion = String(this.rv + 1)
     return obj
+  }
+
+  /** Service cluster IPs and node ports (see ./services). */
+  private allocate(key: ResourceKey, obj: KubeObject, old: KubeObject | undefined): void {
+    if (obj.kind !== "Service") return
+    Services.allocate(obj, old, { seed: this.seed, cidr: this.serviceCidr, key, services: this.scan(key).map((e) => e.obj) })
   }
 
   create(key: ResourceKey, input: KubeObject): KubeObject {
@@ -265,6 +281,7 @@ export class MemoryStore implements ObjectStore {
     }
     delete obj.metadata.managedFields
     applyDefaults(obj)
+    this.allocate(key, obj, old)
     const t = this.type(key)
     if (t?.tracksGeneration) {
       const g = old.metadata.generation ?? 1

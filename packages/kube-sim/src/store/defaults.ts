@@ -12,6 +12,20 @@ const setDefault = (o: Obj, k: string, v: unknown): void => {
   if (o[k] === undefined) o[k] = v
 }
 
+/** Probe defaults (`kubectl describe` shows them: timeout=1s period=10s #success=1 #failure=3). */
+const defaultProbe = (probe: unknown): void => {
+  if (!isObj(probe)) return
+  setDefault(probe, "timeoutSeconds", 1)
+  setDefault(probe, "periodSeconds", 10)
+  setDefault(probe, "successThreshold", 1)
+  setDefault(probe, "failureThreshold", 3)
+  const http = probe["httpGet"]
+  if (isObj(http)) {
+    setDefault(http, "path", "/")
+    setDefault(http, "scheme", "HTTP")
+  }
+}
+
 const defaultContainer = (c: unknown): void => {
   if (!isObj(c)) return
   const image = typeof c["image"] === "string" ? c["image"] : ""
@@ -21,6 +35,7 @@ const defaultContainer = (c: unknown): void => {
   setDefault(c, "terminationMessagePolicy", "File")
   setDefault(c, "resources", {})
   if (Array.isArray(c["ports"])) for (const p of c["ports"]) if (isObj(p)) setDefault(p, "protocol", "TCP")
+  for (const probe of ["livenessProbe", "readinessProbe", "startupProbe"]) defaultProbe(c[probe])
 }
 
 /** Pod spec defaults (also used for templates). */
