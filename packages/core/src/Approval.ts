@@ -18,6 +18,7 @@ import { Clock, Config, Duration, Effect, Layer, Redacted, Schema, type Scope } 
 import { ApprovalChannel } from "./approval/Channel"
 import * as ApprovalRecord from "./guardrails/approvalRecord"
 import { GuardrailStore, type StoreError } from "./GuardrailStore"
+import * as Journal from "./internal/journal"
 import * as Runbook from "./Runbook"
 
 /** No incident with that id in the journal (HTTP 404). */
@@ -144,7 +145,7 @@ export const approve = (
       approvedAt: now,
       ...(request.comment !== undefined ? { comment: request.comment } : {})
     })
-    yield* store.appendJournal({
+    yield* Journal.append(store, {
       incidentId,
       at: now,
       type: "approved",

@@ -12,7 +12,7 @@
  *
  * @since 0.1.0
  */
-import { Cause, Clock, Duration, Effect } from "effect"
+import { Clock, Duration, Effect } from "effect"
 import * as A from "./Action"
 import { ActionRegistry } from "./ActionRegistry"
 import type { ChangeProposal } from "./ChangeProposal"
@@ -22,6 +22,8 @@ import type { FactsJson } from "./Fact"
 import type { Acquisition, Guardrail, GuardrailContext, GuardrailResult } from "./Guardrail"
 import { GuardrailStore, type JournalEntry } from "./GuardrailStore"
 import { IncidentBus } from "./IncidentBus"
+import { causeText } from "./internal/cause"
+import * as Journal from "./internal/journal"
 import type { JsonObject } from "./Json"
 import type { Outcome, OutcomeStatus } from "./Outcome"
 import * as Permit from "./Permit"
@@ -79,11 +81,6 @@ type PreDecision =
   | { readonly _tag: "Deny"; readonly guardrail: string; readonly reason: string; readonly retryAfterMs?: number | undefined }
   | { readonly _tag: "NeedsApproval"; readonly guardrail: string; readonly reason: string }
 
-const errorText = (cause: Cause.Cause<unknown>): string => {
-  const e = Cause.squash(cause)
-  return e && typeof e === "object" && "message" in e ? String((e as any).message) : String(e)
-}
-
 /** Collects every CheckRef in a step tree. */
 const checksOf = (step: P.Step): Array<P.CheckRef> => {
   switch (step._tag) {
@@ -131,7 +128,7 @@ export const execute = (
     const now = Clock.currentTimeMillis
     const journalAt = (type: JournalEntry["type"], stepPath: string | undefined, data: JsonObject) =>
       Effect.flatMap(now, (at) =>
-        auto ? Effect.asVoid(store.appendJournal({ incidentId: input.incidentId, at, type, stepPath, data })) : Effect.void
+        auto ? Effect.asVoid(Journal.append(store, { incidentId: input.incidentId, at, type, stepPath, data })) : Effect.void
       )
 
     const ctxFor = (action: A.Action, stepPath: string, at: number): GuardrailContext => ({
@@ -175,7 +172,7 @@ export const execute = (
         for (const g of guardrailsFor(action)) {
           const res: GuardrailResult = yield* g.check(ctxFor(action, path, at)).pipe(
             Effect.catchCause((cause) =>
-              Effect.succeed<GuardrailResult>({ _tag: "Deny", reason: `guardrail could not decide: ${errorText(cause)}` })
+              Effect.succeed<GuardrailResult>({ _tag: "Deny", reason: `guardrail could not decide: ${causeText(cause)}` })
             )
           )
           if (res._tag === "Deny") {
@@ -295,7 +292,7 @@ export const execute = (
             yield* outcome({ ...base, status: "dry_run", detail: r.value.detail, result: r.value.result })
             return "ok"
           }
-          yield* outcome({ ...base, status: "failed", detail: `dry run rejected: ${errorText(r.cause)}` })
+          yield* outcome({ ...base, status: "failed", detail: `dry run rejected: ${causeText(r.cause)}` })
           return "failed"
         }
         // auto: intent → acquire → permit → run → applied | failed
@@ -309,7 +306,7 @@ export const execute = (
             const acq: Acquisition = yield* g.acquire(ctx).pipe(
               Effect.catchCause((cause) =>
                 Effect.succeed<Acquisition>({
-                  result: { _tag: "Deny", reason: `guardrail could not decide: ${errorText(cause)}` },
+                  result: { _tag: "Deny", reason: `guardrail could not decide: ${causeText(cause)}` },
                   release: Effect.void
                 })
               )
@@ -366,7 +363,7 @@ export const execute = (
           outcomes.push({ ...base, status: "applied", detail: r.value.detail, result: r.value.result, at: end })
           return "ok"
         }
-        const why = errorText(r.cause)
+        const why = causeText(r.cause)
         yield* journalAt("failed", path, { detail: why })
         outcomes.push({ ...base, status: "failed", detail: why, at: end })
         return "failed"
@@ -381,7 +378,7 @@ export const execute = (
               target: action.target,
               idempotencyKey: action.idempotencyKey,
               status: "failed",
-              detail: `not run: ${errorText(cause)}`
+              detail: `not run: ${causeText(cause)}`
             })
             return "failed" as const
           })
@@ -485,7 +482,7 @@ export const execute = (
             }
             const r = yield* Effect.exit(bus.publish(child))
             if (r._tag === "Failure") {
-              const why = errorText(r.cause)
+              const why = causeText(r.cause)
               escalations.push({ reason: `hand-off refused: ${why}`, nextSteps: [`handle ${child.type} on ${child.target.ref} by hand`] })
               yield* outcome({ ...base, status: "escalated", detail: why })
               return "escalated"

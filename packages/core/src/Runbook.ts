@@ -9,9 +9,10 @@
  * @since 0.1.0
  */
 import { randomBytes } from "node:crypto"
-import { Cause, Clock, Config, Duration, Effect, FiberSet, Schema, Stream } from "effect"
+import { Clock, Config, Duration, Effect, FiberSet, Schema, Stream } from "effect"
 import type { Action } from "./Action"
 import { ActionRegistry, bindGuardrail } from "./ActionRegistry"
+import * as AgentId from "./AgentId"
 import { ApprovalChannel } from "./approval/Channel"
 import * as ApprovalRecord from "./guardrails/approvalRecord"
 import * as C from "./Classification"
@@ -23,8 +24,11 @@ import type { Attachment, Escalation, Severity } from "./Escalation"
 import * as Executor from "./Executor"
 import * as Fact from "./Fact"
 import type { Guardrail } from "./Guardrail"
-import { GuardrailStore, type JournalEntry, type StoreError } from "./GuardrailStore"
+import { GuardrailStore, type JournalEntry, type LeaseInfo, type StoreError } from "./GuardrailStore"
 import { IncidentBus } from "./IncidentBus"
+import { causeText } from "./internal/cause"
+import * as Journal from "./internal/journal"
+import { toJson } from "./internal/journal"
 import type { IncidentReport, Mode, Status, TimelineEntry } from "./IncidentReport"
 import type { JsonObject } from "./Json"
 import { Notifier } from "./Notifier"
@@ -196,14 +200,6 @@ export const modeFor = (runbook: Runbook<any, any>): Effect.Effect<{ readonly mo
 
 const newIncidentId = (now: number): string => `inc_${now.toString(36)}_${randomBytes(4).toString("hex")}`
 
-const toJson = (v: unknown): any => {
-  try {
-    return v === undefined ? null : JSON.parse(JSON.stringify(v, (_k, x) => (typeof x === "bigint" ? x.toString() : x)))
-  } catch {
-    return String(v)
-  }
-}
-
 const factsJson = (facts: Fact.Facts<any>): Fact.FactsJson =>
   Object.fromEntries(
     Object.entries(facts as Record<string, Fact.Fact<unknown>>).map(([k, f]) => [
@@ -211,11 +207,6 @@ const factsJson = (facts: Fact.Facts<any>): Fact.FactsJson =>
       f._tag === "Known" ? { _tag: "Known" as const, value: toJson(f.value) } : { _tag: "Unknown" as const, probe: f.probe, reason: f.reason }
     ])
   )
-
-const causeText = (cause: Cause.Cause<unknown>): string => {
-  const e = Cause.squash(cause)
-  return e && typeof e === "object" && "message" in e ? String((e as any).message) : String(e)
-}
 
 /** The mutable record of one incident run, turned into a report at the end. */
 interface State<F> {
@@ -237,7 +228,11 @@ interface State<F> {
   startedAt: number
 }
 
-const leaseKey = (target: T.TargetRef) => `target:${T.key(target)}`
+const leaseKey = (target: T.TargetRef) => leaseKeyOf(T.key(target))
+const leaseKeyOf = (targetKey: string) => `target:${targetKey}`
+/** The incident a lease is held for (older leases named only the incident as holder). */
+const heldIncident = (lease: LeaseInfo): string =>
+  typeof lease.data["incidentId"] === "string" ? lease.data["incidentId"] : lease.holder
 const baselineKey = (target: T.TargetRef) => `baseline:${T.key(target)}`
 
 /** Runs one incident end to end. Always succeeds, with an IncidentReport or AwaitingApproval. */
@@ -273,7 +268,7 @@ const journalAppend = (st: State<any>, type: JournalEntry["type"], data: JsonObj
     if (st.mode !== "auto") return
     const store = yield* GuardrailStore
     const at = yield* Clock.currentTimeMillis
-    yield* store.appendJournal({ incidentId: st.incidentId, at, type, stepPath, data })
+    yield* Journal.append(store, { incidentId: st.incidentId, at, type, stepPath, data })
   })
 
 const mark = (st: State<any>, phase: TimelineEntry["phase"], message: string) =>
@@ -284,6 +279,8 @@ interface ResumePoint {
   readonly entries: ReadonlyArray<JournalEntry>
   readonly plan?: P.Plan | undefined
   readonly awaiting?: { readonly planDigest: string; readonly expiresAt: number; readonly reason: string } | undefined
+  /** The journaled plan read back redacted: the rebuilt plan must have this digest for its steps to resume. */
+  readonly expectDigest?: string | undefined
 }
 
 const runIncident = <F, R>(
@@ -300,16 +297,19 @@ const runIncident = <F, R>(
     // 1. Lease on the target (auto only: observe and dry_run write nothing).
     if (auto) {
       const now = yield* Clock.currentTimeMillis
+      const agent = yield* AgentId.current
       const lease = yield* store.acquireLease({
         key: leaseKey(target),
-        holder: st.incidentId,
+        holder: AgentId.holder(agent, st.incidentId),
         ttlMs: Duration.toMillis(runbook.leaseTtl),
         now,
-        data: { runbook: runbook.id }
+        data: { runbook: runbook.id, incidentId: st.incidentId, agent }
       })
       if (lease._tag === "Held") {
-        yield* mark(st, "close", `target is held by incident ${lease.lease.holder} until ${new Date(lease.lease.expiresAt).toISOString()}`)
-        return yield* finish(runbook, st, "duplicate", { heldBy: lease.lease.holder })
+        const heldBy = heldIncident(lease.lease)
+        const by = typeof lease.lease.data["agent"] === "string" ? ` (agent ${lease.lease.data["agent"]})` : ""
+        yield* mark(st, "close", `target is held by incident ${heldBy}${by} until ${new Date(lease.lease.expiresAt).toISOString()}`)
+        return yield* finish(runbook, st, "duplicate", { heldBy })
       }
       if (!resume) {
         yield* journalAppend(st, "opened", {
@@ -385,6 +385,15 @@ const runIncident = <F, R>(
     st.plan = plan
     st.planDigest = P.digest(plan)
     yield* mark(st, "plan", plan.summary)
+    if (resume?.expectDigest !== undefined && resume.expectDigest !== st.planDigest) {
+      return yield* escalate(
+        runbook,
+        st,
+        `cannot resume: the journaled plan ${resume.expectDigest.slice(0, 12)} was redacted (it carried a secret) and the plan rebuilt from a fresh diagnosis differs (${st.planDigest.slice(0, 12)})`,
+        "warning",
+        ["check what the interrupted plan already applied (see the journal) and finish it by hand"]
+      )
+    }
     if (!(resume?.plan && !resume.awaiting)) yield* journalAppend(st, "planned", { plan: toJson(plan), digest: st.planDigest })
 
     // 6. Approval bookkeeping for a resumed pause.
@@ -691,12 +700,13 @@ const finish = <F, R>(
       const store = yield* GuardrailStore
       yield* journalAppend(st, "closed", { status, report: toJson(report) }).pipe(Effect.ignore)
       // Keep the target leased through the cooldown.
+      const agent = yield* AgentId.current
       yield* store.acquireLease({
         key: leaseKey(st.signal.target),
-        holder: st.incidentId,
+        holder: AgentId.holder(agent, st.incidentId),
         ttlMs: Duration.toMillis(runbook.cooldown),
         now: endedAt,
-        data: { runbook: runbook.id, cooldown: true }
+        data: { runbook: runbook.id, incidentId: st.incidentId, agent, cooldown: true }
       }).pipe(Effect.ignore)
     }
     yield* notifier.report(report)
@@ -781,8 +791,14 @@ export const resume = <F, R>(
         reason: String(lastAwaiting.data["reason"])
       }
       : undefined
-    const plan = planned ? P.fromJson(JSON.stringify(planned.data["plan"])) : undefined
-    return yield* runIncident(runbook, st, { entries, plan: awaiting ? undefined : plan, awaiting })
+    // The journal is redacted: a plan that carried a secret reads back changed (its digest no
+    // longer matches the journaled one). Such a plan is rebuilt from a fresh diagnosis and its
+    // steps resume only if the rebuilt plan has the journaled digest.
+    const journaledDigest = planned ? String(planned.data["digest"]) : undefined
+    const readBack = planned ? yield* Effect.option(Effect.try(() => P.fromJson(JSON.stringify(planned.data["plan"])))) : undefined
+    const plan = readBack?._tag === "Some" && P.digest(readBack.value) === journaledDigest ? readBack.value : undefined
+    const rebuild = planned !== undefined && plan === undefined && !awaiting ? journaledDigest : undefined
+    return yield* runIncident(runbook, st, { entries, plan: awaiting ? undefined : plan, awaiting, expectDigest: rebuild })
   })
 
 /** Options of `awaitApproval`. */
@@ -889,7 +905,16 @@ export const run = <F, R>(
       isAwaitingApproval(r) && options.approvals !== false ? Effect.asVoid(FiberSet.run(waiters, settle(r))) : onResult(r)
     if (options.resumeOpen ?? true) {
       const open = yield* store.listIncidents().pipe(Effect.orElseSucceed(() => []))
+      const agent = yield* AgentId.current
       for (const inc of open.filter((i) => i.runbook === runbook.id)) {
+        // Another live agent's incident (its lease on the target is unexpired) is left to it; an
+        // expired lease (its agent died) is taken over by the resume, and our own is renewed.
+        const lease = yield* store.getLease(leaseKeyOf(inc.targetKey)).pipe(Effect.orElseSucceed(() => undefined))
+        const now = yield* Clock.currentTimeMillis
+        if (lease && lease.expiresAt > now && lease.holder !== AgentId.holder(agent, inc.incidentId)) {
+          yield* notifier.audit("incident.held", { runbook: runbook.id, incidentId: inc.incidentId, heldBy: heldIncident(lease), holder: lease.holder })
+          continue
+        }
         const r = yield* Effect.result(resume(runbook, inc.incidentId))
         if (r._tag === "Success") yield* report(r.success)
       }

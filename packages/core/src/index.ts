@@ -66,6 +66,8 @@ export * as IncidentBus from "./IncidentBus"
 export * as Notifier from "./Notifier"
 /** Runbooks: make, handle, resume, run. */
 export * as Runbook from "./Runbook"
+/** The agent identity that holds per-target leases (`BYTEPORT_AGENT_ID`). */
+export * as AgentId from "./AgentId"
 /** Which runbook handles a target. */
 export * as Catalog from "./Catalog"
 /** Approval of paused incidents: the HTTP and CLI channels, `approve`, `awaitDecision`. */

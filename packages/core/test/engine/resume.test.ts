@@ -4,7 +4,7 @@ import * as os from "node:os"
 import * as nodePath from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Effect, Fiber } from "effect"
-import { FileStore, GuardrailStore, Runbook } from "@byteport/core"
+import { AgentId, FileStore, GuardrailStore, Runbook } from "@byteport/core"
 import * as Testing from "@byteport/core/testing"
 import * as R from "./resumeWorld"
 import * as W from "./world"
@@ -72,6 +72,7 @@ describe("resume after a crash", () => {
       yield* Effect.callback<void, Error>((resume) => {
         const child = spawn(process.execPath, ["--import", "tsx", "--conditions=@byteport/source", nodePath.join(__dirname, "scripts/crashAfterApplied.ts"), nodePath.join(dir, "store"), incidentId, marker], {
           cwd: nodePath.resolve(__dirname, "../../../.."),
+          env: { ...process.env, BYTEPORT_AGENT_ID: "replica-1" },
           stdio: ["ignore", "pipe", "pipe"]
         })
         let err = ""
@@ -84,7 +85,9 @@ describe("resume after a crash", () => {
       assert.strictEqual(fs.readFileSync(marker, "utf8"), "applied\n")
       const again = R.restartHandler(Effect.sync(() => fs.appendFileSync(marker, "applied again\n")))
       const r = yield* Runbook.resume(R.runbook(R.recovered), incidentId).pipe(
-        Effect.provide(Testing.layer({ handlers: [again], store: FileStore.layer({ directory: nodePath.join(dir, "store"), fsync: false }) }))
+        Effect.provide(Testing.layer({ handlers: [again], store: FileStore.layer({ directory: nodePath.join(dir, "store"), fsync: false }) })),
+        // the same replica, restarted: its own lease is renewed at once (another agent would wait for it to expire)
+        Effect.provide(AgentId.layer("replica-1"))
       )
       if (Runbook.isAwaitingApproval(r)) return assert.fail("no approval expected")
       assert.strictEqual(r.status, "recovered")

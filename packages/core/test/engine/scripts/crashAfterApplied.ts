@@ -5,7 +5,7 @@
  */
 import * as fs from "node:fs"
 import { Effect } from "effect"
-import { FileStore, Runbook } from "@byteport/core"
+import { AgentId, FileStore, Runbook } from "@byteport/core"
 import * as Testing from "@byteport/core/testing"
 import * as R from "../resumeWorld"
 
@@ -18,6 +18,8 @@ const handler = R.restartHandler(Effect.sync(() => fs.appendFileSync(marker, "ap
 const hanging = R.runbook(() => Effect.sync(() => void process.stdout.write("VERIFYING\n")).pipe(Effect.andThen(Effect.never)))
 Effect.runPromise(
   Runbook.handle(hanging, R.signal(), { incidentId }).pipe(
-    Effect.provide(Testing.layer({ handlers: [handler], store: FileStore.layer({ directory: dir, fsync: true }) }))
+    Effect.provide(Testing.layer({ handlers: [handler], store: FileStore.layer({ directory: dir, fsync: true }) })),
+    // The agent's stable identity (BYTEPORT_AGENT_ID): restarted with the same id, it takes its incident back at once.
+    Effect.provide(AgentId.layerConfig)
   )
 )
