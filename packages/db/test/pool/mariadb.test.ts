@@ -104,4 +104,40 @@ describeWithServices(["mariadb"], "db.pool.six-class end to end (real MariaDB)",
       assert.strictEqual(pm.explain_queries.length, 2)
       assert.include(pm.explain_queries[0].query, "SLEEP(60)")
     }).pipe(Effect.provide(world())), 60_000)
+
+  it.live("runaway_cron_fanout: 15 connections of one batch user (the user stands in for application_name) → escalated with the recommended cap; nothing killed", () =>
+    Effect.gen(function*() {
+      const user = `bp_cron_${process.pid}`
+      const password = `pw-${Math.random().toString(36).slice(2)}`
+      const admin = yield* Effect.promise(() => openConnection(adminUrl))
+      yield* Effect.promise(async () => {
+        await admin.q(`DROP USER IF EXISTS '${user}'@'%'`)
+        await admin.q(`CREATE USER '${user}'@'%' IDENTIFIED BY '${password}'`)
+        await admin.q(`GRANT SELECT ON appdb.* TO '${user}'@'%'`)
+      })
+      try {
+        const url = new URL(appUrl)
+        url.username = user
+        url.password = password
+        const conns = yield* Effect.promise(() => Promise.all(Array.from({ length: 15 }, () => openConnection(url.toString()))))
+        const r = reportOf(yield* Runbook.handle(runbook(conns), signal(target("maria-fanout")), { mode: "auto" }))
+        assert.strictEqual(r.classification?._tag === "Classified" ? r.classification.class : "", "runaway_cron_fanout")
+        assert.strictEqual(r.status, "escalated")
+        assert.match(r.escalation!.reason, new RegExp(`"${user}" holds 15 connections`))
+        for (const c of conns) assert.isTrue(yield* usable(c))
+      } finally {
+        yield* Effect.promise(() => closeAllMySql())
+        const again = yield* Effect.promise(() => openConnection(adminUrl))
+        yield* Effect.promise(() => again.q(`DROP USER IF EXISTS '${user}'@'%'`).catch(() => undefined))
+      }
+    }).pipe(Effect.provide(world())), 60_000)
+
+  it.live("undersized_pool on MariaDB (no pgbouncer, ruling): an escalation with the recommended pool sizes, nothing changed", () =>
+    Effect.gen(function*() {
+      const r = reportOf(yield* Runbook.handle(runbook([], { undersizedRatio: 0 }), signal(target("maria-undersized")), { mode: "auto" }))
+      assert.strictEqual(r.classification?._tag === "Classified" ? r.classification.class : "", "undersized_pool")
+      assert.strictEqual(r.status, "escalated")
+      assert.match(r.escalation!.reason, /no pgbouncer in front of the database/)
+      assert.deepStrictEqual(r.outcomes.map((o) => o.status), ["escalated"])
+    }).pipe(Effect.provide(world())), 60_000)
 })
