@@ -68,6 +68,8 @@ export * as Notifier from "./Notifier"
 export * as Runbook from "./Runbook"
 /** The agent identity that holds per-target leases (`BYTEPORT_AGENT_ID`). */
 export * as AgentId from "./AgentId"
+/** Production wiring from configuration: `Agent.layer`, `Agent.run`. */
+export * as Agent from "./Agent"
 /** Which runbook handles a target. */
 export * as Catalog from "./Catalog"
 /** Approval of paused incidents: the HTTP and CLI channels, `approve`, `awaitDecision`. */
