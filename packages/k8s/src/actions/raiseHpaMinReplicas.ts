@@ -4,6 +4,9 @@
  * (`byteport.io/scale-out-reason`, `byteport.io/previous-min-replicas`, `byteport.io/incident`).
  * A merge patch conditional on the HPA's resourceVersion; on 409 it re-reads and retries once
  * only if `minReplicas` is still the planned `fromMinReplicas`. dry_run sends `dryRun=All`.
+ * Otherwise the handler then waits (Effect Clock, 2 s polls, up to `scaleTimeoutSeconds`, default
+ * 120) for the HPA's target to have that many Ready replicas, so verification starts once the
+ * new pods serve.
  *
  * Guardrail: `never` when there is no HPA, when it is already at `maxReplicas`, or when the new
  * minimum would not add replicas — so a plan's Fallback takes the next step (a memory bump).
@@ -11,7 +14,7 @@
  * @since 0.1.0
  */
 import { ActionHandler, Guardrail } from "@byteport/core"
-import { Effect, Schema } from "effect"
+import { Clock, Effect, Schema } from "effect"
 import { EventRecorder, recordEvent } from "../events/EventRecorder"
 import { Kube } from "../Kube"
 import * as KubePatch from "../KubePatch"
@@ -34,7 +37,8 @@ export const Params = Schema.Struct({
   toMinReplicas: Schema.Number,
   maxReplicas: Schema.Number,
   currentReplicas: Schema.Number,
-  reason: Schema.String
+  reason: Schema.String,
+  scaleTimeoutSeconds: Schema.optionalKey(Schema.Number)
 })
 
 /** The params. */
@@ -94,9 +98,29 @@ export const make = (): ActionHandler.ActionHandler<Kube | EventRecorder> =>
           kind: "HorizontalPodAutoscaler",
           apiVersion: "autoscaling/v2"
         })
+        let scaled = "not awaited"
+        const ref = patched.spec?.scaleTargetRef
+        if (!ctx.dryRun && ref && (ref.kind === "Deployment" || ref.kind === "StatefulSet")) {
+          const start = yield* Clock.currentTimeMillis
+          for (;;) {
+            const w = yield* (ref.kind === "Deployment" ? kube.getDeployment(p.namespace, ref.name) : kube.getStatefulSet(p.namespace, ref.name)).pipe(
+              Effect.mapError((e) => new ActionFailed({ kind: KIND, message: e.message }))
+            )
+            const ready = w.status?.readyReplicas ?? 0
+            if (ready >= p.toMinReplicas) {
+              scaled = `${ready} Ready`
+              break
+            }
+            if ((yield* Clock.currentTimeMillis) - start >= (p.scaleTimeoutSeconds ?? 120) * 1000) {
+              scaled = `only ${ready}/${p.toMinReplicas} Ready after ${p.scaleTimeoutSeconds ?? 120}s`
+              break
+            }
+            yield* Effect.sleep("2 seconds")
+          }
+        }
         return {
-          detail: ctx.dryRun ? `would raise ${what} (validated with dryRun=All)` : `raised ${what}`,
-          result: { hpa: name, fromMinReplicas: p.fromMinReplicas, toMinReplicas: p.toMinReplicas, dryRun: ctx.dryRun }
+          detail: ctx.dryRun ? `would raise ${what} (validated with dryRun=All)` : `raised ${what}; scale-out: ${scaled}`,
+          result: { hpa: name, fromMinReplicas: p.fromMinReplicas, toMinReplicas: p.toMinReplicas, scaled, dryRun: ctx.dryRun }
         }
       })
   })

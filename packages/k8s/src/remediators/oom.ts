@@ -143,7 +143,7 @@ export const plan = (
           reason: "traffic_spike: working set follows the request rate"
         },
         precondition: { resourceVersion: hpa?.resourceVersion ?? "" },
-        timeoutMs: 30_000,
+        timeoutMs: 180_000,
         description: hpa
           ? `scale out ${workloadName} through HPA ${hpa.name}: minReplicas ${hpa.minReplicas} → ${to} (max ${hpa.maxReplicas})`
           : `scale out ${workloadName} through its HPA (none found)`
