@@ -311,30 +311,18 @@ export class Kubelet {
         env[e["name"]] = String(e["value"] ?? "")
         continue
       }
-      if (vf["configMapKeyRef"]) {
-        const r = vf["configMapKeyRef"] as Json
-        const cm = store.get(R.configmaps, ns, r["name"])
-        if (!cm) {
+      const ref = vf["configMapKeyRef"] ? { r: vf["configMapKeyRef"] as Json, secret: false } : vf["secretKeyRef"] ? { r: vf["secretKeyRef"] as Json, secret: true } : undefined
+      if (ref) {
+        const { r, secret } = ref
+        const src = store.get(secret ? R.secrets : R.configmaps, ns, r["name"])
+        if (!src) {
           if (r["optional"]) continue
-          return { error: `configmap "${r["name"]}" not found` }
+          return { error: `${secret ? "secret" : "configmap"} "${r["name"]}" not found` }
         }
-        const d = data(cm, false)
+        const d = data(src, secret)
         if (!(r["key"] in d)) {
           if (r["optional"]) continue
-          return { error: `couldn't find key ${r["key"]} in ConfigMap ${ns}/${r["name"]}` }
-        }
-        env[e["name"]] = d[r["key"]]!
-      } else if (vf["secretKeyRef"]) {
-        const r = vf["secretKeyRef"] as Json
-        const s = store.get(R.secrets, ns, r["name"])
-        if (!s) {
-          if (r["optional"]) continue
-          return { error: `secret "${r["name"]}" not found` }
-        }
-        const d = data(s, true)
-        if (!(r["key"] in d)) {
-          if (r["optional"]) continue
-          return { error: `couldn't find key ${r["key"]} in Secret ${ns}/${r["name"]}` }
+          return { error: `couldn't find key ${r["key"]} in ${secret ? "Secret" : "ConfigMap"} ${ns}/${r["name"]}` }
         }
         env[e["name"]] = d[r["key"]]!
       } else if (vf["fieldRef"]) {
@@ -1030,23 +1018,22 @@ const sig0 = (m: Map<string, NodeSignals>, name: string, cap: number): NodeSigna
 /** Sum of a pod's container requests (limits stand in for missing requests, as API defaulting does). */
 export const podRequests = (pod: KubeObject): { cpu: number; memory: number } => {
   const spec = (pod["spec"] ?? {}) as Json
+  const request = (c: Json, name: "cpu" | "memory"): number => {
+    const r = ((c["resources"] as Json | undefined) ?? {}) as Json
+    return tryQuantity(((r["requests"] ?? {}) as Json)[name] ?? ((r["limits"] ?? {}) as Json)[name]) ?? 0
+  }
   let cpu = 0
   let memory = 0
   for (const c of (spec["containers"] ?? []) as Array<Json>) {
-    const r = ((c["resources"] as Json | undefined) ?? {}) as Json
-    const req = (r["requests"] ?? {}) as Json
-    const lim = (r["limits"] ?? {}) as Json
-    cpu += tryQuantity(req["cpu"] ?? lim["cpu"]) ?? 0
-    memory += tryQuantity(req["memory"] ?? lim["memory"]) ?? 0
+    cpu += request(c, "cpu")
+    memory += request(c, "memory")
   }
+  // init containers run one at a time: the largest one counts
   let initCpu = 0
   let initMem = 0
   for (const c of (spec["initContainers"] ?? []) as Array<Json>) {
-    const r = ((c["resources"] as Json | undefined) ?? {}) as Json
-    const req = (r["requests"] ?? {}) as Json
-    const lim = (r["limits"] ?? {}) as Json
-    initCpu = Math.max(initCpu, tryQuantity(req["cpu"] ?? lim["cpu"]) ?? 0)
-    initMem = Math.max(initMem, tryQuantity(req["memory"] ?? lim["memory"]) ?? 0)
+    initCpu = Math.max(initCpu, request(c, "cpu"))
+    initMem = Math.max(initMem, request(c, "memory"))
   }
   return { cpu: Math.max(cpu, initCpu), memory: Math.max(memory, initMem) }
 }

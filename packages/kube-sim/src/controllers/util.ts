@@ -2,27 +2,16 @@
  * Small helpers shared by the controllers: resource keys, object access, Go-style
  * semantic equality and deep cloning.
  */
+import { Keys } from "../store/registry"
 import type { KubeObject, ObjectStore, ResourceKey } from "../store/types"
 
-/** Resource keys of every kind the controllers touch. */
+/** Resource keys of every kind the controllers touch: the store's `Keys` plus short aliases. */
 export const R = {
-  pods: { group: "", version: "v1", resource: "pods" },
-  nodes: { group: "", version: "v1", resource: "nodes" },
-  events: { group: "", version: "v1", resource: "events" },
-  services: { group: "", version: "v1", resource: "services" },
-  endpoints: { group: "", version: "v1", resource: "endpoints" },
-  configmaps: { group: "", version: "v1", resource: "configmaps" },
-  secrets: { group: "", version: "v1", resource: "secrets" },
-  namespaces: { group: "", version: "v1", resource: "namespaces" },
-  pvcs: { group: "", version: "v1", resource: "persistentvolumeclaims" },
-  pvs: { group: "", version: "v1", resource: "persistentvolumes" },
-  deployments: { group: "apps", version: "v1", resource: "deployments" },
-  replicasets: { group: "apps", version: "v1", resource: "replicasets" },
-  statefulsets: { group: "apps", version: "v1", resource: "statefulsets" },
-  daemonsets: { group: "apps", version: "v1", resource: "daemonsets" },
-  controllerrevisions: { group: "apps", version: "v1", resource: "controllerrevisions" },
-  hpas: { group: "autoscaling", version: "v2", resource: "horizontalpodautoscalers" },
-  pdbs: { group: "policy", version: "v1", resource: "poddisruptionbudgets" }
+  ...Keys,
+  pvcs: Keys.persistentvolumeclaims,
+  pvs: Keys.persistentvolumes,
+  hpas: Keys.horizontalpodautoscalers,
+  pdbs: Keys.poddisruptionbudgets
 } as const satisfies Record<string, ResourceKey>
 
 /** Loose JSON record type used when walking objects. */

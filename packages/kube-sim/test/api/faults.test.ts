@@ -4,6 +4,7 @@ import type { KubeSimInstance } from "../../src/index"
 import { Keys } from "../../src/index"
 import { apiError, podManifest, startSim, until } from "./helpers"
 import type { KubeConfig } from "@kubernetes/client-node"
+import { connect } from "node:net"
 
 let sim: KubeSimInstance
 let kc: KubeConfig
@@ -32,12 +33,18 @@ describe("faults", () => {
   it("adds latency to matching requests only", async () => {
     const h = sim.faults.latency({ verb: "list", resource: "pods", ms: 250 })
     try {
-      let t = Date.now()
-      await core.listNamespacedPod({ namespace: "default" })
-      assert.isAtLeast(Date.now() - t, 240)
-      t = Date.now()
-      await core.listNamespacedConfigMap({ namespace: "default" })
-      assert.isBelow(Date.now() - t, 200)
+      // Both requests start together and meet the same machine load: the unmatched one must not
+      // wait for the delay, so it answers first (no absolute upper bound on a loaded machine).
+      const t = performance.now()
+      const order: Array<string> = []
+      const slow = core.listNamespacedPod({ namespace: "default" }).then(() => {
+        order.push("pods")
+        return performance.now() - t
+      })
+      const fast = core.listNamespacedConfigMap({ namespace: "default" }).then(() => order.push("configmaps"))
+      const [elapsed] = await Promise.all([slow, fast])
+      assert.isAtLeast(elapsed, 240, "the matching request waited for the delay")
+      assert.deepStrictEqual(order, ["configmaps", "pods"])
       assert.strictEqual(h.hits, 1)
     } finally {
       h.remove()
@@ -204,11 +211,21 @@ describe("restart with downtime", () => {
     try {
       const c = r.kc.makeApiClient(CoreV1Api)
       await c.createNamespacedConfigMap({ namespace: "default", body: { metadata: { name: "kept" } } })
+      const t0 = performance.now()
       const restarting = r.sim.restart({ downtimeMs: 400 })
-      await new Promise((ok) => setTimeout(ok, 100))
-      const during = await fetch(`${r.sim.url}/version`).then(() => "served", (e: Error) => String((e.cause as { code?: string } | undefined)?.code ?? e.message))
+      // restart closes the listener before it returns: a connection attempted now is refused, with
+      // no wall-clock window to hit (a stalled event loop cannot let the port reopen first)
+      const during = await new Promise<string>((ok) => {
+        const socket = connect(r.sim.port, "127.0.0.1")
+        socket.on("connect", () => {
+          socket.destroy()
+          ok("connected")
+        })
+        socket.on("error", (e: NodeJS.ErrnoException) => ok(e.code ?? e.message))
+      })
       assert.strictEqual(during, "ECONNREFUSED")
       await restarting
+      assert.isAtLeast(performance.now() - t0, 390, "the port stayed closed for the downtime")
       assert.strictEqual((await c.readNamespacedConfigMap({ namespace: "default", name: "kept" })).metadata!.name, "kept")
     } finally {
       await r.sim.close()

@@ -34,11 +34,23 @@ export const podManifest = (name: string, labels: Record<string, string> = {}, e
   }
 })
 
-/** Waits until `cond` holds (real time), polling every 10 ms. */
+const turn = (): Promise<void> => new Promise((r) => setTimeout(() => setImmediate(r), 0))
+
+/**
+ * Waits until `cond` holds (real time), polling every 10 ms. When the deadline has passed it
+ * gives pending I/O one more turn and checks again before failing: after the process was
+ * descheduled for a while, the poll timer and the server's own timers fire in one batch, and
+ * the socket events they cause are only read on the next turn.
+ */
 export const until = async (cond: () => boolean, timeoutMs = 5_000, what = "condition"): Promise<void> => {
   const start = Date.now()
   while (!cond()) {
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`)
+    if (Date.now() - start > timeoutMs) {
+      await turn()
+      await turn()
+      if (cond()) return
+      throw new Error(`timed out waiting for ${what}`)
+    }
     await new Promise((r) => setTimeout(r, 10))
   }
 }

@@ -54,6 +54,10 @@ beforeAll(async () => {
 })
 afterAll(() => sim.close())
 
+/** A strategic merge patch of the web Deployment's pod template spec. */
+const patchTemplate = (spec: Record<string, unknown>) =>
+  apps.patchNamespacedDeployment({ namespace: "default", name: "web", body: { spec: { template: { spec } } } }, smp)
+
 describe("PATCH content types", () => {
   it("an object body sent with client-node's default (json-patch) gets the apiserver's 400", async () => {
     const e = await apiError(() => apps.patchNamespacedDeployment({ namespace: "default", name: "web", body: { spec: { replicas: 3 } } }))
@@ -64,29 +68,16 @@ describe("PATCH content types", () => {
   })
 
   it("strategic merge merges containers by name, env by name, ports by containerPort; $patch: delete removes", async () => {
-    const out = await apps.patchNamespacedDeployment(
-      {
-        namespace: "default",
-        name: "web",
-        body: {
-          spec: {
-            template: {
-              spec: {
-                containers: [
-                  {
-                    name: "app",
-                    env: [{ name: "B", value: "20" }, { name: "C", value: "3" }, { name: "A", $patch: "delete" }],
-                    ports: [{ containerPort: 9090, name: "prom" }],
-                    resources: { limits: { memory: "256Mi" } }
-                  }
-                ]
-              }
-            }
-          }
+    const out = await patchTemplate({
+      containers: [
+        {
+          name: "app",
+          env: [{ name: "B", value: "20" }, { name: "C", value: "3" }, { name: "A", $patch: "delete" }],
+          ports: [{ containerPort: 9090, name: "prom" }],
+          resources: { limits: { memory: "256Mi" } }
         }
-      },
-      smp
-    )
+      ]
+    })
     const cs = out.spec!.template.spec!.containers
     assert.deepStrictEqual(cs.map((c) => c.name), ["app", "sidecar"])
     assert.strictEqual(cs[0]!.image, "registry.local/app:1.0")
@@ -98,24 +89,11 @@ describe("PATCH content types", () => {
   })
 
   it("strategic merge: $patch: replace on a list, tolerations replaced (no merge key), null deletes a field", async () => {
-    const out = await apps.patchNamespacedDeployment(
-      {
-        namespace: "default",
-        name: "web",
-        body: {
-          spec: {
-            template: {
-              spec: {
-                volumes: [{ name: "cache", emptyDir: {} }, { $patch: "replace" }],
-                tolerations: [{ key: "b", operator: "Exists" }],
-                containers: [{ name: "sidecar", $patch: "delete" }, { name: "app", resources: null }]
-              }
-            }
-          }
-        }
-      },
-      smp
-    )
+    const out = await patchTemplate({
+      volumes: [{ name: "cache", emptyDir: {} }, { $patch: "replace" }],
+      tolerations: [{ key: "b", operator: "Exists" }],
+      containers: [{ name: "sidecar", $patch: "delete" }, { name: "app", resources: null }]
+    })
     const spec = out.spec!.template.spec!
     assert.deepStrictEqual(spec.volumes!.map((v) => v.name), ["cache"])
     assert.deepStrictEqual(spec.tolerations!.map((t) => t.key), ["b"])
@@ -138,36 +116,27 @@ describe("PATCH content types", () => {
 
   it("json-patch applies ops with a passing test; a failing test is 422 and changes nothing", async () => {
     const before = await apps.readNamespacedDeployment({ namespace: "default", name: "web" })
-    const typeErr = await apiError(() => apps.patchNamespacedDeployment(
-      {
-        namespace: "default",
-        name: "web",
-        body: [
-          { op: "test", path: "/spec/replicas", value: 2 },
-          { op: "replace", path: "/spec/replicas", value: 3 },
-          { op: "add", path: "/metadata/annotations", value: { "a/b": "c" } },
-          { op: "copy", from: "/metadata/annotations/a~1b", path: "/metadata/labels" }
-        ]
-      },
-      jsonPatch
-    ))
+    // the same three ops, then one that differs
+    const withLast = (last: Record<string, unknown>) =>
+      apps.patchNamespacedDeployment(
+        {
+          namespace: "default",
+          name: "web",
+          body: [
+            { op: "test", path: "/spec/replicas", value: 2 },
+            { op: "replace", path: "/spec/replicas", value: 3 },
+            { op: "add", path: "/metadata/annotations", value: { "a/b": "c" } },
+            last
+          ]
+        },
+        jsonPatch
+      )
+    const typeErr = await apiError(() => withLast({ op: "copy", from: "/metadata/annotations/a~1b", path: "/metadata/labels" }))
     // copying a string onto /metadata/labels cannot be decoded: 400 with the decoder's text, nothing stored
     assert.strictEqual(typeErr.code, 400)
     assert.strictEqual(typeErr.body.message, "json: cannot unmarshal string into Go struct field ObjectMeta.metadata.labels of type map[string]string")
     assert.strictEqual((await apps.readNamespacedDeployment({ namespace: "default", name: "web" })).spec!.replicas, 2)
-    const good = await apps.patchNamespacedDeployment(
-      {
-        namespace: "default",
-        name: "web",
-        body: [
-          { op: "test", path: "/spec/replicas", value: 2 },
-          { op: "replace", path: "/spec/replicas", value: 3 },
-          { op: "add", path: "/metadata/annotations", value: { "a/b": "c" } },
-          { op: "move", from: "/metadata/annotations/a~1b", path: "/metadata/annotations/moved" }
-        ]
-      },
-      jsonPatch
-    )
+    const good = await withLast({ op: "move", from: "/metadata/annotations/a~1b", path: "/metadata/annotations/moved" })
     assert.strictEqual(good.spec!.replicas, 3)
     assert.deepStrictEqual(good.metadata!.annotations, { moved: "c" })
     const rv = sim.store.resourceVersion
