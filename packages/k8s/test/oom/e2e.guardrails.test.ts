@@ -4,6 +4,7 @@ const GuardrailStore = GS.GuardrailStore
 import { Deferred, Effect, Fiber, Layer } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
+import * as net from "node:net"
 import * as path from "node:path"
 import * as Kube from "../../src/Kube"
 import * as LeaseStore from "../../src/stores/LeaseStore"
@@ -110,6 +111,28 @@ describe("k8s.oom.six-signal e2e: guardrails, modes, Runbook.run", () => {
         assert.strictEqual(limitOf(s), "640Mi", "no second bump")
       }).pipe(Effect.scoped), 90_000)
   }
+
+  it.effect("Prometheus unreachable: trend Unknown → Indeterminate → escalation, never a bump", () =>
+    Effect.gen(function*() {
+      const s = yield* sim(undersized())
+      s.advance("6m")
+      // a loopback port nothing listens on
+      const closed = yield* Effect.promise(() => new Promise<number>((resolve) => {
+        const srv = net.createServer()
+        srv.listen(0, "127.0.0.1", () => {
+          const port = (srv.address() as net.AddressInfo).port
+          srv.close(() => resolve(port))
+        })
+      }))
+      const before = mutations(s).real.length
+      const report = yield* runWithSim(s, handleFirst().pipe(Effect.provide(servicesLayer(s, { prometheusUrl: `http://127.0.0.1:${closed}` }))))
+      assert.strictEqual(report.classification._tag, "Indeterminate")
+      assert.strictEqual(report.facts.trend._tag, "Unknown")
+      assert.strictEqual(report.status, "escalated")
+      assert.strictEqual(report.outcomes.length, 0)
+      assert.strictEqual(mutations(s).real.length, before)
+      assert.strictEqual(limitOf(s), "512Mi")
+    }).pipe(Effect.scoped), 60_000)
 
   it.effect("a drain blocked by a PodDisruptionBudget (429) waits and retries until the budget allows", () =>
     Effect.gen(function*() {

@@ -30,18 +30,18 @@ export const sim = (scenario: ScenarioSpec, options: { readonly seed?: number } 
   )
 
 /** Kube, Metrics (Prometheus through kube-sim) and EventRecorder for a simulator. */
-export const clusterLayer = (s: Sim) => {
+export const clusterLayer = (s: Sim, options: { readonly prometheusUrl?: string } = {}) => {
   const kube = Layer.orDie(Kube.layerFromString(s.kubeconfig(), { requestTimeout: "30 seconds" }))
-  const metrics = Metrics.layerPrometheus().pipe(Layer.provide(Prometheus.layer({ url: s.prometheusUrl, timeout: "30 seconds" })))
+  const metrics = Metrics.layerPrometheus().pipe(Layer.provide(Prometheus.layer({ url: options.prometheusUrl ?? s.prometheusUrl, timeout: "30 seconds" })))
   return Layer.mergeAll(kube, metrics, EventRecorder.layer({ instance: "byteport-test" }).pipe(Layer.provide(kube)))
 }
 
 /** Everything a runbook needs against a simulator. */
 export const servicesLayer = (
   s: Sim,
-  options: { readonly store?: Layer.Layer<GuardrailStore.GuardrailStore, unknown>; readonly profiler?: Layer.Layer<HeapProfiler.HeapProfiler> } = {}
+  options: { readonly store?: Layer.Layer<GuardrailStore.GuardrailStore, unknown>; readonly profiler?: Layer.Layer<HeapProfiler.HeapProfiler>; readonly prometheusUrl?: string } = {}
 ) => {
-  const cluster = clusterLayer(s)
+  const cluster = clusterLayer(s, options.prometheusUrl ? { prometheusUrl: options.prometheusUrl } : {})
   const profiler = options.profiler ?? HeapProfiler.unavailable("no heap profiler configured")
   const registry = ActionRegistry.layer({ handlers: OomActions.handlers() }).pipe(Layer.provide(Layer.mergeAll(cluster, profiler)))
   return Layer.mergeAll(
