@@ -81,17 +81,17 @@ dr("kubectl rollout (needs the controllers)", () => {
       apiVersion: "apps/v1",
       kind: "Deployment",
       metadata: { name: "api", namespace: "default" },
-      spec: { replicas: 3, selector: { matchLabels: { app: "api" } }, template: { metadata: { labels: { app: "api" } }, spec: { terminationGracePeriodSeconds: 5, containers: [{ name: "app", image: "a:1" }] } } }
+      spec: { replicas: 2, selector: { matchLabels: { app: "api" } }, template: { metadata: { labels: { app: "api" } }, spec: { terminationGracePeriodSeconds: 5, containers: [{ name: "app", image: "a:1" }] } } }
     }))
     assert.strictEqual((await k.run(["apply", "--validate=false", "-f", file])).code, 0)
     assert.strictEqual((await k.run(["rollout", "status", "deployment/api", "--timeout=60s"], 90_000)).code, 0)
     const onNode1 = sim.store.list(Keys.pods, { labelSelector: "app=api", fieldSelector: "spec.nodeName=node-1" })
-    assert.strictEqual(onNode1.length, 3)
+    assert.strictEqual(onNode1.length, 2)
     sim.store.create(Keys.poddisruptionbudgets, {
       apiVersion: "policy/v1",
       kind: "PodDisruptionBudget",
       metadata: { name: "api-pdb", namespace: "default" },
-      spec: { minAvailable: 2, selector: { matchLabels: { app: "api" } } }
+      spec: { minAvailable: 1, selector: { matchLabels: { app: "api" } } }
     })
     assert.strictEqual((await k.run(["uncordon", "node-2"])).code, 0)
     sim.recorder.clear()
@@ -101,7 +101,7 @@ dr("kubectl rollout (needs the controllers)", () => {
     // evictions were refused while replacements were not ready yet
     assert.isAtLeast(sim.recorder.count({ method: "POST", pathPrefix: "/api/v1/namespaces/default/pods/api-", status: 429 }), 1)
     const evictions = sim.recorder.requests({ method: "POST", pathPrefix: "/api/v1/namespaces/default/pods/" }).map((q) => `${q.path.split("/")[6]}:${q.status}`)
-    assert.strictEqual(sim.recorder.count({ method: "POST", pathPrefix: "/api/v1/namespaces/default/pods/api-", status: 201 }), 3, evictions.join(" "))
+    assert.strictEqual(sim.recorder.count({ method: "POST", pathPrefix: "/api/v1/namespaces/default/pods/api-", status: 201 }), 2, evictions.join(" "))
     const api = sim.store.list(Keys.pods, { labelSelector: "app=api" }).filter((p) => !p.metadata.deletionTimestamp)
     assert.isTrue(api.every((p) => (p["spec"] as any).nodeName === "node-2"))
   }, 150_000)
