@@ -1,12 +1,13 @@
 /**
- * db.pool.six-class end to end through the real pgbouncer (transaction pooling, pool of 4):
+ * db.pool.six-class end to end through a real pgbouncer (transaction pooling, pool of 4):
  * missing_pgbouncer from real waiting clients, and undersized_pool; both raise default_pool_size
  * in pgbouncer.ini (backed up first) and RELOAD, observed in SHOW DATABASES / SHOW CONFIG.
- * pgbouncer is shared by concurrent test runs: the ini is restored (and RELOADed) right after
- * each test, and the backups it made are removed.
+ * The shared test pgbouncer is used by concurrent runs (and PgBouncer.test.ts edits its ini),
+ * so these tests run a private pgbouncer configured like it (see privateBouncer.ts); the ini is
+ * still restored (and RELOADed) right after each test and the backups removed.
  */
 import { Runbook } from "@byteport/core"
-import { assert, it } from "@effect/vitest"
+import { afterAll, assert, beforeAll, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as fs from "node:fs"
 import pg from "pg"
@@ -14,21 +15,34 @@ import * as PgBouncer from "../../src/PgBouncer"
 import * as PgBouncerIni from "../../src/pgbouncer/PgBouncerIni"
 import * as PgBouncerStats from "../../src/probes/PgBouncerStats"
 import { describeWithServices } from "../support/services"
+import * as PrivateBouncer from "./privateBouncer"
 import { pgWorld, reportOf, runbook, signal, target } from "./world"
 
-describeWithServices(["postgres", "pgbouncer"], "db.pool.six-class end to end (real pgbouncer)", (env) => {
-  const ini = env.BYTEPORT_TEST_PGBOUNCER_INI ?? ""
+describeWithServices(["postgres", "pgbouncer"], "db.pool.six-class end to end (real pgbouncer)", (sharedEnv) => {
+  let bouncer: PrivateBouncer.PrivateBouncer | undefined
+  beforeAll(async () => {
+    bouncer = await PrivateBouncer.start(sharedEnv)
+  }, 30_000)
+  afterAll(() => bouncer?.stop())
+  /** The services' settings with the private pgbouncer in place of the shared one. */
+  const penv = (): Readonly<Record<string, string>> => ({
+    ...sharedEnv,
+    BYTEPORT_TEST_PGBOUNCER_URL: bouncer!.url,
+    BYTEPORT_TEST_PGBOUNCER_ADMIN_URL: bouncer!.adminUrl,
+    BYTEPORT_TEST_PGBOUNCER_INI: bouncer!.iniPath
+  })
+  const iniPath = () => bouncer!.iniPath
   const nobody = { has: () => false } // act on no PostgreSQL session: only pgbouncer is under test
 
   /** Runs `body` and restores the ini afterwards (RELOAD), removing the backups made meanwhile. */
   const withIniRestored = <A, E, R>(body: Effect.Effect<A, E, R>) =>
     Effect.gen(function*() {
-      const original = fs.readFileSync(ini, "utf8")
-      const before = new Set(fs.readdirSync(ini.replace(/[^/]+$/, "")))
+      const original = fs.readFileSync(iniPath(), "utf8")
+      const before = new Set(fs.readdirSync(iniPath().replace(/[^/]+$/, "")))
       return yield* body.pipe(Effect.ensuring(Effect.gen(function*() {
-        fs.writeFileSync(ini, original)
+        fs.writeFileSync(iniPath(), original)
         yield* PgBouncer.PgBouncer.use((b) => b.reload).pipe(Effect.ignore)
-        const dir = ini.replace(/[^/]+$/, "")
+        const dir = iniPath().replace(/[^/]+$/, "")
         for (const f of fs.readdirSync(dir)) if (!before.has(f) && f.includes(".bak-")) fs.rmSync(dir + f)
       })))
     })
@@ -40,7 +54,7 @@ describeWithServices(["postgres", "pgbouncer"], "db.pool.six-class end to end (r
       const to = Number(o!.result!["after"])
       assert.isAbove(to, from)
       assert.strictEqual(Number(o!.result!["before"]), from)
-      const text = fs.readFileSync(ini, "utf8")
+      const text = fs.readFileSync(iniPath(), "utf8")
       assert.strictEqual((yield* PgBouncerIni.readPoolSizes(text)).defaultPoolSize, to)
       const backup = String(o!.result!["backupPath"])
       assert.isTrue(fs.existsSync(backup), "the ini was backed up first")
@@ -54,8 +68,8 @@ describeWithServices(["postgres", "pgbouncer"], "db.pool.six-class end to end (r
 
   it.live("missing_pgbouncer: clients waiting on a saturated pool → default_pool_size raised and RELOADed; waiting drops to 0", () =>
     withIniRestored(Effect.gen(function*() {
-      const from = (yield* PgBouncerIni.readPoolSizes(fs.readFileSync(ini, "utf8"))).defaultPoolSize
-      const pool = new pg.Pool({ connectionString: env.BYTEPORT_TEST_PGBOUNCER_URL ?? "", max: from + 3 })
+      const from = (yield* PgBouncerIni.readPoolSizes(fs.readFileSync(iniPath(), "utf8"))).defaultPoolSize
+      const pool = new pg.Pool({ connectionString: penv().BYTEPORT_TEST_PGBOUNCER_URL ?? "", max: from + 3 })
       pool.on("error", () => undefined)
       const sleeps = Array.from({ length: from + 3 }, () => pool.query("SELECT pg_sleep(3)").catch(() => undefined))
       try {
@@ -75,11 +89,11 @@ describeWithServices(["postgres", "pgbouncer"], "db.pool.six-class end to end (r
         yield* Effect.promise(() => Promise.all(sleeps))
         yield* Effect.promise(() => pool.end())
       }
-    })).pipe(Effect.provide(pgWorld(env, { withBouncer: true }))), 60_000)
+    })).pipe(Effect.provide(pgWorld(penv(), { withBouncer: true }))), 60_000)
 
   it.live("undersized_pool with pgbouncer: default_pool_size raised in the ini (backup kept), RELOAD observed; restored afterwards", () =>
     Effect.gen(function*() {
-      const from = (yield* PgBouncerIni.readPoolSizes(fs.readFileSync(ini, "utf8"))).defaultPoolSize
+      const from = (yield* PgBouncerIni.readPoolSizes(fs.readFileSync(iniPath(), "utf8"))).defaultPoolSize
       yield* withIniRestored(Effect.gen(function*() {
         const rb = runbook(nobody, { thresholds: { undersizedRatio: 0 } })
         const r = reportOf(yield* Runbook.handle(rb, signal(target("undersized")), { mode: "auto" }))
@@ -87,17 +101,17 @@ describeWithServices(["postgres", "pgbouncer"], "db.pool.six-class end to end (r
         yield* assertRaised(r, from)
       }))
       // restored: the ini and the live pool are back where they were
-      assert.strictEqual((yield* PgBouncerIni.readPoolSizes(fs.readFileSync(ini, "utf8"))).defaultPoolSize, from)
+      assert.strictEqual((yield* PgBouncerIni.readPoolSizes(fs.readFileSync(iniPath(), "utf8"))).defaultPoolSize, from)
       assert.strictEqual(Number((yield* PgBouncerStats.config)["default_pool_size"]), from)
-    }).pipe(Effect.provide(pgWorld(env, { withBouncer: true }))), 60_000)
+    }).pipe(Effect.provide(pgWorld(penv(), { withBouncer: true }))), 60_000)
 
   it.live("dry_run of the raise checks capacity and writes nothing", () =>
     Effect.gen(function*() {
-      const text = fs.readFileSync(ini, "utf8")
+      const text = fs.readFileSync(iniPath(), "utf8")
       const rb = runbook(nobody, { thresholds: { undersizedRatio: 0 } })
       const r = reportOf(yield* Runbook.handle(rb, signal(target("undersized-dry")), { mode: "dry_run" }))
       assert.strictEqual(r.outcomes[0]?.status, "dry_run")
       assert.match(r.outcomes[0]!.detail, /^would raise default_pool_size \d+ → \d+ and RELOAD/)
-      assert.strictEqual(fs.readFileSync(ini, "utf8"), text)
-    }).pipe(Effect.provide(pgWorld(env, { withBouncer: true }))), 60_000)
+      assert.strictEqual(fs.readFileSync(iniPath(), "utf8"), text)
+    }).pipe(Effect.provide(pgWorld(penv(), { withBouncer: true }))), 60_000)
 })
