@@ -519,9 +519,13 @@ const runIncident = <F, R>(
     // Actions a guardrail rejected inside a plan that still completed (a Fallback on "denied", e.g.
     // the excess over a per-minute cap): the incident is verified as usual, then escalated naming
     // them. The status stays what verification says; `report.escalation` carries the rejections.
-    // A denial whose Fallback ran an alternative in its place (`<path>.p` denied, `<path>.o` ran) is not one.
+    // A denial inside a Fallback's primary whose alternative ran (`<f>.p…` denied, `<f>.o…` ran) is not one.
     const replaced = (path: string) =>
-      path.endsWith(".p") && res.outcomes.some((o) => o.stepPath.startsWith(`${path.slice(0, -2)}.o`))
+      path.split(".").some((seg, i, segs) => {
+        if (seg !== "p") return false
+        const alt = `${segs.slice(0, i).join(".")}.o`
+        return res.outcomes.some((o) => o.stepPath === alt || o.stepPath.startsWith(`${alt}.`))
+      })
     const rejected = res.outcomes.filter((o) => o.status === "denied" && !replaced(o.stepPath))
     const rejectedText = rejected.length === 0
       ? ""

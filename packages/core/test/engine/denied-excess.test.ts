@@ -94,9 +94,10 @@ describe("Runbook: denied excess inside a completed plan", () => {
     }).pipe(Effect.provide(w.layer))
   })
 
-  it.effect("a denial whose Fallback ran an alternative in its place is not escalated", () => {
+  it.effect("a denial (nested in a Fallback's primary) whose Fallback ran an alternative in its place is not escalated", () => {
     const never = Testing.recordingHandler("t.never", { guardrails: [Guardrail.never(() => true, "t.never is never allowed")] })
     const alt = Testing.recordingHandler("t.alt")
+    const alt2 = Testing.recordingHandler("t.alt2")
     const act = (kind: string) => Action.make({ kind, target, params: {}, description: kind })
     const runbook = Runbook.make<{ readonly sessions: number }>({
       id: "test.denied.replaced",
@@ -106,7 +107,7 @@ describe("Runbook: denied excess inside a completed plan", () => {
         Classifier.rule<{ readonly sessions: number }>()({ class: "backlog", confidence: 0.9, needs: ["sessions"], when: () => true })
       ]),
       remediate: () =>
-        Effect.succeed(Plan.make("test.denied.replaced", "backlog", "try, else the alternative", Plan.fallback(Plan.act(act("t.never")), Plan.act(act("t.alt")), { on: ["denied"] }))),
+        Effect.succeed(Plan.make("test.denied.replaced", "backlog", "try, else the alternative", Plan.fallback(Plan.seq(Plan.act(act("t.never")), Plan.act(act("t.alt"))), Plan.act(act("t.alt2")), { on: ["denied"] }))),
       verify: Verifier.fromChecks(() => Effect.succeed([{ name: "ok", ok: true, detail: "ok" }])),
       verifySchedule: Verifier.once("0 millis"),
       defaultMode: "auto"
@@ -114,9 +115,9 @@ describe("Runbook: denied excess inside a completed plan", () => {
     return Effect.gen(function*() {
       const r = yield* Runbook.handle(runbook, signal)
       if (Runbook.isAwaitingApproval(r)) return assert.fail("unexpected approval")
-      assert.deepStrictEqual(r.outcomes.map((o) => [o.kind, o.status]), [["t.never", "denied"], ["t.alt", "applied"]])
+      assert.deepStrictEqual(r.outcomes.map((o) => [o.kind, o.status]), [["t.never", "denied"], ["t.alt2", "applied"]])
       assert.strictEqual(r.status, "recovered")
       assert.isUndefined(r.escalation)
-    }).pipe(Effect.provide(Testing.layer({ handlers: [never, alt] })))
+    }).pipe(Effect.provide(Testing.layer({ handlers: [never, alt, alt2] })))
   })
 })
