@@ -1,19 +1,19 @@
 /**
  * db.pool.six-class end to end on the real MariaDB 10.11, where the classes apply: idle in
  * transaction (Sleep with an open InnoDB transaction) and long-running statements, with the
- * same rules as PostgreSQL — `mysql.killConnection` / `mysql.killQuery`, never a superuser
+ * same rules as PostgreSQL, a leak after a deploy handed off for a rollout restart — `mysql.killConnection` / `mysql.killQuery`, never a superuser
  * (SUPER / CONNECTION_ADMIN), the kill cap, a connection that committed between plan and kill
  * surviving. Every test acts only on the connections it opened.
  */
-import { Runbook } from "@byteport/core"
+import { IncidentBus, Runbook } from "@byteport/core"
 import * as Testing from "@byteport/core/testing"
 import { afterAll, afterEach, assert, it } from "@effect/vitest"
-import { Effect, Layer, Redacted } from "effect"
+import { Effect, Fiber, Layer, Redacted } from "effect"
 import * as MySql from "../../src/MySql"
 import * as PoolSixClassRunbook from "../../src/runbooks/db.pool.six-class"
 import { closeAllMySql, openConnection, type RawConnection } from "../support/mysql"
 import { describeWithServices } from "../support/services"
-import { reportOf, signal, target } from "./world"
+import { reportOf, restarter, signal, target } from "./world"
 
 describeWithServices(["mariadb"], "db.pool.six-class end to end (real MariaDB)", (env) => {
   const appUrl = env.BYTEPORT_TEST_MYSQL_URL ?? ""
@@ -26,8 +26,8 @@ describeWithServices(["mariadb"], "db.pool.six-class end to end (real MariaDB)",
     await closeAllMySql()
   })
 
-  const world = (cap = 20) =>
-    Testing.layer<MySql.MySql>({ handlers: PoolSixClassRunbook.mysqlHandlers({ killsPerMinuteCap: cap }) as any }).pipe(
+  const world = (cap = 20, extra: ReadonlyArray<Testing.RecordingHandler> = []) =>
+    Testing.layer<MySql.MySql>({ handlers: [...PoolSixClassRunbook.mysqlHandlers({ killsPerMinuteCap: cap }), ...extra] as any }).pipe(
       Layer.provideMerge(MySql.layer({ url: Redacted.make(env.BYTEPORT_TEST_MYSQL_AGENT_URL ?? ""), poolMax: 3 }))
     )
   const runbook = (ids: ReadonlyArray<RawConnection>, thresholds = {}) => {
@@ -140,4 +140,37 @@ describeWithServices(["mariadb"], "db.pool.six-class end to end (real MariaDB)",
       assert.match(r.escalation!.reason, /no pgbouncer in front of the database/)
       assert.deepStrictEqual(r.outcomes.map((o) => o.status), ["escalated"])
     }).pipe(Effect.provide(world())), 60_000)
+
+  const restart = restarter()
+  it.live("leak_after_deploy: kills the old connections idle in transaction, then hands off the rollout restart (recorded)", () =>
+    Effect.gen(function*() {
+      const old = yield* inTransaction(appUrl, 2)
+      yield* Effect.sleep("900 millis")
+      const fresh = yield* Effect.promise(() => Promise.all([openConnection(appUrl), openConnection(appUrl)]))
+      const workload = `test/shop/Deployment/maria-checkout-${process.pid}`
+      const leak = yield* Effect.forkChild(Effect.promise(async () => {
+        for (const c of fresh) {
+          await new Promise((res) => setTimeout(res, 250))
+          await c.q("BEGIN")
+          await c.q(`INSERT INTO appdb.${table} VALUES (${c.id}, 2)`)
+        }
+      }))
+      const rb = PoolSixClassRunbook.makeMySql({
+        sessions: (s) => [...old, ...fresh].some((c) => c.id === s.pid),
+        diagnose: { trendSamples: 3, trendInterval: "400 millis", timeout: "10 seconds" },
+        thresholds: { idleInTxMs: 500, queryBudgetMs: 500 },
+        verifySchedule: { offsets: [0, 3_000], description: "check, then retry once at 3 s (test)" },
+        defaultMode: "auto"
+      })
+      const r = reportOf(yield* Runbook.handle(rb, signal(target("maria-leak"), { lastDeploy: { sha: "beefcafe", at: Date.now() - 60_000 }, deployment: workload }), { mode: "auto" }))
+      yield* Fiber.join(leak)
+      assert.strictEqual(r.classification?._tag === "Classified" ? r.classification.class : "", "leak_after_deploy")
+      for (const c of old) assert.isFalse(yield* usable(c))
+      assert.strictEqual(r.outcomes.find((o) => o.kind === "handoff")?.status, "handed_off")
+      const published = (yield* (yield* IncidentBus.IncidentBus).published).filter((x) => x.type === "k8s.rollout-restart.requested")
+      assert.strictEqual(published.length, 1)
+      const child = reportOf(yield* Runbook.handle(restart.runbook, published[0]!, { mode: "auto" }))
+      assert.strictEqual(child.status, "recovered")
+      assert.deepStrictEqual(restart.handler.writes.map((w) => w.action.target.ref), [workload])
+    }).pipe(Effect.provide(world(20, [restart.handler]))), 60_000)
 })
