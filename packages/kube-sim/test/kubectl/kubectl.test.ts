@@ -208,6 +208,32 @@ d("kubectl cross-check (in-process server)", () => {
     assert.include(bad.stderr, 'previous terminated container "app" in pod "web-2" not found')
   })
 
+  it("describe shows the defaulted probe fields and the Service's allocated cluster IP", async () => {
+    sim.store.create(Keys.pods, {
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name: "probed", namespace: "default", labels: { app: "probed" } },
+      spec: { containers: [{ name: "app", image: "a:1", ports: [{ name: "http", containerPort: 8080 }], readinessProbe: { httpGet: { port: 8080, path: "/ready" } }, livenessProbe: { tcpSocket: { port: 8080 }, periodSeconds: 5 } }] }
+    })
+    const svc = sim.store.create(Keys.services, { apiVersion: "v1", kind: "Service", metadata: { name: "probed", namespace: "default" }, spec: { selector: { app: "probed" }, ports: [{ port: 80, targetPort: "http" }] } })
+    const ip = (svc["spec"] as { clusterIP: string }).clusterIP
+    try {
+      const pod = await k.run(["describe", "pod", "probed"])
+      assert.strictEqual(pod.code, 0, pod.stderr)
+      assert.match(pod.stdout, /Readiness:\s+http-get http:\/\/:8080\/ready delay=0s timeout=1s period=10s #success=1 #failure=3/)
+      assert.match(pod.stdout, /Liveness:\s+tcp-socket :8080 delay=0s timeout=1s period=5s #success=1 #failure=3/)
+      const described = await k.run(["describe", "service", "probed"])
+      assert.strictEqual(described.code, 0, described.stderr)
+      assert.match(described.stdout, new RegExp(`^IP:\\s+${ip.replaceAll(".", "\\.")}$`, "m"))
+      assert.match(described.stdout, /^Type:\s+ClusterIP$/m)
+      const row = (await k.run(["get", "service", "probed", "--no-headers"])).stdout.trim().split(/\s+/)
+      assert.deepStrictEqual(row.slice(0, 5), ["probed", "ClusterIP", ip, "<none>", "80/TCP"])
+    } finally {
+      sim.store.delete(Keys.pods, "default", "probed")
+      sim.store.delete(Keys.services, "default", "probed")
+    }
+  })
+
   it("drain retries on the PDB's 429 and succeeds once other pods become ready", async () => {
     sim.store.create(Keys.poddisruptionbudgets, {
       apiVersion: "policy/v1",
