@@ -1,10 +1,25 @@
 import { defineConfig } from "tsup"
 
-export default defineConfig({
-  entry: ["src/index.ts", "src/testing/index.ts", "src/cli.ts"],
-  format: ["esm"],
-  dts: true,
-  clean: true,
-  sourcemap: true,
-  external: [/^effect($|\/)/, /^@effect\//, /^@byteport\//]
-})
+const external = [/^effect($|\/)/, /^@effect\//, /^@byteport\//, /^vitest($|\/)/]
+
+export default defineConfig([
+  // The library entries. `@byteport/core/testing` imports the public entry (`@byteport/core`,
+  // external here), so no chunk is shared and every type in its declarations is nameable.
+  {
+    entry: ["src/index.ts", "src/testing/index.ts"],
+    format: ["esm"],
+    dts: false,
+    clean: true,
+    sourcemap: true,
+    external
+  },
+  // The `byteport` CLI: a program, bundled on its own, without declarations.
+  {
+    entry: ["src/cli.ts"],
+    format: ["esm"],
+    dts: false,
+    clean: false,
+    sourcemap: true,
+    external
+  }
+])

@@ -9,7 +9,7 @@
 import * as fs from "node:fs"
 import { Effect, Schema, SchemaIssue } from "effect"
 import * as YAML from "yaml"
-import * as Fact from "../Fact"
+import { Fact } from "@byteport/core"
 
 /** A fixture could not be read, parsed or decoded. */
 export class FixtureError extends Schema.TaggedError<FixtureError>()("FixtureError", {

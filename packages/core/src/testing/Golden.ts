@@ -10,7 +10,7 @@
 import * as fs from "node:fs"
 import * as nodePath from "node:path"
 import { createTwoFilesPatch } from "diff"
-import * as P from "../Plan"
+import { Plan as P } from "@byteport/core"
 
 /** A value differs from its golden file. The message holds the diff. */
 export class GoldenMismatch extends Error {

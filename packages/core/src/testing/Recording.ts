@@ -6,16 +6,26 @@
  * @since 0.1.0
  */
 import { Effect, Layer, Schema } from "effect"
-import type { Action } from "../Action"
-import * as ActionHandler from "../ActionHandler"
-import * as ActionRegistry from "../ActionRegistry"
-import type { Check } from "../Check"
-import type { Guardrail } from "../Guardrail"
-import type { GuardrailStore } from "../GuardrailStore"
-import * as IncidentBus from "../IncidentBus"
-import type { JsonObject } from "../Json"
-import * as Notifier from "../Notifier"
-import * as MemoryStore from "../stores/MemoryStore"
+import {
+  type Action as ActionModule,
+  ActionHandler,
+  ActionRegistry,
+  type Check as CheckModule,
+  type Guardrail as GuardrailModule,
+  type GuardrailStore as StoreModule,
+  IncidentBus,
+  type Json,
+  MemoryStore,
+  Notifier
+} from "@byteport/core"
+
+// The testing kit builds on the package's public entry (never on its private modules), so its
+// declarations reference `@byteport/core` and the two entries share one copy of every module.
+type Action = ActionModule.Action
+type Check<R = never> = CheckModule.Check<R>
+type Guardrail<R = never> = GuardrailModule.Guardrail<R>
+type GuardrailStore = StoreModule.GuardrailStore
+type JsonObject = Json.JsonObject
 
 /** One recorded handler run. */
 export interface Run {

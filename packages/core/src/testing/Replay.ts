@@ -7,11 +7,9 @@
  */
 import * as fs from "node:fs"
 import { Effect, Schema } from "effect"
-import type * as C from "../Classification"
-import * as Fact from "../Fact"
-import * as P from "../Plan"
-import type * as Runbook from "../Runbook"
-import type { Signal } from "../Signal"
+import { type Classification as C, Fact, Plan as P, type Runbook, type Signal as SignalModule } from "@byteport/core"
+
+type Signal = SignalModule.Signal
 import * as Fixture from "./Fixture"
 
 /** What a replay found: the classification and, when classified, the plan. */

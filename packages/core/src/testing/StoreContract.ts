@@ -17,9 +17,14 @@
 import { randomUUID } from "node:crypto"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
-import { GuardrailStore } from "../GuardrailStore"
-import type { GuardrailStoreShape, JournalEntryType, WindowResult } from "../GuardrailStore"
-import type { Json } from "../Json"
+import { GuardrailStore as StoreModule, type Json as JsonModule } from "@byteport/core"
+
+const GuardrailStore = StoreModule.GuardrailStore
+type GuardrailStore = StoreModule.GuardrailStore
+type GuardrailStoreShape = StoreModule.GuardrailStoreShape
+type JournalEntryType = StoreModule.JournalEntryType
+type WindowResult = StoreModule.WindowResult
+type Json = JsonModule.Json
 
 /** Options of {@link storeContract}. */
 export interface StoreContractOptions {
@@ -39,7 +44,7 @@ const T = 1_700_000_000_000
  */
 export const storeContract = (
   name: string,
-  makeLayer: () => Layer.Layer<GuardrailStore, unknown>,
+  makeLayer: () => Layer.Layer<StoreModule.GuardrailStore, unknown>,
   options: StoreContractOptions = {}
 ): void => {
   const concurrency = options.concurrency ?? 1000
