@@ -153,6 +153,16 @@ export const execute = (
 
     const record = (r: Omit<DecisionRecord, "at">) => Effect.map(now, (at) => void decisions.push({ ...r, at }))
     const outcome = (o: Omit<Outcome, "at">) => Effect.map(now, (at) => void outcomes.push({ ...o, at }))
+    const acquiredDecision = (action: A.Action, path: string, permitId: string, reason?: string) =>
+      record({
+        stepPath: path,
+        actionKind: action.kind,
+        idempotencyKey: action.idempotencyKey,
+        phase: "acquire",
+        decision: "allow",
+        ...(reason !== undefined ? { reason } : {}),
+        permitId
+      })
 
     // ---- 1. Pre-check: every action step, read-only, before the first write ----
     const pre = new Map<string, PreDecision>()
@@ -332,25 +342,10 @@ export const execute = (
           }
           permitId = `${input.incidentId}/${path}/${++permitSeq}`
           yield* journalAt("acquired", path, { permitId })
-          yield* record({
-            stepPath: path,
-            actionKind: action.kind,
-            idempotencyKey: action.idempotencyKey,
-            phase: "acquire",
-            decision: "allow",
-            permitId
-          })
+          yield* acquiredDecision(action, path, permitId)
         } else {
           permitId = `${input.incidentId}/${path}/resumed-${++permitSeq}`
-          yield* record({
-            stepPath: path,
-            actionKind: action.kind,
-            idempotencyKey: action.idempotencyKey,
-            phase: "acquire",
-            decision: "allow",
-            reason: "budget acquired before the restart",
-            permitId
-          })
+          yield* acquiredDecision(action, path, permitId, "budget acquired before the restart")
         }
         const at = yield* now
         const permit = Permit.mint(actionDigest, input.incidentId, at + action.timeout + (input.permitGraceMs ?? 60_000), "auto", permitId)

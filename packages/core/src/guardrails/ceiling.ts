@@ -63,36 +63,56 @@ const make = (
   })
 }
 
-/** Options of `ceiling.multipleOfBaseline`. */
-export interface MultipleOfBaselineOptions {
-  /** Name in decision records; default `ceiling(<factor>× baseline.<baselineKey>)`. */
+/** What the scaled ceilings (`multipleOfBaseline`, `fractionOfFact`) share. */
+export interface ScaledCeilingOptions {
+  /** Name in decision records (each ceiling has its own default). */
   readonly name?: string | undefined
-  /** The key of `ctx.baseline` holding the value at lease time (e.g. `memoryLimitBytes`). */
-  readonly baselineKey: string
-  /** The multiple of the baseline allowed (2 for "≤2× current"). */
-  readonly factor: number
   /** The value the action proposes. */
   readonly proposed: (ctx: GuardrailContext) => number | undefined
-  /** Reads the baseline value; default: a number or a numeric string. */
+  /** Reads the reference value (baseline or fact); default: a number or a numeric string. */
   readonly parse?: ((value: Json | undefined) => number | undefined) | undefined
   /** Formats a value for the Deny reason. */
   readonly describe?: ((value: number) => string) | undefined
 }
 
-/** Options of `ceiling.fractionOfFact`. */
-export interface FractionOfFactOptions {
-  /** Name in decision records; default `ceiling(<fraction> of <fact>)`. */
-  readonly name?: string | undefined
+/** Options of `ceiling.multipleOfBaseline` (default name `ceiling(<factor>× baseline.<baselineKey>)`). */
+export interface MultipleOfBaselineOptions extends ScaledCeilingOptions {
+  /** The key of `ctx.baseline` holding the value at lease time (e.g. `memoryLimitBytes`). */
+  readonly baselineKey: string
+  /** The multiple of the baseline allowed (2 for "≤2× current"). */
+  readonly factor: number
+}
+
+/** Options of `ceiling.fractionOfFact` (default name `ceiling(<fraction> of <fact>)`). */
+export interface FractionOfFactOptions extends ScaledCeilingOptions {
   /** The key of the Known fact in `ctx.facts` (e.g. `nodeAllocatableMemoryBytes`). */
   readonly fact: string
   /** The fraction of the fact allowed (0.8 for "≤80% of node allocatable"). */
   readonly fraction: number
-  /** The value the action proposes. */
-  readonly proposed: (ctx: GuardrailContext) => number | undefined
-  /** Reads the fact's value; default: a number or a numeric string. */
-  readonly parse?: ((value: Json | undefined) => number | undefined) | undefined
-  /** Formats a value for the Deny reason. */
-  readonly describe?: ((value: number) => string) | undefined
+}
+
+/**
+ * A ceiling of `scale ×` a reference value read from the context (`unknown` when it cannot be
+ * read); a scale that is not a positive number is a misconfiguration that denies everything.
+ */
+const scaled = (
+  name: string,
+  scaleName: string,
+  scale: number,
+  options: ScaledCeilingOptions,
+  reference: (ctx: GuardrailContext, parse: (value: Json | undefined) => number | undefined) => number | { readonly unknown: string }
+): Guardrail.Guardrail<never> => {
+  if (!(isNumber(scale) && scale > 0)) return misconfigured(name, `${scaleName} must be a positive number (got ${show(scale)})`)
+  const parse = options.parse ?? numberFromJson
+  return make({
+    name,
+    proposed: options.proposed,
+    limit: (ctx) => {
+      const value = reference(ctx, parse)
+      return typeof value === "number" ? value * scale : value
+    },
+    describe: options.describe
+  })
 }
 
 /**
@@ -116,37 +136,19 @@ export const ceiling: {
   /** A ceiling of `fraction ×` a Known fact's value. */
   readonly fractionOfFact: (options: FractionOfFactOptions) => Guardrail.Guardrail<never>
 } = Object.assign((options: CeilingOptions) => make(options), {
-  multipleOfBaseline: (options: MultipleOfBaselineOptions): Guardrail.Guardrail<never> => {
-    const name = options.name ?? `ceiling(${options.factor}× baseline.${options.baselineKey})`
-    if (!(isNumber(options.factor) && options.factor > 0)) return misconfigured(name, `factor must be a positive number (got ${show(options.factor)})`)
-    const parse = options.parse ?? numberFromJson
-    return make({
-      name,
-      proposed: options.proposed,
-      limit: (ctx) => {
-        const raw = ctx.baseline[options.baselineKey]
-        if (raw === undefined) return { unknown: `the baseline has no ${options.baselineKey}` }
-        const base = parse(raw)
-        return base === undefined ? { unknown: `baseline.${options.baselineKey} is not a number (${show(raw)})` } : base * options.factor
-      },
-      describe: options.describe
+  multipleOfBaseline: (options: MultipleOfBaselineOptions): Guardrail.Guardrail<never> =>
+    scaled(options.name ?? `ceiling(${options.factor}× baseline.${options.baselineKey})`, "factor", options.factor, options, (ctx, parse) => {
+      const raw = ctx.baseline[options.baselineKey]
+      if (raw === undefined) return { unknown: `the baseline has no ${options.baselineKey}` }
+      const base = parse(raw)
+      return base === undefined ? { unknown: `baseline.${options.baselineKey} is not a number (${show(raw)})` } : base
+    }),
+  fractionOfFact: (options: FractionOfFactOptions): Guardrail.Guardrail<never> =>
+    scaled(options.name ?? `ceiling(${options.fraction} of ${options.fact})`, "fraction", options.fraction, options, (ctx, parse) => {
+      const fact = ctx.facts[options.fact]
+      if (fact === undefined) return { unknown: `the fact ${options.fact} is missing` }
+      if (fact._tag === "Unknown") return { unknown: `the fact ${options.fact} is unknown (${fact.probe}: ${fact.reason})` }
+      const value = parse(fact.value)
+      return value === undefined ? { unknown: `the fact ${options.fact} is not a number (${show(fact.value)})` } : value
     })
-  },
-  fractionOfFact: (options: FractionOfFactOptions): Guardrail.Guardrail<never> => {
-    const name = options.name ?? `ceiling(${options.fraction} of ${options.fact})`
-    if (!(isNumber(options.fraction) && options.fraction > 0)) return misconfigured(name, `fraction must be a positive number (got ${show(options.fraction)})`)
-    const parse = options.parse ?? numberFromJson
-    return make({
-      name,
-      proposed: options.proposed,
-      limit: (ctx) => {
-        const fact = ctx.facts[options.fact]
-        if (fact === undefined) return { unknown: `the fact ${options.fact} is missing` }
-        if (fact._tag === "Unknown") return { unknown: `the fact ${options.fact} is unknown (${fact.probe}: ${fact.reason})` }
-        const value = parse(fact.value)
-        return value === undefined ? { unknown: `the fact ${options.fact} is not a number (${show(fact.value)})` } : value * options.fraction
-      },
-      describe: options.describe
-    })
-  }
 })

@@ -18,7 +18,7 @@ export { backoff, type BackoffOptions, type BackoffState, backoffStoreKey } from
 /** Keep enough members healthy. */
 export { blastRadius, type BlastRadiusOptions, type HealthCount } from "./blastRadius"
 /** A proposed value must not exceed a limit (baseline multiples, fact fractions). */
-export { ceiling, type CeilingOptions, type FractionOfFactOptions, type MultipleOfBaselineOptions, numberFromJson } from "./ceiling"
+export { ceiling, type CeilingOptions, type FractionOfFactOptions, type MultipleOfBaselineOptions, numberFromJson, type ScaledCeilingOptions } from "./ceiling"
 /** Allowed and freeze windows. */
 export { changeWindow, type ChangeWindowOptions, type DailyWindow, type DateRange, type Weekday, type WindowSpec } from "./changeWindow"
 /** No action on a key while the previous one cools down. */

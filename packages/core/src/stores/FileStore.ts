@@ -181,16 +181,22 @@ export const make = (options: FileStoreOptions): Effect.Effect<GuardrailStoreSha
       }
     }
 
-    /** Writes `text` to `path` atomically: temp file, fsync, fencing check, rename. */
-    const replaceFile = (path: string, text: string, owner: FileLock.LockOwner) => {
-      const tmp = `${path}.${process.pid}.${randomBytes(6).toString("hex")}${DATA_TMP}`
-      const fd = fs.openSync(tmp, "w", 0o644)
+    /** Writes (`w`) or appends (`a`) `data` to `path`, fsynced when the store is durable. */
+    const writeData = (path: string, flags: "w" | "a", data: string | Buffer) => {
+      const fd = fs.openSync(path, flags, 0o644)
       try {
-        fs.writeSync(fd, text)
+        if (typeof data === "string") fs.writeSync(fd, data)
+        else fs.writeSync(fd, data)
         if (durable) fs.fsyncSync(fd)
       } finally {
         fs.closeSync(fd)
       }
+    }
+
+    /** Writes `text` to `path` atomically: temp file, fsync, fencing check, rename. */
+    const replaceFile = (path: string, text: string, owner: FileLock.LockOwner) => {
+      const tmp = `${path}.${process.pid}.${randomBytes(6).toString("hex")}${DATA_TMP}`
+      writeData(tmp, "w", text)
       try {
         hook?.("temp-written")
         if (!FileLock.verify(lockPath, owner)) {
@@ -434,13 +440,7 @@ export const make = (options: FileStoreOptions): Effect.Effect<GuardrailStoreSha
       const line = Buffer.from(JSON.stringify(stored) + "\n")
       if (!FileLock.verify(lockPath, owner)) throw new Error(`lost the store lock ${lockPath} before appending to ${path}`)
       fs.mkdirSync(journalDir, { recursive: true })
-      const fd = fs.openSync(path, "a", 0o644)
-      try {
-        fs.writeSync(fd, line)
-        if (durable) fs.fsyncSync(fd)
-      } finally {
-        fs.closeSync(fd)
-      }
+      writeData(path, "a", line)
       const summary = record === undefined ? State.summarize([stored]) : State.advance(record, stored)
       index.set(entry.incidentId, { ...summary, file, lastSeq: stored.seq, bytes: size + line.length })
       markDirty()
