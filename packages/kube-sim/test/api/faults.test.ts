@@ -236,7 +236,8 @@ describe("restart with downtime", () => {
 describe("slow watchers", () => {
   it("a watcher that stops reading is dropped with 410 once its buffer passes the limit", async () => {
     const { request } = await import("node:http")
-    const slow = await startSim({ watchBufferLimitBytes: 256 * 1024 })
+    // a short history keeps memory flat however many writes the kernel's socket buffers absorb
+    const slow = await startSim({ watchBufferLimitBytes: 256 * 1024, historySize: 4 })
     try {
       let received = ""
       const req = request(`${slow.sim.url}/api/v1/namespaces/default/configmaps?watch=true&resourceVersion=${slow.sim.store.resourceVersion}`)
@@ -246,12 +247,21 @@ describe("slow watchers", () => {
       })
       res.pause()
       await until(() => slow.sim.openWatches === 1, 3000, "watch open")
-      const big = "x".repeat(64 * 1024)
-      for (let i = 0; i < 400 && slow.sim.openWatches === 1; i++) {
-        slow.sim.store.create(Keys.configmaps, { apiVersion: "v1", kind: "ConfigMap", metadata: { name: `big-${i}`, namespace: "default" }, data: { big } })
+      // Loopback buffers whatever the kernel allows before the server's own buffer grows: up to
+      // tcp_wmem max + tcp_rmem max (4 MiB + 32 MiB on a common Linux), more when tuned, and how
+      // much of that a run gets depends on receive-buffer autotuning (so on timing). Write 1 MiB
+      // events until the watch is dropped, with a bound far above any socket buffering.
+      slow.sim.store.create(Keys.configmaps, { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "big", namespace: "default" } })
+      let written = 0
+      for (let i = 0; slow.sim.openWatches === 1 && written < 1024 * 2 ** 20; i++) {
+        const big = String(i % 10).repeat(2 ** 20)
+        slow.sim.store.mutate(Keys.configmaps, "default", "big", (c) => {
+          c["data"] = { big }
+        })
+        written += big.length
         await new Promise((r) => setImmediate(r))
       }
-      assert.strictEqual(slow.sim.openWatches, 0)
+      assert.strictEqual(slow.sim.openWatches, 0, `still open after ${written} bytes`)
       res.setEncoding("utf8")
       res.on("data", (c: string) => (received += c))
       res.resume()
