@@ -12,17 +12,22 @@ afterEach(async () => {
 describe("kubelet: crash loops", () => {
   it("CrashLoopBackOff back-off runs 10s, 20s, 40s, 1m20s, 2m40s, then 5m0s, with the real waiting message", async () => {
     h = await harness({ scenario: Scenario.cluster({ nodes: 1 }).with(Scenario.crashloop.missingEnv({ name: "api", replicas: 1 })).pipe((s) => ({ ...s, warmup: "1s" })).build() })
-    const store = h.sim.api.store
     const starts: Array<number> = []
     const messages: Array<string> = []
-    for (let i = 0; i < 1000; i++) {
-      const pod = store.list(R.pods).find((p) => p.metadata.labels?.["app"] === "api")!
-      const st = (pod["status"] as any).containerStatuses?.[0]
+    // every status the kubelet writes reaches the listener (advance stops at each back-off expiry),
+    // so one long advance sees what a 1 s sampling loop saw, without a thousand settles
+    const unsubscribe = h.sim.api.store.subscribe((key, event) => {
+      if (key.resource !== R.pods.resource || event.object.metadata.labels?.["app"] !== "api") return
+      const st = (event.object["status"] as any)?.containerStatuses?.[0]
       const w = st?.state?.waiting
       if (w?.reason === "CrashLoopBackOff" && messages[messages.length - 1] !== w.message) messages.push(w.message)
       const last = st?.lastState?.terminated?.startedAt
       if (last && !starts.includes(Date.parse(last))) starts.push(Date.parse(last))
-      h.sim.advance("1s")
+    })
+    try {
+      h.sim.advance("1000s")
+    } finally {
+      unsubscribe()
     }
     const pod = (await podsOf(h, "api"))[0]!
     const uid = pod.metadata!.uid!

@@ -156,8 +156,9 @@ describe("determinism", () => {
   it("the same seed and the same advances give identical state", async () => {
     const run = async () => {
       const sim = await startSim({ seed: 7, scenario: Scenario.cluster().with(Scenario.oom.leak({ name: "api", minutesToLimit: 5 }), Scenario.crashloop.missingEnv({ name: "worker" })).build() })
-      sim.advance("17m")
-      sim.advance("3m")
+      // long enough for the leak's first OOM kill (5 min to the limit) and several crash-loop back-offs
+      sim.advance("6m")
+      sim.advance("1m")
       const dump = JSON.stringify([R.pods, R.replicasets, R.deployments, R.events, R.nodes].map((k) => sim.api.store.list(k)))
       await sim.close()
       return dump
@@ -165,6 +166,8 @@ describe("determinism", () => {
     const a = await run()
     const b = await run()
     assert.isAbove(a.length, 10_000)
+    assert.include(a, '"reason":"OOMKilled"')
+    assert.include(a, '"reason":"CrashLoopBackOff"')
     assert.strictEqual(a, b)
   })
 })
