@@ -1,4 +1,4 @@
-import { CoreV1Api, makeInformer, PatchStrategy, setHeaderOptions, Watch } from "@kubernetes/client-node"
+import { CoreV1Api, ListWatch, makeInformer, PatchStrategy, setHeaderOptions, Watch } from "@kubernetes/client-node"
 import type { KubeConfig, V1Pod } from "@kubernetes/client-node"
 import { afterAll, afterEach, assert, beforeAll, describe, it } from "@effect/vitest"
 import type { KubeSimInstance } from "../../src/index"
@@ -187,7 +187,11 @@ describe("informer", () => {
   it("relists after a forced 410 (as an ERROR event and as HTTP 410); the recorder shows the second list", async () => {
     for (const http of [false, true]) {
       const lists = () => sim.recorder.count({ method: "GET", path: "/api/v1/namespaces/lw/pods", watch: false })
-      const informer = makeInformer<V1Pod>(kc, "/api/v1/namespaces/lw/pods", () => core.listNamespacedPod({ namespace: "lw" }))
+      // the ListWatch makeInformer builds, without its wall-clock back-off between reconnects
+      // (1 s, then doubling): the test checks what the client asks the server, not how long it waits
+      const informer = new ListWatch<V1Pod>("/api/v1/namespaces/lw/pods", new Watch(kc), () => core.listNamespacedPod({ namespace: "lw" }), false, undefined, undefined, {
+        delayFn: async () => {}
+      })
       const errors: Array<unknown> = []
       informer.on("error", (e) => errors.push(e))
       const before = lists()
