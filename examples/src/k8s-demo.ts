@@ -19,7 +19,7 @@ import { Duration, Effect, Fiber, Layer, Stream } from "effect"
 import { TestClock } from "effect/testing"
 import * as http from "node:http"
 import { gzipSync } from "node:zlib"
-import { Scenario, type ScenarioSpec, startSim, type Sim } from "../../packages/kube-sim/src/scenario/index"
+import { Scenario, type ScenarioSpec, startSim, type Sim } from "@byteport/kube-sim"
 
 const bold = (s: string) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s)
 const dim = (s: string) => (process.stdout.isTTY ? `\x1b[2m${s}\x1b[0m` : s)

@@ -1,0 +1,10 @@
+/**
+ * `@byteport/k8s/testing` — test helpers for users' own classifiers and runbooks: decode a
+ * recorded fixture directory (what the API and `kubectl get -o json` return) into the facts the
+ * k8s.oom.six-signal classifier reads, and the signal it would have received.
+ *
+ * @since 0.1.0
+ */
+
+/** Recorded OOM fixtures → `OomFacts` and the Signal (`OomFixture.decode(dir)`, `OomFixture.signal(dir)`). */
+export * as OomFixture from "../probes/oomFixture"
