@@ -102,7 +102,8 @@ describe("k8s.oom.six-signal e2e per class", () => {
       assert.match(denied.reason, /maxReplicas/)
       assert.isTrue(report.outcomes.some((o: any) => o.kind === "k8s.patchMemoryLimit" && o.status === "applied"))
       assert.strictEqual(deploymentOf(s, "api").spec.template.spec.containers[0].resources.limits.memory, "768Mi")
-      // 400 rps over 3 capped replicas needs ~81% of the bumped limit: the OOMs stop, but the seed's
+      // 400 rps over 3 capped replicas (133 rps per pod) needs ≈ 1.22× the old limit, ~81% of the
+      // bumped one: the OOMs stop, but the seed's
       // "working set < 80% of the new limit" fails twice (check + retry at 15 s) → escalation with the bundle
       assert.strictEqual(report.status, "escalated")
       assert.strictEqual(report.verdicts.length, 2)
@@ -112,6 +113,33 @@ describe("k8s.oom.six-signal e2e per class", () => {
       assert.strictEqual(report.escalation.severity, "critical")
       assert.isTrue(report.escalation.verdicts.length === 2 && report.escalation.plan.class === "traffic_spike" && report.escalation.decisions.length > 0)
       assert.isTrue(report.verdicts[0].checks.find((c: any) => c.name === "0 OOMKilled since the action").ok)
+    }).pipe(Effect.scoped), 60_000)
+
+  it.effect("traffic_spike with the HPA at max and a spike the bump accommodates: scale-out denied, limit ×1.5, verification passes → recovered", () =>
+    Effect.gen(function*() {
+      // 360 rps over 3 capped replicas: 120 rps per pod needs 0.35 + 0.0065 × 120 ≈ 1.13× the 512Mi
+      // limit (OOM-killed), and ≈ 75% of the 768Mi it is bumped to
+      const s = yield* sim(Scenario.cluster({ nodes: 3 }).with(Scenario.oom.trafficSpike({ name: "api", limit: "512Mi", spikeRps: 360 })).build())
+      s.advance("12m")
+      const runbook = OomRunbook.make()
+      const report: any = yield* runWithSim(s, Effect.gen(function*() {
+        return yield* Runbook.handle(runbook, yield* firstSignal(runbook), { mode: "auto" })
+      }).pipe(Effect.provide(servicesLayer(s))))
+      assert.strictEqual(report.classification?.class, "traffic_spike", JSON.stringify(report.facts.trend))
+      const denied = report.decisions.find((d: any) => d.actionKind === "k8s.raiseHpaMinReplicas" && d.decision === "deny")
+      assert.isDefined(denied)
+      assert.match(denied.reason, /maxReplicas/)
+      assert.isTrue(report.outcomes.some((o: any) => o.kind === "k8s.patchMemoryLimit" && o.status === "applied"))
+      assert.strictEqual(deploymentOf(s, "api").spec.template.spec.containers[0].resources.limits.memory, "768Mi")
+      assert.strictEqual(report.status, "recovered", JSON.stringify(report.verdicts))
+      assert.strictEqual(report.verdicts.length, 1)
+      assert.strictEqual(report.verdicts[0]._tag, "Recovered")
+      assert.isTrue(report.verdicts[0].checks.every((c: any) => c.ok), JSON.stringify(report.verdicts[0].checks))
+      assert.isUndefined(report.escalation)
+      const restarts = () => (s.api.store.list({ group: "", version: "v1", resource: "pods" }) as Array<any>).filter((p) => p.metadata.name.startsWith("api-") && !p.metadata.deletionTimestamp).reduce((a, p) => a + p.status.containerStatuses[0].restartCount, 0)
+      const r0 = restarts()
+      yield* advance(s, "10 minutes")
+      assert.strictEqual(restarts(), r0, "no OOMKill after recovery")
     }).pipe(Effect.scoped), 60_000)
 
   it.effect("node_pressure: cordon then a PDB-aware drain; the victim's pods run Ready elsewhere", () =>

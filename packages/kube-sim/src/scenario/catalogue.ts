@@ -57,11 +57,16 @@ export const oom = {
       incident: { runbooks: ["k8s.oom.six-signal"], class: "genuine_memory_leak", target: target(o, "api"), description: `the working set climbs ${mi(perMin)}/min from ${mi(start)} on every run, uncorrelated with a constant request rate` }
     }
   },
-  /** Memory follows traffic; a spike to 400 rps overwhelms 2 replicas while the HPA is capped at maxReplicas 3. Raising minReplicas/maxReplicas cures it. */
-  trafficSpike: (o: BaseOptions & { limit?: string; spikeAfterSeconds?: number; spikeRps?: number; maxReplicas?: number } = {}): ScenarioPart => {
+  /**
+   * Memory follows traffic (35% of the limit plus 0.65% per request/s a pod serves); a spike from 50
+   * to `spikeRps` (default 400) rps, ramping over `rampSeconds` (default 120), overwhelms 2 replicas
+   * while the HPA is capped at maxReplicas 3. Raising minReplicas/maxReplicas cures it.
+   */
+  trafficSpike: (o: BaseOptions & { limit?: string; spikeAfterSeconds?: number; spikeRps?: number; rampSeconds?: number; maxReplicas?: number } = {}): ScenarioPart => {
     const limit = bytes(o.limit ?? "512Mi")
     const at = o.spikeAfterSeconds ?? 300
     const spike = o.spikeRps ?? 400
+    const ramp = o.rampSeconds ?? 120
     return {
       workloads: [{
         ...base(o, "api"),
@@ -69,10 +74,10 @@ export const oom = {
         memoryRequest: o.limit ?? "512Mi",
         memory: { kind: "traffic", baseBytes: Math.round(limit * 0.35), bytesPerRps: Math.round((limit * 0.65) / 100) },
         hpa: { min: o.replicas ?? 2, max: o.maxReplicas ?? 3, rpsPerPod: 50 },
-        requestRate: [[0, 50], [at, 50], [at + 120, spike]],
+        requestRate: [[0, 50], [at, 50], [at + ramp, spike]],
         ...o.workload
       }],
-      incident: { runbooks: ["k8s.oom.six-signal"], class: "traffic_spike", target: target(o, "api"), description: `requests rise from 50 to ${spike}/s after ${at}s; per-pod memory follows requests and the HPA is capped` }
+      incident: { runbooks: ["k8s.oom.six-signal"], class: "traffic_spike", target: target(o, "api"), description: `requests rise from 50 to ${spike}/s over ${ramp}s after ${at}s; per-pod memory follows requests and the HPA is capped` }
     }
   },
   /** A runtime heap ceiling above the container limit (JAVA_TOOL_OPTIONS=-Xmx2g, GOMEMLIMIT or NODE_OPTIONS with a 1Gi limit). */

@@ -100,6 +100,33 @@ describe("OOM family (traffic, heap flag, node pressure)", () => {
     }
   })
 
+  it("traffic spike with rampSeconds: memory follows the ramp; OOMs start once rate/2 pods passes the limit; 6 replicas absorb it", async () => {
+    // 0.35 × limit + 0.0065 × limit per rps: the limit is reached at 100 rps per pod, i.e. 200 rps over
+    // 2 pods, 145 s into a 300 s ramp from 50 to 360 rps; 360 rps over 6 pods needs 74% of the limit.
+    // Both nodes hold the image, so the 4 added pods turn Ready together (90 rps each, under the limit)
+    h = await harness({ scenario: Scenario.cluster({ nodes: 2 }).with(Scenario.oom.trafficSpike({ name: "api", spikeAfterSeconds: 120, spikeRps: 360, rampSeconds: 300, workload: { hpa: { min: 2, max: 10, cpuUtilization: 10_000 } } })).build() })
+    assert.include(h.sim.incidents[0]!.description, "over 300s")
+    h.sim.advance("135s")
+    assert.strictEqual(await oomKills(h, "api"), 0, "below the limit while rate/2 < 100 rps")
+    h.sim.advance("30s")
+    assert.isAtLeast(await oomKills(h, "api"), 2, "both replicas OOM-killed just after 145 s of ramp")
+    h.sim.advance("4m")
+    const rate = await prom(h, 'sum(rate(nginx_ingress_controller_requests{service="api"}[1m]))')
+    assert.isAbove(Number(rate.body.data.result[0].value[1]), 300, "the ramp reached its top")
+    await h.hpa.patchNamespacedHorizontalPodAutoscaler({ name: "api", namespace: "default", body: { spec: { minReplicas: 6 } } }, smp)
+    await new Promise((r) => setTimeout(r, 5))
+    h.sim.advance("5m")
+    const calm = h.sim.now()
+    h.sim.advance("10m")
+    const pods = await podsOf(h, "api")
+    assert.strictEqual(pods.length, 6)
+    for (const p of pods) {
+      const last = cs(p).lastState?.terminated?.finishedAt
+      assert.isTrue(last === undefined || last.getTime() <= calm, `${p.metadata!.name} stopped OOMing`)
+      assert.isTrue(ready(p))
+    }
+  })
+
   it("runtime heap flag: JAVA_TOOL_OPTIONS=-Xmx2g OOMs a 1Gi container; a 2Gi limit does not cure it, a smaller -Xmx does", async () => {
     h = await harness({ scenario: Scenario.cluster().with(Scenario.oom.runtimeHeapFlag({ name: "api", runtime: "jvm", heap: "2Gi", limit: "1Gi" })).build() })
     h.sim.advance("10m")
