@@ -8,7 +8,7 @@ import type { KubeObject } from "../store/types"
 import type { SimContext } from "./context"
 import { fnv32a, safeEncode } from "../clock/Rng"
 import { intOrPercent } from "./quantity"
-import { R, canonical, clone, mutateIfChanged, ownedBy, parseTime, semanticEqual, setCondition, sorted, type Json } from "./util"
+import { R, canonical, clone, listOwned, mutateIfChanged, ownedBy, parseTime, semanticEqual, setCondition, sorted, type Json } from "./util"
 
 const COMPONENT = "deployment-controller"
 /** Annotation: revision of a Deployment / ReplicaSet. */
@@ -86,7 +86,7 @@ export class DeploymentController {
     let d = d0
     const spec = (d["spec"] ?? {}) as Json
     const template = (spec["template"] ?? {}) as Json
-    let rss = sorted(ctx.store.list(R.replicasets, { namespace: ns ?? "default" }).filter((rs) => ownedBy(rs, d.metadata.uid)))
+    let rss = sorted(listOwned(ctx.store, R.replicasets, ns ?? "default", d.metadata.uid))
     // adopt orphan ReplicaSets whose template matches (e.g. after an orphaning delete)
     const maxRev = rss.reduce((m, rs) => Math.max(m, rev(rs)), 0)
     let newRS = rss.find((rs) => sameTemplate(template, (rs["spec"] as Json)["template"]))
@@ -197,14 +197,14 @@ export class DeploymentController {
     this.cleanup(d)
     const fresh = ctx.store.get(R.deployments, ns, d.metadata.name)
     if (!fresh) return
-    const freshRss = ctx.store.list(R.replicasets, { namespace: ns ?? "default" }).filter((rs) => ownedBy(rs, fresh.metadata.uid))
+    const freshRss = listOwned(ctx.store, R.replicasets, ns ?? "default", fresh.metadata.uid)
     this.updateStatus(fresh, freshRss, freshRss.find((x) => x.metadata.name === newRS!.metadata.name), progressMsg)
   }
 
   private cleanup(d: KubeObject): void {
     const ctx = this.ctx
     const limit = (((d["spec"] ?? {}) as Json)["revisionHistoryLimit"] as number | undefined) ?? 10
-    const rss = ctx.store.list(R.replicasets, { namespace: d.metadata.namespace ?? "default" }).filter((rs) => ownedBy(rs, d.metadata.uid))
+    const rss = listOwned(ctx.store, R.replicasets, d.metadata.namespace ?? "default", d.metadata.uid)
     const maxRev = rss.reduce((m, x) => Math.max(m, rev(x)), 0)
     const old = rss.filter((rs) => rev(rs) !== maxRev && specReplicas(rs) === 0 && st(rs, "replicas") === 0).sort((a, b) => rev(a) - rev(b))
     const excess = old.length - limit

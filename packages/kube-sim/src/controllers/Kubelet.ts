@@ -854,7 +854,7 @@ export class Kubelet {
   // ---------------------------------------------------------------- node pressure
 
   private podsOnNode(node: string): Array<KubeObject> {
-    return this.ctx.store.list(R.pods).filter((p) => ((p["spec"] as Json | undefined)?.["nodeName"]) === node)
+    return this.ctx.store.list(R.pods, { fieldSelector: `spec.nodeName=${node}` })
   }
 
   /** Measure a node, OOM-kill on exhaustion, evict under pressure. */

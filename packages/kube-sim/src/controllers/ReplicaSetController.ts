@@ -6,7 +6,7 @@
 import type { KubeObject } from "../store/types"
 import type { SimContext } from "./context"
 import { isPodActive, isPodReady, podReadySince } from "./context"
-import { R, clone, mutateIfChanged, ownedBy, selectorMatches, sorted, type Json } from "./util"
+import { R, clone, listOwned, mutateIfChanged, selectorMatches, sorted, type Json } from "./util"
 
 const COMPONENT = "replicaset-controller"
 
@@ -80,14 +80,28 @@ export class ReplicaSetController {
   reconcile(): void {
     const ctx = this.ctx
     const allPods = ctx.store.list(R.pods)
+    // snapshot indexes of allPods (same order): pods by controller uid, active orphans by namespace
+    const byOwner = new Map<string, Array<KubeObject>>()
+    const orphans = new Map<string | undefined, Array<KubeObject>>()
+    for (const p of allPods) {
+      const ctl = (p.metadata.ownerReferences ?? []).find((r) => r.controller === true)
+      if (ctl) {
+        const a = byOwner.get(ctl.uid)
+        if (a) a.push(p)
+        else byOwner.set(ctl.uid, [p])
+      } else if (!(p.metadata.ownerReferences ?? []).some((r) => r.controller) && isPodActive(p)) {
+        const a = orphans.get(p.metadata.namespace)
+        if (a) a.push(p)
+        else orphans.set(p.metadata.namespace, [p])
+      }
+    }
     for (const rs of sorted(ctx.store.list(R.replicasets))) {
       if (rs.metadata.deletionTimestamp) continue
       const spec = (rs["spec"] ?? {}) as Json
       const ns = rs.metadata.namespace
-      const owned = allPods.filter((p) => p.metadata.namespace === ns && ownedBy(p, rs.metadata.uid))
+      const owned = rs.metadata.uid === undefined ? [] : (byOwner.get(rs.metadata.uid) ?? []).filter((p) => p.metadata.namespace === ns)
       // adopt orphans matching the selector
-      for (const p of allPods) {
-        if (p.metadata.namespace !== ns || (p.metadata.ownerReferences ?? []).some((r) => r.controller) || !isPodActive(p)) continue
+      for (const p of orphans.get(ns) ?? []) {
         if (!selectorMatches(spec["selector"] as Json, p.metadata.labels)) continue
         const adopted = ctx.store.mutate(R.pods, ns, p.metadata.name, (o) => {
           o.metadata.ownerReferences = [...(o.metadata.ownerReferences ?? []), { apiVersion: "apps/v1", kind: "ReplicaSet", name: rs.metadata.name, uid: rs.metadata.uid ?? "", controller: true, blockOwnerDeletion: true }]
@@ -120,7 +134,7 @@ export class ReplicaSetController {
     const now = ctx.now()
     const spec = (rs["spec"] ?? {}) as Json
     const minReady = (spec["minReadySeconds"] as number | undefined) ?? 0
-    const pods = ctx.store.list(R.pods, { namespace: rs.metadata.namespace ?? "default" }).filter((p) => ownedBy(p, rs.metadata.uid) && isPodActive(p))
+    const pods = listOwned(ctx.store, R.pods, rs.metadata.namespace ?? "default", rs.metadata.uid).filter(isPodActive)
     const tplLabels = ((((spec["template"] ?? {}) as Json)["metadata"] ?? {}) as Json)["labels"] as Record<string, string> | undefined
     const ready = pods.filter(isPodReady)
     const available = pods.filter((p) => isPodAvailable(p, minReady, now))

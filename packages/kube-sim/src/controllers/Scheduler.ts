@@ -62,9 +62,21 @@ export const taintsOf = (node: KubeObject): Array<Taint> => (((node["spec"] as J
 const histogram = (reasons: Map<string, number>): string =>
   [...reasons.entries()].map(([r, n]) => `${n} ${r}`).sort().join(", ")
 
+/** Requests of the non-terminal pods on a node, and its active pods per owner uid. */
+interface NodeUsage { cpu: number; memory: number; pods: number; owners: Map<string, number> }
+
+const EMPTY_USAGE: NodeUsage = { cpu: 0, memory: 0, pods: 0, owners: new Map() }
+
 /** The scheduler. */
 export class Scheduler {
   private lastMessage = new Map<string, { msg: string; at: number }>()
+  /** Per-reconcile index: requests of non-terminal pods and active pods per owner uid, by node (kept current across binds). */
+  private index: Map<string, NodeUsage> | undefined
+  /** Parsed allocatable per node object (objects are immutable store values). */
+  private capacities = new WeakMap<KubeObject, { cpuCap: number | undefined; memCap: number | undefined; maxPods: number }>()
+  private lastRequests: { pod: KubeObject; req: { cpu: number; memory: number } } | undefined
+  /** Per-reconcile sorted node list. */
+  private nodes: Array<KubeObject> | undefined
 
   /** Build the scheduler over the shared context. */
   constructor(private readonly ctx: SimContext) {}
@@ -72,17 +84,67 @@ export class Scheduler {
   /** Schedule every pending pod. */
   reconcile(): void {
     const ctx = this.ctx
-    const pending = sorted(ctx.store.list(R.pods)).filter((p) => {
+    const all = ctx.store.list(R.pods)
+    const pending = sorted(all.filter((p) => {
       const spec = (p["spec"] ?? {}) as Json
       return !spec["nodeName"] && isPodActive(p) && ((spec["schedulerName"] as string | undefined) ?? SCHEDULER) === SCHEDULER
-    })
+    }))
     if (pending.length === 0) return
     // oldest first (FIFO by creation), then by name
     pending.sort((a, b) => String(a.metadata.creationTimestamp ?? "").localeCompare(String(b.metadata.creationTimestamp ?? "")))
-    for (const pod of pending) this.schedule(pod)
+    this.index = new Map()
+    for (const p of all) {
+      const node = ((p["spec"] ?? {}) as Json)["nodeName"] as string | undefined
+      if (node) this.account(node, p)
+    }
+    this.nodes = sorted(ctx.store.list(R.nodes))
+    try {
+      for (const pod of pending) this.schedule(pod)
+    } finally {
+      this.index = undefined
+      this.nodes = undefined
+    }
   }
 
-  private allocated(node: string): { cpu: number; memory: number; pods: number } {
+  /** Add a pod bound to `node` to the per-reconcile index. */
+  private account(node: string, p: KubeObject): void {
+    const index = this.index!
+    let u = index.get(node)
+    if (!u) {
+      u = { cpu: 0, memory: 0, pods: 0, owners: new Map() }
+      index.set(node, u)
+    }
+    const ph = ((p["status"] ?? {}) as Json)["phase"]
+    if (ph !== "Failed" && ph !== "Succeeded") {
+      const r = podRequests(p)
+      u.cpu += r.cpu
+      u.memory += r.memory
+      u.pods++
+    }
+    if (isPodActive(p)) {
+      for (const uid of new Set((p.metadata.ownerReferences ?? []).map((r) => r.uid))) u.owners.set(uid, (u.owners.get(uid) ?? 0) + 1)
+    }
+  }
+
+  /** A node's allocatable cpu, memory and pods (cached per node object). */
+  private capacity(node: KubeObject): { cpuCap: number | undefined; memCap: number | undefined; maxPods: number } {
+    let c = this.capacities.get(node)
+    if (!c) {
+      const alloc = ((node["status"] as Json | undefined)?.["allocatable"] ?? {}) as Json
+      c = { cpuCap: tryQuantity(alloc["cpu"]), memCap: tryQuantity(alloc["memory"]), maxPods: tryQuantity(alloc["pods"]) ?? 110 }
+      this.capacities.set(node, c)
+    }
+    return c
+  }
+
+  /** A pod's requests (the last pod's are kept: filter and score ask for the same pod across every node). */
+  private requests(pod: KubeObject): { cpu: number; memory: number } {
+    if (this.lastRequests?.pod !== pod) this.lastRequests = { pod, req: podRequests(pod) }
+    return this.lastRequests.req
+  }
+
+  private usage(node: string): NodeUsage {
+    if (this.index) return this.index.get(node) ?? EMPTY_USAGE
     let cpu = 0
     let memory = 0
     let pods = 0
@@ -94,7 +156,7 @@ export class Scheduler {
       memory += r.memory
       pods++
     }
-    return { cpu, memory, pods }
+    return { cpu, memory, pods, owners: new Map() }
   }
 
   /** Why a pod cannot run on a node (the first failing filter's reasons), or [] when it fits. */
@@ -110,15 +172,12 @@ export class Scheduler {
       if (!tols.some((tol) => tolerates(tol, t))) return { reasons: [`node(s) had untolerated taint {${t.key}: ${t.value ?? ""}}`], resolvable: false }
     }
     if (!nodeAffinityMatches(pod, node)) return { reasons: ["node(s) didn't match Pod's node affinity/selector"], resolvable: false }
-    const alloc = ((node["status"] as Json | undefined)?.["allocatable"] ?? {}) as Json
-    const used = this.allocated(node.metadata.name)
-    const req = podRequests(pod)
+    const { cpuCap, memCap, maxPods } = this.capacity(node)
+    const used = this.usage(node.metadata.name)
+    const req = this.requests(pod)
     const reasons: Array<string> = []
-    const maxPods = tryQuantity(alloc["pods"]) ?? 110
     if (used.pods + 1 > maxPods) reasons.push("Too many pods")
-    const cpuCap = tryQuantity(alloc["cpu"])
     if (cpuCap !== undefined && req.cpu > 0 && used.cpu + req.cpu > cpuCap + 1e-9) reasons.push("Insufficient cpu")
-    const memCap = tryQuantity(alloc["memory"])
     if (memCap !== undefined && req.memory > 0 && used.memory + req.memory > memCap) reasons.push("Insufficient memory")
     if (reasons.length) return { reasons, resolvable: true }
     return { reasons: [], resolvable: true }
@@ -139,7 +198,7 @@ export class Scheduler {
 
   private schedule(pod: KubeObject): void {
     const ctx = this.ctx
-    const nodes = sorted(ctx.store.list(R.nodes))
+    const nodes = this.nodes ?? sorted(ctx.store.list(R.nodes))
     const n = nodes.length
     const pre = this.volumePreFilter(pod)
     if (pre) {
@@ -168,14 +227,13 @@ export class Scheduler {
     }
     const owner = pod.metadata.ownerReferences?.find((r) => r.controller)?.uid
     const score = (node: KubeObject) => {
-      const alloc = ((node["status"] as Json | undefined)?.["allocatable"] ?? {}) as Json
-      const used = this.allocated(node.metadata.name)
-      const cpuCap = tryQuantity(alloc["cpu"]) ?? 1
-      const memCap = tryQuantity(alloc["memory"]) ?? 1
-      const maxPods = tryQuantity(alloc["pods"]) ?? 110
+      const c = this.capacity(node)
+      const used = this.usage(node.metadata.name)
+      const cpuCap = c.cpuCap ?? 1
+      const memCap = c.memCap ?? 1
+      const maxPods = c.maxPods
       // least allocated, plus spreading of pods of the same owner (default topology spreading)
-      const siblings = owner === undefined ? 0 : ctx.store.list(R.pods, { fieldSelector: `spec.nodeName=${node.metadata.name}` })
-        .filter((p) => isPodActive(p) && p.metadata.ownerReferences?.some((r) => r.uid === owner)).length
+      const siblings = owner === undefined ? 0 : used.owners.get(owner) ?? 0
       return ((cpuCap - used.cpu) / cpuCap + (memCap - used.memory) / memCap) / 2 - siblings - used.pods / maxPods / 10
     }
     let best = fits[0]!
@@ -223,6 +281,7 @@ export class Scheduler {
       st["conditions"] = conds
       o["status"] = st
     })
+    if (bound && this.index) this.account(node.metadata.name, bound)
     if (bound) ctx.events.record(bound, "Normal", "Scheduled", `Successfully assigned ${pod.metadata.namespace}/${pod.metadata.name} to ${node.metadata.name}`, SCHEDULER)
   }
 }

@@ -30,14 +30,23 @@ export const parseQuantity = (q: string | number): number => {
   throw new QuantityError(q)
 }
 
+/** Parsed strings (quantities repeat across every pod of a workload), bounded. */
+const parsed = new Map<string, number | undefined>()
+
 /** Parse, returning undefined for absent or invalid input. */
 export const tryQuantity = (q: unknown): number | undefined => {
-  if (typeof q !== "string" && typeof q !== "number") return undefined
+  if (typeof q === "number") return q
+  if (typeof q !== "string") return undefined
+  if (parsed.has(q)) return parsed.get(q)
+  let v: number | undefined
   try {
-    return parseQuantity(q)
+    v = parseQuantity(q)
   } catch {
-    return undefined
+    v = undefined
   }
+  if (parsed.size >= 4096) parsed.clear()
+  parsed.set(q, v)
+  return v
 }
 
 /** Format bytes the way metrics-server does (Ki granularity). */

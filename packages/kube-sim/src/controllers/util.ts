@@ -69,11 +69,13 @@ export const mutateIfChanged = (
   name: string,
   f: (o: Json) => void
 ): KubeObject | undefined => {
-  const cur = store.get(key, namespace, name)
+  // the memory store hands out its frozen object and serialized JSON: copy and compare through it
+  const entry = (store as Partial<ScanningStore>).entry?.(key, namespace, name) as { readonly obj: KubeObject; readonly json?: string } | undefined
+  const cur = entry && typeof entry.json === "string" ? entry.obj : store.get(key, namespace, name)
   if (!cur) return undefined
-  const next = clone(cur) as Json
+  const next = (entry && typeof entry.json === "string" ? JSON.parse(entry.json) : clone(cur)) as Json
   f(next)
-  if (jsonEqual(next, cur)) return cur
+  if (entry && typeof entry.json === "string" ? JSON.stringify(next) === entry.json : jsonEqual(next, cur)) return cur
   return store.mutate(key, namespace, name, (o) => {
     const live = o as Json
     for (const k of Object.keys(live)) if (k !== "metadata" && !(k in next)) delete live[k]
@@ -151,6 +153,20 @@ export const setCondition = (
 interface ScanningStore extends ObjectStore {
   scan(key: ResourceKey, namespace?: string): Array<{ readonly obj: KubeObject }>
   entry(key: ResourceKey, namespace: string | undefined, name: string): { readonly obj: KubeObject } | undefined
+  scanOwned?(key: ResourceKey, uid: string, namespace?: string): Array<{ readonly obj: KubeObject }>
+  scanOnNode?(key: ResourceKey, node: string): Array<{ readonly obj: KubeObject }>
+}
+
+/**
+ * Objects of `key` in `namespace` whose controller ownerReference has `uid`, sorted by
+ * namespace/name: the same as `list(key, { namespace }).filter((o) => ownedBy(o, uid))`, through
+ * the store's owner index when it has one.
+ */
+export const listOwned = (store: ObjectStore, key: ResourceKey, namespace: string, uid: string | undefined): Array<KubeObject> => {
+  if (uid === undefined) return []
+  const s = store as Partial<ScanningStore>
+  if (typeof s.scanOwned === "function") return s.scanOwned(key, uid, namespace).map((e) => e.obj)
+  return store.list(key, { namespace }).filter((o) => ownedBy(o, uid))
 }
 
 /**
@@ -163,12 +179,14 @@ export const readView = (store: ObjectStore): ObjectStore => {
   if (typeof s.scan !== "function" || typeof s.entry !== "function") return store
   const scan = s.scan.bind(store)
   const entry = s.entry.bind(store)
+  const scanOnNode = typeof s.scanOnNode === "function" ? s.scanOnNode.bind(store) : undefined
   return new Proxy(store, {
     get(target, prop) {
       if (prop === "list") {
         return (key: ResourceKey, opts: { namespace?: string; labelSelector?: string; fieldSelector?: string } = {}) => {
           const node = opts.fieldSelector !== undefined ? /^spec\.nodeName=([^,]*)$/.exec(opts.fieldSelector) : null
           if (opts.labelSelector || (opts.fieldSelector !== undefined && !node)) return target.list(key, opts)
+          if (node && node[1] !== "" && scanOnNode && opts.namespace === undefined) return scanOnNode(key, node[1]!).map((e) => e.obj)
           const xs = scan(key, opts.namespace).map((e) => e.obj)
           if (!node) return xs
           const want = node[1]!

@@ -69,6 +69,10 @@ export class MemoryStore implements ObjectStore {
   private rv = 0
   private readonly data = new Map<string, Map<string, Entry>>()
   private readonly sorted = new Map<string, Array<string>>()
+  /** Secondary index: resource → controller ownerReference uid → object keys. */
+  private readonly byOwner = new Map<string, Map<string, Set<string>>>()
+  /** Secondary index: resource → spec.nodeName → object keys. */
+  private readonly byNode = new Map<string, Map<string, Set<string>>>()
   private readonly history: Array<HistoryRecord> = []
   private historyStart = 0
   private compactedRv = 0
@@ -150,6 +154,61 @@ export class MemoryStore implements ObjectStore {
       for (let i = lo; i < order.length && order[i]!.startsWith(prefix); i++) out.push(t.get(order[i]!)!)
     } else for (const k of order) out.push(t.get(k)!)
     return out
+  }
+
+  /** Frozen entries of one resource whose controller ownerReference has `uid`, sorted by namespace/name (optionally one namespace). */
+  scanOwned(key: ResourceKey, uid: string, namespace?: string): Array<Entry> {
+    return this.scanIndexed(this.byOwner, key, uid, namespace)
+  }
+
+  /** Frozen entries of one resource whose spec.nodeName is `node`, sorted by namespace/name. */
+  scanOnNode(key: ResourceKey, node: string): Array<Entry> {
+    return this.scanIndexed(this.byNode, key, node, undefined)
+  }
+
+  private scanIndexed(index: Map<string, Map<string, Set<string>>>, key: ResourceKey, value: string, namespace: string | undefined): Array<Entry> {
+    const keys = index.get(keyString(key))?.get(value)
+    if (!keys || keys.size === 0) return []
+    const t = this.table(key)
+    const prefix = namespace ? `${namespace}/` : undefined
+    const out: Array<Entry> = []
+    for (const k of [...keys].sort()) {
+      if (prefix !== undefined && !k.startsWith(prefix)) continue
+      const e = t.get(k)
+      if (e) out.push(e)
+    }
+    return out
+  }
+
+  private reindex(ks: string, k: string, old: KubeObject | undefined, obj: KubeObject | undefined): void {
+    const ownerOf = (o: KubeObject | undefined) => o?.metadata.ownerReferences?.find((r) => r.controller === true)?.uid
+    const nodeOf = (o: KubeObject | undefined) => {
+      const n = (o?.["spec"] as Record<string, unknown> | undefined)?.["nodeName"]
+      return typeof n === "string" && n !== "" ? n : undefined
+    }
+    const move = (index: Map<string, Map<string, Set<string>>>, from: string | undefined, to: string | undefined) => {
+      if (from === to) return
+      let m = index.get(ks)
+      if (!m) {
+        m = new Map()
+        index.set(ks, m)
+      }
+      if (from !== undefined) {
+        const set = m.get(from)
+        set?.delete(k)
+        if (set && set.size === 0) m.delete(from)
+      }
+      if (to !== undefined) {
+        let set = m.get(to)
+        if (!set) {
+          set = new Set()
+          m.set(to, set)
+        }
+        set.add(k)
+      }
+    }
+    move(this.byOwner, ownerOf(old), ownerOf(obj))
+    move(this.byNode, nodeOf(old), nodeOf(obj))
   }
 
   /** The frozen entry of one object. */
@@ -427,6 +486,7 @@ export class MemoryStore implements ObjectStore {
       if (!t.has(k)) this.sorted.delete(ks)
       t.set(k, { obj, json })
     }
+    this.reindex(ks, nsName(obj.metadata.namespace, obj.metadata.name), old, type === "DELETED" ? undefined : obj)
     const rec: HistoryRecord = { rv: this.rv, key, keyStr: ks, type, obj, json, old }
     this.history.push(rec)
     if (this.history.length - this.historyStart > this.historySize) {
