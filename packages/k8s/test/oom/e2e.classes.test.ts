@@ -118,8 +118,11 @@ describe("k8s.oom.six-signal e2e per class", () => {
   it.effect("traffic_spike with the HPA at max and a spike the bump accommodates: scale-out denied, limit ×1.5, verification passes → recovered", () =>
     Effect.gen(function*() {
       // 360 rps over 3 capped replicas: 120 rps per pod needs 0.35 + 0.0065 × 120 ≈ 1.13× the 512Mi
-      // limit (OOM-killed), and ≈ 75% of the 768Mi it is bumped to
-      const s = yield* sim(Scenario.cluster({ nodes: 3 }).with(Scenario.oom.trafficSpike({ name: "api", limit: "512Mi", spikeRps: 360 })).build())
+      // limit (OOM-killed), and ≈ 75% of the 768Mi it is bumped to. The rollout surges all 3 pods at
+      // once (maxSurge 100%): they turn Ready together and share the traffic — a pod rolled out
+      // alone while the old ones crash-loop would take all 360 rps (2.7× the old limit).
+      const strategy = { type: "RollingUpdate", rollingUpdate: { maxSurge: "100%", maxUnavailable: 0 } }
+      const s = yield* sim(Scenario.cluster({ nodes: 3 }).with(Scenario.oom.trafficSpike({ name: "api", limit: "512Mi", spikeRps: 360, workload: { strategy } })).build())
       s.advance("12m")
       const runbook = OomRunbook.make()
       const report: any = yield* runWithSim(s, Effect.gen(function*() {
