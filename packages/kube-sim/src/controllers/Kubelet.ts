@@ -817,7 +817,7 @@ export class Kubelet {
     if (policy !== "Always" && mainsDone && mains.length > 0) {
       phase = mains.every((c) => rt.containers.get(c["name"])?.terminated?.exitCode === 0) ? "Succeeded" : "Failed"
     }
-    mutateIfChanged(ctx.store, R.pods, pod.metadata.namespace, pod.metadata.name, (o) => {
+    const build = (o: Json): Json => {
       const st = (o["status"] ?? {}) as Json
       const conds = clone((st["conditions"] ?? []) as Array<Json>)
       const sandboxReady = !rt.sandboxError
@@ -847,7 +847,13 @@ export class Kubelet {
       if (inits.length) next["initContainerStatuses"] = initStatuses
       next["containerStatuses"] = statuses
       next["qosClass"] = qosClass(pod)
-      o["status"] = next
+      return next
+    }
+    // most passes change nothing: compare the status alone before copying the whole pod
+    const cur = ctx.store.get(R.pods, pod.metadata.namespace, pod.metadata.name)
+    if (cur && cur["status"] !== undefined && Object.isFrozen(cur) && JSON.stringify(build(cur)) === JSON.stringify(cur["status"])) return
+    mutateIfChanged(ctx.store, R.pods, pod.metadata.namespace, pod.metadata.name, (o) => {
+      o["status"] = build(o)
     })
   }
 
