@@ -71,7 +71,8 @@ describeWithServices(["postgres", "pgbouncer"], "db.pool.six-class end to end (r
       const from = (yield* PgBouncerIni.readPoolSizes(fs.readFileSync(iniPath(), "utf8"))).defaultPoolSize
       const pool = new pg.Pool({ connectionString: penv().BYTEPORT_TEST_PGBOUNCER_URL ?? "", max: from + 3 })
       pool.on("error", () => undefined)
-      const sleeps = Array.from({ length: from + 3 }, () => pool.query("SELECT pg_sleep(3)").catch(() => undefined))
+      // 8 s: the pool must still be saturated when the runbook diagnoses it, even on a loaded CI machine.
+      const sleeps = Array.from({ length: from + 3 }, () => pool.query("SELECT pg_sleep(8)").catch(() => undefined))
       try {
         let waiting = 0
         for (let i = 0; i < 40 && waiting === 0; i++) {
