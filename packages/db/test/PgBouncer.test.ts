@@ -44,7 +44,7 @@ describeWithServices(["postgres", "pgbouncer"], "PgBouncer admin console, satura
       const clients = poolSize + 4
       const pool = new pg.Pool({ connectionString: env.BYTEPORT_TEST_PGBOUNCER_URL, max: clients })
       pool.on("error", () => undefined)
-      const queries = Array.from({ length: clients }, () => pool.query("SELECT pg_sleep(1)").catch((e: Error) => e))
+      const queries = Array.from({ length: clients }, () => pool.query("SELECT pg_sleep(3)").catch((e: Error) => e)) // 3 s: saturation must outlast the two reads below on a loaded machine
       let rows: ReadonlyArray<PgBouncerStats.PoolRow> = []
       yield* Effect.promise(() =>
         eventually(async () => {
