@@ -81,7 +81,11 @@ describeWithServices(["postgres", "pgbouncer"], "db.pool.six-class end to end (r
         }
         assert.isAbove(waiting, 0, "the pool is saturated")
         const r = reportOf(yield* Runbook.handle(runbook(nobody), signal(target("bouncer")), { mode: "auto" }))
-        assert.strictEqual(r.classification?._tag === "Classified" ? r.classification.class : "", "missing_pgbouncer")
+        assert.strictEqual(
+          r.classification?._tag === "Classified" ? r.classification.class : "",
+          "missing_pgbouncer",
+          JSON.stringify({ classification: r.classification, unknown: Object.entries(r.facts).filter(([, f]) => f._tag === "Unknown") })
+        )
         yield* assertRaised(r, from)
         assert.strictEqual(r.status, "recovered")
         const last = r.verdicts.at(-1)!
