@@ -74,9 +74,13 @@ describeWithServices(["postgres", "pgbouncer"], "db.pool.six-class end to end (r
       // 8 s: the pool must still be saturated when the runbook diagnoses it, even on a loaded CI machine.
       const sleeps = Array.from({ length: from + 3 }, () => pool.query("SELECT pg_sleep(8)").catch(() => undefined))
       try {
+        // Saturated = clients still waiting on two reads 200 ms apart (not a transient login wait).
         let waiting = 0
         for (let i = 0; i < 40 && waiting === 0; i++) {
           yield* Effect.sleep("50 millis")
+          const first = PgBouncerStats.waitingClientsOf(yield* PgBouncerStats.pools)
+          if (first === 0) continue
+          yield* Effect.sleep("200 millis")
           waiting = PgBouncerStats.waitingClientsOf(yield* PgBouncerStats.pools)
         }
         assert.isAbove(waiting, 0, "the pool is saturated")

@@ -63,6 +63,10 @@ export const start = async (env: Readonly<Record<string, string>>): Promise<Priv
     .replace(/^listen_port\s*=.*$/m, `listen_port = ${port}`)
     .replace(/^logfile\s*=.*$/m, `logfile = ${path.join(dir, "pgbouncer.log")}`)
     .replace(/^pidfile\s*=.*$/m, `pidfile = ${pidfile}`)
+    // Pool sizes are pinned, not inherited: PgBouncer.test.ts raises the shared ini's sizes while
+    // it runs, and a copy taken at that moment would make "saturation" a transient login wait.
+    .replace(/^default_pool_size\s*=.*$/m, "default_pool_size = 4")
+    .replace(/^([^#;\n]*=\s*host=[^\n]*?)\s+pool_size\s*=\s*\d+/gm, "$1")
   fs.writeFileSync(iniPath, text, { mode: 0o644 })
   fs.chownSync(dir, owner.uid, owner.gid)
   fs.chownSync(iniPath, owner.uid, owner.gid)
