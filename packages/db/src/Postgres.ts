@@ -18,6 +18,7 @@ import { DbConnectionError, DbDecodeError, DbInvalidInput, DbQueryError, DbTimeo
 import type { DbError } from "./DbError"
 import * as Dsn from "./Dsn"
 import { fromPgError, isRetriableConnectionError } from "./internal/pgErrors"
+import { scopedPool } from "./internal/pool"
 
 /** A result row as the driver returns it. */
 export type Row = Readonly<Record<string, unknown>>
@@ -95,28 +96,18 @@ export const make = Effect.fn("Postgres.make")(function*(config: PostgresConfig)
     const message = scrub(err instanceof Error ? err.message : String(err), secrets)
     Effect.runForkWith(context)(Effect.logDebug(`postgres: connection error absorbed: ${message}`))
   }
-  const pool = yield* Effect.acquireRelease(
-    Effect.sync(() => {
-      const p = new pg.Pool({
-        host: dsn.host,
-        port: dsn.port,
-        user: dsn.user,
-        password,
-        database: dsn.database,
-        max: config.poolMax ?? 4,
-        idleTimeoutMillis: 30_000,
-        connectionTimeoutMillis: connectTimeoutMillis,
-        ...(config.viaPgBouncer === true ? {} : { statement_timeout: statementTimeoutMillis }),
-        application_name: config.applicationName ?? dsn.params.application_name ?? "byteport"
-      })
-      p.on("error", onBackgroundError)
-      p.on("connect", (client) => {
-        client.on("error", onBackgroundError)
-      })
-      return p
-    }),
-    (p) => Effect.promise(() => p.end().catch(() => undefined))
-  )
+  const pool = yield* scopedPool({
+    host: dsn.host,
+    port: dsn.port,
+    user: dsn.user,
+    password,
+    database: dsn.database,
+    max: config.poolMax ?? 4,
+    idleTimeoutMillis: 30_000,
+    connectionTimeoutMillis: connectTimeoutMillis,
+    ...(config.viaPgBouncer === true ? {} : { statement_timeout: statementTimeoutMillis }),
+    application_name: config.applicationName ?? dsn.params.application_name ?? "byteport"
+  }, onBackgroundError)
 
   const toError = (cause: unknown) => fromPgError("postgres", cause, secrets, statementTimeoutMillis)
 

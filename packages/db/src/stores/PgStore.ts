@@ -32,6 +32,7 @@ import { Config, Effect, Layer, Redacted, Semaphore } from "effect"
 import pg from "pg"
 import { scrub } from "../DbError"
 import * as Dsn from "../Dsn"
+import { scopedPool } from "../internal/pool"
 
 /** Settings of a {@link make | PgStore}. */
 export interface PgStoreConfig {
@@ -226,29 +227,19 @@ export const make = Effect.fn("PgStore.make")(function*(config: PgStoreConfig) {
     backgroundErrors++
   }
 
-  const pool = yield* Effect.acquireRelease(
-    Effect.sync(() => {
-      const p = new pg.Pool({
-        host: dsn.host,
-        port: dsn.port,
-        user: dsn.user,
-        password,
-        database: dsn.database,
-        max: poolMax,
-        idleTimeoutMillis: 30_000,
-        connectionTimeoutMillis: config.connectTimeoutMillis ?? 10_000,
-        statement_timeout: statementTimeoutMillis,
-        query_timeout: statementTimeoutMillis + 2_000,
-        application_name: config.applicationName ?? dsn.params.application_name ?? "byteport-store"
-      })
-      p.on("error", onBackgroundError)
-      p.on("connect", (client) => {
-        client.on("error", onBackgroundError)
-      })
-      return p
-    }),
-    (p) => Effect.promise(() => p.end().catch(() => undefined))
-  )
+  const pool = yield* scopedPool({
+    host: dsn.host,
+    port: dsn.port,
+    user: dsn.user,
+    password,
+    database: dsn.database,
+    max: poolMax,
+    idleTimeoutMillis: 30_000,
+    connectionTimeoutMillis: config.connectTimeoutMillis ?? 10_000,
+    statement_timeout: statementTimeoutMillis,
+    query_timeout: statementTimeoutMillis + 2_000,
+    application_name: config.applicationName ?? dsn.params.application_name ?? "byteport-store"
+  }, onBackgroundError)
   // The pool never queues: callers wait here (no connect timeout while queued behind others).
   const permits = yield* Semaphore.make(poolMax)
 
