@@ -1,0 +1,196 @@
+/**
+ * What a runbook is: its definition (`Runbook`, `MakeOptions`, `make`), what handling an
+ * incident returns (`HandleResult`, `AwaitingApproval`), the services every runbook needs and
+ * how its mode is read from configuration.
+ *
+ * @since 0.1.0
+ */
+import { Config, Duration, Effect, Schema } from "effect"
+import { ActionRegistry } from "../ActionRegistry"
+import * as C from "../Classification"
+import type { Detector } from "../Detector"
+import type { Diagnoser } from "../Diagnoser"
+import type { Classifier } from "../Classifier"
+import * as Fact from "../Fact"
+import type { Guardrail } from "../Guardrail"
+import { GuardrailStore } from "../GuardrailStore"
+import { IncidentBus } from "../IncidentBus"
+import type { IncidentReport, Mode } from "../IncidentReport"
+import type { JsonObject } from "../Json"
+import { Notifier } from "../Notifier"
+import type { Outcome } from "../Outcome"
+import * as P from "../Plan"
+import * as S from "../Signal"
+import type { Verdict } from "../Verdict"
+import * as V from "../Verifier"
+
+/** Builds the plan for a classified incident. */
+export type Remediator<F, R = never> = (
+  classification: C.Classified,
+  facts: Fact.Facts<F>,
+  signal: S.Signal
+) => Effect.Effect<P.Plan, never, R>
+
+/** A runbook definition. */
+export interface Runbook<F = any, R = never> {
+  /** Stable id ("k8s.oom.six-signal"): the config key, file name, fixtures folder and docs heading. */
+  readonly id: string
+  /** The family it belongs to ("k8s.oom"); a catalog enables one runbook per family by default. */
+  readonly family: string
+  readonly description: string
+  /** The signal types this runbook owns (the catalog routes them here). */
+  readonly signals: ReadonlyArray<string>
+  /** Lower is more specific: ranked first when several runbooks own a target's signals. */
+  readonly precedence: number
+  readonly detector?: Detector<unknown, R> | undefined
+  readonly diagnose: Diagnoser<F, R>
+  readonly classify: Classifier<F>
+  readonly remediate: Remediator<F, R>
+  /** The verifier for a class (undefined: nothing to verify for that class). */
+  readonly verify: (cls: string) => V.Verifier<F, R> | undefined
+  readonly verifySchedule: (cls: string) => V.VerifySchedule
+  /** Runbook-level guardrails (confidence, opt-ins …), applied to every action of its plans. */
+  readonly guardrails: ReadonlyArray<Guardrail<R>>
+  /** The target's baseline, taken when its lease is first acquired (ceilings are measured from it). */
+  readonly baseline: (facts: Fact.Facts<F>) => JsonObject
+  /** Suggested next steps for a human, per classification. */
+  readonly nextSteps: (classification: C.Classification, facts: Fact.Facts<F>) => ReadonlyArray<string>
+  /** Whether an escalation of this classification also opens a ticket. */
+  readonly ticket: (classification: C.Classification) => boolean
+  /** A postmortem section for the report (query fingerprints, permanent-fix advice …). */
+  readonly postmortem?: ((input: PostmortemInput<F>) => Effect.Effect<JsonObject, never, R>) | undefined
+  /** The mode when configuration says nothing (default dry_run). */
+  readonly defaultMode: Mode
+  /** How long the per-target lease is held (plan to verify) and the cooldown after it. */
+  readonly leaseTtl: Duration.Duration
+  readonly cooldown: Duration.Duration
+  /** How long an approval request waits before it escalates. */
+  readonly approvalTimeout: Duration.Duration
+}
+
+/** What a postmortem builder sees. */
+export interface PostmortemInput<F> {
+  readonly signal: S.Signal
+  readonly facts: Fact.Facts<F>
+  readonly classification: C.Classification
+  readonly outcomes: ReadonlyArray<Outcome>
+  readonly verdicts: ReadonlyArray<Verdict>
+}
+
+/** Options of `Runbook.make` (everything but id, family, signals, diagnose, classify and remediate has a default). */
+export interface MakeOptions<F, R> {
+  readonly id: string
+  readonly family?: string
+  readonly description?: string
+  readonly signals: ReadonlyArray<string>
+  readonly precedence?: number
+  readonly detector?: Detector<unknown, R>
+  readonly diagnose: Diagnoser<F, R>
+  readonly classify: Classifier<F>
+  readonly remediate: Remediator<F, R>
+  /** One verifier for every class, or one per class. */
+  readonly verify?: V.Verifier<F, R> | { readonly [cls: string]: V.Verifier<F, R> | undefined }
+  /** One schedule for every class, or one per class (default: check, then retry once at 15 s). */
+  readonly verifySchedule?: V.VerifySchedule | { readonly [cls: string]: V.VerifySchedule | undefined }
+  readonly guardrails?: ReadonlyArray<Guardrail<R>>
+  readonly baseline?: (facts: Fact.Facts<F>) => JsonObject
+  readonly nextSteps?: (classification: C.Classification, facts: Fact.Facts<F>) => ReadonlyArray<string>
+  readonly ticket?: (classification: C.Classification) => boolean
+  readonly postmortem?: (input: PostmortemInput<F>) => Effect.Effect<JsonObject, never, R>
+  readonly defaultMode?: Mode
+  readonly leaseTtl?: Duration.Input
+  readonly cooldown?: Duration.Input
+  readonly approvalTimeout?: Duration.Input
+}
+
+/** Builds a runbook. */
+export const make = <F, R = never>(o: MakeOptions<F, R>): Runbook<F, R> => {
+  const isVerifier = (v: unknown): v is V.Verifier<F, R> => typeof v === "function"
+  const isSchedule = (s: unknown): s is V.VerifySchedule => typeof s === "object" && s !== null && "offsets" in s
+  return {
+    id: o.id,
+    family: o.family ?? o.id.split(".").slice(0, 2).join("."),
+    description: o.description ?? o.id,
+    signals: o.signals,
+    precedence: o.precedence ?? 100,
+    detector: o.detector,
+    diagnose: o.diagnose,
+    classify: o.classify,
+    remediate: o.remediate,
+    verify: (cls) => (o.verify === undefined ? undefined : isVerifier(o.verify) ? o.verify : o.verify[cls]),
+    verifySchedule: (cls) =>
+      o.verifySchedule === undefined
+        ? V.schedules.retryOnceAt15s
+        : isSchedule(o.verifySchedule)
+        ? o.verifySchedule
+        : o.verifySchedule[cls] ?? V.schedules.retryOnceAt15s,
+    guardrails: o.guardrails ?? [],
+    baseline: o.baseline ?? (() => ({})),
+    nextSteps: o.nextSteps ?? (() => []),
+    ticket: o.ticket ?? (() => false),
+    postmortem: o.postmortem,
+    defaultMode: o.defaultMode ?? "dry_run",
+    leaseTtl: Duration.fromInputUnsafe(o.leaseTtl ?? "30 minutes"),
+    cooldown: Duration.fromInputUnsafe(o.cooldown ?? "5 minutes"),
+    approvalTimeout: Duration.fromInputUnsafe(o.approvalTimeout ?? "30 minutes")
+  }
+}
+
+/** An incident paused for a human approval bound to `planDigest`. */
+export interface AwaitingApproval {
+  readonly _tag: "AwaitingApproval"
+  readonly incidentId: string
+  readonly runbook: string
+  readonly plan: P.Plan
+  readonly planDigest: string
+  readonly reason: string
+  readonly expiresAt: number
+}
+
+/** What `handle` and `resume` return. */
+export type HandleResult = IncidentReport | AwaitingApproval
+
+/** Whether a result is a pause for approval. */
+export const isAwaitingApproval = (r: HandleResult): r is AwaitingApproval => "_tag" in r && r._tag === "AwaitingApproval"
+
+/** The services every runbook needs besides its own. */
+export type Services = GuardrailStore | ActionRegistry | IncidentBus | Notifier
+
+/** The environment-variable suffix of a runbook id: `k8s.oom.six-signal` → `K8S_OOM_SIX_SIGNAL`. */
+export const configSuffix = (id: string): string => id.toUpperCase().replace(/[^A-Z0-9]+/g, "_")
+
+const readOption = (key: string) =>
+  Effect.result(Effect.gen(function*() {
+    return yield* Config.option(Config.String(key))
+  }))
+
+const modes: ReadonlyArray<Mode> = ["observe", "dry_run", "auto"]
+
+/**
+ * The runbook's mode, from configuration: `BYTEPORT_MODE_<ID>` (e.g. `BYTEPORT_MODE_K8S_OOM_SIX_SIGNAL=auto`),
+ * else `BYTEPORT_MODE`, else the runbook's default. An invalid value falls back to `observe`, the safest mode.
+ */
+export const modeFor = (runbook: Runbook<any, any>): Effect.Effect<{ readonly mode: Mode; readonly warning?: string }> =>
+  Effect.gen(function*() {
+    for (const key of [`BYTEPORT_MODE_${configSuffix(runbook.id)}`, "BYTEPORT_MODE"]) {
+      const raw = yield* readOption(key)
+      if (raw._tag === "Failure") return { mode: "observe" as Mode, warning: `${key} could not be read: running in observe` }
+      if (raw.success._tag === "None") continue
+      const value = raw.success.value.trim()
+      if ((modes as ReadonlyArray<string>).includes(value)) return { mode: value as Mode }
+      return { mode: "observe" as Mode, warning: `${key}=${value} is not observe, dry_run or auto: running in observe` }
+    }
+    return { mode: runbook.defaultMode }
+  })
+
+/** No resumable incident with that id (or it belongs to another runbook). */
+export class IncidentNotFound extends Schema.TaggedError<IncidentNotFound>()("IncidentNotFound", {
+  incidentId: Schema.String,
+  message: Schema.String
+}) {}
+
+/** A detector element that is not a valid Signal. */
+export class MalformedSignal extends Schema.TaggedError<MalformedSignal>()("MalformedSignal", {
+  detector: Schema.String,
+  message: Schema.String
+}) {}

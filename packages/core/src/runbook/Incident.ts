@@ -1,0 +1,257 @@
+/**
+ * One incident from lease to verdict: lease the target, diagnose, take the baseline, classify,
+ * plan, execute (check every step, acquire just before each), then verify. Shared by `handle`
+ * (a new incident) and `resume` (an interrupted or paused one). Internal.
+ *
+ * @since 0.1.0
+ * @internal
+ */
+import { Clock, Duration, Effect } from "effect"
+import * as AgentId from "../AgentId"
+import { ApprovalChannel } from "../approval/Channel"
+import * as Executor from "../Executor"
+import * as Fact from "../Fact"
+import { GuardrailStore } from "../GuardrailStore"
+import { causeText } from "../internal/cause"
+import { toJson } from "../internal/journal"
+import type { JsonObject } from "../Json"
+import { Notifier } from "../Notifier"
+import * as P from "../Plan"
+import * as T from "../TargetRef"
+import type { HandleResult, Runbook, Services } from "./Definition"
+import { escalate, fallbackReport, finish, undo } from "./Close"
+import { bindGuardrails, factsJson, heldIncident, journalAppend, leaseKey, baselineKey, mark, type ResumePoint, type State } from "./State"
+import { verifyAndClose } from "./Verification"
+
+/** Runs one incident from diagnosis (or a resume point) to its close: diagnose, classify, plan, guard, execute, verify. */
+export const runIncident = <F, R>(
+  runbook: Runbook<F, R>,
+  st: State<F>,
+  resume: ResumePoint | undefined
+): Effect.Effect<HandleResult, never, R | Services> =>
+  Effect.gen(function*() {
+    const store = yield* GuardrailStore
+    const notifier = yield* Notifier
+    const target = st.signal.target
+    const auto = st.mode === "auto"
+
+    // 1. Lease on the target (auto only: observe and dry_run write nothing).
+    if (auto) {
+      const now = yield* Clock.currentTimeMillis
+      const agent = yield* AgentId.current
+      const lease = yield* store.acquireLease({
+        key: leaseKey(target),
+        holder: AgentId.holder(agent, st.incidentId),
+        ttlMs: Duration.toMillis(runbook.leaseTtl),
+        now,
+        data: { runbook: runbook.id, incidentId: st.incidentId, agent }
+      })
+      if (lease._tag === "Held") {
+        const heldBy = heldIncident(lease.lease)
+        const by = typeof lease.lease.data["agent"] === "string" ? ` (agent ${lease.lease.data["agent"]})` : ""
+        yield* mark(st, "close", `target is held by incident ${heldBy}${by} until ${new Date(lease.lease.expiresAt).toISOString()}`)
+        return yield* finish(runbook, st, "duplicate", { heldBy })
+      }
+      if (!resume) {
+        yield* journalAppend(st, "opened", {
+          runbook: runbook.id,
+          targetKey: T.key(target),
+          signal: toJson(st.signal),
+          mode: st.mode
+        })
+      } else {
+        yield* mark(st, "resume", `resumed from the journal (${resume.entries.length} entries)`)
+      }
+    }
+
+    // 2. Diagnose (a resumed incident with a plan keeps its recorded facts).
+    const recordedFacts = resume?.plan ? resume.entries.find((e) => e.type === "diagnosed")?.data["facts"] : undefined
+    if (recordedFacts && !resume?.awaiting) {
+      st.facts = recordedFacts as unknown as Fact.Facts<F>
+    } else {
+      st.facts = yield* runbook.diagnose(st.signal)
+      const unknown = Fact.unknownKeys(st.facts)
+      yield* mark(
+        st,
+        "diagnose",
+        `${Object.keys(st.facts as object).length} facts` + (unknown.length ? `; unknown: ${unknown.join(", ")}` : "")
+      )
+      yield* journalAppend(st, "diagnosed", { facts: factsJson(st.facts) as unknown as JsonObject })
+    }
+
+    // 3. Baseline for ceilings (first lease-holder's view of the target, kept across incidents).
+    let baseline: JsonObject = {}
+    if (auto) {
+      const now = yield* Clock.currentTimeMillis
+      const key = baselineKey(target)
+      const existing = yield* store.get(key)
+      const current = existing?.value as { baseline: JsonObject; expiresAt: number } | undefined
+      if (current && current.expiresAt > now) baseline = current.baseline
+      else {
+        baseline = toJson(runbook.baseline(st.facts)) ?? {}
+        const expiresAt = now + Duration.toMillis(runbook.leaseTtl) + Duration.toMillis(runbook.cooldown)
+        const ok = yield* store.compareAndSet(key, existing?.version ?? 0, { baseline, expiresAt })
+        if (!ok) {
+          const again = yield* store.get(key)
+          baseline = ((again?.value as any)?.baseline ?? baseline) as JsonObject
+        }
+      }
+    } else {
+      baseline = toJson(runbook.baseline(st.facts)) ?? {}
+    }
+
+    // 4. Classify (pure).
+    if (!(resume?.plan && !resume.awaiting && st.classification)) {
+      st.classification = runbook.classify(st.facts)
+    }
+    const cls = st.classification!
+    yield* mark(
+      st,
+      "classify",
+      cls._tag === "Classified"
+        ? `${cls.class} (confidence ${cls.confidence.toFixed(2)})`
+        : cls._tag === "Indeterminate"
+        ? `indeterminate: ${cls.reasons[0] ?? ""}`
+        : `unclassified: ${cls.reasons[0] ?? ""}`
+    )
+    yield* journalAppend(st, "classified", { classification: toJson(cls) })
+
+    if (st.mode === "observe") return yield* finish(runbook, st, "observed")
+    if (cls._tag !== "Classified") {
+      return yield* escalate(runbook, st, cls._tag === "Indeterminate" ? `indeterminate: ${cls.reasons.join("; ")}` : `unclassified: ${cls.reasons.join("; ")}`, "warning")
+    }
+
+    // 5. Plan.
+    const plan = resume?.plan && !resume.awaiting ? resume.plan : yield* runbook.remediate(cls, st.facts, st.signal)
+    st.plan = plan
+    st.planDigest = P.digest(plan)
+    yield* mark(st, "plan", plan.summary)
+    if (resume?.expectDigest !== undefined && resume.expectDigest !== st.planDigest) {
+      return yield* escalate(
+        runbook,
+        st,
+        `cannot resume: the journaled plan ${resume.expectDigest.slice(0, 12)} was redacted (it carried a secret) and the plan rebuilt from a fresh diagnosis differs (${st.planDigest.slice(0, 12)})`,
+        "warning",
+        ["check what the interrupted plan already applied (see the journal) and finish it by hand"]
+      )
+    }
+    if (!(resume?.plan && !resume.awaiting)) yield* journalAppend(st, "planned", { plan: toJson(plan), digest: st.planDigest })
+
+    // 6. Approval bookkeeping for a resumed pause.
+    if (resume?.awaiting) {
+      const now = yield* Clock.currentTimeMillis
+      if (resume.awaiting.planDigest !== st.planDigest) {
+        yield* mark(st, "approval", "the plan changed since approval was requested: asking again")
+      } else if (now > resume.awaiting.expiresAt) {
+        return yield* escalate(runbook, st, `approval timed out at ${new Date(resume.awaiting.expiresAt).toISOString()}`, "warning")
+      }
+    }
+
+    // 7. Execute.
+    const bound = yield* bindGuardrails(runbook.guardrails)
+    const res = yield* Executor.execute({
+      incidentId: st.incidentId,
+      runbook: runbook.id,
+      mode: st.mode === "auto" ? "auto" : "dry_run",
+      signal: st.signal,
+      classification: cls,
+      facts: factsJson(st.facts),
+      plan,
+      baseline,
+      guardrails: bound,
+      resumeFrom: resume?.entries
+    })
+    st.decisions.push(...res.decisions)
+    st.outcomes.push(...res.outcomes)
+    st.proposals.push(...res.proposals)
+    if (res.decisions.length > 0) {
+      const count = (phase: string, decision: string) => res.decisions.filter((d) => d.phase === phase && d.decision === decision).length
+      const parts = [
+        `checked ${res.decisions.filter((d) => d.phase === "check").length} step(s): ${count("check", "allow")} allowed, ${count("check", "deny")} denied, ${count("check", "needs_approval")} need approval`,
+        ...(res.decisions.some((d) => d.phase === "acquire")
+          ? [`acquired ${count("acquire", "allow")}, refused ${count("acquire", "deny")}`]
+          : [])
+      ]
+      st.timeline.push({ at: res.decisions[0]!.at, phase: "guardrails", message: parts.join("; ") })
+    }
+    for (const d of res.decisions) {
+      if (d.decision !== "allow") st.timeline.push({ at: d.at, phase: "guardrails", message: `${d.actionKind}: ${d.decision} by ${d.guardrail}: ${d.reason}` })
+    }
+    for (const o of res.outcomes) {
+      yield* Effect.sync(() =>
+        st.timeline.push({
+          at: o.at,
+          phase: o.status === "handed_off" ? "handoff" : o.status === "proposed" ? "propose" : "act",
+          message: `${o.kind}: ${o.status} — ${o.detail}`
+        })
+      )
+    }
+
+    if (st.mode === "dry_run") {
+      yield* notifier.postPlan({
+        incidentId: st.incidentId,
+        runbook: runbook.id,
+        plan,
+        planDigest: st.planDigest,
+        rendered: P.render(plan),
+        decisions: res.decisions,
+        outcomes: res.outcomes
+      })
+      return yield* finish(runbook, st, "dry_run")
+    }
+
+    if (res.status === "awaiting_approval") {
+      const now = yield* Clock.currentTimeMillis
+      const expiresAt = resume?.awaiting && resume.awaiting.planDigest === st.planDigest
+        ? resume.awaiting.expiresAt
+        : now + Duration.toMillis(runbook.approvalTimeout)
+      const reason = res.approvalReason ?? "approval required"
+      if (!(resume?.awaiting && resume.awaiting.planDigest === st.planDigest)) {
+        yield* journalAppend(st, "awaiting_approval", { planDigest: st.planDigest, expiresAt, reason })
+        const channel = yield* Effect.serviceOption(ApprovalChannel)
+        const how = channel._tag === "Some"
+          ? `\nApprove (${channel.value.name}): ${channel.value.instructions({ incidentId: st.incidentId, runbook: runbook.id, planDigest: st.planDigest, expiresAt })}`
+          : ""
+        yield* notifier.postPlan({
+          incidentId: st.incidentId,
+          runbook: runbook.id,
+          plan,
+          planDigest: st.planDigest,
+          rendered: `${P.render(plan)}\n\nApproval needed (${reason}). Approve digest ${st.planDigest} before ${new Date(expiresAt).toISOString()}.${how}`,
+          decisions: res.decisions,
+          outcomes: res.outcomes
+        })
+      }
+      yield* mark(st, "approval", `waiting for approval of plan ${st.planDigest.slice(0, 12)}: ${reason}`)
+      return {
+        _tag: "AwaitingApproval" as const,
+        incidentId: st.incidentId,
+        runbook: runbook.id,
+        plan,
+        planDigest: st.planDigest,
+        reason,
+        expiresAt
+      }
+    }
+    if (res.status === "denied") {
+      const denials = res.decisions.filter((d) => d.decision === "deny").map((d) => `${d.actionKind} denied by ${d.guardrail}: ${d.reason}`)
+      return yield* escalate(runbook, st, `guardrails denied the plan: ${denials.join("; ")}`, "warning")
+    }
+    if (res.status === "escalated") {
+      const reasons = res.escalations.map((e) => e.reason)
+      return yield* escalate(runbook, st, reasons.join("; "), "warning", res.escalations.flatMap((e) => e.nextSteps))
+    }
+    if (res.status === "failed") {
+      yield* undo(runbook, st, res.applied, cls, baseline)
+      return yield* escalate(runbook, st, `the plan failed: ${res.outcomes.filter((o) => o.status === "failed" || o.status === "check_failed").map((o) => o.detail).join("; ")}`, "critical")
+    }
+
+    return yield* verifyAndClose(runbook, st, cls, plan, res, baseline)
+  }).pipe(
+    Effect.catchCause((cause) =>
+      // Any failure (a store error, a defect in user code) becomes an escalation, never a crash.
+      escalate(runbook, st, `runbook failed: ${causeText(cause)}`, "critical").pipe(
+        Effect.catchCause(() => Effect.succeed(fallbackReport(runbook, st, causeText(cause))))
+      )
+    )
+  )
