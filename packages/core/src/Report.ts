@@ -18,6 +18,7 @@ import * as Plan from "./Plan"
 import * as Redactor from "./Redactor"
 import type { Signal } from "./Signal"
 import type { Verdict } from "./Verdict"
+import { windowOffsets } from "./Verifier"
 
 /** Rendering options. */
 export interface Options {
@@ -243,19 +244,49 @@ const outcomesSection = (os: ReadonlyArray<Outcome>): string =>
       : "_none_"
   }`
 
+const checksTable = (v: Verdict): string =>
+  table(
+    ["Check", "OK", "Detail", "Observed"],
+    v.checks.map((c) => [c.name, c.ok ? "yes" : "no", c.detail, c.observed === undefined ? undefined : c.observed])
+  )
+
+/** One hold window: a heading with how it ended, then every poll's checks and observed values. */
+const windowSection = (polls: ReadonlyArray<Verdict>): string => {
+  const first = polls[0]!
+  const w = first.poll!.window!
+  const total = windowOffsets(w).length
+  const last = polls[polls.length - 1]!
+  const ended = last._tag === "Recovered"
+    ? polls.length === total ? `Recovered, ${total}/${total} polls passed` : `interrupted after ${polls.length}/${total} polls`
+    : `${last._tag} at poll ${last.poll!.poll}/${total} (${iso(last.at)}): ${last.reason}`
+  const rows = polls.flatMap((v) => {
+    const p = v.poll!
+    const head = [p.poll, iso(v.at), `+${duration(p.offsetMs)}`, v._tag]
+    if (!v.checks.length) return [[...head, undefined, undefined, v._tag === "Recovered" ? "" : v.reason, undefined]]
+    return v.checks.map((c) => [...head, c.name, c.ok ? "yes" : "no", c.detail, c.observed === undefined ? undefined : c.observed])
+  })
+  return [
+    `### Window ${first.poll!.attempt}: every ${duration(w.everyMs)} for ${duration(w.forMs)} from ${iso(w.startedAt)} — ${ended}`,
+    table(["Poll", "Time (UTC)", "Offset", "Result", "Check", "OK", "Detail", "Observed"], rows)
+  ].join("\n\n")
+}
+
 const verdictsSection = (vs: ReadonlyArray<Verdict>): string => {
   if (!vs.length) return "## Verification\n\n_none_"
   const parts = ["## Verification"]
-  for (const v of vs) {
-    parts.push(`### ${v._tag} at ${iso(v.at)}${v._tag === "Recovered" ? "" : `: ${v.reason}`}`)
-    if (v.checks.length) {
-      parts.push(
-        table(
-          ["Check", "OK", "Detail", "Observed"],
-          v.checks.map((c) => [c.name, c.ok ? "yes" : "no", c.detail, c.observed === undefined ? undefined : c.observed])
-        )
-      )
+  for (let i = 0; i < vs.length;) {
+    const v = vs[i]!
+    if (v.poll?.window) {
+      const attempt = v.poll.attempt
+      const polls: Array<Verdict> = []
+      while (i < vs.length && vs[i]!.poll?.window && vs[i]!.poll!.attempt === attempt) polls.push(vs[i++]!)
+      parts.push(windowSection(polls))
+      continue
     }
+    i++
+    const where = v.poll ? ` (check ${v.poll.attempt}, +${duration(v.poll.offsetMs)})` : ""
+    parts.push(`### ${v._tag} at ${iso(v.at)}${where}${v._tag === "Recovered" ? "" : `: ${v.reason}`}`)
+    if (v.checks.length) parts.push(checksTable(v))
   }
   return parts.join("\n\n")
 }

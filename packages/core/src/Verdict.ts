@@ -17,11 +17,26 @@ export const CheckResult = Schema.Struct({
 /** One named check of a verification. */
 export type CheckResult = typeof CheckResult.Type
 
+/**
+ * Where a verdict sits in its verification schedule (set by `Verifier.runSchedule`): the attempt
+ * (1 for the first check or window, 2 for the retry …), the poll within it (1-based), the offset
+ * from the last applied action, and the hold window the poll belongs to, if any.
+ */
+export const Poll = Schema.Struct({
+  attempt: Schema.Finite,
+  poll: Schema.Finite,
+  offsetMs: Schema.Finite,
+  window: Schema.optionalKey(Schema.Struct({ everyMs: Schema.Finite, forMs: Schema.Finite, startedAt: Schema.Finite }))
+})
+
+/** Where a verdict sits in its verification schedule. */
+export type Poll = typeof Poll.Type
+
 /** The verdict. */
 export const Verdict = Schema.Union([
-  Schema.TaggedStruct("Recovered", { checks: Schema.Array(CheckResult), at: Schema.Finite }),
-  Schema.TaggedStruct("NotRecovered", { reason: Schema.String, checks: Schema.Array(CheckResult), at: Schema.Finite }),
-  Schema.TaggedStruct("Inconclusive", { reason: Schema.String, checks: Schema.Array(CheckResult), at: Schema.Finite })
+  Schema.TaggedStruct("Recovered", { checks: Schema.Array(CheckResult), at: Schema.Finite, poll: Schema.optionalKey(Poll) }),
+  Schema.TaggedStruct("NotRecovered", { reason: Schema.String, checks: Schema.Array(CheckResult), at: Schema.Finite, poll: Schema.optionalKey(Poll) }),
+  Schema.TaggedStruct("Inconclusive", { reason: Schema.String, checks: Schema.Array(CheckResult), at: Schema.Finite, poll: Schema.optionalKey(Poll) })
 ])
 
 /** The verdict. */

@@ -4,18 +4,27 @@
  * @since 0.1.0
  * @internal
  */
-import { Clock, Effect } from "effect"
+import { Clock, Duration, Effect } from "effect"
 import * as C from "../Classification"
 import * as Executor from "../Executor"
 import { toJson } from "../internal/journal"
 import type { JsonObject } from "../Json"
 import * as P from "../Plan"
 import * as T from "../TargetRef"
+import type * as Verdict from "../Verdict"
 import * as V from "../Verifier"
 import type { StoreError } from "../GuardrailStore"
 import type { HandleResult, Runbook, Services } from "./Definition"
 import { escalate, finish, undo } from "./Close"
 import { journalAppend, mark, type State } from "./State"
+
+/** The timeline line of one poll: as before for plain checks; window and poll named for a hold window. */
+const pollMessage = (v: Verdict.Verdict): string => {
+  const what = v._tag === "Recovered" ? "recovered" : `${v._tag}: ${v.reason}`
+  const w = v.poll?.window
+  if (!w || !v.poll) return what
+  return `window ${v.poll.attempt}, poll ${v.poll.poll}/${V.windowOffsets(w).length} (+${Duration.format(Duration.millis(v.poll.offsetMs))}): ${what}`
+}
 
 /**
  * Verification of an applied plan and the verdict it ends on: the verifier's schedule runs from
@@ -66,6 +75,7 @@ export const verifyAndClose = <F, R>(
     const schedule = runbook.verifySchedule(cls.class)
     const since = res.lastAppliedAt ?? (yield* Clock.currentTimeMillis)
     yield* mark(st, "verify", `verifying (${schedule.description}) from ${new Date(since).toISOString()}`)
+    // Every poll is journaled and put on the timeline as it is taken: a hold window lasts minutes.
     const verdicts = yield* V.runSchedule(verifier, schedule, {
       incidentId: st.incidentId,
       signal: st.signal,
@@ -75,14 +85,12 @@ export const verifyAndClose = <F, R>(
       outcomes: st.outcomes,
       applied: res.applied,
       since
-    })
-    st.verdicts.push(...verdicts)
-    for (const v of verdicts) {
-      yield* journalAppend(st, "verdict", { verdict: toJson(v) })
-      yield* Effect.sync(() =>
-        st.timeline.push({ at: v.at, phase: "verify", message: v._tag === "Recovered" ? "recovered" : `${v._tag}: ${v.reason}` })
-      )
-    }
+    }, (v) =>
+      Effect.gen(function*() {
+        st.verdicts.push(v)
+        yield* journalAppend(st, "verdict", { verdict: toJson(v) })
+        yield* Effect.sync(() => st.timeline.push({ at: v.at, phase: "verify", message: pollMessage(v) }))
+      }))
     const last = verdicts[verdicts.length - 1]
     const andRejected = rejected.length === 0 ? "" : `; ${rejectedText}`
     if (last && last._tag === "Recovered") {
