@@ -13,7 +13,7 @@ import * as F from "./fixture"
 
 const SINCE = 1_000_000
 
-const cls = Classification.classified("c", 0.9, "test")
+const cls = Classification.classified("c", 0.9, ["test"])
 
 const ctx = {
   incidentId: "inc-1",
