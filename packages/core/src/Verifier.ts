@@ -49,8 +49,9 @@ export interface HoldWindow {
  * When to check. `offsets` (ms from the last applied action) start the attempts: the first check
  * and its retries. `polls`: `"until"` (the default) stops at the first attempt that recovers;
  * `"all"` (a re-poll) runs every attempt and records each, the last one's verdict deciding. With
- * `hold`, every attempt is a hold window; a retry starts `offsets[k] - offsets[k-1]` after the poll
- * that failed the previous window ("retry once at 15 s" → 15 s after the failure).
+ * `hold`, every attempt is a hold window; a retry starts `offsets[k] - offsets[k-1]` after the
+ * scheduled time of the poll that failed the previous window ("retry once at 15 s" → 15 s after
+ * the failing poll).
  */
 export interface VerifySchedule {
   readonly offsets: ReadonlyArray<number>
@@ -181,6 +182,7 @@ export const runSchedule = <F, R, E = never, R2 = never>(
       let index = 0
       for (const at of windowOffsets(w)) {
         index++
+        previousEnd = start + at
         const v = yield* check(attempt, {
           attempt,
           poll: index,
@@ -192,7 +194,6 @@ export const runSchedule = <F, R, E = never, R2 = never>(
           break
         }
       }
-      previousEnd = yield* Clock.currentTimeMillis
       if (passed && schedule.polls !== "all") break
     }
     return verdicts

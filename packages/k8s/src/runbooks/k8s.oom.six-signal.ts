@@ -13,12 +13,13 @@
  * - **Classify**: `classifiers/oom.ts` (the seed's first match; Prometheus unreachable →
  *   Indeterminate → escalate, never a bump).
  * - **Remediate**: `remediators/oom.ts`; the guardrails live on the action kinds (`actions/`).
- * - **Verify**: `verifiers/oom.ts`, check then retry once at 15 s; core escalates a double failure.
+ * - **Verify**: `verifiers/oom.ts`, the checks held for 5 minutes (polled every 30 s), then one
+ *   retry window 15 s after a failing poll; core escalates a double failure.
  *
  * @since 0.1.0
  */
-import { type Classification, Detector, Diagnoser, Fact, Runbook, type Signal, Verifier } from "@byteport/core"
-import { Clock, Config, Duration, Effect } from "effect"
+import { type Classification, Detector, Diagnoser, Fact, Runbook, type Signal } from "@byteport/core"
+import { Clock, Config, ConfigProvider, Duration, Effect, Schema } from "effect"
 import * as OomClassifier from "../classifiers/oom"
 import type { OomFacts, PodFacts } from "../classifiers/oom"
 import * as MemoryPressure from "../detectors/memoryPressure"
@@ -185,7 +186,7 @@ export const make = (o: Options = {}): Runbook.Runbook<OomFacts, Kube | Metrics>
       traffic_spike: OomVerifiers.forApplied(o.verify),
       node_pressure: OomVerifiers.drain()
     },
-    verifySchedule: Verifier.schedules.retryOnceAt15s,
+    verifySchedule: OomVerifiers.schedule(o.verify),
     baseline: (facts) => ({ memoryLimitBytes: Fact.value(facts.pod)?.memoryLimitBytes ?? null }),
     nextSteps,
     ticket: (c) => c._tag === "Classified" && c.class === "genuine_memory_leak",
@@ -196,12 +197,35 @@ export const make = (o: Options = {}): Runbook.Runbook<OomFacts, Kube | Metrics>
 }
 
 const num = (key: string, dflt: number) => Config.Number(key).pipe(Config.withDefault(dflt))
+const positiveInt = (key: string, dflt: number) => Config.schema(Schema.Int.check(Schema.isGreaterThan(0)), key).pipe(Config.withDefault(dflt))
+
+/**
+ * The verification settings from configuration: `BYTEPORT_OOM_VERIFY_WORKING_SET_RATIO` (0.80),
+ * `BYTEPORT_OOM_VERIFY_WINDOW_SECONDS` (300) and `BYTEPORT_OOM_VERIFY_POLL_SECONDS` (30), both
+ * positive integers, the window at least one poll interval; anything else is a ConfigError.
+ */
+export const verifyConfig: Effect.Effect<OomVerifiers.VerifySettings, Config.ConfigError> = Effect.gen(function*() {
+  const healthyRatio = yield* num("BYTEPORT_OOM_VERIFY_WORKING_SET_RATIO", OomVerifiers.defaults.healthyRatio)
+  const windowSeconds = yield* positiveInt("BYTEPORT_OOM_VERIFY_WINDOW_SECONDS", OomVerifiers.defaults.windowSeconds!)
+  const pollSeconds = yield* positiveInt("BYTEPORT_OOM_VERIFY_POLL_SECONDS", OomVerifiers.defaults.pollSeconds!)
+  if (windowSeconds < pollSeconds) {
+    return yield* Effect.fail(
+      new Config.ConfigError(
+        new ConfigProvider.SourceError({
+          message: `BYTEPORT_OOM_VERIFY_WINDOW_SECONDS (${windowSeconds}) must be at least BYTEPORT_OOM_VERIFY_POLL_SECONDS (${pollSeconds})`
+        })
+      )
+    )
+  }
+  return { healthyRatio, windowSeconds, pollSeconds }
+})
 
 /**
  * The runbook from configuration: classifier thresholds (`BYTEPORT_OOM_*`, see
  * `classifiers/oom.ts`), `BYTEPORT_OOM_BUMP_FACTOR`, `BYTEPORT_OOM_SCALE_OUT_FACTOR`,
  * `BYTEPORT_OOM_DRAIN_TIMEOUT_SECONDS`, `BYTEPORT_OOM_TREND_LOOKBACK_MINUTES`,
  * `BYTEPORT_OOM_WARMUP_SECONDS`, `BYTEPORT_OOM_VERIFY_WORKING_SET_RATIO`,
+ * `BYTEPORT_OOM_VERIFY_WINDOW_SECONDS`, `BYTEPORT_OOM_VERIFY_POLL_SECONDS` (see {@link verifyConfig}),
  * `BYTEPORT_OOM_DEPLOY_REGRESSION_MINUTES`. The mode is core's `BYTEPORT_MODE_K8S_OOM_SIX_SIGNAL`.
  */
 export const fromConfig = (o: Options = {}): Effect.Effect<Runbook.Runbook<OomFacts, Kube | Metrics>, Config.ConfigError> =>
@@ -219,7 +243,7 @@ export const fromConfig = (o: Options = {}): Effect.Effect<Runbook.Runbook<OomFa
         warmupSeconds: yield* num("BYTEPORT_OOM_WARMUP_SECONDS", MemoryTrend.defaults.warmupSeconds),
         stepSeconds: MemoryTrend.defaults.stepSeconds
       },
-      verify: { healthyRatio: yield* num("BYTEPORT_OOM_VERIFY_WORKING_SET_RATIO", OomVerifiers.defaults.healthyRatio) },
+      verify: yield* verifyConfig,
       regressionWindowMinutes: yield* num("BYTEPORT_OOM_DEPLOY_REGRESSION_MINUTES", 30)
     })
   })

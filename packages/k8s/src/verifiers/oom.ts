@@ -1,6 +1,8 @@
 /**
- * The verifiers of k8s.oom.six-signal, one per kind of fix (core `Verifier.fromChecks`; the
- * runbook's schedule checks, then retries once at 15 s; core escalates on a double failure):
+ * The verifiers of k8s.oom.six-signal, one per kind of fix (core `Verifier.fromChecks`), and
+ * their `schedule`: the checks are held for 5 minutes, polled every 30 s ("0 OOMKill events in
+ * last 5 min"); a failing poll ends the window, then one retry window 15 s later; core escalates
+ * when both fail:
  *
  * - `memoryBump` (a `k8s.patchMemoryLimit` was applied): the workload's pods are Ready and run
  *   the new limit; every pod's working set (metrics-server) is below `healthyRatio` (0.80) of the
@@ -18,7 +20,7 @@
  */
 import type { V1Pod } from "@kubernetes/client-node"
 import { type Action, Fact, type Verdict, Verifier } from "@byteport/core"
-import { Effect } from "effect"
+import { Duration, Effect } from "effect"
 import type { OomFacts } from "../classifiers/oom"
 import { Kube } from "../Kube"
 import * as Quantity from "../Quantity"
@@ -29,10 +31,26 @@ type Check = Verdict.CheckResult
 export interface VerifySettings {
   /** The working set must be below this share of the new limit (BYTEPORT_OOM_VERIFY_WORKING_SET_RATIO, 0.80). */
   readonly healthyRatio: number
+  /** Hold the checks this long, in seconds (BYTEPORT_OOM_VERIFY_WINDOW_SECONDS, 300: "0 OOMKill events in last 5 min"). */
+  readonly windowSeconds?: number
+  /** Poll this often within the window, in seconds (BYTEPORT_OOM_VERIFY_POLL_SECONDS, 30). */
+  readonly pollSeconds?: number
 }
 
-/** The seed's default. */
-export const defaults: VerifySettings = { healthyRatio: 0.8 }
+/** The seed's defaults: working set below 80% of the new limit, checks held for 5 minutes, polled every 30 s. */
+export const defaults: VerifySettings = { healthyRatio: 0.8, windowSeconds: 300, pollSeconds: 30 }
+
+/**
+ * The verification schedule: every check held for `windowSeconds`, polled every `pollSeconds`; a
+ * failing poll ends the window at once; then the seed's "retry once at 15 s" (a fresh window 15 s
+ * after the failure); core escalates when that fails too. Throws a RangeError for a poll interval
+ * that is not positive or a window shorter than it (`fromConfig` reports those as a ConfigError).
+ */
+export const schedule = (s: VerifySettings = defaults): Verifier.VerifySchedule =>
+  Verifier.hold(Verifier.schedules.retryOnceAt15s, {
+    every: Duration.seconds(s.pollSeconds ?? defaults.pollSeconds!),
+    for: Duration.seconds(s.windowSeconds ?? defaults.windowSeconds!)
+  })
 
 const ready = (p: V1Pod) => (p.status?.conditions ?? []).some((c) => c.type === "Ready" && c.status === "True")
 
