@@ -17,9 +17,9 @@ const podsOf = (s: Sim) => s.api.store.list({ group: "", version: "v1", resource
 const undersized = () => Scenario.cluster({ nodes: 3 }).with(Scenario.oom.undersizedLimit({ name: "api", limit: "512Mi" })).build()
 // ×1.25 keeps a second bump (640Mi → 800Mi) under the 2× ceiling, so only the 24 h rate limit can deny it
 const runbook = OomRunbook.make({ remediation: { ...Remediator.defaults, bumpFactor: 1.25 } })
-const handleFirst = (mode: "auto" | "dry_run" | "observe" = "auto") =>
+const handleFirst = (mode: "auto" | "dry_run" | "observe" = "auto", rb = runbook) =>
   Effect.gen(function*() {
-    return (yield* Runbook.handle(runbook, yield* firstSignal(runbook), { mode })) as any
+    return (yield* Runbook.handle(rb, yield* firstSignal(rb), { mode })) as any
   })
 
 /**
@@ -34,9 +34,11 @@ describe("k8s.oom.six-signal e2e: guardrails, modes, Runbook.run", () => {
     Effect.gen(function*() {
       const s = yield* sim(undersized())
       s.advance("6m")
-      const report = yield* runWithSim(s, handleFirst().pipe(Effect.provide(servicesLayer(s))))
+      // the default ×1.5: the working set settles at 70% of 768Mi, within the 5-minute window's
+      // 80% bar (×1.25 leaves it at 84% of 640Mi, which the window reports as not recovered)
+      const report = yield* runWithSim(s, handleFirst("auto", OomRunbook.make()).pipe(Effect.provide(servicesLayer(s))))
       assert.strictEqual(report.status, "recovered")
-      assert.strictEqual(limitOf(s), "640Mi")
+      assert.strictEqual(limitOf(s), "768Mi")
       const patches = mutations(s).real.filter((r) => r.method === "PATCH" && r.path.endsWith("/deployments/api"))
       assert.strictEqual(patches.length, 1)
       assert.strictEqual(patches[0]!.contentType, "application/strategic-merge-patch+json")
@@ -97,7 +99,10 @@ describe("k8s.oom.six-signal e2e: guardrails, modes, Runbook.run", () => {
         const st = make(s)
         const one = servicesLayer(s, { store: st.first })
         const first = yield* runWithSim(s, handleFirst().pipe(Effect.provide(one)))
-        assert.strictEqual(first.status, "recovered")
+        // the 5-minute hold window sees the replacement pods outgrow the bump: not recovered
+        // (checked once at the end of the rollout, this was reported recovered)
+        assert.strictEqual(first.status, "escalated")
+        assert.strictEqual(first.verdicts[first.verdicts.length - 1]._tag, "NotRecovered")
         assert.strictEqual(limitOf(s), "640Mi")
         yield* advance(s, "8 minutes") // past the 5-minute lease cooldown; the replacement pods OOM
         const two = st.second ? servicesLayer(s, { store: st.second }) : one
@@ -164,7 +169,7 @@ describe("k8s.oom.six-signal e2e: guardrails, modes, Runbook.run", () => {
       s.advance("6m")
       const results = yield* runWithSim(s, Effect.gen(function*() {
         const done = yield* Deferred.make<any>()
-        const auto = OomRunbook.make({ defaultMode: "auto", remediation: { ...Remediator.defaults, bumpFactor: 1.25 } })
+        const auto = OomRunbook.make({ defaultMode: "auto" })
         const f = yield* Effect.forkChild(Runbook.run(auto, { onResult: (r) => Deferred.succeed(done, r).pipe(Effect.asVoid), resumeOpen: false }))
         const r = yield* Deferred.await(done)
         yield* Fiber.interrupt(f)
