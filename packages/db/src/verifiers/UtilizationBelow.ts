@@ -1,13 +1,12 @@
 /**
  * Verifiers of pool-exhaustion remediations: "utilization drops below 70%" (the seed's verify
- * step for db.pool.six-class and db.connections.saturation). A reading that cannot be taken is
+ * step for db.pool.six-class and db.connections.saturation), and the seed's re-poll schedule. A reading that cannot be taken is
  * Inconclusive, never Recovered. When a PgBouncer service is provided, the PostgreSQL verifier
  * also requires that no pgbouncer client is waiting.
  *
  * @since 0.1.0
  */
-import { Verdict } from "@byteport/core"
-import type { Verifier } from "@byteport/core"
+import { Verdict, Verifier } from "@byteport/core"
 import { Clock, Effect, Option } from "effect"
 import type { MySql } from "../MySql"
 import { PgBouncer } from "../PgBouncer"
@@ -16,6 +15,13 @@ import * as Utilization from "../Utilization"
 
 /** The seed's recovery bar. */
 export const DEFAULT_MAX_RATIO = 0.7
+
+/**
+ * The seed's utilization re-poll ("re-poll utilization at 30s/90s/180s"): every poll runs and is
+ * recorded in the report with its readings, even after one recovered; the verdict is the last
+ * poll's. Pass it as a runbook's `verifySchedule`.
+ */
+export const REPOLL_SCHEDULE: Verifier.VerifySchedule = Verifier.schedules.repoll30_90_180
 
 const pct = (r: number) => `${(r * 100).toFixed(1)}%`
 
