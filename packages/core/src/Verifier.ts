@@ -51,7 +51,8 @@ export interface HoldWindow {
  * `"all"` (a re-poll) runs every attempt and records each, the last one's verdict deciding. With
  * `hold`, every attempt is a hold window; a retry starts `offsets[k] - offsets[k-1]` after the
  * scheduled time of the poll that failed the previous window ("retry once at 15 s" → 15 s after
- * the failing poll).
+ * the failing poll). A window never starts in the past: when verification begins late (a resumed
+ * incident), the window starts then and still lasts its full length.
  */
 export interface VerifySchedule {
   readonly offsets: ReadonlyArray<number>
@@ -177,7 +178,11 @@ export const runSchedule = <F, R, E = never, R2 = never>(
         if (v._tag === "Recovered" && schedule.polls !== "all") break
         continue
       }
-      const start = k === 0 ? ctx.since + offset : Math.max(ctx.since + offset, previousEnd + offset - schedule.offsets[k - 1]!)
+      // A window is observed, never reconstructed: one whose start is already past (a resumed
+      // incident whose last action was long ago) starts now and still holds for its full length.
+      const now = yield* Clock.currentTimeMillis
+      const due = k === 0 ? ctx.since + offset : Math.max(ctx.since + offset, previousEnd + offset - schedule.offsets[k - 1]!)
+      const start = Math.max(due, now)
       let passed = true
       let index = 0
       for (const at of windowOffsets(w)) {

@@ -101,6 +101,19 @@ describe("Verifier.hold", () => {
       assert.match((verdicts[2] as { reason: string }).reason, /verifier died/)
     }))
 
+  it.effect("a window due in the past (a resumed incident, last action 10 min ago) starts now and still holds its full length", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(SINCE + 600_000)
+      const fiber = yield* Effect.forkChild(Verifier.runSchedule(byTime(() => true), window5m, ctx))
+      yield* TestClock.adjust("299 seconds")
+      assert.isUndefined(fiber.pollUnsafe(), "no poll is taken back-to-back for the past")
+      yield* TestClock.adjust("1 second")
+      const verdicts = yield* Fiber.join(fiber)
+      assert.strictEqual(verdicts.length, 11)
+      assert.deepStrictEqual(verdicts.map((v) => v.at - SINCE), [600, 630, 660, 690, 720, 750, 780, 810, 840, 870, 900].map((s) => s * 1000))
+      assert.strictEqual(verdicts[0]!.poll!.window!.startedAt, SINCE + 600_000)
+    }))
+
   it("rejects windows that cannot be polled", () => {
     assert.throws(() => Verifier.hold(Verifier.schedules.retryOnceAt15s, { every: "0 seconds", for: "5 minutes" }), RangeError)
     assert.throws(() => Verifier.hold(Verifier.schedules.retryOnceAt15s, { every: "1 minute", for: "30 seconds" }), RangeError)
