@@ -74,6 +74,8 @@ export const IncidentReport = Schema.Struct({
   planDigest: Schema.optionalKey(Schema.String),
   decisions: Schema.Array(DecisionRecord),
   outcomes: Schema.Array(Outcome),
+  // Every verification poll, in order, each with its place in the schedule (`poll`: attempt, poll,
+  // offset, hold window); the last one decided the incident.
   verdicts: Schema.Array(Verdict),
   proposals: Schema.Array(ChangeProposal),
   escalation: Schema.optionalKey(Escalation),
