@@ -261,7 +261,7 @@ const windowSection = (polls: ReadonlyArray<Verdict>): string => {
     : `${last._tag} at poll ${last.poll!.poll}/${total} (${iso(last.at)}): ${last.reason}`
   const rows = polls.flatMap((v) => {
     const p = v.poll!
-    const head = [p.poll, iso(v.at), `+${duration(p.offsetMs)}`, v._tag]
+    const head = [p.poll, iso(v.at), `+${p.offsetMs === 0 ? "0s" : duration(p.offsetMs)}`, v._tag]
     if (!v.checks.length) return [[...head, undefined, undefined, v._tag === "Recovered" ? "" : v.reason, undefined]]
     return v.checks.map((c) => [...head, c.name, c.ok ? "yes" : "no", c.detail, c.observed === undefined ? undefined : c.observed])
   })

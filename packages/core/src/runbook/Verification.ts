@@ -23,7 +23,7 @@ const pollMessage = (v: Verdict.Verdict): string => {
   const what = v._tag === "Recovered" ? "recovered" : `${v._tag}: ${v.reason}`
   const w = v.poll?.window
   if (!w || !v.poll) return what
-  return `window ${v.poll.attempt}, poll ${v.poll.poll}/${V.windowOffsets(w).length} (+${Duration.format(Duration.millis(v.poll.offsetMs))}): ${what}`
+  return `window ${v.poll.attempt}, poll ${v.poll.poll}/${V.windowOffsets(w).length} (+${v.poll.offsetMs === 0 ? "0s" : Duration.format(Duration.millis(v.poll.offsetMs))}): ${what}`
 }
 
 /**
