@@ -51,12 +51,14 @@ export const json = (parser: string, text: string): Effect.Effect<unknown, Parse
       return Effect.succeed(JSON.parse(text) as unknown)
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e)
+      const end = text.trimEnd().length
       const pos = /position (\d+)/.exec(message)
-      const offset = pos ? Number(pos[1]) : text.length
-      const before = text.slice(0, offset)
-      const line = before.split("\n").length
+      // V8 names a position for most errors; none for "Unexpected end" (truncated) or a bad first token
+      const offset = pos ? Number(pos[1]) : /Unexpected end/.test(message) ? end : text.length - text.trimStart().length
+      const truncated = offset >= end
+      const line = text.slice(0, Math.min(offset, end)).split("\n").length
       const lineText = text.split("\n")[line - 1] ?? ""
-      return Effect.fail(at(parser, line, lineText, offset >= text.trimEnd().length ? "truncated JSON" : "invalid JSON"))
+      return Effect.fail(at(parser, line, lineText, truncated ? "truncated JSON" : "invalid JSON"))
     }
   })
 
