@@ -15,7 +15,7 @@
  * @since 0.2.0
  */
 import { spawn } from "node:child_process"
-import { Context, Duration, Effect, Layer, Schema } from "effect"
+import { Clock, Context, Duration, Effect, Layer, Schema } from "effect"
 import { Redactor } from "@byteport/core"
 
 // ---------------------------------------------------------------------------------------------
@@ -104,6 +104,7 @@ export interface Result {
   readonly stderrTruncated: boolean
   /** The cap that applied to each stream. */
   readonly maxOutputBytes: number
+  /** How long it ran, by the Effect clock (virtual under TestClock). */
   readonly durationMillis: number
 }
 
@@ -210,13 +211,12 @@ export const make = (
         if (typeof request === "string") {
           return Effect.fail(new ShellError({ reason: "InvalidCommand", command: programOf(argv ?? []), shell: name, message: `invalid command: ${request}` }))
         }
-        const started = Date.now()
-        return run(request).pipe(
+        return Effect.flatMap(Clock.currentTimeMillis, (started) => run(request).pipe(
           Effect.timeoutOrElse({
             duration: request.timeoutMillis,
             orElse: () => Effect.fail(timedOut(name, request))
           }),
-          Effect.map((out): Result => {
+          Effect.flatMap((out) => Effect.map(Clock.currentTimeMillis, (ended): Result => {
             const stdout = capString(out.stdout, request.maxOutputBytes)
             const stderr = capString(out.stderr, request.maxOutputBytes)
             return {
@@ -228,10 +228,10 @@ export const make = (
               stdoutTruncated: stdout.truncated || out.stdoutTruncated === true,
               stderrTruncated: stderr.truncated || out.stderrTruncated === true,
               maxOutputBytes: request.maxOutputBytes,
-              durationMillis: Date.now() - started
+              durationMillis: ended - started
             }
-          })
-        )
+          }))
+        ))
       })
   }
 }
@@ -468,3 +468,27 @@ export const transcript = (result: Result, options?: TranscriptOptions): Effect.
 /** Redacts text for a report line by line with the Redactor service (e.g. a parsed field taken from a command's output). */
 export const redactLines = (text: string): Effect.Effect<ReadonlyArray<string>, never, Redactor.Redactor> =>
   Effect.map(Effect.service(Redactor.Redactor), (r) => r.redactString(text).split(/\r?\n/))
+
+/** A result as report evidence: JSON-safe, every string redacted with the Redactor service. */
+export interface Evidence {
+  readonly shell: string
+  /** The command line, redacted. */
+  readonly command: string
+  readonly exitCode: number
+  readonly durationMillis: number
+  /** The transcript's output lines (stdout then stderr), redacted. */
+  readonly output: ReadonlyArray<string>
+}
+
+/** A result as report evidence (for facts, escalation bundles): the redacted command, exit code, duration and output lines. */
+export const evidence = (result: Result, options?: TranscriptOptions): Effect.Effect<Evidence, never, Redactor.Redactor> =>
+  Effect.map(Effect.service(Redactor.Redactor), (r) => {
+    const lines = transcriptWith(r, result, options)
+    return {
+      shell: r.redactString(result.shell),
+      command: r.redactString(formatArgv(result.argv)),
+      exitCode: result.exitCode,
+      durationMillis: result.durationMillis,
+      output: lines.slice(2)
+    }
+  })

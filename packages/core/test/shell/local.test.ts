@@ -207,6 +207,11 @@ describe("Shell.transcript: the report-facing lines pass the Redactor", () => {
       assert.isTrue(lines[0]!.startsWith("$ sh -c "))
       assert.include(lines, "stdout| sekrit-42")
       assert.isTrue(lines.some((l) => l.startsWith("stderr| Authorization:")))
+      const ev = yield* Shell.evidence(r).pipe(Effect.provide(Redactor.layerDefault))
+      assert.notInclude(JSON.stringify(ev), "hunter2")
+      assert.strictEqual(ev.exitCode, 0)
+      assert.isTrue(ev.command.startsWith("sh -c "))
+      assert.deepStrictEqual(ev.output, lines.slice(2))
     }))
 
   it.live("the configured Redactor service is the one used (extra patterns apply)", () =>

@@ -86,7 +86,9 @@ describe("scriptedShell", () => {
       assert.strictEqual(e.timeoutMillis, 5000)
       const quick = yield* Effect.forkChild(script.shell.run(["quick"], { timeout: "5 seconds" }))
       yield* TestClock.adjust("1 second")
-      assert.strictEqual((yield* Fiber.join(quick)).stdout, "in time")
+      const q = yield* Fiber.join(quick)
+      assert.strictEqual(q.stdout, "in time")
+      assert.strictEqual(q.durationMillis, 1000) // by the Effect clock
     }))
 
   it.effect("the output cap and argv validation apply to scripted answers too", () =>
