@@ -281,6 +281,8 @@ export interface LocalOptions {
   readonly killGraceMillis?: number
 }
 
+const MAX_TIMER_MILLIS = 2 ** 31 - 1
+
 /** Sends a signal to the child's process group (it leads one), or to the child if that fails. */
 const killGroup = (pid: number | undefined, signal: NodeJS.Signals): void => {
   if (pid === undefined) return
@@ -350,10 +352,13 @@ export const makeLocal = (options: LocalOptions = {}): ShellShape => {
             killTimer.unref()
           }
         }
-        const timer = setTimeout(() => {
-          killedForTimeout = true
-          stop()
-        }, request.timeoutMillis)
+        // setTimeout fires at once beyond 2^31-1 ms: longer timeouts are left to make's (Effect clock) timeout
+        const timer = request.timeoutMillis <= MAX_TIMER_MILLIS
+          ? setTimeout(() => {
+            killedForTimeout = true
+            stop()
+          }, request.timeoutMillis)
+          : undefined
         const finish = (effect: Effect.Effect<Output, ShellError>) => {
           if (done) return
           done = true

@@ -123,6 +123,10 @@ describe("Shell.local: errors", () => {
       assert.notInclude(all, "hunter2")
       assert.notInclude(all, "tok-s3cr3t")
       assert.strictEqual((yield* Effect.flip(run(["pwd"], { cwd: nodePath.join(tmp, "missing") }))).reason, "SpawnFailed")
+      const plain = nodePath.join(tmp, "not-executable")
+      fs.writeFileSync(plain, "echo hi\n", { mode: 0o644 })
+      const notExecutable = yield* Effect.flip(run([plain]))
+      assert.deepStrictEqual([notExecutable.reason, notExecutable.code], ["SpawnFailed", "EACCES"])
     }))
 
   it.live("a process killed by a signal nobody here sent fails Killed with the signal", () =>
@@ -171,6 +175,12 @@ describe("Shell.local: timeouts, interruption and the output cap", () => {
       assert.isBelow(Date.now() - started, 3_000)
       assert.isFalse(alive(pids[0]!), "the command exited before the interruption returned")
       assert.isTrue(yield* eventually(() => pids.every((p) => !alive(p))), `all of ${pids} are gone`)
+    }))
+
+  it.live("a timeout beyond Node's timer range (30 days) does not fire at once", () =>
+    Effect.gen(function*() {
+      const r = yield* run(["sh", "-c", "sleep 0.3; echo slept"], { timeout: "30 days" })
+      assert.strictEqual(r.stdout, "slept\n")
     }))
 
   it.live("output beyond the cap is dropped and flagged; the command still runs to its end", () =>
