@@ -283,6 +283,19 @@ export interface LocalOptions {
 
 const MAX_TIMER_MILLIS = 2 ** 31 - 1
 
+/** The process groups of running local commands: SIGKILLed if this process exits while they run. */
+const running = new Set<number>()
+let exitHook = false
+const track = (pid: number): void => {
+  if (!exitHook) {
+    exitHook = true
+    process.on("exit", () => {
+      for (const p of running) killGroup(p, "SIGKILL")
+    })
+  }
+  running.add(pid)
+}
+
 /** Sends a signal to the child's process group (it leads one), or to the child if that fails. */
 const killGroup = (pid: number | undefined, signal: NodeJS.Signals): void => {
   if (pid === undefined) return
@@ -301,7 +314,8 @@ const killGroup = (pid: number | undefined, signal: NodeJS.Signals): void => {
  * Runs commands on this machine with node:child_process `spawn` (no shell: argv[0] is looked up
  * in PATH and the arguments are passed as they are). The child leads its own process group; on
  * timeout or interruption the whole group gets SIGTERM, then SIGKILL after the grace period, and
- * the run ends only once the child has exited. Output beyond the cap is read and dropped.
+ * the run ends only once the child has exited. If this process exits (normally, or through
+ * `process.exit`) while commands run, their groups get SIGKILL. Output beyond the cap is read and dropped.
  */
 export const makeLocal = (options: LocalOptions = {}): ShellShape => {
   const grace = options.killGraceMillis ?? 1_000
@@ -322,6 +336,7 @@ export const makeLocal = (options: LocalOptions = {}): ShellShape => {
           resume(Effect.fail(error("local", request, "SpawnFailed", { code: codeOf(e) })))
           return
         }
+        if (child.pid !== undefined) track(child.pid)
         const out = { stdout: [] as Array<Buffer>, stderr: [] as Array<Buffer>, bytes: { stdout: 0, stderr: 0 }, cut: { stdout: false, stderr: false } }
         const collect = (stream: "stdout" | "stderr") => (chunk: Buffer) => {
           const room = request.maxOutputBytes - out.bytes[stream]
@@ -379,6 +394,7 @@ export const makeLocal = (options: LocalOptions = {}): ShellShape => {
         })
         child.on("close", (code, signal) => {
           closed = true
+          if (child.pid !== undefined) running.delete(child.pid)
           if (killTimer !== undefined) clearTimeout(killTimer)
           if (killedForTimeout) finish(Effect.fail(timedOut("local", request)))
           else if (code === null) finish(Effect.fail(error("local", request, "Killed", { signal: signal ?? "unknown" })))

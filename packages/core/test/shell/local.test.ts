@@ -3,6 +3,7 @@
  * argv never interpreted by a shell, typed errors naming only argv[0], timeouts and interruption
  * that kill the process (and its process group), the output cap, and redacted transcripts.
  */
+import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as nodePath from "node:path"
@@ -176,6 +177,23 @@ describe("Shell.local: timeouts, interruption and the output cap", () => {
       assert.isFalse(alive(pids[0]!), "the command exited before the interruption returned")
       assert.isTrue(yield* eventually(() => pids.every((p) => !alive(p))), `all of ${pids} are gone`)
     }))
+
+  it.live("commands still running when this process exits are killed with it", () =>
+    Effect.gen(function*() {
+      const file = pidFile()
+      const code = yield* Effect.promise(() =>
+        new Promise<number | null>((resolve) => {
+          const child = spawn(process.execPath, ["--import", "tsx", "--conditions=@byteport/source", nodePath.join(__dirname, "scripts/exitWhileRunning.ts"), file], {
+            stdio: "inherit"
+          })
+          child.on("exit", (c) => resolve(c))
+        })
+      )
+      assert.strictEqual(code, 0)
+      const pids = readPids(file)
+      assert.lengthOf(pids, 2)
+      assert.isTrue(yield* eventually(() => pids.every((p) => !alive(p))), `all of ${pids} are gone`)
+    }), 30_000)
 
   it.live("a timeout beyond Node's timer range (30 days) does not fire at once", () =>
     Effect.gen(function*() {
