@@ -3,10 +3,10 @@ import { defineConfig } from "tsup"
 const external = [/^effect($|\/)/, /^@effect\//, /^@byteport\//, /^vitest($|\/)/]
 
 export default defineConfig([
-  // The library entries. `@byteport/core/testing` imports the public entry (`@byteport/core`,
+  // The library entries. `@byteport/core/testing` and `/shell` import the public entry (`@byteport/core`,
   // external here), so no chunk is shared and every type in its declarations is nameable.
   {
-    entry: ["src/index.ts", "src/testing/index.ts"],
+    entry: ["src/index.ts", "src/testing/index.ts", "src/shell/index.ts"],
     format: ["esm"],
     dts: false,
     clean: true,

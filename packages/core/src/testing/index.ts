@@ -18,3 +18,5 @@ export { advance, type AdvanceOptions, runAdvancing } from "./Clock"
 export { asReplayModule, InvalidReplayModule, type Replayed, replay, replayFile, replayFixture, type ReplayModule, replaySignal, render as renderReplay } from "./Replay"
 /** The contract suite every GuardrailStore implementation must pass. */
 export { storeContract, type StoreContractOptions } from "./StoreContract"
+/** A scripted Shell: expected commands (argv matched exactly) and their answers. */
+export { scriptedShell, type ScriptedShell, type ScriptOptions, type ShellExpectation, UnexpectedCommand } from "./ScriptedShell"

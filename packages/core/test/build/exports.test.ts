@@ -11,6 +11,7 @@ import * as nodePath from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import * as Core from "@byteport/core"
 import * as Testing from "@byteport/core/testing"
+import * as ShellEntry from "@byteport/core/shell"
 import * as Cause from "../../src/internal/cause"
 import * as Journal from "../../src/internal/journal"
 import * as Permit from "../../src/Permit"
@@ -29,7 +30,9 @@ const internalSpecifiers = [
   "@byteport/core/internal/journal",
   "@byteport/core/dist/index.js",
   "@byteport/core/dist/types/Permit.d.ts",
-  "@byteport/core/testing/Recording"
+  "@byteport/core/testing/Recording",
+  "@byteport/core/shell/Shell",
+  "@byteport/core/src/shell/Shell.ts"
 ]
 
 /** Resolves specifiers in a real Node process (as a user's program would), with the given conditions. */
@@ -65,7 +68,7 @@ const reachable = (root: unknown, depth: number, seen = new Set<unknown>()): Set
 
 describe("package exports", () => {
   it("the exports map names exactly the public entries, each with source, types and import targets", () => {
-    assert.deepStrictEqual(Object.keys(pkg.exports), [".", "./testing"])
+    assert.deepStrictEqual(Object.keys(pkg.exports), [".", "./testing", "./shell"])
     for (const [entry, targets] of Object.entries<Record<string, string>>(pkg.exports)) {
       assert.deepStrictEqual(Object.keys(targets), ["@byteport/source", "types", "import"], entry)
       assert.isTrue(fs.existsSync(nodePath.join(pkgDir, targets["@byteport/source"]!)), `${entry} source exists`)
@@ -75,13 +78,15 @@ describe("package exports", () => {
     }
   })
 
-  it("@byteport/core and @byteport/core/testing resolve under Node's default conditions and @byteport/source", () => {
-    const built = resolveInNode([], ["@byteport/core", "@byteport/core/testing"])
+  it("@byteport/core, @byteport/core/testing and @byteport/core/shell resolve under Node's default conditions and @byteport/source", () => {
+    const built = resolveInNode([], ["@byteport/core", "@byteport/core/testing", "@byteport/core/shell"])
     assert.strictEqual(built["@byteport/core"], `file://${pkgDir}/dist/index.js`)
     assert.strictEqual(built["@byteport/core/testing"], `file://${pkgDir}/dist/testing/index.js`)
-    const source = resolveInNode(["@byteport/source"], ["@byteport/core", "@byteport/core/testing"])
+    assert.strictEqual(built["@byteport/core/shell"], `file://${pkgDir}/dist/shell/index.js`)
+    const source = resolveInNode(["@byteport/source"], ["@byteport/core", "@byteport/core/testing", "@byteport/core/shell"])
     assert.strictEqual(source["@byteport/core"], `file://${pkgDir}/src/index.ts`)
     assert.strictEqual(source["@byteport/core/testing"], `file://${pkgDir}/src/testing/index.ts`)
+    assert.strictEqual(source["@byteport/core/shell"], `file://${pkgDir}/src/shell/index.ts`)
   })
 
   it("no internal module resolves through the exports map", () => {
@@ -92,9 +97,10 @@ describe("package exports", () => {
   })
 
   it("no value of an internal module is reachable from the public entries (permits are minted only by the executor)", () => {
-    const publicValues = reachable(Core, 3, reachable(Testing, 3))
+    const publicValues = reachable(Core, 3, reachable(Testing, 3, reachable(ShellEntry, 3)))
     assert.isTrue(publicValues.has(Core.Runbook.handle)) // the walk does reach namespace members
     assert.isTrue(publicValues.has(Testing.storeContract))
+    assert.isTrue(publicValues.has(ShellEntry.Shell.make))
     const internals: Record<string, Record<string, unknown>> = {
       "Permit.mint": { mint: Permit.mint },
       "stores/internal/state": State,
