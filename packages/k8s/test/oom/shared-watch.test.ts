@@ -11,7 +11,7 @@
  * test/foundation/informer.test.ts ("idle: zero non-watch requests …").
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Catalog, Classifier, Diagnoser, Plan, Runbook, Verifier } from "@byteport/core"
+import { Catalog, Classifier, Diagnoser, Fact, type IncidentReport, Plan, Runbook, Verifier } from "@byteport/core"
 import { Effect, Fiber } from "effect"
 import { TestClock } from "effect/testing"
 import { scenario } from "../../../kube-sim/src/scenario/index"
@@ -23,7 +23,7 @@ import type * as Metrics from "../../src/metrics/Metrics"
 import * as Restarter from "../../src/restarter/Restarter"
 import * as OomRunbook from "../../src/runbooks/k8s.oom.six-signal"
 import { until } from "../foundation/helpers"
-import { servicesLayer, sim } from "./harness"
+import { Scenario, servicesLayer, sim } from "./harness"
 
 /** The collection paths of the five shared watches (cluster-wide). */
 const KINDS = ["/api/v1/pods", "/api/v1/nodes", "/api/v1/events", "/apis/apps/v1/deployments", "/apis/apps/v1/replicasets"].sort()
@@ -107,6 +107,38 @@ describe("one shared watch per kind (kube-sim recorder)", () => {
 
       yield* Fiber.interrupt(fiber)
       yield* until(() => s.api.openWatches === 0, 20_000, "every watch closed when the catalog stops")
+    }).pipe(Effect.scoped), 90_000)
+
+  it.effect("an OOM incident in the same Catalog: detection and diagnosis read pods, nodes, ReplicaSets, Deployments from the shared caches (no GET of them)", () =>
+    Effect.gen(function*() {
+      const s = yield* sim(Scenario.cluster({ nodes: 3 }).with(Scenario.oom.undersizedLimit({ name: "api", limit: "512Mi" })).build())
+      s.advance("3m")
+      s.api.recorder.clear()
+      const six = OomRunbook.make({ defaultMode: "observe" })
+      const catalog = Catalog.make<Kube.Kube | Metrics.Metrics | EventRecorder.EventRecorder>([six, Restarter.runbook(), customRunbook])
+      const results: Array<Runbook.HandleResult> = []
+      yield* TestClock.setTime(s.now())
+      const fiber = yield* Catalog.run(catalog, { onResult: (r) => Effect.sync(() => void results.push(r)) }).pipe(
+        Effect.provide(servicesLayer(s)),
+        Effect.forkChild
+      )
+      for (let i = 0; i < 600 && results.length === 0; i++) {
+        yield* realDelay(5)
+        if (results.length > 0) break
+        s.advance(1000)
+        yield* TestClock.adjust("1 second")
+      }
+      assert.strictEqual(results.length, 1, "one incident handled")
+      const report = results[0] as IncidentReport.IncidentReport
+      assert.strictEqual(report.runbook, six.id)
+      assert.deepStrictEqual(Fact.unknownKeys(report.facts as Fact.Facts<Record<string, unknown>>).filter((k) => ["pod", "node", "lastDeploy"].includes(k)), [], "the cached facts are known")
+      const pod = Fact.value((report.facts as Fact.Facts<{ pod: { pod: string; workload: { kind: string; name: string } | null } }>).pod)
+      assert.deepStrictEqual(pod?.workload?.kind, "Deployment", "ReplicaSet → Deployment resolved from the caches")
+      const cachedKinds = /^\/(api\/v1|apis\/apps\/v1)\/(namespaces\/[^/]+\/)?(pods|nodes|events|deployments|replicasets)(\/[^/]+)?$/
+      const reads = s.api.recorder.requests().filter((r) => !r.watch && cachedKinds.test(r.path))
+      assert.deepStrictEqual(reads.map((r) => `${r.method} ${r.path}`).sort(), KINDS.map((p) => `GET ${p}`), "only the five initial lists")
+      assert.deepStrictEqual(s.api.recorder.requests({ watch: true }).map((r) => r.path).sort(), KINDS)
+      yield* Fiber.interrupt(fiber)
     }).pipe(Effect.scoped), 90_000)
 
   it.effect("the restart runbook alone (no detector) opens no watch and makes no request while idle", () =>
