@@ -16,6 +16,10 @@ export * as KubePatch from "./KubePatch"
 export * as Resource from "./informers/Resource"
 /** Supervised informers as Streams. */
 export * as Informer from "./informers/Informer"
+/** Shared informers: one list+watch per kind per cluster, a cache for probes. */
+export * as Informers from "./informers/Informers"
+/** Label and field selectors evaluated on the client. */
+export * as Selectors from "./informers/Selectors"
 /** Informer-based core Detectors. */
 export * as K8sDetector from "./informers/K8sDetector"
 /** Kubernetes TargetRefs: workloads, pods, nodes. */

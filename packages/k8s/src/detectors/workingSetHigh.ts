@@ -1,7 +1,8 @@
 /**
  * Signal 4 (detector variant): a container's metrics-server working set at or above `ratio`
  * (default 0.90) of its memory limit. metrics.k8s.io has no watch, so this polls on a schedule
- * (default every 60 s): one pod-metrics list and one pod list per poll. Each container is
+ * (default every 60 s): one pod-metrics list per poll; the pods come from the shared pod watch
+ * when one is open (`Informers.listOr`), else one pod list. Each container is
  * signalled once per crossing (it must fall below the ratio before it signals again).
  *
  * @since 0.1.0
@@ -10,7 +11,8 @@ import { Detector, type Signal } from "@byteport/core"
 import { Duration, Effect, Schedule } from "effect"
 import { Kube } from "../Kube"
 import * as Quantity from "../Quantity"
-import { pods, toWire } from "../informers/Resource"
+import * as Informers from "../informers/Informers"
+import { pods } from "../informers/Resource"
 import type * as Wire from "../probes/wire"
 import { podSignal, SignalTypes } from "./signals"
 
@@ -52,7 +54,7 @@ export const make = (options: Options = {}): Detector.Detector<never, Kube> => {
     poll: Effect.gen(function*() {
       const kube = yield* Kube
       const metrics = (yield* kube.podMetrics(options.namespace)).items as unknown as ReadonlyArray<Wire.PodMetrics>
-      const list = (yield* kube.listPods({ namespace: options.namespace })).map((p) => toWire(pods, p) as unknown as Wire.Pod)
+      const list = (yield* Informers.listOr(pods, { namespace: options.namespace }, kube.listPods({ namespace: options.namespace }))) as unknown as ReadonlyArray<Wire.Pod>
       const high = highContainers(list, metrics, ratio)
       const now = new Set(high.map((h) => `${h.pod.metadata.uid}/${h.container}`))
       const out: Array<Signal.Signal> = []

@@ -79,7 +79,7 @@ export const defaultBackoff: Backoff.Options = { base: "1 second", factor: 2, ca
  */
 class ClosableWatch extends Watch {
   closed = false
-  constructor(kc: KubeConfig, inactivityTimeoutMs: number | undefined) {
+  constructor(kc: KubeConfig, inactivityTimeoutMs: number | undefined, private readonly onWatch: () => void) {
     super(kc)
     if (inactivityTimeoutMs !== undefined) (this as unknown as { requestTimeoutMs: number }).requestTimeoutMs = inactivityTimeoutMs
   }
@@ -94,6 +94,9 @@ class ClosableWatch extends Watch {
       c.abort()
       return c
     }
+    // client-node calls watch() after it has emitted every object of the list (or on a resume
+    // from a resourceVersion): the informer's view is complete up to here
+    this.onWatch()
     const controller = await super.watch(path, queryParams, callback, done)
     if (this.closed) controller.abort()
     return controller
@@ -112,8 +115,21 @@ const describe = (e: unknown): string => {
   return String(e)
 }
 
+/** Marks the point where everything listed has been emitted and the watch starts (`supervised` only). */
+export interface Synced {
+  readonly type: "synced"
+}
+
 /** Watches a resource as a Stream of add/update/delete events, supervised (see the module doc). */
 export const watch = <T extends KubernetesObject>(resource: Resource<T>, options: WatchOptions = {}): Stream.Stream<InformerEvent<T>, never, Kube> =>
+  supervised(resource, options).pipe(Stream.filter((e): e is InformerEvent<T> => e.type !== "synced"))
+
+/**
+ * `watch`, plus a `synced` marker each time a watch request starts: after it, every object of
+ * the list (or relist) has been emitted, so a cache built from the events is complete (the
+ * shared `Informers` use it to tell when they can answer reads).
+ */
+export const supervised = <T extends KubernetesObject>(resource: Resource<T>, options: WatchOptions = {}): Stream.Stream<InformerEvent<T> | Synced, never, Kube> =>
   Stream.unwrap(
     Effect.gen(function*() {
       const kube = yield* Kube
@@ -121,9 +137,9 @@ export const watch = <T extends KubernetesObject>(resource: Resource<T>, options
       const backoff = resolved instanceof Backoff.InvalidBackoff ? (Backoff.resolve(defaultBackoff) as Backoff.Resolved) : resolved
       const name = options.name ?? resource.kind
       const listOptions = { namespace: options.namespace, labelSelector: options.labelSelector, fieldSelector: options.fieldSelector }
-      return Stream.callback<InformerEvent<T>>((queue) =>
+      return Stream.callback<InformerEvent<T> | Synced>((queue) =>
         Effect.gen(function*() {
-          const w = new ClosableWatch(kube.kubeConfig, options.inactivityTimeoutMs)
+          const w = new ClosableWatch(kube.kubeConfig, options.inactivityTimeoutMs, () => Queue.offerUnsafe(queue, { type: "synced" }))
           const listFn = () =>
             resource.list(kube.readApis, listOptions).then((list) => ({ ...list, items: list.items.map((o) => toWire(resource, o)) }))
           const informer = new ListWatch<T>(resource.path(options.namespace), w, listFn, false, options.labelSelector, options.fieldSelector)

@@ -8,7 +8,8 @@ import { Effect } from "effect"
 import type { HpaFacts } from "../classifiers/oom"
 import { Kube } from "../Kube"
 import type { KubeError } from "../KubeError"
-import { hpas, toWire } from "../informers/Resource"
+import * as Informers from "../informers/Informers"
+import { hpas } from "../informers/Resource"
 import type * as Wire from "./wire"
 
 /** The HPA targeting `kind/name` among `list`, as facts. */
@@ -24,10 +25,10 @@ export const hpaFactsFrom = (list: ReadonlyArray<Wire.Hpa>, workload: { readonly
   }
 }
 
-/** Lists the namespace's HPAs and finds the workload's. */
+/** Lists the namespace's HPAs (from a shared HPA watch's cache when one is open) and finds the workload's. */
 export const probe = (namespace: string, workload: { readonly kind: string; readonly name: string }): Effect.Effect<HpaFacts | null, KubeError, Kube> =>
   Effect.gen(function*() {
     const kube = yield* Kube
-    const list = yield* kube.listHpas({ namespace })
-    return hpaFactsFrom(list.map((h) => toWire(hpas, h) as unknown as Wire.Hpa), workload)
+    const list = yield* Informers.listOr(hpas, { namespace }, kube.listHpas({ namespace }))
+    return hpaFactsFrom(list as unknown as ReadonlyArray<Wire.Hpa>, workload)
   })

@@ -9,7 +9,8 @@ import { Clock, Effect } from "effect"
 import type { DeployFacts } from "../classifiers/oom"
 import { Kube } from "../Kube"
 import type { KubeError } from "../KubeError"
-import { deployments, replicaSets, toWire } from "../informers/Resource"
+import * as Informers from "../informers/Informers"
+import { deployments, replicaSets } from "../informers/Resource"
 import type * as Wire from "./wire"
 
 const REVISION = "deployment.kubernetes.io/revision"
@@ -39,7 +40,10 @@ export const deployFactsFrom = (
   }
 }
 
-/** Reads the Deployment and its ReplicaSets (other workload kinds have no revision here: null). */
+/**
+ * Reads the Deployment and its ReplicaSets (other workload kinds have no revision here: null),
+ * from the shared watches' caches when open, else from the API.
+ */
 export const probe = (
   namespace: string,
   workload: { readonly kind: string; readonly name: string } | null,
@@ -49,7 +53,7 @@ export const probe = (
     if (!workload || workload.kind !== "Deployment") return null
     const kube = yield* Kube
     const now = yield* Clock.currentTimeMillis
-    const d = toWire(deployments, yield* kube.getDeployment(namespace, workload.name)) as unknown as Wire.Workload
-    const rs = (yield* kube.listReplicaSets({ namespace })).map((r) => toWire(replicaSets, r) as unknown as Wire.ReplicaSet)
+    const d = (yield* Informers.getOr(deployments, namespace, workload.name, kube.getDeployment(namespace, workload.name))) as unknown as Wire.Workload
+    const rs = (yield* Informers.listOr(replicaSets, { namespace }, kube.listReplicaSets({ namespace }))) as unknown as ReadonlyArray<Wire.ReplicaSet>
     return deployFactsFrom(d, rs, now, regressionWindowMinutes)
   })

@@ -8,7 +8,8 @@ import type { NodeFacts } from "../classifiers/oom"
 import { Kube } from "../Kube"
 import type { KubeError } from "../KubeError"
 import * as Quantity from "../Quantity"
-import { nodes, toWire } from "../informers/Resource"
+import * as Informers from "../informers/Informers"
+import { nodes } from "../informers/Resource"
 import type * as Wire from "./wire"
 
 /** Whether a node reports a condition as True. */
@@ -24,9 +25,9 @@ export const nodeFactsFrom = (node: Wire.Node): NodeFacts => ({
   allocatableMemoryBytes: Quantity.parse(node.status?.allocatable?.["memory"]) ?? null
 })
 
-/** Reads a node as wire JSON. */
+/** Reads a node as wire JSON: from the shared node watch's cache when it holds the node, else one GET. */
 export const getNodeWire = (name: string): Effect.Effect<Wire.Node, KubeError, Kube> =>
-  Effect.flatMap(Kube, (kube) => Effect.map(kube.getNode(name), (n) => toWire(nodes, n) as unknown as Wire.Node))
+  Effect.flatMap(Kube, (kube) => Effect.map(Informers.getOr(nodes, undefined, name, kube.getNode(name)), (n) => n as unknown as Wire.Node))
 
 /** The node probe. */
 export const probe = (name: string): Effect.Effect<NodeFacts, KubeError, Kube> => Effect.map(getNodeWire(name), nodeFactsFrom)

@@ -11,7 +11,8 @@ import type { PodFacts } from "../classifiers/oom"
 import { Kube } from "../Kube"
 import type { KubeError } from "../KubeError"
 import * as Quantity from "../Quantity"
-import { pods, toWire } from "../informers/Resource"
+import * as Informers from "../informers/Informers"
+import { deployments, pods, replicaSets } from "../informers/Resource"
 import type * as Wire from "./wire"
 
 /** Env var names whose values are never kept. */
@@ -55,11 +56,17 @@ export const podFactsFrom = (
   }
 }
 
-/** Reads a pod as wire JSON (typed client-node objects are serialized back). */
+/**
+ * Reads a pod as wire JSON: from the shared pod watch's cache when it holds the pod, else one
+ * GET (typed client-node objects are serialized back).
+ */
 export const getPodWire = (namespace: string, name: string): Effect.Effect<Wire.Pod, KubeError, Kube> =>
-  Effect.flatMap(Kube, (kube) => Effect.map(kube.getPod(namespace, name), (p) => toWire(pods, p) as unknown as Wire.Pod))
+  Effect.flatMap(Kube, (kube) => Effect.map(Informers.getOr(pods, namespace, name, kube.getPod(namespace, name)), (p) => p as unknown as Wire.Pod))
 
-/** The owning Deployment/StatefulSet (kind, name, resourceVersion) of a pod, following ReplicaSet → Deployment. */
+/**
+ * The owning Deployment/StatefulSet (kind, name, resourceVersion) of a pod, following ReplicaSet →
+ * Deployment; ReplicaSets and Deployments come from the shared watches' caches when open.
+ */
 export const ownerWorkload = (pod: Wire.Pod): Effect.Effect<PodFacts["workload"], KubeError, Kube> =>
   Effect.gen(function*() {
     const kube = yield* Kube
@@ -67,10 +74,10 @@ export const ownerWorkload = (pod: Wire.Pod): Effect.Effect<PodFacts["workload"]
     const owner = pod.metadata.ownerReferences?.find((o) => o.controller === true)
     if (!owner) return null
     if (owner.kind === "ReplicaSet") {
-      const rs = yield* kube.getReplicaSet(ns, owner.name)
+      const rs = yield* Informers.getOr(replicaSets, ns, owner.name, kube.getReplicaSet(ns, owner.name))
       const top = rs.metadata?.ownerReferences?.find((o) => o.controller === true)
       if (top?.kind === "Deployment") {
-        const d = yield* kube.getDeployment(ns, top.name)
+        const d = yield* Informers.getOr(deployments, ns, top.name, kube.getDeployment(ns, top.name))
         return { kind: "Deployment", name: top.name, resourceVersion: d.metadata?.resourceVersion ?? "" }
       }
       return { kind: "ReplicaSet", name: owner.name, resourceVersion: rs.metadata?.resourceVersion ?? "" }

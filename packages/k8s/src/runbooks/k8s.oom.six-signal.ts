@@ -5,7 +5,9 @@
  *
  * - **Detect**: OOMKilled terminations (pod informer) and node MemoryPressure (node informer);
  *   optionally the metrics-server working set ≥ 90% (a poll). Restart growth, runtime OOM
- *   markers and the Prometheus trend are exported as their own detector/probes too.
+ *   markers and the Prometheus trend are exported as their own detector/probes too. The
+ *   informers are the cluster's shared watches (`Informers`); the detector also holds the
+ *   Deployment, ReplicaSet and Event watches open so the probes read those from the cache.
  * - **Diagnose** (core Diagnoser, probes concurrent with timeouts; a failed probe is an Unknown
  *   fact): describe pod → PodFacts (secret-like env dropped); then node, metrics-server working
  *   set, previous-log OOM markers, runtime heap hints from env, HPA discovery, last deploy,
@@ -23,6 +25,9 @@ import { Clock, Config, ConfigProvider, Duration, Effect, Schema } from "effect"
 import * as OomClassifier from "../classifiers/oom"
 import type { OomFacts, PodFacts } from "../classifiers/oom"
 import * as MemoryPressure from "../detectors/memoryPressure"
+import * as Informers from "../informers/Informers"
+import * as K8sDetector from "../informers/K8sDetector"
+import * as Resource from "../informers/Resource"
 import * as OomKilled from "../detectors/oomKilled"
 import * as WorkingSetHigh from "../detectors/workingSetHigh"
 import { SignalTypes } from "../detectors/signals"
@@ -81,7 +86,7 @@ export const subjectOf = (signal: Signal.Signal): Effect.Effect<Subject, Error, 
     if (signal.target.kind === Targets.NODE) {
       const kube = yield* Kube
       const node = str(ev["node"]) ?? signal.target.ref.split("/").pop()!
-      const pods = yield* kube.listPods({ fieldSelector: `spec.nodeName=${node}` })
+      const pods = yield* Informers.listOr(Resource.pods, { fieldSelector: `spec.nodeName=${node}` }, kube.listPods({ fieldSelector: `spec.nodeName=${node}` }))
       let best: { pod: string; namespace: string; container: string; at: number } | undefined
       for (const p of pods) {
         for (const cs of p.status?.containerStatuses ?? []) {
@@ -168,6 +173,7 @@ export const make = (o: Options = {}): Runbook.Runbook<OomFacts, Kube | Metrics>
   const detectors = [
     OomKilled.make({ namespace: o.namespace }),
     MemoryPressure.make(),
+    K8sDetector.holding("k8s.oom.six-signal.cache", [Resource.deployments, Resource.replicaSets, Resource.events], { namespace: o.namespace }),
     ...(o.workingSetRatio !== undefined ? [WorkingSetHigh.make({ namespace: o.namespace, ratio: o.workingSetRatio })] : [])
   ]
   const verifyBump = OomVerifiers.memoryBump(o.verify)

@@ -8,6 +8,8 @@
  */
 import type { TargetRef } from "@byteport/core"
 import { Effect } from "effect"
+import * as Informers from "../informers/Informers"
+import { replicaSets } from "../informers/Resource"
 import { Kube } from "../Kube"
 import type { KubeError } from "../KubeError"
 import * as Targets from "./Targets"
@@ -54,7 +56,7 @@ export const workloadOf = (
     if (owner === undefined) return yield* make("Pod", podName)
     if (LEAF_KINDS.has(owner.kind)) return yield* make(owner.kind, owner.name)
     if (owner.kind === "ReplicaSet" || owner.kind === "Job") {
-      const read: Effect.Effect<OwnedObject, KubeError> = owner.kind === "ReplicaSet" ? kube.getReplicaSet(namespace, owner.name) : kube.getJob(namespace, owner.name)
+      const read: Effect.Effect<OwnedObject, KubeError, Kube> = owner.kind === "ReplicaSet" ? Informers.getOr(replicaSets, namespace, owner.name, kube.getReplicaSet(namespace, owner.name)) : kube.getJob(namespace, owner.name)
       const parent = yield* read.pipe(
         Effect.map((o): OwnedObject | undefined => o),
         Effect.catchTag("KubeNotFound", () => Effect.succeed(undefined))
