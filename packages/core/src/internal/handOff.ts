@@ -15,7 +15,6 @@
  * @internal
  */
 import { Clock, Duration, Effect, Option, Schema } from "effect"
-import * as AgentId from "../AgentId"
 import { GuardrailStore, type JournalEntry, type StoreError } from "../GuardrailStore"
 import * as HandOffs from "../HandOffs"
 import { IncidentBus } from "../IncidentBus"
@@ -268,7 +267,3 @@ export const runStep = (args: {
     Effect.catchCause((cause) => Effect.succeed(refused(`the hand-off step could not run: ${causeText(cause)}`)))
   )
 }
-
-/** The holder a child adopted, else this agent's holder for the incident. */
-export const holderFor = (adopted: string | undefined, incidentId: string) =>
-  adopted !== undefined ? Effect.succeed(adopted) : Effect.map(AgentId.current, (agent) => AgentId.holder(agent, incidentId))
