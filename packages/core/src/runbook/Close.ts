@@ -140,12 +140,13 @@ export const finish = <F, R>(
       startedAt: st.startedAt,
       endedAt
     }
-    if (status !== "duplicate" && st.mode === "auto" && !HandOff.leasePassed(st.outcomes)) {
+    if (status !== "duplicate" && st.mode === "auto") {
       const store = yield* GuardrailStore
       yield* journalAppend(st, "closed", { status, report: toJson(report) }).pipe(Effect.ignore)
       // Keep the target leased through the cooldown.
       const agent = yield* AgentId.current
-      yield* store.acquireLease({
+      // (Not a lease passed to a hand-off child that has not reported back: it is the child's now.)
+      if (!HandOff.leasePassed(st.outcomes)) yield* store.acquireLease({
         key: leaseKey(st.signal.target),
         holder: st.leaseHolder ?? AgentId.holder(agent, st.incidentId),
         ttlMs: Duration.toMillis(runbook.cooldown),

@@ -180,6 +180,9 @@ describe("lease pass-through", () => {
         const parentReport = report(yield* Runbook.handle(p, W.broken(W.api)))
         assert.strictEqual(parentReport.status, "handed_off")
         const token = AgentId.holder(agent, parentReport.incidentId)
+        // The parent is closed in its journal (never resumed again), only its lease lives on, passed.
+        assert.include((yield* store.readJournal(parentReport.incidentId)).map((e) => e.type), "closed")
+        assert.notInclude((yield* store.listIncidents()).map((i) => i.incidentId), parentReport.incidentId)
         const [handedOff] = yield* bus.published
         assert.deepStrictEqual(handedOff!.parent, { incidentId: parentReport.incidentId, runbook: "test.parent", hop: 1, handOff: `${parentReport.incidentId}/0` })
 
@@ -286,7 +289,7 @@ describe("awaited hand-offs", () => {
         : { _tag: "NotRecovered", reason: `child: ${v?._tag ?? "no verdict"} ${v ? v.reason : ""}`, checks: [], at: ctx.since }
     })
 
-  const awaitRun = (childVerdict: Verdict.Verdict) =>
+  const awaitRun = (childVerdict: Verdict.Verdict, target: TargetRef.TargetRef = W.db) =>
     Effect.gen(function*() {
       const seen: Array<HandOffs.ChildResult> = []
       const fix = W.fixHandler()
@@ -294,10 +297,11 @@ describe("awaited hand-offs", () => {
         const kids: Array<Runbook.HandleResult> = []
         const loop = yield* Effect.forkChild(Runbook.run(W.child({ verify: () => Effect.succeed(childVerdict) }), { resumeOpen: false, onResult: (r) => Effect.sync(() => void kids.push(r)) }))
         yield* Effect.yieldNow
-        const p = W.parent(() => Plan.handOff(W.depDown(W.db), { reason: "the database is down", await: "10 minutes" }), { verify: childVerifier(seen) })
+        const p = W.parent(() => Plan.handOff(W.depDown(target), { reason: "the database is down", await: "10 minutes" }), { verify: childVerifier(seen) })
         const r = report(yield* Testing.runAdvancing(Runbook.handle(p, W.broken(W.api)), { step: "1 second" }))
         yield* Fiber.interrupt(loop)
-        return { r, kids: kids.map(report), seen, fix }
+        const lease = yield* (yield* GuardrailStore.GuardrailStore).getLease(leaseKey(W.api))
+        return { r, kids: kids.map(report), seen, fix, lease }
       }).pipe(Effect.provide(Testing.layer({ handlers: [fix] })))
     })
 
@@ -319,6 +323,17 @@ describe("awaited hand-offs", () => {
       assert.deepStrictEqual(r.children, ["dependency.unavailable:test.db:prod/pg"])
       // the verification window starts when the child ended
       assert.isTrue(r.timeline.some((t) => t.phase === "verify"))
+    }))
+
+  it.effect("an awaited hand-off on the parent's own target: the lease passes to the child and comes back to the parent", () =>
+    Effect.gen(function*() {
+      const { fix, kids, lease, r } = yield* awaitRun(recovered("api answers", "200"), W.api)
+      assert.strictEqual(kids.map((k) => k.status).join(), "recovered", "the child is no duplicate")
+      assert.strictEqual(fix.writes.length, 1)
+      assert.strictEqual(r.status, "recovered", JSON.stringify(r.escalation))
+      assert.strictEqual(lease?.holder.startsWith(`${r.incidentId}@`), true, "one holder throughout: the parent's")
+      assert.strictEqual(lease?.data["incidentId"], r.incidentId, "the parent's close took it back for its cooldown")
+      assert.strictEqual(lease?.data["cooldown"], true)
     }))
 
   it.effect("the child's NotRecovered reaches the parent's verifier, which escalates", () =>
