@@ -8,7 +8,8 @@
  *
  * @since 0.1.0
  */
-import { Duration, Effect, Fiber, FiberSet, Semaphore, Stream } from "effect"
+import { Clock, Duration, Effect, Fiber, FiberSet, Semaphore, Stream } from "effect"
+import * as HandOffs from "./HandOffs"
 import { IncidentBus } from "./IncidentBus"
 import { canonical } from "./Json"
 import { Notifier } from "./Notifier"
@@ -111,6 +112,60 @@ export const describe = (catalog: Catalog<any>): string =>
     ...catalog.entries.map((e) => `| ${e.rank + 1} | ${e.runbook.id} | ${e.runbook.family} | ${e.enabled ? "yes" : "no"} | ${e.runbook.signals.join(", ")} |`)
   ].join("\n")
 
+/**
+ * The key signals are gathered and de-duplicated under: the target, or for a hand-off the
+ * target and the hand-off, so a child is never held back by its parent's incident on the same target.
+ */
+const gatherKey = (signal: S.Signal): string =>
+  signal.parent ? `${T.key(signal.target)}#${signal.parent.handOff ?? signal.parent.incidentId}` : T.key(signal.target)
+
+/** Audits `routed_to <id>` for every other enabled runbook that owns one of the target's signals. */
+const auditRoutedTo = (catalog: Catalog<any>, signals: ReadonlyArray<S.Signal>, routedTo: string) =>
+  Effect.gen(function*() {
+    const notifier = yield* Notifier
+    for (const e of catalog.entries) {
+      const own = signals.filter((s) => e.runbook.signals.includes(s.type))
+      if (!e.enabled || e.runbook.id === routedTo || own.length === 0) continue
+      yield* notifier.audit("routed_to", {
+        runbook: e.runbook.id,
+        routed_to: routedTo,
+        detail: `routed_to ${routedTo}`,
+        target: T.key(own[0]!.target),
+        types: own.map((s) => s.type)
+      })
+    }
+  })
+
+/**
+ * A hand-off the catalog cannot give to a runbook (none owns it, or its evidence fails its
+ * Schema) escalates naming its signal type and target, on behalf of the parent incident, and
+ * reports back so a parent awaiting it does not wait for its timeout.
+ */
+const refuseHandOff = (signal: S.Signal, reason: string, steps: ReadonlyArray<string>) =>
+  Effect.gen(function*() {
+    const notifier = yield* Notifier
+    const bus = yield* IncidentBus
+    const at = yield* Clock.currentTimeMillis
+    yield* notifier.escalate({
+      incidentId: signal.parent?.incidentId ?? `unrouted:${T.key(signal.target)}`,
+      runbook: signal.parent?.runbook ?? "catalog",
+      reason,
+      severity: "warning",
+      signal,
+      facts: {},
+      decisions: [],
+      outcomes: [],
+      verdicts: [],
+      nextSteps: [...steps, `handle ${signal.type} on ${signal.target.ref} by hand`],
+      proposals: [],
+      attachments: [],
+      at
+    })
+    if (signal.parent?.handOff !== undefined) {
+      yield* bus.reportBack({ handOff: signal.parent.handOff, signalType: signal.type, target: signal.target, status: "escalated", reason, at })
+    }
+  })
+
 /** Options of `Catalog.run`. */
 export interface RunOptions {
   /** How many incidents run at once (default 4). */
@@ -157,10 +212,28 @@ export const run = <R>(
         const routed = route(catalog, signals)
         if (!routed) {
           yield* notifier.audit("signal.unrouted", { target: key, types: signals.map((s) => s.type) })
+          // A hand-off no enabled runbook owns escalates (and reports back to an awaiting parent).
+          for (const s of signals.filter((x) => x.parent !== undefined)) {
+            yield* refuseHandOff(s, `no enabled runbook owns hand-off ${s.type} on ${s.target.kind} ${s.target.ref}`, [
+              `enable a runbook that owns ${s.type}`
+            ])
+          }
           inFlight.delete(key)
           return
         }
-        const r = yield* sem.withPermits(1)(Runbook.handle(routed.runbook, routed.signal)).pipe(
+        yield* auditRoutedTo(catalog, signals, routed.runbook.id)
+        const checked = yield* Effect.result(HandOffs.validate(routed.signal, "receive"))
+        if (checked._tag === "Failure") {
+          yield* notifier.audit("handoff.invalid", { runbook: routed.runbook.id, type: routed.signal.type, target: key, error: checked.failure.message })
+          yield* refuseHandOff(routed.signal, `hand-off ${routed.signal.type} on ${routed.signal.target.kind} ${routed.signal.target.ref} refused: ${checked.failure.message}`, [
+            `fix the evidence the emitter of ${routed.signal.type} sends`
+          ])
+          inFlight.delete(key)
+          return
+        }
+        // A hand-off child runs outside the concurrency bound: its parent may hold a permit while it awaits the child.
+        const handled = Runbook.handle(routed.runbook, routed.signal)
+        const r = yield* (routed.signal.parent ? handled : sem.withPermits(1)(handled)).pipe(
           Effect.ensuring(Effect.sync(() => inFlight.delete(key)))
         )
         if (Runbook.isAwaitingApproval(r) && options.approvals !== false) {
@@ -176,7 +249,7 @@ export const run = <R>(
             return
           }
           const signal = decoded.success
-          const key = T.key(signal.target)
+          const key = gatherKey(signal)
           const buf = pending.get(key)
           if (buf) {
             buf.push(signal)

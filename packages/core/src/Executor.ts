@@ -23,6 +23,7 @@ import type { Acquisition, Guardrail, GuardrailContext, GuardrailResult } from "
 import { GuardrailStore, type JournalEntry } from "./GuardrailStore"
 import { IncidentBus } from "./IncidentBus"
 import { causeText } from "./internal/cause"
+import * as HandOff from "./internal/handOff"
 import * as Journal from "./internal/journal"
 import type { JsonObject } from "./Json"
 import type { Outcome, OutcomeStatus } from "./Outcome"
@@ -465,27 +466,16 @@ export const execute = (
             }
           }
           case "HandOff": {
-            const base = { stepPath: path, kind: "handoff", target: step.signal.target }
-            if (done.has(path)) return "ok"
-            const child: Signal = {
-              ...step.signal,
-              parent: { incidentId: input.incidentId, runbook: input.runbook, hop: (input.signal.parent?.hop ?? 0) + 1 }
-            }
-            if (!auto) {
-              yield* outcome({ ...base, status: "dry_run", detail: `would hand off ${child.type}: ${step.reason}` })
-              return "ok"
-            }
-            const r = yield* Effect.exit(bus.publish(child))
-            if (r._tag === "Failure") {
-              const why = causeText(r.cause)
-              escalations.push({ reason: `hand-off refused: ${why}`, nextSteps: [`handle ${child.type} on ${child.target.ref} by hand`] })
-              yield* outcome({ ...base, status: "escalated", detail: why })
-              return "escalated"
-            }
-            handoffs.push(child)
-            yield* stepDone(path, "handed_off")
-            yield* outcome({ ...base, status: "handed_off", detail: `${child.type} → ${child.target.kind} ${child.target.ref}: ${step.reason}` })
-            return "ok"
+            // Publish, pass the lease on the same target, await the child's report: see internal/handOff.
+            const h = yield* HandOff.runStep({ step, path, incidentId: input.incidentId, runbook: input.runbook, parentSignal: input.signal, auto }).pipe(
+              Effect.provideService(GuardrailStore, store),
+              Effect.provideService(IncidentBus, bus)
+            )
+            if (h.handoff) handoffs.push(h.handoff)
+            if (h.escalation) escalations.push(h.escalation)
+            if (h.childAt !== undefined) lastAppliedAt = Math.max(lastAppliedAt ?? 0, h.childAt)
+            yield* outcome(h.outcome)
+            return h.result
           }
           case "Propose": {
             proposals.push(step.proposal)

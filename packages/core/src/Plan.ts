@@ -5,7 +5,7 @@
  *
  * @since 0.1.0
  */
-import { Schema } from "effect"
+import { Duration, Schema } from "effect"
 import * as A from "./Action"
 import { ChangeProposal } from "./ChangeProposal"
 import * as Json from "./Json"
@@ -45,7 +45,13 @@ export type Step =
   }
   | { readonly _tag: "Until"; readonly check: CheckRef; readonly steps: ReadonlyArray<Step> }
   | { readonly _tag: "WaitFor"; readonly check: CheckRef; readonly timeout: number; readonly interval: number }
-  | { readonly _tag: "HandOff"; readonly signal: Signal; readonly reason: string }
+  | {
+    readonly _tag: "HandOff"
+    readonly signal: Signal
+    readonly reason: string
+    /** When set, the parent waits up to this many ms for the child's report (else fire-and-forget). */
+    readonly await?: number | undefined
+  }
   | { readonly _tag: "Propose"; readonly proposal: ChangeProposal }
   | { readonly _tag: "Escalate"; readonly reason: string; readonly nextSteps: ReadonlyArray<string> }
 
@@ -61,7 +67,7 @@ export const Step: Schema.Codec<Step> = Schema.Union([
   }),
   Schema.TaggedStruct("Until", { check: CheckRef, steps: Schema.Array(Schema.suspend((): Schema.Codec<Step> => Step)) }),
   Schema.TaggedStruct("WaitFor", { check: CheckRef, timeout: Schema.Finite, interval: Schema.Finite }),
-  Schema.TaggedStruct("HandOff", { signal: Signal, reason: Schema.String }),
+  Schema.TaggedStruct("HandOff", { signal: Signal, reason: Schema.String, await: Schema.optionalKey(Schema.Finite) }),
   Schema.TaggedStruct("Propose", { proposal: ChangeProposal }),
   Schema.TaggedStruct("Escalate", { reason: Schema.String, nextSteps: Schema.Array(Schema.String) })
 ]) as any
@@ -107,8 +113,31 @@ export const waitFor = (check: CheckRef, options: { readonly timeoutMs: number; 
   timeout: options.timeoutMs,
   interval: options.intervalMs
 })
-/** Emits a Signal on the IncidentBus for the runbook that owns its target. */
-export const handOff = (signal: Signal, reason: string): Step => ({ _tag: "HandOff", signal, reason })
+/** Options of `handOff`. */
+export interface HandOffOptions {
+  /** Why the work is handed off (shown in the plan and the child's parent link). */
+  readonly reason?: string
+  /**
+   * Wait for the child incident's report, at most this long: the wait is journaled and
+   * resumable, the parent's verifier sees the child's verdict (`HandOffs.childResults`), and a
+   * timeout escalates. Without it the hand-off is fire-and-forget.
+   */
+  readonly await?: Duration.Input
+}
+
+/**
+ * Emits a Signal on the IncidentBus for the runbook that owns its target:
+ * `handOff(signal, "why")` (fire-and-forget) or `handOff(signal, { await: "10 minutes", reason })`.
+ * A hand-off on the parent's own target passes the parent's lease to the child.
+ */
+export const handOff = (signal: Signal, reasonOrOptions: string | HandOffOptions = {}): Step => {
+  const o: HandOffOptions = typeof reasonOrOptions === "string" ? { reason: reasonOrOptions } : reasonOrOptions
+  const reason = o.reason ?? `hand off ${signal.type}`
+  if (o.await === undefined) return { _tag: "HandOff", signal, reason }
+  const ms = Duration.toMillis(Duration.fromInputUnsafe(o.await))
+  if (!Number.isFinite(ms) || ms <= 0) throw new RangeError(`Plan.handOff: await must be a positive, finite duration (got ${String(o.await)})`)
+  return { _tag: "HandOff", signal, reason, await: ms }
+}
 /** Records a ChangeProposal (never applied). */
 export const propose = (proposal: ChangeProposal): Step => ({ _tag: "Propose", proposal })
 /** Ends the plan with an escalation. */
@@ -179,7 +208,10 @@ export const render = (plan: Plan): string => {
         lines.push(`${pad}- wait for ${s.check.description} (timeout ${Math.round(s.timeout / 1000)}s)`)
         return
       case "HandOff":
-        lines.push(`${pad}- hand off ${s.signal.type} on ${s.signal.target.kind} ${s.signal.target.ref}: ${s.reason}`)
+        lines.push(
+          `${pad}- hand off ${s.signal.type} on ${s.signal.target.kind} ${s.signal.target.ref}: ${s.reason}` +
+            (s.await !== undefined ? ` (await the child's report up to ${Duration.format(Duration.millis(s.await))})` : "")
+        )
         return
       case "Propose":
         lines.push(`${pad}- propose: ${s.proposal.title}`)

@@ -11,7 +11,9 @@ import { TargetRef } from "./TargetRef"
 export const ParentLink = Schema.Struct({
   incidentId: Schema.String,
   runbook: Schema.String,
-  hop: Schema.Int.check(Schema.isGreaterThanOrEqualTo(1))
+  hop: Schema.Int.check(Schema.isGreaterThanOrEqualTo(1)),
+  /** The hand-off's id (`<parent incident id>/<step path>`): the child claims it once, and reports back under it. */
+  handOff: Schema.optionalKey(Schema.String)
 })
 
 /** The link from a child incident to its parent. */

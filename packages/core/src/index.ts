@@ -62,6 +62,8 @@ export * as FileStore from "./stores/FileStore"
 export * as Executor from "./Executor"
 /** Hand-offs between runbooks. */
 export * as IncidentBus from "./IncidentBus"
+/** Hand-off signal types and their evidence Schemas, shared by domain packages. */
+export * as HandOffs from "./HandOffs"
 /** Where plans, escalations, tickets and reports go. */
 export * as Notifier from "./Notifier"
 /** Runbooks: make, handle, resume, run. */

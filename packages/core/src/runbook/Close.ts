@@ -13,6 +13,9 @@ import * as C from "../Classification"
 import type { Escalation, Severity } from "../Escalation"
 import * as Executor from "../Executor"
 import { GuardrailStore } from "../GuardrailStore"
+import * as HandOffs from "../HandOffs"
+import { IncidentBus } from "../IncidentBus"
+import * as HandOff from "../internal/handOff"
 import { toJson } from "../internal/journal"
 import type { IncidentReport, Status } from "../IncidentReport"
 import type { JsonObject } from "../Json"
@@ -100,7 +103,7 @@ export const finish = <F, R>(
   runbook: Runbook<F, R>,
   st: State<F>,
   status: Status | "duplicate",
-  extra: { readonly heldBy?: string } = {}
+  extra: { readonly heldBy?: string; readonly reportBack?: boolean } = {}
 ): Effect.Effect<IncidentReport, never, R | Services> =>
   Effect.gen(function*() {
     const notifier = yield* Notifier
@@ -142,15 +145,19 @@ export const finish = <F, R>(
       yield* journalAppend(st, "closed", { status, report: toJson(report) }).pipe(Effect.ignore)
       // Keep the target leased through the cooldown.
       const agent = yield* AgentId.current
-      yield* store.acquireLease({
+      // (Not a lease passed to a hand-off child that has not reported back: it is the child's now.)
+      if (!HandOff.leasePassed(st.outcomes)) yield* store.acquireLease({
         key: leaseKey(st.signal.target),
-        holder: AgentId.holder(agent, st.incidentId),
+        holder: st.leaseHolder ?? AgentId.holder(agent, st.incidentId),
         ttlMs: Duration.toMillis(runbook.cooldown),
         now: endedAt,
         data: { runbook: runbook.id, incidentId: st.incidentId, agent, cooldown: true }
       }).pipe(Effect.ignore)
     }
     yield* notifier.report(report)
+    // A child raised by a hand-off reports back to a parent that may await it.
+    const child = HandOffs.resultOf(report)
+    if (child && extra.reportBack !== false) yield* (yield* IncidentBus).reportBack(child)
     return report
   })
 

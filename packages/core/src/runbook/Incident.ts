@@ -13,6 +13,7 @@ import * as Executor from "../Executor"
 import * as Fact from "../Fact"
 import { GuardrailStore } from "../GuardrailStore"
 import { causeText } from "../internal/cause"
+import * as HandOff from "../internal/handOff"
 import { toJson } from "../internal/journal"
 import type { JsonObject } from "../Json"
 import { Notifier } from "../Notifier"
@@ -39,12 +40,19 @@ export const runIncident = <F, R>(
     if (auto) {
       const now = yield* Clock.currentTimeMillis
       const agent = yield* AgentId.current
+      // A hand-off child claims its hand-off once and takes over a lease its parent passed to it.
+      const claimed = yield* HandOff.claim(st.signal, st.incidentId, runbook.id)
+      if (claimed._tag === "ClaimedBy") {
+        yield* mark(st, "close", `hand-off already taken by incident ${claimed.incidentId}`)
+        return yield* finish(runbook, st, "duplicate", { heldBy: claimed.incidentId, reportBack: false })
+      }
+      st.leaseHolder = claimed.holder
       const lease = yield* store.acquireLease({
         key: leaseKey(target),
-        holder: AgentId.holder(agent, st.incidentId),
+        holder: st.leaseHolder ?? AgentId.holder(agent, st.incidentId),
         ttlMs: Duration.toMillis(runbook.leaseTtl),
         now,
-        data: { runbook: runbook.id, incidentId: st.incidentId, agent }
+        data: { runbook: runbook.id, incidentId: st.incidentId, agent, ...(claimed.passedFrom ? { passedFrom: claimed.passedFrom } : {}) }
       })
       if (lease._tag === "Held") {
         const heldBy = heldIncident(lease.lease)

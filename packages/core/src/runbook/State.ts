@@ -54,6 +54,8 @@ export interface State<F> {
   escalation?: Escalation | undefined
   postmortem?: JsonObject | undefined
   startedAt: number
+  /** The lease holder a hand-off child adopted from its parent (the lease passed without a gap). */
+  leaseHolder?: string | undefined
 }
 
 /** The lease key that serialises incidents on one target. */

@@ -7,6 +7,7 @@
 import { Clock, Duration, Effect } from "effect"
 import * as C from "../Classification"
 import * as Executor from "../Executor"
+import * as HandOffs from "../HandOffs"
 import { toJson } from "../internal/journal"
 import type { JsonObject } from "../Json"
 import * as P from "../Plan"
@@ -41,11 +42,14 @@ export const verifyAndClose = <F, R>(
   baseline: JsonObject
 ): Effect.Effect<HandleResult, StoreError, R | Services> =>
   Effect.gen(function*() {
+    // Awaited hand-offs reported back: the parent verifies (its verifier sees the children's verdicts).
+    const children = HandOffs.childResults(res.outcomes)
+    const fireAndForget = res.handoffs.length > children.length
     if (res.applied.length === 0) {
       if (res.proposals.length > 0) {
         return yield* escalate(runbook, st, `change proposed for review: ${res.proposals.map((p) => p.title).join("; ")}`, "info", [], "proposed")
       }
-      if (res.handoffs.length > 0) {
+      if (res.handoffs.length > 0 && fireAndForget) {
         st.children.push(...res.handoffs.map((h) => `${h.type}:${T.key(h.target)}`))
         return yield* finish(runbook, st, "handed_off")
       }
@@ -68,7 +72,12 @@ export const verifyAndClose = <F, R>(
     const rejectedSteps = rejected.length === 0 ? [] : ["decide by hand about the rejected actions named in the reason"]
     const verifier = runbook.verify(cls.class)
     if (!verifier) {
-      const status = res.handoffs.length > 0 ? "handed_off" : "recovered"
+      const unrecovered = children.filter((c) => c.status !== "recovered")
+      if (unrecovered.length > 0) {
+        const what = unrecovered.map((c) => `${c.signalType} on ${c.target.kind} ${c.target.ref}: child incident ${c.incidentId ?? "(none)"} ended ${c.status}${c.reason ? ` (${c.reason})` : ""}`)
+        return yield* escalate(runbook, st, `awaited hand-off did not recover: ${what.join("; ")}${rejected.length > 0 ? `; ${rejectedText}` : ""}`, "warning", rejectedSteps)
+      }
+      const status = fireAndForget ? "handed_off" : "recovered"
       if (rejected.length > 0) return yield* escalate(runbook, st, rejectedText, "warning", rejectedSteps, status)
       return yield* finish(runbook, st, status)
     }

@@ -36,8 +36,8 @@ describe("IncidentBus", () => {
       assert.deepStrictEqual(reports.map((r) => r.status), ["handed_off", "handed_off", "escalated"])
       // parent links
       assert.strictEqual(reports[0]!.parent, undefined)
-      assert.deepStrictEqual(reports[1]!.parent, { incidentId: reports[0]!.incidentId, runbook: "test.chain", hop: 1 })
-      assert.deepStrictEqual(reports[2]!.parent, { incidentId: reports[1]!.incidentId, runbook: "test.chain", hop: 2 })
+      assert.deepStrictEqual(reports[1]!.parent, { incidentId: reports[0]!.incidentId, runbook: "test.chain", hop: 1, handOff: `${reports[0]!.incidentId}/0` })
+      assert.deepStrictEqual(reports[2]!.parent, { incidentId: reports[1]!.incidentId, runbook: "test.chain", hop: 2, handOff: `${reports[1]!.incidentId}/0` })
       assert.deepStrictEqual(reports[0]!.children, ["chain.step:chain:step-1"])
       // the third hand-off (hop 3) exceeds the limit of 2
       assert.match(reports[2]!.escalation!.reason, /hand-off refused: hand-off chain of 3 hops exceeds the limit of 2/)

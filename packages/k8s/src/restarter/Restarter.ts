@@ -2,7 +2,8 @@
  * The Restarter: rollout restarts requested by other runbooks through the IncidentBus.
  *
  * Another package (which never imports `@byteport/k8s`) asks for a restart by publishing a
- * hand-off Signal with a plan step `Plan.handOff(signal, reason)`:
+ * hand-off Signal with a plan step `Plan.handOff(signal, reason)`. The signal type and its
+ * evidence Schema live in core (`HandOffs.RolloutRestartRequested`), shared by both sides:
  *
  * ```ts
  * {
@@ -21,15 +22,15 @@
  *
  * @since 0.1.0
  */
-import { Action, Classifier, Diagnoser, Fact, Plan, Runbook, type Signal, Verifier } from "@byteport/core"
+import { Action, Classifier, Diagnoser, Fact, HandOffs, Plan, Runbook, type Signal, Verifier } from "@byteport/core"
 import { type Duration, Effect } from "effect"
 import * as RolloutRestart from "../actions/rolloutRestart"
 import type { EventRecorder } from "../events/EventRecorder"
 import type { Kube } from "../Kube"
 import * as Targets from "../targets/Targets"
 
-/** The hand-off signal type this runbook owns. */
-export const SIGNAL_TYPE = "k8s.rollout-restart.requested"
+/** The hand-off signal type this runbook owns (`HandOffs.RolloutRestartRequested.type`, defined in core). */
+export const SIGNAL_TYPE = HandOffs.RolloutRestartRequested.type
 
 /** The runbook id. */
 export const RUNBOOK_ID = "k8s.handoff.rollout-restart"
@@ -44,6 +45,8 @@ export interface Facts {
     readonly generation: number
     readonly protected: boolean
   }
+  /** The request's evidence, decoded with its core Schema (bad evidence is an Unknown fact). */
+  readonly request: HandOffs.Evidence<typeof HandOffs.RolloutRestartRequested>
 }
 
 /** Builds a restart request (for callers that may import this package; others build the same JSON). */
@@ -90,12 +93,12 @@ export const runbook = (options: RunbookOptions = {}): Runbook.Runbook<Facts, Ku
     description: "Rollout restart of a workload, requested by another runbook through the IncidentBus",
     signals: [SIGNAL_TYPE],
     precedence: 50,
-    diagnose: Diagnoser.make<Facts, Kube>({ workload: workloadProbe }),
+    diagnose: Diagnoser.make<Facts, Kube>({ workload: workloadProbe, request: HandOffs.probe(HandOffs.RolloutRestartRequested) }),
     classify: Classifier.firstMatch([
       Classifier.rule<Facts>()({
         class: "restart_requested",
         confidence: 1,
-        needs: ["workload"],
+        needs: ["workload", "request"],
         when: (f) => ({
           matched: f.workload.kind === "Deployment" || f.workload.kind === "StatefulSet" || f.workload.kind === "DaemonSet",
           reasons: [`${f.workload.kind} ${f.workload.namespace}/${f.workload.name} can be rollout-restarted`]
@@ -105,7 +108,7 @@ export const runbook = (options: RunbookOptions = {}): Runbook.Runbook<Facts, Ku
     remediate: (_c, facts, signal) =>
       Effect.sync(() => {
         const w = Fact.value(facts.workload)!
-        const reason = typeof signal.evidence["reason"] === "string" ? signal.evidence["reason"] : undefined
+        const reason = Fact.value(facts.request)?.reason
         const requested = Targets.parseSync(signal.target)
         const cluster = requested instanceof Targets.InvalidTargetRef ? "default" : requested.cluster
         const target = Targets.workload({ cluster, namespace: w.namespace, kind: w.kind as Targets.WorkloadKind, name: w.name })

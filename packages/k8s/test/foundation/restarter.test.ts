@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { IncidentBus, Runbook, Verifier } from "@byteport/core"
+import { HandOffs, IncidentBus, Runbook, Verifier } from "@byteport/core"
 import * as Testing from "@byteport/core/testing"
 import { Effect, Fiber, Layer } from "effect"
 // kube-sim's controllers half is reached by path (not in its package entry point yet).
@@ -59,7 +59,7 @@ describe("Restarter: rollout restart hand-offs", () => {
         const bus = yield* IncidentBus.IncidentBus
         const results: Array<Runbook.HandleResult> = []
         const fiber = yield* Effect.forkChild(Runbook.run(runbook, { resumeOpen: false, onResult: (r) => Effect.sync(() => void results.push(r)) }))
-        yield* Effect.sleep("50 millis")
+        yield* Effect.sleep("500 millis") // let the loop subscribe to the bus (PubSub has no replay) on a loaded machine
         const rsBefore = replicaSetsOf(sim, "web").length
         assert.strictEqual(template(sim, "web")[RolloutRestart.RESTARTED_AT], undefined)
         const ask = (n: number) =>
@@ -127,6 +127,27 @@ describe("Restarter: rollout restart hand-offs", () => {
         const real = yield* Runbook.handle(auto, Restarter.request({ cluster: "kube-sim", namespace: "default", kind: "Deployment", name: "web" }))
         if (Runbook.isAwaitingApproval(real)) return assert.fail("no approval expected")
         assert.strictEqual(real.status, "recovered")
+      }).pipe(Effect.provide(servicesFor(sim)))
+    }).pipe(Effect.scoped), 60_000)
+
+  it.live("the signal type and evidence Schema come from core HandOffs; a request whose evidence fails it is never acted on", () =>
+    Effect.gen(function*() {
+      const sim = yield* world
+      yield* Effect.gen(function*() {
+        assert.strictEqual(Restarter.SIGNAL_TYPE, HandOffs.RolloutRestartRequested.type)
+        const auto = Restarter.runbook({ defaultMode: "auto", verifySchedule: immediately, cooldown: "1 millis" })
+        const good = Restarter.request({ cluster: "kube-sim", namespace: "default", kind: "Deployment", name: "web" }, { reason: "leak" })
+        assert.deepStrictEqual(yield* HandOffs.decode(HandOffs.RolloutRestartRequested, good), { reason: "leak" })
+        const bad = { ...good, evidence: { reason: 42 } }
+        const r = yield* Runbook.handle(auto, bad)
+        if (Runbook.isAwaitingApproval(r)) return assert.fail("no approval expected")
+        assert.strictEqual(r.status, "escalated")
+        assert.match(r.escalation!.reason, /request unknown \(request: InvalidHandOff: .*reason/s)
+        assert.strictEqual(sim.api.recorder.count({ method: "PATCH" }), 0)
+        // and the bus refuses to carry it at all
+        const bus = yield* IncidentBus.IncidentBus
+        const refused = yield* Effect.flip(bus.publish(bad))
+        assert.strictEqual(refused._tag, "InvalidHandOff")
       }).pipe(Effect.provide(servicesFor(sim)))
     }).pipe(Effect.scoped), 60_000)
 
