@@ -108,7 +108,7 @@ export const make = <P, R = never>(options: {
   readonly params: Schema.Codec<P, any>
   readonly guardrails?: ReadonlyArray<Guardrail<R>>
   readonly apply: (params: P, ctx: ApplyContext) => Effect.Effect<HandlerResult, ActionFailed, R>
-  readonly observe?: (params: P, ctx: ObserveContext) => Effect.Effect<Observation, ActionFailed, R>
+  readonly observe?: (params: P, ctx: ObserveContext) => Effect.Effect<Observation, unknown, R>
 }): ActionHandler<R> => {
   const observe = options.observe
   return brand<ActionHandler<R>>({

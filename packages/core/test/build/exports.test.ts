@@ -12,6 +12,7 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Core from "@byteport/core"
 import * as Testing from "@byteport/core/testing"
 import * as Cause from "../../src/internal/cause"
+import * as Handlers from "../../src/internal/handlers"
 import * as Journal from "../../src/internal/journal"
 import * as Permit from "../../src/Permit"
 import * as FileLock from "../../src/stores/internal/fileLock"
@@ -96,7 +97,8 @@ describe("package exports", () => {
     assert.isTrue(publicValues.has(Core.Runbook.handle)) // the walk does reach namespace members
     assert.isTrue(publicValues.has(Testing.storeContract))
     const internals: Record<string, Record<string, unknown>> = {
-      "Permit.mint": { mint: Permit.mint },
+      "Permit.mint": { mint: Permit.mint, sealedState: Permit.sealedState },
+      "internal/handlers": Handlers,
       "stores/internal/state": State,
       "stores/internal/fileLock": FileLock,
       "internal/journal": Journal,
