@@ -110,8 +110,7 @@ const checksOf = (step: P.Step): Array<P.CheckRef> => {
  * The step entries of an earlier run of this plan in an incident's journal: those after the
  * first `planned` entry with the plan's digest, under the plan's root path. An Act step's
  * entries count only when they name the digest of the action at their path (an `acquired`
- * entry must; older applied / failed / denied entries without one are kept, as they only
- * prevent acting again).
+ * entry must; older entries without one are kept, as they only prevent acting again).
  */
 const priorSteps = (
   journal: ReadonlyArray<JournalEntry>,
@@ -125,9 +124,8 @@ const priorSteps = (
   const under = (path: string) => path === rootPath || path.startsWith(`${rootPath}.`)
   return journal.slice(start + 1).filter((e) => {
     if (e.stepPath === undefined || !under(e.stepPath)) return false
-    if (!(e.type === "acquired" || e.type === "applied" || e.type === "failed" || e.type === "denied" || e.type === "step")) return false
     const expected = actions.get(e.stepPath)
-    if (expected === undefined) return e.type === "step"
+    if (expected === undefined) return true
     const named = e.data["actionDigest"]
     return named === expected || (named === undefined && e.type !== "acquired")
   })
@@ -160,7 +158,7 @@ export const execute = (
       const journal = yield* Effect.orElseSucceed(store.readJournal(input.incidentId), (): ReadonlyArray<JournalEntry> => [])
       for (const e of priorSteps(journal, planDigest, input.plan, rootPath)) {
         if (e.type === "acquired") acquired.set(e.stepPath!, e)
-        else done.set(e.stepPath!, e)
+        if (e.type === "applied" || e.type === "failed" || e.type === "denied" || e.type === "step") done.set(e.stepPath!, e)
       }
     }
 
