@@ -113,7 +113,8 @@ export const make = <P, R = never>(options: {
   const observe = options.observe
   return brand<ActionHandler<R>>({
     kind: options.kind,
-    guardrails: Object.freeze([...(options.guardrails ?? [])]),
+    // Frozen copies: no one holding the handler can swap a guardrail's check out after registration.
+    guardrails: Object.freeze((options.guardrails ?? []).map((g) => Object.freeze({ ...g }))),
     run: (action, permit) =>
       Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis

@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer, Schema } from "effect"
 import { TestClock } from "effect/testing"
-import { Action, ActionHandler, ActionRegistry, IncidentBus, MemoryStore, Notifier, Permit, Plan } from "@byteport/core"
+import { Action, ActionHandler, ActionRegistry, Guardrail, IncidentBus, MemoryStore, Notifier, Permit, Plan } from "@byteport/core"
 // The executor's internal minting, reachable only from inside the package (not exported by the index).
 import { mint } from "../../src/Permit"
 import * as W from "./world"
@@ -121,6 +121,8 @@ describe("Permits", () => {
       assert.isTrue(Object.isFrozen(made))
       assert.throws(() => ((made as any).run = spying.run))
       assert.throws(() => (made.guardrails as Array<unknown>).push({}))
+      const guarded = ActionHandler.make({ kind: "t.guarded", params: Schema.Struct({}), guardrails: [Guardrail.never(() => true, "never")], apply: () => Effect.succeed({ detail: "x", result: {} }) })
+      assert.throws(() => ((guarded.guardrails[0] as any).check = () => Effect.succeed(Guardrail.pass)))
       // A registry service built by hand that hands out the spying handler: the executor denies, mints nothing.
       const world = W.makeWorld()
       const hs = W.handlers(world)
