@@ -150,4 +150,20 @@ describe("Runbook.resume never re-acts blindly", () => {
       assert.strictEqual((again as { readonly status: string }).status, "escalated")
       assert.strictEqual(t.applies, 0)
     }))
+
+  it.effect("a paused incident resumed in observe: escalated \"mode lowered to observe, 1 step unfinished\", nothing run", () =>
+    Effect.gen(function*() {
+      const t: Target = { value: "old", applies: 0 }
+      const store = setup()
+      const gated = { ...runbook, guardrails: [Guardrail.approval({ reason: "a human decides" })] }
+      const paused = yield* Runbook.handle(gated, W.signal(), { incidentId: "inc-h5", mode: "auto" }).pipe(
+        Effect.provide(Testing.layer({ handlers: [handler(t)], store: store() }))
+      )
+      assert.isTrue(Runbook.isAwaitingApproval(paused))
+      const r = yield* Runbook.resume(gated, "inc-h5", { mode: "observe" }).pipe(Effect.provide(Testing.layer({ handlers: [handler(t)], store: store() })))
+      if (Runbook.isAwaitingApproval(r)) return assert.fail("no approval expected")
+      assert.strictEqual(r.status, "escalated")
+      assert.match(r.escalation!.reason, /mode lowered to observe, 1 step unfinished/)
+      assert.strictEqual(t.applies, 0)
+    }))
 })
