@@ -154,8 +154,12 @@ export const execute = (
     const done = new Map<string, JournalEntry>() // applied | failed | denied | step
     const acquired = new Map<string, JournalEntry>()
     const rootPath = input.rootPath ?? "0"
+    // A journal that cannot be read denies every step: never act without knowing what already ran.
+    let journalUnreadable: string | undefined
     if (auto) {
-      const journal = yield* Effect.orElseSucceed(store.readJournal(input.incidentId), (): ReadonlyArray<JournalEntry> => [])
+      const read = yield* Effect.result(store.readJournal(input.incidentId))
+      if (read._tag === "Failure") journalUnreadable = read.failure.message
+      const journal = read._tag === "Success" ? read.success : []
       for (const e of priorSteps(journal, planDigest, input.plan, rootPath)) {
         if (e.type === "acquired") acquired.set(e.stepPath!, e)
         if (e.type === "applied" || e.type === "failed" || e.type === "denied" || e.type === "step") done.set(e.stepPath!, e)
@@ -211,7 +215,9 @@ export const execute = (
       }
       const at = yield* now
       let decision: PreDecision = { _tag: "Allow" }
-      if (!registry.handler(action.kind)) {
+      if (journalUnreadable !== undefined) {
+        decision = { _tag: "Deny", guardrail: "journal", reason: `the incident journal could not be read: ${journalUnreadable}` }
+      } else if (!registry.handler(action.kind)) {
         decision = { _tag: "Deny", guardrail: "registry", reason: `no handler registered for action kind ${action.kind}` }
       } else if (!isMade(registry.handler(action.kind))) {
         decision = { _tag: "Deny", guardrail: "registry", reason: `the handler of ${action.kind} was not built by ActionHandler.make` }

@@ -127,6 +127,37 @@ describe("the executor takes no journal from its caller", () => {
   })
 })
 
+describe("the executor never acts without its journal", () => {
+  it.effect("a journal that cannot be read denies every step", () => {
+    const t: Target = { value: "old", forbidden: false, applies: 0 }
+    const unreadable = Layer.effect(
+      GuardrailStore.GuardrailStore,
+      Effect.map(Effect.provide(Effect.service(GuardrailStore.GuardrailStore), MemoryStore.layer), (inner) =>
+        GuardrailStore.GuardrailStore.of({
+          ...inner,
+          readJournal: () => Effect.fail(new GuardrailStore.StoreError({ store: "test", operation: "readJournal", message: "disk gone" }))
+        }))
+    )
+    return Effect.gen(function*() {
+      const r = yield* Executor.execute({
+        incidentId: "inc-j",
+        runbook: "test.world",
+        mode: "auto",
+        signal: W.signal(),
+        classification: W.classification,
+        facts: {},
+        plan: setPlan,
+        baseline: {},
+        guardrails: []
+      })
+      assert.strictEqual(r.status, "denied")
+      assert.strictEqual(r.decisions[0]?.guardrail, "journal")
+      assert.match(r.decisions[0]?.reason ?? "", /could not be read: disk gone/)
+      assert.strictEqual(t.applies, 0)
+    }).pipe(Effect.provide(layerWith(setHandler(t), unreadable)))
+  })
+})
+
 describe("resume of a step acquired but not journaled as applied (crash in a real FileStore)", () => {
   it.effect("observed applied: journaled as applied, no second mutation", () => {
     const t: Target = { value: "new", forbidden: false, applies: 0 }
