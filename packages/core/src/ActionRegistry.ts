@@ -3,10 +3,16 @@
  * (with the action-kind guardrails attached); the executor resolves every Act and CheckRef of
  * a plan through it. A plan naming an unregistered kind is denied before anything runs.
  *
+ * Only handlers built by `ActionHandler.make` are accepted (they redeem their permit before
+ * anything else): a hand-written handler object makes building the layer die with
+ * `HandlerRejected`, and the executor denies any handler a registry hands out that was not
+ * built that way.
+ *
  * @since 0.1.0
  */
-import { Context, Effect, Layer } from "effect"
+import { Context, Effect, Layer, Schema } from "effect"
 import type { ActionHandler } from "./ActionHandler"
+import { brand, isMade } from "./internal/handlers"
 import type { Check } from "./Check"
 import type { Guardrail } from "./Guardrail"
 
@@ -20,18 +26,30 @@ export class ActionRegistry extends Context.Service<
   }
 >()("@byteport/core/ActionRegistry") {}
 
+/** A handler given to the registry was not built by `ActionHandler.make`. */
+export class HandlerRejected extends Schema.TaggedError<HandlerRejected>()("HandlerRejected", {
+  kind: Schema.String,
+  message: Schema.String
+}) {}
+
 /** Provides the captured services to every handler, check and guardrail, so the registry needs nothing at use site. */
-const bindHandler = <R>(h: ActionHandler<R>, ctx: Context.Context<R>): ActionHandler<never> => ({
-  kind: h.kind,
-  guardrails: h.guardrails.map((g) => bindGuardrail(g, ctx)),
-  run: (action, permit) => Effect.provideContext(h.run(action, permit), ctx)
-})
+const bindHandler = <R>(h: ActionHandler<R>, ctx: Context.Context<R>): ActionHandler<never> => {
+  const observe = h.observe
+  // The bound copy wraps the made handler's own `run` (which redeems first), so it keeps the brand.
+  return brand<ActionHandler<never>>({
+    kind: h.kind,
+    guardrails: Object.freeze(h.guardrails.map((g) => bindGuardrail(g, ctx))),
+    run: (action, permit) => Effect.provideContext(h.run(action, permit), ctx),
+    observe: observe ? (action, octx) => Effect.provideContext(observe(action, octx), ctx) : undefined
+  })
+}
 
 /** Binds a guardrail's requirements to a captured context. */
 export const bindGuardrail = <R>(g: Guardrail<R>, ctx: Context.Context<R>): Guardrail<never> => ({
   name: g.name,
   check: (c) => Effect.provideContext(g.check(c), ctx) as any,
-  acquire: (c) => Effect.provideContext(g.acquire(c), ctx) as any
+  acquire: (c) => Effect.provideContext(g.acquire(c), ctx) as any,
+  ...(g.recheckOnResume ? { recheckOnResume: true } : {})
 })
 
 /** Builds the registry from handlers and checks; their requirements become the layer's. */
@@ -45,6 +63,10 @@ export const layer = <R = never>(parts: {
       const ctx = yield* Effect.context<R>()
       const handlers = new Map<string, ActionHandler<never>>()
       for (const h of parts.handlers) {
+        if (!isMade(h)) {
+          const kind = typeof (h as { readonly kind?: unknown })?.kind === "string" ? (h as { readonly kind: string }).kind : "?"
+          return yield* Effect.die(new HandlerRejected({ kind, message: `the handler for ${kind} was not built by ActionHandler.make` }))
+        }
         if (handlers.has(h.kind)) return yield* Effect.die(new Error(`two handlers registered for action kind ${h.kind}`))
         handlers.set(h.kind, bindHandler(h, ctx))
       }

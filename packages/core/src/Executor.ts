@@ -10,10 +10,20 @@
  * interrupted incident resumes at its next unfinished step: an applied step is never re-run,
  * and an acquired one is not acquired twice (no false rate-limit denial after a restart).
  *
+ * What an earlier run did is read from the store, never from the caller: in `auto` the executor
+ * reads the incident's journal by its id and takes the step entries journaled after the plan
+ * (the `planned` entry with this plan's digest), each bound to the digest of the action at its
+ * path. A step acquired but not journaled as applied is never re-run blindly: the handler's
+ * `observe` decides — applied is journaled without a second mutation; not applied re-checks the
+ * `never` and approval guardrails (`recheckOnResume`) and re-runs with a fresh permit; unknown,
+ * or no `observe`, escalates "interrupted, outcome unknown". A handler the registry hands out
+ * that was not built by `ActionHandler.make` is denied.
+ *
  * @since 0.1.0
  */
 import { Clock, Duration, Effect } from "effect"
 import * as A from "./Action"
+import * as ActionHandler from "./ActionHandler"
 import { ActionRegistry } from "./ActionRegistry"
 import type { ChangeProposal } from "./ChangeProposal"
 import type { Classification } from "./Classification"
@@ -24,6 +34,7 @@ import { GuardrailStore, type JournalEntry } from "./GuardrailStore"
 import { IncidentBus } from "./IncidentBus"
 import { causeText } from "./internal/cause"
 import * as HandOff from "./internal/handOff"
+import { isMade } from "./internal/handlers"
 import * as Journal from "./internal/journal"
 import type { JsonObject } from "./Json"
 import type { Outcome, OutcomeStatus } from "./Outcome"
@@ -44,8 +55,6 @@ export interface ExecuteInput {
   readonly baseline: JsonObject
   /** Runbook-level guardrails (their requirements already bound). */
   readonly guardrails: ReadonlyArray<Guardrail<never>>
-  /** Journal entries of an interrupted run of the same plan (auto only). */
-  readonly resumeFrom?: ReadonlyArray<JournalEntry> | undefined
   /** How long a minted permit stays valid beyond the action's timeout (default 60 s). */
   readonly permitGraceMs?: number
   /** When set, only the pre-check runs (used to decide about approval without acting). */
@@ -98,6 +107,31 @@ const checksOf = (step: P.Step): Array<P.CheckRef> => {
   }
 }
 
+/**
+ * The step entries of an earlier run of this plan in an incident's journal: those after the
+ * first `planned` entry with the plan's digest, under the plan's root path. An Act step's
+ * entries count only when they name the digest of the action at their path (an `acquired`
+ * entry must; older entries without one are kept, as they only prevent acting again).
+ */
+const priorSteps = (
+  journal: ReadonlyArray<JournalEntry>,
+  planDigest: string,
+  plan: P.Plan,
+  rootPath: string
+): ReadonlyArray<JournalEntry> => {
+  const start = journal.findIndex((e) => e.type === "planned" && e.data["digest"] === planDigest)
+  if (start < 0) return []
+  const actions = new Map(P.actions(plan.root, rootPath).map(({ action, path }) => [path, A.digest(action)]))
+  const under = (path: string) => path === rootPath || path.startsWith(`${rootPath}.`)
+  return journal.slice(start + 1).filter((e) => {
+    if (e.stepPath === undefined || !under(e.stepPath)) return false
+    const expected = actions.get(e.stepPath)
+    if (expected === undefined) return true
+    const named = e.data["actionDigest"]
+    return named === expected || (named === undefined && e.type !== "acquired")
+  })
+}
+
 /** Runs a plan. Never fails: every problem becomes a decision, an outcome or a status. */
 export const execute = (
   input: ExecuteInput
@@ -117,13 +151,20 @@ export const execute = (
     let lastAppliedAt: number | undefined
     let permitSeq = 0
 
-    // What an earlier, interrupted run already did.
+    // What an earlier, interrupted run already did: read from the store, never from the caller.
     const done = new Map<string, JournalEntry>() // applied | failed | denied | step
-    const acquired = new Set<string>()
-    for (const e of input.resumeFrom ?? []) {
-      if (!e.stepPath) continue
-      if (e.type === "acquired") acquired.add(e.stepPath)
-      if (e.type === "applied" || e.type === "failed" || e.type === "denied" || e.type === "step") done.set(e.stepPath, e)
+    const acquired = new Map<string, JournalEntry>()
+    const rootPath = input.rootPath ?? "0"
+    // A journal that cannot be read denies every step: never act without knowing what already ran.
+    let journalUnreadable: string | undefined
+    if (auto) {
+      const read = yield* Effect.result(store.readJournal(input.incidentId))
+      if (read._tag === "Failure") journalUnreadable = read.failure.message
+      const journal = read._tag === "Success" ? read.success : []
+      for (const e of priorSteps(journal, planDigest, input.plan, rootPath)) {
+        if (e.type === "acquired") acquired.set(e.stepPath!, e)
+        if (e.type === "applied" || e.type === "failed" || e.type === "denied" || e.type === "step") done.set(e.stepPath!, e)
+      }
     }
 
     const now = Clock.currentTimeMillis
@@ -168,7 +209,6 @@ export const execute = (
     // ---- 1. Pre-check: every action step, read-only, before the first write ----
     const pre = new Map<string, PreDecision>()
     const missingChecks = checksOf(input.plan.root).filter((c) => registry.check(c.kind) === undefined)
-    const rootPath = input.rootPath ?? "0"
     for (const { path, action } of P.actions(input.plan.root, rootPath)) {
       if (done.has(path) || acquired.has(path)) {
         pre.set(path, { _tag: "Allow" })
@@ -176,8 +216,12 @@ export const execute = (
       }
       const at = yield* now
       let decision: PreDecision = { _tag: "Allow" }
-      if (!registry.handler(action.kind)) {
+      if (journalUnreadable !== undefined) {
+        decision = { _tag: "Deny", guardrail: "journal", reason: `the incident journal could not be read: ${journalUnreadable}` }
+      } else if (!registry.handler(action.kind)) {
         decision = { _tag: "Deny", guardrail: "registry", reason: `no handler registered for action kind ${action.kind}` }
+      } else if (!isMade(registry.handler(action.kind))) {
+        decision = { _tag: "Deny", guardrail: "registry", reason: `the handler of ${action.kind} was not built by ActionHandler.make` }
       } else {
         let approval: PreDecision | undefined
         for (const g of guardrailsFor(action)) {
@@ -295,6 +339,10 @@ export const execute = (
         }
         const handler = registry.handler(action.kind)!
         const actionDigest = A.digest(action)
+        if (!isMade(handler)) {
+          yield* outcome({ ...base, status: "denied", detail: `registry: the handler of ${action.kind} was not built by ActionHandler.make` })
+          return "denied"
+        }
         if (!auto) {
           const at = yield* now
           const permit = Permit.mint(actionDigest, input.incidentId, at + action.timeout + (input.permitGraceMs ?? 60_000), "dry_run", `${input.incidentId}/${path}/dry-${++permitSeq}`)
@@ -309,7 +357,7 @@ export const execute = (
         // auto: intent → acquire → permit → run → applied | failed
         let permitId: string
         if (!acquired.has(path)) {
-          yield* journalAt("intent", path, { kind: action.kind, idempotencyKey: action.idempotencyKey })
+          yield* journalAt("intent", path, { kind: action.kind, idempotencyKey: action.idempotencyKey, actionDigest })
           const at = yield* now
           const ctx = ctxFor(action, path, at)
           const taken: Array<Acquisition> = []
@@ -335,32 +383,69 @@ export const execute = (
                 reason,
                 ...(acq.result._tag === "Deny" && acq.result.retryAfterMs !== undefined ? { retryAfterMs: acq.result.retryAfterMs } : {})
               })
-              yield* journalAt("denied", path, { guardrail: g.name, reason, detail: `${g.name}: ${reason}` })
+              yield* journalAt("denied", path, { guardrail: g.name, reason, detail: `${g.name}: ${reason}`, actionDigest })
               yield* outcome({ ...base, status: "denied", detail: `${g.name}: ${reason}` })
               return "denied"
             }
             taken.push(acq)
           }
           permitId = `${input.incidentId}/${path}/${++permitSeq}`
-          yield* journalAt("acquired", path, { permitId })
+          yield* journalAt("acquired", path, { permitId, actionDigest })
           yield* acquiredDecision(action, path, permitId)
         } else {
+          // Acquired before the restart, not journaled as applied: never re-act blindly.
+          const since = acquired.get(path)!.at
+          const seen: ActionHandler.Observation = handler.observe
+            ? yield* handler.observe(action, { incidentId: input.incidentId, since })
+            : ActionHandler.unknown(`the ${action.kind} handler declares no observe`)
+          if (seen._tag === "Applied") {
+            const end = yield* now
+            const detail = `observed applied after the restart: ${seen.detail}`
+            yield* record({ stepPath: path, actionKind: action.kind, idempotencyKey: action.idempotencyKey, phase: "acquire", decision: "allow", reason: `budget acquired before the restart; ${detail}` })
+            yield* journalAt("applied", path, { detail, result: { observed: true }, actionDigest })
+            applied.push(action)
+            lastAppliedAt = end
+            outcomes.push({ ...base, status: "applied", detail, result: { observed: true }, at: end })
+            return "ok"
+          }
+          if (seen._tag === "Unknown") {
+            const reason = `${action.kind} (${action.description}) was interrupted, outcome unknown: ${seen.detail}`
+            escalations.push({
+              reason,
+              nextSteps: [`check whether "${action.description}" took effect on ${action.target.kind} ${action.target.ref}, then finish or undo it by hand`]
+            })
+            yield* outcome({ ...base, status: "escalated", detail: `interrupted, outcome unknown: ${seen.detail}` })
+            return "escalated"
+          }
+          // Not applied: the prohibitions and approvals are checked again before it runs.
+          const at = yield* now
+          for (const g of guardrailsFor(action).filter((g) => g.recheckOnResume === true)) {
+            const res: GuardrailResult = yield* g.check(ctxFor(action, path, at)).pipe(
+              Effect.catchCause((cause) => Effect.succeed<GuardrailResult>({ _tag: "Deny", reason: `guardrail could not decide: ${causeText(cause)}` }))
+            )
+            if (res._tag === "Pass") continue
+            const reason = res._tag === "Deny" ? res.reason : `approval no longer holds: ${res.reason}`
+            yield* record({ stepPath: path, actionKind: action.kind, idempotencyKey: action.idempotencyKey, phase: "check", decision: res._tag === "Deny" ? "deny" : "needs_approval", guardrail: g.name, reason })
+            yield* journalAt("denied", path, { guardrail: g.name, reason, detail: `${g.name}: ${reason} (on resume)`, actionDigest })
+            yield* outcome({ ...base, status: "denied", detail: `${g.name}: ${reason} (on resume; ${seen.detail})` })
+            return "denied"
+          }
           permitId = `${input.incidentId}/${path}/resumed-${++permitSeq}`
-          yield* acquiredDecision(action, path, permitId, "budget acquired before the restart")
+          yield* acquiredDecision(action, path, permitId, `budget acquired before the restart; observed not applied: ${seen.detail}`)
         }
         const at = yield* now
         const permit = Permit.mint(actionDigest, input.incidentId, at + action.timeout + (input.permitGraceMs ?? 60_000), "auto", permitId)
         const r = yield* Effect.exit(handler.run(action, permit).pipe(Effect.timeout(Duration.millis(action.timeout))))
         const end = yield* now
         if (r._tag === "Success") {
-          yield* journalAt("applied", path, { detail: r.value.detail, result: r.value.result })
+          yield* journalAt("applied", path, { detail: r.value.detail, result: r.value.result, actionDigest })
           applied.push(action)
           lastAppliedAt = end
           outcomes.push({ ...base, status: "applied", detail: r.value.detail, result: r.value.result, at: end })
           return "ok"
         }
         const why = causeText(r.cause)
-        yield* journalAt("failed", path, { detail: why })
+        yield* journalAt("failed", path, { detail: why, actionDigest })
         outcomes.push({ ...base, status: "failed", detail: why, at: end })
         return "failed"
       }).pipe(

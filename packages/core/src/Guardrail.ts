@@ -58,6 +58,11 @@ export interface Guardrail<R = never> {
   readonly check: (ctx: GuardrailContext) => Effect.Effect<GuardrailResult, StoreError, GuardrailStore | R>
   /** Atomic decision that takes budget (used in auto, just before the step runs). */
   readonly acquire: (ctx: GuardrailContext) => Effect.Effect<Acquisition, StoreError, GuardrailStore | R>
+  /**
+   * Checked again when an interrupted step is resumed and re-run (`never` and `approval` set it).
+   * Budget guardrails leave it unset: their budget was taken before the interruption.
+   */
+  readonly recheckOnResume?: boolean | undefined
 }
 
 /** The Pass result. */
@@ -80,8 +85,11 @@ export const make = <R = never>(options: {
   readonly name: string
   readonly check: (ctx: GuardrailContext) => Effect.Effect<GuardrailResult, StoreError, GuardrailStore | R>
   readonly acquire?: (ctx: GuardrailContext) => Effect.Effect<Acquisition, StoreError, GuardrailStore | R>
+  /** Check it again before re-running a step interrupted after its budget was acquired (prohibitions, approvals). */
+  readonly recheckOnResume?: boolean | undefined
 }): Guardrail<R> => ({
   name: options.name,
   check: options.check,
-  acquire: options.acquire ?? ((ctx) => Effect.map(options.check(ctx), (result) => ({ result, release: noRelease })))
+  acquire: options.acquire ?? ((ctx) => Effect.map(options.check(ctx), (result) => ({ result, release: noRelease }))),
+  ...(options.recheckOnResume ? { recheckOnResume: true } : {})
 })

@@ -38,6 +38,7 @@ export const approval = (options: ApprovalOptions): Guardrail.Guardrail<never> =
   const name = options.name ?? "approval"
   return Guardrail.make<never>({
     name,
+    recheckOnResume: true,
     check: (ctx) =>
       Effect.gen(function*() {
         if (options.when) {

@@ -30,6 +30,7 @@ export const never = (
   const name = options?.name ?? (typeof reason === "string" ? `never: ${reason}` : "never")
   return Guardrail.make({
     name,
+    recheckOnResume: true,
     check: (ctx) =>
       Effect.sync(() => {
         const holds = attempt(name, "the predicate", () => predicate(ctx))

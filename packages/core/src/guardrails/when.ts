@@ -34,7 +34,8 @@ export const when = <R>(predicate: (ctx: GuardrailContext) => boolean, guardrail
       const a = applies(ctx)
       if (!a.ok) return Effect.succeed(noAcquisition(a.result))
       return a.value ? guardrail.acquire(ctx) : Effect.succeed(noAcquisition(Guardrail.pass))
-    }
+    },
+    ...(guardrail.recheckOnResume ? { recheckOnResume: true } : {})
   }
 }
 

@@ -166,8 +166,8 @@ export const runIncident = <F, R>(
       facts: factsJson(st.facts),
       plan,
       baseline,
-      guardrails: bound,
-      resumeFrom: resume?.entries
+      guardrails: bound
+      // No journal entries are passed: the executor reads what an interrupted run did from the store.
     })
     st.decisions.push(...res.decisions)
     st.outcomes.push(...res.outcomes)

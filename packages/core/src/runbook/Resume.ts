@@ -7,15 +7,33 @@ import { Clock, Duration, Effect } from "effect"
 import * as ApprovalRecord from "../guardrails/approvalRecord"
 import * as C from "../Classification"
 import * as Fact from "../Fact"
-import { GuardrailStore, type StoreError } from "../GuardrailStore"
-import type { IncidentReport } from "../IncidentReport"
+import { GuardrailStore, type JournalEntry, type StoreError } from "../GuardrailStore"
+import type { IncidentReport, Mode } from "../IncidentReport"
 import { Notifier } from "../Notifier"
 import * as P from "../Plan"
 import * as S from "../Signal"
 import type { AwaitingApproval, HandleResult, Runbook, Services } from "./Definition"
-import { IncidentNotFound, isAwaitingApproval } from "./Definition"
+import { IncidentNotFound, isAwaitingApproval, modeFor } from "./Definition"
+import { escalate } from "./Close"
 import { runIncident } from "./Incident"
 import type { State } from "./State"
+
+/** Options of `resume`. */
+export interface ResumeOptions {
+  /** The mode to resume in (default: the runbook's current mode from configuration, like `handle`). */
+  readonly mode?: Mode | undefined
+}
+
+/** The Act steps of a plan that its journal does not record as applied, failed or denied. */
+const unfinishedSteps = (plan: P.Plan, digest: string, entries: ReadonlyArray<JournalEntry>): number => {
+  const start = entries.findIndex((e) => e.type === "planned" && e.data["digest"] === digest)
+  const finished = new Set(
+    (start < 0 ? [] : entries.slice(start + 1))
+      .filter((e) => e.type === "applied" || e.type === "failed" || e.type === "denied")
+      .map((e) => e.stepPath)
+  )
+  return P.actions(plan.root, "0").filter(({ path }) => !finished.has(path)).length
+}
 
 /**
  * Continues an incident from its journal: a paused one re-diagnoses and asks again if its plan
@@ -25,7 +43,8 @@ import type { State } from "./State"
  */
 export const resume = <F, R>(
   runbook: Runbook<F, R>,
-  incidentId: string
+  incidentId: string,
+  options: ResumeOptions = {}
 ): Effect.Effect<HandleResult, IncidentNotFound, R | Services> =>
   Effect.gen(function*() {
     const store = yield* GuardrailStore
@@ -85,6 +104,33 @@ export const resume = <F, R>(
     const readBack = planned ? yield* Effect.option(Effect.try(() => P.fromJson(JSON.stringify(planned.data["plan"])))) : undefined
     const plan = readBack?._tag === "Some" && P.digest(readBack.value) === journaledDigest ? readBack.value : undefined
     const rebuild = planned !== undefined && plan === undefined && !awaiting ? journaledDigest : undefined
+
+    // The current mode, not the one the incident opened in: a lowered mode never acts.
+    const notifier = yield* Notifier
+    const resolved = options.mode ? { mode: options.mode } : yield* modeFor(runbook)
+    if (resolved.warning) yield* notifier.audit("config.invalid_mode", { runbook: runbook.id, warning: resolved.warning })
+    if (resolved.mode !== "auto") {
+      // The incident was opened in auto: it is closed (journal, cooldown lease) as such, and escalated.
+      const diagnosed = [...entries].reverse().find((e) => e.type === "diagnosed")
+      if (diagnosed) st.facts = diagnosed.data["facts"] as unknown as Fact.Facts<F>
+      if (plan) {
+        st.plan = plan
+        st.planDigest = P.digest(plan)
+      }
+      const unfinished = plan ? unfinishedSteps(plan, P.digest(plan), entries) : 0
+      st.timeline.push({ at: now, phase: "resume", message: `resumed from the journal (${entries.length} entries) in mode ${resolved.mode}` })
+      return yield* escalate(
+        runbook,
+        st,
+        `mode lowered to ${resolved.mode}, ${unfinished} step${unfinished === 1 ? "" : "s"} unfinished: the interrupted incident was not continued`,
+        "warning",
+        [
+          plan
+            ? "check what the interrupted plan already applied (see the journal and the outcomes) and finish or undo it by hand"
+            : "the incident was interrupted before its plan was made: handle the target by hand if it still needs it"
+        ]
+      )
+    }
     return yield* runIncident(runbook, st, { entries, plan: awaiting ? undefined : plan, awaiting, expectDigest: rebuild })
   })
 

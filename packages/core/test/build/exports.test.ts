@@ -13,6 +13,7 @@ import * as Core from "@byteport/core"
 import * as Testing from "@byteport/core/testing"
 import * as ShellEntry from "@byteport/core/shell"
 import * as Cause from "../../src/internal/cause"
+import * as Handlers from "../../src/internal/handlers"
 import * as Journal from "../../src/internal/journal"
 import * as Permit from "../../src/Permit"
 import * as FileLock from "../../src/stores/internal/fileLock"
@@ -102,7 +103,8 @@ describe("package exports", () => {
     assert.isTrue(publicValues.has(Testing.storeContract))
     assert.isTrue(publicValues.has(ShellEntry.Shell.make))
     const internals: Record<string, Record<string, unknown>> = {
-      "Permit.mint": { mint: Permit.mint },
+      "Permit.mint": { mint: Permit.mint, sealedState: Permit.sealedState },
+      "internal/handlers": Handlers,
       "stores/internal/state": State,
       "stores/internal/fileLock": FileLock,
       "internal/journal": Journal,

@@ -11,6 +11,9 @@
  * identity (its open `trx_id`, its statement id) to `MySqlKill`, which checks all of it once
  * more on the connection that sends the KILL.
  *
+ * `observe`: the thread gone is applied; a thread with that id still there is not applied (MySQL
+ * thread ids are not reused while the server runs).
+ *
  * @since 0.1.0
  */
 import { Action, ActionHandler, TargetRef } from "@byteport/core"
@@ -92,7 +95,12 @@ export const make = (options: SessionGuardrails.SessionGuardOptions = {}): Actio
       ctx.dryRun
         ? Effect.succeed({ detail: `would kill connection ${p.id} (${JSON.stringify(p.applicationName)}) if it still matches`, result: { id: p.id } })
         : killAfterRecheck(KIND, "killed connection", p, (t) =>
-          MySqlKill.killConnection(t, options.protectedUsers ? { protectedUsers: options.protectedUsers } : {}))
+          MySqlKill.killConnection(t, options.protectedUsers ? { protectedUsers: options.protectedUsers } : {})),
+    observe: (p) =>
+      Effect.map(recheck(p), (t) =>
+        t === "gone"
+          ? ActionHandler.applied(`thread ${p.id} no longer exists`)
+          : ActionHandler.notApplied(`thread ${p.id} still exists${t === "changed" ? " (no longer in the state it was chosen in)" : ""}`))
   })
 
 /** Pure: the params of a MySQL session as the six-class diagnosis shows it (`undefined` without a command start). */

@@ -6,6 +6,9 @@
  * CONNECTION_ADMIN), never a protected user; not counted against `kills_per_minute_cap` (it
  * ends a statement, not a connection). The statement text is kept in the outcome.
  *
+ * `observe`: the planned statement (thread, command start, state) no longer running is applied;
+ * still running is not applied.
+ *
  * @since 0.1.0
  */
 import { Action, ActionHandler, TargetRef } from "@byteport/core"
@@ -14,7 +17,7 @@ import { MySql } from "../MySql"
 import type { PgSession } from "../probes/PgActivity"
 import * as MySqlKill from "../sessions/MySqlKill"
 import { MAX_QUERY_TEXT } from "./PgCancelBackend"
-import { killAfterRecheck, Params, paramsOf } from "./MySqlKillConnection"
+import { killAfterRecheck, Params, paramsOf, recheck } from "./MySqlKillConnection"
 import * as SessionGuardrails from "./SessionGuardrails"
 import { handlerResult } from "./SessionGuardrails"
 
@@ -34,7 +37,12 @@ export const make = (options: SessionGuardrails.SessionGuardOptions = {}): Actio
           : killAfterRecheck(KIND, "killed the statement of", p, (t) =>
             MySqlKill.killQuery(t, options.protectedUsers ? { protectedUsers: options.protectedUsers } : {})),
         (r) => handlerResult({ detail: r.detail, result: { ...r.result, query: p.info === null ? null : p.info.slice(0, MAX_QUERY_TEXT) } })
-      )
+      ),
+    observe: (p) =>
+      Effect.map(recheck(p), (t) =>
+        t === "gone" || t === "changed"
+          ? ActionHandler.applied(`the statement of thread ${p.id} no longer runs (${t === "gone" ? "the thread ended" : "the thread moved on"})`)
+          : ActionHandler.notApplied(`the statement of thread ${p.id} still runs`))
   })
 
 /** Pure: the action killing one MySQL session's statement. */

@@ -14,11 +14,17 @@
  * In auto the handler re-checks capacity live (`PgBouncerIni.checkCapacity`) right before
  * writing and fails rather than overcommit; in dry_run it only runs that check.
  *
+ * `observe`: the ini's `default_pool_size` at the proposed size with every pool live at its
+ * effective size (`SHOW DATABASES`) is applied; the ini still at the planned-from size, or
+ * written but not reloaded yet, is not applied (running it again is safe); anything else is
+ * unknown.
+ *
  * @since 0.1.0
  */
 import { Action, ActionHandler, Guardrail, TargetRef } from "@byteport/core"
 import { Effect, Schema } from "effect"
-import type { PgBouncer } from "../PgBouncer"
+import { PgBouncer } from "../PgBouncer"
+import * as PgBouncerStats from "../probes/PgBouncerStats"
 import * as PgBouncerIni from "../pgbouncer/PgBouncerIni"
 import type { Postgres } from "../Postgres"
 import { handlerResult } from "./SessionGuardrails"
@@ -97,6 +103,21 @@ export const make = (): ActionHandler.ActionHandler<PgBouncer | Postgres> =>
             available: cap.available
           }
         })
+      }),
+    observe: (p) =>
+      Effect.gen(function*() {
+        const bouncer = yield* PgBouncer
+        const iniPath = p.iniPath ?? (bouncer.iniPath._tag === "Some" ? bouncer.iniPath.value : undefined)
+        if (iniPath === undefined) return ActionHandler.unknown("no pgbouncer.ini path (set BYTEPORT_PGBOUNCER_INI)")
+        const sizes = yield* PgBouncerIni.readPoolSizes(yield* PgBouncerIni.readFile(iniPath))
+        const live = Object.fromEntries((yield* PgBouncerStats.databases).map((d) => [d.name, d.pool_size]))
+        const reloaded = Object.entries(sizes.databases).every(([db, v]) => live[db] === undefined || live[db] === v.effective)
+        const what = `default_pool_size is ${sizes.defaultPoolSize} in ${iniPath}`
+        if (sizes.defaultPoolSize === p.defaultPoolSize) {
+          return reloaded ? ActionHandler.applied(`${what} and live`) : ActionHandler.notApplied(`${what} but not live yet (not reloaded)`)
+        }
+        if (sizes.defaultPoolSize === p.from) return ActionHandler.notApplied(what)
+        return ActionHandler.unknown(`${what}: neither the planned ${p.from} nor ${p.defaultPoolSize}`)
       })
   })
 

@@ -13,6 +13,9 @@
  * EXPLAIN postmortem. Guardrails: never a superuser, never a protected session (a cancel ends a
  * statement, not a backend, so it does not count against `kills_per_minute_cap`).
  *
+ * `observe`: the statement (pid, backend_start, query_start, active) no longer running is
+ * applied; still running is not applied.
+ *
  * @since 0.1.0
  */
 import { Action, ActionHandler, TargetRef } from "@byteport/core"
@@ -93,7 +96,12 @@ export const make = (options: Options = {}): ActionHandler.ActionHandler<Postgre
           yield* Effect.sleep(Duration.millis(Math.min(100, Math.max(1, deadline - Date.now()))))
         }
         return yield* failed(`the statement of ${who} still runs ${grace} ms after the cancel`)
-      })
+      }),
+    observe: (p) =>
+      Effect.map(stillRunning(p), (running) =>
+        running
+          ? ActionHandler.notApplied(`the statement of backend ${p.pid} (started ${p.queryStartUs} µs) still runs`)
+          : ActionHandler.applied(`the statement of backend ${p.pid} (started ${p.queryStartUs} µs) no longer runs`))
   })
 
 /** Pure: the action cancelling one probed session's statement (`undefined` without an identity or a statement). */

@@ -12,12 +12,16 @@
  * `skipped: session changed`, so the plan goes on and verification decides whether the
  * incident recovered. Only a signal the server could not deliver fails the action.
  *
+ * `observe` (an interrupted incident resuming): the backend (pid **and** backend_start) gone is
+ * applied — the session no longer exists, whoever ended it; still there is not applied.
+ *
  * @since 0.1.0
  */
 import { Action, ActionHandler, TargetRef } from "@byteport/core"
 import { Effect, Schema } from "effect"
+import type { DbError } from "../DbError"
 import { Postgres } from "../Postgres"
-import type { PgSession } from "../probes/PgActivity"
+import { type PgSession, US } from "../probes/PgActivity"
 import * as PgKill from "../sessions/PgKill"
 import * as SessionGuardrails from "./SessionGuardrails"
 import { handlerResult } from "./SessionGuardrails"
@@ -74,8 +78,19 @@ export const make = (options: Options = {}): ActionHandler.ActionHandler<Postgre
           return yield* new ActionHandler.ActionFailed({ kind: KIND, message: `the server did not terminate ${who}` })
         }
         return handlerResult({ detail: `${skipDetail(r.reason)}: ${who}`, result: { pid: p.pid, signalled: false, skipped: r.reason } })
-      })
+      }),
+    observe: (p) =>
+      Effect.map(backendAlive(p), (alive) =>
+        alive
+          ? ActionHandler.notApplied(`backend ${p.pid} (started ${p.backendStartUs} µs) still exists`)
+          : ActionHandler.applied(`backend ${p.pid} (started ${p.backendStartUs} µs) no longer exists`))
   })
+
+/** Whether the backend (pid and backend_start) still exists. */
+export const backendAlive = (p: { readonly pid: number; readonly backendStartUs: string }): Effect.Effect<boolean, DbError, Postgres> =>
+  Postgres.use((db) => db.query(`SELECT 1 FROM pg_stat_activity a WHERE a.pid = $1 AND ${US("a.backend_start")} = $2::text`, [p.pid, p.backendStartUs])).pipe(
+    Effect.map((rows) => rows.length > 0)
+  )
 
 /**
  * Pure: the action terminating one probed session (`undefined` for a session without an

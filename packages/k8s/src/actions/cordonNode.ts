@@ -2,7 +2,8 @@
  * `k8s.cordonNode`: marks a node unschedulable (`kubectl cordon`). A node's resourceVersion
  * moves with every heartbeat, so the patch is conditional on the version read just before it
  * (a strategic patch with that resourceVersion); a node that is already cordoned is left as is.
- * dry_run sends `dryRun=All`. A `Cordoned` Event is recorded on the node.
+ * dry_run sends `dryRun=All`. A `Cordoned` Event is recorded on the node. `observe`: a cordoned
+ * node is applied, a schedulable one is not.
  *
  * @since 0.1.0
  */
@@ -38,5 +39,10 @@ export const make = (): ActionHandler.ActionHandler<Kube | EventRecorder> =>
         )
         yield* recordEvent(patched, "Cordoned", `BytePort cordoned node ${p.node}: ${p.reason} (incident ${ctx.incidentId})`, { dryRun: ctx.dryRun, kind: "Node", apiVersion: "v1", type: "Warning" })
         return { detail: ctx.dryRun ? `would cordon node ${p.node} (validated with dryRun=All)` : `cordoned node ${p.node}`, result: { node: p.node, alreadyCordoned: false, dryRun: ctx.dryRun } }
-      })
+      }),
+    observe: (p) =>
+      Effect.map(Effect.flatMap(Kube, (kube) => kube.getNode(p.node)), (node) =>
+        node.spec?.unschedulable === true
+          ? ActionHandler.applied(`node ${p.node} is cordoned`)
+          : ActionHandler.notApplied(`node ${p.node} is schedulable`))
   })

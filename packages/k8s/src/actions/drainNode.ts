@@ -8,6 +8,10 @@
  * dry_run sends every eviction with `dryRun=All` and does not wait. A `Drained` Event is
  * recorded on the node.
  *
+ * `observe`: a cordoned node with no pod left to evict (every remaining evictable pod is already
+ * terminating) is applied; a cordoned node with pods still to evict is not applied (re-running
+ * the drain evicts the rest); a node that is no longer cordoned is unknown.
+ *
  * @since 0.1.0
  */
 import type { V1Pod } from "@kubernetes/client-node"
@@ -98,5 +102,15 @@ export const make = (s: ActionSettings = defaults): ActionHandler.ActionHandler<
           detail: `${ctx.dryRun ? "would drain" : "drained"} node ${p.node}: ${evicted.length} evicted, ${skipped.length} skipped, ${retries} PDB retr${retries === 1 ? "y" : "ies"}`,
           result: { node: p.node, evicted, skipped, pdbRetries: retries, dryRun: ctx.dryRun }
         }
+      }),
+    observe: (p) =>
+      Effect.gen(function*() {
+        const kube = yield* Kube
+        const node = yield* kube.getNode(p.node)
+        if (node.spec?.unschedulable !== true) return ActionHandler.unknown(`node ${p.node} is not cordoned any more`)
+        const left = (yield* kube.listPods({ fieldSelector: `spec.nodeName=${p.node}` })).filter((pod) => skipReason(pod) === undefined && !pod.metadata?.deletionTimestamp)
+        return left.length === 0
+          ? ActionHandler.applied(`node ${p.node} is cordoned and has no pod left to evict`)
+          : ActionHandler.notApplied(`node ${p.node} still runs ${left.length} pod(s) to evict: ${left.slice(0, 5).map((x) => `${x.metadata?.namespace}/${x.metadata?.name}`).join(", ")}`)
       })
   })

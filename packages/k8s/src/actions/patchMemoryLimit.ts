@@ -9,6 +9,9 @@
  * handler waits (on the Effect Clock, polling every 2 s, up to `rolloutTimeoutSeconds`, default
  * 120) for the rollout to complete, so verification windows start once the new pods run.
  *
+ * `observe` (used when an interrupted incident resumes) reads the container's limit: the planned
+ * `toBytes` is applied, the planned `fromBytes` is not applied, anything else is unknown.
+ *
  * Guardrails (on the action kind, so every runbook that bumps memory gets them):
  * - `never` on a `genuine_memory_leak` classification;
  * - `ceiling` ≤ `maxFactor` × the baseline limit (`baseline.memoryLimitBytes`, taken when the
@@ -28,7 +31,7 @@ import { EventRecorder, recordEvent } from "../events/EventRecorder"
 import { Kube } from "../Kube"
 import type { KubeError } from "../KubeError"
 import * as KubePatch from "../KubePatch"
-import { formatBytes, humanBytes } from "../Quantity"
+import { formatBytes, humanBytes, parse as parseQuantity } from "../Quantity"
 import { type ActionSettings, defaults } from "./settings"
 
 /** The action kind. */
@@ -147,6 +150,15 @@ export const make = (s: ActionSettings = defaults): ActionHandler.ActionHandler<
           detail: ctx.dryRun ? `would raise ${what} (validated by the apiserver with dryRun=All)` : `raised ${what}; rollout ${rollout}`,
           result: { fromBytes: p.fromBytes, toBytes: p.toBytes, limit: to, resourceVersion: patched.metadata?.resourceVersion ?? "", rollout, dryRun: ctx.dryRun }
         }
+      }),
+    observe: (p) =>
+      Effect.map(readWorkload(p), (w) => {
+        const current = limitOf(w, p.container)
+        const bytes = parseQuantity(current)
+        const what = `${p.workloadKind} ${p.namespace}/${p.workloadName} container ${p.container} memory limit is ${current ?? "unset"}`
+        if (bytes === p.toBytes) return ActionHandler.applied(what)
+        if (bytes === p.fromBytes) return ActionHandler.notApplied(what)
+        return ActionHandler.unknown(`${what}: neither the planned ${formatBytes(p.fromBytes)} nor ${formatBytes(p.toBytes)}`)
       })
   })
 

@@ -8,6 +8,9 @@
  * 120) for the HPA's target to have that many Ready replicas, so verification starts once the
  * new pods serve.
  *
+ * `observe` reads the HPA: `minReplicas` at the planned value (annotated with this incident) is
+ * applied, at the planned-from value is not applied, anything else is unknown.
+ *
  * Guardrail: `never` when there is no HPA, when it is already at `maxReplicas`, or when the new
  * minimum would not add replicas — so a plan's Fallback takes the next step (a memory bump).
  *
@@ -122,5 +125,16 @@ export const make = (): ActionHandler.ActionHandler<Kube | EventRecorder> =>
           detail: ctx.dryRun ? `would raise ${what} (validated with dryRun=All)` : `raised ${what}; scale-out: ${scaled}`,
           result: { hpa: name, fromMinReplicas: p.fromMinReplicas, toMinReplicas: p.toMinReplicas, scaled, dryRun: ctx.dryRun }
         }
+      }),
+    observe: (p, ctx) =>
+      Effect.gen(function*() {
+        if (p.hpa === null) return ActionHandler.unknown("no HPA named in the plan")
+        const kube = yield* Kube
+        const hpa = yield* kube.getHpa(p.namespace, p.hpa)
+        const min = hpa.spec?.minReplicas ?? 1
+        const what = `HPA ${p.namespace}/${p.hpa} minReplicas is ${min}`
+        if (min === p.toMinReplicas && hpa.metadata?.annotations?.[INCIDENT_ANNOTATION] === ctx.incidentId) return ActionHandler.applied(what)
+        if (min === p.fromMinReplicas) return ActionHandler.notApplied(what)
+        return ActionHandler.unknown(`${what}: neither the planned ${p.fromMinReplicas} nor ${p.toMinReplicas} set by incident ${ctx.incidentId}`)
       })
   })

@@ -17,6 +17,10 @@
  * In dry_run the patch is sent with `dryRun=All` (the apiserver proves it would accept it) and no
  * Event is recorded. In auto, a `RolloutRestarted` Event is recorded on the workload.
  *
+ * `observe`: a pod-template `restartedAt` at or after the moment the step's budget was acquired
+ * is applied (the restart happened after it); otherwise not applied. An unreadable workload is
+ * unknown.
+ *
  * @since 0.1.0
  */
 import { ActionHandler, Guardrail, TargetRef } from "@byteport/core"
@@ -97,6 +101,7 @@ export const rateLimit = (options: RolloutRestartOptions = {}) =>
 /** Never restart a workload annotated `byteport.io/protected: "true"` (read live; unreadable → Deny). */
 export const neverProtected: Guardrail.Guardrail<Kube> = Guardrail.make<Kube>({
   name: "never_protected_workload",
+  recheckOnResume: true,
   check: (ctx) =>
     Effect.gen(function*() {
       const t = Targets.parseSync(ctx.action.target)
@@ -160,6 +165,17 @@ export const make = (options: RolloutRestartOptions = {}): ActionHandler.ActionH
           detail: `rollout-restarted ${what} at ${restartedAt}`,
           result: { restartedAt, precondition: rv, resourceVersion: patched.metadata?.resourceVersion ?? "", generation: patched.metadata?.generation ?? 0 }
         }
+      }),
+    observe: (_params, ctx) =>
+      Effect.gen(function*() {
+        const w = Targets.withoutContainer(yield* Targets.parseWorkload(ctx.action.target))
+        const obj = (yield* readWorkload(w)) as WorkloadObject & { readonly spec?: { readonly template?: { readonly metadata?: { readonly annotations?: { readonly [k: string]: string } } } } }
+        const at = obj.spec?.template?.metadata?.annotations?.[RESTARTED_AT]
+        const ms = at === undefined ? Number.NaN : Date.parse(at)
+        const what = `${w.kind} ${w.namespace}/${w.name} ${RESTARTED_AT} is ${at ?? "unset"}`
+        return ms >= ctx.since
+          ? ActionHandler.applied(`${what} (restarted after the step was acquired at ${new Date(ctx.since).toISOString()})`)
+          : ActionHandler.notApplied(`${what} (not restarted since ${new Date(ctx.since).toISOString()})`)
       })
   })
 
