@@ -41,6 +41,18 @@ export interface StoreContractOptions {
 
 const T = 1_700_000_000_000
 
+/** The secrets {@link secretsPlanted} hides in store writes: none may ever be found in a store's data. */
+export const SECRETS: ReadonlyArray<string> = ["hunter2-pw-1", "S3cr3tPw", "tok-XYZ-123", "pw-in-dsn-77"]
+
+/** A baseline value and lease data with secrets of several shapes planted in them (see {@link SECRETS}). */
+export const secretsPlanted = (): { readonly value: JsonModule.Json; readonly leaseData: { readonly [k: string]: JsonModule.Json } } => ({
+  value: {
+    baseline: { limitMi: 512, password: "hunter2-pw-1", url: "postgres://app:S3cr3tPw@db:5432/app" },
+    expiresAt: T
+  },
+  leaseData: { incidentId: "inc-1", apiToken: "tok-XYZ-123", note: "host=db user=x password=pw-in-dsn-77" }
+})
+
 /**
  * Registers the contract tests (vitest, `@effect/vitest`) for one store. `makeLayer` is called
  * once per test and may build a fresh store (a temp directory) or connect to a shared one.
@@ -508,6 +520,23 @@ export const storeContract = (
           const listed = (yield* store.listIncidents({ all: true })).find((i) => i.incidentId === weird)
           assert.strictEqual(listed?.targetKey, weird)
         }
+      }))
+
+    // ------------------------------------------------------------------ redaction
+
+    test("writes are redacted: secrets planted in a value, lease data and a journal entry never come back", (store, id) =>
+      Effect.gen(function*() {
+        const planted = secretsPlanted()
+        const key = id("baseline")
+        assert.strictEqual(yield* store.compareAndSet(key, 0, planted.value), true)
+        const lease = yield* store.acquireLease({ key: id("lease"), holder: "h", ttlMs: 1_000, now: T, data: planted.leaseData })
+        const incidentId = id("secret-inc")
+        yield* store.appendJournal({ incidentId, at: T, type: "opened", data: { runbook: "r", targetKey: "t", ...planted.leaseData } })
+        const back = JSON.stringify([yield* store.get(key), lease, yield* store.getLease(id("lease")), yield* store.readJournal(incidentId)])
+        for (const secret of SECRETS) assert.notInclude(back, secret)
+        // what is not secret is kept
+        assert.deepStrictEqual(((yield* store.get(key))?.value as { baseline: { limitMi: number } }).baseline.limitMi, 512)
+        assert.strictEqual((yield* store.getLease(id("lease")))?.data.incidentId, "inc-1")
       }))
 
     // ------------------------------------------------------------------ JSON isolation

@@ -17,4 +17,4 @@ export { advance, type AdvanceOptions, runAdvancing } from "./Clock"
 /** Replays. */
 export { asReplayModule, InvalidReplayModule, type Replayed, replay, replayFile, replayFixture, type ReplayModule, replaySignal, render as renderReplay } from "./Replay"
 /** The contract suite every GuardrailStore implementation must pass. */
-export { storeContract, type StoreContractOptions } from "./StoreContract"
+export { SECRETS as storeSecrets, secretsPlanted as storeSecretsPlanted, storeContract, type StoreContractOptions } from "./StoreContract"
