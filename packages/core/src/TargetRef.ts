@@ -49,11 +49,20 @@ export const key = (target: TargetRef): string => `${target.kind}:${target.ref}`
 /** Whether two references name the same target (parents are not compared). */
 export const equals = (a: TargetRef, b: TargetRef): boolean => a.kind === b.kind && a.ref === b.ref
 
-/** The target's ancestors, nearest first (parent, grandparent …), at most `MAX_DEPTH`, stopping at a repeat. */
+const isRef = (u: unknown): u is TargetRef =>
+  u !== null && typeof u === "object" && typeof (u as TargetRef).kind === "string" && (u as TargetRef).kind !== "" &&
+  typeof (u as TargetRef).ref === "string" && (u as TargetRef).ref !== ""
+
+/**
+ * The target's ancestors, nearest first (parent, grandparent …): at most `MAX_DEPTH`, stopping at
+ * a repeat or at a parent that is not a well-formed TargetRef (a target that bypassed decoding
+ * never makes this throw).
+ */
 export const ancestors = (target: TargetRef): ReadonlyArray<TargetRef> => {
   const out: Array<TargetRef> = []
+  if (!isRef(target)) return out
   const seen = new Set<string>([key(target)])
-  for (let p = target.parent; p !== undefined && out.length < MAX_DEPTH && !seen.has(key(p)); p = p.parent) {
+  for (let p: unknown = target.parent; isRef(p) && out.length < MAX_DEPTH && !seen.has(key(p)); p = p.parent) {
     seen.add(key(p))
     out.push(p)
   }

@@ -6,10 +6,11 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Schema } from "effect"
 import type { LeaseInfo } from "../../src/GuardrailStore"
 import * as Redactor from "../../src/Redactor"
 import * as Rules from "../../src/StoreRules"
+import * as T8 from "../../src/TargetRef"
 
 const T = 1_700_000_000_000
 const throwsInvalid = (f: () => unknown, message: RegExp) => {
@@ -185,5 +186,27 @@ describe("StoreRules is the only copy of the rules", () => {
       const holders = files.filter((f) => rule.test(fs.readFileSync(f, "utf8"))).map((f) => path.relative(root, f))
       assert.deepStrictEqual(holders, ["core/src/StoreRules.ts"], String(rule))
     }
+  })
+})
+
+describe("TargetRef parents", () => {
+  it("decode checks the parent chain; ancestors never throws on a target that bypassed decoding", () => {
+    const w = T8.make("k", "w")
+    const c = T8.make("k", "w/c", w)
+    assert.deepStrictEqual(Schema.decodeUnknownSync(T8.TargetRef)(c), c)
+    assert.throws(() => Schema.decodeUnknownSync(T8.TargetRef)({ kind: "k", ref: "x", parent: { kind: "k", ref: "x" } }))
+    let deep: T8.TargetRef = T8.make("k", "0")
+    for (let i = 1; i <= 9; i++) deep = T8.make("k", String(i), deep)
+    assert.throws(() => Schema.decodeUnknownSync(T8.TargetRef)(deep))
+    assert.strictEqual(T8.ancestors(deep).length, T8.MAX_DEPTH)
+    assert.throws(() => Schema.decodeUnknownSync(T8.TargetRef)({ kind: "k", ref: "x", parent: { kind: "", ref: "y" } }))
+    assert.deepStrictEqual(T8.ancestors({ kind: "k", ref: "x", parent: null } as never), [])
+    assert.deepStrictEqual(T8.ancestors({ kind: "k", ref: "x", parent: { kind: 1, ref: null } } as never), [])
+    const cyclic: { kind: string; ref: string; parent?: unknown } = { kind: "k", ref: "a" }
+    cyclic.parent = { kind: "k", ref: "b", parent: cyclic }
+    assert.deepStrictEqual(T8.ancestors(cyclic as T8.TargetRef).map(T8.key), ["k:b"])
+    assert.isTrue(T8.isWithin(c, w))
+    assert.isFalse(T8.isWithin(w, c))
+    assert.strictEqual(T8.key(c), "k:w/c")
   })
 })
