@@ -362,6 +362,12 @@ export const storeContract = (
         // a released child frees its parent at once
         yield* store.releaseLease(app, "agent-c")
         assert.strictEqual((yield* store.acquireLease({ key: workload, holder: "agent-d", ttlMs: 1_000, now: T + 3_600 }))._tag, "Acquired")
+        // a lease renewed under other parents no longer holds the old ones
+        const moved = id("moved")
+        assert.strictEqual((yield* store.acquireLease({ key: moved, holder: "agent-e", ttlMs: 10_000, now: T, parents: [id("old")] }))._tag, "Acquired")
+        assert.strictEqual((yield* store.acquireLease({ key: moved, holder: "agent-e", ttlMs: 10_000, now: T + 1, parents: [id("new")] }))._tag, "Acquired")
+        assert.strictEqual((yield* store.acquireLease({ key: id("old"), holder: "agent-f", ttlMs: 1_000, now: T + 2 }))._tag, "Acquired")
+        assert.strictEqual((yield* store.acquireLease({ key: id("new"), holder: "agent-f", ttlMs: 1_000, now: T + 2 }))._tag, "Held")
       }))
 
     test("lease hierarchy: invalid parents fail with a StoreError", (store, id) =>

@@ -302,6 +302,14 @@ export const make = (options: LeaseStoreOptions = {}): Effect.Effect<LeaseStoreS
         return { result: undefined, write: leaseWrite(parseLease(parent, current), next, now, current) }
       })
 
+    /** Removes the claim `holder` has on `parent` for `key` (a release, or a lease that left that parent). */
+    const dropClaim = (parent: string, key: string, holder: string, now: number) =>
+      mutate("releaseLease", "lease", parent, (current): Plan<void> => {
+        const claims = parseClaims(current)
+        if (!claims.some((c) => c.key === key && c.holder === holder)) return { result: undefined }
+        return { result: undefined, write: leaseWrite(parseLease(parent, current), claims.filter((c) => !(c.key === key && c.holder === holder)), now, current) }
+      })
+
     const acquireLease = (request: GuardrailStore.LeaseRequest): Effect.Effect<GuardrailStore.LeaseResult, StoreError> =>
       Effect.gen(function*() {
         const r = yield* redactor
@@ -329,14 +337,18 @@ export const make = (options: LeaseStoreOptions = {}): Effect.Effect<LeaseStoreS
           }
           claimed.push({ parent, previous: c.previous })
         }
-        const result = yield* mutate("acquireLease", "lease", key, (current): Plan<GuardrailStore.LeaseResult> => {
+        const outcome = yield* mutate("acquireLease", "lease", key, (current): Plan<{ readonly result: GuardrailStore.LeaseResult; readonly dropped: ReadonlyArray<string> }> => {
           const claims = parseClaims(current)
-          const decision = S.decideLease(req, parseLease(key, current), claims)
-          if (decision._tag === "Held") return { result: decision }
-          return { result: { _tag: "Acquired", lease: S.copyLease(decision.lease) }, write: leaseWrite(decision.lease, claims, now) }
+          const before = parseLease(key, current)
+          const decision = S.decideLease(req, before, claims)
+          if (decision._tag === "Held") return { result: { result: decision, dropped: [] } }
+          // parents this holder's lease no longer names keep no claim for it
+          const dropped = before !== undefined && before.holder === holder ? (before.parents ?? []).filter((p) => !parents.includes(p)) : []
+          return { result: { result: { _tag: "Acquired", lease: S.copyLease(decision.lease) }, dropped }, write: leaseWrite(decision.lease, claims, now) }
         }).pipe(Effect.tapError(() => rollback))
-        if (result._tag === "Held") yield* rollback
-        return result
+        if (outcome.result._tag === "Held") yield* rollback
+        yield* Effect.forEach(outcome.dropped, (parent) => dropClaim(parent, key, holder, now), { discard: true })
+        return outcome.result
       })
 
     const store: LeaseStoreShape = {
@@ -390,13 +402,7 @@ export const make = (options: LeaseStoreOptions = {}): Effect.Effect<LeaseStoreS
             return { result: cur, write: leaseWrite(undefined, parseClaims(current), cur.acquiredAt) }
           })
           // its claims in the parents go with it
-          yield* Effect.forEach(released?.parents ?? [], (parent) =>
-            mutate("releaseLease", "lease", parent, (current): Plan<void> => {
-              const claims = parseClaims(current)
-              if (!claims.some((c) => c.key === key && c.holder === holder)) return { result: undefined }
-              const own = parseLease(parent, current)
-              return { result: undefined, write: leaseWrite(own, claims.filter((c) => !(c.key === key && c.holder === holder)), released!.acquiredAt, current) }
-            }), { discard: true })
+          if (released !== undefined) yield* Effect.forEach(released.parents ?? [], (parent) => dropClaim(parent, key, holder, released.acquiredAt), { discard: true })
         }),
       getLease: (key) =>
         Effect.flatMap(guard("getLease", () => S.requireKey(key)), () =>

@@ -89,6 +89,13 @@ describe("LeaseStore specifics", () => {
       yield* store.releaseLease("p/d", "y")
       assert.strictEqual(claims(), undefined)
       assert.strictEqual((yield* store.acquireLease({ key: "p", holder: "z", ttlMs: 1_000, now: T + 5 }))._tag, "Acquired")
+      yield* store.releaseLease("p", "z")
+      // a lease moved to another parent leaves no claim behind on the old one
+      assert.strictEqual((yield* store.acquireLease({ key: "p/e", holder: "y", ttlMs: 60_000, now: T + 6, parents: ["p"] }))._tag, "Acquired")
+      assert.strictEqual((yield* store.acquireLease({ key: "p/e", holder: "y", ttlMs: 60_000, now: T + 7, parents: ["q"] }))._tag, "Acquired")
+      assert.strictEqual(claims(), undefined)
+      assert.strictEqual((yield* store.acquireLease({ key: "p", holder: "z", ttlMs: 1_000, now: T + 8 }))._tag, "Acquired")
+      assert.strictEqual((yield* store.acquireLease({ key: "q", holder: "z", ttlMs: 1_000, now: T + 8 }))._tag, "Held")
     }).pipe(Effect.scoped))
 
   it.live("writes are redacted: no planted secret in any Lease object (values, lease data, claims, journals)", () =>
