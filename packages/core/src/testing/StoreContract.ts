@@ -383,15 +383,24 @@ export const storeContract = (
 
     test(`lease hierarchy: ${hierarchy} concurrent mixed parent/child acquires never hold a parent and its child apart`, (store, id) =>
       Effect.gen(function*() {
-        const parent = id("p")
-        const children = [id("p/a"), id("p/b"), id("p/c")]
-        const grandchild = id("p/a/x")
-        const shapes: ReadonlyArray<{ readonly key: string; readonly parents?: ReadonlyArray<string> }> = [
-          { key: parent },
-          ...children.map((key) => ({ key, parents: [parent] })),
-          { key: grandchild, parents: [children[0]!, parent] }
-        ]
-        const requests = Array.from({ length: hierarchy }, (_, i) => ({ ...shapes[(i * 7 + (i >> 3)) % shapes.length]!, holder: `h${i}` }))
+        // Several families (a parent, three children, a grandchild), each raced by a run of
+        // consecutive requests, so each family's first acquires overlap in the store.
+        type Shape = { readonly key: string; readonly parents?: ReadonlyArray<string> }
+        const familyOf = (f: number): ReadonlyArray<Shape> => {
+          const parent = id(`f${f}`)
+          const children = [id(`f${f}/a`), id(`f${f}/b`), id(`f${f}/c`)]
+          return [
+            { key: parent },
+            ...children.map((key) => ({ key, parents: [parent] })),
+            { key: id(`f${f}/a/x`), parents: [children[0]!, parent] }
+          ]
+        }
+        const families = Array.from({ length: Math.max(1, Math.floor(hierarchy / 20)) }, (_, f) => familyOf(f))
+        const shapes = families.flat()
+        const requests = Array.from({ length: hierarchy }, (_, i) => {
+          const family = families[Math.floor(i / 20) % families.length]!
+          return { ...family[(i * 7 + (i >> 3)) % family.length]!, holder: `h${i}` }
+        })
         const results = yield* Effect.forEach(
           requests,
           (r) => store.acquireLease({ ...r, ttlMs: 60_000, now: T }),
@@ -422,8 +431,9 @@ export const storeContract = (
         assert.deepStrictEqual(held.map((l) => `${l.key}=${l.holder}`).sort(), won.map((w) => `${w.key}=${w.holder}`).sort())
         // expiry and takeover still work: once all expired, a parent is taken, and every child is refused
         const later = T + 60_000
-        assert.strictEqual((yield* store.acquireLease({ key: parent, holder: "late", ttlMs: 1_000, now: later }))._tag, "Acquired")
-        for (const s of shapes.slice(1)) {
+        const first = families[0]!
+        assert.strictEqual((yield* store.acquireLease({ key: first[0]!.key, holder: "late", ttlMs: 1_000, now: later }))._tag, "Acquired")
+        for (const s of first.slice(1)) {
           const r = yield* store.acquireLease({ ...s, holder: "later", ttlMs: 1_000, now: later + 1 })
           assert.strictEqual(r._tag, "Held", s.key)
           assert.strictEqual(r.lease.holder, "late")

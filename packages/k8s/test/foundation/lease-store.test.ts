@@ -22,7 +22,9 @@ afterAll(async () => {
 storeContract("LeaseStore (kube-sim)", () => LeaseStore.layer({ namespace: NS }).pipe(Layer.provide(kubeLayer(shared))), {
   // every operation is an HTTP round trip: fewer racers than the in-memory default, same exactness
   concurrency: 200,
-  raceConcurrency: 100
+  raceConcurrency: 100,
+  // the 1,000-way lease hierarchy race is ~3,000 round trips: room for a loaded machine
+  timeoutMs: 90_000
 })
 
 const T = 1_700_000_000_000
