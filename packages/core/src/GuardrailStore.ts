@@ -8,6 +8,9 @@
  * Time is always passed in by the caller (`now`, epoch ms), so stores are deterministic under
  * TestClock and several processes agree on windows.
  *
+ * The rules (validation, window and lease decisions, journal checks, JSON and redaction of every
+ * written value) are shared by all implementations: see `StoreRules`.
+ *
  * @since 0.1.0
  */
 import { Context, Effect, Schema } from "effect"
@@ -41,13 +44,36 @@ export interface Versioned {
   readonly version: number
 }
 
-/** A lease on a key (a target), held by `holder` until `expiresAt`. */
+/**
+ * A lease on a key (a target), held by `holder` until `expiresAt`. `parents` (present only when
+ * non-empty) are the keys it nests under: see {@link LeaseRequest}.
+ */
 export interface LeaseInfo {
   readonly key: string
   readonly holder: string
   readonly acquiredAt: number
   readonly expiresAt: number
   readonly data: JsonObject
+  readonly parents?: ReadonlyArray<string> | undefined
+}
+
+/**
+ * A request to take or renew the lease on `key` for `ttlMs` from `now`.
+ *
+ * Hierarchical leases: `parents` are the keys this lease nests under, nearest first (a
+ * container's workload, the workload's namespace …). A live lease of one holder excludes, for
+ * every other holder, a lease on the same key, on any of its parents, and on any key that names
+ * it among its parents, atomically in every store. Siblings (two children of one parent) do
+ * not exclude each other, and one holder may hold a parent and its children together. Without
+ * `parents` a renewal keeps the parents it had; a new lease has none.
+ */
+export interface LeaseRequest {
+  readonly key: string
+  readonly holder: string
+  readonly ttlMs: number
+  readonly now: number
+  readonly data?: JsonObject
+  readonly parents?: ReadonlyArray<string>
 }
 
 /** The result of a lease acquire: Acquired (new, renewed or taken over after expiry) or Held by another holder. */
@@ -110,14 +136,11 @@ export interface GuardrailStoreShape {
   readonly get: (key: string) => Effect.Effect<Versioned | undefined, StoreError>
   /** Writes `value` if the current version is `expectedVersion` (`0` = the key must be absent); true when written. */
   readonly compareAndSet: (key: string, expectedVersion: number, value: Json) => Effect.Effect<boolean, StoreError>
-  /** Takes or renews (same holder) a lease; takes over an expired one; reports the holder otherwise. */
-  readonly acquireLease: (request: {
-    readonly key: string
-    readonly holder: string
-    readonly ttlMs: number
-    readonly now: number
-    readonly data?: JsonObject
-  }) => Effect.Effect<LeaseResult, StoreError>
+  /**
+   * Takes or renews (same holder) a lease; takes over an expired one; reports the live lease of
+   * another holder that excludes it otherwise (on the key, a parent or a child: see {@link LeaseRequest}).
+   */
+  readonly acquireLease: (request: LeaseRequest) => Effect.Effect<LeaseResult, StoreError>
   /** Releases a lease if `holder` holds it (no-op otherwise). */
   readonly releaseLease: (key: string, holder: string) => Effect.Effect<void, StoreError>
   /** Reads a lease (expired leases are still returned; compare `expiresAt` with now). */

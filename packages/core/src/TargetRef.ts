@@ -3,24 +3,71 @@
  * owns the schema of its targets (a Kubernetes workload, a node, a database, a certificate …)
  * and how `ref` is built from and parsed into them.
  *
+ * A target may declare a `parent` (a container's workload, a database's cluster): the per-target
+ * lease of an incident on a target then excludes incidents on its ancestors and descendants
+ * (hierarchical leases, see `GuardrailStore.LeaseRequest`). The parent is not part of the
+ * target's identity: `key` and `equals` read only `kind` and `ref`.
+ *
  * @since 0.1.0
  */
 import { Schema } from "effect"
 
-/** A reference to the thing an incident is about: `kind` names the domain type, `ref` identifies one. */
-export const TargetRef = Schema.Struct({
+/** A reference to the thing an incident is about, optionally nested under a parent target. */
+export interface TargetRef {
+  readonly kind: string
+  readonly ref: string
+  readonly parent?: TargetRef
+}
+
+/** At most this many ancestors (parent, grandparent …) a target may declare. */
+export const MAX_DEPTH = 8
+
+const depthOk = (t: TargetRef): boolean => {
+  const seen = new Set<string>([key(t)])
+  let p = t.parent
+  for (let depth = 1; p !== undefined; depth++, p = p.parent) {
+    if (depth > MAX_DEPTH || seen.has(key(p))) return false
+    seen.add(key(p))
+  }
+  return true
+}
+
+/** A reference to the thing an incident is about: `kind` names the domain type, `ref` identifies one, `parent` (optional) contains it. */
+export const TargetRef: Schema.Codec<TargetRef> = Schema.Struct({
   kind: Schema.String.check(Schema.isNonEmpty()),
-  ref: Schema.String.check(Schema.isNonEmpty())
-})
+  ref: Schema.String.check(Schema.isNonEmpty()),
+  parent: Schema.optionalKey(Schema.suspend((): Schema.Codec<TargetRef> => TargetRef))
+}).check(Schema.makeFilter((t) => depthOk(t) || `at most ${MAX_DEPTH} ancestors, none the target itself`))
 
-/** A reference to the thing an incident is about. */
-export type TargetRef = typeof TargetRef.Type
+/** Builds a TargetRef, with its parent when given. */
+export const make = (kind: string, ref: string, parent?: TargetRef): TargetRef =>
+  parent === undefined ? { kind, ref } : { kind, ref, parent }
 
-/** Builds a TargetRef. */
-export const make = (kind: string, ref: string): TargetRef => ({ kind, ref })
-
-/** The canonical string key of a target (used for leases, de-duplication and guardrail keys). */
+/** The canonical string key of a target (used for leases, de-duplication and guardrail keys); the parent is not part of it. */
 export const key = (target: TargetRef): string => `${target.kind}:${target.ref}`
 
-/** Whether two references name the same target. */
+/** Whether two references name the same target (parents are not compared). */
 export const equals = (a: TargetRef, b: TargetRef): boolean => a.kind === b.kind && a.ref === b.ref
+
+const isRef = (u: unknown): u is TargetRef =>
+  u !== null && typeof u === "object" && typeof (u as TargetRef).kind === "string" && (u as TargetRef).kind !== "" &&
+  typeof (u as TargetRef).ref === "string" && (u as TargetRef).ref !== ""
+
+/**
+ * The target's ancestors, nearest first (parent, grandparent …): at most `MAX_DEPTH`, stopping at
+ * a repeat or at a parent that is not a well-formed TargetRef (a target that bypassed decoding
+ * never makes this throw).
+ */
+export const ancestors = (target: TargetRef): ReadonlyArray<TargetRef> => {
+  const out: Array<TargetRef> = []
+  if (!isRef(target)) return out
+  const seen = new Set<string>([key(target)])
+  for (let p: unknown = target.parent; isRef(p) && out.length < MAX_DEPTH && !seen.has(key(p)); p = p.parent) {
+    seen.add(key(p))
+    out.push(p)
+  }
+  return out
+}
+
+/** Whether `ancestor` is among the ancestors of `target`. */
+export const isWithin = (target: TargetRef, ancestor: TargetRef): boolean => ancestors(target).some((a) => equals(a, ancestor))

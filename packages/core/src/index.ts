@@ -52,6 +52,8 @@ export * as ActionRegistry from "./ActionRegistry"
 export * as Guardrail from "./GuardrailApi"
 /** Backoff delays and schedules ("30s × 2^N, cap 300s"). */
 export * as Backoff from "./Backoff"
+/** The rules every GuardrailStore applies: validation, windows, leases (hierarchical), journal, JSON and redaction of writes. */
+export * as StoreRules from "./StoreRules"
 /** The store guardrails and incidents share. */
 export * as GuardrailStore from "./GuardrailStore"
 /** The in-memory store. */

@@ -21,7 +21,7 @@ import * as P from "../Plan"
 import * as T from "../TargetRef"
 import type { HandleResult, Runbook, Services } from "./Definition"
 import { escalate, fallbackReport, finish, undo } from "./Close"
-import { bindGuardrails, factsJson, heldIncident, journalAppend, leaseKey, baselineKey, mark, type ResumePoint, type State } from "./State"
+import { bindGuardrails, factsJson, heldIncident, journalAppend, leaseKey, leaseParents, baselineKey, mark, type ResumePoint, type State } from "./State"
 import { verifyAndClose } from "./Verification"
 
 /** Runs one incident from diagnosis (or a resume point) to its close: diagnose, classify, plan, guard, execute, verify. */
@@ -52,6 +52,7 @@ export const runIncident = <F, R>(
         holder: st.leaseHolder ?? AgentId.holder(agent, st.incidentId),
         ttlMs: Duration.toMillis(runbook.leaseTtl),
         now,
+        parents: leaseParents(target),
         data: { runbook: runbook.id, incidentId: st.incidentId, agent, ...(claimed.passedFrom ? { passedFrom: claimed.passedFrom } : {}) }
       })
       if (lease._tag === "Held") {

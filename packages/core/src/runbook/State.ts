@@ -60,6 +60,8 @@ export interface State<F> {
 
 /** The lease key that serialises incidents on one target. */
 export const leaseKey = (target: T.TargetRef) => leaseKeyOf(T.key(target))
+/** The lease keys of a target's ancestors, nearest first: its lease excludes theirs (hierarchical leases). */
+export const leaseParents = (target: T.TargetRef): Array<string> => T.ancestors(target).map(leaseKey)
 /** The lease key for a target key already rendered by `TargetRef.key`. */
 export const leaseKeyOf = (targetKey: string) => `target:${targetKey}`
 /** The incident a lease is held for (older leases named only the incident as holder). */

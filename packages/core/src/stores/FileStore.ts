@@ -41,6 +41,8 @@ import type {
   WindowResult
 } from "../GuardrailStore"
 import type { Json } from "../Json"
+import type * as Redactor from "../Redactor"
+import * as Rules from "../StoreRules"
 import * as FileLock from "./internal/fileLock"
 import * as State from "./internal/state"
 
@@ -56,6 +58,8 @@ export interface FileStoreOptions {
   readonly lockTimeoutMs?: number
   /** fsync files and the directory on every commit (default true; false only for throwaway stores). */
   readonly fsync?: boolean
+  /** The redactor every written value, lease data and journal entry passes (default: the caller's `Redactor` service, else the default rules). */
+  readonly redactor?: Redactor.Shape
   /**
    * Test hooks, called synchronously while the file lock is held: `temp-written` after a state
    * file's new content was written to its temp file and before the rename; `journal-appended`
@@ -82,7 +86,7 @@ type Op =
   | { readonly kind: "acquireWindow"; readonly file: "windows"; readonly request: WindowRequest; readonly token: string }
   | { readonly kind: "releaseWindow"; readonly file: "windows"; readonly key: string; readonly token: string }
   | { readonly kind: "compareAndSet"; readonly file: "values"; readonly key: string; readonly expected: number; readonly value: Json }
-  | { readonly kind: "acquireLease"; readonly file: "leases"; readonly request: State.LeaseRequest }
+  | { readonly kind: "acquireLease"; readonly file: "leases"; readonly request: Rules.CheckedLeaseRequest }
   | { readonly kind: "releaseLease"; readonly file: "leases"; readonly key: string; readonly holder: string }
   | { readonly kind: "appendJournal"; readonly file: "journal"; readonly entry: NewJournalEntry }
 
@@ -126,7 +130,7 @@ export const make = (options: FileStoreOptions): Effect.Effect<GuardrailStoreSha
       new StoreError({ store: name, operation, message, ...(cause === undefined ? {} : { cause }) })
 
     const describe = (cause: unknown): string =>
-      cause instanceof State.InvalidInput
+      cause instanceof Rules.InvalidInput
         ? `invalid input: ${cause.message}`
         : cause instanceof CorruptFile
         ? cause.message
@@ -134,6 +138,10 @@ export const make = (options: FileStoreOptions): Effect.Effect<GuardrailStoreSha
 
     const attempt = <A>(operation: string, f: () => A): Effect.Effect<A, StoreError> =>
       Effect.try({ try: f, catch: (cause) => storeError(operation, describe(cause), cause) })
+
+    /** Checks and redacts a write's input before it is queued. */
+    const redacting = <A>(operation: string, f: (r: Redactor.Shape) => A): Effect.Effect<A, StoreError> =>
+      Effect.flatMap(Rules.redactorFor(options.redactor), (r) => attempt(operation, () => f(r)))
 
     // ---------------------------------------------------------------- files
 
@@ -230,7 +238,7 @@ export const make = (options: FileStoreOptions): Effect.Effect<GuardrailStoreSha
         } catch {
           throw new CorruptFile(path, `line ${i + 1} is not JSON`)
         }
-        if (!State.isJournalEntry(e)) throw new CorruptFile(path, `line ${i + 1} is not a journal entry`)
+        if (!Rules.isJournalEntry(e)) throw new CorruptFile(path, `line ${i + 1} is not a journal entry`)
         const first = entries[0]?.incidentId ?? incidentId ?? e.incidentId
         if (e.incidentId !== first) throw new CorruptFile(path, `line ${i + 1} belongs to incident ${e.incidentId}`)
         if (e.seq !== i + 1) throw new CorruptFile(path, `line ${i + 1} has seq ${e.seq}`)
@@ -265,7 +273,7 @@ export const make = (options: FileStoreOptions): Effect.Effect<GuardrailStoreSha
     }
 
     const recordOf = (file: string, entries: ReadonlyArray<JournalEntry>, bytes: number): IndexRecord => ({
-      ...State.summarize(entries),
+      ...Rules.summarize(entries),
       file,
       lastSeq: entries.length,
       bytes
@@ -416,7 +424,7 @@ export const make = (options: FileStoreOptions): Effect.Effect<GuardrailStoreSha
     /** Appends one entry to its incident's journal (lock held); seq comes from the journal file itself. */
     const appendOne = (entry: NewJournalEntry, index: Map<string, IndexRecord>, owner: FileLock.LockOwner, markDirty: () => void): JournalEntry => {
       if (typeof entry?.incidentId !== "string" || entry.incidentId.length === 0) {
-        throw new State.InvalidInput("incidentId must be a non-empty string")
+        throw new Rules.InvalidInput("incidentId must be a non-empty string")
       }
       const file = journalFileName(entry.incidentId)
       const path = nodePath.join(journalDir, file)
@@ -436,15 +444,15 @@ export const make = (options: FileStoreOptions): Effect.Effect<GuardrailStoreSha
         size = parsed.completeBytes
         record = parsed.entries.length === 0 ? undefined : recordOf(file, parsed.entries, size)
       }
-      const stored = State.prepareJournalEntry(entry, record?.lastSeq ?? 0)
+      const stored = Rules.prepareJournalEntry(entry, record?.lastSeq ?? 0)
       const line = Buffer.from(JSON.stringify(stored) + "\n")
       if (!FileLock.verify(lockPath, owner)) throw new Error(`lost the store lock ${lockPath} before appending to ${path}`)
       fs.mkdirSync(journalDir, { recursive: true })
       writeData(path, "a", line)
-      const summary = record === undefined ? State.summarize([stored]) : State.advance(record, stored)
+      const summary = State.indexWith(record, stored)
       index.set(entry.incidentId, { ...summary, file, lastSeq: stored.seq, bytes: size + line.length })
       markDirty()
-      return State.copyEntry(stored)
+      return Rules.copyEntry(stored)
     }
 
     /** Real-time wait (never the Effect Clock: lock waits must progress under TestClock too). */
@@ -587,9 +595,9 @@ export const make = (options: FileStoreOptions): Effect.Effect<GuardrailStoreSha
         const text = readText(path)
         if (text === undefined) continue
         const parsed = parseJournal(path, text)
-        if (parsed.entries.length > 0) out.push(State.summarize(parsed.entries))
+        if (parsed.entries.length > 0) out.push(Rules.summarize(parsed.entries))
       }
-      return out.sort(State.byOpening).map((r) => ({
+      return out.sort(Rules.byOpening).map((r) => ({
         incidentId: r.incidentId,
         runbook: r.runbook,
         targetKey: r.targetKey,
@@ -602,7 +610,7 @@ export const make = (options: FileStoreOptions): Effect.Effect<GuardrailStoreSha
     const store: GuardrailStoreShape = {
       name,
       acquireWindow: (request) =>
-        attempt("acquireWindow", () => State.validateWindowRequest(request)).pipe(
+        attempt("acquireWindow", () => Rules.validateWindowRequest(request)).pipe(
           Effect.andThen(submit<WindowResult>({ kind: "acquireWindow", file: "windows", request: { ...request }, token: randomUUID() }))
         ),
       peekWindow: (key, windowMs, now) =>
@@ -610,27 +618,20 @@ export const make = (options: FileStoreOptions): Effect.Effect<GuardrailStoreSha
       releaseWindow: (key, token) => submit<void>({ kind: "releaseWindow", file: "windows", key, token }),
       get: (key) => attempt("get", () => State.getValue(readState<State.StoredValue>("values"), key)),
       compareAndSet: (key, expectedVersion, value) =>
-        attempt("compareAndSet", () => State.copyJson(value, "value")).pipe(
+        redacting("compareAndSet", (r) => Rules.redactJson(r, Rules.copyJson(value, "value"))).pipe(
           Effect.andThen((copy) =>
             submit<boolean>({ kind: "compareAndSet", file: "values", key, expected: expectedVersion, value: copy })
           )
         ),
       acquireLease: (request) =>
-        attempt("acquireLease", () =>
-          request.data === undefined ? undefined : State.copyJsonObject(request.data, "data")
-        ).pipe(
-          Effect.andThen((data) =>
-            submit<LeaseResult>({
-              kind: "acquireLease",
-              file: "leases",
-              request: { ...request, ...(data === undefined ? {} : { data }) }
-            })
-          )
-        ),
+        redacting("acquireLease", (r) => {
+          const checked = Rules.validateLeaseRequest(request)
+          return checked.data === undefined ? checked : { ...checked, data: Rules.redactJsonObject(r, checked.data) }
+        }).pipe(Effect.andThen((checked) => submit<LeaseResult>({ kind: "acquireLease", file: "leases", request: checked }))),
       releaseLease: (key, holder) => submit<void>({ kind: "releaseLease", file: "leases", key, holder }),
       getLease: (key) => attempt("getLease", () => State.getLease(readState<LeaseInfo>("leases"), key)),
       appendJournal: (entry) =>
-        attempt("appendJournal", () => ({ ...entry, data: State.copyJsonObject(entry.data, "data") })).pipe(
+        redacting("appendJournal", (r) => ({ ...entry, data: Rules.redactJsonObject(r, Rules.copyJsonObject(entry?.data, "data")) })).pipe(
           Effect.andThen((copy) => submit<JournalEntry>({ kind: "appendJournal", file: "journal", entry: copy }))
         ),
       readJournal: (incidentId) => attempt("readJournal", () => readJournalFile(incidentId)),

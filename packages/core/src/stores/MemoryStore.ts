@@ -9,12 +9,16 @@ import { randomUUID } from "node:crypto"
 import { Effect, Layer } from "effect"
 import { GuardrailStore, StoreError } from "../GuardrailStore"
 import type { GuardrailStoreShape, IncidentIndexEntry, JournalEntry, LeaseInfo } from "../GuardrailStore"
+import type * as Redactor from "../Redactor"
+import * as Rules from "../StoreRules"
 import * as State from "./internal/state"
 
 /** Options of {@link make}. */
 export interface MemoryStoreOptions {
   /** The store's name in errors and reports (default `"memory"`). */
   readonly name?: string
+  /** The redactor every written value, lease data and journal entry passes (default: the caller's `Redactor` service, else the default rules). */
+  readonly redactor?: Redactor.Shape
 }
 
 /** Builds a fresh, empty in-memory store. */
@@ -37,12 +41,16 @@ export const make = (options: MemoryStoreOptions = {}): Effect.Effect<GuardrailS
             new StoreError({
               store: name,
               operation,
-              message: cause instanceof State.InvalidInput ? `invalid input: ${cause.message}` : String(cause),
+              message: cause instanceof Rules.InvalidInput ? `invalid input: ${cause.message}` : String(cause),
               cause
             })
           )
         }
       })
+
+    /** Like `atomically`, with the redactor for the write. */
+    const redacting = <A>(operation: string, f: (r: Redactor.Shape) => A): Effect.Effect<A, StoreError> =>
+      Effect.flatMap(Rules.redactorFor(options.redactor), (r) => atomically(operation, () => f(r)))
 
     const store: GuardrailStoreShape = {
       name,
@@ -59,28 +67,33 @@ export const make = (options: MemoryStoreOptions = {}): Effect.Effect<GuardrailS
         }),
       get: (key) => atomically("get", () => State.getValue(values, key)),
       compareAndSet: (key, expectedVersion, value) =>
-        atomically("compareAndSet", () => State.compareAndSet(values, key, expectedVersion, value)),
-      acquireLease: (request) => atomically("acquireLease", () => State.acquireLease(leases, request)),
+        redacting("compareAndSet", (r) =>
+          State.compareAndSet(values, key, expectedVersion, Rules.redactJson(r, Rules.copyJson(value, "value")))),
+      acquireLease: (request) =>
+        redacting("acquireLease", (r) => {
+          const checked = Rules.validateLeaseRequest(request)
+          return State.acquireLease(leases, checked.data === undefined ? checked : { ...checked, data: Rules.redactJsonObject(r, checked.data) })
+        }),
       releaseLease: (key, holder) =>
         atomically("releaseLease", () => {
           State.releaseLease(leases, key, holder)
         }),
       getLease: (key) => atomically("getLease", () => State.getLease(leases, key)),
       appendJournal: (entry) =>
-        atomically("appendJournal", () => {
-          const journal = journals.get(entry.incidentId) ?? []
-          const stored = State.prepareJournalEntry(entry, journal.length)
+        redacting("appendJournal", (r) => {
+          const journal = journals.get(entry?.incidentId) ?? []
+          const checked = Rules.prepareJournalEntry(entry, journal.length)
+          const stored = { ...checked, data: Rules.redactJsonObject(r, checked.data) }
           journal.push(stored)
           journals.set(entry.incidentId, journal)
-          const summary = index.get(entry.incidentId)
-          index.set(entry.incidentId, summary === undefined ? State.summarize([stored]) : State.advance(summary, stored))
-          return State.copyEntry(stored)
+          index.set(entry.incidentId, State.indexWith(index.get(entry.incidentId), stored))
+          return Rules.copyEntry(stored)
         }),
       readJournal: (incidentId) =>
-        atomically("readJournal", () => (journals.get(incidentId) ?? []).map(State.copyEntry)),
+        atomically("readJournal", () => (journals.get(incidentId) ?? []).map(Rules.copyEntry)),
       listIncidents: (options) =>
         atomically("listIncidents", () =>
-          [...index.values()].filter((i) => options?.all === true || !i.closed).sort(State.byOpening).map((i) => ({ ...i }))
+          [...index.values()].filter((i) => options?.all === true || !i.closed).sort(Rules.byOpening).map((i) => ({ ...i }))
         )
     }
     return store

@@ -1,7 +1,8 @@
 /**
  * The contract suite every GuardrailStore implementation must pass: counted sliding windows
  * that never exceed their max under concurrency, refunds, weights, compare-and-swap, leases,
- * the incident journal and JSON isolation of stored values.
+ * hierarchical leases (a parent and its children exclude each other), the incident journal and
+ * JSON isolation of stored values.
  *
  * ```ts
  * import { storeContract } from "@byteport/core/testing"
@@ -32,11 +33,25 @@ export interface StoreContractOptions {
   readonly concurrency?: number
   /** Concurrent fibers in the compare-and-swap, lease and journal races (default 100). */
   readonly raceConcurrency?: number
+  /** Concurrent lease acquires in the mixed parent/child race of hierarchical leases (default 1000). */
+  readonly hierarchyConcurrency?: number
   /** Per-test timeout in ms (default 30 000). */
   readonly timeoutMs?: number
 }
 
 const T = 1_700_000_000_000
+
+/** The secrets {@link secretsPlanted} hides in store writes: none may ever be found in a store's data. */
+export const SECRETS: ReadonlyArray<string> = ["hunter2-pw-1", "S3cr3tPw", "tok-XYZ-123", "pw-in-dsn-77"]
+
+/** A baseline value and lease data with secrets of several shapes planted in them (see {@link SECRETS}). */
+export const secretsPlanted = (): { readonly value: JsonModule.Json; readonly leaseData: { readonly [k: string]: JsonModule.Json } } => ({
+  value: {
+    baseline: { limitMi: 512, password: "hunter2-pw-1", url: "postgres://app:S3cr3tPw@db:5432/app" },
+    expiresAt: T
+  },
+  leaseData: { incidentId: "inc-1", apiToken: "tok-XYZ-123", note: "host=db user=x password=pw-in-dsn-77" }
+})
 
 /**
  * Registers the contract tests (vitest, `@effect/vitest`) for one store. `makeLayer` is called
@@ -49,6 +64,7 @@ export const storeContract = (
 ): void => {
   const concurrency = options.concurrency ?? 1000
   const race = options.raceConcurrency ?? 100
+  const hierarchy = options.hierarchyConcurrency ?? 1000
   const timeout = options.timeoutMs ?? 30_000
 
   const test = <A>(title: string, body: (store: GuardrailStoreShape, id: (s: string) => string) => Effect.Effect<A, unknown>) =>
@@ -288,6 +304,142 @@ export const storeContract = (
         assert.strictEqual((yield* store.getLease(key))?.holder, holder)
       }))
 
+    // ------------------------------------------------------------------ hierarchical leases
+
+    test("lease hierarchy: parent and child exclude each other, siblings do not, one holder may hold both", (store, id) =>
+      Effect.gen(function*() {
+        const workload = id("workload")
+        const app = id("workload/app")
+        const sidecar = id("workload/sidecar")
+        const deep = id("workload/app/proc")
+        const other = id("other")
+        // a child first: its parent is then held for everyone else
+        const child = yield* store.acquireLease({ key: app, holder: "agent-a", ttlMs: 1_000, now: T, parents: [workload], data: { c: 1 } })
+        assert.deepStrictEqual(child, {
+          _tag: "Acquired",
+          lease: { key: app, holder: "agent-a", acquiredAt: T, expiresAt: T + 1_000, data: { c: 1 }, parents: [workload] }
+        })
+        assert.deepStrictEqual((yield* store.getLease(app))?.parents, [workload])
+        const parentHeld = yield* store.acquireLease({ key: workload, holder: "agent-b", ttlMs: 1_000, now: T + 1 })
+        assert.strictEqual(parentHeld._tag, "Held")
+        assert.strictEqual(parentHeld.lease.key, app)
+        assert.strictEqual(parentHeld.lease.holder, "agent-a")
+        assert.strictEqual(yield* store.getLease(workload), undefined)
+        // a grandchild of another holder is refused by its held ancestor
+        const deepHeld = yield* store.acquireLease({ key: deep, holder: "agent-b", ttlMs: 1_000, now: T + 1, parents: [app, workload] })
+        assert.strictEqual(deepHeld._tag, "Held")
+        assert.strictEqual(deepHeld.lease.key, app)
+        // a sibling under the same parent is independent; an unrelated key too
+        assert.strictEqual((yield* store.acquireLease({ key: sidecar, holder: "agent-b", ttlMs: 1_000, now: T + 2, parents: [workload] }))._tag, "Acquired")
+        assert.strictEqual((yield* store.acquireLease({ key: other, holder: "agent-b", ttlMs: 1_000, now: T + 2, parents: [id("elsewhere")] }))._tag, "Acquired")
+        // one holder may hold a parent while it holds its child (a hand-off within one incident)
+        yield* store.releaseLease(sidecar, "agent-b")
+        const both = yield* store.acquireLease({ key: workload, holder: "agent-a", ttlMs: 1_000, now: T + 3 })
+        assert.strictEqual(both._tag, "Acquired")
+        // the held parent now refuses any child of another holder
+        const sideHeld = yield* store.acquireLease({ key: sidecar, holder: "agent-b", ttlMs: 1_000, now: T + 4, parents: [workload] })
+        assert.strictEqual(sideHeld._tag, "Held")
+        assert.strictEqual(sideHeld.lease.key, workload)
+        // a renewal without parents keeps them
+        const renewed = yield* store.acquireLease({ key: app, holder: "agent-a", ttlMs: 2_000, now: T + 500 })
+        assert.strictEqual(renewed._tag, "Acquired")
+        assert.deepStrictEqual(renewed.lease.parents, [workload])
+        assert.strictEqual(renewed.lease.acquiredAt, T)
+        yield* store.releaseLease(workload, "agent-a")
+        assert.strictEqual((yield* store.acquireLease({ key: workload, holder: "agent-b", ttlMs: 1_000, now: T + 1_500 }))._tag, "Held")
+        // expiry: once the child expired, another holder takes the parent over, then children are refused again
+        const taken = yield* store.acquireLease({ key: workload, holder: "agent-b", ttlMs: 1_000, now: T + 2_500 })
+        assert.deepStrictEqual(taken, { _tag: "Acquired", lease: { key: workload, holder: "agent-b", acquiredAt: T + 2_500, expiresAt: T + 3_500, data: {} } })
+        const late = yield* store.acquireLease({ key: app, holder: "agent-a", ttlMs: 1_000, now: T + 2_600, parents: [workload] })
+        assert.strictEqual(late._tag, "Held")
+        assert.strictEqual(late.lease.holder, "agent-b")
+        // and after the parent expired, the child is taken over with its parents
+        const again = yield* store.acquireLease({ key: app, holder: "agent-c", ttlMs: 1_000, now: T + 3_500, parents: [workload] })
+        assert.deepStrictEqual(again, {
+          _tag: "Acquired",
+          lease: { key: app, holder: "agent-c", acquiredAt: T + 3_500, expiresAt: T + 4_500, data: {}, parents: [workload] }
+        })
+        // a released child frees its parent at once
+        yield* store.releaseLease(app, "agent-c")
+        assert.strictEqual((yield* store.acquireLease({ key: workload, holder: "agent-d", ttlMs: 1_000, now: T + 3_600 }))._tag, "Acquired")
+        // a lease renewed under other parents no longer holds the old ones
+        const moved = id("moved")
+        assert.strictEqual((yield* store.acquireLease({ key: moved, holder: "agent-e", ttlMs: 10_000, now: T, parents: [id("old")] }))._tag, "Acquired")
+        assert.strictEqual((yield* store.acquireLease({ key: moved, holder: "agent-e", ttlMs: 10_000, now: T + 1, parents: [id("new")] }))._tag, "Acquired")
+        assert.strictEqual((yield* store.acquireLease({ key: id("old"), holder: "agent-f", ttlMs: 1_000, now: T + 2 }))._tag, "Acquired")
+        assert.strictEqual((yield* store.acquireLease({ key: id("new"), holder: "agent-f", ttlMs: 1_000, now: T + 2 }))._tag, "Held")
+      }))
+
+    test("lease hierarchy: invalid parents fail with a StoreError", (store, id) =>
+      Effect.gen(function*() {
+        const key = id("self")
+        for (const parents of [[key], [""], [1 as unknown as string]]) {
+          const error = yield* Effect.flip(store.acquireLease({ key, holder: "h", ttlMs: 1_000, now: T, parents }))
+          assert.strictEqual(error._tag, "StoreError")
+          assert.strictEqual(error.operation.startsWith("acquireLease"), true, error.operation)
+        }
+        assert.strictEqual(yield* store.getLease(key), undefined)
+      }))
+
+    test(`lease hierarchy: ${hierarchy} concurrent mixed parent/child acquires never hold a parent and its child apart`, (store, id) =>
+      Effect.gen(function*() {
+        // Several families (a parent, three children, a grandchild), each raced by a run of
+        // consecutive requests, so each family's first acquires overlap in the store.
+        type Shape = { readonly key: string; readonly parents?: ReadonlyArray<string> }
+        const familyOf = (f: number): ReadonlyArray<Shape> => {
+          const parent = id(`f${f}`)
+          const children = [id(`f${f}/a`), id(`f${f}/b`), id(`f${f}/c`)]
+          return [
+            { key: parent },
+            ...children.map((key) => ({ key, parents: [parent] })),
+            { key: id(`f${f}/a/x`), parents: [children[0]!, parent] }
+          ]
+        }
+        const families = Array.from({ length: Math.max(1, Math.floor(hierarchy / 20)) }, (_, f) => familyOf(f))
+        const shapes = families.flat()
+        const requests = Array.from({ length: hierarchy }, (_, i) => {
+          const family = families[Math.floor(i / 20) % families.length]!
+          return { ...family[(i * 7 + (i >> 3)) % family.length]!, holder: `h${i}` }
+        })
+        const results = yield* Effect.forEach(
+          requests,
+          (r) => store.acquireLease({ ...r, ttlMs: 60_000, now: T }),
+          { concurrency: "unbounded" }
+        )
+        const won = results.flatMap((r, i) => (r._tag === "Acquired" ? [{ ...requests[i]!, lease: r.lease }] : []))
+        assert.isAbove(won.length, 0)
+        // never two live leases of different holders that exclude each other
+        for (const a of won) {
+          for (const b of won) {
+            if (a === b) continue
+            const clash = a.key === b.key || (a.parents ?? []).includes(b.key) || (b.parents ?? []).includes(a.key)
+            assert.isFalse(clash, `${a.holder} holds ${a.key} while ${b.holder} holds ${b.key}`)
+          }
+        }
+        // every refusal names a live lease of another holder that excludes it (in a store that
+        // takes a hierarchy in steps, possibly one whose acquire was still in flight and lost)
+        for (const [i, r] of results.entries()) {
+          if (r._tag !== "Held") continue
+          const q = requests[i]!
+          assert.notStrictEqual(r.lease.holder, q.holder)
+          assert.isAbove(r.lease.expiresAt, T)
+          const related = r.lease.key === q.key || (q.parents ?? []).includes(r.lease.key) || (r.lease.parents ?? []).includes(q.key)
+          assert.isTrue(related, `request ${q.holder} on ${q.key} was refused by ${r.lease.holder} on unrelated ${r.lease.key}`)
+        }
+        // the store agrees: what it holds is exactly the winners
+        const held = (yield* Effect.forEach(shapes, (s) => store.getLease(s.key))).flatMap((l) => (l === undefined ? [] : [l]))
+        assert.deepStrictEqual(held.map((l) => `${l.key}=${l.holder}`).sort(), won.map((w) => `${w.key}=${w.holder}`).sort())
+        // expiry and takeover still work: once all expired, a parent is taken, and every child is refused
+        const later = T + 60_000
+        const first = families[0]!
+        assert.strictEqual((yield* store.acquireLease({ key: first[0]!.key, holder: "late", ttlMs: 1_000, now: later }))._tag, "Acquired")
+        for (const s of first.slice(1)) {
+          const r = yield* store.acquireLease({ ...s, holder: "later", ttlMs: 1_000, now: later + 1 })
+          assert.strictEqual(r._tag, "Held", s.key)
+          assert.strictEqual(r.lease.holder, "late")
+        }
+      }))
+
     // ------------------------------------------------------------------ journal
 
     test("journal: seq 1..n per incident in order; the first entry must be opened", (store, id) =>
@@ -384,6 +536,23 @@ export const storeContract = (
           const listed = (yield* store.listIncidents({ all: true })).find((i) => i.incidentId === weird)
           assert.strictEqual(listed?.targetKey, weird)
         }
+      }))
+
+    // ------------------------------------------------------------------ redaction
+
+    test("writes are redacted: secrets planted in a value, lease data and a journal entry never come back", (store, id) =>
+      Effect.gen(function*() {
+        const planted = secretsPlanted()
+        const key = id("baseline")
+        assert.strictEqual(yield* store.compareAndSet(key, 0, planted.value), true)
+        const lease = yield* store.acquireLease({ key: id("lease"), holder: "h", ttlMs: 1_000, now: T, data: planted.leaseData })
+        const incidentId = id("secret-inc")
+        yield* store.appendJournal({ incidentId, at: T, type: "opened", data: { runbook: "r", targetKey: "t", ...planted.leaseData } })
+        const back = JSON.stringify([yield* store.get(key), lease, yield* store.getLease(id("lease")), yield* store.readJournal(incidentId)])
+        for (const secret of SECRETS) assert.notInclude(back, secret)
+        // what is not secret is kept
+        assert.deepStrictEqual(((yield* store.get(key))?.value as { baseline: { limitMi: number } }).baseline.limitMi, 512)
+        assert.strictEqual((yield* store.getLease(id("lease")))?.data.incidentId, "inc-1")
       }))
 
     // ------------------------------------------------------------------ JSON isolation

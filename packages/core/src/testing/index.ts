@@ -17,6 +17,6 @@ export { advance, type AdvanceOptions, runAdvancing } from "./Clock"
 /** Replays. */
 export { asReplayModule, InvalidReplayModule, type Replayed, replay, replayFile, replayFixture, type ReplayModule, replaySignal, render as renderReplay } from "./Replay"
 /** The contract suite every GuardrailStore implementation must pass. */
-export { storeContract, type StoreContractOptions } from "./StoreContract"
+export { SECRETS as storeSecrets, secretsPlanted as storeSecretsPlanted, storeContract, type StoreContractOptions } from "./StoreContract"
 /** A scripted Shell: expected commands (argv matched exactly) and their answers. */
 export { scriptedShell, type ScriptedShell, type ScriptOptions, type ShellExpectation, UnexpectedCommand } from "./ScriptedShell"

@@ -11,12 +11,16 @@
  * |---|---|---|
  * | `windows` | (key, token, at, weight, window_ms) per unit taken | one transaction under `pg_advisory_xact_lock(<schema>.window, hashtext(key))`: prune, count, insert if it fits |
  * | `kv` | (key, value json, version) | `UPDATE … WHERE version = $n`, or `INSERT … ON CONFLICT DO NOTHING` for version 0 |
- * | `leases` | (key, holder, acquired_at, expires_at, data json) | one transaction under `pg_advisory_xact_lock(<schema>.lease, hashtext(key))` |
+ * | `leases` | (key, holder, acquired_at, expires_at, data json, parents text[]) | one transaction under `pg_advisory_xact_lock(<schema>.lease, hashtext(k))` for the key and each parent, taken in hash order: a parent and its children share a lock (hierarchical leases) |
  * | `incidents` | the index: runbook, target, opened_at, last_type, closed, last_seq | `UPDATE … SET last_seq = last_seq + 1 RETURNING` holds the row lock until the entry is written |
  * | `journal` | (incident_id, seq, at, type, step_path, data json), append-only | inserted in the same transaction as the index update |
  *
  * Values are stored as `json` (not `jsonb`), so a value reads back with its members in the
  * order written. Times are `double precision` epoch ms, exact for every finite JS number.
+ *
+ * The rules (validation, window and lease decisions, journal checks) are core's `StoreRules`;
+ * every value, lease data and journal entry is redacted (`StoreRules.redactJson`) before it
+ * reaches a row.
  *
  * Every pooled client and the pool have an `error` listener: a backend terminated by
  * `pg_terminate_backend` or a server restart never crashes the process. A read that met a dead
@@ -27,7 +31,8 @@
  * @since 0.1.0
  */
 import { randomUUID } from "node:crypto"
-import { GuardrailStore } from "@byteport/core"
+import { GuardrailStore, StoreRules } from "@byteport/core"
+import type { Redactor } from "@byteport/core"
 import { Config, Effect, Layer, Redacted, Semaphore } from "effect"
 import pg from "pg"
 import { scrub } from "../DbError"
@@ -54,6 +59,8 @@ export interface PgStoreConfig {
    * do not accumulate rows.
    */
   readonly gcEvery?: number
+  /** The redactor every written value, lease data and journal entry passes (default: the caller's `Redactor` service, else the default rules). */
+  readonly redactor?: Redactor.Shape
 }
 
 /** A PgStore: the GuardrailStore plus maintenance. */
@@ -76,6 +83,7 @@ type IncidentIndexEntry = GuardrailStore.IncidentIndexEntry
 type JournalEntry = GuardrailStore.JournalEntry
 type JournalEntryType = GuardrailStore.JournalEntryType
 type LeaseInfo = GuardrailStore.LeaseInfo
+type LeaseRequest = GuardrailStore.LeaseRequest
 type LeaseResult = GuardrailStore.LeaseResult
 type NewJournalEntry = GuardrailStore.NewJournalEntry
 type Versioned = GuardrailStore.Versioned
@@ -84,93 +92,9 @@ type WindowResult = GuardrailStore.WindowResult
 type Json = Versioned["value"]
 type JsonObject = LeaseInfo["data"]
 
-/** An input that is not acceptable (becomes a StoreError "invalid input: …"). */
-class InvalidInput extends Error {}
+const { InvalidInput, requireKey, requireTime } = StoreRules
 
 const IDENT = /^[a-z_][a-z0-9_]{0,62}$/
-
-const isFiniteNumber = (n: unknown): n is number => typeof n === "number" && Number.isFinite(n)
-
-const requireKey = (key: unknown, what = "key"): void => {
-  if (typeof key !== "string" || key.length === 0) throw new InvalidInput(`${what} must be a non-empty string`)
-}
-
-/**
- * Checks that `value` is JSON (no undefined in arrays, no non-finite numbers, no functions,
- * symbols, bigints, class instances or cycles) and returns its text. Object members that are
- * `undefined` are dropped, as `JSON.stringify` does.
- */
-export const jsonText = (value: unknown, path = "$"): string => {
-  const seen = new Set<unknown>()
-  const check = (v: unknown, p: string): void => {
-    if (v === null || typeof v === "string" || typeof v === "boolean") return
-    if (typeof v === "number") {
-      if (!Number.isFinite(v)) throw new InvalidInput(`${p} is not a finite number (${String(v)})`)
-      return
-    }
-    if (typeof v !== "object") throw new InvalidInput(`${p} is not JSON (a ${typeof v})`)
-    if (seen.has(v)) throw new InvalidInput(`${p} is a cycle`)
-    seen.add(v)
-    if (Array.isArray(v)) {
-      v.forEach((item, i) => {
-        if (item === undefined) throw new InvalidInput(`${p}[${i}] is undefined`)
-        check(item, `${p}[${i}]`)
-      })
-    } else {
-      const proto = Object.getPrototypeOf(v)
-      if (proto !== Object.prototype && proto !== null) throw new InvalidInput(`${p} is not a plain object`)
-      for (const k of Object.keys(v)) {
-        const member = (v as Record<string, unknown>)[k]
-        if (member !== undefined) check(member, `${p}.${k}`)
-      }
-    }
-    seen.delete(v)
-  }
-  check(value, path)
-  // -0 is stored as 0, like the other stores.
-  return JSON.stringify(value, (_k, v: unknown) => (Object.is(v, -0) ? 0 : v))
-}
-
-const jsonObjectText = (value: unknown, path: string): string => {
-  if (value === null || typeof value !== "object" || Array.isArray(value)) throw new InvalidInput(`${path} is not a JSON object`)
-  return jsonText(value, path)
-}
-
-/** Checks a window request; returns the weight. */
-const validateWindowRequest = (request: WindowRequest): number => {
-  requireKey(request.key)
-  if (!Number.isInteger(request.max) || request.max < 0) throw new InvalidInput(`max must be an integer >= 0 (got ${request.max})`)
-  if (!isFiniteNumber(request.windowMs) || request.windowMs <= 0) throw new InvalidInput(`windowMs must be > 0 (got ${request.windowMs})`)
-  if (!isFiniteNumber(request.now)) throw new InvalidInput(`now must be a finite epoch ms (got ${request.now})`)
-  const weight = request.weight ?? 1
-  if (!Number.isInteger(weight) || weight < 1) throw new InvalidInput(`weight must be an integer >= 1 (got ${weight})`)
-  return weight
-}
-
-/** The window decision over the live units (oldest first), exactly as the embedded stores decide. */
-export const decideWindow = (
-  live: ReadonlyArray<{ readonly at: number; readonly weight: number }>,
-  request: { readonly max: number; readonly windowMs: number; readonly now: number; readonly weight: number }
-): { readonly fits: true; readonly count: number } | { readonly fits: false; readonly count: number; readonly retryAfterMs: number } => {
-  const { max, now, weight, windowMs } = request
-  const count = live.reduce((n, e) => n + e.weight, 0)
-  if (count + weight <= max) return { fits: true, count: count + weight }
-  if (weight > max) return { fits: false, count, retryAfterMs: windowMs }
-  let remaining = count
-  for (const e of live) {
-    remaining -= e.weight
-    if (remaining + weight <= max) return { fits: false, count, retryAfterMs: Math.max(1, e.at + windowMs - now) }
-  }
-  return { fits: false, count, retryAfterMs: windowMs }
-}
-
-const ENTRY_TYPES: ReadonlySet<string> = new Set<JournalEntryType>([
-  "opened", "diagnosed", "classified", "planned", "awaiting_approval", "approved", "intent",
-  "acquired", "applied", "failed", "denied", "step", "verdict", "escalated", "closed"
-])
-
-const byOpening = (a: IncidentIndexEntry, b: IncidentIndexEntry): number =>
-  a.openedAt - b.openedAt || (a.incidentId < b.incidentId ? -1 : a.incidentId > b.incidentId ? 1 : 0)
 
 /** Node / pg errors that mean the connection is gone (the statement may not have run). */
 const isConnectionError = (cause: unknown): boolean => {
@@ -195,6 +119,8 @@ export const ddl = (schema: string): ReadonlyArray<string> => [
   `CREATE TABLE IF NOT EXISTS ${schema}.leases (
     key text PRIMARY KEY, holder text NOT NULL, acquired_at double precision NOT NULL,
     expires_at double precision NOT NULL, data json NOT NULL)`,
+  `ALTER TABLE ${schema}.leases ADD COLUMN IF NOT EXISTS parents text[] NOT NULL DEFAULT '{}'`,
+  `CREATE INDEX IF NOT EXISTS leases_parents ON ${schema}.leases USING gin (parents)`,
   `CREATE TABLE IF NOT EXISTS ${schema}.incidents (
     incident_id text PRIMARY KEY, runbook text NOT NULL, target_key text NOT NULL,
     opened_at double precision NOT NULL, last_type text NOT NULL, closed boolean NOT NULL, last_seq integer NOT NULL)`,
@@ -315,7 +241,7 @@ export const make = Effect.fn("PgStore.make")(function*(config: PgStoreConfig) {
 
   const S = schema
   const lockWindow = `SELECT pg_advisory_xact_lock(hashtext('${S}.window'), hashtext($1))`
-  const lockLease = `SELECT pg_advisory_xact_lock(hashtext('${S}.lease'), hashtext($1))`
+  const lockLease = `SELECT pg_advisory_xact_lock(hashtext('${S}.lease'), $1::int)`
 
   // Schema and tables, serialized across agents (concurrent CREATE … IF NOT EXISTS can collide).
   yield* run("connect", async (tx) => {
@@ -325,13 +251,19 @@ export const make = Effect.fn("PgStore.make")(function*(config: PgStoreConfig) {
 
   const num = (u: unknown): number => (typeof u === "number" ? u : Number(u))
 
-  const leaseOf = (row: Record<string, unknown>): LeaseInfo => ({
-    key: String(row.key),
-    holder: String(row.holder),
-    acquiredAt: num(row.acquired_at),
-    expiresAt: num(row.expires_at),
-    data: row.data as JsonObject
-  })
+  const leaseOf = (row: Record<string, unknown>): LeaseInfo => {
+    const parents = Array.isArray(row.parents) ? row.parents.map(String) : []
+    return {
+      key: String(row.key),
+      holder: String(row.holder),
+      acquiredAt: num(row.acquired_at),
+      expiresAt: num(row.expires_at),
+      data: row.data as JsonObject,
+      ...(parents.length > 0 ? { parents } : {})
+    }
+  }
+  const LEASE_COLUMNS = "key, holder, acquired_at, expires_at, data, parents"
+  const redactor = StoreRules.redactorFor(config.redactor)
 
   const entryOf = (row: Record<string, unknown>): JournalEntry => ({
     incidentId: String(row.incident_id),
@@ -361,15 +293,15 @@ export const make = Effect.fn("PgStore.make")(function*(config: PgStoreConfig) {
       await tx.q(lockWindow, [key])
       await tx.q(`DELETE FROM ${S}.windows WHERE key = $1 AND $2::float8 - at >= $3::float8`, [key, now, windowMs])
       const rows = (await tx.q(`SELECT at, weight FROM ${S}.windows WHERE key = $1 ORDER BY at`, [key])).rows
-      const live = rows.map((r) => ({ at: num(r.at), weight: num(r.weight) }))
-      const decision = decideWindow(live, { max, now, windowMs, weight })
+      const live = rows.map((r) => ({ t: num(r.at), w: num(r.weight) }))
+      const decision = StoreRules.decideWindow(live, { max, now, windowMs, weight })
       if (!decision.fits) return { _tag: "Exhausted", count: decision.count, retryAfterMs: decision.retryAfterMs } as const
       const token = randomUUID()
       await tx.q(`INSERT INTO ${S}.windows (key, token, at, weight, window_ms) VALUES ($1, $2, $3, $4, $5)`, [
         key, token, now, weight, windowMs
       ])
       return { _tag: "Acquired", token, count: decision.count } as const
-    }, { transaction: true, validate: () => (weight = validateWindowRequest(request)) })
+    }, { transaction: true, validate: () => (weight = StoreRules.validateWindowRequest(request)) })
     return Effect.tap(acquire, () =>
       gcEvery > 0 && ++acquires % gcEvery === 0 ? Effect.ignore(gc(request.now)) : Effect.void)
   }
@@ -384,11 +316,7 @@ export const make = Effect.fn("PgStore.make")(function*(config: PgStoreConfig) {
       return count === 0 ? { count: 0 } : { count, oldestAt: num(r.oldest) }
     }, {
       transaction: false,
-      validate: () => {
-        requireKey(key)
-        if (!isFiniteNumber(windowMs) || windowMs <= 0) throw new InvalidInput(`windowMs must be > 0 (got ${windowMs})`)
-        if (!isFiniteNumber(now)) throw new InvalidInput(`now must be a finite epoch ms (got ${now})`)
-      }
+      validate: () => StoreRules.validatePeek(key, windowMs, now)
     })
 
   const releaseWindow = (key: string, token: string) =>
@@ -408,58 +336,69 @@ export const make = Effect.fn("PgStore.make")(function*(config: PgStoreConfig) {
       return row === undefined ? undefined : { value: row.value as Json, version: num(row.version) }
     }, { transaction: false, validate: () => requireKey(key) })
 
-  const compareAndSet = (key: string, expectedVersion: number, value: Json) => {
-    let text = ""
-    return run("compareAndSet", async (tx) => {
-      const r = expectedVersion === 0
-        ? await tx.q(`INSERT INTO ${S}.kv (key, value, version) VALUES ($1, $2::json, 1) ON CONFLICT (key) DO NOTHING`, [key, text])
-        : await tx.q(`UPDATE ${S}.kv SET value = $2::json, version = version + 1 WHERE key = $1 AND version = $3`, [
-          key, text, expectedVersion
-        ])
-      return r.rowCount === 1
-    }, {
-      // A lost connection after a CAS write cannot tell whether it landed: no automatic retry
-      // past the statement (the caller re-reads and retries with the version it sees).
-      transaction: true,
-      validate: () => {
-        requireKey(key)
-        if (!Number.isInteger(expectedVersion) || expectedVersion < 0) {
-          throw new InvalidInput(`expectedVersion must be an integer >= 0 (got ${expectedVersion})`)
+  const compareAndSet = (key: string, expectedVersion: number, value: Json) =>
+    Effect.flatMap(redactor, (r) => {
+      let text = ""
+      return run("compareAndSet", async (tx) => {
+        const res = expectedVersion === 0
+          ? await tx.q(`INSERT INTO ${S}.kv (key, value, version) VALUES ($1, $2::json, 1) ON CONFLICT (key) DO NOTHING`, [key, text])
+          : await tx.q(`UPDATE ${S}.kv SET value = $2::json, version = version + 1 WHERE key = $1 AND version = $3`, [
+            key, text, expectedVersion
+          ])
+        return res.rowCount === 1
+      }, {
+        // A lost connection after a CAS write cannot tell whether it landed: no automatic retry
+        // past the statement (the caller re-reads and retries with the version it sees).
+        transaction: true,
+        validate: () => {
+          StoreRules.validateCompareAndSet(key, expectedVersion)
+          text = JSON.stringify(StoreRules.redactJson(r, StoreRules.copyJson(value, "value")))
         }
-        text = jsonText(value, "value")
-      }
+      })
     })
-  }
 
-  const acquireLease: GuardrailStoreShape["acquireLease"] = (request) => {
-    let data: string | undefined
-    return run("acquireLease", async (tx): Promise<LeaseResult> => {
-      const { holder, key, now, ttlMs } = request
-      await tx.q(lockLease, [key])
-      const row = (await tx.q(`SELECT key, holder, acquired_at, expires_at, data FROM ${S}.leases WHERE key = $1`, [key])).rows[0]
-      const current = row === undefined ? undefined : leaseOf(row)
-      const expired = current === undefined || current.expiresAt <= now
-      if (!expired && current.holder !== holder) return { _tag: "Held", lease: current }
-      const renew = !expired && current.holder === holder
-      const out = (await tx.q(
-        `INSERT INTO ${S}.leases (key, holder, acquired_at, expires_at, data) VALUES ($1, $2, $3, $4, coalesce($5::json, '{}'::json))
-         ON CONFLICT (key) DO UPDATE SET holder = excluded.holder, acquired_at = excluded.acquired_at,
-           expires_at = excluded.expires_at, data = excluded.data
-         RETURNING key, holder, acquired_at, expires_at, data`,
-        [key, holder, renew ? current.acquiredAt : now, now + ttlMs, data ?? (renew ? JSON.stringify(current.data) : null)]
-      )).rows[0]!
-      return { _tag: "Acquired", lease: leaseOf(out) }
-    }, {
-      transaction: true,
-      validate: () => {
-        requireKey(request.key)
-        requireKey(request.holder, "holder")
-        if (!isFiniteNumber(request.ttlMs) || request.ttlMs <= 0) throw new InvalidInput(`ttlMs must be > 0 (got ${request.ttlMs})`)
-        if (!isFiniteNumber(request.now)) throw new InvalidInput(`now must be a finite epoch ms (got ${request.now})`)
-        data = request.data === undefined ? undefined : jsonObjectText(request.data, "data")
-      }
+  /**
+   * Leases: one transaction under the advisory locks of the key and of every parent (taken in
+   * one global order, so two acquires never deadlock). Any two leases that exclude each other
+   * share at least one of those locks, so the check below and the write are atomic.
+   */
+  const acquireLease = (request: LeaseRequest): Effect.Effect<LeaseResult, StoreErrorT> =>
+    Effect.flatMap(redactor, (r) => {
+      let checked: StoreRules.CheckedLeaseRequest = request
+      return run("acquireLease", async (tx): Promise<LeaseResult> => {
+        const { holder, key } = checked
+        // A renewal without parents keeps the ones it has: lock those too.
+        let parents: ReadonlyArray<string> = checked.parents ?? []
+        if (checked.parents === undefined) {
+          const own = (await tx.q(`SELECT holder, parents FROM ${S}.leases WHERE key = $1`, [key])).rows[0]
+          parents = own !== undefined && own.holder === holder && Array.isArray(own.parents) ? own.parents.map(String) : []
+        }
+        const family = [key, ...parents]
+        const locks = (await tx.q(`SELECT DISTINCT hashtext(k) AS h FROM unnest($1::text[]) AS k ORDER BY h`, [family])).rows
+        for (const l of locks) await tx.q(lockLease, [l.h])
+        const rows = (await tx.q(
+          `SELECT ${LEASE_COLUMNS} FROM ${S}.leases WHERE key = ANY($1::text[]) OR parents @> ARRAY[$2]::text[]`,
+          [family, key]
+        )).rows.map(leaseOf)
+        const decision = StoreRules.decideLease(checked, rows.find((l) => l.key === key), rows)
+        if (decision._tag === "Held") return decision
+        const lease = decision.lease
+        const out = (await tx.q(
+          `INSERT INTO ${S}.leases (key, holder, acquired_at, expires_at, data, parents) VALUES ($1, $2, $3, $4, $5::json, $6::text[])
+           ON CONFLICT (key) DO UPDATE SET holder = excluded.holder, acquired_at = excluded.acquired_at,
+             expires_at = excluded.expires_at, data = excluded.data, parents = excluded.parents
+           RETURNING ${LEASE_COLUMNS}`,
+          [key, holder, lease.acquiredAt, lease.expiresAt, JSON.stringify(lease.data), [...(lease.parents ?? [])]]
+        )).rows[0]!
+        return { _tag: "Acquired", lease: leaseOf(out) }
+      }, {
+        transaction: true,
+        validate: () => {
+          checked = StoreRules.validateLeaseRequest(request)
+          if (checked.data !== undefined) checked = { ...checked, data: StoreRules.redactJsonObject(r, checked.data) }
+        }
+      })
     })
-  }
 
   const releaseLease = (key: string, holder: string) =>
     run("releaseLease", async (tx) => {
@@ -474,59 +413,51 @@ export const make = Effect.fn("PgStore.make")(function*(config: PgStoreConfig) {
 
   const getLease = (key: string) =>
     run("getLease", async (tx) => {
-      const row = (await tx.q(`SELECT key, holder, acquired_at, expires_at, data FROM ${S}.leases WHERE key = $1`, [key])).rows[0]
+      const row = (await tx.q(`SELECT ${LEASE_COLUMNS} FROM ${S}.leases WHERE key = $1`, [key])).rows[0]
       return row === undefined ? undefined : leaseOf(row)
     }, { transaction: false, validate: () => requireKey(key) })
 
-  const appendJournal = (entry: NewJournalEntry) => {
-    let data = ""
-    let opened: { readonly runbook: string; readonly targetKey: string } | undefined
-    return run("appendJournal", async (tx): Promise<JournalEntry> => {
-      const { at, incidentId, type } = entry
-      let seq: number
-      if (type === "opened") {
-        const r = await tx.q(
-          `INSERT INTO ${S}.incidents (incident_id, runbook, target_key, opened_at, last_type, closed, last_seq)
-           VALUES ($1, $2, $3, $4, 'opened', false, 1) ON CONFLICT (incident_id) DO NOTHING`,
-          [incidentId, opened!.runbook, opened!.targetKey, at]
-        )
-        if (r.rowCount !== 1) throw new InvalidInput(`incident ${incidentId} is already opened`)
-        seq = 1
-      } else {
-        // The row lock taken here serializes appends to one incident until COMMIT.
-        const r = await tx.q(
-          `UPDATE ${S}.incidents SET last_seq = last_seq + 1, last_type = $2, closed = closed OR $3
-           WHERE incident_id = $1 RETURNING last_seq`,
-          [incidentId, type, type === "closed"]
-        )
-        const row = r.rows[0]
-        if (row === undefined) throw new InvalidInput(`the first journal entry of incident ${incidentId} must be "opened" (got "${type}")`)
-        seq = num(row.last_seq)
-      }
-      const out = (await tx.q(
-        `INSERT INTO ${S}.journal (incident_id, seq, at, type, step_path, data) VALUES ($1, $2, $3, $4, $5, $6::json)
-         RETURNING incident_id, seq, at, type, step_path, data`,
-        [incidentId, seq, at, type, entry.stepPath ?? null, data]
-      )).rows[0]!
-      return entryOf(out)
-    }, {
-      transaction: true,
-      validate: () => {
-        requireKey(entry.incidentId, "incidentId")
-        if (!ENTRY_TYPES.has(entry.type)) throw new InvalidInput(`unknown journal entry type ${JSON.stringify(entry.type)}`)
-        if (!isFiniteNumber(entry.at)) throw new InvalidInput(`at must be a finite epoch ms (got ${entry.at})`)
-        if (entry.stepPath !== undefined && typeof entry.stepPath !== "string") throw new InvalidInput("stepPath must be a string")
-        data = jsonObjectText(entry.data, "data")
-        if (entry.type === "opened") {
-          const d = entry.data
-          if (typeof d.runbook !== "string" || typeof d.targetKey !== "string") {
-            throw new InvalidInput(`the "opened" entry of incident ${entry.incidentId} needs string data.runbook and data.targetKey`)
-          }
-          opened = { runbook: d.runbook, targetKey: d.targetKey }
+  const appendJournal = (entry: NewJournalEntry) =>
+    Effect.flatMap(redactor, (r) => {
+      let data = ""
+      let opened: { readonly runbook: string; readonly targetKey: string } | undefined
+      return run("appendJournal", async (tx): Promise<JournalEntry> => {
+        const { at, incidentId, type } = entry
+        let seq: number
+        if (type === "opened") {
+          const res = await tx.q(
+            `INSERT INTO ${S}.incidents (incident_id, runbook, target_key, opened_at, last_type, closed, last_seq)
+             VALUES ($1, $2, $3, $4, 'opened', false, 1) ON CONFLICT (incident_id) DO NOTHING`,
+            [incidentId, opened!.runbook, opened!.targetKey, at]
+          )
+          if (res.rowCount !== 1) throw StoreRules.alreadyOpened(incidentId)
+          seq = 1
+        } else {
+          // The row lock taken here serializes appends to one incident until COMMIT.
+          const res = await tx.q(
+            `UPDATE ${S}.incidents SET last_seq = last_seq + 1, last_type = $2, closed = closed OR $3
+             WHERE incident_id = $1 RETURNING last_seq`,
+            [incidentId, type, type === "closed"]
+          )
+          const row = res.rows[0]
+          if (row === undefined) throw StoreRules.notOpened(entry)
+          seq = num(row.last_seq)
         }
-      }
+        const out = (await tx.q(
+          `INSERT INTO ${S}.journal (incident_id, seq, at, type, step_path, data) VALUES ($1, $2, $3, $4, $5, $6::json)
+           RETURNING incident_id, seq, at, type, step_path, data`,
+          [incidentId, seq, at, type, entry.stepPath ?? null, data]
+        )).rows[0]!
+        return entryOf(out)
+      }, {
+        transaction: true,
+        validate: () => {
+          const redacted = StoreRules.redactJsonObject(r, StoreRules.validateJournalEntry(entry))
+          data = JSON.stringify(redacted)
+          if (entry.type === "opened") opened = { runbook: String(redacted.runbook), targetKey: String(redacted.targetKey) }
+        }
+      })
     })
-  }
 
   const readJournal = (incidentId: string) =>
     run("readJournal", async (tx) =>
@@ -540,7 +471,7 @@ export const make = Effect.fn("PgStore.make")(function*(config: PgStoreConfig) {
       (await tx.q(
         `SELECT incident_id, runbook, target_key, opened_at, last_type, closed FROM ${S}.incidents WHERE $1 OR NOT closed`,
         [options?.all === true]
-      )).rows.map(indexOf).sort(byOpening), { transaction: false })
+      )).rows.map(indexOf).sort(StoreRules.byOpening), { transaction: false })
 
   const gc = (now: number): Effect.Effect<number, StoreErrorT> =>
     run("gc", async (tx) =>
@@ -550,9 +481,7 @@ export const make = Effect.fn("PgStore.make")(function*(config: PgStoreConfig) {
         [now]
       )).rowCount ?? 0, {
       transaction: false,
-      validate: () => {
-        if (!isFiniteNumber(now)) throw new InvalidInput(`now must be a finite epoch ms (got ${now})`)
-      }
+      validate: () => requireTime(now)
     })
 
   const store: PgStoreShape = {

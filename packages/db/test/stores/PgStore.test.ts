@@ -3,7 +3,7 @@ import { randomUUID } from "node:crypto"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { GuardrailStore } from "@byteport/core"
-import { storeContract } from "@byteport/core/testing"
+import { storeContract, storeSecrets, storeSecretsPlanted } from "@byteport/core/testing"
 import { afterAll, assert, it } from "@effect/vitest"
 import { Effect, Layer, Redacted } from "effect"
 import pg from "pg"
@@ -39,6 +39,54 @@ describeWithServices(["postgres"], "PgStore (real PostgreSQL 15)", (env) => {
 
   const withStore = <A, E>(f: (store: PgStore.PgStoreShape) => Effect.Effect<A, E>, extra: Partial<PgStore.PgStoreConfig> = {}) =>
     Effect.scoped(Effect.flatMap(PgStore.make({ url: Redacted.make(appUrl), schema, poolMax: 4, ...extra }), f))
+
+  it.live("writes are redacted: no planted secret in any row of kv, leases or journal", () =>
+    Effect.gen(function*() {
+      const k = `secret-${randomUUID()}`
+      const planted = storeSecretsPlanted()
+      yield* withStore((s) =>
+        Effect.gen(function*() {
+          assert.strictEqual(yield* s.compareAndSet(`baseline:${k}`, 0, planted.value), true)
+          yield* s.acquireLease({ key: `target:${k}`, holder: "h", ttlMs: 60_000, now: T, data: planted.leaseData, parents: [`target:${k}-parent`] })
+          yield* s.appendJournal({ incidentId: k, at: T, type: "opened", data: { runbook: "r", targetKey: "t", evidence: planted.value } })
+        }))
+      const raw = yield* Effect.promise(async () => {
+        const c = new pg.Client({ connectionString: appUrl })
+        await c.connect()
+        try {
+          const kv = await c.query(`SELECT key, value::text AS v FROM ${schema}.kv WHERE key = $1`, [`baseline:${k}`])
+          const leases = await c.query(`SELECT key, holder, data::text AS d, parents::text AS p FROM ${schema}.leases WHERE key = $1`, [`target:${k}`])
+          const journal = await c.query(`SELECT data::text AS d FROM ${schema}.journal WHERE incident_id = $1`, [k])
+          return JSON.stringify([kv.rows, leases.rows, journal.rows])
+        } finally {
+          await c.end()
+        }
+      })
+      assert.include(raw, "limitMi") // the rows are really there
+      assert.include(raw, `${k}-parent`)
+      for (const secret of storeSecrets) assert.notInclude(raw, secret)
+    }))
+
+  it.live("hierarchical leases: two stores (two agents) racing on a parent and its children never both hold", () =>
+    Effect.gen(function*() {
+      const k = `family-${randomUUID()}`
+      const shapes = [{ key: k }, { key: `${k}/a`, parents: [k] }, { key: `${k}/b`, parents: [k] }, { key: `${k}/a/x`, parents: [`${k}/a`, k] }]
+      const results = yield* withStore((a) =>
+        withStore((b) =>
+          Effect.forEach(
+            Array.from({ length: 400 }, (_, i) => i),
+            (i) => Effect.map((i % 2 === 0 ? a : b).acquireLease({ ...shapes[i % shapes.length]!, holder: `h${i}`, ttlMs: 60_000, now: T }), (r) => ({ i, r })),
+            { concurrency: "unbounded" }
+          )))
+      const won = results.filter((x) => x.r._tag === "Acquired").map((x) => ({ ...shapes[x.i % shapes.length]!, holder: `h${x.i}` }))
+      assert.isAbove(won.length, 0)
+      for (const x of won) {
+        for (const y of won) {
+          if (x === y) continue
+          assert.isFalse(x.key === y.key || (x.parents ?? []).includes(y.key) || (y.parents ?? []).includes(x.key), `${x.holder}@${x.key} and ${y.holder}@${y.key}`)
+        }
+      }
+    }))
 
   it.live("creates its tables idempotently, also when many agents start at once", () =>
     Effect.gen(function*() {

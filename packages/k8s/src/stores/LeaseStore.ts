@@ -25,20 +25,30 @@
  * N entries of ~80 bytes). A journal holds a few hundred entries of typical size; each incident
  * has its own Lease. Leases (`l`) mirror the holder in `spec.holderIdentity`, `acquireTime`,
  * `renewTime` and `leaseDurationSeconds` for `kubectl get lease`; the exact millisecond times
- * are in the `byteport.io/lease` annotation. `gc(now)` deletes windows with no live entry and,
+ * are in the `byteport.io/lease` annotation.
+ *
+ * **Hierarchical leases.** A lease with `parents` first records a claim (holder, expiry, data)
+ * in each parent's Lease (`byteport.io/lease-claims`, one conditional write each), then writes
+ * its own. A parent's Lease thus holds its own lease and the live claims of its descendants,
+ * so an acquire of the parent and one of a child always meet on one object with one
+ * resourceVersion: whichever writes second sees the other and is Held (the claims it already
+ * wrote are rolled back). A release removes the claims too; the claim of an agent that died
+ * between its writes lapses with its ttl, like a lease.
+ *
+ * Rules and redaction are core's `StoreRules`: every value, lease data, claim and journal entry
+ * is redacted before it reaches an annotation. `gc(now)` deletes windows with no live entry and,
  * with `closedJournalRetentionMs`, the journals of incidents closed longer ago than that.
  *
  * @since 0.1.0
  */
 import { V1MicroTime } from "@kubernetes/client-node"
 import type { V1Lease } from "@kubernetes/client-node"
-import { GuardrailStore } from "@byteport/core"
-import type { Json as CoreJson } from "@byteport/core"
+import { GuardrailStore, StoreRules as S } from "@byteport/core"
+import type { Json as CoreJson, Redactor } from "@byteport/core"
 import { Config, Effect, Layer, Random, Semaphore } from "effect"
 import { createHash, randomUUID } from "node:crypto"
 import { Kube } from "../Kube"
 import type { KubeError } from "../KubeError"
-import * as S from "./internal/json"
 
 type StoreError = GuardrailStore.StoreError
 type JournalEntry = GuardrailStore.JournalEntry
@@ -50,6 +60,8 @@ export interface LeaseStoreOptions {
   readonly namespace?: string | undefined
   /** Attempts per operation when other writers keep winning (default 100). */
   readonly maxAttempts?: number | undefined
+  /** The redactor every written value, lease data and journal entry passes (default: the caller's `Redactor` service, else the default rules). */
+  readonly redactor?: Redactor.Shape | undefined
 }
 
 /** Annotation and label names. */
@@ -59,6 +71,7 @@ export const Annotations = {
   value: "byteport.io/value",
   version: "byteport.io/version",
   lease: "byteport.io/lease",
+  claims: "byteport.io/lease-claims",
   journal: "byteport.io/journal",
   incident: "byteport.io/incident"
 } as const
@@ -216,37 +229,145 @@ export const make = (options: LeaseStoreOptions = {}): Effect.Effect<LeaseStoreS
       const text = l?.metadata?.annotations?.[Annotations.window]
       return text === undefined ? undefined : (JSON.parse(text) as S.WindowState)
     }
+    type Stored = Omit<LeaseInfo, "key">
+    const withKey = (key: string, x: Stored): LeaseInfo => ({
+      key,
+      holder: x.holder,
+      acquiredAt: x.acquiredAt,
+      expiresAt: x.expiresAt,
+      data: x.data,
+      ...(x.parents !== undefined && x.parents.length > 0 ? { parents: x.parents } : {})
+    })
     const parseLease = (key: string, l: V1Lease | undefined): LeaseInfo | undefined => {
       const text = l?.metadata?.annotations?.[Annotations.lease]
-      if (text === undefined) return undefined
-      const x = JSON.parse(text) as Omit<LeaseInfo, "key">
-      return { key, holder: x.holder, acquiredAt: x.acquiredAt, expiresAt: x.expiresAt, data: x.data }
+      return text === undefined ? undefined : withKey(key, JSON.parse(text) as Stored)
+    }
+    /** The claims of descendants recorded in a Lease (as leases on the descendants' keys). */
+    const parseClaims = (l: V1Lease | undefined): Array<LeaseInfo> => {
+      const text = l?.metadata?.annotations?.[Annotations.claims]
+      if (text === undefined) return []
+      return Object.entries(JSON.parse(text) as Record<string, Stored>).map(([k, x]) => withKey(k, x))
+    }
+    const strip = ({ key: _k, ...stored }: LeaseInfo): Stored => stored
+    /**
+     * The write of a lease object: its own lease (if any) and its live claims; deleted when both
+     * are gone. `keep` is the current object when its own lease is unchanged (its spec is kept).
+     */
+    const leaseWrite = (own: LeaseInfo | undefined, claims: ReadonlyArray<LeaseInfo>, now: number, keep?: V1Lease): Write | "delete" => {
+      const live = claims.filter((c) => S.isLive(c, now))
+      if (own === undefined && live.length === 0) return "delete"
+      const annotations: Record<string, string> = {}
+      if (own !== undefined) annotations[Annotations.lease] = JSON.stringify(strip(own))
+      if (live.length > 0) {
+        const out: Record<string, Stored> = {}
+        for (const c of live) Object.defineProperty(out, c.key, { value: strip(c), enumerable: true, writable: true, configurable: true })
+        annotations[Annotations.claims] = JSON.stringify(out)
+      }
+      return {
+        annotations,
+        spec: own === undefined ? {} : keep?.spec !== undefined ? keep.spec : {
+          holderIdentity: own.holder,
+          leaseDurationSeconds: Math.max(1, Math.ceil((own.expiresAt - now) / 1000)),
+          acquireTime: new V1MicroTime(own.acquiredAt),
+          renewTime: new V1MicroTime(now)
+        }
+      }
     }
     const parseJournal = (l: V1Lease | undefined): Array<JournalEntry> => {
       const text = l?.metadata?.annotations?.[Annotations.journal]
       return text === undefined ? [] : (JSON.parse(text) as Array<JournalEntry>)
     }
     const windowWrite = (state: S.WindowState): Write => ({ annotations: { [Annotations.window]: JSON.stringify(state) } })
+    const redactor = S.redactorFor(options.redactor)
+
+    /** Records (or renews) `lease` as a claim in its parent's Lease; Held when the parent or an equal claim is another holder's. */
+    const claim = (parent: string, lease: LeaseInfo, now: number) =>
+      mutate("acquireLease", "lease", parent, (current): Plan<{ readonly held?: LeaseInfo; readonly previous?: LeaseInfo }> => {
+        const own = parseLease(parent, current)
+        if (own !== undefined && S.isLive(own, now) && own.holder !== lease.holder) return { result: { held: own } }
+        const claims = parseClaims(current)
+        const previous = claims.find((c) => c.key === lease.key)
+        if (previous !== undefined && S.isLive(previous, now) && previous.holder !== lease.holder) return { result: { held: previous } }
+        const next = [...claims.filter((c) => c.key !== lease.key), lease]
+        return { result: previous === undefined ? {} : { previous }, write: leaseWrite(own, next, now, current) }
+      })
+
+    /** Takes back a claim written by `claim` (restoring the one it replaced), if it is still ours. */
+    const unclaim = (parent: string, lease: LeaseInfo, previous: LeaseInfo | undefined, now: number) =>
+      mutate("acquireLease", "lease", parent, (current): Plan<void> => {
+        const claims = parseClaims(current)
+        const mine = claims.find((c) => c.key === lease.key)
+        if (mine === undefined || mine.holder !== lease.holder || mine.expiresAt !== lease.expiresAt) return { result: undefined }
+        const next = [...claims.filter((c) => c.key !== lease.key), ...(previous === undefined ? [] : [previous])]
+        return { result: undefined, write: leaseWrite(parseLease(parent, current), next, now, current) }
+      })
+
+    /** Removes the claim `holder` has on `parent` for `key` (a release, or a lease that left that parent). */
+    const dropClaim = (parent: string, key: string, holder: string, now: number) =>
+      mutate("releaseLease", "lease", parent, (current): Plan<void> => {
+        const claims = parseClaims(current)
+        if (!claims.some((c) => c.key === key && c.holder === holder)) return { result: undefined }
+        return { result: undefined, write: leaseWrite(parseLease(parent, current), claims.filter((c) => !(c.key === key && c.holder === holder)), now, current) }
+      })
+
+    const acquireLease = (request: GuardrailStore.LeaseRequest): Effect.Effect<GuardrailStore.LeaseResult, StoreError> =>
+      Effect.gen(function*() {
+        const r = yield* redactor
+        const checked = yield* guard("acquireLease", () => {
+          const c = S.validateLeaseRequest(request)
+          return c.data === undefined ? c : { ...c, data: S.redactJsonObject(r, c.data) }
+        })
+        const { holder, key, now, ttlMs } = checked
+        // A renewal without parents keeps the ones it has.
+        let parents = checked.parents
+        if (parents === undefined) {
+          const own = yield* Effect.flatMap(read("acquireLease", "lease", key), (l) => guard("acquireLease", () => parseLease(key, l)))
+          parents = own !== undefined && S.isLive(own, now) && own.holder === holder ? own.parents ?? [] : []
+        }
+        const req: S.CheckedLeaseRequest = { ...checked, parents }
+        // The claim each parent records: this lease as it will be (acquiredAt is the parent's business only for display).
+        const claimed: Array<{ readonly parent: string; readonly previous: LeaseInfo | undefined }> = []
+        const asClaim: LeaseInfo = { key, holder, acquiredAt: now, expiresAt: now + ttlMs, data: req.data ?? {}, ...(parents.length > 0 ? { parents } : {}) }
+        const rollback = Effect.forEach(claimed, (c) => unclaim(c.parent, asClaim, c.previous, now), { discard: true })
+        for (const parent of parents) {
+          const c = yield* claim(parent, asClaim, now).pipe(Effect.tapError(() => rollback))
+          if (c.held !== undefined) {
+            yield* rollback
+            return { _tag: "Held", lease: c.held } satisfies GuardrailStore.LeaseResult
+          }
+          claimed.push({ parent, previous: c.previous })
+        }
+        const outcome = yield* mutate("acquireLease", "lease", key, (current): Plan<{ readonly result: GuardrailStore.LeaseResult; readonly dropped: ReadonlyArray<string> }> => {
+          const claims = parseClaims(current)
+          const before = parseLease(key, current)
+          const decision = S.decideLease(req, before, claims)
+          if (decision._tag === "Held") return { result: { result: decision, dropped: [] } }
+          // parents this holder's lease no longer names keep no claim for it
+          const dropped = before !== undefined && before.holder === holder ? (before.parents ?? []).filter((p) => !parents.includes(p)) : []
+          return { result: { result: { _tag: "Acquired", lease: S.copyLease(decision.lease) }, dropped }, write: leaseWrite(decision.lease, claims, now) }
+        }).pipe(Effect.tapError(() => rollback))
+        if (outcome.result._tag === "Held") yield* rollback
+        yield* Effect.forEach(outcome.dropped, (parent) => dropClaim(parent, key, holder, now), { discard: true })
+        return outcome.result
+      })
 
     const store: LeaseStoreShape = {
       name,
       acquireWindow: (request) =>
         Effect.flatMap(guard("acquireWindow", () => S.validateWindowRequest(request)), () =>
           mutate("acquireWindow", "window", request.key, (current) => {
-            const { next, result } = S.acquire(parseWindow(current), request, randomUUID())
+            const { next, result } = S.acquireWindow(parseWindow(current), request, randomUUID())
             return next !== undefined ? { result, write: windowWrite(next) } : { result }
           })),
       peekWindow: (key, windowMs, now) =>
-        Effect.flatMap(guard("peekWindow", () => S.requireKey(key)), () =>
-          Effect.flatMap(read("peekWindow", "window", key), (l) => guard("peekWindow", () => S.peek(parseWindow(l), windowMs, now)))),
+        Effect.flatMap(guard("peekWindow", () => S.validatePeek(key, windowMs, now)), () =>
+          Effect.flatMap(read("peekWindow", "window", key), (l) => guard("peekWindow", () => S.peekWindow(parseWindow(l), key, windowMs, now)))),
       releaseWindow: (key, token) =>
         Effect.flatMap(guard("releaseWindow", () => (S.requireKey(key), S.requireKey(token, "token"))), () =>
           mutate("releaseWindow", "window", key, (current): Plan<void> => {
-            const state = parseWindow(current)
-            if (state === undefined) return { result: undefined }
-            const entries = state.entries.filter((e) => e.token !== token)
-            if (entries.length === state.entries.length) return { result: undefined }
-            return { result: undefined, write: entries.length === 0 ? "delete" : windowWrite({ windowMs: state.windowMs, entries }) }
+            const next = S.releaseWindow(parseWindow(current), token)
+            if (next === undefined) return { result: undefined }
+            return { result: undefined, write: next === null ? "delete" : windowWrite(next) }
           })),
       get: (key) =>
         Effect.flatMap(guard("get", () => S.requireKey(key)), () =>
@@ -255,83 +376,53 @@ export const make = (options: LeaseStoreOptions = {}): Effect.Effect<LeaseStoreS
               const a = l?.metadata?.annotations
               const text = a?.[Annotations.value]
               if (text === undefined) return undefined
-              return { value: S.decodeJson(text), version: Number(a?.[Annotations.version]) }
+              return { value: JSON.parse(text) as CoreJson.Json, version: Number(a?.[Annotations.version]) }
             }))),
       compareAndSet: (key, expectedVersion, value) =>
-        Effect.flatMap(
-          guard("compareAndSet", () => {
-            S.requireKey(key)
-            if (!Number.isInteger(expectedVersion) || expectedVersion < 0) throw new S.InvalidInput(`expectedVersion must be an integer >= 0 (got ${expectedVersion})`)
-            return S.encodeJson(value, "value")
-          }),
-          (encoded) =>
-            mutate("compareAndSet", "value", key, (current): Plan<boolean> => {
-              const version = current === undefined ? 0 : Number(current.metadata?.annotations?.[Annotations.version] ?? "0")
-              if (version !== expectedVersion) return { result: false }
-              return { result: true, write: { annotations: { [Annotations.value]: encoded, [Annotations.version]: String(version + 1) } } }
-            })
-        ),
-      acquireLease: (request) =>
-        Effect.flatMap(
-          guard("acquireLease", () => {
-            S.requireKey(request.key)
-            S.requireKey(request.holder, "holder")
-            if (!(Number.isFinite(request.ttlMs) && request.ttlMs > 0)) throw new S.InvalidInput(`ttlMs must be > 0 (got ${request.ttlMs})`)
-            if (!Number.isFinite(request.now)) throw new S.InvalidInput(`now must be a finite epoch ms (got ${request.now})`)
-            return request.data === undefined ? undefined : (JSON.parse(S.encodeJsonObject(request.data, "data")) as CoreJson.JsonObject)
-          }),
-          (data) =>
-            mutate("acquireLease", "lease", request.key, (current): Plan<GuardrailStore.LeaseResult> => {
-              const cur = parseLease(request.key, current)
-              const expired = cur === undefined || cur.expiresAt <= request.now
-              if (!expired && cur.holder !== request.holder) return { result: { _tag: "Held", lease: cur } }
-              const renew = !expired && cur.holder === request.holder
-              const lease: LeaseInfo = {
-                key: request.key,
-                holder: request.holder,
-                acquiredAt: renew ? cur.acquiredAt : request.now,
-                expiresAt: request.now + request.ttlMs,
-                data: data ?? (renew ? cur.data : {})
-              }
-              const { key: _k, ...stored } = lease
-              return {
-                result: { _tag: "Acquired", lease: JSON.parse(JSON.stringify(lease)) as LeaseInfo },
-                write: {
-                  annotations: { [Annotations.lease]: JSON.stringify(stored) },
-                  spec: {
-                    holderIdentity: lease.holder,
-                    leaseDurationSeconds: Math.max(1, Math.ceil(request.ttlMs / 1000)),
-                    acquireTime: new V1MicroTime(lease.acquiredAt),
-                    renewTime: new V1MicroTime(request.now)
-                  }
-                }
-              }
-            })
-        ),
+        Effect.flatMap(redactor, (r) =>
+          Effect.flatMap(
+            guard("compareAndSet", () => {
+              S.validateCompareAndSet(key, expectedVersion)
+              return JSON.stringify(S.redactJson(r, S.copyJson(value, "value")))
+            }),
+            (encoded) =>
+              mutate("compareAndSet", "value", key, (current): Plan<boolean> => {
+                const version = current === undefined ? 0 : Number(current.metadata?.annotations?.[Annotations.version] ?? "0")
+                if (version !== expectedVersion) return { result: false }
+                return { result: true, write: { annotations: { [Annotations.value]: encoded, [Annotations.version]: String(version + 1) } } }
+              })
+          )),
+      acquireLease,
       releaseLease: (key, holder) =>
-        Effect.flatMap(guard("releaseLease", () => (S.requireKey(key), S.requireKey(holder, "holder"))), () =>
-          mutate("releaseLease", "lease", key, (current): Plan<void> => {
+        Effect.gen(function*() {
+          yield* guard("releaseLease", () => (S.requireKey(key), S.requireKey(holder, "holder")))
+          const released = yield* mutate("releaseLease", "lease", key, (current): Plan<LeaseInfo | undefined> => {
             const cur = parseLease(key, current)
-            return cur !== undefined && cur.holder === holder ? { result: undefined, write: "delete" } : { result: undefined }
-          })),
+            if (cur === undefined || cur.holder !== holder) return { result: undefined }
+            return { result: cur, write: leaseWrite(undefined, parseClaims(current), cur.acquiredAt) }
+          })
+          // its claims in the parents go with it
+          if (released !== undefined) yield* Effect.forEach(released.parents ?? [], (parent) => dropClaim(parent, key, holder, released.acquiredAt), { discard: true })
+        }),
       getLease: (key) =>
         Effect.flatMap(guard("getLease", () => S.requireKey(key)), () =>
           Effect.flatMap(read("getLease", "lease", key), (l) => guard("getLease", () => parseLease(key, l)))),
       appendJournal: (entry) =>
-        Effect.flatMap(guard("appendJournal", () => S.prepareJournalEntry(entry, entry.type === "opened" ? 0 : 1)), () =>
-          mutate("appendJournal", "journal", entry.incidentId, (current): Plan<JournalEntry> => {
-            const entries = parseJournal(current)
-            const stored = S.prepareJournalEntry(entry, entries.length)
-            const all = [...entries, stored]
-            const summary = S.summarize(all)
-            return {
-              result: JSON.parse(JSON.stringify(stored)) as JournalEntry,
-              write: {
-                annotations: { [Annotations.journal]: JSON.stringify(all), [Annotations.incident]: JSON.stringify(summary) },
-                labels: { [Labels.closed]: String(summary.closed) }
+        Effect.flatMap(redactor, (r) =>
+          Effect.flatMap(guard("appendJournal", () => ({ ...entry, data: S.redactJsonObject(r, S.validateJournalEntry(entry)) })), (redacted) =>
+            mutate("appendJournal", "journal", entry.incidentId, (current): Plan<JournalEntry> => {
+              const entries = parseJournal(current)
+              const stored = S.prepareJournalEntry(redacted, entries.length)
+              const all = [...entries, stored]
+              const summary = S.summarize(all)
+              return {
+                result: S.copyEntry(stored),
+                write: {
+                  annotations: { [Annotations.journal]: JSON.stringify(all), [Annotations.incident]: JSON.stringify(summary) },
+                  labels: { [Labels.closed]: String(summary.closed) }
+                }
               }
-            }
-          })),
+            }))),
       readJournal: (incidentId) =>
         Effect.flatMap(guard("readJournal", () => S.requireKey(incidentId, "incidentId")), () =>
           Effect.flatMap(read("readJournal", "journal", incidentId), (l) => guard("readJournal", () => parseJournal(l)))),
@@ -346,7 +437,7 @@ export const make = (options: LeaseStoreOptions = {}): Effect.Effect<LeaseStoreS
                   return text === undefined ? [] : [JSON.parse(text) as GuardrailStore.IncidentIndexEntry]
                 })
                 .filter((i) => o?.all === true || !i.closed)
-                .sort((a, b) => a.openedAt - b.openedAt || (a.incidentId < b.incidentId ? -1 : a.incidentId > b.incidentId ? 1 : 0))
+                .sort(S.byOpening)
             )
           )
         ),
@@ -356,10 +447,10 @@ export const make = (options: LeaseStoreOptions = {}): Effect.Effect<LeaseStoreS
           const w = yield* Effect.forEach(windows, (l) => {
             const key = l.metadata?.annotations?.[Annotations.key]
             const state = parseWindow(l)
-            if (key === undefined || state === undefined || S.live(state, state.windowMs, now).length > 0) return Effect.succeed(0)
+            if (key === undefined || state === undefined || S.liveEntries(state.entries, state.windowMs, now).length > 0) return Effect.succeed(0)
             return mutate("gc", "window", key, (current): Plan<number> => {
               const st = parseWindow(current)
-              return st !== undefined && S.live(st, st.windowMs, now).length === 0 ? { result: 1, write: "delete" } : { result: 0 }
+              return st !== undefined && S.liveEntries(st.entries, st.windowMs, now).length === 0 ? { result: 1, write: "delete" } : { result: 0 }
             })
           })
           let j: ReadonlyArray<number> = []

@@ -13,6 +13,10 @@
  * DNS-1123 names (no `/`), so the format is unambiguous; the cluster name must not contain `/`.
  * `parse` turns a TargetRef back into its typed form or fails with `InvalidTargetRef`.
  *
+ * A workload ref with a container declares the whole workload as its `parent`, so an incident
+ * on one container and one on its workload never run at once (hierarchical leases); `parent`
+ * adds the parent to any workload ref that lacks it.
+ *
  * @since 0.1.0
  */
 import { TargetRef } from "@byteport/core"
@@ -107,8 +111,13 @@ export const node = (n: Omit<Node, "_tag">): TargetRef.TargetRef => toTargetRef(
 /** Renders a typed target as a core TargetRef. */
 export const toTargetRef = (t: K8sTarget): TargetRef.TargetRef => {
   switch (t._tag) {
-    case "Workload":
-      return TargetRef.make(WORKLOAD, `${t.cluster}/${t.namespace}/${t.kind}/${t.name}${t.container !== undefined ? `/${t.container}` : ""}`)
+    case "Workload": {
+      const whole = `${t.cluster}/${t.namespace}/${t.kind}/${t.name}`
+      // a container's parent is its workload: their leases exclude each other
+      return t.container === undefined
+        ? TargetRef.make(WORKLOAD, whole)
+        : TargetRef.make(WORKLOAD, `${whole}/${t.container}`, TargetRef.make(WORKLOAD, whole))
+    }
     case "Pod":
       return TargetRef.make(POD, `${t.cluster}/${t.namespace}/${t.name}`)
     case "Node":
@@ -152,6 +161,17 @@ export const parseWorkload = (target: TargetRef.TargetRef): Effect.Effect<Worklo
   Effect.flatMap(parse(target), (t) =>
     t._tag === "Workload" ? Effect.succeed(t) : Effect.fail(new InvalidTargetRef({ kind: target.kind, ref: target.ref, message: `expected a ${WORKLOAD} target, got ${target.kind}` }))
   )
+
+/**
+ * The target with its parent declared: a `k8s.workload` ref with a container gets its workload
+ * as parent (refs built here already have it; this completes refs read from elsewhere). Other
+ * targets are returned as they are.
+ */
+export const withParent = (target: TargetRef.TargetRef): TargetRef.TargetRef => {
+  if (target.kind !== WORKLOAD || target.parent !== undefined) return target
+  const t = parseSync(target)
+  return t instanceof InvalidTargetRef ? target : toTargetRef(t)
+}
 
 /** A workload without its container (the whole Deployment, for restarts and guardrail keys). */
 export const withoutContainer = (w: Workload): Workload => {

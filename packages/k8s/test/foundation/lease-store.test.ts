@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { GuardrailStore } from "@byteport/core"
-import { storeContract } from "@byteport/core/testing"
+import { storeContract, storeSecrets, storeSecretsPlanted } from "@byteport/core/testing"
 import { KubeSim, Keys } from "@byteport/kube-sim"
 import type { KubeSimInstance } from "@byteport/kube-sim"
 import { ConfigProvider, Effect, Layer } from "effect"
@@ -22,7 +22,9 @@ afterAll(async () => {
 storeContract("LeaseStore (kube-sim)", () => LeaseStore.layer({ namespace: NS }).pipe(Layer.provide(kubeLayer(shared))), {
   // every operation is an HTTP round trip: fewer racers than the in-memory default, same exactness
   concurrency: 200,
-  raceConcurrency: 100
+  raceConcurrency: 100,
+  // the 1,000-way lease hierarchy race is ~3,000 round trips: room for a loaded machine
+  timeoutMs: 90_000
 })
 
 const T = 1_700_000_000_000
@@ -41,6 +43,75 @@ describe("LeaseStore specifics", () => {
       assert.strictEqual(results.filter((r) => r._tag === "Acquired").length, 5)
       assert.strictEqual((yield* a.peekWindow("bump:shop/web", 60_000, T)).count, 5)
       assert.ok(s.recorder.count({ method: "PUT", status: 409 }) + s.recorder.count({ method: "POST", status: 409 }) > 0, "the agents really conflicted")
+    }).pipe(Effect.scoped))
+
+  it.live("hierarchical leases: two stores (two agents) racing on a parent and its children never both hold", () =>
+    Effect.gen(function*() {
+      const s = yield* sim({ namespaces: ["default", NS] })
+      const a = yield* LeaseStore.make({ namespace: NS }).pipe(Effect.provide(kubeLayer(s)))
+      const b = yield* LeaseStore.make({ namespace: NS }).pipe(Effect.provide(kubeLayer(s)))
+      const shapes = [{ key: "w" }, { key: "w/a", parents: ["w"] }, { key: "w/b", parents: ["w"] }, { key: "w/a/x", parents: ["w/a", "w"] }]
+      const results = yield* Effect.forEach(
+        Array.from({ length: 200 }, (_, i) => i),
+        (i) => (i % 2 === 0 ? a : b).acquireLease({ ...shapes[i % shapes.length]!, holder: `h${i}`, ttlMs: 60_000, now: T }),
+        { concurrency: "unbounded" }
+      )
+      const won = results.flatMap((r, i) => (r._tag === "Acquired" ? [{ ...shapes[i % shapes.length]!, holder: `h${i}` }] : []))
+      assert.isAbove(won.length, 0)
+      for (const x of won) {
+        for (const y of won) {
+          if (x === y) continue
+          assert.isFalse(x.key === y.key || (x.parents ?? []).includes(y.key) || (y.parents ?? []).includes(x.key), `${x.holder}@${x.key} and ${y.holder}@${y.key}`)
+        }
+      }
+      assert.ok(s.recorder.count({ method: "PUT", status: 409 }) + s.recorder.count({ method: "POST", status: 409 }) > 0, "the agents really conflicted")
+      // the stored leases are exactly the winners
+      const held = (yield* Effect.forEach(shapes, (x) => a.getLease(x.key))).flatMap((l) => (l === undefined ? [] : [`${l.key}=${l.holder}`]))
+      assert.deepStrictEqual(held.sort(), won.map((w) => `${w.key}=${w.holder}`).sort())
+    }).pipe(Effect.scoped))
+
+  it.live("hierarchical leases: a child acquire that loses rolls its claim on the parent back; a release removes it", () =>
+    Effect.gen(function*() {
+      const s = yield* sim({ namespaces: ["default", NS] })
+      const store = yield* LeaseStore.make({ namespace: NS }).pipe(Effect.provide(kubeLayer(s)))
+      const claims = () =>
+        s.store.list(Keys.leases, { namespace: NS }).find((l) => l.metadata.annotations?.[LeaseStore.Annotations.key] === "p")
+          ?.metadata.annotations?.[LeaseStore.Annotations.claims]
+      // x holds the child without declaring a parent; y asks for it with its parent and loses
+      assert.strictEqual((yield* store.acquireLease({ key: "p/c", holder: "x", ttlMs: 60_000, now: T }))._tag, "Acquired")
+      const lost = yield* store.acquireLease({ key: "p/c", holder: "y", ttlMs: 60_000, now: T + 1, parents: ["p"] })
+      assert.strictEqual(lost._tag, "Held")
+      assert.strictEqual(claims(), undefined)
+      assert.strictEqual((yield* store.acquireLease({ key: "p", holder: "z", ttlMs: 1_000, now: T + 2 }))._tag, "Acquired")
+      yield* store.releaseLease("p", "z")
+      // a child held with its parent records a claim; its release removes it and frees the parent at once
+      assert.strictEqual((yield* store.acquireLease({ key: "p/d", holder: "y", ttlMs: 60_000, now: T + 3, parents: ["p"] }))._tag, "Acquired")
+      assert.include(claims() ?? "", "p/d")
+      assert.strictEqual((yield* store.acquireLease({ key: "p", holder: "z", ttlMs: 1_000, now: T + 4 }))._tag, "Held")
+      yield* store.releaseLease("p/d", "y")
+      assert.strictEqual(claims(), undefined)
+      assert.strictEqual((yield* store.acquireLease({ key: "p", holder: "z", ttlMs: 1_000, now: T + 5 }))._tag, "Acquired")
+      yield* store.releaseLease("p", "z")
+      // a lease moved to another parent leaves no claim behind on the old one
+      assert.strictEqual((yield* store.acquireLease({ key: "p/e", holder: "y", ttlMs: 60_000, now: T + 6, parents: ["p"] }))._tag, "Acquired")
+      assert.strictEqual((yield* store.acquireLease({ key: "p/e", holder: "y", ttlMs: 60_000, now: T + 7, parents: ["q"] }))._tag, "Acquired")
+      assert.strictEqual(claims(), undefined)
+      assert.strictEqual((yield* store.acquireLease({ key: "p", holder: "z", ttlMs: 1_000, now: T + 8 }))._tag, "Acquired")
+      assert.strictEqual((yield* store.acquireLease({ key: "q", holder: "z", ttlMs: 1_000, now: T + 8 }))._tag, "Held")
+    }).pipe(Effect.scoped))
+
+  it.live("writes are redacted: no planted secret in any Lease object (values, lease data, claims, journals)", () =>
+    Effect.gen(function*() {
+      const s = yield* sim({ namespaces: ["default", NS] })
+      const store = yield* LeaseStore.make({ namespace: NS }).pipe(Effect.provide(kubeLayer(s)))
+      const planted = storeSecretsPlanted()
+      assert.strictEqual(yield* store.compareAndSet("baseline:k8s.workload:c/shop/Deployment/web", 0, planted.value), true)
+      yield* store.acquireLease({ key: "target:c/shop/Deployment/web/app", holder: "h", ttlMs: 60_000, now: T, data: planted.leaseData, parents: ["target:c/shop/Deployment/web"] })
+      yield* store.appendJournal({ incidentId: "inc-1", at: T, type: "opened", data: { runbook: "r", targetKey: "t", evidence: planted.value } })
+      const raw = JSON.stringify(s.store.list(Keys.leases, { namespace: NS }))
+      assert.include(raw, "limitMi") // the objects are really there
+      assert.include(raw, "lease-claims")
+      for (const secret of storeSecrets) assert.notInclude(raw, secret)
     }).pipe(Effect.scoped))
 
   it.live("maps keys to valid Lease names, keeps the original key, and survives the target's deletion", () =>

@@ -11,7 +11,11 @@ const owner = (kind: string, name: string) => [{ apiVersion: kind === "ReplicaSe
 describe("workload targets", () => {
   it("formats and parses each kind back", () => {
     const w = Targets.workload({ cluster: "prod-eu", namespace: "shop", kind: "Deployment", name: "web", container: "app" })
-    assert.deepStrictEqual(w, { kind: "k8s.workload", ref: "prod-eu/shop/Deployment/web/app" })
+    assert.deepStrictEqual(w, {
+      kind: "k8s.workload",
+      ref: "prod-eu/shop/Deployment/web/app",
+      parent: { kind: "k8s.workload", ref: "prod-eu/shop/Deployment/web" }
+    })
     assert.deepStrictEqual(Targets.parseSync(w), { _tag: "Workload", cluster: "prod-eu", namespace: "shop", kind: "Deployment", name: "web", container: "app" })
     const p = Targets.pod({ cluster: "c", namespace: "shop", name: "web-1" })
     assert.deepStrictEqual(p, { kind: "k8s.pod", ref: "c/shop/web-1" })
@@ -20,6 +24,23 @@ describe("workload targets", () => {
     assert.deepStrictEqual(Targets.parseSync(n), { _tag: "Node", cluster: "c", name: "node-3" })
     const whole = Targets.withoutContainer(Targets.parseSync(w) as Targets.Workload)
     assert.strictEqual(Targets.toTargetRef(whole).ref, "prod-eu/shop/Deployment/web")
+  })
+
+  it("a workload ref with a container declares its workload as parent; the parent is not part of the key", () => {
+    const c = Targets.workload({ cluster: "c", namespace: "shop", kind: "StatefulSet", name: "db", container: "pg" })
+    const whole = Targets.workload({ cluster: "c", namespace: "shop", kind: "StatefulSet", name: "db" })
+    assert.deepStrictEqual(c.parent, whole)
+    assert.strictEqual(whole.parent, undefined)
+    assert.deepStrictEqual(TargetRef.ancestors(c), [whole])
+    assert.isTrue(TargetRef.isWithin(c, whole))
+    assert.strictEqual(TargetRef.key(c), "k8s.workload:c/shop/StatefulSet/db/pg")
+    // refs from elsewhere (a journal, another package) get their parent back
+    assert.deepStrictEqual(Targets.withParent({ kind: c.kind, ref: c.ref }), c)
+    assert.deepStrictEqual(Targets.withParent(whole), whole)
+    const p = Targets.pod({ cluster: "c", namespace: "shop", name: "db-0" })
+    assert.strictEqual(Targets.withParent(p), p)
+    const bad = { kind: "k8s.workload", ref: "nope" }
+    assert.strictEqual(Targets.withParent(bad), bad)
   })
 
   it("cluster names from kubeconfigs (EKS ARNs) become valid ref segments", () => {
