@@ -81,9 +81,14 @@ export const audit = (event: string, data: Record<string, unknown>): Effect.Effe
  */
 const snapshot = (raw: unknown): { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly message: string } => {
   try {
-    const text = JSON.stringify(raw)
+    // The replacer stops a huge element early, before its JSON is built.
+    let budget = maxSignalChars
+    const text = JSON.stringify(raw, (_key, value: unknown) => {
+      budget -= typeof value === "string" ? value.length + 2 : 8
+      if (budget < 0) throw new Error(`element is more than ${maxSignalChars} characters of JSON`)
+      return value
+    })
     if (typeof text !== "string") return { ok: false, message: `not a JSON value (${raw === undefined ? "undefined" : typeof raw})` }
-    if (text.length > maxSignalChars) return { ok: false, message: `element is ${text.length} characters of JSON, more than ${maxSignalChars}` }
     return { ok: true, value: JSON.parse(text) }
   } catch (e) {
     return { ok: false, message: `element cannot be read as JSON: ${safeText(e)}` }
