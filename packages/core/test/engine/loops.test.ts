@@ -195,7 +195,7 @@ describe("Catalog.run survives its detectors", () => {
         "dies-once",
         Stream.suspend(() =>
           ++subscriptions === 1
-            ? Stream.concat(Stream.make<unknown>(valid(1)), Stream.suspend(() => Stream.make((throwingGetter() as { target: unknown }).target)))
+            ? Stream.concat(Stream.make(valid(1) as unknown), Stream.suspend(() => Stream.make((throwingGetter() as { target: unknown }).target)))
             : Stream.concat(Stream.make(valid(2)), Stream.never)
         )
       )
