@@ -137,12 +137,15 @@ export const finish = <F, R>(
       startedAt: st.startedAt,
       endedAt
     }
-    if (status !== "duplicate" && st.mode === "auto") {
+    if (status !== "duplicate") {
       const store = yield* GuardrailStore
       yield* journalAppend(st, "closed", { status, report: toJson(report) }).pipe(Effect.ignore)
-      // Keep the target leased through the cooldown.
+      // Keep the target leased through the cooldown, in every mode (observe and dry_run de-duplicate
+      // too); a zero cooldown releases the lease at once.
       const agent = yield* AgentId.current
-      yield* store.acquireLease({
+      if (Duration.toMillis(runbook.cooldown) <= 0) {
+        yield* store.releaseLease(leaseKey(st.signal.target), AgentId.holder(agent, st.incidentId)).pipe(Effect.ignore)
+      } else yield* store.acquireLease({
         key: leaseKey(st.signal.target),
         holder: AgentId.holder(agent, st.incidentId),
         ttlMs: Duration.toMillis(runbook.cooldown),

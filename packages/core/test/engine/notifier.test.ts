@@ -4,6 +4,7 @@ import { ActionRegistry, IncidentBus, MemoryStore, Notifier, Redactor, Runbook }
 import * as Audit from "../../src/Audit"
 import * as Sink from "../../src/sinks/Sink"
 import type { SinkMessage } from "../../src/sinks/SinkMessage"
+import * as Testing from "@byteport/core/testing"
 import * as P from "./pool"
 
 const recording = (name: string, fail = false) => {
@@ -44,6 +45,7 @@ describe("Notifier.fromSinks", () => {
       yield* Runbook.handle(rb, P.signal(), { mode: "dry_run" })
       assert.deepStrictEqual(ops.kinds(), ["plan", "report"])
       assert.deepStrictEqual(pager.kinds(), [])
+      yield* Testing.advance("6 minutes") // past the dry_run incident's cooldown lease on the target
       const r = yield* Runbook.handle(rb, P.signal(), { mode: "auto" }) // the queue never drains: NotRecovered
       assert.strictEqual((r as any).status, "escalated")
       assert.deepStrictEqual(pager.kinds(), ["escalation"])
