@@ -17,7 +17,7 @@
  *
  * @since 0.1.0
  */
-import { type Classification, Detector, Diagnoser, Fact, Runbook, type Signal, Verifier } from "@byteport/core"
+import { type Classification, Detector, Diagnoser, Fact, Runbook, Settings, type Signal, Verifier } from "@byteport/core"
 import { Clock, Config, Duration, Effect } from "effect"
 import * as OomClassifier from "../classifiers/oom"
 import type { OomFacts, PodFacts } from "../classifiers/oom"
@@ -195,7 +195,9 @@ export const make = (o: Options = {}): Runbook.Runbook<OomFacts, Kube | Metrics>
   })
 }
 
-const num = (key: string, dflt: number) => Config.Number(key).pipe(Config.withDefault(dflt))
+const num = (key: string, dflt: number) => Settings.positiveNumber(key).pipe(Config.withDefault(dflt))
+const factorOf = (key: string, dflt: number) => Settings.factor(key).pipe(Config.withDefault(dflt))
+const ratioOf = (key: string, dflt: number) => Settings.ratio(key).pipe(Config.withDefault(dflt))
 
 /**
  * The runbook from configuration: classifier thresholds (`BYTEPORT_OOM_*`, see
@@ -210,16 +212,16 @@ export const fromConfig = (o: Options = {}): Effect.Effect<Runbook.Runbook<OomFa
       ...o,
       thresholds: yield* OomClassifier.thresholdsConfig,
       remediation: {
-        bumpFactor: yield* num("BYTEPORT_OOM_BUMP_FACTOR", Remediator.defaults.bumpFactor),
-        scaleOutFactor: yield* num("BYTEPORT_OOM_SCALE_OUT_FACTOR", Remediator.defaults.scaleOutFactor),
+        bumpFactor: yield* factorOf("BYTEPORT_OOM_BUMP_FACTOR", Remediator.defaults.bumpFactor),
+        scaleOutFactor: yield* factorOf("BYTEPORT_OOM_SCALE_OUT_FACTOR", Remediator.defaults.scaleOutFactor),
         drainTimeoutSeconds: yield* num("BYTEPORT_OOM_DRAIN_TIMEOUT_SECONDS", Remediator.defaults.drainTimeoutSeconds)
       },
       trend: {
         lookbackMinutes: yield* num("BYTEPORT_OOM_TREND_LOOKBACK_MINUTES", MemoryTrend.defaults.lookbackMinutes),
-        warmupSeconds: yield* num("BYTEPORT_OOM_WARMUP_SECONDS", MemoryTrend.defaults.warmupSeconds),
+        warmupSeconds: yield* Settings.nonNegativeNumber("BYTEPORT_OOM_WARMUP_SECONDS").pipe(Config.withDefault(MemoryTrend.defaults.warmupSeconds)),
         stepSeconds: MemoryTrend.defaults.stepSeconds
       },
-      verify: { healthyRatio: yield* num("BYTEPORT_OOM_VERIFY_WORKING_SET_RATIO", OomVerifiers.defaults.healthyRatio) },
+      verify: { healthyRatio: yield* ratioOf("BYTEPORT_OOM_VERIFY_WORKING_SET_RATIO", OomVerifiers.defaults.healthyRatio) },
       regressionWindowMinutes: yield* num("BYTEPORT_OOM_DEPLOY_REGRESSION_MINUTES", 30)
     })
   })
