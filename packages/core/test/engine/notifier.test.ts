@@ -54,6 +54,29 @@ describe("Notifier.fromSinks", () => {
     }).pipe(Effect.provide(layerFor(pool, { ops, pager, tickets })))
   })
 
+  it.effect("dry_run de-duplicates: a second signal on the target within the cooldown posts nothing to the ops channel; the audit log links it", () => {
+    const pool: P.Pool = { workers: 2, queue: 500, writes: [] }
+    const ops = recording("ops")
+    return Effect.gen(function*() {
+      const rb = P.runbook(pool, { verifySchedule: { offsets: [0], description: "once" }, cooldown: "5 minutes" })
+      const first = yield* Runbook.handle(rb, P.signal(), { mode: "dry_run" })
+      yield* Testing.advance("40 seconds") // the pod restarts and OOMs again
+      const second = yield* Runbook.handle(rb, P.signal(), { mode: "dry_run" })
+      assert.strictEqual((second as any).status, "duplicate")
+      assert.deepStrictEqual(ops.kinds(), ["plan", "report"])
+      const audit = yield* Effect.flatMap(Effect.service(Audit.Audit), (a) => a.entries)
+      const dup = audit.filter((l) => l.event === "duplicate")
+      assert.strictEqual(dup.length, 1)
+      assert.strictEqual(dup[0]!.incidentId, (second as any).incidentId)
+      assert.strictEqual((dup[0]!.data as any).duplicateOf, (first as any).incidentId)
+    }).pipe(Effect.provide(Layer.mergeAll(
+      MemoryStore.layer,
+      ActionRegistry.layer({ handlers: [P.scale(pool)] }),
+      IncidentBus.layer(),
+      Notifier.fromSinks.pipe(Layer.provideMerge(Layer.mergeAll(Sink.layerOpsChannel(ops.sink), Audit.layerMemory.pipe(Layer.provide(Redactor.layerDefault)))))
+    )))
+  })
+
   it.effect("a failing pager never fails the incident; without a pager escalations reach the ops channel", () => {
     const pool: P.Pool = { workers: 2, queue: 500, writes: [] }
     const ops = recording("ops")
