@@ -57,8 +57,8 @@ export interface LayerOptions<R = never, E = never, RS = never> {
    * `config` are validated when the layer is built.
    */
   readonly runbooks?: ReadonlyArray<Runbook.Runbook<any, any>>
-  /** More configuration to validate at startup (e.g. caps an action handler's guardrails read at run time). */
-  readonly config?: ReadonlyArray<Config.Config<unknown>>
+  /** More configuration to validate at startup (Configs, or validators such as `Settings.positiveCount(cap)`). */
+  readonly config?: ReadonlyArray<Effect.Effect<unknown, Config.ConfigError>>
 }
 
 /** The services `Agent.layer` provides. */
@@ -84,15 +84,21 @@ export const approvalLayer: Layer.Layer<ApprovalChannel, Config.ConfigError | Ap
  * key at startup: `BYTEPORT_MODE` and every `BYTEPORT_MODE_*` key (unknown modes such as `atuo`;
  * values are case-insensitive), the sink timeout (> 0) and retries (≥ 0), the approval port
  * (0–65535, 0: any free port — checked even without a token), the given runbooks' mode keys and
- * declared `config`, and the extra `config`.
+ * declared `config` and guardrail caps, the handlers' guardrail caps, and the extra `config`.
  */
-export const validate = (options: { readonly runbooks?: ReadonlyArray<Runbook.Runbook<any, any>>; readonly config?: ReadonlyArray<Config.Config<unknown>> } = {}): Effect.Effect<void, Config.ConfigError> =>
+export const validate = (options: {
+  readonly runbooks?: ReadonlyArray<Runbook.Runbook<any, any>>
+  readonly handlers?: ReadonlyArray<ActionHandler<any>>
+  readonly config?: ReadonlyArray<Effect.Effect<unknown, Config.ConfigError>>
+} = {}): Effect.Effect<void, Config.ConfigError> =>
   Effect.gen(function*() {
     yield* Settings.validateModes((options.runbooks ?? []).map((rb) => Settings.modeKey(rb.id)))
     yield* SinkConfig.config
     yield* Config.option(Settings.port("BYTEPORT_APPROVAL_PORT", { allowAny: true }))
     for (const rb of options.runbooks ?? []) yield* Runbook.validateConfig(rb)
-    for (const c of options.config ?? []) yield* c
+    // Caps the action kinds' guardrails read from configuration (e.g. kills_per_minute_cap).
+    yield* Settings.validateAll((options.handlers ?? []).flatMap((h) => (h.guardrails ?? []).flatMap((g) => g.config ?? [])))
+    yield* Settings.validateAll(options.config ?? [])
   })
 
 /**
@@ -108,7 +114,7 @@ export const layer = <R = never, E = never, RS = never>(
   const outputs = Layer.mergeAll(Audit.layer, SinkConfig.layer).pipe(Layer.provideMerge(redactor))
   const notifier = Notifier.fromSinks.pipe(Layer.provideMerge(outputs))
   const logs = options.redactLogs === false ? Layer.empty : Redactor.layerLogger().pipe(Layer.provide(redactor))
-  const validated = Layer.effectDiscard(validate({ ...(options.runbooks ? { runbooks: options.runbooks } : {}), ...(options.config ? { config: options.config } : {}) }))
+  const validated = Layer.effectDiscard(validate({ ...(options.runbooks ? { runbooks: options.runbooks } : {}), handlers: options.handlers, ...(options.config ? { config: options.config } : {}) }))
   return Layer.mergeAll(
     notifier,
     approvalLayer.pipe(Layer.provideMerge(store)),

@@ -10,7 +10,7 @@
  *
  * @since 0.1.0
  */
-import { Effect } from "effect"
+import { type Config, Effect } from "effect"
 import type { Action } from "./Action"
 import type { Classification } from "./Classification"
 import type { FactsJson } from "./Fact"
@@ -58,6 +58,8 @@ export interface Guardrail<R = never> {
   readonly check: (ctx: GuardrailContext) => Effect.Effect<GuardrailResult, StoreError, GuardrailStore | R>
   /** Atomic decision that takes budget (used in auto, just before the step runs). */
   readonly acquire: (ctx: GuardrailContext) => Effect.Effect<Acquisition, StoreError, GuardrailStore | R>
+  /** Configuration it reads at run time (a cap given as a `Config`): read once at agent startup (`Agent.layer`). */
+  readonly config?: ReadonlyArray<Effect.Effect<unknown, Config.ConfigError>> | undefined
 }
 
 /** The Pass result. */

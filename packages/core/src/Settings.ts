@@ -92,3 +92,24 @@ export const validateModes = (extra: ReadonlyArray<string> = []): Effect.Effect<
   Effect.gen(function*() {
     for (const key of yield* modeKeys(extra)) yield* Config.option(mode(key))
   })
+
+/**
+ * Validates a count read from any `Config` (e.g. `Config.Int("max_restarts_per_hour")` given to
+ * `Guardrail.rateLimit`) as a positive integer, naming the key it was read from: a value of 0 or
+ * less is a `ConfigError` here, at startup, instead of a runtime denial. Returns the value.
+ */
+export const positiveCount = (config: Config.Config<number>): Effect.Effect<number, Config.ConfigError> =>
+  Effect.gen(function*() {
+    const provider = yield* ConfigProvider.ConfigProvider
+    const read: Array<string> = []
+    const recording = ConfigProvider.make((path) => Effect.tap(provider.load(path), (node) => Effect.sync(() => {
+      if (node && node._tag === "Value") read.push(path.map(String).join("_"))
+    })))
+    const n = yield* config.parse(recording)
+    const key = read[read.length - 1] ?? "a configured count"
+    return yield* positiveInt(key).parse(ConfigProvider.fromUnknown({ [key]: Number.isFinite(n) ? String(n) : "NaN" }))
+  })
+
+/** Reads every configuration check given (Configs or validators) once; the first invalid one fails. */
+export const validateAll = (checks: ReadonlyArray<Effect.Effect<unknown, Config.ConfigError>>): Effect.Effect<void, Config.ConfigError> =>
+  Effect.forEach(checks, (c) => c, { discard: true })

@@ -68,7 +68,7 @@ export interface Runbook<F = any, R = never> {
   /** How long an approval request waits before it escalates. */
   readonly approvalTimeout: Duration.Duration
   /** The configuration it reads at run time (caps, thresholds …): read once at startup by `validateConfig`. */
-  readonly config: ReadonlyArray<Config.Config<unknown>>
+  readonly config: ReadonlyArray<Effect.Effect<unknown, Config.ConfigError>>
 }
 
 /** What a postmortem builder sees. */
@@ -109,7 +109,7 @@ export interface MakeOptions<F, R> {
    * `Guardrail.rateLimit`: `Agent.layer` reads each once at startup so an invalid value is a
    * `ConfigError` naming the key, not a runtime denial.
    */
-  readonly config?: ReadonlyArray<Config.Config<unknown>>
+  readonly config?: ReadonlyArray<Effect.Effect<unknown, Config.ConfigError>>
 }
 
 /** A runbook definition that cannot run (a negative lease, a non-finite cooldown …): thrown by `make`. */
@@ -206,14 +206,15 @@ export const modeFor = (runbook: Runbook<any, any>): Effect.Effect<{ readonly mo
   })
 
 /**
- * Reads, once, every configuration key the runbook depends on — its mode keys and the `config`
- * it declares (caps, thresholds …) — so an invalid value is a `ConfigError` naming the key at
+ * Reads, once, every configuration key the runbook depends on — its mode keys, the `config` it
+ * declares (caps, thresholds …) and its guardrails' (a `Guardrail.rateLimit` whose `max` is a
+ * `Config` must be a positive integer) — so an invalid value is a `ConfigError` naming the key at
  * startup (`Agent.layer` / `Agent.run` call it for every runbook), not a denial in an incident.
  */
 export const validateConfig = (runbook: Runbook<any, any>): Effect.Effect<void, Config.ConfigError> =>
   Effect.gen(function*() {
     yield* Settings.validateModes([Settings.modeKey(runbook.id)])
-    for (const c of runbook.config ?? []) yield* c
+    yield* Settings.validateAll([...(runbook.config ?? []), ...runbook.guardrails.flatMap((g) => g.config ?? [])])
   })
 
 /** No resumable incident with that id (or it belongs to another runbook). */

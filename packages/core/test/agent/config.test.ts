@@ -95,6 +95,29 @@ describe("config fails at startup, naming the key", () => {
       }))
   }
 
+  it.live("a cap given to a guardrail as a plain Config (not declared) is validated at startup too — runbook and action-kind guardrails", () =>
+    Effect.gen(function*() {
+      const undeclared = runbook({
+        guardrails: [Guardrail.rateLimit({ key: Guardrail.keys.perRunbook("restarts"), max: Config.Int("restarts_per_hour").pipe(Config.withDefault(3)), window: "1 hour" })]
+      })
+      const r = yield* start({ BYTEPORT_MODE: "auto", restarts_per_hour: "0" }, undeclared)
+      assert.strictEqual(r.error?._tag, "ConfigError")
+      assert.include(r.error!.message, "restarts_per_hour")
+      assert.deepStrictEqual(r.results, [])
+      // an action kind's cap (like db's kills_per_minute_cap): Agent.layer reads the handlers' guardrails
+      const handler = Testing.recordingHandler("w.restart", {
+        guardrails: [Guardrail.perMinuteCap({ name: "kills_per_minute_cap", key: Guardrail.keys.perTarget("kills"), max: Config.Int("kills_per_minute_cap").pipe(Config.withDefault(20)) })]
+      })
+      const e = yield* Effect.flip(
+        Layer.build(Agent.layer({ handlers: [handler.handler], store: MemoryStore.layer })).pipe(
+          Effect.scoped,
+          withConfig({ kills_per_minute_cap: "-1", BYTEPORT_AUDIT_LOG: nodePath.join(os.tmpdir(), "byteport-config-unused.jsonl") })
+        )
+      )
+      assert.strictEqual(e._tag, "ConfigError")
+      assert.include(e.message, "kills_per_minute_cap")
+    }))
+
   it.live("Agent.layer alone (no catalog) refuses an unknown BYTEPORT_MODE and any BYTEPORT_MODE_* key it can list", () =>
     Effect.gen(function*() {
       for (const [key, value] of [["BYTEPORT_MODE", "atuo"], ["BYTEPORT_MODE_K8S_OOM_SIX_SIGNAL", "fast"]] as const) {
