@@ -88,8 +88,8 @@ const deliver = <M extends SinkMessage.SinkMessage>(sink: Sink<M>, message: M): 
  * and every escalation when there is no pager, to the ops channel); tickets to the `TicketSink`
  * (or, without one, as a notice to the ops channel); reports to the ops channel and, with the
  * `Audit` service, to the audit log, like every audit event — except `duplicate` reports, which
- * are only linked in the audit log (event `duplicate`, naming the incident holding the target). A failing sink is logged, never
- * fails the incident. Sinks and the audit log redact what they send.
+ * are only linked in the audit log (event `duplicate`, naming the incident holding the target).
+ * A failing sink is logged, never fails the incident. Sinks and the audit log redact what they send.
  */
 export const fromSinks: Layer.Layer<Notifier, never, OpsChannel> = Layer.effect(
   Notifier,
