@@ -289,4 +289,28 @@ describe("property: hostile detector elements never stop the loop", () => {
       assert.strictEqual(results.length, validCount + 1)
       yield* Fiber.interrupt(fiber)
     }).pipe(Effect.provide(Testing.layer())), 120_000)
+
+  it.live("the same through Catalog.run (what Agent.run runs): 10,000 hostile elements from a source, every valid one routed and handled, the loop alive", () =>
+    Effect.gen(function*() {
+      const hostile = fc.sample(hostileArb, { numRuns: 10_000, seed: 7 }).map((f) => f())
+      const validCount = 200
+      const elements: Array<unknown> = [...hostile]
+      fc.sample(fc.nat({ max: hostile.length }), { numRuns: validCount, seed: 9 }).sort((a, b) => b - a).forEach((p, i) => elements.splice(p, 0, valid(i)))
+      const catalog = Catalog.make([make({ mode: "observe" })], { settle: "1 millis" })
+      const results: Array<Runbook.HandleResult> = []
+      const fiber = yield* Effect.forkChild(Catalog.run(catalog, { resumeOpen: false, concurrency: 16, sources: [Stream.fromIterable(elements)], onResult: (r) => Effect.sync(() => void results.push(r)) }))
+      const recording = yield* Notifier.NotifierRecording
+      const malformed = () => Effect.map(recording.get, (r) => r.audit.filter((a) => a.event === "signal.malformed").length)
+      for (let i = 0; i < 6_000 && (results.length < validCount || (yield* malformed()) < 10_000); i++) yield* Effect.sleep("10 millis")
+      assert.strictEqual(results.length, validCount)
+      assert.strictEqual(yield* malformed(), 10_000)
+      const rec = yield* recording.get
+      assert.deepStrictEqual(rec.audit.filter((a) => a.event === "detector.failed" || a.event === "run.loop_failed" || a.event === "incident.failed"), [])
+      assert.isUndefined(fiber.pollUnsafe())
+      const bus = yield* IncidentBus.IncidentBus
+      yield* bus.publish(valid(validCount))
+      for (let i = 0; i < 500 && results.length <= validCount; i++) yield* Effect.sleep("10 millis")
+      assert.strictEqual(results.length, validCount + 1)
+      yield* Fiber.interrupt(fiber)
+    }).pipe(Effect.provide(Testing.layer())), 120_000)
 })
