@@ -31,7 +31,9 @@ import type { GuardrailStore, StoreError } from "./GuardrailStore"
 import * as IncidentBus from "./IncidentBus"
 import * as Notifier from "./Notifier"
 import * as Redactor from "./Redactor"
+import * as Runbook from "./Runbook"
 import type { Services as RunbookServices } from "./Runbook"
+import * as Settings from "./Settings"
 import type { OpsChannel, Pager, TicketSink } from "./sinks/Sink"
 import * as SinkConfig from "./sinks/SinkConfig"
 import * as FileStore from "./stores/FileStore"
@@ -50,6 +52,13 @@ export interface LayerOptions<R = never, E = never, RS = never> {
   readonly redactor?: Redactor.Options
   /** Wrap the loggers so every log line is redacted (default true). */
   readonly redactLogs?: boolean
+  /**
+   * The runbooks that will run (`Agent.run` passes its catalog's): their mode keys and declared
+   * `config` are validated when the layer is built.
+   */
+  readonly runbooks?: ReadonlyArray<Runbook.Runbook<any, any>>
+  /** More configuration to validate at startup (Configs, or validators such as `Settings.positiveCount(cap)`). */
+  readonly config?: ReadonlyArray<Effect.Effect<unknown, Config.ConfigError>>
 }
 
 /** The services `Agent.layer` provides. */
@@ -71,9 +80,31 @@ export const approvalLayer: Layer.Layer<ApprovalChannel, Config.ConfigError | Ap
 )
 
 /**
+ * Reads every key the agent depends on once, so an invalid value is a `ConfigError` naming the
+ * key at startup: `BYTEPORT_MODE` and every `BYTEPORT_MODE_*` key (unknown modes such as `atuo`;
+ * values are case-insensitive), the sink timeout (> 0) and retries (≥ 0), the approval port
+ * (0–65535, 0: any free port — checked even without a token), the given runbooks' mode keys and
+ * declared `config` and guardrail caps, the handlers' guardrail caps, and the extra `config`.
+ */
+export const validate = (options: {
+  readonly runbooks?: ReadonlyArray<Runbook.Runbook<any, any>>
+  readonly handlers?: ReadonlyArray<ActionHandler<any>>
+  readonly config?: ReadonlyArray<Effect.Effect<unknown, Config.ConfigError>>
+} = {}): Effect.Effect<void, Config.ConfigError> =>
+  Effect.gen(function*() {
+    yield* Settings.validateModes((options.runbooks ?? []).map((rb) => Settings.modeKey(rb.id)))
+    yield* SinkConfig.config
+    yield* Config.option(Settings.port("BYTEPORT_APPROVAL_PORT", { allowAny: true }))
+    for (const rb of options.runbooks ?? []) yield* Runbook.validateConfig(rb)
+    // Caps the action kinds' guardrails read from configuration (e.g. kills_per_minute_cap).
+    yield* Settings.validateAll((options.handlers ?? []).flatMap((h) => (h.guardrails ?? []).flatMap((g) => g.config ?? [])))
+    yield* Settings.validateAll(options.config ?? [])
+  })
+
+/**
  * The production layer: store, registry, bus, redactor, audit log, sinks, notifier, approval
  * channel and agent identity, from configuration. Fails to build with a `ConfigError` naming
- * the key when a value is invalid.
+ * the key when a value is invalid (see `validate`): before the store opens or anything runs.
  */
 export const layer = <R = never, E = never, RS = never>(
   options: LayerOptions<R, E, RS>
@@ -83,6 +114,7 @@ export const layer = <R = never, E = never, RS = never>(
   const outputs = Layer.mergeAll(Audit.layer, SinkConfig.layer).pipe(Layer.provideMerge(redactor))
   const notifier = Notifier.fromSinks.pipe(Layer.provideMerge(outputs))
   const logs = options.redactLogs === false ? Layer.empty : Redactor.layerLogger().pipe(Layer.provide(redactor))
+  const validated = Layer.effectDiscard(validate({ ...(options.runbooks ? { runbooks: options.runbooks } : {}), handlers: options.handlers, ...(options.config ? { config: options.config } : {}) }))
   return Layer.mergeAll(
     notifier,
     approvalLayer.pipe(Layer.provideMerge(store)),
@@ -90,7 +122,7 @@ export const layer = <R = never, E = never, RS = never>(
     IncidentBus.layer(options.hopLimit !== undefined ? { hopLimit: options.hopLimit } : {}),
     AgentId.layerConfig,
     logs
-  )
+  ).pipe(Layer.provide(validated))
 }
 
 /** Options of `Agent.run`: the layer's and `Catalog.run`'s. */
@@ -105,4 +137,6 @@ export const run = <RC, R = never, E = never, RS = never>(
   catalog: Catalog.Catalog<RC>,
   options: RunOptions<R, E, RS>
 ): Effect.Effect<void, StartError | E, Exclude<RC, Services> | R | RS> =>
-  Catalog.run(catalog, options).pipe(Effect.provide(layer(options))) as Effect.Effect<void, StartError | E, Exclude<RC, Services> | R | RS>
+  Catalog.run(catalog, options).pipe(
+    Effect.provide(layer({ ...options, runbooks: [...(options.runbooks ?? []), ...catalog.entries.filter((e) => e.enabled).map((e) => e.runbook)] }))
+  ) as Effect.Effect<void, StartError | E, Exclude<RC, Services> | R | RS>

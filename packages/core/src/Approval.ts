@@ -20,6 +20,7 @@ import * as ApprovalRecord from "./guardrails/approvalRecord"
 import { GuardrailStore, type StoreError } from "./GuardrailStore"
 import * as Journal from "./internal/journal"
 import * as Runbook from "./Runbook"
+import * as Settings from "./Settings"
 
 /** No incident with that id in the journal (HTTP 404). */
 export class UnknownIncident extends Schema.TaggedError<UnknownIncident>()("UnknownIncident", {
@@ -317,7 +318,7 @@ export const layerHttp: Layer.Layer<ApprovalChannel, ApprovalServerError | Confi
   ApprovalChannel,
   Effect.gen(function*() {
     const token = yield* tokenConfig
-    const port = yield* Config.Int("BYTEPORT_APPROVAL_PORT").pipe(Config.withDefault(0))
+    const port = yield* Settings.port("BYTEPORT_APPROVAL_PORT", { allowAny: true }).pipe(Config.withDefault(0))
     const server = yield* serveHttp({ token, port })
     return server.channel
   })

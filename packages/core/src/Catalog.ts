@@ -8,12 +8,15 @@
  *
  * @since 0.1.0
  */
-import { Clock, Duration, Effect, Fiber, FiberSet, Semaphore, Stream } from "effect"
+import { Clock, Duration, Effect, FiberSet, Semaphore, Stream } from "effect"
+import type * as Backoff from "./Backoff"
 import * as HandOffs from "./HandOffs"
 import { IncidentBus } from "./IncidentBus"
 import { canonical } from "./Json"
 import { Notifier } from "./Notifier"
 import * as Runbook from "./Runbook"
+import { loopUntilInterrupted, resumeOpenIncidents } from "./runbook/Run"
+import { audit, decodeElement, guarded, supervise } from "./runbook/Supervise"
 import * as S from "./Signal"
 import * as T from "./TargetRef"
 
@@ -170,18 +173,27 @@ const refuseHandOff = (signal: S.Signal, reason: string, steps: ReadonlyArray<st
 export interface RunOptions {
   /** How many incidents run at once (default 4). */
   readonly concurrency?: number
-  /** Called with every result. */
+  /** Called with every result. A callback that fails or dies is logged; the loop goes on. */
   readonly onResult?: (result: Runbook.HandleResult) => Effect.Effect<void>
   /** Extra signal sources besides the runbooks' detectors (e.g. a webhook receiver). */
   readonly sources?: ReadonlyArray<Stream.Stream<unknown>>
   /** Paused incidents: wait for their approval and resume them (default), or `false` to leave them paused. */
   readonly approvals?: Runbook.AwaitApprovalOptions | false
+  /** Resume the open incidents of the catalog's enabled runbooks first (default true), like `Runbook.run`. */
+  readonly resumeOpen?: boolean
+  /** How a failing detector or source is restarted (default 1 s × 2^N, cap 60 s). */
+  readonly detectorBackoff?: Backoff.Options
 }
 
 /**
  * Runs every enabled runbook of the catalog from one merged stream of signals (their detectors,
- * extra sources and hand-offs on the IncidentBus). Signals on one target are gathered over the
- * settle window, then routed by `route`; one incident per target at a time.
+ * extra sources and hand-offs on the IncidentBus). At start it resumes the open incidents of its
+ * enabled runbooks (an open incident of a runbook it does not run is audited `incident.unowned`).
+ * Signals on one target are gathered over the settle window, then routed by `route`; one
+ * incident per target at a time. Every element is decoded under a handler that also catches
+ * defects (a malformed one is audited `signal.malformed` and skipped); a detector or source
+ * that fails or dies is reported and restarted with backoff. It ends only when interrupted (the
+ * IncidentBus never ends).
  */
 export const run = <R>(
   catalog: Catalog<R>,
@@ -190,20 +202,29 @@ export const run = <R>(
   Effect.scoped(Effect.gen(function*() {
     const bus = yield* IncidentBus
     const notifier = yield* Notifier
-    const onResult = options.onResult ?? (() => Effect.void)
+    const userOnResult = options.onResult ?? (() => Effect.void)
+    const onResult = (r: Runbook.HandleResult) => guarded("onResult", userOnResult(r))
+    const fibers = yield* FiberSet.make<void, never>()
     const enabled = catalog.entries.filter((e) => e.enabled).map((e) => e.runbook)
-    const detectors = enabled.flatMap((rb) => (rb.detector ? [rb.detector.signals as Stream.Stream<unknown, unknown, R>] : []))
-    const sources: Array<Stream.Stream<unknown, unknown, R>> = [
-      ...detectors,
-      ...(options.sources ?? []),
-      bus.signals
-    ].map((s) =>
-      s.pipe(Stream.catchCause((cause) => Stream.drain(Stream.fromEffect(notifier.audit("detector.failed", { cause: String(cause) })))))
-    )
+    const report = (runbook: Runbook.Runbook<any, R>, r: Runbook.HandleResult) =>
+      Runbook.isAwaitingApproval(r) && options.approvals !== false
+        ? Effect.asVoid(FiberSet.run(fibers, Runbook.follow(runbook, r, onResult, options.approvals ?? {})))
+        : onResult(r)
+    if (options.resumeOpen ?? true) yield* resumeOpenIncidents(enabled, report, { reportUnowned: true })
+    const backoff = options.detectorBackoff
+    const sources: Array<Stream.Stream<{ readonly from: string; readonly raw: unknown }, never, R | Runbook.Services>> = [
+      ...enabled.flatMap((rb) =>
+        rb.detector
+          ? [supervise(Stream.suspend(() => rb.detector!.signals as Stream.Stream<unknown, unknown, R>), { name: rb.detector.name, runbook: rb.id, backoff })
+            .pipe(Stream.map((raw) => ({ from: rb.detector!.name, raw })))]
+          : []
+      ),
+      ...(options.sources ?? []).map((s, i) => supervise(s, { name: `source[${i}]`, backoff }).pipe(Stream.map((raw) => ({ from: `source[${i}]`, raw })))),
+      supervise(bus.signals, { name: "bus", backoff }).pipe(Stream.map((raw) => ({ from: "bus", raw })))
+    ]
     const pending = new Map<string, Array<S.Signal>>()
     const inFlight = new Set<string>()
     const sem = yield* Semaphore.make(options.concurrency ?? 4)
-    const fibers = yield* FiberSet.make()
     const dispatch = (key: string) =>
       Effect.gen(function*() {
         yield* Effect.sleep(catalog.settle)
@@ -218,7 +239,6 @@ export const run = <R>(
               `enable a runbook that owns ${s.type}`
             ])
           }
-          inFlight.delete(key)
           return
         }
         yield* auditRoutedTo(catalog, signals, routed.runbook.id)
@@ -228,42 +248,38 @@ export const run = <R>(
           yield* refuseHandOff(routed.signal, `hand-off ${routed.signal.type} on ${routed.signal.target.kind} ${routed.signal.target.ref} refused: ${checked.failure.message}`, [
             `fix the evidence the emitter of ${routed.signal.type} sends`
           ])
-          inFlight.delete(key)
           return
         }
         // A hand-off child runs outside the concurrency bound: its parent may hold a permit while it awaits the child.
         const handled = Runbook.handle(routed.runbook, routed.signal)
-        const r = yield* (routed.signal.parent ? handled : sem.withPermits(1)(handled)).pipe(
-          Effect.ensuring(Effect.sync(() => inFlight.delete(key)))
-        )
-        if (Runbook.isAwaitingApproval(r) && options.approvals !== false) {
-          yield* FiberSet.run(fibers, Runbook.follow(routed.runbook, r, onResult, options.approvals ?? {}))
-        } else yield* onResult(r)
-      })
-    yield* Stream.mergeAll(sources, { concurrency: "unbounded" }).pipe(
-      Stream.runForEach((raw) =>
-        Effect.gen(function*() {
-          const decoded = yield* Effect.result(S.decode(raw))
-          if (decoded._tag === "Failure") {
-            yield* notifier.audit("signal.malformed", { error: decoded.failure.message })
-            return
-          }
-          const signal = decoded.success
-          const key = gatherKey(signal)
-          const buf = pending.get(key)
-          if (buf) {
-            buf.push(signal)
-            return
-          }
-          if (inFlight.has(key)) return
-          inFlight.add(key)
-          pending.set(key, [signal])
-          yield* FiberSet.run(fibers, dispatch(key))
-        })
-      ),
-      Effect.catchCause((cause) => notifier.audit("catalog.stream_failed", { cause: String(cause) }))
-    )
+        const r = yield* (routed.signal.parent ? handled : sem.withPermits(1)(handled))
+        yield* report(routed.runbook, r)
+      }).pipe(
+        (eff) => guarded(`catalog: incident on ${key}`, eff, (error) => audit("incident.failed", { target: key, error })),
+        Effect.ensuring(Effect.sync(() => {
+          pending.delete(key)
+          inFlight.delete(key)
+        }))
+      )
+    const onElement = (el: { readonly from: string; readonly raw: unknown }) =>
+      Effect.gen(function*() {
+        const decoded = yield* Effect.result(decodeElement(el.from, el.raw))
+        if (decoded._tag === "Failure") {
+          yield* audit("signal.malformed", { detector: el.from, error: decoded.failure.message })
+          return
+        }
+        const signal = decoded.success
+        const key = gatherKey(signal)
+        const buf = pending.get(key)
+        if (buf) {
+          buf.push(signal)
+          return
+        }
+        if (inFlight.has(key)) return
+        inFlight.add(key)
+        pending.set(key, [signal])
+        yield* FiberSet.run(fibers, dispatch(key))
+      }).pipe((eff) => guarded(`catalog: element from ${el.from}`, eff, (error) => audit("signal.malformed", { detector: el.from, error })))
+    yield* loopUntilInterrupted(Stream.mergeAll(sources, { concurrency: "unbounded" }).pipe(Stream.runForEach(onElement)), { catalog: true })
     yield* FiberSet.awaitEmpty(fibers)
   }))
-
-void Fiber

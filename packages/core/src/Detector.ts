@@ -1,8 +1,11 @@
 /**
  * A Detector is a stream of Signals: a watch (informer) where the API allows it, or a poll on a
- * Schedule (databases have no watch). Detectors may emit unvalidated values; `Runbook.run`
- * decodes each one and a malformed Signal becomes a typed error that is recorded while the loop
- * keeps going.
+ * Schedule (databases have no watch). Detectors may emit unvalidated values: `Runbook.run` and
+ * `Catalog.run` decode each one under a handler that also catches defects (a throwing getter, a
+ * proxy, a cyclic or huge value), so a malformed element becomes a typed `MalformedSignal` that
+ * is recorded while the loop keeps going. A detector stream that fails or dies is reported
+ * (`detector.failed`) and subscribed again after a backoff; one that ends is reported
+ * (`detector.ended`).
  *
  * @since 0.1.0
  */
@@ -37,7 +40,7 @@ export const poll = <E, R, X>(
       )
     ),
     options.schedule
-  ).pipe(Stream.flatMap((signals) => Stream.fromIterable(signals)))
+  ).pipe(Stream.flatMap((signals) => (Array.isArray(signals) ? Stream.fromIterable(signals) : Stream.make(signals as unknown))))
 })
 
 /** Merges several detectors into one (a runbook with several signal sources). */

@@ -10,7 +10,7 @@
  *
  * @since 0.1.0
  */
-import { Effect } from "effect"
+import { type Config, Effect } from "effect"
 import type { Action } from "./Action"
 import type { Classification } from "./Classification"
 import type { FactsJson } from "./Fact"
@@ -63,6 +63,8 @@ export interface Guardrail<R = never> {
    * Budget guardrails leave it unset: their budget was taken before the interruption.
    */
   readonly recheckOnResume?: boolean | undefined
+  /** Configuration it reads at run time (a cap given as a `Config`): read once at agent startup (`Agent.layer`). */
+  readonly config?: ReadonlyArray<Effect.Effect<unknown, Config.ConfigError>> | undefined
 }
 
 /** The Pass result. */

@@ -87,8 +87,9 @@ const deliver = <M extends SinkMessage.SinkMessage>(sink: Sink<M>, message: M): 
  * escalations to the `Pager` when one is provided and the severity is warning or critical (info,
  * and every escalation when there is no pager, to the ops channel); tickets to the `TicketSink`
  * (or, without one, as a notice to the ops channel); reports to the ops channel and, with the
- * `Audit` service, to the audit log, like every audit event. A failing sink is logged, never
- * fails the incident. Sinks and the audit log redact what they send.
+ * `Audit` service, to the audit log, like every audit event — except `duplicate` reports, which
+ * are only linked in the audit log (event `duplicate`, naming the incident holding the target).
+ * A failing sink is logged, never fails the incident. Sinks and the audit log redact what they send.
  */
 export const fromSinks: Layer.Layer<Notifier, never, OpsChannel> = Layer.effect(
   Notifier,
@@ -114,7 +115,11 @@ export const fromSinks: Layer.Layer<Notifier, never, OpsChannel> = Layer.effect(
           : deliver(ops, SinkMessage.notice({ title: `ticket (no ticket sink configured): ${t.title}`, text: t.body, severity: t.severity, incidentId: e.incidentId, runbook: e.runbook }))
       },
       report: (r) =>
-        Effect.andThen(deliver(ops, SinkMessage.report(r)), record(r.incidentId, r.runbook, "report", { status: r.status, mode: r.mode, planDigest: r.planDigest ?? null })),
+        r.status === "duplicate"
+          // A duplicate (the target is held by another incident, e.g. a crash loop signalling at every
+          // restart) is linked in the audit log, not posted again to the ops channel.
+          ? record(r.incidentId, r.runbook, "duplicate", { mode: r.mode, duplicateOf: r.duplicateOf ?? null, signal: r.signal.type })
+          : Effect.andThen(deliver(ops, SinkMessage.report(r)), record(r.incidentId, r.runbook, "report", { status: r.status, mode: r.mode, planDigest: r.planDigest ?? null })),
       audit: (event, data) =>
         record(typeof data["incidentId"] === "string" ? data["incidentId"] : "-", typeof data["runbook"] === "string" ? data["runbook"] : "-", event, data)
     })

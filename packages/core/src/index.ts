@@ -86,3 +86,5 @@ export * as Report from "./Report"
 export * as Audit from "./Audit"
 /** Sinks: Sink, SinkError, the OpsChannel / Pager / TicketSink roles, messages, and the console, file, webhook, Slack, PagerDuty and ticket sinks, plus SinkConfig. */
 export * from "./sinks/index"
+/** Validated configuration keys: positive timeouts and caps, ports, case-insensitive modes. */
+export * as Settings from "./Settings"

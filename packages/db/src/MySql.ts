@@ -15,6 +15,7 @@ import { DbConnectionError, DbDecodeError, DbInvalidInput, DbQueryError, DbTimeo
 import type { DbError } from "./DbError"
 import * as Dsn from "./Dsn"
 import { isRetriableConnectionError } from "./internal/pgErrors"
+import { Settings } from "@byteport/core"
 
 /** A result row as the driver returns it. */
 export type Row = Readonly<Record<string, unknown>>
@@ -202,9 +203,9 @@ export const layerConfig = Layer.effect(
   Effect.gen(function*() {
     const config = yield* Config.all({
       url: Config.Redacted("BYTEPORT_MYSQL_URL"),
-      poolMax: Config.Int("BYTEPORT_MYSQL_POOL_MAX").pipe(Config.withDefault(4)),
-      statementTimeoutMillis: Config.Int("BYTEPORT_MYSQL_STATEMENT_TIMEOUT_MS").pipe(Config.withDefault(10_000)),
-      connectTimeoutMillis: Config.Int("BYTEPORT_MYSQL_CONNECT_TIMEOUT_MS").pipe(Config.withDefault(5_000))
+      poolMax: Settings.positiveInt("BYTEPORT_MYSQL_POOL_MAX").pipe(Config.withDefault(4)),
+      statementTimeoutMillis: Settings.positiveInt("BYTEPORT_MYSQL_STATEMENT_TIMEOUT_MS").pipe(Config.withDefault(10_000)),
+      connectTimeoutMillis: Settings.positiveInt("BYTEPORT_MYSQL_CONNECT_TIMEOUT_MS").pipe(Config.withDefault(5_000))
     })
     return yield* make(config)
   })

@@ -15,6 +15,7 @@ import { DbInvalidInput, DbTimeout, scrub } from "./DbError"
 import type { DbError } from "./DbError"
 import * as Dsn from "./Dsn"
 import { fromPgError } from "./internal/pgErrors"
+import { Settings } from "@byteport/core"
 
 /** A row of an admin console result. */
 export type Row = Readonly<Record<string, unknown>>
@@ -127,7 +128,7 @@ export const layerConfig = Layer.effect(
     const config = yield* Config.all({
       adminUrl: Config.Redacted("BYTEPORT_PGBOUNCER_ADMIN_URL"),
       iniPath: Config.option(Config.String("BYTEPORT_PGBOUNCER_INI")),
-      timeoutMillis: Config.Int("BYTEPORT_PGBOUNCER_TIMEOUT_MS").pipe(Config.withDefault(5_000))
+      timeoutMillis: Settings.positiveInt("BYTEPORT_PGBOUNCER_TIMEOUT_MS").pipe(Config.withDefault(5_000))
     })
     return yield* make({
       adminUrl: config.adminUrl,

@@ -19,6 +19,7 @@ import type { DbError } from "./DbError"
 import * as Dsn from "./Dsn"
 import { fromPgError, isRetriableConnectionError } from "./internal/pgErrors"
 import { scopedPool } from "./internal/pool"
+import { Settings } from "@byteport/core"
 
 /** A result row as the driver returns it. */
 export type Row = Readonly<Record<string, unknown>>
@@ -196,9 +197,9 @@ export const layerConfig = Layer.effect(
     const config = yield* Config.all({
       url: Config.Redacted("BYTEPORT_PG_URL"),
       applicationName: Config.String("BYTEPORT_PG_APPLICATION_NAME").pipe(Config.withDefault("byteport")),
-      poolMax: Config.Int("BYTEPORT_PG_POOL_MAX").pipe(Config.withDefault(4)),
-      statementTimeoutMillis: Config.Int("BYTEPORT_PG_STATEMENT_TIMEOUT_MS").pipe(Config.withDefault(10_000)),
-      connectTimeoutMillis: Config.Int("BYTEPORT_PG_CONNECT_TIMEOUT_MS").pipe(Config.withDefault(5_000)),
+      poolMax: Settings.positiveInt("BYTEPORT_PG_POOL_MAX").pipe(Config.withDefault(4)),
+      statementTimeoutMillis: Settings.positiveInt("BYTEPORT_PG_STATEMENT_TIMEOUT_MS").pipe(Config.withDefault(10_000)),
+      connectTimeoutMillis: Settings.positiveInt("BYTEPORT_PG_CONNECT_TIMEOUT_MS").pipe(Config.withDefault(5_000)),
       viaPgBouncer: Config.Boolean("BYTEPORT_PG_VIA_PGBOUNCER").pipe(Config.withDefault(false))
     })
     return yield* make(config)

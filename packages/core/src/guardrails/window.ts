@@ -14,6 +14,7 @@ import { Effect } from "effect"
 import * as Guardrail from "../Guardrail"
 import type { GuardrailContext, GuardrailResult } from "../Guardrail"
 import { GuardrailStore } from "../GuardrailStore"
+import * as Settings from "../Settings"
 import { attempt, type Count, noAcquisition, resolveCount, show } from "./internal"
 
 /** What a denial message is built from. */
@@ -64,8 +65,14 @@ const prepare = (o: WindowGuardrailOptions, ctx: GuardrailContext): Effect.Effec
     return { ok: true, key: key.value, max: max.value, weight: weight.value } as const
   })
 
-/** Builds a window guardrail (see the module doc). */
+/**
+ * Builds a window guardrail (see the module doc). A cap read from configuration is also declared
+ * as the guardrail's `config`, so the agent validates it at startup, not only as a runtime denial.
+ */
 export const windowGuardrail = (o: WindowGuardrailOptions): Guardrail.Guardrail<never> =>
+  typeof o.max === "number" ? windowGuardrailOf(o) : { ...windowGuardrailOf(o), config: [Settings.positiveCount(o.max)] }
+
+const windowGuardrailOf = (o: WindowGuardrailOptions): Guardrail.Guardrail<never> =>
   Guardrail.make<never>({
     name: o.name,
     check: (ctx) =>

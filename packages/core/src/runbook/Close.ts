@@ -140,13 +140,18 @@ export const finish = <F, R>(
       startedAt: st.startedAt,
       endedAt
     }
-    if (status !== "duplicate" && st.mode === "auto") {
+    if (status !== "duplicate") {
       const store = yield* GuardrailStore
       yield* journalAppend(st, "closed", { status, report: toJson(report) }).pipe(Effect.ignore)
-      // Keep the target leased through the cooldown.
+      // Keep the target leased through the cooldown, in every mode (observe and dry_run de-duplicate
+      // too); a zero cooldown releases the lease at once.
       const agent = yield* AgentId.current
       // (Not a lease passed to a hand-off child that has not reported back: it is the child's now.)
-      if (!HandOff.leasePassed(st.outcomes)) yield* store.acquireLease({
+      if (HandOff.leasePassed(st.outcomes)) {
+        // the child holds it
+      } else if (Duration.toMillis(runbook.cooldown) <= 0) {
+        yield* store.releaseLease(leaseKey(st.signal.target), st.leaseHolder ?? AgentId.holder(agent, st.incidentId)).pipe(Effect.ignore)
+      } else yield* store.acquireLease({
         key: leaseKey(st.signal.target),
         holder: st.leaseHolder ?? AgentId.holder(agent, st.incidentId),
         ttlMs: Duration.toMillis(runbook.cooldown),

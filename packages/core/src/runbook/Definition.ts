@@ -5,7 +5,7 @@
  *
  * @since 0.1.0
  */
-import { Config, Duration, Effect, Schema } from "effect"
+import { Config, Duration, Effect, Option, Schema } from "effect"
 import { ActionRegistry } from "../ActionRegistry"
 import * as C from "../Classification"
 import type { Detector } from "../Detector"
@@ -22,6 +22,7 @@ import type { Outcome } from "../Outcome"
 import * as P from "../Plan"
 import * as S from "../Signal"
 import type { Verdict } from "../Verdict"
+import * as Settings from "../Settings"
 import * as V from "../Verifier"
 
 /** Builds the plan for a classified incident. */
@@ -66,6 +67,8 @@ export interface Runbook<F = any, R = never> {
   readonly cooldown: Duration.Duration
   /** How long an approval request waits before it escalates. */
   readonly approvalTimeout: Duration.Duration
+  /** The configuration it reads at run time (caps, thresholds …): read once at startup by `validateConfig`. */
+  readonly config: ReadonlyArray<Effect.Effect<unknown, Config.ConfigError>>
 }
 
 /** What a postmortem builder sees. */
@@ -101,9 +104,34 @@ export interface MakeOptions<F, R> {
   readonly leaseTtl?: Duration.Input
   readonly cooldown?: Duration.Input
   readonly approvalTimeout?: Duration.Input
+  /**
+   * The configuration keys it (or its guardrails) reads at run time, e.g. a `Config` cap given to
+   * `Guardrail.rateLimit`: `Agent.layer` reads each once at startup so an invalid value is a
+   * `ConfigError` naming the key, not a runtime denial.
+   */
+  readonly config?: ReadonlyArray<Effect.Effect<unknown, Config.ConfigError>>
 }
 
-/** Builds a runbook. */
+/** A runbook definition that cannot run (a negative lease, a non-finite cooldown …): thrown by `make`. */
+export class InvalidRunbook extends Schema.TaggedError<InvalidRunbook>()("InvalidRunbook", {
+  runbook: Schema.String,
+  message: Schema.String
+}) {}
+
+const durationOf = (id: string, what: string, input: Duration.Input, allowZero: boolean): Duration.Duration => {
+  const d = Duration.fromInput(input)
+  const ms = Option.isSome(d) ? Duration.toMillis(d.value) : NaN
+  if (!Number.isFinite(ms) || ms < 0 || (!allowZero && ms === 0)) {
+    throw new InvalidRunbook({ runbook: id, message: `${id}: ${what} must be a finite duration ${allowZero ? "≥ 0" : "> 0"} (got ${String(input)})` })
+  }
+  return Duration.millis(ms)
+}
+
+/**
+ * Builds a runbook. Throws `InvalidRunbook` when a duration cannot work: `leaseTtl` and
+ * `approvalTimeout` must be finite and > 0, `cooldown` finite and ≥ 0 (`"0 seconds"`: no
+ * cooldown — the lease is released when the incident closes).
+ */
 export const make = <F, R = never>(o: MakeOptions<F, R>): Runbook<F, R> => {
   const isVerifier = (v: unknown): v is V.Verifier<F, R> => typeof v === "function"
   const isSchedule = (s: unknown): s is V.VerifySchedule => typeof s === "object" && s !== null && "offsets" in s
@@ -130,9 +158,10 @@ export const make = <F, R = never>(o: MakeOptions<F, R>): Runbook<F, R> => {
     ticket: o.ticket ?? (() => false),
     postmortem: o.postmortem,
     defaultMode: o.defaultMode ?? "dry_run",
-    leaseTtl: Duration.fromInputUnsafe(o.leaseTtl ?? "30 minutes"),
-    cooldown: Duration.fromInputUnsafe(o.cooldown ?? "5 minutes"),
-    approvalTimeout: Duration.fromInputUnsafe(o.approvalTimeout ?? "30 minutes")
+    leaseTtl: durationOf(o.id, "leaseTtl", o.leaseTtl ?? "30 minutes", false),
+    cooldown: durationOf(o.id, "cooldown", o.cooldown ?? "5 minutes", true),
+    approvalTimeout: durationOf(o.id, "approvalTimeout", o.approvalTimeout ?? "30 minutes", false),
+    config: o.config ?? []
   }
 }
 
@@ -159,28 +188,33 @@ export type Services = GuardrailStore | ActionRegistry | IncidentBus | Notifier
 /** The environment-variable suffix of a runbook id: `k8s.oom.six-signal` → `K8S_OOM_SIX_SIGNAL`. */
 export const configSuffix = (id: string): string => id.toUpperCase().replace(/[^A-Z0-9]+/g, "_")
 
-const readOption = (key: string) =>
-  Effect.result(Effect.gen(function*() {
-    return yield* Config.option(Config.String(key))
-  }))
-
-const modes: ReadonlyArray<Mode> = ["observe", "dry_run", "auto"]
-
 /**
  * The runbook's mode, from configuration: `BYTEPORT_MODE_<ID>` (e.g. `BYTEPORT_MODE_K8S_OOM_SIX_SIGNAL=auto`),
- * else `BYTEPORT_MODE`, else the runbook's default. An invalid value falls back to `observe`, the safest mode.
+ * else `BYTEPORT_MODE`, else the runbook's default. Values are case-insensitive (`AUTO` is `auto`).
+ * `Agent.layer` refuses an invalid value at startup (a `ConfigError` naming the key); should one
+ * reach an incident anyway (a runbook run without the agent), it falls back to `observe`, the
+ * safest mode, with a warning.
  */
 export const modeFor = (runbook: Runbook<any, any>): Effect.Effect<{ readonly mode: Mode; readonly warning?: string }> =>
   Effect.gen(function*() {
-    for (const key of [`BYTEPORT_MODE_${configSuffix(runbook.id)}`, "BYTEPORT_MODE"]) {
-      const raw = yield* readOption(key)
-      if (raw._tag === "Failure") return { mode: "observe" as Mode, warning: `${key} could not be read: running in observe` }
-      if (raw.success._tag === "None") continue
-      const value = raw.success.value.trim()
-      if ((modes as ReadonlyArray<string>).includes(value)) return { mode: value as Mode }
-      return { mode: "observe" as Mode, warning: `${key}=${value} is not observe, dry_run or auto: running in observe` }
+    for (const key of [Settings.modeKey(runbook.id), "BYTEPORT_MODE"]) {
+      const raw = yield* Effect.result(Config.option(Settings.mode(key)))
+      if (raw._tag === "Failure") return { mode: "observe" as Mode, warning: `${raw.failure.message}: running in observe` }
+      if (raw.success._tag === "Some") return { mode: raw.success.value }
     }
     return { mode: runbook.defaultMode }
+  })
+
+/**
+ * Reads, once, every configuration key the runbook depends on — its mode keys, the `config` it
+ * declares (caps, thresholds …) and its guardrails' (a `Guardrail.rateLimit` whose `max` is a
+ * `Config` must be a positive integer) — so an invalid value is a `ConfigError` naming the key at
+ * startup (`Agent.layer` / `Agent.run` call it for every runbook), not a denial in an incident.
+ */
+export const validateConfig = (runbook: Runbook<any, any>): Effect.Effect<void, Config.ConfigError> =>
+  Effect.gen(function*() {
+    yield* Settings.validateModes([Settings.modeKey(runbook.id)])
+    yield* Settings.validateAll([...(runbook.config ?? []), ...runbook.guardrails.flatMap((g) => g.config ?? [])])
   })
 
 /** No resumable incident with that id (or it belongs to another runbook). */

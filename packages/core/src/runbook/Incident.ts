@@ -36,8 +36,11 @@ export const runIncident = <F, R>(
     const target = st.signal.target
     const auto = st.mode === "auto"
 
-    // 1. Lease on the target (auto only: observe and dry_run write nothing).
-    if (auto) {
+    // 1. Lease on the target, in every mode: observe and dry_run write nothing to the target and
+    // spend no budget, but a lease in the store is not a write to the target — it de-duplicates
+    // them too (one incident per target per cooldown; later signals are `duplicate` of it).
+    // Only auto journals the incident.
+    {
       const now = yield* Clock.currentTimeMillis
       const agent = yield* AgentId.current
       // A hand-off child claims its hand-off once and takes over a lease its parent passed to it.

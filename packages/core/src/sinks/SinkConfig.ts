@@ -20,6 +20,7 @@
  */
 import { Config, Effect, Layer, Option } from "effect"
 import * as Redactor from "../Redactor"
+import * as Settings from "../Settings"
 import * as ConsoleSink from "./ConsoleSink"
 import * as PagerDutySink from "./PagerDutySink"
 import * as Sink from "./Sink"
@@ -35,8 +36,8 @@ export const config = Config.all({
   pagerDutyRoutingKey: Config.option(Config.Redacted("BYTEPORT_PAGERDUTY_ROUTING_KEY")),
   pagerDutyUrl: Config.String("BYTEPORT_PAGERDUTY_URL").pipe(Config.withDefault(PagerDutySink.DEFAULT_URL)),
   ticketWebhookUrl: Config.option(Config.Redacted("BYTEPORT_TICKET_WEBHOOK_URL")),
-  timeoutMs: Config.Int("BYTEPORT_SINK_TIMEOUT_MS").pipe(Config.withDefault(10_000)),
-  retries: Config.Int("BYTEPORT_SINK_RETRIES").pipe(Config.withDefault(3))
+  timeoutMs: Settings.positiveInt("BYTEPORT_SINK_TIMEOUT_MS").pipe(Config.withDefault(10_000)),
+  retries: Settings.nonNegativeInt("BYTEPORT_SINK_RETRIES").pipe(Config.withDefault(3))
 })
 
 /** The sinks chosen for each role. */

@@ -37,6 +37,7 @@ describe("recording handlers and the test layer", () => {
       assert.deepStrictEqual(rec.runs.map((r) => r.mode), ["dry_run"])
       assert.strictEqual(applied, 0)
       assert.deepStrictEqual(rec.writes, [])
+      yield* Testing.advance("6 minutes") // past the dry_run incident's cooldown lease on the target
       const auto = yield* Runbook.handle(withFacts, signal(), { mode: "auto" })
       assert.strictEqual((auto as any).status, "recovered")
       assert.deepStrictEqual(rec.runs.map((r) => r.mode), ["dry_run", "auto"])

@@ -19,7 +19,7 @@
  *
  * @since 0.1.0
  */
-import { Guardrail } from "@byteport/core"
+import { Guardrail, Settings } from "@byteport/core"
 import type { Json } from "@byteport/core"
 import { Config } from "effect"
 import * as MySqlKill from "../sessions/MySqlKill"
@@ -28,10 +28,11 @@ import * as PgKill from "../sessions/PgKill"
 /** The seed's default cap of backend terminations per minute. */
 export const DEFAULT_KILLS_PER_MINUTE_CAP = 20
 
-/** `kills_per_minute_cap` (the seed's name), else `BYTEPORT_KILLS_PER_MINUTE_CAP`, else 20. */
-export const killsPerMinuteCapConfig: Config.Config<number> = Config.Int("kills_per_minute_cap").pipe(
-  Config.orElse(() => Config.Int("BYTEPORT_KILLS_PER_MINUTE_CAP")),
-  Config.withDefault(DEFAULT_KILLS_PER_MINUTE_CAP)
+/** `kills_per_minute_cap` (the seed's name), else `BYTEPORT_KILLS_PER_MINUTE_CAP`, else 20; a value that is not a positive integer is a `ConfigError` naming its key. */
+export const killsPerMinuteCapConfig: Config.Config<number> = Config.option(Settings.positiveInt("kills_per_minute_cap")).pipe(
+  Config.flatMap((o) =>
+    o._tag === "Some" ? Config.succeed(o.value) : Settings.positiveInt("BYTEPORT_KILLS_PER_MINUTE_CAP").pipe(Config.withDefault(DEFAULT_KILLS_PER_MINUTE_CAP))
+  )
 )
 
 /** Options of the session guardrails (every action handler of this folder takes them). */

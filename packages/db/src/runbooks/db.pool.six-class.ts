@@ -48,7 +48,7 @@ import * as MySqlKillQuery from "../actions/MySqlKillQuery"
 import * as PgBouncerRaisePoolSize from "../actions/PgBouncerRaisePoolSize"
 import * as PgCancelBackend from "../actions/PgCancelBackend"
 import * as PgTerminateBackend from "../actions/PgTerminateBackend"
-import type { SessionGuardOptions } from "../actions/SessionGuardrails"
+import { killsPerMinuteCapConfig, type SessionGuardOptions } from "../actions/SessionGuardrails"
 import * as PoolSixClass from "../classifiers/PoolSixClass"
 import * as PoolExhaustion from "../detectors/PoolExhaustion"
 import * as MySqlPoolDiagnoser from "../diagnosers/MySqlPoolDiagnoser"
@@ -156,6 +156,8 @@ const common = (options: Options) => ({
   }),
   verifySchedule: options.verifySchedule ?? DEFAULT_VERIFY_SCHEDULE,
   guardrails: [Guardrail.minConfidence(0.7)],
+  // The kill cap its session-killing actions read at run time: validated at agent startup.
+  config: [killsPerMinuteCapConfig],
   defaultMode: options.defaultMode ?? ("dry_run" as const)
 })
 

@@ -31,7 +31,7 @@
  * @since 0.1.0
  */
 import { randomUUID } from "node:crypto"
-import { GuardrailStore, StoreRules } from "@byteport/core"
+import { GuardrailStore, Settings, StoreRules } from "@byteport/core"
 import type { Redactor } from "@byteport/core"
 import { Config, Effect, Layer, Redacted, Semaphore } from "effect"
 import pg from "pg"
@@ -518,7 +518,7 @@ export const layerConfig = Layer.effect(
     const config = yield* Config.all({
       url: Config.Redacted("BYTEPORT_STORE_PG_URL"),
       schema: Config.String("BYTEPORT_STORE_SCHEMA").pipe(Config.withDefault("byteport")),
-      poolMax: Config.Int("BYTEPORT_STORE_PG_POOL_MAX").pipe(Config.withDefault(8))
+      poolMax: Settings.positiveInt("BYTEPORT_STORE_PG_POOL_MAX").pipe(Config.withDefault(8))
     })
     return yield* make(config)
   })

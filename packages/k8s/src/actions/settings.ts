@@ -7,6 +7,7 @@
  *
  * @since 0.1.0
  */
+import { Settings } from "@byteport/core"
 import { Config, Effect } from "effect"
 
 /** The settings. */
@@ -29,16 +30,20 @@ export const defaults: ActionSettings = {
   evictionRetrySeconds: 5
 }
 
-const num = (key: string, dflt: number) => Config.Number(key).pipe(Config.withDefault(dflt))
+const withDefault = (config: Config.Config<number>, dflt: number) => config.pipe(Config.withDefault(dflt))
 
-/** The settings from configuration. */
+/**
+ * The settings from configuration. A value that cannot work is a `ConfigError` naming its key
+ * (read at startup): factors must be > 1, the allocatable ratio in (0, 1], bumps per day a
+ * positive integer, the drain timeout and eviction retry > 0 seconds.
+ */
 export const fromConfig: Effect.Effect<ActionSettings, Config.ConfigError> = Effect.gen(function*() {
   return {
-    bumpFactor: yield* num("BYTEPORT_OOM_BUMP_FACTOR", defaults.bumpFactor),
-    maxFactor: yield* num("BYTEPORT_OOM_MAX_FACTOR", defaults.maxFactor),
-    nodeAllocatableRatio: yield* num("BYTEPORT_OOM_NODE_ALLOCATABLE_RATIO", defaults.nodeAllocatableRatio),
-    bumpsPerDay: yield* num("BYTEPORT_OOM_BUMPS_PER_DAY", defaults.bumpsPerDay),
-    drainTimeoutSeconds: yield* num("BYTEPORT_OOM_DRAIN_TIMEOUT_SECONDS", defaults.drainTimeoutSeconds),
-    evictionRetrySeconds: yield* num("BYTEPORT_OOM_EVICTION_RETRY_SECONDS", defaults.evictionRetrySeconds)
+    bumpFactor: yield* withDefault(Settings.factor("BYTEPORT_OOM_BUMP_FACTOR"), defaults.bumpFactor),
+    maxFactor: yield* withDefault(Settings.factor("BYTEPORT_OOM_MAX_FACTOR"), defaults.maxFactor),
+    nodeAllocatableRatio: yield* withDefault(Settings.ratio("BYTEPORT_OOM_NODE_ALLOCATABLE_RATIO"), defaults.nodeAllocatableRatio),
+    bumpsPerDay: yield* withDefault(Settings.positiveInt("BYTEPORT_OOM_BUMPS_PER_DAY"), defaults.bumpsPerDay),
+    drainTimeoutSeconds: yield* withDefault(Settings.positiveNumber("BYTEPORT_OOM_DRAIN_TIMEOUT_SECONDS"), defaults.drainTimeoutSeconds),
+    evictionRetrySeconds: yield* withDefault(Settings.positiveNumber("BYTEPORT_OOM_EVICTION_RETRY_SECONDS"), defaults.evictionRetrySeconds)
   }
 })

@@ -17,7 +17,7 @@
  *
  * @since 0.1.0
  */
-import { Classification, Classifier, Fact } from "@byteport/core"
+import { Classification, Classifier, Fact, Settings } from "@byteport/core"
 import { Config, Effect } from "effect"
 import { humanBytes } from "../Quantity"
 import type { RuntimeHeap } from "../probes/runtimeHeap"
@@ -263,7 +263,8 @@ export const classify = (t: OomThresholds = defaults): Classifier.Classifier<Oom
   }
 }
 
-const num = (key: string, dflt: number) => Config.Number(key).pipe(Config.withDefault(dflt))
+const num = (key: string, dflt: number) => Settings.probability(key).pipe(Config.withDefault(dflt))
+const count = (key: string, dflt: number) => Settings.positiveInt(key).pipe(Config.withDefault(dflt))
 
 /**
  * The thresholds from configuration (every key optional, defaults from the seed):
@@ -278,7 +279,7 @@ export const thresholdsConfig: Effect.Effect<OomThresholds, Config.ConfigError> 
   for (const c of classes) confidences[c] = yield* num(`BYTEPORT_OOM_CONFIDENCE_${c.toUpperCase()}`, defaults.confidences[c])
   return {
     healthyWorkingSetRatio: yield* num("BYTEPORT_OOM_HEALTHY_RATIO", defaults.healthyWorkingSetRatio),
-    leakMinRestarts: yield* num("BYTEPORT_OOM_LEAK_MIN_RESTARTS", defaults.leakMinRestarts),
+    leakMinRestarts: yield* count("BYTEPORT_OOM_LEAK_MIN_RESTARTS", defaults.leakMinRestarts),
     trafficCorrelation: yield* num("BYTEPORT_OOM_TRAFFIC_CORRELATION", defaults.trafficCorrelation),
     plateauRatio: yield* num("BYTEPORT_OOM_PLATEAU_RATIO", defaults.plateauRatio),
     minConfidence: yield* num("BYTEPORT_OOM_MIN_CONFIDENCE", defaults.minConfidence),

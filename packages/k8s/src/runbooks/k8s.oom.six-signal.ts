@@ -20,8 +20,8 @@
  *
  * @since 0.1.0
  */
-import { type Classification, Detector, Diagnoser, Fact, Runbook, type Signal } from "@byteport/core"
-import { Clock, Config, ConfigProvider, Duration, Effect, Schema } from "effect"
+import { type Classification, Detector, Diagnoser, Fact, Runbook, Settings, type Signal, Verifier } from "@byteport/core"
+import { Clock, Config, ConfigProvider, Duration, Effect } from "effect"
 import * as OomClassifier from "../classifiers/oom"
 import type { OomFacts, PodFacts } from "../classifiers/oom"
 import * as MemoryPressure from "../detectors/memoryPressure"
@@ -202,8 +202,10 @@ export const make = (o: Options = {}): Runbook.Runbook<OomFacts, Kube | Metrics>
   })
 }
 
-const num = (key: string, dflt: number) => Config.Number(key).pipe(Config.withDefault(dflt))
-const positiveInt = (key: string, dflt: number) => Config.schema(Schema.Int.check(Schema.isGreaterThan(0)), key).pipe(Config.withDefault(dflt))
+const num = (key: string, dflt: number) => Settings.positiveNumber(key).pipe(Config.withDefault(dflt))
+const factorOf = (key: string, dflt: number) => Settings.factor(key).pipe(Config.withDefault(dflt))
+const ratioOf = (key: string, dflt: number) => Settings.ratio(key).pipe(Config.withDefault(dflt))
+const positiveInt = (key: string, dflt: number) => Settings.positiveInt(key).pipe(Config.withDefault(dflt))
 
 /**
  * The verification settings from configuration: `BYTEPORT_OOM_VERIFY_WORKING_SET_RATIO` (0.80),
@@ -211,7 +213,7 @@ const positiveInt = (key: string, dflt: number) => Config.schema(Schema.Int.chec
  * positive integers, the window at least one poll interval; anything else is a ConfigError.
  */
 export const verifyConfig: Effect.Effect<OomVerifiers.VerifySettings, Config.ConfigError> = Effect.gen(function*() {
-  const healthyRatio = yield* num("BYTEPORT_OOM_VERIFY_WORKING_SET_RATIO", OomVerifiers.defaults.healthyRatio)
+  const healthyRatio = yield* ratioOf("BYTEPORT_OOM_VERIFY_WORKING_SET_RATIO", OomVerifiers.defaults.healthyRatio)
   const windowSeconds = yield* positiveInt("BYTEPORT_OOM_VERIFY_WINDOW_SECONDS", OomVerifiers.defaults.windowSeconds!)
   const pollSeconds = yield* positiveInt("BYTEPORT_OOM_VERIFY_POLL_SECONDS", OomVerifiers.defaults.pollSeconds!)
   if (windowSeconds < pollSeconds) {
@@ -240,13 +242,13 @@ export const fromConfig = (o: Options = {}): Effect.Effect<Runbook.Runbook<OomFa
       ...o,
       thresholds: yield* OomClassifier.thresholdsConfig,
       remediation: {
-        bumpFactor: yield* num("BYTEPORT_OOM_BUMP_FACTOR", Remediator.defaults.bumpFactor),
-        scaleOutFactor: yield* num("BYTEPORT_OOM_SCALE_OUT_FACTOR", Remediator.defaults.scaleOutFactor),
+        bumpFactor: yield* factorOf("BYTEPORT_OOM_BUMP_FACTOR", Remediator.defaults.bumpFactor),
+        scaleOutFactor: yield* factorOf("BYTEPORT_OOM_SCALE_OUT_FACTOR", Remediator.defaults.scaleOutFactor),
         drainTimeoutSeconds: yield* num("BYTEPORT_OOM_DRAIN_TIMEOUT_SECONDS", Remediator.defaults.drainTimeoutSeconds)
       },
       trend: {
         lookbackMinutes: yield* num("BYTEPORT_OOM_TREND_LOOKBACK_MINUTES", MemoryTrend.defaults.lookbackMinutes),
-        warmupSeconds: yield* num("BYTEPORT_OOM_WARMUP_SECONDS", MemoryTrend.defaults.warmupSeconds),
+        warmupSeconds: yield* Settings.nonNegativeNumber("BYTEPORT_OOM_WARMUP_SECONDS").pipe(Config.withDefault(MemoryTrend.defaults.warmupSeconds)),
         stepSeconds: MemoryTrend.defaults.stepSeconds
       },
       verify: yield* verifyConfig,
