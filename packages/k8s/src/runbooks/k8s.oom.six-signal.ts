@@ -20,7 +20,7 @@
  *
  * @since 0.1.0
  */
-import { type Classification, Detector, Diagnoser, Fact, Runbook, Settings, type Signal, Verifier } from "@byteport/core"
+import { type Classification, Detector, Diagnoser, Fact, Runbook, Settings, type Signal } from "@byteport/core"
 import { Clock, Config, ConfigProvider, Duration, Effect } from "effect"
 import * as OomClassifier from "../classifiers/oom"
 import type { OomFacts, PodFacts } from "../classifiers/oom"
