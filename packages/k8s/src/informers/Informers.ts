@@ -39,7 +39,7 @@
  */
 import type { CoreV1Event, KubernetesObject } from "@kubernetes/client-node"
 import type { Backoff } from "@byteport/core"
-import { Context, Effect, Fiber, Layer, Option, Queue, Scope, Semaphore, Stream } from "effect"
+import { Context, Duration, Effect, Fiber, Layer, Option, Queue, Scope, Semaphore, Stream } from "effect"
 import { Kube, type KubeShape } from "../Kube"
 import type { KubeError } from "../KubeError"
 import * as Informer from "./Informer"
@@ -61,6 +61,11 @@ export interface Options {
   readonly onConnect?: ((kind: string) => void) | undefined
   /** Called with each error that stopped a shared informer, before it is restarted. */
   readonly onError?: ((kind: string, error: unknown) => void) | undefined
+  /**
+   * How long a cache read waits for a watch that is running but has not listed yet (just
+   * started, or relisting after a 410) before it reads the API instead (default 5000 ms; 0: never wait).
+   */
+  readonly syncWaitMs?: number | undefined
 }
 
 /** Options of `subscribe`: the view a dedicated watch would have had. */
@@ -117,6 +122,8 @@ interface Entry {
   synced: boolean
   readonly subscribers: Set<Subscriber>
   fiber: Fiber.Fiber<void> | undefined
+  /** Readers waiting for the (re)sync of a watch already running. */
+  readonly onSync: Set<() => void>
 }
 
 const keyOf = (o: KubernetesObject): string => `${o.metadata?.namespace ?? ""}/${o.metadata?.name ?? ""}`
@@ -145,6 +152,9 @@ const deliver = (sub: Subscriber, obj: KubernetesObject, removed: boolean): void
 const apply = (entry: Entry, e: Informer.InformerEvent<KubernetesObject> | Informer.Synced): void => {
   if (e.type === "synced") {
     entry.synced = true
+    const waiting = [...entry.onSync]
+    entry.onSync.clear()
+    for (const wake of waiting) wake()
     return
   }
   const key = keyOf(e.object)
@@ -160,6 +170,7 @@ const isClusterScoped = (resource: Resource<KubernetesObject>): boolean => resou
  * as detached fibers (each stops with its last subscriber).
  */
 export const makeUnsafe = (options: Options = {}, scope?: Scope.Scope): InformersShape => {
+  const syncWait = options.syncWaitMs ?? 5000
   const registries = new WeakMap<KubeShape, Map<string, Entry>>()
   const lock = Semaphore.makeUnsafe(1)
   const registryOf = (kube: KubeShape) => {
@@ -199,7 +210,7 @@ export const makeUnsafe = (options: Options = {}, scope?: Scope.Scope): Informer
         let entry = registry.get(path)
         const created = entry === undefined
         if (entry === undefined) {
-          entry = { path, kind: resource.kind, objects: new Map(), synced: false, subscribers: new Set(), fiber: undefined }
+          entry = { path, kind: resource.kind, objects: new Map(), synced: false, subscribers: new Set(), fiber: undefined, onSync: new Set() }
           registry.set(path, entry)
         }
         const e = entry
@@ -256,14 +267,28 @@ export const makeUnsafe = (options: Options = {}, scope?: Scope.Scope): Informer
     hold: (resources, o = {}) =>
       Effect.forEach(resources, (r) => join(r, { selector: Selectors.makeUnsafe({ namespace: o.namespace }), matched: new Set(), offer: undefined }), { discard: true }),
     cache: <T extends KubernetesObject>(resource: Resource<T>, namespace?: string | undefined) =>
-      Effect.map(Effect.service(Kube), (kube): Option.Option<Cache<T>> => {
+      Effect.gen(function*() {
+        const kube = yield* Kube
         const registry = registryOf(kube)
         const candidates = isClusterScoped(resource) ? [resource.path(undefined)] : namespace === undefined ? [resource.path(undefined)] : [resource.path(undefined), resource.path(namespace)]
-        const entry = candidates.map((p) => registry.get(p)).find((e) => e !== undefined && e.synced)
-        if (entry === undefined) return Option.none()
-        return Option.some({
-          get: (ns, name) => entry.objects.get(`${isClusterScoped(resource) ? "" : ns ?? ""}/${name}`) as T | undefined,
-          list: (selector) => [...entry.objects.values()].filter((o) => selector.matches(o)) as Array<T>
+        const synced = () => candidates.map((p) => registry.get(p)).find((e) => e !== undefined && e.synced)
+        let entry = synced()
+        // A watch of this kind is running but has not listed yet (it started a moment ago, or it
+        // relists after a 410): wait for its sync, bounded, rather than read the API behind it.
+        const starting = entry === undefined ? candidates.map((p) => registry.get(p)).find((e) => e !== undefined && e.subscribers.size > 0) : undefined
+        if (starting !== undefined && syncWait > 0) {
+          yield* Effect.callback<void>((resume) => {
+            const wake = () => resume(Effect.void)
+            starting.onSync.add(wake)
+            return Effect.sync(() => void starting.onSync.delete(wake))
+          }).pipe(Effect.timeoutOption(Duration.millis(syncWait)))
+          entry = synced()
+        }
+        if (entry === undefined) return Option.none<Cache<T>>()
+        const e = entry
+        return Option.some<Cache<T>>({
+          get: (ns, name) => e.objects.get(`${isClusterScoped(resource) ? "" : ns ?? ""}/${name}`) as T | undefined,
+          list: (selector) => [...e.objects.values()].filter((o) => selector.matches(o)) as Array<T>
         })
       }),
     status: Effect.map(Effect.service(Kube), (kube) =>

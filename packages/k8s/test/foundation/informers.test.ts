@@ -252,7 +252,25 @@ describe("shared informers (one list+watch per kind)", () => {
       })
     ))
 
-  it.live("a cache that has not synced yet (its list is in flight) is never read: listOr goes to the API and sees everything", () =>
+  it.live("a cache that has not synced yet (its list is in flight) is never read: listOr waits for the sync, then answers from the cache", () =>
+    withSim((s) =>
+      Effect.gen(function*() {
+        put(s, "pods", pod("default", "a"))
+        put(s, "pods", pod("default", "b"))
+        s.faults.latency({ verb: "list", pathPrefix: ALL_PODS, ms: 1500, times: 1 })
+        const sub = yield* collect(Informers.subscribe(Resource.pods))
+        yield* until(() => s.recorder.count({ path: ALL_PODS, watch: false }) === 1, 15_000, "the shared list is in flight")
+        assert.deepStrictEqual((yield* Informers.status).map((w) => w.synced), [false])
+        const kube = yield* Kube.Kube
+        const list = yield* Informers.listOr(Resource.pods, { namespace: "default" }, kube.listPods({ namespace: "default" }))
+        assert.deepStrictEqual(list.map((p) => p.metadata?.name).sort(), ["a", "b"])
+        assert.deepStrictEqual((yield* Informers.status).map((w) => w.synced), [true], "answered only once synced")
+        assert.strictEqual(s.recorder.count({ path: "/api/v1/namespaces/default/pods", watch: false }), 0, "no API read behind the starting watch")
+        yield* until(() => sub.seen.length === 2 && s.openWatches === 1, 15_000, "synced")
+      })
+    ))
+
+  it.live("with syncWaitMs: 0 a cache that has not synced yet is never read: listOr goes to the API and sees everything", () =>
     withSim((s) =>
       Effect.gen(function*() {
         put(s, "pods", pod("default", "a"))
@@ -267,7 +285,7 @@ describe("shared informers (one list+watch per kind)", () => {
         assert.strictEqual(s.recorder.count({ path: "/api/v1/namespaces/default/pods", watch: false }), 1, "read from the API")
         yield* until(() => sub.seen.length === 2 && s.openWatches === 1, 15_000, "synced")
         assert.deepStrictEqual((yield* Informers.status).map((w) => w.synced), [true])
-      })
+      }), { syncWaitMs: 0 }
     ))
 
   it.live("a registry limited to a namespace watches that namespace; a subscriber elsewhere gets its own shared watch", () =>
