@@ -72,10 +72,10 @@ SELECT a.pid, a.usename, coalesce(r.rolsuper, false) AS rolsuper, a.datname,
        (extract(epoch FROM clock_timestamp() - a.xact_start) * 1000)::float8 AS xact_age_ms,
        (extract(epoch FROM clock_timestamp() - a.query_start) * 1000)::float8 AS query_age_ms,
        (extract(epoch FROM clock_timestamp() - a.state_change) * 1000)::float8 AS state_age_ms,
-       (SELECT (extract(epoch FROM clock_timestamp() - min(l.waitstart)) * 1000)::float8
-          FROM pg_locks l WHERE l.pid = a.pid AND NOT l.granted) AS lock_wait_ms
+       (extract(epoch FROM clock_timestamp() - lw.waitstart) * 1000)::float8 AS lock_wait_ms
   FROM pg_stat_activity a
   LEFT JOIN pg_roles r ON r.oid = a.usesysid
+  LEFT JOIN (SELECT pid, min(waitstart) AS waitstart FROM pg_locks WHERE NOT granted GROUP BY pid) lw ON lw.pid = a.pid
  WHERE a.backend_type = 'client backend' AND a.pid <> pg_backend_pid()
  ORDER BY a.pid`
 

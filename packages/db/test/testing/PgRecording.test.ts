@@ -183,6 +183,21 @@ describe("PgRecording: real-shaped edge cases", () => {
       assert.strictEqual(s[1]!.query_age_ms, 63_000)
     }))
 
+  it.effect("older and reordered shapes: no query_id / leader_pid columns (PostgreSQL 13), JSON keys in any order, unknown extra columns", () =>
+    Effect.gen(function*() {
+      const t = yield* Table.parse("pg13.csv", [
+        "datid,datname,pid,usesysid,usename,application_name,client_addr,client_hostname,client_port,backend_start,xact_start,query_start,state_change,wait_event_type,wait_event,state,backend_xid,backend_xmin,query,backend_type",
+        "16386,appdb,700,16384,app,web,10.0.0.7,,50000,2026-12-07 13:00:00+00,2026-12-07 13:00:00+00,2026-12-07 13:00:00+00,2026-12-07 13:00:10+00,Client,ClientRead,idle in transaction,,,SELECT 1,client backend"
+      ].join("\n"))
+      const [s] = yield* PgRecording.sessions(t)
+      assert.isNull(s!.query_id)
+      assert.strictEqual(s!.state_age_ms, 0)
+      assert.strictEqual(s!.xact_age_ms, 10_000)
+      const j = yield* Table.parse("pg17.json", JSON.stringify([{ backend_type: "client backend", query: "SELECT 2", state: "active", pid: 701, some_future_column: 1, query_start: "2026-12-07T13:00:00+00:00", state_change: "2026-12-07T13:00:00+00:00", usename: "app" }]))
+      const [k] = yield* PgRecording.sessions(j, { capturedAt: Date.UTC(2026, 11, 7, 13, 0, 5) })
+      assert.deepStrictEqual([k!.pid, k!.query_age_ms, k!.application_name, k!.backend_start_us], [701, 5_000, "", null])
+    }))
+
   it.effect("several activity exports build the idle-in-transaction trend", () =>
     Effect.gen(function*() {
       const idle = (pid: number, at: string) => `16386,appdb,${pid},,16384,app,web,10.0.0.7,,50000,${at},${at},${at},${at},Client,ClientRead,idle in transaction,,,,SELECT 1,client backend`
