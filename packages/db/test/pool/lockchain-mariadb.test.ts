@@ -2,7 +2,10 @@
  * Lock chains on the real MariaDB 10.11 (`information_schema.INNODB_LOCK_WAITS`, what
  * `sys.innodb_lock_waits` reads there): a long UPDATE holds a row lock, two UPDATEs of the same
  * row queue behind it. All three are over the budget; only the holder runs, so exactly one
- * `KILL QUERY` is sent, and the queue goes through.
+ * `KILL QUERY` is sent, and the queue goes through. And the classic metadata-lock chain (a report,
+ * an ALTER waiting for its metadata lock, reads queued behind the ALTER): the waiters' blockers
+ * are not reported by InnoDB, so they count as waits of unknown own time and only the report is
+ * killed.
  */
 import { Runbook } from "@byteport/core"
 import * as Testing from "@byteport/core/testing"
@@ -59,5 +62,38 @@ describeWithServices(["mariadb"], "db.pool.six-class lock chains (real MariaDB)"
       assert.match(r.plan!.summary, /2 waiter\(s\) over budget left alone/)
       assert.strictEqual(yield* Effect.promise(() => held), "1317") // ER_QUERY_INTERRUPTED: rolled back, lock released
       assert.deepStrictEqual(yield* Effect.promise(() => Promise.all(queue)), ["done", "done"])
+    }).pipe(Effect.provide(world)), 60_000)
+
+  it.live("metadata-lock chain (report ← ALTER ← reads): one KILL QUERY (the report), the ALTER and the reads go through", () =>
+    Effect.gen(function*() {
+      const mdl = `${table}_mdl`
+      const [report, migration, r1, r2] = yield* Effect.promise(() => Promise.all([openConnection(appUrl), openConnection(appUrl), openConnection(appUrl), openConnection(appUrl)]))
+      yield* Effect.promise(async () => {
+        await report!.q(`CREATE TABLE IF NOT EXISTS ${mdl} (id INT PRIMARY KEY, v INT) ENGINE=InnoDB`)
+        await report!.q(`REPLACE INTO ${mdl} VALUES (1, 0)`)
+      })
+      const reporting = report!.q(`SELECT COUNT(*), SLEEP(30) FROM ${mdl}`).then(() => "done", (e: any) => String(e.errno))
+      yield* Effect.sleep("200 millis")
+      const altering = migration!.q(`ALTER TABLE ${mdl} ADD COLUMN note VARCHAR(10)`).then(() => "done", (e: any) => String(e.errno))
+      yield* Effect.sleep("200 millis")
+      const reads = [r1!, r2!].map((c) => c.q(`SELECT COUNT(*) FROM ${mdl}`).then(() => "done", (e: any) => String(e.errno)))
+      yield* Effect.sleep("1000 millis")
+      const scope = new Set([report!.id, migration!.id, r1!.id, r2!.id])
+      const rb = PoolSixClassRunbook.makeMySql({
+        sessions: (s) => scope.has(s.pid),
+        diagnose: { trendSamples: 2, trendInterval: "150 millis", timeout: "10 seconds" },
+        thresholds: { idleInTxMs: 60_000, queryBudgetMs: 500 },
+        verifySchedule: { offsets: [0, 3_000], description: "check, then retry once at 3 s (test)" },
+        defaultMode: "auto"
+      })
+      const r = reportOf(yield* Runbook.handle(rb, signal(target("maria-mdl")), { mode: "auto" }))
+      assert.strictEqual(r.classification?._tag === "Classified" ? r.classification.class : "", "long_running_query")
+      assert.deepStrictEqual(r.outcomes.map((o) => [o.kind, o.status, o.result?.["id"]]), [["mysql.killQuery", "applied", report!.id]])
+      assert.match(r.plan!.summary, /3 waiter\(s\) over budget left alone/)
+      const ended = yield* Effect.promise(() => reporting)
+      assert.isTrue(ended === "1317" || ended === "done", ended) // MariaDB ends an interrupted SLEEP() early
+      assert.strictEqual(yield* Effect.promise(() => altering), "done")
+      assert.deepStrictEqual(yield* Effect.promise(() => Promise.all(reads)), ["done", "done"])
+      yield* Effect.promise(() => report!.q(`DROP TABLE IF EXISTS ${mdl}`))
     }).pipe(Effect.provide(world)), 60_000)
 })
