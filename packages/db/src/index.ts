@@ -30,6 +30,8 @@ export * as PoolSettings from "./probes/PoolSettings"
 export * as PgKill from "./sessions/PgKill"
 /** Guarded KILL CONNECTION / KILL QUERY. */
 export * as MySqlKill from "./sessions/MySqlKill"
+/** Lock chains: root blockers, waiters and their own running time (cancel the blocker, not the queue). */
+export * as LockChain from "./sessions/LockChain"
 /** pgbouncer.ini pool sizes: read, back up, raise, RELOAD, verify; capacity check. */
 export * as PgBouncerIni from "./pgbouncer/PgBouncerIni"
 /** db.pool.exhaustion detectors (poll utilization on a Schedule). */

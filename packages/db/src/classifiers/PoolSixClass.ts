@@ -6,7 +6,7 @@
  * |---|---|---|---|
  * | 1 | leak_after_deploy | a deploy marker within `deployWindowMs` (1 h) before the samples and a rising idle-in-transaction trend | 0.88 |
  * | 2 | idle_in_tx_backlog | ≥ 3 sessions idle in transaction for longer than 30 s | 0.91 |
- * | 3 | long_running_query | ≥ 2 statements over the 120 s budget, or 1 over 10 min | 0.85 |
+ * | 3 | long_running_query | ≥ 2 statements over the 120 s budget, or 1 over 10 min (waiters in a lock chain count; the reasons and evidence name the chains' roots and waiters) | 0.85 |
  * | 4 | missing_pgbouncer | pgbouncer present and clients waiting > 0 | 0.80 |
  * | 5 | runaway_cron_fanout | one application_name that looks like batch work (`cron|job|worker|batch|scheduler`) holds ≥ 15 connections | 0.82 |
  * | 6 | undersized_pool | utilization ≥ 85 % with none of the causes above | 0.75 |
@@ -19,6 +19,7 @@
 import { Classifier } from "@byteport/core"
 import type { PoolFacts } from "../diagnosers/PoolDiagnoser"
 import * as PgActivity from "../probes/PgActivity"
+import * as LockChain from "../sessions/LockChain"
 
 /** The six classes, in the seed's order. */
 export const CLASSES = [
@@ -113,10 +114,27 @@ export const rules = (overrides: Partial<Thresholds> = {}): ReadonlyArray<Classi
       when: ({ sessions }) => {
         const long = PgActivity.longRunningOf(sessions, t.queryBudgetMs)
         const veryLong = long.filter((s) => (s.query_age_ms ?? 0) > t.veryLongQueryMs)
+        // The class counts every statement over budget (the seed's numbers); the chains only say
+        // which of them wait, for the report and the plan (sessions/LockChain).
+        const chains = LockChain.resolve(sessions, { budgetMs: t.queryBudgetMs, idleInTxMs: t.idleInTxMs })
+        const waiting = chains.leftAlone.length
         return {
           matched: long.length >= t.longQueriesMin || veryLong.length >= 1,
-          reasons: [`${long.length} statement(s) over the ${t.queryBudgetMs / 1000} s budget, ${veryLong.length} over ${t.veryLongQueryMs / 60_000} min`],
-          evidence: { pids: long.map((s) => s.pid), fingerprints: [...new Set(long.map(fingerprint))] }
+          reasons: [
+            `${long.length} statement(s) over the ${t.queryBudgetMs / 1000} s budget, ${veryLong.length} over ${t.veryLongQueryMs / 60_000} min`,
+            ...(chains.chains.length === 0 && chains.cycles.length === 0
+              ? []
+              : [`${waiting} over budget only wait on a lock; ${LockChain.describe(chains).join("; ")}`])
+          ],
+          evidence: {
+            pids: long.map((s) => s.pid),
+            fingerprints: [...new Set(long.map(fingerprint))],
+            ...(chains.chains.length === 0 && chains.cycles.length === 0 ? {} : {
+              rootBlockers: chains.chains.map((c) => c.root),
+              waiters: chains.leftAlone.map((w) => w.session.pid),
+              cycles: chains.cycles.map((c) => [...c])
+            })
+          }
         }
       }
     }),

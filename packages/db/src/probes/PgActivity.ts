@@ -45,7 +45,14 @@ export const PgSession = Schema.Struct({
   /** Milliseconds since `query_start`. */
   query_age_ms: NullableNumber,
   /** Milliseconds since `state_change`. */
-  state_age_ms: NullableNumber
+  state_age_ms: NullableNumber,
+  /**
+   * Milliseconds this session has been waiting for the lock it waits on now (`pg_locks.waitstart`,
+   * PostgreSQL 14+; MySQL: `INNODB_TRX.trx_wait_started`); null when it waits on no lock or the
+   * wait start is unknown; absent in rows read before it existed. `sessions/LockChain` subtracts
+   * it from `query_age_ms` to get a waiter's own running time.
+   */
+  lock_wait_ms: Schema.optionalKey(NullableNumber)
 })
 /** One client backend. */
 export type PgSession = typeof PgSession.Type
@@ -64,9 +71,11 @@ SELECT a.pid, a.usename, coalesce(r.rolsuper, false) AS rolsuper, a.datname,
        ${US("a.query_start")} AS query_start_us,
        (extract(epoch FROM clock_timestamp() - a.xact_start) * 1000)::float8 AS xact_age_ms,
        (extract(epoch FROM clock_timestamp() - a.query_start) * 1000)::float8 AS query_age_ms,
-       (extract(epoch FROM clock_timestamp() - a.state_change) * 1000)::float8 AS state_age_ms
+       (extract(epoch FROM clock_timestamp() - a.state_change) * 1000)::float8 AS state_age_ms,
+       (extract(epoch FROM clock_timestamp() - lw.waitstart) * 1000)::float8 AS lock_wait_ms
   FROM pg_stat_activity a
   LEFT JOIN pg_roles r ON r.oid = a.usesysid
+  LEFT JOIN (SELECT pid, min(waitstart) AS waitstart FROM pg_locks WHERE NOT granted GROUP BY pid) lw ON lw.pid = a.pid
  WHERE a.backend_type = 'client backend' AND a.pid <> pg_backend_pid()
  ORDER BY a.pid`
 

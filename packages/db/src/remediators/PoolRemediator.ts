@@ -5,7 +5,7 @@
  * | class | plan |
  * |---|---|
  * | idle_in_tx_backlog | one `pg.terminateBackend` (`mysql.killConnection`) per eligible session idle in transaction longer than the threshold (30 s) |
- * | long_running_query | per statement over the budget (120 s): `Plan.fallback(act(pg.cancelBackend), act(pg.terminateBackend), { on: ["failed"] })` (`mysql.killQuery`, then `mysql.killConnection`) |
+ * | long_running_query | per statement over the budget (120 s) that waits on no lock (a root blocker, or in no chain), or is over budget on its own account (lock wait not counted; `sessions/LockChain`): `Plan.fallback(act(pg.cancelBackend), act(pg.terminateBackend), { on: ["failed"] })` (`mysql.killQuery`, then `mysql.killConnection`); a root blocker idle in transaction past 30 s: `pg.terminateBackend`; waiters are left alone and reported; roots nobody may act on and wait cycles are escalated |
  * | leak_after_deploy | terminate the old idle-in-transaction sessions, then a `HandOff` of `k8s.rollout-restart.requested` for the offending deployment (escalation when no deployment is known) |
  * | missing_pgbouncer | `pgbouncer.raisePoolSize` (raise default_pool_size, RELOAD) |
  * | undersized_pool | with a pgbouncer: `pgbouncer.raisePoolSize`; without one (ruling): an escalation with the recommended pool sizes |
@@ -45,6 +45,7 @@ import * as PoolSixClass from "../classifiers/PoolSixClass"
 import type { PoolFacts } from "../diagnosers/PoolDiagnoser"
 import * as Postmortem from "../postmortem/Postmortem"
 import * as PgActivity from "../probes/PgActivity"
+import * as LockChain from "../sessions/LockChain"
 import * as MySqlKill from "../sessions/MySqlKill"
 import * as PgKill from "../sessions/PgKill"
 
@@ -182,16 +183,43 @@ export const planOf = (
       return plan(`terminate ${k.steps.length} idle-in-transaction session(s) older than ${seconds(t.idleInTxMs)}${k.note}`, Plan.seq(...k.steps))
     }
     case "long_running_query": {
-      const long = PgActivity.longRunningOf(all, t.queryBudgetMs)
-      const steps = long.filter(ok).flatMap((s) => {
-        const why = `statement running for ${seconds(s.query_age_ms)} (budget ${seconds(t.queryBudgetMs)})`
+      // Lock chains (sessions/LockChain): cancel the root blockers and the statements over budget
+      // on their own account; waiters are reported and left alone.
+      const chains = LockChain.resolve(all, { budgetMs: t.queryBudgetMs, idleInTxMs: t.idleInTxMs })
+      const chosen = chains.act.map((d) => d.session)
+      const steps = chains.act.filter((d) => ok(d.session)).flatMap((d) => {
+        const s = d.session
+        if (d.action === "terminate") {
+          const a = terminate(engine, target, s, `root of a lock chain (${d.waiters} waiter(s)), ${s.state} for ${seconds(s.state_age_ms)}`)
+          return a === undefined ? [] : [capped(Plan.act(a))]
+        }
+        const why = d.reason === "root_blocker"
+          ? `root of a lock chain (${d.waiters} waiter(s)), statement running for ${seconds(s.query_age_ms)} (budget ${seconds(t.queryBudgetMs)})`
+          : d.reason === "own_budget"
+          ? `statement running for ${seconds(d.ownMs)} of its own besides its lock wait (budget ${seconds(t.queryBudgetMs)})`
+          : `statement running for ${seconds(s.query_age_ms)} (budget ${seconds(t.queryBudgetMs)})`
         const c = cancel(engine, target, s, why)
         const k = terminate(engine, target, s, `${why}; the cancel did not stop it`, true)
         if (c === undefined || k === undefined) return []
         return [capped(Plan.fallback(Plan.act(c), Plan.act(k), { on: ["failed"] }))]
       })
-      if (steps.length === 0) return escalateWith(`no eligible long-running statement to cancel${skipped(long)}`, ["review the long-running statements by hand"])
-      return plan(`cancel ${steps.length} statement(s) over ${seconds(t.queryBudgetMs)}, terminate where the cancel fails${skipped(long)}`, Plan.seq(...steps))
+      const waiting = chains.leftAlone.length === 0 ? "" : `; ${chains.leftAlone.length} waiter(s) over budget left alone (waiting on a lock)`
+      const open = [
+        ...chains.unresolved.map((u) => `${u.why}; ${u.waiters} session(s) wait on it`),
+        ...chains.cycles.map((c) => `wait cycle ${c.join(" ↔ ")}: left to the server's deadlock detector`),
+        ...chains.act.filter((d) => d.reason !== "over_budget" && !ok(d.session)).map((d) =>
+          `root blocker ${d.session.pid} is a superuser/protected/out-of-scope session: not ${d.action === "terminate" ? "terminated" : "cancelled"}`
+        )
+      ]
+      const chainNote = [...open, ...LockChain.describe(chains)]
+      if (steps.length === 0) {
+        return escalateWith(
+          `no eligible long-running statement to cancel${skipped(chosen)}${waiting}`,
+          chainNote.length === 0 ? ["review the long-running statements by hand"] : [...chainNote, "end the root blocker by hand, or wait for it"]
+        )
+      }
+      const summary = `cancel ${steps.length} statement(s) over ${seconds(t.queryBudgetMs)}, terminate where the cancel fails${skipped(chosen)}${waiting}`
+      return plan(summary, open.length === 0 ? Plan.seq(...steps) : Plan.seq(...steps, Plan.escalate(`lock chain(s) not resolved: ${open.join("; ")}`, chainNote)))
     }
     case "leak_after_deploy": {
       const k = killIdle()

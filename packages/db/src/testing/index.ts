@@ -1,0 +1,14 @@
+/**
+ * `@byteport/db/testing` — recorded database incidents as psql exports them (`SELECT * FROM
+ * pg_stat_activity`, `pg_settings`, `pg_roles`, `pg_blocking_pids`, pgbouncer `SHOW POOLS` /
+ * `SHOW CONFIG`; JSON from `json_agg` or CSV from `psql --csv`), decoded into the facts the
+ * `db.pool.six-class` diagnoser produces, with a typed `DecodeError` naming file, row and column.
+ *
+ * @since 0.1.0
+ */
+/** Export files parsed (JSON and CSV as psql writes them), the `DecodeError`, timestamptz parsing. */
+export * as Table from "./Table"
+/** The decoding error of every recording decoder. */
+export { DecodeError } from "./Table"
+/** Recordings → sessions, pools and the diagnoser's facts. */
+export * as PgRecording from "./PgRecording"
