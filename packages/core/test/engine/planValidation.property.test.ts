@@ -7,7 +7,8 @@ import { isDeepStrictEqual } from "node:util"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Schema } from "effect"
 import fc from "fast-check"
-import { Action, Json, Plan, type Signal, TargetRef } from "@byteport/core"
+import { Action, Classifier, Diagnoser, Json, Plan, Runbook, type Signal, TargetRef } from "@byteport/core"
+import * as Testing from "@byteport/core/testing"
 
 const runs = (n: number) => ({ numRuns: Number(process.env.PLAN_RUNS ?? n) })
 
@@ -312,4 +313,33 @@ describe("plans accepted by make", () => {
         runs(300)
       )
     ))
+})
+
+describe("Runbook.handle and a plan that cannot be encoded", () => {
+  it.effect("a remediator that builds a plan literal with a NaN timeout escalates with the reason; nothing runs", () =>
+    Effect.gen(function*() {
+      const t = TargetRef.make("svc", "a")
+      const handler = Testing.recordingHandler("k")
+      const bad: Plan.Plan = {
+        runbook: "test.plan.invalid",
+        class: "c",
+        summary: "s",
+        root: Plan.act({ ...Action.make({ kind: "k", target: t, description: "d" }), timeout: NaN })
+      }
+      const rb = Runbook.make<{ readonly down: boolean }>({
+        id: "test.plan.invalid",
+        signals: ["svc.down"],
+        diagnose: Diagnoser.make<{ readonly down: boolean }>({ down: Diagnoser.probe("down", () => Effect.succeed(true)) }),
+        classify: Classifier.firstMatch([Classifier.rule<{ readonly down: boolean }>()({ class: "c", confidence: 0.9, needs: ["down"], when: (f) => f.down })]),
+        remediate: () => Effect.succeed(bad),
+        defaultMode: "auto"
+      })
+      const r = yield* Runbook.handle(rb, { type: "svc.down", target: t, observedAt: 0, evidence: {} }).pipe(
+        Effect.provide(Testing.layer({ handlers: [handler] }))
+      )
+      if (Runbook.isAwaitingApproval(r)) return assert.fail("no approval expected")
+      assert.strictEqual(r.status, "escalated")
+      assert.match(r.escalation!.reason, /the plan cannot be encoded: step 0\.action\.timeout/)
+      assert.strictEqual(handler.runs.length, 0)
+    }))
 })
