@@ -50,7 +50,7 @@ export interface ActionHandler<R = never> {
  */
 export const make = <P, R = never>(options: {
   readonly kind: string
-  readonly params: Schema.Codec<P, any>
+  readonly params: Schema.Codec<P, unknown>
   readonly guardrails?: ReadonlyArray<Guardrail<R>>
   readonly apply: (params: P, ctx: ApplyContext) => Effect.Effect<HandlerResult, ActionFailed, R>
 }): ActionHandler<R> => ({

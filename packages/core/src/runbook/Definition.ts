@@ -31,8 +31,8 @@ export type Remediator<F, R = never> = (
   signal: S.Signal
 ) => Effect.Effect<P.Plan, never, R>
 
-/** A runbook definition. */
-export interface Runbook<F = any, R = never> {
+/** A runbook definition over facts `F` (the Diagnoser's), needing services `R`. */
+export interface Runbook<F = unknown, R = never> {
   /** Stable id ("k8s.oom.six-signal"): the config key, file name, fixtures folder and docs heading. */
   readonly id: string
   /** The family it belongs to ("k8s.oom"); a catalog enables one runbook per family by default. */
@@ -67,6 +67,21 @@ export interface Runbook<F = any, R = never> {
   /** How long an approval request waits before it escalates. */
   readonly approvalTimeout: Duration.Duration
 }
+
+/**
+ * Any runbook, whatever its facts type: what a Catalog holds. Every `Runbook<F, R>` is an
+ * `Any<R>` (the members that take facts accept `never`, so no facts type is assumed).
+ */
+export type Any<R = never> =
+  & Omit<Runbook<unknown, R>, "classify" | "remediate" | "verify" | "baseline" | "nextSteps" | "postmortem">
+  & {
+    readonly classify: (facts: never) => C.Classification
+    readonly remediate: (classification: C.Classified, facts: never, signal: S.Signal) => Effect.Effect<P.Plan, never, R>
+    readonly verify: (cls: string) => ((ctx: never) => Effect.Effect<Verdict, never, R>) | undefined
+    readonly baseline: (facts: never) => JsonObject
+    readonly nextSteps: (classification: C.Classification, facts: never) => ReadonlyArray<string>
+    readonly postmortem?: ((input: never) => Effect.Effect<JsonObject, never, R>) | undefined
+  }
 
 /** What a postmortem builder sees. */
 export interface PostmortemInput<F> {
@@ -170,7 +185,7 @@ const modes: ReadonlyArray<Mode> = ["observe", "dry_run", "auto"]
  * The runbook's mode, from configuration: `BYTEPORT_MODE_<ID>` (e.g. `BYTEPORT_MODE_K8S_OOM_SIX_SIGNAL=auto`),
  * else `BYTEPORT_MODE`, else the runbook's default. An invalid value falls back to `observe`, the safest mode.
  */
-export const modeFor = (runbook: Runbook<any, any>): Effect.Effect<{ readonly mode: Mode; readonly warning?: string }> =>
+export const modeFor = (runbook: { readonly id: string; readonly defaultMode: Mode }): Effect.Effect<{ readonly mode: Mode; readonly warning?: string }> =>
   Effect.gen(function*() {
     for (const key of [`BYTEPORT_MODE_${configSuffix(runbook.id)}`, "BYTEPORT_MODE"]) {
       const raw = yield* readOption(key)
