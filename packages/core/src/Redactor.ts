@@ -261,11 +261,12 @@ const rules: ReadonlyArray<Rule> = [
       pass === m || /^[0-9]{1,5}\//.test(pass) ? all : `${scheme}${user}:${m}@`
   },
   // scheme-less DSNs: `user:pass@tcp(host:3306)/db` (Go MySQL), `user:pass@unix(/sock)/db`,
-  // `user:pass@host:5432/db`, `user:pass@host/db` (bounded lengths keep the scan linear)
+  // `user:pass@host:5432/db`, `user:pass@host/db` (bounded lengths keep the scan linear); the user
+  // starts with a letter (not `0.0.0.0:5432@…`) and an image digest (`web:1.0@sha256:…`) is no host
   {
     test: (s) => s.includes("@") && s.includes(":"),
     re:
-      /(^|[\s"'`=(,;[{])([A-Za-z0-9_.+-]{0,64}):(?!\/\/)([^\s"'`<>]{1,256})@(?=(?:tcp|unix|udp)?\(|[A-Za-z0-9_-][A-Za-z0-9_.-]*(?::[0-9]{1,5})?(?:\/|(?=[\s"'`)\],;}]|$)(?<=:[0-9]{1,5})))/g,
+      /(^|[\s"'`=(,;[{])((?:[A-Za-z_][A-Za-z0-9_.+-]{0,63})?):(?!\/\/)([^\s"'`<>]{1,256})@(?!(?:sha|md)[0-9]+(?::|$))(?=(?:tcp|unix|udp)?\(|[A-Za-z0-9_-][A-Za-z0-9_.-]*(?::[0-9]{1,5})?(?:\/|(?=[\s"'`)\],;}]|$)(?<=:[0-9]{1,5})))/g,
     replace: (m) => (all: string, lead: string, user: string, pass: string) =>
       pass.includes(m) || pass.includes("://") || /^[0-9]{1,5}\//.test(pass) ? all : `${lead}${user}:${m}@`
   },

@@ -160,6 +160,8 @@ describe("Redactor: command lines, scheme-less DSNs and URL passwords (issue 8)"
         "ps aux --sort -rss",
         "image registry.example.com/shop/api@sha256:38c1130638c1130638c1130638c11306",
         "image nginx:1.25@sha256:0123456789abcdef0123",
+        "Pulling image \"web:1.0@sha256:1234\"",
+        "listening on 0.0.0.0:5432@primary/db",
         "https://example.com:8443/users/@me",
         "http://localhost:4873/@scope/pkg",
         "git@github.com:org/repo.git",
