@@ -80,6 +80,8 @@ export const problem = (action: unknown, path = "action"): InvalidAction | undef
     if (!isObject(action[k])) return bad(`${path}.${k}`, "must be a JSON object")
     const nonJson = Json.check(action[k], `${path}.${k}`)
     if (nonJson) return new InvalidAction({ path: nonJson.path, message: nonJson.message })
+    const undef = undefinedMember(action[k], `${path}.${k}`)
+    if (undef) return bad(undef, "is undefined: omit the key instead (undefined cannot be encoded)")
   }
   if ("undo" in action) {
     if (action.undo === undefined) return bad(`${path}.undo`, "is undefined: omit the key instead (undefined cannot be encoded)")
@@ -94,6 +96,22 @@ export const problem = (action: unknown, path = "action"): InvalidAction | undef
   if (decoded._tag === "Failure") return bad(path, `does not decode after encoding: ${String(Cause.squash(decoded.cause))}`)
   if (Json.canonical(decoded.value) !== Json.canonical(action)) {
     return bad(path, `does not survive encoding unchanged (unknown keys: ${Object.keys(action).filter((k) => !KEYS.has(k)).join(", ") || "none"})`)
+  }
+  return undefined
+}
+
+/** The path of the first object member whose value is `undefined` (JSON params cannot hold one). */
+const undefinedMember = (v: unknown, path: string): string | undefined => {
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) {
+      const p = undefinedMember(v[i], `${path}[${i}]`)
+      if (p) return p
+    }
+  } else if (v !== null && typeof v === "object") {
+    for (const [k, x] of Object.entries(v)) {
+      const p = x === undefined ? `${path}.${k}` : undefinedMember(x, `${path}.${k}`)
+      if (p) return p
+    }
   }
   return undefined
 }

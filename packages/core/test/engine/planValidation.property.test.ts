@@ -202,6 +202,7 @@ describe("Action.make and Plan.make validate", () => {
       assert.throws(() => Action.make({ ...base, params: { n: NaN } }), /action\.params\.n/)
       assert.throws(() => Action.make({ ...base, precondition: JSON.parse("{\"__proto__\": 1}") }), /__proto__/)
       assert.throws(() => Action.make({ ...base, params: { when: new Date() as never } }), /action\.params\.when/)
+      assert.throws(() => Action.make({ ...base, params: { deep: { reason: undefined as never } } }), /action\.params\.deep\.reason: is undefined/)
     }))
 
   it.effect("a hand-built action with undo: undefined, a bad undo or an unknown key cannot enter a plan", () =>
