@@ -105,7 +105,7 @@ export interface ActionHandler<R = never> {
  */
 export const make = <P, R = never>(options: {
   readonly kind: string
-  readonly params: Schema.Codec<P, any>
+  readonly params: Schema.Codec<P, unknown>
   readonly guardrails?: ReadonlyArray<Guardrail<R>>
   readonly apply: (params: P, ctx: ApplyContext) => Effect.Effect<HandlerResult, ActionFailed, R>
   readonly observe?: (params: P, ctx: ObserveContext) => Effect.Effect<Observation, unknown, R>

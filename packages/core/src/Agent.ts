@@ -138,5 +138,5 @@ export const run = <RC, R = never, E = never, RS = never>(
   options: RunOptions<R, E, RS>
 ): Effect.Effect<void, StartError | E, Exclude<RC, Services> | R | RS> =>
   Catalog.run(catalog, options).pipe(
-    Effect.provide(layer({ ...options, runbooks: [...(options.runbooks ?? []), ...catalog.entries.filter((e) => e.enabled).map((e) => e.runbook)] }))
+    Effect.provide(layer({ ...options, runbooks: [...(options.runbooks ?? []), ...catalog.entries.filter((e) => e.enabled).map((e) => e.runbook as unknown as Runbook.Runbook<any, any>)] }))
   ) as Effect.Effect<void, StartError | E, Exclude<RC, Services> | R | RS>

@@ -21,15 +21,15 @@ import * as S from "./Signal"
 import * as T from "./TargetRef"
 
 /** One catalog entry. */
-export interface Entry {
-  readonly runbook: Runbook.Runbook<any, any>
+export interface Entry<R = never> {
+  readonly runbook: Runbook.Any<R>
   readonly rank: number
   readonly enabled: boolean
 }
 
 /** A catalog: ranked entries and the settle window. */
 export interface Catalog<R = never> {
-  readonly entries: ReadonlyArray<Entry>
+  readonly entries: ReadonlyArray<Entry<R>>
   readonly settle: Duration.Duration
   /** Phantom: the services the runbooks need. */
   readonly _R?: R
@@ -48,7 +48,7 @@ export interface MakeOptions {
 }
 
 /** Builds a catalog. Ranking: the user's order, then precedence (lower first), then declaration order. */
-export const make = <R>(runbooks: ReadonlyArray<Runbook.Runbook<any, R>>, options: MakeOptions = {}): Catalog<R> => {
+export const make = <R>(runbooks: ReadonlyArray<Runbook.Any<R>>, options: MakeOptions = {}): Catalog<R> => {
   const ids = new Set<string>()
   for (const rb of runbooks) {
     if (ids.has(rb.id)) throw new Error(`Catalog.make: runbook ${rb.id} is listed twice`)
@@ -68,7 +68,7 @@ export const make = <R>(runbooks: ReadonlyArray<Runbook.Runbook<any, R>>, option
       return a.i - b.i
     })
   const familyTaken = new Set<string>()
-  const entries = ranked.map(({ runbook }, rank): Entry => {
+  const entries = ranked.map(({ runbook }, rank): Entry<R> => {
     let enabled: boolean
     if (options.enable) enabled = options.enable.includes(runbook.id)
     else {
@@ -82,7 +82,7 @@ export const make = <R>(runbooks: ReadonlyArray<Runbook.Runbook<any, R>>, option
 }
 
 /** The enabled runbooks that own a signal type, best ranked first. */
-export const owners = (catalog: Catalog<any>, signalType: string): ReadonlyArray<Runbook.Runbook<any, any>> =>
+export const owners = <R>(catalog: Catalog<R>, signalType: string): ReadonlyArray<Runbook.Any<R>> =>
   catalog.entries.filter((e) => e.enabled && e.runbook.signals.includes(signalType)).map((e) => e.runbook)
 
 /**
@@ -93,7 +93,7 @@ export const owners = (catalog: Catalog<any>, signalType: string): ReadonlyArray
 export const route = <R>(
   catalog: Catalog<R>,
   signals: ReadonlyArray<S.Signal>
-): { readonly runbook: Runbook.Runbook<any, R>; readonly signal: S.Signal } | undefined => {
+): { readonly runbook: Runbook.Runbook<unknown, R>; readonly signal: S.Signal } | undefined => {
   const sorted = [...signals].sort((a, b) => {
     const ka = `${a.type}\u0000${canonical(a)}`
     const kb = `${b.type}\u0000${canonical(b)}`
@@ -102,13 +102,14 @@ export const route = <R>(
   for (const e of catalog.entries) {
     if (!e.enabled) continue
     const own = sorted.find((s) => e.runbook.signals.includes(s.type))
-    if (own) return { runbook: e.runbook, signal: own }
+    // a runbook's functions are only ever given its own Diagnoser's facts (by `Runbook.handle`)
+    if (own) return { runbook: e.runbook as Runbook.Runbook<unknown, R>, signal: own }
   }
   return undefined
 }
 
 /** A table of the catalog for docs and the CLI. */
-export const describe = (catalog: Catalog<any>): string =>
+export const describe = <R>(catalog: Catalog<R>): string =>
   [
     "| rank | runbook | family | enabled | signals |",
     "|---|---|---|---|---|",
@@ -205,7 +206,8 @@ export const run = <R>(
     const userOnResult = options.onResult ?? (() => Effect.void)
     const onResult = (r: Runbook.HandleResult) => guarded("onResult", userOnResult(r))
     const fibers = yield* FiberSet.make<void, never>()
-    const enabled = catalog.entries.filter((e) => e.enabled).map((e) => e.runbook)
+    // (internal: the engine handles every runbook whatever its facts type)
+    const enabled = catalog.entries.filter((e) => e.enabled).map((e) => e.runbook as unknown as Runbook.Runbook<any, R>)
     const report = (runbook: Runbook.Runbook<any, R>, r: Runbook.HandleResult) =>
       Runbook.isAwaitingApproval(r) && options.approvals !== false
         ? Effect.asVoid(FiberSet.run(fibers, Runbook.follow(runbook, r, onResult, options.approvals ?? {})))

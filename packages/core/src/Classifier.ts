@@ -8,6 +8,7 @@
  */
 import * as C from "./Classification"
 import * as Fact from "./Fact"
+import type { Diagnoser } from "./Diagnoser"
 import type { JsonObject } from "./Json"
 
 /** A pure classifier. */
@@ -18,28 +19,55 @@ export type RuleResult =
   | boolean
   | { readonly matched: boolean; readonly reasons?: ReadonlyArray<string>; readonly evidence?: Readonly<Record<string, unknown>> }
 
-/** A rule over facts `F` (the needed keys are checked to be Known before `when` runs). */
-export interface Rule<F> {
+/** The Known values a rule sees: exactly its needed keys `K` of the facts `F`. */
+export type Needed<F, K extends keyof F> = { readonly [P in K]: F[P] }
+
+/**
+ * A rule over facts `F` (the needed keys are checked to be Known before `when` runs). A rule
+ * that needs only the keys `K` is a `Rule<F>` too: its `when` and `confidence` accept fewer facts.
+ */
+export interface Rule<F, K extends keyof F & string = keyof F & string> {
   readonly class: string
-  /** A fixed confidence, or one computed from the facts. */
-  readonly confidence: number | ((facts: any) => number)
-  readonly needs: ReadonlyArray<keyof F & string>
-  readonly when: (facts: any) => RuleResult
+  /** A fixed confidence, or one computed from the needed facts. */
+  readonly confidence: number | ((facts: Needed<F, K>) => number)
+  readonly needs: ReadonlyArray<K>
+  readonly when: (facts: Needed<F, K>) => RuleResult
   readonly description?: string | undefined
 }
+
+/** What `rule` takes: the rule with `when` and `confidence` typed by the needed keys `K`. */
+export interface RuleInput<F, K extends keyof F & string> {
+  readonly class: string
+  readonly confidence: number | ((facts: Needed<F, K>) => number)
+  readonly needs: ReadonlyArray<K>
+  readonly when: (facts: Needed<F, K>) => RuleResult
+  readonly description?: string
+}
+
+/** A rule builder for facts `F`: infers the needed keys from `needs` and types `when` by them. */
+export type RuleBuilder<F> = <const K extends keyof F & string>(r: RuleInput<F, K>) => Rule<F>
 
 /**
  * Builds a rule whose predicate sees exactly the needed facts, typed and Known:
  * `Classifier.rule<OomFacts>()({ class: "undersized_limit", confidence: 0.84, needs: ["usage"], when: (f) => f.usage.ratio >= 0.85 })`.
+ * To infer `F` from the runbook's Diagnoser instead of naming it, use `ruleFor` or `rules`.
  */
-export const rule = <F>() =>
-<const K extends keyof F & string>(r: {
-  readonly class: string
-  readonly confidence: number | ((facts: { readonly [P in K]: F[P] }) => number)
-  readonly needs: ReadonlyArray<K>
-  readonly when: (facts: { readonly [P in K]: F[P] }) => RuleResult
-  readonly description?: string
-}): Rule<F> => r as Rule<F>
+export const rule = <F>(): RuleBuilder<F> => (r) => r
+
+/**
+ * The rule builder for the facts of a Diagnoser, so the facts type is inferred, never repeated:
+ * `const rule = Classifier.ruleFor(diagnose); rule({ class: "x", confidence: 0.9, needs: ["usage"], when: (f) => f.usage.ratio > 0.9 })`.
+ */
+export const ruleFor = <F, R>(_diagnoser: Diagnoser<F, R>): RuleBuilder<F> => rule<F>()
+
+/**
+ * Rules for the facts of a Diagnoser, in declaration order, with `F` inferred from it:
+ * `Classifier.rules(diagnose, (rule) => [rule({ class: "oom", confidence: 0.9, needs: ["usage"], when: (f) => f.usage.ratio > 0.9 })])`.
+ */
+export const rules = <F, R>(
+  diagnoser: Diagnoser<F, R>,
+  build: (rule: RuleBuilder<F>) => ReadonlyArray<Rule<F>>
+): ReadonlyArray<Rule<F>> => build(ruleFor(diagnoser))
 
 /** Options of `firstMatch`. */
 export interface FirstMatchOptions {
@@ -62,8 +90,10 @@ export const firstMatch = <F>(rules: ReadonlyArray<Rule<F>>, options: FirstMatch
       })
       return C.indeterminate(r.class, missing, [`rule ${r.class} needs facts that are not known: ${why.join("; ")}`, ...notMatched])
     }
-    const values: Record<string, unknown> = {}
-    for (const k of r.needs) values[k] = (facts[k] as Fact.Known<unknown>).value
+    const known: Partial<Record<keyof F, unknown>> = {}
+    for (const k of r.needs) known[k] = (facts[k] as Fact.Known<unknown>).value
+    // every needed key is Known (checked above): `known` holds exactly the facts `when` reads
+    const values = known as Needed<F, keyof F & string>
     const res = r.when(values)
     const matched = typeof res === "boolean" ? res : res.matched
     if (!matched) {

@@ -41,9 +41,9 @@ export const runProbe = <A, R>(p: Probe<A, R>, signal: Signal, defaultTimeout: D
 
 const reasonOf = (cause: Cause.Cause<unknown>): string => {
   const err = Cause.squash(cause)
-  if (err && typeof err === "object" && "message" in err && typeof (err as any).message === "string") {
-    const tag = "_tag" in err ? `${String((err as any)._tag)}: ` : ""
-    return `${tag}${(err as any).message}`
+  if (err && typeof err === "object" && "message" in err && typeof err.message === "string") {
+    const tag = "_tag" in err ? `${String(err._tag)}: ` : ""
+    return `${tag}${err.message}`
   }
   return String(err)
 }
@@ -56,7 +56,7 @@ export const make = <F, R = never>(
 (signal) =>
   Effect.forEach(
     Object.keys(probes) as Array<keyof F & string>,
-    (k) => Effect.map(runProbe((probes as any)[k] as Probe<unknown, R>, signal, options.timeout ?? "10 seconds"), (f) => [k, f] as const),
+    (k) => Effect.map(runProbe<F[typeof k], R>(probes[k], signal, options.timeout ?? "10 seconds"), (f) => [k, f] as const),
     { concurrency: options.concurrency ?? "unbounded" }
   ).pipe(Effect.map((entries) => Object.fromEntries(entries) as unknown as Fact.Facts<F>))
 

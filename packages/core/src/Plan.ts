@@ -5,7 +5,7 @@
  *
  * @since 0.1.0
  */
-import { Duration, Schema } from "effect"
+import { Cause, Duration, Effect, Schema } from "effect"
 import * as A from "./Action"
 import { ChangeProposal } from "./ChangeProposal"
 import * as Json from "./Json"
@@ -26,7 +26,7 @@ export const CheckRef: Schema.Codec<CheckRef> = Schema.Struct({
   target: TargetRef,
   params: Json.JsonObject,
   description: Schema.String
-}) as any
+})
 
 /** What makes a Fallback take its `otherwise` branch. */
 export type FallbackOn = "failed" | "denied" | "check"
@@ -66,11 +66,15 @@ export const Step: Schema.Codec<Step> = Schema.Union([
     check: Schema.optionalKey(CheckRef)
   }),
   Schema.TaggedStruct("Until", { check: CheckRef, steps: Schema.Array(Schema.suspend((): Schema.Codec<Step> => Step)) }),
-  Schema.TaggedStruct("WaitFor", { check: CheckRef, timeout: Schema.Finite, interval: Schema.Finite }),
-  Schema.TaggedStruct("HandOff", { signal: Signal, reason: Schema.String, await: Schema.optionalKey(Schema.Finite) }),
+  Schema.TaggedStruct("WaitFor", {
+    check: CheckRef,
+    timeout: Schema.Finite.check(Schema.isGreaterThan(0)),
+    interval: Schema.Finite.check(Schema.isGreaterThan(0))
+  }),
+  Schema.TaggedStruct("HandOff", { signal: Signal, reason: Schema.String, await: Schema.optionalKey(Schema.Finite.check(Schema.isGreaterThan(0))) }),
   Schema.TaggedStruct("Propose", { proposal: ChangeProposal }),
   Schema.TaggedStruct("Escalate", { reason: Schema.String, nextSteps: Schema.Array(Schema.String) })
-]) as any
+])
 
 /** A Plan: the runbook that made it, the class it answers, a one-line summary and the root step. */
 export interface Plan {
@@ -86,7 +90,7 @@ export const Plan: Schema.Codec<Plan> = Schema.Struct({
   class: Schema.String,
   summary: Schema.String,
   root: Step
-}) as any
+})
 
 /** Step constructors. */
 export const act = (action: A.Action): Step => ({ _tag: "Act", action })
@@ -150,10 +154,103 @@ export const check = (kind: string, target: TargetRef, params: Json.JsonObject, 
   description
 })
 
-/** Builds a Plan. */
-export const make = (runbook: string, cls: string, summary: string, root: Step): Plan => ({ runbook, class: cls, summary, root })
+/** A Plan that cannot be encoded (so could never be journaled, approved, digested or resumed). */
+export class InvalidPlan extends Schema.TaggedError<InvalidPlan>()("InvalidPlan", {
+  /** Where the problem is: `root`, `step 0.1.p.action.timeout`, `step 0.3.check.params.x` … */
+  path: Schema.String,
+  message: Schema.String
+}) {}
 
-/** The plan's digest: SHA-256 of its canonical JSON. Approvals are bound to it. */
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v)
+
+const stepProblem = (step: unknown, path: string): InvalidPlan | undefined => {
+  const bad = (where: string, message: string) => new InvalidPlan({ path: where, message: `${where}: ${message}` })
+  const at = `step ${path}`
+  if (!isRecord(step)) return bad(at, "is not a step object")
+  const children = (key: string, steps: unknown): InvalidPlan | undefined => {
+    if (!Array.isArray(steps)) return bad(`${at}.${key}`, "must be an array of steps")
+    for (let i = 0; i < steps.length; i++) {
+      const p = stepProblem(steps[i], `${path}.${i}`)
+      if (p) return p
+    }
+    return undefined
+  }
+  const positive = (key: string): InvalidPlan | undefined => {
+    const v = step[key]
+    return typeof v === "number" && Number.isFinite(v) && v > 0
+      ? undefined
+      : bad(`${at}.${key}`, `must be a positive finite number of milliseconds, got ${typeof v === "number" ? String(v) : typeof v}`)
+  }
+  switch (step._tag) {
+    case "Act": {
+      const p = A.problem(step.action, `${at}.action`)
+      return p ? new InvalidPlan({ path: p.path, message: p.message }) : undefined
+    }
+    case "Seq":
+      return children("steps", step.steps)
+    case "Until":
+      return children("steps", step.steps)
+    case "Fallback":
+      if ("check" in step && step.check === undefined) return bad(`${at}.check`, "is undefined: omit the key instead (undefined cannot be encoded)")
+      return stepProblem(step.primary, `${path}.p`) ?? stepProblem(step.otherwise, `${path}.o`)
+    case "WaitFor":
+      return positive("timeout") ?? positive("interval")
+    case "HandOff":
+      return "await" in step && step.await !== undefined ? positive("await") : undefined
+    case "Propose":
+    case "Escalate":
+      return undefined
+    default:
+      return bad(`${at}._tag`, `is not a step tag (Act, Seq, Fallback, Until, WaitFor, HandOff, Propose, Escalate)`)
+  }
+}
+
+/**
+ * The first reason `plan` cannot be encoded, or `undefined` when it round-trips through the
+ * `Plan` Schema unchanged (and so has one digest, one JSON form and one journaled form). Checks
+ * every action (see `Action.problem`), positive finite WaitFor timeouts and intervals, no own
+ * `undefined` optional keys, JSON everywhere (see `Json.check`), then the Schema round trip.
+ */
+export const problem = (plan: unknown): InvalidPlan | undefined => {
+  if (!isRecord(plan)) return new InvalidPlan({ path: "plan", message: "plan: is not an object" })
+  for (const k of ["runbook", "class", "summary"] as const) {
+    if (typeof plan[k] !== "string") return new InvalidPlan({ path: `plan.${k}`, message: `plan.${k}: must be a string` })
+  }
+  const p = stepProblem(plan.root, "0")
+  if (p) return p
+  const nonJson = Json.check(plan, "plan")
+  if (nonJson) return new InvalidPlan({ path: nonJson.path, message: nonJson.message })
+  const encoded = Schema.encodeUnknownExit(Plan)(plan)
+  if (encoded._tag === "Failure") return new InvalidPlan({ path: "plan", message: `plan: cannot be encoded: ${String(Cause.squash(encoded.cause))}` })
+  const decoded = Schema.decodeUnknownExit(Plan)(JSON.parse(JSON.stringify(encoded.value)))
+  if (decoded._tag === "Failure") {
+    return new InvalidPlan({ path: "plan", message: `plan: does not decode after encoding: ${String(Cause.squash(decoded.cause))}` })
+  }
+  if (Json.canonical(decoded.value) !== Json.canonical(plan)) {
+    return new InvalidPlan({ path: "plan", message: "plan: does not survive encoding unchanged (a key the Schema does not know?)" })
+  }
+  return undefined
+}
+
+/** Validates a Plan: succeeds with it when it round-trips through its Schema, else fails with `InvalidPlan`. */
+export const validate = (plan: Plan): Effect.Effect<Plan, InvalidPlan> => {
+  const p = problem(plan)
+  return p ? Effect.fail(p) : Effect.succeed(plan)
+}
+
+/**
+ * Builds a Plan. The plan is validated (see `problem`): one that could not be encoded throws
+ * `InvalidPlan` naming the step and field, so every plan that can run can be encoded, journaled
+ * and digested. Use `validate` for a typed failure instead.
+ */
+export const make = (runbook: string, cls: string, summary: string, root: Step): Plan => {
+  const plan: Plan = { runbook, class: cls, summary, root }
+  const p = problem(plan)
+  if (p) throw p
+  return plan
+}
+
+/** The plan's digest: SHA-256 of its canonical JSON. Approvals are bound to it. Throws `Json.NonJsonValue` for a plan that is not JSON. */
 export const digest = (plan: Plan): string => Json.digest(plan)
 
 /** Encodes a Plan to JSON text. */

@@ -148,7 +148,9 @@ const REFERENCE_SUFFIXES = new Set([
   "namespace",
   "store",
   "provider",
-  "version"
+  "version",
+  "stdin",
+  "prompt"
 ])
 
 /** Splits a key into lower-case words at camelCase, snake_case, kebab-case, dots, spaces and digits boundaries. */
@@ -204,6 +206,34 @@ interface Rule {
   readonly replace: (marker: string, isSecretKey: (k: string) => boolean) => (match: string, ...groups: Array<any>) => string
 }
 
+/** The marker in the quotes of `value` (`"…"`, `'…'`, JSON-escaped `\\"…\\"`, or none). */
+const quoted = (value: string, marker: string): string => {
+  const q = value.startsWith("\\\"") ? "\\\"" : value[0] === "\"" || value[0] === "'" ? value[0] : ""
+  return `${q}${marker}${q}`
+}
+
+/** A mysql / mariadb client command (where `-pSECRET` is a password, not a port). */
+const MYSQL_CLIENT = /\b(?:mysql|mysqladmin|mysqldump|mysqlsh|mysqlimport|mysqlcheck|mysqlpump|mariadb|mariadb-dump|mariadb-admin)\b/
+
+/** An argv element that is a flag: `--password`, `-token` (single dash: names of 4 or more letters). */
+const FLAG = /^(?:--([A-Za-z][A-Za-z0-9_.-]*)|-([A-Za-z][A-Za-z0-9_.-]{3,}))$/
+
+/** A flag and its value as the next word (quoted or bare); the value never starts with `-`. */
+const CLI_FLAG = /(^|[\s"'`(\[,;])(--?)([A-Za-z][A-Za-z0-9_.-]*)([ \t]+)((?!-)(?:\\"(?:[^"\\\r\n]|\\[^"\r\n])*(?:\\"|$)|"(?:[^"\\\r\n]|\\.)*(?:"|$)|'[^'\r\n]*(?:'|$)|(?:[^\s"'`\\]|\\(?!"))+))/g
+
+/** A flag and its value in the JSON text of an argv array: `"--password","x"` (also JSON-escaped inside JSON). */
+const JSON_FLAG = /(\\?")(--?)([A-Za-z][A-Za-z0-9_.-]*)\1([ \t]*,[ \t\r\n]*)\1(?!-)((?:(?!\1)[^\r\n])*)(?:\1|$)/g
+
+/** The mysql-style attached password flag: `mysql -uroot -pSecret` (only in a mysql/mariadb command line). Runs after the flag rules. */
+const MYSQL_P: Rule = {
+  test: (s) => MYSQL_CLIENT.test(s) && s.includes("-p"),
+  re: /(^|[\s"'`=,[]|\\")-p(?!\s)((?:\\"(?:[^"\\\r\n]|\\[^"\r\n])*(?:\\"|$)|"(?:[^"\\\r\n]|\\.)*(?:"|$)|'[^'\r\n]*(?:'|$)|(?:[^\s"'`,\]\\]|\\(?!"))+))/g,
+  replace: (m) => (all: string, lead: string, value: string, offset: number, whole: string) =>
+    value.includes(m) || whole.startsWith(m, offset + lead.length + 2)
+      ? all
+      : `${lead}-p${quoted(value, m)}`
+}
+
 const PEM =
   /-----BEGIN ((?:[A-Z0-9]+ )*)PRIVATE KEY( BLOCK)?-----[\s\S]*?(?:-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----|$)/g
 
@@ -221,11 +251,24 @@ const rules: ReadonlyArray<Rule> = [
     re: /\bhttps?:\/\/hooks\.slack(?:-gov)?\.com\/(services|workflows|triggers)\/[A-Za-z0-9/_-]+/g,
     replace: (m) => (all: string, kind: string) => `${all.slice(0, all.indexOf(kind) + kind.length)}/${m}`
   },
-  // URL userinfo password: scheme://user:password@host
+  // URL userinfo password: scheme://user:password@host. The password runs to the last `@` before
+  // the host, so it may hold `@`, `:` and `/` (encoded or not); `host:8080/path/@x` (a port, then a
+  // path with an `@`) is not a password
   {
     test: (s) => s.includes("://") && s.includes("@"),
-    re: /\b([a-zA-Z][a-zA-Z0-9+.-]*:\/\/)([^\s:/?#@"'<>]*):([^\s/?#"'<>]*)@(?=[^\s@/?#"'<>]*(?:[\s/?#"'<>]|$))/g,
-    replace: (m) => (_all, scheme: string, user: string, pass: string) => pass === m ? _all : `${scheme}${user}:${m}@`
+    re: /\b([a-zA-Z][a-zA-Z0-9+.-]*:\/\/)([^\s:/?#@"'<>]*):([^\s?#"'<>]*)@(?=[^\s@/?#"'<>]*(?:[\s/?#"'<>]|$))/g,
+    replace: (m) => (all: string, scheme: string, user: string, pass: string) =>
+      pass === m || /^[0-9]{1,5}\//.test(pass) ? all : `${scheme}${user}:${m}@`
+  },
+  // scheme-less DSNs: `user:pass@tcp(host:3306)/db` (Go MySQL), `user:pass@unix(/sock)/db`,
+  // `user:pass@host:5432/db`, `user:pass@host/db` (bounded lengths keep the scan linear); the user
+  // starts with a letter (not `0.0.0.0:5432@…`) and an image digest (`web:1.0@sha256:…`) is no host
+  {
+    test: (s) => s.includes("@") && s.includes(":"),
+    re:
+      /(^|[\s"'`=(,;[{])((?:[A-Za-z_][A-Za-z0-9_.+-]{0,63})?):(?!\/\/)([^\s"'`<>]{1,256})@(?!(?:sha|md)[0-9]+(?::|$))(?=(?:tcp|unix|udp)?\(|[A-Za-z0-9_-][A-Za-z0-9_.-]*(?::[0-9]{1,5})?(?:\/|(?=[\s"'`)\],;}]|$)(?<=:[0-9]{1,5})))/g,
+    replace: (m) => (all: string, lead: string, user: string, pass: string) =>
+      pass.includes(m) || pass.includes("://") || /^[0-9]{1,5}\//.test(pass) ? all : `${lead}${user}:${m}@`
   },
   // a URL cut after its password (a truncated message): scheme://user:pass<end>, unless pass is a port
   {
@@ -293,6 +336,7 @@ export const make = (options: Options = {}): Shape => {
   const isSecretKey = makeIsSecretKey(extraKeyWords, extraKeyRegex, allow)
   const extraPatterns = (options.extraPatterns ?? []).map((r) => new RegExp(r.source, r.flags.includes("g") ? r.flags : r.flags + "g"))
   const compiled = rules.map((r) => ({ test: r.test, re: r.re, fn: r.replace(marker, isSecretKey) }))
+  const mysqlP = MYSQL_P.replace(marker, isSecretKey)
 
   /**
    * `key=value` / `key: value` pairs whose key is secret-like (libpq strings, query strings,
@@ -301,7 +345,7 @@ export const make = (options: Options = {}): Shape => {
    * still found.
    */
   const redactPairs = (s: string): string => {
-    const KEY_SEP = /(\\?["']?)([A-Za-z_][A-Za-z0-9_.-]*)\1((?:[ \t]*=|:)[ \t]*)/g
+    const KEY_SEP = /(\\?["']?)([A-Za-z_][A-Za-z0-9_.-]{0,127})\1((?:[ \t]*=|:)[ \t]*)/g
     let out = ""
     let last = 0
     let m: RegExpExecArray | null
@@ -324,6 +368,38 @@ export const make = (options: Options = {}): Shape => {
     return last === 0 ? s : out + s.slice(last)
   }
 
+  /**
+   * Command-line flags whose name is secret-like, with their value as the next word:
+   * `--password x`, `--token "x y"`, `--api-key x`, `-secret x` (`--password=x` is a pair).
+   */
+  const redactFlags = (s: string): string =>
+    s.replace(CLI_FLAG, (all: string, lead: string, dashes: string, name: string, sp: string, value: string) =>
+      (dashes === "-" && name.length < 4) || !isSecretKey(name) || value.includes(marker)
+        ? all
+        : `${lead}${dashes}${name}${sp}${quoted(value, marker)}`
+    ).replace(JSON_FLAG, (all: string, q: string, dashes: string, name: string, sep: string, value: string) =>
+      (dashes === "-" && name.length < 4) || !isSecretKey(name) || value === marker
+        ? all
+        : `${q}${dashes}${name}${q}${sep}${q}${marker}${q}`
+    )
+
+  /**
+   * An argv array: the element after a secret-like flag (`["--password", "x"]`) is its value,
+   * and in a mysql/mariadb command `-pSECRET` is a password.
+   */
+  const redactArgv = (arr: ReadonlyArray<unknown>, seen: Set<object>, depth: number): Array<Json> => {
+    const mysql = arr.some((v) => typeof v === "string" && MYSQL_CLIENT.test(v.split("/").pop() ?? ""))
+    return arr.map((v, i) => {
+      if (typeof v === "string") {
+        const prev = i > 0 ? arr[i - 1] : undefined
+        const flag = typeof prev === "string" ? FLAG.exec(prev) : null
+        if (flag && isSecretKey(flag[1] ?? flag[2]!) && !v.startsWith("-")) return marker
+        if (mysql && /^-p./.test(v)) return `-p${marker}`
+      }
+      return go(v, seen, depth + 1)
+    })
+  }
+
   const redactString = (input: string): string => {
     let s = input
     const aws = hasAwsKeyId(s)
@@ -333,6 +409,11 @@ export const make = (options: Options = {}): Shape => {
       s = s.replace(r.re, r.fn as any)
     }
     if (s.includes("=") || s.includes(":")) s = redactPairs(s)
+    if (s.includes("-")) s = redactFlags(s)
+    if (MYSQL_P.test(s)) {
+      MYSQL_P.re.lastIndex = 0
+      s = s.replace(MYSQL_P.re, mysqlP as any)
+    }
     if (aws || hasAwsKeyId(s)) {
       AWS_KEY_ID.lastIndex = 0
       s = s.replace(AWS_KEY_ID, marker)
@@ -445,7 +526,7 @@ export const make = (options: Options = {}): Shape => {
       seen.add(obj)
       try {
         if (obj instanceof Error) return redactError(obj, seen, depth)
-        if (Array.isArray(obj)) return obj.map((v) => go(v, seen, depth + 1))
+        if (Array.isArray(obj)) return redactArgv(obj, seen, depth)
         if (obj instanceof Map) {
           return redactObjectEntries([...obj.entries()].map(([k, v]) => [typeof k === "string" ? k : JSON.stringify(go(k, seen, depth + 1)), v]), seen, depth)
         }

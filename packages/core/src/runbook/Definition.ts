@@ -32,8 +32,8 @@ export type Remediator<F, R = never> = (
   signal: S.Signal
 ) => Effect.Effect<P.Plan, never, R>
 
-/** A runbook definition. */
-export interface Runbook<F = any, R = never> {
+/** A runbook definition over facts `F` (the Diagnoser's), needing services `R`. */
+export interface Runbook<F = unknown, R = never> {
   /** Stable id ("k8s.oom.six-signal"): the config key, file name, fixtures folder and docs heading. */
   readonly id: string
   /** The family it belongs to ("k8s.oom"); a catalog enables one runbook per family by default. */
@@ -70,6 +70,21 @@ export interface Runbook<F = any, R = never> {
   /** The configuration it reads at run time (caps, thresholds …): read once at startup by `validateConfig`. */
   readonly config: ReadonlyArray<Effect.Effect<unknown, Config.ConfigError>>
 }
+
+/**
+ * Any runbook, whatever its facts type: what a Catalog holds. Every `Runbook<F, R>` is an
+ * `Any<R>` (the members that take facts accept `never`, so no facts type is assumed).
+ */
+export type Any<R = never> =
+  & Omit<Runbook<unknown, R>, "classify" | "remediate" | "verify" | "baseline" | "nextSteps" | "postmortem">
+  & {
+    readonly classify: (facts: never) => C.Classification
+    readonly remediate: (classification: C.Classified, facts: never, signal: S.Signal) => Effect.Effect<P.Plan, never, R>
+    readonly verify: (cls: string) => ((ctx: never) => Effect.Effect<Verdict, never, R>) | undefined
+    readonly baseline: (facts: never) => JsonObject
+    readonly nextSteps: (classification: C.Classification, facts: never) => ReadonlyArray<string>
+    readonly postmortem?: ((input: never) => Effect.Effect<JsonObject, never, R>) | undefined
+  }
 
 /** What a postmortem builder sees. */
 export interface PostmortemInput<F> {
@@ -195,7 +210,7 @@ export const configSuffix = (id: string): string => id.toUpperCase().replace(/[^
  * reach an incident anyway (a runbook run without the agent), it falls back to `observe`, the
  * safest mode, with a warning.
  */
-export const modeFor = (runbook: Runbook<any, any>): Effect.Effect<{ readonly mode: Mode; readonly warning?: string }> =>
+export const modeFor = (runbook: { readonly id: string; readonly defaultMode: Mode }): Effect.Effect<{ readonly mode: Mode; readonly warning?: string }> =>
   Effect.gen(function*() {
     for (const key of [Settings.modeKey(runbook.id), "BYTEPORT_MODE"]) {
       const raw = yield* Effect.result(Config.option(Settings.mode(key)))

@@ -135,6 +135,8 @@ export const runIncident = <F, R>(
 
     // 5. Plan.
     const plan = resume?.plan && !resume.awaiting ? resume.plan : yield* runbook.remediate(cls, st.facts, st.signal)
+    const invalidPlan = P.problem(plan)
+    if (invalidPlan) return yield* escalate(runbook, st, `the plan cannot be encoded: ${invalidPlan.message}`, "warning")
     st.plan = plan
     st.planDigest = P.digest(plan)
     yield* mark(st, "plan", plan.summary)

@@ -66,7 +66,7 @@ const forbidden = (sink: string, role: string, kind: string) =>
  * anything is sent. The runtime half of the "a plan never pages" guarantee (the type is the other).
  */
 export const restrict = <K extends Kind>(
-  sink: Sink<any>,
+  sink: Sink<Extract<SinkMessage, { readonly kind: K }>>,
   kinds: ReadonlyArray<K>,
   role: string
 ): Sink<Extract<SinkMessage, { readonly kind: K }>> => ({
@@ -74,23 +74,27 @@ export const restrict = <K extends Kind>(
   post: (message) =>
     message && typeof message === "object" && (kinds as ReadonlyArray<string>).includes((message as SinkMessage).kind)
       ? sink.post(message)
-      : Effect.fail(forbidden(sink.name, role, String((message as any)?.kind ?? typeof message)))
+      : Effect.fail(forbidden(sink.name, role, kindOf(message)))
 })
 
+/** The kind of a message for an error, whatever a (JavaScript) caller passed. */
+const kindOf = (message: unknown): string =>
+  message !== null && typeof message === "object" && "kind" in message ? String(message.kind) : typeof message
+
 /** A pager sink: only escalations pass (checked at run time too). */
-export const guardPager = (sink: Sink<any>): Sink<EscalationMessage> => restrict(sink, ["escalation"], "pager")
+export const guardPager = (sink: Sink<EscalationMessage>): Sink<EscalationMessage> => restrict(sink, ["escalation"], "pager")
 
 /** A ticket sink: only tickets pass (checked at run time too). */
-export const guardTicket = (sink: Sink<any>): Sink<TicketMessage> => restrict(sink, ["ticket"], "ticket sink")
+export const guardTicket = (sink: Sink<TicketMessage>): Sink<TicketMessage> => restrict(sink, ["ticket"], "ticket sink")
 
 /** The OpsChannel layer for a sink. */
 export const layerOpsChannel = (sink: Sink<SinkMessage>): Layer.Layer<OpsChannel> => Layer.succeed(OpsChannel, sink)
 
 /** The Pager layer for a sink (guarded: only escalations reach it). */
-export const layerPager = (sink: Sink<any>): Layer.Layer<Pager> => Layer.succeed(Pager, guardPager(sink))
+export const layerPager = (sink: Sink<EscalationMessage>): Layer.Layer<Pager> => Layer.succeed(Pager, guardPager(sink))
 
 /** The TicketSink layer for a sink (guarded: only tickets reach it). */
-export const layerTicketSink = (sink: Sink<any>): Layer.Layer<TicketSink> => Layer.succeed(TicketSink, guardTicket(sink))
+export const layerTicketSink = (sink: Sink<TicketMessage>): Layer.Layer<TicketSink> => Layer.succeed(TicketSink, guardTicket(sink))
 
 /** Posts a message to the ops channel. */
 export const postToOpsChannel = (message: SinkMessage): Effect.Effect<void, SinkError, OpsChannel> =>

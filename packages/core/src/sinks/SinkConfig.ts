@@ -24,7 +24,7 @@ import * as Settings from "../Settings"
 import * as ConsoleSink from "./ConsoleSink"
 import * as PagerDutySink from "./PagerDutySink"
 import * as Sink from "./Sink"
-import type { SinkMessage } from "./SinkMessage"
+import type { EscalationMessage, SinkMessage, TicketMessage } from "./SinkMessage"
 import * as SlackSink from "./SlackSink"
 import * as TicketWebhookSink from "./TicketWebhookSink"
 import * as WebhookSink from "./WebhookSink"
@@ -43,8 +43,8 @@ export const config = Config.all({
 /** The sinks chosen for each role. */
 export interface Roles {
   readonly ops: Sink.Sink<SinkMessage>
-  readonly pager: Sink.Sink<any>
-  readonly tickets: Sink.Sink<any>
+  readonly pager: Sink.Sink<EscalationMessage>
+  readonly tickets: Sink.Sink<TicketMessage>
 }
 
 /** Chooses the sinks from configuration values. */

@@ -21,7 +21,7 @@ export interface Replayed {
 }
 
 /** A placeholder signal for replays whose fixture carries none. */
-export const replaySignal = (runbook: Runbook.Runbook<any, any>): Signal => ({
+export const replaySignal = (runbook: { readonly id: string; readonly signals: ReadonlyArray<string> }): Signal => ({
   type: runbook.signals[0] ?? "replay",
   target: { kind: "replay", ref: runbook.id },
   observedAt: 0,
@@ -46,9 +46,9 @@ export const replay = <F, R>(
  * facts' values (each becomes a Known fact) or a function from the parsed file to Facts — and
  * optionally `signal`.
  */
-export interface ReplayModule<F = any> {
+export interface ReplayModule<F = unknown> {
   readonly runbook: Runbook.Runbook<F, never>
-  readonly fixture: Schema.Codec<F, any> | ((raw: unknown, file: string) => Effect.Effect<Fact.Facts<F>, Fixture.FixtureError>)
+  readonly fixture: Schema.Codec<F, unknown> | ((raw: unknown, file: string) => Effect.Effect<Fact.Facts<F>, Fixture.FixtureError>)
   readonly signal?: Signal
 }
 
@@ -59,21 +59,22 @@ export class InvalidReplayModule extends Schema.TaggedError<InvalidReplayModule>
 }) {}
 
 /** Replays a fixture file through a replay module's runbook. */
-export const replayFile = (
-  mod: ReplayModule,
+export const replayFile = <F>(
+  mod: ReplayModule<F>,
   fixtureFile: string,
   text: string
 ): Effect.Effect<Replayed, Fixture.FixtureError> =>
   Effect.gen(function*() {
     const raw = yield* Fixture.parse(fixtureFile, text)
-    const facts: Fact.Facts<any> = Schema.isSchema(mod.fixture)
-      ? Fixture.facts<any>((yield* Fixture.decode(mod.fixture as Schema.Codec<any, any>, fixtureFile, raw)) as object)
-      : yield* (mod.fixture as (raw: unknown, file: string) => Effect.Effect<Fact.Facts<any>, Fixture.FixtureError>)(raw, fixtureFile)
+    const fixture = mod.fixture
+    const facts: Fact.Facts<F> = Schema.isSchema(fixture)
+      ? (Fixture.facts((yield* Fixture.decode(fixture, fixtureFile, raw)) as object) as Fact.Facts<F>)
+      : yield* fixture(raw, fixtureFile)
     return yield* replay(mod.runbook, facts, mod.signal)
   })
 
 /** Replays a fixture file (JSON or YAML) through a replay module's runbook. */
-export const replayFixture = (mod: ReplayModule, fixtureFile: string): Effect.Effect<Replayed, Fixture.FixtureError> =>
+export const replayFixture = <F>(mod: ReplayModule<F>, fixtureFile: string): Effect.Effect<Replayed, Fixture.FixtureError> =>
   Effect.flatMap(
     Effect.try({
       try: () => fs.readFileSync(fixtureFile, "utf8"),
@@ -84,7 +85,7 @@ export const replayFixture = (mod: ReplayModule, fixtureFile: string): Effect.Ef
 
 /** Checks that an imported module is a ReplayModule. */
 export const asReplayModule = (name: string, mod: Record<string, unknown>): Effect.Effect<ReplayModule, InvalidReplayModule> => {
-  const rb = mod["runbook"] as Runbook.Runbook<any, any> | undefined
+  const rb = mod["runbook"] as Partial<Runbook.Runbook> | undefined
   const fixture = mod["fixture"]
   if (!rb || typeof rb !== "object" || typeof rb.classify !== "function" || typeof rb.remediate !== "function") {
     return Effect.fail(new InvalidReplayModule({ module: name, message: `${name} exports no \`runbook\` (a Runbook)` }))

@@ -166,8 +166,78 @@ const pemForm = fc.tuple(fc.array(chars(alnum + "+/", 64), { minLength: 1, maxLe
   })
 )
 
+// ------------------------------------------------------------------------------------------
+// command lines, scheme-less DSNs and URL passwords with `/`, `@`, `:` (issue 8, item 8)
+
+const tool = fc.constantFrom("mysql", "psql", "curl", "vault", "redis-cli", "/usr/local/bin/mytool", "kubectl")
+const secretFlag = fc.constantFrom("--password", "--token", "--api-key", "--apikey", "--client-secret", "--access-token", "--auth-token", "--secret", "-password", "--db-password")
+const quote = (s: string, q: string) => `${q}${s}${q}`
+
+/** `--password x`, `--token=x`, `--api-key "x"` in a command line. */
+export const cliFlagForm = fc.tuple(tool, secretFlag, secretCore, fc.constantFrom(" ", "=", " \"", "='", " '"), filler).map(
+  ([t, flag, s, sep, pre]): Planted => {
+    const q = sep.endsWith("\"") ? "\"" : sep.endsWith("'") ? "'" : ""
+    return { form: `cli flag ${flag}${sep.trim() || "␠"}`, value: `${pre} ${t} -h db ${flag}${sep.replace(/["']$/, "")}${quote(s, q)} --verbose`.trim(), secrets: [s] }
+  }
+)
+
+/** The mysql-style attached password: `mysql -uroot -pSECRET`, also quoted. */
+export const mysqlPForm = fc.tuple(fc.constantFrom("mysql", "mysqldump", "mysqladmin", "mariadb", "/usr/bin/mysql"), secretCore, fc.constantFrom("", "'", "\"")).map(
+  ([t, s, q]): Planted => ({ form: `mysql -p${q}`, value: `${t} -uroot -p${quote(s, q)} -h db.internal -P 3306 orders`, secrets: [s] })
+)
+
+/** Environment assignments on a command line: `PGPASSWORD=x psql`, `export MYSQL_PWD='x'`. */
+export const envAssignForm = fc.tuple(fc.constantFrom("PGPASSWORD", "MYSQL_PWD", "REDIS_PASSWORD", "VAULT_TOKEN", "AWS_SECRET_ACCESS_KEY"), secretCore, fc.constantFrom("", "export ", "env "), fc.constantFrom("", "'", "\"")).map(
+  ([k, s, pre, q]): Planted => ({ form: `env assign ${k}`, value: `${pre}${k}=${quote(s, q)} psql -h db -U app`, secrets: [s] })
+)
+
+/** Scheme-less DSNs: `user:pass@tcp(host:3306)/db` (Go MySQL), `user:pass@host:5432/db`, `user:pass@unix(/sock)/db`. */
+export const schemelessDsnForm = fc.tuple(fc.constantFrom("app", "root", "svc_user", "", "a.b"), secretCore, host, fc.constantFrom("tcp", "hostport", "unix", "hostdb"), filler, fc.constantFrom(" ", "=", "\"")).map(
+  ([user, s, h, style, pre, lead]): Planted => {
+    const dsn = style === "tcp"
+      ? `${user}:${s}@tcp(${h}:3306)/orders?parseTime=true`
+      : style === "hostport"
+      ? `${user}:${s}@${h}:5432/orders`
+      : style === "unix"
+      ? `${user}:${s}@unix(/var/run/mysqld/mysqld.sock)/orders`
+      : `${user}:${s}@${h}/orders`
+    return { form: `scheme-less dsn ${style}`, value: `${pre} conn${lead}${dsn}${lead === "\"" ? "\"" : ""} failed`.trim(), secrets: [s] }
+  }
+)
+
+/** URL passwords that contain `/`, `@` or `:`, raw or percent-encoded. */
+export const urlSpecialPasswordForm = fc
+  .tuple(
+    fc.constantFrom("postgres", "mysql", "redis", "amqp", "https", "mongodb"),
+    secretCore,
+    fc.constantFrom("/", "@", ":", "%2F", "%40", "%3A", "//", "@:/"),
+    fc.constantFrom("/", "@", ":", "%2F"),
+    host,
+    fc.boolean()
+  )
+  .map(([scheme, s, sep1, sep2, h, port]): Planted => {
+    const parts = [s.slice(0, 8), s.slice(8, 14), s.slice(14)]
+    const pass = `${parts[0]}${sep1}${parts[1]}${sep2}${parts[2]}`
+    return {
+      form: `url password with ${sep1} ${sep2}`,
+      value: `dial ${scheme}://app:${pass}@${h}${port ? ":5432" : ""}/orders?sslmode=require`,
+      secrets: parts
+    }
+  })
+
+/** Argv arrays: `["mysql", "-pX", "--password", "Y", "--token=Z"]`. */
+export const argvForm = fc.tuple(secretCore, secretCore, secretCore, secretFlag).map(([a, b, c, flag]): Planted => ({
+  form: `argv ${flag}`,
+  value: { command: ["mysql", "-uroot", `-p${a}`, "-h", "db", flag, b, `--token=${c}`, "orders"] },
+  secrets: [a, b, c]
+}))
+
+/** The command-line and DSN shapes of item 8, as strings. */
+export const cliPlant: fc.Arbitrary<Planted> = fc.oneof(cliFlagForm, mysqlPForm, envAssignForm, schemelessDsnForm, urlSpecialPasswordForm)
+
 /** A string-form secret (anything that can sit in a message). */
 export const stringPlant: fc.Arbitrary<Planted> = fc.oneof(
+  cliPlant,
   dsnForm,
   libpqForm,
   bearerForm,
@@ -198,7 +268,8 @@ export const flatPlant: fc.Arbitrary<Planted> = fc.oneof(
   stringPlant,
   awsForm,
   errorForm,
-  spanForm
+  spanForm,
+  argvForm
 )
 
 /** Wraps a planted value at a random depth in ordinary objects, arrays and Maps. */

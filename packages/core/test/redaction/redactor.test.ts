@@ -110,6 +110,77 @@ describe("Redactor: strings", () => {
     }))
 })
 
+describe("Redactor: command lines, scheme-less DSNs and URL passwords (issue 8)", () => {
+  const cases: ReadonlyArray<readonly [string, string]> = [
+    ["mysql -u root --password Sx1secret -h db", "mysql -u root --password [REDACTED] -h db"],
+    ["mysql -u root --password=Sx2secret -h db", "mysql -u root --password=[REDACTED] -h db"],
+    ["mysql -uroot -pSx3secret -h db orders", "mysql -uroot -p[REDACTED] -h db orders"],
+    ["mysqldump -p'Sx4 secret' shop", "mysqldump -p'[REDACTED]' shop"],
+    ["curl --token Sx5secret https://api", "curl --token [REDACTED] https://api"],
+    ["vault login --api-key \"Sx6 secret\" -x", "vault login --api-key \"[REDACTED]\" -x"],
+    ["PGPASSWORD=Sx7secret psql -h db", "PGPASSWORD=[REDACTED] psql -h db"],
+    ["export MYSQL_PWD='Sx8secret'", "export MYSQL_PWD='[REDACTED]'"],
+    ["dsn app:Sx9secret@tcp(db:3306)/orders?parseTime=true", "dsn app:[REDACTED]@tcp(db:3306)/orders?parseTime=true"],
+    ["open root:Sx10secret@unix(/var/run/mysqld.sock)/db", "open root:[REDACTED]@unix(/var/run/mysqld.sock)/db"],
+    ["using app:Sx11secret@db.internal:5432/orders", "using app:[REDACTED]@db.internal:5432/orders"],
+    ["postgres://app:Sx12/se/cret@db:5432/orders", "postgres://app:[REDACTED]@db:5432/orders"],
+    ["postgres://app:Sx13@se:c/ret@db:5432/orders", "postgres://app:[REDACTED]@db:5432/orders"],
+    ["redis://:Sx14%2Fse%40cret@cache:6379/0", "redis://:[REDACTED]@cache:6379/0"]
+  ]
+
+  it.effect("flags with a separate or attached value, env assignments, scheme-less DSNs, URL passwords with / @ :", () =>
+    Effect.sync(() => {
+      for (const [input, expected] of cases) {
+        assert.strictEqual(r.redactString(input), expected, input)
+        assert.strictEqual(r.redactString(expected), expected, `idempotent: ${input}`)
+      }
+    }))
+
+  it.effect("argv arrays: the element after a secret flag, and -pX in a mysql command", () =>
+    Effect.sync(() => {
+      assert.deepStrictEqual(r.redact({ argv: ["mysql", "-uroot", "-pSx1", "--password", "Sx2", "--token=Sx3", "-h", "db", "orders"] }), {
+        argv: ["mysql", "-uroot", `-p${M}`, "--password", M, `--token=${M}`, "-h", "db", "orders"]
+      })
+      // JSON text of an argv array
+      assert.strictEqual(r.redactString(JSON.stringify(["psql", "--password", "Sx4", "-h", "db"])), `["psql","--password","${M}","-h","db"]`)
+      // outside a mysql command, -p is a port and stays
+      assert.deepStrictEqual(r.redact(["ssh", "-p", "2222", "host"]), ["ssh", "-p", "2222", "host"])
+      assert.deepStrictEqual(r.redact(["docker", "run", "-p8080:80", "nginx"]), ["docker", "run", "-p8080:80", "nginx"])
+    }))
+
+  it.effect("no false positives on ordinary command lines, image references and URLs", () =>
+    Effect.sync(() => {
+      const kept = [
+        "ssh -p 2222 host",
+        "docker run -p 8080:80 nginx",
+        "mysql -h db -P 3306 -p orders",
+        "docker login --password-stdin registry.example.com",
+        "kubectl --token-file /var/run/token get pods",
+        "kubectl logs --tail 100 -f web",
+        "ps aux --sort -rss",
+        "image registry.example.com/shop/api@sha256:38c1130638c1130638c1130638c11306",
+        "image nginx:1.25@sha256:0123456789abcdef0123",
+        "Pulling image \"web:1.0@sha256:1234\"",
+        "listening on 0.0.0.0:5432@primary/db",
+        "https://example.com:8443/users/@me",
+        "http://localhost:4873/@scope/pkg",
+        "git@github.com:org/repo.git",
+        "at 12:30 on node-1",
+        "user bob@example.com logged in",
+        "--conditions=@byteport/source"
+      ]
+      for (const s of kept) assert.strictEqual(r.redactString(s), s, s)
+    }))
+
+  it.effect("stays linear on long inputs without spaces", () =>
+    Effect.sync(() => {
+      const t0 = performance.now()
+      r.redactString(`,a:${"b".repeat(50_000)}@`)
+      r.redactString(`a:${"x".repeat(50_000)}`)
+      assert.isBelow(performance.now() - t0, 2_000)
+    }))
+})
+
 describe("Redactor: values", () => {
   it.effect("Kubernetes env: secret-named values go, secretKeyRef references stay", () =>
     Effect.sync(() => {

@@ -42,7 +42,10 @@ describeWithServices(["postgres"], "db.pool.six-class re-poll (real PostgreSQL)"
         assert.isAtLeast(observed.clientBackends, 1)
         assert.closeTo(observed.ratio, observed.clientBackends / observed.available, 1e-9)
       }
-      assert.isAtLeast(r.verdicts[2]!.at - r.verdicts[0]!.at, 800)
+      // polls start at their offsets from the window's start; a verdict's `at` is when its poll
+      // ended, so the gap is 800 ms less the first poll's own (cold-connection) duration
+      assert.isAtLeast(r.verdicts[2]!.at - r.verdicts[0]!.at, 650)
+      assert.deepStrictEqual(r.verdicts.map((v) => v.poll?.offsetMs), [0, 400, 800])
       assert.strictEqual(r.status, r.verdicts[2]!._tag === "Recovered" ? "recovered" : "escalated", "the last poll decides")
       const md = Report.toMarkdown(r)
       for (const n of [1, 2, 3]) assert.match(md, new RegExp(`### (Recovered|NotRecovered|Inconclusive) at [^\\n]* \\(check ${n}, \\+`))
