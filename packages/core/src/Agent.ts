@@ -56,7 +56,7 @@ export interface LayerOptions<R = never, E = never, RS = never> {
    * The runbooks that will run (`Agent.run` passes its catalog's): their mode keys and declared
    * `config` are validated when the layer is built.
    */
-  readonly runbooks?: ReadonlyArray<Runbook.Runbook<any, any>>
+  readonly runbooks?: ReadonlyArray<Runbook.Any<unknown>>
   /** More configuration to validate at startup (Configs, or validators such as `Settings.positiveCount(cap)`). */
   readonly config?: ReadonlyArray<Effect.Effect<unknown, Config.ConfigError>>
 }
@@ -87,8 +87,8 @@ export const approvalLayer: Layer.Layer<ApprovalChannel, Config.ConfigError | Ap
  * declared `config` and guardrail caps, the handlers' guardrail caps, and the extra `config`.
  */
 export const validate = (options: {
-  readonly runbooks?: ReadonlyArray<Runbook.Runbook<any, any>>
-  readonly handlers?: ReadonlyArray<ActionHandler<any>>
+  readonly runbooks?: ReadonlyArray<Runbook.Any<unknown>>
+  readonly handlers?: ReadonlyArray<ActionHandler<unknown>>
   readonly config?: ReadonlyArray<Effect.Effect<unknown, Config.ConfigError>>
 } = {}): Effect.Effect<void, Config.ConfigError> =>
   Effect.gen(function*() {
@@ -138,5 +138,5 @@ export const run = <RC, R = never, E = never, RS = never>(
   options: RunOptions<R, E, RS>
 ): Effect.Effect<void, StartError | E, Exclude<RC, Services> | R | RS> =>
   Catalog.run(catalog, options).pipe(
-    Effect.provide(layer({ ...options, runbooks: [...(options.runbooks ?? []), ...catalog.entries.filter((e) => e.enabled).map((e) => e.runbook as unknown as Runbook.Runbook<any, any>)] }))
+    Effect.provide(layer({ ...options, runbooks: [...(options.runbooks ?? []), ...catalog.entries.filter((e) => e.enabled).map((e) => e.runbook)] }))
   ) as Effect.Effect<void, StartError | E, Exclude<RC, Services> | R | RS>

@@ -207,10 +207,10 @@ export const run = <R>(
     const onResult = (r: Runbook.HandleResult) => guarded("onResult", userOnResult(r))
     const fibers = yield* FiberSet.make<void, never>()
     // (internal: the engine handles every runbook whatever its facts type)
-    const enabled = catalog.entries.filter((e) => e.enabled).map((e) => e.runbook as unknown as Runbook.Runbook<any, R>)
-    const report = (runbook: Runbook.Runbook<any, R>, r: Runbook.HandleResult) =>
+    const enabled = catalog.entries.filter((e) => e.enabled).map((e) => e.runbook)
+    const report = (runbook: Runbook.Any<R>, r: Runbook.HandleResult) =>
       Runbook.isAwaitingApproval(r) && options.approvals !== false
-        ? Effect.asVoid(FiberSet.run(fibers, Runbook.follow(runbook, r, onResult, options.approvals ?? {})))
+        ? Effect.asVoid(FiberSet.run(fibers, Runbook.follow(runbook as unknown as Runbook.Runbook<unknown, R>, r, onResult, options.approvals ?? {})))
         : onResult(r)
     if (options.resumeOpen ?? true) yield* resumeOpenIncidents(enabled, report, { reportUnowned: true })
     const backoff = options.detectorBackoff

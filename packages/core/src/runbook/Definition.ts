@@ -226,7 +226,7 @@ export const modeFor = (runbook: { readonly id: string; readonly defaultMode: Mo
  * `Config` must be a positive integer) — so an invalid value is a `ConfigError` naming the key at
  * startup (`Agent.layer` / `Agent.run` call it for every runbook), not a denial in an incident.
  */
-export const validateConfig = (runbook: Runbook<any, any>): Effect.Effect<void, Config.ConfigError> =>
+export const validateConfig = (runbook: Any<unknown>): Effect.Effect<void, Config.ConfigError> =>
   Effect.gen(function*() {
     yield* Settings.validateModes([Settings.modeKey(runbook.id)])
     yield* Settings.validateAll([...(runbook.config ?? []), ...runbook.guardrails.flatMap((g) => g.config ?? [])])

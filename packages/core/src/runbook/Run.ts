@@ -13,7 +13,7 @@ import { GuardrailStore } from "../GuardrailStore"
 import { IncidentBus } from "../IncidentBus"
 import * as S from "../Signal"
 import * as T from "../TargetRef"
-import type { HandleResult, MalformedSignal, Runbook, Services } from "./Definition"
+import type { Any, HandleResult, MalformedSignal, Runbook, Services } from "./Definition"
 import { isAwaitingApproval } from "./Definition"
 import { handle } from "./Handle"
 import { follow, resume, type AwaitApprovalOptions } from "./Resume"
@@ -50,8 +50,8 @@ export interface RunOptions {
  * Never fails: an unreadable store or a failing resume is audited.
  */
 export const resumeOpenIncidents = <R>(
-  runbooks: ReadonlyArray<Runbook<any, R>>,
-  report: (runbook: Runbook<any, R>, result: HandleResult) => Effect.Effect<void, never, R | Services>,
+  runbooks: ReadonlyArray<Any<R>>,
+  report: (runbook: Any<R>, result: HandleResult) => Effect.Effect<void, never, R | Services>,
   options: { readonly reportUnowned?: boolean } = {}
 ): Effect.Effect<void, never, R | Services> =>
   guarded("resuming open incidents", Effect.gen(function*() {
@@ -74,7 +74,7 @@ export const resumeOpenIncidents = <R>(
         yield* audit("incident.held", { runbook: runbook.id, incidentId: inc.incidentId, heldBy: heldIncident(lease), holder: lease.holder })
         continue
       }
-      const r = yield* Effect.result(resume(runbook, inc.incidentId))
+      const r = yield* Effect.result(resume(runbook as unknown as Runbook<unknown, R>, inc.incidentId))
       if (r._tag === "Success") yield* report(runbook, r.success)
       else yield* audit("incident.resume_failed", { runbook: runbook.id, incidentId: inc.incidentId, error: r.failure.message })
     }

@@ -42,7 +42,7 @@ const publicDeclarations = (dir: string, entries: ReadonlyArray<string>): Readon
 
 /** The `any`s of a declaration file, outside comments and outside the base classes tsc writes for Effect's error constructors. */
 const anys = (file: string): ReadonlyArray<string> => {
-  const text = fs.readFileSync(file, "utf8").replace(/\/\*[\s\S]*?\*\//g, (c) => c.replace(/[^\n]/g, " ")).replace(/\/\/.*$/gm, "")
+  const text = fs.readFileSync(file, "utf8").replace(/\/\*[\s\S]*?\*\//g, (c) => c.replace(/[^\n]/g, " ")).replace(/\/\/.*$/gm, "").replace(/"(?:[^"\\\n]|\\.)*"/g, (q) => q.replace(/./g, " "))
   return text
     .split("\n")
     .map((line, i) => [line, i + 1] as const)

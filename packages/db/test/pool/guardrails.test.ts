@@ -32,7 +32,10 @@ const kill = (params: Record<string, unknown>, n = 0) =>
   Action.make({
     kind: "pg.terminateBackend",
     target,
-    params: { pid: 100 + n, applicationName: "orders-api", user: "app", superuser: false, clientAddr: "10.0.0.9", ...params } as any,
+    // an `undefined` here stands for a missing key (a plan never carries undefined: it cannot be encoded)
+    params: Object.fromEntries(
+      Object.entries({ pid: 100 + n, applicationName: "orders-api", user: "app", superuser: false, clientAddr: "10.0.0.9", ...params }).filter(([, v]) => v !== undefined)
+    ) as any,
     description: "kill"
   })
 
