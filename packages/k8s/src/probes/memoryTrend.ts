@@ -7,24 +7,25 @@
  * - **lifetimes (runs)**: a pod's working-set series is cut where it drops by more than 20% or has
  *   a gap of more than two steps (a restart: the container started again from scratch); `restarts`
  *   is the largest number of such cuts in one pod's series.
- * - **growth** (the decision, see docs/oom.md "The growth test"): only samples at least the warm-up
+ * - **the growth test** (see docs/oom.md "The growth test"): only samples at least the warm-up
  *   (default 180 s) after a lifetime's first sample count (all of them at a step coarser than the
- *   warm-up, which cannot resolve it). Over them, a *within-lifetime* Theil–Sen
- *   slope (the median of the slopes between every two samples of the same lifetime) and a seasonal
- *   Mann–Kendall test (per-lifetime Kendall S summed, its variance inflated for the lag-1
- *   autocorrelation of the residuals). The working set **grows** when the test is significant
- *   (one-sided z ≥ 2.576, p < 0.005) **and** the slope carries it by at least 2% of the memory limit
- *   over the longest lifetime seen (the median lifetime at a step coarser than the warm-up, where
- *   lifetimes shorter than the step can merge unseen). Nothing is relative to the peak per minute or to the number of
- *   samples per minute, so a leak that needs 9 h to fill its limit grows as surely as one that
- *   needs 20 min, at a 15 s or a 600 s step.
+ *   warm-up, which cannot resolve it). Over them: the *within-lifetime* Theil–Sen slope (the median
+ *   of the slopes between every two samples of the same lifetime, so restarts never read as
+ *   decline) and Sen's confidence interval for it from the seasonal Mann–Kendall variance (summed
+ *   per lifetime, inflated for the lag-1 autocorrelation of the residuals). The slope is measured
+ *   against the memory limit over the lifetime: the longest lifetime seen (the median one at a step
+ *   coarser than the warm-up, where lifetimes shorter than the step can merge unseen).
+ *   - **grows**: the lower bound is above 0 and the slope carries at least 2% of the limit over
+ *     the lifetime;
+ *   - **level**: even the upper bound carries less than 2% of the limit over the lifetime;
+ *   - otherwise **undecided** (too few samples, or noise too large for the window) — never a
+ *     plateau. The probe then widens its window (×4, up to 24 h).
+ *   Nothing is relative to the peak per minute or to samples per minute: a leak that needs 9 h to
+ *   fill its limit is never level, at a 15 s or a 600 s step.
  * - **risingAcrossRestarts**: the working set grows, at least two lifetimes contribute to it, and
- *   no lifetime as long as half the longest levels off (its own Theil–Sen slope carries less than
- *   the minimum rise over its span).
- * - **plateau**: the working set does not grow **and** a level was seen: at least 10 within-lifetime
- *   pairs after the warm-up, or (at a step that resolves the warm-up) every lifetime killed within
- *   it — a start-up ramp that never settles. Too few samples to tell is neither plateau nor growth:
- *   the classifier then escalates instead of bumping.
+ *   no lifetime of comparable length (half to twice the lifetime, 3+ samples) levels off on its own.
+ * - **plateau**: level, over at least 10 within-lifetime pairs — or, at a step that resolves the
+ *   warm-up, every lifetime killed within it (a start-up ramp that never settles).
  * - **rpsCorrelation**: Pearson correlation of the workload's summed working set (all its pods)
  *   with its total request rate at the same instants (summing makes it independent of how
  *   requests spread over replicas); `null` when there is no request-rate series or the rate
@@ -47,14 +48,16 @@ export interface TrendSettings {
   readonly warmupSeconds: number
   /** Range-query step in seconds (default 15); the analysis uses the step the series show. */
   readonly stepSeconds: number
-  /** One-sided z the growth test must reach (BYTEPORT_OOM_TREND_SIGNIFICANCE_Z, default 2.576: p < 0.005). */
+  /** Widest lookback the probe widens an undecided window to, minutes (BYTEPORT_OOM_TREND_MAX_LOOKBACK_MINUTES, default 1440). */
+  readonly maxLookbackMinutes?: number | undefined
+  /** z of Sen's slope confidence interval (BYTEPORT_OOM_TREND_SIGNIFICANCE_Z, default 1.96: each bound 97.5%). */
   readonly significanceZ?: number | undefined
   /** Least rise over the longest lifetime, as a share of the memory limit (BYTEPORT_OOM_TREND_MIN_RISE, default 0.02). */
   readonly minRiseRatio?: number | undefined
 }
 
 /** The defaults. */
-export const defaults: TrendSettings = { lookbackMinutes: 60, warmupSeconds: 180, stepSeconds: 15, significanceZ: 1.96, minRiseRatio: 0.02 }
+export const defaults: TrendSettings = { lookbackMinutes: 60, warmupSeconds: 180, stepSeconds: 15, maxLookbackMinutes: 1440, significanceZ: 1.96, minRiseRatio: 0.02 }
 
 /** One run of a container between restarts. */
 export interface Run {
@@ -261,18 +264,17 @@ export const pearson = (pairs: ReadonlyArray<readonly [number, number]>): number
 }
 
 /**
- * The trend from the series: working set per pod (one series per pod and container), the
- * workload's request rate (one series, or none) and the container's memory limit (the reference
- * growth is measured against; the window's peak when unknown).
+ * The trend with whether the window decided it: `decided` is false when the working set neither
+ * grows nor shows a level (too few samples, or noise too large for the window's length).
  */
-export const trendFrom = (
+export const analyse = (
   input: {
     readonly workingSet: ReadonlyArray<Series>
     readonly requestRate: ReadonlyArray<Series>
     readonly limitBytes?: number | null | undefined
   },
   settings: TrendSettings = defaults
-): TrendFacts => {
+): { readonly facts: TrendFacts; readonly growth: Growth; readonly decided: boolean } => {
   const stepMs = stepOf(input.workingSet, settings.stepSeconds)
   const runs = runsOf(input.workingSet, stepMs / 1000)
   const perPod = new Map<string, number>()
@@ -318,7 +320,7 @@ export const trendFrom = (
       rpsCorrelation = r === null ? null : Math.round(r * 1000) / 1000
     }
   }
-  return {
+  const facts: TrendFacts = {
     restarts,
     risingAcrossRestarts: growth.growing && growth.lifetimes >= 2 && !growth.someLevelsOff,
     slopeBytesPerMinute: Math.round(growth.slopeBytesPerMinute),
@@ -326,9 +328,29 @@ export const trendFrom = (
     peakBytes: Math.round(peakBytes),
     rpsCorrelation
   }
+  return { facts, growth, decided: growth.growing || plateau }
 }
 
-/** Reads the series through the Metrics service (Prometheus) and computes the trend of a workload's container. */
+/**
+ * The trend from the series: working set per pod (one series per pod and container), the
+ * workload's request rate (one series, or none) and the container's memory limit (the reference
+ * growth is measured against; the window's peak when unknown).
+ */
+export const trendFrom = (
+  input: {
+    readonly workingSet: ReadonlyArray<Series>
+    readonly requestRate: ReadonlyArray<Series>
+    readonly limitBytes?: number | null | undefined
+  },
+  settings: TrendSettings = defaults
+): TrendFacts => analyse(input, settings).facts
+
+/**
+ * Reads the series through the Metrics service (Prometheus) and computes the trend of a workload's
+ * container. A window that does not decide (neither growth nor a shown level) is widened four-fold,
+ * up to `maxLookbackMinutes`, at a step that keeps each query near 1,440 samples: a slow leak or a
+ * noisy plateau needs hours to tell apart, and an undecided trend is never a plateau.
+ */
 export const probe = (
   w: { readonly namespace: string; readonly workload: string; readonly container: string; readonly limitBytes?: number | null | undefined },
   settings: TrendSettings = defaults
@@ -336,10 +358,17 @@ export const probe = (
   Effect.gen(function*() {
     const metrics = yield* Metrics
     const end = yield* Clock.currentTimeMillis
-    const range = { start: end - settings.lookbackMinutes * 60_000, end, step: Duration.seconds(settings.stepSeconds) }
-    const [ws, rps] = yield* Effect.all([
-      metrics.memorySeries({ namespace: w.namespace, podPrefix: `${w.workload}-`, container: w.container }, range),
-      metrics.requestRate({ namespace: w.namespace, workload: w.workload }, range)
-    ], { concurrency: 2 })
-    return trendFrom({ workingSet: ws, requestRate: rps.points.length ? [rps] : [], limitBytes: w.limitBytes }, settings)
+    const maxMinutes = Math.max(settings.lookbackMinutes, settings.maxLookbackMinutes ?? 1440)
+    let minutes = settings.lookbackMinutes
+    for (;;) {
+      const step = Math.max(settings.stepSeconds, Math.ceil((minutes * 60) / 1440 / 15) * 15)
+      const range = { start: end - minutes * 60_000, end, step: Duration.seconds(step) }
+      const [ws, rps] = yield* Effect.all([
+        metrics.memorySeries({ namespace: w.namespace, podPrefix: `${w.workload}-`, container: w.container }, range),
+        metrics.requestRate({ namespace: w.namespace, workload: w.workload }, range)
+      ], { concurrency: 2 })
+      const a = analyse({ workingSet: ws, requestRate: rps.points.length ? [rps] : [], limitBytes: w.limitBytes }, settings)
+      if (a.decided || minutes >= maxMinutes) return a.facts
+      minutes = Math.min(maxMinutes, minutes * 4)
+    }
   })

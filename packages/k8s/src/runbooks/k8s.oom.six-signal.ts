@@ -224,7 +224,7 @@ export const verifyConfig: Effect.Effect<OomVerifiers.VerifySettings, Config.Con
  * The runbook from configuration: classifier thresholds (`BYTEPORT_OOM_*`, see
  * `classifiers/oom.ts`), `BYTEPORT_OOM_BUMP_FACTOR`, `BYTEPORT_OOM_SCALE_OUT_FACTOR`,
  * `BYTEPORT_OOM_DRAIN_TIMEOUT_SECONDS`, `BYTEPORT_OOM_TREND_LOOKBACK_MINUTES`,
- * `BYTEPORT_OOM_WARMUP_SECONDS`, `BYTEPORT_OOM_TREND_SIGNIFICANCE_Z`, `BYTEPORT_OOM_TREND_MIN_RISE`, `BYTEPORT_OOM_VERIFY_WORKING_SET_RATIO`,
+ * `BYTEPORT_OOM_WARMUP_SECONDS`, `BYTEPORT_OOM_TREND_MAX_LOOKBACK_MINUTES`, `BYTEPORT_OOM_TREND_SIGNIFICANCE_Z`, `BYTEPORT_OOM_TREND_MIN_RISE`, `BYTEPORT_OOM_VERIFY_WORKING_SET_RATIO`,
  * `BYTEPORT_OOM_VERIFY_WINDOW_SECONDS`, `BYTEPORT_OOM_VERIFY_POLL_SECONDS` (see {@link verifyConfig}),
  * `BYTEPORT_OOM_DEPLOY_REGRESSION_MINUTES`. The mode is core's `BYTEPORT_MODE_K8S_OOM_SIX_SIGNAL`.
  */
@@ -242,6 +242,7 @@ export const fromConfig = (o: Options = {}): Effect.Effect<Runbook.Runbook<OomFa
         lookbackMinutes: yield* num("BYTEPORT_OOM_TREND_LOOKBACK_MINUTES", MemoryTrend.defaults.lookbackMinutes),
         warmupSeconds: yield* num("BYTEPORT_OOM_WARMUP_SECONDS", MemoryTrend.defaults.warmupSeconds),
         stepSeconds: MemoryTrend.defaults.stepSeconds,
+        maxLookbackMinutes: yield* num("BYTEPORT_OOM_TREND_MAX_LOOKBACK_MINUTES", MemoryTrend.defaults.maxLookbackMinutes!),
         significanceZ: yield* num("BYTEPORT_OOM_TREND_SIGNIFICANCE_Z", MemoryTrend.defaults.significanceZ!),
         minRiseRatio: yield* num("BYTEPORT_OOM_TREND_MIN_RISE", MemoryTrend.defaults.minRiseRatio!)
       },
