@@ -205,7 +205,8 @@ export const growthOf = (runs: ReadonlyArray<Run>, referenceBytes: number, setti
   const longest = Math.max(0, ...own.map((o) => o.span))
   // the lifetime the rise is measured over: the longest seen; at a step coarser than the warm-up,
   // where lifetimes shorter than the step can merge unseen into one run, the median lifetime
-  const lifetime = skipMs === 0 ? median(own.map((o) => o.span)) : longest
+  const totalSpan = own.reduce((a, o) => a + o.span, 0)
+  const lifetime = skipMs === 0 ? median(own.map((o) => o.span)) : totalSpan > 0 ? own.reduce((a, o) => a + o.span * o.span, 0) / totalSpan : 0
   const riseBytes = slope * lifetime
   // Sen's confidence interval of the slope: the ranks (N ∓ C)/2 of the sorted pairwise slopes
   const sorted = [...slopes].sort((x, y) => x - y)
@@ -216,7 +217,7 @@ export const growthOf = (runs: ReadonlyArray<Run>, referenceBytes: number, setti
   const lower = lo >= 1 ? sorted[lo - 1]! : -Infinity
   const upper = hi <= sorted.length ? sorted[hi - 1]! : Infinity
   const growing = lower > 0 && riseBytes >= minRise * referenceBytes
-  const level = Number.isFinite(upper) && upper * lifetime < minRise * referenceBytes
+  const level = lower <= 0 && Number.isFinite(upper) && upper * lifetime < minRise * referenceBytes
   return {
     slopeBytesPerMinute: slope * 60_000,
     z,
