@@ -13,13 +13,15 @@
  *   of the slopes between every two samples of the same lifetime, so restarts never read as
  *   decline) and Sen's confidence interval for it from the seasonal Mann–Kendall variance (summed
  *   per lifetime, inflated for the lag-1 autocorrelation of the residuals). The slope is measured
- *   against the memory limit over the lifetime: the longest lifetime seen (the median one at a step
- *   coarser than the warm-up, where lifetimes shorter than the step can merge unseen).
+ *   against the memory limit over the lifetime: the span-weighted mean lifetime Σspan²/Σspan (the
+ *   median one at a step coarser than the warm-up, where lifetimes shorter than the step can merge
+ *   unseen).
  *   - **grows**: the lower bound is above 0 and the slope carries at least 2% of the limit over
  *     the lifetime;
- *   - **level**: even the upper bound carries less than 2% of the limit over the lifetime;
- *   - otherwise **undecided** (too few samples, or noise too large for the window) — never a
- *     plateau. The probe then widens its window (×4, up to 24 h).
+ *   - **level**: the lower bound is at most 0 and even the upper bound carries less than 2% of the
+ *     limit over the lifetime;
+ *   - otherwise **undecided** (too few samples, noise too large for the window, or a significant
+ *     but immaterial rise) — never a plateau. The probe then widens its window (×4, up to 24 h).
  *   Nothing is relative to the peak per minute or to samples per minute: a leak that needs 9 h to
  *   fill its limit is never level, at a 15 s or a 600 s step.
  * - **risingAcrossRestarts**: the working set grows, at least two lifetimes contribute to it, and
@@ -140,7 +142,7 @@ export interface Growth {
   readonly slopeBytesPerMinute: number
   /** Seasonal Mann–Kendall z (autocorrelation-corrected), positive when rising. */
   readonly z: number
-  /** The slope times the lifetime (the longest post-warm-up span; the median one at a step coarser than the warm-up), bytes. */
+  /** The slope times the lifetime (span-weighted mean post-warm-up span; the median one at a step coarser than the warm-up), bytes. */
   readonly riseBytes: number
   /** Within-lifetime sample pairs the test rests on. */
   readonly pairs: number
@@ -148,7 +150,7 @@ export interface Growth {
   readonly lifetimes: number
   /** Significant and material: the slope's lower confidence bound is above 0 and the slope carries the minimum rise over the lifetime. */
   readonly growing: boolean
-  /** Shown level: even the slope's upper confidence bound carries less than the minimum rise over the lifetime. */
+  /** Shown level: no significant rise, and even the slope's upper confidence bound carries less than the minimum rise over the lifetime. */
   readonly level: boolean
   /** Sen's confidence interval of the slope (at `significanceZ`), bytes per minute. */
   readonly lowerBytesPerMinute: number
