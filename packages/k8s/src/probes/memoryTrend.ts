@@ -54,7 +54,7 @@ export interface TrendSettings {
   readonly maxLookbackMinutes?: number | undefined
   /** z of Sen's slope confidence interval (BYTEPORT_OOM_TREND_SIGNIFICANCE_Z, default 1.96: each bound 97.5%). */
   readonly significanceZ?: number | undefined
-  /** Least rise over the longest lifetime, as a share of the memory limit (BYTEPORT_OOM_TREND_MIN_RISE, default 0.02). */
+  /** Least rise over a lifetime, as a share of the memory limit (BYTEPORT_OOM_TREND_MIN_RISE, default 0.02). */
   readonly minRiseRatio?: number | undefined
 }
 
@@ -204,9 +204,9 @@ export const growthOf = (runs: ReadonlyArray<Run>, referenceBytes: number, setti
   const rho = den > 0 ? Math.min(0.9, Math.max(0, num / den)) : 0
   const inflated = variance * ((1 + rho) / (1 - rho))
   const z = inflated > 0 ? (s - Math.sign(s)) / Math.sqrt(inflated) : 0
-  const longest = Math.max(0, ...own.map((o) => o.span))
-  // the lifetime the rise is measured over: the longest seen; at a step coarser than the warm-up,
-  // where lifetimes shorter than the step can merge unseen into one run, the median lifetime
+  // the lifetime the rise is measured over: the span-weighted mean Σspan²/Σspan (a window's long
+  // lifetime outweighs the short one after its kill); at a step coarser than the warm-up, where
+  // lifetimes shorter than the step can merge unseen into one run, the median lifetime
   const totalSpan = own.reduce((a, o) => a + o.span, 0)
   const lifetime = skipMs === 0 ? median(own.map((o) => o.span)) : totalSpan > 0 ? own.reduce((a, o) => a + o.span * o.span, 0) / totalSpan : 0
   const riseBytes = slope * lifetime
