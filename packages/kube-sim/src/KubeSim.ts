@@ -25,6 +25,7 @@ import { makeHandler } from "./server/Server"
 import * as Watch from "./server/watch"
 import * as PodLogs from "./store/logs"
 import { MemoryStore } from "./store/MemoryStore"
+import * as Recording from "./store/recording"
 import { Keys } from "./store/registry"
 
 /** Something an installer returns to be torn down on close. */
@@ -89,6 +90,13 @@ export interface StartOptions {
    * are simulator data only: nothing listens on them.
    */
   readonly serviceCidr?: string
+  /**
+   * A recorded incident loaded verbatim before controllers start (`Recording.load`): a
+   * `kubectl get -o json` List (its JSON text, or an array of objects) with every uid,
+   * creationTimestamp, managedFields entry, status and null kept. Without `now`, the clock starts
+   * at `capturedAt` (default: the latest timestamp in the recording) and runs in real time.
+   */
+  readonly recording?: { readonly objects: Recording.Recording; readonly capturedAt?: Date | string | number }
 }
 
 /** A running simulator. */
@@ -102,6 +110,10 @@ export interface KubeSim {
   readonly recorder: Recorder.Recorder
   /** Number of open watch streams. */
   readonly openWatches: number
+  /** What `recording` loaded (undefined without one). */
+  readonly loaded: Recording.LoadResult | undefined
+  /** The capture time the clock started at (epoch ms; undefined without a recording). */
+  readonly capturedAt: number | undefined
   /** Kubeconfig YAML pointing at the server (context `kube-sim`, namespace `default`). */
   kubeconfig(options?: { namespace?: string; token?: string }): string
   /** The token required by the server (if `token` was given to start). */
@@ -172,7 +184,13 @@ const closeServer = (server: http.Server): Promise<void> =>
 /** Starts a simulator. */
 export const start = async (options: StartOptions = {}): Promise<KubeSim> => {
   const seed = options.seed ?? 1
-  const now = options.now ?? Date.now
+  const capturedAt = options.recording
+    ? options.recording.capturedAt !== undefined
+      ? new Date(options.recording.capturedAt).getTime()
+      : Recording.latestTimestamp(options.recording.objects) ?? Date.now()
+    : undefined
+  const startedAt = Date.now()
+  const now = options.now ?? (capturedAt !== undefined ? () => capturedAt + (Date.now() - startedAt) : Date.now)
   const store = new MemoryStore({
     now,
     seed,
@@ -193,6 +211,7 @@ export const start = async (options: StartOptions = {}): Promise<KubeSim> => {
   for (const ns of options.namespaces ?? DEFAULT_NAMESPACES) {
     if (!store.entry(Keys.namespaces, undefined, ns)) store.create(Keys.namespaces, { apiVersion: "v1", kind: "Namespace", metadata: { name: ns } })
   }
+  const loaded = options.recording ? Recording.load(store, options.recording.objects) : undefined
   const disposers: Array<() => void | Promise<void>> = []
   disposers.push(Disruption.install(store))
   disposers.push(store.subscribe((key, ev) => {
@@ -253,6 +272,8 @@ export const start = async (options: StartOptions = {}): Promise<KubeSim> => {
     get openWatches() {
       return hub.size
     },
+    loaded,
+    capturedAt,
     kubeconfig,
     writeKubeconfig: (path, o) => writeFileSync(path, kubeconfig(o), { mode: 0o600 }),
     restart: async (o = {}) => {

@@ -10,6 +10,11 @@
  * 4. `traffic_spike` (0.86): RSS correlates with the request rate.
  * 5. `undersized_limit` (0.84): an RSS plateau at ≥85% of the limit, with no trend.
  *
+ * "Rising" and "plateau" are the memory trend's growth test (probes/memoryTrend.ts, docs/oom.md
+ * "The growth test"): significance of the within-lifetime slope relative to the limit, at any
+ * sampling step. A trend that is neither (too few samples, noise too large) matches neither rule:
+ * a slow leak is never read as a plateau, so never bumped.
+ *
  * A match below the minimum confidence (0.70) is Unclassified (escalate); a rule reached before
  * any match that needs an Unknown fact (Prometheus unreachable …) makes the result Indeterminate
  * (escalate, never a bump). An exit 137 without reason OOMKilled (a liveness or external kill)
@@ -59,11 +64,11 @@ export interface WorkingSetFacts {
 export interface TrendFacts {
   /** Restarts observed in the window. */
   readonly restarts: number
-  /** The peak working set before each of the last OOM kills rose from one restart to the next. */
+  /** The working set climbs within every lifetime (restarts start it again from scratch): significant growth, no lifetime levelling off. */
   readonly risingAcrossRestarts: boolean
-  /** Working-set slope over the window, bytes per minute (within a run). */
+  /** Working-set slope over the window, bytes per minute (within-lifetime Theil–Sen). */
   readonly slopeBytesPerMinute: number
-  /** No significant trend: the working set holds at a level. */
+  /** Shown level: no significant rise, and not even the slope's confidence bound carries 2% of the limit over a lifetime. False when undecided. */
   readonly plateau: boolean
   /** The highest working set in the window. */
   readonly peakBytes: number

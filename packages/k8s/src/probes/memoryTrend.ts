@@ -1,17 +1,33 @@
 /**
  * The Prometheus memory trend of a workload's container: the working set over a lookback
- * window, cut into runs at each restart, with the request rate beside it → `TrendFacts`.
+ * window, cut into lifetimes at each restart, with the request rate beside it → `TrendFacts`.
  *
- * - **runs**: a pod's working-set series is cut where it drops by more than 20% or has a gap of
- *   more than two steps (a restart: the container started again from scratch); `restarts` is
- *   the largest number of such cuts in one pod's series.
- * - **growing run**: a run that lasts beyond the warm-up (default 180 s) and whose working set
- *   still rises after it (least-squares slope over the post-warm-up part above 1% of the run's
- *   peak per minute). A start-up ramp that ends (or is OOM-killed) within the warm-up is not growth.
- * - **risingAcrossRestarts**: at least two runs grow and no run longer than the warm-up levels off
- *   — the working set climbs on every run, whatever the limit (a leak).
- * - **plateau**: no run grows after its warm-up — the working set settles at a level (or is
- *   killed while ramping up to it).
+ * - **step**: derived from the recorded series (the median spacing of consecutive samples), not
+ *   assumed: a 600 s-step recording is read at 600 s, never as hundreds of one-point restarts.
+ * - **lifetimes (runs)**: a pod's working-set series is cut where it drops by more than 20% or has
+ *   a gap of more than two steps (a restart: the container started again from scratch); `restarts`
+ *   is the largest number of such cuts in one pod's series.
+ * - **the growth test** (see docs/oom.md "The growth test"): only samples at least the warm-up
+ *   (default 180 s) after a lifetime's first sample count (all of them at a step coarser than the
+ *   warm-up, which cannot resolve it). Over them: the *within-lifetime* Theil–Sen slope (the median
+ *   of the slopes between every two samples of the same lifetime, so restarts never read as
+ *   decline) and Sen's confidence interval for it from the seasonal Mann–Kendall variance (summed
+ *   per lifetime, inflated for the lag-1 autocorrelation of the residuals). The slope is measured
+ *   against the memory limit over the lifetime: the span-weighted mean lifetime Σspan²/Σspan (the
+ *   median one at a step coarser than the warm-up, where lifetimes shorter than the step can merge
+ *   unseen).
+ *   - **grows**: the lower bound is above 0 and the slope carries at least 2% of the limit over
+ *     the lifetime;
+ *   - **level**: the lower bound is at most 0 and even the upper bound carries less than 2% of the
+ *     limit over the lifetime;
+ *   - otherwise **undecided** (too few samples, noise too large for the window, or a significant
+ *     but immaterial rise) — never a plateau. The probe then widens its window (×4, up to 24 h).
+ *   Nothing is relative to the peak per minute or to samples per minute: a leak that needs 9 h to
+ *   fill its limit is never level, at a 15 s or a 600 s step.
+ * - **risingAcrossRestarts**: the working set grows, at least two lifetimes contribute to it, and
+ *   no lifetime of comparable length (half to twice the lifetime, 3+ samples) levels off on its own.
+ * - **plateau**: level, over at least 10 within-lifetime pairs — or, at a step that resolves the
+ *   warm-up, every lifetime killed within it (a start-up ramp that never settles).
  * - **rpsCorrelation**: Pearson correlation of the workload's summed working set (all its pods)
  *   with its total request rate at the same instants (summing makes it independent of how
  *   requests spread over replicas); `null` when there is no request-rate series or the rate
@@ -32,17 +48,38 @@ export interface TrendSettings {
   readonly lookbackMinutes: number
   /** Start-up ramp allowance in seconds (BYTEPORT_OOM_WARMUP_SECONDS, default 180). */
   readonly warmupSeconds: number
-  /** Range-query step in seconds (default 15). */
+  /** Range-query step in seconds (default 15); the analysis uses the step the series show. */
   readonly stepSeconds: number
+  /** Widest lookback the probe widens an undecided window to, minutes (BYTEPORT_OOM_TREND_MAX_LOOKBACK_MINUTES, default 1440). */
+  readonly maxLookbackMinutes?: number | undefined
+  /** z of Sen's slope confidence interval (BYTEPORT_OOM_TREND_SIGNIFICANCE_Z, default 1.96: each bound 97.5%). */
+  readonly significanceZ?: number | undefined
+  /** Least rise over a lifetime, as a share of the memory limit (BYTEPORT_OOM_TREND_MIN_RISE, default 0.02). */
+  readonly minRiseRatio?: number | undefined
 }
 
 /** The defaults. */
-export const defaults: TrendSettings = { lookbackMinutes: 60, warmupSeconds: 180, stepSeconds: 15 }
+export const defaults: TrendSettings = { lookbackMinutes: 60, warmupSeconds: 180, stepSeconds: 15, maxLookbackMinutes: 1440, significanceZ: 1.96, minRiseRatio: 0.02 }
 
 /** One run of a container between restarts. */
 export interface Run {
   readonly pod: string
   readonly points: ReadonlyArray<readonly [number, number]>
+}
+
+/**
+ * The sampling step of recorded series in milliseconds: the median spacing of consecutive samples
+ * over all series (`fallbackSeconds` when no series has two samples).
+ */
+export const stepOf = (series: ReadonlyArray<Series>, fallbackSeconds: number): number => {
+  const deltas: Array<number> = []
+  for (const s of series) {
+    for (let i = 1; i < s.points.length; i++) {
+      const d = s.points[i]![0] - s.points[i - 1]![0]
+      if (d > 0) deltas.push(d)
+    }
+  }
+  return deltas.length ? median(deltas) : fallbackSeconds * 1000
 }
 
 /** Cuts each pod's working-set series into runs at drops (>20%) and gaps (> 2 steps). */
@@ -61,6 +98,140 @@ export const runsOf = (ws: ReadonlyArray<Series>, stepSeconds: number): Readonly
     if (cur.length) out.push({ pod: s.labels["pod"] ?? "", points: cur })
   }
   return out
+}
+
+const median = (xs: ReadonlyArray<number>): number => {
+  const s = [...xs].sort((a, b) => a - b)
+  const m = Math.floor(s.length / 2)
+  return s.length === 0 ? 0 : s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2
+}
+
+/** At most `max` points: consecutive blocks replaced by their median time and value (robust thinning). */
+const thin = (points: ReadonlyArray<readonly [number, number]>, max: number): ReadonlyArray<readonly [number, number]> => {
+  if (points.length <= max) return points
+  const out: Array<readonly [number, number]> = []
+  for (let b = 0; b < max; b++) {
+    const block = points.slice(Math.floor((b * points.length) / max), Math.floor(((b + 1) * points.length) / max))
+    out.push([median(block.map((p) => p[0])), median(block.map((p) => p[1]))])
+  }
+  return out
+}
+
+/** Kendall's S of one lifetime with its variance (ties corrected) and every pairwise slope (per ms). */
+const kendall = (points: ReadonlyArray<readonly [number, number]>) => {
+  const n = points.length
+  let s = 0
+  const slopes: Array<number> = []
+  for (let i = 0; i < n; i++) {
+    for (let j = i + 1; j < n; j++) {
+      const dy = points[j]![1] - points[i]![1]
+      s += Math.sign(dy)
+      slopes.push(dy / (points[j]![0] - points[i]![0]))
+    }
+  }
+  const ties = new Map<number, number>()
+  for (const p of points) ties.set(p[1], (ties.get(p[1]) ?? 0) + 1)
+  let tieTerm = 0
+  for (const t of ties.values()) tieTerm += t * (t - 1) * (2 * t + 5)
+  return { s, variance: (n * (n - 1) * (2 * n + 5) - tieTerm) / 18, slopes }
+}
+
+/** The result of the growth test over the lifetimes of a window. */
+export interface Growth {
+  /** Pooled within-lifetime Theil–Sen slope, bytes per minute. */
+  readonly slopeBytesPerMinute: number
+  /** Seasonal Mann–Kendall z (autocorrelation-corrected), positive when rising. */
+  readonly z: number
+  /** The slope times the lifetime (span-weighted mean post-warm-up span; the median one at a step coarser than the warm-up), bytes. */
+  readonly riseBytes: number
+  /** Within-lifetime sample pairs the test rests on. */
+  readonly pairs: number
+  /** Lifetimes with at least two post-warm-up samples. */
+  readonly lifetimes: number
+  /** Significant and material: the slope's lower confidence bound is above 0 and the slope carries the minimum rise over the lifetime. */
+  readonly growing: boolean
+  /** Shown level: no significant rise, and even the slope's upper confidence bound carries less than the minimum rise over the lifetime. */
+  readonly level: boolean
+  /** Sen's confidence interval of the slope (at `significanceZ`), bytes per minute. */
+  readonly lowerBytesPerMinute: number
+  readonly upperBytesPerMinute: number
+  /** A lifetime (3+ samples, between half and twice the lifetime long) whose own slope carries less than the minimum rise over it. */
+  readonly someLevelsOff: boolean
+}
+
+/**
+ * The growth test over lifetimes (each already cut at restarts): post-warm-up samples only,
+ * within-lifetime Theil–Sen slope, seasonal Mann–Kendall significance, materiality against
+ * `referenceBytes` (the memory limit, else the window's peak).
+ */
+export const growthOf = (runs: ReadonlyArray<Run>, referenceBytes: number, settings: TrendSettings = defaults): Growth => {
+  const warmupMs = settings.warmupSeconds * 1000
+  const zCrit = settings.significanceZ ?? 1.96
+  const minRise = settings.minRiseRatio ?? 0.02
+  // a step coarser than the warm-up cannot resolve it: every sample counts (a sample caught
+  // mid-ramp is a minority of a lifetime's pairs, which the Theil–Sen median discounts)
+  const stepMs = stepOf(runs.map((r) => ({ labels: {}, points: r.points })), settings.stepSeconds)
+  const skipMs = stepMs > warmupMs ? 0 : warmupMs
+  const lives = runs
+    .map((r) => {
+      const first = r.points[0]
+      return first ? thin(r.points.filter((p) => p[0] - first[0] >= skipMs), 240) : []
+    })
+    .filter((pts) => pts.length >= 2)
+  let s = 0
+  let variance = 0
+  const slopes: Array<number> = []
+  const own: Array<{ readonly span: number; readonly slope: number; readonly n: number }> = []
+  for (const pts of lives) {
+    const k = kendall(pts)
+    s += k.s
+    variance += k.variance
+    for (const x of k.slopes) slopes.push(x)
+    own.push({ span: pts[pts.length - 1]![0] - pts[0]![0], slope: median(k.slopes), n: pts.length })
+  }
+  const slope = median(slopes)
+  // lag-1 autocorrelation of the residuals around the pooled slope (each lifetime its own level)
+  let num = 0
+  let den = 0
+  for (const pts of lives) {
+    const level = median(pts.map(([t, v]) => v - slope * t))
+    const e = pts.map(([t, v]) => v - slope * t - level)
+    for (let i = 0; i < e.length; i++) {
+      den += e[i]! ** 2
+      if (i > 0) num += e[i]! * e[i - 1]!
+    }
+  }
+  const rho = den > 0 ? Math.min(0.9, Math.max(0, num / den)) : 0
+  const inflated = variance * ((1 + rho) / (1 - rho))
+  const z = inflated > 0 ? (s - Math.sign(s)) / Math.sqrt(inflated) : 0
+  // the lifetime the rise is measured over: the span-weighted mean Σspan²/Σspan (a window's long
+  // lifetime outweighs the short one after its kill); at a step coarser than the warm-up, where
+  // lifetimes shorter than the step can merge unseen into one run, the median lifetime
+  const totalSpan = own.reduce((a, o) => a + o.span, 0)
+  const lifetime = skipMs === 0 ? median(own.map((o) => o.span)) : totalSpan > 0 ? own.reduce((a, o) => a + o.span * o.span, 0) / totalSpan : 0
+  const riseBytes = slope * lifetime
+  // Sen's confidence interval of the slope: the ranks (N ∓ C)/2 of the sorted pairwise slopes
+  const sorted = [...slopes].sort((x, y) => x - y)
+  const c = zCrit * Math.sqrt(inflated)
+  // too few pairs for the confidence wanted: the interval is unbounded on that side
+  const lo = Math.floor((sorted.length - c) / 2)
+  const hi = Math.ceil((sorted.length + c) / 2) + 1
+  const lower = lo >= 1 ? sorted[lo - 1]! : -Infinity
+  const upper = hi <= sorted.length ? sorted[hi - 1]! : Infinity
+  const growing = lower > 0 && riseBytes >= minRise * referenceBytes
+  const level = lower <= 0 && Number.isFinite(upper) && upper * lifetime < minRise * referenceBytes
+  return {
+    slopeBytesPerMinute: slope * 60_000,
+    z,
+    riseBytes,
+    pairs: slopes.length,
+    lifetimes: lives.length,
+    growing,
+    level,
+    lowerBytesPerMinute: lower * 60_000,
+    upperBytesPerMinute: upper * 60_000,
+    someLevelsOff: own.some((o) => o.n >= 3 && o.span >= lifetime / 2 && o.span <= 2 * Math.max(lifetime, stepMs) && o.slope * o.span < minRise * referenceBytes)
+  }
 }
 
 /** Least-squares slope of points, in value units per minute (0 with fewer than two points). */
@@ -95,37 +266,31 @@ export const pearson = (pairs: ReadonlyArray<readonly [number, number]>): number
   return sxx === 0 || syy === 0 ? null : sxy / Math.sqrt(sxx * syy)
 }
 
-/** Whether a run keeps growing after the warm-up. */
-export const isGrowing = (run: Run, warmupSeconds: number): boolean => {
-  const first = run.points[0]
-  const last = run.points[run.points.length - 1]
-  if (!first || !last || last[0] - first[0] <= warmupSeconds * 1000) return false
-  const after = run.points.filter((p) => p[0] - first[0] >= warmupSeconds * 1000)
-  const peak = Math.max(...run.points.map((p) => p[1]))
-  return after.length >= 3 && slopePerMinute(after) > 0.01 * peak
-}
-
 /**
- * The trend from the series: working set per pod (one series per pod and container) and the
- * workload's request rate (one series, or none).
+ * The trend with whether the window decided it: `decided` is false when the working set neither
+ * grows nor shows a level (too few samples, or noise too large for the window's length).
  */
-export const trendFrom = (
-  input: { readonly workingSet: ReadonlyArray<Series>; readonly requestRate: ReadonlyArray<Series> },
+export const analyse = (
+  input: {
+    readonly workingSet: ReadonlyArray<Series>
+    readonly requestRate: ReadonlyArray<Series>
+    readonly limitBytes?: number | null | undefined
+  },
   settings: TrendSettings = defaults
-): TrendFacts => {
-  const runs = runsOf(input.workingSet, settings.stepSeconds)
-  const long = runs.filter((r) => {
-    const a = r.points[0]
-    const b = r.points[r.points.length - 1]
-    return a && b && b[0] - a[0] > settings.warmupSeconds * 1000
-  })
-  const growing = long.filter((r) => isGrowing(r, settings.warmupSeconds))
+): { readonly facts: TrendFacts; readonly growth: Growth; readonly decided: boolean } => {
+  const stepMs = stepOf(input.workingSet, settings.stepSeconds)
+  const runs = runsOf(input.workingSet, stepMs / 1000)
   const perPod = new Map<string, number>()
   for (const r of runs) perPod.set(r.pod, (perPod.get(r.pod) ?? 0) + 1)
   const restarts = Math.max(0, ...[...perPod.values()].map((n) => n - 1))
   const peakBytes = input.workingSet.reduce((m, s) => Math.max(m, ...s.points.map((p) => p[1])), 0)
-  const slopes = growing.map((r) => slopePerMinute(r.points.filter((p) => p[0] - r.points[0]![0] >= settings.warmupSeconds * 1000)))
-  const slope = slopes.length ? slopes.sort((a, b) => a - b)[Math.floor(slopes.length / 2)]! : long.length ? slopePerMinute(long[long.length - 1]!.points) : 0
+  const growth = growthOf(runs, input.limitBytes && input.limitBytes > 0 ? input.limitBytes : peakBytes, settings)
+  // every lifetime ended within the warm-up (a start-up ramp killed before it settles) — only
+  // visible when the step resolves the warm-up
+  const warmupMs = settings.warmupSeconds * 1000
+  const killedInWarmup = runs.length >= 2 && stepMs * 3 <= warmupMs &&
+    runs.every((r) => r.points[r.points.length - 1]![0] - r.points[0]![0] <= warmupMs)
+  const plateau = (growth.level && growth.pairs >= 10) || (killedInWarmup && growth.pairs === 0)
   // correlation: the workload's summed working set (all pods, nearest point within two steps)
   // against its total request rate at the same instants — robust to how requests spread over pods
   const rps = input.requestRate[0]?.points ?? []
@@ -135,7 +300,7 @@ export const trendFrom = (
     const mean = values.reduce((a, b) => a + b, 0) / values.length
     const sd = Math.sqrt(values.reduce((a, b) => a + (b - mean) ** 2, 0) / values.length)
     if (mean > 0 && sd / mean >= 0.05) {
-      const tolerance = settings.stepSeconds * 1000 * 2
+      const tolerance = stepMs * 2
       const nearest = (points: ReadonlyArray<readonly [number, number]>, t: number): number | undefined => {
         let best: readonly [number, number] | undefined
         for (const p of points) if (!best || Math.abs(p[0] - t) < Math.abs(best[0] - t)) best = p
@@ -158,28 +323,55 @@ export const trendFrom = (
       rpsCorrelation = r === null ? null : Math.round(r * 1000) / 1000
     }
   }
-  return {
+  const facts: TrendFacts = {
     restarts,
-    risingAcrossRestarts: growing.length >= 2 && growing.length === long.length,
-    slopeBytesPerMinute: Math.round(slope),
-    plateau: growing.length === 0,
+    risingAcrossRestarts: growth.growing && growth.lifetimes >= 2 && !growth.someLevelsOff,
+    slopeBytesPerMinute: Math.round(growth.slopeBytesPerMinute),
+    plateau,
     peakBytes: Math.round(peakBytes),
     rpsCorrelation
   }
+  return { facts, growth, decided: growth.growing || plateau }
 }
 
-/** Reads the series through the Metrics service (Prometheus) and computes the trend of a workload's container. */
+/**
+ * The trend from the series: working set per pod (one series per pod and container), the
+ * workload's request rate (one series, or none) and the container's memory limit (the reference
+ * growth is measured against; the window's peak when unknown).
+ */
+export const trendFrom = (
+  input: {
+    readonly workingSet: ReadonlyArray<Series>
+    readonly requestRate: ReadonlyArray<Series>
+    readonly limitBytes?: number | null | undefined
+  },
+  settings: TrendSettings = defaults
+): TrendFacts => analyse(input, settings).facts
+
+/**
+ * Reads the series through the Metrics service (Prometheus) and computes the trend of a workload's
+ * container. A window that does not decide (neither growth nor a shown level) is widened four-fold,
+ * up to `maxLookbackMinutes`, at a step that keeps each query near 1,440 samples: a slow leak or a
+ * noisy plateau needs hours to tell apart, and an undecided trend is never a plateau.
+ */
 export const probe = (
-  w: { readonly namespace: string; readonly workload: string; readonly container: string },
+  w: { readonly namespace: string; readonly workload: string; readonly container: string; readonly limitBytes?: number | null | undefined },
   settings: TrendSettings = defaults
 ): Effect.Effect<TrendFacts, MetricsError, Metrics> =>
   Effect.gen(function*() {
     const metrics = yield* Metrics
     const end = yield* Clock.currentTimeMillis
-    const range = { start: end - settings.lookbackMinutes * 60_000, end, step: Duration.seconds(settings.stepSeconds) }
-    const [ws, rps] = yield* Effect.all([
-      metrics.memorySeries({ namespace: w.namespace, podPrefix: `${w.workload}-`, container: w.container }, range),
-      metrics.requestRate({ namespace: w.namespace, workload: w.workload }, range)
-    ], { concurrency: 2 })
-    return trendFrom({ workingSet: ws, requestRate: rps.points.length ? [rps] : [] }, settings)
+    const maxMinutes = Math.max(settings.lookbackMinutes, settings.maxLookbackMinutes ?? 1440)
+    let minutes = settings.lookbackMinutes
+    for (;;) {
+      const step = Math.max(settings.stepSeconds, Math.ceil((minutes * 60) / 1440 / 15) * 15)
+      const range = { start: end - minutes * 60_000, end, step: Duration.seconds(step) }
+      const [ws, rps] = yield* Effect.all([
+        metrics.memorySeries({ namespace: w.namespace, podPrefix: `${w.workload}-`, container: w.container }, range),
+        metrics.requestRate({ namespace: w.namespace, workload: w.workload }, range)
+      ], { concurrency: 2 })
+      const a = analyse({ workingSet: ws, requestRate: rps.points.length ? [rps] : [], limitBytes: w.limitBytes }, settings)
+      if (a.decided || minutes >= maxMinutes) return a.facts
+      minutes = Math.min(maxMinutes, minutes * 4)
+    }
   })

@@ -82,7 +82,7 @@ export const decode = (dir: string, trend: MemoryTrend.TrendSettings = MemoryTre
       runtimeHeap: Fact.known(largest(fromEnv(pod.env))),
       node: Fact.known(nodeFactsFrom(x.node)),
       workingSet: Fact.known(ws),
-      trend: Fact.known(MemoryTrend.trendFrom({ workingSet: x.memory, requestRate: x.rps }, trend)),
+      trend: Fact.known(MemoryTrend.trendFrom({ workingSet: x.memory, requestRate: x.rps, limitBytes: pod.memoryLimitBytes }, trend)),
       hpa: Fact.known(hpaFactsFrom(x.hpas, workload)),
       lastDeploy: Fact.known(deployFactsFrom(x.deployment, x.replicaSets, x.meta.now)),
       oomMarkers: Fact.known(markersIn(x.log))

@@ -140,7 +140,7 @@ export const diagnose = (o: Options = {}): Diagnoser.Diagnoser<OomFacts, Kube | 
         node: needPod("describe node", pod, (p) => (p.node ? NodeProbe.probe(p.node) : Effect.succeed(null))),
         workingSet: needPod("metrics-server working set", pod, (p) => workingSetOrLast(p)),
         trend: needPod("prometheus memory trend", pod, (p) =>
-          MemoryTrend.probe({ namespace: p.namespace, workload: p.workload?.kind === "Deployment" || p.workload?.kind === "StatefulSet" ? p.workload.name : p.pod, container: p.container }, trend)),
+          MemoryTrend.probe({ namespace: p.namespace, workload: p.workload?.kind === "Deployment" || p.workload?.kind === "StatefulSet" ? p.workload.name : p.pod, container: p.container, limitBytes: p.memoryLimitBytes }, trend)),
         hpa: needPod("hpa discovery", pod, (p) => (p.workload ? HpaProbe.probe(p.namespace, p.workload) : Effect.succeed(null))),
         lastDeploy: needPod("last deploy", pod, (p) => LastDeploy.probe(p.namespace, p.workload, o.regressionWindowMinutes ?? 30)),
         oomMarkers: needPod("previous-log OOM markers", pod, (p) => OomMarkers.probe(p.namespace, p.pod, p.container))
@@ -232,7 +232,7 @@ export const verifyConfig: Effect.Effect<OomVerifiers.VerifySettings, Config.Con
  * The runbook from configuration: classifier thresholds (`BYTEPORT_OOM_*`, see
  * `classifiers/oom.ts`), `BYTEPORT_OOM_BUMP_FACTOR`, `BYTEPORT_OOM_SCALE_OUT_FACTOR`,
  * `BYTEPORT_OOM_DRAIN_TIMEOUT_SECONDS`, `BYTEPORT_OOM_TREND_LOOKBACK_MINUTES`,
- * `BYTEPORT_OOM_WARMUP_SECONDS`, `BYTEPORT_OOM_VERIFY_WORKING_SET_RATIO`,
+ * `BYTEPORT_OOM_WARMUP_SECONDS`, `BYTEPORT_OOM_TREND_MAX_LOOKBACK_MINUTES`, `BYTEPORT_OOM_TREND_SIGNIFICANCE_Z`, `BYTEPORT_OOM_TREND_MIN_RISE`, `BYTEPORT_OOM_VERIFY_WORKING_SET_RATIO`,
  * `BYTEPORT_OOM_VERIFY_WINDOW_SECONDS`, `BYTEPORT_OOM_VERIFY_POLL_SECONDS` (see {@link verifyConfig}),
  * `BYTEPORT_OOM_DEPLOY_REGRESSION_MINUTES`. The mode is core's `BYTEPORT_MODE_K8S_OOM_SIX_SIGNAL`.
  */
@@ -249,7 +249,10 @@ export const fromConfig = (o: Options = {}): Effect.Effect<Runbook.Runbook<OomFa
       trend: {
         lookbackMinutes: yield* num("BYTEPORT_OOM_TREND_LOOKBACK_MINUTES", MemoryTrend.defaults.lookbackMinutes),
         warmupSeconds: yield* Settings.nonNegativeNumber("BYTEPORT_OOM_WARMUP_SECONDS").pipe(Config.withDefault(MemoryTrend.defaults.warmupSeconds)),
-        stepSeconds: MemoryTrend.defaults.stepSeconds
+        stepSeconds: MemoryTrend.defaults.stepSeconds,
+        maxLookbackMinutes: yield* num("BYTEPORT_OOM_TREND_MAX_LOOKBACK_MINUTES", MemoryTrend.defaults.maxLookbackMinutes!),
+        significanceZ: yield* num("BYTEPORT_OOM_TREND_SIGNIFICANCE_Z", MemoryTrend.defaults.significanceZ!),
+        minRiseRatio: yield* ratioOf("BYTEPORT_OOM_TREND_MIN_RISE", MemoryTrend.defaults.minRiseRatio!)
       },
       verify: yield* verifyConfig,
       regressionWindowMinutes: yield* num("BYTEPORT_OOM_DEPLOY_REGRESSION_MINUTES", 30)

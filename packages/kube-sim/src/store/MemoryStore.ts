@@ -316,6 +316,34 @@ export class MemoryStore implements ObjectStore {
   }
 
   /**
+   * Stores a recorded object verbatim — the load path for recordings (`kubectl get -o json`, API
+   * dumps): `uid`, `creationTimestamp`, `generation`, `managedFields`, `ownerReferences`,
+   * `deletionTimestamp`, the status and every `null` are kept as recorded, and no defaults are
+   * applied (a recording from a real apiserver carries its own). A numeric recorded
+   * `resourceVersion` above the store's is kept (the store's counter jumps to it; load a List in
+   * ascending resourceVersion order to keep them all), any other gets the next one. An object of
+   * the same name is replaced (MODIFIED). Unlike `create`, nothing is generated, so a recorded
+   * object without `metadata.name` is Invalid.
+   */
+  load(key: ResourceKey, input: KubeObject): KubeObject {
+    const t = this.type(key)
+    const obj = clone(input)
+    obj.metadata = obj.metadata ?? ({} as KubeObject["metadata"])
+    if (t) {
+      obj.apiVersion = t.group === "" ? t.version : `${t.group}/${t.version}`
+      obj.kind = t.kind
+      if (!t.namespaced) delete obj.metadata.namespace
+      else if (!obj.metadata.namespace) obj.metadata.namespace = "default"
+    }
+    const name = obj.metadata.name
+    if (!name) throw new StoreError("Invalid", `${obj.kind} "" is invalid: metadata.name: Required value: a recorded object has a name`, key, "")
+    const recorded = /^[0-9]+$/.test(obj.metadata.resourceVersion ?? "") ? Number(obj.metadata.resourceVersion) : undefined
+    const old = this.entry(key, obj.metadata.namespace, name)?.obj
+    this.commit(key, old ? "MODIFIED" : "ADDED", obj, old, recorded !== undefined && Number.isSafeInteger(recorded) ? recorded : undefined)
+    return clone(obj)
+  }
+
+  /**
    * Normalises an update against the stored object without storing it; `noop` is true when the
    * write changes nothing (then no resourceVersion bump and no event).
    */
@@ -474,8 +502,8 @@ export class MemoryStore implements ObjectStore {
     this.historyStart = 0
   }
 
-  private commit(key: ResourceKey, type: HistoryRecord["type"], obj: KubeObject, old: KubeObject | undefined): void {
-    this.rv += 1
+  private commit(key: ResourceKey, type: HistoryRecord["type"], obj: KubeObject, old: KubeObject | undefined, keepRv?: number): void {
+    this.rv = keepRv !== undefined && keepRv > this.rv ? keepRv : this.rv + 1
     obj.metadata.resourceVersion = String(this.rv)
     deepFreeze(obj)
     const json = JSON.stringify(obj)

@@ -16,3 +16,7 @@ export * as Registry from "./registry"
 export * as Selectors from "./selectors"
 /** ResourceKeys of the common kinds. */
 export { Keys } from "./registry"
+/** Loading a recorded incident verbatim (`Recording.load(store, list)`, `Recording.latestTimestamp`). */
+export * as Recording from "./recording"
+/** Recording types. */
+export type { LoadResult, RecordedList, Skipped } from "./recording"
