@@ -56,9 +56,9 @@ export const bindGuardrail = <R>(g: Guardrail<R>, ctx: Context.Context<R>): Guar
   ...(g.recheckOnResume ? { recheckOnResume: true } : {})
 })
 
-const withCallerStore = <A, E, R>(eff: Effect.Effect<A, E, R>, ctx: Context.Context<R>) =>
+const withCallerStore = <A, E, R>(eff: Effect.Effect<A, E, R | GuardrailStore>, ctx: Context.Context<R>) =>
   Effect.flatMap(Effect.serviceOption(GuardrailStore), (store) =>
-    Effect.provideContext(eff, store._tag === "Some" ? Context.add(ctx, GuardrailStore, store.value) : ctx))
+    store._tag === "Some" ? Effect.provideContext(eff, Context.add(ctx, GuardrailStore, store.value)) : Effect.provideContext(eff, ctx))
 
 /** Builds the registry from handlers and checks; their requirements become the layer's. */
 export const layer = <R = never>(parts: {
