@@ -151,11 +151,15 @@ export const historyTrend = (options: Options, signal: Signal.Signal): Effect.Ef
     if (Option.isNone(store)) return undefined
     const now = yield* Clock.currentTimeMillis
     const current = ConnectionHistory.sampleOf(yield* PgActivity.sessions, now)
-    const stored = yield* ConnectionHistory.read(signal.target).pipe(Effect.provideService(GuardrailStore.GuardrailStore, store.value))
+    // An unreadable history or series leaves what remains (at worst the short samples decide).
+    const stored = yield* ConnectionHistory.read(signal.target).pipe(
+      Effect.provideService(GuardrailStore.GuardrailStore, store.value),
+      Effect.orElseSucceed((): ReadonlyArray<ConnectionHistory.Sample> => [])
+    )
     if (h.record ?? true) {
       yield* ConnectionHistory.record(signal.target, current).pipe(Effect.provideService(GuardrailStore.GuardrailStore, store.value), Effect.ignore)
     }
-    const series = h.series === undefined ? [] : yield* h.series(signal)
+    const series = h.series === undefined ? [] : yield* h.series(signal).pipe(Effect.orElseSucceed((): ReadonlyArray<ConnectionHistory.Sample> => []))
     // A deploy source that fails leaves the look-back window (the lastDeploy fact says Unknown on its own).
     const deploy = yield* lastDeployOf(options)(signal).pipe(Effect.orElseSucceed(() => null))
     const since = deploy !== null && deploy.at <= now ? deploy.at : now - Duration.toMillis(Duration.fromInputUnsafe(h.lookback ?? "15 minutes"))
