@@ -8,6 +8,12 @@
  * Facts that are *absent* rather than unknown are `null`: no pgbouncer in front of the database,
  * no deploy source configured, no env record supplied.
  *
+ * The idle-in-transaction trend comes from the connection history (`ConnectionHistory`: the
+ * detector's polls in the GuardrailStore, plus optional Prometheus series) over the samples since
+ * the last deploy, when there are enough of them; otherwise from a few samples taken now. The
+ * last deploy comes from `options.lastDeploy`, the signal's evidence, or the `DeployMarkers`
+ * service, in that order.
+ *
  * @since 0.1.0
  */
 import { Diagnoser, GuardrailStore } from "@byteport/core"
