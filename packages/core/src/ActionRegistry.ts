@@ -15,6 +15,7 @@ import type { ActionHandler } from "./ActionHandler"
 import { brand, isMade } from "./internal/handlers"
 import type { Check } from "./Check"
 import type { Guardrail } from "./Guardrail"
+import { GuardrailStore } from "./GuardrailStore"
 
 /** The registry service. */
 export class ActionRegistry extends Context.Service<
@@ -44,13 +45,20 @@ const bindHandler = <R>(h: ActionHandler<R>, ctx: Context.Context<R>): ActionHan
   })
 }
 
-/** Binds a guardrail's requirements to a captured context. */
+/**
+ * Binds a guardrail's requirements to a captured context. The GuardrailStore stays the
+ * caller's (the executor's), so a dry_run can run `acquire` against a simulated store.
+ */
 export const bindGuardrail = <R>(g: Guardrail<R>, ctx: Context.Context<R>): Guardrail<never> => ({
   name: g.name,
   check: (c) => Effect.provideContext(g.check(c), ctx) as any,
-  acquire: (c) => Effect.provideContext(g.acquire(c), ctx) as any,
+  acquire: (c) => withCallerStore(g.acquire(c), ctx) as any,
   ...(g.recheckOnResume ? { recheckOnResume: true } : {})
 })
+
+const withCallerStore = <A, E, R>(eff: Effect.Effect<A, E, R | GuardrailStore>, ctx: Context.Context<R>) =>
+  Effect.flatMap(Effect.serviceOption(GuardrailStore), (store) =>
+    store._tag === "Some" ? Effect.provideContext(eff, Context.add(ctx, GuardrailStore, store.value)) : Effect.provideContext(eff, ctx))
 
 /** Builds the registry from handlers and checks; their requirements become the layer's. */
 export const layer = <R = never>(parts: {

@@ -36,6 +36,7 @@ import { causeText } from "./internal/cause"
 import * as HandOff from "./internal/handOff"
 import { isMade } from "./internal/handlers"
 import * as Journal from "./internal/journal"
+import * as Simulated from "./internal/simulatedStore"
 import type { JsonObject } from "./Json"
 import type { Outcome, OutcomeStatus } from "./Outcome"
 import * as Permit from "./Permit"
@@ -248,6 +249,68 @@ export const execute = (
         ...(decision._tag !== "Allow" ? { guardrail: decision.guardrail, reason: decision.reason } : {}),
         ...(decision._tag === "Deny" && decision.retryAfterMs !== undefined ? { retryAfterMs: decision.retryAfterMs } : {})
       })
+    }
+
+    // ---- 1b. dry_run: what auto would deny (the plan's own consumption, simulated read-only) ----
+    // Steps are walked as auto would walk them, every allowed action assumed to succeed: each
+    // takes its budget from a simulated store (internal/simulatedStore) over the real one, so a
+    // step past a cap is marked as auto would deny it; nothing is written to the real store.
+    if (!auto && !input.checkOnly) {
+      const sim = Simulated.simulate(store)
+      const simAct = (action: A.Action, path: string): Effect.Effect<"ok" | "denied"> =>
+        Effect.gen(function*() {
+          const d = pre.get(path)
+          if (d !== undefined && d._tag === "Deny") return "denied" as const
+          const ctx = ctxFor(action, path, yield* now)
+          const taken: Array<Acquisition> = []
+          for (const g of guardrailsFor(action)) {
+            const acq: Acquisition = yield* g.acquire(ctx).pipe(
+              Effect.catchCause((cause) => Effect.succeed<Acquisition>({ result: { _tag: "Deny", reason: `guardrail could not decide: ${causeText(cause)}` }, release: Effect.void }))
+            )
+            if (acq.result._tag === "Deny") {
+              yield* Effect.forEach([...taken, acq], (a) => Effect.ignore(a.release), { discard: true })
+              const reason = `auto would deny: ${acq.result.reason}`
+              pre.set(path, { _tag: "Deny", guardrail: g.name, reason, retryAfterMs: acq.result.retryAfterMs })
+              yield* record({
+                stepPath: path,
+                actionKind: action.kind,
+                idempotencyKey: action.idempotencyKey,
+                phase: "acquire",
+                decision: "deny",
+                guardrail: g.name,
+                reason,
+                ...(acq.result.retryAfterMs !== undefined ? { retryAfterMs: acq.result.retryAfterMs } : {})
+              })
+              return "denied" as const
+            }
+            taken.push(acq)
+          }
+          return "ok" as const
+        }).pipe(Effect.provideService(GuardrailStore, sim), Effect.catchCause(() => Effect.succeed("ok" as const)))
+      const simWalk = (step: P.Step, path: string): Effect.Effect<"ok" | "denied" | "escalated"> =>
+        Effect.gen(function*() {
+          switch (step._tag) {
+            case "Act":
+              return yield* simAct(step.action, path)
+            case "Seq":
+            case "Until": {
+              for (let i = 0; i < step.steps.length; i++) {
+                const r = yield* simWalk(step.steps[i]!, `${path}.${i}`)
+                if (r !== "ok") return r
+              }
+              return "ok" as const
+            }
+            case "Fallback": {
+              const r = yield* simWalk(step.primary, `${path}.p`)
+              return r === "denied" && step.on.includes("denied") ? yield* simWalk(step.otherwise, `${path}.o`) : r
+            }
+            case "Escalate":
+              return "escalated" as const
+            default:
+              return "ok" as const
+          }
+        })
+      yield* simWalk(input.plan.root, rootPath)
     }
 
     type Feas = "allow" | "deny" | "approval"

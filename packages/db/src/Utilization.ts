@@ -100,7 +100,7 @@ export interface PgBouncerPoolUtilization {
 /** Pure: per-pool readings from `SHOW POOLS` and `SHOW DATABASES` rows. */
 export const pgbouncerOf = (
   pools: ReadonlyArray<PgBouncerStats.PoolRow>,
-  databases: ReadonlyArray<PgBouncerStats.DatabaseRow>
+  databases: ReadonlyArray<{ readonly name: string; readonly pool_size: number }>
 ): ReadonlyArray<PgBouncerPoolUtilization> => {
   const sizes = new Map(databases.map((d) => [d.name, d.pool_size]))
   return pools.map((p) => {
@@ -119,10 +119,27 @@ export const pgbouncerOf = (
   })
 }
 
-/** Reads every pgbouncer pool. */
+/**
+ * Reads every pgbouncer pool. The pool sizes come from `SHOW DATABASES`; when that fails, from
+ * `SHOW CONFIG`'s `default_pool_size` (a failed size read never hides the waiting clients);
+ * only when both fail does the reading fail.
+ */
 export const pgbouncer: Effect.Effect<ReadonlyArray<PgBouncerPoolUtilization>, DbError | DbInvalidInput, PgBouncer> = Effect.gen(
   function*() {
-    const [pools, dbs] = yield* Effect.all([PgBouncerStats.pools, PgBouncerStats.databases])
+    const pools = yield* PgBouncerStats.pools
+    const dbs = yield* PgBouncerStats.databases.pipe(
+      Effect.catch((error) =>
+        PgBouncerStats.config.pipe(
+          Effect.flatMap((c) => {
+            const size = Number(c["default_pool_size"])
+            return Number.isInteger(size) && size > 0
+              ? Effect.succeed(pools.map((p) => ({ name: p.database, pool_size: size })))
+              : Effect.fail(error)
+          }),
+          Effect.catch(() => Effect.fail(error))
+        )
+      )
+    )
     return pgbouncerOf(pools, dbs)
   }
 )

@@ -36,6 +36,10 @@ export * as LockChain from "./sessions/LockChain"
 export * as PgBouncerIni from "./pgbouncer/PgBouncerIni"
 /** db.pool.exhaustion detectors (poll utilization on a Schedule). */
 export * as PoolExhaustion from "./detectors/PoolExhaustion"
+/** Per-database connection history (detector polls in the GuardrailStore, postgres_exporter series) and the leak trend. */
+export * as ConnectionHistory from "./history/ConnectionHistory"
+/** Deploy markers: configuration, static, webhook-fed and function-backed (e.g. Kubernetes rollouts) sources. */
+export * as DeployMarkers from "./history/DeployMarkers"
 /** The diagnoser of db.pool.six-class (core Diagnoser probes). */
 export * as PoolDiagnoser from "./diagnosers/PoolDiagnoser"
 /** The classifier of db.pool.six-class. */

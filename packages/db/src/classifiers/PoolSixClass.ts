@@ -88,7 +88,7 @@ export const rules = (overrides: Partial<Thresholds> = {}): ReadonlyArray<Classi
           matched: recent && idleInTxTrend.rising,
           reasons: lastDeploy === null ? [] : [
             `deploy ${lastDeploy.sha} ${Math.round((idleInTxTrend.sampledAt - lastDeploy.at) / 1000)} s before the samples`,
-            `idle-in-transaction sessions rising: ${idleInTxTrend.samples.join(" → ")}`
+            `idle-in-transaction sessions ${idleInTxTrend.rising ? "rising" : "not rising"}${idleInTxTrend.application !== undefined && idleInTxTrend.application !== "*" ? ` (application ${JSON.stringify(idleInTxTrend.application)})` : ""}: ${idleInTxTrend.samples.join(" → ")}`
           ],
           evidence: { deploySha: lastDeploy?.sha ?? null, idleInTxSamples: [...idleInTxTrend.samples] }
         }

@@ -8,13 +8,15 @@
  *
  * @since 0.1.0
  */
-import { Detector, Signal } from "@byteport/core"
+import { Detector, GuardrailStore, Signal } from "@byteport/core"
 import type { TargetRef } from "@byteport/core"
 import type { Json } from "@byteport/core"
 import { Clock, Effect, Option, Schedule } from "effect"
 import { MySql } from "../MySql"
 import { PgBouncer } from "../PgBouncer"
+import * as ConnectionHistory from "../history/ConnectionHistory"
 import { Postgres } from "../Postgres"
+import * as PgActivity from "../probes/PgActivity"
 import * as Utilization from "../Utilization"
 
 /** The signal type these detectors emit. */
@@ -30,6 +32,11 @@ export interface Options {
   readonly onPgBouncerWaiting?: boolean
   /** Poll schedule (default every 15 seconds). */
   readonly schedule?: Schedule.Schedule<unknown>
+  /**
+   * Record every PostgreSQL poll's sessions in the connection history (`ConnectionHistory`,
+   * in the GuardrailStore when one is provided; default true). A failed record never hides the reading.
+   */
+  readonly recordHistory?: boolean
 }
 
 /** Default utilization threshold. */
@@ -93,20 +100,35 @@ export const mysqlSignals = (reading: Utilization.MySqlUtilization, options: Opt
 const defaultSchedule = Schedule.spaced("15 seconds")
 
 /**
+ * One PostgreSQL poll of the detector: the utilization reading (and pgbouncer's pools), its
+ * signals, and — with a GuardrailStore — the sessions recorded in the connection history.
+ */
+export const pollPostgres = (options: Options) =>
+  Effect.gen(function*() {
+    const reading = yield* Utilization.postgres
+    const bouncer = yield* Effect.serviceOption(PgBouncer)
+    const pools = Option.isSome(bouncer)
+      ? yield* Utilization.pgbouncer.pipe(Effect.provideService(PgBouncer, bouncer.value), Effect.option, Effect.map(Option.getOrUndefined))
+      : undefined
+    const now = yield* Clock.currentTimeMillis
+    const store = yield* Effect.serviceOption(GuardrailStore.GuardrailStore)
+    if ((options.recordHistory ?? true) && Option.isSome(store)) {
+      yield* Effect.flatMap(PgActivity.sessions, (rows) => ConnectionHistory.record(options.target, ConnectionHistory.sampleOf(rows, now))).pipe(
+        Effect.provideService(GuardrailStore.GuardrailStore, store.value),
+        Effect.ignore
+      )
+    }
+    return postgresSignals(reading, pools, options, now)
+  })
+
+/**
  * Polls PostgreSQL utilization (and, when a PgBouncer service is provided, its pools). A failed
- * pgbouncer read does not hide the PostgreSQL reading.
+ * pgbouncer read does not hide the PostgreSQL reading. Every poll feeds the connection history.
  */
 export const postgres = (options: Options): Detector.Detector<never, Postgres> =>
   Detector.poll("db.pool.exhaustion/postgres", {
     schedule: options.schedule ?? defaultSchedule,
-    poll: Effect.gen(function*() {
-      const reading = yield* Utilization.postgres
-      const bouncer = yield* Effect.serviceOption(PgBouncer)
-      const pools = Option.isSome(bouncer)
-        ? yield* Utilization.pgbouncer.pipe(Effect.provideService(PgBouncer, bouncer.value), Effect.option, Effect.map(Option.getOrUndefined))
-        : undefined
-      return postgresSignals(reading, pools, options, yield* Clock.currentTimeMillis)
-    })
+    poll: pollPostgres(options)
   })
 
 /** Polls MySQL / MariaDB utilization. */

@@ -27,7 +27,7 @@ import type { PgSession } from "../probes/PgActivity"
 import * as MySqlActivity from "../probes/MySqlActivity"
 import * as PoolSettings from "../probes/PoolSettings"
 import * as Utilization from "../Utilization"
-import { deployFromEvidence, trendOf } from "./PoolDiagnoser"
+import { lastDeployOf, trendOf } from "./PoolDiagnoser"
 import type { Options, PoolFacts } from "./PoolDiagnoser"
 
 /** One InnoDB lock wait: which connection waits on which, and for how long (ms). */
@@ -126,7 +126,9 @@ export const make = (options: Options = {}): Diagnoser.Diagnoser<PoolFacts, MySq
       Effect.gen(function*() {
         const [rows, privs, waits] = yield* Effect.all([
           MySqlActivity.sessions,
-          MySqlActivity.privileges,
+          // privileges only say who is a superuser: unreadable, every user counts as one (never
+          // killed), and the sessions stay known
+          MySqlActivity.privileges.pipe(Effect.orElseSucceed((): MySqlActivity.Privileges => ({ superusers: new Set(), visible: new Set() }))),
           // lock waits only refine the sessions (chains); unreadable, every waiter stays unresolved
           lockWaits.pipe(Effect.orElseSucceed(() => []))
         ])
@@ -141,8 +143,7 @@ export const make = (options: Options = {}): Diagnoser.Diagnoser<PoolFacts, MySq
         }
         return trendOf(out, yield* Clock.currentTimeMillis)
       })),
-    lastDeploy: Diagnoser.probe("last_deploy", (signal) =>
-      options.lastDeploy === undefined ? Effect.succeed(deployFromEvidence(signal)) : options.lastDeploy(signal)),
+    lastDeploy: Diagnoser.probe("last_deploy", lastDeployOf(options)),
     pgbouncer: Diagnoser.probe("pgbouncer", () => Effect.succeed(null)),
     poolSettings: Diagnoser.probe("pool_settings", (signal) =>
       options.appEnv === undefined

@@ -8,21 +8,31 @@
  * Facts that are *absent* rather than unknown are `null`: no pgbouncer in front of the database,
  * no deploy source configured, no env record supplied.
  *
+ * The idle-in-transaction trend comes from the connection history (`ConnectionHistory`: the
+ * detector's polls in the GuardrailStore, plus optional Prometheus series) over the samples since
+ * the last deploy, when there are enough of them; otherwise from a few samples taken now. The
+ * last deploy comes from `options.lastDeploy`, the signal's evidence, or the `DeployMarkers`
+ * service, in that order.
+ *
  * @since 0.1.0
  */
-import { Diagnoser } from "@byteport/core"
+import { Diagnoser, GuardrailStore } from "@byteport/core"
 import type { Signal } from "@byteport/core"
 import { Clock, Duration, Effect, Option } from "effect"
+import * as ConnectionHistory from "../history/ConnectionHistory"
+import { DeployMarkers } from "../history/DeployMarkers"
 import { PgBouncer } from "../PgBouncer"
 import type { Postgres } from "../Postgres"
 import * as PgActivity from "../probes/PgActivity"
 import * as PoolSettings from "../probes/PoolSettings"
 import * as Utilization from "../Utilization"
 
-/** A deploy marker: which revision went out, and when (ms since the epoch). */
+/** A deploy marker: which revision went out, and when (ms since the epoch); optionally the workload rolled out and its application_name. */
 export interface DeployMarker {
   readonly sha: string
   readonly at: number
+  readonly workload?: string | undefined
+  readonly application?: string | undefined
 }
 
 /** The idle-in-transaction session count, sampled a few times. */
@@ -30,8 +40,19 @@ export interface Trend {
   readonly samples: ReadonlyArray<number>
   /** When the last sample was taken (ms since the epoch). */
   readonly sampledAt: number
-  /** The last sample is above the first and no sample fell below its predecessor. */
+  /**
+   * Short samples: the last sample is above the first and no sample fell below its predecessor.
+   * History: the `ConnectionHistory.leakTrend` verdict (Kendall tau, Theil–Sen rise).
+   */
   readonly rising: boolean
+  /** `history` when decided from the connection history, absent for the short samples. */
+  readonly source?: "history" | undefined
+  /** The application whose idle-in-transaction sessions decided (`*`: all together); history only. */
+  readonly application?: string | undefined
+  /** Theil–Sen slope in sessions per minute; history only. */
+  readonly slopePerMinute?: number | undefined
+  /** When the history window starts (the deploy marker, else the look-back); history only. */
+  readonly since?: number | undefined
 }
 
 /**
@@ -67,6 +88,25 @@ export interface Options {
   readonly appEnv?: (signal: Signal.Signal) => Effect.Effect<Readonly<Record<string, string | undefined>> | null, unknown>
   /** Per-probe timeout (default 10 seconds). */
   readonly timeout?: Duration.Input
+  /**
+   * The connection history (see `ConnectionHistory`): used when a GuardrailStore is provided,
+   * unless `false`. The trend is then decided over the samples since the deploy marker (else
+   * `lookback`, default 15 minutes) once there are `trend.minSamples` (4) of them; fewer, and the
+   * short samples decide as before.
+   */
+  readonly history?: false | HistoryOptions
+}
+
+/** Options of the connection history in the diagnosis. */
+export interface HistoryOptions {
+  /** The window when no deploy marker is known (default 15 minutes). */
+  readonly lookback?: Duration.Input
+  /** Extra samples, e.g. postgres_exporter series from Prometheus (`ConnectionHistory.fromQueryRange`). */
+  readonly series?: (signal: Signal.Signal) => Effect.Effect<ReadonlyArray<ConnectionHistory.Sample>, unknown>
+  /** Thresholds of the rising test. */
+  readonly trend?: ConnectionHistory.TrendOptions
+  /** Record the diagnosis' own read in the history (default true). */
+  readonly record?: boolean
 }
 
 /** Pure: a trend from samples. */
@@ -91,6 +131,58 @@ export const deployFromEvidence = (signal: Signal.Signal): DeployMarker | null =
   return null
 }
 
+/**
+ * The last deploy: `options.lastDeploy` when given, else the signal's evidence, else the
+ * `DeployMarkers` service when one is provided, else null.
+ */
+export const lastDeployOf = (options: Options) => (signal: Signal.Signal): Effect.Effect<DeployMarker | null, unknown> =>
+  options.lastDeploy !== undefined ? options.lastDeploy(signal) : Effect.gen(function*() {
+    const fromEvidence = deployFromEvidence(signal)
+    if (fromEvidence !== null) return fromEvidence
+    const markers = yield* Effect.serviceOption(DeployMarkers)
+    if (Option.isNone(markers)) return null
+    const m = yield* markers.value.last(signal)
+    return m === null ? null : { sha: m.sha, at: m.at, ...(m.workload !== undefined ? { workload: m.workload } : {}), ...(m.application !== undefined ? { application: m.application } : {}) }
+  })
+
+/**
+ * The trend from the connection history (undefined: no GuardrailStore, history disabled, or too
+ * few samples in the window). Records the current read unless `record: false`.
+ */
+export const historyTrend = (options: Options, signal: Signal.Signal): Effect.Effect<Trend | undefined, unknown, Postgres> =>
+  Effect.gen(function*() {
+    if (options.history === false) return undefined
+    const h = options.history ?? {}
+    const store = yield* Effect.serviceOption(GuardrailStore.GuardrailStore)
+    if (Option.isNone(store)) return undefined
+    const now = yield* Clock.currentTimeMillis
+    const current = ConnectionHistory.sampleOf(yield* PgActivity.sessions, now)
+    // An unreadable history or series leaves what remains (at worst the short samples decide).
+    const stored = yield* ConnectionHistory.read(signal.target).pipe(
+      Effect.provideService(GuardrailStore.GuardrailStore, store.value),
+      Effect.orElseSucceed((): ReadonlyArray<ConnectionHistory.Sample> => [])
+    )
+    if (h.record ?? true) {
+      yield* ConnectionHistory.record(signal.target, current).pipe(Effect.provideService(GuardrailStore.GuardrailStore, store.value), Effect.ignore)
+    }
+    const series = h.series === undefined ? [] : yield* h.series(signal).pipe(Effect.orElseSucceed((): ReadonlyArray<ConnectionHistory.Sample> => []))
+    // A deploy source that fails leaves the look-back window (the lastDeploy fact says Unknown on its own).
+    const deploy = yield* lastDeployOf(options)(signal).pipe(Effect.orElseSucceed(() => null))
+    const since = deploy !== null && deploy.at <= now ? deploy.at : now - Duration.toMillis(Duration.fromInputUnsafe(h.lookback ?? "15 minutes"))
+    const all = ConnectionHistory.merge(ConnectionHistory.merge(stored, series), [current])
+    const t = ConnectionHistory.leakTrend(all, since, h.trend)
+    if (t === undefined || t.samples < (h.trend?.minSamples ?? 4)) return undefined
+    return {
+      samples: t.series.values,
+      sampledAt: t.to,
+      rising: t.series.rising,
+      source: "history" as const,
+      application: t.series.application,
+      slopePerMinute: Math.round(t.series.slopePerMinute * 1000) / 1000,
+      since
+    }
+  })
+
 /** The diagnoser. */
 export const make = (options: Options = {}): Diagnoser.Diagnoser<PoolFacts, Postgres> => {
   const samples = Math.max(2, options.trendSamples ?? 3)
@@ -98,8 +190,10 @@ export const make = (options: Options = {}): Diagnoser.Diagnoser<PoolFacts, Post
   return Diagnoser.make<PoolFacts, Postgres>({
     utilization: Diagnoser.probe("utilization", () => Utilization.postgres),
     sessions: Diagnoser.probe("pg_stat_activity", () => PgActivity.sessions),
-    idleInTxTrend: Diagnoser.probe("idle_in_tx_trend", () =>
+    idleInTxTrend: Diagnoser.probe("idle_in_tx_trend", (signal) =>
       Effect.gen(function*() {
+        const fromHistory = yield* historyTrend(options, signal)
+        if (fromHistory !== undefined) return fromHistory
         const out: Array<number> = []
         for (let i = 0; i < samples; i++) {
           if (i > 0) yield* Effect.sleep(interval)
@@ -107,8 +201,7 @@ export const make = (options: Options = {}): Diagnoser.Diagnoser<PoolFacts, Post
         }
         return trendOf(out, yield* Clock.currentTimeMillis)
       })),
-    lastDeploy: Diagnoser.probe("last_deploy", (signal) =>
-      options.lastDeploy === undefined ? Effect.succeed(deployFromEvidence(signal)) : options.lastDeploy(signal)),
+    lastDeploy: Diagnoser.probe("last_deploy", lastDeployOf(options)),
     pgbouncer: Diagnoser.probe("pgbouncer", () =>
       Effect.gen(function*() {
         const bouncer = yield* Effect.serviceOption(PgBouncer)

@@ -79,8 +79,25 @@ SELECT a.pid, a.usename, coalesce(r.rolsuper, false) AS rolsuper, a.datname,
  WHERE a.backend_type = 'client backend' AND a.pid <> pg_backend_pid()
  ORDER BY a.pid`
 
-/** Every client backend except the probe's own session. */
-export const sessions: Effect.Effect<ReadonlyArray<PgSession>, DbError, Postgres> = Postgres.use((db) => db.queryAs(PgSession, SESSIONS_SQL))
+/**
+ * {@link SESSIONS_SQL} for servers without `pg_stat_activity.query_id` or `pg_locks.waitstart`
+ * (PostgreSQL 13 and older): both read as null, every other column as usual.
+ */
+export const SESSIONS_SQL_COMPAT = SESSIONS_SQL
+  .replace("a.query_id::text AS query_id", "NULL::text AS query_id")
+  .replace("(extract(epoch FROM clock_timestamp() - lw.waitstart) * 1000)::float8 AS lock_wait_ms", "NULL::float8 AS lock_wait_ms")
+  .replace("\n  LEFT JOIN (SELECT pid, min(waitstart) AS waitstart FROM pg_locks WHERE NOT granted GROUP BY pid) lw ON lw.pid = a.pid", "")
+
+/**
+ * Every client backend except the probe's own session. A server without one of the newer
+ * columns (SQLSTATE 42703, undefined_column) is read with {@link SESSIONS_SQL_COMPAT}: a missing
+ * query_id never hides the sessions.
+ */
+export const sessions: Effect.Effect<ReadonlyArray<PgSession>, DbError, Postgres> = Postgres.use((db) =>
+  db.queryAs(PgSession, SESSIONS_SQL).pipe(
+    Effect.catchIf((e) => e._tag === "DbQueryError" && e.code === "42703", () => db.queryAs(PgSession, SESSIONS_SQL_COMPAT))
+  )
+)
 
 /** The state breakdown of client backends. `active` excludes sessions waiting on a lock (`waiting`). */
 export const Breakdown = Schema.Struct({

@@ -88,6 +88,17 @@ export const deploymentFromEvidence = (signal: Signal.Signal): TargetRef.TargetR
   return null
 }
 
+/**
+ * The default deployment source: the signal's `evidence.deployment`, else the workload named by
+ * the last deploy marker (`DeployMarkers`: e.g. the Kubernetes rollout that went out).
+ */
+export const deploymentOf = (signal: Signal.Signal, facts: Fact.Facts<PoolFacts>): TargetRef.TargetRef | null => {
+  const fromEvidence = deploymentFromEvidence(signal)
+  if (fromEvidence !== null) return fromEvidence
+  const workload = facts.lastDeploy?._tag === "Known" ? facts.lastDeploy.value?.workload : undefined
+  return typeof workload === "string" && workload !== "" ? TargetRef.make("k8s.workload", workload) : null
+}
+
 /** Pure: whether the plan may name a session (not a superuser, not protected, in scope). */
 export const eligible = (engine: string, options: Options) => (s: PgActivity.PgSession): boolean => {
   const apps = options.protectedApplications ?? PgKill.DEFAULT_PROTECTED_APPLICATIONS
@@ -224,7 +235,7 @@ export const planOf = (
     case "leak_after_deploy": {
       const k = killIdle()
       const deploy = known(facts.lastDeploy)
-      const workload = (options.deployment ?? deploymentFromEvidence)(signal, facts)
+      const workload = (options.deployment ?? deploymentOf)(signal, facts)
       const restart = workload === null
         ? Plan.escalate(`connections leak since deploy ${deploy?.sha ?? "?"}, and no deployment is known to restart`, [
           "restart the deployment that went out with the last deploy",
