@@ -14,7 +14,10 @@
  *   - repeats the type-check and the loads against the lowest effect the peer range allows.
  *
  * README blocks: a ```ts block is a complete program; it is type-checked and run (exit 0 within
- * 60 s). ```ts no-run marks a block that is type-checked but not run (it needs a server such as
+ * 60 s; a block importing @effect/vitest is run by vitest). An excerpt gets what it needs from a
+ * hidden set-up right above it: an HTML comment `<!-- ts-setup` … `-->` whose lines are put before
+ * the block, and whose lines after a `/* block *\/` line are put after it (to wrap `yield*` lines in
+ * an Effect.gen). The registry page and GitHub do not show the comment. ```ts no-run marks a block that is type-checked but not run (it needs a server such as
  * PostgreSQL or a cluster, or runs forever). ```ts fragment marks a block that is an excerpt
  * (continues the block before it, or elides parts with `…`); it is neither checked nor run. Keep
  * both markers rare: a README example that cannot run as written is a README example that drifts.
@@ -100,6 +103,12 @@ function checkContents(pkg, files) {
   for (const [entry, targets] of Object.entries(pkg.exports)) {
     for (const [condition, target] of Object.entries(targets)) {
       if (condition === "@byteport/source") continue
+      if (entry.includes("*")) {
+        // a declarations-only pattern: its directory ships declarations
+        const prefix = target.replace(/^\.\//, "").split("*")[0]
+        if (!files.some((f) => f.startsWith(prefix) && f.endsWith(".d.ts"))) fail(`${pkg.name}: exports["${entry}"] matches no shipped declaration`)
+        continue
+      }
       if (!has(target.replace(/^\.\//, ""))) fail(`${pkg.name}: exports["${entry}"].${condition} → ${target} is not in the tarball`)
     }
   }
@@ -133,10 +142,11 @@ function checkReadmeLinks(pkg, dir, files) {
 
 // ---------------------------------------------------------------------------------------------
 // 2. the consumer project
-const effectLatest = must(npm, ["view", `effect@${JSON.parse(fs.readFileSync(path.join(repo, "packages/core/package.json"), "utf8")).peerDependencies.effect}`, "version", "--json"], { cwd: project })
+const corePkg = JSON.parse(fs.readFileSync(path.join(repo, "packages/core/package.json"), "utf8"))
+const effectLatest = must(npm, ["view", `effect@${corePkg.peerDependencies.effect}`, "version", "--json"], { cwd: project })
 const effectVersions = [].concat(JSON.parse(effectLatest))
 const effectNewest = effectVersions[effectVersions.length - 1]
-const effectLowest = JSON.parse(fs.readFileSync(path.join(repo, "packages/core/package.json"), "utf8")).peerDependencies.effect.replace(/^\^/, "")
+const effectLowest = corePkg.peerDependencies.effect.replace(/^\^/, "")
 const devDeps = rootPkg.devDependencies
 
 const consumerPkg = {
@@ -177,7 +187,8 @@ step(`npm install the tarballs (effect ${effectNewest}, typescript ${devDeps.typ
   must(npm, ["install", "--prefer-offline", "--no-audit", "--no-fund", "--ignore-scripts"], { cwd: project }))
 
 // every public entry of every package
-const entries = Object.entries(packed).flatMap(([name, p]) => Object.keys(p.pkg.exports).map((e) => (e === "." ? name : `${name}/${e.slice(2)}`)))
+const entries = Object.entries(packed).flatMap(([name, p]) =>
+  Object.keys(p.pkg.exports).filter((e) => !e.includes("*")).map((e) => (e === "." ? name : `${name}/${e.slice(2)}`)))
 
 writeSources()
 
@@ -234,7 +245,9 @@ if (!args.has("--skip-latest-ts")) {
 // 5. the lowest effect the peer range allows
 if (!args.has("--skip-lowest-effect") && effectLowest !== effectNewest) {
   step(`lowest allowed effect (${effectLowest})`, () => {
-    must(npm, ["install", "--prefer-offline", "--no-audit", "--no-fund", "--ignore-scripts", `effect@${effectLowest}`], { cwd: project })
+    // @effect/vitest at the lowest version core's peer range allows (4.1.x requires effect ^4.1.5)
+    const vitestLowest = corePkg.peerDependencies["@effect/vitest"].replace(/^\^/, "")
+    must(npm, ["install", "--prefer-offline", "--no-audit", "--no-fund", "--ignore-scripts", `effect@${effectLowest}`, `@effect/vitest@${vitestLowest}`], { cwd: project })
     fs.rmSync(path.join(project, "build"), { recursive: true, force: true })
     if (tsc(path.join(project, "node_modules/typescript/bin/tsc"), `effect ${effectLowest}, typescript ${devDeps.typescript}`)) {
       runReadmeBlocks(readmeBlocks)
@@ -336,10 +349,40 @@ function extractReadmeBlocks() {
       n++
       const marker = (open[2] ?? "").trim()
       if (marker === "fragment") continue
-      const file = `readme/${p.pkg.name.replace("@byteport/", "")}-${String(n).padStart(2, "0")}.ts`
+      // hidden set-up: an HTML comment `<!-- ts-setup … -->` right above the block (invisible on the
+      // registry page) whose lines before a `/* block */` line are put before the block, after it after
+      const setup = { before: [], after: [] }
+      let k = line - 2
+      while (k >= 0 && lines[k].trim() === "") k--
+      if (k >= 0 && lines[k].trim() === "-->") {
+        let s = k - 1
+        while (s >= 0 && !lines[s].startsWith("<!-- ts-setup")) s--
+        if (s >= 0) {
+          let into = setup.before
+          for (const l of lines.slice(s + 1, k)) {
+            if (l.trim() === "/* block */") into = setup.after
+            else into.push(l)
+          }
+        }
+      }
+      if (setup.after.length > 0) {
+        // the block's own imports stay at the top of the module when the set-up wraps the block
+        let end = 0
+        while (end < body.length && /^import\s/.test(body[end])) {
+          while (end < body.length && !/["']\s*;?\s*(\/\/.*)?$/.test(body[end])) end++
+          end++
+        }
+        setup.before.unshift(...body.splice(0, end))
+      }
+      body.unshift(...setup.before)
+      body.push(...setup.after)
+      // a block that imports @effect/vitest is a test file: run by vitest, not node
+      const isTest = body.some((l) => /from "@effect\/vitest"/.test(l))
+      const file = `readme/${p.pkg.name.replace("@byteport/", "")}-${String(n).padStart(2, "0")}${isTest ? ".test" : ""}.ts`
       fs.mkdirSync(path.join(project, "readme"), { recursive: true })
       fs.writeFileSync(path.join(project, file), `${body.join("\n")}\n${/^\s*(import|export)\s/m.test(body.join("\n")) ? "" : "export {}\n"}`)
-      blocks.push({ name, line, file, run: marker !== "no-run" })
+      if (marker !== "" && marker !== "no-run") fail(`${name} README line ${line}: unknown marker "${marker}" (no-run or fragment)`)
+      blocks.push({ name, line, file, isTest, run: marker !== "no-run" })
     }
   }
   const counted = blocks.length
@@ -350,7 +393,10 @@ function extractReadmeBlocks() {
 function runReadmeBlocks(blocks) {
   for (const b of blocks.filter((b) => b.run)) {
     const js = path.join(project, "build", b.file.replace(/\.ts$/, ".js"))
-    const r = run(process.execPath, [js], { cwd: path.join(project, "node_modules", b.name), timeout: 60_000, env: { ...process.env, NODE_OPTIONS: "" } })
+    // from the project's directory, as a user runs it
+    const r = b.isTest
+      ? run(process.execPath, [path.join(project, "node_modules/vitest/vitest.mjs"), "run", "--root", project, b.file], { cwd: project, timeout: 120_000 })
+      : run(process.execPath, [js], { cwd: project, timeout: 60_000 })
     if (r.status !== 0) fail(`${b.name} README line ${b.line} (${b.file}) exited ${r.status ?? r.signal}:\n${(r.stderr || r.stdout).slice(-2000)}`)
     else ok(`${b.name} README line ${b.line} ran`)
   }
