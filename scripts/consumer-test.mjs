@@ -138,6 +138,7 @@ function checkReadmeLinks(pkg, dir, files) {
     }
   }
   if (bad === 0) ok(`${pkg.name}: ${links.length} README links resolve`)
+  if (!text.includes("BytePort needs Node ≥ 22.19")) fail(`${pkg.name}: the README's set-up does not name the Node version check`)
 }
 
 // ---------------------------------------------------------------------------------------------
