@@ -30,7 +30,7 @@ if (typeof found === "string") {
 fs.writeFileSync(path.join(dir, "dist/node-version.js"), check)
 
 const targets = new Set([
-  ...Object.values(pkg.exports).map((t) => t.default),
+  ...Object.values(pkg.exports).map((t) => t.default).filter((t) => t !== undefined),
   ...Object.values(pkg.bin ?? {})
 ])
 for (const target of targets) {
