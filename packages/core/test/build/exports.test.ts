@@ -33,7 +33,9 @@ const internalSpecifiers = [
   "@byteport/core/dist/types/Permit.d.ts",
   "@byteport/core/testing/Recording",
   "@byteport/core/shell/Shell",
-  "@byteport/core/src/shell/Shell.ts"
+  "@byteport/core/src/shell/Shell.ts",
+  "@byteport/core/types/Permit",
+  "@byteport/core/types/internal/journal"
 ]
 
 /** Resolves specifiers in a real Node process (as a user's program would), with the given conditions. */
@@ -69,12 +71,15 @@ const reachable = (root: unknown, depth: number, seen = new Set<unknown>()): Set
 
 describe("package exports", () => {
   it("the exports map names exactly the public entries, each with source, types and import targets", () => {
-    assert.deepStrictEqual(Object.keys(pkg.exports), [".", "./testing", "./shell"])
+    assert.deepStrictEqual(Object.keys(pkg.exports), [".", "./testing", "./shell", "./types/*"])
+    // declarations only (so a consumer's declaration emit can name every type); nothing at run time
+    assert.deepStrictEqual(pkg.exports["./types/*"], { types: "./dist/types/*.d.ts" })
     for (const [entry, targets] of Object.entries<Record<string, string>>(pkg.exports)) {
-      assert.deepStrictEqual(Object.keys(targets), ["@byteport/source", "types", "import"], entry)
+      if (entry === "./types/*") continue
+      assert.deepStrictEqual(Object.keys(targets), ["@byteport/source", "types", "default"], entry)
       assert.isTrue(fs.existsSync(nodePath.join(pkgDir, targets["@byteport/source"]!)), `${entry} source exists`)
       assert.match(targets["types"]!, /^\.\/dist\/types\/.*index\.d\.ts$/)
-      assert.match(targets["import"]!, /^\.\/dist\/.*index\.js$/)
+      assert.match(targets["default"]!, /^\.\/dist\/.*index\.js$/)
       assert.notInclude(entry, "*")
     }
   })
