@@ -28,12 +28,15 @@ process.stdout.write(JSON.stringify(out))`
 
 describe("@byteport/db package exports", () => {
   it("the exports map names exactly the public entries, each with source, types and import targets", () => {
-    assert.deepStrictEqual(Object.keys(pkg.exports), [".", "./testing"])
+    assert.deepStrictEqual(Object.keys(pkg.exports), [".", "./testing", "./types/*"])
+    // declarations only: lets a consumer's emitted declarations name our types
+    assert.deepStrictEqual(pkg.exports["./types/*"], { types: "./dist/types/*.d.ts" })
     for (const [entry, targets] of Object.entries<Record<string, string>>(pkg.exports)) {
-      assert.deepStrictEqual(Object.keys(targets), ["@byteport/source", "types", "import"], entry)
+      if (entry === "./types/*") continue
+      assert.deepStrictEqual(Object.keys(targets), ["@byteport/source", "types", "default"], entry)
       assert.isTrue(fs.existsSync(nodePath.join(pkgDir, targets["@byteport/source"]!)), `${entry} source exists`)
-      assert.match(targets["types"]!, /^\.\/dist\/.*index\.d\.ts$/)
-      assert.match(targets["import"]!, /^\.\/dist\/.*index\.js$/)
+      assert.match(targets["types"]!, /^\.\/dist\/types\/.*index\.d\.ts$/)
+      assert.match(targets["default"]!, /^\.\/dist\/.*index\.js$/)
     }
     const tsup = fs.readFileSync(nodePath.join(pkgDir, "tsup.config.ts"), "utf8")
     assert.include(tsup, "\"src/testing/index.ts\"") // the build emits the entry the map points at
