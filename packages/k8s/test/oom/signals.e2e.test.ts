@@ -5,7 +5,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Runbook } from "@byteport/core"
-import { Effect, Stream } from "effect"
+import { ConfigProvider, Effect, Stream } from "effect"
 import * as RuntimeOomMarker from "../../src/detectors/runtimeOomMarker"
 import * as OomRunbook from "../../src/runbooks/k8s.oom.six-signal"
 import { clusterLayer, firstSignal, mutations, runWithSim, Scenario, servicesLayer, sim } from "./harness"
@@ -67,6 +67,17 @@ describe("k8s.oom.six-signal: every signal the seed names raises an incident (ku
       assert.strictEqual(report.status, "proposed")
       assert.isFalse((report.outcomes ?? []).some((o: any) => o.kind === "k8s.patchMemoryLimit"))
       assert.strictEqual(mutations(s).real.length - before, 0)
+    }).pipe(Effect.scoped), 90_000)
+
+  it.effect("BYTEPORT_OOM_WORKING_SET_RATIO turns the runbook's metrics-server poll on (a ratio outside (0, 1] is a ConfigError)", () =>
+    Effect.gen(function*() {
+      const withEnv = (env: Record<string, string>) => Effect.provide(ConfigProvider.layer(ConfigProvider.fromEnv({ env })))
+      const bad = yield* Effect.flip(OomRunbook.fromConfig().pipe(withEnv({ BYTEPORT_OOM_WORKING_SET_RATIO: "1.5" })))
+      assert.match(String(bad), /BYTEPORT_OOM_WORKING_SET_RATIO/)
+      const runbook = yield* OomRunbook.fromConfig().pipe(withEnv({ BYTEPORT_OOM_WORKING_SET_RATIO: "0.9" }))
+      const s = yield* sim(Scenario.cluster({ nodes: 3 }).with(Scenario.oom.undersizedLimit({ name: "api", limit: "512Mi" })).build())
+      const signal = yield* runWithSim(s, firstSignal(runbook, (x) => x.type === "k8s.pod.working_set_high").pipe(Effect.provide(clusterLayer(s))), { max: "20 minutes" })
+      assert.isAtLeast(signal.evidence["ratio"] as number, 0.9)
     }).pipe(Effect.scoped), 90_000)
 
   it.effect("exit 137 without OOMKilled (a liveness kill): the runbook raises it from restart growth, stays Unclassified and escalates — never a bump", () =>
