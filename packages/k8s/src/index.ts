@@ -54,6 +54,8 @@ export * as MemoryPressureDetector from "./detectors/memoryPressure"
 export * as RestartGrowthDetector from "./detectors/restartGrowth"
 /** Signal: metrics-server working set at a share of the limit (poll). */
 export * as WorkingSetHighDetector from "./detectors/workingSetHigh"
+/** Signal: runtime OOM markers (JVM, V8, Go, Python) in the log of a non-OOMKilled termination (pod informer). */
+export * as RuntimeOomMarkerDetector from "./detectors/runtimeOomMarker"
 /** Wire-JSON schemas of the objects the OOM probes read. */
 export * as OomWire from "./probes/wire"
 /** Probe: describe pod → PodFacts (secret-like env dropped). */

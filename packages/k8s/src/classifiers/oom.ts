@@ -5,7 +5,8 @@
  * 1. `runtime_misconfig` (0.93): the configured heap ceiling (-Xmx, GOMEMLIMIT,
  *    --max-old-space-size) is larger than the container's memory limit.
  * 2. `node_pressure` (0.88): the node reports MemoryPressure and the pod is healthy — its own
- *    working set is below 70% of its memory limit (a well-behaved victim, not the culprit).
+ *    working set is below 70% of its memory limit (a well-behaved victim, not the culprit) — or
+ *    has no memory limit at all (only node pressure can end it: the node facts decide).
  * 3. `genuine_memory_leak` (0.85): RSS rising across 3+ restarts with no traffic correlation.
  * 4. `traffic_spike` (0.86): RSS correlates with the request rate.
  * 5. `undersized_limit` (0.84): an RSS plateau at ≥85% of the limit, with no trend.
@@ -97,7 +98,7 @@ export interface DeployFacts {
 
 /** An OOM marker found in the previous container's logs. */
 export interface OomMarker {
-  readonly runtime: "jvm" | "go" | "node"
+  readonly runtime: "jvm" | "go" | "node" | "python"
   readonly line: string
 }
 
@@ -111,6 +112,12 @@ export interface OomFacts {
   readonly hpa: HpaFacts | null
   readonly lastDeploy: DeployFacts | null
   readonly oomMarkers: ReadonlyArray<OomMarker>
+  /**
+   * The owning workload as its own fact (null: a bare pod). It fails alone: an owner that cannot
+   * be read (deleted, RBAC) is Unknown here while the pod's memory facts stay Known, and then
+   * `pod.workload` is null. Absent when not probed (older recordings).
+   */
+  readonly owner?: PodFacts["workload"]
 }
 
 /** The classes, in the seed's order. */
@@ -178,13 +185,18 @@ export const rules = (t: OomThresholds = defaults): ReadonlyArray<Classifier.Rul
     when: ({ pod, node, workingSet }) => {
       const limit = pod.memoryLimitBytes
       const ratio = limit && workingSet.bytes !== null ? workingSet.bytes / limit : undefined
-      const matched = node !== null && node.memoryPressure && ratio !== undefined && ratio < t.healthyWorkingSetRatio
+      // a container without a memory limit has no OOM of its own: only the node's memory (kernel
+      // OOM or the kubelet's eviction) ends it, so the node facts decide
+      const unlimited = limit === null
+      const matched = node !== null && node.memoryPressure && (unlimited || (ratio !== undefined && ratio < t.healthyWorkingSetRatio))
       return {
         matched,
         reasons: matched
-          ? [`node ${node!.name} reports MemoryPressure while the pod uses ${(ratio! * 100).toFixed(0)}% of its limit (healthy: below ${(t.healthyWorkingSetRatio * 100).toFixed(0)}%)`]
+          ? [unlimited
+            ? `node ${node!.name} reports MemoryPressure and the pod has no memory limit of its own (only node pressure can end it)`
+            : `node ${node!.name} reports MemoryPressure while the pod uses ${(ratio! * 100).toFixed(0)}% of its limit (healthy: below ${(t.healthyWorkingSetRatio * 100).toFixed(0)}%)`]
           : [],
-        evidence: matched ? { node: node!.name, workingSetBytes: workingSet.bytes!, limitBytes: limit!, ratio: ratio! } : {}
+        evidence: matched ? { node: node!.name, workingSetBytes: workingSet.bytes, limitBytes: limit, ratio: ratio ?? null } : {}
       }
     }
   }),

@@ -29,7 +29,7 @@ export const deployFactsFrom = (
     (r) => r.metadata.annotations?.[REVISION] === revision && r.metadata.ownerReferences?.some((o) => o.kind === "Deployment" && o.name === deployment.metadata.name)
   )
   const at = rs?.metadata.creationTimestamp ?? deployment.metadata.creationTimestamp
-  if (at === undefined) return null
+  if (at === undefined || at === null) return null
   const minutesAgo = Math.max(0, Math.round(((now - Date.parse(at)) / 60_000) * 10) / 10)
   return {
     revision,

@@ -15,8 +15,10 @@
  * | `previous.log` | the previous container's log |
  * | `meta.json` | `{ container, now }` (epoch ms the recording was made at) |
  *
- * A malformed file fails with the core testing kit's `FixtureError`, naming the file and the bad
- * field's path. Every fact is Known; a test makes one Unknown by replacing it.
+ * `pod.json` and `meta.json` are required; every other file is optional, and a missing one makes
+ * the facts that need it Unknown (as kubectl records a crash-looping pod without PodMetrics, or a
+ * user without access to the owner). `null` timestamps decode. A malformed file fails with the
+ * core testing kit's `FixtureError`, naming the file and the bad field's path.
  *
  * @since 0.1.0
  */
@@ -33,7 +35,7 @@ import { deployFactsFrom } from "./lastDeploy"
 import * as MemoryTrend from "./memoryTrend"
 import { nodeFactsFrom } from "./nodeFacts"
 import { markersIn } from "./oomMarkers"
-import { podFactsFrom } from "./podFacts"
+import { podFactsFrom, workloadHint } from "./podFacts"
 import { fromEnv, largest } from "./runtimeHeap"
 import * as Wire from "./wire"
 import { workingSetFrom } from "./workingSet"
@@ -48,46 +50,87 @@ const seriesOf = (file: string, r: typeof QueryResponse.Type): Effect.Effect<Rea
   return Effect.succeed(r.data.result.map((s) => ({ labels: s.metric, points: s.values.map(([t, v]) => [Math.round(t * 1000), Number(v)] as const).filter(([, v]) => Number.isFinite(v)) })))
 }
 
-/** The raw, decoded files of a fixture directory. */
+/**
+ * The raw, decoded files of a fixture directory. `pod.json` and `meta.json` are required; every
+ * other file is optional (a recording made with less access, or of a pod metrics-server has no
+ * sample of): absent → `undefined`, and the facts that need it become Unknown.
+ */
 export const load = (dir: string) =>
   Effect.gen(function*() {
     const f = (name: string) => path.join(dir, name)
+    const optional = <A>(schema: Schema.Codec<A, unknown>, name: string): Effect.Effect<A | undefined, FixtureError> =>
+      fs.existsSync(f(name)) ? loadFixture(schema, f(name)) : Effect.succeed(undefined)
+    const series = (name: string) =>
+      fs.existsSync(f(name)) ? Effect.flatMap(loadFixture(QueryResponse, f(name)), (r) => seriesOf(f(name), r)) : Effect.succeed(undefined)
     const pod = yield* loadFixture(Wire.Pod, f("pod.json"))
-    const node = yield* loadFixture(Wire.Node, f("node.json"))
-    const deployment = yield* loadFixture(Wire.Workload, f("deployment.json"))
-    const replicaSets = yield* loadFixture(Wire.List(Wire.ReplicaSet), f("replicasets.json"))
-    const hpas = yield* loadFixture(Wire.List(Wire.Hpa), f("hpas.json"))
-    const metrics = yield* loadFixture(MetricsOrStatus, f("podmetrics.json"))
-    const memory = yield* Effect.flatMap(loadFixture(QueryResponse, f("prometheus-memory.json")), (r) => seriesOf(f("prometheus-memory.json"), r))
-    const rps = yield* Effect.flatMap(loadFixture(QueryResponse, f("prometheus-rps.json")), (r) => seriesOf(f("prometheus-rps.json"), r))
+    const node = yield* optional(Wire.Node, "node.json")
+    const deployment = yield* optional(Wire.Workload, "deployment.json")
+    const replicaSets = yield* optional(Wire.List(Wire.ReplicaSet), "replicasets.json")
+    const hpas = yield* optional(Wire.List(Wire.Hpa), "hpas.json")
+    const metrics = yield* optional(MetricsOrStatus, "podmetrics.json")
+    const memory = yield* series("prometheus-memory.json")
+    const rps = yield* series("prometheus-rps.json")
     const meta = yield* loadFixture(Meta, f("meta.json"))
     const log = fs.existsSync(f("previous.log")) ? fs.readFileSync(f("previous.log"), "utf8") : ""
-    return { pod, node, deployment, replicaSets: replicaSets.items, hpas: hpas.items, metrics: "containers" in metrics ? metrics : undefined, memory, rps, meta, log }
+    return {
+      pod,
+      node,
+      deployment,
+      replicaSets: replicaSets?.items,
+      hpas: hpas?.items,
+      metrics: metrics === undefined ? undefined : "containers" in metrics ? metrics : null,
+      memory,
+      rps,
+      meta,
+      log
+    }
   })
 
-/** Decodes a fixture directory into Facts (all Known). */
+const notRecorded = (probe: string, ...files: ReadonlyArray<string>) => Fact.unknown(probe, `not recorded: ${files.join(", ")} missing from the fixture`)
+
+/**
+ * Decodes a fixture directory into Facts: Known from every recorded file; a missing optional
+ * file makes the facts that need it Unknown (the owner, hpa and last deploy without
+ * `deployment.json`; the trend without a Prometheus series; the working set without PodMetrics
+ * and without a Prometheus value of the pod), exactly as a failed probe does live.
+ */
 export const decode = (dir: string, trend: MemoryTrend.TrendSettings = MemoryTrend.defaults): Effect.Effect<Fact.Facts<OomFacts>, FixtureError> =>
-  Effect.map(load(dir), (x) => {
-    const workload = { kind: "Deployment", name: x.deployment.metadata.name, resourceVersion: x.deployment.metadata.resourceVersion ?? "" }
+  Effect.map(load(dir), (x): Fact.Facts<OomFacts> => {
+    const workload = x.deployment ? { kind: "Deployment", name: x.deployment.metadata.name, resourceVersion: x.deployment.metadata.resourceVersion ?? "" } : null
     const pod = podFactsFrom(x.pod, x.meta.container, workload)
-    let ws = workingSetFrom(x.metrics, pod.container)
-    if (ws.bytes === null) {
-      // as the runbook does: metrics-server has no sample in back-off → the last Prometheus value of the pod
+    // as the runbook does: metrics-server has no sample (404 Status, or no PodMetrics recorded) → the last Prometheus value of the pod
+    let ws = x.metrics ? workingSetFrom(x.metrics, pod.container) : { bytes: null }
+    if (ws.bytes === null && x.memory) {
       const mine = x.memory.filter((s) => s.labels["pod"] === pod.pod).flatMap((s) => s.points).sort((a, b) => a[0] - b[0])
       const last = mine[mine.length - 1]
       ws = { bytes: last ? last[1] : null }
     }
+    const workingSet = ws.bytes === null && x.metrics === undefined
+      ? notRecorded("metrics-server working set", "podmetrics.json", ...(x.memory ? [] : ["prometheus-memory.json"]))
+      : Fact.known(ws)
     return {
       pod: Fact.known(pod),
+      owner: workload ? Fact.known(workload) : notRecorded("owning workload", "deployment.json"),
       runtimeHeap: Fact.known(largest(fromEnv(pod.env))),
-      node: Fact.known(nodeFactsFrom(x.node)),
-      workingSet: Fact.known(ws),
-      trend: Fact.known(MemoryTrend.trendFrom({ workingSet: x.memory, requestRate: x.rps, limitBytes: pod.memoryLimitBytes }, trend)),
-      hpa: Fact.known(hpaFactsFrom(x.hpas, workload)),
-      lastDeploy: Fact.known(deployFactsFrom(x.deployment, x.replicaSets, x.meta.now)),
+      node: x.node ? Fact.known(nodeFactsFrom(x.node)) : pod.node === null ? Fact.known(null) : notRecorded("describe node", "node.json"),
+      workingSet,
+      trend: x.memory && x.rps
+        ? Fact.known(MemoryTrend.trendFrom({ workingSet: x.memory, requestRate: x.rps, limitBytes: pod.memoryLimitBytes }, trend))
+        : notRecorded("prometheus memory trend", ...(x.memory ? [] : ["prometheus-memory.json"]), ...(x.rps ? [] : ["prometheus-rps.json"])),
+      hpa: workload && x.hpas ? Fact.known(hpaFactsFrom(x.hpas, workload)) : notRecorded("hpa discovery", ...(workload ? [] : ["deployment.json"]), ...(x.hpas ? [] : ["hpas.json"])),
+      lastDeploy: x.deployment && x.replicaSets
+        ? Fact.known(deployFactsFrom(x.deployment, x.replicaSets, x.meta.now))
+        : notRecorded("last deploy", ...(x.deployment ? [] : ["deployment.json"]), ...(x.replicaSets ? [] : ["replicasets.json"])),
       oomMarkers: Fact.known(markersIn(x.log))
     }
   })
+
+/** The workload a fixture's pod belongs to: the recorded Deployment, else what the pod's metadata names, else the pod. */
+const ownerOf = (x: { readonly pod: Wire.Pod; readonly deployment: Wire.Workload | undefined }): { readonly kind: "Deployment" | "StatefulSet" | "Pod"; readonly name: string } => {
+  if (x.deployment) return { kind: "Deployment", name: x.deployment.metadata.name }
+  const hint = workloadHint(x.pod)
+  return hint && (hint.kind === "Deployment" || hint.kind === "StatefulSet") ? { kind: hint.kind, name: hint.name } : { kind: "Pod", name: x.pod.metadata.name }
+}
 
 /** The OOMKilled signal a fixture's pod would have raised (cluster `fixture`). */
 export const signal = (dir: string): Effect.Effect<Signal.Signal, FixtureError> =>
@@ -96,7 +139,7 @@ export const signal = (dir: string): Effect.Effect<Signal.Signal, FixtureError> 
     const t = cs?.lastState?.terminated
     return {
       type: "k8s.pod.oom_killed",
-      target: Targets.workload({ cluster: "fixture", namespace: x.pod.metadata.namespace ?? "default", kind: "Deployment", name: x.deployment.metadata.name, container: x.meta.container }),
+      target: Targets.workload({ cluster: "fixture", namespace: x.pod.metadata.namespace ?? "default", ...ownerOf(x), container: x.meta.container }),
       observedAt: x.meta.now,
       source: "fixture",
       evidence: {

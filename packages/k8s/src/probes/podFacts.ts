@@ -89,10 +89,36 @@ export const ownerWorkload = (pod: Wire.Pod): Effect.Effect<PodFacts["workload"]
     return { kind: owner.kind, name: owner.name, resourceVersion: "" }
   })
 
-/** The describe-pod probe: reads the pod and its workload. */
+/**
+ * The workload a pod belongs to, from its own metadata alone (no API read): a ReplicaSet owner
+ * named `<deployment>-<pod-template-hash>` gives the Deployment's name, a StatefulSet owner its
+ * name; anything else (or a bare pod) gives null. Used to scope the Prometheus trend when the
+ * owner itself cannot be read.
+ */
+export const workloadHint = (pod: Wire.Pod): { readonly kind: string; readonly name: string } | null => {
+  const owner = pod.metadata.ownerReferences?.find((o) => o.controller === true)
+  if (!owner) return null
+  const hash = pod.metadata.labels?.["pod-template-hash"]
+  if (owner.kind === "ReplicaSet" && hash && owner.name.endsWith(`-${hash}`)) return { kind: "Deployment", name: owner.name.slice(0, -hash.length - 1) }
+  return { kind: owner.kind, name: owner.name }
+}
+
+/**
+ * The describe-pod probe: reads the pod and, best effort, its workload. The pod's memory facts
+ * never depend on the owner: when the owner cannot be read (deleted, 404, RBAC without `get
+ * deployments`/`replicasets`) the pod fact is still Known, with `workload: null`, and the
+ * separate {@link owner} fact is Unknown with the reason.
+ */
 export const probe = (namespace: string, pod: string, container?: string): Effect.Effect<PodFacts, KubeError, Kube> =>
   Effect.gen(function*() {
     const p = yield* getPodWire(namespace, pod)
-    const w = yield* ownerWorkload(p)
+    const w = yield* ownerWorkload(p).pipe(Effect.orElseSucceed(() => null))
     return podFactsFrom(p, container, w)
   })
+
+/**
+ * The owner probe: the pod's owning workload (null for a bare pod). Fails alone — a 404 on the
+ * Deployment or a 403 on ReplicaSets makes this fact Unknown and nothing else.
+ */
+export const owner = (namespace: string, pod: string): Effect.Effect<PodFacts["workload"], KubeError, Kube> =>
+  Effect.flatMap(getPodWire(namespace, pod), ownerWorkload)

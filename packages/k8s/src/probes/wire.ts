@@ -9,6 +9,8 @@ import { Schema } from "effect"
 
 const Str = Schema.String
 const opt = Schema.optionalKey
+/** A field kubectl may print as `null` (timestamps of evicted or never-started containers). */
+const nullable = <S extends Schema.Top>(s: S) => Schema.optionalKey(Schema.NullOr(s))
 
 /** `metadata` (the fields read). */
 export const ObjectMeta = Schema.Struct({
@@ -16,7 +18,7 @@ export const ObjectMeta = Schema.Struct({
   namespace: opt(Str),
   uid: opt(Str),
   resourceVersion: opt(Str),
-  creationTimestamp: opt(Str),
+  creationTimestamp: nullable(Str),
   labels: opt(Schema.Record(Str, Str)),
   annotations: opt(Schema.Record(Str, Str)),
   ownerReferences: opt(Schema.Array(Schema.Struct({ kind: Str, name: Str, controller: opt(Schema.Boolean) })))
@@ -39,16 +41,17 @@ export const Container = Schema.Struct({
 /** A terminated container state. */
 export const Terminated = Schema.Struct({
   reason: opt(Str),
+  message: nullable(Str),
   exitCode: opt(Schema.Number),
-  finishedAt: opt(Str),
-  startedAt: opt(Str)
+  finishedAt: nullable(Str),
+  startedAt: nullable(Str)
 })
 
 /** A container state. */
 export const ContainerState = Schema.Struct({
   terminated: opt(Terminated),
-  running: opt(Schema.Struct({ startedAt: opt(Str) })),
-  waiting: opt(Schema.Struct({ reason: opt(Str), message: opt(Str) }))
+  running: opt(Schema.Struct({ startedAt: nullable(Str) })),
+  waiting: opt(Schema.Struct({ reason: opt(Str), message: nullable(Str) }))
 })
 
 /** A container status. */
@@ -66,6 +69,9 @@ export const Pod = Schema.Struct({
   spec: Schema.Struct({ nodeName: opt(Str), containers: Schema.Array(Container) }),
   status: opt(Schema.Struct({
     phase: opt(Str),
+    /** `Evicted` for a pod the kubelet evicted under node pressure. */
+    reason: opt(Str),
+    qosClass: opt(Str),
     containerStatuses: opt(Schema.Array(ContainerStatus)),
     conditions: opt(Schema.Array(Schema.Struct({ type: Str, status: Str })))
   }))
@@ -81,7 +87,7 @@ export const Node = Schema.Struct({
   status: opt(Schema.Struct({
     allocatable: opt(ResourceList),
     capacity: opt(ResourceList),
-    conditions: opt(Schema.Array(Schema.Struct({ type: Str, status: Str, lastTransitionTime: opt(Str), reason: opt(Str) })))
+    conditions: opt(Schema.Array(Schema.Struct({ type: Str, status: Str, lastTransitionTime: nullable(Str), reason: opt(Str) })))
   }))
 })
 
@@ -125,7 +131,7 @@ export const List = <S extends Schema.Top>(item: S) => Schema.Struct({ items: Sc
 /** metrics.k8s.io/v1beta1 PodMetrics. */
 export const PodMetrics = Schema.Struct({
   metadata: Schema.Struct({ name: Str, namespace: opt(Str) }),
-  timestamp: opt(Str),
+  timestamp: nullable(Str),
   window: opt(Str),
   containers: Schema.Array(Schema.Struct({ name: Str, usage: Schema.Struct({ memory: opt(Str), cpu: opt(Str) }) }))
 })

@@ -118,6 +118,11 @@ export const plan = (
   const allocatable = Fact.value(facts.node)?.allocatableMemoryBytes ?? null
   const bumpable = pod.workload !== null && (pod.workload.kind === "Deployment" || pod.workload.kind === "StatefulSet")
   const noWorkload = `${pod.namespace}/${pod.pod} is not managed by a Deployment or StatefulSet (${pod.workload ? pod.workload.kind : "bare pod"}): its limit cannot be raised by a patch that survives a restart`
+  // the owner is its own fact: when it could not be read, nothing that patches or scales it is planned
+  const owner = facts.owner
+  if (owner?._tag === "Unknown" && (cls === "undersized_limit" || cls === "traffic_spike")) {
+    return Plan.make(RUNBOOK_ID, cls, "escalate: the owning workload is unknown", Plan.escalate(`the owner of ${pod.namespace}/${pod.pod} could not be read (${owner.reason}): no limit patch or scale-out without it`))
+  }
   switch (cls) {
     case "undersized_limit":
       if (!bumpable) return Plan.make(RUNBOOK_ID, cls, "escalate: no workload to patch", Plan.escalate(noWorkload))

@@ -3,9 +3,11 @@
  * classifies root cause across 5 classes … Max 1 limit bump per pod per 24h. Never auto-bumps on
  * genuine memory leaks — escalates with heap profile instead."
  *
- * - **Detect**: OOMKilled terminations (pod informer) and node MemoryPressure (node informer);
- *   optionally the metrics-server working set ≥ 90% (a poll). Restart growth, runtime OOM
- *   markers and the Prometheus trend are exported as their own detector/probes too. The
+ * - **Detect**: OOMKilled terminations (pod informer), node MemoryPressure (node informer),
+ *   runtime OOM markers (non-OOMKilled terminations whose log tail shows a JVM/V8/Go/Python OOM,
+ *   on the pod informer), restart growth of exit-137 kills without OOMKilled (escalated, never
+ *   bumped), and optionally the metrics-server working set ≥ 90% (a poll, `workingSetRatio` /
+ *   `BYTEPORT_OOM_WORKING_SET_RATIO`). The Prometheus trend is a probe. The
  *   informers are the cluster's shared watches (`Informers`); the detector also holds the
  *   Deployment, ReplicaSet and Event watches open so the probes read those from the cache.
  * - **Diagnose** (core Diagnoser, probes concurrent with timeouts; a failed probe is an Unknown
@@ -21,7 +23,7 @@
  * @since 0.1.0
  */
 import { type Classification, Detector, Diagnoser, Fact, Runbook, Settings, type Signal } from "@byteport/core"
-import { Clock, Config, ConfigProvider, Duration, Effect } from "effect"
+import { Clock, Config, ConfigProvider, Duration, Effect, Option, Stream } from "effect"
 import * as OomClassifier from "../classifiers/oom"
 import type { OomFacts, PodFacts } from "../classifiers/oom"
 import * as MemoryPressure from "../detectors/memoryPressure"
@@ -29,6 +31,8 @@ import * as Informers from "../informers/Informers"
 import * as K8sDetector from "../informers/K8sDetector"
 import * as Resource from "../informers/Resource"
 import * as OomKilled from "../detectors/oomKilled"
+import * as RestartGrowth from "../detectors/restartGrowth"
+import * as RuntimeOomMarker from "../detectors/runtimeOomMarker"
 import * as WorkingSetHigh from "../detectors/workingSetHigh"
 import { SignalTypes } from "../detectors/signals"
 import { Kube } from "../Kube"
@@ -43,6 +47,8 @@ import * as RuntimeHeap from "../probes/runtimeHeap"
 import * as WorkingSet from "../probes/workingSet"
 import * as Remediator from "../remediators/oom"
 import * as Targets from "../targets/Targets"
+import * as Quantity from "../Quantity"
+import type * as Wire from "../probes/wire"
 import * as OomVerifiers from "../verifiers/oom"
 
 
@@ -76,9 +82,64 @@ interface Subject {
 
 const str = (v: unknown): string | undefined => (typeof v === "string" && v.length > 0 ? v : undefined)
 
+const qosOf = (p: Wire.Pod): string => {
+  if (p.status?.qosClass) return p.status.qosClass
+  const rs = p.spec.containers.map((c) => c.resources ?? {})
+  if (rs.every((r) => Object.keys(r.limits ?? {}).length === 0 && Object.keys(r.requests ?? {}).length === 0)) return "BestEffort"
+  const guaranteed = rs.every((r) => ["cpu", "memory"].every((k) => r.limits?.[k] !== undefined && (r.requests?.[k] === undefined || String(r.requests[k]) === String(r.limits[k]))))
+  return guaranteed ? "Guaranteed" : "Burstable"
+}
+const QOS_RANK: Record<string, number> = { BestEffort: 0, Burstable: 1, Guaranteed: 2 }
+
+/** Whether the kubelet evicted a pod under node pressure (reason Evicted, or a container 137 ContainerStatusUnknown). */
+export const isPressureEviction = (p: Wire.Pod): boolean =>
+  p.status?.reason === "Evicted" ||
+  (p.status?.containerStatuses ?? []).some((cs) => {
+    const t = cs.state?.terminated ?? cs.lastState?.terminated
+    return t?.exitCode === 137 && t.reason === "ContainerStatusUnknown"
+  })
+
 /**
- * The pod a signal is about: the evidence's pod for pod signals; for a node signal, the pod on
- * that node with the most recent OOMKilled termination.
+ * The subject of a node signal, from the node's pods (and their metrics-server working sets,
+ * `ns/name` → bytes, when readable): the pod with the most recent OOMKilled termination; else the
+ * kubelet's pressure evictions (reason Evicted, or a container 137 ContainerStatusUnknown),
+ * BestEffort first, newest first; else the node's top memory consumers among running pods,
+ * BestEffort first (the kubelet evicts them first), then by working set. Undefined: the node has
+ * no pods.
+ */
+export const nodeSubject = (
+  pods: ReadonlyArray<Wire.Pod>,
+  usage: ReadonlyMap<string, number> = new Map()
+): (Subject & { readonly why: string }) | undefined => {
+  let best: { pod: Wire.Pod; container: string; at: number } | undefined
+  for (const p of pods) {
+    for (const cs of p.status?.containerStatuses ?? []) {
+      const t = cs.lastState?.terminated ?? cs.state?.terminated
+      if (t?.reason !== "OOMKilled") continue
+      const at = t.finishedAt ? new Date(t.finishedAt).getTime() : 0
+      if (!best || at > best.at) best = { pod: p, container: cs.name, at }
+    }
+  }
+  const subject = (p: Wire.Pod, container: string | undefined, why: string) => ({ namespace: p.metadata.namespace ?? "default", pod: p.metadata.name, container, why })
+  if (best) return subject(best.pod, best.container, "the most recent OOMKilled termination on the node")
+  const created = (p: Wire.Pod) => (p.metadata.creationTimestamp ? Date.parse(p.metadata.creationTimestamp) : 0)
+  const byQos = (a: Wire.Pod, b: Wire.Pod) => (QOS_RANK[qosOf(a)] ?? 3) - (QOS_RANK[qosOf(b)] ?? 3)
+  const evicted = pods.filter(isPressureEviction).sort((a, b) => byQos(a, b) || created(b) - created(a))
+  if (evicted[0]) {
+    const p = evicted[0]
+    const cs = (p.status?.containerStatuses ?? []).find((c) => (c.state?.terminated ?? c.lastState?.terminated)?.reason === "ContainerStatusUnknown")
+    return subject(p, cs?.name ?? p.spec.containers[0]?.name, `a ${qosOf(p)} pod the kubelet evicted under node pressure`)
+  }
+  const used = (p: Wire.Pod) => usage.get(`${p.metadata.namespace ?? "default"}/${p.metadata.name}`) ?? -1
+  const running = pods.filter((p) => p.status?.phase !== "Succeeded" && p.status?.phase !== "Failed").sort((a, b) => byQos(a, b) || used(b) - used(a))
+  const top = running[0]
+  if (!top) return undefined
+  return subject(top, undefined, `the node's top memory consumer (${qosOf(top)}${used(top) >= 0 ? `, ${used(top)} bytes` : ""})`)
+}
+
+/**
+ * The pod a signal is about: the evidence's pod for pod signals; for a node signal, the pod
+ * {@link nodeSubject} chooses among the node's pods (OOMKilled, pressure evictions, top consumers).
  */
 export const subjectOf = (signal: Signal.Signal): Effect.Effect<Subject, Error, Kube> =>
   Effect.gen(function*() {
@@ -86,18 +147,15 @@ export const subjectOf = (signal: Signal.Signal): Effect.Effect<Subject, Error, 
     if (signal.target.kind === Targets.NODE) {
       const kube = yield* Kube
       const node = str(ev["node"]) ?? signal.target.ref.split("/").pop()!
-      const pods = yield* Informers.listOr(Resource.pods, { fieldSelector: `spec.nodeName=${node}` }, kube.listPods({ fieldSelector: `spec.nodeName=${node}` }))
-      let best: { pod: string; namespace: string; container: string; at: number } | undefined
-      for (const p of pods) {
-        for (const cs of p.status?.containerStatuses ?? []) {
-          const t = cs.lastState?.terminated ?? cs.state?.terminated
-          if (t?.reason !== "OOMKilled") continue
-          const at = t.finishedAt ? new Date(t.finishedAt).getTime() : 0
-          if (!best || at > best.at) best = { pod: p.metadata?.name ?? "", namespace: p.metadata?.namespace ?? "default", container: cs.name, at }
-        }
+      const pods = (yield* Informers.listOr(Resource.pods, { fieldSelector: `spec.nodeName=${node}` }, kube.listPods({ fieldSelector: `spec.nodeName=${node}` }))) as unknown as ReadonlyArray<Wire.Pod>
+      let chosen = nodeSubject(pods)
+      if (chosen && chosen.why.startsWith("the node's top memory consumer")) {
+        // working sets rank the top consumers; metrics-server unreadable → QoS order alone
+        const metrics = yield* kube.podMetrics().pipe(Effect.map((l) => l.items as unknown as ReadonlyArray<Wire.PodMetrics>), Effect.orElseSucceed(() => [] as ReadonlyArray<Wire.PodMetrics>))
+        chosen = nodeSubject(pods, new Map(metrics.map((m) => [`${m.metadata.namespace ?? "default"}/${m.metadata.name}`, m.containers.reduce((a, c) => a + (Quantity.parse(c.usage.memory) ?? 0), 0)])))
       }
-      if (!best) return yield* Effect.fail(new Error(`no OOM-killed pod on node ${node}`))
-      return { namespace: best.namespace, pod: best.pod, container: best.container }
+      if (!chosen) return yield* Effect.fail(new Error(`node ${node} has no pods to examine`))
+      return { namespace: chosen.namespace, pod: chosen.pod, container: chosen.container }
     }
     const pod = str(ev["pod"])
     const namespace = str(ev["namespace"])
@@ -112,17 +170,36 @@ const needPod = <A>(name: string, pod: PodFacts | undefined, f: (pod: PodFacts) 
 
 /**
  * The working set from metrics-server; for a container metrics-server has no sample of (in
- * crash-loop back-off between OOM kills), the last value Prometheus saw in the past 10 minutes.
+ * crash-loop back-off between OOM kills), or when metrics-server cannot be read, the last value
+ * Prometheus saw in the past 10 minutes. Unknown only when both fail.
  */
 export const workingSetOrLast = (p: PodFacts) =>
   Effect.gen(function*() {
-    const ws = yield* WorkingSet.probe(p.namespace, p.pod, p.container)
-    if (ws.bytes !== null) return ws
+    const fromServer = yield* Effect.result(WorkingSet.probe(p.namespace, p.pod, p.container))
+    if (fromServer._tag === "Success" && fromServer.success.bytes !== null) return fromServer.success
     const metrics = yield* Metrics
     const end = yield* Clock.currentTimeMillis
     const series = yield* metrics.memorySeries({ namespace: p.namespace, pod: p.pod, container: p.container }, { start: end - 600_000, end, step: Duration.seconds(15) })
     const last = series.flatMap((s) => s.points).sort((a, b) => a[0] - b[0]).pop()
-    return { bytes: last ? last[1] : null }
+    if (last) return { bytes: last[1] }
+    if (fromServer._tag === "Failure") return yield* Effect.fail(fromServer.failure)
+    return { bytes: null }
+  })
+
+/**
+ * The workload the Prometheus trend is scoped to: the owner when it is a Deployment or
+ * StatefulSet; when the owner fact is Unknown, the workload named by the pod's own metadata
+ * (`PodProbe.workloadHint`); else the pod.
+ */
+const trendWorkload = (p: PodFacts, owner: Fact.Fact<PodFacts["workload"]> | undefined) =>
+  Effect.gen(function*() {
+    const w = owner?._tag === "Known" ? owner.value : p.workload
+    if (w && (w.kind === "Deployment" || w.kind === "StatefulSet")) return w.name
+    if (owner?._tag === "Unknown") {
+      const hint = PodProbe.workloadHint(yield* PodProbe.getPodWire(p.namespace, p.pod))
+      if (hint && (hint.kind === "Deployment" || hint.kind === "StatefulSet")) return hint.name
+    }
+    return p.pod
   })
 
 /** The k8s.oom.six-signal diagnoser. */
@@ -130,19 +207,25 @@ export const diagnose = (o: Options = {}): Diagnoser.Diagnoser<OomFacts, Kube | 
   const timeout: Duration.Input = o.probeTimeout ?? "10 seconds"
   const trend = o.trend ?? MemoryTrend.defaults
   return Diagnoser.andThen(
-    Diagnoser.make<{ pod: PodFacts }, Kube | Metrics>({
-      pod: Diagnoser.probe("describe pod", (signal) => Effect.flatMap(subjectOf(signal), (s) => PodProbe.probe(s.namespace, s.pod, s.container)))
+    Diagnoser.make<{ pod: PodFacts; owner: PodFacts["workload"] }, Kube | Metrics>({
+      // the pod and its owner are separate facts: one failing never hides the other
+      pod: Diagnoser.probe("describe pod", (signal) => Effect.flatMap(subjectOf(signal), (s) => PodProbe.probe(s.namespace, s.pod, s.container))),
+      owner: Diagnoser.probe("owning workload", (signal) => Effect.flatMap(subjectOf(signal), (s) => PodProbe.owner(s.namespace, s.pod)))
     }, { timeout }),
     (facts) => {
       const pod = Fact.value(facts.pod)
-      return Diagnoser.make<Omit<OomFacts, "pod">, Kube | Metrics>({
+      const owner = facts.owner
+      const needOwner = <A>(name: string, f: (pod: PodFacts, owner: PodFacts["workload"]) => Effect.Effect<A, unknown, Kube | Metrics>) =>
+        Diagnoser.probe<A, Kube | Metrics>(name, () =>
+          !pod ? Effect.fail(new Error("the pod is unknown")) : owner._tag === "Unknown" ? Effect.fail(new Error(`the owning workload is unknown: ${owner.reason}`)) : f(pod, owner.value))
+      return Diagnoser.make<Omit<OomFacts, "pod" | "owner">, Kube | Metrics>({
         runtimeHeap: needPod("runtime heap hints", pod, (p) => Effect.succeed(RuntimeHeap.largest(RuntimeHeap.fromEnv(p.env)))),
         node: needPod("describe node", pod, (p) => (p.node ? NodeProbe.probe(p.node) : Effect.succeed(null))),
         workingSet: needPod("metrics-server working set", pod, (p) => workingSetOrLast(p)),
         trend: needPod("prometheus memory trend", pod, (p) =>
-          MemoryTrend.probe({ namespace: p.namespace, workload: p.workload?.kind === "Deployment" || p.workload?.kind === "StatefulSet" ? p.workload.name : p.pod, container: p.container, limitBytes: p.memoryLimitBytes }, trend)),
-        hpa: needPod("hpa discovery", pod, (p) => (p.workload ? HpaProbe.probe(p.namespace, p.workload) : Effect.succeed(null))),
-        lastDeploy: needPod("last deploy", pod, (p) => LastDeploy.probe(p.namespace, p.workload, o.regressionWindowMinutes ?? 30)),
+          Effect.flatMap(trendWorkload(p, owner), (workload) => MemoryTrend.probe({ namespace: p.namespace, workload, container: p.container, limitBytes: p.memoryLimitBytes }, trend))),
+        hpa: needOwner("hpa discovery", (p, w) => (w ? HpaProbe.probe(p.namespace, w) : Effect.succeed(null))),
+        lastDeploy: needOwner("last deploy", (p, w) => LastDeploy.probe(p.namespace, w, o.regressionWindowMinutes ?? 30)),
         oomMarkers: needPod("previous-log OOM markers", pod, (p) => OomMarkers.probe(p.namespace, p.pod, p.container))
       }, { timeout })
     }
@@ -166,6 +249,21 @@ export const nextSteps = (c: Classification.Classification, facts: Fact.Facts<Oo
   return steps
 }
 
+/**
+ * Restart growth, routed here only for kills the kubelet did not label: a restart whose last
+ * termination is exit 137 without reason OOMKilled (a liveness or external SIGKILL, or an OOM
+ * nobody named). The incident is diagnosed and, without memory evidence, stays Unclassified and
+ * escalates — never a bump. OOMKilled restarts are the OOMKilled detector's; other exits with a
+ * runtime OOM marker are the marker detector's; the rest belong to the crash-loop runbooks.
+ */
+export const unlabelledKills = (namespace?: string | undefined): Detector.Detector<never, Kube> => {
+  const growth = RestartGrowth.make({ namespace, name: "k8s.oom.restart-growth" })
+  return Detector.fromStream(growth.name, growth.signals.pipe(Stream.filter((x) => {
+    const ev = (x as Signal.Signal).evidence
+    return ev["exitCode"] === 137 && ev["reason"] !== "OOMKilled"
+  })))
+}
+
 /** Builds the runbook. */
 export const make = (o: Options = {}): Runbook.Runbook<OomFacts, Kube | Metrics> => {
   const thresholds = o.thresholds ?? OomClassifier.defaults
@@ -173,6 +271,8 @@ export const make = (o: Options = {}): Runbook.Runbook<OomFacts, Kube | Metrics>
   const detectors = [
     OomKilled.make({ namespace: o.namespace }),
     MemoryPressure.make(),
+    RuntimeOomMarker.make({ namespace: o.namespace }),
+    unlabelledKills(o.namespace),
     K8sDetector.holding("k8s.oom.six-signal.cache", [Resource.deployments, Resource.replicaSets, Resource.events], { namespace: o.namespace }),
     ...(o.workingSetRatio !== undefined ? [WorkingSetHigh.make({ namespace: o.namespace, ratio: o.workingSetRatio })] : [])
   ]
@@ -181,7 +281,7 @@ export const make = (o: Options = {}): Runbook.Runbook<OomFacts, Kube | Metrics>
     id: ID,
     family: "k8s.oom",
     description: "Detects OOMKilled pods and pod memory pressure across 6 signals; bumps limits within bounds, scales out, drains pressured nodes, proposes heap fixes, escalates leaks with a heap profile",
-    signals: [SignalTypes.oomKilled, SignalTypes.memoryPressure, SignalTypes.workingSetHigh, SignalTypes.runtimeOomMarker, SignalTypes.memoryTrend],
+    signals: [SignalTypes.oomKilled, SignalTypes.memoryPressure, SignalTypes.workingSetHigh, SignalTypes.runtimeOomMarker, SignalTypes.restartGrowth, SignalTypes.memoryTrend],
     precedence: 10,
     detector: Detector.merge("k8s.oom.six-signal", detectors),
     diagnose: diagnose(o),
@@ -234,7 +334,8 @@ export const verifyConfig: Effect.Effect<OomVerifiers.VerifySettings, Config.Con
  * `BYTEPORT_OOM_DRAIN_TIMEOUT_SECONDS`, `BYTEPORT_OOM_TREND_LOOKBACK_MINUTES`,
  * `BYTEPORT_OOM_WARMUP_SECONDS`, `BYTEPORT_OOM_TREND_MAX_LOOKBACK_MINUTES`, `BYTEPORT_OOM_TREND_SIGNIFICANCE_Z`, `BYTEPORT_OOM_TREND_MIN_RISE`, `BYTEPORT_OOM_VERIFY_WORKING_SET_RATIO`,
  * `BYTEPORT_OOM_VERIFY_WINDOW_SECONDS`, `BYTEPORT_OOM_VERIFY_POLL_SECONDS` (see {@link verifyConfig}),
- * `BYTEPORT_OOM_DEPLOY_REGRESSION_MINUTES`. The mode is core's `BYTEPORT_MODE_K8S_OOM_SIX_SIGNAL`.
+ * `BYTEPORT_OOM_DEPLOY_REGRESSION_MINUTES`, `BYTEPORT_OOM_WORKING_SET_RATIO` (turns the
+ * metrics-server working-set poll on at that share of the limit). The mode is core's `BYTEPORT_MODE_K8S_OOM_SIX_SIGNAL`.
  */
 export const fromConfig = (o: Options = {}): Effect.Effect<Runbook.Runbook<OomFacts, Kube | Metrics>, Config.ConfigError> =>
   Effect.gen(function*() {
@@ -255,6 +356,7 @@ export const fromConfig = (o: Options = {}): Effect.Effect<Runbook.Runbook<OomFa
         minRiseRatio: yield* ratioOf("BYTEPORT_OOM_TREND_MIN_RISE", MemoryTrend.defaults.minRiseRatio!)
       },
       verify: yield* verifyConfig,
+      workingSetRatio: o.workingSetRatio ?? Option.getOrUndefined(yield* Settings.ratio("BYTEPORT_OOM_WORKING_SET_RATIO").pipe(Config.option)),
       regressionWindowMinutes: yield* num("BYTEPORT_OOM_DEPLOY_REGRESSION_MINUTES", 30)
     })
   })
