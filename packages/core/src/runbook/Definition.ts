@@ -16,6 +16,7 @@ import type { Guardrail } from "../Guardrail"
 import { GuardrailStore } from "../GuardrailStore"
 import { IncidentBus } from "../IncidentBus"
 import type { IncidentReport, Mode } from "../IncidentReport"
+import * as Modes from "../Modes"
 import type { JsonObject } from "../Json"
 import { Notifier } from "../Notifier"
 import type { Outcome } from "../Outcome"
@@ -189,14 +190,21 @@ export type Services = GuardrailStore | ActionRegistry | IncidentBus | Notifier
 export const configSuffix = (id: string): string => id.toUpperCase().replace(/[^A-Z0-9]+/g, "_")
 
 /**
- * The runbook's mode, from configuration: `BYTEPORT_MODE_<ID>` (e.g. `BYTEPORT_MODE_K8S_OOM_SIX_SIGNAL=auto`),
- * else `BYTEPORT_MODE`, else the runbook's default. Values are case-insensitive (`AUTO` is `auto`).
- * `Agent.layer` refuses an invalid value at startup (a `ConfigError` naming the key); should one
- * reach an incident anyway (a runbook run without the agent), it falls back to `observe`, the
- * safest mode, with a warning.
+ * The runbook's mode: from the modes file when `Modes.fromFile` is provided (the runbook's entry,
+ * else the file's `default`; re-read when the file changes), else from configuration:
+ * `BYTEPORT_MODE_<ID>` (e.g. `BYTEPORT_MODE_K8S_OOM_SIX_SIGNAL=auto`), else `BYTEPORT_MODE`, else
+ * the runbook's default. Values are case-insensitive (`AUTO` is `auto`). `Agent.layer` refuses an
+ * invalid value at startup (a `ConfigError` naming the key); should one reach an incident anyway
+ * (a runbook run without the agent), it falls back to `observe`, the safest mode, with a warning.
+ * (A per-call `{ mode }` of `handle`/`resume` wins over all of these.)
  */
 export const modeFor = (runbook: Runbook<any, any>): Effect.Effect<{ readonly mode: Mode; readonly warning?: string }> =>
   Effect.gen(function*() {
+    const file = yield* Modes.Current
+    if (file !== undefined) {
+      const fromFile = yield* file.modeOf(runbook.id)
+      if (fromFile !== undefined) return { mode: fromFile }
+    }
     for (const key of [Settings.modeKey(runbook.id), "BYTEPORT_MODE"]) {
       const raw = yield* Effect.result(Config.option(Settings.mode(key)))
       if (raw._tag === "Failure") return { mode: "observe" as Mode, warning: `${raw.failure.message}: running in observe` }
