@@ -29,7 +29,7 @@ import type { ChangeProposal } from "./ChangeProposal"
 import type { Classification } from "./Classification"
 import type { DecisionRecord } from "./Decision"
 import type { FactsJson } from "./Fact"
-import { type Acquisition, denialDetail, type Guardrail, type GuardrailContext, type GuardrailResult } from "./Guardrail"
+import { type Acquisition, denialDetail, type Guardrail, type GuardrailContext, type GuardrailResult, reasonWithoutName } from "./Guardrail"
 import { GuardrailStore, type JournalEntry } from "./GuardrailStore"
 import { IncidentBus } from "./IncidentBus"
 import { causeText } from "./internal/cause"
@@ -231,10 +231,10 @@ export const execute = (
             )
           )
           if (res._tag === "Deny") {
-            decision = { _tag: "Deny", guardrail: g.name, reason: res.reason, retryAfterMs: res.retryAfterMs }
+            decision = { _tag: "Deny", guardrail: g.name, reason: reasonWithoutName(g.name, res.reason), retryAfterMs: res.retryAfterMs }
             break
           }
-          if (res._tag === "NeedsApproval" && !approval) approval = { _tag: "NeedsApproval", guardrail: g.name, reason: res.reason }
+          if (res._tag === "NeedsApproval" && !approval) approval = { _tag: "NeedsApproval", guardrail: g.name, reason: reasonWithoutName(g.name, res.reason) }
         }
         if (decision._tag === "Allow" && approval) decision = approval
       }
@@ -372,7 +372,8 @@ export const execute = (
             )
             if (acq.result._tag !== "Pass") {
               yield* releaseAll([...taken, acq])
-              const reason = acq.result._tag === "Deny" ? acq.result.reason : `approval required: ${acq.result.reason}`
+              const own = reasonWithoutName(g.name, acq.result.reason)
+              const reason = acq.result._tag === "Deny" ? own : `approval required: ${own}`
               yield* record({
                 stepPath: path,
                 actionKind: action.kind,
@@ -424,7 +425,8 @@ export const execute = (
               Effect.catchCause((cause) => Effect.succeed<GuardrailResult>({ _tag: "Deny", reason: `guardrail could not decide: ${causeText(cause)}` }))
             )
             if (res._tag === "Pass") continue
-            const reason = res._tag === "Deny" ? res.reason : `approval no longer holds: ${res.reason}`
+            const own = reasonWithoutName(g.name, res.reason)
+            const reason = res._tag === "Deny" ? own : `approval no longer holds: ${own}`
             yield* record({ stepPath: path, actionKind: action.kind, idempotencyKey: action.idempotencyKey, phase: "check", decision: res._tag === "Deny" ? "deny" : "needs_approval", guardrail: g.name, reason })
             yield* journalAt("denied", path, { guardrail: g.name, reason, detail: `${denialDetail(g.name, reason)} (on resume)`, actionDigest })
             yield* outcome({ ...base, status: "denied", detail: `${denialDetail(g.name, reason)} (on resume; ${seen.detail})` })

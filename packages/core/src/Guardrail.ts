@@ -97,6 +97,14 @@ export const denialDetail = (name: string | undefined, reason: string | undefine
   return `${n}: ${r}`
 }
 
+/**
+ * A guardrail's reason without its own name in front (`"name: …"` → `"…"`), as the executor
+ * records it: decision records carry the name in `guardrail`, so reports that show both (the
+ * postmortem's decisions table) show it once. Other reasons are returned unchanged.
+ */
+export const reasonWithoutName = (name: string, reason: string): string =>
+  name.length > 0 && reason.startsWith(`${name}: `) ? reason.slice(name.length + 2) : reason
+
 /** A release that does nothing. */
 export const noRelease: Effect.Effect<void, StoreError, GuardrailStore> = Effect.void
 

@@ -8,7 +8,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { TestClock } from "effect/testing"
 import * as fc from "fast-check"
-import { Guardrail, GuardrailStore, Notifier, Plan, Runbook } from "@byteport/core"
+import { Guardrail, GuardrailStore, Notifier, Plan, Report, Runbook } from "@byteport/core"
 import * as W from "../engine/world"
 import * as F from "../engine/fixture"
 
@@ -74,6 +74,18 @@ describe("a denial names its guardrail once", () => {
         const lines = r.timeline.filter((t) => t.phase === "guardrails" && t.message.includes(" by "))
         assert.isAbove(lines.length, 0)
         for (const l of lines) assert.strictEqual(occurrences(l.message, name), 1, l.message)
+        // the decision record carries the name in `guardrail`, its reason does not repeat it in front
+        const denied = r.decisions.filter((d) => d.decision === "deny")
+        assert.isAbove(denied.length, 0)
+        for (const d of denied) {
+          assert.strictEqual(d.guardrail, name)
+          assert.isFalse((d.reason ?? "").startsWith(`${name}: `), d.reason)
+        }
+        // the postmortem's decisions table: one row per denial, the name in its column
+        const md = Report.toMarkdown(r)
+        const rows = md.split("\n").filter((l) => l.startsWith("| ") && l.includes("| deny |"))
+        assert.isAbove(rows.length, 0)
+        for (const row of rows) if (!(denied[0]!.reason ?? "").startsWith(name)) assert.strictEqual(occurrences(row, name), 1, row)
       }).pipe(Effect.provide(F.layer(pool)))
     })
   }
