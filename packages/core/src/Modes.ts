@@ -20,8 +20,8 @@
  * always sees the last good edit. Values
  * are case-insensitive (`AUTO` is `auto`). An invalid edit — not JSON/YAML, an unknown mode, an
  * unknown key, a deleted file — never crashes the agent and never changes a mode: the last good
- * table stays in force and a `ModesFileError` is logged (once per bad version) and kept in
- * `errors`. At layer construction an invalid or missing file fails the layer with that error, like
+ * table stays in force and a `ModesFileError` is logged (once per bad version), kept in `errors`,
+ * and audited by the next incident (`config.invalid_mode`, as an invalid environment mode is). At layer construction an invalid or missing file fails the layer with that error, like
  * any configuration the agent refuses at startup.
  *
  * @since 0.2.0
@@ -58,6 +58,8 @@ export interface Source {
   readonly errors: Effect.Effect<ReadonlyArray<ModesFileError>>
   /** Re-reads the file now if it changed (what the watcher and every lookup do). */
   readonly reload: Effect.Effect<void>
+  /** The errors no incident has reported yet, and marks them reported (the mode lookup audits them as `config.invalid_mode`). */
+  readonly takeUnreported: Effect.Effect<ReadonlyArray<ModesFileError>>
 }
 
 /** The modes source in force; none by default (then modes come from configuration only). */
@@ -123,6 +125,8 @@ interface State {
   /** The text (or read error) last looked at, good or bad: an unchanged file is not parsed or reported again. */
   readonly seen: string
   readonly errors: ReadonlyArray<ModesFileError>
+  /** How many of `errors` an incident has reported (audited). */
+  readonly reported: number
 }
 
 /**
@@ -136,7 +140,7 @@ export const make = (file: string) =>
     if (text instanceof ModesFileError) return yield* text
     const table = parse(abs, text)
     if (table instanceof ModesFileError) return yield* table
-    const state = yield* Ref.make<State>({ table, seen: text, errors: [] })
+    const state = yield* Ref.make<State>({ table, seen: text, errors: [], reported: 0 })
     const lock = yield* Semaphore.make(1)
 
     // The file is tiny and read once per lookup (once per incident): no missed edit, whatever
@@ -179,7 +183,8 @@ export const make = (file: string) =>
       modeOf: (runbookId: string) => Effect.andThen(reload, Effect.map(Ref.get(state), (s) => lookup(s.table, runbookId))),
       current: Effect.andThen(reload, Effect.map(Ref.get(state), (s) => s.table)),
       errors: Effect.map(Ref.get(state), (s) => s.errors),
-      reload
+      reload,
+      takeUnreported: Ref.modify(state, (s): [ReadonlyArray<ModesFileError>, State] => [s.errors.slice(s.reported), { ...s, reported: s.errors.length }])
     } satisfies Source
   })
 

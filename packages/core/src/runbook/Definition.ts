@@ -201,16 +201,21 @@ export const configSuffix = (id: string): string => id.toUpperCase().replace(/[^
 export const modeFor = (runbook: Runbook<any, any>): Effect.Effect<{ readonly mode: Mode; readonly warning?: string }> =>
   Effect.gen(function*() {
     const file = yield* Modes.Current
+    let fileWarning: string | undefined
     if (file !== undefined) {
       const fromFile = yield* file.modeOf(runbook.id)
-      if (fromFile !== undefined) return { mode: fromFile }
+      const bad = yield* file.takeUnreported
+      fileWarning = bad.length > 0 ? `${bad.map((e) => e.message).join("; ")}: keeping the last good modes` : undefined
+      if (fromFile !== undefined) return fileWarning ? { mode: fromFile, warning: fileWarning } : { mode: fromFile }
     }
+    const withFileWarning = (r: { readonly mode: Mode; readonly warning?: string }) =>
+      fileWarning ? { mode: r.mode, warning: r.warning ? `${fileWarning}; ${r.warning}` : fileWarning } : r
     for (const key of [Settings.modeKey(runbook.id), "BYTEPORT_MODE"]) {
       const raw = yield* Effect.result(Config.option(Settings.mode(key)))
-      if (raw._tag === "Failure") return { mode: "observe" as Mode, warning: `${raw.failure.message}: running in observe` }
-      if (raw.success._tag === "Some") return { mode: raw.success.value }
+      if (raw._tag === "Failure") return withFileWarning({ mode: "observe" as Mode, warning: `${raw.failure.message}: running in observe` })
+      if (raw.success._tag === "Some") return withFileWarning({ mode: raw.success.value })
     }
-    return { mode: runbook.defaultMode }
+    return withFileWarning({ mode: runbook.defaultMode })
   })
 
 /**

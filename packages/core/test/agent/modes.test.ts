@@ -10,7 +10,7 @@ import { TestClock } from "effect/testing"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { Modes, Runbook } from "@byteport/core"
+import { Modes, Notifier, Runbook } from "@byteport/core"
 import * as F from "../engine/fixture"
 
 const tmpFile = (name: string, text: string) => {
@@ -97,8 +97,18 @@ describe("Modes.fromFile", () => {
       assert.strictEqual(errors[0]!._tag, "ModesFileError")
       assert.match(errors[0]!.message, /modes\.json: runbooks\.test\.pool\.backlog must be observe, dry_run or auto \(any case\), got "atuo"/)
       assert.strictEqual(logged.filter((l) => l.startsWith("Error") && l.includes("atuo") && l.includes("keeping the last good modes")).length, 1)
+      const audited = () =>
+        Effect.gen(function*() {
+          const got = yield* (yield* Notifier.NotifierRecording).get
+          return got.audit.filter((a) => a.event === "config.invalid_mode")
+        })
+      const first = yield* audited()
+      assert.strictEqual(first.length, 1, "the incident audited the bad edit")
+      assert.deepStrictEqual(first[0]!.data["runbook"], id)
+      assert.match(String(first[0]!.data["warning"]), /got "atuo": keeping the last good modes/)
       yield* incident(pool) // the same bad version: not reported again
       assert.strictEqual((yield* source.errors).length, 1)
+      assert.strictEqual((yield* audited()).length, 1)
       fs.writeFileSync(file, "{ not json") // another bad version
       assert.strictEqual((yield* incident(pool)).mode, "auto")
       assert.strictEqual((yield* source.errors).length, 2)
