@@ -12,7 +12,7 @@
  * minutes of cluster life take a second or two. It prints a timeline and the Markdown
  * postmortem of each incident, then ends by itself.
  */
-import { ActionRegistry, IncidentBus, MemoryStore, Notifier, Plan, Runbook, type IncidentReport } from "@byteport/core"
+import { ActionRegistry, Guardrail, IncidentBus, MemoryStore, Notifier, Plan, Runbook, type IncidentReport } from "@byteport/core"
 import { EventRecorder, HeapProfiler, Kube, Metrics, OomActions, OomSixSignal, Prometheus } from "@byteport/k8s"
 import { Report } from "@byteport/core"
 import { Duration, Effect, Fiber, Layer, Stream } from "effect"
@@ -74,7 +74,8 @@ const podsLine = (sim: Sim) =>
 const incident = (title: string, scenario: ScenarioSpec, warmup: string) =>
   Effect.gen(function*() {
     console.log(`\n${bold(`━━ ${title} ━━`)}`)
-    const sim = yield* Effect.promise(() => startSim({ scenario, seed: 7 }))
+    // a fixed start: the same run every time (an unpinned simulator starts at the wall clock)
+    const sim = yield* Effect.promise(() => startSim({ scenario, seed: 7, now: "2026-01-01T00:00:00Z" }))
     const prof = yield* Effect.promise(pprof)
     try {
       console.log(dim(`kube-sim on ${sim.url} (Prometheus API at ${sim.prometheusUrl})`))
@@ -88,7 +89,7 @@ const incident = (title: string, scenario: ScenarioSpec, warmup: string) =>
       console.log(`\n${bold("timeline")}`)
       for (const t of report.timeline) console.log(`  ${new Date(t.at).toISOString().slice(11, 19)}  ${t.phase.padEnd(10)} ${t.message}`)
       if (report.plan) console.log(`\n${bold("plan")}\n${Plan.render(report.plan).replace(/^/gm, "  ")}`)
-      for (const d of report.decisions) console.log(`  guardrails ${d.phase} ${d.actionKind}: ${d.decision}${d.guardrail ? ` by ${d.guardrail}` : ""}${d.reason ? ` — ${d.reason}` : ""}`)
+      for (const d of report.decisions) console.log(`  guardrails ${d.phase} ${d.actionKind}: ${d.decision}${d.guardrail ? ` by ${Guardrail.denialDetail(d.guardrail, d.reason)}` : d.reason ? ` — ${d.reason}` : ""}`)
       if (report.escalation) console.log(`  escalation: ${report.escalation.severity}, ${report.escalation.attachments.length} attachment(s): ${report.escalation.attachments.map((a) => `${a.name} (${a.sizeBytes ?? a.content.length} bytes)`).join(", ") || "none"}`)
       console.log(`\n${clock(sim)}  the cluster now:\n    ${podsLine(sim)}`)
       console.log(`\n${bold("postmortem")}\n`)

@@ -29,7 +29,7 @@ import type { ChangeProposal } from "./ChangeProposal"
 import type { Classification } from "./Classification"
 import type { DecisionRecord } from "./Decision"
 import type { FactsJson } from "./Fact"
-import type { Acquisition, Guardrail, GuardrailContext, GuardrailResult } from "./Guardrail"
+import { type Acquisition, denialDetail, type Guardrail, type GuardrailContext, type GuardrailResult, reasonWithoutName } from "./Guardrail"
 import { GuardrailStore, type JournalEntry } from "./GuardrailStore"
 import { IncidentBus } from "./IncidentBus"
 import { causeText } from "./internal/cause"
@@ -232,10 +232,10 @@ export const execute = (
             )
           )
           if (res._tag === "Deny") {
-            decision = { _tag: "Deny", guardrail: g.name, reason: res.reason, retryAfterMs: res.retryAfterMs }
+            decision = { _tag: "Deny", guardrail: g.name, reason: reasonWithoutName(g.name, res.reason), retryAfterMs: res.retryAfterMs }
             break
           }
-          if (res._tag === "NeedsApproval" && !approval) approval = { _tag: "NeedsApproval", guardrail: g.name, reason: res.reason }
+          if (res._tag === "NeedsApproval" && !approval) approval = { _tag: "NeedsApproval", guardrail: g.name, reason: reasonWithoutName(g.name, res.reason) }
         }
         if (decision._tag === "Allow" && approval) decision = approval
       }
@@ -392,7 +392,7 @@ export const execute = (
         }
         const d = pre.get(path) ?? { _tag: "Allow" as const }
         if (d._tag === "Deny") {
-          yield* outcome({ ...base, status: "denied", detail: `${d.guardrail}: ${d.reason}` })
+          yield* outcome({ ...base, status: "denied", detail: denialDetail(d.guardrail, d.reason) })
           return "denied"
         }
         if (d._tag === "NeedsApproval") {
@@ -435,7 +435,8 @@ export const execute = (
             )
             if (acq.result._tag !== "Pass") {
               yield* releaseAll([...taken, acq])
-              const reason = acq.result._tag === "Deny" ? acq.result.reason : `approval required: ${acq.result.reason}`
+              const own = reasonWithoutName(g.name, acq.result.reason)
+              const reason = acq.result._tag === "Deny" ? own : `approval required: ${own}`
               yield* record({
                 stepPath: path,
                 actionKind: action.kind,
@@ -446,8 +447,8 @@ export const execute = (
                 reason,
                 ...(acq.result._tag === "Deny" && acq.result.retryAfterMs !== undefined ? { retryAfterMs: acq.result.retryAfterMs } : {})
               })
-              yield* journalAt("denied", path, { guardrail: g.name, reason, detail: `${g.name}: ${reason}`, actionDigest })
-              yield* outcome({ ...base, status: "denied", detail: `${g.name}: ${reason}` })
+              yield* journalAt("denied", path, { guardrail: g.name, reason, detail: denialDetail(g.name, reason), actionDigest })
+              yield* outcome({ ...base, status: "denied", detail: denialDetail(g.name, reason) })
               return "denied"
             }
             taken.push(acq)
@@ -487,10 +488,11 @@ export const execute = (
               Effect.catchCause((cause) => Effect.succeed<GuardrailResult>({ _tag: "Deny", reason: `guardrail could not decide: ${causeText(cause)}` }))
             )
             if (res._tag === "Pass") continue
-            const reason = res._tag === "Deny" ? res.reason : `approval no longer holds: ${res.reason}`
+            const own = reasonWithoutName(g.name, res.reason)
+            const reason = res._tag === "Deny" ? own : `approval no longer holds: ${own}`
             yield* record({ stepPath: path, actionKind: action.kind, idempotencyKey: action.idempotencyKey, phase: "check", decision: res._tag === "Deny" ? "deny" : "needs_approval", guardrail: g.name, reason })
-            yield* journalAt("denied", path, { guardrail: g.name, reason, detail: `${g.name}: ${reason} (on resume)`, actionDigest })
-            yield* outcome({ ...base, status: "denied", detail: `${g.name}: ${reason} (on resume; ${seen.detail})` })
+            yield* journalAt("denied", path, { guardrail: g.name, reason, detail: `${denialDetail(g.name, reason)} (on resume)`, actionDigest })
+            yield* outcome({ ...base, status: "denied", detail: `${denialDetail(g.name, reason)} (on resume; ${seen.detail})` })
             return "denied"
           }
           permitId = `${input.incidentId}/${path}/resumed-${++permitSeq}`

@@ -76,6 +76,35 @@ export const deny = (reason: string, retryAfterMs?: number): GuardrailResult => 
 /** Builds a NeedsApproval result. */
 export const needsApproval = (reason: string): GuardrailResult => ({ _tag: "NeedsApproval", reason })
 
+/**
+ * The text of a denial, naming the guardrail once: `name: reason`; the reason alone when it
+ * already begins with the name (the built-ins write `name: …` themselves); the name alone when it
+ * already ends with the reason (`never`'s default name). The executor, the incident timeline and
+ * the sinks compose every denial through this function.
+ *
+ * @example
+ * ```ts
+ * import { Guardrail } from "@byteport/core"
+ * Guardrail.denialDetail("one prune per host per hour", "one prune per host per hour: 1 of 1 used")
+ * // "one prune per host per hour: 1 of 1 used"
+ * ```
+ */
+export const denialDetail = (name: string | undefined, reason: string | undefined): string => {
+  const n = name ?? "?"
+  const r = reason ?? ""
+  if (n.length > 0 && r.startsWith(n)) return r
+  if (r.length > 0 && n.endsWith(r)) return n
+  return `${n}: ${r}`
+}
+
+/**
+ * A guardrail's reason without its own name in front (`"name: …"` → `"…"`), as the executor
+ * records it: decision records carry the name in `guardrail`, so reports that show both (the
+ * postmortem's decisions table) show it once. Other reasons are returned unchanged.
+ */
+export const reasonWithoutName = (name: string, reason: string): string =>
+  name.length > 0 && reason.startsWith(`${name}: `) ? reason.slice(name.length + 2) : reason
+
 /** A release that does nothing. */
 export const noRelease: Effect.Effect<void, StoreError, GuardrailStore> = Effect.void
 

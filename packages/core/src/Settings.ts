@@ -58,6 +58,13 @@ export const mode = (key: string): Config.Config<Mode> =>
     Config.map((s) => s.trim().toLowerCase() as Mode)
   )
 
+/** A mode from any value, case-insensitive (`" AUTO "` is `auto`); `undefined` for anything else. */
+export const parseMode = (value: unknown): Mode | undefined => {
+  if (typeof value !== "string") return undefined
+  const m = value.trim().toLowerCase()
+  return (modes as ReadonlyArray<string>).includes(m) ? (m as Mode) : undefined
+}
+
 /** The mode key of a runbook id: `k8s.oom.six-signal` → `BYTEPORT_MODE_K8S_OOM_SIX_SIGNAL`. */
 export const modeKey = (runbookId: string): string => `BYTEPORT_MODE_${runbookId.toUpperCase().replace(/[^A-Z0-9]+/g, "_")}`
 

@@ -88,3 +88,5 @@ export * as Audit from "./Audit"
 export * from "./sinks/index"
 /** Validated configuration keys: positive timeouts and caps, ports, case-insensitive modes. */
 export * as Settings from "./Settings"
+/** Runbook modes from a file operators edit at run time (`Modes.fromFile`, JSON or YAML, re-read on change). */
+export * as Modes from "./Modes"

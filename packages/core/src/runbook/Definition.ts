@@ -16,6 +16,7 @@ import type { Guardrail } from "../Guardrail"
 import { GuardrailStore } from "../GuardrailStore"
 import { IncidentBus } from "../IncidentBus"
 import type { IncidentReport, Mode } from "../IncidentReport"
+import * as Modes from "../Modes"
 import type { JsonObject } from "../Json"
 import { Notifier } from "../Notifier"
 import type { Outcome } from "../Outcome"
@@ -204,20 +205,32 @@ export type Services = GuardrailStore | ActionRegistry | IncidentBus | Notifier
 export const configSuffix = (id: string): string => id.toUpperCase().replace(/[^A-Z0-9]+/g, "_")
 
 /**
- * The runbook's mode, from configuration: `BYTEPORT_MODE_<ID>` (e.g. `BYTEPORT_MODE_K8S_OOM_SIX_SIGNAL=auto`),
- * else `BYTEPORT_MODE`, else the runbook's default. Values are case-insensitive (`AUTO` is `auto`).
- * `Agent.layer` refuses an invalid value at startup (a `ConfigError` naming the key); should one
- * reach an incident anyway (a runbook run without the agent), it falls back to `observe`, the
- * safest mode, with a warning.
+ * The runbook's mode: from the modes file when `Modes.fromFile` is provided (the runbook's entry,
+ * else the file's `default`; re-read when the file changes), else from configuration:
+ * `BYTEPORT_MODE_<ID>` (e.g. `BYTEPORT_MODE_K8S_OOM_SIX_SIGNAL=auto`), else `BYTEPORT_MODE`, else
+ * the runbook's default. Values are case-insensitive (`AUTO` is `auto`). `Agent.layer` refuses an
+ * invalid value at startup (a `ConfigError` naming the key); should one reach an incident anyway
+ * (a runbook run without the agent), it falls back to `observe`, the safest mode, with a warning.
+ * (A per-call `{ mode }` of `handle`/`resume` wins over all of these.)
  */
 export const modeFor = (runbook: { readonly id: string; readonly defaultMode: Mode }): Effect.Effect<{ readonly mode: Mode; readonly warning?: string }> =>
   Effect.gen(function*() {
+    const file = yield* Modes.Current
+    let fileWarning: string | undefined
+    if (file !== undefined) {
+      const fromFile = yield* file.modeOf(runbook.id)
+      const bad = yield* file.takeUnreported
+      fileWarning = bad.length > 0 ? `${bad.map((e) => e.message).join("; ")}: keeping the last good modes` : undefined
+      if (fromFile !== undefined) return fileWarning ? { mode: fromFile, warning: fileWarning } : { mode: fromFile }
+    }
+    const withFileWarning = (r: { readonly mode: Mode; readonly warning?: string }) =>
+      fileWarning ? { mode: r.mode, warning: r.warning ? `${fileWarning}; ${r.warning}` : fileWarning } : r
     for (const key of [Settings.modeKey(runbook.id), "BYTEPORT_MODE"]) {
       const raw = yield* Effect.result(Config.option(Settings.mode(key)))
-      if (raw._tag === "Failure") return { mode: "observe" as Mode, warning: `${raw.failure.message}: running in observe` }
-      if (raw.success._tag === "Some") return { mode: raw.success.value }
+      if (raw._tag === "Failure") return withFileWarning({ mode: "observe" as Mode, warning: `${raw.failure.message}: running in observe` })
+      if (raw.success._tag === "Some") return withFileWarning({ mode: raw.success.value })
     }
-    return { mode: runbook.defaultMode }
+    return withFileWarning({ mode: runbook.defaultMode })
   })
 
 /**

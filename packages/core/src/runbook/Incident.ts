@@ -11,6 +11,7 @@ import * as AgentId from "../AgentId"
 import { ApprovalChannel } from "../approval/Channel"
 import * as Executor from "../Executor"
 import * as Fact from "../Fact"
+import { denialDetail } from "../Guardrail"
 import { GuardrailStore } from "../GuardrailStore"
 import { causeText } from "../internal/cause"
 import * as HandOff from "../internal/handOff"
@@ -189,7 +190,7 @@ export const runIncident = <F, R>(
       st.timeline.push({ at: res.decisions[0]!.at, phase: "guardrails", message: parts.join("; ") })
     }
     for (const d of res.decisions) {
-      if (d.decision !== "allow") st.timeline.push({ at: d.at, phase: "guardrails", message: `${d.actionKind}: ${d.decision} by ${d.guardrail}: ${d.reason}` })
+      if (d.decision !== "allow") st.timeline.push({ at: d.at, phase: "guardrails", message: `${d.actionKind}: ${d.decision} by ${denialDetail(d.guardrail, d.reason)}` })
     }
     for (const o of res.outcomes) {
       yield* Effect.sync(() =>
@@ -248,7 +249,7 @@ export const runIncident = <F, R>(
       }
     }
     if (res.status === "denied") {
-      const denials = res.decisions.filter((d) => d.decision === "deny").map((d) => `${d.actionKind} denied by ${d.guardrail}: ${d.reason}`)
+      const denials = res.decisions.filter((d) => d.decision === "deny").map((d) => `${d.actionKind} denied by ${denialDetail(d.guardrail, d.reason)}`)
       return yield* escalate(runbook, st, `guardrails denied the plan: ${denials.join("; ")}`, "warning")
     }
     if (res.status === "escalated") {

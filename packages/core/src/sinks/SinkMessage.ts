@@ -7,6 +7,7 @@
  */
 import type { DecisionRecord } from "../Decision"
 import type { Escalation, Severity } from "../Escalation"
+import { denialDetail } from "../Guardrail"
 import type { IncidentReport } from "../IncidentReport"
 import type { Outcome } from "../Outcome"
 import * as Plan from "../Plan"
@@ -183,7 +184,7 @@ export const toMarkdown = (m: SinkMessage): string => {
         "```text\n" + renderedPlan(m) + "\n```",
         `Plan digest: \`${m.planDigest}\``,
         denied.length
-          ? `Guardrails would stop:\n${denied.map((d) => `- ${d.actionKind} (${d.stepPath}): ${d.decision} by ${d.guardrail ?? "?"} — ${d.reason ?? ""}`).join("\n")}`
+          ? `Guardrails would stop:\n${denied.map((d) => `- ${d.actionKind} (${d.stepPath}): ${d.decision} by ${denialDetail(d.guardrail, d.reason)}`).join("\n")}`
           : "All steps pass the guardrails' checks."
       ].join("\n\n")
     }

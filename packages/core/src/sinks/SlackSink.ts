@@ -6,6 +6,7 @@
  * @since 0.1.0
  */
 import { Effect } from "effect"
+import { denialDetail } from "../Guardrail"
 import type { Json } from "../Json"
 import * as Plan from "../Plan"
 import * as Redactor from "../Redactor"
@@ -58,7 +59,7 @@ export const payload = (message: SinkMessage.SinkMessage): Payload => {
       const stops = message.decisions.filter((d) => d.decision !== "allow")
       blocks.push(section(
         stops.length
-          ? `*Guardrails would stop:*\n${stops.map((d) => `• \`${escape(d.actionKind)}\` ${d.decision} by ${escape(d.guardrail ?? "?")}: ${escape(d.reason ?? "")}`).join("\n")}`
+          ? `*Guardrails would stop:*\n${stops.map((d) => `• \`${escape(d.actionKind)}\` ${d.decision} by ${escape(denialDetail(d.guardrail, d.reason))}`).join("\n")}`
           : "All steps pass the guardrails' checks."
       ))
       break

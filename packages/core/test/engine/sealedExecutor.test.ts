@@ -101,7 +101,8 @@ describe("the executor takes no journal from its caller", () => {
       assert.isDefined(typed)
       const r = yield* W.execute(setPlan, input as Partial<Executor.ExecuteInput>)
       assert.strictEqual(r.status, "denied")
-      assert.match(r.decisions.find((d) => d.decision === "deny")?.reason ?? "", /1 per|window|budget|limit|hour/i)
+      const deny = r.decisions.find((d) => d.decision === "deny")
+      assert.match(`${deny?.guardrail}: ${deny?.reason}`, /1 per|window|budget|limit|hour/i)
       assert.strictEqual(t.applies, 1)
       // A forged `applied` entry does not make a step count as done either: a prohibited step is denied.
       t.forbidden = true

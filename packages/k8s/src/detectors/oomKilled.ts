@@ -2,7 +2,9 @@
  * Signal 1: a container terminated with reason `OOMKilled` (an informer on pods; no polling).
  * Each termination is emitted once (keyed by pod uid, container and `finishedAt`); on the
  * informer's initial list only terminations younger than `maxAgeMinutes` are emitted, so an
- * agent that starts next to an old crash loop still sees a live one but not history.
+ * agent that starts next to an old crash loop still sees a live one but not history. A dropped
+ * termination is logged at debug level with the reason and both ages (`Effect.logDebug`; raise
+ * `References.MinimumLogLevel` to `"Debug"` to see it).
  *
  * @since 0.1.0
  */
@@ -32,6 +34,32 @@ export const oomTerminations = (pod: Wire.Pod): ReadonlyArray<{ readonly contain
     return t ? [{ container: cs.name, finishedAt: t.finishedAt ?? "", exitCode: t.exitCode ?? null, restartCount: cs.restartCount }] : []
   })
 
+const minutes = (ms: number) => `${(ms / 60_000).toFixed(1)} min`
+
+/**
+ * A termination dropped as history, at debug level, with the reason and the ages compared: a
+ * detector that stays silent says why (e.g. a simulator whose clock is far from the agent's).
+ */
+const logStale = (
+  detector: string,
+  pod: Wire.Pod,
+  t: { readonly container: string; readonly finishedAt: string },
+  ages: { readonly ageMs: number; readonly maxAgeMs: number; readonly now: number }
+) =>
+  Effect.logDebug(
+    `${detector}: dropped the OOMKilled termination of ${pod.metadata.namespace ?? "default"}/${pod.metadata.name}/${t.container} as stale: ` +
+      `it finished ${minutes(ages.ageMs)} ago (finishedAt ${t.finishedAt}, now ${new Date(ages.now).toISOString()}), ` +
+      `older than maxAgeMinutes ${minutes(ages.maxAgeMs)}; only terminations younger than that on the informer's initial list are signals`
+  ).pipe(Effect.annotateLogs({
+    detector,
+    reason: "stale",
+    pod: `${pod.metadata.namespace ?? "default"}/${pod.metadata.name}`,
+    container: t.container,
+    finishedAt: t.finishedAt,
+    ageMs: ages.ageMs,
+    maxAgeMs: ages.maxAgeMs
+  }))
+
 /** The detector. */
 export const make = (options: Options = {}): Detector.Detector<never, Kube> => {
   const name = options.name ?? "k8s.oom.oom-killed"
@@ -55,7 +83,11 @@ export const make = (options: Options = {}): Detector.Detector<never, Kube> => {
               const key = `${pod.metadata.uid ?? pod.metadata.name}/${t.container}/${t.finishedAt}`
               if (seen.has(key)) continue
               seen.add(key)
-              if (event.type === "add" && t.finishedAt && now - Date.parse(t.finishedAt) > maxAgeMs) continue
+              const ageMs = now - Date.parse(t.finishedAt)
+              if (event.type === "add" && t.finishedAt && ageMs > maxAgeMs) {
+                yield* logStale(name, pod, t, { ageMs, maxAgeMs, now })
+                continue
+              }
               out.push(yield* podSignal(SignalTypes.oomKilled, name, pod, t.container, { reason: "OOMKilled", exitCode: t.exitCode, finishedAt: t.finishedAt, restartCount: t.restartCount }))
             }
             return out

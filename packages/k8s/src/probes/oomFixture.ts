@@ -20,6 +20,11 @@
  * user without access to the owner). `null` timestamps decode. A malformed file fails with the
  * core testing kit's `FixtureError`, naming the file and the bad field's path.
  *
+ * The stock fixtures ship inside the package: `recorded("undersized_limit")` gives the directory
+ * of one (from the repository and from an installed package alike), `names()` lists them, and an
+ * unknown name fails with `UnknownFixture`. `record({ server, pod, name })` records your own from
+ * a running cluster into `./fixtures/oom/<name>` (never into `node_modules`).
+ *
  * @since 0.1.0
  */
 import * as fs from "node:fs"
@@ -37,8 +42,23 @@ import { nodeFactsFrom } from "./nodeFacts"
 import { markersIn } from "./oomMarkers"
 import { podFactsFrom, workloadHint } from "./podFacts"
 import { fromEnv, largest } from "./runtimeHeap"
+import * as Recorded from "../testing/Recorded"
 import * as Wire from "./wire"
 import { workingSetFrom } from "./workingSet"
+
+/** A name that is not among the shipped fixtures (lists the available ones). */
+export { UnknownFixture } from "../testing/Recorded"
+/** Record a fixture from a running cluster into your own directory (`record`, `destination`, `RecordError`). */
+export { defaultDir, destination, record, RecordError, type RecordOptions } from "../testing/oomRecorder"
+
+/** The names of the OOM fixtures shipped with `@byteport/k8s` (one per class and each side of every threshold). */
+export const names = (): ReadonlyArray<string> => Recorded.names("oom")
+
+/**
+ * The directory of a shipped OOM fixture, for `decode`, `signal` and golden plans
+ * (`plan.golden` next to it); an unknown name fails with `UnknownFixture`.
+ */
+export const recorded = (name: string): Effect.Effect<string, Recorded.UnknownFixture> => Recorded.resolve("oom", name)
 
 const Meta = Schema.Struct({ container: Schema.String, now: Schema.Number })
 const MetricsOrStatus = Schema.Union([Wire.PodMetrics, Schema.Struct({ kind: Schema.Literal("Status"), code: Schema.Number })])

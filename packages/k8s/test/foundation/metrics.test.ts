@@ -14,7 +14,7 @@ const MiB = 2 ** 20
 
 const simWithOom = Effect.acquireRelease(
   Effect.promise(async () => {
-    const sim = await startSim({ scenario: Scenario.cluster({ nodes: 2 }).with(Scenario.oom.undersizedLimit({ name: "api", limit: "512Mi" })).build() })
+    const sim = await startSim({ now: "2026-01-01T00:00:00Z", scenario: Scenario.cluster({ nodes: 2 }).with(Scenario.oom.undersizedLimit({ name: "api", limit: "512Mi" })).build() })
     sim.advance("10m")
     return sim
   }),

@@ -21,6 +21,7 @@ import * as Targets from "../../src/targets/Targets"
 const world = Effect.acquireRelease(
   Effect.promise(async () => {
     const sim = await startSim({
+      now: "2026-01-01T00:00:00Z",
       scenario: scenario({ nodes: 2, workloads: [{ name: "web", replicas: 2, memoryLimit: "256Mi", hpa: { min: 2, max: 5 } }] }),
       kubeSim: { namespaces: ["default", "kube-system"] }
     })

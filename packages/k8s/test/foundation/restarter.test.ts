@@ -14,6 +14,7 @@ import { until } from "./helpers"
 const world = Effect.acquireRelease(
   Effect.promise(async () => {
     const sim = await startSim({
+      now: "2026-01-01T00:00:00Z",
       scenario: scenario({
         nodes: 2,
         workloads: [

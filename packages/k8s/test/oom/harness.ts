@@ -25,7 +25,7 @@ export type { Sim }
 /** Starts kube-sim with a scenario (closed by the returned scope finalizer). */
 export const sim = (scenario: ScenarioSpec, options: { readonly seed?: number } = {}) =>
   Effect.acquireRelease(
-    Effect.promise(() => startSim({ scenario, seed: options.seed ?? 7 })),
+    Effect.promise(() => startSim({ scenario, seed: options.seed ?? 7, now: "2026-01-01T00:00:00Z" })),
     (s) => Effect.promise(() => s.close())
   )
 

@@ -1,6 +1,8 @@
 /**
- * The simulator's virtual clock. Time only moves when `advanceTo` is called; timers fire
- * in (time, insertion) order, so the same sequence of calls always yields the same state.
+ * The simulator's virtual clock. It starts at the wall clock unless a start is given (a
+ * scenario's `start`, `startSim({ now })`). Time only moves when `advanceTo` is called; timers
+ * fire in (time, insertion) order, so the same sequence of calls from the same start always
+ * yields the same state.
  */
 
 /** A timer registered on the virtual clock. */
@@ -10,12 +12,23 @@ export interface Timer {
   readonly fn: () => void
 }
 
-/** Default start of virtual time: 2026-01-01T00:00:00Z. */
+/**
+ * A fixed start some tests and scenarios pin virtual time to: 2026-01-01T00:00:00Z. It is not the
+ * default any more: an unpinned clock starts at the wall clock (see `wallClockStart`).
+ */
 export const DEFAULT_EPOCH_MS = Date.UTC(2026, 0, 1, 0, 0, 0)
 
-/** Parse a clock start option (Date, ISO string or epoch milliseconds). */
+/**
+ * The default start of virtual time: the wall clock, truncated to the second (Kubernetes
+ * timestamps have second precision). Starting "now" keeps the simulator's timestamps fresh for
+ * freshness filters (a detector that drops events older than a few minutes sees a just-started
+ * simulator's OOM kills) and makes ages in kubectl read naturally.
+ */
+export const wallClockStart = (): number => Math.floor(Date.now() / 1000) * 1000
+
+/** Parse a clock start option (Date, ISO string or epoch milliseconds); none → the wall clock. */
 export const parseEpoch = (now: Date | string | number | undefined): number => {
-  if (now === undefined) return DEFAULT_EPOCH_MS
+  if (now === undefined) return wallClockStart()
   if (typeof now === "number") return now
   const ms = now instanceof Date ? now.getTime() : Date.parse(now)
   if (!Number.isFinite(ms)) throw new RangeError(`invalid clock start: ${String(now)}`)
@@ -29,8 +42,8 @@ export class VirtualClock {
   private timers: Array<Timer> = []
   private wakeups = new Set<number>()
 
-  /** Create a clock starting at `start` (epoch ms). */
-  constructor(start: number = DEFAULT_EPOCH_MS) {
+  /** Create a clock starting at `start` (epoch ms; default: the wall clock, to the second). */
+  constructor(start: number = wallClockStart()) {
     this.t = start
   }
 

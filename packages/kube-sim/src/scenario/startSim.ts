@@ -23,7 +23,7 @@ export interface SimOptions {
   readonly seed?: number
   /** TCP port on 127.0.0.1 (default random). */
   readonly port?: number
-  /** Start of virtual time (default: the scenario's start, else 2026-01-01T00:00:00Z). */
+  /** Start of virtual time (default: the scenario's start, else the wall clock). */
   readonly now?: Date | string | number
   /** Metrics scrape interval in seconds (default 15). */
   readonly scrapeIntervalSeconds?: number
@@ -144,9 +144,8 @@ export const scenarioStartOptions = (
   options: { readonly seed?: number; readonly realtimeSpeed?: number; readonly scrapeIntervalSeconds?: number; readonly onReady?: (c: Controllers, s: Sampler) => void } = {}
 ): Pick<KubeSim.StartOptions, "now" | "seed" | "install"> => {
   const spec = scenario !== undefined ? loadScenario(scenario) : undefined
-  // in real time, virtual time starts at the wall clock (ages in kubectl read naturally)
-  const realtime = options.realtimeSpeed !== undefined && options.realtimeSpeed > 0
-  const clock = new VirtualClock(parseEpoch(spec?.start ?? (realtime ? Math.floor(Date.now() / 1000) * 1000 : undefined)))
+  // virtual time starts at the wall clock unless the scenario fixes it (ages in kubectl read naturally)
+  const clock = new VirtualClock(parseEpoch(spec?.start))
   const seed = options.seed ?? spec?.seed ?? 1
   return {
     now: () => clock.now(),

@@ -18,7 +18,8 @@ export interface Harness {
 
 /** Start a simulator (optionally with a scenario) and build clients. */
 export const harness = async (options: SimOptions = {}): Promise<Harness> => {
-  const sim = await startSim(options)
+  // a fixed start (the same every run): an unpinned simulator starts at the wall clock
+  const sim = await startSim({ now: "2026-01-01T00:00:00Z", ...options })
   const kc = new KubeConfig()
   kc.loadFromString(sim.kubeconfig())
   return {

@@ -12,7 +12,7 @@ describe.runIf(enabled)("kubectl against the controllers", () => {
   let k: ReturnType<typeof runner>
   const kubeconfig = join(tmpdir(), `kube-sim-controllers-${process.pid}.kubeconfig`)
   beforeAll(async () => {
-    sim = await startSim({ scenario: Scenario.cluster().with(Scenario.crashloop.badImageTag({ name: "api" })).build() })
+    sim = await startSim({ now: "2026-01-01T00:00:00Z", scenario: Scenario.cluster().with(Scenario.crashloop.badImageTag({ name: "api" })).build() })
     sim.advance("1m")
     sim.api.writeKubeconfig(kubeconfig)
     k = runner(kubeconfig)

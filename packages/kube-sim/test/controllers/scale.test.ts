@@ -68,7 +68,7 @@ describe("controllers at scale", () => {
   it("500 pods on 25 nodes are built, scheduled evenly (each Deployment's replicas on distinct nodes) and Running within a few seconds", async () => {
     const workloads = Array.from({ length: 50 }, (_, i) => ({ name: `svc-${i}`, replicas: 10, memoryLimit: "256Mi", memoryRequest: "64Mi", cpuRequest: "10m" }))
     const t0 = performance.now()
-    const sim = await startSim({ seed: 5, scenario: Scenario.cluster({ nodes: 25, nodeDefaults: { cpu: "64", memory: "256Gi", pods: 110 }, warmup: "0s", workloads }).build() })
+    const sim = await startSim({ seed: 5, now: "2026-01-01T00:00:00Z", scenario: Scenario.cluster({ nodes: 25, nodeDefaults: { cpu: "64", memory: "256Gi", pods: 110 }, warmup: "0s", workloads }).build() })
     try {
       sim.advance("10s")
       const elapsed = performance.now() - t0

@@ -155,7 +155,8 @@ describe("scheduler", () => {
 describe("determinism", () => {
   it("the same seed and the same advances give identical state", async () => {
     const run = async () => {
-      const sim = await startSim({ seed: 7, scenario: Scenario.cluster().with(Scenario.oom.leak({ name: "api", minutesToLimit: 5 }), Scenario.crashloop.missingEnv({ name: "worker" })).build() })
+      // a fixed start: an unpinned clock starts at the wall clock, and timestamps are part of the state
+      const sim = await startSim({ seed: 7, now: "2026-01-01T00:00:00Z", scenario: Scenario.cluster().with(Scenario.oom.leak({ name: "api", minutesToLimit: 5 }), Scenario.crashloop.missingEnv({ name: "worker" })).build() })
       // long enough for the leak's first OOM kill (5 min to the limit) and several crash-loop back-offs
       sim.advance("6m")
       sim.advance("1m")
