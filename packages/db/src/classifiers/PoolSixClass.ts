@@ -4,7 +4,7 @@
  *
  * | order | class | rule (defaults) | confidence |
  * |---|---|---|---|
- * | 1 | leak_after_deploy | a deploy marker within `deployWindowMs` (1 h) before the samples, a rising idle-in-transaction trend, and the sessions it leaves: ≥ 3 idle in transaction for longer than 30 s | 0.88 |
+ * | 1 | leak_after_deploy | a deploy marker within `deployWindowMs` (1 h) before the samples, a rising idle-in-transaction trend, and a session it left behind: ≥ 1 idle in transaction for longer than 30 s | 0.88 |
  * | 2 | idle_in_tx_backlog | ≥ 3 sessions idle in transaction for longer than 30 s | 0.91 |
  * | 3 | long_running_query | ≥ 2 statements over the 120 s budget, or 1 over 10 min (waiters in a lock chain count; the reasons and evidence name the chains' roots and waiters) | 0.85 |
  * | 4 | missing_pgbouncer | pgbouncer present and clients waiting > 0 | 0.80 |
@@ -19,8 +19,8 @@
  * statements, so three samples a second apart can read 1 → 2 → 4 after any deploy. That is
  * transaction churn, not a leak, and its plan (terminate the old sessions, restart the
  * deployment) would restart a healthy service with nothing to terminate. leak_after_deploy
- * therefore also needs what the seed's plan for it acts on: the idle-in-transaction backlog
- * (`idleInTxMinSessions` sessions past `idleInTxMs`) — a rising backlog after a deploy.
+ * therefore also needs what the seed's plan for it acts on first ("terminate old idle-in-tx
+ * sessions"): at least one session idle in transaction past `idleInTxMs`.
  *
  * @since 0.1.0
  */
@@ -95,11 +95,11 @@ export const rules = (overrides: Partial<Thresholds> = {}): ReadonlyArray<Classi
         // A leak leaves sessions behind: a rise of sessions that never stay idle is churn (module docs).
         const left = PgActivity.idleInTransactionOf(sessions, t.idleInTxMs).length
         return {
-          matched: recent && idleInTxTrend.rising && left >= t.idleInTxMinSessions,
+          matched: recent && idleInTxTrend.rising && left >= 1,
           reasons: lastDeploy === null ? [] : [
             `deploy ${lastDeploy.sha} ${Math.round((idleInTxTrend.sampledAt - lastDeploy.at) / 1000)} s before the samples`,
             `idle-in-transaction sessions ${idleInTxTrend.rising ? "rising" : "not rising"}${idleInTxTrend.application !== undefined && idleInTxTrend.application !== "*" ? ` (application ${JSON.stringify(idleInTxTrend.application)})` : ""}: ${idleInTxTrend.samples.join(" → ")}`,
-            `${left} session(s) idle in transaction for more than ${t.idleInTxMs / 1000} s${left >= t.idleInTxMinSessions ? "" : ` (fewer than ${t.idleInTxMinSessions}: transaction churn, not a leak)`}`
+            `${left} session(s) idle in transaction for more than ${t.idleInTxMs / 1000} s${left >= 1 ? "" : " (none left behind: transaction churn, not a leak)"}`
           ],
           evidence: { deploySha: lastDeploy?.sha ?? null, idleInTxSamples: [...idleInTxTrend.samples] }
         }
