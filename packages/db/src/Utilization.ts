@@ -3,7 +3,9 @@
  * can show how the ratio was computed.
  *
  * - PostgreSQL: client backends (`pg_stat_activity.backend_type = 'client backend'`) divided by
- *   the connections ordinary roles can open, `max_connections - superuser_reserved_connections`.
+ *   the connections ordinary roles can open, `max_connections - superuser_reserved_connections`
+ *   (PostgreSQL 16+: also minus `reserved_connections`, the slots only `pg_use_reserved_connections`
+ *   roles may take; `superuserReservedConnections` then holds both).
  *   Background workers, the checkpointer and the like are not counted.
  * - MySQL / MariaDB: `Threads_connected / max_connections`.
  * - pgbouncer, per pool (database, user): clients `cl_active + cl_waiting` against the database's
@@ -42,7 +44,8 @@ export const postgres: Effect.Effect<PostgresUtilization, DbError, Postgres> = P
     PgRow,
     `SELECT (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend')::int AS client_backends,
             current_setting('max_connections')::int AS max_connections,
-            current_setting('superuser_reserved_connections')::int AS reserved`
+            current_setting('superuser_reserved_connections')::int
+              + coalesce(current_setting('reserved_connections', true)::int, 0) AS reserved`
   ).pipe(Effect.map(([r]) => postgresOf(r?.client_backends ?? 0, r?.max_connections ?? 0, r?.reserved ?? 0)))
 )
 

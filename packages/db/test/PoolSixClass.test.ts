@@ -39,7 +39,8 @@ describe("db.pool.six-class classifier", () => {
   it("each class fires on its own evidence with the seed's confidence", () => {
     assert.strictEqual(classOf(facts({
       lastDeploy: Fact.known({ sha: "abc123", at: NOW - 600_000 }),
-      idleInTxTrend: Fact.known(PoolDiagnoser.trendOf([1, 3, 6], NOW))
+      idleInTxTrend: Fact.known(PoolDiagnoser.trendOf([1, 3, 6], NOW)),
+      sessions: Fact.known([idleTx(31_000), idleTx(2_000), idleTx(500)])
     })), "leak_after_deploy@0.88")
     assert.strictEqual(classOf(facts({ sessions: Fact.known([idleTx(31_000), idleTx(45_000), idleTx(90_000)]) })), "idle_in_tx_backlog@0.91")
     assert.strictEqual(classOf(facts({ sessions: Fact.known([running(121_000), running(130_000, "SELECT 2")]) })), "long_running_query@0.85")
@@ -64,6 +65,22 @@ describe("db.pool.six-class classifier", () => {
     const tuned = PoolSixClass.classifier({ idleInTxMs: 10_000, idleInTxMinSessions: 2 })
     const c = tuned(facts({ sessions: Fact.known([idleTx(11_000), idleTx(12_000)]) }))
     assert.strictEqual(c._tag === "Classified" ? c.class : c._tag, "idle_in_tx_backlog")
+  })
+
+  it("a rising count of sessions idle in transaction for milliseconds after a deploy is churn, not a leak (replay corpus: deploy-recent-transaction-churn)", () => {
+    const after = (sessions: ReadonlyArray<ReturnType<typeof idleTx>>) =>
+      classify(facts({ lastDeploy: Fact.known({ sha: "3d5e8c2", at: NOW - 1_200_000 }), idleInTxTrend: Fact.known(PoolDiagnoser.trendOf([1, 2, 4], NOW)), sessions: Fact.known(sessions) }))
+    const churn = after([idleTx(21), idleTx(9), idleTx(3), idleTx(1)])
+    assert.strictEqual(churn._tag, "Unclassified")
+    assert.isTrue(churn.reasons.length > 0)
+    const leakRule = PoolSixClass.rules()[0]!
+    const res = leakRule.when({ lastDeploy: { sha: "3d5e8c2", at: NOW - 1_200_000 }, idleInTxTrend: PoolDiagnoser.trendOf([1, 2, 4], NOW), sessions: [idleTx(21), idleTx(9)] } as never)
+    assert.isFalse(typeof res === "boolean" ? res : res.matched)
+    assert.match(typeof res === "boolean" ? "" : (res.reasons ?? []).join("; "), /0 session\(s\) idle in transaction for more than 30 s \(none left behind: transaction churn, not a leak\)/)
+    // both sides of the threshold: one at 29.9 s is still churn, one at 31 s was left behind
+    assert.strictEqual(after([idleTx(29_900), idleTx(9), idleTx(3)])._tag, "Unclassified")
+    const leak = after([idleTx(31_000), idleTx(9), idleTx(3)])
+    assert.strictEqual(leak._tag === "Classified" ? leak.class : leak._tag, "leak_after_deploy")
   })
 
   it("first match follows the seed's order, not confidence; an Unknown fact ahead of a match is Indeterminate", () => {

@@ -4,7 +4,7 @@
  *
  * | order | class | rule (defaults) | confidence |
  * |---|---|---|---|
- * | 1 | leak_after_deploy | a deploy marker within `deployWindowMs` (1 h) before the samples and a rising idle-in-transaction trend | 0.88 |
+ * | 1 | leak_after_deploy | a deploy marker within `deployWindowMs` (1 h) before the samples, a rising idle-in-transaction trend, and a session it left behind: ≥ 1 idle in transaction for longer than 30 s | 0.88 |
  * | 2 | idle_in_tx_backlog | ≥ 3 sessions idle in transaction for longer than 30 s | 0.91 |
  * | 3 | long_running_query | ≥ 2 statements over the 120 s budget, or 1 over 10 min (waiters in a lock chain count; the reasons and evidence name the chains' roots and waiters) | 0.85 |
  * | 4 | missing_pgbouncer | pgbouncer present and clients waiting > 0 | 0.80 |
@@ -13,6 +13,14 @@
  *
  * The 30 s and 120 s thresholds, the missing_pgbouncer reading and the batch-name pattern are
  * the catalog's rulings where the seed is silent. Every number is an option.
+ *
+ * **A leak leaves sessions behind** (ruling, from the replay corpus' `deploy-recent-transaction-churn`):
+ * a busy service always has sessions idle in transaction for a few milliseconds between two
+ * statements, so three samples a second apart can read 1 → 2 → 4 after any deploy. That is
+ * transaction churn, not a leak, and its plan (terminate the old sessions, restart the
+ * deployment) would restart a healthy service with nothing to terminate. leak_after_deploy
+ * therefore also needs what the seed's plan for it acts on first ("terminate old idle-in-tx
+ * sessions"): at least one session idle in transaction past `idleInTxMs`.
  *
  * @since 0.1.0
  */
@@ -80,15 +88,18 @@ export const rules = (overrides: Partial<Thresholds> = {}): ReadonlyArray<Classi
     rule({
       class: "leak_after_deploy",
       confidence: CONFIDENCES.leak_after_deploy,
-      needs: ["lastDeploy", "idleInTxTrend"],
-      when: ({ idleInTxTrend, lastDeploy }) => {
+      needs: ["lastDeploy", "idleInTxTrend", "sessions"],
+      when: ({ idleInTxTrend, lastDeploy, sessions }) => {
         const recent = lastDeploy !== null && lastDeploy.at <= idleInTxTrend.sampledAt &&
           idleInTxTrend.sampledAt - lastDeploy.at <= t.deployWindowMs
+        // A leak leaves sessions behind: a rise of sessions that never stay idle is churn (module docs).
+        const left = PgActivity.idleInTransactionOf(sessions, t.idleInTxMs).length
         return {
-          matched: recent && idleInTxTrend.rising,
+          matched: recent && idleInTxTrend.rising && left >= 1,
           reasons: lastDeploy === null ? [] : [
             `deploy ${lastDeploy.sha} ${Math.round((idleInTxTrend.sampledAt - lastDeploy.at) / 1000)} s before the samples`,
-            `idle-in-transaction sessions ${idleInTxTrend.rising ? "rising" : "not rising"}${idleInTxTrend.application !== undefined && idleInTxTrend.application !== "*" ? ` (application ${JSON.stringify(idleInTxTrend.application)})` : ""}: ${idleInTxTrend.samples.join(" → ")}`
+            `idle-in-transaction sessions ${idleInTxTrend.rising ? "rising" : "not rising"}${idleInTxTrend.application !== undefined && idleInTxTrend.application !== "*" ? ` (application ${JSON.stringify(idleInTxTrend.application)})` : ""}: ${idleInTxTrend.samples.join(" → ")}`,
+            `${left} session(s) idle in transaction for more than ${t.idleInTxMs / 1000} s${left >= 1 ? "" : " (none left behind: transaction churn, not a leak)"}`
           ],
           evidence: { deploySha: lastDeploy?.sha ?? null, idleInTxSamples: [...idleInTxTrend.samples] }
         }

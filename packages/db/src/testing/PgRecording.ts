@@ -8,7 +8,8 @@
  * | `SELECT * FROM pg_stat_activity` (PostgreSQL 14–17 columns; older ones without `query_id` / `leader_pid` too) | `sessions`: the `client backend` rows (`autovacuum launcher`, `walwriter`, … left out) as `PgActivity.PgSession`; ages from the capture time; one export per sample builds the idle-in-transaction trend |
  * | `SELECT * FROM pg_roles` | `rolsuper`, joined on `usesysid = oid` (else on `usename = rolname`) |
  * | `SELECT pid, pg_blocking_pids(pid) FROM pg_stat_activity` (optional `waitstart` column: `min(pg_locks.waitstart)` of the pid's ungranted locks) | `blocking_pids` (and `lock_wait_ms`) for lock-chain resolution |
- * | `SELECT * FROM pg_settings` | utilization: client backends over `max_connections − superuser_reserved_connections` |
+ * | `SELECT * FROM pg_settings` | utilization: client backends over `max_connections − superuser_reserved_connections − reserved_connections` (`reserved_connections`: PostgreSQL 16+, slots only `pg_use_reserved_connections` roles may take) |
+ * | postgres_exporter `pg_stat_activity_count` as Prometheus `query_range` returns it (`series`) | the connection history: with the last export as its newest sample, the idle-in-transaction trend is decided as the diagnoser decides it from its history (`ConnectionHistory.leakTrend` over the samples since the deploy marker, else the last 15 minutes; at least 4 samples, else the exports decide) |
  * | pgbouncer `SHOW POOLS` + `SHOW CONFIG` (optional `SHOW DATABASES`) | `pgbouncer`: the pools (the admin `pgbouncer` pool left out), sized by `SHOW DATABASES.pool_size`, else `default_pool_size` |
  *
  * **Missing parts.** `pg_stat_activity` is required. Without `pg_settings` the utilization is an
@@ -25,8 +26,9 @@
  * @since 0.1.0
  */
 import { Fact } from "@byteport/core"
-import { type PgActivity, PgBouncerStats, PoolDiagnoser, PoolSettings, Utilization } from "@byteport/db"
+import { ConnectionHistory, type PgActivity, PgBouncerStats, PoolDiagnoser, PoolSettings, Utilization } from "@byteport/db"
 import { Effect } from "effect"
+import * as fs from "node:fs"
 import { DecodeError, instant, type Instant, read, row, type Table } from "./Table"
 
 /** An export: a file path, or a table already parsed (`Table.parse`). */
@@ -240,6 +242,39 @@ export interface Recording {
   readonly lastDeploy?: PoolDiagnoser.DeployMarker | null
   /** The application's environment (pool settings), if recorded (default none: `null`). */
   readonly appEnv?: Readonly<Record<string, string | undefined>>
+  /** postgres_exporter `pg_stat_activity_count` from Prometheus `query_range`: a file path, or the parsed body. */
+  readonly series?: string | { readonly data?: unknown }
+  /** The database whose series count (default: every series). */
+  readonly datname?: string
+}
+
+/** The look-back window of the history when no deploy marker is known (the diagnoser's default). */
+const LOOKBACK_MS = 15 * 60_000
+
+const seriesOf = (series: string | { readonly data?: unknown }): Effect.Effect<unknown, DecodeError> =>
+  typeof series !== "string" ? Effect.succeed(series) : Effect.try({
+    try: () => JSON.parse(fs.readFileSync(series, "utf8")) as unknown,
+    catch: (e) => new DecodeError({ file: series, row: null, column: null, message: `${series}: not a Prometheus query_range body: ${(e as Error).message}` })
+  })
+
+/** Pure: the history trend of a recording (as `PoolDiagnoser.historyTrend` decides it), or undefined with too few samples. */
+const historyTrendOf = (
+  samples: ReadonlyArray<ConnectionHistory.Sample>,
+  current: ConnectionHistory.Sample,
+  deploy: PoolDiagnoser.DeployMarker | null
+): PoolDiagnoser.Trend | undefined => {
+  const since = deploy !== null && deploy.at <= current.at ? deploy.at : current.at - LOOKBACK_MS
+  const t = ConnectionHistory.leakTrend(ConnectionHistory.merge(samples, [current]), since)
+  if (t === undefined || t.samples < 4) return undefined
+  return {
+    samples: t.series.values,
+    sampledAt: t.to,
+    rising: t.series.rising,
+    source: "history",
+    application: t.series.application,
+    slopePerMinute: Math.round(t.series.slopePerMinute * 1000) / 1000,
+    since
+  }
 }
 
 const attempt = <A>(f: () => A): Effect.Effect<A, DecodeError> =>
@@ -289,6 +324,10 @@ export const facts = (recording: Recording): Effect.Effect<Fact.Facts<PoolDiagno
     const roles = recording.roles === undefined ? undefined : yield* load(recording.roles)
     const blocking = recording.blocking === undefined ? undefined : yield* load(recording.blocking)
     const settings = recording.settings === undefined ? undefined : yield* load(recording.settings)
+    const body = recording.series === undefined ? undefined : yield* seriesOf(recording.series)
+    if (body !== undefined && (body as { readonly data?: { readonly resultType?: unknown } } | null)?.data?.resultType !== "matrix") {
+      return yield* new DecodeError({ file: typeof recording.series === "string" ? recording.series : "series", row: null, column: null, message: "not a Prometheus query_range body (data.resultType matrix)" })
+    }
     const bouncer = recording.pools === undefined
       ? undefined
       : yield* pools(recording.pools, {
@@ -312,13 +351,19 @@ export const facts = (recording: Recording): Effect.Effect<Fact.Facts<PoolDiagno
       if (settings === undefined) utilization = Fact.unknown("utilization", "pg_settings not recorded")
       else {
         const s = settingsOf(settings)
-        const u = Utilization.postgresOf(clients, intSetting(settings, s, "max_connections"), intSetting(settings, s, "superuser_reserved_connections", 3))
+        const reserved = intSetting(settings, s, "superuser_reserved_connections", 3) + intSetting(settings, s, "reserved_connections", 0)
+        const u = Utilization.postgresOf(clients, intSetting(settings, s, "max_connections"), reserved)
         utilization = Fact.known({ engine: "postgres", ratio: u.ratio, clientBackends: u.clientBackends, available: u.available })
       }
+      const fromHistory = body === undefined ? undefined : historyTrendOf(
+        ConnectionHistory.fromQueryRange(body, recording.datname !== undefined ? { datname: recording.datname } : {}),
+        ConnectionHistory.sampleOf(recording.datname === undefined ? last : last.filter((x) => x.datname === recording.datname), at.at(-1)!),
+        recording.lastDeploy ?? null
+      )
       return {
         utilization,
         sessions: Fact.known(last),
-        idleInTxTrend: Fact.known(PoolDiagnoser.trendOf(idleInTx, at.at(-1)!)),
+        idleInTxTrend: Fact.known(fromHistory ?? PoolDiagnoser.trendOf(idleInTx, at.at(-1)!)),
         lastDeploy: Fact.known(recording.lastDeploy ?? null),
         pgbouncer: bouncer !== undefined
           ? Fact.known({ waiting: bouncer.reduce((n, p) => n + p.clientsWaiting, 0), pools: bouncer })

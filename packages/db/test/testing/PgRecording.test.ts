@@ -208,6 +208,50 @@ describe("PgRecording: real-shaped edge cases", () => {
       assert.deepStrictEqual(facts.idleInTxTrend._tag === "Known" ? [facts.idleInTxTrend.value.samples, facts.idleInTxTrend.value.rising] : [], [[1, 2, 3], true])
     }))
 
+  it.effect("PostgreSQL 16+ pg_settings: reserved_connections is not the application's either (max_connections − superuser_reserved − reserved)", () =>
+    Effect.gen(function*() {
+      const client = (pid: number) => `16386,appdb,${pid},,16384,app,web,10.0.0.7,,50000,2026-12-07 13:00:00+00,,2026-12-07 13:00:00+00,2026-12-07 13:00:00+00,Client,ClientRead,idle,,,,SELECT 1,client backend`
+      const activity = yield* csv("a16.csv", ...Array.from({ length: 76 }, (_, i) => client(100 + i)))
+      const settings = (...rows: ReadonlyArray<string>) => Table.parse("s16.csv", ["name,setting,unit", ...rows].join("\n") + "\n")
+      const pg16 = yield* PgRecording.facts({ activity, settings: yield* settings("max_connections,100,", "reserved_connections,10,", "superuser_reserved_connections,3,"), pgbouncer: "absent" })
+      assert.deepStrictEqual(pg16.utilization, Fact.known({ engine: "postgres", ratio: 76 / 87, clientBackends: 76, available: 87 }))
+      const pg15 = yield* PgRecording.facts({ activity, settings: yield* settings("max_connections,100,", "superuser_reserved_connections,3,"), pgbouncer: "absent" })
+      assert.deepStrictEqual(pg15.utilization, Fact.known({ engine: "postgres", ratio: 76 / 97, clientBackends: 76, available: 97 }))
+    }))
+
+  it.effect("postgres_exporter series (Prometheus query_range): the idle-in-transaction trend is decided over the history since the deploy, as the diagnoser decides it", () =>
+    Effect.gen(function*() {
+      const at = Date.UTC(2026, 11, 7, 13, 0, 0)
+      const idle = (pid: number) => `16386,appdb,${pid},,16384,app,billing,10.0.0.7,,50000,2026-12-07 12:50:00+00,2026-12-07 12:50:00+00,2026-12-07 12:50:00+00,2026-12-07 12:50:00+00,Client,ClientRead,idle in transaction,,,,SELECT 1,client backend`
+      const activity = yield* csv("one.csv", ...[1, 2, 3, 4, 5, 6, 7, 8].map(idle))
+      // one sample a minute for 12 minutes: the billing application leaks about one session every 1.5 minutes (0 → 8)
+      const points = (f: (i: number) => number) => Array.from({ length: 12 }, (_, i) => [(at - (12 - i) * 60_000) / 1000, String(f(i))] as const)
+      const body = {
+        status: "success",
+        data: {
+          resultType: "matrix",
+          result: [
+            { metric: { __name__: "pg_stat_activity_count", datname: "appdb", state: "idle in transaction", usename: "app", application_name: "billing" }, values: points((i) => Math.floor((i * 2) / 3)) },
+            { metric: { __name__: "pg_stat_activity_count", datname: "appdb", state: "idle", usename: "app", application_name: "billing" }, values: points(() => 20) },
+            { metric: { __name__: "pg_stat_activity_count", datname: "other", state: "idle in transaction", usename: "app", application_name: "billing" }, values: points((i) => 30 - i) }
+          ]
+        }
+      }
+      const deploy = { sha: "c01d2b7", at: at - 13 * 60_000 }
+      const withSeries = yield* PgRecording.facts({ activity, capturedAt: at, series: body, datname: "appdb", lastDeploy: deploy, pgbouncer: "absent" })
+      const trend = withSeries.idleInTxTrend._tag === "Known" ? withSeries.idleInTxTrend.value : undefined
+      assert.deepStrictEqual([trend?.source, trend?.application, trend?.rising, trend?.since, trend?.samples.at(-1)], ["history", "billing", true, deploy.at, 8])
+      // the export alone is one sample: never rising
+      const alone = yield* PgRecording.facts({ activity, capturedAt: at, lastDeploy: deploy, pgbouncer: "absent" })
+      assert.deepStrictEqual(alone.idleInTxTrend._tag === "Known" ? [alone.idleInTxTrend.value.source, alone.idleInTxTrend.value.rising] : [], [undefined, false])
+      // the other database's falling series is not this database's history
+      const unfiltered = yield* PgRecording.facts({ activity, capturedAt: at, series: body, lastDeploy: deploy, pgbouncer: "absent" })
+      assert.isFalse(unfiltered.idleInTxTrend._tag === "Known" && unfiltered.idleInTxTrend.value.application === "*" && unfiltered.idleInTxTrend.value.rising)
+      const e = yield* Effect.flip(PgRecording.facts({ activity, series: { data: { resultType: "vector", result: [] } } }))
+      assert.strictEqual(e._tag, "DecodeError")
+      assert.match(e.message, /query_range/)
+    }))
+
   const bad: ReadonlyArray<{ readonly name: string; readonly run: Effect.Effect<unknown, DecodeError>; readonly file: string; readonly row: number | null; readonly column: string | null }> = [
     {
       name: "a timestamp that is not one",
