@@ -15,6 +15,8 @@ export interface Expect {
   readonly forbidden: ReadonlyArray<string>
   /** Action kinds the plan must contain. */
   readonly required?: ReadonlyArray<string>
+  /** With `signal` null: the signal type the container's next restart (same exit) raises. */
+  readonly afterRestart?: string
   /** The plan escalates without acting. */
   readonly escalates?: boolean
 }
