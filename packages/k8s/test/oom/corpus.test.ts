@@ -29,6 +29,7 @@ import * as EventRecorder from "../../src/events/EventRecorder"
 import * as Kube from "../../src/Kube"
 import * as Metrics from "../../src/metrics/Metrics"
 import type * as Prometheus from "../../src/metrics/Prometheus"
+import * as MemoryTrend from "../../src/probes/memoryTrend"
 import * as OomFixture from "../../src/probes/oomFixture"
 import * as Remediator from "../../src/remediators/oom"
 import * as OomRunbook from "../../src/runbooks/k8s.oom.six-signal"
@@ -56,6 +57,25 @@ const checkPlan = (name: string, expect: Expect, kinds: ReadonlyArray<string>) =
   for (const k of expect.required ?? []) assert.include(kinds, k, `${name}: the plan must contain ${k}`)
 }
 
+/**
+ * The facts of a recording: `OomFixture.decode`, with the trend as the runbook's probe reads the
+ * recorded series at the capture time (its first window, widened until it decides) — what the
+ * runbook would have concluded when the incident happened. `OomFixture.decode` alone analyses the
+ * whole recording at once (see the divergence test below).
+ */
+const decodeAsProbed = (x: (typeof incidents)[number]) =>
+  Effect.gen(function*() {
+    const facts = yield* OomFixture.decode(x.dir)
+    const pod = Fact.value(facts.pod)
+    if (facts.trend._tag === "Unknown" || !pod) return facts
+    const workload = (readJson(x.dir, "pod.json")!["metadata"]["labels"]?.["app"] as string | undefined) ?? pod.pod
+    yield* TestClock.setTime(x.meta.now)
+    const trend = yield* MemoryTrend.probe({ namespace: pod.namespace, workload, container: pod.container, limitBytes: pod.memoryLimitBytes }).pipe(
+      Effect.provide(Layer.succeed(Metrics.Metrics, recordedMetrics(x.dir)))
+    )
+    return { ...facts, trend: Fact.known(trend) }
+  })
+
 describe("k8s.oom.six-signal replay corpus: decode → classify → plan", () => {
   it("has at least 12 incidents, none from kube-sim's recorder, each with sources, every class and both outcomes of escalation", () => {
     assert.isAtLeast(incidents.length, 12)
@@ -71,7 +91,7 @@ describe("k8s.oom.six-signal replay corpus: decode → classify → plan", () =>
   for (const x of incidents) {
     it.effect(`${x.name} → ${x.meta.expect.class}`, () =>
       Effect.gen(function*() {
-        const facts = yield* OomFixture.decode(x.dir)
+        const facts = yield* decodeAsProbed(x)
         const c = OomClassifier.classify()(facts)
         assert.strictEqual(classOf(c), x.meta.expect.class, JSON.stringify({ c, trend: Fact.value(facts.trend), ws: Fact.value(facts.workingSet), unknown: Fact.unknownKeys(facts) }))
         if (c._tag !== "Classified") {
@@ -84,6 +104,22 @@ describe("k8s.oom.six-signal replay corpus: decode → classify → plan", () =>
         if (x.meta.expect.escalates) assert.deepStrictEqual(actionKinds(plan), [], `${x.name}: escalation only`)
       }))
   }
+
+  // OomFixture.decode analyses the whole recording in one window; the runbook's probe stops at its
+  // first decisive window. They agree on every incident but these (listed so a change shows):
+  // a 12 h level working set with a slow traffic-following component has a statistically
+  // significant but immaterial drift over the whole recording — undecided (never a plateau, by
+  // the growth test's design) — while the probe's 60 min window already shows the level.
+  it.effect("OomFixture.decode (whole recording) and the probe (first decisive window) differ only where listed", () =>
+    Effect.gen(function*() {
+      const differ: Array<string> = []
+      for (const x of incidents) {
+        const whole = yield* OomFixture.decode(x.dir)
+        const probed = yield* decodeAsProbed(x)
+        if (classOf(OomClassifier.classify()(whole)) !== classOf(OomClassifier.classify()(probed))) differ.push(`${x.name}: ${classOf(OomClassifier.classify()(whole))}`)
+      }
+      assert.deepStrictEqual(differ, ["plateau-90pct-weak-traffic-correlation: Unclassified"])
+    }))
 })
 
 // ---------------------------------------------------------------- replay through the real client
