@@ -274,8 +274,13 @@ describe("k8s.oom.six-signal replay corpus: detector → diagnose → classify �
           if (want) {
             while (!seen.some((s) => s.type === want)) yield* Effect.sleep("1 second")
           } else {
-            // the recording alone: nothing for 40 s
-            yield* Effect.sleep("40 seconds")
+            // the recording alone: once the detectors have read it (the pods, and the previous log of a
+            // termination the marker detector examines), nothing for 10 s more
+            const t = pod["status"]["containerStatuses"]?.find((c: Json) => c["name"] === x.meta.container)?.["lastState"]?.["terminated"]
+            const examined = t && t["reason"] !== "OOMKilled" && t["reason"] !== "ContainerStatusUnknown" && t["exitCode"] !== 0
+            const read = () => sim.recorder.requests().some((q) => q.method === "GET" && (examined ? q.path.endsWith("/log") : /\/pods$/.test(q.path)))
+            while (!read()) yield* Effect.sleep("1 second")
+            yield* Effect.sleep("10 seconds")
             assert.deepStrictEqual(seen.filter((s) => ALL_SIGNALS.includes(s.type as never)).map((s) => s.type), [], `${x.name}: no OOM signal from the recording`)
             if (after) {
               // the container's next restart, the same way (exit 137, reason Error): the restart-growth detector routes it here
