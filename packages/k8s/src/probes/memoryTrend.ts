@@ -56,6 +56,11 @@ export interface TrendSettings {
   readonly significanceZ?: number | undefined
   /** Least rise over a lifetime, as a share of the memory limit (BYTEPORT_OOM_TREND_MIN_RISE, default 0.02). */
   readonly minRiseRatio?: number | undefined
+  /**
+   * Restarts a window must show before growth decides it (the classifier's `leakMinRestarts`,
+   * default 3): growth inside fewer lifetimes cannot tell a leak yet, so the probe widens.
+   */
+  readonly leakMinRestarts?: number | undefined
 }
 
 /** The defaults. */
@@ -268,7 +273,8 @@ export const pearson = (pairs: ReadonlyArray<readonly [number, number]>): number
 
 /**
  * The trend with whether the window decided it: `decided` is false when the working set neither
- * grows nor shows a level (too few samples, or noise too large for the window's length).
+ * grows across `leakMinRestarts` restarts nor shows a level (too few samples or restarts, or noise
+ * too large for the window's length).
  */
 export const analyse = (
   input: {
@@ -331,7 +337,9 @@ export const analyse = (
     peakBytes: Math.round(peakBytes),
     rpsCorrelation
   }
-  return { facts, growth, decided: growth.growing || plateau }
+  // growth decides a window only once it spans the restarts a leak needs: a slow leak seen inside
+  // one lifetime is widened until its rise across restarts shows (or the widest window is reached)
+  return { facts, growth, decided: (growth.growing && restarts >= (settings.leakMinRestarts ?? 3)) || plateau }
 }
 
 /**
@@ -350,7 +358,7 @@ export const trendFrom = (
 
 /**
  * Reads the series through the Metrics service (Prometheus) and computes the trend of a workload's
- * container. A window that does not decide (neither growth nor a shown level) is widened four-fold,
+ * container. A window that does not decide (neither growth across `leakMinRestarts` restarts nor a shown level) is widened four-fold,
  * up to `maxLookbackMinutes`, at a step that keeps each query near 1,440 samples: a slow leak or a
  * noisy plateau needs hours to tell apart, and an undecided trend is never a plateau.
  */

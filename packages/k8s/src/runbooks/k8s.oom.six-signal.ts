@@ -205,7 +205,8 @@ const trendWorkload = (p: PodFacts, owner: Fact.Fact<PodFacts["workload"]> | und
 /** The k8s.oom.six-signal diagnoser. */
 export const diagnose = (o: Options = {}): Diagnoser.Diagnoser<OomFacts, Kube | Metrics> => {
   const timeout: Duration.Input = o.probeTimeout ?? "10 seconds"
-  const trend = o.trend ?? MemoryTrend.defaults
+  // the probe widens until growth spans the restarts the classifier's leak rule needs
+  const trend = { ...(o.trend ?? MemoryTrend.defaults), leakMinRestarts: o.trend?.leakMinRestarts ?? o.thresholds?.leakMinRestarts ?? OomClassifier.defaults.leakMinRestarts }
   return Diagnoser.andThen(
     Diagnoser.make<{ pod: PodFacts; owner: PodFacts["workload"] }, Kube | Metrics>({
       // the pod and its owner are separate facts: one failing never hides the other
