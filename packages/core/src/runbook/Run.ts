@@ -70,7 +70,11 @@ export const resumeOpenIncidents = <R>(
       }
       const lease = yield* store.getLease(leaseKeyOf(inc.targetKey)).pipe(Effect.orElseSucceed(() => undefined))
       const now = yield* Clock.currentTimeMillis
-      if (lease && lease.expiresAt > now && lease.holder !== AgentId.holder(agent, inc.incidentId)) {
+      // Ours: held under our token for it, or a lease a hand-off parent of ours passed to it (the
+      // holder stays the parent's token, the lease names the child).
+      const ours = lease !== undefined &&
+        (lease.holder === AgentId.holder(agent, inc.incidentId) || (heldIncident(lease) === inc.incidentId && lease.holder.endsWith(`@${agent}`)))
+      if (lease && lease.expiresAt > now && !ours) {
         yield* audit("incident.held", { runbook: runbook.id, incidentId: inc.incidentId, heldBy: heldIncident(lease), holder: lease.holder })
         continue
       }

@@ -233,6 +233,50 @@ describe("lease pass-through", () => {
     }))
 })
 
+describe("a hand-off child interrupted while holding its parent's passed lease", () => {
+  it.effect("resumes at the agent's next start at once (the lease names the child), not after the lease expired", () =>
+    Effect.gen(function*() {
+      const fix = W.fixHandler()
+      yield* Effect.gen(function*() {
+        const store = yield* GuardrailStore.GuardrailStore
+        const bus = yield* IncidentBus.IncidentBus
+        // the child's verifier hangs the first time (the agent dies while verifying), passes after
+        const verifying = yield* Deferred.make<void>()
+        let calls = 0
+        const verify = () =>
+          Effect.suspend(() => ++calls === 1 ? Effect.andThen(Deferred.succeed(verifying, undefined), Effect.never) : Effect.succeed(recovered("api answers", "200")))
+        const parentReport = report(yield* Runbook.handle(W.parent((s) => Plan.handOff(W.depDown(s.target), "let the owner fix it")), W.broken(W.api)))
+        const [handedOff] = yield* bus.published
+        const child = W.child({ verify })
+        const fiber = yield* Effect.forkChild(Runbook.handle(child, handedOff!))
+        yield* Deferred.await(verifying)
+        yield* Fiber.interrupt(fiber)
+        const open = (yield* store.listIncidents()).filter((i) => i.runbook === "test.child")
+        assert.strictEqual(open.length, 1, "the child is open in its journal")
+        const lease = yield* store.getLease(leaseKey(W.api))
+        const now = yield* Effect.clockWith((c) => c.currentTimeMillis)
+        assert.isAbove(lease!.expiresAt, now, "the passed lease is still live")
+        assert.strictEqual(lease!.data["incidentId"], open[0]!.incidentId, "it names the child")
+        assert.notStrictEqual(lease!.holder, AgentId.holder(yield* AgentId.current, open[0]!.incidentId), "its holder is the parent's token")
+        assert.include(lease!.holder, parentReport.incidentId)
+
+        // the agent starts again: the catalog resumes the child at once, no virtual time passes
+        const results: Array<Runbook.HandleResult> = []
+        const done = yield* Deferred.make<void>()
+        const run = yield* Effect.forkChild(
+          Catalog.run(Catalog.make([child]), { onResult: (r) => Effect.andThen(Effect.sync(() => void results.push(r)), Deferred.succeed(done, undefined)) })
+        )
+        for (let i = 0; i < 200 && !(yield* Deferred.isDone(done)); i++) yield* Effect.yieldNow
+        yield* Fiber.interrupt(run)
+        assert.strictEqual(results.length, 1, "resumed without waiting for the lease to expire")
+        const resumed = report(results[0]!)
+        assert.strictEqual(resumed.incidentId, open[0]!.incidentId)
+        assert.strictEqual(resumed.status, "recovered", JSON.stringify(resumed.timeline))
+        assert.strictEqual(fix.writes.length, 1, "the fix applied before the interruption is not applied again")
+      }).pipe(Effect.provide(Testing.layer({ handlers: [fix] })))
+    }))
+})
+
 describe("unrouted hand-offs and routing audit", () => {
   it.effect("a hand-off no enabled runbook owns escalates, naming its signal type and target (a disabled owner does not count)", () =>
     Effect.gen(function*() {
