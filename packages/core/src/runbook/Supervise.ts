@@ -7,7 +7,7 @@
  * @since 0.2.0
  * @internal
  */
-import { Cause, Effect, Stream } from "effect"
+import { Cause, Clock, Effect, Stream } from "effect"
 import * as Backoff from "../Backoff"
 import { Notifier } from "../Notifier"
 import * as S from "../Signal"
@@ -124,7 +124,40 @@ export interface SuperviseOptions {
   readonly runbook?: string | undefined
   /** The restart backoff (default 1 s × 2^N, cap 60 s); the attempt count resets once an element flows. */
   readonly backoff?: Backoff.Options | undefined
+  /**
+   * After this many failures in a row (no element in between) the failure is escalated once to
+   * the ops channel (severity warning: detection is degraded), beside the audit (default 5; 0: never).
+   */
+  readonly escalateAfter?: number | undefined
 }
+
+/** The default streak of detector failures that escalates: 5 (with the default backoff, about 15 s of failing). */
+export const defaultEscalateAfter = 5
+
+/** One escalation for a detector failing `attempt` times in a row: detection is degraded, a human should look. */
+const escalateFailing = (options: SuperviseOptions, attempt: number, delayMs: number, cause: string): Effect.Effect<void, never, Notifier> =>
+  guarded(`escalating failing detector ${options.name}`, Effect.gen(function*() {
+    const now = yield* Clock.currentTimeMillis
+    const notifier = yield* Notifier
+    yield* notifier.escalate({
+      incidentId: `detector:${options.name}:${now}`,
+      runbook: options.runbook ?? "byteport",
+      reason: `detector ${options.name} failed ${attempt} times in a row; detection is degraded (restarting every ${delayMs} ms): ${cause}`,
+      severity: "warning",
+      signal: { type: "detector.failing", target: { kind: "byteport.detector", ref: options.name }, observedAt: now, evidence: { attempt, restartInMs: delayMs } },
+      facts: {},
+      decisions: [],
+      outcomes: [],
+      verdicts: [],
+      nextSteps: [
+        `check what detector ${options.name} reads (API server, metrics, database) and its credentials`,
+        "the detector keeps restarting with backoff; it escalates again only after it recovers and fails anew"
+      ],
+      proposals: [],
+      attachments: [],
+      at: now
+    })
+  }))
 
 /**
  * A source that never fails and never dies: when it fails (or dies, or cannot even be built) the
@@ -147,9 +180,13 @@ export const supervise = <A, E, R>(
       const delayMs = Backoff.delayMillisOf(backoff, attempt)
       attempt++
       const text = safeCauseText(cause)
+      const escalateAfter = options.escalateAfter ?? defaultEscalateAfter
       const report = Effect.andThen(
         audit("detector.failed", { ...ref, detector: options.name, attempt, restartInMs: delayMs, cause: text }),
-        Effect.logWarning(`byteport: detector ${options.name} failed (attempt ${attempt}), restarting in ${delayMs} ms: ${text}`)
+        Effect.andThen(
+          Effect.logWarning(`byteport: detector ${options.name} failed (attempt ${attempt}), restarting in ${delayMs} ms: ${text}`),
+          escalateAfter > 0 && attempt === escalateAfter ? escalateFailing(options, attempt, delayMs, text) : Effect.void
+        )
       )
       return Stream.unwrap(Effect.as(Effect.andThen(report, Effect.sleep(delayMs)), Stream.suspend(() => once)))
     })

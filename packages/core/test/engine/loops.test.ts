@@ -187,6 +187,59 @@ describe("Runbook.run survives its detector", () => {
     }).pipe(Effect.provide(Testing.layer())))
 })
 
+describe("a detector that keeps failing is escalated once per failure streak", () => {
+  it.effect("5 failures in a row → one ops-channel escalation (warning) naming the detector; more failures add none; a recovery and a new streak escalate again", () =>
+    Effect.gen(function*() {
+      let subscriptions = 0
+      let healthyOn = new Set([7]) // the 7th subscription emits one element, then fails again
+      const detector = Detector.fromStream(
+        "always-down",
+        Stream.suspend(() => {
+          const n = ++subscriptions
+          return healthyOn.has(n)
+            ? Stream.concat(Stream.make(valid(n) as unknown), Stream.fail(new Error(`api server unreachable (${n})`)))
+            : Stream.fail(new Error(`api server unreachable (${n})`))
+        })
+      )
+      const catalog = Catalog.make([make({ mode: "observe", detector })], { settle: "10 millis" })
+      const fiber = yield* Effect.forkChild(Catalog.run(catalog, { resumeOpen: false, detectorBackoff: { base: "1 second", factor: 1, cap: "1 second" } }))
+      const escalations = () => Effect.gen(function*() {
+        const rec = yield* (yield* Notifier.NotifierRecording).get
+        return rec.escalations.filter((e) => e.signal.type === "detector.failing")
+      })
+      const until = (n: number) => Effect.gen(function*() {
+        for (let i = 0; i < 500 && subscriptions < n; i++) yield* Effect.yieldNow
+      })
+      yield* until(1)
+      for (let k = 2; k <= 5; k++) {
+        assert.deepStrictEqual((yield* escalations()).length, 0, `no escalation after ${k - 1} failures`)
+        yield* Testing.advance("1 second")
+        yield* until(k)
+      }
+      yield* Effect.yieldNow
+      const first = yield* escalations()
+      assert.strictEqual(first.length, 1, "the 5th failure in a row escalates")
+      assert.strictEqual(first[0]!.severity, "warning")
+      assert.deepStrictEqual(first[0]!.signal.target, { kind: "byteport.detector", ref: "always-down" })
+      assert.match(first[0]!.reason, /detector always-down failed 5 times in a row/)
+      assert.match(first[0]!.reason, /api server unreachable/)
+      // the 6th failure: no second escalation for the same streak
+      yield* Testing.advance("1 second")
+      yield* until(6)
+      assert.strictEqual((yield* escalations()).length, 1)
+      // the 7th subscription emits (the streak resets), then fails: five more failures escalate again
+      for (let k = 7; k <= 12; k++) {
+        yield* Testing.advance("1 second")
+        yield* until(k)
+      }
+      yield* Effect.yieldNow
+      assert.strictEqual((yield* escalations()).length, 2, "a new streak after a recovery escalates again")
+      healthyOn = new Set()
+      assert.isUndefined(fiber.pollUnsafe(), "the loop is alive")
+      yield* Fiber.interrupt(fiber)
+    }).pipe(Effect.provide(Testing.layer())))
+})
+
 describe("Catalog.run survives its detectors", () => {
   it.effect("a dying detector no longer ends Catalog.run with success: it restarts with backoff and detection goes on", () =>
     Effect.gen(function*() {
