@@ -356,11 +356,116 @@ export const trendFrom = (
   settings: TrendSettings = defaults
 ): TrendFacts => analyse(input, settings).facts
 
+/** One window of the widening: `[end − minutes, end]` read at `stepSeconds`. */
+export interface Window {
+  readonly minutes: number
+  readonly range: { readonly start: number; readonly end: number; readonly step: Duration.Duration }
+}
+
+/**
+ * The windows the trend reads, ending at `end` (epoch ms), in order: `lookbackMinutes`, widened
+ * four-fold up to `maxLookbackMinutes` (60 min → 4 h → 16 h → 24 h by default), each at a step that
+ * keeps a query near 1,440 samples (never finer than `stepSeconds`).
+ */
+export const windowsOf = (end: number, settings: TrendSettings = defaults): ReadonlyArray<Window> => {
+  const maxMinutes = Math.max(settings.lookbackMinutes, settings.maxLookbackMinutes ?? 1440)
+  const out: Array<Window> = []
+  for (let minutes = settings.lookbackMinutes; ; minutes = Math.min(maxMinutes, minutes * 4)) {
+    const step = Math.max(settings.stepSeconds, Math.ceil((minutes * 60) / 1440 / 15) * 15)
+    out.push({ minutes, range: { start: end - minutes * 60_000, end, step: Duration.seconds(step) } })
+    if (minutes >= maxMinutes) return out
+  }
+}
+
+/** What one window's queries answer: the working set per pod and the workload's request rate (one series, or none). */
+export interface WindowSeries {
+  readonly workingSet: ReadonlyArray<Series>
+  readonly requestRate: ReadonlyArray<Series>
+}
+
+/**
+ * The one decision path of the trend: reads the windows of `windowsOf(end)` in order through
+ * `read` and returns the facts of the first window that decides (growth across
+ * `leakMinRestarts` restarts, or a shown level), else of the widest. The live probe reads each
+ * window from Prometheus; `trendAt` reads it from a recording: both decide here.
+ */
+export const widening = <E, R>(
+  end: number,
+  limitBytes: number | null | undefined,
+  read: (range: Window["range"]) => Effect.Effect<WindowSeries, E, R>,
+  settings: TrendSettings = defaults
+): Effect.Effect<TrendFacts, E, R> =>
+  Effect.gen(function*() {
+    const windows = windowsOf(end, settings)
+    for (let i = 0; ; i++) {
+      const w = windows[i]!
+      const a = analyse({ ...(yield* read(w.range)), limitBytes }, settings)
+      if (a.decided || i === windows.length - 1) return a.facts
+    }
+  })
+
+/**
+ * The points of a recorded series inside `range` (ends included), thinned to its step when the
+ * recording is finer: what Prometheus answers for the range from the recorded samples (a
+ * recording coarser than the step is what a downsampled store answers).
+ */
+export const pointsIn = (points: ReadonlyArray<readonly [number, number]>, range: { readonly start: number; readonly end: number; readonly step?: Duration.Input | undefined }): ReadonlyArray<readonly [number, number]> => {
+  const stepMs = Duration.toMillis(Duration.fromInputUnsafe(range.step ?? "60 seconds"))
+  const out: Array<readonly [number, number]> = []
+  let last = -Infinity
+  for (const p of points) {
+    if (p[0] < range.start || p[0] > range.end || p[0] - last < stepMs || !Number.isFinite(p[1])) continue
+    out.push(p)
+    last = p[0]
+  }
+  return out
+}
+
+/**
+ * A recorded working-set answer over `range` as the probe's query returns it: each series'
+ * points in the range (`pointsIn`), merged `max by (pod)` (raw cAdvisor recordings hold one series
+ * per container id), pods without a point left out.
+ */
+export const workingSetIn = (series: ReadonlyArray<Series>, range: { readonly start: number; readonly end: number; readonly step?: Duration.Input | undefined }, container?: string): ReadonlyArray<Series> => {
+  const byPod = new Map<string, Map<number, number>>()
+  for (const s of series) {
+    const pod = s.labels["pod"] ?? ""
+    const m = byPod.get(pod) ?? new Map<number, number>()
+    for (const [t, v] of pointsIn(s.points, range)) m.set(t, Math.max(m.get(t) ?? -Infinity, v))
+    byPod.set(pod, m)
+  }
+  return [...byPod]
+    .map(([pod, m]): Series => ({ labels: { pod, container: container ?? "" }, points: [...m].sort((a, b) => a[0] - b[0]) }))
+    .filter((s) => s.points.length > 0)
+}
+
+/**
+ * The trend of a recording as the live probe would have read it at the capture time `now`:
+ * the same widening windows (`widening`), each answered from the recorded series
+ * (`workingSetIn`, `pointsIn`) — `OomFixture.decode` and the probe share this one decision path.
+ */
+export const trendAt = (
+  recorded: {
+    readonly workingSet: ReadonlyArray<Series>
+    readonly requestRate: ReadonlyArray<Series>
+    readonly limitBytes?: number | null | undefined
+  },
+  now: number,
+  settings: TrendSettings = defaults
+): TrendFacts =>
+  Effect.runSync(
+    widening(now, recorded.limitBytes, (range) => {
+      const rps = recorded.requestRate[0] ? pointsIn(recorded.requestRate[0].points, range) : []
+      return Effect.succeed({ workingSet: workingSetIn(recorded.workingSet, range), requestRate: rps.length ? [{ labels: {}, points: rps }] : [] })
+    }, settings)
+  )
+
 /**
  * Reads the series through the Metrics service (Prometheus) and computes the trend of a workload's
  * container. A window that does not decide (neither growth across `leakMinRestarts` restarts nor a shown level) is widened four-fold,
  * up to `maxLookbackMinutes`, at a step that keeps each query near 1,440 samples: a slow leak or a
- * noisy plateau needs hours to tell apart, and an undecided trend is never a plateau.
+ * noisy plateau needs hours to tell apart, and an undecided trend is never a plateau. The windows
+ * and the decision are `widening`'s, shared with `trendAt` (recordings).
  */
 export const probe = (
   w: { readonly namespace: string; readonly workload: string; readonly container: string; readonly limitBytes?: number | null | undefined },
@@ -369,17 +474,12 @@ export const probe = (
   Effect.gen(function*() {
     const metrics = yield* Metrics
     const end = yield* Clock.currentTimeMillis
-    const maxMinutes = Math.max(settings.lookbackMinutes, settings.maxLookbackMinutes ?? 1440)
-    let minutes = settings.lookbackMinutes
-    for (;;) {
-      const step = Math.max(settings.stepSeconds, Math.ceil((minutes * 60) / 1440 / 15) * 15)
-      const range = { start: end - minutes * 60_000, end, step: Duration.seconds(step) }
-      const [ws, rps] = yield* Effect.all([
-        metrics.memorySeries({ namespace: w.namespace, podPrefix: `${w.workload}-`, container: w.container }, range),
-        metrics.requestRate({ namespace: w.namespace, workload: w.workload }, range)
-      ], { concurrency: 2 })
-      const a = analyse({ workingSet: ws, requestRate: rps.points.length ? [rps] : [], limitBytes: w.limitBytes }, settings)
-      if (a.decided || minutes >= maxMinutes) return a.facts
-      minutes = Math.min(maxMinutes, minutes * 4)
-    }
+    return yield* widening(end, w.limitBytes, (range) =>
+      Effect.map(
+        Effect.all([
+          metrics.memorySeries({ namespace: w.namespace, podPrefix: `${w.workload}-`, container: w.container }, range),
+          metrics.requestRate({ namespace: w.namespace, workload: w.workload }, range)
+        ], { concurrency: 2 }),
+        ([ws, rps]) => ({ workingSet: ws, requestRate: rps.points.length ? [rps] : [] })
+      ), settings)
   })

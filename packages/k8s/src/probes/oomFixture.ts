@@ -112,7 +112,10 @@ const notRecorded = (probe: string, ...files: ReadonlyArray<string>) => Fact.unk
  * Decodes a fixture directory into Facts: Known from every recorded file; a missing optional
  * file makes the facts that need it Unknown (the owner, hpa and last deploy without
  * `deployment.json`; the trend without a Prometheus series; the working set without PodMetrics
- * and without a Prometheus value of the pod), exactly as a failed probe does live.
+ * and without a Prometheus value of the pod), exactly as a failed probe does live. The trend is
+ * `MemoryTrend.trendAt` at the capture time `meta.now`: the live probe's windows (60 min, widened
+ * ×4 to 24 h until one decides) answered from the recorded series — one decision path with the
+ * runbook, never the whole recording at once.
  */
 export const decode = (dir: string, trend: MemoryTrend.TrendSettings = MemoryTrend.defaults): Effect.Effect<Fact.Facts<OomFacts>, FixtureError> =>
   Effect.map(load(dir), (x): Fact.Facts<OomFacts> => {
@@ -135,7 +138,7 @@ export const decode = (dir: string, trend: MemoryTrend.TrendSettings = MemoryTre
       node: x.node ? Fact.known(nodeFactsFrom(x.node)) : pod.node === null ? Fact.known(null) : notRecorded("describe node", "node.json"),
       workingSet,
       trend: x.memory && x.rps
-        ? Fact.known(MemoryTrend.trendFrom({ workingSet: x.memory, requestRate: x.rps, limitBytes: pod.memoryLimitBytes }, trend))
+        ? Fact.known(MemoryTrend.trendAt({ workingSet: x.memory, requestRate: x.rps, limitBytes: pod.memoryLimitBytes }, x.meta.now, trend))
         : notRecorded("prometheus memory trend", ...(x.memory ? [] : ["prometheus-memory.json"]), ...(x.rps ? [] : ["prometheus-rps.json"])),
       hpa: workload && x.hpas ? Fact.known(hpaFactsFrom(x.hpas, workload)) : notRecorded("hpa discovery", ...(workload ? [] : ["deployment.json"]), ...(x.hpas ? [] : ["hpas.json"])),
       lastDeploy: x.deployment && x.replicaSets
