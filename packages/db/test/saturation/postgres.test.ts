@@ -5,7 +5,7 @@
  * runbook acts only on this test's sessions (the server is shared), and the state of the server
  * is asserted afterwards.
  */
-import { Runbook } from "@byteport/core"
+import { Plan, Runbook } from "@byteport/core"
 import { afterEach, assert, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as Detector from "../../src/detectors/ConnectionSaturation"
@@ -39,7 +39,7 @@ describeWithServices(["postgres"], "db.connections.saturation (real PostgreSQL)"
       for (let i = 0; i < idle; i++) idles.push(await openSession(appUrl, `${name}-idle`))
       await new Promise((r) => setTimeout(r, 400)) // past the test's 300 ms idle-in-transaction threshold
       const pids = new Set([...leaking, ...idles].map((s) => s.pid))
-      return { leaking, idles, pids, all: [...leaking, ...idles].map((s) => s.pid) }
+      return { leaking, idles, pids, table, all: [...leaking, ...idles].map((s) => s.pid) }
     })
 
   /** Detects with the threshold just under the current reading (this test's sessions are open). */
@@ -148,5 +148,35 @@ describeWithServices(["postgres"], "db.connections.saturation (real PostgreSQL)"
       assert.strictEqual((yield* Effect.promise(() => alive(env, sc.all))).size, sc.all.length)
       assert.strictEqual(r.status, "escalated")
       assert.include(JSON.stringify(r.escalation ?? r), "PgBouncer or PgCat")
+    }))
+
+  it.live("a row lock taken between the plan and the kill: the kill's own statement refuses it (holds_row_locks)", () =>
+    Effect.gen(function*() {
+      const sc = yield* scenario("sat-race", 3, 1)
+      const d = yield* detect("sat-race")
+      const longest = sc.leaking[0]!
+      const table = sc.table
+      const rb = Saturation.make({
+        sessions: (s) => sc.pids.has(s.pid),
+        thresholds: { idleInTxMs: 300 },
+        verifySchedule: { offsets: [500], description: "once at 0.5 s (test)" },
+        verifyMaxRatio: d.verifyMaxRatio,
+        defaultMode: "auto",
+        database: annotated
+      })
+      // the plan was made from a diagnosis where the longest held no row lock; it takes one now
+      const racing = {
+        ...rb,
+        remediate: (...args: Parameters<typeof rb.remediate>) =>
+          Effect.flatMap(Effect.promise(() => longest.q(`SELECT * FROM ${table} WHERE id = 1 FOR UPDATE`)), () => rb.remediate(...args))
+      }
+      const r = reportOf(yield* Runbook.handle(racing, d.signal, { mode: "auto" }).pipe(Effect.provide(pgWorld(env))))
+      assert.deepStrictEqual(r.plan === undefined ? [] : Plan.actions(r.plan.root).map((a) => a.action.params["pid"]), [longest.pid])
+      const left = yield* Effect.promise(() => alive(env, sc.all))
+      assert.isTrue(left.has(longest.pid), "refused in the kill's own statement")
+      assert.deepStrictEqual(longest.errors, [])
+      const kill = r.outcomes.find((o) => o.kind === "pg.terminateBackend")
+      assert.strictEqual(kill?.result?.["skipped"], "holds_row_locks", JSON.stringify(kill))
+      assert.strictEqual(left.size, sc.all.length)
     }))
 })
