@@ -3,7 +3,7 @@
  * (50/51 %), the plans (longest idle-in-tx first, row-lock holders, superusers and protected
  * sessions never named, max terminations, the load-driven escalation) and the annotation gate.
  */
-import { Classification, Fact, Guardrail, Plan, Signal, TargetRef } from "@byteport/core"
+import { Classification, Fact, Guardrail, MemoryStore, Plan, Signal, TargetRef } from "@byteport/core"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as ConnectionSaturation from "../../src/classifiers/ConnectionSaturation"
@@ -114,9 +114,12 @@ describe("db.connections.saturation: plans", () => {
 
 describe("db.connections.saturation: annotation gate (configuration source)", () => {
   const ctx = { action: { kind: "pg.terminateBackend", target, params: {}, description: "" }, facts: {} } as unknown as Guardrail.GuardrailContext
-  const check = (database: Saturation.DatabaseObject | undefined) => Effect.runSync(Saturation.annotationGate(database).check(ctx))._tag
+  const check = (database: Saturation.DatabaseObject | undefined) => Effect.runSync(Saturation.annotationGate(database).check(ctx).pipe(Effect.provide(MemoryStore.layer)))._tag
   it("db_terminate (alone or in a comma list) passes; absent, another value, 'true' or no object configured denies", () => {
-    const obj = (v?: string) => ({ object: "host/orders", annotations: v === undefined ? {} : { "byteport.io/auto_remediate": v } })
+    const obj = (v?: string): Saturation.DatabaseObject => ({
+      object: "host/orders",
+      annotations: v === undefined ? {} : { "byteport.io/auto_remediate": v }
+    })
     assert.strictEqual(check(obj("db_terminate")), "Pass")
     assert.strictEqual(check(obj("restart, db_terminate")), "Pass")
     assert.strictEqual(check(obj("true")), "Deny")
