@@ -179,4 +179,18 @@ describeWithServices(["postgres"], "db.connections.saturation (real PostgreSQL)"
       assert.strictEqual(kill?.result?.["skipped"], "holds_row_locks", JSON.stringify(kill))
       assert.strictEqual(left.size, sc.all.length)
     }))
+
+  it.live("the longest idle-in-transaction session is a superuser's: it survives, the next goes", () =>
+    Effect.gen(function*() {
+      const dba = yield* Effect.promise(() => openSession(env.BYTEPORT_TEST_PG_SUPER_URL ?? "", uniqueName("sat-dba")))
+      yield* Effect.promise(() => dba.q("BEGIN; SELECT 1"))
+      const sc = yield* scenario("sat-su", 2, 1)
+      const scope = new Set([...sc.pids, dba.pid])
+      const d = yield* detect("sat-su")
+      yield* run(scope, d, { database: annotated })
+      const left = yield* Effect.promise(() => alive(env, [...sc.all, dba.pid]))
+      assert.isTrue(left.has(dba.pid), "the superuser survives")
+      assert.isFalse(left.has(sc.leaking[0]!.pid), "the next longest goes")
+      assert.isTrue(left.has(sc.leaking[1]!.pid))
+    }))
 })
