@@ -17,7 +17,15 @@ import { agentPg, alive, pgWorld, reportOf, target } from "../pool/world"
 
 describeWithServices(["postgres"], "db.connections.saturation (real PostgreSQL)", (env) => {
   const appUrl = env.BYTEPORT_TEST_PG_URL ?? ""
-  afterEach(() => closeAll())
+  const tables: Array<string> = []
+  afterEach(async () => {
+    await closeAll()
+    const drop = tables.splice(0)
+    if (drop.length === 0) return
+    const c = await openSession(appUrl, uniqueName("sat-cleanup"))
+    await c.q(`DROP TABLE IF EXISTS ${drop.join(", ")}`)
+    await closeAll()
+  })
 
   const annotated: Saturation.DatabaseObject = { object: "host/test-pg", annotations: { "byteport.io/auto_remediate": "db_terminate" } }
 
@@ -27,6 +35,7 @@ describeWithServices(["postgres"], "db.connections.saturation (real PostgreSQL)"
       const name = uniqueName(label)
       const setup = await openSession(appUrl, `${name}-setup`)
       const table = `bp_sat_${process.pid}_${Math.random().toString(36).slice(2, 8)}`
+      tables.push(table)
       await setup.q(`CREATE TABLE ${table} (id int PRIMARY KEY, v int); INSERT INTO ${table} SELECT g, 0 FROM generate_series(1, 10) g`)
       const leaking: Array<RawSession> = []
       for (let i = 0; i < idleInTx; i++) {
