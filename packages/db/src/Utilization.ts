@@ -146,3 +146,50 @@ export const pgbouncer: Effect.Effect<ReadonlyArray<PgBouncerPoolUtilization>, D
     return pgbouncerOf(pools, dbs)
   }
 )
+
+/**
+ * The seed's reading of `db.connections.saturation` ("active connections exceed 80% of
+ * max_connections"): client backends in any state — no walsenders, no background workers, not
+ * BytePort's own sessions (its probe, and sessions whose application_name starts with the
+ * agent's, default `byteport`) — divided by `max_connections` itself.
+ *
+ * {@link postgres} reads the same server differently: it divides by the connections ordinary
+ * roles can open (`max_connections − superuser_reserved_connections`) and counts its own probe.
+ * On `max_connections = 100`, `superuser_reserved_connections = 3` and 80 application sessions,
+ * this reading is 80 / 100 = 80 % and `postgres` is 81 / 97 ≈ 83.5 %.
+ */
+export interface PostgresConnections {
+  readonly engine: "postgres"
+  /** Client backends, BytePort's own excluded. */
+  readonly clientBackends: number
+  /** BytePort's own client backends (not counted). */
+  readonly own: number
+  readonly maxConnections: number
+  /** `clientBackends / maxConnections` */
+  readonly ratio: number
+}
+
+/** Pure: the seed's reading from its inputs. */
+export const connectionsOf = (clientBackends: number, own: number, maxConnections: number): PostgresConnections => ({
+  engine: "postgres",
+  clientBackends,
+  own,
+  maxConnections,
+  ratio: maxConnections <= 0 ? 1 : clientBackends / maxConnections
+})
+
+const ConnRow = Schema.Struct({ client_backends: NumberLike, own: NumberLike, max_connections: NumberLike })
+
+/** Reads the seed's reading (see {@link PostgresConnections}); `ownApplication` is BytePort's application_name prefix (default `byteport`). */
+export const postgresConnections = (ownApplication = "byteport"): Effect.Effect<PostgresConnections, DbError, Postgres> =>
+  Postgres.use((db) =>
+    db.queryAs(
+      ConnRow,
+      `SELECT count(*) FILTER (WHERE NOT own)::int AS client_backends, count(*) FILTER (WHERE own)::int AS own,
+              current_setting('max_connections')::int AS max_connections
+         FROM (SELECT pid = pg_backend_pid()
+                      OR ($1::text <> '' AND left(coalesce(application_name, ''), length($1::text)) = $1::text) AS own
+                 FROM pg_stat_activity WHERE backend_type = 'client backend') s`,
+      [ownApplication]
+    ).pipe(Effect.map(([r]) => connectionsOf(r?.client_backends ?? 0, r?.own ?? 0, r?.max_connections ?? 0)))
+  )

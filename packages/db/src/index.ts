@@ -70,3 +70,15 @@ export * as PgBouncerRaisePoolSize from "./actions/PgBouncerRaisePoolSize"
 export * as PoolRemediator from "./remediators/PoolRemediator"
 /** The db.pool.six-class runbook (PostgreSQL + pgbouncer, MySQL / MariaDB) and its handlers. */
 export * as PoolSixClassRunbook from "./runbooks/db.pool.six-class"
+/** db.connections.saturation detector (client backends / max_connections > 80 %). */
+export * as ConnectionSaturationDetector from "./detectors/ConnectionSaturation"
+/** The diagnoser of db.connections.saturation (reading, sessions, wait events, row-lock holders). */
+export * as SaturationDiagnoser from "./diagnosers/SaturationDiagnoser"
+/** The classifier of db.connections.saturation (connection_leak vs load_driven_saturation). */
+export * as ConnectionSaturation from "./classifiers/ConnectionSaturation"
+/** The remediator of db.connections.saturation. */
+export * as SaturationRemediator from "./remediators/SaturationRemediator"
+/** Verifier: client backends below 70 % of max_connections. */
+export * as ConnectionsBelow from "./verifiers/ConnectionsBelow"
+/** The db.connections.saturation runbook (PostgreSQL) and its handlers. */
+export * as ConnectionsSaturationRunbook from "./runbooks/db.connections.saturation"

@@ -130,4 +130,78 @@ describeWithServices(["postgres"], "PgKill: conditional terminate / cancel (real
       assert.strictEqual(yield* Effect.promise(() => running), "57014")
       assert.isTrue(yield* stillWorks(slow))
     }))
+
+  // "Never a session whose open transaction holds row locks", checked in the kill's own statement
+  const lockTable = (setup: RawSession) =>
+    Effect.promise(async () => {
+      const table = `bp_kill_rl_${process.pid}_${Math.random().toString(36).slice(2, 8)}`
+      await setup.q(`CREATE TABLE ${table} (id int PRIMARY KEY, v int); INSERT INTO ${table} VALUES (1, 0), (2, 0)`)
+      return table
+    })
+
+  it.live("noRowLocks: a session holding SELECT … FOR UPDATE is refused (holds_row_locks) and survives", () =>
+    Effect.gen(function*() {
+      const setup = yield* Effect.promise(() => openSession(appUrl(), uniqueName("rl-setup")))
+      const table = yield* lockTable(setup)
+      const holder = yield* Effect.promise(() => openSession(appUrl(), uniqueName("rl-holder")))
+      yield* Effect.promise(() => holder.q(`BEGIN; SELECT * FROM ${table} WHERE id = 1 FOR UPDATE`))
+      const s = yield* sessionOf(holder.pid, "idle in transaction")
+      const result = yield* PgKill.terminate(targetOf(s), { noRowLocks: true }).pipe(Effect.provide(agent()))
+      assert.deepStrictEqual(result, { _tag: "Refused", pid: holder.pid, reason: "holds_row_locks" })
+      assert.isTrue(yield* exists(holder.pid))
+      assert.deepStrictEqual(holder.errors, [])
+      // without the option (db.pool.six-class's behaviour) the same session is terminated
+      const fresh = yield* sessionOf(holder.pid, "idle in transaction")
+      const plain = yield* PgKill.terminate(targetOf(fresh)).pipe(Effect.provide(agent()))
+      assert.deepStrictEqual(plain, { _tag: "Signalled", pid: holder.pid, signal: "terminate" })
+      yield* Effect.promise(() => setup.q(`DROP TABLE ${table}`))
+    }))
+
+  it.live("noRowLocks: an idle-in-transaction session that wrote (UPDATE) is refused", () =>
+    Effect.gen(function*() {
+      const setup = yield* Effect.promise(() => openSession(appUrl(), uniqueName("rl-setup")))
+      const table = yield* lockTable(setup)
+      const writer = yield* Effect.promise(() => openSession(appUrl(), uniqueName("rl-writer")))
+      yield* Effect.promise(() => writer.q(`BEGIN; UPDATE ${table} SET v = 1 WHERE id = 2`))
+      const s = yield* sessionOf(writer.pid, "idle in transaction")
+      const result = yield* PgKill.terminate(targetOf(s), { noRowLocks: true }).pipe(Effect.provide(agent()))
+      assert.deepStrictEqual(result, { _tag: "Refused", pid: writer.pid, reason: "holds_row_locks" })
+      assert.isTrue(yield* stillWorks(writer))
+      yield* Effect.promise(() => writer.q("ROLLBACK"))
+      yield* Effect.promise(() => setup.q(`DROP TABLE ${table}`))
+    }))
+
+  it.live("noRowLocks: a plain idle-in-transaction SELECT (no xid, blocks nobody) is terminated", () =>
+    Effect.gen(function*() {
+      const setup = yield* Effect.promise(() => openSession(appUrl(), uniqueName("rl-setup")))
+      const table = yield* lockTable(setup)
+      const reader = yield* Effect.promise(() => openSession(appUrl(), uniqueName("rl-reader")))
+      yield* Effect.promise(() => reader.q(`BEGIN; SELECT * FROM ${table} WHERE id = 1`))
+      const s = yield* sessionOf(reader.pid, "idle in transaction")
+      const result = yield* PgKill.terminate(targetOf(s), { noRowLocks: true }).pipe(Effect.provide(agent()))
+      assert.deepStrictEqual(result, { _tag: "Signalled", pid: reader.pid, signal: "terminate" })
+      assert.isFalse(yield* exists(reader.pid))
+      yield* Effect.promise(() => setup.q(`DROP TABLE ${table}`))
+    }))
+
+  it.live("noRowLocks: a session another backend waits on (pg_blocking_pids) is refused, even without an xid", () =>
+    Effect.gen(function*() {
+      const setup = yield* Effect.promise(() => openSession(appUrl(), uniqueName("rl-setup")))
+      const table = yield* lockTable(setup)
+      // a plain SELECT takes AccessShareLock (no xid); an ALTER then waits on it
+      const reader = yield* Effect.promise(() => openSession(appUrl(), uniqueName("rl-blocker")))
+      yield* Effect.promise(() => reader.q(`BEGIN; SELECT * FROM ${table} WHERE id = 1`))
+      const s = yield* sessionOf(reader.pid, "idle in transaction")
+      const migration = yield* Effect.promise(() => openSession(appUrl(), uniqueName("rl-alter")))
+      const alter = migration.q(`ALTER TABLE ${table} ADD COLUMN note text`).then(() => "done", (e: Error) => e.message)
+      yield* Effect.promise(() =>
+        eventually(async () => (await setup.q("SELECT $1::int = ANY(pg_blocking_pids($2::int)) AS b", [reader.pid, migration.pid])).rows[0].b === true, 5_000, "the ALTER waits")
+      )
+      const result = yield* PgKill.terminate(targetOf(s), { noRowLocks: true }).pipe(Effect.provide(agent()))
+      assert.deepStrictEqual(result, { _tag: "Refused", pid: reader.pid, reason: "holds_row_locks" })
+      assert.isTrue(yield* exists(reader.pid))
+      yield* Effect.promise(() => reader.q("COMMIT"))
+      assert.strictEqual(yield* Effect.promise(() => alter), "done")
+      yield* Effect.promise(() => setup.q(`DROP TABLE ${table}`))
+    }))
 })

@@ -4,6 +4,11 @@
  * xact_start), through `PgKill.terminate` — the superuser and protected checks are repeated in
  * the statement that sends the signal.
  *
+ * With the param `noRowLocks` (set by `db.connections.saturation`), a session whose open
+ * transaction may hold row locks (a `backend_xid`, or a blocker of another backend) is refused in
+ * the same statement: `skipped: refused at signal time (holds_row_locks)`, `result.skipped =
+ * "holds_row_locks"`, nothing signalled.
+ *
  * Action-kind guardrails (see `SessionGuardrails`): never a superuser, never a protected
  * application or user, `kills_per_minute_cap` (one unit per termination).
  *
@@ -38,7 +43,12 @@ export const Params = Schema.Struct({
   queryStartUs: Schema.optionalKey(Schema.NullOr(Schema.String)),
   applicationName: Schema.String,
   user: Schema.NullOr(Schema.String),
-  superuser: Schema.Boolean
+  superuser: Schema.Boolean,
+  /**
+   * Refuse, in the kill's own statement, a session whose open transaction may hold row locks
+   * (`PgKill`'s `noRowLocks`). Absent = false (`db.pool.six-class`); `db.connections.saturation` sets it.
+   */
+  noRowLocks: Schema.optionalKey(Schema.Boolean)
 })
 /** The params. */
 export type Params = typeof Params.Type
@@ -70,7 +80,8 @@ export const make = (options: Options = {}): ActionHandler.ActionHandler<Postgre
           {
             ...(options.protectedApplications ? { protectedApplications: options.protectedApplications } : {}),
             ...(options.protectedUsers ? { protectedUsers: options.protectedUsers } : {}),
-            ...(options.waitMillis !== undefined ? { waitMillis: options.waitMillis } : {})
+            ...(options.waitMillis !== undefined ? { waitMillis: options.waitMillis } : {}),
+            ...(p.noRowLocks === true ? { noRowLocks: true } : {})
           }
         ).pipe(Effect.mapError((e) => new ActionHandler.ActionFailed({ kind: KIND, message: `terminate ${who}: ${e.message}` })))
         if (r._tag === "Signalled") return handlerResult({ detail: `terminated ${who}`, result: { pid: p.pid, signalled: true } })
@@ -101,7 +112,7 @@ export const action = (
   target: TargetRef.TargetRef,
   s: PgSession,
   why: string,
-  options: { readonly statement?: boolean } = {}
+  options: { readonly statement?: boolean; readonly noRowLocks?: boolean } = {}
 ): Action.Action | undefined => {
   const t = PgKill.targetOf(s)
   if (t === undefined) return undefined
@@ -116,7 +127,8 @@ export const action = (
       ...(options.statement === true ? { queryStartUs: t.queryStartUs ?? null } : {}),
       applicationName: s.application_name,
       user: s.usename,
-      superuser: s.rolsuper
+      superuser: s.rolsuper,
+      ...(options.noRowLocks === true ? { noRowLocks: true } : {})
     },
     precondition: {
       pid: t.pid,

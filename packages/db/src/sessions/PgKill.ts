@@ -17,6 +17,12 @@
  * or its `xact_start` changed) and survives. The statement reads a fresh activity snapshot, so
  * the remaining window is the microseconds between that snapshot and the signal.
  *
+ * **Row-lock safety** (`noRowLocks`, off by default; `db.connections.saturation` turns it on):
+ * "never a session whose open transaction holds row locks", checked in the same statement —
+ * the session has no transaction id (`backend_xid IS NULL`: writes and `SELECT … FOR
+ * UPDATE/SHARE` take one, a plain `SELECT` does not, as on PostgreSQL 15) and it appears in no
+ * backend's `pg_blocking_pids()`. A session failing either is refused with `holds_row_locks`.
+ *
  * Protected sessions are matched by application_name (case-insensitive prefix) and user, never
  * by client address. The caller's own session is never signalled.
  *
@@ -57,10 +63,16 @@ export interface Options {
   readonly protectedUsers?: ReadonlyArray<string>
   /** For terminate: how long the server waits for the backend to exit (ms, default 5 000; 0 = do not wait). */
   readonly waitMillis?: number
+  /**
+   * Refuse a session whose open transaction may hold row locks: one with a transaction id
+   * (`backend_xid`) or one another backend waits for (`pg_blocking_pids`). Checked in the
+   * statement that signals (default false).
+   */
+  readonly noRowLocks?: boolean
 }
 
 /** Why a signal was not sent. */
-export type Refusal = "gone" | "changed" | "superuser" | "protected_application" | "protected_user" | "own_session" | "not_client_backend" | "signal_failed"
+export type Refusal = "gone" | "changed" | "superuser" | "protected_application" | "protected_user" | "own_session" | "not_client_backend" | "holds_row_locks" | "signal_failed"
 
 /** The result of a conditional signal. */
 export type Result =
@@ -79,7 +91,9 @@ const Explain = Schema.Struct({
   application_name: Schema.String,
   usename: NullableString,
   own: Schema.Boolean,
-  backend_type: NullableString
+  backend_type: NullableString,
+  has_xid: Schema.Boolean,
+  blocks_others: Schema.Boolean
 })
 
 const CONDITIONS = `
@@ -91,7 +105,10 @@ const CONDITIONS = `
    AND r.rolsuper IS FALSE
    AND NOT EXISTS (SELECT 1 FROM unnest($6::text[]) p(prefix)
                     WHERE p.prefix <> '' AND lower(coalesce(a.application_name, '')) LIKE lower(replace(replace(replace(p.prefix, '\\', '\\\\'), '%', '\\%'), '_', '\\_')) || '%')
-   AND NOT (coalesce(a.usename, '') = ANY($7::text[]))`
+   AND NOT (coalesce(a.usename, '') = ANY($7::text[]))
+   AND ($8::boolean IS NOT TRUE OR (
+         a.backend_xid IS NULL
+         AND NOT EXISTS (SELECT 1 FROM pg_stat_activity b WHERE b.pid <> a.pid AND a.pid = ANY(pg_blocking_pids(b.pid)))))`
 
 const params = (target: Target, options: Options) => [
   target.pid,
@@ -100,7 +117,8 @@ const params = (target: Target, options: Options) => [
   target.xactStartUs ?? null,
   target.queryStartUs ?? null,
   [...(options.protectedApplications ?? DEFAULT_PROTECTED_APPLICATIONS)],
-  [...(options.protectedUsers ?? DEFAULT_PROTECTED_USERS)]
+  [...(options.protectedUsers ?? DEFAULT_PROTECTED_USERS)],
+  options.noRowLocks === true
 ]
 
 // After a refusal: why did the session not match? (Informational; the decision was already made.)
@@ -112,7 +130,9 @@ const explain = (target: Target, options: Options): Effect.Effect<Refusal, DbErr
               ($3::text IS NULL OR ${US("a.xact_start")} IS NOT DISTINCT FROM $3::text) AS xact_ok,
               ($4::text IS NULL OR ${US("a.query_start")} IS NOT DISTINCT FROM $4::text) AS query_ok,
               r.rolsuper, coalesce(a.application_name, '') AS application_name, a.usename,
-              a.pid = pg_backend_pid() AS own, a.backend_type
+              a.pid = pg_backend_pid() AS own, a.backend_type,
+              a.backend_xid IS NOT NULL AS has_xid,
+              EXISTS (SELECT 1 FROM pg_stat_activity b WHERE b.pid <> a.pid AND a.pid = ANY(pg_blocking_pids(b.pid))) AS blocks_others
          FROM pg_stat_activity a LEFT JOIN pg_roles r ON r.oid = a.usesysid
         WHERE a.pid = $1`,
       [target.pid, target.backendStartUs, target.xactStartUs ?? null, target.queryStartUs ?? null]
@@ -129,6 +149,7 @@ const explain = (target: Target, options: Options): Effect.Effect<Refusal, DbErr
     }
     if ((options.protectedUsers ?? DEFAULT_PROTECTED_USERS).includes(row.usename ?? "")) return "protected_user"
     if (row.state !== target.state || !row.xact_ok || !row.query_ok) return "changed"
+    if (options.noRowLocks === true && (row.has_xid || row.blocks_others)) return "holds_row_locks"
     return "signal_failed"
   }))
 

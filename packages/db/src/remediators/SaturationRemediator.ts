@@ -1,0 +1,116 @@
+/**
+ * The remediator of `db.connections.saturation` (PostgreSQL).
+ *
+ * | class | plan |
+ * |---|---|
+ * | connection_leak | `pg.terminateBackend` of the longest idle-in-transaction session (> 30 s), then the next longest, up to `maxTerminationsPerIncident` (default 1: the seed's single PID). Each with `noRowLocks`: the kill's own statement refuses a session with a `backend_xid` or in some backend's `pg_blocking_pids()`. Sessions already known to hold row locks are not chosen (so the next one goes); all locked → none killed, an escalation lists them |
+ * | load_driven_saturation | an escalation naming the top 3 longest-running statements (pid, redacted text) and suggesting PgBouncer / PgCat |
+ *
+ * The plan never names a superuser, a protected session or one out of scope. Query text is kept
+ * redacted (`Fingerprint.fingerprint`: literals replaced), never verbatim.
+ *
+ * @since 0.1.0
+ */
+import { Plan } from "@byteport/core"
+import type { Classification, Fact, Signal } from "@byteport/core"
+import { Effect } from "effect"
+import * as PgTerminateBackend from "../actions/PgTerminateBackend"
+import * as ConnectionSaturation from "../classifiers/ConnectionSaturation"
+import type { SaturationFacts } from "../diagnosers/SaturationDiagnoser"
+import * as Fingerprint from "../postmortem/Fingerprint"
+import * as PgActivity from "../probes/PgActivity"
+import * as PoolRemediator from "./PoolRemediator"
+
+/** The runbook id the plans name. */
+export const RUNBOOK_ID = "db.connections.saturation"
+
+/** The seed's single PID per incident. */
+export const DEFAULT_MAX_TERMINATIONS = 1
+
+/** Remediator options. */
+export interface Options {
+  readonly thresholds?: Partial<ConnectionSaturation.Thresholds>
+  /** Terminations per incident (default 1). */
+  readonly maxTerminationsPerIncident?: number
+  /** Which sessions the runbook may act on (default every client session). */
+  readonly sessions?: (s: PgActivity.PgSession) => boolean
+  readonly protectedApplications?: ReadonlyArray<string>
+  readonly protectedUsers?: ReadonlyArray<string>
+  /** How many long-running statements the load-driven escalation names (default 3). */
+  readonly topQueries?: number
+}
+
+/** Pure: a statement's text, redacted (literals replaced), at most 500 characters. */
+export const redactedQuery = (q: string | null): string | null => (q === null ? null : Fingerprint.fingerprint(q, { dialect: "postgres" }).slice(0, 500))
+
+const known = <A>(f: Fact.Fact<A> | undefined): A | undefined => (f !== undefined && f._tag === "Known" ? f.value : undefined)
+
+/** Pure: the top `n` longest-running active statements. */
+export const topLongRunning = (sessions: ReadonlyArray<PgActivity.PgSession>, n = 3): ReadonlyArray<PgActivity.PgSession> =>
+  PgActivity.longRunningOf(sessions, 0).slice(0, n)
+
+/** Pure: the plan. */
+export const planOf = (
+  classification: Classification.Classified,
+  facts: Fact.Facts<SaturationFacts>,
+  signal: Signal.Signal,
+  options: Options = {}
+): Plan.Plan => {
+  const t = { ...ConnectionSaturation.DEFAULT_THRESHOLDS, ...options.thresholds }
+  const sessions = known(facts.sessions) ?? []
+  const plan = (summary: string, root: Plan.Step) => Plan.make(RUNBOOK_ID, classification.class, summary, root)
+  if (classification.class === "connection_leak") {
+    const locked = known(facts.rowLockHolders)
+    const ok = PoolRemediator.eligible("postgres", {
+      ...(options.sessions ? { sessions: options.sessions } : {}),
+      ...(options.protectedApplications ? { protectedApplications: options.protectedApplications } : {}),
+      ...(options.protectedUsers ? { protectedUsers: options.protectedUsers } : {})
+    })
+    const stale = PgActivity.idleInTransactionOf(sessions, t.idleInTxMs).filter(ok)
+    const lockedSet = new Set(locked ?? [])
+    const free = stale.filter((s) => !lockedSet.has(s.pid))
+    const max = Math.max(0, Math.floor(options.maxTerminationsPerIncident ?? DEFAULT_MAX_TERMINATIONS))
+    const chosen = free.slice(0, max)
+    const heldLocks = stale.filter((s) => lockedSet.has(s.pid))
+    const lockNote = heldLocks.length === 0 ? "" : `; ${heldLocks.length} holding row locks left alone (${heldLocks.map((s) => s.pid).join(", ")})`
+    const steps = chosen.flatMap((s) => {
+      const a = PgTerminateBackend.action(
+        signal.target,
+        s,
+        `idle in transaction for ${Math.round((s.state_age_ms ?? 0) / 1000)} s; query: ${redactedQuery(s.query) ?? "(none)"}`,
+        { noRowLocks: true }
+      )
+      return a === undefined ? [] : [Plan.act(a)]
+    })
+    if (steps.length === 0) {
+      return plan(
+        `connection leak: no eligible idle-in-transaction session to terminate${lockNote}`,
+        Plan.escalate(`connection leak: nothing terminated${lockNote}`, [
+          ...heldLocks.map((s) => `backend ${s.pid} (${JSON.stringify(s.application_name)}) holds row locks: ${redactedQuery(s.query) ?? ""}`),
+          "find the application holding transactions open"
+        ])
+      )
+    }
+    return plan(
+      `terminate the ${steps.length} longest idle-in-transaction session(s) (${chosen.map((s) => s.pid).join(", ")})${lockNote}`,
+      Plan.seq(...steps)
+    )
+  }
+  const top = topLongRunning(sessions, options.topQueries ?? 3)
+  return plan(
+    "load-driven saturation: nothing terminated, escalate with the longest-running statements",
+    Plan.escalate(
+      "load-driven connection saturation: put a pooler (PgBouncer or PgCat, transaction pooling) in front of the database",
+      [
+        ...top.map((s) => `pid ${s.pid} running ${Math.round((s.query_age_ms ?? 0) / 1000)} s: ${redactedQuery(s.query) ?? ""}`),
+        "deploy PgBouncer or PgCat in transaction pooling mode and point the applications at it",
+        "or raise max_connections with the memory it costs"
+      ]
+    )
+  )
+}
+
+/** The remediator (core `Remediator`). */
+export const make = (options: Options = {}) =>
+(classification: Classification.Classified, facts: Fact.Facts<SaturationFacts>, signal: Signal.Signal): Effect.Effect<Plan.Plan> =>
+  Effect.succeed(planOf(classification, facts, signal, options))

@@ -1,0 +1,171 @@
+/**
+ * `db.connections.saturation` — "Detects when PostgreSQL or MySQL active connections exceed 80%
+ * of max_connections and identifies connection leaks (idle-in-transaction > 30s) vs.
+ * load-driven saturation — terminating leak backends and suggesting PgBouncer configuration."
+ * PostgreSQL in this increment (MySQL / MariaDB: not yet).
+ *
+ * Composed from the package's exported parts, in the seed's order:
+ *
+ * 1. **Detect** — `ConnectionSaturation.postgres`: client backends (any state; no walsenders,
+ *    background workers or BytePort's own) / `max_connections` **>** 80 %
+ *    (`Utilization.postgresConnections`; `Utilization.postgres` is the other reading, over
+ *    `max_connections − superuser_reserved_connections` and counting its probe).
+ * 2. **Diagnose** — `SaturationDiagnoser`: that reading, the sessions, the top wait events and
+ *    the sessions that may hold row locks.
+ * 3. **Classify** — `ConnectionSaturation.classifier`: `connection_leak` (0.85) when sessions idle
+ *    in transaction > 30 s since `state_change` are > 50 % of the idle sessions (idle + idle in
+ *    transaction + aborted), else `load_driven_saturation` (0.75). The seed gives no confidences.
+ * 4. **Remediate** — `SaturationRemediator`: leak → `pg.terminateBackend` (with `noRowLocks`) of
+ *    the longest idle-in-transaction session, up to `maxTerminationsPerIncident` (default 1);
+ *    load-driven → escalation with the top 3 longest-running statements and PgBouncer / PgCat.
+ *    **Gate**: every action of its plans needs `byteport.io/auto_remediate: "db_terminate"` (or a
+ *    comma list with it) on the database object (`Guardrail.requireAnnotation`). This increment
+ *    reads the object's annotations from configuration (`database.annotations`, place (c) of
+ *    the issue); the live Kubernetes source and per-workload annotations come later. No
+ *    annotations configured → the termination is denied, nothing is killed, the incident escalates.
+ *    The kill kinds' own guardrails (`SessionGuardrails`: superusers, protected sessions,
+ *    `kills_per_minute_cap`) hold as in every runbook.
+ * 5. **Verify** — `ConnectionsBelow`: `Verifier.once("30 seconds")`, the reading below 70 % of
+ *    `max_connections`, else escalate. The postmortem carries the pre-termination audit
+ *    (connection count, top wait events, application names) and the terminated sessions'
+ *    redacted queries.
+ *
+ * @since 0.1.0
+ */
+import { Guardrail, Runbook } from "@byteport/core"
+import type { ActionHandler, Detector, Fact } from "@byteport/core"
+import { Effect } from "effect"
+import * as PgTerminateBackend from "../actions/PgTerminateBackend"
+import { killsPerMinuteCapConfig, type SessionGuardOptions } from "../actions/SessionGuardrails"
+import * as ConnectionSaturation from "../classifiers/ConnectionSaturation"
+import * as SaturationDetector from "../detectors/ConnectionSaturation"
+import * as SaturationDiagnoser from "../diagnosers/SaturationDiagnoser"
+import type { Postgres } from "../Postgres"
+import type { PgSession } from "../probes/PgActivity"
+import * as SaturationRemediator from "../remediators/SaturationRemediator"
+import * as ConnectionsBelow from "../verifiers/ConnectionsBelow"
+import type { Verifier } from "@byteport/core"
+
+/** The runbook id. */
+export const ID = "db.connections.saturation"
+
+/** The opt-in annotation and the value it must carry. */
+export const ANNOTATION = "byteport.io/auto_remediate"
+/** The annotation value that allows terminations. */
+export const ANNOTATION_VALUE = "db_terminate"
+
+/**
+ * The object representing the database (a StatefulSet, Service, CloudNativePG Cluster, or a host
+ * outside Kubernetes) and its annotations as configured. Only the configuration source exists in
+ * this increment.
+ */
+export interface DatabaseObject {
+  /** What represents the database, for reports, e.g. `"host/orders-primary"` or `"StatefulSet/db/orders-pg"`. */
+  readonly object: string
+  /** Its annotations (`byteport.io/auto_remediate: "db_terminate"` allows terminations). */
+  readonly annotations: Readonly<Record<string, string>>
+}
+
+/** Options (every seed number is a default). */
+export interface Options extends SessionGuardOptions {
+  /** The database object and its configured annotations; absent → every termination is denied. */
+  readonly database?: DatabaseObject
+  readonly thresholds?: Partial<ConnectionSaturation.Thresholds>
+  /** Terminations per incident (default 1). */
+  readonly maxTerminationsPerIncident?: number
+  /** The detector (e.g. `ConnectionSaturation.postgres({ target })`). */
+  readonly detector?: Detector.Detector<never, Postgres>
+  /** Which sessions the runbook may see and act on (default every client session). */
+  readonly sessions?: (s: PgSession) => boolean
+  /** The recovery bar (default 0.70 of max_connections). */
+  readonly verifyMaxRatio?: number
+  /** When to verify (default `Verifier.once("30 seconds")`). */
+  readonly verifySchedule?: Verifier.VerifySchedule
+  /** BytePort's own application_name prefix, not counted (default `byteport`). */
+  readonly ownApplication?: string
+  /** Mode when configuration says nothing (default dry_run). */
+  readonly defaultMode?: "observe" | "dry_run" | "auto"
+}
+
+/** The annotation gate over the configured database object (`undefined` annotations → denied). */
+export const annotationGate = (database: DatabaseObject | undefined): Guardrail.Guardrail<never> =>
+  Guardrail.requireAnnotation(ANNOTATION, ANNOTATION_VALUE, {
+    name: `require_annotation(${ANNOTATION}=${ANNOTATION_VALUE}) on ${database?.object ?? "the database object (not configured)"}`,
+    annotations: () => database?.annotations
+  })
+
+const known = <A>(f: Fact.Fact<A> | undefined): A | undefined => (f !== undefined && f._tag === "Known" ? f.value : undefined)
+
+/** The postmortem: the pre-termination audit and what was terminated (redacted). */
+export const postmortem = (thresholds: Partial<ConnectionSaturation.Thresholds> = {}) =>
+(input: Runbook.PostmortemInput<SaturationDiagnoser.SaturationFacts>) =>
+  Effect.sync(() => {
+    const t = { ...ConnectionSaturation.DEFAULT_THRESHOLDS, ...thresholds }
+    const u = known(input.facts.utilization)
+    const sessions = known(input.facts.sessions) ?? []
+    const byPid = new Map(sessions.map((s) => [s.pid, s]))
+    const apps: Record<string, number> = {}
+    for (const s of sessions) apps[s.application_name] = (apps[s.application_name] ?? 0) + 1
+    const share = ConnectionSaturation.leakShareOf(sessions, t.idleInTxMs)
+    const terminated = input.outcomes.flatMap((o) => {
+      if (o.kind !== PgTerminateBackend.KIND) return []
+      const pid = Number(o.result?.["pid"])
+      const s = byPid.get(pid)
+      return [{
+        pid,
+        status: o.status,
+        signalled: o.result?.["signalled"] === true,
+        detail: o.detail,
+        application_name: s?.application_name ?? null,
+        query: SaturationRemediator.redactedQuery(s?.query ?? null)
+      }]
+    })
+    return {
+      audit: {
+        connections: u === undefined ? null : { clientBackends: u.clientBackends, maxConnections: u.maxConnections, ratio: u.ratio },
+        top_wait_events: (known(input.facts.waitEvents) ?? []).map((w) => ({ type: w.wait_event_type, event: w.wait_event, count: w.count })),
+        application_names: apps,
+        idle_in_transaction_share: { stale: share.stale, idle: share.idle, share: share.share }
+      },
+      terminated
+    }
+  })
+
+/** The runbook for PostgreSQL. */
+export const make = (options: Options = {}): Runbook.Runbook<SaturationDiagnoser.SaturationFacts, Postgres> =>
+  Runbook.make<SaturationDiagnoser.SaturationFacts, Postgres>({
+    id: ID,
+    family: "db.connections",
+    description: "Detects when PostgreSQL active connections exceed 80% of max_connections: connection leak vs load-driven saturation",
+    signals: [SaturationDetector.SIGNAL_TYPE],
+    precedence: 50,
+    // Detect
+    ...(options.detector ? { detector: options.detector } : {}),
+    // Diagnose
+    diagnose: SaturationDiagnoser.make({
+      ...(options.sessions ? { sessions: options.sessions } : {}),
+      ...(options.ownApplication !== undefined ? { ownApplication: options.ownApplication } : {})
+    }),
+    // Classify
+    classify: ConnectionSaturation.classifier(options.thresholds ?? {}),
+    // Remediate
+    remediate: SaturationRemediator.make({
+      ...(options.thresholds ? { thresholds: options.thresholds } : {}),
+      ...(options.maxTerminationsPerIncident !== undefined ? { maxTerminationsPerIncident: options.maxTerminationsPerIncident } : {}),
+      ...(options.sessions ? { sessions: options.sessions } : {}),
+      ...(options.protectedApplications ? { protectedApplications: options.protectedApplications } : {}),
+      ...(options.protectedUsers ? { protectedUsers: options.protectedUsers } : {})
+    }),
+    guardrails: [Guardrail.minConfidence(0.7), annotationGate(options.database)],
+    // Verify
+    verify: ConnectionsBelow.postgres(options.verifyMaxRatio, options.ownApplication),
+    verifySchedule: options.verifySchedule ?? ConnectionsBelow.DEFAULT_SCHEDULE,
+    postmortem: postmortem(options.thresholds ?? {}),
+    config: [killsPerMinuteCapConfig],
+    defaultMode: options.defaultMode ?? "dry_run"
+  })
+
+/** The action handlers to register (`pg.terminateBackend`, shared with `db.pool.six-class`). */
+export const handlers = (options: PgTerminateBackend.Options = {}): ReadonlyArray<ActionHandler.ActionHandler<Postgres>> => [
+  PgTerminateBackend.make(options)
+]

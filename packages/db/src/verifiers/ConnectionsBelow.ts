@@ -1,0 +1,29 @@
+/**
+ * The verifier of `db.connections.saturation`: the seed's reading
+ * (`Utilization.postgresConnections`) below 70 % of `max_connections`. A reading that cannot be
+ * taken is Inconclusive, never Recovered.
+ *
+ * @since 0.1.0
+ */
+import { Verdict, Verifier } from "@byteport/core"
+import { Clock, Effect } from "effect"
+import type { Postgres } from "../Postgres"
+import * as Utilization from "../Utilization"
+
+/** The seed's recovery bar. */
+export const DEFAULT_MAX_RATIO = 0.7
+
+/** The seed's schedule: wait 30 s, then check once. */
+export const DEFAULT_SCHEDULE: Verifier.VerifySchedule = Verifier.once("30 seconds")
+
+/** PostgreSQL client backends (BytePort's own excluded) below `maxRatio` of `max_connections`. */
+export const postgres = (maxRatio: number = DEFAULT_MAX_RATIO, ownApplication?: string): Verifier.Verifier<unknown, Postgres> => () =>
+  Effect.gen(function*() {
+    const u = yield* Utilization.postgresConnections(ownApplication)
+    return Verdict.fromChecks([{
+      name: "connections below max_connections bar",
+      ok: u.ratio < maxRatio,
+      detail: `${(u.ratio * 100).toFixed(1)}% (${u.clientBackends}/${u.maxConnections}) ${u.ratio < maxRatio ? "<" : ">="} ${(maxRatio * 100).toFixed(0)}%`,
+      observed: { ratio: u.ratio, clientBackends: u.clientBackends, maxConnections: u.maxConnections }
+    }], yield* Clock.currentTimeMillis)
+  }).pipe(Effect.catchCause(() => Effect.map(Clock.currentTimeMillis, (at) => Verdict.inconclusive("connections could not be read", at))))
