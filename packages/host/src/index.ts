@@ -1,0 +1,21 @@
+/**
+ * @byteport/host — BytePort for Linux hosts: /proc and statfs readers, a du walker and the
+ * safety core of the disk cleaners (roots, hard safe-list, no symlink followed, open files kept).
+ *
+ * @since 0.1.0
+ */
+
+/** Typed errors of the readers (`HostReadError`). */
+export * as HostError from "./HostError"
+/** `/proc/meminfo`. */
+export * as Meminfo from "./readers/Meminfo"
+/** The cpu lines of `/proc/stat` and the busy fraction between samples. */
+export * as CpuStat from "./readers/CpuStat"
+/** `/proc/<pid>/status` (VmRSS, RssAnon, RssFile, RssShmem). */
+export * as ProcStatus from "./readers/ProcStatus"
+/** `/proc/<pid>/stat`, split at the last `)`. */
+export * as PidStat from "./readers/PidStat"
+/** statfs with df's Use% and inode usage. */
+export * as Statfs from "./readers/Statfs"
+/** The du walker: allocated bytes, hard links once, no symlinks, one filesystem, time-budgeted. */
+export * as Du from "./Du"
