@@ -83,7 +83,7 @@ export const walk = (root: string, options: Options = {}): Effect.Effect<Result,
       count(st, [])
       const stack: Array<Frame> = st.isDirectory() ? [{ path: root, depth: 0, owners: [] }] : []
       while (stack.length > 0) {
-        if (Date.now() > deadline) {
+        if (Date.now() >= deadline) {
           partial = true
           break
         }
@@ -96,7 +96,7 @@ export const walk = (root: string, options: Options = {}): Effect.Effect<Result,
           continue
         }
         for (const name of names) {
-          if (Date.now() > deadline) {
+          if (Date.now() >= deadline) {
             partial = true
             break
           }
