@@ -19,3 +19,7 @@ export * as PidStat from "./readers/PidStat"
 export * as Statfs from "./readers/Statfs"
 /** The du walker: allocated bytes, hard links once, no symlinks, one filesystem, time-budgeted. */
 export * as Du from "./Du"
+/** The cleaners' safety core: roots under a prefix, the hard safe-list, no symlinks, open files kept. */
+export * as Safety from "./safety/Safety"
+/** Temp-file and log cleaners (`host.tmp.delete`, `host.log.gzip` action handlers). */
+export * as Cleaners from "./actions/Cleaners"
