@@ -5,7 +5,8 @@
  * - it lies under one of the policy's roots, and every root lies under the configured `prefix`;
  * - no component from the root down to the file is a symlink (each is lstat'ed; the root's own
  *   path must already be its real path), so a link can never lead a cleaner out of its roots;
- * - it is a regular file on the root's filesystem (same st_dev);
+ * - it is a regular file on the root's filesystem (same st_dev) with a single name (nlink 1: another
+ *   name of a hard-linked inode may lie outside the roots, and removing one name frees nothing);
  * - it is not on the hard safe-list — `/var/log/lastlog`, `wtmp`, `btmp`,
  *   `/var/log/audit/audit.log` and any active `access.log`, `error.log`, `auth.log` (the
  *   unrotated name) — matched by resolved path and by (dev, inode), so a hard link elsewhere is
@@ -28,7 +29,7 @@ export const ACTIVE_LOG_NAMES: ReadonlyArray<string> = ["access.log", "error.log
 /** A cleaner refused to touch a file, and why. */
 export class Refused extends Schema.TaggedError<Refused>()("Refused", {
   path: Schema.String,
-  /** `outside-roots`, `symlink`, `not-regular`, `other-filesystem`, `safe-listed`, `open`, `changed`, `vanished`. */
+  /** `outside-roots`, `symlink`, `not-regular`, `other-filesystem`, `hard-linked`, `safe-listed`, `open`, `changed`, `vanished`. */
   reason: Schema.String,
   message: Schema.String
 }) {}
@@ -171,6 +172,8 @@ export const check = (p: Policy, c: Candidate): Effect.Effect<fs.BigIntStats, Re
     if (safe.paths.has(path) || safe.inodes.has(idOf(s)) || ACTIVE_LOG_NAMES.includes(nodePath.basename(path))) {
       return refuse("safe-listed", "on the hard safe-list")
     }
+    // another name of the same inode may lie outside the roots, and removing one name frees nothing
+    if (s.nlink > 1n) return refuse("hard-linked", `has ${s.nlink} names (hard links)`)
     if (String(s.dev) !== c.dev || String(s.ino) !== c.ino || Number(s.size) !== c.size || Number(s.mtimeMs) !== c.mtimeMs) {
       return refuse("changed", "changed since the scan (dev, inode, size or mtime)")
     }
