@@ -23,3 +23,5 @@ export * as Du from "./Du"
 export * as Safety from "./safety/Safety"
 /** Temp-file and log cleaners (`host.tmp.delete`, `host.log.gzip` action handlers). */
 export * as Cleaners from "./actions/Cleaners"
+/** The disk floor: the `host.disk.below-floor` check and statfs-delta measurement of a step. */
+export * as DiskFloor from "./DiskFloor"
