@@ -15,6 +15,8 @@ export * as CpuStat from "./readers/CpuStat"
 export * as ProcStatus from "./readers/ProcStatus"
 /** `/proc/<pid>/stat`, split at the last `)`. */
 export * as PidStat from "./readers/PidStat"
+/** `/proc/<pid>` oom_score_adj, cmdline and named environ variables only. */
+export * as ProcInfo from "./readers/ProcInfo"
 /** statfs with df's Use% and inode usage. */
 export * as Statfs from "./readers/Statfs"
 /** The du walker: allocated bytes, hard links once, no symlinks, one filesystem, time-budgeted. */
