@@ -1,0 +1,29 @@
+/**
+ * @byteport/host — BytePort for Linux hosts: /proc and statfs readers, a du walker and the
+ * safety core of the disk cleaners (roots, hard safe-list, no symlink followed, open files kept).
+ *
+ * @since 0.1.0
+ */
+
+/** Typed errors of the readers (`HostReadError`). */
+export * as HostError from "./HostError"
+/** `/proc/meminfo`. */
+export * as Meminfo from "./readers/Meminfo"
+/** The cpu lines of `/proc/stat` and the busy fraction between samples. */
+export * as CpuStat from "./readers/CpuStat"
+/** `/proc/<pid>/status` (VmRSS, RssAnon, RssFile, RssShmem). */
+export * as ProcStatus from "./readers/ProcStatus"
+/** `/proc/<pid>/stat`, split at the last `)`. */
+export * as PidStat from "./readers/PidStat"
+/** `/proc/<pid>` oom_score_adj, cmdline and named environ variables only. */
+export * as ProcInfo from "./readers/ProcInfo"
+/** statfs with df's Use% and inode usage. */
+export * as Statfs from "./readers/Statfs"
+/** The du walker: allocated bytes, hard links once, no symlinks, one filesystem, time-budgeted. */
+export * as Du from "./Du"
+/** The cleaners' safety core: roots under a prefix, the hard safe-list, no symlinks, open files kept. */
+export * as Safety from "./safety/Safety"
+/** Temp-file and log cleaners (`host.tmp.delete`, `host.log.gzip` action handlers). */
+export * as Cleaners from "./actions/Cleaners"
+/** The disk floor: the `host.disk.below-floor` check and statfs-delta measurement of a step. */
+export * as DiskFloor from "./DiskFloor"
