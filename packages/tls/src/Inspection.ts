@@ -109,8 +109,9 @@ export const handshake = (options: Options): Effect.Effect<Handshake, InspectErr
     const timer = setTimeout(() => {
       finish(Effect.fail(new TlsTimeout({ host, port, timeoutMillis, message: `no TLS handshake with ${host}:${port} within ${timeoutMillis} ms` })))
     }, timeoutMillis)
-    socket.on("OCSPResponse", (response: Buffer) => {
-      staple = response
+    socket.on("OCSPResponse", (response: Buffer | null) => {
+      // Node emits null when the server sent no staple
+      if (response !== null && response !== undefined && response.length > 0) staple = response
     })
     socket.once("secureConnect", () => {
       try {
