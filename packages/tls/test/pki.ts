@@ -4,6 +4,7 @@
  * the machine's OpenSSL 3.0 has no `x509 -not_before/-not_after`). Everything lives in a fresh
  * temporary directory.
  */
+import { randomBytes } from "node:crypto"
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -32,7 +33,7 @@ let counter = 0
 export const make = Effect.gen(function*() {
   const dir = mkdtempSync(join(tmpdir(), "byteport-tls-pki-"))
   writeFileSync(join(dir, "index.txt"), "")
-  writeFileSync(join(dir, "serial"), "1000\n")
+  writeFileSync(join(dir, "serial"), `${randomBytes(8).toString("hex").replace(/^0/, "1")}\n`) // serials differ across PKIs
   writeFileSync(join(dir, "ca.cnf"), [
     "[ca]", "default_ca = CA_default",
     "[CA_default]", `dir = ${dir}`, "database = $dir/index.txt", "new_certs_dir = $dir", "serial = $dir/serial",

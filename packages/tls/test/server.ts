@@ -10,9 +10,14 @@ export const serve = (options: { readonly cert: string; readonly key: string; re
         socket.on("error", () => {})
         socket.end()
       })
+      const sockets = new Set<import("node:net").Socket>()
       server.on("connection", (socket) => {
         socket.on("error", () => {})
-        server.once("close", () => socket.destroy())
+        sockets.add(socket)
+        socket.on("close", () => sockets.delete(socket))
+      })
+      server.on("close", () => {
+        for (const s of sockets) s.destroy()
       })
       if (options.staple !== undefined) {
         const staple = options.staple
