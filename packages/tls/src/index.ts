@@ -22,3 +22,5 @@ export * as CertificateSignals from "./detectors/CertificateSignals"
 export { CertFileError, TlsConnectionRefused, TlsHandshakeFailed, TlsTimeout } from "./TlsError"
 /** Any error of an inspection. */
 export type { InspectError } from "./TlsError"
+/** Renewal-path classification facts and rules (ACME issuer, ACME client dirs, wildcards). */
+export * as RenewalPath from "./classifiers/RenewalPath"
