@@ -148,7 +148,10 @@ function checkReadmeLinks(pkg, dir, files) {
 // 2. the consumer project
 const corePkg = JSON.parse(fs.readFileSync(path.join(repo, "packages/core/package.json"), "utf8"))
 const effectLatest = must(npm, ["view", `effect@${corePkg.peerDependencies.effect}`, "version", "--json"], { cwd: project })
-const effectVersions = [].concat(JSON.parse(effectLatest))
+// the registry lists matching versions in publication order, not semver order ("4.1.0", "4.1.5", "4.1.2")
+const semverKey = (v) => v.split(/[.+-]/).slice(0, 3).map(Number)
+const effectVersions = [].concat(JSON.parse(effectLatest)).filter((v) => !v.includes("-"))
+  .sort((a, b) => { const x = semverKey(a), y = semverKey(b); return x[0] - y[0] || x[1] - y[1] || x[2] - y[2] })
 const effectNewest = effectVersions[effectVersions.length - 1]
 const effectLowest = corePkg.peerDependencies.effect.replace(/^\^/, "")
 const devDeps = rootPkg.devDependencies
