@@ -93,7 +93,16 @@ export const make = Effect.gen(function*() {
       return files(name)
     })
 
+  /** A real OCSP response (DER) for `cert`, signed by its issuer, made by `openssl ocsp` from the CA database. */
+  const ocspResponse = (cert: Issued, issuer: Issued) =>
+    Effect.gen(function*() {
+      const name = `ocsp${++counter}`
+      yield* openssl(dir, ["ocsp", "-issuer", issuer.certPath, "-cert", cert.certPath, "-no_nonce", "-reqout", `${name}.req`])
+      yield* openssl(dir, ["ocsp", "-index", "index.txt", "-CA", issuer.certPath, "-rsigner", issuer.certPath, "-rkey", issuer.keyPath, "-reqin", `${name}.req`, "-respout", `${name}.der`, "-ndays", "1"])
+      return readFileSync(join(dir, `${name}.der`))
+    })
+
   const root = yield* ca("/O=BytePort Test/CN=BytePort Test Root")
   const intermediate = yield* ca("/O=BytePort Test/CN=BytePort Test Intermediate", root)
-  return { dir, now, root, intermediate, ca, leaf }
+  return { dir, now, root, intermediate, ca, leaf, ocspResponse }
 })

@@ -8,7 +8,7 @@ import type { Signal } from "@byteport/core"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Stream } from "effect"
 import { TestClock } from "effect/testing"
-import { CertificateSignals } from "../src/index"
+import { CertificateSignals, Inspection } from "../src/index"
 import * as Pki from "./pki"
 import { serve } from "./server"
 
@@ -128,6 +128,15 @@ describe("CertificateSignals.pollOnce", () => {
       assert.deepStrictEqual(ocsp(yield* CertificateSignals.pollOnce({ ...tryLater.detectorOptions, expectStaple: true })), ["OCSP responseStatus tryLater"])
       const ok = yield* endpoint({ ocspUrl, staple: Buffer.from([0x30, 0x03, 0x0a, 0x01, 0x00]) })
       assert.deepStrictEqual(ocsp(yield* CertificateSignals.pollOnce({ ...ok.detectorOptions, expectStaple: true })), [])
+      // a real response made by `openssl ocsp` for the served leaf, stapled by the server
+      const pki = yield* Pki.make
+      const leaf = yield* pki.leaf({ names: ["app.test"], issuer: pki.intermediate, notAfter: pki.now + 60 * DAY, ocspUrl })
+      const response = yield* pki.ocspResponse(leaf, pki.intermediate)
+      const real = yield* serve({ cert: leaf.cert + pki.intermediate.cert, key: leaf.key, staple: response })
+      const options = { host: "127.0.0.1", port: real.port, servername: "app.test", ca: [pki.root.cert], expectStaple: true }
+      assert.deepStrictEqual(ocsp(yield* CertificateSignals.pollOnce(options)), [])
+      const inspected = yield* Inspection.inspect(options)
+      assert.deepStrictEqual(inspected.staple, { bytes: response.length, responseStatus: "successful" })
     }).pipe(Effect.scoped))
 
   it.live("the detector stream polls and emits; a refused endpoint is skipped, not fatal", () =>
