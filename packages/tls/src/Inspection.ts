@@ -18,6 +18,7 @@ import { Clock, Effect } from "effect"
 import * as Certificate from "./Certificate"
 import * as Chain from "./Chain"
 import * as Ocsp from "./Ocsp"
+import * as OcspResponse from "./OcspResponse"
 import { TlsConnectionRefused, TlsHandshakeFailed, TlsTimeout } from "./TlsError"
 import type { InspectError } from "./TlsError"
 
@@ -54,8 +55,22 @@ export interface Inspection {
   readonly verdict: Chain.Verdict
   /** The stapled OCSP response, when the server sent one. */
   readonly staple: Ocsp.Staple | undefined
+  /** The staple checked for the leaf at `inspectedAt` (status, serial, nextUpdate, signer), when one was sent. */
+  readonly stapleCheck: StapleCheck | undefined
   /** The negotiated protocol (`TLSv1.3` …). */
   readonly protocol: string | undefined
+}
+
+/** A staple's check, as plain data. */
+export interface StapleCheck {
+  /** Successful, for the leaf's serial, `good`, before nextUpdate, signed by the issuer (or its delegated responder). */
+  readonly good: boolean
+  readonly problems: ReadonlyArray<OcspResponse.Problem>
+  readonly certStatus: OcspResponse.CertStatus | undefined
+  /** epoch ms */
+  readonly thisUpdate: number | undefined
+  /** epoch ms */
+  readonly nextUpdate: number | undefined
 }
 
 /** What a handshake gives back before any verdict. */
@@ -156,6 +171,15 @@ export const inspect = (options: Options): Effect.Effect<Inspection, InspectErro
     const roots = options.ca !== undefined ? options.ca.flatMap((pem) => Certificate.parsePemBundle(pem)) : Chain.defaultRoots()
     const verdict = Chain.verify({ served: result.served, roots, name: servername, now })
     const [leaf, ...chain] = result.served.map(Certificate.fromX509)
+    const leafX509 = result.served[0]!
+    const issuer = [...result.served.slice(1), ...roots].find((c) => {
+      try {
+        return leafX509.checkIssued(c) && leafX509.verify(c.publicKey)
+      } catch {
+        return false
+      }
+    })
+    const checked = result.staple === undefined ? undefined : OcspResponse.check(result.staple, leafX509, issuer, now)
     return {
       host: options.host,
       port: options.port ?? 443,
@@ -165,6 +189,13 @@ export const inspect = (options: Options): Effect.Effect<Inspection, InspectErro
       chain,
       verdict,
       staple: result.staple === undefined ? undefined : Ocsp.readStaple(result.staple),
+      stapleCheck: checked === undefined ? undefined : {
+        good: checked.good,
+        problems: checked.problems,
+        certStatus: checked.parsed?.certStatus,
+        thisUpdate: checked.parsed?.thisUpdate,
+        nextUpdate: checked.parsed?.nextUpdate
+      },
       protocol: result.protocol
     }
   })

@@ -16,6 +16,8 @@ export * as Files from "./Files"
 export * as Inspection from "./Inspection"
 /** The stapled OCSP response. */
 export * as Ocsp from "./Ocsp"
+/** The contents of an OCSP response: status, serial, thisUpdate/nextUpdate, signer. */
+export * as OcspResponse from "./OcspResponse"
 /** The certificate detectors. */
 export * as CertificateSignals from "./detectors/CertificateSignals"
 /** Typed errors. */

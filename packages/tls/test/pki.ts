@@ -94,11 +94,13 @@ export const make = Effect.gen(function*() {
     })
 
   /** A real OCSP response (DER) for `cert`, signed by its issuer, made by `openssl ocsp` from the CA database. */
-  const ocspResponse = (cert: Issued, issuer: Issued) =>
+  const ocspResponse = (cert: Issued, issuer: Issued, options: { readonly signer?: Issued; readonly revoke?: boolean } = {}) =>
     Effect.gen(function*() {
       const name = `ocsp${++counter}`
+      if (options.revoke === true) yield* openssl(dir, ["ca", "-config", "ca.cnf", "-revoke", cert.certPath, "-cert", issuer.certPath, "-keyfile", issuer.keyPath])
+      const signer = options.signer ?? issuer
       yield* openssl(dir, ["ocsp", "-issuer", issuer.certPath, "-cert", cert.certPath, "-no_nonce", "-reqout", `${name}.req`])
-      yield* openssl(dir, ["ocsp", "-index", "index.txt", "-CA", issuer.certPath, "-rsigner", issuer.certPath, "-rkey", issuer.keyPath, "-reqin", `${name}.req`, "-respout", `${name}.der`, "-ndays", "1"])
+      yield* openssl(dir, ["ocsp", "-index", "index.txt", "-CA", issuer.certPath, "-rsigner", signer.certPath, "-rkey", signer.keyPath, "-reqin", `${name}.req`, "-respout", `${name}.der`, "-ndays", "1"])
       return readFileSync(join(dir, `${name}.der`))
     })
 

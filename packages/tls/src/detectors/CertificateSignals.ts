@@ -9,7 +9,9 @@
  *     configured roots or the name does not match ({@link Chain.verify});
  *   - `tls.ocsp_stapling_failure` only when a staple is expected: the leaf names an OCSP URL and
  *     the endpoint is configured to staple (`expectStaple`); then a missing staple, bytes that are
- *     not an OCSPResponse, or a responseStatus other than `successful` fire.
+ *     not an OCSPResponse, a responseStatus other than `successful`, or a staple that is not good
+ *     for the leaf (revoked / unknown status, another serial, past nextUpdate, not signed by the
+ *     issuer or its delegated responder) fire.
  * A failed handshake is logged by `Detector.poll` and the poll skipped (no signal).
  *
  * @since 0.1.0
@@ -124,6 +126,8 @@ export const signalsOf = (
       ? "the staple is not an OCSPResponse"
       : staple.responseStatus !== "successful"
       ? `OCSP responseStatus ${staple.responseStatus}`
+      : inspection.stapleCheck !== undefined && !inspection.stapleCheck.good
+      ? `bad staple: ${inspection.stapleCheck.problems.join(", ")}`
       : undefined
     if (reason !== undefined) {
       signals.push(Signal.make({
