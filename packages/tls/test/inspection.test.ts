@@ -83,6 +83,20 @@ describe("Inspection.inspect", () => {
       assert.isTrue(own.verdict.valid)
     }).pipe(Effect.scoped))
 
+  it.live("an IP address as the name: no SNI, checked against IP SANs (checkIP)", () =>
+    Effect.gen(function*() {
+      const pki = yield* Pki.make
+      const byIp = yield* pki.leaf({ names: ["127.0.0.1"], issuer: pki.intermediate, notAfter: pki.now + 60 * DAY })
+      const a = yield* serve({ cert: byIp.cert + pki.intermediate.cert, key: byIp.key })
+      const i = yield* Inspection.inspect({ host: "127.0.0.1", port: a.port, ca: [pki.root.cert] })
+      assert.deepStrictEqual(i.leaf.ipAddresses, ["127.0.0.1"])
+      assert.isTrue(i.verdict.valid, JSON.stringify(i.verdict.problems))
+      const byName = yield* pki.leaf({ names: ["app.test"], issuer: pki.intermediate, notAfter: pki.now + 60 * DAY })
+      const b = yield* serve({ cert: byName.cert + pki.intermediate.cert, key: byName.key })
+      const j = yield* Inspection.inspect({ host: "127.0.0.1", port: b.port, ca: [pki.root.cert] })
+      assert.deepStrictEqual(j.verdict.problems, [{ kind: "name_mismatch", name: "127.0.0.1" }])
+    }).pipe(Effect.scoped))
+
   it.live("an untrusted root: the same chain against other roots (Node's bundle) is untrusted", () =>
     Effect.gen(function*() {
       const pki = yield* Pki.make
