@@ -33,7 +33,7 @@ import * as path from "node:path"
 
 const repo = path.resolve(import.meta.dirname, "..")
 const args = new Set(process.argv.slice(2))
-const packages = ["core", "kube-sim", "k8s", "db", "host"]
+const packages = ["core", "kube-sim", "k8s", "db", "host", "tls"]
 const rootPkg = JSON.parse(fs.readFileSync(path.join(repo, "package.json"), "utf8"))
 const repoUrl = "https://github.com/byteport/byteport"
 const started = Date.now()
@@ -148,17 +148,10 @@ function checkReadmeLinks(pkg, dir, files) {
 // 2. the consumer project
 const corePkg = JSON.parse(fs.readFileSync(path.join(repo, "packages/core/package.json"), "utf8"))
 const effectLatest = must(npm, ["view", `effect@${corePkg.peerDependencies.effect}`, "version", "--json"], { cwd: project })
-// the registry does not promise an order (a mirror answered 4.1.0, 4.1.5, 4.1.2): sort by version
-const effectVersions = [].concat(JSON.parse(effectLatest)).sort((a, b) => {
-  const [pa, pb] = [a, b].map((v) => v.split(/[.-]/).map((x) => (/^\d+$/.test(x) ? Number(x) : x)))
-  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
-    if (pa[i] === pb[i]) continue
-    if (pa[i] === undefined) return 1 // 4.1.0 after 4.1.0-beta
-    if (pb[i] === undefined) return -1
-    return typeof pa[i] === "number" && typeof pb[i] === "number" ? pa[i] - pb[i] : String(pa[i]).localeCompare(String(pb[i]))
-  }
-  return 0
-})
+// the registry lists matching versions in publication order, not semver order ("4.1.0", "4.1.5", "4.1.2")
+const semverKey = (v) => v.split(/[.+-]/).slice(0, 3).map(Number)
+const effectVersions = [].concat(JSON.parse(effectLatest)).filter((v) => !v.includes("-"))
+  .sort((a, b) => { const x = semverKey(a), y = semverKey(b); return x[0] - y[0] || x[1] - y[1] || x[2] - y[2] })
 const effectNewest = effectVersions[effectVersions.length - 1]
 const effectLowest = corePkg.peerDependencies.effect.replace(/^\^/, "")
 const devDeps = rootPkg.devDependencies

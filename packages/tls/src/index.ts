@@ -1,0 +1,28 @@
+/**
+ * @byteport/tls: served-certificate inspection over a real TLS handshake, chain and name checks
+ * against configured roots, certificate files (PEM bundles, key–cert match) and the certificate
+ * detectors (expiring soon at 30/14/7/1 days, expired, chain invalid, OCSP stapling failure).
+ *
+ * @since 0.1.0
+ */
+
+/** Certificate facts read with `X509Certificate`. */
+export * as Certificate from "./Certificate"
+/** Chain validation: served chain only, configured roots, name match. */
+export * as Chain from "./Chain"
+/** Certificate and key files: PEM bundles, key–cert match. */
+export * as Files from "./Files"
+/** Handshake and inspection of a served certificate. */
+export * as Inspection from "./Inspection"
+/** The stapled OCSP response. */
+export * as Ocsp from "./Ocsp"
+/** The contents of an OCSP response: status, serial, thisUpdate/nextUpdate, signer. */
+export * as OcspResponse from "./OcspResponse"
+/** The certificate detectors. */
+export * as CertificateSignals from "./detectors/CertificateSignals"
+/** Typed errors. */
+export { CertFileError, TlsConnectionRefused, TlsHandshakeFailed, TlsTimeout } from "./TlsError"
+/** Any error of an inspection. */
+export type { InspectError } from "./TlsError"
+/** Renewal-path classification facts and rules (ACME issuer, ACME client dirs, wildcards). */
+export * as RenewalPath from "./classifiers/RenewalPath"

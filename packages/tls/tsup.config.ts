@@ -1,0 +1,11 @@
+import { defineConfig } from "tsup"
+
+// One public entry; effect and the other @byteport packages stay external (as in packages/db).
+export default defineConfig({
+  entry: ["src/index.ts"],
+  format: ["esm"],
+  dts: false,
+  clean: true,
+  sourcemap: true,
+  external: [/^effect($|\/)/, /^@effect\//, /^@byteport\//]
+})
