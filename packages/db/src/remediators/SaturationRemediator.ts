@@ -3,7 +3,7 @@
  *
  * | class | plan |
  * |---|---|
- * | connection_leak | `pg.terminateBackend` of the longest idle-in-transaction session (> 30 s), then the next longest, up to `maxTerminationsPerIncident` (default 1: the seed's single PID). Each with `noRowLocks`: the kill's own statement refuses a session with a `backend_xid` or in some backend's `pg_blocking_pids()`. Sessions already known to hold row locks are not chosen (so the next one goes); all locked → none killed, an escalation lists them |
+ * | connection_leak | `Plan.until(connections below the bar, …kills)`: `pg.terminateBackend` of the longest idle-in-transaction session (> 30 s), then the next longest, up to `maxTerminationsPerIncident` (default 1: the seed's single PID), the reading re-polled (`ConnectionsBelow.check`, registered with the handlers) before each kill and after the last; once below the bar (`verifyMaxRatio`, default 70 %) no further session is terminated. Still above it after the last kill → the verifier decides. Each with `noRowLocks`: the kill's own statement refuses a session with a `backend_xid` or in some backend's `pg_blocking_pids()`. Sessions already known to hold row locks are not chosen (so the next one goes); all locked → none killed, an escalation lists them |
  * | load_driven_saturation | an escalation naming the top 3 longest-running statements (pid, redacted text) and suggesting PgBouncer / PgCat |
  *
  * The plan never names a superuser, a protected session or one out of scope. Query text is kept
@@ -19,6 +19,7 @@ import * as ConnectionSaturation from "../classifiers/ConnectionSaturation"
 import type { SaturationFacts } from "../diagnosers/SaturationDiagnoser"
 import * as Fingerprint from "../postmortem/Fingerprint"
 import * as PgActivity from "../probes/PgActivity"
+import * as ConnectionsBelow from "../verifiers/ConnectionsBelow"
 import * as PoolRemediator from "./PoolRemediator"
 
 /** The runbook id the plans name. */
@@ -36,6 +37,10 @@ export interface Options {
   readonly sessions?: (s: PgActivity.PgSession) => boolean
   readonly protectedApplications?: ReadonlyArray<string>
   readonly protectedUsers?: ReadonlyArray<string>
+  /** The bar the kills re-poll against (default 0.70 of max_connections, the verifier's). */
+  readonly verifyMaxRatio?: number
+  /** BytePort's own application_name prefix, not counted in the re-poll (default `byteport`). */
+  readonly ownApplication?: string
   /** How many long-running statements the load-driven escalation names (default 3). */
   readonly topQueries?: number
 }
@@ -48,6 +53,14 @@ const known = <A>(f: Fact.Fact<A> | undefined): A | undefined => (f !== undefine
 /** Pure: the top `n` longest-running active statements. */
 export const topLongRunning = (sessions: ReadonlyArray<PgActivity.PgSession>, n = 3): ReadonlyArray<PgActivity.PgSession> =>
   PgActivity.longRunningOf(sessions, 0).slice(0, n)
+
+/**
+ * Pure: `kills` re-polling `check` before each and after the last (`Plan.until`), in a fallback
+ * whose empty `otherwise` lets the incident go on to its verifier when the bar is still not met
+ * after the last kill (a denied or failed kill still ends the plan).
+ */
+export const untilBelow = (check: Plan.CheckRef, kills: ReadonlyArray<Plan.Step>): Plan.Step =>
+  Plan.fallback(Plan.until(check, ...kills), Plan.seq(), { on: ["check"] })
 
 /** Pure: the plan. */
 export const planOf = (
@@ -93,7 +106,7 @@ export const planOf = (
     }
     return plan(
       `terminate the ${steps.length} longest idle-in-transaction session(s) (${chosen.map((s) => s.pid).join(", ")})${lockNote}`,
-      Plan.seq(...steps)
+      untilBelow(ConnectionsBelow.checkRef(signal.target, options.verifyMaxRatio, options.ownApplication), steps)
     )
   }
   const top = topLongRunning(sessions, options.topQueries ?? 3)

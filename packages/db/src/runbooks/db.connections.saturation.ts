@@ -16,7 +16,10 @@
  *    in transaction > 30 s since `state_change` are > 50 % of the idle sessions (idle + idle in
  *    transaction + aborted), else `load_driven_saturation` (0.75). The seed gives no confidences.
  * 4. **Remediate** — `SaturationRemediator`: leak → `pg.terminateBackend` (with `noRowLocks`) of
- *    the longest idle-in-transaction session, up to `maxTerminationsPerIncident` (default 1);
+ *    the longest idle-in-transaction session, then the next longest, up to
+ *    `maxTerminationsPerIncident` (default 1), re-polling the reading after each
+ *    (`Plan.until` over the `db.connections.below` check: register `checks()`) and stopping once
+ *    below the verifier's bar;
  *    load-driven → escalation with the top 3 longest-running statements and PgBouncer / PgCat.
  *    **Gate**: every action of its plans needs `byteport.io/auto_remediate: "db_terminate"` (or a
  *    comma list with it) on the database object (`Guardrail.requireAnnotation`). This increment
@@ -33,7 +36,7 @@
  * @since 0.1.0
  */
 import { Guardrail, Runbook } from "@byteport/core"
-import type { ActionHandler, Detector, Fact } from "@byteport/core"
+import type { ActionHandler, Check, Detector, Fact } from "@byteport/core"
 import { Effect } from "effect"
 import * as PgTerminateBackend from "../actions/PgTerminateBackend"
 import { killsPerMinuteCapConfig, type SessionGuardOptions } from "../actions/SessionGuardrails"
@@ -154,7 +157,9 @@ export const make = (options: Options = {}): Runbook.Runbook<SaturationDiagnoser
       ...(options.maxTerminationsPerIncident !== undefined ? { maxTerminationsPerIncident: options.maxTerminationsPerIncident } : {}),
       ...(options.sessions ? { sessions: options.sessions } : {}),
       ...(options.protectedApplications ? { protectedApplications: options.protectedApplications } : {}),
-      ...(options.protectedUsers ? { protectedUsers: options.protectedUsers } : {})
+      ...(options.protectedUsers ? { protectedUsers: options.protectedUsers } : {}),
+      ...(options.verifyMaxRatio !== undefined ? { verifyMaxRatio: options.verifyMaxRatio } : {}),
+      ...(options.ownApplication !== undefined ? { ownApplication: options.ownApplication } : {})
     }),
     guardrails: [Guardrail.minConfidence(0.7), annotationGate(options.database)],
     // Verify
@@ -164,6 +169,9 @@ export const make = (options: Options = {}): Runbook.Runbook<SaturationDiagnoser
     config: [killsPerMinuteCapConfig],
     defaultMode: options.defaultMode ?? "dry_run"
   })
+
+/** The checks to register with the handlers (`db.connections.below`, which the leak plan re-polls). */
+export const checks = (): ReadonlyArray<Check.Check<Postgres>> => [ConnectionsBelow.check()]
 
 /** The action handlers to register (`pg.terminateBackend`, shared with `db.pool.six-class`). */
 export const handlers = (options: PgTerminateBackend.Options = {}): ReadonlyArray<ActionHandler.ActionHandler<Postgres>> => [
