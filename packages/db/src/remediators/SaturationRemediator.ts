@@ -14,6 +14,7 @@
 import { Plan } from "@byteport/core"
 import type { Classification, Fact, Signal } from "@byteport/core"
 import { Effect } from "effect"
+import * as MySqlKillConnection from "../actions/MySqlKillConnection"
 import * as PgTerminateBackend from "../actions/PgTerminateBackend"
 import * as ConnectionSaturation from "../classifiers/ConnectionSaturation"
 import type { SaturationFacts } from "../diagnosers/SaturationDiagnoser"
@@ -30,6 +31,8 @@ export const DEFAULT_MAX_TERMINATIONS = 1
 
 /** Remediator options. */
 export interface Options {
+  /** The engine (default postgres): MySQL / MariaDB plans `mysql.killConnection` with `noRowLocks`. */
+  readonly engine?: "postgres" | "mysql"
   readonly thresholds?: Partial<ConnectionSaturation.Thresholds>
   /** Terminations per incident (default 1). */
   readonly maxTerminationsPerIncident?: number
@@ -74,7 +77,7 @@ export const planOf = (
   const plan = (summary: string, root: Plan.Step) => Plan.make(RUNBOOK_ID, classification.class, summary, root)
   if (classification.class === "connection_leak") {
     const locked = known(facts.rowLockHolders)
-    const ok = PoolRemediator.eligible("postgres", {
+    const ok = PoolRemediator.eligible(options.engine ?? "postgres", {
       ...(options.sessions ? { sessions: options.sessions } : {}),
       ...(options.protectedApplications ? { protectedApplications: options.protectedApplications } : {}),
       ...(options.protectedUsers ? { protectedUsers: options.protectedUsers } : {})
@@ -87,12 +90,10 @@ export const planOf = (
     const heldLocks = stale.filter((s) => lockedSet.has(s.pid))
     const lockNote = heldLocks.length === 0 ? "" : `; ${heldLocks.length} holding row locks left alone (${heldLocks.map((s) => s.pid).join(", ")})`
     const steps = chosen.flatMap((s) => {
-      const a = PgTerminateBackend.action(
-        signal.target,
-        s,
-        `idle in transaction for ${Math.round((s.state_age_ms ?? 0) / 1000)} s; query: ${redactedQuery(s.query) ?? "(none)"}`,
-        { noRowLocks: true }
-      )
+      const why = `idle in transaction for ${Math.round((s.state_age_ms ?? 0) / 1000)} s; query: ${redactedQuery(s.query) ?? "(none)"}`
+      const a = options.engine === "mysql"
+        ? MySqlKillConnection.action(signal.target, s, why, { noRowLocks: true })
+        : PgTerminateBackend.action(signal.target, s, why, { noRowLocks: true })
       return a === undefined ? [] : [Plan.act(a)]
     })
     if (steps.length === 0) {
@@ -106,7 +107,12 @@ export const planOf = (
     }
     return plan(
       `terminate the ${steps.length} longest idle-in-transaction session(s) (${chosen.map((s) => s.pid).join(", ")})${lockNote}`,
-      untilBelow(ConnectionsBelow.checkRef(signal.target, options.verifyMaxRatio, options.ownApplication), steps)
+      untilBelow(
+        options.engine === "mysql"
+          ? ConnectionsBelow.mysqlCheckRef(signal.target, options.verifyMaxRatio)
+          : ConnectionsBelow.checkRef(signal.target, options.verifyMaxRatio, options.ownApplication),
+        steps
+      )
     )
   }
   const top = topLongRunning(sessions, options.topQueries ?? 3)
