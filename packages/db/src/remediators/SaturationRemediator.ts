@@ -1,5 +1,5 @@
 /**
- * The remediator of `db.connections.saturation` (PostgreSQL).
+ * The remediator of `db.connections.saturation` (PostgreSQL; MySQL / MariaDB with `engine: "mysql"`: `mysql.killConnection`).
  *
  * | class | plan |
  * |---|---|

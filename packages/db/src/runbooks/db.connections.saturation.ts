@@ -2,7 +2,7 @@
  * `db.connections.saturation` — "Detects when PostgreSQL or MySQL active connections exceed 80%
  * of max_connections and identifies connection leaks (idle-in-transaction > 30s) vs.
  * load-driven saturation — terminating leak backends and suggesting PgBouncer configuration."
- * PostgreSQL in this increment (MySQL / MariaDB: not yet).
+ * PostgreSQL (`make`) and MySQL / MariaDB (`makeMySql`).
  *
  * Composed from the package's exported parts, in the seed's order:
  *
