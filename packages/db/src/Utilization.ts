@@ -193,3 +193,38 @@ export const postgresConnections = (ownApplication = "byteport"): Effect.Effect<
       [ownApplication]
     ).pipe(Effect.map(([r]) => connectionsOf(r?.client_backends ?? 0, r?.own ?? 0, r?.max_connections ?? 0)))
   )
+
+/**
+ * The MySQL / MariaDB reading of `db.connections.saturation`: (`Threads_connected` − own) /
+ * `max_connections`, where own = the threads of the agent's user (`CURRENT_USER()`: its probe
+ * and pool). Give the agent its own user for this to be exact.
+ */
+export interface MySqlConnections {
+  readonly engine: "mysql"
+  readonly threadsConnected: number
+  /** `threadsConnected − own` */
+  readonly clientBackends: number
+  /** BytePort's own threads (the agent's user; not counted). */
+  readonly own: number
+  readonly maxConnections: number
+  /** `clientBackends / maxConnections` */
+  readonly ratio: number
+}
+
+/** Pure: the MySQL reading from its inputs. */
+export const mysqlConnectionsOf = (threadsConnected: number, own: number, maxConnections: number): MySqlConnections => {
+  const clientBackends = Math.max(0, threadsConnected - own)
+  return { engine: "mysql", threadsConnected, clientBackends, own, maxConnections, ratio: maxConnections <= 0 ? 1 : clientBackends / maxConnections }
+}
+
+const MyConnRow = Schema.Struct({ threads_connected: NumberLike, own: NumberLike, max_connections: NumberLike })
+
+/** Reads (`Threads_connected` − own) / `max_connections` (see {@link MySqlConnections}). */
+export const mysqlConnections: Effect.Effect<MySqlConnections, DbError, MySql> = MySql.use((db) =>
+  db.queryAs(
+    MyConnRow,
+    `SELECT (SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'THREADS_CONNECTED') AS threads_connected,
+            (SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = SUBSTRING_INDEX(CURRENT_USER(), '@', 1)) AS own,
+            @@GLOBAL.max_connections AS max_connections`
+  ).pipe(Effect.map(([r]) => mysqlConnectionsOf(r?.threads_connected ?? 0, r?.own ?? 0, r?.max_connections ?? 0)))
+)

@@ -38,7 +38,12 @@ export const Params = Schema.Struct({
   commandStartedMs: Schema.Finite,
   commandMs: Schema.Finite,
   superuser: Schema.Boolean,
-  info: Schema.NullOr(Schema.String)
+  info: Schema.NullOr(Schema.String),
+  /**
+   * Refuse a thread whose open transaction holds row locks (`MySqlKill`'s `noRowLocks`). Absent =
+   * false (`db.pool.six-class`); `db.connections.saturation` sets it.
+   */
+  noRowLocks: Schema.optionalKey(Schema.Boolean)
 })
 /** The params. */
 export type Params = typeof Params.Type
@@ -95,7 +100,10 @@ export const make = (options: SessionGuardrails.SessionGuardOptions = {}): Actio
       ctx.dryRun
         ? Effect.succeed({ detail: `would kill connection ${p.id} (${JSON.stringify(p.applicationName)}) if it still matches`, result: { id: p.id } })
         : killAfterRecheck(KIND, "killed connection", p, (t) =>
-          MySqlKill.killConnection(t, options.protectedUsers ? { protectedUsers: options.protectedUsers } : {})),
+          MySqlKill.killConnection(t, {
+            ...(options.protectedUsers ? { protectedUsers: options.protectedUsers } : {}),
+            ...(p.noRowLocks === true ? { noRowLocks: true } : {})
+          })),
     observe: (p) =>
       Effect.map(recheck(p), (t) =>
         t === "gone"
@@ -119,13 +127,18 @@ export const paramsOf = (s: PgSession): Params | undefined =>
     }
 
 /** Pure: the action killing one MySQL connection. */
-export const action = (target: TargetRef.TargetRef, s: PgSession, why: string): Action.Action | undefined => {
+export const action = (
+  target: TargetRef.TargetRef,
+  s: PgSession,
+  why: string,
+  options: { readonly noRowLocks?: boolean } = {}
+): Action.Action | undefined => {
   const p = paramsOf(s)
   if (p === undefined) return undefined
   return Action.make({
     kind: KIND,
     target,
-    params: { ...p, info: null },
+    params: { ...p, info: null, ...(options.noRowLocks === true ? { noRowLocks: true } : {}) },
     precondition: { id: p.id, state: p.state, commandStartedMs: p.commandStartedMs },
     timeoutMs: 15_000,
     description: `kill connection ${p.id} (${JSON.stringify(p.applicationName)}, ${p.state}): ${why}`

@@ -9,6 +9,7 @@
 import { Detector, Signal } from "@byteport/core"
 import type { TargetRef } from "@byteport/core"
 import { Clock, Effect, Schedule } from "effect"
+import type { MySql } from "../MySql"
 import type { Postgres } from "../Postgres"
 import * as Utilization from "../Utilization"
 
@@ -31,7 +32,7 @@ export interface Options {
 }
 
 /** Pure: whether a reading fires (`ratio > threshold`). */
-export const fires = (reading: Utilization.PostgresConnections, threshold: number = DEFAULT_THRESHOLD): boolean => reading.ratio > threshold
+export const fires = (reading: Utilization.PostgresConnections | Utilization.MySqlConnections, threshold: number = DEFAULT_THRESHOLD): boolean => reading.ratio > threshold
 
 /** Pure: the signals of one reading. */
 export const postgresSignals = (reading: Utilization.PostgresConnections, options: Options, observedAt: number): ReadonlyArray<Signal.Signal> => {
@@ -66,4 +67,39 @@ export const postgres = (options: Options): Detector.Detector<never, Postgres> =
   Detector.poll("db.connections.saturation/postgres", {
     schedule: options.schedule ?? Schedule.spaced("15 seconds"),
     poll: pollPostgres(options)
+  })
+
+/** Pure: the signals of one MySQL / MariaDB reading ((`Threads_connected` − own) / `max_connections`). */
+export const mysqlSignals = (reading: Utilization.MySqlConnections, options: Options, observedAt: number): ReadonlyArray<Signal.Signal> => {
+  const threshold = options.threshold ?? DEFAULT_THRESHOLD
+  if (!fires(reading, threshold)) return []
+  return [Signal.make({
+    type: SIGNAL_TYPE,
+    target: options.target,
+    observedAt,
+    source: "db.ConnectionSaturation.mysql",
+    evidence: {
+      engine: "mysql",
+      ratio: Math.round(reading.ratio * 10_000) / 10_000,
+      threshold,
+      threadsConnected: reading.threadsConnected,
+      own: reading.own,
+      maxConnections: reading.maxConnections,
+      reasons: [`${reading.clientBackends}/${reading.maxConnections} threads (Threads_connected ${reading.threadsConnected} − own ${reading.own}) = ${(reading.ratio * 100).toFixed(1)}% > ${(threshold * 100).toFixed(0)}% of max_connections`]
+    }
+  })]
+}
+
+/** One MySQL / MariaDB poll. */
+export const pollMySql = (options: Options): Effect.Effect<ReadonlyArray<Signal.Signal>, unknown, MySql> =>
+  Effect.gen(function*() {
+    const reading = yield* Utilization.mysqlConnections
+    return mysqlSignals(reading, options, yield* Clock.currentTimeMillis)
+  })
+
+/** The MySQL / MariaDB detector. */
+export const mysql = (options: Options): Detector.Detector<never, MySql> =>
+  Detector.poll("db.connections.saturation/mysql", {
+    schedule: options.schedule ?? Schedule.spaced("15 seconds"),
+    poll: pollMySql(options)
   })

@@ -1,9 +1,9 @@
 /**
- * The remediator of `db.connections.saturation` (PostgreSQL).
+ * The remediator of `db.connections.saturation` (PostgreSQL; MySQL / MariaDB with `engine: "mysql"`: `mysql.killConnection`).
  *
  * | class | plan |
  * |---|---|
- * | connection_leak | `pg.terminateBackend` of the longest idle-in-transaction session (> 30 s), then the next longest, up to `maxTerminationsPerIncident` (default 1: the seed's single PID). Each with `noRowLocks`: the kill's own statement refuses a session with a `backend_xid` or in some backend's `pg_blocking_pids()`. Sessions already known to hold row locks are not chosen (so the next one goes); all locked → none killed, an escalation lists them |
+ * | connection_leak | `Plan.until(connections below the bar, …kills)`: `pg.terminateBackend` of the longest idle-in-transaction session (> 30 s), then the next longest, up to `maxTerminationsPerIncident` (default 1: the seed's single PID), the reading re-polled (`ConnectionsBelow.check`, registered with the handlers) before each kill and after the last; once below the bar (`verifyMaxRatio`, default 70 %) no further session is terminated. Still above it after the last kill → the verifier decides. Each with `noRowLocks`: the kill's own statement refuses a session with a `backend_xid` or in some backend's `pg_blocking_pids()`. Sessions already known to hold row locks are not chosen (so the next one goes); all locked → none killed, an escalation lists them |
  * | load_driven_saturation | an escalation naming the top 3 longest-running statements (pid, redacted text) and suggesting PgBouncer / PgCat |
  *
  * The plan never names a superuser, a protected session or one out of scope. Query text is kept
@@ -14,11 +14,13 @@
 import { Plan } from "@byteport/core"
 import type { Classification, Fact, Signal } from "@byteport/core"
 import { Effect } from "effect"
+import * as MySqlKillConnection from "../actions/MySqlKillConnection"
 import * as PgTerminateBackend from "../actions/PgTerminateBackend"
 import * as ConnectionSaturation from "../classifiers/ConnectionSaturation"
 import type { SaturationFacts } from "../diagnosers/SaturationDiagnoser"
 import * as Fingerprint from "../postmortem/Fingerprint"
 import * as PgActivity from "../probes/PgActivity"
+import * as ConnectionsBelow from "../verifiers/ConnectionsBelow"
 import * as PoolRemediator from "./PoolRemediator"
 
 /** The runbook id the plans name. */
@@ -29,6 +31,8 @@ export const DEFAULT_MAX_TERMINATIONS = 1
 
 /** Remediator options. */
 export interface Options {
+  /** The engine (default postgres): MySQL / MariaDB plans `mysql.killConnection` with `noRowLocks`. */
+  readonly engine?: "postgres" | "mysql"
   readonly thresholds?: Partial<ConnectionSaturation.Thresholds>
   /** Terminations per incident (default 1). */
   readonly maxTerminationsPerIncident?: number
@@ -36,6 +40,10 @@ export interface Options {
   readonly sessions?: (s: PgActivity.PgSession) => boolean
   readonly protectedApplications?: ReadonlyArray<string>
   readonly protectedUsers?: ReadonlyArray<string>
+  /** The bar the kills re-poll against (default 0.70 of max_connections, the verifier's). */
+  readonly verifyMaxRatio?: number
+  /** BytePort's own application_name prefix, not counted in the re-poll (default `byteport`). */
+  readonly ownApplication?: string
   /** How many long-running statements the load-driven escalation names (default 3). */
   readonly topQueries?: number
 }
@@ -49,6 +57,14 @@ const known = <A>(f: Fact.Fact<A> | undefined): A | undefined => (f !== undefine
 export const topLongRunning = (sessions: ReadonlyArray<PgActivity.PgSession>, n = 3): ReadonlyArray<PgActivity.PgSession> =>
   PgActivity.longRunningOf(sessions, 0).slice(0, n)
 
+/**
+ * Pure: `kills` re-polling `check` before each and after the last (`Plan.until`), in a fallback
+ * whose empty `otherwise` lets the incident go on to its verifier when the bar is still not met
+ * after the last kill (a denied or failed kill still ends the plan).
+ */
+export const untilBelow = (check: Plan.CheckRef, kills: ReadonlyArray<Plan.Step>): Plan.Step =>
+  Plan.fallback(Plan.until(check, ...kills), Plan.seq(), { on: ["check"] })
+
 /** Pure: the plan. */
 export const planOf = (
   classification: Classification.Classified,
@@ -61,7 +77,7 @@ export const planOf = (
   const plan = (summary: string, root: Plan.Step) => Plan.make(RUNBOOK_ID, classification.class, summary, root)
   if (classification.class === "connection_leak") {
     const locked = known(facts.rowLockHolders)
-    const ok = PoolRemediator.eligible("postgres", {
+    const ok = PoolRemediator.eligible(options.engine ?? "postgres", {
       ...(options.sessions ? { sessions: options.sessions } : {}),
       ...(options.protectedApplications ? { protectedApplications: options.protectedApplications } : {}),
       ...(options.protectedUsers ? { protectedUsers: options.protectedUsers } : {})
@@ -74,12 +90,10 @@ export const planOf = (
     const heldLocks = stale.filter((s) => lockedSet.has(s.pid))
     const lockNote = heldLocks.length === 0 ? "" : `; ${heldLocks.length} holding row locks left alone (${heldLocks.map((s) => s.pid).join(", ")})`
     const steps = chosen.flatMap((s) => {
-      const a = PgTerminateBackend.action(
-        signal.target,
-        s,
-        `idle in transaction for ${Math.round((s.state_age_ms ?? 0) / 1000)} s; query: ${redactedQuery(s.query) ?? "(none)"}`,
-        { noRowLocks: true }
-      )
+      const why = `idle in transaction for ${Math.round((s.state_age_ms ?? 0) / 1000)} s; query: ${redactedQuery(s.query) ?? "(none)"}`
+      const a = options.engine === "mysql"
+        ? MySqlKillConnection.action(signal.target, s, why, { noRowLocks: true })
+        : PgTerminateBackend.action(signal.target, s, why, { noRowLocks: true })
       return a === undefined ? [] : [Plan.act(a)]
     })
     if (steps.length === 0) {
@@ -93,7 +107,12 @@ export const planOf = (
     }
     return plan(
       `terminate the ${steps.length} longest idle-in-transaction session(s) (${chosen.map((s) => s.pid).join(", ")})${lockNote}`,
-      Plan.seq(...steps)
+      untilBelow(
+        options.engine === "mysql"
+          ? ConnectionsBelow.mysqlCheckRef(signal.target, options.verifyMaxRatio)
+          : ConnectionsBelow.checkRef(signal.target, options.verifyMaxRatio, options.ownApplication),
+        steps
+      )
     )
   }
   const top = topLongRunning(sessions, options.topQueries ?? 3)

@@ -2,7 +2,7 @@
  * `db.connections.saturation` — "Detects when PostgreSQL or MySQL active connections exceed 80%
  * of max_connections and identifies connection leaks (idle-in-transaction > 30s) vs.
  * load-driven saturation — terminating leak backends and suggesting PgBouncer configuration."
- * PostgreSQL in this increment (MySQL / MariaDB: not yet).
+ * PostgreSQL (`make`) and MySQL / MariaDB (`makeMySql`).
  *
  * Composed from the package's exported parts, in the seed's order:
  *
@@ -16,7 +16,10 @@
  *    in transaction > 30 s since `state_change` are > 50 % of the idle sessions (idle + idle in
  *    transaction + aborted), else `load_driven_saturation` (0.75). The seed gives no confidences.
  * 4. **Remediate** — `SaturationRemediator`: leak → `pg.terminateBackend` (with `noRowLocks`) of
- *    the longest idle-in-transaction session, up to `maxTerminationsPerIncident` (default 1);
+ *    the longest idle-in-transaction session, then the next longest, up to
+ *    `maxTerminationsPerIncident` (default 1), re-polling the reading after each
+ *    (`Plan.until` over the `db.connections.below` check: register `checks()`) and stopping once
+ *    below the verifier's bar;
  *    load-driven → escalation with the top 3 longest-running statements and PgBouncer / PgCat.
  *    **Gate**: every action of its plans needs `byteport.io/auto_remediate: "db_terminate"` (or a
  *    comma list with it) on the database object (`Guardrail.requireAnnotation`). This increment
@@ -33,13 +36,15 @@
  * @since 0.1.0
  */
 import { Guardrail, Runbook } from "@byteport/core"
-import type { ActionHandler, Detector, Fact } from "@byteport/core"
+import type { ActionHandler, Check, Detector, Fact } from "@byteport/core"
 import { Effect } from "effect"
+import * as MySqlKillConnection from "../actions/MySqlKillConnection"
 import * as PgTerminateBackend from "../actions/PgTerminateBackend"
 import { killsPerMinuteCapConfig, type SessionGuardOptions } from "../actions/SessionGuardrails"
 import * as ConnectionSaturation from "../classifiers/ConnectionSaturation"
 import * as SaturationDetector from "../detectors/ConnectionSaturation"
 import * as SaturationDiagnoser from "../diagnosers/SaturationDiagnoser"
+import type { MySql } from "../MySql"
 import type { Postgres } from "../Postgres"
 import type { PgSession } from "../probes/PgActivity"
 import * as SaturationRemediator from "../remediators/SaturationRemediator"
@@ -108,13 +113,13 @@ export const postmortem = (thresholds: Partial<ConnectionSaturation.Thresholds> 
     for (const s of sessions) apps[s.application_name] = (apps[s.application_name] ?? 0) + 1
     const share = ConnectionSaturation.leakShareOf(sessions, t.idleInTxMs)
     const terminated = input.outcomes.flatMap((o) => {
-      if (o.kind !== PgTerminateBackend.KIND) return []
-      const pid = Number(o.result?.["pid"])
+      if (o.kind !== PgTerminateBackend.KIND && o.kind !== MySqlKillConnection.KIND) return []
+      const pid = Number(o.result?.[o.kind === MySqlKillConnection.KIND ? "id" : "pid"])
       const s = byPid.get(pid)
       return [{
         pid,
         status: o.status,
-        signalled: o.result?.["signalled"] === true,
+        signalled: o.result?.["signalled"] === true || o.result?.["killed"] === true,
         detail: o.detail,
         application_name: s?.application_name ?? null,
         query: SaturationRemediator.redactedQuery(s?.query ?? null)
@@ -154,7 +159,9 @@ export const make = (options: Options = {}): Runbook.Runbook<SaturationDiagnoser
       ...(options.maxTerminationsPerIncident !== undefined ? { maxTerminationsPerIncident: options.maxTerminationsPerIncident } : {}),
       ...(options.sessions ? { sessions: options.sessions } : {}),
       ...(options.protectedApplications ? { protectedApplications: options.protectedApplications } : {}),
-      ...(options.protectedUsers ? { protectedUsers: options.protectedUsers } : {})
+      ...(options.protectedUsers ? { protectedUsers: options.protectedUsers } : {}),
+      ...(options.verifyMaxRatio !== undefined ? { verifyMaxRatio: options.verifyMaxRatio } : {}),
+      ...(options.ownApplication !== undefined ? { ownApplication: options.ownApplication } : {})
     }),
     guardrails: [Guardrail.minConfidence(0.7), annotationGate(options.database)],
     // Verify
@@ -165,7 +172,58 @@ export const make = (options: Options = {}): Runbook.Runbook<SaturationDiagnoser
     defaultMode: options.defaultMode ?? "dry_run"
   })
 
+/** The checks to register with the handlers (`db.connections.below`, which the leak plan re-polls). */
+export const checks = (): ReadonlyArray<Check.Check<Postgres>> => [ConnectionsBelow.check()]
+
 /** The action handlers to register (`pg.terminateBackend`, shared with `db.pool.six-class`). */
 export const handlers = (options: PgTerminateBackend.Options = {}): ReadonlyArray<ActionHandler.ActionHandler<Postgres>> => [
   PgTerminateBackend.make(options)
 ]
+
+/** MySQL / MariaDB options (as {@link Options}, with a MySQL detector). */
+export interface MySqlOptions extends Omit<Options, "detector" | "ownApplication"> {
+  /** The detector (e.g. `ConnectionSaturation.mysql({ target })`). */
+  readonly detector?: Detector.Detector<never, MySql>
+}
+
+/**
+ * The runbook for MySQL / MariaDB: (`Threads_connected` − own) / `max_connections`; threads
+ * sleeping in an open InnoDB transaction (INNODB_TRX) for > 30 s (PROCESSLIST time) are idle in
+ * transaction, the same 50 % rule; leak → `mysql.killConnection` with `noRowLocks` (rows
+ * locked / modified in INNODB_TRX, or a blocker in INNODB_LOCK_WAITS → refused in `MySqlKill`'s
+ * re-check), re-polled between kills (`db.connections.below.mysql`); the same gate and verifier bar.
+ */
+export const makeMySql = (options: MySqlOptions = {}): Runbook.Runbook<SaturationDiagnoser.SaturationFacts, MySql> =>
+  Runbook.make<SaturationDiagnoser.SaturationFacts, MySql>({
+    id: ID,
+    family: "db.connections",
+    description: "Detects when MySQL / MariaDB connections exceed 80% of max_connections: connection leak vs load-driven saturation",
+    signals: [SaturationDetector.SIGNAL_TYPE],
+    precedence: 50,
+    ...(options.detector ? { detector: options.detector } : {}),
+    diagnose: SaturationDiagnoser.mysql(options.sessions ? { sessions: options.sessions } : {}),
+    classify: ConnectionSaturation.classifier(options.thresholds ?? {}),
+    remediate: SaturationRemediator.make({
+      engine: "mysql",
+      ...(options.thresholds ? { thresholds: options.thresholds } : {}),
+      ...(options.maxTerminationsPerIncident !== undefined ? { maxTerminationsPerIncident: options.maxTerminationsPerIncident } : {}),
+      ...(options.sessions ? { sessions: options.sessions } : {}),
+      ...(options.protectedApplications ? { protectedApplications: options.protectedApplications } : {}),
+      ...(options.protectedUsers ? { protectedUsers: options.protectedUsers } : {}),
+      ...(options.verifyMaxRatio !== undefined ? { verifyMaxRatio: options.verifyMaxRatio } : {})
+    }),
+    guardrails: [Guardrail.minConfidence(0.7), annotationGate(options.database)],
+    verify: ConnectionsBelow.mysql(options.verifyMaxRatio),
+    verifySchedule: options.verifySchedule ?? ConnectionsBelow.DEFAULT_SCHEDULE,
+    postmortem: postmortem(options.thresholds ?? {}),
+    config: [killsPerMinuteCapConfig],
+    defaultMode: options.defaultMode ?? "dry_run"
+  })
+
+/** The MySQL / MariaDB action handlers (`mysql.killConnection`, shared with `db.pool.six-class`). */
+export const mysqlHandlers = (options: SessionGuardOptions = {}): ReadonlyArray<ActionHandler.ActionHandler<MySql>> => [
+  MySqlKillConnection.make(options)
+]
+
+/** The MySQL / MariaDB checks (`db.connections.below.mysql`). */
+export const mysqlChecks = (): ReadonlyArray<Check.Check<MySql>> => [ConnectionsBelow.mysqlCheck()]

@@ -10,6 +10,13 @@
  * superuser (SUPER or CONNECTION ADMIN, or privileges the viewer cannot see), not a protected
  * user, not this connection. Only if all of that holds is the KILL sent.
  *
+ * **Row-lock safety** (`noRowLocks`, off by default; `db.connections.saturation` turns it on):
+ * the re-check also refuses (`holds_row_locks`) a thread whose open InnoDB transaction has locked
+ * or modified rows (`INNODB_TRX.trx_rows_locked` / `trx_rows_modified` > 0: an UPDATE or a
+ * `SELECT … FOR UPDATE` in it) or blocks another transaction (a `blocking_trx_id` in MariaDB's
+ * `information_schema.INNODB_LOCK_WAITS`, what `sys.innodb_lock_waits` reads there; MySQL 8:
+ * `performance_schema.data_lock_waits`). A plain SELECT in a transaction locks no rows.
+ *
  * Residual race: between that re-check and the KILL (one loopback round trip on an idle
  * connection, well under a millisecond on a LAN) the session can still COMMIT and start new
  * work, which the KILL would then hit. Thread ids are not reused while the server runs, so the
@@ -18,9 +25,10 @@
  *
  * @since 0.1.0
  */
-import { Effect } from "effect"
+import { Effect, Schema } from "effect"
 import { DbInvalidInput } from "../DbError"
 import type { DbError } from "../DbError"
+import { NumberLike } from "../internal/schemas"
 import { MySql } from "../MySql"
 import * as MySqlActivity from "../probes/MySqlActivity"
 
@@ -49,10 +57,26 @@ export interface Target {
 export interface Options {
   /** Users never killed (default {@link DEFAULT_PROTECTED_USERS}). */
   readonly protectedUsers?: ReadonlyArray<string>
+  /**
+   * Refuse a thread whose open transaction holds row locks (rows locked or modified in
+   * `INNODB_TRX`) or blocks another (`INNODB_LOCK_WAITS`), checked in the re-check right before
+   * the KILL (default false).
+   */
+  readonly noRowLocks?: boolean
 }
 
+const RowLocks = Schema.Struct({ rows_locked: NumberLike, rows_modified: NumberLike, blocks: NumberLike })
+
+/** The SQL of the row-lock re-check for one thread (`?` = its id). */
+export const rowLocksSql = (mariadb: boolean): string => `
+SELECT t.trx_rows_locked AS rows_locked, t.trx_rows_modified AS rows_modified,
+       EXISTS (SELECT 1 FROM ${mariadb ? "information_schema.INNODB_LOCK_WAITS" : "performance_schema.data_lock_waits"} w
+                WHERE w.${mariadb ? "blocking_trx_id" : "BLOCKING_ENGINE_TRANSACTION_ID"} = t.trx_id) AS blocks
+  FROM information_schema.INNODB_TRX t
+ WHERE t.trx_mysql_thread_id = ?`
+
 /** Why a KILL was not sent. */
-export type Refusal = "gone" | "changed" | "superuser" | "privileges_unknown" | "protected_user" | "own_session"
+export type Refusal = "gone" | "changed" | "superuser" | "privileges_unknown" | "protected_user" | "own_session" | "holds_row_locks"
 
 /** The result of a guarded KILL. */
 export type Result =
@@ -106,6 +130,10 @@ const kill = (kind: "connection" | "query") => (target: Target, options: Options
         if (kind === "query") {
           if (target.queryId != null && now.query_id !== target.queryId) return refuse("changed")
           if (target.info != null && now.info !== target.info) return refuse("changed")
+        }
+        if (options.noRowLocks === true) {
+          const locks = yield* conn.queryAs(RowLocks, rowLocksSql(mariadb), [target.id])
+          if (locks.some((l) => l.rows_locked > 0 || l.rows_modified > 0 || l.blocks > 0)) return refuse("holds_row_locks")
         }
         const statement = kind === "connection"
           ? `KILL CONNECTION ${target.id}`

@@ -5,8 +5,10 @@
  *
  * @since 0.1.0
  */
-import { Verdict, Verifier } from "@byteport/core"
+import { Check, Plan, Verdict, Verifier } from "@byteport/core"
+import type { TargetRef } from "@byteport/core"
 import { Clock, Effect } from "effect"
+import type { MySql } from "../MySql"
 import type { Postgres } from "../Postgres"
 import * as Utilization from "../Utilization"
 
@@ -27,3 +29,67 @@ export const postgres = (maxRatio: number = DEFAULT_MAX_RATIO, ownApplication?: 
       observed: { ratio: u.ratio, clientBackends: u.clientBackends, maxConnections: u.maxConnections }
     }], yield* Clock.currentTimeMillis)
   }).pipe(Effect.catchCause(() => Effect.map(Clock.currentTimeMillis, (at) => Verdict.inconclusive("connections could not be read", at))))
+
+/** The check kind `Plan.until` re-polls between terminations (PostgreSQL reading). */
+export const CHECK = "db.connections.below"
+
+/** The check reference: the seed's reading below `maxRatio` of `max_connections`. */
+export const checkRef = (target: TargetRef.TargetRef, maxRatio: number = DEFAULT_MAX_RATIO, ownApplication = "byteport"): Plan.CheckRef =>
+  Plan.check(CHECK, target, { maxRatio, ownApplication }, `connections below ${(maxRatio * 100).toFixed(1)}% of max_connections`)
+
+/**
+ * The `db.connections.below` check (register it with the handlers): `Utilization.postgresConnections`
+ * against `params.maxRatio`. Never fails: a reading that cannot be taken is `ok: false`.
+ */
+export const check = (): Check.Check<Postgres> =>
+  Check.make(CHECK, (r) =>
+    Check.safely(
+      CHECK,
+      Effect.gen(function*() {
+        const maxRatio = typeof r.params["maxRatio"] === "number" ? r.params["maxRatio"] : DEFAULT_MAX_RATIO
+        const own = typeof r.params["ownApplication"] === "string" ? r.params["ownApplication"] : undefined
+        const u = yield* Utilization.postgresConnections(own)
+        return {
+          name: CHECK,
+          ok: u.ratio < maxRatio,
+          detail: `${(u.ratio * 100).toFixed(1)}% (${u.clientBackends}/${u.maxConnections}) ${u.ratio < maxRatio ? "<" : ">="} ${(maxRatio * 100).toFixed(1)}%`,
+          observed: { ratio: u.ratio, clientBackends: u.clientBackends, maxConnections: u.maxConnections }
+        }
+      })
+    ))
+
+/** MySQL / MariaDB: (`Threads_connected` − own) / `max_connections` below `maxRatio` (`Utilization.mysqlConnections`). */
+export const mysql = (maxRatio: number = DEFAULT_MAX_RATIO): Verifier.Verifier<unknown, MySql> => () =>
+  Effect.gen(function*() {
+    const u = yield* Utilization.mysqlConnections
+    return Verdict.fromChecks([{
+      name: "connections below max_connections bar",
+      ok: u.ratio < maxRatio,
+      detail: `${(u.ratio * 100).toFixed(1)}% (${u.clientBackends}/${u.maxConnections}) ${u.ratio < maxRatio ? "<" : ">="} ${(maxRatio * 100).toFixed(0)}%`,
+      observed: { ratio: u.ratio, clientBackends: u.clientBackends, maxConnections: u.maxConnections }
+    }], yield* Clock.currentTimeMillis)
+  }).pipe(Effect.catchCause(() => Effect.map(Clock.currentTimeMillis, (at) => Verdict.inconclusive("connections could not be read", at))))
+
+/** The check kind the MySQL leak plan re-polls between kills. */
+export const MYSQL_CHECK = "db.connections.below.mysql"
+
+/** The MySQL check reference (see {@link checkRef}). */
+export const mysqlCheckRef = (target: TargetRef.TargetRef, maxRatio: number = DEFAULT_MAX_RATIO): Plan.CheckRef =>
+  Plan.check(MYSQL_CHECK, target, { maxRatio }, `connections below ${(maxRatio * 100).toFixed(1)}% of max_connections`)
+
+/** The `db.connections.below.mysql` check: `Utilization.mysqlConnections` against `params.maxRatio`. Never fails. */
+export const mysqlCheck = (): Check.Check<MySql> =>
+  Check.make(MYSQL_CHECK, (r) =>
+    Check.safely(
+      MYSQL_CHECK,
+      Effect.gen(function*() {
+        const maxRatio = typeof r.params["maxRatio"] === "number" ? r.params["maxRatio"] : DEFAULT_MAX_RATIO
+        const u = yield* Utilization.mysqlConnections
+        return {
+          name: MYSQL_CHECK,
+          ok: u.ratio < maxRatio,
+          detail: `${(u.ratio * 100).toFixed(1)}% (${u.clientBackends}/${u.maxConnections}) ${u.ratio < maxRatio ? "<" : ">="} ${(maxRatio * 100).toFixed(1)}%`,
+          observed: { ratio: u.ratio, clientBackends: u.clientBackends, maxConnections: u.maxConnections }
+        }
+      })
+    ))

@@ -7,13 +7,15 @@
  */
 import { Plan, Runbook } from "@byteport/core"
 import { afterEach, assert, it } from "@effect/vitest"
-import { Effect } from "effect"
+import * as Testing from "@byteport/core/testing"
+import { Effect, Layer } from "effect"
 import * as Detector from "../../src/detectors/ConnectionSaturation"
 import * as Saturation from "../../src/runbooks/db.connections.saturation"
 import * as Utilization from "../../src/Utilization"
 import { closeAll, openSession, type RawSession, uniqueName } from "../support/pg"
 import { describeWithServices } from "../support/services"
-import { agentPg, alive, pgWorld, reportOf, target } from "../pool/world"
+import * as PgTerminateBackend from "../../src/actions/PgTerminateBackend"
+import { agentPg, alive, reportOf, target } from "../pool/world"
 
 describeWithServices(["postgres"], "db.connections.saturation (real PostgreSQL)", (env) => {
   const appUrl = env.BYTEPORT_TEST_PG_URL ?? ""
@@ -26,6 +28,13 @@ describeWithServices(["postgres"], "db.connections.saturation (real PostgreSQL)"
     await c.q(`DROP TABLE IF EXISTS ${drop.join(", ")}`)
     await closeAll()
   })
+
+  /** The db handlers and the runbook's re-poll check over the agent's PostgreSQL. */
+  const pgWorld = (e: typeof env) =>
+    Testing.layer<any>({
+      handlers: [PgTerminateBackend.make({ killsPerMinuteCap: 20 })] as any,
+      checks: Saturation.checks() as any
+    }).pipe(Layer.provideMerge(agentPg(e)))
 
   const annotated: Saturation.DatabaseObject = { object: "host/test-pg", annotations: { "byteport.io/auto_remediate": "db_terminate" } }
 
@@ -201,5 +210,38 @@ describeWithServices(["postgres"], "db.connections.saturation (real PostgreSQL)"
       assert.isTrue(left.has(dba.pid), "the superuser survives")
       assert.isFalse(left.has(sc.leaking[0]!.pid), "the next longest goes")
       assert.isTrue(left.has(sc.leaking[1]!.pid))
+    }))
+
+  it.live("maxTerminationsPerIncident 3, the bar reached after the first kill: exactly one session is terminated (re-polled)", () =>
+    Effect.gen(function*() {
+      const sc = yield* scenario("sat-until", 3, 1)
+      const d = yield* detect("sat-until")
+      const r = yield* run(sc.pids, d, { database: annotated, maxTerminationsPerIncident: 3 })
+      const left = yield* Effect.promise(() => alive(env, sc.all))
+      assert.isFalse(left.has(sc.leaking[0]!.pid), "the longest is gone")
+      assert.isTrue(left.has(sc.leaking[1]!.pid), "the re-poll stopped the second kill")
+      assert.isTrue(left.has(sc.leaking[2]!.pid))
+      assert.strictEqual(left.size, sc.all.length - 1)
+      // the plan named all three, in longest-idle order; one ran, then the check passed
+      const planned = r.plan === undefined ? [] : Plan.actions(r.plan.root).map((a) => a.action.params["pid"])
+      assert.deepStrictEqual(planned, sc.leaking.map((s) => s.pid))
+      assert.deepStrictEqual(r.outcomes.filter((o) => o.kind === "pg.terminateBackend").map((o) => o.status), ["applied"])
+      assert.isTrue(r.outcomes.some((o) => o.kind === "check:db.connections.below" && o.status === "check_passed"))
+      assert.strictEqual(r.status, "recovered")
+    }))
+
+  it.live("maxTerminationsPerIncident 3, a bar no kill can reach: all three go in longest-idle order, then the verifier decides", () =>
+    Effect.gen(function*() {
+      const sc = yield* scenario("sat-until-all", 3, 1)
+      const d = yield* detect("sat-until-all")
+      const r = yield* run(sc.pids, { ...d, verifyMaxRatio: 0 }, { database: annotated, maxTerminationsPerIncident: 3 })
+      const left = yield* Effect.promise(() => alive(env, sc.all))
+      assert.deepStrictEqual(sc.leaking.map((s) => left.has(s.pid)), [false, false, false])
+      assert.isTrue(left.has(sc.idles[0]!.pid), "idle sessions are never chosen")
+      assert.deepStrictEqual(
+        r.outcomes.filter((o) => o.kind === "pg.terminateBackend").map((o) => o.result?.["pid"]),
+        sc.leaking.map((s) => s.pid)
+      )
+      assert.notStrictEqual(r.status, "recovered")
     }))
 })
