@@ -49,6 +49,10 @@ export const STEP_NAMES: Readonly<Record<string, string>> = {
 export interface Options {
   /** The floor, used % (default 80). */
   readonly floorPercent?: number
+  /** Log age in days, for the texts (default 7; the diagnoser's scan decides). */
+  readonly logMaxAgeDays?: number
+  /** Temp-file age in hours, for the texts (default 24). */
+  readonly tmpMaxAgeHours?: number
   /** Opt-in Docker prune (default false; not implemented in this release). */
   readonly dockerPruneEnabled?: boolean
   /** Opt-in package-cache prune (default false; not implemented in this release). */
@@ -98,6 +102,8 @@ export const planOf = (classification: Classification.Classified, facts: Fact.Fa
     ...(options.dockerPruneEnabled ? ["dockerPruneEnabled is set but Docker prune is not in this release"] : []),
     ...(options.packageCachePruneEnabled ? ["packageCachePruneEnabled is set but package-cache prune is not in this release"] : [])
   ]
+  const days = options.logMaxAgeDays ?? 7
+  const hours = options.tmpMaxAgeHours ?? 24
   const noteText = notes.length === 0 ? "" : ` (${notes.join("; ")})`
   const steps = [
     ...logs.map((c) => action(Cleaners.GZIP_LOG, mount, c)),
@@ -110,7 +116,7 @@ export const planOf = (classification: Classification.Classified, facts: Fact.Fa
       classification.class,
       `nothing safe to clean on ${mount.ref}${noteText}`,
       Plan.escalate(
-        `${mount.ref} is ${usage ? `${usage.usedPercent}%` : "over the floor"} used and nothing is safe to clean (no log older than 7 d, no temp file older than 24 h)${grow !== undefined ? `: grow it by +${grow} GiB` : ""}`,
+        `${mount.ref} is ${usage ? `${usage.usedPercent}%` : "over the floor"} used and nothing is safe to clean (no log older than ${days} d, no temp file older than ${hours} h)${grow !== undefined ? `: grow it by +${grow} GiB` : ""}`,
         [
           ...topLines(top).map((l) => `largest: ${l}`),
           ...(grow !== undefined ? [`grow the filesystem by +${grow} GiB (ceil(used / ${floor}% − size))`] : []),
@@ -123,7 +129,7 @@ export const planOf = (classification: Classification.Classified, facts: Fact.Fa
   return Plan.make(
     RUNBOOK_ID,
     classification.class,
-    `until ${mount.ref} is below ${floor}% used: gzip ${logs.length} log(s) > 7 d, then delete ${tmp.length} temp file(s) > 24 h${noteText}`,
+    `until ${mount.ref} is below ${floor}% used: gzip ${logs.length} log(s) > ${days} d, then delete ${tmp.length} temp file(s) > ${hours} h${noteText}`,
     Plan.fallback(Plan.until(DiskFloor.ref(mount.ref, floor), ...steps), Plan.seq(), { on: ["check"] })
   )
 }

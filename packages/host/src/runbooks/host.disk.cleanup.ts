@@ -135,6 +135,8 @@ export const make = (options: Options): Runbook.Runbook<DiskDiagnoser.DiskFacts>
     // Remediate
     remediate: DiskCleanupRemediator.make({
       floorPercent: floor,
+      ...(options.logMaxAgeDays !== undefined ? { logMaxAgeDays: options.logMaxAgeDays } : {}),
+      ...(options.tmpMaxAgeHours !== undefined ? { tmpMaxAgeHours: options.tmpMaxAgeHours } : {}),
       ...(options.dockerPruneEnabled !== undefined ? { dockerPruneEnabled: options.dockerPruneEnabled } : {}),
       ...(options.packageCachePruneEnabled !== undefined ? { packageCachePruneEnabled: options.packageCachePruneEnabled } : {})
     }),
