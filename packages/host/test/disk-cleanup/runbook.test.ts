@@ -160,17 +160,30 @@ describe("host.disk.cleanup on a real 64 MiB tmpfs", () => {
       }
     }), 60_000)
 
-  it.live("over 85% after every safe step: escalation with per-step bytes, top directories and +N GiB", () =>
+  it.live("over 85% after every safe step: escalation with per-step bytes, top directories and +N GiB; an active log and an open temp file are left alone", () =>
     Effect.gen(function*() {
       const mnt = mountTmpfs()
       if (mnt === undefined) return
+      let fd: number | undefined
       try {
         yield* fill(mnt, { logs: 0, tmp: 1, tmpSize: MiB })
+        // an old active log name (hard safe-list) and an old temp file held open: never touched
+        fs.writeFileSync(`${mnt}/logs/auth.log`, "x".repeat(MiB))
+        old(`${mnt}/logs/auth.log`, 30 * DAY)
+        fs.writeFileSync(`${mnt}/tmp/held`, randomBytes(MiB))
+        old(`${mnt}/tmp/held`, 30 * DAY)
+        fd = fs.openSync(`${mnt}/tmp/held`, "r")
+        const kept = snapshot(mnt)
         const r = yield* run(mnt, "auto")
         assert.strictEqual(r.status, "escalated")
         assert.isFalse(fs.existsSync(`${mnt}/tmp/blob0`))
+        assert.strictEqual(snapshot(mnt)["logs/auth.log"], kept["logs/auth.log"])
+        assert.strictEqual(snapshot(mnt)["tmp/held"], kept["tmp/held"])
+        // the open file was a planned step, refused by the safety core and skipped
+        assert.isTrue(r.outcomes.some((o) => o.kind === "host.tmp.delete" && o.status === "failed" && /open/.test(o.detail)), JSON.stringify(r.outcomes.map((o) => o.detail)))
         assert.match(r.escalation!.reason, /after every safe step \(> 85%\); reclaimed: gzip old logs: 0 bytes reclaimed \(0 file\(s\), statfs delta\); tmp sweep: 1048576 bytes reclaimed \(1 file\(s\), statfs delta\); top directories: .*data.*; grow by \+1 GiB/)
       } finally {
+        if (fd !== undefined) fs.closeSync(fd)
         unmount(mnt)
       }
     }), 60_000)
