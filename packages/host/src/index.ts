@@ -27,3 +27,15 @@ export * as Safety from "./safety/Safety"
 export * as Cleaners from "./actions/Cleaners"
 /** The disk floor: the `host.disk.below-floor` check and statfs-delta measurement of a step. */
 export * as DiskFloor from "./DiskFloor"
+/** The `host.disk.usage` statfs poll detector. */
+export * as DiskUsage from "./detectors/DiskUsage"
+/** The diagnoser of `host.disk.cleanup`: statfs, du top-5, cleaner candidates. */
+export * as DiskDiagnoser from "./diagnosers/DiskDiagnoser"
+/** The classifier of `host.disk.cleanup` (one class, `disk_over_floor`). */
+export * as DiskCleanup from "./classifiers/DiskCleanup"
+/** The remediator of `host.disk.cleanup`: safe steps inside `Plan.until(floor)`, measured handlers. */
+export * as DiskCleanupRemediator from "./remediators/DiskCleanupRemediator"
+/** The verifier of `host.disk.cleanup`: floor held, 80–85 % warning, > 85 % escalation with +N GiB. */
+export * as DiskFloorHeld from "./verifiers/DiskFloorHeld"
+/** The `host.disk.cleanup` runbook. */
+export * as HostDiskCleanup from "./runbooks/host.disk.cleanup"
