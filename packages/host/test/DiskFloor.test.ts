@@ -1,39 +1,18 @@
-import { execFileSync } from "node:child_process"
 import { randomBytes } from "node:crypto"
 import * as fs from "node:fs"
-import * as os from "node:os"
-import * as nodePath from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as Cleaners from "../src/actions/Cleaners"
 import * as DiskFloor from "../src/DiskFloor"
 import * as Safety from "../src/safety/Safety"
 import * as Statfs from "../src/readers/Statfs"
+import { mountTmpfs as mountAt, old, unmount } from "./support/tmpfs"
 
+/** A 64 MiB tmpfs on a fresh temp dir (see support/tmpfs). */
+const mountTmpfs = () => mountAt({ prefix: "byteport-tmpfs-" })
 const MiB = 1024 * 1024
 const DAY = 24 * 3600 * 1000
 
-/** Mounts a 64 MiB tmpfs; under CI=true a failing mount fails the test, elsewhere it returns undefined. */
-const mountTmpfs = (): string | undefined => {
-  const dir = fs.realpathSync(fs.mkdtempSync(nodePath.join(os.tmpdir(), "byteport-tmpfs-")))
-  try {
-    execFileSync("mount", ["-t", "tmpfs", "-o", "size=64m", "tmpfs", dir])
-    return dir
-  } catch (e) {
-    fs.rmSync(dir, { recursive: true, force: true })
-    if (process.env["CI"] === "true") throw e
-    console.warn(`tmpfs mount unavailable, test not run: ${String(e)}`)
-    return undefined
-  }
-}
-const unmount = (dir: string) => {
-  execFileSync("umount", [dir])
-  fs.rmSync(dir, { recursive: true, force: true })
-}
-const old = (p: string, ageMs: number) => {
-  const t = (Date.now() - ageMs) / 1000
-  fs.utimesSync(p, t, t)
-}
 const ident = (p: string) => {
   const s = fs.lstatSync(p)
   return `${s.ino} ${s.size} ${s.mtimeMs}`
@@ -115,14 +94,8 @@ describe("DiskFloor on a real 64 MiB tmpfs filled to 95%", () => {
 
   it.effect("inode exhaustion counts as over the floor even with bytes to spare", () =>
     Effect.gen(function*() {
-      const dir = fs.realpathSync(fs.mkdtempSync(nodePath.join(os.tmpdir(), "byteport-inodes-")))
-      try {
-        execFileSync("mount", ["-t", "tmpfs", "-o", "size=16m,nr_inodes=200", "tmpfs", dir])
-      } catch (e) {
-        fs.rmSync(dir, { recursive: true, force: true })
-        if (process.env["CI"] === "true") throw e
-        return
-      }
+      const dir = mountAt({ prefix: "byteport-inodes-", mountOptions: "size=16m,nr_inodes=200" })
+      if (dir === undefined) return
       try {
         const ref = DiskFloor.ref(dir)
         assert.isTrue((yield* DiskFloor.check().run(ref, { incidentId: "i", since: 0 })).ok)

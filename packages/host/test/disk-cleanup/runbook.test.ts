@@ -8,39 +8,19 @@ import type { IncidentReport } from "@byteport/core"
 import * as Testing from "@byteport/core/testing"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { execFileSync } from "node:child_process"
 import { randomBytes } from "node:crypto"
 import * as fs from "node:fs"
-import * as os from "node:os"
 import * as nodePath from "node:path"
 import * as DiskUsage from "../../src/detectors/DiskUsage"
 import * as Statfs from "../../src/readers/Statfs"
 import * as HostDiskCleanup from "../../src/runbooks/host.disk.cleanup"
+import { mountTmpfs as mountAt, old, unmount } from "../support/tmpfs"
 
+/** A 64 MiB tmpfs on a fresh temp dir (see support/tmpfs). */
+const mountTmpfs = () => mountAt({ prefix: "byteport-cleanup-" })
 const MiB = 1024 * 1024
 const DAY = 24 * 3600 * 1000
 
-/** Mounts a 64 MiB tmpfs; under CI=true a failing mount fails the test, elsewhere it returns undefined. */
-const mountTmpfs = (): string | undefined => {
-  const dir = fs.realpathSync(fs.mkdtempSync(nodePath.join(os.tmpdir(), "byteport-cleanup-")))
-  try {
-    execFileSync("mount", ["-t", "tmpfs", "-o", "size=64m", "tmpfs", dir])
-    return dir
-  } catch (e) {
-    fs.rmSync(dir, { recursive: true, force: true })
-    if (process.env["CI"] === "true") throw e
-    console.warn(`tmpfs mount unavailable, test not run: ${String(e)}`)
-    return undefined
-  }
-}
-const unmount = (dir: string) => {
-  execFileSync("umount", [dir])
-  fs.rmSync(dir, { recursive: true, force: true })
-}
-const old = (p: string, ageMs: number) => {
-  const t = (Date.now() - ageMs) / 1000
-  fs.utimesSync(p, t, t)
-}
 /** Every file under the mount with its identity, size and mtime. */
 const snapshot = (dir: string): Record<string, string> => {
   const out: Record<string, string> = {}

@@ -15,7 +15,7 @@ import { Kube } from "../Kube"
 import * as K8sDetector from "../informers/K8sDetector"
 import { pods } from "../informers/Resource"
 import type * as Wire from "../probes/wire"
-import { podSignal, SignalTypes } from "./signals"
+import { logStale, podSignal, SignalTypes } from "./signals"
 
 /** Options of the detector. */
 export interface Options {
@@ -33,32 +33,6 @@ export const oomTerminations = (pod: Wire.Pod): ReadonlyArray<{ readonly contain
     const t = cs.state?.terminated?.reason === "OOMKilled" ? cs.state.terminated : cs.lastState?.terminated?.reason === "OOMKilled" ? cs.lastState.terminated : undefined
     return t ? [{ container: cs.name, finishedAt: t.finishedAt ?? "", exitCode: t.exitCode ?? null, restartCount: cs.restartCount }] : []
   })
-
-const minutes = (ms: number) => `${(ms / 60_000).toFixed(1)} min`
-
-/**
- * A termination dropped as history, at debug level, with the reason and the ages compared: a
- * detector that stays silent says why (e.g. a simulator whose clock is far from the agent's).
- */
-const logStale = (
-  detector: string,
-  pod: Wire.Pod,
-  t: { readonly container: string; readonly finishedAt: string },
-  ages: { readonly ageMs: number; readonly maxAgeMs: number; readonly now: number }
-) =>
-  Effect.logDebug(
-    `${detector}: dropped the OOMKilled termination of ${pod.metadata.namespace ?? "default"}/${pod.metadata.name}/${t.container} as stale: ` +
-      `it finished ${minutes(ages.ageMs)} ago (finishedAt ${t.finishedAt}, now ${new Date(ages.now).toISOString()}), ` +
-      `older than maxAgeMinutes ${minutes(ages.maxAgeMs)}; only terminations younger than that on the informer's initial list are signals`
-  ).pipe(Effect.annotateLogs({
-    detector,
-    reason: "stale",
-    pod: `${pod.metadata.namespace ?? "default"}/${pod.metadata.name}`,
-    container: t.container,
-    finishedAt: t.finishedAt,
-    ageMs: ages.ageMs,
-    maxAgeMs: ages.maxAgeMs
-  }))
 
 /** The detector. */
 export const make = (options: Options = {}): Detector.Detector<never, Kube> => {
@@ -85,7 +59,7 @@ export const make = (options: Options = {}): Detector.Detector<never, Kube> => {
               seen.add(key)
               const ageMs = now - Date.parse(t.finishedAt)
               if (event.type === "add" && t.finishedAt && ageMs > maxAgeMs) {
-                yield* logStale(name, pod, t, { ageMs, maxAgeMs, now })
+                yield* logStale(name, "OOMKilled termination", pod, t, { ageMs, maxAgeMs, now })
                 continue
               }
               out.push(yield* podSignal(SignalTypes.oomKilled, name, pod, t.container, { reason: "OOMKilled", exitCode: t.exitCode, finishedAt: t.finishedAt, restartCount: t.restartCount }))

@@ -21,7 +21,7 @@ import * as K8sDetector from "../informers/K8sDetector"
 import { pods } from "../informers/Resource"
 import * as OomMarkers from "../probes/oomMarkers"
 import type * as Wire from "../probes/wire"
-import { podSignal, SignalTypes } from "./signals"
+import { logStale, podSignal, SignalTypes } from "./signals"
 
 /** Options of the detector. */
 export interface Options {
@@ -88,8 +88,10 @@ export const make = (options: Options = {}): Detector.Detector<never, Kube> => {
             for (const c of candidates(pod)) {
               const key = `${uid}/${c.container}/${c.finishedAt ?? `restart-${c.restartCount}`}`
               if (seen.has(key)) continue
-              if (event.type === "add" && c.finishedAt && now - Date.parse(c.finishedAt) > maxAgeMs) {
+              const ageMs = c.finishedAt ? now - Date.parse(c.finishedAt) : 0
+              if (event.type === "add" && c.finishedAt && ageMs > maxAgeMs) {
                 seen.add(key)
+                yield* logStale(name, "terminated container", pod, { container: c.container, finishedAt: c.finishedAt }, { ageMs, maxAgeMs, now })
                 continue
               }
               const markers = yield* OomMarkers.probe(pod.metadata.namespace ?? "default", pod.metadata.name, c.container, { previous: c.previous, tailLines: options.tailLines ?? 200 })

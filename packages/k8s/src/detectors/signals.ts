@@ -54,3 +54,30 @@ export const podSignal = (
       }
     }
   })
+
+const minutes = (ms: number) => `${(ms / 60_000).toFixed(1)} min`
+
+/**
+ * A termination dropped as history (`what`: "OOMKilled termination" …), at debug level, with the reason and the ages compared: a
+ * detector that stays silent says why (e.g. a simulator whose clock is far from the agent's).
+ */
+export const logStale = (
+  detector: string,
+  what: string,
+  pod: Wire.Pod,
+  t: { readonly container: string; readonly finishedAt: string },
+  ages: { readonly ageMs: number; readonly maxAgeMs: number; readonly now: number }
+) =>
+  Effect.logDebug(
+    `${detector}: dropped the ${what} of ${pod.metadata.namespace ?? "default"}/${pod.metadata.name}/${t.container} as stale: ` +
+      `it finished ${minutes(ages.ageMs)} ago (finishedAt ${t.finishedAt}, now ${new Date(ages.now).toISOString()}), ` +
+      `older than maxAgeMinutes ${minutes(ages.maxAgeMs)}; only terminations younger than that on the informer's initial list are signals`
+  ).pipe(Effect.annotateLogs({
+    detector,
+    reason: "stale",
+    pod: `${pod.metadata.namespace ?? "default"}/${pod.metadata.name}`,
+    container: t.container,
+    finishedAt: t.finishedAt,
+    ageMs: ages.ageMs,
+    maxAgeMs: ages.maxAgeMs
+  }))
