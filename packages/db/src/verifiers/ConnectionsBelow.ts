@@ -18,17 +18,29 @@ export const DEFAULT_MAX_RATIO = 0.7
 /** The seed's schedule: wait 30 s, then check once. */
 export const DEFAULT_SCHEDULE: Verifier.VerifySchedule = Verifier.once("30 seconds")
 
+/** One reading against the bar: the check both the verifiers and the re-poll checks report. */
+const belowBar = (
+  name: string,
+  u: { readonly ratio: number; readonly clientBackends: number; readonly maxConnections: number },
+  maxRatio: number,
+  barDigits: number
+) => ({
+  name,
+  ok: u.ratio < maxRatio,
+  detail: `${(u.ratio * 100).toFixed(1)}% (${u.clientBackends}/${u.maxConnections}) ${u.ratio < maxRatio ? "<" : ">="} ${(maxRatio * 100).toFixed(barDigits)}%`,
+  observed: { ratio: u.ratio, clientBackends: u.clientBackends, maxConnections: u.maxConnections }
+})
+
+/** The verdict of one reading (a reading that cannot be taken is Inconclusive). */
+const verdictOf = <E, R>(reading: Effect.Effect<{ readonly ratio: number; readonly clientBackends: number; readonly maxConnections: number }, E, R>, maxRatio: number) =>
+  Effect.gen(function*() {
+    const u = yield* reading
+    return Verdict.fromChecks([belowBar("connections below max_connections bar", u, maxRatio, 0)], yield* Clock.currentTimeMillis)
+  }).pipe(Effect.catchCause(() => Effect.map(Clock.currentTimeMillis, (at) => Verdict.inconclusive("connections could not be read", at))))
+
 /** PostgreSQL client backends (BytePort's own excluded) below `maxRatio` of `max_connections`. */
 export const postgres = (maxRatio: number = DEFAULT_MAX_RATIO, ownApplication?: string): Verifier.Verifier<unknown, Postgres> => () =>
-  Effect.gen(function*() {
-    const u = yield* Utilization.postgresConnections(ownApplication)
-    return Verdict.fromChecks([{
-      name: "connections below max_connections bar",
-      ok: u.ratio < maxRatio,
-      detail: `${(u.ratio * 100).toFixed(1)}% (${u.clientBackends}/${u.maxConnections}) ${u.ratio < maxRatio ? "<" : ">="} ${(maxRatio * 100).toFixed(0)}%`,
-      observed: { ratio: u.ratio, clientBackends: u.clientBackends, maxConnections: u.maxConnections }
-    }], yield* Clock.currentTimeMillis)
-  }).pipe(Effect.catchCause(() => Effect.map(Clock.currentTimeMillis, (at) => Verdict.inconclusive("connections could not be read", at))))
+  verdictOf(Utilization.postgresConnections(ownApplication), maxRatio)
 
 /** The check kind `Plan.until` re-polls between terminations (PostgreSQL reading). */
 export const CHECK = "db.connections.below"
@@ -49,26 +61,13 @@ export const check = (): Check.Check<Postgres> =>
         const maxRatio = typeof r.params["maxRatio"] === "number" ? r.params["maxRatio"] : DEFAULT_MAX_RATIO
         const own = typeof r.params["ownApplication"] === "string" ? r.params["ownApplication"] : undefined
         const u = yield* Utilization.postgresConnections(own)
-        return {
-          name: CHECK,
-          ok: u.ratio < maxRatio,
-          detail: `${(u.ratio * 100).toFixed(1)}% (${u.clientBackends}/${u.maxConnections}) ${u.ratio < maxRatio ? "<" : ">="} ${(maxRatio * 100).toFixed(1)}%`,
-          observed: { ratio: u.ratio, clientBackends: u.clientBackends, maxConnections: u.maxConnections }
-        }
+        return belowBar(CHECK, u, maxRatio, 1)
       })
     ))
 
 /** MySQL / MariaDB: (`Threads_connected` − own) / `max_connections` below `maxRatio` (`Utilization.mysqlConnections`). */
 export const mysql = (maxRatio: number = DEFAULT_MAX_RATIO): Verifier.Verifier<unknown, MySql> => () =>
-  Effect.gen(function*() {
-    const u = yield* Utilization.mysqlConnections
-    return Verdict.fromChecks([{
-      name: "connections below max_connections bar",
-      ok: u.ratio < maxRatio,
-      detail: `${(u.ratio * 100).toFixed(1)}% (${u.clientBackends}/${u.maxConnections}) ${u.ratio < maxRatio ? "<" : ">="} ${(maxRatio * 100).toFixed(0)}%`,
-      observed: { ratio: u.ratio, clientBackends: u.clientBackends, maxConnections: u.maxConnections }
-    }], yield* Clock.currentTimeMillis)
-  }).pipe(Effect.catchCause(() => Effect.map(Clock.currentTimeMillis, (at) => Verdict.inconclusive("connections could not be read", at))))
+  verdictOf(Utilization.mysqlConnections, maxRatio)
 
 /** The check kind the MySQL leak plan re-polls between kills. */
 export const MYSQL_CHECK = "db.connections.below.mysql"
@@ -85,11 +84,6 @@ export const mysqlCheck = (): Check.Check<MySql> =>
       Effect.gen(function*() {
         const maxRatio = typeof r.params["maxRatio"] === "number" ? r.params["maxRatio"] : DEFAULT_MAX_RATIO
         const u = yield* Utilization.mysqlConnections
-        return {
-          name: MYSQL_CHECK,
-          ok: u.ratio < maxRatio,
-          detail: `${(u.ratio * 100).toFixed(1)}% (${u.clientBackends}/${u.maxConnections}) ${u.ratio < maxRatio ? "<" : ">="} ${(maxRatio * 100).toFixed(1)}%`,
-          observed: { ratio: u.ratio, clientBackends: u.clientBackends, maxConnections: u.maxConnections }
-        }
+        return belowBar(MYSQL_CHECK, u, maxRatio, 1)
       })
     ))
