@@ -78,7 +78,7 @@ export const needsApproval = (reason: string): GuardrailResult => ({ _tag: "Need
 
 /**
  * The text of a denial, naming the guardrail once: `name: reason`; the reason alone when it
- * already begins with the name (the built-ins write `name: …` themselves); the name alone when it
+ * already names it (the built-ins write `name: …` themselves; the dry_run preview writes `auto would deny: …`); the name alone when it
  * already ends with the reason (`never`'s default name). The executor, the incident timeline and
  * the sinks compose every denial through this function.
  *
@@ -92,7 +92,8 @@ export const needsApproval = (reason: string): GuardrailResult => ({ _tag: "Need
 export const denialDetail = (name: string | undefined, reason: string | undefined): string => {
   const n = name ?? "?"
   const r = reason ?? ""
-  if (n.length > 0 && r.startsWith(n)) return r
+  // the reason names the guardrail already (at its start, or after a prefix such as "auto would deny: ")
+  if (n.length > 0 && r.includes(n)) return r
   if (r.length > 0 && n.endsWith(r)) return n
   return `${n}: ${r}`
 }

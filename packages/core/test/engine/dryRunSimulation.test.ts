@@ -45,7 +45,7 @@ describe("dry_run simulates the plan's own consumption", () => {
       assert.strictEqual(statuses.filter((s) => s === "denied").length, 10)
       // The first 20 in plan order pass, the last 10 are the ones auto would refuse.
       assert.deepStrictEqual(statuses, [...Array(20).fill("dry_run"), ...Array(10).fill("denied")])
-      for (const o of r.outcomes.slice(20)) assert.match(o.detail, /^kills_per_minute_cap: auto would deny: kills_per_minute_cap 20 reached: 20 used/)
+      for (const o of r.outcomes.slice(20)) assert.match(o.detail, /^auto would deny: kills_per_minute_cap 20 reached: 20 used/)
       const denials = r.decisions.filter((d) => d.decision === "deny")
       assert.strictEqual(denials.length, 10)
       assert.ok(denials.every((d) => d.phase === "acquire" && d.guardrail === "kills_per_minute_cap" && d.reason?.startsWith("auto would deny: ")))
