@@ -176,7 +176,12 @@ export const Keys = {
   poddisruptionbudgets: { group: "policy", version: "v1", resource: "poddisruptionbudgets" },
   horizontalpodautoscalers: { group: "autoscaling", version: "v2", resource: "horizontalpodautoscalers" },
   leases: { group: "coordination.k8s.io", version: "v1", resource: "leases" },
-  eventsV1: { group: "events.k8s.io", version: "v1", resource: "events" }
+  eventsV1: { group: "events.k8s.io", version: "v1", resource: "events" },
+  serviceaccounts: { group: "", version: "v1", resource: "serviceaccounts" },
+  endpointslices: { group: "discovery.k8s.io", version: "v1", resource: "endpointslices" },
+  ingresses: { group: "networking.k8s.io", version: "v1", resource: "ingresses" },
+  ingressclasses: { group: "networking.k8s.io", version: "v1", resource: "ingressclasses" },
+  customresourcedefinitions: { group: "apiextensions.k8s.io", version: "v1", resource: "customresourcedefinitions" }
 } as const satisfies Record<string, ResourceKey>
 
 /** Whether an object's `spec` (or template) changed in a way that bumps generation. */
