@@ -21,7 +21,7 @@ import { DaemonSetController } from "./DaemonSetController"
 import { NodeLifecycle } from "./NodeLifecycle"
 import { HpaController } from "./HpaController"
 import { GarbageCollector } from "./GarbageCollector"
-import { EndpointsController } from "./EndpointsController"
+import { EndpointSliceController, EndpointsController } from "./EndpointsController"
 import type { ImageRegistry } from "../registry/ImageRegistry"
 import { R, readView, type Json } from "./util"
 
@@ -93,6 +93,7 @@ export class Controllers {
       this.scheduler,
       this.kubelet,
       new EndpointsController(this.ctx),
+      new EndpointSliceController(this.ctx),
       new ReplicaSetController(this.ctx),
       new DeploymentController(this.ctx),
       new StatefulSetController(this.ctx),

@@ -26,6 +26,10 @@ export interface ResourceType {
   readonly categories: ReadonlyArray<string>
   /** Whether `metadata.generation` is tracked (bumped on spec changes). */
   readonly tracksGeneration: boolean
+  /** A CRD's `additionalPrinterColumns` (custom resources only). */
+  readonly printerColumns?: ReadonlyArray<{ readonly name: string; readonly type: string; readonly jsonPath: string; readonly priority?: number }>
+  /** Served from a CustomResourceDefinition (not built in). */
+  readonly custom?: boolean
 }
 
 /** `group/version` (or `version` for the core group). */
@@ -130,7 +134,11 @@ export const RESOURCES: ReadonlyArray<ResourceType> = [
   define({ gv: "coordination.k8s.io/v1", resource: "leases", kind: "Lease" }),
   define({ gv: "events.k8s.io/v1", resource: "events", kind: "Event", short: ["ev"], fields: NEW_EVENT_FIELDS }),
   define({ gv: "batch/v1", resource: "jobs", kind: "Job", sub: ["status"], categories: ["all"], generation: true }),
-  define({ gv: "batch/v1", resource: "cronjobs", kind: "CronJob", short: ["cj"], sub: ["status"], categories: ["all"], generation: true })
+  define({ gv: "batch/v1", resource: "cronjobs", kind: "CronJob", short: ["cj"], sub: ["status"], categories: ["all"], generation: true }),
+  define({ gv: "discovery.k8s.io/v1", resource: "endpointslices", kind: "EndpointSlice", fields: ["addressType"] }),
+  define({ gv: "networking.k8s.io/v1", resource: "ingresses", kind: "Ingress", short: ["ing"], sub: ["status"], generation: true }),
+  define({ gv: "networking.k8s.io/v1", resource: "ingressclasses", kind: "IngressClass", namespaced: false, generation: true }),
+  define({ gv: "apiextensions.k8s.io/v1", resource: "customresourcedefinitions", kind: "CustomResourceDefinition", namespaced: false, short: ["crd", "crds"], sub: ["status"], categories: ["api-extensions"], generation: true })
 ]
 
 const byKey = new Map<string, ResourceType>(RESOURCES.map((r) => [keyString(r), r]))
