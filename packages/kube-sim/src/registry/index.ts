@@ -6,4 +6,4 @@ export * as PullKeyring from "./Keyring"
 /** The registries behind `sim.setImage`. */
 export { DIAL_TIMEOUT_MS, ImageRegistry } from "./ImageRegistry"
 /** Registry types. */
-export type { ImageChange, Platform, PullOutcome, PullResult, PushOptions, RegistryUser, Runtime } from "./ImageRegistry"
+export type { ImageChange, Platform, PullResult, PushOptions, RegistryUser, Runtime } from "./ImageRegistry"
