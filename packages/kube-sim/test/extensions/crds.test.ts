@@ -5,7 +5,9 @@ import { afterEach, assert, describe, it } from "@effect/vitest"
 import { ApiextensionsV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, Watch } from "@kubernetes/client-node"
 import type { KubeConfig } from "@kubernetes/client-node"
 import type { KubeSimInstance } from "../../src/index"
+import { Keys } from "../../src/index"
 import { apiError, startSim } from "../api/helpers"
+import { harness } from "../controllers/helpers"
 import { kubectlAvailable, runner } from "../kubectl/kubectl"
 
 let sim: KubeSimInstance | undefined
@@ -131,6 +133,24 @@ describe("CustomResourceDefinitions (apiextensions.k8s.io/v1)", () => {
     assert.include((await apiError(() => ext.createCustomResourceDefinition({ body: noStorage as never }))).body.message, "must have exactly one version marked as storage version")
     const scope = { ...certificateCrd(), spec: { ...certificateCrd().spec, scope: "Global" } }
     assert.include((await apiError(() => ext.createCustomResourceDefinition({ body: scope as never }))).body.message, 'spec.scope: Unsupported value: "Global": supported values: "Cluster", "Namespaced"')
+  })
+
+  it("with the controllers (startSim): CRDs created in-process through the store are discovered and listed", async () => {
+    const h = await harness()
+    try {
+      h.sim.api.store.create(Keys.customresourcedefinitions, certificateCrd() as never)
+      h.sim.api.store.create({ group: "cert-manager.io", version: "v1", resource: "certificates" }, { apiVersion: "cert-manager.io/v1", kind: "Certificate", metadata: { name: "web", namespace: "default" }, spec: { secretName: "web-tls" } })
+      const groups = await (await fetch(`${h.sim.url}/apis`)).json() as { groups: Array<{ name: string }> }
+      const names = groups.groups.map((g) => g.name)
+      assert.include(names, "cert-manager.io")
+      assert.include(names, "metrics.k8s.io")
+      const list = await h.kc.makeApiClient(CustomObjectsApi).listNamespacedCustomObject({ group: "cert-manager.io", version: "v1", namespace: "default", plural: "certificates" }) as any
+      assert.deepStrictEqual(list.items.map((i: any) => i.spec.secretName), ["web-tls"])
+      const crd = await h.kc.makeApiClient(ApiextensionsV1Api).readCustomResourceDefinition({ name: "certificates.cert-manager.io" })
+      assert.strictEqual(crd.status!.conditions!.find((c) => c.type === "Established")!.status, "True")
+    } finally {
+      await h.sim.close()
+    }
   })
 
   it("two simulators in one process do not share CRDs", async () => {
