@@ -94,6 +94,27 @@ describe("kubelet image pulls through the registry", () => {
     }
   })
 
+  it("IfNotPresent keeps the node's cached digest after a re-push; Always pulls the new one", async () => {
+    h = await harness({ scenario: Scenario.cluster({ nodes: 1 }).with({ workloads: [{ name: "web", image: "registry.example.com/shop/web:3.1", replicas: 1, imagePullPolicy: "IfNotPresent" }] }).build() })
+    const img = "registry.example.com/shop/web:3.1"
+    const first = h.sim.registry.resolve(img)!
+    const second = h.sim.setImage(img, "push")!
+    assert.notStrictEqual(second, first)
+    let p = (await podsOf(h, "web"))[0]!
+    assert.strictEqual(cs(p).imageID, `registry.example.com/shop/web@${first}`)
+    await h.core.deleteNamespacedPod({ name: p.metadata!.name!, namespace: "default", gracePeriodSeconds: 0 })
+    h.sim.advance("1m")
+    p = (await podsOf(h, "web")).find((x) => !x.metadata!.deletionTimestamp)!
+    assert.isTrue(ready(p))
+    assert.strictEqual(cs(p).imageID, `registry.example.com/shop/web@${first}`)
+    assert.isTrue((await eventsWith(h, "Pulled")).some((e) => e.message === `Container image "${img}" already present on machine` && e.involvedObject!.name === p.metadata!.name))
+    await h.apps.patchNamespacedDeployment({ name: "web", namespace: "default", body: [{ op: "replace", path: "/spec/template/spec/containers/0/imagePullPolicy", value: "Always" }] })
+    h.sim.advance("2m")
+    const pods = (await podsOf(h, "web")).filter((x) => !x.metadata!.deletionTimestamp)
+    assert.strictEqual(pods.length, 1)
+    assert.strictEqual(cs(pods[0]!).imageID, `registry.example.com/shop/web@${second}`)
+  })
+
   it("platform mismatch: containerd's 'no match for platform' on amd64 nodes, Docker Engine's 'no matching manifest for linux/amd64'", async () => {
     const h = await start(Scenario.crashloop.platformMismatch({ name: "api" }))
     const img = "registry.example.com/shop/api:1.5.0-arm64"
