@@ -135,14 +135,14 @@ describe("TimedUndo", () => {
       const shared = yield* MemoryStore.make()
       const store = Layer.succeed(GuardrailStore.GuardrailStore, shared)
       // the catalog is already running (sleeping: nothing pending) when the change is made
-      const agent = yield* Effect.forkChild(Catalog.run(Catalog.make([])).pipe(Effect.provide(Testing.layer({ handlers: [setLevel], store }))))
+      const agent = yield* Effect.forkChild(Catalog.run(Catalog.make<never>([])).pipe(Effect.provide(Testing.layer({ handlers: [setLevel], store }))))
       yield* TestClock.adjust("1 second")
       yield* runPlan(debugOn).pipe(Effect.provide(Testing.layer({ handlers: [setLevel], store })))
       yield* TestClock.adjust("23 hours")
       assert.strictEqual(world.level, "debug")
       yield* Fiber.interrupt(agent)
       // restart: a new agent on the same store
-      const agent2 = yield* Effect.forkChild(Catalog.run(Catalog.make([])).pipe(Effect.provide(Testing.layer({ handlers: [setLevel], store }))))
+      const agent2 = yield* Effect.forkChild(Catalog.run(Catalog.make<never>([])).pipe(Effect.provide(Testing.layer({ handlers: [setLevel], store }))))
       yield* TestClock.adjust("1 hour")
       for (let i = 0; i < 50 && world.level !== "info"; i++) yield* Effect.yieldNow
       assert.strictEqual(world.level, "info")
