@@ -3,7 +3,7 @@
  * action handlers in a registry (with `NeverDeleteVolumes` in front), and a one-action run
  * through the executor in auto or dry_run (a genuine permit, journaled).
  */
-import { Action, Classification, Executor, GuardrailStore, Plan, TargetRef } from "@byteport/core"
+import { Action, ActionRegistry, Classification, Executor, GuardrailStore, IncidentBus, Plan, TargetRef } from "@byteport/core"
 import type { ActionHandler, Json } from "@byteport/core"
 import * as Testing from "@byteport/core/testing"
 import { Effect, Layer } from "effect"
@@ -60,7 +60,10 @@ export const services = (sim: Sim, options: { readonly snapshots?: boolean } = {
 let seq = 0
 
 /** Runs one action through the executor (auto unless told), journaled under a fresh incident. */
-export const run = (action: Action.Action, options: { readonly mode?: "auto" | "dry_run"; readonly baseline?: Json.JsonObject } = {}) =>
+export const run = (
+  action: Action.Action,
+  options: { readonly mode?: "auto" | "dry_run"; readonly baseline?: Json.JsonObject } = {}
+): Effect.Effect<Executor.ExecuteResult & { readonly incidentId: string; readonly detail: string }, never, GuardrailStore.GuardrailStore | ActionRegistry.ActionRegistry | IncidentBus.IncidentBus> =>
   Effect.gen(function*() {
     const store = yield* GuardrailStore.GuardrailStore
     const incidentId = `inc-pod-actions-${++seq}`
