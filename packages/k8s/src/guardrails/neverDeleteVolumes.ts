@@ -11,6 +11,12 @@
  * registered without it gets it all the same, and the executor never mints that handler a
  * permit for such an action.
  *
+ * And below the registry, for handlers whose action does not say what they delete: `layerKube`
+ * guards the Kube service's KubeConfig so that every client made from it (Kube's own, and any
+ * a handler makes with `kube.kubeConfig.makeApiClient`) refuses a DELETE of
+ * `persistentvolumes`/`persistentvolumeclaims` (one object or a collection) before it is sent:
+ * even a handler holding a genuine permit cannot delete one through BytePort's credentials.
+ *
  * @example
  * ```ts
  * import { NeverDeleteVolumes } from "@byteport/k8s"
@@ -21,7 +27,9 @@
  */
 import { type ActionHandler, ActionRegistry, type Check, Guardrail } from "@byteport/core"
 import type { Json } from "@byteport/core"
-import type { Layer } from "effect"
+import type { KubeConfig } from "@kubernetes/client-node"
+import { Effect, Layer } from "effect"
+import { Kube } from "../Kube"
 
 /** The guardrail's name. */
 export const NAME = "never_delete_persistent_volumes"
@@ -63,3 +71,37 @@ export const registry = <R = never>(parts: {
   readonly options?: Options
 }): Layer.Layer<ActionRegistry.ActionRegistry, never, R> =>
   ActionRegistry.layer<R>({ handlers: parts.handlers, checks: parts.checks ?? [], guardrails: [guardrail(parts.options), ...(parts.guardrails ?? [])] })
+
+/** Whether an API request deletes PersistentVolumes or PersistentVolumeClaims (one or a collection). */
+export const isVolumeDelete = (method: string, url: string): boolean => {
+  if (method.toUpperCase() !== "DELETE") return false
+  let path: string
+  try {
+    path = new URL(url).pathname
+  } catch {
+    path = url
+  }
+  return /\/api\/v1\/(namespaces\/[^/]+\/)?persistentvolume(claim)?s(\/|$)/i.test(decodeURIComponent(path))
+}
+
+const guarded = new WeakSet<KubeConfig>()
+
+/**
+ * Guards a KubeConfig in place: every API client made from it (before or after) refuses to
+ * send a DELETE of PersistentVolumes or PersistentVolumeClaims. Idempotent.
+ */
+export const guardKubeConfig = (kc: KubeConfig): KubeConfig => {
+  if (guarded.has(kc)) return kc
+  const original = kc.applySecurityAuthentication.bind(kc)
+  kc.applySecurityAuthentication = async (context) => {
+    if (isVolumeDelete(String(context.getHttpMethod()), context.getUrl())) {
+      throw new Error(`${NAME}: BytePort never deletes PersistentVolumes or PersistentVolumeClaims (refused ${context.getHttpMethod()} ${context.getUrl()})`)
+    }
+    return original(context)
+  }
+  guarded.add(kc)
+  return kc
+}
+
+/** Guards the provided Kube service's KubeConfig (see `guardKubeConfig`); provide it with the Kube layer. */
+export const layerKube: Layer.Layer<never, never, Kube> = Layer.effectDiscard(Effect.map(Kube, (k) => void guardKubeConfig(k.kubeConfig)))
