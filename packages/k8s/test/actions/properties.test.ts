@@ -132,7 +132,7 @@ describe("NeverDeleteVolumes", () => {
     Effect.runSync(g.check(ctxFor(Action.make({ kind, target, params, description: "x" }))) as Effect.Effect<Guardrail.GuardrailResult>)._tag
 
   it("denies every delete kind naming a PersistentVolume or claim, in target or params", () => {
-    const volumeRefs = fc.constantFrom(
+    const volumeRefs = fc.constantFrom<{ readonly target: { kind: string; ref: string }; readonly params: Record<string, string> }>(
       { target: { kind: "k8s.pvc", ref: "kube-sim/default/data" }, params: {} },
       { target: { kind: "k8s.workload", ref: "kube-sim/default/StatefulSet/db" }, params: { resource: "persistentvolumeclaims", name: "data-db-0" } },
       { target: { kind: "k8s.node", ref: "kube-sim/node-1" }, params: { kind: "PersistentVolume", name: "pv-1" } },
