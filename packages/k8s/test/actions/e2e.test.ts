@@ -16,7 +16,7 @@ import * as SetDebugLogging from "../../src/actions/setDebugLogging"
 import * as Kube from "../../src/Kube"
 import * as KubePatch from "../../src/KubePatch"
 import * as Targets from "../../src/targets/Targets"
-import { action, mutations, podsOf, ready, restarts, run, services, world } from "./world"
+import { action, mutations, observe, podsOf, ready, restarts, run, services, world } from "./world"
 
 const IMAGE = "registry.example.com/shop/web:1.0.0"
 const container = (name: string) => Targets.workload({ cluster: "kube-sim", namespace: "default", kind: "Deployment", name, container: name })
@@ -44,8 +44,10 @@ describe("pod-family actions on kube-sim", () => {
         assert.isAbove(mutations(sim).dryRun.length, 0)
         assert.strictEqual((yield* kube.getDeployment("default", "web")).spec!.template.spec!.containers[0]!.livenessProbe!.timeoutSeconds, 1)
         // auto
+        assert.strictEqual(yield* observe(loosen), "NotApplied")
         const r = yield* run(loosen, { baseline: { livenessTimeoutSeconds: 1 } })
         assert.strictEqual(r.status, "completed", r.detail)
+        assert.strictEqual(yield* observe(loosen), "Applied")
         const after = (yield* kube.getDeployment("default", "web")).spec!.template.spec!.containers[0]!
         assert.strictEqual(after.livenessProbe!.timeoutSeconds, 2)
         assert.deepStrictEqual(after.livenessProbe!.httpGet, c.livenessProbe!.httpGet)
@@ -83,8 +85,11 @@ describe("pod-family actions on kube-sim", () => {
         const c = d.spec!.template.spec!.containers[0]!
         const params = LoosenProbe.paramsFor(c, "startupBudgetSeconds", { baseline: 20, reason: "killed before first Ready" })!
         assert.deepInclude(params, { from: 20, to: 40 })
-        const r = yield* run(action({ kind: LoosenProbe.KIND, target: container("api"), params, description: "add startup probe" }), { baseline: { startupBudgetSeconds: 20 } })
+        const startup = action({ kind: LoosenProbe.KIND, target: container("api"), params, description: "add startup probe" })
+        assert.strictEqual(yield* observe(startup), "NotApplied")
+        const r = yield* run(startup, { baseline: { startupBudgetSeconds: 20 } })
         assert.strictEqual(r.status, "completed", r.detail)
+        assert.strictEqual(yield* observe(startup), "Applied")
         const after = (yield* kube.getDeployment("default", "api")).spec!.template.spec!.containers[0]!
         assert.deepStrictEqual(after.startupProbe!.httpGet, c.livenessProbe!.httpGet, "the startupProbe calls the liveness handler")
         assert.deepStrictEqual(after.livenessProbe, c.livenessProbe, "the liveness probe is untouched")
@@ -118,8 +123,10 @@ describe("pod-family actions on kube-sim", () => {
         const dry = yield* run(restart, { mode: "dry_run" })
         assert.strictEqual(dry.outcomes[0]!.status, "dry_run", dry.detail)
         assert.strictEqual(podsOf(sim, "api")[0]!.metadata.uid, pod.metadata.uid)
+        assert.strictEqual(yield* observe(restart), "NotApplied")
         const r = yield* run(restart)
         assert.strictEqual(r.status, "completed", r.detail)
+        assert.strictEqual(yield* observe(restart), "Applied")
         sim.advance("30s")
         const now = podsOf(sim, "api")
         assert.isFalse(now.some((p) => p.metadata.uid === pod.metadata.uid), "the old pod is gone")
@@ -175,8 +182,10 @@ describe("pod-family actions on kube-sim", () => {
         const dry = yield* run(restore, { mode: "dry_run" })
         assert.strictEqual(dry.outcomes[0]!.status, "dry_run", dry.detail)
         assert.isTrue(Option.isNone(yield* get))
+        assert.strictEqual(yield* observe(restore), "NotApplied")
         const r = yield* run(restore)
         assert.strictEqual(r.status, "completed", r.detail)
+        assert.strictEqual(yield* observe(restore), "Applied")
         const cm = Option.getOrThrow(yield* get)
         assert.deepStrictEqual(cm.data, { flags: "beta=on\nx=1" })
         assert.deepStrictEqual(cm.binaryData, { blob: "AAEC" })
@@ -212,9 +221,11 @@ describe("pod-family actions on kube-sim", () => {
         assert.strictEqual(dry.outcomes[0]!.status, "dry_run", dry.detail)
         assert.strictEqual(yield* level("web"), "info")
         assert.strictEqual((yield* TimedUndo.pending).length, 0)
+        assert.strictEqual(yield* observe(step.action), "NotApplied")
         const r = yield* run(step.action)
         assert.strictEqual(r.status, "completed", r.detail)
         assert.strictEqual(yield* level("web"), "debug")
+        assert.strictEqual(yield* observe(step.action), "Applied")
         const pending = yield* TimedUndo.pending
         assert.strictEqual(pending.length, 1)
         assert.strictEqual(pending[0]!.action.params["undo"], true)
@@ -223,6 +234,8 @@ describe("pod-family actions on kube-sim", () => {
         const undone = yield* TimedUndo.runDue()
         assert.strictEqual(undone[0]!.status, "completed", undone[0]!.detail)
         assert.strictEqual(yield* level("web"), "info")
+        assert.strictEqual(yield* observe(pending[0]!.action), "Applied")
+        assert.strictEqual(yield* observe(step.action), "NotApplied")
         const reasons = (yield* kube.listEvents({ namespace: "default" })).map((e) => e.reason)
         assert.includeMembers(reasons, ["DebugLoggingEnabled", "DebugLoggingRestored"])
         // undeclared: a proposal, and a hand-made action is denied by the kind
@@ -246,8 +259,10 @@ describe("pod-family actions on kube-sim", () => {
         const pin = action({ kind: PinImageDigest.KIND, target: container("web"), params: { container: "web", fromImage: IMAGE, toImage: pinned, reason: "tag re-pushed" }, description: "pin web" })
         const dry = yield* run(pin, { mode: "dry_run" })
         assert.strictEqual(dry.outcomes[0]!.status, "dry_run", dry.detail)
+        assert.strictEqual(yield* observe(pin), "NotApplied")
         const r = yield* run(pin)
         assert.strictEqual(r.status, "completed", r.detail)
+        assert.strictEqual(yield* observe(pin), "Applied")
         sim.advance("2m")
         const pods = podsOf(sim, "web")
         assert.strictEqual(pods.length, 2)

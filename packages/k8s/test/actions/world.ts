@@ -16,7 +16,8 @@ import * as RestoreConfigMap from "../../src/actions/restoreConfigMap"
 import * as SetDebugLogging from "../../src/actions/setDebugLogging"
 import * as EventRecorder from "../../src/events/EventRecorder"
 import * as NeverDeleteVolumes from "../../src/guardrails/neverDeleteVolumes"
-import * as Kube from "../../src/Kube"
+import type * as Kube from "../../src/Kube"
+import { clusterLayer, mutations as harnessMutations } from "../oom/harness"
 
 /** Starts kube-sim (closed with the scope), warmed up. */
 export const world = (spec: Omit<ScenarioSpec, "nodes"> & { readonly nodes?: number }) =>
@@ -41,11 +42,8 @@ export const handlers = (): ReadonlyArray<ActionHandler.ActionHandler<Kube.Kube 
   PinImageDigest.make()
 ]
 
-/** Kube and EventRecorder for a simulator. */
-export const cluster = (sim: Sim) => {
-  const kube = Layer.orDie(Kube.layerFromString(sim.kubeconfig(), { requestTimeout: "10 seconds" }))
-  return Layer.mergeAll(kube, EventRecorder.layer({ instance: "pod-actions-test" }).pipe(Layer.provide(kube)))
-}
+/** Kube, Metrics and EventRecorder for a simulator (the OOM harness's). */
+export const cluster = (sim: Sim) => clusterLayer(sim)
 
 /** Everything a one-action run needs, snapshots on or off. */
 export const services = (sim: Sim, options: { readonly snapshots?: boolean } = {}) => {
@@ -96,11 +94,12 @@ export const ready = (p: any): boolean => (p.status?.conditions ?? []).some((c: 
 export const restarts = (sim: Sim, app: string): number =>
   podsOf(sim, app).reduce((n, p) => n + ((p.status?.containerStatuses ?? []).find((c: any) => c.name === app)?.restartCount ?? 0), 0)
 
-/** Mutating requests the simulator served (not reads, watches), split by dryRun. */
-export const mutations = (sim: Sim) => {
-  const all = sim.api.recorder.requests().filter((r: any) => r.method !== "GET" && !r.watch)
-  return { dryRun: all.filter((r: any) => r.dryRun), real: all.filter((r: any) => !r.dryRun) }
-}
+/** Mutating requests the simulator served (not reads, watches), split by dryRun (the OOM harness's). */
+export const mutations = harnessMutations
+
+/** What the registered handler of the action's kind observes (the tag). */
+export const observe = (a: Action.Action, since = 0): Effect.Effect<string, never, ActionRegistry.ActionRegistry> =>
+  Effect.flatMap(Effect.service(ActionRegistry.ActionRegistry), (r) => Effect.map(r.handler(a.kind)!.observe!(a, { incidentId: "inc-observe", since }), (o) => o._tag))
 
 /** Shorthand for Action.make. */
 export const action = Action.make
