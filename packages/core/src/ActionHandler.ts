@@ -120,7 +120,7 @@ export const make = <P, R = never>(options: {
   /**
    * A change that must not outlive a TTL (debug logging): the undo action and after how long.
    * The executor journals it in the store before the action runs (cancelled if the action
-   * fails), and `TimedUndo` runs it through the executor when due, also after a restart.
+   * fails and `observe` sees it not applied), and `TimedUndo` runs it through the executor when due, also after a restart.
    */
   readonly timedUndo?: (params: P, action: A.Action) => { readonly after: Duration.Input; readonly action: A.Action } | undefined
 }): ActionHandler<R> => {

@@ -509,7 +509,11 @@ export const execute = (
         const permit = Permit.mint(actionDigest, input.incidentId, at + action.timeout + (input.permitGraceMs ?? 60_000), "auto", permitId)
         const r = yield* Effect.exit(handler.run(action, permit).pipe(Effect.timeout(Duration.millis(action.timeout))))
         const end = yield* now
-        if (undo && r._tag !== "Success") yield* TimedUndoStore.cancel(store, undoId)
+        if (undo && r._tag !== "Success") {
+          // Cancelled only when the change is seen not to have happened (a timeout may have applied it).
+          const seen = handler.observe ? yield* handler.observe(action, { incidentId: input.incidentId, since: at }) : ActionHandler.unknown("no observe")
+          if (seen._tag === "NotApplied") yield* TimedUndoStore.cancel(store, undoId)
+        }
         if (r._tag === "Success") {
           yield* journalAt("applied", path, { detail: r.value.detail, result: r.value.result, actionDigest })
           applied.push(action)

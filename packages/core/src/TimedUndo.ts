@@ -3,7 +3,7 @@
  * undone by BytePort itself, also across agent restarts. A handler declares `timedUndo`
  * (`ActionHandler.make`); before the change is made the Executor journals the undo in the
  * GuardrailStore (`byteport:timed-undo`, compare-and-swap, shared by every agent on the store)
- * and cancels it if the change fails. `TimedUndo.runDue` runs the due undos through the
+ * and cancels it if the change fails and its `observe` sees it not made. `TimedUndo.runDue` runs the due undos through the
  * Executor (guardrails, a genuine permit and a journal of their own: incident
  * `timed-undo:<incident>/<step>`), and `TimedUndo.loop` does that whenever one falls due;
  * `Catalog.run` (so `Agent.run`) runs the loop.
@@ -87,6 +87,12 @@ const runOne = (entry: Entry, options: Options) =>
     const now = yield* Clock.currentTimeMillis
     const lease = yield* store.acquireLease({ key: `timed-undo:${entry.id}`, holder: AgentId.holder(agent, incidentId), ttlMs: ms(options.leaseTtl, "10 minutes"), now })
     if (lease._tag === "Held") return { id: entry.id, incidentId, status: "held", detail: `another agent runs it (${lease.lease.holder})` } satisfies RunResult
+    // Another agent may have run it between our read and our lease: only a still-pending, still-due entry runs.
+    const still = (yield* Internal.read(store)).entries.find((e) => e.id === entry.id)
+    if (still === undefined || still.dueAt > now || still.attempts !== entry.attempts) {
+      yield* store.releaseLease(`timed-undo:${entry.id}`, AgentId.holder(agent, incidentId))
+      return { id: entry.id, incidentId, status: "held", detail: "already run or rescheduled by another agent" } satisfies RunResult
+    }
     const journal = yield* store.readJournal(incidentId)
     if (journal.length === 0) {
       yield* Journal.append(store, { incidentId, at: now, type: "opened", data: { runbook: RUNBOOK, targetKey: TargetRef.key(entry.action.target), undoOf: entry.id } })

@@ -5,7 +5,7 @@
  * and abandoned (escalated) after `maxAttempts`.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Action, ActionHandler, Catalog, Classification, Executor, FileStore, Guardrail, GuardrailStore, MemoryStore, Notifier, Plan, TimedUndo } from "@byteport/core"
+import { Action, ActionHandler, AgentId, Catalog, Classification, Executor, FileStore, Guardrail, GuardrailStore, MemoryStore, Notifier, Plan, TimedUndo } from "@byteport/core"
 import * as Testing from "@byteport/core/testing"
 import { Effect, Fiber, Layer, Schema } from "effect"
 import { TestClock } from "effect/testing"
@@ -14,7 +14,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 
 /** A tiny "world": one setting, "info" unless switched. */
-const world = { level: "info", writes: 0, failNext: false }
+const world = { level: "info", writes: 0, failNext: false, failAfterWrite: false }
 const target = { kind: "demo.service", ref: "shop/web" }
 
 const setLevel = ActionHandler.make({
@@ -30,6 +30,10 @@ const setLevel = ActionHandler.make({
       if (!ctx.dryRun) {
         world.level = p.to
         world.writes++
+      }
+      if (world.failAfterWrite) {
+        world.failAfterWrite = false
+        return Effect.fail(new ActionHandler.ActionFailed({ kind: "demo.setLevel", message: "lost the answer after writing" }))
       }
       return Effect.succeed({ detail: `level ${p.from} → ${p.to}`, result: { to: p.to } })
     }),
@@ -63,6 +67,7 @@ const reset = () => {
   world.level = "info"
   world.writes = 0
   world.failNext = false
+  world.failAfterWrite = false
 }
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "byteport-timed-undo-"))
@@ -105,6 +110,33 @@ describe("TimedUndo", () => {
       assert.strictEqual((yield* TimedUndo.pending).length, 0)
       assert.strictEqual(world.level, "info")
     }).pipe(Effect.provide(Testing.layer({ handlers: [setLevel] }))))
+
+  it.effect("a change that failed after taking effect keeps its undo (observe decides)", () =>
+    Effect.gen(function*() {
+      reset()
+      world.failAfterWrite = true
+      assert.strictEqual((yield* runPlan(debugOn)).status, "failed")
+      assert.strictEqual(world.level, "debug")
+      assert.strictEqual((yield* TimedUndo.pending).length, 1)
+      yield* TestClock.adjust("24 hours")
+      yield* TimedUndo.runDue()
+      assert.strictEqual(world.level, "info")
+    }).pipe(Effect.provide(Testing.layer({ handlers: [setLevel] }))))
+
+  it.effect("two agents on one store run a due undo once", () =>
+    Effect.gen(function*() {
+      reset()
+      const shared = yield* MemoryStore.make()
+      const store = Layer.succeed(GuardrailStore.GuardrailStore, shared)
+      yield* runPlan(debugOn).pipe(Effect.provide(Testing.layer({ handlers: [setLevel], store })))
+      yield* TestClock.adjust("24 hours")
+      const writes = world.writes
+      const agent = (id: string) => TimedUndo.runDue().pipe(Effect.provide(Testing.layer({ handlers: [setLevel], store })), Effect.provide(AgentId.layer(id)))
+      const [a, b] = yield* Effect.all([agent("agent-a"), agent("agent-b")], { concurrency: 2 })
+      assert.strictEqual([...a, ...b].filter((r) => r.status === "completed").length, 1, JSON.stringify([...a, ...b]))
+      assert.strictEqual(world.writes, writes + 1)
+      assert.strictEqual(world.level, "info")
+    }))
 
   it.effect("survives an agent restart (FileStore): the next agent's loop fires it when due", () =>
     Effect.gen(function*() {
