@@ -94,3 +94,19 @@ export * as HeapProfiler from "./actions/heapProfiler"
 export * as OomVerifiers from "./verifiers/oom"
 /** The k8s.oom.six-signal runbook. */
 export * as OomSixSignal from "./runbooks/k8s.oom.six-signal"
+/** What the pod-family action kinds share (container targets, conditional template patches). */
+export * as PodWorkload from "./actions/podWorkload"
+/** `k8s.loosenProbe`: doubles the failing part of a liveness budget (never changes a handler). */
+export * as LoosenProbe from "./actions/loosenProbe"
+/** `k8s.restartPod`: deletes one not-Ready controlled pod (uid precondition). */
+export * as RestartPod from "./actions/restartPod"
+/** ConfigMap snapshots in BytePort's namespace (opt-in). */
+export * as ConfigMapSnapshots from "./actions/configMapSnapshots"
+/** `k8s.restoreConfigMap`: re-creates a deleted ConfigMap from its snapshot (create only). */
+export * as RestoreConfigMap from "./actions/restoreConfigMap"
+/** `k8s.setDebugLogging`: declared debug logging with a journaled timed undo. */
+export * as SetDebugLogging from "./actions/setDebugLogging"
+/** `k8s.pinImageDigest`: image → repo@sha256 of the last good imageID (rollback budget). */
+export * as PinImageDigest from "./actions/pinImageDigest"
+/** "Never delete PersistentVolumes", enforced in the registry for every handler. */
+export * as NeverDeleteVolumes from "./guardrails/neverDeleteVolumes"
