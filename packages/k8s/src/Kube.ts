@@ -202,7 +202,7 @@ export interface KubeShape {
   readonly deleteLease: (namespace: string, name: string, resourceVersion: string, options?: WriteOptions) => Effect.Effect<void, E>
   /**
    * Runs a command (an argv array, never a shell string) in a container over the exec
-   * WebSocket. For node-level work that needs a shell inside a pod; kube-sim does not serve exec.
+   * WebSocket. For node-level work that needs a shell inside a pod (kube-sim serves it for node-shell DaemonSet pods).
    */
   readonly exec: (namespace: string, pod: string, container: string, command: ReadonlyArray<string>) => Effect.Effect<ExecResult, E>
 }
@@ -309,10 +309,18 @@ export const make = (kc: KubeConfig, options: MakeOptions = {}): KubeShape => {
             cb()
           }
         })
+      let done = false
       new Exec(kc)
-        .exec(namespace, pod, container, [...command], sink((s) => (stdout += s)), sink((s) => (stderr += s)), null, false, (status) =>
+        .exec(namespace, pod, container, [...command], sink((s) => (stdout += s)), sink((s) => (stderr += s)), null, false, (status) => {
+          done = true
           resolve({ stdout, stderr, status })
-        )
+        })
+        .then((ws) => {
+          // a stream closed without a Status (the connection dropped) ends the exec without one
+          ws.addEventListener("close", () => {
+            if (!done) resolve({ stdout, stderr, status: undefined })
+          })
+        })
         .catch(reject)
     })
 

@@ -94,3 +94,5 @@ export * as HeapProfiler from "./actions/heapProfiler"
 export * as OomVerifiers from "./verifiers/oom"
 /** The k8s.oom.six-signal runbook. */
 export * as OomSixSignal from "./runbooks/k8s.oom.six-signal"
+/** NodeShell: node name → the Shell of its host (`none`, `layer`, `fromShell`, `viaExec` through a hostPID DaemonSet pod). */
+export * as NodeShell from "./node/NodeShell"
