@@ -23,6 +23,7 @@ import { HpaController } from "./HpaController"
 import { GarbageCollector } from "./GarbageCollector"
 import { EndpointsController } from "./EndpointsController"
 import { R, readView, type Json } from "./util"
+import * as NodeExec from "../node/exec"
 
 /** Options of the controllers. */
 export interface ControllersOptions {
@@ -300,6 +301,7 @@ export const installer = (options: ControllersOptions & { onReady?: (c: Controll
       ...(options.clock ? {} : { now: options.now ?? ictx.now() })
     })
     options.onReady?.(c)
+    ictx.setExecBackend(NodeExec.backend(c))
     return () => c.dispose()
   }
 

@@ -1,0 +1,175 @@
+/**
+ * pods/exec over WebSocket with the real client-node `Exec` (v5/v4 channel protocols) and
+ * kubectl exec; the node-shell DaemonSet's `nsenter -t 1 …` reaching `sim.nodeShell(node)`; the
+ * apiserver's refusals for missing, unscheduled and completed pods.
+ */
+import { afterEach, assert, describe, it } from "@effect/vitest"
+import { Exec, type V1Pod, type V1Status } from "@kubernetes/client-node"
+import { Writable } from "node:stream"
+import { writeFileSync, mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { Scenario, SimNodeShell } from "../../src/scenario/index"
+import { harness, smp, type Harness } from "../controllers/helpers"
+import { kubectlAvailable, runner } from "../kubectl/kubectl"
+
+let h: Harness | undefined
+afterEach(async () => {
+  await h?.sim.close()
+  h = undefined
+})
+
+const NS = "byteport-system"
+
+const withShell = async (o: SimNodeShell.DaemonSetOptions = {}): Promise<Harness> => {
+  const hh = await harness({ scenario: Scenario.cluster({ nodes: 3 }).build() })
+  await hh.core.createNamespace({ body: { metadata: { name: NS } } })
+  await hh.apps.createNamespacedDaemonSet({ namespace: NS, body: SimNodeShell.daemonSetManifest(o) as never })
+  hh.sim.advance("30s")
+  return hh
+}
+
+const shellPod = async (hh: Harness, node: string): Promise<V1Pod> => {
+  const pods = await hh.core.listNamespacedPod({ namespace: NS, fieldSelector: `spec.nodeName=${node}` })
+  const p = pods.items.find((x) => x.status?.phase === "Running")
+  if (!p) throw new Error(`no running shell pod on ${node}`)
+  return p
+}
+
+interface ExecOut { stdout: string; stderr: string; status: V1Status | undefined; protocol: string }
+
+const exec = async (hh: Harness, ns: string, pod: string, container: string, command: Array<string>): Promise<ExecOut> => {
+  let stdout = ""
+  let stderr = ""
+  const sink = (f: (s: string) => void) => new Writable({ write: (c, _e, cb) => (f(String(c)), cb()) })
+  let done: (s: V1Status | undefined) => void = () => {}
+  const status = new Promise<V1Status | undefined>((r) => (done = r))
+  const ws = await new Exec(hh.kc).exec(ns, pod, container, command, sink((s) => (stdout += s)), sink((s) => (stderr += s)), null, false, (st) => done(st))
+  const st = await status
+  return { stdout, stderr, status: st, protocol: ws.protocol }
+}
+
+describe("pods/exec", () => {
+  it("runs nsenter -t 1 in the node-shell pod on the node's host: real output and exit codes, v5 protocol", async () => {
+    h = await withShell()
+    const pod = await shellPod(h, "node-2")
+    const enter = ["nsenter", "-t", "1", "-m", "-u", "-i", "-n", "-p", "--"]
+    const active = await exec(h, NS, pod.metadata!.name!, "shell", [...enter, "systemctl", "is-active", "kubelet"])
+    assert.strictEqual(active.stdout, "active\n")
+    assert.strictEqual(active.status?.status, "Success")
+    assert.strictEqual(active.protocol, "v5.channel.k8s.io")
+    h.sim.setNodeHost("node-2", { kubelet: "inactive" })
+    const inactive = await exec(h, NS, pod.metadata!.name!, "shell", [...enter, "systemctl", "is-active", "kubelet"])
+    assert.strictEqual(inactive.stdout, "inactive\n")
+    assert.strictEqual(inactive.status?.reason, "NonZeroExitCode")
+    assert.deepStrictEqual(inactive.status?.details?.causes, [{ reason: "ExitCode", message: "3" }])
+    const missing = await exec(h, NS, pod.metadata!.name!, "shell", [...enter, "docker", "image", "prune", "-af"])
+    assert.deepStrictEqual(missing.status?.details?.causes, [{ reason: "ExitCode", message: "127" }])
+    assert.match(missing.stderr, /failed to execute docker/)
+  })
+
+  it("refuses nsenter without privileged; without hostPID systemctl finds no systemd", async () => {
+    h = await withShell({ privileged: false })
+    const pod = await shellPod(h, "node-1")
+    const r = await exec(h, NS, pod.metadata!.name!, "shell", ["nsenter", "-t", "1", "-m", "--", "systemctl", "is-active", "kubelet"])
+    assert.match(r.stderr, /Operation not permitted/)
+    assert.strictEqual(r.status?.reason, "NonZeroExitCode")
+    await h.sim.close()
+    h = await withShell({ hostPID: false })
+    const p2 = await shellPod(h, "node-1")
+    const r2 = await exec(h, NS, p2.metadata!.name!, "shell", ["nsenter", "-t", "1", "-m", "--", "systemctl", "is-active", "kubelet"])
+    assert.match(r2.stderr, /not been booted with systemd/)
+  })
+
+  it("answers a program the container lacks as the runtime does, and refuses missing, unscheduled and completed pods", async () => {
+    h = await withShell()
+    const pod = await shellPod(h, "node-1")
+    const echo = await exec(h, NS, pod.metadata!.name!, "shell", ["echo", "hi", "there"])
+    assert.strictEqual(echo.stdout, "hi there\n")
+    const nope = await exec(h, NS, pod.metadata!.name!, "shell", ["ls", "/"])
+    assert.strictEqual(nope.status?.reason, "InternalError")
+    assert.match(nope.status?.message ?? "", /executable file not found in \$PATH/)
+    const err = (p: Promise<unknown>) => p.then(() => assert.fail("expected a refusal"), (e: unknown) => e)
+    const notFound = await err(exec(h, NS, "nope", "shell", ["true"]))
+    assert.match(String((notFound as { message?: string }).message ?? notFound), /404/)
+    const wrongContainer = await err(exec(h, NS, pod.metadata!.name!, "other", ["true"]))
+    assert.match(String((wrongContainer as { message?: string }).message ?? wrongContainer), /400/)
+    await h.core.createNamespacedPod({ namespace: "default", body: { metadata: { name: "pending" }, spec: { nodeSelector: { nowhere: "x" }, containers: [{ name: "c", image: "busybox" }] } } })
+    h.sim.settle()
+    const pending = await err(exec(h, "default", "pending", "c", ["true"]))
+    assert.match(String((pending as { message?: string }).message ?? pending), /400/)
+    const completed = await h.core.createNamespacedPod({ namespace: "default", body: { metadata: { name: "done" }, spec: { nodeName: "node-1", restartPolicy: "Never", containers: [{ name: "c", image: "busybox" }] } } })
+    await h.core.patchNamespacedPodStatus({ namespace: "default", name: completed.metadata!.name!, body: { status: { phase: "Succeeded" } } }, smp)
+    const done = await err(exec(h, "default", "done", "c", ["true"]))
+    assert.match(String((done as { message?: string }).message ?? done), /400/)
+    const statuses = h.sim.api.recorder.requests().filter((r) => r.path.endsWith("/exec")).map((r) => r.status)
+    assert.deepStrictEqual(statuses, [101, 101, 404, 400, 400, 400])
+  })
+
+  it("changes the host: crictl rmi --prune cures image DiskPressure; restarting the kubelet cures a hang", async () => {
+    h = await withShell()
+    const shell = h.sim.nodeShell("node-3")
+    h.sim.setNodeHost("node-3", { images: { "registry.example.com/old/app:1.0": 40 * 2 ** 30, "registry.example.com/old/app:1.1": 40 * 2 ** 30 } })
+    h.sim.advance("1m")
+    const cond = async (type: string) => (await h!.core.readNode({ name: "node-3" })).status!.conditions!.find((c) => c.type === type)!.status
+    assert.strictEqual(await cond("DiskPressure"), "True")
+    const pod = await shellPod(h, "node-3")
+    const pruned = await exec(h, NS, pod.metadata!.name!, "shell", ["nsenter", "-t", "1", "-m", "-u", "-i", "-n", "-p", "--", "crictl", "rmi", "--prune"])
+    assert.include(pruned.stdout, "Deleted: registry.example.com/old/app:1.0")
+    assert.notInclude(pruned.stdout, "alpine", "an image in use is never pruned")
+    h.sim.advance("6m")
+    assert.strictEqual(await cond("DiskPressure"), "False")
+    // a hang: kubelet inactive → NotReady; a restart through the shell → Ready, NRestarts counts it
+    h.sim.setNodeHost("node-3", { kubelet: "inactive" })
+    h.sim.advance("2m")
+    assert.strictEqual(await cond("Ready"), "Unknown")
+    assert.strictEqual(shell.run(["systemctl", "restart", "kubelet"]).exitCode, 0)
+    h.sim.advance("30s")
+    assert.strictEqual(await cond("Ready"), "True")
+    assert.include(shell.run(["systemctl", "show", "-p", "NRestarts", "kubelet"]).stdout, "NRestarts=1")
+  })
+
+  it("log growth is not cured by a prune; an MCE is cured by no restart", async () => {
+    h = await withShell()
+    const shell = h.sim.nodeShell("node-2")
+    h.sim.setNodeHost("node-2", { hostDiskBytes: 95 * 2 ** 30 })
+    h.sim.advance("1m")
+    const cond = async (node: string, type: string) => (await h!.core.readNode({ name: node })).status!.conditions!.find((c) => c.type === type)!.status
+    assert.strictEqual(await cond("node-2", "DiskPressure"), "True")
+    shell.run(["crictl", "rmi", "--prune"])
+    h.sim.advance("6m")
+    assert.strictEqual(await cond("node-2", "DiskPressure"), "True")
+    const mce = h.sim.nodeShell("node-1")
+    h.sim.setNodeHost("node-1", { hardwareFailure: true, kernelLog: ["kernel: mce: [Hardware Error]: Machine check events logged"] })
+    h.sim.advance("1m")
+    for (const unit of ["kubelet", "containerd"]) assert.strictEqual(mce.run(["systemctl", "restart", unit]).exitCode, 0)
+    h.sim.advance("5m")
+    assert.strictEqual(await cond("node-1", "Ready"), "Unknown")
+    assert.include(mce.run(["journalctl", "-k", "--no-pager"]).stdout, "[Hardware Error]")
+  })
+
+  it("kubectl exec reaches the node's host through the same route, with the exit code", async () => {
+    if (!kubectlAvailable()) return
+    h = await withShell()
+    const dir = mkdtempSync(join(tmpdir(), "kube-sim-exec-"))
+    const cfg = join(dir, "config")
+    writeFileSync(cfg, h.sim.kubeconfig())
+    const k = runner(cfg)
+    try {
+      const pod = await shellPod(h, "node-2")
+      const r = await k.run(["exec", "-n", NS, pod.metadata!.name!, "--", "nsenter", "-t", "1", "-m", "--", "cat", "/proc/sys/fs/file-nr"])
+      assert.strictEqual(r.code, 0, r.stderr)
+      assert.strictEqual(r.stdout, "9824\t0\t9223372036854775807\n")
+      h.sim.setNodeHost("node-2", { kubelet: "failed" })
+      const f = await k.run(["exec", "-n", NS, pod.metadata!.name!, "--", "nsenter", "-t", "1", "-m", "--", "systemctl", "is-active", "kubelet"])
+      assert.strictEqual(f.code, 3, f.stderr)
+      assert.strictEqual(f.stdout, "failed\n")
+      const missing = await k.run(["exec", "-n", NS, "nope", "--", "true"])
+      assert.notStrictEqual(missing.code, 0)
+      assert.match(missing.stderr, /not found/)
+    } finally {
+      k.cleanup()
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})
