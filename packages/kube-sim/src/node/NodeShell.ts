@@ -488,11 +488,15 @@ export const make = (controllers: Controllers, node: string): SimNodeShell => {
     }
   }
 
-  return {
-    node,
-    run: (argv) => {
+  const run = (argv: ReadonlyArray<string>): Output => {
       const [program, ...args] = argv
       switch (program) {
+        case "env": {
+          // env [-i] [NAME=VALUE …] program …: the simulated tools read no environment
+          let i = 0
+          while (i < args.length && (args[i] === "-i" || /^[A-Za-z_][A-Za-z0-9_]*=/.test(args[i]!))) i++
+          return i < args.length ? run(args.slice(i)) : ok("")
+        }
         case "systemctl":
           return systemctl(args)
         case "journalctl":
@@ -514,8 +518,8 @@ export const make = (controllers: Controllers, node: string): SimNodeShell => {
         default:
           return exit(127, "", `nsenter: failed to execute ${program ?? ""}: No such file or directory\n`)
       }
-    }
   }
+  return { node, run }
 }
 
 /** Options of `daemonSetManifest`. */
