@@ -5,7 +5,7 @@
  * and every way a command fails becoming a ShellError (no pod, unreachable node, 403, timeout).
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Crictl, Df, FileNr, Journalctl, Shell, Systemctl } from "@byteport/core/shell"
+import { Crictl, Df, FileNr, Free, Journalctl, Shell, Systemctl } from "@byteport/core/shell"
 import { AppsV1Api, CoreV1Api, KubeConfig } from "@kubernetes/client-node"
 import { Effect, Layer, Option } from "effect"
 import { Scenario, SimNodeShell, startSim, type Sim } from "../../../kube-sim/src/scenario/index"
@@ -140,4 +140,38 @@ describe("NodeShell", () => {
       assert.match(r.stderr, /Operation not permitted/)
       assert.strictEqual(Effect.runSync(Systemctl.parseIsActive(r))._tag, "Unknown")
     }, { privileged: false }))
+
+  it("kube-sim's node tools print what core's parsers read: df -h/-P, free -b, the kernel log of this and the previous boot, crictl ps/images", () =>
+    withSim(async (sim) => {
+      const shell = sim.nodeShell("node-1")
+      const h = Effect.runSync(Df.parseHuman(shell.run(["df", "-h"]).stdout))
+      assert.strictEqual(h.filesystems[0]!.mountedOn, "/")
+      assert.isAbove(h.filesystems[0]!.usePercent!, 0)
+      const p = Effect.runSync(Df.parse(shell.run(["df", "-P", "-B1", "/var/lib/containerd"]).stdout))
+      assert.strictEqual(p.filesystems.length, 1)
+      assert.strictEqual(p.filesystems[0]!.totalBytes, 100 * 2 ** 30)
+      const free = Effect.runSync(Free.parse(shell.run(["free", "-b"]).stdout))
+      assert.strictEqual(free.mem.total, 8 * 2 ** 30)
+      assert.isAbove(free.mem.used, 0)
+      // a global OOM and a machine check in this boot; no previous boot in the journal → Unknown
+      sim.setNodeHost("node-1", { kernelLog: ["kernel: Out of memory: Killed process 812 (kubelet) total-vm:2000000kB", "kernel: mce: [Hardware Error]: Machine check events logged"] })
+      const k = Effect.runSync(Journalctl.parse(shell.run(["journalctl", "-k", "-o", "json", "--no-pager"]).stdout))
+      const f = Journalctl.kernelFindings(k.map((e) => e.message ?? ""))
+      assert.lengthOf(f.globalOom, 1)
+      assert.lengthOf(f.hardwareErrors, 1)
+      const prev = shell.run(["journalctl", "-k", "-b", "-1", "--no-pager"])
+      assert.strictEqual(prev.exitCode, 1)
+      assert.isTrue(Journalctl.noJournal(prev.stderr))
+      sim.setNodeHost("node-1", { previousBootKernelLog: ["kernel: Kernel panic - not syncing: Fatal machine check"] })
+      const panics = Journalctl.kernelFindings(Journalctl.plainLines(shell.run(["journalctl", "-k", "-b", "-1", "--no-pager"]).stdout)).panics
+      assert.lengthOf(panics, 1)
+      const ps = Effect.runSync(Crictl.parsePs(shell.run(["crictl", "ps", "-o", "json"]).stdout))
+      assert.isTrue(ps.some((c) => c.podNamespace === NS && c.state === "CONTAINER_RUNNING"))
+      // a crashed runtime: crictl cannot connect (a result, exit 1), is-failed says failed
+      sim.setNodeHost("node-1", { runtime: "failed" })
+      assert.strictEqual(shell.run(["crictl", "images", "-o", "json"]).exitCode, 1)
+      assert.deepStrictEqual(Effect.runSync(Systemctl.parseIsFailed(shell.run(["systemctl", "is-failed", "containerd"]))), Systemctl.known({ state: "failed", yes: true }))
+      assert.strictEqual(shell.run(["systemctl", "restart", "containerd"]).exitCode, 0)
+      assert.include(shell.run(["systemctl", "show", "-p", "NRestarts", "containerd"]).stdout, "NRestarts=1")
+    }))
 })
