@@ -49,9 +49,9 @@ export const backend = (controllers: Controllers): ExecBackend => ({
     }
     return undefined
   },
-  run: ({ pod, container, command }) => {
+  run: ({ pod, container, command, stdin, tty }) => {
     const [program, ...args] = command
-    if (program !== "nsenter") return builtinBackend.run({ pod, container, command, stdin: new Uint8Array(), tty: false })
+    if (program !== "nsenter") return builtinBackend.run({ pod, container, command, stdin, tty })
     const spec = (pod["spec"] ?? {}) as Json
     const c = ((spec["containers"] ?? []) as Array<Json>).find((x) => x["name"] === container) ?? {}
     const privileged = ((c["securityContext"] ?? {}) as Json)["privileged"] === true

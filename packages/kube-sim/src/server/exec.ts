@@ -51,10 +51,11 @@ export interface ExecBackend {
 /** The WebSocket channel protocols served, in order of preference. */
 export const PROTOCOLS = ["v5.channel.k8s.io", "v4.channel.k8s.io"] as const
 
-/** A backend that runs nothing: `echo`, `true` and `false` only (kube-sim without controllers). */
+/** A backend that runs nothing real: `echo`, `true`, `false` and `cat` (stdin to stdout) only (kube-sim without controllers). */
 export const builtinBackend: ExecBackend = {
-  run: ({ command }) => {
+  run: ({ command, stdin }) => {
     const [program, ...args] = command
+    if (program === "cat" && args.length === 0) return { exitCode: 0, stdout: new TextDecoder().decode(stdin), stderr: "" }
     if (program === "true") return { exitCode: 0, stdout: "", stderr: "" }
     if (program === "false") return { exitCode: 1, stdout: "", stderr: "" }
     if (program === "echo") return { exitCode: 0, stdout: `${args.join(" ")}\n`, stderr: "" }

@@ -5,7 +5,8 @@
  */
 import { afterEach, assert, describe, it } from "@effect/vitest"
 import { Exec, type V1Pod, type V1Status } from "@kubernetes/client-node"
-import { Writable } from "node:stream"
+import { request } from "node:http"
+import { PassThrough, Writable } from "node:stream"
 import { writeFileSync, mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -171,5 +172,90 @@ describe("pods/exec", () => {
       k.cleanup()
       rmSync(dir, { recursive: true, force: true })
     }
+  })
+})
+
+describe("pods/exec wire protocol", () => {
+  const upgrade = (hh: Harness, path: string, headers: Record<string, string>) =>
+    new Promise<{ status: number; headers: Record<string, unknown>; frames: Array<{ opcode: number; payload: Buffer }>; body: string }>((resolve, reject) => {
+      const u = new URL(hh.sim.url)
+      const req = request({ host: u.hostname, port: u.port, path, headers: { Connection: "Upgrade", ...headers } })
+      req.on("response", (res) => {
+        let body = ""
+        res.on("data", (c: Buffer) => (body += String(c)))
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, frames: [], body }))
+      })
+      req.on("upgrade", (res, socket, head) => {
+        let buf = Buffer.from(head)
+        socket.on("data", (c: Buffer) => (buf = Buffer.concat([buf, c])))
+        socket.on("end", () => {
+          const frames: Array<{ opcode: number; payload: Buffer }> = []
+          let off = 0
+          while (off + 2 <= buf.length) {
+            const opcode = buf[off]! & 0x0f
+            let len = buf[off + 1]! & 0x7f
+            let start = off + 2
+            if (len === 126) (len = buf.readUInt16BE(off + 2), start = off + 4)
+            else if (len === 127) (len = Number(buf.readBigUInt64BE(off + 2)), start = off + 10)
+            frames.push({ opcode, payload: buf.subarray(start, start + len) })
+            off = start + len
+          }
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, frames, body: "" })
+        })
+        socket.end()
+      })
+      req.on("error", reject)
+      req.end()
+    })
+
+  it("negotiates v4 when offered alone, sends stdout and the Status on their channels, then a normal close", async () => {
+    h = await withShell()
+    const pod = await shellPod(h, "node-1")
+    const r = await upgrade(h, `/api/v1/namespaces/${NS}/pods/${pod.metadata!.name}/exec?command=echo&command=v4&stdout=true&stderr=true`, {
+      Upgrade: "websocket",
+      "Sec-WebSocket-Version": "13",
+      "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+      "Sec-WebSocket-Protocol": "v4.channel.k8s.io"
+    })
+    assert.strictEqual(r.status, 101)
+    assert.strictEqual(r.headers["sec-websocket-protocol"], "v4.channel.k8s.io")
+    assert.strictEqual(r.headers["sec-websocket-accept"], "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=")
+    assert.deepStrictEqual(r.frames.map((f) => [f.opcode, f.payload[0]]), [[2, 1], [2, 3], [8, 0x03]])
+    assert.strictEqual(r.frames[0]!.payload.subarray(1).toString(), "v4\n")
+    assert.deepStrictEqual(JSON.parse(r.frames[1]!.payload.subarray(1).toString()), { metadata: {}, status: "Success" })
+  })
+
+  it("refuses SPDY, an unknown subprotocol and no stream with the apiserver's 400 Status", async () => {
+    h = await withShell()
+    const pod = await shellPod(h, "node-1")
+    const path = `/api/v1/namespaces/${NS}/pods/${pod.metadata!.name}/exec?command=true&stdout=true`
+    const spdy = await upgrade(h, path, { Upgrade: "SPDY/3.1", "X-Stream-Protocol-Version": "v4.channel.k8s.io" })
+    assert.strictEqual(spdy.status, 400)
+    assert.match(JSON.parse(spdy.body).message, /WebSocket only/)
+    const ws = { Upgrade: "websocket", "Sec-WebSocket-Version": "13", "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==" }
+    const old = await upgrade(h, path, { ...ws, "Sec-WebSocket-Protocol": "channel.k8s.io" })
+    assert.strictEqual(old.status, 400)
+    const none = await upgrade(h, `/api/v1/namespaces/${NS}/pods/${pod.metadata!.name}/exec?command=true`, { ...ws, "Sec-WebSocket-Protocol": "v5.channel.k8s.io" })
+    assert.strictEqual(none.status, 400)
+    assert.strictEqual(JSON.parse(none.body).message, "you must specify at least 1 of stdin, stdout, stderr")
+  })
+
+  it("reads stdin until v5's close-stream, and carries output larger than 64 KiB", async () => {
+    h = await withShell()
+    const pod = await shellPod(h, "node-2")
+    let stdout = ""
+    let done: (s: V1Status | undefined) => void = () => {}
+    const status = new Promise<V1Status | undefined>((r) => (done = r))
+    const input = new PassThrough()
+    await new Exec(h.kc).exec(NS, pod.metadata!.name!, "shell", ["cat"], new Writable({ write: (c, _e, cb) => ((stdout += String(c)), cb()) }), null, input, false, (st) => done(st))
+    input.end("from stdin\n")
+    assert.strictEqual((await status)?.status, "Success")
+    assert.strictEqual(stdout, "from stdin\n")
+    const lines = Array.from({ length: 3000 }, (_, i) => `kubelet[2231]: I0101 line ${i} ${"x".repeat(40)}`)
+    h.sim.setNodeHost("node-2", { kubeletLog: lines })
+    const big = await exec(h, NS, pod.metadata!.name!, "shell", ["nsenter", "-t", "1", "-m", "--", "journalctl", "-u", "kubelet", "--no-pager"])
+    assert.isAbove(big.stdout.length, 65_536)
+    assert.strictEqual(big.stdout.trimEnd().split("\n").length, 3000)
+    assert.match(big.stdout.split("\n")[2999] ?? "", /line 2999/)
   })
 })
