@@ -91,6 +91,12 @@ describe("NodeShell", () => {
       assert.strictEqual((await run(shell, ["systemctl", "restart", "kubelet"])).exitCode, 0)
       sim.advance("30s")
       assert.strictEqual(await ready(), "True")
+      // output larger than one exec message, with multi-byte characters cut between messages, arrives whole
+      sim.setNodeHost("node-2", { kubeletLog: Array.from({ length: 2000 }, (_, i) => `kubelet[2231]: I0101 ${i} ${"✓".repeat(60)}`) })
+      const big = await run(shell, ["journalctl", "-u", "kubelet", "--no-pager"])
+      assert.isAbove(Buffer.byteLength(big.stdout), 3 * 32 * 1024)
+      assert.notInclude(big.stdout, "\uFFFD")
+      assert.strictEqual(big.stdout.trimEnd().split("\n").length, 2000)
       const after = Effect.runSync(Systemctl.parseUnit(await run(shell, ["systemctl", "show", "-p", "NRestarts,LoadState", "kubelet"])))
       assert.strictEqual(after._tag === "Known" ? after.value?.restarts : -1, 1)
     }))

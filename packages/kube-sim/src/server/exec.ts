@@ -87,6 +87,7 @@ export const statusOf = (command: ReadonlyArray<string>, outcome: ExecOutcome): 
 // RFC 6455 framing
 
 const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+const CHUNK = 32 * 1024
 
 /** One unmasked server frame. */
 const frame = (opcode: number, payload: Uint8Array): Buffer => {
@@ -280,12 +281,16 @@ export const makeUpgradeHandler = (ctx: ExecContext) => (req: IncomingMessage, s
         ""
       ].join("\r\n"))
       rec.status = 101
+      // output goes in messages of at most 32 KiB, cut at byte boundaries as the kubelet's copy buffer does
       const send = (channel: number, data: Uint8Array) => {
-        if (!socket.writable) return
-        const payload = Buffer.alloc(data.length + 1)
-        payload[0] = channel
-        payload.set(data, 1)
-        socket.write(frame(0x2, payload))
+        for (let off = 0; off === 0 || off < data.length; off += CHUNK) {
+          if (!socket.writable) return
+          const part = data.subarray(off, off + CHUNK)
+          const payload = Buffer.alloc(part.length + 1)
+          payload[0] = channel
+          payload.set(part, 1)
+          socket.write(frame(0x2, payload))
+        }
       }
       let closed = false
       const close = () => {
