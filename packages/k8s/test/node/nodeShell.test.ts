@@ -20,9 +20,10 @@ const withSim = async <A>(f: (sim: Sim, core: CoreV1Api) => Promise<A>, ds: SimN
     const kc = new KubeConfig()
     kc.loadFromString(sim.kubeconfig())
     const core = kc.makeApiClient(CoreV1Api)
-    await core.createNamespace({ body: { metadata: { name: ds.namespace ?? NS } } })
-    await kc.makeApiClient(AppsV1Api).createNamespacedDaemonSet({ namespace: ds.namespace ?? NS, body: SimNodeShell.daemonSetManifest(ds) as never })
-    sim.advance("30s")
+    const took = await SimNodeShell.deploy(sim, ds)
+    assert.isAtMost(took, 2 * 60_000)
+    const shells = await kc.makeApiClient(AppsV1Api).readNamespacedDaemonSet({ namespace: ds.namespace ?? NS, name: ds.name ?? "byteport-node-shell" })
+    assert.strictEqual(shells.status?.numberReady, 3)
     return await f(sim, core)
   } finally {
     await sim.close()

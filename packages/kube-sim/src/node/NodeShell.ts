@@ -564,3 +564,34 @@ export const daemonSetManifest = (o: DaemonSetOptions = {}): Json => {
     }
   }
 }
+
+/**
+ * Deploys the node-shell DaemonSet (`daemonSetManifest(options)`, and its namespace when missing)
+ * through the simulator's API, then advances virtual time (at most 2 minutes) until every node
+ * that is Ready has a Running shell pod. Returns the virtual milliseconds that took.
+ */
+export const deploy = async (
+  sim: { readonly url: string; readonly controllers: Controllers; advanceUntil(p: () => boolean, max?: number | string, step?: number | string): boolean; now(): number },
+  options: DaemonSetOptions = {}
+): Promise<number> => {
+  const manifest = daemonSetManifest(options)
+  const ns = String(manifest["metadata"]["namespace"])
+  const post = async (path: string, body: unknown, okIfExists: boolean) => {
+    const r = await fetch(`${sim.url}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) })
+    if (!r.ok && !(okIfExists && r.status === 409)) throw new Error(`kube-sim: POST ${path}: ${r.status} ${await r.text()}`)
+  }
+  await post("/api/v1/namespaces", { apiVersion: "v1", kind: "Namespace", metadata: { name: ns } }, true)
+  await post(`/apis/apps/v1/namespaces/${ns}/daemonsets`, manifest, false)
+  const started = sim.now()
+  const store = sim.controllers.ctx.store
+  const ready = () =>
+    store.list(R.nodes).every((n) => {
+      const conds = (((n["status"] ?? {}) as Json)["conditions"] ?? []) as Array<Json>
+      if (!conds.some((c) => c["type"] === "Ready" && c["status"] === "True")) return true
+      return store.list(R.pods, { namespace: ns }).some((p) =>
+        ((p["spec"] ?? {}) as Json)["nodeName"] === n.metadata.name && ((p["status"] ?? {}) as Json)["phase"] === "Running" && p.metadata.ownerReferences?.[0]?.name === manifest["metadata"]["name"]
+      )
+    })
+  sim.advanceUntil(ready, "2m", "1s")
+  return sim.now() - started
+}
