@@ -7,6 +7,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
+import * as fc from "fast-check"
 import { Crictl, Df, FileNr, Journalctl, ParseError, Systemctl } from "@byteport/core/shell"
 
 const ok = <A>(e: Effect.Effect<A, ParseError>): A => Effect.runSync(e)
@@ -208,5 +209,43 @@ describe("Crictl.parseImages", () => {
     assert.match(e.message, /truncated JSON/)
     const bad = fail(Crictl.parseImages(JSON.stringify({ images: [{ id: "sha256:x", size: "12MB" }] })))
     assert.strictEqual(bad.path, "images[0].size")
+  })
+})
+
+describe("node-tool parsers never throw", () => {
+  // any output (garbage, cut JSON, binary) is a typed value or a ParseError: never a defect, never a guess
+  const parsers: ReadonlyArray<readonly [string, (text: string) => Effect.Effect<unknown, ParseError>]> = [
+    ["is-active", (t) => Systemctl.parseIsActive(out(3, t))],
+    ["is-failed", (t) => Systemctl.parseIsFailed(out(1, t))],
+    ["show", (t) => Systemctl.parseUnit(out(0, t))],
+    ["df -h", Df.parseHuman],
+    ["file-nr", FileNr.parse],
+    ["crictl images", Crictl.parseImages],
+    ["journalctl", (t) => Journalctl.parse(t, { truncated: true })]
+  ]
+  const seeds = [
+    "active\n", "NRestarts=2\nLoadState=loaded\n", "Filesystem Size Used Avail Use% Mounted on\n/dev/x 1G 1G 0 100% /\n",
+    "1\t0\t2\n", JSON.stringify({ images: [{ id: "x", size: "1" }] }), JSON.stringify({ __REALTIME_TIMESTAMP: "1", MESSAGE: [104, 105] })
+  ]
+  for (const [name, parse] of parsers) {
+    it(`${name}: arbitrary text and cut real output give a value or a ParseError`, () => {
+      fc.assert(
+        fc.property(fc.oneof(fc.string({ unit: "binary" }), fc.tuple(fc.constantFrom(...seeds), fc.nat(200)).map(([s, n]) => s.slice(0, n)), fc.json()), (text) => {
+          const r = Effect.runSync(Effect.exit(parse(text)))
+          if (r._tag === "Failure") {
+            const e = Effect.runSync(Effect.flip(parse(text)))
+            assert.strictEqual(e._tag, "ParseError")
+          }
+        }),
+        { numRuns: 300 }
+      )
+    })
+  }
+  it("kernelFindings on arbitrary lines never throws and only reports lines it was given", () => {
+    fc.assert(fc.property(fc.array(fc.string()), (lines) => {
+      const f = Journalctl.kernelFindings(lines)
+      const all = new Set(lines.flatMap((l) => l.split("\n")))
+      for (const l of [...f.globalOom, ...f.cgroupOom, ...f.hardwareErrors, ...f.panics]) assert.isTrue(all.has(l))
+    }), { numRuns: 300 })
   })
 })
