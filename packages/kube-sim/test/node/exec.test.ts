@@ -259,3 +259,24 @@ describe("pods/exec wire protocol", () => {
     assert.match(big.stdout.split("\n")[2999] ?? "", /line 2999/)
   })
 })
+
+describe("sim.nodeShell from a scenario", () => {
+  it("images listed in a scenario's hosts fill the disk; a prune cures it, and crictl images lists what is left", async () => {
+    h = await harness({ scenario: Scenario.cluster({ nodes: 3 }).with({ hosts: { "node-2": { images: { "registry.example.com/old:1": 85 * 2 ** 30 } } } }).build() })
+    h.sim.advance("1m")
+    const disk = async () => (await h!.core.readNode({ name: "node-2" })).status!.conditions!.find((c) => c.type === "DiskPressure")!.status
+    assert.strictEqual(await disk(), "True")
+    const shell = h.sim.nodeShell("node-2")
+    const before = JSON.parse(shell.run(["crictl", "images", "-o", "json"]).stdout) as { images: Array<{ repoTags: Array<string>; size: string }> }
+    assert.isTrue(before.images.some((i) => i.repoTags[0] === "registry.example.com/old:1" && i.size === String(85 * 2 ** 30)))
+    const df = shell.run(["df", "-h", "/var/lib/containerd"]).stdout.split("\n")[1] ?? ""
+    assert.match(df, /^\/dev\/nvme0n1p1\s+100G\s+\S+\s+\S+\s+(9\d|100)% \/$/)
+    assert.strictEqual(shell.run(["crictl", "rmi", "--prune"]).stdout, "Deleted: registry.example.com/old:1\n")
+    assert.strictEqual(shell.run(["crictl", "rmi", "--prune"]).stdout, "", "a second prune has nothing left to remove")
+    h.sim.advance("6m")
+    assert.strictEqual(await disk(), "False")
+    const after = JSON.parse(shell.run(["crictl", "images", "-o", "json"]).stdout) as { images: Array<{ repoTags: Array<string> }> }
+    assert.isFalse(after.images.some((i) => i.repoTags[0] === "registry.example.com/old:1"))
+    assert.isTrue(after.images.some((i) => i.repoTags[0] === "registry.k8s.io/pause:3.9"), "the pinned pause image stays")
+  })
+})
