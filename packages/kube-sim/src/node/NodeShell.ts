@@ -78,7 +78,7 @@ export const humanSize = (n: number): string => {
   }
   return `${Math.ceil(v)}${units[u]}`
 }
-/** df -hi: powers of 1000 for counts? GNU uses 1024 for -h with -i too. */
+/** `df -hi` scales inode counts with the same 1024-based suffixes. */
 const humanCount = humanSize
 
 type Unit = "kubelet" | "runtime"
@@ -535,11 +535,19 @@ export interface DaemonSetOptions {
   readonly hostPID?: boolean
 }
 
+/** A DaemonSet manifest, as `daemonSetManifest` builds it. */
+export interface DaemonSetManifest {
+  readonly apiVersion: "apps/v1"
+  readonly kind: "DaemonSet"
+  readonly metadata: { readonly name: string; readonly namespace: string; readonly labels: Readonly<Record<string, string>> }
+  readonly spec: Readonly<Record<string, unknown>>
+}
+
 /**
  * The node-shell DaemonSet BytePort's `NodeShell.viaExec` execs into: privileged, `hostPID`,
  * tolerating every taint (a NotReady or pressured node keeps its pod), sleeping forever.
  */
-export const daemonSetManifest = (o: DaemonSetOptions = {}): Json => {
+export const daemonSetManifest = (o: DaemonSetOptions = {}): DaemonSetManifest => {
   const labels = o.labels ?? { "app.kubernetes.io/name": "byteport-node-shell" }
   return {
     apiVersion: "apps/v1",
@@ -575,7 +583,7 @@ export const deploy = async (
   options: DaemonSetOptions = {}
 ): Promise<number> => {
   const manifest = daemonSetManifest(options)
-  const ns = String(manifest["metadata"]["namespace"])
+  const ns = manifest.metadata.namespace
   const post = async (path: string, body: unknown, okIfExists: boolean) => {
     const r = await fetch(`${sim.url}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) })
     if (!r.ok && !(okIfExists && r.status === 409)) throw new Error(`kube-sim: POST ${path}: ${r.status} ${await r.text()}`)
@@ -589,7 +597,7 @@ export const deploy = async (
       const conds = (((n["status"] ?? {}) as Json)["conditions"] ?? []) as Array<Json>
       if (!conds.some((c) => c["type"] === "Ready" && c["status"] === "True")) return true
       return store.list(R.pods, { namespace: ns }).some((p) =>
-        ((p["spec"] ?? {}) as Json)["nodeName"] === n.metadata.name && ((p["status"] ?? {}) as Json)["phase"] === "Running" && p.metadata.ownerReferences?.[0]?.name === manifest["metadata"]["name"]
+        ((p["spec"] ?? {}) as Json)["nodeName"] === n.metadata.name && ((p["status"] ?? {}) as Json)["phase"] === "Running" && p.metadata.ownerReferences?.[0]?.name === manifest.metadata.name
       )
     })
   sim.advanceUntil(ready, "2m", "1s")
