@@ -110,3 +110,5 @@ export * as SetDebugLogging from "./actions/setDebugLogging"
 export * as PinImageDigest from "./actions/pinImageDigest"
 /** "Never delete PersistentVolumes", enforced in the registry for every handler. */
 export * as NeverDeleteVolumes from "./guardrails/neverDeleteVolumes"
+/** NodeShell: node name → the Shell of its host (`none`, `layer`, `fromShell`, `viaExec` through a hostPID DaemonSet pod). */
+export * as NodeShell from "./node/NodeShell"

@@ -24,6 +24,7 @@ import { GarbageCollector } from "./GarbageCollector"
 import { EndpointSliceController, EndpointsController } from "./EndpointsController"
 import type { ImageRegistry } from "../registry/ImageRegistry"
 import { R, readView, type Json } from "./util"
+import * as NodeExec from "../node/exec"
 
 /** Options of the controllers. */
 export interface ControllersOptions {
@@ -313,6 +314,7 @@ export const installer = (options: ControllersOptions & { onReady?: (c: Controll
       ...(options.clock ? {} : { now: options.now ?? ictx.now() })
     })
     options.onReady?.(c)
+    ictx.setExecBackend(NodeExec.backend(c))
     return () => c.dispose()
   }
 

@@ -6,7 +6,7 @@
  */
 import type { KubeObject } from "../store/types"
 import type { SimContext } from "./context"
-import { isPodReady } from "./context"
+import { hostDiskUsed, isPodReady } from "./context"
 import type { ContainerBehaviour } from "./behaviour"
 import { crossingTime, demandAt, type DemandInput, type MemoryModel } from "./memory"
 import { failuresUntil, killTime, probeFailureMessage, probeTiming, readyTime, startupSuccess, type AppHealth } from "./probes"
@@ -894,7 +894,7 @@ export class Kubelet {
     const us = pods.map((p) => ({ pod: p, ...usage(p) }))
     let memUsed = host.hostMemoryBytes + us.reduce((a, u) => a + u.mem, 0)
     if (memCap - memUsed < MEMORY_EVICTION_THRESHOLD) sig0(this.signals, name, memCap).memoryPressureLastSeen = now
-    const diskUsed = host.hostDiskBytes + us.reduce((a, u) => a + u.disk, 0)
+    const diskUsed = hostDiskUsed(host) + us.reduce((a, u) => a + u.disk, 0)
     const pidsUsed = host.hostPids + us.reduce((a, u) => a + u.pids, 0)
     const sig: NodeSignals = this.signals.get(name) ?? { memoryUsedBytes: 0, memoryCapacityBytes: memCap, diskUsedBytes: 0, pidsUsed: 0 }
     this.signals.set(name, sig)

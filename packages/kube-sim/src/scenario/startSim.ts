@@ -9,6 +9,7 @@ import { Controllers, installer, type ContainerTarget } from "../controllers/Con
 import type { ContainerBehaviour, PullOutcome } from "../controllers/behaviour"
 import type { MemoryModel } from "../controllers/memory"
 import type { NodeHostState } from "../controllers/context"
+import * as NodeShell from "../node/NodeShell"
 import type { SeriesPoint } from "../controllers/series"
 import { Sampler } from "../metrics/Sampler"
 import type { ImageRegistry } from "../registry/ImageRegistry"
@@ -76,6 +77,8 @@ export interface Sim {
   setNodeHost(node: string, patch: Partial<NodeHostState>): void
   /** See Controllers.makeDependencyReady. */
   makeDependencyReady(target: { namespace?: string; service: string }, replicas?: number): void
+  /** The host shell of a node: node tools in real formats from its `NodeHostState`, with effects (restart, prune). What `pods/exec` reaches through `nsenter -t 1` in a privileged hostPID pod. */
+  nodeShell(node: string): NodeShell.SimNodeShell
   /** Stop everything. */
   close(): Promise<void>
 }
@@ -134,6 +137,7 @@ export const startSim = async (options: SimOptions = {}): Promise<Sim> => {
     setNodeCondition: (n, t, s) => c.setNodeCondition(n, t, s),
     setNodeHost: (n, p) => c.setNodeHost(n, p),
     makeDependencyReady: (t, r) => c.makeDependencyReady(t, r),
+    nodeShell: (node) => NodeShell.make(c, node),
     close: () => api.close()
   }
 }
