@@ -65,8 +65,8 @@ export const categorize = (reason: string): { readonly category: ReasonCategory;
   if (/were unschedulable|node\(s\) were unschedulable/.test(reason)) return { category: "unschedulable", resource: null, taint: null }
   if (/not ready|NotReady/i.test(reason)) return { category: "not_ready", resource: null, taint: null }
   if (/topology spread constraints/.test(reason)) return { category: "topology", resource: null, taint: null }
-  if (/affinity|selector|anti-affinity/i.test(reason)) return { category: "affinity", resource: null, taint: null }
   if (/volume|PersistentVolumeClaim|persistentvolumeclaim|storageclass|max volume count|CSINode/i.test(reason)) return { category: "storage", resource: null, taint: null }
+  if (/affinity|selector|anti-affinity/i.test(reason)) return { category: "affinity", resource: null, taint: null }
   if (/free ports/.test(reason)) return { category: "ports", resource: null, taint: null }
   if (/Preemption is not helpful|No preemption victims/.test(reason)) return { category: "preemption", resource: null, taint: null }
   return { category: "other", resource: null, taint: null }
