@@ -13,7 +13,7 @@ const MIN = 60_000
 
 describe("restart loop: ≥3 restarts in 10 minutes, each side of the threshold", () => {
   const at = (restartCount: number, finishedAt: number) => pod({ status: { phase: "Running", containerStatuses: [cs("app", { restartCount, lastState: terminated(1, "Error", finishedAt) })] } })
-  const run = (restartTimes: ReadonlyArray<number>, now: number, settings = Restarts.defaults) => {
+  const run = (restartTimes: ReadonlyArray<number>, now: number, settings: { restarts: number; windowMinutes: number } = Restarts.defaults) => {
     const h = new Map<string, Restarts.History>()
     Restarts.observe(at(0, T0), T0, h, settings)
     let out: ReadonlyArray<Restarts.Loop> = []
