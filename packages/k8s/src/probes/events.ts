@@ -21,45 +21,46 @@ import * as Informers from "../informers/Informers"
 
 const Str = Schema.String
 const opt = Schema.optionalKey
-const nullable = <S extends Schema.Top>(s: S) => Schema.optionalKey(Schema.NullOr(s))
+/** Absent, undefined (client-node serialises unset fields so) or null. */
+const nullable = <S extends Schema.Top>(s: S) => Schema.optional(Schema.NullOr(s))
 
 /** The object an Event is about. */
-export const ObjectRef = Schema.Struct({ kind: opt(Str), name: opt(Str), namespace: opt(Str), uid: opt(Str), fieldPath: opt(Str) })
+export const ObjectRef = Schema.Struct({ kind: nullable(Str), name: nullable(Str), namespace: nullable(Str), uid: nullable(Str), fieldPath: nullable(Str) })
 
 /** A core/v1 Event (the fields read). */
 export const CoreV1Event = Schema.Struct({
-  apiVersion: opt(Str),
-  kind: opt(Str),
-  metadata: Schema.Struct({ name: opt(Str), namespace: opt(Str), creationTimestamp: nullable(Str) }),
+  apiVersion: nullable(Str),
+  kind: nullable(Str),
+  metadata: Schema.Struct({ name: nullable(Str), namespace: nullable(Str), creationTimestamp: nullable(Str) }),
   involvedObject: ObjectRef,
-  reason: opt(Str),
-  message: opt(Str),
-  type: opt(Str),
-  count: opt(Schema.Number),
+  reason: nullable(Str),
+  message: nullable(Str),
+  type: nullable(Str),
+  count: nullable(Schema.Number),
   firstTimestamp: nullable(Str),
   lastTimestamp: nullable(Str),
   eventTime: nullable(Str),
-  series: nullable(Schema.Struct({ count: opt(Schema.Number), lastObservedTime: nullable(Str) })),
-  source: opt(Schema.Struct({ component: opt(Str), host: opt(Str) })),
-  reportingComponent: opt(Str)
+  series: nullable(Schema.Struct({ count: nullable(Schema.Number), lastObservedTime: nullable(Str) })),
+  source: nullable(Schema.Struct({ component: nullable(Str), host: nullable(Str) })),
+  reportingComponent: nullable(Str)
 })
 
 /** An events.k8s.io/v1 Event (the fields read). */
 export const EventsV1Event = Schema.Struct({
-  apiVersion: opt(Str),
-  kind: opt(Str),
-  metadata: Schema.Struct({ name: opt(Str), namespace: opt(Str), creationTimestamp: nullable(Str) }),
+  apiVersion: nullable(Str),
+  kind: nullable(Str),
+  metadata: Schema.Struct({ name: nullable(Str), namespace: nullable(Str), creationTimestamp: nullable(Str) }),
   regarding: ObjectRef,
-  reason: opt(Str),
-  note: opt(Str),
-  type: opt(Str),
+  reason: nullable(Str),
+  note: nullable(Str),
+  type: nullable(Str),
   eventTime: nullable(Str),
-  series: nullable(Schema.Struct({ count: opt(Schema.Number), lastObservedTime: nullable(Str) })),
-  reportingController: opt(Str),
-  deprecatedCount: opt(Schema.Number),
+  series: nullable(Schema.Struct({ count: nullable(Schema.Number), lastObservedTime: nullable(Str) })),
+  reportingController: nullable(Str),
+  deprecatedCount: nullable(Schema.Number),
   deprecatedFirstTimestamp: nullable(Str),
   deprecatedLastTimestamp: nullable(Str),
-  deprecatedSource: opt(Schema.Struct({ component: opt(Str), host: opt(Str) }))
+  deprecatedSource: nullable(Schema.Struct({ component: nullable(Str), host: nullable(Str) }))
 })
 
 /** Either shape. */
@@ -93,7 +94,7 @@ const iso = (t: unknown): string | null => {
   return Number.isFinite(d.getTime()) ? d.toISOString() : null
 }
 
-const containerOf = (fieldPath: string | undefined) => {
+const containerOf = (fieldPath: string | null | undefined) => {
   const m = /^spec\.(initContainers|containers|ephemeralContainers)\{([^}]+)\}/.exec(fieldPath ?? "")
   return { container: m ? m[2]! : null, init: m?.[1] === "initContainers" }
 }
