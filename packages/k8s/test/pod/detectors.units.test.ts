@@ -5,7 +5,8 @@ import * as Evicted from "../../src/detectors/evicted"
 import * as ImagePull from "../../src/detectors/imagePull"
 import * as InitFailure from "../../src/detectors/initFailure"
 import * as Pending from "../../src/detectors/pending"
-import { Episodes } from "../../src/detectors/podSignals"
+import { decodeEvidence, Episodes, PodSignalTypes } from "../../src/detectors/podSignals"
+import { Effect } from "effect"
 import * as Restarts from "../../src/detectors/restarts"
 import { cs, iso, pod, T0, terminated, waiting } from "./pods"
 
@@ -98,6 +99,11 @@ describe("waiting-reason detectors report once per episode", () => {
     CrashLoop.scan(pod({ status: { containerStatuses: [cs("app", { ready: true, state: { running: {} } })] } }), e)
     assert.strictEqual(CrashLoop.scan(loop, e).length, 1, "a recovered container re-arms")
   })
+  it("a sidecar-only crash loop is the sidecar's signal, not the app's", () => {
+    const e = new Episodes()
+    const p = pod({ spec: { containers: [{ name: "app" }, { name: "proxy" }] }, status: { containerStatuses: [cs("app", { ready: true, state: { running: {} } }), cs("proxy", { restartCount: 4, state: waiting("CrashLoopBackOff"), lastState: terminated(1, "Error") })] } })
+    assert.deepStrictEqual(CrashLoop.scan(p, e).map((x) => x.container), ["proxy"])
+  })
   it("ErrImagePull ↔ ImagePullBackOff is one episode; a new image is a new one", () => {
     const reported = new Map<string, string>()
     const p = (reason: string, image: string) => pod({ spec: { containers: [{ name: "app", image }] }, status: { containerStatuses: [cs("app", { state: waiting(reason, "x") })] } })
@@ -141,4 +147,14 @@ describe("Evicted", () => {
     assert.isFalse(Evicted.isEvicted(pod({ status: { phase: "Failed", reason: "DeadlineExceeded" } })))
     assert.isFalse(Evicted.isEvicted(pod({ status: { phase: "Running" } })))
   })
+})
+
+describe("evidence schemas", () => {
+  it.effect("a signal's evidence decodes against its type's schema; a bad field is named", () =>
+    Effect.gen(function*() {
+      const ok = { namespace: "default", pod: "api-1", container: "app", node: null, restarts: 3, windowMinutes: 10, restartCount: 7, lastReason: "Error", lastExitCode: 1 }
+      assert.deepStrictEqual(yield* decodeEvidence(PodSignalTypes.restartLoop, ok), ok)
+      const bad = yield* Effect.flip(decodeEvidence(PodSignalTypes.restartLoop, { ...ok, restarts: "3" }))
+      assert.match(String(bad), /restarts/)
+    }))
 })

@@ -1,4 +1,4 @@
-import { MemoryStore, TargetRef } from "@byteport/core"
+import { GuardrailStore, MemoryStore, TargetRef } from "@byteport/core"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as fc from "fast-check"
@@ -67,4 +67,22 @@ describe("never_touch_bare_pod: bare pods are never patched, restarted or delete
     assert.strictEqual(Leases.neverTouchBarePod.name, Leases.NEVER_BARE_POD)
     assert.match(Leases.barePodEscalation(Targets.workload({ cluster: "c", namespace: "ns", kind: "Pod", name: "debug" })), /never patches, restarts or deletes/)
   })
+})
+
+describe("leases through a real GuardrailStore: a rollback's workload lease excludes the bump's container lease", () => {
+  const acquire = (target: TargetRef.TargetRef, holder: string) =>
+    Effect.flatMap(GuardrailStore.GuardrailStore, (store) =>
+      store.acquireLease({ key: TargetRef.key(target), holder, ttlMs: 60_000, now: 0, parents: TargetRef.ancestors(target).map(TargetRef.key) }))
+  const w = Targets.workload({ cluster: "c", namespace: "shop", kind: "Deployment", name: "api", container: "app" })
+  it.effect("workload held → container denied; container held → workload denied; two containers coexist", () =>
+    Effect.gen(function*() {
+      assert.strictEqual((yield* acquire(Leases.leaseTarget("k8s.rollbackDeployment", w), "failed-rollout"))._tag, "Acquired")
+      assert.strictEqual((yield* acquire(Leases.leaseTarget("k8s.patchMemoryLimit", w), "pod-runbook"))._tag, "Held")
+    }).pipe(Effect.provide(MemoryStore.layer)))
+  it.effect("the other way round, and sibling containers", () =>
+    Effect.gen(function*() {
+      assert.strictEqual((yield* acquire(Leases.leaseTarget("k8s.loosenProbe", w), "pod-runbook"))._tag, "Acquired")
+      assert.strictEqual((yield* acquire(Leases.leaseTarget("k8s.patchMemoryLimit", w, "sidecar"), "other"))._tag, "Acquired")
+      assert.strictEqual((yield* acquire(Leases.leaseTarget("k8s.rolloutRestart", w), "failed-rollout"))._tag, "Held")
+    }).pipe(Effect.provide(MemoryStore.layer)))
 })
