@@ -7,12 +7,13 @@
  * | `pod.json` | the Pod (required) | `kubectl get pod <p> -o json` |
  * | `meta.json` | `{ container, now }` (required; `now` in epoch ms) | |
  * | `events.json` | the pod's Events, a List of core/v1 or events.k8s.io/v1 Events | `kubectl get events --field-selector involvedObject.name=<p> -o json` |
- * | `previous.log` | the previous container's log | `kubectl logs <p> -c <c> --previous` |
+ * | `previous.log` | the previous container's log, or kubectl's error when there is none | `kubectl logs <p> -c <c> --previous > previous.log 2>&1` |
  * | `nodes.json` | the Nodes (a List) | `kubectl get nodes -o json` |
  * | `replicasets.json` | the namespace's ReplicaSets (a List) | `kubectl get rs -o json` |
  *
- * A missing optional file makes the facts that need it Unknown (`previousLog` without
- * `previous.log`: the previous instance is gone or was not recorded). A malformed file fails
+ * A missing optional file makes the facts that need it Unknown; a `previous.log` holding kubectl's
+ * `Error from server (BadRequest): previous terminated container "api" in pod "…" not found`
+ * makes `previousLog` Unknown with that reason (the previous instance is gone), as the live probe. A malformed file fails
  * with core's `FixtureError` naming the file and the bad field's path. The fixtures shipped
  * with the package are under `fixtures/pod/<name>` (`recorded(name)`, `names()`).
  *
@@ -103,6 +104,17 @@ export interface PodFixtureFacts {
   readonly imageIds: ReadonlyArray<ImageIds.ImageId>
 }
 
+/** kubectl's error line for a log it could not read (`Error from server (BadRequest): …`). */
+export const KUBECTL_ERROR = /^Error from server \((\w+)\): (.*)$/
+
+/** The previous-log fact of a recorded `previous.log`: Known (redacted), or Unknown when absent or kubectl's error. */
+export const previousLogFact = (text: string | undefined, container: string): Fact.Fact<PodLogs.PreviousLog> => {
+  if (text === undefined) return Fact.unknown(PodLogs.PROBE, "not recorded: previous.log missing from the fixture")
+  const err = KUBECTL_ERROR.exec(text.split("\n")[0]!.trim())
+  if (err) return Fact.unknown(PodLogs.PROBE, `${err[1] === "NotFound" ? "the pod is gone" : "no previous instance"}: ${err[2]}`)
+  return Fact.known({ ...PodLogs.redactLog(text), container })
+}
+
 const notRecorded = (probe: string, file: string) => Fact.unknown(probe, `not recorded: ${file} missing from the fixture`)
 
 /** Decodes a fixture directory into Facts (Unknown where an optional file is missing). */
@@ -145,9 +157,7 @@ export const decode = (dir: string): Effect.Effect<Fact.Facts<PodFixtureFacts>, 
         : notRecorded("probe failures", "events.json"),
       configError: waiting?.reason === "CreateContainerConfigError" || events !== undefined ? Fact.known(configError) : notRecorded("config error", "events.json"),
       imagePull: waiting?.reason === "ErrImagePull" || events !== undefined ? Fact.known(imagePull) : notRecorded("image pull error", "events.json"),
-      previousLog: x.previousLog !== undefined
-        ? Fact.known({ ...PodLogs.redactLog(x.previousLog), container })
-        : Fact.unknown(PodLogs.PROBE, "not recorded: previous.log missing from the fixture (the previous instance is gone)"),
+      previousLog: previousLogFact(x.previousLog, container),
       imageIds: Fact.known(ImageIds.imageIdsOf(x.pod))
     }
   })

@@ -48,6 +48,7 @@ describe("PodFixture: recorded kubectl output → pod facts", () => {
       const cm = yield* facts("missing_configmap")
       assert.deepStrictEqual(known(cm.configError), { kind: "ConfigMap", name: "api-config", namespace: null, key: null })
       assert.strictEqual(cm.previousLog._tag, "Unknown")
+      assert.match((cm.previousLog as Fact.Unknown).reason, /no previous instance: previous terminated container "api" in pod "api-[a-z0-9-]+" not found/)
       const sec = yield* facts("missing_secret")
       assert.deepStrictEqual(known(sec.configError)?.kind, "Secret")
     }))
