@@ -112,3 +112,35 @@ export * as PinImageDigest from "./actions/pinImageDigest"
 export * as NeverDeleteVolumes from "./guardrails/neverDeleteVolumes"
 /** NodeShell: node name → the Shell of its host (`none`, `layer`, `fromShell`, `viaExec` through a hostPID DaemonSet pod). */
 export * as NodeShell from "./node/NodeShell"
+/** The pod runbook families, their ids and catalog precedence (`k8s.oom`, `k8s.image-pull`/`k8s.pending`, `k8s.crashloop`). */
+export * as Families from "./runbooks/families"
+/** Which target an action kind leases (container or workload) and `never_touch_bare_pod`. */
+export * as Leases from "./targets/leases"
+/** Signal types and evidence schemas of the pod-family detectors. */
+export * as PodSignals from "./detectors/podSignals"
+/** Signal: CrashLoopBackOff (pod informer). */
+export * as CrashLoopDetector from "./detectors/crashLoop"
+/** Signal: ≥3 restarts in 10 minutes (pod informer, configurable). */
+export * as RestartLoopDetector from "./detectors/restarts"
+/** Signal: ErrImagePull / ImagePullBackOff (pod informer). */
+export * as ImagePullDetector from "./detectors/imagePull"
+/** Signal: CreateContainerConfigError (pod informer). */
+export * as ConfigErrorDetector from "./detectors/configError"
+/** Signal: Init:* failures (pod informer). */
+export * as InitFailureDetector from "./detectors/initFailure"
+/** Signal: kubelet evictions (pod informer). */
+export * as EvictedDetector from "./detectors/evicted"
+/** Signal: unscheduled pods Pending > 5 minutes (pod, Event and ReplicaSet informers). */
+export * as PendingDetector from "./detectors/pending"
+/** Wire-JSON schema of a Pod as the pod-family probes read it. */
+export * as PodWire from "./probes/podWire"
+/** Events about a pod in core/v1 and events.k8s.io/v1 shapes, normalised. */
+export * as PodEvents from "./probes/events"
+/** Parsers of kubelet and runtime messages (back-off, probes, exit codes, config errors, pulls). */
+export * as PodMessages from "./probes/messages"
+/** The scheduler's FailedScheduling message: per-reason node counts and the preemption suffix. */
+export * as Scheduling from "./probes/scheduling"
+/** Redacted previous container logs (Unknown when gone). */
+export * as PodLogs from "./probes/podLogs"
+/** Image IDs per container and restart; re-pushed tags; digest pins. */
+export * as ImageIds from "./probes/imageIds"

@@ -8,3 +8,5 @@
 
 /** Recorded OOM fixtures → `OomFacts` and the Signal (`OomFixture.decode(dir)`, `OomFixture.signal(dir)`). */
 export * as OomFixture from "../probes/oomFixture"
+/** Recorded pod fixtures (`kubectl get -o json`, `kubectl logs --previous`) → pod-family facts (`PodFixture.decode(dir)`). */
+export * as PodFixture from "./podFixture"
