@@ -115,6 +115,10 @@ export const make = (s: ActionSettings = defaults): ActionHandler.ActionHandler<
         if (refused.length > 0) return yield* fail(`drain of ${p.node} refused before any eviction: ${refused.join("; ")}`)
         let retries = 0
         const evicted: Array<string> = []
+        const evictedOwners = [...new Set(toEvict.flatMap((x) => {
+          const o = controllerOf(x)
+          return o ? [`${x.metadata?.namespace ?? "default"}/${o.kind}/${o.name}`] : []
+        }))]
         for (const pod of toEvict) {
           const ns = pod.metadata?.namespace ?? "default"
           const name = pod.metadata?.name ?? ""
@@ -180,7 +184,7 @@ export const make = (s: ActionSettings = defaults): ActionHandler.ActionHandler<
         })
         return {
           detail: `${ctx.dryRun ? "would drain" : "drained"} node ${p.node}: ${evicted.length} evicted, ${skipped.length} skipped, ${retries} PDB retr${retries === 1 ? "y" : "ies"}${dead ? " (kubelet not responding: replacements Ready elsewhere)" : ""}`,
-          result: { node: p.node, evicted, skipped, pdbRetries: retries, kubeletDead: dead, dryRun: ctx.dryRun }
+          result: { node: p.node, evicted, evictedOwners, skipped, pdbRetries: retries, kubeletDead: dead, dryRun: ctx.dryRun }
         }
       }),
     observe: (p) =>
