@@ -9,7 +9,7 @@ import { Runbook } from "@byteport/core"
 import { Effect, Fiber } from "effect"
 import * as PressureDrain from "../../src/runbooks/k8s.node.pressure-drain"
 import * as Remediator from "../../src/remediators/nodePressure"
-import { firstSignal, humanCordon, isReady, nodeObj, nodeServices, nodeWrites, podsOf, runWithSim, Scenario, sim, type Sim } from "./harness"
+import { firstSignal, humanCordon, isReady, mutations as mutationsOf, nodeObj, nodeServices, nodeWrites, podsOf, runWithSim, Scenario, sim, type Sim } from "./harness"
 
 const NODE = "node-2"
 const kubeletStops = () => Scenario.cluster({ nodes: 3 }).with(Scenario.node.notReady({ node: NODE, cause: "kubelet-stopped" })).build()
@@ -62,4 +62,100 @@ describe("k8s.node.pressure-drain e2e: cordon → drain → wait → uncordon", 
       // the api pods are Ready (rescheduled while node-2 was down)
       assert.isTrue(podsOf(s, "api").filter(isReady).length >= 3)
     }).pipe(Effect.scoped), 120_000)
+
+  it.effect("a flap restarts the clock: the node is uncordoned 5 min after its last recovery, never in between", () =>
+    Effect.gen(function*() {
+      const s = yield* sim(kubeletStops())
+      s.advance("5m")
+      const report = yield* runWithSim(s, Effect.gen(function*() {
+        const back = yield* at(s, "4 minutes", () => s.setNodeHost(NODE, { kubelet: "active" }))
+        const again = yield* at(s, "7 minutes", () => s.setNodeHost(NODE, { kubelet: "inactive" }))
+        const backAgain = yield* at(s, "9 minutes", () => s.setNodeHost(NODE, { kubelet: "active" }))
+        const r = yield* handle(s, runbook())
+        yield* Fiber.join(back)
+        yield* Fiber.join(again)
+        yield* Fiber.join(backAgain)
+        return r
+      }).pipe(Effect.provide(nodeServices(s))), { step: "2 seconds", max: "45 minutes" })
+      const uncordon = report.outcomes.find((o: any) => o.kind === "k8s.uncordonNode")
+      assert.strictEqual(uncordon.status, "applied", uncordon.detail)
+      assert.isAtLeast(uncordon.result.flaps, 1)
+      // the last Ready transition is the second recovery; the uncordon came 5 minutes after it
+      assert.isAtLeast(uncordon.at - readyAt(s), 300_000)
+      assert.isBelow(uncordon.at - readyAt(s), 330_000)
+      assert.strictEqual(uncordonRequests(s).length, 1)
+      assert.strictEqual(report.status, "recovered")
+    }).pipe(Effect.scoped), 120_000)
+
+  it.effect("not recovered within the recovery timeout: the node stays cordoned (annotated), the incident escalates", () =>
+    Effect.gen(function*() {
+      const s = yield* sim(kubeletStops())
+      s.advance("5m")
+      const report = yield* runWithSim(s, handle(s, runbook({ recoveryTimeoutSeconds: 600 })).pipe(Effect.provide(nodeServices(s))), { step: "5 seconds", max: "40 minutes" })
+      assert.strictEqual(report.status, "escalated")
+      const uncordon = report.outcomes.find((o: any) => o.kind === "k8s.uncordonNode")
+      assert.strictEqual(uncordon.status, "failed")
+      assert.match(uncordon.detail, /stays cordoned and keeps its BytePort cordon slot/)
+      const node = nodeObj(s, NODE)
+      assert.isTrue(node.spec.unschedulable)
+      assert.strictEqual(node.metadata.annotations["byteport.io/cordoned-by"], report.incidentId)
+      assert.strictEqual(uncordonRequests(s).length, 0)
+    }).pipe(Effect.scoped), 120_000)
+
+  it.effect("a human's cordon is never adopted nor undone: nothing is written, the incident escalates", () =>
+    Effect.gen(function*() {
+      const s = yield* sim(kubeletStops())
+      s.advance("5m")
+      humanCordon(s, NODE)
+      const before = nodeWrites(s).real.length
+      const report = yield* runWithSim(s, handle(s, runbook()).pipe(Effect.provide(nodeServices(s))), { step: "2 seconds", max: "20 minutes" })
+      assert.strictEqual(report.status, "escalated")
+      assert.strictEqual(report.outcomes.length, 0, "denied before the first write")
+      const denials = report.decisions.filter((d: any) => d.decision === "deny").map((d: any) => d.guardrail)
+      assert.include(denials, "never_adopt_a_cordon")
+      assert.include(denials, "never_undo_a_foreign_cordon")
+      assert.strictEqual(nodeWrites(s).real.length, before)
+      const node = nodeObj(s, NODE)
+      assert.isTrue(node.spec.unschedulable)
+      assert.isUndefined(node.metadata.annotations?.["byteport.io/cordoned-by"])
+      // still cordoned after the kubelet comes back
+      s.setNodeHost(NODE, { kubelet: "active" })
+      s.advance("20m")
+      assert.isTrue(nodeObj(s, NODE).spec.unschedulable)
+    }).pipe(Effect.scoped), 120_000)
+
+  it.effect("kubectl's refusal: a bare pod on the node stops the drain before any eviction; the node stays cordoned, saying so", () =>
+    Effect.gen(function*() {
+      const bare = { apiVersion: "v1", kind: "Pod", metadata: { name: "debug-shell", namespace: "default" }, spec: { nodeName: NODE, containers: [{ name: "sh", image: "busybox:1.36" }] } }
+      const s = yield* sim(Scenario.cluster({ nodes: 3, objects: [bare as any] }).with(Scenario.node.notReady({ node: NODE, cause: "kubelet-stopped" })).build())
+      s.advance("5m")
+      const report = yield* runWithSim(s, handle(s, runbook()).pipe(Effect.provide(nodeServices(s))), { step: "2 seconds", max: "20 minutes" })
+      assert.strictEqual(report.status, "escalated")
+      const drain = report.outcomes.find((o: any) => o.kind === "k8s.drainNode")
+      assert.strictEqual(drain.status, "failed")
+      assert.match(drain.detail, /default\/debug-shell declares no controller/)
+      assert.match(drain.detail, /node node-2 stays cordoned/)
+      assert.strictEqual(s.api.recorder.requests({ method: "POST" }).filter((r) => r.path.endsWith("/eviction")).length, 0)
+      assert.isTrue(nodeObj(s, NODE).spec.unschedulable)
+    }).pipe(Effect.scoped), 120_000)
+
+  for (const mode of ["observe", "dry_run"] as const) {
+    it.effect(`${mode}: nothing persisted; only dryRun=All requests`, () =>
+      Effect.gen(function*() {
+        const s = yield* sim(kubeletStops())
+        s.advance("5m")
+        const before = mutationsOf(s)
+        const report = yield* runWithSim(s, handle(s, runbook(), mode).pipe(Effect.provide(nodeServices(s))), { step: "2 seconds", max: "20 minutes" })
+        const after = mutationsOf(s)
+        assert.strictEqual(report.status, mode === "observe" ? "observed" : "dry_run")
+        assert.strictEqual(after.real.length, before.real.length, "no persisted write")
+        assert.isUndefined(nodeObj(s, NODE).spec.unschedulable)
+        if (mode === "dry_run") {
+          assert.isAbove(after.dryRun.length, before.dryRun.length)
+          assert.isTrue(after.dryRun.some((r) => r.path.endsWith(`/nodes/${NODE}`)), "the cordon was validated with dryRun=All")
+          assert.isTrue(after.dryRun.some((r) => r.path.endsWith("/eviction")), "the evictions were validated with dryRun=All")
+        } else assert.strictEqual(after.dryRun.length, before.dryRun.length)
+      }).pipe(Effect.scoped), 120_000)
+  }
 })
+
