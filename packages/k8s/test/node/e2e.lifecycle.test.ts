@@ -14,7 +14,8 @@ import { firstSignal, humanCordon, isReady, mutations as mutationsOf, nodeObj, n
 const NODE = "node-2"
 const kubeletStops = () => Scenario.cluster({ nodes: 3 }).with(Scenario.node.notReady({ node: NODE, cause: "kubelet-stopped" })).build()
 
-const runbook = (o: Partial<Remediator.PressureRemediation> = {}) => PressureDrain.make({ remediation: { ...Remediator.defaults, ...o } })
+// virtual time runs on while requests are in flight: a generous probe timeout keeps a loaded machine from timing probes out
+const runbook = (o: Partial<Remediator.PressureRemediation> = {}) => PressureDrain.make({ remediation: { ...Remediator.defaults, ...o }, probeTimeout: "5 minutes" })
 
 const handle = (s: Sim, rb: ReturnType<typeof runbook>, mode: "auto" | "dry_run" | "observe" = "auto") =>
   Effect.gen(function*() {
