@@ -6,7 +6,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Runbook } from "@byteport/core"
-import { Effect, Fiber } from "effect"
+import { Duration, Effect, Fiber } from "effect"
 import * as PressureDrain from "../../src/runbooks/k8s.node.pressure-drain"
 import * as Remediator from "../../src/remediators/nodePressure"
 import { firstSignal, humanCordon, isReady, mutations as mutationsOf, nodeObj, nodeServices, nodeWrites, podsOf, runWithSim, Scenario, sim, type Sim } from "./harness"
@@ -24,7 +24,7 @@ const handle = (s: Sim, rb: ReturnType<typeof runbook>, mode: "auto" | "dry_run"
   })
 
 /** Sleeps on the (virtual) clock, then changes the node's host state. */
-const at = (s: Sim, after: string, f: () => void) => Effect.forkChild(Effect.andThen(Effect.sleep(after), Effect.sync(f)))
+const at = (_s: Sim, after: Duration.Input, f: () => void) => Effect.forkChild(Effect.andThen(Effect.sleep(after), Effect.sync(f)))
 
 const readyAt = (s: Sim) => Date.parse(nodeObj(s, NODE).status.conditions.find((c: any) => c.type === "Ready").lastTransitionTime)
 const uncordonRequests = (s: Sim) => nodeWrites(s).real.filter((r) => r.method === "PATCH" && r.contentType === "application/json-patch+json")

@@ -4,7 +4,7 @@
  */
 import type { V1Node } from "@kubernetes/client-node"
 import { Action, Classification, type Guardrail, Plan } from "@byteport/core"
-import type { JsonObject } from "@byteport/core"
+import type { Json } from "@byteport/core"
 import { Effect, Layer } from "effect"
 import * as KubeM from "../../src/Kube"
 import { KubeNotFound } from "../../src/KubeError"
@@ -39,6 +39,9 @@ export const node = (name: string, o: {
 export const fakeKube = (nodes: Map<string, V1Node>) =>
   Layer.mock(KubeM.Kube)({
     clusterName: "prod",
+    defaultNamespace: "default",
+    kubeConfig: undefined as never,
+    readApis: undefined as never,
     getNode: (name: string) => {
       const n = nodes.get(name)
       return n ? Effect.succeed(n) : Effect.fail(new KubeNotFound({ message: `nodes "${name}" not found`, status: 404, reason: "NotFound" } as never))
@@ -47,7 +50,7 @@ export const fakeKube = (nodes: Map<string, V1Node>) =>
   })
 
 /** A GuardrailContext for a node action. */
-export const ctx = (kind: string, nodeName: string, o: { readonly incidentId?: string; readonly params?: JsonObject; readonly now?: number } = {}): Guardrail.GuardrailContext => {
+export const ctx = (kind: string, nodeName: string, o: { readonly incidentId?: string; readonly params?: Json.JsonObject; readonly now?: number } = {}): Guardrail.GuardrailContext => {
   const target = Targets.node({ cluster: "prod", name: nodeName })
   const action = Action.make({ kind, target, params: { node: nodeName, ...o.params }, description: `${kind} ${nodeName}` })
   const plan = Plan.make("k8s.node.pressure-drain", "memory_pressure", "test", Plan.act(action))

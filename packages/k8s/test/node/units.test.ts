@@ -202,7 +202,7 @@ describe("every never, property-tested", () => {
     Effect.promise(() =>
       fc.assert(fc.asyncProperty(fc.boolean(), fc.constantFrom(undefined, 0, 1, 30), fc.boolean(), async (force, grace, disable) => {
         const params = { ignoreDaemonSets: true, respectPodDisruptionBudgets: true, timeoutSeconds: 300, ...(force ? { force: true } : {}), ...(grace !== undefined ? { gracePeriodSeconds: grace } : {}), ...(disable ? { disableEviction: true } : {}) }
-        const r = await Effect.runPromise(DrainNode.neverForce.check(ctx("k8s.drainNode", "n", { params })))
+        const r = await Effect.runPromise(run(DrainNode.neverForce.check(ctx("k8s.drainNode", "n", { params })), new Map()))
         return (r._tag === "Deny") === (force || grace === 0 || disable)
       }), { numRuns: 60 })))
 
