@@ -223,3 +223,43 @@ describe("every never, property-tested", () => {
     }), { numRuns: 200 })
   })
 })
+
+describe("k8s.requestNodeReplacement guardrails", () => {
+  const withFlag = (value: string | undefined) => (e: Effect.Effect<any, any, any>) =>
+    e.pipe(Effect.provide(ConfigProvider.layer(ConfigProvider.fromEnv({ env: value === undefined ? {} : { BYTEPORT_AUTO_REPLACE_NODES: value } }))))
+  const decideAll = (nodes: Map<string, V1Node>, name: string, o: { readonly flag?: string; readonly now?: number } = {}) =>
+    Effect.forEach(RequestNodeReplacement.guardrails(), (g) => Effect.map(g.check(ctx(RequestNodeReplacement.KIND, name, { now: o.now })), (r) => [g.name, r._tag] as const)).pipe(withFlag(o.flag))
+
+  it.effect("opt-in off by default; providerID required; never a control-plane node", () =>
+    Effect.gen(function*() {
+      const nodes = new Map([
+        ["w", node("w", { providerID: "aws:///eu-west-1a/i-0abc" })],
+        ["bare", node("bare")],
+        ["cp", node("cp", { providerID: "aws:///eu-west-1a/i-0cp", labels: { "node-role.kubernetes.io/control-plane": "" } })]
+      ])
+      const denied = (rs: ReadonlyArray<readonly [string, string]>) => rs.filter(([, t]) => t === "Deny").map(([n]) => n)
+      assert.deepStrictEqual(denied(yield* run(decideAll(nodes, "w"), nodes)), ["opt_in(BYTEPORT_AUTO_REPLACE_NODES)"])
+      assert.deepStrictEqual(denied(yield* run(decideAll(nodes, "w", { flag: "true" }), nodes)), [])
+      assert.deepStrictEqual(denied(yield* run(decideAll(nodes, "bare", { flag: "true" }), nodes)), ["require_provider_id"])
+      assert.deepStrictEqual(denied(yield* run(decideAll(nodes, "cp", { flag: "true" }), nodes)), ["never_control_plane_node"])
+    }))
+
+  it.effect("1 in flight and 2 per 24 h per cluster", () =>
+    Effect.gen(function*() {
+      const store = yield* MemoryStore.make()
+      const nodes = new Map(["a", "b", "c"].map((n) => [n, node(n, { providerID: `aws:///i-${n}` })] as const))
+      const take = (name: string, now: number) =>
+        Effect.gen(function*() {
+          for (const g of RequestNodeReplacement.guardrails()) {
+            const a = yield* g.acquire(ctx(RequestNodeReplacement.KIND, name, { now, incidentId: `inc-${name}-${now}` }))
+            if (a.result._tag === "Deny") return g.name
+          }
+          return "allowed"
+        }).pipe(withFlag("true"), Effect.provideService(GuardrailStore.GuardrailStore, store), Effect.provide(fakeKube(nodes))) as Effect.Effect<string>
+      assert.strictEqual(yield* take("a", T0), "allowed")
+      assert.strictEqual(yield* take("b", T0 + 60_000), "node_replacement_in_flight_per_cluster")
+      assert.strictEqual(yield* take("b", T0 + 31 * 60_000), "allowed")
+      assert.strictEqual(yield* take("c", T0 + 70 * 60_000), "node_replacements_per_cluster_per_24h")
+      assert.strictEqual(yield* take("c", T0 + 25 * 3_600_000), "allowed")
+    }))
+})
