@@ -158,5 +158,28 @@ describe("k8s.node.pressure-drain e2e: cordon → drain → wait → uncordon", 
         } else assert.strictEqual(after.dryRun.length, before.dryRun.length)
       }).pipe(Effect.scoped), 120_000)
   }
+
+  it.effect("dead kubelet with a StatefulSet pod on the node: evictions accepted, never force-deleted; the drain fails naming it and the node stays cordoned", () =>
+    Effect.gen(function*() {
+      const db = { kind: "StatefulSet" as const, name: "db", replicas: 3, image: "registry.example.com/shop/db:2.1.0", cpuRequest: "100m", readinessProbe: { httpGet: { path: "/ready", port: 8080 }, periodSeconds: 5, failureThreshold: 3 } }
+      const s = yield* sim(Scenario.cluster({ nodes: 3 }).with(Scenario.node.notReady({ node: NODE, cause: "kubelet-stopped" }), { workloads: [db] }).build())
+      s.advance("5m")
+      const dbOnNode = podsOf(s, "db").filter((p) => p.spec.nodeName === NODE).map((p) => p.metadata.name)
+      assert.isAbove(dbOnNode.length, 0, "a db pod runs on the node")
+      const report = yield* runWithSim(s, handle(s, runbook()).pipe(Effect.provide(nodeServices(s))), { step: "2 seconds", max: "20 minutes" })
+      assert.strictEqual(report.status, "escalated")
+      const drain = report.outcomes.find((o: any) => o.kind === "k8s.drainNode")
+      assert.strictEqual(drain.status, "failed")
+      assert.match(drain.detail, /StatefulSet pod\(s\) default\/db-\d/)
+      assert.match(drain.detail, /never force-deletes/)
+      assert.match(drain.detail, /stays cordoned/)
+      // no pod was deleted by BytePort (evictions only), none with grace 0
+      assert.strictEqual(s.api.recorder.requests({ method: "DELETE" }).filter((r) => r.path.includes("/pods/")).length, 0)
+      for (const n of dbOnNode) {
+        const pod = (s.api.store.list({ group: "", version: "v1", resource: "pods" }) as Array<any>).find((p) => p.metadata.name === n)
+        assert.isDefined(pod, `${n} still exists (terminating), never force-deleted`)
+      }
+      assert.isTrue(nodeObj(s, NODE).spec.unschedulable)
+    }).pipe(Effect.scoped), 120_000)
 })
 
