@@ -88,6 +88,9 @@ export const make = (): ActionHandler.ActionHandler<Kube | EventRecorder> =>
         const first = yield* get
         const foreign = (n: typeof first) => NodeGuards.isCordoned(n) && NodeGuards.cordonedBy(n) !== ctx.incidentId
         if (foreign(first)) return yield* fail(`node ${p.node} is cordoned by someone else (${NodeGuards.cordonedBy(first) ?? "no byteport.io/cordoned-by"}): BytePort never undoes it`, true)
+        if (!NodeGuards.isCordoned(first) && ctx.dryRun) {
+          return done(`would uncordon node ${p.node} once it is Ready and pressure-free for ${p.healthyDelaySeconds}s (within ${p.recoveryTimeoutSeconds}s); the dry-run cordon was not persisted, so there is nothing to validate`, { node: p.node, uncordoned: false, dryRun: true })
+        }
         if (!NodeGuards.isCordoned(first)) {
           return done(`node ${p.node} is already schedulable: nothing to uncordon`, { node: p.node, uncordoned: false, dryRun: ctx.dryRun })
         }

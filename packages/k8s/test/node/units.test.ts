@@ -5,11 +5,12 @@
  * forced drain, never an uncordon before the healthy delay (a flap restarts the clock).
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Catalog, GuardrailStore, MemoryStore, Settings, type Signal } from "@byteport/core"
+import { Agent, Catalog, GuardrailStore, MemoryStore, Runbook, Settings, type Signal } from "@byteport/core"
 import { ConfigProvider, Effect, Exit } from "effect"
 import fc from "fast-check"
 import type { V1Node, V1Pod } from "@kubernetes/client-node"
 import * as DrainNode from "../../src/actions/drainNode"
+import * as NodeActions from "../../src/actions/node"
 import * as RequestNodeReplacement from "../../src/actions/requestNodeReplacement"
 import * as UncordonNode from "../../src/actions/uncordonNode"
 import * as NodeClassifier from "../../src/classifiers/nodePressure"
@@ -261,5 +262,33 @@ describe("k8s.requestNodeReplacement guardrails", () => {
       assert.strictEqual(yield* take("b", T0 + 31 * 60_000), "allowed")
       assert.strictEqual(yield* take("c", T0 + 70 * 60_000), "node_replacements_per_cluster_per_24h")
       assert.strictEqual(yield* take("c", T0 + 25 * 3_600_000), "allowed")
+    }))
+})
+
+describe("configuration is validated at startup", () => {
+  const env = (e: Record<string, string>) => Effect.provide(ConfigProvider.layer(ConfigProvider.fromEnv({ env: e })))
+  it.effect("BYTEPORT_AUTO_REPLACE_NODES=yes fails Agent.validate (the handler's guardrail config); true passes", () =>
+    Effect.gen(function*() {
+      const handlers = NodeActions.handlers() as never
+      const bad = yield* Effect.exit(Agent.validate({ handlers }).pipe(env({ BYTEPORT_AUTO_REPLACE_NODES: "yes" })))
+      assert.isTrue(Exit.isFailure(bad))
+      assert.match(String(bad), /BYTEPORT_AUTO_REPLACE_NODES must be true or false/)
+      const ok = yield* Effect.exit(Agent.validate({ handlers }).pipe(env({ BYTEPORT_AUTO_REPLACE_NODES: "true" })))
+      assert.isTrue(Exit.isSuccess(ok))
+    }))
+
+  it.effect("the runbook's keys: a bad maxUnavailableNodes, healthy delay or emptyDir flag is a ConfigError naming the key", () =>
+    Effect.gen(function*() {
+      const rb = PressureDrain.make()
+      for (const [key, value] of [["BYTEPORT_MAX_UNAVAILABLE_NODES", "0"], ["BYTEPORT_MAX_UNAVAILABLE_NODES", "120%"], ["BYTEPORT_NODE_HEALTHY_DELAY_SECONDS", "-5"], ["BYTEPORT_NODE_DRAIN_DELETE_EMPTYDIR_DATA", "maybe"], ["BYTEPORT_MAX_CORDONED_NODES", "0"]] as const) {
+        const exit = yield* Effect.exit(Runbook.validateConfig(rb as never).pipe(env({ [key]: value })))
+        assert.isTrue(Exit.isFailure(exit), `${key}=${value}`)
+        assert.include(String(exit), key)
+      }
+      const guards = yield* NodeGuards.fromConfig.pipe(env({ BYTEPORT_MAX_UNAVAILABLE_NODES: "3", BYTEPORT_MAX_CORDONED_NODES: "2" }))
+      assert.strictEqual(guards.maxUnavailableNodes, 3)
+      assert.strictEqual(guards.maxCordonedNodes, 2)
+      const fromConfig = yield* PressureDrain.fromConfig().pipe(env({ BYTEPORT_NODE_HEALTHY_DELAY_SECONDS: "120" }))
+      assert.strictEqual(fromConfig.id, "k8s.node.pressure-drain")
     }))
 })
