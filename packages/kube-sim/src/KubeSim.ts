@@ -19,6 +19,7 @@ import { join } from "node:path"
 import type { AddressInfo } from "node:net"
 import * as Faults from "./faults/Faults"
 import * as Recorder from "./recorder/Recorder"
+import * as Crds from "./server/crds"
 import * as Disruption from "./server/disruption"
 import type { ExtraRoute } from "./server/Server"
 import { makeHandler } from "./server/Server"
@@ -214,6 +215,7 @@ export const start = async (options: StartOptions = {}): Promise<KubeSim> => {
   const loaded = options.recording ? Recording.load(store, options.recording.objects) : undefined
   const disposers: Array<() => void | Promise<void>> = []
   disposers.push(Disruption.install(store))
+  disposers.push(Crds.install(store))
   disposers.push(store.subscribe((key, ev) => {
     if (key.group === "" && key.resource === "pods" && ev.type === "DELETED") logs.remove(ev.object.metadata.namespace ?? "default", ev.object.metadata.name)
   }))

@@ -7,7 +7,8 @@ import type { KubeObject, ObjectStore, ResourceKey } from "../store/types"
 import type { VirtualClock } from "../clock/VirtualClock"
 import type { Rng } from "../clock/Rng"
 import { EventRecorder } from "./events"
-import type { ContainerBehaviour, PullOutcome } from "./behaviour"
+import type { ContainerBehaviour } from "./behaviour"
+import { ImageRegistry } from "../registry/ImageRegistry"
 import { BEHAVIOUR_ANNOTATION, MEMORY_ANNOTATION, mergeBehaviour, parseBehaviourAnnotation, parseMemoryAnnotation } from "./behaviour"
 import { Series } from "./series"
 import { R, controllerOf, type Json } from "./util"
@@ -102,8 +103,8 @@ export type BehaviourOverrides = Map<string, ContainerBehaviour>
 export class SimContext {
   /** Event recorder. */
   readonly events: EventRecorder
-  /** Image registry answers (image reference → outcome); absent = "ok". */
-  readonly images = new Map<string, PullOutcome>()
+  /** The image registries (tags → digests, credentials, reachability, node image caches). */
+  readonly registry = new ImageRegistry()
   /** Request-rate series per `namespace/workload`. */
   readonly requestRates = new Map<string, Series>()
   /** Behaviour overrides. */
