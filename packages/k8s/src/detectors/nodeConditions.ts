@@ -8,7 +8,8 @@
  * A node storm — more NotReady + unschedulable nodes than `maxUnavailableNodes` (10%, at least 1)
  * — is one signal, on the first unavailable node by name, with `unavailableNodes` in its
  * evidence, so it escalates once (the cordon's blast-radius guardrail denies it) instead of once
- * per node; several agents pick the same node, so its lease makes the others' duplicates.
+ * per node; several agents pick the same node, so its lease makes the others' duplicates. When
+ * the storm ends, a node still NotReady or under pressure signals on its own.
  *
  * @since 0.2.0
  */
@@ -98,7 +99,7 @@ export const evaluate = (nodes: ReadonlyArray<V1Node>, now: number, emitted: Set
       out.push({ ...base, key, unavailableNodes: unavailable })
       emitted.add(key)
     }
-    for (const d of active) emitted.add(d.key) // suppressed: the storm stands for them
+    // the per-node episodes are held back, not consumed: once the storm ends, a node still down signals on its own
   } else {
     for (const d of active) {
       if (emitted.has(d.key)) continue

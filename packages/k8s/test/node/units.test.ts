@@ -93,6 +93,10 @@ describe("node conditions detector (pure evaluation)", () => {
     assert.strictEqual(d[0]!.node, "node-0")
     assert.deepStrictEqual(d[0]!.unavailableNodes, ["node-0", "node-1", "node-2"])
     assert.strictEqual(NodeConditions.evaluate(nodes, T0 + 180_000, emitted).length, 0, "once")
+    // two nodes recover: the storm is over, and the node still down signals on its own
+    const after = nodes.map((n, i) => (i === 1 || i === 2 ? node(`node-${i}`) : n))
+    const d2 = NodeConditions.evaluate(after, T0 + 240_000, emitted)
+    assert.deepStrictEqual(d2.map((x) => [x.node, x.unavailableNodes]), [["node-0", undefined]])
   })
 })
 
