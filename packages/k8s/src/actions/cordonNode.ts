@@ -1,7 +1,8 @@
 /**
  * `k8s.cordonNode`: marks a node unschedulable (`kubectl cordon`) and annotates it
  * `byteport.io/cordoned-by: <incident>`, in one strategic patch conditional on the
- * resourceVersion read just before it (a node's version moves with every heartbeat). dry_run
+ * resourceVersion read just before it (a node's version moves with its status: a conflict is
+ * read again and re-checked, up to 3 attempts). dry_run
  * sends `dryRun=All`. A `Cordoned` Event is recorded on the node.
  *
  * The kind's guardrails (`guardrails/nodeGuards.ts`): never a control-plane node; a node someone
@@ -17,6 +18,7 @@
  *
  * @since 0.1.0
  */
+import type { V1Node } from "@kubernetes/client-node"
 import { ActionHandler } from "@byteport/core"
 import { Effect, Schema } from "effect"
 import { EventRecorder, recordEvent } from "../events/EventRecorder"
@@ -42,23 +44,30 @@ export const make = (settings: NodeGuards.NodeGuardSettings = NodeGuards.default
       Effect.gen(function*() {
         const kube = yield* Kube
         const fail = (e: { readonly _tag: string; readonly message: string }) => new ActionFailed({ kind: KIND, conflict: e._tag === "KubeConflict", message: e.message })
-        const node = yield* kube.getNode(p.node).pipe(Effect.mapError(fail))
-        if (NodeGuards.isControlPlane(node)) return yield* new ActionFailed({ kind: KIND, message: `${p.node} is a control-plane node: never cordoned by BytePort` })
-        if (NodeGuards.ownedBy(node, ctx.incidentId)) {
-          return { detail: `node ${p.node} is already cordoned by this incident`, result: { node: p.node, alreadyCordoned: true, owned: true, dryRun: ctx.dryRun } }
+        // a node's resourceVersion moves with its status: on a conflict, read it again and re-check (3 attempts)
+        let patched: V1Node | undefined
+        for (let attempt = 1; ; attempt++) {
+          const node = yield* kube.getNode(p.node).pipe(Effect.mapError(fail))
+          if (NodeGuards.isControlPlane(node)) return yield* new ActionFailed({ kind: KIND, message: `${p.node} is a control-plane node: never cordoned by BytePort` })
+          if (NodeGuards.ownedBy(node, ctx.incidentId)) {
+            return { detail: `node ${p.node} is already cordoned by this incident`, result: { node: p.node, alreadyCordoned: true, owned: true, dryRun: ctx.dryRun } }
+          }
+          if (NodeGuards.isCordoned(node)) {
+            return yield* new ActionFailed({
+              kind: KIND,
+              conflict: true,
+              message: `node ${p.node} was cordoned by someone else (${NodeGuards.cordonedBy(node) ? `BytePort incident ${NodeGuards.cordonedBy(node)}` : "no byteport.io/cordoned-by"}) since the plan: not annotated, not adopted`
+            })
+          }
+          const body = { metadata: { annotations: { [NodeGuards.CORDONED_BY]: ctx.incidentId } }, spec: { unschedulable: true } }
+          const r = yield* Effect.result(kube.patch("Node", { name: p.node }, KubePatch.strategic(node.metadata?.resourceVersion ?? "", body), { dryRun: ctx.dryRun }))
+          if (r._tag === "Success") {
+            patched = r.success
+            break
+          }
+          if (r.failure._tag !== "KubeConflict" || attempt >= 3) return yield* fail(r.failure)
         }
-        if (NodeGuards.isCordoned(node)) {
-          return yield* new ActionFailed({
-            kind: KIND,
-            conflict: true,
-            message: `node ${p.node} was cordoned by someone else (${NodeGuards.cordonedBy(node) ? `BytePort incident ${NodeGuards.cordonedBy(node)}` : "no byteport.io/cordoned-by"}) since the plan: not annotated, not adopted`
-          })
-        }
-        const body = { metadata: { annotations: { [NodeGuards.CORDONED_BY]: ctx.incidentId } }, spec: { unschedulable: true } }
-        const patched = yield* kube.patch("Node", { name: p.node }, KubePatch.strategic(node.metadata?.resourceVersion ?? "", body), { dryRun: ctx.dryRun }).pipe(
-          Effect.mapError(fail)
-        )
-        yield* recordEvent(patched, "Cordoned", `BytePort cordoned node ${p.node}: ${p.reason} (incident ${ctx.incidentId})`, { dryRun: ctx.dryRun, kind: "Node", apiVersion: "v1", type: "Warning" })
+        yield* recordEvent(patched!, "Cordoned", `BytePort cordoned node ${p.node}: ${p.reason} (incident ${ctx.incidentId})`, { dryRun: ctx.dryRun, kind: "Node", apiVersion: "v1", type: "Warning" })
         return {
           detail: ctx.dryRun ? `would cordon node ${p.node} (validated with dryRun=All)` : `cordoned node ${p.node} (${NodeGuards.CORDONED_BY}: ${ctx.incidentId})`,
           result: { node: p.node, alreadyCordoned: false, owned: true, dryRun: ctx.dryRun }

@@ -171,9 +171,13 @@ export const make = (s: ActionSettings = defaults): ActionHandler.ActionHandler<
             yield* Effect.sleep("2 seconds")
           }
           if (dead && stateful.length > 0) {
-            return yield* fail(
-              `drain of ${p.node}: the kubelet is not responding and StatefulSet pod(s) ${stateful.join(", ")} cannot finish terminating; BytePort never force-deletes them (two pods with one identity) — confirm the node is down, then delete them by hand`
-            )
+            const statefulUids = new Set(toEvict.filter((x) => controllerOf(x)?.kind === "StatefulSet").map((x) => x.metadata?.uid))
+            const stuck = (yield* onNode).filter((x) => statefulUids.has(x.metadata?.uid)).map(nameOf)
+            if (stuck.length > 0) {
+              return yield* fail(
+                `drain of ${p.node}: the kubelet is not responding and StatefulSet pod(s) ${stuck.join(", ")} cannot finish terminating; BytePort never force-deletes them (two pods with one identity) — confirm the node is down, then delete them by hand`
+              )
+            }
           }
         }
         yield* recordEvent(node, "Drained", `BytePort drained node ${p.node}: evicted ${evicted.length} pod(s), skipped ${skipped.length} (incident ${ctx.incidentId})`, {

@@ -61,7 +61,10 @@ export const verify = (): Verifier.Verifier<PressureFacts, Kube> =>
         const [ns, kind, name] = owner.split("/") as [string, string, string]
         if (kind === "ReplicaSet") {
           const rs = yield* Effect.result(kube.getReplicaSet(ns, name))
-          if (rs._tag === "Failure") continue // replaced by a newer revision
+          if (rs._tag === "Failure") {
+            if (rs.failure._tag === "KubeNotFound") continue // replaced by a newer revision
+            return yield* Effect.fail(rs.failure)
+          }
           const want = rs.success.spec?.replicas ?? 0
           const ready = rs.success.status?.readyReplicas ?? 0
           if (ready < want) short.push(`${owner} ${ready}/${want}`)

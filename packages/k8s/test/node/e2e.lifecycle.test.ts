@@ -181,5 +181,18 @@ describe("k8s.node.pressure-drain e2e: cordon → drain → wait → uncordon", 
       }
       assert.isTrue(nodeObj(s, NODE).spec.unschedulable)
     }).pipe(Effect.scoped), 120_000)
+
+  it.effect("a 409 on the cordon's patch (the node's resourceVersion moved): read again, re-checked, cordoned once", () =>
+    Effect.gen(function*() {
+      const s = yield* sim(kubeletStops())
+      s.advance("5m")
+      s.api.faults.error({ verb: "patch", resource: "nodes", status: 409, times: 1 })
+      const report = yield* runWithSim(s, handle(s, runbook({ recoveryTimeoutSeconds: 60 })).pipe(Effect.provide(nodeServices(s))), { step: "2 seconds", max: "20 minutes" })
+      const cordon = report.outcomes.find((o: any) => o.kind === "k8s.cordonNode")
+      assert.strictEqual(cordon.status, "applied", cordon.detail)
+      const patches = s.api.recorder.requests({ method: "PATCH" }).filter((r) => r.path.endsWith(`/nodes/${NODE}`) && r.contentType === "application/strategic-merge-patch+json")
+      assert.strictEqual(patches.length, 2, "one refused with 409, one accepted")
+      assert.strictEqual(nodeObj(s, NODE).metadata.annotations["byteport.io/cordoned-by"], report.incidentId)
+    }).pipe(Effect.scoped), 120_000)
 })
 
