@@ -194,5 +194,23 @@ describe("k8s.node.pressure-drain e2e: cordon → drain → wait → uncordon", 
       assert.strictEqual(patches.length, 2, "one refused with 409, one accepted")
       assert.strictEqual(nodeObj(s, NODE).metadata.annotations["byteport.io/cordoned-by"], report.incidentId)
     }).pipe(Effect.scoped), 120_000)
+
+  it.effect("DiskPressure from a log spammer pinned to the node (cause and effect): drained, uncordoned after the delay; the spammer returns, the held window sees DiskPressure again and escalates", () =>
+    Effect.gen(function*() {
+      const s = yield* sim(Scenario.cluster({ nodes: 3 }).with(Scenario.node.diskPressure({ node: NODE })).build())
+      s.advance("3m")
+      const rb = runbook()
+      const report = yield* runWithSim(s, Effect.gen(function*() {
+        const signal = yield* firstSignal(rb, (x) => x.type === "k8s.node.disk_pressure")
+        return (yield* Runbook.handle(rb, signal, { mode: "auto" })) as any
+      }).pipe(Effect.provide(nodeServices(s))), { step: "5 seconds", max: "60 minutes" })
+      assert.strictEqual(report.classification.class, "disk_pressure")
+      assert.deepStrictEqual(report.outcomes.map((o: any) => [o.kind, o.status]), [["k8s.cordonNode", "applied"], ["k8s.drainNode", "applied"], ["k8s.uncordonNode", "applied"]])
+      assert.isAtLeast(report.outcomes[2].result.waitedSeconds, 300)
+      const last = report.verdicts[report.verdicts.length - 1]
+      assert.strictEqual(last._tag, "NotRecovered")
+      assert.match(last.reason, /DiskPressure/)
+      assert.strictEqual(report.status, "escalated")
+    }).pipe(Effect.scoped), 120_000)
 })
 
