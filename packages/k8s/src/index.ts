@@ -144,3 +144,23 @@ export * as Scheduling from "./probes/scheduling"
 export * as PodLogs from "./probes/podLogs"
 /** Image IDs per container and restart; re-pushed tags; digest pins. */
 export * as ImageIds from "./probes/imageIds"
+/** Node guardrails: BytePort cordon slots per cluster, max unavailable nodes, control plane, foreign cordons. */
+export * as NodeGuards from "./guardrails/nodeGuards"
+/** `k8s.uncordonNode`: only a node BytePort still owns, after the healthy delay. */
+export * as UncordonNode from "./actions/uncordonNode"
+/** `k8s.requestNodeReplacement`: the guarded reservation before a node-replacement hand-off. */
+export * as RequestNodeReplacement from "./actions/requestNodeReplacement"
+/** The node action handlers (cordon, drain, uncordon, replacement reservation). */
+export * as NodeActions from "./actions/node"
+/** The node-replacement remediation step (reservation + awaited hand-off), shared by the node runbooks. */
+export * as NodeReplacement from "./remediators/nodeReplacement"
+/** Signals: node NotReady, MemoryPressure, DiskPressure, PIDPressure (node informer; storms collapsed). */
+export * as NodeConditionsDetector from "./detectors/nodeConditions"
+/** k8s.node.pressure-drain: facts and classifier. */
+export * as NodePressureClassifier from "./classifiers/nodePressure"
+/** k8s.node.pressure-drain: cordon → drain → uncordon plan. */
+export * as NodePressureRemediator from "./remediators/nodePressure"
+/** k8s.node.pressure-drain: the held verifier. */
+export * as NodePressureVerifier from "./verifiers/nodePressure"
+/** The k8s.node.pressure-drain runbook. */
+export * as NodePressureDrain from "./runbooks/k8s.node.pressure-drain"
