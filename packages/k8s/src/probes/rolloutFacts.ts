@@ -91,6 +91,23 @@ export interface LastGood {
   readonly rule: "seen-available" | "scaled-down-ready-at-rollout-start"
   readonly sha: string
   readonly changeCause: string | null
+  /** Pods the rollback creates (the last-good ReplicaSet scaled up to spec.replicas) and deletes (the failing ReplicaSet's). */
+  readonly churn: { readonly create: number; readonly delete: number }
+  /** A duration estimate of the rollback rollout in seconds (rolling batches × a pod's start-to-Ready time). */
+  readonly estimatedSeconds: number
+}
+
+/** The rollback rollout's estimate: batches of maxSurge (RollingUpdate, default 25%) or one batch (Recreate), each a readiness delay + period + 10 s start. */
+export const estimateSeconds = (d: DeploymentObject, template: unknown, create: number): number => {
+  const strategy = (d.spec as { strategy?: { type?: string; rollingUpdate?: { maxSurge?: number | string | null } | null } | null } | undefined)?.strategy
+  const replicas = Math.max(1, d.spec?.replicas ?? 1)
+  const surgeRaw = strategy?.rollingUpdate?.maxSurge ?? "25%"
+  const surge = strategy?.type === "Recreate"
+    ? replicas
+    : typeof surgeRaw === "number" ? surgeRaw : /^\d+%$/.test(surgeRaw) ? Math.ceil((replicas * Number(surgeRaw.slice(0, -1))) / 100) : Number(surgeRaw) || 1
+  const c = ((template as { spec?: { containers?: ReadonlyArray<{ readinessProbe?: { initialDelaySeconds?: number; periodSeconds?: number; successThreshold?: number } }> } } | undefined)?.spec?.containers ?? [])
+  const perPod = Math.max(...c.map((x) => (x.readinessProbe?.initialDelaySeconds ?? 0) + (x.readinessProbe?.periodSeconds ?? 10) * (x.readinessProbe?.successThreshold ?? 1)), 0) + 10
+  return Math.ceil(Math.max(1, create) / Math.max(1, surge)) * perPod
 }
 
 /** The rollout history facts. */
@@ -100,6 +117,8 @@ export interface HistoryFacts {
   readonly previous: LastDeploy.Revision | null
   /** Epoch ms: the new ReplicaSet's creationTimestamp. */
   readonly rolloutStart: number | null
+  /** Seconds since the rollout start when the facts were read (null without a start). */
+  readonly ageSeconds: number | null
   /** The suspect commit SHA ("unknown" when the change cause names none). */
   readonly sha: string
   readonly lastGood: LastGood | null
@@ -253,7 +272,8 @@ export const historyFacts = (
   d: DeploymentObject,
   rsList: ReadonlyArray<LastDeploy.HistoryReplicaSet>,
   seenAvailable: ReadonlySet<number>,
-  pods: ReadonlyArray<PodObject> = []
+  pods: ReadonlyArray<PodObject>,
+  now: number
 ): HistoryFacts => {
   const diff = LastDeploy.templateDiff(d, rsList)
   const revisions = LastDeploy.history(d, rsList)
@@ -261,7 +281,18 @@ export const historyFacts = (
   const rolloutStart = ms(current?.createdAt ?? null)
   const tplOf = (r: LastDeploy.Revision) => rsList.find((x) => x.metadata?.name === r.replicaSet)?.spec?.template
   const older = current ? revisions.filter((r) => r.revision < current.revision).reverse() : []
-  const pick = (r: LastDeploy.Revision, rule: LastGood["rule"]): LastGood => ({ revision: r.revision, replicaSet: r.replicaSet, rule, sha: r.sha, changeCause: r.changeCause })
+  const pick = (r: LastDeploy.Revision, rule: LastGood["rule"]): LastGood => {
+    const create = Math.max(0, (d.spec?.replicas ?? 1) - r.readyReplicas)
+    return {
+      revision: r.revision,
+      replicaSet: r.replicaSet,
+      rule,
+      sha: r.sha,
+      changeCause: r.changeCause,
+      churn: { create, delete: current?.replicas ?? 0 },
+      estimatedSeconds: estimateSeconds(d, tplOf(r), create)
+    }
+  }
   let lastGood: LastGood | null = null
   let noLastGood: string | null = null
   const differs = (r: LastDeploy.Revision) => !RollbackDeployment.equalIgnoreHash(tplOf(r), d.spec?.template)
@@ -290,6 +321,7 @@ export const historyFacts = (
     current,
     previous: diff.previous,
     rolloutStart,
+    ageSeconds: rolloutStart === null ? null : Math.max(0, Math.round((now - rolloutStart) / 1000)),
     sha: current?.sha ?? "unknown",
     lastGood,
     noLastGood,
@@ -365,10 +397,11 @@ export const clusterFacts = (
   o: RolloutObjects,
   seenAvailable: ReadonlySet<number>,
   errorRatioBeforeRollout: number | null,
+  now: number,
   s: RolloutSettings = defaults
 ): Pick<RolloutFacts, "deployment" | "history" | "attribution" | "services"> => {
   const deployment = deploymentState(o.deployment)
-  const history = historyFacts(o.deployment, o.replicaSets, seenAvailable, o.pods)
+  const history = historyFacts(o.deployment, o.replicaSets, seenAvailable, o.pods, now)
   const services = servicesFor(deployment, o.services)
   return { deployment, history, services, attribution: attributionFacts(history, services, o.events, errorRatioBeforeRollout, s) }
 }
