@@ -12,7 +12,8 @@
  *   Ready at rollout start (all its pods Ready since before it); none when the Deployment is at
  *   revision 1, its history was pruned, or the candidate's template equals the current one.
  * - `attribution`: Warning events on this workload's pods (of any of its ReplicaSets) or on its
- *   downstream Services that began more than 5 minutes before the rollout start, and the error
+ *   downstream Services that began more than 5 minutes before the rollout start and were still
+ *   being seen within 2 minutes of it (an ongoing regression, not a pod's start-up), and the error
  *   ratio of the old revision in the 5 minutes that ended 5 minutes before it (best effort);
  *   readiness-probe failures of the new revision's pods.
  * - `services`: the downstream Services (their selector selects the pod template's labels).
@@ -41,6 +42,8 @@ import type { RolloutLedger } from "./rolloutLedger"
 export interface RolloutSettings {
   /** Warnings older than this before the rollout start mean the regression predates it (minutes, 5). */
   readonly falseAttributionMinutes: number
+  /** … when they were still being seen this close to the rollout start, or after it (seconds, 120): a warning that stopped long before (a pod's start-up readiness failures) is no ongoing regression. */
+  readonly ongoingSeconds: number
   /** The pre-rollout baseline window (minutes, 10). */
   readonly baselineMinutes: number
   /** The post-rollout window of the new revision (minutes, 5). */
@@ -57,6 +60,7 @@ export interface RolloutSettings {
 /** The defaults. */
 export const defaults: RolloutSettings = {
   falseAttributionMinutes: 5,
+  ongoingSeconds: 120,
   baselineMinutes: 10,
   windowMinutes: 5,
   readinessGraceSeconds: 120,
@@ -136,6 +140,8 @@ export interface WarningEvent {
   readonly message: string
   /** Epoch ms of its first occurrence. */
   readonly firstAt: number
+  /** Epoch ms of its last occurrence. */
+  readonly lastAt: number
   readonly count: number
 }
 
@@ -341,7 +347,7 @@ export const servicesFor = (state: DeploymentState, services: ReadonlyArray<Serv
     .sort()
 
 /** An event's kind, name, first time, message and count, in either API shape. */
-export const eventView = (e: EventObject): { kind: string; name: string; type: string; reason: string; message: string; firstAt: number | null; count: number } => {
+export const eventView = (e: EventObject): { kind: string; name: string; type: string; reason: string; message: string; firstAt: number | null; lastAt: number | null; count: number } => {
   const obj = e.involvedObject ?? e.regarding ?? {}
   return {
     kind: obj.kind ?? "",
@@ -350,6 +356,7 @@ export const eventView = (e: EventObject): { kind: string; name: string; type: s
     reason: e.reason ?? "",
     message: e.message ?? e.note ?? "",
     firstAt: ms(e.firstTimestamp) ?? ms(e.deprecatedFirstTimestamp) ?? ms(e.eventTime) ?? ms(e.metadata?.creationTimestamp ?? null),
+    lastAt: ms(e.lastTimestamp) ?? ms((e as { deprecatedLastTimestamp?: string | Date | null }).deprecatedLastTimestamp ?? null) ?? ms((e as { series?: { lastObservedTime?: string | Date | null } | null }).series?.lastObservedTime ?? null) ?? ms(e.eventTime) ?? ms(e.firstTimestamp) ?? ms(e.metadata?.creationTimestamp ?? null),
     count: e.count ?? e.deprecatedCount ?? 1
   }
 }
@@ -373,8 +380,11 @@ export const attributionFacts = (
     (kind === "Pod" && rsNames.some((rs) => name.startsWith(`${rs}-`))) || (kind === "Service" && services.includes(name))
   const views = events.map(eventView)
   const predating = start === null ? [] : views
-    .filter((e) => e.type === "Warning" && ours(e.kind, e.name) && e.firstAt !== null && e.firstAt < start - s.falseAttributionMinutes * 60_000)
-    .map((e) => ({ object: `${e.kind}/${e.name}`, reason: e.reason, message: e.message, firstAt: e.firstAt!, count: e.count }))
+    .filter((e) =>
+      e.type === "Warning" && ours(e.kind, e.name) && e.firstAt !== null && e.firstAt < start - s.falseAttributionMinutes * 60_000 &&
+      (e.lastAt ?? e.firstAt) >= start - s.ongoingSeconds * 1000
+    )
+    .map((e) => ({ object: `${e.kind}/${e.name}`, reason: e.reason, message: e.message, firstAt: e.firstAt!, lastAt: e.lastAt ?? e.firstAt!, count: e.count }))
     .sort((a, b) => a.firstAt - b.firstAt)
   const newRs = history.current?.replicaSet
   const readinessFailures = newRs === undefined ? 0 : views
