@@ -316,6 +316,17 @@ export const make = (options: RollbackOptions = {}): ActionHandler.ActionHandler
     params: Params,
     guardrails: [neverWithoutLastGood, neverPaused, rateLimit(options)],
     apply: (params, ctx) =>
+      applyRollback(params, ctx, options).pipe(
+        // every failure names the suspect commit: the escalation carries it
+        Effect.mapError((e) => new ActionHandler.ActionFailed({ ...e, kind: KIND, message: `${e.message} (suspect commit ${params.sha ?? "unknown"})` }))
+      ),
+    observe: (params, ctx) => observeRollback(params, ctx)
+  })
+
+/** The handler with the default guardrails. */
+export const handler = make()
+
+const applyRollback = (params: Params, ctx: ActionHandler.ApplyContext, options: RollbackOptions) =>
       Effect.gen(function*(): Effect.fn.Return<ActionHandler.HandlerResult, ActionHandler.ActionFailed, Kube | EventRecorder.EventRecorder> {
         const kube = yield* Kube
         const w = yield* deploymentOf(ctx.action.target).pipe(Effect.mapError((e) => failed(e.message)))
@@ -382,8 +393,9 @@ export const make = (options: RollbackOptions = {}): ActionHandler.ActionHandler
             sha
           }
         }
-      }),
-    observe: (params, ctx) =>
+      })
+
+const observeRollback = (params: Params, ctx: ActionHandler.ObserveContext) =>
       Effect.gen(function*() {
         const kube = yield* Kube
         const w = yield* deploymentOf(ctx.action.target)
@@ -397,7 +409,3 @@ export const make = (options: RollbackOptions = {}): ActionHandler.ActionHandler
         }
         return ActionHandler.unknown(`${what} runs neither revision ${params.toRevision}'s template nor the failing images`)
       })
-  })
-
-/** The handler with the default guardrails. */
-export const handler = make()

@@ -43,19 +43,19 @@ export const plan = (classification: Classification.Classified, facts: Fact.Fact
   ]
   if (cls === "do_not_rollback") {
     return Plan.make(RUNBOOK_ID, cls, `${where}: the regression predates the rollout; no rollback`, Plan.escalate(
-      `false attribution: ${classification.reasons.join("; ")}; rolling back ${where} would not help`,
+      `false attribution: ${classification.reasons.join("; ")}; rolling back ${where} would not help (suspect commit ${sha})`,
       [...bundle, "look at the dependencies and the Warning events that began before the rollout"]
     ))
   }
   if (!d || !h || !h.current) {
-    return Plan.make(RUNBOOK_ID, cls, `${where}: rollout state unknown`, Plan.escalate(`${where}: the Deployment or its rollout history could not be read`, bundle))
+    return Plan.make(RUNBOOK_ID, cls, `${where}: rollout state unknown`, Plan.escalate(`${where}: the Deployment or its rollout history could not be read (suspect commit ${sha})`, bundle))
   }
   if (d.paused) {
-    return Plan.make(RUNBOOK_ID, cls, `${where} is paused: no rollback`, Plan.escalate(`${where} is paused (rollout paused by someone on purpose): BytePort neither rolls it back nor resumes it`, bundle))
+    return Plan.make(RUNBOOK_ID, cls, `${where} is paused: no rollback`, Plan.escalate(`${where} is paused (rollout paused by someone on purpose): BytePort neither rolls it back nor resumes it (suspect commit ${sha})`, bundle))
   }
   const lg = h.lastGood
   if (!lg) {
-    return Plan.make(RUNBOOK_ID, cls, `${where}: no last-good revision; escalate`, Plan.escalate(`${where}: no rollback target can be safely determined: ${h.noLastGood ?? "no last-good revision"}`, bundle))
+    return Plan.make(RUNBOOK_ID, cls, `${where}: no last-good revision; escalate`, Plan.escalate(`${where}: no rollback target can be safely determined: ${h.noLastGood ?? "no last-good revision"} (suspect commit ${sha})`, bundle))
   }
   const cmd = undoCommand(d.namespace, d.name, lg.revision)
   const summary = [

@@ -4,10 +4,12 @@
  */
 import { ActionRegistry, IncidentBus, MemoryStore, Notifier } from "@byteport/core"
 import type { GuardrailStore, Signal } from "@byteport/core"
-import { Effect, Fiber, Layer } from "effect"
+import { type Duration, Effect, Fiber, Layer } from "effect"
 import * as HeapProfiler from "../../src/actions/heapProfiler"
 import * as OomActions from "../../src/actions/oom"
 import * as RollbackDeployment from "../../src/actions/rollbackDeployment"
+import type { Kube } from "../../src/Kube"
+import type { Metrics } from "../../src/metrics/Metrics"
 import { clusterLayer, firstSignal, Scenario, type Sim } from "../oom/harness"
 
 export * from "../oom/harness"
@@ -46,10 +48,10 @@ export const split = (part: any, cluster: { readonly nodes?: number } = { nodes:
  * Starts the runbook's detector (its ledger sees the current revision fully Available), applies
  * `rollout` after `before` of virtual time, and returns the first signal matching `pred`.
  */
-export const signalAfterRollout = <R>(s: Sim, rb: { readonly detector?: { readonly signals: any } | undefined }, rollout: any, pred: (x: any) => boolean = () => true, before: string = "1 minute") =>
+export const signalAfterRollout = (s: Sim, rb: { readonly detector?: { readonly signals: any } | undefined }, rollout: any, pred: (x: any) => boolean = () => true, before: Duration.Input = "1 minute"): Effect.Effect<Signal.Signal, never, Kube | Metrics> =>
   Effect.gen(function*() {
     const fiber = yield* Effect.forkChild(firstSignal(rb as any, pred))
     yield* Effect.sleep(before)
     s.apply(rollout)
     return (yield* Fiber.join(fiber)) as Signal.Signal
-  }) as Effect.Effect<Signal.Signal, never, R>
+  }) as Effect.Effect<Signal.Signal, never, Kube | Metrics>

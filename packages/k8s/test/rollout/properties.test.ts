@@ -94,7 +94,7 @@ describe("never, property-tested", () => {
         assert.isTrue(a.params.toRevision < a.params.fromRevision)
         assert.strictEqual(a.params.toRevision, h.lastGood.revision)
         const rs = w.rsList.find((r: any) => Number(r.metadata.annotations[RollbackDeployment.REVISION]) === a.params.toRevision)
-        assert.isFalse(RollbackDeployment.equalIgnoreHash(rs.spec.template, w.d.spec.template))
+        assert.isFalse(RollbackDeployment.equalIgnoreHash(rs!.spec.template, w.d.spec.template))
         assert.isTrue(RollbackDeployment.hasLastGood(a.params))
       }),
       runs

@@ -256,7 +256,7 @@ describe("k8s.deploy.failed-rollout: history, SHA, template diff, last good", ()
 
   it("downstream Services by selector overlap (an empty selector selects nothing)", () => {
     const st = RolloutFacts.deploymentState(deployment(2, bad) as any)
-    const svcs = [
+    const svcs: Array<any> = [
       { metadata: { name: "api" }, spec: { selector: { app: "api" } } },
       { metadata: { name: "api-canary" }, spec: { selector: { app: "api", track: "canary" } } },
       { metadata: { name: "headless" }, spec: { selector: {} } },
