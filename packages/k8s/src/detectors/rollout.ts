@@ -21,7 +21,7 @@
  * @since 0.3.0
  */
 import { Detector, type Signal } from "@byteport/core"
-import { Clock, type Duration, Effect, Schedule } from "effect"
+import { Clock, type Duration, Effect, Schedule, Stream } from "effect"
 import * as Informers from "../informers/Informers"
 import { deployments, replicaSets } from "../informers/Resource"
 import { Kube } from "../Kube"
@@ -94,7 +94,10 @@ export const make = (ledger: RolloutLedger, options: Options = {}): Detector.Det
   const errorFactor = options.errorFactor ?? 2
   const p95Factor = options.p95Factor ?? 1.5
   const burnFactor = options.canaryBurnFactor ?? 2
-  const active = new Set<string>()
+  // per subscription: a new subscriber (a restarted detector) signals what still holds
+  return Detector.fromStream(name, Stream.unwrap(Effect.sync(() => poll(new Set<string>()).signals)))
+
+  function poll(active: Set<string>) {
   return Detector.poll(name, {
     schedule: Schedule.spaced(options.interval ?? "30 seconds"),
     poll: Effect.gen(function*() {
@@ -153,4 +156,5 @@ export const make = (ledger: RolloutLedger, options: Options = {}): Detector.Det
       return out
     })
   })
+  }
 }
