@@ -43,7 +43,7 @@ export const plan = (classification: Classification.Classified, facts: Fact.Fact
   ]
   if (cls === "do_not_rollback") {
     return Plan.make(RUNBOOK_ID, cls, `${where}: the regression predates the rollout; no rollback`, Plan.escalate(
-      `false attribution: ${classification.reasons.join("; ")}; rolling back ${where} would not help (suspect commit ${sha})`,
+      `false attribution on ${where}: ${classification.reasons.join("; ")} (suspect commit ${sha})`,
       [...bundle, "look at the dependencies and the Warning events that began before the rollout"]
     ))
   }
