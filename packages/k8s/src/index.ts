@@ -164,3 +164,19 @@ export * as NodePressureRemediator from "./remediators/nodePressure"
 export * as NodePressureVerifier from "./verifiers/nodePressure"
 /** The k8s.node.pressure-drain runbook. */
 export * as NodePressureDrain from "./runbooks/k8s.node.pressure-drain"
+/** `k8s.rollbackDeployment`: `rollout undo --to-revision=N` as a conditional JSON patch (1 per workload per hour, never without a last-good revision, never paused). */
+export * as RollbackDeployment from "./actions/rollbackDeployment"
+/** What BytePort saw of each Deployment's rollouts (revisions seen fully Available). */
+export * as RolloutLedger from "./probes/rolloutLedger"
+/** Facts of k8s.deploy.failed-rollout: history, last-good, template diff, attribution, per-revision traffic, canary burn. */
+export * as RolloutFacts from "./probes/rolloutFacts"
+/** The 5 failed-rollout signals (rollout_stuck, readiness, 5xx, health regression, canary burn). */
+export * as RolloutDetector from "./detectors/rollout"
+/** The failed-rollout classifier (seed order and confidences). */
+export * as RolloutClassifier from "./classifiers/rollout"
+/** The failed-rollout plans (rollback or escalate). */
+export * as RolloutRemediator from "./remediators/rollout"
+/** The rollback verifier (held 5 min, retried once at 60 s). */
+export * as RolloutVerifier from "./verifiers/rollout"
+/** The k8s.deploy.failed-rollout runbook. */
+export * as FailedRollout from "./runbooks/k8s.deploy.failed-rollout"
