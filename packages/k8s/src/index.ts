@@ -180,3 +180,15 @@ export * as RolloutRemediator from "./remediators/rollout"
 export * as RolloutVerifier from "./verifiers/rollout"
 /** The k8s.deploy.failed-rollout runbook. */
 export * as FailedRollout from "./runbooks/k8s.deploy.failed-rollout"
+/** k8s.crashloop.exit-code: the classifier (OOMKilled, missing binary, image auth, config error). */
+export * as ExitCodeClassifier from "./classifiers/exitCode"
+/** k8s.crashloop.exit-code: hand-off and restart-once-the-cause-is-gone plans, and the `k8s.exitcode.causeGone` check. */
+export * as ExitCodeRemediator from "./remediators/exitCode"
+/** The ConfigMaps, Secrets and pull-secret sources a container depends on, with their state. */
+export * as PodRefs from "./probes/podRefs"
+/** The shared pod verifier: Ready for max(2× the longest pre-crash run, 2 min), restartCount stable. */
+export * as PodVerifiers from "./verifiers/pod"
+/** The k8s.crashloop.exit-code runbook. */
+export * as CrashloopExitCode from "./runbooks/k8s.crashloop.exit-code"
+/** The k8s.oom.exit-137 runbook. */
+export * as OomExit137 from "./runbooks/k8s.oom.exit-137"
