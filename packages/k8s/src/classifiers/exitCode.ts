@@ -131,7 +131,9 @@ export const sidecarOnly = (pod: PodWire.Pod, container: string): boolean => {
 /** The longest run of the container that ended in a crash (ms), from its last termination; null when unknown. */
 export const longestPreCrashRunMs = (pod: PodWire.Pod, container: string): number | null => {
   const cs = statusOf(pod, container)
-  const runs = [cs?.lastState?.terminated, cs?.state?.terminated].flatMap((t) => (t ? [Messages.termination(t).ranMs] : [])).filter((x): x is number => x !== null && x >= 0)
+  // a container that never started reports startedAt 1970-01-01 (StartError): no run at all
+  const started = (t: { readonly startedAt?: string | null | undefined }) => t.startedAt != null && Date.parse(t.startedAt) > 0
+  const runs = [cs?.lastState?.terminated, cs?.state?.terminated].flatMap((t) => (t && started(t) ? [Messages.termination(t).ranMs] : [])).filter((x): x is number => x !== null && x >= 0)
   return runs.length === 0 ? null : Math.max(...runs)
 }
 

@@ -8,7 +8,9 @@
  *   (`WaitFor` the `k8s.exitcode.causeGone` check, which reads the cluster again), then one
  *   `k8s.restartPod` of the crashing pod, so the fix is picked up now instead of after the
  *   kubelet's back-off (up to 5 min). Not gone within `waitMinutes` (10) → the step fails and
- *   the incident escalates. What "gone" means per class:
+ *   the incident escalates. The restart is skipped when the pod needs none any more
+ *   (`k8s.exitcode.noRestartNeeded`: gone, replaced, or its container runs again). What "gone"
+ *   means per class:
  *   - config_error from CreateContainerConfigError: every missing ConfigMap/Secret (and key) the
  *     kubelet named exists now;
  *   - config_error from exit 78: a ConfigMap or Secret the container reads changed (or appeared);
@@ -117,6 +119,36 @@ export const check: Check.Check<Kube> = Check.make(CAUSE_GONE, (ref) =>
     return { name: ref.description, ok: r.ok, detail: r.detail }
   }).pipe(Effect.catchCause((cause) => Effect.succeed({ name: ref.description, ok: false, detail: `bad params: ${String(cause)}` }))))
 
+/** The check kind: nothing is left to restart (the pod is gone or terminating, or its container runs). */
+export const NO_RESTART_NEEDED = "k8s.exitcode.noRestartNeeded"
+
+/** The params of the no-restart-needed check. */
+export const NoRestartParams = Schema.Struct({ namespace: Schema.String, pod: Schema.String, uid: Schema.String, container: Schema.String })
+
+/**
+ * Whether the planned pod no longer needs a restart: it is gone, replaced, terminating, or its
+ * container runs again (the kubelet retried on its own, as it does for CreateContainerConfigError).
+ */
+export const noRestartNeeded: Check.Check<Kube> = Check.make(NO_RESTART_NEEDED, (ref) =>
+  Check.safely(ref.description, Effect.gen(function*() {
+    const p = yield* Schema.decodeUnknownEffect(NoRestartParams)(ref.params)
+    const kube = yield* Kube
+    const live = yield* Effect.result(kube.getPod(p.namespace, p.pod))
+    const at = `pod ${p.namespace}/${p.pod}`
+    if (live._tag === "Failure") {
+      return live.failure._tag === "KubeNotFound" ? { name: ref.description, ok: true, detail: `${at} is gone` } : { name: ref.description, ok: false, detail: `${at}: ${live.failure.message}` }
+    }
+    const pod = live.success
+    if (pod.metadata?.uid !== p.uid) return { name: ref.description, ok: true, detail: `${at} was replaced (uid ${pod.metadata?.uid})` }
+    if (pod.metadata?.deletionTimestamp) return { name: ref.description, ok: true, detail: `${at} is terminating` }
+    const cs = pod.status?.containerStatuses?.find((c) => c.name === p.container)
+    if (cs?.state?.running) return { name: ref.description, ok: true, detail: `${at} container ${p.container} runs again` }
+    return { name: ref.description, ok: false, detail: `${at} container ${p.container} is ${cs?.state?.waiting?.reason ?? "not running"}` }
+  })))
+
+/** The checks the plans reference (register them with the handlers). */
+export const checks: ReadonlyArray<Check.Check<Kube>> = [check, noRestartNeeded]
+
 /** The `oom.observed` hand-off signal for an OOM-killed container of a workload. */
 export const oomObserved = (signal: Signal.Signal, facts: ExitCodeFacts, observedAt: number): Effect.Effect<Signal.Signal, HandOffs.InvalidHandOff> =>
   Effect.gen(function*() {
@@ -190,8 +222,18 @@ export const plan = (
       params: { uid: pod.metadata.uid ?? "", reason: `${cls}: ${classification.reasons[0] ?? ""}`.slice(0, 300) },
       description: `restart pod ${podName} once the ${cls} cause is gone (beats the kubelet's back-off)`
     })
+    const done = Plan.check(
+      NO_RESTART_NEEDED,
+      Targets.pod({ cluster, namespace: ns, name: pod.metadata.name }),
+      { namespace: ns, pod: pod.metadata.name, uid: pod.metadata.uid ?? "", container: subject.container },
+      `${podName} needs no restart (gone, replaced or running)`
+    )
     return make(
       `wait until the ${cls} cause is gone, then restart ${podName}`,
-      Plan.seq(Plan.waitFor(checkRef, { timeoutMs: s.waitMinutes * 60_000, intervalMs: s.pollSeconds * 1000 }), Plan.act(restart))
+      Plan.seq(
+        Plan.waitFor(checkRef, { timeoutMs: s.waitMinutes * 60_000, intervalMs: s.pollSeconds * 1000 }),
+        // the fact again, right before acting: a kubelet that already started the container needs no restart
+        Plan.until(done, Plan.act(restart))
+      )
     )
   })

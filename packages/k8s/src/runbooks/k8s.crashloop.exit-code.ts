@@ -148,12 +148,14 @@ const restartSubject = (ctx: { readonly facts: Fact.Facts<ExitCodeFacts>; readon
   const s = Fact.value(ctx.facts.subject)
   const owner = Fact.value(ctx.facts.owner)
   const restart = [...ctx.applied].reverse().find((a) => a.kind === RestartPod.KIND)
-  if (!s || !owner || !restart) return undefined
+  if (!s || !owner) return undefined
   return {
     namespace: s.pod.metadata.namespace ?? "default",
     workload: { kind: owner.kind, name: owner.name },
     container: s.container,
-    replacedUid: str(restart.params["uid"]) ?? null,
+    replacedUid: restart ? str(restart.params["uid"]) ?? null : null,
+    // no restart applied: the kubelet started the container in place, so the pod itself is verified
+    ...(restart ? {} : { onlyUid: s.pod.metadata.uid ?? "" }),
     longestRunMs: Classifier.longestPreCrashRunMs(s.pod, s.container)
   }
 }

@@ -10,8 +10,8 @@
  * seed's "retry once at 15 s"); core escalates when the retry fails too.
  *
  * `restarted` checks the replacement pods of a workload after a `k8s.restartPod` (the pods
- * created at or after the restart, never the deleted uid): the container started, Ready held,
- * restartCount stable.
+ * created at or after the restart, never the deleted uid) — or the pod itself when no restart was
+ * needed (`onlyUid`) — : the container started, Ready held, restartCount stable.
  *
  * @since 0.3.0
  */
@@ -57,6 +57,8 @@ export interface Subject {
   readonly container: string
   /** The pod that was restarted (never counted). */
   readonly replacedUid: string | null
+  /** Check only this pod (no restart happened: the pod recovered in place); default: the replacements. */
+  readonly onlyUid?: string | undefined
   readonly longestRunMs: number | null
 }
 
@@ -105,7 +107,7 @@ export const restarted = <F>(
     const fmt = (ms: number) => `${Math.round(ms / 1000)}s`
     for (;;) {
       const now = yield* Clock.currentTimeMillis
-      const pods = (yield* workloadPods(subject.namespace, subject.workload)).filter((p) => p.metadata?.uid !== subject.replacedUid && created(p) >= ctx.since - 1000)
+      const pods = (yield* workloadPods(subject.namespace, subject.workload)).filter((p) => subject.onlyUid !== undefined ? p.metadata?.uid === subject.onlyUid : p.metadata?.uid !== subject.replacedUid && created(p) >= ctx.since - 1000)
       const rows = pods.map((p) => {
         const uid = p.metadata?.uid ?? p.metadata?.name ?? ""
         const cs = p.status?.containerStatuses?.find((c) => c.name === subject.container)
