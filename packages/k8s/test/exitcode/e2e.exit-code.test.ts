@@ -53,4 +53,105 @@ describe("k8s.crashloop.exit-code e2e", () => {
       const deletes = mutations(s).real.filter((r) => r.method === "DELETE")
       assert.strictEqual(deletes.length, 1)
     }).pipe(Effect.scoped), 120_000)
+
+  it.effect("image_auth: the rotated pull secret is fixed, the restart pulls at once instead of after the image back-off", () =>
+    Effect.gen(function*() {
+      const s = yield* sim(Scenario.cluster({ nodes: 2 }).with(Scenario.crashloop.imagePullAuth({ name: "api", replicas: 1, pullSecret: "stale" })).build())
+      s.advance("6m") // the pull back-off is at its 300 s cap
+      const before = podsOf(s, "api")[0]
+      assert.strictEqual(before.status.containerStatuses[0].state.waiting?.reason, "ImagePullBackOff")
+      const runbook = ExitCode.make()
+      let fixedAt = 0
+      const report: any = yield* runWithSim(s, Effect.gen(function*() {
+        const signal = yield* firstSignal(runbook, (x) => x.type === "k8s.pod.image_pull_failed")
+        yield* Effect.forkChild(Effect.gen(function*() {
+          yield* Effect.sleep("45 seconds")
+          const cur: any = s.api.store.get(SECRETS, "default", "regcred")
+          const auth = { auths: { "private.registry.example.com": { username: "ci-puller", password: "s3cr3t-2026-12", auth: b64("ci-puller:s3cr3t-2026-12") } } }
+          s.api.store.update(SECRETS, { ...cur, data: { ".dockerconfigjson": b64(JSON.stringify(auth)) } })
+          fixedAt = s.now()
+        }))
+        return yield* Runbook.handle(runbook, signal, { mode: "auto" })
+      }).pipe(Effect.provide(services(s))), { max: "30 minutes" })
+      assert.strictEqual(report.classification?.class, "image_auth", JSON.stringify(report.classification))
+      assert.strictEqual(report.status, "recovered", JSON.stringify(report.escalation ?? report.verdicts?.at(-1)))
+      const after = podsOf(s, "api")
+      assert.notStrictEqual(after[0].metadata.uid, before.metadata.uid)
+      const readyAt = Date.parse(after[0].status.conditions.find((c: any) => c.type === "Ready").lastTransitionTime)
+      assert.isBelow(readyAt - fixedAt, 90_000, "running within 90 s of the fix, not after the 300 s pull back-off")
+    }).pipe(Effect.scoped), 120_000)
+
+  it.effect("config_error (CreateContainerConfigError): the Secret appears, the kubelet starts the container itself: no restart, recovered", () =>
+    Effect.gen(function*() {
+      const s = yield* sim(Scenario.cluster({ nodes: 2 }).with(Scenario.crashloop.missingSecret({ name: "api", replicas: 1 })).build())
+      s.advance("3m")
+      const before = podsOf(s, "api")[0]
+      const runbook = ExitCode.make()
+      const report: any = yield* runWithSim(s, Effect.gen(function*() {
+        const signal = yield* firstSignal(runbook, (x) => x.type === "k8s.pod.create_container_config_error")
+        yield* Effect.forkChild(Effect.gen(function*() {
+          yield* Effect.sleep("40 seconds")
+          s.api.store.create(SECRETS, secret("db-credentials", "pw") as any)
+          const cur: any = s.api.store.get(SECRETS, "default", "db-credentials")
+          s.api.store.update(SECRETS, { ...cur, data: { password: b64("pw") } })
+        }))
+        return yield* Runbook.handle(runbook, signal, { mode: "auto" })
+      }).pipe(Effect.provide(services(s))), { max: "30 minutes" })
+      assert.strictEqual(report.classification?.class, "config_error")
+      assert.strictEqual(report.status, "recovered", JSON.stringify(report.escalation ?? report.verdicts?.at(-1)))
+      assert.isFalse(report.outcomes.some((o: any) => o.kind === "k8s.restartPod" && o.status === "applied"), "no restart was needed")
+      assert.isTrue(report.outcomes.some((o: any) => o.kind === "check:k8s.exitcode.noRestartNeeded" && o.status === "check_passed"))
+      assert.strictEqual(podsOf(s, "api")[0].metadata.uid, before.metadata.uid)
+      assert.strictEqual(mutations(s).real.filter((r) => r.method === "DELETE").length, 0)
+    }).pipe(Effect.scoped), 120_000)
+
+  it.effect("config_error never fixed: the cause is never verified gone, so nothing is restarted and the incident escalates", () =>
+    Effect.gen(function*() {
+      const s = yield* sim(Scenario.cluster({ nodes: 2 }).with(Scenario.crashloop.missingSecret({ name: "api", replicas: 1 })).build())
+      s.advance("3m")
+      const runbook = ExitCode.make()
+      const before = mutations(s).real.length
+      const report: any = yield* runWithSim(s, Effect.gen(function*() {
+        return yield* Runbook.handle(runbook, yield* firstSignal(runbook, (x) => x.type === "k8s.pod.create_container_config_error"), { mode: "auto" })
+      }).pipe(Effect.provide(services(s))), { max: "30 minutes", step: "5 seconds" })
+      assert.strictEqual(report.classification?.class, "config_error")
+      assert.strictEqual(report.status, "escalated")
+      assert.isFalse(report.outcomes.some((o: any) => o.kind === "k8s.restartPod"))
+      assert.strictEqual(mutations(s).real.length - before, 0, "nothing written")
+    }).pipe(Effect.scoped), 120_000)
+
+  it.effect("missing_binary (StartError) with nothing BytePort could watch: escalates, mutates nothing", () =>
+    Effect.gen(function*() {
+      const s = yield* sim(Scenario.cluster({ nodes: 2 }).with(Scenario.crashloop.missingBinary({ name: "api", replicas: 1 })).build())
+      s.advance("3m")
+      const runbook = ExitCode.make()
+      const before = mutations(s).real.length
+      const report: any = yield* runWithSim(s, Effect.gen(function*() {
+        return yield* Runbook.handle(runbook, yield* firstSignal(runbook), { mode: "auto" })
+      }).pipe(Effect.provide(services(s))))
+      assert.strictEqual(report.classification?.class, "missing_binary")
+      assert.strictEqual(report.classification?.confidence, 0.92)
+      assert.strictEqual(report.status, "escalated")
+      assert.match(report.escalation.reason, /lacks the executable/)
+      assert.strictEqual(mutations(s).real.length - before, 0)
+    }).pipe(Effect.scoped), 60_000)
+
+  it.effect("oom_killed: handed to the OOM runbooks (oom.observed); with none running the hand-off escalates and nothing is written", () =>
+    Effect.gen(function*() {
+      const s = yield* sim(Scenario.cluster({ nodes: 2 }).with(Scenario.oom.undersizedLimit({ name: "api", replicas: 1 })).build())
+      s.advance("12m")
+      const runbook = ExitCode.make()
+      const before = mutations(s).real.length
+      const report: any = yield* runWithSim(s, Effect.gen(function*() {
+        return yield* Runbook.handle(runbook, yield* firstSignal(runbook), { mode: "auto" })
+      }).pipe(Effect.provide(services(s))))
+      assert.strictEqual(report.classification?.class, "oom_killed")
+      assert.deepStrictEqual(report.plan.root._tag, "HandOff")
+      assert.strictEqual(report.plan.root.signal.type, "oom.observed")
+      assert.strictEqual(report.plan.root.signal.evidence.container, "api")
+      assert.strictEqual(report.plan.root.signal.evidence.limitBytes, 512 * 2 ** 20)
+      assert.notStrictEqual(report.status, "recovered")
+      assert.isFalse(report.outcomes.some((o: any) => o.kind === "k8s.patchMemoryLimit" || o.kind === "k8s.restartPod"))
+      assert.strictEqual(mutations(s).real.length - before, 0)
+    }).pipe(Effect.scoped), 60_000)
 })
