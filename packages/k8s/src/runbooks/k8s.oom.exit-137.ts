@@ -222,12 +222,17 @@ export const plan = (classification: Classification.Classified, facts: Fact.Fact
     const w = Targets.parseSync(signal.target)
     const cluster = w instanceof Targets.InvalidTargetRef ? "default" : w.cluster
     const uid = Fact.value(facts.podUid) ?? ""
+    const podRef = Targets.pod({ cluster, namespace: pod.namespace, name: pod.pod })
     steps.push(Plan.act(Action.make({
       kind: RestartPod.KIND,
-      target: Targets.pod({ cluster, namespace: pod.namespace, name: pod.pod }),
+      target: podRef,
       params: { uid, reason: "OnDelete StatefulSet: the new limit reaches the OOM-killed pod only when it is recreated (one pod at a time)" },
       description: `restart the OOM-killed pod ${pod.namespace}/${pod.pod} (OnDelete: one pod at a time)`
     })))
+    steps.push(Plan.waitFor(
+      Plan.check(PodVerifiers.REPLACED_RUNNING, podRef, { namespace: pod.namespace, pod: pod.pod, uid, container: pod.container }, `${pod.namespace}/${pod.pod} recreated with the new limit`),
+      { timeoutMs: 300_000, intervalMs: 5_000 }
+    ))
   }
   return make(`raise the memory limit of ${owner.kind.toLowerCase()}/${owner.name} container ${pod.container} ×${s.bumpFactor}${debug ? " with debug logging" : ""}${onDelete ? ", then restart the OOM-killed pod" : ""}`, steps.length === 1 ? steps[0]! : Plan.seq(...steps))
 }
@@ -277,3 +282,6 @@ export const fromConfig = (o: Options = {}): Effect.Effect<Runbook.Runbook<Exit1
 
 /** The handlers exit-137's plans need besides the OOM ones: `k8s.restartPod` (OnDelete) and `k8s.setDebugLogging` (the timed undo). */
 export const extraHandlers = () => [RestartPod.make(), SetDebugLogging.make()]
+
+/** The checks its plans reference: `k8s.pod.replacedRunning` (OnDelete restarts). */
+export const checks = [PodVerifiers.replacedRunning]

@@ -16,8 +16,8 @@
  * @since 0.3.0
  */
 import type { V1Pod } from "@kubernetes/client-node"
-import { type Verdict, Verifier } from "@byteport/core"
-import { Clock, Duration, Effect } from "effect"
+import { Check, type Verdict, Verifier } from "@byteport/core"
+import { Clock, Duration, Effect, Schema } from "effect"
 import { Kube } from "../Kube"
 
 type Check = Verdict.CheckResult
@@ -139,3 +139,27 @@ export const restarted = <F>(
       yield* Effect.sleep(Duration.millis(Math.max(1, next - now)))
     }
   }).pipe(Effect.catchCause((cause) => Effect.map(Clock.currentTimeMillis, (at): Verdict.Verdict => ({ _tag: "Inconclusive", reason: `pod verification could not run: ${String(cause)}`, checks: [], at }))))
+
+/** The check kind: a restarted pod's replacement exists (same name, another uid) and its container runs. */
+export const REPLACED_RUNNING = "k8s.pod.replacedRunning"
+
+/** The params of the replaced-and-running check. */
+export const ReplacedParams = Schema.Struct({ namespace: Schema.String, pod: Schema.String, uid: Schema.String, container: Schema.String })
+
+/**
+ * Passes once the pod named `pod` exists with a uid other than `uid` (a StatefulSet recreates the
+ * same name) and `container` runs in it; plans `WaitFor` it after restarting an OnDelete
+ * StatefulSet pod so verification starts with the replacement there.
+ */
+export const replacedRunning: Check.Check<Kube> = Check.make(REPLACED_RUNNING, (ref) =>
+  Check.safely(ref.description, Effect.gen(function*() {
+    const p = yield* Schema.decodeUnknownEffect(ReplacedParams)(ref.params)
+    const kube = yield* Kube
+    const live = yield* Effect.result(kube.getPod(p.namespace, p.pod))
+    const at = `pod ${p.namespace}/${p.pod}`
+    if (live._tag === "Failure") return { name: ref.description, ok: false, detail: `${at}: ${live.failure._tag === "KubeNotFound" ? "not recreated yet" : live.failure.message}` }
+    const pod = live.success
+    if (pod.metadata?.uid === p.uid) return { name: ref.description, ok: false, detail: `${at} is still the old pod${pod.metadata?.deletionTimestamp ? " (terminating)" : ""}` }
+    const running = pod.status?.containerStatuses?.find((c) => c.name === p.container)?.state?.running !== undefined
+    return { name: ref.description, ok: running, detail: `${at} recreated (uid ${pod.metadata?.uid}); container ${p.container} ${running ? "runs" : "not running yet"}` }
+  })))

@@ -22,7 +22,7 @@ export const services = (s: Sim, options: { readonly store?: Layer.Layer<Guardra
   const cluster = clusterLayer(s)
   const registry = NeverDeleteVolumes.registry({
     handlers: [...OomActions.handlers(), ...OomExit137.extraHandlers()],
-    checks: ExitCodeRemediator.checks
+    checks: [...ExitCodeRemediator.checks, ...OomExit137.checks]
   }).pipe(Layer.provide(Layer.mergeAll(cluster, HeapProfiler.unavailable("no heap profiler configured"))))
   return Layer.mergeAll(cluster, registry, Layer.orDie(options.store ?? MemoryStore.layer), IncidentBus.layer(), Notifier.memory)
 }
