@@ -24,13 +24,14 @@
  *
  * @since 0.3.0
  */
-import { Action, type Classification, Classification as C, Detector, Diagnoser, Fact, HandOffs, Plan, Runbook, Settings as CoreSettings, type Signal } from "@byteport/core"
+import { Action, type ActionHandler, type Check, type Classification, Classification as C, Detector, Diagnoser, Fact, HandOffs, Plan, Runbook, Settings as CoreSettings, type Signal } from "@byteport/core"
 import { Config, Effect } from "effect"
 import * as RestartPod from "../actions/restartPod"
 import * as SetDebugLogging from "../actions/setDebugLogging"
 import type { NodeFacts, PodFacts } from "../classifiers/oom"
 import * as OomKilled from "../detectors/oomKilled"
 import { SignalTypes } from "../detectors/signals"
+import type { EventRecorder } from "../events/EventRecorder"
 import { Kube } from "../Kube"
 import * as NodeProbe from "../probes/nodeFacts"
 import * as PodProbe from "../probes/podFacts"
@@ -281,7 +282,7 @@ export const fromConfig = (o: Options = {}): Effect.Effect<Runbook.Runbook<Exit1
   })
 
 /** The handlers exit-137's plans need besides the OOM ones: `k8s.restartPod` (OnDelete) and `k8s.setDebugLogging` (the timed undo). */
-export const extraHandlers = () => [RestartPod.make(), SetDebugLogging.make()]
+export const extraHandlers = (): ReadonlyArray<ActionHandler.ActionHandler<Kube | EventRecorder>> => [RestartPod.make(), SetDebugLogging.make()]
 
 /** The checks its plans reference: `k8s.pod.replacedRunning` (OnDelete restarts). */
-export const checks = [PodVerifiers.replacedRunning]
+export const checks: ReadonlyArray<Check.Check<Kube>> = [PodVerifiers.replacedRunning]

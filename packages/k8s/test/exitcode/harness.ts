@@ -5,8 +5,11 @@
  * `NeverDeleteVolumes`.
  */
 import { IncidentBus, MemoryStore, Notifier } from "@byteport/core"
-import type { GuardrailStore } from "@byteport/core"
+import type { ActionRegistry, GuardrailStore } from "@byteport/core"
 import { Layer } from "effect"
+import type * as EventRecorder from "../../src/events/EventRecorder"
+import type * as Kube from "../../src/Kube"
+import type * as Metrics from "../../src/metrics/Metrics"
 import * as HeapProfiler from "../../src/actions/heapProfiler"
 import * as OomActions from "../../src/actions/oom"
 import * as NeverDeleteVolumes from "../../src/guardrails/neverDeleteVolumes"
@@ -18,7 +21,7 @@ export { advance, firstSignal, mutations, runWithSim, Scenario, sim } from "../o
 export type { Sim }
 
 /** Everything the two runbooks need against a simulator. */
-export const services = (s: Sim, options: { readonly store?: Layer.Layer<GuardrailStore.GuardrailStore, unknown> } = {}) => {
+export const services = (s: Sim, options: { readonly store?: Layer.Layer<GuardrailStore.GuardrailStore, unknown> } = {}): Layer.Layer<Kube.Kube | Metrics.Metrics | EventRecorder.EventRecorder | ActionRegistry.ActionRegistry | GuardrailStore.GuardrailStore | IncidentBus.IncidentBus | Notifier.Notifier | Notifier.NotifierRecording> => {
   const cluster = clusterLayer(s)
   const registry = NeverDeleteVolumes.registry({
     handlers: [...OomActions.handlers(), ...OomExit137.extraHandlers()],
