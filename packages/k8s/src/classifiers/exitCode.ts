@@ -112,9 +112,23 @@ export const lastTermination = (pod: PodWire.Pod, container: string): Messages.T
   return t ? Messages.termination(t) : null
 }
 
-/** The pod's main container: the `kubectl.kubernetes.io/default-container` annotation, else the first. */
-export const mainContainer = (pod: PodWire.Pod): string | undefined =>
-  pod.metadata.annotations?.["kubectl.kubernetes.io/default-container"] ?? pod.spec.containers[0]?.name
+/**
+ * The pod's main container: the `kubectl.kubernetes.io/default-container` annotation; else the
+ * container named after the app (`app.kubernetes.io/name` or `app` label, or the workload's name
+ * from a `<deployment>-<hash>` ReplicaSet owner) — sidecar injectors put theirs first or last; else
+ * the first container.
+ */
+export const mainContainer = (pod: PodWire.Pod): string | undefined => {
+  const names = pod.spec.containers.map((c) => c.name)
+  const annotated = pod.metadata.annotations?.["kubectl.kubernetes.io/default-container"]
+  if (annotated !== undefined && names.includes(annotated)) return annotated
+  const labels = pod.metadata.labels ?? {}
+  const owner = pod.metadata.ownerReferences?.find((o) => o.controller === true)
+  const hash = labels["pod-template-hash"]
+  const workload = owner?.kind === "ReplicaSet" && hash && owner.name.endsWith(`-${hash}`) ? owner.name.slice(0, -hash.length - 1) : owner?.name
+  for (const n of [labels["app.kubernetes.io/name"], labels["app"], workload]) if (n !== undefined && names.includes(n)) return n
+  return names[0]
+}
 
 /**
  * A sidecar-only crash: the container at fault is not the pod's main container, and the main

@@ -10,3 +10,5 @@
 export * as OomFixture from "../probes/oomFixture"
 /** Recorded pod fixtures (`kubectl get -o json`, `kubectl logs --previous`) → pod-family facts (`PodFixture.decode(dir)`). */
 export * as PodFixture from "./podFixture"
+/** Recorded pod fixtures → the facts and signal of k8s.crashloop.exit-code and k8s.oom.exit-137 (`ExitCodeFixture.decode(dir)`). */
+export * as ExitCodeFixture from "./exitCodeFixture"
