@@ -3,9 +3,11 @@
  * each class enabled alone, the effect read from cluster state.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Runbook } from "@byteport/core"
-import { Effect } from "effect"
+import { HandOffs, Runbook } from "@byteport/core"
+import { Effect, Fiber } from "effect"
+import * as ExitCodeRemediator from "../../src/remediators/exitCode"
 import * as ExitCode from "../../src/runbooks/k8s.crashloop.exit-code"
+import * as OomExit137 from "../../src/runbooks/k8s.oom.exit-137"
 import { firstSignal, mutations, podsOf, ready, runWithSim, Scenario, services, sim } from "./harness"
 
 const SECRETS = { group: "", version: "v1", resource: "secrets" }
@@ -140,7 +142,7 @@ describe("k8s.crashloop.exit-code e2e", () => {
     Effect.gen(function*() {
       const s = yield* sim(Scenario.cluster({ nodes: 2 }).with(Scenario.oom.undersizedLimit({ name: "api", replicas: 1 })).build())
       s.advance("12m")
-      const runbook = ExitCode.make()
+      const runbook = ExitCode.make({ remediation: { ...ExitCodeRemediator.defaults, handOffAwaitMinutes: 2 } })
       const before = mutations(s).real.length
       const report: any = yield* runWithSim(s, Effect.gen(function*() {
         return yield* Runbook.handle(runbook, yield* firstSignal(runbook), { mode: "auto" })
@@ -154,4 +156,53 @@ describe("k8s.crashloop.exit-code e2e", () => {
       assert.isFalse(report.outcomes.some((o: any) => o.kind === "k8s.patchMemoryLimit" || o.kind === "k8s.restartPod"))
       assert.strictEqual(mutations(s).real.length - before, 0)
     }).pipe(Effect.scoped), 60_000)
+
+  it.effect("oom_killed with k8s.oom.exit-137 on the bus: the awaited hand-off is bumped by the OOM runbook and the crash-loop incident recovers with it", () =>
+    Effect.gen(function*() {
+      const s = yield* sim(Scenario.cluster({ nodes: 2 }).with(Scenario.oom.undersizedLimit({ name: "api", replicas: 1 })).build())
+      s.advance("12m")
+      const runbook = ExitCode.make()
+      const report: any = yield* runWithSim(s, Effect.gen(function*() {
+        // the OOM runbook consumes hand-offs from the bus only (its own detector off, so the hand-off is what it handles)
+        const owner = { ...OomExit137.make({ defaultMode: "auto" }), detector: undefined }
+        const loop = yield* Effect.forkChild(Runbook.run(owner, { resumeOpen: false }))
+        yield* Effect.yieldNow
+        const report: any = yield* Runbook.handle(runbook, yield* firstSignal(runbook), { mode: "auto" })
+        yield* Fiber.interrupt(loop)
+        return report
+      }).pipe(Effect.provide(services(s))), { step: "2 seconds", max: "40 minutes" })
+      assert.strictEqual(report.classification?.class, "oom_killed")
+      const child = HandOffs.childResults(report.outcomes)[0]
+      assert.strictEqual(child?.runbook, "k8s.oom.exit-137")
+      assert.strictEqual(child?.signalType, "oom.observed")
+      assert.strictEqual(child?.status, "recovered", JSON.stringify(child))
+      assert.strictEqual(child?.verdict?._tag, "Recovered")
+      assert.strictEqual(report.status, "recovered", JSON.stringify(report.escalation))
+      assert.isFalse(report.outcomes.some((o: any) => o.kind === "k8s.patchMemoryLimit"), "the crash-loop runbook itself never bumps")
+      const d: any = s.api.store.get({ group: "apps", version: "v1", resource: "deployments" }, "default", "api")
+      assert.strictEqual(d.spec.template.spec.containers[0].resources.limits.memory, "768Mi")
+    }).pipe(Effect.scoped), 120_000)
+
+  it.effect("dry_run: the restart is validated with dryRun=All, the pod stays", () =>
+    Effect.gen(function*() {
+      const s = yield* sim(exit78())
+      s.advance("12m")
+      const before = podsOf(s, "cfg")[0]
+      const runbook = ExitCode.make()
+      const m0 = mutations(s)
+      const report: any = yield* runWithSim(s, Effect.gen(function*() {
+        const signal = yield* firstSignal(runbook, (x) => x.evidence.pod === before.metadata.name)
+        yield* Effect.forkChild(Effect.gen(function*() {
+          yield* Effect.sleep("30 seconds")
+          const cur: any = s.api.store.get(SECRETS, "default", "cfg")
+          s.api.store.update(SECRETS, { ...cur, data: { v: b64("mode=good") } })
+        }))
+        return yield* Runbook.handle(runbook, signal, { mode: "dry_run" })
+      }).pipe(Effect.provide(services(s))), { max: "30 minutes" })
+      assert.strictEqual(report.classification?.class, "config_error")
+      const m1 = mutations(s)
+      assert.strictEqual(m1.real.length - m0.real.length, 0, "no real write")
+      assert.isTrue(m1.dryRun.slice(m0.dryRun.length).some((r) => r.method === "DELETE"), "the delete was sent with dryRun=All")
+      assert.strictEqual(podsOf(s, "cfg")[0].metadata.uid, before.metadata.uid)
+    }).pipe(Effect.scoped), 120_000)
 })
