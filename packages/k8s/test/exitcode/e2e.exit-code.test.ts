@@ -205,4 +205,35 @@ describe("k8s.crashloop.exit-code e2e", () => {
       assert.isTrue(m1.dryRun.slice(m0.dryRun.length).some((r) => r.method === "DELETE"), "the delete was sent with dryRun=All")
       assert.strictEqual(podsOf(s, "cfg")[0].metadata.uid, before.metadata.uid)
     }).pipe(Effect.scoped), 120_000)
+
+  it.effect("missing_binary (exit 127 through a shell): the mounted start script is fixed, the pod restarts at once and runs", () =>
+    Effect.gen(function*() {
+      const CMS = { group: "", version: "v1", resource: "configmaps" }
+      const s = yield* sim(Scenario.cluster({ nodes: 2 }).with(Scenario.crashloop.missingBinary({
+        name: "api", replicas: 1, viaShell: true,
+        workload: { volumes: [{ name: "scripts", configMap: { name: "api-scripts" } }], volumeMounts: [{ name: "scripts", mountPath: "/scripts" }] }
+      })).with({ objects: [{ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "api-scripts", namespace: "default" }, data: { "start.sh": "exec /app/server" } } as any] }).build())
+      s.advance("8m")
+      const before = podsOf(s, "api")[0]
+      assert.strictEqual(before.status.containerStatuses[0].lastState.terminated.exitCode, 127)
+      const runbook = ExitCode.make()
+      const report: any = yield* runWithSim(s, Effect.gen(function*() {
+        const signal = yield* firstSignal(runbook, (x) => x.evidence.pod === before.metadata.name)
+        yield* Effect.forkChild(Effect.gen(function*() {
+          yield* Effect.sleep("30 seconds")
+          const cur: any = s.api.store.get(CMS, "default", "api-scripts")
+          s.api.store.update(CMS, { ...cur, data: { "start.sh": "exec /app/server-v2" } })
+          s.setBehaviour({ workload: "api" }, { missingBinaries: [] }) // the fixed script finds its binary
+        }))
+        return yield* Runbook.handle(runbook, signal, { mode: "auto" })
+      }).pipe(Effect.provide(services(s))), { max: "30 minutes" })
+      assert.strictEqual(report.classification?.class, "missing_binary")
+      assert.strictEqual(report.classification?.confidence, 0.85)
+      assert.strictEqual(report.status, "recovered", JSON.stringify(report.escalation ?? report.verdicts?.at(-1)))
+      assert.strictEqual(report.outcomes.find((o: any) => o.kind === "k8s.restartPod")?.status, "applied")
+      const after = podsOf(s, "api")[0]
+      assert.notStrictEqual(after.metadata.uid, before.metadata.uid)
+      assert.isTrue(ready(after))
+      assert.strictEqual(after.status.containerStatuses[0].restartCount, 0)
+    }).pipe(Effect.scoped), 120_000)
 })
