@@ -3,7 +3,7 @@
  * each class enabled alone, the effect read from cluster state.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { HandOffs, Runbook } from "@byteport/core"
+import { Action, Classification, HandOffs, Plan, Runbook, TargetRef } from "@byteport/core"
 import { Effect, Fiber } from "effect"
 import * as ExitCodeRemediator from "../../src/remediators/exitCode"
 import * as ExitCode from "../../src/runbooks/k8s.crashloop.exit-code"
@@ -235,5 +235,38 @@ describe("k8s.crashloop.exit-code e2e", () => {
       assert.notStrictEqual(after.metadata.uid, before.metadata.uid)
       assert.isTrue(ready(after))
       assert.strictEqual(after.status.containerStatuses[0].restartCount, 0)
+    }).pipe(Effect.scoped), 120_000)
+
+  it.effect("the 4th restart of a workload within the hour is denied: the incident escalates and the pod is left alone", () =>
+    Effect.gen(function*() {
+      const s = yield* sim(exit78())
+      s.advance("12m")
+      const before = podsOf(s, "cfg")[0]
+      const runbook = ExitCode.make()
+      const report: any = yield* runWithSim(s, Effect.gen(function*() {
+        const signal = yield* firstSignal(runbook, (x) => x.evidence.pod === before.metadata.name)
+        // three restarts of this workload already in the last hour (this runbook's budget, any pod)
+        const now = s.now()
+        for (const [i, ago] of [50, 40, 25].entries()) {
+          const action = Action.make({ kind: "k8s.restartPod", target: TargetRef.make("k8s.pod", `kube-sim/default/cfg-old-${i}`), params: { uid: `old-${i}`, reason: "earlier" }, description: "earlier restart" })
+          const at = now - ago * 60_000
+          for (const g of ExitCode.restartGuardrails()) {
+            const r = yield* g.acquire({ incidentId: `old-${i}`, runbook: ExitCode.ID, mode: "auto", signal: { ...signal, observedAt: at }, classification: Classification.classified("config_error", 0.78, []), facts: {}, plan: Plan.make(ExitCode.ID, "config_error", "x", Plan.act(action)), planDigest: "d", action, stepPath: "0", now: at, baseline: {} })
+            assert.strictEqual(r.result._tag, "Pass")
+          }
+        }
+        yield* Effect.forkChild(Effect.gen(function*() {
+          yield* Effect.sleep("30 seconds")
+          const cur: any = s.api.store.get(SECRETS, "default", "cfg")
+          s.api.store.update(SECRETS, { ...cur, data: { v: b64("mode=good") } })
+        }))
+        return yield* Runbook.handle(runbook, signal, { mode: "auto" })
+      }).pipe(Effect.provide(services(s))), { max: "30 minutes" })
+      assert.strictEqual(report.classification?.class, "config_error")
+      assert.strictEqual(report.status, "escalated")
+      assert.match(JSON.stringify(report), /restarts_per_workload\(3\/1h\)/)
+      assert.isFalse(report.outcomes.some((o: any) => o.kind === "k8s.restartPod" && o.status === "applied"))
+      assert.strictEqual(podsOf(s, "cfg")[0].metadata.uid, before.metadata.uid)
+      assert.strictEqual(mutations(s).real.filter((r) => r.method === "DELETE").length, 0)
     }).pipe(Effect.scoped), 120_000)
 })
