@@ -5,7 +5,7 @@
  * heap ceiling above the bumped limit write nothing; observe and dry_run write only dryRun=All.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { GuardrailStore, Runbook, TimedUndo } from "@byteport/core"
+import { Runbook, TimedUndo } from "@byteport/core"
 import { Effect } from "effect"
 import * as OomExit137 from "../../src/runbooks/k8s.oom.exit-137"
 import * as ExitCodeRemediator from "../../src/remediators/exitCode"
@@ -140,6 +140,25 @@ describe("k8s.oom.exit-137 e2e", () => {
         assert.strictEqual((s.api.store.get(DEPLOY, "default", "api") as any).spec.template.spec.containers[0].resources.limits.memory, "512Mi")
       }).pipe(Effect.scoped), 60_000)
   }
-})
 
-void GuardrailStore
+  it.effect("the debug logging of the bump is undone when its TTL runs out (the journaled timed undo restores LOG_LEVEL=info, the limit stays)", () =>
+    Effect.gen(function*() {
+      const s = yield* sim(Scenario.cluster({ nodes: 2 }).with(Scenario.oom.undersizedLimit({ name: "api", replicas: 1, workload: declared })).build())
+      s.advance("8m")
+      const runbook = OomExit137.make({ settings: { ...OomExit137.defaults, debugTtlSeconds: 600 } })
+      const { report, early, late } = yield* runWithSim(s, Effect.gen(function*() {
+        const report: any = yield* Runbook.handle(runbook, yield* firstSignal(runbook, (x) => x.type === "k8s.pod.oom_killed"), { mode: "auto" })
+        const early = yield* TimedUndo.runDue()
+        yield* Effect.sleep("10 minutes")
+        const late = yield* TimedUndo.runDue()
+        return { report, early, late }
+      }).pipe(Effect.provide(services(s))), { step: "2 seconds", max: "40 minutes" })
+      assert.strictEqual(report.status, "recovered", JSON.stringify(report.escalation))
+      assert.strictEqual(early.length, 0, "not due before its TTL")
+      assert.strictEqual(late.length, 1)
+      assert.strictEqual(late[0]!.status, "completed", JSON.stringify(late))
+      const c = (s.api.store.get(DEPLOY, "default", "api") as any).spec.template.spec.containers[0]
+      assert.deepStrictEqual(c.env.find((e: any) => e.name === "LOG_LEVEL"), { name: "LOG_LEVEL", value: "info" })
+      assert.strictEqual(c.resources.limits.memory, "768Mi", "only the debug switch is undone")
+    }).pipe(Effect.scoped), 120_000)
+})
