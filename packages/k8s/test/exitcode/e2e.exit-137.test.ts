@@ -5,7 +5,8 @@
  * heap ceiling above the bumped limit write nothing; observe and dry_run write only dryRun=All.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Runbook, TimedUndo } from "@byteport/core"
+import { Action, Classification, Executor, Plan, Runbook, TimedUndo } from "@byteport/core"
+import * as Targets from "../../src/targets/Targets"
 import { Effect } from "effect"
 import * as OomExit137 from "../../src/runbooks/k8s.oom.exit-137"
 import * as ExitCodeRemediator from "../../src/remediators/exitCode"
@@ -161,4 +162,28 @@ describe("k8s.oom.exit-137 e2e", () => {
       assert.deepStrictEqual(c.env.find((e: any) => e.name === "LOG_LEVEL"), { name: "LOG_LEVEL", value: "info" })
       assert.strictEqual(c.resources.limits.memory, "768Mi", "only the debug switch is undone")
     }).pipe(Effect.scoped), 120_000)
+
+  it.effect("never_undeclared_debug_logging: a bump carrying debug logging for a workload that does not declare it is denied before any write", () =>
+    Effect.gen(function*() {
+      const s = yield* sim(Scenario.cluster({ nodes: 2 }).with(Scenario.oom.undersizedLimit({ name: "api", replicas: 1 })).build())
+      s.advance("2m")
+      const d: any = s.api.store.get(DEPLOY, "default", "api")
+      const bump = Action.make({
+        kind: "k8s.patchMemoryLimit",
+        target: Targets.workload({ cluster: "kube-sim", namespace: "default", kind: "Deployment", name: "api", container: "api" }),
+        params: { namespace: "default", workloadKind: "Deployment", workloadName: "api", container: "api", fromBytes: 512 * 2 ** 20, toBytes: 768 * 2 ** 20, nodeAllocatableBytes: 8 * 2 ** 30, reason: "test", debugLogging: { env: "LOG_LEVEL", value: "debug", previous: null } },
+        precondition: { resourceVersion: d.metadata.resourceVersion },
+        description: "bump with undeclared debug logging"
+      })
+      const before = mutations(s).real.length
+      const r = yield* runWithSim(s, Executor.execute({
+        incidentId: "inc-undeclared", runbook: "test", mode: "auto",
+        signal: { type: "t", target: bump.target, observedAt: s.now(), evidence: {} },
+        classification: Classification.classified("oom_killed", 0.95, []), facts: {},
+        plan: Plan.make("test", "oom_killed", "x", Plan.act(bump)), baseline: {}, guardrails: []
+      }).pipe(Effect.provide(services(s))))
+      assert.isTrue(r.decisions.some((x) => x.decision === "deny" && x.guardrail === "never_undeclared_debug_logging"), JSON.stringify(r.decisions))
+      assert.strictEqual(mutations(s).real.length - before, 0)
+      assert.strictEqual((s.api.store.get(DEPLOY, "default", "api") as any).spec.template.spec.containers[0].resources.limits.memory, "512Mi")
+    }).pipe(Effect.scoped), 60_000)
 })
