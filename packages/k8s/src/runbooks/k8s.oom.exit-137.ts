@@ -34,6 +34,7 @@ import { SignalTypes } from "../detectors/signals"
 import type { EventRecorder } from "../events/EventRecorder"
 import { Kube } from "../Kube"
 import * as NodeProbe from "../probes/nodeFacts"
+import * as OomObserved from "../probes/oomObserved"
 import * as PodProbe from "../probes/podFacts"
 import * as RuntimeHeap from "../probes/runtimeHeap"
 import * as OomRemediator from "../remediators/oom"
@@ -97,30 +98,12 @@ export interface Options {
   readonly defaultMode?: "observe" | "dry_run" | "auto"
 }
 
-const finishedOf = (p: { readonly status?: { readonly containerStatuses?: ReadonlyArray<{ readonly name: string; readonly lastState?: unknown; readonly state?: unknown }> | undefined } | undefined }, container: string): number => {
-  const cs = p.status?.containerStatuses?.find((c) => c.name === container) as { lastState?: { terminated?: { reason?: string; finishedAt?: unknown } }; state?: { terminated?: { reason?: string; finishedAt?: unknown } } } | undefined
-  const t = [cs?.lastState?.terminated, cs?.state?.terminated].find((x) => x?.reason === "OOMKilled")
-  const f = t?.finishedAt
-  return f instanceof Date ? f.getTime() : typeof f === "string" ? Date.parse(f) : -1
-}
-
 /**
  * The pod a signal is about: the evidence's pod for pod signals; for an `oom.observed` hand-off
  * (a workload container), the workload's pod with the latest OOMKilled termination of the container.
  */
 export const subjectOf = (signal: Signal.Signal): Effect.Effect<{ readonly namespace: string; readonly pod: string; readonly container: string | undefined }, Error, Kube> =>
-  Effect.gen(function*() {
-    const w = Targets.parseSync(signal.target)
-    if (signal.type === HandOffs.OomObserved.type) {
-      const ev = yield* HandOffs.decode(HandOffs.OomObserved, signal).pipe(Effect.mapError((e) => new Error(e.message)))
-      if (w instanceof Targets.InvalidTargetRef || w._tag !== "Workload") return yield* Effect.fail(new Error(`oom.observed names ${signal.target.ref}, not a workload`))
-      const pods = yield* PodVerifiers.workloadPods(w.namespace, { kind: w.kind, name: w.name }).pipe(Effect.mapError((e) => new Error(e.message)))
-      const best = [...pods].sort((a, b) => finishedOf(b, ev.container) - finishedOf(a, ev.container))[0]
-      if (!best?.metadata?.name) return yield* Effect.fail(new Error(`${w.kind} ${w.namespace}/${w.name} has no pods`))
-      return { namespace: w.namespace, pod: best.metadata.name, container: ev.container }
-    }
-    return yield* Effect.map(OomSixSignal.subjectOf(signal), (s) => s)
-  })
+  OomObserved.is(signal) ? OomObserved.subject(signal) : OomSixSignal.subjectOf(signal)
 
 const readWorkload = (namespace: string, owner: NonNullable<PodFacts["workload"]>, container: string) =>
   Effect.gen(function*() {
