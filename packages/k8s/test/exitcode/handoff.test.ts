@@ -33,11 +33,11 @@ describe("oom.observed", () => {
       }).pipe(Effect.provide(services(s))))
       const before = mutations(s).real.length
       // each runbook with its own store (one incident per target and store at a time)
-      const six: any = yield* runWithSim(s, Runbook.handle(OomSixSignal.make(), handOff, { mode: "observe" }).pipe(Effect.provide(services(s))), { step: "2 seconds" })
-      const e137: any = yield* runWithSim(s, Runbook.handle(exit137, handOff, { mode: "observe" }).pipe(Effect.provide(services(s))), { step: "2 seconds" })
+      const six: any = yield* runWithSim(s, Runbook.handle(OomSixSignal.make(), handOff, { mode: "observe" }).pipe(Effect.provide(services(s))), { settleMs: 10 })
+      const e137: any = yield* runWithSim(s, Runbook.handle(exit137, handOff, { mode: "observe" }).pipe(Effect.provide(services(s))), { settleMs: 10 })
       for (const r of [six, e137]) {
         const pod = Fact.value(r.facts.pod) as any
-        assert.strictEqual(pod?.pod, latest, `${r.runbook} examined the latest OOM-killed pod`)
+        assert.strictEqual(pod?.pod, latest, `${r.runbook} examined the latest OOM-killed pod: ${JSON.stringify(r.facts.pod)}`)
         assert.strictEqual(pod?.container, "api")
       }
       assert.strictEqual(e137.classification?.class, "oom_killed")
