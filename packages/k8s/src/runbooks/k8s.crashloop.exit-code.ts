@@ -21,7 +21,7 @@
  * @since 0.3.0
  */
 import { type Classification, Detector, Diagnoser, Fact, Guardrail, Runbook, Settings, type Signal, TargetRef } from "@byteport/core"
-import { Config, Effect } from "effect"
+import { Config, type Duration, Effect } from "effect"
 import * as RestartPod from "../actions/restartPod"
 import * as Classifier from "../classifiers/exitCode"
 import type { ExitCodeFacts } from "../classifiers/exitCode"
@@ -61,6 +61,8 @@ export interface Options {
   readonly verify?: PodVerifiers.PodVerifySettings
   /** Limit the watch to one namespace. */
   readonly namespace?: string
+  /** Per-probe timeout (default 10 s). */
+  readonly probeTimeout?: Duration.Input
   /** The mode when BYTEPORT_MODE_K8S_CRASHLOOP_EXIT_CODE / BYTEPORT_MODE say nothing (default dry_run). */
   readonly defaultMode?: "observe" | "dry_run" | "auto"
 }
@@ -81,7 +83,7 @@ export const subjectOf = (signal: Signal.Signal): Effect.Effect<{ readonly names
 }
 
 /** The diagnoser: subject, owner and refs, each failing alone. */
-export const diagnose = (): Diagnoser.Diagnoser<ExitCodeFacts, Kube> =>
+export const diagnose = (timeout: Duration.Input = "10 seconds"): Diagnoser.Diagnoser<ExitCodeFacts, Kube> =>
   Diagnoser.make<ExitCodeFacts, Kube>({
     subject: Diagnoser.probe("describe pod", (signal) =>
       Effect.gen(function*() {
@@ -100,7 +102,7 @@ export const diagnose = (): Diagnoser.Diagnoser<ExitCodeFacts, Kube> =>
         const pod = yield* PodProbe.getPodWire(s.namespace, s.pod)
         return yield* PodRefs.probe(s.namespace, pod, PodProbe.containerName(pod, s.container))
       }))
-  }, { timeout: "10 seconds" })
+  }, { timeout })
 
 /** The workload a guardrail context's incident is about (its signal's target without the container). */
 export const workloadKey = (ctx: Guardrail.GuardrailContext): string => {
@@ -174,7 +176,7 @@ export const make = (o: Options = {}): Runbook.Runbook<ExitCodeFacts, Kube> => {
       ConfigErrorDetector.make({ namespace: o.namespace, name: `${ID}.config-error` }),
       ImagePullDetector.make({ namespace: o.namespace, name: `${ID}.image-pull` })
     ]),
-    diagnose: diagnose(),
+    diagnose: diagnose(o.probeTimeout),
     classify: Classifier.classify(o.thresholds),
     remediate: (c, facts, signal) => Remediator.plan(c, facts, signal, o.remediation),
     verify: { missing_binary: verify, image_auth: verify, config_error: verify },

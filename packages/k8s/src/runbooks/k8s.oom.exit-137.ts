@@ -25,7 +25,7 @@
  * @since 0.3.0
  */
 import { Action, type ActionHandler, type Check, type Classification, Classification as C, Detector, Diagnoser, Fact, HandOffs, Plan, Runbook, Settings as CoreSettings, type Signal } from "@byteport/core"
-import { Config, Effect } from "effect"
+import { Config, type Duration, Effect } from "effect"
 import * as RestartPod from "../actions/restartPod"
 import * as SetDebugLogging from "../actions/setDebugLogging"
 import type { NodeFacts, PodFacts } from "../classifiers/oom"
@@ -95,6 +95,8 @@ export interface Options {
   readonly settings?: Exit137Settings
   readonly verify?: OomVerifiers.VerifySettings
   readonly namespace?: string
+  /** Per-probe timeout (default 10 s). */
+  readonly probeTimeout?: Duration.Input
   readonly defaultMode?: "observe" | "dry_run" | "auto"
 }
 
@@ -117,13 +119,13 @@ const readWorkload = (namespace: string, owner: NonNullable<PodFacts["workload"]
   })
 
 /** The diagnoser. */
-export const diagnose = (): Diagnoser.Diagnoser<Exit137Facts, Kube> =>
+export const diagnose = (timeout: Duration.Input = "10 seconds"): Diagnoser.Diagnoser<Exit137Facts, Kube> =>
   Diagnoser.andThen(
     Diagnoser.make<{ pod: PodFacts; podUid: string; owner: PodFacts["workload"] }, Kube>({
       pod: Diagnoser.probe("describe pod", (signal) => Effect.flatMap(subjectOf(signal), (s) => PodProbe.probe(s.namespace, s.pod, s.container))),
       podUid: Diagnoser.probe("pod uid", (signal) => Effect.flatMap(subjectOf(signal), (s) => Effect.map(PodProbe.getPodWire(s.namespace, s.pod), (p) => p.metadata.uid ?? ""))),
       owner: Diagnoser.probe("owning workload", (signal) => Effect.flatMap(subjectOf(signal), (s) => PodProbe.owner(s.namespace, s.pod)))
-    }, { timeout: "10 seconds" }),
+    }, { timeout }),
     (facts) => {
       const pod = Fact.value(facts.pod)
       const owner = Fact.value(facts.owner)
@@ -133,7 +135,7 @@ export const diagnose = (): Diagnoser.Diagnoser<Exit137Facts, Kube> =>
         workload: needPod("workload update strategy and debug switch", (p) => (owner ? readWorkload(p.namespace, owner, p.container) : Effect.succeed(null))),
         runtimeHeap: needPod("runtime heap hints", (p) => Effect.succeed(RuntimeHeap.largest(RuntimeHeap.fromEnv(p.env)))),
         node: needPod("describe node", (p) => (p.node ? NodeProbe.probe(p.node) : Effect.succeed(null)))
-      }, { timeout: "10 seconds" })
+      }, { timeout })
     }
   )
 
@@ -240,7 +242,7 @@ export const make = (o: Options = {}): Runbook.Runbook<Exit137Facts, Kube> => {
     signals: [SignalTypes.oomKilled, SignalTypes.restartGrowth, HandOffs.OomObserved.type],
     precedence: precedenceOf(ID),
     detector: Detector.merge(ID, [OomKilled.make({ namespace: o.namespace, name: `${ID}.oom-killed` }), OomSixSignal.unlabelledKills(o.namespace)]),
-    diagnose: diagnose(),
+    diagnose: diagnose(o.probeTimeout),
     classify: classify(s),
     remediate: (c, facts, signal) => Effect.succeed(plan(c, facts, signal, s)),
     verify: { oom_killed: OomVerifiers.memoryBump(o.verify) },

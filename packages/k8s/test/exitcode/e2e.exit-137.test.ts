@@ -26,7 +26,7 @@ describe("k8s.oom.exit-137 e2e", () => {
       const s = yield* sim(Scenario.cluster({ nodes: 2 }).with(Scenario.oom.undersizedLimit({ name: "api", replicas: 1, workload: declared })).build())
       s.advance("8m")
       const gen0 = (s.api.store.get(DEPLOY, "default", "api") as any).metadata.generation
-      const runbook = OomExit137.make()
+      const runbook = OomExit137.make({ probeTimeout: "2 minutes" })
       const { report, undos } = yield* runWithSim(s, Effect.gen(function*() {
         const report: any = yield* Runbook.handle(runbook, yield* firstSignal(runbook, (x) => x.type === "k8s.pod.oom_killed"), { mode: "auto" })
         return { report, undos: yield* TimedUndo.pending }
@@ -52,7 +52,7 @@ describe("k8s.oom.exit-137 e2e", () => {
     Effect.gen(function*() {
       const s = yield* sim(Scenario.cluster({ nodes: 2 }).with(Scenario.oom.undersizedLimit({ name: "api", replicas: 2 })).build())
       s.advance("8m")
-      const runbook = OomExit137.make()
+      const runbook = OomExit137.make({ probeTimeout: "2 minutes" })
       const report: any = yield* runWithSim(s, Effect.gen(function*() {
         const crash = yield* firstSignal(runbook, (x) => x.type === "k8s.pod.oom_killed")
         const handOff = yield* ExitCodeRemediator.oomObserved(crash, {
@@ -77,7 +77,7 @@ describe("k8s.oom.exit-137 e2e", () => {
       const sts: any = s.api.store.get(STS, "default", "db")
       s.api.store.update(STS, { ...sts, spec: { ...sts.spec, updateStrategy: { type: "OnDelete" } } })
       s.advance("8m")
-      const runbook = OomExit137.make()
+      const runbook = OomExit137.make({ probeTimeout: "2 minutes" })
       const report: any = yield* runWithSim(s, Effect.gen(function*() {
         return yield* Runbook.handle(runbook, yield* firstSignal(runbook, (x) => x.type === "k8s.pod.oom_killed"), { mode: "auto" })
       }).pipe(Effect.provide(services(s))), { step: "2 seconds" })
@@ -93,7 +93,7 @@ describe("k8s.oom.exit-137 e2e", () => {
     Effect.gen(function*() {
       const s = yield* sim(Scenario.cluster({ nodes: 2 }).with(Scenario.crashloop.probeMisconfigured({ name: "api", replicas: 1 })).build())
       s.advance("6m")
-      const runbook = OomExit137.make()
+      const runbook = OomExit137.make({ probeTimeout: "2 minutes" })
       const before = mutations(s).real.length
       const report: any = yield* runWithSim(s, Effect.gen(function*() {
         return yield* Runbook.handle(runbook, yield* firstSignal(runbook), { mode: "auto" })
@@ -110,7 +110,7 @@ describe("k8s.oom.exit-137 e2e", () => {
     Effect.gen(function*() {
       const s = yield* sim(Scenario.cluster({ nodes: 2 }).with(Scenario.oom.runtimeHeapFlag({ name: "api", replicas: 1, runtime: "jvm", limit: "1Gi", heap: "2Gi" })).build())
       s.advance("10m")
-      const runbook = OomExit137.make()
+      const runbook = OomExit137.make({ probeTimeout: "2 minutes" })
       const before = mutations(s).real.length
       const report: any = yield* runWithSim(s, Effect.gen(function*() {
         return yield* Runbook.handle(runbook, yield* firstSignal(runbook, (x) => x.type === "k8s.pod.oom_killed"), { mode: "auto" })
@@ -127,7 +127,7 @@ describe("k8s.oom.exit-137 e2e", () => {
       Effect.gen(function*() {
         const s = yield* sim(Scenario.cluster({ nodes: 2 }).with(Scenario.oom.undersizedLimit({ name: "api", replicas: 1, workload: declared })).build())
         s.advance("8m")
-        const runbook = OomExit137.make()
+        const runbook = OomExit137.make({ probeTimeout: "2 minutes" })
         const before = mutations(s)
         const report: any = yield* runWithSim(s, Effect.gen(function*() {
           return yield* Runbook.handle(runbook, yield* firstSignal(runbook, (x) => x.type === "k8s.pod.oom_killed"), { mode })
@@ -146,7 +146,7 @@ describe("k8s.oom.exit-137 e2e", () => {
     Effect.gen(function*() {
       const s = yield* sim(Scenario.cluster({ nodes: 2 }).with(Scenario.oom.undersizedLimit({ name: "api", replicas: 1, workload: declared })).build())
       s.advance("8m")
-      const runbook = OomExit137.make({ settings: { ...OomExit137.defaults, debugTtlSeconds: 600 } })
+      const runbook = OomExit137.make({ settings: { ...OomExit137.defaults, debugTtlSeconds: 600 }, probeTimeout: "2 minutes" })
       const { report, early, late } = yield* runWithSim(s, Effect.gen(function*() {
         const report: any = yield* Runbook.handle(runbook, yield* firstSignal(runbook, (x) => x.type === "k8s.pod.oom_killed"), { mode: "auto" })
         const early = yield* TimedUndo.runDue()

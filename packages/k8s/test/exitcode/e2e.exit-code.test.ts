@@ -28,7 +28,7 @@ describe("k8s.crashloop.exit-code e2e", () => {
       s.advance("12m") // the back-off is at its 5-minute cap now
       const before = podsOf(s, "cfg")[0]
       assert.isAtLeast(before.status.containerStatuses[0].restartCount, 5, "restarted often enough for the 5-minute back-off cap")
-      const runbook = ExitCode.make()
+      const runbook = ExitCode.make({ probeTimeout: "2 minutes" })
       let fixedAt = 0
       const report: any = yield* runWithSim(s, Effect.gen(function*() {
         const signal = yield* firstSignal(runbook, (x) => x.evidence.pod === before.metadata.name)
@@ -62,7 +62,7 @@ describe("k8s.crashloop.exit-code e2e", () => {
       s.advance("6m") // the pull back-off is at its 300 s cap
       const before = podsOf(s, "api")[0]
       assert.strictEqual(before.status.containerStatuses[0].state.waiting?.reason, "ImagePullBackOff")
-      const runbook = ExitCode.make()
+      const runbook = ExitCode.make({ probeTimeout: "2 minutes" })
       let fixedAt = 0
       const report: any = yield* runWithSim(s, Effect.gen(function*() {
         const signal = yield* firstSignal(runbook, (x) => x.type === "k8s.pod.image_pull_failed")
@@ -88,7 +88,7 @@ describe("k8s.crashloop.exit-code e2e", () => {
       const s = yield* sim(Scenario.cluster({ nodes: 2 }).with(Scenario.crashloop.missingSecret({ name: "api", replicas: 1 })).build())
       s.advance("3m")
       const before = podsOf(s, "api")[0]
-      const runbook = ExitCode.make()
+      const runbook = ExitCode.make({ probeTimeout: "2 minutes" })
       const report: any = yield* runWithSim(s, Effect.gen(function*() {
         const signal = yield* firstSignal(runbook, (x) => x.type === "k8s.pod.create_container_config_error")
         yield* Effect.forkChild(Effect.gen(function*() {
@@ -111,7 +111,7 @@ describe("k8s.crashloop.exit-code e2e", () => {
     Effect.gen(function*() {
       const s = yield* sim(Scenario.cluster({ nodes: 2 }).with(Scenario.crashloop.missingSecret({ name: "api", replicas: 1 })).build())
       s.advance("3m")
-      const runbook = ExitCode.make()
+      const runbook = ExitCode.make({ probeTimeout: "2 minutes" })
       const before = mutations(s).real.length
       const report: any = yield* runWithSim(s, Effect.gen(function*() {
         return yield* Runbook.handle(runbook, yield* firstSignal(runbook, (x) => x.type === "k8s.pod.create_container_config_error"), { mode: "auto" })
@@ -126,7 +126,7 @@ describe("k8s.crashloop.exit-code e2e", () => {
     Effect.gen(function*() {
       const s = yield* sim(Scenario.cluster({ nodes: 2 }).with(Scenario.crashloop.missingBinary({ name: "api", replicas: 1 })).build())
       s.advance("3m")
-      const runbook = ExitCode.make()
+      const runbook = ExitCode.make({ probeTimeout: "2 minutes" })
       const before = mutations(s).real.length
       const report: any = yield* runWithSim(s, Effect.gen(function*() {
         return yield* Runbook.handle(runbook, yield* firstSignal(runbook), { mode: "auto" })
@@ -142,7 +142,7 @@ describe("k8s.crashloop.exit-code e2e", () => {
     Effect.gen(function*() {
       const s = yield* sim(Scenario.cluster({ nodes: 2 }).with(Scenario.oom.undersizedLimit({ name: "api", replicas: 1 })).build())
       s.advance("12m")
-      const runbook = ExitCode.make({ remediation: { ...ExitCodeRemediator.defaults, handOffAwaitMinutes: 2 } })
+      const runbook = ExitCode.make({ remediation: { ...ExitCodeRemediator.defaults, handOffAwaitMinutes: 2 }, probeTimeout: "2 minutes" })
       const before = mutations(s).real.length
       const report: any = yield* runWithSim(s, Effect.gen(function*() {
         return yield* Runbook.handle(runbook, yield* firstSignal(runbook), { mode: "auto" })
@@ -161,10 +161,10 @@ describe("k8s.crashloop.exit-code e2e", () => {
     Effect.gen(function*() {
       const s = yield* sim(Scenario.cluster({ nodes: 2 }).with(Scenario.oom.undersizedLimit({ name: "api", replicas: 1 })).build())
       s.advance("12m")
-      const runbook = ExitCode.make()
+      const runbook = ExitCode.make({ probeTimeout: "2 minutes" })
       const report: any = yield* runWithSim(s, Effect.gen(function*() {
         // the OOM runbook consumes hand-offs from the bus only (its own detector off, so the hand-off is what it handles)
-        const owner = { ...OomExit137.make({ defaultMode: "auto" }), detector: undefined }
+        const owner = { ...OomExit137.make({ defaultMode: "auto", probeTimeout: "2 minutes" }), detector: undefined }
         const loop = yield* Effect.forkChild(Runbook.run(owner, { resumeOpen: false }))
         yield* Effect.yieldNow
         const report: any = yield* Runbook.handle(runbook, yield* firstSignal(runbook), { mode: "auto" })
@@ -188,7 +188,7 @@ describe("k8s.crashloop.exit-code e2e", () => {
       const s = yield* sim(exit78())
       s.advance("12m")
       const before = podsOf(s, "cfg")[0]
-      const runbook = ExitCode.make()
+      const runbook = ExitCode.make({ probeTimeout: "2 minutes" })
       const m0 = mutations(s)
       const report: any = yield* runWithSim(s, Effect.gen(function*() {
         const signal = yield* firstSignal(runbook, (x) => x.evidence.pod === before.metadata.name)
@@ -216,7 +216,7 @@ describe("k8s.crashloop.exit-code e2e", () => {
       s.advance("8m")
       const before = podsOf(s, "api")[0]
       assert.strictEqual(before.status.containerStatuses[0].lastState.terminated.exitCode, 127)
-      const runbook = ExitCode.make()
+      const runbook = ExitCode.make({ probeTimeout: "2 minutes" })
       const report: any = yield* runWithSim(s, Effect.gen(function*() {
         const signal = yield* firstSignal(runbook, (x) => x.evidence.pod === before.metadata.name)
         yield* Effect.forkChild(Effect.gen(function*() {
@@ -242,7 +242,7 @@ describe("k8s.crashloop.exit-code e2e", () => {
       const s = yield* sim(exit78())
       s.advance("12m")
       const before = podsOf(s, "cfg")[0]
-      const runbook = ExitCode.make()
+      const runbook = ExitCode.make({ probeTimeout: "2 minutes" })
       const report: any = yield* runWithSim(s, Effect.gen(function*() {
         const signal = yield* firstSignal(runbook, (x) => x.evidence.pod === before.metadata.name)
         // three restarts of this workload already in the last hour (this runbook's budget, any pod)

@@ -16,14 +16,14 @@ import { firstSignal, mutations, podsOf, runWithSim, Scenario, services, sim } f
 describe("oom.observed", () => {
   it("both OOM runbooks own it", () => {
     assert.include(OomSixSignal.make().signals, OomObserved.TYPE)
-    assert.include(OomExit137.make().signals, OomObserved.TYPE)
+    assert.include(OomExit137.make({ probeTimeout: "2 minutes" }).signals, OomObserved.TYPE)
   })
 
   it.effect("six-signal and exit-137 resolve the workload container to its latest OOM-killed pod (observe: nothing written)", () =>
     Effect.gen(function*() {
       const s = yield* sim(Scenario.cluster({ nodes: 2 }).with(Scenario.oom.undersizedLimit({ name: "api", replicas: 2 })).build())
       s.advance("8m")
-      const exit137 = OomExit137.make()
+      const exit137 = OomExit137.make({ probeTimeout: "2 minutes" })
       const { handOff, latest } = yield* runWithSim(s, Effect.gen(function*() {
         const crash = yield* firstSignal(exit137, (x) => x.type === "k8s.pod.oom_killed")
         const pods = podsOf(s, "api")
@@ -33,7 +33,7 @@ describe("oom.observed", () => {
       }).pipe(Effect.provide(services(s))))
       const before = mutations(s).real.length
       // each runbook with its own store (one incident per target and store at a time)
-      const six: any = yield* runWithSim(s, Runbook.handle(OomSixSignal.make(), handOff, { mode: "observe" }).pipe(Effect.provide(services(s))), { settleMs: 10 })
+      const six: any = yield* runWithSim(s, Runbook.handle(OomSixSignal.make({ probeTimeout: "2 minutes" }), handOff, { mode: "observe" }).pipe(Effect.provide(services(s))), { settleMs: 10 })
       const e137: any = yield* runWithSim(s, Runbook.handle(exit137, handOff, { mode: "observe" }).pipe(Effect.provide(services(s))), { settleMs: 10 })
       for (const r of [six, e137]) {
         const pod = Fact.value(r.facts.pod) as any
