@@ -192,3 +192,5 @@ export * as PodVerifiers from "./verifiers/pod"
 export * as CrashloopExitCode from "./runbooks/k8s.crashloop.exit-code"
 /** The k8s.oom.exit-137 runbook. */
 export * as OomExit137 from "./runbooks/k8s.oom.exit-137"
+/** The subject of core's `oom.observed` hand-off: the workload's pod with the latest OOMKilled termination. */
+export * as OomObserved from "./probes/oomObserved"
