@@ -12,7 +12,7 @@ import { firstSignal, runWithSim, Scenario, services, sim, writes } from "./harn
 const handle = (part: any, mode: "auto" | "dry_run" | "observe" = "auto") =>
   Effect.gen(function*() {
     const s = yield* sim(Scenario.cluster({ nodes: 3 }).with(part).build())
-    const rb = ImagePull.make()
+    const rb = ImagePull.make({ probeTimeout: "60 seconds" })
     const before = writes(s).length
     const report: any = yield* runWithSim(s, Effect.gen(function*() {
       const signal = yield* firstSignal(rb, (x) => x.type === "k8s.pod.image_pull_failed")
