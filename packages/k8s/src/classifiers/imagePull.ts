@@ -243,6 +243,8 @@ export const factsFrom = (o: Objects): Fact.Facts<ImagePullFacts> => {
   }
   const failing = new Set<string>()
   const pulled = new Set<string>()
+  // the subject's node failed to pull when its error is known, even while the kubelet retries (ContainerCreating)
+  if (err !== null && pod.node) failing.add(pod.node)
   for (const x of o.pods) {
     const node = x.spec.nodeName
     if (!node) continue
@@ -278,7 +280,7 @@ const rule = Classifier.rule<ImagePullFacts>()
 const secretsText = (c: Credentials): string =>
   c.secrets.length === 0
     ? `no pull secret is offered (the pod names none; ServiceAccount ${c.serviceAccount} names none)`
-    : c.secrets.map((s) => `${s.name} (${s.source === "pod" ? "pod" : `ServiceAccount ${c.serviceAccount}`}): ${!s.exists ? s.problem : s.matching.length > 0 ? `auths entry for ${c.registry}: ${s.matching.join(", ")}` : s.emptyMatching.length > 0 ? `auths entry ${s.emptyMatching.join(", ")} without credentials` : `no auths entry for ${c.registry}${s.problem ? ` (${s.problem})` : ` (${s.entries} other entr${s.entries === 1 ? "y" : "ies"})`}`}`).join("; ")
+    : c.secrets.map((s) => `${s.name} (${s.source === "pod" ? "pod" : `ServiceAccount ${c.serviceAccount}`}): ${!s.exists ? s.problem : s.matching.length > 0 ? `auths entry ${s.matching.join(", ")} matches ${c.registry}` : s.emptyMatching.length > 0 ? `auths entry ${s.emptyMatching.join(", ")} without credentials` : `no auths entry for ${c.registry}${s.problem ? ` (${s.problem})` : ` (${s.entries} other entr${s.entries === 1 ? "y" : "ies"})`}`}`).join("; ")
 
 /** The rules, in order. */
 export const rules: ReadonlyArray<Classifier.Rule<ImagePullFacts>> = [

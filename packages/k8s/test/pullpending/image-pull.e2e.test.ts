@@ -31,7 +31,7 @@ describe("k8s.image-pull e2e: each class, auto, nothing written", () => {
       assert.strictEqual(report.classification.class, "auth_failure")
       assert.strictEqual(report.classification.confidence, 0.9)
       assert.strictEqual(report.status, "escalated")
-      assert.include(text, "regcred (pod): auths entry for private.registry.example.com")
+      assert.include(text, "regcred (pod): auths entry private.registry.example.com matches private.registry.example.com")
       assert.include(text, "renew them in regcred")
       for (const secret of ["s3cr3t", "ci-puller", Buffer.from("ci-puller:s3cr3t-2026-06").toString("base64")]) assert.notInclude(text, secret, "never a credential value")
     }).pipe(Effect.scoped), 120_000)
@@ -40,7 +40,7 @@ describe("k8s.image-pull e2e: each class, auto, nothing written", () => {
     Effect.gen(function*() {
       const { report, text } = yield* handle(Scenario.crashloop.imagePullAuth({ name: "api", pullSecret: "stale", via: "serviceAccount" }))
       assert.strictEqual(report.classification.class, "auth_failure")
-      assert.include(text, "regcred (ServiceAccount api-puller): auths entry for private.registry.example.com")
+      assert.include(text, "regcred (ServiceAccount api-puller): auths entry private.registry.example.com matches private.registry.example.com")
     }).pipe(Effect.scoped), 120_000)
 
   it.effect("bad_tag: the rollout's tag does not exist → reference vs previous tag in the steps", () =>
