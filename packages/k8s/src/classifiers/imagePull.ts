@@ -342,8 +342,8 @@ export const rules: ReadonlyArray<Classifier.Rule<ImagePullFacts>> = [
     needs: ["failure", "credentials", "previous", "pod"],
     when: (f) => {
       const p = f.previous
-      const matched = f.failure.cause === "denied_or_not_found" && f.credentials.covered && (p === null || (p.image === f.pod.image && p.ran))
-      return { matched, reasons: matched ? [`"pull access denied" with credentials for ${f.credentials.registry} offered, for an image that is unchanged${p ? ` since revision ${p.revision}, which ran` : ""}: the credentials are rejected (rotated?)`, `offered pull secrets: ${secretsText(f.credentials)}`] : [] }
+      const matched = f.failure.cause === "denied_or_not_found" && f.credentials.covered && p !== null && p.image === f.pod.image && p.ran
+      return { matched, reasons: matched ? [`"pull access denied" with credentials for ${f.credentials.registry} offered, for an image unchanged since revision ${p!.revision}, which ran: the credentials are rejected (rotated?)`, `offered pull secrets: ${secretsText(f.credentials)}`] : [] }
     }
   })
 ]

@@ -29,8 +29,9 @@
  * - missing ConfigMap → `k8s.restoreConfigMap` from BytePort's snapshot (opt-in), falling back
  *   to an escalation when there is none; a missing Secret → escalate (never touched);
  * - a Deployment whose last rollout changed placement fields (nodeSelector, affinity,
- *   tolerations, topology spread, nodeName) and whose previous template fits a candidate node
- *   → `k8s.rollbackDeployment` to the previous revision;
+ *   tolerations, topology spread, nodeName), did not raise a request (rolling back would lower
+ *   it), is not paused, and whose previous template fits a candidate node → `k8s.rollbackDeployment`
+ *   to the previous revision;
  * - everything else — lowering requests, relaxing affinity, adding tolerations, evicting other
  *   pods, touching storage — is a ChangeProposal, never applied.
  *
@@ -43,6 +44,7 @@ import type { PodEvent } from "../probes/events"
 import * as Fit from "../probes/fit"
 import * as LastDeploy from "../probes/lastDeploy"
 import * as Scheduling from "../probes/scheduling"
+import * as Quantity from "../Quantity"
 import * as Targets from "../targets/Targets"
 import { deploymentNameOf } from "./imagePull"
 
@@ -326,6 +328,9 @@ const placementFix = (t: TemplateFacts | null): { readonly ok: boolean; readonly
   if (!t) return { ok: false, why: "the pod's owner is not a Deployment BytePort can roll back" }
   if (t.placementChanges.length === 0) return { ok: false, why: `revision ${t.currentRevision ?? "?"} changed no placement field` }
   if (t.paused) return { ok: false, why: "the Deployment is paused" }
+  // a rollback that would lower a request (the failing revision raised it) weakens nothing it may: a human decides
+  const lowered = t.requestChanges.filter((c) => /\.requests\./.test(c.path) && (Quantity.parse(c.after as string) ?? 0) > (Quantity.parse(c.before as string) ?? 0))
+  if (lowered.length > 0) return { ok: false, why: `rolling back would lower ${lowered.map((c) => c.path).join(", ")}: BytePort never lowers requests` }
   if (t.previousRevision === null || t.currentRevision === null || t.resourceVersion === null) return { ok: false, why: "no previous revision" }
   if (!t.previousFits || !Fit.fitsSomewhere(t.previousFits)) return { ok: false, why: `revision ${t.previousRevision}'s template does not fit any candidate node either` }
   return { ok: true, why: `revision ${t.currentRevision} changed ${t.placementChanges.map((c) => c.path).join(", ")}; revision ${t.previousRevision}'s template fits ${t.previousFits.filter((f) => f.candidate && f.reasons.length === 0).map((f) => f.node).join(", ")}` }
