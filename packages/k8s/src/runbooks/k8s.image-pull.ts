@@ -27,6 +27,7 @@ import * as Informers from "../informers/Informers"
 import * as K8sDetector from "../informers/K8sDetector"
 import * as Resource from "../informers/Resource"
 import { Kube } from "../Kube"
+import * as Families from "./families"
 import type { KubeError } from "../KubeError"
 import * as PodEvents from "../probes/events"
 import type * as PullSecrets from "../probes/pullSecrets"
@@ -35,7 +36,7 @@ import type * as PullSecrets from "../probes/pullSecrets"
 export const ID = ImagePullClassifier.ID
 
 /** The family. */
-export const FAMILY = "k8s.image-pull"
+export const FAMILY = Families.Family.imagePull
 
 /** Everything configurable. */
 export interface Options {
@@ -126,7 +127,7 @@ export const make = (o: Options = {}): Runbook.Runbook<ImagePullFacts, Kube> =>
     family: FAMILY,
     description: "Detects pods failing to pull their image (ErrImagePull, ImagePullBackOff) and surfaces the root cause — auth failure, bad tag or network misconfiguration — with specific steps; writes nothing",
     signals: [PodSignalTypes.imagePull],
-    precedence: 20,
+    precedence: Families.precedenceOf(Families.Ids.imagePull),
     detector: Detector.merge(ID, [
       ImagePullDetector.make({ namespace: o.namespace, name: "k8s.image-pull.detector" }),
       K8sDetector.holding(`${ID}.cache`, [Resource.deployments, Resource.replicaSets, Resource.events], { namespace: o.namespace })

@@ -34,6 +34,7 @@ import * as Informers from "../informers/Informers"
 import * as K8sDetector from "../informers/K8sDetector"
 import * as Resource from "../informers/Resource"
 import { Kube } from "../Kube"
+import * as Families from "./families"
 import type { KubeError } from "../KubeError"
 import * as PodEvents from "../probes/events"
 import type * as Fit from "../probes/fit"
@@ -43,7 +44,7 @@ import * as Targets from "../targets/Targets"
 export const ID = PendingClassifier.ID
 
 /** The family. */
-export const FAMILY = "k8s.pending"
+export const FAMILY = Families.Family.pending
 
 /** Verification settings. */
 export interface VerifySettings {
@@ -215,7 +216,7 @@ export const make = (o: Options = {}): Runbook.Runbook<PendingFacts, Kube> => {
     family: FAMILY,
     description: "Detects pods stuck Pending — resource exhaustion, storage constraints, affinity conflicts, missing dependencies — restores deleted ConfigMaps from snapshots or rolls back a template that broke placement; everything else is a change proposal",
     signals: [PodSignalTypes.pending],
-    precedence: 20,
+    precedence: Families.precedenceOf(Families.Ids.pending),
     detector: Detector.merge(ID, [
       PendingDetector.make({ namespace: o.namespace, pendingMinutes: o.pendingMinutes, ...o.detector, name: "k8s.pending.unscheduled" }),
       StuckCreating.make({ namespace: o.namespace, pendingMinutes: o.pendingMinutes, checkInterval: o.detector?.checkInterval, name: "k8s.pending.stuck-creating" }),

@@ -4,7 +4,7 @@
  * `k8s.restoreConfigMap` (`NeverDeleteVolumes` in front), ConfigMap snapshots on or off.
  */
 import { IncidentBus, MemoryStore, Notifier } from "@byteport/core"
-import type { GuardrailStore } from "@byteport/core"
+import type { ActionRegistry, GuardrailStore } from "@byteport/core"
 import { Effect, Layer } from "effect"
 import * as ConfigMapSnapshots from "../../src/actions/configMapSnapshots"
 import * as RestoreConfigMap from "../../src/actions/restoreConfigMap"
@@ -13,6 +13,9 @@ import * as NeverDeleteVolumes from "../../src/guardrails/neverDeleteVolumes"
 import { clusterLayer, mutations, type Sim } from "../oom/harness"
 
 export * from "../oom/harness"
+
+/** The registry service the runbooks act through. */
+export type Registry = ActionRegistry.ActionRegistry
 
 /** Everything the two runbooks need against a simulator. */
 export const services = (s: Sim, options: { readonly snapshots?: boolean; readonly store?: Layer.Layer<GuardrailStore.GuardrailStore, unknown> } = {}) => {

@@ -37,8 +37,14 @@ const proposalOnly = (part: any, cls: string, expect: ReadonlyArray<string>, set
   })
 
 describe("k8s.pending e2e: each class, auto", () => {
-  it.effect("resource_exhaustion: 16Gi fits no node → ChangeProposal (never lower requests), nothing written", () =>
-    proposalOnly(Scenario.pending.insufficientMemory({ name: "batch" }), "resource_exhaustion", ["Insufficient memory", "BytePort never lowers requests"]).pipe(Effect.asVoid, Effect.scoped), 120_000)
+  it.effect("resource_exhaustion: 16Gi fits no node → ChangeProposal (never lower requests), nothing written; signalled at 5 minutes Pending", () =>
+    Effect.gen(function*() {
+      const { report } = yield* proposalOnly(Scenario.pending.insufficientMemory({ name: "batch" }), "resource_exhaustion", ["Insufficient memory", "BytePort never lowers requests"])
+      assert.strictEqual(report.signal.source, "k8s.pending.unscheduled")
+      const waited = report.signal.observedAt - Date.parse(report.signal.evidence.pendingSince)
+      assert.isAtLeast(waited, 300_000)
+      assert.isBelow(waited, 300_000 + 16_000)
+    }).pipe(Effect.scoped), 120_000)
 
   it.effect("near miss: a mixed FailedScheduling whose other node is cordoned still classifies resource_exhaustion (the cordoned node is no candidate)", () =>
     Effect.gen(function*() {
@@ -119,6 +125,11 @@ describe("k8s.pending e2e: each class, auto", () => {
       const { report, text } = yield* run(s)
       assert.strictEqual(report.classification.class, "missing_dependencies")
       assert.strictEqual(report.status, "escalated")
+      // bound but stuck in ContainerCreating: signalled at 5 minutes (inclusive), not before
+      assert.strictEqual(report.signal.source, "k8s.pending.stuck-creating")
+      const waited = report.signal.observedAt - Date.parse(report.signal.evidence.pendingSince)
+      assert.isAtLeast(waited, 300_000)
+      assert.isBelow(waited, 300_000 + 16_000)
       assert.include(text, "never_restore_without_snapshot")
       assert.include(text, "re-create ConfigMap api-config from your manifests")
       assert.strictEqual(writes(s).length, before)

@@ -9,6 +9,9 @@ import { Classification, Fact, Plan } from "@byteport/core"
 import * as ImagePullClassifier from "../../src/classifiers/imagePull"
 import * as PendingClassifier from "../../src/classifiers/pending"
 import * as StuckCreating from "../../src/detectors/stuckCreating"
+import * as Families from "../../src/runbooks/families"
+import * as ImagePull from "../../src/runbooks/k8s.image-pull"
+import * as Pending from "../../src/runbooks/k8s.pending"
 import * as Fit from "../../src/probes/fit"
 import * as PullSecrets from "../../src/probes/pullSecrets"
 import * as Messages from "../../src/probes/messages"
@@ -40,6 +43,19 @@ export const pendingFacts = (o: { pod?: any; nodes?: Array<Fit.FitNode>; pods?: 
 }
 
 const cls = (c: Classification.Classification) => (c._tag === "Classified" ? c.class : c._tag)
+
+describe("the runbooks in their families", () => {
+  it("ids, families and precedence are the Families' (image-pull and pending at 20)", () => {
+    for (const [rb, id] of [[ImagePull.make(), Families.Ids.imagePull], [Pending.make(), Families.Ids.pending]] as const) {
+      assert.strictEqual(rb.id, id)
+      assert.strictEqual(rb.family, Families.familyOf[id])
+      assert.strictEqual(rb.precedence, 20)
+      assert.strictEqual(rb.defaultMode, "dry_run")
+    }
+    assert.deepStrictEqual(ImagePull.make().signals, ["k8s.pod.image_pull_failed"])
+    assert.deepStrictEqual(Pending.make().signals, ["k8s.pod.pending_too_long"])
+  })
+})
 
 describe("PullSecrets: the kubelet's keyring", () => {
   it("Docker Hub aliases, globs, ports and path prefixes", () => {
