@@ -4,16 +4,20 @@
  * up (a ConfigMap or Secret volume that does not exist: FailedMount). The unscheduled side is
  * `PendingDetector`'s; both raise `k8s.pod.pending_too_long`, with `reason` `ContainerCreating`
  * here. From the shared pod watch, checked again every `checkInterval` (15 s, a timer, no API
- * request); once per pod.
+ * request); once per pod. Surge pods (a Deployment rollout in progress) are ignored, as by
+ * `PendingDetector`: the failed-rollout runbook owns them.
  *
  * @since 0.3.0
  */
-import type { V1Pod } from "@kubernetes/client-node"
+import type { V1Pod, V1ReplicaSet } from "@kubernetes/client-node"
 import { Detector } from "@byteport/core"
 import { Clock, type Duration, Effect, Stream } from "effect"
-import type { Kube } from "../Kube"
+import { Kube } from "../Kube"
+import * as Informers from "../informers/Informers"
 import * as K8sDetector from "../informers/K8sDetector"
-import { pods } from "../informers/Resource"
+import { pods, replicaSets } from "../informers/Resource"
+import { controllerOf } from "../targets/resolve"
+import { isSurge } from "./pending"
 import type * as PodWire from "../probes/podWire"
 import { make as signal, PodSignalTypes, podKey } from "./podSignals"
 
@@ -64,6 +68,13 @@ export const make = (options: Options = {}): Detector.Detector<never, Kube> => {
           return []
         }
         if (reported.has(key) || now < since + dueMs) return []
+        // a surge pod (a rollout in progress) is the failed-rollout runbook's, as for PendingDetector
+        if (controllerOf(pod)?.kind === "ReplicaSet") {
+          const kube = yield* Kube
+          const ns = pod.metadata.namespace ?? kube.defaultNamespace
+          const rss = yield* Informers.listOr(replicaSets, { namespace: ns }, kube.listReplicaSets({ namespace: ns })).pipe(Effect.orElseSucceed(() => [] as ReadonlyArray<V1ReplicaSet>))
+          if (isSurge(pod, rss)) return []
+        }
         reported.add(key)
         watching.delete(key)
         const w = [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])].find((s) => SETUP.has(s.state?.waiting?.reason ?? ""))
