@@ -248,8 +248,13 @@ start_pgreplica() {
     || { tail -20 "$R/basebackup.log" >&2; die "pg_basebackup failed"; }
   # The copied postgresql.conf is the primary's; the lines below override its port and socket.
   # max_standby_streaming_delay stays PostgreSQL's default (30 s): tests set it per scenario.
+  # primary_conninfo (written by -R to postgresql.auto.conf) is repeated here, so a test's
+  # ALTER SYSTEM RESET primary_conninfo falls back to the primary, not to no upstream at all.
+  local conninfo; conninfo=$(sed -n "s/^primary_conninfo = //p" "$R/data/postgresql.auto.conf")
+  [[ -n $conninfo ]] || die "pg_basebackup -R wrote no primary_conninfo"
   cat >>"$R/data/postgresql.conf" <<EOF
 # --- BytePort test replica (scripts/services.sh) ---
+primary_conninfo = $conninfo
 port = $PGR_PORT
 unix_socket_directories = '$R'
 hot_standby = on
