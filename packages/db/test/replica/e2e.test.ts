@@ -11,12 +11,14 @@
 import { Plan, Runbook } from "@byteport/core"
 import { afterAll, afterEach, assert, beforeAll, it } from "@effect/vitest"
 import { Effect, Fiber, Schedule } from "effect"
+import { spawn, spawnSync } from "node:child_process"
 import * as Detector from "../../src/detectors/ReplicaLag"
 import * as ReplicaLag from "../../src/probes/ReplicaLag"
 import * as Replica from "../../src/runbooks/db.replica.lag"
 import { describeWithServices } from "../support/services"
 import { agentLayers, caughtUp, closeRaw, eventually, faultProxy, onReplica, raw, setReplica, su, targets, world } from "./world"
 
+const hasStrace = spawnSync("strace", ["-V"]).status === 0
 const FAST = { thresholdMs: 1_000, holdMs: 1_500, verifyEveryMs: 250, verifyDeadlineMs: 8_000 } as const
 
 describeWithServices(["postgres", "pgreplica"], "db.replica.lag (real primary + streaming replica)", (env) => {
@@ -55,7 +57,10 @@ describeWithServices(["postgres", "pgreplica"], "db.replica.lag (real primary + 
       for (;;) {
         const signals = yield* poll
         if (signals.length > 0) return signals[0]!
-        if (Date.now() > deadline) return yield* Effect.die(new Error("the detector did not fire"))
+        if (Date.now() > deadline) {
+          const last = yield* ReplicaLag.poll(options.tracker ?? ReplicaLag.makeTracker())
+          return yield* Effect.die(new Error(`the detector did not fire: ${JSON.stringify(last)}`))
+        }
         yield* Effect.sleep("100 millis")
       }
     }).pipe(Effect.provide(agentLayers(env)))
@@ -164,6 +169,32 @@ describeWithServices(["postgres", "pgreplica"], "db.replica.lag (real primary + 
       assert.include(JSON.stringify(r.escalation ?? {}), "not received")
       proxy.resume()
     }).pipe(Effect.scoped), 40_000)
+
+  it.live("disk I/O: every read of the startup process delayed 20 ms (strace inject) while the primary writes → disk_io_saturation, escalated, nothing killed", () =>
+    Effect.gen(function*() {
+      if (!hasStrace) {
+        if (process.env.CI === "true") return assert.fail("strace is needed for the disk I/O case (CI=true)")
+        return
+      }
+      const startup = (yield* Effect.promise(() => su(replicaSu, "SELECT pid FROM pg_stat_activity WHERE backend_type = 'startup'"))).rows[0].pid as number
+      const tracer = spawn("strace", ["-qq", "-p", String(startup), "-e", "trace=pread64,pwrite64", "-e", "inject=pread64,pwrite64:delay_enter=20ms", "-o", "/dev/null"], { stdio: "ignore" })
+      yield* Effect.addFinalizer(() => Effect.sync(() => tracer.kill("SIGTERM")))
+      const t = table()
+      const writer = yield* Effect.promise(() => raw(primaryUrl, "bp-repl-disk-writer"))
+      yield* Effect.promise(() => writer.q(`CREATE TABLE ${t} (id int, v text)`))
+      const { primary, replica } = targets("disk")
+      const tracker = ReplicaLag.makeTracker()
+      const writing = yield* Effect.forkChild(Effect.repeat(Effect.promise(() => writer.q(`INSERT INTO ${t} SELECT g, repeat('x', 200) FROM generate_series(1, 2000) g`)), Schedule.spaced("100 millis")))
+      const signal = yield* detect({ target: replica, primary, tracker, thresholdMs: FAST.thresholdMs, holdMs: FAST.holdMs })
+      const r = yield* Runbook.handle(Replica.make({ replica, primary, tracker, ...FAST }), signal, { mode: "auto" }).pipe(Effect.provide(world(env, replica)))
+      yield* Fiber.interrupt(writing)
+      tracer.kill("SIGTERM")
+      if (Runbook.isAwaitingApproval(r)) return assert.fail("approval pause")
+      assert.strictEqual(r.classification?._tag === "Classified" ? r.classification.class : JSON.stringify(r.classification), "disk_io_saturation")
+      assert.include(JSON.stringify(r.classification), "IO/WALRead")
+      assert.strictEqual(r.status, "escalated")
+      assert.deepStrictEqual(r.plan ? Plan.actions(r.plan.root) : [], [])
+    }).pipe(Effect.scoped), 60_000)
 
   it.live("replay paused on purpose (pg_wal_replay_pause): lag detected, but neither disk I/O nor any other class: escalated", () =>
     Effect.gen(function*() {
