@@ -50,7 +50,7 @@ describeWithServices(["postgres", "pgreplica"], "db.replica.lag (real primary + 
   })
 
   /** Polls the detector (every 100 ms) until it fires; the tracker is the runbook's. */
-  const detect = (options: Detector.Options, timeoutMs = 15_000) =>
+  const detect = (options: Detector.Options, timeoutMs = 15_000, every: "100 millis" | "1 second" = "100 millis") =>
     Effect.gen(function*() {
       const poll = Detector.poller(options)
       const deadline = Date.now() + timeoutMs
@@ -61,7 +61,7 @@ describeWithServices(["postgres", "pgreplica"], "db.replica.lag (real primary + 
           const last = yield* ReplicaLag.poll(options.tracker ?? ReplicaLag.makeTracker())
           return yield* Effect.die(new Error(`the detector did not fire: ${JSON.stringify(last)}`))
         }
-        yield* Effect.sleep("100 millis")
+        yield* Effect.sleep(every)
       }
     }).pipe(Effect.provide(agentLayers(env)))
 
@@ -103,6 +103,27 @@ describeWithServices(["postgres", "pgreplica"], "db.replica.lag (real primary + 
       const last = report.verdicts.at(-1)
       assert.strictEqual(last?._tag, "Recovered")
     }), 40_000)
+
+  it.live("at the seed's numbers, in real time: lag > 30 s held > 60 s fires, the blocker goes, lag < 30 s held 60 s verifies", () =>
+    Effect.gen(function*() {
+      const t = table()
+      const { reader } = yield* Effect.promise(() => standbyConflict(t, "seed"))
+      const { primary, replica } = targets("seed")
+      const tracker = ReplicaLag.makeTracker()
+      const started = Date.now()
+      const signal = yield* detect({ target: replica, primary, tracker }, 150_000, "1 second")
+      const firedAfter = Date.now() - started
+      assert.isAbove(Number(signal.evidence["lagMs"]), 30_000)
+      assert.isAbove(Number(signal.evidence["heldMs"]), 60_000)
+      assert.isAbove(firedAfter, 90_000, "30 s to exceed the bar, then more than 60 s held")
+      const r = yield* Runbook.handle(Replica.make({ replica, primary, tracker }), signal, { mode: "auto" }).pipe(Effect.provide(world(env, replica)))
+      if (Runbook.isAwaitingApproval(r)) return assert.fail("approval pause")
+      assert.strictEqual(r.status, "recovered", JSON.stringify(r.verdicts))
+      const window = r.verdicts.filter((v) => v.poll?.window !== undefined && v.poll.attempt === r.verdicts.at(-1)?.poll?.attempt)
+      assert.strictEqual(window.length, 7, "polls at 0, 10 … 60 s of the passing window")
+      assert.isTrue(window.every((v) => v._tag === "Recovered"))
+      assert.strictEqual((yield* Effect.promise(() => su(replicaSu, `SELECT 1 FROM pg_stat_activity WHERE pid = ${reader.pid}`))).rowCount, 0)
+    }), 300_000)
 
   it.live("observe and dry_run terminate nothing; the replica stays blocked until the test lets go", () =>
     Effect.gen(function*() {
@@ -169,6 +190,37 @@ describeWithServices(["postgres", "pgreplica"], "db.replica.lag (real primary + 
       assert.include(JSON.stringify(r.escalation ?? {}), "not received")
       proxy.resume()
     }).pipe(Effect.scoped), 40_000)
+
+  it.live("a long primary statement floods WAL past a throttled link → long_running_queries_on_primary, cancelled on the primary (cancelPrimaryQueries), recovered", () =>
+    Effect.gen(function*() {
+      const proxy = yield* Effect.promise(() => faultProxy(Number(env.BYTEPORT_TEST_PG_PORT)))
+      yield* Effect.addFinalizer(() => Effect.promise(() => proxy.close()))
+      const pw = env.BYTEPORT_TEST_PG_REPLICATION_PASSWORD ?? ""
+      yield* Effect.promise(() => setReplica(env, "primary_conninfo", `host=127.0.0.1 port=${proxy.port} user=replicator password=${pw} application_name=walreceiver`))
+      yield* Effect.promise(() =>
+        eventually(async () => (await su(replicaSu, "SELECT sender_port FROM pg_stat_wal_receiver WHERE status = 'streaming'")).rows[0]?.sender_port === proxy.port, 20_000, "the walreceiver on the proxy"))
+      proxy.throttle(600_000)
+      const t = table()
+      const writer = yield* Effect.promise(() => raw(primaryUrl, "bp-repl-flood-writer"))
+      yield* Effect.promise(() => writer.q(`CREATE TABLE ${t} (id int, v text)`))
+      // one statement that writes for a long time (it holds a transaction id all along)
+      const flood = writer.q(`DO $$ BEGIN FOR i IN 1..600 LOOP INSERT INTO ${t} SELECT g, repeat('x', 200) FROM generate_series(1, 200) g; PERFORM pg_sleep(0.05); END LOOP; END $$`)
+        .then(() => "finished", (e: Error) => e.message)
+      const { primary, replica } = targets("flood")
+      const tracker = ReplicaLag.makeTracker()
+      const signal = yield* detect({ target: replica, primary, tracker, thresholdMs: FAST.thresholdMs, holdMs: FAST.holdMs })
+      const r = yield* Runbook.handle(
+        Replica.make({ replica, primary, tracker, ...FAST, verifyDeadlineMs: 30_000, primaryStatementMs: 500, cancelPrimaryQueries: true }),
+        signal,
+        { mode: "auto" }
+      ).pipe(Effect.provide(world(env, replica)))
+      if (Runbook.isAwaitingApproval(r)) return assert.fail("approval pause")
+      assert.include(JSON.stringify(r.classification), "primary_statement_floods_wal")
+      const acts = r.plan ? Plan.actions(r.plan.root) : []
+      assert.deepStrictEqual(acts.map((a) => [a.action.kind, a.action.target.ref, a.action.params["pid"]]), [["pg.cancelBackend", primary.ref, writer.pid]])
+      assert.include(yield* Effect.promise(() => flood), "canceling statement due to user request")
+      assert.strictEqual(r.status, "recovered", JSON.stringify(r.verdicts.at(-1)))
+    }).pipe(Effect.scoped), 60_000)
 
   it.live("disk I/O: every read of the startup process delayed 20 ms (strace inject) while the primary writes → disk_io_saturation, escalated, nothing killed", () =>
     Effect.gen(function*() {

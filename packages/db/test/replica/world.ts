@@ -113,20 +113,38 @@ export const setReplica = async (env: Env, name: string, value: string | null): 
  */
 export const faultProxy = async (targetPort: number) => {
   let paused = false
+  let rate: number | undefined // bytes per second from the primary, when throttled
   const pending: Array<() => void> = []
+  const throttled: Array<{ readonly to: net.Socket; chunk: Buffer }> = []
   const sockets = new Set<net.Socket>()
+  const tick = setInterval(() => {
+    if (rate === undefined || paused) return
+    let budget = rate / 20
+    while (budget > 0 && throttled.length > 0) {
+      const head = throttled[0]!
+      const n = Math.min(budget, head.chunk.length)
+      head.to.write(head.chunk.subarray(0, n))
+      head.chunk = head.chunk.subarray(n)
+      budget -= n
+      if (head.chunk.length === 0) throttled.shift()
+    }
+  }, 50)
   const server = net.createServer((client) => {
     const upstream = net.connect(targetPort, "127.0.0.1")
     sockets.add(client)
     sockets.add(upstream)
-    const pipe = (from: net.Socket, to: net.Socket) =>
+    const pipe = (from: net.Socket, to: net.Socket, fromPrimary: boolean) =>
       from.on("data", (chunk) => {
+        if (fromPrimary && (rate !== undefined || throttled.length > 0)) {
+          throttled.push({ to, chunk })
+          return
+        }
         const send = () => to.write(chunk)
         if (paused) pending.push(send)
         else send()
       })
-    pipe(client, upstream)
-    pipe(upstream, client)
+    pipe(client, upstream, false)
+    pipe(upstream, client, true)
     const end = () => {
       client.destroy()
       upstream.destroy()
@@ -145,7 +163,12 @@ export const faultProxy = async (targetPort: number) => {
       paused = false
       for (const send of pending.splice(0)) send()
     },
+    /** Caps what the primary sends at `bytesPerSecond` (undefined: no cap; the queue still drains in order). */
+    throttle: (bytesPerSecond: number | undefined) => {
+      rate = bytesPerSecond ?? Number.MAX_SAFE_INTEGER
+    },
     close: async () => {
+      clearInterval(tick)
       for (const s of sockets) s.destroy()
       await new Promise<void>((r) => server.close(() => r()))
     }
