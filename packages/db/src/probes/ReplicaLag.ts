@@ -75,7 +75,14 @@ export const ReplicaPositions = Schema.Struct({
   /** `pg_get_wal_replay_pause_state()`: `not paused`, `pause requested`, `paused`. */
   pause_state: NullableString,
   /** ms since `pg_last_xact_replay_timestamp()` (evidence only: grows on an idle primary). */
-  replay_timestamp_age_ms: NullableNumber
+  replay_timestamp_age_ms: NullableNumber,
+  /**
+   * The classic reading, as the PostgreSQL docs and most monitoring compute it: 0 when everything
+   * received is replayed ("no WAL to replay"), else `now() − pg_last_xact_replay_timestamp()`
+   * (evidence only: it misses WAL not yet received, and counts from the last replayed commit,
+   * which may be long before the primary's next write).
+   */
+  replay_timestamp_lag_ms: NullableNumber
 })
 /** The replica's positions. */
 export type ReplicaPositions = typeof ReplicaPositions.Type
@@ -87,7 +94,9 @@ export const replicaPositions: Effect.Effect<ReplicaPositions, DbError, Postgres
     `SELECT pg_is_in_recovery() AS in_recovery, pg_last_wal_receive_lsn()::text AS receive_lsn,
             pg_last_wal_replay_lsn()::text AS replay_lsn,
             CASE WHEN pg_is_in_recovery() THEN pg_get_wal_replay_pause_state() END AS pause_state,
-            (extract(epoch FROM clock_timestamp() - pg_last_xact_replay_timestamp()) * 1000)::float8 AS replay_timestamp_age_ms`
+            (extract(epoch FROM clock_timestamp() - pg_last_xact_replay_timestamp()) * 1000)::float8 AS replay_timestamp_age_ms,
+            CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0::float8
+                 ELSE (extract(epoch FROM clock_timestamp() - pg_last_xact_replay_timestamp()) * 1000)::float8 END AS replay_timestamp_lag_ms`
   )
 ).pipe(Effect.map((rows) => rows[0]!))
 

@@ -16,7 +16,7 @@ import * as Detector from "../../src/detectors/ReplicaLag"
 import * as ReplicaLag from "../../src/probes/ReplicaLag"
 import * as Replica from "../../src/runbooks/db.replica.lag"
 import { describeWithServices } from "../support/services"
-import { agentLayers, caughtUp, closeRaw, eventually, faultProxy, onReplica, raw, setReplica, su, targets, world } from "./world"
+import { agentLayers, caughtUp, closeRaw, eventually, faultProxy, onReplica, raw, setReplica, su, targets, unrouted, world } from "./world"
 
 const hasStrace = spawnSync("strace", ["-V"]).status === 0
 const FAST = { thresholdMs: 1_000, holdMs: 1_500, verifyEveryMs: 250, verifyDeadlineMs: 8_000 } as const
@@ -125,6 +125,22 @@ describeWithServices(["postgres", "pgreplica"], "db.replica.lag (real primary + 
       assert.strictEqual((yield* Effect.promise(() => su(replicaSu, `SELECT 1 FROM pg_stat_activity WHERE pid = ${reader.pid}`))).rowCount, 0)
     }), 300_000)
 
+  it.live("kills use their target's connection: without the replica routed (PgTargets), the kill runs on the primary, finds no such session, and nothing recovers", () =>
+    Effect.gen(function*() {
+      const t = table()
+      const { reader } = yield* Effect.promise(() => standbyConflict(t, "route"))
+      const { primary, replica } = targets("route")
+      const tracker = ReplicaLag.makeTracker()
+      const signal = yield* detect({ target: replica, primary, tracker, thresholdMs: FAST.thresholdMs, holdMs: FAST.holdMs })
+      const r = yield* Runbook.handle(Replica.make({ replica, primary, tracker, ...FAST, verifyDeadlineMs: 1_000 }), signal, { mode: "auto" }).pipe(
+        Effect.provide(unrouted(env))
+      )
+      if (Runbook.isAwaitingApproval(r)) return assert.fail("approval pause")
+      assert.include(JSON.stringify(r.outcomes), "skipped: session changed", "the primary has no backend with the replica's pid and start")
+      assert.notStrictEqual(r.status, "recovered")
+      assert.strictEqual((yield* Effect.promise(() => su(replicaSu, `SELECT 1 FROM pg_stat_activity WHERE pid = ${reader.pid}`))).rowCount, 1, "the blocker is still there")
+    }), 40_000)
+
   it.live("observe and dry_run terminate nothing; the replica stays blocked until the test lets go", () =>
     Effect.gen(function*() {
       const t = table()
@@ -188,6 +204,11 @@ describeWithServices(["postgres", "pgreplica"], "db.replica.lag (real primary + 
       assert.strictEqual(r.status, "escalated")
       assert.deepStrictEqual(r.plan ? Plan.actions(r.plan.root) : [], [])
       assert.include(JSON.stringify(r.escalation ?? {}), "not received")
+      // the classic reading (0 when everything received is replayed) sees no lag at all here
+      const lagFact = r.facts["lag"] as { readonly _tag: string; readonly value?: { readonly lagMs: number; readonly replica: { readonly replay_timestamp_lag_ms: number | null } } }
+      assert.strictEqual(lagFact._tag, "Known")
+      assert.isAbove(lagFact.value!.lagMs, FAST.thresholdMs)
+      assert.strictEqual(lagFact.value!.replica.replay_timestamp_lag_ms, 0)
       proxy.resume()
     }).pipe(Effect.scoped), 40_000)
 

@@ -39,6 +39,12 @@ export const world = (env: Env, replica: TargetRef.TargetRef, cap = 20) => {
   }).pipe(Layer.provideMerge(deps as Layer.Layer<Postgres.Postgres | ReplicaLag.PgReplica, any>))
 }
 
+/** The same handlers with no route: every kill runs on the primary's connection. */
+export const unrouted = (env: Env) =>
+  Testing.layer<any>({ handlers: [PgTerminateBackend.make({ killsPerMinuteCap: 20 })] as any }).pipe(
+    Layer.provideMerge(agentLayers(env) as Layer.Layer<Postgres.Postgres | ReplicaLag.PgReplica, any>)
+  )
+
 /** A raw client (errors recorded, never thrown). */
 export interface Raw {
   readonly client: pg.Client
