@@ -23,8 +23,7 @@
  * @since 0.1.0
  */
 import { Effect } from "effect"
-import * as ReplicaLagDetector from "../detectors/ReplicaLag"
-import * as ReplicaLag from "../probes/ReplicaLag"
+import { ReplicaLag, ReplicaLagDetector } from "@byteport/db"
 import { DecodeError, instant, read, row, type Table } from "./Table"
 
 /** An export: a file path or a parsed table. */
