@@ -3,7 +3,7 @@
  *
  * | class (cause) | plan |
  * |---|---|
- * | long_running_queries_on_primary (standby queries block replay) | `pg.terminateBackend` of each standby session holding the lock replay waits for, longest transaction first, up to `maxTerminationsPerIncident` (default 5), on the **replica** (the action's target is the replica: the handler runs its conditional statement on the replica's connection, `PgTargets`). Each kill is wrapped so a denial (`kills_per_minute_cap`) does not stop the others. Superusers and protected sessions are never planned: they are listed in an escalation instead |
+ * | long_running_queries_on_primary (standby queries block replay) | `pg.terminateBackend` of each standby session holding the lock replay waits for, longest transaction first, up to `maxTerminationsPerIncident` (default 5), inside `Plan.until(db.replica.replay_unblocked)`: re-polled before each kill and after the last, no further session goes once replay no longer waits on a lock; on the **replica** (the action's target is the replica: the handler runs its conditional statement on the replica's connection, `PgTargets`). Each kill is wrapped so a denial (`kills_per_minute_cap`) does not stop the others. Superusers and protected sessions are never planned: they are listed in an escalation instead |
  * | long_running_queries_on_primary (a primary statement floods WAL) | with `cancelPrimaryQueries: true`: `pg.cancelBackend` of the writing statements on the **primary**; otherwise (the default) an escalation naming them |
  * | network_latency | an escalation with the diagnosis (received vs replayed, reply age, walreceiver state) |
  * | disk_io_saturation | an escalation with the diagnosis (startup waits, I/O pressure) |
@@ -21,7 +21,8 @@ import * as PgTerminateBackend from "../actions/PgTerminateBackend"
 import type { ReplicaLagFacts } from "../diagnosers/ReplicaLagDiagnoser"
 import type * as PgActivity from "../probes/PgActivity"
 import * as PoolRemediator from "./PoolRemediator"
-import { redactedQuery } from "./SaturationRemediator"
+import * as ReplicaLagBelow from "../verifiers/ReplicaLagBelow"
+import { redactedQuery, untilBelow } from "./SaturationRemediator"
 
 /** The runbook id the plans name. */
 export const RUNBOOK_ID = "db.replica.lag"
@@ -105,7 +106,8 @@ export const planOf = (
         Plan.escalate("WAL replay on the replica is blocked by standby sessions BytePort may not terminate", [...left.map(describe), ...why])
       )
     }
-    const terminate = Plan.seq(...steps)
+    // re-polled before each kill and after the last: once replay no longer waits on a lock, no further session goes
+    const terminate = untilBelow(ReplicaLagBelow.replayCheckRef(signal.target), steps)
     return plan(
       `terminate the ${steps.length} standby session(s) blocking WAL replay (${chosen.map((b) => b.pid).join(", ")})${leftNote}`,
       left.length === 0

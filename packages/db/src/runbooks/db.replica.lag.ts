@@ -135,16 +135,19 @@ export const handlers = (options: PgTerminateBackend.Options = {}): ReadonlyArra
   PgCancelBackend.make(options)
 ]
 
+/** The checks to register with the handlers (`db.replica.replay_unblocked`, re-polled between standby kills). */
+export const checks = (): ReadonlyArray<Check.Check<ReplicaLag.PgReplica>> => [ReplicaLagBelow.replayCheck()]
+
 /**
- * The registry of the kill handlers with the replica routed to its own connection: kills whose
- * target is `replica` run on `PgReplica`, every other target on `Postgres`. Add your other
- * handlers and checks in `parts`.
+ * The registry of the kill handlers and the runbook's check with the replica routed to its own
+ * connection: kills whose target is `replica` run on `PgReplica`, every other target on
+ * `Postgres`. Add your other handlers and checks in `parts`.
  */
 export const handlersLayer = <R = never>(
   replica: TargetRef.TargetRef,
   parts: { readonly handlers?: ReadonlyArray<ActionHandler.ActionHandler<R>>; readonly checks?: ReadonlyArray<Check.Check<R>> } = {},
   options: PgTerminateBackend.Options = {}
 ): Layer.Layer<ActionRegistry.ActionRegistry, never, R | Postgres | ReplicaLag.PgReplica> =>
-  ActionRegistry.layer<R | Postgres>({ handlers: [...handlers(options), ...(parts.handlers ?? [])], ...(parts.checks ? { checks: parts.checks } : {}) }).pipe(
+  ActionRegistry.layer<R | Postgres | ReplicaLag.PgReplica>({ handlers: [...handlers(options), ...(parts.handlers ?? [])], checks: [...checks(), ...(parts.checks ?? [])] }).pipe(
     Layer.provide(PgTargets.layerFrom(replica, ReplicaLag.PgReplica))
   )

@@ -7,7 +7,8 @@
  *
  * @since 0.1.0
  */
-import { Verdict, Verifier } from "@byteport/core"
+import { Check, Plan, Verdict, Verifier } from "@byteport/core"
+import type { TargetRef } from "@byteport/core"
 import { Clock, Effect } from "effect"
 import type { Postgres } from "../Postgres"
 import * as ReplicaLag from "../probes/ReplicaLag"
@@ -49,3 +50,27 @@ export const make = (tracker: ReplicaLag.LagTracker, maxLagMs: number = DEFAULT_
       observed: { lagMs: lag.lagMs, primaryLsn: lag.primaryLsn, replayLsn: lag.replayLsn, receiveLsn: lag.receiveLsn }
     }], lag.at)
   }).pipe(Effect.catchCause(() => Effect.map(Clock.currentTimeMillis, (at) => Verdict.inconclusive("replica lag could not be read", at))))
+
+/** The check kind the standby-conflict plan re-polls between terminations. */
+export const REPLAY_CHECK = "db.replica.replay_unblocked"
+
+/** The check reference: WAL replay on the replica no longer waits on a lock. */
+export const replayCheckRef = (target: TargetRef.TargetRef): Plan.CheckRef =>
+  Plan.check(REPLAY_CHECK, target, {}, "WAL replay on the replica no longer waits on a lock")
+
+/**
+ * The `db.replica.replay_unblocked` check (register it with the handlers, `ReplicaLagRunbook.checks()`):
+ * three looks at the replica's startup process, 50 ms apart, none waiting on `Lock`. Never fails:
+ * a look that cannot be taken is `ok: false`.
+ */
+export const replayCheck = (): Check.Check<ReplicaLag.PgReplica> =>
+  Check.make(REPLAY_CHECK, () =>
+    Check.safely(
+      REPLAY_CHECK,
+      Effect.map(ReplicaLag.onReplica(ReplicaLag.startupWaits(3, 50)), (w) => ({
+        name: REPLAY_CHECK,
+        ok: w.samples > 0 && w.lock === 0,
+        detail: w.samples === 0 ? "no startup process (not in recovery)" : `startup process waits: ${JSON.stringify(w.counts)}`,
+        observed: { lock: w.lock, samples: w.samples }
+      }))
+    ))

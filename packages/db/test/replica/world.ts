@@ -13,6 +13,7 @@ import * as PgCancelBackend from "../../src/actions/PgCancelBackend"
 import * as PgTerminateBackend from "../../src/actions/PgTerminateBackend"
 import * as Postgres from "../../src/Postgres"
 import * as ReplicaLag from "../../src/probes/ReplicaLag"
+import * as ReplicaLagRunbook from "../../src/runbooks/db.replica.lag"
 import * as PgTargets from "../../src/sessions/PgTargets"
 
 /** Test env record. */
@@ -35,13 +36,14 @@ export const agentLayers = (env: Env) =>
 export const world = (env: Env, replica: TargetRef.TargetRef, cap = 20) => {
   const deps = Layer.mergeAll(PgTargets.layerFrom(replica, ReplicaLag.PgReplica)).pipe(Layer.provideMerge(agentLayers(env)))
   return Testing.layer<any>({
-    handlers: [PgTerminateBackend.make({ killsPerMinuteCap: cap }), PgCancelBackend.make({ killsPerMinuteCap: cap, graceMillis: 1_000 })] as any
+    handlers: [PgTerminateBackend.make({ killsPerMinuteCap: cap }), PgCancelBackend.make({ killsPerMinuteCap: cap, graceMillis: 1_000 })] as any,
+    checks: ReplicaLagRunbook.checks() as any
   }).pipe(Layer.provideMerge(deps as Layer.Layer<Postgres.Postgres | ReplicaLag.PgReplica, any>))
 }
 
 /** The same handlers with no route: every kill runs on the primary's connection. */
 export const unrouted = (env: Env) =>
-  Testing.layer<any>({ handlers: [PgTerminateBackend.make({ killsPerMinuteCap: 20 })] as any }).pipe(
+  Testing.layer<any>({ handlers: [PgTerminateBackend.make({ killsPerMinuteCap: 20 })] as any, checks: ReplicaLagRunbook.checks() as any }).pipe(
     Layer.provideMerge(agentLayers(env) as Layer.Layer<Postgres.Postgres | ReplicaLag.PgReplica, any>)
   )
 
