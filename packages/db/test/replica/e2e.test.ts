@@ -141,7 +141,7 @@ describeWithServices(["postgres", "pgreplica"], "db.replica.lag (real primary + 
       assert.strictEqual((yield* Effect.promise(() => su(replicaSu, `SELECT 1 FROM pg_stat_activity WHERE pid = ${reader.pid}`))).rowCount, 1, "the blocker is still there")
     }), 40_000)
 
-  it.live("observe and dry_run terminate nothing; the replica stays blocked until the test lets go", () =>
+  it.live("observe and dry_run terminate nothing, nor does auto without the configured annotation; the replica stays blocked", () =>
     Effect.gen(function*() {
       const t = table()
       const { reader } = yield* Effect.promise(() => standbyConflict(t, "modes"))
@@ -154,8 +154,18 @@ describeWithServices(["postgres", "pgreplica"], "db.replica.lag (real primary + 
         assert.strictEqual(r.status, mode === "observe" ? "observed" : "dry_run", mode)
         assert.isFalse(r.outcomes.some((o) => o.status === "applied"), `${mode}: nothing applied`)
       }
+      // auto, but the configured database object lacks byteport.io/auto_remediate: "db_terminate" → denied
+      const gated = yield* Runbook.handle(
+        Replica.make({ replica, primary, tracker, ...FAST, database: { object: "host/test-replica", annotations: { "byteport.io/auto_remediate": "true" } } }),
+        signal,
+        { mode: "auto" }
+      ).pipe(Effect.provide(world(env, replica)))
+      if (Runbook.isAwaitingApproval(gated)) return assert.fail("approval pause")
+      assert.strictEqual(gated.status, "escalated")
+      assert.include(JSON.stringify(gated), "byteport.io/auto_remediate")
+      assert.isFalse(gated.outcomes.some((o) => o.status === "applied"))
       const still = yield* Effect.promise(() => su(replicaSu, `SELECT 1 FROM pg_stat_activity WHERE pid = ${reader.pid}`))
-      assert.strictEqual(still.rowCount, 1, "the blocker survives observe and dry_run")
+      assert.strictEqual(still.rowCount, 1, "the blocker survives observe, dry_run and the annotation gate")
       assert.isFalse(yield* Effect.promise(() => caughtUp(env)), "replay is still blocked")
     }), 40_000)
 
@@ -220,12 +230,12 @@ describeWithServices(["postgres", "pgreplica"], "db.replica.lag (real primary + 
       yield* Effect.promise(() => setReplica(env, "primary_conninfo", `host=127.0.0.1 port=${proxy.port} user=replicator password=${pw} application_name=walreceiver`))
       yield* Effect.promise(() =>
         eventually(async () => (await su(replicaSu, "SELECT sender_port FROM pg_stat_wal_receiver WHERE status = 'streaming'")).rows[0]?.sender_port === proxy.port, 20_000, "the walreceiver on the proxy"))
-      proxy.throttle(600_000)
+      proxy.throttle(400_000)
       const t = table()
       const writer = yield* Effect.promise(() => raw(primaryUrl, "bp-repl-flood-writer"))
       yield* Effect.promise(() => writer.q(`CREATE TABLE ${t} (id int, v text)`))
       // one statement that writes for a long time (it holds a transaction id all along)
-      const flood = writer.q(`DO $$ BEGIN FOR i IN 1..600 LOOP INSERT INTO ${t} SELECT g, repeat('x', 200) FROM generate_series(1, 200) g; PERFORM pg_sleep(0.05); END LOOP; END $$`)
+      const flood = writer.q(`DO $$ BEGIN FOR i IN 1..600 LOOP INSERT INTO ${t} SELECT g, repeat('x', 200) FROM generate_series(1, 300) g; PERFORM pg_sleep(0.05); END LOOP; END $$`)
         .then(() => "finished", (e: Error) => e.message)
       const { primary, replica } = targets("flood")
       const tracker = ReplicaLag.makeTracker()
