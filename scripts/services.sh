@@ -98,11 +98,13 @@ ensure_packages() {
   # fast path: every binary we run is already there
   local fast=1
   if has postgres || has pgreplica; then find_pg_bin || fast=0; command -v psql >/dev/null || fast=0; fi
+  if has pgreplica; then command -v strace >/dev/null || fast=0; fi # the replica tests slow its replay with strace
   if has pgbouncer; then command -v pgbouncer >/dev/null && command -v psql >/dev/null || fast=0; fi
   if has mariadb; then command -v mariadbd >/dev/null && command -v mariadb-install-db >/dev/null && command -v mariadb-admin >/dev/null || fast=0; fi
   ((fast)) && return 0
   local want=() missing=() p
   { has postgres || has pgreplica; } && want+=(postgresql-15 postgresql-client-15)
+  has pgreplica && want+=(strace)
   has pgbouncer && want+=(pgbouncer postgresql-client-15)
   has mariadb && want+=(mariadb-server mariadb-client)
   for p in "${want[@]}"; do

@@ -8,6 +8,7 @@
  * server could not deliver the signal. The plan then falls back to `pg.terminateBackend`
  * (`Plan.fallback(act(cancel), act(terminate), { on: ["failed"] })`). A statement that ended
  * before the cancel is `skipped: session changed`, not a failure (nothing to fall back to).
+ * The statement runs on the connection `PgTargets` routes the action's target to, else on `Postgres`.
  *
  * The query text is kept in the outcome (`result.query`, at most 4 000 characters) for the
  * EXPLAIN postmortem. Guardrails: never a superuser, never a protected session (a cancel ends a
@@ -102,8 +103,7 @@ export const make = (options: Options = {}): ActionHandler.ActionHandler<Postgre
       PgTargets.routed(ctx.action.target, Effect.map(stillRunning(p), (running) =>
         running
           ? ActionHandler.notApplied(`the statement of backend ${p.pid} (started ${p.queryStartUs} µs) still runs`)
-          : ActionHandler.applied(`the statement of backend ${p.pid} (started ${p.queryStartUs} µs) no longer runs`))
-)
+          : ActionHandler.applied(`the statement of backend ${p.pid} (started ${p.queryStartUs} µs) no longer runs`)))
   })
 
 /** Pure: the action cancelling one probed session's statement (`undefined` without an identity or a statement). */

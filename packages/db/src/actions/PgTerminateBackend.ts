@@ -17,6 +17,9 @@
  * `skipped: session changed`, so the plan goes on and verification decides whether the
  * incident recovered. Only a signal the server could not deliver fails the action.
  *
+ * The statement runs on the connection `PgTargets` routes the action's target to (a replica's
+ * sessions on the replica), else on `Postgres`.
+ *
  * `observe` (an interrupted incident resuming): the backend (pid **and** backend_start) gone is
  * applied — the session no longer exists, whoever ended it; still there is not applied.
  *
@@ -95,8 +98,7 @@ export const make = (options: Options = {}): ActionHandler.ActionHandler<Postgre
       PgTargets.routed(ctx.action.target, Effect.map(backendAlive(p), (alive) =>
         alive
           ? ActionHandler.notApplied(`backend ${p.pid} (started ${p.backendStartUs} µs) still exists`)
-          : ActionHandler.applied(`backend ${p.pid} (started ${p.backendStartUs} µs) no longer exists`))
-)
+          : ActionHandler.applied(`backend ${p.pid} (started ${p.backendStartUs} µs) no longer exists`)))
   })
 
 /** Whether the backend (pid and backend_start) still exists. */
