@@ -66,15 +66,20 @@ describeWithServices(["postgres", "pgreplica"], "db.replica.lag (real primary + 
     }).pipe(Effect.provide(agentLayers(env)))
 
   /** A standby transaction holding a lock on `t`, then an ALTER of `t` on the primary: replay blocks. */
-  const standbyConflict = async (t: string, label: string) => {
+  const standbyConflict = async (t: string, label: string, readers = 1) => {
     const setup = await raw(primaryUrl, `bp-repl-${label}-setup`)
     await setup.q(`CREATE TABLE ${t} (id int PRIMARY KEY, v int); INSERT INTO ${t} SELECT g, 0 FROM generate_series(1, 100) g`)
     await eventually(() => onReplica(env, t, 100), 10_000, "the table on the replica")
-    const reader = await raw(replicaUrl, `bp-repl-${label}-reader`)
-    await reader.q(`BEGIN; SELECT count(*) FROM ${t}`)
+    const all: Array<Awaited<ReturnType<typeof raw>>> = []
+    for (let i = 0; i < readers; i++) {
+      const r = await raw(replicaUrl, `bp-repl-${label}-reader`)
+      await r.q(`BEGIN; SELECT count(*) FROM ${t}`)
+      all.push(r)
+    }
+    const reader = all[0]!
     await setup.q(`ALTER TABLE ${t} ADD COLUMN w int`)
     await setup.q(`INSERT INTO ${t} SELECT g, 1, 1 FROM generate_series(101, 200) g`)
-    return { setup, reader }
+    return { setup, reader, readers: all }
   }
 
   it.live("standby queries block replay: classified, the blocker is terminated on the replica, replay resumes, recovered", () =>
@@ -167,6 +172,27 @@ describeWithServices(["postgres", "pgreplica"], "db.replica.lag (real primary + 
       const still = yield* Effect.promise(() => su(replicaSu, `SELECT 1 FROM pg_stat_activity WHERE pid = ${reader.pid}`))
       assert.strictEqual(still.rowCount, 1, "the blocker survives observe, dry_run and the annotation gate")
       assert.isFalse(yield* Effect.promise(() => caughtUp(env)), "replay is still blocked")
+    }), 40_000)
+
+  it.live("kills_per_minute_cap holds on the replica's target: of two blockers one is terminated, the other denied and escalated", () =>
+    Effect.gen(function*() {
+      const t = table()
+      const { readers } = yield* Effect.promise(() => standbyConflict(t, "cap", 2))
+      const { primary, replica } = targets("cap")
+      const tracker = ReplicaLag.makeTracker()
+      const signal = yield* detect({ target: replica, primary, tracker, thresholdMs: FAST.thresholdMs, holdMs: FAST.holdMs })
+      const r = yield* Runbook.handle(Replica.make({ replica, primary, tracker, ...FAST, verifyDeadlineMs: 500 }), signal, { mode: "auto" }).pipe(
+        Effect.provide(world(env, replica, 1))
+      )
+      if (Runbook.isAwaitingApproval(r)) return assert.fail("approval pause")
+      const acts = r.plan ? Plan.actions(r.plan.root).map((a) => a.action.params["pid"]) : []
+      assert.strictEqual(acts.length, 2, JSON.stringify(r.plan))
+      assert.include(JSON.stringify(r), "kills_per_minute_cap")
+      assert.strictEqual(r.outcomes.filter((o) => o.status === "applied").length, 1)
+      const alive = yield* Effect.promise(() => su(replicaSu, `SELECT pid FROM pg_stat_activity WHERE pid IN (${acts.join(", ")})`))
+      assert.strictEqual(alive.rowCount, 1, "one blocker left")
+      assert.notStrictEqual(r.status, "recovered")
+      assert.sameMembers(acts, readers.map((x) => x.pid))
     }), 40_000)
 
   it.live("a superuser's standby transaction blocking replay is never terminated: escalation names it", () =>
