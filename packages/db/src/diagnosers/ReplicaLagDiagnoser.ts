@@ -45,6 +45,8 @@ export interface Options {
   readonly primaryStatementMs?: number
   /** Looks at the startup process (default 10, 50 ms apart). */
   readonly startupLooks?: number
+  /** Which sessions (standby blockers, primary writers) the runbook may see and act on (default all). */
+  readonly sessions?: (s: PgActivity.PgSession) => boolean
   /** Path of the I/O pressure file (default `/proc/pressure/io`). */
   readonly ioPressurePath?: string
   /** Per-probe timeout (default 10 s). */
@@ -59,17 +61,20 @@ export const standbyOf = (rows: ReadonlyArray<ReplicaLag.Standby>, name?: string
   name !== undefined ? rows.find((r) => r.application_name === name) ?? null : rows.length === 1 ? rows[0]! : rows.find((r) => r.application_name === "walreceiver") ?? null
 
 /** The diagnoser. */
-export const make = (options: Options): Diagnoser.Diagnoser<ReplicaLagFacts, Postgres | ReplicaLag.PgReplica> =>
-  Diagnoser.make<ReplicaLagFacts, Postgres | ReplicaLag.PgReplica>({
+export const make = (options: Options): Diagnoser.Diagnoser<ReplicaLagFacts, Postgres | ReplicaLag.PgReplica> => {
+  const scoped = (rows: ReadonlyArray<PgActivity.PgSession>) => (options.sessions === undefined ? rows : rows.filter(options.sessions))
+  return Diagnoser.make<ReplicaLagFacts, Postgres | ReplicaLag.PgReplica>({
     lag: Diagnoser.probe("lag", () => ReplicaLag.poll(options.tracker)),
     standby: Diagnoser.probe("standby", () => Effect.map(ReplicaLag.standbys, (rows) => standbyOf(rows, options.standbyName))),
     receiver: Diagnoser.probe("receiver", () => ReplicaLag.onReplica(ReplicaLag.receiver)),
     startup: Diagnoser.probe("startup", () => ReplicaLag.onReplica(ReplicaLag.startupWaits(options.startupLooks ?? 10, 50))),
     replayPaused: Diagnoser.probe("replayPaused", () =>
       Effect.map(ReplicaLag.onReplica(ReplicaLag.replicaPositions), (p) => p.pause_state !== null && p.pause_state !== "not paused")),
-    blockers: Diagnoser.probe("blockers", () => ReplicaLag.onReplica(ReplicaLag.replayBlockers)),
-    primaryWriters: Diagnoser.probe("primaryWriters", () => ReplicaLag.primaryWriters(options.primaryStatementMs ?? DEFAULT_PRIMARY_STATEMENT_MS)),
+    blockers: Diagnoser.probe("blockers", () => Effect.map(ReplicaLag.onReplica(ReplicaLag.replayBlockers), scoped)),
+    primaryWriters: Diagnoser.probe("primaryWriters", () =>
+      Effect.map(ReplicaLag.primaryWriters(options.primaryStatementMs ?? DEFAULT_PRIMARY_STATEMENT_MS), scoped)),
     conflicts: Diagnoser.probe("conflicts", () => ReplicaLag.onReplica(ReplicaLag.conflicts)),
     settings: Diagnoser.probe("settings", () => ReplicaLag.onReplica(ReplicaLag.standbySettings)),
     ioPressure: Diagnoser.probe("ioPressure", () => ReplicaLag.ioPressure(options.ioPressurePath).pipe(Effect.orElseSucceed(() => null)))
   }, { timeout: options.timeout ?? "10 seconds" })
+}

@@ -40,6 +40,7 @@ import * as ReplicaLagClassifier from "../classifiers/ReplicaLag"
 import * as ReplicaLagDetector from "../detectors/ReplicaLag"
 import * as ReplicaLagDiagnoser from "../diagnosers/ReplicaLagDiagnoser"
 import type { Postgres } from "../Postgres"
+import type * as PgActivity from "../probes/PgActivity"
 import * as ReplicaLag from "../probes/ReplicaLag"
 import * as ReplicaLagRemediator from "../remediators/ReplicaLagRemediator"
 import * as PgTargets from "../sessions/PgTargets"
@@ -68,6 +69,8 @@ export interface Options extends SessionGuardOptions {
   readonly tracker?: ReplicaLag.LagTracker
   /** The replica's application_name in pg_stat_replication (default: the only standby). */
   readonly standbyName?: string
+  /** Which sessions (standby blockers, primary writers) the runbook may see and act on (default all). */
+  readonly sessions?: (s: PgActivity.PgSession) => boolean
   /** A primary statement writing longer than this is long-running (default 60 000 ms). */
   readonly primaryStatementMs?: number
   /** Cancel WAL-flooding primary statements (default false: escalate). */
@@ -106,6 +109,7 @@ export const make = (options: Options): Runbook.Runbook<ReplicaLagDiagnoser.Repl
     diagnose: ReplicaLagDiagnoser.make({
       tracker,
       ...(options.standbyName !== undefined ? { standbyName: options.standbyName } : {}),
+      ...(options.sessions ? { sessions: options.sessions } : {}),
       ...(options.primaryStatementMs !== undefined ? { primaryStatementMs: options.primaryStatementMs } : {}),
       ...(options.ioPressurePath !== undefined ? { ioPressurePath: options.ioPressurePath } : {})
     }),

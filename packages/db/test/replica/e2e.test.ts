@@ -18,6 +18,8 @@ import * as Replica from "../../src/runbooks/db.replica.lag"
 import { describeWithServices } from "../support/services"
 import { agentLayers, caughtUp, closeRaw, eventually, faultProxy, onReplica, raw, setReplica, su, targets, unrouted, world } from "./world"
 
+/** The server is shared with other test files: the runbook sees and acts on this file's sessions only. */
+const ours = (s: { readonly application_name: string }) => s.application_name.startsWith("bp-repl-")
 const hasStrace = spawnSync("strace", ["-V"]).status === 0
 const FAST = { thresholdMs: 1_000, holdMs: 1_500, verifyEveryMs: 250, verifyDeadlineMs: 8_000 } as const
 
@@ -91,7 +93,7 @@ describeWithServices(["postgres", "pgreplica"], "db.replica.lag (real primary + 
       const signal = yield* detect({ target: replica, primary, tracker, thresholdMs: FAST.thresholdMs, holdMs: FAST.holdMs })
       assert.isAbove(Number(signal.evidence["lagMs"]), FAST.thresholdMs)
       assert.isAbove(Number(signal.evidence["heldMs"]), FAST.holdMs)
-      const report = yield* Runbook.handle(Replica.make({ replica, primary, tracker, ...FAST }), signal, { mode: "auto" }).pipe(
+      const report = yield* Runbook.handle(Replica.make({ replica, primary, tracker, sessions: ours, ...FAST }), signal, { mode: "auto" }).pipe(
         Effect.provide(world(env, replica))
       )
       if (Runbook.isAwaitingApproval(report)) return assert.fail("approval pause")
@@ -121,7 +123,7 @@ describeWithServices(["postgres", "pgreplica"], "db.replica.lag (real primary + 
       assert.isAbove(Number(signal.evidence["lagMs"]), 30_000)
       assert.isAbove(Number(signal.evidence["heldMs"]), 60_000)
       assert.isAbove(firedAfter, 90_000, "30 s to exceed the bar, then more than 60 s held")
-      const r = yield* Runbook.handle(Replica.make({ replica, primary, tracker }), signal, { mode: "auto" }).pipe(Effect.provide(world(env, replica)))
+      const r = yield* Runbook.handle(Replica.make({ replica, primary, tracker, sessions: ours }), signal, { mode: "auto" }).pipe(Effect.provide(world(env, replica)))
       if (Runbook.isAwaitingApproval(r)) return assert.fail("approval pause")
       assert.strictEqual(r.status, "recovered", JSON.stringify(r.verdicts))
       const window = r.verdicts.filter((v) => v.poll?.window !== undefined && v.poll.attempt === r.verdicts.at(-1)?.poll?.attempt)
@@ -137,7 +139,7 @@ describeWithServices(["postgres", "pgreplica"], "db.replica.lag (real primary + 
       const { primary, replica } = targets("route")
       const tracker = ReplicaLag.makeTracker()
       const signal = yield* detect({ target: replica, primary, tracker, thresholdMs: FAST.thresholdMs, holdMs: FAST.holdMs })
-      const r = yield* Runbook.handle(Replica.make({ replica, primary, tracker, ...FAST, verifyDeadlineMs: 1_000 }), signal, { mode: "auto" }).pipe(
+      const r = yield* Runbook.handle(Replica.make({ replica, primary, tracker, sessions: ours, ...FAST, verifyDeadlineMs: 1_000 }), signal, { mode: "auto" }).pipe(
         Effect.provide(unrouted(env))
       )
       if (Runbook.isAwaitingApproval(r)) return assert.fail("approval pause")
@@ -154,14 +156,14 @@ describeWithServices(["postgres", "pgreplica"], "db.replica.lag (real primary + 
       const tracker = ReplicaLag.makeTracker()
       const signal = yield* detect({ target: replica, primary, tracker, thresholdMs: FAST.thresholdMs, holdMs: FAST.holdMs })
       for (const mode of ["observe", "dry_run"] as const) {
-        const r = yield* Runbook.handle(Replica.make({ replica, primary, tracker, ...FAST }), signal, { mode }).pipe(Effect.provide(world(env, replica)))
+        const r = yield* Runbook.handle(Replica.make({ replica, primary, tracker, sessions: ours, ...FAST }), signal, { mode }).pipe(Effect.provide(world(env, replica)))
         if (Runbook.isAwaitingApproval(r)) return assert.fail("approval pause")
         assert.strictEqual(r.status, mode === "observe" ? "observed" : "dry_run", mode)
         assert.isFalse(r.outcomes.some((o) => o.status === "applied"), `${mode}: nothing applied`)
       }
       // auto, but the configured database object lacks byteport.io/auto_remediate: "db_terminate" → denied
       const gated = yield* Runbook.handle(
-        Replica.make({ replica, primary, tracker, ...FAST, database: { object: "host/test-replica", annotations: { "byteport.io/auto_remediate": "true" } } }),
+        Replica.make({ replica, primary, tracker, sessions: ours, ...FAST, database: { object: "host/test-replica", annotations: { "byteport.io/auto_remediate": "true" } } }),
         signal,
         { mode: "auto" }
       ).pipe(Effect.provide(world(env, replica)))
@@ -181,7 +183,7 @@ describeWithServices(["postgres", "pgreplica"], "db.replica.lag (real primary + 
       const { primary, replica } = targets("cap")
       const tracker = ReplicaLag.makeTracker()
       const signal = yield* detect({ target: replica, primary, tracker, thresholdMs: FAST.thresholdMs, holdMs: FAST.holdMs })
-      const r = yield* Runbook.handle(Replica.make({ replica, primary, tracker, ...FAST, verifyDeadlineMs: 500 }), signal, { mode: "auto" }).pipe(
+      const r = yield* Runbook.handle(Replica.make({ replica, primary, tracker, sessions: ours, ...FAST, verifyDeadlineMs: 500 }), signal, { mode: "auto" }).pipe(
         Effect.provide(world(env, replica, 1))
       )
       if (Runbook.isAwaitingApproval(r)) return assert.fail("approval pause")
@@ -207,7 +209,7 @@ describeWithServices(["postgres", "pgreplica"], "db.replica.lag (real primary + 
       const { primary, replica } = targets("su")
       const tracker = ReplicaLag.makeTracker()
       const signal = yield* detect({ target: replica, primary, tracker, thresholdMs: FAST.thresholdMs, holdMs: FAST.holdMs })
-      const r = yield* Runbook.handle(Replica.make({ replica, primary, tracker, ...FAST }), signal, { mode: "auto" }).pipe(Effect.provide(world(env, replica)))
+      const r = yield* Runbook.handle(Replica.make({ replica, primary, tracker, sessions: ours, ...FAST }), signal, { mode: "auto" }).pipe(Effect.provide(world(env, replica)))
       if (Runbook.isAwaitingApproval(r)) return assert.fail("approval pause")
       assert.strictEqual(r.status, "escalated")
       assert.deepStrictEqual(r.plan ? Plan.actions(r.plan.root) : [], [])
@@ -233,7 +235,7 @@ describeWithServices(["postgres", "pgreplica"], "db.replica.lag (real primary + 
       // keep writing while the detector watches
       const writing = yield* Effect.forkChild(Effect.repeat(Effect.promise(() => writer.q(`INSERT INTO ${t} SELECT g, repeat('x', 100) FROM generate_series(1, 200) g`)), Schedule.spaced("100 millis")))
       const signal = yield* detect({ target: replica, primary, tracker, thresholdMs: FAST.thresholdMs, holdMs: FAST.holdMs })
-      const r = yield* Runbook.handle(Replica.make({ replica, primary, tracker, ...FAST }), signal, { mode: "auto" }).pipe(Effect.provide(world(env, replica)))
+      const r = yield* Runbook.handle(Replica.make({ replica, primary, tracker, sessions: ours, ...FAST }), signal, { mode: "auto" }).pipe(Effect.provide(world(env, replica)))
       if (Runbook.isAwaitingApproval(r)) return assert.fail("approval pause")
       yield* Fiber.interrupt(writing)
       assert.strictEqual(r.classification?._tag === "Classified" ? r.classification.class : JSON.stringify(r.classification), "network_latency")
@@ -267,7 +269,7 @@ describeWithServices(["postgres", "pgreplica"], "db.replica.lag (real primary + 
       const tracker = ReplicaLag.makeTracker()
       const signal = yield* detect({ target: replica, primary, tracker, thresholdMs: FAST.thresholdMs, holdMs: FAST.holdMs })
       const r = yield* Runbook.handle(
-        Replica.make({ replica, primary, tracker, ...FAST, verifyDeadlineMs: 30_000, primaryStatementMs: 500, cancelPrimaryQueries: true }),
+        Replica.make({ replica, primary, tracker, sessions: ours, ...FAST, verifyDeadlineMs: 30_000, primaryStatementMs: 500, cancelPrimaryQueries: true }),
         signal,
         { mode: "auto" }
       ).pipe(Effect.provide(world(env, replica)))
@@ -295,7 +297,7 @@ describeWithServices(["postgres", "pgreplica"], "db.replica.lag (real primary + 
       const tracker = ReplicaLag.makeTracker()
       const writing = yield* Effect.forkChild(Effect.repeat(Effect.promise(() => writer.q(`INSERT INTO ${t} SELECT g, repeat('x', 200) FROM generate_series(1, 2000) g`)), Schedule.spaced("100 millis")))
       const signal = yield* detect({ target: replica, primary, tracker, thresholdMs: FAST.thresholdMs, holdMs: FAST.holdMs })
-      const r = yield* Runbook.handle(Replica.make({ replica, primary, tracker, ...FAST }), signal, { mode: "auto" }).pipe(Effect.provide(world(env, replica)))
+      const r = yield* Runbook.handle(Replica.make({ replica, primary, tracker, sessions: ours, ...FAST }), signal, { mode: "auto" }).pipe(Effect.provide(world(env, replica)))
       yield* Fiber.interrupt(writing)
       tracer.kill("SIGTERM")
       if (Runbook.isAwaitingApproval(r)) return assert.fail("approval pause")
@@ -313,7 +315,7 @@ describeWithServices(["postgres", "pgreplica"], "db.replica.lag (real primary + 
       const { primary, replica } = targets("pause")
       const tracker = ReplicaLag.makeTracker()
       const signal = yield* detect({ target: replica, primary, tracker, thresholdMs: FAST.thresholdMs, holdMs: FAST.holdMs })
-      const r = yield* Runbook.handle(Replica.make({ replica, primary, tracker, ...FAST }), signal, { mode: "auto" }).pipe(Effect.provide(world(env, replica)))
+      const r = yield* Runbook.handle(Replica.make({ replica, primary, tracker, sessions: ours, ...FAST }), signal, { mode: "auto" }).pipe(Effect.provide(world(env, replica)))
       if (Runbook.isAwaitingApproval(r)) return assert.fail("approval pause")
       assert.strictEqual(r.classification?._tag, "Unclassified", JSON.stringify(r.classification))
       assert.strictEqual(r.status, "escalated")
