@@ -25,6 +25,8 @@ export interface ReplicaLagFacts {
   readonly replayPaused: boolean
   /** Standby sessions holding the lock the startup process waits for, longest transaction first. */
   readonly blockers: ReadonlyArray<PgActivity.PgSession>
+  /** While replay waits on a snapshot / tablespace / buffer-pin conflict: standby sessions holding a snapshot, oldest first. */
+  readonly snapshotBlockers: ReadonlyArray<PgActivity.PgSession>
   /** Statements on the primary writing for longer than the budget, longest first. */
   readonly primaryWriters: ReadonlyArray<PgActivity.PgSession>
   /** Recovery conflicts per database on the replica. */
@@ -47,6 +49,8 @@ export interface Options {
   readonly startupLooks?: number
   /** Which sessions (standby blockers, primary writers) the runbook may see and act on (default all). */
   readonly sessions?: (s: PgActivity.PgSession) => boolean
+  /** BytePort's own application_name prefix, never a blocker (default `byteport`). */
+  readonly ownApplication?: string
   /** Path of the I/O pressure file (default `/proc/pressure/io`). */
   readonly ioPressurePath?: string
   /** Per-probe timeout (default 10 s). */
@@ -71,6 +75,7 @@ export const make = (options: Options): Diagnoser.Diagnoser<ReplicaLagFacts, Pos
     replayPaused: Diagnoser.probe("replayPaused", () =>
       Effect.map(ReplicaLag.onReplica(ReplicaLag.replicaPositions), (p) => p.pause_state !== null && p.pause_state !== "not paused")),
     blockers: Diagnoser.probe("blockers", () => Effect.map(ReplicaLag.onReplica(ReplicaLag.replayBlockers), scoped)),
+    snapshotBlockers: Diagnoser.probe("snapshotBlockers", () => Effect.map(ReplicaLag.onReplica(ReplicaLag.snapshotBlockers(options.ownApplication)), scoped)),
     primaryWriters: Diagnoser.probe("primaryWriters", () =>
       Effect.map(ReplicaLag.primaryWriters(options.primaryStatementMs ?? DEFAULT_PRIMARY_STATEMENT_MS), scoped)),
     conflicts: Diagnoser.probe("conflicts", () => ReplicaLag.onReplica(ReplicaLag.conflicts)),

@@ -276,15 +276,21 @@ export interface StartupWaits {
   readonly lock: number
   /** Samples waiting on I/O (`IO/*`, e.g. `IO/WALRead`, `IO/DataFileRead`). */
   readonly io: number
-  /** Samples waiting for a recovery pause (`IPC/RecoveryPause`) or a conflicting query (`IPC/RecoveryConflict*`, `BufferPin`). */
+  /** Samples waiting for a conflicting standby query that is not a lock: its snapshot (`IPC/RecoveryConflictSnapshot`), a tablespace (`IPC/RecoveryConflictTablespace`) or a buffer pin (`BufferPin`). */
+  readonly conflict: number
+  /** Samples waiting on anything else (e.g. a recovery pause, `IPC/RecoveryPause`). */
   readonly other: number
 }
+
+/** The startup process' wait events that mean a conflicting standby query, other than a lock. */
+export const CONFLICT_WAITS: ReadonlyArray<string> = ["IPC/RecoveryConflictSnapshot", "IPC/RecoveryConflictTablespace", "BufferPin/BufferPin"]
 
 /** Pure: tallies looks at the startup process. */
 export const tallyStartup = (looks: ReadonlyArray<StartupWait | null>): StartupWaits => {
   const counts: Record<string, number> = {}
   let lock = 0
   let io = 0
+  let conflict = 0
   let other = 0
   let pid: number | null = null
   for (const w of looks) {
@@ -294,9 +300,10 @@ export const tallyStartup = (looks: ReadonlyArray<StartupWait | null>): StartupW
     counts[key] = (counts[key] ?? 0) + 1
     if (w.wait_event_type === "Lock") lock++
     else if (w.wait_event_type === "IO") io++
+    else if (CONFLICT_WAITS.includes(key)) conflict++
     else if (w.wait_event_type !== null && w.wait_event_type !== "Activity") other++
   }
-  return { pid, samples: looks.filter((w) => w !== null).length, counts, lock, io, other }
+  return { pid, samples: looks.filter((w) => w !== null).length, counts, lock, io, conflict, other }
 }
 
 /** `n` looks at the startup process, `intervalMs` apart (run against the replica). */
@@ -335,6 +342,26 @@ SELECT s.* FROM (${PgActivity.SESSIONS_SQL}) s WHERE s.pid IN (SELECT pid FROM h
 export const replayBlockers: Effect.Effect<ReadonlyArray<PgActivity.PgSession>, DbError, Postgres> = Postgres.use((db) =>
   db.queryAs(PgActivity.PgSession, REPLAY_BLOCKERS_SQL)
 )
+
+/**
+ * The SQL behind {@link snapshotBlockers}: while the startup process waits on a snapshot,
+ * tablespace or buffer-pin conflict, the client sessions holding a snapshot (`backend_xmin`),
+ * oldest transaction first. Which of them the replayed record conflicts with is not exposed by
+ * PostgreSQL; the classifier keeps those whose transaction is older than the lag (they took their
+ * snapshot before replay stalled). BytePort's own sessions (`application_name` starting with
+ * `$1`) are left out.
+ */
+export const SNAPSHOT_BLOCKERS_SQL = `
+SELECT s.* FROM (${PgActivity.SESSIONS_SQL}) s
+ WHERE s.pid IN (SELECT a.pid FROM pg_stat_activity a WHERE a.backend_type = 'client backend' AND a.backend_xmin IS NOT NULL)
+   AND NOT starts_with(lower(s.application_name), lower($1::text))
+   AND EXISTS (SELECT 1 FROM pg_stat_activity st WHERE st.backend_type = 'startup'
+                AND (st.wait_event IN ('RecoveryConflictSnapshot', 'RecoveryConflictTablespace') OR st.wait_event_type = 'BufferPin'))
+ ORDER BY s.xact_age_ms DESC NULLS LAST, s.pid`
+
+/** Snapshot holders while replay waits on a non-lock conflict (run against the replica); empty otherwise. */
+export const snapshotBlockers = (ownApplication = "byteport"): Effect.Effect<ReadonlyArray<PgActivity.PgSession>, DbError, Postgres> =>
+  Postgres.use((db) => db.queryAs(PgActivity.PgSession, SNAPSHOT_BLOCKERS_SQL, [ownApplication]))
 
 /** Recovery conflicts that cancelled standby queries, per database (`pg_stat_database_conflicts`). */
 export const Conflicts = Schema.Struct({

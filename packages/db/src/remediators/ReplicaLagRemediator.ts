@@ -17,6 +17,7 @@ import { Plan, TargetRef } from "@byteport/core"
 import type { Classification, Fact, Signal } from "@byteport/core"
 import { Effect } from "effect"
 import * as PgCancelBackend from "../actions/PgCancelBackend"
+import * as ReplicaLagClassifier from "../classifiers/ReplicaLag"
 import * as PgTerminateBackend from "../actions/PgTerminateBackend"
 import type { ReplicaLagFacts } from "../diagnosers/ReplicaLagDiagnoser"
 import type * as PgActivity from "../probes/PgActivity"
@@ -91,12 +92,16 @@ export const planOf = (
     ...(options.protectedUsers ? { protectedUsers: options.protectedUsers } : {})
   })
   if (classification.class === "long_running_queries_on_primary" && cause === "standby_queries_block_replay") {
-    const blockers = known(facts.blockers) ?? []
+    const lag = known(facts.lag)
+    const startup = known(facts.startup)
+    const blockers = lag === undefined || startup === undefined
+      ? []
+      : ReplicaLagClassifier.replayBlockersOf({ lag, startup, blockers: known(facts.blockers) ?? [], snapshotBlockers: known(facts.snapshotBlockers) ?? [] })
     const max = Math.max(0, Math.floor(options.maxTerminationsPerIncident ?? DEFAULT_MAX_TERMINATIONS))
     const chosen = blockers.filter(ok).slice(0, max)
     const left = blockers.filter((b) => !chosen.includes(b))
     const steps = chosen.flatMap((b) => {
-      const a = PgTerminateBackend.action(signal.target, b, `its transaction (${sec(b.xact_age_ms)}) holds the lock WAL replay waits for; query: ${redactedQuery(b.query) ?? "(none)"}`)
+      const a = PgTerminateBackend.action(signal.target, b, `its transaction (${sec(b.xact_age_ms)}) blocks WAL replay (a lock or a snapshot replay waits for); query: ${redactedQuery(b.query) ?? "(none)"}`)
       return a === undefined ? [] : [PoolRemediator.capped(Plan.act(a))]
     })
     const leftNote = left.length === 0 ? "" : `; ${left.length} left alone (superuser, protected or over the cap): ${left.map((b) => b.pid).join(", ")}`

@@ -54,13 +54,14 @@ export const make = (tracker: ReplicaLag.LagTracker, maxLagMs: number = DEFAULT_
 /** The check kind the standby-conflict plan re-polls between terminations. */
 export const REPLAY_CHECK = "db.replica.replay_unblocked"
 
-/** The check reference: WAL replay on the replica no longer waits on a lock. */
+/** The check reference: WAL replay on the replica no longer waits on a conflicting standby query. */
 export const replayCheckRef = (target: TargetRef.TargetRef): Plan.CheckRef =>
-  Plan.check(REPLAY_CHECK, target, {}, "WAL replay on the replica no longer waits on a lock")
+  Plan.check(REPLAY_CHECK, target, {}, "WAL replay on the replica no longer waits on a conflicting standby query")
 
 /**
  * The `db.replica.replay_unblocked` check (register it with the handlers, `ReplicaLagRunbook.checks()`):
- * three looks at the replica's startup process, 50 ms apart, none waiting on `Lock`. Never fails:
+ * three looks at the replica's startup process, 50 ms apart, none waiting on `Lock` or a snapshot /
+ * tablespace / buffer-pin conflict. Never fails:
  * a look that cannot be taken is `ok: false`.
  */
 export const replayCheck = (): Check.Check<ReplicaLag.PgReplica> =>
@@ -69,7 +70,7 @@ export const replayCheck = (): Check.Check<ReplicaLag.PgReplica> =>
       REPLAY_CHECK,
       Effect.map(ReplicaLag.onReplica(ReplicaLag.startupWaits(3, 50)), (w) => ({
         name: REPLAY_CHECK,
-        ok: w.samples > 0 && w.lock === 0,
+        ok: w.samples > 0 && w.lock === 0 && w.conflict === 0,
         detail: w.samples === 0 ? "no startup process (not in recovery)" : `startup process waits: ${JSON.stringify(w.counts)}`,
         observed: { lock: w.lock, samples: w.samples }
       }))

@@ -176,6 +176,28 @@ describeWithServices(["postgres", "pgreplica"], "db.replica.lag (real primary + 
       assert.isFalse(yield* Effect.promise(() => caughtUp(env)), "replay is still blocked")
     }), 40_000)
 
+  it.live("a standby snapshot blocking the replay of a VACUUM (IPC/RecoveryConflictSnapshot): the snapshot holder is terminated, replay resumes", () =>
+    Effect.gen(function*() {
+      const t = table()
+      const setup = yield* Effect.promise(() => raw(primaryUrl, "bp-repl-snap-setup"))
+      yield* Effect.promise(() => setup.q(`CREATE TABLE ${t} (id int, v int); INSERT INTO ${t} SELECT g, 0 FROM generate_series(1, 1000) g`))
+      yield* Effect.promise(() => eventually(() => onReplica(env, t, 1000), 10_000, "the table on the replica"))
+      const reader = yield* Effect.promise(() => raw(replicaUrl, "bp-repl-snap-reader"))
+      yield* Effect.promise(() => reader.q(`BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT count(*) FROM ${t}`))
+      yield* Effect.promise(() => setup.q(`UPDATE ${t} SET v = 1`))
+      yield* Effect.promise(() => setup.q(`VACUUM ${t}`))
+      const { primary, replica } = targets("snap")
+      const tracker = ReplicaLag.makeTracker()
+      const signal = yield* detect({ target: replica, primary, tracker, thresholdMs: FAST.thresholdMs, holdMs: FAST.holdMs })
+      const r = yield* Runbook.handle(Replica.make({ replica, primary, tracker, sessions: ours, ...FAST }), signal, { mode: "auto" }).pipe(
+        Effect.provide(world(env, replica))
+      )
+      if (Runbook.isAwaitingApproval(r)) return assert.fail("approval pause")
+      assert.include(JSON.stringify(r.classification), "RecoveryConflictSnapshot")
+      assert.deepStrictEqual(r.plan ? Plan.actions(r.plan.root).map((a) => a.action.params["pid"]) : [], [reader.pid])
+      assert.strictEqual(r.status, "recovered", JSON.stringify(r.verdicts.at(-1)))
+    }), 40_000)
+
   it.live("kills_per_minute_cap holds on the replica's target: of two blockers one is terminated, the other denied and escalated", () =>
     Effect.gen(function*() {
       const t = table()

@@ -137,9 +137,10 @@ const baseFacts: ReplicaLagFacts = {
   lag: { at: 1_765_100_000_000, lagMs: 95_000, sinceFirstSample: false, primaryLsn: "0/5000000", receiveLsn: "0/5000000", replayLsn: "0/3000000", unreceivedBytes: 0, unreplayedBytes: 0x2000000 },
   standby: { pid: 77, application_name: "walreceiver", client_addr: "10.0.0.9", state: "streaming", sync_state: "async", sent_lsn: "0/5000000", write_lsn: "0/5000000", flush_lsn: "0/5000000", replay_lsn: "0/3000000", write_lag_ms: 1.2, flush_lag_ms: 1.5, replay_lag_ms: 94_000, reply_age_ms: 800 },
   receiver: { status: "streaming", written_lsn: "0/5000000", flushed_lsn: "0/5000000", latest_end_lsn: "0/5000000", last_msg_age_ms: 300, sender_host: "10.0.0.8", sender_port: 5432 },
-  startup: { pid: 29333, samples: 10, counts: { "Lock/relation": 10 }, lock: 10, io: 0, other: 0 },
+  startup: { pid: 29333, samples: 10, counts: { "Lock/relation": 10 }, lock: 10, io: 0, conflict: 0, other: 0 },
   replayPaused: false,
   blockers: [session({ pid: 4101 })],
+  snapshotBlockers: [],
   primaryWriters: [],
   conflicts: [{ datname: "appdb", tablespace: 0, lock: 0, snapshot: 0, bufferpin: 0, deadlock: 0 }],
   settings: { max_standby_streaming_delay: "-1", max_standby_archive_delay: "30s", hot_standby_feedback: "off", wal_receiver_status_interval: "10s" },
@@ -153,25 +154,25 @@ const FACTS: Record<string, ReplicaLagFacts> = {
     lag: { ...baseFacts.lag, receiveLsn: "0/3000000", unreceivedBytes: 0x2000000, unreplayedBytes: 0 },
     standby: { ...baseFacts.standby!, write_lsn: "0/3000000", reply_age_ms: 41_000, write_lag_ms: 38_000 },
     receiver: { ...baseFacts.receiver!, last_msg_age_ms: 40_000 },
-    startup: { pid: 29333, samples: 10, counts: { "Activity/RecoveryWalStream": 10 }, lock: 0, io: 0, other: 0 },
+    startup: { pid: 29333, samples: 10, counts: { "Activity/RecoveryWalStream": 10 }, lock: 0, io: 0, conflict: 0, other: 0 },
     blockers: []
   },
   disk_io_saturation: {
     ...baseFacts,
-    startup: { pid: 29333, samples: 10, counts: { "IO/WALRead": 6, "IO/DataFileRead": 2, CPU: 2 }, lock: 0, io: 8, other: 0 },
+    startup: { pid: 29333, samples: 10, counts: { "IO/WALRead": 6, "IO/DataFileRead": 2, CPU: 2 }, lock: 0, io: 8, conflict: 0, other: 0 },
     blockers: [],
     ioPressure: { someAvg10: 62.4, someAvg60: 48.1, fullAvg10: 40.2, fullAvg60: 31 }
   },
   primary_statement_floods_wal: {
     ...baseFacts,
-    startup: { pid: 29333, samples: 10, counts: { CPU: 7, "IO/WALRead": 3 }, lock: 0, io: 3, other: 0 },
+    startup: { pid: 29333, samples: 10, counts: { CPU: 7, "IO/WALRead": 3 }, lock: 0, io: 3, conflict: 0, other: 0 },
     blockers: [],
     primaryWriters: [session({ pid: 5201, state: "active", application_name: "backfill", query: "UPDATE orders SET total = total * 1.1 WHERE id > 100", query_age_ms: 600_000, wait_event_type: null, wait_event: null })]
   },
   replay_paused: {
     ...baseFacts,
     replayPaused: true,
-    startup: { pid: 29333, samples: 10, counts: { "IPC/RecoveryPause": 10 }, lock: 0, io: 0, other: 10 },
+    startup: { pid: 29333, samples: 10, counts: { "IPC/RecoveryPause": 10 }, lock: 0, io: 0, conflict: 0, other: 10 },
     blockers: []
   }
 }
@@ -210,6 +211,21 @@ describe("ReplicaLag classifier (seed's order) and golden plans", () => {
     assert.deepStrictEqual(acts.map((a) => [a.action.kind, a.action.target.ref, a.action.params["pid"]]), [["pg.terminateBackend", "orders-replica-1", 4101]])
   })
 
+  it("snapshot conflict (IPC/RecoveryConflictSnapshot): the snapshot holder older than the lag is terminated, a younger one is not", () => {
+    const facts: ReplicaLagFacts = {
+      ...baseFacts,
+      startup: { pid: 29333, samples: 10, counts: { "IPC/RecoveryConflictSnapshot": 10 }, lock: 0, io: 0, conflict: 10, other: 0 },
+      blockers: [],
+      snapshotBlockers: [session({ pid: 4201, xact_age_ms: 120_000 }), session({ pid: 4202, xact_age_ms: 20_000 })]
+    }
+    const c = classify(known(facts)) as Classification.Classified
+    assert.strictEqual(c.class, "long_running_queries_on_primary")
+    assert.strictEqual(c.evidence["cause"], "standby_queries_block_replay")
+    assert.deepStrictEqual(Plan.actions(Remediator.planOf(c, known(facts), signal).root).map((a) => a.action.params["pid"]), [4201])
+    // only younger snapshots: nobody to blame, no class (escalate)
+    assert.strictEqual(classify(known({ ...facts, snapshotBlockers: [session({ pid: 4202, xact_age_ms: 20_000 })] }))._tag, "Unclassified")
+  })
+
   it("WAL flood: cancelled on the primary only with cancelPrimaryQueries (golden)", () => {
     const c = classify(known(FACTS.primary_statement_floods_wal!)) as Classification.Classified
     const plan = Remediator.planOf(c, known(FACTS.primary_statement_floods_wal!), signal, { cancelPrimaryQueries: true })
@@ -219,7 +235,7 @@ describe("ReplicaLag classifier (seed's order) and golden plans", () => {
 
   it("near misses: replay paused on purpose is no class (not disk I/O); IO waits in 4 of 10 looks are not disk I/O; a writer on the primary keeps the network rule off", () => {
     assert.strictEqual(classify(known(FACTS.replay_paused!))._tag, "Unclassified")
-    const fewIo = { ...FACTS.disk_io_saturation!, startup: { pid: 1, samples: 10, counts: { "IO/WALRead": 4, CPU: 6 }, lock: 0, io: 4, other: 0 } }
+    const fewIo = { ...FACTS.disk_io_saturation!, startup: { pid: 1, samples: 10, counts: { "IO/WALRead": 4, CPU: 6 }, lock: 0, io: 4, conflict: 0, other: 0 } }
     assert.strictEqual(classify(known(fewIo))._tag, "Unclassified")
     assert.strictEqual((classify(known({ ...fewIo, startup: { ...fewIo.startup, io: 5 } })) as Classification.Classified).class, "disk_io_saturation")
     const netWithWriter = { ...FACTS.network_latency!, primaryWriters: FACTS.primary_statement_floods_wal!.primaryWriters }
@@ -244,6 +260,8 @@ describe("property: what a db.replica.lag plan never does", () => {
     blockers: fc.uniqueArray(arbSession, { selector: (s) => s.pid, maxLength: 8 }),
     writers: fc.uniqueArray(arbSession.map((s) => ({ ...s, state: "active" })), { selector: (s) => s.pid, maxLength: 3 }),
     lock: fc.integer({ min: 0, max: 10 }),
+    conflict: fc.integer({ min: 0, max: 3 }),
+    snapshot: fc.uniqueArray(arbSession, { selector: (s) => s.pid, maxLength: 4 }),
     io: fc.integer({ min: 0, max: 10 }),
     unreceived: fc.integer({ min: 0, max: 1 << 26 }),
     unreplayed: fc.integer({ min: 0, max: 1 << 26 }),
@@ -259,9 +277,10 @@ describe("property: what a db.replica.lag plan never does", () => {
         ...baseFacts,
         lag: { ...baseFacts.lag, unreceivedBytes: a.unreceived, unreplayedBytes: a.unreplayed },
         receiver: a.streaming ? baseFacts.receiver : null,
-        startup: { pid: 1, samples: 10, counts: {}, lock: a.lock, io: Math.min(a.io, 10 - a.lock), other: 0 },
+        startup: { pid: 1, samples: 10, counts: {}, lock: a.lock, io: Math.min(a.io, 10 - a.lock), conflict: a.conflict, other: 0 },
         replayPaused: a.paused,
         blockers: a.blockers,
+        snapshotBlockers: a.snapshot,
         primaryWriters: a.writers
       }
       const c = classify(known(facts))
@@ -269,7 +288,7 @@ describe("property: what a db.replica.lag plan never does", () => {
       const plan = Remediator.planOf(c, known(facts), signal, { cancelPrimaryQueries: a.cancel, maxTerminationsPerIncident: a.max })
       const acts = Plan.actions(plan.root).map((x) => x.action)
       // pids are per server: a standby blocker and a primary writer may share one
-      const onReplica = new Map(a.blockers.map((s) => [s.pid, s]))
+      const onReplica = new Map([...a.blockers, ...a.snapshot].map((s) => [s.pid, s]))
       const onPrimary = new Map(a.writers.map((s) => [s.pid, s]))
       for (const act of acts) {
         const s = (act.target.ref === replica.ref ? onReplica : onPrimary).get(Number(act.params["pid"]))
