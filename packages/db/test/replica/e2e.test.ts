@@ -8,13 +8,14 @@
  * One file, run sequentially: the replica is shared by these cases (a blocked replay is
  * everyone's lag).
  */
-import { Plan, Runbook } from "@byteport/core"
+import { ActionRegistry, Plan, Runbook } from "@byteport/core"
 import { afterAll, afterEach, assert, beforeAll, it } from "@effect/vitest"
-import { Effect, Fiber, Schedule } from "effect"
+import { Effect, Fiber, Layer, Schedule } from "effect"
 import { spawn, spawnSync } from "node:child_process"
 import * as Detector from "../../src/detectors/ReplicaLag"
 import * as ReplicaLag from "../../src/probes/ReplicaLag"
 import * as Replica from "../../src/runbooks/db.replica.lag"
+import * as ReplicaLagBelow from "../../src/verifiers/ReplicaLagBelow"
 import { describeWithServices } from "../support/services"
 import { agentLayers, caughtUp, closeRaw, eventually, faultProxy, onReplica, raw, setReplica, su, targets, unrouted, world } from "./world"
 
@@ -83,6 +84,17 @@ describeWithServices(["postgres", "pgreplica"], "db.replica.lag (real primary + 
     await setup.q(`INSERT INTO ${t} SELECT g, 1, 1 FROM generate_series(101, 200) g`)
     return { setup, reader, readers: all }
   }
+
+  it.live("handlersLayer: the kill kinds and the replay check, the check reading the replica", () =>
+    Effect.gen(function*() {
+      const { replica } = targets("layer")
+      const registry = yield* ActionRegistry.ActionRegistry
+      assert.includeMembers([...registry.kinds], ["pg.terminateBackend", "pg.cancelBackend"])
+      const check = registry.check("db.replica.replay_unblocked")
+      assert.isDefined(check)
+      const res = yield* check!.run(ReplicaLagBelow.replayCheckRef(replica), { incidentId: "t", since: Date.now() })
+      assert.isTrue(res.ok, res.detail)
+    }).pipe(Effect.provide(Replica.handlersLayer(targets("layer").replica).pipe(Layer.provide(agentLayers(env))))))
 
   it.live("standby queries block replay: classified, the blocker is terminated on the replica, replay resumes, recovered", () =>
     Effect.gen(function*() {
