@@ -144,6 +144,25 @@ describeWithServices(["postgres", "pgreplica"], "db.replica.lag (real primary + 
       assert.strictEqual((yield* Effect.promise(() => su(replicaSu, `SELECT 1 FROM pg_stat_activity WHERE pid = ${reader.pid}`))).rowCount, 0)
     }), 300_000)
 
+  it.live("Runbook.run with its own detector (polling every 200 ms): one incident, the blocker goes, recovered", () =>
+    Effect.gen(function*() {
+      const t = table()
+      const { primary, replica } = targets("run")
+      const rb = Replica.make({ replica, primary, sessions: ours, ...FAST, schedule: Schedule.spaced("200 millis"), defaultMode: "auto" })
+      const results: Array<Runbook.HandleResult> = []
+      const fiber = yield* Effect.forkChild(
+        Runbook.run(rb, { handOffs: false, resumeOpen: false, onResult: (r) => Effect.sync(() => void results.push(r)) }).pipe(Effect.provide(world(env, replica)))
+      )
+      const { reader } = yield* Effect.promise(() => standbyConflict(t, "run"))
+      yield* Effect.promise(() => eventually(async () => results.length > 0, 30_000, "the first report"))
+      yield* Fiber.interrupt(fiber)
+      const r = results[0]!
+      if (Runbook.isAwaitingApproval(r)) return assert.fail("approval pause")
+      assert.strictEqual(r.status, "recovered", JSON.stringify(r.verdicts.at(-1)))
+      assert.deepStrictEqual(r.plan ? Plan.actions(r.plan.root).map((a) => a.action.params["pid"]) : [], [reader.pid])
+      assert.strictEqual(results.length, 1, "one incident")
+    }), 60_000)
+
   it.live("kills use their target's connection: without the replica routed (PgTargets), the kill runs on the primary, finds no such session, and nothing recovers", () =>
     Effect.gen(function*() {
       const t = table()
