@@ -18,6 +18,7 @@
  */
 import type { V1Secret } from "@kubernetes/client-node"
 import { Detector, type Diagnoser, Fact, Runbook, type Signal } from "@byteport/core"
+import type { Config } from "effect"
 import { Duration, Effect, Option } from "effect"
 import * as ImagePullClassifier from "../classifiers/imagePull"
 import type { ImagePullFacts } from "../classifiers/imagePull"
@@ -28,6 +29,7 @@ import * as K8sDetector from "../informers/K8sDetector"
 import * as Resource from "../informers/Resource"
 import { Kube } from "../Kube"
 import * as Families from "./families"
+import * as Pending from "./k8s.pending"
 import type { KubeError } from "../KubeError"
 import * as PodEvents from "../probes/events"
 import type * as PullSecrets from "../probes/pullSecrets"
@@ -139,4 +141,15 @@ export const make = (o: Options = {}): Runbook.Runbook<ImagePullFacts, Kube> =>
     defaultMode: o.defaultMode ?? "dry_run",
     leaseTtl: "10 minutes",
     cooldown: "5 minutes"
+  })
+
+/**
+ * The runbook from configuration: `BYTEPORT_IMAGE_PULL_CONFIDENCE_<CLASS>` (a ratio) overrides a
+ * class's confidence; anything else is a ConfigError naming its key. The mode is core's
+ * `BYTEPORT_MODE_K8S_IMAGE_PULL`.
+ */
+export const fromConfig = (o: Options = {}): Effect.Effect<Runbook.Runbook<ImagePullFacts, Kube>, Config.ConfigError> =>
+  Effect.gen(function*() {
+    const confidences = { ...(yield* Pending.confidencesConfig("BYTEPORT_IMAGE_PULL_CONFIDENCE_", ImagePullClassifier.CLASSES)), ...o.confidences }
+    return make({ ...o, confidences })
   })

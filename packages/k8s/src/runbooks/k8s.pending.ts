@@ -22,7 +22,7 @@
  */
 import type { V1Pod } from "@kubernetes/client-node"
 import { Detector, type Diagnoser, Fact, Runbook, Settings, type Signal, type Verdict, Verifier } from "@byteport/core"
-import { Config, Duration, Effect, Option } from "effect"
+import { Config, ConfigProvider, Duration, Effect, Option } from "effect"
 import * as RestoreConfigMap from "../actions/restoreConfigMap"
 import * as RollbackDeployment from "../actions/rollbackDeployment"
 import * as PendingClassifier from "../classifiers/pending"
@@ -74,8 +74,9 @@ export interface Options {
 
 const str = (v: unknown): string | undefined => (typeof v === "string" && v.length > 0 ? v : undefined)
 
+/** Whether an object exists; one BytePort may not read is never reported missing (403 → true). */
 const exists = (e: Effect.Effect<unknown, KubeError, Kube>): Effect.Effect<boolean, KubeError, Kube> =>
-  e.pipe(Effect.as(true), Effect.catchTag("KubeNotFound", () => Effect.succeed(false)))
+  e.pipe(Effect.as(true), Effect.catchTag("KubeNotFound", () => Effect.succeed(false)), Effect.catchTag("KubeForbidden", () => Effect.succeed(true)))
 
 /** Reads everything the facts are computed from. */
 export const readObjects = (namespace: string, name: string): Effect.Effect<PendingClassifier.Objects, KubeError, Kube> =>
@@ -234,15 +235,31 @@ export const make = (o: Options = {}): Runbook.Runbook<PendingFacts, Kube> => {
   })
 }
 
+/** Per-class confidence overrides from `<prefix><CLASS>` (a ratio in [0, 1]; unset keeps the documented value). */
+export const confidencesConfig = (prefix: string, classes: ReadonlyArray<string>): Effect.Effect<Record<string, number>, Config.ConfigError> =>
+  Effect.gen(function*() {
+    const out: Record<string, number> = {}
+    for (const c of classes) {
+      const v = yield* Settings.ratio(`${prefix}${c.toUpperCase()}`).pipe(Config.option)
+      if (Option.isSome(v)) out[c] = v.value
+    }
+    return out
+  })
+
 /**
  * The runbook from configuration: `BYTEPORT_PENDING_MINUTES` (5), `BYTEPORT_PENDING_VERIFY_WINDOW_SECONDS`
- * (120) and `BYTEPORT_PENDING_VERIFY_POLL_SECONDS` (30), positive; the window at least one poll.
- * The mode is core's `BYTEPORT_MODE_K8S_PENDING`.
+ * (120) and `BYTEPORT_PENDING_VERIFY_POLL_SECONDS` (30), positive, the window at least one poll;
+ * `BYTEPORT_PENDING_CONFIDENCE_<CLASS>` overrides a class's confidence. Anything else is a
+ * ConfigError naming its key. The mode is core's `BYTEPORT_MODE_K8S_PENDING`.
  */
 export const fromConfig = (o: Options = {}): Effect.Effect<Runbook.Runbook<PendingFacts, Kube>, Config.ConfigError> =>
   Effect.gen(function*() {
     const pendingMinutes = yield* Settings.positiveNumber("BYTEPORT_PENDING_MINUTES").pipe(Config.withDefault(PendingDetector.defaults.pendingMinutes))
     const windowSeconds = yield* Settings.positiveInt("BYTEPORT_PENDING_VERIFY_WINDOW_SECONDS").pipe(Config.withDefault(verifyDefaults.windowSeconds))
     const pollSeconds = yield* Settings.positiveInt("BYTEPORT_PENDING_VERIFY_POLL_SECONDS").pipe(Config.withDefault(verifyDefaults.pollSeconds))
-    return make({ ...o, pendingMinutes, verify: { windowSeconds: Math.max(windowSeconds, pollSeconds), pollSeconds } })
+    if (windowSeconds < pollSeconds) {
+      return yield* Effect.fail(new Config.ConfigError(new ConfigProvider.SourceError({ message: `BYTEPORT_PENDING_VERIFY_WINDOW_SECONDS (${windowSeconds}) must be at least BYTEPORT_PENDING_VERIFY_POLL_SECONDS (${pollSeconds})` })))
+    }
+    const confidences = { ...(yield* confidencesConfig("BYTEPORT_PENDING_CONFIDENCE_", PendingClassifier.CLASSES)), ...o.confidences }
+    return make({ ...o, pendingMinutes, confidences, verify: { windowSeconds, pollSeconds } })
   })
