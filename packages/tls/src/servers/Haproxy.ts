@@ -41,7 +41,8 @@ export const command = (socketPath: string, text: string, timeoutMillis = 5_000)
       resume(e)
     }
     const timer = setTimeout(() => finish(Effect.fail(new ReloadFailed({ server: "haproxy", message: `no answer on ${socketPath} within ${timeoutMillis} ms` }))), timeoutMillis)
-    socket.on("connect", () => socket.write(text.endsWith("\n") ? text : `${text}\n`))
+    // one command per connection; the half-close makes haproxy answer and close
+    socket.on("connect", () => socket.end(text.endsWith("\n") ? text : `${text}\n`))
     socket.on("data", (c) => chunks.push(c))
     socket.on("end", () => finish(Effect.succeed(Buffer.concat(chunks).toString("utf8"))))
     socket.on("close", () => finish(Effect.succeed(Buffer.concat(chunks).toString("utf8"))))
