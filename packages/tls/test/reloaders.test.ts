@@ -11,7 +11,7 @@ import * as path from "node:path"
 import { Shell } from "@byteport/core/shell"
 import { assert, it } from "@effect/vitest"
 import { Effect, Exit } from "effect"
-import { Caddy, Haproxy, Inspection, InstallCertificate } from "../src/index"
+import { Backup, Caddy, Haproxy, Inspection, InstallCertificate } from "../src/index"
 import { observe, runHandler } from "./support/actions"
 import * as Pki from "./pki"
 import { describeWithServices, tmp } from "./support/services"
@@ -123,6 +123,28 @@ describeWithServices(["caddy"], "caddy reloader", (env) => {
 
       const undone = yield* runHandler(restore, action.undo!, "auto")
       assert.isTrue(Exit.isSuccess(undone), JSON.stringify(undone))
+      assert.strictEqual(yield* InstallCertificate.servedFingerprint(endpoint), before)
+    }), 30_000)
+
+  it.live("recorded behaviour: an unforced POST /load of an unchanged Caddyfile keeps the old certificate", () =>
+    Effect.gen(function*() {
+      const pki = yield* Pki.make
+      const leaf = yield* pki.leaf({ names: [endpoint.servername], issuer: pki.intermediate, notAfter: pki.now + 90 * DAY })
+      const before = yield* InstallCertificate.servedFingerprint(endpoint)
+      const cert = fs.readFileSync(target.cert)
+      const key = fs.readFileSync(target.key)
+      yield* Backup.swap([{ path: target.key, content: leaf.key }, { path: target.cert, content: leaf.cert + pki.intermediate.cert }])
+      try {
+        const unforced = yield* Effect.promise(() =>
+          fetch(new URL("/load", server.adminUrl), { method: "POST", headers: { "content-type": "text/caddyfile" }, body: fs.readFileSync(server.caddyfile, "utf8") }))
+        assert.strictEqual(unforced.status, 200)
+        assert.strictEqual(yield* InstallCertificate.servedFingerprint(endpoint), before, "Caddy skipped the unchanged config")
+        yield* Caddy.make(server).reload.pipe(Effect.provide(Shell.layerLocal))
+        assert.strictEqual(yield* servedSerial(endpoint), new X509Certificate(leaf.cert).serialNumber, "the forced load reads the files")
+      } finally {
+        yield* Backup.swap([{ path: target.key, content: key }, { path: target.cert, content: cert }])
+        yield* Caddy.make(server).reload.pipe(Effect.provide(Shell.layerLocal))
+      }
       assert.strictEqual(yield* InstallCertificate.servedFingerprint(endpoint), before)
     }), 30_000)
 
