@@ -10,10 +10,13 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { Shell } from "@byteport/core/shell"
 import { assert, it } from "@effect/vitest"
-import { Effect, Exit } from "effect"
+import { Classification, Executor, GuardrailStore, Plan, TargetRef } from "@byteport/core"
+import * as Testing from "@byteport/core/testing"
+import { Effect, Exit, Layer } from "effect"
 import { Backup, Caddy, Haproxy, Inspection, InstallCertificate } from "../src/index"
 import { observe, runHandler } from "./support/actions"
 import * as Pki from "./pki"
+import { serve } from "./server"
 import { describeWithServices, tmp } from "./support/services"
 
 const DAY = 86_400_000
@@ -90,6 +93,72 @@ describeWithServices(["haproxy"], "haproxy reloaders", (env) => {
       const bad = yield* Effect.exit(Haproxy.setSslCert(env.BYTEPORT_TEST_HAPROXY_ADMIN_SOCK ?? "", pemPath, "not a pem"))
       assert.isTrue(Exit.isFailure(bad))
     }), 30_000)
+})
+
+describeWithServices(["haproxy"], "install through the executor, undo plan, in-handler rollback", (env) => {
+  const endpoint = { host: "127.0.0.1", port: Number(env.BYTEPORT_TEST_HAPROXY_TLS_PORT), servername: "haproxy.byteport.test" }
+  const server = { kind: "haproxy" as const, cfg: env.BYTEPORT_TEST_HAPROXY_CFG ?? "", masterSocket: env.BYTEPORT_TEST_HAPROXY_MASTER_SOCK ?? "" }
+  const pemPath = env.BYTEPORT_TEST_HAPROXY_PEM ?? ""
+  const target = TargetRef.make("tls-endpoint", `${endpoint.servername}@127.0.0.1:${endpoint.port}`)
+  let seq = 0
+  const execute = (plan: Plan.Plan, incidentId: string, rootPath?: string) =>
+    Executor.execute({
+      incidentId,
+      runbook: "tls.reload.test",
+      mode: "auto",
+      signal: { type: "test", target, observedAt: 0, evidence: {} },
+      classification: Classification.classified("test", 0.9, ["test"]),
+      facts: {},
+      plan,
+      baseline: {},
+      guardrails: [],
+      ...(rootPath !== undefined ? { rootPath } : {})
+    })
+
+  it.live("auto through the executor (genuine permit, journaled), then the undo plan serves the old leaf again", () =>
+    Effect.gen(function*() {
+      const pki = yield* Pki.make
+      const leaf = yield* pki.leaf({ names: [endpoint.servername], issuer: pki.intermediate, notAfter: pki.now + 90 * DAY })
+      const before = yield* InstallCertificate.servedFingerprint(endpoint)
+      const action = InstallCertificate.action({
+        server, domain: endpoint.servername, source: staged(pki, leaf), target: { cert: pemPath }, endpoint,
+        servedFingerprint: before, caFiles: [pki.root.certPath], backupRoot: tmp("byteport-cert-backups-"), ref: target
+      })
+      const incidentId = `inc-tls-${process.pid}-${++seq}`
+      const store = yield* GuardrailStore.GuardrailStore
+      yield* Effect.orDie(store.appendJournal({ incidentId, at: 0, type: "opened", data: { runbook: "tls.reload.test", targetKey: TargetRef.key(target) } }))
+      const r = yield* execute(Plan.make("tls.reload.test", "test", action.description, Plan.act(action)), incidentId)
+      assert.strictEqual(r.status, "completed", JSON.stringify(r.outcomes))
+      assert.strictEqual(yield* servedSerial(endpoint), new X509Certificate(leaf.cert).serialNumber)
+      const u = yield* execute(Plan.make("tls.reload.test", "undo", "undo", Plan.act(action.undo!)), incidentId, "undo")
+      assert.strictEqual(u.status, "completed", JSON.stringify(u.outcomes))
+      assert.strictEqual(yield* InstallCertificate.servedFingerprint(endpoint), before)
+    }).pipe(Effect.provide(Testing.layer<Shell.Shell>({ handlers: [...InstallCertificate.handlers()] }).pipe(Layer.provideMerge(Shell.layerLocal)))), 30_000)
+
+  it.live("an endpoint that never serves the new leaf: the handler restores, reloads, and fails naming both fingerprints", () =>
+    Effect.gen(function*() {
+      const pki = yield* Pki.make
+      const leaf = yield* pki.leaf({ names: [endpoint.servername], issuer: pki.intermediate, notAfter: pki.now + 90 * DAY })
+      const other = yield* pki.leaf({ names: [endpoint.servername], issuer: pki.intermediate, notAfter: pki.now + 90 * DAY })
+      // a TLS front (think: a load balancer before haproxy) that keeps serving its own certificate
+      const front = yield* serve({ cert: other.cert + pki.intermediate.cert, key: other.key })
+      const frontEndpoint = { ...endpoint, port: front.port }
+      const before = yield* InstallCertificate.servedFingerprint(frontEndpoint)
+      const pemBefore = fs.readFileSync(pemPath)
+      const workers = yield* Haproxy.workers(server.masterSocket)
+      const action = InstallCertificate.action({
+        server, domain: endpoint.servername, source: staged(pki, leaf), target: { cert: pemPath }, endpoint: frontEndpoint,
+        servedFingerprint: before, caFiles: [pki.root.certPath], backupRoot: tmp("byteport-cert-backups-"), verifyTimeoutMillis: 1_000
+      })
+      const exit = yield* runHandler(InstallCertificate.makeInstall("haproxy"), action, "auto")
+      assert.isTrue(Exit.isFailure(exit))
+      const text = JSON.stringify(exit)
+      assert.match(text, /not [0-9A-F]{16}; rolled back from .* and reloaded: the old leaf [0-9A-F]{16} is served again/)
+      assert.deepStrictEqual(fs.readFileSync(pemPath), pemBefore, "files restored")
+      const now = yield* Haproxy.workers(server.masterSocket)
+      assert.isTrue(now.some((p) => !workers.includes(p)), "reloaded (twice): a new worker")
+      assert.notStrictEqual(yield* servedSerial(endpoint), new X509Certificate(leaf.cert).serialNumber, "haproxy serves the old file again")
+    }).pipe(Effect.scoped), 30_000)
 })
 
 describeWithServices(["caddy"], "caddy reloader", (env) => {

@@ -12,8 +12,13 @@
  * 3. swaps the files atomically (owner and mode kept; haproxy gets one PEM: chain then key);
  * 4. reloads (`nginx -t` then `-s reload`; haproxy's master CLI `reload`; Caddy's `POST /load`
  *    forced). A reload that fails restores the files at once (nothing was reloaded) and fails;
- * 5. verifies with new handshakes (SNI) until the endpoint serves the new leaf (fingerprint), or
- *    fails so that the executor runs the undo.
+ * 5. verifies with new handshakes (SNI) until the endpoint serves the new leaf (fingerprint); when
+ *    it never does, the handler rolls back itself (restore, reload, the old fingerprint checked)
+ *    and fails with both fingerprints. A failed rollback says `ROLLBACK FAILED`.
+ *
+ * An install that succeeded is undone by its `undo` (`restoreCertificate`), which core runs when
+ * the runbook's verification says NotRecovered (the new certificate is served but, say, expires
+ * too soon).
  *
  * dry_run writes nothing and reloads nothing: it checks the key, the chain, that the target files
  * and the backup root are writable, and validates the live configuration server-side
@@ -246,7 +251,21 @@ export const makeInstall = (server: ServerKind): ActionHandler.ActionHandler<She
         // 5. verify by handshake
         const seen = yield* awaitServed(p.endpoint, newFp, p.verifyTimeoutMillis ?? 10_000)
         if (!seen.served) {
-          return yield* failed(`after ${reloaded.success.detail}, ${p.endpoint.servername}@${p.endpoint.host}:${p.endpoint.port} still serves ${fp(seen.last)}, not ${fp(newFp)} (backup ${backup.dir})`)
+          // roll back here: the action did not apply, so no runbook-level undo will run for it
+          const why = `after ${reloaded.success.detail}, ${p.endpoint.servername}@${p.endpoint.host}:${p.endpoint.port} serves ${fp(seen.last)}, not ${fp(newFp)}`
+          const rolledBack = yield* Effect.result(Effect.gen(function*() {
+            yield* Backup.restore(backup.dir)
+            yield* srv.reload
+            return before === "" ? undefined : yield* awaitServed(p.endpoint, before, p.verifyTimeoutMillis ?? 10_000)
+          }))
+          if (rolledBack._tag === "Failure") {
+            return yield* failed(`${why}; ROLLBACK FAILED (${rolledBack.failure.message}); backup ${backup.dir}`)
+          }
+          const old = rolledBack.success
+          return yield* failed(
+            `${why}; rolled back from ${backup.dir} and reloaded` +
+              (old === undefined ? "" : old.served ? `: the old leaf ${fp(before)} is served again` : `, but ${fp(old.last)} is served, not the old ${fp(before)}`)
+          )
         }
         return done({
           detail: `installed ${leaf.serialNumber} (${fp(newFp)}) for ${p.domain}; ${reloaded.success.detail}; served (backup ${backup.dir})`,
