@@ -11,6 +11,7 @@
 import { generateKeyPairSync } from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import { Shell } from "@byteport/core/shell"
 import { assert, it } from "@effect/vitest"
 import { Effect, Exit } from "effect"
 import { Backup, Certificate, Chain, Inspection, InstallCertificate, Nginx } from "../src/index"
@@ -30,9 +31,20 @@ describeWithServices(["pebble", "ocsp", "nginx", "certbot"], "nginx with a real 
   const install = InstallCertificate.makeInstall("nginx")
   const restore = InstallCertificate.makeRestore("nginx")
   const master = () => Nginx.masterPid(server.pidFile)!
-
-  it.live("issue (certbot, short Pebble) → install (backup, -t, reload) → served with a good staple → undo", () =>
+  /** Whatever a test does, nginx serves its starting certificate again afterwards. */
+  const keepNginx = <A, E, R>(test: Effect.Effect<A, E, R>) =>
     Effect.gen(function*() {
+      const cert = fs.readFileSync(target.cert)
+      const key = fs.readFileSync(target.key)
+      return yield* test.pipe(Effect.ensuring(Effect.gen(function*() {
+        if (fs.readFileSync(target.cert).equals(cert) && fs.readFileSync(target.key).equals(key)) return
+        yield* Effect.orDie(Backup.swap([{ path: target.key, content: key }, { path: target.cert, content: cert }]))
+        yield* Effect.ignore(Nginx.make(server).reload.pipe(Effect.provide(Shell.layerLocal)))
+      })))
+    })
+
+  it.live("issue (certbot, short Pebble) → install (backup, -t, reload) → served with a good staple; revoked → no staple; undo", () =>
+    keepNginx(Effect.gen(function*() {
       const issued = yield* certbot(env, { directory: env.BYTEPORT_TEST_PEBBLE_SHORT_DIRECTORY_URL ?? "", name: endpoint.servername })
       // the real issuance: 5 days, the OCSP URL, a chain that verifies to the Pebble root
       const chain = Certificate.parsePemBundle(fs.readFileSync(issued.fullchain, "utf8"))
@@ -94,16 +106,38 @@ describeWithServices(["pebble", "ocsp", "nginx", "certbot"], "nginx with a real 
       const answered = yield* Effect.promise(() => fetch(new URL("/requests", env.BYTEPORT_TEST_OCSP_URL)).then((r) => r.json() as Promise<Record<string, number>>))
       assert.isAtLeast(answered[leaf.serial] ?? answered[`0${leaf.serial}`] ?? 0, 1, "nginx asked the OCSP responder")
 
+      // revoked at the responder: after a reload nginx fetches a fresh response, logs it as revoked
+      // and staples nothing (nginx never staples a revoked response: recorded behaviour)
+      const revokedLines = () => (fs.readFileSync(server.errorLog, "utf8").match(/certificate status "revoked" in the OCSP response/g) ?? []).length
+      const seenBefore = revokedLines()
+      const revoked = yield* Effect.promise(() => fetch(new URL(`/revoke?serial=${leaf.serial}`, env.BYTEPORT_TEST_OCSP_URL), { method: "POST" }))
+      assert.strictEqual(revoked.status, 200)
+      try {
+        yield* Nginx.make(server).reload.pipe(Effect.provide(Shell.layerLocal))
+        yield* eventually(
+          Effect.flatMap(Inspection.inspect({ ...endpoint, ca: [shortRoot()] }), () => Effect.sync(() => (revokedLines() > seenBefore ? true : undefined))),
+          10_000,
+          "nginx to fetch the revoked response"
+        )
+        for (let i = 0; i < 3; i++) {
+          const bad = yield* Inspection.inspect({ ...endpoint, ca: [shortRoot()] })
+          assert.strictEqual(bad.leaf.serial, leaf.serial)
+          assert.isUndefined(bad.staple, "no staple once the responder says revoked")
+        }
+      } finally {
+        yield* Effect.promise(() => fetch(new URL(`/unrevoke?serial=${leaf.serial}`, env.BYTEPORT_TEST_OCSP_URL), { method: "POST" }))
+      }
+
       // undo: the backup comes back, nginx reloads, the old certificate is served again
       const undone = yield* runHandler(restore, action.undo!, "auto")
       assert.isTrue(Exit.isSuccess(undone), JSON.stringify(undone))
       assert.strictEqual(yield* InstallCertificate.servedFingerprint(endpoint), before)
       assert.deepStrictEqual(fs.readFileSync(target.cert), certBytes)
       assert.strictEqual((yield* observe(restore, action.undo!))._tag, "Applied")
-    }), 60_000)
+    })), 60_000)
 
-  it.live("a mismatched key is refused before the swap; a failing nginx -t reloads nothing and restores the files", () =>
-    Effect.gen(function*() {
+  it.live("a mismatched key is refused before the swap; a failing nginx -t reloads nothing; no OCSP URL, no staple", () =>
+    keepNginx(Effect.gen(function*() {
       const a = yield* certbot(env, { directory: env.BYTEPORT_TEST_PEBBLE_DIRECTORY_URL ?? "", name: `a-${endpoint.servername}` })
       const otherKey = path.join(tmp("byteport-otherkey-"), "other.key")
       fs.writeFileSync(otherKey, generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey.export({ type: "pkcs8", format: "pem" }), { mode: 0o600 })
@@ -134,5 +168,19 @@ describeWithServices(["pebble", "ocsp", "nginx", "certbot"], "nginx with a real 
       } finally {
         fs.writeFileSync(server.conf, conf)
       }
-    }), 60_000)
+
+      // the renewal CA names no OCSP responder: nginx serves the certificate and staples nothing
+      const action = InstallCertificate.action({ ...common, domain: a.name, source: { cert: a.fullchain, key: a.key } })
+      const installed = yield* runHandler(install, action, "auto")
+      assert.isTrue(Exit.isSuccess(installed), JSON.stringify(installed))
+      for (let i = 0; i < 3; i++) {
+        const seen = yield* Inspection.inspect({ ...endpoint, servername: a.name, ca: [fs.readFileSync(env.BYTEPORT_TEST_PEBBLE_ROOT ?? "", "utf8")] })
+        assert.isUndefined(seen.leaf.ocspUrl)
+        assert.isTrue(seen.verdict.valid, JSON.stringify(seen.verdict.problems))
+        assert.isUndefined(seen.staple)
+        assert.isUndefined(seen.stapleCheck)
+      }
+      assert.isTrue(Exit.isSuccess(yield* runHandler(restore, action.undo!, "auto")))
+      assert.strictEqual(yield* InstallCertificate.servedFingerprint(endpoint), before)
+    })), 60_000)
 })

@@ -144,14 +144,19 @@ export const servedFingerprint = (endpoint: Endpoint) =>
     (h) => h.served[0]!.fingerprint256
   )
 
-/** Handshakes until `fingerprint` is served (or the budget passes); returns the last one seen. */
+/** How many handshakes in a row must see the fingerprint (an old worker may still accept for a moment after a reload). */
+export const CONSECUTIVE_HANDSHAKES = 3
+
+/** Handshakes until `fingerprint` is served on `CONSECUTIVE_HANDSHAKES` handshakes in a row (or the budget passes); returns the last one seen. */
 export const awaitServed = (endpoint: Endpoint, fingerprint: string, timeoutMillis: number) =>
   Effect.gen(function*() {
     let last = "(no handshake)"
+    let streak = 0
     const hit = yield* poll(
       Effect.map(Effect.result(servedFingerprint(endpoint)), (r) => {
         if (r._tag === "Success") last = r.success
-        return r._tag === "Success" && r.success === fingerprint ? r.success : undefined
+        streak = r._tag === "Success" && r.success === fingerprint ? streak + 1 : 0
+        return streak >= CONSECUTIVE_HANDSHAKES ? last : undefined
       }),
       timeoutMillis
     )

@@ -49,7 +49,7 @@ export const runChecked = (server: string, argv: ReadonlyArray<string>, what: st
     return r
   })
 
-/** Polls `probe` every 50 ms until it returns a value or `timeoutMillis` (real time) passes. */
+/** Polls `probe` (every 50 ms after a miss) until it returns a value or `timeoutMillis` (real time) passes. */
 export const poll = <A, E, R>(probe: Effect.Effect<A | undefined, E, R>, timeoutMillis: number): Effect.Effect<A | undefined, E, R> =>
   Effect.gen(function*() {
     const deadline = Date.now() + timeoutMillis
