@@ -38,3 +38,5 @@ export * as Haproxy from "./servers/Haproxy"
 export * as Caddy from "./servers/Caddy"
 /** The install/restore certificate action kinds for nginx, haproxy and caddy. */
 export * as InstallCertificate from "./reloaders/InstallCertificate"
+/** What serves an endpoint: the listening process, nginx / haproxy certificate files. */
+export * as Discover from "./servers/Discover"
