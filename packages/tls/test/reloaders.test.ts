@@ -76,6 +76,34 @@ describeWithServices(["haproxy"], "haproxy reloaders", (env) => {
       assert.deepStrictEqual(fs.readFileSync(pemPath), pemBefore)
     }), 30_000)
 
+  it.live("reloadBy usr2 (a new worker) and runtime-api (no reload, the file on disk swapped too); each undone", () =>
+    Effect.gen(function*() {
+      const pki = yield* Pki.make
+      const before = yield* InstallCertificate.servedFingerprint(endpoint)
+      const pemBefore = fs.readFileSync(pemPath)
+      for (const reloadBy of ["usr2", "runtime-api"] as const) {
+        const leaf = yield* pki.leaf({ names: [endpoint.servername], issuer: pki.intermediate, notAfter: pki.now + 60 * DAY })
+        const spec = { ...server, reloadBy, pidFile: env.BYTEPORT_TEST_HAPROXY_PID_FILE ?? "", adminSocket: env.BYTEPORT_TEST_HAPROXY_ADMIN_SOCK ?? "" }
+        const action = InstallCertificate.action({
+          server: spec, domain: endpoint.servername, source: staged(pki, leaf), target: { cert: pemPath }, endpoint,
+          servedFingerprint: before, caFiles: [pki.root.certPath], backupRoot: tmp("byteport-cert-backups-")
+        })
+        const workers = yield* Haproxy.workers(server.masterSocket)
+        const done = yield* runHandler(install, action, "auto")
+        assert.isTrue(Exit.isSuccess(done), `${reloadBy}: ${JSON.stringify(done)}`)
+        if (Exit.isSuccess(done)) assert.match(String(done.value.result["reload"]), reloadBy === "usr2" ? /^haproxy USR2 to the master: workers/ : /^haproxy runtime API set ssl cert/)
+        assert.strictEqual(yield* servedSerial(endpoint), new X509Certificate(leaf.cert).serialNumber, reloadBy)
+        const now = yield* Haproxy.workers(server.masterSocket)
+        if (reloadBy === "usr2") assert.isTrue(now.some((p) => !workers.includes(p)), "USR2: a new worker")
+        else assert.deepStrictEqual(now, workers, "runtime API: no reload")
+        assert.notDeepEqual(fs.readFileSync(pemPath), pemBefore, "the file on disk holds the new PEM")
+        const undone = yield* runHandler(restore, action.undo!, "auto")
+        assert.isTrue(Exit.isSuccess(undone), `${reloadBy} undo: ${JSON.stringify(undone)}`)
+        assert.strictEqual(yield* InstallCertificate.servedFingerprint(endpoint), before)
+        assert.deepStrictEqual(fs.readFileSync(pemPath), pemBefore)
+      }
+    }), 30_000)
+
   it.live("runtime API: set ssl cert + commit ssl cert serves the new certificate with no reload", () =>
     Effect.gen(function*() {
       const pki = yield* Pki.make

@@ -64,6 +64,10 @@ export const ServerSpec = Schema.Union([
     kind: Schema.Literal("haproxy"),
     cfg: Schema.String,
     masterSocket: Schema.String,
+    /** `master-cli` (default), `usr2` (needs `pidFile`) or `runtime-api` (needs `adminSocket`; no reload). */
+    reloadBy: Schema.optionalKey(Schema.Literals(["master-cli", "usr2", "runtime-api"])),
+    pidFile: Schema.optionalKey(Schema.String),
+    adminSocket: Schema.optionalKey(Schema.String),
     binary: Schema.optionalKey(Schema.String)
   }),
   Schema.Struct({
@@ -123,13 +127,15 @@ export const installKind = (server: ServerKind): string => `tls.${server}.instal
 /** `tls.<server>.restoreCertificate`. */
 export const restoreKind = (server: ServerKind): string => `tls.${server}.restoreCertificate`
 
-/** The `Server` a spec names. */
-export const serverOf = (spec: ServerSpec): Server => {
+/** The `Server` a spec names (`crt`: the PEM haproxy's runtime API replaces). */
+export const serverOf = (spec: ServerSpec, crt?: string): Server => {
   switch (spec.kind) {
     case "nginx":
       return Nginx.make({ conf: spec.conf, errorLog: spec.errorLog, pidFile: spec.pidFile, binary: spec.binary })
     case "haproxy":
-      return Haproxy.make({ cfg: spec.cfg, masterSocket: spec.masterSocket, binary: spec.binary })
+      return Haproxy.make({
+        cfg: spec.cfg, masterSocket: spec.masterSocket, binary: spec.binary, reloadBy: spec.reloadBy, pidFile: spec.pidFile, adminSocket: spec.adminSocket, crt
+      })
     case "caddy":
       return Caddy.make({ adminUrl: spec.adminUrl, caddyfile: spec.caddyfile, binary: spec.binary })
   }
@@ -199,7 +205,7 @@ export const makeInstall = (server: ServerKind): ActionHandler.ActionHandler<She
     apply: (p, ctx) =>
       Effect.gen(function*() {
         if (p.server.kind !== server) return yield* failed(`${kind} cannot install for a ${p.server.kind} server`)
-        const srv = serverOf(p.server)
+        const srv = serverOf(p.server, p.target.cert)
         // 1. the new certificate: key match and chain, before anything is written
         const cert = yield* readText(p.source.cert, kind)
         const key = yield* readText(p.source.key, kind)
@@ -310,7 +316,7 @@ export const makeRestore = (server: ServerKind): ActionHandler.ActionHandler<She
         const found = Backup.findByAction({ domain: p.domain, root, action: p.backupOf })
         if (found === undefined) return yield* failed(`no backup of ${p.domain} made by ${p.backupOf} under ${root}`)
         yield* Backup.verify(found.dir).pipe(Effect.mapError((e) => failed(e.message)))
-        const srv = serverOf(p.server)
+        const srv = serverOf(p.server, found.manifest.files[0]?.path)
         if (ctx.dryRun) {
           return done({
             detail: `would restore ${found.manifest.files.map((f) => f.path).join(", ")} from ${found.dir} and reload ${server}`,

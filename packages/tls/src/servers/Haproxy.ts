@@ -7,8 +7,10 @@
  *
  * @since 0.1.0
  */
+import * as fs from "node:fs"
 import * as net from "node:net"
 import { Effect } from "effect"
+import * as Nginx from "./Nginx"
 import { poll, ReloadFailed, runChecked } from "./Server"
 import type { Server } from "./Server"
 
@@ -22,6 +24,19 @@ export interface Options {
   readonly binary?: string | undefined
   /** How long to wait for the new worker (ms, default 10 000). */
   readonly reloadTimeoutMillis?: number | undefined
+  /**
+   * How to make haproxy read the certificate: `master-cli` (default: `reload` on the master
+   * socket), `usr2` (SIGUSR2 to the master named by `pidFile`), or `runtime-api` (no reload: the
+   * PEM file `crt` is read from disk and pushed with `set ssl cert` + `commit ssl cert` on
+   * `adminSocket`; the file on disk is what a later reload reads).
+   */
+  readonly reloadBy?: "master-cli" | "usr2" | "runtime-api" | undefined
+  /** The master's pid file (`usr2`). */
+  readonly pidFile?: string | undefined
+  /** The admin (stats) socket at `level admin` (`runtime-api`). */
+  readonly adminSocket?: string | undefined
+  /** The PEM path as named in the `bind … crt` line (`runtime-api`). */
+  readonly crt?: string | undefined
 }
 
 /** `haproxy -c -f <cfg>`: the argv of the configuration check. */
@@ -85,8 +100,21 @@ export const make = (o: Options): Server => ({
   check: Effect.map(runChecked("haproxy", checkArgv(o), "haproxy configuration check"), () => `haproxy -c: ${o.cfg} is valid`),
   reload: Effect.gen(function*() {
     yield* runChecked("haproxy", checkArgv(o), "haproxy configuration check")
+    if (o.reloadBy === "runtime-api") {
+      if (o.adminSocket === undefined || o.crt === undefined) {
+        return yield* new ReloadFailed({ server: "haproxy", message: "runtime-api needs adminSocket and crt" })
+      }
+      const crt = o.crt
+      const pem = yield* Effect.try({ try: () => fs.readFileSync(crt, "utf8"), catch: () => new ReloadFailed({ server: "haproxy", message: `cannot read ${crt}` }) })
+      const detail = yield* setSslCert(o.adminSocket, crt, pem)
+      return { server: "haproxy", detail: `haproxy runtime API ${detail}` }
+    }
     const before = yield* workers(o.masterSocket)
-    yield* command(o.masterSocket, "reload")
+    if (o.reloadBy === "usr2") {
+      const master = o.pidFile === undefined ? undefined : Nginx.masterPid(o.pidFile)
+      if (master === undefined) return yield* new ReloadFailed({ server: "haproxy", message: `no live haproxy master in ${o.pidFile ?? "(no pidFile)"}` })
+      yield* Effect.try({ try: () => process.kill(master, "SIGUSR2"), catch: () => new ReloadFailed({ server: "haproxy", message: `cannot signal the haproxy master ${master}` }) })
+    } else yield* command(o.masterSocket, "reload")
     const fresh = yield* poll(Effect.map(workers(o.masterSocket).pipe(Effect.orElseSucceed(() => [] as ReadonlyArray<number>)), (now) => {
       const added = now.filter((p) => !before.includes(p))
       return added.length > 0 ? added : undefined
@@ -94,6 +122,6 @@ export const make = (o: Options): Server => ({
     if (fresh === undefined) {
       return yield* new ReloadFailed({ server: "haproxy", message: `haproxy started no new worker after the master CLI reload (workers ${before.join(",")})` })
     }
-    return { server: "haproxy", detail: `haproxy master CLI reload: workers ${before.join(",") || "-"} → ${fresh.join(",")}` }
+    return { server: "haproxy", detail: `haproxy ${o.reloadBy === "usr2" ? "USR2 to the master" : "master CLI reload"}: workers ${before.join(",") || "-"} → ${fresh.join(",")}` }
   })
 })
