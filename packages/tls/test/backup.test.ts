@@ -8,6 +8,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit } from "effect"
+import * as fc from "fast-check"
 import { TestClock } from "effect/testing"
 import { Backup } from "../src/index"
 import * as Pki from "./pki"
@@ -80,6 +81,24 @@ describe("Backup", () => {
       const dir = tmp("byteport-backup-")
       const exit = yield* Effect.exit(Backup.create({ root: path.join(dir, "b"), domain: "example.com", files: [path.join(dir, "nope.pem")] }))
       assert.isTrue(Exit.isFailure(exit))
+    }))
+
+  it.effect("property: whatever the domain (`*`, `/`, `..`, NUL, unicode), the backup lands directly under the root", () =>
+    Effect.gen(function*() {
+      const root = path.join(tmp("byteport-backup-"), "root")
+      const file = path.join(path.dirname(root), "cert.pem")
+      fs.writeFileSync(file, "X\n")
+      const domains = fc.sample(fc.oneof(
+        fc.string({ maxLength: 40 }),
+        fc.constantFrom("*.example.com", "../../etc", "..", "a/../../b", "*", "\u0000x", "ex\u00e4mple.com", "/abs/path")
+      ), { numRuns: 60, seed: 15 })
+      for (const domain of domains) {
+        const b = yield* Backup.create({ root, domain, files: [file] })
+        assert.strictEqual(path.dirname(b.dir), root, JSON.stringify(domain))
+        assert.match(path.basename(b.dir), /^[A-Za-z0-9._-]*-\d{8}T\d{6}\.\d{3}Z(-\d+)?$/)
+        assert.notInclude(path.basename(b.dir), "*")
+        assert.strictEqual(b.manifest.domain, domain)
+      }
     }))
 
   it.live("checkKeyMatch: a mismatched key is refused without echoing the key", () =>
