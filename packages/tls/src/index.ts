@@ -40,3 +40,5 @@ export * as Caddy from "./servers/Caddy"
 export * as InstallCertificate from "./reloaders/InstallCertificate"
 /** What serves an endpoint: the listening process, nginx / haproxy certificate files. */
 export * as Discover from "./servers/Discover"
+/** Verification after a change: new leaf, notAfter > now + 30 d, chain valid, staple good when expected (retried). */
+export * as Verify from "./reloaders/Verify"

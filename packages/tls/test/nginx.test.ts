@@ -14,7 +14,7 @@ import * as path from "node:path"
 import { Shell } from "@byteport/core/shell"
 import { assert, it } from "@effect/vitest"
 import { Effect, Exit } from "effect"
-import { Backup, Certificate, Chain, Inspection, InstallCertificate, Nginx } from "../src/index"
+import { Backup, Certificate, Chain, Inspection, InstallCertificate, Nginx, Verify } from "../src/index"
 import { observe, runHandler } from "./support/actions"
 import { certbot, describeWithServices, eventually, tmp } from "./support/services"
 
@@ -103,6 +103,13 @@ describeWithServices(["pebble", "ocsp", "nginx", "certbot"], "nginx with a real 
       assert.strictEqual(inspected.stapleCheck?.certStatus, "good")
       assert.deepStrictEqual(inspected.stapleCheck?.problems, [])
       assert.strictEqual(inspected.staple?.responseStatus, "successful")
+      // Verify: new, chain valid, staple good, but a 5-day certificate expires too soon (30 days)
+      const verified = yield* Verify.endpoint({ ...endpoint, ca: [shortRoot()], oldFingerprint: before })
+      assert.deepStrictEqual(verified.problems, ["expires_too_soon"])
+      assert.isTrue(verified.stapleExpected)
+      assert.isTrue((yield* Verify.endpoint({ ...endpoint, ca: [shortRoot()], oldFingerprint: before, minValidityMillis: 86_400_000 })).ok)
+      assert.deepStrictEqual((yield* Verify.endpoint({ ...endpoint, ca: [shortRoot()], oldFingerprint: inspected.leaf.fingerprint256, minValidityMillis: 0 })).problems, ["not_new"])
+      assert.deepStrictEqual((yield* Verify.endpoint({ ...endpoint, minValidityMillis: 0 })).problems, ["chain_invalid"], "Pebble is not in Node's roots")
       const answered = yield* Effect.promise(() => fetch(new URL("/requests", env.BYTEPORT_TEST_OCSP_URL)).then((r) => r.json() as Promise<Record<string, number>>))
       assert.isAtLeast(answered[leaf.serial] ?? answered[`0${leaf.serial}`] ?? 0, 1, "nginx asked the OCSP responder")
 
@@ -124,6 +131,8 @@ describeWithServices(["pebble", "ocsp", "nginx", "certbot"], "nginx with a real 
           assert.strictEqual(bad.leaf.serial, leaf.serial)
           assert.isUndefined(bad.staple, "no staple once the responder says revoked")
         }
+        const v = yield* Verify.endpoint({ ...endpoint, ca: [shortRoot()], minValidityMillis: 0, stapleTimeoutMillis: 500 })
+        assert.deepStrictEqual(v.problems, ["staple_missing"])
       } finally {
         yield* Effect.promise(() => fetch(new URL(`/unrevoke?serial=${leaf.serial}`, env.BYTEPORT_TEST_OCSP_URL), { method: "POST" }))
       }
@@ -180,6 +189,14 @@ describeWithServices(["pebble", "ocsp", "nginx", "certbot"], "nginx with a real 
         assert.isUndefined(seen.staple)
         assert.isUndefined(seen.stapleCheck)
       }
+      // a 5-year certificate without an OCSP URL: verified with no staple expected; one demanded is missing
+      const renewalRoot = [fs.readFileSync(env.BYTEPORT_TEST_PEBBLE_ROOT ?? "", "utf8")]
+      const ok = yield* Verify.endpoint({ ...endpoint, servername: a.name, ca: renewalRoot, oldFingerprint: before })
+      assert.isTrue(ok.ok, JSON.stringify(ok.problems))
+      assert.isFalse(ok.stapleExpected)
+      assert.deepStrictEqual((yield* Verify.endpoint({ ...endpoint, servername: a.name, ca: renewalRoot, expectStaple: true, stapleTimeoutMillis: 300 })).problems, ["staple_missing"])
+      // the name is checked: another SNI name makes the chain invalid
+      assert.include((yield* Verify.endpoint({ ...endpoint, servername: "other.byteport.test", ca: renewalRoot })).problems, "chain_invalid")
       assert.isTrue(Exit.isSuccess(yield* runHandler(restore, action.undo!, "auto")))
       assert.strictEqual(yield* InstallCertificate.servedFingerprint(endpoint), before)
     })), 60_000)
