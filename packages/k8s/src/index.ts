@@ -180,3 +180,13 @@ export * as RolloutRemediator from "./remediators/rollout"
 export * as RolloutVerifier from "./verifiers/rollout"
 /** The k8s.deploy.failed-rollout runbook. */
 export * as FailedRollout from "./runbooks/k8s.deploy.failed-rollout"
+/** k8s.crashloop.five-branch: the runbook. */
+export * as CrashloopFiveBranch from "./runbooks/k8s.crashloop.five-branch"
+/** k8s.crashloop.five-branch: facts and classifier. */
+export * as FiveBranchClassifier from "./classifiers/fiveBranch"
+/** k8s.crashloop.five-branch: plans. */
+export * as FiveBranchRemediator from "./remediators/fiveBranch"
+/** k8s.crashloop.five-branch: verifiers (pods held Ready). */
+export * as FiveBranchVerifier from "./verifiers/fiveBranch"
+/** The dependency of a failed connection and the `k8s.dependencyHealthy` check. */
+export * as DependencyProbe from "./probes/dependency"
