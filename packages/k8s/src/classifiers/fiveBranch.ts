@@ -144,7 +144,7 @@ export const sourceOf = (c: Pick<ContainerFacts, "env" | "envFrom">, variable: s
   const e = c.env.find((x) => x.variable === variable)
   if (e) return e.source
   if (c.envFrom.length > 0) return `not in env; expected from ${c.envFrom.join(", ")}, which has no such key`
-  return "not declared in the container spec (no env entry, no envFrom)"
+  return "not declared in the container spec: no env entry, no envFrom"
 }
 
 /**

@@ -173,7 +173,7 @@ export const plan = (
     const node = Fact.value(facts.node)
     const bump = bumpAction(signal, pod, settings.bumpFactor, `oom_at_startup: OOMKilled at start-up`, node?.allocatableMemoryBytes ?? null)
     const action = { ...bump, target: Leases.leaseTarget(bump.kind, signal.target, pod.container) }
-    return Plan.make(RUNBOOK_ID, cls, `bump the memory limit of ${workload}/${pod.container} ×${settings.bumpFactor}`, Plan.act(action))
+    return Plan.make(RUNBOOK_ID, cls, `bump the memory limit of ${workload} container ${pod.container} ×${settings.bumpFactor}`, Plan.act(action))
   }
   if (cls === "dependency_not_ready") {
     const dep = Fact.value(facts.dependency)

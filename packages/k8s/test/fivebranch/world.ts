@@ -4,21 +4,21 @@
  * registry, and the mutation filter.
  */
 import { ActionRegistry, IncidentBus, MemoryStore, Notifier, Runbook } from "@byteport/core"
-import { Effect, Layer } from "effect"
+import { type Duration, Effect, Layer } from "effect"
 import * as Runbook5 from "../../src/runbooks/k8s.crashloop.five-branch"
 import { clusterLayer, firstSignal, mutations, runWithSim, type Sim } from "../oom/harness"
 
 export { advance, mutations, runWithSim, Scenario, sim } from "../oom/harness"
 
 /** Everything the runbook needs against a simulator. */
-export const services = (s: Sim) => {
+const services = (s: Sim) => {
   const cluster = clusterLayer(s)
   const registry = ActionRegistry.layer({ handlers: Runbook5.handlers(), checks: Runbook5.checks() }).pipe(Layer.provide(cluster))
   return Layer.mergeAll(cluster, registry, Layer.orDie(MemoryStore.layer), IncidentBus.layer(), Notifier.memory)
 }
 
 /** Handles the first signal of the runbook (in `mode`) on the simulator, in lockstep with virtual time. */
-export const handleFirst = (s: Sim, mode: "auto" | "dry_run" | "observe" = "auto", options: { readonly before?: (s: Sim) => void; readonly max?: string } = {}) => {
+export const handleFirst = (s: Sim, mode: "auto" | "dry_run" | "observe" = "auto", options: { readonly before?: (s: Sim) => void; readonly max?: Duration.Input } = {}) => {
   const runbook = Runbook5.make()
   return runWithSim(
     s,
