@@ -146,6 +146,26 @@ describe("k8s.crashloop.five-branch e2e per class (auto)", () => {
       assert.deepStrictEqual(w.real.filter((r: any) => !r.path.includes("/events")), [])
     }).pipe(Effect.scoped), 120_000)
 
+  it.effect("near miss: connection refused logged, but the Service has ready endpoints by diagnosis → not dependency_not_ready; escalates, nothing written", () =>
+    Effect.gen(function*() {
+      const s = yield* sim(c3().with(Scenario.crashloop.dependencyNotReady({ name: "api", dependency: "postgres" })).build())
+      s.advance("4m")
+      const m = mark(s)
+      const report = yield* handleFirst(s, "auto", {
+        before: (sim) => {
+          sim.makeDependencyReady({ service: "postgres" })
+          sim.advance("20s")
+        }
+      })
+      assert.strictEqual(report.facts.dependency.value.service.name, "postgres")
+      assert.isAbove(report.facts.dependency.value.service.readyEndpoints, 0)
+      assert.match(report.facts.previousLog.value.lines.join("\n"), /connection refused/)
+      assert.notStrictEqual(report.classification?.class, "dependency_not_ready")
+      assert.strictEqual(report.status, "escalated")
+      const w = writesSince(s, m)
+      assert.deepStrictEqual(w.real.filter((r: any) => !r.path.includes("/events") && !r.path.includes("/postgres")), [])
+    }).pipe(Effect.scoped), 120_000)
+
   for (const mode of ["observe", "dry_run"] as const) {
     it.effect(`${mode}: oom_at_startup and liveness write only with dryRun=All`, () =>
       Effect.gen(function*() {
