@@ -23,8 +23,8 @@
  *
  * @since 0.3.0
  */
-import { type ActionHandler, ActionRegistry, type Check, Detector, Diagnoser, Fact, type Json, type Plan, Runbook, Settings } from "@byteport/core"
-import { Config, type Duration, Effect } from "effect"
+import { type ActionHandler, type ActionRegistry, type Check, Detector, Diagnoser, Fact, type Json, type Plan, Runbook, Settings } from "@byteport/core"
+import { Config, type Duration, Effect, type Layer } from "effect"
 import type { PodFacts } from "../classifiers/oom"
 import * as FiveBranch from "../classifiers/fiveBranch"
 import * as ConfigErrorDetector from "../detectors/configError"
@@ -33,6 +33,7 @@ import * as ImagePullDetector from "../detectors/imagePull"
 import { PodSignalTypes } from "../detectors/podSignals"
 import * as RestartLoopDetector from "../detectors/restarts"
 import type { EventRecorder } from "../events/EventRecorder"
+import * as NeverDeleteVolumes from "../guardrails/neverDeleteVolumes"
 import * as K8sDetector from "../informers/K8sDetector"
 import * as Resource from "../informers/Resource"
 import type { Kube } from "../Kube"
@@ -49,6 +50,7 @@ import * as PodLogs from "../probes/podLogs"
 import type * as PodWire from "../probes/podWire"
 import type * as Wire from "../probes/wire"
 import * as Remediator from "../remediators/fiveBranch"
+import * as Leases from "../targets/leases"
 import * as Verifiers from "../verifiers/fiveBranch"
 import { subjectOf } from "./k8s.oom.six-signal"
 
@@ -154,8 +156,11 @@ export const handlers = (): ReadonlyArray<ActionHandler.ActionHandler<Kube | Eve
 /** The checks the plans reference (`k8s.dependencyHealthy`). */
 export const checks = (): ReadonlyArray<Check.Check<Kube>> => [Dependency.check()]
 
-/** A registry of the handlers and checks (for tests and small agents). */
-export const registry = () => ActionRegistry.layer<Kube | EventRecorder>({ handlers: handlers(), checks: checks() })
+/**
+ * A registry of the handlers and checks, with `never_delete_persistent_volumes` and
+ * `never_touch_bare_pod` in front of every handler (for tests and small agents).
+ */
+export const registry = (): Layer.Layer<ActionRegistry.ActionRegistry, never, Kube | EventRecorder> => NeverDeleteVolumes.registry<Kube | EventRecorder>({ handlers: handlers(), checks: checks(), guardrails: [Leases.neverTouchBarePod] })
 
 /** Builds the runbook. */
 export const make = (o: Options = {}): Runbook.Runbook<FiveBranch.FiveBranchFacts, Kube> => {

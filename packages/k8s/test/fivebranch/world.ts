@@ -3,7 +3,7 @@
  * (the OOM harness's cluster layer, virtual time), the runbook's handlers and checks in a
  * registry, and the mutation filter.
  */
-import { ActionRegistry, IncidentBus, MemoryStore, Notifier, Runbook } from "@byteport/core"
+import { IncidentBus, MemoryStore, Notifier, Runbook } from "@byteport/core"
 import { type Duration, Effect, Layer } from "effect"
 import * as Runbook5 from "../../src/runbooks/k8s.crashloop.five-branch"
 import { clusterLayer, firstSignal, mutations, runWithSim, type Sim } from "../oom/harness"
@@ -13,7 +13,7 @@ export { advance, mutations, runWithSim, Scenario, sim } from "../oom/harness"
 /** Everything the runbook needs against a simulator. */
 const services = (s: Sim) => {
   const cluster = clusterLayer(s)
-  const registry = ActionRegistry.layer({ handlers: Runbook5.handlers(), checks: Runbook5.checks() }).pipe(Layer.provide(cluster))
+  const registry = Runbook5.registry().pipe(Layer.provide(cluster))
   return Layer.mergeAll(cluster, registry, Layer.orDie(MemoryStore.layer), IncidentBus.layer(), Notifier.memory)
 }
 
