@@ -52,10 +52,11 @@ import type * as Wire from "../probes/wire"
 import * as Remediator from "../remediators/fiveBranch"
 import * as Leases from "../targets/leases"
 import * as Verifiers from "../verifiers/fiveBranch"
+import * as Families from "./families"
 import { subjectOf } from "./k8s.oom.six-signal"
 
 /** The runbook id. */
-export const ID = "k8s.crashloop.five-branch"
+export const ID = Families.Ids.crashloopFiveBranch
 
 /** The signal types it answers. */
 export const SIGNALS = [PodSignalTypes.crashLoopBackOff, PodSignalTypes.restartLoop, PodSignalTypes.imagePull, PodSignalTypes.configError] as const
@@ -176,10 +177,10 @@ export const make = (o: Options = {}): Runbook.Runbook<FiveBranch.FiveBranchFact
   ])
   return Runbook.make<FiveBranch.FiveBranchFacts, Kube>({
     id: ID,
-    family: "k8s.crashloop",
+    family: Families.Family.crashloop,
     description: "Detects CrashLoopBackOff and restart loops; five classes: escalates missing env vars, rolls back bad images, loosens liveness probes, bumps memory ×1.5 at start-up, holds pods until their dependency is healthy",
     signals: [...SIGNALS],
-    precedence: 30,
+    precedence: Families.precedenceOf(Families.Ids.crashloopFiveBranch),
     detector,
     diagnose: diagnose(o),
     classify: FiveBranch.classify(thresholds),

@@ -167,15 +167,20 @@ describe("k8s.crashloop.five-branch e2e per class (auto)", () => {
     }).pipe(Effect.scoped), 120_000)
 
   for (const mode of ["observe", "dry_run"] as const) {
-    it.effect(`${mode}: oom_at_startup and liveness write only with dryRun=All`, () =>
+    it.effect(`${mode}: every acting class (bump, loosen, rollback, hold + restart) writes only with dryRun=All`, () =>
       Effect.gen(function*() {
-        for (const part of [Scenario.crashloop.oomAtStartup({ name: "api", limit: "256Mi" }), Scenario.crashloop.probeMisconfigured({ name: "api", startupSeconds: 30 })]) {
+        for (const part of [
+          Scenario.crashloop.oomAtStartup({ name: "api", limit: "256Mi" }),
+          Scenario.crashloop.probeMisconfigured({ name: "api", startupSeconds: 30 }),
+          Scenario.crashloop.badImageTag({ name: "api" }),
+          Scenario.crashloop.dependencyNotReady({ name: "api" })
+        ]) {
           const s = yield* sim(c3().with(part).build())
-          s.advance("4m")
+          s.advance("6m")
           const m = mark(s)
           const spec = JSON.stringify(deploymentOf(s, "api").spec)
           const report = yield* handleFirst(s, mode)
-          assert.oneOf(report.classification?.class, ["oom_at_startup", "liveness_probe_misconfigured"])
+          assert.oneOf(report.classification?.class, ["oom_at_startup", "liveness_probe_misconfigured", "image_pull_failure", "dependency_not_ready"])
           const w = writesSince(s, m)
           assert.deepStrictEqual(w.real.filter((r: any) => !r.path.includes("/events")), [], `${mode}: no real writes`)
           if (mode === "dry_run") assert.isAbove(w.dry.length, 0, "dry_run validates with dryRun=All")
