@@ -94,7 +94,7 @@ describe("k8s.crashloop.five-branch never-properties", () => {
           if (c._tag === "Classified" && c.class === "dependency_not_ready" && dep?.service) assert.strictEqual(v.readyEndpoints, 0, "never with ready endpoints")
           for (const a of acts(plan.root)) if (a.kind === "k8s.patchMemoryLimit") assert.strictEqual(c._tag === "Classified" && c.class, "oom_at_startup")
         }),
-        { numRuns: 400 }
+        { numRuns: 1500, seed: 20261207 }
       )
       // not vacuous: every class and the escalations were generated
       for (const k of [...FiveBranch.CLASSES, "Unclassified"]) assert.isTrue(seen.has(k), `${k} never generated: ${[...seen].join(", ")}`)
