@@ -7,10 +7,13 @@
  * endpointslices -o json`) and `meta.json` (`{ container, now, signal }`). A malformed file fails
  * with core's `FixtureError` naming the file and the field's path.
  *
+ * The fixtures shipped with the package, one per class, are under `fixtures/five-branch/<class>`
+ * (`recorded(name)`, `names()`), each with its reviewed `plan.golden`.
+ *
  * @example
  * ```ts
  * import { FiveBranchFixture } from "@byteport/k8s/testing"
- * const { facts, signal } = yield* FiveBranchFixture.decode("fixtures/five-branch/oom_at_startup")
+ * const { facts, signal } = yield* FiveBranchFixture.decode(yield* FiveBranchFixture.recorded("oom_at_startup"))
  * ```
  *
  * @since 0.3.0
@@ -24,6 +27,16 @@ import type * as Dependency from "../probes/dependency"
 import type * as LastDeploy from "../probes/lastDeploy"
 import * as FiveBranchRunbook from "../runbooks/k8s.crashloop.five-branch"
 import * as PodFixture from "./podFixture"
+import * as Recorded from "./Recorded"
+
+/** The family directory of the five-branch fixtures (`fixtures/five-branch`). */
+export const FAMILY = "five-branch"
+
+/** The names of the five-branch fixtures shipped with `@byteport/k8s`. */
+export const names = (): ReadonlyArray<string> => Recorded.names(FAMILY)
+
+/** The directory of a shipped five-branch fixture; an unknown name fails with `UnknownFixture`. */
+export const recorded = (name: string): Effect.Effect<string, Recorded.UnknownFixture> => Recorded.resolve(FAMILY, name)
 
 const Str = Schema.String
 const opt = Schema.optionalKey

@@ -18,12 +18,14 @@ const root = path.join(import.meta.dirname, "../../fixtures/five-branch")
 describe("k8s.crashloop.five-branch: golden plans from kubectl recordings", () => {
   it("there is a recording of every class", () => {
     assert.deepStrictEqual(fs.readdirSync(root).sort(), [...FiveBranch.CLASSES].sort())
+    assert.deepStrictEqual([...FiveBranchFixture.names()], [...FiveBranch.CLASSES].sort(), "shipped with the package")
   })
 
   for (const cls of FiveBranch.CLASSES) {
     it.effect(`${cls}: classified from the recording; the plan is the golden one`, () =>
       Effect.gen(function*() {
-        const dir = path.join(root, cls)
+        const dir = yield* FiveBranchFixture.recorded(cls)
+        assert.strictEqual(dir, path.join(root, cls))
         const { facts, signal } = yield* FiveBranchFixture.decode(dir)
         const c = FiveBranch.classify()(facts)
         assert.strictEqual(c._tag === "Classified" ? c.class : `${c._tag}: ${JSON.stringify(c)}`, cls)
