@@ -18,6 +18,9 @@ describe("k8s.crashloop.five-branch e2e per class (auto)", () => {
       assert.strictEqual(report.classification?.class, "oom_at_startup", JSON.stringify(report.classification))
       assert.strictEqual(deploymentOf(s, "api").spec.template.spec.containers[0].resources.limits.memory, "384Mi")
       assert.strictEqual(report.status, "recovered", JSON.stringify(report.verdicts?.map((v: any) => v.checks)))
+      const held = report.verdicts.at(-1).checks[0]
+      assert.isTrue(held.ok && held.observed.holdMs >= 120_000, JSON.stringify(held))
+      assert.isTrue(report.verdicts.at(-1).checks.some((c: any) => c.name === "0 OOMKilled since the action" && c.ok), "memoryBump's checks ran after the hold")
       const r0 = restarts(s, "api")
       s.advance("15m")
       assert.strictEqual(restarts(s, "api"), r0, "no startup OOMs after the bump")

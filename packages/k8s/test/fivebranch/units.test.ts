@@ -12,6 +12,7 @@ import * as Dependency from "../../src/probes/dependency"
 import * as Remediator from "../../src/remediators/fiveBranch"
 import * as Runbook5 from "../../src/runbooks/k8s.crashloop.five-branch"
 import * as FiveBranchFixture from "../../src/testing/fiveBranchFixture"
+import * as FiveBranchVerifier from "../../src/verifiers/fiveBranch"
 
 type Facts = Fact.Facts<FiveBranch.FiveBranchFacts>
 const root = path.join(import.meta.dirname, "../../fixtures/five-branch")
@@ -179,4 +180,25 @@ describe("five-branch configuration", () => {
       const e = yield* Effect.flip(Runbook5.fromConfig().pipe(Effect.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({ BYTEPORT_FIVE_BRANCH_MIN_CONFIDENCE: "1.5" })))))
       assert.include(String(e), "BYTEPORT_FIVE_BRANCH_MIN_CONFIDENCE")
     }))
+})
+
+describe("five-branch verifier: the held window", () => {
+  const at = Date.parse("2026-01-01T01:00:00Z")
+  const pod = (readyForMs: number, terminatedAgoMs?: number): any => ({
+    status: {
+      conditions: [{ type: "Ready", status: "True", lastTransitionTime: new Date(at - readyForMs) }],
+      containerStatuses: [{ name: "api", lastState: terminatedAgoMs === undefined ? {} : { terminated: { finishedAt: new Date(at - terminatedAgoMs) } } }]
+    }
+  })
+  it("a pod counts once Ready for max(2× its longest pre-crash run, 120 s), with no termination since", () => {
+    const s = FiveBranchVerifier.defaults
+    assert.strictEqual(FiveBranchVerifier.holdMs(s, null), 120_000)
+    assert.strictEqual(FiveBranchVerifier.holdMs(s, 50_000), 120_000)
+    assert.strictEqual(FiveBranchVerifier.holdMs(s, 90_000), 180_000)
+    assert.isFalse(FiveBranchVerifier.isHeld(pod(119_000), at, 120_000))
+    assert.isTrue(FiveBranchVerifier.isHeld(pod(120_000), at, 120_000))
+    assert.isFalse(FiveBranchVerifier.isHeld(pod(300_000, 10_000), at, 120_000), "a crash after it turned Ready resets it")
+    assert.isTrue(FiveBranchVerifier.isHeld(pod(300_000, 400_000), at, 120_000), "crashes before it turned Ready do not")
+    assert.isFalse(FiveBranchVerifier.isHeld({ status: { conditions: [{ type: "Ready", status: "False" }] } } as any, at, 0))
+  })
 })
