@@ -194,3 +194,13 @@ export * as ImagePull from "./runbooks/k8s.image-pull"
 export * as PendingClassifier from "./classifiers/pending"
 /** The k8s.pending runbook. */
 export * as Pending from "./runbooks/k8s.pending"
+/** k8s.crashloop.five-branch: the runbook. */
+export * as CrashloopFiveBranch from "./runbooks/k8s.crashloop.five-branch"
+/** k8s.crashloop.five-branch: facts and classifier. */
+export * as FiveBranchClassifier from "./classifiers/fiveBranch"
+/** k8s.crashloop.five-branch: plans. */
+export * as FiveBranchRemediator from "./remediators/fiveBranch"
+/** k8s.crashloop.five-branch: verifiers (pods held Ready). */
+export * as FiveBranchVerifier from "./verifiers/fiveBranch"
+/** The dependency of a failed connection and the `k8s.dependencyHealthy` check. */
+export * as DependencyProbe from "./probes/dependency"

@@ -12,3 +12,5 @@ export * as OomFixture from "../probes/oomFixture"
 export * as PodFixture from "./podFixture"
 /** Recorded k8s.image-pull / k8s.pending fixtures → their facts (`PullPendingFixture.decodeImagePull(dir)`, `decodePending(dir)`). */
 export * as PullPendingFixture from "./pullPendingFixture"
+/** Recorded k8s.crashloop.five-branch fixtures → its facts and signal (`FiveBranchFixture.decode(dir)`). */
+export * as FiveBranchFixture from "./fiveBranchFixture"
