@@ -10,5 +10,9 @@
 export * as OomFixture from "../probes/oomFixture"
 /** Recorded pod fixtures (`kubectl get -o json`, `kubectl logs --previous`) → pod-family facts (`PodFixture.decode(dir)`). */
 export * as PodFixture from "./podFixture"
+/** Recorded k8s.image-pull / k8s.pending fixtures → their facts (`PullPendingFixture.decodeImagePull(dir)`, `decodePending(dir)`). */
+export * as PullPendingFixture from "./pullPendingFixture"
+/** Recorded k8s.crashloop.five-branch fixtures → its facts and signal (`FiveBranchFixture.decode(dir)`). */
+export * as FiveBranchFixture from "./fiveBranchFixture"
 /** Recorded pod fixtures → the facts and signal of k8s.crashloop.exit-code and k8s.oom.exit-137 (`ExitCodeFixture.decode(dir)`). */
 export * as ExitCodeFixture from "./exitCodeFixture"
