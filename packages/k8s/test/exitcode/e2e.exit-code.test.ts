@@ -269,4 +269,42 @@ describe("k8s.crashloop.exit-code e2e", () => {
       assert.strictEqual(podsOf(s, "cfg")[0].metadata.uid, before.metadata.uid)
       assert.strictEqual(mutations(s).real.filter((r) => r.method === "DELETE").length, 0)
     }).pipe(Effect.scoped), 120_000)
+
+  it.effect("sidecar-only crash (the proxy's binary is missing, the app runs Ready): escalates, the pod is never restarted", () =>
+    Effect.gen(function*() {
+      const s = yield* sim(Scenario.cluster({ nodes: 2 }).with({
+        workloads: [{ name: "web", replicas: 1, image: "registry.example.com/shop/web:1.0.0", sidecars: [{ name: "proxy", image: "registry.example.com/shop/proxy:1.0.0", command: ["/bin/sh", "-c", "exec envoy -c /etc/envoy.yaml"], behaviour: { missingBinaries: ["envoy"] } }] }]
+      }).build())
+      s.advance("4m")
+      const before = podsOf(s, "web")[0]
+      const runbook = ExitCode.make({ probeTimeout: "2 minutes" })
+      const m0 = mutations(s).real.length
+      const report: any = yield* runWithSim(s, Effect.gen(function*() {
+        return yield* Runbook.handle(runbook, yield* firstSignal(runbook, (x) => x.evidence.container === "proxy"), { mode: "auto" })
+      }).pipe(Effect.provide(services(s))))
+      assert.strictEqual(report.classification?._tag, "Unclassified")
+      assert.match(report.classification.reasons[0], /sidecar-only/)
+      assert.strictEqual(report.status, "escalated")
+      assert.strictEqual(mutations(s).real.length - m0, 0)
+      assert.strictEqual(podsOf(s, "web")[0].metadata.uid, before.metadata.uid)
+    }).pipe(Effect.scoped), 60_000)
+
+  it.effect("observe: classified and reported, nothing is sent (not even dryRun=All)", () =>
+    Effect.gen(function*() {
+      const s = yield* sim(exit78())
+      s.advance("12m")
+      const before = podsOf(s, "cfg")[0]
+      const runbook = ExitCode.make({ probeTimeout: "2 minutes" })
+      const m0 = mutations(s)
+      const report: any = yield* runWithSim(s, Effect.gen(function*() {
+        return yield* Runbook.handle(runbook, yield* firstSignal(runbook, (x) => x.evidence.pod === before.metadata.name), { mode: "observe" })
+      }).pipe(Effect.provide(services(s))), { max: "30 minutes" })
+      assert.strictEqual(report.classification?.class, "config_error")
+      assert.isTrue(report.plan === undefined || report.plan.root._tag === "Seq", Object.keys(report).join(","))
+      assert.notStrictEqual(report.status, "recovered")
+      const m1 = mutations(s)
+      assert.strictEqual(m1.real.length - m0.real.length, 0)
+      assert.strictEqual(m1.dryRun.length - m0.dryRun.length, 0)
+      assert.strictEqual(podsOf(s, "cfg")[0].metadata.uid, before.metadata.uid)
+    }).pipe(Effect.scoped), 60_000)
 })
