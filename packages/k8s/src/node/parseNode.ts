@@ -121,7 +121,7 @@ export const kernelFindings = (lines: ReadonlyArray<string>): KernelFindings => 
   lines.forEach((line, i) => {
     if (HARDWARE.test(line)) hardwareErrors.push(line)
     if (PANIC.test(line)) panics.push(line)
-    if (/Out of memory: Kill(?:ed)? process|oom-kill:.*constraint=CONSTRAINT_NONE/i.test(line)) {
+    if (/Out of memory: Kill(?:ed)? process/i.test(line)) {
       const context = lines.slice(Math.max(0, i - 20), i + 1)
       if (!context.some((l) => CGROUP_OOM.test(l))) globalOom.push(line)
     }

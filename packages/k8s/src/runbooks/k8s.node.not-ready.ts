@@ -74,18 +74,24 @@ export const nodeOf = (signal: Signal.Signal): string => {
   return typeof n === "string" && n.length > 0 ? n : signal.target.ref.split("/").pop() ?? ""
 }
 
-const host = <A>(name: string, f: (shell: Shell.ShellShape) => Effect.Effect<A, unknown>) =>
-  Diagnoser.probe<A, Kube>(name, (signal) => Effect.flatMap(NodeHost.shellFor(nodeOf(signal)), f))
-
 /** The node's CNI pod (null: none), from the pods on the node. */
 export const cniPodProbe = (node: string, plugins: ReadonlyArray<RecreateCniPod.CniPlugin> = RecreateCniPod.defaultPlugins) =>
   Effect.flatMap(Kube, (kube) => Effect.map(kube.listPods({ fieldSelector: `spec.nodeName=${node}` }), (pods) => RecreateCniPod.findCniPod(pods as ReadonlyArray<V1Pod>, plugins)))
 
-/** The k8s.node.not-ready diagnoser: every probe concurrent, each with a timeout. */
-export const diagnose = (o: Options = {}): Diagnoser.Diagnoser<Facts, Kube> => {
+/** Where the diagnoser's probes get the node, its Shell and its CNI pod. */
+export interface Sources<R> {
+  readonly node: (signal: Signal.Signal) => Effect.Effect<Classifier.NodeDescription, unknown, R>
+  readonly shell: (signal: Signal.Signal) => Effect.Effect<Shell.ShellShape, unknown, R>
+  readonly cniPod: (signal: Signal.Signal) => Effect.Effect<Remediator.CniPodFacts, unknown, R>
+}
+
+/** The diagnoser over any sources (the live cluster, or a recording): every probe concurrent, each with a timeout. */
+export const diagnoseWith = <R>(src: Sources<R>, o: Options = {}): Diagnoser.Diagnoser<Facts, R> => {
   const h = o.host ?? {}
-  return Diagnoser.make<Facts, Kube>({
-    node: Diagnoser.probe("describe node", (signal) => NodeDescribe.probe(nodeOf(signal))),
+  const host = <A>(name: string, f: (shell: Shell.ShellShape) => Effect.Effect<A, unknown>) =>
+    Diagnoser.probe<A, R>(name, (signal) => Effect.flatMap(src.shell(signal), f))
+  return Diagnoser.make<Facts, R>({
+    node: Diagnoser.probe("describe node", src.node),
     kubelet: host("kubelet unit (systemctl is-active/is-failed/show)", (sh) => NodeHost.kubelet(sh, h)),
     kernel: host("kernel log (journalctl -k)", (sh) => NodeHost.kernel(sh, h)),
     kubeletJournal: host("kubelet journal (30 min, 200 lines)", (sh) => NodeHost.kubeletJournal(sh, h)),
@@ -94,9 +100,33 @@ export const diagnose = (o: Options = {}): Diagnoser.Diagnoser<Facts, Kube> => {
     inodes: host("inodes (df -P -i)", (sh) => NodeHost.inodes(sh, h)),
     fileNr: host("file handles (/proc/sys/fs/file-nr)", (sh) => NodeHost.fileNr(sh, h)),
     images: host("image usage (crictl images)", (sh) => NodeHost.images(sh, h)),
-    cniPod: Diagnoser.probe("CNI pod on the node", (signal) => cniPodProbe(nodeOf(signal), o.cniPlugins))
+    cniPod: Diagnoser.probe("CNI pod on the node", src.cniPod)
   }, { timeout: o.probeTimeout ?? "15 seconds" })
 }
+
+/** The k8s.node.not-ready diagnoser on the live cluster: Kube for the node and its pods, `NodeShell` (when provided) for the host. */
+export const diagnose = (o: Options = {}): Diagnoser.Diagnoser<Facts, Kube> =>
+  diagnoseWith<Kube>({
+    node: (signal) => NodeDescribe.probe(nodeOf(signal)),
+    shell: (signal) => NodeHost.shellFor(nodeOf(signal)),
+    cniPod: (signal) => cniPodProbe(nodeOf(signal), o.cniPlugins)
+  }, o)
+
+/** A recording: `kubectl get node -o json` (and its Events), a Shell answering the node's commands (none: Unknown), the CNI pod. */
+export interface Recording {
+  readonly node: NodeDescribe.NodeJson
+  readonly events?: ReadonlyArray<NodeDescribe.NodeEventJson>
+  readonly shell: Shell.ShellShape | undefined
+  readonly cniPod: Remediator.CniPodFacts
+}
+
+/** The diagnoser over a recording (golden tests, `replay`): no cluster, no node reached. */
+export const diagnoseRecorded = (rec: Recording, o: Options = {}): Diagnoser.Diagnoser<Facts> =>
+  diagnoseWith<never>({
+    node: () => Effect.succeed(NodeDescribe.describe(rec.node, rec.events ?? [])),
+    shell: () => (rec.shell ? Effect.succeed(rec.shell) : Effect.fail(new NodeHost.HostCommandFailed(`no NodeShell reaches node ${rec.node.metadata.name}: node facts are Unknown`))),
+    cniPod: () => Effect.succeed(rec.cniPod)
+  }, o)
 
 /** The four node action kinds of this runbook (add `CordonNode`/`DrainNode` once: `handlers()` does). */
 export const nodeHandlers = (): ReadonlyArray<ActionHandler.ActionHandler<Kube | EventRecorder>> => [
