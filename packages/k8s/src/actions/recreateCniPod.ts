@@ -10,8 +10,9 @@
  * - `never_delete_volumes` — never delete PersistentVolumes/PVCs;
  * - `cni_recreates_per_node` — 1 per node per 30 minutes;
  * - `cni_one_node_at_a_time` — 1 per cluster per `oneAtATimeWindow` (2 minutes) in the
- *   GuardrailStore (atomic across agents), and no other node's pod of the same DaemonSet may be
- *   not Ready or terminating (read live: a recreation elsewhere is still settling).
+ *   GuardrailStore (atomic across agents);
+ * - `cni_no_other_node_settling` — no other node's pod of the same DaemonSet may be not Ready or
+ *   terminating (read live: a recreation elsewhere is still settling; unreadable → Deny).
  *
  * `observe`: the planned uid gone from the node → applied; still there, not terminating → not applied.
  *
@@ -99,7 +100,7 @@ const clusterOf = (ref: string) => ref.split("/")[0] ?? "default"
 
 /** No other node's pod of the same DaemonSet is settling (not Ready or terminating); unreadable → Deny. */
 export const noOtherSettling: Guardrail.Guardrail<Kube> = Guardrail.make<Kube>({
-  name: "cni_one_node_at_a_time",
+  name: "cni_no_other_node_settling",
   check: (ctx) =>
     Effect.gen(function*() {
       const kube = yield* Kube
@@ -110,8 +111,8 @@ export const noOtherSettling: Guardrail.Guardrail<Kube> = Guardrail.make<Kube>({
       const settling = pods.filter((p) => dsOwner(p)?.name === ds && p.spec?.nodeName !== node && (p.metadata?.deletionTimestamp || !isReady(p)))
       return settling.length === 0
         ? Guardrail.pass
-        : Guardrail.deny(`cni_one_node_at_a_time: ${ds} pod(s) on other nodes are still settling: ${settling.map((p) => `${p.metadata?.name} on ${p.spec?.nodeName}`).join(", ")}`)
-    }).pipe(Effect.catch((e) => Effect.succeed(Guardrail.deny(`cni_one_node_at_a_time: could not list the CNI pods (${e.message})`))))
+        : Guardrail.deny(`cni_no_other_node_settling: ${ds} pod(s) on other nodes are still settling: ${settling.map((p) => `${p.metadata?.name} on ${p.spec?.nodeName}`).join(", ")}`)
+    }).pipe(Effect.catch((e) => Effect.succeed(Guardrail.deny(`cni_no_other_node_settling: could not list the CNI pods (${e.message})`))))
 })
 
 /** The guardrails of the kind. */
