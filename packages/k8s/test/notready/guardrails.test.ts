@@ -136,7 +136,7 @@ describe("k8s.recreateCniPod and k8s.pruneNodeImages budgets", () => {
   const cni = (node: string, cluster = "c1") =>
     Action.make({ kind: RecreateCniPod.KIND, target: nodeRef(node, cluster), params: { node, plugin: "calico", namespace: "kube-system", pod: `calico-${node}`, uid: `u-${node}`, daemonSet: "calico-node", reason: "t" }, description: "d" })
   // the live "no other node settling" check needs Kube: the store-backed ones are tested here
-  const storeOnly = RecreateCniPod.guardrails().filter((g) => g !== RecreateCniPod.noOtherSettling) as ReadonlyArray<Guardrail.Guardrail<never>>
+  const storeOnly = RecreateCniPod.guardrails().filter((g) => g !== RecreateCniPod.noOtherSettling) as unknown as ReadonlyArray<Guardrail.Guardrail<never>>
   it("the kind carries the live one-node-at-a-time check too", () => {
     assert.include(RecreateCniPod.guardrails().map((g) => g.name), "cni_no_other_node_settling")
   })
