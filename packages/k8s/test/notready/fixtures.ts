@@ -4,7 +4,7 @@
  * "timeout" → the command times out) and `meta.json` (description, the CNI pod, `noShell`).
  * A fixture Shell answers exactly the recorded commands; any other command fails to spawn.
  */
-import type { Signal } from "@byteport/core"
+import type { Fact, Signal } from "@byteport/core"
 import { Shell } from "@byteport/core/shell"
 import { Effect } from "effect"
 import * as fs from "node:fs"
@@ -64,8 +64,8 @@ export const signalOf = (f: Fixture): Signal.Signal => ({
 })
 
 /** The facts of a fixture through the runbook's own probes. */
-export const factsOf = (f: Fixture, o: NodeNotReady.Options = {}, log: Array<string> = []) =>
+export const factsOf = (f: Fixture, o: NodeNotReady.Options = {}, log: Array<string> = []): Effect.Effect<Fact.Facts<NodeNotReady.Facts>> =>
   NodeNotReady.diagnoseRecorded({ node: f.node, shell: f.host && !f.meta.noShell ? recordedShell(f.host, `fixture:${f.node.metadata.name}`, log) : undefined, cniPod: f.meta.cniPod ?? null }, o)(signalOf(f))
 
 /** Loads and diagnoses. */
-export const diagnose = (name: string, o: NodeNotReady.Options = {}) => Effect.suspend(() => factsOf(load(name), o))
+export const diagnose = (name: string, o: NodeNotReady.Options = {}): Effect.Effect<Fact.Facts<NodeNotReady.Facts>> => Effect.suspend(() => factsOf(load(name), o))
