@@ -15,7 +15,7 @@
  *
  * @since 0.1.0
  */
-import { Clock, Effect, Schema } from "effect"
+import { Clock, Duration, Effect, Schema } from "effect"
 import * as A from "./Action"
 import type { Guardrail } from "./Guardrail"
 import { causeText } from "./internal/cause"
@@ -67,6 +67,12 @@ export interface HandlerResult {
   readonly result: JsonObject
 }
 
+/** A change a handler undoes by itself after a while (`TimedUndo`): the undo action and when. */
+export interface TimedUndoSpec {
+  readonly afterMs: number
+  readonly action: A.Action
+}
+
 /** A registered handler for one action kind. Build it with `make`: the registry accepts nothing else. */
 export interface ActionHandler<R = never> {
   readonly kind: string
@@ -76,6 +82,8 @@ export interface ActionHandler<R = never> {
   readonly run: (action: A.Action, permit: P.Permit) => Effect.Effect<HandlerResult, ActionFailed | P.PermitRefused, R>
   /** Read-only: whether the action's effect is on the target (absent: the handler cannot tell). Never fails. */
   readonly observe?: ((action: A.Action, ctx: { readonly incidentId: string; readonly since: number }) => Effect.Effect<Observation, never, R>) | undefined
+  /** The undo the executor journals before the action runs, fired by `TimedUndo` when due (absent: none). */
+  readonly timedUndo?: ((action: A.Action) => TimedUndoSpec | undefined) | undefined
 }
 
 /**
@@ -109,8 +117,15 @@ export const make = <P, R = never>(options: {
   readonly guardrails?: ReadonlyArray<Guardrail<R>>
   readonly apply: (params: P, ctx: ApplyContext) => Effect.Effect<HandlerResult, ActionFailed, R>
   readonly observe?: (params: P, ctx: ObserveContext) => Effect.Effect<Observation, unknown, R>
+  /**
+   * A change that must not outlive a TTL (debug logging): the undo action and after how long.
+   * The executor journals it in the store before the action runs (cancelled if the action
+   * fails and `observe` sees it not applied), and `TimedUndo` runs it through the executor when due, also after a restart.
+   */
+  readonly timedUndo?: (params: P, action: A.Action) => { readonly after: Duration.Input; readonly action: A.Action } | undefined
 }): ActionHandler<R> => {
   const observe = options.observe
+  const timedUndo = options.timedUndo
   return brand<ActionHandler<R>>({
     kind: options.kind,
     // Frozen copies: no one holding the handler can swap a guardrail's check out after registration.
@@ -137,6 +152,15 @@ export const make = <P, R = never>(options: {
           const params = yield* Schema.decodeUnknownEffect(options.params)(action.params)
           return yield* observe(params, { action, incidentId: ctx.incidentId, since: ctx.since })
         }).pipe(Effect.catchCause((cause) => Effect.succeed(unknown(`could not observe ${options.kind}: ${causeText(cause)}`))))
+      : undefined,
+    timedUndo: timedUndo
+      ? (action) => {
+        if (action.kind !== options.kind) return undefined
+        const params = Schema.decodeUnknownExit(options.params)(action.params)
+        if (params._tag !== "Success") return undefined
+        const u = timedUndo(params.value, action)
+        return u === undefined ? undefined : { afterMs: Duration.toMillis(Duration.fromInputUnsafe(u.after)), action: u.action }
+      }
       : undefined
   })
 }

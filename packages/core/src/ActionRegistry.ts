@@ -34,14 +34,15 @@ export class HandlerRejected extends Schema.TaggedError<HandlerRejected>()("Hand
 }) {}
 
 /** Provides the captured services to every handler, check and guardrail, so the registry needs nothing at use site. */
-const bindHandler = <R>(h: ActionHandler<R>, ctx: Context.Context<R>): ActionHandler<never> => {
+const bindHandler = <R>(h: ActionHandler<R>, ctx: Context.Context<R>, every: ReadonlyArray<Guardrail<R>> = []): ActionHandler<never> => {
   const observe = h.observe
   // The bound copy wraps the made handler's own `run` (which redeems first), so it keeps the brand.
   return brand<ActionHandler<never>>({
     kind: h.kind,
-    guardrails: Object.freeze(h.guardrails.map((g) => bindGuardrail(g, ctx))),
+    guardrails: Object.freeze([...every, ...h.guardrails].map((g) => bindGuardrail(g, ctx))),
     run: (action, permit) => Effect.provideContext(h.run(action, permit), ctx),
-    observe: observe ? (action, octx) => Effect.provideContext(observe(action, octx), ctx) : undefined
+    observe: observe ? (action, octx) => Effect.provideContext(observe(action, octx), ctx) : undefined,
+    timedUndo: h.timedUndo
   })
 }
 
@@ -64,6 +65,11 @@ const withCallerStore = <A, E, R>(eff: Effect.Effect<A, E, R | GuardrailStore>, 
 export const layer = <R = never>(parts: {
   readonly handlers: ReadonlyArray<ActionHandler<R>>
   readonly checks?: ReadonlyArray<Check<R>>
+  /**
+   * Guardrails put in front of every registered handler's own (prohibitions no handler may
+   * skip, e.g. "never delete a PersistentVolume"): a handler registered without them gets them.
+   */
+  readonly guardrails?: ReadonlyArray<Guardrail<R>>
 }): Layer.Layer<ActionRegistry, never, R> =>
   Layer.effect(
     ActionRegistry,
@@ -76,7 +82,7 @@ export const layer = <R = never>(parts: {
           return yield* Effect.die(new HandlerRejected({ kind, message: `the handler for ${kind} was not built by ActionHandler.make` }))
         }
         if (handlers.has(h.kind)) return yield* Effect.die(new Error(`two handlers registered for action kind ${h.kind}`))
-        handlers.set(h.kind, bindHandler(h, ctx))
+        handlers.set(h.kind, bindHandler(h, ctx, parts.guardrails ?? []))
       }
       const checks = new Map<string, Check<never>>()
       for (const c of parts.checks ?? []) {

@@ -27,6 +27,7 @@ import { ApprovalChannel } from "./approval/Channel"
 import * as Audit from "./Audit"
 import * as Catalog from "./Catalog"
 import type { Check } from "./Check"
+import type { Guardrail } from "./Guardrail"
 import type { GuardrailStore, StoreError } from "./GuardrailStore"
 import * as IncidentBus from "./IncidentBus"
 import * as Notifier from "./Notifier"
@@ -44,6 +45,8 @@ export interface LayerOptions<R = never, E = never, RS = never> {
   readonly handlers: ReadonlyArray<ActionHandler<R>>
   /** The registered checks plans reference (`Until`, `WaitFor`, `Fallback on check`). */
   readonly checks?: ReadonlyArray<Check<R>>
+  /** Guardrails in front of every handler's own (see `ActionRegistry.layer`). */
+  readonly guardrails?: ReadonlyArray<Guardrail<R>>
   /** Another store instead of the FileStore at `BYTEPORT_STORE_DIR` (e.g. PostgreSQL or Kubernetes Leases). */
   readonly store?: Layer.Layer<GuardrailStore, E, RS>
   /** The IncidentBus hop limit (default 3). */
@@ -118,7 +121,7 @@ export const layer = <R = never, E = never, RS = never>(
   return Layer.mergeAll(
     notifier,
     approvalLayer.pipe(Layer.provideMerge(store)),
-    ActionRegistry.layer<R>({ handlers: options.handlers, checks: options.checks ?? [] }),
+    ActionRegistry.layer<R>({ handlers: options.handlers, checks: options.checks ?? [], ...(options.guardrails ? { guardrails: options.guardrails } : {}) }),
     IncidentBus.layer(options.hopLimit !== undefined ? { hopLimit: options.hopLimit } : {}),
     AgentId.layerConfig,
     logs

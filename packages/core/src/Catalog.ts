@@ -19,6 +19,7 @@ import { loopUntilInterrupted, resumeOpenIncidents } from "./runbook/Run"
 import { audit, decodeElement, guarded, supervise } from "./runbook/Supervise"
 import * as S from "./Signal"
 import * as T from "./TargetRef"
+import * as TimedUndo from "./TimedUndo"
 
 /** One catalog entry. */
 export interface Entry<R = never> {
@@ -184,6 +185,8 @@ export interface RunOptions {
   readonly resumeOpen?: boolean
   /** How a failing detector or source is restarted (default 1 s × 2^N, cap 60 s). */
   readonly detectorBackoff?: Backoff.Options
+  /** Run the journaled timed undos as they fall due (`TimedUndo.loop`; default on), or `false`. */
+  readonly timedUndo?: TimedUndo.LoopOptions | false
 }
 
 /**
@@ -213,6 +216,7 @@ export const run = <R>(
         ? Effect.asVoid(FiberSet.run(fibers, Runbook.follow(runbook as unknown as Runbook.Runbook<unknown, R>, r, onResult, options.approvals ?? {})))
         : onResult(r)
     if (options.resumeOpen ?? true) yield* resumeOpenIncidents(enabled, report, { reportUnowned: true })
+    if (options.timedUndo !== false) yield* Effect.forkScoped(TimedUndo.loop(options.timedUndo ?? {}))
     const backoff = options.detectorBackoff
     const sources: Array<Stream.Stream<{ readonly from: string; readonly raw: unknown }, never, R | Runbook.Services>> = [
       ...enabled.flatMap((rb) =>

@@ -37,6 +37,7 @@ import * as HandOff from "./internal/handOff"
 import { isMade } from "./internal/handlers"
 import * as Journal from "./internal/journal"
 import * as Simulated from "./internal/simulatedStore"
+import * as TimedUndoStore from "./internal/timedUndo"
 import type { JsonObject } from "./Json"
 import type { Outcome, OutcomeStatus } from "./Outcome"
 import * as Permit from "./Permit"
@@ -499,9 +500,20 @@ export const execute = (
           yield* acquiredDecision(action, path, permitId, `budget acquired before the restart; observed not applied: ${seen.detail}`)
         }
         const at = yield* now
+        // A change with a TTL: its undo is journaled before the change is made (so a restart never loses it).
+        const undo = handler.timedUndo?.(action)
+        const undoId = `${input.incidentId}/${path}`
+        if (undo) {
+          yield* TimedUndoStore.schedule(store, { id: undoId, dueAt: at + undo.afterMs, action: undo.action, incidentId: input.incidentId, runbook: input.runbook, stepPath: path, scheduledAt: at, attempts: 0 })
+        }
         const permit = Permit.mint(actionDigest, input.incidentId, at + action.timeout + (input.permitGraceMs ?? 60_000), "auto", permitId)
         const r = yield* Effect.exit(handler.run(action, permit).pipe(Effect.timeout(Duration.millis(action.timeout))))
         const end = yield* now
+        if (undo && r._tag !== "Success") {
+          // Cancelled only when the change is seen not to have happened (a timeout may have applied it).
+          const seen = handler.observe ? yield* handler.observe(action, { incidentId: input.incidentId, since: at }) : ActionHandler.unknown("no observe")
+          if (seen._tag === "NotApplied") yield* TimedUndoStore.cancel(store, undoId)
+        }
         if (r._tag === "Success") {
           yield* journalAt("applied", path, { detail: r.value.detail, result: r.value.result, actionDigest })
           applied.push(action)

@@ -49,6 +49,16 @@ export const probability: (key: string) => Config.Config<number> = (key) => chec
 export const port = (key: string, options: { readonly allowAny?: boolean } = {}): Config.Config<number> =>
   check(Schema.Int, (n: number) => n <= 65_535 && (options.allowAny ? n >= 0 : n >= 1), options.allowAny ? "a port in 0–65535 (0: any free port)" : "a port in 1–65535")(key)
 
+/**
+ * A strict boolean: `true` or `false` (any case, surrounding spaces ignored). Anything else
+ * (`yes`, `1`, `ture`) is a `ConfigError` naming the key, so an opt-in such as
+ * `BYTEPORT_AUTO_REPLACE_NODES` is never silently read as off (or on).
+ */
+export const boolean = (key: string): Config.Config<boolean> =>
+  check(Schema.String, (s: string) => ["true", "false"].includes(s.trim().toLowerCase()), "true or false")(key).pipe(
+    Config.map((s) => s.trim().toLowerCase() === "true")
+  )
+
 /** The modes, in trust order. */
 export const modes: ReadonlyArray<Mode> = ["observe", "dry_run", "auto"]
 

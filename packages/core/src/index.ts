@@ -90,3 +90,5 @@ export * from "./sinks/index"
 export * as Settings from "./Settings"
 /** Runbook modes from a file operators edit at run time (`Modes.fromFile`, JSON or YAML, re-read on change). */
 export * as Modes from "./Modes"
+/** Timed undos: changes with a TTL undone by BytePort when due, journaled, across restarts. */
+export * as TimedUndo from "./TimedUndo"

@@ -33,6 +33,7 @@ import {
   BatchV1Api,
   CoordinationV1Api,
   CoreV1Api,
+  DiscoveryV1Api,
   Exec,
   KubeConfig,
   Metrics as ClientMetrics,
@@ -139,6 +140,8 @@ export interface ReadApis {
   readonly policy: ReadOnlyApi<PolicyV1Api>
   readonly coordination: ReadOnlyApi<CoordinationV1Api>
   readonly batch: ReadOnlyApi<BatchV1Api>
+  /** EndpointSlices (discovery.k8s.io/v1). */
+  readonly discovery: ReadOnlyApi<DiscoveryV1Api>
 }
 
 type E = KubeError.KubeError
@@ -202,7 +205,7 @@ export interface KubeShape {
   readonly deleteLease: (namespace: string, name: string, resourceVersion: string, options?: WriteOptions) => Effect.Effect<void, E>
   /**
    * Runs a command (an argv array, never a shell string) in a container over the exec
-   * WebSocket. For node-level work that needs a shell inside a pod; kube-sim does not serve exec.
+   * WebSocket. For node-level work that needs a shell inside a pod (kube-sim serves it for node-shell DaemonSet pods).
    */
   readonly exec: (namespace: string, pod: string, container: string, command: ReadonlyArray<string>) => Effect.Effect<ExecResult, E>
 }
@@ -244,11 +247,12 @@ export const make = (kc: KubeConfig, options: MakeOptions = {}): KubeShape => {
   const policy = kc.makeApiClient(PolicyV1Api)
   const coordination = kc.makeApiClient(CoordinationV1Api)
   const batch = kc.makeApiClient(BatchV1Api)
+  const discovery = kc.makeApiClient(DiscoveryV1Api)
   const metrics = new ClientMetrics(kc)
   const timeout = options.requestTimeout ?? "30 seconds"
-  const apis: ReadApis = { core, apps, autoscaling, policy, coordination, batch }
+  const apis: ReadApis = { core, apps, autoscaling, policy, coordination, batch, discovery }
 
-  const call = <A>(operation: string, f: () => Promise<A>): Effect.Effect<A, E> =>
+  const call = <A>(operation: string, f: (signal: AbortSignal) => Promise<A>): Effect.Effect<A, E> =>
     Effect.tryPromise({ try: f, catch: (e) => KubeError.fromUnknown(operation, e) }).pipe(
       Effect.timeoutOrElse({
         duration: timeout,
@@ -298,21 +302,33 @@ export const make = (kc: KubeConfig, options: MakeOptions = {}): KubeShape => {
     Lease: (t, body, o, h) => coordination.patchNamespacedLease({ name: t.name, namespace: ns(t), body, ...o }, h)
   }
 
-  const execOnce = (namespace: string, pod: string, container: string, command: ReadonlyArray<string>) =>
+  const execOnce = (namespace: string, pod: string, container: string, command: ReadonlyArray<string>, signal: AbortSignal) =>
     new Promise<ExecResult>((resolve, reject) => {
-      let stdout = ""
-      let stderr = ""
-      const sink = (append: (s: string) => void) =>
+      // bytes, decoded once at the end: a character split across two frames stays whole
+      const out: Array<Buffer> = []
+      const err: Array<Buffer> = []
+      const sink = (into: Array<Buffer>) =>
         new Writable({
           write(chunk, _enc, cb) {
-            append(String(chunk))
+            into.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk)))
             cb()
           }
         })
+      let done = false
+      const finish = (status: V1Status | undefined) => {
+        if (done) return
+        done = true
+        resolve({ stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(err).toString("utf8"), status })
+      }
       new Exec(kc)
-        .exec(namespace, pod, container, [...command], sink((s) => (stdout += s)), sink((s) => (stderr += s)), null, false, (status) =>
-          resolve({ stdout, stderr, status })
-        )
+        .exec(namespace, pod, container, [...command], sink(out), sink(err), null, false, (status) => finish(status))
+        .then((ws) => {
+          // a stream closed without a Status (the connection dropped) ends the exec without one
+          ws.addEventListener("close", () => finish(undefined))
+          // interrupted (a timeout): close the stream instead of leaving it open
+          if (signal.aborted) ws.close()
+          else signal.addEventListener("abort", () => ws.close(), { once: true })
+        })
         .catch(reject)
     })
 
@@ -428,7 +444,7 @@ export const make = (kc: KubeConfig, options: MakeOptions = {}): KubeShape => {
       call(`delete Lease ${namespace}/${name}`, () =>
         coordination.deleteNamespacedLease({ namespace, name, ...(o.dryRun ? { dryRun: "All" } : {}), body: { preconditions: { resourceVersion } } })
       ).pipe(Effect.asVoid),
-    exec: (namespace, pod, container, command) => call(`exec in Pod ${namespace}/${pod} container ${container}`, () => execOnce(namespace, pod, container, command))
+    exec: (namespace, pod, container, command) => call(`exec in Pod ${namespace}/${pod} container ${container}`, (signal) => execOnce(namespace, pod, container, command, signal))
   }
 }
 

@@ -94,8 +94,116 @@ export * as HeapProfiler from "./actions/heapProfiler"
 export * as OomVerifiers from "./verifiers/oom"
 /** The k8s.oom.six-signal runbook. */
 export * as OomSixSignal from "./runbooks/k8s.oom.six-signal"
-/** NodeShell: node name → core Shell (user-supplied; none: node facts Unknown). */
+/** What the pod-family action kinds share (container targets, conditional template patches). */
+export * as PodWorkload from "./actions/podWorkload"
+/** `k8s.loosenProbe`: doubles the failing part of a liveness budget (never changes a handler). */
+export * as LoosenProbe from "./actions/loosenProbe"
+/** `k8s.restartPod`: deletes one not-Ready controlled pod (uid precondition). */
+export * as RestartPod from "./actions/restartPod"
+/** ConfigMap snapshots in BytePort's namespace (opt-in). */
+export * as ConfigMapSnapshots from "./actions/configMapSnapshots"
+/** `k8s.restoreConfigMap`: re-creates a deleted ConfigMap from its snapshot (create only). */
+export * as RestoreConfigMap from "./actions/restoreConfigMap"
+/** `k8s.setDebugLogging`: declared debug logging with a journaled timed undo. */
+export * as SetDebugLogging from "./actions/setDebugLogging"
+/** `k8s.pinImageDigest`: image → repo@sha256 of the last good imageID (rollback budget). */
+export * as PinImageDigest from "./actions/pinImageDigest"
+/** "Never delete PersistentVolumes", enforced in the registry for every handler. */
+export * as NeverDeleteVolumes from "./guardrails/neverDeleteVolumes"
+/** NodeShell: node name → the Shell of its host (`none`, `layer`, `fromShell`, `viaExec` through a hostPID DaemonSet pod). */
 export * as NodeShell from "./node/NodeShell"
+/** The pod runbook families, their ids and catalog precedence (`k8s.oom`, `k8s.image-pull`/`k8s.pending`, `k8s.crashloop`). */
+export * as Families from "./runbooks/families"
+/** Which target an action kind leases (container or workload) and `never_touch_bare_pod`. */
+export * as Leases from "./targets/leases"
+/** Signal types and evidence schemas of the pod-family detectors. */
+export * as PodSignals from "./detectors/podSignals"
+/** Signal: CrashLoopBackOff (pod informer). */
+export * as CrashLoopDetector from "./detectors/crashLoop"
+/** Signal: ≥3 restarts in 10 minutes (pod informer, configurable). */
+export * as RestartLoopDetector from "./detectors/restarts"
+/** Signal: ErrImagePull / ImagePullBackOff (pod informer). */
+export * as ImagePullDetector from "./detectors/imagePull"
+/** Signal: CreateContainerConfigError (pod informer). */
+export * as ConfigErrorDetector from "./detectors/configError"
+/** Signal: Init:* failures (pod informer). */
+export * as InitFailureDetector from "./detectors/initFailure"
+/** Signal: kubelet evictions (pod informer). */
+export * as EvictedDetector from "./detectors/evicted"
+/** Signal: unscheduled pods Pending > 5 minutes (pod, Event and ReplicaSet informers). */
+export * as PendingDetector from "./detectors/pending"
+/** Wire-JSON schema of a Pod as the pod-family probes read it. */
+export * as PodWire from "./probes/podWire"
+/** Events about a pod in core/v1 and events.k8s.io/v1 shapes, normalised. */
+export * as PodEvents from "./probes/events"
+/** Parsers of kubelet and runtime messages (back-off, probes, exit codes, config errors, pulls). */
+export * as PodMessages from "./probes/messages"
+/** The scheduler's FailedScheduling message: per-reason node counts and the preemption suffix. */
+export * as Scheduling from "./probes/scheduling"
+/** Redacted previous container logs (Unknown when gone). */
+export * as PodLogs from "./probes/podLogs"
+/** Image IDs per container and restart; re-pushed tags; digest pins. */
+export * as ImageIds from "./probes/imageIds"
+/** Node guardrails: BytePort cordon slots per cluster, max unavailable nodes, control plane, foreign cordons. */
+export * as NodeGuards from "./guardrails/nodeGuards"
+/** `k8s.uncordonNode`: only a node BytePort still owns, after the healthy delay. */
+export * as UncordonNode from "./actions/uncordonNode"
+/** `k8s.requestNodeReplacement`: the guarded reservation before a node-replacement hand-off. */
+export * as RequestNodeReplacement from "./actions/requestNodeReplacement"
+/** The node action handlers (cordon, drain, uncordon, replacement reservation). */
+export * as NodeActions from "./actions/node"
+/** The node-replacement remediation step (reservation + awaited hand-off), shared by the node runbooks. */
+export * as NodeReplacement from "./remediators/nodeReplacement"
+/** Signals: node NotReady, MemoryPressure, DiskPressure, PIDPressure (node informer; storms collapsed). */
+export * as NodeConditionsDetector from "./detectors/nodeConditions"
+/** k8s.node.pressure-drain: facts and classifier. */
+export * as NodePressureClassifier from "./classifiers/nodePressure"
+/** k8s.node.pressure-drain: cordon → drain → uncordon plan. */
+export * as NodePressureRemediator from "./remediators/nodePressure"
+/** k8s.node.pressure-drain: the held verifier. */
+export * as NodePressureVerifier from "./verifiers/nodePressure"
+/** The k8s.node.pressure-drain runbook. */
+export * as NodePressureDrain from "./runbooks/k8s.node.pressure-drain"
+/** `k8s.rollbackDeployment`: `rollout undo --to-revision=N` as a conditional JSON patch (1 per workload per hour, never without a last-good revision, never paused). */
+export * as RollbackDeployment from "./actions/rollbackDeployment"
+/** What BytePort saw of each Deployment's rollouts (revisions seen fully Available). */
+export * as RolloutLedger from "./probes/rolloutLedger"
+/** Facts of k8s.deploy.failed-rollout: history, last-good, template diff, attribution, per-revision traffic, canary burn. */
+export * as RolloutFacts from "./probes/rolloutFacts"
+/** The 5 failed-rollout signals (rollout_stuck, readiness, 5xx, health regression, canary burn). */
+export * as RolloutDetector from "./detectors/rollout"
+/** The failed-rollout classifier (seed order and confidences). */
+export * as RolloutClassifier from "./classifiers/rollout"
+/** The failed-rollout plans (rollback or escalate). */
+export * as RolloutRemediator from "./remediators/rollout"
+/** The rollback verifier (held 5 min, retried once at 60 s). */
+export * as RolloutVerifier from "./verifiers/rollout"
+/** The k8s.deploy.failed-rollout runbook. */
+export * as FailedRollout from "./runbooks/k8s.deploy.failed-rollout"
+/** Which pull secrets the kubelet would offer for an image (keyring matching, `auths` keys only). */
+export * as PullSecrets from "./probes/pullSecrets"
+/** BytePort's scheduling fit check (requests, taints, selectors, required node affinity, cordons). */
+export * as Fit from "./probes/fit"
+/** Signal: a bound pod stuck in ContainerCreating (pod informer). */
+export * as StuckCreatingDetector from "./detectors/stuckCreating"
+/** k8s.image-pull: facts, classifier (auth_failure, bad_tag, network_misconfiguration) and escalation plans. */
+export * as ImagePullClassifier from "./classifiers/imagePull"
+/** The k8s.image-pull runbook. */
+export * as ImagePull from "./runbooks/k8s.image-pull"
+/** k8s.pending: facts, classifier (resource_exhaustion, storage_constraints, affinity_conflict, missing_dependencies) and plans. */
+export * as PendingClassifier from "./classifiers/pending"
+/** The k8s.pending runbook. */
+export * as Pending from "./runbooks/k8s.pending"
+/** k8s.crashloop.five-branch: the runbook. */
+export * as CrashloopFiveBranch from "./runbooks/k8s.crashloop.five-branch"
+/** k8s.crashloop.five-branch: facts and classifier. */
+export * as FiveBranchClassifier from "./classifiers/fiveBranch"
+/** k8s.crashloop.five-branch: plans. */
+export * as FiveBranchRemediator from "./remediators/fiveBranch"
+/** k8s.crashloop.five-branch: verifiers (pods held Ready). */
+export * as FiveBranchVerifier from "./verifiers/fiveBranch"
+/** The dependency of a failed connection and the `k8s.dependencyHealthy` check. */
+export * as DependencyProbe from "./probes/dependency"
 /** Parsers of node-tool output core lacks (file-nr, crictl images, systemctl is-active answers, kernel findings). */
 export * as NodeParse from "./node/parseNode"
 /** k8s.node.not-ready: facts, thresholds and the seed's first-match classifier. */

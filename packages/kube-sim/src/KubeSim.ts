@@ -17,9 +17,12 @@ import * as https from "node:https"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import type { AddressInfo } from "node:net"
+import type { Duplex } from "node:stream"
 import * as Faults from "./faults/Faults"
 import * as Recorder from "./recorder/Recorder"
+import * as Crds from "./server/crds"
 import * as Disruption from "./server/disruption"
+import * as Exec from "./server/exec"
 import type { ExtraRoute } from "./server/Server"
 import { makeHandler } from "./server/Server"
 import * as Watch from "./server/watch"
@@ -45,6 +48,8 @@ export interface InstallContext {
   readonly faults: Faults.Faults
   /** Registers an extra HTTP route after start (e.g. metrics.k8s.io). */
   readonly addRoute: (route: ExtraRoute) => void
+  /** Sets what `pods/exec` runs (default `Exec.builtinBackend`: echo, true, false). */
+  readonly setExecBackend: (backend: Exec.ExecBackend) => void
 }
 
 /** A controller installer. */
@@ -214,10 +219,12 @@ export const start = async (options: StartOptions = {}): Promise<KubeSim> => {
   const loaded = options.recording ? Recording.load(store, options.recording.objects) : undefined
   const disposers: Array<() => void | Promise<void>> = []
   disposers.push(Disruption.install(store))
+  disposers.push(Crds.install(store))
   disposers.push(store.subscribe((key, ev) => {
     if (key.group === "" && key.resource === "pods" && ev.type === "DELETED") logs.remove(ev.object.metadata.namespace ?? "default", ev.object.metadata.name)
   }))
-  const ctx: InstallContext = { store, logs, now, seed, faults, addRoute: (r) => extraRoutes.push(r) }
+  let execBackend: Exec.ExecBackend = Exec.builtinBackend
+  const ctx: InstallContext = { store, logs, now, seed, faults, addRoute: (r) => extraRoutes.push(r), setExecBackend: (b) => (execBackend = b) }
   for (const install of [...(options.install ?? []), ...(options.controllers ?? [])]) {
     const d = await install(ctx)
     if (typeof d === "function") disposers.push(d)
@@ -231,7 +238,19 @@ export const start = async (options: StartOptions = {}): Promise<KubeSim> => {
     }
     const s: http.Server = tls ? https.createServer({ cert: tls.cert, key: tls.key }, onRequest) : http.createServer(onRequest)
     s.keepAliveTimeout = 5_000
+    // pods/exec over WebSocket; upgraded sockets are closed with the server
+    const onUpgrade = Exec.makeUpgradeHandler({ store, faults, recorder, token: options.token, backend: () => execBackend })
+    s.on("upgrade", (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+      upgraded.add(socket)
+      socket.on("close", () => upgraded.delete(socket))
+      onUpgrade(req, socket, head)
+    })
     return s
+  }
+  const upgraded = new Set<Duplex>()
+  const dropUpgraded = () => {
+    for (const u of upgraded) u.destroy()
+    upgraded.clear()
   }
   let server = makeServer()
   const port = await listen(server, options.port ?? 0)
@@ -278,6 +297,7 @@ export const start = async (options: StartOptions = {}): Promise<KubeSim> => {
     writeKubeconfig: (path, o) => writeFileSync(path, kubeconfig(o), { mode: 0o600 }),
     restart: async (o = {}) => {
       hub.closeAll(true)
+      dropUpgraded()
       await closeServer(server)
       if (o.downtimeMs !== undefined && o.downtimeMs > 0) await new Promise((r) => setTimeout(r, o.downtimeMs))
       server = makeServer()
@@ -288,6 +308,7 @@ export const start = async (options: StartOptions = {}): Promise<KubeSim> => {
       closed = true
       for (const d of disposers.reverse()) await d()
       hub.dispose()
+      dropUpgraded()
       await closeServer(server)
     }
   }

@@ -25,3 +25,7 @@ export * as Patch from "./server/patch"
 export * as Status from "./server/status"
 /** Controllers, virtual clock, scenarios and metrics: `startSim`, `scenario`, `loadScenario`, `applyScenario` … (docs/scenarios.md). */
 export * from "./scenario/index"
+/** The simulated image registries (`sim.registry`), image references and the kubelet's pull-secret keyring. */
+export * from "./registry/index"
+/** CustomResourceDefinition support: the types a CRD serves, version order. */
+export * as Crds from "./server/crds"

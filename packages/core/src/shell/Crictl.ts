@@ -213,3 +213,49 @@ export const parseInspect = (text: string): Effect.Effect<Inspect, P.ParseError>
       ...kubernetes(labels, annotations)
     }
   })
+
+// ---------------------------------------------------------------------------------------------
+// crictl images -o json
+
+/** One image of `crictl images -o json` (the CRI `ListImages` response). */
+export interface Image {
+  readonly id: string
+  readonly repoTags: ReadonlyArray<string>
+  readonly repoDigests: ReadonlyArray<string>
+  /** `size` (uint64, a JSON string in protobuf JSON): bytes. */
+  readonly sizeBytes: number
+  /** Pinned images (the pause image) are never pruned. */
+  readonly pinned: boolean
+}
+
+const IMAGES = "crictl images -o json"
+
+const strings = (v: unknown, path: string): ReadonlyArray<string> => {
+  if (v === undefined || v === null) return []
+  if (!Array.isArray(v)) throw new At(path, "expected an array of strings")
+  return v.map((x, i) => str(x, `${path}[${i}]`))
+}
+
+/** Parses `crictl images -o json` (`{"images": [...]}`; `{}` is none). Fails naming the JSON path of a bad value (a size that is not an integer …). */
+export const parseImages = (text: string): Effect.Effect<ReadonlyArray<Image>, P.ParseError> =>
+  decode(IMAGES, text, (doc) => {
+    const root = obj(doc, "$")
+    const list = root["images"] ?? []
+    if (!Array.isArray(list)) throw new At("images", "expected an array")
+    return list.map((c: unknown, i): Image => {
+      const p = `images[${i}]`
+      const o = obj(c, p)
+      const pinned = o["pinned"]
+      if (pinned !== undefined && pinned !== null && typeof pinned !== "boolean") throw new At(`${p}.pinned`, "expected a boolean")
+      return {
+        id: str(o["id"], `${p}.id`),
+        repoTags: strings(o["repoTags"], `${p}.repoTags`),
+        repoDigests: strings(o["repoDigests"], `${p}.repoDigests`),
+        sizeBytes: int64(o["size"], `${p}.size`),
+        pinned: pinned === true
+      }
+    })
+  })
+
+/** The total size of images, bytes. */
+export const totalSize = (images: ReadonlyArray<Image>): number => images.reduce((a, i) => a + i.sizeBytes, 0)

@@ -111,3 +111,55 @@ export const parse = (text: string, options: ParseOptions = {}): Effect.Effect<R
     }
     return Effect.succeed(entries)
   })
+
+// ---------------------------------------------------------------------------------------------
+// the kernel log (journalctl -k, journalctl -k -b -1)
+
+/** What the kernel log says about the machine, each finding with its lines (as printed). */
+export interface KernelFindings {
+  /** The global OOM killer ran (the whole machine was out of memory): `Out of memory: Killed process …`, `oom-kill:constraint=CONSTRAINT_NONE`. */
+  readonly globalOom: ReadonlyArray<string>
+  /** A cgroup (container) OOM kill: `Memory cgroup out of memory: …`, `constraint=CONSTRAINT_MEMCG`. Not a node fault. */
+  readonly cgroupOom: ReadonlyArray<string>
+  /** Machine-check and other hardware errors: `[Hardware Error]`, `mce: … Machine check events logged`, EDAC uncorrected errors. */
+  readonly hardwareErrors: ReadonlyArray<string>
+  /** `Kernel panic - not syncing` (read it from the previous boot: `journalctl -k -b -1`). */
+  readonly panics: ReadonlyArray<string>
+}
+
+const CGROUP_OOM = [/Memory cgroup out of memory/i, /constraint=CONSTRAINT_MEMCG/]
+const GLOBAL_OOM = [/(^|[\s:\]])Out of memory: Kill(ed)? process/, /constraint=CONSTRAINT_NONE/]
+const HARDWARE = [/\[Hardware Error\]/i, /Machine check events logged/i, /mce: .*(CPU \d+: Machine Check|Uncorrected)/i, /EDAC .*(UE|uncorrected)/i]
+const PANIC = [/Kernel panic - not syncing/]
+
+/**
+ * Classifies kernel log lines (`journalctl -k` in the short format, or each entry's MESSAGE from
+ * `-o json`): a global OOM (not a cgroup OOM: `Memory cgroup out of memory` and
+ * `CONSTRAINT_MEMCG` lines are container kills), hardware errors, kernel panics.
+ */
+export const kernelFindings = (lines: ReadonlyArray<string>): KernelFindings => {
+  const globalOom: Array<string> = []
+  const cgroupOom: Array<string> = []
+  const hardwareErrors: Array<string> = []
+  const panics: Array<string> = []
+  for (const raw of lines) {
+    for (const line of raw.split("\n")) {
+      if (CGROUP_OOM.some((r) => r.test(line))) cgroupOom.push(line)
+      else if (GLOBAL_OOM.some((r) => r.test(line))) globalOom.push(line)
+      if (HARDWARE.some((r) => r.test(line))) hardwareErrors.push(line)
+      if (PANIC.some((r) => r.test(line))) panics.push(line)
+    }
+  }
+  return { globalOom, cgroupOom, hardwareErrors, panics }
+}
+
+/**
+ * Whether a `journalctl` failure means "no such boot / no journal" (`-b -1` on a machine without a
+ * persistent journal or a previous boot): the fact is Unknown, not "no panic".
+ */
+export const noJournal = (stderr: string): boolean =>
+  /No such boot ID in journal|Data from the specified boot .* is not available|no persistent journal was found|No journal files were (found|opened)/i.test(stderr)
+
+/** Lines of `journalctl` in a plain format (short, cat): journalctl's own `-- No entries --` / `-- Boot … --` / `-- Logs begin … --` markers dropped. */
+export const plainLines = (text: string): ReadonlyArray<string> =>
+  P.lines(text).map((l) => l.text).filter((l) => l.trim() !== "" && !/^-- (No entries|Boot [0-9a-f]+|Logs begin|Journal begins|Reboot) ?.*--$/.test(l.trim()))

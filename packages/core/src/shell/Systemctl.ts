@@ -143,3 +143,107 @@ const parseListPlain = (text: string): Effect.Effect<ReadonlyArray<Unit>, P.Pars
  */
 export const parseListUnits = (text: string): Effect.Effect<ReadonlyArray<Unit>, P.ParseError> =>
   text.trimStart().startsWith("[") ? parseListJson(text) : parseListPlain(text)
+
+// ---------------------------------------------------------------------------------------------
+// is-active / is-failed / show with their exit codes
+
+/** What a command's result needs for the exit-code-aware parsers (a `Shell.Result` fits). */
+export interface Outcome {
+  readonly exitCode: number
+  readonly stdout: string
+  readonly stderr: string
+}
+
+/** A fact systemctl answered, or Unknown (no systemd, no bus, an unexpected answer): never a guess. */
+export type Check<A> =
+  | { readonly _tag: "Known"; readonly value: A }
+  | { readonly _tag: "Unknown"; readonly reason: string }
+
+/** A Known fact. */
+export const known = <A>(value: A): Check<A> => ({ _tag: "Known", value })
+/** An Unknown fact, with why. */
+export const unknown = <A = never>(reason: string): Check<A> => ({ _tag: "Unknown", reason })
+
+/** The answer of `systemctl is-active` / `is-failed` for one unit. */
+export interface UnitState {
+  /** The ActiveState systemctl printed (`active`, `inactive`, `failed`, `activating` …). */
+  readonly state: string
+  /** `is-active`: the unit is active (exit 0). `is-failed`: the unit is failed (exit 0). */
+  readonly yes: boolean
+}
+
+const NO_SYSTEMD: ReadonlyArray<RegExp> = [
+  /System has not been booted with systemd/i,
+  /Failed to connect to (the )?bus/i,
+  /Failed to get D-Bus connection/i,
+  /systemctl: (command )?not found/i,
+  /executable file not found/i
+]
+
+const STATES: ReadonlySet<string> = new Set(["active", "reloading", "inactive", "failed", "activating", "deactivating", "maintenance", "refreshing"])
+
+/** Unknown when systemctl says there is no systemd (a container, WSL, a non-systemd init) or no bus; else undefined. */
+export const noSystemd = (o: Outcome): string | undefined => {
+  const text = `${o.stderr}\n${o.stdout}`
+  const hit = NO_SYSTEMD.find((r) => r.test(text))
+  if (hit === undefined) return undefined
+  const line = text.split("\n").find((l) => hit.test(l)) ?? ""
+  return `systemctl cannot answer: ${line.trim()}`
+}
+
+const stateLine = (parser: string, o: Outcome): Effect.Effect<string | Check<never>, P.ParseError> => {
+  const why = noSystemd(o)
+  if (why !== undefined) return Effect.succeed(unknown(why))
+  const all = P.lines(o.stdout).filter((l) => l.text.trim() !== "")
+  if (all.length === 0) return Effect.succeed(unknown(`${parser}: no output (exit ${o.exitCode})${o.stderr.trim() ? `: ${o.stderr.trim().split("\n")[0]}` : ""}`))
+  if (all.length > 1) return Effect.fail(P.at(parser, all[1]!.n, all[1]!.text, "expected one state line (ask for one unit)"))
+  const s = all[0]!.text.trim()
+  if (s === "unknown") return Effect.succeed(unknown(`${parser}: systemd answered 'unknown'`))
+  if (!STATES.has(s)) return Effect.fail(P.at(parser, all[0]!.n, all[0]!.text, "expected a unit state (active, inactive, failed …)"))
+  return Effect.succeed(s)
+}
+
+/**
+ * Reads `systemctl is-active <unit>`: exit 0 and `active` (or `reloading`) → active; exit 3 (any
+ * non-zero) and a state → not active (a unit that does not exist prints `inactive`). "System has
+ * not been booted with systemd", no D-Bus, no systemctl, no output or `unknown` → Unknown. An exit
+ * code that contradicts the state, or output that is not a state, fails with a ParseError.
+ */
+export const parseIsActive = (o: Outcome): Effect.Effect<Check<UnitState>, P.ParseError> =>
+  Effect.flatMap(stateLine("systemctl is-active", o), (s) => {
+    if (typeof s !== "string") return Effect.succeed(s)
+    const active = s === "active" || s === "reloading" || s === "refreshing"
+    if ((o.exitCode === 0) !== active) {
+      return Effect.fail(P.at("systemctl is-active", 1, s, `exit code ${o.exitCode} contradicts the state`))
+    }
+    return Effect.succeed(known({ state: s, yes: active }))
+  })
+
+/**
+ * Reads `systemctl is-failed <unit>`: exit 0 and `failed` → failed; exit 1 (any non-zero) and
+ * another state → not failed. No systemd, no output or `unknown` → Unknown; a contradiction fails.
+ */
+export const parseIsFailed = (o: Outcome): Effect.Effect<Check<UnitState>, P.ParseError> =>
+  Effect.flatMap(stateLine("systemctl is-failed", o), (s) => {
+    if (typeof s !== "string") return Effect.succeed(s)
+    const failed = s === "failed"
+    if ((o.exitCode === 0) !== failed) {
+      return Effect.fail(P.at("systemctl is-failed", 1, s, `exit code ${o.exitCode} contradicts the state`))
+    }
+    return Effect.succeed(known({ state: s, yes: failed }))
+  })
+
+/** Whether a unit exists: systemctl shows `LoadState=not-found` for a unit it does not know. */
+export const exists = (u: UnitProperties): boolean => u.loadState !== undefined && u.loadState !== "not-found"
+
+/**
+ * Reads `systemctl show -p LoadState,ActiveState,NRestarts <unit>` (any properties, one unit):
+ * Known(the unit), Known(undefined) when `LoadState=not-found` (no such unit: never "inactive"),
+ * Unknown when there is no systemd or systemctl exited non-zero. Malformed output fails.
+ */
+export const parseUnit = (o: Outcome): Effect.Effect<Check<UnitProperties | undefined>, P.ParseError> => {
+  const why = noSystemd(o)
+  if (why !== undefined) return Effect.succeed(unknown(why))
+  if (o.exitCode !== 0) return Effect.succeed(unknown(`systemctl show exited ${o.exitCode}${o.stderr.trim() ? `: ${o.stderr.trim().split("\n")[0]}` : ""}`))
+  return Effect.map(parseShowOne(o.stdout), (u) => (exists(u) ? known(u) : known(undefined)))
+}

@@ -8,15 +8,17 @@
 export * as Shell from "./Shell"
 /** The error every parser fails with: parser, line (or JSON path), offending text (redacted). */
 export { ParseError } from "./ParseError"
-/** `systemctl show` and `systemctl list-units` (JSON and plain). */
+/** `systemctl show`, `list-units` (JSON and plain), `is-active`/`is-failed` with their exit codes, and Unknown without systemd. */
 export * as Systemctl from "./Systemctl"
-/** `journalctl -o json`. */
+/** `journalctl -o json` (MESSAGE as text or bytes) and the kernel log findings (global OOM, hardware errors, panics). */
 export * as Journalctl from "./Journalctl"
-/** `df -P`. */
+/** `df -P`, and `df -h` / `df -i` (`-` is Unknown). */
 export * as Df from "./Df"
 /** `free -b`. */
 export * as Free from "./Free"
 /** `ps -eo pid,ppid,rss,pcpu,comm` and similar. */
 export * as Ps from "./Ps"
-/** `crictl ps -o json` and `crictl inspect`. */
+/** `crictl ps -o json`, `crictl inspect` and `crictl images -o json`. */
 export * as Crictl from "./Crictl"
+/** `/proc/sys/fs/file-nr` (bigints). */
+export * as FileNr from "./FileNr"

@@ -65,6 +65,35 @@ export interface MetricsShape {
   readonly memorySeries: (selector: PodSelector, range: Prometheus.Range) => Effect.Effect<ReadonlyArray<Prometheus.Series>, MetricsError>
   /** Request rate (requests per second, summed over the workload's pods) over a range. */
   readonly requestRate: (workload: { readonly namespace: string; readonly workload: string }, range: Prometheus.Range) => Effect.Effect<Prometheus.Series, MetricsError>
+  /**
+   * HTTP traffic of a set of pods (one revision: its ReplicaSet's pods) over the window of
+   * `seconds` ending at `end` (epoch ms): requests, 5xx, error ratio and p95 latency. Optional:
+   * sources without it (metrics-server, hand-made doubles) make the facts Unknown.
+   */
+  readonly httpStats?: ((pods: HttpSelector, window: HttpWindow) => Effect.Effect<HttpStats, MetricsError>) | undefined
+}
+
+/** The pods an `httpStats` query covers: their namespace and pod-name prefixes (ReplicaSet names, each followed by `-`). */
+export interface HttpSelector {
+  readonly namespace: string
+  readonly podPrefixes: ReadonlyArray<string>
+}
+
+/** The window of an `httpStats` query. */
+export interface HttpWindow {
+  /** Epoch ms. */
+  readonly end: number
+  readonly seconds: number
+}
+
+/** HTTP traffic of some pods over a window. */
+export interface HttpStats {
+  readonly requests: number
+  readonly errors: number
+  /** errors / requests; null without traffic. */
+  readonly errorRatio: number | null
+  /** The p95 latency in seconds; null without traffic. */
+  readonly p95Seconds: number | null
 }
 
 /** The Metrics service. */
@@ -79,7 +108,13 @@ export interface Queries {
   readonly nodeCpu: (node: string) => string
   readonly memorySeries: (s: PodSelector) => string
   readonly requestRate: (w: { readonly namespace: string; readonly workload: string }) => string
+  /** Requests (`code` "all") or 5xx (`code` "5xx") of pods over a window of `seconds`. */
+  readonly httpRequests?: ((s: HttpSelector, seconds: number, code: "all" | "5xx") => string) | undefined
+  /** The p95 latency of pods over a window of `seconds`. */
+  readonly httpP95?: ((s: HttpSelector, seconds: number) => string) | undefined
 }
+
+const podRegex = (s: HttpSelector) => `(${s.podPrefixes.map((p) => Prometheus.escapeRegex(p)).join("|")})-[a-z0-9]+`
 
 const containerMatch = (c: string | undefined) => (c !== undefined ? `container="${l(c)}"` : `container!="",container!="POD"`)
 
@@ -92,7 +127,11 @@ export const defaultQueries: Queries = {
     const pod = s.pod !== undefined ? `pod="${l(s.pod)}"` : s.podPrefix !== undefined ? `pod=~"${Prometheus.escapeRegex(s.podPrefix)}.*"` : `pod!=""`
     return `max by (pod, container) (container_memory_working_set_bytes{namespace="${l(s.namespace)}",${pod},${containerMatch(s.container)}})`
   },
-  requestRate: (w) => `sum(rate(http_requests_total{namespace="${l(w.namespace)}",job="${l(w.workload)}"}[2m]))`
+  requestRate: (w) => `sum(rate(http_requests_total{namespace="${l(w.namespace)}",job="${l(w.workload)}"}[2m]))`,
+  httpRequests: (s, seconds, code) =>
+    `sum(increase(http_requests_total{namespace="${l(s.namespace)}",pod=~"${podRegex(s)}"${code === "5xx" ? `,code=~"5.."` : ""}}[${Math.max(1, Math.round(seconds))}s]))`,
+  httpP95: (s, seconds) =>
+    `histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket{namespace="${l(s.namespace)}",pod=~"${podRegex(s)}"}[${Math.max(1, Math.round(seconds))}s])))`
 }
 
 /** The Prometheus implementation. */
@@ -115,7 +154,27 @@ export const makePrometheus = (queries: Partial<Queries> = {}): Effect.Effect<Me
           cpuCores: cpu[0]?.value ?? 0
         })),
       memorySeries: (s, range) => prom.queryRange(q.memorySeries(s), range),
-      requestRate: (w, range) => Effect.map(prom.queryRange(q.requestRate(w), range), (series) => series[0] ?? { labels: {}, points: [] })
+      requestRate: (w, range) => Effect.map(prom.queryRange(q.requestRate(w), range), (series) => series[0] ?? { labels: {}, points: [] }),
+      httpStats: (pods, window) =>
+        Effect.gen(function*() {
+          if (pods.podPrefixes.length === 0) return { requests: 0, errors: 0, errorRatio: null, p95Seconds: null }
+          const at = { time: window.end }
+          const first = (xs: ReadonlyArray<Prometheus.Sample>) => (xs[0] && Number.isFinite(xs[0].value) ? xs[0].value : 0)
+          const [all, errs, p95] = yield* Effect.all([
+            prom.query((q.httpRequests ?? defaultQueries.httpRequests!)(pods, window.seconds, "all"), at),
+            prom.query((q.httpRequests ?? defaultQueries.httpRequests!)(pods, window.seconds, "5xx"), at),
+            prom.query((q.httpP95 ?? defaultQueries.httpP95!)(pods, window.seconds), at)
+          ], { concurrency: 3 })
+          const requests = first(all)
+          const errors = first(errs)
+          const p = p95[0]?.value
+          return {
+            requests,
+            errors,
+            errorRatio: requests > 0 ? errors / requests : null,
+            p95Seconds: requests > 0 && p !== undefined && Number.isFinite(p) ? p : null
+          }
+        })
     }
   })
 
@@ -153,7 +212,8 @@ export const makeMetricsServer: Effect.Effect<MetricsShape, never, Kube> = Effec
         return { node, memoryBytes: nm ? parseQuantity(nm.usage.memory) : NaN, cpuCores: nm ? parseQuantity(nm.usage.cpu) : NaN }
       }),
     memorySeries: () => unsupported("memorySeries"),
-    requestRate: () => unsupported("requestRate")
+    requestRate: () => unsupported("requestRate"),
+    httpStats: () => unsupported("httpStats")
   }
 })
 

@@ -3,6 +3,11 @@
  * when the ReplicaSet of that revision was created, and its change cause. A rollout less than
  * `regressionWindowMinutes` (default 30) before the signal is a deploy-regression candidate.
  *
+ * Also the rollout history (`history`: one revision per owned ReplicaSet, with its change cause
+ * and the commit SHA in it, `shaOf`) and the current-vs-previous ReplicaSet template diff
+ * (`templateDiff` / `diffProbe`: the changed fields, containers and env compared by name, and the
+ * image changes), shared by k8s.deploy.failed-rollout and the pod-family runbooks.
+ *
  * @since 0.1.0
  */
 import { Clock, Effect } from "effect"
@@ -56,4 +61,171 @@ export const probe = (
     const d = (yield* Informers.getOr(deployments, namespace, workload.name, kube.getDeployment(namespace, workload.name))) as unknown as Wire.Workload
     const rs = (yield* Informers.listOr(replicaSets, { namespace }, kube.listReplicaSets({ namespace }))) as unknown as ReadonlyArray<Wire.ReplicaSet>
     return deployFactsFrom(d, rs, now, regressionWindowMinutes)
+  })
+
+/** A ReplicaSet as the rollout history reads it (wire JSON or client-node objects). */
+export interface HistoryReplicaSet {
+  readonly metadata?: {
+    readonly name?: string
+    readonly uid?: string
+    readonly creationTimestamp?: string | Date | null | undefined
+    readonly annotations?: { readonly [k: string]: string } | undefined
+    readonly labels?: { readonly [k: string]: string } | undefined
+    readonly ownerReferences?: ReadonlyArray<{ readonly kind?: string; readonly name?: string; readonly uid?: string }> | undefined
+  } | undefined
+  readonly spec?: { readonly replicas?: number | undefined; readonly template?: unknown } | undefined
+  readonly status?: { readonly replicas?: number | undefined; readonly readyReplicas?: number | undefined; readonly availableReplicas?: number | undefined } | undefined
+}
+
+/** A Deployment as the rollout history reads it. */
+export interface HistoryDeployment {
+  readonly metadata?: {
+    readonly name?: string
+    readonly uid?: string
+    readonly annotations?: { readonly [k: string]: string } | undefined
+  } | undefined
+  readonly spec?: { readonly template?: unknown } | undefined
+}
+
+/** One revision of a Deployment (one ReplicaSet), as `kubectl rollout history` lists it. */
+export interface Revision {
+  readonly revision: number
+  readonly replicaSet: string
+  /** The ReplicaSet's creationTimestamp (ISO), i.e. when this revision's rollout started. */
+  readonly createdAt: string | null
+  readonly changeCause: string | null
+  /** The commit SHA from the change cause (7–40 hex digits), else "unknown" — never invented. */
+  readonly sha: string
+  readonly images: ReadonlyArray<{ readonly container: string; readonly image: string }>
+  readonly podTemplateHash: string | null
+  /** spec.replicas of the ReplicaSet. */
+  readonly desired: number
+  readonly replicas: number
+  readonly readyReplicas: number
+  readonly availableReplicas: number
+}
+
+/** One changed field between two pod templates. */
+export interface TemplateChange {
+  /** `metadata.annotations.x`, `spec.containers[api].image`, `spec.containers[api].env[LOG_LEVEL].value` … */
+  readonly path: string
+  readonly before: unknown
+  readonly after: unknown
+}
+
+/** The current and previous revisions and what changed between their templates. */
+export interface TemplateDiff {
+  readonly current: Revision | null
+  readonly previous: Revision | null
+  /** Previous → current, `pod-template-hash` ignored; empty when either is missing or they are equal. */
+  readonly changes: ReadonlyArray<TemplateChange>
+  /** Containers (and init containers) whose image changed. */
+  readonly imageChanges: ReadonlyArray<{ readonly container: string; readonly before: string | null; readonly after: string | null }>
+}
+
+const SHA = /(?<![0-9A-Za-z])([0-9a-fA-F]{7,40})(?![0-9A-Za-z])/g
+
+/**
+ * The commit SHA in a change cause: a run of 7–40 hex digits standing alone (`commit 3f9c2ab`,
+ * `sha=3f9c2ab…`), preferring one with a letter (a version like `20260101` is rarely a commit);
+ * "unknown" when there is none. Never invented, never shortened or padded.
+ */
+export const shaOf = (changeCause: string | null | undefined): string => {
+  if (!changeCause) return "unknown"
+  const found = [...changeCause.matchAll(SHA)].map((m) => m[1]!)
+  return found.find((s) => /[a-fA-F]/.test(s)) ?? found[0] ?? "unknown"
+}
+
+const iso = (t: string | Date | null | undefined): string | null => (t === null || t === undefined ? null : typeof t === "string" ? t : t.toISOString())
+
+const imagesOf = (template: unknown): Array<{ container: string; image: string }> => {
+  const spec = (template as { spec?: { containers?: ReadonlyArray<{ name: string; image?: string }>; initContainers?: ReadonlyArray<{ name: string; image?: string }> } } | undefined)?.spec
+  return [...(spec?.initContainers ?? []), ...(spec?.containers ?? [])].filter((c) => typeof c.image === "string").map((c) => ({ container: c.name, image: c.image! }))
+}
+
+/**
+ * The revisions of a Deployment, oldest first: one per ReplicaSet it owns (by uid when the
+ * Deployment's is known, else by name) carrying a revision annotation.
+ */
+export const history = (deployment: HistoryDeployment, rsList: ReadonlyArray<HistoryReplicaSet>): ReadonlyArray<Revision> =>
+  rsList
+    .filter((rs) => (rs.metadata?.ownerReferences ?? []).some((o) => o.kind === "Deployment" && (deployment.metadata?.uid && o.uid ? o.uid === deployment.metadata.uid : o.name === deployment.metadata?.name)))
+    .flatMap((rs): Array<Revision> => {
+      const revision = Number(rs.metadata?.annotations?.[REVISION])
+      if (!Number.isInteger(revision) || revision < 1) return []
+      const changeCause = rs.metadata?.annotations?.[CHANGE_CAUSE] ?? null
+      return [{
+        revision,
+        replicaSet: rs.metadata?.name ?? "",
+        createdAt: iso(rs.metadata?.creationTimestamp),
+        changeCause,
+        sha: shaOf(changeCause),
+        images: imagesOf(rs.spec?.template),
+        podTemplateHash: rs.metadata?.labels?.["pod-template-hash"] ?? null,
+        desired: rs.spec?.replicas ?? 0,
+        replicas: rs.status?.replicas ?? 0,
+        readyReplicas: rs.status?.readyReplicas ?? 0,
+        availableReplicas: rs.status?.availableReplicas ?? 0
+      }]
+    })
+    .sort((a, b) => a.revision - b.revision)
+
+const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v)
+const named = (v: unknown): v is ReadonlyArray<{ readonly name: string }> =>
+  Array.isArray(v) && v.length > 0 && v.every((x) => isObj(x) && typeof x["name"] === "string")
+
+const diffInto = (out: Array<TemplateChange>, path: string, before: unknown, after: unknown): void => {
+  if (JSON.stringify(before) === JSON.stringify(after)) return
+  if (isObj(before) && isObj(after)) {
+    for (const k of [...new Set([...Object.keys(before), ...Object.keys(after)])].sort()) diffInto(out, path ? `${path}.${k}` : k, before[k], after[k])
+    return
+  }
+  // lists of named items (containers, env, volumes, ports) are compared by name, as the API merges them
+  if ((named(before) || before === undefined) && (named(after) || after === undefined) && (before !== undefined || after !== undefined)) {
+    const b = new Map((before ?? []).map((x) => [x.name, x] as const))
+    const a = new Map((after ?? []).map((x) => [x.name, x] as const))
+    for (const n of [...new Set([...b.keys(), ...a.keys()])]) diffInto(out, `${path}[${n}]`, b.get(n), a.get(n))
+    return
+  }
+  out.push({ path, before: before ?? null, after: after ?? null })
+}
+
+/** What changed from pod template `before` to `after`, ignoring `pod-template-hash`. */
+export const templateChanges = (before: unknown, after: unknown): ReadonlyArray<TemplateChange> => {
+  const strip = (t: unknown) => {
+    const c = JSON.parse(JSON.stringify(t ?? {})) as { metadata?: { labels?: Record<string, string> } }
+    if (c.metadata?.labels) delete c.metadata.labels["pod-template-hash"]
+    return c
+  }
+  const out: Array<TemplateChange> = []
+  diffInto(out, "", strip(before), strip(after))
+  return out
+}
+
+/**
+ * The current-vs-previous ReplicaSet template diff of a Deployment: the current revision (the
+ * Deployment's revision annotation, else the newest), the one before it, and what changed.
+ */
+export const templateDiff = (deployment: HistoryDeployment, rsList: ReadonlyArray<HistoryReplicaSet>): TemplateDiff => {
+  const revs = history(deployment, rsList)
+  const annotated = Number(deployment.metadata?.annotations?.[REVISION])
+  const current = revs.find((r) => r.revision === annotated) ?? revs[revs.length - 1] ?? null
+  const previous = current ? [...revs].reverse().find((r) => r.revision < current.revision) ?? null : null
+  const tpl = (r: Revision | null) => (r ? rsList.find((x) => x.metadata?.name === r.replicaSet)?.spec?.template : undefined)
+  const changes = current && previous ? templateChanges(tpl(previous), tpl(current)) : []
+  const before = new Map((previous?.images ?? []).map((i) => [i.container, i.image]))
+  const after = new Map((current?.images ?? []).map((i) => [i.container, i.image]))
+  const imageChanges = current && previous
+    ? [...new Set([...before.keys(), ...after.keys()])].filter((c) => before.get(c) !== after.get(c)).map((c) => ({ container: c, before: before.get(c) ?? null, after: after.get(c) ?? null }))
+    : []
+  return { current, previous, changes, imageChanges }
+}
+
+/** Reads a Deployment's current-vs-previous template diff (from the shared watches' caches when open). */
+export const diffProbe = (namespace: string, name: string): Effect.Effect<TemplateDiff, KubeError, Kube> =>
+  Effect.gen(function*() {
+    const kube = yield* Kube
+    const d = (yield* Informers.getOr(deployments, namespace, name, kube.getDeployment(namespace, name))) as unknown as HistoryDeployment
+    const rs = (yield* Informers.listOr(replicaSets, { namespace }, kube.listReplicaSets({ namespace }))) as unknown as ReadonlyArray<HistoryReplicaSet>
+    return templateDiff(d, rs)
   })

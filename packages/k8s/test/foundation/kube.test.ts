@@ -201,16 +201,19 @@ describe("Kube service against kube-sim", () => {
       assert.strictEqual(slow.reason, "Timeout")
     }).pipe(Effect.scoped))
 
-  it.live("exec against a server that does not serve it fails with a typed error, not a crash", () =>
+  it.live("exec refused before the upgrade fails with a typed error, not a crash", () =>
     Effect.gen(function*() {
       const s = yield* sim()
       put(s, "pods", pod("default", "web-1"))
       const kube = yield* Kube.Kube.pipe(Effect.provide(kubeLayer(s)))
+      // no node assigned: the apiserver's 400 on the WebSocket upgrade
       const e = yield* Effect.flip(kube.exec("default", "web-1", "app", ["cat", "/proc/meminfo"]))
-      // kube-sim answers the WebSocket upgrade with 404
-      assert.strictEqual(e._tag, "KubeNotFound")
-      assert.strictEqual(e.status, 404)
+      assert.strictEqual(e._tag, "KubeBadRequest")
+      assert.strictEqual(e.status, 400)
       assert.include(e.operation, "exec in Pod default/web-1")
+      const missing = yield* Effect.flip(kube.exec("default", "nope", "app", ["true"]))
+      assert.strictEqual(missing._tag, "KubeNotFound")
+      assert.strictEqual(missing.status, 404)
     }).pipe(Effect.scoped))
 
   it.live("layerDefault reads the kubeconfig file named by KUBECONFIG", () =>

@@ -21,8 +21,10 @@ import { DaemonSetController } from "./DaemonSetController"
 import { NodeLifecycle } from "./NodeLifecycle"
 import { HpaController } from "./HpaController"
 import { GarbageCollector } from "./GarbageCollector"
-import { EndpointsController } from "./EndpointsController"
+import { EndpointSliceController, EndpointsController } from "./EndpointsController"
+import type { ImageRegistry } from "../registry/ImageRegistry"
 import { R, readView, type Json } from "./util"
+import * as NodeExec from "../node/exec"
 
 /** Options of the controllers. */
 export interface ControllersOptions {
@@ -92,6 +94,7 @@ export class Controllers {
       this.scheduler,
       this.kubelet,
       new EndpointsController(this.ctx),
+      new EndpointSliceController(this.ctx),
       new ReplicaSetController(this.ctx),
       new DeploymentController(this.ctx),
       new StatefulSetController(this.ctx),
@@ -219,10 +222,21 @@ export class Controllers {
     this.settle()
   }
 
-  /** Set how the registry answers pulls of an image reference. */
-  setImage(image: string, outcome: PullOutcome): void {
-    if (outcome === "ok") this.ctx.images.delete(image)
-    else this.ctx.images.set(image, outcome)
+  /**
+   * Set how the registry answers pulls of an image reference (`notFound`, `unauthorized`,
+   * `unreachable`, `platformMismatch`, `ok`) or re-push its tag (`push`: a new digest). Returns the
+   * digest the reference resolves to now (undefined when it does not resolve). The full API is
+   * `registry` (push with platforms, credentials, reachability).
+   */
+  setImage(image: string, outcome: PullOutcome): string | undefined {
+    this.ctx.registry.setOutcome(image, outcome)
+    this.settle()
+    return this.ctx.registry.resolve(image)
+  }
+
+  /** The simulated image registries behind `setImage`. */
+  get registry(): ImageRegistry {
+    return this.ctx.registry
   }
 
   /** Set a workload's total request rate: a constant or points [secondsFromNow, requests/s] interpolated linearly. */
@@ -300,6 +314,7 @@ export const installer = (options: ControllersOptions & { onReady?: (c: Controll
       ...(options.clock ? {} : { now: options.now ?? ictx.now() })
     })
     options.onReady?.(c)
+    ictx.setExecBackend(NodeExec.backend(c))
     return () => c.dispose()
   }
 

@@ -111,3 +111,137 @@ export class EndpointsController {
     }
   }
 }
+
+/** `kubernetes.io/service-name`: the Service an EndpointSlice belongs to. */
+export const SERVICE_NAME_LABEL = "kubernetes.io/service-name"
+/** `endpointslice.kubernetes.io/managed-by`: who manages an EndpointSlice. */
+export const MANAGED_BY_LABEL = "endpointslice.kubernetes.io/managed-by"
+/** The value of MANAGED_BY_LABEL on the slices the EndpointSlice controller writes. */
+export const MANAGED_BY = "endpointslice-controller.k8s.io"
+/** The most endpoints one slice holds (`--max-endpoints-per-slice`, default 100). */
+export const MAX_ENDPOINTS_PER_SLICE = 100
+const ZONE_LABEL = "topology.kubernetes.io/zone"
+
+/** The EndpointSlice ports of `pod` for the service ports (`name` "" when the service port has none). */
+const slicePorts = (pod: KubeObject, servicePorts: Array<Json>): Array<Json> => {
+  const out: Array<Json> = []
+  for (const sp of servicePorts) {
+    const protocol = sp["protocol"] ?? "TCP"
+    const target = sp["targetPort"] ?? sp["port"]
+    const port = typeof target === "string" ? namedPort(pod, target, protocol) : target
+    if (typeof port !== "number") continue
+    const o: Json = { name: typeof sp["name"] === "string" ? sp["name"] : "", port, protocol }
+    if (typeof sp["appProtocol"] === "string") o["appProtocol"] = sp["appProtocol"]
+    out.push(o)
+  }
+  return out
+}
+
+/**
+ * The EndpointSlice controller (discovery.k8s.io/v1): for every Service with a selector, slices
+ * named `<service>-<suffix>` (labels `kubernetes.io/service-name` and
+ * `endpointslice.kubernetes.io/managed-by: endpointslice-controller.k8s.io`, the Service's labels,
+ * `service.kubernetes.io/headless` for `clusterIP: None`; owned by the Service) hold one endpoint
+ * per pod with an IP that is not Succeeded/Failed: `conditions.ready` = Ready and not terminating
+ * (always true with `publishNotReadyAddresses`), `serving` = Ready, `terminating` = being deleted;
+ * `nodeName`, the node's zone, `targetRef` and, for a pod whose subdomain is the Service, its
+ * hostname. Pods resolving to the same ports share slices of at most 100 endpoints; a Service
+ * without endpoints keeps one empty slice, as the real controller's placeholder. Slices of a gone
+ * Service are deleted.
+ */
+export class EndpointSliceController {
+  /** Build over the shared context. */
+  constructor(private readonly ctx: SimContext) {}
+
+  /** Reconcile every Service's slices. */
+  reconcile(): void {
+    const ctx = this.ctx
+    const live = new Set<string>()
+    const nodeZone = new Map<string, string | undefined>()
+    const zoneOf = (node: unknown): string | undefined => {
+      if (typeof node !== "string" || node === "") return undefined
+      if (!nodeZone.has(node)) nodeZone.set(node, ctx.store.get(R.nodes, undefined, node)?.metadata.labels?.[ZONE_LABEL])
+      return nodeZone.get(node)
+    }
+    for (const svc of sorted(ctx.store.list(R.services))) {
+      const spec = (svc["spec"] ?? {}) as Json
+      const sel = spec["selector"] as Record<string, string> | undefined
+      if (!sel || Object.keys(sel).length === 0 || spec["type"] === "ExternalName") continue
+      const ns = svc.metadata.namespace ?? "default"
+      const name = svc.metadata.name
+      live.add(`${ns}/${name}`)
+      const servicePorts = (spec["ports"] ?? []) as Array<Json>
+      const publishNotReady = spec["publishNotReadyAddresses"] === true
+      const groups = new Map<string, { ports: Array<Json>; endpoints: Array<Json> }>()
+      for (const p of sorted(ctx.store.list(R.pods, { namespace: ns }))) {
+        if (!mapSelectorMatches(sel, p.metadata.labels)) continue
+        const status = (p["status"] ?? {}) as Json
+        const podSpec = (p["spec"] ?? {}) as Json
+        if (!status["podIP"] || status["phase"] === "Succeeded" || status["phase"] === "Failed") continue
+        const serving = isPodReady(p)
+        const terminating = p.metadata.deletionTimestamp !== undefined
+        const ep: Json = {
+          addresses: [status["podIP"]],
+          conditions: { ready: publishNotReady || (serving && !terminating), serving, terminating }
+        }
+        if (typeof podSpec["hostname"] === "string" && podSpec["hostname"] !== "" && podSpec["subdomain"] === name) ep["hostname"] = podSpec["hostname"]
+        ep["targetRef"] = { kind: "Pod", namespace: p.metadata.namespace, name: p.metadata.name, uid: p.metadata.uid }
+        if (typeof podSpec["nodeName"] === "string" && podSpec["nodeName"] !== "") ep["nodeName"] = podSpec["nodeName"]
+        const zone = zoneOf(podSpec["nodeName"])
+        if (zone) ep["zone"] = zone
+        const ports = slicePorts(p, servicePorts)
+        const k = JSON.stringify(ports)
+        let g = groups.get(k)
+        if (!g) groups.set(k, (g = { ports, endpoints: [] }))
+        g.endpoints.push(ep)
+      }
+      // desired slices: per port set, chunks of MAX_ENDPOINTS_PER_SLICE; one empty placeholder at least
+      const desired: Array<{ ports: Array<Json> | undefined; endpoints: Array<Json> }> = []
+      for (const g of groups.values()) {
+        for (let i = 0; i < g.endpoints.length; i += MAX_ENDPOINTS_PER_SLICE) desired.push({ ports: g.ports, endpoints: g.endpoints.slice(i, i + MAX_ENDPOINTS_PER_SLICE) })
+      }
+      if (desired.length === 0) desired.push({ ports: undefined, endpoints: [] })
+      const labels: Record<string, string> = {}
+      for (const [k, v] of Object.entries(svc.metadata.labels ?? {})) if (k !== SERVICE_NAME_LABEL && k !== MANAGED_BY_LABEL) labels[k] = v
+      if (spec["clusterIP"] === "None") labels[HEADLESS_LABEL] = ""
+      else delete labels[HEADLESS_LABEL]
+      labels[SERVICE_NAME_LABEL] = name
+      labels[MANAGED_BY_LABEL] = MANAGED_BY
+      const existing = sorted(ctx.store.list(R.endpointslices, { namespace: ns })).filter((s) => s.metadata.labels?.[SERVICE_NAME_LABEL] === name && s.metadata.labels?.[MANAGED_BY_LABEL] === MANAGED_BY)
+      // reuse slices with the same ports first, then any left over, then create
+      const unused = [...existing]
+      const take = (ports: Array<Json> | undefined): KubeObject | undefined => {
+        const key = JSON.stringify(ports ?? null)
+        const i = unused.findIndex((s) => JSON.stringify(s["ports"] ?? null) === key)
+        return i >= 0 ? unused.splice(i, 1)[0] : undefined
+      }
+      const plan = desired.map((d) => ({ d, slice: take(d.ports) }))
+      for (const item of plan) if (!item.slice) item.slice = unused.shift()
+      const owner = { apiVersion: "v1", kind: "Service", name, uid: svc.metadata.uid!, controller: true, blockOwnerDeletion: true }
+      for (const { d, slice } of plan) {
+        const body = (o: Json) => {
+          const meta = o["metadata"] as Json
+          meta["labels"] = labels
+          meta["ownerReferences"] = [owner]
+          o["addressType"] = "IPv4"
+          o["endpoints"] = d.endpoints
+          if (d.ports) o["ports"] = d.ports
+          else delete o["ports"]
+        }
+        if (slice) mutateIfChanged(ctx.store, R.endpointslices, ns, slice.metadata.name, body)
+        else {
+          const o: Json = { apiVersion: "discovery.k8s.io/v1", kind: "EndpointSlice", metadata: { generateName: `${name}-`, namespace: ns } }
+          body(o)
+          ctx.store.create(R.endpointslices, o as KubeObject)
+        }
+      }
+      for (const s of unused) ctx.store.delete(R.endpointslices, ns, s.metadata.name)
+    }
+    for (const s of ctx.store.list(R.endpointslices)) {
+      if (s.metadata.labels?.[MANAGED_BY_LABEL] !== MANAGED_BY) continue
+      const svc = s.metadata.labels?.[SERVICE_NAME_LABEL]
+      const ns = s.metadata.namespace ?? "default"
+      if (svc !== undefined && !live.has(`${ns}/${svc}`) && !s.metadata.deletionTimestamp) ctx.store.delete(R.endpointslices, ns, s.metadata.name)
+    }
+  }
+}

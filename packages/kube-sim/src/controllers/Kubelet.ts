@@ -6,13 +6,16 @@
  */
 import type { KubeObject } from "../store/types"
 import type { SimContext } from "./context"
-import { isPodReady } from "./context"
+import { hostDiskUsed, isPodReady } from "./context"
 import type { ContainerBehaviour } from "./behaviour"
 import { crossingTime, demandAt, type DemandInput, type MemoryModel } from "./memory"
 import { failuresUntil, killTime, probeFailureMessage, probeTiming, readyTime, startupSuccess, type AppHealth } from "./probes"
 import { formatBytes, tryQuantity } from "./quantity"
 import { fnv32a } from "../clock/Rng"
 import { R, clone, mapSelectorMatches, mutateIfChanged, sorted, setCondition, type Json } from "./util"
+import type { PullResult } from "../registry/ImageRegistry"
+import { cachedImageID, pullFor } from "../registry/pull"
+import { withDefaultTag } from "../registry/Reference"
 
 const KUBELET = "kubelet"
 const MAX_BACKOFF_S = 300
@@ -61,6 +64,10 @@ export interface ContainerRuntime {
   restartCount: number
   everStarted: boolean
   pullOutcome?: string
+  /** The last pull's result (registry/ImageRegistry). */
+  pull?: PullResult
+  /** The digest reference of the image the container was created from (`docker.io/library/x@sha256:…`). */
+  imageID?: string
   pullDoneAt?: number
   pullStartedAt?: number
   pullRetryAt?: number
@@ -333,24 +340,9 @@ export class Kubelet {
     return { env }
   }
 
-  private imageOutcome(image: string): string {
-    return this.ctx.images.get(image) ?? "ok"
-  }
-
-  private pullError(image: string, outcome: string): string {
-    const ref = image.includes("/") ? (image.split("/")[0]!.includes(".") ? image : `docker.io/${image}`) : `docker.io/library/${image}`
-    const withTag = /:[^/]+$/.test(ref) || ref.includes("@") ? ref : `${ref}:latest`
-    const registry = withTag.split("/")[0]!
-    const repo = withTag.slice(registry.length + 1).replace(/[:@].*$/, "")
-    const tag = withTag.replace(/^.*[:@]/, "")
-    switch (outcome) {
-      case "notFound":
-        return `rpc error: code = NotFound desc = failed to pull and unpack image "${withTag}": failed to resolve reference "${withTag}": ${withTag}: not found`
-      case "unauthorized":
-        return `rpc error: code = Unknown desc = failed to pull and unpack image "${withTag}": failed to resolve reference "${withTag}": pull access denied, repository does not exist or may require authorization: server message: insufficient_scope: authorization failed: failed to authorize: failed to fetch oauth token: unexpected status from GET request to https://${registry}/token?scope=repository%3A${encodeURIComponent(repo)}%3Apull&service=${registry}: 401 Unauthorized`
-      default:
-        return `rpc error: code = DeadlineExceeded desc = failed to pull and unpack image "${withTag}": failed to resolve reference "${withTag}": failed to do request: Head "https://${registry}/v2/${repo}/manifests/${tag}": dial tcp 10.${fnv32a(registry) % 200}.${fnv32a(repo) % 250}.${fnv32a(tag) % 250}:443: i/o timeout`
-    }
+  /** Pull `image` for `pod` on its node: see registry/pull.ts. */
+  private pullImage(pod: KubeObject, rt: PodRuntime, image: string): PullResult {
+    return pullFor(this.ctx, pod, rt.node, image)
   }
 
   private syncContainer(pod: KubeObject, rt: PodRuntime, c: Json, cr: ContainerRuntime, restartPolicy: string): void {
@@ -375,6 +367,7 @@ export class Kubelet {
         ctx.nodeImages.set(rt.node, cache)
         if (policy !== "Always" && cache.has(image)) {
           ev("Normal", "Pulled", `Container image "${image}" already present on machine`)
+          cr.imageID = ctx.registry.cached(rt.node, image) ?? cachedImageID(ctx, rt.node, image)
           cr.phase = "pulled"
           return true
         }
@@ -382,10 +375,11 @@ export class Kubelet {
           cr.waiting = { reason: "ErrImageNeverPull", message: `Container image "${image}" is not present with pull policy of Never` }
           return false
         }
-        ev("Normal", "Pulling", `Pulling image "${image}"`)
-        cr.pullOutcome = this.imageOutcome(image)
+        ev("Normal", "Pulling", `Pulling image "${withDefaultTag(image)}"`)
+        cr.pull = this.pullImage(pod, rt, image)
+        cr.pullOutcome = cr.pull.ok ? "ok" : cr.pull.outcome
         cr.pullStartedAt = now
-        cr.pullDoneAt = now + (cr.pullOutcome === "unreachable" ? 30_000 : cr.pullOutcome === "ok" ? 1_000 + (fnv32a(image) % 4000) : 500)
+        cr.pullDoneAt = now + (cr.pull.ok ? 1_000 + (fnv32a(image) % 4000) : cr.pull.timeoutMs)
         cr.phase = "pulling"
         cr.waiting = { reason: cr.init ? "PodInitializing" : "ContainerCreating" }
         ctx.clock.wakeAt(cr.pullDoneAt)
@@ -397,16 +391,18 @@ export class Kubelet {
           return false
         }
         const took = (cr.pullDoneAt! - (cr.pullStartedAt ?? cr.pullDoneAt!)) / 1000
-        if (cr.pullOutcome === "ok") {
+        if (cr.pull?.ok) {
           ctx.nodeImages.get(rt.node)?.add(image)
-          const size = 20_000_000 + (fnv32a(image) % 180_000_000)
-          ev("Normal", "Pulled", `Successfully pulled image "${image}" in ${took.toFixed(3)}s (${took.toFixed(3)}s including waiting). Image size: ${size} bytes.`)
+          ctx.registry.store(rt.node, image, cr.pull.imageID)
+          cr.imageID = cr.pull.imageID
+          const size = cr.pull.sizeBytes
+          ev("Normal", "Pulled", `Successfully pulled image "${withDefaultTag(image)}" in ${took.toFixed(3)}s (${took.toFixed(3)}s including waiting). Image size: ${size} bytes.`)
           cr.phase = "pulled"
           cr.pullBackoffS = undefined
           return true
         }
-        const err = this.pullError(image, cr.pullOutcome!)
-        ev("Warning", "Failed", `Failed to pull image "${image}": ${err}`)
+        const err = cr.pull && !cr.pull.ok ? cr.pull.message : "rpc error: code = Unknown desc = pull failed"
+        ev("Warning", "Failed", `Failed to pull image "${withDefaultTag(image)}": ${err}`)
         ev("Warning", "Failed", "Error: ErrImagePull")
         cr.waiting = { reason: "ErrImagePull", message: err }
         cr.pullBackoffS = cr.pullBackoffS === undefined ? INITIAL_BACKOFF_S : Math.min(MAX_BACKOFF_S, cr.pullBackoffS * 2)
@@ -423,8 +419,9 @@ export class Kubelet {
           return true
         }
         if (now >= cr.pullBackoffShownAt! && cr.waiting?.reason !== "ImagePullBackOff") {
-          cr.waiting = { reason: "ImagePullBackOff", message: `Back-off pulling image "${image}"` }
-          ev("Normal", "BackOff", `Back-off pulling image "${image}"`)
+          // kubelet ≥ 1.32 appends the previous pull error to the waiting message (not to the event)
+          cr.waiting = { reason: "ImagePullBackOff", message: `Back-off pulling image "${withDefaultTag(image)}": ErrImagePull: ${cr.pull && !cr.pull.ok ? cr.pull.message : ""}` }
+          ev("Normal", "BackOff", `Back-off pulling image "${withDefaultTag(image)}"`)
           ev("Warning", "Failed", "Error: ImagePullBackOff")
           ctx.clock.wakeAt(cr.pullRetryAt!)
           return true
@@ -476,7 +473,8 @@ export class Kubelet {
   private start(pod: KubeObject, rt: PodRuntime, c: Json, cr: ContainerRuntime, env: Record<string, string>, ev: (type: "Normal" | "Warning", reason: string, message: string, opts?: { at?: number }) => void): void {
     const ctx = this.ctx
     const now = ctx.now()
-    const { behaviour, error } = ctx.behaviourOf(pod, cr.name)
+    const { behaviour: podBehaviour, error } = ctx.behaviourOf(pod, cr.name)
+    const behaviour = { ...podBehaviour, ...ctx.registry.behaviourOf(cr.imageID) }
     cr.behaviour = behaviour
     cr.env = env
     cr.containerID = `containerd://${ctx.rng.hex(64)}`
@@ -787,7 +785,7 @@ export class Kubelet {
       ready,
       restartCount: cr.restartCount,
       image,
-      imageID: ctx.nodeImages.get(rt.node)?.has(image) ? `${image.split(":")[0]}@sha256:${fnv32a(image).toString(16).padStart(8, "0").repeat(8)}` : "",
+      imageID: cr.containerID ? cr.imageID ?? "" : "",
       started: cr.phase === "running" && (cr.init || this.started(c, cr))
     }
     if (cr.containerID && (cr.phase === "running" || cr.everStarted)) out["containerID"] = cr.containerID
@@ -896,7 +894,7 @@ export class Kubelet {
     const us = pods.map((p) => ({ pod: p, ...usage(p) }))
     let memUsed = host.hostMemoryBytes + us.reduce((a, u) => a + u.mem, 0)
     if (memCap - memUsed < MEMORY_EVICTION_THRESHOLD) sig0(this.signals, name, memCap).memoryPressureLastSeen = now
-    const diskUsed = host.hostDiskBytes + us.reduce((a, u) => a + u.disk, 0)
+    const diskUsed = hostDiskUsed(host) + us.reduce((a, u) => a + u.disk, 0)
     const pidsUsed = host.hostPids + us.reduce((a, u) => a + u.pids, 0)
     const sig: NodeSignals = this.signals.get(name) ?? { memoryUsedBytes: 0, memoryCapacityBytes: memCap, diskUsedBytes: 0, pidsUsed: 0 }
     this.signals.set(name, sig)

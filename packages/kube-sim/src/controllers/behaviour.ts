@@ -59,8 +59,8 @@ export interface ContainerBehaviour {
   readonly pids?: number
 }
 
-/** The image registry's answer for an image reference. */
-export type PullOutcome = "ok" | "notFound" | "unauthorized" | "unreachable"
+/** The image registry's answer for an image reference, or `push` (re-push the tag: a new digest). See registry/ImageRegistry. */
+export type { ImageChange as PullOutcome } from "../registry/ImageRegistry"
 
 /** Parse one behaviour map annotation; invalid JSON yields an error string. */
 export const parseBehaviourAnnotation = (raw: string | undefined): Record<string, ContainerBehaviour> | string => {

@@ -7,7 +7,8 @@ import type { KubeObject, ObjectStore, ResourceKey } from "../store/types"
 import type { VirtualClock } from "../clock/VirtualClock"
 import type { Rng } from "../clock/Rng"
 import { EventRecorder } from "./events"
-import type { ContainerBehaviour, PullOutcome } from "./behaviour"
+import type { ContainerBehaviour } from "./behaviour"
+import { ImageRegistry } from "../registry/ImageRegistry"
 import { BEHAVIOUR_ANNOTATION, MEMORY_ANNOTATION, mergeBehaviour, parseBehaviourAnnotation, parseMemoryAnnotation } from "./behaviour"
 import { Series } from "./series"
 import { R, controllerOf, type Json } from "./util"
@@ -76,7 +77,33 @@ export interface NodeHostState {
   forced: Record<string, "True" | "False" | "Unknown">
   /** When the kubelet last posted status (epoch ms). */
   lastPostAt: number
+  /** Times the container runtime unit (containerd/crio) restarted. */
+  runtimeRestarts: number
+  /** Inodes of the root filesystem (`df -i`). */
+  inodesTotal: number
+  /** Inodes used on the root filesystem. */
+  inodesUsed: number
+  /** Allocated file handles (`/proc/sys/fs/file-nr`, first field). */
+  fileHandlesAllocated: number
+  /** `fs.file-max` as a decimal string (it may be 2^63-1). */
+  fileHandlesMax: string
+  /**
+   * Images on the node's image filesystem (reference → bytes), counted in its disk usage:
+   * unused ones fill the disk until `crictl rmi --prune` removes them. (Images the kubelet pulled
+   * and that are not listed here have a nominal size and count nothing.)
+   */
+  images: Record<string, number>
+  /** The kernel log of the previous boot (`journalctl -k -b -1`); absent: no previous boot in the journal. */
+  previousBootKernelLog?: Array<string>
+  /** Whether the API server reaches the node (exec into its pods); false: exec fails "error dialing backend". */
+  reachable: boolean
 }
+
+/** The total size of the images a node's host state lists, bytes. */
+export const imageBytes = (h: NodeHostState): number => Object.values(h.images).reduce((a, b) => a + b, 0)
+
+/** Disk used outside pods: the host's own (logs …) plus the listed images, bytes. */
+export const hostDiskUsed = (h: NodeHostState): number => h.hostDiskBytes + imageBytes(h)
 
 /** Default host state of a healthy node. */
 export const healthyHost = (now: number): NodeHostState => ({
@@ -92,7 +119,14 @@ export const healthyHost = (now: number): NodeHostState => ({
   kubeletLog: [],
   kubeletRestarts: 0,
   forced: {},
-  lastPostAt: now
+  lastPostAt: now,
+  runtimeRestarts: 0,
+  inodesTotal: 6_553_600,
+  inodesUsed: 412_318,
+  fileHandlesAllocated: 9_824,
+  fileHandlesMax: "9223372036854775807",
+  images: {},
+  reachable: true
 })
 
 /** Behaviour overrides keyed by `namespace/workload/container` ("*" wildcards allowed for workload and container). */
@@ -102,8 +136,8 @@ export type BehaviourOverrides = Map<string, ContainerBehaviour>
 export class SimContext {
   /** Event recorder. */
   readonly events: EventRecorder
-  /** Image registry answers (image reference → outcome); absent = "ok". */
-  readonly images = new Map<string, PullOutcome>()
+  /** The image registries (tags → digests, credentials, reachability, node image caches). */
+  readonly registry = new ImageRegistry()
   /** Request-rate series per `namespace/workload`. */
   readonly requestRates = new Map<string, Series>()
   /** Behaviour overrides. */

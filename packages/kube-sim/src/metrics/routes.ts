@@ -8,6 +8,7 @@ import type { IncomingMessage, ServerResponse } from "node:http"
 import type { KubeObject } from "../store/types"
 import { matchesLabels, parseLabelSelector } from "../store/selectors"
 import * as Discovery from "../server/discovery"
+import type { TypeRegistry } from "../store/registry"
 import type { Controllers } from "../controllers/Controllers"
 import { R, sorted, type Json } from "../controllers/util"
 import { formatBytesKi, formatNanoCores } from "../controllers/quantity"
@@ -53,7 +54,7 @@ export const metricsApiRoute = (c: Controllers, sampler?: Sampler): Route => (re
   if (req.method !== "GET") return false
   // the API server serves legacy (non-aggregated) discovery; add metrics.k8s.io to its group list
   if (path === "/apis") {
-    const list = Discovery.groupList()
+    const list = Discovery.groupList((c.store as { readonly types?: TypeRegistry }).types)
     return send(res, 200, { ...list, groups: [...list.groups, { name: METRICS_API_GROUP.name, versions: METRICS_API_GROUP.versions, preferredVersion: METRICS_API_GROUP.preferredVersion }] })
   }
   if (path === "/apis/metrics.k8s.io") return send(res, 200, METRICS_API_GROUP)

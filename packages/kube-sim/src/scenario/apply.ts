@@ -46,6 +46,7 @@ export const normalise = (spec: ScenarioSpec): NormalisedScenario => {
   const steps: Array<ScenarioStep> = []
   const incidents: Array<IncidentInfo> = [...(spec.incidents ?? [])]
   const images = { ...(spec.images ?? {}) }
+  const registryUsers = { ...(spec.registryUsers ?? {}) }
   const hosts: Record<string, Json> = { ...(spec.hosts ?? {}) }
   const taints: Array<NonNullable<NodeSpec["taints"]>[number]> = []
   for (const w of spec.workloads ?? []) {
@@ -58,11 +59,12 @@ export const normalise = (spec: ScenarioSpec): NormalisedScenario => {
     steps.push(...(w.steps ?? []))
     if (w.incident) incidents.push(w.incident)
     Object.assign(images, w.images ?? {})
+    Object.assign(registryUsers, w.registryUsers ?? {})
     for (const [n, h] of Object.entries(w.hosts ?? {})) hosts[n] = { ...(hosts[n] ?? {}), ...h }
     taints.push(...(w.nodeTaints ?? []))
   }
   steps.push(...(spec.steps ?? []))
-  return { ...spec, workloads, objects, steps, incidents, images, hosts, nodeTaints: taints }
+  return { ...spec, workloads, objects, steps, incidents, images, registryUsers, hosts, nodeTaints: taints }
 }
 
 const checkQuantity = (path: string, v: unknown): void => {
@@ -249,6 +251,7 @@ export const workloadObjects = (w: WorkloadSpec): Array<KubeObject> => {
   if (w.livenessProbe) main["livenessProbe"] = w.livenessProbe
   if (w.startupProbe) main["startupProbe"] = w.startupProbe
   if (w.volumeMounts) main["volumeMounts"] = [...w.volumeMounts]
+  if (w.imagePullPolicy) main["imagePullPolicy"] = w.imagePullPolicy
   const podSpec: Json = { containers: [...(w.sidecars ?? []).map((c) => containerOf(c, ns)), main] }
   if (w.initContainers) podSpec["initContainers"] = w.initContainers.map((c) => containerOf(c, ns))
   if (w.volumes) podSpec["volumes"] = [...w.volumes]
@@ -257,6 +260,8 @@ export const workloadObjects = (w: WorkloadSpec): Array<KubeObject> => {
   if (w.tolerations) podSpec["tolerations"] = [...w.tolerations]
   if (w.hostNetwork) podSpec["hostNetwork"] = true
   if (w.priorityClassName) podSpec["priorityClassName"] = w.priorityClassName
+  if (w.imagePullSecrets) podSpec["imagePullSecrets"] = w.imagePullSecrets.map((name) => ({ name }))
+  if (w.serviceAccountName) podSpec["serviceAccountName"] = w.serviceAccountName
   const tplAnn: Record<string, string> = {}
   const ba = behaviourAnnotation(w)
   if (ba) tplAnn[BEHAVIOUR_ANNOTATION] = ba
@@ -306,6 +311,7 @@ const keyOf = (o: KubeObject) => {
     case "HorizontalPodAutoscaler": return R.hpas
     case "ConfigMap": return R.configmaps
     case "Secret": return R.secrets
+    case "ServiceAccount": return R.serviceaccounts
     case "PersistentVolumeClaim": return R.pvcs
     case "PersistentVolume": return R.pvs
     case "Namespace": return R.namespaces
@@ -320,7 +326,12 @@ export const applyStep = (c: Controllers, st: ScenarioStep): void => {
   const store = c.store
   switch (st.action) {
     case "wait": return
-    case "image": c.setImage(st.image, st.outcome); return
+    case "image":
+      if (st.outcome === "push" && st.push) {
+        c.registry.push(st.image, st.push)
+        c.settle()
+      } else c.setImage(st.image, st.outcome)
+      return
     case "nodeHost": {
       const patch = { ...st.host }
       if (patch.network === "down" && patch.networkDownAt === undefined) patch.networkDownAt = c.now()
@@ -370,6 +381,7 @@ export const applyScenario = (c: Controllers, input: ScenarioSpec): { incidents:
     const obj = nodeObject(spec, n, i, spec.nodeTaints)
     if (!store.get(R.nodes, undefined, obj.metadata.name)) store.create(R.nodes, obj)
   })
+  for (const [scope, users] of Object.entries(spec.registryUsers ?? {})) c.registry.requireAuth(scope, users)
   for (const [image, outcome] of Object.entries(spec.images ?? {})) c.setImage(image, outcome)
   for (const [node, h] of Object.entries(spec.hosts ?? {})) {
     const host = c.ctx.host(node)

@@ -136,14 +136,66 @@ export const crashloop = {
       incident: { runbooks: ["k8s.crashloop.five-branch", "k8s.crashloop.seven-class", "k8s.image-pull"], class: "bad_image_or_tag", target: target(o, "api"), description: `${bad}: not found` }
     }
   },
-  /** The registry rejects the pull (401). */
-  imagePullAuth: (o: BaseOptions = {}): ScenarioPart => {
+  /**
+   * The registry rejects the pull (401). Without `pullSecret` the pod has no credentials for it;
+   * with `pullSecret: "stale"` it names a `kubernetes.io/dockerconfigjson` secret (`regcred`, or
+   * `secretName`) whose `auths` entry for the registry holds a rotated-away password; `"valid"`
+   * holds the current one (the pull succeeds: the near-miss). `via: "serviceAccount"` attaches the
+   * secret to the pods' ServiceAccount instead of the pod template.
+   */
+  imagePullAuth: (o: BaseOptions & { pullSecret?: "stale" | "valid"; secretName?: string; via?: "pod" | "serviceAccount"; authKey?: string } = {}): ScenarioPart => {
     const w = base(o, "api")
     const img = o.image ?? `private.registry.example.com/team/${w.name}:2.0.0`
+    const ns = o.namespace ?? "default"
+    if (!o.pullSecret) {
+      return {
+        workloads: [{ ...w, image: img, ...o.workload }],
+        images: { [img]: "unauthorized" },
+        incident: { runbooks: ["k8s.image-pull", "k8s.crashloop.exit-code"], class: "auth_failure", target: target(o, "api"), description: `pulling ${img} answers 401 Unauthorized` }
+      }
+    }
+    const host = img.split("/")[0]!.includes(".") ? img.split("/")[0]! : "docker.io"
+    const user = { username: "ci-puller", password: "s3cr3t-2026-12" }
+    const secret = o.secretName ?? "regcred"
+    const password = o.pullSecret === "valid" ? user.password : "s3cr3t-2026-06"
+    const config = { auths: { [o.authKey ?? host]: { username: user.username, password, auth: Buffer.from(`${user.username}:${password}`).toString("base64") } } }
+    const viaSa = o.via === "serviceAccount"
     return {
-      workloads: [{ ...w, image: img, ...o.workload }],
-      images: { [img]: "unauthorized" },
-      incident: { runbooks: ["k8s.image-pull", "k8s.crashloop.exit-code"], class: "auth_failure", target: target(o, "api"), description: `pulling ${img} answers 401 Unauthorized` }
+      workloads: [{ ...w, image: img, ...(viaSa ? { serviceAccountName: `${w.name}-puller` } : { imagePullSecrets: [secret] }), ...o.workload }],
+      registryUsers: { [host]: [user] },
+      objects: [
+        { apiVersion: "v1", kind: "Secret", metadata: { name: secret, namespace: ns }, type: "kubernetes.io/dockerconfigjson", data: { ".dockerconfigjson": Buffer.from(JSON.stringify(config)).toString("base64") } },
+        ...(viaSa ? [{ apiVersion: "v1", kind: "ServiceAccount", metadata: { name: `${w.name}-puller`, namespace: ns }, imagePullSecrets: [{ name: secret }] }] : [])
+      ],
+      incident: { runbooks: ["k8s.image-pull", "k8s.crashloop.exit-code"], class: "auth_failure", target: target(o, "api"), description: o.pullSecret === "valid" ? `${secret} holds current credentials for ${host}: the pull succeeds` : `${secret}'s credentials for ${host} were rotated: pulling ${img} answers 401 Unauthorized` }
+    }
+  },
+  /**
+   * A mutable tag is re-pushed with a broken build: the workload pulls `Always`, so pods created
+   * after the push (a rollout restart `after` the warm-up) get the new digest and panic at boot,
+   * while the registry keeps the old digest pullable by `repo@sha256:…` (pinning it cures).
+   */
+  repushedTag: (o: BaseOptions & { after?: string } = {}): ScenarioPart => {
+    const w = base(o, "api")
+    const img = w.image!
+    return {
+      workloads: [{ ...w, imagePullPolicy: "Always", ...o.workload }],
+      steps: [
+        { after: o.after ?? "5m", action: "image", image: img, outcome: "push", push: { behaviour: { panicOnBoot: true } } },
+        { action: "rollout", namespace: o.namespace ?? "default", workload: w.name, env: [{ name: "RESTARTED_AT", value: "after-repush" }], changeCause: `restart ${w.name} (config reload)` }
+      ],
+      incident: { runbooks: ["k8s.restart-loop.container", "k8s.crashloop.seven-class"], class: "image_pull_repushed_tag", target: target(o, "api"), description: `${img} was re-pushed with a build that panics at boot; pods created since run the new digest` }
+    }
+  },
+  /** A rollout to a tag published for linux/arm64 only: the amd64 nodes cannot pull it. */
+  platformMismatch: (o: BaseOptions & { tag?: string } = {}): ScenarioPart => {
+    const w = base(o, "api")
+    const bad = `${w.image!.replace(/:[^:/]+$/, "")}:${o.tag ?? "1.5.0-arm64"}`
+    return {
+      workloads: [{ ...w, ...o.workload }],
+      images: { [bad]: "platformMismatch" },
+      steps: [{ action: "rollout", namespace: o.namespace ?? "default", workload: w.name, image: bad, changeCause: `deploy ${w.name} ${o.tag ?? "1.5.0-arm64"} (commit a4m64ff)` }],
+      incident: { runbooks: ["k8s.image-pull", "k8s.crashloop.seven-class"], class: "bad_image_or_tag", target: target(o, "api"), description: `${bad} has no linux/amd64 image` }
     }
   },
   /** The registry cannot be reached (dial tcp … i/o timeout). */

@@ -18,3 +18,7 @@ export { Rng } from "../clock/Rng"
 export { Sampler } from "../metrics/Sampler"
 export { METRICS_API_GROUP, METRICS_RESOURCE_LIST, metricsApiRoute, prometheusRoute, simControlRoute } from "../metrics/routes"
 export { PromQLError } from "../metrics/PromQL"
+/** The simulated host shell of a node (`sim.nodeShell(node)`) and what pods/exec runs. */
+export * as SimNodeShell from "../node/NodeShell"
+/** pods/exec over WebSocket: backends, outcomes, the channel protocols. */
+export * as Exec from "../server/exec"

@@ -9,8 +9,10 @@ import { Controllers, installer, type ContainerTarget } from "../controllers/Con
 import type { ContainerBehaviour, PullOutcome } from "../controllers/behaviour"
 import type { MemoryModel } from "../controllers/memory"
 import type { NodeHostState } from "../controllers/context"
+import * as NodeShell from "../node/NodeShell"
 import type { SeriesPoint } from "../controllers/series"
 import { Sampler } from "../metrics/Sampler"
+import type { ImageRegistry } from "../registry/ImageRegistry"
 import { metricsApiRoute, prometheusRoute, simControlRoute } from "../metrics/routes"
 import type { IncidentInfo, ScenarioSpec } from "./types"
 import { applyScenario, loadScenario } from "./apply"
@@ -63,8 +65,10 @@ export interface Sim {
   setMemoryModel(target: ContainerTarget, model: MemoryModel): void
   /** See Controllers.setBehaviour. */
   setBehaviour(target: ContainerTarget, behaviour: ContainerBehaviour): void
-  /** See Controllers.setImage. */
-  setImage(image: string, outcome: PullOutcome): void
+  /** See Controllers.setImage (returns the digest the reference resolves to now). */
+  setImage(image: string, outcome: PullOutcome): string | undefined
+  /** The simulated image registries (push, credentials, reachability): see Controllers.registry. */
+  readonly registry: ImageRegistry
   /** See Controllers.setRequestRate. */
   setRequestRate(target: { namespace?: string; workload: string }, series: number | ReadonlyArray<SeriesPoint>): void
   /** See Controllers.setNodeCondition. */
@@ -73,6 +77,8 @@ export interface Sim {
   setNodeHost(node: string, patch: Partial<NodeHostState>): void
   /** See Controllers.makeDependencyReady. */
   makeDependencyReady(target: { namespace?: string; service: string }, replicas?: number): void
+  /** The host shell of a node: node tools in real formats from its `NodeHostState`, with effects (restart, prune). What `pods/exec` reaches through `nsenter -t 1` in a privileged hostPID pod. */
+  nodeShell(node: string): NodeShell.SimNodeShell
   /** Stop everything. */
   close(): Promise<void>
 }
@@ -126,10 +132,12 @@ export const startSim = async (options: SimOptions = {}): Promise<Sim> => {
     setMemoryModel: (t, m) => c.setMemoryModel(t, m),
     setBehaviour: (t, b) => c.setBehaviour(t, b),
     setImage: (i, o) => c.setImage(i, o),
+    registry: c.registry,
     setRequestRate: (t, s) => c.setRequestRate(t, s),
     setNodeCondition: (n, t, s) => c.setNodeCondition(n, t, s),
     setNodeHost: (n, p) => c.setNodeHost(n, p),
     makeDependencyReady: (t, r) => c.makeDependencyReady(t, r),
+    nodeShell: (node) => NodeShell.make(c, node),
     close: () => api.close()
   }
 }

@@ -5,6 +5,7 @@
  */
 import type { KubeObject } from "../store/types"
 import type { ContainerBehaviour, PullOutcome } from "../controllers/behaviour"
+import type { PushOptions, RegistryUser } from "../registry/ImageRegistry"
 import type { MemoryModel } from "../controllers/memory"
 import type { NodeHostState } from "../controllers/context"
 import type { SeriesPoint } from "../controllers/series"
@@ -72,6 +73,12 @@ export interface WorkloadSpec {
   readonly minReadySeconds?: number
   readonly hostNetwork?: boolean
   readonly priorityClassName?: string
+  /** imagePullPolicy of the main container (default: the apiserver's, from the tag). */
+  readonly imagePullPolicy?: "Always" | "IfNotPresent" | "Never"
+  /** Pull secret names of the pod template (`spec.imagePullSecrets`). */
+  readonly imagePullSecrets?: ReadonlyArray<string>
+  /** The pod template's ServiceAccount (its `imagePullSecrets` apply when the pod names none). */
+  readonly serviceAccountName?: string
   /** Create a ClusterIP Service selecting the workload (port defaults to the container port). */
   readonly service?: boolean | { readonly name?: string; readonly port?: number }
   /** Create a PodDisruptionBudget. */
@@ -88,7 +95,7 @@ export type ScenarioStep =
   | { readonly after?: string; readonly action: "nodeHost"; readonly node: string; readonly host: Partial<NodeHostState> }
   | { readonly after?: string; readonly action: "nodeCondition"; readonly node: string; readonly type: "Ready" | "MemoryPressure" | "DiskPressure" | "PIDPressure" | "NetworkUnavailable"; readonly status: "True" | "False" | "Unknown" }
   | { readonly after?: string; readonly action: "requestRate"; readonly namespace?: string; readonly workload: string; readonly series: number | ReadonlyArray<SeriesPoint> }
-  | { readonly after?: string; readonly action: "image"; readonly image: string; readonly outcome: PullOutcome }
+  | { readonly after?: string; readonly action: "image"; readonly image: string; readonly outcome: PullOutcome; readonly push?: PushOptions }
   | { readonly after?: string; readonly action: "wait" }
 
 /** What an incident scenario is meant to reproduce (for tests and docs). */
@@ -108,6 +115,8 @@ export interface ScenarioPart {
   readonly workloads?: ReadonlyArray<WorkloadSpec>
   readonly objects?: ReadonlyArray<KubeObject>
   readonly images?: Record<string, PullOutcome>
+  /** Registry scopes (`host` or `host/repository`) that require one of these users to pull. */
+  readonly registryUsers?: Record<string, ReadonlyArray<RegistryUser>>
   readonly hosts?: Record<string, Partial<NodeHostState>>
   readonly nodeTaints?: NodeSpec["taints"]
   readonly steps?: ReadonlyArray<ScenarioStep>
@@ -130,6 +139,8 @@ export interface ScenarioSpec {
   readonly workloads?: ReadonlyArray<WorkloadSpec | ScenarioPart>
   readonly objects?: ReadonlyArray<KubeObject>
   readonly images?: Record<string, PullOutcome>
+  /** Registry scopes (`host` or `host/repository`) that require one of these users to pull. */
+  readonly registryUsers?: Record<string, ReadonlyArray<RegistryUser>>
   readonly hosts?: Record<string, Partial<NodeHostState>>
   readonly steps?: ReadonlyArray<ScenarioStep>
   readonly incidents?: ReadonlyArray<IncidentInfo>

@@ -11,13 +11,14 @@ import { clone } from "../store/equal"
 import type { PodLogs } from "../store/logs"
 import type { Entry, MemoryStore } from "../store/MemoryStore"
 import type { ResourceType } from "../store/registry"
-import { groupVersion, Keys, qualifiedResource, RESOURCES } from "../store/registry"
+import { BUILTIN_TYPES, groupVersion, Keys, qualifiedResource, type TypeRegistry } from "../store/registry"
 import { formatStructured, matchesFields, matchesLabels, parseFieldSelector, parseLabelSelector, SelectorError } from "../store/selectors"
 import type { StructuredSelector } from "../store/selectors"
 import { StoreError } from "../store/types"
 import type { KubeObject } from "../store/types"
 import * as Discovery from "./discovery"
 import * as Disruption from "./disruption"
+import * as Ingress from "./ingress"
 import { applyJsonPatch, applyMergePatch, applyStrategicMergePatch, PatchApplyError, PatchDecodeError } from "./patch"
 import {
   ApiError,
@@ -75,7 +76,7 @@ const PATCH_TYPES = [
 const BODY_TYPES = ["application/json", "application/yaml"]
 
 /** Parses `/api/v1/...` or `/apis/{g}/{v}/...`; undefined when it is not a resource path. */
-export const parseRoute = (pathname: string): Route | undefined => {
+export const parseRoute = (pathname: string, types: TypeRegistry = BUILTIN_TYPES): Route | undefined => {
   let segs: Array<string>
   try {
     segs = pathname.split("/").filter((s) => s.length > 0).map(decodeURIComponent)
@@ -99,7 +100,7 @@ export const parseRoute = (pathname: string): Route | undefined => {
     watchPrefix = true
     rest = rest.slice(1)
   }
-  const find = (resource: string) => RESOURCES.find((r) => r.group === group && r.version === version && r.resource === resource)
+  const find = (resource: string) => types.find(group, version, resource)
   if (rest[0] === "namespaces" && rest.length >= 3) {
     const t = find(rest[2]!)
     if (t && t.namespaced) {
@@ -432,13 +433,18 @@ export const makeHandler = (ctx: HandlerContext) => {
     return obj
   }
 
-  const CLEAR_STATUS_ON_CREATE = new Set(["Pod", "Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "PodDisruptionBudget", "HorizontalPodAutoscaler", "Job", "CronJob"])
+  const CLEAR_STATUS_ON_CREATE = new Set(["Pod", "Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "PodDisruptionBudget", "HorizontalPodAutoscaler", "Job", "CronJob", "Ingress"])
 
   const create = (route: Route, body: unknown, dryRun: boolean): KubeObject => {
     if (!route.namespace && route.type.namespaced) throw methodNotAllowed()
     const obj = objectBody(body, route)
     requireNamespace(route)
-    if (CLEAR_STATUS_ON_CREATE.has(route.type.kind)) delete obj["status"]
+    if (route.type.custom ? route.type.hasStatus : CLEAR_STATUS_ON_CREATE.has(route.type.kind)) delete obj["status"]
+    if (route.type.kind === "Ingress" && route.type.group === "networking.k8s.io") {
+      const spec = (obj["spec"] ??= {}) as Obj
+      const dflt = spec["ingressClassName"] === undefined ? Ingress.defaultClass(store.scan(Keys.ingressclasses).map((e) => e.obj)) : undefined
+      if (dflt !== undefined) spec["ingressClassName"] = dflt
+    }
     if (!obj.metadata.name && obj.metadata.generateName) {
       validate(route.type, { ...obj, metadata: { ...obj.metadata, name: `${obj.metadata.generateName}x` } })
     } else validate(route.type, obj)
@@ -501,6 +507,8 @@ export const makeHandler = (ctx: HandlerContext) => {
 
   const patch = (route: Route, text: string, contentType: string | undefined, q: URLSearchParams, dryRun: boolean, res: ServerResponse): unknown => {
     if (!contentType || !PATCH_TYPES.includes(contentType)) throw unsupportedMediaType(PATCH_TYPES)
+    // custom resources have no strategic-merge schema (the apiextensions-apiserver answers 415)
+    if (route.type.custom && contentType === "application/strategic-merge-patch+json") throw unsupportedMediaType(PATCH_TYPES.filter((t) => t !== contentType))
     const name = route.name!
     const isApply = contentType === "application/apply-patch+yaml"
     if (isApply && !q.get("fieldManager")) throw badRequest("PATCH, application/apply-patch+yaml: fieldManager is required for apply requests")
@@ -578,7 +586,7 @@ export const makeHandler = (ctx: HandlerContext) => {
   }
 
   const purgeNamespace = (ns: string): void => {
-    for (const t of RESOURCES) {
+    for (const t of store.types.all()) {
       if (!t.namespaced) continue
       for (const e of store.scan(t, ns)) store.delete(t, ns, e.obj.metadata.name)
     }
@@ -777,17 +785,17 @@ export const makeHandler = (ctx: HandlerContext) => {
     if (pathname === "/version" || pathname === "/version/") return (sendJson(res, 200, Discovery.version()), true)
     if (pathname === "/livez" || pathname === "/readyz" || pathname === "/healthz") return (sendText(res, 200, "ok"), true)
     if (segs.length === 1 && segs[0] === "api") return (sendJson(res, 200, Discovery.coreVersions()), true)
-    if (segs.length === 1 && segs[0] === "apis") return (sendJson(res, 200, Discovery.groupList()), true)
+    if (segs.length === 1 && segs[0] === "apis") return (sendJson(res, 200, Discovery.groupList(store.types)), true)
     if (segs.length === 2 && segs[0] === "api") {
-      const l = Discovery.resourceList("", segs[1]!)
+      const l = Discovery.resourceList("", segs[1]!, store.types)
       if (l) return (sendJson(res, 200, l), true)
     }
     if (segs.length === 2 && segs[0] === "apis") {
-      const g = Discovery.group(segs[1]!)
+      const g = Discovery.group(segs[1]!, store.types)
       if (g) return (sendJson(res, 200, g), true)
     }
     if (segs.length === 3 && segs[0] === "apis") {
-      const l = Discovery.resourceList(segs[1]!, segs[2]!)
+      const l = Discovery.resourceList(segs[1]!, segs[2]!, store.types)
       if (l) return (sendJson(res, 200, l), true)
     }
     return false
@@ -804,7 +812,7 @@ export const makeHandler = (ctx: HandlerContext) => {
       return
     }
     const q = url.searchParams
-    const route = parseRoute(url.pathname)
+    const route = parseRoute(url.pathname, store.types)
     const isWatch = !!route && !route.name && method === "GET" && (route.watchPrefix || isTrue(q.get("watch")))
     const rec = recorder.record({
       method,

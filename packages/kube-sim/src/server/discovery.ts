@@ -1,5 +1,5 @@
 /** Discovery documents (`/version`, `/api`, `/apis`, `/api/v1`, `/apis/{g}/{v}`) from the registry. */
-import { groupVersion, groupVersions, RESOURCES } from "../store/registry"
+import { BUILTIN_TYPES, groupVersion, type TypeRegistry } from "../store/registry"
 
 const VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
 
@@ -23,10 +23,10 @@ export const coreVersions = () => ({
   serverAddressByClientCIDRs: [{ clientCIDR: "0.0.0.0/0", serverAddress: "127.0.0.1" }]
 })
 
-/** `/apis`. */
-export const groupList = () => {
+/** `/apis` (built-in groups, then the groups of the simulator's CustomResourceDefinitions). */
+export const groupList = (types: TypeRegistry = BUILTIN_TYPES) => {
   const groups = new Map<string, Array<string>>()
-  for (const gv of groupVersions()) {
+  for (const gv of types.groupVersions()) {
     if (gv.group === "") continue
     const vs = groups.get(gv.group) ?? []
     vs.push(gv.version)
@@ -44,14 +44,14 @@ export const groupList = () => {
 }
 
 /** `/apis/{group}` or undefined. */
-export const group = (name: string) => {
-  const g = groupList().groups.find((x) => x.name === name)
+export const group = (name: string, types: TypeRegistry = BUILTIN_TYPES) => {
+  const g = groupList(types).groups.find((x) => x.name === name)
   return g ? { kind: "APIGroup", apiVersion: "v1", ...g } : undefined
 }
 
 /** `/api/v1` or `/apis/{g}/{v}` (undefined when not served). */
-export const resourceList = (grp: string, ver: string) => {
-  const rs = RESOURCES.filter((r) => r.group === grp && r.version === ver)
+export const resourceList = (grp: string, ver: string, types: TypeRegistry = BUILTIN_TYPES) => {
+  const rs = types.all().filter((r) => r.group === grp && r.version === ver)
   if (rs.length === 0) return undefined
   const resources: Array<Record<string, unknown>> = []
   for (const r of rs) {

@@ -158,7 +158,66 @@ const COLUMNS: Record<string, Array<Col>> = {
     { name: "Reason", type: "string", cell: (e) => String(e["reason"] ?? "") },
     { name: "Object", type: "string", cell: (e) => { const i = o(e["involvedObject"] ?? e["regarding"]); return `${String(i["kind"] ?? "").toLowerCase()}/${String(i["name"] ?? "")}` } },
     { name: "Message", type: "string", cell: (e) => String(e["message"] ?? e["note"] ?? "") }
-  ]
+  ],
+  EndpointSlice: [
+    NAME,
+    { name: "AddressType", type: "string", cell: (x) => String(x["addressType"] ?? "") },
+    { name: "Ports", type: "string", cell: (x) => { const ps = arr(x["ports"]); return ps.length ? ps.map((p) => String(p["port"] ?? "")).join(",") : "<unset>" } },
+    {
+      name: "Endpoints",
+      type: "string",
+      cell: (x) => {
+        const addrs = arr(x["endpoints"]).flatMap((e) => (Array.isArray(e["addresses"]) ? e["addresses"].map(String) : []))
+        if (addrs.length === 0) return "<unset>"
+        return addrs.length > 3 ? `${addrs.slice(0, 3).join(",")} + ${addrs.length - 3} more...` : addrs.join(",")
+      }
+    },
+    AGE
+  ],
+  Ingress: [
+    NAME,
+    { name: "Class", type: "string", cell: (x) => String(o(x["spec"])["ingressClassName"] ?? "<none>") },
+    { name: "Hosts", type: "string", cell: (x) => { const hs = arr(o(x["spec"])["rules"]).map((r) => String(r["host"] ?? "")).filter((h) => h !== ""); return hs.length ? hs.join(",") : "*" } },
+    { name: "Address", type: "string", cell: (x) => arr(o(o(x["status"])["loadBalancer"])["ingress"]).map((i) => String(i["ip"] ?? i["hostname"] ?? "")).join(",") },
+    { name: "Ports", type: "string", cell: (x) => (arr(o(x["spec"])["tls"]).length ? "80, 443" : "80") },
+    AGE
+  ],
+  IngressClass: [NAME, { name: "Controller", type: "string", cell: (x) => String(o(x["spec"])["controller"] ?? "") }, { name: "Parameters", type: "string", cell: () => "<none>" }, AGE],
+  CustomResourceDefinition: [NAME, { name: "Created At", type: "date", cell: (x) => x.metadata.creationTimestamp ?? "" }]
+}
+
+/** Evaluates the JSONPath subset CRDs use in `additionalPrinterColumns` (`.a.b`, `[0]`, `[?(@.k=="v")]`). */
+export const jsonPathValue = (obj: unknown, path: string): unknown => {
+  let cur: unknown = obj
+  const re = /\.([A-Za-z0-9_-]+)|\[(\d+)\]|\[\?\(@\.([A-Za-z0-9_-]+)\s*==\s*["']([^"']*)["']\)\]/g
+  let m: RegExpExecArray | null
+  while ((m = re.exec(path)) !== null) {
+    if (cur === undefined || cur === null) return undefined
+    if (m[1] !== undefined) cur = isObj(cur) ? cur[m[1]] : undefined
+    else if (m[2] !== undefined) cur = Array.isArray(cur) ? cur[Number(m[2])] : undefined
+    else cur = Array.isArray(cur) ? cur.find((x) => isObj(x) && String(x[m![3]!]) === m![4]) : undefined
+  }
+  return cur
+}
+
+const printerColumns = (type: ResourceType): Array<Col> | undefined => {
+  if (!type.printerColumns) return undefined
+  const cols: Array<Col> = [NAME]
+  for (const c of type.printerColumns) {
+    cols.push({
+      name: c.name,
+      type: c.type,
+      ...(c.priority ? { priority: c.priority } : {}),
+      cell: (x, now) => {
+        const v = jsonPathValue(x, c.jsonPath)
+        if (v === undefined || v === null) return c.type === "date" ? "<unknown>" : "<none>"
+        if (c.type === "date") return age(String(v), now)
+        return typeof v === "object" ? JSON.stringify(v) : v
+      }
+    })
+  }
+  if (!type.printerColumns.some((c) => c.jsonPath === ".metadata.creationTimestamp")) cols.push(AGE)
+  return cols
 }
 
 /** Renders objects as a Table (rows carry PartialObjectMetadata). */
@@ -169,7 +228,7 @@ export const render = (
   now: number,
   options: { headers?: boolean } = {}
 ) => {
-  const cols = COLUMNS[type.kind] ?? [NAME, AGE]
+  const cols = printerColumns(type) ?? COLUMNS[type.kind] ?? [NAME, AGE]
   return {
     kind: "Table",
     apiVersion: "meta.k8s.io/v1",

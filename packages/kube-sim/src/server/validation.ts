@@ -9,6 +9,8 @@ import type { StructuredSelector } from "../store/selectors"
 import type { KubeObject } from "../store/types"
 import type { FieldError } from "./status"
 import { badRequest, invalid } from "./status"
+import { validateCrd } from "./crds"
+import { validateIngress } from "./ingress"
 
 const goType = (v: unknown): string =>
   v === null ? "null" : Array.isArray(v) ? "array" : typeof v === "object" ? "object" : typeof v === "boolean" ? "bool" : typeof v
@@ -158,7 +160,13 @@ export const validate = (type: ResourceType, obj: KubeObject, old?: KubeObject):
       errs.push({ field: "metadata.labels", type: "FieldValueInvalid", detail: `Invalid value: "${k}": name part must consist of alphanumeric characters, '-', '_' or '.'` })
     }
   }
-  switch (type.kind) {
+  switch (type.custom ? "" : type.kind) {
+    case "CustomResourceDefinition":
+      validateCrd(obj, old, errs)
+      break
+    case "Ingress":
+      validateIngress(obj, errs)
+      break
     case "Event":
       checkMicroTime(obj)
       if (type.group === "events.k8s.io") validateNewEvent(obj, errs)

@@ -56,5 +56,25 @@ const eventsView: View = {
 
 const VIEWS = new Map<string, View>([[keyString(Keys.eventsV1), eventsView]])
 
+const customViews = new WeakMap<ResourceType, View>()
+
+/** A custom resource version served from its CRD's storage version: only `apiVersion` differs. */
+const customView = (type: ResourceType, storageVersion: string): View => {
+  let v = customViews.get(type)
+  if (!v) {
+    const storage: ResourceType = { ...type, version: storageVersion }
+    delete (storage as { storageVersion?: string }).storageVersion
+    const gv = (version: string) => `${type.group}/${version}`
+    v = {
+      storage,
+      toView: (obj) => ({ ...obj, apiVersion: gv(type.version) }),
+      fromView: (obj) => ({ ...obj, apiVersion: gv(storageVersion) })
+    }
+    customViews.set(type, v)
+  }
+  return v
+}
+
 /** The view serving `type`, if `type` is a view of another storage. */
-export const viewOf = (type: ResourceType): View | undefined => VIEWS.get(keyString(type))
+export const viewOf = (type: ResourceType): View | undefined =>
+  VIEWS.get(keyString(type)) ?? (type.storageVersion !== undefined && type.storageVersion !== type.version ? customView(type, type.storageVersion) : undefined)

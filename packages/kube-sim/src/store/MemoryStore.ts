@@ -6,7 +6,7 @@
 import { applyDefaults } from "./defaults"
 import { clone, deepEqual, deepFreeze } from "./equal"
 import { nameSuffix, rfc3339, seeded, uuid } from "./random"
-import { keyString, lookup, qualifiedResource } from "./registry"
+import { keyString, qualifiedResource, TypeRegistry } from "./registry"
 import * as Services from "./services"
 import type { ResourceType } from "./registry"
 import { fromStructured, matchesFields, matchesLabels, parseFieldSelector, parseLabelSelector } from "./selectors"
@@ -127,8 +127,11 @@ export class MemoryStore implements ObjectStore {
     return t
   }
 
+  /** The types this store serves (built-ins plus its CustomResourceDefinitions' resources). */
+  readonly types = new TypeRegistry()
+
   private type(key: ResourceKey): ResourceType | undefined {
-    return lookup(key)
+    return this.types.lookup(key)
   }
 
   /** Frozen entries of one resource, sorted by namespace/name (optionally one namespace). */

@@ -26,6 +26,12 @@ export interface ResourceType {
   readonly categories: ReadonlyArray<string>
   /** Whether `metadata.generation` is tracked (bumped on spec changes). */
   readonly tracksGeneration: boolean
+  /** A CRD's `additionalPrinterColumns` (custom resources only). */
+  readonly printerColumns?: ReadonlyArray<{ readonly name: string; readonly type: string; readonly jsonPath: string; readonly priority?: number }>
+  /** Served from a CustomResourceDefinition (not built in). */
+  readonly custom?: boolean
+  /** A custom type served from another version's storage (conversion strategy None). */
+  readonly storageVersion?: string
 }
 
 /** `group/version` (or `version` for the core group). */
@@ -130,23 +136,26 @@ export const RESOURCES: ReadonlyArray<ResourceType> = [
   define({ gv: "coordination.k8s.io/v1", resource: "leases", kind: "Lease" }),
   define({ gv: "events.k8s.io/v1", resource: "events", kind: "Event", short: ["ev"], fields: NEW_EVENT_FIELDS }),
   define({ gv: "batch/v1", resource: "jobs", kind: "Job", sub: ["status"], categories: ["all"], generation: true }),
-  define({ gv: "batch/v1", resource: "cronjobs", kind: "CronJob", short: ["cj"], sub: ["status"], categories: ["all"], generation: true })
+  define({ gv: "batch/v1", resource: "cronjobs", kind: "CronJob", short: ["cj"], sub: ["status"], categories: ["all"], generation: true }),
+  define({ gv: "discovery.k8s.io/v1", resource: "endpointslices", kind: "EndpointSlice", fields: ["addressType"] }),
+  define({ gv: "networking.k8s.io/v1", resource: "ingresses", kind: "Ingress", short: ["ing"], sub: ["status"], generation: true }),
+  define({ gv: "networking.k8s.io/v1", resource: "ingressclasses", kind: "IngressClass", namespaced: false, generation: true }),
+  define({ gv: "apiextensions.k8s.io/v1", resource: "customresourcedefinitions", kind: "CustomResourceDefinition", namespaced: false, short: ["crd", "crds"], sub: ["status"], categories: ["api-extensions"], generation: true })
 ]
 
 const byKey = new Map<string, ResourceType>(RESOURCES.map((r) => [keyString(r), r]))
 
-/** Looks up a resource type. */
+/** Looks up a built-in resource type. */
 export const lookup = (key: ResourceKey): ResourceType | undefined => byKey.get(keyString(key))
 
-/** The resource type of a group/version and kind. */
+/** The built-in resource type of a group/version and kind. */
 export const byKind = (apiVersion: string, kind: string): ResourceType | undefined =>
   RESOURCES.find((r) => groupVersion(r) === apiVersion && r.kind === kind)
 
-/** All served group versions, core first. */
-export const groupVersions = (): Array<{ group: string; version: string }> => {
+const gvsOf = (types: ReadonlyArray<ResourceType>): Array<{ group: string; version: string }> => {
   const seen = new Set<string>()
   const out: Array<{ group: string; version: string }> = []
-  for (const r of RESOURCES) {
+  for (const r of types) {
     const gv = groupVersion(r)
     if (!seen.has(gv)) {
       seen.add(gv)
@@ -155,6 +164,65 @@ export const groupVersions = (): Array<{ group: string; version: string }> => {
   }
   return out
 }
+
+/** All built-in group versions, core first. */
+export const groupVersions = (): Array<{ group: string; version: string }> => gvsOf(RESOURCES)
+
+/**
+ * The resource types one simulator serves: the built-in list plus the custom resources its
+ * CustomResourceDefinitions define (each store has its own, so simulators in one process do not
+ * see each other's CRDs). Custom types keep their CRD's version order (the preferred version first).
+ */
+export class TypeRegistry {
+  private readonly custom = new Map<string, ResourceType>()
+  private cache: ReadonlyArray<ResourceType> | undefined
+
+  /** Every served type, built-ins first. */
+  all(): ReadonlyArray<ResourceType> {
+    if (this.custom.size === 0) return RESOURCES
+    return (this.cache ??= [...RESOURCES, ...this.custom.values()])
+  }
+
+  /** The type of a key (built-in or custom). */
+  lookup(key: ResourceKey): ResourceType | undefined {
+    return byKey.get(keyString(key)) ?? this.custom.get(keyString(key))
+  }
+
+  /** The type served at group/version/resource. */
+  find(group: string, version: string, resource: string): ResourceType | undefined {
+    return this.lookup({ group, version, resource })
+  }
+
+  /** The type of a group/version and kind. */
+  byKind(apiVersion: string, kind: string): ResourceType | undefined {
+    return this.all().find((r) => groupVersion(r) === apiVersion && r.kind === kind)
+  }
+
+  /** Served group versions, core first. */
+  groupVersions(): Array<{ group: string; version: string }> {
+    return gvsOf(this.all())
+  }
+
+  /** Serve a custom type (replacing one at the same key). Built-in keys cannot be replaced. */
+  add(type: ResourceType): void {
+    if (byKey.has(keyString(type))) return
+    this.custom.set(keyString(type), { ...type, custom: true })
+    this.cache = undefined
+  }
+
+  /** Stop serving a custom type. */
+  remove(key: ResourceKey): void {
+    if (this.custom.delete(keyString(key))) this.cache = undefined
+  }
+
+  /** The custom types currently served. */
+  customTypes(): ReadonlyArray<ResourceType> {
+    return [...this.custom.values()]
+  }
+}
+
+/** The built-in types only (what a store without CRDs serves). */
+export const BUILTIN_TYPES = new TypeRegistry()
 
 /** Shorthand ResourceKeys for the common kinds (controllers use these). */
 export const Keys = {
@@ -176,7 +244,12 @@ export const Keys = {
   poddisruptionbudgets: { group: "policy", version: "v1", resource: "poddisruptionbudgets" },
   horizontalpodautoscalers: { group: "autoscaling", version: "v2", resource: "horizontalpodautoscalers" },
   leases: { group: "coordination.k8s.io", version: "v1", resource: "leases" },
-  eventsV1: { group: "events.k8s.io", version: "v1", resource: "events" }
+  eventsV1: { group: "events.k8s.io", version: "v1", resource: "events" },
+  serviceaccounts: { group: "", version: "v1", resource: "serviceaccounts" },
+  endpointslices: { group: "discovery.k8s.io", version: "v1", resource: "endpointslices" },
+  ingresses: { group: "networking.k8s.io", version: "v1", resource: "ingresses" },
+  ingressclasses: { group: "networking.k8s.io", version: "v1", resource: "ingressclasses" },
+  customresourcedefinitions: { group: "apiextensions.k8s.io", version: "v1", resource: "customresourcedefinitions" }
 } as const satisfies Record<string, ResourceKey>
 
 /** Whether an object's `spec` (or template) changed in a way that bumps generation. */

@@ -1,0 +1,130 @@
+/**
+ * `k8s.restartPod`: deletes one not-Ready pod of a controlled workload so its controller
+ * replaces it (the pod's back-off is reset: a fixed dependency or secret is picked up now, not
+ * after a 5-minute CrashLoopBackOff). `Kube.deletePod` with a uid precondition: a replacement
+ * pod with the same name is never deleted. `dryRun=All` in dry_run; a `PodRestarted` Event on
+ * the pod otherwise.
+ *
+ * Target: a `k8s.pod` TargetRef. `observe`: the pod with the planned uid is gone or terminating
+ * → applied; still there and not terminating → not applied; unreadable → unknown.
+ *
+ * Guardrails (on the kind):
+ * - `never_restart_ready_or_bare_pod` — never a Ready pod, never a pod without a controller
+ *   (nothing would recreate it), never one whose uid is not the planned one (read live;
+ *   unreadable denies);
+ * - `pod_restarts_per_pod(3/1h)` — at most 3 per pod name per hour.
+ *
+ * @since 0.3.0
+ */
+import { ActionHandler, Guardrail } from "@byteport/core"
+import type { V1Pod } from "@kubernetes/client-node"
+import { Effect, Schema } from "effect"
+import * as EventRecorder from "../events/EventRecorder"
+import { Kube } from "../Kube"
+import * as Targets from "../targets/Targets"
+
+/** The action kind. */
+export const KIND = "k8s.restartPod"
+
+/** The params. */
+export const Params = Schema.Struct({
+  /** The uid of the pod the plan saw (the delete precondition). */
+  uid: Schema.String.check(Schema.isNonEmpty()),
+  reason: Schema.String
+})
+
+/** The params. */
+export type Params = typeof Params.Type
+
+/** Whether a pod is Ready (condition Ready=True). */
+export const isReady = (p: V1Pod): boolean => (p.status?.conditions ?? []).some((c) => c.type === "Ready" && c.status === "True")
+
+/** Whether a pod has a controller owner (something recreates it). */
+export const isControlled = (p: V1Pod): boolean => (p.metadata?.ownerReferences ?? []).some((o) => o.controller === true)
+
+const podTarget = (kind: string, target: Parameters<typeof Targets.parse>[0]) =>
+  Effect.gen(function*() {
+    const t = yield* Targets.parse(target).pipe(Effect.mapError((e) => new ActionHandler.ActionFailed({ kind, message: e.message })))
+    if (t._tag !== "Pod") return yield* new ActionHandler.ActionFailed({ kind, message: `${kind} needs a ${Targets.POD} target, not ${t._tag}` })
+    return t
+  })
+
+/** Why a pod may not be restarted (undefined: it may). */
+export const refusal = (p: V1Pod, uid: string): string | undefined => {
+  const name = `${p.metadata?.namespace}/${p.metadata?.name}`
+  if (p.metadata?.uid !== uid) return `pod ${name} is uid ${p.metadata?.uid}, not the planned ${uid} (replaced)`
+  if (isReady(p)) return `pod ${name} is Ready`
+  if (!isControlled(p)) return `pod ${name} has no controller: nothing would recreate it`
+  return undefined
+}
+
+/** Never a Ready pod, a bare pod or a replaced pod. */
+export const neverReadyOrBare: Guardrail.Guardrail<Kube> = Guardrail.make<Kube>({
+  name: "never_restart_ready_or_bare_pod",
+  recheckOnResume: true,
+  check: (ctx) =>
+    Effect.gen(function*() {
+      const t = Targets.parseSync(ctx.action.target)
+      if (t instanceof Targets.InvalidTargetRef || t._tag !== "Pod") return Guardrail.deny(`never_restart_ready_or_bare_pod: ${KIND} needs a ${Targets.POD} target`)
+      const kube = yield* Kube
+      const live = yield* Effect.result(kube.getPod(t.namespace, t.name))
+      if (live._tag === "Failure") return Guardrail.deny(`never_restart_ready_or_bare_pod: could not read pod ${t.namespace}/${t.name} (${live.failure._tag})`)
+      const why = refusal(live.success, String(ctx.action.params["uid"] ?? ""))
+      return why === undefined ? Guardrail.pass : Guardrail.deny(`never_restart_ready_or_bare_pod: ${why}`)
+    })
+})
+
+/** Options of the handler. */
+export interface Options {
+  /** Restarts per pod per hour (default 3). */
+  readonly perHour?: number | undefined
+}
+
+/** The handler. */
+export const make = (o: Options = {}): ActionHandler.ActionHandler<Kube | EventRecorder.EventRecorder> =>
+  ActionHandler.make<Params, Kube | EventRecorder.EventRecorder>({
+    kind: KIND,
+    params: Params,
+    guardrails: [
+      neverReadyOrBare,
+      Guardrail.rateLimit({ name: `pod_restarts_per_pod(${o.perHour ?? 3}/1h)`, key: Guardrail.keys.perTarget(KIND), max: o.perHour ?? 3, window: "1 hour" })
+    ],
+    apply: (p, ctx) =>
+      Effect.gen(function*() {
+        const kube = yield* Kube
+        const t = yield* podTarget(KIND, ctx.action.target)
+        const fail = (message: string, conflict = false) => new ActionHandler.ActionFailed({ kind: KIND, message, ...(conflict ? { conflict } : {}) })
+        const live = yield* kube.getPod(t.namespace, t.name).pipe(Effect.mapError((e) => fail(`read pod ${t.namespace}/${t.name}: ${e._tag}: ${e.message}`, e._tag === "KubeNotFound")))
+        const why = refusal(live, p.uid)
+        if (why !== undefined) return yield* fail(why, live.metadata?.uid !== p.uid)
+        yield* kube.deletePod(t.namespace, t.name, { uid: p.uid }, { dryRun: ctx.dryRun }).pipe(
+          Effect.mapError((e) => fail(`delete pod ${t.namespace}/${t.name}: ${e._tag}: ${e.message}`, e._tag === "KubeConflict" || e._tag === "KubeNotFound"))
+        )
+        yield* EventRecorder.recordEvent(live, "PodRestarted", `BytePort deleted the not-Ready pod for its controller to replace (${p.reason}; incident ${ctx.incidentId})`, {
+          dryRun: ctx.dryRun,
+          kind: "Pod",
+          apiVersion: "v1",
+          action: "Delete"
+        })
+        return {
+          detail: ctx.dryRun ? `would delete not-Ready pod ${t.namespace}/${t.name} (uid ${p.uid}; dryRun=All accepted)` : `deleted not-Ready pod ${t.namespace}/${t.name} (uid ${p.uid}) for its controller to replace`,
+          result: { pod: t.name, namespace: t.namespace, uid: p.uid, dryRun: ctx.dryRun }
+        }
+      }),
+    observe: (p, ctx) =>
+      Effect.gen(function*() {
+        const kube = yield* Kube
+        const t = yield* podTarget(KIND, ctx.action.target)
+        const live = yield* Effect.result(kube.getPod(t.namespace, t.name))
+        if (live._tag === "Failure") {
+          return live.failure._tag === "KubeNotFound" ? ActionHandler.applied(`pod ${t.namespace}/${t.name} is gone`) : ActionHandler.unknown(`pod ${t.namespace}/${t.name}: ${live.failure.message}`)
+        }
+        const pod = live.success
+        if (pod.metadata?.uid !== p.uid) return ActionHandler.applied(`pod ${t.namespace}/${t.name} uid ${p.uid} is gone (now uid ${pod.metadata?.uid})`)
+        if (pod.metadata?.deletionTimestamp) return ActionHandler.applied(`pod ${t.namespace}/${t.name} uid ${p.uid} is terminating`)
+        return ActionHandler.notApplied(`pod ${t.namespace}/${t.name} uid ${p.uid} is still running`)
+      })
+  })
+
+/** The handler with the default guardrails. */
+export const handler = make()
