@@ -204,8 +204,6 @@ export * as FiveBranchRemediator from "./remediators/fiveBranch"
 export * as FiveBranchVerifier from "./verifiers/fiveBranch"
 /** The dependency of a failed connection and the `k8s.dependencyHealthy` check. */
 export * as DependencyProbe from "./probes/dependency"
-/** Parsers of node-tool output core lacks (file-nr, crictl images, systemctl is-active answers, kernel findings). */
-export * as NodeParse from "./node/parseNode"
 /** k8s.node.not-ready: facts, thresholds and the seed's first-match classifier. */
 export * as NodeNotReadyClassifier from "./classifiers/nodeNotReady"
 /** k8s.node.not-ready: the per-class plans (cordon first). */

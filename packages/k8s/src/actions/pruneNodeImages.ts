@@ -19,7 +19,7 @@ import { ActionHandler, Guardrail } from "@byteport/core"
 import { type Duration, Effect, Schema } from "effect"
 import { EventRecorder, recordEvent } from "../events/EventRecorder"
 import { Kube } from "../Kube"
-import { parseCrictlImages } from "../node/parseNode"
+import { Crictl } from "@byteport/core/shell"
 import { nodeShell, runOk } from "./restartNodeUnit"
 
 /** The action kind. */
@@ -65,7 +65,7 @@ export const make = (o: PruneOptions = {}): ActionHandler.ActionHandler<Kube | E
         const measure = Effect.gen(function*() {
           const r = yield* runOk(KIND, shell, cmd.list, "1 minute")
           if (p.tool === "docker") return { count: r.stdout.split("\n").filter((l) => l.trim()).length, bytes: null as number | null }
-          const list = yield* parseCrictlImages(r.stdout).pipe(Effect.mapError((e) => new ActionFailed({ kind: KIND, message: e.message })))
+          const list = yield* Crictl.parseImages(r.stdout).pipe(Effect.mapError((e) => new ActionFailed({ kind: KIND, message: e.message })))
           return { count: list.length, bytes: list.reduce((a, i) => a + i.sizeBytes, 0) as number | null }
         })
         const before = yield* measure

@@ -14,7 +14,7 @@ import { Clock, Duration, Effect, Stream } from "effect"
 import { Kube } from "../Kube"
 import * as K8sDetector from "../informers/K8sDetector"
 import { nodes } from "../informers/Resource"
-import * as Parse from "../node/parseNode"
+import { Systemctl } from "@byteport/core/shell"
 import * as NodeHost from "../probes/nodeHost"
 import * as Targets from "../targets/Targets"
 
@@ -51,8 +51,8 @@ export const hostEvidence = (node: string, timeout: Duration.Input = "10 seconds
     if (shell._tag === "None") return { kubeletActive: "unknown", kubeletFailed: "unknown", kernel: "unknown", hostCommands: "no NodeShell" }
     const ans = (verb: string) =>
       shell.value.run(["systemctl", verb, "kubelet"], { env: { LC_ALL: "C" }, timeout }).pipe(
-        Effect.flatMap(Parse.parseUnitAnswer),
-        Effect.map((a) => (a._tag === "State" ? a.state : "unknown")),
+        Effect.flatMap((r) => (verb === "is-active" ? Systemctl.parseIsActive(r) : Systemctl.parseIsFailed(r))),
+        Effect.map((a) => (a._tag === "Known" ? a.value.state : "unknown")),
         Effect.orElseSucceed(() => "unknown")
       )
     const kernel = yield* NodeHost.kernel(shell.value, { commandTimeout: timeout }).pipe(

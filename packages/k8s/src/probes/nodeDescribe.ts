@@ -8,6 +8,7 @@
  */
 import { Effect } from "effect"
 import type { ConditionFacts, NodeDescription } from "../classifiers/nodeNotReady"
+import * as NodeGuards from "../guardrails/nodeGuards"
 import { Kube } from "../Kube"
 import type { KubeError } from "../KubeError"
 import { getNodeWire } from "./nodeFacts"
@@ -15,8 +16,6 @@ import { getNodeWire } from "./nodeFacts"
 const iso = (v: unknown): string | null => (v instanceof Date ? v.toISOString() : typeof v === "string" && v.length > 0 ? v : null)
 const str = (v: unknown): string | null => (typeof v === "string" && v.length > 0 ? v : null)
 
-/** The labels that mark a control-plane node. */
-export const CONTROL_PLANE_LABELS = ["node-role.kubernetes.io/control-plane", "node-role.kubernetes.io/master"] as const
 
 /** A node as JSON (`kubectl get node -o json`, or a client-node V1Node). */
 export interface NodeJson {
@@ -40,7 +39,7 @@ export interface NodeEventJson {
 }
 
 /** Whether a node is a control-plane node. */
-export const isControlPlane = (node: NodeJson): boolean => CONTROL_PLANE_LABELS.some((l) => node.metadata.labels?.[l] !== undefined)
+export const isControlPlane = (node: NodeJson): boolean => NodeGuards.CONTROL_PLANE_LABELS.some((l) => node.metadata.labels?.[l] !== undefined)
 
 /** The description of a node from its JSON and Events (the last 20 kept, oldest first). */
 export const describe = (node: NodeJson, events: ReadonlyArray<NodeEventJson> = []): NodeDescription => {

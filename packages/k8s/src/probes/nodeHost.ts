@@ -9,11 +9,10 @@
  *
  * @since 0.2.0
  */
-import { Df, Free, Journalctl, Shell, Systemctl } from "@byteport/core/shell"
+import { Crictl, Df, FileNr, Free, Journalctl, Shell, Systemctl } from "@byteport/core/shell"
 import { type Duration, Effect, Option } from "effect"
 import type { DiskFacts, FileNrFacts, ImageFacts, InodeFacts, KernelFacts, KubeletJournalFacts, RuntimeFacts, UnitFacts } from "../classifiers/nodeNotReady"
 import { NodeShell } from "../node/NodeShell"
-import * as Parse from "../node/parseNode"
 
 /** Options of the host probes. */
 export interface HostProbeOptions {
@@ -72,24 +71,24 @@ const SHOW_PROPS = "LoadState,ActiveState,SubState,NRestarts,Result"
  */
 export const unit = (shell: Shell.ShellShape, name: string, o: HostProbeOptions = {}): Effect.Effect<UnitFacts, HostCommandFailed> =>
   Effect.gen(function*() {
-    const isActive = yield* run(shell, ["systemctl", "is-active", name], o, [0, 1, 2, 3, 4])
-    const a = yield* parsed(["systemctl"], Parse.parseUnitAnswer(isActive))
-    if (a._tag === "NoSystemd") return yield* Effect.fail(new HostCommandFailed(`systemctl on ${shell.name}: ${a.message}`))
-    const isFailed = yield* run(shell, ["systemctl", "is-failed", name], o, [0, 1, 2, 3, 4])
-    const f = yield* parsed(["systemctl"], Parse.parseUnitAnswer(isFailed))
-    if (f._tag === "NoSystemd") return yield* Effect.fail(new HostCommandFailed(`systemctl on ${shell.name}: ${f.message}`))
-    const show = yield* run(shell, ["systemctl", "show", name, "-p", SHOW_PROPS], o)
-    const props = yield* parsed(["systemctl"], Systemctl.parseShowOne(show.stdout))
-    const activeState = props.activeState ?? a.state
+    const known = <A>(argv: ReadonlyArray<string>, c: Systemctl.Check<A>) =>
+      c._tag === "Known" ? Effect.succeed(c.value) : Effect.fail(new HostCommandFailed(`${argv.join(" ")} on ${shell.name}: ${c.reason}`))
+    const activeArgv = ["systemctl", "is-active", name]
+    const a = yield* known(activeArgv, yield* parsed(activeArgv, Systemctl.parseIsActive(yield* run(shell, activeArgv, o, [0, 1, 2, 3, 4]))))
+    const failedArgv = ["systemctl", "is-failed", name]
+    const f = yield* known(failedArgv, yield* parsed(failedArgv, Systemctl.parseIsFailed(yield* run(shell, failedArgv, o, [0, 1, 2, 3, 4]))))
+    const showArgv = ["systemctl", "show", name, "-p", SHOW_PROPS]
+    const props = yield* known(showArgv, yield* parsed(showArgv, Systemctl.parseUnit(yield* run(shell, showArgv, o, [0, 1]))))
+    const activeState = props?.activeState ?? a.state
     return {
       unit: name,
-      present: props.loadState !== "not-found",
+      present: props !== undefined,
       activeState,
-      subState: props.subState ?? null,
-      active: a.exitCode === 0 && a.state === "active",
-      failed: (f.exitCode === 0 && f.state === "failed") || activeState === "failed",
-      restarts: props.restarts ?? null,
-      result: props.result ?? null
+      subState: props?.subState ?? null,
+      active: a.yes,
+      failed: f.yes || activeState === "failed",
+      restarts: props?.restarts ?? null,
+      result: props?.result ?? null
     }
   })
 
@@ -123,11 +122,11 @@ export const kernel = (shell: Shell.ShellShape, o: HostProbeOptions = {}): Effec
     const prev = yield* run(shell, prevArgv, o, [0, 1])
     let previous: ReadonlyArray<string> = []
     if (prev.exitCode === 0) previous = yield* parsed(prevArgv, journalLines(prev.stdout, prev.stdoutTruncated))
-    else if (!/no persistent journal|No such boot|not available|has no effect/i.test(prev.stderr)) {
+    else if (!Journalctl.noJournal(prev.stderr)) {
       return yield* Effect.fail(new HostCommandFailed(`journalctl -k -b -1 on ${shell.name} exited 1: ${prev.stderr.trim().slice(0, 200)}`))
     }
-    const f = Parse.kernelFindings(current)
-    const p = Parse.kernelFindings(previous)
+    const f = Journalctl.kernelFindings(current)
+    const p = Journalctl.kernelFindings(previous)
     return { globalOom: f.globalOom, hardwareErrors: [...p.hardwareErrors, ...f.hardwareErrors], panics: [...p.panics, ...f.panics] }
   })
 
@@ -137,19 +136,13 @@ export const kubeletJournal = (shell: Shell.ShellShape, o: HostProbeOptions = {}
     const argv = ["journalctl", "-u", "kubelet", "--since", o.journalSince ?? defaults.journalSince, "-n", String(o.journalLines ?? defaults.journalLines), "-o", "json", "--no-pager"]
     const r = yield* run(shell, argv, o)
     const lines = yield* parsed(argv, journalLines(r.stdout, r.stdoutTruncated))
-    return { lines: lines.length, cniErrors: Parse.cniErrors(lines), tail: lines.slice(-20) }
+    return { lines: lines.length, cniErrors: cniErrors(lines), tail: lines.slice(-20) }
   })
-
-/** The filesystem holding `path`: the longest mount point that is a prefix of it. */
-export const filesystemOf = <F extends { readonly mountedOn: string }>(fss: ReadonlyArray<F>, path: string): F | undefined =>
-  fss
-    .filter((f) => f.mountedOn === "/" || path === f.mountedOn || path.startsWith(`${f.mountedOn}/`))
-    .sort((a, b) => b.mountedOn.length - a.mountedOn.length)[0]
 
 const relevant = <F extends { readonly mountedOn: string }>(fss: ReadonlyArray<F>, paths: ReadonlyArray<string>): ReadonlyArray<F> => {
   const out = new Map<string, F>()
   for (const p of paths) {
-    const f = filesystemOf(fss, p)
+    const f = Df.filesystemOf(fss, p)
     if (f) out.set(f.mountedOn, f)
   }
   return [...out.values()]
@@ -193,10 +186,8 @@ export const fileNr = (shell: Shell.ShellShape, o: HostProbeOptions = {}): Effec
   Effect.gen(function*() {
     const argv = ["cat", "/proc/sys/fs/file-nr"]
     const r = yield* run(shell, argv, o)
-    const f = yield* parsed(argv, Parse.parseFileNr(r.stdout))
-    const used = f.allocated - f.unused
-    const ratio = f.max === 0n ? 0 : Number((used * 10000n) / f.max) / 10000
-    return { allocated: f.allocated.toString(), max: f.max.toString(), usedRatio: ratio }
+    const f = yield* parsed(argv, FileNr.parse(r.stdout))
+    return { allocated: f.allocated.toString(), max: f.max.toString(), usedRatio: f.usedPercent / 100 }
   })
 
 /** `crictl images -o json`: how many images and their total size. */
@@ -204,9 +195,13 @@ export const images = (shell: Shell.ShellShape, o: HostProbeOptions = {}): Effec
   Effect.gen(function*() {
     const argv = ["crictl", "images", "-o", "json"]
     const r = yield* run(shell, argv, o)
-    const list = yield* parsed(argv, Parse.parseCrictlImages(r.stdout))
-    return { count: list.length, totalBytes: list.reduce((a, i) => a + i.sizeBytes, 0) }
+    const list = yield* parsed(argv, Crictl.parseImages(r.stdout))
+    return { count: list.length, totalBytes: Crictl.totalSize(list) }
   })
+
+/** Lines of a kubelet journal that tell of a CNI / network plugin failure. */
+export const cniErrors = (lines: ReadonlyArray<string>): ReadonlyArray<string> =>
+  lines.filter((l) => /NetworkPluginNotReady|NetworkReady=false|cni plugin not initialized|network plugin (?:returns error|is not ready)|failed to (?:setup|set up) network|\bCNI\b.*(?:error|fail)|cni config uninitialized|no networks found in \/etc\/cni/i.test(l))
 
 /** The node's memory in use as a share of its total (`free -b`: total − available). */
 export const memoryUsedRatio = (shell: Shell.ShellShape, o: HostProbeOptions = {}): Effect.Effect<number, HostCommandFailed> =>

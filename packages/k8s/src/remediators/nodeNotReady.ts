@@ -6,21 +6,24 @@
  * - resource_pressure_disk → cordon → drain → `k8s.pruneNodeImages` → `k8s.deleteEvictedPods` → restart kubelet;
  * - resource_pressure_mem_pid → cordon → drain → restart kubelet; if node memory is still ≥ 95%
  *   (a `k8s.node.memory-below` check): node replacement when `BYTEPORT_AUTO_REPLACE_NODES=true`
- *   (core's node-replacement-requested hand-off, awaited), else escalate;
+ *   (`remediators/nodeReplacement.ts`: the guarded `k8s.requestNodeReplacement` reservation, then
+ *   core's node-replacement-requested hand-off, awaited), else escalate;
  * - network_plugin_failure → cordon → `k8s.recreateCniPod` (the node's flannel/calico/cilium/weave
  *   pod, uid precondition); no CNI pod found → escalate;
  * - hardware_cloud_failure → cordon → escalate with the full bundle; with auto-replace on:
  *   cordon → drain → replacement hand-off (awaited) → escalate (always a human).
  *
  * Every repair plan then waits for the node to be Ready and pressure-free (`k8s.node.healthy`,
- * up to 5 minutes) and uncordons it (`k8s.uncordonNode`, whose own guardrails hold it until the
- * healthy delay passed). A control-plane node is never cordoned or drained: escalate.
+ * up to 5 minutes) and uncordons it (`k8s.uncordonNode`: only a node this incident cordoned, after
+ * `healthyDelaySeconds` Ready and pressure-free; not recovered by `recoveryTimeoutSeconds` → stays
+ * cordoned, escalates). A control-plane node is never cordoned or drained: escalate.
  *
  * @since 0.2.0
  */
-import { Action, type Classification, Fact, HandOffs, Plan, type Signal } from "@byteport/core"
+import { Action, type Classification, Fact, Plan, type Signal } from "@byteport/core"
 import type { NodeDescription, NodeNotReadyClass, NodeNotReadyFacts, RuntimeFacts } from "../classifiers/nodeNotReady"
 import type { CniPod } from "../actions/recreateCniPod"
+import * as NodeReplacement from "./nodeReplacement"
 import { clusterOf, nodeTarget } from "./oom"
 
 /** The runbook id the plans belong to. */
@@ -55,8 +58,12 @@ export interface NodeRemediation {
   readonly readyTimeoutSeconds: number
   /** How long the parent waits for a replacement's report, seconds. Default 1800. */
   readonly replaceAwaitSeconds: number
-  /** Uncordon at the end of a repair (default true; needs the `k8s.uncordonNode` handler). */
+  /** Uncordon at the end of a repair (default true). */
   readonly uncordon: boolean
+  /** `k8s.uncordonNode`: Ready and pressure-free this long before the uncordon, seconds (a flap restarts it). Default 300. */
+  readonly healthyDelaySeconds: number
+  /** `k8s.uncordonNode`: not recovered by then → stays cordoned, escalates, seconds. Default 1800. */
+  readonly recoveryTimeoutSeconds: number
 }
 
 /** The defaults. */
@@ -66,7 +73,9 @@ export const defaults: NodeRemediation = {
   memoryReplaceRatio: 0.95,
   readyTimeoutSeconds: 300,
   replaceAwaitSeconds: 1800,
-  uncordon: true
+  uncordon: true,
+  healthyDelaySeconds: 300,
+  recoveryTimeoutSeconds: 1800
 }
 
 /** The node's CNI pod, found by the diagnoser (null: none on the node). */
@@ -122,19 +131,16 @@ export const plan = (
   const uncordon = Plan.act(Action.make({
     kind: ActionKinds.uncordonNode,
     target,
-    params: { node: name, reason: `${cls} repaired` },
-    timeoutMs: 45 * 60_000,
+    params: { node: name, reason: `${cls} repaired`, healthyDelaySeconds: s.healthyDelaySeconds, recoveryTimeoutSeconds: s.recoveryTimeoutSeconds },
+    timeoutMs: (s.recoveryTimeoutSeconds + 120) * 1000,
     description: `uncordon node ${name} once Ready and pressure-free for the healthy delay`
   }))
   const finish: ReadonlyArray<Plan.Step> = s.uncordon ? [healthy, uncordon] : [healthy]
-  const replaceSignal = (reason: string, drained: boolean): Signal.Signal => ({
-    type: HandOffs.NodeReplacementRequested.type,
-    target,
-    observedAt: signal.observedAt,
-    source: RUNBOOK_ID,
-    evidence: { reason, cordoned: true, drained }
-  })
-  const replace = (reason: string) => Plan.handOff(replaceSignal(reason, true), { reason, await: `${s.replaceAwaitSeconds} seconds` })
+  const cluster = clusterOf(signal.target)
+  // the shared node-replacement step: a guarded reservation (opt-in, providerID, no control plane,
+  // 1 in flight and 2 per 24 h per cluster), then the awaited hand-off; denied → escalate
+  const replace = (reason: string) =>
+    NodeReplacement.stepOrEscalate({ node: name, cluster, reason, observedAt: signal.observedAt, await: `${s.replaceAwaitSeconds} seconds`, source: RUNBOOK_ID }, nextStepsFor(cls, name))
   switch (cls) {
     case "transient_kubelet_hang":
       return mk(`cordon ${name}, restart kubelet`, Plan.seq(cordon, restart("kubelet"), ...finish))

@@ -30,9 +30,9 @@ import type { V1Pod } from "@kubernetes/client-node"
 import { type ActionHandler, type Check, Classification, Detector, Diagnoser, Fact, Runbook, Settings, type Signal } from "@byteport/core"
 import type { Shell } from "@byteport/core/shell"
 import { Config, ConfigProvider, type Duration, Effect } from "effect"
-import * as CordonNode from "../actions/cordonNode"
 import * as DeleteEvictedPods from "../actions/deleteEvictedPods"
-import * as DrainNode from "../actions/drainNode"
+import * as NodeActions from "../actions/node"
+import * as RequestNodeReplacement from "../actions/requestNodeReplacement"
 import * as PruneNodeImages from "../actions/pruneNodeImages"
 import * as RecreateCniPod from "../actions/recreateCniPod"
 import * as RestartNodeUnit from "../actions/restartNodeUnit"
@@ -45,6 +45,7 @@ import * as NodeDescribe from "../probes/nodeDescribe"
 import * as NodeHost from "../probes/nodeHost"
 import * as Remediator from "../remediators/nodeNotReady"
 import * as Verifiers from "../verifiers/nodeNotReady"
+import * as NodeGuards from "../guardrails/nodeGuards"
 
 /** The runbook id. */
 export const ID = "k8s.node.not-ready"
@@ -128,7 +129,7 @@ export const diagnoseRecorded = (rec: Recording, o: Options = {}): Diagnoser.Dia
     cniPod: () => Effect.succeed(rec.cniPod)
   }, o)
 
-/** The four node action kinds of this runbook (add `CordonNode`/`DrainNode` once: `handlers()` does). */
+/** The four node action kinds of this runbook (with `NodeActions.handlers()` for cordon, drain, uncordon and replacement: `handlers()` does). */
 export const nodeHandlers = (): ReadonlyArray<ActionHandler.ActionHandler<Kube | EventRecorder>> => [
   RestartNodeUnit.make(),
   PruneNodeImages.make(),
@@ -136,10 +137,12 @@ export const nodeHandlers = (): ReadonlyArray<ActionHandler.ActionHandler<Kube |
   RecreateCniPod.make()
 ]
 
-/** Every handler the plans use except `k8s.uncordonNode`: cordon, drain and the four node kinds. */
-export const handlers = (s: ActionSettings = actionDefaults): ReadonlyArray<ActionHandler.ActionHandler<Kube | EventRecorder>> => [
-  CordonNode.make(),
-  DrainNode.make(s),
+/** Every handler the plans use: the node handlers (cordon, drain, uncordon, replacement reservation, with their guards) and the four node kinds. */
+export const handlers = (
+  guards: NodeGuards.NodeGuardSettings = NodeGuards.defaults,
+  s: ActionSettings = actionDefaults
+): ReadonlyArray<ActionHandler.ActionHandler<Kube | EventRecorder>> => [
+  ...NodeActions.handlers(guards, s),
   ...nodeHandlers()
 ]
 
@@ -184,7 +187,8 @@ const positive = (key: string, dflt: number) => Settings.positiveNumber(key).pip
 /**
  * The runbook from configuration: the classifier's `BYTEPORT_NODE_NOT_READY_*` thresholds (see
  * `classifiers/nodeNotReady.ts`), `BYTEPORT_NODE_NOT_READY_SECONDS` (60),
- * `BYTEPORT_AUTO_REPLACE_NODES` (false; a non-boolean fails at start),
+ * `BYTEPORT_AUTO_REPLACE_NODES` (false; a non-boolean fails at start), the uncordon's
+ * `BYTEPORT_NODE_HEALTHY_DELAY_SECONDS` (300) and `BYTEPORT_NODE_RECOVERY_TIMEOUT_SECONDS` (1800),
  * `BYTEPORT_NODE_NOT_READY_MEMORY_REPLACE_RATIO` (0.95), `BYTEPORT_NODE_NOT_READY_DRAIN_TIMEOUT_SECONDS`
  * (300), `BYTEPORT_NODE_NOT_READY_READY_TIMEOUT_SECONDS` (300),
  * `BYTEPORT_NODE_NOT_READY_VERIFY_WINDOW_SECONDS` (300), `…_VERIFY_POLL_SECONDS` (30),
@@ -206,6 +210,7 @@ export const fromConfig = (o: Options = {}): Effect.Effect<Runbook.Runbook<Facts
         )
       )
     }
+    const guards = yield* NodeGuards.fromConfig
     return make({
       ...o,
       thresholds: yield* Classifier.thresholdsConfig,
@@ -213,7 +218,9 @@ export const fromConfig = (o: Options = {}): Effect.Effect<Runbook.Runbook<Facts
       remediation: {
         ...Remediator.defaults,
         ...o.remediation,
-        autoReplaceNodes: yield* Config.Boolean("BYTEPORT_AUTO_REPLACE_NODES").pipe(Config.withDefault(false)),
+        autoReplaceNodes: yield* RequestNodeReplacement.autoReplaceConfig,
+        healthyDelaySeconds: guards.healthyDelaySeconds,
+        recoveryTimeoutSeconds: guards.recoveryTimeoutSeconds,
         memoryReplaceRatio: yield* Settings.ratio("BYTEPORT_NODE_NOT_READY_MEMORY_REPLACE_RATIO").pipe(Config.withDefault(Remediator.defaults.memoryReplaceRatio)),
         drainTimeoutSeconds: yield* positive("BYTEPORT_NODE_NOT_READY_DRAIN_TIMEOUT_SECONDS", Remediator.defaults.drainTimeoutSeconds),
         readyTimeoutSeconds: yield* positive("BYTEPORT_NODE_NOT_READY_READY_TIMEOUT_SECONDS", Remediator.defaults.readyTimeoutSeconds)

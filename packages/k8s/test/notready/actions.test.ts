@@ -107,20 +107,22 @@ describe("node action kinds on kube-sim", () => {
       assert.strictEqual(s.controllers.ctx.host("node-2").kubelet, "active")
     }).pipe(Effect.scoped), 60_000)
 
-  it.effect("k8s.pruneNodeImages: dry_run only lists; auto prunes and frees the image bytes", () =>
+  it.effect("k8s.pruneNodeImages: dry_run only lists; auto prunes the unused images and frees their bytes", () =>
     Effect.gen(function*() {
       const s = yield* sim(Scenario.cluster({ nodes: 3 }).with(Scenario.node.notReady({ cause: "kubelet-stopped" })).build())
       s.advance("30s")
+      s.setNodeHost("node-2", { images: { "registry.example.com/batch/etl:0.9": 5 * 2 ** 30 } })
       const log: Array<string> = []
-      const shell = SimShell.layer(s, log, { prunableImageBytes: 5 * 2 ** 30 })
-      const disk0 = s.controllers.ctx.host("node-2").hostDiskBytes
+      const shell = SimShell.layer(s, log)
       const action = Action.make({ kind: PruneNodeImages.KIND, target, params: { node: "node-2", tool: "cri", reason: "t" }, description: "d" })
       const dry = yield* runWithSim(s, exec(action, "dry_run").pipe(Effect.provide(nodeServices(s, { shell }))))
       assert.strictEqual(dry.status, "completed")
       assert.isFalse(log.some((l) => l.includes("rmi")))
+      assert.property(s.controllers.ctx.host("node-2").images, "registry.example.com/batch/etl:0.9")
       const auto = yield* runWithSim(s, exec(action).pipe(Effect.provide(nodeServices(s, { shell }))))
       assert.strictEqual(auto.status, "completed", JSON.stringify(auto.outcomes))
       assert.include(log, "node-2: crictl rmi --prune")
-      assert.strictEqual(s.controllers.ctx.host("node-2").hostDiskBytes, disk0 - 5 * 2 ** 30)
+      assert.deepStrictEqual(s.controllers.ctx.host("node-2").images, {})
+      assert.match(auto.outcomes[0]!.detail, /bytes freed/)
     }).pipe(Effect.scoped), 60_000)
 })

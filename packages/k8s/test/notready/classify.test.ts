@@ -73,7 +73,7 @@ describe("k8s.node.not-ready classification (recorded node JSON and node command
       assert.deepStrictEqual(Fact.value((yield* F.diagnose("cgroup-oom-is-not-hardware")).kernel), { globalOom: [], hardwareErrors: [], panics: [] })
       assert.lengthOf(Fact.value((yield* F.diagnose("hardware_cloud_failure")).kernel)!.hardwareErrors, 4)
       assert.lengthOf(Fact.value((yield* F.diagnose("hardware_cloud_failure-panic-previous-boot")).kernel)!.panics, 1)
-      assert.lengthOf(Fact.value((yield* F.diagnose("hardware_cloud_failure-global-oom")).kernel)!.globalOom, 1)
+      assert.isNotEmpty(Fact.value((yield* F.diagnose("hardware_cloud_failure-global-oom")).kernel)!.globalOom)
     }))
 
   it.effect("no shell: every host fact is Unknown, the node is still described", () =>

@@ -183,7 +183,7 @@ describe("the runbook's nevers over classifications (properties over the recorde
             if (upto.some((r) => r.needs.some((k) => f[k]!._tag === "Unknown"))) return false
             const p = Remediator.plan(c, f as never, F.signalOf(F.load(allFixtures[i]!)), { ...Remediator.defaults, autoReplaceNodes: autoReplace })
             const kinds = Plan.actions(p.root).map((a) => a.action.kind)
-            if (c.class === "hardware_cloud_failure") return kinds.every((k) => k === "k8s.cordonNode" || k === "k8s.drainNode")
+            if (c.class === "hardware_cloud_failure") return kinds.every((k) => k === "k8s.cordonNode" || k === "k8s.drainNode" || (autoReplace && k === "k8s.requestNodeReplacement"))
             // only the allowed units are ever restarted
             return Plan.actions(p.root).filter((a) => a.action.kind === RestartNodeUnit.KIND).every((a) => RestartNodeUnit.isAllowedUnit(a.action.params["unit"]))
           }

@@ -75,11 +75,13 @@ describe("k8s.node.not-ready golden plans (one per class, from recorded fixtures
       assert.isTrue(escalates(off.root))
       assert.notInclude(JSON.stringify(off), "node-replacement")
       const on = yield* planFor("hardware_cloud_failure", { ...Remediator.defaults, autoReplaceNodes: true })
-      assert.deepStrictEqual(kinds(on), ["k8s.cordonNode", "k8s.drainNode"])
+      // the shared replacement step: the guarded reservation, then the awaited hand-off (denied → escalate)
+      assert.deepStrictEqual(kinds(on), ["k8s.cordonNode", "k8s.drainNode", "k8s.requestNodeReplacement"])
       assert.isTrue(escalates(on.root))
       const root = on.root as Extract<Plan.Step, { _tag: "Seq" }>
-      assert.deepStrictEqual(root.steps.map((s) => s._tag), ["Act", "Act", "HandOff", "Escalate"])
-      const h = root.steps[2] as Extract<Plan.Step, { _tag: "HandOff" }>
+      assert.deepStrictEqual(root.steps.map((s) => s._tag), ["Act", "Act", "Fallback", "Escalate"])
+      const replace = (root.steps[2] as Extract<Plan.Step, { _tag: "Fallback" }>).primary as Extract<Plan.Step, { _tag: "Seq" }>
+      const h = replace.steps[1] as Extract<Plan.Step, { _tag: "HandOff" }>
       assert.strictEqual(h.signal.type, "k8s.node-replacement.requested")
       assert.isDefined(h.await)
     }))
@@ -95,7 +97,9 @@ describe("k8s.node.not-ready golden plans (one per class, from recorded fixtures
       assert.strictEqual(fb.otherwise._tag, "Escalate")
       const on = yield* planFor("resource_pressure_mem_pid", { ...Remediator.defaults, autoReplaceNodes: true })
       const fb2 = (on.root as Extract<Plan.Step, { _tag: "Seq" }>).steps[1] as Extract<Plan.Step, { _tag: "Fallback" }>
-      assert.deepStrictEqual((fb2.otherwise as Extract<Plan.Step, { _tag: "Seq" }>).steps.map((s) => s._tag), ["HandOff", "Escalate"])
+      assert.deepStrictEqual((fb2.otherwise as Extract<Plan.Step, { _tag: "Seq" }>).steps.map((s) => s._tag), ["Fallback", "Escalate"])
+      assert.include(kinds(on), "k8s.requestNodeReplacement")
+      assert.notInclude(kinds(off), "k8s.requestNodeReplacement")
     }))
 
   it.effect("a control-plane node is never cordoned: escalate", () =>
