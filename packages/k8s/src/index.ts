@@ -218,3 +218,25 @@ export * as CrashloopExitCode from "./runbooks/k8s.crashloop.exit-code"
 export * as OomExit137 from "./runbooks/k8s.oom.exit-137"
 /** The subject of core's `oom.observed` hand-off: the workload's pod with the latest OOMKilled termination. */
 export * as OomObserved from "./probes/oomObserved"
+/** k8s.node.not-ready: facts, thresholds and the seed's first-match classifier. */
+export * as NodeNotReadyClassifier from "./classifiers/nodeNotReady"
+/** k8s.node.not-ready: the per-class plans (cordon first). */
+export * as NodeNotReadyRemediator from "./remediators/nodeNotReady"
+/** k8s.node.not-ready: the held verification and the plans' node checks. */
+export * as NodeNotReadyVerifiers from "./verifiers/nodeNotReady"
+/** Signal: Ready False/Unknown ≥ 60 s, with kubelet and kernel evidence. */
+export * as NodeNotReadyDetector from "./detectors/nodeNotReady"
+/** Probe: describe node → NodeDescription. */
+export * as NodeDescribeProbe from "./probes/nodeDescribe"
+/** Probes of a node's host through its Shell (units, journals, df, file-nr, images). */
+export * as NodeHostProbe from "./probes/nodeHost"
+/** `k8s.restartNodeUnit` (kubelet/containerd/crio, 1 per unit per node per hour). */
+export * as RestartNodeUnit from "./actions/restartNodeUnit"
+/** `k8s.pruneNodeImages` (crictl rmi --prune; docker image prune). */
+export * as PruneNodeImages from "./actions/pruneNodeImages"
+/** `k8s.deleteEvictedPods` (uid preconditions; never PersistentVolumes/PVCs). */
+export * as DeleteEvictedPods from "./actions/deleteEvictedPods"
+/** `k8s.recreateCniPod` (flannel/calico/cilium/weave; 1 per node per 30 min, one node at a time). */
+export * as RecreateCniPod from "./actions/recreateCniPod"
+/** The k8s.node.not-ready runbook. */
+export * as NodeNotReady from "./runbooks/k8s.node.not-ready"
