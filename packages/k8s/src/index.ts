@@ -180,3 +180,11 @@ export * as RolloutRemediator from "./remediators/rollout"
 export * as RolloutVerifier from "./verifiers/rollout"
 /** The k8s.deploy.failed-rollout runbook. */
 export * as FailedRollout from "./runbooks/k8s.deploy.failed-rollout"
+/** k8s.crashloop.seven-class: facts, confidences and the seed-order classifier. */
+export * as SevenClassClassifier from "./classifiers/sevenClass"
+/** k8s.crashloop.seven-class: the per-class plans (bump, rollback, loosen, restore, hand-off, escalate). */
+export * as SevenClassRemediator from "./remediators/sevenClass"
+/** k8s.crashloop.seven-class: the held verifier (pods count after 2× their longest pre-crash run). */
+export * as SevenClassVerifier from "./verifiers/sevenClass"
+/** The k8s.crashloop.seven-class runbook. */
+export * as CrashloopSevenClass from "./runbooks/k8s.crashloop.seven-class"

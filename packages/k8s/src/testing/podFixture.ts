@@ -118,8 +118,10 @@ export const previousLogFact = (text: string | undefined, container: string): Fa
 const notRecorded = (probe: string, file: string) => Fact.unknown(probe, `not recorded: ${file} missing from the fixture`)
 
 /** Decodes a fixture directory into Facts (Unknown where an optional file is missing). */
-export const decode = (dir: string): Effect.Effect<Fact.Facts<PodFixtureFacts>, FixtureError> =>
-  Effect.map(load(dir), (x): Fact.Facts<PodFixtureFacts> => {
+export const decode = (dir: string): Effect.Effect<Fact.Facts<PodFixtureFacts>, FixtureError> => Effect.map(load(dir), factsOf)
+
+/** The facts of a fixture's decoded files (pure; live probes build the same from the objects they read). */
+export const factsOf = (x: Loaded): Fact.Facts<PodFixtureFacts> => {
     const container = x.meta.container
     const cs = [...(x.pod.status?.containerStatuses ?? []), ...(x.pod.status?.initContainerStatuses ?? [])].find((c) => c.name === container)
     const t = cs?.lastState?.terminated ?? cs?.state?.terminated
@@ -160,4 +162,4 @@ export const decode = (dir: string): Effect.Effect<Fact.Facts<PodFixtureFacts>, 
       previousLog: previousLogFact(x.previousLog, container),
       imageIds: Fact.known(ImageIds.imageIdsOf(x.pod))
     }
-  })
+}
