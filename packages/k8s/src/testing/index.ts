@@ -10,3 +10,5 @@
 export * as OomFixture from "../probes/oomFixture"
 /** Recorded pod fixtures (`kubectl get -o json`, `kubectl logs --previous`) → pod-family facts (`PodFixture.decode(dir)`). */
 export * as PodFixture from "./podFixture"
+/** Recorded k8s.crashloop.seven-class fixtures → its facts and signal (`SevenClassFixture.decode(dir)`). */
+export * as SevenClassFixture from "./sevenClassFixture"
