@@ -71,6 +71,8 @@ export interface NodeFacts {
   readonly name: string
   /** The node conditions under pressure now (`MemoryPressure`, `DiskPressure`, `PIDPressure`). */
   readonly pressure: ReadonlyArray<string>
+  /** The node's allocatable memory (bytes), for the bump's "≤ 80% of node allocatable" ceiling. */
+  readonly allocatableMemoryBytes: number | null
 }
 
 /** The facts the classifier and the plans read. */

@@ -156,7 +156,7 @@ export const plan = (c: Classification.Classified, facts: Fact.Facts<SevenClassF
           Plan.escalate(`${reason}; the configured heap ceiling (${heap.variable}: ${heap.setting}) is not below the container limit: a flag misconfiguration, never a memory bump`)
         ))
       }
-      const bump = OomRemediator.bumpAction({ ...signal, target: Leases.leaseTarget("k8s.patchMemoryLimit", signal.target, container) }, p, r.bumpFactor, `oom_at_startup: ${reason}`)
+      const bump = OomRemediator.bumpAction({ ...signal, target: Leases.leaseTarget("k8s.patchMemoryLimit", signal.target, container) }, p, r.bumpFactor, `oom_at_startup: ${reason}`, Fact.value(facts.node)?.allocatableMemoryBytes ?? null)
       return Plan.make(RUNBOOK_ID, cls, `${where}: ${bump.description}`, Plan.act(bump))
     }
     case "bad_image_or_tag": {

@@ -198,7 +198,11 @@ export const diagnose = (o: Options = {}): Diagnoser.Diagnoser<SevenClassFacts, 
       PodLogs.previous(ns, pod.metadata.name, container),
       attempt("owning workload", ownerOf, timeout),
       attempt("describe node", pod.spec.nodeName
-        ? Effect.map(kube.getNode(pod.spec.nodeName), (n) => ({ name: pod.spec.nodeName!, pressure: (n.status?.conditions ?? []).filter((c) => PRESSURE.includes(c.type) && c.status === "True").map((c) => c.type) }))
+        ? Effect.map(kube.getNode(pod.spec.nodeName), (n) => ({
+          name: pod.spec.nodeName!,
+          pressure: (n.status?.conditions ?? []).filter((c) => PRESSURE.includes(c.type) && c.status === "True").map((c) => c.type),
+          allocatableMemoryBytes: Quantity.parse(n.status?.allocatable?.["memory"]) ?? null
+        }))
         : Effect.succeed(null), timeout)
     ], { concurrency: "unbounded" })
     const w = Fact.value(owner)
@@ -293,7 +297,7 @@ export const make = (o: Options = {}): Runbook.Runbook<SevenClassFacts, Kube> =>
  * `BYTEPORT_SEVEN_CLASS_STARTUP_SECONDS` (120), `BYTEPORT_SEVEN_CLASS_BUMP_FACTOR` (1.5),
  * `BYTEPORT_SEVEN_CLASS_IMAGE_CHANGE_MINUTES` (60), `BYTEPORT_SEVEN_CLASS_VERIFY_WINDOW_SECONDS`
  * (120), `BYTEPORT_SEVEN_CLASS_VERIFY_POLL_SECONDS` (30), `BYTEPORT_SEVEN_CLASS_MIN_READY_SECONDS`
- * (120). The mode is core's `BYTEPORT_MODE_K8S_CRASHLOOP_SEVEN_CLASS`.
+ * (120), `BYTEPORT_SEVEN_CLASS_VERIFY_SETTLE_SECONDS` (300). The mode is core's `BYTEPORT_MODE_K8S_CRASHLOOP_SEVEN_CLASS`.
  */
 export const fromConfig = (o: Options = {}): Effect.Effect<Runbook.Runbook<SevenClassFacts, Kube>, Config.ConfigError> =>
   Effect.gen(function*() {
@@ -311,7 +315,8 @@ export const fromConfig = (o: Options = {}): Effect.Effect<Runbook.Runbook<Seven
       verify: {
         windowSeconds: yield* pos("BYTEPORT_SEVEN_CLASS_VERIFY_WINDOW_SECONDS", SevenClassVerifier.defaults.windowSeconds),
         pollSeconds: yield* pos("BYTEPORT_SEVEN_CLASS_VERIFY_POLL_SECONDS", SevenClassVerifier.defaults.pollSeconds),
-        minReadySeconds: yield* pos("BYTEPORT_SEVEN_CLASS_MIN_READY_SECONDS", SevenClassVerifier.defaults.minReadySeconds)
+        minReadySeconds: yield* pos("BYTEPORT_SEVEN_CLASS_MIN_READY_SECONDS", SevenClassVerifier.defaults.minReadySeconds),
+        settleSeconds: yield* pos("BYTEPORT_SEVEN_CLASS_VERIFY_SETTLE_SECONDS", SevenClassVerifier.defaults.settleSeconds)
       }
     })
   })

@@ -26,6 +26,7 @@ import type { SevenClassFacts } from "../classifiers/sevenClass"
 import type * as LastDeploy from "../probes/lastDeploy"
 import type * as RolloutFacts from "../probes/rolloutFacts"
 import * as Wire from "../probes/wire"
+import * as Quantity from "../Quantity"
 import { factsFrom } from "../runbooks/k8s.crashloop.seven-class"
 import * as PodFixture from "./podFixture"
 import * as Recorded from "./Recorded"
@@ -50,6 +51,12 @@ const Meta = Schema.Struct({ container: Schema.String, now: Schema.Number, signa
 const Deployment = Schema.Struct({
   metadata: Schema.Struct({ name: Schema.String, namespace: Schema.optionalKey(Schema.String), resourceVersion: Schema.String, uid: Schema.optionalKey(Schema.String) }),
   spec: Schema.Struct({ paused: Schema.optionalKey(Schema.Boolean) })
+})
+
+const nodeFacts = (name: string, n: Wire.Node | undefined) => ({
+  name,
+  pressure: (n?.status?.conditions ?? []).filter((c) => ["MemoryPressure", "DiskPressure", "PIDPressure"].includes(c.type) && c.status === "True").map((c) => c.type),
+  allocatableMemoryBytes: Quantity.parse(n?.status?.allocatable?.["memory"] as string | number | undefined) ?? null
 })
 
 const codec = <A>(s: Schema.Top): Schema.Codec<A, unknown> => s as unknown as Schema.Codec<A, unknown>
@@ -81,7 +88,7 @@ export const decode = (dir: string): Effect.Effect<{ readonly facts: Fact.Facts<
     const nodeName = base.pod.spec.nodeName
     const node = base.nodes === undefined
       ? Fact.unknown("describe node", "not recorded: nodes.json missing from the fixture")
-      : Fact.known(nodeName ? { name: nodeName, pressure: ((base.nodes.find((n) => n.metadata.name === nodeName)?.status?.conditions ?? []) as ReadonlyArray<{ type: string; status: string }>).filter((c) => ["MemoryPressure", "DiskPressure", "PIDPressure"].includes(c.type) && c.status === "True").map((c) => c.type) } : null)
+      : Fact.known(nodeName ? nodeFacts(nodeName, base.nodes.find((n) => n.metadata.name === nodeName)) : null)
     const facts = factsFrom({
       pod: base.pod,
       container: meta.container,

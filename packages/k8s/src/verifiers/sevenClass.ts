@@ -31,14 +31,23 @@ export interface VerifySettings {
   readonly pollSeconds: number
   /** A pod counts only when Ready this long at least (seconds, default 120) and 2× its longest pre-crash run. */
   readonly minReadySeconds: number
+  /** The first poll's delay after the action: the rollout and the pods' first Ready minutes (seconds, default 300). */
+  readonly settleSeconds: number
 }
 
 /** The defaults. */
-export const defaults: VerifySettings = { windowSeconds: 120, pollSeconds: 30, minReadySeconds: 120 }
+export const defaults: VerifySettings = { windowSeconds: 120, pollSeconds: 30, minReadySeconds: 120, settleSeconds: 300 }
 
-/** Held for the window, then retried once at 15 s. */
+/**
+ * The window starts `settleSeconds` (300) after the action (the rollout, then `minReadySeconds`
+ * Ready before a replacement pod can count), holds for `windowSeconds` polled every `pollSeconds`, and is retried once 15 s after
+ * a failing poll.
+ */
 export const schedule = (s: VerifySettings = defaults): Verifier.VerifySchedule =>
-  Verifier.hold(Verifier.schedules.retryOnceAt15s, { every: Duration.seconds(s.pollSeconds), for: Duration.seconds(s.windowSeconds) })
+  Verifier.hold(
+    { offsets: [s.settleSeconds * 1000, s.settleSeconds * 1000 + 15_000], description: `first poll ${s.settleSeconds} s after the action, then retry once at 15 s` },
+    { every: Duration.seconds(s.pollSeconds), for: Duration.seconds(s.windowSeconds) }
+  )
 
 const ms = (t: unknown): number | null => {
   if (t instanceof Date) return t.getTime()
@@ -158,6 +167,7 @@ export const verify = (s: VerifySettings = defaults): Verifier.Verifier<SevenCla
       if (a?.kind !== "k8s.patchMemoryLimit") return yield* held(ctx)
       const b = yield* bump(ctx)
       const h = yield* held(ctx)
-      return b._tag === "Recovered" ? h : b
+      if (b._tag !== "Recovered") return b
+      return h._tag === "Recovered" ? { ...h, checks: [...b.checks, ...h.checks] } : h
     })
 }
