@@ -73,10 +73,9 @@ describe("k8s.crashloop.seven-class e2e: each class alone, auto", () => {
 
   it.effect("missing_configmap_or_secret: re-created from BytePort's snapshot; the pod starts and stays", () =>
     Effect.gen(function*() {
-      const s = yield* sim(c3().with(Scenario.crashloop.missingConfigMap({ name: "api", replicas: 1 })).with({
-        namespaces: ["default", "byteport"],
+      const s = yield* sim(Scenario.cluster({ nodes: 3, namespaces: ["default", "byteport"] } as any).with(Scenario.crashloop.missingConfigMap({ name: "api", replicas: 1 })).with({
         objects: [{ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "api-config", namespace: "default" }, data: { flags: "beta=on" } }]
-      } as any).build())
+      }).build())
       const prepare = Effect.gen(function*() {
         const snaps = yield* ConfigMapSnapshots.ConfigMapSnapshots
         assert.strictEqual((yield* snaps.take("default", "api-config"))._tag, "Taken")

@@ -5,7 +5,9 @@
  * on or off, and one incident run in a mode on virtual time.
  */
 import { IncidentBus, MemoryStore, Notifier, Runbook } from "@byteport/core"
-import type { GuardrailStore } from "@byteport/core"
+import type { ActionHandler, GuardrailStore } from "@byteport/core"
+import type * as EventRecorder from "../../src/events/EventRecorder"
+import type * as Kube from "../../src/Kube"
 import { Effect, Layer } from "effect"
 import * as ConfigMapSnapshots from "../../src/actions/configMapSnapshots"
 import * as HeapProfiler from "../../src/actions/heapProfiler"
@@ -21,7 +23,12 @@ import { clusterLayer, firstSignal, runWithSim, type Sim } from "../oom/harness"
 export * from "../oom/harness"
 
 /** Every handler the runbook's plans use. */
-export const handlers = () => [...OomActions.handlers(), RollbackDeployment.make(), LoosenProbe.make(), RestoreConfigMap.make()]
+export const handlers = (): ReadonlyArray<ActionHandler.ActionHandler<Kube.Kube | EventRecorder.EventRecorder | HeapProfiler.HeapProfiler | ConfigMapSnapshots.ConfigMapSnapshots>> => [
+  ...OomActions.handlers(),
+  RollbackDeployment.make(),
+  LoosenProbe.make(),
+  RestoreConfigMap.make()
+]
 
 /** The runbook's services against a simulator. */
 export const sevenServices = (s: Sim, options: { readonly snapshots?: boolean; readonly store?: Layer.Layer<GuardrailStore.GuardrailStore, unknown> } = {}) => {
