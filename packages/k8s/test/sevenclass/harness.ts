@@ -5,7 +5,7 @@
  * on or off, and one incident run in a mode on virtual time.
  */
 import { IncidentBus, MemoryStore, Notifier, Runbook } from "@byteport/core"
-import type { ActionHandler, GuardrailStore } from "@byteport/core"
+import type { ActionHandler, ActionRegistry, GuardrailStore } from "@byteport/core"
 import type * as EventRecorder from "../../src/events/EventRecorder"
 import type * as Kube from "../../src/Kube"
 import { Effect, Layer } from "effect"
