@@ -21,9 +21,15 @@
  *
  * @since 0.4.0
  */
-import { type Classification, Detector, Diagnoser, Fact, Runbook, Settings, type Signal } from "@byteport/core"
+import { type ActionHandler, type Classification, Detector, Diagnoser, Fact, Runbook, Settings, type Signal } from "@byteport/core"
 import { Clock, Config, Duration, Effect, Option } from "effect"
 import * as ConfigMapSnapshots from "../actions/configMapSnapshots"
+import type * as HeapProfiler from "../actions/heapProfiler"
+import * as LoosenProbe from "../actions/loosenProbe"
+import * as OomActions from "../actions/oom"
+import * as RestoreConfigMap from "../actions/restoreConfigMap"
+import * as RollbackDeployment from "../actions/rollbackDeployment"
+import type * as EventRecorder from "../events/EventRecorder"
 import * as SevenClass from "../classifiers/sevenClass"
 import type { SevenClassFacts } from "../classifiers/sevenClass"
 import * as CrashLoop from "../detectors/crashLoop"
@@ -249,6 +255,18 @@ export const nextSteps = (c: Classification.Classification, facts: Fact.Facts<Se
   if (h?.current && h.changes.length > 0) steps.push(`revision ${h.current.revision} (${h.current.changeCause ?? "no change cause"}) changed ${h.changes.slice(0, 5).map((x) => x.path).join(", ")}`)
   return steps
 }
+
+/**
+ * The action handlers the runbook's plans use: the OOM kinds (the bump), the rollback (1 per
+ * workload per hour), the probe loosening and the ConfigMap restore. Register them behind
+ * `NeverDeleteVolumes.registry`.
+ */
+export const handlers = (): ReadonlyArray<ActionHandler.ActionHandler<Kube | EventRecorder.EventRecorder | HeapProfiler.HeapProfiler | ConfigMapSnapshots.ConfigMapSnapshots>> => [
+  ...OomActions.handlers(),
+  RollbackDeployment.make(),
+  LoosenProbe.make(),
+  RestoreConfigMap.make()
+]
 
 /** Builds the runbook. */
 export const make = (o: Options = {}): Runbook.Runbook<SevenClassFacts, Kube> => {

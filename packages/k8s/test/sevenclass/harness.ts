@@ -6,15 +6,9 @@
  */
 import { IncidentBus, MemoryStore, Notifier, Runbook } from "@byteport/core"
 import type { ActionHandler, ActionRegistry, GuardrailStore } from "@byteport/core"
-import type * as EventRecorder from "../../src/events/EventRecorder"
-import type * as Kube from "../../src/Kube"
 import { Effect, Layer } from "effect"
 import * as ConfigMapSnapshots from "../../src/actions/configMapSnapshots"
 import * as HeapProfiler from "../../src/actions/heapProfiler"
-import * as LoosenProbe from "../../src/actions/loosenProbe"
-import * as OomActions from "../../src/actions/oom"
-import * as RestoreConfigMap from "../../src/actions/restoreConfigMap"
-import * as RollbackDeployment from "../../src/actions/rollbackDeployment"
 import * as NeverDeleteVolumes from "../../src/guardrails/neverDeleteVolumes"
 import * as SevenClassRunbook from "../../src/runbooks/k8s.crashloop.seven-class"
 import * as SevenClassVerifier from "../../src/verifiers/sevenClass"
@@ -23,12 +17,7 @@ import { clusterLayer, firstSignal, runWithSim, type Sim } from "../oom/harness"
 export * from "../oom/harness"
 
 /** Every handler the runbook's plans use. */
-export const handlers = (): ReadonlyArray<ActionHandler.ActionHandler<Kube.Kube | EventRecorder.EventRecorder | HeapProfiler.HeapProfiler | ConfigMapSnapshots.ConfigMapSnapshots>> => [
-  ...OomActions.handlers(),
-  RollbackDeployment.make(),
-  LoosenProbe.make(),
-  RestoreConfigMap.make()
-]
+export const handlers = SevenClassRunbook.handlers
 
 /** The runbook's services against a simulator. */
 export const sevenServices = (s: Sim, options: { readonly snapshots?: boolean; readonly store?: Layer.Layer<GuardrailStore.GuardrailStore, unknown> } = {}) => {
