@@ -18,6 +18,7 @@
 #   PostgreSQL  BYTEPORT_PG_PORT         25432
 #   pgbouncer   BYTEPORT_PGBOUNCER_PORT  26432
 #   MariaDB     BYTEPORT_MYSQL_PORT      23306
+#   PostgreSQL streaming replica (service "pgreplica")  BYTEPORT_PG_REPLICA_PORT  25433
 #
 # Leases: several test runs (several engineers, one machine) share one set of servers. `up --lease
 # NAME --pid PID` records that process PID uses them; `down --lease NAME` drops that lease and
@@ -25,7 +26,12 @@
 # `up` records the lease "manual" (no pid), so servers you started by hand outlive test runs.
 # A plain `down` stops everything, whatever the leases.
 #
-# Other knobs: BYTEPORT_SERVICES (subset of "postgres pgbouncer mariadb"), BYTEPORT_SKIP_INSTALL=1
+# The replica is a hot standby of the test PostgreSQL (pg_basebackup -R -X stream, physical
+# streaming replication as the role `replicator`); it is re-created whenever the primary starts.
+# Its primary_conninfo is reloadable (PostgreSQL 13+): tests point it at a fault proxy with
+# ALTER SYSTEM SET primary_conninfo + pg_reload_conf().
+#
+# Other knobs: BYTEPORT_SERVICES (subset of "postgres pgbouncer mariadb pgreplica"), BYTEPORT_SKIP_INSTALL=1
 # (never call apt-get), BYTEPORT_PGBOUNCER_POOL_SIZE (default 4), BYTEPORT_MYSQL_MAX_CONNECTIONS (100),
 # BYTEPORT_PG_MAX_CONNECTIONS (100).
 set -euo pipefail
@@ -33,11 +39,12 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/.." && pwd)
 STATE=${BYTEPORT_SERVICES_DIR:-$REPO/.services}
-SERVICES=${BYTEPORT_SERVICES:-"postgres pgbouncer mariadb"}
+SERVICES=${BYTEPORT_SERVICES:-"postgres pgbouncer mariadb pgreplica"}
 
 PG_PORT=${BYTEPORT_PG_PORT:-25432}
 PGB_PORT=${BYTEPORT_PGBOUNCER_PORT:-26432}
 MY_PORT=${BYTEPORT_MYSQL_PORT:-23306}
+PGR_PORT=${BYTEPORT_PG_REPLICA_PORT:-25433}
 PGB_POOL_SIZE=${BYTEPORT_PGBOUNCER_POOL_SIZE:-4}
 PG_MAX_CONN=${BYTEPORT_PG_MAX_CONNECTIONS:-100}
 MY_MAX_CONN=${BYTEPORT_MYSQL_MAX_CONNECTIONS:-100}
@@ -50,6 +57,7 @@ PGB_ADMIN_PW=pgbAdminTest7
 MY_ADMIN_PW=myAdminTest7
 MY_APP_PW=myAppTest7
 MY_AGENT_PW=myAgentTest7
+PG_REPL_PW=pgReplTest7
 
 # Never let inherited client settings redirect our own psql / mariadb calls.
 unset PGHOST PGHOSTADDR PGPORT PGUSER PGPASSWORD PGDATABASE PGSERVICE PGSSLMODE PGOPTIONS PGPASSFILE \
@@ -89,12 +97,14 @@ find_pg_bin() {
 ensure_packages() {
   # fast path: every binary we run is already there
   local fast=1
-  if has postgres; then find_pg_bin || fast=0; command -v psql >/dev/null || fast=0; fi
+  if has postgres || has pgreplica; then find_pg_bin || fast=0; command -v psql >/dev/null || fast=0; fi
+  if has pgreplica; then command -v strace >/dev/null || fast=0; fi # the replica tests slow its replay with strace
   if has pgbouncer; then command -v pgbouncer >/dev/null && command -v psql >/dev/null || fast=0; fi
   if has mariadb; then command -v mariadbd >/dev/null && command -v mariadb-install-db >/dev/null && command -v mariadb-admin >/dev/null || fast=0; fi
   ((fast)) && return 0
   local want=() missing=() p
-  has postgres && want+=(postgresql-15 postgresql-client-15)
+  { has postgres || has pgreplica; } && want+=(postgresql-15 postgresql-client-15)
+  has pgreplica && want+=(strace)
   has pgbouncer && want+=(pgbouncer postgresql-client-15)
   has mariadb && want+=(mariadb-server mariadb-client)
   for p in "${want[@]}"; do
@@ -128,6 +138,14 @@ template_key() {
 pg_pid() { pid_from "$STATE/pg/data/postmaster.pid"; }
 pgb_pid() { pid_from "$STATE/pgbouncer/pgbouncer.pid"; }
 my_pid() { pid_from "$STATE/mariadb/mariadbd.pid"; }
+pgr_pid() { pid_from "$STATE/pgreplica/data/postmaster.pid"; }
+pgr_ours() { local p; p=$(pgr_pid); alive "$p" && [[ $(cmdline "$p") == *"$STATE/pgreplica/data"* ]]; }
+pgr_sql() { as_user "$PG_OS_USER" psql -X -qtA -h "$STATE/pgreplica" -p "$PGR_PORT" -U postgres -d postgres -c "$1" 2>/dev/null; }
+# up, accepting connections and in recovery (a test may have pointed it at a paused fault proxy:
+# still healthy, never restarted under a running test)
+pgr_probe() { find_pg_bin && "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PGR_PORT" -t 2 && [[ $(pgr_sql "SELECT pg_is_in_recovery()") == t ]]; }
+pgr_streaming() { pgr_probe && [[ $(pgr_sql "SELECT count(*) FROM pg_stat_wal_receiver WHERE status = 'streaming'") == 1 ]]; }
+pgr_healthy() { pgr_ours && pgr_probe; }
 pg_ours() { local p; p=$(pg_pid); alive "$p" && [[ $(cmdline "$p") == *"$STATE/pg/data"* ]]; }
 pgb_ours() { local p; p=$(pgb_pid); alive "$p" && [[ $(cmdline "$p") == *"$STATE/pgbouncer/"* ]]; }
 my_ours() { local p; p=$(my_pid); alive "$p" && [[ $(cmdline "$p") == *"$STATE/mariadb/data"* ]]; }
@@ -163,7 +181,8 @@ stop_pgbouncer() { stop_pid pgbouncer "$(pgb_pid)" "$STATE/pgbouncer/" TERM 10; 
 # SIGINT = PostgreSQL "fast" shutdown; kills the backends of this postmaster too.
 stop_postgres() { stop_pid postgres "$(pg_pid)" "$STATE/pg/data" INT 30; }
 stop_mariadb() { stop_pid mariadb "$(my_pid)" "$STATE/mariadb/data" TERM 60; rm -f "$STATE/mariadb/mariadbd.pid"; }
-stop_all() { stop_pgbouncer; stop_postgres; stop_mariadb; rm -f "$STATE/services.env"; }
+stop_pgreplica() { stop_pid pgreplica "$(pgr_pid)" "$STATE/pgreplica/data" INT 30; }
+stop_all() { stop_pgbouncer; stop_pgreplica; stop_postgres; stop_mariadb; rm -f "$STATE/services.env"; }
 
 # ------------------------------------------------------------------------------ start
 start_postgres() {
@@ -198,6 +217,10 @@ full_page_writes = off
 shared_preload_libraries = 'pg_stat_statements'
 compute_query_id = on
 log_line_prefix = '%m [%p] %q%u@%d/%a '
+# streaming replication to the test replica (service pgreplica)
+wal_level = replica
+max_wal_senders = 10
+wal_keep_size = 256MB
 EOF
   as_user "$PG_OS_USER" "$PG_BIN/pg_ctl" -D "$D/data" -l "$D/postgres.log" -w -t 60 start >/dev/null 9>&- \
     || { tail -20 "$D/postgres.log" >&2; die "PostgreSQL failed to start"; }
@@ -209,8 +232,41 @@ CREATE ROLE app LOGIN PASSWORD '$PG_APP_PW';
 CREATE ROLE byteport_agent LOGIN PASSWORD '$PG_AGENT_PW' IN ROLE pg_monitor, pg_signal_backend;
 CREATE DATABASE appdb OWNER app;
 CREATE EXTENSION IF NOT EXISTS pg_stat_statements;
+CREATE ROLE replicator LOGIN REPLICATION PASSWORD '$PG_REPL_PW';
 EOF
   log "postgres ready on 127.0.0.1:$PG_PORT ($(( $(now_ms) - t0 )) ms)"
+}
+
+# A hot standby of the test PostgreSQL: pg_basebackup -R (standby.signal + primary_conninfo)
+# -X stream, on its own port and socket directory.
+start_pgreplica() {
+  find_pg_bin || die "PostgreSQL binaries not found under /usr/lib/postgresql/*/bin"
+  local R=$STATE/pgreplica t0; t0=$(now_ms)
+  stop_pgreplica
+  port_free "$PGR_PORT" || die "port $PGR_PORT (PostgreSQL replica) on 127.0.0.1 is in use; set BYTEPORT_PG_REPLICA_PORT"
+  rm -rf "$R"; mkdir -p "$R"; ((IS_ROOT)) && chown "$PG_OS_USER": "$R"; chmod 700 "$R"
+  as_user "$PG_OS_USER" env PGPASSWORD="$PG_REPL_PW" "$PG_BIN/pg_basebackup" -h 127.0.0.1 -p "$PG_PORT" -U replicator \
+    -D "$R/data" -R -X stream -c fast --no-sync >"$R/basebackup.log" 2>&1 \
+    || { tail -20 "$R/basebackup.log" >&2; die "pg_basebackup failed"; }
+  # The copied postgresql.conf is the primary's; the lines below override its port and socket.
+  # max_standby_streaming_delay stays PostgreSQL's default (30 s): tests set it per scenario.
+  # primary_conninfo (written by -R to postgresql.auto.conf) is repeated here, so a test's
+  # ALTER SYSTEM RESET primary_conninfo falls back to the primary, not to no upstream at all.
+  local conninfo; conninfo=$(sed -n "s/^primary_conninfo = //p" "$R/data/postgresql.auto.conf")
+  [[ -n $conninfo ]] || die "pg_basebackup -R wrote no primary_conninfo"
+  cat >>"$R/data/postgresql.conf" <<EOF
+# --- BytePort test replica (scripts/services.sh) ---
+primary_conninfo = $conninfo
+port = $PGR_PORT
+unix_socket_directories = '$R'
+hot_standby = on
+hot_standby_feedback = off
+wal_receiver_status_interval = 1s
+EOF
+  as_user "$PG_OS_USER" "$PG_BIN/pg_ctl" -D "$R/data" -l "$R/postgres.log" -w -t 60 start >/dev/null 9>&- \
+    || { tail -20 "$R/postgres.log" >&2; die "the PostgreSQL replica failed to start"; }
+  wait_for pgreplica 30 pgr_streaming || { tail -20 "$R/postgres.log" >&2; die "the PostgreSQL replica is not streaming (see $R/postgres.log)"; }
+  log "pgreplica ready on 127.0.0.1:$PGR_PORT, streaming from :$PG_PORT ($(( $(now_ms) - t0 )) ms)"
 }
 
 start_pgbouncer() {
@@ -298,6 +354,7 @@ write_env() { # write_env [SERVICES_KNOWN_UP...]: re-probes only the others
   has postgres && { [[ $known == *" postgres "* ]] || pg_healthy; } && up+=(postgres)
   has pgbouncer && { [[ $known == *" pgbouncer "* ]] || pgb_healthy; } && up+=(pgbouncer)
   has mariadb && { [[ $known == *" mariadb "* ]] || my_healthy; } && up+=(mariadb)
+  has pgreplica && { [[ $known == *" pgreplica "* ]] || pgr_healthy; } && up+=(pgreplica)
   {
     echo "BYTEPORT_SERVICES_DIR=$STATE"
     echo "BYTEPORT_TEST_SERVICES_UP=${up[*]}"
@@ -324,6 +381,15 @@ write_env() { # write_env [SERVICES_KNOWN_UP...]: re-probes only the others
       echo "BYTEPORT_TEST_MYSQL_ADMIN_URL=mysql://byteport_admin:$MY_ADMIN_PW@127.0.0.1:$MY_PORT/appdb"
       echo "BYTEPORT_TEST_MYSQL_AGENT_URL=mysql://byteport_agent:$MY_AGENT_PW@127.0.0.1:$MY_PORT/appdb"
       echo "BYTEPORT_TEST_MYSQL_PID=$(my_pid)"
+    fi
+    if [[ " ${up[*]} " == *" pgreplica "* ]]; then
+      echo "BYTEPORT_TEST_PG_REPLICA_PORT=$PGR_PORT"
+      echo "BYTEPORT_TEST_PG_REPLICA_URL=postgres://app:$PG_APP_PW@127.0.0.1:$PGR_PORT/appdb"
+      echo "BYTEPORT_TEST_PG_REPLICA_SUPER_URL=postgres://postgres:$PG_SUPER_PW@127.0.0.1:$PGR_PORT/appdb"
+      echo "BYTEPORT_TEST_PG_REPLICA_AGENT_URL=postgres://byteport_agent:$PG_AGENT_PW@127.0.0.1:$PGR_PORT/appdb"
+      echo "BYTEPORT_TEST_PG_REPLICA_DATA=$STATE/pgreplica/data"
+      echo "BYTEPORT_TEST_PG_REPLICA_PID=$(pgr_pid)"
+      echo "BYTEPORT_TEST_PG_REPLICATION_PASSWORD=$PG_REPL_PW"
     fi
   } > "$f.tmp"
   mv -f "$f.tmp" "$f"
@@ -375,6 +441,14 @@ cmd_up() {
     elif ( start_pgbouncer ); then started+=(pgbouncer); healthy+=(pgbouncer)
     else failed+=(pgbouncer); fi
   fi
+  if has pgreplica; then
+    # a primary that (re)started has a new system identifier: its replica is re-created
+    if [[ " ${started[*]} " != *" postgres "* ]] && pgr_healthy; then healthy+=(pgreplica)
+    elif ! has postgres || [[ " ${failed[*]} " == *" postgres "* ]]; then
+      failed+=(pgreplica); log "pgreplica needs postgres"
+    elif ( start_pgreplica ); then started+=(pgreplica); healthy+=(pgreplica)
+    else failed+=(pgreplica); fi
+  fi
   if [[ -n $my_job ]]; then if wait "$my_job"; then healthy+=(mariadb); else failed+=(mariadb); fi; fi
   echo "$version" > "$STATE/version"
   write_env "${healthy[@]}"
@@ -406,11 +480,12 @@ cmd_down() {
 
 cmd_status() {
   local s
-  for s in postgres pgbouncer mariadb; do
+  for s in postgres pgbouncer mariadb pgreplica; do
     case $s in
       postgres) if pg_healthy; then echo "postgres  up    127.0.0.1:$PG_PORT pid $(pg_pid)"; else echo "postgres  down"; fi ;;
       pgbouncer) if pgb_healthy; then echo "pgbouncer up    127.0.0.1:$PGB_PORT pid $(pgb_pid)"; else echo "pgbouncer down"; fi ;;
       mariadb) if my_healthy; then echo "mariadb   up    127.0.0.1:$MY_PORT pid $(my_pid)"; else echo "mariadb   down"; fi ;;
+      pgreplica) if pgr_healthy; then echo "pgreplica up    127.0.0.1:$PGR_PORT pid $(pgr_pid)"; else echo "pgreplica down"; fi ;;
     esac
   done
   [[ -d $STATE/leases ]] && echo "leases: $(live_leases | tr '\n' ' ')"

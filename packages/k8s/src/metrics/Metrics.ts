@@ -212,7 +212,8 @@ export const makeMetricsServer: Effect.Effect<MetricsShape, never, Kube> = Effec
         return { node, memoryBytes: nm ? parseQuantity(nm.usage.memory) : NaN, cpuCores: nm ? parseQuantity(nm.usage.cpu) : NaN }
       }),
     memorySeries: () => unsupported("memorySeries"),
-    requestRate: () => unsupported("requestRate")
+    requestRate: () => unsupported("requestRate"),
+    httpStats: () => unsupported("httpStats")
   }
 })
 

@@ -3,6 +3,11 @@
  * when the ReplicaSet of that revision was created, and its change cause. A rollout less than
  * `regressionWindowMinutes` (default 30) before the signal is a deploy-regression candidate.
  *
+ * Also the rollout history (`history`: one revision per owned ReplicaSet, with its change cause
+ * and the commit SHA in it, `shaOf`) and the current-vs-previous ReplicaSet template diff
+ * (`templateDiff` / `diffProbe`: the changed fields, containers and env compared by name, and the
+ * image changes), shared by k8s.deploy.failed-rollout and the pod-family runbooks.
+ *
  * @since 0.1.0
  */
 import { Clock, Effect } from "effect"

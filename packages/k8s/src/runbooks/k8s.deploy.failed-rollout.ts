@@ -22,7 +22,8 @@
  * @since 0.3.0
  */
 import { type Classification, Detector, Diagnoser, Fact, HandOffs, Runbook, Settings, type Signal } from "@byteport/core"
-import { Clock, Config, type Duration, Effect } from "effect"
+import { Clock, Config, ConfigProvider, type Duration, Effect } from "effect"
+import * as RollbackDeployment from "../actions/rollbackDeployment"
 import * as RolloutClassifier from "../classifiers/rollout"
 import * as RolloutDetector from "../detectors/rollout"
 import * as K8sDetector from "../informers/K8sDetector"
@@ -169,7 +170,9 @@ export const make = (o: Options = {}): Runbook.Runbook<Facts, Kube | Metrics> =>
     nextSteps,
     defaultMode: o.defaultMode ?? "dry_run",
     leaseTtl: "30 minutes",
-    cooldown: "5 minutes"
+    cooldown: "5 minutes",
+    // read once at agent start-up: an invalid threshold is a ConfigError naming its key
+    config: [RolloutClassifier.thresholdsConfig, RollbackDeployment.fromConfig]
   })
 }
 
@@ -201,6 +204,11 @@ export const fromConfig = (o: Options = {}): Effect.Effect<Runbook.Runbook<Facts
       retrySeconds: yield* num("BYTEPORT_ROLLOUT_VERIFY_RETRY_SECONDS", RolloutVerifier.defaults.retrySeconds),
       maxErrorRatio: thresholds.minErrorRatio,
       p95Factor: thresholds.p95Factor
+    }
+    if (verify.windowSeconds < verify.pollSeconds) {
+      return yield* Effect.fail(new Config.ConfigError(new ConfigProvider.SourceError({
+        message: `BYTEPORT_ROLLOUT_VERIFY_WINDOW_SECONDS (${verify.windowSeconds}) must be at least BYTEPORT_ROLLOUT_VERIFY_POLL_SECONDS (${verify.pollSeconds})`
+      })))
     }
     return make({ ...o, thresholds, settings, verify, detector: { ...o.detector, watchMinutes: yield* num("BYTEPORT_ROLLOUT_WATCH_MINUTES", 30) } })
   })

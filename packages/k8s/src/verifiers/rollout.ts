@@ -3,8 +3,9 @@
  * patched generation; Available=True and Progressing=True; readyReplicas == spec.replicas; the
  * failure signal clear (the failing template gone, no ProgressDeadlineExceeded, and for the
  * traffic classes the now-current revision's 5xx ratio below the spike bar and its p95 below
- * 1.5× the pre-rollout one). Held for 5 minutes (a poll every 30 s), retried once 60 s after a
- * failing poll; core escalates a double failure with the bundle.
+ * 1.5× the pre-rollout one). Held for 5 minutes (a poll every 30 s, the first one 30 s after the
+ * rollout completed), retried once 60 s after a failing poll; core escalates a double failure with
+ * the bundle.
  *
  * @since 0.3.0
  */
@@ -33,9 +34,15 @@ export interface VerifySettings {
 /** The seed's defaults. */
 export const defaults: VerifySettings = { windowSeconds: 300, pollSeconds: 30, retrySeconds: 60, maxErrorRatio: 0.01, p95Factor: 1.5 }
 
-/** Held for the window, retried once. */
+/**
+ * Held for the window (the first poll one poll interval after the rollout completed, so the
+ * restored revision has served traffic to measure), retried once `retrySeconds` after a failing poll.
+ */
 export const schedule = (s: VerifySettings = defaults): Verifier.VerifySchedule =>
-  Verifier.hold(Verifier.retryOnce(`${s.retrySeconds} seconds`), { every: `${s.pollSeconds} seconds`, for: `${s.windowSeconds} seconds` })
+  Verifier.hold(
+    { offsets: [s.pollSeconds * 1000, (s.pollSeconds + s.retrySeconds) * 1000], description: `check after ${s.pollSeconds} s, then retry once ${s.retrySeconds} s after a failing poll` },
+    { every: `${s.pollSeconds} seconds`, for: `${s.windowSeconds} seconds` }
+  )
 
 const TRAFFIC = new Set(["deploy_5xx_spike", "deploy_health_regression", "canary_slo_burn"])
 

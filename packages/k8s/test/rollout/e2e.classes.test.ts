@@ -67,6 +67,8 @@ describe("k8s.deploy.failed-rollout e2e: each class, auto", () => {
       assertRolledBack(s, report, "deploy_5xx_spike")
       const last = report.verdicts.at(-1)
       assert.strictEqual(last.poll.window.forMs, 300_000, "held for the seed's 5 minutes")
+      assert.isTrue(report.verdicts.every((v: any) => v.poll.attempt === 1 && v._tag === "Recovered"), "recovered in the first window, every poll passing")
+      assert.strictEqual(report.verdicts.length, 11, "a poll every 30 s for 5 minutes")
       assert.isTrue(last.checks.some((c: any) => c.name === "5xx and p95 back to baseline" && c.ok))
       assert.strictEqual(report.facts.history.value.sha, "5e5e5e5")
     }).pipe(Effect.scoped), 120_000)
