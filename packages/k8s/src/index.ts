@@ -188,3 +188,9 @@ export * as SevenClassRemediator from "./remediators/sevenClass"
 export * as SevenClassVerifier from "./verifiers/sevenClass"
 /** The k8s.crashloop.seven-class runbook. */
 export * as CrashloopSevenClass from "./runbooks/k8s.crashloop.seven-class"
+/** k8s.restart-loop.container: facts, confidences and the classifier (kubelet reasons, then log patterns, image SHA). */
+export * as RestartLoopClassifier from "./classifiers/restartLoop"
+/** k8s.restart-loop.container: the plans (escalate, awaited dependency hand-off + one restart, bump, rollback, digest pin). */
+export * as RestartLoopRemediator from "./remediators/restartLoop"
+/** The k8s.restart-loop.container runbook. */
+export * as RestartLoopContainer from "./runbooks/k8s.restart-loop.container"

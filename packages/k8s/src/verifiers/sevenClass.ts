@@ -5,12 +5,12 @@
  *
  * - every kind: a pod counts only when Ready for 2× the longest pre-crash run of the container
  *   and at least `minReadySeconds` (120); every pod of the workload must count;
- * - `k8s.rollbackDeployment`: readyReplicas == spec.replicas, all updated, observedGeneration
+ * - `k8s.rollbackDeployment`, `k8s.pinImageDigest`: readyReplicas == spec.replicas, all updated, observedGeneration
  *   caught up;
  * - `k8s.patchMemoryLimit`: `OomVerifiers.memoryBump` (the new limit, working set < 80%, 0
  *   OOMKilled since, no cascading evictions);
  * - `k8s.loosenProbe`: 0 liveness/startup kills of the container since the action;
- * - `k8s.restoreConfigMap`: the container started and its restartCount stable across the window.
+ * - `k8s.restoreConfigMap`, `k8s.restartPod`: the container started and its restartCount stable across the window.
  *
  * @since 0.4.0
  */
@@ -138,7 +138,7 @@ export const verify = (s: VerifySettings = defaults): Verifier.Verifier<SevenCla
       const pod = Fact.value(ctx.facts.pod)
       const before = pod ? [pod as unknown as V1Pod] : []
       const checks: Array<Check> = [podsCount(pods, container, now, longestRunMs(before, container), s)]
-      if (a.kind === "k8s.rollbackDeployment") {
+      if (a.kind === "k8s.rollbackDeployment" || a.kind === "k8s.pinImageDigest") {
         const want = workload.spec?.replicas ?? 1
         const st = workload.status
         checks.push({
@@ -150,7 +150,7 @@ export const verify = (s: VerifySettings = defaults): Verifier.Verifier<SevenCla
       } else if (a.kind === "k8s.loosenProbe") {
         const kills = yield* killsSince(owner.namespace, pods.map((p) => p.metadata?.name ?? ""), container, ctx.since)
         checks.push({ name: "0 liveness kills since the action", ok: kills.length === 0, detail: kills.length ? kills.join("; ") : "none", observed: { kills: kills.length } })
-      } else if (a.kind === "k8s.restoreConfigMap") {
+      } else if (a.kind === "k8s.restoreConfigMap" || a.kind === "k8s.restartPod") {
         const bad = pods.filter((p) => {
           const cs = (p.status?.containerStatuses ?? []).find((c) => c.name === container)
           const t = ms(cs?.lastState?.terminated?.finishedAt)
