@@ -11,13 +11,14 @@ import * as ConfigMapSnapshots from "../../src/actions/configMapSnapshots"
 import * as HeapProfiler from "../../src/actions/heapProfiler"
 import * as NeverDeleteVolumes from "../../src/guardrails/neverDeleteVolumes"
 import * as SevenClassRunbook from "../../src/runbooks/k8s.crashloop.seven-class"
+import * as RestartLoopRunbook from "../../src/runbooks/k8s.restart-loop.container"
 import * as SevenClassVerifier from "../../src/verifiers/sevenClass"
 import { clusterLayer, firstSignal, runWithSim, type Sim } from "../oom/harness"
 
 export * from "../oom/harness"
 
-/** Every handler the runbook's plans use. */
-export const handlers = SevenClassRunbook.handlers
+/** Every handler the runbooks' plans use (restart-loop's are seven-class's plus restart and pin). */
+export const handlers = RestartLoopRunbook.handlers
 
 /** The runbook's services against a simulator. */
 export const sevenServices = (s: Sim, options: { readonly snapshots?: boolean; readonly store?: Layer.Layer<GuardrailStore.GuardrailStore, unknown> } = {}) => {
