@@ -27,18 +27,24 @@ import type * as LastDeploy from "../probes/lastDeploy"
 import type * as RolloutFacts from "../probes/rolloutFacts"
 import * as Wire from "../probes/wire"
 import * as Quantity from "../Quantity"
+import type { RestartLoopFacts } from "../classifiers/restartLoop"
+import type * as PodWire from "../probes/podWire"
 import { factsFrom } from "../runbooks/k8s.crashloop.seven-class"
+import { siblingsOf } from "../runbooks/k8s.restart-loop.container"
 import * as PodFixture from "./podFixture"
 import * as Recorded from "./Recorded"
 
 /** The family directory (`fixtures/sevenclass`). */
 export const FAMILY = "sevenclass"
 
-/** The names of the shipped fixtures (one per class). */
-export const names = (): ReadonlyArray<string> => Recorded.names(FAMILY)
+/** The family directory of the k8s.restart-loop.container fixtures (`fixtures/restartloop`). */
+export const RESTART_LOOP = "restartloop"
+
+/** The names of the shipped fixtures (one per class; `restartloop` for k8s.restart-loop.container's). */
+export const names = (family: string = FAMILY): ReadonlyArray<string> => Recorded.names(family)
 
 /** The directory of a shipped fixture; an unknown name fails with `UnknownFixture`. */
-export const recorded = (name: string): Effect.Effect<string, Recorded.UnknownFixture> => Recorded.resolve(FAMILY, name)
+export const recorded = (name: string, family: string = FAMILY): Effect.Effect<string, Recorded.UnknownFixture> => Recorded.resolve(family, name)
 
 const Named = Schema.Struct({ metadata: Schema.Struct({ name: Schema.String }) })
 const SignalJson = Schema.Struct({
@@ -102,4 +108,16 @@ export const decode = (dir: string): Effect.Effect<{ readonly facts: Fact.Facts<
       node
     })
     return { facts, signal: { ...meta.signal, target: { kind: meta.signal.target.kind, ref: meta.signal.target.ref }, evidence: meta.signal.evidence as Signal.Signal["evidence"] } as Signal.Signal }
+  })
+
+/** The k8s.restart-loop.container facts of a fixture directory: `decode` plus the workload's pods (`pods.json`) and their digests. */
+export const decodeRestartLoop = (dir: string): Effect.Effect<{ readonly facts: Fact.Facts<RestartLoopFacts>; readonly signal: Signal.Signal }, FixtureError> =>
+  Effect.map(decode(dir), ({ facts, signal }) => {
+    const h = Fact.value(facts.history)
+    const container = Fact.value(facts.container) ?? ""
+    const pods = fs.existsSync(path.join(dir, "pods.json")) ? (JSON.parse(fs.readFileSync(path.join(dir, "pods.json"), "utf8")) as { items: ReadonlyArray<PodWire.Pod> }).items : undefined
+    const siblings = pods === undefined
+      ? Fact.unknown("workload pods", "not recorded: pods.json missing from the fixture")
+      : Fact.known(h ? siblingsOf(pods, h.revisions.map((r) => r.replicaSet), container) : [])
+    return { facts: { ...facts, siblings }, signal }
   })
