@@ -92,6 +92,21 @@ describe("k8s.crashloop.seven-class e2e: each class alone, auto", () => {
       assertAllReady(s)
     }).pipe(Effect.scoped), 120_000)
 
+  it.effect("missing_configmap_or_secret after a rollout to a ConfigMap that does not exist: no snapshot, the old revision's ConfigMap exists: rolled back", () =>
+    Effect.gen(function*() {
+      const ref = (name: string) => [{ name: "FEATURE_FLAGS", valueFrom: { configMapKeyRef: { name, key: "flags" } } }]
+      const s = yield* sim(c3().with({
+        workloads: [{ name: "api", replicas: 2, image: "registry.example.com/shop/api:1.4.2", port: 8080, env: ref("api-config-v1") }],
+        objects: [{ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "api-config-v1", namespace: "default" }, data: { flags: "beta=on" } }],
+        steps: [{ after: "3m", action: "rollout", namespace: "default", workload: "api", env: ref("api-config-v2"), changeCause: "deploy api config v2 (commit 7a7a7a7)" }]
+      } as any).build())
+      const report = yield* handleFirst(s, apiPod("k8s.pod.create_container_config_error"))
+      assertRecovered(report, "missing_configmap_or_secret")
+      assert.strictEqual(deploymentOf(s).spec.template.spec.containers[0].env[0].valueFrom.configMapKeyRef.name, "api-config-v1")
+      assert.isUndefined(s.api.store.get({ group: "", version: "v1", resource: "configmaps" }, "default", "api-config-v2"), "nothing invented")
+      assertAllReady(s)
+    }).pipe(Effect.scoped), 120_000)
+
   it.effect("failed_init_container (a migration) escalates and mutates nothing", () =>
     Effect.gen(function*() {
       const s = yield* sim(c3().with(Scenario.crashloop.failedInit({ name: "api" })).build())
