@@ -14,13 +14,13 @@ import { deploymentOf, fast, firstSignal, mutations, podsOf, ready, runWithSim, 
 const c3 = () => Scenario.cluster({ nodes: 3 })
 const writes = (s: Sim) => mutations(s).real.filter((r) => !r.path.includes("/events"))
 
-const handle = (s: Sim, pred: (x: any) => boolean) => {
+const handle = (s: Sim, pred: (x: any) => boolean, mode: "auto" | "dry_run" | "observe" = "auto") => {
   const rb = RestartLoop.make({ verify: fast })
   return runWithSim(
     s,
     Effect.gen(function*() {
       const signal = yield* firstSignal(rb as any, pred)
-      return (yield* Runbook.handle(rb, signal, { mode: "auto" })) as any
+      return (yield* Runbook.handle(rb, signal, { mode })) as any
     }).pipe(Effect.provide(sevenServices(s))) as Effect.Effect<any>,
     { max: "60 minutes" }
   )
@@ -81,4 +81,18 @@ describe("k8s.restart-loop.container e2e, auto", () => {
       assert.strictEqual(report.status, "escalated")
       assert.deepStrictEqual(writes(s), [])
     }).pipe(Effect.scoped), 120_000)
+})
+
+describe("k8s.restart-loop.container e2e, observe and dry_run", () => {
+  for (const mode of ["observe", "dry_run"] as const) {
+    it.effect(`${mode}: the digest pin is ${mode === "dry_run" ? "only validated with dryRun=All" : "not sent"}; the tag stays`, () =>
+      Effect.gen(function*() {
+        const s = yield* sim(c3().with(Scenario.crashloop.repushedTag({ name: "api" })).build())
+        const report = yield* handle(s, (x) => looping("k8s.pod.crash_loop_back_off")(x) && x.evidence.lastExitCode === 2, mode)
+        assert.strictEqual(report.classification.class, "image_pull")
+        assert.deepStrictEqual(writes(s), [])
+        assert.strictEqual(mutations(s).dryRun.filter((r) => r.path.endsWith("/deployments/api")).length, mode === "dry_run" ? 1 : 0)
+        assert.strictEqual(deploymentOf(s).spec.template.spec.containers[0].image, "registry.example.com/shop/api:1.4.2")
+      }).pipe(Effect.scoped), 120_000)
+  }
 })
