@@ -4,7 +4,10 @@ import { fileURLToPath } from "node:url"
 import type { TestProject } from "vitest/node"
 
 /** The real servers `scripts/services.sh` runs for integration tests. */
-export type ServiceName = "postgres" | "pgbouncer" | "mariadb" | "pgreplica"
+export type ServiceName =
+  | "postgres" | "pgbouncer" | "mariadb" | "pgreplica"
+  // TLS servers (issue 15): two Pebbles on one challtestsrv, the OCSP responder, nginx, haproxy, caddy, certbot
+  | "pebble" | "ocsp" | "nginx" | "haproxy" | "caddy" | "certbot"
 
 /** What the global setup hands to every test worker (read it with `inject("byteportServices")`). */
 export interface ServicesContext {
@@ -22,7 +25,10 @@ declare module "vitest" {
   }
 }
 
-const ALL: ReadonlyArray<ServiceName> = ["postgres", "pgbouncer", "mariadb", "pgreplica"]
+const ALL: ReadonlyArray<ServiceName> = [
+  "postgres", "pgbouncer", "mariadb", "pgreplica",
+  "pebble", "ocsp", "nginx", "haproxy", "caddy", "certbot"
+]
 const SCRIPT = path.join(path.dirname(fileURLToPath(import.meta.url)), "services.sh")
 const LEASE = `vitest-${process.pid}`
 
