@@ -23,7 +23,7 @@ import { Classification, Fact } from "@byteport/core"
 import type * as Messages from "../probes/messages"
 import type * as PodWire from "../probes/podWire"
 import type * as RolloutFacts from "../probes/rolloutFacts"
-import type { PodFixtureFacts } from "../testing/podFixture"
+import type { PodFixtureFacts } from "../probes/podFixtureFacts"
 
 /** The seven classes, in the seed's order. */
 export const CLASSES = [
