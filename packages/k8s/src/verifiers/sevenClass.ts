@@ -15,12 +15,13 @@
  * @since 0.4.0
  */
 import { type Action, Fact, type Verdict, Verifier } from "@byteport/core"
-import type { V1Pod } from "@kubernetes/client-node"
+import type { V1Deployment, V1Pod, V1StatefulSet } from "@kubernetes/client-node"
 import { Clock, Duration, Effect } from "effect"
 import type { SevenClassFacts } from "../classifiers/sevenClass"
 import { Kube } from "../Kube"
 import * as Targets from "../targets/Targets"
 import * as OomVerifiers from "./oom"
+import * as PodVerifier from "./pod"
 
 type Check = Verdict.CheckResult
 
@@ -72,25 +73,19 @@ export const longestRunMs = (pods: ReadonlyArray<V1Pod>, container: string): num
 
 /** How long a pod has been Ready (ms), or null when it is not Ready. */
 export const readyForMs = (p: V1Pod, now: number): number | null => {
-  const c = (p.status?.conditions ?? []).find((x) => x.type === "Ready")
-  if (c?.status !== "True") return null
-  const since = ms(c.lastTransitionTime)
-  return since === null ? 0 : Math.max(0, now - since)
+  if (!(p.status?.conditions ?? []).some((x) => x.type === "Ready" && x.status === "True")) return null
+  const since = PodVerifier.readySince(p)
+  return since === undefined ? 0 : Math.max(0, now - since)
 }
 
-/** The pods of a Deployment/StatefulSet (not terminating or finished) and the workload. */
+/** The pods of a Deployment/StatefulSet/DaemonSet (not terminating or finished) and the workload. */
 export const workloadPods = (namespace: string, kind: string, name: string) =>
-  Effect.gen(function*() {
-    const kube = yield* Kube
-    const w = kind === "StatefulSet" ? yield* kube.getStatefulSet(namespace, name) : yield* kube.getDeployment(namespace, name)
-    const selector = Object.entries(w.spec?.selector.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`).join(",")
-    const pods = (yield* kube.listPods({ namespace, labelSelector: selector })).filter((p) => !p.metadata?.deletionTimestamp && p.status?.phase !== "Failed" && p.status?.phase !== "Succeeded")
-    return { workload: w, pods }
-  })
+  Effect.map(PodVerifier.workloadAndPods(namespace, { kind, name }), ({ workload, pods }) =>
+    ({ workload: workload as V1Deployment | V1StatefulSet, pods })) // seven-class acts on Deployments and StatefulSets
 
 /** The "a pod counts" check: Ready for ≥ max(minReady, 2× the longest pre-crash run). */
 export const podsCount = (pods: ReadonlyArray<V1Pod>, container: string, now: number, longestRun: number, s: VerifySettings): Check => {
-  const need = Math.max(s.minReadySeconds * 1000, 2 * longestRun)
+  const need = PodVerifier.requiredHoldMs(longestRun, { runFactor: 2, minHoldSeconds: s.minReadySeconds })
   const short = pods.filter((p) => {
     const r = readyForMs(p, now)
     return r === null || r < need
