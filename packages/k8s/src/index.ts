@@ -180,3 +180,5 @@ export * as RolloutRemediator from "./remediators/rollout"
 export * as RolloutVerifier from "./verifiers/rollout"
 /** The k8s.deploy.failed-rollout runbook. */
 export * as FailedRollout from "./runbooks/k8s.deploy.failed-rollout"
+/** Core AnnotationSource over the API server: live annotations of objects, client address → Pod → owning workload. */
+export * as K8sAnnotations from "./annotations/K8sAnnotations"
