@@ -98,3 +98,9 @@ export * as ReplicaLagRemediator from "./remediators/ReplicaLagRemediator"
 export * as ReplicaLagBelow from "./verifiers/ReplicaLagBelow"
 /** The db.replica.lag runbook and its handlers. */
 export * as ReplicaLagRunbook from "./runbooks/db.replica.lag"
+/** The MongoDB service over the official `mongodb` driver (`BYTEPORT_MONGODB_URL`, redacted). */
+export * as Mongo from "./mongo/Mongo"
+/** MongoDB probes: serverStatus (connections) and currentOp (`$all`, `idleSessions`), utilization. */
+export * as MongoActivity from "./mongo/MongoActivity"
+/** db.pool.exhaustion detector for MongoDB. */
+export * as MongoPoolExhaustion from "./mongo/MongoPoolExhaustion"
