@@ -101,7 +101,7 @@ describe("MongoFake (a fake, not MongoDB) + Mongo probes", () => {
       yield* Effect.promise(() => app.db("admin").command({ killSessions: [session.id] }))
       const commit = yield* Effect.promise(() => session.commitTransaction().then(() => "committed", (e: { code?: number }) => `error ${e.code}`))
       assert.strictEqual(commit, "error 251")
-      assert.deepStrictEqual(fake.killedOps(), [running[0]!.opid])
+      assert.deepStrictEqual(fake.killedOps(), [running[0]!.opid!])
       yield* Effect.promise(() => session.endSession())
     })))
 
