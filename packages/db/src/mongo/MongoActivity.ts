@@ -45,6 +45,10 @@ export interface MongoOp {
   readonly lsid: string | undefined
   /** Inside a multi-document transaction. */
   readonly inTransaction: boolean
+  /** The transaction's number (`transaction.parameters.txnNumber`), when in one. */
+  readonly txnNumber: number | undefined
+  /** The authenticated user (`effectiveUsers[0].user`), when reported. */
+  readonly user: string | undefined
   /** Seconds the transaction has been open / idle (`timeOpenMicros`, `timeInactiveMicros`). */
   readonly txnOpenSecs: number
   readonly txnIdleSecs: number
@@ -113,6 +117,8 @@ export const decodeOp = (o: Document): MongoOp => {
     connectionId: numOf(o["connectionId"]),
     lsid: hex(o["lsid"]),
     inTransaction: txn !== undefined,
+    txnNumber: numOf((txn?.["parameters"] as Document | undefined)?.["txnNumber"]),
+    user: str(((o["effectiveUsers"] as Array<Document> | undefined) ?? [])[0]?.["user"]),
     txnOpenSecs: (numOf(txn?.["timeOpenMicros"]) ?? 0) / 1e6,
     txnIdleSecs: (numOf(txn?.["timeInactiveMicros"]) ?? 0) / 1e6,
     ns: str(o["ns"]),
