@@ -67,7 +67,7 @@ export const eligible = (options: Options) => (s: EngineSession): boolean => {
 }
 
 /** Pure: the raised ceiling "within 20 % headroom": ⌊1.2 × from⌋, at least from + 1. */
-export const raisedCeiling = (from: number): number => raisedCeiling(from)
+export const raisedCeiling = (from: number): number => Math.max(from + 1, Math.floor(from * CEILING_FACTOR))
 
 const terminate = (target: TargetRef.TargetRef, s: EngineSession, why: string) =>
   s.engine === "mongodb"
