@@ -5,7 +5,7 @@
  * pool ceiling within 20% headroom, re-poll utilization at 30s/90s/180s, file structured
  * postmortem."
  *
- * Family `db.pool`, after `db.pool.six-class` (precedence 40 < 50): the Catalog routes a
+ * Family `db.pool`, after `db.pool.six-class` (precedence 60 > 50): the Catalog routes a
  * `db.pool.exhaustion` signal to six-class unless the Catalog's `enable` turns multi-engine on
  * for the target. Composed from the package's parts:
  *
@@ -42,6 +42,7 @@ import * as Fingerprint from "../postmortem/Fingerprint"
 import type { Postgres } from "../Postgres"
 import * as UtilizationBelow from "../verifiers/UtilizationBelow"
 import * as PoolExhaustion from "../detectors/PoolExhaustion"
+import type * as PoolDiagnoser from "../diagnosers/PoolDiagnoser"
 import * as MultiEngineClassifier from "./multi-engine/Classifier"
 import * as MultiEngineFacts from "./multi-engine/Facts"
 import * as MySqlSetMaxConnections from "./multi-engine/MySqlSetMaxConnections"
@@ -57,6 +58,8 @@ export const FLAG_RATIO = 0.8
 export interface Options extends SessionGuardOptions, MultiEngineRemediator.Options, MultiEngineFacts.DiagnoseOptions {
   /** The detector; omitted: signals come from elsewhere. */
   readonly detector?: Detector.Detector<never, any>
+  /** Options of the PostgreSQL / MySQL diagnosers of db.pool.six-class the facts are read with (probe timeout, deploy source …). */
+  readonly pool?: PoolDiagnoser.Options
   /** The recovery bar (default 0.70). */
   readonly verifyMaxRatio?: number
   /** When to verify (default 30 s / 90 s / 180 s). */
@@ -159,7 +162,7 @@ const common = (options: Options) => ({
   family: "db.pool",
   description: "Autonomous DB connection pool exhaustion recovery for Postgres, MySQL, and MongoDB",
   signals: [PoolExhaustion.SIGNAL_TYPE],
-  precedence: 40,
+  precedence: 60,
   classify: MultiEngineClassifier.classifier(options.thresholds ?? {}),
   remediate: (c: Parameters<typeof MultiEngineRemediator.planOf>[0], f: Fact.Facts<MultiEngineFacts.MultiEngineFacts>, s: Parameters<typeof MultiEngineRemediator.planOf>[2]) =>
     MultiEngineRemediator.planOf(c, f, s, options),

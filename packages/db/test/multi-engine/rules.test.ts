@@ -3,7 +3,8 @@
  * produce them: the seed's order, the near misses (84/85 %, 2/3 idle-in-tx sessions, 30 s,
  * rising over 2/3 polls, 79/80 % idle), a plan per class and engine, and the 1.2× ceiling.
  */
-import { Classification, Fact, Plan, TargetRef } from "@byteport/core"
+import { Catalog, Classification, Fact, Plan, TargetRef } from "@byteport/core"
+import * as PoolSixClassRunbook from "../../src/runbooks/db.pool.six-class"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as MultiEngineClassifier from "../../src/runbooks/multi-engine/Classifier"
@@ -178,5 +179,19 @@ describe("MultiEngineRemediator (a plan per class and engine)", () => {
     assert.deepStrictEqual(PoolMultiEngineRunbook.baseline(facts("mysql")), { poolCeiling: 100 })
     assert.deepStrictEqual(PoolMultiEngineRunbook.baseline(facts("postgres")), { poolCeiling: 20 })
     assert.deepStrictEqual(PoolMultiEngineRunbook.baseline(facts("mongodb", { ceiling: { kind: "mongodb", maxIncomingConnections: 100, maxPoolSize: null } })), {})
+  })
+})
+
+describe("Catalog: family db.pool, after db.pool.six-class", () => {
+  it("off by default (six-class is the family's best ranked), on through enable, ranked after six-class when both are on", () => {
+    const six = PoolSixClassRunbook.make()
+    const multi = PoolMultiEngineRunbook.make()
+    assert.strictEqual(multi.family, "db.pool")
+    const byDefault = Catalog.make<any>([multi, six])
+    assert.deepStrictEqual(Catalog.owners(byDefault, "db.pool.exhaustion").map((r) => r.id), ["db.pool.six-class"])
+    const enabled = Catalog.make<any>([six, multi], { enable: ["db.pool.multi-engine"] })
+    assert.deepStrictEqual(Catalog.owners(enabled, "db.pool.exhaustion").map((r) => r.id), ["db.pool.multi-engine"])
+    const both = Catalog.make<any>([multi, six], { enable: ["db.pool.six-class", "db.pool.multi-engine"] })
+    assert.deepStrictEqual(Catalog.owners(both, "db.pool.exhaustion").map((r) => r.id), ["db.pool.six-class", "db.pool.multi-engine"])
   })
 })
