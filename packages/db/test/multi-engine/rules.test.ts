@@ -7,6 +7,7 @@ import { Catalog, Classification, Fact, Plan, TargetRef } from "@byteport/core"
 import * as PoolSixClassRunbook from "../../src/runbooks/db.pool.six-class"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
+import fc from "fast-check"
 import * as MultiEngineClassifier from "../../src/runbooks/multi-engine/Classifier"
 import type { Ceiling, Engine, EngineSession, MultiEngineFacts, TrendSample } from "../../src/runbooks/multi-engine/Facts"
 import * as MultiEngineRemediator from "../../src/runbooks/multi-engine/Remediator"
@@ -193,5 +194,38 @@ describe("Catalog: family db.pool, after db.pool.six-class", () => {
     assert.deepStrictEqual(Catalog.owners(enabled, "db.pool.exhaustion").map((r) => r.id), ["db.pool.multi-engine"])
     const both = Catalog.make<any>([multi, six], { enable: ["db.pool.six-class", "db.pool.multi-engine"] })
     assert.deepStrictEqual(Catalog.owners(both, "db.pool.exhaustion").map((r) => r.id), ["db.pool.six-class", "db.pool.multi-engine"])
+  })
+})
+
+describe("property: no plan names a superuser, protected or out-of-scope session", () => {
+  it("for every engine, class-producing session mix and scope", () => {
+    const arb = fc.record({
+      engine: fc.constantFrom<Engine>("postgres", "mysql", "mongodb"),
+      rows: fc.array(fc.record({
+        state: fc.constantFrom<EngineSession["state"]>("idle_in_transaction", "active", "idle"),
+        ms: fc.integer({ min: 0, max: 900_000 }),
+        app: fc.constantFrom("orders-api", "pgbouncer", "admin-proxy", "pgAdmin 4", "billing"),
+        superuser: fc.boolean(),
+        inScope: fc.boolean()
+      }), { minLength: 1, maxLength: 12 })
+    })
+    fc.assert(fc.property(arb, ({ engine, rows }) => {
+      const sessions = rows.map((r) => session(engine, r.state, r.ms, r.app, { superuser: r.superuser }))
+      const scope = new Set(sessions.filter((_, i) => rows[i]!.inScope).map((s) => s.id))
+      const f = facts(engine, { sessions })
+      const c = classify(f)
+      if (c._tag !== "Classified") return
+      const p = Effect.runSync(MultiEngineRemediator.planOf(c, f, signal, { sessions: (s) => scope.has(s.id) }))
+      for (const { action } of Plan.actions(p.root)) {
+        const named = sessions.find((s) =>
+          (s.pg !== undefined && (action.params["pid"] === s.pg.pid || action.params["id"] === s.pg.pid)) ||
+          (s.mongo !== undefined && ((s.mongo.opid !== undefined && action.params["opid"] === s.mongo.opid) || (s.mongo.lsid !== undefined && action.params["lsid"] === s.mongo.lsid)))
+        )
+        if (named === undefined) continue
+        assert.isFalse(named.superuser, "superuser named")
+        assert.isTrue(scope.has(named.id), "out-of-scope session named")
+        assert.notMatch(named.application, /^(pgbouncer|admin-proxy|pgadmin)/i, "protected application named")
+      }
+    }), { numRuns: 300 })
   })
 })
