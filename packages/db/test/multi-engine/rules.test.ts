@@ -3,7 +3,7 @@
  * produce them: the seed's order, the near misses (84/85 %, 2/3 idle-in-tx sessions, 30 s,
  * rising over 2/3 polls, 79/80 % idle), a plan per class and engine, and the 1.2× ceiling.
  */
-import { Catalog, Classification, Fact, Plan, TargetRef } from "@byteport/core"
+import { Catalog, Classification, Fact, GuardrailStore, MemoryStore, Plan, TargetRef } from "@byteport/core"
 import * as PoolSixClassRunbook from "../../src/runbooks/db.pool.six-class"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
@@ -227,5 +227,25 @@ describe("property: no plan names a superuser, protected or out-of-scope session
         assert.notMatch(named.application, /^(pgbouncer|admin-proxy|pgadmin)/i, "protected application named")
       }
     }), { numRuns: 300 })
+  })
+})
+
+describe("ceiling guardrail: ≤ 1.2× the lease-time baseline (near miss)", () => {
+  const ctx = (kind: string, params: Record<string, number>, baseline: Record<string, number>) => ({
+    incidentId: "i", runbook: "db.pool.multi-engine", mode: "auto", signal, classification: { _tag: "Classified", class: "undersized_pool", confidence: 0.75 },
+    facts: {}, plan: {}, planDigest: "d", action: { kind, target, params, idempotencyKey: "k", description: "", timeout: 1000 }, stepPath: "0", now: 0, baseline
+  }) as never
+  const run = (kind: string, params: Record<string, number>, baseline: Record<string, number>) =>
+    Effect.runSync(Effect.flatMap(MemoryStore.make(), (store) => Effect.provideService(PoolMultiEngineRunbook.ceilingGuard.check(ctx(kind, params, baseline)), GuardrailStore.GuardrailStore, store)))._tag
+  it("MariaDB max_connections 100 → 120 passes, 121 is denied; measured from the baseline, not the current value", () => {
+    assert.strictEqual(run("mysql.setMaxConnections", { from: 100, to: 120 }, { poolCeiling: 100 }), "Pass")
+    assert.strictEqual(run("mysql.setMaxConnections", { from: 100, to: 121 }, { poolCeiling: 100 }), "Deny")
+    // a second incident after the first raise (current 120): 144 would compound, the baseline (100) denies it
+    assert.strictEqual(run("mysql.setMaxConnections", { from: 120, to: 144 }, { poolCeiling: 100 }), "Deny")
+  })
+  it("pgbouncer default_pool_size 20 → 24 passes, 25 is denied; other kinds are not its business", () => {
+    assert.strictEqual(run("pgbouncer.raisePoolSize", { defaultPoolSize: 24, from: 20 }, { poolCeiling: 20 }), "Pass")
+    assert.strictEqual(run("pgbouncer.raisePoolSize", { defaultPoolSize: 25, from: 20 }, { poolCeiling: 20 }), "Deny")
+    assert.strictEqual(run("pg.terminateBackend", { pid: 1 }, {}), "Pass")
   })
 })
