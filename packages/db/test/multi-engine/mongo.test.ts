@@ -142,4 +142,20 @@ describe("MongoFake (a fake, not MongoDB) + Mongo probes", () => {
       assert.notInclude(e.message, "s3cr3t-pw")
       assert.strictEqual((e as { engine: string }).engine, "mongodb")
     })))
+
+  it.live("the probes read serverStatus and currentOp from a real mongod when BYTEPORT_TEST_MONGODB_URL is set, else from the fake", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const real = process.env.BYTEPORT_TEST_MONGODB_URL
+      const url = real !== undefined && real !== "" ? real : (yield* fakeFor({ maxConnections: 50 })).url()
+      const layer = mongo(url)
+      const status = yield* MongoActivity.serverStatus.pipe(Effect.provide(layer))
+      assert.isAtLeast(status.current, 1)
+      assert.strictEqual(status.max, status.current + status.available)
+      const ops = yield* MongoActivity.currentOp.pipe(Effect.provide(layer))
+      // $all lists BytePort's own connection (appName "byteport")
+      assert.isTrue(ops.some((o) => o.appName === "byteport"))
+      const u = yield* MongoActivity.utilization.pipe(Effect.provide(layer))
+      assert.isAtLeast(u.own, 1)
+      assert.isAtMost(u.ratio, 1)
+    })))
 })
