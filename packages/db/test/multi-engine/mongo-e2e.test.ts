@@ -3,7 +3,9 @@
  * auto mode through the official driver, the fake's state asserted afterwards; observe and
  * dry_run kill nothing; 25 eligible sessions → 20 killed in the minute (kills_per_minute_cap).
  */
-import { Runbook, TargetRef } from "@byteport/core"
+import { Annotations, IncidentBus, Runbook, TargetRef } from "@byteport/core"
+import * as MultiEngineFacts from "../../src/runbooks/multi-engine/Facts"
+import { restarter } from "../pool/world"
 import * as Testing from "@byteport/core/testing"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer, Redacted } from "effect"
@@ -101,5 +103,47 @@ describe("db.pool.multi-engine on the MongoDB fake (auto)", () => {
       const results = yield* Effect.forEach(sessions, commit)
       assert.strictEqual(results.filter((x) => x === "committed").length, 5)
       assert.isDefined(report.escalation)
+    })))
+
+  it.live("app_side_leak: one application's idle connections rise over 3 polls without traffic → rollout-restart hand-off of the workload owning its address", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const fake = yield* Effect.acquireRelease(Effect.promise(() => MongoFake.start({ maxConnections: 200 })), (f) => Effect.promise(() => f.close()))
+      const clients: Array<MongoClient> = []
+      yield* Effect.addFinalizer(() => Effect.promise(() => Promise.all(clients.map((c) => c.close(true).catch(() => undefined)))))
+      const leakOne = Effect.promise(async () => {
+        const c = new MongoClient(fake.url("orders-api"), { maxPoolSize: 1 })
+        clients.push(c)
+        await c.db("admin").command({ ping: 1 })
+      })
+      const trend = MultiEngineFacts.memoryTrend()
+      const t = target("app-leak")
+      const restart = restarter()
+      const source = Annotations.layerConfiguration({ addresses: { "127.0.0.1": { kind: "Deployment", namespace: "shop", name: "orders-api" } } })
+      const layer = Layer.mergeAll(
+        Testing.layer<any>({ handlers: [...MongoKill.handlers(), restart.handler] as any }).pipe(Layer.provideMerge(Mongo.layer({ url: Redacted.make(fake.url()) }))),
+        source
+      )
+      yield* Effect.gen(function*() {
+        const rb = PoolMultiEngineRunbook.makeMongo({ trend, cluster: "prod", verifySchedule: { offsets: [0], description: "once" }, defaultMode: "auto" })
+        for (let poll = 0; poll < 2; poll++) {
+          yield* leakOne
+          yield* MultiEngineFacts.mongodb({ trend })(signal(t))
+        }
+        yield* leakOne
+        const r = yield* Runbook.handle(rb, signal(t), { mode: "auto" })
+        const report = r as Exclude<typeof r, { _tag: "AwaitingApproval" }>
+        assert.strictEqual(report.classification?._tag === "Classified" ? report.classification.class : "", "app_side_leak")
+        const samples = yield* trend.samples(t, 3)
+        assert.deepStrictEqual(samples.map((x) => x.byApplication["orders-api"]?.total), [2, 4, 6])
+        assert.strictEqual(report.outcomes.find((o) => o.kind === "handoff")?.status, "handed_off")
+        const bus = yield* IncidentBus.IncidentBus
+        const published = (yield* bus.published).filter((x) => x.type === "k8s.rollout-restart.requested")
+        assert.strictEqual(published.length, 1)
+        assert.deepStrictEqual(published[0]!.target, TargetRef.make("k8s.workload", "prod/shop/Deployment/orders-api"))
+        const child = yield* Runbook.handle(restart.runbook, published[0]!, { mode: "auto" })
+        assert.strictEqual((child as { status: string }).status, "recovered")
+        assert.strictEqual(restart.handler.writes.length, 1)
+        assert.deepStrictEqual(fake.killedSessions(), [])
+      }).pipe(Effect.provide(layer))
     })))
 })
