@@ -174,6 +174,10 @@ describe("MultiEngineRemediator (a plan per class and engine)", () => {
     // never past capacity: 4 pools of 24 would need 96 of 90
     const full = planFor("postgres", facts("postgres", { ratio: 0.86, ceiling: { kind: "pgbouncer", defaultPoolSize: 20, pools: 4, capacity: 90 } }))
     assert.strictEqual(full.root._tag, "Escalate")
+    // a pool of 4: ⌊4.8⌋ = 4, no raise within 20 % headroom → escalate, never a +1 the ceiling would deny
+    const small = planFor("postgres", facts("postgres", { ratio: 0.86, ceiling: { kind: "pgbouncer", defaultPoolSize: 4, pools: 1, capacity: 97 } }))
+    assert.strictEqual(small.root._tag, "Escalate")
+    assert.include(small.summary, "no room within 20 % headroom")
   })
 
   it("the baseline is the ceiling at lease time; the guardrail allows 1.2× and denies more", () => {

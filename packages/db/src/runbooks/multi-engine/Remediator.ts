@@ -66,8 +66,11 @@ export const eligible = (options: Options) => (s: EngineSession): boolean => {
   return !s.superuser && !isProtectedApplication(s.application, apps) && !users.includes(s.user ?? "") && (options.sessions === undefined || options.sessions(s))
 }
 
-/** Pure: the raised ceiling "within 20 % headroom": ⌊1.2 × from⌋, at least from + 1. */
-export const raisedCeiling = (from: number): number => Math.max(from + 1, Math.floor(from * CEILING_FACTOR))
+/** Pure: the raised ceiling "within 20 % headroom": ⌊1.2 × from⌋ (no raise when that is not above `from`: a pool under 5). */
+export const raisedCeiling = (from: number): number => Math.floor(from * CEILING_FACTOR + 1e-9)
+
+const noRoom = (what: string, from: number) =>
+  `no room within 20 % headroom: ${what} ${from} → ⌊1.2 × ${from}⌋ = ${raisedCeiling(from)}`
 
 const terminate = (target: TargetRef.TargetRef, s: EngineSession, why: string) =>
   s.engine === "mongodb"
@@ -161,6 +164,7 @@ export const planOf = (
         const why = classification.class === "traffic_spike" ? "traffic spike" : "undersized pool"
         if (ceiling.kind === "pgbouncer") {
           const to = raisedCeiling(ceiling.defaultPoolSize)
+          if (to <= ceiling.defaultPoolSize) return escalate(noRoom("default_pool_size", ceiling.defaultPoolSize), ["raise the pool by hand, or add a replica"])
           if (to * ceiling.pools > ceiling.capacity) return escalate(`no room: ${ceiling.pools} pool(s) of ${to} would pass PostgreSQL's ${ceiling.capacity} connections`, ["raise max_connections first, or add a replica"])
           return plan(`raise pgbouncer default_pool_size ${ceiling.defaultPoolSize} → ${to} (${why})`, Plan.act(PgBouncerRaisePoolSize.action(target, {
             from: ceiling.defaultPoolSize,
@@ -172,6 +176,7 @@ export const planOf = (
         }
         if (ceiling.kind === "max_connections" && ceiling.engine === "mysql") {
           const to = raisedCeiling(ceiling.value)
+          if (to <= ceiling.value) return escalate(noRoom("max_connections", ceiling.value), ["raise max_connections by hand"])
           const path = options.mysqlConfigPath ?? "/etc/mysql/conf.d/byteport.cnf"
           return plan(`SET GLOBAL max_connections ${ceiling.value} → ${to} and propose it in ${path} (${why})`, Plan.seq(
             Plan.act(MySqlSetMaxConnections.action(target, ceiling.value, to, why)),
@@ -184,7 +189,7 @@ export const planOf = (
           ))
         }
         if (ceiling.kind === "max_connections") {
-          const to = raisedCeiling(ceiling.value)
+          const to = Math.max(ceiling.value + 1, raisedCeiling(ceiling.value))
           return plan(`propose max_connections ${ceiling.value} → ${to} (no pgbouncer; ${why})`, Plan.propose({
             title: `PostgreSQL max_connections ${ceiling.value} → ${to}, or put pgbouncer in front of ${target.ref}`,
             body: `The ${why} on ${target.ref} reached ${(known(facts.utilization)?.ratio ?? 0) * 100}% of its connections. Without a pooler, raise max_connections (restart needed) within 20 % headroom, or add pgbouncer / PgCat.`,
@@ -193,7 +198,7 @@ export const planOf = (
           }))
         }
         const from = ceiling.maxPoolSize
-        const to = from === null ? null : raisedCeiling(from)
+        const to = from === null ? null : Math.max(from + 1, raisedCeiling(from))
         return plan(`propose the driver's maxPoolSize ${from ?? "?"} → ${to ?? "?"} (${why})`, Plan.propose({
           title: `MongoDB maxPoolSize ${from ?? "(driver default 100)"} → ${to ?? "+20 %"} for ${target.ref}`,
           body: `The ${why} on ${target.ref} used ${known(facts.utilization)?.connections ?? "?"} of ${ceiling.maxIncomingConnections} connections. Raise the application's maxPoolSize within 20 % headroom, never past net.maxIncomingConnections (${ceiling.maxIncomingConnections}).`,
