@@ -9,6 +9,8 @@ import { MongoClient } from "mongodb"
 import * as Mongo from "../../src/mongo/Mongo"
 import * as MongoActivity from "../../src/mongo/MongoActivity"
 import * as MongoPoolExhaustion from "../../src/mongo/MongoPoolExhaustion"
+import * as PoolMultiEngineRunbook from "../../src/runbooks/db.pool.multi-engine"
+import { Verifier } from "@byteport/core"
 import { MongoFake } from "../../src/testing/index"
 
 const fakeFor = (options: MongoFake.Options = {}) =>
@@ -157,5 +159,27 @@ describe("MongoFake (a fake, not MongoDB) + Mongo probes", () => {
       const u = yield* MongoActivity.utilization.pipe(Effect.provide(layer))
       assert.isAtLeast(u.own, 1)
       assert.isAtMost(u.ratio, 1)
+    })))
+
+  it.live("verify: the 30/90/180 s re-poll by default; a poll ≥ 80 % fails and is flagged, < 70 % passes", () =>
+    Effect.scoped(Effect.gen(function*() {
+      assert.deepStrictEqual(PoolMultiEngineRunbook.makeMongo().verifySchedule("undersized_pool"), Verifier.schedules.repoll30_90_180)
+      const fake = yield* fakeFor({ maxConnections: 10 })
+      const apps: Array<MongoClient> = []
+      yield* Effect.addFinalizer(() => Effect.promise(() => Promise.all(apps.map((c) => c.close(true).catch(() => undefined)))))
+      for (let i = 0; i < 4; i++) {
+        const c = new MongoClient(fake.url("orders-api"), { maxPoolSize: 1 })
+        apps.push(c)
+        yield* Effect.promise(() => c.db("admin").command({ ping: 1 }))
+      }
+      const verify = PoolMultiEngineRunbook.mongoBelow()
+      const high = yield* verify(undefined as never).pipe(Effect.provide(mongo(fake.url())))
+      assert.strictEqual(high._tag, "NotRecovered")
+      assert.strictEqual((high.checks[0]!.observed as { flagged: boolean }).flagged, true)
+      yield* Effect.promise(() => Promise.all(apps.splice(0, 2).map((c) => c.close(true))))
+      yield* Effect.sleep("100 millis")
+      const low = yield* verify(undefined as never).pipe(Effect.provide(mongo(fake.url())))
+      assert.strictEqual(low._tag, "Recovered", JSON.stringify(low.checks))
+      assert.strictEqual((low.checks[0]!.observed as { flagged: boolean }).flagged, false)
     })))
 })
