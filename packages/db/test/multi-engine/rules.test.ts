@@ -8,6 +8,9 @@ import * as PoolSixClassRunbook from "../../src/runbooks/db.pool.six-class"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import fc from "fast-check"
+import * as Testing from "@byteport/core/testing"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
 import * as MultiEngineClassifier from "../../src/runbooks/multi-engine/Classifier"
 import type { Ceiling, Engine, EngineSession, MultiEngineFacts, TrendSample } from "../../src/runbooks/multi-engine/Facts"
 import * as MultiEngineRemediator from "../../src/runbooks/multi-engine/Remediator"
@@ -32,7 +35,7 @@ const session = (engine: Engine, state: EngineSession["state"], ms: number, app 
     const type = state === "idle_in_transaction" ? "idleSession" as const : "op" as const
     const mongo = {
       type, opid: state === "active" ? n : undefined, active: state === "active", secsRunning: state === "active" ? ms / 1000 : 0, client: "10.0.0.1:5000", appName: app,
-      connectionId: n, lsid: state === "idle_in_transaction" ? `${n}`.padStart(32, "0") : undefined, inTransaction: state === "idle_in_transaction",
+      connectionId: n, lsid: state === "idle_in_transaction" ? `${n.toString(16).padStart(2, "0")}${"5e55".repeat(7)}aa` : undefined, inTransaction: state === "idle_in_transaction",
       txnNumber: state === "idle_in_transaction" ? 1 : undefined, user: undefined, txnOpenSecs: ms / 1000, txnIdleSecs: state === "idle_in_transaction" ? ms / 1000 : 0,
       ns: "shop.orders", commandName: "find", commandShape: '{"find":"?","filter":{"$where":"?"}}'
     }
@@ -252,4 +255,26 @@ describe("ceiling guardrail: ≤ 1.2× the lease-time baseline (near miss)", () 
     assert.strictEqual(run("pgbouncer.raisePoolSize", { defaultPoolSize: 25, from: 20 }, { poolCeiling: 20 }), "Deny")
     assert.strictEqual(run("pg.terminateBackend", { pid: 1 }, {}), "Pass")
   })
+})
+
+describe("golden plans per class and engine (BYTEPORT_UPDATE_GOLDEN=1 rewrites them)", () => {
+  const here = path.dirname(fileURLToPath(import.meta.url))
+  const scenarios: Record<MultiEngineClassifier.MultiEngineClass, (engine: Engine) => Fact.Facts<MultiEngineFacts>> = {
+    idle_in_transaction_leak: (e) => facts(e, { sessions: [31_000, 95_000, 60_000].map((ms) => session(e, "idle_in_transaction", ms)) }),
+    long_running_query: (e) => facts(e, { sessions: [session(e, "active", 700_000), session(e, "active", 130_000)] }),
+    app_side_leak: (e) => facts(e, { trend: rising([10, 20, 30], [9, 18, 27], [100, 100, 100]), ratio: 0.6 }),
+    traffic_spike: (e) => facts(e, { trend: rising([10, 20, 30], [5, 10, 15], [100, 200, 300]), ratio: 0.6 }),
+    undersized_pool: (e) => facts(e, { ratio: 0.85 })
+  }
+  for (const engine of ENGINES) {
+    for (const c of MultiEngineClassifier.CLASSES) {
+      it(`${engine} ${c}`, () => {
+        n = 0
+        const f = scenarios[c](engine)
+        assert.strictEqual(cls(classify(f)), c)
+        const plan = planFor(engine, f, { workloads: { "orders-api": "prod/shop/Deployment/orders-api" } })
+        Testing.expectPlan(plan, path.join(here, "golden", `${engine}_${c}.plan.txt`))
+      })
+    }
+  }
 })
