@@ -6,7 +6,7 @@
 import { Runbook } from "@byteport/core"
 import * as Testing from "@byteport/core/testing"
 import { afterAll, afterEach, assert, it } from "@effect/vitest"
-import { Effect, Layer, Redacted } from "effect"
+import { Duration, Effect, Layer, Redacted } from "effect"
 import * as MySql from "../../src/MySql"
 import * as PgTerminateBackend from "../../src/actions/PgTerminateBackend"
 import * as PgCancelBackend from "../../src/actions/PgCancelBackend"
@@ -53,6 +53,41 @@ describeWithServices(["postgres"], "db.pool.multi-engine end to end (real Postgr
       assert.strictEqual(pm.engine, "postgres")
       assert.isAbove(pm.query_fingerprints.length, 0)
     }))
+
+  it.live("kills_per_minute_cap across two runbooks on one database: six-class ends 12, multi-engine 8 of its 13, 5 denied", () =>
+    Effect.gen(function*() {
+      const name = uniqueName("orders-api")
+      const sessions = yield* Effect.promise(() => Promise.all(Array.from({ length: 25 }, () => openSession(appUrl, name))))
+      yield* Effect.promise(() => Promise.all(sessions.map((s) => s.q("BEGIN; SELECT 1 FROM pg_class LIMIT 1"))))
+      yield* Effect.sleep("600 millis")
+      const first = new Set(sessions.slice(0, 12).map((s) => s.pid))
+      const second = new Set(sessions.slice(12).map((s) => s.pid))
+      const six = PoolSixClassRunbook.make({
+        sessions: (s) => first.has(s.pid),
+        diagnose: { trendSamples: 1, timeout: "10 seconds" },
+        thresholds: { idleInTxMs: 300 },
+        verifySchedule: verifyOnce,
+        defaultMode: "auto"
+      })
+      const multi = PoolMultiEngineRunbook.make({
+        sessions: (s) => s.pg !== undefined && second.has(s.pg.pid),
+        thresholds: { idleInTxMs: 300 },
+        pool: { timeout: "10 seconds" },
+        verifySchedule: verifyOnce,
+        defaultMode: "auto"
+      })
+      const t = target("me-cap")
+      // one incident per target per cooldown: without a cooldown the second runbook gets its own incident
+      const a = reportOf(yield* Runbook.handle({ ...six, cooldown: Duration.zero }, signal(t), { mode: "auto" }))
+      const b = reportOf(yield* Runbook.handle({ ...multi, cooldown: Duration.zero }, { ...signal(t), observedAt: Date.now() + 5 }, { mode: "auto" }))
+      const applied = (r: typeof a) => r.outcomes.filter((o) => o.kind === "pg.terminateBackend" && o.status === "applied").length
+      const denied = (r: typeof a) => r.outcomes.filter((o) => o.kind === "pg.terminateBackend" && o.status === "denied").length
+      assert.strictEqual(applied(a), 12, `six-class: ${a.status}`)
+      assert.strictEqual(applied(b), 8, `multi-engine: ${b.status} ${JSON.stringify(b.outcomes.map((o) => [o.kind, o.status]))}`)
+      assert.strictEqual(denied(b), 5)
+      const left = yield* Effect.promise(() => alive(env, sessions.map((s) => s.pid)))
+      assert.strictEqual(sessions.filter((s) => !left.has(s.pid)).length, 20)
+    }).pipe(Effect.provide(world())), 60_000)
 
   for (const mode of ["observe", "dry_run"] as const) {
     it.live(`${mode}: nothing is terminated`, () =>
