@@ -146,4 +146,36 @@ describe("db.pool.multi-engine on the MongoDB fake (auto)", () => {
         assert.deepStrictEqual(fake.killedSessions(), [])
       }).pipe(Effect.provide(layer))
     })))
+
+  it.live("traffic_spike: connections rise with the request rate → a maxPoolSize ChangeProposal within 20 % headroom; nothing killed, nothing applied", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const fake = yield* Effect.acquireRelease(Effect.promise(() => MongoFake.start({ maxConnections: 200 })), (f) => Effect.promise(() => f.close()))
+      const clients: Array<MongoClient> = []
+      yield* Effect.addFinalizer(() => Effect.promise(() => Promise.all(clients.map((c) => c.close(true).catch(() => undefined)))))
+      const more = Effect.promise(async () => {
+        const c = new MongoClient(fake.url("orders-api"), { maxPoolSize: 1 })
+        clients.push(c)
+        await c.db("admin").command({ ping: 1 })
+      })
+      let rate = 100
+      const trend = MultiEngineFacts.memoryTrend()
+      const options = { trend, requestRate: () => Effect.succeed(rate), mongoMaxPoolSize: 50 }
+      const t = target("spike")
+      yield* Effect.gen(function*() {
+        for (let poll = 0; poll < 2; poll++) {
+          yield* more
+          yield* MultiEngineFacts.mongodb(options)(signal(t))
+          rate += 100
+        }
+        yield* more
+        const rb = PoolMultiEngineRunbook.makeMongo({ ...options, verifySchedule: { offsets: [0], description: "once" }, defaultMode: "auto" })
+        const r = yield* Runbook.handle(rb, signal(t), { mode: "auto" })
+        const report = r as Exclude<typeof r, { _tag: "AwaitingApproval" }>
+        assert.strictEqual(report.classification?._tag === "Classified" ? report.classification.class : "", "traffic_spike")
+        assert.strictEqual(report.plan?.root._tag, "Propose")
+        assert.include(JSON.stringify(report.plan), "maxPoolSize=60")
+        assert.deepStrictEqual(fake.killedSessions(), [])
+        assert.deepStrictEqual(fake.killedOps(), [])
+      }).pipe(Effect.provide(world(fake.url())))
+    })))
 })
