@@ -54,6 +54,28 @@ describeWithServices(["postgres"], "db.pool.multi-engine end to end (real Postgr
       assert.isAbove(pm.query_fingerprints.length, 0)
     }))
 
+  it.live("long_running_query (auto): both statements over budget are cancelled; their sessions survive", () =>
+    Effect.gen(function*() {
+      const name = uniqueName("reports")
+      const sessions = yield* Effect.promise(() => Promise.all(Array.from({ length: 2 }, () => openSession(appUrl, name))))
+      const running = sessions.map((s) => s.q("SELECT pg_sleep(20)").then(() => "finished", (e: Error) => e.message))
+      yield* Effect.sleep("800 millis")
+      const pids = new Set(sessions.map((s) => s.pid))
+      const rb = PoolMultiEngineRunbook.make({
+        sessions: (s) => s.pg !== undefined && pids.has(s.pg.pid),
+        thresholds: { queryBudgetMs: 300 },
+        pool: { timeout: "10 seconds" },
+        verifySchedule: verifyOnce,
+        defaultMode: "auto"
+      })
+      const r = reportOf(yield* Runbook.handle(rb, signal(target("me-pg-long")), { mode: "auto" }))
+      assert.strictEqual(r.classification?._tag === "Classified" ? r.classification.class : "", "long_running_query")
+      const results = yield* Effect.promise(() => Promise.all(running))
+      for (const m of results) assert.match(m, /canceling statement due to user request/)
+      const left = yield* Effect.promise(() => alive(env, sessions.map((s) => s.pid)))
+      for (const s of sessions) assert.isTrue(left.has(s.pid), "a cancel ends the statement, not the session")
+    }).pipe(Effect.provide(world())), 60_000)
+
   it.live("kills_per_minute_cap across two runbooks on one database: six-class ends 12, multi-engine 8 of its 13, 5 denied", () =>
     Effect.gen(function*() {
       const name = uniqueName("orders-api")
