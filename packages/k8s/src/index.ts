@@ -254,3 +254,5 @@ export * as RestartLoopClassifier from "./classifiers/restartLoop"
 export * as RestartLoopRemediator from "./remediators/restartLoop"
 /** The k8s.restart-loop.container runbook. */
 export * as RestartLoopContainer from "./runbooks/k8s.restart-loop.container"
+/** Core AnnotationSource over the API server: live annotations of objects, client address → Pod → owning workload. */
+export * as K8sAnnotations from "./annotations/K8sAnnotations"
