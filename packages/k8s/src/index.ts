@@ -240,3 +240,5 @@ export * as DeleteEvictedPods from "./actions/deleteEvictedPods"
 export * as RecreateCniPod from "./actions/recreateCniPod"
 /** The k8s.node.not-ready runbook. */
 export * as NodeNotReady from "./runbooks/k8s.node.not-ready"
+/** The default catalog of the k8s runbooks (families, precedence, enabled defaults) and how to extend it. */
+export * as K8sCatalog from "./catalog"
