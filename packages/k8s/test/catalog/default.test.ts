@@ -79,9 +79,9 @@ describe("K8sCatalog: the default catalog", () => {
   it("routes overlapping signals by precedence: OOMKilled + CrashLoopBackOff → six-signal; MemoryPressure → six-signal; NotReady → not-ready", () => {
     const catalog = K8sCatalog.make()
     const pod = { kind: "k8s.workload", ref: "default/ns/Deployment/api/app" } as const
-    const at = 0
-    const oom = Signal.make({ type: SignalTypes.oomKilled, target: pod, evidence: {}, at })
-    const loop = Signal.make({ type: PodSignalTypes.crashLoopBackOff, target: pod, evidence: {}, at })
+    const observedAt = 0
+    const oom = Signal.make({ type: SignalTypes.oomKilled, target: pod, evidence: {}, observedAt })
+    const loop = Signal.make({ type: PodSignalTypes.crashLoopBackOff, target: pod, evidence: {}, observedAt })
     assert.strictEqual(Catalog.route(catalog, [loop, oom])!.runbook.id, "k8s.oom.six-signal")
     assert.strictEqual(Catalog.route(catalog, [loop])!.runbook.id, "k8s.crashloop.five-branch")
     assert.deepStrictEqual(Catalog.owners(catalog, SignalTypes.memoryPressure).map((r) => r.id), ["k8s.oom.six-signal"])
