@@ -6,6 +6,9 @@
  *   Lease store: one OOM crash loop → exactly one memory-limit patch;
  * - a second bump within 24 h is denied — from k8s.oom.exit-137 too (the budget is on the
  *   kind), and after an agent restart (a fresh agent on the same Lease store);
+ * - a second rollback within 1 h is denied after an agent restart (five-branch's
+ *   image_pull_failure; failed-rollout and a pod-family runbook share the kind's budget, see
+ *   test/rollout/e2e.guardrails.test.ts);
  * - one watch per kind and 0 non-watch requests in 10 idle virtual minutes with everything
  *   enabled (the TimedUndo loop reads the store once at start-up and then sleeps 30 min).
  */
@@ -18,6 +21,7 @@ import * as K8sCatalog from "../../src/catalog"
 import * as Kube from "../../src/Kube"
 import * as Remediator from "../../src/remediators/oom"
 import * as Exit137 from "../../src/runbooks/k8s.oom.exit-137"
+import * as FiveBranch from "../../src/runbooks/k8s.crashloop.five-branch"
 import * as LeaseStore from "../../src/stores/LeaseStore"
 import { until } from "../foundation/helpers"
 import { firstSignal, runWithSim, Scenario, services, sim, type Sim } from "./world"
@@ -86,6 +90,40 @@ describe("K8sCatalog e2e (kube-sim, two agents, Lease store)", () => {
       const denial = (second.decisions ?? []).find((d: any) => d.decision === "deny")
       assert.isDefined(denial, JSON.stringify({ status: second.status, reason: second.reason, outcomes: second.outcomes }))
       assert.match(denial.guardrail, /memory_bumps_per_workload_container/)
+    }).pipe(Effect.scoped), 120_000)
+
+  it.effect("a second rollback of the workload within the hour is denied after an agent restart (Lease store)", () =>
+    Effect.gen(function*() {
+      const s = yield* sim(Scenario.cluster({ nodes: 3 }).with(Scenario.crashloop.badImageTag({ name: "api" })).build())
+      s.advance("6m")
+      const rollbacks = () => s.api.recorder.requests().filter((r) => r.method === "PATCH" && !r.dryRun && r.path.endsWith("/deployments/api") && r.contentType === "application/json-patch+json")
+      const handle = (id: string) => {
+        const rb = FiveBranch.make()
+        return runWithSim(s, Effect.gen(function*() {
+          return (yield* Runbook.handle(rb, yield* firstSignal(rb), { mode: "auto" })) as any
+        }).pipe(Effect.provide(agent(s, id))), { max: "60 minutes" })
+      }
+      const first = yield* handle("agent-a")
+      assert.strictEqual(first.classification?.class, "image_pull_failure")
+      assert.isTrue(first.outcomes.some((o: any) => o.kind === "k8s.rollbackDeployment" && o.status === "applied"), JSON.stringify(first.outcomes))
+      const imageOf = () => (s.api.store.get(DEPLOYMENTS, "default", "api") as any).spec.template.spec.containers[0].image
+      assert.strictEqual(imageOf(), "registry.example.com/shop/api:1.4.2")
+      assert.strictEqual(rollbacks().length, 1)
+      // within the hour, a new bad tag is rolled out; a restarted agent (new identity) handles it
+      s.advance("6m")
+      const bad = "registry.example.com/shop/api:1.4.4-rc1"
+      s.setImage(bad, "notFound")
+      s.api.store.mutate(DEPLOYMENTS, "default", "api", (o: any) => {
+        o.metadata.annotations = { ...o.metadata.annotations, "kubernetes.io/change-cause": "deploy api 1.4.4-rc1 (commit 7c7c7c7)" }
+        o.spec.template.spec.containers[0].image = bad
+      })
+      s.advance("3m")
+      const second = yield* handle("agent-b")
+      assert.strictEqual(second.classification?.class, "image_pull_failure")
+      const denial = (second.decisions ?? []).find((d: any) => d.decision === "deny")
+      assert.strictEqual(denial?.guardrail, "rollback_per_workload", JSON.stringify({ status: second.status, outcomes: second.outcomes, decisions: second.decisions }))
+      assert.strictEqual(imageOf(), bad, "no second rollback within the hour")
+      assert.strictEqual(rollbacks().length, 1)
     }).pipe(Effect.scoped), 120_000)
 
   it.effect("everything enabled on the Lease store: one watch per kind, 0 non-watch requests in 10 idle virtual minutes", () =>
