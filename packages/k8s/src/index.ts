@@ -240,5 +240,19 @@ export * as DeleteEvictedPods from "./actions/deleteEvictedPods"
 export * as RecreateCniPod from "./actions/recreateCniPod"
 /** The k8s.node.not-ready runbook. */
 export * as NodeNotReady from "./runbooks/k8s.node.not-ready"
+/** k8s.crashloop.seven-class: facts, confidences and the seed-order classifier. */
+export * as SevenClassClassifier from "./classifiers/sevenClass"
+/** k8s.crashloop.seven-class: the per-class plans (bump, rollback, loosen, restore, hand-off, escalate). */
+export * as SevenClassRemediator from "./remediators/sevenClass"
+/** k8s.crashloop.seven-class: the held verifier (pods count after 2× their longest pre-crash run). */
+export * as SevenClassVerifier from "./verifiers/sevenClass"
+/** The k8s.crashloop.seven-class runbook. */
+export * as CrashloopSevenClass from "./runbooks/k8s.crashloop.seven-class"
+/** k8s.restart-loop.container: facts, confidences and the classifier (kubelet reasons, then log patterns, image SHA). */
+export * as RestartLoopClassifier from "./classifiers/restartLoop"
+/** k8s.restart-loop.container: the plans (escalate, awaited dependency hand-off + one restart, bump, rollback, digest pin). */
+export * as RestartLoopRemediator from "./remediators/restartLoop"
+/** The k8s.restart-loop.container runbook. */
+export * as RestartLoopContainer from "./runbooks/k8s.restart-loop.container"
 /** The default catalog of the k8s runbooks (families, precedence, enabled defaults) and how to extend it. */
 export * as K8sCatalog from "./catalog"

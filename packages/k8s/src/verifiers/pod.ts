@@ -40,7 +40,7 @@ export interface PodVerifySettings {
 export const defaults: PodVerifySettings = { runFactor: 2, minHoldSeconds: 120, pollSeconds: 15, startupGraceSeconds: 120, retrySeconds: 15 }
 
 /** How long a pod must be Ready to count (ms): max(runFactor × longest pre-crash run, minHold). */
-export const requiredHoldMs = (longestRunMs: number | null, s: PodVerifySettings = defaults): number =>
+export const requiredHoldMs = (longestRunMs: number | null, s: Pick<PodVerifySettings, "runFactor" | "minHoldSeconds"> = defaults): number =>
   Math.max(s.runFactor * Math.max(0, longestRunMs ?? 0), s.minHoldSeconds * 1000)
 
 /** The schedule: one held attempt, then one retry `retrySeconds` after a failure. */
@@ -67,8 +67,8 @@ const isReady = (p: V1Pod) => (p.status?.conditions ?? []).some((c) => c.type ==
 const selectorOf = (w: { readonly spec?: { readonly selector?: { readonly matchLabels?: { readonly [k: string]: string } | undefined } | undefined } | undefined }) =>
   Object.entries(w.spec?.selector?.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`).join(",")
 
-/** The live pods of a workload (Deployment, StatefulSet, DaemonSet), by its selector. */
-export const workloadPods = (namespace: string, workload: Subject["workload"]) =>
+/** A workload (Deployment, StatefulSet, DaemonSet) and its live pods (not terminating or finished), by its selector. */
+export const workloadAndPods = (namespace: string, workload: Subject["workload"]) =>
   Effect.gen(function*() {
     const kube = yield* Kube
     const w = workload.kind === "StatefulSet"
@@ -77,8 +77,23 @@ export const workloadPods = (namespace: string, workload: Subject["workload"]) =
       ? yield* kube.getDaemonSet(namespace, workload.name)
       : yield* kube.getDeployment(namespace, workload.name)
     const pods = yield* kube.listPods({ namespace, labelSelector: selectorOf(w) })
-    return pods.filter((p) => !p.metadata?.deletionTimestamp && p.status?.phase !== "Failed" && p.status?.phase !== "Succeeded")
+    return { workload: w, pods: pods.filter((p) => !p.metadata?.deletionTimestamp && p.status?.phase !== "Failed" && p.status?.phase !== "Succeeded") }
   })
+
+/** The live pods of a workload (Deployment, StatefulSet, DaemonSet), by its selector. */
+export const workloadPods = (namespace: string, workload: Subject["workload"]) =>
+  Effect.map(workloadAndPods(namespace, workload), (x) => x.pods)
+
+/** A Kubernetes timestamp (a Date from client-node, or an RFC 3339 string) in epoch ms; NaN when unreadable. */
+export const epochMs = (t: unknown): number => (t instanceof Date ? t.getTime() : typeof t === "string" ? Date.parse(t) : Number.NaN)
+
+/** Since when a pod has been Ready (epoch ms), or undefined when it is not Ready (or the time is unreadable). */
+export const readySince = (p: V1Pod): number | undefined => {
+  const c = (p.status?.conditions ?? []).find((x) => x.type === "Ready")
+  if (c?.status !== "True") return undefined
+  const at = epochMs(c.lastTransitionTime)
+  return Number.isFinite(at) ? at : undefined
+}
 
 const created = (p: V1Pod) => {
   const c = p.metadata?.creationTimestamp as unknown
