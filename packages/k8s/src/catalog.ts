@@ -2,7 +2,7 @@
  * `K8sCatalog`: the default core `Catalog` of the `@byteport/k8s` runbooks, built from the
  * families and precedence of `runbooks/families.ts` (pod families) and the node and rollout
  * runbooks' own: `k8s.oom` (10, 11), `k8s.node.not-ready` (20), `k8s.image-pull` /
- * `k8s.pending` (20), `k8s.crashloop` (30…), `k8s.deploy.failed-rollout` (30),
+ * `k8s.pending` (20), `k8s.crashloop` (30–33), `k8s.deploy.failed-rollout` (30),
  * `k8s.node.pressure-drain` (40). One runbook per family is enabled by default (the best
  * ranked): `k8s.oom` → six-signal, `k8s.crashloop` → five-branch, `k8s.node` → not-ready,
  * `k8s.deploy` → failed-rollout, plus image-pull and pending. `make` adds your runbooks,
@@ -26,6 +26,8 @@ import type { Metrics } from "./metrics/Metrics"
 import * as Families from "./runbooks/families"
 import * as ExitCode from "./runbooks/k8s.crashloop.exit-code"
 import * as FiveBranch from "./runbooks/k8s.crashloop.five-branch"
+import * as SevenClass from "./runbooks/k8s.crashloop.seven-class"
+import * as RestartLoop from "./runbooks/k8s.restart-loop.container"
 import * as FailedRollout from "./runbooks/k8s.deploy.failed-rollout"
 import * as ImagePull from "./runbooks/k8s.image-pull"
 import * as NodeNotReady from "./runbooks/k8s.node.not-ready"
@@ -54,15 +56,14 @@ export interface RunbookOptions {
   readonly "k8s.image-pull"?: ImagePull.Options
   readonly "k8s.pending"?: Pending.Options
   readonly "k8s.crashloop.five-branch"?: FiveBranch.Options
+  readonly "k8s.crashloop.seven-class"?: SevenClass.Options
   readonly "k8s.crashloop.exit-code"?: ExitCode.Options
+  readonly "k8s.restart-loop.container"?: RestartLoop.Options
   readonly "k8s.deploy.failed-rollout"?: FailedRollout.Options
   readonly "k8s.node.pressure-drain"?: PressureDrain.Options
 }
 
-/**
- * The runbook ids of the default catalog, in declaration order (ties of precedence keep it).
- * `k8s.crashloop.seven-class` and `k8s.restart-loop.container` are not in it yet: see {@link pending}.
- */
+/** The runbook ids of the default catalog, in declaration order (ties of precedence keep it). */
 export const ids = [
   Families.Ids.oomSixSignal,
   Families.Ids.oomExit137,
@@ -70,7 +71,9 @@ export const ids = [
   Families.Ids.imagePull,
   Families.Ids.pending,
   Families.Ids.crashloopFiveBranch,
+  Families.Ids.crashloopSevenClass,
   Families.Ids.crashloopExitCode,
+  Families.Ids.restartLoopContainer,
   FailedRollout.ID,
   PressureDrain.ID
 ] as const
@@ -79,12 +82,11 @@ export const ids = [
 export type Id = typeof ids[number]
 
 /**
- * The runbook ids of `families.ts` that have no runbook in this catalog yet. ===== JOIN POINT =====
- * When `k8s.crashloop.seven-class` and `k8s.restart-loop.container` land, drop them from this
- * list, add their options to {@link RunbookOptions} and one line each to {@link runbooks} (their
- * precedence, 31 and 33, comes from `families.ts`; five-branch stays the crashloop default).
+ * The runbook ids of `families.ts` that have no runbook in this catalog yet (none: seven-class
+ * and restart-loop.container joined with precedence 31 and 33; five-branch stays the crashloop
+ * default). A new id of `families.ts` goes here until its runbook joins {@link runbooks}.
  */
-export const pending: ReadonlyArray<Families.Id> = [Families.Ids.crashloopSevenClass, Families.Ids.restartLoopContainer]
+export const pending: ReadonlyArray<Families.Id> = []
 
 /**
  * The runbooks of the default catalog, each built with its options (every runbook's own
@@ -97,8 +99,9 @@ export const runbooks = (o: RunbookOptions = {}): ReadonlyArray<Runbook.Any<Serv
   ImagePull.make(o["k8s.image-pull"]),
   Pending.make(o["k8s.pending"]),
   FiveBranch.make(o["k8s.crashloop.five-branch"]),
+  SevenClass.make(o["k8s.crashloop.seven-class"]),
   ExitCode.make(o["k8s.crashloop.exit-code"]),
-  // ===== JOIN POINT: k8s.crashloop.seven-class (31) and k8s.restart-loop.container (33) go here =====
+  RestartLoop.make(o["k8s.restart-loop.container"]),
   FailedRollout.make(o["k8s.deploy.failed-rollout"]),
   PressureDrain.make(o["k8s.node.pressure-drain"])
 ]

@@ -32,8 +32,10 @@ describe("K8sCatalog: the default catalog", () => {
       | 5 | k8s.pending | k8s.pending | 20 | yes |
       | 6 | k8s.crashloop.five-branch | k8s.crashloop | 30 | yes |
       | 7 | k8s.deploy.failed-rollout | k8s.deploy | 30 | yes |
-      | 8 | k8s.crashloop.exit-code | k8s.crashloop | 32 | no |
-      | 9 | k8s.node.pressure-drain | k8s.node | 40 | no |"
+      | 8 | k8s.crashloop.seven-class | k8s.crashloop | 31 | no |
+      | 9 | k8s.crashloop.exit-code | k8s.crashloop | 32 | no |
+      | 10 | k8s.restart-loop.container | k8s.crashloop | 33 | no |
+      | 11 | k8s.node.pressure-drain | k8s.node | 40 | no |"
     `)
     // the core table, signals included: a runbook that gains or loses a signal shows here
     expect(Catalog.describe(catalog)).toMatchInlineSnapshot(`
@@ -46,8 +48,10 @@ describe("K8sCatalog: the default catalog", () => {
       | 5 | k8s.pending | k8s.pending | yes | k8s.pod.pending_too_long |
       | 6 | k8s.crashloop.five-branch | k8s.crashloop | yes | k8s.pod.crash_loop_back_off, k8s.pod.restart_loop, k8s.pod.image_pull_failed, k8s.pod.create_container_config_error |
       | 7 | k8s.deploy.failed-rollout | k8s.deploy | yes | k8s.deploy.rollout_stuck, k8s.deploy.readiness_probe_failure_post_deploy, k8s.deploy.deploy_5xx_spike, k8s.deploy.canary_slo_burn, k8s.deploy.deploy_health_regression, deployment.regression |
-      | 8 | k8s.crashloop.exit-code | k8s.crashloop | no | k8s.pod.crash_loop_back_off, k8s.pod.create_container_config_error, k8s.pod.image_pull_failed |
-      | 9 | k8s.node.pressure-drain | k8s.node | no | k8s.node.not_ready, k8s.node.memory_pressure, k8s.node.disk_pressure, k8s.node.pid_pressure |"
+      | 8 | k8s.crashloop.seven-class | k8s.crashloop | no | k8s.pod.crash_loop_back_off, k8s.pod.restart_loop, k8s.pod.image_pull_failed, k8s.pod.create_container_config_error, k8s.pod.init_failed, k8s.pod.evicted |
+      | 9 | k8s.crashloop.exit-code | k8s.crashloop | no | k8s.pod.crash_loop_back_off, k8s.pod.create_container_config_error, k8s.pod.image_pull_failed |
+      | 10 | k8s.restart-loop.container | k8s.crashloop | no | k8s.pod.restart_loop, k8s.pod.crash_loop_back_off, k8s.pod.image_pull_failed, k8s.pod.create_container_config_error |
+      | 11 | k8s.node.pressure-drain | k8s.node | no | k8s.node.not_ready, k8s.node.memory_pressure, k8s.node.disk_pressure, k8s.node.pid_pressure |"
     `)
     assert.deepStrictEqual(K8sCatalog.enabledIds(catalog), [
       "k8s.oom.six-signal",

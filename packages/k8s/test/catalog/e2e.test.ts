@@ -27,7 +27,7 @@ import { until } from "../foundation/helpers"
 import { firstSignal, runWithSim, Scenario, services, sim, type Sim } from "./world"
 
 const realDelay = (ms: number) => Effect.promise(() => new Promise<void>((r) => setTimeout(r, ms)))
-const POD_RUNBOOKS = ["k8s.oom.six-signal", "k8s.oom.exit-137", "k8s.image-pull", "k8s.pending", "k8s.crashloop.five-branch", "k8s.crashloop.exit-code"]
+const POD_RUNBOOKS = ["k8s.oom.six-signal", "k8s.oom.exit-137", "k8s.image-pull", "k8s.pending", "k8s.crashloop.five-branch", "k8s.crashloop.seven-class", "k8s.crashloop.exit-code", "k8s.restart-loop.container"]
 const DEPLOYMENTS = { group: "apps", version: "v1", resource: "deployments" }
 const limitOf = (s: Sim) => (s.api.store.get(DEPLOYMENTS, "default", "api") as any).spec.template.spec.containers[0].resources.limits.memory
 const limitPatches = (s: Sim) => s.api.recorder.requests().filter((r) => r.method === "PATCH" && !r.dryRun && r.path.endsWith("/deployments/api"))
