@@ -256,3 +256,5 @@ export * as RestartLoopRemediator from "./remediators/restartLoop"
 export * as RestartLoopContainer from "./runbooks/k8s.restart-loop.container"
 /** Core AnnotationSource over the API server: live annotations of objects, client address → Pod → owning workload. */
 export * as K8sAnnotations from "./annotations/K8sAnnotations"
+/** The default catalog of the k8s runbooks (families, precedence, enabled defaults) and how to extend it. */
+export * as K8sCatalog from "./catalog"

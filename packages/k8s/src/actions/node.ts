@@ -1,7 +1,7 @@
 /**
  * The node action handlers with their guardrails, for an `ActionRegistry`: `k8s.cordonNode`,
  * `k8s.drainNode`, `k8s.uncordonNode`, `k8s.requestNodeReplacement`. With the OOM handlers (which
- * already register cordon and drain) add only `extraHandlers`.
+ * already register cordon, drain and uncordon) add only `extraHandlers`.
  *
  * @example
  * ```ts
@@ -20,9 +20,8 @@ import * as RequestNodeReplacement from "./requestNodeReplacement"
 import { type ActionSettings, defaults } from "./settings"
 import * as UncordonNode from "./uncordonNode"
 
-/** The kinds OOM's handlers do not register: uncordon and the replacement reservation. */
+/** The kind OOM's handlers do not register: the replacement reservation. */
 export const extraHandlers = (replacement: RequestNodeReplacement.ReplacementSettings = RequestNodeReplacement.defaults): ReadonlyArray<ActionHandler.ActionHandler<Kube | EventRecorder>> => [
-  UncordonNode.make(),
   RequestNodeReplacement.make(replacement)
 ]
 
@@ -31,4 +30,4 @@ export const handlers = (
   guards: NodeGuards.NodeGuardSettings = NodeGuards.defaults,
   s: ActionSettings = defaults,
   replacement: RequestNodeReplacement.ReplacementSettings = RequestNodeReplacement.defaults
-): ReadonlyArray<ActionHandler.ActionHandler<Kube | EventRecorder>> => [CordonNode.make(guards), DrainNode.make(s), ...extraHandlers(replacement)]
+): ReadonlyArray<ActionHandler.ActionHandler<Kube | EventRecorder>> => [CordonNode.make(guards), DrainNode.make(s), UncordonNode.make(), ...extraHandlers(replacement)]

@@ -1,7 +1,7 @@
 /**
  * The action handlers of k8s.oom.six-signal with their guardrails, for an `ActionRegistry`:
  * `k8s.patchMemoryLimit`, `k8s.raiseHpaMinReplicas`, `k8s.cordonNode`, `k8s.drainNode`,
- * `k8s.captureHeapProfile`.
+ * `k8s.uncordonNode` (node_pressure ends with it), `k8s.captureHeapProfile`.
  *
  * @example
  * ```ts
@@ -17,15 +17,17 @@ import * as CaptureHeapProfile from "./captureHeapProfile"
 import * as CordonNode from "./cordonNode"
 import * as DrainNode from "./drainNode"
 import type { HeapProfiler } from "./heapProfiler"
+import * as UncordonNode from "./uncordonNode"
 import * as PatchMemoryLimit from "./patchMemoryLimit"
 import * as RaiseHpaMinReplicas from "./raiseHpaMinReplicas"
 import { type ActionSettings, defaults } from "./settings"
 
-/** The five handlers. */
+/** The six handlers. */
 export const handlers = (s: ActionSettings = defaults): ReadonlyArray<ActionHandler.ActionHandler<Kube | EventRecorder | HeapProfiler>> => [
   PatchMemoryLimit.make(s),
   RaiseHpaMinReplicas.make(),
   CordonNode.make(),
   DrainNode.make(s),
+  UncordonNode.make(),
   CaptureHeapProfile.make()
 ]

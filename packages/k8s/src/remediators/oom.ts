@@ -6,7 +6,10 @@
  *   per pod per 24 h;
  * - traffic_spike → raise the HPA's minReplicas (within maxReplicas, annotated with the reason),
  *   falling back to the limit bump when there is no HPA or it is at max — one Fallback step;
- * - node_pressure → cordon the node, then a PDB-aware drain that ignores DaemonSets;
+ * - node_pressure → cordon the node, then a PDB-aware drain that ignores DaemonSets, then the
+ *   node guardrails' `k8s.uncordonNode` once the node has been Ready and pressure-free for the
+ *   healthy delay (5 min; not recovered within 30 min → it stays cordoned and escalates), so the
+ *   cordon never keeps the cluster's BytePort cordon slot (the steps of k8s.node.pressure-drain);
  * - runtime_misconfig → a ChangeProposal with the -Xmx / GOMEMLIMIT / NODE_OPTIONS fix as PR
  *   text, never applied;
  * - genuine_memory_leak → capture a heap profile and escalate (a ticket is opened); never a bump.
@@ -17,6 +20,7 @@ import { Action, type ChangeProposal, type Classification, Fact, Plan, type Sign
 import type { OomClass, OomFacts, PodFacts } from "../classifiers/oom"
 import { formatBytes, humanBytes, roundUpToMi } from "../Quantity"
 import type { RuntimeHeap } from "../probes/runtimeHeap"
+import * as NodePressure from "./nodePressure"
 
 /** The runbook id the plans belong to. */
 export const RUNBOOK_ID = "k8s.oom.six-signal"
@@ -29,10 +33,25 @@ export interface OomRemediation {
   readonly scaleOutFactor: number
   /** A drain's overall timeout in seconds. Default 300. */
   readonly drainTimeoutSeconds: number
+  /** node_pressure: how long the node must be Ready and pressure-free before the uncordon (seconds, default 300). */
+  readonly healthyDelaySeconds?: number | undefined
+  /** node_pressure: not recovered within this → it stays cordoned and the incident escalates (seconds, default 1800). */
+  readonly recoveryTimeoutSeconds?: number | undefined
+  /** node_pressure: how often the uncordon polls the node (seconds, default 15). */
+  readonly pollSeconds?: number | undefined
 }
 
 /** The defaults. */
 export const defaults: OomRemediation = { bumpFactor: 1.5, scaleOutFactor: 1.5, drainTimeoutSeconds: 300 }
+
+/** The node_pressure steps' settings (the node guardrails' defaults where `settings` says nothing). */
+export const pressureSettings = (settings: OomRemediation): NodePressure.PressureRemediation => ({
+  drainTimeoutSeconds: settings.drainTimeoutSeconds,
+  deleteEmptyDirData: false,
+  healthyDelaySeconds: settings.healthyDelaySeconds ?? NodePressure.defaults.healthyDelaySeconds,
+  recoveryTimeoutSeconds: settings.recoveryTimeoutSeconds ?? NodePressure.defaults.recoveryTimeoutSeconds,
+  pollSeconds: settings.pollSeconds ?? NodePressure.defaults.pollSeconds
+})
 
 /** The cluster name of a Kubernetes TargetRef (its first segment). */
 export const clusterOf = (target: TargetRef.TargetRef): string => target.ref.split("/")[0] ?? "default"
@@ -46,6 +65,7 @@ export const ActionKinds = {
   raiseHpaMinReplicas: "k8s.raiseHpaMinReplicas",
   cordonNode: "k8s.cordonNode",
   drainNode: "k8s.drainNode",
+  uncordonNode: "k8s.uncordonNode",
   captureHeapProfile: "k8s.captureHeapProfile"
 } as const
 
@@ -164,30 +184,9 @@ export const plan = (
     }
     case "node_pressure": {
       const node = Fact.value(facts.node)!
-      const target = nodeTarget(node.name, clusterOf(signal.target))
-      return Plan.make(
-        RUNBOOK_ID,
-        cls,
-        `cordon and drain node ${node.name}`,
-        Plan.seq(
-          Plan.act(Action.make({
-            kind: ActionKinds.cordonNode,
-            target,
-            params: { node: node.name, reason: "node_pressure: MemoryPressure" },
-            precondition: { resourceVersion: node.resourceVersion },
-            timeoutMs: 30_000,
-            description: `cordon node ${node.name}`
-          })),
-          Plan.act(Action.make({
-            kind: ActionKinds.drainNode,
-            target,
-            params: { node: node.name, ignoreDaemonSets: true, respectPodDisruptionBudgets: true, timeoutSeconds: settings.drainTimeoutSeconds },
-            precondition: { unschedulable: true },
-            timeoutMs: (settings.drainTimeoutSeconds + 30) * 1000,
-            description: `drain node ${node.name} (ignoring DaemonSets, honouring PodDisruptionBudgets)`
-          }))
-        )
-      )
+      const p = pressureSettings(settings)
+      const { cordon, drain, uncordon } = NodePressure.cordonDrainSteps(node.name, clusterOf(signal.target), "node_pressure: MemoryPressure", p, node.resourceVersion)
+      return Plan.make(RUNBOOK_ID, cls, `cordon, drain and (once healthy for ${p.healthyDelaySeconds}s) uncordon node ${node.name}`, Plan.seq(cordon, drain, uncordon))
     }
     case "runtime_misconfig": {
       const heap = Fact.value(facts.runtimeHeap)!

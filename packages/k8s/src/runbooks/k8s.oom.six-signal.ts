@@ -27,6 +27,7 @@ import { Clock, Config, ConfigProvider, Duration, Effect, Option, Stream } from 
 import * as OomClassifier from "../classifiers/oom"
 import type { OomFacts, PodFacts } from "../classifiers/oom"
 import * as MemoryPressure from "../detectors/memoryPressure"
+import * as NodeGuards from "../guardrails/nodeGuards"
 import * as Informers from "../informers/Informers"
 import * as K8sDetector from "../informers/K8sDetector"
 import * as Resource from "../informers/Resource"
@@ -272,6 +273,7 @@ export const unlabelledKills = (namespace?: string | undefined): Detector.Detect
 export const make = (o: Options = {}): Runbook.Runbook<OomFacts, Kube | Metrics> => {
   const thresholds = o.thresholds ?? OomClassifier.defaults
   const remediation = o.remediation ?? Remediator.defaults
+  const pressure = Remediator.pressureSettings(remediation)
   const detectors = [
     OomKilled.make({ namespace: o.namespace }),
     MemoryPressure.make(),
@@ -301,7 +303,8 @@ export const make = (o: Options = {}): Runbook.Runbook<OomFacts, Kube | Metrics>
     nextSteps,
     ticket: (c) => c._tag === "Classified" && c.class === "genuine_memory_leak",
     defaultMode: o.defaultMode ?? "dry_run",
-    leaseTtl: "30 minutes",
+    // node_pressure: cordon + drain + recovery + healthy delay before the uncordon + verification, with room to spare
+    leaseTtl: Duration.seconds(Math.max(1800, pressure.drainTimeoutSeconds + pressure.recoveryTimeoutSeconds + pressure.healthyDelaySeconds + 1800)),
     cooldown: "5 minutes"
   })
 }
@@ -338,7 +341,8 @@ export const verifyConfig: Effect.Effect<OomVerifiers.VerifySettings, Config.Con
  * `BYTEPORT_OOM_DRAIN_TIMEOUT_SECONDS`, `BYTEPORT_OOM_TREND_LOOKBACK_MINUTES`,
  * `BYTEPORT_OOM_WARMUP_SECONDS`, `BYTEPORT_OOM_TREND_MAX_LOOKBACK_MINUTES`, `BYTEPORT_OOM_TREND_SIGNIFICANCE_Z`, `BYTEPORT_OOM_TREND_MIN_RISE`, `BYTEPORT_OOM_VERIFY_WORKING_SET_RATIO`,
  * `BYTEPORT_OOM_VERIFY_WINDOW_SECONDS`, `BYTEPORT_OOM_VERIFY_POLL_SECONDS` (see {@link verifyConfig}),
- * `BYTEPORT_OOM_DEPLOY_REGRESSION_MINUTES`, `BYTEPORT_OOM_WORKING_SET_RATIO` (turns the
+ * `BYTEPORT_OOM_DEPLOY_REGRESSION_MINUTES`, `BYTEPORT_NODE_HEALTHY_DELAY_SECONDS` /
+ * `BYTEPORT_NODE_RECOVERY_TIMEOUT_SECONDS` (node_pressure's uncordon, `NodeGuards.fromConfig`), `BYTEPORT_OOM_WORKING_SET_RATIO` (turns the
  * metrics-server working-set poll on at that share of the limit). The mode is core's `BYTEPORT_MODE_K8S_OOM_SIX_SIGNAL`.
  */
 export const fromConfig = (o: Options = {}): Effect.Effect<Runbook.Runbook<OomFacts, Kube | Metrics>, Config.ConfigError> =>
@@ -349,7 +353,9 @@ export const fromConfig = (o: Options = {}): Effect.Effect<Runbook.Runbook<OomFa
       remediation: {
         bumpFactor: yield* factorOf("BYTEPORT_OOM_BUMP_FACTOR", Remediator.defaults.bumpFactor),
         scaleOutFactor: yield* factorOf("BYTEPORT_OOM_SCALE_OUT_FACTOR", Remediator.defaults.scaleOutFactor),
-        drainTimeoutSeconds: yield* num("BYTEPORT_OOM_DRAIN_TIMEOUT_SECONDS", Remediator.defaults.drainTimeoutSeconds)
+        drainTimeoutSeconds: yield* num("BYTEPORT_OOM_DRAIN_TIMEOUT_SECONDS", Remediator.defaults.drainTimeoutSeconds),
+        // node_pressure's uncordon: the node guardrails' healthy delay, recovery timeout and poll
+        ...(yield* Effect.map(NodeGuards.fromConfig, (g) => ({ healthyDelaySeconds: g.healthyDelaySeconds, recoveryTimeoutSeconds: g.recoveryTimeoutSeconds, pollSeconds: g.pollSeconds })))
       },
       trend: {
         lookbackMinutes: yield* num("BYTEPORT_OOM_TREND_LOOKBACK_MINUTES", MemoryTrend.defaults.lookbackMinutes),

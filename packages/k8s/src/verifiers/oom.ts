@@ -11,7 +11,9 @@
  * - `scaleOut` (a `k8s.raiseHpaMinReplicas` was applied): at least the new minimum of replicas
  *   are Ready, and the average working set per pod is below the peak seen at diagnosis.
  * - `drain` (a `k8s.drainNode` was applied): the node is cordoned, no evictable pod is left on
- *   it, and the workload's replicas are Ready again (rescheduled elsewhere).
+ *   it, and the workload's replicas are Ready again (rescheduled elsewhere). When the plan's
+ *   `k8s.uncordonNode` ran too, the node is instead schedulable again, Ready and free of
+ *   MemoryPressure (pods may land on it again, so "no evictable pod left" no longer applies).
  *
  * `forApplied` picks the verifier from the actions that ran (traffic_spike may have scaled out
  * or, through its Fallback, bumped the limit).
@@ -172,10 +174,17 @@ export const drain = (): Verifier.Verifier<OomFacts, Kube> =>
         !p.metadata?.ownerReferences?.some((o) => o.kind === "DaemonSet") &&
         p.status?.phase !== "Succeeded" && p.status?.phase !== "Failed"
       )
-      const checks: Array<Check> = [
-        { name: "node cordoned", ok: node.spec?.unschedulable === true, detail: `spec.unschedulable=${node.spec?.unschedulable === true}` },
-        { name: "no evictable pods left on the node", ok: left.length === 0, detail: left.length ? left.map((p) => `${p.metadata?.namespace}/${p.metadata?.name}`).join(", ") : "none" }
-      ]
+      const uncordoned = findApplied(ctx.applied, "k8s.uncordonNode") !== undefined
+      const cond = (type: string) => node.status?.conditions?.find((c) => c.type === type)?.status
+      const checks: Array<Check> = uncordoned
+        ? [
+          { name: "node uncordoned", ok: node.spec?.unschedulable !== true, detail: `spec.unschedulable=${node.spec?.unschedulable === true}` },
+          { name: "node Ready and free of MemoryPressure", ok: cond("Ready") === "True" && cond("MemoryPressure") !== "True", detail: `Ready=${cond("Ready")} MemoryPressure=${cond("MemoryPressure")}` }
+        ]
+        : [
+          { name: "node cordoned", ok: node.spec?.unschedulable === true, detail: `spec.unschedulable=${node.spec?.unschedulable === true}` },
+          { name: "no evictable pods left on the node", ok: left.length === 0, detail: left.length ? left.map((p) => `${p.metadata?.namespace}/${p.metadata?.name}`).join(", ") : "none" }
+        ]
       const pod = Fact.value(ctx.facts.pod)
       if (pod?.workload) {
         const { workload, pods } = yield* workloadPods(pod.namespace, pod.workload.kind, pod.workload.name)

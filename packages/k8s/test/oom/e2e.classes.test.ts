@@ -145,7 +145,7 @@ describe("k8s.oom.six-signal e2e per class", () => {
       assert.strictEqual(restarts(), r0, "no OOMKill after recovery")
     }).pipe(Effect.scoped), 60_000)
 
-  it.effect("node_pressure: cordon then a PDB-aware drain; the victim's pods run Ready elsewhere", () =>
+  it.effect("node_pressure: cordon, a PDB-aware drain, then the uncordon once healthy; the victim's pods run Ready elsewhere", () =>
     Effect.gen(function*() {
       const s = yield* sim(Scenario.cluster({ nodes: 3 }).with(Scenario.oom.nodePressure({ name: "api", node: "node-2" })).build())
       s.advance("5m")
@@ -155,13 +155,13 @@ describe("k8s.oom.six-signal e2e per class", () => {
       }).pipe(Effect.provide(servicesLayer(s))))
       assert.strictEqual(report.classification?.class, "node_pressure", JSON.stringify(report.facts))
       const node = s.api.store.get({ group: "", version: "v1", resource: "nodes" }, undefined, "node-2") as any
-      assert.isTrue(node.spec.unschedulable)
+      assert.notStrictEqual(node.spec.unschedulable, true, "the cordon ends with the uncordon (it never keeps the cordon slot)")
       assert.strictEqual(report.status, "recovered", JSON.stringify(report.verdicts))
-      assert.deepStrictEqual(report.outcomes.map((o: any) => [o.kind, o.status]), [["k8s.cordonNode", "applied"], ["k8s.drainNode", "applied"]])
+      assert.deepStrictEqual(report.outcomes.map((o: any) => [o.kind, o.status]), [["k8s.cordonNode", "applied"], ["k8s.drainNode", "applied"], ["k8s.uncordonNode", "applied"]])
       const pods = s.api.store.list({ group: "", version: "v1", resource: "pods" }).filter((p: any) => p.metadata.name.startsWith("api-") && !p.metadata.deletionTimestamp) as Array<any>
       assert.strictEqual(pods.length, 3)
       assert.isTrue(pods.every((p) => p.spec.nodeName !== "node-2"))
       const reasons = s.api.store.list({ group: "", version: "v1", resource: "events" }).filter((e: any) => e.involvedObject.kind === "Node" && e.involvedObject.name === "node-2" && e.source?.component === "byteport").map((e: any) => e.reason)
-      assert.includeMembers(reasons, ["Cordoned", "Drained"])
+      assert.includeMembers(reasons, ["Cordoned", "Drained", "Uncordoned"])
     }).pipe(Effect.scoped), 60_000)
 })
