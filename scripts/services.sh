@@ -18,6 +18,7 @@
 #   PostgreSQL  BYTEPORT_PG_PORT         25432
 #   pgbouncer   BYTEPORT_PGBOUNCER_PORT  26432
 #   MariaDB     BYTEPORT_MYSQL_PORT      23306
+#   sshd        BYTEPORT_SSHD_PORT       22022
 #
 # Leases: several test runs (several engineers, one machine) share one set of servers. `up --lease
 # NAME --pid PID` records that process PID uses them; `down --lease NAME` drops that lease and
@@ -41,6 +42,9 @@ MY_PORT=${BYTEPORT_MYSQL_PORT:-23306}
 PGB_POOL_SIZE=${BYTEPORT_PGBOUNCER_POOL_SIZE:-4}
 PG_MAX_CONN=${BYTEPORT_PG_MAX_CONNECTIONS:-100}
 MY_MAX_CONN=${BYTEPORT_MYSQL_MAX_CONNECTIONS:-100}
+# sshd (Debian's openssh-server, no systemd) is a default service too; BYTEPORT_SERVICES still selects.
+[[ -z ${BYTEPORT_SERVICES:-} ]] && SERVICES+=" sshd"
+SSHD_PORT=${BYTEPORT_SSHD_PORT:-22022}
 
 # Test-only credentials (throwaway servers on loopback). Alphanumeric so URLs need no escaping.
 PG_SUPER_PW=pgSuperTest7
@@ -92,11 +96,13 @@ ensure_packages() {
   if has postgres; then find_pg_bin || fast=0; command -v psql >/dev/null || fast=0; fi
   if has pgbouncer; then command -v pgbouncer >/dev/null && command -v psql >/dev/null || fast=0; fi
   if has mariadb; then command -v mariadbd >/dev/null && command -v mariadb-install-db >/dev/null && command -v mariadb-admin >/dev/null || fast=0; fi
+  if has sshd; then [[ -x /usr/sbin/sshd ]] && command -v ssh-keygen >/dev/null && command -v ssh >/dev/null && command -v sudo >/dev/null || fast=0; fi
   ((fast)) && return 0
   local want=() missing=() p
   has postgres && want+=(postgresql-15 postgresql-client-15)
   has pgbouncer && want+=(pgbouncer postgresql-client-15)
   has mariadb && want+=(mariadb-server mariadb-client)
+  has sshd && want+=(openssh-server openssh-client openssh-sftp-server sudo)
   for p in "${want[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
   done
@@ -163,7 +169,7 @@ stop_pgbouncer() { stop_pid pgbouncer "$(pgb_pid)" "$STATE/pgbouncer/" TERM 10; 
 # SIGINT = PostgreSQL "fast" shutdown; kills the backends of this postmaster too.
 stop_postgres() { stop_pid postgres "$(pg_pid)" "$STATE/pg/data" INT 30; }
 stop_mariadb() { stop_pid mariadb "$(my_pid)" "$STATE/mariadb/data" TERM 60; rm -f "$STATE/mariadb/mariadbd.pid"; }
-stop_all() { stop_pgbouncer; stop_postgres; stop_mariadb; rm -f "$STATE/services.env"; }
+stop_all() { stop_pgbouncer; stop_postgres; stop_mariadb; stop_sshd; rm -f "$STATE/services.env"; }
 
 # ------------------------------------------------------------------------------ start
 start_postgres() {
@@ -293,11 +299,68 @@ EOF
   log "mariadb ready on 127.0.0.1:$MY_PORT ($(( $(now_ms) - t0 )) ms)"
 }
 
+# ------------------------------------------------------------------------------ sshd
+# Debian's openssh-server on 127.0.0.1 for the `Ssh` / `HostFs` tests, without systemd:
+# `sshd -D -e -f <cfg>` in the foreground (our own HostKey, AuthorizedKeysFile, PidFile, UsePAM no),
+# ready once it logged "Server listening on". Logins: the user running this script (root here),
+# key only, with a client key and a known_hosts file generated here for the tests.
+sshd_pid() { pid_from "$STATE/sshd/sshd.pid"; }
+sshd_ours() { local p; p=$(sshd_pid); alive "$p" && [[ $(cmdline "$p") == *"$STATE/sshd/sshd_config"* ]]; }
+sshd_probe() {
+  local S=$STATE/sshd
+  ssh -F /dev/null -n -o BatchMode=yes -o ConnectTimeout=2 -o IdentitiesOnly=yes -o IdentityAgent=none \
+    -o StrictHostKeyChecking=yes -o "UserKnownHostsFile=$S/known_hosts" -o GlobalKnownHostsFile=/dev/null \
+    -i "$S/client_ed25519" -p "$SSHD_PORT" "$(id -un)@127.0.0.1" true >/dev/null 2>&1
+}
+sshd_healthy() { sshd_ours && sshd_probe; }
+stop_sshd() { stop_pid sshd "$(sshd_pid)" "$STATE/sshd/sshd_config" TERM 10; rm -f "$STATE/sshd/sshd.pid"; }
+start_sshd() {
+  local S=$STATE/sshd t0; t0=$(now_ms)
+  [[ -x /usr/sbin/sshd ]] || die "/usr/sbin/sshd not found (package openssh-server)"
+  stop_sshd
+  port_free "$SSHD_PORT" || die "port $SSHD_PORT (sshd) on 127.0.0.1 is in use; set BYTEPORT_SSHD_PORT"
+  rm -rf "$S"; mkdir -p "$S"; chmod 700 "$S"
+  # privilege separation directory, normally made by the systemd unit (RuntimeDirectory=sshd)
+  mkdir -p /run/sshd 2>/dev/null || true; chmod 755 /run/sshd 2>/dev/null || true
+  ssh-keygen -q -t ed25519 -N '' -C byteport-test-host -f "$S/ssh_host_ed25519_key" || die "ssh-keygen (host key) failed"
+  ssh-keygen -q -t ed25519 -N '' -C byteport-test-client -f "$S/client_ed25519" || die "ssh-keygen (client key) failed"
+  cp "$S/client_ed25519.pub" "$S/authorized_keys"; chmod 600 "$S/authorized_keys"
+  printf '[127.0.0.1]:%s %s\n' "$SSHD_PORT" "$(cut -d' ' -f1,2 "$S/ssh_host_ed25519_key.pub")" > "$S/known_hosts"
+  local sftp=/usr/lib/openssh/sftp-server; [[ -x $sftp ]] || sftp=internal-sftp
+  cat >"$S/sshd_config" <<EOF
+# BytePort test sshd (scripts/services.sh)
+Port $SSHD_PORT
+ListenAddress 127.0.0.1
+HostKey $S/ssh_host_ed25519_key
+PidFile $S/sshd.pid
+AuthorizedKeysFile $S/authorized_keys
+UsePAM no
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PermitRootLogin prohibit-password
+StrictModes no
+AllowTcpForwarding no
+X11Forwarding no
+PrintMotd no
+MaxStartups 100:30:200
+MaxSessions 64
+Subsystem sftp $sftp
+EOF
+  /usr/sbin/sshd -t -f "$S/sshd_config" 2>"$S/sshd-check.log" || { cat "$S/sshd-check.log" >&2; die "sshd rejected its configuration"; }
+  nohup /usr/sbin/sshd -D -e -f "$S/sshd_config" </dev/null >/dev/null 2>"$S/sshd.log" 9>&- &
+  echo $! > "$S/sshd.pid"
+  wait_for sshd 30 grep -q "Server listening on" "$S/sshd.log" || { tail -20 "$S/sshd.log" >&2; die "sshd not ready"; }
+  wait_for sshd 10 sshd_probe || { tail -20 "$S/sshd.log" >&2; die "sshd does not accept the test key"; }
+  log "sshd ready on 127.0.0.1:$SSHD_PORT ($(( $(now_ms) - t0 )) ms)"
+}
+
 write_env() { # write_env [SERVICES_KNOWN_UP...]: re-probes only the others
   local up=() f=$STATE/services.env known=" $* "
   has postgres && { [[ $known == *" postgres "* ]] || pg_healthy; } && up+=(postgres)
   has pgbouncer && { [[ $known == *" pgbouncer "* ]] || pgb_healthy; } && up+=(pgbouncer)
   has mariadb && { [[ $known == *" mariadb "* ]] || my_healthy; } && up+=(mariadb)
+  has sshd && { [[ $known == *" sshd "* ]] || sshd_healthy; } && up+=(sshd)
   {
     echo "BYTEPORT_SERVICES_DIR=$STATE"
     echo "BYTEPORT_TEST_SERVICES_UP=${up[*]}"
@@ -324,6 +387,15 @@ write_env() { # write_env [SERVICES_KNOWN_UP...]: re-probes only the others
       echo "BYTEPORT_TEST_MYSQL_ADMIN_URL=mysql://byteport_admin:$MY_ADMIN_PW@127.0.0.1:$MY_PORT/appdb"
       echo "BYTEPORT_TEST_MYSQL_AGENT_URL=mysql://byteport_agent:$MY_AGENT_PW@127.0.0.1:$MY_PORT/appdb"
       echo "BYTEPORT_TEST_MYSQL_PID=$(my_pid)"
+    fi
+    if [[ " ${up[*]} " == *" sshd "* ]]; then
+      echo "BYTEPORT_TEST_SSHD_HOST=127.0.0.1"
+      echo "BYTEPORT_TEST_SSHD_PORT=$SSHD_PORT"
+      echo "BYTEPORT_TEST_SSHD_USER=$(id -un)"
+      echo "BYTEPORT_TEST_SSHD_KEY=$STATE/sshd/client_ed25519"
+      echo "BYTEPORT_TEST_SSHD_KNOWN_HOSTS=$STATE/sshd/known_hosts"
+      echo "BYTEPORT_TEST_SSHD_HOST_KEY_PUB=$STATE/sshd/ssh_host_ed25519_key.pub"
+      echo "BYTEPORT_TEST_SSHD_PID=$(sshd_pid)"
     fi
   } > "$f.tmp"
   mv -f "$f.tmp" "$f"
@@ -376,6 +448,11 @@ cmd_up() {
     else failed+=(pgbouncer); fi
   fi
   if [[ -n $my_job ]]; then if wait "$my_job"; then healthy+=(mariadb); else failed+=(mariadb); fi; fi
+  if has sshd; then
+    if sshd_healthy; then healthy+=(sshd)
+    elif ( start_sshd ); then started+=(sshd); healthy+=(sshd)
+    else failed+=(sshd); fi
+  fi
   echo "$version" > "$STATE/version"
   write_env "${healthy[@]}"
   mkdir -p "$STATE/leases"
@@ -406,11 +483,12 @@ cmd_down() {
 
 cmd_status() {
   local s
-  for s in postgres pgbouncer mariadb; do
+  for s in postgres pgbouncer mariadb sshd; do
     case $s in
       postgres) if pg_healthy; then echo "postgres  up    127.0.0.1:$PG_PORT pid $(pg_pid)"; else echo "postgres  down"; fi ;;
       pgbouncer) if pgb_healthy; then echo "pgbouncer up    127.0.0.1:$PGB_PORT pid $(pgb_pid)"; else echo "pgbouncer down"; fi ;;
       mariadb) if my_healthy; then echo "mariadb   up    127.0.0.1:$MY_PORT pid $(my_pid)"; else echo "mariadb   down"; fi ;;
+      sshd) if sshd_healthy; then echo "sshd      up    127.0.0.1:$SSHD_PORT pid $(sshd_pid)"; else echo "sshd      down"; fi ;;
     esac
   done
   [[ -d $STATE/leases ]] && echo "leases: $(live_leases | tr '\n' ' ')"
