@@ -26,7 +26,7 @@
 # `up` records the lease "manual" (no pid), so servers you started by hand outlive test runs.
 # A plain `down` stops everything, whatever the leases.
 #
-# Other knobs: BYTEPORT_SERVICES (subset of "postgres pgbouncer mariadb"), BYTEPORT_SKIP_INSTALL=1
+# Other knobs: BYTEPORT_SERVICES (subset of "postgres pgbouncer mariadb sshd"), BYTEPORT_SKIP_INSTALL=1
 # (never call apt-get), BYTEPORT_PGBOUNCER_POOL_SIZE (default 4), BYTEPORT_MYSQL_MAX_CONNECTIONS (100),
 # BYTEPORT_PG_MAX_CONNECTIONS (100).
 set -euo pipefail
