@@ -26,7 +26,7 @@
 # `up` records the lease "manual" (no pid), so servers you started by hand outlive test runs.
 # A plain `down` stops everything, whatever the leases.
 #
-# Other knobs: BYTEPORT_SERVICES (subset of "postgres pgbouncer mariadb sshd"), BYTEPORT_SKIP_INSTALL=1
+# Other knobs: BYTEPORT_SERVICES (subset of "postgres pgbouncer mariadb sshd hosttools"), BYTEPORT_SKIP_INSTALL=1
 # (never call apt-get), BYTEPORT_PGBOUNCER_POOL_SIZE (default 4), BYTEPORT_MYSQL_MAX_CONNECTIONS (100),
 # BYTEPORT_PG_MAX_CONNECTIONS (100).
 set -euo pipefail
@@ -43,7 +43,7 @@ PGB_POOL_SIZE=${BYTEPORT_PGBOUNCER_POOL_SIZE:-4}
 PG_MAX_CONN=${BYTEPORT_PG_MAX_CONNECTIONS:-100}
 MY_MAX_CONN=${BYTEPORT_MYSQL_MAX_CONNECTIONS:-100}
 # sshd (Debian's openssh-server, no systemd) is a default service too; BYTEPORT_SERVICES still selects.
-[[ -z ${BYTEPORT_SERVICES:-} ]] && SERVICES+=" sshd"
+[[ -z ${BYTEPORT_SERVICES:-} ]] && SERVICES+=" sshd hosttools"
 SSHD_PORT=${BYTEPORT_SSHD_PORT:-22022}
 
 # Test-only credentials (throwaway servers on loopback). Alphanumeric so URLs need no escaping.
@@ -97,12 +97,14 @@ ensure_packages() {
   if has pgbouncer; then command -v pgbouncer >/dev/null && command -v psql >/dev/null || fast=0; fi
   if has mariadb; then command -v mariadbd >/dev/null && command -v mariadb-install-db >/dev/null && command -v mariadb-admin >/dev/null || fast=0; fi
   if has sshd; then [[ -x /usr/sbin/sshd ]] && command -v ssh-keygen >/dev/null && command -v ssh >/dev/null && command -v sudo >/dev/null || fast=0; fi
+  if has hosttools; then hosttools_ok || fast=0; fi
   ((fast)) && return 0
   local want=() missing=() p
   has postgres && want+=(postgresql-15 postgresql-client-15)
   has pgbouncer && want+=(pgbouncer postgresql-client-15)
   has mariadb && want+=(mariadb-server mariadb-client)
   has sshd && want+=(openssh-server openssh-client openssh-sftp-server sudo)
+  has hosttools && want+=(logrotate systemd-journal-remote openjdk-17-jdk-headless)
   for p in "${want[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
   done
@@ -299,6 +301,13 @@ EOF
   log "mariadb ready on 127.0.0.1:$MY_PORT ($(( $(now_ms) - t0 )) ms)"
 }
 
+# ------------------------------------------------------------------------------ host tools
+# Not servers: the programs @byteport/host's runbook tests drive for real (logrotate, journal files
+# written by systemd-journal-remote and read with `journalctl --directory`, a JDK's jcmd).
+# "Up" when the binaries are there.
+JOURNAL_REMOTE=/lib/systemd/systemd-journal-remote
+hosttools_ok() { command -v logrotate >/dev/null && [[ -x $JOURNAL_REMOTE ]] && command -v journalctl >/dev/null && command -v jcmd >/dev/null; }
+
 # ------------------------------------------------------------------------------ sshd
 # Debian's openssh-server on 127.0.0.1 for the `Ssh` / `HostFs` tests, without systemd:
 # `sshd -D -e -f <cfg>` in the foreground (our own HostKey, AuthorizedKeysFile, PidFile, UsePAM no),
@@ -361,6 +370,7 @@ write_env() { # write_env [SERVICES_KNOWN_UP...]: re-probes only the others
   has pgbouncer && { [[ $known == *" pgbouncer "* ]] || pgb_healthy; } && up+=(pgbouncer)
   has mariadb && { [[ $known == *" mariadb "* ]] || my_healthy; } && up+=(mariadb)
   has sshd && { [[ $known == *" sshd "* ]] || sshd_healthy; } && up+=(sshd)
+  has hosttools && hosttools_ok && up+=(hosttools)
   {
     echo "BYTEPORT_SERVICES_DIR=$STATE"
     echo "BYTEPORT_TEST_SERVICES_UP=${up[*]}"
@@ -396,6 +406,12 @@ write_env() { # write_env [SERVICES_KNOWN_UP...]: re-probes only the others
       echo "BYTEPORT_TEST_SSHD_KNOWN_HOSTS=$STATE/sshd/known_hosts"
       echo "BYTEPORT_TEST_SSHD_HOST_KEY_PUB=$STATE/sshd/ssh_host_ed25519_key.pub"
       echo "BYTEPORT_TEST_SSHD_PID=$(sshd_pid)"
+    fi
+    if [[ " ${up[*]} " == *" hosttools "* ]]; then
+      echo "BYTEPORT_TEST_LOGROTATE=$(command -v logrotate)"
+      echo "BYTEPORT_TEST_JOURNAL_REMOTE=$JOURNAL_REMOTE"
+      echo "BYTEPORT_TEST_JOURNALCTL=$(command -v journalctl)"
+      echo "BYTEPORT_TEST_JCMD=$(command -v jcmd)"
     fi
   } > "$f.tmp"
   mv -f "$f.tmp" "$f"
@@ -453,6 +469,7 @@ cmd_up() {
     elif ( start_sshd ); then started+=(sshd); healthy+=(sshd)
     else failed+=(sshd); fi
   fi
+  if has hosttools; then if hosttools_ok; then healthy+=(hosttools); else failed+=(hosttools); log "host tools missing (logrotate, systemd-journal-remote, jcmd)"; fi; fi
   echo "$version" > "$STATE/version"
   write_env "${healthy[@]}"
   mkdir -p "$STATE/leases"
@@ -483,12 +500,13 @@ cmd_down() {
 
 cmd_status() {
   local s
-  for s in postgres pgbouncer mariadb sshd; do
+  for s in postgres pgbouncer mariadb sshd hosttools; do
     case $s in
       postgres) if pg_healthy; then echo "postgres  up    127.0.0.1:$PG_PORT pid $(pg_pid)"; else echo "postgres  down"; fi ;;
       pgbouncer) if pgb_healthy; then echo "pgbouncer up    127.0.0.1:$PGB_PORT pid $(pgb_pid)"; else echo "pgbouncer down"; fi ;;
       mariadb) if my_healthy; then echo "mariadb   up    127.0.0.1:$MY_PORT pid $(my_pid)"; else echo "mariadb   down"; fi ;;
       sshd) if sshd_healthy; then echo "sshd      up    127.0.0.1:$SSHD_PORT pid $(sshd_pid)"; else echo "sshd      down"; fi ;;
+      hosttools) if hosttools_ok; then echo "hosttools present (logrotate, systemd-journal-remote, jcmd)"; else echo "hosttools missing"; fi ;;
     esac
   done
   [[ -d $STATE/leases ]] && echo "leases: $(live_leases | tr '\n' ' ')"

@@ -4,7 +4,7 @@ import { fileURLToPath } from "node:url"
 import type { TestProject } from "vitest/node"
 
 /** The real servers `scripts/services.sh` runs for integration tests. */
-export type ServiceName = "postgres" | "pgbouncer" | "mariadb" | "sshd"
+export type ServiceName = "postgres" | "pgbouncer" | "mariadb" | "sshd" | "hosttools"
 
 /** What the global setup hands to every test worker (read it with `inject("byteportServices")`). */
 export interface ServicesContext {
@@ -22,7 +22,7 @@ declare module "vitest" {
   }
 }
 
-const ALL: ReadonlyArray<ServiceName> = ["postgres", "pgbouncer", "mariadb", "sshd"]
+const ALL: ReadonlyArray<ServiceName> = ["postgres", "pgbouncer", "mariadb", "sshd", "hosttools"]
 const SCRIPT = path.join(path.dirname(fileURLToPath(import.meta.url)), "services.sh")
 const LEASE = `vitest-${process.pid}`
 

@@ -49,3 +49,16 @@ export const describeWithSshd = (title: string, body: (sshd: Sshd) => void): voi
   if (reason === undefined) describe(title, () => body(sshdOf(ctx!.env)))
   else describe.skip(`${title} [skipped: ${reason}]`, () => {})
 }
+
+/** A `describe` that runs only when the named services of scripts/services.sh are up (fails under CI=true when not). */
+export const describeWithServices = (
+  names: ReadonlyArray<"sshd" | "hosttools">,
+  title: string,
+  body: (env: Readonly<Record<string, string>>) => void
+): void => {
+  const ctx = inject("byteportServices")
+  const missing = ctx === undefined ? ["no byteportServices context (run through the root vitest config)"] : names.filter((n) => !ctx.up.includes(n)).map((n) => `${n}: ${ctx.failures[n] ?? "not running"}`)
+  if (missing.length > 0 && isCI()) throw new Error(`test services are not available (CI=true): ${missing.join("; ")}`)
+  if (missing.length === 0) describe(title, () => body(ctx!.env))
+  else describe.skip(`${title} [skipped: ${missing.join("; ")}]`, () => {})
+}
