@@ -20,6 +20,7 @@
  */
 import { randomBytes } from "node:crypto"
 import * as fs from "node:fs"
+import * as os from "node:os"
 import { Context, Duration, Effect, Layer, Redacted, Schema, Scope } from "effect"
 import { Shell } from "@byteport/core/shell"
 import { Client } from "ssh2"
@@ -473,6 +474,12 @@ const makeShell = (r: Resolved, client: () => Promise<Client>, sudo: boolean, na
                   if (spawnAt >= 0) {
                     const code = /^[A-Z]+/.exec(stderr.slice(spawnAt + spawnMarker.length))?.[0] ?? "ENOENT"
                     return finish(Effect.fail(Shell.error(name, request, "SpawnFailed", { code })))
+                  }
+                  // `setsid -w` reports a child killed by a signal on stderr and exits with the signal's number
+                  const setsidLine = pgid !== undefined ? new RegExp(`(^|\n)setsid: child ${pgid} did not exit normally[^\n]*\n?$`).exec(stderr) : null
+                  if (setsidLine !== null && exitCode !== null) {
+                    const sig = Object.entries(os.constants.signals).find(([, n]) => n === exitCode)?.[0] ?? `signal ${exitCode}`
+                    return finish(Effect.fail(Shell.error(name, request, "Killed", { signal: sig })))
                   }
                   if (exitCode === null) {
                     return finish(Effect.fail(Shell.error(name, request, "Killed", { signal: exitSignal !== undefined ? `SIG${exitSignal}` : "unknown" })))

@@ -117,6 +117,11 @@ describeWithSshd("Ssh", (sshd) => {
       assert.strictEqual(viaSudo.stdout.trim(), sshd.user)
       const args = yield* Shell.run(["printf", "%s\\0", "a b", "it's", "$HOME"]).pipe(Effect.provide(Ssh.layer({ ...sshd.options, sudo: true })))
       assert.deepStrictEqual(args.stdout.split("\0").slice(0, -1), ["a b", "it's", "$HOME"])
+      // the kill on timeout goes through sudo -n too
+      const t = `${600 + Math.floor(Math.random() * 99)}.${Date.now() % 1_000_000}`
+      const e = yield* Effect.flip(Shell.run(["sleep", t], { timeout: "500 millis" }).pipe(Effect.provide(Ssh.layer({ ...sshd.options, sudo: true }))))
+      assert.strictEqual(e.reason, "TimedOut")
+      assert.deepStrictEqual(processesWith(`sleep\0${t}`), [])
     }))
 
   it.live("the layer fails with the typed SshError when the host key is not pinned", () =>

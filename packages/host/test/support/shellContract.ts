@@ -113,6 +113,16 @@ export const shellContract = (getShell: () => Shell.ShellShape, options: { reado
       assert.strictEqual((yield* run(["pwd"], { cwd: dir })).stdout, `${dir}\n`)
     }))
 
+  it.live("a command killed by a signal nobody here sent fails Killed, naming the signal; exit 137 stays an exit code", () =>
+    Effect.gen(function*() {
+      const e = yield* Effect.flip(run(["sh", "-c", "kill -KILL $$"]))
+      assert.strictEqual(e.reason, "Killed")
+      assert.strictEqual(e.signal, "SIGKILL")
+      const t = yield* Effect.flip(run(["sh", "-c", "kill -TERM $$"]))
+      assert.strictEqual(t.signal, "SIGTERM")
+      assert.strictEqual((yield* run(["sh", "-c", "exit 137"])).exitCode, 137)
+    }))
+
   it.live("output beyond maxOutputBytes is cut and flagged, per stream", () =>
     Effect.gen(function*() {
       const r = yield* run(["sh", "-c", "head -c 200000 /dev/zero | tr '\\0' a; head -c 5000 /dev/zero | tr '\\0' b >&2"], { maxOutputBytes: 1000 })
