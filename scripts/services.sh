@@ -355,6 +355,9 @@ PrintMotd no
 MaxStartups 100:30:200
 MaxSessions 64
 Subsystem sftp $sftp
+# bash sources ~/.bashrc for a command run by sshd unless SHLVL says it is nested; a machine's root
+# .bashrc can be slow (pyenv: hundreds of ms per command), and no test is about it
+SetEnv SHLVL=1
 EOF
   /usr/sbin/sshd -t -f "$S/sshd_config" 2>"$S/sshd-check.log" || { cat "$S/sshd-check.log" >&2; die "sshd rejected its configuration"; }
   nohup /usr/sbin/sshd -D -e -f "$S/sshd_config" </dev/null >/dev/null 2>"$S/sshd.log" 9>&- &
