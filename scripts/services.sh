@@ -18,6 +18,7 @@
 #   PostgreSQL  BYTEPORT_PG_PORT         25432
 #   pgbouncer   BYTEPORT_PGBOUNCER_PORT  26432
 #   MariaDB     BYTEPORT_MYSQL_PORT      23306
+#   PostgreSQL streaming replica (service "pgreplica")  BYTEPORT_PG_REPLICA_PORT  25433
 #   sshd        BYTEPORT_SSHD_PORT       22022
 #
 # Leases: several test runs (several engineers, one machine) share one set of servers. `up --lease
@@ -26,7 +27,12 @@
 # `up` records the lease "manual" (no pid), so servers you started by hand outlive test runs.
 # A plain `down` stops everything, whatever the leases.
 #
-# Other knobs: BYTEPORT_SERVICES (subset of "postgres pgbouncer mariadb sshd hosttools"), BYTEPORT_SKIP_INSTALL=1
+# The replica is a hot standby of the test PostgreSQL (pg_basebackup -R -X stream, physical
+# streaming replication as the role `replicator`); it is re-created whenever the primary starts.
+# Its primary_conninfo is reloadable (PostgreSQL 13+): tests point it at a fault proxy with
+# ALTER SYSTEM SET primary_conninfo + pg_reload_conf().
+#
+# Other knobs: BYTEPORT_SERVICES (subset of "postgres pgbouncer mariadb pgreplica sshd hosttools"), BYTEPORT_SKIP_INSTALL=1
 # (never call apt-get), BYTEPORT_PGBOUNCER_POOL_SIZE (default 4), BYTEPORT_MYSQL_MAX_CONNECTIONS (100),
 # BYTEPORT_PG_MAX_CONNECTIONS (100).
 set -euo pipefail
@@ -34,17 +40,48 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/.." && pwd)
 STATE=${BYTEPORT_SERVICES_DIR:-$REPO/.services}
-SERVICES=${BYTEPORT_SERVICES:-"postgres pgbouncer mariadb"}
+SERVICES=${BYTEPORT_SERVICES:-"postgres pgbouncer mariadb pgreplica"}
 
 PG_PORT=${BYTEPORT_PG_PORT:-25432}
 PGB_PORT=${BYTEPORT_PGBOUNCER_PORT:-26432}
 MY_PORT=${BYTEPORT_MYSQL_PORT:-23306}
+PGR_PORT=${BYTEPORT_PG_REPLICA_PORT:-25433}
 PGB_POOL_SIZE=${BYTEPORT_PGBOUNCER_POOL_SIZE:-4}
 PG_MAX_CONN=${BYTEPORT_PG_MAX_CONNECTIONS:-100}
 MY_MAX_CONN=${BYTEPORT_MYSQL_MAX_CONNECTIONS:-100}
 # sshd (Debian's openssh-server, no systemd) is a default service too; BYTEPORT_SERVICES still selects.
 [[ -z ${BYTEPORT_SERVICES:-} ]] && SERVICES+=" sshd hosttools"
 SSHD_PORT=${BYTEPORT_SSHD_PORT:-22022}
+
+# --- TLS servers (issue 15) -----------------------------------------------------------------------
+# Two Pebbles (ACME test CAs) on one pebble-challtestsrv (mock DNS: every name is 127.0.0.1),
+# an OCSP responder (Node, signs with the short Pebble's intermediate key), nginx, haproxy, caddy
+# and certbot. Ports, each overridable:
+#   pebble (renewal CA, default validity)  BYTEPORT_PEBBLE_PORT 24000, BYTEPORT_PEBBLE_MGMT_PORT 24001
+#   pebble-short (initial CA, 5 days, OCSP) BYTEPORT_PEBBLE_SHORT_PORT 24010, BYTEPORT_PEBBLE_SHORT_MGMT_PORT 24011
+#   pebble-challtestsrv  BYTEPORT_CHALLTESTSRV_DNS_PORT 24053, BYTEPORT_CHALLTESTSRV_MGMT_PORT 24055
+#   http-01 (= nginx http, serving the webroot) BYTEPORT_ACME_HTTP_PORT 24080; tls-alpn-01 BYTEPORT_ACME_TLS_PORT 24081
+#   OCSP responder  BYTEPORT_OCSP_PORT 24088
+#   nginx https BYTEPORT_NGINX_TLS_PORT 24443; haproxy https BYTEPORT_HAPROXY_TLS_PORT 24444;
+#   caddy https BYTEPORT_CADDY_TLS_PORT 24445, caddy admin BYTEPORT_CADDY_ADMIN_PORT 24019
+# BYTEPORT_PEBBLE_SHORT_VALIDITY_S (default 432000 = 5 days). The TLS services join the default
+# service list unless BYTEPORT_SERVICES is set.
+TLS_SERVICES="pebble ocsp nginx haproxy caddy certbot"
+[[ -z ${BYTEPORT_SERVICES:-} ]] && SERVICES+=" $TLS_SERVICES"
+PEBBLE_PORT=${BYTEPORT_PEBBLE_PORT:-24000}
+PEBBLE_MGMT_PORT=${BYTEPORT_PEBBLE_MGMT_PORT:-24001}
+PEBBLE_SHORT_PORT=${BYTEPORT_PEBBLE_SHORT_PORT:-24010}
+PEBBLE_SHORT_MGMT_PORT=${BYTEPORT_PEBBLE_SHORT_MGMT_PORT:-24011}
+PEBBLE_SHORT_VALIDITY=${BYTEPORT_PEBBLE_SHORT_VALIDITY_S:-432000}
+CTS_DNS_PORT=${BYTEPORT_CHALLTESTSRV_DNS_PORT:-24053}
+CTS_MGMT_PORT=${BYTEPORT_CHALLTESTSRV_MGMT_PORT:-24055}
+ACME_HTTP_PORT=${BYTEPORT_ACME_HTTP_PORT:-24080}
+ACME_TLS_PORT=${BYTEPORT_ACME_TLS_PORT:-24081}
+OCSP_PORT=${BYTEPORT_OCSP_PORT:-24088}
+NGINX_TLS_PORT=${BYTEPORT_NGINX_TLS_PORT:-24443}
+HAPROXY_TLS_PORT=${BYTEPORT_HAPROXY_TLS_PORT:-24444}
+CADDY_TLS_PORT=${BYTEPORT_CADDY_TLS_PORT:-24445}
+CADDY_ADMIN_PORT=${BYTEPORT_CADDY_ADMIN_PORT:-24019}
 
 # Test-only credentials (throwaway servers on loopback). Alphanumeric so URLs need no escaping.
 PG_SUPER_PW=pgSuperTest7
@@ -54,6 +91,7 @@ PGB_ADMIN_PW=pgbAdminTest7
 MY_ADMIN_PW=myAdminTest7
 MY_APP_PW=myAppTest7
 MY_AGENT_PW=myAgentTest7
+PG_REPL_PW=pgReplTest7
 
 # Never let inherited client settings redirect our own psql / mariadb calls.
 unset PGHOST PGHOSTADDR PGPORT PGUSER PGPASSWORD PGDATABASE PGSERVICE PGSSLMODE PGOPTIONS PGPASSFILE \
@@ -93,14 +131,16 @@ find_pg_bin() {
 ensure_packages() {
   # fast path: every binary we run is already there
   local fast=1
-  if has postgres; then find_pg_bin || fast=0; command -v psql >/dev/null || fast=0; fi
+  if has postgres || has pgreplica; then find_pg_bin || fast=0; command -v psql >/dev/null || fast=0; fi
+  if has pgreplica; then command -v strace >/dev/null || fast=0; fi # the replica tests slow its replay with strace
   if has pgbouncer; then command -v pgbouncer >/dev/null && command -v psql >/dev/null || fast=0; fi
   if has mariadb; then command -v mariadbd >/dev/null && command -v mariadb-install-db >/dev/null && command -v mariadb-admin >/dev/null || fast=0; fi
   if has sshd; then [[ -x /usr/sbin/sshd ]] && command -v ssh-keygen >/dev/null && command -v ssh >/dev/null && command -v sudo >/dev/null || fast=0; fi
   if has hosttools; then hosttools_ok || fast=0; fi
   ((fast)) && return 0
   local want=() missing=() p
-  has postgres && want+=(postgresql-15 postgresql-client-15)
+  { has postgres || has pgreplica; } && want+=(postgresql-15 postgresql-client-15)
+  has pgreplica && want+=(strace)
   has pgbouncer && want+=(pgbouncer postgresql-client-15)
   has mariadb && want+=(mariadb-server mariadb-client)
   has sshd && want+=(openssh-server openssh-client openssh-sftp-server sudo)
@@ -136,6 +176,14 @@ template_key() {
 pg_pid() { pid_from "$STATE/pg/data/postmaster.pid"; }
 pgb_pid() { pid_from "$STATE/pgbouncer/pgbouncer.pid"; }
 my_pid() { pid_from "$STATE/mariadb/mariadbd.pid"; }
+pgr_pid() { pid_from "$STATE/pgreplica/data/postmaster.pid"; }
+pgr_ours() { local p; p=$(pgr_pid); alive "$p" && [[ $(cmdline "$p") == *"$STATE/pgreplica/data"* ]]; }
+pgr_sql() { as_user "$PG_OS_USER" psql -X -qtA -h "$STATE/pgreplica" -p "$PGR_PORT" -U postgres -d postgres -c "$1" 2>/dev/null; }
+# up, accepting connections and in recovery (a test may have pointed it at a paused fault proxy:
+# still healthy, never restarted under a running test)
+pgr_probe() { find_pg_bin && "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PGR_PORT" -t 2 && [[ $(pgr_sql "SELECT pg_is_in_recovery()") == t ]]; }
+pgr_streaming() { pgr_probe && [[ $(pgr_sql "SELECT count(*) FROM pg_stat_wal_receiver WHERE status = 'streaming'") == 1 ]]; }
+pgr_healthy() { pgr_ours && pgr_probe; }
 pg_ours() { local p; p=$(pg_pid); alive "$p" && [[ $(cmdline "$p") == *"$STATE/pg/data"* ]]; }
 pgb_ours() { local p; p=$(pgb_pid); alive "$p" && [[ $(cmdline "$p") == *"$STATE/pgbouncer/"* ]]; }
 my_ours() { local p; p=$(my_pid); alive "$p" && [[ $(cmdline "$p") == *"$STATE/mariadb/data"* ]]; }
@@ -171,7 +219,8 @@ stop_pgbouncer() { stop_pid pgbouncer "$(pgb_pid)" "$STATE/pgbouncer/" TERM 10; 
 # SIGINT = PostgreSQL "fast" shutdown; kills the backends of this postmaster too.
 stop_postgres() { stop_pid postgres "$(pg_pid)" "$STATE/pg/data" INT 30; }
 stop_mariadb() { stop_pid mariadb "$(my_pid)" "$STATE/mariadb/data" TERM 60; rm -f "$STATE/mariadb/mariadbd.pid"; }
-stop_all() { stop_pgbouncer; stop_postgres; stop_mariadb; stop_sshd; rm -f "$STATE/services.env"; }
+stop_pgreplica() { stop_pid pgreplica "$(pgr_pid)" "$STATE/pgreplica/data" INT 30; }
+stop_all() { stop_pgbouncer; stop_pgreplica; stop_postgres; stop_mariadb; stop_sshd; tls_stop; rm -f "$STATE/services.env"; }
 
 # ------------------------------------------------------------------------------ start
 start_postgres() {
@@ -206,6 +255,10 @@ full_page_writes = off
 shared_preload_libraries = 'pg_stat_statements'
 compute_query_id = on
 log_line_prefix = '%m [%p] %q%u@%d/%a '
+# streaming replication to the test replica (service pgreplica)
+wal_level = replica
+max_wal_senders = 10
+wal_keep_size = 256MB
 EOF
   as_user "$PG_OS_USER" "$PG_BIN/pg_ctl" -D "$D/data" -l "$D/postgres.log" -w -t 60 start >/dev/null 9>&- \
     || { tail -20 "$D/postgres.log" >&2; die "PostgreSQL failed to start"; }
@@ -217,8 +270,41 @@ CREATE ROLE app LOGIN PASSWORD '$PG_APP_PW';
 CREATE ROLE byteport_agent LOGIN PASSWORD '$PG_AGENT_PW' IN ROLE pg_monitor, pg_signal_backend;
 CREATE DATABASE appdb OWNER app;
 CREATE EXTENSION IF NOT EXISTS pg_stat_statements;
+CREATE ROLE replicator LOGIN REPLICATION PASSWORD '$PG_REPL_PW';
 EOF
   log "postgres ready on 127.0.0.1:$PG_PORT ($(( $(now_ms) - t0 )) ms)"
+}
+
+# A hot standby of the test PostgreSQL: pg_basebackup -R (standby.signal + primary_conninfo)
+# -X stream, on its own port and socket directory.
+start_pgreplica() {
+  find_pg_bin || die "PostgreSQL binaries not found under /usr/lib/postgresql/*/bin"
+  local R=$STATE/pgreplica t0; t0=$(now_ms)
+  stop_pgreplica
+  port_free "$PGR_PORT" || die "port $PGR_PORT (PostgreSQL replica) on 127.0.0.1 is in use; set BYTEPORT_PG_REPLICA_PORT"
+  rm -rf "$R"; mkdir -p "$R"; ((IS_ROOT)) && chown "$PG_OS_USER": "$R"; chmod 700 "$R"
+  as_user "$PG_OS_USER" env PGPASSWORD="$PG_REPL_PW" "$PG_BIN/pg_basebackup" -h 127.0.0.1 -p "$PG_PORT" -U replicator \
+    -D "$R/data" -R -X stream -c fast --no-sync >"$R/basebackup.log" 2>&1 \
+    || { tail -20 "$R/basebackup.log" >&2; die "pg_basebackup failed"; }
+  # The copied postgresql.conf is the primary's; the lines below override its port and socket.
+  # max_standby_streaming_delay stays PostgreSQL's default (30 s): tests set it per scenario.
+  # primary_conninfo (written by -R to postgresql.auto.conf) is repeated here, so a test's
+  # ALTER SYSTEM RESET primary_conninfo falls back to the primary, not to no upstream at all.
+  local conninfo; conninfo=$(sed -n "s/^primary_conninfo = //p" "$R/data/postgresql.auto.conf")
+  [[ -n $conninfo ]] || die "pg_basebackup -R wrote no primary_conninfo"
+  cat >>"$R/data/postgresql.conf" <<EOF
+# --- BytePort test replica (scripts/services.sh) ---
+primary_conninfo = $conninfo
+port = $PGR_PORT
+unix_socket_directories = '$R'
+hot_standby = on
+hot_standby_feedback = off
+wal_receiver_status_interval = 1s
+EOF
+  as_user "$PG_OS_USER" "$PG_BIN/pg_ctl" -D "$R/data" -l "$R/postgres.log" -w -t 60 start >/dev/null 9>&- \
+    || { tail -20 "$R/postgres.log" >&2; die "the PostgreSQL replica failed to start"; }
+  wait_for pgreplica 30 pgr_streaming || { tail -20 "$R/postgres.log" >&2; die "the PostgreSQL replica is not streaming (see $R/postgres.log)"; }
+  log "pgreplica ready on 127.0.0.1:$PGR_PORT, streaming from :$PG_PORT ($(( $(now_ms) - t0 )) ms)"
 }
 
 start_pgbouncer() {
@@ -372,6 +458,8 @@ write_env() { # write_env [SERVICES_KNOWN_UP...]: re-probes only the others
   has postgres && { [[ $known == *" postgres "* ]] || pg_healthy; } && up+=(postgres)
   has pgbouncer && { [[ $known == *" pgbouncer "* ]] || pgb_healthy; } && up+=(pgbouncer)
   has mariadb && { [[ $known == *" mariadb "* ]] || my_healthy; } && up+=(mariadb)
+  has pgreplica && { [[ $known == *" pgreplica "* ]] || pgr_healthy; } && up+=(pgreplica)
+  local s; for s in $TLS_SERVICES; do has "$s" && { [[ $known == *" $s "* ]] || tls_healthy "$s"; } && up+=("$s"); done
   has sshd && { [[ $known == *" sshd "* ]] || sshd_healthy; } && up+=(sshd)
   has hosttools && hosttools_ok && up+=(hosttools)
   {
@@ -401,6 +489,16 @@ write_env() { # write_env [SERVICES_KNOWN_UP...]: re-probes only the others
       echo "BYTEPORT_TEST_MYSQL_AGENT_URL=mysql://byteport_agent:$MY_AGENT_PW@127.0.0.1:$MY_PORT/appdb"
       echo "BYTEPORT_TEST_MYSQL_PID=$(my_pid)"
     fi
+    if [[ " ${up[*]} " == *" pgreplica "* ]]; then
+      echo "BYTEPORT_TEST_PG_REPLICA_PORT=$PGR_PORT"
+      echo "BYTEPORT_TEST_PG_REPLICA_URL=postgres://app:$PG_APP_PW@127.0.0.1:$PGR_PORT/appdb"
+      echo "BYTEPORT_TEST_PG_REPLICA_SUPER_URL=postgres://postgres:$PG_SUPER_PW@127.0.0.1:$PGR_PORT/appdb"
+      echo "BYTEPORT_TEST_PG_REPLICA_AGENT_URL=postgres://byteport_agent:$PG_AGENT_PW@127.0.0.1:$PGR_PORT/appdb"
+      echo "BYTEPORT_TEST_PG_REPLICA_DATA=$STATE/pgreplica/data"
+      echo "BYTEPORT_TEST_PG_REPLICA_PID=$(pgr_pid)"
+      echo "BYTEPORT_TEST_PG_REPLICATION_PASSWORD=$PG_REPL_PW"
+    fi
+    tls_env "${up[@]}"
     if [[ " ${up[*]} " == *" sshd "* ]]; then
       echo "BYTEPORT_TEST_SSHD_HOST=127.0.0.1"
       echo "BYTEPORT_TEST_SSHD_PORT=$SSHD_PORT"
@@ -418,6 +516,341 @@ write_env() { # write_env [SERVICES_KNOWN_UP...]: re-probes only the others
     fi
   } > "$f.tmp"
   mv -f "$f.tmp" "$f"
+}
+
+# ------------------------------------------------------------------------------ TLS servers
+# (issue 15) Pebble x2 + challtestsrv, OCSP responder, nginx, haproxy, caddy, certbot.
+TLSD=$STATE/tls
+tls_want() { local s; for s in $TLS_SERVICES; do has "$s" && return 0; done; return 1; }
+tls_ensure_packages() {
+  local want=() missing=() p
+  has pebble && want+=(pebble)
+  has nginx && want+=(nginx)
+  has haproxy && want+=(haproxy)
+  has caddy && want+=(caddy)
+  has certbot && want+=(certbot)
+  { has pebble || has ocsp; } && { command -v openssl >/dev/null && command -v curl >/dev/null || want+=(openssl curl); }
+  for p in "${want[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  ((${#missing[@]})) || return 0
+  [[ ${BYTEPORT_SKIP_INSTALL:-0} == 1 ]] && { log "missing packages: ${missing[*]} (BYTEPORT_SKIP_INSTALL=1)"; return 1; }
+  ((IS_ROOT)) || { log "missing packages: ${missing[*]}; run once as root to install them"; return 1; }
+  local t0 made_policy=0 rc=0; t0=$(now_ms)
+  log "installing ${missing[*]} (log: $STATE/apt-tls.log)"
+  if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod 755 /usr/sbin/policy-rc.d; made_policy=1
+  fi
+  {
+    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 -y -q --no-install-recommends install "${missing[@]}" ||
+    { DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 -q update &&
+      DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 -y -q --no-install-recommends install "${missing[@]}"; }
+  } >"$STATE/apt-tls.log" 2>&1 || rc=$?
+  ((made_policy)) && rm -f /usr/sbin/policy-rc.d
+  if ((rc)); then tail -20 "$STATE/apt-tls.log" >&2; log "apt-get install ${missing[*]} failed"; return 1; fi
+  log "installed ${missing[*]} in $(( $(now_ms) - t0 )) ms"
+}
+tls_pid() { pid_from "$TLSD/$1.pid"; }
+tls_ours() { local p; p=$(tls_pid "$1"); alive "$p" && [[ $(cmdline "$p") == *"$2"* ]]; }
+cts_ours() { tls_ours challtestsrv pebble-challtestsrv; }
+pebble_ours() { tls_ours "$1" "$TLSD/$1/config.json"; }
+pebble_probe() { curl -fsS --max-time 2 --cacert "$TLSD/pki/ca.pem" "https://127.0.0.1:$1/dir" >/dev/null; }
+ocsp_ours() { tls_ours ocsp "$TLSD/ocsp"; }
+ocsp_probe() { curl -fsS --max-time 2 "http://127.0.0.1:$OCSP_PORT/health" >/dev/null; }
+nginx_ours() { tls_ours nginx "$TLSD/nginx/nginx.conf"; }
+nginx_probe() { curl -ksS --max-time 2 -o /dev/null "https://127.0.0.1:$NGINX_TLS_PORT/" && curl -fsS --max-time 2 "http://127.0.0.1:$ACME_HTTP_PORT/.well-known/acme-challenge/byteport-probe" >/dev/null; }
+haproxy_ours() { tls_ours haproxy "$TLSD/haproxy/haproxy.cfg"; }
+haproxy_probe() { curl -kfsS --max-time 2 -o /dev/null "https://127.0.0.1:$HAPROXY_TLS_PORT/"; }
+caddy_ours() { tls_ours caddy "$TLSD/caddy/Caddyfile"; }
+caddy_probe() { curl -fsS --max-time 2 -o /dev/null "http://127.0.0.1:$CADDY_ADMIN_PORT/config/" && curl -kfsS --max-time 2 -o /dev/null --resolve "caddy.byteport.test:$CADDY_TLS_PORT:127.0.0.1" "https://caddy.byteport.test:$CADDY_TLS_PORT/"; }
+pebble_healthy() { cts_ours && pebble_ours pebble && pebble_ours pebble-short && pebble_probe "$PEBBLE_PORT" && pebble_probe "$PEBBLE_SHORT_PORT"; }
+ocsp_healthy() { ocsp_ours && ocsp_probe; }
+nginx_healthy() { nginx_ours && nginx_probe; }
+haproxy_healthy() { haproxy_ours && haproxy_probe; }
+caddy_healthy() { caddy_ours && caddy_probe; }
+certbot_healthy() { command -v certbot >/dev/null; }
+tls_healthy() { "${1}_healthy"; }
+
+tls_stop() {
+  stop_pid caddy "$(tls_pid caddy)" "$TLSD/caddy/Caddyfile" TERM 10
+  stop_pid haproxy "$(tls_pid haproxy)" "$TLSD/haproxy/haproxy.cfg" TERM 10
+  stop_pid nginx "$(tls_pid nginx)" "$TLSD/nginx/nginx.conf" TERM 10
+  stop_pid ocsp "$(tls_pid ocsp)" "$TLSD/ocsp" TERM 10
+  stop_pid pebble "$(tls_pid pebble)" "$TLSD/pebble/config.json" TERM 10
+  stop_pid pebble-short "$(tls_pid pebble-short)" "$TLSD/pebble-short/config.json" TERM 10
+  stop_pid challtestsrv "$(tls_pid challtestsrv)" pebble-challtestsrv TERM 10
+  return 0
+}
+
+# A CA for Pebble's own HTTPS listener and the placeholder certificates the servers start with.
+tls_pki() {
+  local P=$TLSD/pki
+  [[ -f $P/ca.pem && -f $P/localhost.pem ]] && return 0
+  rm -rf "$P"; mkdir -p "$P"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 3650 -subj "/O=BytePort Test/CN=BytePort services CA" \
+    -keyout "$P/ca.key" -out "$P/ca.pem" >/dev/null 2>&1 || { log "openssl: CA failed"; return 1; }
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=localhost" -keyout "$P/localhost.key" -out "$P/localhost.csr" \
+    >/dev/null 2>&1 || return 1
+  printf 'subjectAltName=DNS:localhost,IP:127.0.0.1,DNS:*.byteport.test\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n' > "$P/ext.cnf"
+  openssl x509 -req -in "$P/localhost.csr" -CA "$P/ca.pem" -CAkey "$P/ca.key" -CAcreateserial -days 3650 -extfile "$P/ext.cnf" \
+    -out "$P/localhost.pem" >/dev/null 2>&1 || { log "openssl: listener certificate failed"; return 1; }
+  chmod 644 "$P"/*.pem
+}
+
+start_pebbles() {
+  local t0; t0=$(now_ms)
+  tls_stop_pebbles
+  local p; for p in "$PEBBLE_PORT" "$PEBBLE_MGMT_PORT" "$PEBBLE_SHORT_PORT" "$PEBBLE_SHORT_MGMT_PORT" "$CTS_DNS_PORT" "$CTS_MGMT_PORT"; do
+    port_free "$p" || { log "port $p (pebble) on 127.0.0.1 is in use; set its BYTEPORT_*_PORT"; return 1; }
+  done
+  tls_pki || return 1
+  rm -rf "$TLSD/pebble" "$TLSD/pebble-short"; mkdir -p "$TLSD/pebble" "$TLSD/pebble-short"
+  nohup pebble-challtestsrv -defaultIPv4 127.0.0.1 -defaultIPv6 "" -dns01 "127.0.0.1:$CTS_DNS_PORT" -http01 "" -https01 "" \
+    -tlsalpn01 "" -management "127.0.0.1:$CTS_MGMT_PORT" </dev/null >"$TLSD/challtestsrv.log" 2>&1 9>&- &
+  echo $! > "$TLSD/challtestsrv.pid"
+  # renewal CA: Pebble's default validity (5 years), no OCSP URL
+  cat >"$TLSD/pebble/config.json" <<JSON
+{"pebble": {"listenAddress": "127.0.0.1:$PEBBLE_PORT", "managementListenAddress": "127.0.0.1:$PEBBLE_MGMT_PORT",
+ "certificate": "$TLSD/pki/localhost.pem", "privateKey": "$TLSD/pki/localhost.key",
+ "httpPort": $ACME_HTTP_PORT, "tlsPort": $ACME_TLS_PORT, "ocspResponderURL": "", "externalAccountBindingRequired": false}}
+JSON
+  # initial CA: 5-day certificates naming the OCSP responder
+  cat >"$TLSD/pebble-short/config.json" <<JSON
+{"pebble": {"listenAddress": "127.0.0.1:$PEBBLE_SHORT_PORT", "managementListenAddress": "127.0.0.1:$PEBBLE_SHORT_MGMT_PORT",
+ "certificate": "$TLSD/pki/localhost.pem", "privateKey": "$TLSD/pki/localhost.key",
+ "httpPort": $ACME_HTTP_PORT, "tlsPort": $ACME_TLS_PORT, "ocspResponderURL": "http://127.0.0.1:$OCSP_PORT/",
+ "certificateValidityPeriod": $PEBBLE_SHORT_VALIDITY, "externalAccountBindingRequired": false}}
+JSON
+  local name
+  for name in pebble pebble-short; do
+    PEBBLE_VA_NOSLEEP=1 PEBBLE_WFE_NONCEREJECT=0 nohup pebble -config "$TLSD/$name/config.json" -dnsserver "127.0.0.1:$CTS_DNS_PORT" \
+      </dev/null >"$TLSD/$name/pebble.log" 2>&1 9>&- &
+    echo $! > "$TLSD/$name.pid"
+  done
+  wait_for pebble 20 pebble_probe "$PEBBLE_PORT" || { tail -5 "$TLSD/pebble/pebble.log" >&2; return 1; }
+  wait_for pebble-short 20 pebble_probe "$PEBBLE_SHORT_PORT" || { tail -5 "$TLSD/pebble-short/pebble.log" >&2; return 1; }
+  wait_for challtestsrv 20 port_in_use "$CTS_MGMT_PORT" || return 1
+  # roots and intermediates change on every start: saved for the tests and the OCSP responder
+  for name in pebble pebble-short; do
+    local m=$PEBBLE_MGMT_PORT; [[ $name == pebble-short ]] && m=$PEBBLE_SHORT_MGMT_PORT
+    curl -fsS --cacert "$TLSD/pki/ca.pem" "https://127.0.0.1:$m/roots/0" -o "$TLSD/$name/root.pem" &&
+    curl -fsS --cacert "$TLSD/pki/ca.pem" "https://127.0.0.1:$m/intermediates/0" -o "$TLSD/$name/intermediate.pem" &&
+    curl -fsS --cacert "$TLSD/pki/ca.pem" "https://127.0.0.1:$m/intermediate-keys/0" -o "$TLSD/$name/intermediate.key" ||
+      { log "$name: fetching its root and intermediate failed"; return 1; }
+    chmod 600 "$TLSD/$name/intermediate.key"
+  done
+  log "pebble ready on 127.0.0.1:$PEBBLE_PORT and pebble-short on 127.0.0.1:$PEBBLE_SHORT_PORT ($(( $(now_ms) - t0 )) ms)"
+}
+port_in_use() { ! port_free "$1"; }
+tls_stop_pebbles() {
+  stop_pid pebble "$(tls_pid pebble)" "$TLSD/pebble/config.json" TERM 10
+  stop_pid pebble-short "$(tls_pid pebble-short)" "$TLSD/pebble-short/config.json" TERM 10
+  stop_pid challtestsrv "$(tls_pid challtestsrv)" pebble-challtestsrv TERM 10
+}
+
+start_ocsp() {
+  local t0; t0=$(now_ms)
+  stop_pid ocsp "$(tls_pid ocsp)" "$TLSD/ocsp" TERM 10
+  port_free "$OCSP_PORT" || { log "port $OCSP_PORT (OCSP responder) in use; set BYTEPORT_OCSP_PORT"; return 1; }
+  [[ -f $TLSD/pebble-short/intermediate.key ]] || { log "ocsp needs pebble-short's intermediate"; return 1; }
+  rm -rf "$TLSD/ocsp"; mkdir -p "$TLSD/ocsp"
+  nohup node "$HERE/ocsp-responder.mjs" --port "$OCSP_PORT" --ca "$TLSD/pebble-short/intermediate.pem" \
+    --key "$TLSD/pebble-short/intermediate.key" --dir "$TLSD/ocsp" </dev/null >"$TLSD/ocsp.log" 2>&1 9>&- &
+  echo $! > "$TLSD/ocsp.pid"
+  wait_for ocsp 20 ocsp_probe || { tail -5 "$TLSD/ocsp.log" >&2; return 1; }
+  log "ocsp responder ready on 127.0.0.1:$OCSP_PORT ($(( $(now_ms) - t0 )) ms)"
+}
+
+start_nginx() {
+  local N=$TLSD/nginx t0; t0=$(now_ms)
+  stop_pid nginx "$(tls_pid nginx)" "$N/nginx.conf" TERM 10
+  port_free "$NGINX_TLS_PORT" || { log "port $NGINX_TLS_PORT (nginx) in use; set BYTEPORT_NGINX_TLS_PORT"; return 1; }
+  port_free "$ACME_HTTP_PORT" || { log "port $ACME_HTTP_PORT (nginx http-01) in use; set BYTEPORT_ACME_HTTP_PORT"; return 1; }
+  tls_pki || return 1
+  rm -rf "$N"; mkdir -p "$N/tmp" "$N/tls" "$N/webroot/.well-known/acme-challenge"
+  echo ok > "$N/webroot/.well-known/acme-challenge/byteport-probe"
+  cp "$TLSD/pki/localhost.pem" "$N/tls/fullchain.pem"; cp "$TLSD/pki/localhost.key" "$N/tls/privkey.pem"; chmod 600 "$N/tls/privkey.pem"
+  chmod -R a+rX "$N/webroot"
+  cat >"$N/nginx.conf" <<CONF
+# BytePort test nginx (scripts/services.sh)
+worker_processes 1;
+pid $N/nginx.pid;
+error_log $N/error.log notice;
+events { worker_connections 64; }
+http {
+  access_log $N/access.log;
+  client_body_temp_path $N/tmp/body; proxy_temp_path $N/tmp/proxy; fastcgi_temp_path $N/tmp/fastcgi;
+  uwsgi_temp_path $N/tmp/uwsgi; scgi_temp_path $N/tmp/scgi;
+  server {
+    listen 127.0.0.1:$ACME_HTTP_PORT;
+    server_name _;
+    location /.well-known/acme-challenge/ { root $N/webroot; default_type text/plain; }
+    location / { return 200 "byteport nginx http\n"; }
+  }
+  server {
+    listen 127.0.0.1:$NGINX_TLS_PORT ssl;
+    server_name _;
+    ssl_certificate $N/tls/fullchain.pem;
+    ssl_certificate_key $N/tls/privkey.pem;
+    ssl_stapling on;
+    location / { return 200 "byteport nginx tls\n"; }
+  }
+}
+CONF
+  nginx -c "$N/nginx.conf" -e "$N/error.log" 9>&- || { tail -5 "$N/error.log" >&2; return 1; }
+  wait_for nginx 20 nginx_probe || { tail -5 "$N/error.log" >&2; return 1; }
+  ln -sf "$N/nginx.pid" "$TLSD/nginx.pid"
+  log "nginx ready on 127.0.0.1:$NGINX_TLS_PORT (http-01 webroot on $ACME_HTTP_PORT) ($(( $(now_ms) - t0 )) ms)"
+}
+
+start_haproxy() {
+  local H=$TLSD/haproxy t0; t0=$(now_ms)
+  stop_pid haproxy "$(tls_pid haproxy)" "$H/haproxy.cfg" TERM 10
+  port_free "$HAPROXY_TLS_PORT" || { log "port $HAPROXY_TLS_PORT (haproxy) in use; set BYTEPORT_HAPROXY_TLS_PORT"; return 1; }
+  tls_pki || return 1
+  rm -rf "$H"; mkdir -p "$H"
+  cat "$TLSD/pki/localhost.pem" "$TLSD/pki/localhost.key" > "$H/server.pem"; chmod 600 "$H/server.pem"
+  cat >"$H/haproxy.cfg" <<CONF
+# BytePort test haproxy (scripts/services.sh)
+global
+  master-worker
+  pidfile $H/haproxy.pid
+  stats socket $H/admin.sock mode 600 level admin expose-fd listeners
+  log stderr format raw local0
+defaults
+  mode http
+  timeout connect 2s
+  timeout client 5s
+  timeout server 5s
+frontend tls
+  bind 127.0.0.1:$HAPROXY_TLS_PORT ssl crt $H/server.pem
+  http-request return status 200 content-type text/plain string "byteport haproxy tls"
+CONF
+  haproxy -D -W -S "$H/master.sock,mode,600" -f "$H/haproxy.cfg" 9>&- >"$H/haproxy.log" 2>&1 || { tail -5 "$H/haproxy.log" >&2; return 1; }
+  wait_for haproxy 20 haproxy_probe || { tail -5 "$H/haproxy.log" >&2; return 1; }
+  ln -sf "$H/haproxy.pid" "$TLSD/haproxy.pid"
+  log "haproxy ready on 127.0.0.1:$HAPROXY_TLS_PORT ($(( $(now_ms) - t0 )) ms)"
+}
+
+start_caddy() {
+  local C=$TLSD/caddy t0; t0=$(now_ms)
+  stop_pid caddy "$(tls_pid caddy)" "$C/Caddyfile" TERM 10
+  port_free "$CADDY_TLS_PORT" || { log "port $CADDY_TLS_PORT (caddy) in use; set BYTEPORT_CADDY_TLS_PORT"; return 1; }
+  port_free "$CADDY_ADMIN_PORT" || { log "port $CADDY_ADMIN_PORT (caddy admin) in use; set BYTEPORT_CADDY_ADMIN_PORT"; return 1; }
+  tls_pki || return 1
+  rm -rf "$C"; mkdir -p "$C/tls" "$C/home"
+  cp "$TLSD/pki/localhost.pem" "$C/tls/fullchain.pem"; cp "$TLSD/pki/localhost.key" "$C/tls/privkey.pem"; chmod 600 "$C/tls/privkey.pem"
+  cat >"$C/Caddyfile" <<CONF
+# BytePort test caddy (scripts/services.sh)
+{
+	admin 127.0.0.1:$CADDY_ADMIN_PORT
+	auto_https disable_redirects
+	skip_install_trust
+	storage file_system $C/data
+	http_port $((CADDY_TLS_PORT + 1000))
+	https_port $CADDY_TLS_PORT
+}
+https://caddy.byteport.test:$CADDY_TLS_PORT {
+	bind 127.0.0.1
+	tls $C/tls/fullchain.pem $C/tls/privkey.pem
+	respond "byteport caddy tls"
+}
+CONF
+  HOME=$C/home XDG_DATA_HOME=$C/data XDG_CONFIG_HOME=$C/config nohup caddy run --config "$C/Caddyfile" --adapter caddyfile \
+    --pidfile "$C/caddy.pid" </dev/null >"$C/caddy.log" 2>&1 9>&- &
+  echo $! > "$TLSD/caddy.pid"
+  wait_for caddy 20 caddy_probe || { tail -5 "$C/caddy.log" >&2; return 1; }
+  log "caddy ready on 127.0.0.1:$CADDY_TLS_PORT, admin 127.0.0.1:$CADDY_ADMIN_PORT ($(( $(now_ms) - t0 )) ms)"
+}
+
+# tls_up: called by cmd_up; adds to its started/healthy/failed lists.
+tls_up() {
+  tls_want || return 0
+  mkdir -p "$TLSD"
+  if ! tls_ensure_packages; then
+    local s; for s in $TLS_SERVICES; do has "$s" && failed+=("$s"); done; return 0
+  fi
+  local pebble_restarted=0 s
+  if has pebble || has ocsp; then
+    if pebble_healthy; then has pebble && healthy+=(pebble)
+    elif ( start_pebbles ); then pebble_restarted=1; has pebble && { started+=(pebble); healthy+=(pebble); }
+    else failed+=(pebble); has ocsp && failed+=(ocsp); fi
+  fi
+  if has ocsp && [[ " ${failed[*]-} " != *" ocsp "* ]]; then
+    if ((pebble_restarted == 0)) && ocsp_healthy; then healthy+=(ocsp)
+    elif ( start_ocsp ); then started+=(ocsp); healthy+=(ocsp)
+    else failed+=(ocsp); fi
+  fi
+  for s in nginx haproxy caddy; do
+    has "$s" || continue
+    if "${s}_healthy"; then healthy+=("$s")
+    elif ( "start_$s" ); then started+=("$s"); healthy+=("$s")
+    else failed+=("$s"); fi
+  done
+  if has certbot; then if certbot_healthy; then healthy+=(certbot); else failed+=(certbot); fi; fi
+  return 0
+}
+
+# tls_env: the TLS servers' settings (appended to services.env by write_env).
+tls_env() { # tls_env UP-LIST
+  local up=" $* "
+  if [[ $up == *" pebble "* ]]; then
+    echo "BYTEPORT_TEST_PEBBLE_DIRECTORY_URL=https://127.0.0.1:$PEBBLE_PORT/dir"
+    echo "BYTEPORT_TEST_PEBBLE_MGMT_URL=https://127.0.0.1:$PEBBLE_MGMT_PORT"
+    echo "BYTEPORT_TEST_PEBBLE_ROOT=$TLSD/pebble/root.pem"
+    echo "BYTEPORT_TEST_PEBBLE_SHORT_DIRECTORY_URL=https://127.0.0.1:$PEBBLE_SHORT_PORT/dir"
+    echo "BYTEPORT_TEST_PEBBLE_SHORT_MGMT_URL=https://127.0.0.1:$PEBBLE_SHORT_MGMT_PORT"
+    echo "BYTEPORT_TEST_PEBBLE_SHORT_ROOT=$TLSD/pebble-short/root.pem"
+    echo "BYTEPORT_TEST_PEBBLE_INTERMEDIATE=$TLSD/pebble/intermediate.pem"
+    echo "BYTEPORT_TEST_PEBBLE_SHORT_INTERMEDIATE=$TLSD/pebble-short/intermediate.pem"
+    echo "BYTEPORT_TEST_PEBBLE_SHORT_VALIDITY_S=$PEBBLE_SHORT_VALIDITY"
+    echo "BYTEPORT_TEST_PEBBLE_TLS_CA=$TLSD/pki/ca.pem"
+    echo "BYTEPORT_TEST_PEBBLE_LOG=$TLSD/pebble/pebble.log"
+    echo "BYTEPORT_TEST_PEBBLE_SHORT_LOG=$TLSD/pebble-short/pebble.log"
+    echo "BYTEPORT_TEST_CHALLTESTSRV_URL=http://127.0.0.1:$CTS_MGMT_PORT"
+    echo "BYTEPORT_TEST_PEBBLE_DNS=127.0.0.1:$CTS_DNS_PORT"
+    echo "BYTEPORT_TEST_ACME_HTTP_PORT=$ACME_HTTP_PORT"
+  fi
+  if [[ $up == *" ocsp "* ]]; then
+    echo "BYTEPORT_TEST_OCSP_URL=http://127.0.0.1:$OCSP_PORT/"
+  fi
+  if [[ $up == *" nginx "* ]]; then
+    echo "BYTEPORT_TEST_NGINX_TLS_PORT=$NGINX_TLS_PORT"
+    echo "BYTEPORT_TEST_NGINX_HTTP_PORT=$ACME_HTTP_PORT"
+    echo "BYTEPORT_TEST_NGINX_CONF=$TLSD/nginx/nginx.conf"
+    echo "BYTEPORT_TEST_NGINX_ERROR_LOG=$TLSD/nginx/error.log"
+    echo "BYTEPORT_TEST_NGINX_CERT=$TLSD/nginx/tls/fullchain.pem"
+    echo "BYTEPORT_TEST_NGINX_KEY=$TLSD/nginx/tls/privkey.pem"
+    echo "BYTEPORT_TEST_NGINX_WEBROOT=$TLSD/nginx/webroot"
+    echo "BYTEPORT_TEST_NGINX_PID_FILE=$TLSD/nginx/nginx.pid"
+  fi
+  if [[ $up == *" haproxy "* ]]; then
+    echo "BYTEPORT_TEST_HAPROXY_TLS_PORT=$HAPROXY_TLS_PORT"
+    echo "BYTEPORT_TEST_HAPROXY_CFG=$TLSD/haproxy/haproxy.cfg"
+    echo "BYTEPORT_TEST_HAPROXY_PEM=$TLSD/haproxy/server.pem"
+    echo "BYTEPORT_TEST_HAPROXY_ADMIN_SOCK=$TLSD/haproxy/admin.sock"
+    echo "BYTEPORT_TEST_HAPROXY_MASTER_SOCK=$TLSD/haproxy/master.sock"
+    echo "BYTEPORT_TEST_HAPROXY_PID_FILE=$TLSD/haproxy/haproxy.pid"
+  fi
+  if [[ $up == *" caddy "* ]]; then
+    echo "BYTEPORT_TEST_CADDY_TLS_PORT=$CADDY_TLS_PORT"
+    echo "BYTEPORT_TEST_CADDY_ADMIN_URL=http://127.0.0.1:$CADDY_ADMIN_PORT"
+    echo "BYTEPORT_TEST_CADDY_CADDYFILE=$TLSD/caddy/Caddyfile"
+    echo "BYTEPORT_TEST_CADDY_CERT=$TLSD/caddy/tls/fullchain.pem"
+    echo "BYTEPORT_TEST_CADDY_KEY=$TLSD/caddy/tls/privkey.pem"
+    echo "BYTEPORT_TEST_CADDY_SERVERNAME=caddy.byteport.test"
+  fi
+  if [[ $up == *" certbot "* ]]; then
+    echo "BYTEPORT_TEST_CERTBOT=$(command -v certbot)"
+  fi
+  return 0
+}
+tls_status() {
+  local s
+  for s in $TLS_SERVICES; do
+    has "$s" || continue
+    if tls_healthy "$s"; then printf '%-9s up\n' "$s"; else printf '%-9s down\n' "$s"; fi
+  done
 }
 
 # ------------------------------------------------------------------------------ leases
@@ -466,7 +899,16 @@ cmd_up() {
     elif ( start_pgbouncer ); then started+=(pgbouncer); healthy+=(pgbouncer)
     else failed+=(pgbouncer); fi
   fi
+  if has pgreplica; then
+    # a primary that (re)started has a new system identifier: its replica is re-created
+    if [[ " ${started[*]} " != *" postgres "* ]] && pgr_healthy; then healthy+=(pgreplica)
+    elif ! has postgres || [[ " ${failed[*]} " == *" postgres "* ]]; then
+      failed+=(pgreplica); log "pgreplica needs postgres"
+    elif ( start_pgreplica ); then started+=(pgreplica); healthy+=(pgreplica)
+    else failed+=(pgreplica); fi
+  fi
   if [[ -n $my_job ]]; then if wait "$my_job"; then healthy+=(mariadb); else failed+=(mariadb); fi; fi
+  tls_up
   if has sshd; then
     if sshd_healthy; then healthy+=(sshd)
     elif ( start_sshd ); then started+=(sshd); healthy+=(sshd)
@@ -503,15 +945,17 @@ cmd_down() {
 
 cmd_status() {
   local s
-  for s in postgres pgbouncer mariadb sshd hosttools; do
+  for s in postgres pgbouncer mariadb pgreplica sshd hosttools; do
     case $s in
       postgres) if pg_healthy; then echo "postgres  up    127.0.0.1:$PG_PORT pid $(pg_pid)"; else echo "postgres  down"; fi ;;
       pgbouncer) if pgb_healthy; then echo "pgbouncer up    127.0.0.1:$PGB_PORT pid $(pgb_pid)"; else echo "pgbouncer down"; fi ;;
       mariadb) if my_healthy; then echo "mariadb   up    127.0.0.1:$MY_PORT pid $(my_pid)"; else echo "mariadb   down"; fi ;;
+      pgreplica) if pgr_healthy; then echo "pgreplica up    127.0.0.1:$PGR_PORT pid $(pgr_pid)"; else echo "pgreplica down"; fi ;;
       sshd) if sshd_healthy; then echo "sshd      up    127.0.0.1:$SSHD_PORT pid $(sshd_pid)"; else echo "sshd      down"; fi ;;
       hosttools) if hosttools_ok; then echo "hosttools present (logrotate, systemd-journal-remote, jcmd)"; else echo "hosttools missing"; fi ;;
     esac
   done
+  tls_status
   [[ -d $STATE/leases ]] && echo "leases: $(live_leases | tr '\n' ' ')"
   return 0
 }

@@ -4,7 +4,12 @@ import { fileURLToPath } from "node:url"
 import type { TestProject } from "vitest/node"
 
 /** The real servers `scripts/services.sh` runs for integration tests. */
-export type ServiceName = "postgres" | "pgbouncer" | "mariadb" | "sshd" | "hosttools"
+export type ServiceName =
+  | "postgres" | "pgbouncer" | "mariadb" | "pgreplica"
+  // TLS servers (issue 15): two Pebbles on one challtestsrv, the OCSP responder, nginx, haproxy, caddy, certbot
+  | "pebble" | "ocsp" | "nginx" | "haproxy" | "caddy" | "certbot"
+  // host tests (issue 14): the loopback sshd, and logrotate / systemd-journal-remote / jcmd
+  | "sshd" | "hosttools"
 
 /** What the global setup hands to every test worker (read it with `inject("byteportServices")`). */
 export interface ServicesContext {
@@ -22,7 +27,11 @@ declare module "vitest" {
   }
 }
 
-const ALL: ReadonlyArray<ServiceName> = ["postgres", "pgbouncer", "mariadb", "sshd", "hosttools"]
+const ALL: ReadonlyArray<ServiceName> = [
+  "postgres", "pgbouncer", "mariadb", "pgreplica",
+  "pebble", "ocsp", "nginx", "haproxy", "caddy", "certbot",
+  "sshd", "hosttools"
+]
 const SCRIPT = path.join(path.dirname(fileURLToPath(import.meta.url)), "services.sh")
 const LEASE = `vitest-${process.pid}`
 
@@ -52,7 +61,7 @@ const parseEnv = (text: string): Record<string, string> => {
 const isCI = () => process.env.CI === "true" || process.env.CI === "1"
 
 /**
- * Starts PostgreSQL, pgbouncer and MariaDB (scripts/services.sh up, under a lease held by this
+ * Starts PostgreSQL, its streaming replica, pgbouncer and MariaDB (scripts/services.sh up, under a lease held by this
  * vitest process) and provides their settings to the tests. Under CI a server that cannot start
  * fails the run; elsewhere the failure is recorded and the tests that need it are skipped.
  * Set BYTEPORT_SERVICES_SKIP=1 to start nothing (every service then counts as unavailable).

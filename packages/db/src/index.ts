@@ -82,3 +82,19 @@ export * as SaturationRemediator from "./remediators/SaturationRemediator"
 export * as ConnectionsBelow from "./verifiers/ConnectionsBelow"
 /** The db.connections.saturation runbook (PostgreSQL) and its handlers. */
 export * as ConnectionsSaturationRunbook from "./runbooks/db.connections.saturation"
+/** Which PostgreSQL connection acts on which database target (the kill handlers route by the action's target). */
+export * as PgTargets from "./sessions/PgTargets"
+/** Streaming-replication probes: the replica's connection, LSNs on both servers, the lag tracker, replay blockers. */
+export * as ReplicaLag from "./probes/ReplicaLag"
+/** db.replica.lag detector (lag > 30 s held > 60 s). */
+export * as ReplicaLagDetector from "./detectors/ReplicaLag"
+/** The diagnoser of db.replica.lag. */
+export * as ReplicaLagDiagnoser from "./diagnosers/ReplicaLagDiagnoser"
+/** The classifier of db.replica.lag (network latency, disk I/O saturation, long-running queries on the primary). */
+export * as ReplicaLagClassifier from "./classifiers/ReplicaLag"
+/** The remediator of db.replica.lag. */
+export * as ReplicaLagRemediator from "./remediators/ReplicaLagRemediator"
+/** Verifier: replica lag below 30 s, held for 60 s. */
+export * as ReplicaLagBelow from "./verifiers/ReplicaLagBelow"
+/** The db.replica.lag runbook and its handlers. */
+export * as ReplicaLagRunbook from "./runbooks/db.replica.lag"

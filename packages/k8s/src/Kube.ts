@@ -33,6 +33,7 @@ import {
   BatchV1Api,
   CoordinationV1Api,
   CoreV1Api,
+  DiscoveryV1Api,
   Exec,
   KubeConfig,
   Metrics as ClientMetrics,
@@ -139,6 +140,8 @@ export interface ReadApis {
   readonly policy: ReadOnlyApi<PolicyV1Api>
   readonly coordination: ReadOnlyApi<CoordinationV1Api>
   readonly batch: ReadOnlyApi<BatchV1Api>
+  /** EndpointSlices (discovery.k8s.io/v1). */
+  readonly discovery: ReadOnlyApi<DiscoveryV1Api>
 }
 
 type E = KubeError.KubeError
@@ -244,9 +247,10 @@ export const make = (kc: KubeConfig, options: MakeOptions = {}): KubeShape => {
   const policy = kc.makeApiClient(PolicyV1Api)
   const coordination = kc.makeApiClient(CoordinationV1Api)
   const batch = kc.makeApiClient(BatchV1Api)
+  const discovery = kc.makeApiClient(DiscoveryV1Api)
   const metrics = new ClientMetrics(kc)
   const timeout = options.requestTimeout ?? "30 seconds"
-  const apis: ReadApis = { core, apps, autoscaling, policy, coordination, batch }
+  const apis: ReadApis = { core, apps, autoscaling, policy, coordination, batch, discovery }
 
   const call = <A>(operation: string, f: (signal: AbortSignal) => Promise<A>): Effect.Effect<A, E> =>
     Effect.tryPromise({ try: f, catch: (e) => KubeError.fromUnknown(operation, e) }).pipe(

@@ -180,3 +180,27 @@ export * as RolloutRemediator from "./remediators/rollout"
 export * as RolloutVerifier from "./verifiers/rollout"
 /** The k8s.deploy.failed-rollout runbook. */
 export * as FailedRollout from "./runbooks/k8s.deploy.failed-rollout"
+/** Which pull secrets the kubelet would offer for an image (keyring matching, `auths` keys only). */
+export * as PullSecrets from "./probes/pullSecrets"
+/** BytePort's scheduling fit check (requests, taints, selectors, required node affinity, cordons). */
+export * as Fit from "./probes/fit"
+/** Signal: a bound pod stuck in ContainerCreating (pod informer). */
+export * as StuckCreatingDetector from "./detectors/stuckCreating"
+/** k8s.image-pull: facts, classifier (auth_failure, bad_tag, network_misconfiguration) and escalation plans. */
+export * as ImagePullClassifier from "./classifiers/imagePull"
+/** The k8s.image-pull runbook. */
+export * as ImagePull from "./runbooks/k8s.image-pull"
+/** k8s.pending: facts, classifier (resource_exhaustion, storage_constraints, affinity_conflict, missing_dependencies) and plans. */
+export * as PendingClassifier from "./classifiers/pending"
+/** The k8s.pending runbook. */
+export * as Pending from "./runbooks/k8s.pending"
+/** k8s.crashloop.five-branch: the runbook. */
+export * as CrashloopFiveBranch from "./runbooks/k8s.crashloop.five-branch"
+/** k8s.crashloop.five-branch: facts and classifier. */
+export * as FiveBranchClassifier from "./classifiers/fiveBranch"
+/** k8s.crashloop.five-branch: plans. */
+export * as FiveBranchRemediator from "./remediators/fiveBranch"
+/** k8s.crashloop.five-branch: verifiers (pods held Ready). */
+export * as FiveBranchVerifier from "./verifiers/fiveBranch"
+/** The dependency of a failed connection and the `k8s.dependencyHealthy` check. */
+export * as DependencyProbe from "./probes/dependency"

@@ -26,3 +26,19 @@ export { CertFileError, TlsConnectionRefused, TlsHandshakeFailed, TlsTimeout } f
 export type { InspectError } from "./TlsError"
 /** Renewal-path classification facts and rules (ACME issuer, ACME client dirs, wildcards). */
 export * as RenewalPath from "./classifiers/RenewalPath"
+/** Certificate backups (manifest, 0700/0600), verification, restore and the atomic swap. */
+export * as Backup from "./backup/Backup"
+/** The reloadable servers' common interface and `ReloadFailed`. */
+export * as Server from "./servers/Server"
+/** nginx: `nginx -t`, `-s reload`, the new worker generation. */
+export * as Nginx from "./servers/Nginx"
+/** haproxy: master CLI `reload`, `show proc`, runtime API `set ssl cert` / `commit ssl cert`. */
+export * as Haproxy from "./servers/Haproxy"
+/** Caddy: `caddy validate`, admin API `POST /load` (forced). */
+export * as Caddy from "./servers/Caddy"
+/** The install/restore certificate action kinds for nginx, haproxy and caddy. */
+export * as InstallCertificate from "./reloaders/InstallCertificate"
+/** What serves an endpoint: the listening process, nginx / haproxy certificate files. */
+export * as Discover from "./servers/Discover"
+/** Verification after a change: new leaf, notAfter > now + 30 d, chain valid, staple good when expected (retried). */
+export * as Verify from "./reloaders/Verify"

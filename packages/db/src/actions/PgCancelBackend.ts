@@ -8,6 +8,7 @@
  * server could not deliver the signal. The plan then falls back to `pg.terminateBackend`
  * (`Plan.fallback(act(cancel), act(terminate), { on: ["failed"] })`). A statement that ended
  * before the cancel is `skipped: session changed`, not a failure (nothing to fall back to).
+ * The statement runs on the connection `PgTargets` routes the action's target to, else on `Postgres`.
  *
  * The query text is kept in the outcome (`result.query`, at most 4 000 characters) for the
  * EXPLAIN postmortem. Guardrails: never a superuser, never a protected session (a cancel ends a
@@ -23,6 +24,7 @@ import { Duration, Effect, Schema } from "effect"
 import { Postgres } from "../Postgres"
 import { type PgSession, US } from "../probes/PgActivity"
 import * as PgKill from "../sessions/PgKill"
+import * as PgTargets from "../sessions/PgTargets"
 import { skipDetail } from "./PgTerminateBackend"
 import * as SessionGuardrails from "./SessionGuardrails"
 import { handlerResult } from "./SessionGuardrails"
@@ -70,7 +72,7 @@ export const make = (options: Options = {}): ActionHandler.ActionHandler<Postgre
     params: Params,
     guardrails: SessionGuardrails.cancelling("postgres", options),
     apply: (p, ctx) =>
-      Effect.gen(function*() {
+      PgTargets.routed(ctx.action.target, Effect.gen(function*() {
         const who = `backend ${p.pid} (${JSON.stringify(p.applicationName)})`
         const query = p.query === null ? null : p.query.slice(0, MAX_QUERY_TEXT)
         const kept = { pid: p.pid, query, queryId: p.queryId }
@@ -96,12 +98,12 @@ export const make = (options: Options = {}): ActionHandler.ActionHandler<Postgre
           yield* Effect.sleep(Duration.millis(Math.min(100, Math.max(1, deadline - Date.now()))))
         }
         return yield* failed(`the statement of ${who} still runs ${grace} ms after the cancel`)
-      }),
-    observe: (p) =>
-      Effect.map(stillRunning(p), (running) =>
+      })),
+    observe: (p, ctx) =>
+      PgTargets.routed(ctx.action.target, Effect.map(stillRunning(p), (running) =>
         running
           ? ActionHandler.notApplied(`the statement of backend ${p.pid} (started ${p.queryStartUs} µs) still runs`)
-          : ActionHandler.applied(`the statement of backend ${p.pid} (started ${p.queryStartUs} µs) no longer runs`))
+          : ActionHandler.applied(`the statement of backend ${p.pid} (started ${p.queryStartUs} µs) no longer runs`)))
   })
 
 /** Pure: the action cancelling one probed session's statement (`undefined` without an identity or a statement). */

@@ -17,6 +17,9 @@
  * `skipped: session changed`, so the plan goes on and verification decides whether the
  * incident recovered. Only a signal the server could not deliver fails the action.
  *
+ * The statement runs on the connection `PgTargets` routes the action's target to (a replica's
+ * sessions on the replica), else on `Postgres`.
+ *
  * `observe` (an interrupted incident resuming): the backend (pid **and** backend_start) gone is
  * applied — the session no longer exists, whoever ended it; still there is not applied.
  *
@@ -28,6 +31,7 @@ import type { DbError } from "../DbError"
 import { Postgres } from "../Postgres"
 import { type PgSession, US } from "../probes/PgActivity"
 import * as PgKill from "../sessions/PgKill"
+import * as PgTargets from "../sessions/PgTargets"
 import * as SessionGuardrails from "./SessionGuardrails"
 import { handlerResult } from "./SessionGuardrails"
 
@@ -72,7 +76,7 @@ export const make = (options: Options = {}): ActionHandler.ActionHandler<Postgre
     params: Params,
     guardrails: SessionGuardrails.terminating("postgres", options),
     apply: (p, ctx) =>
-      Effect.gen(function*() {
+      PgTargets.routed(ctx.action.target, Effect.gen(function*() {
         const who = `backend ${p.pid} (${JSON.stringify(p.applicationName)}, ${p.state})`
         if (ctx.dryRun) return handlerResult({ detail: `would terminate ${who} if it still matches`, result: { pid: p.pid } })
         const r = yield* PgKill.terminate(
@@ -89,12 +93,12 @@ export const make = (options: Options = {}): ActionHandler.ActionHandler<Postgre
           return yield* new ActionHandler.ActionFailed({ kind: KIND, message: `the server did not terminate ${who}` })
         }
         return handlerResult({ detail: `${skipDetail(r.reason)}: ${who}`, result: { pid: p.pid, signalled: false, skipped: r.reason } })
-      }),
-    observe: (p) =>
-      Effect.map(backendAlive(p), (alive) =>
+      })),
+    observe: (p, ctx) =>
+      PgTargets.routed(ctx.action.target, Effect.map(backendAlive(p), (alive) =>
         alive
           ? ActionHandler.notApplied(`backend ${p.pid} (started ${p.backendStartUs} µs) still exists`)
-          : ActionHandler.applied(`backend ${p.pid} (started ${p.backendStartUs} µs) no longer exists`))
+          : ActionHandler.applied(`backend ${p.pid} (started ${p.backendStartUs} µs) no longer exists`)))
   })
 
 /** Whether the backend (pid and backend_start) still exists. */

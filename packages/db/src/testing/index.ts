@@ -12,3 +12,5 @@ export * as Table from "./Table"
 export { DecodeError } from "./Table"
 /** Recordings → sessions, pools and the diagnoser's facts. */
 export * as PgRecording from "./PgRecording"
+/** Recorded replication polls (primary / receive / replay LSNs) replayed through db.replica.lag's tracker and detector. */
+export * as ReplicaRecording from "./ReplicaRecording"

@@ -10,3 +10,7 @@
 export * as OomFixture from "../probes/oomFixture"
 /** Recorded pod fixtures (`kubectl get -o json`, `kubectl logs --previous`) → pod-family facts (`PodFixture.decode(dir)`). */
 export * as PodFixture from "./podFixture"
+/** Recorded k8s.image-pull / k8s.pending fixtures → their facts (`PullPendingFixture.decodeImagePull(dir)`, `decodePending(dir)`). */
+export * as PullPendingFixture from "./pullPendingFixture"
+/** Recorded k8s.crashloop.five-branch fixtures → its facts and signal (`FiveBranchFixture.decode(dir)`). */
+export * as FiveBranchFixture from "./fiveBranchFixture"

@@ -1,0 +1,144 @@
+/**
+ * The verifiers of `k8s.crashloop.five-branch` (issue 11 §4). A pod counts as recovered only once
+ * it has been Ready, without a termination since, for `holdFactor` (2) × its longest pre-crash
+ * run and at least `minHoldSeconds` (120): the verifier polls every `pollSeconds` (15) from the
+ * last applied action until every pod of the workload is held Ready and the class's checks pass,
+ * or `settleSeconds` (600) plus the hold have passed (NotRecovered with the last checks). The
+ * schedule retries once at 15 s; core escalates a double failure.
+ *
+ * Per fix, besides the held pods:
+ * - rollback: the Deployment's readyReplicas == spec.replicas;
+ * - loosen: 0 liveness kills (`Killing` … `failed liveness probe`) of the workload's pods since
+ *   the action;
+ * - bump: `OomVerifiers.memoryBump` once the pods are held (Ready on the new limit, working set
+ *   < 80% of it, 0 OOMKilled since the action, no evictions on the node);
+ * - hold: the dependency is healthy (the plan's `k8s.dependencyHealthy` check) and the pods Ready.
+ *
+ * @since 0.3.0
+ */
+import { Fact, type Verdict, Verifier } from "@byteport/core"
+import type { V1Pod } from "@kubernetes/client-node"
+import { Clock, Duration, Effect } from "effect"
+import type { FiveBranchFacts } from "../classifiers/fiveBranch"
+import type { OomFacts } from "../classifiers/oom"
+import { Kube } from "../Kube"
+import * as Dependency from "../probes/dependency"
+import * as OomVerifiers from "./oom"
+
+type Check = Verdict.CheckResult
+
+/** Settings. */
+export interface VerifySettings {
+  /** A pod must be Ready for this multiple of its longest pre-crash run (2). */
+  readonly holdFactor: number
+  /** … and at least this long (120 s). */
+  readonly minHoldSeconds: number
+  /** How long after the action pods may take to become Ready (600 s). */
+  readonly settleSeconds: number
+  /** Poll interval (15 s). */
+  readonly pollSeconds: number
+}
+
+/** The defaults. */
+export const defaults: VerifySettings = { holdFactor: 2, minHoldSeconds: 120, settleSeconds: 600, pollSeconds: 15 }
+
+/** The schedule: one verification from the action, retried once at 15 s. */
+export const schedule: Verifier.VerifySchedule = Verifier.schedules.retryOnceAt15s
+
+const ms = (t: unknown): number => (t instanceof Date ? t.getTime() : typeof t === "string" ? Date.parse(t) : Number.NaN)
+
+/** Since when a pod has been Ready (epoch ms), or undefined when it is not Ready. */
+export const readySince = (p: V1Pod): number | undefined => {
+  const c = (p.status?.conditions ?? []).find((x) => x.type === "Ready")
+  if (c?.status !== "True") return undefined
+  const at = ms(c.lastTransitionTime)
+  return Number.isFinite(at) ? at : undefined
+}
+
+/** The hold (ms) for a longest pre-crash run. */
+export const holdMs = (s: VerifySettings, longestRunMs: number | null): number => Math.max(s.minHoldSeconds * 1000, s.holdFactor * (longestRunMs ?? 0))
+
+/** Whether a pod is held: Ready for `hold` ms at `now` with no container terminated since. */
+export const isHeld = (p: V1Pod, now: number, hold: number): boolean => {
+  const since = readySince(p)
+  if (since === undefined || now - since < hold) return false
+  return (p.status?.containerStatuses ?? []).every((c) => {
+    const t = c.lastState?.terminated ?? c.state?.terminated
+    return !t?.finishedAt || ms(t.finishedAt) < since
+  })
+}
+
+const workloadPods = (namespace: string, kind: string, name: string) =>
+  Effect.gen(function*() {
+    const kube = yield* Kube
+    const w = kind === "StatefulSet" ? yield* kube.getStatefulSet(namespace, name) : yield* kube.getDeployment(namespace, name)
+    const selector = Object.entries(w.spec?.selector.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`).join(",")
+    const pods = (yield* kube.listPods({ namespace, labelSelector: selector })).filter((p) => !p.metadata?.deletionTimestamp && p.status?.phase !== "Failed" && p.status?.phase !== "Succeeded")
+    return { workload: w, pods, want: w.spec?.replicas ?? 1 }
+  })
+
+/** What a fix checks besides the held pods. */
+export type Fix = "rollback" | "loosen" | "bump" | "hold"
+
+const livenessKillsSince = (namespace: string, pods: ReadonlyArray<V1Pod>, since: number) =>
+  Effect.gen(function*() {
+    const kube = yield* Kube
+    const names = new Set(pods.map((p) => p.metadata?.name))
+    const events = yield* kube.listEvents({ namespace, fieldSelector: "reason=Killing" })
+    return events.filter((e) => {
+      const at = ms(e.lastTimestamp ?? e.eventTime ?? e.firstTimestamp)
+      return names.has(e.involvedObject.name) && /failed liveness probe/.test(e.message ?? "") && at >= since
+    }).reduce((a, e) => a + Math.max(1, e.count ?? 1), 0)
+  })
+
+/** The verifier of one fix. */
+export const verifier = (fix: Fix, s: VerifySettings = defaults): Verifier.Verifier<FiveBranchFacts, Kube> => (ctx) =>
+  Effect.gen(function*() {
+    const pod = Fact.value(ctx.facts.pod)
+    const ran = Fact.value(ctx.facts.container)?.termination?.ranMs ?? null
+    const hold = holdMs(s, ran)
+    const at = () => Clock.currentTimeMillis
+    if (!pod?.workload) return { _tag: "NotRecovered", reason: "no workload to verify", checks: [], at: yield* at() } as Verdict.Verdict
+    const w = pod.workload
+    const run = Effect.gen(function*() {
+      const now = yield* at()
+      const { workload, pods, want } = yield* workloadPods(pod.namespace, w.kind, w.name)
+      const held = pods.filter((p) => isHeld(p, now, hold))
+      const checks: Array<Check> = [{
+        name: `pods Ready for ≥ ${Math.round(hold / 1000)} s (2× the longest pre-crash run, ≥ ${s.minHoldSeconds} s)`,
+        ok: pods.length >= want && held.length === pods.length,
+        detail: `${held.length}/${pods.length} held (want ${want})`,
+        observed: { held: held.length, pods: pods.length, want, holdMs: hold }
+      }]
+      if (fix === "rollback") {
+        const ready = workload.status?.readyReplicas ?? 0
+        checks.push({ name: "readyReplicas == replicas", ok: ready === want && (workload.status?.updatedReplicas ?? 0) === want, detail: `${ready}/${want} ready`, observed: { readyReplicas: ready, replicas: want } })
+      }
+      if (fix === "loosen") {
+        const kills = yield* livenessKillsSince(pod.namespace, pods, ctx.since)
+        checks.push({ name: "0 liveness kills since the action", ok: kills === 0, detail: `${kills} liveness kill(s)`, observed: { kills } })
+      }
+      if (fix === "hold") {
+        const waited = ctx.plan.root._tag === "Fallback" && ctx.plan.root.primary._tag === "Seq" ? ctx.plan.root.primary.steps.find((x) => x._tag === "WaitFor") : undefined
+        const p = waited?._tag === "WaitFor" ? waited.check.params : undefined
+        const dep = p
+          ? yield* Dependency.healthy({ namespace: String(p["namespace"]), service: typeof p["service"] === "string" ? p["service"] : null, host: String(p["host"]), port: typeof p["port"] === "number" ? p["port"] : null })
+          : { name: "dependency healthy", ok: false, detail: "the plan waits on no dependency" }
+        checks.push(dep)
+      }
+      return checks
+    })
+    for (;;) {
+      const checks = yield* run.pipe(Effect.catchCause((cause) => Effect.succeed([{ name: "checks ran", ok: false, detail: `could not read the cluster: ${String(cause)}` }] as Array<Check>)))
+      const now = yield* at()
+      if (checks.every((c) => c.ok)) {
+        if (fix !== "bump") return { _tag: "Recovered", checks, at: now } as Verdict.Verdict
+        const bump = yield* OomVerifiers.memoryBump()({ ...ctx, facts: ctx.facts as unknown as Fact.Facts<OomFacts> })
+        return bump._tag === "Recovered" ? { ...bump, checks: [...checks, ...bump.checks] } : bump
+      }
+      if (now - ctx.since >= (s.settleSeconds * 1000) + hold) {
+        return { _tag: "NotRecovered", reason: `not recovered within ${s.settleSeconds} s + the ${Math.round(hold / 1000)} s hold: ${checks.filter((c) => !c.ok).map((c) => `${c.name} (${c.detail})`).join("; ")}`, checks, at: now } as Verdict.Verdict
+      }
+      yield* Effect.sleep(Duration.seconds(s.pollSeconds))
+    }
+  })
