@@ -245,8 +245,15 @@ const makeConnection = (r: Resolved, first: Client): Connection => {
     })
   }
   watch(first)
-  const client = (): Promise<Client> => {
-    if (closed) return Promise.reject(sshError(r, "ConnectFailed", `the connection to ${r.host}:${r.port} was closed`))
+  /** The connected client; `stale`: a client that just failed to open a channel, replaced by a new connection. */
+  const client = async (stale?: Client): Promise<Client> => {
+    if (closed) throw sshError(r, "ConnectFailed", `the connection to ${r.host}:${r.port} was closed`)
+    const cur = current
+    if (stale !== undefined && cur !== undefined && (await cur.catch(() => undefined)) === stale && current === cur) {
+      current = undefined
+      sftpSession = undefined
+      stale.end()
+    }
     if (current === undefined) {
       const next = open(r)
       current = next
@@ -382,7 +389,7 @@ export const wrap = (request: Shell.Request, nonce: string, sudo: boolean): stri
 const exec = (c: Client, command: string): Promise<ClientChannel> =>
   new Promise((ok, ko) => c.exec(command, (err, ch) => (err ? ko(err) : ok(ch))))
 
-const makeShell = (r: Resolved, client: () => Promise<Client>, sudo: boolean, name: string): Shell.ShellShape =>
+const makeShell = (r: Resolved, client: (stale?: Client) => Promise<Client>, sudo: boolean, name: string): Shell.ShellShape =>
   Shell.make(
     (request) =>
       Effect.callback<Shell.Output, Shell.ShellError>((resume) => {
@@ -447,11 +454,19 @@ const makeShell = (r: Resolved, client: () => Promise<Client>, sudo: boolean, na
         }
         let exitCode: number | null = null
         let exitSignal: string | undefined
+        const command = wrap(request, nonce, sudo)
+        // a connection that dropped unnoticed fails to open a channel: reconnect once (nothing ran yet)
+        const open = (c: Client): Promise<ClientChannel> =>
+          exec(c, command).catch(() =>
+            client(c).then((fresh) => {
+              conn = fresh
+              return exec(fresh, command)
+            }))
         client().then(
           (c) => {
             conn = c
             if (done) return
-            return exec(c, wrap(request, nonce, sudo)).then(
+            return open(c).then(
               (ch) => {
                 channel = ch
                 if (done) {
@@ -497,7 +512,11 @@ const makeShell = (r: Resolved, client: () => Promise<Client>, sudo: boolean, na
                 if (request.stdin !== undefined) ch.end(Buffer.from(request.stdin))
                 else ch.end()
               },
-              () => finish(Effect.fail(Shell.error(name, request, "SpawnFailed", { code: "ChannelFailed", message: `${Shell.formatArgv([request.argv[0]])}: could not open an SSH channel on ${name}` })))
+              (e: unknown) =>
+                finish(Effect.fail(Shell.error(name, request, "SpawnFailed", {
+                  code: e instanceof SshError ? e.reason : "ChannelFailed",
+                  message: `${Shell.formatArgv([request.argv[0]])}: could not open an SSH channel on ${name}${e instanceof SshError ? `: ${e.message}` : ""}`
+                })))
             )
           },
           (e: unknown) => {

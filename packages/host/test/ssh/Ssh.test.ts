@@ -151,3 +151,21 @@ describeWithSshd("Ssh", (sshd) => {
       assert.strictEqual(e.code, "ECONNREFUSED")
     }))
 })
+
+describeWithSshd("Ssh reconnects", (sshd) => {
+  it.live("a connection the server dropped is re-made on the next command", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const conn = yield* Ssh.connect(sshd.options)
+      const shell = conn.shell()
+      // this connection's own sshd processes: the command's ancestors up to the listening sshd (other
+      // test files may hold connections to the same server)
+      const chain = yield* shell.run(["sh", "-c", `p=$$; while [ "$p" -gt 1 ]; do echo "$p $(cat /proc/$p/comm)"; p=$(cut -d' ' -f4 /proc/$p/stat); done`])
+      const main = Number(sshd.pid)
+      const ours = chain.stdout.trim().split("\n").map((l) => l.split(" ")).filter(([p, comm]) => comm === "sshd" && Number(p) !== main).map(([p]) => Number(p))
+      assert.isAbove(ours.length, 0)
+      assert.include(chain.stdout, `${main} sshd`)
+      for (const p of ours) process.kill(p, "SIGKILL")
+      const again = yield* shell.run(["echo", "back"])
+      assert.strictEqual(again.stdout, "back\n")
+    })))
+})

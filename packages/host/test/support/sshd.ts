@@ -16,6 +16,8 @@ export interface Sshd {
   readonly key: string
   readonly knownHosts: string
   readonly hostKeyPub: string
+  /** The listening sshd's pid. */
+  readonly pid: string
   /** Options for `Ssh.connect` / `Ssh.layer` that log in with the test key. */
   readonly options: Ssh.Options
 }
@@ -33,6 +35,7 @@ const sshdOf = (env: Readonly<Record<string, string>>): Sshd => {
     key,
     knownHosts,
     hostKeyPub: env["BYTEPORT_TEST_SSHD_HOST_KEY_PUB"]!,
+    pid: env["BYTEPORT_TEST_SSHD_PID"]!,
     options: { host, port, username: user, privateKeyPath: key, knownHostsPath: knownHosts, killGraceMillis: 300 }
   }
 }
