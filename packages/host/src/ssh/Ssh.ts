@@ -163,6 +163,9 @@ const resolve = (options: Options): Effect.Effect<Resolved, SshError> =>
 // ---------------------------------------------------------------------------------------------
 // connecting
 
+/** Clients whose connection has ended. */
+const gone = new WeakSet<Client>()
+
 /** Opens one authenticated ssh2 client, the host key checked against the pinned keys. */
 const open = (r: Resolved): Promise<Client> =>
   new Promise((resolvePromise, reject) => {
@@ -190,6 +193,8 @@ const open = (r: Resolved): Promise<Client> =>
       const code = codeOf(e)
       return fail(sshError(r, "ConnectFailed", `connecting to ${r.host}:${r.port} failed${code !== undefined ? ` (${code})` : ""}`, code))
     })
+    client.on("end", () => gone.add(client))
+    client.on("close", () => gone.add(client))
     client.on("close", () => fail(refused ?? sshError(r, "ConnectFailed", `${r.host}:${r.port} closed the connection before it was ready`)))
     try {
       client.connect({
@@ -245,14 +250,13 @@ const makeConnection = (r: Resolved, first: Client): Connection => {
     })
   }
   watch(first)
-  /** The connected client; `stale`: a client that just failed to open a channel, replaced by a new connection. */
+  /** The connected client; `stale`: a client found disconnected, replaced by a new connection. */
   const client = async (stale?: Client): Promise<Client> => {
     if (closed) throw sshError(r, "ConnectFailed", `the connection to ${r.host}:${r.port} was closed`)
     const cur = current
     if (stale !== undefined && cur !== undefined && (await cur.catch(() => undefined)) === stale && current === cur) {
       current = undefined
       sftpSession = undefined
-      stale.end()
     }
     if (current === undefined) {
       const next = open(r)
@@ -386,8 +390,18 @@ export const wrap = (request: Shell.Request, nonce: string, sudo: boolean): stri
   ])
 }
 
-const exec = (c: Client, command: string): Promise<ClientChannel> =>
-  new Promise((ok, ko) => c.exec(command, (err, ch) => (err ? ko(err) : ok(ch))))
+/**
+ * Opens an exec channel. `wire` runs synchronously in ssh2's callback: the exit status may arrive in
+ * the same packet batch as the channel's confirmation, and an `exit` listener added a microtask
+ * later would miss it.
+ */
+const exec = (c: Client, command: string, wire?: (ch: ClientChannel) => void): Promise<ClientChannel> =>
+  new Promise((ok, ko) =>
+    c.exec(command, (err, ch) => {
+      if (err) return ko(err)
+      wire?.(ch)
+      ok(ch)
+    }))
 
 const makeShell = (r: Resolved, client: (stale?: Client) => Promise<Client>, sudo: boolean, name: string): Shell.ShellShape =>
   Shell.make(
@@ -455,13 +469,24 @@ const makeShell = (r: Resolved, client: (stale?: Client) => Promise<Client>, sud
         let exitCode: number | null = null
         let exitSignal: string | undefined
         const command = wrap(request, nonce, sudo)
-        // a connection that dropped unnoticed fails to open a channel: reconnect once (nothing ran yet)
+        const wire = (ch: ClientChannel) => {
+          ch.on("exit", (code: number | null, signal?: string) => {
+            exitCode = code
+            if (typeof signal === "string") exitSignal = signal
+          })
+        }
+        // a channel that could not open on a connection that turns out to be gone (nothing ran yet):
+        // reconnect once; any other channel failure fails this command only
         const open = (c: Client): Promise<ClientChannel> =>
-          exec(c, command).catch(() =>
-            client(c).then((fresh) => {
-              conn = fresh
-              return exec(fresh, command)
-            }))
+          exec(c, command, wire).catch(async (e: unknown) => {
+            if (!(e instanceof Error && e.message === "Not connected")) {
+              await new Promise((ok) => setTimeout(ok, 100))
+              if (!gone.has(c)) throw e
+            }
+            const fresh = await client(c)
+            conn = fresh
+            return exec(fresh, command, wire)
+          })
         client().then(
           (c) => {
             conn = c
@@ -475,10 +500,6 @@ const makeShell = (r: Resolved, client: (stale?: Client) => Promise<Client>, sud
                 }
                 ch.on("data", (d: Buffer) => collect("stdout", d))
                 ch.stderr.on("data", onStderr)
-                ch.on("exit", (code: number | null, signal?: string) => {
-                  exitCode = code
-                  if (typeof signal === "string") exitSignal = signal
-                })
                 ch.on("close", () => {
                   closed = true
                   for (const w of closeWaiters.splice(0)) w()

@@ -73,7 +73,7 @@ export const shellContract = (getShell: () => Shell.ShellShape, options: { reado
         }),
         { numRuns: options.runs ?? 6 }
       )
-    ))
+    ), 120_000)
 
   it.live("env values round-trip; inheritEnv false passes only the given variables", () =>
     Effect.gen(function*() {
