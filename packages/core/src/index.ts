@@ -92,3 +92,5 @@ export * as Settings from "./Settings"
 export * as Modes from "./Modes"
 /** Timed undos: changes with a TTL undone by BytePort when due, journaled, across restarts. */
 export * as TimedUndo from "./TimedUndo"
+/** Live annotations: the AnnotationSource read by `Guardrail.requireAnnotation` at acquire (never cached, audited), and the configuration source. */
+export * as Annotations from "./annotations/Annotations"

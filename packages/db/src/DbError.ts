@@ -7,7 +7,7 @@
 import { Schema } from "effect"
 
 /** The engine an error came from. */
-export const Engine = Schema.Literals(["postgres", "mysql", "pgbouncer"])
+export const Engine = Schema.Literals(["postgres", "mysql", "pgbouncer", "mongodb"])
 /** The engine an error came from. */
 export type Engine = typeof Engine.Type
 

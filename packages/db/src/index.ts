@@ -98,3 +98,21 @@ export * as ReplicaLagRemediator from "./remediators/ReplicaLagRemediator"
 export * as ReplicaLagBelow from "./verifiers/ReplicaLagBelow"
 /** The db.replica.lag runbook and its handlers. */
 export * as ReplicaLagRunbook from "./runbooks/db.replica.lag"
+/** The MongoDB service over the official `mongodb` driver (`BYTEPORT_MONGODB_URL`, redacted). */
+export * as Mongo from "./mongo/Mongo"
+/** MongoDB probes: serverStatus (connections) and currentOp (`$all`, `idleSessions`), utilization. */
+export * as MongoActivity from "./mongo/MongoActivity"
+/** db.pool.exhaustion detector for MongoDB. */
+export * as MongoPoolExhaustion from "./mongo/MongoPoolExhaustion"
+/** MongoDB kills as action kinds: `mongo.killOp`, `mongo.killSessions` (session guardrails, kill cap). */
+export * as MongoKill from "./mongo/MongoKill"
+/** The facts of db.pool.multi-engine (engine-neutral sessions, the trend of polls, the pool ceiling) and its diagnosers. */
+export * as MultiEngineFacts from "./runbooks/multi-engine/Facts"
+/** The classifier of db.pool.multi-engine (five classes, seed's order). */
+export * as MultiEngineClassifier from "./runbooks/multi-engine/Classifier"
+/** The remediator of db.pool.multi-engine (a Plan per class and engine). */
+export * as MultiEngineRemediator from "./runbooks/multi-engine/Remediator"
+/** Action `mysql.setMaxConnections` (SET GLOBAL, never lower; observe reads it back). */
+export * as MySqlSetMaxConnections from "./runbooks/multi-engine/MySqlSetMaxConnections"
+/** The db.pool.multi-engine runbook (PostgreSQL ± pgbouncer, MySQL / MariaDB, MongoDB) and its handlers. */
+export * as PoolMultiEngineRunbook from "./runbooks/db.pool.multi-engine"

@@ -42,9 +42,14 @@ describeWithServices(["postgres", "pgbouncer"], "PgBouncer admin console, satura
       const poolSize = dbs.find((d) => d.name === "appdb")?.pool_size ?? 0
       assert.isTrue(poolSize > 0)
       const clients = poolSize + 4
+      // The clients block on an advisory lock held over a direct connection, so the saturation lasts
+      // until the reads below are done however loaded the machine is (a fixed sleep raced them).
+      const holder = new pg.Client({ connectionString: env.BYTEPORT_TEST_PG_URL })
+      yield* Effect.promise(() => holder.connect())
+      yield* Effect.promise(() => holder.query("SELECT pg_advisory_lock(424242)"))
       const pool = new pg.Pool({ connectionString: env.BYTEPORT_TEST_PGBOUNCER_URL, max: clients })
       pool.on("error", () => undefined)
-      const queries = Array.from({ length: clients }, () => pool.query("SELECT pg_sleep(3)").catch((e: Error) => e)) // 3 s: saturation must outlast the two reads below on a loaded machine
+      const queries = Array.from({ length: clients }, () => pool.query("SELECT pg_advisory_xact_lock_shared(424242)").catch((e: Error) => e))
       let rows: ReadonlyArray<PgBouncerStats.PoolRow> = []
       yield* Effect.promise(() =>
         eventually(async () => {
@@ -59,6 +64,8 @@ describeWithServices(["postgres", "pgbouncer"], "PgBouncer admin console, satura
       assert.strictEqual(u?.poolSize, poolSize)
       assert.isTrue((u?.clientsWaiting ?? 0) >= 1)
       assert.isTrue((u?.ratio ?? 0) > 1)
+      yield* Effect.promise(() => holder.query("SELECT pg_advisory_unlock(424242)"))
+      yield* Effect.promise(() => holder.end())
       const results = yield* Effect.promise(() => Promise.all(queries))
       assert.isTrue(results.every((r) => !(r instanceof Error)))
       yield* Effect.promise(() => pool.end())

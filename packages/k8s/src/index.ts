@@ -204,3 +204,55 @@ export * as FiveBranchRemediator from "./remediators/fiveBranch"
 export * as FiveBranchVerifier from "./verifiers/fiveBranch"
 /** The dependency of a failed connection and the `k8s.dependencyHealthy` check. */
 export * as DependencyProbe from "./probes/dependency"
+/** k8s.crashloop.exit-code: the classifier (OOMKilled, missing binary, image auth, config error). */
+export * as ExitCodeClassifier from "./classifiers/exitCode"
+/** k8s.crashloop.exit-code: hand-off and restart-once-the-cause-is-gone plans, and the `k8s.exitcode.causeGone` check. */
+export * as ExitCodeRemediator from "./remediators/exitCode"
+/** The ConfigMaps, Secrets and pull-secret sources a container depends on, with their state. */
+export * as PodRefs from "./probes/podRefs"
+/** The shared pod verifier: Ready for max(2× the longest pre-crash run, 2 min), restartCount stable. */
+export * as PodVerifiers from "./verifiers/pod"
+/** The k8s.crashloop.exit-code runbook. */
+export * as CrashloopExitCode from "./runbooks/k8s.crashloop.exit-code"
+/** The k8s.oom.exit-137 runbook. */
+export * as OomExit137 from "./runbooks/k8s.oom.exit-137"
+/** The subject of core's `oom.observed` hand-off: the workload's pod with the latest OOMKilled termination. */
+export * as OomObserved from "./probes/oomObserved"
+/** k8s.node.not-ready: facts, thresholds and the seed's first-match classifier. */
+export * as NodeNotReadyClassifier from "./classifiers/nodeNotReady"
+/** k8s.node.not-ready: the per-class plans (cordon first). */
+export * as NodeNotReadyRemediator from "./remediators/nodeNotReady"
+/** k8s.node.not-ready: the held verification and the plans' node checks. */
+export * as NodeNotReadyVerifiers from "./verifiers/nodeNotReady"
+/** Signal: Ready False/Unknown ≥ 60 s, with kubelet and kernel evidence. */
+export * as NodeNotReadyDetector from "./detectors/nodeNotReady"
+/** Probe: describe node → NodeDescription. */
+export * as NodeDescribeProbe from "./probes/nodeDescribe"
+/** Probes of a node's host through its Shell (units, journals, df, file-nr, images). */
+export * as NodeHostProbe from "./probes/nodeHost"
+/** `k8s.restartNodeUnit` (kubelet/containerd/crio, 1 per unit per node per hour). */
+export * as RestartNodeUnit from "./actions/restartNodeUnit"
+/** `k8s.pruneNodeImages` (crictl rmi --prune; docker image prune). */
+export * as PruneNodeImages from "./actions/pruneNodeImages"
+/** `k8s.deleteEvictedPods` (uid preconditions; never PersistentVolumes/PVCs). */
+export * as DeleteEvictedPods from "./actions/deleteEvictedPods"
+/** `k8s.recreateCniPod` (flannel/calico/cilium/weave; 1 per node per 30 min, one node at a time). */
+export * as RecreateCniPod from "./actions/recreateCniPod"
+/** The k8s.node.not-ready runbook. */
+export * as NodeNotReady from "./runbooks/k8s.node.not-ready"
+/** k8s.crashloop.seven-class: facts, confidences and the seed-order classifier. */
+export * as SevenClassClassifier from "./classifiers/sevenClass"
+/** k8s.crashloop.seven-class: the per-class plans (bump, rollback, loosen, restore, hand-off, escalate). */
+export * as SevenClassRemediator from "./remediators/sevenClass"
+/** k8s.crashloop.seven-class: the held verifier (pods count after 2× their longest pre-crash run). */
+export * as SevenClassVerifier from "./verifiers/sevenClass"
+/** The k8s.crashloop.seven-class runbook. */
+export * as CrashloopSevenClass from "./runbooks/k8s.crashloop.seven-class"
+/** k8s.restart-loop.container: facts, confidences and the classifier (kubelet reasons, then log patterns, image SHA). */
+export * as RestartLoopClassifier from "./classifiers/restartLoop"
+/** k8s.restart-loop.container: the plans (escalate, awaited dependency hand-off + one restart, bump, rollback, digest pin). */
+export * as RestartLoopRemediator from "./remediators/restartLoop"
+/** The k8s.restart-loop.container runbook. */
+export * as RestartLoopContainer from "./runbooks/k8s.restart-loop.container"
+/** Core AnnotationSource over the API server: live annotations of objects, client address → Pod → owning workload. */
+export * as K8sAnnotations from "./annotations/K8sAnnotations"

@@ -35,7 +35,7 @@
  *
  * @since 0.1.0
  */
-import { Guardrail, Runbook } from "@byteport/core"
+import { Annotations, Guardrail, Runbook } from "@byteport/core"
 import type { ActionHandler, Check, Detector, Fact } from "@byteport/core"
 import { Effect } from "effect"
 import * as MySqlKillConnection from "../actions/MySqlKillConnection"
@@ -96,7 +96,10 @@ export interface Options extends SessionGuardOptions {
 export const annotationGate = (database: DatabaseObject | undefined): Guardrail.Guardrail<never> =>
   Guardrail.requireAnnotation(ANNOTATION, ANNOTATION_VALUE, {
     name: `require_annotation(${ANNOTATION}=${ANNOTATION_VALUE}) on ${database?.object ?? "the database object (not configured)"}`,
-    annotations: () => database?.annotations
+    // place (c): the configuration source of core, read (and audited) at each acquire
+    live: database === undefined
+      ? () => Effect.succeed(undefined)
+      : Annotations.ofObjectIn(Annotations.configuration(() => ({ objects: { [Annotations.objectKey(Annotations.parseObjectKey(database.object))]: database.annotations } })), Annotations.parseObjectKey(database.object))
   })
 
 const known = <A>(f: Fact.Fact<A> | undefined): A | undefined => (f !== undefined && f._tag === "Known" ? f.value : undefined)

@@ -14,3 +14,5 @@ export { DecodeError } from "./Table"
 export * as PgRecording from "./PgRecording"
 /** Recorded replication polls (primary / receive / replay LSNs) replayed through db.replica.lag's tracker and detector. */
 export * as ReplicaRecording from "./ReplicaRecording"
+/** A loopback MongoDB wire-protocol FAKE (not MongoDB): handshake, serverStatus, currentOp, killOp / killSessions, transactions; refuses past its maximum. */
+export * as MongoFake from "./mongoFake"

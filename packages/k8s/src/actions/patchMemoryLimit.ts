@@ -22,10 +22,19 @@
  * - `rateLimit` `bumpsPerDay` per 24 h per workload container (the target ref), so a replacement
  *   pod of the same workload cannot be bumped again.
  *
+ * Debug logging in the same patch (k8s.oom.exit-137): with `params.debugLogging` (the env var and
+ * value the workload declares in `byteport.io/debug-logging`, and the value it had), the same
+ * strategic-merge body also sets that env var (`SetDebugLogging.addDebugEnv`), so memory and
+ * logging change in one rollout; the guardrail `never_undeclared_debug_logging` (read live) denies
+ * it on a workload that does not declare exactly that switch, and the handler's timed undo (a
+ * `k8s.setDebugLogging` undo, after `ttlSeconds` or 24 h) puts the previous value back. The undo
+ * needs the `k8s.setDebugLogging` handler registered.
+ *
  * @since 0.1.0
  */
-import { ActionHandler, Guardrail } from "@byteport/core"
-import { Clock, Effect, Schema } from "effect"
+import { Action, ActionHandler, Guardrail } from "@byteport/core"
+import { Clock, Duration, Effect, Schema } from "effect"
+import * as SetDebugLogging from "./setDebugLogging"
 import type { V1Deployment, V1StatefulSet } from "@kubernetes/client-node"
 import { EventRecorder, recordEvent } from "../events/EventRecorder"
 import { Kube } from "../Kube"
@@ -47,7 +56,14 @@ export const Params = Schema.Struct({
   toBytes: Schema.Number.check(Schema.isGreaterThan(0)),
   nodeAllocatableBytes: Schema.NullOr(Schema.Number),
   reason: Schema.String,
-  rolloutTimeoutSeconds: Schema.optionalKey(Schema.Number)
+  rolloutTimeoutSeconds: Schema.optionalKey(Schema.Number),
+  /** Debug logging switched on in the same patch (the workload's declared env var). */
+  debugLogging: Schema.optionalKey(Schema.Struct({
+    env: Schema.String,
+    value: Schema.String,
+    previous: Schema.NullOr(Schema.String),
+    ttlSeconds: Schema.optionalKey(Schema.Number.check(Schema.isGreaterThan(0)))
+  }))
 })
 
 /** The params. */
@@ -89,6 +105,24 @@ const ActionFailed = ActionHandler.ActionFailed
 
 type Obj = V1Deployment | V1StatefulSet
 
+/** Never debug logging the workload does not declare exactly (only when `params.debugLogging` is set; read live). */
+export const neverUndeclaredDebug: Guardrail.Guardrail<Kube> = Guardrail.make<Kube>({
+  name: "never_undeclared_debug_logging",
+  recheckOnResume: true,
+  check: (ctx) =>
+    Effect.gen(function*() {
+      const d = ctx.action.params["debugLogging"] as { readonly env?: unknown; readonly value?: unknown } | undefined | null
+      if (d === undefined || d === null) return Guardrail.pass
+      const p = ctx.action.params as unknown as Params
+      const live = yield* Effect.result(readWorkload(p))
+      if (live._tag === "Failure") return Guardrail.deny(`never_undeclared_debug_logging: could not read ${p.workloadKind} ${p.namespace}/${p.workloadName} (${live.failure._tag})`)
+      const declared = SetDebugLogging.declaredOn(live.success)
+      return declared !== undefined && declared.env === d.env && declared.value === d.value
+        ? Guardrail.pass
+        : Guardrail.deny(`never_undeclared_debug_logging: ${p.workloadKind} ${p.namespace}/${p.workloadName} declares ${declared ? `env:${declared.env}=${declared.value}` : `no ${SetDebugLogging.ANNOTATION} annotation`}, not env:${String(d.env)}=${String(d.value)}`)
+    })
+})
+
 const readWorkload = (p: Params): Effect.Effect<Obj, KubeError, Kube> =>
   Effect.flatMap(Kube, (k) => (p.workloadKind === "Deployment" ? k.getDeployment(p.namespace, p.workloadName) : k.getStatefulSet(p.namespace, p.workloadName)))
 
@@ -100,12 +134,13 @@ export const make = (s: ActionSettings = defaults): ActionHandler.ActionHandler<
   ActionHandler.make({
     kind: KIND,
     params: Params,
-    guardrails: guardrails(s),
+    guardrails: [...guardrails(s), neverUndeclaredDebug],
     apply: (p, ctx) =>
       Effect.gen(function*() {
         const kube = yield* Kube
         const to = formatBytes(p.toBytes)
-        const body = { spec: { template: { spec: { containers: [{ name: p.container, resources: { limits: { memory: to } } }] } } } }
+        const limitBody = { spec: { template: { spec: { containers: [{ name: p.container, resources: { limits: { memory: to } } }] } } } }
+        const body = p.debugLogging ? SetDebugLogging.addDebugEnv(limitBody, p.container, p.debugLogging) : limitBody
         const send = (rv: string) => kube.patch(p.workloadKind, { namespace: p.namespace, name: p.workloadName }, KubePatch.strategic(rv, body), { dryRun: ctx.dryRun })
         const rv = String(ctx.action.precondition["resourceVersion"] ?? "")
         const patched = yield* send(rv).pipe(
@@ -121,7 +156,7 @@ export const make = (s: ActionSettings = defaults): ActionHandler.ActionHandler<
           ),
           Effect.mapError((e) => (e._tag === "ActionFailed" ? e : new ActionFailed({ kind: KIND, conflict: e._tag === "KubeConflict", message: e.message })))
         )
-        const what = `${p.workloadKind.toLowerCase()}/${p.workloadName} container ${p.container} memory limit ${formatBytes(p.fromBytes)} → ${to}`
+        const what = `${p.workloadKind.toLowerCase()}/${p.workloadName} container ${p.container} memory limit ${formatBytes(p.fromBytes)} → ${to}${p.debugLogging ? ` and ${p.debugLogging.env}=${p.debugLogging.value}` : ""}`
         yield* recordEvent(patched, "MemoryLimitRaised", `BytePort raised the ${what} (${p.reason}; incident ${ctx.incidentId})`, {
           dryRun: ctx.dryRun,
           kind: p.workloadKind,
@@ -159,6 +194,17 @@ export const make = (s: ActionSettings = defaults): ActionHandler.ActionHandler<
         if (bytes === p.toBytes) return ActionHandler.applied(what)
         if (bytes === p.fromBytes) return ActionHandler.notApplied(what)
         return ActionHandler.unknown(`${what}: neither the planned ${formatBytes(p.fromBytes)} nor ${formatBytes(p.toBytes)}`)
+      }),
+    timedUndo: (p, action) => {
+      if (!p.debugLogging) return undefined
+      const d = p.debugLogging
+      const undo = Action.make({
+        kind: SetDebugLogging.KIND,
+        target: action.target,
+        params: { container: p.container, env: d.env, value: d.value, previous: d.previous, undo: true, reason: `debug logging of the memory bump ran its TTL (${p.reason})` },
+        description: `restore ${d.env}${d.previous === null ? " (unset)" : `=${d.previous}`} in container ${p.container} after debug logging`
       })
+      return { after: d.ttlSeconds !== undefined ? Duration.seconds(d.ttlSeconds) : SetDebugLogging.DEFAULT_TTL, action: undo }
+    }
   })
 

@@ -7,17 +7,13 @@
  *
  * @since 0.1.0
  */
-import type { V1Pod } from "@kubernetes/client-node"
 import { Detector } from "@byteport/core"
-import { Effect, Stream } from "effect"
 import type { Kube } from "../Kube"
-import * as K8sDetector from "../informers/K8sDetector"
-import { pods } from "../informers/Resource"
 import type * as PodWire from "../probes/podWire"
-import { Episodes, make as signal, PodSignalTypes, podKey, statusesOf, type Waiting, waitingIn } from "./podSignals"
+import { episodeDetector, Episodes, make as signal, PodSignalTypes, podKey, statusesOf, type Waiting, waitingIn , type PodDetectorOptions } from "./podSignals"
 
 /** Options of the detector. */
-export interface Options {
+export interface Options extends PodDetectorOptions {
   readonly namespace?: string | undefined
   readonly labelSelector?: string | undefined
   /** Detector name (default `k8s.pod.config-error`). */
@@ -36,24 +32,6 @@ export const scan = (pod: PodWire.Pod, episodes: Episodes): ReadonlyArray<Waitin
 }
 
 /** The detector. */
-export const make = (options: Options = {}): Detector.Detector<never, Kube> => {
-  const name = options.name ?? "k8s.pod.config-error"
-  return Detector.fromStream(name, Stream.unwrap(Effect.sync(() => {
-    const episodes = new Episodes()
-    return K8sDetector.signals<V1Pod, Kube>({
-      name,
-      resource: pods,
-      namespace: options.namespace,
-      labelSelector: options.labelSelector,
-      toSignals: (event) => {
-        const pod = event.object as unknown as PodWire.Pod
-        if (event.type === "delete") {
-          episodes.forgetPod(pod)
-          return []
-        }
-        return Effect.forEach(scan(pod, episodes), (w) =>
-          signal(PodSignalTypes.configError, name, pod, w.status.name, { init: w.init, reason: w.reason, message: w.message }))
-      }
-    })
-  })))
-}
+export const make = (options: Options = {}): Detector.Detector<never, Kube> =>
+  episodeDetector("k8s.pod.config-error", options, scan, (name, pod, w) =>
+    signal(PodSignalTypes.configError, name, pod, w.status.name, { init: w.init, reason: w.reason, message: w.message }))

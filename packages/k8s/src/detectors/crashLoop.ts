@@ -7,17 +7,13 @@
  *
  * @since 0.1.0
  */
-import type { V1Pod } from "@kubernetes/client-node"
 import { Detector } from "@byteport/core"
-import { Effect, Stream } from "effect"
 import type { Kube } from "../Kube"
-import * as K8sDetector from "../informers/K8sDetector"
-import { pods } from "../informers/Resource"
 import type * as PodWire from "../probes/podWire"
-import { Episodes, make as signal, PodSignalTypes, podKey, waitingIn } from "./podSignals"
+import { episodeDetector, Episodes, make as signal, PodSignalTypes, podKey, waitingIn , type PodDetectorOptions } from "./podSignals"
 
 /** Options of the detector. */
-export interface Options {
+export interface Options extends PodDetectorOptions {
   readonly namespace?: string | undefined
   readonly labelSelector?: string | undefined
   /** Detector name (default `k8s.pod.crash-loop`). */
@@ -40,33 +36,15 @@ export const scan = (pod: PodWire.Pod, episodes: Episodes) => {
 }
 
 /** The detector. */
-export const make = (options: Options = {}): Detector.Detector<never, Kube> => {
-  const name = options.name ?? "k8s.pod.crash-loop"
-  return Detector.fromStream(name, Stream.unwrap(Effect.sync(() => {
-    const episodes = new Episodes()
-    return K8sDetector.signals<V1Pod, Kube>({
-      name,
-      resource: pods,
-      namespace: options.namespace,
-      labelSelector: options.labelSelector,
-      toSignals: (event) => {
-        const pod = event.object as unknown as PodWire.Pod
-        if (event.type === "delete") {
-          episodes.forgetPod(pod)
-          return []
-        }
-        return Effect.forEach(scan(pod, episodes), (x) => {
-          const t = x.status.lastState?.terminated
-          return signal(PodSignalTypes.crashLoopBackOff, name, pod, x.container, {
-            init: false,
-            restartCount: x.status.restartCount,
-            message: x.message,
-            lastReason: t?.reason ?? null,
-            lastExitCode: t?.exitCode ?? null,
-            lastFinishedAt: t?.finishedAt ?? null
-          })
-        })
-      }
+export const make = (options: Options = {}): Detector.Detector<never, Kube> =>
+  episodeDetector("k8s.pod.crash-loop", options, scan, (name, pod, x) => {
+    const t = x.status.lastState?.terminated
+    return signal(PodSignalTypes.crashLoopBackOff, name, pod, x.container, {
+      init: false,
+      restartCount: x.status.restartCount,
+      message: x.message,
+      lastReason: t?.reason ?? null,
+      lastExitCode: t?.exitCode ?? null,
+      lastFinishedAt: t?.finishedAt ?? null
     })
-  })))
-}
+  })

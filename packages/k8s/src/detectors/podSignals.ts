@@ -8,8 +8,11 @@
  *
  * @since 0.1.0
  */
-import type { Signal } from "@byteport/core"
-import { Clock, Effect, Schema } from "effect"
+import type { V1Pod } from "@kubernetes/client-node"
+import { Detector, type Signal } from "@byteport/core"
+import { Clock, Effect, Schema, Stream } from "effect"
+import * as K8sDetector from "../informers/K8sDetector"
+import { pods } from "../informers/Resource"
 import type { Kube } from "../Kube"
 import type { KubeError } from "../KubeError"
 import type { InvalidTargetRef } from "../targets/Targets"
@@ -144,4 +147,43 @@ export class Episodes {
   forgetPod(pod: PodWire.Pod): void {
     forget(this.active, pod)
   }
+}
+
+/** The options every pod episode detector takes. */
+export interface PodDetectorOptions {
+  readonly namespace?: string | undefined
+  readonly labelSelector?: string | undefined
+  /** Detector name (each detector has its default). */
+  readonly name?: string | undefined
+}
+
+/**
+ * A pod detector on the shared watch that reports episodes: `scan(pod, episodes)` returns what a
+ * pod event newly shows (it updates `episodes`), `toSignal` turns each finding into a signal; a
+ * deleted pod's episodes are dropped. One `Episodes` per running detector.
+ */
+export const episodeDetector = <A>(
+  defaultName: string,
+  options: PodDetectorOptions,
+  scan: (pod: PodWire.Pod, episodes: Episodes) => ReadonlyArray<A>,
+  toSignal: (name: string, pod: PodWire.Pod, finding: A) => Effect.Effect<Signal.Signal, KubeError | InvalidTargetRef, Kube>
+): Detector.Detector<never, Kube> => {
+  const name = options.name ?? defaultName
+  return Detector.fromStream(name, Stream.unwrap(Effect.sync(() => {
+    const episodes = new Episodes()
+    return K8sDetector.signals<V1Pod, Kube>({
+      name,
+      resource: pods,
+      namespace: options.namespace,
+      labelSelector: options.labelSelector,
+      toSignals: (event) => {
+        const pod = event.object as unknown as PodWire.Pod
+        if (event.type === "delete") {
+          episodes.forgetPod(pod)
+          return []
+        }
+        return Effect.forEach(scan(pod, episodes), (finding) => toSignal(name, pod, finding))
+      }
+    })
+  })))
 }

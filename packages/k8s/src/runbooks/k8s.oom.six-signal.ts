@@ -42,6 +42,7 @@ import * as LastDeploy from "../probes/lastDeploy"
 import * as MemoryTrend from "../probes/memoryTrend"
 import * as NodeProbe from "../probes/nodeFacts"
 import * as OomMarkers from "../probes/oomMarkers"
+import * as OomObserved from "../probes/oomObserved"
 import * as PodProbe from "../probes/podFacts"
 import * as RuntimeHeap from "../probes/runtimeHeap"
 import * as WorkingSet from "../probes/workingSet"
@@ -139,10 +140,12 @@ export const nodeSubject = (
 
 /**
  * The pod a signal is about: the evidence's pod for pod signals; for a node signal, the pod
- * {@link nodeSubject} chooses among the node's pods (OOMKilled, pressure evictions, top consumers).
+ * {@link nodeSubject} chooses among the node's pods (OOMKilled, pressure evictions, top consumers);
+ * for core's `oom.observed` hand-off, the workload's pod with the latest OOMKilled termination.
  */
 export const subjectOf = (signal: Signal.Signal): Effect.Effect<Subject, Error, Kube> =>
   Effect.gen(function*() {
+    if (OomObserved.is(signal)) return yield* OomObserved.subject(signal) // core's oom.observed hand-off: a workload container
     const ev = signal.evidence
     if (signal.target.kind === Targets.NODE) {
       const kube = yield* Kube
@@ -282,7 +285,7 @@ export const make = (o: Options = {}): Runbook.Runbook<OomFacts, Kube | Metrics>
     id: ID,
     family: "k8s.oom",
     description: "Detects OOMKilled pods and pod memory pressure across 6 signals; bumps limits within bounds, scales out, drains pressured nodes, proposes heap fixes, escalates leaks with a heap profile",
-    signals: [SignalTypes.oomKilled, SignalTypes.memoryPressure, SignalTypes.workingSetHigh, SignalTypes.runtimeOomMarker, SignalTypes.restartGrowth, SignalTypes.memoryTrend],
+    signals: [SignalTypes.oomKilled, SignalTypes.memoryPressure, SignalTypes.workingSetHigh, SignalTypes.runtimeOomMarker, SignalTypes.restartGrowth, SignalTypes.memoryTrend, OomObserved.TYPE],
     precedence: 10,
     detector: Detector.merge("k8s.oom.six-signal", detectors),
     diagnose: diagnose(o),

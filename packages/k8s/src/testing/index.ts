@@ -14,3 +14,7 @@ export * as PodFixture from "./podFixture"
 export * as PullPendingFixture from "./pullPendingFixture"
 /** Recorded k8s.crashloop.five-branch fixtures → its facts and signal (`FiveBranchFixture.decode(dir)`). */
 export * as FiveBranchFixture from "./fiveBranchFixture"
+/** Recorded pod fixtures → the facts and signal of k8s.crashloop.exit-code and k8s.oom.exit-137 (`ExitCodeFixture.decode(dir)`). */
+export * as ExitCodeFixture from "./exitCodeFixture"
+/** Recorded k8s.crashloop.seven-class fixtures → its facts and signal (`SevenClassFixture.decode(dir)`). */
+export * as SevenClassFixture from "./sevenClassFixture"

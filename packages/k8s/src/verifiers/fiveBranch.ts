@@ -17,13 +17,14 @@
  * @since 0.3.0
  */
 import { Fact, type Verdict, Verifier } from "@byteport/core"
-import type { V1Pod } from "@kubernetes/client-node"
+import type { V1Deployment, V1Pod, V1StatefulSet } from "@kubernetes/client-node"
 import { Clock, Duration, Effect } from "effect"
 import type { FiveBranchFacts } from "../classifiers/fiveBranch"
 import type { OomFacts } from "../classifiers/oom"
 import { Kube } from "../Kube"
 import * as Dependency from "../probes/dependency"
 import * as OomVerifiers from "./oom"
+import * as PodVerifier from "./pod"
 
 type Check = Verdict.CheckResult
 
@@ -45,35 +46,23 @@ export const defaults: VerifySettings = { holdFactor: 2, minHoldSeconds: 120, se
 /** The schedule: one verification from the action, retried once at 15 s. */
 export const schedule: Verifier.VerifySchedule = Verifier.schedules.retryOnceAt15s
 
-const ms = (t: unknown): number => (t instanceof Date ? t.getTime() : typeof t === "string" ? Date.parse(t) : Number.NaN)
-
-/** Since when a pod has been Ready (epoch ms), or undefined when it is not Ready. */
-export const readySince = (p: V1Pod): number | undefined => {
-  const c = (p.status?.conditions ?? []).find((x) => x.type === "Ready")
-  if (c?.status !== "True") return undefined
-  const at = ms(c.lastTransitionTime)
-  return Number.isFinite(at) ? at : undefined
-}
-
 /** The hold (ms) for a longest pre-crash run. */
-export const holdMs = (s: VerifySettings, longestRunMs: number | null): number => Math.max(s.minHoldSeconds * 1000, s.holdFactor * (longestRunMs ?? 0))
+export const holdMs = (s: VerifySettings, longestRunMs: number | null): number =>
+  PodVerifier.requiredHoldMs(longestRunMs, { runFactor: s.holdFactor, minHoldSeconds: s.minHoldSeconds })
 
 /** Whether a pod is held: Ready for `hold` ms at `now` with no container terminated since. */
 export const isHeld = (p: V1Pod, now: number, hold: number): boolean => {
-  const since = readySince(p)
+  const since = PodVerifier.readySince(p)
   if (since === undefined || now - since < hold) return false
   return (p.status?.containerStatuses ?? []).every((c) => {
     const t = c.lastState?.terminated ?? c.state?.terminated
-    return !t?.finishedAt || ms(t.finishedAt) < since
+    return !t?.finishedAt || PodVerifier.epochMs(t.finishedAt) < since
   })
 }
 
 const workloadPods = (namespace: string, kind: string, name: string) =>
-  Effect.gen(function*() {
-    const kube = yield* Kube
-    const w = kind === "StatefulSet" ? yield* kube.getStatefulSet(namespace, name) : yield* kube.getDeployment(namespace, name)
-    const selector = Object.entries(w.spec?.selector.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`).join(",")
-    const pods = (yield* kube.listPods({ namespace, labelSelector: selector })).filter((p) => !p.metadata?.deletionTimestamp && p.status?.phase !== "Failed" && p.status?.phase !== "Succeeded")
+  Effect.map(PodVerifier.workloadAndPods(namespace, { kind, name }), ({ workload, pods }) => {
+    const w = workload as V1Deployment | V1StatefulSet // five-branch acts on Deployments and StatefulSets
     return { workload: w, pods, want: w.spec?.replicas ?? 1 }
   })
 
@@ -86,7 +75,7 @@ const livenessKillsSince = (namespace: string, pods: ReadonlyArray<V1Pod>, since
     const names = new Set(pods.map((p) => p.metadata?.name))
     const events = yield* kube.listEvents({ namespace, fieldSelector: "reason=Killing" })
     return events.filter((e) => {
-      const at = ms(e.lastTimestamp ?? e.eventTime ?? e.firstTimestamp)
+      const at = PodVerifier.epochMs(e.lastTimestamp ?? e.eventTime ?? e.firstTimestamp)
       return names.has(e.involvedObject.name) && /failed liveness probe/.test(e.message ?? "") && at >= since
     }).reduce((a, e) => a + Math.max(1, e.count ?? 1), 0)
   })

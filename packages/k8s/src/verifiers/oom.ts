@@ -90,8 +90,8 @@ const evictionsSince = (node: string | null, since: number) =>
 
 const findApplied = (applied: ReadonlyArray<Action.Action>, kind: string) => [...applied].reverse().find((a) => a.kind === kind)
 
-/** Verifies a memory-limit bump. */
-export const memoryBump = (s: VerifySettings = defaults): Verifier.Verifier<OomFacts, Kube> =>
+/** Verifies a memory-limit bump (reads only the `pod` fact, so k8s.oom.exit-137 shares it). */
+export const memoryBump = (s: VerifySettings = defaults): Verifier.Verifier<Pick<OomFacts, "pod">, Kube> =>
   Verifier.fromChecks((ctx) =>
     Effect.gen(function*() {
       const kube = yield* Kube
