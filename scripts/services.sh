@@ -19,6 +19,7 @@
 #   pgbouncer   BYTEPORT_PGBOUNCER_PORT  26432
 #   MariaDB     BYTEPORT_MYSQL_PORT      23306
 #   PostgreSQL streaming replica (service "pgreplica")  BYTEPORT_PG_REPLICA_PORT  25433
+#   sshd        BYTEPORT_SSHD_PORT       22022
 #
 # Leases: several test runs (several engineers, one machine) share one set of servers. `up --lease
 # NAME --pid PID` records that process PID uses them; `down --lease NAME` drops that lease and
@@ -31,7 +32,7 @@
 # Its primary_conninfo is reloadable (PostgreSQL 13+): tests point it at a fault proxy with
 # ALTER SYSTEM SET primary_conninfo + pg_reload_conf().
 #
-# Other knobs: BYTEPORT_SERVICES (subset of "postgres pgbouncer mariadb pgreplica"), BYTEPORT_SKIP_INSTALL=1
+# Other knobs: BYTEPORT_SERVICES (subset of "postgres pgbouncer mariadb pgreplica sshd hosttools"), BYTEPORT_SKIP_INSTALL=1
 # (never call apt-get), BYTEPORT_PGBOUNCER_POOL_SIZE (default 4), BYTEPORT_MYSQL_MAX_CONNECTIONS (100),
 # BYTEPORT_PG_MAX_CONNECTIONS (100).
 set -euo pipefail
@@ -48,6 +49,9 @@ PGR_PORT=${BYTEPORT_PG_REPLICA_PORT:-25433}
 PGB_POOL_SIZE=${BYTEPORT_PGBOUNCER_POOL_SIZE:-4}
 PG_MAX_CONN=${BYTEPORT_PG_MAX_CONNECTIONS:-100}
 MY_MAX_CONN=${BYTEPORT_MYSQL_MAX_CONNECTIONS:-100}
+# sshd (Debian's openssh-server, no systemd) is a default service too; BYTEPORT_SERVICES still selects.
+[[ -z ${BYTEPORT_SERVICES:-} ]] && SERVICES+=" sshd hosttools"
+SSHD_PORT=${BYTEPORT_SSHD_PORT:-22022}
 
 # --- TLS servers (issue 15) -----------------------------------------------------------------------
 # Two Pebbles (ACME test CAs) on one pebble-challtestsrv (mock DNS: every name is 127.0.0.1),
@@ -131,12 +135,16 @@ ensure_packages() {
   if has pgreplica; then command -v strace >/dev/null || fast=0; fi # the replica tests slow its replay with strace
   if has pgbouncer; then command -v pgbouncer >/dev/null && command -v psql >/dev/null || fast=0; fi
   if has mariadb; then command -v mariadbd >/dev/null && command -v mariadb-install-db >/dev/null && command -v mariadb-admin >/dev/null || fast=0; fi
+  if has sshd; then [[ -x /usr/sbin/sshd ]] && command -v ssh-keygen >/dev/null && command -v ssh >/dev/null && command -v sudo >/dev/null || fast=0; fi
+  if has hosttools; then hosttools_ok || fast=0; fi
   ((fast)) && return 0
   local want=() missing=() p
   { has postgres || has pgreplica; } && want+=(postgresql-15 postgresql-client-15)
   has pgreplica && want+=(strace)
   has pgbouncer && want+=(pgbouncer postgresql-client-15)
   has mariadb && want+=(mariadb-server mariadb-client)
+  has sshd && want+=(openssh-server openssh-client openssh-sftp-server sudo)
+  has hosttools && want+=(logrotate systemd-journal-remote openjdk-17-jdk-headless)
   for p in "${want[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
   done
@@ -212,7 +220,7 @@ stop_pgbouncer() { stop_pid pgbouncer "$(pgb_pid)" "$STATE/pgbouncer/" TERM 10; 
 stop_postgres() { stop_pid postgres "$(pg_pid)" "$STATE/pg/data" INT 30; }
 stop_mariadb() { stop_pid mariadb "$(my_pid)" "$STATE/mariadb/data" TERM 60; rm -f "$STATE/mariadb/mariadbd.pid"; }
 stop_pgreplica() { stop_pid pgreplica "$(pgr_pid)" "$STATE/pgreplica/data" INT 30; }
-stop_all() { stop_pgbouncer; stop_pgreplica; stop_postgres; stop_mariadb; tls_stop; rm -f "$STATE/services.env"; }
+stop_all() { stop_pgbouncer; stop_pgreplica; stop_postgres; stop_mariadb; stop_sshd; tls_stop; rm -f "$STATE/services.env"; }
 
 # ------------------------------------------------------------------------------ start
 start_postgres() {
@@ -379,6 +387,72 @@ EOF
   log "mariadb ready on 127.0.0.1:$MY_PORT ($(( $(now_ms) - t0 )) ms)"
 }
 
+# ------------------------------------------------------------------------------ host tools
+# Not servers: the programs @byteport/host's runbook tests drive for real (logrotate, journal files
+# written by systemd-journal-remote and read with `journalctl --directory`, a JDK's jcmd).
+# "Up" when the binaries are there.
+JOURNAL_REMOTE=/lib/systemd/systemd-journal-remote
+hosttools_ok() { command -v logrotate >/dev/null && [[ -x $JOURNAL_REMOTE ]] && command -v journalctl >/dev/null && command -v jcmd >/dev/null; }
+
+# ------------------------------------------------------------------------------ sshd
+# Debian's openssh-server on 127.0.0.1 for the `Ssh` / `HostFs` tests, without systemd:
+# `sshd -D -e -f <cfg>` in the foreground (our own HostKey, AuthorizedKeysFile, PidFile, UsePAM no),
+# ready once it logged "Server listening on". Logins: the user running this script (root here),
+# key only, with a client key and a known_hosts file generated here for the tests.
+sshd_pid() { pid_from "$STATE/sshd/sshd.pid"; }
+sshd_ours() { local p; p=$(sshd_pid); alive "$p" && [[ $(cmdline "$p") == *"$STATE/sshd/sshd_config"* ]]; }
+sshd_probe() {
+  local S=$STATE/sshd
+  ssh -F /dev/null -n -o BatchMode=yes -o ConnectTimeout=2 -o IdentitiesOnly=yes -o IdentityAgent=none \
+    -o StrictHostKeyChecking=yes -o "UserKnownHostsFile=$S/known_hosts" -o GlobalKnownHostsFile=/dev/null \
+    -i "$S/client_ed25519" -p "$SSHD_PORT" "$(id -un)@127.0.0.1" true >/dev/null 2>&1
+}
+sshd_healthy() { sshd_ours && sshd_probe; }
+stop_sshd() { stop_pid sshd "$(sshd_pid)" "$STATE/sshd/sshd_config" TERM 10; rm -f "$STATE/sshd/sshd.pid"; }
+start_sshd() {
+  local S=$STATE/sshd t0; t0=$(now_ms)
+  [[ -x /usr/sbin/sshd ]] || die "/usr/sbin/sshd not found (package openssh-server)"
+  stop_sshd
+  port_free "$SSHD_PORT" || die "port $SSHD_PORT (sshd) on 127.0.0.1 is in use; set BYTEPORT_SSHD_PORT"
+  rm -rf "$S"; mkdir -p "$S"; chmod 700 "$S"
+  # privilege separation directory, normally made by the systemd unit (RuntimeDirectory=sshd)
+  mkdir -p /run/sshd 2>/dev/null || true; chmod 755 /run/sshd 2>/dev/null || true
+  ssh-keygen -q -t ed25519 -N '' -C byteport-test-host -f "$S/ssh_host_ed25519_key" || die "ssh-keygen (host key) failed"
+  ssh-keygen -q -t ed25519 -N '' -C byteport-test-client -f "$S/client_ed25519" || die "ssh-keygen (client key) failed"
+  cp "$S/client_ed25519.pub" "$S/authorized_keys"; chmod 600 "$S/authorized_keys"
+  printf '[127.0.0.1]:%s %s\n' "$SSHD_PORT" "$(cut -d' ' -f1,2 "$S/ssh_host_ed25519_key.pub")" > "$S/known_hosts"
+  local sftp=/usr/lib/openssh/sftp-server; [[ -x $sftp ]] || sftp=internal-sftp
+  cat >"$S/sshd_config" <<EOF
+# BytePort test sshd (scripts/services.sh)
+Port $SSHD_PORT
+ListenAddress 127.0.0.1
+HostKey $S/ssh_host_ed25519_key
+PidFile $S/sshd.pid
+AuthorizedKeysFile $S/authorized_keys
+UsePAM no
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PermitRootLogin prohibit-password
+StrictModes no
+AllowTcpForwarding no
+X11Forwarding no
+PrintMotd no
+MaxStartups 100:30:200
+MaxSessions 64
+Subsystem sftp $sftp
+# bash sources ~/.bashrc for a command run by sshd unless SHLVL says it is nested; a machine's root
+# .bashrc can be slow (pyenv: hundreds of ms per command), and no test is about it
+SetEnv SHLVL=1
+EOF
+  /usr/sbin/sshd -t -f "$S/sshd_config" 2>"$S/sshd-check.log" || { cat "$S/sshd-check.log" >&2; die "sshd rejected its configuration"; }
+  nohup /usr/sbin/sshd -D -e -f "$S/sshd_config" </dev/null >/dev/null 2>"$S/sshd.log" 9>&- &
+  echo $! > "$S/sshd.pid"
+  wait_for sshd 30 grep -q "Server listening on" "$S/sshd.log" || { tail -20 "$S/sshd.log" >&2; die "sshd not ready"; }
+  wait_for sshd 10 sshd_probe || { tail -20 "$S/sshd.log" >&2; die "sshd does not accept the test key"; }
+  log "sshd ready on 127.0.0.1:$SSHD_PORT ($(( $(now_ms) - t0 )) ms)"
+}
+
 write_env() { # write_env [SERVICES_KNOWN_UP...]: re-probes only the others
   local up=() f=$STATE/services.env known=" $* "
   has postgres && { [[ $known == *" postgres "* ]] || pg_healthy; } && up+=(postgres)
@@ -386,6 +460,8 @@ write_env() { # write_env [SERVICES_KNOWN_UP...]: re-probes only the others
   has mariadb && { [[ $known == *" mariadb "* ]] || my_healthy; } && up+=(mariadb)
   has pgreplica && { [[ $known == *" pgreplica "* ]] || pgr_healthy; } && up+=(pgreplica)
   local s; for s in $TLS_SERVICES; do has "$s" && { [[ $known == *" $s "* ]] || tls_healthy "$s"; } && up+=("$s"); done
+  has sshd && { [[ $known == *" sshd "* ]] || sshd_healthy; } && up+=(sshd)
+  has hosttools && hosttools_ok && up+=(hosttools)
   {
     echo "BYTEPORT_SERVICES_DIR=$STATE"
     echo "BYTEPORT_TEST_SERVICES_UP=${up[*]}"
@@ -423,6 +499,21 @@ write_env() { # write_env [SERVICES_KNOWN_UP...]: re-probes only the others
       echo "BYTEPORT_TEST_PG_REPLICATION_PASSWORD=$PG_REPL_PW"
     fi
     tls_env "${up[@]}"
+    if [[ " ${up[*]} " == *" sshd "* ]]; then
+      echo "BYTEPORT_TEST_SSHD_HOST=127.0.0.1"
+      echo "BYTEPORT_TEST_SSHD_PORT=$SSHD_PORT"
+      echo "BYTEPORT_TEST_SSHD_USER=$(id -un)"
+      echo "BYTEPORT_TEST_SSHD_KEY=$STATE/sshd/client_ed25519"
+      echo "BYTEPORT_TEST_SSHD_KNOWN_HOSTS=$STATE/sshd/known_hosts"
+      echo "BYTEPORT_TEST_SSHD_HOST_KEY_PUB=$STATE/sshd/ssh_host_ed25519_key.pub"
+      echo "BYTEPORT_TEST_SSHD_PID=$(sshd_pid)"
+    fi
+    if [[ " ${up[*]} " == *" hosttools "* ]]; then
+      echo "BYTEPORT_TEST_LOGROTATE=$(command -v logrotate)"
+      echo "BYTEPORT_TEST_JOURNAL_REMOTE=$JOURNAL_REMOTE"
+      echo "BYTEPORT_TEST_JOURNALCTL=$(command -v journalctl)"
+      echo "BYTEPORT_TEST_JCMD=$(command -v jcmd)"
+    fi
   } > "$f.tmp"
   mv -f "$f.tmp" "$f"
 }
@@ -818,6 +909,12 @@ cmd_up() {
   fi
   if [[ -n $my_job ]]; then if wait "$my_job"; then healthy+=(mariadb); else failed+=(mariadb); fi; fi
   tls_up
+  if has sshd; then
+    if sshd_healthy; then healthy+=(sshd)
+    elif ( start_sshd ); then started+=(sshd); healthy+=(sshd)
+    else failed+=(sshd); fi
+  fi
+  if has hosttools; then if hosttools_ok; then healthy+=(hosttools); else failed+=(hosttools); log "host tools missing (logrotate, systemd-journal-remote, jcmd)"; fi; fi
   echo "$version" > "$STATE/version"
   write_env "${healthy[@]}"
   mkdir -p "$STATE/leases"
@@ -848,12 +945,14 @@ cmd_down() {
 
 cmd_status() {
   local s
-  for s in postgres pgbouncer mariadb pgreplica; do
+  for s in postgres pgbouncer mariadb pgreplica sshd hosttools; do
     case $s in
       postgres) if pg_healthy; then echo "postgres  up    127.0.0.1:$PG_PORT pid $(pg_pid)"; else echo "postgres  down"; fi ;;
       pgbouncer) if pgb_healthy; then echo "pgbouncer up    127.0.0.1:$PGB_PORT pid $(pgb_pid)"; else echo "pgbouncer down"; fi ;;
       mariadb) if my_healthy; then echo "mariadb   up    127.0.0.1:$MY_PORT pid $(my_pid)"; else echo "mariadb   down"; fi ;;
       pgreplica) if pgr_healthy; then echo "pgreplica up    127.0.0.1:$PGR_PORT pid $(pgr_pid)"; else echo "pgreplica down"; fi ;;
+      sshd) if sshd_healthy; then echo "sshd      up    127.0.0.1:$SSHD_PORT pid $(sshd_pid)"; else echo "sshd      down"; fi ;;
+      hosttools) if hosttools_ok; then echo "hosttools present (logrotate, systemd-journal-remote, jcmd)"; else echo "hosttools missing"; fi ;;
     esac
   done
   tls_status

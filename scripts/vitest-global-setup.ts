@@ -8,6 +8,8 @@ export type ServiceName =
   | "postgres" | "pgbouncer" | "mariadb" | "pgreplica"
   // TLS servers (issue 15): two Pebbles on one challtestsrv, the OCSP responder, nginx, haproxy, caddy, certbot
   | "pebble" | "ocsp" | "nginx" | "haproxy" | "caddy" | "certbot"
+  // host tests (issue 14): the loopback sshd, and logrotate / systemd-journal-remote / jcmd
+  | "sshd" | "hosttools"
 
 /** What the global setup hands to every test worker (read it with `inject("byteportServices")`). */
 export interface ServicesContext {
@@ -27,7 +29,8 @@ declare module "vitest" {
 
 const ALL: ReadonlyArray<ServiceName> = [
   "postgres", "pgbouncer", "mariadb", "pgreplica",
-  "pebble", "ocsp", "nginx", "haproxy", "caddy", "certbot"
+  "pebble", "ocsp", "nginx", "haproxy", "caddy", "certbot",
+  "sshd", "hosttools"
 ]
 const SCRIPT = path.join(path.dirname(fileURLToPath(import.meta.url)), "services.sh")
 const LEASE = `vitest-${process.pid}`

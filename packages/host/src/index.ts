@@ -39,3 +39,9 @@ export * as DiskCleanupRemediator from "./remediators/DiskCleanupRemediator"
 export * as DiskFloorHeld from "./verifiers/DiskFloorHeld"
 /** The `host.disk.cleanup` runbook. */
 export * as HostDiskCleanup from "./runbooks/host.disk.cleanup"
+/** OpenSSH known_hosts parsing and host-key pinning. */
+export * as KnownHosts from "./ssh/KnownHosts"
+/** `Ssh`: a core Shell over SSH (ssh2): pinned host keys, key auth, quoted argv, process-group kill on timeout. */
+export * as Ssh from "./ssh/Ssh"
+/** `HostFs`: read, readdir, lstat, statfs, rename, unlink — local (node:fs) or over SFTP. */
+export * as HostFs from "./fs/HostFs"

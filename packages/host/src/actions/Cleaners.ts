@@ -20,6 +20,7 @@ import { Transform } from "node:stream"
 import { pipeline } from "node:stream/promises"
 import * as zlib from "node:zlib"
 import * as Safety from "../safety/Safety"
+import type * as HostFs from "../fs/HostFs"
 
 /** 24 hours: the age of a stale temp file. */
 export const TMP_MIN_AGE_MS = 24 * 3600 * 1000
@@ -244,5 +245,103 @@ export const gzipLogHandler = (policy: Safety.Policy): ActionHandler.ActionHandl
         return now === "gone" && archived ? ActionHandler.applied(`${c.path}.gz exists, the original is gone`)
           : now === "same" && !archived ? ActionHandler.notApplied(`${c.path} is unchanged, no archive`)
           : ActionHandler.unknown(`${c.path}: ${now}, archive ${archived ? "present" : "absent"}`)
+      })
+  })
+
+// ---------------------------------------------------------------------------------------------
+// over a HostFs (another machine over SFTP, or this one): the temp-file cleaner
+
+const walkRootOn = (
+  hostFs: HostFs.HostFsShape,
+  root: string,
+  visit: (path: string, s: HostFs.Stats) => void,
+  skipDir: (name: string) => boolean
+): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    const rootStat = yield* Effect.option(hostFs.lstat(root))
+    if (rootStat._tag === "None" || rootStat.value.kind !== "directory") return
+    const rootFs = rootStat.value.dev !== undefined ? String(rootStat.value.dev) : yield* Effect.orElseSucceed(hostFs.filesystemId(root), () => "?")
+    const stack = [root]
+    while (stack.length > 0) {
+      const dir = stack.pop()!
+      const names = yield* Effect.orElseSucceed(hostFs.readdir(dir), () => [] as ReadonlyArray<string>)
+      for (const name of names) {
+        const p = nodePath.posix.join(dir, name)
+        const s = yield* Effect.option(hostFs.lstat(p))
+        if (s._tag === "None") continue
+        if (s.value.kind === "directory") {
+          if (skipDir(name)) continue
+          // a directory on another filesystem (a mount point) is never entered
+          const dirFs = s.value.dev !== undefined ? String(s.value.dev) : yield* Effect.orElseSucceed(hostFs.filesystemId(p), () => "")
+          if (dirFs === rootFs) stack.push(p)
+        } else if (s.value.dev === undefined || String(s.value.dev) === rootFs) visit(p, s.value)
+      }
+    }
+  })
+
+/** `scanTmp` over a HostFs: stale regular files under the policy's roots, never under `systemd-private-*`, oldest first. */
+export const scanTmpOn = (hostFs: HostFs.HostFsShape, policy: Safety.Policy, options: ScanOptions): Effect.Effect<ReadonlyArray<Safety.Candidate>> =>
+  Effect.gen(function*() {
+    const minAge = options.minAgeMs ?? TMP_MIN_AGE_MS
+    const out: Array<Safety.Candidate> = []
+    for (const root of policy.roots) {
+      yield* walkRootOn(hostFs, root, (p, s) => {
+        if (s.kind !== "file") return
+        if (options.now - Math.max(s.atimeMs, s.mtimeMs) > minAge) out.push(Safety.candidateOfStats(p, s))
+      }, (name) => name.startsWith("systemd-private-"))
+    }
+    return out.sort((a, b) => a.mtimeMs - b.mtimeMs)
+  })
+
+/** `deleteFile` over a HostFs: `Safety.checkOn` right before the unlink (which never follows a symlink). With `dryRun`, only checks. */
+export const deleteFileOn = (
+  hostFs: HostFs.HostFsShape,
+  policy: Safety.Policy,
+  c: Safety.Candidate,
+  dryRun = false,
+  openFiles?: { readonly paths: ReadonlySet<string>; readonly inodes: ReadonlySet<string> }
+): Effect.Effect<Done, Safety.Refused> =>
+  Effect.flatMap(Safety.checkOn(hostFs, policy, c, openFiles), (s) => {
+    const done: Done = { path: c.path, allocatedBytes: Number(s.blocks !== undefined ? s.blocks * 512n : s.size) }
+    if (dryRun) return Effect.succeed(done)
+    return hostFs.unlink(c.path).pipe(
+      Effect.mapError((e) => new Safety.Refused({ path: c.path, reason: "vanished", message: `${c.path}: unlink failed: ${e.code ?? e.message}` })),
+      Effect.as(done)
+    )
+  })
+
+/**
+ * Deletes a batch over a HostFs: one scan of the open files (`/proc/<pid>/fd`, taken right before
+ * the batch: over SFTP it is one request per descriptor), then `deleteFileOn` for each candidate
+ * in order; every other check still runs right before each unlink. Each candidate's outcome.
+ */
+export const deleteFilesOn = (
+  hostFs: HostFs.HostFsShape,
+  policy: Safety.Policy,
+  candidates: ReadonlyArray<Safety.Candidate>,
+  dryRun = false
+): Effect.Effect<ReadonlyArray<{ readonly candidate: Safety.Candidate; readonly done?: Done; readonly refused?: Safety.Refused }>> =>
+  Effect.gen(function*() {
+    const withInodes = candidates.some((c) => c.ino !== "")
+    const open = yield* Safety.openFilesOn(hostFs, policy.procRoot, withInodes)
+    return yield* Effect.forEach(candidates, (candidate) =>
+      deleteFileOn(hostFs, policy, candidate, dryRun, open).pipe(
+        Effect.match({ onFailure: (refused) => ({ candidate, refused }), onSuccess: (done) => ({ candidate, done }) })
+      ))
+  })
+
+/** The `host.tmp.delete` handler over a HostFs (params: a `Safety.Candidate`). observe: gone → Applied; unchanged → NotApplied. */
+export const deleteTmpHandlerOn = (hostFs: HostFs.HostFsShape, policy: Safety.Policy): ActionHandler.ActionHandler =>
+  ActionHandler.make({
+    kind: DELETE_TMP,
+    params: Safety.Candidate,
+    apply: (c, ctx) => deleteFileOn(hostFs, policy, c, ctx.dryRun).pipe(Effect.mapError(failed(DELETE_TMP)), Effect.map((d) => result(d, ctx.dryRun))),
+    observe: (c) =>
+      Effect.map(Effect.option(hostFs.lstat(c.path)), (s) => {
+        if (s._tag === "None") return ActionHandler.applied(`${c.path} is gone`)
+        const v = s.value
+        const same = v.kind === "file" && Number(v.size) === c.size && v.mtimeMs === c.mtimeMs &&
+          (v.dev === undefined || c.dev === "" || (String(v.dev) === c.dev && String(v.ino) === c.ino))
+        return same ? ActionHandler.notApplied(`${c.path} is unchanged`) : ActionHandler.unknown(`${c.path} is another file now`)
       })
   })

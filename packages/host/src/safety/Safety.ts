@@ -19,6 +19,7 @@
 import { Effect, Schema } from "effect"
 import * as fs from "node:fs"
 import * as nodePath from "node:path"
+import type * as HostFs from "../fs/HostFs"
 
 /** The hard safe-list, relative to the host root: never deleted, gzipped or truncated. */
 export const HARD_SAFE_LIST: ReadonlyArray<string> = ["/var/log/lastlog", "/var/log/wtmp", "/var/log/btmp", "/var/log/audit/audit.log"]
@@ -183,3 +184,139 @@ export const check = (p: Policy, c: Candidate): Effect.Effect<fs.BigIntStats, Re
 
 /** Whether `path` lies under one of the policy's roots (lexically). */
 export const inRoots = (p: Policy, path: string): boolean => p.roots.some((r) => within(r, nodePath.resolve(path)))
+
+// ---------------------------------------------------------------------------------------------
+// over a HostFs (another machine over SFTP, or this one)
+
+/**
+ * Builds a policy whose roots are checked on `hostFs` (each root absolute, under the prefix, its
+ * own real path there). Fails with `Refused` (reason `bad-root`) instead of throwing.
+ */
+export const policyOn = (
+  hostFs: HostFs.HostFsShape,
+  options: { readonly roots: ReadonlyArray<string>; readonly prefix?: string; readonly hostRoot?: string; readonly safeList?: ReadonlyArray<string>; readonly procRoot?: string }
+): Effect.Effect<Policy, Refused> =>
+  Effect.gen(function*() {
+    const prefix = nodePath.posix.resolve(options.prefix ?? "/")
+    const roots: Array<string> = []
+    for (const r of options.roots) {
+      const bad = (message: string) => new Refused({ path: r, reason: "bad-root", message: `cleaner root ${r} ${message}` })
+      if (!nodePath.posix.isAbsolute(r)) return yield* bad("is not absolute")
+      const n = nodePath.posix.resolve(r)
+      if (!within(prefix, n)) return yield* bad(`is not under the prefix ${prefix}`)
+      const real = yield* Effect.mapError(hostFs.realpath(n), () => bad(`cannot be resolved on ${hostFs.name}`))
+      if (real !== n) return yield* bad("is not its real path (a symlink in it)")
+      roots.push(n)
+    }
+    return Object.freeze({ roots, prefix, hostRoot: nodePath.posix.resolve(options.hostRoot ?? "/"), safeList: [...(options.safeList ?? [])], procRoot: options.procRoot ?? "/proc" })
+  })
+
+const idOfStats = (s: HostFs.Stats): string | undefined => (s.dev !== undefined && s.ino !== undefined ? `${s.dev}:${s.ino}` : undefined)
+
+/** The safe-list on `hostFs`: resolved paths, and (dev, inode) where the backend knows them. */
+export const safeListedOn = (hostFs: HostFs.HostFsShape, p: Policy): Effect.Effect<{ readonly paths: ReadonlySet<string>; readonly inodes: ReadonlySet<string> }> =>
+  Effect.gen(function*() {
+    const paths = new Set<string>()
+    const inodes = new Set<string>()
+    for (const path of [...HARD_SAFE_LIST.map((h) => nodePath.posix.join(p.hostRoot, h)), ...p.safeList]) {
+      paths.add(nodePath.posix.resolve(path))
+      const real = yield* Effect.option(hostFs.realpath(path))
+      if (real._tag === "Some") paths.add(real.value)
+      const s = yield* Effect.option(hostFs.stat(path))
+      if (s._tag === "Some") {
+        const id = idOfStats(s.value)
+        if (id !== undefined) inodes.add(id)
+      }
+    }
+    return { paths, inodes }
+  })
+
+/**
+ * What processes on `hostFs`'s machine hold open: every `/proc/<pid>/fd/*` link's target path
+ * (without ` (deleted)`), and with `withInodes` its (dev, inode) (a backend that knows them).
+ */
+export const openFilesOn = (hostFs: HostFs.HostFsShape, procRoot = "/proc", withInodes = false): Effect.Effect<{ readonly paths: ReadonlySet<string>; readonly inodes: ReadonlySet<string> }> =>
+  Effect.gen(function*() {
+    const paths = new Set<string>()
+    const inodes = new Set<string>()
+    const pids = (yield* Effect.orElseSucceed(hostFs.readdir(procRoot), () => [] as ReadonlyArray<string>)).filter((n) => /^\d+$/.test(n))
+    yield* Effect.forEach(pids, (pid) =>
+      Effect.gen(function*() {
+        const fds = yield* Effect.orElseSucceed(hostFs.readdir(`${procRoot}/${pid}/fd`), () => [] as ReadonlyArray<string>)
+        yield* Effect.forEach(fds, (fd) =>
+          Effect.gen(function*() {
+            const link = `${procRoot}/${pid}/fd/${fd}`
+            const target = yield* Effect.option(hostFs.readlink(link))
+            if (target._tag === "Some" && target.value.startsWith("/")) paths.add(target.value.replace(/ \(deleted\)$/, ""))
+            if (withInodes) {
+              const s = yield* Effect.option(hostFs.stat(link))
+              if (s._tag === "Some") {
+                const id = idOfStats(s.value)
+                if (id !== undefined) inodes.add(id)
+              }
+            }
+          }), { concurrency: "unbounded", discard: true })
+      }), { concurrency: 32, discard: true })
+    return { paths, inodes }
+  })
+
+/**
+ * `check` over a HostFs: the same rules, with what the backend can tell. Over SFTP (no device,
+ * inode or link count): one filesystem by statvfs `f_fsid`, the safe-list by resolved path and
+ * active log name, open files by their `/proc/<pid>/fd` link targets, "unchanged" by size and
+ * mtime (whole seconds); the hard-link rule applies where the link count is known (removing one
+ * name of a hard-linked file leaves the data under its other names).
+ */
+export const checkOn = (
+  hostFs: HostFs.HostFsShape,
+  p: Policy,
+  c: Candidate,
+  /** A snapshot of `openFilesOn` to use instead of scanning `/proc` again (a batch's, taken right before it). */
+  openFiles?: { readonly paths: ReadonlySet<string>; readonly inodes: ReadonlySet<string> }
+): Effect.Effect<HostFs.Stats, Refused> =>
+  Effect.gen(function*() {
+    const refuse = (reason: string, message: string) => new Refused({ path: c.path, reason, message: `${c.path}: ${message}` })
+    const path = nodePath.posix.resolve(c.path)
+    const root = p.roots.find((r) => within(r, path) && r !== path)
+    if (root === undefined) return yield* refuse("outside-roots", "not under a cleaner root")
+    const rootStat = yield* Effect.mapError(hostFs.lstat(root), () => refuse("vanished", "the root is gone"))
+    if (rootStat.kind === "symlink") return yield* refuse("symlink", `the root ${root} is a symlink`)
+    let s = rootStat
+    let cur = root
+    for (const part of nodePath.posix.relative(root, path).split("/")) {
+      cur = nodePath.posix.join(cur, part)
+      s = yield* Effect.mapError(hostFs.lstat(cur), () => refuse("vanished", `${cur} is gone`))
+      if (s.kind === "symlink") return yield* refuse("symlink", `${cur} is a symlink`)
+    }
+    if (s.kind !== "file") return yield* refuse("not-regular", "not a regular file")
+    let sameFs: boolean
+    if (s.dev !== undefined && rootStat.dev !== undefined) sameFs = s.dev === rootStat.dev
+    else {
+      const a = yield* Effect.option(hostFs.filesystemId(path))
+      const b = yield* Effect.option(hostFs.filesystemId(root))
+      sameFs = a._tag === "Some" && b._tag === "Some" && a.value === b.value
+    }
+    if (!sameFs) return yield* refuse("other-filesystem", "on another filesystem than its root")
+    const safe = yield* safeListedOn(hostFs, p)
+    const id = idOfStats(s)
+    if (safe.paths.has(path) || (id !== undefined && safe.inodes.has(id)) || ACTIVE_LOG_NAMES.includes(nodePath.posix.basename(path))) {
+      return yield* refuse("safe-listed", "on the hard safe-list")
+    }
+    if (s.nlink !== undefined && s.nlink > 1) return yield* refuse("hard-linked", `has ${s.nlink} names (hard links)`)
+    const identityChanged = s.dev !== undefined && c.dev !== "" && (String(s.dev) !== c.dev || String(s.ino) !== c.ino)
+    if (identityChanged || Number(s.size) !== c.size || s.mtimeMs !== c.mtimeMs) {
+      return yield* refuse("changed", "changed since the scan (dev, inode, size or mtime)")
+    }
+    const open = openFiles ?? (yield* openFilesOn(hostFs, p.procRoot, id !== undefined))
+    if (open.paths.has(path) || (id !== undefined && open.inodes.has(id))) return yield* refuse("open", "held open by a process")
+    return s
+  })
+
+/** A scan's record of a file seen through a HostFs (dev and ino empty where the backend does not know them). */
+export const candidateOfStats = (path: string, s: HostFs.Stats): Candidate => ({
+  path,
+  dev: s.dev !== undefined ? String(s.dev) : "",
+  ino: s.ino !== undefined ? String(s.ino) : "",
+  size: Number(s.size),
+  mtimeMs: s.mtimeMs
+})
