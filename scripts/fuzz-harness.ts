@@ -32,6 +32,9 @@ export const RUNS: number = Number(process.env["BYTEPORT_FUZZ_RUNS"] ?? "") || 1
 /** The time budget of one case in ms (`BYTEPORT_FUZZ_CASE_MS`, default 100: regex backtracking, hangs). */
 export const CASE_MS: number = Number(process.env["BYTEPORT_FUZZ_CASE_MS"] ?? "") || 100
 
+/** Reading a big input is linear work, not backtracking: the budget grows by this many ms per MB of input. */
+export const MS_PER_MB = 50
+
 type Json = null | boolean | number | string | ReadonlyArray<Json> | { readonly [k: string]: Json }
 type Path = ReadonlyArray<string | number>
 
@@ -92,7 +95,8 @@ const replacement = (x: Json, m: Mutation): Json | undefined => {
     case "negative": return typeof x === "number" ? -x - 1 : -1
     case "nonUtf8": return typeof x === "string" ? `${x}${NON_UTF8}` : NON_UTF8
     case "empty": return Array.isArray(x) ? [] : x !== null && typeof x === "object" ? {} : ""
-    case "hundredfold": return Array.isArray(x) ? Array.from({ length: 100 }, (_, i) => (x as ReadonlyArray<Json>)[i % Math.max(1, (x as ReadonlyArray<Json>).length)] ?? null) : Array.from({ length: 100 }, () => x)
+    case "hundredfold": if (JSON.stringify(x).length > 100_000) return Array.isArray(x) ? [...(x as ReadonlyArray<Json>), ...(x as ReadonlyArray<Json>)] : [x, x] // ≤ ~10 MB per case
+      return Array.isArray(x) ? Array.from({ length: 100 }, (_, i) => (x as ReadonlyArray<Json>)[i % Math.max(1, (x as ReadonlyArray<Json>).length)] ?? null) : Array.from({ length: 100 }, () => x)
     case "huge": return (typeof x === "string" && x.length > 0 ? x : "x").repeat(Math.ceil(m.size / Math.max(1, typeof x === "string" ? x.length : 1))).slice(0, m.size)
     case "timestamp": return m.value
     case "deep": return DEEP(m.depth)
@@ -151,7 +155,8 @@ export interface Ended {
  * Runs one case synchronously and judges it. Throws an assertion-style Error (fast-check then
  * shrinks) on a defect, an untyped failure, a plan without a Classification, or a slow case.
  */
-export const judge = (label: string, run: () => Effect.Effect<Ended, unknown>): Outcome => {
+export const judge = (label: string, run: () => Effect.Effect<Ended, unknown>, inputBytes = 0): Outcome => {
+  const budget = CASE_MS + MS_PER_MB * inputBytes / 1_000_000
   const once = (): { exit: Exit.Exit<Ended, unknown>; ms: number } => {
     const t0 = performance.now()
     let exit: Exit.Exit<Ended, unknown>
@@ -164,11 +169,11 @@ export const judge = (label: string, run: () => Effect.Effect<Ended, unknown>): 
   }
   let r = once()
   // a GC pause or a busy neighbour is not backtracking: a slow case counts only if it is slow three times running
-  for (let retry = 0; retry < 2 && r.ms > CASE_MS; retry++) {
+  for (let retry = 0; retry < 2 && r.ms > budget; retry++) {
     const again = once()
     if (again.ms < r.ms) r = again
   }
-  if (r.ms > CASE_MS) throw new Error(`${label}: took ${r.ms.toFixed(1)} ms (budget ${CASE_MS} ms)`)
+  if (r.ms > budget) throw new Error(`${label}: took ${r.ms.toFixed(1)} ms (budget ${budget.toFixed(0)} ms for ${inputBytes} bytes)`)
   const exit = r.exit
   if (Exit.isFailure(exit)) {
     if (Cause.hasDies(exit.cause) || Cause.hasInterrupts(exit.cause)) throw new Error(`${label}: defect: ${Cause.pretty(exit.cause)}`)
@@ -259,6 +264,8 @@ export interface FileFamily {
   readonly runbook: string
   readonly fixtures: ReadonlyArray<string>
   readonly pipeline: (dir: string) => Effect.Effect<Ended, unknown>
+  /** Files of the fixtures that are the test's own summaries, not recorded objects (never mutated). */
+  readonly exclude?: ReadonlyArray<string>
 }
 
 /**
@@ -279,11 +286,11 @@ export const fuzzFiles = (family: FileFamily): Tally => {
         const source = family.fixtures[k.fixture]!
         let s = scratches.get(source)
         if (s === undefined) scratches.set(source, (s = new Scratch(source)))
-        const files = recordedFiles(s.dir)
+        const files = recordedFiles(s.dir).filter((f) => !(family.exclude ?? []).includes(f))
         const file = files[k.file % files.length]!
         const bytes = encode(mutate(s.json(file), k.mutations), k.truncate)
         const label = `${family.runbook} ${path.basename(source)}/${file} ${JSON.stringify(k.mutations).slice(0, 300)} truncate=${k.truncate}`
-        tally.add(s.with(file, bytes, (dir) => judge(label, () => family.pipeline(dir))))
+        tally.add(s.with(file, bytes, (dir) => judge(label, () => family.pipeline(dir), bytes.length)))
       }),
       params()
     )

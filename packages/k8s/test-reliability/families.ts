@@ -6,8 +6,8 @@
  * no case over the budget. See scripts/fuzz-harness.ts (seed, replay, budget).
  */
 import { Fact, Plan, Signal, TargetRef } from "@byteport/core"
-import { parseFixture } from "@byteport/core/testing"
-import { Effect } from "effect"
+import { decodeFixture, parseFixture } from "@byteport/core/testing"
+import { Effect, Schema } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import type { Ended, FileFamily } from "../../../scripts/fuzz-harness"
@@ -45,6 +45,9 @@ const finish = <C extends Classification>(c: C, plan: (c: C & { readonly _tag: "
     yield* Effect.orDie(Plan.validate(made))
     return ended(c, made)
   })
+
+/** A Node as the apiserver returns it, as far as the node runbooks name it. */
+const NodeName = Schema.Struct({ metadata: Schema.Struct({ name: Schema.String.check(Schema.isPattern(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/)) }) })
 
 const signalOf = (type: string, ref: string, evidence: { readonly [k: string]: string } = {}) =>
   Signal.make({ type, target: TargetRef.make("node", ref), observedAt: 0, evidence })
@@ -100,6 +103,8 @@ const list: ReadonlyArray<FileFamily> = [
   {
     runbook: "k8s.deploy.failed-rollout",
     fixtures: dirs("rollout"),
+    // metrics.json is the recorder's summary of Prometheus answers (read undecoded by the fixture), not an API object
+    exclude: ["metrics.json"],
     pipeline: (dir) =>
       Effect.gen(function*() {
         const read = (f: string) => parseFixture(path.join(dir, f), fs.readFileSync(path.join(dir, f), "utf8")) as Effect.Effect<any, any>
@@ -124,6 +129,8 @@ const list: ReadonlyArray<FileFamily> = [
     pipeline: (dir) =>
       Effect.gen(function*() {
         const node = (yield* parseFixture(path.join(dir, "node.json"), fs.readFileSync(path.join(dir, "node.json"), "utf8"))) as any
+        // what the apiserver guarantees of a Node it returns: a DNS-1123 name (the diagnoser reads the signal's node by name)
+        yield* decodeFixture(NodeName as unknown as Schema.Codec<typeof NodeName.Type, unknown>, path.join(dir, "node.json"), node)
         const state = NodePressure.nodeState(node)
         const facts: Fact.Facts<NodePressure.PressureFacts> = { node: Fact.known(state), cluster: Fact.known(NodePressure.clusterState([node])) }
         const signal = signalOf("k8s.node.condition", "fuzzed-node", { node: "fuzzed-node" })
