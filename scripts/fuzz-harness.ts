@@ -33,7 +33,7 @@ export const RUNS: number = Number(process.env["BYTEPORT_FUZZ_RUNS"] ?? "") || 1
 export const CASE_MS: number = Number(process.env["BYTEPORT_FUZZ_CASE_MS"] ?? "") || 100
 
 /** Reading a big input is linear work, not backtracking: the budget grows by this many ms per MB of input. */
-export const MS_PER_MB = 50
+export const MS_PER_MB = 100
 
 type Json = null | boolean | number | string | ReadonlyArray<Json> | { readonly [k: string]: Json }
 type Path = ReadonlyArray<string | number>
@@ -104,21 +104,34 @@ const replacement = (x: Json, m: Mutation): Json | undefined => {
   }
 }
 
+/**
+ * Keeps the JSON type of the value (for entry points fed typed client-node objects, with no wire
+ * decoder of their own): strings stay strings, numbers numbers, arrays arrays; nulls and dropped
+ * fields stay (the API prints nulls and omits fields).
+ */
+const sameShape = (x: Json, y: Json | undefined): Json | undefined =>
+  y === undefined || y === null || x === null ? y
+  : Array.isArray(x) ? (Array.isArray(y) ? y : x)
+  : typeof x === "object" ? (y !== null && typeof y === "object" && !Array.isArray(y) ? y : x)
+  : typeof y === typeof x ? y
+  : x
+
 /** Applies mutations to a JSON value (a copy; the path of each is picked among the value's paths at that moment). */
-export const mutate = (base: Json, ms: ReadonlyArray<Mutation>): Json | undefined => {
+export const mutate = (base: Json, ms: ReadonlyArray<Mutation>, shape: "any" | "same" = "any"): Json | undefined => {
   let root: Json | undefined = structuredClone(base) as Json
   for (const m of ms) {
     if (root === undefined) return undefined
     const ps = paths(root)
     const p = ps[m.at % ps.length]!
+    const replace = (x: Json) => (shape === "any" ? replacement(x, m) : m.op === "deep" ? x : sameShape(x, replacement(x, m)))
     if (p.length === 0) {
-      root = replacement(root, m)
+      root = replace(root)
       continue
     }
     let parent: any = root
     for (const k of p.slice(0, -1)) parent = parent[k]
     const key = p[p.length - 1]!
-    const next = replacement(parent[key] as Json, m)
+    const next = replace(parent[key] as Json)
     if (next === undefined) {
       if (Array.isArray(parent)) parent.splice(key as number, 1)
       else delete parent[key]
@@ -264,6 +277,8 @@ export interface FileFamily {
   readonly runbook: string
   readonly fixtures: ReadonlyArray<string>
   readonly pipeline: (dir: string) => Effect.Effect<Ended, unknown>
+  /** `"same"`: mutations keep each value's JSON type (an entry point typed by client-node, with no wire decoder). */
+  readonly shape?: "any" | "same"
   /** Files of the fixtures that are the test's own summaries, not recorded objects (never mutated). */
   readonly exclude?: ReadonlyArray<string>
 }
@@ -288,7 +303,7 @@ export const fuzzFiles = (family: FileFamily): Tally => {
         if (s === undefined) scratches.set(source, (s = new Scratch(source)))
         const files = recordedFiles(s.dir).filter((f) => !(family.exclude ?? []).includes(f))
         const file = files[k.file % files.length]!
-        const bytes = encode(mutate(s.json(file), k.mutations), k.truncate)
+        const bytes = encode(mutate(s.json(file), k.mutations, family.shape ?? "any"), k.truncate)
         const label = `${family.runbook} ${path.basename(source)}/${file} ${JSON.stringify(k.mutations).slice(0, 300)} truncate=${k.truncate}`
         tally.add(s.with(file, bytes, (dir) => judge(label, () => family.pipeline(dir), bytes.length)))
       }),

@@ -49,6 +49,10 @@ const finish = <C extends Classification>(c: C, plan: (c: C & { readonly _tag: "
 /** A Node as the apiserver returns it, as far as the node runbooks name it. */
 const NodeName = Schema.Struct({ metadata: Schema.Struct({ name: Schema.String.check(Schema.isPattern(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/)) }) })
 
+/** What a watch or list from the apiserver always is: objects with a metadata.name (kubectl `-o json`). */
+const ApiObject = Schema.Struct({ metadata: Schema.Struct({ name: Schema.String }) }) as unknown as Schema.Codec<unknown, unknown>
+const ApiList = Schema.Struct({ items: Schema.Array(ApiObject) }) as unknown as Schema.Codec<unknown, unknown>
+
 const signalOf = (type: string, ref: string, evidence: { readonly [k: string]: string } = {}) =>
   Signal.make({ type, target: TargetRef.make("node", ref), observedAt: 0, evidence })
 
@@ -105,9 +109,13 @@ const list: ReadonlyArray<FileFamily> = [
     fixtures: dirs("rollout"),
     // metrics.json is the recorder's summary of Prometheus answers (read undecoded by the fixture), not an API object
     exclude: ["metrics.json"],
+    // clusterFacts reads client-node's typed objects (no wire decoder): values keep their JSON type
+    shape: "same",
     pipeline: (dir) =>
       Effect.gen(function*() {
-        const read = (f: string) => parseFixture(path.join(dir, f), fs.readFileSync(path.join(dir, f), "utf8")) as Effect.Effect<any, any>
+        const read = (f: string) =>
+          Effect.flatMap(parseFixture(path.join(dir, f), fs.readFileSync(path.join(dir, f), "utf8")), (v) =>
+            f === "meta.json" || f === "metrics.json" ? Effect.succeed(v as any) : decodeFixture(f === "deployment.json" ? ApiObject : ApiList, path.join(dir, f), v).pipe(Effect.as(v as any)))
         const meta = yield* read("meta.json")
         const m = yield* read("metrics.json")
         const objects = { deployment: yield* read("deployment.json"), replicaSets: (yield* read("replicasets.json")).items, pods: (yield* read("pods.json")).items, services: (yield* read("services.json")).items, events: (yield* read("events.json")).items }
@@ -125,6 +133,8 @@ const list: ReadonlyArray<FileFamily> = [
   },
   {
     runbook: "k8s.node.pressure-drain",
+    // nodeState reads client-node's typed V1Node (no wire decoder): values keep their JSON type
+    shape: "same",
     fixtures: dirs("notready", (n) => fs.existsSync(path.join(FIXTURES, "notready", n, "node.json"))),
     pipeline: (dir) =>
       Effect.gen(function*() {

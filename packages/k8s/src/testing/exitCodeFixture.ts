@@ -46,7 +46,19 @@ export const names = (): ReadonlyArray<string> => PodFixture.names().filter((n) 
 
 const Obj = Schema.Struct({
   kind: Schema.String,
-  metadata: Schema.Struct({ name: Schema.String, resourceVersion: Schema.optionalKey(Schema.String), annotations: Schema.optionalKey(Schema.Record(Schema.String, Schema.String)) })
+  metadata: Schema.Struct({ name: Schema.String, resourceVersion: Schema.optionalKey(Schema.String), annotations: Schema.optionalKey(Schema.Record(Schema.String, Schema.String)) }),
+  // what decode reads of a workload's template (a malformed one fails naming its path, never a TypeError)
+  spec: Schema.optionalKey(Schema.NullOr(Schema.Struct({
+    updateStrategy: Schema.optionalKey(Schema.NullOr(Schema.Struct({ type: Schema.optionalKey(Schema.NullOr(Schema.String)) }))),
+    template: Schema.optionalKey(Schema.NullOr(Schema.Struct({
+      spec: Schema.optionalKey(Schema.NullOr(Schema.Struct({
+        containers: Schema.optionalKey(Schema.NullOr(Schema.Array(Schema.Struct({
+          name: Schema.String,
+          env: Schema.optionalKey(Schema.NullOr(Schema.Array(Schema.Struct({ name: Schema.String, value: Schema.optionalKey(Schema.NullOr(Schema.String)) }))))
+        }))))
+      })))
+    })))
+  })))
 })
 const ObjList = Schema.Struct({ items: Schema.Array(Obj) })
 
