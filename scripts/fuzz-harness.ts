@@ -95,7 +95,7 @@ const replacement = (x: Json, m: Mutation): Json | undefined => {
     case "negative": return typeof x === "number" ? -x - 1 : -1
     case "nonUtf8": return typeof x === "string" ? `${x}${NON_UTF8}` : NON_UTF8
     case "empty": return Array.isArray(x) ? [] : x !== null && typeof x === "object" ? {} : ""
-    case "hundredfold": if (JSON.stringify(x).length > 100_000) return Array.isArray(x) ? [...(x as ReadonlyArray<Json>), ...(x as ReadonlyArray<Json>)] : [x, x] // ≤ ~10 MB per case
+    case "hundredfold": if (JSON.stringify(x).length > 5_000) return Array.isArray(x) ? [...(x as ReadonlyArray<Json>), ...(x as ReadonlyArray<Json>)] : [x, x] // ≤ ~10 MB per case
       return Array.isArray(x) ? Array.from({ length: 100 }, (_, i) => (x as ReadonlyArray<Json>)[i % Math.max(1, (x as ReadonlyArray<Json>).length)] ?? null) : Array.from({ length: 100 }, () => x)
     case "huge": return (typeof x === "string" && x.length > 0 ? x : "x").repeat(Math.ceil(m.size / Math.max(1, typeof x === "string" ? x.length : 1))).slice(0, m.size)
     case "timestamp": return m.value
@@ -109,8 +109,9 @@ const replacement = (x: Json, m: Mutation): Json | undefined => {
  * decoder of their own): strings stay strings, numbers numbers, arrays arrays; nulls and dropped
  * fields stay (the API prints nulls and omits fields).
  */
-const sameShape = (x: Json, y: Json | undefined): Json | undefined =>
-  y === undefined || y === null || x === null ? y
+const sameShape = (x: Json, y: Json | undefined, inArray: boolean): Json | undefined =>
+  inArray && y === null ? x // the API's lists never hold null elements
+  : y === undefined || y === null || x === null ? y
   : Array.isArray(x) ? (Array.isArray(y) ? y : x)
   : typeof x === "object" ? (y !== null && typeof y === "object" && !Array.isArray(y) ? y : x)
   : typeof y === typeof x ? y
@@ -123,7 +124,7 @@ export const mutate = (base: Json, ms: ReadonlyArray<Mutation>, shape: "any" | "
     if (root === undefined) return undefined
     const ps = paths(root)
     const p = ps[m.at % ps.length]!
-    const replace = (x: Json) => (shape === "any" ? replacement(x, m) : m.op === "deep" ? x : sameShape(x, replacement(x, m)))
+    const replace = (x: Json, inArray = false) => (shape === "any" ? replacement(x, m) : m.op === "deep" ? x : sameShape(x, replacement(x, m), inArray))
     if (p.length === 0) {
       root = replace(root)
       continue
@@ -131,7 +132,7 @@ export const mutate = (base: Json, ms: ReadonlyArray<Mutation>, shape: "any" | "
     let parent: any = root
     for (const k of p.slice(0, -1)) parent = parent[k]
     const key = p[p.length - 1]!
-    const next = replace(parent[key] as Json)
+    const next = replace(parent[key] as Json, Array.isArray(parent))
     if (next === undefined) {
       if (Array.isArray(parent)) parent.splice(key as number, 1)
       else delete parent[key]

@@ -121,7 +121,10 @@ export const decode = (dir: string): Effect.Effect<Decoded, FixtureError> =>
     }
     // a name the API would never hold (empty, not a DNS name) fails the decode naming the file, not the caller
     const target = yield* Effect.try({
-      try: () => Targets.workload({ cluster: "fixture", namespace: ns, kind: (top?.kind ?? "Pod") as Targets.WorkloadKind, name: top?.name ?? pod.metadata.name, container }),
+      try: () => {
+        Targets.pod({ cluster: "fixture", namespace: ns, name: pod.metadata.name })
+        return Targets.workload({ cluster: "fixture", namespace: ns, kind: (top?.kind ?? "Pod") as Targets.WorkloadKind, name: top?.name ?? pod.metadata.name, container })
+      },
       catch: (e) => new FixtureError({ file: path.join(dir, "pod.json"), path: ["metadata"], message: `pod.json: not a workload target: ${(e as Error).message}` })
     })
     const cs = [...(pod.status?.containerStatuses ?? []), ...(pod.status?.initContainerStatuses ?? [])].find((c) => c.name === container)
