@@ -120,7 +120,7 @@ describe("fuzz: db.pool.six-class from the recorded corpus", () => {
             const inc = incidents[k.incident]!
             const i = k.file % inc.exports.length
             const bytes = encode(mutate(inc.exports[i]!.json as any, k.mutations), k.truncate)
-            tally.add(judge(`${inc.name}/${inc.exports[i]!.file} ${JSON.stringify(k.mutations).slice(0, 300)} truncate=${k.truncate}`, () => pipeline(inc, i, bytes)))
+            tally.add(judge(`${inc.name}/${inc.exports[i]!.file} ${JSON.stringify(k.mutations).slice(0, 300)} truncate=${k.truncate}`, () => pipeline(inc, i, bytes), bytes.length))
           }
         ),
         params()
