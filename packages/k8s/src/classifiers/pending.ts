@@ -204,7 +204,7 @@ export const factsFrom = (objects: Objects): Fact.Facts<PendingFacts> => {
   const latest = (reason: string) => o.events.filter((e) => e.reason === reason).at(-1)
   const fs = latest("FailedScheduling")
   const fits = Fit.checkAll(p.spec ?? {}, o.nodes, o.pods, { uid: p.metadata?.uid, name: p.metadata?.name })
-  const claimNames: Array<string> = (p.spec?.volumes ?? []).flatMap((v: Json) => (v.persistentVolumeClaim?.claimName ? [v.persistentVolumeClaim.claimName] : []))
+  const claimNames: Array<string> = (Array.isArray(p.spec?.volumes) ? p.spec.volumes : []).flatMap((v: Json) => (v.persistentVolumeClaim?.claimName ? [v.persistentVolumeClaim.claimName] : []))
   const claims: Array<Claim> = claimNames.map((name) => {
     const c = o.claims.find((x) => x.metadata?.name === name)
     return { name, exists: c !== undefined, phase: c?.status?.phase ?? null, storageClass: c?.spec?.storageClassName ?? null }

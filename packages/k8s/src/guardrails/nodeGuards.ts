@@ -92,7 +92,7 @@ export const fromConfig: Effect.Effect<NodeGuardSettings, Config.ConfigError> = 
 // Pure node predicates
 
 /** The status of a node condition ("True", "False", "Unknown"), undefined when absent. */
-export const condition = (node: V1Node, type: string): string | undefined => node.status?.conditions?.find((c) => c.type === type)?.status
+export const condition = (node: V1Node, type: string): string | undefined => node.status?.conditions?.find((c) => c?.type === type)?.status
 
 /** Whether the node reports Ready=True. */
 export const isReady = (node: V1Node): boolean => condition(node, "Ready") === "True"

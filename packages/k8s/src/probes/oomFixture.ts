@@ -157,7 +157,7 @@ const ownerOf = (x: { readonly pod: Wire.Pod; readonly deployment: Wire.Workload
 
 /** The OOMKilled signal a fixture's pod would have raised (cluster `fixture`). */
 export const signal = (dir: string): Effect.Effect<Signal.Signal, FixtureError> =>
-  Effect.map(load(dir), (x) => {
+  Effect.flatMap(load(dir), (x) => Effect.try({ try: () => {
     const cs = x.pod.status?.containerStatuses?.find((c) => c.name === x.meta.container)
     const t = cs?.lastState?.terminated
     return {
@@ -176,4 +176,5 @@ export const signal = (dir: string): Effect.Effect<Signal.Signal, FixtureError> 
         restartCount: cs?.restartCount ?? 0
       }
     }
-  })
+    // a name the API would never hold (empty, not a DNS name) fails naming the file, not the caller
+  }, catch: (e) => new FixtureError({ file: path.join(dir, "pod.json"), path: ["metadata"], message: `not a workload target: ${(e as Error).message}` }) }))

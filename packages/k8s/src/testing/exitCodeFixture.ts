@@ -24,7 +24,7 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { Fact, type Signal } from "@byteport/core"
-import { type FixtureError, loadFixture } from "@byteport/core/testing"
+import { FixtureError, loadFixture } from "@byteport/core/testing"
 import { Effect, Schema } from "effect"
 import * as SetDebugLogging from "../actions/setDebugLogging"
 import type { ExitCodeFacts, Owner } from "../classifiers/exitCode"
@@ -46,7 +46,19 @@ export const names = (): ReadonlyArray<string> => PodFixture.names().filter((n) 
 
 const Obj = Schema.Struct({
   kind: Schema.String,
-  metadata: Schema.Struct({ name: Schema.String, resourceVersion: Schema.optionalKey(Schema.String), annotations: Schema.optionalKey(Schema.Record(Schema.String, Schema.String)) })
+  metadata: Schema.Struct({ name: Schema.String, resourceVersion: Schema.optionalKey(Schema.String), annotations: Schema.optionalKey(Schema.Record(Schema.String, Schema.String)) }),
+  // what decode reads of a workload's template (a malformed one fails naming its path, never a TypeError)
+  spec: Schema.optionalKey(Schema.NullOr(Schema.Struct({
+    updateStrategy: Schema.optionalKey(Schema.NullOr(Schema.Struct({ type: Schema.optionalKey(Schema.NullOr(Schema.String)) }))),
+    template: Schema.optionalKey(Schema.NullOr(Schema.Struct({
+      spec: Schema.optionalKey(Schema.NullOr(Schema.Struct({
+        containers: Schema.optionalKey(Schema.NullOr(Schema.Array(Schema.Struct({
+          name: Schema.String,
+          env: Schema.optionalKey(Schema.NullOr(Schema.Array(Schema.Struct({ name: Schema.String, value: Schema.optionalKey(Schema.NullOr(Schema.String)) }))))
+        }))))
+      })))
+    })))
+  })))
 })
 const ObjList = Schema.Struct({ items: Schema.Array(Obj) })
 
@@ -107,7 +119,14 @@ export const decode = (dir: string): Effect.Effect<Decoded, FixtureError> =>
       runtimeHeap: Fact.known(RuntimeHeap.largest(RuntimeHeap.fromEnv(podFacts.env))),
       node: node ? Fact.known(NodeProbe.nodeFactsFrom(node)) : Fact.unknown("describe node", "not recorded: nodes.json missing or without the pod's node")
     }
-    const target = Targets.workload({ cluster: "fixture", namespace: ns, kind: (top?.kind ?? "Pod") as Targets.WorkloadKind, name: top?.name ?? pod.metadata.name, container })
+    // a name the API would never hold (empty, not a DNS name) fails the decode naming the file, not the caller
+    const target = yield* Effect.try({
+      try: () => {
+        Targets.pod({ cluster: "fixture", namespace: ns, name: pod.metadata.name })
+        return Targets.workload({ cluster: "fixture", namespace: ns, kind: (top?.kind ?? "Pod") as Targets.WorkloadKind, name: top?.name ?? pod.metadata.name, container })
+      },
+      catch: (e) => new FixtureError({ file: path.join(dir, "pod.json"), path: ["metadata"], message: `pod.json: not a workload target: ${(e as Error).message}` })
+    })
     const cs = [...(pod.status?.containerStatuses ?? []), ...(pod.status?.initContainerStatuses ?? [])].find((c) => c.name === container)
     const reason = cs?.state?.waiting?.reason
     const type = reason === "CreateContainerConfigError" ? PodSignalTypes.configError : reason === "ErrImagePull" || reason === "ImagePullBackOff" ? PodSignalTypes.imagePull : PodSignalTypes.crashLoopBackOff
