@@ -20,12 +20,13 @@
  */
 import * as path from "node:path"
 import { type Fact, Signal } from "@byteport/core"
-import { type FixtureError, loadFixture } from "@byteport/core/testing"
+import { FixtureError, loadFixture } from "@byteport/core/testing"
 import { Effect, Schema } from "effect"
 import type { FiveBranchFacts } from "../classifiers/fiveBranch"
 import type * as Dependency from "../probes/dependency"
 import type * as LastDeploy from "../probes/lastDeploy"
 import * as FiveBranchRunbook from "../runbooks/k8s.crashloop.five-branch"
+import * as Targets from "../targets/Targets"
 import * as PodFixture from "./podFixture"
 import * as Recorded from "./Recorded"
 
@@ -78,6 +79,11 @@ export const decode = (dir: string): Effect.Effect<{ readonly facts: Fact.Facts<
     const rs = replicaSets.items.find((x) => x.metadata.name === rsName)
     const dName = rs?.metadata.ownerReferences?.find((o) => o.kind === "Deployment")?.name
     const deployment = deployments.items.find((x) => x.metadata.name === dName)
+    // a name the API would never hold (empty, not a DNS name) fails the decode naming the file, not the caller
+    yield* Effect.try({
+      try: () => Targets.pod({ cluster: "fixture", namespace: base.pod.metadata.namespace ?? "default", name: base.pod.metadata.name }),
+      catch: (e) => new FixtureError({ file: f("pod.json"), path: ["metadata"], message: `pod.json: not a pod target: ${(e as Error).message}` })
+    })
     const previousLog = PodFixture.previousLogFact(base.previousLog, meta.container)
     const facts = FiveBranchRunbook.factsFrom({
       pod: base.pod,
