@@ -85,13 +85,13 @@ const packed = step("npm pack every package and check its contents", () => {
     const [info] = JSON.parse(must(npm, ["pack", "--json", "--pack-destination", tarballs], { cwd: dir }))
     const pkg = JSON.parse(fs.readFileSync(path.join(dir, "package.json"), "utf8"))
     out[pkg.name] = { dir, pkg, tarball: path.join(tarballs, info.filename), files: info.files.map((f) => f.path) }
-    checkContents(pkg, out[pkg.name].files)
+    checkContents(pkg, out[pkg.name].files, dir)
     checkReadmeLinks(pkg, dir, out[pkg.name].files)
   }
   return out
 })
 
-function checkContents(pkg, files) {
+function checkContents(pkg, files, dir) {
   const has = (f) => files.includes(f)
   for (const required of ["LICENSE", "README.md", "package.json"]) {
     if (!has(required)) fail(`${pkg.name}: the tarball has no ${required}`)
@@ -113,9 +113,12 @@ function checkContents(pkg, files) {
     }
   }
   for (const bin of Object.values(pkg.bin ?? {})) if (!has(bin.replace(/^\.\//, ""))) fail(`${pkg.name}: bin ${bin} is not in the tarball`)
-  // recorded fixtures ship whole: every fixture directory has its previous container log
+  // recorded fixtures ship whole: every file of a shipped fixture directory (a recording with its
+  // pod.json; the previous container log where one was recorded) is in the tarball
   const fixtureDirs = [...new Set(files.filter((f) => /^fixtures\/[^/]+\/[^/]+\/pod\.json$/.test(f)).map((f) => path.posix.dirname(f)))]
-  for (const d of fixtureDirs) if (!has(`${d}/previous.log`)) fail(`${pkg.name}: ${d} ships without previous.log`)
+  for (const d of fixtureDirs) {
+    for (const f of fs.readdirSync(path.join(dir, d))) if (!has(`${d}/${f}`)) fail(`${pkg.name}: ${d} ships without ${f}`)
+  }
   if (pkg.license !== "Apache-2.0") fail(`${pkg.name}: license is ${pkg.license}`)
   if (!pkg.repository?.url?.includes("github.com/byteport/byteport")) fail(`${pkg.name}: no repository field`)
   ok(`${pkg.name}: ${files.length} files, LICENSE, README, every exports target, no tests`)
