@@ -38,14 +38,11 @@ export const CONFIDENCES: Readonly<Record<MultiEngineClass, number>> = {
   undersized_pool: 0.75
 }
 
+/** The thresholds shared with `PoolSixClass` (same names, same defaults). */
+type Shared = Pick<PoolSixClass.Thresholds, "idleInTxMs" | "idleInTxMinSessions" | "queryBudgetMs" | "longQueriesMin" | "veryLongQueryMs" | "undersizedRatio">
+
 /** Thresholds (shared ones from `PoolSixClass`). */
-export interface Thresholds {
-  readonly idleInTxMs: number
-  readonly idleInTxMinSessions: number
-  readonly queryBudgetMs: number
-  readonly longQueriesMin: number
-  readonly veryLongQueryMs: number
-  readonly undersizedRatio: number
+export interface Thresholds extends Shared {
   /** Polls an application's connections must rise over (default 3). */
   readonly risingPolls: number
   /** Share of an application's connections idle outside a transaction (default 0.80). */
@@ -54,14 +51,16 @@ export interface Thresholds {
   readonly trafficCorrelation: number
 }
 
+const { idleInTxMs, idleInTxMinSessions, queryBudgetMs, longQueriesMin, veryLongQueryMs, undersizedRatio } = PoolSixClass.DEFAULT_THRESHOLDS
+
 /** The defaults. */
 export const DEFAULT_THRESHOLDS: Thresholds = {
-  idleInTxMs: PoolSixClass.DEFAULT_THRESHOLDS.idleInTxMs,
-  idleInTxMinSessions: PoolSixClass.DEFAULT_THRESHOLDS.idleInTxMinSessions,
-  queryBudgetMs: PoolSixClass.DEFAULT_THRESHOLDS.queryBudgetMs,
-  longQueriesMin: PoolSixClass.DEFAULT_THRESHOLDS.longQueriesMin,
-  veryLongQueryMs: PoolSixClass.DEFAULT_THRESHOLDS.veryLongQueryMs,
-  undersizedRatio: PoolSixClass.DEFAULT_THRESHOLDS.undersizedRatio,
+  idleInTxMs,
+  idleInTxMinSessions,
+  queryBudgetMs,
+  longQueriesMin,
+  veryLongQueryMs,
+  undersizedRatio,
   risingPolls: 3,
   idleShare: 0.8,
   trafficCorrelation: 0.5
