@@ -51,6 +51,15 @@ export const argv = (p: Params): ReadonlyArray<string> => [
 /** An archived journal file name (journald's rotation names, or a file journald found corrupt). */
 export const isArchived = (name: string): boolean => /@[^/]*\.journal$/.test(name) || name.endsWith(".journal~")
 
+/**
+ * The realtime (epoch ms) journald put in an archived file's name
+ * (`<name>@<seqnum id>-<head seqnum>-<head realtime µs, hex>.journal`): what `--vacuum-time` compares.
+ */
+export const realtimeOf = (name: string): number | undefined => {
+  const m = /@[0-9a-f]{32}-[0-9a-f]{16}-([0-9a-f]{16})\.journal$/.exec(name)
+  return m ? Number(BigInt(`0x${m[1]}`) / 1000n) : undefined
+}
+
 const UNITS: Record<string, number> = { "": 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 }
 const TUNITS: Record<string, number> = { "": 1e3, s: 1e3, min: 60e3, h: 3600e3, d: 86400e3, weeks: 7 * 86400e3, months: 30 * 86400e3, years: 365 * 86400e3 }
 
@@ -91,7 +100,7 @@ const journalFiles = (dirs: ReadonlyArray<string>): Array<JFile> => {
       }
       if (s.isDirectory() && depth < 1) walk(p, depth + 1)
       else if (s.isFile() && (n.endsWith(".journal") || n.endsWith(".journal~"))) {
-        out.push({ path: p, bytes: s.blocks * 512, mtimeMs: s.mtimeMs, archived: isArchived(n) })
+        out.push({ path: p, bytes: s.blocks * 512, mtimeMs: realtimeOf(n) ?? s.mtimeMs, archived: isArchived(n) })
       }
     }
   }

@@ -22,7 +22,7 @@
  *
  * @since 0.1.0
  */
-import { ActionHandler, HandOffs, TargetRef } from "@byteport/core"
+import { Action, ActionHandler, HandOffs, TargetRef } from "@byteport/core"
 import type { Signal } from "@byteport/core"
 import { Shell } from "@byteport/core/shell"
 import { Effect, Schema } from "effect"
@@ -225,3 +225,21 @@ export const describe = (v: Volume, requested: number): string =>
 
 /** The action as a core `ActionHandler` (unmeasured; the disk runbooks register `Measured.measured(spec(…))`). */
 export const handler = (shell: Shell.ShellShape, options: { readonly sysBlock?: string } = {}): ActionHandler.ActionHandler => Measured.handlerOf(spec(shell, options))
+
+/** The `host.volume.growfs` action for a volume (after its growth hand-off). */
+export const growAction = (mount: TargetRef.TargetRef, v: Volume, fsBytes: number, requested: number, offlineExt4 = false): Action.Action =>
+  Action.make({
+    kind: KIND,
+    target: TargetRef.make("host.volume", v.volumeId),
+    params: {
+      mount: v.mount,
+      device: v.device,
+      fstype: v.fstype,
+      requestedBytes: requested,
+      fsBytes,
+      ...(v.partition ? { partition: { disk: v.partition.disk, number: v.partition.number } } : {}),
+      ...(offlineExt4 ? { offlineExt4 } : {})
+    },
+    idempotencyKey: `${KIND}:${v.volumeId}:${requested}`,
+    description: `grow the filesystem of ${mount.ref}: ${commands({ mount: v.mount, device: v.device, fstype: v.fstype, requestedBytes: requested, fsBytes, ...(v.partition ? { partition: v.partition } : {}), offlineExt4 }).map((c) => c.join(" ")).join("; ")}`
+  })

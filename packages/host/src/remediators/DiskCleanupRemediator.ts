@@ -32,6 +32,7 @@ import type { DiskFacts, TopDir } from "../diagnosers/DiskDiagnoser"
 import * as DiskFloor from "../DiskFloor"
 import type * as Statfs from "../readers/Statfs"
 import * as Safety from "../safety/Safety"
+import * as DiskSteps from "./DiskSteps"
 
 /** The runbook id the plans name. */
 export const RUNBOOK_ID = "host.disk.cleanup"
@@ -40,10 +41,7 @@ export const RUNBOOK_ID = "host.disk.cleanup"
 export const DEFAULT_ESCALATE_PERCENT = 85
 
 /** The names of the steps, as reports show them. */
-export const STEP_NAMES: Readonly<Record<string, string>> = {
-  [Cleaners.GZIP_LOG]: "gzip old logs",
-  [Cleaners.DELETE_TMP]: "tmp sweep"
-}
+export const STEP_NAMES: Readonly<Record<string, string>> = DiskSteps.STEP_NAMES
 
 /** Remediator options. */
 export interface Options {
