@@ -129,7 +129,7 @@ const DfImage = Schema.Struct({
   Size: Schema.Number,
   Containers: Schema.Number
 })
-const DfCache = Schema.Struct({ ID: Schema.String, Size: Schema.Number, InUse: Schema.Boolean })
+const DfCache = Schema.Struct({ ID: Schema.String, Size: Schema.Number, InUse: Schema.Boolean, Shared: Schema.optionalKey(Schema.Boolean) })
 const DfContainer = Schema.Struct({ Id: Schema.String, State: Schema.String })
 /** The part of `GET /system/df` a prune reads. */
 export const SystemDf = Schema.Struct({
@@ -146,7 +146,8 @@ const isDangling = (i: { readonly RepoTags?: ReadonlyArray<string> | null | unde
 /** Pure: what a prune would remove, from `/system/df` (images, build-cache records, stopped containers; bytes). */
 export const wouldRemove = (df: SystemDf, aggressive: boolean): { readonly images: number; readonly caches: number; readonly containers: number; readonly bytes: number } => {
   const images = (df.Images ?? []).filter((i) => i.Containers <= 0 && (aggressive || isDangling(i)))
-  const caches = (df.BuildCache ?? []).filter((c) => !c.InUse)
+  // `docker builder prune` keeps shared records; `--all` (the aggressive prune) removes them too
+  const caches = (df.BuildCache ?? []).filter((c) => !c.InUse && (aggressive || c.Shared !== true))
   const containers = aggressive ? (df.Containers ?? []).filter((c) => c.State === "exited" || c.State === "created" || c.State === "dead") : []
   return { images: images.length, caches: caches.length, containers: containers.length, bytes: [...images, ...caches].reduce((n, x) => n + x.Size, 0) }
 }
