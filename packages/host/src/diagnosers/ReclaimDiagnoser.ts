@@ -27,10 +27,6 @@ import type * as Safety from "../safety/Safety"
 
 /** The facts: the cleanup's, plus the reclaim's. */
 export interface ReclaimFacts extends DiskFacts {
-  /** Logs over the logrotate threshold (100 MB), largest first. */
-  readonly bigLogs: ReadonlyArray<Safety.Candidate>
-  /** Archived journal files over the age (paths and allocated bytes); empty without a journal. */
-  readonly journal: ReadonlyArray<{ readonly path: string; readonly bytes: number }>
   /** What a Docker prune would remove; zeros when the prune is off or on crictl. */
   readonly docker: { readonly images: number; readonly caches: number; readonly containers: number; readonly bytes: number }
   /** The mount's volume; absent when growth is off. */

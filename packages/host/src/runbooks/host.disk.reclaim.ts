@@ -25,12 +25,8 @@ import type { ActionHandler, Check } from "@byteport/core"
 import { Shell } from "@byteport/core/shell"
 import { Config, Effect } from "effect"
 import type { Duration } from "effect"
-import * as CrictlPrune from "../actions/CrictlPrune"
 import * as Docker from "../actions/Docker"
 import * as JournalVacuum from "../actions/JournalVacuum"
-import * as Logrotate from "../actions/Logrotate"
-import * as Measured from "../actions/Measured"
-import * as PackageCaches from "../actions/PackageCaches"
 import * as VolumeGrowth from "../actions/VolumeGrowth"
 import * as DiskCleanup from "../classifiers/DiskCleanup"
 import * as DiskUsage from "../detectors/DiskUsage"
@@ -46,14 +42,10 @@ export const ID = "host.disk.reclaim"
 
 /** The reclaim's settings: the cleanup's, plus its own (every seed number a default). */
 export interface ReclaimSettings extends HostDiskCleanup.DiskSettings {
-  /** `BYTEPORT_DISK_AGGRESSIVE_PRUNE` (default false): the seed's `aggressivePrune` (`docker system prune -af`'s calls). */
-  readonly aggressivePrune: boolean
   /** `BYTEPORT_DISK_VOLUME_GROWTH_ENABLED` (default false): grow the cloud volume as the last step. */
   readonly volumeGrowthEnabled: boolean
   /** `BYTEPORT_DISK_MAX_VOLUME_GB` (default 1000): the seed's `policy.maxVolumeGb`. */
   readonly maxVolumeGb: number
-  /** `BYTEPORT_DISK_LOGROTATE_MIN_MB` (default 100): logs over it are rotated. */
-  readonly logrotateMinMb: number
   /** `BYTEPORT_DISK_JOURNAL_VACUUM_TIME` (default `7d`). */
   readonly vacuumTime: string
 }
@@ -61,24 +53,13 @@ export interface ReclaimSettings extends HostDiskCleanup.DiskSettings {
 /** The settings, validated with core `Settings` at startup. */
 export const settings: Config.Config<ReclaimSettings> = Config.all({
   base: HostDiskCleanup.settings,
-  aggressivePrune: Config.Boolean("BYTEPORT_DISK_AGGRESSIVE_PRUNE").pipe(Config.withDefault(false)),
   volumeGrowthEnabled: Config.Boolean("BYTEPORT_DISK_VOLUME_GROWTH_ENABLED").pipe(Config.withDefault(false)),
   maxVolumeGb: Settings.positiveInt("BYTEPORT_DISK_MAX_VOLUME_GB").pipe(Config.withDefault(ReclaimRemediator.DEFAULT_MAX_VOLUME_GB)),
-  logrotateMinMb: Settings.positiveInt("BYTEPORT_DISK_LOGROTATE_MIN_MB").pipe(Config.withDefault(100)),
   vacuumTime: Config.String("BYTEPORT_DISK_JOURNAL_VACUUM_TIME").pipe(Config.withDefault(JournalVacuum.DEFAULT_VACUUM_TIME))
 }).pipe(Config.map(({ base, ...rest }) => ({ ...base, ...rest })))
 
 /** Where the runbook may act, and the systems it talks to. */
 export interface Roots extends HostDiskCleanup.Roots {
-  /** The journal to vacuum (`{}`: journalctl's own directories; absent: no journal step). */
-  readonly journal?: Omit<JournalVacuum.Params, "vacuumSize" | "vacuumTime">
-  /** The Docker Engine (default the unix socket `/var/run/docker.sock`). */
-  readonly docker?: Docker.Endpoint
-  /** The image prune's runtime: `docker` (Engine API) or `crictl` (Kubernetes nodes). Default docker. */
-  readonly containerRuntime?: "docker" | "crictl"
-  readonly crictl?: string
-  /** The package caches (default every manager with its own cache). */
-  readonly packageCaches?: ReadonlyArray<PackageCaches.Params>
   /** Where the volume resolver reads (tests). */
   readonly resolve?: VolumeGrowth.ResolveOptions
   /** Offline ext4 resize (see `VolumeGrowth`). */
@@ -162,18 +143,10 @@ export const fromConfig = (roots: Roots & { readonly mounts?: ReadonlyArray<stri
  * `host.package-cache.prune` (each measured: `bytesFreed` = the statfs delta of the mount) and
  * `host.volume.growfs`, all running their commands through `shell` (default `Shell.local`).
  */
-export const handlers = (roots: Roots, shell: Shell.ShellShape = Shell.local, options: { readonly logrotate?: string; readonly sysBlock?: string } = {}): ReadonlyArray<ActionHandler.ActionHandler> => {
-  const { logPolicy } = HostDiskCleanup.policies(roots)
-  return [
-    ...HostDiskCleanup.handlers(roots),
-    Measured.measured(Logrotate.spec(shell, logPolicy, options.logrotate !== undefined ? { logrotate: options.logrotate } : {})),
-    Measured.measured(JournalVacuum.spec(shell)),
-    Measured.measured(Docker.spec(roots.docker ?? { socketPath: Docker.DEFAULT_SOCKET })),
-    Measured.measured(CrictlPrune.spec(shell)),
-    Measured.measured(PackageCaches.spec(shell)),
-    VolumeGrowth.handler(shell, options.sysBlock !== undefined ? { sysBlock: options.sysBlock } : {})
-  ]
-}
+export const handlers = (roots: Roots, shell: Shell.ShellShape = Shell.local, options: { readonly logrotate?: string; readonly sysBlock?: string } = {}): ReadonlyArray<ActionHandler.ActionHandler> => [
+  ...HostDiskCleanup.handlers(roots, shell, options.logrotate !== undefined ? { logrotate: options.logrotate } : {}),
+  VolumeGrowth.handler(shell, options.sysBlock !== undefined ? { sysBlock: options.sysBlock } : {})
+]
 
 /** The floor check (`host.disk.below-floor`), to register with `ActionRegistry`. */
 export const checks = (): ReadonlyArray<Check.Check> => [DiskFloor.check()]
