@@ -125,6 +125,27 @@ describeWithServices(["hosttools"], "journald vacuum and logrotate on real tools
       assert.strictEqual(fs.statSync(nodePath.join(logs, "edge.log")).size, 1024 * 1024)
       assert.strictEqual((yield* spec.observe(p, octx(Logrotate.KIND)))._tag, "Applied")
     }))
+
+  it.live("logrotate: a log swapped for a symlink between scan and act is refused; the link's target is untouched", () =>
+    Effect.gen(function*() {
+      const logs = nodePath.join(dir, "swap")
+      const outside = nodePath.join(dir, "outside")
+      fs.mkdirSync(logs)
+      fs.mkdirSync(outside)
+      fs.writeFileSync(nodePath.join(logs, "big.log"), Buffer.alloc(2 * 1024 * 1024, 67))
+      fs.writeFileSync(nodePath.join(outside, "precious.log"), Buffer.alloc(2 * 1024 * 1024, 68))
+      const policy = Safety.policy({ roots: [logs], prefix: dir, hostRoot: dir })
+      const [c] = Logrotate.scan(policy, 1024 * 1024)
+      fs.rmSync(c!.path)
+      fs.symlinkSync(nodePath.join(outside, "precious.log"), c!.path)
+      const spec = Logrotate.spec(Shell.local, policy, { logrotate: env["BYTEPORT_TEST_LOGROTATE"]!, workDir: dir })
+      const e = yield* Effect.flip(spec.apply({ ...c!, minBytes: 1024 * 1024 }, ctx(Logrotate.KIND, false)))
+      assert.isTrue(e.conflict)
+      assert.match(e.message, /symlink/)
+      assert.deepStrictEqual(fs.readdirSync(outside), ["precious.log"])
+      assert.strictEqual(fs.statSync(nodePath.join(outside, "precious.log")).size, 2 * 1024 * 1024)
+      assert.isTrue(fs.lstatSync(c!.path).isSymbolicLink())
+    }))
 })
 
 describe("package caches (opt-in) on temp cache dirs", () => {
