@@ -205,6 +205,28 @@ describeWithServices(["hosttools"], "host.disk.reclaim on a real 64 MiB tmpfs", 
       }
     }), 90_000)
 
+  it.live("over 85% after every step: escalation naming each step's statfs bytes, the top directories and +N GiB", () =>
+    Effect.gen(function*() {
+      const mnt = mountAt({ prefix: "byteport-reclaim-" })
+      if (mnt === undefined) return
+      try {
+        for (const d of ["logs", "tmp", "data"]) fs.mkdirSync(`${mnt}/${d}`)
+        fs.writeFileSync(`${mnt}/logs/app.log.1`, "GET /health 200\n".repeat(MiB / 16))
+        old(`${mnt}/logs/app.log.1`, 10 * DAY)
+        fs.writeFileSync(`${mnt}/tmp/blob`, randomBytes(MiB))
+        old(`${mnt}/tmp/blob`, 2 * DAY)
+        const start = yield* Statfs.read(mnt)
+        fs.writeFileSync(`${mnt}/data/keep`, randomBytes(Math.floor(start.totalBytes * 0.97) - start.usedBytes))
+        const r = yield* run(mnt, "auto")
+        assert.strictEqual(r.status, "escalated")
+        assert.deepStrictEqual(r.outcomes.filter((o) => o.status === "applied").map((o) => o.kind), ["host.log.gzip", "host.tmp.delete"])
+        assert.match(r.escalation!.reason, /after every safe step \(> 85%\); reclaimed: gzip old logs: \d+ bytes reclaimed \(1 file\(s\), statfs delta\); tmp sweep: 1048576 bytes reclaimed \(1 file\(s\), statfs delta\); top directories: .*data.*; grow by \+1 GiB/)
+        assert.isTrue(fs.existsSync(`${mnt}/data/keep`))
+      } finally {
+        unmount(mnt)
+      }
+    }), 60_000)
+
   it.live("near misses: 79% fires nothing and classifies nothing; 80% fires and classifies disk_over_floor", () =>
     Effect.gen(function*() {
       const mnt = mountAt({ prefix: "byteport-reclaim-" })
