@@ -103,7 +103,7 @@ describeWithServices(["hosttools"], "gzip over HostFs and logrotate over generat
             }
             const rotate = Logrotate.spec(Shell.local, p, { logrotate: env["BYTEPORT_TEST_LOGROTATE"]!, workDir: host })
             for (const [i, c] of candidates.entries()) {
-              const act = nodes[i % nodes.length]!.act === "rotate"
+              const act: Effect.Effect<void, unknown> = nodes[i % nodes.length]!.act === "rotate"
                 ? Effect.asVoid(rotate.apply({ ...c, minBytes: 1 }, rotateCtx))
                 : Effect.asVoid(Cleaners.gzipFileOn(HostFs.local, p, c))
               const exit = await Effect.runPromise(Effect.exit(act))
