@@ -30,7 +30,7 @@
  * @since 0.1.0
  */
 import { Guardrail, Runbook, Verdict, Verifier } from "@byteport/core"
-import type { ActionHandler, Detector, Fact, Json } from "@byteport/core"
+import type { ActionHandler, Check, Detector, Fact, Json } from "@byteport/core"
 import { Clock, Effect } from "effect"
 import * as PgBouncerRaisePoolSize from "./../actions/PgBouncerRaisePoolSize"
 import { killsPerMinuteCapConfig, type SessionGuardOptions } from "../actions/SessionGuardrails"
@@ -200,6 +200,15 @@ export const makeMongo = (options: Options = {}): Runbook.Runbook<MultiEngineFac
     diagnose: MultiEngineFacts.mongodb(options),
     verify: mongoBelow(options.verifyMaxRatio)
   })
+
+/** The PostgreSQL check the kills re-poll between them (`db.pool.below`): register it with the handlers. */
+export const checks = (): ReadonlyArray<Check.Check<Postgres>> => [UtilizationBelow.check()]
+
+/** The MySQL / MariaDB check (`db.pool.below.mysql`). */
+export const mysqlChecks = (): ReadonlyArray<Check.Check<MySql>> => [UtilizationBelow.mysqlCheck()]
+
+/** The MongoDB check (`db.pool.below.mongodb`). */
+export const mongoChecks = (): ReadonlyArray<Check.Check<Mongo>> => [UtilizationBelow.mongoCheck()]
 
 /** The MongoDB action handlers (`mongo.killOp`, `mongo.killSessions`). */
 export const mongoHandlers = (options: SessionGuardOptions = {}): ReadonlyArray<ActionHandler.ActionHandler<Mongo>> => MongoKill.handlers(options)
