@@ -63,7 +63,7 @@ describeWithServices(["postgres"], "db.pool.multi-engine end to end (real Postgr
       yield* Effect.sleep("800 millis")
       const pids = new Set(sessions.map((s) => s.pid))
       const rb = PoolMultiEngineRunbook.make({
-      stopBelowRatio: 0, // the shared server reads far below 70 %: every kill runs (the re-poll: multi-engine/repoll.test.ts)
+        stopBelowRatio: 0, // the shared server reads far below 70 %: every kill runs (the re-poll: multi-engine/repoll.test.ts)
         sessions: (s) => s.pg !== undefined && pids.has(s.pg.pid),
         thresholds: { queryBudgetMs: 300 },
         pool: { timeout: "10 seconds" },
@@ -94,7 +94,7 @@ describeWithServices(["postgres"], "db.pool.multi-engine end to end (real Postgr
         defaultMode: "auto"
       })
       const multi = PoolMultiEngineRunbook.make({
-      stopBelowRatio: 0, // the shared server reads far below 70 %: every kill runs (the re-poll: multi-engine/repoll.test.ts)
+        stopBelowRatio: 0, // the shared server reads far below 70 %: every kill runs (the re-poll: multi-engine/repoll.test.ts)
         sessions: (s) => s.pg !== undefined && second.has(s.pg.pid),
         thresholds: { idleInTxMs: 300 },
         pool: { timeout: "10 seconds" },
