@@ -57,6 +57,14 @@ import type { Verifier } from "@byteport/core"
 /** The runbook id. */
 export const ID = "db.connections.saturation"
 
+/**
+ * Ranked before `db.pool.six-class` (50): when both fire on one target (a saturated server is
+ * also an exhausted pool) the Catalog opens one incident, by this runbook, and audits
+ * `routed_to db.connections.saturation` for six-class — so the annotation gate, which six-class
+ * does not have, is never bypassed for the same sessions.
+ */
+export const PRECEDENCE = 45
+
 /** The opt-in annotation and the value it must carry. */
 export const ANNOTATION = TerminateScope.ANNOTATION
 /** The annotation value that allows terminations. */
@@ -151,7 +159,7 @@ export const make = (options: Options = {}): Runbook.Runbook<SaturationDiagnoser
     family: "db.connections",
     description: "Detects when PostgreSQL active connections exceed 80% of max_connections: connection leak vs load-driven saturation",
     signals: [SaturationDetector.SIGNAL_TYPE],
-    precedence: 50,
+    precedence: PRECEDENCE,
     // Detect
     ...(options.detector ? { detector: options.detector } : {}),
     // Diagnose
@@ -208,7 +216,7 @@ export const makeMySql = (options: MySqlOptions = {}): Runbook.Runbook<Saturatio
     family: "db.connections",
     description: "Detects when MySQL / MariaDB connections exceed 80% of max_connections: connection leak vs load-driven saturation",
     signals: [SaturationDetector.SIGNAL_TYPE],
-    precedence: 50,
+    precedence: PRECEDENCE,
     ...(options.detector ? { detector: options.detector } : {}),
     diagnose: SaturationDiagnoser.mysql(options.sessions ? { sessions: options.sessions } : {}),
     classify: ConnectionSaturation.classifier(options.thresholds ?? {}),

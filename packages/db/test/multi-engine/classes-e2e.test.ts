@@ -8,7 +8,7 @@
 import { IncidentBus, Runbook, TargetRef } from "@byteport/core"
 import * as Testing from "@byteport/core/testing"
 import { afterEach, assert, it } from "@effect/vitest"
-import { Effect, Layer, Redacted } from "effect"
+import { Duration, Effect, Layer, Redacted } from "effect"
 import { MongoClient } from "mongodb"
 import * as MySql from "../../src/MySql"
 import * as Mongo from "../../src/mongo/Mongo"
@@ -162,22 +162,34 @@ describeWithServices(["mariadb"], "db.pool.multi-engine classes (real MariaDB)",
       for (const c of opened) assert.isTrue(yield* connected(c))
     }).pipe(Effect.provide(world(env.BYTEPORT_TEST_MYSQL_AGENT_URL ?? ""))), 60_000)
 
-  it.live("traffic_spike: connections rise with the request rate → SET GLOBAL max_connections ⌊1.2×⌋ plus a config-file ChangeProposal; nothing killed", () =>
+  it.live("traffic_spike: connections rise with the request rate → SET GLOBAL max_connections ⌊1.2×⌋ plus a config-file ChangeProposal; a second incident cannot compound it (≤ 1.2× the first lease's baseline); nothing killed", () =>
     Effect.gen(function*() {
       const before = yield* maxConnections
       yield* Effect.addFinalizer(() => setMax(before).pipe(Effect.ignore))
       const t = target("me-my-spike")
       const trend = MultiEngineFacts.memoryTrend()
-      const { opened, options } = yield* polls(4, (i) => 100 * (i + 1), t, trend).pipe(Effect.provide(world(adminUrl)))
+      let rate = 100
+      const { opened, options } = yield* polls(4, (i) => 100 * (i + 1), t, trend)
       const rb = PoolMultiEngineRunbook.makeMySql({ ...options, verifySchedule: once, defaultMode: "auto" })
-      const r = reportOf(yield* Runbook.handle(rb, signal(t), { mode: "auto" }).pipe(Effect.provide(world(adminUrl))))
+      // one incident per target per cooldown: without one, the second incident below is its own
+      const r = reportOf(yield* Runbook.handle({ ...rb, cooldown: Duration.zero }, signal(t), { mode: "auto" }))
       assert.strictEqual(classOf(r), "traffic_spike", JSON.stringify(r.classification))
       assert.strictEqual(yield* maxConnections, Math.floor(before * 1.2))
       assert.strictEqual(r.proposals.length, 1)
       assert.include(JSON.stringify(r.proposals), `max_connections = ${Math.floor(before * 1.2)}`)
       assert.deepStrictEqual(kills(r), [])
       for (const c of opened) assert.isTrue(yield* connected(c))
-    }).pipe(Effect.scoped), 60_000)
+      // the spike goes on: a second incident on the same target plans ⌊1.2 × the raised value⌋, which the
+      // lease-time baseline (the value before the first raise) denies — raises never compound
+      rate = 400
+      opened.push(...(yield* Effect.promise(() => Promise.all(Array.from({ length: 4 }, () => openConnection(appUrl))))))
+      const rb2 = PoolMultiEngineRunbook.makeMySql({ ...options, requestRate: () => Effect.succeed(rate), verifySchedule: once, defaultMode: "auto" })
+      const r2 = reportOf(yield* Runbook.handle({ ...rb2, cooldown: Duration.zero }, { ...signal(t), observedAt: Date.now() + 5 }, { mode: "auto" }))
+      assert.strictEqual(classOf(r2), "traffic_spike", JSON.stringify({ status: r2.status, c: r2.classification, e: r2.escalation?.reason }))
+      assert.include(JSON.stringify(r2.plan), `${Math.floor(before * 1.2)} → ${Math.floor(Math.floor(before * 1.2) * 1.2)}`)
+      assert.isTrue(r2.decisions.some((d) => d.decision === "deny" && (d.guardrail ?? "").includes("1.2×")), JSON.stringify(r2.decisions))
+      assert.strictEqual(yield* maxConnections, Math.floor(before * 1.2), "not compounded")
+    }).pipe(Effect.provide(world(adminUrl)), Effect.scoped), 60_000)
 })
 
 it.live("db.pool.multi-engine classes (MongoDB fake): undersized_pool at ≥ 85 % with no dominant cause → a maxPoolSize ChangeProposal ≤ 1.2×; nothing killed", () =>
