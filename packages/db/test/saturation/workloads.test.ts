@@ -12,13 +12,15 @@ import { K8sAnnotations, Kube } from "@byteport/k8s"
 import { Keys, KubeSim } from "@byteport/kube-sim"
 import type { KubeSimInstance } from "@byteport/kube-sim"
 import { afterEach, assert, it } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import { Effect, Layer, Redacted } from "effect"
+import * as MySql from "../../src/MySql"
 import * as PgTerminateBackend from "../../src/actions/PgTerminateBackend"
 import * as Detector from "../../src/detectors/ConnectionSaturation"
 import * as SaturationRemediator from "../../src/remediators/SaturationRemediator"
 import * as Saturation from "../../src/runbooks/db.connections.saturation"
 import * as Utilization from "../../src/Utilization"
 import { agentPg, alive, reportOf, target } from "../pool/world"
+import { closeAllMySql, openConnection, type RawConnection } from "../support/mysql"
 import { closeAll, openSession, type RawSession, uniqueName } from "../support/pg"
 import { describeWithServices } from "../support/services"
 
@@ -231,4 +233,52 @@ describeWithServices(["postgres"], "db.connections.saturation: per-workload gate
       assert.strictEqual(r.status, "escalated")
       assert.strictEqual((yield* Effect.promise(() => alive(env, sc.all))).size, sc.all.length)
     })))
+})
+
+describeWithServices(["mariadb"], "db.connections.saturation: per-workload gate (real MariaDB, kube-sim pods)", (env) => {
+  const appUrl = env.BYTEPORT_TEST_MYSQL_URL ?? ""
+  const agentUrl = env.BYTEPORT_TEST_MYSQL_AGENT_URL ?? ""
+  afterEach(() => closeAllMySql())
+  const agent = () => MySql.layer({ url: Redacted.make(agentUrl), poolMax: 2 })
+  const world = (s: KubeSimInstance) =>
+    Testing.layer<any>({ handlers: Saturation.mysqlHandlers({ killsPerMinuteCap: 20 }) as any, checks: Saturation.mysqlChecks() as any }).pipe(
+      Layer.provideMerge(agent()),
+      Layer.provideMerge(K8sAnnotations.layer.pipe(Layer.provide(Layer.orDie(Kube.layerFromString(s.kubeconfig(), { requestTimeout: "10 seconds" })))))
+    )
+  const alive = (c: RawConnection) => Effect.promise(() => c.q("SELECT 1").then(() => true, () => false))
+
+  it.live("two leaking apps, one annotated: only its threads are killed (the thread's host → Pod → owner)", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const s = yield* sim
+      workload(s, "shop", "web", WEB_IP, { [KEY]: "db_terminate" })
+      workload(s, "shop", "batch", BATCH_IP)
+      const open = (ip: string) =>
+        Effect.promise(async () => {
+          const c = await openConnection(appUrl, ip)
+          // an InnoDB transaction holding a read snapshot (no row lock): INNODB_TRX lists it
+          await c.q("START TRANSACTION WITH CONSISTENT SNAPSHOT")
+          await new Promise((r) => setTimeout(r, 60))
+          return c
+        })
+      const batch = [yield* open(BATCH_IP), yield* open(BATCH_IP)]
+      const web = [yield* open(WEB_IP), yield* open(WEB_IP)]
+      yield* Effect.sleep("1200 millis") // past the test's 300 ms threshold, INNODB_TRX refreshed
+      const ids = new Set([...batch, ...web].map((c) => c.id))
+      const reading = yield* Utilization.mysqlConnections.pipe(Effect.provide(agent()))
+      const signals = yield* Detector.pollMySql({ target: target("my-sat-wl"), threshold: reading.ratio - 1 / (2 * reading.maxConnections) }).pipe(Effect.provide(agent()))
+      assert.strictEqual(signals.length, 1, "the detector fires")
+      const r = reportOf(yield* Runbook.handle(Saturation.makeMySql({
+        sessions: (x) => ids.has(x.pid),
+        thresholds: { idleInTxMs: 300 },
+        verifySchedule: { offsets: [200], description: "once at 0.2 s (test)" },
+        verifyMaxRatio: 0,
+        maxTerminationsPerIncident: 4,
+        clients: {},
+        defaultMode: "auto"
+      }), signals[0]!, { mode: "auto" }).pipe(Effect.provide(world(s))))
+      assert.strictEqual(r.classification?._tag === "Classified" ? r.classification.class : "", "connection_leak", JSON.stringify(r.classification))
+      assert.deepStrictEqual(yield* Effect.forEach(web, alive), [false, false], "web's threads are killed")
+      assert.deepStrictEqual(yield* Effect.forEach(batch, alive), [true, true], "batch's (older) threads survive")
+      for (const a of Plan.actions(r.plan!.root)) assert.strictEqual(a.action.params["clientAddr"], WEB_IP)
+    })), 30_000)
 })
