@@ -42,3 +42,7 @@ export * as InstallCertificate from "./reloaders/InstallCertificate"
 export * as Discover from "./servers/Discover"
 /** Verification after a change: new leaf, notAfter > now + 30 d, chain valid, staple good when expected (retried). */
 export * as Verify from "./reloaders/Verify"
+/** The one interface of every renewer (acme-client, certbot, acme.sh, cert-manager, ACM): request, result, typed errors. */
+export * as Renewer from "./renewers/Renewer"
+/** DNS-01 providers: the `DnsProvider` interface, findZone (label boundary), TXT upsert/delete, visibility. */
+export * as DnsProvider from "./dns/DnsProvider"
