@@ -97,6 +97,12 @@ export interface Options {
   readonly dnsTimeoutMillis?: number
   /** TTL of the TXT records (default 60). */
   readonly dnsTtl?: number
+  /**
+   * Answer dns-01 challenges without waiting for the TXT value at `dnsNameservers` (default false:
+   * wait). For split-horizon setups where BytePort's resolvers cannot see the public answer; the
+   * CA then decides, and a missing record fails as `AcmeChallengeFailed` (`missing_txt`).
+   */
+  readonly skipTxtVisibilityCheck?: boolean
 }
 
 /** Classifies a CA's challenge problem. */
@@ -280,10 +286,12 @@ export const make = (options: Options = {}): Renewer.Renewer => {
           const name = DnsProvider.challengeName(authz.identifier.value)
           cleanups.push(Effect.ignore(DnsProvider.deleteTxt(provider, name, keyAuthorization)))
           yield* DnsProvider.upsertTxt(provider, name, keyAuthorization, { ttl: options.dnsTtl ?? 60 })
-          yield* DnsProvider.waitVisible(name, keyAuthorization, {
-            ...(options.dnsNameservers === undefined ? {} : { nameservers: options.dnsNameservers }),
-            timeoutMillis: options.dnsTimeoutMillis ?? 60_000
-          })
+          if (options.skipTxtVisibilityCheck !== true) {
+            yield* DnsProvider.waitVisible(name, keyAuthorization, {
+              ...(options.dnsNameservers === undefined ? {} : { nameservers: options.dnsNameservers }),
+              timeoutMillis: options.dnsTimeoutMillis ?? 60_000
+            })
+          }
         } else if (challenge.type === "http-01" && challenge.mode === "webroot") {
           const dir = path.join(challenge.webroot, ".well-known", "acme-challenge")
           const file = path.join(dir, token)
