@@ -46,3 +46,11 @@ export * as Verify from "./reloaders/Verify"
 export * as Renewer from "./renewers/Renewer"
 /** DNS-01 providers: the `DnsProvider` interface, findZone (label boundary), TXT upsert/delete, visibility. */
 export * as DnsProvider from "./dns/DnsProvider"
+/** The in-process ACME renewer (acme-client): http-01 webroot / standalone, dns-01 through a DnsProvider. */
+export * as AcmeClientRenewer from "./renewers/AcmeClient"
+/** Route53 DNS-01 provider (@aws-sdk/client-route-53; GetChange PENDING → INSYNC). */
+export * as Route53 from "./dns/Route53"
+/** Cloudflare v4 DNS-01 provider (fetch). */
+export * as Cloudflare from "./dns/Cloudflare"
+/** Google Cloud DNS v1 DNS-01 provider (fetch). */
+export * as CloudDns from "./dns/CloudDns"
