@@ -12,6 +12,10 @@ import { afterEach, assert, it } from "vitest"
 import * as CertManager from "../src/certmanager/CertManager"
 import * as R from "../src/certmanager/Resources"
 import * as Certificate from "../src/Certificate"
+import * as fs from "node:fs"
+import { NetworkingV1Api } from "@kubernetes/client-node"
+import * as Verify from "../src/reloaders/Verify"
+import * as IngressController from "../src/testing/ingress"
 import { observe, runHandler } from "./support/actions"
 import { certificate, clusterIssuer, startWorld, until } from "./support/kube"
 import type { CertManagerWorld } from "./support/kube"
@@ -23,6 +27,7 @@ describeWithServices(["pebble"], "cert-manager renewer and action kinds (kube-si
     await world?.close()
     world = undefined
   })
+  const DAY = 86_400_000
   const domain = `cmr-${process.pid}.byteport.test`
   const ref = { namespace: "default", name: "shop" }
   const getCert = async (w: CertManagerWorld) =>
@@ -166,5 +171,37 @@ describeWithServices(["pebble"], "cert-manager renewer and action kinds (kube-si
     // planned from the old uid: now a conflict
     const again = await Effect.runPromise(runHandler(recreate!, action, "auto"))
     assert.match(JSON.stringify(again), /"conflict":true/)
+  })
+
+  it("end to end: the ingress controller serves the Secret cert-manager wrote; after tls.certManager.renew Verify sees the new leaf", async () => {
+    const w = (world = await startWorld(env))
+    await issued(w, env.BYTEPORT_TEST_PEBBLE_SHORT_DIRECTORY_URL ?? "")
+    await w.kc.makeApiClient(NetworkingV1Api).createNamespacedIngress({
+      namespace: "default",
+      body: {
+        metadata: { name: "shop", annotations: { "cert-manager.io/cluster-issuer": "pebble-short" } },
+        spec: { tls: [{ hosts: [domain], secretName: "shop-tls" }], rules: [{ host: domain, http: { paths: [{ path: "/", pathType: "Prefix", backend: { service: { name: "shop", port: { number: 80 } } } }] } }] }
+      }
+    })
+    const controller = await IngressController.start({ kubeConfig: w.kc })
+    try {
+      const ca = [fs.readFileSync(env.BYTEPORT_TEST_PEBBLE_SHORT_ROOT ?? "", "utf8")]
+      const endpoint = { host: controller.host, port: controller.port, servername: domain }
+      const before = await Effect.runPromise(Verify.endpoint({ ...endpoint, ca, minValidityMillis: DAY, expectStaple: false }))
+      assert.isTrue(before.ok, JSON.stringify(before.problems))
+      assert.strictEqual(before.inspection.leaf.serial, (await secretLeaf(w)).leaf.serial)
+      const [renew] = CertManager.handlers(w.kc)
+      const run = await Effect.runPromise(runHandler(renew!, CertManager.renewAction({ ...ref, revision: 1, timeoutMillis: 20_000 }), "auto"))
+      assert.isTrue(Exit.isSuccess(run), String(run))
+      const after = await Effect.runPromise(Verify.endpoint({ ...endpoint, ca, minValidityMillis: DAY, expectStaple: false, oldFingerprint: before.inspection.leaf.fingerprint256 }))
+      assert.isTrue(after.ok, JSON.stringify(after.problems))
+      assert.strictEqual(after.inspection.leaf.serial, (await secretLeaf(w)).leaf.serial)
+      // (the test controller staples nothing, as ingress-nginx without enable-ocsp)
+      // the default 30 days is not met by the 5-day Pebble certificate: Verify says so
+      const strict = await Effect.runPromise(Verify.endpoint({ ...endpoint, ca, expectStaple: false }))
+      assert.deepStrictEqual(strict.problems, ["expires_too_soon"])
+    } finally {
+      await controller.close()
+    }
   })
 })
