@@ -3,7 +3,9 @@
  * certificates, dns-01 through challtestsrv): CRDs served with discovery; a Certificate gets its
  * kubernetes.io/tls Secret, a CertificateRequest, revision/notAfter/renewalTime and Ready; the
  * renewal happens at renewalTime (renewBefore) and not a minute before; a failed issuance backs
- * off for an hour (lastFailureTime, failedIssuanceAttempts) even once the issuer is fixed.
+ * off for an hour (lastFailureTime, failedIssuanceAttempts) even once the issuer is fixed; a
+ * namespaced Issuer answers http-01 through nginx's webroot (solver selected by dnsNames), and a
+ * wildcard never takes http-01.
  */
 import * as fs from "node:fs"
 import { afterEach, assert, it } from "vitest"
@@ -126,5 +128,46 @@ describeWithServices(["pebble"], "cert-manager controller model (kube-sim, real 
     }, 20_000, "the issuance after the back-off")
     assert.isUndefined(ok.status!.failedIssuanceAttempts)
     assert.isUndefined(ok.status!.lastFailureTime)
+  })
+})
+
+describeWithServices(["pebble", "nginx"], "cert-manager controller model: http-01 through nginx's webroot", (env) => {
+  let world: CertManagerWorld | undefined
+  afterEach(async () => {
+    await world?.close()
+    world = undefined
+  })
+
+  it("a namespaced Issuer with an http01 solver (selector by dnsNames) issues; a wildcard never takes http-01", async () => {
+    const w = (world = await startWorld(env))
+    const name = `cm-http-${process.pid}.byteport.test`
+    await w.custom.createNamespacedCustomObject({
+      group: R.GROUP, version: R.VERSION, plural: "issuers", namespace: "default",
+      body: {
+        apiVersion: R.API_VERSION, kind: "Issuer", metadata: { name: "pebble" },
+        spec: { acme: { server: env.BYTEPORT_TEST_PEBBLE_DIRECTORY_URL, privateKeySecretRef: { name: "pebble-account" }, solvers: [{ selector: { dnsNames: [name] }, http01: { ingress: { ingressClassName: "nginx" } } }] } }
+      }
+    })
+    const cert = (n: string, names: Array<string>) => ({
+      apiVersion: R.API_VERSION, kind: "Certificate", metadata: { name: n, namespace: "default" },
+      spec: { secretName: `${n}-tls`, dnsNames: names, issuerRef: { name: "pebble" } }
+    })
+    await w.custom.createNamespacedCustomObject({ group: R.GROUP, version: R.VERSION, plural: "certificates", namespace: "default", body: cert("web", [name]) })
+    await w.custom.createNamespacedCustomObject({ group: R.GROUP, version: R.VERSION, plural: "certificates", namespace: "default", body: cert("wild", [`*.${name}`]) })
+    const web = await until(async () => {
+      const c = (await w.custom.getNamespacedCustomObject(co("certificates", "default", "web"))) as R.Certificate
+      return R.isReady(c) ? c : undefined
+    }, 20_000, "the http-01 issuance")
+    assert.strictEqual(web.status!.revision, 1)
+    const s = await w.core.readNamespacedSecret({ name: "web-tls", namespace: "default" })
+    const chain = Certificate.parsePemBundle(Buffer.from(s.data!["tls.crt"]!, "base64").toString())
+    assert.isTrue(Chain.verify({ served: chain, roots: Certificate.parsePemBundle(fs.readFileSync(env.BYTEPORT_TEST_PEBBLE_ROOT ?? "", "utf8")), name, now: Date.now() }).valid)
+    // the account key Secret the Issuer names was created in its namespace
+    assert.isDefined((await w.core.readNamespacedSecret({ name: "pebble-account", namespace: "default" })).data?.["tls.key"])
+    const wild = await until(async () => {
+      const c = (await w.custom.getNamespacedCustomObject(co("certificates", "default", "wild"))) as R.Certificate
+      return c.status?.failedIssuanceAttempts === 1 ? c : undefined
+    }, 20_000, "the wildcard's failure")
+    assert.include(R.condition(wild, "Issuing")?.message ?? "", "no solver of pebble matches")
   })
 })
