@@ -36,10 +36,48 @@ import * as fs from "node:fs"
 import * as https from "node:https"
 import { X509Certificate } from "node:crypto"
 import * as acme from "acme-client"
-import type { InstallContext, Installer } from "@byteport/kube-sim"
 import * as R from "../certmanager/Resources"
 
 type Obj = Record<string, unknown>
+
+/** A resource key of kube-sim's store (group, version, plural). */
+export interface ResourceKey {
+  readonly group: string
+  readonly version: string
+  readonly resource: string
+}
+
+/** An object of kube-sim's store. */
+export interface SimObject {
+  apiVersion: string
+  kind: string
+  metadata: { name: string; namespace?: string; [key: string]: unknown }
+  [key: string]: unknown
+}
+
+/**
+ * The part of kube-sim's store the model uses (structurally kube-sim's `MemoryStore`, so this
+ * package needs no dependency on `@byteport/kube-sim`).
+ */
+export interface SimStore {
+  get(key: ResourceKey, namespace: string | undefined, name: string): SimObject | undefined
+  create(key: ResourceKey, input: SimObject): SimObject
+  update(key: ResourceKey, input: SimObject): SimObject
+  mutate(key: ResourceKey, namespace: string | undefined, name: string, f: (obj: SimObject) => void): SimObject | undefined
+  delete(key: ResourceKey, namespace: string | undefined, name: string): SimObject | undefined
+  scan(key: ResourceKey): ReadonlyArray<{ readonly obj: SimObject }>
+  subscribe(listener: (key: ResourceKey, event: { readonly type: string; readonly object: SimObject }) => void): () => void
+}
+
+/** What a kube-sim installer receives (the part the model uses). */
+export interface InstallContext {
+  readonly store: SimStore
+  /** kube-sim's clock (epoch ms). */
+  readonly now: () => number
+}
+
+/** A kube-sim installer (pass it in `KubeSim.start({ install: [...] })`). */
+export type Installer = (ctx: InstallContext) => () => void
 type Kobj = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; [k: string]: unknown }; [k: string]: unknown }
 
 const key = (resource: string) => ({ group: R.GROUP, version: R.VERSION, resource })
