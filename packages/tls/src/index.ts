@@ -54,3 +54,5 @@ export * as Route53 from "./dns/Route53"
 export * as Cloudflare from "./dns/Cloudflare"
 /** Google Cloud DNS v1 DNS-01 provider (fetch). */
 export * as CloudDns from "./dns/CloudDns"
+/** The renewal signals (acme_challenge_failure, renewal_rate_limit_hit) and the Retry-After gate. */
+export * as RenewalSignals from "./renewers/RenewalSignals"
