@@ -54,6 +54,8 @@ export * as Route53 from "./dns/Route53"
 export * as Cloudflare from "./dns/Cloudflare"
 /** Google Cloud DNS v1 DNS-01 provider (fetch). */
 export * as CloudDns from "./dns/CloudDns"
+/** The renewal signals (acme_challenge_failure, renewal_rate_limit_hit) and the Retry-After gate. */
+export * as RenewalSignals from "./renewers/RenewalSignals"
 /** cert-manager's resources (cert-manager.io/v1): conditions, Go durations, renewal time, back-off. */
 export * as CertManagerResources from "./certmanager/Resources"
 /** cert-manager: force-renew as `cmctl renew`, delete-and-re-create keeping the Secret, the Renewer and action kinds. */

@@ -155,7 +155,9 @@ export class AcmeRateLimited extends Schema.TaggedError<AcmeRateLimited>()("Acme
   message: Schema.String,
   /** The CA's URL that answered (new-order, new-account …). */
   url: Schema.optional(Schema.String),
-  retryAfter: Schema.optional(Schema.Number)
+  retryAfter: Schema.optional(Schema.Number),
+  /** True when the limit was not answered now but kept from an earlier answer (the renewer did not run). */
+  fromStore: Schema.optional(Schema.Boolean)
 }) {}
 
 /** Why a challenge failed. */
