@@ -61,6 +61,12 @@ describeWithServices(["pebble"], "cert-manager renewer and action kinds (kube-si
     const w = (world = await startWorld(env))
     const first = await issued(w, env.BYTEPORT_TEST_PEBBLE_SHORT_DIRECTORY_URL ?? "")
     const before = await secretLeaf(w)
+    // the Secret is a cert-manager Certificate's (the cert_manager_managed fact); another is not
+    const managed = await Effect.runPromise(CertManager.certificateOfSecret(w.kc, "default", "shop-tls"))
+    assert.deepStrictEqual(managed, { namespace: "default", name: "shop", uid: first.metadata.uid!, revision: 1, issuerRef: first.spec.issuerRef })
+    await w.core.createNamespacedSecret({ namespace: "default", body: { metadata: { name: "plain-tls" }, type: "kubernetes.io/tls", data: before.secret.data! } })
+    assert.isUndefined(await Effect.runPromise(CertManager.certificateOfSecret(w.kc, "default", "plain-tls")))
+    assert.isUndefined(await Effect.runPromise(CertManager.certificateOfSecret(w.kc, "kube-system", "shop-tls")))
     const [renew] = CertManager.handlers(w.kc)
     const action = CertManager.renewAction({ ...ref, revision: 1, timeoutMillis: 20_000 })
     assert.strictEqual(action.kind, "tls.certManager.renew")

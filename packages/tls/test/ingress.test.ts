@@ -13,6 +13,7 @@ import type { KubeSimInstance } from "@byteport/kube-sim"
 import { CoreV1Api, KubeConfig, NetworkingV1Api } from "@kubernetes/client-node"
 import { Effect, Exit } from "effect"
 import { afterAll, assert, beforeAll, describe, it } from "vitest"
+import * as CertManager from "../src/certmanager/CertManager"
 import * as Certificate from "../src/Certificate"
 import * as Inspection from "../src/Inspection"
 import * as IngressSecret from "../src/kubernetes/IngressSecret"
@@ -95,6 +96,8 @@ describe("k8s ingress reloader (kube-sim, test ingress controller over node:tls)
     assert.strictEqual(ing.status?.loadBalancer?.ingress?.[0]?.ip, "127.0.0.1")
     const unknown = await Effect.runPromise(Effect.exit(Inspection.inspect({ host: controller.host, port: controller.port, servername: "other.byteport.test" })))
     assert.isTrue(Exit.isFailure(unknown))
+    // no cert-manager in this cluster (its CRDs are not served): the Secret is nobody's
+    assert.isUndefined(await Effect.runPromise(CertManager.certificateOfSecret(kc, "default", "shop-tls")))
   })
 
   it("installSecret: observe, dry_run writes nothing, the new leaf served (Verify), backup 0700/0600, conflicts overwrite nothing, undo", async () => {

@@ -103,6 +103,40 @@ const waitFor = <A, E>(probe: Effect.Effect<A | undefined, E>, timeoutMillis: nu
     }
   })
 
+/** A Secret's managing Certificate, as the `cert_manager_managed` class needs to know. */
+export interface ManagedBy {
+  readonly namespace: string
+  readonly name: string
+  readonly uid: string
+  readonly revision: number
+  readonly issuerRef: R.Certificate["spec"]["issuerRef"]
+}
+
+/**
+ * The cert-manager Certificate whose Secret is `namespace/secretName` (undefined: none — not a
+ * cert-manager Secret, or cert-manager is not installed). A Certificate in the namespace with that
+ * `spec.secretName` wins; a Secret annotated `cert-manager.io/certificate-name` whose Certificate
+ * still exists counts too.
+ */
+export const certificateOfSecret = (kc: KubeConfig, namespace: string, secretName: string): Effect.Effect<ManagedBy | undefined, Renewer.RenewFailed> =>
+  Effect.gen(function*() {
+    const list = yield* api(`list Certificates in ${namespace}`, () =>
+      kc.makeApiClient(CustomObjectsApi).listNamespacedCustomObject({ group: R.GROUP, version: R.VERSION, namespace, plural: R.Plurals.certificates })
+    ).pipe(
+      Effect.map((l) => ((l as { items?: Array<R.Certificate> }).items ?? [])),
+      // 404: the CRD is not served (cert-manager not installed)
+      Effect.catch((e) => (e.code === 404 ? Effect.succeed([] as Array<R.Certificate>) : Effect.fail(failed(e.message))))
+    )
+    let cert = list.find((c) => c.spec.secretName === secretName && c.metadata.deletionTimestamp === undefined)
+    if (cert === undefined) {
+      const secret = yield* readSecret(kc, namespace, secretName)
+      const named = secret?.metadata?.annotations?.[R.Annotations.certificateName]
+      cert = named !== undefined ? list.find((c) => c.metadata.name === named) : undefined
+    }
+    if (cert === undefined) return undefined
+    return { namespace, name: cert.metadata.name, uid: cert.metadata.uid ?? "", revision: cert.status?.revision ?? 0, issuerRef: cert.spec.issuerRef }
+  })
+
 /** The Issuing condition `cmctl renew` writes. */
 export const manualTrigger = (generation: number | undefined, now: number): R.Condition => ({
   type: "Issuing",
