@@ -86,6 +86,16 @@ describe("ACM renewer (client-acm against the JSON 1.1 fake)", () => {
     assert.include(listed.CertificateSummaryList!.map((c) => c.CertificateArn), cert.arn)
   })
 
+  it("AMAZON_ISSUED without a ValidationDns fails before any write", async () => {
+    const cert = fake.add({ type: "AMAZON_ISSUED", domainName: "nodns.example.com", notBefore: Date.now() - 300 * DAY, notAfter: Date.now() + 20 * DAY })
+    const [noDns] = Acm.handlers({ client })
+    const w0 = writes().length
+    const exit = await Effect.runPromise(runHandler(noDns!, Acm.action({ facts: await facts(cert.arn) }), "auto"))
+    assert.include(String(exit), "no ValidationDns configured")
+    assert.strictEqual(writes().length, w0)
+    assert.deepStrictEqual(cert.validation.filter((v) => records.has(v.name)), [])
+  })
+
   it("AMAZON_ISSUED with its CNAMEs in place renews by itself; outside the 60-day window it does not", async () => {
     const due = fake.add({ type: "AMAZON_ISSUED", domainName: "api.example.com", notBefore: Date.now() - 300 * DAY, notAfter: Date.now() + 60 * DAY - 60_000 })
     const early = fake.add({ type: "AMAZON_ISSUED", domainName: "cdn.example.com", notBefore: Date.now() - 300 * DAY, notAfter: Date.now() + 60 * DAY + 60_000 })
@@ -132,6 +142,15 @@ describe("ACM renewer (client-acm against the JSON 1.1 fake)", () => {
     fs.writeFileSync(full, renewed.cert + pki.intermediate.cert)
     const bad = await Effect.runPromise(runHandler(hs[reimport]!, Acm.action({ facts: f, source: { cert: full, key: old.keyPath } }), "auto"))
     assert.include(String(bad), "does not match")
+    assert.strictEqual(ops().filter((o) => o === "ImportCertificate").length, 1)
+
+    // refused before any import: a certificate for another name, one that does not outlive the current
+    const other = await Effect.runPromise(pki.leaf({ names: ["other.example.com"], issuer: pki.intermediate, notAfter: Date.now() + 90 * DAY }))
+    const notCovering = await Effect.runPromise(runHandler(hs[reimport]!, Acm.action({ facts: f, source: { cert: other.certPath, key: other.keyPath } }), "auto"))
+    assert.include(String(notCovering), "does not cover legacy.example.com")
+    const shorter = await Effect.runPromise(pki.leaf({ names: [name], issuer: pki.intermediate, notAfter: Date.now() + 2 * DAY }))
+    const notLater = await Effect.runPromise(runHandler(hs[reimport]!, Acm.action({ facts: f, source: { cert: shorter.certPath, key: shorter.keyPath } }), "auto"))
+    assert.include(String(notLater), "not after the current")
     assert.strictEqual(ops().filter((o) => o === "ImportCertificate").length, 1)
 
     const action = Acm.action({ facts: f, source: { cert: full, key: renewed.keyPath } })
