@@ -150,7 +150,13 @@ describeWithServices(["pebble"], "cert-manager renewer and action kinds (kube-si
 
     // while the Certificate is gone and re-created, the Secret is never deleted and keeps the old leaf
     const secretEvents: Array<string> = []
+    let atDeletion: string | undefined
     const stopSecrets = w.sim.store.subscribe((k, ev) => {
+      if (k.resource === "certificates" && ev.type === "DELETED") {
+        // what an ingress controller reads at the moment the Certificate is gone
+        const crt = (w.sim.store.get({ group: "", version: "v1", resource: "secrets" }, "default", "shop-tls") as unknown as { data?: Record<string, string> } | undefined)?.data?.["tls.crt"]
+        atDeletion = crt === undefined ? "none" : Certificate.fromX509(Certificate.parsePemBundle(Buffer.from(crt, "base64").toString())[0]!).serial
+      }
       if (k.resource !== "secrets" || ev.object.metadata.name !== "shop-tls") return
       const crt = (ev.object as unknown as { data?: Record<string, string> }).data?.["tls.crt"]
       const leaf = crt === undefined ? undefined : Certificate.fromX509(Certificate.parsePemBundle(Buffer.from(crt, "base64").toString())[0]!)
@@ -172,6 +178,7 @@ describeWithServices(["pebble"], "cert-manager renewer and action kinds (kube-si
     assert.notStrictEqual(after.leaf.serial, old.leaf.serial)
     // released (old leaf kept), then replaced by the new issuance; never deleted
     assert.deepStrictEqual(secretEvents, ["MODIFIED:old", "MODIFIED:new"])
+    assert.strictEqual(atDeletion, old.leaf.serial)
     assert.strictEqual(w.model.orders(), 2)
     assert.strictEqual((await Effect.runPromise(observe(recreate!, action)))._tag, "Applied")
     // planned from the old uid: now a conflict
