@@ -60,6 +60,7 @@ describe("ACM renewer (client-acm against the JSON 1.1 fake)", () => {
     assert.strictEqual(raw.Certificate?.RenewalSummary?.RenewalStatus, "PENDING_VALIDATION")
     assert.strictEqual(f.notAfter, cert.notAfter)
 
+    assert.deepStrictEqual(await Effect.runPromise(Acm.missingValidation(f, dns)), f.validation)
     const action = Acm.action({ facts: f, timeoutMillis: 3_000, pollMillis: 50 })
     assert.strictEqual(action.kind, "tls.acm.restoreValidation")
     assert.strictEqual((await Effect.runPromise(observe(hs[restore]!, action)))._tag, "NotApplied")
@@ -74,6 +75,7 @@ describe("ACM renewer (client-acm against the JSON 1.1 fake)", () => {
     const run = await Effect.runPromise(runHandler(hs[restore]!, action, "auto"))
     assert.isTrue(Exit.isSuccess(run), String(run))
     assert.deepStrictEqual(dnsWrites.sort(), f.validation.map((v) => v.name).sort())
+    assert.deepStrictEqual(await Effect.runPromise(Acm.missingValidation(f, dns)), [])
     const after = await facts(cert.arn)
     assert.isAbove(after.notAfter, Date.now() + 390 * DAY)
     assert.strictEqual(after.renewalStatus, "SUCCESS")

@@ -95,6 +95,13 @@ export const describe = (client: ACMClient, arn: string): Effect.Effect<Facts, A
     } satisfies Facts
   }))
 
+/**
+ * The validation CNAMEs of `facts` that the DNS does not hold (read-only): the pre-check "ACM
+ * CNAMEs present" of the threshold runbook. Empty when all are in place.
+ */
+export const missingValidation = (facts: Pick<Facts, "validation">, dns: ValidationDns): Effect.Effect<ReadonlyArray<Facts["validation"][number]>, AcmDnsError> =>
+  Effect.filter(facts.validation, (v) => Effect.map(dns.getCname(v.name), (current) => current !== v.value))
+
 /** The action kind that renews a certificate of `type`. */
 export const kindFor = (type: CertificateType): string =>
   type === "AMAZON_ISSUED" ? Kinds.restoreValidation : type === "PRIVATE" ? Kinds.renewCertificate : Kinds.reimportCertificate
@@ -173,11 +180,7 @@ export const handlers = (o: { readonly client: ACMClient; readonly dns?: Validat
       if (dns === undefined) return yield* new ActionHandler.ActionFailed({ kind, message: "no ValidationDns configured: the validation CNAMEs cannot be checked" })
       if (f.validation.length === 0) return yield* new ActionHandler.ActionFailed({ kind, message: `${p.arn} has no DNS validation records (email validation is renewed by its approvers)` })
       const dnsFailed = (e: AcmDnsError) => new ActionHandler.ActionFailed({ kind, message: `${e.name}: ${e.message}` })
-      const missing: Array<Facts["validation"][number]> = []
-      for (const v of f.validation) {
-        const current = yield* dns.getCname(v.name).pipe(Effect.mapError(dnsFailed))
-        if (current !== v.value) missing.push(v)
-      }
+      const missing = yield* missingValidation(f, dns).pipe(Effect.mapError(dnsFailed))
       const names = missing.map((m) => m.name)
       if (dryRun) {
         return {
