@@ -42,3 +42,25 @@ export * as InstallCertificate from "./reloaders/InstallCertificate"
 export * as Discover from "./servers/Discover"
 /** Verification after a change: new leaf, notAfter > now + 30 d, chain valid, staple good when expected (retried). */
 export * as Verify from "./reloaders/Verify"
+/** The one interface of every renewer (acme-client, certbot, acme.sh, cert-manager, ACM): request, result, typed errors. */
+export * as Renewer from "./renewers/Renewer"
+/** DNS-01 providers: the `DnsProvider` interface, findZone (label boundary), TXT upsert/delete, visibility. */
+export * as DnsProvider from "./dns/DnsProvider"
+/** The in-process ACME renewer (acme-client): http-01 webroot / standalone, dns-01 through a DnsProvider. */
+export * as AcmeClientRenewer from "./renewers/AcmeClient"
+/** Route53 DNS-01 provider (@aws-sdk/client-route-53; GetChange PENDING → INSYNC). */
+export * as Route53 from "./dns/Route53"
+/** Cloudflare v4 DNS-01 provider (fetch). */
+export * as Cloudflare from "./dns/Cloudflare"
+/** Google Cloud DNS v1 DNS-01 provider (fetch). */
+export * as CloudDns from "./dns/CloudDns"
+/** The renewal signals (acme_challenge_failure, renewal_rate_limit_hit) and the Retry-After gate. */
+export * as RenewalSignals from "./renewers/RenewalSignals"
+/** cert-manager's resources (cert-manager.io/v1): conditions, Go durations, renewal time, back-off. */
+export * as CertManagerResources from "./certmanager/Resources"
+/** cert-manager: force-renew as `cmctl renew`, delete-and-re-create keeping the Secret, the Renewer and action kinds. */
+export * as CertManager from "./certmanager/CertManager"
+/** The Kubernetes ingress reloader: the Secret written with a resourceVersion precondition, verified by handshake. */
+export * as IngressSecret from "./kubernetes/IngressSecret"
+/** AWS Certificate Manager: renewal by type (validation CNAMEs, RenewCertificate, re-import) as action kinds. */
+export * as Acm from "./acm/Acm"

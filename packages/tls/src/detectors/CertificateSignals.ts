@@ -30,6 +30,10 @@ export const SIGNAL_EXPIRED = "tls.cert_expired"
 export const SIGNAL_CHAIN_INVALID = "tls.cert_chain_invalid"
 /** Signal types. */
 export const SIGNAL_OCSP_STAPLING_FAILURE = "tls.ocsp_stapling_failure"
+/** Signal types: a CA did not validate a challenge (wrong key authorization, missing TXT …); see `RenewalSignals`. */
+export const SIGNAL_ACME_CHALLENGE_FAILURE = "tls.acme_challenge_failure"
+/** Signal types: a CA answered `urn:ietf:params:acme:error:rateLimited` (Retry-After kept in the store); see `RenewalSignals`. */
+export const SIGNAL_RENEWAL_RATE_LIMIT_HIT = "tls.renewal_rate_limit_hit"
 
 /** The seed's expiry thresholds, in days. */
 export const DEFAULT_THRESHOLD_DAYS: ReadonlyArray<number> = [30, 14, 7, 1]
