@@ -45,3 +45,5 @@ export * as KnownHosts from "./ssh/KnownHosts"
 export * as Ssh from "./ssh/Ssh"
 /** `HostFs`: read, readdir, lstat, statfs, rename, unlink — local (node:fs) or over SFTP. */
 export * as HostFs from "./fs/HostFs"
+/** `ServiceManager`: is-active, show (ActiveState, MainPID, NRestarts, MemoryMax), restart, runtime MemoryMax, journal vacuum — systemd through a Shell. */
+export * as ServiceManager from "./services/ServiceManager"
