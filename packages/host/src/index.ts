@@ -47,3 +47,5 @@ export * as Ssh from "./ssh/Ssh"
 export * as HostFs from "./fs/HostFs"
 /** `ServiceManager`: is-active, show (ActiveState, MainPID, NRestarts, MemoryMax), restart, runtime MemoryMax, journal vacuum — systemd through a Shell. */
 export * as ServiceManager from "./services/ServiceManager"
+/** `LocalSupervisor`: a Shell answering systemctl / journalctl from real processes in their own memory cgroups, with real journal files. */
+export * as LocalSupervisor from "./services/LocalSupervisor"

@@ -45,13 +45,12 @@ describe("ServiceManager argv", () => {
   })
 })
 
-describe("ServiceManager.systemd without systemd as PID 1 (this machine)", () => {
-  const pid1 = fs.readFileSync("/proc/1/comm", "utf8").trim()
-  const hasSystemctl = fs.existsSync("/usr/bin/systemctl") || fs.existsSync("/bin/systemctl")
-  const run = pid1 !== "systemd" && hasSystemctl ? it.effect : it.skip
+const pid1 = fs.readFileSync("/proc/1/comm", "utf8").trim()
+const hasSystemctl = fs.existsSync("/usr/bin/systemctl") || fs.existsSync("/bin/systemctl")
+describe.skipIf(pid1 === "systemd" || !hasSystemctl)(`ServiceManager.systemd without systemd as PID 1 (this machine: PID 1 is ${pid1})`, () => {
   const manager = ServiceManager.systemd(Shell.local)
 
-  run("facts are Unknown, never a guess; actions fail NoSystemd; a bad unit name never reaches systemctl", () =>
+  it.effect("facts are Unknown, never a guess; actions fail NoSystemd; a bad unit name never reaches systemctl", () =>
     Effect.gen(function*() {
       const active = yield* manager.isActive("byteport-none.service")
       assert.strictEqual(active._tag, "Unknown")
