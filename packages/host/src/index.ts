@@ -49,3 +49,7 @@ export * as HostFs from "./fs/HostFs"
 export * as ServiceManager from "./services/ServiceManager"
 /** `LocalSupervisor`: a Shell answering systemctl / journalctl from real processes in their own memory cgroups, with real journal files. */
 export * as LocalSupervisor from "./services/LocalSupervisor"
+/** The never-touched set of process control (PID 1, kernel threads, sshd, systemd-*, kubelet, runtimes, databases, BytePort and its ancestors, the operator's list). */
+export * as ProcessGuard from "./process/ProcessGuard"
+/** Process control action kinds: renice, oom_score_adj, non-terminating signals, restart through a ServiceManager; each conditional on pid + starttime. */
+export * as ProcessControl from "./process/ProcessControl"
