@@ -53,3 +53,11 @@ export * as LocalSupervisor from "./services/LocalSupervisor"
 export * as ProcessGuard from "./process/ProcessGuard"
 /** Process control action kinds: renice, oom_score_adj, non-terminating signals, restart through a ServiceManager; each conditional on pid + starttime. */
 export * as ProcessControl from "./process/ProcessControl"
+/** A sustained-threshold window (every sample over the threshold for a continuous window; a dip resets). */
+export * as Sustained from "./saturation/Sustained"
+/** Per-process CPU and RSS samples with identity, unit and the never-touched verdict. */
+export * as ProcSample from "./saturation/ProcSample"
+/** The `host.cpu.saturation` runbook and its parts. */
+export * as HostCpuSaturation from "./runbooks/host.cpu.saturation"
+/** The `host.memory.saturation` runbook and its parts. */
+export * as HostMemorySaturation from "./runbooks/host.memory.saturation"
