@@ -103,7 +103,7 @@ export const sampler = (options: Partial<MemorySettings> & Pick<Sources, "meminf
     const r = yield* Effect.option(Meminfo.read(options.meminfoPath))
     if (r._tag === "None") return []
     const used = pct(r.value)
-    const st = Sustained.step(state, at, used, s.usedPercent, s.windowSeconds * 1000)
+    const st = Sustained.step(state, at, used, s.usedPercent, s.windowSeconds * 1000, true)
     state = st.state
     if (!st.sustained) return []
     return [Signal.make({
