@@ -103,12 +103,19 @@ describe("ProcessControl on real processes", () => {
 describe("ProcessControl restart through a ServiceManager (LocalSupervisor)", () => {
   let scope: Scope.Closeable
   let sup: LocalSupervisor.LocalSupervisorShape
+  let dbDir: string
   beforeAll(async () => {
     scope = Effect.runSync(Scope.make())
-    sup = await Effect.runPromise(Scope.provide(scope)(LocalSupervisor.make({ units: [{ name: "bp-worker.service", argv: ["sleep", "1000"] }] })))
+    // a "database": sleep under the name postgres (the kernel takes comm from the executed path)
+    dbDir = fs.mkdtempSync("/tmp/byteport-db-")
+    fs.symlinkSync(fs.realpathSync("/bin/sleep"), `${dbDir}/postgres`)
+    sup = await Effect.runPromise(Scope.provide(scope)(LocalSupervisor.make({
+      units: [{ name: "bp-worker.service", argv: ["sleep", "1000"] }, { name: "bp-db.service", argv: [`${dbDir}/postgres`, "1000"] }]
+    })))
   })
   afterAll(async () => {
     await Effect.runPromise(Scope.close(scope, Exit.void))
+    fs.rmSync(dbDir, { recursive: true, force: true })
   })
 
   it.live("restarts only while MainPID is the planned pid + starttime; observe sees the new main process", () =>
@@ -129,6 +136,19 @@ describe("ProcessControl restart through a ServiceManager (LocalSupervisor)", ()
       const again = failure(yield* Effect.exit(run(h, t).run))
       assert.isTrue(again.conflict, "the planned main process is gone: a conflict, no second restart")
       assert.strictEqual(sup.snapshot("bp-worker.service")!.mainPid, now)
+    }))
+
+  it.live("a stateful service is restarted only when statefulAllowlist names it", () =>
+    Effect.gen(function*() {
+      const manager = ServiceManager.systemd(sup.shell)
+      const pid = sup.snapshot("bp-db.service")!.mainPid!
+      const t = { unit: "bp-db.service", ...target(pid) }
+      assert.strictEqual(t.comm, "postgres")
+      const refused = failure(yield* Effect.exit(run(ProcessControl.restartHandler(manager), t).run))
+      assert.match(refused.message, /stateful service not in statefulAllowlist/)
+      assert.strictEqual(sup.snapshot("bp-db.service")!.mainPid, pid)
+      yield* run(ProcessControl.restartHandler(manager, { statefulAllowlist: ["postgres"] }), t).run
+      assert.notStrictEqual(sup.snapshot("bp-db.service")!.mainPid, pid)
     }))
 })
 

@@ -73,6 +73,13 @@ describeWithServices(["hosttools"], "LocalSupervisor", () => {
       assert.match(out["_PID"]!, /^\d+$/)
     }))
 
+  it.live("an OOM kill is in the journal as systemd writes it", () =>
+    Effect.gen(function*() {
+      yield* eventually(() =>
+        Effect.map(sup.shell.run(["journalctl", "-u", "bp-hog.service", "-o", "cat", "--no-pager"]), (r) =>
+          /A process of this unit has been killed by the OOM killer\./.test(r.stdout) && /Failed with result 'oom-kill'\./.test(r.stdout) ? true : undefined), 20_000)
+    }), 30_000)
+
   it.live("systemctl answers in systemctl's formats and exit codes", () =>
     Effect.gen(function*() {
       const show = yield* sup.shell.run(["systemctl", "show", "-p", "ActiveState,MemoryMax", "bp-sleeper.service"])
