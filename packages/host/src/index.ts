@@ -45,6 +45,28 @@ export * as KnownHosts from "./ssh/KnownHosts"
 export * as Ssh from "./ssh/Ssh"
 /** `HostFs`: read, readdir, lstat, statfs, rename, unlink — local (node:fs) or over SFTP. */
 export * as HostFs from "./fs/HostFs"
+/** The disk runbooks' measured steps (`bytesFreed` = statfs delta of the mount). */
+export * as Measured from "./actions/Measured"
+/** journald vacuum (`journalctl --vacuum-size` / `--vacuum-time`) through a Shell (`host.journal.vacuum`). */
+export * as JournalVacuum from "./actions/JournalVacuum"
+/** logrotate with a generated config for logs over 100 MB (`host.log.rotate`). */
+export * as Logrotate from "./actions/Logrotate"
+/** Docker prune through the Engine API, opt-in, never volumes (`host.docker.prune`). */
+export * as Docker from "./actions/Docker"
+/** `crictl rmi --prune` through a Shell, opt-in (`host.crictl.prune`). */
+export * as CrictlPrune from "./actions/CrictlPrune"
+/** apt/yum/dnf/pip/npm cache prune, opt-in (`host.package-cache.prune`). */
+export * as PackageCaches from "./actions/PackageCaches"
+/** Volume growth: mount → volume id, the `volume grow requested` hand-off, growpart/resize2fs/xfs_growfs (`host.volume.growfs`). */
+export * as VolumeGrowth from "./actions/VolumeGrowth"
+/** The steps the disk runbooks share (actions, step names). */
+export * as DiskSteps from "./remediators/DiskSteps"
+/** The diagnoser of `host.disk.reclaim` (parallel: df/inode/du/docker/journald, volume). */
+export * as ReclaimDiagnoser from "./diagnosers/ReclaimDiagnoser"
+/** The remediator of `host.disk.reclaim`: the seed's steps in order inside `Plan.until(floor)`. */
+export * as ReclaimRemediator from "./remediators/ReclaimRemediator"
+/** The `host.disk.reclaim` runbook. */
+export * as HostDiskReclaim from "./runbooks/host.disk.reclaim"
 /** `ServiceManager`: is-active, show (ActiveState, MainPID, NRestarts, MemoryMax), restart, runtime MemoryMax, journal vacuum — systemd through a Shell. */
 export * as ServiceManager from "./services/ServiceManager"
 /** `LocalSupervisor`: a Shell answering systemctl / journalctl from real processes in their own memory cgroups, with real journal files. */
