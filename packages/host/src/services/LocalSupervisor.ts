@@ -172,7 +172,8 @@ const writeLimit = (cg: Cgroups, dir: string, bytes: number | undefined): void =
 // ---------------------------------------------------------------------------------------------
 // journal
 
-const BOOT_ID = "0123456789abcdef0123456789abcdef".replace(/./g, (c, i: number) => (i % 2 === 0 ? c : c))
+/** The boot id written into the supervisor's journal entries (one fixed id: one "boot" per journal). */
+const BOOT_ID = "0123456789abcdef0123456789abcdef"
 
 interface Journal {
   readonly write: (fields: Readonly<Record<string, string>>) => void
