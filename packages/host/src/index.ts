@@ -67,3 +67,19 @@ export * as ReclaimDiagnoser from "./diagnosers/ReclaimDiagnoser"
 export * as ReclaimRemediator from "./remediators/ReclaimRemediator"
 /** The `host.disk.reclaim` runbook. */
 export * as HostDiskReclaim from "./runbooks/host.disk.reclaim"
+/** `ServiceManager`: is-active, show (ActiveState, MainPID, NRestarts, MemoryMax), restart, runtime MemoryMax, journal vacuum — systemd through a Shell. */
+export * as ServiceManager from "./services/ServiceManager"
+/** `LocalSupervisor`: a Shell answering systemctl / journalctl from real processes in their own memory cgroups, with real journal files. */
+export * as LocalSupervisor from "./services/LocalSupervisor"
+/** The never-touched set of process control (PID 1, kernel threads, sshd, systemd-*, kubelet, runtimes, databases, BytePort and its ancestors, the operator's list). */
+export * as ProcessGuard from "./process/ProcessGuard"
+/** Process control action kinds: renice, oom_score_adj, non-terminating signals, restart through a ServiceManager; each conditional on pid + starttime. */
+export * as ProcessControl from "./process/ProcessControl"
+/** A sustained-threshold window (every sample over the threshold for a continuous window; a dip resets). */
+export * as Sustained from "./saturation/Sustained"
+/** Per-process CPU and RSS samples with identity, unit and the never-touched verdict. */
+export * as ProcSample from "./saturation/ProcSample"
+/** The `host.cpu.saturation` runbook and its parts. */
+export * as HostCpuSaturation from "./runbooks/host.cpu.saturation"
+/** The `host.memory.saturation` runbook and its parts. */
+export * as HostMemorySaturation from "./runbooks/host.memory.saturation"
