@@ -14,7 +14,9 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit } from "effect"
 import { AcmeShRenewer, CertbotRenewer, Certificate, Chain, DnsHook, Files, Renewer, Route53 } from "../src/index"
 import { DnsFakes } from "../src/testing/index"
-import { rateLimitProxy } from "./support/pebble"
+import * as http from "node:http"
+import { execFileSync } from "node:child_process"
+import { freePort, privatePebble, rateLimitProxy } from "./support/pebble"
 import { certbot, describeWithServices, tmp } from "./support/services"
 
 const base: Renewer.RenewRequest = { domains: ["example.com", "www.example.com"], account: { directoryUrl: "https://acme.example/dir", caBundle: "/ca.pem" } }
@@ -117,7 +119,7 @@ describeWithServices(["pebble", "nginx", "certbot"], "certbot renewer against th
       assert.isTrue(yield* Files.keyMatches(issued.cert, issued.key))
       // the renewal conf now names the renewal CA
       assert.include(fs.readFileSync(path.join(configDir, "renewal", `${name}.conf`), "utf8"), directoryUrl)
-    }))
+    }), 60_000)
 
   it.live("dns-01 wildcard by --manual-auth-hook / --manual-cleanup-hook through the Route53 fake; unowned zone: certbot never runs", () =>
     Effect.gen(function*() {
@@ -150,7 +152,7 @@ describeWithServices(["pebble", "nginx", "certbot"], "certbot renewer against th
       assert.match(JSON.stringify(refused), /DnsZoneNotOwned/)
       assert.deepStrictEqual(other.writes(), [])
       assert.isFalse(fs.existsSync(path.join(dir, "config", "live", "notexample.com")))
-    }))
+    }), 60_000)
 
   it.live("a rate-limiting proxy before Pebble: AcmeRateLimited with the Retry-After certbot logged", () =>
     Effect.gen(function*() {
@@ -166,5 +168,62 @@ describeWithServices(["pebble", "nginx", "certbot"], "certbot renewer against th
       assert.isAtLeast(retryAfter, started + 7_200_000 - 1_000)
       assert.isAtMost(retryAfter, Date.now() + 7_200_000 + 1_000)
       assert.notInclude(proxy.log.forwarded, "POST /order-plz")
+    }), 60_000)
+
+  it.live("http-01 standalone on a private Pebble's port; a wrong key authorization classified from certbot's real output", () =>
+    Effect.gen(function*() {
+      const port = yield* Effect.promise(freePort)
+      const pebble = yield* privatePebble(env, port)
+      const dir = tmp("byteport-certbot-sa-")
+      const renewer = CertbotRenewer.make({ certbot: env.BYTEPORT_TEST_CERTBOT ?? "certbot", configDir: `${dir}/config`, workDir: `${dir}/work`, logsDir: `${dir}/logs` })
+      const name = unique("certbot-sa")
+      const renewed = yield* renewer.renew({ domains: [name], challenge: { type: "http-01", mode: "standalone", port, address: "127.0.0.1" }, account: { directoryUrl: pebble.directoryUrl, caBundle: ca } }).pipe(Effect.provide(Shell.layerLocal))
+      assert.isTrue(Chain.verify({ served: Certificate.parsePemBundle(renewed.pems!.fullchain), roots: Certificate.parsePemBundle(pebble.root), name, now: Date.now() }).valid)
+
+      // a web server on the CA's port serving the webroot's files with one byte changed
+      const webrootDir = tmp("byteport-certbot-wr-")
+      yield* Effect.acquireRelease(
+        Effect.promise(() => new Promise<http.Server>((resolve) => {
+          const s = http.createServer((req, res) => {
+            const file = path.join(webrootDir, req.url ?? "/")
+            if (!file.startsWith(webrootDir) || !fs.existsSync(file)) return void res.writeHead(404).end()
+            res.writeHead(200).end(`${fs.readFileSync(file, "utf8")}x`)
+          })
+          s.listen(port, "127.0.0.1", () => resolve(s))
+        })),
+        (s) => Effect.promise(() => new Promise<void>((r) => { s.closeAllConnections(); s.close(() => r()) }))
+      )
+      const wrong = unique("certbot-wrong")
+      const exit = yield* Effect.exit(renewer.renew({ domains: [wrong], challenge: { type: "http-01", mode: "webroot", webroot: webrootDir }, account: { directoryUrl: pebble.directoryUrl, caBundle: ca } }).pipe(Effect.provide(Shell.layerLocal)))
+      const json = JSON.stringify(exit)
+      assert.match(json, /"_tag":"AcmeChallengeFailed"/, json.slice(0, 2000))
+      assert.match(json, /"reason":"wrong_key_authorization"/)
+      assert.include(json, `"domain":"${wrong}"`)
+    }), 60_000)
+})
+
+const acmeShPath = (() => {
+  try {
+    return execFileSync("sh", ["-c", "command -v acme.sh"], { encoding: "utf8" }).trim() || undefined
+  } catch {
+    return undefined
+  }
+})()
+// acme.sh is not installable on the test machines (no Debian package, no npm package): the real
+// run happens only where it is on PATH, and is skipped with this message elsewhere, CI included.
+;(acmeShPath === undefined ? describe.skip : describe)(`acme.sh against the real Pebble${acmeShPath === undefined ? " [skipped: acme.sh is not on PATH; argv unit tests above]" : ""}`, () => {
+  it.live("--issue then --renew -d (webroot)", () =>
+    Effect.gen(function*() {
+      const home = tmp("byteport-acmesh-")
+      const renewer = AcmeShRenewer.make({ acmeSh: acmeShPath ?? "acme.sh", home })
+      const env = process.env
+      const request: Renewer.RenewRequest = {
+        domains: [`acmesh-${process.pid}.byteport.test`],
+        challenge: { type: "http-01", mode: "webroot", webroot: env.BYTEPORT_TEST_NGINX_WEBROOT ?? "" },
+        account: { directoryUrl: env.BYTEPORT_TEST_PEBBLE_DIRECTORY_URL ?? "", caBundle: env.BYTEPORT_TEST_PEBBLE_TLS_CA ?? "" }
+      }
+      const first = yield* renewer.renew(request).pipe(Effect.provide(Shell.layerLocal))
+      const second = yield* renewer.renew(request).pipe(Effect.provide(Shell.layerLocal))
+      assert.notStrictEqual(first.serial, second.serial)
     }))
 })
