@@ -85,6 +85,16 @@ describe("never-rules", () => {
       )
     ))
 
+  it.effect("an unreadable caBundle is a RenewerMisconfigured naming the path, before any request", () =>
+    Effect.gen(function*() {
+      const exit = yield* Effect.exit(AcmeClientRenewer.make().renew({
+        domains: ["a.example.com"],
+        challenge: { type: "http-01", mode: "webroot", webroot: "/srv" },
+        account: { directoryUrl: "https://127.0.0.1:1/dir", caBundle: "/nonexistent/ca.pem" }
+      }))
+      assert.match(JSON.stringify(exit), /"_tag":"RenewerMisconfigured".*\/nonexistent\/ca\.pem/)
+    }))
+
   it.effect("notexample.com is not in example.com; a.example.com is", () =>
     Effect.gen(function*() {
       const { provider, writes } = recording(["example.com"])

@@ -237,11 +237,12 @@ export const make = (options: Options = {}): Renewer.Renewer => {
         for (const d of request.domains) yield* DnsProvider.zoneOf(challenge.provider, DnsProvider.challengeName(d))
       }
 
-      const ctx: Ctx = {
-        agent: account.caBundle === undefined ? undefined : new https.Agent({ ca: fs.readFileSync(account.caBundle) }),
-        problems: [],
-        requests: []
-      }
+      const caBundle = account.caBundle
+      const agent = caBundle === undefined ? undefined : yield* Effect.try({
+        try: () => new https.Agent({ ca: fs.readFileSync(caBundle) }),
+        catch: (e) => new Renewer.RenewerMisconfigured({ renewer: KIND, message: `account.caBundle ${caBundle} is unreadable (${message(e)})` })
+      })
+      const ctx: Ctx = { agent, problems: [], requests: [] }
       const call = <A>(what: string, f: () => Promise<A>) =>
         Effect.tryPromise({ try: () => als.run(ctx, f), catch: (e) => errorOf(KIND, request.domains, ctx.problems, `${what}: ${message(e)}`) })
 
