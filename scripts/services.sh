@@ -260,6 +260,9 @@ wal_level = replica
 max_wal_senders = 10
 wal_keep_size = 256MB
 EOF
+  # clients from any loopback address (tests give sessions distinct source addresses, 127.0.0.2 …,
+  # standing for pod IPs: db.connections.saturation's per-workload gate)
+  echo "host all all 127.0.0.0/8 scram-sha-256" >>"$D/data/pg_hba.conf"
   as_user "$PG_OS_USER" "$PG_BIN/pg_ctl" -D "$D/data" -l "$D/postgres.log" -w -t 60 start >/dev/null 9>&- \
     || { tail -20 "$D/postgres.log" >&2; die "PostgreSQL failed to start"; }
   wait_for postgres 30 pg_probe || die "PostgreSQL not ready (see $D/postgres.log)"

@@ -2,7 +2,7 @@ import { defineConfig } from "tsup"
 
 // One public entry; effect and the other BytePort packages stay external (as in @byteport/db).
 export default defineConfig({
-  entry: ["src/index.ts"],
+  entry: ["src/index.ts", "src/testing/index.ts"],
   format: ["esm"],
   dts: false,
   clean: true,

@@ -116,3 +116,5 @@ export * as MultiEngineRemediator from "./runbooks/multi-engine/Remediator"
 export * as MySqlSetMaxConnections from "./runbooks/multi-engine/MySqlSetMaxConnections"
 /** The db.pool.multi-engine runbook (PostgreSQL ± pgbouncer, MySQL / MariaDB, MongoDB) and its handlers. */
 export * as PoolMultiEngineRunbook from "./runbooks/db.pool.multi-engine"
+/** Where `byteport.io/auto_remediate: "db_terminate"` allows a termination: the database object (live or configured), the client's workload (address → Pod → owner, else application_name; never a pooler's address). */
+export * as TerminateScope from "./sessions/TerminateScope"

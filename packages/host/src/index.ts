@@ -45,3 +45,41 @@ export * as KnownHosts from "./ssh/KnownHosts"
 export * as Ssh from "./ssh/Ssh"
 /** `HostFs`: read, readdir, lstat, statfs, rename, unlink — local (node:fs) or over SFTP. */
 export * as HostFs from "./fs/HostFs"
+/** The disk runbooks' measured steps (`bytesFreed` = statfs delta of the mount). */
+export * as Measured from "./actions/Measured"
+/** journald vacuum (`journalctl --vacuum-size` / `--vacuum-time`) through a Shell (`host.journal.vacuum`). */
+export * as JournalVacuum from "./actions/JournalVacuum"
+/** logrotate with a generated config for logs over 100 MB (`host.log.rotate`). */
+export * as Logrotate from "./actions/Logrotate"
+/** Docker prune through the Engine API, opt-in, never volumes (`host.docker.prune`). */
+export * as Docker from "./actions/Docker"
+/** `crictl rmi --prune` through a Shell, opt-in (`host.crictl.prune`). */
+export * as CrictlPrune from "./actions/CrictlPrune"
+/** apt/yum/dnf/pip/npm cache prune, opt-in (`host.package-cache.prune`). */
+export * as PackageCaches from "./actions/PackageCaches"
+/** Volume growth: mount → volume id, the `volume grow requested` hand-off, growpart/resize2fs/xfs_growfs (`host.volume.growfs`). */
+export * as VolumeGrowth from "./actions/VolumeGrowth"
+/** The steps the disk runbooks share (actions, step names). */
+export * as DiskSteps from "./remediators/DiskSteps"
+/** The diagnoser of `host.disk.reclaim` (parallel: df/inode/du/docker/journald, volume). */
+export * as ReclaimDiagnoser from "./diagnosers/ReclaimDiagnoser"
+/** The remediator of `host.disk.reclaim`: the seed's steps in order inside `Plan.until(floor)`. */
+export * as ReclaimRemediator from "./remediators/ReclaimRemediator"
+/** The `host.disk.reclaim` runbook. */
+export * as HostDiskReclaim from "./runbooks/host.disk.reclaim"
+/** `ServiceManager`: is-active, show (ActiveState, MainPID, NRestarts, MemoryMax), restart, runtime MemoryMax, journal vacuum — systemd through a Shell. */
+export * as ServiceManager from "./services/ServiceManager"
+/** `LocalSupervisor`: a Shell answering systemctl / journalctl from real processes in their own memory cgroups, with real journal files. */
+export * as LocalSupervisor from "./services/LocalSupervisor"
+/** The never-touched set of process control (PID 1, kernel threads, sshd, systemd-*, kubelet, runtimes, databases, BytePort and its ancestors, the operator's list). */
+export * as ProcessGuard from "./process/ProcessGuard"
+/** Process control action kinds: renice, oom_score_adj, non-terminating signals, restart through a ServiceManager; each conditional on pid + starttime. */
+export * as ProcessControl from "./process/ProcessControl"
+/** A sustained-threshold window (every sample over the threshold for a continuous window; a dip resets). */
+export * as Sustained from "./saturation/Sustained"
+/** Per-process CPU and RSS samples with identity, unit and the never-touched verdict. */
+export * as ProcSample from "./saturation/ProcSample"
+/** The `host.cpu.saturation` runbook and its parts. */
+export * as HostCpuSaturation from "./runbooks/host.cpu.saturation"
+/** The `host.memory.saturation` runbook and its parts. */
+export * as HostMemorySaturation from "./runbooks/host.memory.saturation"

@@ -62,3 +62,11 @@ export * as CertbotRenewer from "./renewers/Certbot"
 export * as AcmeShRenewer from "./renewers/AcmeSh"
 /** The certbot dns-01 hook: the shipped Node script and the loopback server it calls. */
 export * as DnsHook from "./renewers/DnsHook"
+/** cert-manager's resources (cert-manager.io/v1): conditions, Go durations, renewal time, back-off. */
+export * as CertManagerResources from "./certmanager/Resources"
+/** cert-manager: force-renew as `cmctl renew`, delete-and-re-create keeping the Secret, the Renewer and action kinds. */
+export * as CertManager from "./certmanager/CertManager"
+/** The Kubernetes ingress reloader: the Secret written with a resourceVersion precondition, verified by handshake. */
+export * as IngressSecret from "./kubernetes/IngressSecret"
+/** AWS Certificate Manager: renewal by type (validation CNAMEs, RenewCertificate, re-import) as action kinds. */
+export * as Acm from "./acm/Acm"

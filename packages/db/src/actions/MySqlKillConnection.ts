@@ -43,7 +43,9 @@ export const Params = Schema.Struct({
    * Refuse a thread whose open transaction holds row locks (`MySqlKill`'s `noRowLocks`). Absent =
    * false (`db.pool.six-class`); `db.connections.saturation` sets it.
    */
-  noRowLocks: Schema.optionalKey(Schema.Boolean)
+  noRowLocks: Schema.optionalKey(Schema.Boolean),
+  /** The thread's client host without the port, for the per-workload annotation gate of `db.connections.saturation`. */
+  clientAddr: Schema.optionalKey(Schema.NullOr(Schema.String))
 })
 /** The params. */
 export type Params = typeof Params.Type
@@ -131,14 +133,14 @@ export const action = (
   target: TargetRef.TargetRef,
   s: PgSession,
   why: string,
-  options: { readonly noRowLocks?: boolean } = {}
+  options: { readonly noRowLocks?: boolean; readonly client?: boolean } = {}
 ): Action.Action | undefined => {
   const p = paramsOf(s)
   if (p === undefined) return undefined
   return Action.make({
     kind: KIND,
     target,
-    params: { ...p, info: null, ...(options.noRowLocks === true ? { noRowLocks: true } : {}) },
+    params: { ...p, info: null, ...(options.noRowLocks === true ? { noRowLocks: true } : {}), ...(options.client === true ? { clientAddr: s.client_addr } : {}) },
     precondition: { id: p.id, state: p.state, commandStartedMs: p.commandStartedMs },
     timeoutMs: 15_000,
     description: `kill connection ${p.id} (${JSON.stringify(p.applicationName)}, ${p.state}): ${why}`

@@ -52,7 +52,12 @@ export const Params = Schema.Struct({
    * Refuse, in the kill's own statement, a session whose open transaction may hold row locks
    * (`PgKill`'s `noRowLocks`). Absent = false (`db.pool.six-class`); `db.connections.saturation` sets it.
    */
-  noRowLocks: Schema.optionalKey(Schema.Boolean)
+  noRowLocks: Schema.optionalKey(Schema.Boolean),
+  /**
+   * The session's client address (`client_addr`), named so that the per-workload annotation gate
+   * of `db.connections.saturation` can trace it to its workload. Absent in other runbooks' plans.
+   */
+  clientAddr: Schema.optionalKey(Schema.NullOr(Schema.String))
 })
 /** The params. */
 export type Params = typeof Params.Type
@@ -116,7 +121,7 @@ export const action = (
   target: TargetRef.TargetRef,
   s: PgSession,
   why: string,
-  options: { readonly statement?: boolean; readonly noRowLocks?: boolean } = {}
+  options: { readonly statement?: boolean; readonly noRowLocks?: boolean; readonly client?: boolean } = {}
 ): Action.Action | undefined => {
   const t = PgKill.targetOf(s)
   if (t === undefined) return undefined
@@ -132,7 +137,8 @@ export const action = (
       applicationName: s.application_name,
       user: s.usename,
       superuser: s.rolsuper,
-      ...(options.noRowLocks === true ? { noRowLocks: true } : {})
+      ...(options.noRowLocks === true ? { noRowLocks: true } : {}),
+      ...(options.client === true ? { clientAddr: s.client_addr } : {})
     },
     precondition: {
       pid: t.pid,

@@ -20,6 +20,7 @@ import * as ConnectionSaturation from "../classifiers/ConnectionSaturation"
 import type { SaturationFacts } from "../diagnosers/SaturationDiagnoser"
 import * as Fingerprint from "../postmortem/Fingerprint"
 import * as PgActivity from "../probes/PgActivity"
+import * as TerminateScope from "../sessions/TerminateScope"
 import * as ConnectionsBelow from "../verifiers/ConnectionsBelow"
 import * as PoolRemediator from "./PoolRemediator"
 
@@ -46,6 +47,15 @@ export interface Options {
   readonly ownApplication?: string
   /** How many long-running statements the load-driven escalation names (default 3). */
   readonly topQueries?: number
+  /**
+   * The places whose `byteport.io/auto_remediate: "db_terminate"` allows a termination
+   * (`TerminateScope`). Given, `make` reads them at plan time and the plan names only sessions in
+   * an allowing scope: any session when the database object allows, else only sessions whose own
+   * workload does (each kill then names its client, for the gate to re-read at acquire).
+   */
+  readonly places?: TerminateScope.Places
+  /** Pure plans: the pids in an allowing scope (`make` computes it from `places`); absent = no annotation filter. */
+  readonly inScope?: ReadonlySet<number>
 }
 
 /** Pure: a statement's text, redacted (literals replaced), at most 500 characters. */
@@ -84,16 +94,21 @@ export const planOf = (
     })
     const stale = PgActivity.idleInTransactionOf(sessions, t.idleInTxMs).filter(ok)
     const lockedSet = new Set(locked ?? [])
-    const free = stale.filter((s) => !lockedSet.has(s.pid))
+    const unlocked = stale.filter((s) => !lockedSet.has(s.pid))
+    const inScope = options.inScope
+    const free = inScope === undefined ? unlocked : unlocked.filter((s) => inScope.has(s.pid))
+    const outOfScope = unlocked.length - free.length
     const max = Math.max(0, Math.floor(options.maxTerminationsPerIncident ?? DEFAULT_MAX_TERMINATIONS))
     const chosen = free.slice(0, max)
     const heldLocks = stale.filter((s) => lockedSet.has(s.pid))
-    const lockNote = heldLocks.length === 0 ? "" : `; ${heldLocks.length} holding row locks left alone (${heldLocks.map((s) => s.pid).join(", ")})`
+    const lockNote = (heldLocks.length === 0 ? "" : `; ${heldLocks.length} holding row locks left alone (${heldLocks.map((s) => s.pid).join(", ")})`) +
+      (outOfScope === 0 ? "" : `; ${outOfScope} in no scope annotated ${TerminateScope.ANNOTATION}: "${TerminateScope.ANNOTATION_VALUE}" left alone`)
+    const client = options.places?.clients !== undefined
     const steps = chosen.flatMap((s) => {
       const why = `idle in transaction for ${Math.round((s.state_age_ms ?? 0) / 1000)} s; query: ${redactedQuery(s.query) ?? "(none)"}`
       const a = options.engine === "mysql"
-        ? MySqlKillConnection.action(signal.target, s, why, { noRowLocks: true })
-        : PgTerminateBackend.action(signal.target, s, why, { noRowLocks: true })
+        ? MySqlKillConnection.action(signal.target, s, why, { noRowLocks: true, client })
+        : PgTerminateBackend.action(signal.target, s, why, { noRowLocks: true, client })
       return a === undefined ? [] : [Plan.act(a)]
     })
     if (steps.length === 0) {
@@ -101,6 +116,9 @@ export const planOf = (
         `connection leak: no eligible idle-in-transaction session to terminate${lockNote}`,
         Plan.escalate(`connection leak: nothing terminated${lockNote}`, [
           ...heldLocks.map((s) => `backend ${s.pid} (${JSON.stringify(s.application_name)}) holds row locks: ${redactedQuery(s.query) ?? ""}`),
+          ...(outOfScope === 0 ? [] : [
+            `annotate the database object (${options.places?.database?.object ?? "not configured"}) or the leaking workload with ${TerminateScope.ANNOTATION}: "${TerminateScope.ANNOTATION_VALUE}" to allow terminations`
+          ]),
           "find the application holding transactions open"
         ])
       )
@@ -129,7 +147,41 @@ export const planOf = (
   )
 }
 
-/** The remediator (core `Remediator`). */
+/**
+ * Plan time: the pids of the stale idle-in-transaction sessions in an allowing scope (read now,
+ * longest idle first, stopping once `max` are found): every one when the database object allows.
+ */
+export const scopeOf = (
+  places: TerminateScope.Places,
+  candidates: ReadonlyArray<PgActivity.PgSession>,
+  max: number
+): Effect.Effect<ReadonlySet<number>> =>
+  Effect.gen(function*() {
+    if (yield* TerminateScope.databaseAllows(places)) return new Set(candidates.map((s) => s.pid))
+    const out = new Set<number>()
+    if (places.clients === undefined) return out
+    for (const s of candidates) {
+      if (out.size >= max) break
+      if (yield* TerminateScope.clientAllows(places, { address: s.client_addr, applicationName: s.application_name })) out.add(s.pid)
+    }
+    return out
+  })
+
+/** The remediator (core `Remediator`); with `places`, the plan names only sessions in an allowing scope. */
 export const make = (options: Options = {}) =>
 (classification: Classification.Classified, facts: Fact.Facts<SaturationFacts>, signal: Signal.Signal): Effect.Effect<Plan.Plan> =>
-  Effect.succeed(planOf(classification, facts, signal, options))
+  Effect.gen(function*() {
+    const places = options.places
+    if (places === undefined || classification.class !== "connection_leak") return planOf(classification, facts, signal, options)
+    const t = { ...ConnectionSaturation.DEFAULT_THRESHOLDS, ...options.thresholds }
+    const locked = new Set(known(facts.rowLockHolders) ?? [])
+    const ok = PoolRemediator.eligible(options.engine ?? "postgres", {
+      ...(options.sessions ? { sessions: options.sessions } : {}),
+      ...(options.protectedApplications ? { protectedApplications: options.protectedApplications } : {}),
+      ...(options.protectedUsers ? { protectedUsers: options.protectedUsers } : {})
+    })
+    const candidates = PgActivity.idleInTransactionOf(known(facts.sessions) ?? [], t.idleInTxMs).filter((s) => ok(s) && !locked.has(s.pid))
+    const max = Math.max(0, Math.floor(options.maxTerminationsPerIncident ?? DEFAULT_MAX_TERMINATIONS))
+    const inScope = yield* scopeOf(places, candidates, max)
+    return planOf(classification, facts, signal, { ...options, inScope })
+  })

@@ -21,11 +21,13 @@
  *    (`Plan.until` over the `db.connections.below` check: register `checks()`) and stopping once
  *    below the verifier's bar;
  *    load-driven → escalation with the top 3 longest-running statements and PgBouncer / PgCat.
- *    **Gate**: every action of its plans needs `byteport.io/auto_remediate: "db_terminate"` (or a
- *    comma list with it) on the database object (`Guardrail.requireAnnotation`). This increment
- *    reads the object's annotations from configuration (`database.annotations`, place (c) of
- *    the issue); the live Kubernetes source and per-workload annotations come later. No
- *    annotations configured → the termination is denied, nothing is killed, the incident escalates.
+ *    **Gate**: every termination needs `byteport.io/auto_remediate: "db_terminate"` (or a comma
+ *    list with it) in one of three places (`TerminateScope`, `Guardrail.requireAnnotation`, read
+ *    live at each acquire and audited): (a) the database object read from core's
+ *    `AnnotationSource` (`database: { object }`), (b) the workload owning the session's client
+ *    (`clients`: address → Pod → owner, else an application_name map; never a pooler's address)
+ *    → its own sessions only, (c) the configured `database.annotations` outside Kubernetes. The
+ *    plan names only sessions in an allowing scope; none → nothing is killed, the incident escalates.
  *    The kill kinds' own guardrails (`SessionGuardrails`: superusers, protected sessions,
  *    `kills_per_minute_cap`) hold as in every runbook.
  * 5. **Verify** — `ConnectionsBelow`: `Verifier.once("30 seconds")`, the reading below 70 % of
@@ -35,7 +37,7 @@
  *
  * @since 0.1.0
  */
-import { Annotations, Guardrail, Runbook } from "@byteport/core"
+import { Guardrail, Runbook } from "@byteport/core"
 import type { ActionHandler, Check, Detector, Fact } from "@byteport/core"
 import { Effect } from "effect"
 import * as MySqlKillConnection from "../actions/MySqlKillConnection"
@@ -48,33 +50,46 @@ import type { MySql } from "../MySql"
 import type { Postgres } from "../Postgres"
 import type { PgSession } from "../probes/PgActivity"
 import * as SaturationRemediator from "../remediators/SaturationRemediator"
+import * as TerminateScope from "../sessions/TerminateScope"
 import * as ConnectionsBelow from "../verifiers/ConnectionsBelow"
 import type { Verifier } from "@byteport/core"
 
 /** The runbook id. */
 export const ID = "db.connections.saturation"
 
+/**
+ * Ranked before `db.pool.six-class` (50): when both fire on one target (a saturated server is
+ * also an exhausted pool) the Catalog opens one incident, by this runbook, and audits
+ * `routed_to db.connections.saturation` for six-class — so the annotation gate, which six-class
+ * does not have, is never bypassed for the same sessions.
+ */
+export const PRECEDENCE = 45
+
 /** The opt-in annotation and the value it must carry. */
-export const ANNOTATION = "byteport.io/auto_remediate"
+export const ANNOTATION = TerminateScope.ANNOTATION
 /** The annotation value that allows terminations. */
-export const ANNOTATION_VALUE = "db_terminate"
+export const ANNOTATION_VALUE = TerminateScope.ANNOTATION_VALUE
 
 /**
- * The object representing the database (a StatefulSet, Service, CloudNativePG Cluster, or a host
- * outside Kubernetes) and its annotations as configured. Only the configuration source exists in
- * this increment.
+ * The object representing the database: its configured `annotations` (place (c), outside
+ * Kubernetes), or — `annotations` omitted — read live from core's `AnnotationSource` (place (a):
+ * a StatefulSet, Service, CloudNativePG Cluster … e.g. `"StatefulSet/db/orders-pg"`).
  */
-export interface DatabaseObject {
-  /** What represents the database, for reports, e.g. `"host/orders-primary"` or `"StatefulSet/db/orders-pg"`. */
-  readonly object: string
-  /** Its annotations (`byteport.io/auto_remediate: "db_terminate"` allows terminations). */
-  readonly annotations: Readonly<Record<string, string>>
-}
+export type DatabaseObject = TerminateScope.DatabaseObject
+
+/** Place (b): a client workload's annotation allows terminating its own sessions (see `TerminateScope`). */
+export type ClientScope = TerminateScope.ClientScope
 
 /** Options (every seed number is a default). */
 export interface Options extends SessionGuardOptions {
-  /** The database object and its configured annotations; absent → every termination is denied. */
+  /** The database object (place (a) or (c)); absent → only client workloads (place (b)) can allow. */
   readonly database?: DatabaseObject
+  /**
+   * Place (b): client address → Pod → owner through the `AnnotationSource`, else the configured
+   * application_name → workload map; a workload annotated allows terminating its own sessions
+   * only. Absent → only the database object decides.
+   */
+  readonly clients?: ClientScope
   readonly thresholds?: Partial<ConnectionSaturation.Thresholds>
   /** Terminations per incident (default 1). */
   readonly maxTerminationsPerIncident?: number
@@ -92,15 +107,13 @@ export interface Options extends SessionGuardOptions {
   readonly defaultMode?: "observe" | "dry_run" | "auto"
 }
 
-/** The annotation gate over the configured database object (`undefined` annotations → denied). */
-export const annotationGate = (database: DatabaseObject | undefined): Guardrail.Guardrail<never> =>
-  Guardrail.requireAnnotation(ANNOTATION, ANNOTATION_VALUE, {
-    name: `require_annotation(${ANNOTATION}=${ANNOTATION_VALUE}) on ${database?.object ?? "the database object (not configured)"}`,
-    // place (c): the configuration source of core, read (and audited) at each acquire
-    live: database === undefined
-      ? () => Effect.succeed(undefined)
-      : Annotations.ofObjectIn(Annotations.configuration(() => ({ objects: { [Annotations.objectKey(Annotations.parseObjectKey(database.object))]: database.annotations } })), Annotations.parseObjectKey(database.object))
-  })
+/**
+ * The annotation gate over the three places (`TerminateScope.gate`): the database object
+ * (configured or live) and, with `clients`, the workload owning the session's client. Nothing
+ * configured or nothing allowing → denied.
+ */
+export const annotationGate = (database: DatabaseObject | undefined, clients?: ClientScope): Guardrail.Guardrail<never> =>
+  TerminateScope.gate({ database, clients })
 
 const known = <A>(f: Fact.Fact<A> | undefined): A | undefined => (f !== undefined && f._tag === "Known" ? f.value : undefined)
 
@@ -146,7 +159,7 @@ export const make = (options: Options = {}): Runbook.Runbook<SaturationDiagnoser
     family: "db.connections",
     description: "Detects when PostgreSQL active connections exceed 80% of max_connections: connection leak vs load-driven saturation",
     signals: [SaturationDetector.SIGNAL_TYPE],
-    precedence: 50,
+    precedence: PRECEDENCE,
     // Detect
     ...(options.detector ? { detector: options.detector } : {}),
     // Diagnose
@@ -164,9 +177,10 @@ export const make = (options: Options = {}): Runbook.Runbook<SaturationDiagnoser
       ...(options.protectedApplications ? { protectedApplications: options.protectedApplications } : {}),
       ...(options.protectedUsers ? { protectedUsers: options.protectedUsers } : {}),
       ...(options.verifyMaxRatio !== undefined ? { verifyMaxRatio: options.verifyMaxRatio } : {}),
+      places: { database: options.database, clients: options.clients },
       ...(options.ownApplication !== undefined ? { ownApplication: options.ownApplication } : {})
     }),
-    guardrails: [Guardrail.minConfidence(0.7), annotationGate(options.database)],
+    guardrails: [Guardrail.minConfidence(0.7), annotationGate(options.database, options.clients)],
     // Verify
     verify: ConnectionsBelow.postgres(options.verifyMaxRatio, options.ownApplication),
     verifySchedule: options.verifySchedule ?? ConnectionsBelow.DEFAULT_SCHEDULE,
@@ -202,7 +216,7 @@ export const makeMySql = (options: MySqlOptions = {}): Runbook.Runbook<Saturatio
     family: "db.connections",
     description: "Detects when MySQL / MariaDB connections exceed 80% of max_connections: connection leak vs load-driven saturation",
     signals: [SaturationDetector.SIGNAL_TYPE],
-    precedence: 50,
+    precedence: PRECEDENCE,
     ...(options.detector ? { detector: options.detector } : {}),
     diagnose: SaturationDiagnoser.mysql(options.sessions ? { sessions: options.sessions } : {}),
     classify: ConnectionSaturation.classifier(options.thresholds ?? {}),
@@ -213,9 +227,10 @@ export const makeMySql = (options: MySqlOptions = {}): Runbook.Runbook<Saturatio
       ...(options.sessions ? { sessions: options.sessions } : {}),
       ...(options.protectedApplications ? { protectedApplications: options.protectedApplications } : {}),
       ...(options.protectedUsers ? { protectedUsers: options.protectedUsers } : {}),
-      ...(options.verifyMaxRatio !== undefined ? { verifyMaxRatio: options.verifyMaxRatio } : {})
+      ...(options.verifyMaxRatio !== undefined ? { verifyMaxRatio: options.verifyMaxRatio } : {}),
+      places: { database: options.database, clients: options.clients }
     }),
-    guardrails: [Guardrail.minConfidence(0.7), annotationGate(options.database)],
+    guardrails: [Guardrail.minConfidence(0.7), annotationGate(options.database, options.clients)],
     verify: ConnectionsBelow.mysql(options.verifyMaxRatio),
     verifySchedule: options.verifySchedule ?? ConnectionsBelow.DEFAULT_SCHEDULE,
     postmortem: postmortem(options.thresholds ?? {}),

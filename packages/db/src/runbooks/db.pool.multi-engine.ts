@@ -30,10 +30,10 @@
  * @since 0.1.0
  */
 import { Guardrail, Runbook, Verdict, Verifier } from "@byteport/core"
-import type { ActionHandler, Detector, Fact, Json } from "@byteport/core"
+import type { ActionHandler, Check, Fact, Json } from "@byteport/core"
 import { Clock, Effect } from "effect"
 import * as PgBouncerRaisePoolSize from "./../actions/PgBouncerRaisePoolSize"
-import { killsPerMinuteCapConfig, type SessionGuardOptions } from "../actions/SessionGuardrails"
+import type { SessionGuardOptions } from "../actions/SessionGuardrails"
 import type { Mongo } from "../mongo/Mongo"
 import * as MongoActivity from "../mongo/MongoActivity"
 import * as MongoKill from "../mongo/MongoKill"
@@ -41,12 +41,12 @@ import type { MySql } from "../MySql"
 import * as Fingerprint from "../postmortem/Fingerprint"
 import type { Postgres } from "../Postgres"
 import * as UtilizationBelow from "../verifiers/UtilizationBelow"
-import * as PoolExhaustion from "../detectors/PoolExhaustion"
 import type * as PoolDiagnoser from "../diagnosers/PoolDiagnoser"
 import * as MultiEngineClassifier from "./multi-engine/Classifier"
 import * as MultiEngineFacts from "./multi-engine/Facts"
 import * as MySqlSetMaxConnections from "./multi-engine/MySqlSetMaxConnections"
 import * as MultiEngineRemediator from "./multi-engine/Remediator"
+import * as PoolFamily from "./internal/poolFamily"
 
 /** The runbook id. */
 export const ID = "db.pool.multi-engine"
@@ -55,17 +55,11 @@ export const ID = "db.pool.multi-engine"
 export const FLAG_RATIO = 0.8
 
 /** Options (every seed number is a default). */
-export interface Options extends SessionGuardOptions, MultiEngineRemediator.Options, MultiEngineFacts.DiagnoseOptions {
-  /** The detector; omitted: signals come from elsewhere. */
-  readonly detector?: Detector.Detector<never, any>
+export interface Options extends SessionGuardOptions, PoolFamily.BaseOptions, MultiEngineRemediator.Options, MultiEngineFacts.DiagnoseOptions {
   /** Options of the PostgreSQL / MySQL diagnosers of db.pool.six-class the facts are read with (probe timeout, deploy source …). */
   readonly pool?: PoolDiagnoser.Options
-  /** The recovery bar (default 0.70). */
-  readonly verifyMaxRatio?: number
   /** When to verify (default 30 s / 90 s / 180 s). */
   readonly verifySchedule?: Verifier.VerifySchedule
-  /** Mode when configuration says nothing (default dry_run). */
-  readonly defaultMode?: "observe" | "dry_run" | "auto"
 }
 
 const known = <A>(f: Fact.Fact<A> | undefined): A | undefined => (f !== undefined && f._tag === "Known" ? f.value : undefined)
@@ -158,20 +152,16 @@ export const postmortem = (input: Runbook.PostmortemInput<MultiEngineFacts.Multi
   })
 
 const common = (options: Options) => ({
+  ...PoolFamily.wiring(options, [ceilingGuard]),
   id: ID,
-  family: "db.pool",
   description: "Autonomous DB connection pool exhaustion recovery for Postgres, MySQL, and MongoDB",
-  signals: [PoolExhaustion.SIGNAL_TYPE],
   precedence: 60,
   classify: MultiEngineClassifier.classifier(options.thresholds ?? {}),
   remediate: (c: Parameters<typeof MultiEngineRemediator.planOf>[0], f: Fact.Facts<MultiEngineFacts.MultiEngineFacts>, s: Parameters<typeof MultiEngineRemediator.planOf>[2]) =>
     MultiEngineRemediator.planOf(c, f, s, options),
   verifySchedule: options.verifySchedule ?? Verifier.schedules.repoll30_90_180,
-  guardrails: [Guardrail.minConfidence(0.7), ceilingGuard],
   baseline,
-  config: [killsPerMinuteCapConfig],
-  postmortem,
-  defaultMode: options.defaultMode ?? ("dry_run" as const)
+  postmortem
 })
 
 /** The runbook for PostgreSQL (pgbouncer used when a PgBouncer service is provided). */
@@ -200,6 +190,15 @@ export const makeMongo = (options: Options = {}): Runbook.Runbook<MultiEngineFac
     diagnose: MultiEngineFacts.mongodb(options),
     verify: mongoBelow(options.verifyMaxRatio)
   })
+
+/** The PostgreSQL check the kills re-poll between them (`db.pool.below`): register it with the handlers. */
+export const checks = (): ReadonlyArray<Check.Check<Postgres>> => [UtilizationBelow.check()]
+
+/** The MySQL / MariaDB check (`db.pool.below.mysql`). */
+export const mysqlChecks = (): ReadonlyArray<Check.Check<MySql>> => [UtilizationBelow.mysqlCheck()]
+
+/** The MongoDB check (`db.pool.below.mongodb`). */
+export const mongoChecks = (): ReadonlyArray<Check.Check<Mongo>> => [UtilizationBelow.mongoCheck()]
 
 /** The MongoDB action handlers (`mongo.killOp`, `mongo.killSessions`). */
 export const mongoHandlers = (options: SessionGuardOptions = {}): ReadonlyArray<ActionHandler.ActionHandler<Mongo>> => MongoKill.handlers(options)

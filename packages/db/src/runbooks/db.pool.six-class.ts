@@ -40,17 +40,16 @@
  *
  * @since 0.1.0
  */
-import { Guardrail, Runbook, Verifier } from "@byteport/core"
-import type { ActionHandler, Detector, Fact, Signal } from "@byteport/core"
+import { Runbook, Verifier } from "@byteport/core"
+import type { ActionHandler, Fact, Signal } from "@byteport/core"
 import { Effect } from "effect"
 import * as MySqlKillConnection from "../actions/MySqlKillConnection"
 import * as MySqlKillQuery from "../actions/MySqlKillQuery"
 import * as PgBouncerRaisePoolSize from "../actions/PgBouncerRaisePoolSize"
 import * as PgCancelBackend from "../actions/PgCancelBackend"
 import * as PgTerminateBackend from "../actions/PgTerminateBackend"
-import { killsPerMinuteCapConfig, type SessionGuardOptions } from "../actions/SessionGuardrails"
+import type { SessionGuardOptions } from "../actions/SessionGuardrails"
 import * as PoolSixClass from "../classifiers/PoolSixClass"
-import * as PoolExhaustion from "../detectors/PoolExhaustion"
 import * as MySqlPoolDiagnoser from "../diagnosers/MySqlPoolDiagnoser"
 import * as PoolDiagnoser from "../diagnosers/PoolDiagnoser"
 import type { MySql } from "../MySql"
@@ -61,6 +60,7 @@ import type { Postgres } from "../Postgres"
 import type { PgSession } from "../probes/PgActivity"
 import * as PoolRemediator from "../remediators/PoolRemediator"
 import * as UtilizationBelow from "../verifiers/UtilizationBelow"
+import * as PoolFamily from "./internal/poolFamily"
 
 /** The runbook id. */
 export const ID = "db.pool.six-class"
@@ -69,25 +69,19 @@ export const ID = "db.pool.six-class"
 export const DEFAULT_VERIFY_SCHEDULE: Verifier.VerifySchedule = Verifier.schedules.retryOnceAt15s
 
 /** Options of the runbook (every seed number is a default here). */
-export interface Options extends SessionGuardOptions {
+export interface Options extends SessionGuardOptions, PoolFamily.BaseOptions {
   /** Classifier thresholds (and the sessions the plan picks): idle in transaction 30 s, budget 120 s … */
   readonly thresholds?: Partial<PoolSixClass.Thresholds>
   /** Diagnoser options (trend samples, deploy source, app env, probe timeout). */
   readonly diagnose?: PoolDiagnoser.Options
-  /** The detector (e.g. `PoolExhaustion.postgres({ target })`); omitted: signals come from elsewhere. */
-  readonly detector?: Detector.Detector<never, any>
   /** Which sessions the runbook may see and act on (default: every client session). */
   readonly sessions?: (s: PgSession) => boolean
   /** The deployment to restart on leak_after_deploy (default: the signal's `evidence.deployment`). */
   readonly deployment?: PoolRemediator.Options["deployment"]
   /** pgbouncer.ini to edit (default: the PgBouncer service's `BYTEPORT_PGBOUNCER_INI`). */
   readonly iniPath?: string
-  /** The recovery bar (default 0.70). */
-  readonly verifyMaxRatio?: number
-  /** When to verify (default {@link DEFAULT_VERIFY_SCHEDULE}). */
+  /** When to verify (default {@link DEFAULT_VERIFY_SCHEDULE}); the mode when configuration says nothing: dry_run (`BYTEPORT_MODE_DB_POOL_SIX_CLASS` overrides). */
   readonly verifySchedule?: Verifier.VerifySchedule
-  /** The mode when configuration says nothing (default dry_run; `BYTEPORT_MODE_DB_POOL_SIX_CLASS` overrides). */
-  readonly defaultMode?: "observe" | "dry_run" | "auto"
   /** Options of the postmortem (fingerprint grouping, extra facts such as `processes`). */
   readonly postmortem?: Postmortem.PostmortemOptions
 }
@@ -139,10 +133,9 @@ export const postmortem = (options: Postmortem.PostmortemOptions = {}, dialect: 
   })
 
 const common = (options: Options) => ({
+  ...PoolFamily.wiring(options),
   id: ID,
-  family: "db.pool",
   description: "Detects database connection pool exhaustion across Postgres, MySQL, and pgbouncer",
-  signals: [PoolExhaustion.SIGNAL_TYPE],
   precedence: 50,
   classify: PoolSixClass.classifier(options.thresholds ?? {}),
   remediate: PoolRemediator.make({
@@ -154,11 +147,7 @@ const common = (options: Options) => ({
     ...(options.iniPath !== undefined ? { iniPath: options.iniPath } : {}),
     runbookId: ID
   }),
-  verifySchedule: options.verifySchedule ?? DEFAULT_VERIFY_SCHEDULE,
-  guardrails: [Guardrail.minConfidence(0.7)],
-  // The kill cap its session-killing actions read at run time: validated at agent startup.
-  config: [killsPerMinuteCapConfig],
-  defaultMode: options.defaultMode ?? ("dry_run" as const)
+  verifySchedule: options.verifySchedule ?? DEFAULT_VERIFY_SCHEDULE
 })
 
 /** The runbook for PostgreSQL (pgbouncer is used when a PgBouncer service is provided). */

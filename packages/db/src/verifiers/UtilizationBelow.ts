@@ -6,8 +6,11 @@
  *
  * @since 0.1.0
  */
-import { Verdict, Verifier } from "@byteport/core"
+import { Check, Plan, Verdict, Verifier } from "@byteport/core"
+import type { TargetRef } from "@byteport/core"
 import { Clock, Effect, Option } from "effect"
+import type { Mongo } from "../mongo/Mongo"
+import * as MongoActivity from "../mongo/MongoActivity"
 import type { MySql } from "../MySql"
 import { PgBouncer } from "../PgBouncer"
 import type { Postgres } from "../Postgres"
@@ -60,3 +63,48 @@ export const mysql = (maxRatio: number = DEFAULT_MAX_RATIO): Verifier.Verifier<u
       observed: { ratio: u.ratio, threadsConnected: u.threadsConnected, maxConnections: u.maxConnections }
     }], yield* Clock.currentTimeMillis)
   }))
+
+/** The engines whose pool utilization `Plan.until` re-polls between kills. */
+export type Engine = "postgres" | "mysql" | "mongodb"
+
+/** The check kinds (`db.pool.below`, `db.pool.below.mysql`, `db.pool.below.mongodb`), one per engine. */
+export const CHECKS: Readonly<Record<Engine, string>> = {
+  postgres: "db.pool.below",
+  mysql: "db.pool.below.mysql",
+  mongodb: "db.pool.below.mongodb"
+}
+
+/**
+ * The check reference `db.pool.multi-engine` re-polls before each kill and after the last
+ * (`Plan.until`): the engine's utilization reading below `maxRatio`.
+ */
+export const checkRef = (engine: Engine, target: TargetRef.TargetRef, maxRatio: number = DEFAULT_MAX_RATIO): Plan.CheckRef =>
+  Plan.check(CHECKS[engine], target, { maxRatio }, `${engine} pool utilization below ${pct(maxRatio)}`)
+
+const below = <R>(kind: string, reading: Effect.Effect<{ readonly ratio: number; readonly detail: string }, unknown, R>): Check.Check<R> =>
+  Check.make(kind, (r) =>
+    Check.safely(
+      kind,
+      Effect.gen(function*() {
+        const maxRatio = typeof r.params["maxRatio"] === "number" ? r.params["maxRatio"] : DEFAULT_MAX_RATIO
+        const u = yield* reading
+        return {
+          name: kind,
+          ok: u.ratio < maxRatio,
+          detail: `${pct(u.ratio)} (${u.detail}) ${u.ratio < maxRatio ? "<" : ">="} ${pct(maxRatio)}`,
+          observed: { ratio: u.ratio }
+        }
+      })
+    ))
+
+/** `db.pool.below`: `Utilization.postgres` against `params.maxRatio`. Never fails: an unreadable reading is `ok: false`. */
+export const check = (): Check.Check<Postgres> =>
+  below(CHECKS.postgres, Effect.map(Utilization.postgres, (u) => ({ ratio: u.ratio, detail: `${u.clientBackends}/${u.available}` })))
+
+/** `db.pool.below.mysql`: `Utilization.mysql` against `params.maxRatio`. Never fails. */
+export const mysqlCheck = (): Check.Check<MySql> =>
+  below(CHECKS.mysql, Effect.map(Utilization.mysql, (u) => ({ ratio: u.ratio, detail: `${u.threadsConnected}/${u.maxConnections}` })))
+
+/** `db.pool.below.mongodb`: `MongoActivity.utilization` against `params.maxRatio`. Never fails. */
+export const mongoCheck = (): Check.Check<Mongo> =>
+  below(CHECKS.mongodb, Effect.map(MongoActivity.utilization, (u) => ({ ratio: u.ratio, detail: `${u.current - u.own}/${u.max}` })))

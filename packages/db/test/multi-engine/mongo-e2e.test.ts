@@ -19,12 +19,12 @@ const target = (label: string) => TargetRef.make("database", `test/mongo-${label
 const signal = (t: TargetRef.TargetRef) => ({ type: "db.pool.exhaustion", target: t, observedAt: Date.now(), evidence: { engine: "mongodb" } })
 
 const world = (url: string, cap = 20) =>
-  Testing.layer<any>({ handlers: MongoKill.handlers({ killsPerMinuteCap: cap }) as any }).pipe(
+  Testing.layer<any>({ handlers: MongoKill.handlers({ killsPerMinuteCap: cap }) as any, checks: PoolMultiEngineRunbook.mongoChecks() as any }).pipe(
     Layer.provideMerge(Mongo.layer({ url: Redacted.make(url), connectTimeoutMillis: 2_000 }))
   )
 
 const runbook = () =>
-  PoolMultiEngineRunbook.makeMongo({ verifySchedule: { offsets: [0], description: "check once (test)" }, defaultMode: "auto" })
+  PoolMultiEngineRunbook.makeMongo({ stopBelowRatio: 0, verifySchedule: { offsets: [0], description: "check once (test)" }, defaultMode: "auto" })
 
 /** A fake with a clock the test moves, an app client, and `n` sessions left idle inside a transaction. */
 const scenario = (n: number) =>

@@ -23,7 +23,7 @@ describeWithServices(["postgres"], "db.pool.multi-engine end to end (real Postgr
   const appUrl = env.BYTEPORT_TEST_PG_URL ?? ""
   afterEach(() => closeAll())
   const world = () =>
-    Testing.layer<any>({ handlers: [PgTerminateBackend.make({ killsPerMinuteCap: 20 }), PgCancelBackend.make({ killsPerMinuteCap: 20, graceMillis: 1_000 })] as any }).pipe(
+    Testing.layer<any>({ handlers: [PgTerminateBackend.make({ killsPerMinuteCap: 20 }), PgCancelBackend.make({ killsPerMinuteCap: 20, graceMillis: 1_000 })] as any, checks: PoolMultiEngineRunbook.checks() as any }).pipe(
       Layer.provideMerge(agentPg(env))
     )
   const scenario = Effect.gen(function*() {
@@ -33,6 +33,7 @@ describeWithServices(["postgres"], "db.pool.multi-engine end to end (real Postgr
     yield* Effect.sleep("600 millis")
     const pids = new Set(sessions.map((s) => s.pid))
     const rb = PoolMultiEngineRunbook.make({
+      stopBelowRatio: 0, // the shared server reads far below 70 %: every kill runs (the re-poll: multi-engine/repoll.test.ts)
       sessions: (s) => s.pg !== undefined && pids.has(s.pg.pid),
       thresholds: { idleInTxMs: 300 },
       pool: { timeout: "10 seconds" },
@@ -62,6 +63,7 @@ describeWithServices(["postgres"], "db.pool.multi-engine end to end (real Postgr
       yield* Effect.sleep("800 millis")
       const pids = new Set(sessions.map((s) => s.pid))
       const rb = PoolMultiEngineRunbook.make({
+        stopBelowRatio: 0, // the shared server reads far below 70 %: every kill runs (the re-poll: multi-engine/repoll.test.ts)
         sessions: (s) => s.pg !== undefined && pids.has(s.pg.pid),
         thresholds: { queryBudgetMs: 300 },
         pool: { timeout: "10 seconds" },
@@ -92,6 +94,7 @@ describeWithServices(["postgres"], "db.pool.multi-engine end to end (real Postgr
         defaultMode: "auto"
       })
       const multi = PoolMultiEngineRunbook.make({
+        stopBelowRatio: 0, // the shared server reads far below 70 %: every kill runs (the re-poll: multi-engine/repoll.test.ts)
         sessions: (s) => s.pg !== undefined && second.has(s.pg.pid),
         thresholds: { idleInTxMs: 300 },
         pool: { timeout: "10 seconds" },
@@ -133,7 +136,7 @@ describeWithServices(["mariadb"], "db.pool.multi-engine end to end (real MariaDB
     await closeAllMySql()
   })
   const world = (url: string) =>
-    Testing.layer<MySql.MySql>({ handlers: [...PoolSixClassRunbook.mysqlHandlers({ killsPerMinuteCap: 20 }), ...PoolMultiEngineRunbook.mysqlHandlers()] as any }).pipe(
+    Testing.layer<MySql.MySql>({ handlers: [...PoolSixClassRunbook.mysqlHandlers({ killsPerMinuteCap: 20 }), ...PoolMultiEngineRunbook.mysqlHandlers()] as any, checks: PoolMultiEngineRunbook.mysqlChecks() as any }).pipe(
       Layer.provideMerge(MySql.layer({ url: Redacted.make(url), poolMax: 3 }))
     )
   const maxConnections = Effect.promise(async () => {
@@ -156,7 +159,7 @@ describeWithServices(["mariadb"], "db.pool.multi-engine end to end (real MariaDB
       )
       yield* Effect.sleep("900 millis")
       const ids = new Set(conns.map((c) => c.id))
-      const rb = PoolMultiEngineRunbook.makeMySql({ sessions: (s) => s.pg !== undefined && ids.has(s.pg.pid), thresholds: { idleInTxMs: 500 }, pool: { timeout: "10 seconds" }, verifySchedule: verifyOnce, defaultMode: "auto" })
+      const rb = PoolMultiEngineRunbook.makeMySql({ stopBelowRatio: 0, sessions: (s) => s.pg !== undefined && ids.has(s.pg.pid), thresholds: { idleInTxMs: 500 }, pool: { timeout: "10 seconds" }, verifySchedule: verifyOnce, defaultMode: "auto" })
       const r = reportOf(yield* Runbook.handle(rb, signal(target("me-my")), { mode: "auto" }).pipe(Effect.provide(world(env.BYTEPORT_TEST_MYSQL_AGENT_URL ?? ""))))
       assert.strictEqual(r.classification?._tag === "Classified" ? r.classification.class : "", "idle_in_transaction_leak")
       for (const c of conns) assert.isFalse(yield* Effect.promise(() => c.q("SELECT 1").then(() => true, () => false)), `connection ${c.id} was killed`)
@@ -166,7 +169,7 @@ describeWithServices(["mariadb"], "db.pool.multi-engine end to end (real MariaDB
     Effect.gen(function*() {
       const before = yield* maxConnections
       yield* Effect.addFinalizer(() => setMax(before).pipe(Effect.ignore))
-      const rb = PoolMultiEngineRunbook.makeMySql({ sessions: () => false, thresholds: { undersizedRatio: 0 }, pool: { timeout: "10 seconds" }, verifySchedule: verifyOnce, defaultMode: "auto" })
+      const rb = PoolMultiEngineRunbook.makeMySql({ stopBelowRatio: 0, sessions: () => false, thresholds: { undersizedRatio: 0 }, pool: { timeout: "10 seconds" }, verifySchedule: verifyOnce, defaultMode: "auto" })
       for (const mode of ["observe", "dry_run"] as const) {
         yield* Runbook.handle(rb, signal(target(`me-my-${mode}`)), { mode }).pipe(Effect.provide(world(adminUrl)))
         assert.strictEqual(yield* maxConnections, before, `${mode} ran no SET GLOBAL`)

@@ -108,6 +108,31 @@ describeWithServices(["postgres"], "db.connections.saturation (real PostgreSQL)"
       assert.include(pm, "id = ?", "the query text is kept, redacted")
     }))
 
+  it.live("the seed's verification in real time: one poll, 30 s after the kill, of the reading against the bar", () =>
+    Effect.gen(function*() {
+      const sc = yield* scenario("sat-30s", 3, 1)
+      const d = yield* detect("sat-30s")
+      const rb = Saturation.make({
+        sessions: (s) => sc.pids.has(s.pid),
+        thresholds: { idleInTxMs: 300 },
+        verifyMaxRatio: d.verifyMaxRatio,
+        defaultMode: "auto",
+        database: annotated
+      }) // verifySchedule: the default, Verifier.once("30 seconds")
+      const started = Date.now()
+      const r = reportOf(yield* Runbook.handle(rb, d.signal, { mode: "auto" }).pipe(Effect.provide(pgWorld(env))))
+      assert.isAtLeast(Date.now() - started, 30_000, "the verdict waited 30 s")
+      assert.strictEqual(r.verdicts?.length, 1, "one verification poll")
+      const v = r.verdicts![0]!
+      assert.isAtLeast(v.at - started, 30_000, "polled no earlier than 30 s into the incident")
+      assert.deepStrictEqual(v.checks.map((c) => c.name), ["connections below max_connections bar"])
+      // the server is shared with concurrent test files for those 30 s: the verdict follows the reading
+      const ratio = (v.checks[0]!.observed as { ratio: number }).ratio
+      assert.strictEqual(v._tag, ratio < d.verifyMaxRatio ? "Recovered" : "NotRecovered", JSON.stringify(r.verdicts))
+      if (v._tag === "Recovered") assert.strictEqual(r.status, "recovered")
+      assert.isFalse((yield* Effect.promise(() => alive(env, sc.all))).has(sc.leaking[0]!.pid))
+    }), 60_000)
+
   it.live("unannotated database: nothing terminated, escalation", () =>
     Effect.gen(function*() {
       const sc = yield* scenario("sat-unann", 3, 1)

@@ -3,15 +3,17 @@
  * (50/51 %), the plans (longest idle-in-tx first, row-lock holders, superusers and protected
  * sessions never named, max terminations, the load-driven escalation) and the annotation gate.
  */
-import { Classification, Fact, Guardrail, MemoryStore, Plan, Signal, TargetRef } from "@byteport/core"
+import { Annotations, Classification, Fact, Guardrail, MemoryStore, Plan, Signal, TargetRef } from "@byteport/core"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Layer } from "effect"
+import fc from "fast-check"
 import * as ConnectionSaturation from "../../src/classifiers/ConnectionSaturation"
 import * as Detector from "../../src/detectors/ConnectionSaturation"
 import type { SaturationFacts } from "../../src/diagnosers/SaturationDiagnoser"
 import type { PgSession } from "../../src/probes/PgActivity"
 import * as SaturationRemediator from "../../src/remediators/SaturationRemediator"
 import * as Saturation from "../../src/runbooks/db.connections.saturation"
+import * as TerminateScope from "../../src/sessions/TerminateScope"
 import * as Utilization from "../../src/Utilization"
 
 const target = TargetRef.make("database", "test/orders")
@@ -125,5 +127,45 @@ describe("db.connections.saturation: annotation gate (configuration source)", ()
     assert.strictEqual(check(obj("true")), "Deny")
     assert.strictEqual(check(obj()), "Deny")
     assert.strictEqual(check(undefined), "Deny")
+  })
+})
+
+describe("db.connections.saturation: per-workload scope (place (b), configuration source)", () => {
+  const ctxFor = (params: Record<string, unknown>) =>
+    ({ action: { kind: "pg.terminateBackend", target, params, description: "" }, facts: {} }) as unknown as Guardrail.GuardrailContext
+  const source = Annotations.layerConfiguration({
+    objects: { "Deployment/shop/web": { "byteport.io/auto_remediate": "db_terminate" }, "Deployment/shop/batch": {}, "Deployment/db/pgbouncer": { "byteport.io/auto_remediate": "db_terminate" } },
+    addresses: { "10.0.0.2": { kind: "Deployment", namespace: "shop", name: "web" }, "10.0.0.3": { kind: "Deployment", namespace: "shop", name: "batch" }, "10.0.0.9": { kind: "Deployment", namespace: "db", name: "pgbouncer" } }
+  })
+  const check = (clients: TerminateScope.ClientScope, params: Record<string, unknown>) =>
+    Effect.runSync(TerminateScope.gate({ clients }).check(ctxFor(params)).pipe(Effect.provide(Layer.merge(MemoryStore.layer, source))))._tag
+  it("address → workload decides; the application map only when the address is unknown or a pooler's; a pooler's workload never allows", () => {
+    const apps = { applications: { web: "Deployment/shop/web" } }
+    assert.strictEqual(check({}, { applicationName: "x", clientAddr: "10.0.0.2" }), "Pass")
+    assert.strictEqual(check(apps, { applicationName: "web", clientAddr: "10.0.0.3" }), "Deny", "batch claiming web's name")
+    assert.strictEqual(check(apps, { applicationName: "web", clientAddr: "10.9.9.9" }), "Pass", "unknown address: the map")
+    assert.strictEqual(check({}, { applicationName: "web", clientAddr: "10.0.0.9" }), "Deny", "pgbouncer's workload (by name) never allows")
+    assert.strictEqual(check({ ...apps, poolerAddresses: ["10.0.0.2"] }, { applicationName: "batch", clientAddr: "10.0.0.2" }), "Deny", "a configured pooler address is not traced")
+    assert.strictEqual(check({ ...apps, poolerAddresses: ["10.0.0.9"] }, { applicationName: "web", clientAddr: "10.0.0.9" }), "Pass", "through the pooler: the map")
+    assert.strictEqual(check(apps, { applicationName: "web" }), "Deny", "an action without its client: only the database object decides")
+  })
+  it("property: no plan names a session outside the scope, a superuser, a protected or a row-locking session", () => {
+    const arb = fc.array(fc.record({ age: fc.integer({ min: 31_000, max: 900_000 }), su: fc.boolean(), app: fc.constantFrom("web", "pgbouncer", "pgAdmin 4"), locked: fc.boolean(), inScope: fc.boolean() }), { minLength: 1, maxLength: 12 })
+    fc.assert(fc.property(arb, fc.integer({ min: 1, max: 5 }), (rows, max) => {
+      const sessions = rows.map((r) => session("idle in transaction", r.age, { rolsuper: r.su, application_name: r.app }))
+      const f = facts(sessions, sessions.filter((_, i) => rows[i]!.locked).map((x) => x.pid))
+      const inScope = new Set(sessions.filter((_, i) => rows[i]!.inScope).map((x) => x.pid))
+      const c = ConnectionSaturation.classifier()(f)
+      if (c._tag !== "Classified") return
+      const p = SaturationRemediator.planOf(c, f, signal, { maxTerminationsPerIncident: max, inScope, places: { clients: {} } })
+      const pids = terminatedPids(p)
+      assert.isAtMost(pids.length, max)
+      for (const pid of pids) {
+        const i = sessions.findIndex((x) => x.pid === pid)
+        const r = rows[i]!
+        assert.isTrue(r.inScope && !r.su && !r.locked && r.app === "web", JSON.stringify(r))
+      }
+      for (const a of Plan.actions(p.root)) assert.strictEqual(a.action.params["clientAddr"], "10.0.0.1")
+    }), { numRuns: 200 })
   })
 })

@@ -1,4 +1,5 @@
 /** Raw `mysql2` connections for building scenarios in tests. */
+import * as net from "node:net"
 import mysql from "mysql2/promise"
 import type { Connection } from "mysql2/promise"
 
@@ -12,9 +13,13 @@ export interface RawConnection {
 
 const open: Array<Connection> = []
 
-/** Opens a connection. */
-export const openConnection = async (url: string): Promise<RawConnection> => {
-  const conn = await mysql.createConnection(url)
+/** Opens a connection; with `localAddress` (127.0.0.2 …) the server sees it as the thread's host (a pod IP in tests). */
+export const openConnection = async (url: string, localAddress?: string): Promise<RawConnection> => {
+  // mysql2 ignores its localAddress option: the socket is made here, bound to the address
+  const u = new URL(url)
+  const conn = await (localAddress === undefined
+    ? mysql.createConnection(url)
+    : mysql.createConnection({ uri: url, stream: net.connect({ host: u.hostname, port: Number(u.port || 3306), localAddress }) }))
   const errors: Array<Error> = []
   conn.on("error", (e: Error) => errors.push(e))
   open.push(conn)

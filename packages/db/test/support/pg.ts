@@ -1,4 +1,5 @@
 /** Raw `pg` sessions for building scenarios (idle in transaction, pg_sleep, locks) in tests. */
+import * as net from "node:net"
 import pg from "pg"
 
 /** A scenario session: a raw client whose asynchronous errors are recorded, never thrown. */
@@ -11,9 +12,23 @@ export interface RawSession {
 
 const open: Array<pg.Client> = []
 
-/** Opens a session with the given application_name. */
-export const openSession = async (url: string, applicationName: string): Promise<RawSession> => {
-  const client = new pg.Client({ connectionString: url, application_name: applicationName })
+/**
+ * Opens a session with the given application_name; with `localAddress` (a loopback address such
+ * as 127.0.0.2) the server sees it as the session's `client_addr` — a pod IP in tests.
+ */
+export const openSession = async (url: string, applicationName: string, localAddress?: string): Promise<RawSession> => {
+  const client = new pg.Client({
+    connectionString: url,
+    application_name: applicationName,
+    ...(localAddress === undefined ? {} : {
+      stream: () => {
+        const socket = new net.Socket()
+        const connect = socket.connect.bind(socket) as (options: net.TcpSocketConnectOpts) => net.Socket
+        ;(socket as unknown as { connect: (port: number, host: string) => net.Socket }).connect = (port, host) => connect({ port, host, localAddress })
+        return socket
+      }
+    })
+  })
   const errors: Array<Error> = []
   client.on("error", (e) => errors.push(e))
   await client.connect()

@@ -345,3 +345,118 @@ export const deleteTmpHandlerOn = (hostFs: HostFs.HostFsShape, policy: Safety.Po
         return same ? ActionHandler.notApplied(`${c.path} is unchanged`) : ActionHandler.unknown(`${c.path} is another file now`)
       })
   })
+
+/** `scanLogs` over a HostFs: regular files older than 7 d under the policy's roots, not `.gz`, not an active log name, oldest first. */
+export const scanLogsOn = (hostFs: HostFs.HostFsShape, policy: Safety.Policy, options: ScanOptions): Effect.Effect<ReadonlyArray<Safety.Candidate>> =>
+  Effect.gen(function*() {
+    const minAge = options.minAgeMs ?? LOG_MIN_AGE_MS
+    const out: Array<Safety.Candidate> = []
+    for (const root of policy.roots) {
+      yield* walkRootOn(hostFs, root, (p, s) => {
+        if (s.kind !== "file" || p.endsWith(".gz") || Safety.ACTIVE_LOG_NAMES.includes(nodePath.posix.basename(p))) return
+        if (options.now - s.mtimeMs > minAge) out.push(Safety.candidateOfStats(p, s))
+      }, () => false)
+    }
+    return out.sort((a, b) => a.mtimeMs - b.mtimeMs)
+  })
+
+/** The largest log `gzipFileOn` compresses (it holds the file in memory): 256 MiB. Larger logs are logrotate's. */
+export const GZIP_ON_MAX_BYTES = 256 * 1024 * 1024
+
+const sha256 = (b: Uint8Array): string => createHash("sha256").update(b).digest("hex")
+
+/**
+ * `gzipFile` over a HostFs (this machine or another over SFTP): `Safety.checkOn`, read the log,
+ * check it is still the candidate (size; dev/inode where known), compress, write `.<name>.gz.byteport-<pid>`
+ * exclusively, read the archive back and verify it decompresses to the bytes read (SHA-256), keep
+ * the original's times, rename it to `<name>.gz` (only if that name is free), re-check the
+ * original with `Safety.checkOn` and only then unlink it (a change meanwhile removes the archive
+ * and keeps the original). With `dryRun`, only checks. Logs over `GZIP_ON_MAX_BYTES` are refused.
+ */
+export const gzipFileOn = (
+  hostFs: HostFs.HostFsShape,
+  policy: Safety.Policy,
+  c: Safety.Candidate,
+  dryRun = false,
+  /** A snapshot of `Safety.openFilesOn` (a batch's, taken right before it) instead of a /proc scan per check. */
+  openFiles?: { readonly paths: ReadonlySet<string>; readonly inodes: ReadonlySet<string> }
+): Effect.Effect<Done, Safety.Refused> =>
+  Effect.gen(function*() {
+    const refuse = (reason: string, message: string) => new Safety.Refused({ path: c.path, reason, message: `${c.path}: ${message}` })
+    const s = yield* Safety.checkOn(hostFs, policy, c, openFiles)
+    const archive = `${c.path}.gz`
+    const done: Done = { path: c.path, allocatedBytes: Number(s.blocks !== undefined ? s.blocks * 512n : s.size), archive }
+    if (dryRun) return done
+    if (c.size > GZIP_ON_MAX_BYTES) return yield* refuse("too-large", `${c.size} bytes: larger than ${GZIP_ON_MAX_BYTES} (logrotate's)`)
+    const absent = (p: string) => Effect.map(Effect.option(hostFs.lstat(p)), (o) => o._tag === "None")
+    if (!(yield* absent(archive))) return yield* refuse("changed", `${archive} already exists`)
+    const data = yield* Effect.mapError(hostFs.readFile(c.path), (e) => refuse("vanished", `read failed: ${e.message}`))
+    if (data.length !== c.size) return yield* refuse("changed", `read ${data.length} bytes, the scan saw ${c.size}`)
+    const gz = new Uint8Array(zlib.gzipSync(data))
+    const digest = sha256(data)
+    const tmp = nodePath.posix.join(nodePath.posix.dirname(c.path), `.${nodePath.posix.basename(c.path)}.gz.byteport-${process.pid}`)
+    const dropTmp = Effect.ignore(hostFs.unlink(tmp))
+    yield* Effect.mapError(hostFs.writeFileExclusive(tmp, gz, 0o640), (e) => refuse("changed", `cannot create ${tmp}: ${e.code ?? e.message}`))
+    const verified = yield* Effect.match(hostFs.readFile(tmp), {
+      onFailure: () => false,
+      onSuccess: (back) => {
+        try {
+          return sha256(zlib.gunzipSync(back)) === digest
+        } catch {
+          return false
+        }
+      }
+    })
+    if (!verified) {
+      yield* dropTmp
+      return yield* refuse("changed", "the archive did not verify")
+    }
+    yield* Effect.ignore(hostFs.utimes(tmp, s.atimeMs, s.mtimeMs))
+    if (!(yield* absent(archive))) {
+      yield* dropTmp
+      return yield* refuse("changed", `${archive} appeared meanwhile`)
+    }
+    yield* Effect.mapError(hostFs.rename(tmp, archive), (e) => refuse("changed", `rename failed: ${e.message}`)).pipe(Effect.tapError(() => dropTmp))
+    // the original goes only if it is still exactly what was archived
+    yield* Safety.checkOn(hostFs, policy, c, openFiles).pipe(
+      Effect.tapError((r) => r.reason !== "vanished" ? Effect.ignore(hostFs.unlink(archive)) : Effect.void)
+    )
+    yield* Effect.mapError(hostFs.unlink(c.path), (e) => refuse("vanished", `unlink failed: ${e.message}`))
+    return done
+  })
+
+/**
+ * Gzips a batch over a HostFs: one scan of the open files (taken right before the batch; over SFTP
+ * it is one request per descriptor), then `gzipFileOn` for each candidate in order; every other
+ * check still runs right before each act. Each candidate's outcome.
+ */
+export const gzipFilesOn = (
+  hostFs: HostFs.HostFsShape,
+  policy: Safety.Policy,
+  candidates: ReadonlyArray<Safety.Candidate>,
+  dryRun = false
+): Effect.Effect<ReadonlyArray<{ readonly candidate: Safety.Candidate; readonly done?: Done; readonly refused?: Safety.Refused }>> =>
+  Effect.gen(function*() {
+    const open = yield* Safety.openFilesOn(hostFs, policy.procRoot, candidates.some((c) => c.ino !== ""))
+    return yield* Effect.forEach(candidates, (candidate) =>
+      gzipFileOn(hostFs, policy, candidate, dryRun, open).pipe(
+        Effect.match({ onFailure: (refused) => ({ candidate, refused }), onSuccess: (done) => ({ candidate, done }) })
+      ))
+  })
+
+/** The `host.log.gzip` handler over a HostFs (params: a `Safety.Candidate`). observe: original gone and archive there → Applied; unchanged, no archive → NotApplied. */
+export const gzipLogHandlerOn = (hostFs: HostFs.HostFsShape, policy: Safety.Policy): ActionHandler.ActionHandler =>
+  ActionHandler.make({
+    kind: GZIP_LOG,
+    params: Safety.Candidate,
+    apply: (c, ctx) => gzipFileOn(hostFs, policy, c, ctx.dryRun).pipe(Effect.mapError(failed(GZIP_LOG)), Effect.map((d) => result(d, ctx.dryRun))),
+    observe: (c) =>
+      Effect.gen(function*() {
+        const orig = yield* Effect.option(hostFs.lstat(c.path))
+        const archived = (yield* Effect.option(hostFs.lstat(`${c.path}.gz`)))._tag === "Some"
+        const same = orig._tag === "Some" && orig.value.kind === "file" && Number(orig.value.size) === c.size && orig.value.mtimeMs === c.mtimeMs
+        return orig._tag === "None" && archived ? ActionHandler.applied(`${c.path}.gz exists, the original is gone`)
+          : same && !archived ? ActionHandler.notApplied(`${c.path} is unchanged, no archive`)
+          : ActionHandler.unknown(`${c.path}: ${orig._tag === "None" ? "gone" : "present"}, archive ${archived ? "present" : "absent"}`)
+      })
+  })

@@ -5,7 +5,9 @@
  * - `topDirs`: the 5 largest entries under the configured du roots (`Du.walk`: allocated bytes,
  *   hard links once, no symlink followed, one filesystem, time-budgeted), largest first;
  * - `tmp` and `logs`: the candidates of the safe steps (`Cleaners.scanTmp`, `Cleaners.scanLogs`
- *   under their policies' roots), oldest first.
+ *   under their policies' roots), oldest first;
+ * - `bigLogs`: logs over the logrotate threshold (`Logrotate.scan`, 100 MB), largest first;
+ * - `journal`: the archived journal files the vacuum would remove (`JournalVacuum.wouldRemove`).
  *
  * @since 0.1.0
  */
@@ -13,6 +15,8 @@ import { Diagnoser } from "@byteport/core"
 import { Clock, Effect } from "effect"
 import type * as Cleaners from "../actions/Cleaners"
 import { scanLogs, scanTmp } from "../actions/Cleaners"
+import * as JournalVacuum from "../actions/JournalVacuum"
+import * as Logrotate from "../actions/Logrotate"
 import * as Du from "../Du"
 import * as Statfs from "../readers/Statfs"
 import type * as Safety from "../safety/Safety"
@@ -32,6 +36,10 @@ export interface DiskFacts {
   readonly tmp: ReadonlyArray<Safety.Candidate>
   /** Logs to gzip (> log age), oldest first. */
   readonly logs: ReadonlyArray<Safety.Candidate>
+  /** Logs over the logrotate threshold (100 MB), largest first. */
+  readonly bigLogs: ReadonlyArray<Safety.Candidate>
+  /** The archived journal files a vacuum would remove (paths, allocated bytes); empty without a journal configured. */
+  readonly journal: ReadonlyArray<{ readonly path: string; readonly bytes: number }>
 }
 
 /** Diagnoser options. */
@@ -48,6 +56,10 @@ export interface Options {
   readonly duBudgetMillis?: number
   readonly tmpScan?: Omit<Cleaners.ScanOptions, "now">
   readonly logScan?: Omit<Cleaners.ScanOptions, "now">
+  /** The logrotate threshold (default 100 MB). */
+  readonly logrotateMinBytes?: number
+  /** The journal to vacuum (absent: none) and the vacuum's limit (`vacuumSize` or `vacuumTime`). */
+  readonly journal?: JournalVacuum.Params
 }
 
 /** The default number of top entries. */
@@ -71,5 +83,13 @@ export const make = (options: Options): Diagnoser.Diagnoser<DiskFacts> =>
     topDirs: Diagnoser.probe("topDirs", () =>
       topDirs(options.duRoots ?? [...options.tmpPolicy.roots, ...options.logPolicy.roots], options.top ?? DEFAULT_TOP, options.duBudgetMillis)),
     tmp: Diagnoser.probe("tmp", () => Effect.map(Clock.currentTimeMillis, (now) => scanTmp(options.tmpPolicy, { ...options.tmpScan, now }))),
-    logs: Diagnoser.probe("logs", () => Effect.map(Clock.currentTimeMillis, (now) => scanLogs(options.logPolicy, { ...options.logScan, now })))
+    logs: Diagnoser.probe("logs", () =>
+      Effect.map(Clock.currentTimeMillis, (now) => {
+        // a log logrotate takes is not gzipped a second time
+        const big = new Set(Logrotate.scan(options.logPolicy, options.logrotateMinBytes ?? Logrotate.DEFAULT_MIN_BYTES).map((c) => c.path))
+        return scanLogs(options.logPolicy, { ...options.logScan, now }).filter((c) => !big.has(c.path))
+      })),
+    bigLogs: Diagnoser.probe("bigLogs", () => Effect.sync(() => Logrotate.scan(options.logPolicy, options.logrotateMinBytes ?? Logrotate.DEFAULT_MIN_BYTES))),
+    journal: Diagnoser.probe("journal", () =>
+      options.journal === undefined ? Effect.succeed([]) : Effect.map(Clock.currentTimeMillis, (now) => JournalVacuum.wouldRemove(options.journal!, now)))
   }, { timeout: "60 seconds" })

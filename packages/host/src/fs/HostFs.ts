@@ -63,6 +63,10 @@ export interface HostFsShape {
   readonly rename: (from: string, to: string) => Effect.Effect<void, HostError.HostReadError>
   /** Removes one name (never follows a symlink). */
   readonly unlink: (path: string) => Effect.Effect<void, HostError.HostReadError>
+  /** Creates a new file with these bytes; fails (`EEXIST`) when the name exists (O_CREAT | O_EXCL, never through a symlink). */
+  readonly writeFileExclusive: (path: string, data: Uint8Array, mode: number) => Effect.Effect<void, HostError.HostReadError>
+  /** Sets atime and mtime (ms; whole seconds over SFTP). */
+  readonly utimes: (path: string, atimeMs: number, mtimeMs: number) => Effect.Effect<void, HostError.HostReadError>
 }
 
 /** The HostFs service. */
@@ -124,7 +128,18 @@ export const local: HostFsShape = {
   statfs: (path) => Statfs.read(path),
   filesystemId: (path) => local_(path, "stat", async () => String((await fs.promises.stat(path, { bigint: true })).dev)),
   rename: (from, to) => local_(from, "rename", () => fs.promises.rename(from, to)),
-  unlink: (path) => local_(path, "unlink", () => fs.promises.unlink(path))
+  unlink: (path) => local_(path, "unlink", () => fs.promises.unlink(path)),
+  writeFileExclusive: (path, data, mode) =>
+    local_(path, "write", async () => {
+      const h = await fs.promises.open(path, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, mode)
+      try {
+        await h.writeFile(data)
+        await h.sync()
+      } finally {
+        await h.close()
+      }
+    }),
+  utimes: (path, atimeMs, mtimeMs) => local_(path, "utimes", () => fs.promises.lutimes(path, atimeMs / 1000, mtimeMs / 1000))
 }
 
 /** A layer providing the local HostFs. */
@@ -206,7 +221,11 @@ export const makeSftp = (session: Effect.Effect<SFTPWrapper, Ssh.SshError>, name
         if (ext["posix-rename@openssh.com"] === "1") s.ext_openssh_rename(from, to, (err) => done(err))
         else s.rename(from, to, (err) => done(err))
       }),
-    unlink: (path) => call<void>(path, "unlink", (s, done) => s.unlink(path, (err) => done(err)))
+    unlink: (path) => call<void>(path, "unlink", (s, done) => s.unlink(path, (err) => done(err))),
+    // SFTP "wx": SSH_FXF_CREAT | SSH_FXF_EXCL (OpenSSH opens with O_CREAT | O_EXCL, which never follows a symlink)
+    writeFileExclusive: (path, data, mode) =>
+      call<void>(path, "write", (s, done) => s.writeFile(path, Buffer.from(data), { flag: "wx", mode }, (err) => done(err))),
+    utimes: (path, atimeMs, mtimeMs) => call<void>(path, "utimes", (s, done) => s.utimes(path, Math.floor(atimeMs / 1000), Math.floor(mtimeMs / 1000), (err) => done(err)))
   }
 }
 

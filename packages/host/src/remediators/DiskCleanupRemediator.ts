@@ -6,13 +6,14 @@
  *
  * | order | step | what | default |
  * |---|---|---|---|
- * | 1 | gzip logs > 7 d | `host.log.gzip` of each old log under the log roots, oldest first | on |
- * | 2 | journald vacuum (`journalctl --vacuum-size=200M`) | not in this release | — |
+ * | 1 | log rotation: logrotate of logs > 100 MB (generated config) | `host.log.rotate`, largest first | on |
+ * | 1 | log rotation: gzip logs > 7 d | `host.log.gzip` of each old log under the log roots, oldest first | on |
+ * | 2 | journald vacuum (`journalctl --vacuum-size=200M`) | `host.journal.vacuum` (archived files only) | on when a journal is configured and holds archived files over the limit |
  * | 3 | tmp > 24 h | `host.tmp.delete` of each stale temp file under the tmp roots, oldest first | on |
- * | 4 | Docker prune (`dockerPruneEnabled`) | not in this release: enabling it only adds a note | off |
- * | 5 | package-cache prune (`packageCachePruneEnabled`) | not in this release: enabling it only adds a note | off |
+ * | 4 | Docker prune (`dockerPruneEnabled`): dangling images + build cache; `aggressivePrune`: `docker system prune -af`'s calls; never volumes. `crictl rmi --prune` on Kubernetes nodes | `host.docker.prune` / `host.crictl.prune` | off |
+ * | 5 | package-cache prune (`packageCachePruneEnabled`): apt/yum/dnf clean, pip cache purge, npm cache clean | `host.package-cache.prune`, one per manager | off |
  *
- * Each file is one step of the loop (wrapped in a Fallback on `failed`: a file the safety core
+ * Each file (and each other act) is one step of the loop (wrapped in a Fallback on `failed`: a file the safety core
  * refuses — open, changed, safe-listed — is skipped, the loop goes on). The loop itself sits in a
  * Fallback on `check`, so "still over the floor after every step" completes the plan and the
  * verifier decides (> 85 % escalates, 80–85 % closes with a warning). Nothing safe to clean → an
@@ -23,7 +24,8 @@
  *
  * @since 0.1.0
  */
-import { Action, ActionHandler, Plan, TargetRef } from "@byteport/core"
+import { ActionHandler, Plan } from "@byteport/core"
+import type { Action, TargetRef } from "@byteport/core"
 import type { Classification, Fact, Signal } from "@byteport/core"
 import { Effect } from "effect"
 import * as nodePath from "node:path"
@@ -32,6 +34,9 @@ import type { DiskFacts, TopDir } from "../diagnosers/DiskDiagnoser"
 import * as DiskFloor from "../DiskFloor"
 import type * as Statfs from "../readers/Statfs"
 import * as Safety from "../safety/Safety"
+import * as DiskSteps from "./DiskSteps"
+import * as JournalVacuum from "../actions/JournalVacuum"
+import * as Logrotate from "../actions/Logrotate"
 
 /** The runbook id the plans name. */
 export const RUNBOOK_ID = "host.disk.cleanup"
@@ -40,10 +45,7 @@ export const RUNBOOK_ID = "host.disk.cleanup"
 export const DEFAULT_ESCALATE_PERCENT = 85
 
 /** The names of the steps, as reports show them. */
-export const STEP_NAMES: Readonly<Record<string, string>> = {
-  [Cleaners.GZIP_LOG]: "gzip old logs",
-  [Cleaners.DELETE_TMP]: "tmp sweep"
-}
+export const STEP_NAMES: Readonly<Record<string, string>> = DiskSteps.STEP_NAMES
 
 /** Remediator options. */
 export interface Options {
@@ -53,10 +55,23 @@ export interface Options {
   readonly logMaxAgeDays?: number
   /** Temp-file age in hours, for the texts (default 24). */
   readonly tmpMaxAgeHours?: number
-  /** Opt-in Docker prune (default false; not implemented in this release). */
+  /** Opt-in container-image prune (default false): Docker Engine API, or crictl on Kubernetes nodes. */
   readonly dockerPruneEnabled?: boolean
-  /** Opt-in package-cache prune (default false; not implemented in this release). */
+  /** `docker system prune -af`'s calls instead of dangling images + build cache (default false). */
+  readonly aggressivePrune?: boolean
+  /** The image prune's runtime (default docker). */
+  readonly containerRuntime?: DiskSteps.ContainerRuntime
+  readonly crictl?: string
+  /** Opt-in package-cache prune (default false). */
   readonly packageCachePruneEnabled?: boolean
+  /** The package caches (default every manager's own cache). */
+  readonly packageCaches?: ReadonlyArray<DiskSteps.PackageCache>
+  /** The logrotate threshold (default 100 MB). */
+  readonly logrotateMinBytes?: number
+  /** The journal to vacuum (absent: no journal step; `{}`: journalctl's own directories). */
+  readonly journal?: Omit<JournalVacuum.Params, "vacuumSize" | "vacuumTime">
+  /** The vacuum's limit (default `200M`). */
+  readonly vacuumSize?: string
 }
 
 const GiB = 1024 ** 3
@@ -82,13 +97,7 @@ const known = <A>(f: Fact.Fact<A> | undefined): A | undefined => (f !== undefine
 
 /** The action of one cleaner step on one file. */
 export const action = (kind: typeof Cleaners.GZIP_LOG | typeof Cleaners.DELETE_TMP, mount: TargetRef.TargetRef, c: Safety.Candidate): Action.Action =>
-  Action.make({
-    kind,
-    target: TargetRef.make("host.file", c.path, mount),
-    params: { path: c.path, dev: c.dev, ino: c.ino, size: c.size, mtimeMs: c.mtimeMs },
-    idempotencyKey: `${kind}:${c.dev}:${c.ino}:${c.mtimeMs}`,
-    description: `${STEP_NAMES[kind]}: ${kind === Cleaners.GZIP_LOG ? "gzip" : "delete"} ${c.path} (${c.size} bytes)`
-  })
+  DiskSteps.fileAction(kind, mount, c)
 
 /** Pure: the plan. */
 export const planOf = (classification: Classification.Classified, facts: Fact.Facts<DiskFacts>, signal: Signal.Signal, options: Options = {}): Plan.Plan => {
@@ -98,18 +107,29 @@ export const planOf = (classification: Classification.Classified, facts: Fact.Fa
   const tmp = known(facts.tmp) ?? []
   const usage = known(facts.usage)
   const top = known(facts.topDirs) ?? []
-  const notes = [
-    ...(options.dockerPruneEnabled ? ["dockerPruneEnabled is set but Docker prune is not in this release"] : []),
-    ...(options.packageCachePruneEnabled ? ["packageCachePruneEnabled is set but package-cache prune is not in this release"] : [])
-  ]
+  const bigLogs = known(facts.bigLogs) ?? []
+  const journal = known(facts.journal) ?? []
+  const notes: Array<string> = []
   const days = options.logMaxAgeDays ?? 7
   const hours = options.tmpMaxAgeHours ?? 24
-  const noteText = notes.length === 0 ? "" : ` (${notes.join("; ")})`
-  const steps = [
+  const minBytes = options.logrotateMinBytes ?? Logrotate.DEFAULT_MIN_BYTES
+  const vacuum = options.journal !== undefined && journal.length > 0
+  const actions = [
+    // log rotation: logrotate of logs over 100 MB, gzip of logs older than 7 d
+    ...bigLogs.map((c) => DiskSteps.rotateAction(mount, c, minBytes)),
     ...logs.map((c) => action(Cleaners.GZIP_LOG, mount, c)),
-    ...tmp.map((c) => action(Cleaners.DELETE_TMP, mount, c))
-  ].map((a) => Plan.fallback(Plan.act(a), Plan.seq(), { on: ["failed"] }))
-  if (steps.length === 0) {
+    // journald vacuum
+    ...(vacuum ? [DiskSteps.journalAction(mount, { ...options.journal, vacuumSize: options.vacuumSize ?? JournalVacuum.DEFAULT_VACUUM_SIZE })] : []),
+    // /tmp sweep
+    ...tmp.map((c) => action(Cleaners.DELETE_TMP, mount, c)),
+    // optional Docker (or crictl) prune, optional package-cache prune
+    ...(options.dockerPruneEnabled ? [DiskSteps.imagePruneAction(mount, options.containerRuntime ?? "docker", options.aggressivePrune ?? false, options.crictl)] : []),
+    ...(options.packageCachePruneEnabled ? (options.packageCaches ?? DiskSteps.DEFAULT_PACKAGE_CACHES).map((p) => DiskSteps.packageAction(mount, p)) : [])
+  ]
+  const noteText = notes.length === 0 ? "" : ` (${notes.join("; ")})`
+  const steps = DiskSteps.skippable(actions)
+  const fileSteps = bigLogs.length + logs.length + tmp.length
+  if (fileSteps === 0 && !vacuum && !options.dockerPruneEnabled && !options.packageCachePruneEnabled) {
     const grow = usage === undefined ? undefined : growthGiB(usage, floor)
     return Plan.make(
       RUNBOOK_ID,
@@ -129,7 +149,9 @@ export const planOf = (classification: Classification.Classified, facts: Fact.Fa
   return Plan.make(
     RUNBOOK_ID,
     classification.class,
-    `until ${mount.ref} is below ${floor}% used: gzip ${logs.length} log(s) > ${days} d, then delete ${tmp.length} temp file(s) > ${hours} h${noteText}`,
+    `until ${mount.ref} is below ${floor}% used: ${bigLogs.length > 0 ? `logrotate ${bigLogs.length} log(s) > ${Math.round(minBytes / 1024 ** 2)} MB, ` : ""}gzip ${logs.length} log(s) > ${days} d, ${
+      vacuum ? `journal vacuum to ${options.vacuumSize ?? JournalVacuum.DEFAULT_VACUUM_SIZE}, ` : ""
+    }then delete ${tmp.length} temp file(s) > ${hours} h${options.dockerPruneEnabled ? `, ${options.containerRuntime ?? "docker"} prune` : ""}${options.packageCachePruneEnabled ? ", package caches" : ""}${noteText}`,
     Plan.fallback(Plan.until(DiskFloor.ref(mount.ref, floor), ...steps), Plan.seq(), { on: ["check"] })
   )
 }

@@ -32,7 +32,14 @@
  */
 import { Runbook, Settings } from "@byteport/core"
 import type { ActionHandler, Check } from "@byteport/core"
+import { Shell } from "@byteport/core/shell"
 import { Config, Effect, Schema } from "effect"
+import * as CrictlPrune from "../actions/CrictlPrune"
+import * as Docker from "../actions/Docker"
+import * as JournalVacuum from "../actions/JournalVacuum"
+import * as Logrotate from "../actions/Logrotate"
+import * as Measured from "../actions/Measured"
+import * as PackageCaches from "../actions/PackageCaches"
 import * as DiskCleanup from "../classifiers/DiskCleanup"
 import * as DiskUsage from "../detectors/DiskUsage"
 import * as DiskDiagnoser from "../diagnosers/DiskDiagnoser"
@@ -58,6 +65,12 @@ export interface DiskSettings {
   readonly dockerPruneEnabled: boolean
   /** `BYTEPORT_DISK_PACKAGE_CACHE_PRUNE_ENABLED` (default false): the seed's `packageCachePruneEnabled`. */
   readonly packageCachePruneEnabled: boolean
+  /** `BYTEPORT_DISK_AGGRESSIVE_PRUNE` (default false): `aggressivePrune`, `docker system prune -af`'s calls (never volumes). */
+  readonly aggressivePrune: boolean
+  /** `BYTEPORT_DISK_LOGROTATE_MIN_MB` (default 100): logs over it are rotated. */
+  readonly logrotateMinMb: number
+  /** `BYTEPORT_DISK_JOURNAL_VACUUM_SIZE` (default `200M`): the cleanup's `journalctl --vacuum-size`. */
+  readonly vacuumSize: string
 }
 
 const percent = (key: string): Config.Config<number> =>
@@ -73,7 +86,13 @@ export const settings: Config.Config<DiskSettings> = Config.all({
   logMaxAgeDays: Settings.positiveInt("BYTEPORT_DISK_LOG_MAX_AGE_DAYS").pipe(Config.withDefault(7)),
   tmpMaxAgeHours: Settings.positiveInt("BYTEPORT_DISK_TMP_MAX_AGE_HOURS").pipe(Config.withDefault(24)),
   dockerPruneEnabled: Config.Boolean("BYTEPORT_DISK_DOCKER_PRUNE_ENABLED").pipe(Config.withDefault(false)),
-  packageCachePruneEnabled: Config.Boolean("BYTEPORT_DISK_PACKAGE_CACHE_PRUNE_ENABLED").pipe(Config.withDefault(false))
+  packageCachePruneEnabled: Config.Boolean("BYTEPORT_DISK_PACKAGE_CACHE_PRUNE_ENABLED").pipe(Config.withDefault(false)),
+  aggressivePrune: Config.Boolean("BYTEPORT_DISK_AGGRESSIVE_PRUNE").pipe(Config.withDefault(false)),
+  logrotateMinMb: Settings.positiveInt("BYTEPORT_DISK_LOGROTATE_MIN_MB").pipe(Config.withDefault(100)),
+  vacuumSize: Config.schema(
+    Schema.String.check(Schema.makeFilter((v: string) => /^\d+[KMGT]?$/.test(v) || `BYTEPORT_DISK_JOURNAL_VACUUM_SIZE must look like 200M, got ${JSON.stringify(v)}`)) as unknown as Schema.ConstraintCodec<string, unknown>,
+    "BYTEPORT_DISK_JOURNAL_VACUUM_SIZE"
+  ).pipe(Config.withDefault(JournalVacuum.DEFAULT_VACUUM_SIZE))
 })
 
 /** Where the runbook may act. */
@@ -90,6 +109,16 @@ export interface Roots {
   readonly safeList?: ReadonlyArray<string>
   /** Where du looks for the top consumers (default the tmp and log roots). */
   readonly duRoots?: ReadonlyArray<string>
+  /** The journal to vacuum (`{}`: journalctl's own directories; absent: no journal step). */
+  readonly journal?: Omit<JournalVacuum.Params, "vacuumSize" | "vacuumTime">
+  /** The Docker Engine (default the unix socket `/var/run/docker.sock`). */
+  readonly docker?: Docker.Endpoint
+  /** The image prune's runtime: `docker` (Engine API) or `crictl` (Kubernetes nodes). Default docker. */
+  readonly containerRuntime?: "docker" | "crictl"
+  /** The crictl binary (default `crictl`). */
+  readonly crictl?: string
+  /** The package caches (default every manager with its own cache). */
+  readonly packageCaches?: ReadonlyArray<PackageCaches.Params>
 }
 
 /** Options. */
@@ -117,7 +146,7 @@ export const make = (options: Options): Runbook.Runbook<DiskDiagnoser.DiskFacts>
   return Runbook.make<DiskDiagnoser.DiskFacts>({
     id: ID,
     family: "host.disk",
-    description: "Autonomous disk cleanup: gzip old logs, sweep stale temp files, stop below the floor (default 80% used)",
+    description: "Autonomous disk cleanup: log rotation, journald vacuum, temp sweep, opt-in Docker and package-cache prune; stop below the floor (default 80% used)",
     signals: [DiskUsage.SIGNAL_TYPE],
     precedence: 50,
     // Detect
@@ -128,7 +157,9 @@ export const make = (options: Options): Runbook.Runbook<DiskDiagnoser.DiskFacts>
       logPolicy,
       ...(options.duRoots ? { duRoots: options.duRoots } : {}),
       tmpScan: { minAgeMs: (options.tmpMaxAgeHours ?? 24) * 3600_000 },
-      logScan: { minAgeMs: (options.logMaxAgeDays ?? 7) * 24 * 3600_000 }
+      logScan: { minAgeMs: (options.logMaxAgeDays ?? 7) * 24 * 3600_000 },
+      logrotateMinBytes: (options.logrotateMinMb ?? 100) * 1024 * 1024,
+      ...(options.journal !== undefined ? { journal: { ...options.journal, vacuumSize: options.vacuumSize ?? JournalVacuum.DEFAULT_VACUUM_SIZE } } : {})
     }),
     // Classify
     classify: DiskCleanup.classifier(floor),
@@ -138,7 +169,14 @@ export const make = (options: Options): Runbook.Runbook<DiskDiagnoser.DiskFacts>
       ...(options.logMaxAgeDays !== undefined ? { logMaxAgeDays: options.logMaxAgeDays } : {}),
       ...(options.tmpMaxAgeHours !== undefined ? { tmpMaxAgeHours: options.tmpMaxAgeHours } : {}),
       ...(options.dockerPruneEnabled !== undefined ? { dockerPruneEnabled: options.dockerPruneEnabled } : {}),
-      ...(options.packageCachePruneEnabled !== undefined ? { packageCachePruneEnabled: options.packageCachePruneEnabled } : {})
+      ...(options.aggressivePrune !== undefined ? { aggressivePrune: options.aggressivePrune } : {}),
+      ...(options.containerRuntime !== undefined ? { containerRuntime: options.containerRuntime } : {}),
+      ...(options.crictl !== undefined ? { crictl: options.crictl } : {}),
+      ...(options.packageCachePruneEnabled !== undefined ? { packageCachePruneEnabled: options.packageCachePruneEnabled } : {}),
+      ...(options.packageCaches !== undefined ? { packageCaches: options.packageCaches } : {}),
+      logrotateMinBytes: (options.logrotateMinMb ?? 100) * 1024 * 1024,
+      ...(options.journal !== undefined ? { journal: options.journal } : {}),
+      ...(options.vacuumSize !== undefined ? { vacuumSize: options.vacuumSize } : {})
     }),
     // Verify
     verify: DiskFloorHeld.make({ floorPercent: floor, ...(options.escalatePercent !== undefined ? { escalatePercent: options.escalatePercent } : {}) }),
@@ -159,8 +197,23 @@ export const fromConfig = (roots: Roots & { readonly mounts?: ReadonlyArray<stri
     return make({ ...roots, ...s })
   })
 
-/** The action handlers (`host.log.gzip`, `host.tmp.delete`, measured) and the floor check, to register. */
-export const handlers = (roots: Roots): ReadonlyArray<ActionHandler.ActionHandler> => DiskCleanupRemediator.handlers(policies(roots))
+/**
+ * The action handlers to register, each measured (`bytesFreed` = the statfs delta): `host.log.gzip`,
+ * `host.tmp.delete`, `host.log.rotate`, `host.journal.vacuum`, `host.docker.prune` (the Engine at
+ * `roots.docker`), `host.crictl.prune` and `host.package-cache.prune`, commands through `shell`
+ * (default `Shell.local`).
+ */
+export const handlers = (roots: Roots, shell: Shell.ShellShape = Shell.local, options: { readonly logrotate?: string } = {}): ReadonlyArray<ActionHandler.ActionHandler> => {
+  const p = policies(roots)
+  return [
+    ...DiskCleanupRemediator.handlers(p),
+    Measured.measured(Logrotate.spec(shell, p.logPolicy, options.logrotate !== undefined ? { logrotate: options.logrotate } : {})),
+    Measured.measured(JournalVacuum.spec(shell)),
+    Measured.measured(Docker.spec(roots.docker ?? { socketPath: Docker.DEFAULT_SOCKET })),
+    Measured.measured(CrictlPrune.spec(shell)),
+    Measured.measured(PackageCaches.spec(shell))
+  ]
+}
 
 /** The floor check (`host.disk.below-floor`) the plan loops on, to register with `ActionRegistry`. */
 export const checks = (): ReadonlyArray<Check.Check> => [DiskFloor.check()]

@@ -16,6 +16,7 @@ import { Verdict, Verifier } from "@byteport/core"
 import type { Fact, Outcome } from "@byteport/core"
 import { Clock, Effect } from "effect"
 import type { DiskFacts } from "../diagnosers/DiskDiagnoser"
+import * as Cleaners from "../actions/Cleaners"
 import * as DiskFloor from "../DiskFloor"
 import * as Statfs from "../readers/Statfs"
 import * as R from "../remediators/DiskCleanupRemediator"
@@ -34,14 +35,17 @@ export interface StepBytes {
 /** Pure: the bytes per step, in plan order, from the outcomes. */
 export const stepBytes = (outcomes: ReadonlyArray<Outcome.Outcome>): ReadonlyArray<StepBytes> => {
   const out = new Map<string, { files: number; bytesFreed: number }>()
-  for (const kind of Object.keys(R.STEP_NAMES)) out.set(kind, { files: 0, bytesFreed: 0 })
   for (const o of outcomes) {
     const b = o.result?.["bytesFreed"]
-    if (o.status !== "applied" || typeof b !== "number" || !out.has(o.kind)) continue
+    if (o.status !== "applied" || typeof b !== "number" || R.STEP_NAMES[o.kind] === undefined) continue
+    if (!out.has(o.kind)) out.set(o.kind, { files: 0, bytesFreed: 0 })
     const s = out.get(o.kind)!
     out.set(o.kind, { files: s.files + 1, bytesFreed: s.bytesFreed + b })
   }
-  return [...out].map(([kind, s]) => ({ step: R.STEP_NAMES[kind]!, kind, ...s }))
+  // every step the plan ran, in the runbooks' order (the two cleanup steps always listed)
+  for (const kind of [Cleaners.GZIP_LOG, Cleaners.DELETE_TMP]) if (!out.has(kind)) out.set(kind, { files: 0, bytesFreed: 0 })
+  const order = Object.keys(R.STEP_NAMES)
+  return [...out].sort((a, b) => order.indexOf(a[0]) - order.indexOf(b[0])).map(([kind, s]) => ({ step: R.STEP_NAMES[kind]!, kind, ...s }))
 }
 
 /** Pure: the per-step lines of a report. */

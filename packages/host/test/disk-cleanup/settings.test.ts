@@ -28,7 +28,7 @@ const usage = (usedPercent: number, freeInodes = 1000): Statfs.Usage => ({
 })
 
 describe("host.disk.cleanup settings", () => {
-  it.effect("defaults: floor 80, escalate above 85, logs > 7 d, temp > 24 h, both opt-ins off", () =>
+  it.effect("defaults: floor 80, escalate above 85, logs > 7 d, temp > 24 h, both opt-ins off, logrotate > 100 MB, vacuum to 200M", () =>
     Effect.gen(function*() {
       const s = yield* HostDiskCleanup.settings
       assert.deepStrictEqual(s, {
@@ -37,7 +37,10 @@ describe("host.disk.cleanup settings", () => {
         logMaxAgeDays: 7,
         tmpMaxAgeHours: 24,
         dockerPruneEnabled: false,
-        packageCachePruneEnabled: false
+        packageCachePruneEnabled: false,
+        aggressivePrune: false,
+        logrotateMinMb: 100,
+        vacuumSize: "200M"
       })
     }).pipe(withEnv({})))
 
@@ -46,7 +49,7 @@ describe("host.disk.cleanup settings", () => {
       const s = yield* HostDiskCleanup.settings.pipe(withEnv({ BYTEPORT_DISK_FLOOR_PERCENT: "75", BYTEPORT_DISK_DOCKER_PRUNE_ENABLED: "true" }))
       assert.strictEqual(s.floorPercent, 75)
       assert.isTrue(s.dockerPruneEnabled)
-      for (const [key, value] of [["BYTEPORT_DISK_FLOOR_PERCENT", "0"], ["BYTEPORT_DISK_FLOOR_PERCENT", "101"], ["BYTEPORT_DISK_TMP_MAX_AGE_HOURS", "-1"], ["BYTEPORT_DISK_PACKAGE_CACHE_PRUNE_ENABLED", "maybe"]] as const) {
+      for (const [key, value] of [["BYTEPORT_DISK_FLOOR_PERCENT", "0"], ["BYTEPORT_DISK_FLOOR_PERCENT", "101"], ["BYTEPORT_DISK_TMP_MAX_AGE_HOURS", "-1"], ["BYTEPORT_DISK_PACKAGE_CACHE_PRUNE_ENABLED", "maybe"], ["BYTEPORT_DISK_JOURNAL_VACUUM_SIZE", "lots"], ["BYTEPORT_DISK_LOGROTATE_MIN_MB", "0"]] as const) {
         const e = yield* Effect.flip(HostDiskCleanup.settings.pipe(withEnv({ [key]: value })))
         assert.include(String(e), key)
       }

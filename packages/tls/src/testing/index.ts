@@ -7,3 +7,9 @@
 
 /** Loopback fakes of the Route53, Cloudflare v4 and Cloud DNS v1 APIs (real wire shapes), feeding challtestsrv. */
 export * as DnsFakes from "./DnsFakes"
+/** A cert-manager controller model for kube-sim (CRDs, trigger/issuing/readiness, real ACME issuance into the Secret). */
+export * as CertManagerModel from "./certManager"
+/** A test ingress controller: a node:tls server serving each Ingress host's Secret. */
+export * as IngressController from "./ingress"
+/** A loopback AWS Certificate Manager fake (JSON 1.1) for @aws-sdk/client-acm. */
+export * as AcmFake from "./acm"

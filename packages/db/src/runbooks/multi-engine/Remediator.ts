@@ -9,7 +9,8 @@
  * | traffic_spike, undersized_pool | `pgbouncer.raisePoolSize` (with pgbouncer), else a ChangeProposal (max_connections / pool size) | `mysql.setMaxConnections` + a config-file ChangeProposal | a ChangeProposal for the driver's `maxPoolSize` |
  *
  * Every kill step is `capped` (a `kills_per_minute_cap` denial leaves the rest running and is
- * escalated). Kills never name a superuser, protected or out-of-scope session. The new ceiling is
+ * escalated), and the kills run inside `Plan.until`: the pool's utilization is re-polled before
+ * each and after the last, so none goes once it is below the bar (`stopBelowRatio`). Kills never name a superuser, protected or out-of-scope session. The new ceiling is
  * ⌊1.2 × current⌋ ("within 20 % headroom"); the runbook's `Guardrail.ceiling.multipleOfBaseline`
  * holds it to 1.2× the value at lease time, so two incidents never compound.
  *
@@ -26,6 +27,8 @@ import * as PgTerminateBackend from "../../actions/PgTerminateBackend"
 import { isProtectedApplication } from "../../actions/SessionGuardrails"
 import * as MongoKill from "../../mongo/MongoKill"
 import * as PoolRemediator from "../../remediators/PoolRemediator"
+import * as SaturationRemediator from "../../remediators/SaturationRemediator"
+import * as UtilizationBelow from "../../verifiers/UtilizationBelow"
 import * as PgKill from "../../sessions/PgKill"
 import * as MultiEngineClassifier from "./Classifier"
 import type { EngineSession, MultiEngineFacts } from "./Facts"
@@ -50,6 +53,15 @@ export interface Options extends Pick<PoolRemediator.Options, "protectedApplicat
   readonly mysqlConfigPath?: string
   /** pgbouncer.ini (default the PgBouncer service's). */
   readonly iniPath?: string
+  /**
+   * The kills (idle-in-transaction leak, long-running query) run inside `Plan.until`: the
+   * engine's utilization is re-polled (`UtilizationBelow.checkRef`) before each kill and after
+   * the last, and no further session goes once it is below this share (default: the verifier's
+   * bar, `verifyMaxRatio`, else 0.70). Register the checks (`PoolMultiEngineRunbook.checks()` …).
+   */
+  readonly stopBelowRatio?: number
+  /** The verifier's bar (the default of `stopBelowRatio`). */
+  readonly verifyMaxRatio?: number
 }
 
 const known = <A>(f: Fact.Fact<A> | undefined): A | undefined => (f !== undefined && f._tag === "Known" ? f.value : undefined)
@@ -122,6 +134,9 @@ export const planOf = (
       const n = chosen.filter((s) => !ok(s)).length
       return n === 0 ? "" : ` (${n} superuser/protected/out-of-scope session(s) left alone)`
     }
+    // kills re-poll the pool between them: none goes once it is below the bar
+    const untilBelow = (steps: ReadonlyArray<Plan.Step>) =>
+      SaturationRemediator.untilBelow(UtilizationBelow.checkRef(engine, target, options.stopBelowRatio ?? options.verifyMaxRatio ?? UtilizationBelow.DEFAULT_MAX_RATIO), steps)
     switch (classification.class as MultiEngineClassifier.MultiEngineClass) {
       case "idle_in_transaction_leak": {
         const idle = MultiEngineClassifier.idleInTransaction(all, t.idleInTxMs)
@@ -130,7 +145,7 @@ export const planOf = (
           return a === undefined ? [] : [PoolRemediator.capped(Plan.act(a))]
         })
         if (steps.length === 0) return escalate(`no eligible idle-in-transaction session to end${left(idle)}`, ["find the application holding transactions open"])
-        return plan(`${engine === "mongodb" ? "killSessions" : "terminate"} ${steps.length} session(s) idle in a transaction over ${secs(t.idleInTxMs)}${left(idle)}`, Plan.seq(...steps))
+        return plan(`${engine === "mongodb" ? "killSessions" : "terminate"} ${steps.length} session(s) idle in a transaction over ${secs(t.idleInTxMs)}${left(idle)}`, untilBelow(steps))
       }
       case "long_running_query": {
         const long = MultiEngineClassifier.longRunning(all, t.queryBudgetMs)
@@ -139,7 +154,7 @@ export const planOf = (
           return step === undefined ? [] : [PoolRemediator.capped(step)]
         })
         if (steps.length === 0) return escalate(`no eligible long-running statement to stop${left(long)}`, ["review the long-running statements by hand"])
-        return plan(`${engine === "mongodb" ? "killOp" : "cancel (terminate if the cancel fails)"} ${steps.length} statement(s) over ${secs(t.queryBudgetMs)}${left(long)}`, Plan.seq(...steps))
+        return plan(`${engine === "mongodb" ? "killOp" : "cancel (terminate if the cancel fails)"} ${steps.length} statement(s) over ${secs(t.queryBudgetMs)}${left(long)}`, untilBelow(steps))
       }
       case "app_side_leak": {
         const app = String((classification.evidence as { application?: unknown } | undefined)?.["application"] ?? "")
