@@ -95,6 +95,26 @@ describe("never-rules", () => {
       assert.match(JSON.stringify(exit), /"_tag":"RenewerMisconfigured".*\/nonexistent\/ca\.pem/)
     }))
 
+  it.live("request.timeoutMillis: a CA that never answers fails the renewal in time", () =>
+    Effect.gen(function*() {
+      const server = yield* Effect.acquireRelease(
+        Effect.promise(() => new Promise<http.Server>((resolve) => {
+          const s = http.createServer(() => { /* never answers */ })
+          s.listen(0, "127.0.0.1", () => resolve(s))
+        })),
+        (s) => Effect.promise(() => new Promise<void>((r) => { s.closeAllConnections(); s.close(() => r()) }))
+      )
+      const started = Date.now()
+      const exit = yield* Effect.exit(AcmeClientRenewer.make().renew({
+        domains: ["a.example.com"],
+        challenge: { type: "http-01", mode: "webroot", webroot: "/nonexistent" },
+        account: { directoryUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}/dir` },
+        timeoutMillis: 300
+      }))
+      assert.match(JSON.stringify(exit), /"_tag":"RenewFailed".*timed out after 300 ms/)
+      assert.isBelow(Date.now() - started, 3_000)
+    }))
+
   it.effect("notexample.com is not in example.com; a.example.com is", () =>
     Effect.gen(function*() {
       const { provider, writes } = recording(["example.com"])

@@ -222,6 +222,12 @@ export const make = (options: Options = {}): Renewer.Renewer => {
   }
 
   const renew = (request: Renewer.RenewRequest): Effect.Effect<Renewer.Renewed, Renewer.RenewError> =>
+    Effect.timeoutOrElse(renewUntimed(request), {
+      duration: request.timeoutMillis ?? 120_000,
+      orElse: () => Effect.fail(new Renewer.RenewFailed({ renewer: KIND, message: `timed out after ${request.timeoutMillis ?? 120_000} ms (challenge records and servers were cleaned up)` }))
+    })
+
+  const renewUntimed = (request: Renewer.RenewRequest): Effect.Effect<Renewer.Renewed, Renewer.RenewError> =>
     Effect.scoped(Effect.gen(function*() {
       const refused = Renewer.refusal(request, ["http-01", "dns-01"])
       if (refused !== undefined) return yield* new Renewer.RenewerMisconfigured({ renewer: KIND, message: refused })

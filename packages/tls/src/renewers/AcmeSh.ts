@@ -84,7 +84,7 @@ export const make = (options: Options = {}): Renewer.Renewer<Shell.Shell> => {
         const env: Record<string, string> = {}
         if (request.account?.caBundle !== undefined) env.CA_BUNDLE = request.account.caBundle
         const args = argv(request, options, modeOf(request))
-        const r = yield* Shell.run(args, { env, timeout: options.timeoutMillis ?? 300_000 }).pipe(
+        const r = yield* Shell.run(args, { env, timeout: request.timeoutMillis ?? options.timeoutMillis ?? 300_000 }).pipe(
           Effect.mapError((e) => new Renewer.RenewFailed({ renewer: KIND, message: `acme.sh could not run (${e.reason})` }))
         )
         // acme.sh exits 2 when a renewal was skipped (not due): with --force it never is

@@ -193,7 +193,7 @@ export const make = (options: Options = {}): Renewer.Renewer<Shell.Shell> => {
       const args = argv(request, options, mode, hook)
       const log = path.join(d.logsDir, "letsencrypt.log")
       const before = logSize(log)
-      const r = yield* Shell.run(args, { env, timeout: options.timeoutMillis ?? 300_000, maxOutputBytes: 4 * 1024 * 1024 }).pipe(
+      const r = yield* Shell.run(args, { env, timeout: request.timeoutMillis ?? options.timeoutMillis ?? 300_000, maxOutputBytes: 4 * 1024 * 1024 }).pipe(
         Effect.mapError((e) => new Renewer.RenewFailed({ renewer: KIND, message: `certbot could not run (${e.reason})` }))
       )
       if (r.exitCode !== 0) {
