@@ -56,6 +56,12 @@ export * as Cloudflare from "./dns/Cloudflare"
 export * as CloudDns from "./dns/CloudDns"
 /** The renewal signals (acme_challenge_failure, renewal_rate_limit_hit) and the Retry-After gate. */
 export * as RenewalSignals from "./renewers/RenewalSignals"
+/** certbot renewer: `renew --cert-name` / `certonly`, `--server`, REQUESTS_CA_BUNDLE, webroot / standalone, dns-01 by hooks or plugins. */
+export * as CertbotRenewer from "./renewers/Certbot"
+/** acme.sh renewer: `--renew -d` / `--issue`, `--dns dns_aws|dns_cf|dns_gcloud` (argv unit-tested; acme.sh is not on the test machines). */
+export * as AcmeShRenewer from "./renewers/AcmeSh"
+/** The certbot dns-01 hook: the shipped Node script and the loopback server it calls. */
+export * as DnsHook from "./renewers/DnsHook"
 /** cert-manager's resources (cert-manager.io/v1): conditions, Go durations, renewal time, back-off. */
 export * as CertManagerResources from "./certmanager/Resources"
 /** cert-manager: force-renew as `cmctl renew`, delete-and-re-create keeping the Secret, the Renewer and action kinds. */

@@ -222,6 +222,12 @@ export const make = (options: Options = {}): Renewer.Renewer => {
   }
 
   const renew = (request: Renewer.RenewRequest): Effect.Effect<Renewer.Renewed, Renewer.RenewError> =>
+    Effect.timeoutOrElse(renewUntimed(request), {
+      duration: request.timeoutMillis ?? 120_000,
+      orElse: () => Effect.fail(new Renewer.RenewFailed({ renewer: KIND, message: `timed out after ${request.timeoutMillis ?? 120_000} ms (challenge records and servers were cleaned up)` }))
+    })
+
+  const renewUntimed = (request: Renewer.RenewRequest): Effect.Effect<Renewer.Renewed, Renewer.RenewError> =>
     Effect.scoped(Effect.gen(function*() {
       const refused = Renewer.refusal(request, ["http-01", "dns-01"])
       if (refused !== undefined) return yield* new Renewer.RenewerMisconfigured({ renewer: KIND, message: refused })
@@ -237,11 +243,12 @@ export const make = (options: Options = {}): Renewer.Renewer => {
         for (const d of request.domains) yield* DnsProvider.zoneOf(challenge.provider, DnsProvider.challengeName(d))
       }
 
-      const ctx: Ctx = {
-        agent: account.caBundle === undefined ? undefined : new https.Agent({ ca: fs.readFileSync(account.caBundle) }),
-        problems: [],
-        requests: []
-      }
+      const caBundle = account.caBundle
+      const agent = caBundle === undefined ? undefined : yield* Effect.try({
+        try: () => new https.Agent({ ca: fs.readFileSync(caBundle) }),
+        catch: (e) => new Renewer.RenewerMisconfigured({ renewer: KIND, message: `account.caBundle ${caBundle} is unreadable (${message(e)})` })
+      })
+      const ctx: Ctx = { agent, problems: [], requests: [] }
       const call = <A>(what: string, f: () => Promise<A>) =>
         Effect.tryPromise({ try: () => als.run(ctx, f), catch: (e) => errorOf(KIND, request.domains, ctx.problems, `${what}: ${message(e)}`) })
 

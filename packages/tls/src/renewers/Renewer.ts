@@ -92,7 +92,7 @@ export interface RenewRequest {
   readonly name?: string
   /** Where file-based renewers write `cert.pem`, `chain.pem`, `fullchain.pem`, `privkey.pem` (0600). */
   readonly outDir?: string
-  /** Give up after this long (default 120 s). */
+  /** Give up after this long (acme-client default 120 s; certbot / acme.sh: their `timeoutMillis`, default 300 s). */
   readonly timeoutMillis?: number
 }
 
