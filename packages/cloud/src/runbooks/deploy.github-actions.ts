@@ -75,6 +75,8 @@ export interface Options {
   readonly verifyUpTo?: Duration.Input
   /** Mode when configuration says nothing (default dry_run). */
   readonly defaultMode?: "observe" | "dry_run" | "auto"
+  /** How long a workflow@branch target stays leased after an incident (default 5 minutes). */
+  readonly cooldown?: Duration.Input
 }
 
 /** The start-up permission check, audited as `github.permissions` (a warning when one is missing). */
@@ -138,7 +140,8 @@ export const make = (options: Options): Runbook.Runbook<WorkflowRunDiagnoser.Wor
     verify: RollbackRunSucceeded.make(),
     verifySchedule: Verifier.every(options.verifyEvery ?? "30 seconds", options.verifyUpTo ?? "20 minutes"),
     nextSteps,
-    defaultMode: options.defaultMode ?? "dry_run"
+    defaultMode: options.defaultMode ?? "dry_run",
+    ...(options.cooldown !== undefined ? { cooldown: options.cooldown } : {})
   })
 }
 

@@ -115,6 +115,8 @@ export interface Options {
   readonly now?: () => number
   /** Primary rate limit per token and hour (default 5000). */
   readonly rateLimit?: number
+  /** Honour `return_run_details` (default true; false: always 204, as GitHub before it). */
+  readonly returnRunDetails?: boolean
 }
 
 interface Job {
@@ -567,7 +569,7 @@ export const start = async (options: Options = {}): Promise<GitHubFake> => {
       const inputs = (b["inputs"] ?? {}) as Record<string, unknown>
       if (typeof inputs !== "object" || Array.isArray(inputs) || Object.keys(inputs).length > 25) return invalid("inputs: at most 25 properties")
       const run = createRun(repo, w, { event: "workflow_dispatch", branch, sha: head, actor: login, inputs: Object.fromEntries(Object.entries(inputs).map(([k, v]) => [k, String(v)])) })
-      if (b["return_run_details"] === true) {
+      if (b["return_run_details"] === true && options.returnRunDetails !== false) {
         return json(200, { workflow_run_id: run.id, run_url: `${url}/repos/${full}/actions/runs/${run.id}`, html_url: `https://github.com/${full}/actions/runs/${run.id}` })
       }
       return { status: 204 }
