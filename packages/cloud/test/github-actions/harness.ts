@@ -1,4 +1,4 @@
-import { Notifier, Runbook } from "@byteport/core"
+import { type IncidentReport, Notifier, Runbook, type Signal } from "@byteport/core"
 import * as Testing from "@byteport/core/testing"
 import { ConfigProvider, Effect, Layer, Redacted } from "effect"
 import { GitHub, GitHubActions, type WorkflowRunDiagnoser, WorkflowRuns } from "@byteport/cloud"
@@ -54,10 +54,13 @@ export const layer = (fake: GitHubFake.GitHubFake, o: { readonly env?: Record<st
   )
 
 /** Polls once and handles every signal. */
-export const pollAndHandle = (rb: Runbook.Runbook<WorkflowRunDiagnoser.WorkflowRunFacts, GitHubActions.Services>, mode: "observe" | "dry_run" | "auto") =>
+export const pollAndHandle = (
+  rb: Runbook.Runbook<WorkflowRunDiagnoser.WorkflowRunFacts, GitHubActions.Services>,
+  mode: "observe" | "dry_run" | "auto"
+): Effect.Effect<{ readonly signals: ReadonlyArray<Signal.Signal>; readonly reports: ReadonlyArray<IncidentReport.IncidentReport> }, Runbook.MalformedSignal, GitHubActions.Services | Runbook.Services> =>
   Effect.gen(function*() {
     const signals = yield* WorkflowRuns.pollOnce({ repo: REPO, workflows: ["deploy.yml"] }, { pausedUntil: 0 })
-    const reports = []
+    const reports: Array<IncidentReport.IncidentReport> = []
     for (const s of signals) {
       const r = yield* Runbook.handle(rb, s, { mode })
       if (Runbook.isAwaitingApproval(r)) throw new Error("unexpected approval")
