@@ -70,8 +70,18 @@ export interface Options {
   readonly perPage?: number
 }
 
+/**
+ * A poller's state: until when it is paused (a rate limit) and the ETag of the run list it last
+ * processed completely, per workflow (a `304` for that list is skipped; a list whose runs could
+ * not all be claimed — a store error — is processed again).
+ */
+export interface PollState {
+  pausedUntil: number
+  processed?: Map<string, string>
+}
+
 /** One poll: the newly failed runs, claimed. */
-export const pollOnce = (options: Options, state: { pausedUntil: number }): Effect.Effect<ReadonlyArray<Signal.Signal>, never, GitHub | GuardrailStore.GuardrailStore> =>
+export const pollOnce = (options: Options, state: PollState): Effect.Effect<ReadonlyArray<Signal.Signal>, never, GitHub | GuardrailStore.GuardrailStore> =>
   Effect.gen(function*() {
     const now = yield* Clock.currentTimeMillis
     if (now < state.pausedUntil) return []
@@ -88,21 +98,29 @@ export const pollOnce = (options: Options, state: { pausedUntil: number }): Effe
         if (e.retryAfterMs !== undefined) break
         continue
       }
-      if (page.success.notModified) continue
+      const processed = state.processed ?? (state.processed = new Map())
+      const etag = page.success.etag
+      if (page.success.notModified && etag !== undefined && processed.get(file) === etag) continue
+      let complete = true
       for (const run of page.success.runs) {
         if (run.status !== "completed" || run.conclusion === null || !conclusions.includes(run.conclusion)) continue
         if (options.branches && (run.head_branch === null || !options.branches.includes(run.head_branch))) continue
         if (now - Date.parse(run.created_at) > (options.lookbackMs ?? 86_400_000)) continue
-        const fresh = yield* claim(options.repo, run.id, "poll").pipe(Effect.catch(() => Effect.succeed(false)))
-        if (fresh) out.push(signalOf(options.repo, run, "poll", now))
+        const fresh = yield* claim(options.repo, run.id, "poll").pipe(
+          Effect.catch((e) => Effect.as(Effect.logWarning(`deploy.github-actions: claiming run ${run.id} failed: ${e.message}`), undefined))
+        )
+        if (fresh === undefined) complete = false
+        if (fresh === true) out.push(signalOf(options.repo, run, "poll", now))
       }
+      if (complete && etag !== undefined) processed.set(file, etag)
+      else processed.delete(file)
     }
     return out
   })
 
 /** The polling detector. */
 export const make = (options: Options): Detector.Detector<never, GitHub | GuardrailStore.GuardrailStore> => {
-  const state = { pausedUntil: 0 }
+  const state: PollState = { pausedUntil: 0 }
   return Detector.poll("github-actions.poll", {
     schedule: options.schedule ?? Schedule.spaced("60 seconds"),
     poll: pollOnce(options, state)

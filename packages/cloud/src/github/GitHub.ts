@@ -120,7 +120,7 @@ export interface Shape {
     workflow: string,
     query?: RunQuery,
     options?: { readonly conditional?: boolean }
-  ) => Effect.Effect<{ readonly runs: ReadonlyArray<WorkflowRun>; readonly notModified: boolean }, GitHubError>
+  ) => Effect.Effect<{ readonly runs: ReadonlyArray<WorkflowRun>; readonly notModified: boolean; readonly etag?: string | undefined }, GitHubError>
   /** Every job of a run's latest attempt (all pages). */
   readonly listJobs: (repo: RepoName, runId: number) => Effect.Effect<ReadonlyArray<Job>, GitHubError>
   /** A job's log as text (the API answers 302 to a pre-signed URL, fetched without the token). */
@@ -229,7 +229,7 @@ export const make = (options: Options): Shape => {
   const listWorkflowRuns: Shape["listWorkflowRuns"] = (repo, workflow, query = {}, o = {}) => {
     const path = `${repoPath(repo)}/actions/workflows/${encodeURIComponent(workflow)}/runs`
     return Effect.flatMap(request("GET", path, { query: { ...query }, conditional: o.conditional ?? false }), (r) =>
-      Effect.map(decode(RunList, "GET", path)(r.body), (l) => ({ runs: l.workflow_runs, notModified: r.notModified })))
+      Effect.map(decode(RunList, "GET", path)(r.body), (l) => ({ runs: l.workflow_runs, notModified: r.notModified, etag: r.headers["etag"] })))
   }
   const listJobs: Shape["listJobs"] = (repo, runId) =>
     Effect.gen(function*() {
