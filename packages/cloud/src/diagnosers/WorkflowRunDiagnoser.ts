@@ -6,9 +6,9 @@
  *
  * @since 0.1.0
  */
-import { Diagnoser, Redactor, type Signal } from "@byteport/core"
-import { Effect } from "effect"
-import { GitHub } from "../github/GitHub"
+import { Diagnoser, Fact, Redactor, type Signal } from "@byteport/core"
+import { Effect, Schema } from "effect"
+import { GitHub, Job, WorkflowRun } from "../github/GitHub"
 
 /** The run, as the classifier and the plan see it. */
 export interface RunFacts {
@@ -98,40 +98,82 @@ export const tail = (log: string, n: number, redactor: Redactor.Shape = Redactor
     log.split(/\r?\n/).filter((l) => l.length > 0).slice(-n).map((l) => l.replace(TIMESTAMP, "")).join("\n")
   )
 
+/** The run's facts from the API's run object. */
+export const toRunFacts = (repo: string, r: WorkflowRun): RunFacts => ({
+  id: r.id,
+  repo,
+  workflowId: r.workflow_id,
+  workflowPath: r.path.replace(/@.*$/, ""),
+  name: r.name,
+  branch: r.head_branch,
+  sha: r.head_sha,
+  event: r.event,
+  status: r.status,
+  conclusion: r.conclusion,
+  actor: r.actor?.login ?? r.triggering_actor?.login ?? null,
+  url: r.html_url,
+  createdAt: r.created_at
+})
+
+/** A job's facts from the API's job object. */
+export const toJobFacts = (j: Job): JobFacts => ({
+  id: j.id,
+  name: j.name,
+  conclusion: j.conclusion,
+  runnerName: j.runner_name,
+  steps: (j.steps ?? []).map((s) => ({ name: s.name, conclusion: s.conclusion }))
+})
+
+/** The first failed (or timed-out) job. */
+export const firstFailedJob = (jobs: ReadonlyArray<JobFacts>): JobFacts | undefined => jobs.find((j) => j.conclusion === "failure" || j.conclusion === "timed_out")
+
+/** The newest successful run of the same branch created before `run`, among `runs`. */
+export const previousSuccessOf = (run: RunFacts, runs: ReadonlyArray<WorkflowRun>): PreviousRun | null => {
+  const prev = runs
+    .filter((r) => r.id !== run.id && r.conclusion === "success" && r.head_branch === run.branch && Date.parse(r.created_at) <= Date.parse(run.createdAt))
+    .sort((a, b) => Date.parse(b.created_at) - Date.parse(a.created_at) || b.id - a.id)[0]
+  return prev ? { id: prev.id, sha: prev.head_sha, url: prev.html_url, createdAt: prev.created_at } : null
+}
+
+/**
+ * A recording of what the diagnoser reads, as the API returns it: the run, the jobs list
+ * response, the failed job's log text and the workflow's successful runs list response.
+ */
+export const Recording = Schema.Struct({
+  repo: Schema.String,
+  run: WorkflowRun,
+  jobs: Schema.Struct({ total_count: Schema.Number, jobs: Schema.Array(Job) }),
+  log: Schema.String,
+  previousRuns: Schema.Struct({ total_count: Schema.Number, workflow_runs: Schema.Array(WorkflowRun) })
+})
+/** A recording. */
+export type Recording = typeof Recording.Type
+
+/** The facts of a recording (for classifier tests and golden plans), as the diagnoser would compute them. */
+export const factsOf = (rec: Recording, options: Options = {}): Fact.Facts<WorkflowRunFacts> => {
+  const run = toRunFacts(rec.repo, rec.run)
+  const jobs = rec.jobs.jobs.map(toJobFacts)
+  const failed = firstFailedJob(jobs)
+  return {
+    run: Fact.known(run),
+    jobs: Fact.known(jobs),
+    failedLog: Fact.known(failed ? { jobId: failed.id, jobName: failed.name, tail: tail(rec.log, options.logTailLines ?? DEFAULT_LOG_TAIL_LINES, options.redactor) } : { jobId: null, jobName: null, tail: "" }),
+    previousSuccess: Fact.known(run.branch === null ? null : previousSuccessOf(run, rec.previousRuns.workflow_runs))
+  }
+}
+
 /** The diagnoser. */
 export const make = (options: Options = {}): Diagnoser.Diagnoser<WorkflowRunFacts, GitHub> => {
   const first = Diagnoser.make<{ readonly run: RunFacts; readonly jobs: ReadonlyArray<JobFacts> }, GitHub>({
     run: Diagnoser.probe("github.run", (signal) =>
       Effect.gen(function*() {
         const ref = yield* Effect.try(() => runRefOf(signal))
-        const r = yield* (yield* GitHub).getRun(ref.repo, ref.runId)
-        return {
-          id: r.id,
-          repo: ref.repo,
-          workflowId: r.workflow_id,
-          workflowPath: r.path.replace(/@.*$/, ""),
-          name: r.name,
-          branch: r.head_branch,
-          sha: r.head_sha,
-          event: r.event,
-          status: r.status,
-          conclusion: r.conclusion,
-          actor: r.actor?.login ?? r.triggering_actor?.login ?? null,
-          url: r.html_url,
-          createdAt: r.created_at
-        } satisfies RunFacts
+        return toRunFacts(ref.repo, yield* (yield* GitHub).getRun(ref.repo, ref.runId))
       })),
     jobs: Diagnoser.probe("github.jobs", (signal) =>
       Effect.gen(function*() {
         const ref = yield* Effect.try(() => runRefOf(signal))
-        const jobs = yield* (yield* GitHub).listJobs(ref.repo, ref.runId)
-        return jobs.map((j): JobFacts => ({
-          id: j.id,
-          name: j.name,
-          conclusion: j.conclusion,
-          runnerName: j.runner_name,
-          steps: (j.steps ?? []).map((s) => ({ name: s.name, conclusion: s.conclusion }))
-        }))
+        return (yield* (yield* GitHub).listJobs(ref.repo, ref.runId)).map(toJobFacts)
       }))
   })
   return Diagnoser.andThen(first, (facts) =>
@@ -139,7 +181,7 @@ export const make = (options: Options = {}): Diagnoser.Diagnoser<WorkflowRunFact
       failedLog: Diagnoser.probe("github.job_log", (signal) =>
         Effect.gen(function*() {
           if (facts.jobs._tag !== "Known") return yield* Effect.fail(new Error("jobs unknown"))
-          const failed = facts.jobs.value.find((j) => j.conclusion === "failure" || j.conclusion === "timed_out")
+          const failed = firstFailedJob(facts.jobs.value)
           if (!failed) return { jobId: null, jobName: null, tail: "" }
           const ref = yield* Effect.try(() => runRefOf(signal))
           const log = yield* (yield* GitHub).jobLog(ref.repo, failed.id)
@@ -155,10 +197,7 @@ export const make = (options: Options = {}): Diagnoser.Diagnoser<WorkflowRunFact
             status: "success",
             per_page: options.historyPageSize ?? 30
           })
-          const prev = runs
-            .filter((r) => r.id !== run.id && r.conclusion === "success" && r.head_branch === run.branch && Date.parse(r.created_at) <= Date.parse(run.createdAt))
-            .sort((a, b) => Date.parse(b.created_at) - Date.parse(a.created_at) || b.id - a.id)[0]
-          return prev ? { id: prev.id, sha: prev.head_sha, url: prev.html_url, createdAt: prev.created_at } : null
+          return previousSuccessOf(run, runs)
         }))
     }))
 }
