@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { GuardrailStore, Runbook, Signal } from "@byteport/core"
-import { Effect, Fiber, Redacted, Stream } from "effect"
+import { Effect, Fiber, Redacted, Schedule, Stream } from "effect"
 import * as Crypto from "node:crypto"
 import { GitHubActions, WorkflowRuns, WorkflowRunWebhook } from "@byteport/cloud"
 import type { GitHubFake } from "@byteport/cloud/testing"
@@ -122,4 +122,30 @@ describe("WorkflowRunWebhook", () => {
         assert.deepStrictEqual(fake.writes, [])
       }).pipe(Effect.scoped, Effect.provide(H.layer(fake, { env: { rollbackEnabled: "true" } })))
     ))
+})
+
+describe("deploy.github-actions detector and start-up permission check", () => {
+  it.live("the runbook's detector audits the permission check first, then emits the failed run", () =>
+    withFake((fake) =>
+      Effect.gen(function*() {
+        const failed = H.failDeploy(fake, "test_failure")
+        const rb = GitHubActions.make(H.options({ poll: { schedule: Schedule.spaced("10 millis") } }))
+        const got = yield* Stream.runCollect(Stream.take(rb.detector!.signals, 1))
+        const [signal] = yield* Effect.forEach(got, (s) => Signal.decode(s))
+        assert.strictEqual(signal!.evidence["runId"], failed)
+        const audit = (yield* H.recorded).audit.filter((a) => a.event === "github.permissions")
+        assert.strictEqual(audit.length, 1)
+        assert.strictEqual(audit[0]!.data["ok"], true)
+      }).pipe(Effect.provide(H.layer(fake)))
+    ))
+
+  it.live("a token without Actions: read: the check reports it missing with X-Accepted-GitHub-Permissions", () =>
+    withFake((fake) =>
+      Effect.gen(function*() {
+        const report = yield* GitHubActions.permissionCheck(H.options())
+        assert.isFalse(report.ok)
+        const actions = report.results.find((r) => r.permission === "Actions: read")!
+        assert.deepStrictEqual([actions.status, actions.accepted], ["missing", "actions=read"])
+        assert.strictEqual(report.results.find((r) => r.permission === "Contents: read")!.status, "ok")
+      }).pipe(Effect.provide(H.layer(fake, { token: "noactions" }))), { tokens: { noactions: { login: "bot", permissions: { actions: "none", contents: "read" } } } }))
 })
