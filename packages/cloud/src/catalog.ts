@@ -1,0 +1,53 @@
+/**
+ * `CloudCatalog`: the default core `Catalog` of the `@byteport/cloud` runbooks. The `deploy`
+ * family holds, by precedence, `deploy.webhook.rollback` (10, the family's default once it
+ * ships), `deploy.github-actions` (20), `deploy.sentry.classify` and `deploy.render.rollback`;
+ * this release ships `deploy.github-actions`, so it is the family's default for now.
+ *
+ * @example
+ * ```ts
+ * import { Catalog } from "@byteport/core"
+ * import { CloudCatalog } from "@byteport/cloud"
+ * const catalog = CloudCatalog.make({ runbooks: { "deploy.github-actions": { repo: "acme/shop" } } })
+ * console.log(Catalog.describe(catalog))
+ * ```
+ *
+ * @since 0.1.0
+ */
+import { Catalog, type Runbook } from "@byteport/core"
+import type { Duration } from "effect"
+import * as GitHubActions from "./runbooks/deploy.github-actions"
+
+/** The services the catalog's runbooks need besides core's. */
+export type Services = GitHubActions.Services
+
+/** The options of each runbook, by id. */
+export interface RunbookOptions {
+  readonly "deploy.github-actions"?: GitHubActions.Options
+}
+
+/** The runbooks of the catalog (a runbook whose required options are missing is left out). */
+export const runbooks = (o: RunbookOptions = {}): ReadonlyArray<Runbook.Any<Services>> => [
+  ...(o["deploy.github-actions"] ? [GitHubActions.make(o["deploy.github-actions"])] : [])
+]
+
+/** Options of {@link make}. */
+export interface Options<R = never> {
+  readonly runbooks?: RunbookOptions
+  /** Your runbooks, added to the built-in ones. */
+  readonly extra?: ReadonlyArray<Runbook.Any<R>>
+  readonly order?: ReadonlyArray<string>
+  /** Runbook ids to enable on top of the defaults (the best ranked of each family). */
+  readonly enable?: ReadonlyArray<string>
+  readonly disable?: ReadonlyArray<string>
+  readonly settle?: Duration.Input
+}
+
+/** The catalog: the defaults (one per family), plus `enable`, minus `disable`. */
+export const make = <R = never>(o: Options<R> = {}): Catalog.Catalog<Services | R> => {
+  const all: ReadonlyArray<Runbook.Any<Services | R>> = [...runbooks(o.runbooks), ...(o.extra ?? [])]
+  const base = { ...(o.order ? { order: o.order } : {}), ...(o.settle !== undefined ? { settle: o.settle } : {}) }
+  const defaults = Catalog.make(all, base)
+  const enabled = [...defaults.entries.filter((e) => e.enabled).map((e) => e.runbook.id), ...(o.enable ?? [])]
+  return Catalog.make(all, { ...base, enable: enabled, ...(o.disable ? { disable: o.disable } : {}) })
+}

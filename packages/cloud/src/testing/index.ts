@@ -1,0 +1,9 @@
+/**
+ * `@byteport/cloud/testing` — loopback fakes of the delivery and cloud APIs, in their documented
+ * wire shapes, for the official clients pointed at them (only the endpoint changes).
+ *
+ * @since 0.1.0
+ */
+
+/** A loopback GitHub REST API for Octokit: runs, jobs, logs, workflow_dispatch, commits, comments, refs, pulls. */
+export * as GitHubFake from "./GitHubFake"
