@@ -29,7 +29,7 @@ export interface Options {
 export const REASONS: ReadonlySet<string> = new Set(["ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull"])
 
 const imageOf = (pod: PodWire.Pod, w: { readonly init: boolean; readonly status: PodWire.ContainerStatus }): string | null =>
-  (w.init ? pod.spec.initContainers : pod.spec.containers)?.find((c) => c.name === w.status.name)?.image ?? w.status.image ?? null
+  [...pod.spec.containers, ...(pod.spec.initContainers ?? [])].find((c) => c.name === w.status.name)?.image ?? w.status.image ?? null
 
 /**
  * What one pod event reports: the containers newly failing to pull (pure). `reported` maps a

@@ -14,7 +14,7 @@ import { Clock, Effect, Stream } from "effect"
 import { Kube } from "../Kube"
 import * as K8sDetector from "../informers/K8sDetector"
 import { pods } from "../informers/Resource"
-import type * as Wire from "../probes/wire"
+import * as Wire from "../probes/wire"
 import { logStale, podSignal, SignalTypes } from "./signals"
 
 /** Options of the detector. */
@@ -29,7 +29,7 @@ export interface Options {
 
 /** The OOMKilled terminations of a pod: container, finishedAt, exit code, restart count. */
 export const oomTerminations = (pod: Wire.Pod): ReadonlyArray<{ readonly container: string; readonly finishedAt: string; readonly exitCode: number | null; readonly restartCount: number }> =>
-  (pod.status?.containerStatuses ?? []).flatMap((cs) => {
+  Wire.runningStatuses(pod).flatMap((cs) => {
     const t = cs.state?.terminated?.reason === "OOMKilled" ? cs.state.terminated : cs.lastState?.terminated?.reason === "OOMKilled" ? cs.lastState.terminated : undefined
     return t ? [{ container: cs.name, finishedAt: t.finishedAt ?? "", exitCode: t.exitCode ?? null, restartCount: cs.restartCount }] : []
   })

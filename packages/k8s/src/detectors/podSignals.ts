@@ -18,6 +18,7 @@ import type { KubeError } from "../KubeError"
 import type { InvalidTargetRef } from "../targets/Targets"
 import { workloadRefOf } from "../targets/resolve"
 import type * as PodWire from "../probes/podWire"
+import * as Wire from "../probes/wire"
 
 /** The signal types. */
 export const PodSignalTypes = {
@@ -89,9 +90,12 @@ export const make = <T extends PodSignalType>(
     return { type, target, observedAt, source, evidence: { ...base, ...(evidence as Flat) } }
   })
 
-/** All statuses of a pod, init containers first, each with whether it is an init container. */
+/**
+ * All statuses of a pod, init containers first, each with whether it is a run-to-completion init
+ * container (a native sidecar, `restartPolicy: Always`, is long-running: `init` false).
+ */
 export const statusesOf = (pod: PodWire.Pod): ReadonlyArray<{ readonly init: boolean; readonly status: PodWire.ContainerStatus }> => [
-  ...(pod.status?.initContainerStatuses ?? []).map((status) => ({ init: true, status })),
+  ...(pod.status?.initContainerStatuses ?? []).map((status) => ({ init: !Wire.isSidecar(pod, status.name), status })),
   ...(pod.status?.containerStatuses ?? []).map((status) => ({ init: false, status }))
 ]
 

@@ -13,7 +13,7 @@ import { Effect, Stream } from "effect"
 import { Kube } from "../Kube"
 import * as K8sDetector from "../informers/K8sDetector"
 import { pods } from "../informers/Resource"
-import type * as Wire from "../probes/wire"
+import * as Wire from "../probes/wire"
 import { podSignal, SignalTypes } from "./signals"
 
 /** Options of the detector. */
@@ -44,7 +44,7 @@ export const make = (options: Options = {}): Detector.Detector<never, Kube> => {
               return []
             }
             const out = []
-            for (const cs of pod.status?.containerStatuses ?? []) {
+            for (const cs of Wire.runningStatuses(pod)) {
               const key = `${uid}/${cs.name}`
               const before = counts.get(key)
               counts.set(key, cs.restartCount)

@@ -17,6 +17,7 @@ import type { Kube } from "../Kube"
 import * as K8sDetector from "../informers/K8sDetector"
 import { pods } from "../informers/Resource"
 import type * as PodWire from "../probes/podWire"
+import * as Wire from "../probes/wire"
 import { forget, make as signal, PodSignalTypes, podKey } from "./podSignals"
 
 /** Options of the detector. */
@@ -67,7 +68,7 @@ export const observe = (
 ): ReadonlyArray<Loop> => {
   const windowMs = settings.windowMinutes * 60_000
   const out: Array<Loop> = []
-  for (const cs of pod.status?.containerStatuses ?? []) {
+  for (const cs of Wire.runningStatuses(pod)) {
     const key = `${podKey(pod)}/${cs.name}`
     const h = histories.get(key)
     if (h === undefined) {

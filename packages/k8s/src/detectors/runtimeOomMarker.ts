@@ -20,7 +20,7 @@ import { Kube } from "../Kube"
 import * as K8sDetector from "../informers/K8sDetector"
 import { pods } from "../informers/Resource"
 import * as OomMarkers from "../probes/oomMarkers"
-import type * as Wire from "../probes/wire"
+import * as Wire from "../probes/wire"
 import { logStale, podSignal, SignalTypes } from "./signals"
 
 /** Options of the detector. */
@@ -52,7 +52,7 @@ export interface Candidate {
  * reports it in `lastState`, one that has not in `state`.
  */
 export const candidates = (pod: Wire.Pod): ReadonlyArray<Candidate> =>
-  (pod.status?.containerStatuses ?? []).flatMap((cs) => {
+  Wire.runningStatuses(pod).flatMap((cs) => {
     const now = cs.state?.terminated
     const last = cs.lastState?.terminated
     const t = now ?? last

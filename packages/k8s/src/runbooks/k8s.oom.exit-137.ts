@@ -205,7 +205,8 @@ export const plan = (classification: Classification.Classified, facts: Fact.Fact
   const workload = Fact.value(facts.workload) ?? null
   const onDelete = owner.kind === "StatefulSet" && workload?.updateStrategy === "OnDelete"
   const base = OomRemediator.bumpAction(signal, { ...pod, workload: owner }, s.bumpFactor, `exit 137 OOMKilled`, Fact.value(facts.node)?.allocatableMemoryBytes ?? null)
-  const debug = workload?.debug ?? null
+  // a native sidecar's limit is patched under initContainers; the declared debug switch is the app's
+  const debug = pod.sidecar === true ? null : workload?.debug ?? null
   const bump = Action.make({
     kind: base.kind,
     target: base.target,
