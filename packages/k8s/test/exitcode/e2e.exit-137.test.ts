@@ -20,6 +20,18 @@ const oomKillsAfter = (s: any, app: string, since: number) =>
 
 const declared = { annotations: { "byteport.io/debug-logging": "env:LOG_LEVEL=debug" }, env: [{ name: "LOG_LEVEL", value: "info" }] }
 
+/** An OOM-killing StatefulSet `db` with `replicas` pods and the update strategy, 8 min in, and the runbook. */
+const oomStatefulSet = (replicas: number, strategy: "OnDelete" | "RollingUpdate") =>
+  Effect.gen(function*() {
+    const s = yield* sim(Scenario.cluster({ nodes: Math.max(2, replicas) }).with(Scenario.oom.undersizedLimit({ name: "db", replicas, workload: { kind: "StatefulSet" } })).build())
+    if (strategy === "OnDelete") {
+      const sts: any = s.api.store.get(STS, "default", "db")
+      s.api.store.update(STS, { ...sts, spec: { ...sts.spec, updateStrategy: { type: "OnDelete" } } })
+    }
+    s.advance("8m")
+    return { s, runbook: OomExit137.make({ probeTimeout: "2 minutes" }) }
+  })
+
 describe("k8s.oom.exit-137 e2e", () => {
   it.effect("OOMKilled: ×1.5 and LOG_LEVEL=debug in one patch (one rollout), held verification, no OOM kills after; the debug env has a timed undo", () =>
     Effect.gen(function*() {
@@ -73,11 +85,7 @@ describe("k8s.oom.exit-137 e2e", () => {
 
   it.effect("OnDelete StatefulSet: the patch does not roll the pods, so the OOM-killed pod is restarted — one pod, then the held check", () =>
     Effect.gen(function*() {
-      const s = yield* sim(Scenario.cluster({ nodes: 2 }).with(Scenario.oom.undersizedLimit({ name: "db", replicas: 1, workload: { kind: "StatefulSet" } })).build())
-      const sts: any = s.api.store.get(STS, "default", "db")
-      s.api.store.update(STS, { ...sts, spec: { ...sts.spec, updateStrategy: { type: "OnDelete" } } })
-      s.advance("8m")
-      const runbook = OomExit137.make({ probeTimeout: "2 minutes" })
+      const { s, runbook } = yield* oomStatefulSet(1, "OnDelete")
       const report: any = yield* runWithSim(s, Effect.gen(function*() {
         return yield* Runbook.handle(runbook, yield* firstSignal(runbook, (x) => x.type === "k8s.pod.oom_killed"), { mode: "auto" })
       }).pipe(Effect.provide(services(s))), { step: "2 seconds" })
@@ -91,11 +99,7 @@ describe("k8s.oom.exit-137 e2e", () => {
 
   it.effect("OnDelete StatefulSet with 3 replicas: bump, the OOM-killed pod alone restarted, then an escalation naming the pods the patch does not reach", () =>
     Effect.gen(function*() {
-      const s = yield* sim(Scenario.cluster({ nodes: 3 }).with(Scenario.oom.undersizedLimit({ name: "db", replicas: 3, workload: { kind: "StatefulSet" } })).build())
-      const sts: any = s.api.store.get(STS, "default", "db")
-      s.api.store.update(STS, { ...sts, spec: { ...sts.spec, updateStrategy: { type: "OnDelete" } } })
-      s.advance("8m")
-      const runbook = OomExit137.make({ probeTimeout: "2 minutes" })
+      const { s, runbook } = yield* oomStatefulSet(3, "OnDelete")
       const uids = new Map(podsOf(s, "db").map((p: any) => [p.metadata.name, p.metadata.uid]))
       assert.strictEqual(uids.size, 3)
       let killed = ""
@@ -131,9 +135,7 @@ describe("k8s.oom.exit-137 e2e", () => {
 
   it.effect("near miss: a RollingUpdate StatefulSet with 3 replicas rolls its pods itself: no restart, no deletion escalation", () =>
     Effect.gen(function*() {
-      const s = yield* sim(Scenario.cluster({ nodes: 3 }).with(Scenario.oom.undersizedLimit({ name: "db", replicas: 3, workload: { kind: "StatefulSet" } })).build())
-      s.advance("8m")
-      const runbook = OomExit137.make({ probeTimeout: "2 minutes" })
+      const { s, runbook } = yield* oomStatefulSet(3, "RollingUpdate")
       const report: any = yield* runWithSim(s, Effect.gen(function*() {
         return yield* Runbook.handle(runbook, yield* firstSignal(runbook, (x) => x.type === "k8s.pod.oom_killed"), { mode: "auto" })
       }).pipe(Effect.provide(services(s))), { step: "2 seconds" })
