@@ -57,6 +57,8 @@ export const Params = Schema.Struct({
   nodeAllocatableBytes: Schema.NullOr(Schema.Number),
   reason: Schema.String,
   rolloutTimeoutSeconds: Schema.optionalKey(Schema.Number),
+  /** The container is a native sidecar: patched under `initContainers` (never added to `containers`). */
+  initContainer: Schema.optionalKey(Schema.Boolean),
   /** Debug logging switched on in the same patch (the workload's declared env var). */
   debugLogging: Schema.optionalKey(Schema.Struct({
     env: Schema.String,
@@ -127,7 +129,7 @@ const readWorkload = (p: Params): Effect.Effect<Obj, KubeError, Kube> =>
   Effect.flatMap(Kube, (k) => (p.workloadKind === "Deployment" ? k.getDeployment(p.namespace, p.workloadName) : k.getStatefulSet(p.namespace, p.workloadName)))
 
 const limitOf = (o: Obj, container: string): string | undefined =>
-  o.spec?.template.spec?.containers.find((c) => c.name === container)?.resources?.limits?.["memory"]
+  [...(o.spec?.template.spec?.containers ?? []), ...(o.spec?.template.spec?.initContainers ?? [])].find((c) => c.name === container)?.resources?.limits?.["memory"]
 
 /** The handler. */
 export const make = (s: ActionSettings = defaults): ActionHandler.ActionHandler<Kube | EventRecorder> =>
@@ -139,8 +141,9 @@ export const make = (s: ActionSettings = defaults): ActionHandler.ActionHandler<
       Effect.gen(function*() {
         const kube = yield* Kube
         const to = formatBytes(p.toBytes)
-        const limitBody = { spec: { template: { spec: { containers: [{ name: p.container, resources: { limits: { memory: to } } }] } } } }
-        const body = p.debugLogging ? SetDebugLogging.addDebugEnv(limitBody, p.container, p.debugLogging) : limitBody
+        const list = p.initContainer === true ? "initContainers" : "containers"
+        const limitBody = { spec: { template: { spec: { [list]: [{ name: p.container, resources: { limits: { memory: to } } }] } } } }
+        const body = p.debugLogging && p.initContainer !== true ? SetDebugLogging.addDebugEnv(limitBody, p.container, p.debugLogging) : limitBody
         const send = (rv: string) => kube.patch(p.workloadKind, { namespace: p.namespace, name: p.workloadName }, KubePatch.strategic(rv, body), { dryRun: ctx.dryRun })
         const rv = String(ctx.action.precondition["resourceVersion"] ?? "")
         const patched = yield* send(rv).pipe(

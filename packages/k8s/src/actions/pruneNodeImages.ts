@@ -17,10 +17,10 @@
  */
 import { ActionHandler, Guardrail } from "@byteport/core"
 import { type Duration, Effect, Schema } from "effect"
-import { EventRecorder, recordEvent } from "../events/EventRecorder"
+import type { EventRecorder } from "../events/EventRecorder"
 import { Kube } from "../Kube"
 import { Crictl } from "@byteport/core/shell"
-import { nodeShell, runOk } from "./restartNodeUnit"
+import { nodeEvent, nodeShell, readNode, runOk } from "./restartNodeUnit"
 
 /** The action kind. */
 export const KIND = "k8s.pruneNodeImages"
@@ -69,19 +69,14 @@ export const make = (o: PruneOptions = {}): ActionHandler.ActionHandler<Kube | E
           return { count: list.length, bytes: list.reduce((a, i) => a + i.sizeBytes, 0) as number | null }
         })
         const before = yield* measure
-        const kube = yield* Kube
-        const node = yield* kube.getNode(p.node).pipe(Effect.mapError((e) => new ActionFailed({ kind: KIND, message: e.message })))
+        const node = yield* readNode(KIND, p.node)
         if (ctx.dryRun) {
           return { detail: `would run ${cmd.prune.join(" ")} on node ${p.node} (${before.count} images now)`, result: { node: p.node, tool: p.tool, imagesBefore: before.count, imagesAfter: null, bytesFreed: null, dryRun: true } }
         }
         yield* runOk(KIND, shell, cmd.prune, "5 minutes")
         const after = yield* measure
         const freed = before.bytes !== null && after.bytes !== null ? before.bytes - after.bytes : null
-        yield* recordEvent(node, "NodeImagesPruned", `BytePort pruned unused images on node ${p.node}: ${before.count} → ${after.count} images${freed !== null ? `, ${freed} bytes freed` : ""} (${p.reason}; incident ${ctx.incidentId})`, {
-          dryRun: false,
-          kind: "Node",
-          apiVersion: "v1"
-        })
+        yield* nodeEvent(node, "NodeImagesPruned", `BytePort pruned unused images on node ${p.node}: ${before.count} → ${after.count} images${freed !== null ? `, ${freed} bytes freed` : ""} (${p.reason}; incident ${ctx.incidentId})`)
         return {
           detail: `pruned unused images on node ${p.node}: ${before.count} → ${after.count}${freed !== null ? ` (${freed} bytes freed)` : ""}`,
           result: { node: p.node, tool: p.tool, imagesBefore: before.count, imagesAfter: after.count, bytesFreed: freed, dryRun: false }

@@ -21,9 +21,10 @@
 import type { V1Pod } from "@kubernetes/client-node"
 import { ActionHandler, Guardrail } from "@byteport/core"
 import { Clock, type Duration, Effect, Schema } from "effect"
-import { EventRecorder, recordEvent } from "../events/EventRecorder"
+import type { EventRecorder } from "../events/EventRecorder"
 import { Kube } from "../Kube"
 import { neverDeleteVolumes } from "./deleteEvictedPods"
+import { nodeEvent, readNode } from "./restartNodeUnit"
 
 /** The action kind. */
 export const KIND = "k8s.recreateCniPod"
@@ -138,7 +139,7 @@ export const make = (o: RecreateCniOptions = {}): ActionHandler.ActionHandler<Ku
         const current = yield* kube.getPod(p.namespace, p.pod).pipe(Effect.mapError((e) => fail(`${p.namespace}/${p.pod}: ${e.message}`, e._tag === "KubeNotFound")))
         if (current.metadata?.uid !== p.uid) return yield* fail(`${p.namespace}/${p.pod} is not the planned pod (uid ${current.metadata?.uid}, planned ${p.uid})`, true)
         yield* kube.deletePod(p.namespace, p.pod, { uid: p.uid }, { dryRun: ctx.dryRun }).pipe(Effect.mapError((e) => fail(e.message, e._tag === "KubeConflict")))
-        const node = yield* kube.getNode(p.node).pipe(Effect.mapError((e) => fail(e.message)))
+        const node = yield* readNode(KIND, p.node)
         if (ctx.dryRun) {
           return { detail: `would delete ${p.plugin} pod ${p.namespace}/${p.pod} on node ${p.node} (validated with dryRun=All)`, result: { node: p.node, pod: p.pod, uid: p.uid, replacement: null, dryRun: true } }
         }
@@ -155,12 +156,7 @@ export const make = (o: RecreateCniOptions = {}): ActionHandler.ActionHandler<Ku
           if ((yield* Clock.currentTimeMillis) - start >= timeout) break
           yield* Effect.sleep("2 seconds")
         }
-        yield* recordEvent(node, "CniPodRecreated", `BytePort recreated ${p.plugin} pod ${p.namespace}/${p.pod} on node ${p.node}: ${p.reason} (incident ${ctx.incidentId})`, {
-          dryRun: false,
-          kind: "Node",
-          apiVersion: "v1",
-          type: "Warning"
-        })
+        yield* nodeEvent(node, "CniPodRecreated", `BytePort recreated ${p.plugin} pod ${p.namespace}/${p.pod} on node ${p.node}: ${p.reason} (incident ${ctx.incidentId})`, { type: "Warning" })
         return {
           detail: `deleted ${p.plugin} pod ${p.namespace}/${p.pod} on node ${p.node}; ${replacement ? `replacement ${replacement} Ready` : `no Ready replacement within ${timeout / 1000}s`}`,
           result: { node: p.node, pod: p.pod, uid: p.uid, replacement, dryRun: false }

@@ -17,6 +17,7 @@ import { ActionHandler, Guardrail, Settings } from "@byteport/core"
 import { Config, Duration, Effect, Schema } from "effect"
 import * as NodeGuards from "../guardrails/nodeGuards"
 import { Kube } from "../Kube"
+import { readNode } from "./restartNodeUnit"
 
 /** The action kind. */
 export const KIND = "k8s.requestNodeReplacement"
@@ -80,8 +81,7 @@ export const make = (s: ReplacementSettings = defaults): ActionHandler.ActionHan
     guardrails: guardrails(s),
     apply: (p, ctx) =>
       Effect.gen(function*() {
-        const kube = yield* Kube
-        const node = yield* kube.getNode(p.node).pipe(Effect.mapError((e) => new ActionHandler.ActionFailed({ kind: KIND, message: e.message })))
+        const node = yield* readNode(KIND, p.node)
         if (NodeGuards.isControlPlane(node)) return yield* new ActionHandler.ActionFailed({ kind: KIND, message: `${p.node} is a control-plane node: never replaced` })
         const providerID = node.spec?.providerID
         if (!providerID) return yield* new ActionHandler.ActionFailed({ kind: KIND, message: `${p.node} has no spec.providerID` })

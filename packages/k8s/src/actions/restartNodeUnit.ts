@@ -18,6 +18,7 @@
  *
  * @since 0.2.0
  */
+import type { V1Node } from "@kubernetes/client-node"
 import { ActionHandler, Guardrail } from "@byteport/core"
 import type { Shell } from "@byteport/core/shell"
 import { Systemctl } from "@byteport/core/shell"
@@ -77,6 +78,14 @@ export const nodeShell = (kind: string, node: string): Effect.Effect<Shell.Shell
     Effect.flatMap((o) => (Option.isSome(o) ? Effect.succeed(o.value) : Effect.fail(new ActionFailed({ kind, message: `no NodeShell reaches node ${node}` }))))
   )
 
+/** Reads the node an action of `kind` works on (for its Event); a read error is the kind's ActionFailed. */
+export const readNode = (kind: string, node: string): Effect.Effect<V1Node, ActionHandler.ActionFailed, Kube> =>
+  Effect.flatMap(Kube, (kube) => kube.getNode(node)).pipe(Effect.mapError((e) => new ActionFailed({ kind, message: e.message })))
+
+/** Records BytePort's Event on a node (`type` Normal unless given; `dryRun` false unless given). */
+export const nodeEvent = (node: V1Node, reason: string, message: string, o: { readonly dryRun?: boolean; readonly type?: "Normal" | "Warning" } = {}): Effect.Effect<unknown, never, EventRecorder> =>
+  recordEvent(node, reason, message, { dryRun: o.dryRun ?? false, kind: "Node", apiVersion: "v1", ...(o.type ? { type: o.type } : {}) })
+
 /** Runs argv on the node; a run error or a non-zero exit is an ActionFailed. */
 export const runOk = (kind: string, shell: Shell.ShellShape, argv: ReadonlyArray<string>, timeout: Duration.Input = "2 minutes") =>
   shell.run(argv, { env: { LC_ALL: "C" }, timeout }).pipe(
@@ -108,19 +117,13 @@ export const make = (o: RestartNodeUnitOptions = {}): ActionHandler.ActionHandle
         const show = yield* runOk(KIND, shell, ["systemctl", "show", p.unit, "-p", "LoadState"], "30 seconds")
         const props = yield* Systemctl.parseShowOne(show.stdout).pipe(Effect.mapError((e) => new ActionFailed({ kind: KIND, message: e.message })))
         if (props.loadState === "not-found") return yield* new ActionFailed({ kind: KIND, message: `unit ${p.unit} does not exist on node ${p.node}` })
-        const kube = yield* Kube
-        const node = yield* kube.getNode(p.node).pipe(Effect.mapError((e) => new ActionFailed({ kind: KIND, message: e.message })))
+        const node = yield* readNode(KIND, p.node)
         if (ctx.dryRun) {
-          yield* recordEvent(node, "NodeUnitRestarted", `BytePort would restart ${p.unit} on node ${p.node}: ${p.reason}`, { dryRun: true, kind: "Node", apiVersion: "v1", type: "Warning" })
+          yield* nodeEvent(node, "NodeUnitRestarted", `BytePort would restart ${p.unit} on node ${p.node}: ${p.reason}`, { dryRun: true, type: "Warning" })
           return { detail: `would restart ${p.unit} on node ${p.node} (unit ${props.loadState})`, result: { node: p.node, unit: p.unit, dryRun: true } }
         }
         yield* runOk(KIND, shell, ["systemctl", "restart", p.unit], o.timeout ?? "2 minutes")
-        yield* recordEvent(node, "NodeUnitRestarted", `BytePort restarted ${p.unit} on node ${p.node}: ${p.reason} (incident ${ctx.incidentId})`, {
-          dryRun: false,
-          kind: "Node",
-          apiVersion: "v1",
-          type: "Warning"
-        })
+        yield* nodeEvent(node, "NodeUnitRestarted", `BytePort restarted ${p.unit} on node ${p.node}: ${p.reason} (incident ${ctx.incidentId})`, { type: "Warning" })
         return { detail: `restarted ${p.unit} on node ${p.node}`, result: { node: p.node, unit: p.unit, dryRun: false } }
       }),
     observe: (p, ctx) =>

@@ -28,6 +28,7 @@ import { Classification, Fact, Settings } from "@byteport/core"
 import { Config, Effect } from "effect"
 import * as Messages from "../probes/messages"
 import type * as PodWire from "../probes/podWire"
+import * as Wire from "../probes/wire"
 
 /** The classes, in the seed's order. */
 export const Classes = ["oom_killed", "missing_binary", "image_auth", "config_error"] as const
@@ -136,8 +137,9 @@ export const mainContainer = (pod: PodWire.Pod): string | undefined => {
  */
 export const sidecarOnly = (pod: PodWire.Pod, container: string): boolean => {
   const main = mainContainer(pod)
-  if (main === undefined || main === container || pod.spec.containers.length < 2) return false
-  if (!pod.spec.containers.some((c) => c.name === container)) return false
+  if (main === undefined || main === container) return false
+  // a native sidecar (init container with restartPolicy: Always) runs beside the main container
+  if (!Wire.isSidecar(pod, container) && (pod.spec.containers.length < 2 || !pod.spec.containers.some((c) => c.name === container))) return false
   const m = statusOf(pod, main)
   return m?.state?.running !== undefined && m.ready === true
 }

@@ -44,6 +44,8 @@ export interface PodFacts {
   readonly workload: { readonly kind: string; readonly name: string; readonly resourceVersion: string } | null
   /** The container's env with secret-like values already dropped (only names and literal values). */
   readonly env: ReadonlyArray<{ readonly name: string; readonly value?: string | undefined }>
+  /** True when the container is a native sidecar (an init container with `restartPolicy: Always`). */
+  readonly sidecar?: boolean | undefined
 }
 
 /** The node the pod runs on. */

@@ -22,6 +22,7 @@
 import { Classification, Fact } from "@byteport/core"
 import type * as Messages from "../probes/messages"
 import type * as PodWire from "../probes/podWire"
+import * as Wire from "../probes/wire"
 import type * as RolloutFacts from "../probes/rolloutFacts"
 import type { PodFixtureFacts } from "../probes/podFixtureFacts"
 
@@ -118,6 +119,7 @@ export const panicLine = (lines: ReadonlyArray<string>): string | undefined => {
 /** The init container of a pod that terminated non-zero (last or current state), if any. */
 export const failedInit = (pod: PodWire.Pod): { readonly name: string; readonly exitCode: number; readonly waiting: string | null } | undefined => {
   for (const cs of pod.status?.initContainerStatuses ?? []) {
+    if (Wire.isSidecar(pod, cs.name)) continue // a native sidecar is long-running: its crashes are not init failures
     const t = cs.state?.terminated ?? cs.lastState?.terminated
     if (t !== undefined && t.exitCode !== undefined && t.exitCode !== 0) return { name: cs.name, exitCode: t.exitCode, waiting: cs.state?.waiting?.reason ?? null }
   }

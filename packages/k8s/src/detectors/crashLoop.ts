@@ -10,6 +10,7 @@
 import { Detector } from "@byteport/core"
 import type { Kube } from "../Kube"
 import type * as PodWire from "../probes/podWire"
+import * as Wire from "../probes/wire"
 import { episodeDetector, Episodes, make as signal, PodSignalTypes, podKey, waitingIn , type PodDetectorOptions } from "./podSignals"
 
 /** Options of the detector. */
@@ -25,7 +26,7 @@ const REASONS = new Set(["CrashLoopBackOff"])
 /** What one pod event reports: the containers newly in CrashLoopBackOff (pure; updates `episodes`). */
 export const scan = (pod: PodWire.Pod, episodes: Episodes) => {
   const out: Array<{ readonly container: string; readonly status: PodWire.ContainerStatus; readonly message: string | null }> = []
-  for (const cs of pod.status?.containerStatuses ?? []) {
+  for (const cs of Wire.runningStatuses(pod)) {
     const key = `${podKey(pod)}/${cs.name}`
     if (cs.ready) episodes.clear(key)
   }

@@ -7,14 +7,11 @@
  *
  * @since 0.1.0
  */
-import type { V1Pod } from "@kubernetes/client-node"
 import { Detector } from "@byteport/core"
-import { Clock, Effect, Stream } from "effect"
+import { Clock, Effect } from "effect"
 import type { Kube } from "../Kube"
-import * as K8sDetector from "../informers/K8sDetector"
-import { pods } from "../informers/Resource"
 import type * as PodWire from "../probes/podWire"
-import { make as signal, PodSignalTypes, podKey } from "./podSignals"
+import { isStale, make as signal, PodSignalTypes, podKey, podStateDetector } from "./podSignals"
 
 /** Options of the detector. */
 export interface Options {
@@ -39,26 +36,11 @@ export const evictedAt = (pod: PodWire.Pod): number => {
 export const make = (options: Options = {}): Detector.Detector<never, Kube> => {
   const name = options.name ?? "k8s.pod.evicted"
   const maxAgeMs = (options.maxAgeMinutes ?? 15) * 60_000
-  return Detector.fromStream(name, Stream.unwrap(Effect.sync(() => {
-    const seen = new Set<string>()
-    return K8sDetector.signals<V1Pod, Kube>({
-      name,
-      resource: pods,
-      namespace: options.namespace,
-      labelSelector: options.labelSelector,
-      toSignals: (event) =>
-        Effect.gen(function*() {
-          const pod = event.object as unknown as PodWire.Pod
-          if (event.type === "delete") {
-            seen.delete(podKey(pod))
-            return []
-          }
-          if (!isEvicted(pod) || seen.has(podKey(pod))) return []
-          seen.add(podKey(pod))
-          const now = yield* Clock.currentTimeMillis
-          if (event.type === "add" && now - evictedAt(pod) > maxAgeMs) return []
-          return [yield* signal(PodSignalTypes.evicted, name, pod, null, { reason: "Evicted", message: pod.status?.message ?? null })]
-        })
-    })
-  })))
+  return podStateDetector(name, options, () => new Set<string>(), (pod: PodWire.Pod, type, seen) =>
+    Effect.gen(function*() {
+      if (!isEvicted(pod) || seen.has(podKey(pod))) return []
+      seen.add(podKey(pod))
+      if (isStale(type, evictedAt(pod), yield* Clock.currentTimeMillis, maxAgeMs)) return []
+      return [yield* signal(PodSignalTypes.evicted, name, pod, null, { reason: "Evicted", message: pod.status?.message ?? null })]
+    }))
 }

@@ -8,14 +8,11 @@
  *
  * @since 0.1.0
  */
-import type { V1Pod } from "@kubernetes/client-node"
 import { Detector } from "@byteport/core"
-import { Effect, Stream } from "effect"
+import { Effect } from "effect"
 import type { Kube } from "../Kube"
-import * as K8sDetector from "../informers/K8sDetector"
-import { pods } from "../informers/Resource"
 import type * as PodWire from "../probes/podWire"
-import { forget, make as signal, PodSignalTypes, podKey, statusesOf, type Waiting, waitingIn } from "./podSignals"
+import { make as signal, PodSignalTypes, podKey, podStateDetector, statusesOf, type Waiting, waitingIn } from "./podSignals"
 
 /** Options of the detector. */
 export interface Options {
@@ -29,7 +26,7 @@ export interface Options {
 export const REASONS: ReadonlySet<string> = new Set(["ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull"])
 
 const imageOf = (pod: PodWire.Pod, w: { readonly init: boolean; readonly status: PodWire.ContainerStatus }): string | null =>
-  (w.init ? pod.spec.initContainers : pod.spec.containers)?.find((c) => c.name === w.status.name)?.image ?? w.status.image ?? null
+  [...pod.spec.containers, ...(pod.spec.initContainers ?? [])].find((c) => c.name === w.status.name)?.image ?? w.status.image ?? null
 
 /**
  * What one pod event reports: the containers newly failing to pull (pure). `reported` maps a
@@ -51,22 +48,7 @@ export const scan = (pod: PodWire.Pod, reported: Map<string, string>): ReadonlyA
 /** The detector. */
 export const make = (options: Options = {}): Detector.Detector<never, Kube> => {
   const name = options.name ?? "k8s.pod.image-pull"
-  return Detector.fromStream(name, Stream.unwrap(Effect.sync(() => {
-    const reported = new Map<string, string>()
-    return K8sDetector.signals<V1Pod, Kube>({
-      name,
-      resource: pods,
-      namespace: options.namespace,
-      labelSelector: options.labelSelector,
-      toSignals: (event) => {
-        const pod = event.object as unknown as PodWire.Pod
-        if (event.type === "delete") {
-          forget(reported, pod)
-          return []
-        }
-        return Effect.forEach(scan(pod, reported), (w) =>
-          signal(PodSignalTypes.imagePull, name, pod, w.status.name, { init: w.init, reason: w.reason, message: w.message, image: w.image }))
-      }
-    })
-  })))
+  return podStateDetector(name, options, () => new Map<string, string>(), (pod: PodWire.Pod, _type, reported) =>
+    Effect.forEach(scan(pod, reported), (w) =>
+      signal(PodSignalTypes.imagePull, name, pod, w.status.name, { init: w.init, reason: w.reason, message: w.message, image: w.image })))
 }

@@ -10,6 +10,7 @@
 import { Detector } from "@byteport/core"
 import type { Kube } from "../Kube"
 import type * as PodWire from "../probes/podWire"
+import * as Wire from "../probes/wire"
 import { episodeDetector, Episodes, make as signal, PodSignalTypes, podKey , type PodDetectorOptions } from "./podSignals"
 import { REASONS as CONFIG } from "./configError"
 import { REASONS as PULL } from "./imagePull"
@@ -43,6 +44,8 @@ const PROGRESS = new Set(["PodInitializing", "ContainerCreating"])
  */
 export const initFailureOf = (pod: PodWire.Pod): InitFailure | undefined => {
   for (const cs of pod.status?.initContainerStatuses ?? []) {
+    // a native sidecar runs beside the app: its crashes are crash loops, not init failures
+    if (Wire.isSidecar(pod, cs.name)) continue
     const term = cs.state?.terminated
     if (term !== undefined) {
       if ((term.exitCode ?? 0) === 0) continue

@@ -8,13 +8,11 @@
  *
  * @since 0.1.0
  */
-import type { V1Pod } from "@kubernetes/client-node"
 import { Detector } from "@byteport/core"
-import { Clock, Effect, Stream } from "effect"
-import { Kube } from "../Kube"
-import * as K8sDetector from "../informers/K8sDetector"
-import { pods } from "../informers/Resource"
-import type * as Wire from "../probes/wire"
+import { Clock, Effect } from "effect"
+import type { Kube } from "../Kube"
+import * as Wire from "../probes/wire"
+import { isStale, podKey, podStateDetector } from "./podSignals"
 import { logStale, podSignal, SignalTypes } from "./signals"
 
 /** Options of the detector. */
@@ -29,7 +27,7 @@ export interface Options {
 
 /** The OOMKilled terminations of a pod: container, finishedAt, exit code, restart count. */
 export const oomTerminations = (pod: Wire.Pod): ReadonlyArray<{ readonly container: string; readonly finishedAt: string; readonly exitCode: number | null; readonly restartCount: number }> =>
-  (pod.status?.containerStatuses ?? []).flatMap((cs) => {
+  Wire.runningStatuses(pod).flatMap((cs) => {
     const t = cs.state?.terminated?.reason === "OOMKilled" ? cs.state.terminated : cs.lastState?.terminated?.reason === "OOMKilled" ? cs.lastState.terminated : undefined
     return t ? [{ container: cs.name, finishedAt: t.finishedAt ?? "", exitCode: t.exitCode ?? null, restartCount: cs.restartCount }] : []
   })
@@ -38,35 +36,21 @@ export const oomTerminations = (pod: Wire.Pod): ReadonlyArray<{ readonly contain
 export const make = (options: Options = {}): Detector.Detector<never, Kube> => {
   const name = options.name ?? "k8s.oom.oom-killed"
   const maxAgeMs = (options.maxAgeMinutes ?? 15) * 60_000
-  return Detector.fromStream(
-    name,
-    Stream.unwrap(Effect.sync(() => {
-      const seen = new Set<string>()
-      return K8sDetector.signals<V1Pod, Kube>({
-        name,
-        resource: pods,
-        namespace: options.namespace,
-        labelSelector: options.labelSelector,
-        toSignals: (event) =>
-          Effect.gen(function*() {
-            if (event.type === "delete") return []
-            const pod = event.object as unknown as Wire.Pod
-            const now = yield* Clock.currentTimeMillis
-            const out = []
-            for (const t of oomTerminations(pod)) {
-              const key = `${pod.metadata.uid ?? pod.metadata.name}/${t.container}/${t.finishedAt}`
-              if (seen.has(key)) continue
-              seen.add(key)
-              const ageMs = now - Date.parse(t.finishedAt)
-              if (event.type === "add" && t.finishedAt && ageMs > maxAgeMs) {
-                yield* logStale(name, "OOMKilled termination", pod, t, { ageMs, maxAgeMs, now })
-                continue
-              }
-              out.push(yield* podSignal(SignalTypes.oomKilled, name, pod, t.container, { reason: "OOMKilled", exitCode: t.exitCode, finishedAt: t.finishedAt, restartCount: t.restartCount }))
-            }
-            return out
-          })
-      })
+  return podStateDetector(name, options, () => new Set<string>(), (pod: Wire.Pod, type, seen) =>
+    Effect.gen(function*() {
+      const now = yield* Clock.currentTimeMillis
+      const out = []
+      for (const t of oomTerminations(pod)) {
+        const key = `${podKey(pod)}/${t.container}/${t.finishedAt}`
+        if (seen.has(key)) continue
+        seen.add(key)
+        const ageMs = now - Date.parse(t.finishedAt)
+        if (isStale(type, Date.parse(t.finishedAt), now, maxAgeMs)) {
+          yield* logStale(name, "OOMKilled termination", pod, t, { ageMs, maxAgeMs, now })
+          continue
+        }
+        out.push(yield* podSignal(SignalTypes.oomKilled, name, pod, t.container, { reason: "OOMKilled", exitCode: t.exitCode, finishedAt: t.finishedAt, restartCount: t.restartCount }))
+      }
+      return out
     }))
-  )
 }

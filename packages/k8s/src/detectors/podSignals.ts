@@ -18,6 +18,7 @@ import type { KubeError } from "../KubeError"
 import type { InvalidTargetRef } from "../targets/Targets"
 import { workloadRefOf } from "../targets/resolve"
 import type * as PodWire from "../probes/podWire"
+import * as Wire from "../probes/wire"
 
 /** The signal types. */
 export const PodSignalTypes = {
@@ -89,20 +90,66 @@ export const make = <T extends PodSignalType>(
     return { type, target, observedAt, source, evidence: { ...base, ...(evidence as Flat) } }
   })
 
-/** All statuses of a pod, init containers first, each with whether it is an init container. */
+/**
+ * All statuses of a pod, init containers first, each with whether it is a run-to-completion init
+ * container (a native sidecar, `restartPolicy: Always`, is long-running: `init` false).
+ */
 export const statusesOf = (pod: PodWire.Pod): ReadonlyArray<{ readonly init: boolean; readonly status: PodWire.ContainerStatus }> => [
-  ...(pod.status?.initContainerStatuses ?? []).map((status) => ({ init: true, status })),
+  ...(pod.status?.initContainerStatuses ?? []).map((status) => ({ init: !Wire.isSidecar(pod, status.name), status })),
   ...(pod.status?.containerStatuses ?? []).map((status) => ({ init: false, status }))
 ]
 
-/** The key of a pod (its uid, else namespace/name). */
-export const podKey = (pod: PodWire.Pod): string => pod.metadata.uid ?? `${pod.metadata.namespace ?? "default"}/${pod.metadata.name}`
-
-/** Drops every entry of `seen` that belongs to a pod (its keys start with the pod key and `/`). */
-export const forget = (seen: Set<string> | Map<string, unknown>, pod: PodWire.Pod): void => {
-  const prefix = `${podKey(pod)}/`
-  for (const k of [...seen.keys()]) if (k.startsWith(prefix)) seen.delete(k)
+/** The metadata a pod key is made of. */
+export interface PodIdentity {
+  readonly metadata: { readonly uid?: string | undefined; readonly namespace?: string | undefined; readonly name: string }
 }
+
+/** The key of a pod (its uid, else namespace/name). */
+export const podKey = (pod: PodIdentity): string => pod.metadata.uid ?? `${pod.metadata.namespace ?? "default"}/${pod.metadata.name}`
+
+/** Drops every entry of `seen` that belongs to a pod (the pod key itself, or keys starting with it and `/`). */
+export const forget = (seen: Set<string> | Map<string, unknown>, pod: PodIdentity): void => {
+  const key = podKey(pod)
+  const prefix = `${key}/`
+  for (const k of [...seen.keys()]) if (k === key || k.startsWith(prefix)) seen.delete(k)
+}
+
+/**
+ * Whether a finding of an informer event is history rather than a signal: an `add` (the
+ * informer's initial list, or a pod first seen) whose finding happened at `at` (epoch ms) more
+ * than `maxAgeMs` before `now`. An unknown time (NaN) is never stale.
+ */
+export const isStale = (eventType: string, at: number, now: number, maxAgeMs: number): boolean =>
+  eventType === "add" && Number.isFinite(at) && now - at > maxAgeMs
+
+/**
+ * A detector on the shared pod watch with per-pod state: `state()` is made once per running
+ * detector; a deleted pod's entries are dropped (`forget`: the pod key and keys under it) and
+ * every other event goes to `onPod(pod, eventType, state)`.
+ */
+export const podStateDetector = <S extends Set<string> | Map<string, unknown>, P extends PodIdentity, R = never>(
+  name: string,
+  options: PodDetectorOptions,
+  state: () => S,
+  onPod: (pod: P, eventType: "add" | "update", state: S) => Effect.Effect<ReadonlyArray<Signal.Signal>, unknown, Kube | R> | ReadonlyArray<Signal.Signal>
+): Detector.Detector<never, Kube | R> =>
+  Detector.fromStream(name, Stream.unwrap(Effect.sync(() => {
+    const s = state()
+    return K8sDetector.signals<V1Pod, Kube | R>({
+      name,
+      resource: pods,
+      namespace: options.namespace,
+      labelSelector: options.labelSelector,
+      toSignals: (event) => {
+        const pod = event.object as unknown as P
+        if (event.type === "delete") {
+          forget(s, pod)
+          return []
+        }
+        return onPod(pod, event.type, s)
+      }
+    })
+  })))
 
 /** A waiting container a detector reports: its pod, status, whether it is an init container. */
 export interface Waiting {
@@ -128,7 +175,8 @@ export const waitingIn = (pod: PodWire.Pod, reasons: ReadonlySet<string>, init?:
  * is seen active; `clear(key)` re-arms it. Per-pod keys are dropped when the pod is deleted.
  */
 export class Episodes {
-  private readonly active = new Set<string>()
+  /** `active`: the keys of the active episodes (a detector's per-pod state; a new set by default). */
+  constructor(private readonly active: Set<string> = new Set<string>()) {}
   /** True when `key` was not active (report it); marks it active. */
   enter(key: string): boolean {
     if (this.active.has(key)) return false
@@ -169,21 +217,6 @@ export const episodeDetector = <A>(
   toSignal: (name: string, pod: PodWire.Pod, finding: A) => Effect.Effect<Signal.Signal, KubeError | InvalidTargetRef, Kube>
 ): Detector.Detector<never, Kube> => {
   const name = options.name ?? defaultName
-  return Detector.fromStream(name, Stream.unwrap(Effect.sync(() => {
-    const episodes = new Episodes()
-    return K8sDetector.signals<V1Pod, Kube>({
-      name,
-      resource: pods,
-      namespace: options.namespace,
-      labelSelector: options.labelSelector,
-      toSignals: (event) => {
-        const pod = event.object as unknown as PodWire.Pod
-        if (event.type === "delete") {
-          episodes.forgetPod(pod)
-          return []
-        }
-        return Effect.forEach(scan(pod, episodes), (finding) => toSignal(name, pod, finding))
-      }
-    })
-  })))
+  return podStateDetector(name, options, () => new Set<string>(), (pod: PodWire.Pod, _type, active) =>
+    Effect.forEach(scan(pod, new Episodes(active)), (finding) => toSignal(name, pod, finding)))
 }

@@ -10,14 +10,12 @@
  *
  * @since 0.1.0
  */
-import type { V1Pod } from "@kubernetes/client-node"
 import { Detector } from "@byteport/core"
-import { Clock, Effect, Stream } from "effect"
+import { Clock, Effect } from "effect"
 import type { Kube } from "../Kube"
-import * as K8sDetector from "../informers/K8sDetector"
-import { pods } from "../informers/Resource"
 import type * as PodWire from "../probes/podWire"
-import { forget, make as signal, PodSignalTypes, podKey } from "./podSignals"
+import * as Wire from "../probes/wire"
+import { make as signal, PodSignalTypes, podKey, podStateDetector } from "./podSignals"
 
 /** Options of the detector. */
 export interface Options {
@@ -67,7 +65,7 @@ export const observe = (
 ): ReadonlyArray<Loop> => {
   const windowMs = settings.windowMinutes * 60_000
   const out: Array<Loop> = []
-  for (const cs of pod.status?.containerStatuses ?? []) {
+  for (const cs of Wire.runningStatuses(pod)) {
     const key = `${podKey(pod)}/${cs.name}`
     const h = histories.get(key)
     if (h === undefined) {
@@ -97,30 +95,16 @@ export const observe = (
 export const make = (options: Options = {}): Detector.Detector<never, Kube> => {
   const name = options.name ?? "k8s.pod.restart-loop"
   const settings = { restarts: options.restarts ?? defaults.restarts, windowMinutes: options.windowMinutes ?? defaults.windowMinutes }
-  return Detector.fromStream(name, Stream.unwrap(Effect.sync(() => {
-    const histories = new Map<string, History>()
-    return K8sDetector.signals<V1Pod, Kube>({
-      name,
-      resource: pods,
-      namespace: options.namespace,
-      labelSelector: options.labelSelector,
-      toSignals: (event) =>
-        Effect.gen(function*() {
-          const pod = event.object as unknown as PodWire.Pod
-          if (event.type === "delete") {
-            forget(histories, pod)
-            return []
-          }
-          const now = yield* Clock.currentTimeMillis
-          return yield* Effect.forEach(observe(pod, now, histories, settings), (l) =>
-            signal(PodSignalTypes.restartLoop, name, pod, l.container, {
-              restarts: l.restarts,
-              windowMinutes: settings.windowMinutes,
-              restartCount: l.restartCount,
-              lastReason: l.lastReason,
-              lastExitCode: l.lastExitCode
-            }))
-        })
-    })
-  })))
+  return podStateDetector(name, options, () => new Map<string, History>(), (pod: PodWire.Pod, _type, histories) =>
+    Effect.gen(function*() {
+      const now = yield* Clock.currentTimeMillis
+      return yield* Effect.forEach(observe(pod, now, histories, settings), (l) =>
+        signal(PodSignalTypes.restartLoop, name, pod, l.container, {
+          restarts: l.restarts,
+          windowMinutes: settings.windowMinutes,
+          restartCount: l.restartCount,
+          lastReason: l.lastReason,
+          lastExitCode: l.lastExitCode
+        }))
+    }))
 }

@@ -13,14 +13,12 @@
  *
  * @since 0.2.0
  */
-import type { V1Pod } from "@kubernetes/client-node"
 import { Detector } from "@byteport/core"
-import { Clock, Effect, Stream } from "effect"
-import { Kube } from "../Kube"
-import * as K8sDetector from "../informers/K8sDetector"
-import { pods } from "../informers/Resource"
+import { Clock, Effect } from "effect"
+import type { Kube } from "../Kube"
 import * as OomMarkers from "../probes/oomMarkers"
-import type * as Wire from "../probes/wire"
+import * as Wire from "../probes/wire"
+import { isStale, podKey, podStateDetector } from "./podSignals"
 import { logStale, podSignal, SignalTypes } from "./signals"
 
 /** Options of the detector. */
@@ -52,7 +50,7 @@ export interface Candidate {
  * reports it in `lastState`, one that has not in `state`.
  */
 export const candidates = (pod: Wire.Pod): ReadonlyArray<Candidate> =>
-  (pod.status?.containerStatuses ?? []).flatMap((cs) => {
+  Wire.runningStatuses(pod).flatMap((cs) => {
     const now = cs.state?.terminated
     const last = cs.lastState?.terminated
     const t = now ?? last
@@ -66,50 +64,32 @@ export const candidates = (pod: Wire.Pod): ReadonlyArray<Candidate> =>
 export const make = (options: Options = {}): Detector.Detector<never, Kube> => {
   const name = options.name ?? "k8s.oom.runtime-oom-marker"
   const maxAgeMs = (options.maxAgeMinutes ?? 15) * 60_000
-  return Detector.fromStream(
-    name,
-    Stream.unwrap(Effect.sync(() => {
-      const seen = new Set<string>()
-      return K8sDetector.signals<V1Pod, Kube>({
-        name,
-        resource: pods,
-        namespace: options.namespace,
-        labelSelector: options.labelSelector,
-        toSignals: (event) =>
-          Effect.gen(function*() {
-            const pod = event.object as unknown as Wire.Pod
-            const uid = pod.metadata.uid ?? pod.metadata.name
-            if (event.type === "delete") {
-              for (const k of [...seen]) if (k.startsWith(`${uid}/`)) seen.delete(k)
-              return []
-            }
-            const now = yield* Clock.currentTimeMillis
-            const out = []
-            for (const c of candidates(pod)) {
-              const key = `${uid}/${c.container}/${c.finishedAt ?? `restart-${c.restartCount}`}`
-              if (seen.has(key)) continue
-              const ageMs = c.finishedAt ? now - Date.parse(c.finishedAt) : 0
-              if (event.type === "add" && c.finishedAt && ageMs > maxAgeMs) {
-                seen.add(key)
-                yield* logStale(name, "terminated container", pod, { container: c.container, finishedAt: c.finishedAt }, { ageMs, maxAgeMs, now })
-                continue
-              }
-              const markers = yield* OomMarkers.probe(pod.metadata.namespace ?? "default", pod.metadata.name, c.container, { previous: c.previous, tailLines: options.tailLines ?? 200 })
-              seen.add(key)
-              const m = markers[markers.length - 1]
-              if (!m) continue
-              out.push(yield* podSignal(SignalTypes.runtimeOomMarker, name, pod, c.container, {
-                reason: c.reason,
-                exitCode: c.exitCode,
-                finishedAt: c.finishedAt,
-                restartCount: c.restartCount,
-                runtime: m.runtime,
-                marker: m.line
-              }))
-            }
-            return out
-          })
-      })
+  return podStateDetector(name, options, () => new Set<string>(), (pod: Wire.Pod, type, seen) =>
+    Effect.gen(function*() {
+      const now = yield* Clock.currentTimeMillis
+      const out = []
+      for (const c of candidates(pod)) {
+        const key = `${podKey(pod)}/${c.container}/${c.finishedAt ?? `restart-${c.restartCount}`}`
+        if (seen.has(key)) continue
+        const ageMs = c.finishedAt ? now - Date.parse(c.finishedAt) : 0
+        if (c.finishedAt && isStale(type, Date.parse(c.finishedAt), now, maxAgeMs)) {
+          seen.add(key)
+          yield* logStale(name, "terminated container", pod, { container: c.container, finishedAt: c.finishedAt }, { ageMs, maxAgeMs, now })
+          continue
+        }
+        const markers = yield* OomMarkers.probe(pod.metadata.namespace ?? "default", pod.metadata.name, c.container, { previous: c.previous, tailLines: options.tailLines ?? 200 })
+        seen.add(key)
+        const m = markers[markers.length - 1]
+        if (!m) continue
+        out.push(yield* podSignal(SignalTypes.runtimeOomMarker, name, pod, c.container, {
+          reason: c.reason,
+          exitCode: c.exitCode,
+          finishedAt: c.finishedAt,
+          restartCount: c.restartCount,
+          runtime: m.runtime,
+          marker: m.line
+        }))
+      }
+      return out
     }))
-  )
 }

@@ -20,6 +20,7 @@ import type { Kube } from "../Kube"
 import * as Informers from "../informers/Informers"
 import { pods } from "../informers/Resource"
 import type * as PodWire from "./podWire"
+import * as Wire from "./wire"
 
 /** A parsed image ID. */
 export interface Digest {
@@ -62,7 +63,7 @@ export interface ImageId {
 
 /** The image IDs of a pod's containers (init containers first). */
 export const imageIdsOf = (pod: PodWire.Pod): ReadonlyArray<ImageId> => {
-  const spec = (init: boolean, name: string) => (init ? pod.spec.initContainers : pod.spec.containers)?.find((c) => c.name === name)?.image
+  const spec = (_init: boolean, name: string) => [...pod.spec.containers, ...(pod.spec.initContainers ?? [])].find((c) => c.name === name)?.image
   const one = (init: boolean) => (cs: PodWire.ContainerStatus): ImageId => ({
     container: cs.name,
     init,
@@ -71,7 +72,7 @@ export const imageIdsOf = (pod: PodWire.Pod): ReadonlyArray<ImageId> => {
     digest: digestOf(cs.imageID)?.digest ?? null,
     restartCount: cs.restartCount
   })
-  return [...(pod.status?.initContainerStatuses ?? []).map(one(true)), ...(pod.status?.containerStatuses ?? []).map(one(false))]
+  return [...(pod.status?.initContainerStatuses ?? []).map((cs) => one(!Wire.isSidecar(pod, cs.name))(cs)), ...(pod.status?.containerStatuses ?? []).map(one(false))]
 }
 
 /** One recorded instance: the image and digest a container ran at a restart count. */

@@ -11,11 +11,12 @@ import type { V1Pod } from "@kubernetes/client-node"
 import { Effect } from "effect"
 import type { Kube } from "../Kube"
 import * as Targets from "../targets/Targets"
+import * as Wire from "./wire"
 import { workloadPods } from "../verifiers/pod"
 
 /** Epoch ms of the latest OOMKilled termination of `container` in a pod (-1: none). */
 export const lastOomKillAt = (p: V1Pod, container: string): number => {
-  const cs = p.status?.containerStatuses?.find((c) => c.name === container)
+  const cs = Wire.runningStatuses(p as unknown as Wire.Pod).find((c) => c.name === container) as { lastState?: { terminated?: { reason?: string; finishedAt?: unknown } }; state?: { terminated?: { reason?: string; finishedAt?: unknown } } } | undefined
   const t = [cs?.lastState?.terminated, cs?.state?.terminated].find((x) => x?.reason === "OOMKilled")
   const f = t?.finishedAt as unknown
   return f instanceof Date ? f.getTime() : typeof f === "string" ? Date.parse(f) : -1

@@ -13,7 +13,7 @@ import type { KubeError } from "../KubeError"
 import * as Quantity from "../Quantity"
 import * as Informers from "../informers/Informers"
 import { deployments, pods, replicaSets } from "../informers/Resource"
-import type * as Wire from "./wire"
+import * as Wire from "./wire"
 
 /** Env var names whose values are never kept. */
 export const SECRET_NAME = /(pass|secret|token|key|credential|dsn|auth|private|cert|session|cookie|signature)/i
@@ -38,8 +38,9 @@ export const podFactsFrom = (
   workload: PodFacts["workload"]
 ): PodFacts => {
   const name = containerName(pod, container)
-  const spec = pod.spec.containers.find((c) => c.name === name)
-  const status = pod.status?.containerStatuses?.find((c) => c.name === name)
+  const sidecar = Wire.isSidecar(pod, name)
+  const spec = (sidecar ? pod.spec.initContainers ?? [] : pod.spec.containers).find((c) => c.name === name)
+  const status = Wire.runningStatuses(pod).find((c) => c.name === name)
   const term = status?.lastState?.terminated ?? status?.state?.terminated
   return {
     namespace: pod.metadata.namespace ?? "default",
@@ -52,7 +53,8 @@ export const podFactsFrom = (
     lastTermination: term ? { reason: term.reason ?? null, exitCode: term.exitCode ?? null, finishedAt: term.finishedAt ?? null } : null,
     ready: status?.ready ?? false,
     workload,
-    env: redactEnv(spec?.env ?? [])
+    env: redactEnv(spec?.env ?? []),
+    ...(sidecar ? { sidecar: true } : {})
   }
 }
 

@@ -35,7 +35,9 @@ export const Container = Schema.Struct({
   name: Str,
   image: opt(Str),
   env: opt(Schema.Array(EnvVar)),
-  resources: opt(Schema.Struct({ limits: opt(ResourceList), requests: opt(ResourceList) }))
+  resources: opt(Schema.Struct({ limits: opt(ResourceList), requests: opt(ResourceList) })),
+  /** `Always` on an init container makes it a native sidecar (Kubernetes ≥ 1.29). */
+  restartPolicy: opt(Str)
 })
 
 /** A terminated container state. */
@@ -66,13 +68,14 @@ export const ContainerStatus = Schema.Struct({
 /** A Pod (core/v1). */
 export const Pod = Schema.Struct({
   metadata: ObjectMeta,
-  spec: Schema.Struct({ nodeName: opt(Str), containers: Schema.Array(Container) }),
+  spec: Schema.Struct({ nodeName: opt(Str), containers: Schema.Array(Container), initContainers: opt(Schema.Array(Container)) }),
   status: opt(Schema.Struct({
     phase: opt(Str),
     /** `Evicted` for a pod the kubelet evicted under node pressure. */
     reason: opt(Str),
     qosClass: opt(Str),
     containerStatuses: opt(Schema.Array(ContainerStatus)),
+    initContainerStatuses: opt(Schema.Array(ContainerStatus)),
     conditions: opt(Schema.Array(Schema.Struct({ type: Str, status: Str })))
   }))
 })
@@ -138,3 +141,27 @@ export const PodMetrics = Schema.Struct({
 
 /** PodMetrics. */
 export type PodMetrics = typeof PodMetrics.Type
+
+/** The pod fields that tell a native sidecar from an init container. */
+export interface SidecarSpec {
+  readonly spec: { readonly initContainers?: ReadonlyArray<{ readonly name: string; readonly restartPolicy?: string | undefined }> | undefined }
+}
+
+/**
+ * Whether init container `name` is a native sidecar: an init container with `restartPolicy:
+ * Always`, which the kubelet keeps running (and restarts in place) beside the main containers.
+ */
+export const isSidecar = (pod: SidecarSpec, name: string): boolean =>
+  (pod.spec.initContainers ?? []).some((c) => c.name === name && c.restartPolicy === "Always")
+
+/**
+ * The statuses of a pod's long-running containers: its main containers, then its native
+ * sidecars. Crash loops, restarts and OOM kills are read from these; run-to-completion init
+ * containers are left to the init-failure rules.
+ */
+export const runningStatuses = <S extends { readonly name: string }>(
+  pod: SidecarSpec & { readonly status?: { readonly containerStatuses?: ReadonlyArray<S> | undefined; readonly initContainerStatuses?: ReadonlyArray<S> | undefined } | undefined }
+): ReadonlyArray<S> => [
+  ...(pod.status?.containerStatuses ?? []),
+  ...(pod.status?.initContainerStatuses ?? []).filter((s) => isSidecar(pod, s.name))
+]

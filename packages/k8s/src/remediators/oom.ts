@@ -85,7 +85,8 @@ export const bumpAction = (signal: Signal.Signal, pod: PodFacts, factor: number,
       fromBytes: from,
       toBytes: to,
       nodeAllocatableBytes,
-      reason
+      reason,
+      ...(pod.sidecar ? { initContainer: true } : {})
     },
     precondition: { resourceVersion: workload?.resourceVersion ?? "" },
     timeoutMs: 180_000,

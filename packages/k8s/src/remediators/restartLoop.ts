@@ -4,9 +4,12 @@
  * - config_or_secret → escalate, naming the missing object, key or variable (BytePort never
  *   invents configuration).
  * - dependency_failure → core's `DependencyUnavailable` hand-off, awaited (`dependencyWait`, 10
- *   min; the runbook owning the Service's workload or the Database answers it), then one
- *   `k8s.restartPod` of the looping pod so it starts without waiting out its back-off; a
- *   hand-off nobody owns, or that times out, escalates.
+ *   min; the runbook owning the Service's workload or the Database answers it), then a
+ *   `WaitFor` of the `k8s.dependencyHealthy` check (the Service's ready EndpointSlice endpoints,
+ *   else a TCP connect; `dependencyConfirmSeconds`, 60 s) so a child's word alone never restarts
+ *   anything, then one `k8s.restartPod` of the looping pod so it starts without waiting out its
+ *   back-off; a hand-off nobody owns, that times out, or a dependency still not healthy
+ *   escalates, the pod untouched.
  * - oom → `k8s.patchMemoryLimit` ×`bumpFactor` (1.5; never for a heap ceiling ≥ the limit).
  * - port_bind → `k8s.rollbackDeployment` when the current revision introduced it (a last-good
  *   revision exists and the template changed), else escalate.
@@ -15,10 +18,11 @@
  *
  * @since 0.4.0
  */
-import { Action, type Classification, Fact, HandOffs, Plan, type Signal } from "@byteport/core"
+import { Action, type Classification, Fact, HandOffs, Plan, type Signal, type TargetRef } from "@byteport/core"
 import * as PinImageDigest from "../actions/pinImageDigest"
 import * as RestartPod from "../actions/restartPod"
 import { type RestartLoopClass, type RestartLoopFacts, DEPENDENCY_LOG, dependencyOf, lineOf, rePushed } from "../classifiers/restartLoop"
+import * as Dependency from "../probes/dependency"
 import * as Leases from "../targets/leases"
 import * as Targets from "../targets/Targets"
 import * as SevenClass from "./sevenClass"
@@ -32,10 +36,28 @@ export interface Remediation {
   readonly bumpFactor: number
   /** How long the dependency hand-off is awaited (seconds, default 600). */
   readonly dependencyWaitSeconds: number
+  /** After the hand-off, how long the dependency may take to show healthy before the restart (seconds, default 60). */
+  readonly dependencyConfirmSeconds?: number | undefined
+  /** How often that confirmation polls (seconds, default 5). */
+  readonly dependencyPollSeconds?: number | undefined
 }
 
 /** The defaults. */
-export const defaults: Remediation = { bumpFactor: 1.5, dependencyWaitSeconds: 600 }
+export const defaults: Remediation = { bumpFactor: 1.5, dependencyWaitSeconds: 600, dependencyConfirmSeconds: 60, dependencyPollSeconds: 5 }
+
+/**
+ * The `k8s.dependencyHealthy` check of a logged dependency: the Service its host names (a DNS
+ * name, or the name in "failed to connect to <name>" when the host is a clusterIP), else a TCP
+ * connect to the logged `host:port`.
+ */
+export const dependencyCheck = (line: string, namespace: string, target: TargetRef.TargetRef): Plan.CheckRef | undefined => {
+  const logged = Dependency.parseLine(line)
+  if (logged === undefined) return undefined
+  const named = /failed to connect to ([a-z0-9][a-z0-9.-]*)/i.exec(line)?.[1]
+  const svc = Dependency.serviceName(logged.host, namespace) ?? (named ? Dependency.serviceName(named, namespace) : undefined)
+  const service = svc ? { namespace: svc.namespace, name: svc.name, selector: true, clusterIP: null, readyEndpoints: 0, endpoints: 0 } : null
+  return Dependency.checkRef(target, { ...logged, service }, namespace)
+}
 
 const escalate = (cls: string, summary: string, reason: string, next: ReadonlyArray<string> = []) => Plan.make(RUNBOOK_ID, cls, summary, Plan.escalate(reason, next))
 
@@ -75,8 +97,11 @@ export const plan = (c: Classification.Classified, facts: Fact.Facts<RestartLoop
         source: RUNBOOK_ID,
         evidence: { dependency: dep.name, ...(dep.endpoint ? { endpoint: dep.endpoint } : {}), detail: `${where} container ${container}: ${line.trim()}` }
       }
-      return Plan.make(RUNBOOK_ID, cls, `${where}: wait for ${dep.name} (${dep.endpoint ?? "endpoint unknown"}) through its owner, then restart ${pod.metadata.name} once`, Plan.seq(
+      const confirm = dependencyCheck(line, ns, signal.target)
+      if (!confirm) return escalate(cls, `${where}: the dependency ${dep.name} cannot be checked`, `${reason}; no host BytePort could check before a restart`)
+      return Plan.make(RUNBOOK_ID, cls, `${where}: wait for ${dep.name} (${dep.endpoint ?? "endpoint unknown"}) through its owner, then restart ${pod.metadata.name} once it is healthy`, Plan.seq(
         Plan.handOff(handOff, { await: `${r.dependencyWaitSeconds} seconds`, reason: `${dep.name} is unavailable to ${where}` }),
+        Plan.waitFor(confirm, { timeoutMs: (r.dependencyConfirmSeconds ?? 60) * 1000, intervalMs: (r.dependencyPollSeconds ?? 5) * 1000 }),
         Plan.act(Action.make({
           kind: RestartPod.KIND,
           target: Targets.pod({ cluster, namespace: ns, name: pod.metadata.name }),

@@ -19,7 +19,9 @@
  *   24 h) carrying debug logging in the same patch where the workload declares how (else a
  *   ChangeProposal to declare it; the env var is restored after 24 h by a timed undo). A
  *   Deployment or RollingUpdate StatefulSet rolls its pods itself; an OnDelete StatefulSet does
- *   not, so BytePort restarts the OOM-killed pod only — one pod at a time, never a Ready one.
+ *   not, so BytePort restarts the OOM-killed pod only — one pod at a time, never a Ready one —
+ *   and, when the StatefulSet has other pods, escalates after the bump naming each pod that still
+ *   runs the previous limit and needs deletion (one at a time).
  * - **Verify**: `OomVerifiers.memoryBump`, held 5 minutes (every 30 s), retried once at 15 s.
  *
  * @since 0.3.0
@@ -33,6 +35,9 @@ import * as OomKilled from "../detectors/oomKilled"
 import { SignalTypes } from "../detectors/signals"
 import type { EventRecorder } from "../events/EventRecorder"
 import { Kube } from "../Kube"
+import * as Quantity from "../Quantity"
+import * as Informers from "../informers/Informers"
+import * as Resource from "../informers/Resource"
 import * as NodeProbe from "../probes/nodeFacts"
 import * as OomObserved from "../probes/oomObserved"
 import * as PodProbe from "../probes/podFacts"
@@ -64,7 +69,18 @@ export interface WorkloadFacts {
   readonly debug: SetDebugLogging.Declared | null
   /** The declared env var's current value in the container (null: unset). */
   readonly debugPrevious: string | null
+  /** A StatefulSet's live pods (not terminating), by name in ordinal order; absent for a Deployment. */
+  readonly pods?: ReadonlyArray<string> | undefined
 }
+
+/**
+ * The pods an OnDelete StatefulSet's patch does not reach: every live pod but the OOM-killed one
+ * (BytePort restarts that one only), in ordinal order.
+ */
+export const notReachedByPatch = (workload: WorkloadFacts | null, oomKilledPod: string): ReadonlyArray<string> =>
+  workload?.kind === "StatefulSet" && workload.updateStrategy === "OnDelete" ? (workload.pods ?? []).filter((p) => p !== oomKilledPod) : []
+
+const ordinal = (name: string) => Number(/-(\d+)$/.exec(name)?.[1] ?? Number.MAX_SAFE_INTEGER)
 
 /** What the classifier and remediator read. */
 export interface Exit137Facts {
@@ -115,7 +131,11 @@ const readWorkload = (namespace: string, owner: NonNullable<PodFacts["workload"]
     const debug = SetDebugLogging.declaredOn(w as { metadata?: { annotations?: { [k: string]: string } } }) ?? null
     const env = w.spec?.template.spec?.containers.find((c) => c.name === container)?.env?.find((e) => e.name === debug?.env)
     const strategy = owner.kind === "StatefulSet" ? ((w.spec as { updateStrategy?: { type?: string } } | undefined)?.updateStrategy?.type ?? "RollingUpdate") : null
-    return { kind: owner.kind, name: owner.name, updateStrategy: strategy, debug, debugPrevious: env === undefined ? null : env.value ?? "" } satisfies WorkloadFacts
+    const pods = owner.kind !== "StatefulSet" ? undefined : ((yield* Informers.listOr(Resource.pods, { namespace }, kube.listPods({ namespace }))) as ReadonlyArray<{ metadata?: { name?: string; deletionTimestamp?: unknown; ownerReferences?: ReadonlyArray<{ kind?: string; name?: string }> } }>)
+      .filter((p) => !p.metadata?.deletionTimestamp && (p.metadata?.ownerReferences ?? []).some((r) => r.kind === "StatefulSet" && r.name === owner.name))
+      .map((p) => p.metadata?.name ?? "")
+      .sort((a, b) => ordinal(a) - ordinal(b) || a.localeCompare(b))
+    return { kind: owner.kind, name: owner.name, updateStrategy: strategy, debug, debugPrevious: env === undefined ? null : env.value ?? "", ...(pods ? { pods } : {}) } satisfies WorkloadFacts
   })
 
 /** The diagnoser. */
@@ -185,7 +205,8 @@ export const plan = (classification: Classification.Classified, facts: Fact.Fact
   const workload = Fact.value(facts.workload) ?? null
   const onDelete = owner.kind === "StatefulSet" && workload?.updateStrategy === "OnDelete"
   const base = OomRemediator.bumpAction(signal, { ...pod, workload: owner }, s.bumpFactor, `exit 137 OOMKilled`, Fact.value(facts.node)?.allocatableMemoryBytes ?? null)
-  const debug = workload?.debug ?? null
+  // a native sidecar's limit is patched under initContainers; the declared debug switch is the app's
+  const debug = pod.sidecar === true ? null : workload?.debug ?? null
   const bump = Action.make({
     kind: base.kind,
     target: base.target,
@@ -219,8 +240,17 @@ export const plan = (classification: Classification.Classified, facts: Fact.Fact
       Plan.check(PodVerifiers.REPLACED_RUNNING, podRef, { namespace: pod.namespace, pod: pod.pod, uid, container: pod.container }, `${pod.namespace}/${pod.pod} recreated with the new limit`),
       { timeoutMs: 300_000, intervalMs: 5_000 }
     ))
+    const rest = notReachedByPatch(workload, pod.pod)
+    if (rest.length > 0) {
+      const to = Quantity.formatBytes(newLimitBytes(pod.memoryLimitBytes, s.bumpFactor))
+      steps.push(Plan.escalate(
+        `OnDelete StatefulSet ${pod.namespace}/${owner.name}: the new limit ${to} reaches a pod only when it is recreated; BytePort restarted the OOM-killed ${pod.pod} only (one pod at a time, never a running one). ${rest.join(", ")} still run${rest.length === 1 ? "s" : ""} the previous limit ${Quantity.formatBytes(pod.memoryLimitBytes)} and need${rest.length === 1 ? "s" : ""} deletion`,
+        rest.map((p, i) => `kubectl delete pod -n ${pod.namespace} ${p}${i === 0 ? "" : ` (after ${rest[i - 1]} is Ready again)`}`)
+      ))
+    }
   }
-  return make(`raise the memory limit of ${owner.kind.toLowerCase()}/${owner.name} container ${pod.container} ×${s.bumpFactor}${debug ? " with debug logging" : ""}${onDelete ? ", then restart the OOM-killed pod" : ""}`, steps.length === 1 ? steps[0]! : Plan.seq(...steps))
+  const others = notReachedByPatch(workload, pod.pod).length
+  return make(`raise the memory limit of ${owner.kind.toLowerCase()}/${owner.name} container ${pod.container} ×${s.bumpFactor}${debug ? " with debug logging" : ""}${onDelete ? `, then restart the OOM-killed pod${others > 0 ? `; escalate the ${others} other pod${others === 1 ? "" : "s"} the patch does not reach` : ""}` : ""}`, steps.length === 1 ? steps[0]! : Plan.seq(...steps))
 }
 
 /** Suggested next steps. */

@@ -16,7 +16,7 @@
  *
  * @since 0.4.0
  */
-import { type ActionHandler, Detector, Diagnoser, Fact, Runbook } from "@byteport/core"
+import { type ActionHandler, type Check, Detector, Diagnoser, Fact, Runbook } from "@byteport/core"
 import { type Duration, Effect } from "effect"
 import type * as ConfigMapSnapshots from "../actions/configMapSnapshots"
 import type * as HeapProfiler from "../actions/heapProfiler"
@@ -34,6 +34,7 @@ import * as Informers from "../informers/Informers"
 import * as K8sDetector from "../informers/K8sDetector"
 import * as Resource from "../informers/Resource"
 import { Kube } from "../Kube"
+import * as Dependency from "../probes/dependency"
 import * as ImageIds from "../probes/imageIds"
 import type * as PodWire from "../probes/podWire"
 import * as Remediator from "../remediators/restartLoop"
@@ -95,6 +96,9 @@ export const handlers = (): ReadonlyArray<ActionHandler.ActionHandler<Kube | Eve
   RestartPod.make(),
   PinImageDigest.make()
 ]
+
+/** The checks its plans reference (`k8s.dependencyHealthy`, the confirmation before the dependency restart). */
+export const checks = (): ReadonlyArray<Check.Check<Kube>> => [Dependency.check()]
 
 /** Builds the runbook. */
 export const make = (o: Options = {}): Runbook.Runbook<RestartLoopFacts, Kube> => {

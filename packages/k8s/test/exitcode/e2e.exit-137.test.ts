@@ -20,6 +20,18 @@ const oomKillsAfter = (s: any, app: string, since: number) =>
 
 const declared = { annotations: { "byteport.io/debug-logging": "env:LOG_LEVEL=debug" }, env: [{ name: "LOG_LEVEL", value: "info" }] }
 
+/** An OOM-killing StatefulSet `db` with `replicas` pods and the update strategy, 8 min in, and the runbook. */
+const oomStatefulSet = (replicas: number, strategy: "OnDelete" | "RollingUpdate") =>
+  Effect.gen(function*() {
+    const s = yield* sim(Scenario.cluster({ nodes: Math.max(2, replicas) }).with(Scenario.oom.undersizedLimit({ name: "db", replicas, workload: { kind: "StatefulSet" } })).build())
+    if (strategy === "OnDelete") {
+      const sts: any = s.api.store.get(STS, "default", "db")
+      s.api.store.update(STS, { ...sts, spec: { ...sts.spec, updateStrategy: { type: "OnDelete" } } })
+    }
+    s.advance("8m")
+    return { s, runbook: OomExit137.make({ probeTimeout: "2 minutes" }) }
+  })
+
 describe("k8s.oom.exit-137 e2e", () => {
   it.effect("OOMKilled: ×1.5 and LOG_LEVEL=debug in one patch (one rollout), held verification, no OOM kills after; the debug env has a timed undo", () =>
     Effect.gen(function*() {
@@ -73,11 +85,7 @@ describe("k8s.oom.exit-137 e2e", () => {
 
   it.effect("OnDelete StatefulSet: the patch does not roll the pods, so the OOM-killed pod is restarted — one pod, then the held check", () =>
     Effect.gen(function*() {
-      const s = yield* sim(Scenario.cluster({ nodes: 2 }).with(Scenario.oom.undersizedLimit({ name: "db", replicas: 1, workload: { kind: "StatefulSet" } })).build())
-      const sts: any = s.api.store.get(STS, "default", "db")
-      s.api.store.update(STS, { ...sts, spec: { ...sts.spec, updateStrategy: { type: "OnDelete" } } })
-      s.advance("8m")
-      const runbook = OomExit137.make({ probeTimeout: "2 minutes" })
+      const { s, runbook } = yield* oomStatefulSet(1, "OnDelete")
       const report: any = yield* runWithSim(s, Effect.gen(function*() {
         return yield* Runbook.handle(runbook, yield* firstSignal(runbook, (x) => x.type === "k8s.pod.oom_killed"), { mode: "auto" })
       }).pipe(Effect.provide(services(s))), { step: "2 seconds" })
@@ -87,6 +95,55 @@ describe("k8s.oom.exit-137 e2e", () => {
       assert.strictEqual(report.status, "recovered", JSON.stringify(report.escalation ?? report.verdicts?.at(-1)))
       assert.strictEqual(mutations(s).real.filter((r) => r.method === "DELETE").length, 1, "one pod restarted")
       assert.strictEqual(podsOf(s, "db")[0].spec.containers[0].resources.limits.memory, "768Mi")
+    }).pipe(Effect.scoped), 120_000)
+
+  it.effect("OnDelete StatefulSet with 3 replicas: bump, the OOM-killed pod alone restarted, then an escalation naming the pods the patch does not reach", () =>
+    Effect.gen(function*() {
+      const { s, runbook } = yield* oomStatefulSet(3, "OnDelete")
+      const uids = new Map(podsOf(s, "db").map((p: any) => [p.metadata.name, p.metadata.uid]))
+      assert.strictEqual(uids.size, 3)
+      let killed = ""
+      const report: any = yield* runWithSim(s, Effect.gen(function*() {
+        const signal = yield* firstSignal(runbook, (x) => x.type === "k8s.pod.oom_killed")
+        killed = String(signal.evidence["pod"])
+        return yield* Runbook.handle(runbook, signal, { mode: "auto" })
+      }).pipe(Effect.provide(services(s))), { step: "2 seconds" })
+      assert.strictEqual(report.classification?.class, "oom_killed")
+      const kinds = report.outcomes.filter((o: any) => o.status === "applied").map((o: any) => o.kind)
+      assert.deepStrictEqual(kinds, ["k8s.patchMemoryLimit", "k8s.restartPod"])
+      assert.strictEqual(report.status, "escalated")
+      const rest = [...uids.keys()].filter((n) => n !== killed).sort()
+      assert.strictEqual(rest.length, 2)
+      for (const p of rest) assert.include(report.escalation.reason, p)
+      assert.notInclude(report.escalation.reason.split("need")[0].split("BytePort restarted")[1].replace(`the OOM-killed ${killed}`, ""), killed)
+      assert.match(report.escalation.reason, /new limit 768Mi reaches a pod only when it is recreated/)
+      assert.match(report.escalation.reason, /previous limit 512Mi/)
+      assert.deepStrictEqual(report.escalation.nextSteps.slice(0, 2), [`kubectl delete pod -n default ${rest[0]}`, `kubectl delete pod -n default ${rest[1]} (after ${rest[0]} is Ready again)`])
+      // cluster state: the template has the new limit; only the OOM-killed pod was deleted and runs it
+      assert.strictEqual((s.api.store.get(STS, "default", "db") as any).spec.template.spec.containers[0].resources.limits.memory, "768Mi")
+      const deletes = mutations(s).real.filter((r) => r.method === "DELETE")
+      assert.strictEqual(deletes.length, 1, "one pod at a time: only the OOM-killed pod")
+      assert.include(deletes[0]!.path, killed)
+      const now = new Map(podsOf(s, "db").map((p: any) => [p.metadata.name, p]))
+      assert.notStrictEqual(now.get(killed).metadata.uid, uids.get(killed))
+      assert.strictEqual(now.get(killed).spec.containers[0].resources.limits.memory, "768Mi")
+      for (const p of rest) {
+        assert.strictEqual(now.get(p).metadata.uid, uids.get(p), `${p} untouched`)
+        assert.strictEqual(now.get(p).spec.containers[0].resources.limits.memory, "512Mi", `${p} still runs the previous limit`)
+      }
+    }).pipe(Effect.scoped), 120_000)
+
+  it.effect("near miss: a RollingUpdate StatefulSet with 3 replicas rolls its pods itself: no restart, no deletion escalation", () =>
+    Effect.gen(function*() {
+      const { s, runbook } = yield* oomStatefulSet(3, "RollingUpdate")
+      const report: any = yield* runWithSim(s, Effect.gen(function*() {
+        return yield* Runbook.handle(runbook, yield* firstSignal(runbook, (x) => x.type === "k8s.pod.oom_killed"), { mode: "auto" })
+      }).pipe(Effect.provide(services(s))), { step: "2 seconds" })
+      assert.strictEqual(report.classification?.class, "oom_killed")
+      assert.deepStrictEqual(report.outcomes.filter((o: any) => o.status === "applied").map((o: any) => o.kind), ["k8s.patchMemoryLimit"])
+      assert.isUndefined(report.plan.root.steps?.find((x: any) => x._tag === "Escalate"))
+      assert.notMatch(report.escalation?.reason ?? "", /need(s)? deletion/)
+      assert.strictEqual(mutations(s).real.filter((r) => r.method === "DELETE").length, 0)
     }).pipe(Effect.scoped), 120_000)
 
   it.effect("exit 137 with reason Error (liveness kills) escalates and writes nothing", () =>

@@ -25,7 +25,7 @@ export const sevenServices = (s: Sim, options: { readonly snapshots?: boolean; r
   const cluster = Layer.mergeAll(clusterLayer(s), HeapProfiler.unavailable("no heap profiler configured"))
   const snaps = ConfigMapSnapshots.layer({ enabled: options.snapshots ?? false, namespace: "byteport" }).pipe(Layer.provide(cluster))
   const deps = Layer.mergeAll(cluster, snaps)
-  const registry = NeverDeleteVolumes.registry({ handlers: handlers() }).pipe(Layer.provide(deps))
+  const registry = NeverDeleteVolumes.registry({ handlers: handlers(), checks: RestartLoopRunbook.checks() }).pipe(Layer.provide(deps))
   return Layer.mergeAll(deps, registry, Layer.orDie(options.store ?? MemoryStore.layer), IncidentBus.layer(), Notifier.memory)
 }
 

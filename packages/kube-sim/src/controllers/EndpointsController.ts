@@ -40,6 +40,34 @@ const podPorts = (pod: KubeObject, servicePorts: Array<Json>): Array<Json> => {
   return out
 }
 
+/** A Service whose endpoints the controllers manage (a selector, not ExternalName), with what both read. */
+interface ManagedService {
+  readonly svc: KubeObject
+  readonly spec: Json
+  readonly sel: Record<string, string>
+  readonly ns: string
+  readonly name: string
+  readonly servicePorts: Array<Json>
+  readonly publishNotReady: boolean
+}
+
+/** The Services whose Endpoints and EndpointSlices are managed, sorted: the walk both controllers make. */
+const managedServices = (ctx: SimContext): Array<ManagedService> =>
+  sorted(ctx.store.list(R.services)).flatMap((svc) => {
+    const spec = (svc["spec"] ?? {}) as Json
+    const sel = spec["selector"] as Record<string, string> | undefined
+    if (!sel || Object.keys(sel).length === 0 || spec["type"] === "ExternalName") return []
+    return [{
+      svc,
+      spec,
+      sel,
+      ns: svc.metadata.namespace ?? "default",
+      name: svc.metadata.name,
+      servicePorts: (spec["ports"] ?? []) as Array<Json>,
+      publishNotReady: spec["publishNotReadyAddresses"] === true
+    }]
+  })
+
 /** The endpoints controller. */
 export class EndpointsController {
   /** namespace/name of every Endpoints object this controller wrote. */
@@ -52,15 +80,8 @@ export class EndpointsController {
   reconcile(): void {
     const ctx = this.ctx
     const live = new Set<string>()
-    for (const svc of sorted(ctx.store.list(R.services))) {
-      const spec = (svc["spec"] ?? {}) as Json
-      const sel = spec["selector"] as Record<string, string> | undefined
-      if (!sel || Object.keys(sel).length === 0 || spec["type"] === "ExternalName") continue
-      const ns = svc.metadata.namespace ?? "default"
-      const name = svc.metadata.name
+    for (const { svc, spec, sel, ns, name, servicePorts, publishNotReady } of managedServices(ctx)) {
       live.add(`${ns}/${name}`)
-      const servicePorts = (spec["ports"] ?? []) as Array<Json>
-      const publishNotReady = spec["publishNotReadyAddresses"] === true
       const pods = sorted(ctx.store.list(R.pods, { namespace: ns })).filter((p) => mapSelectorMatches(sel, p.metadata.labels) && !p.metadata.deletionTimestamp && ((p["status"] as Json | undefined)?.["podIP"]))
       // subsets keyed by the resolved port list, in first-seen order
       const groups = new Map<string, { ports: Array<Json>; ready: Array<Json>; notReady: Array<Json> }>()
@@ -163,15 +184,8 @@ export class EndpointSliceController {
       if (!nodeZone.has(node)) nodeZone.set(node, ctx.store.get(R.nodes, undefined, node)?.metadata.labels?.[ZONE_LABEL])
       return nodeZone.get(node)
     }
-    for (const svc of sorted(ctx.store.list(R.services))) {
-      const spec = (svc["spec"] ?? {}) as Json
-      const sel = spec["selector"] as Record<string, string> | undefined
-      if (!sel || Object.keys(sel).length === 0 || spec["type"] === "ExternalName") continue
-      const ns = svc.metadata.namespace ?? "default"
-      const name = svc.metadata.name
+    for (const { svc, spec, sel, ns, name, servicePorts, publishNotReady } of managedServices(ctx)) {
       live.add(`${ns}/${name}`)
-      const servicePorts = (spec["ports"] ?? []) as Array<Json>
-      const publishNotReady = spec["publishNotReadyAddresses"] === true
       const groups = new Map<string, { ports: Array<Json>; endpoints: Array<Json> }>()
       for (const p of sorted(ctx.store.list(R.pods, { namespace: ns }))) {
         if (!mapSelectorMatches(sel, p.metadata.labels)) continue

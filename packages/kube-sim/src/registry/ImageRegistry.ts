@@ -81,6 +81,8 @@ const addressOf = (host: string): string => `10.${fnv32a(host) % 200}.${fnv32a(`
 export class ImageRegistry {
   private readonly repos = new Map<string, Repository>()
   private readonly unreachable = new Set<string>()
+  /** Registry hosts unreachable from some nodes only (a node's DNS, route, proxy or firewall): host → nodes. */
+  private readonly unreachableFrom = new Map<string, Set<string>>()
   private readonly hostUsers = new Map<string, Array<RegistryUser>>()
   private readonly nodeCache = new Map<string, Map<string, string>>()
 
@@ -151,11 +153,24 @@ export class ImageRegistry {
     else this.repo(parse(scope)).users = undefined
   }
 
-  /** Make a registry host unreachable (pulls time out) or reachable again. */
-  setReachable(host: string, reachable: boolean): void {
+  /**
+   * Make a registry host unreachable (pulls time out) or reachable again; with `nodes`, only from
+   * those nodes (a node-scoped fault: its DNS, routes, proxy or firewall), the others pull as
+   * before. Reachable again without `nodes` clears the node-scoped faults of the host too.
+   */
+  setReachable(host: string, reachable: boolean, options: { readonly nodes?: ReadonlyArray<string> } = {}): void {
     const h = host === "index.docker.io" ? "docker.io" : host
-    if (reachable) this.unreachable.delete(h)
-    else this.unreachable.add(h)
+    if (options.nodes !== undefined) {
+      const from = this.unreachableFrom.get(h) ?? new Set<string>()
+      for (const n of options.nodes) reachable ? from.delete(n) : from.add(n)
+      if (from.size > 0) this.unreachableFrom.set(h, from)
+      else this.unreachableFrom.delete(h)
+      return
+    }
+    if (reachable) {
+      this.unreachable.delete(h)
+      this.unreachableFrom.delete(h)
+    } else this.unreachable.add(h)
   }
 
   /**
@@ -207,7 +222,7 @@ export class ImageRegistry {
   }
 
   /** Pull `image` with the credentials the kubelet found for it, on a node of `platform`. */
-  pull(image: string, options: { readonly credentials?: ReadonlyArray<Credential>; readonly platform?: Platform; readonly runtime?: Runtime } = {}): PullResult {
+  pull(image: string, options: { readonly credentials?: ReadonlyArray<Credential>; readonly platform?: Platform; readonly runtime?: Runtime; readonly node?: string } = {}): PullResult {
     const ref = parse(image)
     const runtime = options.runtime ?? "containerd"
     const platform = options.platform ?? "linux/amd64"
@@ -217,7 +232,7 @@ export class ImageRegistry {
       message: message(runtime, ref, outcome, platform, detail),
       timeoutMs: outcome === "unreachable" ? DIAL_TIMEOUT_MS : 500
     })
-    if (this.unreachable.has(ref.registry)) return fail("unreachable")
+    if (this.unreachable.has(ref.registry) || (options.node !== undefined && this.unreachableFrom.get(ref.registry)?.has(options.node) === true)) return fail("unreachable")
     const r = this.repos.get(ref.name)
     const users = r?.users ?? this.hostUsers.get(ref.registry)
     let used: Credential | undefined

@@ -48,7 +48,7 @@ export const pullFor = (ctx: SimContext, pod: KubeObject, nodeName: string, imag
     ctx.events.record(pod, "Warning", "FailedToRetrieveImagePullSecret", `Unable to retrieve some image pull secrets (${missing.join(", ")}); attempting to pull the image may not succeed.`, "kubelet", { host: nodeName })
   }
   const node = ctx.store.get(R.nodes, undefined, nodeName)
-  return ctx.registry.pull(image, { credentials: lookup(entries, image), platform: platformOf(node), runtime: runtimeOf(node) })
+  return ctx.registry.pull(image, { credentials: lookup(entries, image), platform: platformOf(node), runtime: runtimeOf(node), node: nodeName })
 }
 
 /** The imageID of an image a node holds without a recorded pull (preloaded): its current digest. */

@@ -118,3 +118,26 @@ describe("ImageRegistry", () => {
     if (!down.ok) assert.match(down.message, /^rpc error: code = Unknown desc = failed to pull and unpack image "docker\.io\/acme\/public:1": failed to resolve reference "docker\.io\/acme\/public:1": failed to do request: Head "https:\/\/registry-1\.docker\.io\/v2\/acme\/public\/manifests\/1": dial tcp [\d.]+:443: i\/o timeout$/)
   })
 })
+
+describe("ImageRegistry: a registry unreachable from some nodes only", () => {
+  it("fails the pull on those nodes (dial timeout), others pull; node-scoped reachability and the global switch compose", () => {
+    const r = new ImageRegistry()
+    const img = "registry.internal.example.com/team/api:2.0.0"
+    r.setReachable("registry.internal.example.com", false, { nodes: ["node-1"] })
+    const bad = r.pull(img, { node: "node-1" })
+    assert.isFalse(bad.ok)
+    assert.strictEqual(bad.ok === false && bad.outcome, "unreachable")
+    assert.strictEqual(bad.ok === false && bad.timeoutMs, 30_000)
+    assert.isTrue(r.pull(img, { node: "node-2" }).ok, "another node pulls")
+    assert.isTrue(r.pull(img).ok, "a pull without a node is not node-scoped")
+    assert.isTrue(r.pull("docker.io/library/nginx:1.27", { node: "node-1" }).ok, "other registries are reachable from node-1")
+    r.setReachable("registry.internal.example.com", true, { nodes: ["node-1"] })
+    assert.isTrue(r.pull(img, { node: "node-1" }).ok)
+    // the global switch: unreachable everywhere; reachable again clears node-scoped faults too
+    r.setReachable("registry.internal.example.com", false, { nodes: ["node-3"] })
+    r.setReachable("registry.internal.example.com", false)
+    assert.isFalse(r.pull(img, { node: "node-2" }).ok)
+    r.setReachable("registry.internal.example.com", true)
+    assert.isTrue(r.pull(img, { node: "node-3" }).ok)
+  })
+})
