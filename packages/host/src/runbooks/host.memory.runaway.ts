@@ -453,6 +453,8 @@ export interface Options extends Partial<RunawaySettings>, Sources, Pick<Sampler
   /** Delay before verifying, seconds (default 30). */
   readonly verifyAfterSeconds?: number
   readonly defaultMode?: "observe" | "dry_run" | "auto"
+  /** The per-target cooldown after an incident closes (core's default, 5 minutes). */
+  readonly cooldown?: Duration.Input
 }
 
 /** The runbook. */
@@ -477,6 +479,7 @@ export const make = (options: Options = {}): Runbook.Runbook<RunawayFacts, Guard
     verify: verifier(options),
     verifySchedule: VerifierApi.once(`${options.verifyAfterSeconds ?? 30} seconds`),
     config: [settings],
+    ...(options.cooldown !== undefined ? { cooldown: options.cooldown } : {}),
     defaultMode: options.defaultMode ?? "dry_run"
   })
 }

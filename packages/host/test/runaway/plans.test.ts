@@ -17,7 +17,7 @@ const load = (name: string): { signal: Signal.Signal; facts: HostMemoryRunaway.R
 
 const kinds = (p: Plan.Plan) => Plan.actions(p.root).map((a) => a.action.kind)
 const handOffs = (s: Plan.Step): Array<string> =>
-  s._tag === "HandOff" ? [s.signal.type] : s._tag === "Seq" ? s.steps.flatMap(handOffs) : s._tag === "Fallback" ? [...handOffs(s.primary), ...handOffs(s.fallback)] : []
+  s._tag === "HandOff" ? [s.signal.type] : s._tag === "Seq" ? s.steps.flatMap(handOffs) : s._tag === "Fallback" ? [...handOffs(s.primary), ...handOffs(s.otherwise)] : []
 
 const classify = (signal: Signal.Signal, facts: Fact.Facts<HostMemoryRunaway.RunawayFacts>, settings?: Partial<HostMemoryRunaway.RunawaySettings>) =>
   HostMemoryRunaway.classifier({ ...HostMemoryRunaway.DEFAULTS, ...settings }, () => signal.observedAt)(facts)
