@@ -201,4 +201,19 @@ describe("host.memory.runaway on a real leaking process (LocalSupervisor)", () =
       assert.match(r.escalation!.reason, /no ServiceManager/)
       assert.strictEqual(mainPid(LEAKER), pid)
     }).pipe(Effect.provide(layer())), 30_000)
+
+  it.live("a stale signal (the grower is no longer MainPID) or an unknown deploy source: no restart", () =>
+    Effect.gen(function*() {
+      const pid = mainPid(LEAKER)
+      const live = signalFor(LEAKER)
+      const stale = Signal.make({ ...live, evidence: { ...live.evidence, pid: pid! + 100000 } })
+      const r = yield* handle(runbook(), stale, "auto")
+      assert.strictEqual(cls(r), "protected_consumer")
+      assert.match(r.escalation!.reason, /not the grower/)
+      const failing: DeploySource.DeploySource = { name: "down", latest: () => Effect.fail(new Error("deploy API unreachable")) }
+      const u = yield* handle(runbook({ deploys: failing }), signalFor(LEAKER), "auto")
+      assert.strictEqual(u.classification?._tag, "Indeterminate")
+      assert.isUndefined(u.outcomes.find((o) => o.kind === "host.service.restart"))
+      assert.strictEqual(mainPid(LEAKER), pid)
+    }).pipe(Effect.provide(layer())), 30_000)
 })
