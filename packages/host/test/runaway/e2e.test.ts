@@ -69,8 +69,8 @@ describe("host.memory.runaway on a real leaking process (LocalSupervisor)", () =
     scope = Effect.runSync(Scope.make())
     sup = await Effect.runPromise(Scope.provide(scope)(LocalSupervisor.make({
       units: [
-        // leaks 2 MiB every 50 ms (≈ 2400 MiB/min) up to 160 MiB, in its own cgroup limited to 512 MiB
-        { name: LEAKER, argv: [process.execPath, "-e", "const a=[];setInterval(()=>{if(a.length<80)a.push(Buffer.alloc(2<<20,1))},50)"], memoryMax: 512 * MiB },
+        // leaks 2 MiB every 50 ms (≈ 2400 MiB/min) up to 240 MiB, in its own cgroup limited to 512 MiB
+        { name: LEAKER, argv: [process.execPath, "-e", "const a=[];setInterval(()=>{if(a.length<120)a.push(Buffer.alloc(2<<20,1))},50)"], memoryMax: 512 * MiB },
         { name: STEADY, argv: [process.execPath, "-e", "const b=Buffer.alloc(40<<20,1);setInterval(()=>b[0]++,1000)"] }
       ]
     })))
@@ -103,7 +103,7 @@ describe("host.memory.runaway on a real leaking process (LocalSupervisor)", () =
       const fired: Array<Signal.Signal> = []
       for (let i = 0; i < 40 && fired.length === 0; i++) {
         fired.push(...(yield* poll))
-        yield* pause(150)
+        yield* pause(250)
       }
       assert.strictEqual(fired.length, 1)
       assert.deepStrictEqual(fired[0]!.target, HostMemoryRunaway.unitTarget(LEAKER, "test-host"))
@@ -129,20 +129,31 @@ describe("host.memory.runaway on a real leaking process (LocalSupervisor)", () =
   it.live("auto: three restarts cure the leak for a while; the fourth runaway in the hour is a crash loop: no restart, escalation", () =>
     Effect.gen(function*() {
       const steady = mainPid(STEADY)
+      // the signals come from the detector itself (20 MiB/min over 1 s here)
+      const poll = HostMemoryRunaway.sampler({ growthMiBPerMinute: 20, windowSeconds: 1, filter: (p) => p.cgroup.includes(tag), host: "test-host" })
+      const detect = Effect.gen(function*() {
+        for (let i = 0; i < 60; i++) {
+          const s = (yield* poll).find((x) => x.target.ref === LEAKER)
+          if (s !== undefined) return s
+          yield* pause(250)
+        }
+        return assert.fail("the leaker was not detected")
+      })
       for (let i = 1; i <= 3; i++) {
-        yield* grown()
+        const signal = yield* detect
         const pid = mainPid(LEAKER)!
+        assert.strictEqual(signal.evidence["pid"], pid)
         const before = rss(pid)
-        const r = yield* handle(runbook(), signalFor(LEAKER), "auto")
+        const r = yield* handle(runbook(), signal, "auto")
         assert.strictEqual(cls(r), "runaway_service", `restart ${i}`)
         assert.strictEqual(r.outcomes.find((o) => o.kind === "host.service.restart")?.status, "applied", `restart ${i}`)
         assert.strictEqual(r.status, "recovered", `restart ${i}`)
         const fresh = yield* until(() => (mainPid(LEAKER) !== undefined && mainPid(LEAKER) !== pid ? mainPid(LEAKER) : undefined))
         assert.isBelow(rss(fresh), before, "the restart cured it (for now)")
       }
-      yield* grown()
+      const fourth = yield* detect
       const pid = mainPid(LEAKER)
-      const r = yield* handle(runbook(), signalFor(LEAKER), "auto")
+      const r = yield* handle(runbook(), fourth, "auto")
       assert.strictEqual(cls(r), "crash_loop")
       assert.strictEqual(r.status, "escalated")
       assert.match(r.escalation!.reason, /3 restart\(s\) in the last hour/)
