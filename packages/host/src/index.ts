@@ -83,3 +83,9 @@ export * as ProcSample from "./saturation/ProcSample"
 export * as HostCpuSaturation from "./runbooks/host.cpu.saturation"
 /** The `host.memory.saturation` runbook and its parts. */
 export * as HostMemorySaturation from "./runbooks/host.memory.saturation"
+/** The runaway detector's growth window (RSS growth rate over a window; a plateau or a restart resets). */
+export * as RunawayGrowth from "./runaway/Growth"
+/** `DeploySource`: where `host.memory.runaway` learns of the target's latest deploy (default none). */
+export * as DeploySource from "./runaway/DeploySource"
+/** The `host.memory.runaway` runbook and its parts. */
+export * as HostMemoryRunaway from "./runbooks/host.memory.runaway"
