@@ -6,9 +6,8 @@
  *
  * @since 0.1.0
  */
-import { Stream } from "effect"
+import { Cause, Effect, Queue, Stream } from "effect"
 import * as fs from "node:fs"
-import * as readline from "node:readline"
 import * as HostError from "../HostError"
 
 /** One kmsg record's header. */
@@ -124,19 +123,27 @@ export interface StreamOptions {
  * kernel ≥ 4.19 prints once per kill).
  */
 export const oomKills = (path = "/dev/kmsg", options: StreamOptions = {}): Stream.Stream<OomKill, HostError.HostReadError> =>
-  Stream.fromAsyncIterable(
-    (async function*() {
-      const input = fs.createReadStream(path, { encoding: "utf8" })
-      const rl = readline.createInterface({ input, crlfDelay: Infinity })
-      try {
-        for await (const line of rl) {
-          const k = parseLine(line)
-          if (k !== undefined && k.line === "oom-kill" && k.usec > (options.sinceUsec ?? -1)) yield k
-        }
-      } finally {
-        rl.close()
-        input.destroy()
-      }
-    })(),
-    (e) => HostError.fromError(path, "read", e)
+  Stream.callback<OomKill, HostError.HostReadError>((queue) =>
+    Effect.acquireRelease(
+      Effect.sync(() => {
+        const input = fs.createReadStream(path, { encoding: "utf8" })
+        let rest = ""
+        input.on("data", (chunk) => {
+          const lines = (rest + String(chunk)).split("\n")
+          rest = lines.pop() ?? ""
+          for (const line of lines) {
+            const k = parseLine(line)
+            if (k !== undefined && k.line === "oom-kill" && k.usec > (options.sinceUsec ?? -1)) Queue.offerUnsafe(queue, k)
+          }
+        })
+        input.on("end", () => {
+          const k = parseLine(rest)
+          if (k !== undefined && k.line === "oom-kill" && k.usec > (options.sinceUsec ?? -1)) Queue.offerUnsafe(queue, k)
+          Queue.endUnsafe(queue)
+        })
+        input.on("error", (e) => Queue.failCauseUnsafe(queue, Cause.fail(HostError.fromError(path, "read", e))))
+        return input
+      }),
+      (input) => Effect.sync(() => input.destroy())
+    )
   )
