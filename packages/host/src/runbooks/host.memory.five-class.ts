@@ -683,7 +683,8 @@ export const make = (options: Options = {}): Runbook.Runbook<FiveClassFacts> => 
     family: "host.memory",
     description: "OOM kills or ≥ 90% of the memory limit: memory_leak, traffic_spike, undersized_limit, noisy_neighbor, runtime_misconfig",
     signals: [SIGNAL_TYPE, HandOffs.OomObserved.type],
-    precedence: 50,
+    // ranks before host.memory.saturation (40) and runaway: the family's default
+    precedence: 30,
     ...(detectors.length ? { detector: Detector.merge("host.memory.five-class", detectors) as Detector.Detector<never> } : {}),
     diagnose: diagnoser(o),
     classify: classifier({ ...DEFAULTS, ...Object.fromEntries(Object.entries(options).filter(([k]) => k in DEFAULTS)) }),

@@ -4,16 +4,17 @@
  * classes in order with near misses and a failed probe → Indeterminate, golden plans per class,
  * and the restart guardrails (backoff 30 s × 2^N, ≤ 3 per service per hour) under TestClock.
  */
-import { Plan, Runbook, Signal, Verdict } from "@byteport/core"
+import { Catalog, HandOffs, Plan, Runbook, Signal, Verdict } from "@byteport/core"
 import type { Fact } from "@byteport/core"
 import * as Testing from "@byteport/core/testing"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Stream } from "effect"
 import { TestClock } from "effect/testing"
 import * as fs from "node:fs"
+import * as http from "node:http"
 import * as os from "node:os"
 import * as nodePath from "node:path"
-import { FiveClassRuntime, FiveClassStats, HostMemoryFiveClass as F, Kmsg, ProcessControl } from "../../src/index"
+import { FiveClassRuntime, FiveClassStats, HostMemoryFiveClass as F, HostMemorySaturation, Kmsg, ProcessControl } from "../../src/index"
 
 const here = nodePath.dirname(new URL(import.meta.url).pathname)
 const MiB = 1024 * 1024
@@ -265,4 +266,36 @@ describe("restart guardrails (TestClock): backoff 30 s × 2^N, ≤ 3 per service
         assert.isTrue(yield* attempt)
       }).pipe(Effect.provide(Testing.layer({ handlers: [restart] })))
     }), 60_000)
+})
+
+describe("family default, the Node heap endpoint and the k8s hand-off", () => {
+  it("host.memory.five-class is the enabled runbook of family host.memory by default", () => {
+    const c = Catalog.make([HostMemorySaturation.make(), F.make()])
+    assert.deepStrictEqual(c.entries.filter((e) => e.enabled).map((e) => e.runbook.id), [F.ID])
+  })
+  it.live("the Node heap endpoint is read; an endpoint that fails → HeapProbeError (Unknown fact)", () =>
+    Effect.gen(function*() {
+      const server = http.createServer((req, res) => {
+        if (req.url === "/heap") {
+          const m = process.memoryUsage()
+          res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ heapUsed: m.heapUsed, heapTotal: m.heapTotal }))
+        } else res.writeHead(500).end("no")
+      })
+      yield* Effect.promise(() => new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r())))
+      const port = (server.address() as { port: number }).port
+      const ok = yield* FiveClassRuntime.nodeHeap(`http://127.0.0.1:${port}/heap`)
+      assert.strictEqual(ok.kind, "node")
+      assert.isAbove(ok.usedBytes!, 0)
+      const bad = yield* Effect.flip(FiveClassRuntime.nodeHeap(`http://127.0.0.1:${port}/other`))
+      assert.strictEqual(bad._tag, "HeapProbeError")
+      server.close()
+    }))
+  it.effect("k8s events via the oom.observed hand-off: decoded into the k8s fact; bad evidence fails the probe", () =>
+    Effect.gen(function*() {
+      const s = yield* HandOffs.signal(HandOffs.OomObserved, { target: F.target("web.service", "h1"), evidence: { container: "web", count: 2, lastAt: 1000, limitBytes: LIMIT }, observedAt: 1000 })
+      assert.deepStrictEqual(yield* F.k8s(s), { source: "hand-off", container: "web", count: 2, lastAt: 1000, limitBytes: LIMIT })
+      assert.deepStrictEqual(yield* F.k8s(signal), { source: "none" })
+      const bad = yield* Effect.flip(F.k8s({ ...s, evidence: { container: "" } }))
+      assert.strictEqual(bad._tag, "InvalidHandOff")
+    }))
 })
