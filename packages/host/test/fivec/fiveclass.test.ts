@@ -296,6 +296,6 @@ describe("family default, the Node heap endpoint and the k8s hand-off", () => {
       assert.deepStrictEqual(yield* F.k8s(s), { source: "hand-off", container: "web", count: 2, lastAt: 1000, limitBytes: LIMIT })
       assert.deepStrictEqual(yield* F.k8s(signal), { source: "none" })
       const bad = yield* Effect.flip(F.k8s({ ...s, evidence: { container: "" } }))
-      assert.strictEqual(bad._tag, "InvalidHandOff")
+      assert.strictEqual((bad as { readonly _tag: string })._tag, "InvalidHandOff")
     }))
 })
