@@ -68,9 +68,9 @@ describe("host.memory.five-class on real JVMs and Node processes (LocalSuperviso
   })
 
   const watched = (unit: string): F.Watched => ({ unit, cgroup: sup.snapshot(unit)!.cgroup })
-  const handle = (unit: string, mode: "auto" | "dry_run" | "observe") =>
+  const handle = (unit: string, mode: "auto" | "dry_run" | "observe", meminfoPath?: string) =>
     Effect.gen(function*() {
-      const rb = F.make({ history: (u) => Effect.succeed(histories[u] ?? []), shell: sup.shell, manager, verifyAfterSeconds: 0, dumpDirectory: dir })
+      const rb = F.make({ history: (u) => Effect.succeed(histories[u] ?? []), shell: sup.shell, manager, verifyAfterSeconds: 0, dumpDirectory: dir, ...(meminfoPath ? { meminfoPath } : {}) })
       const u = yield* F.usage(watched(unit))
       const signal = Signal.make({ type: F.SIGNAL_TYPE, target: F.target(unit, "test-host"), observedAt: Date.now(), source: "test", evidence: { ...watched(unit), percent: u.percent } })
       const r = yield* Runbook.handle(rb, signal, { mode }).pipe(Effect.provide(Testing.layer({ handlers: F.handlers(manager, sup.shell), checks: F.checks() })))
@@ -143,6 +143,32 @@ describe("host.memory.five-class on real JVMs and Node processes (LocalSuperviso
       assert.strictEqual(sup.snapshot(PLATEAU)!.memoryMax, 2 * tight)
       assert.strictEqual(sup.snapshot(PLATEAU)!.mainPid, pid, "no restart for a plateau")
       assert.strictEqual(r.status, "recovered")
+    }), 60_000)
+
+  it.live("a steady plateau (p99 > 80 % of the limit) → undersized_limit: a p99 × 1.5 proposal, MemoryMax unchanged; the node at 96 % with the service at < 70 % → noisy_neighbor escalation naming a neighbour", () =>
+    Effect.gen(function*() {
+      const cg = sup.snapshot(PLATEAU)!.cgroup
+      const usage = (yield* CgroupMemory.read(cg)).usageBytes
+      const tight = Math.ceil(usage / 0.85 / 4096) * 4096
+      yield* manager.setMemoryMax(PLATEAU, tight)
+      histories[PLATEAU] = Array.from({ length: 25 }, (_, i) => ({ at: Date.now() - 4 * 3_600_000 + i * 600_000, bytes: usage + (i % 2) * 4096 }))
+      const pid = sup.snapshot(PLATEAU)!.mainPid
+      const r = yield* handle(PLATEAU, "auto")
+      assert.strictEqual(cls(r), "undersized_limit")
+      assert.deepStrictEqual(r.outcomes.filter((o) => o.status === "applied"), [])
+      assert.include(JSON.stringify(r), `MemoryMax=${Math.ceil((usage + 4096) * 1.5 / MiB)}M`)
+      assert.strictEqual(sup.snapshot(PLATEAU)!.memoryMax, tight)
+      // relax the limit so the service is well-behaved; the node (a recorded meminfo) is at 96 %
+      yield* manager.setMemoryMax(PLATEAU, tight * 2)
+      histories[PLATEAU] = []
+      const meminfoPath = nodePath.join(dir, "meminfo")
+      fs.writeFileSync(meminfoPath, ["MemTotal: 8388608 kB", "MemFree: 100000 kB", "MemAvailable: 335544 kB", "Buffers: 0 kB", "Cached: 100000 kB", "SwapCached: 0 kB", "Shmem: 1000 kB", "SwapTotal: 0 kB", "SwapFree: 0 kB", ""].join("\n"))
+      const n = yield* handle(PLATEAU, "auto", meminfoPath)
+      assert.strictEqual(cls(n), "noisy_neighbor")
+      assert.strictEqual(n.status, "escalated")
+      assert.match(n.escalation!.reason, /largest consumer is .+ \(pid \d+/)
+      assert.strictEqual(sup.snapshot(PLATEAU)!.mainPid, pid)
+      assert.strictEqual(sup.snapshot(PLATEAU)!.memoryMax, tight * 2)
     }), 60_000)
 
   it.live("a Node leaker really OOM-killed: the /dev/kmsg detector names its unit; memory_leak restarts it, no bump, no bare SIGUSR1", () =>
