@@ -33,7 +33,7 @@
  *    limit, `maxLimitBytes`) with a ceiling guardrail of 2× the lease baseline and the policy cap;
  *    undersized_limit → a ChangeProposal (p99 × 1.5), never applied; runtime_misconfig → a
  *    ChangeProposal of the heap flag (75 % of the limit; GOMEMLIMIT 90 %); noisy_neighbor →
- *    escalation naming the top RSS process outside the service. Stateful services (ProcessGuard)
+ *    escalation naming the top RSS process outside the service. A kubepods cgroup → escalation naming the pod (never acted on here). Stateful services (ProcessGuard)
  *    are touched only when in `statefulAllowlist`; kubepods cgroups are never restarted here.
  * 5. **Verify** — usage under `limitPercent` of the limit.
  *
@@ -476,6 +476,14 @@ export const planOf = (classification: Classification.Classified, facts: Fact.Fa
   const r = facts.runtime?._tag === "Known" ? facts.runtime.value : null
   const unit = u?.unit ?? watchedOf(signal)?.unit ?? signal.target.ref
   const unitTarget = TargetRef.make("host.unit", unit, signal.target.parent)
+  const pod = /kubepods.*?pod([0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12})/.exec(u?.cgroup ?? watchedOf(signal)?.cgroup ?? "")
+  if (pod !== null && (classification.class === "memory_leak" || classification.class === "traffic_spike")) {
+    // container cgroups are never signalled, restarted or resized here: Kubernetes owns them
+    return Plan.make(ID, classification.class, `${classification.class} in a Kubernetes pod: escalate to its owner`, Plan.escalate(
+      `${classification.class} in pod ${pod[1]!.replace(/_/g, "-")} (cgroup ${u?.cgroup ?? "?"}): container cgroups are never signalled or restarted by host runbooks`,
+      [`let the Kubernetes OOM runbooks (oom.observed) handle pod ${pod[1]!.replace(/_/g, "-")}`]
+    ))
+  }
   switch (classification.class) {
     case "memory_leak": {
       if (r === null) break

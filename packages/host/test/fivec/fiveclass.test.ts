@@ -224,6 +224,17 @@ describe("golden plans per class", () => {
       if (name === "noisy_neighbor") assert.include(text, "batch-indexer (pid 4242")
     })
   }
+  it("a kubepods cgroup: memory_leak and traffic_spike escalate naming the pod, no action", () => {
+    const podUsage = { ...usage(95), cgroup: "/sys/fs/cgroup/memory/kubepods/burstable/pod1b2c3d4e-0000-4000-8000-00000000abcd/c0ffee" }
+    for (const name of ["memory_leak", "traffic_spike"]) {
+      const f = { ...CASES[name]!, usage: { _tag: "Known" as const, value: podUsage } }
+      const c = F.classifier()(f)
+      if (c._tag !== "Classified") return assert.fail(c._tag)
+      const plan = F.planOf(c, f, signal)
+      assert.deepStrictEqual(Plan.actions(plan.root), [])
+      assert.include(Plan.render(plan), "pod 1b2c3d4e-0000-4000-8000-00000000abcd")
+    }
+  })
   it("traffic_spike under a policy cap below 2×: the cap", () => {
     const f = CASES["traffic_spike"]!
     const c = F.classifier()(f)
