@@ -89,3 +89,13 @@ export * as RunawayGrowth from "./runaway/Growth"
 export * as DeploySource from "./runaway/DeploySource"
 /** The `host.memory.runaway` runbook and its parts. */
 export * as HostMemoryRunaway from "./runbooks/host.memory.runaway"
+/** OOM kills from `/dev/kmsg` (`oom-kill:` / `Killed process` lines) as a Stream. */
+export * as Kmsg from "./readers/Kmsg"
+/** A memory cgroup's usage and limit (v1 and v2). */
+export * as CgroupMemory from "./readers/CgroupMemory"
+/** The memory history statistics of `host.memory.five-class` (climb, span, p99, rps correlation). */
+export * as FiveClassStats from "./fivec/Stats"
+/** Runtime detection (JVM / Node / Go heap flags) and the jcmd / Node heap probes. */
+export * as FiveClassRuntime from "./fivec/Runtime"
+/** The `host.memory.five-class` runbook and its parts. */
+export * as HostMemoryFiveClass from "./runbooks/host.memory.five-class"
