@@ -56,7 +56,7 @@ export const mutation: fc.Arbitrary<Mutation> = fc.oneof(
   { weight: 8, arbitrary: fc.record({ at: fc.nat(), op: fc.constantFrom("drop", "null", "retype", "nan", "overflow", "negative", "nonUtf8", "empty", "hundredfold") }) as fc.Arbitrary<Mutation> },
   { weight: 1, arbitrary: fc.record({ at: fc.nat(), op: fc.constant("huge" as const), size: fc.constantFrom(10_000, 10_000, 100_000, 1_000_000) }) },
   { weight: 2, arbitrary: fc.record({ at: fc.nat(), op: fc.constant("timestamp" as const), value: fc.constantFrom(...BAD_TIMESTAMPS) }) },
-  { weight: 1, arbitrary: fc.record({ at: fc.nat(), op: fc.constant("deep" as const), depth: fc.constantFrom(50, 500, 1_000) /* 5,000 overflows core Json.canonical: docs/reliability.md */ }) },
+  { weight: 1, arbitrary: fc.record({ at: fc.nat(), op: fc.constant("deep" as const), depth: fc.constantFrom(50, 500, 1_000, 5_000)  }) },
   { weight: 2, arbitrary: fc.record({ at: fc.nat(), op: fc.constant("string" as const), value: fc.string({ unit: "binary", maxLength: 40 }) }) }
 )
 
