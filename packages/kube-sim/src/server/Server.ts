@@ -843,6 +843,7 @@ export const makeHandler = (ctx: HandlerContext) => {
           ...(f.user ? { user: f.user } : {})
         })
       }
+      if (decision.dropResponse) dropResponse(res, rec)
       for (const extra of ctx.extraRoutes) {
         if (await extra(req, res, url, text)) return
       }
@@ -854,6 +855,21 @@ export const makeHandler = (ctx: HandlerContext) => {
       rec.status = err.code
       sendError(res, err)
     }
+  }
+
+  /** "Applied, then the connection dropped before the response": the status is recorded, the socket destroyed instead of answering. */
+  const dropResponse = (res: ServerResponse, rec: { status: number }): void => {
+    const drop = () => {
+      rec.status = res.statusCode
+      res.socket?.destroy()
+      return res
+    }
+    res.writeHead = ((status: number) => {
+      res.statusCode = status
+      return drop()
+    }) as typeof res.writeHead
+    res.write = (() => (drop(), true)) as typeof res.write
+    res.end = (() => drop()) as typeof res.end
   }
 
   return (req: IncomingMessage, res: ServerResponse): Promise<void> =>
