@@ -3,7 +3,11 @@
  * in a Deployment or StatefulSet, conditional on the workload's resourceVersion. When the
  * workload changed since planning (409: its status moves all the time), the handler re-reads it
  * and retries once only if the container's limit is still the one the plan started from — the
- * state it was planned from — otherwise it fails as a conflict. In dry_run the patch is sent
+ * state it was planned from — otherwise it fails as a conflict. A 429, a 5xx or a connection lost
+ * before the answer (ambiguous: the patch may have applied) is retried, the same conditional
+ * patch, after Retry-After or a backoff (1, 2, 4, 8 s; 5 attempts); a 409 whose re-read shows the
+ * planned limit already in place is settled as applied (an attempt whose answer was lost), never
+ * patched again. In dry_run the patch is sent
  * with `dryRun=All` (the apiserver validates and admits it, nothing is persisted) and no Event
  * is recorded; otherwise a `MemoryLimitRaised` Event is recorded on the workload and the
  * handler waits (on the Effect Clock, polling every 2 s, up to `rolloutTimeoutSeconds`, default
@@ -38,7 +42,7 @@ import * as SetDebugLogging from "./setDebugLogging"
 import type { V1Deployment, V1StatefulSet } from "@kubernetes/client-node"
 import { EventRecorder, recordEvent } from "../events/EventRecorder"
 import { Kube } from "../Kube"
-import type { KubeError } from "../KubeError"
+import { isRetryable, type KubeError } from "../KubeError"
 import * as KubePatch from "../KubePatch"
 import { formatBytes, humanBytes, parse as parseQuantity } from "../Quantity"
 import { type ActionSettings, defaults } from "./settings"
@@ -103,6 +107,9 @@ export const guardrails = (s: ActionSettings = defaults): ReadonlyArray<Guardrai
 
 const ActionFailed = ActionHandler.ActionFailed
 
+/** Attempts of the conditional patch on 429, 5xx or a lost connection. */
+const RETRIES = 5
+
 type Obj = V1Deployment | V1StatefulSet
 
 /** Never debug logging the workload does not declare exactly (only when `params.debugLogging` is set; read live). */
@@ -141,13 +148,25 @@ export const make = (s: ActionSettings = defaults): ActionHandler.ActionHandler<
         const to = formatBytes(p.toBytes)
         const limitBody = { spec: { template: { spec: { containers: [{ name: p.container, resources: { limits: { memory: to } } }] } } } }
         const body = p.debugLogging ? SetDebugLogging.addDebugEnv(limitBody, p.container, p.debugLogging) : limitBody
-        const send = (rv: string) => kube.patch(p.workloadKind, { namespace: p.namespace, name: p.workloadName }, KubePatch.strategic(rv, body), { dryRun: ctx.dryRun })
+        const once = (rv: string) => kube.patch(p.workloadKind, { namespace: p.namespace, name: p.workloadName }, KubePatch.strategic(rv, body), { dryRun: ctx.dryRun })
+        // 429 / 5xx / a connection lost before the answer (ambiguous: it may have applied): the same
+        // conditional patch again, after Retry-After or a backoff; if the first one did apply, the
+        // resourceVersion moved and the retry is a 409, settled below by reading the limit
+        const send = (rv: string, attempt = 1): Effect.Effect<Obj, KubeError, Kube> =>
+          once(rv).pipe(
+            Effect.catchIf(
+              (e: KubeError) => isRetryable(e) && attempt < RETRIES && rv !== "",
+              (e) => Effect.andThen(Effect.sleep(Duration.seconds(e._tag === "KubeTooManyRequests" ? e.retryAfterSeconds ?? 1 : Math.min(8, 2 ** (attempt - 1)))), send(rv, attempt + 1))
+            )
+          )
         const rv = String(ctx.action.precondition["resourceVersion"] ?? "")
         const patched = yield* send(rv).pipe(
           Effect.catchTag("KubeConflict", () =>
             Effect.gen(function*() {
               const fresh = yield* readWorkload(p)
               const current = limitOf(fresh, p.container)
+              // an earlier attempt applied (its answer was lost): settled, as `observe` would, without a second write
+              if (!ctx.dryRun && current !== undefined && parseQuantity(current) === p.toBytes) return fresh
               if (current !== formatBytes(p.fromBytes)) {
                 return yield* new ActionFailed({ kind: KIND, conflict: true, message: `${p.workloadKind} ${p.namespace}/${p.workloadName} container ${p.container} limit is ${current ?? "unset"}, not the planned ${formatBytes(p.fromBytes)}` })
               }
