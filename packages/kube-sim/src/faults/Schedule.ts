@@ -51,10 +51,15 @@ export const make = (o: ScheduleOptions): ReadonlyArray<Incident> => {
   const pool = o.kinds ?? kinds
   const gap = o.meanGapMs ?? 30_000
   const out: Array<Incident> = []
+  // the first pass covers every kind once, in a seeded order (Fisher–Yates), then kinds are drawn at random
+  const first = [...pool]
+  for (let i = first.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1))
+    ;[first[i], first[j]] = [first[j]!, first[i]!]
+  }
   let at = Math.floor(random() * gap)
   for (let i = 0; at < o.durationMs; i++) {
-    // the first pass covers every kind once (in a seeded order), then kinds are drawn at random
-    const kind = i < pool.length ? pool[(i + Math.floor(random() * pool.length)) % pool.length]! : pool[Math.floor(random() * pool.length)]!
+    const kind = i < first.length ? first[i]! : pool[Math.floor(random() * pool.length)]!
     out.push(incident(kind, at, random))
     at += Math.max(1_000, Math.floor(gap * (0.5 + random())))
   }
