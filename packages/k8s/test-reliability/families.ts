@@ -109,6 +109,8 @@ const list: ReadonlyArray<FileFamily> = [
     fixtures: dirs("rollout"),
     // metrics.json is the recorder's summary of Prometheus answers (read undecoded by the fixture), not an API object
     exclude: ["metrics.json"],
+    // clusterFacts reads client-node's typed objects (no wire decoder): values keep their JSON type
+    // (BYTEPORT_FUZZ_SHAPE=any mutates them freely: it still finds TypeErrors, docs/reliability.md)
     ...(process.env["BYTEPORT_FUZZ_SHAPE"] === "any" ? {} : { shape: "same" as const }),
     pipeline: (dir) =>
       Effect.gen(function*() {
@@ -132,7 +134,7 @@ const list: ReadonlyArray<FileFamily> = [
   },
   {
     runbook: "k8s.node.pressure-drain",
-    ...(process.env["BYTEPORT_FUZZ_SHAPE"] === "any" ? {} : { shape: "same" as const }),
+    // nodeState reads a retyped or null field as absent: every mutation, JSON types not kept
     fixtures: dirs("notready", (n) => fs.existsSync(path.join(FIXTURES, "notready", n, "node.json"))),
     pipeline: (dir) =>
       Effect.gen(function*() {

@@ -5,6 +5,7 @@
 import { Classification, Fact, Plan, Signal, TargetRef } from "@byteport/core"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
+import * as NodePressure from "../../src/classifiers/nodePressure"
 import * as NodePressureRemediator from "../../src/remediators/nodePressure"
 
 describe("node pressure: a node name the API never holds", () => {
@@ -31,5 +32,21 @@ describe("node pressure: a node name the API never holds", () => {
   it("a valid name still cordons, drains and uncordons", () => {
     const steps = NodePressureRemediator.cordonDrainSteps("worker-1", "prod", "memory_pressure")
     expect([steps.cordon, steps.drain, steps.uncordon].map((s) => s._tag)).toEqual(["Act", "Act", "Act"])
+  })
+
+  it("nodeState and clusterState read retyped or null fields as absent, never throw (client-node objects are not decoded)", () => {
+    const retyped: ReadonlyArray<unknown> = [
+      { metadata: { name: "worker-1" }, status: { conditions: "Ready=True" }, spec: { taints: { key: "x" } } },
+      { metadata: { name: 42, resourceVersion: 7 }, status: { conditions: [null, { type: "Ready", status: true }] }, spec: { taints: [null, { key: 3 }], providerID: {} } },
+      { metadata: { name: "worker-2", labels: "node-role" }, status: { conditions: { length: 1, "0": { type: "Ready" } } }, spec: { taints: "NoSchedule" } }
+    ]
+    for (const n of retyped) {
+      const st = NodePressure.nodeState(n as any)
+      expect(st.ready).toBe("absent")
+      expect(typeof st.name).toBe("string")
+      expect(st.controlPlane).toBe(false)
+      expect(st.providerID).toBe(null)
+    }
+    expect(NodePressure.clusterState(retyped as any).total).toBe(3)
   })
 })
