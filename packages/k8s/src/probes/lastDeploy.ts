@@ -140,7 +140,9 @@ const iso = (t: string | Date | null | undefined): string | null => (t === null 
 
 const imagesOf = (template: unknown): Array<{ container: string; image: string }> => {
   const spec = (template as { spec?: { containers?: ReadonlyArray<{ name: string; image?: string }>; initContainers?: ReadonlyArray<{ name: string; image?: string }> } } | undefined)?.spec
-  return [...(spec?.initContainers ?? []), ...(spec?.containers ?? [])].filter((c) => typeof c?.image === "string").map((c) => ({ container: c.name, image: c.image! }))
+  // a retyped list (a number, an object) reads as no containers, never throws
+  const list = (v: unknown): ReadonlyArray<{ name: string; image?: string }> => (Array.isArray(v) ? v : [])
+  return [...list(spec?.initContainers), ...list(spec?.containers)].filter((c) => typeof c?.image === "string").map((c) => ({ container: c.name, image: c.image! }))
 }
 
 /**

@@ -35,4 +35,15 @@ describe("template diff: deep nesting", () => {
     const b = { ...template("shop/api:1", nested(10_000)), metadata: { ...a.metadata, labels: { app: "api", "pod-template-hash": "other" } } }
     assert.deepStrictEqual(LastDeploy.templateChanges(a, b), [])
   })
+
+  it("a retyped container list (a number, an object) reads as no containers (fuzzing, BYTEPORT_FUZZ_SEED=2002)", () => {
+    const deployment = { metadata: { name: "api", uid: "u1", annotations: { "deployment.kubernetes.io/revision": "2" } } }
+    const rs = (name: string, revision: number, containers: unknown) => ({
+      metadata: { name, annotations: { "deployment.kubernetes.io/revision": String(revision) }, ownerReferences: [{ kind: "Deployment", name: "api", uid: "u1", controller: true }] },
+      spec: { template: { spec: { containers, initContainers: { length: 1 } } } }
+    })
+    const d = LastDeploy.templateDiff(deployment as any, [rs("api-a", 1, -1), rs("api-b", 2, [{ name: "api", image: "shop/api:2" }])] as any)
+    assert.deepStrictEqual(d.previous?.images, [])
+    assert.deepStrictEqual(d.current?.images, [{ container: "api", image: "shop/api:2" }])
+  })
 })
