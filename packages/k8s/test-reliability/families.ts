@@ -46,8 +46,8 @@ const finish = <C extends Classification>(c: C, plan: (c: C & { readonly _tag: "
     return ended(c, made)
   })
 
-/** A Node as the apiserver returns it, as far as the node runbooks name it. */
-const NodeName = Schema.Struct({ metadata: Schema.Struct({ name: Schema.String.check(Schema.isPattern(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/)) }) })
+/** A Node as the apiserver returns it, as far as the node runbooks name it: a DNS-1123 subdomain, at most 253 characters. */
+const NodeName = Schema.Struct({ metadata: Schema.Struct({ name: Schema.String.check(Schema.isMaxLength(253), Schema.isPattern(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/)) }) })
 
 /** What a watch or list from the apiserver always is: objects with a metadata.name (kubectl `-o json`). */
 const ApiObject = Schema.Struct({ metadata: Schema.Struct({ name: Schema.String }) }) as unknown as Schema.Codec<unknown, unknown>
