@@ -86,9 +86,9 @@ describe("fault schedules on kube-sim: OOM incidents", () => {
         const rs = reports.get(n) ?? []
         const r = rs[0]
         const patched = (r?.outcomes ?? []).filter((o: any) => o.kind === "k8s.patchMemoryLimit" && o.status === "applied").length
-        return { name: n, reports: rs.length, status: r?.status, class: r?.classification?.class, patched, appliedOnServer: applied(n).length, limit: (s.api.store.get(DEPLOYMENTS, "default", n) as any).spec.template.spec.containers[0].resources.limits.memory }
+        return { name: n, reports: rs.length, status: r?.status, class: r?.classification?.class, why: String(r?.escalation?.reason ?? "").slice(0, 120), patched, appliedOnServer: applied(n).length, limit: (s.api.store.get(DEPLOYMENTS, "default", n) as any).spec.template.spec.containers[0].resources.limits.memory }
       })
-      console.log(`[faults] fired ${JSON.stringify(player.fired)}, answered ${JSON.stringify(player.hits)}, ${ambiguous.hits} more memory patches dropped after applying; after ${Duration.format(Duration.millis(elapsed))} of virtual time:\n${summary.map((x) => `  ${x.name}: ${x.reports} report(s), ${x.status} ${x.class ?? ""}, patch applied ${x.patched}×, on the server ${x.appliedOnServer}×, limit ${x.limit}`).join("\n")}`)
+      console.log(`[faults] fired ${JSON.stringify(player.fired)}, answered ${JSON.stringify(player.hits)}, ${ambiguous.hits} more memory patches dropped after applying; after ${Duration.format(Duration.millis(elapsed))} of virtual time:\n${summary.map((x) => `  ${x.name}: ${x.reports} report(s), ${x.status} ${x.class ?? ""}, patch applied ${x.patched}×, on the server ${x.appliedOnServer}×, limit ${x.limit}${x.why ? ` (${x.why})` : ""}`).join("\n")}`)
       expect(exit._tag, `the program ended (${elapsed} ms of virtual time)`).toBe("Success")
       for (const x of summary) {
         expect(x.reports, `${x.name}: exactly one IncidentReport`).toBe(1)
