@@ -7,7 +7,8 @@
  * before the answer (ambiguous: the patch may have applied) is retried, the same conditional
  * patch, after Retry-After or a backoff (1, 2, 4, 8 s; 5 attempts); a 409 whose re-read shows the
  * planned limit already in place is settled as applied (an attempt whose answer was lost), never
- * patched again. In dry_run the patch is sent
+ * patched again; the reads after the patch (the 409's re-read, the rollout wait) retry the same
+ * way, so a throttled read never fails an action that applied. In dry_run the patch is sent
  * with `dryRun=All` (the apiserver validates and admits it, nothing is persisted) and no Event
  * is recorded; otherwise a `MemoryLimitRaised` Event is recorded on the workload and the
  * handler waits (on the Effect Clock, polling every 2 s, up to `rolloutTimeoutSeconds`, default
@@ -107,8 +108,17 @@ export const guardrails = (s: ActionSettings = defaults): ReadonlyArray<Guardrai
 
 const ActionFailed = ActionHandler.ActionFailed
 
-/** Attempts of the conditional patch on 429, 5xx or a lost connection. */
+/** Attempts of a request on 429, 5xx or a lost connection. */
 const RETRIES = 5
+
+/** `eff` again after Retry-After or a backoff (1, 2, 4, 8 s) while it fails retryably (429, 5xx, a lost connection), `RETRIES` attempts in all. */
+const retrying = <A>(eff: Effect.Effect<A, KubeError, Kube>, attempt = 1): Effect.Effect<A, KubeError, Kube> =>
+  eff.pipe(
+    Effect.catchIf(
+      (e: KubeError) => isRetryable(e) && attempt < RETRIES,
+      (e) => Effect.andThen(Effect.sleep(Duration.seconds(e._tag === "KubeTooManyRequests" ? e.retryAfterSeconds ?? 1 : Math.min(8, 2 ** (attempt - 1)))), retrying(eff, attempt + 1))
+    )
+  )
 
 type Obj = V1Deployment | V1StatefulSet
 
@@ -152,18 +162,12 @@ export const make = (s: ActionSettings = defaults): ActionHandler.ActionHandler<
         // 429 / 5xx / a connection lost before the answer (ambiguous: it may have applied): the same
         // conditional patch again, after Retry-After or a backoff; if the first one did apply, the
         // resourceVersion moved and the retry is a 409, settled below by reading the limit
-        const send = (rv: string, attempt = 1): Effect.Effect<Obj, KubeError, Kube> =>
-          once(rv).pipe(
-            Effect.catchIf(
-              (e: KubeError) => isRetryable(e) && attempt < RETRIES && rv !== "",
-              (e) => Effect.andThen(Effect.sleep(Duration.seconds(e._tag === "KubeTooManyRequests" ? e.retryAfterSeconds ?? 1 : Math.min(8, 2 ** (attempt - 1)))), send(rv, attempt + 1))
-            )
-          )
+        const send = (rv: string): Effect.Effect<Obj, KubeError, Kube> => (rv === "" ? once(rv) : retrying(once(rv)))
         const rv = String(ctx.action.precondition["resourceVersion"] ?? "")
         const patched = yield* send(rv).pipe(
           Effect.catchTag("KubeConflict", () =>
             Effect.gen(function*() {
-              const fresh = yield* readWorkload(p)
+              const fresh = yield* retrying(readWorkload(p))
               const current = limitOf(fresh, p.container)
               // an earlier attempt applied (its answer was lost): settled, as `observe` would, without a second write
               if (!ctx.dryRun && current !== undefined && parseQuantity(current) === p.toBytes) return fresh
@@ -186,7 +190,8 @@ export const make = (s: ActionSettings = defaults): ActionHandler.ActionHandler<
           const start = yield* Clock.currentTimeMillis
           const generation = patched.metadata?.generation ?? 0
           for (;;) {
-            const w = yield* readWorkload(p).pipe(Effect.mapError((e) => new ActionFailed({ kind: KIND, message: e.message })))
+            // the patch is applied: a read the apiserver throttles or fails is retried, never a failed action
+            const w = yield* retrying(readWorkload(p)).pipe(Effect.mapError((e) => new ActionFailed({ kind: KIND, message: e.message })))
             const want = w.spec?.replicas ?? 1
             const st = w.status
             if ((st?.observedGeneration ?? 0) >= generation && (st?.updatedReplicas ?? 0) >= want && (st?.readyReplicas ?? 0) >= want && (st?.replicas ?? 0) === want) {

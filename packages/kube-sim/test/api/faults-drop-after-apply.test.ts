@@ -59,6 +59,17 @@ describe("faults: applied, then the connection dropped before the response", () 
     }
   })
 
+  it("an answer that applied nothing (a 409 on a stale resourceVersion) is sent as usual", async () => {
+    const d = sim.faults.dropAfterApply({ method: "PATCH", resource: "deployments", times: 1 })
+    try {
+      const err = await apps.patchNamespacedDeployment({ namespace: "default", name: "web", body: { metadata: { resourceVersion: "1" }, spec: { replicas: 6 } } }, merge).then(() => null, (x: unknown) => x as any)
+      assert.strictEqual(err?.code, 409)
+      assert.strictEqual((sim.store.get(Keys.deployments, "default", "web") as any).spec.replicas, 4)
+    } finally {
+      d.remove()
+    }
+  })
+
   it("a seeded schedule covers every kind and replays from its seed", () => {
     const a = FaultSchedule.make({ seed: 42, durationMs: 10 * 60_000 })
     for (let seed = 0; seed < 50; seed++) {
