@@ -5,7 +5,7 @@
  * (and so never share a digest): it throws `NonJsonValue` (naming the path) for `NaN`,
  * `Infinity`, `undefined` inside an array (or a hole), functions, symbols, bigints, cycles,
  * objects with an own `__proto__` key or symbol keys, arrays with extra properties and
- * non-plain objects (`Date`, `Map`, class instances …). `undefined` object members are dropped
+ * non-plain objects (`Date`, `Map`, class instances …) and values nested deeper than 2,500 levels. `undefined` object members are dropped
  * (as `JSON.stringify` does) and `-0` is written as `0`: both are the same JSON text.
  *
  * @since 0.1.0
@@ -36,6 +36,9 @@ const describe = (value: unknown): string => {
   return `a ${typeof value}`
 }
 
+/** The deepest nesting `canonical` accepts: the apiserver accepts 10,000 levels, but JSON.stringify overflows Node's stack near 4,000. */
+const MAX_DEPTH = 2_500
+
 /**
  * The first place where `value` is not JSON, or `undefined` when it is JSON. Pure; never throws.
  * Paths start at `root` (default `$`).
@@ -43,6 +46,9 @@ const describe = (value: unknown): string => {
 export const check = (value: unknown, root = "$"): NonJsonValue | undefined => {
   const stack = new Set<object>()
   const go = (v: unknown, path: string): NonJsonValue | undefined => {
+    if (stack.size >= MAX_DEPTH && v !== null && typeof v === "object") {
+      return new NonJsonValue({ path: root, message: `${root} is nested deeper than ${MAX_DEPTH} levels, which canonical JSON refuses (JSON.stringify would overflow the stack)` })
+    }
     switch (typeof v) {
       case "string":
       case "boolean":

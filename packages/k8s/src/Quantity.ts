@@ -23,7 +23,9 @@ export const parse = (q: string | number | undefined | null): number | undefined
   const n = Number(m[1]) * (m[2] ? Number(`1${m[2]}`) : 1)
   const suffix = m[3] ?? ""
   const factor = binary[suffix] ?? decimal[suffix]
-  return factor === undefined ? undefined : n * factor
+  const v = factor === undefined ? undefined : n * factor
+  // "1e999", 400 digits or "9e300Ei" overflow to Infinity: not a quantity the API holds
+  return v !== undefined && Number.isFinite(v) ? v : undefined
 }
 
 /** Parses a quantity or fails with InvalidQuantity. */

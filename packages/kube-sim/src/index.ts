@@ -12,7 +12,9 @@ export * from "./store/index"
 /** Fault injection. */
 export * as Faults from "./faults/Faults"
 /** Fault rule types. */
-export type { ErrorFault, FaultHandle, FaultMatch, LatencyFault } from "./faults/Faults"
+export type { DropAfterApplyFault, ErrorFault, FaultHandle, FaultMatch, LatencyFault } from "./faults/Faults"
+/** Seeded fault schedules (410, 429, 500s, dropped watches, restarts, dropped-after-apply) played over virtual time. */
+export * as FaultSchedule from "./faults/Schedule"
 /** The request recorder. */
 export * as Recorder from "./recorder/Recorder"
 /** Recorder types. */

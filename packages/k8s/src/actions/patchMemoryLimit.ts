@@ -3,7 +3,12 @@
  * in a Deployment or StatefulSet, conditional on the workload's resourceVersion. When the
  * workload changed since planning (409: its status moves all the time), the handler re-reads it
  * and retries once only if the container's limit is still the one the plan started from — the
- * state it was planned from — otherwise it fails as a conflict. In dry_run the patch is sent
+ * state it was planned from — otherwise it fails as a conflict. A 429, a 5xx or a connection lost
+ * before the answer (ambiguous: the patch may have applied) is retried, the same conditional
+ * patch, after Retry-After or a backoff (1, 2, 4, 8 s; 5 attempts); a 409 whose re-read shows the
+ * planned limit already in place is settled as applied (an attempt whose answer was lost), never
+ * patched again; the reads after the patch (the 409's re-read, the rollout wait) retry the same
+ * way, so a throttled read never fails an action that applied. In dry_run the patch is sent
  * with `dryRun=All` (the apiserver validates and admits it, nothing is persisted) and no Event
  * is recorded; otherwise a `MemoryLimitRaised` Event is recorded on the workload and the
  * handler waits (on the Effect Clock, polling every 2 s, up to `rolloutTimeoutSeconds`, default
@@ -38,7 +43,7 @@ import * as SetDebugLogging from "./setDebugLogging"
 import type { V1Deployment, V1StatefulSet } from "@kubernetes/client-node"
 import { EventRecorder, recordEvent } from "../events/EventRecorder"
 import { Kube } from "../Kube"
-import type { KubeError } from "../KubeError"
+import { isRetryable, type KubeError } from "../KubeError"
 import * as KubePatch from "../KubePatch"
 import { formatBytes, humanBytes, parse as parseQuantity } from "../Quantity"
 import { type ActionSettings, defaults } from "./settings"
@@ -105,6 +110,18 @@ export const guardrails = (s: ActionSettings = defaults): ReadonlyArray<Guardrai
 
 const ActionFailed = ActionHandler.ActionFailed
 
+/** Attempts of a request on 429, 5xx or a lost connection. */
+const RETRIES = 5
+
+/** `eff` again after Retry-After or a backoff (1, 2, 4, 8 s) while it fails retryably (429, 5xx, a lost connection), `RETRIES` attempts in all. */
+const retrying = <A>(eff: Effect.Effect<A, KubeError, Kube>, attempt = 1): Effect.Effect<A, KubeError, Kube> =>
+  eff.pipe(
+    Effect.catchIf(
+      (e: KubeError) => isRetryable(e) && attempt < RETRIES,
+      (e) => Effect.andThen(Effect.sleep(Duration.seconds(e._tag === "KubeTooManyRequests" ? e.retryAfterSeconds ?? 1 : Math.min(8, 2 ** (attempt - 1)))), retrying(eff, attempt + 1))
+    )
+  )
+
 type Obj = V1Deployment | V1StatefulSet
 
 /** Never debug logging the workload does not declare exactly (only when `params.debugLogging` is set; read live). */
@@ -144,13 +161,19 @@ export const make = (s: ActionSettings = defaults): ActionHandler.ActionHandler<
         const list = p.initContainer === true ? "initContainers" : "containers"
         const limitBody = { spec: { template: { spec: { [list]: [{ name: p.container, resources: { limits: { memory: to } } }] } } } }
         const body = p.debugLogging && p.initContainer !== true ? SetDebugLogging.addDebugEnv(limitBody, p.container, p.debugLogging) : limitBody
-        const send = (rv: string) => kube.patch(p.workloadKind, { namespace: p.namespace, name: p.workloadName }, KubePatch.strategic(rv, body), { dryRun: ctx.dryRun })
+        const once = (rv: string) => kube.patch(p.workloadKind, { namespace: p.namespace, name: p.workloadName }, KubePatch.strategic(rv, body), { dryRun: ctx.dryRun })
+        // 429 / 5xx / a connection lost before the answer (ambiguous: it may have applied): the same
+        // conditional patch again, after Retry-After or a backoff; if the first one did apply, the
+        // resourceVersion moved and the retry is a 409, settled below by reading the limit
+        const send = (rv: string): Effect.Effect<Obj, KubeError, Kube> => (rv === "" ? once(rv) : retrying(once(rv)))
         const rv = String(ctx.action.precondition["resourceVersion"] ?? "")
         const patched = yield* send(rv).pipe(
           Effect.catchTag("KubeConflict", () =>
             Effect.gen(function*() {
-              const fresh = yield* readWorkload(p)
+              const fresh = yield* retrying(readWorkload(p))
               const current = limitOf(fresh, p.container)
+              // an earlier attempt applied (its answer was lost): settled, as `observe` would, without a second write
+              if (!ctx.dryRun && current !== undefined && parseQuantity(current) === p.toBytes) return fresh
               if (current !== formatBytes(p.fromBytes)) {
                 return yield* new ActionFailed({ kind: KIND, conflict: true, message: `${p.workloadKind} ${p.namespace}/${p.workloadName} container ${p.container} limit is ${current ?? "unset"}, not the planned ${formatBytes(p.fromBytes)}` })
               }
@@ -170,7 +193,8 @@ export const make = (s: ActionSettings = defaults): ActionHandler.ActionHandler<
           const start = yield* Clock.currentTimeMillis
           const generation = patched.metadata?.generation ?? 0
           for (;;) {
-            const w = yield* readWorkload(p).pipe(Effect.mapError((e) => new ActionFailed({ kind: KIND, message: e.message })))
+            // the patch is applied: a read the apiserver throttles or fails is retried, never a failed action
+            const w = yield* retrying(readWorkload(p)).pipe(Effect.mapError((e) => new ActionFailed({ kind: KIND, message: e.message })))
             const want = w.spec?.replicas ?? 1
             const st = w.status
             if ((st?.observedGeneration ?? 0) >= generation && (st?.updatedReplicas ?? 0) >= want && (st?.readyReplicas ?? 0) >= want && (st?.replicas ?? 0) === want) {

@@ -54,17 +54,19 @@ export type PressureClass = "node_not_ready" | "memory_pressure" | "disk_pressur
 /** `NodeState` from a Node. */
 export const nodeState = (n: V1Node): NodeState => {
   const cond = (t: string) => NodeGuards.condition(n, t)
+  // a field of the wrong type (the object is typed by client-node, not decoded) reads as absent
+  const str = (v: unknown): string | null => (typeof v === "string" ? v : null)
   return {
-    name: n.metadata?.name ?? "",
-    resourceVersion: n.metadata?.resourceVersion ?? "",
+    name: str(n.metadata?.name) ?? "",
+    resourceVersion: str(n.metadata?.resourceVersion) ?? "",
     ready: cond("Ready") ?? "absent",
     memoryPressure: cond("MemoryPressure") === "True",
     diskPressure: cond("DiskPressure") === "True",
     pidPressure: cond("PIDPressure") === "True",
     cordoned: NodeGuards.isCordoned(n),
-    cordonedBy: NodeGuards.cordonedBy(n) ?? null,
+    cordonedBy: str(NodeGuards.cordonedBy(n)),
     controlPlane: NodeGuards.isControlPlane(n),
-    providerID: n.spec?.providerID ?? null
+    providerID: str(n.spec?.providerID)
   }
 }
 

@@ -92,7 +92,12 @@ export const fromConfig: Effect.Effect<NodeGuardSettings, Config.ConfigError> = 
 // Pure node predicates
 
 /** The status of a node condition ("True", "False", "Unknown"), undefined when absent. */
-export const condition = (node: V1Node, type: string): string | undefined => node.status?.conditions?.find((c) => c?.type === type)?.status
+export const condition = (node: V1Node, type: string): string | undefined => {
+  // read as the wire may hold it: a retyped list or status reads as absent, never throws
+  const conditions: unknown = node.status?.conditions
+  const status: unknown = Array.isArray(conditions) ? conditions.find((c) => c?.type === type)?.status : undefined
+  return typeof status === "string" ? status : undefined
+}
 
 /** Whether the node reports Ready=True. */
 export const isReady = (node: V1Node): boolean => condition(node, "Ready") === "True"
@@ -109,7 +114,7 @@ export const ownedBy = (node: V1Node, incident: string): boolean => isCordoned(n
 /** Whether the node is a control-plane node (label or taint). */
 export const isControlPlane = (node: V1Node, labels: ReadonlyArray<string> = CONTROL_PLANE_LABELS): boolean =>
   labels.some((l) => node.metadata?.labels?.[l] !== undefined) ||
-  (node.spec?.taints ?? []).some((t) => labels.includes(t.key))
+  (Array.isArray(node.spec?.taints) ? node.spec.taints : []).some((t) => typeof t?.key === "string" && labels.includes(t.key))
 
 /** Why a node counts as unavailable (NotReady, cordoned), or undefined when it is available. */
 export const unavailableReason = (node: V1Node): string | undefined => {

@@ -140,7 +140,9 @@ const iso = (t: string | Date | null | undefined): string | null => (t === null 
 
 const imagesOf = (template: unknown): Array<{ container: string; image: string }> => {
   const spec = (template as { spec?: { containers?: ReadonlyArray<{ name: string; image?: string }>; initContainers?: ReadonlyArray<{ name: string; image?: string }> } } | undefined)?.spec
-  return [...(spec?.initContainers ?? []), ...(spec?.containers ?? [])].filter((c) => typeof c?.image === "string").map((c) => ({ container: c.name, image: c.image! }))
+  // a retyped list (a number, an object) reads as no containers, never throws
+  const list = (v: unknown): ReadonlyArray<{ name: string; image?: string }> => (Array.isArray(v) ? v : [])
+  return [...list(spec?.initContainers), ...list(spec?.containers)].filter((c) => typeof c?.image === "string").map((c) => ({ container: c.name, image: c.image! }))
 }
 
 /**
@@ -174,28 +176,74 @@ const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof
 const named = (v: unknown): v is ReadonlyArray<{ readonly name: string }> =>
   Array.isArray(v) && v.length > 0 && v.every((x) => isObj(x) && typeof x["name"] === "string")
 
-const diffInto = (out: Array<TemplateChange>, path: string, before: unknown, after: unknown): void => {
-  if (JSON.stringify(before) === JSON.stringify(after)) return
+/** Template values nested deeper than this are reported whole at that path (the diff recurses no further). */
+const MAX_DIFF_DEPTH = 64
+
+/** What a value deeper than `MAX_DIFF_DEPTH` is reported as (never the value itself: it could be 10,000 levels deep, which the apiserver accepts and JSON.stringify cannot print). */
+const TOO_DEEP = `(nested deeper than ${MAX_DIFF_DEPTH} levels)`
+
+/** JSON equality without recursion (`undefined` members ignored, dates by their JSON text), so no nesting depth overflows the stack. */
+const same = (a: unknown, b: unknown): boolean => {
+  const norm = (v: unknown) => (v !== null && typeof v === "object" && typeof (v as { toJSON?: unknown }).toJSON === "function" ? (v as { toJSON: () => unknown }).toJSON() : v)
+  const keys = (o: object) => Object.keys(o).filter((k) => (o as Record<string, unknown>)[k] !== undefined)
+  const stack: Array<readonly [unknown, unknown]> = [[a, b]]
+  while (stack.length > 0) {
+    const [x0, y0] = stack.pop()!
+    const x = norm(x0)
+    const y = norm(y0)
+    if (x === y || (Number.isNaN(x) && Number.isNaN(y))) continue
+    if (x === null || y === null || typeof x !== "object" || typeof y !== "object" || Array.isArray(x) !== Array.isArray(y)) return false
+    const kx = keys(x)
+    const ky = keys(y)
+    if (kx.length !== ky.length) return false
+    for (const k of kx) {
+      if (!Object.prototype.hasOwnProperty.call(y, k)) return false
+      stack.push([(x as Record<string, unknown>)[k], (y as Record<string, unknown>)[k]])
+    }
+  }
+  return true
+}
+
+/** Whether a value is nested deeper than `limit` levels (iterative). */
+const deeperThan = (v: unknown, limit: number): boolean => {
+  const stack: Array<readonly [unknown, number]> = [[v, 0]]
+  while (stack.length > 0) {
+    const [x, d] = stack.pop()!
+    if (x === null || typeof x !== "object") continue
+    if (d >= limit) return true
+    for (const y of Object.values(x)) stack.push([y, d + 1])
+  }
+  return false
+}
+
+const reported = (v: unknown, depth: number): unknown => (v === undefined ? null : deeperThan(v, MAX_DIFF_DEPTH - depth) ? TOO_DEEP : v)
+
+const diffInto = (out: Array<TemplateChange>, path: string, before: unknown, after: unknown, depth = 0): void => {
+  if (same(before, after)) return
+  if (depth >= MAX_DIFF_DEPTH) return void out.push({ path, before: reported(before, depth), after: reported(after, depth) })
   if (isObj(before) && isObj(after)) {
-    for (const k of [...new Set([...Object.keys(before), ...Object.keys(after)])].sort()) diffInto(out, path ? `${path}.${k}` : k, before[k], after[k])
+    for (const k of [...new Set([...Object.keys(before), ...Object.keys(after)])].sort()) diffInto(out, path ? `${path}.${k}` : k, before[k], after[k], depth + 1)
     return
   }
   // lists of named items (containers, env, volumes, ports) are compared by name, as the API merges them
   if ((named(before) || before === undefined) && (named(after) || after === undefined) && (before !== undefined || after !== undefined)) {
     const b = new Map((before ?? []).map((x) => [x.name, x] as const))
     const a = new Map((after ?? []).map((x) => [x.name, x] as const))
-    for (const n of [...new Set([...b.keys(), ...a.keys()])]) diffInto(out, `${path}[${n}]`, b.get(n), a.get(n))
+    for (const n of [...new Set([...b.keys(), ...a.keys()])]) diffInto(out, `${path}[${n}]`, b.get(n), a.get(n), depth + 1)
     return
   }
-  out.push({ path, before: before ?? null, after: after ?? null })
+  out.push({ path, before: reported(before, depth), after: reported(after, depth) })
 }
 
 /** What changed from pod template `before` to `after`, ignoring `pod-template-hash`. */
 export const templateChanges = (before: unknown, after: unknown): ReadonlyArray<TemplateChange> => {
-  const strip = (t: unknown) => {
-    const c = JSON.parse(JSON.stringify(t ?? {})) as { metadata?: { labels?: Record<string, string> } }
-    if (c.metadata?.labels) delete c.metadata.labels["pod-template-hash"]
-    return c
+  // a shallow copy down to the labels (no JSON round trip: a value nested 10,000 levels deep overflows JSON.stringify)
+  const strip = (t: unknown): unknown => {
+    if (!isObj(t)) return t ?? {}
+    const meta = t["metadata"]
+    if (!isObj(meta) || !isObj(meta["labels"])) return t
+    const { ["pod-template-hash"]: _hash, ...labels } = meta["labels"]
+    return { ...t, metadata: { ...meta, labels } }
   }
   const out: Array<TemplateChange> = []
   diffInto(out, "", strip(before), strip(after))

@@ -7,7 +7,7 @@
  *
  * @since 0.2.0
  */
-import { Action, type Classification, Fact, Plan, type Signal } from "@byteport/core"
+import { Action, type Classification, Fact, Plan, type Signal, TargetRef } from "@byteport/core"
 import * as CordonNode from "../actions/cordonNode"
 import * as DrainNode from "../actions/drainNode"
 import * as UncordonNode from "../actions/uncordonNode"
@@ -38,9 +38,18 @@ export const defaults: PressureRemediation = {
   pollSeconds: NodeGuards.defaults.pollSeconds
 }
 
-/** The cordon, drain and uncordon steps for a node (reused by other node runbooks). */
+/**
+ * The cordon, drain and uncordon steps for a node (reused by other node runbooks). A node name
+ * the API never holds (empty, not a DNS name) plans no action: the cordon step escalates and
+ * the drain and uncordon steps are empty.
+ */
 export const cordonDrainSteps = (node: string, cluster: string, why: string, s: PressureRemediation = defaults, resourceVersion = "") => {
-  const target = Targets.node({ cluster, name: node })
+  const parsed = Targets.parseSync(TargetRef.make(Targets.NODE, `${cluster}/${node}`))
+  if (parsed instanceof Targets.InvalidTargetRef || parsed._tag !== "Node" || parsed.name !== node) {
+    const reason = parsed instanceof Targets.InvalidTargetRef ? parsed.message : `${JSON.stringify(node)} is not a node name`
+    return { cordon: Plan.escalate(`node ${JSON.stringify(node)} in cluster ${JSON.stringify(cluster)} cannot be cordoned: ${reason}`), drain: Plan.seq(), uncordon: Plan.seq() }
+  }
+  const target = Targets.toTargetRef(parsed)
   const cordon = Plan.act(Action.make({
     kind: CordonNode.KIND,
     target,

@@ -1,8 +1,11 @@
 /**
  * Fault injection for the API server: added latency, error responses (409/429/500/503…) at a
  * seeded rate (optionally per path/verb/resource, optionally a limited number of times),
- * dropped watch connections and a forced 410 on the next watch.
- * (An apiserver restart is `KubeSim.restart()`.)
+ * dropped watch connections, a forced 410 on the next watch, and "applied, then the connection
+ * dropped before the response" (`dropAfterApply`: the request is served — a mutation is
+ * stored and recorded with the status it would have had — and the socket is destroyed instead
+ * of answering, so the client sees a reset and cannot tell whether it applied).
+ * (An apiserver restart is `KubeSim.restart()`; seeded schedules of all of them: `Schedule`.)
  */
 import { seeded } from "../store/random"
 
@@ -46,6 +49,14 @@ export interface LatencyFault extends FaultMatch {
   readonly times?: number
 }
 
+/** An "applied, then the connection dropped before the response" rule (ambiguous failures). */
+export interface DropAfterApplyFault extends FaultMatch {
+  /** Probability 0..1 (seeded RNG); default 1. */
+  readonly rate?: number
+  /** Apply at most this many times; default unlimited. */
+  readonly times?: number
+}
+
 /** What the request looks like to the fault engine. */
 export interface FaultRequest {
   readonly method: string
@@ -59,6 +70,8 @@ export interface FaultRequest {
 export interface FaultDecision {
   readonly delayMs: number
   readonly error: ErrorFault | undefined
+  /** Serve the request, then destroy the connection instead of answering (`dropAfterApply`). */
+  readonly dropResponse: boolean
 }
 
 /** A handle to remove a rule. */
@@ -75,6 +88,8 @@ export interface Faults {
   error(rule: ErrorFault): FaultHandle
   /** Delay matching requests. */
   latency(rule: LatencyFault): FaultHandle
+  /** Serve matching requests (a mutation is applied), then drop the connection before the response. */
+  dropAfterApply(rule: DropAfterApplyFault): FaultHandle
   /** Closes every open watch connection now (`abrupt` destroys the socket instead of ending the stream). */
   dropWatches(options?: { abrupt?: boolean }): number
   /** The next `count` watches (default 1) get 410 Gone: an ERROR event (or HTTP 410 with `http: true`). */
@@ -111,6 +126,7 @@ export const make = (seed = 1): Faults => {
   const random = seeded(seed ^ 0x5eed)
   const errors: Array<Rule<ErrorFault>> = []
   const latencies: Array<Rule<LatencyFault>> = []
+  const drops: Array<Rule<DropAfterApplyFault>> = []
   const expiries: Array<"event" | "http"> = []
   const handle = <R>(list: Array<Rule<R>>, entry: Rule<R>): FaultHandle => {
     list.push(entry)
@@ -134,6 +150,7 @@ export const make = (seed = 1): Faults => {
   const faults: Faults = {
     error: (rule) => handle(errors, { rule, hits: 0 }),
     latency: (rule) => handle(latencies, { rule, hits: 0 }),
+    dropAfterApply: (rule) => handle(drops, { rule, hits: 0 }),
     dropWatches: (options = {}) => faults.onDropWatches(options.abrupt ?? false),
     expireNextWatch: (options = {}) => {
       for (let i = 0; i < (options.count ?? 1); i++) expiries.push(options.http ? "http" : "event")
@@ -142,6 +159,7 @@ export const make = (seed = 1): Faults => {
     clear: () => {
       errors.length = 0
       latencies.length = 0
+      drops.length = 0
       expiries.length = 0
     },
     decide: (req) => {
@@ -154,7 +172,9 @@ export const make = (seed = 1): Faults => {
           break
         }
       }
-      return { delayMs, error }
+      // an error answer is not applied: only a request that is served can be dropped after applying
+      const dropResponse = error === undefined && drops.some((d) => matchRule(d.rule, req) && fire(d))
+      return { delayMs, error, dropResponse }
     },
     takeWatchExpiry: () => expiries.shift(),
     onDropWatches: () => 0,

@@ -843,6 +843,7 @@ export const makeHandler = (ctx: HandlerContext) => {
           ...(f.user ? { user: f.user } : {})
         })
       }
+      if (decision.dropResponse) dropResponse(res, rec)
       for (const extra of ctx.extraRoutes) {
         if (await extra(req, res, url, text)) return
       }
@@ -854,6 +855,28 @@ export const makeHandler = (ctx: HandlerContext) => {
       rec.status = err.code
       sendError(res, err)
     }
+  }
+
+  /**
+   * "Applied, then the connection dropped before the response": a success (< 400) is recorded with
+   * its status and the socket destroyed instead of answering; an error answer (nothing applied:
+   * a 404, a 409 …) is sent as usual.
+   */
+  const dropResponse = (res: ServerResponse, rec: { status: number }): void => {
+    const orig = { writeHead: res.writeHead, write: res.write, end: res.end }
+    const restore = () => Object.assign(res, orig)
+    const drop = () => {
+      rec.status = res.statusCode
+      res.socket?.destroy()
+      return res
+    }
+    res.writeHead = ((status: number, ...rest: Array<any>) => {
+      if (status >= 400) return restore().writeHead(status, ...rest)
+      res.statusCode = status
+      return drop()
+    }) as typeof res.writeHead
+    res.write = ((...args: Array<any>) => (res.statusCode >= 400 ? restore().write(...(args as [any])) : (drop(), true))) as typeof res.write
+    res.end = ((...args: Array<any>) => (res.statusCode >= 400 ? restore().end(...(args as [any])) : drop())) as typeof res.end
   }
 
   return (req: IncomingMessage, res: ServerResponse): Promise<void> =>
