@@ -191,7 +191,6 @@ export const plan = (c: Classification.Classified, facts: Fact.Facts<Facts>, o: 
       return make(`commercial CA ${leaf.issuerO ?? "?"}`, Plan.escalate(`${endpoint.servername} is issued by the commercial CA ${leaf.issuerO ?? leaf.issuerCN ?? "?"}: renewal is ordered by hand`, [csrNeeds(leaf)]))
     case "acme_dns01":
     case "acme_http01": {
-      const wildcard = names.some((n) => n.startsWith("*."))
       const provider = Fact.value(facts.dnsProvider) ?? null
       if (cls === "acme_dns01" && provider === null) {
         return make(`wildcard ${names.join(", ")} without a DNS-01 provider`, Plan.escalate(`${names.join(", ")} needs dns-01 and no DNS-01 provider is configured (wildcards never use http-01)`, [
@@ -214,7 +213,6 @@ export const plan = (c: Classification.Classified, facts: Fact.Facts<Facts>, o: 
         ...(o.account.caBundle !== undefined ? { caBundle: o.account.caBundle } : {}),
         notAfter: leaf.notAfter
       })
-      void wildcard
       const install = InstallCertificate.action({
         server: endpoint.server,
         domain: names[0]!,
