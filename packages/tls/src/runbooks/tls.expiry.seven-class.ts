@@ -22,7 +22,7 @@
  *
  * @since 0.1.0
  */
-import { Classification, type Json, Detector, Diagnoser, Fact, Plan, Runbook, type Signal, TargetRef, Verdict, type Verifier } from "@byteport/core"
+import { type Classification, type Json, Detector, Diagnoser, Fact, Plan, Runbook, type Signal, TargetRef, Verdict, Verifier } from "@byteport/core"
 import { Clock, Effect } from "effect"
 import * as Acm from "../acm/Acm"
 import * as CertManager from "../certmanager/CertManager"
@@ -92,6 +92,8 @@ export interface Options extends SevenClass.Options {
   /** How long a missing staple is retried after the reload (default 10 s). */
   readonly stapleTimeoutMillis?: number
   readonly confidences?: Readonly<Record<string, number>>
+  /** When the verification runs (default: once, retried once after 15 s). */
+  readonly verifySchedule?: Verifier.VerifySchedule
   /** The mode when BYTEPORT_MODE_TLS_EXPIRY_SEVEN_CLASS / BYTEPORT_MODE say nothing (default dry_run). */
   readonly defaultMode?: "observe" | "dry_run" | "auto"
 }
@@ -275,6 +277,7 @@ export const make = (o: Options): Runbook.Runbook<Facts> => {
     classify,
     remediate: (c, facts) => Effect.succeed(plan(c, facts, o)),
     verify: { acme_http01: verify(o), acme_dns01: verify(o), cert_manager: verify(o), cloud_managed: verify(o) },
+    verifySchedule: o.verifySchedule ?? Verifier.schedules.retryOnceAt15s,
     baseline: (facts) => {
       const leaf = Fact.value(facts.leaf)
       return leaf === undefined ? {} as Json.JsonObject : { fingerprint256: leaf.fingerprint256, serial: leaf.serial, notAfter: leaf.notAfter }
