@@ -10,13 +10,14 @@
 import { X509Certificate } from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { type IncidentReport, Runbook, Verifier } from "@byteport/core"
+import { type IncidentReport, Runbook, type Signal, Verifier } from "@byteport/core"
 import { Shell } from "@byteport/core/shell"
 import * as Testing from "@byteport/core/testing"
 import { assert, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
-import { AcmeClientRenewer, Backup, CertificateSignals, Inspection, InstallCertificate, Nginx, RenewAction, SevenClassRunbook } from "../src/index"
+import { AcmeClientRenewer, Backup, RenewalSignals, CertificateSignals, Inspection, InstallCertificate, Nginx, RenewAction, SevenClassRunbook } from "../src/index"
 import type { Renewer } from "../src/index"
+import { rateLimitProxy } from "./support/pebble"
 import { certbot, describeWithServices, tmp } from "./support/services"
 
 describeWithServices(["pebble", "ocsp", "nginx", "certbot"], "tls.expiry.seven-class end to end (nginx + Pebble)", (env) => {
@@ -53,9 +54,10 @@ describeWithServices(["pebble", "ocsp", "nginx", "certbot"], "tls.expiry.seven-c
       })), Effect.provide(Shell.layerLocal))
     })
 
-  const setup = (directoryUrl: string) => {
+  const setup = (directoryUrl: string, renewalSignals?: RenewalSignals.RenewalSignals) => {
     const calls: Array<Renewer.RenewRequest> = []
-    const real = AcmeClientRenewer.make()
+    const acme = AcmeClientRenewer.make()
+    const real = renewalSignals === undefined ? acme : renewalSignals.observe(acme)
     const renewer: Renewer.Renewer = { ...real, renew: (r) => Effect.suspend(() => { calls.push(r); return real.renew(r) }) }
     const staging = tmp("byteport-seven-staging-")
     const backups = tmp("byteport-seven-backups-")
@@ -66,7 +68,9 @@ describeWithServices(["pebble", "ocsp", "nginx", "certbot"], "tls.expiry.seven-c
       account: { directoryUrl, caBundle: env.BYTEPORT_TEST_PEBBLE_TLS_CA ?? "" },
       stagingRoot: staging,
       backupRoot: backups,
-      verifySchedule: Verifier.once("0 seconds")
+      verifySchedule: Verifier.once("0 seconds"),
+      cooldown: "0 seconds",
+      ...(renewalSignals !== undefined ? { renewalSignals } : {})
     }
     const layer = Layer.merge(
       Testing.layer({ handlers: [...InstallCertificate.handlers(), RenewAction.handler({ "acme-client": renewer })] }),
@@ -75,15 +79,17 @@ describeWithServices(["pebble", "ocsp", "nginx", "certbot"], "tls.expiry.seven-c
     return { calls, options, staging, backups, layer }
   }
 
-  const run = (s: ReturnType<typeof setup>, mode: "auto" | "dry_run" | "observe") =>
+  const run = (s: ReturnType<typeof setup>, mode: "auto" | "dry_run" | "observe") => Effect.provide(handleIn(s, mode), s.layer)
+  /** One incident, in the services the caller provides (`s.layer`: one store across incidents). */
+  const handleIn = (s: ReturnType<typeof setup>, mode: "auto" | "dry_run" | "observe", given?: Signal.Signal) =>
     Effect.gen(function*() {
-      const signals = yield* CertificateSignals.pollOnce({ ...endpointAddr, ca: s.options.ca! })
+      const signals = given !== undefined ? [given] : yield* CertificateSignals.pollOnce({ ...endpointAddr, ca: s.options.ca! })
       const signal = signals.find((x) => x.type === CertificateSignals.SIGNAL_EXPIRING_SOON)
       assert.isDefined(signal, JSON.stringify(signals.map((x) => x.type)))
       assert.strictEqual(signal!.evidence["thresholdDays"], 7)
-      const r = yield* Runbook.handle(SevenClassRunbook.make(s.options), signal!, { mode }).pipe(Effect.provide(s.layer))
+      const r = yield* Runbook.handle(SevenClassRunbook.make(s.options), signal!, { mode })
       if (!("status" in r)) return assert.fail(`awaiting approval: ${r.reason}`)
-      return r as IncidentReport.IncidentReport
+      return Object.assign(r as IncidentReport.IncidentReport, { signal: signal! })
     })
 
   const classOf = (r: IncidentReport.IncidentReport) => {
@@ -129,6 +135,33 @@ describeWithServices(["pebble", "ocsp", "nginx", "certbot"], "tls.expiry.seven-c
         assert.strictEqual(leaf.fingerprint256, old)
         const failed = r.verdicts.flatMap((v) => ("checks" in v ? v.checks : [])).filter((c) => !c.ok).map((c) => c.name)
         assert.include(failed, "notAfter > now + 30 d")
+      })), 120_000)
+
+  it.live("a proxy before Pebble answers rateLimited: the failed renewal escalates and keeps Retry-After; the next incident is acme_rate_limited and orders nothing", () =>
+    withShortCert((old) =>
+      Effect.gen(function*() {
+        const proxy = yield* rateLimitProxy(env, env.BYTEPORT_TEST_PEBBLE_DIRECTORY_URL ?? "", () => "3600")
+        const signals = yield* RenewalSignals.make
+        const s = setup(proxy.directoryUrl, signals)
+        yield* Effect.provide(Effect.gen(function*() {
+        const first = yield* handleIn(s, "auto")
+        assert.strictEqual(classOf(first), "acme_http01")
+        assert.notStrictEqual(first.status, "recovered")
+        assert.isDefined(first.escalation)
+        assert.notInclude(proxy.log.forwarded, "POST /order-plz", "no order reached Pebble")
+        const limit = yield* signals.inForce([servername])
+        assert.isDefined(limit)
+        assert.isAtLeast(limit!.retryAfter, Date.now() + 3_590_000)
+        const orders = proxy.log.received.filter((l) => l === "POST /order-plz").length
+        // the next incident: the expiring certificate's signal delivered again
+        const second = yield* handleIn(s, "auto", first.signal)
+        assert.strictEqual(classOf(second), "acme_rate_limited")
+        assert.deepStrictEqual(second.outcomes.map((o) => [o.kind, o.status]), [["escalate", "escalated"]])
+        assert.match(second.outcomes[0]!.detail ?? "", /rate-limited .* no order before then/)
+        assert.isDefined(second.escalation)
+        assert.strictEqual(proxy.log.received.filter((l) => l === "POST /order-plz").length, orders, "no order before Retry-After")
+        }), s.layer)
+        assert.strictEqual((yield* served()).fingerprint256, old)
       })), 120_000)
 
   for (const mode of ["dry_run", "observe"] as const) {

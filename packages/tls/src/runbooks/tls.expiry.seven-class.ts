@@ -23,7 +23,7 @@
  * @since 0.1.0
  */
 import { type Classification, type Json, Detector, Diagnoser, Fact, Plan, Runbook, type Signal, TargetRef, Verdict, Verifier } from "@byteport/core"
-import { Clock, Effect } from "effect"
+import { Clock, type Duration, Effect } from "effect"
 import * as Acm from "../acm/Acm"
 import * as CertManager from "../certmanager/CertManager"
 import type * as Certificate from "../Certificate"
@@ -94,6 +94,8 @@ export interface Options extends SevenClass.Options {
   readonly confidences?: Readonly<Record<string, number>>
   /** When the verification runs (default: once, retried once after 15 s). */
   readonly verifySchedule?: Verifier.VerifySchedule
+  /** How long the endpoint stays leased after an incident (default 10 minutes). */
+  readonly cooldown?: Duration.Input
   /** The mode when BYTEPORT_MODE_TLS_EXPIRY_SEVEN_CLASS / BYTEPORT_MODE say nothing (default dry_run). */
   readonly defaultMode?: "observe" | "dry_run" | "auto"
 }
@@ -285,6 +287,6 @@ export const make = (o: Options): Runbook.Runbook<Facts> => {
     nextSteps: (c) => (c._tag === "Classified" ? [] : ["inspect the endpoint by hand (openssl s_client -servername <name> -connect <host>:<port>)"]),
     defaultMode: o.defaultMode ?? "dry_run",
     leaseTtl: "30 minutes",
-    cooldown: "10 minutes"
+    cooldown: o.cooldown ?? "10 minutes"
   })
 }
