@@ -9,7 +9,7 @@
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { Action, type Classification, Fact, Plan, Signal } from "@byteport/core"
+import { Action, Catalog, type Classification, Fact, Plan, Signal } from "@byteport/core"
 import { expectPlan } from "@byteport/core/testing"
 import { assert, describe, it } from "@effect/vitest"
 import * as fc from "fast-check"
@@ -134,6 +134,23 @@ describe("tls.expiry.seven-class: golden plans from recorded chains", () => {
     assert.strictEqual(renewal?.type, CertificateSignals.SIGNAL_RENEWAL_RATE_LIMIT_HIT)
     assert.strictEqual(SevenClassRunbook.endpointOf(renewal!, [e.value]), e.value)
     assert.isUndefined(SevenClassRunbook.endpointOf({ ...signal, target: { ...target, ref: `other.example.com@203.0.113.10:443` } }, [e.value]))
+  })
+})
+
+describe("tls.expiry.seven-class: the runbook", () => {
+  it("family tls, the six signals, on by default in a Catalog (the family's first), off when disabled", () => {
+    const rb = SevenClassRunbook.make({ endpoints: [] })
+    assert.strictEqual(rb.id, "tls.expiry.seven-class")
+    assert.strictEqual(rb.family, "tls")
+    assert.deepStrictEqual([...rb.signals].sort(), [
+      "tls.acme_challenge_failure", "tls.cert_chain_invalid", "tls.cert_expired", "tls.cert_expiring_soon", "tls.ocsp_stapling_failure", "tls.renewal_rate_limit_hit"
+    ])
+    assert.strictEqual(rb.defaultMode, "dry_run")
+    assert.isDefined(rb.verify("acme_http01"))
+    assert.isUndefined(rb.verify("internal_ca"))
+    const on = Catalog.make([rb as never])
+    assert.isTrue(on.entries[0]!.enabled)
+    assert.isFalse(Catalog.make([rb as never], { disable: [rb.id] }).entries[0]!.enabled)
   })
 })
 
