@@ -23,6 +23,7 @@
  * @since 0.1.0
  */
 import { type Classification, type Json, Detector, Diagnoser, Fact, Plan, Runbook, type Signal, TargetRef, Verdict, Verifier } from "@byteport/core"
+import type { KubeConfig } from "@kubernetes/client-node"
 import { Clock, type Duration, Effect } from "effect"
 import * as Acm from "../acm/Acm"
 import * as CertManager from "../certmanager/CertManager"
@@ -56,8 +57,10 @@ export interface Endpoint {
   /** The server that serves it and the files it reads (needed for ACME renewals). */
   readonly server?: InstallCertificate.ServerSpec
   readonly files?: { readonly cert: string; readonly key?: string }
-  /** The cert-manager Certificate whose Secret the endpoint serves. */
+  /** The cert-manager Certificate whose Secret the endpoint serves (given; else looked up from `secret`). */
   readonly certManager?: { readonly namespace: string; readonly name: string; readonly uid: string }
+  /** The kubernetes.io/tls Secret the endpoint serves: with `kubeConfig`, diagnosis asks whether a cert-manager Certificate owns it. */
+  readonly secret?: { readonly namespace: string; readonly name: string }
   /** The ACM certificate of the endpoint. */
   readonly acm?: Pick<Acm.Facts, "arn" | "type" | "notAfter" | "domainName">
   /** The DNS-01 provider's name (a key of the renew handler's providers). */
@@ -71,6 +74,8 @@ export interface Endpoint {
 /** Everything configurable. */
 export interface Options extends SevenClass.Options {
   readonly endpoints: ReadonlyArray<Endpoint>
+  /** The cluster of the endpoints' `secret`s. */
+  readonly kubeConfig?: KubeConfig
   /** Trusted roots (PEM strings) for inspection and verification (default Node's roots). */
   readonly ca?: ReadonlyArray<string>
   /** PEM files of those roots, for the install's chain check. */
@@ -128,10 +133,19 @@ export const diagnose = (o: Options): Diagnoser.Diagnoser<Facts> => (signal) =>
       return { endpoint: u, leaf: u, publicChain: u, certPath: u, rateLimit: u, certManager: u, cloud: u, dnsProvider: u, pinned: u }
     }
     const inspected = yield* Effect.result(Inspection.inspect({ host: endpoint.host, port: endpoint.port, servername: endpoint.servername, ...(o.ca !== undefined ? { ca: o.ca } : {}) }))
+    const secret = endpoint.secret
+    const certManager: Fact.Fact<SevenClass.Facts["certManager"]> = endpoint.certManager !== undefined
+      ? Fact.known(endpoint.certManager)
+      : secret === undefined || o.kubeConfig === undefined
+      ? Fact.known(null)
+      : yield* CertManager.certificateOfSecret(o.kubeConfig, secret.namespace, secret.name).pipe(
+        Effect.map((m): Fact.Fact<SevenClass.Facts["certManager"]> => Fact.known(m === undefined ? null : { namespace: m.namespace, name: m.name, uid: m.uid })),
+        Effect.catch((e) => Effect.succeed(Fact.unknown("cert-manager Certificate of the Secret", e.message)))
+      )
     const facts = {
       endpoint: Fact.known(endpoint),
       certPath: Fact.known(endpoint.files?.cert ?? null),
-      certManager: Fact.known(endpoint.certManager ?? null),
+      certManager,
       cloud: Fact.known(endpoint.acm ?? null),
       dnsProvider: Fact.known(endpoint.dnsProvider ?? null)
     }
