@@ -70,3 +70,9 @@ export * as CertManager from "./certmanager/CertManager"
 export * as IngressSecret from "./kubernetes/IngressSecret"
 /** AWS Certificate Manager: renewal by type (validation CNAMEs, RenewCertificate, re-import) as action kinds. */
 export * as Acm from "./acm/Acm"
+/** The seven renewal classes of `tls.expiry.seven-class` (ours per rule, ≥ 0.70, a rate limit first). */
+export * as SevenClass from "./classifiers/SevenClass"
+/** The action kind `tls.renew`: a Renewer into a staging directory (dry_run: no order). */
+export * as RenewAction from "./runbooks/RenewAction"
+/** The runbook `tls.expiry.seven-class`. */
+export * as SevenClassRunbook from "./runbooks/tls.expiry.seven-class"
