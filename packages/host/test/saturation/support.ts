@@ -5,11 +5,18 @@
  */
 import * as fs from "node:fs"
 
+/** Replaces the file atomically (temp file, rename): the runbook's async read never sees it half-written. */
+const writeAtomic = (path: string, text: string) => {
+  const tmp = `${path}.${process.pid}.tmp`
+  fs.writeFileSync(tmp, text)
+  fs.renameSync(tmp, path)
+}
+
 /** A `/proc/stat` whose counters advance by 100 ticks per `tick()` at the given busy / steal percent. */
 export const cpuStat = (path: string) => {
   const t = { user: 1000, nice: 0, system: 0, idle: 9000, iowait: 0, irq: 0, softirq: 0, steal: 0 }
   const write = () =>
-    fs.writeFileSync(path, `cpu  ${t.user} ${t.nice} ${t.system} ${t.idle} ${t.iowait} ${t.irq} ${t.softirq} ${t.steal} 0 0\ncpu0 ${t.user} ${t.nice} ${t.system} ${t.idle} ${t.iowait} ${t.irq} ${t.softirq} ${t.steal} 0 0\nintr 0\n`)
+    writeAtomic(path, `cpu  ${t.user} ${t.nice} ${t.system} ${t.idle} ${t.iowait} ${t.irq} ${t.softirq} ${t.steal} 0 0\ncpu0 ${t.user} ${t.nice} ${t.system} ${t.idle} ${t.iowait} ${t.irq} ${t.softirq} ${t.steal} 0 0\nintr 0\n`)
   write()
   return {
     /** Advances the counters by one interval of 100 ticks: `busy` % busy, of which `steal` % is steal. */
@@ -36,7 +43,7 @@ export const meminfo = (path: string, m: { readonly usedPercent: number; readonl
   const available = Math.round(total * (1 - m.usedPercent / 100))
   const cached = Math.round(total * ((m.cachedPercent ?? 5) / 100))
   const shmem = Math.round(total * ((m.shmemPercent ?? 1) / 100))
-  fs.writeFileSync(path, [
+  writeAtomic(path, [
     `MemTotal:       ${total} kB`,
     `MemFree:        ${Math.max(0, available - cached)} kB`,
     `MemAvailable:   ${available} kB`,
