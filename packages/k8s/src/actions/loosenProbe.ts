@@ -73,12 +73,16 @@ export const handlerOf = (p: V1Probe | undefined): Partial<Pick<V1Probe, (typeof
   return out
 }
 
-const period = (p: V1Probe) => p.periodSeconds ?? 10
-const threshold = (p: V1Probe) => p.failureThreshold ?? 3
-const timeout = (p: V1Probe) => p.timeoutSeconds ?? 1
+// A probe field the API server would reject (not a finite integer at or over its minimum: a fixture
+// or an object read from a proxy may carry anything) reads as the API's default, so no budget is NaN
+const field = (v: unknown, min: number, dflt: number): number =>
+  typeof v === "number" && Number.isSafeInteger(v) && v >= min ? v : dflt
+const period = (p: V1Probe) => field(p.periodSeconds, 1, 10)
+const threshold = (p: V1Probe) => field(p.failureThreshold, 1, 3)
+const timeout = (p: V1Probe) => field(p.timeoutSeconds, 1, 1)
 
 /** Seconds from container start to the first kill by this probe. */
-export const startupBudget = (p: V1Probe): number => (p.initialDelaySeconds ?? 0) + threshold(p) * period(p)
+export const startupBudget = (p: V1Probe): number => field(p.initialDelaySeconds, 0, 0) + threshold(p) * period(p)
 
 /** The whole liveness budget: the time to the first kill plus one probe timeout. */
 export const livenessBudget = (p: V1Probe): number => startupBudget(p) + timeout(p)
