@@ -109,9 +109,7 @@ const list: ReadonlyArray<FileFamily> = [
     fixtures: dirs("rollout"),
     // metrics.json is the recorder's summary of Prometheus answers (read undecoded by the fixture), not an API object
     exclude: ["metrics.json"],
-    // clusterFacts reads client-node's typed objects (no wire decoder): values keep their JSON type
-    // (BYTEPORT_FUZZ_SHAPE=any mutates them freely: it still finds TypeErrors, docs/reliability.md)
-    ...(process.env["BYTEPORT_FUZZ_SHAPE"] === "any" ? {} : { shape: "same" as const }),
+    // clusterFacts decodes what it reads (RolloutFacts.Decode): every mutation, JSON types not kept
     pipeline: (dir) =>
       Effect.gen(function*() {
         const read = (f: string) =>

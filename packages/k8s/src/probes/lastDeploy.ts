@@ -142,7 +142,7 @@ const imagesOf = (template: unknown): Array<{ container: string; image: string }
   const spec = (template as { spec?: { containers?: ReadonlyArray<{ name: string; image?: string }>; initContainers?: ReadonlyArray<{ name: string; image?: string }> } } | undefined)?.spec
   // a retyped list (a number, an object) reads as no containers, never throws
   const list = (v: unknown): ReadonlyArray<{ name: string; image?: string }> => (Array.isArray(v) ? v : [])
-  return [...list(spec?.initContainers), ...list(spec?.containers)].filter((c) => typeof c?.image === "string").map((c) => ({ container: c.name, image: c.image! }))
+  return [...list(spec?.initContainers), ...list(spec?.containers)].filter((c) => typeof c?.image === "string" && typeof c.name === "string").map((c) => ({ container: c.name, image: c.image! }))
 }
 
 /**
@@ -204,8 +204,8 @@ const same = (a: unknown, b: unknown): boolean => {
   return true
 }
 
-/** Whether a value is nested deeper than `limit` levels (iterative). */
-const deeperThan = (v: unknown, limit: number): boolean => {
+/** Whether a value is nested deeper than `limit` levels (iterative: no nesting depth overflows the stack). */
+export const deeperThan = (v: unknown, limit: number): boolean => {
   const stack: Array<readonly [unknown, number]> = [[v, 0]]
   while (stack.length > 0) {
     const [x, d] = stack.pop()!

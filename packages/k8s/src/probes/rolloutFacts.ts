@@ -103,15 +103,19 @@ export interface LastGood {
 
 /** The rollback rollout's estimate: batches of maxSurge (RollingUpdate, default 25%) or one batch (Recreate), each a readiness delay + period + 10 s start. */
 export const estimateSeconds = (d: DeploymentObject, template: unknown, create: number): number => {
-  const strategy = (d.spec as { strategy?: { type?: string; rollingUpdate?: { maxSurge?: number | string | null } | null } | null } | undefined)?.strategy
-  const replicas = Math.max(1, d.spec?.replicas ?? 1)
-  const surgeRaw = strategy?.rollingUpdate?.maxSurge ?? "25%"
-  const surge = strategy?.type === "Recreate"
+  // read as the wire may hold it: a retyped or null field reads as absent (its default), never throws
+  const spec = rec(d.spec)
+  const strategy = rec(spec?.["strategy"])
+  const replicas = Math.max(1, num(spec?.["replicas"]) ?? 1)
+  const surgeField = rec(strategy?.["rollingUpdate"])?.["maxSurge"]
+  const surgeRaw: number | string = num(surgeField) ?? str(surgeField) ?? "25%"
+  const surge = str(strategy?.["type"]) === "Recreate"
     ? replicas
     : typeof surgeRaw === "number" ? surgeRaw : /^\d+%$/.test(surgeRaw) ? Math.ceil((replicas * Number(surgeRaw.slice(0, -1))) / 100) : Number(surgeRaw) || 1
-  const c = ((template as { spec?: { containers?: ReadonlyArray<{ readinessProbe?: { initialDelaySeconds?: number; periodSeconds?: number; successThreshold?: number } }> } } | undefined)?.spec?.containers ?? [])
-  const perPod = Math.max(...c.map((x) => (x.readinessProbe?.initialDelaySeconds ?? 0) + (x.readinessProbe?.periodSeconds ?? 10) * (x.readinessProbe?.successThreshold ?? 1)), 0) + 10
-  return Math.ceil(Math.max(1, create) / Math.max(1, surge)) * perPod
+  const probes = records(rec(rec(template)?.["spec"])?.["containers"]).map((c) => rec(c["readinessProbe"]))
+  const perPod = probes.reduce((m, p) => Math.max(m, (num(p?.["initialDelaySeconds"]) ?? 0) + (num(p?.["periodSeconds"]) ?? 10) * (num(p?.["successThreshold"]) ?? 1)), 0) + 10
+  const seconds = Math.ceil(Math.max(1, create) / Math.max(1, surge)) * perPod
+  return Number.isFinite(seconds) ? seconds : 0
 }
 
 /** The rollout history facts. */
@@ -194,6 +198,7 @@ export interface DeploymentObject extends LastDeploy.HistoryDeployment {
   readonly spec?: {
     readonly replicas?: number | undefined
     readonly paused?: boolean | null | undefined
+    readonly strategy?: { readonly type?: string | undefined; readonly rollingUpdate?: { readonly maxSurge?: number | string | null | undefined } | null | undefined } | null | undefined
     readonly template?: { readonly metadata?: { readonly labels?: { readonly [k: string]: string } | null } | null } | undefined
   } | undefined
   readonly status?: {
@@ -218,6 +223,8 @@ export interface EventObject {
   readonly eventTime?: string | Date | null
   readonly deprecatedFirstTimestamp?: string | Date | null
   readonly deprecatedCount?: number | null
+  readonly deprecatedLastTimestamp?: string | Date | null
+  readonly series?: { readonly lastObservedTime?: string | Date | null } | null
   readonly metadata?: { readonly creationTimestamp?: string | Date | null } | null
   readonly involvedObject?: { readonly kind?: string; readonly name?: string } | null
   readonly regarding?: { readonly kind?: string; readonly name?: string } | null
@@ -235,6 +242,132 @@ export interface PodObject {
   readonly status?: { readonly conditions?: ReadonlyArray<{ readonly type: string; readonly status: string; readonly lastTransitionTime?: string | Date | null }> | null } | null | undefined
 }
 
+// Readers of the objects as the wire may hold them (client-node types them, nothing decodes them): a
+// field of another JSON type (a retyped field), a null, or a list element that is no object reads as
+// absent, never throws.
+const isRecord = (v: unknown): v is Readonly<Record<string, unknown>> => v !== null && typeof v === "object" && !Array.isArray(v) && !(v instanceof Date)
+const rec = (v: unknown): Readonly<Record<string, unknown>> | undefined => (isRecord(v) ? v : undefined)
+const str = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined)
+const num = (v: unknown): number | undefined => (typeof v === "number" && Number.isFinite(v) ? v : undefined)
+const time = (v: unknown): string | Date | undefined => (typeof v === "string" || (v instanceof Date && Number.isFinite(v.getTime())) ? v : undefined)
+const records = (v: unknown): ReadonlyArray<Readonly<Record<string, unknown>>> => (Array.isArray(v) ? v.filter(isRecord) : [])
+const strings = (v: unknown): Record<string, string> | undefined =>
+  isRecord(v) ? Object.fromEntries(Object.entries(v).filter((e): e is [string, string] => typeof e[1] === "string")) : undefined
+const ref = (v: unknown) => {
+  const r = rec(v)
+  return r && { kind: str(r["kind"]), name: str(r["name"]) }
+}
+/** A condition without a string type is dropped; one whose status is no string reads as "Unknown". */
+const conditions = (v: unknown) =>
+  records(v).flatMap((c) => {
+    const type = str(c["type"])
+    return type === undefined ? [] : [{ type, status: str(c["status"]) ?? "Unknown", reason: str(c["reason"]) ?? null, lastTransitionTime: time(c["lastTransitionTime"]) ?? null }]
+  })
+
+/**
+ * Decoders of the objects these facts read (a Deployment, ReplicaSet, Pod, Service or Event as the
+ * apiserver, kubectl or client-node hold it): only the fields read, each of its type or absent; a
+ * retyped or null field reads as absent (a condition's status as "Unknown"), a list that is no
+ * array as empty, a list element that is no object is dropped. Pod templates are kept whole (they
+ * are diffed as data). Total: never throws.
+ */
+export const Decode = {
+  /** A Deployment. */
+  deployment: (v: unknown): DeploymentObject => {
+    const d = rec(v)
+    const m = rec(d?.["metadata"])
+    const spec = rec(d?.["spec"])
+    const status = rec(d?.["status"])
+    const strategy = rec(spec?.["strategy"])
+    const rolling = rec(strategy?.["rollingUpdate"])
+    const template = rec(spec?.["template"])
+    return {
+      metadata: m && { name: str(m["name"]), uid: str(m["uid"]), namespace: str(m["namespace"]), resourceVersion: str(m["resourceVersion"]), generation: num(m["generation"]), labels: strings(m["labels"]), annotations: strings(m["annotations"]) },
+      spec: spec && {
+        replicas: num(spec["replicas"]),
+        paused: typeof spec["paused"] === "boolean" ? spec["paused"] : undefined,
+        strategy: strategy && { type: str(strategy["type"]), rollingUpdate: rolling && { maxSurge: num(rolling["maxSurge"]) ?? str(rolling["maxSurge"]) } },
+        template
+      },
+      status: status && {
+        observedGeneration: num(status["observedGeneration"]),
+        replicas: num(status["replicas"]),
+        readyReplicas: num(status["readyReplicas"]),
+        availableReplicas: num(status["availableReplicas"]),
+        updatedReplicas: num(status["updatedReplicas"]),
+        conditions: conditions(status["conditions"])
+      }
+    } as DeploymentObject
+  },
+  /** A ReplicaSet. */
+  replicaSet: (v: unknown): LastDeploy.HistoryReplicaSet => {
+    const r = rec(v)
+    const m = rec(r?.["metadata"])
+    const spec = rec(r?.["spec"])
+    const status = rec(r?.["status"])
+    return {
+      metadata: m && {
+        name: str(m["name"]),
+        uid: str(m["uid"]),
+        creationTimestamp: time(m["creationTimestamp"]) ?? null,
+        annotations: strings(m["annotations"]),
+        labels: strings(m["labels"]),
+        ownerReferences: records(m["ownerReferences"]).map((o) => ({ kind: str(o["kind"]), name: str(o["name"]), uid: str(o["uid"]) }))
+      },
+      spec: spec && { replicas: num(spec["replicas"]), template: rec(spec["template"]) },
+      status: status && { replicas: num(status["replicas"]), readyReplicas: num(status["readyReplicas"]), availableReplicas: num(status["availableReplicas"]) }
+    }
+  },
+  /** A Pod. */
+  pod: (v: unknown): PodObject => {
+    const p = rec(v)
+    const m = rec(p?.["metadata"])
+    const status = rec(p?.["status"])
+    return { metadata: m && { name: str(m["name"]), labels: strings(m["labels"]) ?? null }, status: status && { conditions: conditions(status["conditions"]) } }
+  },
+  /** A Service. */
+  service: (v: unknown): ServiceObject => {
+    const s = rec(v)
+    const m = rec(s?.["metadata"])
+    const spec = rec(s?.["spec"])
+    return { metadata: m && { name: str(m["name"]) }, spec: spec && { selector: strings(spec["selector"]) ?? null } }
+  },
+  /** An Event (either API shape). */
+  event: (v: unknown): EventObject => {
+    const e = rec(v)
+    const m = rec(e?.["metadata"])
+    const at = (k: string) => time(e?.[k]) ?? null
+    const count = (k: string) => num(e?.[k]) ?? null
+    return {
+      type: str(e?.["type"]) ?? null,
+      reason: str(e?.["reason"]) ?? null,
+      message: str(e?.["message"]) ?? null,
+      note: str(e?.["note"]) ?? null,
+      count: count("count"),
+      deprecatedCount: count("deprecatedCount"),
+      firstTimestamp: at("firstTimestamp"),
+      lastTimestamp: at("lastTimestamp"),
+      eventTime: at("eventTime"),
+      deprecatedFirstTimestamp: at("deprecatedFirstTimestamp"),
+      deprecatedLastTimestamp: at("deprecatedLastTimestamp"),
+      series: { lastObservedTime: time(rec(e?.["series"])?.["lastObservedTime"]) ?? null },
+      metadata: { creationTimestamp: time(m?.["creationTimestamp"]) ?? null },
+      involvedObject: ref(e?.["involvedObject"]) ?? null,
+      regarding: ref(e?.["regarding"]) ?? null
+    }
+  },
+  /** A list of objects (a list that is no array reads as empty; an element that is no object is dropped). */
+  list: <A>(v: unknown, decode: (x: unknown) => A): ReadonlyArray<A> => records(v).map(decode),
+  /** Everything a run of the probes reads. */
+  objects: (o: RolloutObjects): RolloutObjects => ({
+    deployment: Decode.deployment(o.deployment),
+    replicaSets: Decode.list(o.replicaSets, Decode.replicaSet),
+    pods: Decode.list(o.pods, Decode.pod),
+    services: Decode.list(o.services, Decode.service),
+    events: Decode.list(o.events, Decode.event)
+  })
+}
+
 const ms = (t: string | Date | null | undefined): number | null => {
   if (t === null || t === undefined) return null
   const v = typeof t === "string" ? Date.parse(t) : t.getTime()
@@ -242,7 +375,9 @@ const ms = (t: string | Date | null | undefined): number | null => {
 }
 
 /** The Deployment's state. */
-export const deploymentState = (d: DeploymentObject): DeploymentState => {
+export const deploymentState = (object: DeploymentObject): DeploymentState => {
+  // decoded first: a retyped or null field reads as absent, a condition's status as "Unknown"
+  const d = Decode.deployment(object)
   const conds = d.status?.conditions ?? []
   const available = conds.find((c) => c.type === "Available")
   const progressing = conds.find((c) => c.type === "Progressing")
@@ -258,10 +393,10 @@ export const deploymentState = (d: DeploymentObject): DeploymentState => {
     availableReplicas: d.status?.availableReplicas ?? 0,
     updatedReplicas: d.status?.updatedReplicas ?? 0,
     paused: d.spec?.paused === true,
-    available: available ? (available.status as "True" | "False" | "Unknown") : null,
+    available: available ? (available.status === "True" || available.status === "False" ? available.status : "Unknown") : null,
     progressing: progressing ? { status: progressing.status, reason: progressing.reason ?? null } : null,
     labels: { ...(d.metadata?.labels ?? {}) },
-    templateLabels: Object.fromEntries(Object.entries(d.spec?.template?.metadata?.labels ?? {}).filter(([k]) => k !== "pod-template-hash"))
+    templateLabels: Object.fromEntries(Object.entries(strings(rec(rec(d.spec?.template)?.["metadata"])?.["labels"]) ?? {}).filter(([k]) => k !== "pod-template-hash"))
   }
 }
 
@@ -270,17 +405,24 @@ const readySince = (p: PodObject): number | null => {
   return c?.status === "True" ? ms(c.lastTransitionTime) ?? Number.NEGATIVE_INFINITY : null
 }
 
+/** Templates nested deeper than this are compared without recursion (JSON.stringify overflows near 4,000 levels). */
+const TEMPLATE_DEPTH = 2_000
+
 /**
  * The history facts: revisions, current/previous and their diff, rollout start, SHA and the
  * last-good revision (see the module doc for the rules).
  */
 export const historyFacts = (
-  d: DeploymentObject,
-  rsList: ReadonlyArray<LastDeploy.HistoryReplicaSet>,
+  deployment: DeploymentObject,
+  replicaSets: ReadonlyArray<LastDeploy.HistoryReplicaSet>,
   seenAvailable: ReadonlySet<number>,
-  pods: ReadonlyArray<PodObject>,
+  podList: ReadonlyArray<PodObject>,
   now: number
 ): HistoryFacts => {
+  // decoded first: a retyped or null field reads as absent, a null list element is dropped
+  const d = Decode.deployment(deployment)
+  const rsList = Decode.list(replicaSets, Decode.replicaSet)
+  const pods = Decode.list(podList, Decode.pod)
   const diff = LastDeploy.templateDiff(d, rsList)
   const revisions = LastDeploy.history(d, rsList)
   const current = diff.current
@@ -301,7 +443,11 @@ export const historyFacts = (
   }
   let lastGood: LastGood | null = null
   let noLastGood: string | null = null
-  const differs = (r: LastDeploy.Revision) => !RollbackDeployment.equalIgnoreHash(tplOf(r), d.spec?.template)
+  // equalIgnoreHash round-trips through JSON.stringify, which overflows the stack near 4,000 levels:
+  // a template nested deeper than TEMPLATE_DEPTH is compared without recursion (LastDeploy.templateChanges)
+  const same = (a: unknown, b: unknown) =>
+    LastDeploy.deeperThan(a, TEMPLATE_DEPTH) || LastDeploy.deeperThan(b, TEMPLATE_DEPTH) ? LastDeploy.templateChanges(a, b).length === 0 : RollbackDeployment.equalIgnoreHash(a, b)
+  const differs = (r: LastDeploy.Revision) => !same(tplOf(r), d.spec?.template)
   const seen = older.find((r) => seenAvailable.has(r.revision))
   if (!current) noLastGood = "the Deployment has no ReplicaSet of its current revision"
   else if (current.revision === 1 && older.length === 0) noLastGood = "the Deployment is at revision 1: there is no older revision"
@@ -338,7 +484,7 @@ export const historyFacts = (
 
 /** The downstream Services of a Deployment: those whose (non-empty) selector selects its pod template's labels. */
 export const servicesFor = (state: DeploymentState, services: ReadonlyArray<ServiceObject>): ReadonlyArray<string> =>
-  services
+  Decode.list(services, Decode.service)
     .filter((s) => {
       const sel = Object.entries(s.spec?.selector ?? {})
       return sel.length > 0 && sel.every(([k, v]) => state.templateLabels[k] === v)
@@ -347,7 +493,8 @@ export const servicesFor = (state: DeploymentState, services: ReadonlyArray<Serv
     .sort()
 
 /** An event's kind, name, first time, message and count, in either API shape. */
-export const eventView = (e: EventObject): { kind: string; name: string; type: string; reason: string; message: string; firstAt: number | null; lastAt: number | null; count: number } => {
+export const eventView = (event: EventObject): { kind: string; name: string; type: string; reason: string; message: string; firstAt: number | null; lastAt: number | null; count: number } => {
+  const e = Decode.event(event)
   const obj = e.involvedObject ?? e.regarding ?? {}
   return {
     kind: obj.kind ?? "",
@@ -356,7 +503,7 @@ export const eventView = (e: EventObject): { kind: string; name: string; type: s
     reason: e.reason ?? "",
     message: e.message ?? e.note ?? "",
     firstAt: ms(e.firstTimestamp) ?? ms(e.deprecatedFirstTimestamp) ?? ms(e.eventTime) ?? ms(e.metadata?.creationTimestamp ?? null),
-    lastAt: ms(e.lastTimestamp) ?? ms((e as { deprecatedLastTimestamp?: string | Date | null }).deprecatedLastTimestamp ?? null) ?? ms((e as { series?: { lastObservedTime?: string | Date | null } | null }).series?.lastObservedTime ?? null) ?? ms(e.eventTime) ?? ms(e.firstTimestamp) ?? ms(e.metadata?.creationTimestamp ?? null),
+    lastAt: ms(e.lastTimestamp) ?? ms(e.deprecatedLastTimestamp ?? null) ?? ms(e.series?.lastObservedTime ?? null) ?? ms(e.eventTime) ?? ms(e.firstTimestamp) ?? ms(e.metadata?.creationTimestamp ?? null),
     count: e.count ?? e.deprecatedCount ?? 1
   }
 }
@@ -378,7 +525,7 @@ export const attributionFacts = (
   const rsNames = history.revisions.map((r) => r.replicaSet).filter((n) => n.length > 0)
   const ours = (kind: string, name: string) =>
     (kind === "Pod" && rsNames.some((rs) => name.startsWith(`${rs}-`))) || (kind === "Service" && services.includes(name))
-  const views = events.map(eventView)
+  const views = records(events).map(eventView)
   const predating = start === null ? [] : views
     .filter((e) =>
       e.type === "Warning" && ours(e.kind, e.name) && e.firstAt !== null && e.firstAt < start - s.falseAttributionMinutes * 60_000 &&
@@ -404,12 +551,14 @@ export interface RolloutObjects {
 
 /** The cluster facts (all but traffic and canary) from objects, with the ledger's revisions. */
 export const clusterFacts = (
-  o: RolloutObjects,
+  objects: RolloutObjects,
   seenAvailable: ReadonlySet<number>,
   errorRatioBeforeRollout: number | null,
   now: number,
   s: RolloutSettings = defaults
 ): Pick<RolloutFacts, "deployment" | "history" | "attribution" | "services"> => {
+  // decoded once here (each reader decodes again: decoding is idempotent): total on any object
+  const o = Decode.objects(objects)
   const deployment = deploymentState(o.deployment)
   const history = historyFacts(o.deployment, o.replicaSets, seenAvailable, o.pods, now)
   const services = servicesFor(deployment, o.services)
