@@ -1,6 +1,7 @@
 /**
  * db.connections.saturation's golden plans from recorded PostgreSQL incidents: the replay
- * corpus's psql exports (`fixtures/corpus/`, PostgreSQL 14–17 shapes) decoded by `PgRecording`,
+ * corpus's psql exports (`fixtures/corpus/`, PostgreSQL 14–17 shapes) and a leak exported from the
+ * real PostgreSQL 15 (`test/fixtures/recordings/pg15-saturation-leak/`) decoded by `PgRecording`,
  * turned into the runbook's facts as `SaturationDiagnoser` builds them (the seed's reading:
  * client backends / `max_connections` from the recorded `pg_settings`; row-lock holders = the
  * pids some backend waits on), classified and planned by the runbook's own parts.
@@ -28,6 +29,7 @@ const INCIDENTS: ReadonlyArray<{ readonly name: string; readonly class: string; 
   { name: "idle-in-tx-protected-sessions", class: "load_driven_saturation", terminates: [], why: "9 of 86 idle sessions idle in transaction: a six-class backlog, far from saturation's > 50 % leak share" },
   { name: "idle-in-tx-superusers-only", class: "load_driven_saturation", terminates: [], why: "4 of 84 idle sessions idle in transaction" },
   { name: "lock-chain-idle-in-tx-root", class: "load_driven_saturation", terminates: [], why: "19 active statements waiting on one idle-in-transaction root among 62 idle sessions" },
+  { name: "../../test/fixtures/recordings/pg15-saturation-leak", class: "connection_leak", terminates: [20452], why: "recorded on PostgreSQL 15 (SOURCE.md): 6 of 10 idle sessions idle in transaction > 30 s; the longest (20442) holds FOR UPDATE with a waiter, so the next (20452) goes" },
   { name: "long-query-one-over-10-min", class: "load_driven_saturation", terminates: [], why: "one statement over 10 min, no stale transactions" }
 ]
 
@@ -45,10 +47,13 @@ const maxConnectionsOf = (csv: string): number => {
 
 describe("db.connections.saturation: golden plans from recorded PostgreSQL incidents (BYTEPORT_UPDATE_GOLDEN=1 rewrites them)", () => {
   for (const incident of INCIDENTS) {
-    it.effect(`${incident.name} → ${incident.class}`, () =>
+    it.effect(`${path.basename(incident.name)} → ${incident.class}`, () =>
       Effect.gen(function*() {
         const dir = path.join(CORPUS, incident.name)
-        const meta = JSON.parse(fs.readFileSync(path.join(dir, "meta.json"), "utf8")) as Meta
+        const metaFile = path.join(dir, "meta.json")
+        const meta: Meta = fs.existsSync(metaFile)
+          ? JSON.parse(fs.readFileSync(metaFile, "utf8")) as Meta
+          : { files: { activity: "activity.csv", roles: "roles.csv", blocking: "blocking.csv", settings: "settings.csv" } }
         const files = meta.files
         const recorded = yield* PgRecording.facts({
           activity: path.join(dir, files.activity),
@@ -78,7 +83,7 @@ describe("db.connections.saturation: golden plans from recorded PostgreSQL incid
           assert.notInclude(holders, pid, `row-lock holder ${pid} named`)
         }
         assert.deepStrictEqual(named, incident.terminates)
-        Testing.expectPlan(plan, path.join(here, "golden", `${incident.name}.plan.txt`))
+        Testing.expectPlan(plan, path.join(here, "golden", `${path.basename(incident.name)}.plan.txt`))
       }))
   }
 })
