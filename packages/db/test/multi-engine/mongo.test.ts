@@ -107,6 +107,39 @@ describe("MongoFake (a fake, not MongoDB) + Mongo probes", () => {
       yield* Effect.promise(() => session.endSession())
     })))
 
+  it.live("buildInfo, listDatabases and endSessions answer as mongod's do (the fake's version; databases written to; a session in a transaction outlives endSessions, killSessions aborts it)", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const fake = yield* fakeFor({ version: "7.0.2-byteport-fake" })
+      const app = yield* clientOf(fake.url("orders-api"))
+      const admin = app.db("admin")
+      const info = yield* Effect.promise(() => admin.command({ buildInfo: 1 }))
+      assert.strictEqual(info["version"], "7.0.2-byteport-fake")
+      assert.deepStrictEqual((info["versionArray"] as Array<number>).slice(0, 3), [7, 0, 2])
+      const names = () => Effect.promise(() => admin.admin().listDatabases()).pipe(Effect.map((r) => r.databases.map((d) => d.name).sort()))
+      assert.deepStrictEqual(yield* names(), ["admin"])
+      yield* Effect.promise(() => app.db("shop").collection("orders").insertOne({ sku: "a" }))
+      yield* Effect.promise(() => app.db("billing").collection("invoices").insertOne({ n: 1 }))
+      assert.deepStrictEqual(yield* names(), ["admin", "billing", "shop"])
+      // a session idle in a transaction: endSessions does not end it (mongod leaves the
+      // transaction to its timeout); it stays listed until killSessions aborts it
+      const s = app.startSession()
+      s.startTransaction()
+      yield* Effect.promise(() => app.db("shop").collection("orders").insertOne({ sku: "b" }, { session: s }))
+      const idleCount = () => Effect.promise(() => admin.command({ currentOp: 1, $all: true, idleSessions: true })).pipe(
+        Effect.map((r) => (r["inprog"] as Array<{ type: string }>).filter((o) => o.type === "idleSession").length)
+      )
+      assert.strictEqual(yield* idleCount(), 1)
+      assert.strictEqual((yield* Effect.promise(() => admin.command({ endSessions: [s.id] })))["ok"], 1)
+      assert.strictEqual(yield* idleCount(), 1)
+      yield* Effect.promise(() => admin.command({ killSessions: [s.id] }))
+      assert.strictEqual(yield* idleCount(), 0)
+      // a session without a transaction ends; its next transaction starts afresh
+      const plain = app.startSession()
+      yield* Effect.promise(() => app.db("shop").collection("orders").find({}, { session: plain }).toArray())
+      assert.strictEqual((yield* Effect.promise(() => admin.command({ endSessions: [plain.id] })))["ok"], 1)
+      yield* Effect.promise(() => Promise.all([s.endSession().catch(() => undefined), plain.endSession()]))
+    })))
+
   it.live("PoolExhaustion (MongoDB): fires at ≥ 80 % (BytePort's own connections not counted), not at 60 %", () =>
     Effect.scoped(Effect.gen(function*() {
       const fake = yield* fakeFor({ maxConnections: 10 })

@@ -112,7 +112,7 @@ describeWithServices(["mariadb"], "db.connections.saturation MySQL parts (real M
       return { leaking, idle, all, ids: new Set(all.map((c) => c.id)) }
     })
 
-  const runAnnotated = (ids: ReadonlySet<number>, label: string, database?: Saturation.DatabaseObject) =>
+  const runAnnotated = (ids: ReadonlySet<number>, label: string, database?: Saturation.DatabaseObject, mode: "auto" | "observe" | "dry_run" = "auto") =>
     Effect.gen(function*() {
       const reading = yield* Utilization.mysqlConnections.pipe(Effect.provide(agent()))
       const bar = reading.ratio - 1 / (2 * reading.maxConnections)
@@ -129,7 +129,7 @@ describeWithServices(["mariadb"], "db.connections.saturation MySQL parts (real M
             ...(database ? { database } : {})
           }),
           signals[0]!,
-          { mode: "auto" }
+          { mode }
         ).pipe(Effect.provide(world()))
       ), { bar })
     })
@@ -155,6 +155,17 @@ describeWithServices(["mariadb"], "db.connections.saturation MySQL parts (real M
       assert.strictEqual(r.status, "escalated")
       assert.deepStrictEqual(yield* Effect.forEach(sc.all, alive), [true, true, true, true])
     }), 30_000)
+
+  for (const mode of ["observe", "dry_run"] as const) {
+    it.live(`${mode}, annotated: nothing killed`, () =>
+      Effect.gen(function*() {
+        const sc = yield* scenario([])
+        const r = yield* runAnnotated(sc.ids, `my-sat-${mode}`, annotated, mode)
+        assert.strictEqual(r.classification?._tag === "Classified" ? r.classification.class : "", "connection_leak")
+        assert.deepStrictEqual(yield* Effect.forEach(sc.all, alive), [true, true, true, true])
+        assert.notStrictEqual(r.status, "recovered")
+      }), 30_000)
+  }
 
   it.live("the longest holds a row lock (UPDATE in its open transaction): it survives, the next goes", () =>
     Effect.gen(function*() {

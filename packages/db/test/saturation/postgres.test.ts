@@ -111,6 +111,13 @@ describeWithServices(["postgres"], "db.connections.saturation (real PostgreSQL)"
       const pm = JSON.stringify(r.postmortem ?? {})
       assert.include(pm, `"pid":${sc.leaking[0]!.pid}`)
       assert.include(pm, "id = ?", "the query text is kept, redacted")
+      // the pre-termination audit: count, top wait events, application names, the leak share
+      const audit = (r.postmortem as { audit: { connections: { clientBackends: number } | null; top_wait_events: ReadonlyArray<{ type: string; event: string; count: number }>; application_names: Record<string, number>; idle_in_transaction_share: { stale: number; idle: number } } }).audit
+      assert.isAtLeast(audit.connections?.clientBackends ?? 0, 4)
+      assert.deepStrictEqual(Object.entries(audit.application_names).filter(([k]) => /^bp-sat-ann-/.test(k)).map(([k, v]) => [k.replace(/^bp-sat-ann-[^-]+-[^-]+-/, ""), v]).sort(), [["api", 3], ["idle", 1]])
+      assert.deepStrictEqual(audit.idle_in_transaction_share.stale, 3)
+      assert.deepStrictEqual(audit.idle_in_transaction_share.idle, 4)
+      assert.isTrue(audit.top_wait_events.some((w) => w.type === "Client" && w.event === "ClientRead" && w.count >= 3), JSON.stringify(audit.top_wait_events))
     }))
 
   it.live("the seed's verification in real time: one poll, 30 s after the kill, of the reading against the bar", () =>
