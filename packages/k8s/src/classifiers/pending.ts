@@ -183,8 +183,30 @@ export const referenced = (podSpec: unknown): ReadonlyArray<{ readonly kind: "Co
   return [...out.values()]
 }
 
-/** The facts from the objects (pure). */
+/**
+ * The facts from the objects (pure). Objects the API server would never serve (a retyped field, a
+ * null where it holds an object: a hand-edited fixture, a broken proxy) make every fact Unknown,
+ * naming the malformed input, so the classifier is Indeterminate and the incident escalates —
+ * never a throw.
+ */
 export const factsFrom = (objects: Objects): Fact.Facts<PendingFacts> => {
+  try {
+    return factsOf(objects)
+  } catch (e) {
+    if (!(e instanceof TypeError || e instanceof RangeError)) throw e
+    const why = `malformed object: ${e.message}`
+    return {
+      pod: Fact.unknown("pod", why),
+      scheduling: Fact.unknown("scheduling", why),
+      fits: Fact.unknown("fits", why),
+      storage: Fact.unknown("storage", why),
+      dependencies: Fact.unknown("dependencies", why),
+      template: Fact.unknown("deployment template", why)
+    }
+  }
+}
+
+const factsOf = (objects: Objects): Fact.Facts<PendingFacts> => {
   const o = objects as { readonly [K in keyof Objects]: K extends "events" | "configMaps" | "secrets" | "nodes" ? Objects[K] : K extends "pods" | "claims" | "replicaSets" ? ReadonlyArray<Json> : Json }
   const p = o.pod
   const ns: string = p.metadata?.namespace ?? "default"

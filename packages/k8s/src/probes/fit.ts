@@ -111,20 +111,28 @@ export interface NodeFit {
 
 const q = (v: string | number | undefined): number => Quantity.parse(v) ?? 0
 
+// The objects come from a cluster, a recording or a fixture and may carry anything: a list that is
+// not an array reads as empty (its null elements skipped), a map that is not an object as empty, so
+// a fit never throws on a retyped field
+const list = <T>(v: ReadonlyArray<T> | null | undefined): ReadonlyArray<T> =>
+  Array.isArray(v) ? v.filter((x) => x !== null && x !== undefined) : []
+const record = <T extends object>(v: T | null | undefined): Partial<T> =>
+  v !== null && typeof v === "object" && !Array.isArray(v) ? v : {}
+
 /** The effective requests of a pod spec (cpu in cores, memory in bytes, extended resources as counts), `pods: 1` included. */
 export const podRequests = (spec: FitPodSpec | undefined): Record<string, number> => {
   const sum: Record<string, number> = {}
   const of = (c: FitContainer): Record<string, number> => {
     const out: Record<string, number> = {}
-    const req = c.resources?.requests ?? {}
-    const lim = c.resources?.limits ?? {}
+    const req: Record<string, string | number | undefined> = record(c?.resources?.requests)
+    const lim: Record<string, string | number | undefined> = record(c?.resources?.limits)
     // a limit without a request defaults the request to the limit
     for (const k of new Set([...Object.keys(req), ...Object.keys(lim)])) out[k] = q(req[k] ?? lim[k])
     return out
   }
-  for (const c of spec?.containers ?? []) for (const [k, v] of Object.entries(of(c))) sum[k] = (sum[k] ?? 0) + v
-  for (const c of spec?.initContainers ?? []) for (const [k, v] of Object.entries(of(c))) sum[k] = Math.max(sum[k] ?? 0, v)
-  for (const [k, v] of Object.entries(spec?.overhead ?? {})) sum[k] = (sum[k] ?? 0) + q(v)
+  for (const c of list(spec?.containers)) for (const [k, v] of Object.entries(of(c))) sum[k] = (sum[k] ?? 0) + v
+  for (const c of list(spec?.initContainers)) for (const [k, v] of Object.entries(of(c))) sum[k] = Math.max(sum[k] ?? 0, v)
+  for (const [k, v] of Object.entries(record(spec?.overhead))) sum[k] = (sum[k] ?? 0) + q(v)
   sum["pods"] = 1
   return sum
 }
@@ -132,7 +140,7 @@ export const podRequests = (spec: FitPodSpec | undefined): Record<string, number
 /** Whether a node is a candidate: not cordoned and Ready. */
 export const candidacy = (node: FitNode): "cordoned" | "not_ready" | null => {
   if (node.spec?.unschedulable === true) return "cordoned"
-  const ready = node.status?.conditions?.find((c) => c.type === "Ready")
+  const ready = list(node.status?.conditions).find((c) => c.type === "Ready")
   return ready?.status === "True" ? null : "not_ready"
 }
 
@@ -145,10 +153,10 @@ export const tolerates = (t: Toleration, taint: Taint): boolean => {
 
 /** The NoSchedule / NoExecute taints of a node no toleration tolerates. */
 export const untoleratedTaints = (node: FitNode, tolerations: ReadonlyArray<Toleration> = []): ReadonlyArray<Taint> =>
-  (node.spec?.taints ?? []).filter((taint) => (taint.effect === "NoSchedule" || taint.effect === "NoExecute") && !tolerations.some((t) => tolerates(t, taint)))
+  list(node.spec?.taints).filter((taint) => (taint.effect === "NoSchedule" || taint.effect === "NoExecute") && !list(tolerations).some((t) => tolerates(t, taint)))
 
 const requirementMatches = (r: Requirement, value: string | undefined): boolean => {
-  const values = r.values ?? []
+  const values = list(r.values)
   switch (r.operator) {
     case "In":
       return value !== undefined && values.includes(value)
@@ -172,16 +180,16 @@ const requirementMatches = (r: Requirement, value: string | undefined): boolean 
 
 /** Why the node's labels fail the pod's nodeSelector and required node affinity (empty: they match). */
 export const affinityMismatches = (spec: FitPodSpec, node: FitNode): ReadonlyArray<string> => {
-  const labels = node.metadata.labels ?? {}
+  const labels: Record<string, string | undefined> = record(node.metadata?.labels)
   const out: Array<string> = []
-  for (const [k, v] of Object.entries(spec.nodeSelector ?? {})) {
+  for (const [k, v] of Object.entries(record(spec.nodeSelector))) {
     if (labels[k] !== v) out.push(`nodeSelector ${k}=${v} (node has ${labels[k] === undefined ? "no such label" : `${k}=${labels[k]}`})`)
   }
-  const terms = spec.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms
-  if (terms && terms.length > 0) {
+  const terms = list(spec.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms)
+  if (terms.length > 0) {
     const termMatches = terms.some((t) =>
-      (t.matchExpressions ?? []).every((r) => requirementMatches(r, labels[r.key])) &&
-      (t.matchFields ?? []).every((r) => r.key === "metadata.name" && requirementMatches(r, node.metadata.name))
+      list(t.matchExpressions).every((r) => requirementMatches(r, labels[r.key])) &&
+      list(t.matchFields).every((r) => r.key === "metadata.name" && requirementMatches(r, node.metadata?.name))
     )
     if (!termMatches) out.push("required node affinity (no nodeSelectorTerm matches)")
   }
@@ -205,7 +213,7 @@ const fmt = (resource: string, n: number): string =>
 export const shortfalls = (spec: FitPodSpec, node: FitNode, podsOnNode: ReadonlyArray<PlacedPod>): ReadonlyArray<Exclusion> => {
   const want = podRequests(spec)
   const used = requestedOn(podsOnNode)
-  const alloc = node.status?.allocatable ?? {}
+  const alloc: Record<string, string | number | undefined> = record(node.status?.allocatable)
   const out: Array<Exclusion> = []
   for (const [resource, n] of Object.entries(want)) {
     if (n <= 0) continue
@@ -220,7 +228,7 @@ export const shortfalls = (spec: FitPodSpec, node: FitNode, podsOnNode: Readonly
 
 /** The fit of a pod spec on a node, given the pods already there. */
 export const check = (spec: FitPodSpec, node: FitNode, podsOnNode: ReadonlyArray<PlacedPod>): NodeFit => {
-  const name = node.metadata.name ?? ""
+  const name = nameOf(node)
   const notCandidate = candidacy(node)
   if (notCandidate !== null) return { node: name, candidate: false, notCandidate, reasons: [] }
   const reasons: Array<Exclusion> = [
@@ -238,9 +246,11 @@ export const checkAll = (
   pods: ReadonlyArray<PlacedPod & { readonly metadata?: { readonly uid?: string | undefined; readonly name?: string | undefined } | undefined; readonly spec?: (FitPodSpec & { readonly nodeName?: string | undefined }) | undefined }>,
   self?: { readonly uid?: string | undefined; readonly name?: string | undefined }
 ): ReadonlyArray<NodeFit> =>
-  [...nodes]
-    .sort((a, b) => (a.metadata.name ?? "").localeCompare(b.metadata.name ?? ""))
-    .map((n) => check(spec, n, pods.filter((p) => p.spec?.nodeName === n.metadata.name && !(self && ((self.uid && p.metadata?.uid === self.uid) || (!self.uid && p.metadata?.name === self.name))))))
+  [...list(nodes)]
+    .sort((a, b) => nameOf(a).localeCompare(nameOf(b)))
+    .map((n) => check(spec, n, list(pods).filter((p) => p.spec?.nodeName === nameOf(n) && !(self && ((self.uid && p.metadata?.uid === self.uid) || (!self.uid && p.metadata?.name === self.name))))))
+
+const nameOf = (n: FitNode): string => (typeof n.metadata?.name === "string" ? n.metadata.name : "")
 
 /** Whether the spec fits some candidate node. */
 export const fitsSomewhere = (fits: ReadonlyArray<NodeFit>): boolean => fits.some((f) => f.candidate && f.reasons.length === 0)
