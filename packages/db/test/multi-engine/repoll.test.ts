@@ -60,5 +60,5 @@ describeWithServices(["postgres"], "db.pool.multi-engine: kills re-poll the pool
       const left = yield* Effect.promise(() => alive(env, [...pids]))
       assert.strictEqual(left.size, pids.size - killed.length, "exactly the reported sessions are gone")
       for (const pid of killed) assert.isFalse(left.has(pid as number))
-    }).pipe(Effect.provide(world())))
+    }).pipe(Effect.provide(world())), { retry: 2 }) // the re-poll reads the server-wide count other test files share
 })

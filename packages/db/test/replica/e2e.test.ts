@@ -142,7 +142,7 @@ describeWithServices(["postgres", "pgreplica"], "db.replica.lag (real primary + 
       assert.strictEqual(window.length, 7, "polls at 0, 10 … 60 s of the passing window")
       assert.isTrue(window.every((v) => v._tag === "Recovered"))
       assert.strictEqual((yield* Effect.promise(() => su(replicaSu, `SELECT 1 FROM pg_stat_activity WHERE pid = ${reader.pid}`))).rowCount, 0)
-    }), 300_000)
+    }), { timeout: 300_000, retry: 1 }) // one server shared with other test files: an old snapshot elsewhere can hold back the conflict
 
   it.live("Runbook.run with its own detector (polling every 200 ms): one incident, the blocker goes, recovered", () =>
     Effect.gen(function*() {
@@ -227,7 +227,7 @@ describeWithServices(["postgres", "pgreplica"], "db.replica.lag (real primary + 
       assert.include(JSON.stringify(r.classification), "RecoveryConflictSnapshot")
       assert.deepStrictEqual(r.plan ? Plan.actions(r.plan.root).map((a) => a.action.params["pid"]) : [], [reader.pid])
       assert.strictEqual(r.status, "recovered", JSON.stringify(r.verdicts.at(-1)))
-    }), 40_000)
+    }), { timeout: 40_000, retry: 2 }) // another file's open transaction on the primary can keep VACUUM from removing the rows (no conflict to replay)
 
   it.live("kills_per_minute_cap holds on the replica's target: of two blockers one is terminated, the other denied and escalated", () =>
     Effect.gen(function*() {
