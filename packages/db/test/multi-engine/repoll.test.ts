@@ -23,12 +23,12 @@ describeWithServices(["postgres"], "db.pool.multi-engine: kills re-poll the pool
       Layer.provideMerge(agentPg(env))
     )
 
-  it.live("the pool below the bar after the first kill: fewer terminations than planned, the rest of the leak left alone", () =>
+  it.live("the pool below the bar part-way through the kills: fewer terminations than planned, the rest of the leak left alone", () =>
     Effect.gen(function*() {
       const name = uniqueName("repoll")
       const sessions = yield* Effect.promise(async () => {
         const out = []
-        for (let i = 0; i < 4; i++) {
+        for (let i = 0; i < 6; i++) {
           const s = await openSession(appUrl, name)
           await s.q("BEGIN; SELECT 1")
           out.push(s)
@@ -39,7 +39,9 @@ describeWithServices(["postgres"], "db.pool.multi-engine: kills re-poll the pool
       yield* Effect.sleep("400 millis")
       const pids = new Set(sessions.map((s) => s.pid))
       const u = yield* Utilization.postgres
-      const bar = (u.clientBackends - 0.5) / u.available
+      // three kills bring the pool under the bar when the server is quiet; other test files share the
+      // server, so the bar sits 2.5 sessions down: ±2 sessions of their churn still stops the kills early
+      const bar = (u.clientBackends - 2.5) / u.available
       const rb = PoolMultiEngineRunbook.make({
         sessions: (s) => s.pg !== undefined && pids.has(s.pg.pid),
         thresholds: { idleInTxMs: 300 },
@@ -51,7 +53,7 @@ describeWithServices(["postgres"], "db.pool.multi-engine: kills re-poll the pool
       const r = reportOf(yield* Runbook.handle(rb, signal(target("me-repoll")), { mode: "auto" }))
       assert.strictEqual(r.classification?._tag === "Classified" ? r.classification.class : "", "idle_in_transaction_leak")
       const planned = Plan.actions(r.plan!.root).map((a) => a.action.params["pid"])
-      assert.strictEqual(planned.length, 4, "the plan names the whole leak")
+      assert.strictEqual(planned.length, 6, "the plan names the whole leak")
       const killed = r.outcomes.filter((o) => o.kind === PgTerminateBackend.KIND && o.status === "applied").map((o) => o.result?.["pid"])
       assert.isAtLeast(killed.length, 1)
       assert.isBelow(killed.length, planned.length, "the re-poll stopped the kills early")
