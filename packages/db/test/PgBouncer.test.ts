@@ -1,4 +1,5 @@
 import { assert, it } from "@effect/vitest"
+import { afterAll, beforeAll } from "vitest"
 import { Effect, Layer, Redacted } from "effect"
 import * as fs from "node:fs/promises"
 import * as path from "node:path"
@@ -9,9 +10,24 @@ import * as Postgres from "../src/Postgres"
 import * as PgBouncerStats from "../src/probes/PgBouncerStats"
 import * as Utilization from "../src/Utilization"
 import { eventually } from "./support/pg"
+import * as PrivateBouncer from "./pool/privateBouncer"
 import { configFrom, describeWithServices } from "./support/services"
 
-describeWithServices(["postgres", "pgbouncer"], "PgBouncer admin console, saturation and pool-size RELOAD (real pgbouncer)", (env) => {
+describeWithServices(["postgres", "pgbouncer"], "PgBouncer admin console, saturation and pool-size RELOAD (real pgbouncer)", (sharedEnv) => {
+  // A private pgbouncer (the same binary, configured like the shared one): this file saturates
+  // appdb's pool and RELOADs an edited ini, and other test files use the shared pgbouncer's pools
+  // concurrently — their clients and RELOADs changed cl_waiting under the saturation reads.
+  let bouncerProcess: PrivateBouncer.PrivateBouncer | undefined
+  beforeAll(async () => {
+    bouncerProcess = await PrivateBouncer.start(sharedEnv)
+    Object.assign(env, {
+      BYTEPORT_TEST_PGBOUNCER_URL: bouncerProcess.url,
+      BYTEPORT_TEST_PGBOUNCER_ADMIN_URL: bouncerProcess.adminUrl,
+      BYTEPORT_TEST_PGBOUNCER_INI: bouncerProcess.iniPath
+    })
+  }, 30_000)
+  afterAll(() => bouncerProcess?.stop())
+  const env: Record<string, string> = { ...sharedEnv }
   const iniPath = () => env.BYTEPORT_TEST_PGBOUNCER_INI ?? ""
   const bouncer = () =>
     PgBouncer.layer({ adminUrl: Redacted.make(env.BYTEPORT_TEST_PGBOUNCER_ADMIN_URL ?? ""), iniPath: iniPath() })
@@ -44,11 +60,24 @@ describeWithServices(["postgres", "pgbouncer"], "PgBouncer admin console, satura
       const clients = poolSize + 4
       // The clients block on an advisory lock held over a direct connection, so the saturation lasts
       // until the reads below are done however loaded the machine is (a fixed sleep raced them).
-      const holder = new pg.Client({ connectionString: env.BYTEPORT_TEST_PG_URL })
-      yield* Effect.promise(() => holder.connect())
+      // Released even when an assertion fails, so a retry does not find the lock still held.
+      const holder = yield* Effect.acquireRelease(
+        Effect.promise(async () => {
+          const c = new pg.Client({ connectionString: env.BYTEPORT_TEST_PG_URL })
+          await c.connect()
+          return c
+        }),
+        (c) => Effect.promise(() => c.end().catch(() => undefined))
+      )
       yield* Effect.promise(() => holder.query("SELECT pg_advisory_lock(424242)"))
-      const pool = new pg.Pool({ connectionString: env.BYTEPORT_TEST_PGBOUNCER_URL, max: clients })
-      pool.on("error", () => undefined)
+      const pool = yield* Effect.acquireRelease(
+        Effect.sync(() => {
+          const p = new pg.Pool({ connectionString: env.BYTEPORT_TEST_PGBOUNCER_URL, max: clients })
+          p.on("error", () => undefined)
+          return p
+        }),
+        (p) => Effect.promise(() => p.end().catch(() => undefined))
+      )
       const queries = Array.from({ length: clients }, () => pool.query("SELECT pg_advisory_xact_lock_shared(424242)").catch((e: Error) => e))
       let rows: ReadonlyArray<PgBouncerStats.PoolRow> = []
       yield* Effect.promise(() =>
@@ -65,13 +94,11 @@ describeWithServices(["postgres", "pgbouncer"], "PgBouncer admin console, satura
       assert.isTrue((u?.clientsWaiting ?? 0) >= 1)
       assert.isTrue((u?.ratio ?? 0) > 1)
       yield* Effect.promise(() => holder.query("SELECT pg_advisory_unlock(424242)"))
-      yield* Effect.promise(() => holder.end())
       const results = yield* Effect.promise(() => Promise.all(queries))
       assert.isTrue(results.every((r) => !(r instanceof Error)))
-      yield* Effect.promise(() => pool.end())
       const idle = (yield* PgBouncerStats.pools).find((r) => r.database === "appdb" && r.user === "app")
       assert.strictEqual(idle?.cl_waiting, 0)
-    }).pipe(Effect.provide(bouncer())), { timeout: 20_000, retry: 2 }) // the pool is shared with other test files
+    }).pipe(Effect.scoped, Effect.provide(bouncer())), { timeout: 20_000 })
 
   it.live("raises default_pool_size and a database's pool_size in pgbouncer.ini, RELOADs, sees it in SHOW CONFIG / DATABASES", () => {
     let original = ""
