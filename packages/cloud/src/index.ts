@@ -27,3 +27,17 @@ export * as RollbackRunSucceeded from "./verifiers/RollbackRunSucceeded"
 export * as GitHubActions from "./runbooks/deploy.github-actions"
 /** The default catalog of the package's runbooks. */
 export * as CloudCatalog from "./catalog"
+/** EC2 and Auto Scaling through the official clients (typed errors, narrowed reads). */
+export * as Ec2 from "./aws/Ec2"
+/** Compute Engine zonal disks and zone operations over fetch. */
+export * as GcpCompute from "./gcp/GcpCompute"
+/** The `cloud.ec2.replaceNode` action kind: terminate in the Auto Scaling group, capacity kept. */
+export * as ReplaceEc2Node from "./actions/ReplaceEc2Node"
+/** The `cloud.ebs.modifyVolume` action kind: grow an EBS volume, 6 h apart, never shrinks. */
+export * as ModifyEbsVolume from "./actions/ModifyEbsVolume"
+/** The `cloud.gcp.resizeDisk` action kind: grow a Compute Engine disk, operation DONE. */
+export * as ResizeGcpDisk from "./actions/ResizeGcpDisk"
+/** The `cloud.handoff.node-replacement` runbook: owner of *node replacement requested* on EC2. */
+export * as NodeReplacement from "./runbooks/cloud.handoff.node-replacement"
+/** The `cloud.handoff.volume-grow` runbook: owner of *volume grow requested* for EBS and Compute Engine. */
+export * as VolumeGrow from "./runbooks/cloud.handoff.volume-grow"

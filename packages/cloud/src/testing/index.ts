@@ -7,3 +7,7 @@
 
 /** A loopback GitHub REST API for Octokit: runs, jobs, logs, workflow_dispatch, commits, comments, refs, pulls. */
 export * as GitHubFake from "./GitHubFake"
+/** A loopback EC2 + Auto Scaling Query API for @aws-sdk/client-ec2 and client-auto-scaling (DryRun, transitions by time). */
+export * as AwsComputeFake from "./AwsComputeFake"
+/** A loopback Compute Engine v1 disks + zone operations API. */
+export * as GcpComputeFake from "./GcpComputeFake"
