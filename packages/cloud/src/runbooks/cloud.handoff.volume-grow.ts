@@ -162,4 +162,4 @@ export const make = (options: Options = {}): Runbook.Runbook<Facts, Services> =>
   })
 
 /** The handlers of the runbook's action kinds. */
-export const handlers = (o: { readonly ebs?: ModifyEbsVolume.Options; readonly gcp?: ResizeGcpDisk.Options } = {}): ReadonlyArray<ActionHandler.ActionHandler<Ec2> | ActionHandler.ActionHandler<GcpCompute>> => [ModifyEbsVolume.make(o.ebs), ResizeGcpDisk.make(o.gcp)]
+export const handlers = (o: { readonly ebs?: ModifyEbsVolume.Options; readonly gcp?: ResizeGcpDisk.Options } = {}): ReadonlyArray<ActionHandler.ActionHandler<Services>> => [ModifyEbsVolume.make(o.ebs), ResizeGcpDisk.make(o.gcp)]

@@ -18,7 +18,7 @@ export const layer = (
   aws: AwsComputeFake.AwsComputeFake,
   o: { readonly gcp?: GcpComputeFake.GcpComputeFake; readonly env?: Record<string, string>; readonly store?: Testing.LayerOptions<never>["store"] } = {}
 ) =>
-  Testing.layer({ handlers: [...NodeReplacement.handlers(), ...VolumeGrow.handlers({ gcp: { pollEvery: "10 millis", pollUpTo: "5 seconds" } })], ...(o.store ? { store: o.store } : {}) }).pipe(
+  Testing.layer<Ec2.Ec2 | GcpCompute.GcpCompute>({ handlers: [...NodeReplacement.handlers(), ...VolumeGrow.handlers({ gcp: { pollEvery: "10 millis", pollUpTo: "5 seconds" } })], ...(o.store ? { store: o.store } : {}) }).pipe(
     Layer.provideMerge(clouds(aws, o.gcp)),
     Layer.provideMerge(ConfigProvider.layer(ConfigProvider.fromEnvRecord(o.env ?? {})))
   )
@@ -46,7 +46,7 @@ export const growRequest = (volumeId: string, capacityGiB: number, requestedGiB:
   )
 
 /** Handles one signal in a mode (no approvals expected). */
-export const handle = <F, R>(rb: Runbook.Runbook<F, R>, signal: Signal.Signal, mode: "observe" | "dry_run" | "auto") =>
+export const handle = <F, R>(rb: Runbook.Runbook<F, R>, signal: Signal.Signal, mode: "observe" | "dry_run" | "auto"): Effect.Effect<IncidentReport.IncidentReport, Runbook.MalformedSignal, R | Runbook.Services> =>
   Runbook.handle(rb, signal, { mode }).pipe(
     Effect.map((r) => {
       if (Runbook.isAwaitingApproval(r)) throw new Error("unexpected approval")
