@@ -14,6 +14,7 @@
  * - **TSV** (`.tsv`): the MySQL / MariaDB command-line client's `--batch` output (`mariadb --batch -e
  *   "..." > file`): a header line, tab-separated fields, `NULL` for NULL (so a text value `NULL`
  *   reads as NULL too: the client prints them alike), `\n`, `\t`, `\0` and `\\` escaped (undone).
+ *   A result of no rows prints nothing, not even the header: an empty file is an export of no rows.
  *   MariaDB's client has no JSON output (`--json` is MySQL Shell's, not the `mysql` client's).
  *
  * Row numbers are 1-based data rows (the CSV / TSV header is not a row).
@@ -152,7 +153,9 @@ const parseBatch = (file: string, text: string): Table => {
   const lines = text.replace(/^\uFEFF/, "").split("\n")
   if (lines.at(-1) === "") lines.pop()
   const header = lines[0]
-  if (header === undefined || header === "") throw fail(file, "empty export: expected the client's header line (do not pass --skip-column-names)")
+  // the client prints nothing at all, not even the header, for a result of no rows
+  if (header === undefined || (header === "" && lines.length <= 1)) return { file, format: "tsv", columns: [], rows: [] }
+  if (header === "") throw fail(file, "no header line (do not pass --skip-column-names)")
   const columns = header.split("\t")
   const rows = lines.slice(1).map((line, i) => {
     const fields = line.split("\t")
