@@ -128,8 +128,8 @@ const clockOf = (t: Table | undefined, capturedAt: number | undefined): { readon
   if (unix === null) throw r.fail("unix_timestamp", "missing (null)")
   const local = instant(`${r.string("now")}Z`)
   if (local === null) throw r.fail("now", `expected a DATETIME, got ${JSON.stringify(r.string("now"))}`)
-  const serverMs = Math.round(unix * 1000)
-  return { at: capturedAt ?? serverMs, zoneOffsetMs: local.ms - serverMs }
+  // NOW(6) and UNIX_TIMESTAMP(NOW(6)) are one instant: their difference is the zone offset (whole seconds)
+  return { at: capturedAt ?? Math.round(unix * 1000), zoneOffsetMs: Math.round((local.ms - unix * 1000) / 1000) * 1000 }
 }
 
 /** Pure (throws): a local DATETIME as the client printed it → ms since the epoch. */
