@@ -18,3 +18,5 @@ export * as ReplicaRecording from "./ReplicaRecording"
 export * as MongoFake from "./mongoFake"
 /** Recorded MySQL / MariaDB incidents (`mariadb --batch` exports of PROCESSLIST, INNODB_TRX, INNODB_LOCK_WAITS, USER_PRIVILEGES, status, variables) → the six-class, saturation and multi-engine facts. */
 export * as MySqlRecording from "./MySqlRecording"
+/** Recorded MongoDB `currentOp` / `serverStatus` output (mongosh `EJSON.stringify`) → the operations and the multi-engine facts. */
+export * as MongoRecording from "./MongoRecording"
