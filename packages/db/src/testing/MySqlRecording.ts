@@ -10,7 +10,7 @@
  * |---|---|
  * | `SELECT * FROM information_schema.PROCESSLIST` (MariaDB: `TIME_MS`, `QUERY_ID`; MySQL: `TIME` only) | the threads as `MySqlActivity.MySqlSession` (what `MySqlActivity.sessions` reads): `Daemon` / `Binlog Dump` threads and the exporting thread itself (its statement reads PROCESSLIST) left out, as the probe leaves out its own connection |
  * | `SELECT * FROM information_schema.INNODB_TRX` | each thread's open transaction (`trx_id`, `trx_state`, `trx_started`, rows locked / modified), joined on `trx_mysql_thread_id` |
- * | `SELECT * FROM information_schema.INNODB_LOCK_WAITS` | lock waits (waiting → blocking thread, via INNODB_TRX), `blocking_pids` / `lock_wait_ms`, and the blockers among the row-lock holders |
+ * | `SELECT * FROM information_schema.INNODB_LOCK_WAITS` (MySQL 8: `SELECT * FROM performance_schema.data_lock_waits`) | lock waits (waiting → blocking thread, via INNODB_TRX), `blocking_pids` / `lock_wait_ms`, and the blockers among the row-lock holders |
  * | `SELECT * FROM information_schema.USER_PRIVILEGES` | superusers (SUPER / CONNECTION ADMIN), as `MySqlActivity.privilegesOf` |
  * | `SHOW GLOBAL STATUS LIKE 'Threads_connected'`, `SHOW GLOBAL VARIABLES` (`max_connections`) | the utilization: `Threads_connected / max_connections` (six-class, multi-engine); (`Threads_connected` − own) / `max_connections` (saturation) |
  * | `SELECT NOW(6) AS now, UNIX_TIMESTAMP(NOW(6)) AS unix_timestamp` | the capture time, and the session time zone the client printed `trx_started` in |
@@ -23,7 +23,7 @@
  *
  * **Capture time.** `capturedAt` (ms since the epoch) when given, else the clock export's
  * `unix_timestamp`; without either, `trx_started` cannot be placed in time (no time zone is
- * printed) and decoding fails. Ages come from the exports' own counters (`TIME_MS`, else `TIME`).
+ * printed) and decoding fails. With `capturedAt` but no clock export, local times read as UTC. Ages come from the exports' own counters (`TIME_MS`, else `TIME`).
  *
  * @since 0.1.0
  */
@@ -43,7 +43,7 @@ export interface Recording {
   readonly processlist: Source
   /** `SELECT * FROM information_schema.INNODB_TRX`. */
   readonly innodbTrx?: Source
-  /** `SELECT * FROM information_schema.INNODB_LOCK_WAITS` (MariaDB, MySQL 5.7). */
+  /** `SELECT * FROM information_schema.INNODB_LOCK_WAITS` (MariaDB, MySQL 5.7); MySQL 8: `SELECT * FROM performance_schema.data_lock_waits`. */
   readonly lockWaits?: Source
   /** `SELECT * FROM information_schema.USER_PRIVILEGES`. */
   readonly privileges?: Source
@@ -174,13 +174,15 @@ const trxOf = (t: Table | undefined, zoneOffsetMs: number): ReadonlyMap<number, 
   return out
 }
 
-/** Pure (throws): INNODB_LOCK_WAITS rows → (requesting, blocking) transaction ids. */
+/** Pure (throws): INNODB_LOCK_WAITS rows (MySQL 8: `performance_schema.data_lock_waits`) → (requesting, blocking) transaction ids. */
 const waitPairsOf = (t: Table | undefined): ReadonlyArray<{ readonly requesting: string; readonly blocking: string }> => {
   if (t === undefined) return []
-  need(t, ["requesting_trx_id", "blocking_trx_id"], "INNODB_LOCK_WAITS")
+  const mysql8 = t.columns.includes("REQUESTING_ENGINE_TRANSACTION_ID")
+  const [requesting, blocking] = mysql8 ? ["REQUESTING_ENGINE_TRANSACTION_ID", "BLOCKING_ENGINE_TRANSACTION_ID"] : ["requesting_trx_id", "blocking_trx_id"]
+  need(t, [requesting, blocking], mysql8 ? "performance_schema.data_lock_waits" : "INNODB_LOCK_WAITS")
   return t.rows.map((_, i) => {
     const r = row(t, i)
-    return { requesting: r.string("requesting_trx_id"), blocking: r.string("blocking_trx_id") }
+    return { requesting: r.string(requesting), blocking: r.string(blocking) }
   })
 }
 

@@ -89,6 +89,13 @@ describe("MySqlRecording: --batch exports", () => {
       const mysql = yield* tsv("mysql8.tsv", "ID\tUSER\tHOST\tDB\tCOMMAND\tTIME\tSTATE\tINFO", "7\tapp\t10.0.0.7:5000\tshop\tSleep\t45\t\tNULL")
       const d = yield* MySqlRecording.decode({ processlist: mysql, capturedAt: 1_000_000 })
       assert.deepStrictEqual([d.threads[0]!.command_ms, d.threads[0]!.command_started_ms, d.threads[0]!.query_id], [45_000, 955_000, null])
+      // MySQL 8's lock waits come from performance_schema.data_lock_waits
+      const trx8 = yield* tsv("trx8.tsv", "trx_id\ttrx_state\ttrx_started\ttrx_mysql_thread_id\ttrx_rows_locked\ttrx_rows_modified", "1301\tRUNNING\t2026-12-07 21:00:00\t7\t0\t0", "1302\tLOCK WAIT\t2026-12-07 21:00:01\t8\t1\t0")
+      const waits8 = yield* tsv("waits8.tsv", "ENGINE\tREQUESTING_ENGINE_TRANSACTION_ID\tBLOCKING_ENGINE_TRANSACTION_ID", "INNODB\t1302\t1301")
+      const pl8 = yield* tsv("pl8.tsv", "ID\tUSER\tHOST\tDB\tCOMMAND\tTIME\tSTATE\tINFO", "7\tapp\th\tshop\tSleep\t45\t\tNULL", "8\tapp\th\tshop\tQuery\t44\tupdating\tUPDATE t SET v = 1 WHERE id = 1")
+      const d8 = yield* MySqlRecording.decode({ processlist: pl8, innodbTrx: trx8, lockWaits: waits8, capturedAt: Date.parse("2026-12-07T21:00:45Z") })
+      assert.deepStrictEqual(d8.lockWaits.map((w) => [w.waiting_id, w.blocking_id]), [[8, 7]])
+      assert.deepStrictEqual(d8.rowLockHolders, [7, 8]) // 7 blocks (0 rows locked), 8 locks the row it waits for
     }))
 
   it.effect("bad inputs name file, row and column", () =>
