@@ -7,3 +7,5 @@
 
 /** A loopback GitHub REST API for Octokit: runs, jobs, logs, workflow_dispatch, commits, comments, refs, pulls. */
 export * as GitHubFake from "./GitHubFake"
+/** A GitOps reconciler model for kube-sim: Argo CD Applications/ApplicationSets, Flux GitRepositories/Kustomizations/HelmReleases. */
+export * as GitOpsModel from "./GitOpsModel"
