@@ -9,3 +9,5 @@
 export * as GitHubFake from "./GitHubFake"
 /** A GitOps reconciler model for kube-sim: Argo CD Applications/ApplicationSets, Flux GitRepositories/Kustomizations/HelmReleases. */
 export * as GitOpsModel from "./GitOpsModel"
+/** A loopback Argo CD API (applications, patch, spec, rollback to a history id, sync) over the GitOps model. */
+export * as ArgoCdFake from "./ArgoCdFake"
