@@ -8,6 +8,7 @@
  * dryRun requests.
  */
 import { afterEach, assert, describe, it } from "vitest"
+import { Action, TargetRef } from "@byteport/core"
 import * as ArgoCdFreeze from "../../src/actions/ArgoCdFreeze"
 import * as ArgoCdRollback from "../../src/actions/ArgoCdRollback"
 import * as FluxSuspend from "../../src/actions/FluxSuspend"
@@ -152,6 +153,17 @@ describe("GitOps actions: Argo CD", () => {
     assert.strictEqual(ok(await r.run(GitWriter.action({ repo: REPO, branch: "main", bad, good, direct: true }, { incidentId: INC }), "auto", INC)).result["changed"], false)
     const moved = failure(await r.run(GitWriter.action({ repo: REPO, branch: "main", bad, good, direct: true }, { incidentId: "inc-other" }), "auto", "inc-other"))
     assert.isTrue(moved?.conflict, "the branch moved since that plan: nothing written")
+  })
+
+  it("params as a planner writes them without the builders (namespace, no shape, no revision) run the same way", async () => {
+    const r = (current = await rig())
+    await argoAtBad(r)
+    const t = TargetRef.make("argocd.application", "argocd/shop")
+    ok(await r.run(Action.make({ kind: ArgoCdFreeze.KIND, target: t, params: { app: "shop", namespace: "argocd" }, description: "freeze" }), "auto", INC))
+    assert.isFalse(R.autoSyncOn(await r.w.get(R.Application, "argocd", "shop")))
+    ok(await r.run(Action.make({ kind: ArgoCdRollback.KIND, target: t, params: { app: "shop", namespace: "argocd", id: 0 }, description: "rollback" }), "auto", INC))
+    assert.strictEqual(await r.w.image(), "shop:1")
+    assert.deepStrictEqual(r.argo.writes.map((x) => x.query["appNamespace"] ?? (x.body as { appNamespace?: string }).appNamespace), ["argocd", "argocd"])
   })
 
   it("dry_run and observe send no write but Argo CD's dryRun rollback; GitWriter dry_run writes nothing", async () => {
