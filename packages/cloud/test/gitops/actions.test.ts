@@ -8,7 +8,8 @@
  * dryRun requests.
  */
 import { afterEach, assert, describe, it } from "vitest"
-import { Action, TargetRef } from "@byteport/core"
+import { Action, type Guardrail, TargetRef } from "@byteport/core"
+import { ConfigProvider, Effect } from "effect"
 import * as ArgoCdFreeze from "../../src/actions/ArgoCdFreeze"
 import * as ArgoCdRollback from "../../src/actions/ArgoCdRollback"
 import * as FluxSuspend from "../../src/actions/FluxSuspend"
@@ -189,6 +190,22 @@ describe("GitOps actions: Argo CD", () => {
   })
 })
 
+describe("GitWriter: direct to the tracked branch only when configured", () => {
+  it("directOptIn denies direct: true unless BYTEPORT_GITOPS_DIRECT_REVERT=true; a pull request always passes", async () => {
+    const check = (direct: boolean, env: Record<string, string>) =>
+      Effect.runPromise(
+        GitWriter.directOptIn.check({ action: GitWriter.action({ repo: REPO, branch: "main", bad: "b".repeat(40), good: "a".repeat(40), direct }, { incidentId: INC }) } as unknown as Guardrail.GuardrailContext).pipe(
+          Effect.provideService(ConfigProvider.ConfigProvider, ConfigProvider.fromEnv({ env }))
+        ) as Effect.Effect<Guardrail.GuardrailResult, unknown, never>
+      )
+    assert.strictEqual((await check(true, {}))._tag, "Deny")
+    assert.strictEqual((await check(true, { BYTEPORT_GITOPS_DIRECT_REVERT: "false" }))._tag, "Deny")
+    assert.strictEqual((await check(true, { BYTEPORT_GITOPS_DIRECT_REVERT: "true" }))._tag, "Pass")
+    assert.strictEqual((await check(false, {}))._tag, "Pass")
+    assert.include(GitWriter.make().guardrails.map((g) => g.name), "opt_in(direct revert)")
+  })
+})
+
 describe("GitOps actions: Flux", () => {
   it("suspend holds a rollback for 10 intervals; unfreeze waits for the revert, then the Kustomization applies it; dry_run sends only dryRun=All", async () => {
     const r = (current = await rig())
@@ -230,6 +247,32 @@ describe("GitOps actions: Flux", () => {
     assert.strictEqual(await r.w.image(), "shop:1", "resumed onto the revert")
     await r.w.advance(5 * 60_000)
     assert.strictEqual(await r.w.image(), "shop:1")
+  })
+
+  it("a HelmRelease: suspended, a new bad revision is not upgraded; the unfreeze reads the chart's GitRepository and waits for the revert", async () => {
+    const r = (current = await rig())
+    const good = await r.w.release("shop:1", { path: "charts/shop" })
+    await r.w.create(R.GitRepository, "flux-system", fluxObjects().gitRepository)
+    await r.w.create(R.HelmRelease, "flux-system", {
+      metadata: { name: "shop", namespace: "flux-system" },
+      spec: { interval: "5m", targetNamespace: "shop", chart: { spec: { chart: "./charts/shop", sourceRef: { kind: "GitRepository", name: "shop" } } } }
+    })
+    await until(async () => (await r.w.image()) === "shop:1", "the install")
+    const suspend = FluxSuspend.action({ kind: "HelmRelease", namespace: "flux-system", name: "shop" }, { incidentId: INC, revert: { repo: REPO } })
+    ok(await r.run(suspend, "auto", INC))
+    const bad = await r.w.release("shop:2", { path: "charts/shop" })
+    for (let i = 0; i < 3; i++) await r.w.advance(5 * 60_000)
+    assert.strictEqual(await r.w.image(), "shop:1", "suspended: no upgrade")
+    assert.isTrue(failure(await r.run(suspend.undo!, "auto", INC))?.conflict)
+    ok(await r.run(GitWriter.action({ repo: REPO, branch: "main", bad, good, direct: true }, { incidentId: INC }), "auto", INC))
+    await r.w.advance(60_000)
+    ok(await r.run(suspend.undo!, "auto", INC))
+    await r.w.model.idle()
+    await r.w.advance(5 * 60_000)
+    assert.strictEqual(await r.w.image(), "shop:1", "resumed onto the revert, not the bad revision")
+    const hr = await r.w.get(R.HelmRelease, "flux-system", "shop")
+    assert.notProperty(R.obj(hr["spec"]), "suspend")
+    assert.strictEqual(R.appliedRevisionOfFlux(hr), R.str(R.obj((await (await fetch(`${r.w.github.url}/repos/${REPO}/commits/main`, { headers: { authorization: "token test-token" } })).json()) as R.Obj)["sha"])!.slice(0, 12))
   })
 
   it("a Kustomization suspended by someone else is neither annotated nor resumed", async () => {
