@@ -11,3 +11,7 @@ export * as GitHubFake from "./GitHubFake"
 export * as AwsComputeFake from "./AwsComputeFake"
 /** A loopback Compute Engine v1 disks + zone operations API. */
 export * as GcpComputeFake from "./GcpComputeFake"
+/** A GitOps reconciler model for kube-sim: Argo CD Applications/ApplicationSets, Flux GitRepositories/Kustomizations/HelmReleases. */
+export * as GitOpsModel from "./GitOpsModel"
+/** A loopback Argo CD API (applications, patch, spec, rollback to a history id, sync) over the GitOps model. */
+export * as ArgoCdFake from "./ArgoCdFake"
