@@ -27,3 +27,21 @@ export * as RollbackRunSucceeded from "./verifiers/RollbackRunSucceeded"
 export * as GitHubActions from "./runbooks/deploy.github-actions"
 /** The default catalog of the package's runbooks. */
 export * as CloudCatalog from "./catalog"
+/** The Render REST API v1 client service and the health probe. */
+export * as Render from "./render/Render"
+/** Suspect Render deploys by polling (health streak, crash events, error-rate window). */
+export * as RenderDeploys from "./detectors/RenderDeploys"
+/** The facts of a suspect Render deploy. */
+export * as RenderDeployDiagnoser from "./diagnosers/RenderDeployDiagnoser"
+/** The classifier: error_rate_spike, health_check_failing, crash_loop. */
+export * as RenderBadDeploy from "./classifiers/RenderBadDeploy"
+/** The Render action kinds: render.setAutoDeploy, render.rollback, render.deployCommit, cloud.render.restart. */
+export * as RenderActions from "./actions/RenderActions"
+/** The Render rollback plan. */
+export * as RenderRollback from "./remediators/RenderRollback"
+/** The Render rollback's verifier. */
+export * as RenderRecovered from "./verifiers/RenderRecovered"
+/** The `deploy.render.rollback` runbook. */
+export * as RenderRollbackRunbook from "./runbooks/deploy.render.rollback"
+/** The `cloud.handoff.render-restart` runbook. */
+export * as RenderRestart from "./runbooks/cloud.handoff.render-restart"

@@ -7,3 +7,5 @@
 
 /** A loopback GitHub REST API for Octokit: runs, jobs, logs, workflow_dispatch, commits, comments, refs, pulls. */
 export * as GitHubFake from "./GitHubFake"
+/** A loopback Render REST API v1 and an app whose health follows the live commit. */
+export * as RenderFake from "./RenderFake"
