@@ -1,6 +1,6 @@
-import { type IncidentReport, Runbook, type Signal } from "@byteport/core"
+import { type GuardrailStore, type IncidentReport, Runbook, type Signal } from "@byteport/core"
 import * as Testing from "@byteport/core/testing"
-import { Clock, ConfigProvider, Effect, Fiber, Layer, Redacted } from "effect"
+import { Clock, ConfigProvider, type Duration, Effect, Fiber, Layer, Redacted } from "effect"
 import { TestClock } from "effect/testing"
 import { Render, RenderDeploys, RenderRollbackRunbook } from "@byteport/cloud"
 import { RenderFake } from "@byteport/cloud/testing"
@@ -47,7 +47,7 @@ const realPause = (ms: number) => Effect.promise(() => new Promise<void>((r) => 
  * Runs an effect that sleeps on the TestClock while it also does real I/O: advances the clock by
  * `step` after each real pause, so in-flight requests finish before virtual time moves on.
  */
-export const advancing = <A, E, R>(effect: Effect.Effect<A, E, R>, step = "1 second", pauseMs = 15) =>
+export const advancing = <A, E, R>(effect: Effect.Effect<A, E, R>, step: Duration.Input = "1 second", pauseMs = 15) =>
   Effect.gen(function*() {
     const fiber = yield* Effect.forkChild(effect)
     for (let i = 0; i < 100_000 && fiber.pollUnsafe() === undefined; i++) {
@@ -59,7 +59,10 @@ export const advancing = <A, E, R>(effect: Effect.Effect<A, E, R>, step = "1 sec
   })
 
 /** Polls the detector every `every` (virtual) for at most `max`, returning the first signals. */
-export const pollUntilSignal = (state: RenderDeploys.PollState, o: { readonly every?: string; readonly max?: number; readonly options?: RenderDeploys.Options } = {}) =>
+export const pollUntilSignal = (
+  state: RenderDeploys.PollState,
+  o: { readonly every?: Duration.Input; readonly max?: number; readonly options?: RenderDeploys.Options } = {}
+): Effect.Effect<ReadonlyArray<Signal.Signal>, never, Render.Render | GuardrailStore.GuardrailStore> =>
   Effect.gen(function*() {
     const opts = o.options ?? { services: [SERVICE], probeTimeoutMs: 150 }
     for (let i = 0; i < (o.max ?? 60); i++) {
@@ -71,7 +74,11 @@ export const pollUntilSignal = (state: RenderDeploys.PollState, o: { readonly ev
   })
 
 /** Handles a signal (advancing virtual time for the verification schedule). */
-export const handle = <F, R>(rb: Runbook.Runbook<F, R>, signal: Signal.Signal, mode: "observe" | "dry_run" | "auto") =>
+export const handle = <F, R>(
+  rb: Runbook.Runbook<F, R>,
+  signal: Signal.Signal,
+  mode: "observe" | "dry_run" | "auto"
+): Effect.Effect<IncidentReport.IncidentReport, Runbook.MalformedSignal, R | Runbook.Services> =>
   advancing(Effect.map(Runbook.handle(rb, signal, { mode }), (r) => {
     if (Runbook.isAwaitingApproval(r)) throw new Error("unexpected approval")
     return r as IncidentReport.IncidentReport
