@@ -45,3 +45,15 @@ export * as RenderRecovered from "./verifiers/RenderRecovered"
 export * as RenderRollbackRunbook from "./runbooks/deploy.render.rollback"
 /** The `cloud.handoff.render-restart` runbook. */
 export * as RenderRestart from "./runbooks/cloud.handoff.render-restart"
+/** The Sentry web API client service. */
+export * as Sentry from "./sentry/Sentry"
+/** New Sentry issues by polling and by signed integration webhooks. */
+export * as SentryIssues from "./detectors/SentryIssues"
+/** The facts of a Sentry issue: issue, latest event, deploy of its first release. */
+export * as SentryIssueDiagnoser from "./diagnosers/SentryIssueDiagnoser"
+/** The classifier: db_connection, oom, deploy_correlation, upstream_5xx, unknown. */
+export * as SentryErrorClass from "./classifiers/SentryErrorClass"
+/** The Sentry plan: hand-offs (deployment regression, OOM observed) or escalation. */
+export * as SentryHandOff from "./remediators/SentryHandOff"
+/** The `deploy.sentry.classify` runbook. */
+export * as SentryClassify from "./runbooks/deploy.sentry.classify"

@@ -9,3 +9,5 @@
 export * as GitHubFake from "./GitHubFake"
 /** A loopback Render REST API v1 and an app whose health follows the live commit. */
 export * as RenderFake from "./RenderFake"
+/** A loopback Sentry web API (issues, events, releases, deploys) and signed integration webhooks. */
+export * as SentryFake from "./SentryFake"
