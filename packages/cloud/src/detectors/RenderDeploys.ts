@@ -11,8 +11,8 @@
  */
 import { Detector, GuardrailStore, type Signal, TargetRef } from "@byteport/core"
 import { Clock, Effect, Schedule } from "effect"
-import { defaultThresholds, emptyStreak, errorRateOf, errorRateSpiking, failingFor, healthFailing, type HealthStreak, stepStreak, type Thresholds } from "../classifiers/RenderBadDeploy"
-import { healthUrlOf, toDeployFacts } from "../diagnosers/RenderDeployDiagnoser"
+import { defaultThresholds, emptyStreak, errorRateSpiking, failingFor, healthFailing, type HealthStreak, stepStreak, type Thresholds } from "../classifiers/RenderBadDeploy"
+import { crashesOf, errorRateAt, healthUrlOf, toDeployFacts } from "../diagnosers/RenderDeployDiagnoser"
 import { Render } from "../render/Render"
 
 /** The signal type. */
@@ -104,15 +104,13 @@ export const pollOnce = (options: Options, state: PollState): Effect.Effect<Read
           if (healthFailing(failingFor(w.streak), t)) trigger = "health"
         }
         if (!trigger) {
-          const events = yield* render.listEvents(serviceId, liveAt)
-          const failures = events.filter((e) => e.type === "server_failed" && Date.parse(e.timestamp) >= liveAt).length
-          if (failures >= t.crashLoopFailures) trigger = "crash_loop"
+          if (crashesOf(yield* render.listEvents(serviceId, liveAt), liveAt).failures >= t.crashLoopFailures) trigger = "crash_loop"
         }
         if (!trigger && !w.rateChecked && now >= liveAt + t.windowMs) {
           w.rateChecked = true
           const before = yield* render.requestCounts(serviceId, liveAt - t.windowMs, liveAt)
           const after = yield* render.requestCounts(serviceId, liveAt, liveAt + t.windowMs)
-          const r = errorRateOf({ from: liveAt - t.windowMs, to: liveAt, ...before }, { from: liveAt, to: liveAt + t.windowMs, ...after }, true, t)
+          const r = errorRateAt(liveAt, now, before, after, t)
           if (typeof r !== "string" && errorRateSpiking(r, t)) trigger = "error_rate"
         }
         if (!trigger) return

@@ -8,11 +8,11 @@
  *
  * @since 0.1.0
  */
-import { Diagnoser, type Fact, type Signal } from "@byteport/core"
-import { Clock, Effect } from "effect"
+import { Diagnoser, Fact, type Signal } from "@byteport/core"
+import { Clock, Effect, Schema } from "effect"
 import type { CrashFacts, DeployFacts, ErrorRateFacts, HealthFacts, RenderDeployFacts, ServiceFacts, Thresholds } from "../classifiers/RenderBadDeploy"
 import { defaultThresholds, errorRateOf } from "../classifiers/RenderBadDeploy"
-import { type Deploy, Render, type Service } from "../render/Render"
+import { countsOf, type Deploy, DeployList, type Event, EventList, healthy, type HealthProbe, MetricSeries, Render, type RequestCounts, Service } from "../render/Render"
 
 /** What a signal's evidence names. */
 export interface DeployRef {
@@ -77,6 +77,69 @@ export const lastGreen = (deploys: ReadonlyArray<DeployFacts>, suspectId: string
   return older.find((d) => d.liveAt !== null && d.commitId !== null) ?? null
 }
 
+/** The health facts from the diagnoser's probe and the detector's streak (a 2xx ends the streak). */
+export const healthOf = (last: HealthProbe | null, ref: Pick<DeployRef, "healthFailingSince" | "healthFailingProbes">): HealthFacts =>
+  last === null
+    ? { failingForMs: 0, failingProbes: 0, last: null }
+    : last.ok || ref.healthFailingSince === undefined
+    ? { failingForMs: 0, failingProbes: last.ok ? 0 : 1, last }
+    : { failingForMs: last.at - ref.healthFailingSince, failingProbes: (ref.healthFailingProbes ?? 0) + 1, last }
+
+/** The crash facts: `server_failed` events at or after the deploy went live. */
+export const crashesOf = (events: ReadonlyArray<Event>, liveAt: number | null): CrashFacts => {
+  if (liveAt === null) return { failures: 0, firstAt: null, lastAt: null }
+  const failed = events.filter((e) => e.type === "server_failed" && Date.parse(e.timestamp) >= liveAt).map((e) => Date.parse(e.timestamp)).sort((a, b) => a - b)
+  return { failures: failed.length, firstAt: failed[0] ?? null, lastAt: failed[failed.length - 1] ?? null }
+}
+
+/** The error-rate facts of the windows around `liveAt`, at `now` (a string: why the rate is unknown). */
+export const errorRateAt = (liveAt: number, now: number, before: RequestCounts, after: RequestCounts, t: Thresholds): ErrorRateFacts | string => {
+  const end = Math.min(now, liveAt + t.windowMs)
+  return errorRateOf({ from: liveAt - t.windowMs, to: liveAt, ...before }, { from: liveAt, to: end, ...after }, now >= liveAt + t.windowMs, t)
+}
+
+/**
+ * A recording of what the diagnoser reads, as Render returns it: the signal's reference, the
+ * time of diagnosis, the service, the deploys page, both metrics responses, the events page and
+ * the health probe's status.
+ */
+export const Recording = Schema.Struct({
+  signal: Schema.Struct({
+    serviceId: Schema.String,
+    deployId: Schema.String,
+    trigger: Schema.Literals(["error_rate", "health", "crash_loop"]),
+    observedAt: Schema.Number,
+    healthFailingSince: Schema.optionalKey(Schema.Number),
+    healthFailingProbes: Schema.optionalKey(Schema.Number)
+  }),
+  now: Schema.Number,
+  service: Service,
+  deploys: DeployList,
+  metricsBefore: MetricSeries,
+  metricsAfter: MetricSeries,
+  events: EventList,
+  probe: Schema.Struct({ status: Schema.Union([Schema.Number, Schema.Literals(["timeout", "error"])]) })
+})
+/** A recording. */
+export type Recording = typeof Recording.Type
+
+/** The facts of a recording (for classifier tests and golden plans), as the diagnoser computes them. */
+export const factsOf = (rec: Recording, options: Options = {}): Fact.Facts<RenderDeployFacts> => {
+  const t = { ...defaultThresholds, ...(options.thresholds ?? {}) }
+  const deploys = rec.deploys.map((d) => toDeployFacts(d.deploy))
+  const service = toServiceFacts(rec.service, options.healthUrls?.[rec.service.id])
+  const suspect = deploys.find((d) => d.id === rec.signal.deployId)
+  const rate = suspect?.liveAt == null ? "the deploy never went live" : errorRateAt(suspect.liveAt, rec.now, countsOf(rec.metricsBefore), countsOf(rec.metricsAfter), t)
+  return {
+    service: Fact.known(service),
+    deploys: Fact.known(deploys),
+    suspect: suspect ? Fact.known(suspect) : Fact.unknown("render.deploy", "not among the recorded deploys"),
+    errorRate: typeof rate === "string" ? Fact.unknown("render.metrics.http_requests", rate) : Fact.known(rate),
+    health: Fact.known(healthOf(service.healthUrl === null ? null : { at: rec.now, status: rec.probe.status, ok: healthy(rec.probe.status) }, rec.signal)),
+    crashes: Fact.known(crashesOf(rec.events.map((e) => e.event), suspect?.liveAt ?? null))
+  }
+}
+
 /** Options of {@link make}. */
 export interface Options {
   readonly thresholds?: Partial<Thresholds>
@@ -123,7 +186,7 @@ export const make = (options: Options = {}): Diagnoser.Diagnoser<RenderDeployFac
           const end = Math.min(now, liveAt + t.windowMs)
           const before = yield* render.requestCounts(serviceId, liveAt - t.windowMs, liveAt)
           const after = end > liveAt ? yield* render.requestCounts(serviceId, liveAt, end) : { total: 0, errors: 0 }
-          const r = errorRateOf({ from: liveAt - t.windowMs, to: liveAt, ...before }, { from: liveAt, to: end, ...after }, now >= liveAt + t.windowMs, t)
+          const r = errorRateAt(liveAt, now, before, after, t)
           if (typeof r === "string") return yield* Effect.fail(new Error(r))
           return r
         })),
@@ -132,20 +195,14 @@ export const make = (options: Options = {}): Diagnoser.Diagnoser<RenderDeployFac
           const ref = yield* Effect.try(() => refOf(signal))
           const url = facts.service._tag === "Known" ? facts.service.value.healthUrl : options.healthUrls?.[ref.serviceId] ?? null
           const now = yield* Clock.currentTimeMillis
-          if (url === null) return { failingForMs: 0, failingProbes: 0, last: null }
-          const last = yield* (yield* Render).probe(url, options.probeTimeoutMs ?? 5000, now)
-          const since = ref.healthFailingSince
-          return last.ok || since === undefined
-            ? { failingForMs: 0, failingProbes: last.ok ? 0 : 1, last }
-            : { failingForMs: now - since, failingProbes: (ref.healthFailingProbes ?? 0) + 1, last }
+          if (url === null) return healthOf(null, ref)
+          return healthOf(yield* (yield* Render).probe(url, options.probeTimeoutMs ?? 5000, now), ref)
         }), { timeout: "30 seconds" }),
       crashes: Diagnoser.probe("render.events", (signal) =>
         Effect.gen(function*() {
           const suspect = yield* suspectOf(signal)
-          if (suspect.liveAt === null) return { failures: 0, firstAt: null, lastAt: null }
-          const events = yield* (yield* Render).listEvents(refOf(signal).serviceId, suspect.liveAt)
-          const failed = events.filter((e) => e.type === "server_failed" && Date.parse(e.timestamp) >= suspect.liveAt!).map((e) => Date.parse(e.timestamp)).sort((a, b) => a - b)
-          return { failures: failed.length, firstAt: failed[0] ?? null, lastAt: failed[failed.length - 1] ?? null }
+          if (suspect.liveAt === null) return crashesOf([], null)
+          return crashesOf(yield* (yield* Render).listEvents(refOf(signal).serviceId, suspect.liveAt), suspect.liveAt)
         }))
     })
   })

@@ -57,19 +57,38 @@ export const Event = Schema.Struct({
 /** A service event. */
 export type Event = typeof Event.Type
 
-const DeployList = Schema.Array(Schema.Struct({ deploy: Deploy, cursor: Schema.String }))
-const EventList = Schema.Array(Schema.Struct({ event: Event, cursor: Schema.String }))
-const MetricSeries = Schema.Array(Schema.Struct({
+/** A page of `GET /v1/services/{id}/deploys`. */
+export const DeployList = Schema.Array(Schema.Struct({ deploy: Deploy, cursor: Schema.String }))
+/** A page of `GET /v1/services/{id}/events`. */
+export const EventList = Schema.Array(Schema.Struct({ event: Event, cursor: Schema.String }))
+/** The response of `GET /v1/metrics/http-requests` (series per status code). */
+export const MetricSeries = Schema.Array(Schema.Struct({
   labels: Schema.Array(Schema.Struct({ field: Schema.String, value: Schema.String })),
   unit: Schema.optionalKey(Schema.String),
   values: Schema.Array(Schema.Struct({ timestamp: Schema.String, value: Schema.Number }))
 }))
+
+/** The request counts of a metrics response: all requests, and those answered with a 5xx. */
+export const countsOf = (series: typeof MetricSeries.Type): RequestCounts => {
+  let total = 0
+  let errors = 0
+  for (const s of series) {
+    const code = Number(s.labels.find((l) => l.field === "statusCode")?.value ?? "0")
+    const sum = s.values.reduce((a, v) => a + v.value, 0)
+    total += sum
+    if (code >= 500) errors += sum
+  }
+  return { total, errors }
+}
 
 /** HTTP request counts in a window: all, and those answered with a 5xx. */
 export interface RequestCounts {
   readonly total: number
   readonly errors: number
 }
+
+/** Whether a probe status is healthy (a 2xx). */
+export const healthy = (status: number | "timeout" | "error"): boolean => typeof status === "number" && status >= 200 && status < 300
 
 /** A health probe's result. */
 export interface HealthProbe {
@@ -200,15 +219,7 @@ export const make = (options: Options): Shape => {
           request("GET", path, { query: { resource: id, startTime: iso(startMs), endTime: iso(endMs), resolutionSeconds: 60, aggregateHttpRequestsBy: "statusCode" } }),
           decode(MetricSeries, "GET", path)
         )
-        let total = 0
-        let errors = 0
-        for (const s of series) {
-          const code = Number(s.labels.find((l) => l.field === "statusCode")?.value ?? "0")
-          const sum = s.values.reduce((a, v) => a + v.value, 0)
-          total += sum
-          if (code >= 500) errors += sum
-        }
-        return { total, errors }
+        return countsOf(series)
       }),
     probe: (url, probeTimeoutMs, at) =>
       Effect.tryPromise({
@@ -219,7 +230,7 @@ export const make = (options: Options): Shape => {
         },
         catch: (e) => (e instanceof Error && (e.name === "TimeoutError" || e.name === "AbortError") ? "timeout" as const : "error" as const)
       }).pipe(
-        Effect.map((status): HealthProbe => ({ at, status, ok: status >= 200 && status < 300 })),
+        Effect.map((status): HealthProbe => ({ at, status, ok: healthy(status) })),
         Effect.catch((status) => Effect.succeed<HealthProbe>({ at, status, ok: false }))
       )
   }
