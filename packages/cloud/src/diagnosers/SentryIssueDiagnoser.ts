@@ -7,10 +7,10 @@
  *
  * @since 0.1.0
  */
-import { Diagnoser, type Fact, type Signal } from "@byteport/core"
+import { Diagnoser, Fact, type Signal } from "@byteport/core"
 import { Effect, Schema } from "effect"
 import type { BreadcrumbFacts, DeployFacts, EventFacts, ExceptionFacts, IssueFacts, SentryFacts } from "../classifiers/SentryErrorClass"
-import { Breadcrumb, type Event, ExceptionValue, type Issue, Sentry } from "../sentry/Sentry"
+import { Breadcrumb, Deploy, Event, ExceptionValue, Issue, ReleaseSummary, Sentry } from "../sentry/Sentry"
 
 /** What a signal's evidence names. */
 export interface IssueRef {
@@ -85,6 +85,44 @@ export const toEventFacts = (e: Event): EventFacts => {
   return { exceptions, breadcrumbs, message: e.message ?? null }
 }
 
+/** The deploy facts of a first release: its newest deploy (of `environment` when given) and the release before it. */
+export const deployOf = (
+  firstRelease: string | null,
+  deploys: ReadonlyArray<Deploy>,
+  releases: ReadonlyArray<typeof ReleaseSummary.Type>,
+  environment?: string
+): DeployFacts | null => {
+  if (firstRelease === null) return null
+  const d = deploys.filter((x) => environment === undefined || x.environment === environment).sort((a, b) => Date.parse(b.dateFinished) - Date.parse(a.dateFinished))[0]
+  if (!d) return null
+  const i = releases.findIndex((r) => r.version === firstRelease)
+  return { release: firstRelease, environment: d.environment, deployedAt: Date.parse(d.dateFinished), previousRelease: i >= 0 ? releases[i + 1]?.version ?? null : null }
+}
+
+/**
+ * A recording of what the diagnoser reads, as Sentry returns it: the organization, the issue,
+ * its latest event, the deploys of its first release and the project's releases (newest first).
+ */
+export const Recording = Schema.Struct({
+  org: Schema.String,
+  issue: Issue,
+  event: Event,
+  deploys: Schema.Array(Deploy),
+  releases: Schema.Array(ReleaseSummary)
+})
+/** A recording. */
+export type Recording = typeof Recording.Type
+
+/** The facts of a recording, as the diagnoser computes them. */
+export const factsOf = (rec: Recording, options: Options = {}): Fact.Facts<SentryFacts> => {
+  const issue = toIssueFacts(rec.org, rec.issue)
+  return {
+    issue: Fact.known(issue),
+    event: Fact.known(toEventFacts(rec.event)),
+    deploy: Fact.known(deployOf(issue.firstRelease, rec.deploys, rec.releases, options.environment))
+  }
+}
+
 /** Options of {@link make}. */
 export interface Options {
   /** Only deploys to this environment count (default: any). */
@@ -113,12 +151,9 @@ export const make = (options: Options = {}): Diagnoser.Diagnoser<SentryFacts, Se
           const issue = facts.issue.value
           if (issue.firstRelease === null) return null
           const sentry = yield* Sentry
-          const deploys = (yield* sentry.releaseDeploys(issue.org, issue.firstRelease)).filter((d) => options.environment === undefined || d.environment === options.environment)
-          const d = deploys.sort((a, b) => Date.parse(b.dateFinished) - Date.parse(a.dateFinished))[0]
-          if (!d) return null
-          const releases = yield* sentry.listReleases(issue.org, issue.project)
-          const i = releases.findIndex((r) => r.version === issue.firstRelease)
-          return { release: issue.firstRelease, environment: d.environment, deployedAt: Date.parse(d.dateFinished), previousRelease: i >= 0 ? releases[i + 1]?.version ?? null : null }
+          const deploys = yield* sentry.releaseDeploys(issue.org, issue.firstRelease)
+          if (deployOf(issue.firstRelease, deploys, [], options.environment) === null) return null
+          return deployOf(issue.firstRelease, deploys, yield* sentry.listReleases(issue.org, issue.project), options.environment)
         }))
     }))
 }
