@@ -61,3 +61,33 @@ export * as GitWriter from "./actions/GitWriter"
 export * as Unfreeze from "./actions/Unfreeze"
 /** The GitOps action handlers and their registry layer. */
 export * as GitOpsHandlers from "./gitops/Handlers"
+/** The Render REST API v1 client service and the health probe. */
+export * as Render from "./render/Render"
+/** Suspect Render deploys by polling (health streak, crash events, error-rate window). */
+export * as RenderDeploys from "./detectors/RenderDeploys"
+/** The facts of a suspect Render deploy. */
+export * as RenderDeployDiagnoser from "./diagnosers/RenderDeployDiagnoser"
+/** The classifier: error_rate_spike, health_check_failing, crash_loop. */
+export * as RenderBadDeploy from "./classifiers/RenderBadDeploy"
+/** The Render action kinds: render.setAutoDeploy, render.rollback, render.deployCommit, cloud.render.restart. */
+export * as RenderActions from "./actions/RenderActions"
+/** The Render rollback plan. */
+export * as RenderRollback from "./remediators/RenderRollback"
+/** The Render rollback's verifier. */
+export * as RenderRecovered from "./verifiers/RenderRecovered"
+/** The `deploy.render.rollback` runbook. */
+export * as RenderRollbackRunbook from "./runbooks/deploy.render.rollback"
+/** The `cloud.handoff.render-restart` runbook. */
+export * as RenderRestart from "./runbooks/cloud.handoff.render-restart"
+/** The Sentry web API client service. */
+export * as Sentry from "./sentry/Sentry"
+/** New Sentry issues by polling and by signed integration webhooks. */
+export * as SentryIssues from "./detectors/SentryIssues"
+/** The facts of a Sentry issue: issue, latest event, deploy of its first release. */
+export * as SentryIssueDiagnoser from "./diagnosers/SentryIssueDiagnoser"
+/** The classifier: db_connection, oom, deploy_correlation, upstream_5xx, unknown. */
+export * as SentryErrorClass from "./classifiers/SentryErrorClass"
+/** The Sentry plan: hand-offs (deployment regression, OOM observed) or escalation. */
+export * as SentryHandOff from "./remediators/SentryHandOff"
+/** The `deploy.sentry.classify` runbook. */
+export * as SentryClassify from "./runbooks/deploy.sentry.classify"

@@ -15,3 +15,7 @@ export * as GcpComputeFake from "./GcpComputeFake"
 export * as GitOpsModel from "./GitOpsModel"
 /** A loopback Argo CD API (applications, patch, spec, rollback to a history id, sync) over the GitOps model. */
 export * as ArgoCdFake from "./ArgoCdFake"
+/** A loopback Render REST API v1 and an app whose health follows the live commit. */
+export * as RenderFake from "./RenderFake"
+/** A loopback Sentry web API (issues, events, releases, deploys) and signed integration webhooks. */
+export * as SentryFake from "./SentryFake"
