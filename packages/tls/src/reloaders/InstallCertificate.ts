@@ -141,7 +141,8 @@ export const serverOf = (spec: ServerSpec, crt?: string): Server => {
   }
 }
 
-const configOf = (spec: ServerSpec): string => (spec.kind === "nginx" ? spec.conf : spec.kind === "haproxy" ? spec.cfg : spec.caddyfile)
+/** The configuration file a server reads (backed up and hashed with the certificate). */
+export const configOf = (spec: ServerSpec): string => (spec.kind === "nginx" ? spec.conf : spec.kind === "haproxy" ? spec.cfg : spec.caddyfile)
 
 /** The SHA-256 fingerprint the endpoint serves now. */
 export const servedFingerprint = (endpoint: Endpoint) =>
