@@ -19,6 +19,7 @@ export interface Snapshot {
   readonly at: number
   /** The handshake's view; undefined when no endpoint was configured, `{ error }` when it failed. */
   readonly served?: {
+    /** Leaf first, then the rest of the served chain. */
     readonly chain: ReadonlyArray<{ readonly subject: string; readonly issuer: string; readonly serial: string; readonly fingerprint256: string; readonly notAfter: string }>
     readonly notAfter: string
     readonly sans: ReadonlyArray<string>
@@ -53,7 +54,7 @@ const iso = (ms: number) => new Date(ms).toISOString()
 
 /** Pure: the `served` part of a snapshot from an inspection. */
 export const servedOf = (i: Inspection.Inspection): NonNullable<Snapshot["served"]> => ({
-  chain: i.chain.map((c) => ({ subject: c.subjectCN ?? "", issuer: c.issuerCN ?? c.issuerO ?? "", serial: c.serial, fingerprint256: c.fingerprint256, notAfter: iso(c.notAfter) })),
+  chain: [i.leaf, ...i.chain].map((c) => ({ subject: c.subjectCN ?? "", issuer: c.issuerCN ?? c.issuerO ?? "", serial: c.serial, fingerprint256: c.fingerprint256, notAfter: iso(c.notAfter) })),
   notAfter: iso(i.leaf.notAfter),
   sans: [...i.leaf.dnsNames, ...i.leaf.ipAddresses],
   chainValid: i.verdict.valid,
