@@ -8,7 +8,7 @@
  * The snapshots carry ACM's NotAfter and serial, and their diff shows the renewal.
  */
 import { ACMClient } from "@aws-sdk/client-acm"
-import { type Escalation, type IncidentReport, Runbook, Signal, Sink, Verifier } from "@byteport/core"
+import { type Escalation, type IncidentReport, Runbook, Signal, Sink, type SinkMessage, Verifier } from "@byteport/core"
 import * as Testing from "@byteport/core/testing"
 import { Effect, Layer } from "effect"
 import { afterAll, assert, beforeAll, describe, it } from "vitest"
@@ -57,7 +57,7 @@ describe("tls.expiry.threshold: aws_acm (client-acm against the ACM fake)", () =
         ThresholdRunbook.notifier().pipe(Layer.provide(Layer.merge(Sink.layerOpsChannel(ops), Sink.layerPager(pager))))
       )
       const r = yield* Effect.provide(Runbook.handle(ThresholdRunbook.make(options), signalFor(e, days), { mode }), layer)
-      const esc = (m: ReadonlyArray<{ kind: string }>) => m.flatMap((x) => (x.kind === "escalation" ? [(x as { escalation: Escalation.Escalation }).escalation] : []))
+      const esc = (m: ReadonlyArray<SinkMessage.SinkMessage>): ReadonlyArray<Escalation.Escalation> => m.flatMap((x) => (x.kind === "escalation" ? [x.escalation] : []))
       return { report: r as IncidentReport.IncidentReport, ops: esc(yield* ops.messages), pager: esc(yield* pager.messages) }
     }))
   }

@@ -76,7 +76,7 @@ describeWithServices(["pebble"], "tls.expiry.threshold: cert_manager end to end 
       assert.strictEqual(c?._tag === "Classified" ? c.class : c?._tag, "cert_manager")
       assert.strictEqual(r.status, "recovered", JSON.stringify(r.escalation ?? r.outcomes))
       assert.deepStrictEqual(r.outcomes.map((o) => [o.kind, o.status]), [["tls.certManager.renew", "applied"]])
-      const checks = (r.facts["checks"] as { value: ReadonlyArray<{ probe: string; ok: boolean }> }).value
+      const checks = (r.facts["checks"] as unknown as { value: ReadonlyArray<{ probe: string; ok: boolean }> }).value
       assert.deepStrictEqual(checks.map((x) => [x.probe, x.ok]), [["caa", true]])
       const now = await getCert(w)
       assert.strictEqual(now.metadata.uid, first.metadata.uid, "renewed in place, not re-created")
