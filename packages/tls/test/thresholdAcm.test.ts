@@ -14,19 +14,12 @@ import { Effect, Layer } from "effect"
 import { afterAll, assert, beforeAll, describe, it } from "vitest"
 import { Acm, type Caa, CertificateSignals, ThresholdRunbook } from "../src/index"
 import * as AcmFake from "../src/testing/acm"
+import { memoryValidationDns } from "./support/acm"
 
 const DAY = 86_400_000
 
 describe("tls.expiry.threshold: aws_acm (client-acm against the ACM fake)", () => {
-  const records = new Map<string, string>()
-  const dnsWrites: Array<string> = []
-  const dns: Acm.ValidationDns = {
-    getCname: (name) => Effect.sync(() => records.get(name)),
-    upsertCname: (name, value) => Effect.sync(() => {
-      dnsWrites.push(name)
-      records.set(name, value)
-    })
-  }
+  const { records, dnsWrites, dns } = memoryValidationDns()
   const caa = new Map<string, ReadonlyArray<Caa.Record>>()
   const resolver: Caa.Resolver = { addresses: async () => [], caa: async (n) => caa.get(n) ?? [] }
   let fake: AcmFake.AcmFake

@@ -10,7 +10,6 @@
 import * as fs from "node:fs"
 import { type IncidentReport, Runbook, Verifier } from "@byteport/core"
 import * as Testing from "@byteport/core/testing"
-import { NetworkingV1Api } from "@kubernetes/client-node"
 import { Effect } from "effect"
 import { afterEach, assert, it } from "vitest"
 import * as CertManager from "../src/certmanager/CertManager"
@@ -20,7 +19,7 @@ import * as Inspection from "../src/Inspection"
 import * as Caa from "../src/probes/Caa"
 import * as ThresholdRunbook from "../src/runbooks/tls.expiry.threshold"
 import * as IngressController from "../src/testing/ingress"
-import { certificate, clusterIssuer, startWorld, until } from "./support/kube"
+import { issueBehindIngress, setIssuerServer, startWorld } from "./support/kube"
 import type { CertManagerWorld } from "./support/kube"
 import { describeWithServices } from "./support/services"
 
@@ -37,20 +36,9 @@ describeWithServices(["pebble"], "tls.expiry.threshold: cert_manager end to end 
 
   it("5-day certificate (critical) → force-renewed as cmctl renew, one new revision from the default Pebble, served and verified", async () => {
     const w = (world = await startWorld(env))
-    await w.custom.createClusterCustomObject({ group: R.GROUP, version: R.VERSION, plural: "clusterissuers", body: clusterIssuer("pebble", env.BYTEPORT_TEST_PEBBLE_SHORT_DIRECTORY_URL ?? "") })
-    await w.custom.createNamespacedCustomObject({ group: R.GROUP, version: R.VERSION, plural: "certificates", namespace: "default", body: certificate({ name: "shop", secretName: "shop-tls", dnsNames: [domain], issuer: "pebble", renewBefore: "48h" }) })
-    const first = await until(async () => {
-      const c = await getCert(w)
-      return R.isReady(c) && c.status?.revision === 1 ? c : undefined
-    }, 20_000, "the first issuance")
-    await w.kc.makeApiClient(NetworkingV1Api).createNamespacedIngress({
-      namespace: "default",
-      body: { metadata: { name: "shop" }, spec: { tls: [{ hosts: [domain], secretName: "shop-tls" }], rules: [{ host: domain, http: { paths: [{ path: "/", pathType: "Prefix", backend: { service: { name: "shop", port: { number: 80 } } } }] } }] } }
-    })
+    const first = await issueBehindIngress(w, { domain, server: env.BYTEPORT_TEST_PEBBLE_SHORT_DIRECTORY_URL ?? "" })
     // the renewal CA from now on
-    const issuer = (await w.custom.getClusterCustomObject({ group: R.GROUP, version: R.VERSION, plural: "clusterissuers", name: "pebble" })) as { spec: { acme: { server: string } } }
-    issuer.spec.acme.server = env.BYTEPORT_TEST_PEBBLE_DIRECTORY_URL ?? ""
-    await w.custom.replaceClusterCustomObject({ group: R.GROUP, version: R.VERSION, plural: "clusterissuers", name: "pebble", body: { ...issuer, metadata: { name: "pebble" } } })
+    await setIssuerServer(w, "pebble", env.BYTEPORT_TEST_PEBBLE_DIRECTORY_URL ?? "")
     await w.model.idle()
     const orders = w.model.orders()
     const controller = await IngressController.start({ kubeConfig: w.kc })

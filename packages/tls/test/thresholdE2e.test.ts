@@ -18,29 +18,16 @@ import { Shell } from "@byteport/core/shell"
 import * as Testing from "@byteport/core/testing"
 import { assert, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
-import { Backup, Caa, CertbotRenewer, CertificateSignals, Inspection, InstallCertificate, Nginx, RenewAction, ThresholdRunbook } from "../src/index"
+import { Caa, CertbotRenewer, CertificateSignals, Inspection, InstallCertificate, RenewAction, ThresholdRunbook } from "../src/index"
 import type { Renewer } from "../src/index"
-import { certbot, describeWithServices, tmp } from "./support/services"
+import { certbot, describeWithServices, nginxOf, tmp } from "./support/services"
 
 describeWithServices(["pebble", "ocsp", "nginx", "certbot"], "tls.expiry.threshold end to end (nginx + Pebble + certbot)", (env) => {
   const servername = `threshold-${process.pid}.byteport.test`
   const endpointAddr = { host: "127.0.0.1", port: Number(env.BYTEPORT_TEST_NGINX_TLS_PORT), servername }
-  const server = {
-    kind: "nginx" as const,
-    conf: env.BYTEPORT_TEST_NGINX_CONF ?? "",
-    errorLog: env.BYTEPORT_TEST_NGINX_ERROR_LOG ?? "",
-    pidFile: env.BYTEPORT_TEST_NGINX_PID_FILE ?? ""
-  }
-  const target = { cert: env.BYTEPORT_TEST_NGINX_CERT ?? "", key: env.BYTEPORT_TEST_NGINX_KEY ?? "" }
-  const rootFiles = [env.BYTEPORT_TEST_PEBBLE_ROOT ?? "", env.BYTEPORT_TEST_PEBBLE_SHORT_ROOT ?? ""]
-  const roots = () => rootFiles.map((f) => fs.readFileSync(f, "utf8"))
+  const { server, target, rootFiles, roots, reload: nginxReload } = nginxOf(env)
   const pebbleLogs = [env.BYTEPORT_TEST_PEBBLE_LOG ?? "", env.BYTEPORT_TEST_PEBBLE_SHORT_LOG ?? ""]
   const orders = () => pebbleLogs.map((f) => (fs.existsSync(f) ? fs.readFileSync(f, "utf8").split("\n").filter((l) => /POST \/order-plz/.test(l)).length : 0)).reduce((a, b) => a + b, 0)
-  const nginxReload = (cert: Buffer, key: Buffer) =>
-    Effect.gen(function*() {
-      yield* Effect.orDie(Backup.swap([{ path: target.key, content: key }, { path: target.cert, content: cert }]))
-      yield* Effect.orDie(Nginx.make(server).reload.pipe(Effect.provide(Shell.layerLocal)))
-    })
   const fingerprintOf = (file: string) => new X509Certificate(fs.readFileSync(file)).fingerprint256
 
   /** nginx serves a fresh 5-day certificate from a certbot lineage (short Pebble); restored afterwards. */

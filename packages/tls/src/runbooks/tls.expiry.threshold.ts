@@ -30,8 +30,7 @@
  */
 import type { ACMClient } from "@aws-sdk/client-acm"
 import { type Classification, Classifier, Detector, type Escalation, Fact, type Json, Notifier, Plan, Runbook, type Signal, Sink, SinkMessage, TargetRef, Verdict, Verifier } from "@byteport/core"
-import type { KubeConfig } from "@kubernetes/client-node"
-import { Cause, Clock, type Duration, Effect, Layer } from "effect"
+import { Cause, Clock, Effect, Layer } from "effect"
 import * as Acm from "../acm/Acm"
 import * as CertManager from "../certmanager/CertManager"
 import type * as Certificate from "../Certificate"
@@ -76,65 +75,44 @@ export type Severity = "warning" | "critical"
 
 const DAY = 86_400_000
 
-/** One endpoint the runbook watches and may renew. */
-export interface Endpoint {
-  readonly host: string
-  readonly port: number
-  readonly servername: string
-  /** The server and the files it reads (certbot path). */
-  readonly server?: InstallCertificate.ServerSpec
-  readonly files?: { readonly cert: string; readonly key?: string }
+/**
+ * One endpoint the runbook watches and may renew: seven-class's endpoint (address, server and
+ * files, the served Secret, DNS-01 provider name, webroot, staple) plus the certbot lineage, the
+ * addresses the names must resolve to, and the cert-manager / ACM references.
+ */
+export interface Endpoint extends Pick<SevenClassRunbook.Endpoint, "host" | "port" | "servername" | "server" | "files" | "secret" | "dnsProvider" | "webroot" | "expectStaple"> {
   /** The certbot lineage (`--cert-name`); else found from `files.cert` when it is in `<configDir>/live/<name>/`. */
   readonly certbot?: { readonly name: string }
-  /** http-01 webroot (default: standalone on port 80). */
-  readonly webroot?: string
-  /** The DNS-01 provider's name (a key of `dnsProviders` and of the renew handler's providers). */
-  readonly dnsProvider?: string
   /** The addresses the names must resolve to for http-01 (default `[host]`). */
   readonly addresses?: ReadonlyArray<string>
-  /** The cert-manager Certificate (given), or the kubernetes.io/tls Secret it serves (looked up with `kubeConfig`). */
+  /** The cert-manager Certificate (given; else the one of `secret`, looked up with `kubeConfig`). */
   readonly certManager?: { readonly namespace: string; readonly name: string }
-  readonly secret?: { readonly namespace: string; readonly name: string }
   /** The ACM certificate of the endpoint (described with `acm.client`). */
   readonly acm?: { readonly arn: string }
-  /** Expect a good OCSP staple (signals, verification). */
-  readonly expectStaple?: boolean
 }
 
-/** Everything configurable. */
-export interface Options {
+/**
+ * Everything configurable; shared with seven-class: `kubeConfig`, `ca` / `caFiles` (trusted roots),
+ * `account` (the ACME directory certbot renews against; default the lineage's own server),
+ * `backupRoot`, `minValidityMillis`, `stapleTimeoutMillis`, `confidences`, `verifySchedule`,
+ * `cooldown` (default 10 minutes) and `defaultMode` (when BYTEPORT_MODE_TLS_EXPIRY_THRESHOLD /
+ * BYTEPORT_MODE say nothing; default dry_run).
+ */
+export interface Options extends Pick<SevenClassRunbook.Options, "kubeConfig" | "ca" | "caFiles" | "account" | "backupRoot" | "minValidityMillis" | "stapleTimeoutMillis" | "confidences" | "verifySchedule" | "cooldown" | "defaultMode"> {
   readonly endpoints: ReadonlyArray<Endpoint>
   /** Days before notAfter: warning (default 14) and critical (default 7). */
   readonly warningDays?: number
   readonly criticalDays?: number
-  readonly kubeConfig?: KubeConfig
   /** ACM: the client, and the zone API the validation CNAMEs are read through. */
   readonly acm?: { readonly client: ACMClient; readonly dns?: Acm.ValidationDns }
   /** certbot's `--config-dir` (default `/etc/letsencrypt`): where the lineage's live dir is. */
   readonly certbot?: { readonly configDir?: string }
-  /** The ACME directory certbot renews against (default: the lineage's own server). */
-  readonly account?: { readonly directoryUrl: string; readonly email?: string; readonly caBundle?: string }
   /** DNS-01 providers by name (the zone_owned check; the same names as the renew handler's). */
   readonly dnsProviders?: Readonly<Record<string, DnsProvider.DnsProvider>>
   /** DNS lookups of the checks (default the system's resolvers). */
   readonly resolver?: Caa.Resolver
   /** The CAA issuer domain names of the CAs (default {@link DEFAULT_CAA_IDENTITIES}). */
   readonly caaIdentities?: { readonly acme?: ReadonlyArray<string>; readonly acm?: ReadonlyArray<string> }
-  /** Trusted roots (PEM strings) for inspection and verification (default Node's). */
-  readonly ca?: ReadonlyArray<string>
-  /** PEM files of those roots, for the install's chain check. */
-  readonly caFiles?: ReadonlyArray<string>
-  /** Backup root (default `/var/lib/byteport/cert-backups`). */
-  readonly backupRoot?: string
-  /** Verification minimum validity (default 30 days). */
-  readonly minValidityMillis?: number
-  readonly stapleTimeoutMillis?: number
-  readonly confidences?: Readonly<Record<string, number>>
-  readonly verifySchedule?: Verifier.VerifySchedule
-  /** How long the endpoint stays leased after an incident (default 10 minutes). */
-  readonly cooldown?: Duration.Input
-  /** The mode when BYTEPORT_MODE_TLS_EXPIRY_THRESHOLD / BYTEPORT_MODE say nothing (default dry_run). */
-  readonly defaultMode?: "observe" | "dry_run" | "auto"
 }
 
 /** The facts. */

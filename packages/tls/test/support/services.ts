@@ -5,6 +5,8 @@
  */
 import { Shell } from "@byteport/core/shell"
 import { Effect } from "effect"
+import * as Backup from "../../src/backup/Backup"
+import * as Nginx from "../../src/servers/Nginx"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -65,3 +67,22 @@ export const eventually = <A, E, R>(probe: Effect.Effect<A | undefined, E, R>, t
       yield* Effect.promise(() => new Promise((r) => setTimeout(r, 100)))
     }
   })
+
+/** The shared nginx of scripts/services.sh as the tls tests use it: its spec, served files, Pebble roots, and a swap-and-reload. */
+export const nginxOf = (env: Readonly<Record<string, string>>) => {
+  const server = {
+    kind: "nginx" as const,
+    conf: env.BYTEPORT_TEST_NGINX_CONF ?? "",
+    errorLog: env.BYTEPORT_TEST_NGINX_ERROR_LOG ?? "",
+    pidFile: env.BYTEPORT_TEST_NGINX_PID_FILE ?? ""
+  }
+  const target = { cert: env.BYTEPORT_TEST_NGINX_CERT ?? "", key: env.BYTEPORT_TEST_NGINX_KEY ?? "" }
+  const rootFiles = [env.BYTEPORT_TEST_PEBBLE_ROOT ?? "", env.BYTEPORT_TEST_PEBBLE_SHORT_ROOT ?? ""]
+  /** Swaps `cert` and `key` into the served files and reloads nginx. */
+  const reload = (cert: Buffer, key: Buffer) =>
+    Effect.gen(function*() {
+      yield* Effect.orDie(Backup.swap([{ path: target.key, content: key }, { path: target.cert, content: cert }]))
+      yield* Effect.orDie(Nginx.make(server).reload.pipe(Effect.provide(Shell.layerLocal)))
+    })
+  return { server, target, rootFiles, roots: () => rootFiles.map((f) => fs.readFileSync(f, "utf8")), reload }
+}
