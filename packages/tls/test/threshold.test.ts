@@ -17,6 +17,8 @@ import { Effect, Layer } from "effect"
 import { TestClock } from "effect/testing"
 import { Acm, Caa, Certificate, CertificateSignals, PreRenewal, SevenClassRunbook, Snapshot, ThresholdRunbook } from "../src/index"
 import type { DnsProvider } from "../src/index"
+import * as Pki from "./pki"
+import { serve } from "./server"
 
 const seven = path.join(import.meta.dirname, "../fixtures/seven-class")
 const golden = path.join(import.meta.dirname, "../fixtures/threshold")
@@ -181,6 +183,42 @@ describe("tls.expiry.threshold: near misses at 14 d and 7 d ± 1 min (TestClock)
     assert.strictEqual(ThresholdRunbook.severityOf(notAfter, notAfter - 5 * DAY, { criticalDays: 4 }), "warning")
     assert.strictEqual(ThresholdRunbook.severityOf(notAfter, notAfter - 20 * DAY, { warningDays: 21 }), "warning")
   })
+})
+
+describe("tls.expiry.threshold: the detector and the diagnosis on a served certificate at the edges (TestClock)", () => {
+  it.effect("14 d / 7 d ± 1 min: the detector fires 14 then 7, the diagnosed severity and class follow", () =>
+    Effect.gen(function*() {
+      const pki = yield* Pki.make
+      const notAfter = Math.floor(pki.now / 1000) * 1000 + 60 * DAY
+      const leaf = yield* pki.leaf({ names: ["app.test"], issuer: pki.intermediate, notAfter })
+      const server = yield* serve({ cert: leaf.cert + pki.intermediate.cert, key: leaf.key })
+      const endpoint: ThresholdRunbook.Endpoint = {
+        host: "127.0.0.1", port: server.port, servername: "app.test", server: nginx, webroot: "/var/www/acme",
+        files: { cert: "/etc/letsencrypt/live/app.test/fullchain.pem", key: "/etc/letsencrypt/live/app.test/privkey.pem" }
+      }
+      const resolver: Caa.Resolver = { addresses: async () => ["127.0.0.1"], caa: async () => [] }
+      const o: ThresholdRunbook.Options = { endpoints: [endpoint], ca: [pki.root.cert], resolver }
+      const memory = new Map<string, ReadonlyArray<number>>()
+      const at = (t: number) =>
+        Effect.gen(function*() {
+          yield* TestClock.setTime(t)
+          const signals = yield* CertificateSignals.pollOnce({ host: endpoint.host, port: endpoint.port, servername: endpoint.servername, ca: [pki.root.cert], thresholdDays: [14, 7] }, memory)
+          const signal = Signal.make({ type: CertificateSignals.SIGNAL_EXPIRING_SOON, target: CertificateSignals.targetOf(endpoint), observedAt: t, source: "test", evidence: {} })
+          const facts = yield* ThresholdRunbook.diagnose(o)(signal)
+          return { fired: signals.filter((x) => x.type === CertificateSignals.SIGNAL_EXPIRING_SOON).map((x) => x.evidence["thresholdDays"]), severity: Fact.value(facts.severity), cls: classOf(ThresholdRunbook.classify()(facts)), facts }
+        })
+      const MIN = 60_000
+      const a = yield* at(notAfter - 14 * DAY - MIN)
+      assert.deepStrictEqual([a.fired, a.severity, a.cls], [[], null, "Unclassified"])
+      const b = yield* at(notAfter - 14 * DAY + MIN)
+      assert.deepStrictEqual([b.fired, b.severity, b.cls], [[14], "warning", "certbot"])
+      assert.deepStrictEqual(Fact.value(b.facts.checks)!.map((c) => [c.probe, c.ok]), [["names_resolve", true], ["caa", true]])
+      assert.strictEqual(Fact.value(b.facts.snapshot)!.served !== undefined && "chain" in Fact.value(b.facts.snapshot)!.served! ? (Fact.value(b.facts.snapshot)!.served as { chain: ReadonlyArray<{ fingerprint256: string }> }).chain[0]!.fingerprint256 : "", Fact.value(b.facts.leaf)!.fingerprint256)
+      const c = yield* at(notAfter - 7 * DAY - MIN)
+      assert.deepStrictEqual([c.fired, c.severity, c.cls], [[], "warning", "certbot"])
+      const d = yield* at(notAfter - 7 * DAY + MIN)
+      assert.deepStrictEqual([d.fired, d.severity, d.cls], [[7], "critical", "certbot"])
+    }).pipe(Effect.scoped))
 })
 
 describe("CAA (RFC 8659)", () => {
