@@ -20,7 +20,7 @@ import { assert, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import { Caa, CertbotRenewer, CertificateSignals, Inspection, InstallCertificate, RenewAction, ThresholdRunbook } from "../src/index"
 import type { Renewer } from "../src/index"
-import { certbot, describeWithServices, nginxOf, tmp } from "./support/services"
+import { certbot, describeWithServices, nginxOf, tmp, withNginx } from "./support/services"
 
 describeWithServices(["pebble", "ocsp", "nginx", "certbot"], "tls.expiry.threshold end to end (nginx + Pebble + certbot)", (env) => {
   const servername = `threshold-${process.pid}.byteport.test`
@@ -32,7 +32,7 @@ describeWithServices(["pebble", "ocsp", "nginx", "certbot"], "tls.expiry.thresho
 
   /** nginx serves a fresh 5-day certificate from a certbot lineage (short Pebble); restored afterwards. */
   const withLineage = <A, E, R>(test: (lineage: { readonly configDir: string; readonly root: string; readonly served: string }) => Effect.Effect<A, E, R>) =>
-    Effect.gen(function*() {
+    withNginx(env, Effect.gen(function*() {
       const cert = fs.readFileSync(target.cert)
       const key = fs.readFileSync(target.key)
       return yield* Effect.gen(function*() {
@@ -47,7 +47,7 @@ describeWithServices(["pebble", "ocsp", "nginx", "certbot"], "tls.expiry.thresho
         if (fs.readFileSync(target.cert).equals(cert) && fs.readFileSync(target.key).equals(key)) return
         yield* nginxReload(cert, key)
       })), Effect.provide(Shell.layerLocal))
-    })
+    }))
 
   const setup = (lineage: { readonly configDir: string; readonly root: string }, directoryUrl: string, extra: Partial<ThresholdRunbook.Options> = {}) =>
     Effect.gen(function*() {

@@ -86,3 +86,52 @@ export const nginxOf = (env: Readonly<Record<string, string>>) => {
     })
   return { server, target, rootFiles, roots: () => rootFiles.map((f) => fs.readFileSync(f, "utf8")), reload }
 }
+
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM"
+  }
+}
+
+/**
+ * Runs `effect` holding the shared nginx: test files run in parallel worker processes, and the
+ * ones that swap nginx's one certificate must not overlap. An exclusive lock file beside nginx.conf
+ * (`O_EXCL`, holding the worker's pid); a dead holder's lock is taken over. Not re-entrant.
+ */
+export const withNginx = <A, E, R>(env: Readonly<Record<string, string>>, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => {
+  const lock = path.join(path.dirname(env.BYTEPORT_TEST_NGINX_CONF ?? os.tmpdir()), "byteport-test.lock")
+  const acquire = Effect.promise(async () => {
+    const deadline = Date.now() + 600_000
+    for (;;) {
+      try {
+        fs.writeFileSync(lock, String(process.pid), { flag: "wx" })
+        return
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e
+      }
+      let holder: number
+      try {
+        holder = Number(fs.readFileSync(lock, "utf8").trim())
+      } catch {
+        continue // released meanwhile
+      }
+      if (Number.isInteger(holder) && holder > 0 && !alive(holder)) {
+        fs.rmSync(lock, { force: true })
+        continue
+      }
+      if (Date.now() > deadline) throw new Error(`the shared nginx is held by pid ${holder} (${lock})`)
+      await new Promise((r) => setTimeout(r, 100))
+    }
+  })
+  const release = Effect.sync(() => {
+    try {
+      if (fs.readFileSync(lock, "utf8").trim() === String(process.pid)) fs.rmSync(lock, { force: true })
+    } catch {
+      // already gone
+    }
+  })
+  return Effect.acquireUseRelease(acquire, () => effect, () => release)
+}
