@@ -57,6 +57,15 @@ describeWithServices(["pebble"], "tls.expiry.threshold: cert_manager end to end 
         verifySchedule: Verifier.retryOnce("3 seconds"),
         cooldown: "0 seconds"
       })
+      // dry_run first: the plan, the Issuing condition sent with dryRun=All, no order, no new revision
+      const dry = (await Effect.runPromise(Runbook.handle(rb, signal, { mode: "dry_run" }).pipe(
+        Effect.provide(Testing.layer({ handlers: CertManager.handlers(w.kc) }))
+      ))) as IncidentReport.IncidentReport
+      assert.strictEqual(dry.classification?._tag === "Classified" ? dry.classification.class : "", "cert_manager")
+      assert.deepStrictEqual(dry.outcomes.map((o) => o.kind), ["tls.certManager.renew"])
+      await w.model.idle()
+      assert.strictEqual(w.model.orders(), orders, "dry_run orders nothing")
+      assert.strictEqual((await getCert(w)).status?.revision, 1)
       const r = (await Effect.runPromise(Runbook.handle(rb, signal, { mode: "auto" }).pipe(
         Effect.provide(Testing.layer({ handlers: CertManager.handlers(w.kc) }))
       ))) as IncidentReport.IncidentReport
