@@ -26,8 +26,11 @@
  *
  * @since 0.1.0
  */
-import { Catalog, type GuardrailStore, type Runbook } from "@byteport/core"
+import { Catalog, type ActionHandler, type Check, type GuardrailStore, type Runbook } from "@byteport/core"
+import { Shell } from "@byteport/core/shell"
 import type { Duration } from "effect"
+import type * as ProcessControl from "./process/ProcessControl"
+import type * as ServiceManager from "./services/ServiceManager"
 import * as CpuSaturation from "./runbooks/host.cpu.saturation"
 import * as DiskCleanup from "./runbooks/host.disk.cleanup"
 import * as DiskReclaim from "./runbooks/host.disk.reclaim"
@@ -118,4 +121,41 @@ export const make = <R = never>(o: Options<R> = {}): Catalog.Catalog<Services | 
   const first = Catalog.make(all, { ...base, ...(o.disable ? { disable: o.disable } : {}) })
   const enabled = o.only ?? [...first.entries.filter((e) => e.enabled).map((e) => e.runbook.id), ...(o.enable ?? [])]
   return Catalog.make(all, { ...base, enable: enabled, ...(o.disable ? { disable: o.disable } : {}) })
+}
+
+/** Options of {@link handlers}. */
+export interface HandlersOptions extends ProcessControl.Options {
+  /** The service manager restarts and MemoryMax go through (none: no restart and no MemoryMax kind, never a kill). */
+  readonly manager?: ServiceManager.ServiceManagerShape
+  /** Where commands run (default `Shell.local`; `Ssh` for another host). */
+  readonly shell?: Shell.ShellShape
+  /** The disk runbooks' roots (default {@link DEFAULT_DISK_ROOTS}). */
+  readonly disk?: DiskReclaim.Roots
+  /** The logrotate and jcmd binaries (default from PATH). */
+  readonly logrotate?: string
+  readonly jcmd?: string
+}
+
+/**
+ * Every action handler the catalog's plans use, one per kind (register them with core's
+ * `ActionRegistry`): process control, restarts and MemoryMax through `manager`, the heap dump,
+ * runaway's counted restart request, and the disk runbooks' measured cleaners and commands.
+ */
+export const handlers = (o: HandlersOptions = {}): ReadonlyArray<ActionHandler.ActionHandler> => {
+  const shell = o.shell ?? Shell.local
+  const { manager, disk, logrotate, jcmd, shell: _shell, ...control } = o
+  const all = [
+    ...CpuSaturation.handlers(manager, control),
+    ...(manager !== undefined ? [...FiveClass.handlers(manager, shell, { ...control, ...(jcmd !== undefined ? { jcmd } : {}) }), ...Runaway.handlers(manager, control)] : [Runaway.restartRequestedHandler()]),
+    ...DiskReclaim.handlers(disk ?? DEFAULT_DISK_ROOTS, shell, logrotate !== undefined ? { logrotate } : {})
+  ]
+  const seen = new Set<string>()
+  return all.filter((h) => !seen.has(h.kind) && seen.add(h.kind))
+}
+
+/** Every check the catalog's plans use (the CPU re-sample, the memory and disk floors). */
+export const checks = (): ReadonlyArray<Check.Check> => {
+  const all = [...CpuSaturation.checks(), ...MemorySaturation.checks(), ...FiveClass.checks(), ...DiskReclaim.checks()]
+  const seen = new Set<string>()
+  return all.filter((c) => !seen.has(c.kind) && seen.add(c.kind))
 }

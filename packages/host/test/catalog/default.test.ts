@@ -4,7 +4,12 @@ import * as nodePath from "node:path"
 import { Catalog, Classification, Runbook, Signal, TargetRef } from "@byteport/core"
 import { assert, describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
+import { Shell } from "@byteport/core/shell"
 import * as HostCatalog from "../../src/catalog"
+import * as Cleaners from "../../src/actions/Cleaners"
+import * as HostFs from "../../src/fs/HostFs"
+import * as Safety from "../../src/safety/Safety"
+import * as ServiceManager from "../../src/services/ServiceManager"
 import * as CpuSaturation from "../../src/runbooks/host.cpu.saturation"
 import * as DiskUsage from "../../src/detectors/DiskUsage"
 import * as FiveClass from "../../src/runbooks/host.memory.five-class"
@@ -96,6 +101,44 @@ describe("HostCatalog: the default catalog", () => {
     // the extra runbook outranks five-class in host.memory and becomes its default
     assert.deepStrictEqual(enabledIds(catalog), ["acme.host.memory", CpuSaturation.ID, "host.disk.cleanup"])
     assert.deepStrictEqual(HostCatalog.DEFAULT_DISK_ROOTS.tmpRoots, ["/tmp", "/var/tmp"])
+    fs.rmSync(dir, { recursive: true, force: true })
+  })
+})
+
+describe("HostCatalog.handlers: every action kind its plans use, each declaring observe", () => {
+  it("one handler per kind; with a ServiceManager restarts and MemoryMax, without none; every kind has observe", () => {
+    const dir = fs.realpathSync(fs.mkdtempSync(nodePath.join(os.tmpdir(), "byteport-catalog-")))
+    fs.mkdirSync(`${dir}/tmp`)
+    fs.mkdirSync(`${dir}/log`)
+    const disk = { tmpRoots: [`${dir}/tmp`], logRoots: [`${dir}/log`] }
+    const withManager = HostCatalog.handlers({ manager: ServiceManager.systemd(Shell.local), disk })
+    const kinds = withManager.map((h) => h.kind)
+    assert.deepStrictEqual([...kinds].sort(), [
+      "host.crictl.prune",
+      "host.docker.prune",
+      "host.journal.vacuum",
+      "host.jvm.heap-dump",
+      "host.log.gzip",
+      "host.log.rotate",
+      "host.memory.runaway.restart-requested",
+      "host.package-cache.prune",
+      "host.process.oom-score-adj",
+      "host.process.renice",
+      "host.process.signal",
+      "host.service.memory-max",
+      "host.service.restart",
+      "host.tmp.delete",
+      "host.volume.growfs"
+    ])
+    // no manager: no restart, no MemoryMax (never a kill instead)
+    const bare = HostCatalog.handlers({ disk }).map((h) => h.kind)
+    assert.notInclude(bare, "host.service.restart")
+    assert.notInclude(bare, "host.service.memory-max")
+    // the cleaners over a HostFs too
+    const policy = Safety.policy({ roots: [`${dir}/tmp`] })
+    const all = [...withManager, Cleaners.deleteTmpHandlerOn(HostFs.local, policy), Cleaners.gzipLogHandlerOn(HostFs.local, policy)]
+    for (const h of all) assert.isFunction(h.observe, `${h.kind} declares observe`)
+    assert.deepStrictEqual(HostCatalog.checks().map((c) => c.kind).sort(), ["host.cpu.below", "host.disk.below-floor", "host.memory.below", "host.memory.five-class.below"].sort())
     fs.rmSync(dir, { recursive: true, force: true })
   })
 })
