@@ -76,3 +76,7 @@ export * as SevenClass from "./classifiers/SevenClass"
 export * as RenewAction from "./runbooks/RenewAction"
 /** The runbook `tls.expiry.seven-class`. */
 export * as SevenClassRunbook from "./runbooks/tls.expiry.seven-class"
+/** The renewal classes of `tls.expiry.end-to-end` (the seed's first-match order, a rate limit first). */
+export * as EndToEnd from "./classifiers/EndToEnd"
+/** The runbook `tls.expiry.end-to-end`. */
+export * as EndToEndRunbook from "./runbooks/tls.expiry.end-to-end"
