@@ -117,7 +117,7 @@ describeWithServices(["pebble", "nginx", "certbot"], "tls.expiry.end-to-end on k
         cooldown: "0 seconds"
       })
       const layer = Layer.merge(Testing.layer({ handlers: [...IngressSecret.handlers(w.kc), RenewAction.handler({ certbot: renewer })] }), Shell.layerLocal)
-      const r = (await Effect.runPromise(Runbook.handle(rb, signal, { mode: "auto" }).pipe(Effect.provide(layer)))) as IncidentReport.IncidentReport
+      const r = (await Effect.runPromise(Runbook.handle(rb, signal, { mode: "auto" }).pipe(Effect.provide(layer), Effect.provide(Shell.layerLocal)))) as IncidentReport.IncidentReport
       assert.strictEqual(classOf(r), "acme_renewable")
       assert.strictEqual(r.status, "recovered", JSON.stringify(r.escalation ?? r.outcomes))
       assert.deepStrictEqual(r.outcomes.map((o) => [o.kind, o.status]), [["tls.renew", "applied"], ["tls.kubernetes.installSecret", "applied"]])
