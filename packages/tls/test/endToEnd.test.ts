@@ -9,13 +9,14 @@
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { Catalog, type Classification, Fact, Plan } from "@byteport/core"
+import { Catalog, type Classification, Fact, Plan, Signal } from "@byteport/core"
 import { expectPlan } from "@byteport/core/testing"
 import { assert, describe, it } from "@effect/vitest"
 import * as fc from "fast-check"
 import { Effect, Redacted } from "effect"
 import { TestClock } from "effect/testing"
-import { Certificate, Chain, DnsProvider, EndToEnd, EndToEndRunbook, RenewAction, RenewalSignals, Renewer, SevenClassRunbook } from "../src/index"
+import { Certificate, CertificateSignals, Chain, DnsProvider, EndToEnd, EndToEndRunbook, RenewAction, RenewalSignals, Renewer, SevenClassRunbook } from "../src/index"
+import { freePort } from "./support/pebble"
 import { tmp } from "./support/services"
 
 const chains = path.join(import.meta.dirname, "../fixtures/seven-class")
@@ -167,6 +168,22 @@ describe("tls.expiry.end-to-end: golden plans from recorded chains", () => {
 })
 
 describe("tls.expiry.end-to-end: the runbook", () => {
+  it.live("verify: no handshake is NotRecovered on the `handshake` check (so core rolls back), never Inconclusive", () =>
+    Effect.gen(function*() {
+      const port = yield* Effect.promise(() => freePort())
+      const endpoint: EndToEndRunbook.Endpoint = { host: "127.0.0.1", port, servername: "shop.example.com" }
+      const facts = factsFor("acme_renewable", { endpoint })
+      const c = classified(facts) as Classification.Classified
+      const v = yield* EndToEndRunbook.verify(options)({
+        incidentId: "inc-1", signal: Signal.make({ type: "tls.cert_expiring_soon", target: CertificateSignals.targetOf(endpoint), observedAt: 0, source: "test", evidence: {} }),
+        facts, classification: c, plan: EndToEndRunbook.plan(c, facts, options), outcomes: [], applied: [], since: 0, attempt: 1
+      })
+      assert.strictEqual(v._tag, "NotRecovered")
+      assert.deepStrictEqual(v.checks.map((x) => [x.name, x.ok]), [["handshake", false]])
+      assert.match(v.checks[0]!.detail, /refused/)
+    }))
+
+
   it("family tls, off by default next to seven-class, on by Catalog enable", () => {
     const rb = EndToEndRunbook.make({ endpoints: [] })
     const seven = SevenClassRunbook.make({ endpoints: [] })

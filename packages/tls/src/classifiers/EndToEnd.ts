@@ -31,14 +31,14 @@ export const CLASSES = ["acme_rate_limited", "cert_manager_managed", "wildcard_d
 /** A class of `tls.expiry.end-to-end`. */
 export type EndToEndClass = (typeof CLASSES)[number]
 
-/** Our confidences (documented in the module table); acme_renewable by a client dir is 0.85. */
+/** Our confidences (documented in the module table; the shared rules keep seven-class's); acme_renewable by a client dir is 0.85. */
 export const CONFIDENCE: { readonly [K in EndToEndClass]: number } = {
-  acme_rate_limited: 0.95,
-  cert_manager_managed: 0.93,
+  acme_rate_limited: SevenClass.CONFIDENCE.acme_rate_limited,
+  cert_manager_managed: SevenClass.CONFIDENCE.cert_manager,
   wildcard_dns01_required: RenewalPath.CONFIDENCE.wildcard_dns01_required,
   acme_renewable: RenewalPath.CONFIDENCE.acme_renewable_issuer,
-  internal_ca: 0.85,
-  commercial_ca_manual: 0.8
+  internal_ca: SevenClass.CONFIDENCE.internal_ca,
+  commercial_ca_manual: SevenClass.CONFIDENCE.commercial_ca
 }
 
 /** The facts the rules read. */
@@ -54,61 +54,24 @@ export interface Facts extends RenewalPath.Facts {
 /** Rule options: the ACME list, certbot / acme.sh dirs, internal CAs. */
 export type Options = SevenClass.Options
 
-/** The rules in first-match order. */
+/** Seven-class's classes whose rules this runbook shares, under the seed's names here. */
+export const SHARED: ReadonlyArray<readonly [SevenClass.SevenClass, EndToEndClass]> = [
+  ["acme_rate_limited", "acme_rate_limited"],
+  ["cert_manager", "cert_manager_managed"],
+  ["internal_ca", "internal_ca"],
+  ["commercial_ca", "commercial_ca_manual"]
+]
+
+/** The rules in first-match order: seven-class's rate limit and cert-manager rules, `RenewalPath`'s, then seven-class's CA rules. */
 export const rules = (options: Options = {}): ReadonlyArray<Classifier.Rule<Facts>> => {
-  const rule = Classifier.rule<Facts>()
+  const seven = SevenClass.rules(options)
+  // each shared rule needs only facts these Facts have too (rateLimit, certManager, leaf, publicChain)
+  const shared = (cls: SevenClass.SevenClass): Classifier.Rule<Facts> => {
+    const r = seven.find((x) => x.class === cls)! as unknown as Classifier.Rule<Facts>
+    return { ...r, class: SHARED.find(([from]) => from === cls)![1] }
+  }
   const [wildcard, ...acme] = RenewalPath.rules(options)
-  return [
-    rule({
-      class: "acme_rate_limited",
-      confidence: CONFIDENCE.acme_rate_limited,
-      needs: ["rateLimit"],
-      description: "the CA's rate limit is in force for a name",
-      when: (f) => ({
-        matched: f.rateLimit !== null,
-        reasons: [f.rateLimit === null ? "no rate limit in force" : `rate-limited for ${f.rateLimit.domain} until ${new Date(f.rateLimit.retryAfter).toISOString()}`],
-        evidence: { rateLimit: f.rateLimit }
-      })
-    }),
-    rule({
-      class: "cert_manager_managed",
-      confidence: CONFIDENCE.cert_manager_managed,
-      needs: ["certManager"],
-      description: "the served Secret is a cert-manager Certificate's",
-      when: (f) => ({
-        matched: f.certManager !== null,
-        reasons: [f.certManager === null ? "not a cert-manager Secret" : `Certificate ${f.certManager.namespace}/${f.certManager.name}`],
-        evidence: { certificate: f.certManager === null ? null : `${f.certManager.namespace}/${f.certManager.name}` }
-      })
-    }),
-    wildcard!,
-    ...acme,
-    rule({
-      class: "internal_ca",
-      confidence: CONFIDENCE.internal_ca,
-      needs: ["leaf"],
-      description: "an internal CA (configured list) or a self-issued leaf",
-      when: (f) => {
-        const ca = SevenClass.internalCaOf(f.leaf, options.internalCas ?? [])
-        return {
-          matched: ca !== undefined || f.leaf.selfIssued,
-          reasons: [ca !== undefined ? `issuer is the internal CA ${ca.name}` : f.leaf.selfIssued ? "the leaf is self-issued" : "not an internal CA"],
-          evidence: { internalCa: ca?.name ?? null, selfIssued: f.leaf.selfIssued }
-        }
-      }
-    }),
-    rule({
-      class: "commercial_ca_manual",
-      confidence: CONFIDENCE.commercial_ca_manual,
-      needs: ["leaf", "publicChain"],
-      description: "a public, non-ACME issuer: renewal is ordered by hand",
-      when: (f) => ({
-        matched: f.publicChain && RenewalPath.acmeIssuerOf(f.leaf, options.acmeIssuers) === undefined,
-        reasons: [`issuer ${f.leaf.issuerO ?? "?"} / ${f.leaf.issuerCN ?? "?"}; public chain: ${f.publicChain}`],
-        evidence: { issuerO: f.leaf.issuerO ?? null, issuerCN: f.leaf.issuerCN ?? null }
-      })
-    })
-  ]
+  return [shared("acme_rate_limited"), shared("cert_manager"), wildcard!, ...acme, shared("internal_ca"), shared("commercial_ca")]
 }
 
 /** The classifier (first match, floor 0.70; `confidences` overrides per class). */

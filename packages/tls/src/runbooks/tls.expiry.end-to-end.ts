@@ -34,7 +34,7 @@ import * as fs from "node:fs"
 import * as nodePath from "node:path"
 import { type Classification, type Json, Detector, Diagnoser, Fact, Plan, Runbook, TargetRef, Verdict, Verifier } from "@byteport/core"
 import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node"
-import { Clock, type Duration, Effect, Redacted } from "effect"
+import { type Duration, Effect, Redacted } from "effect"
 import * as CertManager from "../certmanager/CertManager"
 import type * as Certificate from "../Certificate"
 import * as EndToEnd from "../classifiers/EndToEnd"
@@ -44,7 +44,6 @@ import * as DnsProvider from "../dns/DnsProvider"
 import * as Inspection from "../Inspection"
 import * as IngressSecret from "../kubernetes/IngressSecret"
 import * as InstallCertificate from "../reloaders/InstallCertificate"
-import * as Verify from "../reloaders/Verify"
 import type * as RenewalSignals from "../renewers/RenewalSignals"
 import * as Renewer from "../renewers/Renewer"
 import * as Discover from "../servers/Discover"
@@ -259,37 +258,29 @@ export const renewerOf = (certPath: string | null, o: Options): string =>
 export const stagingDirOf = (o: Pick<Options, "stagingRoot">, name: string, serial: string): string =>
   `${(o.stagingRoot ?? "/var/lib/byteport/cert-staging").replace(/\/+$/, "")}/${name.replace("*", "_wildcard_")}-${serial}`
 
+/** The escalations shared with seven-class (unknown certificate, pinned, rate limited, the CA classes): its plan, under this runbook's id and class. */
+const sharedPlan = (c: Classification.Classified, facts: Fact.Facts<Facts>, o: Options): Plan.Plan => {
+  const seven = EndToEnd.SHARED.find(([, here]) => here === c.class)?.[0] ?? "internal_ca"
+  const p = SevenClassRunbook.plan({ ...c, class: seven }, { ...facts, cloud: Fact.known(null) }, o)
+  return Plan.make(ID, c.class, p.summary, p.root)
+}
+
 /** Pure: the plan for a classification (see the module docs). */
 export const plan = (c: Classification.Classified, facts: Fact.Facts<Facts>, o: Options): Plan.Plan => {
   const make = (summary: string, step: Plan.Step) => Plan.make(ID, c.class, summary, step)
   const leaf = Fact.value(facts.leaf)
   const endpoint = Fact.value(facts.endpoint)
-  if (leaf === undefined || endpoint === undefined) return make("the served certificate is unknown", Plan.escalate("the served certificate could not be read"))
-  const names = leaf.dnsNames.length > 0 ? leaf.dnsNames : [endpoint.servername]
-  if (Fact.value(facts.pinned) === true) {
-    return make(`${names.join(", ")} is pinned`, Plan.escalate(`the certificate of ${endpoint.servername} is pinned (${leaf.fingerprint256}): clients would reject a new key or chain`, [
-      "renew it with the pin holders: publish the new pin first, then rotate"
-    ]))
-  }
   const cls = c.class as EndToEnd.EndToEndClass
+  if (leaf === undefined || endpoint === undefined || Fact.value(facts.pinned) === true || cls === "acme_rate_limited" || cls === "internal_ca" || cls === "commercial_ca_manual") {
+    return sharedPlan(c, facts, o)
+  }
+  const names = leaf.dnsNames.length > 0 ? leaf.dnsNames : [endpoint.servername]
   switch (cls) {
-    case "acme_rate_limited": {
-      const limit = Fact.value(facts.rateLimit)
-      const until = limit === null || limit === undefined ? "?" : new Date(limit.retryAfter).toISOString()
-      return make(`rate limited until ${until}`, Plan.escalate(`the ACME CA rate-limited ${limit?.domain ?? names[0]} until ${until}: no order before then`, [
-        `renew after ${until}`,
-        "check for a renewal loop or duplicate certificates for these names"
-      ]))
-    }
     case "cert_manager_managed": {
       const cm = Fact.value(facts.certManager)
       if (cm === null || cm === undefined) return make("no cert-manager Certificate", Plan.escalate("the cert-manager Certificate is unknown"))
       return make(`force-renew the cert-manager Certificate ${cm.namespace}/${cm.name} (cmctl renew)`, Plan.act(CertManager.renewAction({ namespace: cm.namespace, name: cm.name, revision: cm.revision })))
     }
-    case "internal_ca":
-      return make(`internal CA ${leaf.issuerCN ?? "?"}`, Plan.escalate(`${endpoint.servername} is issued by an internal CA (${leaf.issuerO ?? ""} ${leaf.issuerCN ?? ""}): renewal needs that CA's operators`, [SevenClassRunbook.csrNeeds(leaf)]))
-    case "commercial_ca_manual":
-      return make(`commercial CA ${leaf.issuerO ?? "?"}`, Plan.escalate(`${endpoint.servername} is issued by the commercial CA ${leaf.issuerO ?? leaf.issuerCN ?? "?"}: renewal is ordered by hand`, [SevenClassRunbook.csrNeeds(leaf)]))
     case "wildcard_dns01_required":
     case "acme_renewable": {
       const provider = Fact.value(facts.dnsProvider) ?? null
@@ -371,35 +362,26 @@ export const plan = (c: Classification.Classified, facts: Fact.Facts<Facts>, o: 
   }
 }
 
-/** The verifier: handshake, new leaf, notAfter > now + 30 d, chain valid, staple when expected. */
-export const verify = (o: Options): Verifier.Verifier<Facts> => (ctx) =>
-  Effect.gen(function*() {
-    const now = yield* Clock.currentTimeMillis
-    const endpoint = Fact.value(ctx.facts.endpoint)
-    const leaf = Fact.value(ctx.facts.leaf)
-    if (endpoint === undefined || leaf === undefined) return Verdict.inconclusive("the endpoint or the old certificate is unknown", now)
-    const r = yield* Effect.result(Verify.endpoint({
-      host: endpoint.host,
-      port: endpoint.port,
-      servername: endpoint.servername,
-      oldFingerprint: leaf.fingerprint256,
-      ...(o.ca !== undefined ? { ca: o.ca } : {}),
-      ...(o.minValidityMillis !== undefined ? { minValidityMillis: o.minValidityMillis } : {}),
-      ...(endpoint.expectStaple !== undefined ? { expectStaple: endpoint.expectStaple } : {}),
-      ...(o.stapleTimeoutMillis !== undefined ? { stapleTimeoutMillis: o.stapleTimeoutMillis } : {})
-    }))
-    const check = (name: string, ok: boolean, detail: string) => ({ name, ok, detail })
-    if (r._tag === "Failure") return Verdict.fromChecks([check("handshake", false, r.failure.message)], now)
-    const v = r.success
-    const served = v.inspection.leaf
-    return Verdict.fromChecks([
-      check("handshake", true, `${v.inspection.protocol ?? "TLS"} with ${endpoint.servername}@${endpoint.host}:${endpoint.port}`),
-      check("new leaf", !v.problems.includes("not_new"), `served ${served.fingerprint256}, before ${leaf.fingerprint256}`),
-      check("notAfter > now + 30 d", !v.problems.includes("expires_too_soon"), `notAfter ${new Date(served.notAfter).toISOString()}`),
-      check("chain valid", !v.problems.includes("chain_invalid"), v.inspection.verdict.problems.map((p) => p.kind).join(", ") || "valid"),
-      check("OCSP staple", !v.problems.includes("staple_missing") && !v.problems.includes("staple_bad"), v.stapleExpected ? (v.problems.find((p) => p.startsWith("staple")) ?? "good") : "not expected")
-    ], now)
-  })
+/**
+ * The verifier: seven-class's (`Verify.endpoint`: new leaf, notAfter > now + 30 d, chain valid,
+ * staple when expected) with the seed's `handshake` check first: no handshake is NotRecovered
+ * (rollback), not Inconclusive.
+ */
+export const verify = (o: Options): Verifier.Verifier<Facts> => {
+  const seven = SevenClassRunbook.verify(o)
+  return (ctx) =>
+    Effect.map(seven({ ...ctx, facts: { ...ctx.facts, cloud: Fact.known(null) } }), (v): Verdict.Verdict => {
+      const endpoint = Fact.value(ctx.facts.endpoint)
+      if (v._tag === "Inconclusive" && v.reason.startsWith(NO_HANDSHAKE)) {
+        return Verdict.fromChecks([{ name: "handshake", ok: false, detail: v.reason.slice(NO_HANDSHAKE.length) }], v.at)
+      }
+      if (v.checks.length === 0 || endpoint === undefined) return v
+      return Verdict.fromChecks([{ name: "handshake", ok: true, detail: `${endpoint.servername}@${endpoint.host}:${endpoint.port}` }, ...v.checks], v.at)
+    })
+}
+
+/** How seven-class's verifier reports a failed handshake. */
+const NO_HANDSHAKE = "no handshake: "
 
 /**
  * Wraps a renewer so the renewal lands in `request.outDir` (`cert.pem`, `chain.pem`,
