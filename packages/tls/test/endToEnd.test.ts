@@ -16,6 +16,8 @@ import * as fc from "fast-check"
 import { Effect, Redacted } from "effect"
 import { TestClock } from "effect/testing"
 import { Certificate, CertificateSignals, Chain, DnsProvider, EndToEnd, EndToEndRunbook, RenewAction, RenewalSignals, Renewer, SevenClassRunbook } from "../src/index"
+import * as Pki from "./pki"
+import { serve } from "./server"
 import { freePort } from "./support/pebble"
 import { tmp } from "./support/services"
 
@@ -168,6 +170,32 @@ describe("tls.expiry.end-to-end: golden plans from recorded chains", () => {
 })
 
 describe("tls.expiry.end-to-end: the runbook", () => {
+  it.effect("verify at the edge under TestClock: notAfter = now + 30 d + 1 min Recovered (handshake first), − 1 min NotRecovered on notAfter", () =>
+    Effect.gen(function*() {
+      const DAY = 86_400_000
+      const pki = yield* Pki.make
+      const notAfter = Math.floor((pki.now + 200 * DAY) / 1000) * 1000
+      const issued = yield* pki.leaf({ names: ["edge.test"], issuer: pki.intermediate, notAfter })
+      const { port } = yield* serve({ cert: issued.cert + pki.intermediate.cert, key: issued.key })
+      const endpoint: EndToEndRunbook.Endpoint = { host: "127.0.0.1", port, servername: "edge.test", expectStaple: false }
+      const facts = factsFor("acme_renewable", { endpoint })
+      const c = classified(facts) as Classification.Classified
+      const ctx = {
+        incidentId: "inc-edge", signal: Signal.make({ type: "tls.cert_expiring_soon", target: CertificateSignals.targetOf(endpoint), observedAt: 0, source: "test", evidence: {} }),
+        facts, classification: c, plan: EndToEndRunbook.plan(c, facts, options), outcomes: [], applied: [], since: 0, attempt: 1
+      }
+      const verify = EndToEndRunbook.verify({ ...options, ca: [pki.root.cert] })
+      yield* TestClock.setTime(notAfter - 30 * DAY - 60_000)
+      const ok = yield* verify(ctx)
+      assert.strictEqual(ok._tag, "Recovered", JSON.stringify(ok))
+      assert.deepStrictEqual(ok.checks.map((x) => x.name), ["handshake", "new leaf", "notAfter > now + 30 d", "chain valid", "OCSP staple"])
+      yield* TestClock.setTime(notAfter - 30 * DAY + 60_000)
+      const late = yield* verify(ctx)
+      assert.strictEqual(late._tag, "NotRecovered")
+      assert.deepStrictEqual(late.checks.filter((x) => !x.ok).map((x) => x.name), ["notAfter > now + 30 d"])
+    }).pipe(Effect.scoped), 20_000)
+
+
   it.live("verify: no handshake is NotRecovered on the `handshake` check (so core rolls back), never Inconclusive", () =>
     Effect.gen(function*() {
       const port = yield* Effect.promise(() => freePort())
