@@ -13,7 +13,7 @@
 import { generateKeyPairSync, X509Certificate } from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { type IncidentReport, Runbook, type Signal, Verifier } from "@byteport/core"
+import { type IncidentReport, Plan, Runbook, type Signal, Verifier } from "@byteport/core"
 import { Shell } from "@byteport/core/shell"
 import * as Testing from "@byteport/core/testing"
 import { assert, it } from "@effect/vitest"
@@ -93,14 +93,15 @@ describeWithServices(["pebble", "ocsp", "nginx", "haproxy", "caddy", "certbot"],
     return { calls, renewer }
   }
 
-  const setup = (srv: Srv, directoryUrl: string, issued: Issued, extra: { readonly after?: (r: Renewer.RenewRequest) => void } = {}) => {
+  const setup = (srv: Srv, directoryUrl: string, issued: Issued, extra: { readonly after?: (r: Renewer.RenewRequest) => void; readonly locate?: boolean } = {}) => {
     const configDir = path.dirname(path.dirname(issued.live))
     const base = path.dirname(configDir)
     const { calls, renewer } = counting(EndToEndRunbook.staged(CertbotRenewer.make({ configDir, workDir: `${base}/work`, logsDir: `${base}/logs` })), extra.after)
     const staging = tmp("byteport-e2e-staging-")
     const backups = tmp("byteport-e2e-backups-")
     const options: EndToEndRunbook.Options = {
-      endpoints: [{ ...srv.endpoint, server: srv.spec, files: srv.target, webroot, expectStaple: false }],
+      // locate: no files configured, the diagnosis finds them in the server's configuration
+      endpoints: [{ ...srv.endpoint, server: srv.spec, ...(extra.locate === true ? {} : { files: srv.target }), webroot, expectStaple: false }],
       ca: roots(),
       caFiles: rootFiles,
       account: { directoryUrl, caBundle: env.BYTEPORT_TEST_PEBBLE_TLS_CA ?? "" },
@@ -135,10 +136,12 @@ describeWithServices(["pebble", "ocsp", "nginx", "haproxy", "caddy", "certbot"],
     const s0 = srv()
     return withShortCert(s0, (issued, old) =>
       Effect.gen(function*() {
-        const s = setup(s0, env.BYTEPORT_TEST_PEBBLE_DIRECTORY_URL ?? "", issued)
+        const s = setup(s0, env.BYTEPORT_TEST_PEBBLE_DIRECTORY_URL ?? "", issued, { locate: true })
         const r = yield* Effect.provide(handle(s.options, s0, "auto"), s.layer)
         assert.strictEqual(classOf(r), "acme_renewable")
         assert.strictEqual(r.status, "recovered", JSON.stringify(r.escalation ?? r.outcomes))
+        // the files the server reads, located from its configuration
+        assert.deepStrictEqual((Plan.actions(r.plan!.root)[1]!.action.params as { target: unknown }).target, { ...s0.target })
         assert.deepStrictEqual(statuses(r), [["tls.renew", "applied"], [InstallCertificate.installKind(s0.spec.kind), "applied"]])
         assert.strictEqual(s.calls.length, 1)
         assert.strictEqual(s.calls[0]!.account?.directoryUrl, env.BYTEPORT_TEST_PEBBLE_DIRECTORY_URL)
@@ -160,7 +163,7 @@ describeWithServices(["pebble", "ocsp", "nginx", "haproxy", "caddy", "certbot"],
       }))
   }
 
-  it.live("nginx: 5-day certificate from the short Pebble → certbot renews from the default Pebble, backed up, swapped, reloaded, verified", renewsAndServes(nginx), 180_000)
+  it.live("nginx (files located by `nginx -T`): 5-day certificate from the short Pebble → certbot renews from the default Pebble, backed up, swapped, reloaded, verified", renewsAndServes(nginx), 180_000)
   it.live("haproxy by USR2: renewed, swapped, the master re-executes, verified", renewsAndServes(() => haproxy("usr2"), /USR2/), 180_000)
   it.live("haproxy by the runtime API: set ssl cert + commit, the file on disk too, verified", renewsAndServes(() => haproxy("runtime-api"), /runtime API/), 180_000)
   it.live("caddy: renewed, swapped, forced reload, verified", renewsAndServes(caddy), 180_000)

@@ -70,7 +70,8 @@ describeWithServices(["pebble", "nginx", "certbot"], "tls.expiry.end-to-end on k
         cooldown: "0 seconds"
       })
       const r = (await Effect.runPromise(Runbook.handle(rb, signal, { mode: "auto" }).pipe(
-        Effect.provide(Testing.layer({ handlers: CertManager.handlers(w.kc) }))
+        Effect.provide(Testing.layer({ handlers: CertManager.handlers(w.kc) })),
+        Effect.provide(Shell.layerLocal)
       ))) as IncidentReport.IncidentReport
       assert.strictEqual(classOf(r), "cert_manager_managed")
       assert.strictEqual(r.status, "recovered", JSON.stringify(r.escalation ?? r.outcomes))

@@ -10,8 +10,9 @@
  * - **Detect**: `CertificateSignals.detector` per configured endpoint (expiring at 30/14/7/1 days,
  *   expired).
  * - **Diagnose** (s_client-style): `Inspection.inspect` (SNI, `requestOCSP`): issuer O/CN,
- *   notAfter, SANs, chain verdict, staple; the certificate file and the process listening on the
- *   port (`Discover.listening`); the cert-manager Certificate of the served Secret; the owned DNS
+ *   notAfter, SANs, chain verdict, staple; the certificate file (configured, or located from the
+ *   server's configuration: {@link locateFiles}) and the process listening on the port
+ *   (`Discover.listening`); the cert-manager Certificate of the served Secret; the owned DNS
  *   zone of every name when dns-01 is configured (the provider's zone list: read-only); the rate
  *   limit in force; pinning.
  * - **Classify**: `classifiers/EndToEnd` (the seed's first-match order, a rate limit first).
@@ -33,6 +34,7 @@
 import * as fs from "node:fs"
 import * as nodePath from "node:path"
 import { type Classification, type Json, Detector, Diagnoser, Fact, Plan, Runbook, TargetRef, Verdict, Verifier } from "@byteport/core"
+import type { Shell } from "@byteport/core/shell"
 import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node"
 import { type Duration, Effect, Redacted } from "effect"
 import * as CertManager from "../certmanager/CertManager"
@@ -46,6 +48,7 @@ import * as IngressSecret from "../kubernetes/IngressSecret"
 import * as InstallCertificate from "../reloaders/InstallCertificate"
 import type * as RenewalSignals from "../renewers/RenewalSignals"
 import * as Renewer from "../renewers/Renewer"
+import * as Caddy from "../servers/Caddy"
 import * as Discover from "../servers/Discover"
 import * as RenewAction from "./RenewAction"
 import * as SevenClassRunbook from "./tls.expiry.seven-class"
@@ -187,10 +190,53 @@ const secretVersionOf = (kc: KubeConfig, namespace: string, name: string) =>
     catch: (e) => new Error(`get Secret ${namespace}/${name}: ${e instanceof Error ? e.message : String(e)}`)
   }).pipe(Effect.map((s) => s.metadata?.resourceVersion ?? null))
 
+/** nginx's `server_name _` / `default_server` sites answer any name. */
+const nginxMatches = (site: Discover.NginxSite, port: number, servername: string): boolean =>
+  site.listen.some((l) => new RegExp(`(^|:)${port}(\\s|$)`).test(l)) &&
+  (site.serverNames.includes(servername) || site.serverNames.includes("_") || site.serverNames.some((n) => n.startsWith("*.") && servername.endsWith(n.slice(1))))
+
+/**
+ * The certificate files the endpoint's server reads, located on disk from its configuration
+ * (`nginx -T`: the site listening on the port for the name; haproxy: the `bind … ssl crt` on the
+ * port, a PEM file; Caddy: the Caddyfile's manual `tls <cert> <key>`), when not configured.
+ */
+export const locateFiles = (server: InstallCertificate.ServerSpec, port: number, servername: string): Effect.Effect<{ readonly cert: string; readonly key?: string } | undefined, never, Shell.Shell> => {
+  switch (server.kind) {
+    case "nginx":
+      return Discover.nginxSitesOf(server).pipe(
+        Effect.map((sites) => {
+          const site = sites.find((s) => s.certificate !== undefined && nginxMatches(s, port, servername))
+          return site === undefined ? undefined : { cert: site.certificate!, ...(site.certificateKey !== undefined ? { key: site.certificateKey } : {}) }
+        }),
+        Effect.orElseSucceed(() => undefined)
+      )
+    case "haproxy":
+      return Discover.haproxyBindsOf(server.cfg).pipe(
+        Effect.map((binds) => {
+          const crt = binds.find((b) => b.address.endsWith(`:${port}`))?.crt[0]
+          return crt === undefined || !crt.endsWith(".pem") ? undefined : { cert: crt }
+        }),
+        Effect.orElseSucceed(() => undefined)
+      )
+    case "caddy":
+      return Effect.sync(() => {
+        try {
+          return Caddy.manualCertificates(fs.readFileSync(server.caddyfile, "utf8"))[0]
+        } catch {
+          return undefined
+        }
+      })
+  }
+}
+
 /** The diagnoser (see the module docs). */
-export const diagnose = (o: Options): Diagnoser.Diagnoser<Facts> => (signal) =>
+export const diagnose = (o: Options): Diagnoser.Diagnoser<Facts, Shell.Shell> => (signal) =>
   Effect.gen(function*() {
-    const endpoint = SevenClassRunbook.endpointOf(signal, o.endpoints) as Endpoint | undefined
+    const configured = SevenClassRunbook.endpointOf(signal, o.endpoints) as Endpoint | undefined
+    const located = configured?.server !== undefined && configured.files === undefined
+      ? yield* locateFiles(configured.server, configured.port, configured.servername)
+      : undefined
+    const endpoint: Endpoint | undefined = configured === undefined || located === undefined ? configured : { ...configured, files: located }
     if (endpoint === undefined) {
       const u = Fact.unknown("endpoint", `no configured endpoint for ${TargetRef.key(signal.target)}`)
       return { endpoint: u, leaf: u, publicChain: u, certPath: u, rateLimit: u, certManager: u, dnsProvider: u, pinned: u, diagnosis: u, zone: u, secretVersion: u }
@@ -418,12 +464,12 @@ export const staged = <R>(renewer: Renewer.Renewer<R>): Renewer.Renewer<R> => ({
 })
 
 /** Builds the runbook (off by default in the catalog: enable it with `Catalog.make`'s `enable`; `family: "tls"`). */
-export const make = (o: Options): Runbook.Runbook<Facts> => {
+export const make = (o: Options): Runbook.Runbook<Facts, Shell.Shell> => {
   const detectors: Array<Detector.Detector<unknown>> = o.endpoints.map((e) =>
     CertificateSignals.detector({ host: e.host, port: e.port, servername: e.servername, ...(o.ca !== undefined ? { ca: o.ca } : {}), ...(e.expectStaple !== undefined ? { expectStaple: e.expectStaple } : {}) })
   )
   const v = verify(o)
-  return Runbook.make<Facts>({
+  return Runbook.make<Facts, Shell.Shell>({
     id: ID,
     family: "tls",
     description: "End-to-end autonomous TLS certificate expiry recovery: s_client-style diagnosis, first-match renewal path, certbot / acme.sh / cert-manager renewal with backup, hot reload and verification; rollback and escalation on failure",
