@@ -113,7 +113,7 @@ describeWithServices(["pebble", "nginx", "certbot"], "tls.expiry.end-to-end: a w
         return yield* withShortWildcard(apex, provider, (old) =>
           Effect.gen(function*() {
             const writesBefore = fake.writes().length
-            const { report: r, calls } = yield* run(apex, kind, provider, renewerKind)
+            const { report: r, calls, backups } = yield* run(apex, kind, provider, renewerKind)
             assert.strictEqual(classOf(r), "wildcard_dns01_required")
             assert.strictEqual(r.status, "recovered", JSON.stringify(r.escalation ?? r.outcomes))
             assert.deepStrictEqual(r.outcomes.map((o) => [o.kind, o.status]), [["tls.renew", "applied"], ["tls.nginx.installCertificate", "applied"]])
@@ -125,6 +125,11 @@ describeWithServices(["pebble", "nginx", "certbot"], "tls.expiry.end-to-end: a w
             assert.notStrictEqual(leaf.fingerprint256, old)
             assert.deepStrictEqual([...leaf.dnsNames], [`*.${apex}`])
             assert.isAbove(leaf.notAfter, Date.now() + 30 * 86_400_000)
+            // the wildcard's backup directory: `*` encoded, a UTC timestamp, 0700
+            const dirs = fs.readdirSync(backups)
+            assert.strictEqual(dirs.length, 1)
+            assert.match(dirs[0]!, new RegExp(`^_wildcard_\\.${apex.replace(/\./g, "\\.")}-\\d{8}T\\d{6}\\.\\d{3}Z$`))
+            assert.strictEqual(fs.statSync(`${backups}/${dirs[0]}`).mode & 0o777, 0o700)
           }))
       }), 180_000)
   }
