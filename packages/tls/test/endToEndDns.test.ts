@@ -134,6 +134,26 @@ describeWithServices(["pebble", "nginx", "certbot"], "tls.expiry.end-to-end: a w
       }), 180_000)
   }
 
+  it.live("dry_run with an owned zone: classified and planned, but no ACME order, no DNS record, no file", () =>
+    Effect.gen(function*() {
+      const apex = apexOf("dry")
+      const fake = yield* fakeOf.cloudflare({ zones: [{ name: apex }], challtestsrv, token })
+      const provider = providerOf.cloudflare(fake)
+      return yield* withShortWildcard(apex, provider, (old) =>
+        Effect.gen(function*() {
+          const writes = fake.writes().length
+          const pebbleLog = fs.statSync(env.BYTEPORT_TEST_PEBBLE_LOG ?? "").size
+          const { report: r, calls, backups } = yield* run(apex, "cloudflare", provider, "acme-client", "dry_run")
+          assert.strictEqual(classOf(r), "wildcard_dns01_required")
+          assert.deepStrictEqual(r.plan === undefined ? [] : r.outcomes.map((o) => o.kind), ["tls.renew", "tls.nginx.installCertificate"])
+          assert.strictEqual(calls.length, 0)
+          assert.strictEqual(fake.writes().length, writes, "no DNS record")
+          assert.deepStrictEqual(fs.readdirSync(backups), [])
+          assert.notMatch(fs.readFileSync(env.BYTEPORT_TEST_PEBBLE_LOG ?? "", "utf8").slice(pebbleLog), /order/i)
+          assert.strictEqual((yield* Inspection.inspect({ ...endpointOf(apex), ca: roots() })).leaf.fingerprint256, old)
+        }))
+    }), 180_000)
+
   it.live("unowned zone: refused in diagnosis, no ACME order (Pebble's log), no write in any fake's log, in auto and dry_run", () =>
     Effect.gen(function*() {
       const apex = apexOf("unowned")
