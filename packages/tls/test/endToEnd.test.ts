@@ -15,7 +15,7 @@ import { assert, describe, it } from "@effect/vitest"
 import * as fc from "fast-check"
 import { Effect, Redacted } from "effect"
 import { TestClock } from "effect/testing"
-import { Certificate, CertificateSignals, Chain, DnsProvider, EndToEnd, EndToEndRunbook, RenewAction, RenewalSignals, Renewer, SevenClassRunbook } from "../src/index"
+import { AcmeShRenewer, CertbotRenewer, Certificate, CertificateSignals, Chain, DnsProvider, EndToEnd, EndToEndRunbook, RenewAction, RenewalSignals, Renewer, SevenClassRunbook } from "../src/index"
 import * as Pki from "./pki"
 import { serve } from "./server"
 import { freePort } from "./support/pebble"
@@ -151,6 +151,28 @@ describe("tls.expiry.end-to-end: golden plans from recorded chains", () => {
     const first = withFallback.root._tag === "Seq" ? withFallback.root.steps[0]! : withFallback.root
     assert.strictEqual(first._tag, "Fallback")
     assert.deepStrictEqual(Plan.actions(withFallback.root).map((a) => (a.action.params as { renewer?: string }).renewer ?? a.action.kind), ["certbot", "acme.sh", "tls.nginx.installCertificate"])
+  })
+
+  it("dns-01 by the clients' own plugins: certbot --dns-route53, acme.sh --dns dns_aws (the zone still checked through the provider); acme-client writes through the provider", () => {
+    const e = (factsFor("wildcard_dns01_required").endpoint as Fact.Known<EndToEndRunbook.Endpoint>).value
+    const facts = factsFor("wildcard_dns01_required", { endpoint: { ...e, dnsPlugin: { plugin: "route53", propagationSeconds: 30 } } })
+    const plan = planOf(facts, { ...options, fallbackRenewer: "acme.sh" })
+    const renews = Plan.actions(plan.root).filter((a) => a.action.kind === RenewAction.KIND).map((a) => a.action.params as RenewAction.Params)
+    assert.deepStrictEqual(renews.map((p) => [p.renewer, p.challenge]), [
+      ["certbot", { type: "dns-01", plugin: "route53", propagationSeconds: 30 }],
+      ["acme.sh", { type: "dns-01", plugin: "route53", propagationSeconds: 30 }]
+    ])
+    const request = RenewAction.requestOf(renews[0]!, {})
+    assert.notStrictEqual(typeof request, "string")
+    const r = request as Renewer.RenewRequest
+    const certbotArgv = CertbotRenewer.argv(r, {}, "certonly")
+    assert.includeMembers([...certbotArgv], ["--dns-route53", "--dns-route53-propagation-seconds", "30"])
+    assert.include(AcmeShRenewer.argv(r, {}, "issue").join(" "), "--dns dns_aws")
+    const byAcmeClient = planOf(facts, { ...options, renewer: "acme-client" })
+    assert.deepStrictEqual((Plan.actions(byAcmeClient.root)[0]!.action.params as RenewAction.Params).challenge, { type: "dns-01", provider: "route53" })
+    // an unowned zone refuses the plugin route too
+    const unowned = factsFor("wildcard_dns01_required", { endpoint: { ...e, dnsPlugin: { plugin: "route53" } }, zone: { provider: "route53", owned: {}, unowned: ["_acme-challenge.example.com"], zones: ["example.org"] } })
+    assert.deepStrictEqual(kinds(planOf(unowned)), [])
   })
 
   it("a plain ingress Secret is reloaded by the Secret write (resourceVersion precondition); envoy / traefik escalate before any order", () => {

@@ -66,6 +66,12 @@ export type UnsupportedServer = "envoy" | "traefik"
 export interface Endpoint extends SevenClassRunbook.Endpoint {
   /** The endpoint is served by envoy or traefik (no reloader in this package: escalate, never renew blind). */
   readonly serves?: UnsupportedServer
+  /**
+   * dns-01 by certbot's / acme.sh's own DNS plugin (`--dns-route53` / `--dns-cloudflare` /
+   * `--dns-google`; `--dns dns_aws|dns_cf|dns_gcloud`) with its credentials file. The zone is still
+   * checked through `dnsProvider` first (read-only); acme-client always writes through the provider.
+   */
+  readonly dnsPlugin?: { readonly plugin: Renewer.DnsPlugin; readonly credentials?: string; readonly propagationSeconds?: number }
 }
 
 /** Everything configurable. */
@@ -385,9 +391,11 @@ export const plan = (c: Classification.Classified, facts: Fact.Facts<Facts>, o: 
         RenewAction.action({
           renewer,
           domains: names,
-          challenge: provider !== null
-            ? { type: "dns-01", provider }
-            : endpoint.webroot !== undefined ? { type: "http-01", mode: "webroot", webroot: endpoint.webroot } : { type: "http-01", mode: "standalone" },
+          challenge: provider === null
+            ? endpoint.webroot !== undefined ? { type: "http-01", mode: "webroot", webroot: endpoint.webroot } : { type: "http-01", mode: "standalone" }
+            : endpoint.dnsPlugin !== undefined && (renewer === "certbot" || renewer === "acme.sh")
+            ? { type: "dns-01", ...endpoint.dnsPlugin }
+            : { type: "dns-01", provider },
           outDir,
           directoryUrl: o.account!.directoryUrl,
           ...(o.account!.email !== undefined ? { email: o.account!.email } : {}),
