@@ -86,3 +86,7 @@ export * as Snapshot from "./probes/Snapshot"
 export * as NewCertificate from "./checks/NewCertificate"
 /** The runbook `tls.expiry.threshold`. */
 export * as ThresholdRunbook from "./runbooks/tls.expiry.threshold"
+/** The renewal classes of `tls.expiry.end-to-end` (the seed's first-match order, a rate limit first). */
+export * as EndToEnd from "./classifiers/EndToEnd"
+/** The runbook `tls.expiry.end-to-end`. */
+export * as EndToEndRunbook from "./runbooks/tls.expiry.end-to-end"

@@ -26,7 +26,9 @@ export const KIND = "tls.renew"
 export const ChallengeParams = Schema.Union([
   Schema.Struct({ type: Schema.Literal("http-01"), mode: Schema.Literal("webroot"), webroot: Schema.String }),
   Schema.Struct({ type: Schema.Literal("http-01"), mode: Schema.Literal("standalone"), port: Schema.optionalKey(Schema.Number) }),
-  Schema.Struct({ type: Schema.Literal("dns-01"), provider: Schema.String })
+  Schema.Struct({ type: Schema.Literal("dns-01"), provider: Schema.String }),
+  /** dns-01 by the client's own DNS plugin (certbot `--dns-<plugin>`, acme.sh `--dns dns_…`) with its credentials file. */
+  Schema.Struct({ type: Schema.Literal("dns-01"), plugin: Schema.Literals(["route53", "cloudflare", "google"]), credentials: Schema.optionalKey(Schema.String), propagationSeconds: Schema.optionalKey(Schema.Number) })
 ])
 /** A challenge as plan params. */
 export type ChallengeParams = typeof ChallengeParams.Type
@@ -51,7 +53,10 @@ export type Params = typeof Params.Type
 /** The request a renewer gets for these params (the provider resolved). */
 export const requestOf = (p: Params, providers: Readonly<Record<string, DnsProvider.DnsProvider>>): Renewer.RenewRequest | string => {
   let challenge: Renewer.Challenge
-  if (p.challenge.type === "dns-01") {
+  if (p.challenge.type === "dns-01" && "plugin" in p.challenge) {
+    const { plugin, credentials, propagationSeconds } = p.challenge
+    challenge = { type: "dns-01", plugin, ...(credentials !== undefined ? { credentials } : {}), ...(propagationSeconds !== undefined ? { propagationSeconds } : {}) }
+  } else if (p.challenge.type === "dns-01") {
     const provider = providers[p.challenge.provider]
     if (provider === undefined) return `no DNS provider named ${p.challenge.provider}`
     challenge = { type: "dns-01", provider }

@@ -165,7 +165,8 @@ export const diagnose = (o: Options): Diagnoser.Diagnoser<Facts> => (signal) =>
     }
   })
 
-const csrNeeds = (leaf: Certificate.Certificate) =>
+/** What a CSR for this certificate needs (the escalation's next step for the CA classes). */
+export const csrNeeds = (leaf: Certificate.Certificate) =>
   `a CSR for CN=${leaf.subjectCN ?? leaf.dnsNames[0] ?? "?"} with SANs ${[...leaf.dnsNames, ...leaf.ipAddresses].join(", ") || "none"} (new key, ECDSA P-256 or RSA 2048+), submitted to ${leaf.issuerO ?? leaf.issuerCN ?? "the issuing CA"}`
 
 /** Pure: the plan for a classification (see the module docs). */
