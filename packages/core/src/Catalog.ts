@@ -82,9 +82,11 @@ export const make = <R>(runbooks: ReadonlyArray<Runbook.Any<R>>, options: MakeOp
   return { entries, settle: Duration.fromInputUnsafe(options.settle ?? "2 seconds") }
 }
 
-/** The enabled runbooks that own a signal type, best ranked first. */
-export const owners = <R>(catalog: Catalog<R>, signalType: string): ReadonlyArray<Runbook.Any<R>> =>
-  catalog.entries.filter((e) => e.enabled && e.runbook.signals.includes(signalType)).map((e) => e.runbook)
+/** The enabled runbooks that own a signal type (for a target kind, when given), best ranked first. */
+export const owners = <R>(catalog: Catalog<R>, signalType: string, targetKind?: string): ReadonlyArray<Runbook.Any<R>> =>
+  catalog.entries
+    .filter((e) => e.enabled && e.runbook.signals.includes(signalType) && (targetKind === undefined || e.runbook.targetKinds === undefined || e.runbook.targetKinds.includes(targetKind)))
+    .map((e) => e.runbook)
 
 /**
  * Routes the signals seen on one target: the best-ranked enabled runbook that owns any of them
@@ -102,7 +104,7 @@ export const route = <R>(
   })
   for (const e of catalog.entries) {
     if (!e.enabled) continue
-    const own = sorted.find((s) => e.runbook.signals.includes(s.type))
+    const own = sorted.find((s) => Runbook.owns(e.runbook, s))
     // a runbook's functions are only ever given its own Diagnoser's facts (by `Runbook.handle`)
     if (own) return { runbook: e.runbook as Runbook.Runbook<unknown, R>, signal: own }
   }
@@ -129,7 +131,7 @@ const auditRoutedTo = (catalog: Catalog<any>, signals: ReadonlyArray<S.Signal>, 
   Effect.gen(function*() {
     const notifier = yield* Notifier
     for (const e of catalog.entries) {
-      const own = signals.filter((s) => e.runbook.signals.includes(s.type))
+      const own = signals.filter((s) => Runbook.owns(e.runbook, s))
       if (!e.enabled || e.runbook.id === routedTo || own.length === 0) continue
       yield* notifier.audit("routed_to", {
         runbook: e.runbook.id,

@@ -58,10 +58,13 @@ const NonEmpty = Schema.String.check(Schema.isNonEmpty())
 const EpochMs = Schema.Finite
 const Bytes = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
 
-/** "Restart this workload" (`k8s.rollout-restart.requested` on a `k8s.workload`): the Restarter owns it. */
+/**
+ * "Restart this workload" (`k8s.rollout-restart.requested`): on a `k8s.workload` the k8s Restarter
+ * owns it, on a `render.service` the cloud package's Render restarter (each declares its target kind).
+ */
 export const RolloutRestartRequested = make({
   type: "k8s.rollout-restart.requested",
-  targetKind: "k8s.workload",
+  targetKind: "any",
   description: "rollout restart of a workload, requested by another runbook",
   evidence: Schema.Struct({ reason: Schema.optionalKey(NonEmpty) })
 })

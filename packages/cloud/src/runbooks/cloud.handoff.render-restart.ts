@@ -69,6 +69,8 @@ export const make = (options: Options = {}): Runbook.Runbook<Facts, Render> =>
     family: "cloud.handoff",
     description: "Restart of a Render service, requested by another runbook through the IncidentBus",
     signals: [SIGNAL_TYPE],
+    // only render.service targets: a k8s.workload's restart request routes to the k8s Restarter
+    targetKinds: [TARGET_KIND],
     precedence: 60,
     diagnose: Diagnoser.make<Facts, Render>({ service: serviceProbe, request: HandOffs.probe(HandOffs.RolloutRestartRequested) }),
     classify: Classifier.firstMatch([

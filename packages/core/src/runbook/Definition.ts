@@ -42,6 +42,12 @@ export interface Runbook<F = unknown, R = never> {
   readonly description: string
   /** The signal types this runbook owns (the catalog routes them here). */
   readonly signals: ReadonlyArray<string>
+  /**
+   * The target kinds it owns those signals for (undefined: every kind). Several runbooks may own
+   * one hand-off type for different platforms (a rollout restart of a `k8s.workload` and of a
+   * `render.service`); the catalog routes each signal to an owner of its target's kind.
+   */
+  readonly targetKinds?: ReadonlyArray<string> | undefined
   /** Lower is more specific: ranked first when several runbooks own a target's signals. */
   readonly precedence: number
   readonly detector?: Detector<unknown, R> | undefined
@@ -102,6 +108,8 @@ export interface MakeOptions<F, R> {
   readonly family?: string
   readonly description?: string
   readonly signals: ReadonlyArray<string>
+  /** The target kinds it owns its signals for (default: every kind). */
+  readonly targetKinds?: ReadonlyArray<string>
   readonly precedence?: number
   readonly detector?: Detector<unknown, R>
   readonly diagnose: Diagnoser<F, R>
@@ -156,6 +164,7 @@ export const make = <F, R = never>(o: MakeOptions<F, R>): Runbook<F, R> => {
     family: o.family ?? o.id.split(".").slice(0, 2).join("."),
     description: o.description ?? o.id,
     signals: o.signals,
+    targetKinds: o.targetKinds,
     precedence: o.precedence ?? 100,
     detector: o.detector,
     diagnose: o.diagnose,
@@ -256,3 +265,7 @@ export class MalformedSignal extends Schema.TaggedError<MalformedSignal>()("Malf
   detector: Schema.String,
   message: Schema.String
 }) {}
+
+/** Whether a runbook owns a signal: its type, and its target's kind when the runbook names kinds. */
+export const owns = (runbook: Pick<Runbook<any, any>, "signals" | "targetKinds">, signal: Pick<S.Signal, "type" | "target">): boolean =>
+  runbook.signals.includes(signal.type) && (runbook.targetKinds === undefined || runbook.targetKinds.includes(signal.target.kind))

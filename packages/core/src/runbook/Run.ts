@@ -14,7 +14,7 @@ import { IncidentBus } from "../IncidentBus"
 import * as S from "../Signal"
 import * as T from "../TargetRef"
 import type { Any, HandleResult, MalformedSignal, Runbook, Services } from "./Definition"
-import { isAwaitingApproval } from "./Definition"
+import { isAwaitingApproval, owns } from "./Definition"
 import { handle } from "./Handle"
 import { follow, resume, type AwaitApprovalOptions } from "./Resume"
 import { heldIncident, leaseKeyOf } from "./State"
@@ -130,7 +130,7 @@ export const run = <F, R>(
     // Decodes one element; never fails or dies (undefined: skipped).
     const decode = (el: Element): Effect.Effect<S.Signal | undefined, never, R | Services> =>
       decodeElement(el.from, el.raw).pipe(
-        Effect.map((s): S.Signal | undefined => (el.bus && !runbook.signals.includes(s.type) ? undefined : s)),
+        Effect.map((s): S.Signal | undefined => (el.bus && !owns(runbook, s) ? undefined : s)),
         Effect.catch((err) =>
           Effect.as(
             Effect.andThen(

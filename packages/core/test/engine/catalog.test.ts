@@ -74,4 +74,25 @@ describe("Catalog", () => {
     assert.deepStrictEqual(Catalog.owners(custom, "pod.crashloop").map((r) => r.id), ["k8s.crashloop.generic"])
     assert.throws(() => Catalog.make([a], { order: ["nope"] }), /unknown runbook id nope/)
   })
+
+  it.effect("one signal type, two owners by target kind: each signal reaches the owner of its kind; a kind nobody owns is unrouted", () =>
+    Effect.gen(function*() {
+      const k8s = Runbook.make({
+        id: "k8s.restarter", family: "k8s.restarter", signals: ["restart.requested"], targetKinds: ["k8s.workload"], precedence: 10,
+        diagnose: oom.diagnose, classify: oom.classify, remediate: () => Effect.succeed(Plan.make("k8s.restarter", "c", "escalate", Plan.escalate("look"))), defaultMode: "observe"
+      })
+      const render = Runbook.make({
+        id: "render.restarter", family: "render.restarter", signals: ["restart.requested"], targetKinds: ["render.service"], precedence: 20,
+        diagnose: oom.diagnose, classify: oom.classify, remediate: () => Effect.succeed(Plan.make("render.restarter", "c", "escalate", Plan.escalate("look"))), defaultMode: "observe"
+      })
+      const catalog = Catalog.make([k8s, render])
+      const on = (kind: string, ref: string): Signal.Signal => ({ type: "restart.requested", target: TargetRef.make(kind, ref), observedAt: 0, evidence: {} })
+      assert.deepStrictEqual(yield* route(catalog, [on("render.service", "srv-1")]), [["render.restarter", "restart.requested"]])
+      assert.deepStrictEqual(yield* route(catalog, [on("k8s.workload", "prod/default/Deployment/api")]), [["k8s.restarter", "restart.requested"]])
+      assert.deepStrictEqual(yield* route(catalog, [on("fly.machine", "m-1")]), [])
+      assert.deepStrictEqual(Catalog.owners(catalog, "restart.requested", "render.service").map((r) => r.id), ["render.restarter"])
+      assert.deepStrictEqual(Catalog.owners(catalog, "restart.requested").map((r) => r.id), ["k8s.restarter", "render.restarter"])
+      assert.isTrue(Runbook.owns(k8s, on("k8s.workload", "x")))
+      assert.isFalse(Runbook.owns(k8s, on("render.service", "x")))
+    }))
 })

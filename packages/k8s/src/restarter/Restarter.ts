@@ -92,6 +92,8 @@ export const runbook = (options: RunbookOptions = {}): Runbook.Runbook<Facts, Ku
     family: "k8s.handoff",
     description: "Rollout restart of a workload, requested by another runbook through the IncidentBus",
     signals: [SIGNAL_TYPE],
+    // only k8s.workload targets: other platforms' restarters own the same request for theirs
+    targetKinds: [Targets.WORKLOAD],
     precedence: 50,
     diagnose: Diagnoser.make<Facts, Kube>({ workload: workloadProbe, request: HandOffs.probe(HandOffs.RolloutRestartRequested) }),
     classify: Classifier.firstMatch([
