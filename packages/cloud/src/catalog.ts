@@ -1,14 +1,14 @@
 /**
  * `CloudCatalog`: the default core `Catalog` of the `@byteport/cloud` runbooks. The `deploy`
- * family holds, by precedence, `deploy.webhook.rollback` (10, the family's default once it
- * ships), `deploy.github-actions` (20), `deploy.sentry.classify` and `deploy.render.rollback`;
- * this release ships `deploy.github-actions`, so it is the family's default for now.
+ * family holds, by precedence, `deploy.webhook.rollback` (10, the family's default, always
+ * listed), `deploy.github-actions` (20, turned on with `enable`), `deploy.sentry.classify` and
+ * `deploy.render.rollback`.
  *
  * @example
  * ```ts
  * import { Catalog } from "@byteport/core"
  * import { CloudCatalog } from "@byteport/cloud"
- * const catalog = CloudCatalog.make({ runbooks: { "deploy.github-actions": { repo: "acme/shop" } } })
+ * const catalog = CloudCatalog.make({ runbooks: { "deploy.github-actions": { repo: "acme/shop" } }, enable: ["deploy.github-actions"] })
  * console.log(Catalog.describe(catalog))
  * ```
  *
@@ -17,18 +17,22 @@
 import { Catalog, type Runbook } from "@byteport/core"
 import type { Duration } from "effect"
 import * as GitHubActions from "./runbooks/deploy.github-actions"
+import * as WebhookRollback from "./runbooks/deploy.webhook.rollback"
 
 /** The services the catalog's runbooks need besides core's. */
-export type Services = GitHubActions.Services
+export type Services = GitHubActions.Services | WebhookRollback.Services
 
 /** The options of each runbook, by id. */
 export interface RunbookOptions {
   readonly "deploy.github-actions"?: GitHubActions.Options
+  /** `deploy.webhook.rollback` is always in the catalog (the family's default); these are its options. */
+  readonly "deploy.webhook.rollback"?: WebhookRollback.Options
 }
 
 /** The runbooks of the catalog (a runbook whose required options are missing is left out). */
 export const runbooks = (o: RunbookOptions = {}): ReadonlyArray<Runbook.Any<Services>> => [
-  ...(o["deploy.github-actions"] ? [GitHubActions.make(o["deploy.github-actions"])] : [])
+  ...(o["deploy.github-actions"] ? [GitHubActions.make(o["deploy.github-actions"])] : []),
+  WebhookRollback.make(o["deploy.webhook.rollback"] ?? {})
 ]
 
 /** Options of {@link make}. */

@@ -7,3 +7,5 @@
 
 /** A loopback GitHub REST API for Octokit: runs, jobs, logs, workflow_dispatch, commits, comments, refs, pulls. */
 export * as GitHubFake from "./GitHubFake"
+/** A loopback Spinnaker Gate: pipelines, executions, `POST /pipelines/{app}/{name}`, echo webhooks. */
+export * as SpinnakerFake from "./SpinnakerFake"

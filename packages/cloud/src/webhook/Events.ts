@@ -5,7 +5,7 @@
  * - GitHub `workflow_run` (`action: completed`; conclusion `failure` / `timed_out` → failed,
  *   `success` → succeeded) and `deployment_status` (state `failure` / `error` → failed,
  *   `success` → succeeded). A deployment whose `payload` names a Kubernetes Deployment
- *   (`{"kubernetes": {"namespace", "deployment"}}`) targets that workload.
+ *   (`{"kubernetes": {"cluster"?, "namespace", "deployment"}}`, cluster default `default`) targets that workload.
  * - Argo CD notifications (argocd-notifications' webhook service with a template that sends the
  *   Application, `{"trigger": "on-sync-failed", "app": {{toJson .app}}}`, or the flat template
  *   documented in the README): operation phase `Failed` / `Error`, health `Degraded` or a
@@ -42,7 +42,7 @@ export const TargetKinds = {
 /** Where the source is re-read (per platform). */
 export type SourceRef =
   | { readonly platform: "github"; readonly kind: "workflow_run"; readonly repo: string; readonly runId: number; readonly workflowPath: string; readonly branch: string | null }
-  | { readonly platform: "github"; readonly kind: "deployment_status"; readonly repo: string; readonly deploymentId: number; readonly statusId: number; readonly environment: string; readonly ref: string | null; readonly workload?: { readonly namespace: string; readonly name: string } | undefined }
+  | { readonly platform: "github"; readonly kind: "deployment_status"; readonly repo: string; readonly deploymentId: number; readonly statusId: number; readonly environment: string; readonly ref: string | null; readonly workload?: { readonly cluster: string; readonly namespace: string; readonly name: string } | undefined }
   | { readonly platform: "argocd"; readonly app: string; readonly namespace: string | null }
   | { readonly platform: "flux"; readonly kind: string; readonly namespace: string; readonly name: string; readonly apiVersion: string | null }
   | { readonly platform: "spinnaker"; readonly application: string; readonly pipeline: string; readonly executionId: string }
@@ -131,12 +131,13 @@ export const github = (eventName: string | undefined, body: unknown): Decoded =>
     const k8s = obj(obj(dep["payload"])?.["kubernetes"])
     const ns = str(k8s?.["namespace"])
     const name = str(k8s?.["deployment"])
-    const workload = ns && name ? { namespace: ns, name } : undefined
+    const cluster = str(k8s?.["cluster"]) ?? "default"
+    const workload = ns && name ? { cluster, namespace: ns, name } : undefined
     return ev({
       platform: "github",
       outcome,
       event: "deployment_status",
-      target: workload ? TargetRef.make(TargetKinds.k8sWorkload, `${ns}/Deployment/${name}`) : TargetRef.make(TargetKinds.githubEnvironment, `${repo}:${environment}`),
+      target: workload ? TargetRef.make(TargetKinds.k8sWorkload, `${cluster}/${ns}/Deployment/${name}`) : TargetRef.make(TargetKinds.githubEnvironment, `${repo}:${environment}`),
       revision: str(dep["sha"]) ?? null,
       source: { platform: "github", kind: "deployment_status", repo, deploymentId: depId, statusId, environment, ref: str(dep["ref"]) ?? null, ...(workload ? { workload } : {}) },
       at: time(status["created_at"]),
