@@ -149,10 +149,12 @@ export const chooseTarget = (facts: WebhookFacts, soakMs: number = DeployJournal
   if (good) {
     return { revision: good.revision, via: "journal", historyId: newestId(good.revision), why: `the journal saw ${good.revision.slice(0, 12)} healthy for ${fmtMs(DeployJournal.healthyFor(facts.journal, good, facts.readAt))} (soak ${fmtMs(soakMs)})` }
   }
-  const failedAt = facts.source.history.filter((h) => h.revision === failed).sort((a, b) => a.deployedAt - b.deployedAt)[0]?.deployedAt ?? Infinity
+  const failedAt = facts.source.history.filter((h) => h.revision === failed).sort((a, b) => a.deployedAt - b.deployedAt)[0]?.deployedAt ??
+    facts.journal.find((e) => e.revision === failed)?.deployedAt ?? facts.reported.at ?? facts.readAt
   const prev = facts.source.history.filter((h) => h.revision !== failed && h.deployedAt < failedAt).sort((a, b) => b.deployedAt - a.deployedAt)[0]
   if (prev) {
-    const ran = (prev.endedAt ?? facts.readAt) - prev.deployedAt
+    // it ran until the next entry replaced it, or until the failed deploy, whichever came first
+    const ran = Math.min(prev.endedAt ?? failedAt, failedAt) - prev.deployedAt
     if (ran >= soakMs) return { revision: prev.revision, via: "controller", historyId: prev.id, why: `the controller's previous entry ${prev.id} (${prev.revision.slice(0, 12)}) ran ${fmtMs(ran)} (soak ${fmtMs(soakMs)})` }
   }
   return undefined
