@@ -150,9 +150,9 @@ interface Repo {
   defaultBranch: string
   workflows: Array<{ id: number; spec: WorkflowSpec }>
   refs: Map<string, string>
-  commits: Map<string, { sha: string; message: string; author: string; email: string; parents: Array<string>; at: number }>
+  commits: Map<string, { sha: string; message: string; author: string; email: string; parents: Array<string>; at: number; tree?: string }>
   comments: Array<{ id: number; sha: string; body: string; user: string; at: number }>
-  pulls: Array<{ number: number; title: string; head: string; base: string; body: string | null; state: "open" | "closed"; user: string; at: number }>
+  pulls: Array<{ number: number; title: string; head: string; base: string; body: string | null; state: "open" | "closed"; user: string; at: number; mergedAt?: number }>
 }
 
 const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z")
@@ -435,7 +435,8 @@ export const start = async (options: Options = {}): Promise<GitHubFake> => {
     ["GET", /\/actions\//, "actions", "read"],
     ["POST", /\/actions\/workflows\/[^/]+\/dispatches$/, "actions", "write"],
     ["GET", /\/(commits|git)\b/, "contents", "read"],
-    ["POST", /\/(commits\/[^/]+\/comments|git\/refs)$/, "contents", "write"],
+    ["POST", /\/(commits\/[^/]+\/comments|git\/refs|git\/commits)$/, "contents", "write"],
+    ["PUT", /\/pulls\/\d+\/merge$/, "contents", "write"],
     ["PATCH", /\/git\/refs\//, "contents", "write"],
     ["GET", /\/pulls\b/, "pull_requests", "read"],
     ["POST", /\/pulls$/, "pull_requests", "write"]
@@ -512,14 +513,29 @@ export const start = async (options: Options = {}): Promise<GitHubFake> => {
     badge_url: `https://github.com/${repo.owner}/${repo.name}/workflows/${encodeURIComponent(w.spec.name)}/badge.svg`
   })
 
-  const commitJson = (repo: Repo, c: { sha: string; message: string; author: string; email: string; parents: Array<string>; at: number }) => ({
+  // A commit's tree: given by `POST /git/commits`, else derived from its sha (the fake keeps no files).
+  const treeOf = (c: { sha: string; tree?: string }) => c.tree ?? c.sha.split("").reverse().join("")
+  const gitCommitJson = (repo: Repo, c: { sha: string; message: string; author: string; email: string; parents: Array<string>; at: number; tree?: string }) => ({
+    sha: c.sha,
+    node_id: `C_${c.sha}`,
+    url: `${url}/repos/${repo.owner}/${repo.name}/git/commits/${c.sha}`,
+    html_url: `https://github.com/${repo.owner}/${repo.name}/commit/${c.sha}`,
+    author: { name: c.author, email: c.email, date: iso(c.at) },
+    committer: { name: c.author, email: c.email, date: iso(c.at) },
+    message: c.message,
+    tree: { sha: treeOf(c), url: `${url}/repos/${repo.owner}/${repo.name}/git/trees/${treeOf(c)}` },
+    parents: c.parents.map((p) => ({ sha: p, url: `${url}/repos/${repo.owner}/${repo.name}/git/commits/${p}`, html_url: `https://github.com/${repo.owner}/${repo.name}/commit/${p}` })),
+    verification: { verified: false, reason: "unsigned", signature: null, payload: null, verified_at: null }
+  })
+
+  const commitJson = (repo: Repo, c: { sha: string; message: string; author: string; email: string; parents: Array<string>; at: number; tree?: string }) => ({
     sha: c.sha,
     node_id: `C_${c.sha}`,
     commit: {
       author: { name: c.author, email: c.email, date: iso(c.at) },
       committer: { name: c.author, email: c.email, date: iso(c.at) },
       message: c.message,
-      tree: { sha: c.sha.split("").reverse().join(""), url: `${url}/repos/${repo.owner}/${repo.name}/git/trees/${c.sha}` },
+      tree: { sha: treeOf(c), url: `${url}/repos/${repo.owner}/${repo.name}/git/trees/${treeOf(c)}` },
       url: `${url}/repos/${repo.owner}/${repo.name}/git/commits/${c.sha}`,
       comment_count: repo.comments.filter((x) => x.sha === c.sha).length,
       verification: { verified: false, reason: "unsigned", signature: null, payload: null, verified_at: null }
@@ -676,7 +692,7 @@ export const start = async (options: Options = {}): Promise<GitHubFake> => {
       body: x.body,
       user: user(x.user),
       draft: false,
-      merged_at: null,
+      merged_at: x.mergedAt !== undefined ? iso(x.mergedAt) : null,
       created_at: iso(x.at),
       updated_at: iso(x.at),
       closed_at: null,
@@ -685,6 +701,43 @@ export const start = async (options: Options = {}): Promise<GitHubFake> => {
       head: { ref: x.head, sha: repo.refs.get(x.head) ?? null, label: `${repo.owner}:${x.head}` },
       base: { ref: x.base, sha: repo.refs.get(x.base) ?? null, label: `${repo.owner}:${x.base}` }
     })
+    // Git data: a commit object (its tree), and a new commit on an existing tree (as `git revert` makes one)
+    if ((m = /^\/git\/commits\/([0-9a-f]{40})$/.exec(rest)) && method === "GET") {
+      const c = repo.commits.get(m[1]!)
+      return c ? json(200, gitCommitJson(repo, c)) : notFound()
+    }
+    if (rest === "/git/commits" && method === "POST") {
+      const tree = String(b["tree"] ?? "")
+      const parents = Array.isArray(b["parents"]) ? (b["parents"] as Array<unknown>).map(String) : []
+      if (typeof b["message"] !== "string") return invalid("Invalid request.\n\n\"message\" wasn't supplied.")
+      if (![...repo.commits.values()].some((c) => treeOf(c) === tree)) return invalid("Tree SHA does not exist")
+      if (parents.some((p) => !repo.commits.has(p))) return invalid("Parent SHA does not exist or is not a commit object")
+      const given = (typeof b["author"] === "object" && b["author"] !== null ? (b["author"] as Record<string, unknown>)["name"] : undefined)
+      const author = typeof given === "string" ? given : login
+      const c = { sha: sha(), message: b["message"], author, email: `${author}@users.noreply.github.com`, parents, at: now(), tree }
+      repo.commits.set(c.sha, c)
+      return json(201, gitCommitJson(repo, c))
+    }
+    if ((m = /^\/pulls\/(\d+)\/merge$/.exec(rest)) && method === "PUT") {
+      const x = repo.pulls.find((p) => p.number === Number(m![1]))
+      if (!x) return notFound()
+      if (x.state !== "open") return json(405, { message: "Pull Request is not mergeable", documentation_url: "https://docs.github.com/rest", status: "405" })
+      const head = repo.refs.get(x.head)!
+      const base = repo.refs.get(x.base)!
+      let ff = false
+      for (let s: string | undefined = head; s !== undefined; s = repo.commits.get(s)?.parents[0]) if (s === base) ff = true
+      let merged = head
+      if (!ff) {
+        const hc = repo.commits.get(head)!
+        const c = { sha: sha(), message: typeof b["commit_title"] === "string" ? b["commit_title"] : `Merge pull request #${x.number} from ${repo.owner}/${x.head}`, author: login, email: `${login}@users.noreply.github.com`, parents: [base, head], at: now(), tree: treeOf(hc) }
+        repo.commits.set(c.sha, c)
+        merged = c.sha
+      }
+      repo.refs.set(x.base, merged)
+      x.state = "closed"
+      x.mergedAt = now()
+      return json(200, { sha: merged, merged: true, message: "Pull Request successfully merged" })
+    }
     if (rest === "/pulls" && method === "GET") {
       const state = req.searchParams.get("state") ?? "open"
       return paginate(req, repo.pulls.filter((x) => state === "all" || x.state === state).slice().reverse().map(pullJson), undefined)
