@@ -6,7 +6,7 @@
  *   branch (newer runs, runs in progress, the successful ones as the controller's history) and
  *   the commit's author. `deployment_status`: the deployment's statuses
  *   (`GET …/deployments/{id}/statuses`, newest first).
- * - Argo CD: the Application (`GET /api/v1/applications/{name}`): operation phase, health, synced
+ * - Argo CD: the Application (`GET /api/v1/applications/{name}`, the `ArgoCd` client): operation phase, health, synced
  *   revision, `status.history`, an operation still running; its source repository for the author.
  * - Flux: the Kustomization / HelmRelease from the Kubernetes API: the `Ready` condition,
  *   `lastAttemptedRevision` vs `lastAppliedRevision`, `spec.suspend`, `status.history`.
@@ -17,7 +17,9 @@
  *
  * @since 0.3.0
  */
-import { Context, Effect, Layer, Redacted, Schema } from "effect"
+import { CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node"
+import { Context, Effect, Layer, Schema } from "effect"
+import { ArgoCd } from "../gitops/ArgoCd"
 import { GitHub } from "../github/GitHub"
 import type * as Events from "./Events"
 import { SpinnakerGate } from "./SpinnakerGate"
@@ -56,41 +58,28 @@ export class SourceUnavailable extends Schema.TaggedError<SourceUnavailable>()("
   message: Schema.String
 }) {}
 
-/** A reader of Argo CD Applications (`GET /api/v1/applications/{name}`). */
-export class ArgoCdApi extends Context.Service<ArgoCdApi, {
-  readonly application: (name: string, namespace: string | null) => Effect.Effect<unknown, SourceUnavailable>
-}>()("@byteport/cloud/ArgoCdApi") {}
-
 /** A reader of Flux objects from the Kubernetes API. */
 export class FluxApi extends Context.Service<FluxApi, {
   readonly get: (apiVersion: string, kind: string, namespace: string, name: string) => Effect.Effect<unknown, SourceUnavailable>
 }>()("@byteport/cloud/FluxApi") {}
 
-const getJson = (url: string, token: Redacted.Redacted<string> | undefined, f: typeof fetch = fetch) =>
-  Effect.tryPromise({
-    try: async () => {
-      const res = await f(url, { headers: { accept: "application/json", ...(token ? { authorization: `Bearer ${Redacted.value(token)}` } : {}) } })
-      if (!res.ok) throw new Error(`${res.status} ${(await res.text()).slice(0, 200)}`)
-      return (await res.json()) as unknown
-    },
-    catch: (e) => new SourceUnavailable({ message: `GET ${url}: ${e instanceof Error ? e.message : String(e)}` })
-  })
-
-/** An Argo CD API reader over `fetch` (bearer token). */
-export const argoCdLayer = (o: { readonly baseUrl: string; readonly token?: Redacted.Redacted<string>; readonly fetch?: typeof fetch }): Layer.Layer<ArgoCdApi> =>
-  Layer.succeed(ArgoCdApi, {
-    application: (name, namespace) =>
-      getJson(`${o.baseUrl.replace(/\/+$/, "")}/api/v1/applications/${encodeURIComponent(name)}${namespace ? `?appNamespace=${encodeURIComponent(namespace)}` : ""}`, o.token, o.fetch)
-  })
-
 /** The plural of a Flux kind in the Kubernetes API. */
 export const fluxPlural = (kind: string): string => `${kind.toLowerCase()}s`
 
-/** A Flux reader over the Kubernetes REST API with `fetch` (bearer token). */
-export const fluxLayer = (o: { readonly baseUrl: string; readonly token?: Redacted.Redacted<string>; readonly fetch?: typeof fetch }): Layer.Layer<FluxApi> =>
-  Layer.succeed(FluxApi, {
-    get: (apiVersion, kind, namespace, name) =>
-      getJson(`${o.baseUrl.replace(/\/+$/, "")}/apis/${apiVersion}/namespaces/${encodeURIComponent(namespace)}/${fluxPlural(kind)}/${encodeURIComponent(name)}`, o.token, o.fetch)
+/** A Flux reader over the Kubernetes API (`@kubernetes/client-node`'s CustomObjectsApi of a KubeConfig). */
+export const fluxLayer = (kc: KubeConfig): Layer.Layer<FluxApi> =>
+  Layer.sync(FluxApi, () => {
+    const custom = kc.makeApiClient(CustomObjectsApi)
+    return {
+      get: (apiVersion, kind, namespace, name) =>
+        Effect.tryPromise({
+          try: () => {
+            const [group, version] = apiVersion.split("/") as [string, string]
+            return custom.getNamespacedCustomObject({ group, version, plural: fluxPlural(kind), namespace, name }) as Promise<unknown>
+          },
+          catch: (e) => new SourceUnavailable({ message: `reading ${kind} ${namespace}/${name}: ${e instanceof Error ? e.message : String(e)}` })
+        })
+    }
   })
 
 type Obj = Record<string, unknown>
@@ -175,9 +164,9 @@ const githubDeployment = (s: Extract<Events.SourceRef, { kind: "deployment_statu
 
 const argocd = (s: Extract<Events.SourceRef, { platform: "argocd" }>) =>
   Effect.gen(function*() {
-    const opt = yield* Effect.serviceOption(ArgoCdApi)
+    const opt = yield* Effect.serviceOption(ArgoCd)
     if (opt._tag === "None") return yield* unavailable("Argo CD")
-    const app = obj(yield* opt.value.application(s.app, s.namespace))
+    const app = obj(yield* Effect.mapError(opt.value.get(s.app, s.namespace ?? undefined), (e) => new SourceUnavailable({ message: e.message })))
     const meta = obj(app["metadata"])
     const spec = obj(app["spec"])
     const status = obj(app["status"])
@@ -272,7 +261,7 @@ const spinnaker = (s: Extract<Events.SourceRef, { platform: "spinnaker" }>) =>
   })
 
 /** The services a source may use (each optional). */
-export type Clients = GitHub | ArgoCdApi | FluxApi | SpinnakerGate
+export type Clients = GitHub | ArgoCd | FluxApi | SpinnakerGate
 
 /** Reads the source of an event. */
 export const inspect = (source: Events.SourceRef): Effect.Effect<SourceState, SourceUnavailable> =>
