@@ -43,3 +43,23 @@ export * as DeployActions from "./webhook/Actions"
 export * as WebhookRollback from "./webhook/Decision"
 /** The `deploy.webhook.rollback` runbook. */
 export * as DeployWebhookRollback from "./runbooks/deploy.webhook.rollback"
+/** GitOps resources (Argo CD, Flux): groups, kinds, the freeze annotation, history and revision readers. */
+export * as GitOpsResources from "./gitops/Resources"
+/** The Argo CD REST client service (applications, patch, rollback, version). */
+export * as ArgoCd from "./gitops/ArgoCd"
+/** The Kubernetes calls the Flux actions make (get, merge patch with dryRun=All). */
+export * as FluxKube from "./gitops/FluxKube"
+/** Whether a Git revision contains a commit (by sha or by the `Byteport-Incident` trailer). */
+export * as GitRevisions from "./gitops/Revisions"
+/** `cloud.argocd.freeze`: automated.enabled=false (older: remove `automated`), annotated byteport.io/frozen-by. */
+export * as ArgoCdFreeze from "./actions/ArgoCdFreeze"
+/** `cloud.argocd.rollback`: roll an Application back to a history id. */
+export * as ArgoCdRollback from "./actions/ArgoCdRollback"
+/** `cloud.flux.suspend`: spec.suspend=true on a Kustomization or HelmRelease. */
+export * as FluxSuspend from "./actions/FluxSuspend"
+/** `GitWriter` (`cloud.git.revert`): the good revision back in Git, as a pull request or (configured) straight to the tracked branch. */
+export * as GitWriter from "./actions/GitWriter"
+/** `cloud.unfreeze`: resume the reconciler only once its tracked revision contains the revert. */
+export * as Unfreeze from "./actions/Unfreeze"
+/** The GitOps action handlers and their registry layer. */
+export * as GitOpsHandlers from "./gitops/Handlers"

@@ -7,6 +7,7 @@
  *
  * @since 0.1.0
  */
+import type { Json } from "@byteport/core"
 
 /** A JSON object as the API returns it. */
 export type Obj = Record<string, unknown>
@@ -119,3 +120,9 @@ export const durationMs = (d: unknown): number | undefined => {
   }
   return seen === d.length ? total : undefined
 }
+
+/** A handler's result as the executor records it: JSON only (`undefined` members dropped). */
+export const handlerResult = (r: { readonly detail: string; readonly result: object }): { readonly detail: string; readonly result: Json.JsonObject } => ({
+  detail: r.detail,
+  result: JSON.parse(JSON.stringify(r.result)) as Json.JsonObject
+})

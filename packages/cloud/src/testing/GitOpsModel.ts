@@ -328,6 +328,7 @@ export const make = (options: Options): GitOpsModel => {
   let waiters: Array<() => void> = []
   const applies: Array<{ by: string; kind: string; name: string; revision: string; at: number }> = []
   let kick: () => void = () => undefined
+  let stopped = false
   const ctx = () => {
     if (ctxRef === undefined) throw new Error("GitOpsModel: not installed (pass model.install to KubeSim.start)")
     return ctxRef
@@ -676,7 +677,7 @@ export const make = (options: Options): GitOpsModel => {
         try {
           await run(o)
         } catch (err) {
-          console.error(`GitOpsModel: reconcile of ${id} failed`, err)
+          if (!stopped) console.error(`GitOpsModel: reconcile of ${id} failed`, err)
         }
       }
     }
@@ -702,7 +703,7 @@ export const make = (options: Options): GitOpsModel => {
         try {
           await pass()
         } catch (err) {
-          console.error("GitOpsModel: pass failed", err)
+          if (!stopped) console.error("GitOpsModel: pass failed", err)
         }
         for (const w of served) w()
       }
@@ -714,7 +715,7 @@ export const make = (options: Options): GitOpsModel => {
   const install: Installer = (c) => {
     ctxRef = c
     for (const d of crds()) if (c.store.get(CRD_KEY, undefined, d.metadata.name) === undefined) c.store.create(CRD_KEY, d)
-    let stopped = false
+    stopped = false
     kick = () => {
       if (stopped) return
       queued = true
