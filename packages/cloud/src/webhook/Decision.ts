@@ -9,9 +9,10 @@
  *   (`github_workflow`, `github_deployment`, `argocd`, `flux`, `spinnaker`, `kubernetes`), 0.90.
  * - **Target**: the newest earlier revision the journal saw healthy for the soak (default 10
  *   min); else the controller's previous entry if it ran that long; else escalate.
- * - **Plan**: GitHub → the rollback workflow (`github.dispatchWorkflow`); Argo CD → freeze, then
- *   roll back to the history id; Flux → suspend, then a revert commit (a `fluxRevert` action
- *   builder, e.g. a GitWriter's) or a `deployment.regression` hand-off; Spinnaker → its rollback
+ * - **Plan**: GitHub → the rollback workflow (`github.dispatchWorkflow`); Argo CD → freeze
+ *   (`cloud.argocd.freeze`), then roll back to the history id (`cloud.argocd.rollback`), an
+ *   ApplicationSet-owned one → a Git revert (`cloud.git.revert`, `gitRevert`) or escalate; Flux →
+ *   suspend (`cloud.flux.suspend`), then a revert commit (`gitRevert`) or a `deployment.regression` hand-off; Spinnaker → its rollback
  *   pipeline; a Kubernetes Deployment → an awaited `deployment.regression` hand-off. Then the
  *   author is told (`deploy.notifyAuthor`: commit comment and ops channel, never the pager).
  * - **Gates** (guardrails on the rollback and freeze actions): 1 per target per hour
@@ -22,7 +23,12 @@
  */
 import { Action, Classification, Diagnoser, Fact, Guardrail, HandOffs, Plan, type Signal, TargetRef, Verdict, type Verifier } from "@byteport/core"
 import { Clock, type Duration, Effect } from "effect"
+import * as Crypto from "node:crypto"
+import * as ArgoCdFreeze from "../actions/ArgoCdFreeze"
+import * as ArgoCdRollback from "../actions/ArgoCdRollback"
 import * as DispatchWorkflow from "../actions/DispatchWorkflow"
+import * as FluxSuspend from "../actions/FluxSuspend"
+import * as GitWriter from "../actions/GitWriter"
 import * as RollbackRunSucceeded from "../verifiers/RollbackRunSucceeded"
 import * as Actions from "./Actions"
 import * as DeployJournal from "./DeployJournal"
@@ -170,31 +176,42 @@ export interface RemediateOptions {
   readonly spinnakerRollbackPipeline?: string
   /** How long an awaited hand-off waits (default 10 minutes). */
   readonly handOffAwait?: Duration.Input
-  /** Flux: builds the revert commit (e.g. a GitWriter action); without it the revert is a `deployment.regression` hand-off. */
-  readonly fluxRevert?: (input: { readonly facts: WebhookFacts; readonly target: RollbackTarget | undefined; readonly signal: Signal.Signal }) => Action.Action | undefined
-  /** Argo CD: the freeze and rollback actions (defaults: `cloud.argocd.freeze`, `cloud.argocd.rollback`). */
-  readonly argocdFreeze?: (app: string, namespace: string | null, target: TargetRef.TargetRef) => Action.Action
-  readonly argocdRollback?: (app: string, namespace: string | null, id: string, target: TargetRef.TargetRef) => Action.Action
-  /** Flux: the suspend action (default `cloud.flux.suspend`). */
-  readonly fluxSuspend?: (ref: { readonly apiVersion: string; readonly kind: string; readonly namespace: string; readonly name: string }, target: TargetRef.TargetRef) => Action.Action
+  /**
+   * The revert commit (`GitWriter`, `cloud.git.revert`): Flux's revert after the suspend, and the
+   * way out for an ApplicationSet-owned Application (no in-cluster freeze). `repo` is needed for
+   * Flux (Argo CD's comes from `spec.source.repoURL`); `branch` defaults to the tracked one
+   * (`main`); `direct: true` commits to the branch instead of opening a pull request.
+   * Without it: Flux hands off a `deployment.regression`, an ApplicationSet-owned app escalates.
+   */
+  readonly gitRevert?: { readonly repo?: string; readonly branch?: string; readonly direct?: boolean }
+  /** The Argo CD server's own namespace (default `argocd`): Applications there are named without `appNamespace`. */
+  readonly argocdNamespace?: string
+  /** Argo CD's freeze shape: `enabled` (≥ 3.1, default) or `remove` (older). */
+  readonly argocdFreezeShape?: "enabled" | "remove"
 }
 
 /** Action kinds the plan names (their handlers ship with the GitOps actions). */
 export const Kinds = {
   argocdFreeze: "cloud.argocd.freeze",
   argocdRollback: "cloud.argocd.rollback",
-  fluxSuspend: "cloud.flux.suspend"
+  fluxSuspend: "cloud.flux.suspend",
+  gitRevert: "cloud.git.revert"
 } as const
 
 /** The kinds the gates apply to: what rolls back or freezes (never the notification). */
-export const GATED_KINDS: ReadonlyArray<string> = [DispatchWorkflow.KIND, Actions.TRIGGER_KIND, Kinds.argocdFreeze, Kinds.argocdRollback, Kinds.fluxSuspend]
+export const GATED_KINDS: ReadonlyArray<string> = [DispatchWorkflow.KIND, Actions.TRIGGER_KIND, Kinds.argocdFreeze, Kinds.argocdRollback, Kinds.fluxSuspend, Kinds.gitRevert]
 
-const defaultArgoFreeze = (app: string, namespace: string | null, target: TargetRef.TargetRef) =>
-  Action.make({ kind: Kinds.argocdFreeze, target, params: { app, namespace }, description: `freeze Argo CD application ${app}: spec.syncPolicy.automated.enabled=false, annotated byteport.io/frozen-by` })
-const defaultArgoRollback = (app: string, namespace: string | null, id: string, target: TargetRef.TargetRef) =>
-  Action.make({ kind: Kinds.argocdRollback, target, params: { app, namespace, id: Number(id) }, description: `roll Argo CD application ${app} back to history id ${id}` })
-const defaultFluxSuspend = (ref: { readonly apiVersion: string; readonly kind: string; readonly namespace: string; readonly name: string }, target: TargetRef.TargetRef) =>
-  Action.make({ kind: Kinds.fluxSuspend, target, params: { ...ref }, description: `suspend Flux ${ref.kind} ${ref.namespace}/${ref.name}: spec.suspend=true, annotated byteport.io/frozen-by` })
+/**
+ * The id the freeze and revert actions are keyed by (their idempotency): stable per failure, so a
+ * re-planned incident builds the same actions. The freeze annotation itself is the incident's id.
+ */
+export const freezeId = (r: Reported): string => `dwr-${Crypto.createHash("sha256").update(r.failureKey).digest("hex").slice(0, 16)}`
+
+/** Drops a builder's undo: the unfreeze is by hand (the escalation says how) or `cloud.unfreeze` once the revert is applied. */
+const noUndo = (a: Action.Action): Action.Action => {
+  const { undo: _undo, ...rest } = a
+  return rest
+}
 
 /** What was frozen and how to unfreeze it (the escalation's next steps). */
 export const unfreezeSteps = (facts: WebhookFacts | undefined): ReadonlyArray<string> => {
@@ -288,19 +305,30 @@ export const remediator = (o: RemediateOptions = {}) =>
       case "argocd": {
         const app = String(s.details["app"] ?? "")
         const ns = s.details["namespace"] === null || s.details["namespace"] === undefined ? null : String(s.details["namespace"])
+        const appNamespace = ns !== null && ns !== (o.argocdNamespace ?? "argocd") ? { appNamespace: ns } : {}
+        const id = freezeId(f.reported)
         if (s.details["applicationSet"] !== null && s.details["applicationSet"] !== undefined) {
-          return escalate(`application ${app} is owned by ApplicationSet ${String(s.details["applicationSet"])}: an in-cluster freeze would be reverted`, [`revert ${failed} in Git (the ApplicationSet's source), or pause the ApplicationSet's sync`])
+          const repo = s.author.repo
+          if (o.gitRevert && repo !== null) {
+            const revert = GitWriter.action({ repo, branch: o.gitRevert.branch ?? String(s.details["targetRevision"] ?? "main"), bad: failed, good: target.revision, direct: o.gitRevert.direct ?? false }, { incidentId: id })
+            return plan(`application ${app} is owned by ApplicationSet ${String(s.details["applicationSet"])}: revert ${failed.slice(0, 12)} to ${target.revision.slice(0, 12)} in Git (no in-cluster freeze; ${target.why})`, Plan.seq(Plan.act({ ...revert, precondition: { ...revert.precondition, ...pre } }), notify))
+          }
+          return escalate(`application ${app} is owned by ApplicationSet ${String(s.details["applicationSet"])}: an in-cluster freeze would be reverted`, [`revert ${failed} in Git (the ApplicationSet's source), or configure gitRevert`])
         }
         if (target.historyId === null) return escalate(`revision ${target.revision} has no Argo CD history entry to roll back to`)
-        const freeze = { ...(o.argocdFreeze ?? defaultArgoFreeze)(app, ns, signal.target), precondition: pre }
-        const rollback = { ...(o.argocdRollback ?? defaultArgoRollback)(app, ns, target.historyId, signal.target), precondition: pre }
-        return plan(`freeze Argo CD application ${app}, roll back to history ${target.historyId} (${target.revision.slice(0, 12)}; ${target.why})`, Plan.seq(Plan.act(freeze), Plan.act(rollback), notify))
+        const freeze = noUndo(ArgoCdFreeze.action({ app, ...appNamespace, shape: o.argocdFreezeShape ?? "enabled" }, { incidentId: id }))
+        const rollback = ArgoCdRollback.action({ app, ...appNamespace, id: Number(target.historyId), revision: target.revision }, { incidentId: id })
+        return plan(`freeze Argo CD application ${app}, roll back to history ${target.historyId} (${target.revision.slice(0, 12)}; ${target.why})`, Plan.seq(Plan.act({ ...freeze, precondition: pre }), Plan.act({ ...rollback, precondition: { ...rollback.precondition, ...pre } }), notify))
       }
       case "flux": {
         const d = s.details
-        const ref = { apiVersion: String(d["apiVersion"]), kind: String(d["kind"]), namespace: String(d["namespace"]), name: String(d["name"]) }
-        const suspend = { ...(o.fluxSuspend ?? defaultFluxSuspend)(ref, signal.target), precondition: pre }
-        const revert = o.fluxRevert?.({ facts: f, target, signal })
+        const kind = d["kind"] === "HelmRelease" ? "HelmRelease" : "Kustomization"
+        const ref = { apiVersion: String(d["apiVersion"]), kind, namespace: String(d["namespace"]), name: String(d["name"]) }
+        const id = freezeId(f.reported)
+        const suspend = noUndo(FluxSuspend.action({ kind, namespace: ref.namespace, name: ref.name }, { incidentId: id }))
+        const revert = o.gitRevert?.repo !== undefined
+          ? GitWriter.action({ repo: o.gitRevert.repo, branch: o.gitRevert.branch ?? "main", bad: failed, good: target.revision, direct: o.gitRevert.direct ?? false }, { incidentId: id })
+          : undefined
         const deployedAt = f.journal.find((e) => e.revision === failed)?.deployedAt ?? f.reported.at ?? f.readAt
         const next = revert
           ? Plan.act(revert)
@@ -311,7 +339,7 @@ export const remediator = (o: RemediateOptions = {}) =>
             evidence: { revision: failed, previousRevision: target.revision, deployedAt, symptom: f.reported.detail },
             source: RUNBOOK_ID
           }, `deployment regression of Flux ${ref.kind} ${ref.namespace}/${ref.name}: revert ${failed.slice(0, 12)} to ${target.revision.slice(0, 12)}`)
-        return plan(`suspend Flux ${ref.kind} ${ref.namespace}/${ref.name}, then ${revert ? "commit the revert" : "hand off the deployment regression"} (back to ${target.revision.slice(0, 12)}; ${target.why})`, Plan.seq(Plan.act(suspend), next, notify))
+        return plan(`suspend Flux ${ref.kind} ${ref.namespace}/${ref.name}, then ${revert ? "commit the revert" : "hand off the deployment regression"} (back to ${target.revision.slice(0, 12)}; ${target.why})`, Plan.seq(Plan.act({ ...suspend, precondition: pre }), next, notify))
       }
       case "spinnaker": {
         const application = String(s.details["application"])
@@ -322,10 +350,19 @@ export const remediator = (o: RemediateOptions = {}) =>
     }
   })
 
+/**
+ * The one action of each plan that counts as its rollback: the dispatch, the pipeline run, the
+ * Argo CD rollback, the Flux suspend (its revert or hand-off follows it), or the Git revert of an
+ * ApplicationSet-owned Application (its only write).
+ */
+export const rateLimited = (kind: string, targetKind: string): boolean =>
+  kind === DispatchWorkflow.KIND || kind === Actions.TRIGGER_KIND || kind === Kinds.argocdRollback || kind === Kinds.fluxSuspend ||
+  (kind === Kinds.gitRevert && targetKind === Events.TargetKinds.argocdApplication)
+
 /** Gate: at most `max` (default 1) rollbacks per target per `window` (default 1 hour), in the store. */
 export const rollbackRateLimit = (o: { readonly max?: number; readonly window?: Duration.Input } = {}): Guardrail.Guardrail<never> =>
   Guardrail.when(
-    (ctx) => ctx.action.kind !== Actions.NOTIFY_KIND && ctx.action.kind !== Kinds.argocdFreeze && ctx.action.kind !== Kinds.fluxSuspend,
+    (ctx) => rateLimited(ctx.action.kind, ctx.signal.target.kind),
     Guardrail.rateLimit({ name: "rollback_per_target_per_hour", key: (ctx) => `deploy.webhook.rollback:${TargetRef.key(ctx.signal.target)}`, max: o.max ?? 1, window: o.window ?? "1 hour" })
   )
 

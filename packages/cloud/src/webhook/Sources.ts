@@ -8,7 +8,7 @@
  *   (`GET …/deployments/{id}/statuses`, newest first).
  * - Argo CD: the Application (`GET /api/v1/applications/{name}`, the `ArgoCd` client): operation phase, health, synced
  *   revision, `status.history`, an operation still running; its source repository for the author.
- * - Flux: the Kustomization / HelmRelease from the Kubernetes API: the `Ready` condition,
+ * - Flux: the Kustomization / HelmRelease from the Kubernetes API (the `FluxKube` service): the `Ready` condition,
  *   `lastAttemptedRevision` vs `lastAppliedRevision`, `spec.suspend`, `status.history`.
  * - Spinnaker: the execution and the application's executions (Gate).
  *
@@ -17,9 +17,10 @@
  *
  * @since 0.3.0
  */
-import { CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node"
-import { Context, Effect, Layer, Schema } from "effect"
+import { Effect, Schema } from "effect"
 import { ArgoCd } from "../gitops/ArgoCd"
+import { FluxKube } from "../gitops/FluxKube"
+import * as GitOps from "../gitops/Resources"
 import { GitHub } from "../github/GitHub"
 import type * as Events from "./Events"
 import { SpinnakerGate } from "./SpinnakerGate"
@@ -57,30 +58,6 @@ export interface SourceState {
 export class SourceUnavailable extends Schema.TaggedError<SourceUnavailable>()("SourceUnavailable", {
   message: Schema.String
 }) {}
-
-/** A reader of Flux objects from the Kubernetes API. */
-export class FluxApi extends Context.Service<FluxApi, {
-  readonly get: (apiVersion: string, kind: string, namespace: string, name: string) => Effect.Effect<unknown, SourceUnavailable>
-}>()("@byteport/cloud/FluxApi") {}
-
-/** The plural of a Flux kind in the Kubernetes API. */
-export const fluxPlural = (kind: string): string => `${kind.toLowerCase()}s`
-
-/** A Flux reader over the Kubernetes API (`@kubernetes/client-node`'s CustomObjectsApi of a KubeConfig). */
-export const fluxLayer = (kc: KubeConfig): Layer.Layer<FluxApi> =>
-  Layer.sync(FluxApi, () => {
-    const custom = kc.makeApiClient(CustomObjectsApi)
-    return {
-      get: (apiVersion, kind, namespace, name) =>
-        Effect.tryPromise({
-          try: () => {
-            const [group, version] = apiVersion.split("/") as [string, string]
-            return custom.getNamespacedCustomObject({ group, version, plural: fluxPlural(kind), namespace, name }) as Promise<unknown>
-          },
-          catch: (e) => new SourceUnavailable({ message: `reading ${kind} ${namespace}/${name}: ${e instanceof Error ? e.message : String(e)}` })
-        })
-    }
-  })
 
 type Obj = Record<string, unknown>
 const obj = (v: unknown): Obj => (typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Obj) : {})
@@ -205,10 +182,11 @@ const argocd = (s: Extract<Events.SourceRef, { platform: "argocd" }>) =>
 
 const flux = (s: Extract<Events.SourceRef, { platform: "flux" }>) =>
   Effect.gen(function*() {
-    const opt = yield* Effect.serviceOption(FluxApi)
-    if (opt._tag === "None") return yield* unavailable("Flux (Kubernetes API)")
-    const apiVersion = s.apiVersion ?? (s.kind === "HelmRelease" ? "helm.toolkit.fluxcd.io/v2" : "kustomize.toolkit.fluxcd.io/v1")
-    const o = obj(yield* opt.value.get(apiVersion, s.kind, s.namespace, s.name))
+    const opt = yield* Effect.serviceOption(FluxKube)
+    if (opt._tag === "None") return yield* unavailable("Flux (FluxKube)")
+    const type = s.kind === "HelmRelease" ? GitOps.HelmRelease : GitOps.Kustomization
+    const apiVersion = s.apiVersion ?? GitOps.apiVersion(type)
+    const o = obj(yield* Effect.mapError(opt.value.get(type, s.namespace, s.name), (e) => new SourceUnavailable({ message: e.message })))
     const spec = obj(o["spec"])
     const status = obj(o["status"])
     const ready = (Array.isArray(status["conditions"]) ? status["conditions"].map(obj) : []).find((c) => c["type"] === "Ready")
@@ -261,7 +239,7 @@ const spinnaker = (s: Extract<Events.SourceRef, { platform: "spinnaker" }>) =>
   })
 
 /** The services a source may use (each optional). */
-export type Clients = GitHub | ArgoCd | FluxApi | SpinnakerGate
+export type Clients = GitHub | ArgoCd | FluxKube | SpinnakerGate
 
 /** Reads the source of an event. */
 export const inspect = (source: Events.SourceRef): Effect.Effect<SourceState, SourceUnavailable> =>
