@@ -69,13 +69,6 @@ const ms = (v: unknown): number | null => {
   return Number.isFinite(n) ? n : null
 }
 
-/** The `owner/name` of a GitHub repository URL (`https://github.com/o/r(.git)`, `git@github.com:o/r.git`), else null. */
-export const githubRepoOf = (url: string | null): string | null => {
-  if (url === null) return null
-  const m = /github\.com[/:]([^/]+)\/([^/]+?)(?:\.git)?\/?$/.exec(url)
-  return m ? `${m[1]}/${m[2]}` : null
-}
-
 /** The history (oldest first) with each entry's end: the next entry's deploy time. */
 export const withEnds = (entries: ReadonlyArray<Omit<HistoryEntry, "endedAt">>): ReadonlyArray<HistoryEntry> => {
   const sorted = [...entries].sort((a, b) => a.deployedAt - b.deployedAt)
@@ -168,7 +161,7 @@ const argocd = (s: Extract<Events.SourceRef, { platform: "argocd" }>) =>
         const at = ms(h["deployedAt"])
         return rev !== null && at !== null ? [{ id: String(h["id"]), revision: rev, deployedAt: at }] : []
       })),
-      author: { login: null, repo: githubRepoOf(str(source["repoURL"])), sha: revision },
+      author: { login: null, repo: (() => { const u = str(source["repoURL"]); return u === null ? null : GitOps.githubRepoOf(u) ?? null })(), sha: revision },
       details: {
         app: s.app,
         namespace: str(meta["namespace"]) ?? s.namespace,
