@@ -200,6 +200,49 @@ describe("deploy.webhook.rollback e2e: GitHub workflow_run on the GitHub fake (a
     ))
 })
 
+describe("deploy.webhook.rollback e2e: GitHub deployment_status on the GitHub fake (auto)", () => {
+  it.live("a failed production deployment → the rollback workflow on its ref with the last good SHA (the deployment 30 min before), verified", () =>
+    withGitHub((fake, clock) =>
+      Effect.scoped(Effect.gen(function*() {
+        const { rx, got } = yield* receiver
+        const good = goodRun(fake)["head_sha"] as string
+        fake.deploy(H.REPO, { sha: good, environment: "production", creator: "bob", state: "success" })
+        clock.offset = 0
+        const { sha: bad } = fake.push(H.REPO, { branch: "main", message: "checkout: totals in cents", author: "alice", workflows: [] })
+        const dep = fake.deploy(H.REPO, { sha: bad, environment: "production", creator: "alice", state: "in_progress" })
+        fake.setDeploymentState(H.REPO, dep, "failure", "readiness probe failed")
+        const d = fake.deploymentStatusDelivery(H.REPO, dep, SECRET)
+        assert.strictEqual((yield* post(`${rx.url}/github`, d.body, d.headers)).json.outcome, "accepted")
+        yield* settle
+        assert.deepStrictEqual(got.map((s) => [s.target.kind, s.target.ref]), [["github.environment", "acme/shop:production"]])
+        const report = yield* handle(RB(), got[0]!, "auto")
+        assert.strictEqual(report.status, "recovered", JSON.stringify(report.escalation))
+        const dispatched = fake.runs(H.REPO).filter((r) => r["event"] === "workflow_dispatch")
+        assert.strictEqual(dispatched.length, 1)
+        assert.deepStrictEqual(fake.inputsOf(H.REPO, dispatched[0]!["id"] as number), { triggered_by: "byteport-agent", failed_deployment_id: String(dep), environment: "production", revision: good })
+        assert.deepStrictEqual(fake.comments(H.REPO).map((c) => c.sha), [bad])
+      })).pipe(Effect.provide(layer(fake, undefined)))
+    ))
+
+  it.live("a deployment_status whose deployment later succeeded (stale): the source disagrees, no write", () =>
+    withGitHub((fake, clock) =>
+      Effect.scoped(Effect.gen(function*() {
+        const { rx, got } = yield* receiver
+        clock.offset = 0
+        const { sha } = fake.push(H.REPO, { branch: "main", author: "alice", workflows: [] })
+        const dep = fake.deploy(H.REPO, { sha, environment: "production", creator: "alice", state: "failure" })
+        const d = fake.deploymentStatusDelivery(H.REPO, dep, SECRET)
+        fake.setDeploymentState(H.REPO, dep, "success")
+        yield* post(`${rx.url}/github`, d.body, d.headers)
+        yield* settle
+        const report = yield* handle(RB(), got[0]!, "auto")
+        assert.strictEqual(report.status, "escalated")
+        assert.match(report.escalation?.reason ?? "", /does not confirm the failure/)
+        assert.deepStrictEqual(fake.writes, [])
+      })).pipe(Effect.provide(layer(fake, undefined)))
+    ))
+})
+
 describe("deploy.webhook.rollback e2e: Spinnaker on the Gate fake (auto)", () => {
   const setup = (fake: SpinnakerFake.SpinnakerFake) => {
     fake.addPipeline("shop", { name: "Deploy" })
