@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Catalog, type IncidentReport, Runbook, Sink, type Signal } from "@byteport/core"
+import { Action, ActionHandler, Catalog, Classification, Diagnoser, HandOffs, type IncidentReport, Plan, Runbook, Sink, type Signal, Verdict } from "@byteport/core"
 import * as Testing from "@byteport/core/testing"
-import { Context, Effect, Fiber, Layer, Redacted, Stream } from "effect"
+import { Clock, Context, Effect, Fiber, Layer, Redacted, Schema, Stream } from "effect"
 import * as Crypto from "node:crypto"
 import { CloudCatalog, DeployWebhookRollback, DeployWebhooks, GitHub, SpinnakerGate } from "@byteport/cloud"
 import { type GitHubFake, SpinnakerFake } from "@byteport/cloud/testing"
@@ -25,6 +25,18 @@ const withSpinnaker = <A, E, R>(f: (fake: SpinnakerFake.SpinnakerFake) => Effect
   Effect.acquireUseRelease(Effect.promise(() => SpinnakerFake.start()), f, (fake) => Effect.promise(() => fake.close()))
 
 class OpsLog extends Context.Service<OpsLog, Sink.MemorySink>()("test/OpsLog") {}
+
+/** The test services with extra handlers. */
+const layerWith = (gh: GitHubFake.GitHubFake, extra: ReadonlyArray<ActionHandler.ActionHandler<never>>) =>
+  Layer.mergeAll(
+    Testing.layer<GitHub.GitHub | SpinnakerGate.SpinnakerGate>({ handlers: [...DeployWebhookRollback.handlers(), ...extra] }),
+    Layer.effectContext(Effect.map(Sink.memory("ops"), (ops) => Context.make(Sink.OpsChannel, ops).pipe(Context.add(OpsLog, ops))))
+  ).pipe(
+    Layer.provideMerge(Layer.mergeAll(
+      GitHub.layer({ baseUrl: gh.url, token: Redacted.make("test-token") }),
+      SpinnakerGate.layer({ baseUrl: "http://127.0.0.1:9" })
+    ))
+  )
 
 /** The test services: memory store and notifier, the runbook's handlers, an ops channel (recorded), the clients (a dead endpoint when absent). */
 const layer = (gh: GitHubFake.GitHubFake | undefined, spin: SpinnakerFake.SpinnakerFake | undefined) =>
@@ -240,6 +252,56 @@ describe("deploy.webhook.rollback e2e: GitHub deployment_status on the GitHub fa
         assert.match(report.escalation?.reason ?? "", /does not confirm the failure/)
         assert.deepStrictEqual(fake.writes, [])
       })).pipe(Effect.provide(layer(fake, undefined)))
+    ))
+})
+
+/** A stand-in for the Kubernetes runbook that owns `deployment.regression` (its guards decide): it undoes the rollout. */
+const undone: Array<string> = []
+const regressionRunbook = Runbook.make<{ readonly request: HandOffs.Evidence<typeof HandOffs.DeploymentRegression> }, never>({
+  id: "test.k8s.deployment-regression",
+  family: "test.k8s",
+  signals: [HandOffs.DeploymentRegression.type],
+  diagnose: Diagnoser.make({ request: HandOffs.probe(HandOffs.DeploymentRegression) }),
+  classify: (f) => (f.request._tag === "Known" ? Classification.classified("regression", 0.9) : Classification.unclassified(["bad evidence"])),
+  remediate: (_c, f, s) => Effect.succeed({ runbook: "test.k8s.deployment-regression", class: "regression", summary: "undo the rollout", root: Plan.act(Action.make({ kind: "test.rolloutUndo", target: s.target, params: { to: f.request._tag === "Known" ? f.request.value.previousRevision ?? "" : "" }, description: "kubectl rollout undo" })) }),
+  verify: () => Effect.map(Clock.currentTimeMillis, (now) => Verdict.fromChecks([{ name: "rolled_back", ok: undone.length > 0, detail: undone.join(",") }], now)),
+  defaultMode: "auto",
+  cooldown: "0 seconds"
+})
+const undoHandler = ActionHandler.make({
+  kind: "test.rolloutUndo",
+  params: Schema.Struct({ to: Schema.String }),
+  apply: (p, ctx) => Effect.sync(() => {
+    if (!ctx.dryRun) undone.push(p.to)
+    return { detail: `undone to ${p.to}`, result: {} }
+  })
+})
+
+describe("deploy.webhook.rollback e2e: a Kubernetes Deployment (deployment_status naming it)", () => {
+  it.live("the deployment-regression hand-off is awaited: the workload's runbook acts, the parent verifies its child recovered; the author is told", () =>
+    withGitHub((fake, clock) =>
+      Effect.scoped(Effect.gen(function*() {
+        const rx = yield* DeployWebhooks.make(RECEIVER)
+        const results: Array<Runbook.HandleResult> = []
+        const catalog = CloudCatalog.make({ runbooks: { "deploy.webhook.rollback": { defaultMode: "auto", verifyEvery: "20 millis", verifyUpTo: "3 seconds" } }, extra: [regressionRunbook], settle: "10 millis" })
+        yield* Effect.forkScoped(Catalog.run(catalog, { sources: [rx.signals], onResult: (r) => Effect.sync(() => void results.push(r)), resumeOpen: false, timedUndo: false }))
+        const good = goodRun(fake)["head_sha"] as string
+        fake.deploy(H.REPO, { sha: good, environment: "production", creator: "bob", state: "success", payload: { kubernetes: { cluster: "prod", namespace: "shop", deployment: "checkout" } } })
+        clock.offset = 0
+        const { sha: bad } = fake.push(H.REPO, { branch: "main", author: "alice", workflows: [] })
+        const dep = fake.deploy(H.REPO, { sha: bad, environment: "production", creator: "alice", state: "failure", payload: { kubernetes: { cluster: "prod", namespace: "shop", deployment: "checkout" } } })
+        const d = fake.deploymentStatusDelivery(H.REPO, dep, SECRET)
+        assert.strictEqual((yield* post(`${rx.url}/github`, d.body, d.headers)).json.outcome, "accepted")
+        for (let i = 0; i < 300 && !results.some((r) => (r as IncidentReport.IncidentReport).runbook === DeployWebhookRollback.ID); i++) yield* settle
+        const parent = results.find((r) => (r as IncidentReport.IncidentReport).runbook === DeployWebhookRollback.ID) as IncidentReport.IncidentReport
+        const child = results.find((r) => (r as IncidentReport.IncidentReport).runbook === regressionRunbook.id) as IncidentReport.IncidentReport
+        assert.strictEqual(child?.status, "recovered")
+        assert.deepStrictEqual(child.signal.target, { kind: "k8s.workload", ref: "prod/shop/Deployment/checkout" })
+        assert.strictEqual(parent.status, "recovered", JSON.stringify(parent.escalation))
+        assert.deepStrictEqual(undone, [good])
+        assert.strictEqual(fake.runs(H.REPO).filter((r) => r["event"] === "workflow_dispatch").length, 0, "cloud never rolls back a Deployment itself")
+        assert.deepStrictEqual(fake.comments(H.REPO).map((c) => c.sha), [bad])
+      })).pipe(Effect.provide(layerWith(fake, [undoHandler])))
     ))
 })
 
