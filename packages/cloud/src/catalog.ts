@@ -17,14 +17,23 @@
 import { Catalog, type Runbook } from "@byteport/core"
 import type { Duration } from "effect"
 import * as GitHubActions from "./runbooks/deploy.github-actions"
+import * as RenderRestart from "./runbooks/cloud.handoff.render-restart"
+import * as RenderRollbackRunbook from "./runbooks/deploy.render.rollback"
+import * as SentryClassify from "./runbooks/deploy.sentry.classify"
 import * as WebhookRollback from "./runbooks/deploy.webhook.rollback"
 
 /** The services the catalog's runbooks need besides core's. */
-export type Services = GitHubActions.Services | WebhookRollback.Services
+export type Services = GitHubActions.Services | RenderRollbackRunbook.Services | SentryClassify.Services | WebhookRollback.Services
 
 /** The options of each runbook, by id. */
 export interface RunbookOptions {
   readonly "deploy.github-actions"?: GitHubActions.Options
+  /** Off unless enabled (`enable: ["deploy.render.rollback"]`): the family's default is another. */
+  readonly "deploy.render.rollback"?: RenderRollbackRunbook.Options
+  /** The Render restarter (hand-off family `cloud.handoff`; on when given). */
+  readonly "cloud.handoff.render-restart"?: RenderRestart.Options
+  /** Off unless enabled (`enable: ["deploy.sentry.classify"]`). */
+  readonly "deploy.sentry.classify"?: SentryClassify.Options
   /** `deploy.webhook.rollback` is always in the catalog (the family's default); these are its options. */
   readonly "deploy.webhook.rollback"?: WebhookRollback.Options
 }
@@ -32,6 +41,9 @@ export interface RunbookOptions {
 /** The runbooks of the catalog (a runbook whose required options are missing is left out). */
 export const runbooks = (o: RunbookOptions = {}): ReadonlyArray<Runbook.Any<Services>> => [
   ...(o["deploy.github-actions"] ? [GitHubActions.make(o["deploy.github-actions"])] : []),
+  ...(o["deploy.render.rollback"] ? [RenderRollbackRunbook.make(o["deploy.render.rollback"])] : []),
+  ...(o["cloud.handoff.render-restart"] ? [RenderRestart.make(o["cloud.handoff.render-restart"])] : []),
+  ...(o["deploy.sentry.classify"] ? [SentryClassify.make(o["deploy.sentry.classify"])] : []),
   WebhookRollback.make(o["deploy.webhook.rollback"] ?? {})
 ]
 

@@ -43,6 +43,20 @@ export * as DeployActions from "./webhook/Actions"
 export * as WebhookRollback from "./webhook/Decision"
 /** The `deploy.webhook.rollback` runbook. */
 export * as DeployWebhookRollback from "./runbooks/deploy.webhook.rollback"
+/** EC2 and Auto Scaling through the official clients (typed errors, narrowed reads). */
+export * as Ec2 from "./aws/Ec2"
+/** Compute Engine zonal disks and zone operations over fetch. */
+export * as GcpCompute from "./gcp/GcpCompute"
+/** The `cloud.ec2.replaceNode` action kind: terminate in the Auto Scaling group, capacity kept. */
+export * as ReplaceEc2Node from "./actions/ReplaceEc2Node"
+/** The `cloud.ebs.modifyVolume` action kind: grow an EBS volume, 6 h apart, never shrinks. */
+export * as ModifyEbsVolume from "./actions/ModifyEbsVolume"
+/** The `cloud.gcp.resizeDisk` action kind: grow a Compute Engine disk, operation DONE. */
+export * as ResizeGcpDisk from "./actions/ResizeGcpDisk"
+/** The `cloud.handoff.node-replacement` runbook: owner of *node replacement requested* on EC2. */
+export * as NodeReplacement from "./runbooks/cloud.handoff.node-replacement"
+/** The `cloud.handoff.volume-grow` runbook: owner of *volume grow requested* for EBS and Compute Engine. */
+export * as VolumeGrow from "./runbooks/cloud.handoff.volume-grow"
 /** GitOps resources (Argo CD, Flux): groups, kinds, the freeze annotation, history and revision readers. */
 export * as GitOpsResources from "./gitops/Resources"
 /** The Argo CD REST client service (applications, patch, rollback, version). */
@@ -63,3 +77,33 @@ export * as GitWriter from "./actions/GitWriter"
 export * as Unfreeze from "./actions/Unfreeze"
 /** The GitOps action handlers and their registry layer. */
 export * as GitOpsHandlers from "./gitops/Handlers"
+/** The Render REST API v1 client service and the health probe. */
+export * as Render from "./render/Render"
+/** Suspect Render deploys by polling (health streak, crash events, error-rate window). */
+export * as RenderDeploys from "./detectors/RenderDeploys"
+/** The facts of a suspect Render deploy. */
+export * as RenderDeployDiagnoser from "./diagnosers/RenderDeployDiagnoser"
+/** The classifier: error_rate_spike, health_check_failing, crash_loop. */
+export * as RenderBadDeploy from "./classifiers/RenderBadDeploy"
+/** The Render action kinds: render.setAutoDeploy, render.rollback, render.deployCommit, cloud.render.restart. */
+export * as RenderActions from "./actions/RenderActions"
+/** The Render rollback plan. */
+export * as RenderRollback from "./remediators/RenderRollback"
+/** The Render rollback's verifier. */
+export * as RenderRecovered from "./verifiers/RenderRecovered"
+/** The `deploy.render.rollback` runbook. */
+export * as RenderRollbackRunbook from "./runbooks/deploy.render.rollback"
+/** The `cloud.handoff.render-restart` runbook. */
+export * as RenderRestart from "./runbooks/cloud.handoff.render-restart"
+/** The Sentry web API client service. */
+export * as Sentry from "./sentry/Sentry"
+/** New Sentry issues by polling and by signed integration webhooks. */
+export * as SentryIssues from "./detectors/SentryIssues"
+/** The facts of a Sentry issue: issue, latest event, deploy of its first release. */
+export * as SentryIssueDiagnoser from "./diagnosers/SentryIssueDiagnoser"
+/** The classifier: db_connection, oom, deploy_correlation, upstream_5xx, unknown. */
+export * as SentryErrorClass from "./classifiers/SentryErrorClass"
+/** The Sentry plan: hand-offs (deployment regression, OOM observed) or escalation. */
+export * as SentryHandOff from "./remediators/SentryHandOff"
+/** The `deploy.sentry.classify` runbook. */
+export * as SentryClassify from "./runbooks/deploy.sentry.classify"

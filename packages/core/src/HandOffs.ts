@@ -87,7 +87,9 @@ export const NodeReplacementRequested = make({
   evidence: Schema.Struct({
     reason: NonEmpty,
     cordoned: Schema.optionalKey(Schema.Boolean),
-    drained: Schema.optionalKey(Schema.Boolean)
+    drained: Schema.optionalKey(Schema.Boolean),
+    /** The node's `spec.providerID` (`aws:///<az>/<instance-id>`, `gce://<project>/<zone>/<name>`): the cloud's instance. */
+    providerID: Schema.optionalKey(NonEmpty)
   })
 })
 

@@ -99,3 +99,11 @@ export * as FiveClassStats from "./fivec/Stats"
 export * as FiveClassRuntime from "./fivec/Runtime"
 /** The `host.memory.five-class` runbook and its parts. */
 export * as HostMemoryFiveClass from "./runbooks/host.memory.five-class"
+/** The default catalog of the host runbooks (families `host.memory`, `host.cpu`, `host.disk`; precedence; defaults) and how to extend it. */
+export * as HostCatalog from "./catalog"
+/** The restart budget of a service shared by `host.memory.five-class` and `host.memory.runaway` (≤ 3 per service per hour). */
+export * as RestartBudget from "./process/RestartBudget"
+/** `RequestRateHistory`: a service's request rate over time for five-class's traffic_spike (pluggable; store-backed default). */
+export * as RequestRateHistory from "./fivec/RequestRate"
+/** Kubernetes pods as a host sees them: a kubepods cgroup's pod uid and container id, named from the kubelet's log links. */
+export * as Pods from "./fivec/Pods"

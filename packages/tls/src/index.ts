@@ -76,3 +76,13 @@ export * as SevenClass from "./classifiers/SevenClass"
 export * as RenewAction from "./runbooks/RenewAction"
 /** The runbook `tls.expiry.seven-class`. */
 export * as SevenClassRunbook from "./runbooks/tls.expiry.seven-class"
+/** CAA (RFC 8659): tree climbing, issue / issuewild, and an injectable resolver. */
+export * as Caa from "./probes/Caa"
+/** The read-only pre-renewal checks: names resolve, zone owned, CAA, ACM validation CNAMEs, TXT visible. */
+export * as PreRenewal from "./probes/PreRenewal"
+/** Pre/post snapshots of an endpoint (chain, notAfter, SANs, staple, file hashes) and their diff. */
+export * as Snapshot from "./probes/Snapshot"
+/** The staged-certificate checks shared by the install actions (key match, chain). */
+export * as NewCertificate from "./checks/NewCertificate"
+/** The runbook `tls.expiry.threshold`. */
+export * as ThresholdRunbook from "./runbooks/tls.expiry.threshold"

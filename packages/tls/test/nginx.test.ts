@@ -16,7 +16,7 @@ import { assert, it } from "@effect/vitest"
 import { Effect, Exit } from "effect"
 import { Backup, Certificate, Chain, Inspection, InstallCertificate, Nginx, Verify } from "../src/index"
 import { observe, runHandler } from "./support/actions"
-import { certbot, describeWithServices, eventually, tmp } from "./support/services"
+import { certbot, describeWithServices, eventually, tmp, withNginx } from "./support/services"
 
 describeWithServices(["pebble", "ocsp", "nginx", "certbot"], "nginx with a real Pebble certificate", (env) => {
   const endpoint = { host: "127.0.0.1", port: Number(env.BYTEPORT_TEST_NGINX_TLS_PORT), servername: `nginx-${process.pid}.byteport.test` }
@@ -33,7 +33,7 @@ describeWithServices(["pebble", "ocsp", "nginx", "certbot"], "nginx with a real 
   const master = () => Nginx.masterPid(server.pidFile)!
   /** Whatever a test does, nginx serves its starting certificate again afterwards. */
   const keepNginx = <A, E, R>(test: Effect.Effect<A, E, R>) =>
-    Effect.gen(function*() {
+    withNginx(env, Effect.gen(function*() {
       const cert = fs.readFileSync(target.cert)
       const key = fs.readFileSync(target.key)
       return yield* test.pipe(Effect.ensuring(Effect.gen(function*() {
@@ -41,7 +41,7 @@ describeWithServices(["pebble", "ocsp", "nginx", "certbot"], "nginx with a real 
         yield* Effect.orDie(Backup.swap([{ path: target.key, content: key }, { path: target.cert, content: cert }]))
         yield* Effect.ignore(Nginx.make(server).reload.pipe(Effect.provide(Shell.layerLocal)))
       })))
-    })
+    }))
 
   it.live("issue (certbot, short Pebble) → install (backup, -t, reload) → served with a good staple; revoked → no staple; undo", () =>
     keepNginx(Effect.gen(function*() {

@@ -18,7 +18,7 @@ import { Effect, Layer } from "effect"
 import { AcmeClientRenewer, Backup, RenewalSignals, CertificateSignals, Inspection, InstallCertificate, Nginx, RenewAction, SevenClassRunbook } from "../src/index"
 import type { Renewer } from "../src/index"
 import { rateLimitProxy } from "./support/pebble"
-import { certbot, describeWithServices, tmp } from "./support/services"
+import { certbot, describeWithServices, tmp, withNginx } from "./support/services"
 
 describeWithServices(["pebble", "ocsp", "nginx", "certbot"], "tls.expiry.seven-class end to end (nginx + Pebble)", (env) => {
   const servername = `seven-${process.pid}.byteport.test`
@@ -40,7 +40,7 @@ describeWithServices(["pebble", "ocsp", "nginx", "certbot"], "tls.expiry.seven-c
 
   /** nginx serves a fresh 5-day certificate from the short Pebble for the test; restored afterwards. */
   const withShortCert = <A, E, R>(test: (served: string) => Effect.Effect<A, E, R>) =>
-    Effect.gen(function*() {
+    withNginx(env, Effect.gen(function*() {
       const cert = fs.readFileSync(target.cert)
       const key = fs.readFileSync(target.key)
       return yield* Effect.gen(function*() {
@@ -52,7 +52,7 @@ describeWithServices(["pebble", "ocsp", "nginx", "certbot"], "tls.expiry.seven-c
         if (fs.readFileSync(target.cert).equals(cert) && fs.readFileSync(target.key).equals(key)) return
         yield* nginxReload(cert, key)
       })), Effect.provide(Shell.layerLocal))
-    })
+    }))
 
   const setup = (directoryUrl: string, renewalSignals?: RenewalSignals.RenewalSignals) => {
     const calls: Array<Renewer.RenewRequest> = []

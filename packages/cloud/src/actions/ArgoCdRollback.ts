@@ -12,7 +12,7 @@ import { Action, ActionHandler } from "@byteport/core"
 import { Effect, Schema } from "effect"
 import { ArgoCd } from "../gitops/ArgoCd"
 import * as R from "../gitops/Resources"
-import { target } from "./ArgoCdFreeze"
+import { appNamespaceOf, target } from "./ArgoCdFreeze"
 
 /** The action kind. */
 export const KIND = "cloud.argocd.rollback"
@@ -21,10 +21,12 @@ export const KIND = "cloud.argocd.rollback"
 export const Params = Schema.Struct({
   app: Schema.String,
   appNamespace: Schema.optionalKey(Schema.String),
+  /** Same as `appNamespace` (null: the server's own). */
+  namespace: Schema.optionalKey(Schema.NullOr(Schema.String)),
   /** The `status.history[].id` to roll back to. */
   id: Schema.Number,
-  /** The revision that history entry deployed (the precondition and what `observe` looks for). */
-  revision: Schema.String,
+  /** The revision that history entry deployed (a precondition when given; else read from the entry). */
+  revision: Schema.optionalKey(Schema.String),
   prune: Schema.optionalKey(Schema.Boolean)
 })
 /** The params. */
@@ -34,12 +36,12 @@ export type Params = typeof Params.Type
 export const action = (p: Params, o: { readonly incidentId: string }): Action.Action =>
   Action.make({
     kind: KIND,
-    target: target(p.app, p.appNamespace),
+    target: target(p.app, appNamespaceOf(p)),
     params: { ...p },
-    precondition: { historyId: p.id, revision: p.revision },
-    idempotencyKey: `${KIND}:${p.appNamespace ?? ""}/${p.app}:${p.id}:${o.incidentId}`,
+    precondition: { historyId: p.id, ...(p.revision !== undefined ? { revision: p.revision } : {}) },
+    idempotencyKey: `${KIND}:${appNamespaceOf(p) ?? ""}/${p.app}:${p.id}:${o.incidentId}`,
     timeoutMs: 120_000,
-    description: `roll Argo CD Application ${p.app} back to history id ${p.id} (revision ${p.revision.slice(0, 12)})`
+    description: `roll Argo CD Application ${p.app} back to history id ${p.id}${p.revision !== undefined ? ` (revision ${p.revision.slice(0, 12)})` : ""}`
   })
 
 /** The handler. */
@@ -50,26 +52,30 @@ export const make = (): ActionHandler.ActionHandler<ArgoCd> =>
     apply: (p, ctx) =>
       Effect.gen(function*() {
         const argo = yield* ArgoCd
+        const ns = appNamespaceOf(p)
         const fail = (message: string, conflict = false) => new ActionHandler.ActionFailed({ kind: KIND, message, ...(conflict ? { conflict } : {}) })
-        const app = yield* argo.get(p.app, p.appNamespace).pipe(Effect.mapError((e) => fail(`cannot read Application ${p.app}: ${e.message}`)))
+        const app = yield* argo.get(p.app, ns).pipe(Effect.mapError((e) => fail(`cannot read Application ${p.app}: ${e.message}`)))
         const entry = R.historyOf(app).find((h) => h.id === p.id)
         if (entry === undefined) return yield* fail(`Application ${p.app} has no history id ${p.id} any more`, true)
-        if (entry.revision !== p.revision) return yield* fail(`history id ${p.id} of ${p.app} is revision ${entry.revision.slice(0, 12)}, not ${p.revision.slice(0, 12)}`, true)
-        if (R.appliedRevisionOfApplication(app) === p.revision) {
-          return { detail: `Application ${p.app} already runs revision ${p.revision.slice(0, 12)} (history id ${p.id})`, result: { changed: false } }
+        if (p.revision !== undefined && entry.revision !== p.revision) return yield* fail(`history id ${p.id} of ${p.app} is revision ${entry.revision.slice(0, 12)}, not ${p.revision.slice(0, 12)}`, true)
+        const revision = entry.revision
+        if (R.appliedRevisionOfApplication(app) === revision) {
+          return { detail: `Application ${p.app} already runs revision ${revision.slice(0, 12)} (history id ${p.id})`, result: { changed: false } }
         }
         if (R.autoSyncOn(app)) return yield* fail(`Application ${p.app} has automated sync on: freeze it first (Argo CD refuses a rollback, and would re-apply the tracked revision)`, true)
-        const out = yield* argo.rollback(p.app, { id: p.id, prune: p.prune ?? false, dryRun: ctx.dryRun, ...(p.appNamespace !== undefined ? { appNamespace: p.appNamespace } : {}) }).pipe(
+        const out = yield* argo.rollback(p.app, { id: p.id, prune: p.prune ?? false, dryRun: ctx.dryRun, ...(ns !== undefined ? { appNamespace: ns } : {}) }).pipe(
           Effect.mapError((e) => fail(`Argo CD refused the rollback of ${p.app} to ${p.id} (${e.status}): ${e.message}`, e.code === 9))
         )
         if (ctx.dryRun) return { detail: `Argo CD accepted a dry-run rollback of ${p.app} to history id ${p.id}`, result: { dryRun: true } }
-        return { detail: `rolled Application ${p.app} back to history id ${p.id} (revision ${p.revision.slice(0, 12)})`, result: { changed: true, revision: R.appliedRevisionOfApplication(out) ?? p.revision } }
+        return { detail: `rolled Application ${p.app} back to history id ${p.id} (revision ${revision.slice(0, 12)})`, result: { changed: true, revision: R.appliedRevisionOfApplication(out) ?? revision } }
       }).pipe(Effect.map(R.handlerResult)),
     observe: (p) =>
       Effect.gen(function*() {
-        const app = yield* (yield* ArgoCd).get(p.app, p.appNamespace)
-        return R.appliedRevisionOfApplication(app) === p.revision
-          ? ActionHandler.applied(`Application ${p.app} runs revision ${p.revision.slice(0, 12)}`)
+        const app = yield* (yield* ArgoCd).get(p.app, appNamespaceOf(p))
+        const revision = p.revision ?? R.historyOf(app).find((h) => h.id === p.id)?.revision
+        if (revision === undefined) return ActionHandler.unknown(`Application ${p.app} has no history id ${p.id}`)
+        return R.appliedRevisionOfApplication(app) === revision
+          ? ActionHandler.applied(`Application ${p.app} runs revision ${revision.slice(0, 12)}`)
           : ActionHandler.notApplied(`Application ${p.app} runs ${String(R.appliedRevisionOfApplication(app)).slice(0, 12)}`)
       })
   })

@@ -21,6 +21,8 @@ export const KIND = "cloud.flux.suspend"
 /** The params. */
 export const Params = Schema.Struct({
   kind: Schema.Literals(["Kustomization", "HelmRelease"]),
+  /** Optional: the object's apiVersion (only the v1 Kustomization and v2 HelmRelease are addressed). */
+  apiVersion: Schema.optionalKey(Schema.String),
   namespace: Schema.String,
   name: Schema.String
 })

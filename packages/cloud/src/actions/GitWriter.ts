@@ -6,8 +6,8 @@
  * revert --no-commit good..head` makes), its message ending with the `Byteport-Incident: <id>`
  * trailer (what `cloud.unfreeze` looks for). By default it opens a pull request from the branch
  * `byteport/revert-<incident id>` into the tracked branch; straight to the tracked branch
- * (a fast-forward `PATCH` of the ref) only with `direct: true`, which a runbook sets only when
- * configured.
+ * (a fast-forward `PATCH` of the ref) only with `direct: true`, and then only when
+ * `BYTEPORT_GITOPS_DIRECT_REVERT=true` (the action-kind guardrail `directOptIn`, default false).
  *
  * Preconditions: the tracked branch's head is still `bad` (it moved: conflict, nothing written).
  * Idempotent: the revert branch already there (pull request mode) or the head already carrying
@@ -16,7 +16,7 @@
  *
  * @since 0.1.0
  */
-import { Action, ActionHandler, TargetRef } from "@byteport/core"
+import { Action, ActionHandler, Guardrail, TargetRef } from "@byteport/core"
 import { Effect, Schema } from "effect"
 import { GitHub, type GitHubError } from "../github/GitHub"
 import * as R from "../gitops/Resources"
@@ -40,6 +40,18 @@ export const Params = Schema.Struct({
 })
 /** The params. */
 export type Params = typeof Params.Type
+
+/** The flag allowing a revert straight to the tracked branch (default false: pull requests only). */
+export const DIRECT_FLAG = "BYTEPORT_GITOPS_DIRECT_REVERT"
+
+/** Action-kind guardrail: `direct: true` is denied unless `BYTEPORT_GITOPS_DIRECT_REVERT=true`; a pull request always passes. */
+export const directOptIn: Guardrail.Guardrail<never> = (() => {
+  const optIn = Guardrail.requireOptIn(DIRECT_FLAG, { name: "opt_in(direct revert)", what: "a revert committed straight to the tracked branch" })
+  return Guardrail.make<never>({
+    name: "opt_in(direct revert)",
+    check: (ctx) => (ctx.action.params["direct"] === true ? optIn.check(ctx) : Effect.succeed(Guardrail.pass))
+  })
+})()
 
 /** The revert branch of an incident. */
 export const revertBranch = (incidentId: string): string => `byteport/revert-${incidentId.replace(/[^A-Za-z0-9._-]+/g, "-")}`
@@ -70,6 +82,7 @@ export const make = (): ActionHandler.ActionHandler<GitHub> =>
   ActionHandler.make({
     kind: KIND,
     params: Params,
+    guardrails: [directOptIn],
     apply: (p, ctx) =>
       Effect.gen(function*() {
         const gh = yield* GitHub

@@ -36,7 +36,9 @@
  *   snapshots newest first, `lastAttemptedRevision`); with `driftDetection.mode: enabled` drift
  *   is put back every interval; `suspend: true` stops it.
  *
- * Left out: Argo CD projects and RBAC (the API fake checks a token only), sync waves, hooks and
+ * Left out: three-way merges (an apply replaces `spec` and `data`; drift is a desired field that
+ * differs live, so a field added live and absent from Git is not drift), Argo CD projects and
+ * RBAC (the API fake checks a token only), sync waves, hooks and
  * phases, health assessment (every synced app is Healthy), multiple sources, Helm/Kustomize
  * rendering (a path's manifests are given objects), Git webhooks (changes are seen at the next
  * interval), other ApplicationSet generators, the asynchronous `operation` field (a rollback is

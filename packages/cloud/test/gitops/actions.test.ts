@@ -8,6 +8,8 @@
  * dryRun requests.
  */
 import { afterEach, assert, describe, it } from "vitest"
+import { Action, type Guardrail, TargetRef } from "@byteport/core"
+import { ConfigProvider, Effect } from "effect"
 import * as ArgoCdFreeze from "../../src/actions/ArgoCdFreeze"
 import * as ArgoCdRollback from "../../src/actions/ArgoCdRollback"
 import * as FluxSuspend from "../../src/actions/FluxSuspend"
@@ -154,6 +156,17 @@ describe("GitOps actions: Argo CD", () => {
     assert.isTrue(moved?.conflict, "the branch moved since that plan: nothing written")
   })
 
+  it("params as a planner writes them without the builders (namespace, no shape, no revision) run the same way", async () => {
+    const r = (current = await rig())
+    await argoAtBad(r)
+    const t = TargetRef.make("argocd.application", "argocd/shop")
+    ok(await r.run(Action.make({ kind: ArgoCdFreeze.KIND, target: t, params: { app: "shop", namespace: "argocd" }, description: "freeze" }), "auto", INC))
+    assert.isFalse(R.autoSyncOn(await r.w.get(R.Application, "argocd", "shop")))
+    ok(await r.run(Action.make({ kind: ArgoCdRollback.KIND, target: t, params: { app: "shop", namespace: "argocd", id: 0 }, description: "rollback" }), "auto", INC))
+    assert.strictEqual(await r.w.image(), "shop:1")
+    assert.deepStrictEqual(r.argo.writes.map((x) => x.query["appNamespace"] ?? (x.body as { appNamespace?: string }).appNamespace), ["argocd", "argocd"])
+  })
+
   it("dry_run and observe send no write but Argo CD's dryRun rollback; GitWriter dry_run writes nothing", async () => {
     const r = (current = await rig())
     const { good, bad } = await argoAtBad(r)
@@ -174,6 +187,22 @@ describe("GitOps actions: Argo CD", () => {
     assert.deepStrictEqual(afterFreeze.map((x) => [x.method, x.path, (x.body as { dryRun?: boolean }).dryRun]), [["POST", "/api/v1/applications/shop/rollback", true]])
     assert.strictEqual((await r.observe(freeze, INC))._tag, "Applied")
     assert.strictEqual(r.w.github.writes.length, ghWrites)
+  })
+})
+
+describe("GitWriter: direct to the tracked branch only when configured", () => {
+  it("directOptIn denies direct: true unless BYTEPORT_GITOPS_DIRECT_REVERT=true; a pull request always passes", async () => {
+    const check = (direct: boolean, env: Record<string, string>) =>
+      Effect.runPromise(
+        GitWriter.directOptIn.check({ action: GitWriter.action({ repo: REPO, branch: "main", bad: "b".repeat(40), good: "a".repeat(40), direct }, { incidentId: INC }) } as unknown as Guardrail.GuardrailContext).pipe(
+          Effect.provideService(ConfigProvider.ConfigProvider, ConfigProvider.fromEnv({ env }))
+        ) as Effect.Effect<Guardrail.GuardrailResult, unknown, never>
+      )
+    assert.strictEqual((await check(true, {}))._tag, "Deny")
+    assert.strictEqual((await check(true, { BYTEPORT_GITOPS_DIRECT_REVERT: "false" }))._tag, "Deny")
+    assert.strictEqual((await check(true, { BYTEPORT_GITOPS_DIRECT_REVERT: "true" }))._tag, "Pass")
+    assert.strictEqual((await check(false, {}))._tag, "Pass")
+    assert.include(GitWriter.make().guardrails.map((g) => g.name), "opt_in(direct revert)")
   })
 })
 
@@ -218,6 +247,32 @@ describe("GitOps actions: Flux", () => {
     assert.strictEqual(await r.w.image(), "shop:1", "resumed onto the revert")
     await r.w.advance(5 * 60_000)
     assert.strictEqual(await r.w.image(), "shop:1")
+  })
+
+  it("a HelmRelease: suspended, a new bad revision is not upgraded; the unfreeze reads the chart's GitRepository and waits for the revert", async () => {
+    const r = (current = await rig())
+    const good = await r.w.release("shop:1", { path: "charts/shop" })
+    await r.w.create(R.GitRepository, "flux-system", fluxObjects().gitRepository)
+    await r.w.create(R.HelmRelease, "flux-system", {
+      metadata: { name: "shop", namespace: "flux-system" },
+      spec: { interval: "5m", targetNamespace: "shop", chart: { spec: { chart: "./charts/shop", sourceRef: { kind: "GitRepository", name: "shop" } } } }
+    })
+    await until(async () => (await r.w.image()) === "shop:1", "the install")
+    const suspend = FluxSuspend.action({ kind: "HelmRelease", namespace: "flux-system", name: "shop" }, { incidentId: INC, revert: { repo: REPO } })
+    ok(await r.run(suspend, "auto", INC))
+    const bad = await r.w.release("shop:2", { path: "charts/shop" })
+    for (let i = 0; i < 3; i++) await r.w.advance(5 * 60_000)
+    assert.strictEqual(await r.w.image(), "shop:1", "suspended: no upgrade")
+    assert.isTrue(failure(await r.run(suspend.undo!, "auto", INC))?.conflict)
+    ok(await r.run(GitWriter.action({ repo: REPO, branch: "main", bad, good, direct: true }, { incidentId: INC }), "auto", INC))
+    await r.w.advance(60_000)
+    ok(await r.run(suspend.undo!, "auto", INC))
+    await r.w.model.idle()
+    await r.w.advance(5 * 60_000)
+    assert.strictEqual(await r.w.image(), "shop:1", "resumed onto the revert, not the bad revision")
+    const hr = await r.w.get(R.HelmRelease, "flux-system", "shop")
+    assert.notProperty(R.obj(hr["spec"]), "suspend")
+    assert.strictEqual(R.appliedRevisionOfFlux(hr), R.str(R.obj((await (await fetch(`${r.w.github.url}/repos/${REPO}/commits/main`, { headers: { authorization: "token test-token" } })).json()) as R.Obj)["sha"])!.slice(0, 12))
   })
 
   it("a Kustomization suspended by someone else is neither annotated nor resumed", async () => {

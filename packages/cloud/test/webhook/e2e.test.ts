@@ -3,7 +3,7 @@ import { Action, ActionHandler, Catalog, Classification, Diagnoser, HandOffs, ty
 import * as Testing from "@byteport/core/testing"
 import { Clock, Context, Effect, Fiber, Layer, Redacted, Schema, Stream } from "effect"
 import * as Crypto from "node:crypto"
-import { CloudCatalog, DeployWebhookRollback, DeployWebhooks, GitHub, SpinnakerGate } from "@byteport/cloud"
+import { DeployWebhookRollback, DeployWebhooks, GitHub, SpinnakerGate } from "@byteport/cloud"
 import { type GitHubFake, SpinnakerFake } from "@byteport/cloud/testing"
 import * as H from "../github-actions/harness"
 
@@ -193,7 +193,7 @@ describe("deploy.webhook.rollback e2e: GitHub workflow_run on the GitHub fake (a
       Effect.scoped(Effect.gen(function*() {
         const rx = yield* DeployWebhooks.make(RECEIVER)
         const results: Array<Runbook.HandleResult> = []
-        const catalog = CloudCatalog.make({ runbooks: { "deploy.webhook.rollback": { defaultMode: "auto", verifyEvery: "20 millis", verifyUpTo: "3 seconds" } }, settle: "10 millis" })
+        const catalog = Catalog.make([DeployWebhookRollback.make({ defaultMode: "auto", verifyEvery: "20 millis", verifyUpTo: "3 seconds" })], { settle: "10 millis" })
         const fiber = yield* Effect.forkScoped(Catalog.run(catalog, { sources: [rx.signals], onResult: (r) => Effect.sync(() => void results.push(r)), resumeOpen: false, timedUndo: false }))
         clock.offset = 0
         const failed = H.failDeploy(fake, "deploy_step_failure")
@@ -283,7 +283,7 @@ describe("deploy.webhook.rollback e2e: a Kubernetes Deployment (deployment_statu
       Effect.scoped(Effect.gen(function*() {
         const rx = yield* DeployWebhooks.make(RECEIVER)
         const results: Array<Runbook.HandleResult> = []
-        const catalog = CloudCatalog.make({ runbooks: { "deploy.webhook.rollback": { defaultMode: "auto", verifyEvery: "20 millis", verifyUpTo: "3 seconds" } }, extra: [regressionRunbook], settle: "10 millis" })
+        const catalog = Catalog.make<DeployWebhookRollback.Services>([DeployWebhookRollback.make({ defaultMode: "auto", verifyEvery: "20 millis", verifyUpTo: "3 seconds" }), regressionRunbook], { settle: "10 millis" })
         yield* Effect.forkScoped(Catalog.run(catalog, { sources: [rx.signals], onResult: (r) => Effect.sync(() => void results.push(r)), resumeOpen: false, timedUndo: false }))
         const good = goodRun(fake)["head_sha"] as string
         fake.deploy(H.REPO, { sha: good, environment: "production", creator: "bob", state: "success", payload: { kubernetes: { cluster: "prod", namespace: "shop", deployment: "checkout" } } })

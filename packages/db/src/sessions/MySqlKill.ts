@@ -75,6 +75,17 @@ SELECT t.trx_rows_locked AS rows_locked, t.trx_rows_modified AS rows_modified,
   FROM information_schema.INNODB_TRX t
  WHERE t.trx_mysql_thread_id = ?`
 
+/** One row of the row-lock re-check ({@link rowLocksSql}). */
+export interface RowLocks {
+  readonly rows_locked: number
+  readonly rows_modified: number
+  /** 1 when the transaction is a `blocking_trx_id` of some lock wait, else 0. */
+  readonly blocks: number
+}
+
+/** Pure: does the re-check row refuse the KILL? Rows locked, rows modified, or blocking another transaction: each alone is enough. */
+export const holdsRowLocks = (l: RowLocks): boolean => l.rows_locked > 0 || l.rows_modified > 0 || l.blocks > 0
+
 /** Why a KILL was not sent. */
 export type Refusal = "gone" | "changed" | "superuser" | "privileges_unknown" | "protected_user" | "own_session" | "holds_row_locks"
 
@@ -133,7 +144,7 @@ const kill = (kind: "connection" | "query") => (target: Target, options: Options
         }
         if (options.noRowLocks === true) {
           const locks = yield* conn.queryAs(RowLocks, rowLocksSql(mariadb), [target.id])
-          if (locks.some((l) => l.rows_locked > 0 || l.rows_modified > 0 || l.blocks > 0)) return refuse("holds_row_locks")
+          if (locks.some(holdsRowLocks)) return refuse("holds_row_locks")
         }
         const statement = kind === "connection"
           ? `KILL CONNECTION ${target.id}`

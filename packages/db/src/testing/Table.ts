@@ -11,7 +11,13 @@
  *   field reads as `null`, and the decoders turn it back into `""` where the column is never
  *   NULL (`application_name`, `query`).
  *
- * Row numbers are 1-based data rows (the CSV header is not a row).
+ * - **TSV** (`.tsv`): the MySQL / MariaDB command-line client's `--batch` output (`mariadb --batch -e
+ *   "..." > file`): a header line, tab-separated fields, `NULL` for NULL (so a text value `NULL`
+ *   reads as NULL too: the client prints them alike), `\n`, `\t`, `\0` and `\\` escaped (undone).
+ *   A result of no rows prints nothing, not even the header: an empty file is an export of no rows.
+ *   MariaDB's client has no JSON output (`--json` is MySQL Shell's, not the `mysql` client's).
+ *
+ * Row numbers are 1-based data rows (the CSV / TSV header is not a row).
  *
  * @since 0.1.0
  */
@@ -32,7 +38,7 @@ export type Cell = string | number | boolean | null | ReadonlyArray<unknown> | {
 /** A parsed export: its file name (for errors) and its rows. */
 export interface Table {
   readonly file: string
-  readonly format: "json" | "csv"
+  readonly format: "json" | "csv" | "tsv"
   readonly columns: ReadonlyArray<string>
   readonly rows: ReadonlyArray<Readonly<Record<string, Cell>>>
 }
@@ -129,12 +135,42 @@ const parseCsv = (file: string, text: string): Table => {
   return { file, format: "csv", columns, rows }
 }
 
-/** Parses an export's text: the format from the file name (`.json` / `.csv`), else sniffed (`[` or empty: JSON). */
-export const parse = (file: string, text: string, format?: "json" | "csv"): Effect.Effect<Table, DecodeError> =>
+const batchUnescape = (file: string, row: number, field: string): string | null =>
+  field === "NULL"
+    ? null
+    : field.replace(/\\(.?)/g, (_, c: string) => {
+      if (c === "n") return "\n"
+      if (c === "t") return "\t"
+      if (c === "0") return "\0"
+      if (c === "\\") return "\\"
+      if (c === "r") return "\r"
+      if (c === "b") return "\b"
+      throw fail(file, `a lone backslash before ${JSON.stringify(c)}: not \`--batch\` output (or written with --raw)`, row)
+    })
+
+/** Pure (throws): the MySQL / MariaDB client's `--batch` output (see module docs). */
+const parseBatch = (file: string, text: string): Table => {
+  const lines = text.replace(/^\uFEFF/, "").split("\n")
+  if (lines.at(-1) === "") lines.pop()
+  const header = lines[0]
+  // the client prints nothing at all, not even the header, for a result of no rows
+  if (header === undefined || (header === "" && lines.length <= 1)) return { file, format: "tsv", columns: [], rows: [] }
+  if (header === "") throw fail(file, "no header line (do not pass --skip-column-names)")
+  const columns = header.split("\t")
+  const rows = lines.slice(1).map((line, i) => {
+    const fields = line.split("\t")
+    if (fields.length !== columns.length) throw fail(file, `${fields.length} fields, the header has ${columns.length}`, i + 1)
+    return Object.fromEntries(columns.map((c, j) => [c, batchUnescape(file, i + 1, fields[j]!)])) as Record<string, Cell>
+  })
+  return { file, format: "tsv", columns, rows }
+}
+
+/** Parses an export's text: the format from the file name (`.json` / `.csv` / `.tsv`), else sniffed (`[` or empty: JSON). */
+export const parse = (file: string, text: string, format?: "json" | "csv" | "tsv"): Effect.Effect<Table, DecodeError> =>
   Effect.try({
     try: () => {
-      const f = format ?? (/\.json$/i.test(file) ? "json" : /\.csv$/i.test(file) ? "csv" : /^\s*(\[|$|null)/.test(text) ? "json" : "csv")
-      return f === "json" ? parseJson(file, text) : parseCsv(file, text)
+      const f = format ?? (/\.json$/i.test(file) ? "json" : /\.csv$/i.test(file) ? "csv" : /\.tsv$/i.test(file) ? "tsv" : /^\s*(\[|$|null)/.test(text) ? "json" : "csv")
+      return f === "json" ? parseJson(file, text) : f === "tsv" ? parseBatch(file, text) : parseCsv(file, text)
     },
     catch: (e) => (e instanceof DecodeError ? e : fail(file, String(e)))
   })

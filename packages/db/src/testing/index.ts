@@ -16,3 +16,7 @@ export * as PgRecording from "./PgRecording"
 export * as ReplicaRecording from "./ReplicaRecording"
 /** A loopback MongoDB wire-protocol FAKE (not MongoDB): handshake, serverStatus, currentOp, killOp / killSessions, transactions; refuses past its maximum. */
 export * as MongoFake from "./mongoFake"
+/** Recorded MySQL / MariaDB incidents (`mariadb --batch` exports of PROCESSLIST, INNODB_TRX, INNODB_LOCK_WAITS, USER_PRIVILEGES, status, variables) → the six-class, saturation and multi-engine facts. */
+export * as MySqlRecording from "./MySqlRecording"
+/** Recorded MongoDB `currentOp` / `serverStatus` output (mongosh `EJSON.stringify`) → the operations and the multi-engine facts. */
+export * as MongoRecording from "./MongoRecording"

@@ -217,12 +217,16 @@ const result = (d: Done, dryRun: boolean): ActionHandler.HandlerResult => ({
   result: { path: d.path, allocatedBytes: d.allocatedBytes, ...(d.archive !== undefined ? { archive: d.archive } : {}), dryRun }
 })
 
+const applyWith = (kind: string, act: (c: Safety.Candidate, dryRun: boolean) => Effect.Effect<Done, Safety.Refused>) =>
+(c: Safety.Candidate, ctx: ActionHandler.ApplyContext): Effect.Effect<ActionHandler.HandlerResult, ActionHandler.ActionFailed> =>
+  act(c, ctx.dryRun).pipe(Effect.mapError(failed(kind)), Effect.map((d) => result(d, ctx.dryRun)))
+
 /** The `host.tmp.delete` handler (params: a `Safety.Candidate`). observe: gone → Applied; unchanged → NotApplied. */
 export const deleteTmpHandler = (policy: Safety.Policy): ActionHandler.ActionHandler =>
   ActionHandler.make({
     kind: DELETE_TMP,
     params: Safety.Candidate,
-    apply: (c, ctx) => deleteFile(policy, c, ctx.dryRun).pipe(Effect.mapError(failed(DELETE_TMP)), Effect.map((d) => result(d, ctx.dryRun))),
+    apply: applyWith(DELETE_TMP, (c, dryRun) => deleteFile(policy, c, dryRun)),
     observe: (c) =>
       Effect.sync(() => {
         const now = sameAs(c)
@@ -237,7 +241,7 @@ export const gzipLogHandler = (policy: Safety.Policy): ActionHandler.ActionHandl
   ActionHandler.make({
     kind: GZIP_LOG,
     params: Safety.Candidate,
-    apply: (c, ctx) => gzipFile(policy, c, ctx.dryRun).pipe(Effect.mapError(failed(GZIP_LOG)), Effect.map((d) => result(d, ctx.dryRun))),
+    apply: applyWith(GZIP_LOG, (c, dryRun) => gzipFile(policy, c, dryRun)),
     observe: (c) =>
       Effect.sync(() => {
         const now = sameAs(c)
@@ -299,7 +303,7 @@ export const deleteFileOn = (
   policy: Safety.Policy,
   c: Safety.Candidate,
   dryRun = false,
-  openFiles?: { readonly paths: ReadonlySet<string>; readonly inodes: ReadonlySet<string> }
+  openFiles?: OpenFiles
 ): Effect.Effect<Done, Safety.Refused> =>
   Effect.flatMap(Safety.checkOn(hostFs, policy, c, openFiles), (s) => {
     const done: Done = { path: c.path, allocatedBytes: Number(s.blocks !== undefined ? s.blocks * 512n : s.size) }
@@ -308,6 +312,28 @@ export const deleteFileOn = (
       Effect.mapError((e) => new Safety.Refused({ path: c.path, reason: "vanished", message: `${c.path}: unlink failed: ${e.code ?? e.message}` })),
       Effect.as(done)
     )
+  })
+
+/** One candidate's outcome in a batch. */
+export interface Outcome {
+  readonly candidate: Safety.Candidate
+  readonly done?: Done
+  readonly refused?: Safety.Refused
+}
+
+type OpenFiles = { readonly paths: ReadonlySet<string>; readonly inodes: ReadonlySet<string> }
+
+/** A batch: one scan of the open files right before it, then `act` for each candidate in order. */
+const batchOn = (
+  hostFs: HostFs.HostFsShape,
+  policy: Safety.Policy,
+  candidates: ReadonlyArray<Safety.Candidate>,
+  act: (c: Safety.Candidate, open: OpenFiles) => Effect.Effect<Done, Safety.Refused>
+): Effect.Effect<ReadonlyArray<Outcome>> =>
+  Effect.gen(function*() {
+    const open = yield* Safety.openFilesOn(hostFs, policy.procRoot, candidates.some((c) => c.ino !== ""))
+    return yield* Effect.forEach(candidates, (candidate) =>
+      act(candidate, open).pipe(Effect.match({ onFailure: (refused) => ({ candidate, refused }), onSuccess: (done) => ({ candidate, done }) })))
   })
 
 /**
@@ -320,22 +346,15 @@ export const deleteFilesOn = (
   policy: Safety.Policy,
   candidates: ReadonlyArray<Safety.Candidate>,
   dryRun = false
-): Effect.Effect<ReadonlyArray<{ readonly candidate: Safety.Candidate; readonly done?: Done; readonly refused?: Safety.Refused }>> =>
-  Effect.gen(function*() {
-    const withInodes = candidates.some((c) => c.ino !== "")
-    const open = yield* Safety.openFilesOn(hostFs, policy.procRoot, withInodes)
-    return yield* Effect.forEach(candidates, (candidate) =>
-      deleteFileOn(hostFs, policy, candidate, dryRun, open).pipe(
-        Effect.match({ onFailure: (refused) => ({ candidate, refused }), onSuccess: (done) => ({ candidate, done }) })
-      ))
-  })
+): Effect.Effect<ReadonlyArray<Outcome>> =>
+  batchOn(hostFs, policy, candidates, (c, open) => deleteFileOn(hostFs, policy, c, dryRun, open))
 
 /** The `host.tmp.delete` handler over a HostFs (params: a `Safety.Candidate`). observe: gone → Applied; unchanged → NotApplied. */
 export const deleteTmpHandlerOn = (hostFs: HostFs.HostFsShape, policy: Safety.Policy): ActionHandler.ActionHandler =>
   ActionHandler.make({
     kind: DELETE_TMP,
     params: Safety.Candidate,
-    apply: (c, ctx) => deleteFileOn(hostFs, policy, c, ctx.dryRun).pipe(Effect.mapError(failed(DELETE_TMP)), Effect.map((d) => result(d, ctx.dryRun))),
+    apply: applyWith(DELETE_TMP, (c, dryRun) => deleteFileOn(hostFs, policy, c, dryRun)),
     observe: (c) =>
       Effect.map(Effect.option(hostFs.lstat(c.path)), (s) => {
         if (s._tag === "None") return ActionHandler.applied(`${c.path} is gone`)
@@ -379,7 +398,7 @@ export const gzipFileOn = (
   c: Safety.Candidate,
   dryRun = false,
   /** A snapshot of `Safety.openFilesOn` (a batch's, taken right before it) instead of a /proc scan per check. */
-  openFiles?: { readonly paths: ReadonlySet<string>; readonly inodes: ReadonlySet<string> }
+  openFiles?: OpenFiles
 ): Effect.Effect<Done, Safety.Refused> =>
   Effect.gen(function*() {
     const refuse = (reason: string, message: string) => new Safety.Refused({ path: c.path, reason, message: `${c.path}: ${message}` })
@@ -435,21 +454,15 @@ export const gzipFilesOn = (
   policy: Safety.Policy,
   candidates: ReadonlyArray<Safety.Candidate>,
   dryRun = false
-): Effect.Effect<ReadonlyArray<{ readonly candidate: Safety.Candidate; readonly done?: Done; readonly refused?: Safety.Refused }>> =>
-  Effect.gen(function*() {
-    const open = yield* Safety.openFilesOn(hostFs, policy.procRoot, candidates.some((c) => c.ino !== ""))
-    return yield* Effect.forEach(candidates, (candidate) =>
-      gzipFileOn(hostFs, policy, candidate, dryRun, open).pipe(
-        Effect.match({ onFailure: (refused) => ({ candidate, refused }), onSuccess: (done) => ({ candidate, done }) })
-      ))
-  })
+): Effect.Effect<ReadonlyArray<Outcome>> =>
+  batchOn(hostFs, policy, candidates, (c, open) => gzipFileOn(hostFs, policy, c, dryRun, open))
 
 /** The `host.log.gzip` handler over a HostFs (params: a `Safety.Candidate`). observe: original gone and archive there → Applied; unchanged, no archive → NotApplied. */
 export const gzipLogHandlerOn = (hostFs: HostFs.HostFsShape, policy: Safety.Policy): ActionHandler.ActionHandler =>
   ActionHandler.make({
     kind: GZIP_LOG,
     params: Safety.Candidate,
-    apply: (c, ctx) => gzipFileOn(hostFs, policy, c, ctx.dryRun).pipe(Effect.mapError(failed(GZIP_LOG)), Effect.map((d) => result(d, ctx.dryRun))),
+    apply: applyWith(GZIP_LOG, (c, dryRun) => gzipFileOn(hostFs, policy, c, dryRun)),
     observe: (c) =>
       Effect.gen(function*() {
         const orig = yield* Effect.option(hostFs.lstat(c.path))

@@ -32,11 +32,7 @@ const failed = (message: string) => new ActionHandler.ActionFailed({ kind: KIND,
 export const unused = (shell: Shell.ShellShape, p: Params = {}): Effect.Effect<ReadonlyArray<Crictl.Image>, ActionHandler.ActionFailed> =>
   Effect.gen(function*() {
     const bin = p.crictl ?? "crictl"
-    const run = (argv: ReadonlyArray<string>) =>
-      shell.run(argv, { timeout: "60 seconds" }).pipe(
-        Effect.mapError((e) => failed(`${Shell.formatArgv(argv)}: ${e.message}`)),
-        Effect.flatMap((r) => r.exitCode === 0 ? Effect.succeed(r.stdout) : Effect.fail(failed(`${Shell.formatArgv(argv)} exited ${r.exitCode}: ${r.stderr.trim()}`)))
-      )
+    const run = (argv: ReadonlyArray<string>) => Effect.map(Measured.run(shell, KIND, argv, { timeout: "60 seconds" }), (r) => r.stdout)
     const images = yield* Effect.flatMap(run([bin, "images", "-o", "json"]), (t) => Effect.mapError(Crictl.parseImages(t), (e) => failed(e.message)))
     const containers = yield* Effect.flatMap(run([bin, "ps", "-a", "-o", "json"]), (t) => Effect.mapError(Crictl.parsePs(t), (e) => failed(e.message)))
     const used = new Set(containers.flatMap((c) => [c.image, c.imageRef]))
@@ -54,8 +50,7 @@ export const spec = (shell: Shell.ShellShape): Measured.Spec<Params> => ({
           const imgs = yield* unused(shell, p)
           return res(`would run ${Shell.formatArgv(cmd)}: ${imgs.length} unused image(s), ${Crictl.totalSize(imgs)} bytes`, { dryRun: true, argv: [...cmd], images: imgs.map((i) => i.repoTags[0] ?? i.id) })
         }
-        const r = yield* shell.run(cmd, { timeout: "10 minutes" }).pipe(Effect.mapError((e) => failed(`${Shell.formatArgv(cmd)}: ${e.message}`)))
-        if (r.exitCode !== 0) return yield* failed(`${Shell.formatArgv(cmd)} exited ${r.exitCode}: ${r.stderr.trim()}`)
+        const r = yield* Measured.run(shell, KIND, cmd, { timeout: "10 minutes" })
         const deleted = r.stdout.split("\n").filter((l) => l.startsWith("Deleted:")).length
         return res(`${Shell.formatArgv(cmd)}: ${deleted} image(s) deleted`, { dryRun: false, argv: [...cmd], deleted })
       }),

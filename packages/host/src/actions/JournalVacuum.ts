@@ -48,6 +48,9 @@ export const argv = (p: Params): ReadonlyArray<string> => [
   p.vacuumSize !== undefined ? `--vacuum-size=${p.vacuumSize}` : `--vacuum-time=${p.vacuumTime}`
 ]
 
+/** journalctl's vacuum summary line (on stderr): `Vacuuming done, freed <size> of archived journals from|on <dir>.` */
+export const FREED = /Vacuuming done, freed (\S+) of archived journals (?:from|on) /
+
 /** An archived journal file name (journald's rotation names, or a file journald found corrupt). */
 export const isArchived = (name: string): boolean => /@[^/]*\.journal$/.test(name) || name.endsWith(".journal~")
 
@@ -142,14 +145,9 @@ export const spec = (shell: Shell.ShellShape): Measured.Spec<Params> => ({
           const files = wouldRemove(p, now)
           return res(`would run ${Shell.formatArgv(cmd)}: ${files.length} archived journal file(s), ${files.reduce((n, f) => n + f.bytes, 0)} bytes`, { dryRun: true, argv: [...cmd], files: files.map((f) => f.path) })
         }
-        const r = yield* shell.run(cmd, { timeout: "5 minutes" }).pipe(
-          Effect.mapError((e) => new ActionHandler.ActionFailed({ kind: KIND, message: `${Shell.formatArgv(cmd)}: ${e.message}` }))
-        )
-        if (r.exitCode !== 0) {
-          return yield* new ActionHandler.ActionFailed({ kind: KIND, message: `${Shell.formatArgv(cmd)} exited ${r.exitCode}: ${r.stderr.trim().split("\n").slice(-3).join(" ")}` })
-        }
+        const r = yield* Measured.run(shell, KIND, cmd, { timeout: "5 minutes" })
         // journalctl reports on stderr: "Vacuuming done, freed 8.0M of archived journals from /dir."
-        const freed = /freed ([\d.]+[KMGTB]?) of archived journals/.exec(r.stderr)?.[1]
+        const freed = FREED.exec(r.stderr)?.[1]
         return res(`${Shell.formatArgv(cmd)}: ${freed !== undefined ? `freed ${freed} of archived journals` : "done"}`, { dryRun: false, argv: [...cmd], ...(freed !== undefined ? { freed } : {}) })
       }),
     observe: (p) =>

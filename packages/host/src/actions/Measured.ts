@@ -7,6 +7,7 @@
  * @since 0.1.0
  */
 import { ActionHandler } from "@byteport/core"
+import { Shell } from "@byteport/core/shell"
 import { Effect, Schema } from "effect"
 import * as DiskFloor from "../DiskFloor"
 
@@ -46,3 +47,15 @@ export const measured = <P>(spec: Spec<P>): ActionHandler.ActionHandler =>
     observe: (_m, ctx) =>
       Effect.flatMap(Schema.decodeUnknownEffect(spec.params)(ctx.action.params), (p) => spec.observe(p, ctx))
   })
+
+/**
+ * Runs an action's command through a Shell: a Shell error or a non-zero exit is an `ActionFailed`
+ * of `kind` naming the argv (and the exit code with stderr's last three lines).
+ */
+export const run = (shell: Shell.ShellShape, kind: string, cmd: ReadonlyArray<string>, options: Shell.Options): Effect.Effect<Shell.Result, ActionHandler.ActionFailed> =>
+  shell.run(cmd, options).pipe(
+    Effect.mapError((e) => new ActionHandler.ActionFailed({ kind, message: `${Shell.formatArgv(cmd)}: ${e.message}` })),
+    Effect.flatMap((r) =>
+      r.exitCode === 0 ? Effect.succeed(r) : Effect.fail(new ActionHandler.ActionFailed({ kind, message: `${Shell.formatArgv(cmd)} exited ${r.exitCode}: ${r.stderr.trim().split("\n").slice(-3).join(" ")}` }))
+    )
+  )

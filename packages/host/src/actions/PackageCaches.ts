@@ -116,12 +116,7 @@ export const spec = (shell: Shell.ShellShape): Measured.Spec<Params> => ({
           const bytes = dir !== undefined ? cacheBytes(dir) : undefined
           return res(`would run ${Shell.formatArgv(argv)}${bytes !== undefined ? ` (${dir}: ${bytes} bytes)` : ""}`, { dryRun: true, manager: p.manager, argv: [...argv], ...(bytes !== undefined ? { cacheBytes: bytes } : {}) })
         }
-        const r = yield* shell.run(argv, { env, timeout: "5 minutes" }).pipe(
-          Effect.mapError((e) => new ActionHandler.ActionFailed({ kind: KIND, message: `${Shell.formatArgv(argv)}: ${e.message}` }))
-        )
-        if (r.exitCode !== 0) {
-          return yield* new ActionHandler.ActionFailed({ kind: KIND, message: `${Shell.formatArgv(argv)} exited ${r.exitCode}: ${r.stderr.trim().split("\n").slice(-3).join(" ")}` })
-        }
+        yield* Measured.run(shell, KIND, argv, { env, timeout: "5 minutes" })
         return res(`${Shell.formatArgv(argv)}: done`, { dryRun: false, manager: p.manager, argv: [...argv] })
       }),
     observe: (p) =>

@@ -29,7 +29,8 @@
  *
  * @since 0.1.0
  */
-import { Action, Check, Classifier, Detector, Diagnoser, Plan, Runbook, Settings, Signal, TargetRef, Verdict, Verifier as VerifierApi } from "@byteport/core"
+import { Action, Check, Classifier, Detector, Diagnoser, Plan, Settings, Signal, TargetRef } from "@byteport/core"
+import type { Runbook } from "@byteport/core"
 import type { ActionHandler, Classification, Fact, Verifier } from "@byteport/core"
 import { Clock, Config, Effect, Schedule } from "effect"
 import * as os from "node:os"
@@ -37,6 +38,7 @@ import * as ProcessControl from "../process/ProcessControl"
 import * as CpuStat from "../readers/CpuStat"
 import * as ProcSample from "../saturation/ProcSample"
 import * as Sustained from "../saturation/Sustained"
+import * as Wiring from "../saturation/Wiring"
 import type * as ServiceManager from "../services/ServiceManager"
 
 /** The runbook id. */
@@ -165,12 +167,7 @@ export const sample = (sources: Sources = {}): Effect.Effect<CpuSample, unknown>
     const first = ProcSample.begin(sources.procRoot, Date.now())
     yield* Effect.sleep(`${sources.sampleMillis ?? 1000} millis`)
     const b = yield* CpuStat.read(sources.statPath)
-    const consumers = ProcSample.finish(first, {
-      by: "cpu",
-      ...(sources.filter ? { filter: sources.filter } : {}),
-      ...(sources.operatorList ? { operatorList: sources.operatorList } : {}),
-      ...(sources.statefulAllowlist ? { statefulAllowlist: sources.statefulAllowlist } : {})
-    })
+    const consumers = ProcSample.finish(first, Wiring.finishOptions("cpu", sources))
     return {
       busyPercent: Math.round(CpuStat.busyFraction(a.total, b.total) * 1000) / 10,
       stealPercent: Math.round(CpuStat.stealFraction(a.total, b.total) * 1000) / 10,
@@ -255,8 +252,7 @@ export const check = (): Check.Check =>
       })
     ))
 
-const who = (c: ProcSample.Consumer): string =>
-  c.verdict === "Container" ? `${c.comm} (pid ${c.pid}) in Kubernetes pod ${c.podUid ?? "(uid unknown)"}` : `${c.comm} (pid ${c.pid}${c.unit ? `, ${c.unit}` : ""})`
+const who = Wiring.who
 
 const targetOf = (c: ProcSample.Consumer, host: TargetRef.TargetRef) => TargetRef.make("host.process", `${c.pid}:${c.starttime}`, host)
 const identity = (c: ProcSample.Consumer) => ({ pid: c.pid, starttime: c.starttime, comm: c.comm })
@@ -306,13 +302,7 @@ export const planOf = (
     })))
   }
   const restart = top.unit !== undefined
-    ? Plan.act(Action.make({
-      kind: ProcessControl.RESTART,
-      target: TargetRef.make("host.unit", top.unit, host),
-      params: { unit: top.unit, ...identity(top) },
-      idempotencyKey: `${ProcessControl.RESTART}:${top.unit}:${top.pid}:${top.starttime}`,
-      description: `restart ${top.unit} through the service manager (main process ${top.comm}, pid ${top.pid})`
-    }))
+    ? Wiring.restartStep({ ...top, unit: top.unit }, host, `restart ${top.unit} through the service manager (main process ${top.comm}, pid ${top.pid})`)
     : Plan.escalate(`still saturated after renice; ${who(top)} belongs to no service unit, so it is not restarted (never killed)`, list.map((l) => `top: ${l}`))
   steps.push(Plan.fallback(
     Plan.waitFor(below(s.busyPercent, options, host.ref), { timeoutMs: s.resampleSeconds * 1000, intervalMs: Math.max(1000, (options.sampleMillis ?? 1000)) }),
@@ -331,43 +321,30 @@ export const remediator = (options: Partial<CpuSettings> & Pick<Sources, "statPa
 // verify
 
 /** The verifier: a fresh sample at or under the threshold → Recovered. */
-export const verifier = (options: Partial<CpuSettings> & Pick<Sources, "statPath" | "sampleMillis"> = {}): Verifier.Verifier<CpuFacts> => (ctx) =>
-  Effect.gen(function*() {
-    const limit = options.busyPercent ?? DEFAULTS.busyPercent
-    const r = yield* check().run(below(limit, options, ctx.signal.target.ref), { incidentId: "verify", since: 0 })
-    const at = yield* Clock.currentTimeMillis
-    return Verdict.fromChecks([{ name: "cpu below threshold", ok: r.ok, detail: r.detail, ...(r.observed ? { observed: r.observed } : {}) }], at)
-  })
+export const verifier = (options: Partial<CpuSettings> & Pick<Sources, "statPath" | "sampleMillis"> = {}): Verifier.Verifier<CpuFacts> =>
+  Wiring.verifyBy(check(), (signal) => below(options.busyPercent ?? DEFAULTS.busyPercent, options, signal.target.ref), "cpu below threshold")
 
 // ---------------------------------------------------------------------------------------------
 // runbook
 
 /** Options of the runbook. */
-export interface Options extends Partial<CpuSettings>, Sources {
-  /** Run the detector (default false: signals come from elsewhere). */
-  readonly detect?: boolean
-  /** Delay before verifying, seconds (default 30). */
-  readonly verifyAfterSeconds?: number
-  readonly defaultMode?: "observe" | "dry_run" | "auto"
-}
+export interface Options extends Partial<CpuSettings>, Sources, Wiring.RunbookOptions {}
 
 /** The runbook. */
 export const make = (options: Options = {}): Runbook.Runbook<CpuFacts> =>
-  Runbook.make<CpuFacts>({
+  Wiring.runbook<CpuFacts>({
     id: ID,
     family: "host.cpu",
     description: "Sustained CPU saturation (> 85% for 90 s): oom_score_adj and renice the top non-critical consumer, restart its unit only if still saturated",
-    signals: [SIGNAL_TYPE],
+    signal: SIGNAL_TYPE,
     precedence: 50,
-    ...(options.detect ? { detector: detector(options) } : {}),
+    detector: () => detector(options),
     diagnose: diagnoser(options),
     classify: classifier({ busyPercent: options.busyPercent ?? DEFAULTS.busyPercent, stealShare: options.stealShare ?? DEFAULTS.stealShare }),
     remediate: remediator(options),
     verify: verifier(options),
-    verifySchedule: VerifierApi.once(`${options.verifyAfterSeconds ?? 30} seconds`),
-    config: [settings],
-    defaultMode: options.defaultMode ?? "dry_run"
-  })
+    config: settings
+  }, options)
 
 /** The handlers the plans use (restart only with a ServiceManager). */
 export const handlers = (manager: ServiceManager.ServiceManagerShape | undefined, options: ProcessControl.Options = {}): ReadonlyArray<ActionHandler.ActionHandler> =>

@@ -31,7 +31,7 @@
  * @since 0.1.0
  */
 import { Runbook, Settings } from "@byteport/core"
-import type { ActionHandler, Check } from "@byteport/core"
+import type { ActionHandler, Check, Classifier, Detector, Fact, Verifier } from "@byteport/core"
 import { Shell } from "@byteport/core/shell"
 import { Config, Effect, Schema } from "effect"
 import * as CrictlPrune from "../actions/CrictlPrune"
@@ -150,7 +150,8 @@ export const make = (options: Options): Runbook.Runbook<DiskDiagnoser.DiskFacts>
     signals: [DiskUsage.SIGNAL_TYPE],
     precedence: 50,
     // Detect
-    ...(options.mounts && options.mounts.length > 0 ? { detector: DiskUsage.make({ mounts: options.mounts, thresholdPercent: floor }) } : {}),
+    // Detect, Classify, Verify, next steps, mode (shared with host.disk.reclaim)
+    ...shared<DiskDiagnoser.DiskFacts>(options, floor),
     // Diagnose
     diagnose: DiskDiagnoser.make({
       tmpPolicy,
@@ -161,8 +162,6 @@ export const make = (options: Options): Runbook.Runbook<DiskDiagnoser.DiskFacts>
       logrotateMinBytes: (options.logrotateMinMb ?? 100) * 1024 * 1024,
       ...(options.journal !== undefined ? { journal: { ...options.journal, vacuumSize: options.vacuumSize ?? JournalVacuum.DEFAULT_VACUUM_SIZE } } : {})
     }),
-    // Classify
-    classify: DiskCleanup.classifier(floor),
     // Remediate
     remediate: DiskCleanupRemediator.make({
       floorPercent: floor,
@@ -178,17 +177,39 @@ export const make = (options: Options): Runbook.Runbook<DiskDiagnoser.DiskFacts>
       ...(options.journal !== undefined ? { journal: options.journal } : {}),
       ...(options.vacuumSize !== undefined ? { vacuumSize: options.vacuumSize } : {})
     }),
-    // Verify
-    verify: DiskFloorHeld.make({ floorPercent: floor, ...(options.escalatePercent !== undefined ? { escalatePercent: options.escalatePercent } : {}) }),
-    verifySchedule: DiskFloorHeld.DEFAULT_SCHEDULE,
-    nextSteps: (_cls, facts) => {
-      const top = facts.topDirs?._tag === "Known" ? facts.topDirs.value : []
-      return DiskCleanupRemediator.topLines(top).map((l) => `largest: ${l}`)
-    },
-    config: [settings],
-    defaultMode: options.defaultMode ?? "dry_run"
+    config: [settings]
   })
 }
+
+/** The parts of a disk runbook that {@link shared} makes. */
+export interface Shared<F> {
+  readonly detector?: Detector.Detector<never>
+  readonly classify: Classifier.Classifier<F>
+  readonly verify: Verifier.Verifier<F>
+  readonly verifySchedule: Verifier.VerifySchedule
+  readonly nextSteps: (cls: unknown, facts: Fact.Facts<F>) => ReadonlyArray<string>
+  readonly defaultMode: "observe" | "dry_run" | "auto"
+}
+
+/**
+ * What `host.disk.cleanup` and `host.disk.reclaim` share: the statfs detector on `mounts` (none
+ * without), the one-class classifier and the floor verifier at `floor`, the top-5 directories as
+ * next steps, dry_run unless told otherwise.
+ */
+export const shared = <F extends DiskDiagnoser.DiskFacts>(
+  options: { readonly mounts?: ReadonlyArray<string>; readonly escalatePercent?: number; readonly defaultMode?: "observe" | "dry_run" | "auto" },
+  floor: number
+): Shared<F> => ({
+  ...(options.mounts && options.mounts.length > 0 ? { detector: DiskUsage.make({ mounts: options.mounts, thresholdPercent: floor }) } : {}),
+  classify: DiskCleanup.classifier(floor) as Classifier.Classifier<F>,
+  verify: DiskFloorHeld.make({ floorPercent: floor, ...(options.escalatePercent !== undefined ? { escalatePercent: options.escalatePercent } : {}) }) as Verifier.Verifier<F>,
+  verifySchedule: DiskFloorHeld.DEFAULT_SCHEDULE,
+  nextSteps: (_cls: unknown, facts: Fact.Facts<F>): ReadonlyArray<string> => {
+    const top = facts.topDirs?._tag === "Known" ? facts.topDirs.value : []
+    return DiskCleanupRemediator.topLines(top).map((l) => `largest: ${l}`)
+  },
+  defaultMode: options.defaultMode ?? "dry_run"
+})
 
 /** The runbook with its settings read from configuration (`settings`). */
 export const fromConfig = (roots: Roots & { readonly mounts?: ReadonlyArray<string>; readonly defaultMode?: "observe" | "dry_run" | "auto" }) =>

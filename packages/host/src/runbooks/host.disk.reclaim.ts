@@ -32,9 +32,7 @@ import * as DiskCleanup from "../classifiers/DiskCleanup"
 import * as DiskUsage from "../detectors/DiskUsage"
 import * as ReclaimDiagnoser from "../diagnosers/ReclaimDiagnoser"
 import * as DiskFloor from "../DiskFloor"
-import * as DiskCleanupRemediator from "../remediators/DiskCleanupRemediator"
 import * as ReclaimRemediator from "../remediators/ReclaimRemediator"
-import * as DiskFloorHeld from "../verifiers/DiskFloorHeld"
 import * as HostDiskCleanup from "./host.disk.cleanup"
 
 /** The runbook id. */
@@ -86,7 +84,7 @@ export const make = (options: Options): Runbook.Runbook<ReclaimDiagnoser.Reclaim
     description: "Full disk-space reclaim: logrotate, gzip, journal vacuum, opt-in image prune, tmp, opt-in package caches, opt-in volume growth; stop below the floor (default 80% used)",
     signals: [DiskUsage.SIGNAL_TYPE],
     precedence: 60,
-    ...(options.mounts && options.mounts.length > 0 ? { detector: DiskUsage.make({ mounts: options.mounts, thresholdPercent: floor }) } : {}),
+    ...HostDiskCleanup.shared<ReclaimDiagnoser.ReclaimFacts>(options, floor),
     diagnose: ReclaimDiagnoser.make({
       tmpPolicy,
       logPolicy,
@@ -102,7 +100,6 @@ export const make = (options: Options): Runbook.Runbook<ReclaimDiagnoser.Reclaim
       volumeGrowth: options.volumeGrowthEnabled ?? false,
       ...(options.resolve !== undefined ? { resolve: options.resolve } : {})
     }),
-    classify: DiskCleanup.classifier(floor),
     remediate: ReclaimRemediator.make({
       floorPercent: floor,
       logrotateMinBytes: minBytes,
@@ -119,14 +116,7 @@ export const make = (options: Options): Runbook.Runbook<ReclaimDiagnoser.Reclaim
       ...(options.growthAwait !== undefined ? { growthAwait: options.growthAwait } : {}),
       ...(options.offlineExt4 !== undefined ? { offlineExt4: options.offlineExt4 } : {})
     }),
-    verify: DiskFloorHeld.make({ floorPercent: floor, ...(options.escalatePercent !== undefined ? { escalatePercent: options.escalatePercent } : {}) }),
-    verifySchedule: DiskFloorHeld.DEFAULT_SCHEDULE,
-    nextSteps: (_cls, facts) => {
-      const top = facts.topDirs?._tag === "Known" ? facts.topDirs.value : []
-      return DiskCleanupRemediator.topLines(top).map((l) => `largest: ${l}`)
-    },
-    config: [settings],
-    defaultMode: options.defaultMode ?? "dry_run"
+    config: [settings]
   })
 }
 

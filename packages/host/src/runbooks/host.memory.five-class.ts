@@ -11,7 +11,8 @@
  *    service's cgroup (`/dev/kmsg` `oom-kill:` lines, `oomDetector`). Every sample is recorded in
  *    the service's memory history (`Stats.recorder`, 3 h).
  * 2. **Diagnose** in parallel: `usage` (cgroup usage / limit now), `history` (the recorded or a
- *    given history with rps), `node` (/proc/meminfo and the top RSS processes outside the service),
+ *    given history, joined with the request rate of `RequestRateHistory`: the one provided, else
+ *    the store-backed default `RequestRate.fromStore` over the GuardrailStore), `node` (/proc/meminfo and the top RSS processes outside the service),
  *    `runtime` (cmdline and JAVA_TOOL_OPTIONS / NODE_OPTIONS / GOMEMLIMIT of the main process),
  *    `heap` (`jcmd <pid> GC.heap_info` for a JVM, the Node heap endpoint for Node; a failed probe is
  *    Unknown), `k8s` (the `oom.observed` hand-off's evidence when the signal is one).
@@ -33,21 +34,24 @@
  *    limit, `maxLimitBytes`) with a ceiling guardrail of 2× the lease baseline and the policy cap;
  *    undersized_limit → a ChangeProposal (p99 × 1.5), never applied; runtime_misconfig → a
  *    ChangeProposal of the heap flag (75 % of the limit; GOMEMLIMIT 90 %); noisy_neighbor →
- *    escalation naming the top RSS process outside the service. A kubepods cgroup → escalation naming the pod (never acted on here). Stateful services (ProcessGuard)
+ *    escalation naming the top RSS process outside the service. A kubepods cgroup (memory_leak, traffic_spike) is never acted on here: an OOM kill in it → the `oom.observed` hand-off to Kubernetes (workload `<cluster>/<namespace>/Pod/<pod>`, the pod named from the kubelet's log links, `Pods.resolve`); pressure without a kill, or a pod that cannot be named → escalation naming the pod. Stateful services (ProcessGuard)
  *    are touched only when in `statefulAllowlist`; kubepods cgroups are never restarted here.
  * 5. **Verify** — usage under `limitPercent` of the limit.
  *
  * @since 0.1.0
  */
-import { Action, ActionHandler, Check, Classifier, Detector, Diagnoser, Guardrail, HandOffs, Plan, Runbook, Settings, Signal, TargetRef, Verdict, Verifier as VerifierApi } from "@byteport/core"
+import { Action, ActionHandler, Check, Classifier, Detector, Diagnoser, Guardrail, GuardrailStore, HandOffs, Plan, Runbook, Settings, Signal, TargetRef, Verdict, Verifier as VerifierApi } from "@byteport/core"
 import type { Classification, Fact, Verifier } from "@byteport/core"
 import type { Shell } from "@byteport/core/shell"
 import { Clock, Config, Effect, Schedule, Schema, Stream } from "effect"
 import * as fs from "node:fs"
 import * as nodePath from "node:path"
 import * as os from "node:os"
+import * as Pods from "../fivec/Pods"
+import * as RequestRate from "../fivec/RequestRate"
 import * as Runtime from "../fivec/Runtime"
 import * as Stats from "../fivec/Stats"
+import * as RestartBudget from "../process/RestartBudget"
 import * as ProcessControl from "../process/ProcessControl"
 import * as CgroupMemory from "../readers/CgroupMemory"
 import * as Kmsg from "../readers/Kmsg"
@@ -358,13 +362,32 @@ export const k8s = (signal: Signal.Signal): Effect.Effect<K8s, unknown> =>
     ? Effect.map(HandOffs.decode(HandOffs.OomObserved, signal), (e) => ({ source: "hand-off" as const, container: e.container, count: e.count, lastAt: e.lastAt, limitBytes: e.limitBytes }))
     : Effect.succeed({ source: "none" as const })
 
+/**
+ * The history fact of a unit: its memory samples joined with the request rate of the same unit
+ * (`RequestRateHistory`: the one provided, else the store-backed default over the GuardrailStore;
+ * neither → no rps), summarised. traffic_spike's predicate reads the rps correlation from it.
+ */
+export const history = (unit: string, memory: (unit: string) => Effect.Effect<ReadonlyArray<Stats.Sample>, unknown>): Effect.Effect<Stats.Summary, unknown> =>
+  Effect.gen(function*() {
+    const samples = yield* memory(unit)
+    if (samples.length === 0) return Stats.summarize(samples)
+    const provided = yield* Effect.serviceOption(RequestRate.RequestRateHistory)
+    const store = provided._tag === "Some" ? undefined : yield* Effect.serviceOption(GuardrailStore.GuardrailStore)
+    const rates = provided._tag === "Some" ? provided.value : store?._tag === "Some" ? RequestRate.fromStore(store.value) : undefined
+    if (rates === undefined) return Stats.summarize(samples)
+    const ats = samples.map((x) => x.at)
+    const tolerance = 60_000
+    const rps = yield* rates.range(unit, Math.min(...ats) - tolerance, Math.max(...ats) + tolerance)
+    return Stats.summarize(RequestRate.join(samples, rps, tolerance))
+  })
+
 /** The diagnoser: every probe in parallel. */
 export const diagnoser = (sources: Sources = {}): Diagnoser.Diagnoser<FiveClassFacts> => {
   const rec = sources.recorder
   const hist = sources.history ?? ((unit: string) => Effect.succeed(rec?.history(unit) ?? []))
   return Diagnoser.make<FiveClassFacts>({
     usage: Diagnoser.probe("usage", (s) => Effect.flatMap(needWatched(s), (w) => usage(w, sources.meminfoPath))),
-    history: Diagnoser.probe("history", (s) => Effect.flatMap(needWatched(s), (w) => Effect.map(hist(w.unit), Stats.summarize))),
+    history: Diagnoser.probe("history", (s) => Effect.flatMap(needWatched(s), (w) => history(w.unit, hist))),
     node: Diagnoser.probe("node", (s) => Effect.flatMap(needWatched(s), (w) => node(w.cgroup, sources))),
     runtime: Diagnoser.probe("runtime", (s) => Effect.flatMap(needWatched(s), (w) => runtime(w, sources))),
     heap: Diagnoser.probe("heap", (s) => Effect.flatMap(needWatched(s), (w) => heap(w, sources)), { timeout: "25 seconds" }),
@@ -451,6 +474,12 @@ export const classifier = (s?: RuleSettings): Classifier.Classifier<FiveClassFac
 export interface PlanOptions {
   readonly dumpDirectory?: string
   readonly maxLimitBytes?: number
+  /** The cluster name of the `oom.observed` hand-off's workload target (default `default`). */
+  readonly cluster?: string
+  /** Where the kubelet's log links are, to name a kubepods cgroup's pod (default `/var/log`). */
+  readonly podLogRoot?: string
+  /** The pod of a kubepods cgroup (the remediator resolves it with `Pods.resolve`). */
+  readonly pod?: Pods.PodRef
 }
 
 /** The heap-flag fix of runtime_misconfig: 75 % of the limit (GOMEMLIMIT 90 %). */
@@ -476,12 +505,27 @@ export const planOf = (classification: Classification.Classified, facts: Fact.Fa
   const r = facts.runtime?._tag === "Known" ? facts.runtime.value : null
   const unit = u?.unit ?? watchedOf(signal)?.unit ?? signal.target.ref
   const unitTarget = TargetRef.make("host.unit", unit, signal.target.parent)
-  const pod = /kubepods.*?pod([0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12})/.exec(u?.cgroup ?? watchedOf(signal)?.cgroup ?? "")
-  if (pod !== null && (classification.class === "memory_leak" || classification.class === "traffic_spike")) {
+  const cgroup = u?.cgroup ?? watchedOf(signal)?.cgroup ?? ""
+  const podUid = Pods.podUidOf(cgroup)
+  if (podUid !== undefined && (classification.class === "memory_leak" || classification.class === "traffic_spike")) {
     // container cgroups are never signalled, restarted or resized here: Kubernetes owns them
+    const pod = options.pod?.uid === podUid ? options.pod : undefined
+    const killed = signal.evidence["trigger"] === "oom-kill"
+    if (pod !== undefined && pod.container !== undefined && killed) {
+      const handOff = Signal.make({
+        type: HandOffs.OomObserved.type,
+        target: TargetRef.make("k8s.workload", `${options.cluster ?? "default"}/${pod.namespace}/Pod/${pod.name}`),
+        observedAt: signal.observedAt,
+        source: ID,
+        evidence: { container: pod.container, count: 1, lastAt: signal.observedAt, ...(u?.limitSource === "cgroup" ? { limitBytes: u.limitBytes } : {}) }
+      })
+      return Plan.make(ID, classification.class, `OOM kill in Kubernetes pod ${pod.namespace}/${pod.name}: hand it to Kubernetes (oom.observed)`, Plan.handOff(handOff, {
+        reason: `${classification.class}: the OOM killer killed ${String(signal.evidence["killedTask"] ?? "a process")} in container ${pod.container} of pod ${pod.namespace}/${pod.name} (uid ${podUid}); container cgroups are never signalled or restarted by host runbooks`
+      }))
+    }
     return Plan.make(ID, classification.class, `${classification.class} in a Kubernetes pod: escalate to its owner`, Plan.escalate(
-      `${classification.class} in pod ${pod[1]!.replace(/_/g, "-")} (cgroup ${u?.cgroup ?? "?"}): container cgroups are never signalled or restarted by host runbooks`,
-      [`let the Kubernetes OOM runbooks (oom.observed) handle pod ${pod[1]!.replace(/_/g, "-")}`]
+      `${classification.class} in pod ${pod ? `${pod.namespace}/${pod.name} (uid ${podUid})` : podUid} (cgroup ${u?.cgroup ?? "?"}): container cgroups are never signalled or restarted by host runbooks`,
+      [killed ? `the pod could not be named from the kubelet's log links: hand pod ${podUid}'s OOM kill to the Kubernetes OOM runbooks (oom.observed)` : `let the Kubernetes OOM runbooks (oom.observed) handle pod ${pod ? `${pod.namespace}/${pod.name}` : podUid}`]
     ))
   }
   switch (classification.class) {
@@ -562,18 +606,22 @@ export const planOf = (classification: Classification.Classified, facts: Fact.Fa
 
 /** The remediator. */
 export const remediator = (options: PlanOptions = {}) => (classification: Classification.Classified, facts: Fact.Facts<FiveClassFacts>, signal: Signal.Signal): Effect.Effect<Plan.Plan> =>
-  Effect.sync(() => planOf(classification, facts, signal, options))
+  Effect.sync(() => {
+    const cgroup = (facts.usage?._tag === "Known" ? facts.usage.value.cgroup : undefined) ?? watchedOf(signal)?.cgroup ?? ""
+    const pod = options.pod ?? Pods.resolve(cgroup, options.podLogRoot)
+    return planOf(classification, facts, signal, { ...options, ...(pod !== undefined ? { pod } : {}) })
+  })
 
 // ---------------------------------------------------------------------------------------------
 // guardrails and handlers
 
-/** The restart budget key of a service. */
-export const restartKey = Guardrail.keys.perTarget(`${ID}.restart`)
+/** The restart budget key of a service: one budget per service, shared with `host.memory.runaway` (`RestartBudget`). */
+export const restartKey = RestartBudget.keyOf
 
 /** The runbook's guardrails: restart backoff (30 s × 2^N, cap 300 s), ≤ N restarts per service per hour, MemoryMax ≤ 2× baseline and ≤ the policy cap. */
 export const guardrails = (o: Pick<Partial<FiveClassSettings>, "restartsPerHour" | "maxLimitBytes"> = {}): ReadonlyArray<Guardrail.Guardrail<never>> => [
   Guardrail.when(Guardrail.isKind(ProcessControl.RESTART), Guardrail.backoff({ name: "restart_backoff", key: restartKey, base: "30 seconds", factor: 2, cap: "300 seconds" })),
-  Guardrail.when(Guardrail.isKind(ProcessControl.RESTART), Guardrail.rateLimit({ name: `restarts_per_service(${o.restartsPerHour ?? DEFAULTS.restartsPerHour}/1h)`, key: restartKey, max: o.restartsPerHour ?? DEFAULTS.restartsPerHour, window: "1 hour" })),
+  Guardrail.when(Guardrail.isKind(ProcessControl.RESTART), RestartBudget.guardrail({ name: `restarts_per_service(${o.restartsPerHour ?? DEFAULTS.restartsPerHour}/1h)`, max: o.restartsPerHour ?? DEFAULTS.restartsPerHour })),
   Guardrail.when(Guardrail.isKind(MEMORY_MAX), Guardrail.ceiling({
     name: "memory_max_2x_baseline",
     proposed: (ctx) => Guardrail.numberFromJson(ctx.action.params["bytes"]),

@@ -42,6 +42,7 @@ import { Action, ActionHandler, Classifier, Detector, Diagnoser, Guardrail, Guar
 import type { Classification, Fact, Verifier } from "@byteport/core"
 import { Clock, Config, Duration, Effect, Schedule, Schema } from "effect"
 import * as os from "node:os"
+import * as RestartBudget from "../process/RestartBudget"
 import * as ProcessControl from "../process/ProcessControl"
 import * as ProcessGuard from "../process/ProcessGuard"
 import * as DeploySource from "../runaway/DeploySource"
@@ -93,8 +94,8 @@ export const hostTarget = (host = os.hostname()): TargetRef.TargetRef => TargetR
 /** A unit's target. */
 export const unitTarget = (unit: string, host = os.hostname()): TargetRef.TargetRef => TargetRef.make("host.unit", unit, hostTarget(host))
 
-/** The crash-loop budget's key for a target (shared by the guardrail and the diagnoser). */
-export const restartBudgetKey = (target: TargetRef.TargetRef): string => `${ID}:restarts:${TargetRef.key(target)}`
+/** The crash-loop budget's key for a target: the service's restart budget, shared with `host.memory.five-class` (`RestartBudget.key`). */
+export const restartBudgetKey = RestartBudget.key
 
 const HOUR = 3_600_000
 const MiB = 1024 * 1024
@@ -229,13 +230,7 @@ export const subject = (sources: Sources = {}) => (signal: Signal.Signal): Effec
   })
 
 /** The restart-budget probe: the count in the last hour (a peek, never a write). */
-export const restarts = (signal: Signal.Signal): Effect.Effect<number, unknown, GuardrailStore.GuardrailStore> =>
-  Effect.gen(function*() {
-    const store = yield* GuardrailStore.GuardrailStore
-    const now = yield* Clock.currentTimeMillis
-    const w = yield* store.peekWindow(restartBudgetKey(signal.target), HOUR, now)
-    return w.count
-  })
+export const restarts = (signal: Signal.Signal): Effect.Effect<number, unknown, GuardrailStore.GuardrailStore> => RestartBudget.used(signal.target)
 
 /** The diagnoser. */
 export const diagnoser = (sources: Sources = {}): Diagnoser.Diagnoser<RunawayFacts, GuardrailStore.GuardrailStore> =>
@@ -405,7 +400,7 @@ export const remediator = (options: Partial<PlanOptions> = {}) => (classificatio
 
 /** The crash-loop budget: at most `max` restarts (made or requested) per target per hour. */
 export const guardrails = (max: number = DEFAULTS.maxRestartsPerHour): ReadonlyArray<Guardrail.Guardrail> => [
-  Guardrail.rateLimit({ name: "runaway_restarts_per_target_per_hour", key: (ctx) => restartBudgetKey(ctx.action.target), max, window: "1 hour" })
+  RestartBudget.guardrail({ name: "runaway_restarts_per_target_per_hour", max })
 ]
 
 /** The `host.memory.runaway.restart-requested` handler: nothing to mutate (the guardrail takes the budget); observe: Unknown. */
@@ -466,7 +461,7 @@ export const make = (options: Options = {}): Runbook.Runbook<RunawayFacts, Guard
     family: "host.memory",
     description: "Runaway memory consumers: restart the systemd unit, or hand Kubernetes / Render restarts to their owner; a recent deploy → deployment regression; ≤ 3 restarts per target per hour",
     signals: [SIGNAL_TYPE],
-    precedence: 30,
+    precedence: 45,
     ...(options.detect ? { detector: detector(options) } : {}),
     diagnose: (signal) =>
       Effect.flatMap(diagnoser(options)(signal), (facts) => Effect.map(Clock.currentTimeMillis, (t) => {

@@ -28,7 +28,8 @@
  *
  * @since 0.1.0
  */
-import { Action, Check, Classifier, Detector, Diagnoser, Plan, Runbook, Settings, Signal, TargetRef, Verdict, Verifier as VerifierApi } from "@byteport/core"
+import { Check, Classifier, Detector, Diagnoser, Plan, Settings, Signal, TargetRef } from "@byteport/core"
+import type { Runbook } from "@byteport/core"
 import type { ActionHandler, Classification, Fact, Verifier } from "@byteport/core"
 import { Clock, Config, Effect, Schedule } from "effect"
 import * as os from "node:os"
@@ -37,6 +38,7 @@ import type * as ProcessGuard from "../process/ProcessGuard"
 import * as Meminfo from "../readers/Meminfo"
 import * as ProcSample from "../saturation/ProcSample"
 import * as Sustained from "../saturation/Sustained"
+import * as Wiring from "../saturation/Wiring"
 import type * as ServiceManager from "../services/ServiceManager"
 
 /** The runbook id. */
@@ -170,12 +172,7 @@ export const growers = (sources: Sources = {}): Effect.Effect<ReadonlyArray<Proc
   Effect.gen(function*() {
     const first = ProcSample.begin(sources.procRoot, Date.now())
     yield* Effect.sleep(`${sources.sampleMillis ?? 1000} millis`)
-    return ProcSample.finish(first, {
-      by: "rss",
-      ...(sources.filter ? { filter: sources.filter } : {}),
-      ...(sources.operatorList ? { operatorList: sources.operatorList } : {}),
-      ...(sources.statefulAllowlist ? { statefulAllowlist: sources.statefulAllowlist } : {})
-    })
+    return ProcSample.finish(first, Wiring.finishOptions("rss", sources))
   })
 
 /** The diagnoser. */
@@ -251,8 +248,7 @@ export const classifier = (s?: Pick<MemorySettings, "usedPercent" | "cacheShare"
 // ---------------------------------------------------------------------------------------------
 // remediate
 
-const who = (c: ProcSample.Consumer): string =>
-  c.verdict === "Container" ? `${c.comm} (pid ${c.pid}) in Kubernetes pod ${c.podUid ?? "(uid unknown)"}` : `${c.comm} (pid ${c.pid}${c.unit ? `, ${c.unit}` : ""})`
+const who = Wiring.who
 
 /** Pure: the plan. */
 export const planOf = (classification: Classification.Classified, facts: Fact.Facts<MemoryFacts>, signal: Signal.Signal): Plan.Plan => {
@@ -270,13 +266,11 @@ export const planOf = (classification: Classification.Classified, facts: Fact.Fa
       ))
     case "memory_exhaustion":
       if (top !== undefined && top.unit !== undefined) {
-        return Plan.make(ID, classification.class, `restart ${top.unit} (top RSS grower ${top.comm}) through the service manager`, Plan.act(Action.make({
-          kind: ProcessControl.RESTART,
-          target: TargetRef.make("host.unit", top.unit, signal.target),
-          params: { unit: top.unit, pid: top.pid, starttime: top.starttime, comm: top.comm },
-          idempotencyKey: `${ProcessControl.RESTART}:${top.unit}:${top.pid}:${top.starttime}`,
-          description: `restart ${top.unit} (main process ${top.comm}, pid ${top.pid}, RSS ${top.rssBytes} bytes, +${top.rssGrowthBytes})`
-        })))
+        return Plan.make(ID, classification.class, `restart ${top.unit} (top RSS grower ${top.comm}) through the service manager`, Wiring.restartStep(
+          { ...top, unit: top.unit },
+          signal.target,
+          `restart ${top.unit} (main process ${top.comm}, pid ${top.pid}, RSS ${top.rssBytes} bytes, +${top.rssGrowthBytes})`
+        ))
       }
       break
   }
@@ -303,42 +297,34 @@ export const check = (): Check.Check =>
     })))
 
 /** The verifier: used at or under the threshold → Recovered. */
-export const verifier = (options: Pick<Partial<MemorySettings>, "usedPercent"> & Pick<Sources, "meminfoPath"> = {}): Verifier.Verifier<MemoryFacts> => (ctx) =>
-  Effect.gen(function*() {
-    const ref = Plan.check(CHECK, ctx.signal.target, { usedPercent: options.usedPercent ?? DEFAULTS.usedPercent, meminfoPath: options.meminfoPath ?? "/proc/meminfo" }, "memory under the threshold")
-    const r = yield* check().run(ref, { incidentId: "verify", since: 0 })
-    const at = yield* Clock.currentTimeMillis
-    return Verdict.fromChecks([{ name: "memory below threshold", ok: r.ok, detail: r.detail, ...(r.observed ? { observed: r.observed } : {}) }], at)
-  })
+export const verifier = (options: Pick<Partial<MemorySettings>, "usedPercent"> & Pick<Sources, "meminfoPath"> = {}): Verifier.Verifier<MemoryFacts> =>
+  Wiring.verifyBy(
+    check(),
+    (signal) => Plan.check(CHECK, signal.target, { usedPercent: options.usedPercent ?? DEFAULTS.usedPercent, meminfoPath: options.meminfoPath ?? "/proc/meminfo" }, "memory under the threshold"),
+    "memory below threshold"
+  )
 
 // ---------------------------------------------------------------------------------------------
 // runbook
 
 /** Options of the runbook. */
-export interface Options extends Partial<MemorySettings>, Sources {
-  readonly detect?: boolean
-  /** Delay before verifying, seconds (default 30). */
-  readonly verifyAfterSeconds?: number
-  readonly defaultMode?: "observe" | "dry_run" | "auto"
-}
+export interface Options extends Partial<MemorySettings>, Sources, Wiring.RunbookOptions {}
 
 /** The runbook. */
 export const make = (options: Options = {}): Runbook.Runbook<MemoryFacts> =>
-  Runbook.make<MemoryFacts>({
+  Wiring.runbook<MemoryFacts>({
     id: ID,
     family: "host.memory",
     description: "Host memory saturation (> 90% for 90 s): page cache vs real exhaustion; restart the top RSS grower's unit, escalate shmem",
-    signals: [SIGNAL_TYPE],
+    signal: SIGNAL_TYPE,
     precedence: 40,
-    ...(options.detect ? { detector: detector(options) } : {}),
+    detector: () => detector(options),
     diagnose: diagnoser(options),
     classify: classifier({ usedPercent: options.usedPercent ?? DEFAULTS.usedPercent, cacheShare: options.cacheShare ?? DEFAULTS.cacheShare, shmemShare: options.shmemShare ?? DEFAULTS.shmemShare }),
     remediate: remediator(),
     verify: verifier(options),
-    verifySchedule: VerifierApi.once(`${options.verifyAfterSeconds ?? 30} seconds`),
-    config: [settings],
-    defaultMode: options.defaultMode ?? "dry_run"
-  })
+    config: settings
+  }, options)
 
 /** The handlers the plans use (`host.service.restart` needs the ServiceManager). */
 export const handlers = (manager: ServiceManager.ServiceManagerShape, options: ProcessControl.Options = {}): ReadonlyArray<ActionHandler.ActionHandler> =>

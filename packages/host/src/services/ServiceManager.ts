@@ -16,6 +16,7 @@
  *
  * @since 0.1.0
  */
+import * as JournalVacuum from "../actions/JournalVacuum"
 import { Context, Effect, Layer, Schema } from "effect"
 import { ParseError, Shell, Systemctl } from "@byteport/core/shell"
 
@@ -117,11 +118,11 @@ export const restartArgv = (unit: string): ReadonlyArray<string> => ["systemctl"
 export const setMemoryMaxArgv = (unit: string, bytes: number | "infinity"): ReadonlyArray<string> =>
   ["systemctl", "set-property", "--runtime", unit, `MemoryMax=${bytes === "infinity" ? "infinity" : String(bytes)}`]
 /** `journalctl [--directory=<dir>] --vacuum-size=<bytes>` or `--vacuum-time=<seconds>s`. */
-export const vacuumArgv = (vacuum: Vacuum): ReadonlyArray<string> => [
-  "journalctl",
-  ...(vacuum.directory !== undefined ? [`--directory=${vacuum.directory}`] : []),
-  "size" in vacuum ? `--vacuum-size=${vacuum.size}` : `--vacuum-time=${vacuum.timeSeconds}s`
-]
+export const vacuumArgv = (vacuum: Vacuum): ReadonlyArray<string> =>
+  JournalVacuum.argv({
+    ...("size" in vacuum ? { vacuumSize: String(vacuum.size) } : { vacuumTime: `${vacuum.timeSeconds}s` }),
+    ...(vacuum.directory !== undefined ? { directory: vacuum.directory } : {})
+  })
 
 // ---------------------------------------------------------------------------------------------
 // parsing
@@ -155,7 +156,7 @@ export const parseVacuum = (text: string): VacuumResult | undefined => {
       if (bytes !== undefined) deleted.push({ path: d[1]!, bytes })
       continue
     }
-    const v = /^Vacuuming done, freed (\S+) of archived journals (?:from|on) /.exec(line.trim())
+    const v = JournalVacuum.FREED.exec(line.trim())
     if (v !== null) freed = (freed ?? 0) + (parseSize(v[1]!) ?? 0)
   }
   return freed === undefined ? undefined : { deleted, freedBytes: freed }

@@ -9,21 +9,12 @@ import { Effect, Schema } from "effect"
 import * as path from "node:path"
 import * as DiskCleanup from "../../src/classifiers/DiskCleanup"
 import type { DiskFacts } from "../../src/diagnosers/DiskDiagnoser"
-import * as Statfs from "../../src/readers/Statfs"
 import * as R from "../../src/remediators/DiskCleanupRemediator"
-import * as Safety from "../../src/safety/Safety"
+import { diskFactsFields } from "../support/diskFixtures"
 
 const here = path.dirname(new URL(import.meta.url).pathname)
 
-const FixtureSchema = Schema.Struct({
-  signal: Signal.Signal,
-  facts: Schema.Struct({
-    usage: Statfs.Usage,
-    topDirs: Schema.Array(Schema.Struct({ path: Schema.String, bytes: Schema.Number })),
-    logs: Schema.Array(Safety.Candidate),
-    tmp: Schema.Array(Safety.Candidate)
-  })
-})
+const FixtureSchema = Schema.Struct({ signal: Signal.Signal, facts: Schema.Struct(diskFactsFields) })
 
 const load = Effect.map(Testing.loadFixture(FixtureSchema, path.join(here, "fixtures", "over-floor.json")), (f) => ({
   signal: f.signal,

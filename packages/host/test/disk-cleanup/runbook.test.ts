@@ -10,10 +10,10 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { randomBytes } from "node:crypto"
 import * as fs from "node:fs"
-import * as nodePath from "node:path"
 import * as DiskUsage from "../../src/detectors/DiskUsage"
 import * as Statfs from "../../src/readers/Statfs"
 import * as HostDiskCleanup from "../../src/runbooks/host.disk.cleanup"
+import { fileSnapshot } from "../support/diskFixtures"
 import { mountTmpfs as mountAt, old, unmount } from "../support/tmpfs"
 
 /** A 64 MiB tmpfs on a fresh temp dir (see support/tmpfs). */
@@ -22,14 +22,7 @@ const MiB = 1024 * 1024
 const DAY = 24 * 3600 * 1000
 
 /** Every file under the mount with its identity, size and mtime. */
-const snapshot = (dir: string): Record<string, string> => {
-  const out: Record<string, string> = {}
-  for (const name of fs.readdirSync(dir, { recursive: true }) as Array<string>) {
-    const s = fs.lstatSync(nodePath.join(dir, name))
-    if (s.isFile()) out[name] = `${s.ino} ${s.size} ${s.mtimeMs}`
-  }
-  return out
-}
+const snapshot = fileSnapshot
 
 /** logs/: two 4 MiB logs 10–11 days old; tmp/: six 3 MiB random blobs 2–7 days old; data/keep fills to 95%. */
 const fill = (mnt: string, options: { readonly logs: number; readonly tmp: number; readonly tmpSize?: number; readonly percent?: number }) =>

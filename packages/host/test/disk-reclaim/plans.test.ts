@@ -11,9 +11,9 @@ import * as path from "node:path"
 import * as VolumeGrowth from "../../src/actions/VolumeGrowth"
 import * as DiskCleanup from "../../src/classifiers/DiskCleanup"
 import type { ReclaimFacts } from "../../src/diagnosers/ReclaimDiagnoser"
-import * as Statfs from "../../src/readers/Statfs"
 import * as R from "../../src/remediators/ReclaimRemediator"
 import * as Safety from "../../src/safety/Safety"
+import { diskFactsFields } from "../support/diskFixtures"
 
 const here = path.dirname(new URL(import.meta.url).pathname)
 const GiB = 1024 ** 3
@@ -21,11 +21,8 @@ const GiB = 1024 ** 3
 const FixtureSchema = Schema.Struct({
   signal: Signal.Signal,
   facts: Schema.Struct({
-    usage: Statfs.Usage,
-    topDirs: Schema.Array(Schema.Struct({ path: Schema.String, bytes: Schema.Number })),
+    ...diskFactsFields,
     bigLogs: Schema.Array(Safety.Candidate),
-    logs: Schema.Array(Safety.Candidate),
-    tmp: Schema.Array(Safety.Candidate),
     journal: Schema.Array(Schema.Struct({ path: Schema.String, bytes: Schema.Number })),
     docker: Schema.Struct({ images: Schema.Number, caches: Schema.Number, containers: Schema.Number, bytes: Schema.Number }),
     volume: Schema.Struct({ mount: Schema.String, device: Schema.String, fstype: Schema.String, volumeId: Schema.String, byId: Schema.String, sizeBytes: Schema.Number })

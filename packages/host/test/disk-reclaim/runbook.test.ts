@@ -20,6 +20,7 @@ import * as Statfs from "../../src/readers/Statfs"
 import * as HostDiskReclaim from "../../src/runbooks/host.disk.reclaim"
 import * as DockerEngineFake from "../../src/testing/DockerEngineFake"
 import { describeWithServices } from "../support/sshd"
+import { fileSnapshot } from "../support/diskFixtures"
 import { mountTmpfs as mountAt, old, unmount } from "../support/tmpfs"
 
 const MiB = 1024 * 1024
@@ -51,14 +52,7 @@ const machineSnapshot = (): Map<string, number> => {
   return out
 }
 
-const snapshot = (dir: string): Record<string, string> => {
-  const out: Record<string, string> = {}
-  for (const name of fs.readdirSync(dir, { recursive: true }) as Array<string>) {
-    const s = fs.lstatSync(nodePath.join(dir, name))
-    if (s.isFile()) out[name] = `${s.ino} ${s.size} ${s.mtimeMs}`
-  }
-  return out
-}
+const snapshot = fileSnapshot
 
 /** Journal export format. */
 const exportStream = (messages: ReadonlyArray<string>, t0: number) =>

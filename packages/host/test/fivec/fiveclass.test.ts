@@ -4,7 +4,7 @@
  * classes in order with near misses and a failed probe → Indeterminate, golden plans per class,
  * and the restart guardrails (backoff 30 s × 2^N, ≤ 3 per service per hour) under TestClock.
  */
-import { Catalog, HandOffs, Plan, Runbook, Signal, Verdict } from "@byteport/core"
+import { Catalog, GuardrailStore, HandOffs, Plan, Runbook, Signal, TargetRef, Verdict } from "@byteport/core"
 import type { Fact } from "@byteport/core"
 import * as Testing from "@byteport/core/testing"
 import { assert, describe, it } from "@effect/vitest"
@@ -14,7 +14,7 @@ import * as fs from "node:fs"
 import * as http from "node:http"
 import * as os from "node:os"
 import * as nodePath from "node:path"
-import { FiveClassRuntime, FiveClassStats, HostMemoryFiveClass as F, HostMemorySaturation, Kmsg, ProcessControl } from "../../src/index"
+import { FiveClassRuntime, FiveClassStats, HostMemoryFiveClass as F, HostMemorySaturation, Kmsg, Pods, ProcessControl, RequestRateHistory } from "../../src/index"
 
 const here = nodePath.dirname(new URL(import.meta.url).pathname)
 const MiB = 1024 * 1024
@@ -235,6 +235,56 @@ describe("golden plans per class", () => {
       assert.include(Plan.render(plan), "pod 1b2c3d4e-0000-4000-8000-00000000abcd")
     }
   })
+  it.effect("an OOM kill in a kubepods container: the oom.observed hand-off to its pod's workload (named from the kubelet's log links), never an escalation or an action", () =>
+    Effect.gen(function*() {
+      const logRoot = fs.mkdtempSync(nodePath.join(os.tmpdir(), "byteport-pods-"))
+      const uid = "1b2c3d4e-0000-4000-8000-00000000abcd"
+      const cid = "c0ffee".padEnd(64, "0")
+      fs.mkdirSync(nodePath.join(logRoot, "containers"))
+      fs.writeFileSync(nodePath.join(logRoot, "containers", `web-7d9f-abcde_shop_app-${cid}.log`), "")
+      const cgroup = `/sys/fs/cgroup/memory/kubepods/burstable/pod${uid}/cri-containerd-${cid}.scope`
+      const podUsage = { ...usage(95), cgroup }
+      const killed = Signal.make({ ...signal, evidence: { ...signal.evidence, cgroup, trigger: "oom-kill", killedTask: "java", killedPid: 77 } })
+      for (const name of ["memory_leak", "traffic_spike"]) {
+        const f = { ...CASES[name]!, usage: { _tag: "Known" as const, value: podUsage } }
+        const c = F.classifier()(f)
+        if (c._tag !== "Classified") return assert.fail(c._tag)
+        const plan = yield* F.remediator({ podLogRoot: logRoot, cluster: "prod-eu" })(c, f, killed)
+        assert.deepStrictEqual(Plan.actions(plan.root), [])
+        assert.strictEqual(plan.root._tag, "HandOff")
+        if (plan.root._tag !== "HandOff") return
+        assert.strictEqual(plan.root.signal.type, HandOffs.OomObserved.type)
+        assert.deepStrictEqual(plan.root.signal.target, TargetRef.make("k8s.workload", "prod-eu/shop/Pod/web-7d9f-abcde"))
+        // the evidence is what core's OomObserved hand-off accepts
+        const ev = yield* HandOffs.decode(HandOffs.OomObserved, plan.root.signal)
+        assert.deepStrictEqual(ev, { container: "app", count: 1, lastAt: killed.observedAt, limitBytes: LIMIT })
+        assert.notInclude(Plan.render(plan), "Escalate")
+      }
+      // pressure without a kill in the same pod: no OOM was observed → escalation naming the pod
+      const f = { ...CASES["memory_leak"]!, usage: { _tag: "Known" as const, value: podUsage } }
+      const c = F.classifier()(f)
+      if (c._tag !== "Classified") return assert.fail(c._tag)
+      const pressured = yield* F.remediator({ podLogRoot: logRoot })(c, f, Signal.make({ ...signal, evidence: { ...signal.evidence, cgroup, trigger: "pressure" } }))
+      assert.strictEqual(pressured.root._tag, "Escalate")
+      assert.include(Plan.render(pressured), "shop/web-7d9f-abcde")
+      // a kill in a pod the log links do not name: escalation naming the pod uid
+      const unknown = yield* F.remediator({ podLogRoot: nodePath.join(logRoot, "nowhere") })(c, f, killed)
+      assert.strictEqual(unknown.root._tag, "Escalate")
+      assert.include(Plan.render(unknown), uid)
+      fs.rmSync(logRoot, { recursive: true, force: true })
+    }))
+  it("Pods: a kubepods cgroup's pod uid and container id; the pod from /var/log/pods when no container link names it", () => {
+    const root = fs.mkdtempSync(nodePath.join(os.tmpdir(), "byteport-pods-"))
+    const uid = "0a1b2c3d-1111-4222-8333-444455556666"
+    fs.mkdirSync(nodePath.join(root, "pods", `shop_db-0_${uid}`, "postgres"), { recursive: true })
+    assert.strictEqual(Pods.podUidOf(`/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${uid.replace(/-/g, "_")}.slice`), uid)
+    assert.strictEqual(Pods.podUidOf("/system.slice/web.service"), undefined)
+    assert.strictEqual(Pods.containerIdOf(`/kubepods/pod${uid}/${"ab".repeat(32)}`), "ab".repeat(32))
+    assert.strictEqual(Pods.containerIdOf(`/kubepods/pod${uid}`), undefined)
+    assert.deepStrictEqual(Pods.resolve(`/sys/fs/cgroup/memory/kubepods/pod${uid}/${"ab".repeat(32)}`, root), { uid, namespace: "shop", name: "db-0", container: "postgres" })
+    assert.strictEqual(Pods.resolve("/sys/fs/cgroup/memory/web.service", root), undefined)
+    fs.rmSync(root, { recursive: true, force: true })
+  })
   it("traffic_spike under a policy cap below 2×: the cap", () => {
     const f = CASES["traffic_spike"]!
     const c = F.classifier()(f)
@@ -309,4 +359,50 @@ describe("family default, the Node heap endpoint and the k8s hand-off", () => {
       const bad = yield* Effect.flip(F.k8s({ ...s, evidence: { container: "" } }))
       assert.strictEqual((bad as { readonly _tag: string })._tag, "InvalidHandOff")
     }))
+})
+
+describe("RequestRateHistory: the request rate traffic_spike reads", () => {
+  const HOUR = 3_600_000
+  const climbing = Array.from({ length: 25 }, (_, i) => ({ at: i * (HOUR / 24), bytes: Math.round(((40 + (55 * i) / 24) / 100) * LIMIT) }))
+  const classify = (h: FiveClassStats.Summary) => classOf({ ...CASES["traffic_spike"]!, history: { _tag: "Known", value: h } })
+
+  it.effect("the store-backed default records samples in the GuardrailStore; the history joins them: rps rising with memory → traffic_spike", () =>
+    Effect.gen(function*() {
+      const store = yield* GuardrailStore.GuardrailStore
+      const rates = RequestRateHistory.fromStore(store)
+      for (const [i, m] of climbing.entries()) yield* rates.record("web.service", { at: m.at + 5_000, rps: 100 + i * 40 })
+      // another service's rate is not this one's
+      yield* rates.record("api.service", { at: 0, rps: 9999 })
+      assert.strictEqual((yield* rates.range("web.service", 0, 2 * HOUR)).length, 25)
+      // the diagnoser's history: no RequestRateHistory provided → the default over the store
+      const h = yield* F.history("web.service", () => Effect.succeed(climbing))
+      assert.isAbove(h.rpsCorrelation!, 0.99)
+      assert.strictEqual(classify(h), "traffic_spike")
+    }).pipe(Effect.provide(Testing.layer())))
+
+  it.effect("a provided RequestRateHistory wins; flat rps (no correlation) or no rps → not traffic_spike", () =>
+    Effect.gen(function*() {
+      const flat: RequestRateHistory.RequestRateHistoryShape = {
+        record: () => Effect.void,
+        range: (_unit, from, to) => Effect.succeed(climbing.filter((m) => m.at >= from && m.at <= to).map((m, i) => ({ at: m.at, rps: i % 2 === 0 ? 100 : 101 })))
+      }
+      const h = yield* F.history("web.service", () => Effect.succeed(climbing)).pipe(Effect.provideService(RequestRateHistory.RequestRateHistory, flat))
+      assert.isBelow(Math.abs(h.rpsCorrelation ?? 0), 0.7)
+      assert.notStrictEqual(classify(h), "traffic_spike")
+      // no store, no provided history: memory only, no rps
+      const bare = yield* F.history("web.service", () => Effect.succeed(climbing))
+      assert.isUndefined(bare.rpsCorrelation)
+      assert.notStrictEqual(classify(bare), "traffic_spike")
+    }))
+
+  it.effect("the store keeps 3 h per service and drops older samples; samples out of the ±60 s tolerance are not joined", () =>
+    Effect.gen(function*() {
+      const store = yield* GuardrailStore.GuardrailStore
+      const rates = RequestRateHistory.fromStore(store)
+      yield* rates.record("web.service", { at: 0, rps: 1 })
+      yield* rates.record("web.service", { at: 4 * HOUR, rps: 2 })
+      assert.deepStrictEqual(yield* rates.range("web.service", 0, 5 * HOUR), [{ at: 4 * HOUR, rps: 2 }])
+      const joined = RequestRateHistory.join([{ at: 0, bytes: 1 }, { at: 4 * HOUR - 30_000, bytes: 2 }], [{ at: 4 * HOUR, rps: 2 }])
+      assert.deepStrictEqual(joined.map((x) => x.rps), [undefined, 2])
+    }).pipe(Effect.provide(Testing.layer())))
 })

@@ -7,27 +7,13 @@ import * as fs from "node:fs"
 import * as net from "node:net"
 import * as os from "node:os"
 import * as nodePath from "node:path"
-import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
-import { Action, ActionHandler, TargetRef } from "@byteport/core"
-import { Effect, Exit, Scope } from "effect"
-import * as Permit from "../../../core/src/Permit"
-import { Cleaners, HostFs, Safety, Ssh } from "../../src/index"
-import { describeWithSshd } from "../support/sshd"
-import { mountTmpfs, old, unmount } from "../support/tmpfs"
+import { assert, it } from "@effect/vitest"
+import { Effect, Exit } from "effect"
+import { Cleaners, type HostFs, Safety } from "../../src/index"
+import { overLocalAndSftp, runHandler, write } from "../support/overHostFs"
+import { mountTmpfs, unmount } from "../support/tmpfs"
 
 const DAY = 24 * 3600 * 1000
-
-const write = (p: string, content: string, ageMs: number) => {
-  fs.mkdirSync(nodePath.dirname(p), { recursive: true })
-  fs.writeFileSync(p, content)
-  old(p, ageMs)
-}
-
-const runHandler = (h: ActionHandler.ActionHandler, c: Safety.Candidate, mode: "auto" | "dry_run") => {
-  const action = Action.make({ kind: h.kind, target: TargetRef.make("host.file", c.path), params: { ...c }, description: `${h.kind} ${c.path}` })
-  const permit = Permit.mint(Action.digest(action), "inc-1", Date.now() + 60_000, mode, `p-${Math.random()}`)
-  return { action, run: h.run(action, permit) }
-}
 
 const reasonOf = (exit: Exit.Exit<unknown, Safety.Refused>): string | undefined =>
   Exit.isFailure(exit) ? (JSON.parse(JSON.stringify(exit)) as { cause: { reasons?: Array<{ error?: { reason?: string } }> } }).cause.reasons?.[0]?.error?.reason ?? JSON.stringify(exit) : undefined
@@ -145,17 +131,4 @@ const scenario = (getFs: () => HostFs.HostFsShape) => {
     }))
 }
 
-describe("temp cleanup over HostFs.local", () => {
-  scenario(() => HostFs.local)
-})
-
-describeWithSshd("temp cleanup over SFTP (loopback sshd)", (sshd) => {
-  let scope: Scope.Closeable
-  let hostFs: HostFs.HostFsShape
-  beforeAll(async () => {
-    scope = Effect.runSync(Scope.make())
-    hostFs = HostFs.sftp(await Effect.runPromise(Scope.provide(scope)(Ssh.connect(sshd.options))))
-  })
-  afterAll(() => Effect.runPromise(Scope.close(scope, Exit.void)))
-  scenario(() => hostFs)
-})
+overLocalAndSftp({ local: "temp cleanup over HostFs.local", sftp: "temp cleanup over SFTP (loopback sshd)" }, scenario)

@@ -36,7 +36,7 @@ describe("host.cpu.saturation on a real CPU burner (LocalSupervisor)", () => {
     fs.rmSync(dir, { recursive: true, force: true })
   })
 
-  const handle = (mode: "auto" | "dry_run" | "observe", feed: { busy: number; steal?: number }, resampleSeconds = 2) =>
+  const handle = (mode: "auto" | "dry_run" | "observe", feed: { busy: number; steal?: number }, resampleSeconds = 2, extra: Partial<HostCpuSaturation.Options> = {}) =>
     Effect.gen(function*() {
       const statPath = nodePath.join(dir, `stat-${Math.random()}`)
       const f = cpuFeed(statPath, feed)
@@ -46,7 +46,8 @@ describe("host.cpu.saturation on a real CPU burner (LocalSupervisor)", () => {
           sampleMillis: 300,
           resampleSeconds,
           verifyAfterSeconds: 0,
-          filter: (p) => p.cgroup.includes(root)
+          filter: (p) => p.cgroup.includes(root),
+          ...extra
         })
         const signal = Signal.make({ type: HostCpuSaturation.SIGNAL_TYPE, target: HostCpuSaturation.target("test-host"), observedAt: Date.now(), source: "test", evidence: { busyPercent: feed.busy } })
         const manager = ServiceManager.systemd(sup.shell)
@@ -120,6 +121,20 @@ describe("host.cpu.saturation on a real CPU burner (LocalSupervisor)", () => {
       assert.strictEqual(cls(r), "steal_dominated")
       assert.strictEqual(r.status, "escalated")
       assert.match(r.escalation!.reason, /hypervisor steal/)
+      assert.strictEqual(sup.snapshot(UNIT)!.mainPid, pid)
+      assert.deepStrictEqual([nice(pid), score(pid)], before)
+    }), 30_000)
+
+  it.live("a protected top consumer (the operator's never-touch list) escalates and touches nothing", () =>
+    Effect.gen(function*() {
+      const pid = sup.snapshot(UNIT)!.mainPid!
+      const comm = fs.readFileSync(`/proc/${pid}/comm`, "utf8").trim()
+      const before = [nice(pid), score(pid)]
+      const r = yield* handle("auto", { busy: 97 }, 2, { operatorList: [comm] })
+      assert.strictEqual(cls(r), "protected_consumer")
+      assert.strictEqual(r.status, "escalated")
+      assert.include(r.escalation!.reason, `pid ${pid}`)
+      assert.deepStrictEqual(r.outcomes.filter((o) => o.status === "applied"), [])
       assert.strictEqual(sup.snapshot(UNIT)!.mainPid, pid)
       assert.deepStrictEqual([nice(pid), score(pid)], before)
     }), 30_000)

@@ -50,11 +50,11 @@ describe("host.memory.saturation on a real growing allocator (LocalSupervisor)",
     }
   }
 
-  const handle = (mode: "auto" | "dry_run" | "observe", m: Parameters<typeof meminfo>[1]) =>
+  const handle = (mode: "auto" | "dry_run" | "observe", m: Parameters<typeof meminfo>[1], extra: Partial<HostMemorySaturation.Options> = {}) =>
     Effect.gen(function*() {
       const meminfoPath = nodePath.join(dir, `meminfo-${Math.random()}`)
       meminfo(meminfoPath, m)
-      const rb = HostMemorySaturation.make({ meminfoPath, sampleMillis: 400, verifyAfterSeconds: 0, filter: (p) => p.cgroup.includes(tag) })
+      const rb = HostMemorySaturation.make({ meminfoPath, sampleMillis: 400, verifyAfterSeconds: 0, filter: (p) => p.cgroup.includes(tag), ...extra })
       const signal = Signal.make({ type: HostMemorySaturation.SIGNAL_TYPE, target: HostMemorySaturation.target("test-host"), observedAt: Date.now(), source: "test", evidence: { usedPercent: m.usedPercent } })
       const manager = ServiceManager.systemd(sup.shell)
       const r = yield* Runbook.handle(rb, signal, { mode }).pipe(
@@ -112,5 +112,18 @@ describe("host.memory.saturation on a real growing allocator (LocalSupervisor)",
       assert.deepStrictEqual(report.outcomes.filter((o) => o.status === "applied"), [])
       assert.strictEqual(sup.snapshot(GROWER)!.mainPid, pid)
       assert.strictEqual(dropCaches(), drop)
+    }), 30_000)
+
+  it.live("a protected top grower (the operator's never-touch list) escalates naming it and restarts nothing", () =>
+    Effect.gen(function*() {
+      yield* eventually(() => Effect.sync(() => (rss(sup.snapshot(GROWER)!.mainPid!) > 32 * 1024 * 1024 ? true : undefined)))
+      const pid = sup.snapshot(GROWER)!.mainPid!
+      const comm = fs.readFileSync(`/proc/${pid}/comm`, "utf8").trim()
+      const { report } = yield* handle("auto", { usedPercent: 95 }, { operatorList: [comm] })
+      assert.strictEqual(cls(report), "protected_grower")
+      assert.strictEqual(report.status, "escalated")
+      assert.include(report.escalation!.reason, `pid ${pid}`)
+      assert.deepStrictEqual(report.outcomes.filter((o) => o.status === "applied"), [])
+      assert.strictEqual(sup.snapshot(GROWER)!.mainPid, pid)
     }), 30_000)
 })

@@ -5,13 +5,58 @@
 import { Plan } from "@byteport/core"
 import type { Signal } from "@byteport/core"
 import * as Testing from "@byteport/core/testing"
-import { assert, describe, it } from "@effect/vitest"
+import { assert, beforeAll, describe, it } from "@effect/vitest"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { HostCpuSaturation, HostMemorySaturation } from "../../src/index"
+import { Effect } from "effect"
+import { CpuStat, HostCpuSaturation, HostMemorySaturation } from "../../src/index"
 
 const here = path.dirname(new URL(import.meta.url).pathname)
-const load = <F>(name: string): { signal: Signal.Signal; facts: F } => JSON.parse(fs.readFileSync(path.join(here, "fixtures", `${name}.json`), "utf8"))
+/** The /proc recordings of this machine (test/fixtures/record-proc.sh; CAPTURE.txt says when and how). */
+const proc = path.join(here, "..", "fixtures", "proc")
+
+interface Fixture<F> {
+  readonly signal: Signal.Signal
+  readonly facts: F
+  /** The recorded /proc files the numbers come from (the process tables stay hand-written). */
+  readonly recording?: { readonly stat?: readonly [string, string]; readonly meminfo?: string }
+}
+const raw = <F>(name: string): Fixture<F> => JSON.parse(fs.readFileSync(path.join(here, "fixtures", `${name}.json`), "utf8"))
+
+const pct = (x: number) => Math.round(x * 1000) / 10
+
+/** A CPU fixture with busy and steal computed by the runbook's reader from its recorded /proc/stat pair. */
+const recordCpu = (name: string): Effect.Effect<Fixture<HostCpuSaturation.CpuFacts>, unknown> =>
+  Effect.gen(function*() {
+    const f = raw<HostCpuSaturation.CpuFacts>(name)
+    if (f.recording?.stat === undefined) return f
+    const a = (yield* CpuStat.read(path.join(proc, f.recording.stat[0]))).total
+    const b = (yield* CpuStat.read(path.join(proc, f.recording.stat[1]))).total
+    const busyPercent = pct(CpuStat.busyFraction(a, b))
+    const stealPercent = pct(CpuStat.stealFraction(a, b))
+    return { ...f, signal: { ...f.signal, evidence: { ...f.signal.evidence, busyPercent, stealPercent } }, facts: { sample: { ...f.facts.sample, busyPercent, stealPercent } } }
+  })
+
+/** A memory fixture with the memory sample read by the runbook's reader from its recorded /proc/meminfo. */
+const recordMemory = (name: string): Effect.Effect<Fixture<HostMemorySaturation.MemoryFacts>, unknown> =>
+  Effect.gen(function*() {
+    const f = raw<HostMemorySaturation.MemoryFacts>(name)
+    if (f.recording?.meminfo === undefined) return f
+    const memory = yield* HostMemorySaturation.memory(path.join(proc, f.recording.meminfo))
+    return { ...f, signal: { ...f.signal, evidence: { ...f.signal.evidence, usedPercent: memory.usedPercent } }, facts: { ...f.facts, memory } }
+  })
+
+const CPU = ["cpu-runaway", "cpu-no-unit", "cpu-protected", "cpu-pod", "cpu-steal"]
+const MEMORY = ["memory-exhaustion", "memory-shmem", "memory-page-cache", "memory-protected"]
+const cpuFixtures = new Map<string, Fixture<HostCpuSaturation.CpuFacts>>()
+const memoryFixtures = new Map<string, Fixture<HostMemorySaturation.MemoryFacts>>()
+beforeAll(() =>
+  Effect.runPromise(Effect.gen(function*() {
+    for (const n of CPU) cpuFixtures.set(n, yield* recordCpu(n))
+    for (const n of MEMORY) memoryFixtures.set(n, yield* recordMemory(n))
+  })))
+const loadCpu = (name: string) => cpuFixtures.get(name)!
+const loadMemory = (name: string) => memoryFixtures.get(name)!
 
 const kinds = (p: Plan.Plan) => Plan.actions(p.root).map((a) => a.action.kind)
 
@@ -25,7 +70,7 @@ describe("host.cpu.saturation plans", () => {
   ]
   for (const [name, cls, acts] of cases) {
     it(`${name}: ${cls} → ${acts.join(", ") || "escalation"}`, () => {
-      const f = load<HostCpuSaturation.CpuFacts>(name)
+      const f = loadCpu(name)
       const facts = Testing.facts(f.facts)
       const c = HostCpuSaturation.classifier()(facts)
       assert.strictEqual(c._tag, "Classified")
@@ -40,7 +85,7 @@ describe("host.cpu.saturation plans", () => {
   }
 
   it("runaway: every act is conditional on the diagnosed pid + starttime; the restart waits for the re-sample to fail", () => {
-    const f = load<HostCpuSaturation.CpuFacts>("cpu-runaway")
+    const f = loadCpu("cpu-runaway")
     const facts = Testing.facts(f.facts)
     const c = HostCpuSaturation.classifier()(facts)
     if (c._tag !== "Classified") return assert.fail("unclassified")
@@ -57,11 +102,34 @@ describe("host.cpu.saturation plans", () => {
   })
 
   it("the pod escalation names the pod", () => {
-    const f = load<HostCpuSaturation.CpuFacts>("cpu-pod")
+    const f = loadCpu("cpu-pod")
     const facts = Testing.facts(f.facts)
     const c = HostCpuSaturation.classifier()(facts)
     if (c._tag !== "Classified") return assert.fail("unclassified")
     assert.match(Plan.render(HostCpuSaturation.planOf(c, facts, f.signal)), /pod 0f1e2d3c-4b5a-6978-8695-a4b3c2d1e0f9/)
+  })
+})
+
+describe("the recorded /proc fixtures", () => {
+  it("CPU fixtures take busy and steal from this machine's /proc/stat (recorded under one busy loop per CPU); memory-page-cache its /proc/meminfo", () => {
+    assert.match(fs.readFileSync(path.join(proc, "CAPTURE.txt"), "utf8"), /command: sh packages\/host\/test\/fixtures\/record-proc\.sh/)
+    for (const name of ["cpu-runaway", "cpu-no-unit", "cpu-protected", "cpu-pod"]) {
+      const f = loadCpu(name)
+      assert.deepStrictEqual(f.recording?.stat, ["stat.busy.0", "stat.busy.1"], name)
+      assert.isAbove(f.facts.sample.busyPercent, HostCpuSaturation.DEFAULTS.busyPercent, name)
+      assert.strictEqual(f.signal.evidence["busyPercent"], f.facts.sample.busyPercent)
+    }
+    const m = loadMemory("memory-page-cache")
+    const text = fs.readFileSync(path.join(proc, "meminfo"), "utf8")
+    const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, "m").exec(text)![1]) * 1024
+    assert.deepStrictEqual([m.facts.memory.memTotal, m.facts.memory.memAvailable, m.facts.memory.shmem], [kb("MemTotal"), kb("MemAvailable"), kb("Shmem")])
+    assert.isAtMost(m.facts.memory.usedPercent, HostMemorySaturation.DEFAULTS.usedPercent)
+    // the fixtures that are not recordings say so, and why
+    for (const name of ["cpu-steal", "memory-exhaustion", "memory-protected", "memory-shmem"]) {
+      const f = raw<unknown>(name)
+      assert.isUndefined(f.recording, name)
+      assert.match(f.signal.source ?? "", /^hand-written: /, name)
+    }
   })
 })
 
@@ -74,7 +142,7 @@ describe("host.memory.saturation plans", () => {
   ]
   for (const [name, cls, acts] of cases) {
     it(`${name}: ${cls} → ${acts.join(", ") || "no action"}`, () => {
-      const f = load<HostMemorySaturation.MemoryFacts>(name)
+      const f = loadMemory(name)
       const facts = Testing.facts(f.facts)
       const c = HostMemorySaturation.classifier()(facts)
       assert.strictEqual(c._tag, "Classified")

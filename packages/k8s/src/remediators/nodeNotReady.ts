@@ -140,7 +140,7 @@ export const plan = (
   // the shared node-replacement step: a guarded reservation (opt-in, providerID, no control plane,
   // 1 in flight and 2 per 24 h per cluster), then the awaited hand-off; denied → escalate
   const replace = (reason: string) =>
-    NodeReplacement.stepOrEscalate({ node: name, cluster, reason, observedAt: signal.observedAt, await: `${s.replaceAwaitSeconds} seconds`, source: RUNBOOK_ID }, nextStepsFor(cls, name))
+    NodeReplacement.stepOrEscalate({ node: name, cluster, reason, observedAt: signal.observedAt, await: `${s.replaceAwaitSeconds} seconds`, source: RUNBOOK_ID, providerID: node?.providerID }, nextStepsFor(cls, name))
   switch (cls) {
     case "transient_kubelet_hang":
       return mk(`cordon ${name}, restart kubelet`, Plan.seq(cordon, restart("kubelet"), ...finish))

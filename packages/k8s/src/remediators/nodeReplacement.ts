@@ -31,14 +31,16 @@ export interface StepOptions {
   readonly await?: Duration.Input
   /** The parent's runbook id, as the hand-off signal's source. */
   readonly source?: string
+  /** The node's `spec.providerID`, passed in the evidence so the cloud finds the instance. */
+  readonly providerID?: string | null | undefined
 }
 
-/** The hand-off signal (evidence: reason, cordoned, drained). */
+/** The hand-off signal (evidence: reason, cordoned, drained, providerID when known). */
 export const signal = (o: StepOptions): Signal.Signal => ({
   type: HandOffs.NodeReplacementRequested.type,
   target: Targets.node({ cluster: o.cluster, name: o.node }),
   observedAt: o.observedAt,
-  evidence: { reason: o.reason, cordoned: true, drained: true },
+  evidence: { reason: o.reason, cordoned: true, drained: true, ...(o.providerID ? { providerID: o.providerID } : {}) },
   ...(o.source !== undefined ? { source: o.source } : {})
 })
 

@@ -65,13 +65,20 @@ describe("store indexes", () => {
 })
 
 describe("controllers at scale", () => {
-  it("500 pods on 25 nodes are built, scheduled evenly (each Deployment's replicas on distinct nodes) and Running within a few seconds", async () => {
-    const workloads = Array.from({ length: 50 }, (_, i) => ({ name: `svc-${i}`, replicas: 10, memoryLimit: "256Mi", memoryRequest: "64Mi", cpuRequest: "10m" }))
+  /** Builds `n` pods (10 per Deployment) on 25 nodes and advances 10 s; the wall time it took. */
+  const run = async (n: number) => {
+    const workloads = Array.from({ length: n / 10 }, (_, i) => ({ name: `svc-${i}`, replicas: 10, memoryLimit: "256Mi", memoryRequest: "64Mi", cpuRequest: "10m" }))
     const t0 = performance.now()
     const sim = await startSim({ seed: 5, now: "2026-01-01T00:00:00Z", scenario: Scenario.cluster({ nodes: 25, nodeDefaults: { cpu: "64", memory: "256Gi", pods: 110 }, warmup: "0s", workloads }).build() })
+    sim.advance("10s")
+    return { sim, ms: performance.now() - t0 }
+  }
+
+  it("500 pods on 25 nodes are built, scheduled evenly (each Deployment's replicas on distinct nodes) and Running; the time grows linearly with the pods", async () => {
+    const small = await run(100)
+    await small.sim.close()
+    const { sim, ms } = await run(500)
     try {
-      sim.advance("10s")
-      const elapsed = performance.now() - t0
       const pods = sim.api.store.list(PODS) as Array<any>
       assert.strictEqual(pods.length, 500)
       assert.strictEqual(pods.filter((p) => p.status?.phase === "Running").length, 500)
@@ -85,10 +92,14 @@ describe("controllers at scale", () => {
       assert.strictEqual(perNode.size, 25)
       for (const n of perNode.values()) assert.strictEqual(n, 20)
       for (const s of nodesOf.values()) assert.strictEqual(s.size, 10)
-      // the quadratic scheduler (every node re-listing every pod) made 1,000 pods take 27 s
-      assert.isBelow(elapsed, 20_000)
+      // The quadratic scheduler (every node re-listing every pod) made 1,000 pods take 27 s. An
+      // absolute wall-time bound measured the machine's load, not the code: compare 5× the pods
+      // back to back instead — linear work costs ~5× (~10× measured on a loaded machine), quadratic ~25×.
+      const ratio = ms / small.ms
+      console.log(`100 pods: ${small.ms.toFixed(0)} ms, 500 pods: ${ms.toFixed(0)} ms (×${ratio.toFixed(1)})`)
+      assert.isBelow(ratio, 20)
     } finally {
       await sim.close()
     }
-  }, 60_000)
+  }, 120_000)
 })

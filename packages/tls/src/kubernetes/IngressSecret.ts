@@ -31,10 +31,10 @@ import { Action, ActionHandler, TargetRef } from "@byteport/core"
 import type { Json } from "@byteport/core"
 import { ApiException, CoreV1Api } from "@kubernetes/client-node"
 import type { KubeConfig, V1Secret } from "@kubernetes/client-node"
-import { Clock, Effect, Schema } from "effect"
+import { Effect, Schema } from "effect"
 import * as Backup from "../backup/Backup"
 import * as Certificate from "../Certificate"
-import * as Chain from "../Chain"
+import * as NewCertificate from "../checks/NewCertificate"
 import * as Inspection from "../Inspection"
 import { poll } from "../servers/Server"
 
@@ -134,11 +134,7 @@ const readSecret = (kc: KubeConfig, kind: string, namespace: string, name: strin
     catch: (e) => new ActionHandler.ActionFailed({ kind, message: `read Secret ${namespace}/${name}: ${e instanceof ApiException ? `HTTP ${e.code}` : String(e)}` })
   })
 
-const readText = (p: string, kind: string) =>
-  Effect.try({
-    try: () => fs.readFileSync(p, "utf8"),
-    catch: (e) => new ActionHandler.ActionFailed({ kind, message: `cannot read ${p} (${(e as NodeJS.ErrnoException)?.code ?? "error"})` })
-  })
+const readText = NewCertificate.readText
 
 const pairOf = (s: V1Secret) => ({
   cert: Buffer.from(s.data?.["tls.crt"] ?? "", "base64").toString("utf8"),
@@ -184,15 +180,7 @@ export const makeInstall = (kc: KubeConfig): ActionHandler.ActionHandler => {
     params: InstallParams,
     apply: (p, ctx) =>
       Effect.gen(function*(): Effect.fn.Return<ActionHandler.HandlerResult, ActionHandler.ActionFailed> {
-        const cert = yield* readText(p.source.cert, kind)
-        const key = yield* readText(p.source.key, kind)
-        const leaf = yield* Backup.checkKeyMatch(cert, key, p.source.cert).pipe(Effect.mapError((e) => failed(e.message)))
-        const now = yield* Clock.currentTimeMillis
-        const roots = p.caFiles !== undefined
-          ? (yield* Effect.forEach(p.caFiles, (f) => readText(f, kind))).flatMap((pem) => Certificate.parsePemBundle(pem))
-          : Chain.defaultRoots()
-        const verdict = Chain.verify({ served: Certificate.parsePemBundle(cert), roots, name: p.endpoint.servername, now })
-        if (!verdict.valid) return yield* failed(`the new chain in ${p.source.cert} is not valid for ${p.endpoint.servername}: ${verdict.problems.map(Chain.describe).join("; ")}`)
+        const { cert, key, leaf } = yield* NewCertificate.check({ source: p.source, caFiles: p.caFiles, servername: p.endpoint.servername }, kind)
         const planned = ctx.action.precondition as { resourceVersion?: unknown; servedFingerprint?: unknown }
         const secret = yield* readSecret(kc, kind, p.namespace, p.secretName)
         const rv = secret.metadata?.resourceVersion ?? ""

@@ -40,10 +40,10 @@ import * as path from "node:path"
 import { Action, ActionHandler, TargetRef } from "@byteport/core"
 import type { Json } from "@byteport/core"
 import type { Shell } from "@byteport/core/shell"
-import { Clock, Effect, Schema } from "effect"
+import { Effect, Schema } from "effect"
 import * as Backup from "../backup/Backup"
 import * as Certificate from "../Certificate"
-import * as Chain from "../Chain"
+import * as NewCertificate from "../checks/NewCertificate"
 import * as Inspection from "../Inspection"
 import * as Caddy from "../servers/Caddy"
 import * as Haproxy from "../servers/Haproxy"
@@ -141,7 +141,8 @@ export const serverOf = (spec: ServerSpec, crt?: string): Server => {
   }
 }
 
-const configOf = (spec: ServerSpec): string => (spec.kind === "nginx" ? spec.conf : spec.kind === "haproxy" ? spec.cfg : spec.caddyfile)
+/** The configuration file a server reads (backed up and hashed with the certificate). */
+export const configOf = (spec: ServerSpec): string => (spec.kind === "nginx" ? spec.conf : spec.kind === "haproxy" ? spec.cfg : spec.caddyfile)
 
 /** The SHA-256 fingerprint the endpoint serves now. */
 export const servedFingerprint = (endpoint: Endpoint) =>
@@ -169,11 +170,7 @@ export const awaitServed = (endpoint: Endpoint, fingerprint: string, timeoutMill
     return { served: hit !== undefined, last }
   })
 
-const readText = (p: string, kind: string) =>
-  Effect.try({
-    try: () => fs.readFileSync(p, "utf8"),
-    catch: (e) => new ActionHandler.ActionFailed({ kind, message: `cannot read ${p} (${(e as NodeJS.ErrnoException)?.code ?? "error"})` })
-  })
+const readText = NewCertificate.readText
 
 const writable = (p: string): boolean => {
   let dir = p
@@ -207,17 +204,7 @@ export const makeInstall = (server: ServerKind): ActionHandler.ActionHandler<She
         if (p.server.kind !== server) return yield* failed(`${kind} cannot install for a ${p.server.kind} server`)
         const srv = serverOf(p.server, p.target.cert)
         // 1. the new certificate: key match and chain, before anything is written
-        const cert = yield* readText(p.source.cert, kind)
-        const key = yield* readText(p.source.key, kind)
-        const leaf = yield* Backup.checkKeyMatch(cert, key, p.source.cert).pipe(Effect.mapError((e) => failed(e.message)))
-        const now = yield* Clock.currentTimeMillis
-        const roots = p.caFiles !== undefined
-          ? (yield* Effect.forEach(p.caFiles, (f) => readText(f, kind))).flatMap((pem) => Certificate.parsePemBundle(pem))
-          : Chain.defaultRoots()
-        const verdict = Chain.verify({ served: Certificate.parsePemBundle(cert), roots, name: p.endpoint.servername, now })
-        if (!verdict.valid) {
-          return yield* failed(`the new chain in ${p.source.cert} is not valid for ${p.endpoint.servername}: ${verdict.problems.map(Chain.describe).join("; ")}`)
-        }
+        const { cert, key, leaf } = yield* NewCertificate.check({ source: p.source, caFiles: p.caFiles, servername: p.endpoint.servername }, kind)
         const newFp = leaf.fingerprint256
         const planned = String((ctx.action.precondition as Json.JsonObject)["servedFingerprint"] ?? "")
         const targets = [p.target.cert, ...(p.target.key !== undefined ? [p.target.key] : [])]

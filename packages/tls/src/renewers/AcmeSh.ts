@@ -16,8 +16,7 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { Shell } from "@byteport/core/shell"
-import { Effect, Redacted } from "effect"
-import * as Certificate from "../Certificate"
+import { Effect } from "effect"
 import * as Renewer from "./Renewer"
 
 const KIND = "acme.sh"
@@ -98,24 +97,7 @@ export const make = (options: Options = {}): Renewer.Renewer<Shell.Shell> => {
         const dir = lineageDir(home, request)
         const main = request.domains[0] ?? ""
         const files: Renewer.RenewedFiles = { cert: path.join(dir, `${main}.cer`), chain: path.join(dir, "ca.cer"), fullchain: path.join(dir, "fullchain.cer"), key: path.join(dir, `${main}.key`) }
-        const read = yield* Effect.try({
-          try: () => ({ cert: fs.readFileSync(files.cert, "utf8"), chain: fs.readFileSync(files.chain, "utf8"), fullchain: fs.readFileSync(files.fullchain, "utf8"), key: fs.readFileSync(files.key, "utf8") }),
-          catch: (e) => new Renewer.RenewFailed({ renewer: KIND, message: `acme.sh succeeded but ${dir} is unreadable: ${e instanceof Error ? e.message : String(e)}` })
-        })
-        const x = Certificate.parsePemBundle(read.cert)[0]
-        if (x === undefined) return yield* new Renewer.RenewFailed({ renewer: KIND, message: `no certificate in ${files.cert}` })
-        const leaf = Certificate.fromX509(x)
-        return {
-          renewer: KIND,
-          domains: [...leaf.dnsNames],
-          files,
-          pems: { cert: read.cert, chain: read.chain, fullchain: read.fullchain, key: Redacted.make(read.key) },
-          serial: leaf.serial,
-          fingerprint256: leaf.fingerprint256,
-          notBefore: leaf.notBefore,
-          notAfter: leaf.notAfter,
-          challenges: request.challenge === undefined ? [] : request.domains.map((domain) => ({ domain, type: request.challenge!.type }))
-        } satisfies Renewer.Renewed
+        return yield* Renewer.readRenewed(KIND, dir, files, request.challenge === undefined ? [] : request.domains.map((domain) => ({ domain, type: request.challenge!.type })))
       })
   }
 }

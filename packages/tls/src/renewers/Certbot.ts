@@ -21,8 +21,7 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { Shell } from "@byteport/core/shell"
-import { Effect, Redacted } from "effect"
-import * as Certificate from "../Certificate"
+import { Effect } from "effect"
 import * as DnsProvider from "../dns/DnsProvider"
 import * as DnsHook from "./DnsHook"
 import * as Renewer from "./Renewer"
@@ -213,24 +212,7 @@ export const make = (options: Options = {}): Renewer.Renewer<Shell.Shell> => {
       }
       const live = path.join(d.configDir, "live", name)
       const files: Renewer.RenewedFiles = { cert: path.join(live, "cert.pem"), chain: path.join(live, "chain.pem"), fullchain: path.join(live, "fullchain.pem"), key: path.join(live, "privkey.pem") }
-      const read = yield* Effect.try({
-        try: () => ({ fullchain: fs.readFileSync(files.fullchain, "utf8"), cert: fs.readFileSync(files.cert, "utf8"), chain: fs.readFileSync(files.chain, "utf8"), key: fs.readFileSync(files.key, "utf8") }),
-        catch: (e) => new Renewer.RenewFailed({ renewer: KIND, message: `certbot succeeded but ${live} is unreadable: ${e instanceof Error ? e.message : String(e)}` })
-      })
-      const leafX509 = Certificate.parsePemBundle(read.cert)[0]
-      if (leafX509 === undefined) return yield* new Renewer.RenewFailed({ renewer: KIND, message: `no certificate in ${files.cert}` })
-      const leaf = Certificate.fromX509(leafX509)
-      return {
-        renewer: KIND,
-        domains: [...leaf.dnsNames],
-        files,
-        pems: { cert: read.cert, chain: read.chain, fullchain: read.fullchain, key: Redacted.make(read.key) },
-        serial: leaf.serial,
-        fingerprint256: leaf.fingerprint256,
-        notBefore: leaf.notBefore,
-        notAfter: leaf.notAfter,
-        challenges: c === undefined ? [] : request.domains.map((domain) => ({ domain, type: c.type }))
-      } satisfies Renewer.Renewed
+      return yield* Renewer.readRenewed(KIND, live, files, c === undefined ? [] : request.domains.map((domain) => ({ domain, type: c.type })))
     }))
   return { kind: KIND, challenges: ["http-01", "dns-01"], describe, renew }
 }

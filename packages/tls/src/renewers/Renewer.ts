@@ -14,8 +14,9 @@
  *
  * @since 0.1.0
  */
-import type { Effect, Redacted } from "effect"
-import { Schema } from "effect"
+import * as fs from "node:fs"
+import { Effect, Redacted, Schema } from "effect"
+import * as Certificate from "../Certificate"
 import type * as DnsProvider from "../dns/DnsProvider"
 
 /** The ACME challenge types BytePort answers. Wildcards need `dns-01`. */
@@ -216,3 +217,35 @@ export const parseRetryAfter = (header: string | undefined | null, now: number):
   const d = Date.parse(t)
   return Number.isNaN(d) ? undefined : d
 }
+
+/**
+ * Reads what a client renewer (certbot, acme.sh) wrote — `cert`, `chain`, `fullchain`, `key` — and
+ * describes the new leaf. `where` (the lineage directory) names the place in errors; the key is
+ * kept `Redacted`.
+ */
+export const readRenewed = (
+  kind: string,
+  where: string,
+  files: RenewedFiles,
+  challenges: Renewed["challenges"]
+): Effect.Effect<Renewed, RenewFailed> =>
+  Effect.gen(function*() {
+    const read = yield* Effect.try({
+      try: () => ({ cert: fs.readFileSync(files.cert, "utf8"), chain: fs.readFileSync(files.chain, "utf8"), fullchain: fs.readFileSync(files.fullchain, "utf8"), key: fs.readFileSync(files.key, "utf8") }),
+      catch: (e) => new RenewFailed({ renewer: kind, message: `${kind} succeeded but ${where} is unreadable: ${e instanceof Error ? e.message : String(e)}` })
+    })
+    const x = Certificate.parsePemBundle(read.cert)[0]
+    if (x === undefined) return yield* new RenewFailed({ renewer: kind, message: `no certificate in ${files.cert}` })
+    const leaf = Certificate.fromX509(x)
+    return {
+      renewer: kind,
+      domains: [...leaf.dnsNames],
+      files,
+      pems: { cert: read.cert, chain: read.chain, fullchain: read.fullchain, key: Redacted.make(read.key) },
+      serial: leaf.serial,
+      fingerprint256: leaf.fingerprint256,
+      notBefore: leaf.notBefore,
+      notAfter: leaf.notAfter,
+      challenges
+    } satisfies Renewed
+  })

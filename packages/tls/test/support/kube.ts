@@ -2,7 +2,8 @@
 import * as fs from "node:fs"
 import { KubeSim } from "@byteport/kube-sim"
 import type { KubeSimInstance } from "@byteport/kube-sim"
-import { CoreV1Api, CustomObjectsApi, KubeConfig } from "@kubernetes/client-node"
+import { CoreV1Api, CustomObjectsApi, KubeConfig, NetworkingV1Api } from "@kubernetes/client-node"
+import * as R from "../../src/certmanager/Resources"
 import * as CertManagerModel from "../../src/testing/certManager"
 
 /** A running kube-sim whose clock is `Date.now() + offset`, with the cert-manager model installed. */
@@ -77,4 +78,29 @@ export const until = async <A>(probe: () => Promise<A | undefined>, timeoutMilli
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMillis} ms waiting for ${what}`)
     await new Promise((r) => setTimeout(r, 50))
   }
+}
+
+/** Points the ClusterIssuer `name` at another ACME server. */
+export const setIssuerServer = async (w: CertManagerWorld, name: string, server: string): Promise<void> => {
+  const issuer = (await w.custom.getClusterCustomObject({ group: R.GROUP, version: R.VERSION, plural: "clusterissuers", name })) as { spec: { acme: { server: string } } }
+  issuer.spec.acme.server = server
+  await w.custom.replaceClusterCustomObject({ group: R.GROUP, version: R.VERSION, plural: "clusterissuers", name, body: { ...issuer, metadata: { name } } })
+}
+
+/**
+ * A ClusterIssuer `pebble` for `server`, the Certificate `default/shop` for `domain` into the
+ * Secret `shop-tls` (renewBefore 48h), issued once (revision 1), and an Ingress serving it.
+ */
+export const issueBehindIngress = async (w: CertManagerWorld, o: { readonly domain: string; readonly server: string }): Promise<R.Certificate> => {
+  await w.custom.createClusterCustomObject({ group: R.GROUP, version: R.VERSION, plural: "clusterissuers", body: clusterIssuer("pebble", o.server) })
+  await w.custom.createNamespacedCustomObject({ group: R.GROUP, version: R.VERSION, plural: "certificates", namespace: "default", body: certificate({ name: "shop", secretName: "shop-tls", dnsNames: [o.domain], issuer: "pebble", renewBefore: "48h" }) })
+  const first = await until(async () => {
+    const c = (await w.custom.getNamespacedCustomObject({ group: R.GROUP, version: R.VERSION, plural: "certificates", namespace: "default", name: "shop" })) as R.Certificate
+    return R.isReady(c) && c.status?.revision === 1 ? c : undefined
+  }, 20_000, "the first issuance")
+  await w.kc.makeApiClient(NetworkingV1Api).createNamespacedIngress({
+    namespace: "default",
+    body: { metadata: { name: "shop" }, spec: { tls: [{ hosts: [o.domain], secretName: "shop-tls" }], rules: [{ host: o.domain, http: { paths: [{ path: "/", pathType: "Prefix", backend: { service: { name: "shop", port: { number: 80 } } } }] } }] } }
+  })
+  return first
 }

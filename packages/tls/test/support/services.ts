@@ -5,6 +5,8 @@
  */
 import { Shell } from "@byteport/core/shell"
 import { Effect } from "effect"
+import * as Backup from "../../src/backup/Backup"
+import * as Nginx from "../../src/servers/Nginx"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -65,3 +67,71 @@ export const eventually = <A, E, R>(probe: Effect.Effect<A | undefined, E, R>, t
       yield* Effect.promise(() => new Promise((r) => setTimeout(r, 100)))
     }
   })
+
+/** The shared nginx of scripts/services.sh as the tls tests use it: its spec, served files, Pebble roots, and a swap-and-reload. */
+export const nginxOf = (env: Readonly<Record<string, string>>) => {
+  const server = {
+    kind: "nginx" as const,
+    conf: env.BYTEPORT_TEST_NGINX_CONF ?? "",
+    errorLog: env.BYTEPORT_TEST_NGINX_ERROR_LOG ?? "",
+    pidFile: env.BYTEPORT_TEST_NGINX_PID_FILE ?? ""
+  }
+  const target = { cert: env.BYTEPORT_TEST_NGINX_CERT ?? "", key: env.BYTEPORT_TEST_NGINX_KEY ?? "" }
+  const rootFiles = [env.BYTEPORT_TEST_PEBBLE_ROOT ?? "", env.BYTEPORT_TEST_PEBBLE_SHORT_ROOT ?? ""]
+  /** Swaps `cert` and `key` into the served files and reloads nginx. */
+  const reload = (cert: Buffer, key: Buffer) =>
+    Effect.gen(function*() {
+      yield* Effect.orDie(Backup.swap([{ path: target.key, content: key }, { path: target.cert, content: cert }]))
+      yield* Effect.orDie(Nginx.make(server).reload.pipe(Effect.provide(Shell.layerLocal)))
+    })
+  return { server, target, rootFiles, roots: () => rootFiles.map((f) => fs.readFileSync(f, "utf8")), reload }
+}
+
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM"
+  }
+}
+
+/**
+ * Runs `effect` holding the shared nginx: test files run in parallel worker processes, and the
+ * ones that swap nginx's one certificate must not overlap. An exclusive lock file beside nginx.conf
+ * (`O_EXCL`, holding the worker's pid); a dead holder's lock is taken over. Not re-entrant.
+ */
+export const withNginx = <A, E, R>(env: Readonly<Record<string, string>>, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => {
+  const lock = path.join(path.dirname(env.BYTEPORT_TEST_NGINX_CONF ?? os.tmpdir()), "byteport-test.lock")
+  const acquire = Effect.promise(async () => {
+    const deadline = Date.now() + 600_000
+    for (;;) {
+      try {
+        fs.writeFileSync(lock, String(process.pid), { flag: "wx" })
+        return
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e
+      }
+      let holder: number
+      try {
+        holder = Number(fs.readFileSync(lock, "utf8").trim())
+      } catch {
+        continue // released meanwhile
+      }
+      if (Number.isInteger(holder) && holder > 0 && !alive(holder)) {
+        fs.rmSync(lock, { force: true })
+        continue
+      }
+      if (Date.now() > deadline) throw new Error(`the shared nginx is held by pid ${holder} (${lock})`)
+      await new Promise((r) => setTimeout(r, 100))
+    }
+  })
+  const release = Effect.sync(() => {
+    try {
+      if (fs.readFileSync(lock, "utf8").trim() === String(process.pid)) fs.rmSync(lock, { force: true })
+    } catch {
+      // already gone
+    }
+  })
+  return Effect.acquireUseRelease(acquire, () => effect, () => release)
+}
