@@ -180,7 +180,8 @@ export interface RemediateOptions {
    * The revert commit (`GitWriter`, `cloud.git.revert`): Flux's revert after the suspend, and the
    * way out for an ApplicationSet-owned Application (no in-cluster freeze). `repo` is needed for
    * Flux (Argo CD's comes from `spec.source.repoURL`); `branch` defaults to the tracked one
-   * (`main`); `direct: true` commits to the branch instead of opening a pull request.
+   * (`main`); `direct: true` commits to the branch instead of opening a pull request (GitWriter
+   * allows it only with `BYTEPORT_GITOPS_DIRECT_REVERT=true`).
    * Without it: Flux hands off a `deployment.regression`, an ApplicationSet-owned app escalates.
    */
   readonly gitRevert?: { readonly repo?: string; readonly branch?: string; readonly direct?: boolean }

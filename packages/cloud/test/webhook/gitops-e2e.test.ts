@@ -118,7 +118,7 @@ describe("deploy.webhook.rollback e2e: Argo CD on the GitOps model (auto)", () =
     assert.strictEqual(comments[0]!.sha, bad)
   })
 
-  it("ApplicationSet-owned: no in-cluster freeze; the revert is committed to Git (gitRevert) and the app applies it", async () => {
+  it("ApplicationSet-owned: no in-cluster freeze; the revert is a pull request (gitRevert), merged the app applies it", async () => {
     const r = (current = await rig())
     const { good, bad, app } = await argoFailed(r, true)
     const { got } = await withReceiver(r, (rx) => fetch(`${rx.url}/argocd`, { method: "POST", headers: { authorization: basic }, body: JSON.stringify({ trigger: "on-sync-failed", app }) }))
@@ -126,11 +126,16 @@ describe("deploy.webhook.rollback e2e: Argo CD on the GitOps model (auto)", () =
     assert.strictEqual(escalated.status, "escalated", "without gitRevert: escalate")
     assert.match(escalated.escalation?.reason ?? "", /owned by ApplicationSet shop/)
     assert.deepStrictEqual(r.argo.writes, [])
-    const report = await handle(r, got[0]!, "auto", { gitRevert: { direct: true }, cooldown: "0 seconds" })
+    const report = await handle(r, got[0]!, "auto", { gitRevert: {}, cooldown: "0 seconds" })
     assert.include(report.outcomes.map((o) => `${o.kind}:${o.status}`), "cloud.git.revert:applied")
     assert.deepStrictEqual(r.argo.writes, [], "no in-cluster freeze")
-    const head = (await (await fetch(`${r.w.github.url}/repos/acme/shop/commits/main`, { headers: { authorization: "token test-token" } })).json()) as { parents: Array<{ sha: string }> }
-    assert.deepStrictEqual(head.parents.map((p) => p.sha), [bad])
+    // the revert is a pull request (direct commits need BYTEPORT_GITOPS_DIRECT_REVERT=true); merged, the app applies it
+    const pulls = (await (await fetch(`${r.w.github.url}/repos/acme/shop/pulls`, { headers: { authorization: "token test-token" } })).json()) as Array<{ number: number; base: { ref: string } }>
+    assert.strictEqual(pulls.length, 1)
+    assert.strictEqual(pulls[0]!.base.ref, "main")
+    assert.strictEqual(await r.w.image(), "shop:2", "nothing changes before the merge")
+    const merged = await fetch(`${r.w.github.url}/repos/acme/shop/pulls/${pulls[0]!.number}/merge`, { method: "PUT", headers: { authorization: "token test-token" }, body: "{}" })
+    assert.strictEqual(merged.status, 200)
     await r.w.advance(ARGO_INTERVAL)
     assert.strictEqual(await r.w.image(), "shop:1", "the app applied the revert from Git")
     assert.notStrictEqual(good, bad)
