@@ -1,14 +1,14 @@
 /**
  * `CloudCatalog`: the default core `Catalog` of the `@byteport/cloud` runbooks. The `deploy`
- * family holds, by precedence, `deploy.webhook.rollback` (10, the family's default once it
- * ships), `deploy.github-actions` (20), `deploy.sentry.classify` and `deploy.render.rollback`;
- * this release ships `deploy.github-actions`, so it is the family's default for now.
+ * family holds, by precedence, `deploy.webhook.rollback` (10, the family's default, always
+ * listed), `deploy.github-actions` (20, turned on with `enable`), `deploy.sentry.classify` and
+ * `deploy.render.rollback`.
  *
  * @example
  * ```ts
  * import { Catalog } from "@byteport/core"
  * import { CloudCatalog } from "@byteport/cloud"
- * const catalog = CloudCatalog.make({ runbooks: { "deploy.github-actions": { repo: "acme/shop" } } })
+ * const catalog = CloudCatalog.make({ runbooks: { "deploy.github-actions": { repo: "acme/shop" } }, enable: ["deploy.github-actions"] })
  * console.log(Catalog.describe(catalog))
  * ```
  *
@@ -20,9 +20,10 @@ import * as GitHubActions from "./runbooks/deploy.github-actions"
 import * as RenderRestart from "./runbooks/cloud.handoff.render-restart"
 import * as RenderRollbackRunbook from "./runbooks/deploy.render.rollback"
 import * as SentryClassify from "./runbooks/deploy.sentry.classify"
+import * as WebhookRollback from "./runbooks/deploy.webhook.rollback"
 
 /** The services the catalog's runbooks need besides core's. */
-export type Services = GitHubActions.Services | RenderRollbackRunbook.Services | SentryClassify.Services
+export type Services = GitHubActions.Services | RenderRollbackRunbook.Services | SentryClassify.Services | WebhookRollback.Services
 
 /** The options of each runbook, by id. */
 export interface RunbookOptions {
@@ -33,6 +34,8 @@ export interface RunbookOptions {
   readonly "cloud.handoff.render-restart"?: RenderRestart.Options
   /** Off unless enabled (`enable: ["deploy.sentry.classify"]`). */
   readonly "deploy.sentry.classify"?: SentryClassify.Options
+  /** `deploy.webhook.rollback` is always in the catalog (the family's default); these are its options. */
+  readonly "deploy.webhook.rollback"?: WebhookRollback.Options
 }
 
 /** The runbooks of the catalog (a runbook whose required options are missing is left out). */
@@ -40,7 +43,8 @@ export const runbooks = (o: RunbookOptions = {}): ReadonlyArray<Runbook.Any<Serv
   ...(o["deploy.github-actions"] ? [GitHubActions.make(o["deploy.github-actions"])] : []),
   ...(o["deploy.render.rollback"] ? [RenderRollbackRunbook.make(o["deploy.render.rollback"])] : []),
   ...(o["cloud.handoff.render-restart"] ? [RenderRestart.make(o["cloud.handoff.render-restart"])] : []),
-  ...(o["deploy.sentry.classify"] ? [SentryClassify.make(o["deploy.sentry.classify"])] : [])
+  ...(o["deploy.sentry.classify"] ? [SentryClassify.make(o["deploy.sentry.classify"])] : []),
+  WebhookRollback.make(o["deploy.webhook.rollback"] ?? {})
 ]
 
 /** Options of {@link make}. */

@@ -27,6 +27,22 @@ export * as RollbackRunSucceeded from "./verifiers/RollbackRunSucceeded"
 export * as GitHubActions from "./runbooks/deploy.github-actions"
 /** The default catalog of the package's runbooks. */
 export * as CloudCatalog from "./catalog"
+/** Deploy webhooks of GitHub, Argo CD, Flux and Spinnaker, decoded from their wire shapes. */
+export * as DeployEvents from "./webhook/Events"
+/** The one deploy-webhook receiver (authenticity, dedup, journal): a `Catalog.run` source. */
+export * as DeployWebhooks from "./webhook/Receiver"
+/** The per-target deploy history in the GuardrailStore (revisions seen healthy, the soak). */
+export * as DeployJournal from "./webhook/DeployJournal"
+/** Re-derives a reported failure from its source (GitHub, Argo CD, Flux, Spinnaker). */
+export * as DeploySources from "./webhook/Sources"
+/** A Spinnaker Gate client (executions, pipeline triggers). */
+export * as SpinnakerGate from "./webhook/SpinnakerGate"
+/** The `spinnaker.triggerPipeline` and `deploy.notifyAuthor` action kinds. */
+export * as DeployActions from "./webhook/Actions"
+/** The decision parts of `deploy.webhook.rollback`: facts, classifier, target, plan, gates, verifier. */
+export * as WebhookRollback from "./webhook/Decision"
+/** The `deploy.webhook.rollback` runbook. */
+export * as DeployWebhookRollback from "./runbooks/deploy.webhook.rollback"
 /** EC2 and Auto Scaling through the official clients (typed errors, narrowed reads). */
 export * as Ec2 from "./aws/Ec2"
 /** Compute Engine zonal disks and zone operations over fetch. */

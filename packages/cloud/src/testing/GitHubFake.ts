@@ -15,7 +15,8 @@
  * limit headers (`x-ratelimit-*`; a 304 costs nothing), ETag / `If-None-Match` → 304, injected
  * 403/429 with `retry-after`, fine-grained token permissions (403 with
  * `X-Accepted-GitHub-Permissions`), 401 for an unknown token, and signed `workflow_run` webhook
- * payloads (`fake.webhookDelivery`).
+ * payloads (`fake.webhookDelivery`); deployments and their statuses (read-only over the API; `fake.deploy`,
+ * `fake.setDeploymentState`, signed `deployment_status` deliveries).
  *
  * Not modelled: GraphQL, run logs as a zip archive, re-runs, cancellations, artifacts, check
  * runs and annotations, environments and deployment protection rules, concurrency groups,
@@ -187,9 +188,18 @@ export interface GitHubFake {
   readonly setRemaining: (remaining: number, token?: string) => void
   /** A signed `workflow_run` webhook delivery for a run (`completed` once it completed). */
   readonly webhookDelivery: (fullName: string, runId: number, secret: string) => { readonly headers: Record<string, string>; readonly body: string }
+  /** Creates a deployment of a commit to an environment with its first status (`payload`: the deployment's JSON payload); its id. */
+  readonly deploy: (fullName: string, d: { readonly sha: string; readonly ref?: string; readonly environment: string; readonly creator?: string; readonly payload?: Record<string, unknown>; readonly state: DeploymentState; readonly description?: string }) => number
+  /** Adds a status to a deployment (the newest status is its state). */
+  readonly setDeploymentState: (fullName: string, deploymentId: number, state: DeploymentState, description?: string) => void
+  /** A signed `deployment_status` webhook delivery of a deployment's newest status. */
+  readonly deploymentStatusDelivery: (fullName: string, deploymentId: number, secret: string) => { readonly headers: Record<string, string>; readonly body: string }
   /** Stops the server. */
   readonly close: () => Promise<void>
 }
+
+/** A deployment status state. */
+export type DeploymentState = "error" | "failure" | "inactive" | "in_progress" | "queued" | "pending" | "success"
 
 const DEFAULT_PERMS: Record<Permission, "write"> = { actions: "write", contents: "write", pull_requests: "write", metadata: "write" }
 
@@ -198,6 +208,7 @@ export const start = async (options: Options = {}): Promise<GitHubFake> => {
   const now = options.now ?? Date.now
   const tokens: Record<string, TokenSpec> = { ...(options.tokens ?? { "test-token": { login: "octocat" } }) }
   const limit = options.rateLimit ?? 5000
+  const deployments: Array<{ id: number; repo: string; sha: string; ref: string; environment: string; creator: string; payload: Record<string, unknown>; at: number; statuses: Array<{ id: number; state: DeploymentState; description: string; at: number }> }> = []
   const used = new Map<string, { used: number; resetAt: number }>()
   const repos = new Map<string, Repo>()
   const runs = new Map<number, Run>()
@@ -751,8 +762,56 @@ export const start = async (options: Options = {}): Promise<GitHubFake> => {
       repo.pulls.push(x)
       return json(201, pullJson(x))
     }
+    if (rest === "/deployments" && method === "GET") {
+      const q = req.searchParams
+      const list = deployments.filter((d) => d.repo === full && (!q.get("environment") || d.environment === q.get("environment")) && (!q.get("sha") || d.sha === q.get("sha")) && (!q.get("ref") || d.ref === q.get("ref")))
+      return paginate(req, list.slice().reverse().map((d) => deploymentJson(d)), undefined)
+    }
+    if ((m = /^\/deployments\/(\d+)(\/statuses)?$/.exec(rest)) && method === "GET") {
+      const d = deployments.find((x) => x.id === Number(m![1]) && x.repo === full)
+      if (!d) return notFound()
+      return m[2] ? paginate(req, d.statuses.slice().reverse().map((st) => deploymentStatusJson(d, st)), undefined) : json(200, deploymentJson(d))
+    }
     return notFound()
   }
+
+  const deploymentJson = (d: (typeof deployments)[number]) => ({
+    url: `${url}/repos/${d.repo}/deployments/${d.id}`,
+    id: d.id,
+    node_id: `DE_${d.id}`,
+    sha: d.sha,
+    ref: d.ref,
+    task: "deploy",
+    payload: d.payload,
+    original_environment: d.environment,
+    environment: d.environment,
+    description: null,
+    creator: user(d.creator),
+    created_at: iso(d.at),
+    updated_at: iso(d.statuses.at(-1)?.at ?? d.at),
+    statuses_url: `${url}/repos/${d.repo}/deployments/${d.id}/statuses`,
+    repository_url: `${url}/repos/${d.repo}`,
+    transient_environment: false,
+    production_environment: d.environment === "production",
+    performed_via_github_app: null
+  })
+  const deploymentStatusJson = (d: (typeof deployments)[number], st: (typeof deployments)[number]["statuses"][number]) => ({
+    url: `${url}/repos/${d.repo}/deployments/${d.id}/statuses/${st.id}`,
+    id: st.id,
+    node_id: `DES_${st.id}`,
+    state: st.state,
+    creator: user(d.creator),
+    description: st.description,
+    environment: d.environment,
+    target_url: "",
+    log_url: "",
+    environment_url: "",
+    created_at: iso(st.at),
+    updated_at: iso(st.at),
+    deployment_url: `${url}/repos/${d.repo}/deployments/${d.id}`,
+    repository_url: `${url}/repos/${d.repo}`,
+    performed_via_github_app: null
+  })
 
   const server = Http.createServer((req, res) => {
     const chunks: Array<Buffer> = []
@@ -903,6 +962,32 @@ export const start = async (options: Options = {}): Promise<GitHubFake> => {
       const t = tokens[token ?? Object.keys(tokens)[0]!]
       if (!t) throw new Error("GitHubFake: unknown token")
       used.set(t.login, { used: Math.max(0, limit - remaining), resetAt: now() + 3_600_000 })
+    },
+    deploy: (fullName, d) => {
+      const repo = repoOf(fullName)
+      const full = `${repo.owner}/${repo.name}`
+      const dep = { id: id(), repo: full, sha: d.sha, ref: d.ref ?? repo.defaultBranch, environment: d.environment, creator: d.creator ?? "octocat", payload: { ...(d.payload ?? {}) }, at: now(), statuses: [{ id: id(), state: d.state, description: d.description ?? "", at: now() }] }
+      deployments.push(dep)
+      return dep.id
+    },
+    setDeploymentState: (fullName, deploymentId, state, description) => {
+      const d = deployments.find((x) => x.id === deploymentId && x.repo.toLowerCase() === fullName.toLowerCase())
+      if (!d) throw new Error(`GitHubFake: no deployment ${deploymentId} in ${fullName}`)
+      d.statuses.push({ id: id(), state, description: description ?? "", at: now() })
+    },
+    deploymentStatusDelivery: (fullName, deploymentId, secret) => {
+      const d = deployments.find((x) => x.id === deploymentId && x.repo.toLowerCase() === fullName.toLowerCase())
+      if (!d) throw new Error(`GitHubFake: no deployment ${deploymentId} in ${fullName}`)
+      const body = JSON.stringify({ action: "created", deployment_status: deploymentStatusJson(d, d.statuses.at(-1)!), deployment: deploymentJson(d), repository: repoJson(repoOf(fullName)), sender: user(d.creator) })
+      return {
+        headers: {
+          "content-type": "application/json",
+          "x-github-event": "deployment_status",
+          "x-github-delivery": Crypto.randomUUID(),
+          "x-hub-signature-256": `sha256=${Crypto.createHmac("sha256", secret).update(body).digest("hex")}`
+        },
+        body
+      }
     },
     webhookDelivery: (fullName, runId, secret) => {
       const run = runs.get(runId)

@@ -7,6 +7,8 @@
 
 /** A loopback GitHub REST API for Octokit: runs, jobs, logs, workflow_dispatch, commits, comments, refs, pulls. */
 export * as GitHubFake from "./GitHubFake"
+/** A loopback Spinnaker Gate: pipelines, executions, `POST /pipelines/{app}/{name}`, echo webhooks. */
+export * as SpinnakerFake from "./SpinnakerFake"
 /** A loopback EC2 + Auto Scaling Query API for @aws-sdk/client-ec2 and client-auto-scaling (DryRun, transitions by time). */
 export * as AwsComputeFake from "./AwsComputeFake"
 /** A loopback Compute Engine v1 disks + zone operations API. */
