@@ -1,6 +1,8 @@
 /**
- * @byteport/cloud — delivery and cloud for BytePort: the GitHub Actions deploy-failure runbook
- * (`deploy.github-actions`) and its parts. Fakes of the APIs live in `@byteport/cloud/testing`.
+ * @byteport/cloud — delivery and cloud for BytePort: the `deploy` family (`deploy.webhook.rollback`,
+ * `deploy.github-actions`, `deploy.render.rollback`, `deploy.sentry.classify`), the GitOps freeze and
+ * rollback actions, the cloud hand-off runbooks (EC2 node replacement, EBS / Compute Engine volume
+ * growth, Render restarts) and their parts. Fakes of the APIs live in `@byteport/cloud/testing`.
  *
  * @since 0.1.0
  */
