@@ -90,3 +90,7 @@ export * as ThresholdRunbook from "./runbooks/tls.expiry.threshold"
 export * as EndToEnd from "./classifiers/EndToEnd"
 /** The runbook `tls.expiry.end-to-end`. */
 export * as EndToEndRunbook from "./runbooks/tls.expiry.end-to-end"
+/** The envoy reloader: file-based SDS, new files then an atomic rename of the watched resource (tested against the documented mechanism). */
+export * as EnvoySds from "./reloaders/EnvoySds"
+/** The traefik reloader: file provider, files swapped then the dynamic configuration renamed into place (tested against the documented mechanism). */
+export * as TraefikFile from "./reloaders/TraefikFile"

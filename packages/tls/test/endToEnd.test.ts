@@ -189,6 +189,28 @@ describe("tls.expiry.end-to-end: golden plans from recorded chains", () => {
     const nothing = planOf(factsFor("acme_renewable", { endpoint: bare }))
     assert.deepStrictEqual(kinds(nothing), [])
   })
+
+  it("envoy / traefik with their configuration: renewed, then the file-SDS rename / the file-provider rewrite (undo: the previous files back)", () => {
+    const e = (factsFor("acme_renewable").endpoint as Fact.Known<EndToEndRunbook.Endpoint>).value
+    const envoy = planOf(factsFor("acme_renewable", { endpoint: { ...e, serves: "envoy", envoy: { sdsPath: "/etc/envoy/sds/server.json", secretName: "server_cert" } } }))
+    assert.deepStrictEqual(kinds(envoy), ["tls.renew", "tls.envoy.installCertificate"])
+    assert.strictEqual(Plan.actions(envoy.root)[1]!.action.undo?.kind, "tls.envoy.restoreCertificate")
+    assert.match(envoy.summary, /envoy \(file SDS\)/)
+    const traefik = planOf(factsFor("acme_renewable", { endpoint: { ...e, serves: "traefik", traefik: { dynamicConfig: "/etc/traefik/dynamic.yml", certFile: "/etc/traefik/shop.crt", keyFile: "/etc/traefik/shop.key" } } }))
+    assert.deepStrictEqual(kinds(traefik), ["tls.renew", "tls.traefik.installCertificate"])
+    assert.strictEqual(Plan.actions(traefik.root)[1]!.action.undo?.kind, "tls.traefik.restoreCertificate")
+    // the other proxy's configuration does not count
+    const wrong = planOf(factsFor("acme_renewable", { endpoint: { ...e, serves: "traefik", envoy: { sdsPath: "/etc/envoy/sds/server.json", secretName: "server_cert" } } }))
+    assert.deepStrictEqual(kinds(wrong), [])
+    assert.match(escalation(wrong), /served by traefik/)
+    // not configured as `serves`: the process diagnosis saw listening decides (never nginx's install for an envoy port)
+    const diag = (factsFor("acme_renewable").diagnosis as Fact.Known<EndToEndRunbook.Diagnosis>).value
+    const seen = (process: string, endpoint: EndToEndRunbook.Endpoint) => planOf(factsFor("acme_renewable", { endpoint, diagnosis: { ...diag, process } }))
+    assert.deepStrictEqual(kinds(seen("envoy (pid 4242)", e)), [])
+    assert.match(escalation(seen("traefik (pid 7)", e)), /served by traefik/)
+    assert.deepStrictEqual(kinds(seen("envoy (pid 4242)", { ...e, envoy: { sdsPath: "/etc/envoy/sds/server.json", secretName: "server_cert" } })), ["tls.renew", "tls.envoy.installCertificate"])
+    assert.deepStrictEqual(kinds(seen("nginx (pid 812)", e)), ["tls.renew", "tls.nginx.installCertificate"])
+  })
 })
 
 describe("tls.expiry.end-to-end: the runbook", () => {

@@ -124,6 +124,22 @@ describe("tls.expiry.seven-class: golden plans from recorded chains", () => {
     assert.deepStrictEqual((renew!.params as { challenge: unknown }).challenge, { type: "http-01", mode: "webroot", webroot: "/var/www/acme" })
   })
 
+  it("envoy (file SDS) / traefik (file provider) configured instead of a server: their install, with its undo; neither configured: escalate", () => {
+    const e = (factsFor("acme_http01").endpoint as Fact.Known<SevenClassRunbook.Endpoint>).value
+    const { server: _s, files: _f, ...bare } = e
+    const envoy = planOf(factsFor("acme_http01", { endpoint: { ...bare, envoy: { sdsPath: "/etc/envoy/sds/server.json", secretName: "server_cert" } } }))
+    assert.deepStrictEqual(kinds(envoy), ["tls.renew", "tls.envoy.installCertificate"])
+    const [renew, install] = Plan.actions(envoy.root).map((a) => a.action)
+    const outDir = (renew!.params as { outDir: string }).outDir
+    assert.deepStrictEqual((install!.params as { source: unknown }).source, { cert: `${outDir}/fullchain.pem`, key: `${outDir}/privkey.pem` })
+    assert.strictEqual(install!.undo?.kind, "tls.envoy.restoreCertificate")
+    const traefik = planOf(factsFor("acme_http01", { endpoint: { ...bare, traefik: { dynamicConfig: "/etc/traefik/dynamic.yml", certFile: "/etc/traefik/shop.crt", keyFile: "/etc/traefik/shop.key" } } }))
+    assert.deepStrictEqual(kinds(traefik), ["tls.renew", "tls.traefik.installCertificate"])
+    assert.strictEqual(Plan.actions(traefik.root)[1]!.action.undo?.kind, "tls.traefik.restoreCertificate")
+    const nothing = planOf(factsFor("acme_http01", { endpoint: bare }))
+    assert.deepStrictEqual(kinds(nothing), [])
+  })
+
   it("the signal's endpoint is the configured one (tls-endpoint target; a renewal signal by its name)", () => {
     const e = factsFor("acme_http01").endpoint as Fact.Known<SevenClassRunbook.Endpoint>
     const target = CertificateSignals.targetOf(e.value)

@@ -24,7 +24,8 @@
  *   reload that fails; cert_manager_managed → `tls.certManager.renew` (as `cmctl renew`).
  *   Escalate at once, no write: pinned, rate limited (until Retry-After), a wildcard without a
  *   DNS-01 provider, an unowned DNS zone (refused before any ACME order or record), internal and
- *   commercial CAs (with what a CSR needs), a server without a reloader here (envoy, traefik).
+ *   commercial CAs (with what a CSR needs), envoy or traefik without their configuration
+ *   (`envoy`: file SDS, `EnvoySds`; `traefik`: file provider, `TraefikFile`).
  * - **Verify**: handshake, the served leaf is new, notAfter > now + 30 d, chain valid, staple good
  *   when expected. NotRecovered makes core run the install's undo (restore the backup, reload, the
  *   old fingerprint served again) and escalate with both.
@@ -46,6 +47,8 @@ import * as DnsProvider from "../dns/DnsProvider"
 import * as Inspection from "../Inspection"
 import * as IngressSecret from "../kubernetes/IngressSecret"
 import * as InstallCertificate from "../reloaders/InstallCertificate"
+import * as EnvoySds from "../reloaders/EnvoySds"
+import * as TraefikFile from "../reloaders/TraefikFile"
 import type * as RenewalSignals from "../renewers/RenewalSignals"
 import * as Renewer from "../renewers/Renewer"
 import * as Caddy from "../servers/Caddy"
@@ -64,7 +67,7 @@ export type UnsupportedServer = "envoy" | "traefik"
 
 /** One endpoint (seven-class's, plus a server without a reloader here). */
 export interface Endpoint extends SevenClassRunbook.Endpoint {
-  /** The endpoint is served by envoy or traefik (no reloader in this package: escalate, never renew blind). */
+  /** The endpoint is served by envoy or traefik: reloaded through `envoy` / `traefik` below when configured, else escalated (never renewed blind). */
   readonly serves?: UnsupportedServer
   /**
    * dns-01 by certbot's / acme.sh's own DNS plugin (`--dns-route53` / `--dns-cloudflare` /
@@ -353,11 +356,14 @@ export const plan = (c: Classification.Classified, facts: Fact.Facts<Facts>, o: 
           ]))
         }
       }
-      if (endpoint.serves !== undefined) {
-        return make(`no reloader for ${endpoint.serves}`, Plan.escalate(`${endpoint.servername} is served by ${endpoint.serves}, which this package cannot reload: nothing renewed`, [
-          endpoint.serves === "envoy"
-            ? "renew, write the new files for envoy's file-based SDS and atomically rename the watched resource"
-            : "renew, swap the files and rewrite traefik's dynamic configuration so its file provider reloads"
+      // the serving process: configured, else what diagnosis saw listening on the port (`envoy (pid 42)`)
+      const serves = endpoint.serves ?? /^(envoy|traefik)\b/.exec(Fact.value(facts.diagnosis)?.process ?? "")?.[1] as UnsupportedServer | undefined
+      const proxyConfigured = serves === "envoy" ? endpoint.envoy !== undefined : serves === "traefik" ? endpoint.traefik !== undefined : false
+      if (serves !== undefined && !proxyConfigured) {
+        return make(`no reloader for ${serves}`, Plan.escalate(`${endpoint.servername} is served by ${serves}, and no ${serves === "envoy" ? "file-based SDS resource (endpoint.envoy)" : "file-provider dynamic configuration (endpoint.traefik)"} is configured to reload it: nothing renewed`, [
+          serves === "envoy"
+            ? "configure endpoint.envoy (sdsPath, secretName), or renew, write the new files for envoy's file-based SDS and atomically rename the watched resource"
+            : "configure endpoint.traefik (dynamicConfig, certFile, keyFile), or renew, swap the files and rewrite traefik's dynamic configuration so its file provider reloads"
         ]))
       }
       if (o.account === undefined) return make(`ACME renewal of ${names.join(", ")} not configured`, Plan.escalate(`${endpoint.servername}: no ACME account configured`))
@@ -370,7 +376,12 @@ export const plan = (c: Classification.Classified, facts: Fact.Facts<Facts>, o: 
         ...(o.caFiles !== undefined ? { caFiles: o.caFiles } : {}),
         ...(o.backupRoot !== undefined ? { backupRoot: o.backupRoot } : {})
       }
-      const install = endpoint.server !== undefined && endpoint.files !== undefined
+      const proxy = { domain: names[0]!, source, servername: endpoint.servername, ...optional }
+      const install = serves === "envoy" && endpoint.envoy !== undefined
+        ? EnvoySds.action({ ...endpoint.envoy, ...proxy })
+        : serves === "traefik" && endpoint.traefik !== undefined
+        ? TraefikFile.action({ ...endpoint.traefik, ...proxy })
+        : endpoint.server !== undefined && endpoint.files !== undefined
         ? InstallCertificate.action({
           server: endpoint.server,
           domain: names[0]!,
@@ -407,7 +418,7 @@ export const plan = (c: Classification.Classified, facts: Fact.Facts<Facts>, o: 
       const renewStep = o.fallbackRenewer !== undefined && o.fallbackRenewer !== primary
         ? Plan.fallback(Plan.act(renew(primary)), Plan.act(renew(o.fallbackRenewer)))
         : Plan.act(renew(primary))
-      const reloader = endpoint.server !== undefined && endpoint.files !== undefined ? endpoint.server.kind : "the ingress Secret"
+      const reloader = serves === "envoy" ? "envoy (file SDS)" : serves === "traefik" ? "traefik (file provider)" : endpoint.server !== undefined && endpoint.files !== undefined ? endpoint.server.kind : "the ingress Secret"
       return make(
         `renew ${names.join(", ")} with ${primary}${o.fallbackRenewer !== undefined && o.fallbackRenewer !== primary ? ` (else ${o.fallbackRenewer})` : ""} by ${provider !== null ? `dns-01 (${provider})` : "http-01"}, back up, install into ${reloader} and reload`,
         Plan.seq(renewStep, Plan.act(install))

@@ -32,6 +32,8 @@ import * as SevenClass from "../classifiers/SevenClass"
 import * as CertificateSignals from "../detectors/CertificateSignals"
 import * as Inspection from "../Inspection"
 import * as InstallCertificate from "../reloaders/InstallCertificate"
+import * as EnvoySds from "../reloaders/EnvoySds"
+import * as TraefikFile from "../reloaders/TraefikFile"
 import * as Verify from "../reloaders/Verify"
 import type * as RenewalSignals from "../renewers/RenewalSignals"
 import * as RenewAction from "./RenewAction"
@@ -69,6 +71,10 @@ export interface Endpoint {
   readonly webroot?: string
   /** Expect a good OCSP staple (signals and verification). */
   readonly expectStaple?: boolean
+  /** envoy serves it: its file-based SDS resource (the install renames a new resource over it). */
+  readonly envoy?: EnvoySds.Config
+  /** traefik serves it: its file provider's dynamic configuration and the files it names. */
+  readonly traefik?: TraefikFile.Config
 }
 
 /** Everything configurable. */
@@ -216,7 +222,8 @@ export const plan = (c: Classification.Classified, facts: Fact.Facts<Facts>, o: 
           "configure a DNS-01 provider (Route53, Cloudflare, Cloud DNS) for the zone"
         ]))
       }
-      if (o.account === undefined || endpoint.server === undefined || endpoint.files === undefined) {
+      const viaFile = endpoint.server !== undefined && endpoint.files !== undefined
+      if (o.account === undefined || (!viaFile && endpoint.envoy === undefined && endpoint.traefik === undefined)) {
         return make(`ACME renewal of ${names.join(", ")} not configured`, Plan.escalate(`${endpoint.servername}: no ACME account or no server/files configured for the endpoint`))
       }
       const outDir = `${(o.stagingRoot ?? "/var/lib/byteport/cert-staging").replace(/\/+$/, "")}/${names[0]!.replace("*", "_wildcard_")}-${leaf.serial}`
@@ -232,17 +239,21 @@ export const plan = (c: Classification.Classified, facts: Fact.Facts<Facts>, o: 
         ...(o.account.caBundle !== undefined ? { caBundle: o.account.caBundle } : {}),
         notAfter: leaf.notAfter
       })
-      const install = InstallCertificate.action({
-        server: endpoint.server,
+      const source = { cert: `${outDir}/fullchain.pem`, key: `${outDir}/privkey.pem` }
+      const proxy = { domain: names[0]!, source, servername: endpoint.servername, ...(o.caFiles !== undefined ? { caFiles: o.caFiles } : {}), ...(o.backupRoot !== undefined ? { backupRoot: o.backupRoot } : {}) }
+      const install = !viaFile && endpoint.envoy !== undefined ? EnvoySds.action({ ...endpoint.envoy, ...proxy })
+        : !viaFile && endpoint.traefik !== undefined ? TraefikFile.action({ ...endpoint.traefik, ...proxy })
+        : InstallCertificate.action({
+        server: endpoint.server!,
         domain: names[0]!,
         source: { cert: `${outDir}/fullchain.pem`, key: `${outDir}/privkey.pem` },
-        target: { cert: endpoint.files.cert, ...(endpoint.files.key !== undefined ? { key: endpoint.files.key } : {}) },
+        target: { cert: endpoint.files!.cert, ...(endpoint.files!.key !== undefined ? { key: endpoint.files!.key } : {}) },
         endpoint: { host: endpoint.host, port: endpoint.port, servername: endpoint.servername },
         servedFingerprint: leaf.fingerprint256,
         ...(o.caFiles !== undefined ? { caFiles: o.caFiles } : {}),
         ...(o.backupRoot !== undefined ? { backupRoot: o.backupRoot } : {})
       })
-      return make(`renew ${names.join(", ")} by ${cls === "acme_dns01" ? "dns-01" : "http-01"}, install into ${endpoint.server.kind} and reload`, Plan.seq(Plan.act(renew), Plan.act(install)))
+      return make(`renew ${names.join(", ")} by ${cls === "acme_dns01" ? "dns-01" : "http-01"}, install into ${viaFile ? endpoint.server!.kind : endpoint.envoy !== undefined ? "envoy (file SDS)" : "traefik (file provider)"} and reload`, Plan.seq(Plan.act(renew), Plan.act(install)))
     }
   }
 }

@@ -1,0 +1,301 @@
+/**
+ * The envoy reloader, through envoy's documented file-based SDS: a `path_config_source` (or the
+ * older `path`) names a file holding a `DiscoveryResponse` whose resources are
+ * `type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret`s. Envoy watches the
+ * file's directory and reloads when a file is *moved onto* the watched name (a rename; an
+ * in-place write is not a documented update and may be read half-written).
+ *
+ * Action kinds `tls.envoy.installCertificate` and its undo `tls.envoy.restoreCertificate`:
+ * 1. key–cert match and chain (`NewCertificate.check`) before anything is written;
+ * 2. the watched resource file is backed up (`Backup`: 0700/0600, manifest verified);
+ * 3. the new certificate and key go to NEW files `<certDir>/<secret>-<fingerprint16>.crt|.key`
+ *    (temp, fsync, rename; the key 0600), so the files the running envoy names stay untouched;
+ * 4. a new resource file (the same resources, this Secret's `certificate_chain` / `private_key`
+ *    naming the new files, `version_info` the new fingerprint) is written beside the watched one
+ *    and renamed over it (`Backup.writeAtomic`): one `rename` onto the watched name, never a write;
+ * 5. the final file is read back: it parses, names this Secret, its files exist, hold the new
+ *    leaf and a matching key; otherwise the previous resource is renamed back and the action fails.
+ *
+ * The undo renames the backed-up resource back over the watched path (the new files stay,
+ * referenced by nothing). dry_run checks key, chain and that the resource can be rewritten, and
+ * writes nothing. The served certificate is proven by the runbook's verifier (handshake), not here.
+ *
+ * Tested against the documented mechanism (recorded file-system event sequences), not a running
+ * envoy: https://www.envoyproxy.io/docs/envoy/latest/configuration/security/secret#example-three-certificate-rotation-for-xds-grpc-connection
+ * and https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/core/v3/config_source.proto#config-core-v3-pathconfigsource
+ *
+ * @since 0.1.0
+ */
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { Action, ActionHandler, type Json, TargetRef } from "@byteport/core"
+import { Effect, Schema } from "effect"
+import * as Backup from "../backup/Backup"
+import * as Certificate from "../Certificate"
+import * as NewCertificate from "../checks/NewCertificate"
+
+/** The SDS resource type of a TLS Secret. */
+export const SECRET_TYPE = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret"
+
+/** `tls.envoy.installCertificate`. */
+export const INSTALL_KIND = "tls.envoy.installCertificate"
+/** `tls.envoy.restoreCertificate`. */
+export const RESTORE_KIND = "tls.envoy.restoreCertificate"
+
+/** Where envoy reads the Secret: the watched SDS resource file and the Secret's name in it. */
+export interface Config {
+  /** The watched SDS resource file (`path_config_source.path`). */
+  readonly sdsPath: string
+  /** The Secret's `name` (what the listener's `sds_config` asks for). */
+  readonly secretName: string
+  /** Where the new certificate and key files go (default: the resource file's directory). */
+  readonly certDir?: string
+}
+
+/** Params of `tls.envoy.installCertificate`. */
+export const InstallParams = Schema.Struct({
+  sdsPath: Schema.String,
+  secretName: Schema.String,
+  certDir: Schema.optionalKey(Schema.String),
+  /** The certificate's domain (backup directory name). */
+  domain: Schema.String,
+  /** The staged new certificate: full chain (leaf first) and key. */
+  source: Schema.Struct({ cert: Schema.String, key: Schema.String }),
+  /** The SNI name the new chain must be valid for. */
+  servername: Schema.String,
+  caFiles: Schema.optionalKey(Schema.Array(Schema.String)),
+  backupRoot: Schema.optionalKey(Schema.String)
+})
+/** Params of `tls.envoy.installCertificate`. */
+export type InstallParams = typeof InstallParams.Type
+
+/** Params of `tls.envoy.restoreCertificate`. */
+export const RestoreParams = Schema.Struct({
+  sdsPath: Schema.String,
+  domain: Schema.String,
+  /** The idempotency key of the install whose backup is restored. */
+  backupOf: Schema.String,
+  backupRoot: Schema.optionalKey(Schema.String)
+})
+/** Params of `tls.envoy.restoreCertificate`. */
+export type RestoreParams = typeof RestoreParams.Type
+
+/** One Secret resource of a file-based SDS `DiscoveryResponse`. */
+export interface SecretResource {
+  readonly "@type": string
+  readonly name: string
+  readonly tls_certificate?: {
+    readonly certificate_chain?: { readonly filename?: string }
+    readonly private_key?: { readonly filename?: string }
+  }
+}
+
+/** A parsed SDS file: its resources (JSON, or the YAML this module writes: JSON is YAML). */
+export interface Resource {
+  readonly version_info?: string
+  readonly resources: ReadonlyArray<Json.JsonObject>
+}
+
+const done = (r: ActionHandler.HandlerResult): ActionHandler.HandlerResult => r
+
+const fp16 = (f: string) => f.replace(/:/g, "").slice(0, 16).toLowerCase()
+
+/** Pure: parses an SDS resource file's text; a string says why it is not one this module can rewrite. */
+export const parse = (text: string): Resource | string => {
+  let doc: unknown
+  try {
+    doc = JSON.parse(text)
+  } catch {
+    return "not JSON (a hand-written YAML resource is rewritten only as JSON; convert it once)"
+  }
+  if (typeof doc !== "object" || doc === null || !Array.isArray((doc as { resources?: unknown }).resources)) return "no resources list"
+  return doc as Resource
+}
+
+/** Pure: the Secret named `name` in a parsed resource, with the files it names. */
+export const secretOf = (r: Resource, name: string): { readonly cert?: string; readonly key?: string } | undefined => {
+  const s = r.resources.find((x) => x["@type"] === SECRET_TYPE && x["name"] === name) as SecretResource | undefined
+  if (s === undefined) return undefined
+  const cert = s.tls_certificate?.certificate_chain?.filename
+  const key = s.tls_certificate?.private_key?.filename
+  return { ...(cert !== undefined ? { cert } : {}), ...(key !== undefined ? { key } : {}) }
+}
+
+/** Pure: the resource with Secret `name` naming `cert` and `key` (other resources kept, in order; added when absent). */
+export const render = (r: Resource | undefined, o: { readonly name: string; readonly cert: string; readonly key: string; readonly version: string }): string => {
+  const secret: Json.JsonObject = {
+    "@type": SECRET_TYPE,
+    name: o.name,
+    tls_certificate: { certificate_chain: { filename: o.cert }, private_key: { filename: o.key } }
+  }
+  const others = r?.resources ?? []
+  const has = others.some((x) => x["@type"] === SECRET_TYPE && x["name"] === o.name)
+  const resources = has ? others.map((x) => (x["@type"] === SECRET_TYPE && x["name"] === o.name ? secret : x)) : [...others, secret]
+  return `${JSON.stringify({ version_info: o.version, resources }, null, 2)}\n`
+}
+
+/** The new files' paths for a leaf. */
+export const filesFor = (o: { readonly sdsPath: string; readonly secretName: string; readonly certDir?: string | undefined }, fingerprint: string) => {
+  const dir = o.certDir ?? path.dirname(o.sdsPath)
+  const base = `${o.secretName.replace(/[^A-Za-z0-9._-]/g, "_")}-${fp16(fingerprint)}`
+  return { cert: path.join(dir, `${base}.crt`), key: path.join(dir, `${base}.key`) }
+}
+
+/** Reads the watched file back: it parses, names the Secret, and its files hold `fingerprint` with a matching key. */
+export const check = (sdsPath: string, secretName: string, fingerprint: string): Effect.Effect<{ readonly cert: string; readonly key: string }, string> =>
+  Effect.gen(function*() {
+    const text = yield* Effect.try({ try: () => fs.readFileSync(sdsPath, "utf8"), catch: () => `cannot read ${sdsPath}` })
+    const r = parse(text)
+    if (typeof r === "string") return yield* Effect.fail(`${sdsPath}: ${r}`)
+    const s = secretOf(r, secretName)
+    if (s?.cert === undefined || s.key === undefined) return yield* Effect.fail(`${sdsPath} names no certificate_chain/private_key for the Secret ${secretName}`)
+    const missing = [s.cert, s.key].filter((f) => !fs.existsSync(f))
+    if (missing.length > 0) return yield* Effect.fail(`${sdsPath} names missing files: ${missing.join(", ")}`)
+    const cert = fs.readFileSync(s.cert, "utf8")
+    const leaf = yield* Backup.checkKeyMatch(cert, fs.readFileSync(s.key, "utf8"), s.cert).pipe(Effect.mapError((e) => e.message))
+    if (leaf.fingerprint256 !== fingerprint) return yield* Effect.fail(`${s.cert} holds ${fp16(leaf.fingerprint256)}, not ${fp16(fingerprint)}`)
+    return { cert: s.cert, key: s.key }
+  })
+
+const uidGid = (p: string) => {
+  try {
+    const st = fs.statSync(p)
+    return { uid: st.uid, gid: st.gid }
+  } catch {
+    return {}
+  }
+}
+
+/** The handler of `tls.envoy.installCertificate`. */
+export const makeInstall = (): ActionHandler.ActionHandler => {
+  const failed = (message: string) => new ActionHandler.ActionFailed({ kind: INSTALL_KIND, message })
+  return ActionHandler.make<InstallParams>({
+    kind: INSTALL_KIND,
+    params: InstallParams,
+    apply: (p, ctx) =>
+      Effect.gen(function*() {
+        // 1. key–cert match and chain, before anything is written
+        const { cert, key, leaf } = yield* NewCertificate.check({ source: p.source, caFiles: p.caFiles, servername: p.servername }, INSTALL_KIND)
+        const current = yield* NewCertificate.readText(p.sdsPath, INSTALL_KIND)
+        const parsed = parse(current)
+        if (typeof parsed === "string") return yield* failed(`${p.sdsPath}: ${parsed}; nothing written`)
+        const files = filesFor(p, leaf.fingerprint256)
+        const previous = secretOf(parsed, p.secretName)
+        if (ctx.dryRun) {
+          try {
+            fs.accessSync(path.dirname(p.sdsPath), fs.constants.W_OK)
+            fs.accessSync(path.dirname(files.cert), fs.constants.W_OK)
+          } catch {
+            return yield* failed(`${path.dirname(p.sdsPath)} or ${path.dirname(files.cert)} is not writable`)
+          }
+          return done({
+            detail: `would write ${files.cert} and ${files.key}, back up ${p.sdsPath} and rename a new SDS resource naming them over it (Secret ${p.secretName}: ${previous?.cert ?? "absent"} → ${files.cert})`,
+            result: { newFingerprint: leaf.fingerprint256, files: [files.cert, files.key], sdsPath: p.sdsPath }
+          })
+        }
+        // 2. backup of the watched resource
+        const backup = yield* Backup.create({
+          domain: p.domain,
+          files: [p.sdsPath],
+          ...(p.backupRoot !== undefined ? { root: p.backupRoot } : {}),
+          action: ctx.action.idempotencyKey,
+          notes: { newFingerprint: leaf.fingerprint256, previousCert: previous?.cert ?? "" }
+        }).pipe(Effect.mapError((e) => failed(e.message)))
+        yield* Backup.verify(backup.dir).pipe(Effect.mapError((e) => failed(e.message)))
+        // 3. new files (never the ones envoy names now)
+        const owner = uidGid(p.sdsPath)
+        yield* Backup.writeAtomic(files.key, key, { mode: 0o600, ...owner }).pipe(Effect.mapError((e) => failed(e.message)))
+        yield* Backup.writeAtomic(files.cert, cert, { mode: 0o644, ...owner }).pipe(Effect.mapError((e) => failed(e.message)))
+        // 4. one rename onto the watched name
+        const next = render(parsed, { name: p.secretName, cert: files.cert, key: files.key, version: fp16(leaf.fingerprint256) })
+        yield* Backup.writeAtomic(p.sdsPath, next).pipe(Effect.mapError((e) => failed(e.message)))
+        // 5. read back; a bad file is renamed back at once
+        const ok = yield* Effect.result(check(p.sdsPath, p.secretName, leaf.fingerprint256))
+        if (ok._tag === "Failure") {
+          const restored = yield* Effect.result(Backup.restore(backup.dir))
+          return yield* failed(`${ok.failure}; ${restored._tag === "Success" ? `the previous resource renamed back from ${backup.dir}` : `restoring ${backup.dir} FAILED`}`)
+        }
+        return done({
+          detail: `envoy SDS ${p.sdsPath}: Secret ${p.secretName} now names ${files.cert} (${fp16(leaf.fingerprint256)}), renamed into place (backup ${backup.dir})`,
+          result: { backupDir: backup.dir, newFingerprint: leaf.fingerprint256, cert: files.cert, key: files.key, previousCert: previous?.cert ?? "" }
+        })
+      }),
+    observe: (p) =>
+      Effect.gen(function*() {
+        const leaf = Certificate.parsePemBundle(fs.readFileSync(p.source.cert, "utf8"))[0]
+        if (leaf === undefined) return ActionHandler.unknown(`${p.source.cert} holds no certificate`)
+        const r = yield* Effect.result(check(p.sdsPath, p.secretName, leaf.fingerprint256))
+        return r._tag === "Success"
+          ? ActionHandler.applied(`${p.sdsPath} names ${r.success.cert} holding ${fp16(leaf.fingerprint256)}`)
+          : ActionHandler.notApplied(r.failure)
+      })
+  })
+}
+
+/** The handler of `tls.envoy.restoreCertificate` (the install's undo). */
+export const makeRestore = (): ActionHandler.ActionHandler => {
+  const failed = (message: string) => new ActionHandler.ActionFailed({ kind: RESTORE_KIND, message })
+  const found = (p: RestoreParams) => Backup.findByAction({ domain: p.domain, action: p.backupOf, ...(p.backupRoot !== undefined ? { root: p.backupRoot } : {}) })
+  return ActionHandler.make<RestoreParams>({
+    kind: RESTORE_KIND,
+    params: RestoreParams,
+    apply: (p, ctx) =>
+      Effect.gen(function*() {
+        const b = found(p)
+        if (b === undefined) return yield* failed(`no backup of ${p.domain} made by ${p.backupOf}`)
+        yield* Backup.verify(b.dir).pipe(Effect.mapError((e) => failed(e.message)))
+        if (ctx.dryRun) return { detail: `would rename the resource backed up in ${b.dir} back over ${p.sdsPath}`, result: { backupDir: b.dir } }
+        yield* Backup.restore(b.dir).pipe(Effect.mapError((e) => failed(e.message)))
+        return { detail: `renamed the previous SDS resource back over ${p.sdsPath} (from ${b.dir})`, result: { backupDir: b.dir } }
+      }),
+    observe: (p) =>
+      Effect.sync(() => {
+        const b = found(p)
+        const entry = b?.manifest.files.find((f) => f.path === p.sdsPath)
+        if (b === undefined || entry === undefined) return ActionHandler.unknown(`no backup of ${p.sdsPath} made by ${p.backupOf}`)
+        const now = fs.existsSync(p.sdsPath) ? fs.readFileSync(path.join(b.dir, entry.name)).equals(fs.readFileSync(p.sdsPath)) : false
+        return now ? ActionHandler.applied(`${p.sdsPath} is the backed-up resource again`) : ActionHandler.notApplied(`${p.sdsPath} differs from ${b.dir}`)
+      })
+  })
+}
+
+/** Both handlers: install and restore. */
+export const handlers = (): ReadonlyArray<ActionHandler.ActionHandler> => [makeInstall(), makeRestore()]
+
+/** Pure: the install action with its restore as `undo`. */
+export const action = (o: Config & {
+  readonly domain: string
+  readonly source: { readonly cert: string; readonly key: string }
+  readonly servername: string
+  readonly caFiles?: ReadonlyArray<string>
+  readonly backupRoot?: string
+  readonly ref?: TargetRef.TargetRef
+}): Action.Action => {
+  const ref = o.ref ?? TargetRef.make("tls-endpoint", `${o.servername}@envoy:${o.sdsPath}`)
+  const backupRoot = o.backupRoot !== undefined ? { backupRoot: o.backupRoot } : {}
+  const base = {
+    kind: INSTALL_KIND,
+    target: ref,
+    params: {
+      sdsPath: o.sdsPath,
+      secretName: o.secretName,
+      ...(o.certDir !== undefined ? { certDir: o.certDir } : {}),
+      domain: o.domain,
+      source: { ...o.source },
+      servername: o.servername,
+      ...(o.caFiles !== undefined ? { caFiles: [...o.caFiles] } : {}),
+      ...backupRoot
+    } as Json.JsonObject,
+    timeoutMs: 30_000,
+    description: `write ${o.source.cert} as new files and rename a new envoy SDS resource over ${o.sdsPath} (Secret ${o.secretName})`
+  }
+  const key = Action.make(base).idempotencyKey
+  const undo = Action.make({
+    kind: RESTORE_KIND,
+    target: ref,
+    params: { sdsPath: o.sdsPath, domain: o.domain, backupOf: key, ...backupRoot } as Json.JsonObject,
+    timeoutMs: 30_000,
+    description: `rename the previous envoy SDS resource back over ${o.sdsPath}`
+  })
+  return Action.make({ ...base, idempotencyKey: key, undo })
+}

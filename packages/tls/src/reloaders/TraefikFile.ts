@@ -1,0 +1,229 @@
+/**
+ * The traefik reloader, through traefik's documented file provider: the dynamic configuration
+ * file lists `tls.certificates[].certFile` / `keyFile`; with `watch = true` traefik reloads it
+ * when its watcher sees the file change, and only when the content differs from the last one it
+ * loaded. Swapping the certificate files alone does not make traefik read them again.
+ *
+ * Action kinds `tls.traefik.installCertificate` and its undo `tls.traefik.restoreCertificate`:
+ * 1. key–cert match and chain (`NewCertificate.check`) before anything is written, and the
+ *    dynamic configuration must name the target files as `certFile` and `keyFile` (else refused);
+ * 2. certificate, key and dynamic configuration are backed up (`Backup`);
+ * 3. key and certificate are swapped (temp, fsync, rename; owner and mode kept);
+ * 4. the dynamic configuration is replaced atomically (temp + rename) with one marker comment
+ *    `# byteport-certificate: <domain> <fingerprint>` (YAML and TOML both read `#` as a comment),
+ *    so its content hash changes and the watcher fires; the rest of the file is kept byte for byte;
+ * 5. read back: the files hold the new leaf and a matching key, the configuration carries the
+ *    marker and still names them; otherwise everything is restored and the action fails.
+ *
+ * The undo restores the three files from the backup (the configuration's content changes back,
+ * so traefik reloads again). dry_run writes nothing. The served certificate is proven by the
+ * runbook's verifier (handshake), not here.
+ *
+ * Tested against the documented mechanism (recorded file-system event sequences), not a running
+ * traefik: https://doc.traefik.io/traefik/providers/file/ and
+ * https://doc.traefik.io/traefik/https/tls/#user-defined
+ *
+ * @since 0.1.0
+ */
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { Action, ActionHandler, type Json, TargetRef } from "@byteport/core"
+import { Effect, Schema } from "effect"
+import * as Backup from "../backup/Backup"
+import * as Certificate from "../Certificate"
+import * as NewCertificate from "../checks/NewCertificate"
+
+/** `tls.traefik.installCertificate`. */
+export const INSTALL_KIND = "tls.traefik.installCertificate"
+/** `tls.traefik.restoreCertificate`. */
+export const RESTORE_KIND = "tls.traefik.restoreCertificate"
+
+/** The marker comment's prefix. */
+export const MARKER = "# byteport-certificate:"
+
+/** Where traefik reads the certificate: the watched dynamic configuration and the files it names. */
+export interface Config {
+  /** The file provider's dynamic configuration file (YAML or TOML). */
+  readonly dynamicConfig: string
+  readonly certFile: string
+  readonly keyFile: string
+}
+
+/** Params of `tls.traefik.installCertificate`. */
+export const InstallParams = Schema.Struct({
+  dynamicConfig: Schema.String,
+  certFile: Schema.String,
+  keyFile: Schema.String,
+  domain: Schema.String,
+  source: Schema.Struct({ cert: Schema.String, key: Schema.String }),
+  servername: Schema.String,
+  caFiles: Schema.optionalKey(Schema.Array(Schema.String)),
+  backupRoot: Schema.optionalKey(Schema.String)
+})
+/** Params of `tls.traefik.installCertificate`. */
+export type InstallParams = typeof InstallParams.Type
+
+/** Params of `tls.traefik.restoreCertificate`. */
+export const RestoreParams = Schema.Struct({
+  dynamicConfig: Schema.String,
+  domain: Schema.String,
+  backupOf: Schema.String,
+  backupRoot: Schema.optionalKey(Schema.String)
+})
+/** Params of `tls.traefik.restoreCertificate`. */
+export type RestoreParams = typeof RestoreParams.Type
+
+const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
+
+/** Pure: whether the configuration names `file` as `certFile` / `keyFile` (YAML `key: value` or TOML `key = value`, quoted or not). */
+export const names = (text: string, field: "certFile" | "keyFile", file: string): boolean =>
+  new RegExp(`(^|[\\s{,])${field}\\s*[:=]\\s*["']?${escape(file)}["']?\\s*(,|}|$)`, "m").test(text)
+
+/** Pure: the configuration with exactly one marker line (first line) for `fingerprint`; everything else kept. */
+export const mark = (text: string, domain: string, fingerprint: string): string => {
+  const rest = text.split("\n").filter((l) => !l.startsWith(MARKER)).join("\n")
+  return `${MARKER} ${domain} ${fingerprint}\n${rest}`
+}
+
+/** Reads the files back: they hold `fingerprint` with a matching key, and the configuration is marked for it and names them. */
+export const check = (p: Config, fingerprint: string): Effect.Effect<void, string> =>
+  Effect.gen(function*() {
+    const read = (f: string) => Effect.try({ try: () => fs.readFileSync(f, "utf8"), catch: () => `cannot read ${f}` })
+    const conf = yield* read(p.dynamicConfig)
+    if (!conf.split("\n").some((l) => l.startsWith(MARKER) && l.endsWith(` ${fingerprint}`))) return yield* Effect.fail(`${p.dynamicConfig} carries no marker for the new leaf`)
+    if (!names(conf, "certFile", p.certFile) || !names(conf, "keyFile", p.keyFile)) return yield* Effect.fail(`${p.dynamicConfig} no longer names ${p.certFile} / ${p.keyFile}`)
+    const leaf = yield* Backup.checkKeyMatch(yield* read(p.certFile), yield* read(p.keyFile), p.certFile).pipe(Effect.mapError((e) => e.message))
+    if (leaf.fingerprint256 !== fingerprint) return yield* Effect.fail(`${p.certFile} does not hold the new leaf`)
+  })
+
+const done = (r: ActionHandler.HandlerResult): ActionHandler.HandlerResult => r
+
+const fp16 = (f: string) => f.replace(/:/g, "").slice(0, 16).toLowerCase()
+
+/** The handler of `tls.traefik.installCertificate`. */
+export const makeInstall = (): ActionHandler.ActionHandler => {
+  const failed = (message: string) => new ActionHandler.ActionFailed({ kind: INSTALL_KIND, message })
+  return ActionHandler.make<InstallParams>({
+    kind: INSTALL_KIND,
+    params: InstallParams,
+    apply: (p, ctx) =>
+      Effect.gen(function*() {
+        const { cert, key, leaf } = yield* NewCertificate.check({ source: p.source, caFiles: p.caFiles, servername: p.servername }, INSTALL_KIND)
+        const conf = yield* NewCertificate.readText(p.dynamicConfig, INSTALL_KIND)
+        if (!names(conf, "certFile", p.certFile) || !names(conf, "keyFile", p.keyFile)) {
+          return yield* failed(`${p.dynamicConfig} does not name certFile ${p.certFile} and keyFile ${p.keyFile}: refused, nothing written`)
+        }
+        const files = [p.certFile, p.keyFile, p.dynamicConfig]
+        if (ctx.dryRun) {
+          const notWritable = files.filter((f) => {
+            try {
+              fs.accessSync(path.dirname(f), fs.constants.W_OK)
+              return false
+            } catch {
+              return true
+            }
+          })
+          if (notWritable.length > 0) return yield* failed(`not writable: ${notWritable.join(", ")}`)
+          return done({
+            detail: `would back up ${files.join(", ")}, swap ${p.certFile} and ${p.keyFile} to ${fp16(leaf.fingerprint256)} and rename a marked ${p.dynamicConfig} into place`,
+            result: { newFingerprint: leaf.fingerprint256, files }
+          })
+        }
+        const backup = yield* Backup.create({
+          domain: p.domain,
+          files,
+          ...(p.backupRoot !== undefined ? { root: p.backupRoot } : {}),
+          action: ctx.action.idempotencyKey,
+          notes: { newFingerprint: leaf.fingerprint256 }
+        }).pipe(Effect.mapError((e) => failed(e.message)))
+        yield* Backup.verify(backup.dir).pipe(Effect.mapError((e) => failed(e.message)))
+        const swapped = yield* Effect.result(Effect.gen(function*() {
+          yield* Backup.swap([{ path: p.keyFile, content: key }, { path: p.certFile, content: cert }])
+          yield* Backup.writeAtomic(p.dynamicConfig, mark(conf, p.domain, leaf.fingerprint256))
+        }))
+        const ok = swapped._tag === "Failure" ? swapped.failure.message : yield* Effect.flip(check(p, leaf.fingerprint256)).pipe(Effect.orElseSucceed(() => undefined))
+        if (ok !== undefined) {
+          const restored = yield* Effect.result(Backup.restore(backup.dir))
+          return yield* failed(`${ok}; ${restored._tag === "Success" ? `restored from ${backup.dir}` : `restoring ${backup.dir} FAILED`}`)
+        }
+        return done({
+          detail: `traefik: swapped ${p.certFile} (${fp16(leaf.fingerprint256)}) and renamed a marked ${p.dynamicConfig} into place so the file provider reloads (backup ${backup.dir})`,
+          result: { backupDir: backup.dir, newFingerprint: leaf.fingerprint256 }
+        })
+      }),
+    observe: (p) =>
+      Effect.gen(function*() {
+        const leaf = Certificate.parsePemBundle(fs.readFileSync(p.source.cert, "utf8"))[0]
+        if (leaf === undefined) return ActionHandler.unknown(`${p.source.cert} holds no certificate`)
+        const r = yield* Effect.result(check(p, leaf.fingerprint256))
+        return r._tag === "Success" ? ActionHandler.applied(`${p.certFile} holds ${fp16(leaf.fingerprint256)} and ${p.dynamicConfig} is marked`) : ActionHandler.notApplied(r.failure)
+      })
+  })
+}
+
+/** The handler of `tls.traefik.restoreCertificate` (the install's undo). */
+export const makeRestore = (): ActionHandler.ActionHandler => {
+  const failed = (message: string) => new ActionHandler.ActionFailed({ kind: RESTORE_KIND, message })
+  const found = (p: RestoreParams) => Backup.findByAction({ domain: p.domain, action: p.backupOf, ...(p.backupRoot !== undefined ? { root: p.backupRoot } : {}) })
+  return ActionHandler.make<RestoreParams>({
+    kind: RESTORE_KIND,
+    params: RestoreParams,
+    apply: (p, ctx) =>
+      Effect.gen(function*() {
+        const b = found(p)
+        if (b === undefined) return yield* failed(`no backup of ${p.domain} made by ${p.backupOf}`)
+        yield* Backup.verify(b.dir).pipe(Effect.mapError((e) => failed(e.message)))
+        if (ctx.dryRun) return { detail: `would restore ${b.manifest.files.map((f) => f.path).join(", ")} from ${b.dir}`, result: { backupDir: b.dir } }
+        yield* Backup.restore(b.dir).pipe(Effect.mapError((e) => failed(e.message)))
+        return { detail: `restored ${b.manifest.files.map((f) => f.path).join(", ")} from ${b.dir}; traefik's watcher sees ${p.dynamicConfig} change back`, result: { backupDir: b.dir } }
+      }),
+    observe: (p) =>
+      Effect.sync(() => {
+        const b = found(p)
+        if (b === undefined) return ActionHandler.unknown(`no backup made by ${p.backupOf}`)
+        const same = b.manifest.files.every((f) => fs.existsSync(f.path) && fs.readFileSync(path.join(b.dir, f.name)).equals(fs.readFileSync(f.path)))
+        return same ? ActionHandler.applied(`the files of ${b.dir} are back`) : ActionHandler.notApplied(`the files differ from ${b.dir}`)
+      })
+  })
+}
+
+/** Both handlers: install and restore. */
+export const handlers = (): ReadonlyArray<ActionHandler.ActionHandler> => [makeInstall(), makeRestore()]
+
+/** Pure: the install action with its restore as `undo`. */
+export const action = (o: Config & {
+  readonly domain: string
+  readonly source: { readonly cert: string; readonly key: string }
+  readonly servername: string
+  readonly caFiles?: ReadonlyArray<string>
+  readonly backupRoot?: string
+  readonly ref?: TargetRef.TargetRef
+}): Action.Action => {
+  const ref = o.ref ?? TargetRef.make("tls-endpoint", `${o.servername}@traefik:${o.dynamicConfig}`)
+  const backupRoot = o.backupRoot !== undefined ? { backupRoot: o.backupRoot } : {}
+  const base = {
+    kind: INSTALL_KIND,
+    target: ref,
+    params: {
+      dynamicConfig: o.dynamicConfig,
+      certFile: o.certFile,
+      keyFile: o.keyFile,
+      domain: o.domain,
+      source: { ...o.source },
+      servername: o.servername,
+      ...(o.caFiles !== undefined ? { caFiles: [...o.caFiles] } : {}),
+      ...backupRoot
+    } as Json.JsonObject,
+    timeoutMs: 30_000,
+    description: `swap ${o.certFile} / ${o.keyFile} and rename a marked ${o.dynamicConfig} into place so traefik's file provider reloads`
+  }
+  const key = Action.make(base).idempotencyKey
+  const undo = Action.make({
+    kind: RESTORE_KIND,
+    target: ref,
+    params: { dynamicConfig: o.dynamicConfig, domain: o.domain, backupOf: key, ...backupRoot } as Json.JsonObject,
+    timeoutMs: 30_000,
+    description: `restore ${o.certFile}, ${o.keyFile} and ${o.dynamicConfig} from the backup (traefik reloads)`
+  })
+  return Action.make({ ...base, idempotencyKey: key, undo })
+}
