@@ -6,7 +6,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Keys } from "@byteport/kube-sim"
 import type { KubeSimInstance } from "@byteport/kube-sim"
-import { Clock, Effect, Exit, Fiber, Latch, Option, Stream } from "effect"
+import { Clock, ConfigProvider, Context, Effect, Exit, Fiber, Latch, Layer, Option, Scope, Stream } from "effect"
 import { TestClock } from "effect/testing"
 import * as fc from "fast-check"
 import { Kube } from "../../src/Kube"
@@ -236,4 +236,49 @@ describe("LeaderElection (kube-sim, TestClock)", () => {
       }
       assert.isAbove(takeovers, 0, "the schedules really moved the lease")
     }).pipe(Effect.scoped), 60_000)
+  it.effect("configured from BYTEPORT_LEADER_*; an old renewTime alone never expires a record; a released Lease is taken at the next retry", () =>
+    Effect.gen(function*() {
+      const s = yield* sim({ namespaces: ["default", "ops"] })
+      const env = ConfigProvider.layer(ConfigProvider.fromEnv({
+        env: {
+          BYTEPORT_LEADER_LEASE_NAME: "agents",
+          BYTEPORT_LEADER_NAMESPACE: "ops",
+          BYTEPORT_LEADER_IDENTITY: "agent-a",
+          BYTEPORT_LEADER_LEASE_DURATION: "6 seconds",
+          BYTEPORT_LEADER_RENEW_DEADLINE: "4 seconds",
+          BYTEPORT_LEADER_RETRY_PERIOD: "1 second"
+        }
+      }))
+      const lease = () => s.store.list(Keys.leases, { namespace: "ops" }).find((l) => l.metadata.name === "agents") as unknown as { spec: Record<string, unknown> } | undefined
+      const tick = (ms: number) => TestClock.adjust(ms).pipe(Effect.andThen(Effect.promise(() => new Promise((r) => setTimeout(r, 40)))))
+      // a record another agent wrote long ago (renewTime 1970): still waited out from its observation
+      s.store.create(Keys.leases, { apiVersion: "coordination.k8s.io/v1", kind: "Lease", metadata: { name: "agents", namespace: "ops" }, spec: { holderIdentity: "gone", leaseDurationSeconds: 6, renewTime: "1970-01-01T00:00:00.000000Z", leaseTransitions: 4 } } as never)
+      yield* TestClock.adjust(3_600_000)
+      const scopeA = yield* Scope.make()
+      const ctx = yield* Layer.buildWithScope(LeaderElection.layerConfig.pipe(Layer.provide(kubeLayer(s)), Layer.provide(env)), scopeA)
+      const a = Context.get(ctx, LeaderElection.LeaderElection)
+      yield* tick(0)
+      for (let i = 0; i < 5; i++) yield* tick(1000)
+      assert.isFalse(yield* a.isLeader, "not before 6 s of observing the record unchanged")
+      assert.strictEqual(lease()!.spec.holderIdentity, "gone")
+      for (let i = 0; i < 2; i++) yield* tick(1000)
+      assert.isTrue(yield* a.isLeader)
+      assert.strictEqual(a.identity, "agent-a")
+      assert.strictEqual(lease()!.spec.leaseDurationSeconds, 6)
+      assert.strictEqual(lease()!.spec.leaseTransitions, 5)
+      assert.deepStrictEqual(yield* a.epoch, Option.some(5))
+      // a second elector with the same timings follows; a's scope closes: the Lease is released
+      const b = yield* LeaderElection.make({ name: "agents", namespace: "ops", identity: "agent-b", leaseDuration: "6 seconds", renewDeadline: "4 seconds", retryPeriod: "1 second" }).pipe(
+        Effect.provide(kubeLayer(s))
+      )
+      yield* tick(0)
+      for (let i = 0; i < 3; i++) yield* tick(1000)
+      assert.isFalse(yield* b.isLeader)
+      yield* Scope.close(scopeA, Exit.void)
+      assert.strictEqual(lease()!.spec.holderIdentity, "")
+      assert.isFalse(yield* a.isLeader)
+      yield* tick(1000)
+      assert.isTrue(yield* b.isLeader, "a released Lease is taken at the next retry, without waiting the lease out")
+      assert.strictEqual(lease()!.spec.leaseTransitions, 6)
+    }).pipe(Effect.scoped))
 })
