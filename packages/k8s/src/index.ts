@@ -258,3 +258,5 @@ export * as RestartLoopContainer from "./runbooks/k8s.restart-loop.container"
 export * as K8sAnnotations from "./annotations/K8sAnnotations"
 /** The default catalog of the k8s runbooks (families, precedence, enabled defaults) and how to extend it. */
 export * as K8sCatalog from "./catalog"
+/** Leader election on a coordination.k8s.io Lease (client-go semantics: lease 15 s, renew deadline 10 s, retry 2 s). */
+export * as LeaderElection from "./leader/LeaderElection"
