@@ -196,6 +196,28 @@ export const execute = (
     ]
 
     const record = (r: Omit<DecisionRecord, "at">) => Effect.map(now, (at) => void decisions.push({ ...r, at }))
+    // A guardrail's acquire; one that fails (a store error, a defect) denies ("could not decide").
+    const acquireOrDeny = (g: Guardrail<never>, ctx: GuardrailContext): Effect.Effect<Acquisition, never, GuardrailStore> =>
+      g.acquire(ctx).pipe(
+        Effect.catchCause((cause) =>
+          Effect.succeed<Acquisition>({
+            result: { _tag: "Deny", reason: `guardrail could not decide: ${causeText(cause)}` },
+            release: Effect.void
+          })
+        )
+      )
+    // The decision record of an acquire that did not pass.
+    const recordAcquireDeny = (action: A.Action, path: string, guardrail: string, reason: string, retryAfterMs: number | undefined) =>
+      record({
+        stepPath: path,
+        actionKind: action.kind,
+        idempotencyKey: action.idempotencyKey,
+        phase: "acquire",
+        decision: "deny",
+        guardrail,
+        reason,
+        ...(retryAfterMs !== undefined ? { retryAfterMs } : {})
+      })
     const outcome = (o: Omit<Outcome, "at">) => Effect.map(now, (at) => void outcomes.push({ ...o, at }))
     const acquiredDecision = (action: A.Action, path: string, permitId: string, reason?: string) =>
       record({
@@ -265,23 +287,12 @@ export const execute = (
           const ctx = ctxFor(action, path, yield* now)
           const taken: Array<Acquisition> = []
           for (const g of guardrailsFor(action)) {
-            const acq: Acquisition = yield* g.acquire(ctx).pipe(
-              Effect.catchCause((cause) => Effect.succeed<Acquisition>({ result: { _tag: "Deny", reason: `guardrail could not decide: ${causeText(cause)}` }, release: Effect.void }))
-            )
+            const acq = yield* acquireOrDeny(g, ctx)
             if (acq.result._tag === "Deny") {
               yield* Effect.forEach([...taken, acq], (a) => Effect.ignore(a.release), { discard: true })
               const reason = `auto would deny: ${acq.result.reason}`
               pre.set(path, { _tag: "Deny", guardrail: g.name, reason, retryAfterMs: acq.result.retryAfterMs })
-              yield* record({
-                stepPath: path,
-                actionKind: action.kind,
-                idempotencyKey: action.idempotencyKey,
-                phase: "acquire",
-                decision: "deny",
-                guardrail: g.name,
-                reason,
-                ...(acq.result.retryAfterMs !== undefined ? { retryAfterMs: acq.result.retryAfterMs } : {})
-              })
+              yield* recordAcquireDeny(action, path, g.name, reason, acq.result.retryAfterMs)
               return "denied" as const
             }
             taken.push(acq)
@@ -426,28 +437,12 @@ export const execute = (
           const ctx = ctxFor(action, path, at)
           const taken: Array<Acquisition> = []
           for (const g of guardrailsFor(action)) {
-            const acq: Acquisition = yield* g.acquire(ctx).pipe(
-              Effect.catchCause((cause) =>
-                Effect.succeed<Acquisition>({
-                  result: { _tag: "Deny", reason: `guardrail could not decide: ${causeText(cause)}` },
-                  release: Effect.void
-                })
-              )
-            )
+            const acq = yield* acquireOrDeny(g, ctx)
             if (acq.result._tag !== "Pass") {
               yield* releaseAll([...taken, acq])
               const own = reasonWithoutName(g.name, acq.result.reason)
               const reason = acq.result._tag === "Deny" ? own : `approval required: ${own}`
-              yield* record({
-                stepPath: path,
-                actionKind: action.kind,
-                idempotencyKey: action.idempotencyKey,
-                phase: "acquire",
-                decision: "deny",
-                guardrail: g.name,
-                reason,
-                ...(acq.result._tag === "Deny" && acq.result.retryAfterMs !== undefined ? { retryAfterMs: acq.result.retryAfterMs } : {})
-              })
+              yield* recordAcquireDeny(action, path, g.name, reason, acq.result._tag === "Deny" ? acq.result.retryAfterMs : undefined)
               yield* journalAt("denied", path, { guardrail: g.name, reason, detail: denialDetail(g.name, reason), actionDigest })
               yield* outcome({ ...base, status: "denied", detail: denialDetail(g.name, reason) })
               return "denied"

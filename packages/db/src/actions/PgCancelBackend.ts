@@ -25,7 +25,7 @@ import { Postgres } from "../Postgres"
 import { type PgSession, US } from "../probes/PgActivity"
 import * as PgKill from "../sessions/PgKill"
 import * as PgTargets from "../sessions/PgTargets"
-import { skipDetail } from "./PgTerminateBackend"
+import { skipped } from "./PgTerminateBackend"
 import * as SessionGuardrails from "./SessionGuardrails"
 import { handlerResult } from "./SessionGuardrails"
 
@@ -80,14 +80,11 @@ export const make = (options: Options = {}): ActionHandler.ActionHandler<Postgre
         const failed = (message: string) => new ActionHandler.ActionFailed({ kind: KIND, message })
         const r = yield* PgKill.cancel(
           { pid: p.pid, backendStartUs: p.backendStartUs, state: p.state, queryStartUs: p.queryStartUs },
-          {
-            ...(options.protectedApplications ? { protectedApplications: options.protectedApplications } : {}),
-            ...(options.protectedUsers ? { protectedUsers: options.protectedUsers } : {})
-          }
+          SessionGuardrails.protectedOf(options)
         ).pipe(Effect.mapError((e) => failed(`cancel ${who}: ${e.message}`)))
         if (r._tag === "Refused") {
           if (r.reason === "signal_failed") return yield* failed(`the server did not cancel the statement of ${who}`)
-          return handlerResult({ detail: `${skipDetail(r.reason)}: ${who}`, result: { ...kept, signalled: false, skipped: r.reason } })
+          return skipped(r.reason, who, kept)
         }
         const grace = Math.max(0, options.graceMillis ?? 5_000)
         const deadline = Date.now() + grace

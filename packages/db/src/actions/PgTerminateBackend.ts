@@ -25,7 +25,7 @@
  *
  * @since 0.1.0
  */
-import { Action, ActionHandler, TargetRef } from "@byteport/core"
+import { Action, ActionHandler, type Json, TargetRef } from "@byteport/core"
 import { Effect, Schema } from "effect"
 import type { DbError } from "../DbError"
 import { Postgres } from "../Postgres"
@@ -74,6 +74,10 @@ export const skipDetail = (reason: PgKill.Refusal): string =>
     ? `skipped: session changed (${reason === "gone" ? "the session ended or its pid was reused" : "it is no longer in the state it was chosen for"})`
     : `skipped: refused at signal time (${reason})`
 
+/** Pure: the handler result of a refusal other than `signal_failed`: nothing signalled, `result` plus `signalled: false` and `skipped`. */
+export const skipped = (reason: PgKill.Refusal, who: string, result: Json.JsonObject): { readonly detail: string; readonly result: Json.JsonObject } =>
+  handlerResult({ detail: `${skipDetail(reason)}: ${who}`, result: { ...result, signalled: false, skipped: reason } })
+
 /** The handler. */
 export const make = (options: Options = {}): ActionHandler.ActionHandler<Postgres> =>
   ActionHandler.make<Params, Postgres>({
@@ -87,8 +91,7 @@ export const make = (options: Options = {}): ActionHandler.ActionHandler<Postgre
         const r = yield* PgKill.terminate(
           { pid: p.pid, backendStartUs: p.backendStartUs, state: p.state, xactStartUs: p.xactStartUs, queryStartUs: p.queryStartUs ?? null },
           {
-            ...(options.protectedApplications ? { protectedApplications: options.protectedApplications } : {}),
-            ...(options.protectedUsers ? { protectedUsers: options.protectedUsers } : {}),
+            ...SessionGuardrails.protectedOf(options),
             ...(options.waitMillis !== undefined ? { waitMillis: options.waitMillis } : {}),
             ...(p.noRowLocks === true ? { noRowLocks: true } : {})
           }
@@ -97,7 +100,7 @@ export const make = (options: Options = {}): ActionHandler.ActionHandler<Postgre
         if (r.reason === "signal_failed") {
           return yield* new ActionHandler.ActionFailed({ kind: KIND, message: `the server did not terminate ${who}` })
         }
-        return handlerResult({ detail: `${skipDetail(r.reason)}: ${who}`, result: { pid: p.pid, signalled: false, skipped: r.reason } })
+        return skipped(r.reason, who, { pid: p.pid })
       })),
     observe: (p, ctx) =>
       PgTargets.routed(ctx.action.target, Effect.map(backendAlive(p), (alive) =>

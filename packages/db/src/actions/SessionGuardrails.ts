@@ -45,6 +45,14 @@ export interface SessionGuardOptions {
   readonly killsPerMinuteCap?: number | Config.Config<number>
 }
 
+/** Pure: the protected applications and users of the options, only those given (for `PgKill` / `MySqlKill`'s re-check). */
+export const protectedOf = (
+  options: Pick<SessionGuardOptions, "protectedApplications" | "protectedUsers">
+): Pick<SessionGuardOptions, "protectedApplications" | "protectedUsers"> => ({
+  ...(options.protectedApplications ? { protectedApplications: options.protectedApplications } : {}),
+  ...(options.protectedUsers ? { protectedUsers: options.protectedUsers } : {})
+})
+
 /** The budget key of the cap: one per database target. */
 export const capKey = Guardrail.keys.perTarget("db.kills")
 

@@ -80,6 +80,18 @@ export const DEFAULT_THRESHOLDS: Thresholds = {
 
 const fingerprint = (s: PgActivity.PgSession) => s.query_id ?? (s.query ?? "").slice(0, 120)
 
+/**
+ * Pure: the long_running_query rule on the running times of the statements already over the
+ * budget: ≥ `longQueriesMin` of them, or one over `veryLongQueryMs` (shared with `db.pool.multi-engine`).
+ */
+export const longQueries = (
+  overBudgetMs: ReadonlyArray<number>,
+  t: Pick<Thresholds, "longQueriesMin" | "veryLongQueryMs">
+): { readonly matched: boolean; readonly veryLong: number } => {
+  const veryLong = overBudgetMs.filter((ms) => ms > t.veryLongQueryMs).length
+  return { matched: overBudgetMs.length >= t.longQueriesMin || veryLong >= 1, veryLong }
+}
+
 /** The rules, in the seed's order. */
 export const rules = (overrides: Partial<Thresholds> = {}): ReadonlyArray<Classifier.Rule<PoolFacts>> => {
   const t = { ...DEFAULT_THRESHOLDS, ...overrides }
@@ -124,15 +136,15 @@ export const rules = (overrides: Partial<Thresholds> = {}): ReadonlyArray<Classi
       needs: ["sessions"],
       when: ({ sessions }) => {
         const long = PgActivity.longRunningOf(sessions, t.queryBudgetMs)
-        const veryLong = long.filter((s) => (s.query_age_ms ?? 0) > t.veryLongQueryMs)
+        const verdict = longQueries(long.map((s) => s.query_age_ms ?? 0), t)
         // The class counts every statement over budget (the seed's numbers); the chains only say
         // which of them wait, for the report and the plan (sessions/LockChain).
         const chains = LockChain.resolve(sessions, { budgetMs: t.queryBudgetMs, idleInTxMs: t.idleInTxMs })
         const waiting = chains.leftAlone.length
         return {
-          matched: long.length >= t.longQueriesMin || veryLong.length >= 1,
+          matched: verdict.matched,
           reasons: [
-            `${long.length} statement(s) over the ${t.queryBudgetMs / 1000} s budget, ${veryLong.length} over ${t.veryLongQueryMs / 60_000} min`,
+            `${long.length} statement(s) over the ${t.queryBudgetMs / 1000} s budget, ${verdict.veryLong} over ${t.veryLongQueryMs / 60_000} min`,
             ...(chains.chains.length === 0 && chains.cycles.length === 0
               ? []
               : [`${waiting} over budget only wait on a lock; ${LockChain.describe(chains).join("; ")}`])

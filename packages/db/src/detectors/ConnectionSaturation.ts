@@ -34,26 +34,48 @@ export interface Options {
 /** Pure: whether a reading fires (`ratio > threshold`). */
 export const fires = (reading: Utilization.PostgresConnections | Utilization.MySqlConnections, threshold: number = DEFAULT_THRESHOLD): boolean => reading.ratio > threshold
 
-/** Pure: the signals of one reading. */
-export const postgresSignals = (reading: Utilization.PostgresConnections, options: Options, observedAt: number): ReadonlyArray<Signal.Signal> => {
+/**
+ * Pure: the signals of one reading of either engine: none unless it fires; else one whose
+ * evidence holds the engine, the ratio, the threshold, the engine's own count (`count`), own,
+ * max_connections and the reason (`what` = `ratio`% > threshold% of max_connections).
+ */
+const signalsOf = (
+  engine: "postgres" | "mysql",
+  reading: Utilization.PostgresConnections | Utilization.MySqlConnections,
+  count: { readonly clientBackends: number } | { readonly threadsConnected: number },
+  what: string,
+  options: Options,
+  observedAt: number
+): ReadonlyArray<Signal.Signal> => {
   const threshold = options.threshold ?? DEFAULT_THRESHOLD
   if (!fires(reading, threshold)) return []
   return [Signal.make({
     type: SIGNAL_TYPE,
     target: options.target,
     observedAt,
-    source: "db.ConnectionSaturation.postgres",
+    source: `db.ConnectionSaturation.${engine}`,
     evidence: {
-      engine: "postgres",
+      engine,
       ratio: Math.round(reading.ratio * 10_000) / 10_000,
       threshold,
-      clientBackends: reading.clientBackends,
+      ...count,
       own: reading.own,
       maxConnections: reading.maxConnections,
-      reasons: [`${reading.clientBackends}/${reading.maxConnections} client backends = ${(reading.ratio * 100).toFixed(1)}% > ${(threshold * 100).toFixed(0)}% of max_connections`]
+      reasons: [`${what} = ${(reading.ratio * 100).toFixed(1)}% > ${(threshold * 100).toFixed(0)}% of max_connections`]
     }
   })]
 }
+
+/** Pure: the signals of one reading. */
+export const postgresSignals = (reading: Utilization.PostgresConnections, options: Options, observedAt: number): ReadonlyArray<Signal.Signal> =>
+  signalsOf(
+    "postgres",
+    reading,
+    { clientBackends: reading.clientBackends },
+    `${reading.clientBackends}/${reading.maxConnections} client backends`,
+    options,
+    observedAt
+  )
 
 /** One poll: the reading and its signals. */
 export const pollPostgres = (options: Options): Effect.Effect<ReadonlyArray<Signal.Signal>, unknown, Postgres> =>
@@ -70,25 +92,15 @@ export const postgres = (options: Options): Detector.Detector<never, Postgres> =
   })
 
 /** Pure: the signals of one MySQL / MariaDB reading ((`Threads_connected` − own) / `max_connections`). */
-export const mysqlSignals = (reading: Utilization.MySqlConnections, options: Options, observedAt: number): ReadonlyArray<Signal.Signal> => {
-  const threshold = options.threshold ?? DEFAULT_THRESHOLD
-  if (!fires(reading, threshold)) return []
-  return [Signal.make({
-    type: SIGNAL_TYPE,
-    target: options.target,
-    observedAt,
-    source: "db.ConnectionSaturation.mysql",
-    evidence: {
-      engine: "mysql",
-      ratio: Math.round(reading.ratio * 10_000) / 10_000,
-      threshold,
-      threadsConnected: reading.threadsConnected,
-      own: reading.own,
-      maxConnections: reading.maxConnections,
-      reasons: [`${reading.clientBackends}/${reading.maxConnections} threads (Threads_connected ${reading.threadsConnected} − own ${reading.own}) = ${(reading.ratio * 100).toFixed(1)}% > ${(threshold * 100).toFixed(0)}% of max_connections`]
-    }
-  })]
-}
+export const mysqlSignals = (reading: Utilization.MySqlConnections, options: Options, observedAt: number): ReadonlyArray<Signal.Signal> =>
+  signalsOf(
+    "mysql",
+    reading,
+    { threadsConnected: reading.threadsConnected },
+    `${reading.clientBackends}/${reading.maxConnections} threads (Threads_connected ${reading.threadsConnected} − own ${reading.own})`,
+    options,
+    observedAt
+  )
 
 /** One MySQL / MariaDB poll. */
 export const pollMySql = (options: Options): Effect.Effect<ReadonlyArray<Signal.Signal>, unknown, MySql> =>

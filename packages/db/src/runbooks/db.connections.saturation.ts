@@ -42,7 +42,7 @@ import type { ActionHandler, Check, Detector, Fact } from "@byteport/core"
 import { Effect } from "effect"
 import * as MySqlKillConnection from "../actions/MySqlKillConnection"
 import * as PgTerminateBackend from "../actions/PgTerminateBackend"
-import { killsPerMinuteCapConfig, type SessionGuardOptions } from "../actions/SessionGuardrails"
+import { killsPerMinuteCapConfig, protectedOf, type SessionGuardOptions } from "../actions/SessionGuardrails"
 import * as ConnectionSaturation from "../classifiers/ConnectionSaturation"
 import * as SaturationDetector from "../detectors/ConnectionSaturation"
 import * as SaturationDiagnoser from "../diagnosers/SaturationDiagnoser"
@@ -152,6 +152,16 @@ export const postmortem = (thresholds: Partial<ConnectionSaturation.Thresholds> 
     }
   })
 
+/** The remediator options both engines take from the runbook's (only those given). */
+const remediatorOptions = (options: Omit<Options, "detector" | "ownApplication">): SaturationRemediator.Options => ({
+  ...(options.thresholds ? { thresholds: options.thresholds } : {}),
+  ...(options.maxTerminationsPerIncident !== undefined ? { maxTerminationsPerIncident: options.maxTerminationsPerIncident } : {}),
+  ...(options.sessions ? { sessions: options.sessions } : {}),
+  ...protectedOf(options),
+  ...(options.verifyMaxRatio !== undefined ? { verifyMaxRatio: options.verifyMaxRatio } : {}),
+  places: { database: options.database, clients: options.clients }
+})
+
 /** The runbook for PostgreSQL. */
 export const make = (options: Options = {}): Runbook.Runbook<SaturationDiagnoser.SaturationFacts, Postgres> =>
   Runbook.make<SaturationDiagnoser.SaturationFacts, Postgres>({
@@ -171,13 +181,7 @@ export const make = (options: Options = {}): Runbook.Runbook<SaturationDiagnoser
     classify: ConnectionSaturation.classifier(options.thresholds ?? {}),
     // Remediate
     remediate: SaturationRemediator.make({
-      ...(options.thresholds ? { thresholds: options.thresholds } : {}),
-      ...(options.maxTerminationsPerIncident !== undefined ? { maxTerminationsPerIncident: options.maxTerminationsPerIncident } : {}),
-      ...(options.sessions ? { sessions: options.sessions } : {}),
-      ...(options.protectedApplications ? { protectedApplications: options.protectedApplications } : {}),
-      ...(options.protectedUsers ? { protectedUsers: options.protectedUsers } : {}),
-      ...(options.verifyMaxRatio !== undefined ? { verifyMaxRatio: options.verifyMaxRatio } : {}),
-      places: { database: options.database, clients: options.clients },
+      ...remediatorOptions(options),
       ...(options.ownApplication !== undefined ? { ownApplication: options.ownApplication } : {})
     }),
     guardrails: [Guardrail.minConfidence(0.7), annotationGate(options.database, options.clients)],
@@ -220,16 +224,7 @@ export const makeMySql = (options: MySqlOptions = {}): Runbook.Runbook<Saturatio
     ...(options.detector ? { detector: options.detector } : {}),
     diagnose: SaturationDiagnoser.mysql(options.sessions ? { sessions: options.sessions } : {}),
     classify: ConnectionSaturation.classifier(options.thresholds ?? {}),
-    remediate: SaturationRemediator.make({
-      engine: "mysql",
-      ...(options.thresholds ? { thresholds: options.thresholds } : {}),
-      ...(options.maxTerminationsPerIncident !== undefined ? { maxTerminationsPerIncident: options.maxTerminationsPerIncident } : {}),
-      ...(options.sessions ? { sessions: options.sessions } : {}),
-      ...(options.protectedApplications ? { protectedApplications: options.protectedApplications } : {}),
-      ...(options.protectedUsers ? { protectedUsers: options.protectedUsers } : {}),
-      ...(options.verifyMaxRatio !== undefined ? { verifyMaxRatio: options.verifyMaxRatio } : {}),
-      places: { database: options.database, clients: options.clients }
-    }),
+    remediate: SaturationRemediator.make({ engine: "mysql", ...remediatorOptions(options) }),
     guardrails: [Guardrail.minConfidence(0.7), annotationGate(options.database, options.clients)],
     verify: ConnectionsBelow.mysql(options.verifyMaxRatio),
     verifySchedule: options.verifySchedule ?? ConnectionsBelow.DEFAULT_SCHEDULE,

@@ -263,9 +263,8 @@ export class MemoryStore implements ObjectStore {
     )
   }
 
-  /** Normalises and validates a new object without storing it (used by create and dry runs). */
-  prepareCreate(key: ResourceKey, input: KubeObject): KubeObject {
-    const t = this.type(key)
+  /** A copy of the object with its type's apiVersion and kind, and its namespace (dropped for a cluster-scoped type, else `default` when unset). */
+  private typed(t: ResourceType | undefined, input: KubeObject): KubeObject {
     const obj = clone(input)
     obj.metadata = obj.metadata ?? ({} as KubeObject["metadata"])
     if (t) {
@@ -274,6 +273,13 @@ export class MemoryStore implements ObjectStore {
       if (!t.namespaced) delete obj.metadata.namespace
       else if (!obj.metadata.namespace) obj.metadata.namespace = "default"
     }
+    return obj
+  }
+
+  /** Normalises and validates a new object without storing it (used by create and dry runs). */
+  prepareCreate(key: ResourceKey, input: KubeObject): KubeObject {
+    const t = this.type(key)
+    const obj = this.typed(t, input)
     if (!obj.metadata.name) {
       if (obj.metadata.generateName) {
         const table = this.table(key)
@@ -329,15 +335,7 @@ export class MemoryStore implements ObjectStore {
    * object without `metadata.name` is Invalid.
    */
   load(key: ResourceKey, input: KubeObject): KubeObject {
-    const t = this.type(key)
-    const obj = clone(input)
-    obj.metadata = obj.metadata ?? ({} as KubeObject["metadata"])
-    if (t) {
-      obj.apiVersion = t.group === "" ? t.version : `${t.group}/${t.version}`
-      obj.kind = t.kind
-      if (!t.namespaced) delete obj.metadata.namespace
-      else if (!obj.metadata.namespace) obj.metadata.namespace = "default"
-    }
+    const obj = this.typed(this.type(key), input)
     const name = obj.metadata.name
     if (!name) throw new StoreError("Invalid", `${obj.kind} "" is invalid: metadata.name: Required value: a recorded object has a name`, key, "")
     const recorded = /^[0-9]+$/.test(obj.metadata.resourceVersion ?? "") ? Number(obj.metadata.resourceVersion) : undefined

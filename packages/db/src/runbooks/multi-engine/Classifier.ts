@@ -127,10 +127,10 @@ export const rules = (overrides: Partial<Thresholds> = {}): ReadonlyArray<Classi
       needs: ["sessions"],
       when: ({ sessions }) => {
         const long = longRunning(sessions, t.queryBudgetMs)
-        const veryLong = long.filter((x) => x.runningMs > t.veryLongQueryMs)
+        const verdict = PoolSixClass.longQueries(long.map((x) => x.runningMs), t)
         return {
-          matched: long.length >= t.longQueriesMin || veryLong.length >= 1,
-          reasons: [`${long.length} statement(s)/operation(s) over the ${s(t.queryBudgetMs)} budget, ${veryLong.length} over ${t.veryLongQueryMs / 60_000} min`],
+          matched: verdict.matched,
+          reasons: [`${long.length} statement(s)/operation(s) over the ${s(t.queryBudgetMs)} budget, ${verdict.veryLong} over ${t.veryLongQueryMs / 60_000} min`],
           evidence: { sessions: long.map((x) => x.id) }
         }
       }
