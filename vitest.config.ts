@@ -10,7 +10,7 @@ export default defineConfig({
   ssr: { resolve: { conditions: ["@byteport/source"] } },
   test: {
     include: ["packages/*/test/**/*.test.ts", "examples/test/**/*.test.ts"],
-    globalSetup: ["./scripts/vitest-global-setup.ts"],
+    globalSetup: ["./scripts/vitest-global-setup.ts", "./scripts/vitest-machine-guard.ts"],
     testTimeout: 30_000,
     hookTimeout: 120_000,
     pool: "forks",
