@@ -92,7 +92,7 @@ const program = Effect.gen(function*() {
   }
 })
 
-Effect.runPromise(Effect.scoped(Effect.provide(program, services))).then(
+Effect.runPromise(Effect.scoped(Effect.provide(program, services)) as Effect.Effect<void, unknown>).then(
   () => process.exit(0),
   (e) => {
     process.stderr.write(`agent died: ${e instanceof Error ? e.stack : String(e)}\n`)
