@@ -43,10 +43,10 @@ const benches: ReadonlyArray<Bench> = [
     name: "k8s detection and first action (k8s.oom.six-signal)",
     script: "packages/k8s/bench/oom.ts",
     env: quick
-      ? { BENCH_PODS: "1000", BENCH_NODES: "50", BENCH_REPLICAS: "10", BENCH_INJECTIONS: "5", BENCH_FULL_PODS: "1000", BENCH_FULL_NODES: "50", BENCH_KUBECTL_RUNS: "2", BENCH_INJECTIONS_FULL: "3", BENCH_ACTION_WAIT_MS: "8000" }
+      ? { BENCH_PODS: "1000", BENCH_NODES: "50", BENCH_REPLICAS: "10", BENCH_INJECTIONS: "5", BENCH_FULL_PODS: "1000", BENCH_FULL_NODES: "50", BENCH_KUBECTL_RUNS: "2", BENCH_INJECTIONS_FULL: "2", BENCH_ACTION_WAIT_MS: "5000", BENCH_IDLE_SECONDS: "3" }
       : { BENCH_PODS: "10000", BENCH_NODES: "500", BENCH_INJECTIONS: "20", BENCH_FULL_PODS: "10000", BENCH_FULL_NODES: "500", BENCH_KUBECTL_RUNS: "3" }
   },
-  { name: "kube-sim list/watch", script: "packages/kube-sim/bench/list-watch.ts", env: { KUBE_SIM_BENCH_PODS: quick ? "1000" : "10000" }, nodeArgs: ["--expose-gc"] },
+  { name: "kube-sim list/watch", script: "packages/kube-sim/bench/list-watch.ts", env: quick ? { KUBE_SIM_BENCH_PODS: "1000", KUBE_SIM_BENCH_WRITES: "200" } : { KUBE_SIM_BENCH_PODS: "10000" }, nodeArgs: ["--expose-gc"] },
   { name: "classifier throughput (k8s)", script: "packages/k8s/bench/classifiers.ts", env: quick ? { BENCH_SECONDS: "0.6", BENCH_WARMUP_SECONDS: "0.2" } : { BENCH_SECONDS: "3", BENCH_WARMUP_SECONDS: "1" } },
   { name: "classifier throughput (db)", script: "packages/db/bench/classifiers.ts", env: quick ? { BENCH_SECONDS: "0.6", BENCH_WARMUP_SECONDS: "0.2" } : { BENCH_SECONDS: "3", BENCH_WARMUP_SECONDS: "1" } },
   { name: "PostgreSQL diagnosis (db.pool.six-class)", script: "packages/db/bench/diagnose-1000.ts", env: { BENCH_CONNECTIONS: quick ? "100" : "1000", BENCH_RUNS: quick ? "5" : "20" } }
@@ -96,13 +96,13 @@ const run = (b: Bench): Promise<{ readonly code: number | null; readonly rows: R
 
 const fmt = (v: number | undefined, unit: string): string => {
   if (v === undefined || !Number.isFinite(v)) return "—"
-  const n = Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 10 ? v.toFixed(1) : v.toFixed(2)
+  const n = Number.isInteger(v) || Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 10 ? v.toFixed(1) : v.toFixed(2)
   return `${n} ${unit}`
 }
 const ratio = (r: Row): string => {
   if (r.byteport === undefined || r.baseline === undefined || !Number.isFinite(r.byteport) || !Number.isFinite(r.baseline) || r.baseline === 0) return "—"
   const x = r.byteport / r.baseline
-  return x >= 1 ? `${x.toFixed(2)}×` : `1/${(1 / x).toFixed(x > 0.1 ? 1 : 0)}`
+  return x >= 0.1 ? `${x.toFixed(2)}×` : `1/${Math.round(1 / x)}`
 }
 const git = (args: ReadonlyArray<string>) => {
   try {

@@ -70,7 +70,7 @@ const main = async () => {
   sim.store.scan(Keys.pods, "bench")
   const stored = mem()
   console.log(`${"simulator memory for the pods".padEnd(52)} heap +${mib(stored.heap - base.heap)}, RSS +${mib(stored.rss - base.rss)}`)
-  const httpN = Math.min(1000, N)
+  const httpN = Number(process.env["KUBE_SIM_BENCH_WRITES"] ?? Math.min(1000, N))
   await time(`client-node createNamespacedPod x ${httpN} (HTTP, sequential)`, async () => {
     for (let i = 0; i < httpN; i++) {
       const p = pod(N + i)
@@ -104,7 +104,7 @@ const main = async () => {
   let updates = 0
   informer.on("update", () => updates++)
   await time(`informer start (list ${total} + watch)`, () => informer.start())
-  const writes = 1000
+  const writes = Math.min(httpN, 1000)
   await time(`${writes} merge PATCHes observed by the informer`, async () => {
     const opts = setHeaderOptions("Content-Type", PatchStrategy.MergePatch)
     for (let i = 0; i < writes; i++) {
@@ -119,7 +119,7 @@ const main = async () => {
   await informer.stop()
   const end = mem()
   console.log(`${"process memory at the end".padEnd(52)} RSS ${mib(end.rss)}, heap ${mib(end.heap)}`)
-  console.log(`BENCH ${JSON.stringify({ metric: `kube-sim: RSS with ${N + Math.min(1000, N)} pods`, byteport: end.rss / 2 ** 20, unit: "MiB", runs: 1 })}`)
+  console.log(`BENCH ${JSON.stringify({ metric: `kube-sim: RSS with ${N + httpN} pods`, byteport: end.rss / 2 ** 20, unit: "MiB", runs: 1 })}`)
   await sim.close()
 }
 
