@@ -102,6 +102,7 @@ const fmt = (v: number | undefined, unit: string): string => {
 const ratio = (r: Row): string => {
   if (r.byteport === undefined || r.baseline === undefined || !Number.isFinite(r.byteport) || !Number.isFinite(r.baseline) || r.baseline === 0) return "—"
   const x = r.byteport / r.baseline
+  if (x === 0) return "0×"
   return x >= 0.1 ? `${x.toFixed(2)}×` : `1/${Math.round(1 / x)}`
 }
 const git = (args: ReadonlyArray<string>) => {
