@@ -10,6 +10,7 @@ export default defineConfig({
   ssr: { resolve: { conditions: ["@byteport/source"] } },
   test: {
     include: ["packages/*/test-reliability/**/*.test.ts"],
+    globalSetup: ["./scripts/vitest-global-setup.ts"],
     testTimeout: 300_000,
     hookTimeout: 120_000,
     pool: "forks",

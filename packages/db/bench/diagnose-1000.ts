@@ -12,6 +12,11 @@
  * times; prints p50 / p95 and memory; then stops the instance and deletes its directory.
  *
  * Knobs (env): BENCH_CONNECTIONS (1000), BENCH_RUNS (10), BENCH_PORT (first free of 25500–25599).
+ *
+ * The baseline: the SQL one diagnosis issues (recorded from the `pg` client during the warm-up
+ * run: text and parameters) issued again raw through one `pg` client, sequentially, in the same
+ * run — the SDK's overhead ratio. The queries are listed. Every figure of the combined table is
+ * also printed as a `BENCH {json}` row for `scripts/bench.ts` (`npm run bench`).
  */
 import { execFile } from "node:child_process"
 import * as fs from "node:fs"
@@ -190,7 +195,23 @@ const main = async () => {
     // the trend's samples back to back: what is measured is the probes, not the 1 s spacing
     const diagnose = PoolDiagnoser.make({ trendSamples: 3, trendInterval: "0 millis", timeout: "60 seconds" })
     const classify = PoolSixClass.classifier()
-    const timings = { sessions: [] as Array<number>, diagnose: [] as Array<number>, classify: [] as Array<number>, postmortem: [] as Array<number> }
+    const timings = { sessions: [] as Array<number>, diagnose: [] as Array<number>, classify: [] as Array<number>, postmortem: [] as Array<number>, raw: [] as Array<number> }
+    // the SQL of one diagnosis, recorded from the pg client during the warm-up run
+    const recorded: Array<{ readonly text: string; readonly values: Array<unknown> | undefined }> = []
+    let recording = false
+    const proto = pg.Client.prototype as unknown as { query: (...args: Array<unknown>) => unknown }
+    const origQuery = proto.query
+    proto.query = function(this: unknown, ...args: Array<unknown>) {
+      if (recording) {
+        const a = args[0] as string | { text?: string; values?: Array<unknown> }
+        const text = typeof a === "string" ? a : a?.text
+        const values = typeof a === "string" ? args[1] : a?.values
+        if (typeof text === "string") recorded.push({ text, values: Array.isArray(values) ? values : undefined })
+      }
+      return origQuery.apply(this, args)
+    }
+    const raw = new pg.Client({ connectionString: agentUrl, application_name: "bench-raw" })
+    await raw.connect()
     let heapPeak = 0
     let rssPeak = 0
     let last: { facts: unknown; cls: string; groups: number; sessions: number; utilization: string } | undefined
@@ -200,7 +221,9 @@ const main = async () => {
         const t0 = performance.now()
         const rows = yield* PgActivity.sessions
         const t1 = performance.now()
+        recording = r === 0
         const facts = yield* diagnose(signal)
+        recording = false
         const t2 = performance.now()
         const classification = classify(facts)
         const t3 = performance.now()
@@ -216,6 +239,9 @@ const main = async () => {
           timings.diagnose.push(t2 - t1)
           timings.classify.push(t3 - t2)
           timings.postmortem.push(t4 - t3)
+          const r0 = performance.now()
+          for (const q of recorded) yield* Effect.promise(() => raw.query(q.text, q.values))
+          timings.raw.push(performance.now() - r0)
         }
         const u = facts.utilization._tag === "Known" ? facts.utilization.value : undefined
         last = {
@@ -228,6 +254,8 @@ const main = async () => {
       }
     }).pipe(Effect.provide(agent))
     await Effect.runPromise(program)
+    await raw.end()
+    proto.query = origQuery
     const server = serverRss(postmasterPid)
 
     console.log("")
@@ -245,6 +273,14 @@ const main = async () => {
     console.log(`facts of one diagnosis as JSON: ${(JSON.stringify(last!.facts).length / 1024).toFixed(0)} KiB`)
     console.log(`server: ${server.processes} postgres processes, Pss sum ${mb(server.pssBytes)} (VmRSS sum ${mb(server.rssBytes)}, shared memory counted per process)`)
     console.log(`connection errors absorbed during the bench: ${absorbed}`)
+    console.log(`the SQL of one diagnosis (${recorded.length} statements, issued raw as the baseline):`)
+    for (const q of recorded) console.log(`  ${q.text.replace(/\s+/g, " ").slice(0, 160)}${q.text.length > 160 ? " …" : ""}`)
+    const emit = (row: Record<string, unknown>) => console.log(`BENCH ${JSON.stringify(row)}`)
+    const spread = (xs: Array<number>) => `p99 ${ms(quantile(xs, 0.99))}`
+    emit({ metric: `PostgreSQL diagnose p50 (${last!.sessions} connections)`, byteport: quantile(timings.diagnose, 0.5), baseline: quantile(timings.raw, 0.5), unit: "ms", runs: timings.diagnose.length, spread: `${spread(timings.diagnose)} vs ${spread(timings.raw)}`, note: `baseline: the same ${recorded.length} statements raw through pg, sequentially` })
+    emit({ metric: `PostgreSQL diagnose p99 (${last!.sessions} connections)`, byteport: quantile(timings.diagnose, 0.99), baseline: quantile(timings.raw, 0.99), unit: "ms", runs: timings.diagnose.length })
+    emit({ metric: `PoolSixClass classify, one diagnosis (${last!.sessions} sessions)`, byteport: quantile(timings.classify, 0.5), unit: "ms", runs: timings.classify.length, spread: spread(timings.classify) })
+    emit({ metric: `statements per diagnosis`, byteport: recorded.length, unit: "statements", runs: 1 })
   } finally {
     const t = performance.now()
     await cleanup()

@@ -16,6 +16,14 @@
  * first action (the runbook's `dryRun=All` PATCH reaching the apiserver), p50 / p99, idle
  * requests, RSS (kube-sim shares the process).
  *
+ * Part A also times the baseline, the loop an operator would script: `kubectl get pods -A -o json |
+ * jq` against the same API server (`BENCH_KUBECTL_RUNS`, default 3), CPU seconds of kubectl + jq
+ * summed; the loop's detection latency is modelled from it (a poll every 10 s: the kill lands
+ * uniformly in the interval, then one list + jq).
+ *
+ * Every figure of the combined table is printed as one `BENCH {json}` line (metric, byteport,
+ * baseline, unit, runs, spread), read by `scripts/bench.ts` (`npm run bench`).
+ *
  *   npm run bench -w @byteport/k8s     # BENCH_PODS, BENCH_NODES, BENCH_INJECTIONS, BENCH_FULL_PODS …
  */
 import { ActionRegistry, IncidentBus, MemoryStore, Notifier, Runbook } from "@byteport/core"
@@ -34,6 +42,8 @@ import * as OomRunbook from "../src/runbooks/k8s.oom.six-signal"
 const PODS = Number(process.env["BENCH_PODS"] ?? 10_000)
 const NODES = Number(process.env["BENCH_NODES"] ?? 500)
 const INJECTIONS = Number(process.env["BENCH_INJECTIONS"] ?? 20)
+/** Injections of part B (each waits for a first action): `BENCH_INJECTIONS_FULL`, default `BENCH_INJECTIONS`. */
+const B_INJECTIONS = Number(process.env["BENCH_INJECTIONS_FULL"] ?? INJECTIONS)
 const REPLICAS = Number(process.env["BENCH_REPLICAS"] ?? 100)
 
 const mb = (n: number) => `${(n / 2 ** 20).toFixed(0)} MiB`
@@ -42,6 +52,27 @@ const pct = (xs: Array<number>, p: number) => {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN
 }
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+/** One row of the combined table (`scripts/bench.ts`). */
+const emit = (row: { metric: string; byteport?: number | undefined; baseline?: number | undefined; unit: string; runs: number; spread?: string | undefined; note?: string | undefined }) =>
+  console.log(`BENCH ${JSON.stringify(row)}`)
+const KUBECTL_RUNS = Number(process.env["BENCH_KUBECTL_RUNS"] ?? 3)
+/** The idle window in which API requests are counted (`BENCH_IDLE_SECONDS`, default 10). */
+const IDLE_MS = Number(process.env["BENCH_IDLE_SECONDS"] ?? 10) * 1000
+const IDLE = `${IDLE_MS / 1000} s`
+/** `kubectl get pods -A -o json | jq` once: wall ms and CPU seconds of both (bash's `time` of the pipeline's subshell). */
+const kubectlPoll = async (kubeconfig: string) => {
+  // asynchronous: the API server it asks lives in this process's event loop
+  const { spawn } = await import("node:child_process")
+  const t = performance.now()
+  const child = spawn("bash", ["-c", `TIMEFORMAT='%U %S'; time (kubectl --kubeconfig "$KCFG" get pods -A -o json | jq -c '[.items[] | select(any(.status.containerStatuses[]?; .lastState.terminated.reason == "OOMKilled")) | .metadata.name] | length' > /dev/null)`], { env: { ...process.env, KCFG: kubeconfig }, stdio: ["ignore", "ignore", "pipe"] })
+  let stderr = ""
+  child.stderr.on("data", (d: Buffer) => void (stderr += d.toString()))
+  const status = await new Promise<number | null>((r) => child.on("exit", (code) => r(code)))
+  const wall = performance.now() - t
+  const [u, sy] = (stderr.trim().split("\n").pop() ?? "").split(" ").map(Number)
+  if (status !== 0) throw new Error(`kubectl | jq failed: ${stderr.slice(-500)}`)
+  return { wall, cpu: (u ?? NaN) + (sy ?? NaN) }
+}
 const POD_KEY = { group: "", version: "v1", resource: "pods" }
 
 // ── Part A: the detector alone at full scale (API server only; objects written straight into its store) ──
@@ -80,10 +111,10 @@ if (!process.env["BENCH_SKIP_A"]) {
     console.log(`  informer listed ${podsByIndex.length} pods and opened its watch in ${(performance.now() - l0).toFixed(0)} ms`)
     yield* Effect.promise(() => sleep(1000))
     const idleFrom = api.recorder.requests().length
-    yield* Effect.promise(() => sleep(10_000))
+    yield* Effect.promise(() => sleep(IDLE_MS))
     const idle = api.recorder.requests().slice(idleFrom)
     const mem = process.memoryUsage()
-    console.log(`  idle: ${idle.length} API requests in 10 s; RSS ${mb(mem.rss)}, heap ${mb(mem.heapUsed)} (API server and its objects share this process)`)
+    console.log(`  idle: ${idle.length} API requests in ${IDLE}; RSS ${mb(mem.rss)}, heap ${mb(mem.heapUsed)} (API server and its objects share this process)`)
     const lat: Array<number> = []
     for (let i = 0; i < INJECTIONS; i++) {
       const pod = podsByIndex[(i * 997) % podsByIndex.length]
@@ -98,6 +129,22 @@ if (!process.env["BENCH_SKIP_A"]) {
     }
     console.log(`  OOMKill → signal at ${podsByIndex.length} pods: p50 ${pct(lat, 50).toFixed(1)} ms, p99 ${pct(lat, 99).toFixed(1)} ms (${lat.length}/${INJECTIONS})`)
     yield* Fiber.interrupt(fiber)
+    // the baseline: the kubectl + jq poll against the same API server
+    const fs = yield* Effect.promise(() => import("node:fs"))
+    const os = yield* Effect.promise(() => import("node:os"))
+    const kcfg = `${os.tmpdir()}/byteport-bench-${process.pid}.kubeconfig`
+    fs.writeFileSync(kcfg, api.kubeconfig())
+    const polls: Array<{ wall: number; cpu: number }> = []
+    for (let i = 0; i < KUBECTL_RUNS; i++) polls.push(yield* Effect.promise(() => kubectlPoll(kcfg)))
+    fs.rmSync(kcfg, { force: true })
+    const walls = polls.map((p) => p.wall)
+    console.log(`  kubectl get pods -A -o json | jq at ${podsByIndex.length} pods: p50 ${pct(walls, 50).toFixed(0)} ms, CPU ${(polls.reduce((a, p) => a + p.cpu, 0) / polls.length).toFixed(2)} s per poll (${polls.length} runs)`)
+    const n = podsByIndex.length
+    emit({ metric: `OOMKill → Signal p50 (${n} pods)`, byteport: pct(lat, 50), baseline: 5_000 + pct(walls, 50), unit: "ms", runs: lat.length, spread: `${Math.min(...lat).toFixed(1)}–${Math.max(...lat).toFixed(1)} ms`, note: "baseline: 10 s poll, modelled as half the interval + one measured kubectl | jq" })
+    emit({ metric: `OOMKill → Signal p99 (${n} pods)`, byteport: pct(lat, 99), baseline: 9_900 + Math.max(...walls), unit: "ms", runs: lat.length })
+    emit({ metric: `one poll: kubectl get pods -A -o json | jq (${n} pods)`, baseline: pct(walls, 50), unit: "ms", runs: polls.length, spread: `${Math.min(...walls).toFixed(0)}–${Math.max(...walls).toFixed(0)} ms` })
+    emit({ metric: "CPU per idle minute: informer vs 6 polls", baseline: 6 * polls.reduce((a, p) => a + p.cpu, 0) / polls.length, unit: "s", runs: polls.length, note: "BytePort's side shares its process with the API server here: not measured alone" })
+    emit({ metric: `idle API requests in ${IDLE} (${n} pods)`, byteport: idle.length, baseline: IDLE_MS / 10_000, unit: "requests", runs: 1, note: "baseline: one list per 10 s poll" })
   })
   await Effect.runPromise(A.pipe(Effect.provide(kubeA)))
   await api.close()
@@ -106,6 +153,8 @@ if (!process.env["BENCH_SKIP_A"]) {
 // ── Part B: end to end with the controllers at full scale — signal and first action ──
 const FULL_PODS = Number(process.env["BENCH_FULL_PODS"] ?? 10_000)
 const FULL_NODES = Number(process.env["BENCH_FULL_NODES"] ?? 500)
+/** How long (wall ms) an injection waits for its signal and first action. */
+const ACTION_WAIT_MS = Number(process.env["BENCH_ACTION_WAIT_MS"] ?? 30_000)
 const t0 = performance.now()
 const workloads = Array.from({ length: Math.ceil(FULL_PODS / 10) }, (_, i) => ({
   name: `svc-${i}`,
@@ -165,15 +214,16 @@ const program = Effect.gen(function*() {
 
   const idleFrom = sim.api.recorder.requests().length
   const rssIdle = process.memoryUsage()
-  yield* Effect.promise(() => sleep(10_000))
+  yield* Effect.promise(() => sleep(IDLE_MS))
   const idleRequests = sim.api.recorder.requests().slice(idleFrom)
-  console.log(`idle: ${idleRequests.length} API requests in 10 s (${idleRequests.filter((r) => r.watch).length} watch reconnects); RSS ${mb(rssIdle.rss)}, heap ${mb(rssIdle.heapUsed)}`)
+  console.log(`idle: ${idleRequests.length} API requests in ${IDLE} (${idleRequests.filter((r) => r.watch).length} watch reconnects); RSS ${mb(rssIdle.rss)}, heap ${mb(rssIdle.heapUsed)}`)
 
   const toSignal: Array<number> = []
   const toAction: Array<number> = []
-  for (let i = 0; i < INJECTIONS; i++) {
+  for (let i = 0; i < B_INJECTIONS; i++) {
     const name = `oom-${i}`
-    sim.apply({ workloads: [{ name, replicas: 1, memoryLimit: "128Mi", memoryRequest: "128Mi", memory: { kind: "plateau", plateauBytes: Math.round(1.02 * 128 * 2 ** 20), startBytes: Math.round(0.8 * 128 * 2 ** 20), rampSeconds: 60 } }] })
+    // kube-sim's undersized_limit incident (a plateau 5 % over the limit, serving requests): what the runbook bumps
+    sim.apply({ workloads: Scenario.oom.undersizedLimit({ name, limit: "128Mi", replicas: 1 }).workloads })
     let killedAt = 0
     for (let s = 0; s < 120 && !killedAt; s++) {
       sim.advance("1s")
@@ -183,20 +233,24 @@ const program = Effect.gen(function*() {
     }
     const wallKill = Date.now()
     let actionAt = 0
-    for (let w = 0; w < 6000 && !(signals.has(name) && actionAt); w++) {
+    for (let w = 0; Date.now() - wallKill < ACTION_WAIT_MS && !(signals.has(name) && actionAt); w++) {
       yield* Effect.promise(() => sleep(5))
       const patch = sim.api.recorder.requests({ method: "PATCH", dryRun: true }).find((r) => r.path.endsWith(`/deployments/${name}`) && r.time >= wallKill - 5)
       if (patch && !actionAt) actionAt = killedAt + (patch.time - wallKill)
     }
     if (signals.has(name)) toSignal.push(signals.get(name)! - killedAt)
     if (actionAt) toAction.push(actionAt - killedAt)
-    process.stdout.write(`  injection ${i + 1}/${INJECTIONS}: signal ${signals.has(name) ? `${(signals.get(name)! - killedAt).toFixed(0)} ms` : "none"}, first action ${actionAt ? `${(actionAt - killedAt).toFixed(0)} ms` : "none"}\n`)
+    process.stdout.write(`  injection ${i + 1}/${B_INJECTIONS}: signal ${signals.has(name) ? `${(signals.get(name)! - killedAt).toFixed(0)} ms` : "none"}, first action ${actionAt ? `${(actionAt - killedAt).toFixed(0)} ms` : "none"}\n`)
   }
   if (process.env["BENCH_VERBOSE"]) console.log(outcomes.join("\n"))
   const rss = process.memoryUsage()
-  console.log(`\nOOMKill → signal:       p50 ${pct(toSignal, 50).toFixed(0)} ms, p99 ${pct(toSignal, 99).toFixed(0)} ms (${toSignal.length}/${INJECTIONS})`)
-  console.log(`OOMKill → first action: p50 ${pct(toAction, 50).toFixed(0)} ms, p99 ${pct(toAction, 99).toFixed(0)} ms (${toAction.length}/${INJECTIONS})`)
+  console.log(`\nOOMKill → signal:       p50 ${pct(toSignal, 50).toFixed(0)} ms, p99 ${pct(toSignal, 99).toFixed(0)} ms (${toSignal.length}/${B_INJECTIONS})`)
+  console.log(`OOMKill → first action: p50 ${pct(toAction, 50).toFixed(0)} ms, p99 ${pct(toAction, 99).toFixed(0)} ms (${toAction.length}/${B_INJECTIONS})`)
   console.log(`RSS after: ${mb(rss.rss)}, heap ${mb(rss.heapUsed)} (kube-sim and its ${running} pods share this process)`)
+  emit({ metric: `end to end: OOMKill → Signal p50 (${running} pods, controllers)`, byteport: pct(toSignal, 50), unit: "ms", runs: toSignal.length, spread: `p99 ${pct(toSignal, 99).toFixed(0)} ms` })
+  emit({ metric: `end to end: OOMKill → first action p50 (${running} pods)`, byteport: pct(toAction, 50), unit: "ms", runs: toAction.length, spread: `p99 ${pct(toAction, 99).toFixed(0)} ms` })
+  emit({ metric: `end to end: idle API requests in ${IDLE} (${running} pods)`, byteport: idleRequests.length, unit: "requests", runs: 1 })
+  emit({ metric: `RSS, agent + kube-sim in one process (${running} pods)`, byteport: rss.rss / 2 ** 20, unit: "MiB", runs: 1, note: "kube-sim shares the process" })
   yield* Fiber.interrupt(run)
   yield* Fiber.interrupt(watch)
 }).pipe(Effect.provide(services), Effect.provideService(Clock.Clock, simClock))

@@ -1,7 +1,8 @@
 /**
  * kube-sim list/watch benchmark (not a test): 10,000 realistic pods, typed list through
  * client-node, paginated list, informer start, 1,000 writes observed by the informer; prints
- * times and memory. Run: `npm run bench -w @byteport/kube-sim`.
+ * times and memory. Run: `npm run bench -w @byteport/kube-sim`. Each step is also printed as a
+ * `BENCH {json}` row for the combined table of `scripts/bench.ts` (`npm run bench`).
  */
 import { CoreV1Api, KubeConfig, makeInformer, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node"
 import { Keys, KubeSim } from "../src/index"
@@ -18,7 +19,9 @@ const mem = () => {
 const time = async <A>(label: string, f: () => Promise<A> | A): Promise<A> => {
   const t = performance.now()
   const a = await f()
-  console.log(`${label.padEnd(52)} ${(performance.now() - t).toFixed(0).padStart(6)} ms`)
+  const ms = performance.now() - t
+  console.log(`${label.padEnd(52)} ${ms.toFixed(0).padStart(6)} ms`)
+  console.log(`BENCH ${JSON.stringify({ metric: `kube-sim: ${label}`, byteport: ms, unit: "ms", runs: 1 })}`)
   return a
 }
 
@@ -67,7 +70,7 @@ const main = async () => {
   sim.store.scan(Keys.pods, "bench")
   const stored = mem()
   console.log(`${"simulator memory for the pods".padEnd(52)} heap +${mib(stored.heap - base.heap)}, RSS +${mib(stored.rss - base.rss)}`)
-  const httpN = Math.min(1000, N)
+  const httpN = Number(process.env["KUBE_SIM_BENCH_WRITES"] ?? Math.min(1000, N))
   await time(`client-node createNamespacedPod x ${httpN} (HTTP, sequential)`, async () => {
     for (let i = 0; i < httpN; i++) {
       const p = pod(N + i)
@@ -101,7 +104,7 @@ const main = async () => {
   let updates = 0
   informer.on("update", () => updates++)
   await time(`informer start (list ${total} + watch)`, () => informer.start())
-  const writes = 1000
+  const writes = Math.min(httpN, 1000)
   await time(`${writes} merge PATCHes observed by the informer`, async () => {
     const opts = setHeaderOptions("Content-Type", PatchStrategy.MergePatch)
     for (let i = 0; i < writes; i++) {
@@ -116,6 +119,7 @@ const main = async () => {
   await informer.stop()
   const end = mem()
   console.log(`${"process memory at the end".padEnd(52)} RSS ${mib(end.rss)}, heap ${mib(end.heap)}`)
+  console.log(`BENCH ${JSON.stringify({ metric: `kube-sim: RSS with ${N + httpN} pods`, byteport: end.rss / 2 ** 20, unit: "MiB", runs: 1 })}`)
   await sim.close()
 }
 

@@ -118,6 +118,14 @@ const cancel = (engine: string, target: TargetRef.TargetRef, s: PgActivity.PgSes
 
 const seconds = (ms: number | null) => `${Math.round((ms ?? 0) / 1000)} s`
 
+/**
+ * A session's state or statement as a point in time, not an age: the plan (and so its digest)
+ * stays the same when the same sessions are diagnosed again a few seconds later — an approval
+ * given for a plan still matches the plan a resume re-diagnoses. The age when no time is known.
+ */
+const since = (what: string, at: Date | null | undefined, ageMs: number | null) =>
+  at instanceof Date && Number.isFinite(at.getTime()) ? `${what} since ${at.toISOString()}` : `${what} for ${seconds(ageMs)}`
+
 /** Pure: the recommended settings of the permanent fix, as escalation next steps. */
 export const recommendations = (classification: Classification.Classification, facts: PoolFacts): ReadonlyArray<string> => {
   const fix = Postmortem.permanentFix(classification, Postmortem.fixFactsOf(facts))
@@ -179,7 +187,7 @@ export const planOf = (
     const idle = PgActivity.idleInTransactionOf(all, t.idleInTxMs)
     const chosen = idle.filter(ok)
     const steps = chosen.flatMap((s) => {
-      const a = terminate(engine, target, s, `idle in transaction for ${seconds(s.state_age_ms)}`)
+      const a = terminate(engine, target, s, since("idle in transaction", s.state_change, s.state_age_ms))
       return a === undefined ? [] : [capped(Plan.act(a))]
     })
     return { steps, note: skipped(idle) }
@@ -201,14 +209,14 @@ export const planOf = (
       const steps = chains.act.filter((d) => ok(d.session)).flatMap((d) => {
         const s = d.session
         if (d.action === "terminate") {
-          const a = terminate(engine, target, s, `root of a lock chain (${d.waiters} waiter(s)), ${s.state} for ${seconds(s.state_age_ms)}`)
+          const a = terminate(engine, target, s, `root of a lock chain (${d.waiters} waiter(s)), ${since(String(s.state), s.state_change, s.state_age_ms)}`)
           return a === undefined ? [] : [capped(Plan.act(a))]
         }
         const why = d.reason === "root_blocker"
-          ? `root of a lock chain (${d.waiters} waiter(s)), statement running for ${seconds(s.query_age_ms)} (budget ${seconds(t.queryBudgetMs)})`
+          ? `root of a lock chain (${d.waiters} waiter(s)), ${since("statement running", s.query_start, s.query_age_ms)} (budget ${seconds(t.queryBudgetMs)})`
           : d.reason === "own_budget"
-          ? `statement running for ${seconds(d.ownMs)} of its own besides its lock wait (budget ${seconds(t.queryBudgetMs)})`
-          : `statement running for ${seconds(s.query_age_ms)} (budget ${seconds(t.queryBudgetMs)})`
+          ? `${since("statement running", s.query_start, s.query_age_ms)}, over budget on its own account besides its lock wait (budget ${seconds(t.queryBudgetMs)})`
+          : `${since("statement running", s.query_start, s.query_age_ms)} (budget ${seconds(t.queryBudgetMs)})`
         const c = cancel(engine, target, s, why)
         const k = terminate(engine, target, s, `${why}; the cancel did not stop it`, true)
         if (c === undefined || k === undefined) return []
