@@ -267,5 +267,5 @@ export class MalformedSignal extends Schema.TaggedError<MalformedSignal>()("Malf
 }) {}
 
 /** Whether a runbook owns a signal: its type, and its target's kind when the runbook names kinds. */
-export const owns = (runbook: Pick<Runbook<any, any>, "signals" | "targetKinds">, signal: Pick<S.Signal, "type" | "target">): boolean =>
+export const owns = (runbook: { readonly signals: ReadonlyArray<string>; readonly targetKinds?: ReadonlyArray<string> | undefined }, signal: Pick<S.Signal, "type" | "target">): boolean =>
   runbook.signals.includes(signal.type) && (runbook.targetKinds === undefined || runbook.targetKinds.includes(signal.target.kind))
