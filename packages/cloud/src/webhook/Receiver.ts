@@ -19,8 +19,7 @@
  */
 import { Detector, GuardrailStore, Notifier, type Signal } from "@byteport/core"
 import * as Crypto from "node:crypto"
-import * as Http from "node:http"
-import type { AddressInfo } from "node:net"
+import * as WebhookServer from "../internal/WebhookServer"
 import { Clock, Effect, Queue, Redacted, type Scope, Stream } from "effect"
 import { verifySignature } from "../detectors/WorkflowRunWebhook"
 import * as DeployJournal from "./DeployJournal"
@@ -172,44 +171,13 @@ export const handleDelivery = (
 export const make = (options: Options): Effect.Effect<Receiver, never, Scope.Scope | GuardrailStore.GuardrailStore | Notifier.Notifier> =>
   Effect.gen(function*() {
     const queue = yield* Queue.unbounded<Signal.Signal>()
-    const ctx = yield* Effect.context<GuardrailStore.GuardrailStore | Notifier.Notifier>()
-    const max = options.maxBytes ?? 25 * 1024 * 1024
-    const server = Http.createServer((req, res) => {
-      const chunks: Array<Buffer> = []
-      let size = 0
-      let aborted = false
-      req.on("data", (c: Buffer) => {
-        size += c.length
-        if (size > max && !aborted) {
-          aborted = true
-          res.writeHead(413).end()
-          req.destroy()
-        } else if (!aborted) chunks.push(c)
-      })
-      req.on("end", () => {
-        if (aborted) return
-        const path = (req.url ?? "/").split("?")[0]!.replace(/\/+$/, "").slice(1)
-        const platform = PLATFORMS.find((p) => p === path)
-        if (!platform || options[platform] === undefined) return void res.writeHead(404, { "content-type": "application/json" }).end(JSON.stringify({ outcome: "rejected", reason: `no receiver at /${path}` }))
-        if (req.method !== "POST") return void res.writeHead(405, { allow: "POST" }).end()
-        const headers: Record<string, string | undefined> = {}
-        for (const [k, v] of Object.entries(req.headers)) headers[k.toLowerCase()] = Array.isArray(v) ? v[0] : v
-        Effect.runPromiseWith(ctx)(handleDelivery(options, platform, Buffer.concat(chunks), headers, (s) => void Queue.offerUnsafe(queue, s))).then(
-          (v) => res.writeHead(v.status, { "content-type": "application/json" }).end(JSON.stringify({ outcome: v.outcome, reason: v.reason })),
-          () => res.writeHead(500).end()
-        )
-      })
+    const { host, port } = yield* WebhookServer.listen(options, (req) => {
+      const path = req.path.replace(/\/+$/, "").slice(1)
+      const platform = PLATFORMS.find((p) => p === path)
+      if (!platform || options[platform] === undefined) return Effect.succeed({ status: 404, json: { outcome: "rejected", reason: `no receiver at /${path}` } })
+      if (req.method !== "POST") return Effect.succeed({ status: 405, headers: { allow: "POST" } })
+      return Effect.map(handleDelivery(options, platform, req.body, req.headers, (s) => void Queue.offerUnsafe(queue, s)), (v) => ({ status: v.status, json: { outcome: v.outcome, reason: v.reason } }))
     })
-    yield* Effect.acquireRelease(
-      Effect.callback<void>((resume) => {
-        server.listen(options.port ?? 0, options.host ?? "127.0.0.1", () => resume(Effect.void))
-      }),
-      () => Effect.callback<void>((resume) => {
-        server.closeAllConnections()
-        server.close(() => resume(Effect.void))
-      })
-    )
-    const addr = server.address() as AddressInfo
     const signals = Stream.fromQueue(queue)
-    return { url: `http://${options.host ?? "127.0.0.1"}:${addr.port}`, signals, detector: Detector.fromStream("deploy.webhook.receiver", signals) }
+    return { url: `http://${host}:${port}`, signals, detector: Detector.fromStream("deploy.webhook.receiver", signals) }
   })

@@ -22,35 +22,13 @@ import * as DockerEngineFake from "../../src/testing/DockerEngineFake"
 import { describeWithServices } from "../support/sshd"
 import { fileSnapshot } from "../support/diskFixtures"
 import { mountTmpfs as mountAt, old, unmount } from "../support/tmpfs"
+import * as MachineGuard from "../../../../scripts/vitest-machine-guard"
 
 const MiB = 1024 * 1024
 const DAY = 24 * 3600 * 1000
 
-/** The machine's directories the run must never change: every file's size, by path (recursive, bounded). */
-const MACHINE_DIRS = ["/var/log", "/var/tmp", "/var/cache/apt"]
-const machineSnapshot = (): Map<string, number> => {
-  const out = new Map<string, number>()
-  const walk = (d: string, depth: number) => {
-    let names: Array<string> = []
-    try {
-      names = fs.readdirSync(d)
-    } catch {
-      return
-    }
-    for (const n of names) {
-      const p = nodePath.join(d, n)
-      try {
-        const s = fs.lstatSync(p)
-        if (s.isDirectory() && depth < 6) walk(p, depth + 1)
-        else if (s.isFile()) out.set(p, s.size)
-      } catch {
-        continue
-      }
-    }
-  }
-  for (const d of MACHINE_DIRS) walk(d, 0)
-  return out
-}
+/** The machine's directories the run must never change (the run-wide guard's snapshot, taken around this file too). */
+const machineSnapshot = () => MachineGuard.snapshot()
 
 const snapshot = fileSnapshot
 
@@ -252,11 +230,7 @@ describeWithServices(["hosttools"], "host.disk.reclaim on a real 64 MiB tmpfs", 
 
   afterAll(() => {
     // the run never removed, truncated or gzipped anything in the machine's /var/log, /var/tmp, /var/cache/apt
-    const after = machineSnapshot()
-    for (const [p, size] of machineBefore) {
-      if (!after.has(p)) throw new Error(`the machine's ${p} was removed during the host.disk.reclaim tests`)
-      if (after.get(p)! < size) throw new Error(`the machine's ${p} shrank (${size} → ${after.get(p)}) during the host.disk.reclaim tests`)
-      if (!machineBefore.has(`${p}.gz`) && after.has(`${p}.gz`)) throw new Error(`the machine's ${p} was gzipped during the host.disk.reclaim tests`)
-    }
+    const found = MachineGuard.violations(machineBefore, machineSnapshot())
+    if (found.length > 0) throw new Error(`the host.disk.reclaim tests changed the machine's files: ${found.join("; ")}`)
   })
 })
