@@ -11,6 +11,7 @@
 import { Action, ActionHandler, Guardrail, type TargetRef } from "@byteport/core"
 import { type Duration, Effect, Schema } from "effect"
 import { Ec2 } from "../aws/Ec2"
+import * as GrowWithinCap from "./GrowWithinCap"
 
 /** The action kind. */
 export const KIND = "cloud.ebs.modifyVolume"
@@ -46,20 +47,14 @@ export interface Options {
   readonly cooldown?: Duration.Input | undefined
 }
 
-const num = (v: unknown) => (typeof v === "number" ? v : Number.NaN)
-
 /** Never shrinks, never above the cap: the new size against the volume's live size. */
-export const growsWithinCap: Guardrail.Guardrail<Ec2> = Guardrail.make({
-  name: "grow_only_within_cap",
-  check: (ctx) =>
-    Effect.gen(function*() {
-      const to = num(ctx.action.params["toGiB"])
-      const cap = num(ctx.action.params["maxVolumeGb"])
-      if (!Number.isInteger(to) || !(to <= cap)) return Guardrail.deny(`grow_only_within_cap: ${to} GiB is above policy.maxVolumeGb (${cap})`)
-      const v = yield* (yield* Ec2).describeVolume(String(ctx.action.params["volumeId"]))
-      if (v === undefined) return Guardrail.deny(`grow_only_within_cap: volume ${String(ctx.action.params["volumeId"])} does not exist`)
-      return to > v.sizeGiB ? Guardrail.pass : Guardrail.deny(`grow_only_within_cap: never shrinks: ${to} GiB is not above the current ${v.sizeGiB} GiB`)
-    }).pipe(Effect.catch((e) => Effect.succeed(Guardrail.deny(`grow_only_within_cap: could not read the volume (${e.message})`))))
+export const growsWithinCap: Guardrail.Guardrail<Ec2> = GrowWithinCap.make({
+  sizeParam: "toGiB",
+  unit: "GiB",
+  name: (p) => `volume ${String(p["volumeId"])}`,
+  read: (p) => Effect.gen(function*() {
+    return (yield* (yield* Ec2).describeVolume(String(p["volumeId"])))?.sizeGiB
+  })
 })
 
 /** The guardrails of the kind. */

@@ -10,6 +10,7 @@
 import { Action, ActionHandler, Guardrail, type TargetRef } from "@byteport/core"
 import { type Duration, Effect, Schedule, Schema } from "effect"
 import { GcpCompute } from "../gcp/GcpCompute"
+import * as GrowWithinCap from "./GrowWithinCap"
 
 /** The action kind. */
 export const KIND = "cloud.gcp.resizeDisk"
@@ -50,17 +51,13 @@ export interface Options {
 const ref = (params: Readonly<Record<string, unknown>>) => ({ project: String(params["project"]), zone: String(params["zone"]), disk: String(params["disk"]) })
 
 /** Never shrinks, never above the cap: the new size against the disk's live size. */
-export const growsWithinCap: Guardrail.Guardrail<GcpCompute> = Guardrail.make({
-  name: "grow_only_within_cap",
-  check: (ctx) =>
-    Effect.gen(function*() {
-      const to = ctx.action.params["toGb"]
-      const cap = ctx.action.params["maxVolumeGb"]
-      if (typeof to !== "number" || typeof cap !== "number" || !(to <= cap)) return Guardrail.deny(`grow_only_within_cap: ${String(to)} GB is above policy.maxVolumeGb (${String(cap)})`)
-      const d = yield* (yield* GcpCompute).getDisk(ref(ctx.action.params))
-      if (d === undefined) return Guardrail.deny(`grow_only_within_cap: disk ${ref(ctx.action.params).disk} does not exist`)
-      return to > d.sizeGb ? Guardrail.pass : Guardrail.deny(`grow_only_within_cap: never shrinks: ${to} GB is not above the current ${d.sizeGb} GB`)
-    }).pipe(Effect.catch((e) => Effect.succeed(Guardrail.deny(`grow_only_within_cap: could not read the disk (${e.message})`))))
+export const growsWithinCap: Guardrail.Guardrail<GcpCompute> = GrowWithinCap.make({
+  sizeParam: "toGb",
+  unit: "GB",
+  name: (p) => `disk ${ref(p).disk}`,
+  read: (p) => Effect.gen(function*() {
+    return (yield* (yield* GcpCompute).getDisk(ref(p)))?.sizeGb
+  })
 })
 
 /** The guardrails of the kind. */
