@@ -78,7 +78,7 @@ describeWithServices(["postgres"], "db.pool.multi-engine classes (real PostgreSQ
       const before = yield* maxConnections
       const t = target("me-pg-spike")
       const trend = MultiEngineFacts.memoryTrend()
-      const { opened, options } = yield* polls(uniqueName("spiky"), 4, (i) => 100 * (i + 1), t, trend)
+      const { opened, options } = yield* polls(uniqueName("spiky"), 8, (i) => 100 * (i + 1), t, trend)
       const rb = PoolMultiEngineRunbook.make({ ...options, verifySchedule: once, defaultMode: "auto" })
       const r = reportOf(yield* Runbook.handle(rb, signal(t), { mode: "auto" }))
       assert.strictEqual(classOf(r), "traffic_spike", JSON.stringify(r.classification))
@@ -89,7 +89,7 @@ describeWithServices(["postgres"], "db.pool.multi-engine classes (real PostgreSQ
       assert.deepStrictEqual(kills(r), [])
       assert.strictEqual(yield* maxConnections, before, "a proposal changes nothing on the server")
       assert.strictEqual((yield* Effect.promise(() => alive(env, opened.map((s) => s.pid)))).size, opened.length)
-    }).pipe(Effect.provide(world())), 60_000)
+    }).pipe(Effect.provide(world())), { timeout: 60_000, retry: 2 }) // traffic_spike reads the server-wide total, which other test files' sessions move between polls
 })
 
 describeWithServices(["mariadb"], "db.pool.multi-engine classes (real MariaDB)", (env) => {
