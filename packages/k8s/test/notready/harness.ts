@@ -8,7 +8,7 @@ import { Duration, Effect, Fiber, Layer } from "effect"
 import { TestClock } from "effect/testing"
 import type { NodeShell } from "../../src/node/NodeShell"
 import * as NodeNotReady from "../../src/runbooks/k8s.node.not-ready"
-import { clusterLayer, type Sim } from "../oom/harness"
+import { clusterLayer, quiesce, type Sim } from "../oom/harness"
 
 export * from "../oom/harness"
 
@@ -36,6 +36,7 @@ export const runWithSimHook = <A, E, R>(s: Sim, effect: Effect.Effect<A, E, R>, 
         return yield* Effect.die(new Error("runWithSimHook: still running"))
       }
       hook()
+      yield* quiesce(s)
       s.advance(step)
       yield* TestClock.adjust(step)
       elapsed += step

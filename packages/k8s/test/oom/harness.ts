@@ -71,6 +71,17 @@ export const advance = (s: Sim, d: Duration.Input) =>
  * Runs `effect` while advancing the simulator and the TestClock by `step` whenever it waits;
  * dies after `max` of virtual time.
  */
+/**
+ * Waits (real time, up to `capMs`) while a non-watch request to the simulator is in flight, so the
+ * virtual clock never jumps while the agent waits on real I/O: a probe's 15 s timeout would
+ * otherwise fire after a few real milliseconds on a loaded machine.
+ */
+export const quiesce = (s: Sim, capMs = 1_000) =>
+  Effect.promise(async () => {
+    const busy = () => s.api.recorder.requests().some((r) => r.status === 0 && !r.watch)
+    for (let waited = 0; waited < capMs && busy(); waited += 2) await new Promise<void>((r) => setTimeout(r, 2))
+  })
+
 export const runWithSim = <A, E, R>(s: Sim, effect: Effect.Effect<A, E, R>, options: { readonly step?: Duration.Input; readonly max?: Duration.Input; readonly settleMs?: number } = {}) =>
   Effect.gen(function*() {
     yield* TestClock.setTime(s.now())
@@ -85,6 +96,7 @@ export const runWithSim = <A, E, R>(s: Sim, effect: Effect.Effect<A, E, R>, opti
         yield* Fiber.interrupt(fiber)
         return yield* Effect.die(new Error(`runWithSim: still running after ${Duration.format(Duration.millis(max))} of virtual time`))
       }
+      yield* quiesce(s)
       s.advance(step)
       yield* TestClock.adjust(step)
       elapsed += step
