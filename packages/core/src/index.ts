@@ -94,3 +94,6 @@ export * as Modes from "./Modes"
 export * as TimedUndo from "./TimedUndo"
 /** Live annotations: the AnnotationSource read by `Guardrail.requireAnnotation` at acquire (never cached, audited), and the configuration source. */
 export * as Annotations from "./annotations/Annotations"
+
+/** OpenTelemetry: incident spans, metrics and redacted logs over OTLP/HTTP through Effect's exporters. */
+export * as Telemetry from "./Telemetry"

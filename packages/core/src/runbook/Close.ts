@@ -21,6 +21,7 @@ import type { IncidentReport, Status } from "../IncidentReport"
 import type { JsonObject } from "../Json"
 import { Notifier } from "../Notifier"
 import * as P from "../Plan"
+import * as Telemetry from "../Telemetry"
 import type { HandleResult, Runbook, Services } from "./Definition"
 import { attachmentsOf, factsJson, journalAppend, leaseKey, mark, type State } from "./State"
 
@@ -159,6 +160,7 @@ export const finish = <F, R>(
         data: { runbook: runbook.id, incidentId: st.incidentId, agent, cooldown: true }
       }).pipe(Effect.ignore)
     }
+    yield* Telemetry.recordIncident(report)
     yield* notifier.report(report)
     // A child raised by a hand-off reports back to a parent that may await it.
     const child = HandOffs.resultOf(report)
