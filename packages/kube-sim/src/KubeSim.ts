@@ -11,6 +11,7 @@
  * ```
  */
 import { execFile } from "node:child_process"
+import { randomBytes } from "node:crypto"
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import * as http from "node:http"
 import * as https from "node:https"
@@ -22,6 +23,7 @@ import * as Faults from "./faults/Faults"
 import * as Recorder from "./recorder/Recorder"
 import * as Crds from "./server/crds"
 import * as Disruption from "./server/disruption"
+import * as Authz from "./server/authz"
 import * as Exec from "./server/exec"
 import type { ExtraRoute } from "./server/Server"
 import { makeHandler } from "./server/Server"
@@ -88,6 +90,13 @@ export interface StartOptions {
    * Needed to test bearer-token auth with kubectl, which sends credentials only over TLS.
    */
   readonly tls?: boolean | { readonly cert: string; readonly key: string }
+  /**
+   * Authorize requests by RBAC (rbac.authorization.k8s.io/v1 Roles, ClusterRoles and bindings in
+   * the store): a ServiceAccount token from `serviceAccountToken` is that ServiceAccount and
+   * gets exactly what its bindings allow (else 403 with the apiserver's wording); the admin
+   * token (`token`), or no credentials when `token` is unset, may do everything. Off by default.
+   */
+  readonly authorization?: boolean
   /** Namespaces created at start (default: default, kube-system, kube-public, kube-node-lease). */
   readonly namespaces?: ReadonlyArray<string>
   /**
@@ -123,6 +132,11 @@ export interface KubeSim {
   kubeconfig(options?: { namespace?: string; token?: string }): string
   /** The token required by the server (if `token` was given to start). */
   readonly token: string | undefined
+  /**
+   * A bearer token for the ServiceAccount `namespace/name` (created if missing) — needs
+   * `authorization: true`; put it in a kubeconfig with `kubeconfig({ token })`.
+   */
+  serviceAccountToken(namespace: string, name: string): string
   /** The PEM certificate served with `tls` (the kubeconfig's CA). */
   readonly certificate: string | undefined
   /** Writes `kubeconfig()` to a file (mode 0600). */
@@ -231,7 +245,8 @@ export const start = async (options: StartOptions = {}): Promise<KubeSim> => {
     else if (d && typeof d.dispose === "function") disposers.push(() => d.dispose())
   }
   const tls = options.tls === true ? await selfSigned() : options.tls ? options.tls : undefined
-  const handler = makeHandler({ store, logs, faults, recorder, hub, extraRoutes, ...(options.token !== undefined ? { token: options.token } : {}) })
+  const tokens = options.authorization ? new Authz.Tokens() : undefined
+  const handler = makeHandler({ store, logs, faults, recorder, hub, extraRoutes, ...(options.token !== undefined ? { token: options.token } : {}), ...(tokens ? { tokens } : {}) })
   const makeServer = (): http.Server => {
     const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
       void handler(req, res)
@@ -239,7 +254,7 @@ export const start = async (options: StartOptions = {}): Promise<KubeSim> => {
     const s: http.Server = tls ? https.createServer({ cert: tls.cert, key: tls.key }, onRequest) : http.createServer(onRequest)
     s.keepAliveTimeout = 5_000
     // pods/exec over WebSocket; upgraded sockets are closed with the server
-    const onUpgrade = Exec.makeUpgradeHandler({ store, faults, recorder, token: options.token, backend: () => execBackend })
+    const onUpgrade = Exec.makeUpgradeHandler({ store, faults, recorder, token: options.token, tokens, backend: () => execBackend })
     s.on("upgrade", (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
       upgraded.add(socket)
       socket.on("close", () => upgraded.delete(socket))
@@ -284,6 +299,15 @@ export const start = async (options: StartOptions = {}): Promise<KubeSim> => {
     port,
     token: options.token,
     certificate: tls?.cert,
+    serviceAccountToken: (namespace, name) => {
+      if (!tokens) throw new Error("serviceAccountToken needs KubeSim.start({ authorization: true })")
+      if (!store.get(Keys.serviceaccounts, namespace, name)) {
+        store.create(Keys.serviceaccounts, { apiVersion: "v1", kind: "ServiceAccount", metadata: { name, namespace } })
+      }
+      const token = `kube-sim-sa.${namespace}.${name}.${randomBytes(12).toString("hex")}`
+      tokens.serviceAccount(token, namespace, name)
+      return token
+    },
     store,
     logs,
     faults,

@@ -16,6 +16,7 @@ import { formatStructured, matchesFields, matchesLabels, parseFieldSelector, par
 import type { StructuredSelector } from "../store/selectors"
 import { StoreError } from "../store/types"
 import type { KubeObject } from "../store/types"
+import * as Authz from "./authz"
 import * as Discovery from "./discovery"
 import * as Disruption from "./disruption"
 import * as Ingress from "./ingress"
@@ -24,6 +25,7 @@ import {
   ApiError,
   badRequest,
   conflict,
+  forbidden,
   forStatus,
   invalid,
   methodNotAllowed,
@@ -56,6 +58,8 @@ export interface HandlerContext {
   readonly extraRoutes: ReadonlyArray<ExtraRoute>
   /** When set, every request must carry `Authorization: Bearer <token>` (else 401). */
   readonly token?: string
+  /** ServiceAccount tokens: when set, requests are authorized by RBAC (see `authz.ts`). */
+  readonly tokens?: Authz.Tokens
 }
 
 /** A parsed resource path. */
@@ -801,6 +805,27 @@ export const makeHandler = (ctx: HandlerContext) => {
     return false
   }
 
+  /** RBAC for a non-admin identity: 403 unless a binding allows the request. */
+  const authorize = (who: Authz.Identity, method: string, pathname: string, route: Route | undefined, isWatch: boolean): void => {
+    if (route) {
+      const verb = verbOf(method, route, isWatch)
+      const attrs = { verb, group: route.type.group, resource: route.type.resource, subresource: route.sub, namespace: route.namespace, name: route.name }
+      if (Authz.allows(store, who, attrs)) return
+      throw forbidden({ verb, key: route.type, user: who.user, ...(route.namespace ? { namespace: route.namespace } : {}), ...(route.name ? { name: route.name } : {}), ...(route.sub ? { subresource: route.sub } : {}) })
+    }
+    if (Authz.isOpenPath(pathname)) return
+    // an aggregated API kube-sim serves on the side (metrics.k8s.io): /apis/<group>/<version>/[namespaces/<ns>/]<resource>[/<name>]
+    const m = /^\/apis\/([^/]+)\/[^/]+\/(?:namespaces\/([^/]+)\/)?([^/]+)(?:\/([^/]+))?\/?$/.exec(pathname)
+    if (m) {
+      const verb = method === "GET" ? (m[4] ? "get" : isWatch ? "watch" : "list") : method.toLowerCase()
+      const attrs = { verb, group: m[1]!, resource: m[3]!, namespace: m[2], name: m[4] }
+      if (Authz.allows(store, who, attrs)) return
+      const key = { group: m[1]!, version: "", resource: m[3]! }
+      throw forbidden({ verb, key, user: who.user, ...(m[2] ? { namespace: m[2] } : {}), ...(m[4] ? { name: m[4] } : {}) })
+    }
+    // kube-sim's own routes (the Prometheus query API, /_sim) are not Kubernetes resources: not authorized
+  }
+
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? "/", "http://127.0.0.1")
     const method = (req.method ?? "GET").toUpperCase()
@@ -829,7 +854,9 @@ export const makeHandler = (ctx: HandlerContext) => {
       rec.status = res.statusCode
     })
     try {
-      if (ctx.token !== undefined && req.headers["authorization"] !== `Bearer ${ctx.token}`) throw unauthorized()
+      const who = Authz.authenticate(ctx, req.headers["authorization"])
+      if (who === undefined) throw unauthorized()
+      if (!who.admin) authorize(who, method, url.pathname, route, isWatch)
       const decision = faults.decide({ method, verb: verbOf(method, route, isWatch), path: url.pathname, resource: route?.type.resource, subresource: route?.sub })
       if (decision.delayMs > 0) await new Promise((r) => setTimeout(r, decision.delayMs))
       if (decision.error) {

@@ -22,7 +22,8 @@ import type { Recorder } from "../recorder/Recorder"
 import type { MemoryStore } from "../store/MemoryStore"
 import { Keys } from "../store/registry"
 import type { KubeObject } from "../store/types"
-import { ApiError, badRequest, forStatus, notFound, unauthorized } from "./status"
+import * as Authz from "./authz"
+import { ApiError, badRequest, forbidden, forStatus, notFound, unauthorized } from "./status"
 
 type Obj = Record<string, unknown>
 
@@ -162,6 +163,8 @@ export interface ExecContext {
   readonly faults: Faults
   readonly recorder: Recorder
   readonly token?: string | undefined
+  /** ServiceAccount tokens: when set, exec is authorized by RBAC (`create` on `pods/exec`). */
+  readonly tokens?: Authz.Tokens | undefined
   /** The backend (read per request: controllers install theirs after start). */
   readonly backend: () => ExecBackend
 }
@@ -240,11 +243,15 @@ export const makeUpgradeHandler = (ctx: ExecContext) => (req: IncomingMessage, s
       status: 0
     })
     try {
-      if (ctx.token !== undefined && req.headers["authorization"] !== `Bearer ${ctx.token}`) throw unauthorized()
+      const who = Authz.authenticate(ctx, req.headers["authorization"])
+      if (who === undefined) throw unauthorized()
       if (path === undefined || path.sub !== "exec") {
         throw new ApiError(400, "BadRequest", `kube-sim serves upgrades for pods/exec only, not ${url.pathname}`)
       }
       const facts = { verb: "create", key: Keys.pods, namespace: path.namespace, name: path.pod, subresource: "exec" }
+      if (!Authz.allows(ctx.store, who, { verb: "create", group: "", resource: "pods", subresource: "exec", namespace: path.namespace, name: path.pod })) {
+        throw forbidden({ ...facts, user: who.user })
+      }
       const decision = ctx.faults.decide({ method: (req.method ?? "GET").toUpperCase(), verb: "create", path: url.pathname, resource: "pods", subresource: "exec" })
       if (decision.delayMs > 0) await new Promise((r) => setTimeout(r, decision.delayMs))
       if (decision.error) throw forStatus(decision.error.status, decision.error.message, decision.error.retryAfterSeconds, { ...facts, ...(decision.error.user ? { user: decision.error.user } : {}) })

@@ -140,7 +140,11 @@ export const RESOURCES: ReadonlyArray<ResourceType> = [
   define({ gv: "discovery.k8s.io/v1", resource: "endpointslices", kind: "EndpointSlice", fields: ["addressType"] }),
   define({ gv: "networking.k8s.io/v1", resource: "ingresses", kind: "Ingress", short: ["ing"], sub: ["status"], generation: true }),
   define({ gv: "networking.k8s.io/v1", resource: "ingressclasses", kind: "IngressClass", namespaced: false, generation: true }),
-  define({ gv: "apiextensions.k8s.io/v1", resource: "customresourcedefinitions", kind: "CustomResourceDefinition", namespaced: false, short: ["crd", "crds"], sub: ["status"], categories: ["api-extensions"], generation: true })
+  define({ gv: "apiextensions.k8s.io/v1", resource: "customresourcedefinitions", kind: "CustomResourceDefinition", namespaced: false, short: ["crd", "crds"], sub: ["status"], categories: ["api-extensions"], generation: true }),
+  define({ gv: "rbac.authorization.k8s.io/v1", resource: "roles", kind: "Role" }),
+  define({ gv: "rbac.authorization.k8s.io/v1", resource: "rolebindings", kind: "RoleBinding" }),
+  define({ gv: "rbac.authorization.k8s.io/v1", resource: "clusterroles", kind: "ClusterRole", namespaced: false }),
+  define({ gv: "rbac.authorization.k8s.io/v1", resource: "clusterrolebindings", kind: "ClusterRoleBinding", namespaced: false })
 ]
 
 const byKey = new Map<string, ResourceType>(RESOURCES.map((r) => [keyString(r), r]))
@@ -249,7 +253,11 @@ export const Keys = {
   endpointslices: { group: "discovery.k8s.io", version: "v1", resource: "endpointslices" },
   ingresses: { group: "networking.k8s.io", version: "v1", resource: "ingresses" },
   ingressclasses: { group: "networking.k8s.io", version: "v1", resource: "ingressclasses" },
-  customresourcedefinitions: { group: "apiextensions.k8s.io", version: "v1", resource: "customresourcedefinitions" }
+  customresourcedefinitions: { group: "apiextensions.k8s.io", version: "v1", resource: "customresourcedefinitions" },
+  roles: { group: "rbac.authorization.k8s.io", version: "v1", resource: "roles" },
+  rolebindings: { group: "rbac.authorization.k8s.io", version: "v1", resource: "rolebindings" },
+  clusterroles: { group: "rbac.authorization.k8s.io", version: "v1", resource: "clusterroles" },
+  clusterrolebindings: { group: "rbac.authorization.k8s.io", version: "v1", resource: "clusterrolebindings" }
 } as const satisfies Record<string, ResourceKey>
 
 /** Whether an object's `spec` (or template) changed in a way that bumps generation. */
