@@ -78,7 +78,7 @@ export const advance = (s: Sim, d: Duration.Input) =>
  */
 export const quiesce = (s: Sim, capMs = 1_000) =>
   Effect.promise(async () => {
-    const busy = () => s.api.recorder.requests().some((r) => r.status === 0 && !r.watch)
+    const busy = () => s.api.recorder.inFlight() > 0
     for (let waited = 0; waited < capMs && busy(); waited += 2) await new Promise<void>((r) => setTimeout(r, 2))
   })
 

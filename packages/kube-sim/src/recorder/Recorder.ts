@@ -50,6 +50,8 @@ export interface Recorder {
   requests(filter?: RequestFilter): Array<RecordedRequest>
   /** How many recorded requests match. */
   count(filter?: RequestFilter): number
+  /** Non-watch requests still waiting for their response (cheap: no copy of the log). */
+  inFlight(): number
   /** Forgets everything recorded so far. */
   clear(): void
   /** Adds a request (called by the server). */
@@ -76,14 +78,21 @@ const matches = (r: RecordedRequest, f: RequestFilter): boolean => {
 export const make = (limit = 100_000): Recorder => {
   let items: Array<RecordedRequest> = []
   let seq = 0
+  // non-watch requests recorded with status 0; the server sets `status` when it answers
+  const pending = new Set<RecordedRequest>()
   return {
     requests: (filter) => (filter ? items.filter((r) => matches(r, filter)) : [...items]),
     count: (filter) => (filter ? items.filter((r) => matches(r, filter)).length : items.length),
+    inFlight: () => {
+      for (const r of pending) if (r.status !== 0) pending.delete(r)
+      return pending.size
+    },
     clear: () => {
       items = []
     },
     record: (r) => {
       const rec: RecordedRequest = { ...r, seq: ++seq }
+      if (!rec.watch && rec.status === 0) pending.add(rec)
       items.push(rec)
       if (items.length > limit) items.splice(0, items.length - limit)
       return rec
