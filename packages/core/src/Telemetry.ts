@@ -305,15 +305,15 @@ export const recordIncident = (report: IncidentReport): Effect.Effect<void> =>
     })
     const inside = Option.some(incidentSpan as Tracer.AnySpan)
     const common = { "byteport.runbook.id": report.runbook, "byteport.incident.id": report.incidentId, "byteport.mode": report.mode }
+    const step = (name: string, from: number, to: number, attributes: Record<string, unknown>) =>
+      open(name, from, inside, { ...common, ...attributes }).end(nanos(Math.max(from, to)), Exit.void)
     const timeline = report.timeline
     timeline.forEach((entry, i) => {
       const end = i + 1 < timeline.length ? timeline[i + 1]!.at : report.endedAt
-      const span = open(`byteport.step.${entry.phase}`, entry.at, inside, { ...common, "byteport.phase": entry.phase, "byteport.role": roleOf(entry.phase) })
-      span.end(nanos(Math.max(entry.at, end)), Exit.void)
+      step(`byteport.step.${entry.phase}`, entry.at, end, { "byteport.phase": entry.phase, "byteport.role": roleOf(entry.phase) })
     })
     for (const d of report.decisions) {
-      const span = open("byteport.guardrail", d.at, inside, {
-        ...common,
+      step("byteport.guardrail", d.at, d.at, {
         "byteport.role": "guardrail",
         "byteport.step": d.stepPath,
         "byteport.action.kind": d.actionKind,
@@ -321,21 +321,10 @@ export const recordIncident = (report: IncidentReport): Effect.Effect<void> =>
         "byteport.guardrail.phase": d.phase,
         "byteport.decision": d.decision
       })
-      span.end(nanos(d.at), Exit.void)
     }
     for (const o of report.outcomes) {
-      const span = open("byteport.action", o.at, inside, {
-        ...common,
-        "byteport.role": "executor",
-        "byteport.step": o.stepPath,
-        "byteport.action.kind": o.kind,
-        "byteport.outcome": o.status
-      })
-      span.end(nanos(o.at), Exit.void)
+      step("byteport.action", o.at, o.at, { "byteport.role": "executor", "byteport.step": o.stepPath, "byteport.action.kind": o.kind, "byteport.outcome": o.status })
     }
-    for (const v of report.verdicts) {
-      const span = open("byteport.verify", v.at, inside, { ...common, "byteport.role": "verifier", "byteport.verdict": v._tag })
-      span.end(nanos(v.at), Exit.void)
-    }
+    for (const v of report.verdicts) step("byteport.verify", v.at, v.at, { "byteport.role": "verifier", "byteport.verdict": v._tag })
     incidentSpan.end(nanos(Math.max(start, report.endedAt)), Exit.void)
   }).pipe(Effect.catchCause(() => Effect.void))
