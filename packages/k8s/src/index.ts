@@ -260,3 +260,5 @@ export * as K8sAnnotations from "./annotations/K8sAnnotations"
 export * as K8sCatalog from "./catalog"
 /** Leader election on a coordination.k8s.io Lease (client-go semantics: lease 15 s, renew deadline 10 s, retry 2 s). */
 export * as LeaderElection from "./leader/LeaderElection"
+/** Least-privilege RBAC from declared permissions: union, manifests (ClusterRole/Role and bindings), YAML. */
+export * as Rbac from "./rbac/Rbac"
