@@ -18,7 +18,9 @@
 import type { V1Pod } from "@kubernetes/client-node"
 import { Check, type Verdict, Verifier } from "@byteport/core"
 import { Clock, Duration, Effect, Schema } from "effect"
+import * as RestartPod from "../actions/restartPod"
 import { Kube } from "../Kube"
+import * as Quantity from "../Quantity"
 
 type Check = Verdict.CheckResult
 
@@ -159,12 +161,23 @@ export const restarted = <F>(
 export const REPLACED_RUNNING = "k8s.pod.replacedRunning"
 
 /** The params of the replaced-and-running check. */
-export const ReplacedParams = Schema.Struct({ namespace: Schema.String, pod: Schema.String, uid: Schema.String, container: Schema.String })
+export const ReplacedParams = Schema.Struct({
+  namespace: Schema.String,
+  pod: Schema.String,
+  uid: Schema.String,
+  container: Schema.String,
+  /** Also require the replacement Ready (an OnDelete roll moves on only then). */
+  ready: Schema.optionalKey(Schema.Boolean),
+  /** Also require `container` to run this memory limit (bytes) in the replacement. */
+  limitBytes: Schema.optionalKey(Schema.Finite)
+})
 
 /**
  * Passes once the pod named `pod` exists with a uid other than `uid` (a StatefulSet recreates the
  * same name) and `container` runs in it; plans `WaitFor` it after restarting an OnDelete
- * StatefulSet pod so verification starts with the replacement there.
+ * StatefulSet pod so verification starts with the replacement there. With `ready` the replacement
+ * must be Ready too, with `limitBytes` its container must run that memory limit (an OnDelete roll
+ * deletes the next pod only then).
  */
 export const replacedRunning: Check.Check<Kube> = Check.make(REPLACED_RUNNING, (ref) =>
   Check.safely(ref.description, Effect.gen(function*() {
@@ -175,6 +188,14 @@ export const replacedRunning: Check.Check<Kube> = Check.make(REPLACED_RUNNING, (
     if (live._tag === "Failure") return { name: ref.description, ok: false, detail: `${at}: ${live.failure._tag === "KubeNotFound" ? "not recreated yet" : live.failure.message}` }
     const pod = live.success
     if (pod.metadata?.uid === p.uid) return { name: ref.description, ok: false, detail: `${at} is still the old pod${pod.metadata?.deletionTimestamp ? " (terminating)" : ""}` }
-    const running = pod.status?.containerStatuses?.find((c) => c.name === p.container)?.state?.running !== undefined
-    return { name: ref.description, ok: running, detail: `${at} recreated (uid ${pod.metadata?.uid}); container ${p.container} ${running ? "runs" : "not running yet"}` }
+    const statuses = [...(pod.status?.containerStatuses ?? []), ...(pod.status?.initContainerStatuses ?? [])]
+    const running = statuses.find((c) => c.name === p.container)?.state?.running !== undefined
+    const readyNow = isReady(pod)
+    const limit = RestartPod.memoryLimitOf(pod, p.container)
+    const limitOk = p.limitBytes === undefined || limit === p.limitBytes
+    const readyOk = p.ready !== true || readyNow
+    const parts = [`container ${p.container} ${running ? "runs" : "not running yet"}`]
+    if (p.ready === true) parts.push(readyNow ? "Ready" : "not Ready yet")
+    if (p.limitBytes !== undefined) parts.push(limitOk ? `limit ${Quantity.formatBytes(p.limitBytes)}` : `limit ${limit === undefined ? "unset" : Quantity.formatBytes(limit)}, not ${Quantity.formatBytes(p.limitBytes)}`)
+    return { name: ref.description, ok: running && readyOk && limitOk, detail: `${at} recreated (uid ${pod.metadata?.uid}); ${parts.join(", ")}` }
   })))
