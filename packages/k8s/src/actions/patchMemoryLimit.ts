@@ -2,7 +2,7 @@
  * `k8s.patchMemoryLimit`: a strategic-merge patch of one container's `resources.limits.memory`
  * in a Deployment or StatefulSet, conditional on the workload's resourceVersion. When the
  * workload changed since planning (409: its status moves all the time), the handler re-reads it
- * and retries once only if the container's limit is still the one the plan started from — the
+ * and retries (up to 3 times) only if the container's limit is still the one the plan started from — the
  * state it was planned from — otherwise it fails as a conflict. A 429, a 5xx or a connection lost
  * before the answer (ambiguous: the patch may have applied) is retried, the same conditional
  * patch, after Retry-After or a backoff (1, 2, 4, 8 s; 5 attempts); a 409 whose re-read shows the
@@ -167,19 +167,23 @@ export const make = (s: ActionSettings = defaults): ActionHandler.ActionHandler<
         // resourceVersion moved and the retry is a 409, settled below by reading the limit
         const send = (rv: string): Effect.Effect<Obj, KubeError, Kube> => (rv === "" ? once(rv) : retrying(once(rv)))
         const rv = String(ctx.action.precondition["resourceVersion"] ?? "")
+        // a 409 is settled by reading the limit: still the planned one → the patch again on the fresh
+        // resourceVersion (a workload whose status moves on every pod restart — crash-looping
+        // replicas — may conflict more than once: up to 3 times); another limit → a conflict
+        const settle = (left: number): Effect.Effect<Obj, KubeError | ActionHandler.ActionFailed, Kube> =>
+          Effect.gen(function*() {
+            const fresh = yield* retrying(readWorkload(p))
+            const current = limitOf(fresh, p.container)
+            // an earlier attempt applied (its answer was lost): settled, as `observe` would, without a second write
+            if (!ctx.dryRun && current !== undefined && parseQuantity(current) === p.toBytes) return fresh
+            if (current !== formatBytes(p.fromBytes)) {
+              return yield* new ActionFailed({ kind: KIND, conflict: true, message: `${p.workloadKind} ${p.namespace}/${p.workloadName} container ${p.container} limit is ${current ?? "unset"}, not the planned ${formatBytes(p.fromBytes)}` })
+            }
+            const again = send(fresh.metadata?.resourceVersion ?? "")
+            return yield* (left > 1 ? again.pipe(Effect.catchTag("KubeConflict", () => settle(left - 1))) : again)
+          })
         const patched = yield* send(rv).pipe(
-          Effect.catchTag("KubeConflict", () =>
-            Effect.gen(function*() {
-              const fresh = yield* retrying(readWorkload(p))
-              const current = limitOf(fresh, p.container)
-              // an earlier attempt applied (its answer was lost): settled, as `observe` would, without a second write
-              if (!ctx.dryRun && current !== undefined && parseQuantity(current) === p.toBytes) return fresh
-              if (current !== formatBytes(p.fromBytes)) {
-                return yield* new ActionFailed({ kind: KIND, conflict: true, message: `${p.workloadKind} ${p.namespace}/${p.workloadName} container ${p.container} limit is ${current ?? "unset"}, not the planned ${formatBytes(p.fromBytes)}` })
-              }
-              return yield* send(fresh.metadata?.resourceVersion ?? "")
-            })
-          ),
+          Effect.catchTag("KubeConflict", () => settle(3)),
           Effect.mapError((e) => (e._tag === "ActionFailed" ? e : new ActionFailed({ kind: KIND, conflict: e._tag === "KubeConflict", message: e.message })))
         )
         const what = `${p.workloadKind.toLowerCase()}/${p.workloadName} container ${p.container} memory limit ${formatBytes(p.fromBytes)} → ${to}${p.debugLogging ? ` and ${p.debugLogging.env}=${p.debugLogging.value}` : ""}`

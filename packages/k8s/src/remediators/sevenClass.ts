@@ -32,6 +32,7 @@ import type { PodFacts } from "../classifiers/oom"
 import { containerOf, failedInit, MIGRATION, panicLine, type SevenClass, type SevenClassFacts } from "../classifiers/sevenClass"
 import { NodeSignalTypes } from "../detectors/nodeConditions"
 import * as RuntimeHeap from "../probes/runtimeHeap"
+import * as Wire from "../probes/wire"
 import * as Leases from "../targets/leases"
 import * as Targets from "../targets/Targets"
 import * as OomRemediator from "./oom"
@@ -91,7 +92,9 @@ export const bumpPodFacts = (facts: Fact.Facts<SevenClassFacts>): PodFacts | und
   const container = Fact.value(facts.container)
   const owner = Fact.value(facts.owner)
   if (!pod || !container) return undefined
-  const cs = (pod.status?.containerStatuses ?? []).find((c) => c.name === container)
+  // a native sidecar (restartPolicy: Always init container) is bumped under initContainers
+  const sidecar = Wire.isSidecar(pod, container)
+  const cs = [...(pod.status?.containerStatuses ?? []), ...(sidecar ? pod.status?.initContainerStatuses ?? [] : [])].find((c) => c.name === container)
   const term = Fact.value(facts.termination) ?? null
   const c = containerOf(pod, container)
   return {
@@ -105,7 +108,8 @@ export const bumpPodFacts = (facts: Fact.Facts<SevenClassFacts>): PodFacts | und
     lastTermination: term ? { reason: term.reason, exitCode: term.exitCode, finishedAt: term.finishedAt } : null,
     ready: cs?.ready ?? false,
     workload: owner ? { kind: owner.kind, name: owner.name, resourceVersion: owner.resourceVersion } : null,
-    env: (c?.env ?? []).flatMap((e) => (typeof e.value === "string" ? [{ name: e.name, value: e.value }] : []))
+    env: (c?.env ?? []).flatMap((e) => (typeof e.value === "string" ? [{ name: e.name, value: e.value }] : [])),
+    ...(sidecar ? { sidecar: true } : {})
   }
 }
 

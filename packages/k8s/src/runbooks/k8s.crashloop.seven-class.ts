@@ -313,8 +313,7 @@ export const make = (o: Options = {}): Runbook.Runbook<SevenClassFacts, Kube> =>
 /**
  * The runbook from configuration: `BYTEPORT_SEVEN_CLASS_MIN_CONFIDENCE` (0.70),
  * `BYTEPORT_SEVEN_CLASS_STARTUP_SECONDS` (120), `BYTEPORT_SEVEN_CLASS_BUMP_FACTOR` (1.5),
- * `BYTEPORT_SEVEN_CLASS_IMAGE_CHANGE_MINUTES` (60), `BYTEPORT_SEVEN_CLASS_VERIFY_WINDOW_SECONDS`
- * (120), `BYTEPORT_SEVEN_CLASS_VERIFY_POLL_SECONDS` (30), `BYTEPORT_SEVEN_CLASS_MIN_READY_SECONDS`
+ * `BYTEPORT_SEVEN_CLASS_IMAGE_CHANGE_MINUTES` (60), `BYTEPORT_SEVEN_CLASS_VERIFY_POLL_SECONDS` (30), `BYTEPORT_SEVEN_CLASS_MIN_READY_SECONDS`
  * (120), `BYTEPORT_SEVEN_CLASS_VERIFY_SETTLE_SECONDS` (300). The mode is core's `BYTEPORT_MODE_K8S_CRASHLOOP_SEVEN_CLASS`.
  */
 export const fromConfig = (o: Options = {}): Effect.Effect<Runbook.Runbook<SevenClassFacts, Kube>, Config.ConfigError> =>
@@ -331,7 +330,6 @@ export const fromConfig = (o: Options = {}): Effect.Effect<Runbook.Runbook<Seven
         imageChangeMinutes: yield* pos("BYTEPORT_SEVEN_CLASS_IMAGE_CHANGE_MINUTES", Remediator.defaults.imageChangeMinutes)
       },
       verify: {
-        windowSeconds: yield* pos("BYTEPORT_SEVEN_CLASS_VERIFY_WINDOW_SECONDS", SevenClassVerifier.defaults.windowSeconds),
         pollSeconds: yield* pos("BYTEPORT_SEVEN_CLASS_VERIFY_POLL_SECONDS", SevenClassVerifier.defaults.pollSeconds),
         minReadySeconds: yield* pos("BYTEPORT_SEVEN_CLASS_MIN_READY_SECONDS", SevenClassVerifier.defaults.minReadySeconds),
         settleSeconds: yield* pos("BYTEPORT_SEVEN_CLASS_VERIFY_SETTLE_SECONDS", SevenClassVerifier.defaults.settleSeconds)

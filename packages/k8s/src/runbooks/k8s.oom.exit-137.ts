@@ -19,9 +19,13 @@
  *   24 h) carrying debug logging in the same patch where the workload declares how (else a
  *   ChangeProposal to declare it; the env var is restored after 24 h by a timed undo). A
  *   Deployment or RollingUpdate StatefulSet rolls its pods itself; an OnDelete StatefulSet does
- *   not, so BytePort restarts the OOM-killed pod only — one pod at a time, never a Ready one —
- *   and, when the StatefulSet has other pods, escalates after the bump naming each pod that still
- *   runs the previous limit and needs deletion (one at a time).
+ *   not, so BytePort rolls it one pod at a time after the one bump: first the OOM-killed pod
+ *   (not Ready; with OrderedReady a StatefulSet recreates no other pod while it loops), then
+ *   the other pods highest ordinal first (as the StatefulSet controller rolls), each deleted only
+ *   once the previous replacement is Ready with the new limit (`k8s.pod.replacedRunning` with
+ *   `ready` and `limitBytes`, up to 5 min each) and only while every other pod is Ready (the
+ *   `roll` guardrail of `k8s.restartPod`). A failed, denied or timed-out step stops the roll
+ *   and escalates naming the pods that still run the previous limit.
  * - **Verify**: `OomVerifiers.memoryBump`, held 5 minutes (every 30 s), retried once at 15 s.
  *
  * @since 0.3.0
@@ -71,16 +75,25 @@ export interface WorkloadFacts {
   readonly debugPrevious: string | null
   /** A StatefulSet's live pods (not terminating), by name in ordinal order; absent for a Deployment. */
   readonly pods?: ReadonlyArray<string> | undefined
+  /** Their uids, by name (the delete preconditions of an OnDelete roll). */
+  readonly uids?: { readonly [pod: string]: string } | undefined
 }
 
 /**
  * The pods an OnDelete StatefulSet's patch does not reach: every live pod but the OOM-killed one
- * (BytePort restarts that one only), in ordinal order.
+ * (BytePort restarts that one first), in ordinal order.
  */
 export const notReachedByPatch = (workload: WorkloadFacts | null, oomKilledPod: string): ReadonlyArray<string> =>
   workload?.kind === "StatefulSet" && workload.updateStrategy === "OnDelete" ? (workload.pods ?? []).filter((p) => p !== oomKilledPod) : []
 
 const ordinal = (name: string) => Number(/-(\d+)$/.exec(name)?.[1] ?? Number.MAX_SAFE_INTEGER)
+
+/**
+ * The order of an OnDelete roll: the OOM-killed pod first, then the other pods highest ordinal
+ * first (the StatefulSet controller's own rolling order).
+ */
+export const rollOrder = (workload: WorkloadFacts | null, oomKilledPod: string): ReadonlyArray<string> =>
+  [oomKilledPod, ...[...notReachedByPatch(workload, oomKilledPod)].sort((a, b) => ordinal(b) - ordinal(a) || b.localeCompare(a))]
 
 /** What the classifier and remediator read. */
 export interface Exit137Facts {
@@ -131,11 +144,11 @@ const readWorkload = (namespace: string, owner: NonNullable<PodFacts["workload"]
     const debug = SetDebugLogging.declaredOn(w as { metadata?: { annotations?: { [k: string]: string } } }) ?? null
     const env = w.spec?.template.spec?.containers.find((c) => c.name === container)?.env?.find((e) => e.name === debug?.env)
     const strategy = owner.kind === "StatefulSet" ? ((w.spec as { updateStrategy?: { type?: string } } | undefined)?.updateStrategy?.type ?? "RollingUpdate") : null
-    const pods = owner.kind !== "StatefulSet" ? undefined : ((yield* Informers.listOr(Resource.pods, { namespace }, kube.listPods({ namespace }))) as ReadonlyArray<{ metadata?: { name?: string; deletionTimestamp?: unknown; ownerReferences?: ReadonlyArray<{ kind?: string; name?: string }> } }>)
+    const live = owner.kind !== "StatefulSet" ? undefined : ((yield* Informers.listOr(Resource.pods, { namespace }, kube.listPods({ namespace }))) as ReadonlyArray<{ metadata?: { name?: string; uid?: string; deletionTimestamp?: unknown; ownerReferences?: ReadonlyArray<{ kind?: string; name?: string }> } }>)
       .filter((p) => !p.metadata?.deletionTimestamp && (p.metadata?.ownerReferences ?? []).some((r) => r.kind === "StatefulSet" && r.name === owner.name))
-      .map((p) => p.metadata?.name ?? "")
-      .sort((a, b) => ordinal(a) - ordinal(b) || a.localeCompare(b))
-    return { kind: owner.kind, name: owner.name, updateStrategy: strategy, debug, debugPrevious: env === undefined ? null : env.value ?? "", ...(pods ? { pods } : {}) } satisfies WorkloadFacts
+    const pods = live?.map((p) => p.metadata?.name ?? "").sort((a, b) => ordinal(a) - ordinal(b) || a.localeCompare(b))
+    const uids = live === undefined ? undefined : Object.fromEntries(live.map((p) => [p.metadata?.name ?? "", p.metadata?.uid ?? ""]))
+    return { kind: owner.kind, name: owner.name, updateStrategy: strategy, debug, debugPrevious: env === undefined ? null : env.value ?? "", ...(pods ? { pods } : {}), ...(uids ? { uids } : {}) } satisfies WorkloadFacts
   })
 
 /** The diagnoser. */
@@ -228,29 +241,44 @@ export const plan = (classification: Classification.Classified, facts: Fact.Fact
   if (onDelete) {
     const w = Targets.parseSync(signal.target)
     const cluster = w instanceof Targets.InvalidTargetRef ? "default" : w.cluster
-    const uid = Fact.value(facts.podUid) ?? ""
-    const podRef = Targets.pod({ cluster, namespace: pod.namespace, name: pod.pod })
-    steps.push(Plan.act(Action.make({
-      kind: RestartPod.KIND,
-      target: podRef,
-      params: { uid, reason: "OnDelete StatefulSet: the new limit reaches the OOM-killed pod only when it is recreated (one pod at a time)" },
-      description: `restart the OOM-killed pod ${pod.namespace}/${pod.pod} (OnDelete: one pod at a time)`
-    })))
-    steps.push(Plan.waitFor(
-      Plan.check(PodVerifiers.REPLACED_RUNNING, podRef, { namespace: pod.namespace, pod: pod.pod, uid, container: pod.container }, `${pod.namespace}/${pod.pod} recreated with the new limit`),
-      { timeoutMs: 300_000, intervalMs: 5_000 }
-    ))
-    const rest = notReachedByPatch(workload, pod.pod)
-    if (rest.length > 0) {
-      const to = Quantity.formatBytes(newLimitBytes(pod.memoryLimitBytes, s.bumpFactor))
-      steps.push(Plan.escalate(
-        `OnDelete StatefulSet ${pod.namespace}/${owner.name}: the new limit ${to} reaches a pod only when it is recreated; BytePort restarted the OOM-killed ${pod.pod} only (one pod at a time, never a running one). ${rest.join(", ")} still run${rest.length === 1 ? "s" : ""} the previous limit ${Quantity.formatBytes(pod.memoryLimitBytes)} and need${rest.length === 1 ? "s" : ""} deletion`,
-        rest.map((p, i) => `kubectl delete pod -n ${pod.namespace} ${p}${i === 0 ? "" : ` (after ${rest[i - 1]} is Ready again)`}`)
+    const toBytes = newLimitBytes(pod.memoryLimitBytes, s.bumpFactor)
+    const to = Quantity.formatBytes(toBytes)
+    const from = Quantity.formatBytes(pod.memoryLimitBytes)
+    const order = rollOrder(workload, pod.pod)
+    const uidOf = (name: string) => (name === pod.pod ? Fact.value(facts.podUid) ?? "" : workload?.uids?.[name] ?? "")
+    const kubectl = (names: ReadonlyArray<string>) => names.map((p, i) => `kubectl delete pod -n ${pod.namespace} ${p}${i === 0 ? "" : ` (after ${names[i - 1]} is Ready again)`}`)
+    const still = (names: ReadonlyArray<string>) => `${names.join(", ")} still run${names.length === 1 ? "s" : ""} the previous limit ${from}`
+    order.forEach((name, i) => {
+      const uid = uidOf(name)
+      const podRef = Targets.pod({ cluster, namespace: pod.namespace, name })
+      const first = i === 0
+      const stopped = (why: string, old: ReadonlyArray<string>, notReady?: string) =>
+        Plan.escalate(
+          `OnDelete StatefulSet ${pod.namespace}/${owner.name}: the roll to the new limit ${to} stopped at ${name} (${why}).${notReady ? ` ${notReady} runs the new limit but is not Ready.` : ""}${old.length > 0 ? ` ${still(old)} and need${old.length === 1 ? "s" : ""} deletion, one at a time.` : ""}`,
+          [...(notReady ? [`kubectl describe pod -n ${pod.namespace} ${notReady}`] : []), ...kubectl(old)]
+        )
+      steps.push(Plan.fallback(
+        Plan.act(Action.make({
+          kind: RestartPod.KIND,
+          target: podRef,
+          params: first
+            ? { uid, reason: "OnDelete StatefulSet: the new limit reaches the OOM-killed pod only when it is recreated (one pod at a time)" }
+            : { uid, reason: `OnDelete StatefulSet: roll ${name} to the new limit ${to} (one pod at a time, highest ordinal first)`, roll: { container: pod.container, limitBytes: toBytes } },
+          description: first ? `restart the OOM-killed pod ${pod.namespace}/${name} (OnDelete: one pod at a time)` : `roll ${pod.namespace}/${name} to the new limit ${to} (OnDelete: one pod at a time)`
+        })),
+        stopped(`its restart failed or was denied`, order.slice(i))
       ))
-    }
+      steps.push(Plan.fallback(
+        Plan.waitFor(
+          Plan.check(PodVerifiers.REPLACED_RUNNING, podRef, { namespace: pod.namespace, pod: name, uid, container: pod.container, ready: true, limitBytes: toBytes }, `${pod.namespace}/${name} recreated Ready with the new limit ${to}`),
+          { timeoutMs: 300_000, intervalMs: 5_000 }
+        ),
+        stopped(`its replacement was not Ready with ${to} within 5 min`, order.slice(i + 1), name)
+      ))
+    })
   }
   const others = notReachedByPatch(workload, pod.pod).length
-  return make(`raise the memory limit of ${owner.kind.toLowerCase()}/${owner.name} container ${pod.container} ×${s.bumpFactor}${debug ? " with debug logging" : ""}${onDelete ? `, then restart the OOM-killed pod${others > 0 ? `; escalate the ${others} other pod${others === 1 ? "" : "s"} the patch does not reach` : ""}` : ""}`, steps.length === 1 ? steps[0]! : Plan.seq(...steps))
+  return make(`raise the memory limit of ${owner.kind.toLowerCase()}/${owner.name} container ${pod.container} ×${s.bumpFactor}${debug ? " with debug logging" : ""}${onDelete ? `, then restart the OOM-killed pod${others > 0 ? ` and roll the ${others} other pod${others === 1 ? "" : "s"} one at a time, highest ordinal first` : ""}` : ""}`, steps.length === 1 ? steps[0]! : Plan.seq(...steps))
 }
 
 /** Suggested next steps. */

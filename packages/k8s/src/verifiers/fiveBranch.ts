@@ -3,8 +3,10 @@
  * it has been Ready, without a termination since, for `holdFactor` (2) × its longest pre-crash
  * run and at least `minHoldSeconds` (120): the verifier polls every `pollSeconds` (15) from the
  * last applied action until every pod of the workload is held Ready and the class's checks pass,
- * or `settleSeconds` (600) plus the hold have passed (NotRecovered with the last checks). The
- * schedule retries once at 15 s; core escalates a double failure.
+ * or `settleSeconds` (600) plus the hold have passed (NotRecovered with the last checks); a
+ * replacement pod that was Ready and lost it ends the attempt at once. The schedule retries once
+ * at 15 s; core escalates a double failure. The hold loop, the held-pod check and the schedule
+ * are `PodVerifiers`' (verifiers/pod.ts), shared with seven-class, restart-loop and exit-code.
  *
  * Per fix, besides the held pods:
  * - rollback: the Deployment's readyReplicas == spec.replicas;
@@ -18,7 +20,7 @@
  */
 import { Fact, type Verdict, Verifier } from "@byteport/core"
 import type { V1Deployment, V1Pod, V1StatefulSet } from "@kubernetes/client-node"
-import { Clock, Duration, Effect } from "effect"
+import { Clock, Effect } from "effect"
 import type { FiveBranchFacts } from "../classifiers/fiveBranch"
 import type { OomFacts } from "../classifiers/oom"
 import { Kube } from "../Kube"
@@ -43,22 +45,15 @@ export interface VerifySettings {
 /** The defaults. */
 export const defaults: VerifySettings = { holdFactor: 2, minHoldSeconds: 120, settleSeconds: 600, pollSeconds: 15 }
 
-/** The schedule: one verification from the action, retried once at 15 s. */
-export const schedule: Verifier.VerifySchedule = Verifier.schedules.retryOnceAt15s
+/** The schedule: `PodVerifiers.schedule` — one held verification from the action, retried once at 15 s. */
+export const schedule: Verifier.VerifySchedule = PodVerifier.schedule()
 
 /** The hold (ms) for a longest pre-crash run. */
 export const holdMs = (s: VerifySettings, longestRunMs: number | null): number =>
   PodVerifier.requiredHoldMs(longestRunMs, { runFactor: s.holdFactor, minHoldSeconds: s.minHoldSeconds })
 
-/** Whether a pod is held: Ready for `hold` ms at `now` with no container terminated since. */
-export const isHeld = (p: V1Pod, now: number, hold: number): boolean => {
-  const since = PodVerifier.readySince(p)
-  if (since === undefined || now - since < hold) return false
-  return (p.status?.containerStatuses ?? []).every((c) => {
-    const t = c.lastState?.terminated ?? c.state?.terminated
-    return !t?.finishedAt || PodVerifier.epochMs(t.finishedAt) < since
-  })
-}
+/** Whether a pod is held: Ready for `hold` ms at `now` with no container terminated since (`PodVerifiers.isHeld`). */
+export const isHeld: (p: V1Pod, now: number, hold: number) => boolean = PodVerifier.isHeld
 
 const workloadPods = (namespace: string, kind: string, name: string) =>
   Effect.map(PodVerifier.workloadAndPods(namespace, { kind, name }), ({ workload, pods }) => {
@@ -89,45 +84,33 @@ export const verifier = (fix: Fix, s: VerifySettings = defaults): Verifier.Verif
     const at = () => Clock.currentTimeMillis
     if (!pod?.workload) return { _tag: "NotRecovered", reason: "no workload to verify", checks: [], at: yield* at() } as Verdict.Verdict
     const w = pod.workload
-    const run = Effect.gen(function*() {
-      const now = yield* at()
-      const { workload, pods, want } = yield* workloadPods(pod.namespace, w.kind, w.name)
-      const held = pods.filter((p) => isHeld(p, now, hold))
-      const checks: Array<Check> = [{
-        name: `pods Ready for ≥ ${Math.round(hold / 1000)} s (2× the longest pre-crash run, ≥ ${s.minHoldSeconds} s)`,
-        ok: pods.length >= want && held.length === pods.length,
-        detail: `${held.length}/${pods.length} held (want ${want})`,
-        observed: { held: held.length, pods: pods.length, want, holdMs: hold }
-      }]
-      if (fix === "rollback") {
-        const ready = workload.status?.readyReplicas ?? 0
-        checks.push({ name: "readyReplicas == replicas", ok: ready === want && (workload.status?.updatedReplicas ?? 0) === want, detail: `${ready}/${want} ready`, observed: { readyReplicas: ready, replicas: want } })
-      }
-      if (fix === "loosen") {
-        const kills = yield* livenessKillsSince(pod.namespace, pods, ctx.since)
-        checks.push({ name: "0 liveness kills since the action", ok: kills === 0, detail: `${kills} liveness kill(s)`, observed: { kills } })
-      }
-      if (fix === "hold") {
-        const waited = ctx.plan.root._tag === "Fallback" && ctx.plan.root.primary._tag === "Seq" ? ctx.plan.root.primary.steps.find((x) => x._tag === "WaitFor") : undefined
-        const p = waited?._tag === "WaitFor" ? waited.check.params : undefined
-        const dep = p
-          ? yield* Dependency.healthy({ namespace: String(p["namespace"]), service: typeof p["service"] === "string" ? p["service"] : null, host: String(p["host"]), port: typeof p["port"] === "number" ? p["port"] : null })
-          : { name: "dependency healthy", ok: false, detail: "the plan waits on no dependency" }
-        checks.push(dep)
-      }
-      return checks
-    })
-    for (;;) {
-      const checks = yield* run.pipe(Effect.catchCause((cause) => Effect.succeed([{ name: "checks ran", ok: false, detail: `could not read the cluster: ${String(cause)}` }] as Array<Check>)))
-      const now = yield* at()
-      if (checks.every((c) => c.ok)) {
-        if (fix !== "bump") return { _tag: "Recovered", checks, at: now } as Verdict.Verdict
-        const bump = yield* OomVerifiers.memoryBump()({ ...ctx, facts: ctx.facts as unknown as Fact.Facts<OomFacts> })
-        return bump._tag === "Recovered" ? { ...bump, checks: [...checks, ...bump.checks] } : bump
-      }
-      if (now - ctx.since >= (s.settleSeconds * 1000) + hold) {
-        return { _tag: "NotRecovered", reason: `not recovered within ${s.settleSeconds} s + the ${Math.round(hold / 1000)} s hold: ${checks.filter((c) => !c.ok).map((c) => `${c.name} (${c.detail})`).join("; ")}`, checks, at: now } as Verdict.Verdict
-      }
-      yield* Effect.sleep(Duration.seconds(s.pollSeconds))
-    }
+    const lostReady = PodVerifier.readyTracker(ctx.since)
+    return yield* PodVerifier.holdLoop((now) =>
+      Effect.gen(function*() {
+        const { workload, pods, want } = yield* workloadPods(pod.namespace, w.kind, w.name)
+        const checks: Array<Check> = [PodVerifier.heldCheck(pods, now, hold, { want, runFactor: s.holdFactor, minHoldSeconds: s.minHoldSeconds })]
+        if (fix === "rollback") {
+          const ready = workload.status?.readyReplicas ?? 0
+          checks.push({ name: "readyReplicas == replicas", ok: ready === want && (workload.status?.updatedReplicas ?? 0) === want, detail: `${ready}/${want} ready`, observed: { readyReplicas: ready, replicas: want } })
+        }
+        if (fix === "loosen") {
+          const kills = yield* livenessKillsSince(pod.namespace, pods, ctx.since)
+          checks.push({ name: "0 liveness kills since the action", ok: kills === 0, detail: `${kills} liveness kill(s)`, observed: { kills } })
+        }
+        if (fix === "hold") {
+          const waited = ctx.plan.root._tag === "Fallback" && ctx.plan.root.primary._tag === "Seq" ? ctx.plan.root.primary.steps.find((x) => x._tag === "WaitFor") : undefined
+          const p = waited?._tag === "WaitFor" ? waited.check.params : undefined
+          const dep = p
+            ? yield* Dependency.healthy({ namespace: String(p["namespace"]), service: typeof p["service"] === "string" ? p["service"] : null, host: String(p["host"]), port: typeof p["port"] === "number" ? p["port"] : null })
+            : { name: "dependency healthy", ok: false, detail: "the plan waits on no dependency" }
+          checks.push(dep)
+        }
+        const lost = lostReady(pods)
+        return { checks, hardFail: lost.length > 0 ? `${lost.join(", ")} lost Ready after the fix` : undefined }
+      }), { deadline: ctx.since + s.settleSeconds * 1000 + hold, pollSeconds: s.pollSeconds }).pipe(
+        Effect.flatMap((v) => {
+          if (v._tag !== "Recovered" || fix !== "bump") return Effect.succeed(v)
+          return Effect.map(OomVerifiers.memoryBump()({ ...ctx, facts: ctx.facts as unknown as Fact.Facts<OomFacts> }), (bump): Verdict.Verdict => (bump._tag === "Recovered" ? { ...bump, checks: [...v.checks, ...bump.checks] } : bump))
+        })
+      )
   })

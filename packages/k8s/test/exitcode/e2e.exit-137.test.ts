@@ -1,7 +1,7 @@
 /**
  * k8s.oom.exit-137 end to end on kube-sim (the real client-node, virtual time): the bump with
- * debug logging in one patch cures the OOM kills; OnDelete StatefulSets get their OOM-killed pod
- * restarted; a hand-off from the exit-code runbook is handled; a liveness kill (137, Error) and a
+ * debug logging in one patch cures the OOM kills; OnDelete StatefulSets are rolled one pod at a
+ * time (the OOM-killed pod first, then highest ordinal first; a failure midway escalates); a hand-off from the exit-code runbook is handled; a liveness kill (137, Error) and a
  * heap ceiling above the bumped limit write nothing; observe and dry_run write only dryRun=All.
  */
 import { assert, describe, it } from "@effect/vitest"
@@ -97,7 +97,7 @@ describe("k8s.oom.exit-137 e2e", () => {
       assert.strictEqual(podsOf(s, "db")[0].spec.containers[0].resources.limits.memory, "768Mi")
     }).pipe(Effect.scoped), 120_000)
 
-  it.effect("OnDelete StatefulSet with 3 replicas: bump, the OOM-killed pod alone restarted, then an escalation naming the pods the patch does not reach", () =>
+  it.effect("OnDelete StatefulSet with 3 replicas: one bump, then the pods rolled one at a time — the OOM-killed pod first, then highest ordinal first, each deleted only after the previous replacement is Ready with the new limit", () =>
     Effect.gen(function*() {
       const { s, runbook } = yield* oomStatefulSet(3, "OnDelete")
       const uids = new Map(podsOf(s, "db").map((p: any) => [p.metadata.name, p.metadata.uid]))
@@ -109,27 +109,59 @@ describe("k8s.oom.exit-137 e2e", () => {
         return yield* Runbook.handle(runbook, signal, { mode: "auto" })
       }).pipe(Effect.provide(services(s))), { step: "2 seconds" })
       assert.strictEqual(report.classification?.class, "oom_killed")
+      const rest = [...uids.keys()].filter((n) => n !== killed).sort().reverse()
+      const order = [killed, ...rest]
+      assert.deepStrictEqual(OomExit137.rollOrder({ kind: "StatefulSet", name: "db", updateStrategy: "OnDelete", debug: null, debugPrevious: null, pods: [...uids.keys()].sort() }, killed), order)
       const kinds = report.outcomes.filter((o: any) => o.status === "applied").map((o: any) => o.kind)
-      assert.deepStrictEqual(kinds, ["k8s.patchMemoryLimit", "k8s.restartPod"])
-      assert.strictEqual(report.status, "escalated")
-      const rest = [...uids.keys()].filter((n) => n !== killed).sort()
-      assert.strictEqual(rest.length, 2)
-      for (const p of rest) assert.include(report.escalation.reason, p)
-      assert.notInclude(report.escalation.reason.split("need")[0].split("BytePort restarted")[1].replace(`the OOM-killed ${killed}`, ""), killed)
-      assert.match(report.escalation.reason, /new limit 768Mi reaches a pod only when it is recreated/)
-      assert.match(report.escalation.reason, /previous limit 512Mi/)
-      assert.deepStrictEqual(report.escalation.nextSteps.slice(0, 2), [`kubectl delete pod -n default ${rest[0]}`, `kubectl delete pod -n default ${rest[1]} (after ${rest[0]} is Ready again)`])
-      // cluster state: the template has the new limit; only the OOM-killed pod was deleted and runs it
-      assert.strictEqual((s.api.store.get(STS, "default", "db") as any).spec.template.spec.containers[0].resources.limits.memory, "768Mi")
+      assert.deepStrictEqual(kinds, ["k8s.patchMemoryLimit", "k8s.restartPod", "k8s.restartPod", "k8s.restartPod"], JSON.stringify(report.outcomes.map((o: any) => [o.kind, o.status, o.detail])))
+      assert.strictEqual(report.status, "recovered", JSON.stringify(report.escalation ?? report.verdicts?.at(-1)))
+      assert.strictEqual(mutations(s).real.filter((r) => r.method === "PATCH" && r.path.includes("/statefulsets/") && r.status < 300).length, 1, "the template is bumped once")
+      // the recorder: three pod DELETEs, strictly in the roll order, each with its pod's uid precondition
       const deletes = mutations(s).real.filter((r) => r.method === "DELETE")
-      assert.strictEqual(deletes.length, 1, "one pod at a time: only the OOM-killed pod")
-      assert.include(deletes[0]!.path, killed)
+      assert.deepStrictEqual(deletes.map((d) => d.path.split("/").at(-1)), order)
+      deletes.forEach((d, i) => assert.include(d.body, uids.get(order[i]!)!))
+      // cluster state: every pod replaced, Ready, on the new limit; each replacement created only after the previous one was Ready
       const now = new Map(podsOf(s, "db").map((p: any) => [p.metadata.name, p]))
-      assert.notStrictEqual(now.get(killed).metadata.uid, uids.get(killed))
+      const readyAt = (p: any) => Date.parse(p.status.conditions.find((c: any) => c.type === "Ready").lastTransitionTime)
+      order.forEach((name, i) => {
+        const p = now.get(name)
+        assert.notStrictEqual(p.metadata.uid, uids.get(name), `${name} replaced`)
+        assert.isTrue(ready(p), `${name} Ready`)
+        assert.strictEqual(p.spec.containers[0].resources.limits.memory, "768Mi")
+        if (i > 0) assert.isAtLeast(Date.parse(p.metadata.creationTimestamp), readyAt(now.get(order[i - 1]!)), `${name} deleted only after ${order[i - 1]} was Ready again`)
+      })
+      assert.strictEqual(oomKillsAfter(s, "db", Date.parse(now.get(killed).metadata.creationTimestamp)), 0)
+    }).pipe(Effect.scoped), 120_000)
+
+  it.effect("OnDelete StatefulSet with 3 replicas, a failure midway: the next pod's delete fails, the roll stops and escalates naming the pods still on the previous limit", () =>
+    Effect.gen(function*() {
+      const { s, runbook } = yield* oomStatefulSet(3, "OnDelete")
+      const uids = new Map(podsOf(s, "db").map((p: any) => [p.metadata.name, p.metadata.uid]))
+      let killed = ""
+      const report: any = yield* runWithSim(s, Effect.gen(function*() {
+        const signal = yield* firstSignal(runbook, (x) => x.type === "k8s.pod.oom_killed")
+        killed = String(signal.evidence["pod"])
+        const rest = [...uids.keys()].filter((n) => n !== killed).sort().reverse()
+        // the apiserver refuses to delete the second pod of the roll (the highest remaining ordinal)
+        s.api.faults.error({ method: "DELETE", resource: "pods", pathPattern: new RegExp(`/pods/${rest[0]}$`), status: 500 })
+        return yield* Runbook.handle(runbook, signal, { mode: "auto" })
+      }).pipe(Effect.provide(services(s))), { step: "2 seconds" })
+      const rest = [...uids.keys()].filter((n) => n !== killed).sort().reverse()
+      assert.strictEqual(report.status, "escalated")
+      const reason: string = report.escalation.reason
+      assert.match(reason, new RegExp(`stopped at ${rest[0]}`))
+      assert.include(reason, `${rest[0]}, ${rest[1]} still run the previous limit 512Mi`)
+      assert.notInclude(reason.split("stopped at")[1]!.replace(`${rest[0]}, ${rest[1]}`, ""), killed, "the rolled pod is not named as stale")
+      assert.deepStrictEqual(report.escalation.nextSteps.slice(0, 2), [`kubectl delete pod -n default ${rest[0]}`, `kubectl delete pod -n default ${rest[1]} (after ${rest[0]} is Ready again)`])
+      // cluster state: the OOM-killed pod rolled, the other two untouched on the previous limit; no third DELETE was tried
+      const deletes = mutations(s).real.filter((r) => r.method === "DELETE" && r.status < 300)
+      assert.deepStrictEqual(deletes.map((d) => d.path.split("/").at(-1)), [killed])
+      assert.isFalse(mutations(s).real.some((r) => r.method === "DELETE" && r.path.endsWith(`/${rest[1]}`)), `${rest[1]} never deleted`)
+      const now = new Map(podsOf(s, "db").map((p: any) => [p.metadata.name, p]))
       assert.strictEqual(now.get(killed).spec.containers[0].resources.limits.memory, "768Mi")
       for (const p of rest) {
         assert.strictEqual(now.get(p).metadata.uid, uids.get(p), `${p} untouched`)
-        assert.strictEqual(now.get(p).spec.containers[0].resources.limits.memory, "512Mi", `${p} still runs the previous limit`)
+        assert.strictEqual(now.get(p).spec.containers[0].resources.limits.memory, "512Mi")
       }
     }).pipe(Effect.scoped), 120_000)
 

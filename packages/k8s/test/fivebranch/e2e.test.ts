@@ -19,7 +19,7 @@ describe("k8s.crashloop.five-branch e2e per class (auto)", () => {
       assert.strictEqual(deploymentOf(s, "api").spec.template.spec.containers[0].resources.limits.memory, "384Mi")
       assert.strictEqual(report.status, "recovered", JSON.stringify(report.verdicts?.map((v: any) => v.checks)))
       const held = report.verdicts.at(-1).checks[0]
-      assert.isTrue(held.ok && held.observed.holdMs >= 120_000, JSON.stringify(held))
+      assert.isTrue(held.ok && held.observed.requiredMs >= 120_000, JSON.stringify(held))
       assert.isTrue(report.verdicts.at(-1).checks.some((c: any) => c.name === "0 OOMKilled since the action" && c.ok), "memoryBump's checks ran after the hold")
       const r0 = restarts(s, "api")
       s.advance("15m")

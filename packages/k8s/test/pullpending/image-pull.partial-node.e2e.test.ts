@@ -97,5 +97,27 @@ describe("k8s.image-pull e2e: partial-node pull failure", () => {
       assert.strictEqual(report.classification.class, "network_misconfiguration")
       assert.deepStrictEqual(report.facts.spread.value.pulledNodes, [])
       assert.isUndefined(steps.find((x) => x.startsWith("one node's problem")), JSON.stringify(steps))
+      assert.isDefined(steps.find((x) => x.startsWith("all nodes that tried fail")), JSON.stringify(steps))
+    }).pipe(Effect.scoped), 120_000)
+
+  it.effect("network_misconfiguration, all nodes: the node-scoped fault listing every node reads \"all nodes that tried fail\", never one node's", () =>
+    Effect.gen(function*() {
+      const s = yield* sim(workload())
+      s.advance("1m")
+      const all = ["node-1", "node-2", "node-3"]
+      s.registry.setReachable(HOST, false, { nodes: all })
+      const d: any = s.api.store.get(DEPLOY, "default", "api")
+      s.api.store.update(DEPLOY, { ...d, spec: { ...d.spec, strategy: { type: "RollingUpdate", rollingUpdate: { maxSurge: "100%", maxUnavailable: 0 } }, template: { ...d.spec.template, spec: { ...d.spec.template.spec, containers: [{ ...d.spec.template.spec.containers[0], image: IMG2 }] } } } })
+      const next = () => podsOf(s, "api").filter((p: any) => p.spec.containers[0].image === IMG2)
+      assert.isTrue(s.advanceUntil(() => next().length === 3, "10m", "5s"), "the three 2.1.0 pods exist")
+      s.advance("1m")
+      assert.isTrue(next().every((p: any) => !ready(p)), "no node pulls 2.1.0")
+      const { report, steps } = yield* handle(s, (x) => x.type === "k8s.pod.image_pull_failed" && String(x.evidence?.image ?? "").endsWith(":2.1.0"))
+      assert.strictEqual(report.classification.class, "network_misconfiguration", JSON.stringify(report.classification))
+      const spread = report.facts.spread.value
+      assert.deepStrictEqual(spread.pulledNodes, [])
+      assert.isAtLeast(spread.failingNodes.length, 1)
+      assert.isUndefined(steps.find((x) => x.startsWith("one node's problem")), JSON.stringify(steps))
+      assert.isDefined(steps.find((x) => x.startsWith("all nodes that tried fail")), JSON.stringify(steps))
     }).pipe(Effect.scoped), 120_000)
 })

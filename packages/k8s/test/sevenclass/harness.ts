@@ -30,7 +30,7 @@ export const sevenServices = (s: Sim, options: { readonly snapshots?: boolean; r
 }
 
 /** A short hold (the schedule is tested in units); pods still count only after ≥ 120 s Ready. */
-export const fast: SevenClassVerifier.VerifySettings = { windowSeconds: 60, pollSeconds: 30, minReadySeconds: 120, settleSeconds: 240 }
+export const fast: SevenClassVerifier.VerifySettings = { pollSeconds: 30, minReadySeconds: 120, settleSeconds: 240 }
 
 /** Waits for the runbook's first signal matching `pred`, then handles it in `mode`. */
 export const handleFirst = (

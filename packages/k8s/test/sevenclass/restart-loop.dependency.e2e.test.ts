@@ -95,7 +95,7 @@ describe("k8s.restart-loop.container e2e, dependency_failure chained", () => {
       // the verification window was held: the Recovered verdict comes ≥ the window after the restart
       const recovered = report.verdicts.filter((v: any) => v._tag === "Recovered").at(-1)
       assert.isDefined(recovered)
-      assert.isAtLeast(recovered.at - Date.parse(after[0].metadata.creationTimestamp), fast.windowSeconds * 1000)
+      assert.isAtLeast(recovered.at - Date.parse(after[0].metadata.creationTimestamp), fast.minReadySeconds * 1000)
       assert.strictEqual(after[0].status.containerStatuses[0].restartCount, 0, "the replacement never crashed")
     }).pipe(Effect.scoped), 120_000)
 

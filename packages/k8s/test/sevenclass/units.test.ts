@@ -13,6 +13,8 @@ import * as Remediator from "../../src/remediators/sevenClass"
 import * as Runbook from "../../src/runbooks/k8s.crashloop.seven-class"
 import * as SevenClassFixture from "../../src/testing/sevenClassFixture"
 import * as SevenClassVerifier from "../../src/verifiers/sevenClass"
+import * as FiveBranchVerifier from "../../src/verifiers/fiveBranch"
+import * as PodVerifiers from "../../src/verifiers/pod"
 import { ConfigProvider } from "effect"
 
 type Facts = Fact.Facts<SevenClassFacts>
@@ -137,10 +139,13 @@ describe("seven-class plans", () => {
       assert.match(JSON.stringify(p.root), /panic: runtime error/)
     }))
 
-  it("the verifier's schedule: settle, then a held window, retried once at 15 s", () => {
+  it("the verifier's schedule is PodVerifiers' (one held attempt from the action, retried once at 15 s), as five-branch's", () => {
     const s = SevenClassVerifier.schedule()
-    assert.deepStrictEqual(s.offsets, [300_000, 315_000])
-    assert.deepStrictEqual(s.hold, { everyMs: 30_000, forMs: 120_000 })
+    assert.deepStrictEqual(s.offsets, PodVerifiers.schedule().offsets)
+    assert.deepStrictEqual(s.offsets, FiveBranchVerifier.schedule.offsets)
+    assert.deepStrictEqual([s.offsets[0], s.offsets.length], [0, 2])
+    assert.strictEqual(s.offsets[1]! - s.offsets[0]!, 15_000)
+    assert.isUndefined(s.hold, "the hold is inside the verifier (per pod), not a fixed window")
   })
 
   it.effect("fromConfig reads BYTEPORT_SEVEN_CLASS_*; an invalid value is a ConfigError", () =>

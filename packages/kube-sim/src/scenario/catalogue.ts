@@ -113,17 +113,17 @@ export const crashloop = {
   /** The app exits 1 at boot because an env var it needs is missing. */
   missingEnv: (o: BaseOptions & { env?: string } = {}): ScenarioPart => ({
     workloads: [{ ...base(o, "api"), behaviour: { requiredEnv: [o.env ?? "DATABASE_URL"] }, ...o.workload }],
-    incident: { runbooks: ["k8s.crashloop.five-branch", "k8s.restart-loop.container"], class: "config_error_missing_env", target: target(o, "api"), description: `${o.env ?? "DATABASE_URL"} is not set; the app exits 1 at boot` }
+    incident: { runbooks: ["k8s.crashloop.five-branch", "k8s.restart-loop.container"], class: "config_error_missing_env", classes: { "k8s.restart-loop.container": "config_or_secret" }, target: target(o, "api"), description: `${o.env ?? "DATABASE_URL"} is not set; the app exits 1 at boot` }
   }),
   /** An env var references a ConfigMap that does not exist: CreateContainerConfigError. */
   missingConfigMap: (o: BaseOptions & { configMap?: string; key?: string } = {}): ScenarioPart => ({
     workloads: [{ ...base(o, "api"), env: [{ name: "FEATURE_FLAGS", valueFrom: { configMapKeyRef: { name: o.configMap ?? "api-config", key: o.key ?? "flags" } } }], ...o.workload }],
-    incident: { runbooks: ["k8s.crashloop.seven-class", "k8s.crashloop.exit-code"], class: "missing_configmap_or_secret", target: target(o, "api"), description: `configmap "${o.configMap ?? "api-config"}" not found` }
+    incident: { runbooks: ["k8s.crashloop.seven-class", "k8s.crashloop.exit-code"], class: "missing_configmap_or_secret", classes: { "k8s.crashloop.exit-code": "config_error" }, target: target(o, "api"), description: `configmap "${o.configMap ?? "api-config"}" not found` }
   }),
   /** An env var references a Secret that does not exist. */
   missingSecret: (o: BaseOptions & { secret?: string; key?: string } = {}): ScenarioPart => ({
     workloads: [{ ...base(o, "api"), env: [{ name: "DB_PASSWORD", valueFrom: { secretKeyRef: { name: o.secret ?? "db-credentials", key: o.key ?? "password" } } }], ...o.workload }],
-    incident: { runbooks: ["k8s.crashloop.seven-class", "k8s.crashloop.exit-code"], class: "missing_configmap_or_secret", target: target(o, "api"), description: `secret "${o.secret ?? "db-credentials"}" not found` }
+    incident: { runbooks: ["k8s.crashloop.seven-class", "k8s.crashloop.exit-code"], class: "missing_configmap_or_secret", classes: { "k8s.crashloop.exit-code": "config_error" }, target: target(o, "api"), description: `secret "${o.secret ?? "db-credentials"}" not found` }
   }),
   /** A rollout to a tag that does not exist: ErrImagePull/ImagePullBackOff on revision 2. */
   badImageTag: (o: BaseOptions & { badTag?: string } = {}): ScenarioPart => {
@@ -133,7 +133,7 @@ export const crashloop = {
       workloads: [{ ...w, ...o.workload }],
       images: { [bad]: "notFound" },
       steps: [{ action: "rollout", namespace: o.namespace ?? "default", workload: w.name, image: bad, changeCause: `deploy ${w.name} ${o.badTag ?? "1.4.3-rc0"} (commit 9d1e77c)` }],
-      incident: { runbooks: ["k8s.crashloop.five-branch", "k8s.crashloop.seven-class", "k8s.image-pull"], class: "bad_image_or_tag", target: target(o, "api"), description: `${bad}: not found` }
+      incident: { runbooks: ["k8s.crashloop.five-branch", "k8s.crashloop.seven-class", "k8s.image-pull"], class: "bad_image_or_tag", classes: { "k8s.image-pull": "bad_tag", "k8s.crashloop.five-branch": "image_pull_failure" }, target: target(o, "api"), description: `${bad}: not found` }
     }
   },
   /**
@@ -151,7 +151,7 @@ export const crashloop = {
       return {
         workloads: [{ ...w, image: img, ...o.workload }],
         images: { [img]: "unauthorized" },
-        incident: { runbooks: ["k8s.image-pull", "k8s.crashloop.exit-code"], class: "auth_failure", target: target(o, "api"), description: `pulling ${img} answers 401 Unauthorized` }
+        incident: { runbooks: ["k8s.image-pull", "k8s.crashloop.exit-code"], class: "auth_failure", classes: { "k8s.crashloop.exit-code": "image_auth" }, target: target(o, "api"), description: `pulling ${img} answers 401 Unauthorized` }
       }
     }
     const host = img.split("/")[0]!.includes(".") ? img.split("/")[0]! : "docker.io"
@@ -167,7 +167,7 @@ export const crashloop = {
         { apiVersion: "v1", kind: "Secret", metadata: { name: secret, namespace: ns }, type: "kubernetes.io/dockerconfigjson", data: { ".dockerconfigjson": Buffer.from(JSON.stringify(config)).toString("base64") } },
         ...(viaSa ? [{ apiVersion: "v1", kind: "ServiceAccount", metadata: { name: `${w.name}-puller`, namespace: ns }, imagePullSecrets: [{ name: secret }] }] : [])
       ],
-      incident: { runbooks: ["k8s.image-pull", "k8s.crashloop.exit-code"], class: "auth_failure", target: target(o, "api"), description: o.pullSecret === "valid" ? `${secret} holds current credentials for ${host}: the pull succeeds` : `${secret}'s credentials for ${host} were rotated: pulling ${img} answers 401 Unauthorized` }
+      incident: { runbooks: ["k8s.image-pull", "k8s.crashloop.exit-code"], class: "auth_failure", classes: { "k8s.crashloop.exit-code": "image_auth" }, target: target(o, "api"), description: o.pullSecret === "valid" ? `${secret} holds current credentials for ${host}: the pull succeeds` : `${secret}'s credentials for ${host} were rotated: pulling ${img} answers 401 Unauthorized` }
     }
   },
   /**
@@ -184,7 +184,7 @@ export const crashloop = {
         { after: o.after ?? "5m", action: "image", image: img, outcome: "push", push: { behaviour: { panicOnBoot: true } } },
         { action: "rollout", namespace: o.namespace ?? "default", workload: w.name, env: [{ name: "RESTARTED_AT", value: "after-repush" }], changeCause: `restart ${w.name} (config reload)` }
       ],
-      incident: { runbooks: ["k8s.restart-loop.container", "k8s.crashloop.seven-class"], class: "image_pull_repushed_tag", target: target(o, "api"), description: `${img} was re-pushed with a build that panics at boot; pods created since run the new digest` }
+      incident: { runbooks: ["k8s.restart-loop.container", "k8s.crashloop.seven-class"], class: "image_pull", classes: { "k8s.crashloop.seven-class": "app_panic_on_boot" }, target: target(o, "api"), description: `${img} was re-pushed with a build that panics at boot; pods created since run the new digest` }
     }
   },
   /** A rollout to a tag published for linux/arm64 only: the amd64 nodes cannot pull it. */
@@ -195,7 +195,7 @@ export const crashloop = {
       workloads: [{ ...w, ...o.workload }],
       images: { [bad]: "platformMismatch" },
       steps: [{ action: "rollout", namespace: o.namespace ?? "default", workload: w.name, image: bad, changeCause: `deploy ${w.name} ${o.tag ?? "1.5.0-arm64"} (commit a4m64ff)` }],
-      incident: { runbooks: ["k8s.image-pull", "k8s.crashloop.seven-class"], class: "bad_image_or_tag", target: target(o, "api"), description: `${bad} has no linux/amd64 image` }
+      incident: { runbooks: ["k8s.image-pull", "k8s.crashloop.seven-class"], class: "bad_image_or_tag", classes: { "k8s.image-pull": "unclassified" }, target: target(o, "api"), description: `${bad} has no linux/amd64 image` }
     }
   },
   /** The registry cannot be reached (dial tcp … i/o timeout). */
@@ -224,7 +224,7 @@ export const crashloop = {
   /** A liveness probe tighter than the app's start-up: killed before it ever answers. Loosening the probe cures it. */
   probeMisconfigured: (o: BaseOptions & { startupSeconds?: number } = {}): ScenarioPart => ({
     workloads: [{ ...base(o, "api"), behaviour: { startupSeconds: o.startupSeconds ?? 45 }, livenessProbe: { httpGet: { path: "/healthz", port: 8080 }, initialDelaySeconds: 5, periodSeconds: 5, timeoutSeconds: 1, failureThreshold: 3 }, ...o.workload }],
-    incident: { runbooks: ["k8s.crashloop.five-branch", "k8s.crashloop.seven-class"], class: "liveness_probe_misconfigured", target: target(o, "api"), description: `liveness kills after 15s an app that needs ${o.startupSeconds ?? 45}s to start` }
+    incident: { runbooks: ["k8s.crashloop.five-branch", "k8s.crashloop.seven-class"], class: "liveness_probe_misconfigured", classes: { "k8s.crashloop.seven-class": "probe_misconfigured" }, target: target(o, "api"), description: `liveness kills after 15s an app that needs ${o.startupSeconds ?? 45}s to start` }
   }),
   /** A new revision panics on boot (exit 2, Go panic in the previous logs). */
   panicOnBoot: (o: BaseOptions = {}): ScenarioPart => {
@@ -232,7 +232,7 @@ export const crashloop = {
     return {
       workloads: [{ ...w, ...o.workload }],
       steps: [{ action: "rollout", namespace: o.namespace ?? "default", workload: w.name, image: w.image!.replace(/:[^:/]+$/, ":1.5.0"), behaviour: { panicOnBoot: true }, changeCause: `deploy ${w.name} 1.5.0 (commit c0ffee1)` }],
-      incident: { runbooks: ["k8s.crashloop.seven-class", "k8s.restart-loop.container"], class: "app_panic_on_boot", target: target(o, "api"), description: "revision 2 panics with a nil pointer dereference at boot" }
+      incident: { runbooks: ["k8s.crashloop.seven-class", "k8s.restart-loop.container"], class: "app_panic_on_boot", classes: { "k8s.restart-loop.container": "unclassified" }, target: target(o, "api"), description: "revision 2 panics with a nil pointer dereference at boot" }
     }
   },
   /** A sidecar already holds the app's port: exit 1 with "bind: address already in use". */
@@ -248,13 +248,13 @@ export const crashloop = {
         { name: dep, namespace: o.namespace ?? "default", replicas: 0, image: `registry.example.com/infra/${dep}:16`, port: 5432, service: { port: 5432 }, readinessProbe: { tcpSocket: { port: 5432 }, periodSeconds: 5 } },
         { ...base(o, "api"), behaviour: { dependsOn: [dep] }, ...o.workload }
       ],
-      incident: { runbooks: ["k8s.crashloop.five-branch", "k8s.restart-loop.container"], class: "dependency_not_ready", target: target(o, "api"), description: `service ${dep} has no ready endpoints; the app exits 1 with connection refused` }
+      incident: { runbooks: ["k8s.crashloop.five-branch", "k8s.restart-loop.container"], class: "dependency_not_ready", classes: { "k8s.restart-loop.container": "dependency_failure" }, target: target(o, "api"), description: `service ${dep} has no ready endpoints; the app exits 1 with connection refused` }
     }
   },
   /** The container needs more memory than its limit right at start-up. */
   oomAtStartup: (o: BaseOptions & { limit?: string } = {}): ScenarioPart => ({
     workloads: [{ ...base(o, "api"), memoryLimit: o.limit ?? "256Mi", memory: { kind: "plateau", plateauBytes: Math.round(bytes(o.limit ?? "256Mi") * 1.4), rampSeconds: 8 }, ...o.workload }],
-    incident: { runbooks: ["k8s.crashloop.five-branch", "k8s.crashloop.seven-class", "k8s.crashloop.exit-code"], class: "oom_at_startup", target: target(o, "api"), description: "OOMKilled within seconds of every start" }
+    incident: { runbooks: ["k8s.crashloop.five-branch", "k8s.crashloop.seven-class", "k8s.crashloop.exit-code"], class: "oom_at_startup", classes: { "k8s.crashloop.exit-code": "oom_killed" }, target: target(o, "api"), description: "OOMKilled within seconds of every start" }
   })
 }
 

@@ -4,6 +4,7 @@
  */
 export * as Scenario from "./Scenario"
 export type { ContainerSpec, IncidentInfo, NodeSpec, ScenarioPart, ScenarioSpec, ScenarioStep, WorkloadSpec } from "./types"
+export { incidentClass } from "./types"
 export { applyScenario, loadScenario, scenario, cluster, ScenarioError, validateScenario } from "./apply"
 export { scenarioStartOptions, startSim } from "./startSim"
 export type { Sim, SimOptions } from "./startSim"

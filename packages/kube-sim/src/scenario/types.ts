@@ -102,13 +102,22 @@ export type ScenarioStep =
 export interface IncidentInfo {
   /** Runbook ids that should detect it. */
   readonly runbooks: ReadonlyArray<string>
-  /** The class the runbook should assign. */
+  /** The class the runbook should assign (each runbook's own name where `classes` has none). */
   readonly class: string
+  /**
+   * The class per runbook id where a runbook names the same failure differently from `class`
+   * (the seed's names: k8s.image-pull's `bad_tag` is seven-class's `bad_image_or_tag` and
+   * five-branch's `image_pull_failure`); `"unclassified"`: that runbook escalates without a class.
+   */
+  readonly classes?: Readonly<Record<string, string>>
   /** The object at the centre of the incident. */
   readonly target: { readonly kind: string; readonly namespace?: string; readonly name: string }
   /** One sentence. */
   readonly description: string
 }
+
+/** The class `runbook` should assign to an incident: its entry in `classes`, else `class`. */
+export const incidentClass = (incident: IncidentInfo, runbook: string): string => incident.classes?.[runbook] ?? incident.class
 
 /** A reusable piece of a scenario (what the catalogue builders return). */
 export interface ScenarioPart {
