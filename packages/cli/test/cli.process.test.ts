@@ -10,31 +10,13 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { main } from "../src/Cli"
-import { byteport, repo } from "./support/child"
+import { byteport, inProcess, repo } from "./support/child"
 
 const golden = (name: string, actual: string) => {
   const file = path.join(import.meta.dirname, "golden", name)
   if (process.env["BYTEPORT_UPDATE_GOLDEN"] === "1") fs.writeFileSync(file, actual)
   assert.strictEqual(actual, fs.readFileSync(file, "utf8"), `${file} (BYTEPORT_UPDATE_GOLDEN=1 rewrites it after review)`)
 }
-
-/** Runs `main` in process, capturing what it prints. */
-const inProcess = (argv: ReadonlyArray<string>) =>
-  Effect.promise(async () => {
-    const out: Array<string> = []
-    const w = process.stdout.write
-    const e = process.stderr.write
-    process.stdout.write = ((c: string) => (out.push(String(c)), true)) as typeof process.stdout.write
-    process.stderr.write = ((c: string) => (out.push(String(c)), true)) as typeof process.stderr.write
-    try {
-      const code = await main(argv)
-      return { code, text: out.join("") }
-    } finally {
-      process.stdout.write = w
-      process.stderr.write = e
-    }
-  })
 
 describe("byteport replay (child process)", () => {
   it.live("golden output for two fixtures; no socket, no write (intercepted); the interceptor catches a connect", () =>

@@ -2,6 +2,7 @@
 import { spawn } from "node:child_process"
 import * as path from "node:path"
 import { Effect } from "effect"
+import { main } from "../../src/Cli"
 
 /** The repository root (commands run from there, fixture paths are relative to it). */
 export const repo = path.resolve(import.meta.dirname, "../../../..")
@@ -31,4 +32,21 @@ export const byteport = (args: ReadonlyArray<string>, options: { readonly noIo?:
     child.stdout.on("data", (c) => (stdout += c))
     child.stderr.on("data", (c) => (stderr += c))
     child.on("close", (code, signal) => resume(Effect.succeed({ code, signal, stdout, stderr })))
+  })
+
+/** Runs the CLI's `main` in this process, capturing what it prints (stdout and stderr together). */
+export const inProcess = (argv: ReadonlyArray<string>) =>
+  Effect.promise(async () => {
+    const out: Array<string> = []
+    const w = process.stdout.write
+    const e = process.stderr.write
+    process.stdout.write = ((c: string) => (out.push(String(c)), true)) as typeof process.stdout.write
+    process.stderr.write = ((c: string) => (out.push(String(c)), true)) as typeof process.stderr.write
+    try {
+      const code = await main(argv)
+      return { code, text: out.join("") }
+    } finally {
+      process.stdout.write = w
+      process.stderr.write = e
+    }
   })
