@@ -11,7 +11,7 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
 import type { Fact, Runbook, Signal } from "@byteport/core"
-import { Fact as F } from "@byteport/core"
+import { Fact as F, Signal as S, TargetRef } from "@byteport/core"
 import { FixtureError } from "@byteport/core/testing"
 import {
   CrashloopExitCode,
@@ -28,6 +28,8 @@ import {
   RolloutFacts
 } from "@byteport/k8s"
 import { ExitCodeFixture, FiveBranchFixture, OomFixture, PullPendingFixture, SevenClassFixture } from "@byteport/k8s/testing"
+import { PoolExhaustion, PoolSixClassRunbook, Utilization } from "@byteport/db"
+import { PgRecording, Table } from "@byteport/db/testing"
 import { Effect } from "effect"
 
 /** What one fixture directory decodes to: the facts the diagnoser would have produced and the signal. */
@@ -105,8 +107,8 @@ const source = <F, R>(s: {
 
 const exitCodeDirs = (golden: string) => () => ExitCodeFixture.names().map((n) => dirsUnder("pod").find((d) => path.basename(d) === n)!).filter((d) => d !== undefined && fs.existsSync(path.join(d, golden)))
 
-/** The replay sources, by runbook id. */
-export const all: ReadonlyArray<AnySource> = [
+/** The k8s replay sources. */
+const k8sSources: ReadonlyArray<AnySource> = [
   source({
     id: OomSixSignal.ID,
     runbook: () => OomSixSignal.make(),
@@ -207,11 +209,85 @@ export const all: ReadonlyArray<AnySource> = [
   })
 ]
 
+const str = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined)
+
+/**
+ * A db.pool.six-class recording (`meta.json` naming its export files: pg_stat_activity, roles,
+ * pg_settings, pgbouncer SHOW POOLS …, the last deploy): decoded by `PgRecording.facts`; the signal
+ * is the runbook's detector reading the recorded pg_settings and backends (a bare
+ * pool-exhaustion signal when the recording has no pg_settings).
+ */
+const dbPoolRecording = (dir: string): Effect.Effect<Loaded<any>, FixtureError> =>
+  Effect.gen(function*() {
+    const meta = yield* readJson(dir, "meta.json")
+    const files = (meta.files ?? {}) as Record<string, string | ReadonlyArray<string> | undefined>
+    const f = (file: string) => path.join(dir, file)
+    if (files["activity"] === undefined) {
+      return yield* Effect.fail(new FixtureError({ file: f("meta.json"), path: ["files", "activity"], message: `${f("meta.json")}: at ["files"]["activity"]: missing` }))
+    }
+    const activity = typeof files["activity"] === "string" ? f(files["activity"]) : (files["activity"] as ReadonlyArray<string>).map(f)
+    const opt = (k: string) => (typeof files[k] === "string" ? { [k]: f(files[k] as string) } : {})
+    const facts = yield* PgRecording.facts({
+      activity,
+      ...(Array.isArray(meta.capturedAt) ? { capturedAt: (meta.capturedAt as Array<string>).map((t) => Date.parse(t)) } : {}),
+      ...opt("roles"),
+      ...opt("blocking"),
+      ...opt("settings"),
+      ...opt("pools"),
+      ...opt("config"),
+      ...opt("databases"),
+      ...opt("series"),
+      ...(str(meta.datname) !== undefined ? { datname: meta.datname } : {}),
+      ...(meta.pgbouncer === "absent" ? { pgbouncer: "absent" as const } : {}),
+      lastDeploy: meta.lastDeploy === undefined ? null : {
+        sha: meta.lastDeploy.sha,
+        at: Date.parse(meta.lastDeploy.at),
+        ...(meta.lastDeploy.workload !== undefined ? { workload: meta.lastDeploy.workload } : {}),
+        ...(meta.lastDeploy.application !== undefined ? { application: meta.lastDeploy.application } : {})
+      }
+    }).pipe(Effect.mapError((e) => (e instanceof FixtureError ? e : new FixtureError({ file: dir, path: [], message: `${dir}: ${(e as Error).message}` }))))
+    const trend = F.value(facts.idleInTxTrend)
+    const observedAt = trend?.sampledAt ?? 0
+    const target = TargetRef.make("database", `recording/${path.basename(dir)}`)
+    const utilization = F.value(facts.utilization)
+    const bouncer = F.value(facts.pgbouncer)
+    const bare = S.make({ type: PoolExhaustion.SIGNAL_TYPE, target, observedAt, evidence: {} })
+    if (typeof files["settings"] !== "string" || utilization === undefined) return { facts, signal: bare }
+    const settings = yield* Table.read(f(files["settings"])).pipe(Effect.mapError((e) => new FixtureError({ file: f(files["settings"] as string), path: [], message: String((e as Error).message) })))
+    const row = settings.rows.find((x) => x["name"] === "max_connections")
+    const max = row === undefined ? undefined : Number(row["setting"])
+    if (max === undefined) return { facts, signal: bare }
+    const reading: Utilization.PostgresUtilization = { ...Utilization.postgresOf(utilization.clientBackends, max, max - utilization.available), ratio: utilization.ratio }
+    const signals = PoolExhaustion.postgresSignals(reading, bouncer?.pools, { target }, observedAt)
+    return { facts, signal: signals[0] ?? bare }
+  })
+
+/** The db.pool.six-class corpus of the repository (not shipped with @byteport/db: empty in an installed tree). */
+const dbCorpus = (): ReadonlyArray<string> => {
+  const root = k8sRoot()
+  if (root === undefined) return []
+  const dir = path.resolve(root, "../../db/fixtures/corpus")
+  if (!fs.existsSync(dir)) return []
+  return fs.readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory() && fs.existsSync(path.join(dir, e.name, "meta.json"))).map((e) => path.join(dir, e.name)).sort()
+}
+
+/** db.pool.six-class: a recording of PostgreSQL / pgbouncer exports (the corpus layout). */
+const dbPoolSixClass: Source<any> = source({
+  id: "db.pool.six-class",
+  runbook: () => PoolSixClassRunbook.make(),
+  fixtures: dbCorpus,
+  golden: "plan.golden",
+  load: dbPoolRecording
+})
+
 /**
  * Runbook ids of the tree that have recorded fixtures but no replay source yet: `byteport replay`
  * names them in its error, and the CLI's table test lists them as pending.
  */
-export const pendingIds: ReadonlyArray<string> = ["k8s.node.not-ready", "db.pool.six-class", "tls.expiry.seven-class", "tls.expiry.threshold", "tls.expiry.end-to-end"]
+export const pendingIds: ReadonlyArray<string> = ["k8s.node.not-ready", "tls.expiry.seven-class", "tls.expiry.threshold", "tls.expiry.end-to-end"]
+
+/** The replay sources, by runbook id. */
+export const all: ReadonlyArray<AnySource> = [...k8sSources, dbPoolSixClass]
 
 /** The source of a runbook id. */
 export const get = (id: string): AnySource | undefined => all.find((s) => s.id === id)
