@@ -21,7 +21,6 @@ import * as fs from "node:fs"
 import * as nodePath from "node:path"
 import { pathToFileURL } from "node:url"
 import { Approval, FileStore } from "@byteport/core"
-import { asReplayModule, InvalidReplayModule, renderReplay, replayFile } from "@byteport/core/testing"
 import { Effect, Layer } from "effect"
 import { onlyFlags, parseArgs, parseTtl, Usage } from "./Args"
 import * as Record from "./Record"
@@ -80,6 +79,8 @@ const isModule = (arg: string) => {
 
 const replayModule = (moduleArg: string, fixtureArg: string) =>
   Effect.gen(function*() {
+    // loaded here: @byteport/core/testing imports @effect/vitest (an optional peer)
+    const { asReplayModule, InvalidReplayModule, renderReplay, replayFile } = yield* Effect.promise(() => import("@byteport/core/testing"))
     const modulePath = nodePath.resolve(moduleArg)
     const mod = yield* Effect.tryPromise({
       try: () => import(pathToFileURL(modulePath).href) as Promise<Record<string, unknown>>,

@@ -13,7 +13,6 @@
  * @since 0.1.0
  */
 import { type Classification, type Fact, type Guardrail, GuardrailStore, MemoryStore, Plan } from "@byteport/core"
-import type { FixtureError } from "@byteport/core/testing"
 import { Effect, Layer } from "effect"
 import * as Sources from "./Sources"
 
@@ -93,7 +92,7 @@ const checkGuardrails = (
   }).pipe(Effect.provide(Layer.effect(GuardrailStore.GuardrailStore, MemoryStore.make())))
 
 /** Replays one fixture directory through a runbook (by id). */
-export const replay = (runbookId: string, dir: string): Effect.Effect<Result, FixtureError | UnknownRunbook> =>
+export const replay = (runbookId: string, dir: string): Effect.Effect<Result, Sources.AnyFixtureError | UnknownRunbook> =>
   Effect.gen(function*() {
     const source = Sources.get(runbookId)
     if (!source) return yield* Effect.fail(new UnknownRunbook(unknownRunbookMessage(runbookId)))

@@ -10,9 +10,10 @@
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
+import { fileURLToPath } from "node:url"
 import type { Fact, Runbook, Signal } from "@byteport/core"
+import type { FixtureError as TestingFixtureError } from "@byteport/core/testing"
 import { Fact as F, Signal as S, TargetRef } from "@byteport/core"
-import { FixtureError } from "@byteport/core/testing"
 import {
   CrashloopExitCode,
   CrashloopFiveBranch,
@@ -27,10 +28,27 @@ import {
   RestartLoopContainer,
   RolloutFacts
 } from "@byteport/k8s"
-import { ExitCodeFixture, FiveBranchFixture, OomFixture, PullPendingFixture, SevenClassFixture } from "@byteport/k8s/testing"
 import { PoolExhaustion, PoolSixClassRunbook, Utilization } from "@byteport/db"
-import { PgRecording, Table } from "@byteport/db/testing"
-import { Effect } from "effect"
+import { Effect, Schema } from "effect"
+
+/**
+ * A fixture that cannot be decoded: the file (and the field's path) named in the message. The same
+ * tag as `@byteport/core/testing`'s FixtureError, whose decoders' errors pass through unchanged.
+ */
+export class FixtureError extends Schema.TaggedError<FixtureError>()("FixtureError", {
+  file: Schema.String,
+  path: Schema.Array(Schema.Union([Schema.String, Schema.Number])),
+  message: Schema.String
+}) {}
+
+/** A decoding error: this package's, or a decoder of a package's `testing` entry's (both tagged `FixtureError`). */
+export type AnyFixtureError = FixtureError | TestingFixtureError
+
+// The packages' `testing` entries (the fixture decoders) import `@byteport/core/testing`, which
+// imports @effect/vitest (an optional peer): they are loaded only when a fixture is decoded, so
+// `byteport run`, `record`, `approve` and `pending` work without vitest installed.
+const k8sTesting = Effect.promise(() => import("@byteport/k8s/testing"))
+const dbTesting = Effect.promise(() => import("@byteport/db/testing"))
 
 /** What one fixture directory decodes to: the facts the diagnoser would have produced and the signal. */
 export interface Loaded<F> {
@@ -49,17 +67,30 @@ export interface Source<F = unknown> {
   /** The reviewed golden plan's file name inside a fixture directory (when it has one). */
   readonly golden: string
   /** Decodes one fixture directory; a malformed or missing file fails naming the file (and the field). */
-  readonly load: (dir: string) => Effect.Effect<Loaded<F>, FixtureError>
+  readonly load: (dir: string) => Effect.Effect<Loaded<F>, AnyFixtureError>
 }
 
 /** A type-erased source (what the registry holds). */
 export type AnySource = Source<any>
 
+let rootCache: string | null | undefined
+
+/**
+ * The `fixtures` directory of `@byteport/k8s` next to this package: in the repository
+ * (`<root>/node_modules/@byteport/k8s`, a workspace link) or in an installed tree.
+ */
 const k8sRoot = (): string | undefined => {
-  const first = OomFixture.names()[0]
-  if (first === undefined) return undefined
-  const dir = Effect.runSync(Effect.orElseSucceed(OomFixture.recorded(first), () => undefined))
-  return dir === undefined ? undefined : path.dirname(path.dirname(dir))
+  if (rootCache !== undefined) return rootCache ?? undefined
+  rootCache = null
+  for (let dir = path.dirname(fileURLToPath(import.meta.url)); ; dir = path.dirname(dir)) {
+    const candidate = path.join(dir, "node_modules", "@byteport", "k8s")
+    if (fs.existsSync(path.join(candidate, "package.json"))) {
+      rootCache = path.join(fs.realpathSync(candidate), "fixtures")
+      break
+    }
+    if (path.dirname(dir) === dir) break
+  }
+  return rootCache ?? undefined
 }
 
 const dirsUnder = (family: string, has = "meta.json"): ReadonlyArray<string> => {
@@ -81,7 +112,7 @@ export const readJson = (dir: string, file: string): Effect.Effect<any, FixtureE
   })
 
 /** Any defect of a decoder becomes a FixtureError naming the directory. */
-const guard = <A>(dir: string, eff: Effect.Effect<A, FixtureError>): Effect.Effect<A, FixtureError> =>
+const guard = <A>(dir: string, eff: Effect.Effect<A, AnyFixtureError>): Effect.Effect<A, AnyFixtureError> =>
   Effect.suspend(() => eff).pipe(
     Effect.catchDefect((d) => Effect.fail(new FixtureError({ file: dir, path: [], message: `${dir}: ${d instanceof Error ? d.message : String(d)}` })))
   )
@@ -91,7 +122,7 @@ const source = <F, R>(s: {
   readonly runbook: () => Runbook.Runbook<F, R>
   readonly fixtures: () => ReadonlyArray<string>
   readonly golden?: string
-  readonly load: (dir: string) => Effect.Effect<Loaded<F>, FixtureError>
+  readonly load: (dir: string) => Effect.Effect<Loaded<F>, AnyFixtureError>
 }): Source<F> => ({
   id: s.id,
   runbook: s.runbook as unknown as () => Runbook.Runbook<F, unknown>,
@@ -105,7 +136,7 @@ const source = <F, R>(s: {
   }
 })
 
-const exitCodeDirs = (golden: string) => () => ExitCodeFixture.names().map((n) => dirsUnder("pod").find((d) => path.basename(d) === n)!).filter((d) => d !== undefined && fs.existsSync(path.join(d, golden)))
+const exitCodeDirs = (golden: string) => () => dirsUnder("pod").filter((d) => path.basename(d).startsWith("exitcode_") && fs.existsSync(path.join(d, golden)))
 
 /** The k8s replay sources. */
 const k8sSources: ReadonlyArray<AnySource> = [
@@ -113,51 +144,51 @@ const k8sSources: ReadonlyArray<AnySource> = [
     id: OomSixSignal.ID,
     runbook: () => OomSixSignal.make(),
     fixtures: () => dirsUnder("oom", "pod.json"),
-    load: (dir) => Effect.all({ facts: OomFixture.decode(dir), signal: OomFixture.signal(dir) })
+    load: (dir) => Effect.flatMap(k8sTesting, ({ OomFixture }) => Effect.all({ facts: OomFixture.decode(dir), signal: OomFixture.signal(dir) }))
   }),
   source({
     id: OomExit137.ID,
     runbook: () => OomExit137.make(),
     fixtures: exitCodeDirs("exit-137.plan.golden"),
     golden: "exit-137.plan.golden",
-    load: (dir) => Effect.map(ExitCodeFixture.decode(dir), (d) => ({ facts: d.exit137, signal: d.oomSignal }))
+    load: (dir) => Effect.flatMap(k8sTesting, ({ ExitCodeFixture }) => Effect.map(ExitCodeFixture.decode(dir), (d) => ({ facts: d.exit137, signal: d.oomSignal })))
   }),
   source({
     id: CrashloopExitCode.ID,
     runbook: () => CrashloopExitCode.make(),
     fixtures: exitCodeDirs("exit-code.plan.golden"),
     golden: "exit-code.plan.golden",
-    load: (dir) => Effect.map(ExitCodeFixture.decode(dir), (d) => ({ facts: d.exitCode, signal: d.signal }))
+    load: (dir) => Effect.flatMap(k8sTesting, ({ ExitCodeFixture }) => Effect.map(ExitCodeFixture.decode(dir), (d) => ({ facts: d.exitCode, signal: d.signal })))
   }),
   source({
     id: CrashloopFiveBranch.ID,
     runbook: () => CrashloopFiveBranch.make(),
-    fixtures: () => dirsUnder(FiveBranchFixture.FAMILY),
-    load: FiveBranchFixture.decode
+    fixtures: () => dirsUnder("five-branch"),
+    load: (dir) => Effect.flatMap(k8sTesting, ({ FiveBranchFixture }) => FiveBranchFixture.decode(dir))
   }),
   source({
     id: CrashloopSevenClass.ID,
     runbook: () => CrashloopSevenClass.make(),
-    fixtures: () => dirsUnder(SevenClassFixture.FAMILY),
-    load: SevenClassFixture.decode
+    fixtures: () => dirsUnder("sevenclass"),
+    load: (dir) => Effect.flatMap(k8sTesting, ({ SevenClassFixture }) => SevenClassFixture.decode(dir))
   }),
   source({
     id: RestartLoopContainer.ID,
     runbook: () => RestartLoopContainer.make(),
-    fixtures: () => dirsUnder(SevenClassFixture.RESTART_LOOP),
-    load: SevenClassFixture.decodeRestartLoop
+    fixtures: () => dirsUnder("restartloop"),
+    load: (dir) => Effect.flatMap(k8sTesting, ({ SevenClassFixture }) => SevenClassFixture.decodeRestartLoop(dir))
   }),
   source({
     id: ImagePull.ID,
     runbook: () => ImagePull.make(),
-    fixtures: () => dirsUnder(PullPendingFixture.FAMILY).filter((d) => path.basename(d).startsWith("image_pull")),
-    load: (dir) => Effect.all({ facts: PullPendingFixture.decodeImagePull(dir), signal: PullPendingFixture.signal(dir) })
+    fixtures: () => dirsUnder("pullpending").filter((d) => path.basename(d).startsWith("image_pull")),
+    load: (dir) => Effect.flatMap(k8sTesting, ({ PullPendingFixture }) => Effect.all({ facts: PullPendingFixture.decodeImagePull(dir), signal: PullPendingFixture.signal(dir) }))
   }),
   source({
     id: Pending.ID,
     runbook: () => Pending.make(),
-    fixtures: () => dirsUnder(PullPendingFixture.FAMILY).filter((d) => path.basename(d).startsWith("pending")),
-    load: (dir) => Effect.all({ facts: PullPendingFixture.decodePending(dir), signal: PullPendingFixture.signal(dir) })
+    fixtures: () => dirsUnder("pullpending").filter((d) => path.basename(d).startsWith("pending")),
+    load: (dir) => Effect.flatMap(k8sTesting, ({ PullPendingFixture }) => Effect.all({ facts: PullPendingFixture.decodePending(dir), signal: PullPendingFixture.signal(dir) }))
   }),
   source({
     id: NodePressureDrain.ID,
@@ -217,7 +248,7 @@ const str = (v: unknown): string | undefined => (typeof v === "string" ? v : und
  * is the runbook's detector reading the recorded pg_settings and backends (a bare
  * pool-exhaustion signal when the recording has no pg_settings).
  */
-const dbPoolRecording = (dir: string): Effect.Effect<Loaded<any>, FixtureError> =>
+const dbPoolRecording = (dir: string): Effect.Effect<Loaded<any>, AnyFixtureError> =>
   Effect.gen(function*() {
     const meta = yield* readJson(dir, "meta.json")
     const files = (meta.files ?? {}) as Record<string, string | ReadonlyArray<string> | undefined>
@@ -227,6 +258,7 @@ const dbPoolRecording = (dir: string): Effect.Effect<Loaded<any>, FixtureError> 
     }
     const activity = typeof files["activity"] === "string" ? f(files["activity"]) : (files["activity"] as ReadonlyArray<string>).map(f)
     const opt = (k: string) => (typeof files[k] === "string" ? { [k]: f(files[k] as string) } : {})
+    const { PgRecording, Table } = yield* dbTesting
     const facts = yield* PgRecording.facts({
       activity,
       ...(Array.isArray(meta.capturedAt) ? { capturedAt: (meta.capturedAt as Array<string>).map((t) => Date.parse(t)) } : {}),
@@ -245,7 +277,7 @@ const dbPoolRecording = (dir: string): Effect.Effect<Loaded<any>, FixtureError> 
         ...(meta.lastDeploy.workload !== undefined ? { workload: meta.lastDeploy.workload } : {}),
         ...(meta.lastDeploy.application !== undefined ? { application: meta.lastDeploy.application } : {})
       }
-    }).pipe(Effect.mapError((e) => (e instanceof FixtureError ? e : new FixtureError({ file: dir, path: [], message: `${dir}: ${(e as Error).message}` }))))
+    }).pipe(Effect.mapError((e) => new FixtureError({ file: dir, path: [], message: `${dir}: ${(e as Error).message}` })))
     const trend = F.value(facts.idleInTxTrend)
     const observedAt = trend?.sampledAt ?? 0
     const target = TargetRef.make("database", `recording/${path.basename(dir)}`)

@@ -3,7 +3,7 @@
  * golden output for two recorded fixtures (text and --json), opening no socket and writing
  * nothing — every connect and every file-system write of the child is intercepted and reported
  * (test/support/no-io.mjs; the interceptor is shown to catch `record`'s connect) — and the
- * documented exit codes.
+ * documented exit codes. The program starts without vitest installed (test/support/no-vitest.mjs).
  */
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -21,7 +21,7 @@ const golden = (name: string, actual: string) => {
 describe("byteport replay (child process)", () => {
   it.live("golden output for two fixtures; no socket, no write (intercepted); the interceptor catches a connect", () =>
     Effect.gen(function*() {
-      const [text, json, control] = yield* Effect.all([
+      const [text, json, control, bare] = yield* Effect.all([
         byteport(["replay", "k8s.oom.six-signal", "packages/k8s/fixtures/oom/undersized_limit"], { noIo: true }),
         byteport(["replay", "k8s.crashloop.five-branch", "packages/k8s/fixtures/five-branch/dependency_not_ready", "--json"], { noIo: true }),
         // the positive control: record must connect, and the interceptor refuses and reports it
@@ -41,8 +41,10 @@ describe("byteport replay (child process)", () => {
           assert.isFalse(fs.existsSync(out))
           fs.rmSync(dir, { recursive: true, force: true })
           return r
-        })
-      ], { concurrency: 3 })
+        }),
+        // without vitest / @effect/vitest installed the program starts (the fixture decoders that need them load lazily)
+        byteport(["run", "--config", "/no/such/byteport.yaml"], { noVitest: true })
+      ], { concurrency: 4 })
       for (const r of [text, json]) {
         assert.strictEqual(r.code, 0, r.stderr)
         assert.notInclude(r.stderr, "NO-IO:", "replay opened a socket or wrote a file")
@@ -52,6 +54,9 @@ describe("byteport replay (child process)", () => {
       assert.strictEqual(JSON.parse(json.stdout).classification.class, "dependency_not_ready")
       assert.match(control.stderr, /NO-IO: connect 127\.0\.0\.1:9/)
       assert.strictEqual(control.code, 4)
+      assert.notInclude(bare.stderr, "NO-VITEST")
+      assert.strictEqual(bare.code, 2, bare.stderr)
+      assert.include(bare.stderr, "/no/such/byteport.yaml")
     }), 180_000)
 })
 

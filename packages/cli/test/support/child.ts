@@ -18,9 +18,12 @@ export interface Ran {
 }
 
 /** Spawns `byteport …`. */
-export const byteport = (args: ReadonlyArray<string>, options: { readonly noIo?: boolean; readonly env?: Record<string, string> } = {}) =>
+export const byteport = (args: ReadonlyArray<string>, options: { readonly noIo?: boolean; readonly noVitest?: boolean; readonly env?: Record<string, string> } = {}) =>
   Effect.callback<Ran>((resume) => {
-    const pre = options.noIo ? ["--import", path.join(repo, "packages/cli/test/support/no-io.mjs")] : []
+    const pre = [
+      ...(options.noIo ? ["--import", path.join(repo, "packages/cli/test/support/no-io.mjs")] : []),
+      ...(options.noVitest ? ["--import", path.join(repo, "packages/cli/test/support/no-vitest.mjs")] : [])
+    ]
     const child = spawn(process.execPath, ["--import", "tsx", ...pre, "--conditions=@byteport/source", mainTs, ...args], {
       cwd: repo,
       stdio: ["ignore", "pipe", "pipe"],
