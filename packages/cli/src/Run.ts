@@ -13,19 +13,21 @@
  *
  * With leader election the catalog runs only while this agent leads (client-go's semantics, the
  * `LeaderElection` of `@byteport/k8s`); when its term ends the catalog is interrupted and the
- * agent waits to lead again. SIGTERM or SIGINT interrupt the agent: the step that is running
- * finishes or is interrupted at its boundary (the journal resumes it), the per-target leases and
- * the election Lease are released by their finalizers, and the process exits 0.
+ * agent waits to lead again. SIGTERM or SIGINT drain the agent (`Drain`): no new action step
+ * starts (its journal `intent` is held back, so it has taken no budget and the next leader
+ * resumes it), the action steps already running finish (up to `shutdownGrace`, default 30 s),
+ * then the agent is interrupted, the per-target leases and the election Lease are released by
+ * their finalizers, and the process exits 0.
  *
  * @since 0.1.0
  */
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { Agent, FileStore, type GuardrailStore, MemoryStore, Settings } from "@byteport/core"
+import { Agent, FileStore, GuardrailStore, MemoryStore, Settings } from "@byteport/core"
 import type { ActionHandler, Check } from "@byteport/core"
 import { CrashloopFiveBranch, EventRecorder, HeapProfiler, K8sCatalog, Kube, LeaderElection, LeaseStore, Metrics, OomActions, Prometheus } from "@byteport/k8s"
-import { ConfigProvider, Deferred, Effect, Layer, Schema, Stream } from "effect"
+import { ConfigProvider, Deferred, Duration, Effect, Layer, Ref, Schema, Stream } from "effect"
 import * as YAML from "yaml"
 import { onlyFlags, parseArgs, Usage } from "./Args"
 
@@ -49,6 +51,8 @@ export const RunConfig = Schema.Struct({
     Schema.Struct({ kind: Schema.Literal("file"), directory: Schema.String }),
     Schema.Struct({ kind: Schema.Literal("lease"), namespace: Schema.optional(Schema.String) })
   ])),
+  /** How long SIGTERM waits for the running action steps to finish (default "30 seconds"). */
+  shutdownGrace: Schema.optional(Schema.String),
   leaderElection: Schema.optional(Schema.Struct({
     enabled: Schema.optional(Schema.Boolean),
     namespace: Schema.optional(Schema.String),
@@ -90,8 +94,55 @@ const handlerSet = () => {
   return { handlers: [...byKind.values()], checks }
 }
 
+/**
+ * A store wrapper that lets the agent stop between action steps. An action step is running from
+ * its journal `intent` to its `applied`, `failed`, `denied` or `step` entry. After `start`, every
+ * new `intent` append waits (until the agent is interrupted), so no new step begins; `idle`
+ * completes once no step is running.
+ */
+export interface Drain {
+  /** Wraps a store layer. */
+  readonly wrap: <E, R>(store: Layer.Layer<GuardrailStore.GuardrailStore, E, R>) => Layer.Layer<GuardrailStore.GuardrailStore, E, R>
+  /** Stop starting action steps. */
+  readonly start: Effect.Effect<void>
+  /** Completes when no action step is running (after `start`: the running ones finished). */
+  readonly idle: Effect.Effect<void>
+  /** The running action steps (`incidentId/stepPath`). */
+  readonly running: Effect.Effect<ReadonlyArray<string>>
+}
+
+/** Builds a Drain. */
+export const makeDrain: Effect.Effect<Drain> = Effect.gen(function*() {
+  const running = yield* Ref.make<ReadonlySet<string>>(new Set())
+  const draining = yield* Ref.make(false)
+  const key = (e: { readonly incidentId: string; readonly stepPath?: string | undefined }) => `${e.incidentId}/${e.stepPath ?? ""}`
+  const wrap = <E, R>(store: Layer.Layer<GuardrailStore.GuardrailStore, E, R>) =>
+    Layer.effect(
+      GuardrailStore.GuardrailStore,
+      Effect.map(Effect.service(GuardrailStore.GuardrailStore), (inner): GuardrailStore.GuardrailStoreShape => ({
+        ...inner,
+        appendJournal: (entry) =>
+          Effect.gen(function*() {
+            if (entry.type === "intent") {
+              if (yield* Ref.get(draining)) return yield* Effect.never
+              yield* Ref.update(running, (r) => new Set([...r, key(entry)]))
+            }
+            const written = yield* inner.appendJournal(entry)
+            if (entry.type === "applied" || entry.type === "failed" || entry.type === "denied" || entry.type === "step") {
+              yield* Ref.update(running, (r) => new Set([...r].filter((k) => k !== key(entry))))
+            }
+            return written
+          })
+      }))
+    ).pipe(Layer.provide(store))
+  const idle = Effect.gen(function*() {
+    while ((yield* Ref.get(running)).size > 0) yield* Effect.sleep(Duration.millis(50))
+  })
+  return { wrap, start: Ref.set(draining, true), idle, running: Effect.map(Ref.get(running), (r) => [...r]) }
+})
+
 /** Runs the agent of a config until interrupted (SIGTERM/SIGINT in `command`). */
-export const run = (config: RunConfig, options: { readonly onLeading?: (epoch: number) => Effect.Effect<void> } = {}) => {
+export const run = (config: RunConfig, options: { readonly onLeading?: (epoch: number) => Effect.Effect<void>; readonly drain?: Drain } = {}) => {
   const kube = Layer.orDie(
     config.kubeconfig === "in-cluster"
       ? Kube.layerInCluster()
@@ -111,7 +162,7 @@ export const run = (config: RunConfig, options: { readonly onLeading?: (epoch: n
     : MemoryStore.layer
   const catalog = K8sCatalog.make(config.runbooks ? { only: config.runbooks } : {})
   const { handlers, checks } = handlerSet()
-  const agent = Agent.run(catalog, { handlers, checks, store })
+  const agent = Agent.run(catalog, { handlers, checks, store: options.drain ? options.drain.wrap(store) : store })
   const le = config.leaderElection
   const program = le?.enabled === false || le === undefined
     ? agent
@@ -151,6 +202,8 @@ export const command = (argv: ReadonlyArray<string>): Effect.Effect<number, BadC
     if (!file || parsed.positionals.length > 0) throw new Usage("run needs --config <file>")
     const config = yield* load(file)
     const stop = yield* Deferred.make<string>()
+    const drain = yield* makeDrain
+    const grace = Duration.fromInputUnsafe((config.shutdownGrace ?? "30 seconds") as Duration.Input)
     const onSignal = (sig: string) => () => Deferred.doneUnsafe(stop, Effect.succeed(sig))
     const term = onSignal("SIGTERM")
     const int = onSignal("SIGINT")
@@ -158,8 +211,16 @@ export const command = (argv: ReadonlyArray<string>): Effect.Effect<number, BadC
     process.once("SIGINT", int)
     process.stdout.write(`byteport run: ${file} (runbooks: ${K8sCatalog.enabledIds(K8sCatalog.make(config.runbooks ? { only: config.runbooks } : {})).join(", ")})\n`)
     const winner = yield* Effect.raceFirst(
-      Effect.map(run(config, { onLeading: (epoch) => Effect.sync(() => void process.stdout.write(`byteport run: leading (epoch ${epoch})\n`)) }), () => "ended"),
-      Deferred.await(stop)
+      Effect.map(run(config, { drain, onLeading: (epoch) => Effect.sync(() => void process.stdout.write(`byteport run: leading (epoch ${epoch})\n`)) }), () => "ended"),
+      Effect.gen(function*() {
+        const sig = yield* Deferred.await(stop)
+        // no new action step starts; the running ones finish (bounded by the grace period)
+        yield* drain.start
+        const left = yield* drain.running
+        if (left.length > 0) process.stdout.write(`byteport run: ${sig}: finishing ${left.join(", ")}\n`)
+        yield* Effect.timeoutOption(drain.idle, grace)
+        return sig
+      })
     ).pipe(Effect.ensuring(Effect.sync(() => {
       process.off("SIGTERM", term)
       process.off("SIGINT", int)
