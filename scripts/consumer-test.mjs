@@ -33,7 +33,7 @@ import * as path from "node:path"
 
 const repo = path.resolve(import.meta.dirname, "..")
 const args = new Set(process.argv.slice(2))
-const packages = ["core", "kube-sim", "k8s", "db", "host", "tls", "cloud"]
+const packages = ["core", "kube-sim", "k8s", "db", "host", "tls", "cloud", "cli"]
 const rootPkg = JSON.parse(fs.readFileSync(path.join(repo, "package.json"), "utf8"))
 const repoUrl = "https://github.com/byteport/byteport"
 const started = Date.now()

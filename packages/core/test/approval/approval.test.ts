@@ -242,7 +242,7 @@ describe("approval", () => {
 })
 
 const repoRoot = nodePath.resolve(__dirname, "../../../..")
-const cliPath = nodePath.resolve(__dirname, "../../src/cli.ts")
+const cliPath = nodePath.resolve(__dirname, "../../../cli/src/main.ts") // the `byteport` command line (@byteport/cli)
 
 /** Runs the `byteport` CLI from source in a child process (argv array, no shell). */
 const cli = (args: ReadonlyArray<string>, storeDir: string) =>

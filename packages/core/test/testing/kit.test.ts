@@ -6,13 +6,15 @@ import { assert, describe, it } from "@effect/vitest"
 import { Clock, Effect } from "effect"
 import { FileStore, GuardrailStore, Notifier, Plan, Runbook, TargetRef } from "@byteport/core"
 import * as Testing from "@byteport/core/testing"
-import { main, parseArgs, parseTtl } from "../../src/cli"
+// the `byteport` command line moved to @byteport/cli
+import { main } from "../../../cli/src/Cli"
+import { parseArgs, parseTtl } from "../../../cli/src/Args"
 import * as M from "./fixtures/replayModule"
 
 const repoRoot = nodePath.resolve(__dirname, "../../../..")
 const cli = (args: ReadonlyArray<string>) =>
   Effect.callback<{ code: number; stdout: string; stderr: string }>((resume) => {
-    const child = spawn(process.execPath, ["--import", "tsx", "--conditions=@byteport/source", nodePath.join(__dirname, "../../src/cli.ts"), ...args], {
+    const child = spawn(process.execPath, ["--import", "tsx", "--conditions=@byteport/source", nodePath.join(__dirname, "../../../cli/src/main.ts"), ...args], {
       cwd: repoRoot,
       stdio: ["ignore", "pipe", "pipe"]
     })
