@@ -43,6 +43,7 @@ import type { Outcome, OutcomeStatus } from "./Outcome"
 import * as Permit from "./Permit"
 import * as P from "./Plan"
 import type { Signal } from "./Signal"
+import * as TargetRef from "./TargetRef"
 import type { CheckResult } from "./Verdict"
 
 /** What the executor needs to run one plan. */
@@ -184,7 +185,10 @@ export const execute = (
       facts: input.facts,
       plan: input.plan,
       planDigest,
-      action,
+      // Fleets: an action's target is in its incident's cluster unless it names its own.
+      action: input.signal.target.cluster === undefined || action.target.cluster !== undefined
+        ? action
+        : { ...action, target: TargetRef.inCluster(action.target, input.signal.target.cluster) },
       stepPath,
       now: at,
       baseline: input.baseline
