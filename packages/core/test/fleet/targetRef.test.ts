@@ -1,7 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Schema } from "effect"
 import { Guardrail, TargetRef } from "@byteport/core"
-import type { GuardrailContext } from "@byteport/core"
 
 const web = TargetRef.make("k8s.workload", "shop/Deployment/web")
 
@@ -43,7 +42,7 @@ describe("TargetRef.cluster (fleets)", () => {
         runbook: "rb",
         action: { kind: "k8s.node.replace", target: { kind: "k8s.node", ref: "n1", ...(cluster ? { cluster } : {}) } },
         signal: { type: "t", target: { kind: "k8s.node", ref: "n1" }, observedAt: 0, evidence: {} }
-      }) as unknown as GuardrailContext
+      }) as unknown as Guardrail.GuardrailContext
     const perTarget = Guardrail.keys.perTarget("replace")
     expect(perTarget(ctx())).toBe("replace:k8s.node:n1")
     expect(perTarget(ctx("a"))).not.toBe(perTarget(ctx("b")))
