@@ -18,7 +18,9 @@
  * @since 0.2.0
  */
 import { Effect } from "effect"
+import { StaleEpoch } from "./GuardrailStore"
 import type {
+  Epoch,
   IncidentIndexEntry,
   JournalEntry,
   JournalEntryType,
@@ -181,9 +183,17 @@ export type WindowDecision =
   | { readonly fits: true; readonly count: number }
   | { readonly fits: false; readonly count: number; readonly retryAfterMs: number }
 
+/** The longest window token a store accepts. */
+export const MAX_TOKEN_LENGTH = 200
+
 /** Checks a window request; returns its weight (default 1). */
 export const validateWindowRequest = (request: WindowRequest): number => {
   requireKey(request?.key)
+  if (request.token !== undefined) {
+    requireKey(request.token, "token")
+    if (request.token.length > MAX_TOKEN_LENGTH) throw new InvalidInput(`token must be at most ${MAX_TOKEN_LENGTH} characters`)
+  }
+  validateEpoch(request.epoch)
   if (!Number.isInteger(request.max) || request.max < 0) throw new InvalidInput(`max must be an integer >= 0 (got ${request.max})`)
   if (!isFiniteNumber(request.windowMs) || request.windowMs <= 0) throw new InvalidInput(`windowMs must be > 0 (got ${request.windowMs})`)
   requireTime(request.now)
@@ -233,12 +243,27 @@ export const acquireWindow = (
   const weight = validateWindowRequest(request)
   const { now, windowMs } = request
   const live = liveEntries(state?.entries ?? [], windowMs, now)
-  const d = decideWindow(live, { max: request.max, windowMs, now, weight })
   const pruned = live.length === 0 ? undefined : { windowMs, entries: live }
+  const held = heldWindow(live, request)
+  if (held !== undefined) return { result: held, pruned }
+  token = request.token ?? token
+  const d = decideWindow(live, { max: request.max, windowMs, now, weight })
   if (!d.fits) return { result: { _tag: "Exhausted", count: d.count, retryAfterMs: d.retryAfterMs }, pruned }
   const next = { windowMs, entries: [...live, { t: now, w: weight, token }] }
   return { result: { _tag: "Acquired", token, count: d.count }, next, pruned: next }
 }
+
+/**
+ * The answer to an acquire whose `token` already holds a live unit among `live`: Acquired with
+ * that token and the live count, nothing taken (`undefined` when the token holds none).
+ */
+export const heldWindow = (
+  live: ReadonlyArray<{ readonly w: number; readonly token: string }>,
+  request: WindowRequest
+): WindowResult | undefined =>
+  request.token !== undefined && live.some((e) => e.token === request.token)
+    ? { _tag: "Acquired", token: request.token, count: live.reduce((n, e) => n + e.w, 0) }
+    : undefined
 
 /** Reads a stored window. */
 export const peekWindow = (
@@ -261,6 +286,35 @@ export const releaseWindow = (state: WindowState | undefined, token: string): Wi
   if (entries.length === state.entries.length) return undefined
   return entries.length === 0 ? null : { windowMs: state.windowMs, entries }
 }
+
+// -------------------------------------------------------------------------------------- fencing
+
+/** Checks a request's fencing epoch (absent is fine): a non-empty scope and an integer value >= 0. */
+export const validateEpoch = (epoch: Epoch | undefined): void => {
+  if (epoch === undefined) return
+  if (epoch === null || typeof epoch !== "object") throw new InvalidInput("epoch must be { scope, value }")
+  requireKey(epoch.scope, "epoch.scope")
+  if (!Number.isSafeInteger(epoch.value) || epoch.value < 0) throw new InvalidInput(`epoch.value must be an integer >= 0 (got ${String(epoch.value)})`)
+}
+
+/**
+ * The fencing decision: `highest` is the highest epoch the store has seen for the scope.
+ * Throws {@link StaleEpoch} when `epoch` is lower; otherwise returns the new highest to store
+ * (`undefined` when nothing changes).
+ */
+export const decideEpoch = (highest: number | undefined, epoch: Epoch): number | undefined => {
+  validateEpoch(epoch)
+  if (highest !== undefined && epoch.value < highest) throw staleEpoch(epoch, highest)
+  return highest === undefined || epoch.value > highest ? epoch.value : undefined
+}
+
+/** The error of a refused stale epoch. */
+export const staleEpoch = (epoch: Epoch, highest: number): StaleEpoch =>
+  new StaleEpoch({ scope: epoch.scope, epoch: epoch.value, highest })
+
+/** The StoreError message of a refused stale epoch. */
+export const staleEpochMessage = (e: StaleEpoch): string =>
+  `stale epoch: ${e.epoch} < ${e.highest}, the highest seen for fencing scope ${JSON.stringify(e.scope)} (the sender is no longer the leader)`
 
 // ------------------------------------------------------------------------------ compare-and-swap
 
@@ -287,6 +341,7 @@ export interface CheckedLeaseRequest extends LeaseRequest {
 export const validateLeaseRequest = (request: LeaseRequest): CheckedLeaseRequest => {
   requireKey(request?.key)
   requireKey(request.holder, "holder")
+  validateEpoch(request.epoch)
   if (!isFiniteNumber(request.ttlMs) || request.ttlMs <= 0) throw new InvalidInput(`ttlMs must be > 0 (got ${request.ttlMs})`)
   requireTime(request.now)
   let parents: Array<string> | undefined
@@ -305,6 +360,7 @@ export const validateLeaseRequest = (request: LeaseRequest): CheckedLeaseRequest
     holder: request.holder,
     ttlMs: request.ttlMs,
     now: request.now,
+    ...(request.epoch === undefined ? {} : { epoch: { scope: request.epoch.scope, value: request.epoch.value } }),
     ...(request.data === undefined ? {} : { data: copyJsonObject(request.data, "data") }),
     ...(parents === undefined ? {} : { parents })
   }

@@ -44,10 +44,13 @@ export const simulate = (real: GuardrailStoreShape): GuardrailStoreShape => {
     acquireWindow: (r) =>
       Effect.map(peekWindow(r.key, r.windowMs, r.now), (p): WindowResult => {
         const weight = r.weight ?? 1
+        if (r.token !== undefined && (windows.get(r.key) ?? []).some((t) => t.token === r.token && r.now - t.at < r.windowMs)) {
+          return { _tag: "Acquired", token: r.token, count: p.count }
+        }
         if (p.count + weight > r.max) {
           return { _tag: "Exhausted", count: p.count, retryAfterMs: p.oldestAt === undefined ? r.windowMs : Math.max(0, p.oldestAt + r.windowMs - r.now) }
         }
-        const token = `simulated-${++seq}`
+        const token = r.token ?? `simulated-${++seq}`
         windows.set(r.key, [...(windows.get(r.key) ?? []), { token, at: r.now, weight }])
         return { _tag: "Acquired", token, count: p.count + weight }
       }),

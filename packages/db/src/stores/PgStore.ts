@@ -14,6 +14,10 @@
  * | `leases` | (key, holder, acquired_at, expires_at, data json, parents text[]) | one transaction under `pg_advisory_xact_lock(<schema>.lease, hashtext(k))` for the key and each parent, taken in hash order: a parent and its children share a lock (hierarchical leases) |
  * | `incidents` | the index: runbook, target, opened_at, last_type, closed, last_seq | `UPDATE … SET last_seq = last_seq + 1 RETURNING` holds the row lock until the entry is written |
  * | `journal` | (incident_id, seq, at, type, step_path, data json), append-only | inserted in the same transaction as the index update |
+ * | `fences` | (scope, epoch): the highest fencing epoch seen per scope | a request with an `epoch` first upserts `greatest(epoch, $n)` (the row lock serializes the scope's fenced writes until COMMIT) and rolls back as stale when the row is higher |
+ *
+ * A window acquire with a `token` the window already holds takes nothing (the `(key, token)` row
+ * is found under the key's lock), so it is also safe to retry after a lost COMMIT.
  *
  * Values are stored as `json` (not `jsonb`), so a value reads back with its members in the
  * order written. Times are `double precision` epoch ms, exact for every finite JS number.
@@ -154,7 +158,8 @@ export const ddl = (schema: string): ReadonlyArray<string> => [
   `CREATE INDEX IF NOT EXISTS incidents_open ON ${schema}.incidents (opened_at) WHERE NOT closed`,
   `CREATE TABLE IF NOT EXISTS ${schema}.journal (
     incident_id text NOT NULL, seq integer NOT NULL, at double precision NOT NULL, type text NOT NULL,
-    step_path text, data json NOT NULL, PRIMARY KEY (incident_id, seq))`
+    step_path text, data json NOT NULL, PRIMARY KEY (incident_id, seq))`,
+  `CREATE TABLE IF NOT EXISTS ${schema}.fences (scope text PRIMARY KEY, epoch bigint NOT NULL)`
 ]
 
 /**
@@ -198,6 +203,7 @@ export const make = Effect.fn("PgStore.make")(function*(config: PgStoreConfig) {
 
   const toStoreError = (operation: string, cause: unknown): StoreErrorT => {
     if (cause instanceof InvalidInput) return fail(operation, `invalid input: ${cause.message}`)
+    if (cause instanceof GuardrailStore.StaleEpoch) return fail(operation, StoreRules.staleEpochMessage(cause), cause)
     const down = unreachable(cause)
     if (down !== undefined) return fail(operation, down, new Error(down))
     const raw = cause instanceof Error ? cause.message : String(cause)
@@ -210,7 +216,8 @@ export const make = Effect.fn("PgStore.make")(function*(config: PgStoreConfig) {
   /**
    * Window units whose acquire failed after its INSERT was sent (the connection died around the
    * COMMIT): the caller saw a failure and never acted, so the unit — if it landed — is refunded
-   * on the next connection. (A caller-chosen token is the caller's to retry: never an orphan.)
+   * on the next connection (also with a caller's token: the executor records the step as
+   * denied, never retries it, and a later incident takes its own token).
    */
   const orphans: Array<{ readonly key: string; readonly token: string }> = []
   const dropOrphans = async (client: pg.PoolClient) => {
@@ -301,6 +308,20 @@ export const make = Effect.fn("PgStore.make")(function*(config: PgStoreConfig) {
 
   const num = (u: unknown): number => (typeof u === "number" ? u : Number(u))
 
+  /**
+   * Fences a transaction (first, before any other lock): raises the scope's highest epoch, or
+   * throws StaleEpoch (the transaction rolls back) when it is already higher.
+   */
+  const fence = async (tx: Tx, epoch: GuardrailStore.Epoch | undefined): Promise<void> => {
+    if (epoch === undefined) return
+    const row = (await tx.q(
+      `INSERT INTO ${S}.fences (scope, epoch) VALUES ($1, $2) ON CONFLICT (scope) DO UPDATE SET epoch = greatest(${S}.fences.epoch, excluded.epoch) RETURNING epoch`,
+      [epoch.scope, epoch.value]
+    )).rows[0]!
+    const highest = num(row.epoch)
+    if (highest > epoch.value) throw StoreRules.staleEpoch(epoch, highest)
+  }
+
   const leaseOf = (row: Record<string, unknown>): LeaseInfo => {
     const parents = Array.isArray(row.parents) ? row.parents.map(String) : []
     return {
@@ -335,21 +356,23 @@ export const make = Effect.fn("PgStore.make")(function*(config: PgStoreConfig) {
 
   const gcEvery = Math.max(0, config.gcEvery ?? 256)
   let acquires = 0
-  const callerToken = (request: WindowRequest) => (request as { readonly token?: unknown }).token !== undefined
 
   const acquireWindow = (request: WindowRequest): Effect.Effect<WindowResult, StoreErrorT> => {
     let weight = 1
     let sent: { readonly key: string; readonly token: string } | undefined
     const acquire = run("acquireWindow", async (tx) => {
       const { key, max, windowMs } = request
+      await fence(tx, request.epoch)
       await tx.q(lockWindow, [key])
       const now = await clockNow(tx, request.now)
       await tx.q(`DELETE FROM ${S}.windows WHERE key = $1 AND $2::float8 - at >= $3::float8`, [key, now, windowMs])
-      const rows = (await tx.q(`SELECT at, weight FROM ${S}.windows WHERE key = $1 ORDER BY at`, [key])).rows
-      const live = rows.map((r) => ({ t: num(r.at), w: num(r.weight) }))
+      const rows = (await tx.q(`SELECT at, weight, token FROM ${S}.windows WHERE key = $1 ORDER BY at`, [key])).rows
+      const live = rows.map((r) => ({ t: num(r.at), w: num(r.weight), token: String(r.token) }))
+      const held = StoreRules.heldWindow(live, request)
+      if (held !== undefined) return held
       const decision = StoreRules.decideWindow(live, { max, now, windowMs, weight })
       if (!decision.fits) return { _tag: "Exhausted", count: decision.count, retryAfterMs: decision.retryAfterMs } as const
-      const token = randomUUID()
+      const token = request.token ?? randomUUID()
       sent = { key, token }
       await tx.q(`INSERT INTO ${S}.windows (key, token, at, weight, window_ms) VALUES ($1, $2, $3, $4, $5)`, [
         key, token, now, weight, windowMs
@@ -357,7 +380,7 @@ export const make = Effect.fn("PgStore.make")(function*(config: PgStoreConfig) {
       return { _tag: "Acquired", token, count: decision.count } as const
     }, { transaction: true, validate: () => (weight = StoreRules.validateWindowRequest(request)) })
     return Effect.tap(acquire.pipe(Effect.tapError(() => Effect.sync(() => {
-      if (sent !== undefined && !callerToken(request)) orphans.push(sent)
+      if (sent !== undefined) orphans.push(sent)
     }))), () =>
       gcEvery > 0 && ++acquires % gcEvery === 0 ? Effect.ignore(gc(request.now)) : Effect.void)
   }
@@ -394,10 +417,11 @@ export const make = Effect.fn("PgStore.make")(function*(config: PgStoreConfig) {
       return row === undefined ? undefined : { value: row.value as Json, version: num(row.version) }
     }, { transaction: false, validate: () => requireKey(key) })
 
-  const compareAndSet = (key: string, expectedVersion: number, value: Json) =>
+  const compareAndSet = (key: string, expectedVersion: number, value: Json, options?: GuardrailStore.CompareAndSetOptions) =>
     Effect.flatMap(redactor, (r) => {
       let text = ""
       return run("compareAndSet", async (tx) => {
+        await fence(tx, options?.epoch)
         const res = expectedVersion === 0
           ? await tx.q(`INSERT INTO ${S}.kv (key, value, version) VALUES ($1, $2::json, 1) ON CONFLICT (key) DO NOTHING`, [key, text])
           : await tx.q(`UPDATE ${S}.kv SET value = $2::json, version = version + 1 WHERE key = $1 AND version = $3`, [
@@ -410,6 +434,7 @@ export const make = Effect.fn("PgStore.make")(function*(config: PgStoreConfig) {
         transaction: true,
         validate: () => {
           StoreRules.validateCompareAndSet(key, expectedVersion)
+          StoreRules.validateEpoch(options?.epoch)
           text = JSON.stringify(StoreRules.redactJson(r, StoreRules.copyJson(value, "value")))
         }
       })
@@ -425,6 +450,7 @@ export const make = Effect.fn("PgStore.make")(function*(config: PgStoreConfig) {
       let checked: StoreRules.CheckedLeaseRequest = request
       return run("acquireLease", async (tx): Promise<LeaseResult> => {
         const { holder, key } = checked
+        await fence(tx, checked.epoch)
         // A renewal without parents keeps the ones it has: lock those too.
         let parents: ReadonlyArray<string> = checked.parents ?? []
         if (checked.parents === undefined) {

@@ -108,7 +108,7 @@ describeWithServices(["postgres"], "PgStore (real PostgreSQL 15)", (env) => {
           await c.end()
         }
       })
-      assert.deepStrictEqual(tables, ["incidents", "journal", "kv", "leases", "windows"])
+      assert.deepStrictEqual(tables, ["fences", "incidents", "journal", "kv", "leases", "windows"])
     }))
 
   it.live("state survives the store: a new pool on the same schema sees windows, values, leases and journals", () =>
