@@ -20,6 +20,7 @@ describeWithServices(["postgres"], "fleet: windows on the database clock (two ag
   const schemas: Array<string> = []
   afterAll(() => dropSchemas(url, schemas))
 
+  let incidents = 0
   const guardrail = Guardrail.rateLimit({ name: "fleet_cap", key: Guardrail.keys.global("fleet-cap"), max: MAX, window: "10 minutes" })
 
   /** One agent: its own pool on the shared schema, its own clock; `acquire` goes through the rateLimit guardrail with `now` from that clock. */
@@ -27,7 +28,9 @@ describeWithServices(["postgres"], "fleet: windows on the database clock (two ag
     const store = Layer.effect(GuardrailStore.GuardrailStore, PgStore.make({ url: Redacted.make(url), schema, poolMax: 4, clock }))
     const withAgent = <A, E>(e: Effect.Effect<A, E, GuardrailStore.GuardrailStore>) =>
       e.pipe(Effect.provide(store), Effect.provideService(Clock.Clock, skewed(offsetMs)))
-    const ctx = (now: number) => ({ incidentId: "i", runbook: "rb", action: { kind: "k", target: { kind: "t", ref: "r" } }, now }) as unknown as Guardrail.GuardrailContext
+    // every acquire is its own incident (its own window token)
+    const ctx = (now: number) =>
+      ({ incidentId: `i-${++incidents}`, runbook: "rb", action: { kind: "k", target: { kind: "t", ref: "r" } }, now }) as unknown as Guardrail.GuardrailContext
     return {
       acquire: (n: number) =>
         withAgent(Effect.gen(function*() {

@@ -20,6 +20,7 @@ import pg from "pg"
 export const cutProxy = async (targetPort: number) => {
   let cut = false
   let dropAtCommit = false
+  let dropAfter: string | undefined
   const sockets = new Set<net.Socket>()
   const server = net.createServer((client) => {
     if (cut) {
@@ -31,7 +32,10 @@ export const cutProxy = async (targetPort: number) => {
     sockets.add(upstream)
     client.on("data", (chunk: Buffer) => {
       // armed: the COMMIT reaches the server, the answer never reaches the client
-      if (dropAtCommit && chunk.includes("COMMIT")) {
+      if (dropAfter !== undefined && chunk.includes(dropAfter)) {
+        dropAfter = undefined
+        dropAtCommit = true
+      } else if (dropAtCommit && chunk.includes("COMMIT")) {
         dropAtCommit = false
         upstream.end(chunk)
         client.destroy()
@@ -62,9 +66,13 @@ export const cutProxy = async (targetPort: number) => {
     restore: () => {
       cut = false
     },
-    /** The next COMMIT is delivered to the server, then the client's connection is reset before any answer. */
-    dropNextCommitAnswer: () => {
-      dropAtCommit = true
+    /**
+     * The next COMMIT (after a statement containing `after`, when given) is delivered to the
+     * server, then the client's connection is reset before any answer.
+     */
+    dropNextCommitAnswer: (after?: string) => {
+      if (after === undefined) dropAtCommit = true
+      else dropAfter = after
     },
     close: () => new Promise<void>((r) => {
       for (const s of sockets) s.destroy()

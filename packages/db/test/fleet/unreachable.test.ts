@@ -84,4 +84,30 @@ describeWithServices(["postgres"], "fleet: store unreachable (real PostgreSQL be
       assert.strictEqual((yield* store.acquireWindow(request))._tag, "Exhausted")
       assert.strictEqual(yield* Effect.promise(() => windowCount(url, schema, key, HOUR)), 1)
     })), 60_000)
+
+  it.live("an agent whose budget acquire lost its COMMIT answer acts on nothing; the next incident acts once and the fleet counts one", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const own = freshSchema("commit")
+      const proxy = yield* Effect.acquireRelease(Effect.promise(() => cutProxy(Number(new URL(url).port))), (p) => Effect.promise(() => p.close()))
+      const s = yield* sim(37)
+      seedCluster(s, 2)
+      const cap = Guardrail.rateLimit({ name: "fleet_node_replacements_per_hour", key: Guardrail.keys.perKind("fleet"), max: 1, window: "1 hour" })
+      const world = Testing.layer<Kube.Kube>({
+        handlers: [actHandler(KIND, [cap])],
+        store: PgStore.layer({ url: Redacted.make(withPort(url, proxy.port)), schema: own, poolMax: 2 })
+      }).pipe(Layer.provideMerge(Layer.orDie(Kube.layerFromString(s.kubeconfig(), { requestTimeout: "10 seconds", clusterName: "eu-1" }))))
+      const runbook = fleetRunbook("test.fleet.commit", KIND)
+      yield* Effect.gen(function*() {
+        const t0 = Date.now()
+        proxy.dropNextCommitAnswer(`INSERT INTO ${own}.windows`)
+        const lost = (yield* Runbook.handle(runbook, signal("fleet.node", "node-1", t0))) as any
+        assert.isFalse(lost.outcomes.some((o: any) => o.status === "applied"), JSON.stringify(lost.outcomes))
+        assert.strictEqual(actedOn(s, "node", "node-1"), 0)
+        const next = (yield* Runbook.handle(runbook, signal("fleet.node", "node-2", t0 + 1))) as any
+        assert.isTrue(next.outcomes.some((o: any) => o.kind === KIND && o.status === "applied"), JSON.stringify(next))
+        assert.strictEqual(actedOn(s, "node", "node-2"), 1)
+        assert.strictEqual(yield* Effect.promise(() => windowCount(url, own, "fleet:" + KIND, HOUR)), 1, "one action, one unit")
+      }).pipe(Effect.provide(world), Effect.provideService(TargetRef.Cluster, "eu-1"))
+      yield* Effect.promise(() => dropSchemas(url, [own]))
+    })), 60_000)
 })
