@@ -17,7 +17,7 @@
  *
  * @since 0.1.0
  */
-import { Context, Schema } from "effect"
+import { Config, Context, Effect, Layer, Option, Schema } from "effect"
 
 /** A reference to the thing an incident is about, optionally nested under a parent target. */
 export interface TargetRef {
@@ -91,6 +91,16 @@ export const inCluster = (target: TargetRef, cluster: string | undefined): Targe
 export const Cluster: Context.Reference<string | undefined> = Context.Reference<string | undefined>("@byteport/core/TargetRef/Cluster", {
   defaultValue: () => undefined
 })
+
+/** The agent's cluster from `BYTEPORT_CLUSTER` (absent: none, single-cluster keys); a value that is not a DNS-1123 name is a ConfigError at startup. */
+export const clusterConfig: Config.Config<string | undefined> = Config.option(
+  Config.schema(Schema.String.check(Schema.isPattern(CLUSTER_NAME)), "BYTEPORT_CLUSTER")
+).pipe(Config.map(Option.getOrUndefined))
+
+/** A layer naming the agent's cluster from `BYTEPORT_CLUSTER` (see {@link Cluster}). */
+export const layerConfig: Layer.Layer<never, Config.ConfigError> = Layer.unwrap(
+  Effect.map(clusterConfig, (cluster) => Layer.succeed(Cluster, cluster))
+)
 
 const isRef = (u: unknown): u is TargetRef =>
   u !== null && typeof u === "object" && typeof (u as TargetRef).kind === "string" && (u as TargetRef).kind !== "" &&

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Schema } from "effect"
+import { ConfigProvider, Effect, Layer, Schema } from "effect"
 import { Guardrail, TargetRef } from "@byteport/core"
 
 const web = TargetRef.make("k8s.workload", "shop/Deployment/web")
@@ -49,5 +49,18 @@ describe("TargetRef.cluster (fleets)", () => {
     expect(Guardrail.keys.perKind("fleet")(ctx("a"))).toBe(Guardrail.keys.perKind("fleet")(ctx("b")))
     expect(Guardrail.keys.perCluster("nodes")(ctx("a"))).toBe("nodes:@a")
     expect(Guardrail.keys.perCluster("nodes")(ctx())).toBe("nodes")
+  })
+})
+
+describe("TargetRef.layerConfig (BYTEPORT_CLUSTER)", () => {
+  const read = (env: Record<string, string>) =>
+    Effect.runSync(Effect.exit(Effect.provide(Effect.service(TargetRef.Cluster), TargetRef.layerConfig.pipe(Layer.provide(ConfigProvider.layer(ConfigProvider.fromEnv({ env })))))))
+
+  it("names the agent's cluster, none when unset, and refuses an invalid name", () => {
+    const set = read({ BYTEPORT_CLUSTER: "eu-1" })
+    expect(set._tag === "Success" && set.value).toBe("eu-1")
+    const unset = read({})
+    expect(unset._tag === "Success" && unset.value).toBe(undefined)
+    expect(read({ BYTEPORT_CLUSTER: "EU/1" })._tag).toBe("Failure")
   })
 })
