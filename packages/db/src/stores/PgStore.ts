@@ -329,17 +329,19 @@ export const make = Effect.fn("PgStore.make")(function*(config: PgStoreConfig) {
       gcEvery > 0 && ++acquires % gcEvery === 0 ? Effect.ignore(gc(request.now)) : Effect.void)
   }
 
-  const peekWindow = (key: string, windowMs: number, now: number) =>
-    run("peekWindow", async (tx) => {
+  const peekWindow = (key: string, windowMs: number, now: number, token?: string) =>
+    run("peekWindow", async (tx): Promise<GuardrailStore.WindowPeek> => {
       const r = (await tx.q(
-        `SELECT coalesce(sum(weight), 0)::int AS count, min(at) AS oldest FROM ${S}.windows WHERE key = $1 AND $2::float8 - at < $3::float8`,
-        [key, now, windowMs]
+        `SELECT coalesce(sum(weight), 0)::int AS count, min(at) AS oldest, coalesce(bool_or(token = $4), false) AS held
+         FROM ${S}.windows WHERE key = $1 AND $2::float8 - at < $3::float8`,
+        [key, now, windowMs, token ?? null]
       )).rows[0]!
       const count = num(r.count)
-      return count === 0 ? { count: 0 } : { count, oldestAt: num(r.oldest) }
+      const held = token === undefined ? {} : { held: r.held === true }
+      return count === 0 ? { count: 0, ...held } : { count, oldestAt: num(r.oldest), ...held }
     }, {
       transaction: false,
-      validate: () => StoreRules.validatePeek(key, windowMs, now)
+      validate: () => StoreRules.validatePeek(key, windowMs, now, token)
     })
 
   const releaseWindow = (key: string, token: string) =>
