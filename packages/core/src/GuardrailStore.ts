@@ -76,6 +76,13 @@ export type WindowResult =
   | { readonly _tag: "Acquired"; readonly token: string; readonly count: number }
   | { readonly _tag: "Exhausted"; readonly count: number; readonly retryAfterMs: number }
 
+/** A window's live count, its oldest unit's time, and (asked with a token) whether the token holds a live unit. */
+export interface WindowPeek {
+  readonly count: number
+  readonly oldestAt?: number | undefined
+  readonly held?: boolean | undefined
+}
+
 /** A value with its version, for compare-and-swap. Versions start at 1 and grow by 1 per write. */
 export interface Versioned {
   readonly value: Json
@@ -177,8 +184,11 @@ export interface GuardrailStoreShape {
    * the concurrency; idempotent on a live `token` (see {@link WindowRequest}).
    */
   readonly acquireWindow: (request: WindowRequest) => Effect.Effect<WindowResult, StoreError>
-  /** Reads a window's current count without changing it. */
-  readonly peekWindow: (key: string, windowMs: number, now: number) => Effect.Effect<{ readonly count: number; readonly oldestAt?: number | undefined }, StoreError>
+  /**
+   * Reads a window's current count without changing it; with `token`, also whether that token
+   * holds a live unit (`held`: its acquire would take nothing, see {@link WindowRequest}).
+   */
+  readonly peekWindow: (key: string, windowMs: number, now: number, token?: string) => Effect.Effect<WindowPeek, StoreError>
   /** Gives back a previously acquired unit (a refund when a later guardrail denied the step). Idempotent. */
   readonly releaseWindow: (key: string, token: string) => Effect.Effect<void, StoreError>
   /** Reads a versioned value. */

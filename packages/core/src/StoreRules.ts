@@ -28,6 +28,7 @@ import type {
   LeaseRequest,
   LeaseResult,
   NewJournalEntry,
+  WindowPeek,
   WindowRequest,
   WindowResult
 } from "./GuardrailStore"
@@ -203,8 +204,9 @@ export const validateWindowRequest = (request: WindowRequest): number => {
 }
 
 /** Checks the arguments of a window peek. */
-export const validatePeek = (key: string, windowMs: number, now: number): void => {
+export const validatePeek = (key: string, windowMs: number, now: number, token?: string): void => {
   requireKey(key)
+  if (token !== undefined) requireKey(token, "token")
   if (!isFiniteNumber(windowMs) || windowMs <= 0) throw new InvalidInput(`windowMs must be > 0 (got ${windowMs})`)
   requireTime(now)
 }
@@ -265,17 +267,19 @@ export const heldWindow = (
     ? { _tag: "Acquired", token: request.token, count: live.reduce((n, e) => n + e.w, 0) }
     : undefined
 
-/** Reads a stored window. */
+/** Reads a stored window (with `token`: and whether it holds a live unit). */
 export const peekWindow = (
   state: WindowState | undefined,
   key: string,
   windowMs: number,
-  now: number
-): { readonly count: number; readonly oldestAt?: number | undefined } => {
-  validatePeek(key, windowMs, now)
+  now: number,
+  token?: string
+): WindowPeek => {
+  validatePeek(key, windowMs, now, token)
   const live = liveEntries(state?.entries ?? [], windowMs, now)
-  if (live.length === 0) return { count: 0 }
-  return { count: live.reduce((n, e) => n + e.w, 0), oldestAt: live[0]!.t }
+  const held = token === undefined ? {} : { held: live.some((e) => e.token === token) }
+  if (live.length === 0) return { count: 0, ...held }
+  return { count: live.reduce((n, e) => n + e.w, 0), oldestAt: live[0]!.t, ...held }
 }
 
 /** The state after giving back the unit taken with `token`: `undefined` when nothing changed, `null` when the window is now empty. */

@@ -95,8 +95,9 @@ const windowGuardrailOf = (o: WindowGuardrailOptions): Guardrail.Guardrail<never
         if (!p.ok) return p.result
         if (p.weight === 0) return Guardrail.pass
         const store = yield* GuardrailStore
-        const peek = yield* store.peekWindow(p.key, o.windowMs, ctx.now)
-        if (peek.count + p.weight <= p.max) return Guardrail.pass
+        const peek = yield* store.peekWindow(p.key, o.windowMs, ctx.now, windowToken(ctx, o.name, p.key))
+        // the step already holds its unit (taken before a restart): its acquire takes nothing
+        if (peek.held === true || peek.count + p.weight <= p.max) return Guardrail.pass
         const retryAfterMs = peek.oldestAt === undefined ? undefined : Math.max(0, peek.oldestAt + o.windowMs - ctx.now)
         return Guardrail.deny(
           o.denied({ ctx, key: p.key, max: p.max, windowMs: o.windowMs, count: peek.count, weight: p.weight, retryAfterMs }),

@@ -630,8 +630,8 @@ export const make = (options: FileStoreOptions): Effect.Effect<GuardrailStoreSha
         attempt("acquireWindow", () => Rules.validateWindowRequest(request)).pipe(
           Effect.andThen(submit<WindowResult>({ kind: "acquireWindow", file: "windows", request: { ...request }, token: randomUUID() }))
         ),
-      peekWindow: (key, windowMs, now) =>
-        attempt("peekWindow", () => State.peekWindow(readState<State.WindowSlot>("windows"), key, windowMs, now)),
+      peekWindow: (key, windowMs, now, token) =>
+        attempt("peekWindow", () => State.peekWindow(readState<State.WindowSlot>("windows"), key, windowMs, now, token)),
       releaseWindow: (key, token) => submit<void>({ kind: "releaseWindow", file: "windows", key, token }),
       get: (key) => attempt("get", () => State.getValue(readState<State.StoredValue>("values"), key)),
       compareAndSet: (key, expectedVersion, value, o) =>

@@ -67,7 +67,7 @@ export const make = (options: MemoryStoreOptions = {}): Effect.Effect<GuardrailS
           State.pruneWindows(windows, request.now)
           return result
         }),
-      peekWindow: (key, windowMs, now) => atomically("peekWindow", () => State.peekWindow(windows, key, windowMs, now)),
+      peekWindow: (key, windowMs, now, token) => atomically("peekWindow", () => State.peekWindow(windows, key, windowMs, now, token)),
       releaseWindow: (key, token) =>
         atomically("releaseWindow", () => {
           State.releaseWindow(windows, key, token)

@@ -222,6 +222,10 @@ export const storeContract = (
         assert.strictEqual(expectAcquired(yield* store.acquireWindow({ key, max: 5, windowMs: w, now: T + 10, token: "tok-a" }), 1), "tok-a")
         assert.strictEqual(expectAcquired(yield* store.acquireWindow({ key, max: 5, windowMs: w, now: T + 20, token: "tok-a", weight: 2 }), 1), "tok-a")
         assert.deepStrictEqual(yield* store.peekWindow(key, w, T + 20), { count: 1, oldestAt: T })
+        // a peek with the token tells whether it holds a live unit
+        assert.deepStrictEqual(yield* store.peekWindow(key, w, T + 20, "tok-a"), { count: 1, oldestAt: T, held: true })
+        assert.deepStrictEqual(yield* store.peekWindow(key, w, T + 20, "tok-b"), { count: 1, oldestAt: T, held: false })
+        assert.deepStrictEqual(yield* store.peekWindow(key, w, T + w, "tok-a"), { count: 0, held: false })
         assert.strictEqual(expectAcquired(yield* store.acquireWindow({ key, max: 5, windowMs: w, now: T + 30, token: "tok-b" }), 2), "tok-b")
         yield* store.releaseWindow(key, "tok-a")
         assert.strictEqual((yield* store.peekWindow(key, w, T + 30)).count, 1)

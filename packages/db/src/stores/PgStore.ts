@@ -385,19 +385,21 @@ export const make = Effect.fn("PgStore.make")(function*(config: PgStoreConfig) {
       gcEvery > 0 && ++acquires % gcEvery === 0 ? Effect.ignore(gc(request.now)) : Effect.void)
   }
 
-  const peekWindow = (key: string, windowMs: number, callerNow: number) =>
-    run("peekWindow", async (tx) => {
+  const peekWindow = (key: string, windowMs: number, callerNow: number, token?: string) =>
+    run("peekWindow", async (tx): Promise<GuardrailStore.WindowPeek> => {
       const now = await clockNow(tx, callerNow)
       const r = (await tx.q(
-        `SELECT coalesce(sum(weight), 0)::int AS count, min(at) AS oldest FROM ${S}.windows WHERE key = $1 AND $2::float8 - at < $3::float8`,
-        [key, now, windowMs]
+        `SELECT coalesce(sum(weight), 0)::int AS count, min(at) AS oldest, coalesce(bool_or(token = $4), false) AS held
+         FROM ${S}.windows WHERE key = $1 AND $2::float8 - at < $3::float8`,
+        [key, now, windowMs, token ?? null]
       )).rows[0]!
       const count = num(r.count)
+      const held = token === undefined ? {} : { held: r.held === true }
       // oldestAt in the caller's frame: its distance from now is what the caller computes with.
-      return count === 0 ? { count: 0 } : { count, oldestAt: num(r.oldest) - now + callerNow }
+      return count === 0 ? { count: 0, ...held } : { count, oldestAt: num(r.oldest) - now + callerNow, ...held }
     }, {
       transaction: false,
-      validate: () => StoreRules.validatePeek(key, windowMs, callerNow)
+      validate: () => StoreRules.validatePeek(key, windowMs, callerNow, token)
     })
 
   const releaseWindow = (key: string, token: string) =>

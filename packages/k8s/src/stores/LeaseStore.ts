@@ -416,9 +416,9 @@ export const make = (options: LeaseStoreOptions = {}): Effect.Effect<LeaseStoreS
               return next !== undefined ? { result, write: windowWrite(next, fences) } : { result }
             })
           )),
-      peekWindow: (key, windowMs, now) =>
-        Effect.flatMap(guard("peekWindow", () => S.validatePeek(key, windowMs, now)), () =>
-          Effect.flatMap(read("peekWindow", "window", key), (l) => guard("peekWindow", () => S.peekWindow(parseWindow(l), key, windowMs, now)))),
+      peekWindow: (key, windowMs, now, token) =>
+        Effect.flatMap(guard("peekWindow", () => S.validatePeek(key, windowMs, now, token)), () =>
+          Effect.flatMap(read("peekWindow", "window", key), (l) => guard("peekWindow", () => S.peekWindow(parseWindow(l), key, windowMs, now, token)))),
       releaseWindow: (key, token) =>
         Effect.flatMap(guard("releaseWindow", () => (S.requireKey(key), S.requireKey(token, "token"))), () =>
           mutate("releaseWindow", "window", key, (current): Plan<void> => {

@@ -27,8 +27,8 @@ export const acquireWindow = (windows: Map<string, WindowSlot>, request: WindowR
 }
 
 /** Reads a window without changing it. */
-export const peekWindow = (windows: Map<string, WindowSlot>, key: string, windowMs: number, now: number) =>
-  Rules.peekWindow(windows.get(key), key, windowMs, now)
+export const peekWindow = (windows: Map<string, WindowSlot>, key: string, windowMs: number, now: number, token?: string) =>
+  Rules.peekWindow(windows.get(key), key, windowMs, now, token)
 
 /** Removes the unit taken with `token`; true when something was removed. */
 export const releaseWindow = (windows: Map<string, WindowSlot>, key: string, token: string): boolean => {
