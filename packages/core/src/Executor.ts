@@ -21,7 +21,7 @@
  *
  * @since 0.1.0
  */
-import { Clock, Duration, Effect } from "effect"
+import { Cause, Clock, Duration, Effect } from "effect"
 import * as A from "./Action"
 import * as ActionHandler from "./ActionHandler"
 import { ActionRegistry } from "./ActionRegistry"
@@ -30,7 +30,7 @@ import type { Classification } from "./Classification"
 import type { DecisionRecord } from "./Decision"
 import type { FactsJson } from "./Fact"
 import { type Acquisition, denialDetail, type Guardrail, type GuardrailContext, type GuardrailResult, reasonWithoutName } from "./Guardrail"
-import { GuardrailStore, type JournalEntry } from "./GuardrailStore"
+import { type Epoch, GuardrailStore, type JournalEntry, staleEpochOf } from "./GuardrailStore"
 import { IncidentBus } from "./IncidentBus"
 import { causeText } from "./internal/cause"
 import * as HandOff from "./internal/handOff"
@@ -39,10 +39,12 @@ import * as Journal from "./internal/journal"
 import * as Simulated from "./internal/simulatedStore"
 import * as TimedUndoStore from "./internal/timedUndo"
 import type { JsonObject } from "./Json"
+import { Leadership } from "./Leadership"
 import type { Outcome, OutcomeStatus } from "./Outcome"
 import * as Permit from "./Permit"
 import * as P from "./Plan"
 import type { Signal } from "./Signal"
+import * as TargetRef from "./TargetRef"
 import type { CheckResult } from "./Verdict"
 
 /** What the executor needs to run one plan. */
@@ -175,6 +177,26 @@ export const execute = (
         auto ? Effect.asVoid(Journal.append(store, { incidentId: input.incidentId, at, type, stepPath, data })) : Effect.void
       )
 
+    // With leader election (the Leadership service), only the leader starts a step, and its
+    // guardrail acquires carry its term's epoch (fenced in the store).
+    const leadership = yield* Effect.serviceOption(Leadership)
+    let epoch: Epoch | undefined
+    /** Whether this agent may start a step now (always without leader election); sets `epoch`. */
+    const leads = Effect.gen(function*() {
+      if (leadership._tag === "None") return true
+      const term = yield* leadership.value.epoch
+      epoch = term._tag === "Some" ? term.value : undefined
+      return term._tag === "Some"
+    })
+    /**
+     * Stops the run before a step: this agent does not lead (any more). Nothing more is written:
+     * the incident stays open, as after a crash, for the leader to resume.
+     */
+    const stopNotLeading = (path: string, why: string) =>
+      Effect.logWarning(`executor: incident ${input.incidentId}: step ${path} not started, not the leader: ${why}`).pipe(
+        Effect.andThen(Effect.interrupt)
+      )
+
     const ctxFor = (action: A.Action, stepPath: string, at: number): GuardrailContext => ({
       incidentId: input.incidentId,
       runbook: input.runbook,
@@ -184,10 +206,14 @@ export const execute = (
       facts: input.facts,
       plan: input.plan,
       planDigest,
-      action,
+      // Fleets: an action's target is in its incident's cluster unless it names its own.
+      action: input.signal.target.cluster === undefined || action.target.cluster !== undefined
+        ? action
+        : { ...action, target: TargetRef.inCluster(action.target, input.signal.target.cluster) },
       stepPath,
       now: at,
-      baseline: input.baseline
+      baseline: input.baseline,
+      ...(epoch !== undefined ? { epoch } : {})
     })
 
     const guardrailsFor = (action: A.Action): ReadonlyArray<Guardrail<never>> => [
@@ -429,6 +455,8 @@ export const execute = (
           yield* outcome({ ...base, status: "failed", detail: `dry run rejected: ${causeText(r.cause)}` })
           return "failed"
         }
+        // auto: only the leader starts a step (with leader election)
+        if (!(yield* leads)) return yield* stopNotLeading(path, "this agent does not lead now")
         // auto: intent → acquire → permit → run → applied | failed
         let permitId: string
         if (!acquired.has(path)) {
@@ -437,7 +465,19 @@ export const execute = (
           const ctx = ctxFor(action, path, at)
           const taken: Array<Acquisition> = []
           for (const g of guardrailsFor(action)) {
-            const acq = yield* acquireOrDeny(g, ctx)
+            const fenced = yield* Effect.exit(g.acquire(ctx))
+            const stale = fenced._tag === "Failure" ? staleEpochOf(Cause.squash(fenced.cause)) : undefined
+            if (stale !== undefined && leadership._tag === "Some") {
+              // A newer leader wrote: step down, give back what this step took, act no more.
+              yield* releaseAll(taken)
+              const why = `the store refused epoch ${stale.epoch} of ${stale.scope} (a newer leader's is ${stale.highest}) at guardrail ${g.name}`
+              yield* leadership.value.stepDown(why)
+              return yield* stopNotLeading(path, why)
+            }
+            // a guardrail that fails (a store error, a defect) denies ("could not decide")
+            const acq: Acquisition = fenced._tag === "Success"
+              ? fenced.value
+              : { result: { _tag: "Deny", reason: `guardrail could not decide: ${causeText(fenced.cause)}` }, release: Effect.void }
             if (acq.result._tag !== "Pass") {
               yield* releaseAll([...taken, acq])
               const own = reasonWithoutName(g.name, acq.result.reason)
@@ -523,7 +563,8 @@ export const execute = (
       }).pipe(
         Effect.provideService(GuardrailStore, store),
         Effect.catchCause((cause) =>
-          Effect.gen(function*() {
+          // not the leader (stopNotLeading): the run stops here, nothing more written
+          Cause.hasInterruptsOnly(cause) ? Effect.interrupt : Effect.gen(function*() {
             // A journal write failed: never act without a journal.
             yield* outcome({
               stepPath: path,

@@ -18,7 +18,7 @@ import type { JsonObject } from "./Json"
 import type { Mode } from "./IncidentReport"
 import type { Plan } from "./Plan"
 import type { Signal } from "./Signal"
-import type { GuardrailStore, StoreError } from "./GuardrailStore"
+import type { Epoch, GuardrailStore, StoreError } from "./GuardrailStore"
 
 /** What a guardrail sees when it decides about one action. */
 export interface GuardrailContext {
@@ -36,6 +36,11 @@ export interface GuardrailContext {
   readonly now: number
   /** The target's baseline taken when its lease was first acquired (ceilings are measured from it). */
   readonly baseline: JsonObject
+  /**
+   * The leader's fencing epoch when the agent runs with leader election: every store write a
+   * guardrail's `acquire` makes carries it, so a deposed leader's acquire is refused.
+   */
+  readonly epoch?: Epoch | undefined
 }
 
 /** A guardrail's answer. */

@@ -24,19 +24,64 @@ export class StoreError extends Schema.TaggedError<StoreError>()("StoreError", {
   cause: Schema.optional(Schema.Defect())
 }) {}
 
-/** A request to take `weight` (default 1) units from a sliding window of `windowMs` holding at most `max`. */
+/**
+ * A fencing epoch: the leader's epoch (a LeaderElection's `leaseTransitions`) in a fencing
+ * `scope` (the election's name). A store remembers the highest epoch it has seen per scope and
+ * refuses, atomically with the operation, any request carrying a lower one (a {@link StaleEpoch}
+ * as the StoreError's `cause`); an equal or higher one passes and raises the highest seen.
+ * Requests without an epoch are never fenced.
+ */
+export interface Epoch {
+  readonly scope: string
+  readonly value: number
+}
+
+/** A store refused a request whose epoch is lower than the highest it has seen for the scope (the sender is no longer the leader). */
+export class StaleEpoch extends Schema.TaggedError<StaleEpoch>()("StaleEpoch", {
+  scope: Schema.String,
+  epoch: Schema.Number,
+  highest: Schema.Number
+}) {}
+
+/** The {@link StaleEpoch} behind a store error, if the store refused a stale epoch. */
+export const staleEpochOf = (error: unknown): StaleEpoch | undefined => {
+  if (error instanceof StaleEpoch) return error
+  const cause = (error as { readonly _tag?: unknown; readonly cause?: unknown } | null | undefined)
+  return cause?._tag === "StoreError" && cause.cause instanceof StaleEpoch ? cause.cause : undefined
+}
+
+/**
+ * A request to take `weight` (default 1) units from a sliding window of `windowMs` holding at most `max`.
+ *
+ * With a `token` the acquire is idempotent: while a unit taken with that token is live in the
+ * window, acquiring with it again takes nothing and answers Acquired with that token and the
+ * window's current count (also under concurrency: one unit, however many ask). A deterministic
+ * token per (incident, step, guardrail) thus makes a resumed run find the unit its interrupted
+ * predecessor took instead of spending the budget twice. Without one the store picks a fresh token.
+ */
 export interface WindowRequest {
   readonly key: string
   readonly max: number
   readonly windowMs: number
   readonly now: number
   readonly weight?: number
+  /** The unit's token (1–200 characters); see above. */
+  readonly token?: string
+  /** The sender's fencing epoch: refused when stale (see {@link Epoch}). */
+  readonly epoch?: Epoch
 }
 
 /** The result of a window acquire: Acquired (with a token to release it) or Exhausted (with when to retry). */
 export type WindowResult =
   | { readonly _tag: "Acquired"; readonly token: string; readonly count: number }
   | { readonly _tag: "Exhausted"; readonly count: number; readonly retryAfterMs: number }
+
+/** A window's live count, its oldest unit's time, and (asked with a token) whether the token holds a live unit. */
+export interface WindowPeek {
+  readonly count: number
+  readonly oldestAt?: number | undefined
+  readonly held?: boolean | undefined
+}
 
 /** A value with its version, for compare-and-swap. Versions start at 1 and grow by 1 per write. */
 export interface Versioned {
@@ -74,6 +119,14 @@ export interface LeaseRequest {
   readonly now: number
   readonly data?: JsonObject
   readonly parents?: ReadonlyArray<string>
+  /** The sender's fencing epoch: refused when stale (see {@link Epoch}). */
+  readonly epoch?: Epoch
+}
+
+/** Options of a compare-and-swap. */
+export interface CompareAndSetOptions {
+  /** The sender's fencing epoch: refused when stale (see {@link Epoch}). */
+  readonly epoch?: Epoch
 }
 
 /** The result of a lease acquire: Acquired (new, renewed or taken over after expiry) or Held by another holder. */
@@ -126,16 +179,22 @@ export interface IncidentIndexEntry {
 export interface GuardrailStoreShape {
   /** A short name for errors and reports ("memory", "file:/var/lib/byteport/store", "postgres", "k8s-lease"). */
   readonly name: string
-  /** Atomically takes from a sliding window; never exceeds `max` within any `windowMs`, whatever the concurrency. */
+  /**
+   * Atomically takes from a sliding window; never exceeds `max` within any `windowMs`, whatever
+   * the concurrency; idempotent on a live `token` (see {@link WindowRequest}).
+   */
   readonly acquireWindow: (request: WindowRequest) => Effect.Effect<WindowResult, StoreError>
-  /** Reads a window's current count without changing it. */
-  readonly peekWindow: (key: string, windowMs: number, now: number) => Effect.Effect<{ readonly count: number; readonly oldestAt?: number | undefined }, StoreError>
+  /**
+   * Reads a window's current count without changing it; with `token`, also whether that token
+   * holds a live unit (`held`: its acquire would take nothing, see {@link WindowRequest}).
+   */
+  readonly peekWindow: (key: string, windowMs: number, now: number, token?: string) => Effect.Effect<WindowPeek, StoreError>
   /** Gives back a previously acquired unit (a refund when a later guardrail denied the step). Idempotent. */
   readonly releaseWindow: (key: string, token: string) => Effect.Effect<void, StoreError>
   /** Reads a versioned value. */
   readonly get: (key: string) => Effect.Effect<Versioned | undefined, StoreError>
   /** Writes `value` if the current version is `expectedVersion` (`0` = the key must be absent); true when written. */
-  readonly compareAndSet: (key: string, expectedVersion: number, value: Json) => Effect.Effect<boolean, StoreError>
+  readonly compareAndSet: (key: string, expectedVersion: number, value: Json, options?: CompareAndSetOptions) => Effect.Effect<boolean, StoreError>
   /**
    * Takes or renews (same holder) a lease; takes over an expired one; reports the live lease of
    * another holder that excludes it otherwise (on the key, a parent or a child: see {@link LeaseRequest}).

@@ -18,7 +18,9 @@
  * @since 0.2.0
  */
 import { Effect } from "effect"
+import { StaleEpoch } from "./GuardrailStore"
 import type {
+  Epoch,
   IncidentIndexEntry,
   JournalEntry,
   JournalEntryType,
@@ -26,6 +28,7 @@ import type {
   LeaseRequest,
   LeaseResult,
   NewJournalEntry,
+  WindowPeek,
   WindowRequest,
   WindowResult
 } from "./GuardrailStore"
@@ -181,9 +184,17 @@ export type WindowDecision =
   | { readonly fits: true; readonly count: number }
   | { readonly fits: false; readonly count: number; readonly retryAfterMs: number }
 
+/** The longest window token a store accepts. */
+export const MAX_TOKEN_LENGTH = 200
+
 /** Checks a window request; returns its weight (default 1). */
 export const validateWindowRequest = (request: WindowRequest): number => {
   requireKey(request?.key)
+  if (request.token !== undefined) {
+    requireKey(request.token, "token")
+    if (request.token.length > MAX_TOKEN_LENGTH) throw new InvalidInput(`token must be at most ${MAX_TOKEN_LENGTH} characters`)
+  }
+  validateEpoch(request.epoch)
   if (!Number.isInteger(request.max) || request.max < 0) throw new InvalidInput(`max must be an integer >= 0 (got ${request.max})`)
   if (!isFiniteNumber(request.windowMs) || request.windowMs <= 0) throw new InvalidInput(`windowMs must be > 0 (got ${request.windowMs})`)
   requireTime(request.now)
@@ -193,8 +204,9 @@ export const validateWindowRequest = (request: WindowRequest): number => {
 }
 
 /** Checks the arguments of a window peek. */
-export const validatePeek = (key: string, windowMs: number, now: number): void => {
+export const validatePeek = (key: string, windowMs: number, now: number, token?: string): void => {
   requireKey(key)
+  if (token !== undefined) requireKey(token, "token")
   if (!isFiniteNumber(windowMs) || windowMs <= 0) throw new InvalidInput(`windowMs must be > 0 (got ${windowMs})`)
   requireTime(now)
 }
@@ -233,24 +245,41 @@ export const acquireWindow = (
   const weight = validateWindowRequest(request)
   const { now, windowMs } = request
   const live = liveEntries(state?.entries ?? [], windowMs, now)
-  const d = decideWindow(live, { max: request.max, windowMs, now, weight })
   const pruned = live.length === 0 ? undefined : { windowMs, entries: live }
+  const held = heldWindow(live, request)
+  if (held !== undefined) return { result: held, pruned }
+  token = request.token ?? token
+  const d = decideWindow(live, { max: request.max, windowMs, now, weight })
   if (!d.fits) return { result: { _tag: "Exhausted", count: d.count, retryAfterMs: d.retryAfterMs }, pruned }
   const next = { windowMs, entries: [...live, { t: now, w: weight, token }] }
   return { result: { _tag: "Acquired", token, count: d.count }, next, pruned: next }
 }
 
-/** Reads a stored window. */
+/**
+ * The answer to an acquire whose `token` already holds a live unit among `live`: Acquired with
+ * that token and the live count, nothing taken (`undefined` when the token holds none).
+ */
+export const heldWindow = (
+  live: ReadonlyArray<{ readonly w: number; readonly token: string }>,
+  request: WindowRequest
+): WindowResult | undefined =>
+  request.token !== undefined && live.some((e) => e.token === request.token)
+    ? { _tag: "Acquired", token: request.token, count: live.reduce((n, e) => n + e.w, 0) }
+    : undefined
+
+/** Reads a stored window (with `token`: and whether it holds a live unit). */
 export const peekWindow = (
   state: WindowState | undefined,
   key: string,
   windowMs: number,
-  now: number
-): { readonly count: number; readonly oldestAt?: number | undefined } => {
-  validatePeek(key, windowMs, now)
+  now: number,
+  token?: string
+): WindowPeek => {
+  validatePeek(key, windowMs, now, token)
   const live = liveEntries(state?.entries ?? [], windowMs, now)
-  if (live.length === 0) return { count: 0 }
-  return { count: live.reduce((n, e) => n + e.w, 0), oldestAt: live[0]!.t }
+  const held = token === undefined ? {} : { held: live.some((e) => e.token === token) }
+  if (live.length === 0) return { count: 0, ...held }
+  return { count: live.reduce((n, e) => n + e.w, 0), oldestAt: live[0]!.t, ...held }
 }
 
 /** The state after giving back the unit taken with `token`: `undefined` when nothing changed, `null` when the window is now empty. */
@@ -261,6 +290,35 @@ export const releaseWindow = (state: WindowState | undefined, token: string): Wi
   if (entries.length === state.entries.length) return undefined
   return entries.length === 0 ? null : { windowMs: state.windowMs, entries }
 }
+
+// -------------------------------------------------------------------------------------- fencing
+
+/** Checks a request's fencing epoch (absent is fine): a non-empty scope and an integer value >= 0. */
+export const validateEpoch = (epoch: Epoch | undefined): void => {
+  if (epoch === undefined) return
+  if (epoch === null || typeof epoch !== "object") throw new InvalidInput("epoch must be { scope, value }")
+  requireKey(epoch.scope, "epoch.scope")
+  if (!Number.isSafeInteger(epoch.value) || epoch.value < 0) throw new InvalidInput(`epoch.value must be an integer >= 0 (got ${String(epoch.value)})`)
+}
+
+/**
+ * The fencing decision: `highest` is the highest epoch the store has seen for the scope.
+ * Throws {@link StaleEpoch} when `epoch` is lower; otherwise returns the new highest to store
+ * (`undefined` when nothing changes).
+ */
+export const decideEpoch = (highest: number | undefined, epoch: Epoch): number | undefined => {
+  validateEpoch(epoch)
+  if (highest !== undefined && epoch.value < highest) throw staleEpoch(epoch, highest)
+  return highest === undefined || epoch.value > highest ? epoch.value : undefined
+}
+
+/** The error of a refused stale epoch. */
+export const staleEpoch = (epoch: Epoch, highest: number): StaleEpoch =>
+  new StaleEpoch({ scope: epoch.scope, epoch: epoch.value, highest })
+
+/** The StoreError message of a refused stale epoch. */
+export const staleEpochMessage = (e: StaleEpoch): string =>
+  `stale epoch: ${e.epoch} < ${e.highest}, the highest seen for fencing scope ${JSON.stringify(e.scope)} (the sender is no longer the leader)`
 
 // ------------------------------------------------------------------------------ compare-and-swap
 
@@ -287,6 +345,7 @@ export interface CheckedLeaseRequest extends LeaseRequest {
 export const validateLeaseRequest = (request: LeaseRequest): CheckedLeaseRequest => {
   requireKey(request?.key)
   requireKey(request.holder, "holder")
+  validateEpoch(request.epoch)
   if (!isFiniteNumber(request.ttlMs) || request.ttlMs <= 0) throw new InvalidInput(`ttlMs must be > 0 (got ${request.ttlMs})`)
   requireTime(request.now)
   let parents: Array<string> | undefined
@@ -305,6 +364,7 @@ export const validateLeaseRequest = (request: LeaseRequest): CheckedLeaseRequest
     holder: request.holder,
     ttlMs: request.ttlMs,
     now: request.now,
+    ...(request.epoch === undefined ? {} : { epoch: { scope: request.epoch.scope, value: request.epoch.value } }),
     ...(request.data === undefined ? {} : { data: copyJsonObject(request.data, "data") }),
     ...(parents === undefined ? {} : { parents })
   }

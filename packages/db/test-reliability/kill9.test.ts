@@ -2,7 +2,7 @@
  * kill -9 mid-remediation, db.pool.six-class (issue 17 §1, fourth bullet): the agent is a child
  * process (`kill9/pool-agent.ts`: the real runbook over a PgStore journal, the real PostgreSQL),
  * killed with SIGKILL at each journal boundary of an idle_in_tx_backlog incident — after intent,
- * after acquire, with `pg_terminate_backend` in flight (the server ran it, the answer never
+ * after the kill cap's window acquire but before `acquired` is journaled, after acquire, with `pg_terminate_backend` in flight (the server ran it, the answer never
  * reached the agent: a proxy in this process holds it), after applied, during verification,
  * while awaiting approval — and a new process resumes it (`Runbook.resume`). The database state
  * decides: every planned session terminated once, the others alive, one unit of
@@ -148,6 +148,15 @@ describeWithServices(["postgres"], "kill -9 mid-remediation: db.pool.six-class o
     expect((await stepEntries("inc-intent")).filter((e) => e.step_path !== null).map((e) => e.type)).toEqual(["intent"])
     expect((await alive(env, s.map((x) => x.pid))).size).toBe(3)
     await terminatedOnce("intent", s, await resume("intent", s))
+  })
+
+  it("after the kill cap's window acquire, before `acquired` is journaled: the resume finds the unit by its token, one unit per session", async () => {
+    const s = await backlog("k9-window")
+    await handleUntil("window", s, "window")
+    expect((await stepEntries("inc-window")).filter((e) => e.step_path !== null).map((e) => e.type)).toEqual(["intent"])
+    expect(await killsSpent("kill9/window-"), "the dead agent's unit is in the store").toBe(1)
+    expect((await alive(env, s.map((x) => x.pid))).size).toBe(3)
+    await terminatedOnce("window", s, await resume("window", s))
   })
 
   it("after acquire", async () => {

@@ -2,7 +2,8 @@
  * kill -9 mid-remediation, k8s.oom.six-signal (issue 17 §1, fourth bullet). The agent is a child
  * process (`kill9/oom-agent.ts`: the real runbook, client-node, a FileStore journal); kube-sim
  * runs in this process, so the cluster outlives the agent. The child is killed with a real
- * SIGKILL at each journal boundary — after intent, after acquire, with the PATCH in flight, after
+ * SIGKILL at each journal boundary — after intent, after a guardrail's window acquire but before
+ * the `acquired` entry, after acquire, with the PATCH in flight, after
  * applied, during the verification hold window, while awaiting approval — and a new process
  * resumes the incident (`Runbook.resume`). The recorder must show exactly one applied memory
  * PATCH per workload (one per idempotency key) and the limit the planned one; where `observe`
@@ -21,7 +22,7 @@ import * as ApprovalRecord from "../../core/src/guardrails/approvalRecord"
 import { Scenario, startSim, type Sim } from "../../kube-sim/src/scenario/index"
 
 const DEPLOYMENTS = { group: "apps", version: "v1", resource: "deployments" }
-const CASES = ["intent", "acquired", "inflight", "applied", "verify", "approval", "unknown", "expiry"] as const
+const CASES = ["intent", "window", "acquired", "inflight", "applied", "verify", "approval", "unknown", "expiry"] as const
 const AGENT = nodePath.join(__dirname, "kill9/oom-agent.ts")
 
 let s: Sim
@@ -121,6 +122,13 @@ const resume = async (c: string, env: Record<string, string> = {}) => {
   expect(await a.exited).toBe(0)
   return result(line)
 }
+/** Units taken in the store's windows whose key names `workload` (the FileStore's windows.json). */
+const windowUnits = (workload: string): number => {
+  const path = nodePath.join(dir, "store", "windows.json")
+  if (!fs.existsSync(path)) return 0
+  const state = JSON.parse(fs.readFileSync(path, "utf8")) as { entries: Array<[string, { entries: Array<{ w: number }> }]> }
+  return state.entries.filter(([key]) => key.includes(workload)).reduce((n, [, slot]) => n + slot.entries.reduce((m, e) => m + e.w, 0), 0)
+}
 const stepTypes = async (c: string) => (await journal(`inc-${c}`)).filter((e) => e.stepPath === "0").map((e) => e.type)
 const patchOutcomes = (r: ReturnType<typeof result>) => r.outcomes.filter((o) => o.kind === "k8s.patchMemoryLimit")
 
@@ -133,6 +141,20 @@ describe("kill -9 mid-remediation: k8s.oom.six-signal over a FileStore, kube-sim
     expect(patchOutcomes(r).map((o) => o.status)).toEqual(["applied"])
     expect(appliedPatches("k9-intent")).toHaveLength(1)
     expect(limitOf("k9-intent")).toBe("768Mi")
+    expect(r.status).toBe("recovered")
+  })
+
+  it("after the window acquire, before `acquired` is journaled: the resume finds its unit by its token, the budget counts once, patches once", async () => {
+    await killAt("window", "window")
+    expect(await stepTypes("window")).toEqual(["intent"])
+    expect(windowUnits("k9-window"), "the dead agent's unit is in the store").toBe(1)
+    expect(appliedPatches("k9-window")).toHaveLength(0)
+    const r = await resume("window")
+    expect(patchOutcomes(r).map((o) => o.status), JSON.stringify(r)).toEqual(["applied"])
+    expect(await stepTypes("window")).toEqual(["intent", "intent", "acquired", "applied"])
+    expect(windowUnits("k9-window"), "the resumed acquire took no second unit").toBe(1)
+    expect(appliedPatches("k9-window")).toHaveLength(1)
+    expect(limitOf("k9-window")).toBe("768Mi")
     expect(r.status).toBe("recovered")
   })
 

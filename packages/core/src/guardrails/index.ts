@@ -39,3 +39,5 @@ export { annotationsFact, requireAnnotation, type RequireAnnotationOptions } fro
 export { requireOptIn, type RequireOptInOptions } from "./requireOptIn"
 /** Apply a guardrail to selected actions only. */
 export { isKind, when } from "./when"
+/** The deterministic token of a window guardrail's acquire (idempotent across a resume). */
+export { windowToken } from "./window"

@@ -2,7 +2,7 @@
  * Key builders for counted guardrails (`rateLimit`, `perMinuteCap`, `cooldown`, `backoff`).
  * A key names the budget: two guardrails that build the same key share it, across runbooks,
  * hand-offs and agent replicas (the store is shared). Keys are built from the action's
- * `TargetRef` (`kind:ref`), its action kind, the runbook or the incident.
+ * `TargetRef` (`kind:ref`, `@<cluster>/kind:ref` in a fleet), its action kind, the runbook or the incident.
  *
  * @example
  * ```ts
@@ -39,3 +39,13 @@ export const perIncident = (prefix: string): KeyFn => (ctx) => `${prefix}:${ctx.
 
 /** One budget for everything that uses this key: `<prefix>`. */
 export const global = (prefix: string): KeyFn => () => prefix
+
+/**
+ * One budget per cluster (fleets): `<prefix>:@<cluster>` for a target that names its cluster,
+ * `<prefix>` otherwise. A key without the cluster (`perKind`, `global`) is one budget across
+ * every cluster sharing the store ("10 node replacements per hour across the fleet").
+ */
+export const perCluster = (prefix: string): KeyFn => (ctx) => {
+  const cluster = ctx.action.target.cluster ?? ctx.signal.target.cluster
+  return cluster === undefined ? prefix : `${prefix}:@${cluster}`
+}

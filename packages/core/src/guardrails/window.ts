@@ -3,6 +3,11 @@
  * peeks at the store's window (never writes), `acquire` takes `weight` units atomically with
  * `acquireWindow`, and the acquisition's `release` refunds them with `releaseWindow`.
  *
+ * The unit's token is deterministic per (incident, plan, step path, action, guardrail, key) (see
+ * {@link windowToken}): a run resumed after the agent died between this acquire and the
+ * `acquired` journal entry finds the unit its predecessor took (the store's acquire is
+ * idempotent on a live token) instead of spending the budget twice.
+ *
  * An entry taken at `t` counts while `now - t < window`: at exactly `t + window` it has left.
  * A `check` Deny's `retryAfterMs` is when the oldest entry leaves (exact for unit weights, a lower
  * bound for weighted requests); an `acquire` Deny carries the store's own answer.
@@ -10,7 +15,9 @@
  * @since 0.1.0
  * @internal
  */
+import { createHash } from "node:crypto"
 import { Effect } from "effect"
+import * as A from "../Action"
 import * as Guardrail from "../Guardrail"
 import type { GuardrailContext, GuardrailResult } from "../Guardrail"
 import { GuardrailStore } from "../GuardrailStore"
@@ -42,6 +49,13 @@ export interface WindowGuardrailOptions {
   /** The Deny reason when one action asks for more than `max` units (it can never pass). */
   readonly oversized: (d: WindowDenial) => string
 }
+
+/**
+ * The deterministic window token of one guardrail's acquire for one step of one incident: a
+ * hash of the incident id, plan digest, step path, action digest, guardrail name and window key.
+ */
+export const windowToken = (ctx: GuardrailContext, guardrail: string, key: string): string =>
+  `wt-${createHash("sha256").update(JSON.stringify([ctx.incidentId, ctx.planDigest, ctx.stepPath, A.digest(ctx.action), guardrail, key])).digest("hex").slice(0, 40)}`
 
 type Prepared =
   | { readonly ok: false; readonly result: GuardrailResult }
@@ -81,8 +95,9 @@ const windowGuardrailOf = (o: WindowGuardrailOptions): Guardrail.Guardrail<never
         if (!p.ok) return p.result
         if (p.weight === 0) return Guardrail.pass
         const store = yield* GuardrailStore
-        const peek = yield* store.peekWindow(p.key, o.windowMs, ctx.now)
-        if (peek.count + p.weight <= p.max) return Guardrail.pass
+        const peek = yield* store.peekWindow(p.key, o.windowMs, ctx.now, windowToken(ctx, o.name, p.key))
+        // the step already holds its unit (taken before a restart): its acquire takes nothing
+        if (peek.held === true || peek.count + p.weight <= p.max) return Guardrail.pass
         const retryAfterMs = peek.oldestAt === undefined ? undefined : Math.max(0, peek.oldestAt + o.windowMs - ctx.now)
         return Guardrail.deny(
           o.denied({ ctx, key: p.key, max: p.max, windowMs: o.windowMs, count: peek.count, weight: p.weight, retryAfterMs }),
@@ -95,7 +110,15 @@ const windowGuardrailOf = (o: WindowGuardrailOptions): Guardrail.Guardrail<never
         if (!p.ok) return noAcquisition(p.result)
         if (p.weight === 0) return noAcquisition(Guardrail.pass)
         const store = yield* GuardrailStore
-        const taken = yield* store.acquireWindow({ key: p.key, max: p.max, windowMs: o.windowMs, now: ctx.now, weight: p.weight })
+        const taken = yield* store.acquireWindow({
+          key: p.key,
+          max: p.max,
+          windowMs: o.windowMs,
+          now: ctx.now,
+          weight: p.weight,
+          token: windowToken(ctx, o.name, p.key),
+          ...(ctx.epoch !== undefined ? { epoch: ctx.epoch } : {})
+        })
         if (taken._tag === "Acquired") {
           return { result: Guardrail.pass, release: store.releaseWindow(p.key, taken.token) }
         }

@@ -27,13 +27,14 @@ export const simulate = (real: GuardrailStoreShape): GuardrailStoreShape => {
   let seq = 0
   const takenIn = (key: string, windowMs: number, now: number): ReadonlyArray<Taken> =>
     (windows.get(key) ?? []).filter((t) => now - t.at < windowMs)
-  const peekWindow: GuardrailStoreShape["peekWindow"] = (key, windowMs, now) =>
-    Effect.map(real.peekWindow(key, windowMs, now), (p) => {
+  const peekWindow: GuardrailStoreShape["peekWindow"] = (key, windowMs, now, token) =>
+    Effect.map(real.peekWindow(key, windowMs, now, token), (p) => {
       const own = takenIn(key, windowMs, now)
       const oldest = [p.oldestAt, ...own.map((t) => t.at)].filter((x): x is number => x !== undefined)
       return {
         count: p.count + own.reduce((n, t) => n + t.weight, 0),
-        ...(oldest.length > 0 ? { oldestAt: Math.min(...oldest) } : {})
+        ...(oldest.length > 0 ? { oldestAt: Math.min(...oldest) } : {}),
+        ...(token === undefined ? {} : { held: p.held === true || own.some((t) => t.token === token) })
       }
     })
   const get: GuardrailStoreShape["get"] = (key) => (values.has(key) ? Effect.succeed(values.get(key)) : real.get(key))
@@ -42,12 +43,15 @@ export const simulate = (real: GuardrailStoreShape): GuardrailStoreShape => {
     name: `simulated(${real.name})`,
     peekWindow,
     acquireWindow: (r) =>
-      Effect.map(peekWindow(r.key, r.windowMs, r.now), (p): WindowResult => {
+      Effect.map(peekWindow(r.key, r.windowMs, r.now, r.token), (p): WindowResult => {
         const weight = r.weight ?? 1
+        if (r.token !== undefined && (p.held === true || takenIn(r.key, r.windowMs, r.now).some((t) => t.token === r.token))) {
+          return { _tag: "Acquired", token: r.token, count: p.count }
+        }
         if (p.count + weight > r.max) {
           return { _tag: "Exhausted", count: p.count, retryAfterMs: p.oldestAt === undefined ? r.windowMs : Math.max(0, p.oldestAt + r.windowMs - r.now) }
         }
-        const token = `simulated-${++seq}`
+        const token = r.token ?? `simulated-${++seq}`
         windows.set(r.key, [...(windows.get(r.key) ?? []), { token, at: r.now, weight }])
         return { _tag: "Acquired", token, count: p.count + weight }
       }),

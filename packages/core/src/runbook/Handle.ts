@@ -11,6 +11,7 @@ import * as Fact from "../Fact"
 import type { Mode } from "../IncidentReport"
 import { Notifier } from "../Notifier"
 import type * as S from "../Signal"
+import * as T from "../TargetRef"
 import type { HandleResult, MalformedSignal, Runbook, Services } from "./Definition"
 import { modeFor } from "./Definition"
 import { runIncident } from "./Incident"
@@ -40,7 +41,9 @@ export const handle = <F, R>(
       yield* rejectMalformed(runbook, decoded.failure, incidentId, resolved.mode, now)
       return yield* decoded.failure
     }
-    const valid = decoded.success
+    // Fleets: the target names the agent's cluster (TargetRef.Cluster) unless it names its own.
+    const cluster = yield* T.Cluster
+    const valid = cluster === undefined ? decoded.success : { ...decoded.success, target: T.inCluster(decoded.success.target, cluster) }
     const st: State<F> = {
       incidentId,
       mode: resolved.mode,

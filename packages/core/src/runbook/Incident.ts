@@ -22,7 +22,7 @@ import * as P from "../Plan"
 import * as T from "../TargetRef"
 import type { HandleResult, Runbook, Services } from "./Definition"
 import { escalate, fallbackReport, finish, undo } from "./Close"
-import { bindGuardrails, factsJson, heldIncident, journalAppend, leaseKey, leaseParents, baselineKey, mark, type ResumePoint, type State } from "./State"
+import { bindGuardrails, factsJson, heldIncident, journalAppend, leaseKey, leaseParents, baselineKey, mark, type ResumePoint, type State, storeUnreachable } from "./State"
 import { verifyAndClose } from "./Verification"
 
 /** Runs one incident from diagnosis (or a resume point) to its close: diagnose, classify, plan, guard, execute, verify. */
@@ -51,15 +51,21 @@ export const runIncident = <F, R>(
         return yield* finish(runbook, st, "duplicate", { heldBy: claimed.incidentId, reportBack: false })
       }
       st.leaseHolder = claimed.holder
-      const lease = yield* store.acquireLease({
+      const leased = yield* Effect.result(store.acquireLease({
         key: leaseKey(target),
         holder: st.leaseHolder ?? AgentId.holder(agent, st.incidentId),
         ttlMs: Duration.toMillis(runbook.leaseTtl),
         now,
         parents: leaseParents(target),
         data: { runbook: runbook.id, incidentId: st.incidentId, agent, ...(claimed.passedFrom ? { passedFrom: claimed.passedFrom } : {}) }
-      })
-      if (lease._tag === "Held") {
+      }))
+      // Store unreachable: fail closed. Observe continues (diagnose, classify, report) without a
+      // lease or journal; no step starts and the escalation says why.
+      st.storeDown = leased._tag === "Failure" ? storeUnreachable(leased.failure) : undefined
+      if (leased._tag === "Failure" && st.storeDown === undefined) return yield* leased.failure
+      if (st.storeDown !== undefined) yield* mark(st, "diagnose", `${st.storeDown}: observing only, no step starts`)
+      const lease = leased._tag === "Success" ? leased.success : undefined
+      if (lease?._tag === "Held") {
         const heldBy = heldIncident(lease.lease)
         const by = typeof lease.lease.data["agent"] === "string" ? ` (agent ${lease.lease.data["agent"]})` : ""
         yield* mark(st, "close", `target is held by incident ${heldBy}${by} until ${new Date(lease.lease.expiresAt).toISOString()}`)
@@ -94,7 +100,7 @@ export const runIncident = <F, R>(
 
     // 3. Baseline for ceilings (first lease-holder's view of the target, kept across incidents).
     let baseline: JsonObject = {}
-    if (auto) {
+    if (auto && st.storeDown === undefined) {
       const now = yield* Clock.currentTimeMillis
       const key = baselineKey(target)
       const existing = yield* store.get(key)
@@ -130,6 +136,11 @@ export const runIncident = <F, R>(
     yield* journalAppend(st, "classified", { classification: toJson(cls) })
 
     if (st.mode === "observe") return yield* finish(runbook, st, "observed")
+    if (st.storeDown !== undefined) {
+      return yield* escalate(runbook, st, `${st.storeDown}; no step started (fail closed)`, "critical", [
+        "restore the connection to the GuardrailStore; the next signal on this target runs normally"
+      ])
+    }
     if (cls._tag !== "Classified") {
       return yield* escalate(runbook, st, cls._tag === "Indeterminate" ? `indeterminate: ${cls.reasons.join("; ")}` : `unclassified: ${cls.reasons.join("; ")}`, "warning")
     }

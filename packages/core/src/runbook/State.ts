@@ -56,6 +56,16 @@ export interface State<F> {
   startedAt: number
   /** The lease holder a hand-off child adopted from its parent (the lease passed without a gap). */
   leaseHolder?: string | undefined
+  /** Why the store could not be reached when the incident began (`store unreachable: …`): it then observes only, writes nothing and starts no step. */
+  storeDown?: string | undefined
+}
+
+/** Whether a store failure means the store cannot be reached (`store unreachable: …`, as PgStore reports it). */
+export const storeUnreachable = (error: unknown): string | undefined => {
+  const message = (error as { readonly _tag?: unknown; readonly message?: unknown } | null)?.message
+  return (error as { readonly _tag?: unknown } | null)?._tag === "StoreError" && typeof message === "string" && message.startsWith("store unreachable")
+    ? message
+    : undefined
 }
 
 /** The lease key that serialises incidents on one target. */
@@ -73,7 +83,7 @@ export const baselineKey = (target: T.TargetRef) => `baseline:${T.key(target)}`
 /** Appends one entry to the incident's journal at the current clock time. */
 export const journalAppend = (st: State<any>, type: JournalEntry["type"], data: JsonObject, stepPath?: string) =>
   Effect.gen(function*() {
-    if (st.mode !== "auto") return
+    if (st.mode !== "auto" || st.storeDown !== undefined) return
     const store = yield* GuardrailStore
     const at = yield* Clock.currentTimeMillis
     yield* Journal.append(store, { incidentId: st.incidentId, at, type, stepPath, data })

@@ -3,7 +3,8 @@
  * for several processes on one host.
  *
  * Layout of the directory:
- * - `windows.json`, `values.json`, `leases.json`: one state file per concern, replaced
+ * - `windows.json`, `values.json`, `leases.json`, `fences.json` (the highest fencing epoch per
+ *   scope): one state file per concern, replaced
  *   atomically (write to a temp file, fsync, rename, fsync the directory), so a reader or a
  *   crashed writer never sees a torn file;
  * - `journal/<incident>.jsonl`: each incident's journal, append-only, one entry per line;
@@ -29,8 +30,9 @@ import { createHash, randomBytes, randomUUID } from "node:crypto"
 import * as fs from "node:fs"
 import * as nodePath from "node:path"
 import { Config, Deferred, Effect, Layer, Semaphore } from "effect"
-import { GuardrailStore, StoreError } from "../GuardrailStore"
+import { GuardrailStore, StaleEpoch, StoreError } from "../GuardrailStore"
 import type {
+  Epoch,
   GuardrailStoreShape,
   IncidentIndexEntry,
   JournalEntry,
@@ -74,7 +76,7 @@ const JOURNAL_DIR = "journal"
 const INDEX_FILE = "index.json"
 const DATA_TMP = ".data-tmp"
 
-type StateFile = "windows" | "values" | "leases"
+type StateFile = "windows" | "values" | "leases" | "fences"
 
 interface IndexRecord extends IncidentIndexEntry {
   readonly file: string
@@ -85,7 +87,7 @@ interface IndexRecord extends IncidentIndexEntry {
 type Op =
   | { readonly kind: "acquireWindow"; readonly file: "windows"; readonly request: WindowRequest; readonly token: string }
   | { readonly kind: "releaseWindow"; readonly file: "windows"; readonly key: string; readonly token: string }
-  | { readonly kind: "compareAndSet"; readonly file: "values"; readonly key: string; readonly expected: number; readonly value: Json }
+  | { readonly kind: "compareAndSet"; readonly file: "values"; readonly key: string; readonly expected: number; readonly value: Json; readonly epoch?: Epoch | undefined }
   | { readonly kind: "acquireLease"; readonly file: "leases"; readonly request: Rules.CheckedLeaseRequest }
   | { readonly kind: "releaseLease"; readonly file: "leases"; readonly key: string; readonly holder: string }
   | { readonly kind: "appendJournal"; readonly file: "journal"; readonly entry: NewJournalEntry }
@@ -132,6 +134,8 @@ export const make = (options: FileStoreOptions): Effect.Effect<GuardrailStoreSha
     const describe = (cause: unknown): string =>
       cause instanceof Rules.InvalidInput
         ? `invalid input: ${cause.message}`
+        : cause instanceof StaleEpoch
+        ? Rules.staleEpochMessage(cause)
         : cause instanceof CorruptFile
         ? cause.message
         : `${(cause as Error | undefined)?.message ?? String(cause)}`
@@ -348,8 +352,20 @@ export const make = (options: FileStoreOptions): Effect.Effect<GuardrailStoreSha
       let indexDirty = false
       const loadIndex = () => (index ??= readIndex())
 
+      /** Fences an op (see `StoreRules.decideEpoch`) in `fences.json`, under the same lock as the op. */
+      const fence = (epoch: Epoch | undefined) => {
+        if (epoch === undefined) return
+        const f = load("fences")
+        const map = f.map as Map<string, { readonly epoch: number }>
+        const next = Rules.decideEpoch(map.get(epoch.scope)?.epoch, epoch)
+        if (next === undefined) return
+        map.set(epoch.scope, { epoch: next })
+        f.dirty = true
+      }
+
       const results: Array<OpResult> = batch.map(({ op }): OpResult => {
         try {
+          fence(epochOf(op))
           switch (op.kind) {
             case "acquireWindow": {
               const f = load("windows")
@@ -416,7 +432,8 @@ export const make = (options: FileStoreOptions): Effect.Effect<GuardrailStoreSha
         }
       }
       return results.map((r, i) => {
-        const error = failed.get(batch[i]!.op.file)
+        const op = batch[i]!.op
+        const error = failed.get(op.file) ?? (epochOf(op) !== undefined ? failed.get("fences") : undefined)
         return r.ok && error !== undefined ? { ok: false, error } : r
       })
     }
@@ -613,14 +630,17 @@ export const make = (options: FileStoreOptions): Effect.Effect<GuardrailStoreSha
         attempt("acquireWindow", () => Rules.validateWindowRequest(request)).pipe(
           Effect.andThen(submit<WindowResult>({ kind: "acquireWindow", file: "windows", request: { ...request }, token: randomUUID() }))
         ),
-      peekWindow: (key, windowMs, now) =>
-        attempt("peekWindow", () => State.peekWindow(readState<State.WindowSlot>("windows"), key, windowMs, now)),
+      peekWindow: (key, windowMs, now, token) =>
+        attempt("peekWindow", () => State.peekWindow(readState<State.WindowSlot>("windows"), key, windowMs, now, token)),
       releaseWindow: (key, token) => submit<void>({ kind: "releaseWindow", file: "windows", key, token }),
       get: (key) => attempt("get", () => State.getValue(readState<State.StoredValue>("values"), key)),
-      compareAndSet: (key, expectedVersion, value) =>
-        redacting("compareAndSet", (r) => Rules.redactJson(r, Rules.copyJson(value, "value"))).pipe(
+      compareAndSet: (key, expectedVersion, value, o) =>
+        redacting("compareAndSet", (r) => {
+          Rules.validateEpoch(o?.epoch)
+          return Rules.redactJson(r, Rules.copyJson(value, "value"))
+        }).pipe(
           Effect.andThen((copy) =>
-            submit<boolean>({ kind: "compareAndSet", file: "values", key, expected: expectedVersion, value: copy })
+            submit<boolean>({ kind: "compareAndSet", file: "values", key, expected: expectedVersion, value: copy, epoch: o?.epoch })
           )
         ),
       acquireLease: (request) =>
@@ -645,6 +665,10 @@ export const make = (options: FileStoreOptions): Effect.Effect<GuardrailStoreSha
       return store
     })
   })
+
+/** The fencing epoch an op carries, if any. */
+const epochOf = (op: Op): Epoch | undefined =>
+  op.kind === "acquireWindow" || op.kind === "acquireLease" ? op.request.epoch : op.kind === "compareAndSet" ? op.epoch : undefined
 
 /** A state or journal file that cannot be read as BytePort store data. */
 class CorruptFile extends Error {

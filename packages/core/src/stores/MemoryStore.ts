@@ -7,7 +7,7 @@
  */
 import { randomUUID } from "node:crypto"
 import { Effect, Layer } from "effect"
-import { GuardrailStore, StoreError } from "../GuardrailStore"
+import { GuardrailStore, StaleEpoch, StoreError } from "../GuardrailStore"
 import type { GuardrailStoreShape, IncidentIndexEntry, JournalEntry, LeaseInfo } from "../GuardrailStore"
 import type * as Redactor from "../Redactor"
 import * as Rules from "../StoreRules"
@@ -30,6 +30,7 @@ export const make = (options: MemoryStoreOptions = {}): Effect.Effect<GuardrailS
     const leases = new Map<string, LeaseInfo>()
     const journals = new Map<string, Array<JournalEntry>>()
     const index = new Map<string, IncidentIndexEntry>()
+    const fences = new Map<string, number>()
 
     /** Runs `f` as one synchronous critical section; bad input becomes a StoreError. */
     const atomically = <A>(operation: string, f: () => A): Effect.Effect<A, StoreError> =>
@@ -41,7 +42,11 @@ export const make = (options: MemoryStoreOptions = {}): Effect.Effect<GuardrailS
             new StoreError({
               store: name,
               operation,
-              message: cause instanceof Rules.InvalidInput ? `invalid input: ${cause.message}` : String(cause),
+              message: cause instanceof Rules.InvalidInput
+                ? `invalid input: ${cause.message}`
+                : cause instanceof StaleEpoch
+                ? Rules.staleEpochMessage(cause)
+                : String(cause),
               cause
             })
           )
@@ -56,22 +61,29 @@ export const make = (options: MemoryStoreOptions = {}): Effect.Effect<GuardrailS
       name,
       acquireWindow: (request) =>
         atomically("acquireWindow", () => {
+          Rules.validateWindowRequest(request)
+          State.fence(fences, request.epoch)
           const result = State.acquireWindow(windows, request, randomUUID())
           State.pruneWindows(windows, request.now)
           return result
         }),
-      peekWindow: (key, windowMs, now) => atomically("peekWindow", () => State.peekWindow(windows, key, windowMs, now)),
+      peekWindow: (key, windowMs, now, token) => atomically("peekWindow", () => State.peekWindow(windows, key, windowMs, now, token)),
       releaseWindow: (key, token) =>
         atomically("releaseWindow", () => {
           State.releaseWindow(windows, key, token)
         }),
       get: (key) => atomically("get", () => State.getValue(values, key)),
-      compareAndSet: (key, expectedVersion, value) =>
-        redacting("compareAndSet", (r) =>
-          State.compareAndSet(values, key, expectedVersion, Rules.redactJson(r, Rules.copyJson(value, "value")))),
+      compareAndSet: (key, expectedVersion, value, o) =>
+        redacting("compareAndSet", (r) => {
+          const copy = Rules.redactJson(r, Rules.copyJson(value, "value"))
+          Rules.validateCompareAndSet(key, expectedVersion)
+          State.fence(fences, o?.epoch)
+          return State.compareAndSet(values, key, expectedVersion, copy)
+        }),
       acquireLease: (request) =>
         redacting("acquireLease", (r) => {
           const checked = Rules.validateLeaseRequest(request)
+          State.fence(fences, checked.epoch)
           return State.acquireLease(leases, checked.data === undefined ? checked : { ...checked, data: Rules.redactJsonObject(r, checked.data) })
         }),
       releaseLease: (key, holder) =>

@@ -1,6 +1,7 @@
 /**
  * The contract suite every GuardrailStore implementation must pass: counted sliding windows
- * that never exceed their max under concurrency, refunds, weights, compare-and-swap, leases,
+ * that never exceed their max under concurrency, refunds, weights, idempotent window tokens,
+ * fencing epochs (a stale one refused, also under concurrency), compare-and-swap, leases,
  * hierarchical leases (a parent and its children exclude each other), the incident journal and
  * JSON isolation of stored values.
  *
@@ -208,6 +209,198 @@ export const storeContract = (
           assert.strictEqual(error.operation.startsWith("acquireWindow"), true, error.operation)
           assert.strictEqual(error.store, store.name)
         }
+      }))
+
+    // ------------------------------------------------------------------ window tokens
+
+    test("window token: the same token takes one unit, a different token another; a released token takes anew", (store, id) =>
+      Effect.gen(function*() {
+        const key = id("token")
+        const w = 60_000
+        assert.strictEqual(expectAcquired(yield* store.acquireWindow({ key, max: 5, windowMs: w, now: T, token: "tok-a" }), 1), "tok-a")
+        // the resumed run: same token, later, maybe another weight: nothing taken, same answer
+        assert.strictEqual(expectAcquired(yield* store.acquireWindow({ key, max: 5, windowMs: w, now: T + 10, token: "tok-a" }), 1), "tok-a")
+        assert.strictEqual(expectAcquired(yield* store.acquireWindow({ key, max: 5, windowMs: w, now: T + 20, token: "tok-a", weight: 2 }), 1), "tok-a")
+        assert.deepStrictEqual(yield* store.peekWindow(key, w, T + 20), { count: 1, oldestAt: T })
+        // a peek with the token tells whether it holds a live unit
+        assert.deepStrictEqual(yield* store.peekWindow(key, w, T + 20, "tok-a"), { count: 1, oldestAt: T, held: true })
+        assert.deepStrictEqual(yield* store.peekWindow(key, w, T + 20, "tok-b"), { count: 1, oldestAt: T, held: false })
+        assert.deepStrictEqual(yield* store.peekWindow(key, w, T + w, "tok-a"), { count: 0, held: false })
+        assert.strictEqual(expectAcquired(yield* store.acquireWindow({ key, max: 5, windowMs: w, now: T + 30, token: "tok-b" }), 2), "tok-b")
+        yield* store.releaseWindow(key, "tok-a")
+        assert.strictEqual((yield* store.peekWindow(key, w, T + 30)).count, 1)
+        assert.strictEqual(expectAcquired(yield* store.acquireWindow({ key, max: 5, windowMs: w, now: T + 40, token: "tok-a" }), 2), "tok-a")
+        // the same token under another key is another unit
+        expectAcquired(yield* store.acquireWindow({ key: id("token-other"), max: 5, windowMs: w, now: T + 40, token: "tok-a" }), 1)
+        // a token whose unit slid out of the window takes a new one
+        expectAcquired(yield* store.acquireWindow({ key, max: 5, windowMs: w, now: T + 30 + w, token: "tok-b" }), 2)
+        assert.strictEqual((yield* store.peekWindow(key, w, T + 30 + w)).count, 2)
+      }))
+
+    test("window token: a full window still answers Acquired to the token holding its unit, Exhausted to others", (store, id) =>
+      Effect.gen(function*() {
+        const key = id("token-full")
+        expectAcquired(yield* store.acquireWindow({ key, max: 1, windowMs: 1_000, now: T, token: "held" }), 1)
+        expectAcquired(yield* store.acquireWindow({ key, max: 1, windowMs: 1_000, now: T + 500, token: "held" }), 1)
+        expectExhausted(yield* store.acquireWindow({ key, max: 1, windowMs: 1_000, now: T + 500, token: "other" }), 1, 500)
+        expectExhausted(yield* store.acquireWindow({ key, max: 1, windowMs: 1_000, now: T + 500 }), 1, 500)
+      }))
+
+    test(`window token: ${race} concurrent acquires with one token take exactly one unit; two tokens on max 1, one token wins`, (store, id) =>
+      Effect.gen(function*() {
+        const key = id("token-race")
+        const same = yield* Effect.forEach(
+          Array.from({ length: race }, (_, i) => i),
+          (i) => store.acquireWindow({ key, max: 1_000, windowMs: 60_000, now: T + (i % 5), token: "one" }),
+          { concurrency: "unbounded" }
+        )
+        for (const r of same) assert.deepStrictEqual(r, { _tag: "Acquired", token: "one", count: 1 })
+        assert.strictEqual((yield* store.peekWindow(key, 60_000, T + 5)).count, 1)
+
+        const k1 = id("token-race-max1")
+        const two = yield* Effect.forEach(
+          Array.from({ length: race }, (_, i) => i),
+          (i) => store.acquireWindow({ key: k1, max: 1, windowMs: 60_000, now: T, token: i % 2 === 0 ? "even" : "odd" }),
+          { concurrency: "unbounded" }
+        )
+        const winners = new Set(two.flatMap((r) => (r._tag === "Acquired" ? [r.token] : [])))
+        assert.strictEqual(winners.size, 1)
+        const winner = [...winners][0]!
+        two.forEach((r, i) => assert.strictEqual(r._tag, (i % 2 === 0 ? "even" : "odd") === winner ? "Acquired" : "Exhausted"))
+        assert.strictEqual((yield* store.peekWindow(k1, 60_000, T)).count, 1)
+      }))
+
+    test(`window token: ${race} concurrent acquires with distinct tokens take one unit each`, (store, id) =>
+      Effect.gen(function*() {
+        const key = id("token-distinct")
+        const half = Math.max(1, Math.floor(race / 2))
+        const results = yield* Effect.forEach(
+          Array.from({ length: race }, (_, i) => i),
+          (i) => store.acquireWindow({ key, max: 1_000, windowMs: 60_000, now: T, token: `t-${i % half}` }),
+          { concurrency: "unbounded" }
+        )
+        assert.strictEqual(acquired(results), race)
+        assert.strictEqual((yield* store.peekWindow(key, 60_000, T)).count, Math.min(half, race))
+      }))
+
+    test("window token: an empty or over-long token fails with a StoreError", (store, id) =>
+      Effect.gen(function*() {
+        for (const token of ["", "x".repeat(201)]) {
+          const error = yield* Effect.flip(store.acquireWindow({ key: id("bad-token"), max: 1, windowMs: 1_000, now: T, token }))
+          assert.strictEqual(error._tag, "StoreError")
+          assert.match(error.message, /token/)
+        }
+        assert.strictEqual((yield* store.peekWindow(id("bad-token"), 1_000, T)).count, 0)
+      }))
+
+    // ------------------------------------------------------------------ fencing
+
+    /** The StaleEpoch a refused request failed with. */
+    const expectStale = <A>(effect: Effect.Effect<A, StoreModule.StoreError>, epoch: number, highest: number) =>
+      Effect.gen(function*() {
+        const error = yield* Effect.flip(effect)
+        assert.strictEqual(error._tag, "StoreError")
+        const stale = StoreModule.staleEpochOf(error)
+        assert.isDefined(stale, `expected a stale epoch refusal, got ${error.message}`)
+        assert.strictEqual(stale!.epoch, epoch)
+        assert.strictEqual(stale!.highest, highest)
+        assert.match(error.message, /stale epoch/)
+      })
+
+    test("fencing: a stale epoch is refused by window, compare-and-swap and lease acquires; equal or higher passes", (store, id) =>
+      Effect.gen(function*() {
+        const scope = id("scope")
+        const e = (value: number) => ({ scope, value })
+        const key = id("fenced")
+        expectAcquired(yield* store.acquireWindow({ key, max: 10, windowMs: 60_000, now: T, epoch: e(3) }), 1)
+        yield* expectStale(store.acquireWindow({ key, max: 10, windowMs: 60_000, now: T, epoch: e(2) }), 2, 3)
+        assert.strictEqual((yield* store.peekWindow(key, 60_000, T)).count, 1)
+        yield* expectStale(store.compareAndSet(key, 0, { by: "old leader" }, { epoch: e(2) }), 2, 3)
+        assert.isUndefined(yield* store.get(key))
+        yield* expectStale(store.acquireLease({ key, holder: "old", ttlMs: 60_000, now: T, epoch: e(1) }), 1, 3)
+        assert.isUndefined(yield* store.getLease(key))
+        // equal passes
+        assert.isTrue(yield* store.compareAndSet(key, 0, { by: "leader 3" }, { epoch: e(3) }))
+        // higher passes and raises the highest seen, across operation kinds
+        assert.strictEqual((yield* store.acquireLease({ key, holder: "new", ttlMs: 60_000, now: T, epoch: e(4) }))._tag, "Acquired")
+        yield* expectStale(store.acquireWindow({ key, max: 10, windowMs: 60_000, now: T, epoch: e(3) }), 3, 4)
+        yield* expectStale(store.compareAndSet(key, 1, { by: "leader 3" }, { epoch: e(3) }), 3, 4)
+        assert.deepStrictEqual(yield* store.get(key), { value: { by: "leader 3" }, version: 1 })
+        // unfenced requests and other scopes are not affected
+        expectAcquired(yield* store.acquireWindow({ key, max: 10, windowMs: 60_000, now: T }), 2)
+        expectAcquired(yield* store.acquireWindow({ key, max: 10, windowMs: 60_000, now: T, epoch: { scope: id("other-scope"), value: 0 } }), 3)
+        // a token already held is still refused to a stale epoch
+        const tk = id("fenced-token")
+        expectAcquired(yield* store.acquireWindow({ key: tk, max: 10, windowMs: 60_000, now: T, token: "t", epoch: e(4) }), 1)
+        yield* expectStale(store.acquireWindow({ key: tk, max: 10, windowMs: 60_000, now: T, token: "t", epoch: e(1) }), 1, 4)
+        // invalid epochs fail as invalid input
+        for (const bad of [{ scope: "", value: 1 }, { scope, value: -1 }, { scope, value: 1.5 }]) {
+          const error = yield* Effect.flip(store.acquireWindow({ key, max: 10, windowMs: 60_000, now: T, epoch: bad }))
+          assert.match(error.message, /invalid input: epoch/)
+        }
+      }))
+
+    test(`fencing: ${race} concurrent acquires with epochs 1..${race}: the highest always passes, every refusal is stale, units are exact`, (store, id) =>
+      Effect.gen(function*() {
+        const scope = id("scope-race")
+        const key = id("fenced-race")
+        const epochs = Array.from({ length: race }, (_, i) => i + 1).sort(() => Math.random() - 0.5)
+        const results = yield* Effect.forEach(
+          epochs,
+          (value) =>
+            Effect.result(
+              value % 3 === 0
+                ? Effect.map(store.acquireLease({ key: `${key}-l${value}`, holder: `h${value}`, ttlMs: 60_000, now: T, epoch: { scope, value } }), () => "lease")
+                : Effect.map(store.acquireWindow({ key, max: 10 * race, windowMs: 60_000, now: T, epoch: { scope, value } }), (r) => r._tag)
+            ),
+          { concurrency: "unbounded" }
+        )
+        let windowUnits = 0
+        results.forEach((r, i) => {
+          const value = epochs[i]!
+          if (r._tag === "Success") {
+            if (r.success === "Acquired") windowUnits++
+            return
+          }
+          const stale = StoreModule.staleEpochOf(r.failure)
+          assert.isDefined(stale, r.failure.message)
+          assert.strictEqual(stale!.epoch, value)
+          assert.isTrue(stale!.highest > value)
+        })
+        const top = results[epochs.indexOf(race)]!
+        assert.strictEqual(top._tag, "Success")
+        assert.strictEqual((yield* store.peekWindow(key, 60_000, T)).count, windowUnits)
+        yield* expectStale(store.acquireWindow({ key, max: 10 * race, windowMs: 60_000, now: T, epoch: { scope, value: race - 1 } }), race - 1, race)
+      }))
+
+    test(`fencing: after a newer epoch's write, ${race} concurrent stale acquires are all refused and the newer all pass`, (store, id) =>
+      Effect.gen(function*() {
+        const scope = id("scope-after")
+        const key = id("fenced-after")
+        assert.strictEqual((yield* store.acquireLease({ key: id("leader-lease"), holder: "b", ttlMs: 15_000, now: T, epoch: { scope, value: 2 } }))._tag, "Acquired")
+        const results = yield* Effect.forEach(
+          Array.from({ length: race * 2 }, (_, i) => i),
+          (i) => {
+            const epoch = { scope, value: i % 2 === 0 ? 1 : 2 }
+            return Effect.result(
+              i % 4 < 2
+                ? Effect.map(store.acquireWindow({ key, max: 10 * race, windowMs: 60_000, now: T, epoch }), (r) => r._tag)
+                : Effect.map(store.compareAndSet(`${key}-${i}`, 0, { i }, { epoch }), String)
+            )
+          },
+          { concurrency: "unbounded" }
+        )
+        results.forEach((r, i) => {
+          if (i % 2 === 0) {
+            assert.strictEqual(r._tag, "Failure")
+            if (r._tag === "Failure") assert.strictEqual(StoreModule.staleEpochOf(r.failure)?.highest, 2)
+          } else {
+            assert.strictEqual(r._tag, "Success")
+            if (r._tag === "Success") assert.strictEqual(r.success, i % 4 < 2 ? "Acquired" : "true")
+          }
+        })
+        assert.strictEqual((yield* store.peekWindow(key, 60_000, T)).count, results.filter((_, i) => i % 4 === 1).length)
+        for (let i = 0; i < race * 2; i += 4) assert.isUndefined(yield* store.get(`${key}-${i + 2}`))
       }))
 
     // ------------------------------------------------------------------ compare-and-swap

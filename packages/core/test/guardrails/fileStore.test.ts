@@ -34,12 +34,15 @@ describe("guardrails over the FileStore (two agents sharing one directory)", () 
         const c = yield* ctx({ target: pod, now: T0 })
         const taken = yield* g.acquire(c).pipe(on(a))
         assert.strictEqual(taken.result._tag, "Pass")
-        const seen = yield* g.check({ ...c, now: T0 + 1000 }).pipe(on(b))
+        // b runs another step (its own incident): the same step would find a's unit (its window token)
+        const other = { ...c, incidentId: "inc-b" }
+        const seen = yield* g.check({ ...other, now: T0 + 1000 }).pipe(on(b))
         assert.strictEqual(seen._tag, "Deny")
         assert.strictEqual(seen._tag === "Deny" ? seen.retryAfterMs : -1, 86_400_000 - 1000)
-        assert.strictEqual((yield* g.acquire({ ...c, now: T0 + 1000 }).pipe(on(b))).result._tag, "Deny")
+        assert.strictEqual((yield* g.check({ ...c, now: T0 + 1000 }).pipe(on(b)))._tag, "Pass", "a's own step holds its unit")
+        assert.strictEqual((yield* g.acquire({ ...other, now: T0 + 1000 }).pipe(on(b))).result._tag, "Deny")
         yield* taken.release.pipe(on(a))
-        assert.strictEqual((yield* g.acquire({ ...c, now: T0 + 2000 }).pipe(on(b))).result._tag, "Pass")
+        assert.strictEqual((yield* g.acquire({ ...other, now: T0 + 2000 }).pipe(on(b))).result._tag, "Pass")
       })
     ))
 
@@ -49,8 +52,8 @@ describe("guardrails over the FileStore (two agents sharing one directory)", () 
         const cap = Guardrails.perMinuteCap({ name: "kills_per_minute_cap", key: Guardrails.keys.perTarget("pg-terminate"), max: 20 })
         const c = yield* ctx({ target: pod, now: T0 })
         const results = yield* Effect.forEach(
-          Array.from({ length: 25 }, (_, i) => (i % 2 === 0 ? a : b)),
-          (store) => cap.acquire(c).pipe(on(store)),
+          Array.from({ length: 25 }, (_, i) => i),
+          (i) => cap.acquire({ ...c, stepPath: `0.${i}` }).pipe(on(i % 2 === 0 ? a : b)),
           { concurrency: 8 }
         )
         assert.strictEqual(results.filter((r) => r.result._tag === "Pass").length, 20)

@@ -30,7 +30,11 @@ export interface CtxOptions {
   readonly baseline?: JsonObject
   readonly now?: number
   readonly planDigest?: string
+  /** The step path (default: a fresh one per context, so each acquire is its own step and takes its own unit). */
+  readonly stepPath?: string
 }
+
+let steps = 0
 
 /** Builds a GuardrailContext; `now` defaults to the (Test)Clock. */
 export const ctx = (o: CtxOptions = {}): Effect.Effect<GuardrailContext> =>
@@ -54,7 +58,7 @@ export const ctx = (o: CtxOptions = {}): Effect.Effect<GuardrailContext> =>
       plan,
       planDigest: o.planDigest ?? Plan.digest(plan),
       action,
-      stepPath: "0",
+      stepPath: o.stepPath ?? `0.${++steps}`,
       now,
       baseline: o.baseline ?? {}
     }

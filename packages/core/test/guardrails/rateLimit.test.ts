@@ -38,6 +38,28 @@ describe("rateLimit", () => {
       assert.strictEqual((yield* acquire(bumpPerPodPerDay, { target: podA })).result._tag, "Pass")
     })))
 
+  it.effect("one step takes one unit however often it acquires (a resumed run), also concurrently; another step takes its own", () =>
+    withStore(Effect.gen(function*() {
+      const three = Guardrails.rateLimit({ name: "restarts", key: Guardrails.keys.perTarget("restart"), max: 3, window: "1 hour" })
+      const c = yield* ctx({ target: podA, incidentId: "inc-resumed", stepPath: "0.1" })
+      const first = yield* three.acquire(c)
+      assert.strictEqual(first.result._tag, "Pass")
+      // the agent died before journaling `acquired`: the resumed run acquires again, later
+      const again = yield* three.acquire({ ...c, now: c.now + 60_000 })
+      assert.strictEqual(again.result._tag, "Pass")
+      const racing = yield* Effect.forEach(Array.from({ length: 20 }), () => three.acquire(c), { concurrency: "unbounded" })
+      assert.isTrue(racing.every((r) => r.result._tag === "Pass"))
+      assert.strictEqual(yield* windowCount("restart:k8s/Pod:prod/api/web-1", HOUR), 1)
+      // another step, another incident, another plan: their own units
+      assert.strictEqual((yield* three.acquire({ ...c, stepPath: "0.2" })).result._tag, "Pass")
+      assert.strictEqual((yield* three.acquire({ ...c, incidentId: "inc-other" })).result._tag, "Pass")
+      assert.strictEqual(yield* windowCount("restart:k8s/Pod:prod/api/web-1", HOUR), 3)
+      assert.strictEqual((yield* three.acquire({ ...c, planDigest: "another-plan" })).result._tag, "Deny")
+      // the refund of the resumed acquire gives back the one unit
+      yield* again.release
+      assert.strictEqual(yield* windowCount("restart:k8s/Pod:prod/api/web-1", HOUR), 2)
+    })))
+
   it.effect("keys are independent: another pod has its own budget", () =>
     withStore(Effect.gen(function*() {
       assert.strictEqual((yield* acquire(bumpPerPodPerDay, { target: podA })).result._tag, "Pass")

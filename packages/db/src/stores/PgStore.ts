@@ -14,9 +14,16 @@
  * | `leases` | (key, holder, acquired_at, expires_at, data json, parents text[]) | one transaction under `pg_advisory_xact_lock(<schema>.lease, hashtext(k))` for the key and each parent, taken in hash order: a parent and its children share a lock (hierarchical leases) |
  * | `incidents` | the index: runbook, target, opened_at, last_type, closed, last_seq | `UPDATE … SET last_seq = last_seq + 1 RETURNING` holds the row lock until the entry is written |
  * | `journal` | (incident_id, seq, at, type, step_path, data json), append-only | inserted in the same transaction as the index update |
+ * | `fences` | (scope, epoch): the highest fencing epoch seen per scope | a request with an `epoch` first upserts `greatest(epoch, $n)` (the row lock serializes the scope's fenced writes until COMMIT) and rolls back as stale when the row is higher |
+ *
+ * A window acquire with a `token` the window already holds takes nothing (the `(key, token)` row
+ * is found under the key's lock), so it is also safe to retry after a lost COMMIT.
  *
  * Values are stored as `json` (not `jsonb`), so a value reads back with its members in the
  * order written. Times are `double precision` epoch ms, exact for every finite JS number.
+ *
+ * Windows run on the database's clock by default (`clock`): an agent whose clock is off by
+ * minutes neither frees budget early nor holds it late.
  *
  * The rules (validation, window and lease decisions, journal checks) are core's `StoreRules`;
  * every value, lease data and journal entry is redacted (`StoreRules.redactJson`) before it
@@ -26,7 +33,8 @@
  * `pg_terminate_backend` or a server restart never crashes the process. A read that met a dead
  * connection is retried once on a fresh one; a write is retried only when the failure came
  * before its COMMIT was sent. Every failure is a `StoreError` whose message passes through
- * `scrub`: no password and no DSN ever appears in it.
+ * `scrub`: no password and no DSN ever appears in it. A database that cannot be reached gives
+ * `store unreachable: <code>` (no host, no port): the agent then starts no write step.
  *
  * @since 0.1.0
  */
@@ -61,6 +69,14 @@ export interface PgStoreConfig {
   readonly gcEvery?: number
   /** The redactor every written value, lease data and journal entry passes (default: the caller's `Redactor` service, else the default rules). */
   readonly redactor?: Redactor.Shape
+  /**
+   * Whose clock places window units (default `"database"`): the database's (`clock_timestamp()`
+   * read under the window's lock), so agents whose clocks disagree (a host 10 minutes off) share
+   * exact windows; or the `"caller"`'s `now` (deterministic tests with synthetic times). Every
+   * agent on one schema must use the same clock. Times a window answers with (`peekWindow`'s
+   * `oldestAt`) are shifted into the caller's frame.
+   */
+  readonly clock?: "database" | "caller"
 }
 
 /** A PgStore: the GuardrailStore plus maintenance. */
@@ -108,6 +124,21 @@ const isConnectionError = (cause: unknown): boolean => {
   return code === undefined && /Connection terminated|not queryable|Client has encountered a connection error|socket|ended/i.test(message)
 }
 
+/**
+ * When `cause` means the database cannot be reached (refused, reset, timed out, terminated), the
+ * message every such StoreError carries: `store unreachable: <code>` — never a host, port or
+ * DSN. Core's incident loop recognises the prefix: it starts no write step and says why.
+ */
+const unreachable = (cause: unknown): string | undefined => {
+  const e = (cause ?? {}) as { code?: unknown; message?: unknown }
+  const code = typeof e.code === "string" ? e.code : undefined
+  const message = typeof e.message === "string" ? e.message : ""
+  if (code !== undefined && ["ENOTFOUND", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "EAI_AGAIN"].includes(code)) return `store unreachable: ${code}`
+  if (/timeout exceeded when trying to connect|Connection terminated due to connection timeout/i.test(message)) return "store unreachable: connect timeout"
+  if (!isConnectionError(cause)) return undefined
+  return `store unreachable: ${code ?? "connection lost"}`
+}
+
 /** The DDL, for one schema (already validated as an identifier). */
 export const ddl = (schema: string): ReadonlyArray<string> => [
   `CREATE SCHEMA IF NOT EXISTS ${schema}`,
@@ -127,7 +158,8 @@ export const ddl = (schema: string): ReadonlyArray<string> => [
   `CREATE INDEX IF NOT EXISTS incidents_open ON ${schema}.incidents (opened_at) WHERE NOT closed`,
   `CREATE TABLE IF NOT EXISTS ${schema}.journal (
     incident_id text NOT NULL, seq integer NOT NULL, at double precision NOT NULL, type text NOT NULL,
-    step_path text, data json NOT NULL, PRIMARY KEY (incident_id, seq))`
+    step_path text, data json NOT NULL, PRIMARY KEY (incident_id, seq))`,
+  `CREATE TABLE IF NOT EXISTS ${schema}.fences (scope text PRIMARY KEY, epoch bigint NOT NULL)`
 ]
 
 /**
@@ -171,11 +203,31 @@ export const make = Effect.fn("PgStore.make")(function*(config: PgStoreConfig) {
 
   const toStoreError = (operation: string, cause: unknown): StoreErrorT => {
     if (cause instanceof InvalidInput) return fail(operation, `invalid input: ${cause.message}`)
+    if (cause instanceof GuardrailStore.StaleEpoch) return fail(operation, StoreRules.staleEpochMessage(cause), cause)
+    const down = unreachable(cause)
+    if (down !== undefined) return fail(operation, down, new Error(down))
     const raw = cause instanceof Error ? cause.message : String(cause)
     const code = (cause as { code?: unknown } | null)?.code
     const message = scrub(`${raw}${typeof code === "string" ? ` (${code})` : ""}`, secrets)
     // The driver's error object may carry connection parameters: keep only a scrubbed copy.
     return fail(operation, message, new Error(message))
+  }
+
+  /**
+   * Window units whose acquire failed after its INSERT was sent (the connection died around the
+   * COMMIT): the caller saw a failure and never acted, so the unit — if it landed — is refunded
+   * on the next connection (also with a caller's token: the executor records the step as
+   * denied, never retries it, and a later incident takes its own token).
+   */
+  const orphans: Array<{ readonly key: string; readonly token: string }> = []
+  const dropOrphans = async (client: pg.PoolClient) => {
+    const batch = orphans.splice(0)
+    try {
+      for (const o of batch) await client.query(`DELETE FROM ${schema}.windows WHERE key = $1 AND token = $2`, [o.key, o.token])
+    } catch (e) {
+      orphans.push(...batch)
+      throw e
+    }
   }
 
   interface Tx {
@@ -196,6 +248,7 @@ export const make = Effect.fn("PgStore.make")(function*(config: PgStoreConfig) {
     const attempt = async (): Promise<A> => {
       const client = await pool.connect()
       let broken = false
+      if (orphans.length > 0) await dropOrphans(client)
       const tx: Tx = {
         q: (text, params) => client.query(text, params === undefined ? undefined : [...params]),
         commitSent: false
@@ -240,6 +293,10 @@ export const make = Effect.fn("PgStore.make")(function*(config: PgStoreConfig) {
   }
 
   const S = schema
+  const databaseClock = (config.clock ?? "database") === "database"
+  /** The window clock: the database's (epoch ms, whole) or the caller's `now`. */
+  const clockNow = async (tx: Tx, callerNow: number): Promise<number> =>
+    databaseClock ? num((await tx.q(`SELECT floor(extract(epoch FROM clock_timestamp()) * 1000)::float8 AS t`)).rows[0]!.t) : callerNow
   const lockWindow = `SELECT pg_advisory_xact_lock(hashtext('${S}.window'), hashtext($1))`
   const lockLease = `SELECT pg_advisory_xact_lock(hashtext('${S}.lease'), $1::int)`
 
@@ -250,6 +307,20 @@ export const make = Effect.fn("PgStore.make")(function*(config: PgStoreConfig) {
   }, { transaction: true })
 
   const num = (u: unknown): number => (typeof u === "number" ? u : Number(u))
+
+  /**
+   * Fences a transaction (first, before any other lock): raises the scope's highest epoch, or
+   * throws StaleEpoch (the transaction rolls back) when it is already higher.
+   */
+  const fence = async (tx: Tx, epoch: GuardrailStore.Epoch | undefined): Promise<void> => {
+    if (epoch === undefined) return
+    const row = (await tx.q(
+      `INSERT INTO ${S}.fences (scope, epoch) VALUES ($1, $2) ON CONFLICT (scope) DO UPDATE SET epoch = greatest(${S}.fences.epoch, excluded.epoch) RETURNING epoch`,
+      [epoch.scope, epoch.value]
+    )).rows[0]!
+    const highest = num(row.epoch)
+    if (highest > epoch.value) throw StoreRules.staleEpoch(epoch, highest)
+  }
 
   const leaseOf = (row: Record<string, unknown>): LeaseInfo => {
     const parents = Array.isArray(row.parents) ? row.parents.map(String) : []
@@ -288,35 +359,47 @@ export const make = Effect.fn("PgStore.make")(function*(config: PgStoreConfig) {
 
   const acquireWindow = (request: WindowRequest): Effect.Effect<WindowResult, StoreErrorT> => {
     let weight = 1
+    let sent: { readonly key: string; readonly token: string } | undefined
     const acquire = run("acquireWindow", async (tx) => {
-      const { key, max, now, windowMs } = request
+      const { key, max, windowMs } = request
+      await fence(tx, request.epoch)
       await tx.q(lockWindow, [key])
+      const now = await clockNow(tx, request.now)
       await tx.q(`DELETE FROM ${S}.windows WHERE key = $1 AND $2::float8 - at >= $3::float8`, [key, now, windowMs])
-      const rows = (await tx.q(`SELECT at, weight FROM ${S}.windows WHERE key = $1 ORDER BY at`, [key])).rows
-      const live = rows.map((r) => ({ t: num(r.at), w: num(r.weight) }))
+      const rows = (await tx.q(`SELECT at, weight, token FROM ${S}.windows WHERE key = $1 ORDER BY at`, [key])).rows
+      const live = rows.map((r) => ({ t: num(r.at), w: num(r.weight), token: String(r.token) }))
+      const held = StoreRules.heldWindow(live, request)
+      if (held !== undefined) return held
       const decision = StoreRules.decideWindow(live, { max, now, windowMs, weight })
       if (!decision.fits) return { _tag: "Exhausted", count: decision.count, retryAfterMs: decision.retryAfterMs } as const
-      const token = randomUUID()
+      const token = request.token ?? randomUUID()
+      sent = { key, token }
       await tx.q(`INSERT INTO ${S}.windows (key, token, at, weight, window_ms) VALUES ($1, $2, $3, $4, $5)`, [
         key, token, now, weight, windowMs
       ])
       return { _tag: "Acquired", token, count: decision.count } as const
     }, { transaction: true, validate: () => (weight = StoreRules.validateWindowRequest(request)) })
-    return Effect.tap(acquire, () =>
+    return Effect.tap(acquire.pipe(Effect.tapError(() => Effect.sync(() => {
+      if (sent !== undefined) orphans.push(sent)
+    }))), () =>
       gcEvery > 0 && ++acquires % gcEvery === 0 ? Effect.ignore(gc(request.now)) : Effect.void)
   }
 
-  const peekWindow = (key: string, windowMs: number, now: number) =>
-    run("peekWindow", async (tx) => {
+  const peekWindow = (key: string, windowMs: number, callerNow: number, token?: string) =>
+    run("peekWindow", async (tx): Promise<GuardrailStore.WindowPeek> => {
+      const now = await clockNow(tx, callerNow)
       const r = (await tx.q(
-        `SELECT coalesce(sum(weight), 0)::int AS count, min(at) AS oldest FROM ${S}.windows WHERE key = $1 AND $2::float8 - at < $3::float8`,
-        [key, now, windowMs]
+        `SELECT coalesce(sum(weight), 0)::int AS count, min(at) AS oldest, coalesce(bool_or(token = $4), false) AS held
+         FROM ${S}.windows WHERE key = $1 AND $2::float8 - at < $3::float8`,
+        [key, now, windowMs, token ?? null]
       )).rows[0]!
       const count = num(r.count)
-      return count === 0 ? { count: 0 } : { count, oldestAt: num(r.oldest) }
+      const held = token === undefined ? {} : { held: r.held === true }
+      // oldestAt in the caller's frame: its distance from now is what the caller computes with.
+      return count === 0 ? { count: 0, ...held } : { count, oldestAt: num(r.oldest) - now + callerNow, ...held }
     }, {
       transaction: false,
-      validate: () => StoreRules.validatePeek(key, windowMs, now)
+      validate: () => StoreRules.validatePeek(key, windowMs, callerNow, token)
     })
 
   const releaseWindow = (key: string, token: string) =>
@@ -336,10 +419,11 @@ export const make = Effect.fn("PgStore.make")(function*(config: PgStoreConfig) {
       return row === undefined ? undefined : { value: row.value as Json, version: num(row.version) }
     }, { transaction: false, validate: () => requireKey(key) })
 
-  const compareAndSet = (key: string, expectedVersion: number, value: Json) =>
+  const compareAndSet = (key: string, expectedVersion: number, value: Json, options?: GuardrailStore.CompareAndSetOptions) =>
     Effect.flatMap(redactor, (r) => {
       let text = ""
       return run("compareAndSet", async (tx) => {
+        await fence(tx, options?.epoch)
         const res = expectedVersion === 0
           ? await tx.q(`INSERT INTO ${S}.kv (key, value, version) VALUES ($1, $2::json, 1) ON CONFLICT (key) DO NOTHING`, [key, text])
           : await tx.q(`UPDATE ${S}.kv SET value = $2::json, version = version + 1 WHERE key = $1 AND version = $3`, [
@@ -352,6 +436,7 @@ export const make = Effect.fn("PgStore.make")(function*(config: PgStoreConfig) {
         transaction: true,
         validate: () => {
           StoreRules.validateCompareAndSet(key, expectedVersion)
+          StoreRules.validateEpoch(options?.epoch)
           text = JSON.stringify(StoreRules.redactJson(r, StoreRules.copyJson(value, "value")))
         }
       })
@@ -367,6 +452,7 @@ export const make = Effect.fn("PgStore.make")(function*(config: PgStoreConfig) {
       let checked: StoreRules.CheckedLeaseRequest = request
       return run("acquireLease", async (tx): Promise<LeaseResult> => {
         const { holder, key } = checked
+        await fence(tx, checked.epoch)
         // A renewal without parents keeps the ones it has: lock those too.
         let parents: ReadonlyArray<string> = checked.parents ?? []
         if (checked.parents === undefined) {
@@ -473,15 +559,15 @@ export const make = Effect.fn("PgStore.make")(function*(config: PgStoreConfig) {
         [options?.all === true]
       )).rows.map(indexOf).sort(StoreRules.byOpening), { transaction: false })
 
-  const gc = (now: number): Effect.Effect<number, StoreErrorT> =>
+  const gc = (callerNow: number): Effect.Effect<number, StoreErrorT> =>
     run("gc", async (tx) =>
       (await tx.q(
         `DELETE FROM ${S}.windows WHERE (key, token) IN (
            SELECT key, token FROM ${S}.windows WHERE at + window_ms <= $1::float8 LIMIT 10000 FOR UPDATE SKIP LOCKED)`,
-        [now]
+        [await clockNow(tx, callerNow)]
       )).rowCount ?? 0, {
       transaction: false,
-      validate: () => requireTime(now)
+      validate: () => requireTime(callerNow)
     })
 
   const store: PgStoreShape = {
@@ -510,7 +596,7 @@ export const layer = (config: PgStoreConfig): Layer.Layer<GuardrailStore.Guardra
 
 /**
  * A layer from configuration: `BYTEPORT_STORE_PG_URL` (redacted), `BYTEPORT_STORE_SCHEMA`
- * (`byteport`), `BYTEPORT_STORE_PG_POOL_MAX` (8).
+ * (`byteport`), `BYTEPORT_STORE_PG_POOL_MAX` (8), `BYTEPORT_STORE_PG_CLOCK` (`database`, or `caller`).
  */
 export const layerConfig = Layer.effect(
   GuardrailStore.GuardrailStore,
@@ -518,7 +604,8 @@ export const layerConfig = Layer.effect(
     const config = yield* Config.all({
       url: Config.Redacted("BYTEPORT_STORE_PG_URL"),
       schema: Config.String("BYTEPORT_STORE_SCHEMA").pipe(Config.withDefault("byteport")),
-      poolMax: Settings.positiveInt("BYTEPORT_STORE_PG_POOL_MAX").pipe(Config.withDefault(8))
+      poolMax: Settings.positiveInt("BYTEPORT_STORE_PG_POOL_MAX").pipe(Config.withDefault(8)),
+      clock: Config.Literals(["database", "caller"], "BYTEPORT_STORE_PG_CLOCK").pipe(Config.withDefault("database" as const))
     })
     return yield* make(config)
   })

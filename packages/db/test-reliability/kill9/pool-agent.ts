@@ -7,7 +7,8 @@
  * proxy), `KILL9_PIDS` (comma-separated: the sessions in scope), `KILL9_TARGET` (the database
  * target's ref), `KILL9_INCIDENT`; `KILL9_MODE` `handle` | `resume`; `KILL9_APPROVAL=1` adds an
  * `approval` guardrail; `BYTEPORT_KILL9_AT` — `intent`, `acquired`, `applied` (right after that
- * entry is durable), `verify` (right after the first verification poll's `verdict`) or `approval`
+ * entry is durable), `window` (right after the first step's `kills_per_minute_cap` unit was
+ * taken, before `acquired` is journaled), `verify` (right after the first verification poll's `verdict`) or `approval`
  * (paused, polling for the approval): it prints `BOUNDARY <name>` and waits for its SIGKILL.
  *
  * Prints `RESULT <json>` and exits 0.
@@ -42,6 +43,8 @@ const store = Layer.effect(
     const s = yield* PgStore.make({ url: Redacted.make(env("BYTEPORT_STORE_PG_URL")), schema: env("BYTEPORT_STORE_SCHEMA"), poolMax: 4 })
     return {
       ...s,
+      acquireWindow: (r: Parameters<typeof s.acquireWindow>[0]) =>
+        s.acquireWindow(r).pipe(Effect.tap((res) => (res._tag === "Acquired" && at === "window" && r.key.startsWith("db.kills:") ? boundary("window") : Effect.void))),
       appendJournal: (e: Parameters<typeof s.appendJournal>[0]) =>
         s.appendJournal(e).pipe(Effect.tap((written) => (journalAt[at] === written.type ? boundary(at) : Effect.void)))
     }

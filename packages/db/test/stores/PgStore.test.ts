@@ -22,7 +22,7 @@ describeWithServices(["postgres"], "PgStore (real PostgreSQL 15)", (env) => {
   const schema = `byteport_test_${randomUUID().replace(/-/g, "").slice(0, 12)}`
   const otherSchemas: Array<string> = []
   const storeLayer = (extra: Partial<PgStore.PgStoreConfig> = {}) =>
-    PgStore.layer({ url: Redacted.make(appUrl), schema, poolMax: 6, ...extra })
+    PgStore.layer({ url: Redacted.make(appUrl), schema, poolMax: 6, clock: "caller", ...extra })
 
   afterAll(async () => {
     const client = new pg.Client({ connectionString: appUrl })
@@ -38,7 +38,7 @@ describeWithServices(["postgres"], "PgStore (real PostgreSQL 15)", (env) => {
   storeContract("PgStore", () => storeLayer(), { timeoutMs: 60_000 })
 
   const withStore = <A, E>(f: (store: PgStore.PgStoreShape) => Effect.Effect<A, E>, extra: Partial<PgStore.PgStoreConfig> = {}) =>
-    Effect.scoped(Effect.flatMap(PgStore.make({ url: Redacted.make(appUrl), schema, poolMax: 4, ...extra }), f))
+    Effect.scoped(Effect.flatMap(PgStore.make({ url: Redacted.make(appUrl), schema, poolMax: 4, clock: "caller", ...extra }), f))
 
   it.live("writes are redacted: no planted secret in any row of kv, leases or journal", () =>
     Effect.gen(function*() {
@@ -108,7 +108,7 @@ describeWithServices(["postgres"], "PgStore (real PostgreSQL 15)", (env) => {
           await c.end()
         }
       })
-      assert.deepStrictEqual(tables, ["incidents", "journal", "kv", "leases", "windows"])
+      assert.deepStrictEqual(tables, ["fences", "incidents", "journal", "kv", "leases", "windows"])
     }))
 
   it.live("state survives the store: a new pool on the same schema sees windows, values, leases and journals", () =>
@@ -236,7 +236,8 @@ describeWithServices(["postgres"], "PgStore (real PostgreSQL 15)", (env) => {
       const key = `mp-${randomUUID()}`
       const max = 37
       // the window must exist before the children race (tables), so connect once here
-      yield* withStore((s) => s.peekWindow(key, 60_000, T))
+      // the children (layerConfig) run on the database's clock: so do these peeks
+      yield* withStore((s) => s.peekWindow(key, 60_000, T), { clock: "database" })
       const results = yield* Effect.promise(() => runChildren(2, [key, String(max), "500", "60000", String(T)]))
       const acquired = results.flatMap((r) => r.acquiredCounts)
       for (const r of results) assert.deepStrictEqual(r.errors, [], `child ${r.pid} had errors`)
@@ -246,7 +247,7 @@ describeWithServices(["postgres"], "PgStore (real PostgreSQL 15)", (env) => {
       // every one of each process's 500 requests got an answer
       for (const r of results) assert.strictEqual(r.acquiredCounts.length + r.exhausted, 500)
       assert.notStrictEqual(results[0]!.pid, results[1]!.pid)
-      yield* withStore((s) => Effect.map(s.peekWindow(key, 60_000, T), (p) => assert.strictEqual(p.count, max)))
+      yield* withStore((s) => Effect.map(s.peekWindow(key, 60_000, T), (p) => assert.strictEqual(p.count, max)), { clock: "database" })
     }), 120_000)
 
   interface ChildOut {

@@ -24,10 +24,17 @@
  * new term increments it, including a re-acquire by the same identity after it stepped down
  * (client-go increments only when the holder changes), so two terms never share an epoch.
  *
+ * **Fencing.** `leadership` provides core's `Leadership` from the elector: the executor starts a
+ * step only while this elector leads, every guardrail acquire carries the term's epoch in the
+ * fencing scope `<namespace>/<name>`, and a store that refuses it (a newer leader wrote) makes
+ * the elector step down (`stepDown`). `eachTerm(self)` runs `self` (e.g. `Catalog.run`, which
+ * resumes the open incidents when it starts) during every term of this elector.
+ *
  * @since 0.1.0
  */
 import { V1MicroTime } from "@kubernetes/client-node"
 import type { V1Lease } from "@kubernetes/client-node"
+import { Leadership } from "@byteport/core"
 import { Cause, Clock, Config, Context, Deferred, Duration, Effect, Fiber, Layer, Option, Ref, Schema, Scope, Stream, SubscriptionRef } from "effect"
 import { hostname } from "node:os"
 import { randomUUID } from "node:crypto"
@@ -87,6 +94,10 @@ export interface LeaderElectionShape {
    * its term ends (renew deadline missed, 409 on renew, release). `self` gets the term's epoch.
    */
   readonly whileLeader: <A, E, R>(self: (epoch: number) => Effect.Effect<A, E, R>) => Effect.Effect<A, E | NotLeader, R>
+  /** The fencing scope of this election's epochs: `<namespace>/<name>` of its Lease. */
+  readonly scope: string
+  /** Ends the current term now (a store refused its epoch: a newer leader exists); a no-op when not leading. */
+  readonly stepDown: (reason: string) => Effect.Effect<void>
 }
 
 /** The leader elector of this agent. */
@@ -277,6 +288,9 @@ export const make = (options: Options = {}): Effect.Effect<LeaderElectionShape, 
 
     return {
       identity,
+      scope: `${namespace}/${name}`,
+      stepDown: (reason: string) =>
+        Effect.flatMap(Ref.get(term), (t) => (t === undefined || t.ended ? Effect.void : endTerm(t, `stepped down: ${reason}`))),
       isLeader,
       epoch: Effect.gen(function*() {
         const t = yield* Ref.get(term)
@@ -288,6 +302,40 @@ export const make = (options: Options = {}): Effect.Effect<LeaderElectionShape, 
       }),
       changes: SubscriptionRef.changes(status),
       whileLeader
+    }
+  })
+
+/**
+ * Core's `Leadership` from the elector: the term's epoch (`leaseTransitions`) in the fencing
+ * scope `<namespace>/<name>` while it leads, none otherwise; `stepDown` ends the term.
+ */
+export const leadership: Layer.Layer<Leadership.Leadership, never, LeaderElection> = Layer.effect(
+  Leadership.Leadership,
+  Effect.gen(function*() {
+    return leadershipOf(yield* LeaderElection)
+  })
+)
+
+const leadershipOf = (le: LeaderElectionShape): Leadership.LeadershipShape => ({
+  epoch: Effect.map(le.epoch, Option.map((value) => ({ scope: le.scope, value }))),
+  stepDown: le.stepDown
+})
+
+/**
+ * Runs `self` during every term of this elector, with core's `Leadership` provided: it starts
+ * when the elector gains the lead, is interrupted when the term ends (renew deadline missed, a
+ * 409, `stepDown`), and starts again at the next term. Never returns; fails only when `self` fails.
+ */
+export const eachTerm = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<never, E, Exclude<R, Leadership.Leadership> | LeaderElection> =>
+  Effect.gen(function*() {
+    const le = yield* LeaderElection
+    const provided = Effect.provideService(self, Leadership.Leadership, leadershipOf(le))
+    while (true) {
+      // wait for the lead (a status change, or a re-check every second)
+      while (!(yield* le.isLeader)) {
+        yield* Effect.raceFirst(Effect.asVoid(Stream.runHead(Stream.filter(le.changes, (s) => s.leading))), Effect.sleep("1 second"))
+      }
+      yield* le.whileLeader(() => provided).pipe(Effect.catchTag("NotLeader", () => Effect.void))
     }
   })
 

@@ -35,6 +35,17 @@
  * wrote are rolled back). A release removes the claims too; the claim of an agent that died
  * between its writes lapses with its ttl, like a lease.
  *
+ * **Fencing.** A request with an `epoch` is first checked against the scope's fence Lease
+ * (`bp-f-…`, the highest epoch seen in `byteport.io/fence-epoch`, raised by a conditional
+ * write), then against the highest epochs recorded on the object it writes
+ * (`byteport.io/fences`, written with it): a stale epoch is refused. Two leaders writing the
+ * same object are thus ordered by its resourceVersion; a deposed leader's write to an object
+ * the new leader has not touched can only slip in between its own fence check and its write
+ * (two requests), never after the new leader's first fenced write is visible to that check.
+ *
+ * **Window tokens.** An acquire whose `token` already holds a live unit of the window writes
+ * nothing and answers Acquired (read under the same conditional write as any acquire).
+ *
  * Rules and redaction are core's `StoreRules`: every value, lease data, claim and journal entry
  * is redacted before it reaches an annotation. `gc(now)` deletes windows with no live entry and,
  * with `closedJournalRetentionMs`, the journals of incidents closed longer ago than that.
@@ -73,7 +84,9 @@ export const Annotations = {
   lease: "byteport.io/lease",
   claims: "byteport.io/lease-claims",
   journal: "byteport.io/journal",
-  incident: "byteport.io/incident"
+  incident: "byteport.io/incident",
+  fenceEpoch: "byteport.io/fence-epoch",
+  fences: "byteport.io/fences"
 } as const
 
 /** Label names. */
@@ -86,8 +99,8 @@ export const Labels = {
 /** Largest encoded data one Lease may hold (annotations are limited to 256 KiB in total). */
 export const MAX_DATA_BYTES = 240 * 1024
 
-type Type = "window" | "value" | "lease" | "journal"
-const prefix: Record<Type, string> = { window: "w", value: "v", lease: "l", journal: "j" }
+type Type = "window" | "value" | "lease" | "journal" | "fence"
+const prefix: Record<Type, string> = { window: "w", value: "v", lease: "l", journal: "j", fence: "f" }
 
 /** The Lease name for a store key: readable, DNS-1123, unique by hash. */
 export const objectName = (type: Type, key: string): string => {
@@ -167,7 +180,15 @@ export const make = (options: LeaseStoreOptions = {}): Effect.Effect<LeaseStoreS
         try {
           return Effect.succeed(f())
         } catch (e) {
-          return Effect.fail(fail(operation, e instanceof S.InvalidInput ? `invalid input: ${e.message}` : `corrupt store data: ${String(e)}`, e))
+          return Effect.fail(fail(
+            operation,
+            e instanceof S.InvalidInput
+              ? `invalid input: ${e.message}`
+              : e instanceof GuardrailStore.StaleEpoch
+              ? S.staleEpochMessage(e)
+              : `corrupt store data: ${String(e)}`,
+            e
+          ))
         }
       })
 
@@ -277,7 +298,33 @@ export const make = (options: LeaseStoreOptions = {}): Effect.Effect<LeaseStoreS
       const text = l?.metadata?.annotations?.[Annotations.journal]
       return text === undefined ? [] : (JSON.parse(text) as Array<JournalEntry>)
     }
-    const windowWrite = (state: S.WindowState): Write => ({ annotations: { [Annotations.window]: JSON.stringify(state) } })
+    const windowWrite = (state: S.WindowState, fences: Record<string, string> = {}): Write => ({
+      annotations: { [Annotations.window]: JSON.stringify(state), ...fences }
+    })
+
+    /** Raises (or checks) the scope's highest epoch on its fence Lease; fails with StaleEpoch when it is higher. */
+    const fenceScope = (operation: string, epoch: GuardrailStore.Epoch | undefined): Effect.Effect<void, StoreError> =>
+      epoch === undefined ? Effect.void : Effect.flatMap(guard(operation, () => S.validateEpoch(epoch)), () =>
+        mutate(operation, "fence", epoch.scope, (current): Plan<void> => {
+          const text = current?.metadata?.annotations?.[Annotations.fenceEpoch]
+          const next = S.decideEpoch(text === undefined ? undefined : Number(text), epoch)
+          return next === undefined ? { result: undefined } : { result: undefined, write: { annotations: { [Annotations.fenceEpoch]: String(next) } } }
+        }))
+
+    /**
+     * The fences annotation of an object written with `epoch`: the highest epochs it was written
+     * with, per scope. Throws StaleEpoch when the object was written with a higher one.
+     */
+    const fenceObject = (current: V1Lease | undefined, epoch: GuardrailStore.Epoch | undefined): Record<string, string> => {
+      const text = current?.metadata?.annotations?.[Annotations.fences]
+      const seen: Record<string, number> = text === undefined ? {} : JSON.parse(text) as Record<string, number>
+      if (epoch === undefined) return text === undefined ? {} : { [Annotations.fences]: text }
+      const next = S.decideEpoch(Object.prototype.hasOwnProperty.call(seen, epoch.scope) ? seen[epoch.scope] : undefined, epoch)
+      const out: Record<string, number> = {}
+      for (const [k, v] of Object.entries(seen)) Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true })
+      if (next !== undefined) Object.defineProperty(out, epoch.scope, { value: next, enumerable: true, writable: true, configurable: true })
+      return { [Annotations.fences]: JSON.stringify(out) }
+    }
     const redactor = S.redactorFor(options.redactor)
 
     /** Records (or renews) `lease` as a claim in its parent's Lease; Held when the parent or an equal claim is another holder's. */
@@ -318,6 +365,7 @@ export const make = (options: LeaseStoreOptions = {}): Effect.Effect<LeaseStoreS
           return c.data === undefined ? c : { ...c, data: S.redactJsonObject(r, c.data) }
         })
         const { holder, key, now, ttlMs } = checked
+        yield* fenceScope("acquireLease", checked.epoch)
         // A renewal without parents keeps the ones it has.
         let parents = checked.parents
         if (parents === undefined) {
@@ -340,11 +388,16 @@ export const make = (options: LeaseStoreOptions = {}): Effect.Effect<LeaseStoreS
         const outcome = yield* mutate("acquireLease", "lease", key, (current): Plan<{ readonly result: GuardrailStore.LeaseResult; readonly dropped: ReadonlyArray<string> }> => {
           const claims = parseClaims(current)
           const before = parseLease(key, current)
+          const fences = fenceObject(current, req.epoch)
           const decision = S.decideLease(req, before, claims)
           if (decision._tag === "Held") return { result: { result: decision, dropped: [] } }
           // parents this holder's lease no longer names keep no claim for it
           const dropped = before !== undefined && before.holder === holder ? (before.parents ?? []).filter((p) => !parents.includes(p)) : []
-          return { result: { result: { _tag: "Acquired", lease: S.copyLease(decision.lease) }, dropped }, write: leaseWrite(decision.lease, claims, now) }
+          const write = leaseWrite(decision.lease, claims, now)
+          return {
+            result: { result: { _tag: "Acquired", lease: S.copyLease(decision.lease) }, dropped },
+            write: write === "delete" ? write : { ...write, annotations: { ...write.annotations, ...fences } }
+          }
         }).pipe(Effect.tapError(() => rollback))
         if (outcome.result._tag === "Held") yield* rollback
         yield* Effect.forEach(outcome.dropped, (parent) => dropClaim(parent, key, holder, now), { discard: true })
@@ -355,19 +408,23 @@ export const make = (options: LeaseStoreOptions = {}): Effect.Effect<LeaseStoreS
       name,
       acquireWindow: (request) =>
         Effect.flatMap(guard("acquireWindow", () => S.validateWindowRequest(request)), () =>
-          mutate("acquireWindow", "window", request.key, (current) => {
-            const { next, result } = S.acquireWindow(parseWindow(current), request, randomUUID())
-            return next !== undefined ? { result, write: windowWrite(next) } : { result }
-          })),
-      peekWindow: (key, windowMs, now) =>
-        Effect.flatMap(guard("peekWindow", () => S.validatePeek(key, windowMs, now)), () =>
-          Effect.flatMap(read("peekWindow", "window", key), (l) => guard("peekWindow", () => S.peekWindow(parseWindow(l), key, windowMs, now)))),
+          Effect.andThen(
+            fenceScope("acquireWindow", request.epoch),
+            mutate("acquireWindow", "window", request.key, (current) => {
+              const fences = fenceObject(current, request.epoch)
+              const { next, result } = S.acquireWindow(parseWindow(current), request, randomUUID())
+              return next !== undefined ? { result, write: windowWrite(next, fences) } : { result }
+            })
+          )),
+      peekWindow: (key, windowMs, now, token) =>
+        Effect.flatMap(guard("peekWindow", () => S.validatePeek(key, windowMs, now, token)), () =>
+          Effect.flatMap(read("peekWindow", "window", key), (l) => guard("peekWindow", () => S.peekWindow(parseWindow(l), key, windowMs, now, token)))),
       releaseWindow: (key, token) =>
         Effect.flatMap(guard("releaseWindow", () => (S.requireKey(key), S.requireKey(token, "token"))), () =>
           mutate("releaseWindow", "window", key, (current): Plan<void> => {
             const next = S.releaseWindow(parseWindow(current), token)
             if (next === undefined) return { result: undefined }
-            return { result: undefined, write: next === null ? "delete" : windowWrite(next) }
+            return { result: undefined, write: next === null ? "delete" : windowWrite(next, fenceObject(current, undefined)) }
           })),
       get: (key) =>
         Effect.flatMap(guard("get", () => S.requireKey(key)), () =>
@@ -378,19 +435,24 @@ export const make = (options: LeaseStoreOptions = {}): Effect.Effect<LeaseStoreS
               if (text === undefined) return undefined
               return { value: JSON.parse(text) as CoreJson.Json, version: Number(a?.[Annotations.version]) }
             }))),
-      compareAndSet: (key, expectedVersion, value) =>
+      compareAndSet: (key, expectedVersion, value, o) =>
         Effect.flatMap(redactor, (r) =>
           Effect.flatMap(
             guard("compareAndSet", () => {
               S.validateCompareAndSet(key, expectedVersion)
+              S.validateEpoch(o?.epoch)
               return JSON.stringify(S.redactJson(r, S.copyJson(value, "value")))
             }),
             (encoded) =>
-              mutate("compareAndSet", "value", key, (current): Plan<boolean> => {
-                const version = current === undefined ? 0 : Number(current.metadata?.annotations?.[Annotations.version] ?? "0")
-                if (version !== expectedVersion) return { result: false }
-                return { result: true, write: { annotations: { [Annotations.value]: encoded, [Annotations.version]: String(version + 1) } } }
-              })
+              Effect.andThen(
+                fenceScope("compareAndSet", o?.epoch),
+                mutate("compareAndSet", "value", key, (current): Plan<boolean> => {
+                  const fences = fenceObject(current, o?.epoch)
+                  const version = current === undefined ? 0 : Number(current.metadata?.annotations?.[Annotations.version] ?? "0")
+                  if (version !== expectedVersion) return { result: false }
+                  return { result: true, write: { annotations: { [Annotations.value]: encoded, [Annotations.version]: String(version + 1), ...fences } } }
+                })
+              )
           )),
       acquireLease,
       releaseLease: (key, holder) =>

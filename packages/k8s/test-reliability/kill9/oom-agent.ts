@@ -10,7 +10,8 @@
  *   (`Runbook.resume` of the incident);
  * - `KILL9_APPROVAL=1`: the runbook also carries an `approval` guardrail (a pause awaits a human);
  * - `BYTEPORT_KILL9_AT`: the journal boundary to stop at — `intent`, `acquired`, `applied`
- *   (right after that entry is durable), `verify` (60 virtual seconds into the verification hold
+ *   (right after that entry is durable), `window` (right after the step's first guardrail took
+ *   its window unit, before `acquired` is journaled), `verify` (60 virtual seconds into the verification hold
  *   window after `applied`) or `approval` (paused, polling for the approval). The process prints
  *   `BOUNDARY <name>`, stops its clock and waits for its SIGKILL.
  *
@@ -51,6 +52,8 @@ const store = Layer.effect(
   GuardrailStore.GuardrailStore,
   Effect.map(FileStore.make({ directory: env("KILL9_STORE_DIR"), fsync: true }), (s) => ({
     ...s,
+    acquireWindow: (r: Parameters<typeof s.acquireWindow>[0]) =>
+      s.acquireWindow(r).pipe(Effect.tap((res) => (res._tag === "Acquired" && at === "window" ? boundary("window") : Effect.void))),
     appendJournal: (e: Parameters<typeof s.appendJournal>[0]) =>
       s.appendJournal(e).pipe(
         Effect.tap((written) => {

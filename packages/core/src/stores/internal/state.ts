@@ -5,7 +5,7 @@
  *
  * @internal
  */
-import type { IncidentIndexEntry, JournalEntry, LeaseInfo, LeaseResult, Versioned, WindowRequest, WindowResult } from "../../GuardrailStore"
+import type { Epoch, IncidentIndexEntry, JournalEntry, LeaseInfo, LeaseResult, Versioned, WindowRequest, WindowResult } from "../../GuardrailStore"
 import type { Json } from "../../Json"
 import * as Rules from "../../StoreRules"
 
@@ -27,8 +27,8 @@ export const acquireWindow = (windows: Map<string, WindowSlot>, request: WindowR
 }
 
 /** Reads a window without changing it. */
-export const peekWindow = (windows: Map<string, WindowSlot>, key: string, windowMs: number, now: number) =>
-  Rules.peekWindow(windows.get(key), key, windowMs, now)
+export const peekWindow = (windows: Map<string, WindowSlot>, key: string, windowMs: number, now: number, token?: string) =>
+  Rules.peekWindow(windows.get(key), key, windowMs, now, token)
 
 /** Removes the unit taken with `token`; true when something was removed. */
 export const releaseWindow = (windows: Map<string, WindowSlot>, key: string, token: string): boolean => {
@@ -96,3 +96,15 @@ export const getLease = (leases: Map<string, LeaseInfo>, key: string): LeaseInfo
 /** The index entry of an incident with one more entry. */
 export const indexWith = (summary: IncidentIndexEntry | undefined, stored: JournalEntry): IncidentIndexEntry =>
   summary === undefined ? Rules.summarize([stored]) : Rules.advance(summary, stored)
+
+/**
+ * Fences a request (see `StoreRules.decideEpoch`): throws StaleEpoch when `epoch` is below the
+ * scope's highest, else records it; true when the map changed. No epoch: nothing to do.
+ */
+export const fence = (fences: Map<string, number>, epoch: Epoch | undefined): boolean => {
+  if (epoch === undefined) return false
+  const next = Rules.decideEpoch(fences.get(epoch?.scope), epoch)
+  if (next === undefined) return false
+  fences.set(epoch.scope, next)
+  return true
+}
