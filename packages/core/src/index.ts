@@ -94,11 +94,8 @@ export * as Modes from "./Modes"
 export * as TimedUndo from "./TimedUndo"
 /** Live annotations: the AnnotationSource read by `Guardrail.requireAnnotation` at acquire (never cached, audited), and the configuration source. */
 export * as Annotations from "./annotations/Annotations"
-<<<<<<< HEAD
 
 /** OpenTelemetry: incident spans, metrics and redacted logs over OTLP/HTTP through Effect's exporters. */
 export * as Telemetry from "./Telemetry"
-=======
 /** Leadership (leader election) as the executor sees it: only the leader starts steps, its acquires carry its epoch. */
 export * as Leadership from "./Leadership"
->>>>>>> wt/fleet
