@@ -100,6 +100,12 @@ export interface LeaseInfo {
   readonly expiresAt: number
   readonly data: JsonObject
   readonly parents?: ReadonlyArray<string> | undefined
+  /**
+   * The fencing epoch the lease was taken or renewed with (present only then). A request with a
+   * newer epoch of the same scope takes such a lease over even before it expires: the leader
+   * that held it has been deposed, and fencing keeps it from writing.
+   */
+  readonly epoch?: Epoch | undefined
 }
 
 /**

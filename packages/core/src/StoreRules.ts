@@ -396,12 +396,12 @@ export const decideLease = (
   current: LeaseInfo | undefined,
   related: Iterable<LeaseInfo> = []
 ): LeaseResult => {
-  const live = current !== undefined && isLive(current, request.now)
+  const live = current !== undefined && isLive(current, request.now) && !superseded(current, request)
   if (live && current.holder !== request.holder) return { _tag: "Held", lease: current }
   const renew = live && current.holder === request.holder
   const parents = request.parents ?? (renew ? current.parents ?? [] : [])
   for (const other of related) {
-    if (other.key === request.key || other.holder === request.holder || !isLive(other, request.now)) continue
+    if (other.key === request.key || other.holder === request.holder || !isLive(other, request.now) || superseded(other, request)) continue
     if (excludes(other, { key: request.key, parents })) return { _tag: "Held", lease: other }
   }
   const lease: LeaseInfo = {
@@ -410,10 +410,15 @@ export const decideLease = (
     acquiredAt: renew ? current.acquiredAt : request.now,
     expiresAt: request.now + request.ttlMs,
     data: request.data ?? (renew ? current.data : {}),
-    ...(parents.length > 0 ? { parents: [...parents] } : {})
+    ...(parents.length > 0 ? { parents: [...parents] } : {}),
+    ...(request.epoch !== undefined ? { epoch: { scope: request.epoch.scope, value: request.epoch.value } } : {})
   }
   return { _tag: "Acquired", lease }
 }
+
+/** Whether `lease` was taken under an older epoch of the request's fencing scope (its leader was deposed). */
+export const superseded = (lease: LeaseInfo, request: { readonly epoch?: Epoch | undefined }): boolean =>
+  request.epoch !== undefined && lease.epoch !== undefined && lease.epoch.scope === request.epoch.scope && lease.epoch.value < request.epoch.value
 
 /** A fresh copy of a lease (data copied, parents only when there are some). */
 export const copyLease = (lease: LeaseInfo): LeaseInfo => ({
@@ -422,7 +427,8 @@ export const copyLease = (lease: LeaseInfo): LeaseInfo => ({
   acquiredAt: lease.acquiredAt,
   expiresAt: lease.expiresAt,
   data: copyJsonObject(lease.data, "data"),
-  ...(lease.parents !== undefined && lease.parents.length > 0 ? { parents: [...lease.parents] } : {})
+  ...(lease.parents !== undefined && lease.parents.length > 0 ? { parents: [...lease.parents] } : {}),
+  ...(lease.epoch !== undefined ? { epoch: { scope: lease.epoch.scope, value: lease.epoch.value } } : {})
 })
 
 // -------------------------------------------------------------------------------------- journal

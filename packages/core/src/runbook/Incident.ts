@@ -6,13 +6,14 @@
  * @since 0.1.0
  * @internal
  */
-import { Clock, Duration, Effect } from "effect"
+import { Cause, Clock, Duration, Effect, Option } from "effect"
 import * as AgentId from "../AgentId"
 import { ApprovalChannel } from "../approval/Channel"
 import * as Executor from "../Executor"
 import * as Fact from "../Fact"
 import { denialDetail } from "../Guardrail"
-import { GuardrailStore } from "../GuardrailStore"
+import { GuardrailStore, staleEpochOf } from "../GuardrailStore"
+import { Leadership } from "../Leadership"
 import { causeText } from "../internal/cause"
 import * as HandOff from "../internal/handOff"
 import { toJson } from "../internal/journal"
@@ -51,7 +52,11 @@ export const runIncident = <F, R>(
         return yield* finish(runbook, st, "duplicate", { heldBy: claimed.incidentId, reportBack: false })
       }
       st.leaseHolder = claimed.holder
+      // with leader election the target lease carries the leader's epoch (a newer leader's takes it over)
+      const leadership = yield* Effect.serviceOption(Leadership)
+      const epoch = leadership._tag === "Some" ? Option.getOrUndefined(yield* leadership.value.epoch) : undefined
       const leased = yield* Effect.result(store.acquireLease({
+        ...(epoch !== undefined ? { epoch } : {}),
         key: leaseKey(target),
         holder: st.leaseHolder ?? AgentId.holder(agent, st.incidentId),
         ttlMs: Duration.toMillis(runbook.leaseTtl),
@@ -274,10 +279,20 @@ export const runIncident = <F, R>(
 
     return yield* verifyAndClose(runbook, st, cls, plan, res, baseline)
   }).pipe(
-    Effect.catchCause((cause) =>
-      // Any failure (a store error, a defect in user code) becomes an escalation, never a crash.
-      escalate(runbook, st, `runbook failed: ${causeText(cause)}`, "critical").pipe(
+    Effect.catchCause((cause) => {
+      // Not the leader (the executor stopped before a step): the run stops, the incident stays open.
+      if (Cause.hasInterruptsOnly(cause)) return Effect.interrupt
+      // A store refused this leader's epoch (a newer leader wrote): step down and stop likewise.
+      const stale = staleEpochOf(Cause.squash(cause))
+      if (stale !== undefined) {
+        return Effect.serviceOption(Leadership).pipe(
+          Effect.flatMap((l) => (l._tag === "Some" ? l.value.stepDown(`the store refused epoch ${stale.epoch} of ${stale.scope} (a newer leader's is ${stale.highest})`) : Effect.void)),
+          Effect.andThen(Effect.interrupt)
+        )
+      }
+      // Any other failure (a store error, a defect in user code) becomes an escalation, never a crash.
+      return escalate(runbook, st, `runbook failed: ${causeText(cause)}`, "critical").pipe(
         Effect.catchCause(() => Effect.succeed(fallbackReport(runbook, st, causeText(cause))))
       )
-    )
+    })
   )

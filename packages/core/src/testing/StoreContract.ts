@@ -340,6 +340,30 @@ export const storeContract = (
         }
       }))
 
+    test("fencing: a live lease taken under an older epoch of the scope is taken over by a newer epoch, also through a parent", (store, id) =>
+      Effect.gen(function*() {
+        const scope = id("scope-lease")
+        const key = id("fenced-lease")
+        const parent = id("fenced-parent")
+        const old = yield* store.acquireLease({ key, holder: "inc@old-leader", ttlMs: 1_800_000, now: T, parents: [parent], epoch: { scope, value: 1 } })
+        assert.strictEqual(old._tag, "Acquired")
+        assert.deepStrictEqual(old.lease.epoch, { scope, value: 1 })
+        // unfenced, another scope, or the same epoch: still held
+        assert.strictEqual((yield* store.acquireLease({ key, holder: "inc@other", ttlMs: 60_000, now: T + 1 }))._tag, "Held")
+        assert.strictEqual((yield* store.acquireLease({ key, holder: "inc@other", ttlMs: 60_000, now: T + 1, epoch: { scope: id("scope-x"), value: 9 } }))._tag, "Held")
+        assert.strictEqual((yield* store.acquireLease({ key: parent, holder: "inc@same", ttlMs: 60_000, now: T + 1, epoch: { scope, value: 1 } }))._tag, "Held")
+        // the new leader (epoch 2) takes the parent over: the child lease of the deposed one no longer excludes it
+        const p2 = yield* store.acquireLease({ key: parent, holder: "inc@new-leader", ttlMs: 60_000, now: T + 2, epoch: { scope, value: 2 } })
+        assert.strictEqual(p2._tag, "Acquired", JSON.stringify(p2))
+        yield* store.releaseLease(parent, "inc@new-leader")
+        const taken = yield* store.acquireLease({ key, holder: "inc@new-leader", ttlMs: 60_000, now: T + 3, epoch: { scope, value: 2 } })
+        assert.strictEqual(taken._tag, "Acquired", JSON.stringify(taken))
+        assert.strictEqual(taken.lease.holder, "inc@new-leader")
+        assert.deepStrictEqual((yield* store.getLease(key))?.epoch, { scope, value: 2 })
+        // and the deposed leader cannot take it back
+        yield* expectStale(store.acquireLease({ key, holder: "inc@old-leader", ttlMs: 60_000, now: T + 4, epoch: { scope, value: 1 } }), 1, 2)
+      }))
+
     test(`fencing: ${race} concurrent acquires with epochs 1..${race}: the highest always passes, every refusal is stale, units are exact`, (store, id) =>
       Effect.gen(function*() {
         const scope = id("scope-race")

@@ -152,6 +152,7 @@ export const ddl = (schema: string): ReadonlyArray<string> => [
     expires_at double precision NOT NULL, data json NOT NULL)`,
   `ALTER TABLE ${schema}.leases ADD COLUMN IF NOT EXISTS parents text[] NOT NULL DEFAULT '{}'`,
   `CREATE INDEX IF NOT EXISTS leases_parents ON ${schema}.leases USING gin (parents)`,
+  `ALTER TABLE ${schema}.leases ADD COLUMN IF NOT EXISTS epoch json`,
   `CREATE TABLE IF NOT EXISTS ${schema}.incidents (
     incident_id text PRIMARY KEY, runbook text NOT NULL, target_key text NOT NULL,
     opened_at double precision NOT NULL, last_type text NOT NULL, closed boolean NOT NULL, last_seq integer NOT NULL)`,
@@ -330,10 +331,11 @@ export const make = Effect.fn("PgStore.make")(function*(config: PgStoreConfig) {
       acquiredAt: num(row.acquired_at),
       expiresAt: num(row.expires_at),
       data: row.data as JsonObject,
-      ...(parents.length > 0 ? { parents } : {})
+      ...(parents.length > 0 ? { parents } : {}),
+      ...(row.epoch !== null && row.epoch !== undefined ? { epoch: row.epoch as GuardrailStore.Epoch } : {})
     }
   }
-  const LEASE_COLUMNS = "key, holder, acquired_at, expires_at, data, parents"
+  const LEASE_COLUMNS = "key, holder, acquired_at, expires_at, data, parents, epoch"
   const redactor = StoreRules.redactorFor(config.redactor)
 
   const entryOf = (row: Record<string, unknown>): JournalEntry => ({
@@ -470,11 +472,11 @@ export const make = Effect.fn("PgStore.make")(function*(config: PgStoreConfig) {
         if (decision._tag === "Held") return decision
         const lease = decision.lease
         const out = (await tx.q(
-          `INSERT INTO ${S}.leases (key, holder, acquired_at, expires_at, data, parents) VALUES ($1, $2, $3, $4, $5::json, $6::text[])
+          `INSERT INTO ${S}.leases (key, holder, acquired_at, expires_at, data, parents, epoch) VALUES ($1, $2, $3, $4, $5::json, $6::text[], $7::json)
            ON CONFLICT (key) DO UPDATE SET holder = excluded.holder, acquired_at = excluded.acquired_at,
-             expires_at = excluded.expires_at, data = excluded.data, parents = excluded.parents
+             expires_at = excluded.expires_at, data = excluded.data, parents = excluded.parents, epoch = excluded.epoch
            RETURNING ${LEASE_COLUMNS}`,
-          [key, holder, lease.acquiredAt, lease.expiresAt, JSON.stringify(lease.data), [...(lease.parents ?? [])]]
+          [key, holder, lease.acquiredAt, lease.expiresAt, JSON.stringify(lease.data), [...(lease.parents ?? [])], lease.epoch === undefined ? null : JSON.stringify(lease.epoch)]
         )).rows[0]!
         return { _tag: "Acquired", lease: leaseOf(out) }
       }, {

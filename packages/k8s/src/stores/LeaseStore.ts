@@ -257,7 +257,8 @@ export const make = (options: LeaseStoreOptions = {}): Effect.Effect<LeaseStoreS
       acquiredAt: x.acquiredAt,
       expiresAt: x.expiresAt,
       data: x.data,
-      ...(x.parents !== undefined && x.parents.length > 0 ? { parents: x.parents } : {})
+      ...(x.parents !== undefined && x.parents.length > 0 ? { parents: x.parents } : {}),
+      ...(x.epoch !== undefined ? { epoch: x.epoch } : {})
     })
     const parseLease = (key: string, l: V1Lease | undefined): LeaseInfo | undefined => {
       const text = l?.metadata?.annotations?.[Annotations.lease]
@@ -331,10 +332,10 @@ export const make = (options: LeaseStoreOptions = {}): Effect.Effect<LeaseStoreS
     const claim = (parent: string, lease: LeaseInfo, now: number) =>
       mutate("acquireLease", "lease", parent, (current): Plan<{ readonly held?: LeaseInfo; readonly previous?: LeaseInfo }> => {
         const own = parseLease(parent, current)
-        if (own !== undefined && S.isLive(own, now) && own.holder !== lease.holder) return { result: { held: own } }
+        if (own !== undefined && S.isLive(own, now) && own.holder !== lease.holder && !S.superseded(own, lease)) return { result: { held: own } }
         const claims = parseClaims(current)
         const previous = claims.find((c) => c.key === lease.key)
-        if (previous !== undefined && S.isLive(previous, now) && previous.holder !== lease.holder) return { result: { held: previous } }
+        if (previous !== undefined && S.isLive(previous, now) && previous.holder !== lease.holder && !S.superseded(previous, lease)) return { result: { held: previous } }
         const next = [...claims.filter((c) => c.key !== lease.key), lease]
         return { result: previous === undefined ? {} : { previous }, write: leaseWrite(own, next, now, current) }
       })
@@ -375,7 +376,15 @@ export const make = (options: LeaseStoreOptions = {}): Effect.Effect<LeaseStoreS
         const req: S.CheckedLeaseRequest = { ...checked, parents }
         // The claim each parent records: this lease as it will be (acquiredAt is the parent's business only for display).
         const claimed: Array<{ readonly parent: string; readonly previous: LeaseInfo | undefined }> = []
-        const asClaim: LeaseInfo = { key, holder, acquiredAt: now, expiresAt: now + ttlMs, data: req.data ?? {}, ...(parents.length > 0 ? { parents } : {}) }
+        const asClaim: LeaseInfo = {
+          key,
+          holder,
+          acquiredAt: now,
+          expiresAt: now + ttlMs,
+          data: req.data ?? {},
+          ...(parents.length > 0 ? { parents } : {}),
+          ...(req.epoch !== undefined ? { epoch: req.epoch } : {})
+        }
         const rollback = Effect.forEach(claimed, (c) => unclaim(c.parent, asClaim, c.previous, now), { discard: true })
         for (const parent of parents) {
           const c = yield* claim(parent, asClaim, now).pipe(Effect.tapError(() => rollback))

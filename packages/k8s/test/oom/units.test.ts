@@ -71,9 +71,10 @@ describe("k8s.patchMemoryLimit guardrails", () => {
       const rl = gs[3]!
       const a = yield* rl.acquire(ctx(bump(768)))
       assert.strictEqual(a.result._tag, "Pass")
-      const again = yield* rl.check(ctx(bump(768), "undersized_limit", { memoryLimitBytes: 512 * Mi }, 23 * 3600_000))
+      // another incident's bump (the same step of the same incident holds its unit: its window token)
+      const again = yield* rl.check({ ...ctx(bump(768), "undersized_limit", { memoryLimitBytes: 512 * Mi }, 23 * 3600_000), incidentId: "inc-next" })
       assert.strictEqual(again._tag, "Deny")
-      const later = yield* rl.check(ctx(bump(768), "undersized_limit", { memoryLimitBytes: 512 * Mi }, 24 * 3600_000 + 1))
+      const later = yield* rl.check({ ...ctx(bump(768), "undersized_limit", { memoryLimitBytes: 512 * Mi }, 24 * 3600_000 + 1), incidentId: "inc-next" })
       assert.strictEqual(later._tag, "Pass")
     }).pipe(Effect.provide(store)))
   it.effect("the settings are configurable (BYTEPORT_OOM_MAX_FACTOR …)", () =>
