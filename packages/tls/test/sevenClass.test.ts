@@ -1,6 +1,7 @@
 /**
  * tls.expiry.seven-class: a reviewed golden plan per class from recorded chains
- * (`fixtures/seven-class/<class>/chain.pem`, made once by `record.sh`), read through the runbook's
+ * (`fixtures/seven-class/<class>/chain.pem`: recorded from the real servers by `fixtures/record.sh`,
+ * two openssl-made: fixtures/README.md), read through the runbook's
  * own facts; near misses at every edge (Retry-After ± 1 s under TestClock, a wildcard without a
  * DNS-01 provider, an issuer off the ACME list in a certbot live dir, no public chain); the
  * never-rules property-tested (pinned → escalate with no action; a wildcard never by http-01; a
@@ -17,11 +18,11 @@ import { Effect, Exit } from "effect"
 import { TestClock } from "effect/testing"
 import { Certificate, CertificateSignals, Chain, RenewAction, RenewalSignals, Renewer, SevenClass, SevenClassRunbook } from "../src/index"
 import { runHandler } from "./support/actions"
+import * as Recorded from "./support/recorded"
 
 const root = path.join(import.meta.dirname, "../fixtures/seven-class")
 const CLASSES = SevenClass.CLASSES
 
-const chainOf = (cls: string) => Certificate.parsePemBundle(fs.readFileSync(path.join(root, cls, "chain.pem"), "utf8"))
 
 const nginx = { kind: "nginx" as const, conf: "/etc/nginx/nginx.conf", pidFile: "/run/nginx.pid" }
 const options: SevenClassRunbook.Options = {
@@ -56,10 +57,10 @@ const setup = (cls: string, leaf: Certificate.Certificate): { endpoint: SevenCla
 }
 
 const factsFor = (cls: string, overrides: Partial<{ [K in keyof SevenClassRunbook.Facts]: SevenClassRunbook.Facts[K] }> = {}): Fact.Facts<SevenClassRunbook.Facts> => {
-  const chain = chainOf(cls)
-  const leaf = Certificate.fromX509(chain[0]!)
+  const recorded = Recorded.sevenClass(cls)
+  const leaf = recorded.leaf
   const s = setup(cls, leaf)
-  const verdict = Chain.verify({ served: chain.slice(0, 1), roots: chain.slice(1), name: s.endpoint.servername, now: leaf.notBefore + 60_000 })
+  const verdict = Recorded.verdictOf(recorded, s.endpoint.servername)
   const v: SevenClassRunbook.Facts = {
     endpoint: s.endpoint,
     leaf,
