@@ -31,8 +31,8 @@ import * as path from "node:path"
 import { Action, ActionHandler, type Json, TargetRef } from "@byteport/core"
 import { Effect, Schema } from "effect"
 import * as Backup from "../backup/Backup"
-import * as Certificate from "../Certificate"
 import * as NewCertificate from "../checks/NewCertificate"
+import * as FileSwap from "./FileSwap"
 
 /** The SDS resource type of a TLS Secret. */
 export const SECRET_TYPE = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret"
@@ -57,14 +57,7 @@ export const InstallParams = Schema.Struct({
   sdsPath: Schema.String,
   secretName: Schema.String,
   certDir: Schema.optionalKey(Schema.String),
-  /** The certificate's domain (backup directory name). */
-  domain: Schema.String,
-  /** The staged new certificate: full chain (leaf first) and key. */
-  source: Schema.Struct({ cert: Schema.String, key: Schema.String }),
-  /** The SNI name the new chain must be valid for. */
-  servername: Schema.String,
-  caFiles: Schema.optionalKey(Schema.Array(Schema.String)),
-  backupRoot: Schema.optionalKey(Schema.String)
+  ...FileSwap.InstallFields
 })
 /** Params of `tls.envoy.installCertificate`. */
 export type InstallParams = typeof InstallParams.Type
@@ -72,10 +65,7 @@ export type InstallParams = typeof InstallParams.Type
 /** Params of `tls.envoy.restoreCertificate`. */
 export const RestoreParams = Schema.Struct({
   sdsPath: Schema.String,
-  domain: Schema.String,
-  /** The idempotency key of the install whose backup is restored. */
-  backupOf: Schema.String,
-  backupRoot: Schema.optionalKey(Schema.String)
+  ...FileSwap.RestoreFields
 })
 /** Params of `tls.envoy.restoreCertificate`. */
 export type RestoreParams = typeof RestoreParams.Type
@@ -98,7 +88,7 @@ export interface Resource {
 
 const done = (r: ActionHandler.HandlerResult): ActionHandler.HandlerResult => r
 
-const fp16 = (f: string) => f.replace(/:/g, "").slice(0, 16).toLowerCase()
+const fp16 = FileSwap.fp16
 
 /** Pure: parses an SDS resource file's text; a string says why it is not one this module can rewrite. */
 export const parse = (text: string): Resource | string => {
@@ -157,15 +147,6 @@ export const check = (sdsPath: string, secretName: string, fingerprint: string):
     return { cert: s.cert, key: s.key }
   })
 
-const uidGid = (p: string) => {
-  try {
-    const st = fs.statSync(p)
-    return { uid: st.uid, gid: st.gid }
-  } catch {
-    return {}
-  }
-}
-
 /** The handler of `tls.envoy.installCertificate`. */
 export const makeInstall = (): ActionHandler.ActionHandler => {
   const failed = (message: string) => new ActionHandler.ActionFailed({ kind: INSTALL_KIND, message })
@@ -182,10 +163,7 @@ export const makeInstall = (): ActionHandler.ActionHandler => {
         const files = filesFor(p, leaf.fingerprint256)
         const previous = secretOf(parsed, p.secretName)
         if (ctx.dryRun) {
-          try {
-            fs.accessSync(path.dirname(p.sdsPath), fs.constants.W_OK)
-            fs.accessSync(path.dirname(files.cert), fs.constants.W_OK)
-          } catch {
+          if (FileSwap.notWritable([p.sdsPath, files.cert]).length > 0) {
             return yield* failed(`${path.dirname(p.sdsPath)} or ${path.dirname(files.cert)} is not writable`)
           }
           return done({
@@ -193,61 +171,49 @@ export const makeInstall = (): ActionHandler.ActionHandler => {
             result: { newFingerprint: leaf.fingerprint256, files: [files.cert, files.key], sdsPath: p.sdsPath }
           })
         }
-        // 2. backup of the watched resource
-        const backup = yield* Backup.create({
-          domain: p.domain,
-          files: [p.sdsPath],
-          ...(p.backupRoot !== undefined ? { root: p.backupRoot } : {}),
-          action: ctx.action.idempotencyKey,
-          notes: { newFingerprint: leaf.fingerprint256, previousCert: previous?.cert ?? "" }
-        }).pipe(Effect.mapError((e) => failed(e.message)))
-        yield* Backup.verify(backup.dir).pipe(Effect.mapError((e) => failed(e.message)))
-        // 3. new files (never the ones envoy names now)
-        const owner = uidGid(p.sdsPath)
-        yield* Backup.writeAtomic(files.key, key, { mode: 0o600, ...owner }).pipe(Effect.mapError((e) => failed(e.message)))
-        yield* Backup.writeAtomic(files.cert, cert, { mode: 0o644, ...owner }).pipe(Effect.mapError((e) => failed(e.message)))
-        // 4. one rename onto the watched name
+        // 2.–5. backup of the watched resource; new files; one rename onto the watched name; read back
+        const owner = FileSwap.ownerOf(p.sdsPath)
         const next = render(parsed, { name: p.secretName, cert: files.cert, key: files.key, version: fp16(leaf.fingerprint256) })
-        yield* Backup.writeAtomic(p.sdsPath, next).pipe(Effect.mapError((e) => failed(e.message)))
-        // 5. read back; a bad file is renamed back at once
-        const ok = yield* Effect.result(check(p.sdsPath, p.secretName, leaf.fingerprint256))
-        if (ok._tag === "Failure") {
-          const restored = yield* Effect.result(Backup.restore(backup.dir))
-          return yield* failed(`${ok.failure}; ${restored._tag === "Success" ? `the previous resource renamed back from ${backup.dir}` : `restoring ${backup.dir} FAILED`}`)
-        }
+        const { backupDir } = yield* FileSwap.install({
+          kind: INSTALL_KIND,
+          domain: p.domain,
+          backupRoot: p.backupRoot,
+          action: ctx.action.idempotencyKey,
+          backupFiles: [p.sdsPath],
+          notes: { newFingerprint: leaf.fingerprint256, previousCert: previous?.cert ?? "" },
+          // 3. new files (never the ones envoy names now)
+          prepare: Effect.gen(function*() {
+            yield* Backup.writeAtomic(files.key, key, { mode: 0o600, ...owner })
+            yield* Backup.writeAtomic(files.cert, cert, { mode: 0o644, ...owner })
+          }),
+          // 4. one rename onto the watched name (a failed rename leaves the old resource in place)
+          swap: Backup.writeAtomic(p.sdsPath, next),
+          restoreOnSwapFailure: false,
+          // 5. read back; a bad file is renamed back at once
+          check: Effect.asVoid(check(p.sdsPath, p.secretName, leaf.fingerprint256)),
+          restored: (dir) => `the previous resource renamed back from ${dir}`
+        })
+        const backup = { dir: backupDir }
         return done({
           detail: `envoy SDS ${p.sdsPath}: Secret ${p.secretName} now names ${files.cert} (${fp16(leaf.fingerprint256)}), renamed into place (backup ${backup.dir})`,
           result: { backupDir: backup.dir, newFingerprint: leaf.fingerprint256, cert: files.cert, key: files.key, previousCert: previous?.cert ?? "" }
         })
       }),
-    observe: (p) =>
-      Effect.gen(function*() {
-        const leaf = Certificate.parsePemBundle(fs.readFileSync(p.source.cert, "utf8"))[0]
-        if (leaf === undefined) return ActionHandler.unknown(`${p.source.cert} holds no certificate`)
-        const r = yield* Effect.result(check(p.sdsPath, p.secretName, leaf.fingerprint256))
-        return r._tag === "Success"
-          ? ActionHandler.applied(`${p.sdsPath} names ${r.success.cert} holding ${fp16(leaf.fingerprint256)}`)
-          : ActionHandler.notApplied(r.failure)
-      })
+    observe: (p) => FileSwap.observeInstall(p.source.cert, (fp) => check(p.sdsPath, p.secretName, fp), (r, fp) => `${p.sdsPath} names ${r.cert} holding ${fp}`)
   })
 }
 
 /** The handler of `tls.envoy.restoreCertificate` (the install's undo). */
 export const makeRestore = (): ActionHandler.ActionHandler => {
-  const failed = (message: string) => new ActionHandler.ActionFailed({ kind: RESTORE_KIND, message })
-  const found = (p: RestoreParams) => Backup.findByAction({ domain: p.domain, action: p.backupOf, ...(p.backupRoot !== undefined ? { root: p.backupRoot } : {}) })
+  const found = FileSwap.backupOf
   return ActionHandler.make<RestoreParams>({
     kind: RESTORE_KIND,
     params: RestoreParams,
-    apply: (p, ctx) =>
-      Effect.gen(function*() {
-        const b = found(p)
-        if (b === undefined) return yield* failed(`no backup of ${p.domain} made by ${p.backupOf}`)
-        yield* Backup.verify(b.dir).pipe(Effect.mapError((e) => failed(e.message)))
-        if (ctx.dryRun) return { detail: `would rename the resource backed up in ${b.dir} back over ${p.sdsPath}`, result: { backupDir: b.dir } }
-        yield* Backup.restore(b.dir).pipe(Effect.mapError((e) => failed(e.message)))
-        return { detail: `renamed the previous SDS resource back over ${p.sdsPath} (from ${b.dir})`, result: { backupDir: b.dir } }
-      }),
+    apply: FileSwap.restoreApply<RestoreParams>({
+      kind: RESTORE_KIND,
+      wouldDo: (b, p) => `would rename the resource backed up in ${b.dir} back over ${p.sdsPath}`,
+      did: (b, p) => `renamed the previous SDS resource back over ${p.sdsPath} (from ${b.dir})`
+    }),
     observe: (p) =>
       Effect.sync(() => {
         const b = found(p)
@@ -263,39 +229,14 @@ export const makeRestore = (): ActionHandler.ActionHandler => {
 export const handlers = (): ReadonlyArray<ActionHandler.ActionHandler> => [makeInstall(), makeRestore()]
 
 /** Pure: the install action with its restore as `undo`. */
-export const action = (o: Config & {
-  readonly domain: string
-  readonly source: { readonly cert: string; readonly key: string }
-  readonly servername: string
-  readonly caFiles?: ReadonlyArray<string>
-  readonly backupRoot?: string
-  readonly ref?: TargetRef.TargetRef
-}): Action.Action => {
-  const ref = o.ref ?? TargetRef.make("tls-endpoint", `${o.servername}@envoy:${o.sdsPath}`)
-  const backupRoot = o.backupRoot !== undefined ? { backupRoot: o.backupRoot } : {}
-  const base = {
+export const action = (o: Config & FileSwap.ActionInput): Action.Action =>
+  FileSwap.action({
+    ...o,
     kind: INSTALL_KIND,
-    target: ref,
-    params: {
-      sdsPath: o.sdsPath,
-      secretName: o.secretName,
-      ...(o.certDir !== undefined ? { certDir: o.certDir } : {}),
-      domain: o.domain,
-      source: { ...o.source },
-      servername: o.servername,
-      ...(o.caFiles !== undefined ? { caFiles: [...o.caFiles] } : {}),
-      ...backupRoot
-    } as Json.JsonObject,
-    timeoutMs: 30_000,
-    description: `write ${o.source.cert} as new files and rename a new envoy SDS resource over ${o.sdsPath} (Secret ${o.secretName})`
-  }
-  const key = Action.make(base).idempotencyKey
-  const undo = Action.make({
-    kind: RESTORE_KIND,
-    target: ref,
-    params: { sdsPath: o.sdsPath, domain: o.domain, backupOf: key, ...backupRoot } as Json.JsonObject,
-    timeoutMs: 30_000,
-    description: `rename the previous envoy SDS resource back over ${o.sdsPath}`
+    restoreKind: RESTORE_KIND,
+    ref: o.ref ?? TargetRef.make("tls-endpoint", `${o.servername}@envoy:${o.sdsPath}`),
+    fields: { sdsPath: o.sdsPath, secretName: o.secretName, ...(o.certDir !== undefined ? { certDir: o.certDir } : {}) },
+    restoreFields: { sdsPath: o.sdsPath },
+    description: `write ${o.source.cert} as new files and rename a new envoy SDS resource over ${o.sdsPath} (Secret ${o.secretName})`,
+    undoDescription: `rename the previous envoy SDS resource back over ${o.sdsPath}`
   })
-  return Action.make({ ...base, idempotencyKey: key, undo })
-}

@@ -30,8 +30,8 @@ import * as path from "node:path"
 import { Action, ActionHandler, type Json, TargetRef } from "@byteport/core"
 import { Effect, Schema } from "effect"
 import * as Backup from "../backup/Backup"
-import * as Certificate from "../Certificate"
 import * as NewCertificate from "../checks/NewCertificate"
+import * as FileSwap from "./FileSwap"
 
 /** `tls.traefik.installCertificate`. */
 export const INSTALL_KIND = "tls.traefik.installCertificate"
@@ -54,11 +54,7 @@ export const InstallParams = Schema.Struct({
   dynamicConfig: Schema.String,
   certFile: Schema.String,
   keyFile: Schema.String,
-  domain: Schema.String,
-  source: Schema.Struct({ cert: Schema.String, key: Schema.String }),
-  servername: Schema.String,
-  caFiles: Schema.optionalKey(Schema.Array(Schema.String)),
-  backupRoot: Schema.optionalKey(Schema.String)
+  ...FileSwap.InstallFields
 })
 /** Params of `tls.traefik.installCertificate`. */
 export type InstallParams = typeof InstallParams.Type
@@ -66,9 +62,7 @@ export type InstallParams = typeof InstallParams.Type
 /** Params of `tls.traefik.restoreCertificate`. */
 export const RestoreParams = Schema.Struct({
   dynamicConfig: Schema.String,
-  domain: Schema.String,
-  backupOf: Schema.String,
-  backupRoot: Schema.optionalKey(Schema.String)
+  ...FileSwap.RestoreFields
 })
 /** Params of `tls.traefik.restoreCertificate`. */
 export type RestoreParams = typeof RestoreParams.Type
@@ -98,7 +92,7 @@ export const check = (p: Config, fingerprint: string): Effect.Effect<void, strin
 
 const done = (r: ActionHandler.HandlerResult): ActionHandler.HandlerResult => r
 
-const fp16 = (f: string) => f.replace(/:/g, "").slice(0, 16).toLowerCase()
+const fp16 = FileSwap.fp16
 
 /** The handler of `tls.traefik.installCertificate`. */
 export const makeInstall = (): ActionHandler.ActionHandler => {
@@ -115,68 +109,48 @@ export const makeInstall = (): ActionHandler.ActionHandler => {
         }
         const files = [p.certFile, p.keyFile, p.dynamicConfig]
         if (ctx.dryRun) {
-          const notWritable = files.filter((f) => {
-            try {
-              fs.accessSync(path.dirname(f), fs.constants.W_OK)
-              return false
-            } catch {
-              return true
-            }
-          })
+          const notWritable = FileSwap.notWritable(files)
           if (notWritable.length > 0) return yield* failed(`not writable: ${notWritable.join(", ")}`)
           return done({
             detail: `would back up ${files.join(", ")}, swap ${p.certFile} and ${p.keyFile} to ${fp16(leaf.fingerprint256)} and rename a marked ${p.dynamicConfig} into place`,
             result: { newFingerprint: leaf.fingerprint256, files }
           })
         }
-        const backup = yield* Backup.create({
-          domain: p.domain,
-          files,
-          ...(p.backupRoot !== undefined ? { root: p.backupRoot } : {}),
-          action: ctx.action.idempotencyKey,
-          notes: { newFingerprint: leaf.fingerprint256 }
-        }).pipe(Effect.mapError((e) => failed(e.message)))
-        yield* Backup.verify(backup.dir).pipe(Effect.mapError((e) => failed(e.message)))
-        const swapped = yield* Effect.result(Effect.gen(function*() {
-          yield* Backup.swap([{ path: p.keyFile, content: key }, { path: p.certFile, content: cert }])
-          yield* Backup.writeAtomic(p.dynamicConfig, mark(conf, p.domain, leaf.fingerprint256))
-        }))
-        const ok = swapped._tag === "Failure" ? swapped.failure.message : yield* Effect.flip(check(p, leaf.fingerprint256)).pipe(Effect.orElseSucceed(() => undefined))
-        if (ok !== undefined) {
-          const restored = yield* Effect.result(Backup.restore(backup.dir))
-          return yield* failed(`${ok}; ${restored._tag === "Success" ? `restored from ${backup.dir}` : `restoring ${backup.dir} FAILED`}`)
+        const backup = {
+          dir: (yield* FileSwap.install({
+            kind: INSTALL_KIND,
+            domain: p.domain,
+            backupRoot: p.backupRoot,
+            action: ctx.action.idempotencyKey,
+            backupFiles: files,
+            notes: { newFingerprint: leaf.fingerprint256 },
+            swap: Effect.gen(function*() {
+              yield* Backup.swap([{ path: p.keyFile, content: key }, { path: p.certFile, content: cert }])
+              yield* Backup.writeAtomic(p.dynamicConfig, mark(conf, p.domain, leaf.fingerprint256))
+            }),
+            check: check(p, leaf.fingerprint256)
+          })).backupDir
         }
         return done({
           detail: `traefik: swapped ${p.certFile} (${fp16(leaf.fingerprint256)}) and renamed a marked ${p.dynamicConfig} into place so the file provider reloads (backup ${backup.dir})`,
           result: { backupDir: backup.dir, newFingerprint: leaf.fingerprint256 }
         })
       }),
-    observe: (p) =>
-      Effect.gen(function*() {
-        const leaf = Certificate.parsePemBundle(fs.readFileSync(p.source.cert, "utf8"))[0]
-        if (leaf === undefined) return ActionHandler.unknown(`${p.source.cert} holds no certificate`)
-        const r = yield* Effect.result(check(p, leaf.fingerprint256))
-        return r._tag === "Success" ? ActionHandler.applied(`${p.certFile} holds ${fp16(leaf.fingerprint256)} and ${p.dynamicConfig} is marked`) : ActionHandler.notApplied(r.failure)
-      })
+    observe: (p) => FileSwap.observeInstall(p.source.cert, (fp) => check(p, fp), (_, fp) => `${p.certFile} holds ${fp} and ${p.dynamicConfig} is marked`)
   })
 }
 
 /** The handler of `tls.traefik.restoreCertificate` (the install's undo). */
 export const makeRestore = (): ActionHandler.ActionHandler => {
-  const failed = (message: string) => new ActionHandler.ActionFailed({ kind: RESTORE_KIND, message })
-  const found = (p: RestoreParams) => Backup.findByAction({ domain: p.domain, action: p.backupOf, ...(p.backupRoot !== undefined ? { root: p.backupRoot } : {}) })
+  const found = FileSwap.backupOf
   return ActionHandler.make<RestoreParams>({
     kind: RESTORE_KIND,
     params: RestoreParams,
-    apply: (p, ctx) =>
-      Effect.gen(function*() {
-        const b = found(p)
-        if (b === undefined) return yield* failed(`no backup of ${p.domain} made by ${p.backupOf}`)
-        yield* Backup.verify(b.dir).pipe(Effect.mapError((e) => failed(e.message)))
-        if (ctx.dryRun) return { detail: `would restore ${b.manifest.files.map((f) => f.path).join(", ")} from ${b.dir}`, result: { backupDir: b.dir } }
-        yield* Backup.restore(b.dir).pipe(Effect.mapError((e) => failed(e.message)))
-        return { detail: `restored ${b.manifest.files.map((f) => f.path).join(", ")} from ${b.dir}; traefik's watcher sees ${p.dynamicConfig} change back`, result: { backupDir: b.dir } }
-      }),
+    apply: FileSwap.restoreApply<RestoreParams>({
+      kind: RESTORE_KIND,
+      wouldDo: (b) => `would restore ${b.manifest.files.map((f) => f.path).join(", ")} from ${b.dir}`,
+      did: (b, p) => `restored ${b.manifest.files.map((f) => f.path).join(", ")} from ${b.dir}; traefik's watcher sees ${p.dynamicConfig} change back`
+    }),
     observe: (p) =>
       Effect.sync(() => {
         const b = found(p)
@@ -191,39 +165,14 @@ export const makeRestore = (): ActionHandler.ActionHandler => {
 export const handlers = (): ReadonlyArray<ActionHandler.ActionHandler> => [makeInstall(), makeRestore()]
 
 /** Pure: the install action with its restore as `undo`. */
-export const action = (o: Config & {
-  readonly domain: string
-  readonly source: { readonly cert: string; readonly key: string }
-  readonly servername: string
-  readonly caFiles?: ReadonlyArray<string>
-  readonly backupRoot?: string
-  readonly ref?: TargetRef.TargetRef
-}): Action.Action => {
-  const ref = o.ref ?? TargetRef.make("tls-endpoint", `${o.servername}@traefik:${o.dynamicConfig}`)
-  const backupRoot = o.backupRoot !== undefined ? { backupRoot: o.backupRoot } : {}
-  const base = {
+export const action = (o: Config & FileSwap.ActionInput): Action.Action =>
+  FileSwap.action({
+    ...o,
     kind: INSTALL_KIND,
-    target: ref,
-    params: {
-      dynamicConfig: o.dynamicConfig,
-      certFile: o.certFile,
-      keyFile: o.keyFile,
-      domain: o.domain,
-      source: { ...o.source },
-      servername: o.servername,
-      ...(o.caFiles !== undefined ? { caFiles: [...o.caFiles] } : {}),
-      ...backupRoot
-    } as Json.JsonObject,
-    timeoutMs: 30_000,
-    description: `swap ${o.certFile} / ${o.keyFile} and rename a marked ${o.dynamicConfig} into place so traefik's file provider reloads`
-  }
-  const key = Action.make(base).idempotencyKey
-  const undo = Action.make({
-    kind: RESTORE_KIND,
-    target: ref,
-    params: { dynamicConfig: o.dynamicConfig, domain: o.domain, backupOf: key, ...backupRoot } as Json.JsonObject,
-    timeoutMs: 30_000,
-    description: `restore ${o.certFile}, ${o.keyFile} and ${o.dynamicConfig} from the backup (traefik reloads)`
+    restoreKind: RESTORE_KIND,
+    ref: o.ref ?? TargetRef.make("tls-endpoint", `${o.servername}@traefik:${o.dynamicConfig}`),
+    fields: { dynamicConfig: o.dynamicConfig, certFile: o.certFile, keyFile: o.keyFile },
+    restoreFields: { dynamicConfig: o.dynamicConfig },
+    description: `swap ${o.certFile} / ${o.keyFile} and rename a marked ${o.dynamicConfig} into place so traefik's file provider reloads`,
+    undoDescription: `restore ${o.certFile}, ${o.keyFile} and ${o.dynamicConfig} from the backup (traefik reloads)`
   })
-  return Action.make({ ...base, idempotencyKey: key, undo })
-}
