@@ -384,6 +384,69 @@ describe("envoy: watched_directory (symlink swap of ..data, the layout envoy doc
   }, 60_000)
 })
 
+describe("traefik: the file provider's directory (providers.file.directory)", () => {
+  const [install, restore] = TraefikFile.handlers()
+  const setup = (name: string) => {
+    const d = path.join(dir, `traefik-dir-${name}`)
+    const conf = path.join(d, "dynamic")
+    fs.mkdirSync(path.join(conf, "tls"), { recursive: true })
+    fs.mkdirSync(path.join(d, "certs"))
+    const certFile = path.join(d, "certs", "shop.crt")
+    const keyFile = path.join(d, "certs", "shop.key")
+    fs.writeFileSync(certFile, pairs["a"]!.pem, { mode: 0o644 })
+    fs.writeFileSync(keyFile, pairs["a"]!.keyPem, { mode: 0o600 })
+    fs.writeFileSync(path.join(conf, "routers.yml"), "http:\n  routers:\n    shop:\n      rule: Host(`shop`)\n      tls: {}\n")
+    fs.writeFileSync(path.join(conf, "other.toml"), `[[tls.certificates]]\n  certFile = "/etc/other.crt"\n  keyFile = "/etc/other.key"\n`)
+    const text = `tls:\n  certificates:\n    - certFile: ${certFile}\n      keyFile: ${keyFile}\n`
+    const shop = path.join(conf, "tls", "shop.yaml")
+    fs.writeFileSync(shop, text)
+    const action = (pair: Pair) =>
+      TraefikFile.action({ directory: conf, certFile, keyFile, domain: host, source: { cert: pair.cert, key: pair.key }, servername: host, caFiles: [pki.root.certPath], backupRoot: path.join(d, "backups") })
+    return { d, conf, certFile, keyFile, shop, text, action }
+  }
+
+  it("the one file naming certFile and keyFile (found in a subdirectory) is marked and renamed into place, the others untouched; undo restores", async () => {
+    const s = setup("install")
+    assert.deepStrictEqual(TraefikFile.configFilesIn(s.conf), [path.join(s.conf, "other.toml"), path.join(s.conf, "routers.yml"), s.shop])
+    assert.strictEqual(TraefikFile.configFileOf({ directory: s.conf, certFile: s.certFile, keyFile: s.keyFile }), s.shop)
+    const a = s.action(pairs["b"]!)
+    assert.strictEqual((a.params as { directory?: string }).directory, s.conf)
+    const others = snapshot(s.conf)
+    const outer = await recorded(s.conf, () => recorded(path.join(s.conf, "tls"), () => run(install!, a)))
+    ok(outer.result.result)
+    // in the provider's directory tree: only the configuration file that names the certificate moves (the temp beside it ends .tmp)
+    assert.deepStrictEqual(outer.result.events.filter((e) => !e.includes("<tmp>")), ["rename shop.yaml"])
+    assert.deepStrictEqual(outer.events, [])
+    assert.strictEqual(fs.readFileSync(s.shop, "utf8"), `${TraefikFile.MARKER} ${host} ${pairs["b"]!.fingerprint}\n${s.text}`)
+    for (const f of ["routers.yml", "other.toml"]) assert.strictEqual(fs.readFileSync(path.join(s.conf, f), "utf8"), others[path.join(s.conf, f)]!.replace(/^\d+:/, ""))
+    assert.strictEqual(fs.readFileSync(s.certFile, "utf8"), pairs["b"]!.pem)
+    assert.strictEqual((await Effect.runPromise(observe(install! as never, a)))._tag, "Applied")
+    ok(await run(restore!, a.undo!))
+    assert.strictEqual(fs.readFileSync(s.shop, "utf8"), s.text)
+    assert.strictEqual(fs.readFileSync(s.certFile, "utf8"), pairs["a"]!.pem)
+    assert.strictEqual((await Effect.runPromise(observe(restore! as never, a.undo!)))._tag, "Applied")
+  })
+
+  it("refused before any write: no file names the certificate, or several do; dry_run writes nothing", async () => {
+    const none = setup("none")
+    fs.writeFileSync(none.shop, "tls: {}\n")
+    const before = snapshot(none.d)
+    assert.include(String(await run(install!, none.action(pairs["b"]!))), "no configuration file in")
+    assert.deepStrictEqual(snapshot(none.d), before)
+    const two = setup("two")
+    fs.writeFileSync(path.join(two.conf, "copy.yml"), two.text)
+    const twoBefore = snapshot(two.d)
+    assert.include(String(await run(install!, two.action(pairs["b"]!))), "several files")
+    assert.deepStrictEqual(snapshot(two.d), twoBefore)
+    const dry = setup("dry")
+    const dryBefore = snapshot(dry.d)
+    const r = await run(install!, dry.action(pairs["b"]!), "dry_run")
+    ok(r)
+    assert.include(JSON.stringify(r), "shop.yaml")
+    assert.deepStrictEqual(snapshot(dry.d), dryBefore)
+  })
+})
+
 describe("traefik: file provider", () => {
   const [install, restore] = TraefikFile.handlers()
   const setup = (name: string, format: "yaml" | "toml" = "yaml") => {
