@@ -383,11 +383,33 @@ describe("tls.expiry.end-to-end: never-rules (property)", () => {
         if (provider !== null && unowned && renews.length > 0) return false
         const leaf = (facts.leaf as Fact.Known<Certificate.Certificate>).value
         if (leaf.dnsNames.some((n) => n.startsWith("*."))) {
+          // a wildcard without a DNS-01 provider is never renewed (escalated); with one, only by dns-01
+          if (provider === null && renews.length > 0) return false
           return renews.every((a) => (a.action.params as { challenge: { type: string } }).challenge.type === "dns-01")
         }
         return true
       }
     ), { numRuns: 300 })
+  })
+
+  it("a commercial or internal CA: escalated with what a CSR needs, never an order or a write, whatever the issuer names and the endpoint's renewal options", () => {
+    fc.assert(fc.property(
+      fc.constantFrom("internal_ca", "commercial_ca_manual") as fc.Arbitrary<"internal_ca" | "commercial_ca_manual">,
+      fc.string({ minLength: 1, maxLength: 20 }).filter((x) => !/pebble|let's encrypt|zerossl|\br1\d|\be\d/i.test(x)),
+      fc.option(fc.constantFrom("route53", "cloudflare", "clouddns"), { nil: null }),
+      fc.option(fc.constantFrom("/var/www/acme"), { nil: undefined }),
+      (cls, issuer, provider, webroot) => {
+        const base = factsFor(cls) as unknown as Record<string, Fact.Known<unknown>>
+        const leaf0 = base["leaf"]!.value as Certificate.Certificate
+        const leaf = cls === "internal_ca" ? leaf0 : { ...leaf0, issuerO: issuer, issuerCN: `${issuer} CA` }
+        const endpoint = { ...(base["endpoint"]!.value as EndToEndRunbook.Endpoint), ...(webroot !== undefined ? { webroot } : {}), ...(provider !== null ? { dnsProvider: provider } : {}) }
+        const facts = factsFor(cls, { leaf, endpoint, dnsProvider: provider })
+        const c = classified(facts)
+        if (classOf(c) !== cls) return false
+        const plan = EndToEndRunbook.plan(c as Classification.Classified, facts, options)
+        return kinds(plan).length === 0 && plan.root._tag === "Escalate" && /a CSR for CN=/.test(plan.root.nextSteps.join(" "))
+      }
+    ), { numRuns: 200 })
   })
 })
 

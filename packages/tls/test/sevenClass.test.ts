@@ -259,11 +259,35 @@ describe("tls.expiry.seven-class: never-rules (property)", () => {
         if (limited) return kinds(plan).length === 0
         const leaf = (facts.leaf as Fact.Known<Certificate.Certificate>).value
         if (leaf.dnsNames.some((n) => n.startsWith("*."))) {
+          // a wildcard without a DNS-01 provider is never renewed (escalated); with one, only by dns-01
+          if (provider === null && renews.length > 0) return false
           return renews.every((a) => (a.action.params as { challenge: { type: string } }).challenge.type === "dns-01")
         }
         return true
       }
     ))
+  })
+})
+
+describe("tls.expiry.seven-class: commercial and internal CAs (property)", () => {
+  it("escalated with no action, whatever the issuer names and the endpoint's renewal options", () => {
+    fc.assert(fc.property(
+      fc.constantFrom("internal_ca", "commercial_ca"),
+      fc.string({ minLength: 1, maxLength: 20 }).filter((x) => !/pebble|let's encrypt|zerossl|amazon|\br1\d|\be\d/i.test(x)),
+      fc.option(fc.constantFrom("route53", "cloudflare", "clouddns"), { nil: null }),
+      fc.option(fc.constantFrom("/var/www/acme"), { nil: undefined }),
+      (cls, issuer, provider, webroot) => {
+        const base = factsFor(cls) as unknown as Record<string, Fact.Known<unknown>>
+        const leaf0 = base["leaf"]!.value as Certificate.Certificate
+        const leaf = cls === "internal_ca" ? leaf0 : { ...leaf0, issuerO: issuer, issuerCN: `${issuer} CA` }
+        const endpoint = { ...(base["endpoint"]!.value as SevenClassRunbook.Endpoint), ...(webroot !== undefined ? { webroot } : {}) }
+        const facts = factsFor(cls, { leaf, endpoint, dnsProvider: provider })
+        const c = classified(facts)
+        if (c._tag !== "Classified" || c.class !== cls) return false
+        const plan = SevenClassRunbook.plan(c, facts, options)
+        return kinds(plan).length === 0 && plan.root._tag === "Escalate"
+      }
+    ), { numRuns: 200 })
   })
 })
 
