@@ -63,7 +63,7 @@ describe("internal and commercial CAs end to end: escalated at once, nothing wri
           stagingRoot: staging,
           backupRoot: backups,
           verifySchedule: Verifier.once("0 seconds"),
-          cooldown: "0 seconds"
+          cooldown: "0 seconds" as const
         }
         const rb: RunbookNs.Runbook<unknown> = (c.runbook === "seven-class" ? SevenClassRunbook.make(common) : EndToEndRunbook.make(common)) as unknown as RunbookNs.Runbook<unknown>
         const layer = Layer.merge(Testing.layer({ handlers: [...InstallCertificate.handlers(), RenewAction.handler({ "acme-client": renewer, certbot: renewer })] }), Shell.layerLocal)
@@ -80,6 +80,6 @@ describe("internal and commercial CAs end to end: escalated at once, nothing wri
         assert.deepStrictEqual(fs.readdirSync(backups), [])
         assert.deepStrictEqual({ cert: fs.readFileSync(files.cert, "utf8"), key: fs.readFileSync(files.key, "utf8") }, before)
         assert.notInclude(JSON.stringify(r), "PRIVATE KEY")
-      })), 60_000)
+      })).pipe(Effect.provide(Shell.layerLocal)), 60_000)
   }
 })
