@@ -19,6 +19,7 @@ import { AcmeShRenewer, CertbotRenewer, Certificate, CertificateSignals, Chain, 
 import * as Pki from "./pki"
 import { serve } from "./server"
 import { freePort } from "./support/pebble"
+import * as Arb from "./support/arbitraries"
 import * as Recorded from "./support/recorded"
 import { tmp } from "./support/services"
 
@@ -364,11 +365,11 @@ describe("tls.expiry.end-to-end: never-rules (property)", () => {
   it("pinned or rate limited: no action, whatever the class; an unowned zone: no renewal; a wildcard is never renewed by http-01", () => {
     fc.assert(fc.property(
       fc.constantFrom(...CLASSES),
-      fc.option(fc.constantFrom("route53", "cloudflare", "clouddns"), { nil: null }),
+      Arb.provider,
       fc.boolean(),
       fc.boolean(),
       fc.boolean(),
-      fc.option(fc.constantFrom("/var/www/acme"), { nil: undefined }),
+      Arb.webroot,
       (cls, provider, pinned, limited, unowned, webroot) => {
         const base = factsFor(cls) as unknown as Record<string, Fact.Known<unknown>>
         const endpoint = { ...(base["endpoint"]!.value as EndToEndRunbook.Endpoint), ...(webroot !== undefined ? { webroot } : {}), ...(provider !== null ? { dnsProvider: provider } : {}) }
@@ -395,13 +396,10 @@ describe("tls.expiry.end-to-end: never-rules (property)", () => {
   it("a commercial or internal CA: escalated with what a CSR needs, never an order or a write, whatever the issuer names and the endpoint's renewal options", () => {
     fc.assert(fc.property(
       fc.constantFrom("internal_ca", "commercial_ca_manual") as fc.Arbitrary<"internal_ca" | "commercial_ca_manual">,
-      fc.string({ minLength: 1, maxLength: 20 }).filter((x) => !/pebble|let's encrypt|zerossl|\br1\d|\be\d/i.test(x)),
-      fc.option(fc.constantFrom("route53", "cloudflare", "clouddns"), { nil: null }),
-      fc.option(fc.constantFrom("/var/www/acme"), { nil: undefined }),
-      (cls, issuer, provider, webroot) => {
+      Arb.manualCa,
+      (cls, { issuer, provider, webroot }) => {
         const base = factsFor(cls) as unknown as Record<string, Fact.Known<unknown>>
-        const leaf0 = base["leaf"]!.value as Certificate.Certificate
-        const leaf = cls === "internal_ca" ? leaf0 : { ...leaf0, issuerO: issuer, issuerCN: `${issuer} CA` }
+        const leaf = Arb.withIssuer(base["leaf"]!.value as Certificate.Certificate, cls === "internal_ca", issuer)
         const endpoint = { ...(base["endpoint"]!.value as EndToEndRunbook.Endpoint), ...(webroot !== undefined ? { webroot } : {}), ...(provider !== null ? { dnsProvider: provider } : {}) }
         const facts = factsFor(cls, { leaf, endpoint, dnsProvider: provider })
         const c = classified(facts)

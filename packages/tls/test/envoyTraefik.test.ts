@@ -111,6 +111,16 @@ const poller = (files: ReadonlyArray<string>) => {
   }
 }
 
+/** `<d>/certs/a.crt` and `a.key`: the pair envoy serves before an install. */
+const certsOfA = (d: string) => {
+  fs.mkdirSync(path.join(d, "certs"), { recursive: true })
+  const certA = path.join(d, "certs", "a.crt")
+  const keyA = path.join(d, "certs", "a.key")
+  fs.writeFileSync(certA, pairs["a"]!.pem)
+  fs.writeFileSync(keyA, pairs["a"]!.keyPem, { mode: 0o600 })
+  return { certA, keyA }
+}
+
 const ok = (exit: Exit.Exit<unknown, unknown>) => assert.isTrue(Exit.isSuccess(exit), String(exit))
 const run = (h: EnvoyOrTraefik, a: Action.Action, mode: "auto" | "dry_run" = "auto") => Effect.runPromise(runHandler(h as never, a, mode))
 type EnvoyOrTraefik = ReturnType<typeof EnvoySds.makeInstall>
@@ -119,11 +129,7 @@ describe("envoy: file-based SDS", () => {
   const [install, restore] = EnvoySds.handlers()
   const setup = (name: string) => {
     const d = path.join(dir, name)
-    fs.mkdirSync(path.join(d, "certs"), { recursive: true })
-    const certA = path.join(d, "certs", "a.crt")
-    const keyA = path.join(d, "certs", "a.key")
-    fs.writeFileSync(certA, pairs["a"]!.pem)
-    fs.writeFileSync(keyA, pairs["a"]!.keyPem, { mode: 0o600 })
+    const { certA, keyA } = certsOfA(d)
     const sdsPath = path.join(d, "sds.json")
     const validation = { "@type": EnvoySds.SECRET_TYPE, name: "upstream_ca", validation_context: { trusted_ca: { filename: pki.root.certPath } } }
     fs.writeFileSync(sdsPath, JSON.stringify({
@@ -237,11 +243,7 @@ describe("envoy: YAML SDS resource files (envoy reads .yaml / .yml as YAML)", ()
   const [install, restore] = EnvoySds.handlers()
   it("a .yaml resource is rewritten as YAML by one rename: parses, names the new files, keeps the other resource; undo puts the original bytes back", async () => {
     const d = path.join(dir, "yaml")
-    fs.mkdirSync(path.join(d, "certs"), { recursive: true })
-    const certA = path.join(d, "certs", "a.crt")
-    const keyA = path.join(d, "certs", "a.key")
-    fs.writeFileSync(certA, pairs["a"]!.pem)
-    fs.writeFileSync(keyA, pairs["a"]!.keyPem, { mode: 0o600 })
+    const { certA, keyA } = certsOfA(d)
     const sdsPath = path.join(d, "sds.yaml")
     const original = [
       "# hand-written",

@@ -18,6 +18,7 @@ import { Effect, Exit } from "effect"
 import { TestClock } from "effect/testing"
 import { Certificate, CertificateSignals, Chain, RenewAction, RenewalSignals, Renewer, SevenClass, SevenClassRunbook } from "../src/index"
 import { runHandler } from "./support/actions"
+import * as Arb from "./support/arbitraries"
 import * as Recorded from "./support/recorded"
 
 const root = path.join(import.meta.dirname, "../fixtures/seven-class")
@@ -245,9 +246,9 @@ describe("tls.expiry.seven-class: never-rules (property)", () => {
   it("a wildcard is never renewed by http-01; a rate limit in force never orders", () => {
     fc.assert(fc.property(
       fc.constantFrom(...CLASSES),
-      fc.option(fc.constantFrom("route53", "cloudflare", "clouddns"), { nil: null }),
+      Arb.provider,
       fc.boolean(),
-      fc.option(fc.constantFrom("/var/www/acme"), { nil: undefined }),
+      Arb.webroot,
       (cls, provider, limited, webroot) => {
         const base = factsFor(cls) as unknown as Record<string, Fact.Known<unknown>>
         const endpoint = { ...(base["endpoint"]!.value as SevenClassRunbook.Endpoint), ...(webroot !== undefined ? { webroot } : {}) }
@@ -273,13 +274,10 @@ describe("tls.expiry.seven-class: commercial and internal CAs (property)", () =>
   it("escalated with no action, whatever the issuer names and the endpoint's renewal options", () => {
     fc.assert(fc.property(
       fc.constantFrom("internal_ca", "commercial_ca"),
-      fc.string({ minLength: 1, maxLength: 20 }).filter((x) => !/pebble|let's encrypt|zerossl|amazon|\br1\d|\be\d/i.test(x)),
-      fc.option(fc.constantFrom("route53", "cloudflare", "clouddns"), { nil: null }),
-      fc.option(fc.constantFrom("/var/www/acme"), { nil: undefined }),
-      (cls, issuer, provider, webroot) => {
+      Arb.manualCa,
+      (cls, { issuer, provider, webroot }) => {
         const base = factsFor(cls) as unknown as Record<string, Fact.Known<unknown>>
-        const leaf0 = base["leaf"]!.value as Certificate.Certificate
-        const leaf = cls === "internal_ca" ? leaf0 : { ...leaf0, issuerO: issuer, issuerCN: `${issuer} CA` }
+        const leaf = Arb.withIssuer(base["leaf"]!.value as Certificate.Certificate, cls === "internal_ca", issuer)
         const endpoint = { ...(base["endpoint"]!.value as SevenClassRunbook.Endpoint), ...(webroot !== undefined ? { webroot } : {}) }
         const facts = factsFor(cls, { leaf, endpoint, dnsProvider: provider })
         const c = classified(facts)
