@@ -19,6 +19,8 @@ import { AcmeShRenewer, CertbotRenewer, Certificate, CertificateSignals, Chain, 
 import * as Pki from "./pki"
 import { serve } from "./server"
 import { freePort } from "./support/pebble"
+import * as Arb from "./support/arbitraries"
+import * as Recorded from "./support/recorded"
 import { tmp } from "./support/services"
 
 const chains = path.join(import.meta.dirname, "../fixtures/seven-class")
@@ -35,7 +37,7 @@ const CHAIN_OF: Record<EndToEnd.EndToEndClass, string> = {
   commercial_ca_manual: "commercial_ca"
 }
 
-const chainOf = (cls: EndToEnd.EndToEndClass) => Certificate.parsePemBundle(fs.readFileSync(path.join(chains, CHAIN_OF[cls], "chain.pem"), "utf8"))
+const chainOf = (cls: EndToEnd.EndToEndClass) => Recorded.sevenClass(CHAIN_OF[cls])
 
 const nginx = { kind: "nginx" as const, conf: "/etc/nginx/nginx.conf", pidFile: "/run/nginx.pid" }
 const options: EndToEndRunbook.Options = {
@@ -49,8 +51,8 @@ const options: EndToEndRunbook.Options = {
 type Values = { -readonly [K in keyof EndToEndRunbook.Facts]: EndToEndRunbook.Facts[K] }
 
 const factsFor = (cls: EndToEnd.EndToEndClass, overrides: Partial<Values> = {}): Fact.Facts<EndToEndRunbook.Facts> => {
-  const chain = chainOf(cls)
-  const leaf = Certificate.fromX509(chain[0]!)
+  const recorded = chainOf(cls)
+  const leaf = recorded.leaf
   const bare = leaf.dnsNames[0]!.replace("*.", "")
   const servername = leaf.dnsNames.find((n) => !n.startsWith("*.")) ?? `www.${bare}`
   const files = { cert: `/etc/nginx/tls/${bare}.pem`, key: `/etc/nginx/tls/${bare}.key` }
@@ -58,7 +60,7 @@ const factsFor = (cls: EndToEnd.EndToEndClass, overrides: Partial<Values> = {}):
   if (cls === "acme_renewable") endpoint = { ...endpoint, webroot: "/var/www/acme" }
   if (cls === "wildcard_dns01_required") endpoint = { ...endpoint, dnsProvider: "route53" }
   if (cls === "cert_manager_managed") endpoint = { host: "203.0.113.10", port: 443, servername, secret: { namespace: "shop", name: "app-tls" } }
-  const verdict = Chain.verify({ served: chain.slice(0, 1), roots: chain.slice(1), name: servername, now: leaf.notBefore + 60_000 })
+  const verdict = Recorded.verdictOf(recorded, servername)
   const v: Values = {
     endpoint,
     leaf,
@@ -70,7 +72,7 @@ const factsFor = (cls: EndToEnd.EndToEndClass, overrides: Partial<Values> = {}):
     pinned: false,
     diagnosis: {
       subjectCN: leaf.subjectCN ?? null, issuerO: leaf.issuerO ?? null, issuerCN: leaf.issuerCN ?? null, notAfter: new Date(leaf.notAfter).toISOString(),
-      sans: leaf.dnsNames, chainValid: verdict.valid, chainProblems: [], chainLength: chain.length, staple: "none", certFile: endpoint.files?.cert ?? null, process: "nginx (pid 812)"
+      sans: leaf.dnsNames, chainValid: verdict.valid, chainProblems: [], chainLength: recorded.served.length, staple: "none", certFile: endpoint.files?.cert ?? null, process: "nginx (pid 812)"
     },
     zone: endpoint.dnsProvider !== undefined ? { provider: "route53", owned: { [`_acme-challenge.${bare}`]: bare }, unowned: [], zones: [bare] } : null,
     secretVersion: null,
@@ -363,11 +365,11 @@ describe("tls.expiry.end-to-end: never-rules (property)", () => {
   it("pinned or rate limited: no action, whatever the class; an unowned zone: no renewal; a wildcard is never renewed by http-01", () => {
     fc.assert(fc.property(
       fc.constantFrom(...CLASSES),
-      fc.option(fc.constantFrom("route53", "cloudflare", "clouddns"), { nil: null }),
+      Arb.provider,
       fc.boolean(),
       fc.boolean(),
       fc.boolean(),
-      fc.option(fc.constantFrom("/var/www/acme"), { nil: undefined }),
+      Arb.webroot,
       (cls, provider, pinned, limited, unowned, webroot) => {
         const base = factsFor(cls) as unknown as Record<string, Fact.Known<unknown>>
         const endpoint = { ...(base["endpoint"]!.value as EndToEndRunbook.Endpoint), ...(webroot !== undefined ? { webroot } : {}), ...(provider !== null ? { dnsProvider: provider } : {}) }
@@ -382,11 +384,30 @@ describe("tls.expiry.end-to-end: never-rules (property)", () => {
         if (provider !== null && unowned && renews.length > 0) return false
         const leaf = (facts.leaf as Fact.Known<Certificate.Certificate>).value
         if (leaf.dnsNames.some((n) => n.startsWith("*."))) {
+          // a wildcard without a DNS-01 provider is never renewed (escalated); with one, only by dns-01
+          if (provider === null && renews.length > 0) return false
           return renews.every((a) => (a.action.params as { challenge: { type: string } }).challenge.type === "dns-01")
         }
         return true
       }
     ), { numRuns: 300 })
+  })
+
+  it("a commercial or internal CA: escalated with what a CSR needs, never an order or a write, whatever the issuer names and the endpoint's renewal options", () => {
+    fc.assert(fc.property(
+      fc.constantFrom("internal_ca", "commercial_ca_manual") as fc.Arbitrary<"internal_ca" | "commercial_ca_manual">,
+      Arb.manualCa,
+      (cls, { issuer, provider, webroot }) => {
+        const base = factsFor(cls) as unknown as Record<string, Fact.Known<unknown>>
+        const leaf = Arb.withIssuer(base["leaf"]!.value as Certificate.Certificate, cls === "internal_ca", issuer)
+        const endpoint = { ...(base["endpoint"]!.value as EndToEndRunbook.Endpoint), ...(webroot !== undefined ? { webroot } : {}), ...(provider !== null ? { dnsProvider: provider } : {}) }
+        const facts = factsFor(cls, { leaf, endpoint, dnsProvider: provider })
+        const c = classified(facts)
+        if (classOf(c) !== cls) return false
+        const plan = EndToEndRunbook.plan(c as Classification.Classified, facts, options)
+        return kinds(plan).length === 0 && plan.root._tag === "Escalate" && /a CSR for CN=/.test(plan.root.nextSteps.join(" "))
+      }
+    ), { numRuns: 200 })
   })
 })
 
@@ -396,7 +417,7 @@ describe("staged", () => {
       const dir = tmp("byteport-e2e-staged-")
       const live = path.join(dir, "live")
       fs.mkdirSync(live)
-      const pki = chainOf("acme_renewable")
+      const pki = chainOf("acme_renewable").served
       const fullchain = pki.map((c) => c.toString()).join("\n")
       for (const [f, text] of [["cert.pem", pki[0]!.toString()], ["chain.pem", pki[1]!.toString()], ["fullchain.pem", fullchain], ["privkey.pem", "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"]] as const) {
         fs.writeFileSync(path.join(live, f), text)

@@ -48,13 +48,14 @@ beforeAll(async () => {
   pairs["mismatch"] = { ...pairs["b"]!, key: mismatch, keyPem: pairs["a"]!.keyPem }
 }, 60_000)
 
-/** Every file under `d` (recursively) with its content: a snapshot to compare. */
+/** Every file under `d` (recursively) with its content, symlinks with their target: a snapshot to compare. */
 const snapshot = (d: string): Record<string, string> => {
   const out: Record<string, string> = {}
   const walk = (p: string) => {
     for (const e of fs.readdirSync(p, { withFileTypes: true })) {
       const f = path.join(p, e.name)
       if (e.isDirectory()) walk(f)
+      else if (e.isSymbolicLink()) out[f] = `-> ${fs.readlinkSync(f)}`
       else out[f] = `${fs.statSync(f).mode.toString(8)}:${fs.readFileSync(f, "utf8")}`
     }
   }
@@ -110,6 +111,16 @@ const poller = (files: ReadonlyArray<string>) => {
   }
 }
 
+/** `<d>/certs/a.crt` and `a.key`: the pair envoy serves before an install. */
+const certsOfA = (d: string) => {
+  fs.mkdirSync(path.join(d, "certs"), { recursive: true })
+  const certA = path.join(d, "certs", "a.crt")
+  const keyA = path.join(d, "certs", "a.key")
+  fs.writeFileSync(certA, pairs["a"]!.pem)
+  fs.writeFileSync(keyA, pairs["a"]!.keyPem, { mode: 0o600 })
+  return { certA, keyA }
+}
+
 const ok = (exit: Exit.Exit<unknown, unknown>) => assert.isTrue(Exit.isSuccess(exit), String(exit))
 const run = (h: EnvoyOrTraefik, a: Action.Action, mode: "auto" | "dry_run" = "auto") => Effect.runPromise(runHandler(h as never, a, mode))
 type EnvoyOrTraefik = ReturnType<typeof EnvoySds.makeInstall>
@@ -118,11 +129,7 @@ describe("envoy: file-based SDS", () => {
   const [install, restore] = EnvoySds.handlers()
   const setup = (name: string) => {
     const d = path.join(dir, name)
-    fs.mkdirSync(path.join(d, "certs"), { recursive: true })
-    const certA = path.join(d, "certs", "a.crt")
-    const keyA = path.join(d, "certs", "a.key")
-    fs.writeFileSync(certA, pairs["a"]!.pem)
-    fs.writeFileSync(keyA, pairs["a"]!.keyPem, { mode: 0o600 })
+    const { certA, keyA } = certsOfA(d)
     const sdsPath = path.join(d, "sds.json")
     const validation = { "@type": EnvoySds.SECRET_TYPE, name: "upstream_ca", validation_context: { trusted_ca: { filename: pki.root.certPath } } }
     fs.writeFileSync(sdsPath, JSON.stringify({
@@ -181,7 +188,7 @@ describe("envoy: file-based SDS", () => {
     assert.strictEqual((await Effect.runPromise(observe(restore! as never, a.undo!)))._tag, "Applied")
   })
 
-  it("a mismatched key, a YAML resource this module cannot rewrite, and dry_run: nothing written, no event, no backup", async () => {
+  it("a mismatched key, YAML in a .json resource (envoy reads it as JSON), and dry_run: nothing written, no event, no backup", async () => {
     const s = setup("refused")
     const before = snapshot(s.d)
     const refused = await recorded(s.d, () => run(install!, s.action(pairs["mismatch"]!)))
@@ -229,6 +236,216 @@ describe("envoy: file-based SDS", () => {
     assert.lengthOf(twice.resources, 2)
     assert.isString(EnvoySds.parse("resources: []"))
     assert.isString(EnvoySds.parse("{}"))
+  })
+})
+
+describe("envoy: YAML SDS resource files (envoy reads .yaml / .yml as YAML)", () => {
+  const [install, restore] = EnvoySds.handlers()
+  it("a .yaml resource is rewritten as YAML by one rename: parses, names the new files, keeps the other resource; undo puts the original bytes back", async () => {
+    const d = path.join(dir, "yaml")
+    const { certA, keyA } = certsOfA(d)
+    const sdsPath = path.join(d, "sds.yaml")
+    const original = [
+      "# hand-written",
+      "version_info: \"1\"",
+      "resources:",
+      `- "@type": ${EnvoySds.SECRET_TYPE}`,
+      "  name: server_cert",
+      "  tls_certificate:",
+      `    certificate_chain: { filename: ${certA} }`,
+      `    private_key: { filename: ${keyA} }`,
+      `- "@type": ${EnvoySds.SECRET_TYPE}`,
+      "  name: upstream_ca",
+      "  validation_context:",
+      `    trusted_ca: { filename: ${pki.root.certPath} }`,
+      ""
+    ].join("\n")
+    fs.writeFileSync(sdsPath, original)
+    assert.strictEqual(EnvoySds.formatOf(sdsPath), "yaml")
+    assert.strictEqual(EnvoySds.formatOf(path.join(d, "sds.yml")), "yaml")
+    assert.strictEqual(EnvoySds.formatOf(path.join(d, "sds.json")), "json")
+    const a = EnvoySds.action({
+      sdsPath, secretName: "server_cert", certDir: path.join(d, "certs"), domain: host, source: { cert: pairs["b"]!.cert, key: pairs["b"]!.key },
+      servername: host, caFiles: [pki.root.certPath], backupRoot: path.join(d, "backups")
+    })
+    const { result, events } = await recorded(d, () => run(install!, a))
+    ok(result)
+    assert.deepStrictEqual(on(events, "sds.yaml"), ["rename sds.yaml"])
+    const text = fs.readFileSync(sdsPath, "utf8")
+    assert.throws(() => JSON.parse(text))
+    const doc = EnvoySds.parse(text, "yaml") as EnvoySds.Resource
+    const files = EnvoySds.filesFor({ sdsPath, secretName: "server_cert", certDir: path.join(d, "certs") }, pairs["b"]!.fingerprint)
+    assert.deepStrictEqual(EnvoySds.secretOf(doc, "server_cert"), files)
+    assert.deepStrictEqual(doc.resources[1], { "@type": EnvoySds.SECRET_TYPE, name: "upstream_ca", validation_context: { trusted_ca: { filename: pki.root.certPath } } })
+    assert.strictEqual((await Effect.runPromise(observe(install! as never, a)))._tag, "Applied")
+    ok(await run(restore!, a.undo!))
+    assert.strictEqual(fs.readFileSync(sdsPath, "utf8"), original)
+    // not YAML at all: refused before any write
+    fs.writeFileSync(sdsPath, "resources: [\n")
+    const before = snapshot(d)
+    assert.include(String(await run(install!, a)), "not YAML")
+    assert.deepStrictEqual(snapshot(d), before)
+  })
+})
+
+describe("envoy: watched_directory (symlink swap of ..data, the layout envoy documents for Kubernetes mounts)", () => {
+  const [install, restore] = EnvoySds.handlers()
+  /** `<d>/tls/{tls.crt,tls.key}` → `..data/…`, `..data` → `..v1` holding pair a; the SDS resource names them with watched_directory. */
+  const setup = (name: string, o: { readonly plainFiles?: boolean } = {}) => {
+    const d = path.join(dir, `watched-${name}`)
+    const w = path.join(d, "tls")
+    fs.mkdirSync(path.join(w, "..v1"), { recursive: true })
+    fs.writeFileSync(path.join(w, "..v1", "tls.crt"), pairs["a"]!.pem)
+    fs.writeFileSync(path.join(w, "..v1", "tls.key"), pairs["a"]!.keyPem, { mode: 0o600 })
+    fs.symlinkSync("..v1", path.join(w, "..data"))
+    for (const f of ["tls.crt", "tls.key"]) {
+      if (o.plainFiles === true) fs.copyFileSync(path.join(w, "..v1", f), path.join(w, f))
+      else fs.symlinkSync(`..data/${f}`, path.join(w, f))
+    }
+    const sdsPath = path.join(d, "sds.json")
+    fs.writeFileSync(sdsPath, JSON.stringify({
+      version_info: "1",
+      resources: [{
+        "@type": EnvoySds.SECRET_TYPE, name: "server_cert",
+        tls_certificate: { certificate_chain: { filename: path.join(w, "tls.crt") }, private_key: { filename: path.join(w, "tls.key") }, watched_directory: { path: w } }
+      }]
+    }, null, 2))
+    const original = fs.readFileSync(sdsPath, "utf8")
+    const action = (pair: Pair) =>
+      EnvoySds.action({ sdsPath, secretName: "server_cert", domain: host, source: { cert: pair.cert, key: pair.key }, servername: host, caFiles: [pki.root.certPath], backupRoot: path.join(d, "backups") })
+    return { d, w, sdsPath, original, action }
+  }
+
+  it("install: the pair goes to a new versioned dir, then ..data is renamed over (recorded events: the only move on ..data, the links and the resource untouched); undo renames it back", async () => {
+    const s = setup("install")
+    const a = s.action(pairs["b"]!)
+    const version = `..${pairs["b"]!.fingerprint.replace(/:/g, "").slice(0, 16).toLowerCase()}`
+    const outer = await recorded(s.d, async () => recorded(s.w, () => run(install!, a)))
+    const { result, events } = outer.result
+    ok(result)
+    // the watched directory sees: the versioned dir created, the ..data_tmp symlink created, then moved onto ..data
+    assert.deepStrictEqual(events, [`rename ${version}`, "rename ..data_tmp", "rename ..data_tmp", "rename ..data"])
+    assert.deepStrictEqual(on(events, "tls.crt"), [])
+    // the SDS resource is not touched (no event on it in its directory; same bytes)
+    assert.deepStrictEqual(on(outer.events, "sds.json"), [])
+    assert.strictEqual(fs.readFileSync(s.sdsPath, "utf8"), s.original)
+    assert.strictEqual(fs.readlinkSync(path.join(s.w, "..data")), version)
+    assert.strictEqual(fs.readFileSync(path.join(s.w, "tls.crt"), "utf8"), pairs["b"]!.pem)
+    assert.strictEqual(fs.readFileSync(path.join(s.w, "tls.key"), "utf8"), pairs["b"]!.keyPem)
+    assert.strictEqual(fs.statSync(path.join(s.w, version, "tls.key")).mode & 0o777, 0o600)
+    assert.strictEqual(fs.readFileSync(path.join(s.w, "..v1", "tls.crt"), "utf8"), pairs["a"]!.pem, "the previous version stays")
+    assert.strictEqual((await Effect.runPromise(observe(install! as never, a)))._tag, "Applied")
+    // backup 0700 / 0600 with the previous pair's content
+    const [b] = fs.readdirSync(path.join(s.d, "backups"))
+    assert.strictEqual(fs.statSync(path.join(s.d, "backups", b!)).mode & 0o777, 0o700)
+    assert.strictEqual(fs.readFileSync(path.join(s.d, "backups", b!, "tls.crt"), "utf8"), pairs["a"]!.pem)
+    assert.notInclude(JSON.stringify(result), "PRIVATE KEY")
+    // undo: one move of ..data back to ..v1
+    assert.strictEqual((await Effect.runPromise(observe(restore! as never, a.undo!)))._tag, "NotApplied")
+    const undone = await recorded(s.w, () => run(restore!, a.undo!))
+    ok(undone.result)
+    assert.deepStrictEqual(undone.events, ["rename ..data_tmp", "rename ..data_tmp", "rename ..data"])
+    assert.strictEqual(fs.readlinkSync(path.join(s.w, "..data")), "..v1")
+    assert.strictEqual(fs.readFileSync(path.join(s.w, "tls.crt"), "utf8"), pairs["a"]!.pem)
+    assert.strictEqual((await Effect.runPromise(observe(restore! as never, a.undo!)))._tag, "Applied")
+  })
+
+  it("refused before any write: plain files instead of the ..data links, a mismatched key; dry_run writes nothing", async () => {
+    const plain = setup("plain", { plainFiles: true })
+    const before = snapshot(plain.d)
+    const r = await recorded(plain.w, () => run(install!, plain.action(pairs["b"]!)))
+    assert.include(String(r.result), "is not a symlink")
+    assert.deepStrictEqual(r.events, [])
+    assert.deepStrictEqual(snapshot(plain.d), before)
+    const s = setup("refused")
+    const links = snapshot(s.d)
+    const mismatch = await recorded(s.w, () => run(install!, s.action(pairs["mismatch"]!)))
+    assert.include(String(mismatch.result), "does not match")
+    assert.deepStrictEqual(mismatch.events, [])
+    const dry = await recorded(s.w, () => run(install!, s.action(pairs["b"]!), "dry_run"))
+    ok(dry.result)
+    assert.match(JSON.stringify(dry.result), /would write/)
+    assert.deepStrictEqual(dry.events, [])
+    assert.deepStrictEqual(snapshot(s.d), links)
+    assert.strictEqual(fs.readlinkSync(path.join(s.w, "..data")), "..v1")
+  })
+
+  it("property: a reader polling cert and key through the links during installs only reads complete old or new contents", async () => {
+    await fc.assert(fc.asyncProperty(fc.array(fc.constantFrom("a", "b", "c"), { minLength: 1, maxLength: 4 }), async (order) => {
+      const s = setup(`prop-${Math.random().toString(36).slice(2)}`)
+      const reader = poller([path.join(s.w, "tls.crt"), path.join(s.w, "tls.key")])
+      await reader.ready
+      for (const name of order) ok(await run(install!, s.action(pairs[name]!)))
+      const { seen, reads } = await reader.stop()
+      assert.isAbove(reads, 0)
+      const certs = new Set(["a", "b", "c"].map((n) => pairs[n]!.pem))
+      const keys = new Set(["a", "b", "c"].map((n) => pairs[n]!.keyPem))
+      for (const text of seen[0]!) assert.isTrue(certs.has(text), `partial or missing certificate: ${text.slice(0, 60)}`)
+      for (const text of seen[1]!) assert.isTrue(keys.has(text), "partial or missing key")
+    }), { numRuns: 6 })
+  }, 60_000)
+})
+
+describe("traefik: the file provider's directory (providers.file.directory)", () => {
+  const [install, restore] = TraefikFile.handlers()
+  const setup = (name: string) => {
+    const d = path.join(dir, `traefik-dir-${name}`)
+    const conf = path.join(d, "dynamic")
+    fs.mkdirSync(path.join(conf, "tls"), { recursive: true })
+    fs.mkdirSync(path.join(d, "certs"))
+    const certFile = path.join(d, "certs", "shop.crt")
+    const keyFile = path.join(d, "certs", "shop.key")
+    fs.writeFileSync(certFile, pairs["a"]!.pem, { mode: 0o644 })
+    fs.writeFileSync(keyFile, pairs["a"]!.keyPem, { mode: 0o600 })
+    fs.writeFileSync(path.join(conf, "routers.yml"), "http:\n  routers:\n    shop:\n      rule: Host(`shop`)\n      tls: {}\n")
+    fs.writeFileSync(path.join(conf, "other.toml"), `[[tls.certificates]]\n  certFile = "/etc/other.crt"\n  keyFile = "/etc/other.key"\n`)
+    const text = `tls:\n  certificates:\n    - certFile: ${certFile}\n      keyFile: ${keyFile}\n`
+    const shop = path.join(conf, "tls", "shop.yaml")
+    fs.writeFileSync(shop, text)
+    const action = (pair: Pair) =>
+      TraefikFile.action({ directory: conf, certFile, keyFile, domain: host, source: { cert: pair.cert, key: pair.key }, servername: host, caFiles: [pki.root.certPath], backupRoot: path.join(d, "backups") })
+    return { d, conf, certFile, keyFile, shop, text, action }
+  }
+
+  it("the one file naming certFile and keyFile (found in a subdirectory) is marked and renamed into place, the others untouched; undo restores", async () => {
+    const s = setup("install")
+    assert.deepStrictEqual(TraefikFile.configFilesIn(s.conf), [path.join(s.conf, "other.toml"), path.join(s.conf, "routers.yml"), s.shop])
+    assert.strictEqual(TraefikFile.configFileOf({ directory: s.conf, certFile: s.certFile, keyFile: s.keyFile }), s.shop)
+    const a = s.action(pairs["b"]!)
+    assert.strictEqual((a.params as { directory?: string }).directory, s.conf)
+    const others = snapshot(s.conf)
+    const outer = await recorded(s.conf, () => recorded(path.join(s.conf, "tls"), () => run(install!, a)))
+    ok(outer.result.result)
+    // in the provider's directory tree: only the configuration file that names the certificate moves (the temp beside it ends .tmp)
+    assert.deepStrictEqual(outer.result.events.filter((e) => !e.includes("<tmp>")), ["rename shop.yaml"])
+    assert.deepStrictEqual(outer.events, [])
+    assert.strictEqual(fs.readFileSync(s.shop, "utf8"), `${TraefikFile.MARKER} ${host} ${pairs["b"]!.fingerprint}\n${s.text}`)
+    for (const f of ["routers.yml", "other.toml"]) assert.strictEqual(fs.readFileSync(path.join(s.conf, f), "utf8"), others[path.join(s.conf, f)]!.replace(/^\d+:/, ""))
+    assert.strictEqual(fs.readFileSync(s.certFile, "utf8"), pairs["b"]!.pem)
+    assert.strictEqual((await Effect.runPromise(observe(install! as never, a)))._tag, "Applied")
+    ok(await run(restore!, a.undo!))
+    assert.strictEqual(fs.readFileSync(s.shop, "utf8"), s.text)
+    assert.strictEqual(fs.readFileSync(s.certFile, "utf8"), pairs["a"]!.pem)
+    assert.strictEqual((await Effect.runPromise(observe(restore! as never, a.undo!)))._tag, "Applied")
+  })
+
+  it("refused before any write: no file names the certificate, or several do; dry_run writes nothing", async () => {
+    const none = setup("none")
+    fs.writeFileSync(none.shop, "tls: {}\n")
+    const before = snapshot(none.d)
+    assert.include(String(await run(install!, none.action(pairs["b"]!))), "no configuration file in")
+    assert.deepStrictEqual(snapshot(none.d), before)
+    const two = setup("two")
+    fs.writeFileSync(path.join(two.conf, "copy.yml"), two.text)
+    const twoBefore = snapshot(two.d)
+    assert.include(String(await run(install!, two.action(pairs["b"]!))), "several files")
+    assert.deepStrictEqual(snapshot(two.d), twoBefore)
+    const dry = setup("dry")
+    const dryBefore = snapshot(dry.d)
+    const r = await run(install!, dry.action(pairs["b"]!), "dry_run")
+    ok(r)
+    assert.include(JSON.stringify(r), "shop.yaml")
+    assert.deepStrictEqual(snapshot(dry.d), dryBefore)
   })
 })
 

@@ -1,6 +1,7 @@
 /**
  * tls.expiry.seven-class: a reviewed golden plan per class from recorded chains
- * (`fixtures/seven-class/<class>/chain.pem`, made once by `record.sh`), read through the runbook's
+ * (`fixtures/seven-class/<class>/chain.pem`: recorded from the real servers by `fixtures/record.sh`,
+ * two openssl-made: fixtures/README.md), read through the runbook's
  * own facts; near misses at every edge (Retry-After ± 1 s under TestClock, a wildcard without a
  * DNS-01 provider, an issuer off the ACME list in a certbot live dir, no public chain); the
  * never-rules property-tested (pinned → escalate with no action; a wildcard never by http-01; a
@@ -17,11 +18,12 @@ import { Effect, Exit } from "effect"
 import { TestClock } from "effect/testing"
 import { Certificate, CertificateSignals, Chain, RenewAction, RenewalSignals, Renewer, SevenClass, SevenClassRunbook } from "../src/index"
 import { runHandler } from "./support/actions"
+import * as Arb from "./support/arbitraries"
+import * as Recorded from "./support/recorded"
 
 const root = path.join(import.meta.dirname, "../fixtures/seven-class")
 const CLASSES = SevenClass.CLASSES
 
-const chainOf = (cls: string) => Certificate.parsePemBundle(fs.readFileSync(path.join(root, cls, "chain.pem"), "utf8"))
 
 const nginx = { kind: "nginx" as const, conf: "/etc/nginx/nginx.conf", pidFile: "/run/nginx.pid" }
 const options: SevenClassRunbook.Options = {
@@ -56,10 +58,10 @@ const setup = (cls: string, leaf: Certificate.Certificate): { endpoint: SevenCla
 }
 
 const factsFor = (cls: string, overrides: Partial<{ [K in keyof SevenClassRunbook.Facts]: SevenClassRunbook.Facts[K] }> = {}): Fact.Facts<SevenClassRunbook.Facts> => {
-  const chain = chainOf(cls)
-  const leaf = Certificate.fromX509(chain[0]!)
+  const recorded = Recorded.sevenClass(cls)
+  const leaf = recorded.leaf
   const s = setup(cls, leaf)
-  const verdict = Chain.verify({ served: chain.slice(0, 1), roots: chain.slice(1), name: s.endpoint.servername, now: leaf.notBefore + 60_000 })
+  const verdict = Recorded.verdictOf(recorded, s.endpoint.servername)
   const v: SevenClassRunbook.Facts = {
     endpoint: s.endpoint,
     leaf,
@@ -244,9 +246,9 @@ describe("tls.expiry.seven-class: never-rules (property)", () => {
   it("a wildcard is never renewed by http-01; a rate limit in force never orders", () => {
     fc.assert(fc.property(
       fc.constantFrom(...CLASSES),
-      fc.option(fc.constantFrom("route53", "cloudflare", "clouddns"), { nil: null }),
+      Arb.provider,
       fc.boolean(),
-      fc.option(fc.constantFrom("/var/www/acme"), { nil: undefined }),
+      Arb.webroot,
       (cls, provider, limited, webroot) => {
         const base = factsFor(cls) as unknown as Record<string, Fact.Known<unknown>>
         const endpoint = { ...(base["endpoint"]!.value as SevenClassRunbook.Endpoint), ...(webroot !== undefined ? { webroot } : {}) }
@@ -258,11 +260,32 @@ describe("tls.expiry.seven-class: never-rules (property)", () => {
         if (limited) return kinds(plan).length === 0
         const leaf = (facts.leaf as Fact.Known<Certificate.Certificate>).value
         if (leaf.dnsNames.some((n) => n.startsWith("*."))) {
+          // a wildcard without a DNS-01 provider is never renewed (escalated); with one, only by dns-01
+          if (provider === null && renews.length > 0) return false
           return renews.every((a) => (a.action.params as { challenge: { type: string } }).challenge.type === "dns-01")
         }
         return true
       }
     ))
+  })
+})
+
+describe("tls.expiry.seven-class: commercial and internal CAs (property)", () => {
+  it("escalated with no action, whatever the issuer names and the endpoint's renewal options", () => {
+    fc.assert(fc.property(
+      fc.constantFrom("internal_ca", "commercial_ca"),
+      Arb.manualCa,
+      (cls, { issuer, provider, webroot }) => {
+        const base = factsFor(cls) as unknown as Record<string, Fact.Known<unknown>>
+        const leaf = Arb.withIssuer(base["leaf"]!.value as Certificate.Certificate, cls === "internal_ca", issuer)
+        const endpoint = { ...(base["endpoint"]!.value as SevenClassRunbook.Endpoint), ...(webroot !== undefined ? { webroot } : {}) }
+        const facts = factsFor(cls, { leaf, endpoint, dnsProvider: provider })
+        const c = classified(facts)
+        if (c._tag !== "Classified" || c.class !== cls) return false
+        const plan = SevenClassRunbook.plan(c, facts, options)
+        return kinds(plan).length === 0 && plan.root._tag === "Escalate"
+      }
+    ), { numRuns: 200 })
   })
 })
 

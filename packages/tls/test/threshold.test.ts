@@ -1,7 +1,7 @@
 /**
  * tls.expiry.threshold without servers: a reviewed golden plan per renewal path (cert_manager,
  * aws_acm, certbot by http-01 and by dns-01, a failed pre-check) from the chains recorded for
- * seven-class (`fixtures/seven-class/<class>/chain.pem`); near misses at 14 d and 7 d ± 1 min
+ * seven-class and the short Pebble (`fixtures/seven-class/<class>/`, `fixtures/chains/short_lived/`); near misses at 14 d and 7 d ± 1 min
  * under TestClock (severity, the detector's thresholds, the classification); CAA (RFC 8659) tree
  * climbing and issue / issuewild; the zone_owned, acm_cnames and names_resolve probes; snapshot
  * diffs; the escalation routing by severity (warning → OpsChannel, critical → Pager); the
@@ -19,12 +19,14 @@ import { Acm, Caa, Certificate, CertificateSignals, PreRenewal, SevenClassRunboo
 import type { DnsProvider } from "../src/index"
 import * as Pki from "./pki"
 import { serve } from "./server"
+import * as Recorded from "./support/recorded"
 
 const seven = path.join(import.meta.dirname, "../fixtures/seven-class")
 const golden = path.join(import.meta.dirname, "../fixtures/threshold")
 const DAY = 86_400_000
 
-const leafOf = (cls: string) => Certificate.fromX509(Certificate.parsePemBundle(fs.readFileSync(path.join(seven, cls, "chain.pem"), "utf8"))[0]!)
+/** The recorded chain of a seven-class class, or one of `fixtures/chains/` (`chains/<name>`). */
+const leafOf = (cls: string) => (cls.startsWith("chains/") ? Recorded.chain(cls.slice(7)) : Recorded.sevenClass(cls)).leaf
 
 const nginx = { kind: "nginx" as const, conf: "/etc/nginx/nginx.conf", pidFile: "/run/nginx.pid" }
 const options: ThresholdRunbook.Options = {
@@ -35,7 +37,7 @@ const options: ThresholdRunbook.Options = {
 const ok = (probe: PreRenewal.Probe): PreRenewal.Result => ({ probe, ok: true, detail: "ok" })
 
 type Path = "cert_manager" | "aws_acm" | "certbot_http01" | "certbot_dns01"
-const recorded: Record<Path, string> = { cert_manager: "cert_manager", aws_acm: "cloud_managed", certbot_http01: "acme_http01", certbot_dns01: "acme_dns01" }
+const recorded: Record<Path, string> = { cert_manager: "cert_manager", aws_acm: "cloud_managed", certbot_http01: "chains/short_lived", certbot_dns01: "acme_dns01" }
 
 const factsFor = (p: Path, overrides: Partial<ThresholdRunbook.Facts> = {}): Fact.Facts<ThresholdRunbook.Facts> => {
   const leaf = leafOf(recorded[p])

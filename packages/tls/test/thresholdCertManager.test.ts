@@ -7,48 +7,28 @@
  * (Issuing=True, ManuallyTriggered); the model issues from the default Pebble (the ClusterIssuer
  * now points there); the new leaf is served and verified; the snapshots show the new revision.
  */
-import * as fs from "node:fs"
-import { type IncidentReport, Runbook, Verifier } from "@byteport/core"
-import * as Testing from "@byteport/core/testing"
+import { Verifier } from "@byteport/core"
 import { Effect } from "effect"
-import { afterEach, assert, it } from "vitest"
-import * as CertManager from "../src/certmanager/CertManager"
-import * as R from "../src/certmanager/Resources"
-import * as CertificateSignals from "../src/detectors/CertificateSignals"
+import { assert, it } from "vitest"
 import * as Inspection from "../src/Inspection"
 import * as Caa from "../src/probes/Caa"
 import * as ThresholdRunbook from "../src/runbooks/tls.expiry.threshold"
-import * as IngressController from "../src/testing/ingress"
-import { issueBehindIngress, setIssuerServer, startWorld } from "./support/kube"
-import type { CertManagerWorld } from "./support/kube"
+import { getShop, handle, issueBehindIngress, servedScene, setIssuerServer, worldPerTest } from "./support/kube"
 import { describeWithServices } from "./support/services"
 
 describeWithServices(["pebble"], "tls.expiry.threshold: cert_manager end to end (kube-sim model, real Pebble)", (env) => {
-  let world: CertManagerWorld | undefined
-  afterEach(async () => {
-    await world?.close()
-    world = undefined
-  })
+  const worlds = worldPerTest(env)
   const domain = `threshold-cm-${process.pid}.byteport.test`
-  const ref = { namespace: "default", name: "shop" }
-  const getCert = async (w: CertManagerWorld) =>
-    (await w.custom.getNamespacedCustomObject({ group: R.GROUP, version: R.VERSION, plural: "certificates", ...ref })) as R.Certificate
 
   it("5-day certificate (critical) → force-renewed as cmctl renew, one new revision from the default Pebble, served and verified", async () => {
-    const w = (world = await startWorld(env))
+    const w = await worlds.start()
     const first = await issueBehindIngress(w, { domain, server: env.BYTEPORT_TEST_PEBBLE_SHORT_DIRECTORY_URL ?? "" })
     // the renewal CA from now on
     await setIssuerServer(w, "pebble", env.BYTEPORT_TEST_PEBBLE_DIRECTORY_URL ?? "")
     await w.model.idle()
     const orders = w.model.orders()
-    const controller = await IngressController.start({ kubeConfig: w.kc })
+    const { controller, ca, endpoint, before, signal } = await servedScene(env, w, domain, [14, 7])
     try {
-      const ca = [env.BYTEPORT_TEST_PEBBLE_SHORT_ROOT ?? "", env.BYTEPORT_TEST_PEBBLE_ROOT ?? ""].map((f) => fs.readFileSync(f, "utf8"))
-      const endpoint = { host: controller.host, port: controller.port, servername: domain }
-      const before = await Effect.runPromise(Inspection.inspect({ ...endpoint, ca }))
-      const signals = await Effect.runPromise(CertificateSignals.pollOnce({ ...endpoint, ca, thresholdDays: [14, 7] }))
-      const signal = signals.find((s) => s.type === CertificateSignals.SIGNAL_EXPIRING_SOON)!
-      assert.strictEqual(signal.evidence["thresholdDays"], 7)
       const rb = ThresholdRunbook.make({
         endpoints: [{ ...endpoint, secret: { namespace: "default", name: "shop-tls" }, expectStaple: false }],
         kubeConfig: w.kc,
@@ -58,24 +38,20 @@ describeWithServices(["pebble"], "tls.expiry.threshold: cert_manager end to end 
         cooldown: "0 seconds"
       })
       // dry_run first: the plan, the Issuing condition sent with dryRun=All, no order, no new revision
-      const dry = (await Effect.runPromise(Runbook.handle(rb, signal, { mode: "dry_run" }).pipe(
-        Effect.provide(Testing.layer({ handlers: CertManager.handlers(w.kc) }))
-      ))) as IncidentReport.IncidentReport
+      const dry = await handle(w, rb, signal, "dry_run")
       assert.strictEqual(dry.classification?._tag === "Classified" ? dry.classification.class : "", "cert_manager")
       assert.deepStrictEqual(dry.outcomes.map((o) => o.kind), ["tls.certManager.renew"])
       await w.model.idle()
       assert.strictEqual(w.model.orders(), orders, "dry_run orders nothing")
-      assert.strictEqual((await getCert(w)).status?.revision, 1)
-      const r = (await Effect.runPromise(Runbook.handle(rb, signal, { mode: "auto" }).pipe(
-        Effect.provide(Testing.layer({ handlers: CertManager.handlers(w.kc) }))
-      ))) as IncidentReport.IncidentReport
+      assert.strictEqual((await getShop(w)).status?.revision, 1)
+      const r = await handle(w, rb, signal, "auto")
       const c = r.classification
       assert.strictEqual(c?._tag === "Classified" ? c.class : c?._tag, "cert_manager")
       assert.strictEqual(r.status, "recovered", JSON.stringify(r.escalation ?? r.outcomes))
       assert.deepStrictEqual(r.outcomes.map((o) => [o.kind, o.status]), [["tls.certManager.renew", "applied"]])
       const checks = (r.facts["checks"] as unknown as { value: ReadonlyArray<{ probe: string; ok: boolean }> }).value
       assert.deepStrictEqual(checks.map((x) => [x.probe, x.ok]), [["caa", true]])
-      const now = await getCert(w)
+      const now = await getShop(w)
       assert.strictEqual(now.metadata.uid, first.metadata.uid, "renewed in place, not re-created")
       assert.strictEqual(now.status?.revision, 2)
       const after = await Effect.runPromise(Inspection.inspect({ ...endpoint, ca }))

@@ -363,7 +363,7 @@ export const plan = (c: Classification.Classified, facts: Fact.Facts<Facts>, o: 
         return make(`no reloader for ${serves}`, Plan.escalate(`${endpoint.servername} is served by ${serves}, and no ${serves === "envoy" ? "file-based SDS resource (endpoint.envoy)" : "file-provider dynamic configuration (endpoint.traefik)"} is configured to reload it: nothing renewed`, [
           serves === "envoy"
             ? "configure endpoint.envoy (sdsPath, secretName), or renew, write the new files for envoy's file-based SDS and atomically rename the watched resource"
-            : "configure endpoint.traefik (dynamicConfig, certFile, keyFile), or renew, swap the files and rewrite traefik's dynamic configuration so its file provider reloads"
+            : "configure endpoint.traefik (dynamicConfig or directory, certFile, keyFile), or renew, swap the files and rewrite traefik's dynamic configuration so its file provider reloads"
         ]))
       }
       if (o.account === undefined) return make(`ACME renewal of ${names.join(", ")} not configured`, Plan.escalate(`${endpoint.servername}: no ACME account configured`))

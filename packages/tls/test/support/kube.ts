@@ -1,10 +1,18 @@
 /** kube-sim with the cert-manager controller model, for the cert-manager and ingress tests. */
 import * as fs from "node:fs"
+import { type IncidentReport, Runbook, type Signal } from "@byteport/core"
+import * as Testing from "@byteport/core/testing"
 import { KubeSim } from "@byteport/kube-sim"
 import type { KubeSimInstance } from "@byteport/kube-sim"
 import { CoreV1Api, CustomObjectsApi, KubeConfig, NetworkingV1Api } from "@kubernetes/client-node"
+import { Effect } from "effect"
+import { afterEach, assert } from "vitest"
+import * as CertManager from "../../src/certmanager/CertManager"
 import * as R from "../../src/certmanager/Resources"
+import * as CertificateSignals from "../../src/detectors/CertificateSignals"
+import * as Inspection from "../../src/Inspection"
 import * as CertManagerModel from "../../src/testing/certManager"
+import * as IngressController from "../../src/testing/ingress"
 
 /** A running kube-sim whose clock is `Date.now() + offset`, with the cert-manager model installed. */
 export interface CertManagerWorld {
@@ -104,3 +112,44 @@ export const issueBehindIngress = async (w: CertManagerWorld, o: { readonly doma
   })
   return first
 }
+
+/** The Certificate `default/shop` of {@link issueBehindIngress}. */
+export const getShop = async (w: CertManagerWorld): Promise<R.Certificate> =>
+  (await w.custom.getNamespacedCustomObject({ group: R.GROUP, version: R.VERSION, plural: "certificates", namespace: "default", name: "shop" })) as R.Certificate
+
+/** A world per test: `start` it in the test, it is closed after each. */
+export const worldPerTest = (env: Readonly<Record<string, string>>): { readonly start: () => Promise<CertManagerWorld> } => {
+  let world: CertManagerWorld | undefined
+  afterEach(async () => {
+    await world?.close()
+    world = undefined
+  })
+  return { start: async () => (world = await startWorld(env)) }
+}
+
+/** What the runbook end-to-ends share once the Secret is served: the test ingress controller, the roots, the endpoint, the leaf served before and the expiring signal (7 days). */
+export interface ServedScene {
+  readonly controller: IngressController.IngressController
+  readonly ca: ReadonlyArray<string>
+  readonly endpoint: { readonly host: string; readonly port: number; readonly servername: string }
+  readonly before: Inspection.Inspection
+  readonly signal: Signal.Signal
+}
+
+/** Starts the ingress controller before `w`, inspects `domain` and polls the expiry detector (its 7-day threshold fires: a 5-day certificate). */
+export const servedScene = async (env: Readonly<Record<string, string>>, w: CertManagerWorld, domain: string, thresholdDays?: ReadonlyArray<number>): Promise<ServedScene> => {
+  const controller = await IngressController.start({ kubeConfig: w.kc })
+  const ca = [env.BYTEPORT_TEST_PEBBLE_SHORT_ROOT ?? "", env.BYTEPORT_TEST_PEBBLE_ROOT ?? ""].map((f) => fs.readFileSync(f, "utf8"))
+  const endpoint = { host: controller.host, port: controller.port, servername: domain }
+  const before = await Effect.runPromise(Inspection.inspect({ ...endpoint, ca }))
+  const signals = await Effect.runPromise(CertificateSignals.pollOnce({ ...endpoint, ca, ...(thresholdDays !== undefined ? { thresholdDays } : {}) }))
+  const signal = signals.find((s) => s.type === CertificateSignals.SIGNAL_EXPIRING_SOON)!
+  assert.strictEqual(signal.evidence["thresholdDays"], 7)
+  return { controller, ca, endpoint, before, signal }
+}
+
+/** Handles `signal` with `runbook` in `mode`, the cert-manager action handlers registered. */
+export const handle = async <F>(w: CertManagerWorld, runbook: Runbook.Runbook<F>, signal: Signal.Signal, mode: "auto" | "dry_run"): Promise<IncidentReport.IncidentReport> =>
+  (await Effect.runPromise(Runbook.handle(runbook, signal, { mode }).pipe(
+    Effect.provide(Testing.layer({ handlers: CertManager.handlers(w.kc) }))
+  ))) as IncidentReport.IncidentReport
