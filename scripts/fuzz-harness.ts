@@ -332,6 +332,8 @@ export const judge = (label: string, run: () => Effect.Effect<Ended, unknown>, i
 /** Tallies the outcomes of a family (printed: a family that only ever errors proves little). */
 export class Tally {
   readonly counts = new Map<string, number>()
+  /** CPU and wall time when the family started (printed by `report`). */
+  readonly started = { cpu: process.cpuUsage(), wall: performance.now() }
   /** Counts one outcome. */
   add(o: Outcome): void {
     const k = o._tag === "Error" ? `Error:${o.error._tag}` : o._tag === "Classified" ? `Classified:${o.class}` : o._tag
@@ -452,7 +454,9 @@ export const regressions = (dir: string, family: string): string => path.join(di
 
 /** Prints the family's seed, where its cases ended and the tally (the replay line). */
 export const report = (family: string, tally: Tally): void => {
-  console.log(`[fuzz] ${family}: seed ${SEED} (replay: BYTEPORT_FUZZ_SEED=${SEED}), ${RUNS} cases; ended: ${tally.where()}; ${tally.toString()}`)
+  const cpu = process.cpuUsage(tally.started.cpu)
+  const time = `${((cpu.user + cpu.system) / 1e6).toFixed(1)} s CPU, ${((performance.now() - tally.started.wall) / 1000).toFixed(1)} s wall`
+  console.log(`[fuzz] ${family}: seed ${SEED} (replay: BYTEPORT_FUZZ_SEED=${SEED}), ${RUNS} cases in ${time}; ended: ${tally.where()}; ${tally.toString()}`)
 }
 
 /**
