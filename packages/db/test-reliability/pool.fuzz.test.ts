@@ -18,7 +18,7 @@ import { Effect } from "effect"
 import fc from "fast-check"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { encode, type Ended, judge, mutate, mutation, params, report, Tally } from "../../../scripts/fuzz-harness"
+import { assertDepth, assertWithRegressions, encode, type Ended, judge, mutate, mutations, regressions, report, Tally, truncate } from "../../../scripts/fuzz-harness"
 
 const CORPUS = path.join(import.meta.dirname, "../fixtures/corpus")
 
@@ -108,13 +108,13 @@ describe("fuzz: db.pool.six-class from the recorded corpus", () => {
     for (const inc of incidents) expect(judge(`${inc.name} unmutated`, () => pipeline(inc, -1, null))._tag, inc.name).not.toBe("Error")
     const tally = new Tally()
     try {
-      fc.assert(
-        fc.property(
-          fc.record({
+      assertWithRegressions(
+        regressions(import.meta.dirname, "db.pool.six-class"),
+        fc.record({
             incident: fc.nat({ max: incidents.length - 1 }),
             file: fc.nat(),
-            mutations: fc.array(mutation, { minLength: 1, maxLength: 3 }),
-            truncate: fc.option(fc.double({ min: 0, max: 0.999, noNaN: true }), { freq: 10 })
+            mutations,
+            truncate
           }),
           (k) => {
             const inc = incidents[k.incident]!
@@ -122,12 +122,11 @@ describe("fuzz: db.pool.six-class from the recorded corpus", () => {
             const bytes = encode(mutate(inc.exports[i]!.json as any, k.mutations), k.truncate)
             tally.add(judge(`${inc.name}/${inc.exports[i]!.file} ${JSON.stringify(k.mutations).slice(0, 300)} truncate=${k.truncate}`, () => pipeline(inc, i, bytes), bytes.length))
           }
-        ),
-        params()
       )
     } finally {
       report("db.pool.six-class", tally)
     }
     expect(tally.decoded).toBeGreaterThan(0)
+    assertDepth("db.pool.six-class", tally)
   })
 })

@@ -17,6 +17,8 @@ import { Leadership } from "../Leadership"
 import { causeText } from "../internal/cause"
 import * as HandOff from "../internal/handOff"
 import { toJson } from "../internal/journal"
+import * as ApprovalRecord from "../guardrails/approvalRecord"
+import * as Json from "../Json"
 import type { JsonObject } from "../Json"
 import { Notifier } from "../Notifier"
 import * as P from "../Plan"
@@ -151,9 +153,18 @@ export const runIncident = <F, R>(
     }
 
     // 5. Plan.
-    const plan = resume?.plan && !resume.awaiting ? resume.plan : yield* runbook.remediate(cls, st.facts, st.signal)
+    let plan = resume?.plan && !resume.awaiting ? resume.plan : yield* runbook.remediate(cls, st.facts, st.signal)
     const invalidPlan = P.problem(plan)
     if (invalidPlan) return yield* escalate(runbook, st, `the plan cannot be encoded: ${invalidPlan.message}`, "warning")
+    // A resumed pause: approval binds to the plan it was asked for. When the fresh diagnosis plans
+    // the same actions and only their concurrency tokens moved (a precondition such as the
+    // workload's resourceVersion, which a status update bumps, and the idempotency key derived
+    // from it), the journaled plan stands: its digest is the one approved, and each handler
+    // checks its precondition against the live object when it applies.
+    if (resume?.awaiting && resume.awaitingPlan && P.digest(plan) !== resume.awaiting.planDigest && intentDigest(plan) === intentDigest(resume.awaitingPlan)) {
+      plan = resume.awaitingPlan
+      yield* mark(st, "approval", `the fresh diagnosis plans the same actions (only their preconditions moved): the journaled plan ${resume.awaiting.planDigest.slice(0, 12)} stands`)
+    }
     st.plan = plan
     st.planDigest = P.digest(plan)
     yield* mark(st, "plan", plan.summary)
@@ -172,6 +183,19 @@ export const runIncident = <F, R>(
     if (resume?.awaiting) {
       const now = yield* Clock.currentTimeMillis
       if (resume.awaiting.planDigest !== st.planDigest) {
+        // Approved, but the fresh diagnosis plans something else: the approval is never carried
+        // over to the new plan, and the approved one is not run against facts that no longer
+        // hold. Nothing is applied; a human decides (the next signal opens a new incident).
+        const record = yield* ApprovalRecord.read(st.incidentId)
+        if (record._tag === "Found" && record.record.planDigest === resume.awaiting.planDigest && record.record.expiresAt > now) {
+          return yield* escalate(
+            runbook,
+            st,
+            `plan changed since approval: plan ${resume.awaiting.planDigest.slice(0, 12)} was approved by ${record.record.approver}, the fresh diagnosis plans ${st.planDigest.slice(0, 12)} (${plan.summary}); nothing was applied`,
+            "warning",
+            ["compare the approved plan (journal: awaiting_approval) with the new one", "handle the target by hand, or let the next signal open a new incident and approve its plan"]
+          )
+        }
         yield* mark(st, "approval", "the plan changed since approval was requested: asking again")
       } else if (now > resume.awaiting.expiresAt) {
         return yield* escalate(runbook, st, `approval timed out at ${new Date(resume.awaiting.expiresAt).toISOString()}`, "warning")
@@ -296,3 +320,18 @@ export const runIncident = <F, R>(
       )
     })
   )
+
+const isAction = (v: object): boolean => "kind" in v && "params" in v && "idempotencyKey" in v && "precondition" in v
+
+/** Drops each action's concurrency tokens (`precondition`, and the `idempotencyKey` derived from it) from a JSON value. */
+const withoutTokens = (v: unknown): unknown =>
+  Array.isArray(v)
+    ? v.map(withoutTokens)
+    : v !== null && typeof v === "object"
+    ? Object.fromEntries(
+      Object.entries(v).filter(([k]) => !(isAction(v) && (k === "precondition" || k === "idempotencyKey"))).map(([k, x]) => [k, withoutTokens(x)])
+    )
+    : v
+
+/** What a plan does, without the concurrency tokens its handlers check at apply: two plans with one intent act alike. */
+const intentDigest = (plan: P.Plan): string => Json.digest(withoutTokens(plan))

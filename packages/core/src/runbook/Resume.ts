@@ -131,7 +131,8 @@ export const resume = <F, R>(
         ]
       )
     }
-    return yield* runIncident(runbook, st, { entries, plan: awaiting ? undefined : plan, awaiting, expectDigest: rebuild })
+    const awaitingPlan = awaiting && plan && P.digest(plan) === awaiting.planDigest ? plan : undefined
+    return yield* runIncident(runbook, st, { entries, plan: awaiting ? undefined : plan, awaiting, awaitingPlan, expectDigest: rebuild })
   })
 
 /** Options of `awaitApproval`. */

@@ -98,6 +98,8 @@ export interface ResumePoint {
   readonly entries: ReadonlyArray<JournalEntry>
   readonly plan?: P.Plan | undefined
   readonly awaiting?: { readonly planDigest: string; readonly expiresAt: number; readonly reason: string } | undefined
+  /** The journaled plan the pause asked approval for (its digest is `awaiting.planDigest`), when it reads back intact. */
+  readonly awaitingPlan?: P.Plan | undefined
   /** The journaled plan read back redacted: the rebuilt plan must have this digest for its steps to resume. */
   readonly expectDigest?: string | undefined
 }

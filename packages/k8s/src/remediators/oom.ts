@@ -154,7 +154,9 @@ export const plan = (
         Plan.act(bumpAction(signal, pod, settings.bumpFactor, "undersized_limit: working set plateaus near the limit", allocatable))
       )
     case "traffic_spike": {
-      const hpa = Fact.value(facts.hpa) ?? null
+      // replica counts the apiserver never returns (not int32: Infinity, NaN, fractions) read as no HPA
+      const read = Fact.value(facts.hpa) ?? null
+      const hpa = read !== null && [read.minReplicas, read.maxReplicas, read.currentReplicas].every(Number.isSafeInteger) ? read : null
       const to = hpa ? Math.min(hpa.maxReplicas, Math.max(hpa.minReplicas + 1, Math.ceil(hpa.currentReplicas * settings.scaleOutFactor))) : 0
       const scaleOut = Action.make({
         kind: ActionKinds.raiseHpaMinReplicas,

@@ -226,6 +226,10 @@ export const plan = (c: Classification.Classified, facts: Fact.Facts<Facts>, o: 
       if (o.account === undefined || (!viaFile && endpoint.envoy === undefined && endpoint.traefik === undefined)) {
         return make(`ACME renewal of ${names.join(", ")} not configured`, Plan.escalate(`${endpoint.servername}: no ACME account or no server/files configured for the endpoint`))
       }
+      // a served leaf whose validity does not parse (a damaged DER date): no order is bound to it
+      if (!Number.isFinite(leaf.notBefore) || !Number.isFinite(leaf.notAfter)) {
+        return make(`the validity of ${names.join(", ")} is unreadable`, Plan.escalate(`${endpoint.servername}: the served leaf's validity cannot be read: no renewal is ordered against it`))
+      }
       const outDir = `${(o.stagingRoot ?? "/var/lib/byteport/cert-staging").replace(/\/+$/, "")}/${names[0]!.replace("*", "_wildcard_")}-${leaf.serial}`
       const renew = RenewAction.action({
         renewer: o.renewer ?? "acme-client",

@@ -1,0 +1,4 @@
+/** Fault schedules on kube-sim, shard 2 of 4 (see faults.ts): a quarter of the run's OOM incidents. */
+import { faultShard } from "./faults"
+
+faultShard(2)
