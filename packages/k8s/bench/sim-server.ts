@@ -34,7 +34,7 @@ const REPLICAS = Number(process.env["SIM_REPLICAS"] ?? 100)
 /** controllers mode: how many `oom-<i>` workloads `inject` can push over their limit. */
 const INJECTABLE = Number(process.env["SIM_INJECTABLE"] ?? 0)
 const now = () => performance.timeOrigin + performance.now()
-const out = (line: string) => process.stdout.write(`${line}\n`)
+const out = (line: string): void => void process.stdout.write(`${line}\n`)
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 const POD_KEY = { group: "", version: "v1", resource: "pods" }
 
@@ -92,7 +92,7 @@ if (MODE === "store") {
   // the workloads OOMKilled later (`inject`), applied up front: 90 % of their 128 Mi limit, so
   // Prometheus holds their plateau when the limit is crossed (one shared warm-up, never one per injection)
   const injected = Array.from({ length: INJECTABLE }, (_, i) => ({
-    ...mod.Scenario.oom.undersizedLimit({ name: `oom-${i}`, limit: "128Mi", replicas: 1 }).workloads[0]!,
+    ...mod.Scenario.oom.undersizedLimit({ name: `oom-${i}`, limit: "128Mi", replicas: 1 }).workloads![0]!,
     memory: { kind: "steady" as const, bytes: Math.round(0.9 * 128 * 2 ** 20) }
   }))
   sim = await mod.startSim({ scenario: mod.Scenario.cluster({ nodes: NODES, nodeDefaults: { cpu: "64", memory: "256Gi", pods: 110 }, warmup: "0s", workloads: [...workloads, ...injected] }).build(), seed: 7 })

@@ -232,7 +232,8 @@ export const diagnose = (o: Options = {}): Diagnoser.Diagnoser<OomFacts, Kube | 
         Diagnoser.probe<A, Kube | Metrics>(name, () =>
           !pod ? Effect.fail(new Error("the pod is unknown")) : owner._tag === "Unknown" ? Effect.fail(new Error(`the owning workload is unknown: ${owner.reason}`)) : f(pod, owner.value))
       // the trend's first working-set answer, shared with the working-set fallback (one diagnosis)
-      const firstSeries = Promise.withResolvers<ReadonlyArray<Prometheus.Series> | undefined>()
+      let resolveFirst: (series: ReadonlyArray<Prometheus.Series> | undefined) => void = () => {}
+      const firstSeries = { promise: new Promise<ReadonlyArray<Prometheus.Series> | undefined>((r) => (resolveFirst = r)), resolve: (s: ReadonlyArray<Prometheus.Series> | undefined) => resolveFirst(s) }
       const sharing = (m: MetricsShape): MetricsShape => ({
         ...m,
         memorySeries: (sel, range) => Effect.tap(m.memorySeries(sel, range), (series) => Effect.sync(() => firstSeries.resolve(series)))
