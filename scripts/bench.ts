@@ -40,11 +40,18 @@ interface Bench {
 
 const benches: ReadonlyArray<Bench> = [
   {
-    name: "k8s detection and first action (k8s.oom.six-signal)",
+    name: "k8s detection in one process (the OOMKilled detector against kube-sim's API server)",
     script: "packages/k8s/bench/oom.ts",
     env: quick
-      ? { BENCH_PODS: "1000", BENCH_NODES: "50", BENCH_REPLICAS: "10", BENCH_INJECTIONS: "5", BENCH_FULL_PODS: "1000", BENCH_FULL_NODES: "50", BENCH_KUBECTL_RUNS: "2", BENCH_INJECTIONS_FULL: "2", BENCH_ACTION_WAIT_MS: "5000", BENCH_IDLE_SECONDS: "3" }
-      : { BENCH_PODS: "10000", BENCH_NODES: "500", BENCH_INJECTIONS: "20", BENCH_FULL_PODS: "10000", BENCH_FULL_NODES: "500", BENCH_KUBECTL_RUNS: "3" }
+      ? { BENCH_PODS: "1000", BENCH_NODES: "50", BENCH_REPLICAS: "10", BENCH_INJECTIONS: "5", BENCH_FULL_PODS: "1000", BENCH_FULL_NODES: "50", BENCH_KUBECTL_RUNS: "2", BENCH_IDLE_SECONDS: "3", BENCH_SKIP_B: "1" }
+      : { BENCH_PODS: "10000", BENCH_NODES: "500", BENCH_INJECTIONS: "20", BENCH_KUBECTL_RUNS: "3", BENCH_SKIP_B: "1" }
+  },
+  {
+    name: "k8s agent and kube-sim as separate processes (RSS, start → watching, idle requests, CPU, OOMKill → first action)",
+    script: "packages/k8s/bench/processes.ts",
+    env: quick
+      ? { BENCH_SIZES: "1000", BENCH_IDLE_AT: "1000", BENCH_BASELINE_AT: "1000", BENCH_IDLE_SECONDS: "10", BENCH_INJECTIONS: "5", BENCH_KUBECTL_RUNS: "1", BENCH_E2E_PODS: "1000", BENCH_E2E_INJECTIONS: "3", BENCH_ACTION_WAIT_MS: "10000" }
+      : { BENCH_SIZES: "0,1000,10000,30000", BENCH_IDLE_AT: "10000", BENCH_BASELINE_AT: "10000", BENCH_IDLE_SECONDS: "600", BENCH_INJECTIONS: "20", BENCH_KUBECTL_RUNS: "3", BENCH_E2E_PODS: "10000", BENCH_E2E_INJECTIONS: "20" }
   },
   { name: "kube-sim list/watch", script: "packages/kube-sim/bench/list-watch.ts", env: quick ? { KUBE_SIM_BENCH_PODS: "1000", KUBE_SIM_BENCH_WRITES: "200" } : { KUBE_SIM_BENCH_PODS: "10000" }, nodeArgs: ["--expose-gc"] },
   { name: "classifier throughput (k8s)", script: "packages/k8s/bench/classifiers.ts", env: quick ? { BENCH_SECONDS: "0.6", BENCH_WARMUP_SECONDS: "0.2" } : { BENCH_SECONDS: "3", BENCH_WARMUP_SECONDS: "1" } },

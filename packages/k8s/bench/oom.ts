@@ -151,6 +151,9 @@ if (!process.env["BENCH_SKIP_A"]) {
 }
 
 // ── Part B: end to end with the controllers at full scale — signal and first action ──
+// `npm run bench` skips it (`BENCH_SKIP_B=1`): bench/processes.ts measures the same end to end with
+// kube-sim and the agent in separate processes and without a scenario warm-up per injection.
+if (process.env["BENCH_SKIP_B"]) process.exit(0)
 const FULL_PODS = Number(process.env["BENCH_FULL_PODS"] ?? 10_000)
 const FULL_NODES = Number(process.env["BENCH_FULL_NODES"] ?? 500)
 /** How long (wall ms) an injection waits for its signal and first action. */

@@ -184,8 +184,11 @@ export interface KubeShape {
   readonly listLeases: (options?: ListOptions) => Effect.Effect<ReadonlyArray<V1Lease>, E>
   /** A pod's log as text (`previous: true` for the last terminated container). */
   readonly podLogs: (namespace: string, name: string, options?: LogOptions) => Effect.Effect<string, E>
-  /** metrics.k8s.io/v1beta1 pod metrics (metrics-server). */
-  readonly podMetrics: (namespace?: string) => Effect.Effect<PodMetricsList, E>
+  /**
+   * metrics.k8s.io/v1beta1 pod metrics (metrics-server). With `name` (and `namespace`), one pod's
+   * PodMetrics only (one small request): a list of that item, empty when metrics-server has no sample (404).
+   */
+  readonly podMetrics: (namespace?: string, name?: string) => Effect.Effect<PodMetricsList, E>
   /** metrics.k8s.io/v1beta1 node metrics (metrics-server). */
   readonly nodeMetrics: Effect.Effect<NodeMetricsList, E>
 
@@ -391,7 +394,15 @@ export const make = (kc: KubeConfig, options: MakeOptions = {}): KubeShape => {
           ...(o.timestamps !== undefined ? { timestamps: o.timestamps } : {})
         })
       ),
-    podMetrics: (namespace) => call(`get pod metrics${namespace ? ` in ${namespace}` : ""}`, () => metrics.getPodMetrics(namespace)),
+    podMetrics: (namespace, name) =>
+      namespace && name
+        ? call(`get pod metrics of ${namespace}/${name}`, () =>
+          // client-node has no single-pod call: its own request helper on the single object's path
+          (metrics as unknown as { metricsApiRequest: (path: string) => Promise<PodMetricsList["items"][number]> })
+            .metricsApiRequest(`/apis/metrics.k8s.io/v1beta1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(name)}`)
+            .then((item): PodMetricsList => ({ kind: "PodMetricsList", apiVersion: "metrics.k8s.io/v1beta1", metadata: {}, items: [item] }) as unknown as PodMetricsList)
+        ).pipe(Effect.catchTag("KubeNotFound", () => Effect.succeed({ kind: "PodMetricsList", apiVersion: "metrics.k8s.io/v1beta1", metadata: {}, items: [] } as unknown as PodMetricsList)))
+        : call(`get pod metrics${namespace ? ` in ${namespace}` : ""}`, () => metrics.getPodMetrics(namespace)),
     nodeMetrics: call("get node metrics", () => metrics.getNodeMetrics()),
     patch: <K extends PatchKind>(kind: K, target: ObjectName, patch: KubePatch.KubePatch, options?: WriteOptions) => {
       const operation = `patch ${objName(kind, target)}`

@@ -22,6 +22,7 @@ import { Clock, Duration, Effect, Option } from "effect"
 import * as ConnectionHistory from "../history/ConnectionHistory"
 import { DeployMarkers } from "../history/DeployMarkers"
 import { PgBouncer } from "../PgBouncer"
+import { Postgres as PostgresService } from "../Postgres"
 import type { Postgres } from "../Postgres"
 import * as PgActivity from "../probes/PgActivity"
 import * as PoolSettings from "../probes/PoolSettings"
@@ -116,10 +117,19 @@ export const trendOf = (samples: ReadonlyArray<number>, sampledAt: number): Tren
   rising: samples.length >= 2 && (samples.at(-1) ?? 0) > (samples[0] ?? 0) && samples.every((s, i) => i === 0 || s >= (samples[i - 1] ?? 0))
 })
 
-const idleInTxCount = Effect.map(
-  PgActivity.sessions,
-  (rows) => rows.filter((s) => s.state === "idle in transaction" || s.state === "idle in transaction (aborted)").length
+const isIdleInTx = (s: PgActivity.PgSession) => s.state === "idle in transaction" || s.state === "idle in transaction (aborted)"
+
+/**
+ * SQL of a later trend sample: the idle-in-transaction client backends counted by the server
+ * (one row), never a second full `pg_stat_activity` + `pg_blocking_pids` read.
+ */
+export const IDLE_IN_TX_COUNT_SQL =
+  "SELECT count(*)::int AS n FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() AND state IN ('idle in transaction', 'idle in transaction (aborted)')"
+
+const idleInTxCount: Effect.Effect<number, unknown, Postgres> = PostgresService.use((db) =>
+  Effect.map(db.query(IDLE_IN_TX_COUNT_SQL), (rows) => Number((rows[0] as { n?: unknown } | undefined)?.n ?? 0))
 )
+
 
 /** Reads a `{ sha, at }` deploy marker from a signal's evidence. */
 export const deployFromEvidence = (signal: Signal.Signal): DeployMarker | null => {
@@ -149,14 +159,18 @@ export const lastDeployOf = (options: Options) => (signal: Signal.Signal): Effec
  * The trend from the connection history (undefined: no GuardrailStore, history disabled, or too
  * few samples in the window). Records the current read unless `record: false`.
  */
-export const historyTrend = (options: Options, signal: Signal.Signal): Effect.Effect<Trend | undefined, unknown, Postgres> =>
+export const historyTrend = (
+  options: Options,
+  signal: Signal.Signal,
+  sessions: Effect.Effect<ReadonlyArray<PgActivity.PgSession>, unknown, Postgres> = PgActivity.sessions
+): Effect.Effect<Trend | undefined, unknown, Postgres> =>
   Effect.gen(function*() {
     if (options.history === false) return undefined
     const h = options.history ?? {}
     const store = yield* Effect.serviceOption(GuardrailStore.GuardrailStore)
     if (Option.isNone(store)) return undefined
     const now = yield* Clock.currentTimeMillis
-    const current = ConnectionHistory.sampleOf(yield* PgActivity.sessions, now)
+    const current = ConnectionHistory.sampleOf(yield* sessions, now)
     // An unreadable history or series leaves what remains (at worst the short samples decide).
     const stored = yield* ConnectionHistory.read(signal.target).pipe(
       Effect.provideService(GuardrailStore.GuardrailStore, store.value),
@@ -187,31 +201,36 @@ export const historyTrend = (options: Options, signal: Signal.Signal): Effect.Ef
 export const make = (options: Options = {}): Diagnoser.Diagnoser<PoolFacts, Postgres> => {
   const samples = Math.max(2, options.trendSamples ?? 3)
   const interval = options.trendInterval ?? "1 second"
-  return Diagnoser.make<PoolFacts, Postgres>({
-    utilization: Diagnoser.probe("utilization", () => Utilization.postgres),
-    sessions: Diagnoser.probe("pg_stat_activity", () => PgActivity.sessions),
-    idleInTxTrend: Diagnoser.probe("idle_in_tx_trend", (signal) =>
-      Effect.gen(function*() {
-        const fromHistory = yield* historyTrend(options, signal)
-        if (fromHistory !== undefined) return fromHistory
-        const out: Array<number> = []
-        for (let i = 0; i < samples; i++) {
-          if (i > 0) yield* Effect.sleep(interval)
-          out.push(yield* idleInTxCount)
-        }
-        return trendOf(out, yield* Clock.currentTimeMillis)
-      })),
-    lastDeploy: Diagnoser.probe("last_deploy", lastDeployOf(options)),
-    pgbouncer: Diagnoser.probe("pgbouncer", () =>
-      Effect.gen(function*() {
-        const bouncer = yield* Effect.serviceOption(PgBouncer)
-        if (Option.isNone(bouncer)) return null
-        const pools = yield* Utilization.pgbouncer.pipe(Effect.provideService(PgBouncer, bouncer.value))
-        return { waiting: pools.reduce((n, p) => n + p.clientsWaiting, 0), pools }
-      })),
-    poolSettings: Diagnoser.probe("pool_settings", (signal) =>
-      options.appEnv === undefined
-        ? Effect.succeed(null)
-        : Effect.map(options.appEnv(signal), (env) => (env === null ? null : PoolSettings.fromEnv(env))))
-  }, { timeout: options.timeout ?? "10 seconds" })
+  // One full session read per diagnosis: the `pg_stat_activity` + `pg_blocking_pids` rows the
+  // sessions fact, the history's current sample and the trend's first sample all derive from.
+  const diagnoser = (read: Effect.Effect<ReadonlyArray<PgActivity.PgSession>, unknown, Postgres>) =>
+    Diagnoser.make<PoolFacts, Postgres>({
+      utilization: Diagnoser.probe("utilization", () => Utilization.postgres),
+      sessions: Diagnoser.probe("pg_stat_activity", () => read),
+      idleInTxTrend: Diagnoser.probe("idle_in_tx_trend", (signal) =>
+        Effect.gen(function*() {
+          const fromHistory = yield* historyTrend(options, signal, read)
+          if (fromHistory !== undefined) return fromHistory
+          // the first sample is the diagnosis's one session read; later ones a server-side count
+          const out: Array<number> = [(yield* read).filter(isIdleInTx).length]
+          for (let i = 1; i < samples; i++) {
+            yield* Effect.sleep(interval)
+            out.push(yield* idleInTxCount)
+          }
+          return trendOf(out, yield* Clock.currentTimeMillis)
+        })),
+      lastDeploy: Diagnoser.probe("last_deploy", lastDeployOf(options)),
+      pgbouncer: Diagnoser.probe("pgbouncer", () =>
+        Effect.gen(function*() {
+          const bouncer = yield* Effect.serviceOption(PgBouncer)
+          if (Option.isNone(bouncer)) return null
+          const pools = yield* Utilization.pgbouncer.pipe(Effect.provideService(PgBouncer, bouncer.value))
+          return { waiting: pools.reduce((n, p) => n + p.clientsWaiting, 0), pools }
+        })),
+      poolSettings: Diagnoser.probe("pool_settings", (signal) =>
+        options.appEnv === undefined
+          ? Effect.succeed(null)
+          : Effect.map(options.appEnv(signal), (env) => (env === null ? null : PoolSettings.fromEnv(env))))
+    }, { timeout: options.timeout ?? "10 seconds" })
+  return (signal): ReturnType<Diagnoser.Diagnoser<PoolFacts, Postgres>> => Effect.flatMap(Effect.cached(PgActivity.sessions), (read) => diagnoser(read)(signal))
 }

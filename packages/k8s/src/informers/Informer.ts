@@ -6,8 +6,10 @@
  * `InformerEvent`. It never polls: after the initial list, the only requests are watches.
  *
  * Supervision (client-node's informer stops for good on most errors):
- * - a watch the server closes normally, or client-node's 30 s inactivity timeout, reconnects
- *   from the last resourceVersion (client-node does this itself; still only watch requests);
+ * - a watch the server closes normally (`timeoutSeconds`, default 540 s), or one silent past the
+ *   inactivity timeout (default 3 min; bookmarks, requested with `allowWatchBookmarks`, keep an
+ *   idle watch alive), reconnects from the last resourceVersion (client-node does this itself;
+ *   still only watch requests);
  * - `410 Gone` (an ERROR event or HTTP 410) clears the resourceVersion, and client-node relists:
  *   objects that vanished meanwhile are emitted as deletes, the others as adds/updates;
  * - any other error (connection refused or reset, 5xx on list or watch) stops client-node's
@@ -61,13 +63,27 @@ export interface WatchOptions {
    */
   readonly onConnect?: (() => void) | undefined
   /**
-   * client-node's watch inactivity timeout (default 30 s): a watch that receives nothing for this
-   * long is closed and reopened from the last resourceVersion (a watch request, never a list).
+   * The watch inactivity timeout (default `defaultInactivityTimeoutMs`, 3 minutes; client-node's
+   * own is 30 s): a watch that receives nothing, not even a bookmark, for this long is closed and
+   * reopened from the last resourceVersion (a watch request, never a list).
    */
   readonly inactivityTimeoutMs?: number | undefined
+  /**
+   * The server-side lifetime of each watch request (`timeoutSeconds`, default
+   * `defaultWatchTimeoutSeconds`, 540 s): the apiserver ends the watch, which reopens from the last
+   * resourceVersion. With bookmarks (`allowWatchBookmarks=true`, sent about once a minute) keeping
+   * an idle watch alive, an idle cluster costs one request per watch per 9 minutes.
+   */
+  readonly watchTimeoutSeconds?: number | undefined
   /** Called with each error that stopped the informer, before the supervisor restarts it. */
   readonly onError?: ((error: unknown) => void) | undefined
 }
+
+/** The default watch inactivity timeout: 3 minutes (three bookmark intervals of the apiserver). */
+export const defaultInactivityTimeoutMs = 180_000
+
+/** The default server-side watch lifetime (`timeoutSeconds`): 9 minutes (client-go picks 5–10). */
+export const defaultWatchTimeoutSeconds = 540
 
 /** The default restart backoff: 1 s, doubling, capped at 60 s. */
 export const defaultBackoff: Backoff.Options = { base: "1 second", factor: 2, cap: "60 seconds" }
@@ -79,9 +95,9 @@ export const defaultBackoff: Backoff.Options = { base: "1 second", factor: 2, ca
  */
 class ClosableWatch extends Watch {
   closed = false
-  constructor(kc: KubeConfig, inactivityTimeoutMs: number | undefined, private readonly onWatch: () => void) {
+  constructor(kc: KubeConfig, inactivityTimeoutMs: number, private readonly watchTimeoutSeconds: number, private readonly onWatch: () => void) {
     super(kc)
-    if (inactivityTimeoutMs !== undefined) (this as unknown as { requestTimeoutMs: number }).requestTimeoutMs = inactivityTimeoutMs
+    ;(this as unknown as { requestTimeoutMs: number }).requestTimeoutMs = inactivityTimeoutMs
   }
   override async watch(
     path: string,
@@ -97,7 +113,10 @@ class ClosableWatch extends Watch {
     // client-node calls watch() after it has emitted every object of the list (or on a resume
     // from a resourceVersion): the informer's view is complete up to here
     this.onWatch()
-    const controller = await super.watch(path, queryParams, callback, done)
+    // bookmarks keep an idle watch alive past the inactivity timeout; the server ends it after
+    // timeoutSeconds (never client-node's 30 s re-open of a silent watch)
+    const params = { allowWatchBookmarks: true, timeoutSeconds: this.watchTimeoutSeconds, ...queryParams }
+    const controller = await super.watch(path, params, callback, done)
     if (this.closed) controller.abort()
     return controller
   }
@@ -139,7 +158,8 @@ export const supervised = <T extends KubernetesObject>(resource: Resource<T>, op
       const listOptions = { namespace: options.namespace, labelSelector: options.labelSelector, fieldSelector: options.fieldSelector }
       return Stream.callback<InformerEvent<T> | Synced>((queue) =>
         Effect.gen(function*() {
-          const w = new ClosableWatch(kube.kubeConfig, options.inactivityTimeoutMs, () => Queue.offerUnsafe(queue, { type: "synced" }))
+          const w = new ClosableWatch(kube.kubeConfig, options.inactivityTimeoutMs ?? defaultInactivityTimeoutMs, options.watchTimeoutSeconds ?? defaultWatchTimeoutSeconds, () =>
+            Queue.offerUnsafe(queue, { type: "synced" }))
           const listFn = () =>
             resource.list(kube.readApis, listOptions).then((list) => ({ ...list, items: list.items.map((o) => toWire(resource, o)) }))
           const informer = new ListWatch<T>(resource.path(options.namespace), w, listFn, false, options.labelSelector, options.fieldSelector)

@@ -59,8 +59,67 @@ export const probe = (
     const kube = yield* Kube
     const now = yield* Clock.currentTimeMillis
     const d = (yield* Informers.getOr(deployments, namespace, workload.name, kube.getDeployment(namespace, workload.name))) as unknown as Wire.Workload
-    const rs = (yield* Informers.listOr(replicaSets, { namespace }, kube.listReplicaSets({ namespace }))) as unknown as ReadonlyArray<Wire.ReplicaSet>
+    const rs = (yield* ownedReplicaSets(namespace, d as unknown as SelectorOwner)) as unknown as ReadonlyArray<Wire.ReplicaSet>
     return deployFactsFrom(d, rs, now, regressionWindowMinutes)
+  })
+
+/** A Deployment's `spec.selector`, as much of it as selecting its ReplicaSets needs. */
+export interface SelectorOwner {
+  readonly spec?: {
+    readonly selector?: {
+      readonly matchLabels?: { readonly [k: string]: string } | null | undefined
+      readonly matchExpressions?: ReadonlyArray<{ readonly key: string; readonly operator: string; readonly values?: ReadonlyArray<string> | null | undefined }> | null | undefined
+    } | null | undefined
+  } | null | undefined
+}
+
+/**
+ * A Deployment's `spec.selector` as a label selector string (`app=web,tier in (a,b)`), or
+ * undefined when it has none or one that cannot be written as a string (then the caller lists
+ * the namespace and filters by owner, as before).
+ */
+export const selectorString = (deployment: SelectorOwner): string | undefined => {
+  const sel = deployment.spec?.selector
+  if (!sel || typeof sel !== "object") return undefined
+  const parts: Array<string> = []
+  for (const [k, v] of Object.entries(sel.matchLabels ?? {})) {
+    if (typeof v !== "string") return undefined
+    parts.push(`${k}=${v}`)
+  }
+  for (const e of Array.isArray(sel.matchExpressions) ? sel.matchExpressions : []) {
+    const values = Array.isArray(e?.values) ? e.values : []
+    switch (e?.operator) {
+      case "In":
+        parts.push(`${e.key} in (${values.join(",")})`)
+        break
+      case "NotIn":
+        parts.push(`${e.key} notin (${values.join(",")})`)
+        break
+      case "Exists":
+        parts.push(e.key)
+        break
+      case "DoesNotExist":
+        parts.push(`!${e.key}`)
+        break
+      default:
+        return undefined
+    }
+  }
+  return parts.length > 0 ? parts.join(",") : undefined
+}
+
+/**
+ * The ReplicaSets a Deployment may own: those its selector matches (a ReplicaSet a Deployment
+ * owns carries the template's labels, which the selector matches), read from the shared cache
+ * when the ReplicaSets are watched, else one list request carrying the labelSelector — never the
+ * namespace's every ReplicaSet on each incident. Ownership is still checked by the callers.
+ */
+const ownedReplicaSets = (namespace: string, deployment: SelectorOwner): Effect.Effect<ReadonlyArray<unknown>, KubeError, Kube> =>
+  Effect.gen(function*() {
+    const kube = yield* Kube
+    const labelSelector = selectorString(deployment)
+    const options = labelSelector === undefined ? { namespace } : { namespace, labelSelector }
+    return yield* Informers.listOr(replicaSets, options, kube.listReplicaSets(options))
   })
 
 /** A ReplicaSet as the rollout history reads it (wire JSON or client-node objects). */
@@ -274,6 +333,6 @@ export const diffProbe = (namespace: string, name: string): Effect.Effect<Templa
   Effect.gen(function*() {
     const kube = yield* Kube
     const d = (yield* Informers.getOr(deployments, namespace, name, kube.getDeployment(namespace, name))) as unknown as HistoryDeployment
-    const rs = (yield* Informers.listOr(replicaSets, { namespace }, kube.listReplicaSets({ namespace }))) as unknown as ReadonlyArray<HistoryReplicaSet>
+    const rs = (yield* ownedReplicaSets(namespace, d as SelectorOwner)) as unknown as ReadonlyArray<HistoryReplicaSet>
     return templateDiff(d, rs)
   })

@@ -22,11 +22,11 @@ export const workingSetFrom = (metrics: Wire.PodMetrics | undefined, container: 
 export const ratio = (ws: WorkingSetFacts, limitBytes: number | null): number | null =>
   ws.bytes === null || !limitBytes ? null : ws.bytes / limitBytes
 
-/** Reads the pod's metrics from metrics.k8s.io (404 → no sample). */
+/** Reads the one pod's PodMetrics from metrics.k8s.io (never the namespace's list; 404 → no sample). */
 export const probe = (namespace: string, pod: string, container: string): Effect.Effect<WorkingSetFacts, KubeError, Kube> =>
   Effect.gen(function*() {
     const kube = yield* Kube
-    const list = yield* kube.podMetrics(namespace)
+    const list = yield* kube.podMetrics(namespace, pod)
     const m = list.items.find((i) => i.metadata.name === pod) as unknown as Wire.PodMetrics | undefined
     return workingSetFrom(m, container)
   })

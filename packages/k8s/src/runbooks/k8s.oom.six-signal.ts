@@ -37,7 +37,8 @@ import * as RuntimeOomMarker from "../detectors/runtimeOomMarker"
 import * as WorkingSetHigh from "../detectors/workingSetHigh"
 import { SignalTypes } from "../detectors/signals"
 import { Kube } from "../Kube"
-import { Metrics } from "../metrics/Metrics"
+import { Metrics, type MetricsShape } from "../metrics/Metrics"
+import type * as Prometheus from "../metrics/Prometheus"
 import * as HpaProbe from "../probes/hpa"
 import * as LastDeploy from "../probes/lastDeploy"
 import * as MemoryTrend from "../probes/memoryTrend"
@@ -177,12 +178,19 @@ const needPod = <A>(name: string, pod: PodFacts | undefined, f: (pod: PodFacts) 
  * crash-loop back-off between OOM kills), or when metrics-server cannot be read, the last value
  * Prometheus saw in the past 10 minutes. Unknown only when both fail.
  */
-export const workingSetOrLast = (p: PodFacts) =>
+export const workingSetOrLast = (p: PodFacts, fromTrend?: Effect.Effect<ReadonlyArray<Prometheus.Series> | undefined>) =>
   Effect.gen(function*() {
     const fromServer = yield* Effect.result(WorkingSet.probe(p.namespace, p.pod, p.container))
     if (fromServer._tag === "Success" && fromServer.success.bytes !== null) return fromServer.success
-    const metrics = yield* Metrics
     const end = yield* Clock.currentTimeMillis
+    // the trend's first window already holds this pod's series: its last point in the past 10
+    // minutes, without a range query of its own (issue 17 §3)
+    const trendSeries = fromTrend ? yield* fromTrend : undefined
+    if (trendSeries !== undefined) {
+      const seen = trendSeries.filter((x) => x.labels["pod"] === p.pod).flatMap((x) => x.points).filter(([t]) => t >= end - 600_000 && t <= end).sort((a, b) => a[0] - b[0]).pop()
+      if (seen) return { bytes: seen[1] }
+    }
+    const metrics = yield* Metrics
     const series = yield* metrics.memorySeries({ namespace: p.namespace, pod: p.pod, container: p.container }, { start: end - 600_000, end, step: Duration.seconds(15) })
     const last = series.flatMap((s) => s.points).sort((a, b) => a[0] - b[0]).pop()
     if (last) return { bytes: last[1] }
@@ -223,12 +231,23 @@ export const diagnose = (o: Options = {}): Diagnoser.Diagnoser<OomFacts, Kube | 
       const needOwner = <A>(name: string, f: (pod: PodFacts, owner: PodFacts["workload"]) => Effect.Effect<A, unknown, Kube | Metrics>) =>
         Diagnoser.probe<A, Kube | Metrics>(name, () =>
           !pod ? Effect.fail(new Error("the pod is unknown")) : owner._tag === "Unknown" ? Effect.fail(new Error(`the owning workload is unknown: ${owner.reason}`)) : f(pod, owner.value))
+      // the trend's first working-set answer, shared with the working-set fallback (one diagnosis)
+      let resolveFirst: (series: ReadonlyArray<Prometheus.Series> | undefined) => void = () => {}
+      const firstSeries = { promise: new Promise<ReadonlyArray<Prometheus.Series> | undefined>((r) => (resolveFirst = r)), resolve: (s: ReadonlyArray<Prometheus.Series> | undefined) => resolveFirst(s) }
+      const sharing = (m: MetricsShape): MetricsShape => ({
+        ...m,
+        memorySeries: (sel, range) => Effect.tap(m.memorySeries(sel, range), (series) => Effect.sync(() => firstSeries.resolve(series)))
+      })
       return Diagnoser.make<Omit<OomFacts, "pod" | "owner">, Kube | Metrics>({
         runtimeHeap: needPod("runtime heap hints", pod, (p) => Effect.succeed(RuntimeHeap.largest(RuntimeHeap.fromEnv(p.env)))),
         node: needPod("describe node", pod, (p) => (p.node ? NodeProbe.probe(p.node) : Effect.succeed(null))),
-        workingSet: needPod("metrics-server working set", pod, (p) => workingSetOrLast(p)),
+        workingSet: needPod("metrics-server working set", pod, (p) => workingSetOrLast(p, Effect.promise(() => firstSeries.promise))),
         trend: needPod("prometheus memory trend", pod, (p) =>
-          Effect.flatMap(trendWorkload(p, owner), (workload) => MemoryTrend.probe({ namespace: p.namespace, workload, container: p.container, limitBytes: p.memoryLimitBytes }, trend))),
+          Effect.flatMap(trendWorkload(p, owner), (workload) =>
+            Effect.flatMap(Effect.service(Metrics), (m) =>
+              MemoryTrend.probe({ namespace: p.namespace, workload, container: p.container, limitBytes: p.memoryLimitBytes }, trend).pipe(Effect.provideService(Metrics, sharing(m))))).pipe(
+            Effect.ensuring(Effect.sync(() => firstSeries.resolve(undefined)))
+          )),
         hpa: needOwner("hpa discovery", (p, w) => (w ? HpaProbe.probe(p.namespace, w) : Effect.succeed(null))),
         lastDeploy: needOwner("last deploy", (p, w) => LastDeploy.probe(p.namespace, w, o.regressionWindowMinutes ?? 30)),
         oomMarkers: needPod("previous-log OOM markers", pod, (p) => OomMarkers.probe(p.namespace, p.pod, p.container))

@@ -266,13 +266,38 @@ const dropName = (l: Labels): Labels => {
   return rest
 }
 
+/**
+ * The series a selector picks, memoized per selector node for the evaluation of one range
+ * query (the store does not change while a query runs): a range query selects once, not at
+ * every step.
+ */
+let selectMemo: Map<Node, Array<StoredSeries>> | undefined
+
 const selectSeries = (db: TimeSeriesDB, n: Node & { k: "sel" }): Array<StoredSeries> => {
+  const memo = selectMemo?.get(n)
+  if (memo) return memo
   const name = n.name ?? n.matchers.find((m) => m.name === "__name__" && m.op === "=")?.value
-  return db.select(name).filter((s) => matches(s.labels, n.matchers))
+  // equality matchers with a non-empty value go through the label index (`l=""` also matches series without l)
+  const equal = n.matchers.filter((m) => m.op === "=" && m.name !== "__name__" && m.value !== "").map((m) => [m.name, m.value] as const)
+  const out = db.selectWhere(name, equal).filter((s) => matches(s.labels, n.matchers))
+  selectMemo?.set(n, out)
+  return out
+}
+
+/** The first index whose time is > `t` (points are in time order). */
+const after = (pts: ReadonlyArray<readonly [number, number]>, t: number): number => {
+  let lo = 0
+  let hi = pts.length
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1
+    if (pts[mid]![0] > t) hi = mid
+    else lo = mid + 1
+  }
+  return lo
 }
 
 const rangeOf = (s: StoredSeries, from: number, to: number): Array<[number, number]> =>
-  s.points.filter(([t]) => t > from && t <= to)
+  s.points.slice(after(s.points, from), after(s.points, to))
 
 const counterDelta = (pts: Array<[number, number]>): number => {
   let d = 0
@@ -477,16 +502,22 @@ export const queryRange = (db: TimeSeriesDB, q: string, start: number, end: numb
   if (end < start) throw new PromQLError("end timestamp must not be before start time")
   if ((end - start) / step > 11_000) throw new PromQLError("exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)")
   const acc = new Map<string, { metric: Labels; points: Array<[number, number]> }>()
-  for (let t = start; t <= end; t += step) {
-    const v = evaluate(db, node, t)
-    if (v.type === "matrix") throw new PromQLError("invalid expression type \"range vector\" for range query, must be Scalar or instant Vector")
-    const samples = v.type === "scalar" ? [{ metric: {}, value: v.value }] : v.samples
-    for (const s of samples) {
-      const k = labelsKey(s.metric)
-      const e = acc.get(k) ?? { metric: s.metric, points: [] }
-      e.points.push([t, s.value])
-      acc.set(k, e)
+  const outer = selectMemo
+  selectMemo = new Map()
+  try {
+    for (let t = start; t <= end; t += step) {
+      const v = evaluate(db, node, t)
+      if (v.type === "matrix") throw new PromQLError("invalid expression type \"range vector\" for range query, must be Scalar or instant Vector")
+      const samples = v.type === "scalar" ? [{ metric: {}, value: v.value }] : v.samples
+      for (const s of samples) {
+        const k = labelsKey(s.metric)
+        const e = acc.get(k) ?? { metric: s.metric, points: [] }
+        e.points.push([t, s.value])
+        acc.set(k, e)
+      }
     }
+  } finally {
+    selectMemo = outer
   }
   return [...acc.values()]
 }
