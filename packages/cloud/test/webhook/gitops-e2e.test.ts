@@ -3,12 +3,14 @@
  * model, the Argo CD API fake and the GitHub fake (the Git the reconciler applies). The receiver
  * takes an Argo CD notification; the runbook re-reads the Application, freezes it, rolls it back
  * to the history id of the last revision that ran for the soak, and the rollback survives 10
- * reconcile intervals. A Flux error event suspends the Kustomization and hands off the regression.
+ * reconcile intervals. A Flux error event suspends the Kustomization and hands off the regression,
+ * awaited: the owner recovers it → the incident resolves; no owner, or the owner fails → the
+ * escalation lists the frozen object and how to unfreeze it.
  */
 import { afterEach, assert, describe, it } from "vitest"
-import { FileStore, type IncidentReport, Runbook, type Signal } from "@byteport/core"
+import { Action, ActionHandler, Catalog, Classification, Diagnoser, FileStore, HandOffs, type IncidentReport, Plan, Runbook, type Signal, Verdict } from "@byteport/core"
 import * as Testing from "@byteport/core/testing"
-import { Effect, Layer, Redacted, Stream } from "effect"
+import { Clock, Effect, Layer, Redacted, Schema, Stream } from "effect"
 import * as Crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -52,8 +54,8 @@ const storeOf = (r: Rig) => {
   return FileStore.layer({ directory: dir })
 }
 
-const services = (r: Rig) =>
-  Testing.layer<GitOpsHandlers.Services | SpinnakerGate.SpinnakerGate>({ handlers: [...DeployWebhookRollback.handlers(), ...GitOpsHandlers.handlers()], store: storeOf(r) }).pipe(
+const services = (r: Rig, extra: ReadonlyArray<ActionHandler.ActionHandler<never>> = []) =>
+  Testing.layer<GitOpsHandlers.Services | SpinnakerGate.SpinnakerGate>({ handlers: [...DeployWebhookRollback.handlers(), ...GitOpsHandlers.handlers(), ...extra], store: storeOf(r) }).pipe(
     Layer.provideMerge(Layer.mergeAll(r.layer, SpinnakerGate.layer({ baseUrl: "http://127.0.0.1:9" })))
   )
 
@@ -166,46 +168,138 @@ describe("deploy.webhook.rollback e2e: Argo CD on the GitOps model (auto)", () =
   })
 })
 
-describe("deploy.webhook.rollback e2e: Flux on the GitOps model (auto)", () => {
-  it("a HealthCheckFailed event → the Kustomization suspended (annotated), the regression handed off; no re-apply while suspended", async () => {
+const sigFlux = (b: string) => `sha256=${Crypto.createHmac("sha256", "flux-secret").update(b).digest("hex")}`
+const fluxEvent = (r: Rig, o: { readonly severity: "info" | "error"; readonly reason: string; readonly message: string; readonly sha: string }) =>
+  JSON.stringify({ involvedObject: { kind: "Kustomization", namespace: "flux-system", name: "shop", apiVersion: "kustomize.toolkit.fluxcd.io/v1" }, severity: o.severity, timestamp: new Date(r.w.now()).toISOString(), message: o.message, reason: o.reason, metadata: { revision: `main@sha1:${o.sha}` }, reportingController: "kustomize-controller" })
+
+/**
+ * A Kustomization applied shop:1 (the journal saw it healthy), 15 minutes later shop:2, whose
+ * health check then failed (Ready=False); the receiver took both events. Returns the one signal.
+ */
+const fluxFailed = async (r: Rig) => {
+  const f = fluxObjects()
+  await r.w.create(R.GitRepository, "flux-system", f.gitRepository)
+  await r.w.create(R.Kustomization, "flux-system", f.kustomization)
+  await until(async () => (await r.w.image()) === "shop:1", "the first apply")
+  const good = R.shaOfFluxRevision(R.str(R.obj(R.obj((await r.w.get(R.Kustomization, "flux-system", "shop"))["status"]))["lastAppliedRevision"]))!
+  // the journal sees the good revision healthy (Flux's ReconciliationSucceeded), then 15 minutes pass
+  const okEvent = fluxEvent(r, { severity: "info", reason: "ReconciliationSucceeded", message: "Reconciliation finished", sha: good })
+  await r.w.advance(15 * 60_000)
+  const bad = await r.w.release("shop:2")
+  await r.w.advance(10 * 60_000)
+  assert.strictEqual(await r.w.image(), "shop:2")
+  // Ready=False as kustomize-controller sets it when a health check fails
+  const k = await r.w.get(R.Kustomization, "flux-system", "shop")
+  const ks = R.obj(k["status"])
+  await r.w.custom.replaceNamespacedCustomObjectStatus({
+    group: R.Kustomization.group, version: R.Kustomization.version, plural: R.Kustomization.plural, namespace: "flux-system", name: "shop",
+    body: { ...k, status: { ...ks, lastAttemptedRevision: `main@sha1:${bad}`, conditions: [{ type: "Ready", status: "False", reason: "HealthCheckFailed", message: "timeout waiting for: [Deployment/shop/shop status: 'InProgress']", lastTransitionTime: new Date(r.w.now()).toISOString() }] } }
+  })
+  const errEvent = fluxEvent(r, { severity: "error", reason: "HealthCheckFailed", message: "Health check failed", sha: bad })
+  const { a: outcomes, got } = await withReceiver(r, async (rx) => {
+    const one = await fetch(`${rx.url}/flux`, { method: "POST", headers: { "x-signature": sigFlux(okEvent) }, body: okEvent })
+    const two = await fetch(`${rx.url}/flux`, { method: "POST", headers: { "x-signature": sigFlux(errEvent) }, body: errEvent })
+    return [one.status, two.status]
+  })
+  assert.deepStrictEqual(outcomes, [202, 202])
+  assert.strictEqual(got.length, 1)
+  return { good, bad, signal: got[0]! }
+}
+
+/**
+ * A stand-in for the runbook that owns `deployment.regression` on Flux objects (the regression's
+ * owner decides): its action sets the live Deployment back to the previous image (the suspended
+ * Kustomization does not re-apply over it), or fails (`fail`).
+ */
+const fluxOwner = (r: Rig, o: { readonly fail: boolean }) => {
+  const kind = "test.flux.restorePrevious"
+  const runbook = Runbook.make<{ readonly request: HandOffs.Evidence<typeof HandOffs.DeploymentRegression> }, never>({
+    id: "test.flux.deployment-regression",
+    family: "test.flux",
+    signals: [HandOffs.DeploymentRegression.type],
+    targetKinds: ["flux.object"],
+    diagnose: Diagnoser.make({ request: HandOffs.probe(HandOffs.DeploymentRegression) }),
+    classify: (f) => (f.request._tag === "Known" ? Classification.classified("regression", 0.9) : Classification.unclassified(["bad evidence"])),
+    remediate: (_c, _f, s) => Effect.succeed({ runbook: "test.flux.deployment-regression", class: "regression", summary: "restore the previous image", root: Plan.act(Action.make({ kind, target: s.target, params: { image: "shop:1" }, description: "set the live Deployment back to shop:1" })) }),
+    verify: () => Effect.flatMap(Effect.promise(() => r.w.image()), (img) => Effect.map(Clock.currentTimeMillis, (now) => Verdict.fromChecks([{ name: "previous_image_live", ok: img === "shop:1", detail: String(img) }], now))),
+    defaultMode: "auto",
+    cooldown: "0 seconds"
+  })
+  const handler = ActionHandler.make({
+    kind,
+    params: Schema.Struct({ image: Schema.String }),
+    apply: (p, ctx) =>
+      o.fail
+        ? Effect.fail(new ActionHandler.ActionFailed({ kind, message: "the owner could not restore the previous image" }))
+        : Effect.promise(async () => {
+          if (!ctx.dryRun) await r.w.setImage(p.image)
+          return { detail: `set ${p.image}`, result: {} }
+        })
+  })
+  return { runbook, handler }
+}
+
+/** Runs the signal through `Catalog.run` (the runbook and, when given, the owner); the parent's report and the child's. */
+const viaCatalog = (r: Rig, signal: Signal.Signal, owner?: ReturnType<typeof fluxOwner>) =>
+  Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+    const results: Array<IncidentReport.IncidentReport> = []
+    const rb = DeployWebhookRollback.make({ defaultMode: "auto", verifyEvery: "20 millis", verifyUpTo: "3 seconds", handOffAwait: "20 seconds" })
+    const catalog = Catalog.make<GitOpsHandlers.Services | SpinnakerGate.SpinnakerGate>([rb, ...(owner ? [owner.runbook] : [])], { settle: "10 millis" })
+    yield* Effect.forkScoped(Catalog.run(catalog, { sources: [Stream.make(signal)], onResult: (x) => Effect.sync(() => void results.push(x as IncidentReport.IncidentReport)), resumeOpen: false, timedUndo: false }))
+    for (let i = 0; i < 1500 && !results.some((x) => x.runbook === DeployWebhookRollback.ID); i++) yield* Effect.sleep("10 millis")
+    return { parent: results.find((x) => x.runbook === DeployWebhookRollback.ID), child: results.find((x) => x.runbook !== DeployWebhookRollback.ID) }
+  })).pipe(Effect.provide(services(r, owner ? [owner.handler] : []))))
+
+const assertFrozen = async (r: Rig, incidentId: string) => {
+  const k = await r.w.get(R.Kustomization, "flux-system", "shop")
+  assert.strictEqual(R.obj(k["spec"])["suspend"], true)
+  assert.strictEqual(R.obj(R.obj(k["metadata"])["annotations"])[R.FROZEN_BY], incidentId)
+}
+
+const assertUnfreezeListed = (report: IncidentReport.IncidentReport) => {
+  const steps = report.escalation?.nextSteps ?? []
+  assert.isTrue(steps.some((x) => x.startsWith("frozen: Flux Kustomization flux-system/shop (spec.suspend=true")), steps.join("\n"))
+  assert.isTrue(steps.some((x) => x.includes("flux resume kustomization shop -n flux-system") && x.includes("byteport.io/frozen-by-")), steps.join("\n"))
+}
+
+describe("deploy.webhook.rollback e2e: Flux on the GitOps model (auto, awaited hand-off)", () => {
+  it("the owner recovers the regression → the incident resolves; the Kustomization stays suspended, annotated; a newer commit is not applied", async () => {
     const r = (current = await rig())
-    const f = fluxObjects()
-    await r.w.create(R.GitRepository, "flux-system", f.gitRepository)
-    await r.w.create(R.Kustomization, "flux-system", f.kustomization)
-    await until(async () => (await r.w.image()) === "shop:1", "the first apply")
-    const good = R.shaOfFluxRevision(R.str(R.obj(R.obj((await r.w.get(R.Kustomization, "flux-system", "shop"))["status"]))["lastAppliedRevision"]))!
-    // the journal sees the good revision healthy (Flux's ReconciliationSucceeded), then 15 minutes pass
-    const okEvent = JSON.stringify({ involvedObject: { kind: "Kustomization", namespace: "flux-system", name: "shop", apiVersion: "kustomize.toolkit.fluxcd.io/v1" }, severity: "info", timestamp: new Date(r.w.now()).toISOString(), message: "Reconciliation finished", reason: "ReconciliationSucceeded", metadata: { revision: `main@sha1:${good}` }, reportingController: "kustomize-controller" })
-    await r.w.advance(15 * 60_000)
-    const bad = await r.w.release("shop:2")
-    await r.w.advance(10 * 60_000)
-    assert.strictEqual(await r.w.image(), "shop:2")
-    // the model has no health checks: Ready=False as kustomize-controller sets it when one fails
-    const k = await r.w.get(R.Kustomization, "flux-system", "shop")
-    const ks = R.obj(k["status"])
-    await r.w.custom.replaceNamespacedCustomObjectStatus({
-      group: R.Kustomization.group, version: R.Kustomization.version, plural: R.Kustomization.plural, namespace: "flux-system", name: "shop",
-      body: { ...k, status: { ...ks, lastAttemptedRevision: `main@sha1:${bad}`, conditions: [{ type: "Ready", status: "False", reason: "HealthCheckFailed", message: "timeout waiting for: [Deployment/shop/shop status: 'InProgress']", lastTransitionTime: new Date(r.w.now()).toISOString() }] } }
-    })
-    const errEvent = JSON.stringify({ involvedObject: { kind: "Kustomization", namespace: "flux-system", name: "shop", apiVersion: "kustomize.toolkit.fluxcd.io/v1" }, severity: "error", timestamp: new Date(r.w.now()).toISOString(), message: "Health check failed", reason: "HealthCheckFailed", metadata: { revision: `main@sha1:${bad}` }, reportingController: "kustomize-controller" })
-    const sig = (b: string) => `sha256=${Crypto.createHmac("sha256", "flux-secret").update(b).digest("hex")}`
-    const { a: outcomes, got } = await withReceiver(r, async (rx) => {
-      const one = await fetch(`${rx.url}/flux`, { method: "POST", headers: { "x-signature": sig(okEvent) }, body: okEvent })
-      const two = await fetch(`${rx.url}/flux`, { method: "POST", headers: { "x-signature": sig(errEvent) }, body: errEvent })
-      return [one.status, two.status]
-    })
-    assert.deepStrictEqual(outcomes, [202, 202])
-    assert.strictEqual(got.length, 1)
-    const report = await handle(r, got[0]!)
-    assert.strictEqual(report.status, "recovered", JSON.stringify(report.escalation ?? report.outcomes))
-    const kAfter = await r.w.get(R.Kustomization, "flux-system", "shop")
-    assert.strictEqual(R.obj(kAfter["spec"])["suspend"], true)
-    assert.strictEqual(R.obj(R.obj(kAfter["metadata"])["annotations"])[R.FROZEN_BY], report.incidentId)
-    const handOff = report.outcomes.find((o) => o.kind === "handoff")
-    assert.isDefined(handOff)
-    // suspended: a newer commit is not applied
+    const { signal } = await fluxFailed(r)
+    const owner = fluxOwner(r, { fail: false })
+    const { parent, child } = await viaCatalog(r, signal, owner)
+    assert.strictEqual(child?.status, "recovered")
+    assert.deepStrictEqual(child.signal.target, signal.target)
+    assert.strictEqual(parent?.status, "recovered", JSON.stringify(parent?.escalation ?? parent?.outcomes))
+    const handOff = parent.outcomes.find((o) => o.kind === "handoff")
+    assert.match(handOff?.detail ?? "", /child incident \S+ ended recovered/)
+    await assertFrozen(r, parent.incidentId)
+    assert.strictEqual(await r.w.image(), "shop:1", "the owner's rollback")
     await r.w.release("shop:3")
     for (let i = 0; i < 3; i++) await r.w.advance(10 * 60_000)
+    assert.strictEqual(await r.w.image(), "shop:1", "suspended: neither shop:2 nor the newer shop:3 is re-applied")
+  })
+
+  it("the owner fails → escalated, the frozen Kustomization listed with how to unfreeze it", async () => {
+    const r = (current = await rig())
+    const { signal } = await fluxFailed(r)
+    const { parent, child } = await viaCatalog(r, signal, fluxOwner(r, { fail: true }))
+    assert.notStrictEqual(child?.status, "recovered")
+    assert.strictEqual(parent?.status, "escalated", JSON.stringify(parent?.outcomes))
+    assertUnfreezeListed(parent)
+    await assertFrozen(r, parent.incidentId)
     assert.strictEqual(await r.w.image(), "shop:2")
+  })
+
+  it("no runbook owns the hand-off → escalated (no waiting out the timeout), the frozen Kustomization listed with how to unfreeze it", async () => {
+    const r = (current = await rig())
+    const { signal } = await fluxFailed(r)
+    const started = Date.now()
+    const { parent, child } = await viaCatalog(r, signal)
+    assert.isUndefined(child)
+    assert.strictEqual(parent?.status, "escalated", JSON.stringify(parent?.outcomes))
+    assert.isBelow(Date.now() - started, 15_000, "the refusal reports back; the 20 s await is not waited out")
+    assertUnfreezeListed(parent)
+    await assertFrozen(r, parent.incidentId)
   })
 })
