@@ -244,10 +244,12 @@ const viaCatalog = (r: Rig, signal: Signal.Signal, owner?: ReturnType<typeof flu
   Effect.runPromise(Effect.scoped(Effect.gen(function*() {
     const results: Array<IncidentReport.IncidentReport> = []
     const rb = DeployWebhookRollback.make({ defaultMode: "auto", verifyEvery: "20 millis", verifyUpTo: "3 seconds", handOffAwait: "20 seconds" })
-    const catalog = Catalog.make<GitOpsHandlers.Services | SpinnakerGate.SpinnakerGate>([rb, ...(owner ? [owner.runbook] : [])], { settle: "10 millis" })
+    const catalog = Catalog.make<DeployWebhookRollback.Services>([rb, ...(owner ? [owner.runbook] : [])], { settle: "10 millis" })
     yield* Effect.forkScoped(Catalog.run(catalog, { sources: [Stream.make(signal)], onResult: (x) => Effect.sync(() => void results.push(x as IncidentReport.IncidentReport)), resumeOpen: false, timedUndo: false }))
     for (let i = 0; i < 1500 && !results.some((x) => x.runbook === DeployWebhookRollback.ID); i++) yield* Effect.sleep("10 millis")
-    return { parent: results.find((x) => x.runbook === DeployWebhookRollback.ID), child: results.find((x) => x.runbook !== DeployWebhookRollback.ID) }
+    const parent = results.find((x) => x.runbook === DeployWebhookRollback.ID)
+    assert.isDefined(parent, "the parent incident ended")
+    return { parent: parent!, child: results.find((x) => x.runbook !== DeployWebhookRollback.ID) }
   })).pipe(Effect.provide(services(r, owner ? [owner.handler] : []))))
 
 const assertFrozen = async (r: Rig, incidentId: string) => {
@@ -269,8 +271,8 @@ describe("deploy.webhook.rollback e2e: Flux on the GitOps model (auto, awaited h
     const owner = fluxOwner(r, { fail: false })
     const { parent, child } = await viaCatalog(r, signal, owner)
     assert.strictEqual(child?.status, "recovered")
-    assert.deepStrictEqual(child.signal.target, signal.target)
-    assert.strictEqual(parent?.status, "recovered", JSON.stringify(parent?.escalation ?? parent?.outcomes))
+    assert.deepStrictEqual(child!.signal.target, signal.target)
+    assert.strictEqual(parent.status, "recovered", JSON.stringify(parent.escalation ?? parent.outcomes))
     const handOff = parent.outcomes.find((o) => o.kind === "handoff")
     assert.match(handOff?.detail ?? "", /child incident \S+ ended recovered/)
     await assertFrozen(r, parent.incidentId)
@@ -285,7 +287,7 @@ describe("deploy.webhook.rollback e2e: Flux on the GitOps model (auto, awaited h
     const { signal } = await fluxFailed(r)
     const { parent, child } = await viaCatalog(r, signal, fluxOwner(r, { fail: true }))
     assert.notStrictEqual(child?.status, "recovered")
-    assert.strictEqual(parent?.status, "escalated", JSON.stringify(parent?.outcomes))
+    assert.strictEqual(parent.status, "escalated", JSON.stringify(parent.outcomes))
     assertUnfreezeListed(parent)
     await assertFrozen(r, parent.incidentId)
     assert.strictEqual(await r.w.image(), "shop:2")
@@ -297,7 +299,7 @@ describe("deploy.webhook.rollback e2e: Flux on the GitOps model (auto, awaited h
     const started = Date.now()
     const { parent, child } = await viaCatalog(r, signal)
     assert.isUndefined(child)
-    assert.strictEqual(parent?.status, "escalated", JSON.stringify(parent?.outcomes))
+    assert.strictEqual(parent.status, "escalated", JSON.stringify(parent.outcomes))
     assert.isBelow(Date.now() - started, 15_000, "the refusal reports back; the 20 s await is not waited out")
     assertUnfreezeListed(parent)
     await assertFrozen(r, parent.incidentId)
