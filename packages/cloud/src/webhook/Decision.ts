@@ -428,7 +428,13 @@ export const verifier = (): Verifier.Verifier<WebhookFacts, never> => (ctx) =>
       if (!child) return Verdict.inconclusive("the deployment-regression hand-off has not reported back", now, [suspended])
       return Verdict.fromChecks([suspended, { name: "handoff_recovered", ok: child.status === "recovered", detail: `${child.runbook ?? "no runbook"}: ${child.status}${child.reason ? ` (${child.reason})` : ""}`, observed: { status: child.status } }], now)
     }
-    // Argo CD: the application runs the target revision and no longer reports a failure.
-    const check = { name: "source_runs_target", ok: !s.failed && (rollbackTo === undefined || s.newest === rollbackTo), detail: `${s.status} (target ${rollbackTo ?? "?"})`, observed: { newest: s.newest, failed: s.failed } }
-    return Verdict.fromChecks([check], now)
+    // Argo CD: the application runs the target revision, no longer reports a failure, and its
+    // health (assessed from the live resources) is Healthy: Progressing keeps polling, Degraded fails.
+    const health = typeof s.details["health"] === "string" ? s.details["health"] : null
+    const checks: ReadonlyArray<Verdict.CheckResult> = [
+      { name: "source_runs_target", ok: !s.failed && (rollbackTo === undefined || s.newest === rollbackTo), detail: `${s.status} (target ${rollbackTo ?? "?"})`, observed: { newest: s.newest, failed: s.failed } },
+      { name: "application_healthy", ok: health === null || health === "Healthy", detail: `health ${health ?? "not reported"}`, observed: { health } }
+    ]
+    if (health === "Progressing" || health === "Missing") return Verdict.inconclusive(`application health is ${health}`, now, checks)
+    return Verdict.fromChecks(checks, now)
   }).pipe(Effect.catchCause((cause) => Effect.map(Clock.currentTimeMillis, (now) => Verdict.inconclusive(`could not verify: ${String(cause)}`, now))))
