@@ -111,9 +111,17 @@ export const start = async (o: { readonly namespaces?: ReadonlyArray<string> } =
       }
     },
     setImage: async (image, name = "shop", namespace = "shop") => {
-      const d = await apps.readNamespacedDeployment({ name, namespace })
-      d.spec!.template.spec!.containers[0]!.image = image
-      await apps.replaceNamespacedDeployment({ name, namespace, body: d })
+      // re-read on a conflict: the status writer updates the Deployment concurrently
+      for (let i = 0; ; i++) {
+        const d = await apps.readNamespacedDeployment({ name, namespace })
+        d.spec!.template.spec!.containers[0]!.image = image
+        try {
+          await apps.replaceNamespacedDeployment({ name, namespace, body: d })
+          return
+        } catch (e) {
+          if (i >= 20 || !String(e).includes("409")) throw e
+        }
+      }
     },
     get: async (rt, namespace, name) => R.obj(await custom.getNamespacedCustomObject({ group: rt.group, version: rt.version, plural: rt.plural, namespace, name })),
     create: async (rt, namespace, body) => {
