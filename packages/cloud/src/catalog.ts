@@ -17,6 +17,8 @@
 import { Catalog, type Runbook } from "@byteport/core"
 import type { Duration } from "effect"
 import * as GitHubActions from "./runbooks/deploy.github-actions"
+import * as RenderOom from "./runbooks/cloud.handoff.render-oom"
+import * as RenderRegression from "./runbooks/cloud.handoff.render-regression"
 import * as RenderRestart from "./runbooks/cloud.handoff.render-restart"
 import * as RenderRollbackRunbook from "./runbooks/deploy.render.rollback"
 import * as SentryClassify from "./runbooks/deploy.sentry.classify"
@@ -32,6 +34,10 @@ export interface RunbookOptions {
   readonly "deploy.render.rollback"?: RenderRollbackRunbook.Options
   /** The Render restarter (hand-off family `cloud.handoff`; on when given). */
   readonly "cloud.handoff.render-restart"?: RenderRestart.Options
+  /** Deployment regressions of Render services, handed off (hand-off family `cloud.handoff`; on when given). */
+  readonly "cloud.handoff.render-regression"?: RenderRegression.Options
+  /** OOM observed on Render services, handed off (hand-off family `cloud.handoff`; on when given). */
+  readonly "cloud.handoff.render-oom"?: RenderOom.Options
   /** Off unless enabled (`enable: ["deploy.sentry.classify"]`). */
   readonly "deploy.sentry.classify"?: SentryClassify.Options
   /** `deploy.webhook.rollback` is always in the catalog (the family's default); these are its options. */
@@ -43,9 +49,14 @@ export const runbooks = (o: RunbookOptions = {}): ReadonlyArray<Runbook.Any<Serv
   ...(o["deploy.github-actions"] ? [GitHubActions.make(o["deploy.github-actions"])] : []),
   ...(o["deploy.render.rollback"] ? [RenderRollbackRunbook.make(o["deploy.render.rollback"])] : []),
   ...(o["cloud.handoff.render-restart"] ? [RenderRestart.make(o["cloud.handoff.render-restart"])] : []),
+  ...(o["cloud.handoff.render-regression"] ? [RenderRegression.make(o["cloud.handoff.render-regression"])] : []),
+  ...(o["cloud.handoff.render-oom"] ? [RenderOom.make(o["cloud.handoff.render-oom"])] : []),
   ...(o["deploy.sentry.classify"] ? [SentryClassify.make(o["deploy.sentry.classify"])] : []),
   WebhookRollback.make(o["deploy.webhook.rollback"] ?? {})
 ]
+
+/** The hand-off runbooks of the catalog: each is on when its options are given. */
+export const HANDOFF_RUNBOOKS = ["cloud.handoff.render-restart", "cloud.handoff.render-regression", "cloud.handoff.render-oom"] as const
 
 /** Options of {@link make}. */
 export interface Options<R = never> {
@@ -64,6 +75,8 @@ export const make = <R = never>(o: Options<R> = {}): Catalog.Catalog<Services | 
   const all: ReadonlyArray<Runbook.Any<Services | R>> = [...runbooks(o.runbooks), ...(o.extra ?? [])]
   const base = { ...(o.order ? { order: o.order } : {}), ...(o.settle !== undefined ? { settle: o.settle } : {}) }
   const defaults = Catalog.make(all, base)
-  const enabled = [...defaults.entries.filter((e) => e.enabled).map((e) => e.runbook.id), ...(o.enable ?? [])]
+  // the hand-off runbooks (one family, each its own hand-off and target kind) are on when given
+  const handOffs = HANDOFF_RUNBOOKS.filter((id) => o.runbooks?.[id] !== undefined)
+  const enabled = [...defaults.entries.filter((e) => e.enabled).map((e) => e.runbook.id), ...handOffs, ...(o.enable ?? [])]
   return Catalog.make(all, { ...base, enable: enabled, ...(o.disable ? { disable: o.disable } : {}) })
 }

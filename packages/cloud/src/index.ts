@@ -109,3 +109,9 @@ export * as SentryErrorClass from "./classifiers/SentryErrorClass"
 export * as SentryHandOff from "./remediators/SentryHandOff"
 /** The `deploy.sentry.classify` runbook. */
 export * as SentryClassify from "./runbooks/deploy.sentry.classify"
+/** cloud.render.scaleUp (Render "update service" plan, capped, opt-in) and its undo cloud.render.restorePlan. */
+export * as RenderScaleUp from "./actions/RenderScaleUp"
+/** cloud.handoff.render-regression: deployment regression of a Render service → roll back to the last green deploy. */
+export * as RenderRegression from "./runbooks/cloud.handoff.render-regression"
+/** cloud.handoff.render-oom: OOM observed on a Render service → one instance type up. */
+export * as RenderOom from "./runbooks/cloud.handoff.render-oom"

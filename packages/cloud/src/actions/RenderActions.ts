@@ -13,6 +13,7 @@
 import { Action, ActionHandler, Guardrail, type Json, type TargetRef } from "@byteport/core"
 import { type Duration, Effect, Schema } from "effect"
 import { Render, type RenderError } from "../render/Render"
+import * as RenderScaleUp from "./RenderScaleUp"
 
 /** Freeze (or unfreeze) the service's automatic deploys. */
 export const SET_AUTO_DEPLOY = "render.setAutoDeploy"
@@ -180,5 +181,5 @@ export const restartHandler = (): ActionHandler.ActionHandler<Render> =>
         es.some((e) => e.type === "server_restarted") ? ActionHandler.applied("a server_restarted event since the step was acquired") : ActionHandler.notApplied("no restart since the step was acquired"))
   })
 
-/** Every Render handler. */
-export const handlers = (): ReadonlyArray<ActionHandler.ActionHandler<Render>> => [setAutoDeployHandler(), rollbackHandler(), deployCommitHandler(), restartHandler()]
+/** Every Render handler (with `cloud.render.scaleUp` and its undo `cloud.render.restorePlan`). */
+export const handlers = (): ReadonlyArray<ActionHandler.ActionHandler<Render>> => [setAutoDeployHandler(), rollbackHandler(), deployCommitHandler(), restartHandler(), ...RenderScaleUp.handlers()]

@@ -25,7 +25,7 @@ export const deployLine = (d: DeployFacts): string =>
 
 /** The remediator. */
 export const make = () =>
-(classification: Classification.Classified, facts: Fact.Facts<RenderDeployFacts>, signal: Signal.Signal): Effect.Effect<Plan.Plan> =>
+(classification: Classification.Classified, facts: Fact.Facts<Pick<RenderDeployFacts, "service" | "deploys">>, signal: Signal.Signal): Effect.Effect<Plan.Plan> =>
   Effect.sync(() => {
     const cls = classification.class
     const ref = refOf(signal)

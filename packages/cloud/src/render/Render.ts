@@ -40,7 +40,8 @@ export const Service = Schema.Struct({
   suspended: Schema.optionalKey(Schema.String),
   serviceDetails: Schema.optionalKey(Schema.Struct({
     healthCheckPath: Schema.optionalKey(Schema.NullOr(Schema.String)),
-    url: Schema.optionalKey(Schema.NullOr(Schema.String))
+    url: Schema.optionalKey(Schema.NullOr(Schema.String)),
+    plan: Schema.optionalKey(Schema.String)
   }))
 })
 /** A service. */
@@ -110,6 +111,8 @@ export interface Shape {
   readonly rollback: (serviceId: string, deployId: string) => Effect.Effect<Deploy, RenderError>
   /** `PATCH /v1/services/{id}` with `{ autoDeploy }`. */
   readonly setAutoDeploy: (serviceId: string, on: boolean) => Effect.Effect<Service, RenderError>
+  /** `PATCH /v1/services/{id}` with `{ serviceDetails: { plan } }` (the instance type). */
+  readonly setPlan: (serviceId: string, plan: string) => Effect.Effect<Service, RenderError>
   /** `POST /v1/services/{id}/restart`. */
   readonly restart: (serviceId: string) => Effect.Effect<void, RenderError>
   /** Events since `startMs` (all pages up to `max`), newest first. */
@@ -198,6 +201,7 @@ export const make = (options: Options): Shape => {
       return Effect.flatMap(request("POST", path, { body: { deployId } }), decode(Deploy, "POST", path))
     },
     setAutoDeploy: (id, on) => Effect.flatMap(request("PATCH", svcPath(id), { body: { autoDeploy: on ? "yes" : "no" } }), decode(Service, "PATCH", svcPath(id))),
+    setPlan: (id, plan) => Effect.flatMap(request("PATCH", svcPath(id), { body: { serviceDetails: { plan } } }), decode(Service, "PATCH", svcPath(id))),
     restart: (id) => Effect.asVoid(request("POST", `${svcPath(id)}/restart`)),
     listEvents: (id, startMs, max = 500) =>
       Effect.gen(function*() {

@@ -16,7 +16,9 @@
  *   sync appends `status.history[] {id, revision, deployedAt, deployStartedAt, source,
  *   initiatedBy}` (ids increasing, `revisionHistoryLimit` default 10) and sets `operationState`.
  *   `rollback(id)` (the API's rollback) applies a history entry's revision and is refused while
- *   automated sync is on, as Argo CD refuses it.
+ *   automated sync is on, as Argo CD refuses it. `status.health.status` is assessed on every pass
+ *   from the live Deployments the app applied (`deploymentHealth`: Healthy, Progressing, Degraded
+ *   on `ProgressDeadlineExceeded`, Missing), the worst of them.
  * - `ApplicationSet` (list generators, `{{param}}` / `{{.param}}` templates): creates its
  *   Applications (ownerReferences kind ApplicationSet) and re-applies their spec from the template
  *   on every pass (the controller watches its Applications), except the paths in
@@ -29,7 +31,8 @@
  * - Flux `Kustomization`: every `spec.interval`, at once on a spec change or a new source
  *   revision, applies the source artifact's manifests at `spec.path` (drift corrected on every
  *   run, as kustomize-controller's server-side apply does), `status.lastAppliedRevision`,
- *   `lastAttemptedRevision`, `inventory.entries`, Ready; `prune` deletes what left the inventory;
+ *   `lastAttemptedRevision`, `inventory.entries`, Ready (with `wait: true` or `healthChecks`: from
+ *   the applied Deployments' health, see {@link deploymentHealth}); `prune` deletes what left the inventory;
  *   `suspend: true` stops every apply.
  * - Flux `HelmRelease`: a chart from a GitRepository (`spec.chart.spec.chart` is the path) is
  *   upgraded when the source revision changes (chart version `0.1.0+<sha12>`, `status.history[]`
@@ -39,7 +42,7 @@
  * Left out: three-way merges (an apply replaces `spec` and `data`; drift is a desired field that
  * differs live, so a field added live and absent from Git is not drift), Argo CD projects and
  * RBAC (the API fake checks a token only), sync waves, hooks and
- * phases, health assessment (every synced app is Healthy), multiple sources, Helm/Kustomize
+ * phases, health of kinds other than Deployment (they count as Healthy), multiple sources, Helm/Kustomize
  * rendering (a path's manifests are given objects), Git webhooks (changes are seen at the next
  * interval), other ApplicationSet generators, the asynchronous `operation` field (a rollback is
  * applied at once), Flux dependsOn, health checks, post-build substitution, OCI and Helm
@@ -189,16 +192,49 @@ export const commit = async (
 }
 
 /** A Deployment manifest with one container (the image a revision deploys). */
-export const deployment = (name: string, image: string, namespace?: string): Obj => ({
+export const deployment = (name: string, image: string, namespace?: string, o: { readonly neverReady?: boolean; readonly progressDeadlineSeconds?: number } = {}): Obj => ({
   apiVersion: "apps/v1",
   kind: "Deployment",
   metadata: { name, ...(namespace !== undefined ? { namespace } : {}), labels: { app: name } },
   spec: {
     replicas: 1,
+    ...(o.progressDeadlineSeconds !== undefined ? { progressDeadlineSeconds: o.progressDeadlineSeconds } : {}),
     selector: { matchLabels: { app: name } },
-    template: { metadata: { labels: { app: name } }, spec: { containers: [{ name, image }] } }
+    template: {
+      // kube-sim's container behaviour: pods of a neverReady revision never pass readiness
+      metadata: { labels: { app: name }, ...(o.neverReady ? { annotations: { "kube-sim.byteport.io/behavior": JSON.stringify({ "*": { neverReady: true } }) } } : {}) },
+      spec: { containers: [{ name, image }] }
+    }
   }
 })
+
+/** Argo CD's health statuses the model assesses (worst last). */
+export type Health = "Healthy" | "Progressing" | "Missing" | "Degraded"
+
+const HEALTH_ORDER: ReadonlyArray<Health> = ["Healthy", "Progressing", "Missing", "Degraded"]
+
+/**
+ * The health of a live Deployment as Argo CD's gitops-engine assesses it: absent → Missing; the
+ * controller has not observed the latest generation → Progressing; `Progressing` condition
+ * `ProgressDeadlineExceeded` → Degraded; fewer updated or available replicas than wanted, or old
+ * replicas left → Progressing; else Healthy.
+ */
+export const deploymentHealth = (d: Obj | undefined): Health => {
+  if (d === undefined) return "Missing"
+  const spec = R.obj(d["spec"])
+  const st = R.obj(d["status"])
+  const gen = R.obj(d["metadata"])["generation"]
+  const observed = st["observedGeneration"]
+  if (typeof gen === "number" && (typeof observed !== "number" || observed < gen)) return "Progressing"
+  if (R.arr(st["conditions"]).map(R.obj).some((c) => c["type"] === "Progressing" && c["reason"] === "ProgressDeadlineExceeded")) return "Degraded"
+  const n = (v: unknown) => (typeof v === "number" ? v : 0)
+  const wanted = typeof spec["replicas"] === "number" ? spec["replicas"] : 1
+  if (n(st["updatedReplicas"]) < wanted || n(st["replicas"]) > n(st["updatedReplicas"]) || n(st["availableReplicas"]) < n(st["updatedReplicas"])) return "Progressing"
+  return "Healthy"
+}
+
+/** The worst of several healths (an application's health is its worst resource's). */
+export const worstHealth = (hs: ReadonlyArray<Health>): Health => hs.reduce<Health>((w, h) => (HEALTH_ORDER.indexOf(h) > HEALTH_ORDER.indexOf(w) ? h : w), "Healthy")
 
 /** Options of {@link make}. */
 export interface Options {
@@ -399,6 +435,14 @@ export const make = (options: Options): GitOpsModel => {
       if (live === undefined) return false
       return Object.entries(d).every(([k, v]) => k === "metadata" || k === "status" || k === "apiVersion" || k === "kind" || subset(v, live[k]))
     })
+  /** The health of what `owner` applied (its Deployments; other kinds count as Healthy). */
+  const healthOfOwned = (owner: string): Health =>
+    worstHealth([...(owned.get(owner) ?? [])].flatMap((id) => {
+      const [apiVersion, kind, namespace, name] = id.split("|") as [string, string, string, string]
+      if (kind !== "Deployment") return []
+      const key = keyForKind(apiVersion, kind)
+      return key ? [deploymentHealth(ctx().store.get(key, namespace, name) as Obj | undefined)] : []
+    }))
   const applyAll = (owner: string, by: string, revision: string, desired: ReadonlyArray<Obj>, ns: string, prune: boolean, extra: (o: Obj) => { labels?: Record<string, string>; annotations?: Record<string, string> }) => {
     const now = new Set<string>()
     for (const d of desired) now.add(refId(apply(by, revision, d, ns, extra(d))))
@@ -456,7 +500,7 @@ export const make = (options: Options): GitOpsModel => {
           finishedAt: iso(ctx().now())
         },
         sync: { ...R.obj(s["sync"]), status: target === resolved.sha ? "Synced" : "OutOfSync" },
-        health: { status: "Healthy" },
+        health: { status: healthOfOwned(`app:${ns}/${app.metadata.name}`) },
         reconciledAt: iso(ctx().now())
       }
     })
@@ -482,7 +526,7 @@ export const make = (options: Options): GitOpsModel => {
     const inSync = matches(desired, destNs)
     setAppStatus(ns, app.metadata.name, (s) => {
       const { conditions: _c, ...rest } = s
-      return { ...rest, sync: { status: inSync ? "Synced" : "OutOfSync", revision: resolved.sha, comparedTo: { source, destination: dest } }, health: R.obj(s["health"])["status"] !== undefined ? s["health"] : { status: "Healthy" }, sourceType: "Directory", reconciledAt: iso(ctx().now()) }
+      return { ...rest, sync: { status: inSync ? "Synced" : "OutOfSync", revision: resolved.sha, comparedTo: { source, destination: dest } }, health: { status: healthOfOwned(`app:${ns}/${app.metadata.name}`) }, sourceType: "Directory", reconciledAt: iso(ctx().now()) }
     })
     if (!R.autoSyncOn(app)) return
     const automated = R.obj(R.obj(spec["syncPolicy"])["automated"])
@@ -526,9 +570,21 @@ export const make = (options: Options): GitOpsModel => {
   // --- Flux ----------------------------------------------------------------------------------
 
   const GITREPOS = keyOf(R.GitRepository)
-  const readyCond = (status: "True" | "False", reason: string, message: string, generation: unknown, prev: Obj) => {
+  const readyCond = (status: "True" | "False" | "Unknown", reason: string, message: string, generation: unknown, prev: Obj) => {
     const was = R.arr(prev["conditions"]).map(R.obj).find((c) => c["type"] === "Ready")
     return [{ type: "Ready", status, reason, message, observedGeneration: generation, lastTransitionTime: was && was["status"] === status ? was["lastTransitionTime"] : iso(ctx().now()) }]
+  }
+  /**
+   * A Kustomization's Ready after an apply: with `spec.wait: true` or `spec.healthChecks`, from the
+   * applied Deployments' health (Degraded → False `HealthCheckFailed`, Progressing or Missing →
+   * Unknown `Progressing`); else True on the apply, as kustomize-controller does.
+   */
+  const fluxReady = (spec: Obj, owner: string, revision: string, generation: unknown, prev: Obj) => {
+    const checks = spec["wait"] === true || R.arr(spec["healthChecks"]).length > 0
+    const h = checks ? healthOfOwned(owner) : "Healthy"
+    if (h === "Degraded") return readyCond("False", "HealthCheckFailed", `health check failed after applying revision ${revision}: a Deployment exceeded its progress deadline`, generation, prev)
+    if (h !== "Healthy") return readyCond("Unknown", "Progressing", `Reconciliation in progress: waiting for the applied Deployments (${h})`, generation, prev)
+    return readyCond("True", "ReconciliationSucceeded", `Applied revision: ${revision}`, generation, prev)
   }
 
   const reconcileGitRepository = async (g: SimObject) => {
@@ -608,7 +664,7 @@ export const make = (options: Options): GitOpsModel => {
         lastAttemptedRevision: src.revision,
         lastHandledReconcileAt: iso(ctx().now()),
         inventory: { entries: ids.map((id) => { const [av, kind, namespace, name] = id.split("|"); const grp = av!.includes("/") ? av!.split("/")[0] : ""; return { id: `${namespace}_${name}_${grp}_${kind}`, v: av!.split("/").pop() } }) },
-        conditions: readyCond("True", "ReconciliationSucceeded", `Applied revision: ${src.revision}`, x.metadata["generation"], s)
+        conditions: fluxReady(spec, `ks:${ns}/${k.metadata.name}`, src.revision, x.metadata["generation"], s)
       }
     })
   }
@@ -689,6 +745,14 @@ export const make = (options: Options): GitOpsModel => {
       return R.str(R.obj(R.obj(g?.["status"])["artifact"])["revision"])
     }
     await each(R.Application, () => argoInterval, reconcileApp)
+    // health follows the live resources on every pass (Argo CD watches them), not only on a reconcile
+    for (const e of store.scan(APPS)) {
+      const ns = e.obj.metadata.namespace ?? "argocd"
+      const cur = R.str(R.obj(R.obj(e.obj["status"])["health"])["status"])
+      if (cur === null) continue
+      const h = healthOfOwned(`app:${ns}/${e.obj.metadata.name}`)
+      if (h !== cur) setAppStatus(ns, e.obj.metadata.name, (st) => ({ ...st, health: { status: h } }))
+    }
     await each(R.GitRepository, fluxInterval, reconcileGitRepository)
     await each(R.Kustomization, fluxInterval, reconcileKustomization, (o) => fluxSourceRevision(o, R.obj(R.obj(o["spec"])["sourceRef"])))
     await each(R.HelmRelease, fluxInterval, reconcileHelmRelease, (o) => fluxSourceRevision(o, R.obj(R.obj(R.obj(R.obj(o["spec"])["chart"])["spec"])["sourceRef"])))

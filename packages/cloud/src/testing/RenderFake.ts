@@ -8,7 +8,8 @@
  * commit gives 5xx, timeouts or `server_failed` events until a rollback (or a deploy of a good
  * commit) goes live. Every API request is in `fake.requests` (`fake.writes`: the writes).
  *
- * Modelled: `GET/PATCH /v1/services/{id}` (`autoDeploy` `"yes"`/`"no"`), `GET …/deploys`
+ * Modelled: `GET/PATCH /v1/services/{id}` (`autoDeploy` `"yes"`/`"no"`, `serviceDetails.plan`
+ * among {@link PLANS}: a `plan_changed` event), `GET …/deploys`
  * (newest first, `limit` 1–100, `cursor` pagination, `[{ deploy, cursor }]`), `GET
  * …/deploys/{deployId}`, `POST …/deploys` (`{ commitId }`, 201), `POST …/rollback`
  * (`{ deployId }`, 201, a deploy with trigger `rollback` that reuses the build: `rollbackMs`),
@@ -19,7 +20,7 @@
  * the branch: a `new_commit` deploy when autoDeploy is on, as Render's Git integration does).
  *
  * Not modelled: Render's other service types and endpoints (env vars, custom domains, jobs,
- * scaling, instances, logs API), deploy cancellation, pre-deploy commands, image-backed deploys,
+ * autoscaling, instance counts, logs API), the restart that a plan change causes, deploy cancellation, pre-deploy commands, image-backed deploys,
  * `clearCache`, zero-downtime overlap of two instances (a deploy goes live at once), health-check
  * gated deploys (a bad commit still goes live; its symptoms follow), rate limits (Render's 429s),
  * metrics other than HTTP request counts, webhooks/notifications, owners and workspaces.
@@ -56,7 +57,12 @@ export interface ServiceSpec {
   readonly rollbackMs?: number
   /** The health check path (default `/healthz`). */
   readonly healthCheckPath?: string
+  /** The instance type (`serviceDetails.plan`, default `starter`). */
+  readonly plan?: string
 }
+
+/** The instance types the fake accepts in `PATCH serviceDetails.plan` (Render's web-service plans). */
+export const PLANS: ReadonlyArray<string> = ["free", "starter", "standard", "pro", "pro_plus", "pro_max", "pro_ultra"]
 
 /** One logged request. */
 export interface LoggedRequest {
@@ -97,6 +103,7 @@ interface Service {
   buildMs: number
   rollbackMs: number
   healthCheckPath: string
+  plan: string
   createdAt: number
   updatedAt: number
   deploys: Array<Deploy>
@@ -211,7 +218,7 @@ export const start = async (options: Options = {}): Promise<RenderFake> => {
       env: "node",
       healthCheckPath: svc.healthCheckPath,
       numInstances: 1,
-      plan: "starter",
+      plan: svc.plan,
       region: "oregon",
       runtime: "node",
       url: appUrl
@@ -321,6 +328,16 @@ export const start = async (options: Options = {}): Promise<RenderFake> => {
           const was = svc.autoDeploy
           svc.autoDeploy = b["autoDeploy"] === "yes"
           if (was !== svc.autoDeploy) svc.extraEvents.push({ id: rid("evt"), at: t, type: "autodeploy_config_changed", details: { autoDeploy: b["autoDeploy"] } })
+        }
+        const details = b["serviceDetails"]
+        if (details !== undefined) {
+          const plan = typeof details === "object" && details !== null ? (details as Record<string, unknown>)["plan"] : undefined
+          if (plan !== undefined) {
+            if (typeof plan !== "string" || !PLANS.includes(plan)) return err(400, `invalid plan ${String(plan)}`)
+            const was = svc.plan
+            svc.plan = plan
+            if (was !== plan) svc.extraEvents.push({ id: rid("evt"), at: t, type: "plan_changed", details: { from: was, to: plan } })
+          }
         }
         svc.updatedAt = t
         return json(200, serviceJson(svc))
@@ -471,6 +488,7 @@ export const start = async (options: Options = {}): Promise<RenderFake> => {
         buildMs: spec.buildMs ?? 60_000,
         rollbackMs: spec.rollbackMs ?? 10_000,
         healthCheckPath: spec.healthCheckPath ?? "/healthz",
+        plan: spec.plan ?? "starter",
         createdAt: t,
         updatedAt: t,
         deploys: [],

@@ -13,7 +13,7 @@ import { refOf } from "../diagnosers/RenderDeployDiagnoser"
 import { Render } from "../render/Render"
 
 /** The verifier (`probeTimeoutMs`: a health probe's timeout, default 5 000). */
-export const make = (options: { readonly probeTimeoutMs?: number; readonly healthUrls?: Readonly<Record<string, string>> } = {}): Verifier.Verifier<RenderDeployFacts, Render> => (ctx) =>
+export const make = (options: { readonly probeTimeoutMs?: number; readonly healthUrls?: Readonly<Record<string, string>> } = {}): Verifier.Verifier<Pick<RenderDeployFacts, "service">, Render> => (ctx) =>
   Effect.gen(function*() {
     const now = yield* Clock.currentTimeMillis
     const outcome = [...ctx.outcomes].reverse().find((o) => (o.kind === RenderActions.ROLLBACK || o.kind === RenderActions.DEPLOY_COMMIT) && o.status === "applied")

@@ -12,7 +12,7 @@
  * - **Plan**: GitHub → the rollback workflow (`github.dispatchWorkflow`); Argo CD → freeze
  *   (`cloud.argocd.freeze`), then roll back to the history id (`cloud.argocd.rollback`), an
  *   ApplicationSet-owned one → a Git revert (`cloud.git.revert`, `gitRevert`) or escalate; Flux →
- *   suspend (`cloud.flux.suspend`), then a revert commit (`gitRevert`) or a `deployment.regression` hand-off; Spinnaker → its rollback
+ *   suspend (`cloud.flux.suspend`), then a revert commit (`gitRevert`) or an awaited `deployment.regression` hand-off; Spinnaker → its rollback
  *   pipeline; a Kubernetes Deployment → an awaited `deployment.regression` hand-off. Then the
  *   author is told (`deploy.notifyAuthor`: commit comment and ops channel, never the pager).
  * - **Gates** (guardrails on the rollback and freeze actions): 1 per target per hour
@@ -339,8 +339,8 @@ export const remediator = (o: RemediateOptions = {}) =>
             observedAt: f.readAt,
             evidence: { revision: failed, previousRevision: target.revision, deployedAt, symptom: f.reported.detail },
             source: RUNBOOK_ID
-          }, `deployment regression of Flux ${ref.kind} ${ref.namespace}/${ref.name}: revert ${failed.slice(0, 12)} to ${target.revision.slice(0, 12)}`)
-        return plan(`suspend Flux ${ref.kind} ${ref.namespace}/${ref.name}, then ${revert ? "commit the revert" : "hand off the deployment regression"} (back to ${target.revision.slice(0, 12)}; ${target.why})`, Plan.seq(Plan.act({ ...suspend, precondition: pre }), next, notify))
+          }, { await: o.handOffAwait ?? "10 minutes", reason: `deployment regression of Flux ${ref.kind} ${ref.namespace}/${ref.name}: revert ${failed.slice(0, 12)} to ${target.revision.slice(0, 12)} (the owner's guards decide; the object stays suspended)` })
+        return plan(`suspend Flux ${ref.kind} ${ref.namespace}/${ref.name}, then ${revert ? "commit the revert" : "hand off the deployment regression and await it"} (back to ${target.revision.slice(0, 12)}; ${target.why})`, Plan.seq(Plan.act({ ...suspend, precondition: pre }), next, notify))
       }
       case "spinnaker": {
         const application = String(s.details["application"])
@@ -420,10 +420,21 @@ export const verifier = (): Verifier.Verifier<WebhookFacts, never> => (ctx) =>
     const r = reportedOf(ctx.signal)
     const s = yield* Sources.inspect(r.source)
     if (cls === "flux") {
-      // Flux: the freeze holds (the revert is committed or handed off; the object stays suspended until it is applied).
-      return Verdict.fromChecks([{ name: "flux_suspended", ok: s.details["suspended"] === true, detail: s.status, observed: { suspended: s.details["suspended"] ?? null } }], now)
+      // Flux: the freeze holds (the object stays suspended until the revert is applied); a handed-off
+      // regression is verified by its owner's report (recovered), as the Kubernetes Deployment path is.
+      const suspended = { name: "flux_suspended", ok: s.details["suspended"] === true, detail: s.status, observed: { suspended: s.details["suspended"] ?? null } }
+      if (!ctx.outcomes.some((o) => o.kind === "handoff")) return Verdict.fromChecks([suspended], now)
+      const child = HandOffs.childResults(ctx.outcomes)[0]
+      if (!child) return Verdict.inconclusive("the deployment-regression hand-off has not reported back", now, [suspended])
+      return Verdict.fromChecks([suspended, { name: "handoff_recovered", ok: child.status === "recovered", detail: `${child.runbook ?? "no runbook"}: ${child.status}${child.reason ? ` (${child.reason})` : ""}`, observed: { status: child.status } }], now)
     }
-    // Argo CD: the application runs the target revision and no longer reports a failure.
-    const check = { name: "source_runs_target", ok: !s.failed && (rollbackTo === undefined || s.newest === rollbackTo), detail: `${s.status} (target ${rollbackTo ?? "?"})`, observed: { newest: s.newest, failed: s.failed } }
-    return Verdict.fromChecks([check], now)
+    // Argo CD: the application runs the target revision, no longer reports a failure, and its
+    // health (assessed from the live resources) is Healthy: Progressing keeps polling, Degraded fails.
+    const health = typeof s.details["health"] === "string" ? s.details["health"] : null
+    const checks: ReadonlyArray<Verdict.CheckResult> = [
+      { name: "source_runs_target", ok: !s.failed && (rollbackTo === undefined || s.newest === rollbackTo), detail: `${s.status} (target ${rollbackTo ?? "?"})`, observed: { newest: s.newest, failed: s.failed } },
+      { name: "application_healthy", ok: health === null || health === "Healthy", detail: `health ${health ?? "not reported"}`, observed: { health } }
+    ]
+    if (health === "Progressing" || health === "Missing") return Verdict.inconclusive(`application health is ${health}`, now, checks)
+    return Verdict.fromChecks(checks, now)
   }).pipe(Effect.catchCause((cause) => Effect.map(Clock.currentTimeMillis, (now) => Verdict.inconclusive(`could not verify: ${String(cause)}`, now))))

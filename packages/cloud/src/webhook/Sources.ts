@@ -168,6 +168,7 @@ const argocd = (s: Extract<Events.SourceRef, { platform: "argocd" }>) =>
         repoURL: str(source["repoURL"]),
         targetRevision: str(source["targetRevision"]),
         applicationSet: owner ? str(owner["name"]) : null,
+        health,
         autoSync: automated !== undefined && obj(automated)["enabled"] !== false
       }
     } satisfies SourceState

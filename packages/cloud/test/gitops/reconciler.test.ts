@@ -19,10 +19,18 @@ afterEach(async () => {
 })
 
 const appSpec = async (w: World, name: string) => R.obj((await w.get(R.Application, "argocd", name))["spec"])
+/** Read, change, replace; re-read on a conflict (the model writes the Application's health concurrently, as Argo CD does). */
 const patchApp = async (w: World, name: string, f: (app: R.Obj) => void) => {
-  const app = await w.get(R.Application, "argocd", name)
-  f(app)
-  await w.custom.replaceNamespacedCustomObject({ group: R.Application.group, version: R.Application.version, plural: R.Application.plural, namespace: "argocd", name, body: app })
+  for (let i = 0; ; i++) {
+    const app = await w.get(R.Application, "argocd", name)
+    f(app)
+    try {
+      await w.custom.replaceNamespacedCustomObject({ group: R.Application.group, version: R.Application.version, plural: R.Application.plural, namespace: "argocd", name, body: app })
+      return
+    } catch (e) {
+      if (i >= 20 || !String(e).includes("409")) throw e
+    }
+  }
 }
 
 describe("GitOps reconciler model: Argo CD", () => {

@@ -26,7 +26,7 @@ export interface World {
   readonly advance: (ms: number) => Promise<void>
   readonly now: () => number
   /** Commits a revision deploying `image` (Deployment `shop` in `deploy/`); returns its sha. */
-  readonly release: (image: string, o?: { readonly path?: string; readonly author?: string; readonly message?: string }) => Promise<string>
+  readonly release: (image: string, o?: { readonly path?: string; readonly author?: string; readonly message?: string; readonly neverReady?: boolean }) => Promise<string>
   /** The image the live Deployment runs. */
   readonly image: (name?: string, namespace?: string) => Promise<string | undefined>
   /** Sets the live Deployment's image by hand (a rollback that bypasses GitOps). */
@@ -49,6 +49,43 @@ export const start = async (o: { readonly namespaces?: ReadonlyArray<string> } =
   kc.loadFromString(sim.kubeconfig())
   const custom = kc.makeApiClient(CustomObjectsApi)
   const apps = kc.makeApiClient(AppsV1Api)
+  // This world runs no kube-sim controllers: a minimal Deployment status writer stands in for the
+  // Deployment controller (real-time loop, virtual clock): a revision rolls out at once, one whose
+  // pods never pass readiness (kube-sim's behaviour annotation) stays unavailable and, after its
+  // progressDeadlineSeconds (default 600), gets Progressing=False ProgressDeadlineExceeded.
+  const since = new Map<string, { generation: number; at: number }>()
+  let stopped = false
+  const rollouts = async () => {
+    while (!stopped) {
+      try {
+        const list = await apps.listDeploymentForAllNamespaces()
+        for (const d of list.items) {
+          const key = `${d.metadata!.namespace}/${d.metadata!.name}`
+          const gen = d.metadata!.generation ?? 1
+          const first = since.get(key)
+          if (first === undefined || first.generation !== gen) since.set(key, { generation: gen, at: t })
+          const startedAt = since.get(key)!.at
+          const never = (d.spec?.template.metadata?.annotations?.["kube-sim.byteport.io/behavior"] ?? "").includes("\"neverReady\":true")
+          const n = d.spec?.replicas ?? 1
+          const overdue = never && t - startedAt > (d.spec?.progressDeadlineSeconds ?? 600) * 1000
+          const status = {
+            observedGeneration: gen,
+            replicas: n,
+            updatedReplicas: n,
+            readyReplicas: never ? 0 : n,
+            availableReplicas: never ? 0 : n,
+            conditions: [{ type: "Progressing", status: overdue ? "False" : "True", reason: overdue ? "ProgressDeadlineExceeded" : never ? "ReplicaSetUpdated" : "NewReplicaSetAvailable", message: "", lastUpdateTime: new Date(t), lastTransitionTime: new Date(startedAt) }]
+          }
+          if (JSON.stringify({ ...d.status, conditions: undefined }) === JSON.stringify({ ...status, conditions: undefined }) && d.status?.conditions?.[0]?.reason === status.conditions[0]!.reason) continue
+          await apps.replaceNamespacedDeploymentStatus({ name: d.metadata!.name!, namespace: d.metadata!.namespace!, body: { ...d, status } })
+        }
+      } catch {
+        // a conflict or a closing server: next round
+      }
+      await new Promise((r) => setTimeout(r, 10))
+    }
+  }
+  void rollouts()
   const world: World = {
     sim, github, model, manifests, kc, custom, apps, now,
     advance: async (ms) => {
@@ -59,7 +96,7 @@ export const start = async (o: { readonly namespaces?: ReadonlyArray<string> } =
       const { sha } = await GitOpsModel.commit(github, manifests, {
         repo: REPO,
         branch: "main",
-        files: { [r.path ?? "deploy"]: [GitOpsModel.deployment("shop", image)] },
+        files: { [r.path ?? "deploy"]: [GitOpsModel.deployment("shop", image, undefined, r.neverReady ? { neverReady: true, progressDeadlineSeconds: 120 } : {})] },
         message: r.message ?? `deploy ${image}`,
         author: r.author ?? "alice"
       })
@@ -74,15 +111,25 @@ export const start = async (o: { readonly namespaces?: ReadonlyArray<string> } =
       }
     },
     setImage: async (image, name = "shop", namespace = "shop") => {
-      const d = await apps.readNamespacedDeployment({ name, namespace })
-      d.spec!.template.spec!.containers[0]!.image = image
-      await apps.replaceNamespacedDeployment({ name, namespace, body: d })
+      // re-read on a conflict: the status writer updates the Deployment concurrently
+      for (let i = 0; ; i++) {
+        const d = await apps.readNamespacedDeployment({ name, namespace })
+        d.spec!.template.spec!.containers[0]!.image = image
+        try {
+          await apps.replaceNamespacedDeployment({ name, namespace, body: d })
+          return
+        } catch (e) {
+          if (i >= 20 || !String(e).includes("409")) throw e
+        }
+      }
     },
     get: async (rt, namespace, name) => R.obj(await custom.getNamespacedCustomObject({ group: rt.group, version: rt.version, plural: rt.plural, namespace, name })),
     create: async (rt, namespace, body) => {
       await custom.createNamespacedCustomObject({ group: rt.group, version: rt.version, plural: rt.plural, namespace, body: { apiVersion: R.apiVersion(rt), kind: rt.kind, ...body } })
     },
     close: async () => {
+      stopped = true
+      await new Promise((r) => setTimeout(r, 20))
       await sim.close()
       await github.close()
     }

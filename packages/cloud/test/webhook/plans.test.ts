@@ -31,10 +31,10 @@ describe("deploy.webhook.rollback: golden plans per source", () => {
     ["kubernetes", "kubernetes", ["handoff:deployment.regression:await", "deploy.notifyAuthor"]],
     ["argocd", "argocd", ["cloud.argocd.freeze", "cloud.argocd.rollback", "deploy.notifyAuthor"]],
     ["argocd_applicationset", "argocd", ["escalate"]],
-    ["flux", "flux", ["cloud.flux.suspend", "handoff:deployment.regression", "deploy.notifyAuthor"]],
+    ["flux", "flux", ["cloud.flux.suspend", "handoff:deployment.regression:await", "deploy.notifyAuthor"]],
     ["spinnaker", "spinnaker", ["spinnaker.triggerPipeline", "deploy.notifyAuthor"]],
     ["near_miss_soak_9m59s", "flux", ["escalate"]],
-    ["near_miss_soak_10m00s", "flux", ["cloud.flux.suspend", "handoff:deployment.regression", "deploy.notifyAuthor"]],
+    ["near_miss_soak_10m00s", "flux", ["cloud.flux.suspend", "handoff:deployment.regression:await", "deploy.notifyAuthor"]],
     ["near_miss_controller_9m59s", "argocd", ["escalate"]],
     ["near_miss_controller_10m00s", "argocd", ["cloud.argocd.freeze", "cloud.argocd.rollback", "deploy.notifyAuthor"]]
   ]
