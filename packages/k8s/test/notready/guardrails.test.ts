@@ -18,8 +18,11 @@ import * as F from "./fixtures"
 
 const runs = { numRuns: 200 }
 const nodeRef = (node: string, cluster = "c1") => TargetRef.make("k8s.node", `${cluster}/${node}`)
+// each attempt is its own incident: a window unit is keyed by incident, step, action and guardrail
+// (a resumed step holds its unit, it does not take a second one)
+let attempt = 0
 const ctx = (action: Action.Action, now = 0, cls = "transient_kubelet_hang"): Guardrail.GuardrailContext => ({
-  incidentId: "inc_1",
+  incidentId: `inc_${++attempt}`,
   runbook: "k8s.node.not-ready",
   mode: "auto",
   signal: { type: "k8s.node.not_ready", target: action.target, observedAt: 0, evidence: {} },
