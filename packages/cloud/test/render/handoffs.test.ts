@@ -15,6 +15,8 @@ import { type RenderFake, SentryFake } from "@byteport/cloud/testing"
 import * as C from "../sentry/cases"
 import * as H from "./harness"
 
+const goldenDir = new URL("golden/", import.meta.url).pathname
+
 const PROJECT = "shop"
 const TARGET = TargetRef.make("render.service", H.SERVICE)
 
@@ -125,6 +127,7 @@ describe("Render owns the Sentry hand-offs for a render.service target", () => {
         const { id, report } = yield* ownerHandles(sent[0]!)
         assert.strictEqual(id, RenderOom.ID)
         assert.strictEqual(report.status, "recovered", JSON.stringify(report.escalation ?? report.outcomes))
+        Testing.expectPlan(report.plan!, `${goldenDir}render_oom.oom_observed.plan.txt`)
         assert.strictEqual((render.service(H.SERVICE)["serviceDetails"] as { plan: string }).plan, "standard")
         assert.deepStrictEqual(render.writes.map((w) => `${w.method} ${w.path} ${JSON.stringify(w.body)}`), [`PATCH /v1/services/${H.SERVICE} {"serviceDetails":{"plan":"standard"}}`])
         // the next OOM, 2 hours later: the one-per-24h cooldown denies a second scale-up

@@ -1,6 +1,7 @@
 /** cloud.handoff.render-restart: core's "rollout restart requested" for a Render service, on the fake. */
 import { assert, describe, it } from "@effect/vitest"
 import { HandOffs, TargetRef } from "@byteport/core"
+import * as Testing from "@byteport/core/testing"
 import { Effect } from "effect"
 import { TestClock } from "effect/testing"
 import { RenderActions, RenderRestart } from "@byteport/cloud"
@@ -16,6 +17,7 @@ describe("cloud.handoff.render-restart", () => {
         const r = yield* H.handle(RenderRestart.make(), req, "auto")
         assert.strictEqual(r.status, "recovered")
         assert.deepStrictEqual(fake.writes.map((w) => [w.method, w.path]), [["POST", `/v1/services/${H.SERVICE}/restart`]])
+        Testing.expectPlan(r.plan!, new URL("golden/render_restart.restart_requested.plan.txt", import.meta.url).pathname)
         assert.strictEqual(fake.restarts(H.SERVICE).length, 1)
         assert.include(r.outcomes.find((o) => o.kind === RenderActions.RESTART)?.detail ?? "", "restarted")
       }).pipe(Effect.provide(H.layer(fake)))
